@@ -1,0 +1,99 @@
+"""Where sessions live, and a summary of each for listings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StoreError, UnknownSession
+from .journal_storage import BASE, JOURNAL
+from .lock import SessionLock
+from .session import Session, check_session_name
+
+ENV_SESSIONS_DIR = "AVO_SESSIONS_DIR"
+
+
+def default_sessions_dir() -> Path:
+    """``sessions/`` of the checkout when run from one, else the user's data directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "sessions").is_dir():
+        return checkout / "sessions"
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "avo-tui" / "sessions"
+
+
+def resolve_sessions_dir(option: str | os.PathLike[str] | None = None) -> Path:
+    """``--sessions-dir`` wins, then ``AVO_SESSIONS_DIR``, then the default."""
+    if option:
+        return Path(option).expanduser()
+    if env := os.environ.get(ENV_SESSIONS_DIR):
+        return Path(env).expanduser()
+    return default_sessions_dir()
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    name: str
+    target: str
+    operator: str
+    versions: int
+    best: float | None
+    best_unit: str
+    status: str
+    last_activity: float
+
+
+class SessionCatalog:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if not p.name.startswith(".") and (p / BASE).is_file()
+        )
+
+    def path(self, name: str) -> Path:
+        """The folder of an existing session, or UnknownSession listing close matches."""
+        check_session_name(name)
+        path = self.root / name
+        if not (path / BASE).is_file():
+            raise UnknownSession(name, self.names(), self.root)
+        return path
+
+    def new_path(self, name: str) -> Path:
+        check_session_name(name)
+        return self.root / name
+
+    def open(self, name: str, *, writable: bool = True) -> Session:
+        return Session.open(self.path(name), writable=writable)
+
+    def summary(self, name: str) -> SessionSummary:
+        path = self.path(name)
+        last = max(
+            (p.stat().st_mtime for p in (path / BASE, path / JOURNAL) if p.exists()), default=0.0
+        )
+        try:
+            with Session.open(path, writable=False) as session:
+                meta, state, best = session.meta, session.state, session.best()
+                versions = len(session.lineage)
+        except StoreError as exc:
+            return SessionSummary(name, "?", "?", 0, None, "", f"unreadable: {exc}", last)
+        status = state.get("status", "?")
+        holder = SessionLock(path).holder()
+        if holder:
+            status = f"{status} (pid {holder.pid} on {holder.host})"
+        elif status == "running":
+            status = "interrupted"
+        return SessionSummary(
+            name,
+            meta.get("target", "?"),
+            meta.get("operator", "?"),
+            versions,
+            best.score.gmean if best and best.score else None,
+            best.score.unit if best and best.score else "",
+            status,
+            last,
+        )

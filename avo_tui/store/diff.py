@@ -1,0 +1,65 @@
+"""Unified diffs between versions, with +/- counts read back through unidiff."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from unidiff import PatchSet
+
+
+@dataclass(frozen=True)
+class FileChange:
+    name: str
+    added: int
+    removed: int
+    status: str  # added, removed, modified
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    old: str
+    new: str
+    text: str
+    files: list[FileChange]
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def removed(self) -> int:
+        return sum(f.removed for f in self.files)
+
+
+def _lines(text: str | None) -> list[str]:
+    if not text:
+        return []
+    if not text.endswith("\n"):
+        text += "\n"  # unidiff rejects hunks whose last line has no newline
+    return text.splitlines(keepends=True)
+
+
+def diff_files(
+    old: Mapping[str, str], new: Mapping[str, str], old_label: str, new_label: str
+) -> VersionDiff:
+    """Diff two {file name: text} mappings (labelled, e.g., by version id); files by name."""
+    chunks: list[str] = []
+    for name in sorted(set(old) | set(new)):
+        if old.get(name) == new.get(name):
+            continue
+        # git's a/ and b/ prefixes: unidiff strips exactly those to recover the file name
+        fromfile = f"a/{name}" if name in old else "/dev/null"
+        tofile = f"b/{name}" if name in new else "/dev/null"
+        chunks.extend(
+            difflib.unified_diff(
+                _lines(old.get(name)), _lines(new.get(name)), fromfile=fromfile, tofile=tofile
+            )
+        )
+    text = "".join(chunks)
+    changes = []
+    for patched in PatchSet(text):
+        status = "added" if patched.is_added_file else "removed" if patched.is_removed_file else "modified"
+        changes.append(FileChange(patched.path, patched.added, patched.removed, status))
+    return VersionDiff(old_label, new_label, text, changes)

@@ -1,0 +1,79 @@
+"""The lineage: versions as a tree, with the queries browsing and rollback need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from .errors import UnknownVersion
+from .models import Version
+
+
+class Lineage:
+    """An in-memory index of every version of a session. Versions are only ever added."""
+
+    def __init__(self, versions: Iterable[Version] = ()) -> None:
+        self._versions: dict[str, Version] = {}
+        self._children: dict[str, list[str]] = {}
+        self._best: Version | None = None
+        for version in versions:
+            self.add(version)
+
+    def add(self, version: Version) -> None:
+        if version.id in self._versions:
+            raise ValueError(f"version {version.id} is already in the lineage")
+        if version.parent is not None and version.parent not in self._versions:
+            raise ValueError(f"version {version.id} names an unknown parent {version.parent}")
+        self._versions[version.id] = version
+        self._children.setdefault(version.id, [])
+        if version.parent is not None:
+            self._children[version.parent].append(version.id)
+        if version.score is not None and (
+            self._best is None or version.score.gmean > self._best.score.gmean  # type: ignore[union-attr]
+        ):
+            self._best = version
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def __contains__(self, vid: object) -> bool:
+        return vid in self._versions
+
+    def __iter__(self) -> Iterator[Version]:
+        return iter(self._versions.values())
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._versions)
+
+    @property
+    def last(self) -> Version | None:
+        return next(reversed(self._versions.values()), None)
+
+    def get(self, vid: str) -> Version:
+        try:
+            return self._versions[vid]
+        except KeyError:
+            raise UnknownVersion(vid, self._versions) from None
+
+    def root(self) -> Version:
+        return next(iter(self._versions.values()))
+
+    def children(self, vid: str) -> list[Version]:
+        self.get(vid)
+        return [self._versions[c] for c in self._children[vid]]
+
+    def path_to_root(self, vid: str) -> list[Version]:
+        """The version itself first, then its parent, up to the seed."""
+        path = [self.get(vid)]
+        while path[-1].parent is not None:
+            path.append(self._versions[path[-1].parent])
+        return path
+
+    def best(self) -> Version | None:
+        """The highest-scoring version; the earliest one wins a tie. None if none is scored."""
+        return self._best
+
+    def ranked(self) -> list[Version]:
+        """Scored versions, best first (ties: earlier first)."""
+        scored = [v for v in self._versions.values() if v.score is not None]
+        return sorted(scored, key=lambda v: (-v.score.gmean, v.number))  # type: ignore[union-attr]

@@ -1,0 +1,132 @@
+"""The records of a session: versions, attempts, events, and the scores they carry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+AUTHORS = ("seed", "agent", "tuner", "operator")
+
+
+class EventKind(StrEnum):
+    SESSION = "session"
+    PLAN = "plan"
+    TOOL_CALL = "tool_call"
+    COMPILE = "compile"
+    CORRECTNESS = "correctness"
+    BENCHMARK = "benchmark"
+    ATTEMPT = "attempt"
+    COMMIT = "commit"
+    HINT = "hint"
+    GUIDANCE = "guidance"
+    PAUSE = "pause"
+    RESUME = "resume"
+    ROLLBACK = "rollback"
+    SUPERVISOR = "supervisor"
+    STATUS = "status"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Score:
+    """Throughput of one evaluation. Higher is better; ``ratio`` is against the baseline
+    measured in the same evaluation."""
+
+    gmean: float
+    per_config: dict[str, float] = field(default_factory=dict)
+    ratio: float | None = None
+    baseline: str | None = None
+    unit: str = "TFLOP/s"
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> Score | None:
+        return cls(**doc) if doc else None
+
+
+@dataclass(frozen=True)
+class Version:
+    """A committed kernel. Immutable once written; ids (``v0``, ``v1``...) are never reused."""
+
+    id: str
+    parent: str | None
+    author: str
+    message: str
+    files: dict[str, str]  # file name -> blob hash
+    score: Score | None
+    created: float
+    lines_added: int = 0  # against the parent
+    lines_removed: int = 0
+    cost_usd: float = 0.0
+    attempt: str | None = None
+
+    @property
+    def number(self) -> int:
+        return version_number(self.id)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["score"] = self.score.to_doc() if self.score else None
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Version:
+        fields = dict(doc)
+        fields["score"] = Score.from_doc(fields.get("score"))
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A candidate that an operator evaluated, committed or not. Failed directions stay here."""
+
+    id: str
+    base: str  # the version it started from
+    author: str
+    files: dict[str, str]
+    outcome: str  # committed, compile_error, incorrect, slower, timeout, crashed, rejected ...
+    detail: str
+    score: Score | None
+    created: float
+    log: str | None = None  # blob hash of the compiler/benchmark log
+    transcript: str | None = None  # blob hash of the agent conversation
+    version: str | None = None  # set when the attempt became a version
+
+    @property
+    def number(self) -> int:
+        return int(self.id[1:])
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["score"] = self.score.to_doc() if self.score else None
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Attempt:
+        fields = dict(doc)
+        fields["score"] = Score.from_doc(fields.get("score"))
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    ts: float
+    kind: str
+    data: dict[str, Any]
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def version_id(number: int) -> str:
+    return f"v{number}"
+
+
+def version_number(vid: str) -> int:
+    if len(vid) < 2 or vid[0] != "v" or not vid[1:].isdigit():
+        raise ValueError(f"not a version id: {vid!r}")
+    return int(vid[1:])

@@ -1,0 +1,533 @@
+"""A session on disk: its lineage, attempts, event log and run state.
+
+One process writes a session (``Session.open`` takes the lock); any number may read it
+(``writable=False``), and a reader follows the writer with ``refresh``/``follow``. Every method
+that returns has made its change durable: a commit that returned survives a SIGKILL or a power
+cut. State is persisted before the event announcing it is published to in-process followers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from .atomic import fsync_dir
+from .blobs import BLOBS, BlobStore
+from .diff import VersionDiff, diff_files
+from .errors import (
+    DamagedSession,
+    NewerSchema,
+    SessionExists,
+    StoreError,
+    UnknownVersion,
+)
+from .journal_storage import BASE, SEGMENTS, JournalStorage, parse_segment_name, segment_name
+from .lineage import Lineage
+from .lock import LockHolder, SessionLock
+from .models import AUTHORS, Attempt, Event, EventKind, Score, Version, version_id
+
+SCHEMA_VERSION = 1
+
+EVENTS, VERSIONS, ATTEMPTS = "events", "versions", "attempts"
+SEGMENT_CAPACITY = {EVENTS: 1024, VERSIONS: 256, ATTEMPTS: 256}
+META, STATE = "meta", "state"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+T = TypeVar("T")
+
+
+def check_session_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise StoreError(
+            f"invalid session name {name!r}: use letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return name
+
+
+def _locate(prefix: str, number: int) -> tuple[str, int]:
+    """The segment table and doc id of record ``number`` (1-based) of an append-only table."""
+    return segment_name(prefix, (number - 1) // SEGMENT_CAPACITY[prefix]), number
+
+
+class Session:
+    def __init__(
+        self,
+        directory: Path,
+        storage: JournalStorage,
+        lock: SessionLock | None,
+        *,
+        creating: bool = False,
+    ) -> None:
+        self.directory = directory
+        self.name = directory.name
+        self.blobs = BlobStore(directory)
+        self._storage = storage
+        self._db = TinyDB(storage=_Existing(storage))
+        self._lock = lock
+        self._mutex = threading.RLock()
+        self._appended = threading.Condition(self._mutex)
+        self._closed = False
+        if creating:
+            self.lineage = Lineage()
+            self._last_seq = self._attempt_count = 0
+        else:
+            self._load_indices()
+
+    # -- opening and creating -----------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        *,
+        target: str,
+        operator: str,
+        seed_files: Mapping[str, str],
+        message: str = "seed kernel",
+        score: Score | None = None,
+        host: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        **storage_options: Any,
+    ) -> Session:
+        """Create a session whose lineage starts at ``v0`` made of ``seed_files``.
+
+        The folder appears complete or not at all: it is built under a temporary name and
+        renamed into place.
+        """
+        check_session_name(directory.name)
+        if not seed_files:
+            raise StoreError("a session needs at least one seed file")
+        if directory.exists():
+            raise SessionExists(f"session '{directory.name}' already exists in {directory.parent}")
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = directory.with_name(f".{directory.name}.creating-{os.getpid()}")
+        staging.mkdir()
+        try:
+            session = cls._build(staging, target, operator, seed_files, message, score, host,
+                                 settings, storage_options)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            os.rename(staging, directory)
+        except OSError as exc:
+            session.close()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise SessionExists(f"cannot create session '{directory.name}': {exc}") from exc
+        fsync_dir(directory.parent)
+        session._moved_to(directory)
+        return session
+
+    @classmethod
+    def _build(
+        cls,
+        staging: Path,
+        target: str,
+        operator: str,
+        seed_files: Mapping[str, str],
+        message: str,
+        score: Score | None,
+        host: Mapping[str, Any] | None,
+        settings: Mapping[str, Any] | None,
+        storage_options: dict[str, Any],
+    ) -> Session:
+        (staging / BLOBS).mkdir()
+        lock = SessionLock(staging)
+        lock.acquire()
+        try:
+            storage = JournalStorage(
+                staging, segment_capacity=SEGMENT_CAPACITY, create=True, **storage_options
+            )
+            session = cls(staging, storage, lock, creating=True)
+            now = time.time()
+            meta = {
+                "schema": SCHEMA_VERSION,
+                "target": target,
+                "operator": operator,
+                "created": now,
+                "host": dict(host or {}),
+                "settings": dict(settings or {}),
+            }
+            files = {name: session.blobs.put(text) for name, text in seed_files.items()}
+            seed = Version("v0", None, "seed", message, files, score, now)
+            with session._write():
+                session._db.table(META).insert(Document(meta, doc_id=1))
+                session._db.table(STATE).insert(Document({"head": "v0", "status": "new"}, doc_id=1))
+                session._insert_version(seed)
+                session._insert_event(EventKind.SESSION, {"action": "created", "target": target})
+            return session
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def open(cls, directory: Path, *, writable: bool = True, **storage_options: Any) -> Session:
+        """Open an existing session. A writer takes the lock; a reader never changes a file."""
+        if not (directory / BASE).is_file():
+            raise StoreError(f"{directory} is not a session folder (no {BASE})")
+        lock = None
+        if writable:
+            lock = SessionLock(directory)
+            lock.acquire()
+        try:
+            storage = JournalStorage(
+                directory, segment_capacity=SEGMENT_CAPACITY, writable=writable, **storage_options
+            )
+            session = cls(directory, storage, lock)
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        if lock and lock.taken_over:
+            session.append_event(
+                EventKind.SESSION,
+                action="lock_taken_over",
+                previous=lock.taken_over.describe(),
+            )
+        return session
+
+    def _moved_to(self, directory: Path) -> None:
+        self.directory = directory
+        self.name = directory.name
+        self.blobs = BlobStore(directory)
+        self._storage.directory = directory
+        if self._lock:
+            self._lock.path = directory / self._lock.path.name
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            self._storage.close()
+            if self._lock:
+                self._lock.release()
+            self._appended.notify_all()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writable(self) -> bool:
+        return self._storage.writable
+
+    @property
+    def lock_holder(self) -> LockHolder | None:
+        return SessionLock(self.directory).holder()
+
+    # -- indices ------------------------------------------------------------------------------
+
+    def _segments(self, prefix: str) -> list[str]:
+        names = []
+        for name in self._db.tables():
+            parsed = parse_segment_name(name)
+            if parsed and parsed[0] == prefix:
+                names.append(name)
+        return sorted(names)
+
+    def _load_indices(self) -> None:
+        meta = self._db.table(META).get(doc_id=1)
+        if meta is None:
+            raise DamagedSession(
+                self._storage.base_path,
+                "it holds no session metadata",
+                hint="The session was never completely created",
+            )
+        schema = meta.get("schema", 0)
+        if schema > SCHEMA_VERSION:
+            raise NewerSchema(
+                f"session '{self.name}' was written by a newer avo-tui (schema {schema}); "
+                f"this one reads schema {SCHEMA_VERSION} and older. Upgrade avo-tui to open it."
+            )
+        self.lineage = Lineage()
+        self._index_versions()
+        self._last_seq = self._last_number(EVENTS)
+        self._attempt_count = self._last_number(ATTEMPTS)
+
+    def _index_versions(self) -> None:
+        """Add the versions the lineage does not know yet (all of them, at open)."""
+        known = len(self.lineage)
+        first_segment = known // SEGMENT_CAPACITY[VERSIONS]
+        for name in self._segments(VERSIONS)[first_segment:]:
+            for doc in sorted(self._db.table(name).all(), key=lambda d: d.doc_id):
+                if doc.doc_id > known:
+                    self.lineage.add(Version.from_doc(doc))
+        if len(self.lineage) == 0:
+            raise DamagedSession(self._storage.base_path, "it holds no versions")
+
+    def _last_number(self, prefix: str) -> int:
+        segments = self._segments(prefix)
+        if not segments:
+            return 0
+        return max((doc.doc_id for doc in self._db.table(segments[-1]).all()), default=0)
+
+    def refresh(self) -> bool:
+        """For a reader: take in what the writing process has added since. True if anything."""
+        with self._mutex:
+            if not self._storage.refresh():
+                return False
+            self._index_versions()
+            self._last_seq = self._last_number(EVENTS)
+            self._attempt_count = self._last_number(ATTEMPTS)
+            return True
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write(self) -> Any:
+        if self._closed:
+            raise StoreError(f"session '{self.name}' is closed")
+        return self._storage.transaction()
+
+    def _writing(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` as one durable transaction; on failure the indices are read back from disk."""
+        with self._mutex:
+            try:
+                with self._write():
+                    result = fn()
+            except BaseException:
+                with suppress(StoreError):
+                    self._load_indices()
+                raise
+            self._appended.notify_all()
+            return result
+
+    def _insert_version(self, version: Version) -> None:
+        table, doc_id = _locate(VERSIONS, version.number + 1)
+        self._db.table(table).insert(Document(version.to_doc(), doc_id=doc_id))
+        self.lineage.add(version)
+
+    def _insert_event(self, kind: str, data: dict[str, Any]) -> Event:
+        event = Event(self._last_seq + 1, time.time(), str(kind), data)
+        table, doc_id = _locate(EVENTS, event.seq)
+        self._db.table(table).insert(Document(event.to_doc(), doc_id=doc_id))
+        self._last_seq = event.seq
+        return event
+
+    def _set_state(self, **fields: Any) -> None:
+        self._db.table(STATE).update(fields, doc_ids=[1])
+
+    def append_event(self, kind: str, **data: Any) -> Event:
+        """Append to the event log; returns once it is durable."""
+        return self._writing(lambda: self._insert_event(kind, data))
+
+    def store_files(self, files: Mapping[str, str]) -> dict[str, str]:
+        """Put file texts in the blob store; returns {name: hash}."""
+        return {name: self.blobs.put(text) for name, text in files.items()}
+
+    def commit(
+        self,
+        files: Mapping[str, str],
+        *,
+        author: str,
+        message: str,
+        score: Score | None,
+        attempt: str | None = None,
+        cost_usd: float = 0.0,
+    ) -> Version:
+        """Add the next version as a child of the head and move the head to it."""
+        if author not in AUTHORS:
+            raise StoreError(f"unknown author {author!r} (one of {', '.join(AUTHORS)})")
+        hashes = self.store_files(files)  # blobs first: a version never names a missing blob
+
+        def write() -> Version:
+            head = self.head
+            last = self.lineage.last
+            number = last.number + 1 if last else 0
+            stat = diff_files(self.read_files(head), files, head.id, version_id(number))
+            version = Version(
+                version_id(number), head.id, author, message, hashes, score, time.time(),
+                stat.added, stat.removed, cost_usd, attempt,
+            )
+            self._insert_version(version)
+            self._set_state(head=version.id)
+            self._insert_event(
+                EventKind.COMMIT,
+                {"version": version.id, "parent": head.id, "author": author,
+                 "gmean": score.gmean if score else None, "message": message[:200]},
+            )
+            return version
+
+        return self._writing(write)
+
+    def record_attempt(
+        self,
+        files: Mapping[str, str],
+        *,
+        base: str,
+        author: str,
+        outcome: str,
+        detail: str = "",
+        score: Score | None = None,
+        log: str | None = None,
+        transcript: str | None = None,
+        version: str | None = None,
+    ) -> Attempt:
+        """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts."""
+        self.lineage.get(base)
+        hashes = self.store_files(files)
+        log_hash = self.blobs.put(log) if log is not None else None
+        transcript_hash = self.blobs.put(transcript) if transcript is not None else None
+
+        def write() -> Attempt:
+            attempt = Attempt(
+                f"a{self._attempt_count + 1}", base, author, hashes, outcome, detail, score,
+                time.time(), log_hash, transcript_hash, version,
+            )
+            table, doc_id = _locate(ATTEMPTS, attempt.number)
+            self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
+            self._attempt_count = attempt.number
+            self._insert_event(
+                EventKind.ATTEMPT,
+                {"attempt": attempt.id, "base": base, "outcome": outcome, "detail": detail[:200]},
+            )
+            return attempt
+
+        return self._writing(write)
+
+    def rollback(self, ref: str) -> Version:
+        """Move the head to an earlier version; the next commit branches from there."""
+        def write() -> Version:
+            target = self.version(ref)
+            previous = self.head.id
+            self._set_state(head=target.id)
+            self._insert_event(EventKind.ROLLBACK, {"from": previous, "to": target.id})
+            return target
+
+        return self._writing(write)
+
+    def set_state(self, **fields: Any) -> None:
+        """Update run state (status, step, budgets ...) and log a status event."""
+        if "head" in fields:
+            raise StoreError("move the head with commit() or rollback()")
+
+        def write() -> None:
+            self._set_state(**fields, updated=time.time())
+            self._insert_event(EventKind.STATUS, dict(fields))
+
+        self._writing(write)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        with self._mutex:
+            return dict(self._db.table(META).get(doc_id=1) or {})
+
+    @property
+    def state(self) -> dict[str, Any]:
+        with self._mutex:
+            return dict(self._db.table(STATE).get(doc_id=1) or {})
+
+    @property
+    def head(self) -> Version:
+        return self.lineage.get(self.state["head"])
+
+    def best(self) -> Version | None:
+        return self.lineage.best()
+
+    def version(self, ref: str) -> Version:
+        """A version by id, or ``head``, or ``best`` (the best scored one)."""
+        with self._mutex:
+            if ref == "head":
+                return self.head
+            if ref == "best":
+                best = self.lineage.best()
+                if best is None:
+                    raise UnknownVersion("best", self.lineage.ids)
+                return best
+            return self.lineage.get(ref)
+
+    def read_files(self, version: Version | str) -> dict[str, str]:
+        v = self.version(version) if isinstance(version, str) else version
+        return {name: self.blobs.get_text(digest) for name, digest in v.files.items()}
+
+    def diff(self, old: str, new: str) -> VersionDiff:
+        a, b = self.version(old), self.version(new)
+        return diff_files(self.read_files(a), self.read_files(b), a.id, b.id)
+
+    @property
+    def attempt_count(self) -> int:
+        return self._attempt_count
+
+    def attempt(self, attempt_id: str) -> Attempt:
+        number = int(attempt_id[1:]) if attempt_id[1:].isdigit() else 0
+        if attempt_id[:1] != "a" or not 1 <= number <= self._attempt_count:
+            raise StoreError(f"no attempt '{attempt_id}' (this session has a1..a{self._attempt_count})")
+        table, doc_id = _locate(ATTEMPTS, number)
+        with self._mutex:
+            return Attempt.from_doc(self._db.table(table).get(doc_id=doc_id))
+
+    def recent_attempts(self, limit: int = 20) -> list[Attempt]:
+        """The last ``limit`` attempts, newest first."""
+        first = max(1, self._attempt_count - limit + 1)
+        return [self.attempt(f"a{n}") for n in range(self._attempt_count, first - 1, -1)]
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
+        """Events with seq > ``after``, oldest first: a reader resumes from the last seq it saw."""
+        with self._mutex:
+            last = self._last_seq if limit is None else min(self._last_seq, after + limit)
+            out: list[Event] = []
+            seq = after + 1
+            while seq <= last:
+                table, _ = _locate(EVENTS, seq)
+                segment_end = (seq - 1) // SEGMENT_CAPACITY[EVENTS] * SEGMENT_CAPACITY[EVENTS]
+                end = min(last, segment_end + SEGMENT_CAPACITY[EVENTS])
+                docs = self._db.table(table).get(doc_ids=list(range(seq, end + 1))) or []
+                out.extend(Event(d["seq"], d["ts"], d["kind"], d["data"]) for d in docs)
+                seq = end + 1
+            return out
+
+    def follow(
+        self, after: int = 0, *, stop: threading.Event | None = None, poll_s: float = 0.25
+    ) -> Iterator[Event]:
+        """Yield events after ``after`` as they are appended, until ``stop`` is set or closed.
+
+        In the writing process it wakes on each append; a reader polls the files.
+        """
+        cursor = after
+        while not (stop and stop.is_set()) and not self._closed:
+            batch = self.events(after=cursor, limit=1000)
+            if batch:
+                yield from batch
+                cursor = batch[-1].seq
+                continue
+            if self.writable:
+                with self._appended:
+                    self._appended.wait_for(
+                        lambda: self._last_seq > cursor or self._closed, timeout=poll_s
+                    )
+            else:
+                time.sleep(poll_s)
+                self.refresh()
+
+
+class _Existing:
+    """Lets TinyDB, which wants a storage class, use an already-built storage instance."""
+
+    def __init__(self, storage: JournalStorage) -> None:
+        self._storage = storage
+
+    def __call__(self) -> JournalStorage:
+        return self._storage
+
+
+__all__ = ["SCHEMA_VERSION", "SEGMENTS", "Session", "check_session_name"]
