@@ -53,9 +53,9 @@ class UnknownSession(StoreError):
 
 
 class UnknownVersion(StoreError):
-    def __init__(self, ref: str, known: Iterable[str]) -> None:
+    def __init__(self, ref: str, known: Iterable[str], reason: str = "") -> None:
         self.ref = ref
-        super().__init__(f"no version '{ref}' in this session{_close_matches(ref, known)}")
+        super().__init__(reason or f"no version '{ref}' in this session{_close_matches(ref, known)}")
 
 
 class SessionExists(StoreError):

@@ -62,6 +62,8 @@ class _Candidate:
 
 
 def _replay(directory: Path, base_name: str, plan: RepairPlan) -> _Candidate | None:
+    if base_name == BACKUP and not (directory / BACKUP).exists():
+        return None  # normal until the first compaction
     try:
         base = read_base(directory / base_name)
     except DamagedSession as exc:

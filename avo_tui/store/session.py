@@ -448,7 +448,10 @@ class Session:
             if ref == "best":
                 best = self.lineage.best()
                 if best is None:
-                    raise UnknownVersion("best", self.lineage.ids)
+                    raise UnknownVersion(
+                        "best", (), "no version has a score yet, so there is no 'best'; "
+                        "name a version id or 'head'",
+                    )
                 return best
             return self.lineage.get(ref)
 

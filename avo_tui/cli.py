@@ -1,0 +1,340 @@
+"""The ``avo`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .store import (
+    SessionCatalog,
+    StoreError,
+    Version,
+    apply_repair,
+    plan_repair,
+    resolve_sessions_dir,
+)
+from .store.session import Session
+
+EXPORT_SUMMARY = "avo-version.json"
+
+DESCRIPTION = """\
+avo-tui: supervised agentic evolution of GPU kernels.
+
+A session evolves one kernel for one target: a variation operator (a Claude agent, or the
+classical tuner) proposes versions, an isolated evaluator scores them, and every version,
+attempt and event is kept in the session's folder so a run can be paused, rolled back,
+browsed and resumed after a crash.
+"""
+
+EPILOG = """\
+sessions live in --sessions-dir, else $AVO_SESSIONS_DIR, else sessions/ of the checkout
+(or ~/.local/share/avo-tui/sessions when installed elsewhere).
+
+examples:
+  avo sessions list
+  avo sessions show my-run
+  avo export my-run --version best --out ./best-kernel
+"""
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _ago(ts: float) -> str:
+    if not ts:
+        return "-"
+    seconds = max(0.0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return "just now"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _score(version: Version) -> str:
+    return f"{version.score.gmean:.4g}" if version.score else "-"
+
+
+def _ratio(version: Version) -> str:
+    if version.score is None or version.score.ratio is None:
+        return "-"
+    return f"{version.score.ratio:.3f}x"
+
+
+def _version_doc(version: Version) -> dict[str, object]:
+    return version.to_doc()
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_overview(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    console = _console()
+    console.print(f"avo-tui {__version__}; sessions in {catalog.root}")
+    if catalog.names():
+        cmd_sessions_list(args)
+    else:
+        console.print("No sessions yet.")
+    console.print(
+        "\nThe live app is not built yet; meanwhile: avo sessions list | show | repair, avo export."
+        "\nSee avo --help."
+    )
+    return 0
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    summaries = [catalog.summary(name) for name in catalog.names()]
+    if getattr(args, "json", False):
+        print(json.dumps([s.__dict__ for s in summaries], indent=2))
+        return 0
+    if not summaries:
+        print(f"no sessions in {catalog.root}")
+        return 0
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("session", "target", "operator", "versions", "best", "status", "last activity"):
+        table.add_column(column, justify="right" if column in ("versions", "best") else "left")
+    for s in summaries:
+        best = f"{s.best:.4g} {s.best_unit}" if s.best is not None else "-"
+        table.add_row(
+            s.name, s.target, s.operator, str(s.versions), best, s.status, _ago(s.last_activity)
+        )
+    _console().print(table)
+    return 0
+
+
+def cmd_sessions_show(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    with catalog.open(args.name, writable=False) as session:
+        versions = list(session.lineage)
+        head, best = session.head, session.best()
+        if args.json:
+            doc = {
+                "name": session.name,
+                "meta": session.meta,
+                "state": session.state,
+                "best": best.id if best else None,
+                "attempts": session.attempt_count,
+                "events": session.last_seq,
+                "versions": [_version_doc(v) for v in versions],
+            }
+            print(json.dumps(doc, indent=2))
+            return 0
+        _print_session(session, versions, head, best, show_all=args.all)
+    return 0
+
+
+def _print_session(
+    session: Session, versions: list[Version], head: Version, best: Version | None, show_all: bool
+) -> None:
+    console = _console()
+    meta, state = session.meta, session.state
+    holder = session.lock_holder
+    status = state.get("status", "?") + (f" (written by {holder.describe()})" if holder else "")
+    console.print(f"[bold]{session.name}[/]  target {meta.get('target')}  "
+                  f"operator {meta.get('operator')}  status {status}")
+    best_text = f"{best.id} ({_score(best)} {best.score.unit})" if best and best.score else "-"
+    console.print(f"head {head.id}   best {best_text}   {len(versions)} versions   "
+                  f"{session.attempt_count} attempts   {session.last_seq} events")
+    limit = len(versions) if show_all else 50
+    shown = versions[-limit:]
+    if len(shown) < len(versions):
+        console.print(f"[dim]{len(versions) - len(shown)} earlier versions not shown (--all)[/]")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("", "version", "parent", "author", "score", "ratio", "+/-", "created", "message"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for v in shown:
+        marks = ("H" if v.id == head.id else " ") + ("*" if best and v.id == best.id else " ")
+        table.add_row(
+            marks, v.id, v.parent or "-", v.author, _score(v), _ratio(v),
+            f"+{v.lines_added}/-{v.lines_removed}", _when(v.created), v.message.splitlines()[0]
+            if v.message else "",
+        )
+    console.print(table)
+    console.print("[dim]H = head, * = best[/]")
+
+
+def cmd_sessions_new(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    seeds: dict[str, str] = {}
+    for path in args.seed:
+        try:
+            seeds[path.name] = path.read_text()
+        except OSError as exc:
+            raise StoreError(f"cannot read seed file {path}: {exc.strerror}") from None
+    session = Session.create(
+        catalog.new_path(args.name), target=args.target, operator=args.operator,
+        seed_files=seeds, message=args.message,
+    )
+    with session:
+        print(f"created session '{session.name}' in {session.directory} with v0 "
+              f"({', '.join(sorted(seeds))})")
+    return 0
+
+
+def cmd_sessions_repair(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    plan = plan_repair(catalog.path(args.name))
+    if not plan.needed:
+        print(f"session '{args.name}' is healthy: nothing to repair")
+        return 0
+    print(f"session '{args.name}' is damaged:")
+    for problem in plan.problems:
+        print(f"  - {problem}")
+    if not plan.possible:
+        print("no readable generation is left to recover from; the files are untouched")
+        return 1
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(plan.counts.items()))
+    print(f"recoverable from {plan.source} plus its journals: {counts} "
+          f"(through journal record {plan.seq})")
+    for loss in plan.lost:
+        print(f"  cannot recover: {loss}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("re-run with --yes to repair (the originals are kept in a damaged-* folder)")
+            return 1
+        if input("repair now? the originals are kept [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return 1
+    kept = apply_repair(plan)
+    print(f"repaired; the original files are in {kept}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    with catalog.open(args.name, writable=False) as session:
+        version = session.version(args.version)
+        files = session.read_files(version)
+        out: Path = args.out
+        targets = [out / name for name in files] + [out / EXPORT_SUMMARY]
+        clashes = [str(p) for p in targets if p.exists()]
+        if clashes and not args.force:
+            raise StoreError(f"would overwrite {', '.join(clashes)}; use --force or another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text)
+        summary = {
+            "session": session.name,
+            "target": session.meta.get("target"),
+            "version": _version_doc(version),
+            "path_to_root": [
+                {"id": v.id, "author": v.author, "message": v.message,
+                 "gmean": v.score.gmean if v.score else None, "created": v.created}
+                for v in session.lineage.path_to_root(version.id)
+            ],
+        }
+        (out / EXPORT_SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"exported {version.id} of '{args.name}' to {out}: {', '.join(sorted(files))}, "
+          f"{EXPORT_SUMMARY}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avo", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"avo-tui {__version__}")
+    parser.add_argument(
+        "--sessions-dir", type=Path, default=None, metavar="DIR",
+        help="folder holding the session folders (default: see below)",
+    )
+    parser.set_defaults(func=cmd_overview)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    sessions = commands.add_parser(
+        "sessions", help="list, inspect, create and repair sessions",
+        description="List, inspect, create and repair sessions.",
+    )
+    sessions.set_defaults(func=cmd_sessions_list, json=False)
+    sub = sessions.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "list", help="one line per session",
+        description="One line per session: target, operator, versions, best score, run status "
+        "(with the writing process, if one is live) and last activity.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_sessions_list)
+
+    p = sub.add_parser(
+        "show", help="a session's versions and head",
+        description="Show a session's versions (the latest 50 unless --all) and where the head "
+        "and the best version are. Reads without locking, so it works while a run is live.",
+    )
+    p.add_argument("name", help="session name")
+    p.add_argument("--all", action="store_true", help="list every version")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_sessions_show)
+
+    p = sub.add_parser(
+        "new", help="create a session from seed files",
+        description="Create a session whose lineage starts at v0, made of the seed files.",
+    )
+    p.add_argument("name", help="session name: letters, digits, '.', '_' or '-'")
+    p.add_argument("--target", required=True, help="the target the kernel is scored on")
+    p.add_argument("--operator", default="tuner", help="variation operator (default: tuner)")
+    p.add_argument("--seed", type=Path, action="append", required=True, metavar="FILE",
+                   help="a seed kernel source file (repeat for several)")
+    p.add_argument("--message", default="seed kernel", help="message of v0")
+    p.set_defaults(func=cmd_sessions_new)
+
+    p = sub.add_parser(
+        "repair", help="recover a damaged session from its backup generation",
+        description="Check a session's files; if one is damaged, rebuild the session from the "
+        "newest readable generation (the base file or its backup, plus the journals). The "
+        "original files are copied into a damaged-* folder first, so nothing is lost.",
+    )
+    p.add_argument("name", help="session name")
+    p.add_argument("--yes", action="store_true", help="repair without asking")
+    p.set_defaults(func=cmd_sessions_repair)
+
+    p = commands.add_parser(
+        "export", help="write a version's kernel files and a JSON summary to a folder",
+        description="Write the kernel source files of one version, plus avo-version.json: the "
+        "version's record and its path back to the seed.",
+    )
+    p.add_argument("name", help="session name")
+    p.add_argument("--version", dest="version", default="best", metavar="V",
+                   help="version id (v0, v1, ...), 'best' (default) or 'head'")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="destination folder")
+    p.add_argument("--force", action="store_true", help="overwrite files already in DIR")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.sessions_dir = resolve_sessions_dir(args.sessions_dir)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except StoreError as exc:
+        print(f"avo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("avo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
