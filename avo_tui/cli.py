@@ -145,24 +145,35 @@ def _print_session(
     meta, state = session.meta, session.state
     holder = session.lock_holder
     status = state.get("status", "?") + (f" (written by {holder.describe()})" if holder else "")
-    console.print(f"[bold]{session.name}[/]  target {meta.get('target')}  "
-                  f"operator {meta.get('operator')}  status {status}")
+    console.print(
+        f"[bold]{session.name}[/]  target {meta.get('target')}  "
+        f"operator {meta.get('operator')}  status {status}"
+    )
     best_text = f"{best.id} ({_score(best)} {best.score.unit})" if best and best.score else "-"
-    console.print(f"head {head.id}   best {best_text}   {len(versions)} versions   "
-                  f"{session.attempt_count} attempts   {session.last_seq} events")
+    console.print(
+        f"head {head.id}   best {best_text}   {len(versions)} versions   "
+        f"{session.attempt_count} attempts   {session.last_seq} events"
+    )
     limit = len(versions) if show_all else 50
     shown = versions[-limit:]
     if len(shown) < len(versions):
         console.print(f"[dim]{len(versions) - len(shown)} earlier versions not shown (--all)[/]")
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("", "version", "parent", "author", "score", "ratio", "+/-", "created", "message"):
+    columns = ("", "version", "parent", "author", "score", "ratio", "+/-", "created", "message")
+    for column in columns:
         table.add_column(column, no_wrap=True, overflow="ellipsis")
     for v in shown:
         marks = ("H" if v.id == head.id else " ") + ("*" if best and v.id == best.id else " ")
         table.add_row(
-            marks, v.id, v.parent or "-", v.author, _score(v), _ratio(v),
-            f"+{v.lines_added}/-{v.lines_removed}", _when(v.created), v.message.splitlines()[0]
-            if v.message else "",
+            marks,
+            v.id,
+            v.parent or "-",
+            v.author,
+            _score(v),
+            _ratio(v),
+            f"+{v.lines_added}/-{v.lines_removed}",
+            _when(v.created),
+            v.message.splitlines()[0] if v.message else "",
         )
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
@@ -177,12 +188,17 @@ def cmd_sessions_new(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise StoreError(f"cannot read seed file {path}: {exc.strerror}") from None
     session = Session.create(
-        catalog.new_path(args.name), target=args.target, operator=args.operator,
-        seed_files=seeds, message=args.message,
+        catalog.new_path(args.name),
+        target=args.target,
+        operator=args.operator,
+        seed_files=seeds,
+        message=args.message,
     )
     with session:
-        print(f"created session '{session.name}' in {session.directory} with v0 "
-              f"({', '.join(sorted(seeds))})")
+        print(
+            f"created session '{session.name}' in {session.directory} with v0 "
+            f"({', '.join(sorted(seeds))})"
+        )
     return 0
 
 
@@ -199,8 +215,10 @@ def cmd_sessions_repair(args: argparse.Namespace) -> int:
         print("no readable generation is left to recover from; the files are untouched")
         return 1
     counts = ", ".join(f"{n} {k}" for k, n in sorted(plan.counts.items()))
-    print(f"recoverable from {plan.source} plus its journals: {counts} "
-          f"(through journal record {plan.seq})")
+    print(
+        f"recoverable from {plan.source} plus its journals: {counts} "
+        f"(through journal record {plan.seq})"
+    )
     for loss in plan.lost:
         print(f"  cannot recover: {loss}")
     if not args.yes:
@@ -233,14 +251,21 @@ def cmd_export(args: argparse.Namespace) -> int:
             "target": session.meta.get("target"),
             "version": _version_doc(version),
             "path_to_root": [
-                {"id": v.id, "author": v.author, "message": v.message,
-                 "gmean": v.score.gmean if v.score else None, "created": v.created}
+                {
+                    "id": v.id,
+                    "author": v.author,
+                    "message": v.message,
+                    "gmean": v.score.gmean if v.score else None,
+                    "created": v.created,
+                }
                 for v in session.lineage.path_to_root(version.id)
             ],
         }
         (out / EXPORT_SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"exported {version.id} of '{args.name}' to {out}: {', '.join(sorted(files))}, "
-          f"{EXPORT_SUMMARY}")
+    print(
+        f"exported {version.id} of '{args.name}' to {out}: {', '.join(sorted(files))}, "
+        f"{EXPORT_SUMMARY}"
+    )
     return 0
 
 
@@ -249,26 +274,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="avo", description=DESCRIPTION, epilog=EPILOG,
+        prog="avo",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"avo-tui {__version__}")
     parser.add_argument(
-        "--sessions-dir", type=Path, default=None, metavar="DIR",
+        "--sessions-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="folder holding the session folders (default: see below)",
     )
     parser.set_defaults(func=cmd_overview)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     sessions = commands.add_parser(
-        "sessions", help="list, inspect, create and repair sessions",
+        "sessions",
+        help="list, inspect, create and repair sessions",
         description="List, inspect, create and repair sessions.",
     )
     sessions.set_defaults(func=cmd_sessions_list, json=False)
     sub = sessions.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser(
-        "list", help="one line per session",
+        "list",
+        help="one line per session",
         description="One line per session: target, operator, versions, best score, run status "
         "(with the writing process, if one is live) and last activity.",
     )
@@ -276,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sessions_list)
 
     p = sub.add_parser(
-        "show", help="a session's versions and head",
+        "show",
+        help="a session's versions and head",
         description="Show a session's versions (the latest 50 unless --all) and where the head "
         "and the best version are. Reads without locking, so it works while a run is live.",
     )
@@ -286,19 +319,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sessions_show)
 
     p = sub.add_parser(
-        "new", help="create a session from seed files",
+        "new",
+        help="create a session from seed files",
         description="Create a session whose lineage starts at v0, made of the seed files.",
     )
     p.add_argument("name", help="session name: letters, digits, '.', '_' or '-'")
     p.add_argument("--target", required=True, help="the target the kernel is scored on")
     p.add_argument("--operator", default="tuner", help="variation operator (default: tuner)")
-    p.add_argument("--seed", type=Path, action="append", required=True, metavar="FILE",
-                   help="a seed kernel source file (repeat for several)")
+    p.add_argument(
+        "--seed",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a seed kernel source file (repeat for several)",
+    )
     p.add_argument("--message", default="seed kernel", help="message of v0")
     p.set_defaults(func=cmd_sessions_new)
 
     p = sub.add_parser(
-        "repair", help="recover a damaged session from its backup generation",
+        "repair",
+        help="recover a damaged session from its backup generation",
         description="Check a session's files; if one is damaged, rebuild the session from the "
         "newest readable generation (the base file or its backup, plus the journals). The "
         "original files are copied into a damaged-* folder first, so nothing is lost.",
@@ -308,13 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sessions_repair)
 
     p = commands.add_parser(
-        "export", help="write a version's kernel files and a JSON summary to a folder",
+        "export",
+        help="write a version's kernel files and a JSON summary to a folder",
         description="Write the kernel source files of one version, plus avo-version.json: the "
         "version's record and its path back to the seed.",
     )
     p.add_argument("name", help="session name")
-    p.add_argument("--version", dest="version", default="best", metavar="V",
-                   help="version id (v0, v1, ...), 'best' (default) or 'head'")
+    p.add_argument(
+        "--version",
+        dest="version",
+        default="best",
+        metavar="V",
+        help="version id (v0, v1, ...), 'best' (default) or 'head'",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="destination folder")
     p.add_argument("--force", action="store_true", help="overwrite files already in DIR")
     p.set_defaults(func=cmd_export)

@@ -1,4 +1,4 @@
-"""Content-addressed blobs: large text (sources, logs, transcripts) lives here, not in the database."""
+"""Content-addressed blobs: large text (sources, logs, transcripts) lives here, not in the DB."""
 
 from __future__ import annotations
 

@@ -51,9 +51,8 @@ class SessionCatalog:
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            p.name for p in self.root.iterdir() if not p.name.startswith(".") and (p / BASE).is_file()
-        )
+        folders = (p for p in self.root.iterdir() if not p.name.startswith("."))
+        return sorted(p.name for p in folders if (p / BASE).is_file())
 
     def path(self, name: str) -> Path:
         """The folder of an existing session, or UnknownSession listing close matches."""

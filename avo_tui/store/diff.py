@@ -60,6 +60,8 @@ def diff_files(
     text = "".join(chunks)
     changes = []
     for patched in PatchSet(text):
-        status = "added" if patched.is_added_file else "removed" if patched.is_removed_file else "modified"
+        status = "modified"
+        if patched.is_added_file or patched.is_removed_file:
+            status = "added" if patched.is_added_file else "removed"
         changes.append(FileChange(patched.path, patched.added, patched.removed, status))
     return VersionDiff(old_label, new_label, text, changes)

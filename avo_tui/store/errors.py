@@ -55,7 +55,8 @@ class UnknownSession(StoreError):
 class UnknownVersion(StoreError):
     def __init__(self, ref: str, known: Iterable[str], reason: str = "") -> None:
         self.ref = ref
-        super().__init__(reason or f"no version '{ref}' in this session{_close_matches(ref, known)}")
+        message = reason or f"no version '{ref}' in this session{_close_matches(ref, known)}"
+        super().__init__(message)
 
 
 class SessionExists(StoreError):

@@ -39,7 +39,7 @@ from typing import Any
 from tinydb.storages import Storage
 
 from .atomic import atomic_write, fsync_dir
-from .errors import AppendOnlyViolation, DamagedSession, StoreError, StoreFailed
+from .errors import AppendOnlyViolation, DamagedSession, NewerSchema, StoreError, StoreFailed
 
 FORMAT = "avo-store/1"
 BASE = "session.json"
@@ -99,7 +99,7 @@ class _Tables(dict[str, Any]):
         return value
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self else default
+        return self[name] if dict.__contains__(self, name) else default
 
     def __setitem__(self, name: str, value: Any) -> None:
         self.before.setdefault(name, dict.get(self, name, _MISSING))
@@ -184,6 +184,14 @@ def read_base(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         reason = f"not valid JSON ({exc}); {len(raw)} bytes"
         raise DamagedSession(path, reason, hint=_repair_hint(path.parent)) from None
+    found_format = base.get("format") if isinstance(base, dict) else None
+    if isinstance(found_format, str) and found_format.startswith("avo-store/"):
+        number = found_format.removeprefix("avo-store/")
+        if number.isdigit() and int(number) > int(FORMAT.removeprefix("avo-store/")):
+            raise NewerSchema(
+                f"{path} is in storage format {found_format}, newer than this avo-tui reads "
+                f"({FORMAT}). Upgrade avo-tui to open it."
+            )
     if not isinstance(base, dict) or base.get("format") != FORMAT:
         found = base.get("format") if isinstance(base, dict) else type(base).__name__
         raise DamagedSession(
@@ -225,7 +233,7 @@ class JournalStorage(Storage):
         sync: bool = True,
     ) -> None:
         self.directory = Path(directory)
-        self.capacity = dict(segment_capacity or {})
+        self.capacity = dict(segment_capacity or {})  # read from the base file once it exists
         self.writable = writable
         self.compact_bytes = compact_bytes
         self.sync = sync
@@ -256,7 +264,14 @@ class JournalStorage(Storage):
             raise StoreError(f"{self.base_path} already exists")
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / SEGMENTS).mkdir(exist_ok=True)
-        base = {"format": FORMAT, "generation": 0, "seq": 0, "sealed": [], "tables": {}}
+        base = {
+            "format": FORMAT,
+            "generation": 0,
+            "seq": 0,
+            "segments": self.capacity,
+            "sealed": [],
+            "tables": {},
+        }
         atomic_write(self.base_path, json.dumps(base).encode())
 
     def _load(self) -> None:
@@ -278,6 +293,7 @@ class JournalStorage(Storage):
         base_stat = self.base_path.stat() if self.base_path.exists() else None
         base = read_base(self.base_path)
         tables: dict[str, Any] = dict(base.get("tables", {}))
+        self.capacity = dict(base.get("segments", {}))
         self.sealed: set[str] = set(base.get("sealed", []))
         for name in self.sealed:
             if not self.sealed_path(name).exists():
@@ -420,9 +436,10 @@ class JournalStorage(Storage):
         full = []
         for name in dict.keys(self._tables):
             parsed = parse_segment_name(name)
-            if parsed and name not in self.sealed and parsed[0] in self.capacity:
-                if len(dict.__getitem__(self._tables, name)) >= self.capacity[parsed[0]]:
-                    full.append(name)
+            if not parsed or name in self.sealed or parsed[0] not in self.capacity:
+                continue
+            if len(dict.__getitem__(self._tables, name)) >= self.capacity[parsed[0]]:
+                full.append(name)
         return full
 
     def compact(self) -> None:
@@ -460,6 +477,7 @@ class JournalStorage(Storage):
             "format": FORMAT,
             "generation": self.generation + 1,
             "seq": self.seq,
+            "segments": self.capacity,
             "sealed": sorted(self.sealed),
             "tables": open_tables,
         }

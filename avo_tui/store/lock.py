@@ -36,7 +36,9 @@ class LockHolder:
     def parse(cls, raw: bytes) -> LockHolder | None:
         try:
             data = json.loads(raw)
-            return cls(int(data["pid"]), str(data["host"]), str(data["since"]), str(data["command"]))
+            return cls(
+                int(data["pid"]), str(data["host"]), str(data["since"]), str(data["command"])
+            )
         except (ValueError, KeyError, TypeError):
             return None
 

@@ -42,6 +42,7 @@ class RepairPlan:
     counts: dict[str, int] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
     sealed: list[str] = field(default_factory=list)
+    segments: dict[str, int] = field(default_factory=dict)
 
     @property
     def needed(self) -> bool:
@@ -59,6 +60,7 @@ class _Candidate:
     generation: int
     tables: dict[str, Any]
     sealed: list[str]
+    segments: dict[str, int]
 
 
 def _replay(directory: Path, base_name: str, plan: RepairPlan) -> _Candidate | None:
@@ -82,7 +84,8 @@ def _replay(directory: Path, base_name: str, plan: RepairPlan) -> _Candidate | N
             seq = record["s"]
         if scan.damage and base_name == BASE:
             plan.problems.append(f"{journal}: {scan.damage}")
-    return _Candidate(base_name, seq, base["generation"], tables, list(base.get("sealed", [])))
+    sealed = list(base.get("sealed", []))
+    return _Candidate(base_name, seq, base["generation"], tables, sealed, base.get("segments", {}))
 
 
 def _count(directory: Path, candidate: _Candidate, plan: RepairPlan) -> None:
@@ -121,6 +124,7 @@ def plan_repair(directory: Path) -> RepairPlan:
     plan.seq = best.seq
     plan.generation = max(c.generation for c in candidates) + 1
     plan.sealed = best.sealed
+    plan.segments = best.segments
     _count(directory, best, plan)
     plan.tables = {n: t for n, t in best.tables.items() if n not in best.sealed}
     return plan
@@ -143,6 +147,7 @@ def apply_repair(plan: RepairPlan) -> Path:
             "format": FORMAT,
             "generation": plan.generation,
             "seq": plan.seq,
+            "segments": plan.segments,
             "sealed": plan.sealed,
             "tables": plan.tables,
         }

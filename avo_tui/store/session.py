@@ -56,9 +56,6 @@ def check_session_name(name: str) -> str:
     return name
 
 
-def _locate(prefix: str, number: int) -> tuple[str, int]:
-    """The segment table and doc id of record ``number`` (1-based) of an append-only table."""
-    return segment_name(prefix, (number - 1) // SEGMENT_CAPACITY[prefix]), number
 
 
 class Session:
@@ -99,6 +96,7 @@ class Session:
         score: Score | None = None,
         host: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
+        segment_capacity: Mapping[str, int] = SEGMENT_CAPACITY,
         **storage_options: Any,
     ) -> Session:
         """Create a session whose lineage starts at ``v0`` made of ``seed_files``.
@@ -115,8 +113,17 @@ class Session:
         staging = directory.with_name(f".{directory.name}.creating-{os.getpid()}")
         staging.mkdir()
         try:
-            session = cls._build(staging, target, operator, seed_files, message, score, host,
-                                 settings, storage_options)
+            session = cls._build(
+                staging,
+                target,
+                operator,
+                seed_files,
+                message,
+                score,
+                host,
+                settings,
+                {**storage_options, "segment_capacity": segment_capacity},
+            )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -143,12 +150,13 @@ class Session:
         settings: Mapping[str, Any] | None,
         storage_options: dict[str, Any],
     ) -> Session:
+        segment_capacity = storage_options.pop("segment_capacity")
         (staging / BLOBS).mkdir()
         lock = SessionLock(staging)
         lock.acquire()
         try:
             storage = JournalStorage(
-                staging, segment_capacity=SEGMENT_CAPACITY, create=True, **storage_options
+                staging, segment_capacity=segment_capacity, create=True, **storage_options
             )
             session = cls(staging, storage, lock, creating=True)
             now = time.time()
@@ -183,7 +191,7 @@ class Session:
             lock.acquire()
         try:
             storage = JournalStorage(
-                directory, segment_capacity=SEGMENT_CAPACITY, writable=writable, **storage_options
+                directory, writable=writable, **storage_options
             )
             session = cls(directory, storage, lock)
         except BaseException:
@@ -262,7 +270,7 @@ class Session:
     def _index_versions(self) -> None:
         """Add the versions the lineage does not know yet (all of them, at open)."""
         known = len(self.lineage)
-        first_segment = known // SEGMENT_CAPACITY[VERSIONS]
+        first_segment = known // self._storage.capacity[VERSIONS]
         for name in self._segments(VERSIONS)[first_segment:]:
             for doc in sorted(self._db.table(name).all(), key=lambda d: d.doc_id):
                 if doc.doc_id > known:
@@ -306,14 +314,18 @@ class Session:
             self._appended.notify_all()
             return result
 
+    def _locate(self, prefix: str, number: int) -> tuple[str, int]:
+        """The segment table and doc id of record ``number`` (1-based) of an append-only table."""
+        return segment_name(prefix, (number - 1) // self._storage.capacity[prefix]), number
+
     def _insert_version(self, version: Version) -> None:
-        table, doc_id = _locate(VERSIONS, version.number + 1)
+        table, doc_id = self._locate(VERSIONS, version.number + 1)
         self._db.table(table).insert(Document(version.to_doc(), doc_id=doc_id))
         self.lineage.add(version)
 
     def _insert_event(self, kind: str, data: dict[str, Any]) -> Event:
         event = Event(self._last_seq + 1, time.time(), str(kind), data)
-        table, doc_id = _locate(EVENTS, event.seq)
+        table, doc_id = self._locate(EVENTS, event.seq)
         self._db.table(table).insert(Document(event.to_doc(), doc_id=doc_id))
         self._last_seq = event.seq
         return event
@@ -350,15 +362,29 @@ class Session:
             number = last.number + 1 if last else 0
             stat = diff_files(self.read_files(head), files, head.id, version_id(number))
             version = Version(
-                version_id(number), head.id, author, message, hashes, score, time.time(),
-                stat.added, stat.removed, cost_usd, attempt,
+                version_id(number),
+                head.id,
+                author,
+                message,
+                hashes,
+                score,
+                time.time(),
+                stat.added,
+                stat.removed,
+                cost_usd,
+                attempt,
             )
             self._insert_version(version)
             self._set_state(head=version.id)
             self._insert_event(
                 EventKind.COMMIT,
-                {"version": version.id, "parent": head.id, "author": author,
-                 "gmean": score.gmean if score else None, "message": message[:200]},
+                {
+                    "version": version.id,
+                    "parent": head.id,
+                    "author": author,
+                    "gmean": score.gmean if score else None,
+                    "message": message[:200],
+                },
             )
             return version
 
@@ -385,10 +411,19 @@ class Session:
 
         def write() -> Attempt:
             attempt = Attempt(
-                f"a{self._attempt_count + 1}", base, author, hashes, outcome, detail, score,
-                time.time(), log_hash, transcript_hash, version,
+                f"a{self._attempt_count + 1}",
+                base,
+                author,
+                hashes,
+                outcome,
+                detail,
+                score,
+                time.time(),
+                log_hash,
+                transcript_hash,
+                version,
             )
-            table, doc_id = _locate(ATTEMPTS, attempt.number)
+            table, doc_id = self._locate(ATTEMPTS, attempt.number)
             self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
             self._attempt_count = attempt.number
             self._insert_event(
@@ -401,6 +436,7 @@ class Session:
 
     def rollback(self, ref: str) -> Version:
         """Move the head to an earlier version; the next commit branches from there."""
+
         def write() -> Version:
             target = self.version(ref)
             previous = self.head.id
@@ -449,7 +485,9 @@ class Session:
                 best = self.lineage.best()
                 if best is None:
                     raise UnknownVersion(
-                        "best", (), "no version has a score yet, so there is no 'best'; "
+                        "best",
+                        (),
+                        "no version has a score yet, so there is no 'best'; "
                         "name a version id or 'head'",
                     )
                 return best
@@ -470,8 +508,10 @@ class Session:
     def attempt(self, attempt_id: str) -> Attempt:
         number = int(attempt_id[1:]) if attempt_id[1:].isdigit() else 0
         if attempt_id[:1] != "a" or not 1 <= number <= self._attempt_count:
-            raise StoreError(f"no attempt '{attempt_id}' (this session has a1..a{self._attempt_count})")
-        table, doc_id = _locate(ATTEMPTS, number)
+            raise StoreError(
+                f"no attempt '{attempt_id}' (this session has a1..a{self._attempt_count})"
+            )
+        table, doc_id = self._locate(ATTEMPTS, number)
         with self._mutex:
             return Attempt.from_doc(self._db.table(table).get(doc_id=doc_id))
 
@@ -491,9 +531,9 @@ class Session:
             out: list[Event] = []
             seq = after + 1
             while seq <= last:
-                table, _ = _locate(EVENTS, seq)
-                segment_end = (seq - 1) // SEGMENT_CAPACITY[EVENTS] * SEGMENT_CAPACITY[EVENTS]
-                end = min(last, segment_end + SEGMENT_CAPACITY[EVENTS])
+                table, _ = self._locate(EVENTS, seq)
+                size = self._storage.capacity[EVENTS]
+                end = min(last, (seq - 1) // size * size + size)
                 docs = self._db.table(table).get(doc_ids=list(range(seq, end + 1))) or []
                 out.extend(Event(d["seq"], d["ts"], d["kind"], d["data"]) for d in docs)
                 seq = end + 1
@@ -514,13 +554,14 @@ class Session:
                 cursor = batch[-1].seq
                 continue
             if self.writable:
-                with self._appended:
-                    self._appended.wait_for(
-                        lambda: self._last_seq > cursor or self._closed, timeout=poll_s
-                    )
+                self._wait_for_append(cursor, poll_s)
             else:
                 time.sleep(poll_s)
                 self.refresh()
+
+    def _wait_for_append(self, seen: int, timeout: float) -> None:
+        with self._appended:
+            self._appended.wait_for(lambda: self._last_seq > seen or self._closed, timeout=timeout)
 
 
 class _Existing:
