@@ -159,9 +159,11 @@ def _print_session(
     if len(shown) < len(versions):
         console.print(f"[dim]{len(versions) - len(shown)} earlier versions not shown (--all)[/]")
     table = Table(box=None, header_style="bold", pad_edge=False)
-    columns = ("", "version", "parent", "author", "score", "ratio", "+/-", "created", "message")
-    for column in columns:
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for column in ("", "version", "parent", "author", "score", "ratio", "+/-", "created"):
+        table.add_column(column, no_wrap=True)
+    # The other columns take about 70 cells; the message gets what is left, cut with an ellipsis.
+    table.add_column("message", no_wrap=True, overflow="ellipsis",
+                     max_width=max(12, console.width - 72))
     for v in shown:
         marks = ("H" if v.id == head.id else " ") + ("*" if best and v.id == best.id else " ")
         table.add_row(
@@ -183,6 +185,8 @@ def cmd_sessions_new(args: argparse.Namespace) -> int:
     catalog = SessionCatalog(args.sessions_dir)
     seeds: dict[str, str] = {}
     for path in args.seed:
+        if path.name in seeds:
+            raise StoreError(f"two seed files are named {path.name}; a session keeps file names")
         try:
             seeds[path.name] = path.read_text()
         except OSError as exc:
@@ -245,6 +249,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise StoreError(f"would overwrite {', '.join(clashes)}; use --force or another --out")
         out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             (out / name).write_text(text)
         summary = {
             "session": session.name,
@@ -375,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except StoreError as exc:
+    except (StoreError, OSError) as exc:
         print(f"avo: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

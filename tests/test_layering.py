@@ -21,7 +21,8 @@ def textual_imports(path: Path) -> list[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
-        found += [f"{path}:{node.lineno} imports {n}" for n in names if n.split(".")[0] == "textual"]
+        hits = [n for n in names if n.split(".")[0] == "textual"]
+        found += [f"{path}:{node.lineno} imports {n}" for n in hits]
     return found
 
 

@@ -154,7 +154,8 @@ def test_repair_keeps_records_before_a_corrupt_journal_line(session_dir: Path) -
     (session_dir / JOURNAL).write_bytes(b"".join(lines))
     with pytest.raises(DamagedSession, match="line 4"):
         Session.open(session_dir)
-    assert main(["--sessions-dir", str(session_dir.parent), "sessions", "repair", "demo", "--yes"]) == 0
+    root = ["--sessions-dir", str(session_dir.parent)]
+    assert main([*root, "sessions", "repair", "demo", "--yes"]) == 0
     with Session.open(session_dir) as session:
         assert session.lineage.ids == ["v0", "v1", "v2"]
 

@@ -34,11 +34,15 @@ class VersionDiff:
 
 
 def _lines(text: str | None) -> list[str]:
+    """Split at "\n" only, as unidiff reads the patch back (str.splitlines also splits at \f,
+    \x1c or \u2028, which kernels may hold); the last line gets a newline, or unidiff rejects
+    the hunk."""
     if not text:
         return []
-    if not text.endswith("\n"):
-        text += "\n"  # unidiff rejects hunks whose last line has no newline
-    return text.splitlines(keepends=True)
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line + "\n" for line in lines]
 
 
 def diff_files(

@@ -47,6 +47,14 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 T = TypeVar("T")
 
 
+def check_file_name(name: str) -> str:
+    """Kernel file names are relative paths that stay inside the folder they are exported to."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise StoreError(f"invalid kernel file name {name!r}: use a relative path without '..'")
+    return name
+
+
 def check_session_name(name: str) -> str:
     if not _NAME_RE.match(name):
         raise StoreError(
@@ -168,7 +176,7 @@ class Session:
                 "host": dict(host or {}),
                 "settings": dict(settings or {}),
             }
-            files = {name: session.blobs.put(text) for name, text in seed_files.items()}
+            files = session.store_files(seed_files)
             seed = Version("v0", None, "seed", message, files, score, now)
             with session._write():
                 session._db.table(META).insert(Document(meta, doc_id=1))
@@ -333,12 +341,19 @@ class Session:
     def _set_state(self, **fields: Any) -> None:
         self._db.table(STATE).update(fields, doc_ids=[1])
 
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise StoreError(f"session '{self.name}' is open read-only")
+
     def append_event(self, kind: str, **data: Any) -> Event:
         """Append to the event log; returns once it is durable."""
         return self._writing(lambda: self._insert_event(kind, data))
 
     def store_files(self, files: Mapping[str, str]) -> dict[str, str]:
         """Put file texts in the blob store; returns {name: hash}."""
+        self._check_writable()
+        for name in files:
+            check_file_name(name)
         return {name: self.blobs.put(text) for name, text in files.items()}
 
     def commit(
@@ -352,6 +367,7 @@ class Session:
         cost_usd: float = 0.0,
     ) -> Version:
         """Add the next version as a child of the head and move the head to it."""
+        self._check_writable()
         if author not in AUTHORS:
             raise StoreError(f"unknown author {author!r} (one of {', '.join(AUTHORS)})")
         hashes = self.store_files(files)  # blobs first: a version never names a missing blob
@@ -404,6 +420,7 @@ class Session:
         version: str | None = None,
     ) -> Attempt:
         """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts."""
+        self._check_writable()
         self.lineage.get(base)
         hashes = self.store_files(files)
         log_hash = self.blobs.put(log) if log is not None else None
