@@ -277,6 +277,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
+def _command(
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    summary: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    parser = group.add_parser(name, help=summary, description=description)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avo",
@@ -295,81 +307,60 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_overview)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    sessions = commands.add_parser(
-        "sessions",
-        help="list, inspect, create and repair sessions",
-        description="List, inspect, create and repair sessions.",
+    sessions = _command(
+        commands, "sessions", cmd_sessions_list, "list, inspect, create and repair sessions",
+        "List, inspect, create and repair sessions.",
     )
-    sessions.set_defaults(func=cmd_sessions_list, json=False)
+    sessions.set_defaults(json=False)
     sub = sessions.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser(
-        "list",
-        help="one line per session",
-        description="One line per session: target, operator, versions, best score, run status "
-        "(with the writing process, if one is live) and last activity.",
+    p = _command(
+        sub, "list", cmd_sessions_list, "one line per session",
+        "One line per session: target, operator, versions, best score, run status (with the "
+        "writing process, if one is live) and last activity.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=cmd_sessions_list)
 
-    p = sub.add_parser(
-        "show",
-        help="a session's versions and head",
-        description="Show a session's versions (the latest 50 unless --all) and where the head "
-        "and the best version are. Reads without locking, so it works while a run is live.",
+    p = _command(
+        sub, "show", cmd_sessions_show, "a session's versions and head",
+        "Show a session's versions (the latest 50 unless --all) and where the head and the best "
+        "version are. Reads without locking, so it works while a run is live.",
     )
     p.add_argument("name", help="session name")
     p.add_argument("--all", action="store_true", help="list every version")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=cmd_sessions_show)
 
-    p = sub.add_parser(
-        "new",
-        help="create a session from seed files",
-        description="Create a session whose lineage starts at v0, made of the seed files.",
+    p = _command(
+        sub, "new", cmd_sessions_new, "create a session from seed files",
+        "Create a session whose lineage starts at v0, made of the seed files.",
     )
     p.add_argument("name", help="session name: letters, digits, '.', '_' or '-'")
     p.add_argument("--target", required=True, help="the target the kernel is scored on")
     p.add_argument("--operator", default="tuner", help="variation operator (default: tuner)")
-    p.add_argument(
-        "--seed",
-        type=Path,
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="a seed kernel source file (repeat for several)",
-    )
+    p.add_argument("--seed", type=Path, action="append", required=True, metavar="FILE",
+                   help="a seed kernel source file (repeat for several)")
     p.add_argument("--message", default="seed kernel", help="message of v0")
-    p.set_defaults(func=cmd_sessions_new)
 
-    p = sub.add_parser(
-        "repair",
-        help="recover a damaged session from its backup generation",
-        description="Check a session's files; if one is damaged, rebuild the session from the "
-        "newest readable generation (the base file or its backup, plus the journals). The "
-        "original files are copied into a damaged-* folder first, so nothing is lost.",
+    p = _command(
+        sub, "repair", cmd_sessions_repair, "recover a damaged session from its backup generation",
+        "Check a session's files; if one is damaged, rebuild the session from the newest "
+        "readable generation (the base file or its backup, plus the journals). The original "
+        "files are copied into a damaged-* folder first, so nothing is lost.",
     )
     p.add_argument("name", help="session name")
     p.add_argument("--yes", action="store_true", help="repair without asking")
-    p.set_defaults(func=cmd_sessions_repair)
 
-    p = commands.add_parser(
-        "export",
-        help="write a version's kernel files and a JSON summary to a folder",
-        description="Write the kernel source files of one version, plus avo-version.json: the "
-        "version's record and its path back to the seed.",
+    p = _command(
+        commands, "export", cmd_export,
+        "write a version's kernel files and a JSON summary to a folder",
+        "Write the kernel source files of one version, plus avo-version.json: the version's "
+        "record and its path back to the seed.",
     )
     p.add_argument("name", help="session name")
-    p.add_argument(
-        "--version",
-        dest="version",
-        default="best",
-        metavar="V",
-        help="version id (v0, v1, ...), 'best' (default) or 'head'",
-    )
+    p.add_argument("--version", dest="version", default="best", metavar="V",
+                   help="version id (v0, v1, ...), 'best' (default) or 'head'")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="destination folder")
     p.add_argument("--force", action="store_true", help="overwrite files already in DIR")
-    p.set_defaults(func=cmd_export)
     return parser
 
 
