@@ -22,6 +22,7 @@ from .store import (
     plan_repair,
     resolve_sessions_dir,
 )
+from .store.catalog import run_status
 from .store.session import Session
 
 EXPORT_SUMMARY = "avo-version.json"
@@ -61,7 +62,7 @@ def _ago(ts: float) -> str:
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M")
 
 
 def _score(version: Version) -> str:
@@ -72,10 +73,6 @@ def _ratio(version: Version) -> str:
     if version.score is None or version.score.ratio is None:
         return "-"
     return f"{version.score.ratio:.3f}x"
-
-
-def _version_doc(version: Version) -> dict[str, object]:
-    return version.to_doc()
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -105,7 +102,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no sessions in {catalog.root}")
         return 0
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
     for column in ("session", "target", "operator", "versions", "best", "status", "last activity"):
         table.add_column(column, justify="right" if column in ("versions", "best") else "left")
     for s in summaries:
@@ -130,7 +127,7 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
                 "best": best.id if best else None,
                 "attempts": session.attempt_count,
                 "events": session.last_seq,
-                "versions": [_version_doc(v) for v in versions],
+                "versions": [v.to_doc() for v in versions],
             }
             print(json.dumps(doc, indent=2))
             return 0
@@ -143,8 +140,7 @@ def _print_session(
 ) -> None:
     console = _console()
     meta, state = session.meta, session.state
-    holder = session.lock_holder
-    status = state.get("status", "?") + (f" (written by {holder.describe()})" if holder else "")
+    status = run_status(state.get("status", "?"), session.lock_holder)
     console.print(
         f"[bold]{session.name}[/]  target {meta.get('target')}  "
         f"operator {meta.get('operator')}  status {status}"
@@ -158,12 +154,12 @@ def _print_session(
     shown = versions[-limit:]
     if len(shown) < len(versions):
         console.print(f"[dim]{len(versions) - len(shown)} earlier versions not shown (--all)[/]")
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
     for column in ("", "version", "parent", "author", "score", "ratio", "+/-", "created"):
         table.add_column(column, no_wrap=True)
-    # The other columns take about 70 cells; the message gets what is left, cut with an ellipsis.
+    # The other columns take about 60 cells; the message gets what is left, cut with an ellipsis.
     table.add_column("message", no_wrap=True, overflow="ellipsis",
-                     max_width=max(12, console.width - 72))
+                     max_width=max(12, console.width - 62))
     for v in shown:
         marks = ("H" if v.id == head.id else " ") + ("*" if best and v.id == best.id else " ")
         table.add_row(
@@ -254,7 +250,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         summary = {
             "session": session.name,
             "target": session.meta.get("target"),
-            "version": _version_doc(version),
+            "version": version.to_doc(),
             "path_to_root": [
                 {
                     "id": v.id,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import StoreError, UnknownSession
 from .journal_storage import BASE, JOURNAL
-from .lock import SessionLock
+from .lock import LockHolder, SessionLock
 from .session import Session, check_session_name
 
 ENV_SESSIONS_DIR = "AVO_SESSIONS_DIR"
@@ -30,6 +30,13 @@ def resolve_sessions_dir(option: str | os.PathLike[str] | None = None) -> Path:
     if env := os.environ.get(ENV_SESSIONS_DIR):
         return Path(env).expanduser()
     return default_sessions_dir()
+
+
+def run_status(stored: str, writer: LockHolder | None) -> str:
+    """The status to show: a run marked running that no live process writes was interrupted."""
+    if writer:
+        return f"{stored} (pid {writer.pid} on {writer.host})"
+    return "interrupted" if stored == "running" else stored
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,7 @@ class SessionCatalog:
                 versions = len(session.lineage)
         except StoreError as exc:
             return SessionSummary(name, "?", "?", 0, None, "", f"unreadable: {exc}", last)
-        status = state.get("status", "?")
-        holder = SessionLock(path).holder()
-        if holder:
-            status = f"{status} (pid {holder.pid} on {holder.host})"
-        elif status == "running":
-            status = "interrupted"
+        status = run_status(state.get("status", "?"), SessionLock(path).holder())
         return SessionSummary(
             name,
             meta.get("target", "?"),
