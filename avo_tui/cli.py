@@ -14,6 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .commands import add_command, evaluate
+from .evaluation import (
+    CandidateError,
+    ContractError,
+    ToolchainUnavailable,
+    UnknownTarget,
+    WorkerError,
+)
 from .store import (
     SessionCatalog,
     StoreError,
@@ -270,19 +278,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+USER_ERRORS = (
+    StoreError,
+    OSError,
+    CandidateError,
+    ContractError,
+    UnknownTarget,
+    ToolchainUnavailable,
+    WorkerError,
+)
+
 # -- parser -----------------------------------------------------------------------------------
-
-
-def _command(
-    group: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    func: Callable[[argparse.Namespace], int],
-    summary: str,
-    description: str,
-) -> argparse.ArgumentParser:
-    parser = group.add_parser(name, help=summary, description=description)
-    parser.set_defaults(func=func)
-    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,21 +309,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_overview)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    sessions = _command(
+    sessions = add_command(
         commands, "sessions", cmd_sessions_list, "list, inspect, create and repair sessions",
         "List, inspect, create and repair sessions.",
     )
     sessions.set_defaults(json=False)
     sub = sessions.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = _command(
+    p = add_command(
         sub, "list", cmd_sessions_list, "one line per session",
         "One line per session: target, operator, versions, best score, run status (with the "
         "writing process, if one is live) and last activity.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = _command(
+    p = add_command(
         sub, "show", cmd_sessions_show, "a session's versions and head",
         "Show a session's versions (the latest 50 unless --all) and where the head and the best "
         "version are. Reads without locking, so it works while a run is live.",
@@ -326,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list every version")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = _command(
+    p = add_command(
         sub, "new", cmd_sessions_new, "create a session from seed files",
         "Create a session whose lineage starts at v0, made of the seed files.",
     )
@@ -337,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a seed kernel source file (repeat for several)")
     p.add_argument("--message", default="seed kernel", help="message of v0")
 
-    p = _command(
+    p = add_command(
         sub, "repair", cmd_sessions_repair, "recover a damaged session from its backup generation",
         "Check a session's files; if one is damaged, rebuild the session from the newest "
         "readable generation (the base file or its backup, plus the journals). The original "
@@ -346,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="session name")
     p.add_argument("--yes", action="store_true", help="repair without asking")
 
-    p = _command(
+    p = add_command(
         commands, "export", cmd_export,
         "write a version's kernel files and a JSON summary to a folder",
         "Write the kernel source files of one version, plus avo-version.json: the version's "
@@ -357,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="version id (v0, v1, ...), 'best' (default) or 'head'")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="destination folder")
     p.add_argument("--force", action="store_true", help="overwrite files already in DIR")
+
+    evaluate.register(commands)
     return parser
 
 
@@ -367,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (StoreError, OSError) as exc:
+    except USER_ERRORS as exc:
         print(f"avo: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

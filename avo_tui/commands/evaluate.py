@@ -1,0 +1,147 @@
+"""``avo eval``: score one kernel on one target, exactly as a run would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ..evaluation import EvalRequest, EvalResult, Worker, get_target
+from ..evaluation.candidate import CandidateError, apply_knobs, infer_target, load_sources
+from . import Subcommands, add_command
+
+EXIT_REJECTED = 3
+
+EPILOG = """\
+exit status: 0 when the kernel passes, 3 when it is rejected (the reason is printed),
+1 for any other error.
+
+examples:
+  avo eval kernels/cpu/attention.c --target cpu-attention
+  avo eval kernels/cpu/attention.c --quick --knob BLOCK_Q=64 --knob THREADS=2
+  avo eval my_kernel/ --target cpu-attention --json > result.json
+"""
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    target = get_target(args.target) if args.target else infer_target(path)
+    sources = load_sources(path, target.toolchain)
+    if args.knob:
+        sources = apply_knobs(sources, dict(_knob(k) for k in args.knob))
+    request = EvalRequest(
+        target.name,
+        sources,
+        quick=args.quick,
+        seed=args.seed,
+        measure_baselines=not args.no_baseline,
+    )
+    progress = _Progress(enabled=sys.stderr.isatty())
+    with Worker(target.device) as worker:
+        progress("start", f"evaluating {path} on {target.name}")
+        result = worker.evaluate(request, timeout_s=args.timeout, on_progress=progress)
+    progress.clear()
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print_result(result, Console(highlight=False, soft_wrap=False))
+    return 0 if result.correct else EXIT_REJECTED
+
+
+def _knob(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise CandidateError(f"--knob takes NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+class _Progress:
+    """One status line on stderr, rewritten in place; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, phase: str, detail: str) -> None:
+        if self.enabled:
+            sys.stderr.write(f"\r\033[K{phase} {detail}"[:200])
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _num(value: float | None, digits: str = ".4g") -> str:
+    return "-" if value is None else format(value, digits)
+
+
+def print_result(result: EvalResult, console: Console) -> None:
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+    for column in ("config", result.unit, "baseline", "ratio", "rel L2", "max abs", "ok"):
+        table.add_column(column, justify="left" if column == "config" else "right", no_wrap=True)
+    for c in result.configs:
+        ok = {True: "pass", False: "[red]FAIL[/]", None: "-"}[c.passed]
+        table.add_row(
+            c.name + (" (edge)" if c.edge else ""),
+            "-" if c.edge else _num(c.throughput if c.timing else None),
+            _num(c.baseline),
+            "-" if c.ratio is None else f"{c.ratio:.3f}x",
+            _num(c.rel_l2_err, ".2e"),
+            _num(c.max_abs_err, ".2e"),
+            ok,
+        )
+    if result.configs:
+        console.print(table)
+    if result.compile is not None and not result.compile.ok:
+        for diagnostic in result.compile.errors[:10] or result.compile.diagnostics[:10]:
+            console.print(str(diagnostic), markup=False)
+    for flag in result.flags:
+        console.print(f"[yellow]flag:[/] {flag}")
+    tail = f"seed {result.seed}, {result.seconds:.1f} s"
+    if result.correct:
+        console.print(f"[bold green]PASS[/] {result.summary().removeprefix('PASS ')} ({tail})")
+    else:
+        assert result.failure is not None
+        console.print(f"[bold red]FAIL[/] {result.failure}", markup=True, highlight=False)
+        console.print(f"[dim]({tail})[/]")
+
+
+def register(commands: Subcommands) -> None:
+    p = add_command(
+        commands,
+        "eval",
+        cmd_eval,
+        "score a kernel on a target",
+        "Compile a kernel, check it on every configuration and edge shape of the target with "
+        "fresh random inputs, time it against the target's baselines and print the scores. "
+        "The kernel runs in an isolated worker process: a crash or a hang is reported as the "
+        "kernel's failure.",
+        EPILOG,
+    )
+    p.add_argument("path", type=Path, help="a kernel source file, or a folder of them")
+    p.add_argument("--target", help="target name (default: inferred from the file type)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="time the target's short grid (every edge shape is still checked)",
+    )
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--seed", type=int, help="input seed, to reproduce an earlier evaluation")
+    p.add_argument(
+        "--knob",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a declared knob (repeatable)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds without progress before the kernel is presumed hung (default: the target's)",
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip timing the baselines")

@@ -1,0 +1,185 @@
+"""What an evaluation returns. Plain dataclasses: they cross the worker pipe and become JSON."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .targets import Config
+from .toolchains.base import CompileResult
+
+# Why a candidate failed; each kind has one meaning everywhere (CLI, engine, agent tools).
+FAILURE_KINDS = {
+    "toolchain": "the toolchain is not available on this machine",
+    "contract": "the kernel's declarations are malformed or violated",
+    "compile": "the kernel did not compile",
+    "entry": "the kernel does not export the entry point the target needs",
+    "crash": "the worker process died while running the kernel",
+    "timeout": "the kernel ran past the time limit; the worker was killed",
+    "nonfinite": "the output holds NaN or Inf",
+    "incorrect": "the output differs from the reference beyond the tolerance",
+    "inputs_modified": "the kernel wrote to its inputs",
+    "stale_output": "the output of the last timed launch is wrong (cached or skipped work)",
+    "unstable_timing": "later launches are far slower than the first",
+    "internal": "the harness itself failed; this is a bug in avo-tui, not in the kernel",
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    message: str
+    config: str | None = None
+
+    def __str__(self) -> str:
+        where = f" [{self.config}]" if self.config else ""
+        return f"{self.kind}{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "message": self.message, "config": self.config}
+
+
+@dataclass
+class Timing:
+    median_s: float
+    spread_pct: float  # interquartile range over the median
+    reps: int
+    min_s: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "median_s": self.median_s,
+            "spread_pct": round(self.spread_pct, 3),
+            "reps": self.reps,
+            "min_s": self.min_s,
+        }
+
+
+@dataclass
+class ConfigResult:
+    config: Config
+    edge: bool = False
+    passed: bool | None = None  # None: not checked (an earlier failure stopped the evaluation)
+    max_abs_err: float | None = None
+    rel_l2_err: float | None = None
+    timing: Timing | None = None
+    throughput: float = 0.0  # in the target's unit; 0 when the candidate failed anywhere
+    baselines: dict[str, float] = field(default_factory=dict)  # baseline name -> throughput
+    baseline_timings: dict[str, Timing] = field(default_factory=dict)
+    primary_baseline: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def baseline(self) -> float | None:
+        return self.baselines.get(self.primary_baseline) if self.primary_baseline else None
+
+    @property
+    def ratio(self) -> float | None:
+        baseline = self.baseline
+        return self.throughput / baseline if baseline and self.timing else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "config": self.config.as_dict(),
+            "edge": self.edge,
+            "passed": self.passed,
+            "max_abs_err": self.max_abs_err,
+            "rel_l2_err": self.rel_l2_err,
+            "throughput": self.throughput,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "baselines": dict(self.baselines),
+            "timing": self.timing.as_dict() if self.timing else None,
+            "baseline_timings": {k: t.as_dict() for k, t in self.baseline_timings.items()},
+        }
+
+
+def geometric_mean(values: list[float]) -> float:
+    if not values or any(v <= 0 for v in values):
+        return 0.0
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+@dataclass
+class EvalResult:
+    target: str
+    toolchain: str
+    device: str
+    unit: str
+    seed: int
+    quick: bool
+    configs: list[ConfigResult] = field(default_factory=list)
+    compile: CompileResult | None = None
+    failure: Failure | None = None
+    flags: list[str] = field(default_factory=list)
+    knobs: dict[str, str] = field(default_factory=dict)
+    host: dict[str, object] = field(default_factory=dict)
+    seconds: float = 0.0
+    worker_restarted: bool = False
+
+    @property
+    def correct(self) -> bool:
+        return self.failure is None
+
+    @property
+    def timed(self) -> list[ConfigResult]:
+        return [c for c in self.configs if not c.edge]
+
+    @property
+    def geomean(self) -> float:
+        return geometric_mean([c.throughput for c in self.timed]) if self.correct else 0.0
+
+    @property
+    def baseline_geomean(self) -> float | None:
+        values = [c.baseline for c in self.timed]
+        if not values or any(v is None for v in values):
+            return None
+        return geometric_mean([v for v in values if v is not None])
+
+    @property
+    def ratio(self) -> float | None:
+        baseline = self.baseline_geomean
+        return self.geomean / baseline if baseline and self.correct else None
+
+    def summary(self) -> str:
+        if self.failure:
+            return f"FAIL {self.failure}"
+        ratio = f", {self.ratio:.3f}x baseline" if self.ratio is not None else ""
+        return f"PASS {self.geomean:.4g} {self.unit} geomean{ratio}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "toolchain": self.toolchain,
+            "device": self.device,
+            "unit": self.unit,
+            "seed": self.seed,
+            "quick": self.quick,
+            "correct": self.correct,
+            "geomean": self.geomean,
+            "baseline_geomean": self.baseline_geomean,
+            "ratio": self.ratio,
+            "failure": self.failure.as_dict() if self.failure else None,
+            "flags": list(self.flags),
+            "knobs": dict(self.knobs),
+            "configs": [c.as_dict() for c in self.configs],
+            "compile": self.compile.as_dict() if self.compile else None,
+            "host": dict(self.host),
+            "seconds": round(self.seconds, 3),
+            "worker_restarted": self.worker_restarted,
+        }
+
+
+@dataclass
+class EvalRequest:
+    target: str
+    sources: dict[str, str]
+    quick: bool = False
+    seed: int | None = None
+    measure_baselines: bool = True
+    previous_best: float | None = None  # the lineage's best geomean, to flag implausible jumps
+    options: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,150 @@
+"""Targets: what a kernel must compute, on which shapes, against which baselines.
+
+A target is data (configurations, tolerances, baselines) plus the name of a reference problem
+that the worker knows how to build inputs for and check. Adding a target is adding an entry to
+``TARGETS``. This module imports nothing heavy, so the TUI can list targets without torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Config:
+    """One problem shape. Query and key/value lengths are equal (self-attention forward)."""
+
+    batch: int
+    heads_q: int
+    heads_kv: int
+    seq_len: int
+    head_dim: int
+    causal: bool
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if min(self.batch, self.heads_q, self.heads_kv, self.seq_len, self.head_dim) < 1:
+            raise ValueError(f"every dimension must be positive: {self}")
+        if self.heads_q % self.heads_kv:
+            raise ValueError(
+                f"heads_q {self.heads_q} is not a multiple of heads_kv {self.heads_kv}"
+            )
+
+    @property
+    def name(self) -> str:
+        heads = (
+            f"h{self.heads_q}"
+            if self.heads_q == self.heads_kv
+            else (f"h{self.heads_q}kv{self.heads_kv}")
+        )
+        mask = "causal" if self.causal else "full"
+        return f"b{self.batch}-{heads}-s{self.seq_len}-d{self.head_dim}-{mask}"
+
+    @property
+    def flops(self) -> float:
+        """4·B·Hq·S²·D (two GEMMs), halved for causal, as FlashAttention counts it."""
+        full = 4.0 * self.batch * self.heads_q * self.seq_len**2 * self.head_dim
+        return full / 2 if self.causal else full
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "batch": self.batch,
+            "heads_q": self.heads_q,
+            "heads_kv": self.heads_kv,
+            "seq_len": self.seq_len,
+            "head_dim": self.head_dim,
+            "causal": self.causal,
+            "dtype": self.dtype,
+        }
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A configuration passes when both errors against the float64 reference are within bounds."""
+
+    rel_l2: float
+    max_abs: float
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    description: str
+    toolchain: str  # "c" or "cuda"
+    device: str  # "cpu" or "cuda"
+    problem: str  # the reference problem the worker implements, e.g. "attention_fwd"
+    entry: str  # the symbol a candidate exports
+    configs: tuple[Config, ...]
+    edge_configs: tuple[Config, ...]  # checked for correctness, never timed
+    quick_configs: tuple[Config, ...]
+    tolerance: Tolerance
+    baselines: tuple[str, ...]  # the first is the one ratios are taken against
+    unit: str  # throughput unit: "GFLOP/s" or "TFLOP/s"
+    time_budget_s: float  # timing budget per configuration, candidate and each baseline alike
+    timeout_s: float  # longest the worker may go silent before it is presumed hung
+    max_plausible_ratio: float  # a ratio to the baseline beyond this is flagged for review
+    seed_kernel: str = ""  # path of the seed kernel, relative to the repository's kernels/
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def grid(self, quick: bool = False) -> tuple[Config, ...]:
+        return self.quick_configs if quick else self.configs
+
+    @property
+    def unit_scale(self) -> float:
+        return {"GFLOP/s": 1e9, "TFLOP/s": 1e12}[self.unit]
+
+
+def _grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str) -> tuple[Config, ...]:
+    """Each (batch, heads_q, heads_kv, seq_len) shape, non-causal then causal."""
+    return tuple(
+        Config(b, hq, hkv, s, head_dim, causal, dtype)
+        for b, hq, hkv, s in shapes
+        for causal in (False, True)
+    )
+
+
+CPU_ATTENTION = TargetSpec(
+    name="cpu-attention",
+    description="attention forward on the CPU, float32, head dim 64, MHA and GQA (C toolchain)",
+    toolchain="c",
+    device="cpu",
+    problem="attention_fwd",
+    entry="avo_attention_fwd",
+    configs=_grid([(2, 4, 4, 256), (1, 8, 2, 512)], 64, "float32"),
+    edge_configs=(
+        Config(1, 2, 2, 1, 64, True),
+        Config(1, 2, 1, 37, 64, False),
+        Config(2, 2, 2, 100, 64, True),
+        Config(1, 4, 2, 129, 64, True),
+        Config(1, 2, 2, 200, 64, False),
+    ),
+    quick_configs=_grid([(1, 4, 2, 256)], 64, "float32"),
+    tolerance=Tolerance(rel_l2=1e-4, max_abs=1e-3),
+    baselines=("torch-sdpa-cpu",),
+    unit="GFLOP/s",
+    time_budget_s=0.25,
+    timeout_s=30.0,
+    max_plausible_ratio=20.0,
+    seed_kernel="cpu/attention.c",
+    notes=("q, k, v, o are contiguous float32 tensors laid out [batch, heads, seq_len, head_dim]",),
+)
+
+TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION,)}
+
+
+class UnknownTarget(KeyError):
+    def __init__(self, name: str) -> None:
+        close = difflib.get_close_matches(name, TARGETS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        super().__init__(f"unknown target {name!r} (known: {', '.join(TARGETS)}){hint}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def get_target(name: str) -> TargetSpec:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise UnknownTarget(name) from None

@@ -1,0 +1,293 @@
+"""The isolated evaluation worker: a spawned process per device, kept warm, killed when it hangs.
+
+A candidate's code runs only in the worker. The parent talks to it over a socket pair
+(multiprocessing's Connection framing), never over stdout, so a kernel that prints cannot
+corrupt the protocol; the worker's stdout and stderr go to a log file whose tail explains a
+crash. The parent waits for progress messages: a worker silent for longer than the timeout is
+presumed hung, killed and respawned, and the candidate fails with the phase it was in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .results import EvalRequest, EvalResult, Failure
+from .targets import get_target
+
+ProgressCallback = Callable[[str, str], None]
+STARTUP_TIMEOUT_S = 180.0
+RECYCLE_AFTER = 500  # evaluations; bounds what a long run's kernels can leak into the worker
+LOG_TAIL_BYTES = 4000
+
+
+class WorkerError(RuntimeError):
+    """The worker could not be started: a problem with this machine, not with a candidate."""
+
+
+def signal_name(returncode: int | None) -> str:
+    if returncode is None:
+        return "an unknown cause"
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+class Worker:
+    """The parent's handle on one worker process. Not thread-safe across callers: one lock."""
+
+    def __init__(self, device: str = "cpu", startup_timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        self.device = device
+        self.startup_timeout_s = startup_timeout_s
+        self.restarts = 0
+        self.evaluations = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._ready = False
+        self._log_path: Path | None = None
+        self._lock = threading.Lock()
+        self.info: dict[str, object] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the process; it imports torch while the caller carries on."""
+        if self._proc is not None:
+            return
+        parent_sock, child_sock = socket.socketpair()
+        fd, log_name = tempfile.mkstemp(prefix="avo-worker-", suffix=".log")
+        self._log_path = Path(log_name)
+        env = dict(os.environ, PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1")
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "avo_tui.evaluation.worker",
+                "--fd",
+                str(child_sock.fileno()),
+                "--device",
+                self.device,
+            ],
+            pass_fds=(child_sock.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches the parent, which stops the worker itself
+        )
+        os.close(fd)
+        child_sock.close()
+        self._conn = Connection(parent_sock.detach())
+        self._ready = False
+
+    def _await_ready(self) -> Connection:
+        self.start()
+        assert self._conn is not None and self._proc is not None
+        if self._ready:
+            return self._conn
+        if not self._conn.poll(self.startup_timeout_s):
+            self.stop(kill=True)
+            raise WorkerError(
+                f"the evaluation worker did not start within {self.startup_timeout_s:.0f} s"
+            )
+        try:
+            kind, payload = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._proc.wait()
+            tail = self.log_tail()
+            self._discard()
+            raise WorkerError(
+                f"the evaluation worker exited during startup ({signal_name(code)}):\n{tail}"
+            ) from None
+        if kind == "error":
+            self.stop(kill=True)
+            raise WorkerError(f"the evaluation worker cannot run here: {payload}")
+        self.info = payload
+        self._ready = True
+        return self._conn
+
+    def stop(self, kill: bool = False) -> None:
+        proc, conn = self._proc, self._conn
+        if proc is None:
+            return
+        if not kill and conn is not None:
+            try:
+                conn.send(("stop", None))
+                proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                kill = True
+        if kill or proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
+        self._proc = self._conn = self._log_path = None
+        self._ready = False
+
+    def _restart(self) -> None:
+        self.stop(kill=True)
+        self.restarts += 1
+        self.start()
+
+    def log_tail(self) -> str:
+        if self._log_path is None:
+            return ""
+        try:
+            with open(self._log_path, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+                return f.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Worker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        request: EvalRequest,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> EvalResult:
+        """Run one evaluation; a hang or a crash becomes the candidate's failure, never ours."""
+        target = get_target(request.target)
+        silence_limit = timeout_s if timeout_s is not None else target.timeout_s
+        with self._lock:
+            if self.evaluations >= RECYCLE_AFTER:
+                self._restart()
+                self.evaluations = 0
+            conn = self._await_ready()
+            self.evaluations += 1
+            conn.send(("evaluate", request))
+            phase = "starting"
+            while True:
+                try:
+                    if not conn.poll(silence_limit):
+                        return self._give_up(
+                            request,
+                            "timeout",
+                            f"no progress for {silence_limit:g} s while {phase}; the worker "
+                            "was killed and restarted",
+                        )
+                    kind, payload = conn.recv()
+                except (EOFError, OSError):
+                    assert self._proc is not None
+                    code = self._proc.wait()
+                    tail = self.log_tail()
+                    detail = f"\n{_last_lines(tail, 3)}" if tail else ""
+                    return self._give_up(
+                        request,
+                        "crash",
+                        f"the worker died with {signal_name(code)} while {phase}; it was "
+                        f"restarted{detail}",
+                    )
+                except KeyboardInterrupt:
+                    self._restart()
+                    raise
+                if kind == "progress":
+                    phase = f"{payload[0]} {payload[1]}".strip()
+                    if on_progress is not None:
+                        on_progress(*payload)
+                elif kind == "result":
+                    return payload
+                elif kind == "error":
+                    return self._give_up(request, "internal", payload, restart=False)
+
+    def _give_up(
+        self, request: EvalRequest, kind: str, message: str, restart: bool = True
+    ) -> EvalResult:
+        target = get_target(request.target)
+        if restart:
+            self._restart()
+        result = EvalResult(
+            target=target.name,
+            toolchain=target.toolchain,
+            device=self.device,
+            unit=target.unit,
+            seed=request.seed if request.seed is not None else -1,
+            quick=request.quick,
+            failure=Failure(kind, message),
+            host=dict(self.info),
+            worker_restarted=restart,
+        )
+        return result
+
+
+def _last_lines(text: str, count: int) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-count:])
+
+
+# -- the worker process ------------------------------------------------------------------------
+
+
+def serve(conn: Connection, device: str) -> None:
+    try:
+        from .pipeline import Pipeline
+
+        pipeline = Pipeline(device)
+        info = pipeline.device.host_info()
+    except Exception as error:  # reported to the parent, which explains it
+        conn.send(("error", f"{type(error).__name__}: {error}"))
+        return
+    conn.send(("ready", info))
+    while True:
+        try:
+            kind, payload = conn.recv()
+        except EOFError:
+            return  # the parent went away
+        if kind == "stop":
+            return
+        if kind != "evaluate":
+            continue
+        try:
+            result = pipeline.run(
+                payload, lambda phase, detail: conn.send(("progress", (phase, detail)))
+            )
+        except Exception:  # a harness bug must not take the worker down
+            conn.send(("error", traceback.format_exc()))
+            continue
+        conn.send(("result", result))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="avo-tui evaluation worker (started by avo)")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the worker stops
+    conn = Connection(args.fd)
+    started = time.monotonic()
+    try:
+        serve(conn, args.device)
+    finally:
+        conn.close()
+        print(f"worker exiting after {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
