@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from avo_tui.store import Score, Session
+
+# Compiled kernels go to a throwaway cache, not the user's ~/.cache; worker processes inherit it.
+os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-test-cache-")
 
 SEED = "// seed kernel\nint tile = 64;\n"
 

@@ -1,4 +1,4 @@
-"""engine/, operators/, evaluation/ and store/ must never import Textual."""
+"""Layering: the core never imports Textual; evaluation/ runs on a bare GPU machine."""
 
 from __future__ import annotations
 
@@ -13,17 +13,27 @@ PACKAGE = Path(avo_tui.__file__).parent
 CORE = ("engine", "operators", "evaluation", "store")
 
 
-def textual_imports(path: Path) -> list[str]:
+# What a bare GPU box has: the standard library, numpy, torch and cuda-python.
+EVALUATION_MAY_IMPORT = set(sys.stdlib_module_names) | {"numpy", "torch", "cuda"}
+
+
+def absolute_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every absolute import in ``path``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        names: list[str] = []
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        hits = [n for n in names if n.split(".")[0] == "textual"]
-        found += [f"{path}:{node.lineno} imports {n}" for n in hits]
+            found.append((node.lineno, node.module))
     return found
+
+
+def textual_imports(path: Path) -> list[str]:
+    return [
+        f"{path}:{line} imports {name}"
+        for line, name in absolute_imports(path)
+        if name.split(".")[0] == "textual"
+    ]
 
 
 def test_core_packages_have_no_textual_import_statement() -> None:
@@ -44,3 +54,20 @@ def test_the_checker_sees_textual_imports(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nfrom textual.app import App\nimport textual\n")
     assert len(textual_imports(bad)) == 2
+
+
+def test_evaluation_imports_only_what_a_bare_gpu_machine_has() -> None:
+    files = list((PACKAGE / "evaluation").rglob("*.py"))
+    offenders = [
+        f"{f}:{line} imports {name}"
+        for f in files
+        for line, name in absolute_imports(f)
+        if name.split(".")[0] not in EVALUATION_MAY_IMPORT
+    ]
+    assert offenders == []
+
+
+def test_the_parent_process_does_not_import_torch_to_talk_to_the_worker() -> None:
+    code = "import sys, avo_tui.evaluation, avo_tui.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

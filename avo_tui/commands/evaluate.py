@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
@@ -98,16 +99,19 @@ def print_result(result: EvalResult, console: Console) -> None:
     if result.configs:
         console.print(table)
     if result.compile is not None and not result.compile.ok:
-        for diagnostic in result.compile.errors[:10] or result.compile.diagnostics[:10]:
-            console.print(str(diagnostic), markup=False)
+        errors = result.compile.errors or result.compile.diagnostics
+        if len(errors) > 1:
+            console.print(f"{len(errors)} compiler errors:")
+            for diagnostic in errors[:20]:
+                console.print(f"  {escape(str(diagnostic))}")
     for flag in result.flags:
-        console.print(f"[yellow]flag:[/] {flag}")
+        console.print(f"[yellow]flag:[/] {escape(flag)}")
     tail = f"seed {result.seed}, {result.seconds:.1f} s"
     if result.correct:
         console.print(f"[bold green]PASS[/] {result.summary().removeprefix('PASS ')} ({tail})")
     else:
         assert result.failure is not None
-        console.print(f"[bold red]FAIL[/] {result.failure}", markup=True, highlight=False)
+        console.print(f"[bold red]FAIL[/] {escape(str(result.failure))}")
         console.print(f"[dim]({tail})[/]")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,29 +17,46 @@ class CandidateError(ValueError):
     pass
 
 
+LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"/]+)"', re.MULTILINE)
+
+
 def load_sources(path: Path, toolchain: str) -> dict[str, str]:
-    """One source file, or every source file (by suffix) directly inside a folder."""
+    """Every source file (by suffix) directly inside a folder; or one file plus the headers it
+    includes with ``#include "name"`` from its own folder."""
     suffixes = SUFFIXES[toolchain]
     if not path.exists():
         raise CandidateError(f"{path} does not exist")
-    files = sorted(p for p in path.iterdir() if p.suffix in suffixes) if path.is_dir() else [path]
-    if not files:
-        raise CandidateError(f"{path} holds no {'/'.join(suffixes)} files")
-    sources = {}
-    for file in files:
-        if file.stat().st_size > MAX_SOURCE_BYTES:
-            raise CandidateError(f"{file} is larger than {MAX_SOURCE_BYTES >> 10} KiB")
-        try:
-            sources[file.name] = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise CandidateError(f"{file} is not UTF-8 text") from None
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in suffixes)
+        if not files:
+            raise CandidateError(f"{path} holds no {'/'.join(suffixes)} files")
+        return {file.name: _read(file) for file in files}
+    sources = {path.name: _read(path)}
+    pending = list(LOCAL_INCLUDE.findall(sources[path.name]))
+    while pending:
+        name = pending.pop()
+        header = path.parent / name
+        if name not in sources and header.is_file():
+            sources[name] = _read(header)
+            pending += LOCAL_INCLUDE.findall(sources[name])
     return sources
 
 
+def _read(file: Path) -> str:
+    if file.stat().st_size > MAX_SOURCE_BYTES:
+        raise CandidateError(f"{file} is larger than {MAX_SOURCE_BYTES >> 10} KiB")
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CandidateError(f"{file} is not UTF-8 text") from None
+
+
 def infer_target(path: Path) -> TargetSpec:
-    """The only target whose toolchain compiles ``path``'s kind of file."""
-    suffix = path.suffix if path.is_file() else ""
-    matches = [t for t in TARGETS.values() if suffix and suffix in SUFFIXES[t.toolchain]]
+    """The only target whose toolchain compiles the kind of source ``path`` is (or holds)."""
+    if not path.exists():
+        raise CandidateError(f"{path} does not exist")
+    suffixes = {p.suffix for p in path.iterdir()} if path.is_dir() else {path.suffix}
+    matches = [t for t in TARGETS.values() if suffixes & set(SUFFIXES[t.toolchain][:1])]
     if len(matches) != 1:
         raise CandidateError(f"name the target with --target (one of: {', '.join(TARGETS)})")
     return matches[0]

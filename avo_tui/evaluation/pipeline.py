@@ -28,6 +28,8 @@ from .toolchains import CompileCache, ToolchainUnavailable, get_toolchain
 # A steady-state launch this many times slower than the (cold) first one is not honest work.
 UNSTABLE_TIMING_FACTOR = 4.0
 MAX_ROTATING_SETS = 16
+TIMING_ROUNDS = 3
+CANDIDATE = "candidate"
 
 Progress = Callable[[str, str], None]  # (phase, detail)
 
@@ -199,39 +201,43 @@ class Pipeline:
         for index, entry in enumerate(timed):
             progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
             sets = self._rotating_inputs(entry.config, _generator(seed, 1_000_000 + index))
-            self._time_candidate(target, kernel, entry, sets, first_launch[entry.config])
-            if request.measure_baselines:
-                for name in target.baselines:
-                    progress("baseline", f"{name} {entry.name}")
-                    self._time_baseline(target, name, entry, sets)
+            baselines = target.baselines if request.measure_baselines else ()
+            self._time_config(target, kernel, entry, sets, baselines)
+            self._check_steady(entry.config, entry.timing, first_launch[entry.config])
 
-    def _time_candidate(
+    def _time_config(
         self,
         target: TargetSpec,
         kernel: Kernel,
         entry: ConfigResult,
         sets: list[InputSet],
-        first_launch_s: float,
+        baselines: tuple[str, ...],
     ) -> None:
+        """Time the baselines and the candidate in alternating rounds, so a machine that slows
+        down for a while slows both and their ratio holds; then check the last launch."""
         config = entry.config
         out = attention.empty_output(config, self.device.name)
-        entry.timing, last = self._time(
-            lambda i: kernel.launch(config, sets[i], out),
-            len(sets),
-            target.time_budget_s,
-            before_last=lambda: out.fill_(math.nan),
-        )
+        launches: dict[str, Callable[[int], object]] = {
+            name: _baseline_launch(name, config, sets) for name in baselines
+        }
+        launches[CANDIDATE] = lambda i: kernel.launch(config, sets[i], out)
+        samples: dict[str, list[float]] = {name: [] for name in launches}
+        budget = target.time_budget_s / TIMING_ROUNDS
+        last = 0
+        for round_ in range(TIMING_ROUNDS):
+            final = round_ == TIMING_ROUNDS - 1
+            for name, launch in launches.items():  # the candidate goes last in every round
+                times, last = time_rotating(
+                    launch, len(sets), budget, clock=self.device.clock,
+                    before_last=(lambda: out.fill_(math.nan)) if final else None,
+                )
+                samples[name] += times
         self._verify(target, config, sets[last], out, ConfigResult(config), "stale_output")
-        self._check_steady(config, entry.timing, first_launch_s)
+        entry.timing = summarize(samples.pop(CANDIDATE))
         entry.throughput = config.flops / entry.timing.median_s / target.unit_scale
-
-    def _time_baseline(
-        self, target: TargetSpec, name: str, entry: ConfigResult, sets: list[InputSet]
-    ) -> None:
-        run = attention.BASELINES[name](entry.config)
-        timing, _ = self._time(lambda i: run(sets[i]), len(sets), target.time_budget_s)
-        entry.baseline_timings[name] = timing
-        entry.baselines[name] = entry.config.flops / timing.median_s / target.unit_scale
+        for name, times in samples.items():
+            entry.baseline_timings[name] = timing = summarize(times)
+            entry.baselines[name] = config.flops / timing.median_s / target.unit_scale
 
     def _rotating_inputs(self, config: Config, generator: torch.Generator) -> list[InputSet]:
         """Enough input sets that cycling through them evicts every cache (at least two)."""
@@ -240,18 +246,6 @@ class Pipeline:
         while len(sets) < min(MAX_ROTATING_SETS, max(2, wanted)):
             sets.append(attention.make_inputs(config, generator, self.device.name))
         return sets
-
-    def _time(
-        self,
-        launch: Callable[[int], object],
-        sets: int,
-        budget_s: float,
-        before_last: Callable[[], object] | None = None,
-    ) -> tuple[Timing, int]:
-        samples, last = time_rotating(
-            launch, sets, budget_s, clock=self.device.clock, before_last=before_last
-        )
-        return summarize(samples), last
 
     @staticmethod
     def _check_steady(config: Config, timing: Timing, first_s: float) -> None:
@@ -263,6 +257,11 @@ class Pipeline:
                 "a kernel must do the same work on every launch",
                 config.name,
             )
+
+
+def _baseline_launch(name: str, config: Config, sets: list[InputSet]) -> Callable[[int], object]:
+    run = attention.BASELINES[name](config)
+    return lambda i: run(sets[i])
 
 
 def _generator(seed: int, stream: int) -> torch.Generator:

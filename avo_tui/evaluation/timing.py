@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from .results import Timing
 
-MIN_REPS = 5
+MIN_REPS = 3
 MAX_REPS = 10_000
-WARMUP_REPS = 2
+WARMUP_REPS = 1
 
 
 def wall_clock(launch: Callable[[], object]) -> float:

@@ -71,6 +71,7 @@ class CToolchain:
                     capture_output=True,
                     text=True,
                     timeout=self.timeout_s,
+                    env=dict(os.environ, LC_ALL="C"),  # plain ASCII quotes in messages
                     check=False,
                 )
             except subprocess.TimeoutExpired:

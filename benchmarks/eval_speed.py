@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""How fast and how steady the evaluator is, on one target, with its seed kernel.
+
+    python benchmarks/eval_speed.py --target cpu-attention --json
+    python benchmarks/eval_speed.py --target cpu-attention --kernel my.c --runs 10
+
+Everything runs through the real worker process, with a fresh compile cache so the first
+compile is cold. Prints one JSON object (--json) or a table:
+
+    compile_s          the cold compile of the kernel (the toolchain alone)
+    eval_cold_s        spawning a worker, importing torch, compiling, checking and timing
+    eval_warm_s        a second full evaluation on the warm worker (the compile is cached)
+    noise_spread_pct   over --runs separate evaluations of the same kernel on the warm worker
+                       (the cold one is left out), per configuration (max - min) / median of
+                       the throughput; the largest over configurations
+    baseline_spread_pct the same for the first baseline
+    ratio_spread_pct   the same for the ratio to that baseline, measured beside the kernel
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spread_pct(values: list[float]) -> float:
+    median = statistics.median(values)
+    return (max(values) - min(values)) / median * 100 if median else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="cpu-attention")
+    parser.add_argument("--kernel", type=Path, help="kernel source (default: the target's seed)")
+    parser.add_argument("--runs", type=int, default=5, help="evaluations for the noise figure")
+    parser.add_argument("--quick", action="store_true", help="use the target's short grid")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    # A fresh cache, set before the worker starts, makes the first compile a cold one.
+    os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-bench-cache-")
+    from avo_tui.evaluation import EvalRequest, Worker, get_target
+    from avo_tui.evaluation.candidate import load_sources
+
+    target = get_target(args.target)
+    kernel = args.kernel or ROOT / "kernels" / target.seed_kernel
+    request = EvalRequest(target.name, load_sources(kernel, target.toolchain), quick=args.quick)
+
+    def evaluate(worker: Worker) -> tuple[float, object]:
+        start = time.perf_counter()
+        result = worker.evaluate(request)
+        if not result.correct:
+            sys.exit(f"eval_speed: the kernel failed: {result.failure}")
+        return time.perf_counter() - start, result
+
+    start = time.perf_counter()
+    with Worker(target.device) as worker:
+        cold_s, first = evaluate(worker)
+        cold_s = time.perf_counter() - start  # from the spawn, not from the request
+        warm_s, warm = evaluate(worker)
+        runs = [warm] + [evaluate(worker)[1] for _ in range(args.runs - 1)]
+        host = worker.info
+
+    names = [c.name for c in runs[0].timed]
+    per_config = {
+        name: [next(c for c in r.timed if c.name == name) for r in runs] for name in names
+    }
+    report = {
+        "target": target.name,
+        "kernel": str(kernel.relative_to(ROOT) if kernel.is_relative_to(ROOT) else kernel),
+        "runs": args.runs,
+        "compile_s": round(first.compile.seconds, 3),
+        "eval_cold_s": round(cold_s, 3),
+        "eval_warm_s": round(warm_s, 3),
+        "noise_spread_pct": round(
+            max(spread_pct([c.throughput for c in cs]) for cs in per_config.values()), 2
+        ),
+        "baseline_spread_pct": round(
+            max(spread_pct([c.baseline or 0.0 for c in cs]) for cs in per_config.values()), 2
+        ),
+        "ratio_spread_pct": round(
+            max(spread_pct([c.ratio or 0.0 for c in cs]) for cs in per_config.values()), 2
+        ),
+        "geomean": round(statistics.median(r.geomean for r in runs), 4),
+        "ratio": round(statistics.median(r.ratio or 0.0 for r in runs), 4),
+        "unit": target.unit,
+        "configs": {
+            name: {
+                "throughput_median": round(statistics.median(c.throughput for c in cs), 4),
+                "spread_pct": round(spread_pct([c.throughput for c in cs]), 2),
+                "timing_iqr_pct": round(statistics.median(c.timing.spread_pct for c in cs), 2),
+            }
+            for name, cs in per_config.items()
+        },
+        "host": host,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for key in ("compile_s", "eval_cold_s", "eval_warm_s", "noise_spread_pct",
+                "baseline_spread_pct", "ratio_spread_pct", "geomean", "ratio"):
+        print(f"{key:20} {report[key]}")
+    print(f"\n{'config':28} {target.unit:>10} {'spread %':>9} {'IQR %':>7}")
+    for name, figures in report["configs"].items():
+        print(f"{name:28} {figures['throughput_median']:>10.4g} {figures['spread_pct']:>9.2f} "
+              f"{figures['timing_iqr_pct']:>7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``avo eval``: the real command, a real worker process, real compiles, on the CPU target."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avo_tui.cli import main
+
+ROOT = Path(__file__).parents[1]
+SEED = ROOT / "kernels" / "cpu" / "attention.c"
+ADVERSARIAL = ROOT / "tests" / "adversarial" / "kernels"
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+
+
+def test_seed_passes_with_every_figure_in_the_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(SEED), "--target", "cpu-attention", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["correct"] is True and doc["failure"] is None
+    assert doc["geomean"] > 0 and doc["ratio"] > 0
+    timed = [c for c in doc["configs"] if not c["edge"]]
+    edges = [c for c in doc["configs"] if c["edge"]]
+    assert len(timed) == 4 and len(edges) == 5
+    for config in timed:
+        assert config["throughput"] > 0 and config["baseline"] > 0
+        assert config["ratio"] == pytest.approx(config["throughput"] / config["baseline"])
+        assert config["rel_l2_err"] < 1e-4 and config["max_abs_err"] < 1e-3
+        assert config["timing"]["reps"] >= 5
+    assert all(c["passed"] for c in edges)
+    assert doc["knobs"] == {"BLOCK_Q": "32", "BLOCK_K": "64", "UNROLL": "4", "THREADS": "0"}
+    assert isinstance(doc["seed"], int) and doc["host"]["torch"]
+
+
+def test_table_output_and_knob_overrides(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", str(SEED), "--quick", "--no-baseline", "--knob", "BLOCK_Q=8", "--seed", "7"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "b1-h4kv2-s256-d64-causal" in out and "(edge)" in out
+    assert "PASS" in out and "seed 7," in out
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["knobs"]["BLOCK_Q"] == "8" and doc["seed"] == 7 and doc["quick"] is True
+
+
+def test_same_seed_same_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    errors = []
+    for seed in ("11", "11", "12"):
+        assert main(["eval", str(SEED), "--quick", "--no-baseline", "--seed", seed, "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        errors.append([c["max_abs_err"] for c in doc["configs"]])
+    assert errors[0] == errors[1] and errors[0] != errors[2]
+
+
+def test_a_rejected_kernel_exits_3_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("no_causal_mask.c", "naive.h"):
+        shutil.copy(ADVERSARIAL / name, tmp_path / name)
+    assert main(["eval", str(tmp_path), "--target", "cpu-attention", "--quick"]) == 3
+    out = capsys.readouterr().out
+    assert "FAIL incorrect [b1-h4kv2-s256-d64-causal]: relative L2 error" in out
+    assert main(["eval", str(tmp_path), "--target", "cpu-attention", "--json"]) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["correct"] is False and doc["geomean"] == 0
+    assert doc["failure"]["kind"] == "incorrect"
+
+
+def test_compile_errors_are_listed_with_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kernel = tmp_path / "k.c"
+    kernel.write_text("void avo_attention_fwd(void) {\n  oops;\n}\n")
+    assert main(["eval", str(kernel)]) == 3
+    out = capsys.readouterr().out
+    assert "k.c:2:3: error: 'oops' undeclared" in out
+    assert "FAIL compile" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "nowhere.c"], "nowhere.c does not exist"),
+        (["eval", str(SEED), "--target", "cpu-atention"], "did you mean cpu-attention"),
+        (["eval", str(SEED), "--knob", "TILE=3"], "no knob TILE in the kernel"),
+        (["eval", str(SEED), "--knob", "BLOCK_Q"], "--knob takes NAME=VALUE"),
+        (["eval", str(SEED), "--knob", "BLOCK_Q=48"], "48 is not an allowed value of BLOCK_Q"),
+        (["eval", str(ROOT / "README.md")], "name the target with --target"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("avo: error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_help_explains_exit_status() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "avo_tui.cli", "eval", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "exit status: 0 when the kernel passes, 3 when it is rejected" in out
+    assert "--knob NAME=VALUE" in out
+
+
+def test_a_single_file_brings_the_headers_it_includes(capsys: pytest.CaptureFixture[str]) -> None:
+    kernel = ADVERSARIAL / "honest.c"
+    assert main(["eval", str(kernel), "--quick", "--no-baseline", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["correct"] is True

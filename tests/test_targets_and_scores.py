@@ -1,0 +1,91 @@
+"""Targets, FLOP counting, timing statistics and plausibility flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from avo_tui.evaluation import Config, EvalResult, UnknownTarget, get_target
+from avo_tui.evaluation.results import ConfigResult, Timing, geometric_mean
+from avo_tui.evaluation.score import plausibility_flags
+from avo_tui.evaluation.timing import summarize, time_rotating
+
+
+def test_flops_follow_the_flash_attention_convention() -> None:
+    full = Config(2, 16, 16, 4096, 128, causal=False, dtype="bfloat16")
+    assert full.flops == 4 * 2 * 16 * 4096**2 * 128
+    assert Config(2, 16, 16, 4096, 128, causal=True).flops == full.flops / 2
+    # GQA counts query heads: sharing K/V does not reduce the work
+    assert Config(2, 16, 4, 4096, 128, causal=False).flops == full.flops
+
+
+def test_config_names_and_validation() -> None:
+    assert Config(1, 8, 2, 512, 64, True).name == "b1-h8kv2-s512-d64-causal"
+    assert Config(2, 4, 4, 256, 64, False).name == "b2-h4-s256-d64-full"
+    with pytest.raises(ValueError, match="not a multiple"):
+        Config(1, 6, 4, 64, 64, False)
+    with pytest.raises(ValueError, match="positive"):
+        Config(1, 4, 4, 0, 64, False)
+
+
+def test_cpu_attention_covers_masks_head_mappings_and_ragged_lengths() -> None:
+    target = get_target("cpu-attention")
+    grid = target.configs
+    assert {c.causal for c in grid} == {True, False}
+    assert any(c.heads_q == c.heads_kv for c in grid)
+    assert any(c.heads_q > c.heads_kv for c in grid)
+    ragged = [c for c in target.edge_configs if c.seq_len % 16]
+    assert ragged and any(c.causal for c in ragged) and any(c.heads_q > c.heads_kv for c in ragged)
+    assert target.quick_configs and set(target.grid(quick=True)) == set(target.quick_configs)
+
+
+def test_unknown_target_suggests_the_close_one() -> None:
+    with pytest.raises(UnknownTarget, match="did you mean cpu-attention"):
+        get_target("cpu-atention")
+
+
+def test_spread_is_the_interquartile_range_over_the_median() -> None:
+    timing = summarize([1.0, 2.0, 2.0, 2.0, 3.0, 10.0])
+    assert timing.median_s == 2.0 and timing.min_s == 1.0 and timing.reps == 6
+    assert timing.spread_pct == pytest.approx((4.75 - 1.75) / 2.0 * 100)
+
+
+def test_timing_rotates_inputs_and_poisons_before_the_last_launch() -> None:
+    calls: list[object] = []
+    samples, last = time_rotating(
+        calls.append, sets=3, budget_s=0.0, clock=lambda f: (f(), 1.0)[1],
+        before_last=lambda: calls.append("poison"),
+    )
+    # a warm-up launch, the minimum of three timed ones, then poison and the last launch
+    assert calls == [0, 1, 2, 0, "poison", 1]
+    assert last == 1 and samples == [1.0] * 4
+
+
+def _result(throughputs: list[float], baselines: list[float]) -> EvalResult:
+    result = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", seed=1, quick=False)
+    for i, (t, b) in enumerate(zip(throughputs, baselines, strict=True)):
+        entry = ConfigResult(Config(1, 1, 1, 64 + i, 64, False), primary_baseline="base")
+        entry.throughput, entry.baselines = t, {"base": b}
+        entry.timing = Timing(1.0, 0.0, 5, 1.0)
+        result.configs.append(entry)
+    return result
+
+
+def test_score_is_a_geometric_mean_and_a_ratio() -> None:
+    result = _result([10.0, 40.0], [20.0, 20.0])
+    assert result.geomean == pytest.approx(20.0)
+    assert result.baseline_geomean == pytest.approx(20.0)
+    assert result.ratio == pytest.approx(1.0)
+    assert [c.ratio for c in result.timed] == [0.5, 2.0]
+    assert geometric_mean([1.0, 0.0]) == 0.0
+
+
+def test_implausible_scores_are_flagged_not_celebrated() -> None:
+    target = get_target("cpu-attention")
+    honest = _result([10.0, 12.0], [20.0, 20.0])
+    assert plausibility_flags(honest, target, peak=100.0, previous_best=10.0) == []
+    too_fast = _result([500.0, 12.0], [20.0, 20.0])
+    flags = plausibility_flags(too_fast, target, peak=100.0, previous_best=None)
+    assert any("exceeds the measured matrix-multiply peak" in f for f in flags)
+    assert any("beyond the plausible" in f for f in flags)
+    jump = plausibility_flags(_result([30.0, 30.0], [20.0, 20.0]), target, 100.0, 10.0)
+    assert jump and "3.00x the best committed score" in jump[0]
