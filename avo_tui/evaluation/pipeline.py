@@ -21,7 +21,7 @@ from .attention import InputSet
 from .cpu import CpuDevice, MissingEntry
 from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing
 from .score import plausibility_flags
-from .targets import Config, TargetSpec, get_target
+from .targets import Config, get_target
 from .timing import summarize, time_rotating
 from .toolchains import CompileCache, ToolchainUnavailable, get_toolchain
 
@@ -55,30 +55,41 @@ class Pipeline:
         self.cache = cache or CompileCache()
 
     def run(self, request: EvalRequest, progress: Progress) -> EvalResult:
-        started = time.perf_counter()
-        target = get_target(request.target)
-        seed = request.seed if request.seed is not None else secrets.randbits(62)
-        result = EvalResult(
-            target=target.name,
-            toolchain=target.toolchain,
+        return Evaluation(self, request, progress).run()
+
+
+class Evaluation:
+    """The state of one evaluation, shared by its stages."""
+
+    def __init__(self, pipeline: Pipeline, request: EvalRequest, progress: Progress) -> None:
+        self.device = pipeline.device
+        self.cache = pipeline.cache
+        self.request = request
+        self.progress = progress
+        self.target = get_target(request.target)
+        self.seed = request.seed if request.seed is not None else secrets.randbits(62)
+        self.result = EvalResult(
+            target=self.target.name,
+            toolchain=self.target.toolchain,
             device=self.device.name,
-            unit=target.unit,
-            seed=seed,
+            unit=self.target.unit,
+            seed=self.seed,
             quick=request.quick,
             host=self.device.host_info(),
         )
+        self.first_launch_s: dict[Config, float] = {}
+
+    def run(self) -> EvalResult:
+        started = time.perf_counter()
+        result, target = self.result, self.target
         kernel: Kernel | None = None
         try:
-            result.knobs = self._declarations(request)
-            kernel = self._build(target, request, result, progress)
-            checked = self._check_all(target, kernel, request, seed, result, progress)
-            self._time_all(target, kernel, request, seed, result, checked, progress)
-            result.flags = plausibility_flags(
-                result,
-                target,
-                self.device.peak_flops() / target.unit_scale,
-                request.previous_best,
-            )
+            result.knobs = self.declarations()
+            kernel = self.build()
+            self.check_all(kernel)
+            self.time_all(kernel)
+            peak = self.device.peak_flops() / target.unit_scale
+            result.flags = plausibility_flags(result, target, peak, self.request.previous_best)
         except Rejected as rejected:
             result.failure = rejected.failure
             for config in result.configs:
@@ -91,10 +102,9 @@ class Pipeline:
 
     # -- stages ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _declarations(request: EvalRequest) -> dict[str, str]:
+    def declarations(self) -> dict[str, str]:
         knobs: dict[str, str] = {}
-        for name, text in request.sources.items():
+        for name, text in self.request.sources.items():
             try:
                 declared = contract.parse(text)
                 declared.check_requirements()
@@ -103,70 +113,53 @@ class Pipeline:
             knobs.update({k.name: k.value for k in declared.knobs})
         return knobs
 
-    def _build(
-        self, target: TargetSpec, request: EvalRequest, result: EvalResult, progress: Progress
-    ) -> Kernel:
-        progress("compile", ", ".join(request.sources))
+    def build(self) -> Kernel:
+        sources = self.request.sources
+        self.progress("compile", ", ".join(sources))
         try:
-            toolchain = get_toolchain(target.toolchain, self.cache)
-            compiled = toolchain.compile(request.sources, request.options)
+            toolchain = get_toolchain(self.target.toolchain, self.cache)
+            compiled = toolchain.compile(sources, self.request.options)
         except ToolchainUnavailable as error:
             raise Rejected("toolchain", str(error)) from None
-        result.compile = compiled
+        self.result.compile = compiled
         if not compiled.ok or compiled.artifact is None:
             raise Rejected("compile", compiled.summary().removeprefix("compile failed: "))
         try:
-            return self.device.load(compiled.artifact, target.entry)
+            return self.device.load(compiled.artifact, self.target.entry)
         except MissingEntry as error:
             raise Rejected("entry", str(error)) from None
         except OSError as error:
             raise Rejected("entry", f"cannot load the compiled kernel: {error}") from None
 
-    def _check_all(
-        self,
-        target: TargetSpec,
-        kernel: Kernel,
-        request: EvalRequest,
-        seed: int,
-        result: EvalResult,
-        progress: Progress,
-    ) -> dict[Config, float]:
-        """Check every configuration; return each timed one's first-launch seconds."""
-        grid = target.grid(request.quick)
-        todo = [(c, False) for c in grid] + [(c, True) for c in target.edge_configs]
-        first_launch: dict[Config, float] = {}
+    def check_all(self, kernel: Kernel) -> None:
+        """Check every configuration and edge shape, remembering each first launch's time."""
+        target = self.target
+        todo = [(c, False) for c in target.grid(self.request.quick)]
+        todo += [(c, True) for c in target.edge_configs]
         for index, (config, edge) in enumerate(todo):
-            progress("check", f"{config.name} ({index + 1}/{len(todo)})")
+            self.progress("check", f"{config.name} ({index + 1}/{len(todo)})")
             entry = ConfigResult(config, edge=edge, primary_baseline=target.baselines[0])
-            result.configs.append(entry)
-            inputs = attention.make_inputs(config, _generator(seed, index), self.device.name)
+            self.result.configs.append(entry)
+            inputs = attention.make_inputs(config, self.generator(index), self.device.name)
             pristine = inputs.clone()
             out = attention.empty_output(config, self.device.name)
             out.fill_(math.nan)
             start = time.perf_counter()
             kernel.launch(config, inputs, out)
             self.device.synchronize()
-            first_launch[config] = time.perf_counter() - start
+            self.first_launch_s[config] = time.perf_counter() - start
             if not inputs.equal(pristine):
                 entry.passed = False
                 raise Rejected(
                     "inputs_modified", "q, k or v changed during the launch", config.name
                 )
-            self._verify(target, config, inputs, out, entry, "incorrect")
-        return first_launch
+            self.verify(inputs, out, entry, "incorrect")
 
-    def _verify(
-        self,
-        target: TargetSpec,
-        config: Config,
-        inputs: InputSet,
-        out: torch.Tensor,
-        entry: ConfigResult,
-        kind: str,
-    ) -> None:
+    def verify(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult, kind: str) -> None:
+        config = entry.config
         errors = attention.compare(out, attention.reference(config, inputs))
         entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
-        tol = target.tolerance
+        tol = self.target.tolerance
         if not errors.finite:
             entry.passed = False
             count = int((~torch.isfinite(out)).sum())
@@ -187,27 +180,17 @@ class Pipeline:
             )
         entry.passed = True
 
-    def _time_all(
-        self,
-        target: TargetSpec,
-        kernel: Kernel,
-        request: EvalRequest,
-        seed: int,
-        result: EvalResult,
-        first_launch: dict[Config, float],
-        progress: Progress,
-    ) -> None:
-        timed = [c for c in result.configs if not c.edge]
+    def time_all(self, kernel: Kernel) -> None:
+        timed = self.result.timed
+        baselines = self.target.baselines if self.request.measure_baselines else ()
         for index, entry in enumerate(timed):
-            progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
-            sets = self._rotating_inputs(entry.config, _generator(seed, 1_000_000 + index))
-            baselines = target.baselines if request.measure_baselines else ()
-            self._time_config(target, kernel, entry, sets, baselines)
-            self._check_steady(entry.config, entry.timing, first_launch[entry.config])
+            self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
+            sets = self.rotating_inputs(entry.config, self.generator(1_000_000 + index))
+            self.time_config(kernel, entry, sets, baselines)
+            self.check_steady(entry.config, entry.timing)
 
-    def _time_config(
+    def time_config(
         self,
-        target: TargetSpec,
         kernel: Kernel,
         entry: ConfigResult,
         sets: list[InputSet],
@@ -215,31 +198,34 @@ class Pipeline:
     ) -> None:
         """Time the baselines and the candidate in alternating rounds, so a machine that slows
         down for a while slows both and their ratio holds; then check the last launch."""
-        config = entry.config
+        config, scale = entry.config, self.target.unit_scale
         out = attention.empty_output(config, self.device.name)
         launches: dict[str, Callable[[int], object]] = {
             name: _baseline_launch(name, config, sets) for name in baselines
         }
         launches[CANDIDATE] = lambda i: kernel.launch(config, sets[i], out)
         samples: dict[str, list[float]] = {name: [] for name in launches}
-        budget = target.time_budget_s / TIMING_ROUNDS
+        budget = self.target.time_budget_s / TIMING_ROUNDS
         last = 0
         for round_ in range(TIMING_ROUNDS):
             final = round_ == TIMING_ROUNDS - 1
             for name, launch in launches.items():  # the candidate goes last in every round
                 times, last = time_rotating(
-                    launch, len(sets), budget, clock=self.device.clock,
+                    launch,
+                    len(sets),
+                    budget,
+                    clock=self.device.clock,
                     before_last=(lambda: out.fill_(math.nan)) if final else None,
                 )
                 samples[name] += times
-        self._verify(target, config, sets[last], out, ConfigResult(config), "stale_output")
+        self.verify(sets[last], out, ConfigResult(config), "stale_output")
         entry.timing = summarize(samples.pop(CANDIDATE))
-        entry.throughput = config.flops / entry.timing.median_s / target.unit_scale
+        entry.throughput = config.flops / entry.timing.median_s / scale
         for name, times in samples.items():
             entry.baseline_timings[name] = timing = summarize(times)
-            entry.baselines[name] = config.flops / timing.median_s / target.unit_scale
+            entry.baselines[name] = config.flops / timing.median_s / scale
 
-    def _rotating_inputs(self, config: Config, generator: torch.Generator) -> list[InputSet]:
+    def rotating_inputs(self, config: Config, generator: torch.Generator) -> list[InputSet]:
         """Enough input sets that cycling through them evicts every cache (at least two)."""
         sets = [attention.make_inputs(config, generator, self.device.name)]
         wanted = math.ceil(self.device.flush_bytes / sets[0].nbytes)
@@ -247,8 +233,10 @@ class Pipeline:
             sets.append(attention.make_inputs(config, generator, self.device.name))
         return sets
 
-    @staticmethod
-    def _check_steady(config: Config, timing: Timing, first_s: float) -> None:
+    def check_steady(self, config: Config, timing: Timing | None) -> None:
+        first_s = self.first_launch_s[config]
+        if timing is None:
+            return
         if timing.median_s > UNSTABLE_TIMING_FACTOR * first_s and timing.median_s - first_s > 1e-3:
             raise Rejected(
                 "unstable_timing",
@@ -258,12 +246,11 @@ class Pipeline:
                 config.name,
             )
 
+    def generator(self, stream: int) -> torch.Generator:
+        """Independent, reproducible streams of inputs: one per configuration and purpose."""
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + stream) % (1 << 63))
+
 
 def _baseline_launch(name: str, config: Config, sets: list[InputSet]) -> Callable[[int], object]:
     run = attention.BASELINES[name](config)
     return lambda i: run(sets[i])
-
-
-def _generator(seed: int, stream: int) -> torch.Generator:
-    """Independent, reproducible streams of inputs: one per configuration and purpose."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + stream) % (1 << 63))
