@@ -15,6 +15,8 @@ compile is cold. Prints one JSON object (--json) or a table:
                        the throughput; the largest over configurations
     baseline_spread_pct the same for the first baseline
     ratio_spread_pct   the same for the ratio to that baseline, measured beside the kernel
+    nvrtc_vs_nvcc      (CUDA targets) the kernel's compile time through NVRTC over its compile
+                       time through torch.utils.cpp_extension.load_inline (nvcc), same run
 """
 
 from __future__ import annotations
@@ -34,6 +36,44 @@ ROOT = Path(__file__).resolve().parents[1]
 def spread_pct(values: list[float]) -> float:
     median = statistics.median(values)
     return (max(values) - min(values)) / median * 100 if median else 0.0
+
+
+def compare_compilers(sources: dict[str, str], defines: dict[str, object]) -> dict[str, float]:
+    """One cold compile of the same kernel through NVRTC and through nvcc (load_inline)."""
+    import torch
+    from torch.utils.cpp_extension import load_inline
+
+    from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
+
+    major, minor = torch.cuda.get_device_capability()
+    arch = f"sm_{major}{minor}" + ("a" if major in (9, 10, 12) else "")
+    options = tuple(f"-D{k}={v}" for k, v in defines.items())
+    fresh = CompileCache(Path(tempfile.mkdtemp(prefix="avo-bench-nvrtc-")))
+    start = time.perf_counter()
+    result = CudaToolchain(fresh, arch).compile(sources, options)
+    nvrtc_s = time.perf_counter() - start
+    assert result.ok, result.log
+    main_unit = next(name for name in sources if name.endswith(".cu"))
+    build = tempfile.mkdtemp(prefix="avo-bench-nvcc-")
+    for name, text in sources.items():
+        Path(build, name).write_text(text)
+    gencode = f"-gencode=arch=compute_{arch[3:]},code={arch}"
+    start = time.perf_counter()
+    load_inline(
+        name="avo_nvcc_compare",
+        cpp_sources="int avo_nvcc_compare_probe() { return 0; }",
+        cuda_sources=sources[main_unit],
+        functions=["avo_nvcc_compare_probe"],
+        extra_cuda_cflags=[gencode, "-O3", "-std=c++17", f"-I{build}", *options],
+        build_directory=build,
+        verbose=False,
+    )
+    nvcc_s = time.perf_counter() - start
+    return {
+        "nvrtc_compile_s": round(nvrtc_s, 3),
+        "nvcc_load_inline_s": round(nvcc_s, 3),
+        "nvrtc_vs_nvcc": round(nvrtc_s / nvcc_s, 4),
+    }
 
 
 def main() -> int:
@@ -102,12 +142,15 @@ def main() -> int:
         },
         "host": host,
     }
+    if target.toolchain == "cuda":
+        report.update(compare_compilers(request.sources, target.defines))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     for key in ("compile_s", "eval_cold_s", "eval_warm_s", "noise_spread_pct",
-                "baseline_spread_pct", "ratio_spread_pct", "geomean", "ratio"):
-        print(f"{key:20} {report[key]}")
+                "baseline_spread_pct", "ratio_spread_pct", "geomean", "ratio", "nvrtc_vs_nvcc"):
+        if key in report:
+            print(f"{key:20} {report[key]}")
     print(f"\n{'config':28} {target.unit:>10} {'spread %':>9} {'IQR %':>7}")
     for name, figures in report["configs"].items():
         print(f"{name:28} {figures['throughput_median']:>10.4g} {figures['spread_pct']:>9.2f} "

@@ -118,3 +118,15 @@ def test_a_single_file_brings_the_headers_it_includes(capsys: pytest.CaptureFixt
     kernel = ADVERSARIAL / "honest.c"
     assert main(["eval", str(kernel), "--quick", "--no-baseline", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["correct"] is True
+
+
+def test_a_gpu_target_without_a_gpu_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    kernel = ROOT / "tests" / "adversarial" / "cuda" / "honest.cu"
+    assert main(["eval", str(kernel), "--target", "mha"]) == 1
+    err = capsys.readouterr().err
+    assert "avo: error: the evaluation worker cannot run here" in err
+    assert "no CUDA GPU is visible" in err

@@ -42,7 +42,8 @@ def make_inputs(config: Config, generator: torch.Generator, device: str) -> Inpu
 
     def tensor(heads: int) -> torch.Tensor:
         shape = (config.batch, heads, config.seq_len, config.head_dim)
-        return torch.randn(shape, generator=generator, dtype=torch.float32).to(device, dtype)
+        values = torch.randn(shape, generator=generator, dtype=torch.float32, device=device)
+        return values.to(dtype)
 
     return InputSet(tensor(config.heads_q), tensor(config.heads_kv), tensor(config.heads_kv))
 

@@ -38,6 +38,10 @@ class ContractError(ValueError):
     """A declaration is malformed, or a value breaks it."""
 
 
+class MissingEntry(LookupError):
+    """The compiled kernel does not export the entry point its target calls."""
+
+
 @dataclass(frozen=True)
 class Knob:
     name: str

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .attention import InputSet, softmax_scale
+from .contract import MissingEntry
 from .targets import Config
 from .timing import wall_clock
 from .toolchains.c import cpu_model
@@ -31,10 +32,6 @@ ATTENTION_ARGTYPES = [
     ctypes.c_int,
     ctypes.c_float,  # causal, scale
 ]
-
-
-class MissingEntry(LookupError):
-    pass
 
 
 class CpuKernel:
@@ -94,8 +91,15 @@ class CpuDevice:
     def __init__(self) -> None:
         self._peak: float | None = None
 
-    def load(self, artifact: Path, entry: str) -> CpuKernel:
+    arch = None  # the C toolchain builds for the host (-march=native)
+
+    def load(
+        self, artifact: Path, entry: str, declarations: object, defines: dict[str, object]
+    ) -> CpuKernel:
         return CpuKernel(artifact, entry)
+
+    def generator(self, seed: int) -> torch.Generator:
+        return torch.Generator().manual_seed(seed)
 
     def synchronize(self) -> None:
         pass

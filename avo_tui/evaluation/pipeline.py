@@ -12,13 +12,16 @@ import math
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import torch
 
 from . import attention, contract
 from .attention import InputSet
-from .cpu import CpuDevice, MissingEntry
+from .contract import Declarations, MissingEntry
+from .cpu import CpuDevice
+from .gpu import is_device_fault
 from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing
 from .score import plausibility_flags
 from .targets import Config, get_target
@@ -39,6 +42,21 @@ class Kernel(Protocol):
     def close(self) -> None: ...
 
 
+class Device(Protocol):
+    name: str
+    arch: str | None
+    flush_bytes: int
+
+    def load(
+        self, artifact: Path, entry: str, declarations: Declarations, defines: dict[str, object]
+    ) -> Kernel: ...
+    def synchronize(self) -> None: ...
+    def clock(self, launch: Callable[[], object]) -> float: ...
+    def generator(self, seed: int) -> torch.Generator: ...
+    def peak_flops(self) -> float: ...
+    def host_info(self) -> dict[str, object]: ...
+
+
 class Rejected(Exception):
     def __init__(self, kind: str, message: str, config: str | None = None) -> None:
         super().__init__(message)
@@ -49,10 +67,9 @@ class Pipeline:
     """Lives in the worker for its whole life, so toolchains and measured peaks stay warm."""
 
     def __init__(self, device: str = "cpu", cache: CompileCache | None = None) -> None:
-        if device != "cpu":
-            raise ToolchainUnavailable(f"no evaluation device {device!r} in this build")
-        self.device = CpuDevice()
+        self.device = open_device(device)
         self.cache = cache or CompileCache()
+        self.poisoned = False  # a CUDA fault left the context unusable: the worker must go
 
     def run(self, request: EvalRequest, progress: Progress) -> EvalResult:
         return Evaluation(self, request, progress).run()
@@ -62,6 +79,7 @@ class Evaluation:
     """The state of one evaluation, shared by its stages."""
 
     def __init__(self, pipeline: Pipeline, request: EvalRequest, progress: Progress) -> None:
+        self.pipeline = pipeline
         self.device = pipeline.device
         self.cache = pipeline.cache
         self.request = request
@@ -78,6 +96,7 @@ class Evaluation:
             host=self.device.host_info(),
         )
         self.first_launch_s: dict[Config, float] = {}
+        self.declared = Declarations((), ())
 
     def run(self) -> EvalResult:
         started = time.perf_counter()
@@ -92,9 +111,15 @@ class Evaluation:
             result.flags = plausibility_flags(result, target, peak, self.request.previous_best)
         except Rejected as rejected:
             result.failure = rejected.failure
-            for config in result.configs:
-                config.throughput = 0.0
+        except Exception as error:
+            if not is_device_fault(error):
+                raise
+            self.pipeline.poisoned = True
+            result.failure = Failure("cuda_error", _first_line(error), self._current_config())
         finally:
+            if result.failure is not None:
+                for config in result.configs:
+                    config.throughput = 0.0
             if kernel is not None:
                 kernel.close()
         result.seconds = time.perf_counter() - started
@@ -103,31 +128,44 @@ class Evaluation:
     # -- stages ----------------------------------------------------------------------------
 
     def declarations(self) -> dict[str, str]:
-        knobs: dict[str, str] = {}
+        """Parse every file's declarations into one set; check the requirements."""
+        knobs: list[contract.Knob] = []
+        requires: list[tuple[int, str]] = []
+        launch: dict[str, str] = {}
+        defines: dict[str, str] = {}
         for name, text in self.request.sources.items():
             try:
                 declared = contract.parse(text)
-                declared.check_requirements()
+                declared.check_requirements(self.target.defines)
             except contract.ContractError as error:
                 raise Rejected("contract", f"{name}: {error}") from None
-            knobs.update({k.name: k.value for k in declared.knobs})
-        return knobs
+            knobs += declared.knobs
+            requires += declared.requires
+            launch |= declared.launch
+            defines |= declared.defines
+        self.declared = Declarations(tuple(knobs), tuple(requires), launch, defines)
+        return {k.name: k.value for k in knobs}
 
     def build(self) -> Kernel:
         sources = self.request.sources
         self.progress("compile", ", ".join(sources))
         try:
-            toolchain = get_toolchain(self.target.toolchain, self.cache)
-            compiled = toolchain.compile(sources, self.request.options)
+            toolchain = get_toolchain(self.target.toolchain, self.cache, self.device.arch)
+            options = tuple(f"-D{k}={v}" for k, v in self.target.defines.items())
+            compiled = toolchain.compile(sources, options + self.request.options)
         except ToolchainUnavailable as error:
             raise Rejected("toolchain", str(error)) from None
         self.result.compile = compiled
         if not compiled.ok or compiled.artifact is None:
             raise Rejected("compile", compiled.summary().removeprefix("compile failed: "))
         try:
-            return self.device.load(compiled.artifact, self.target.entry)
+            return self.device.load(
+                compiled.artifact, self.target.entry, self.declared, dict(self.target.defines)
+            )
         except MissingEntry as error:
             raise Rejected("entry", str(error)) from None
+        except contract.ContractError as error:
+            raise Rejected("contract", str(error)) from None
         except OSError as error:
             raise Rejected("entry", f"cannot load the compiled kernel: {error}") from None
 
@@ -248,7 +286,27 @@ class Evaluation:
 
     def generator(self, stream: int) -> torch.Generator:
         """Independent, reproducible streams of inputs: one per configuration and purpose."""
-        return torch.Generator().manual_seed((self.seed * 1_000_003 + stream) % (1 << 63))
+        return self.device.generator((self.seed * 1_000_003 + stream) % (1 << 63))
+
+    def _current_config(self) -> str | None:
+        return self.result.configs[-1].name if self.result.configs else None
+
+
+def open_device(name: str) -> Device:
+    if name == "cpu":
+        return CpuDevice()
+    if name == "cuda" or name.startswith("cuda:"):
+        from .gpu import CudaDevice
+
+        if not torch.cuda.is_available():
+            raise ToolchainUnavailable("no CUDA GPU is visible to torch on this machine")
+        return CudaDevice(int(name.partition(":")[2] or 0))
+    raise ToolchainUnavailable(f"no evaluation device {name!r} (use cpu or cuda[:N])")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _baseline_launch(name: str, config: Config, sets: list[InputSet]) -> Callable[[int], object]:

@@ -16,6 +16,7 @@ FAILURE_KINDS = {
     "entry": "the kernel does not export the entry point the target needs",
     "crash": "the worker process died while running the kernel",
     "timeout": "the kernel ran past the time limit; the worker was killed",
+    "cuda_error": "the kernel caused a CUDA error (illegal address, ...); the worker was replaced",
     "nonfinite": "the output holds NaN or Inf",
     "incorrect": "the output differs from the reference beyond the tolerance",
     "inputs_modified": "the kernel wrote to its inputs",

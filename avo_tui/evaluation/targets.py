@@ -85,6 +85,7 @@ class TargetSpec:
     timeout_s: float  # longest the worker may go silent before it is presumed hung
     max_plausible_ratio: float  # a ratio to the baseline beyond this is flagged for review
     seed_kernel: str = ""  # path of the seed kernel, relative to the repository's kernels/
+    defines: dict[str, object] = field(default_factory=dict)  # macros the harness compiles with
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def grid(self, quick: bool = False) -> tuple[Config, ...]:
@@ -130,7 +131,61 @@ CPU_ATTENTION = TargetSpec(
     notes=("q, k, v, o are contiguous float32 tensors laid out [batch, heads, seq_len, head_dim]",),
 )
 
-TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION,)}
+# The AVO paper's grid: 32,768 tokens per batch, S from 4k to 32k, causal and not.
+AVO_SHAPES = [(8, 4096), (4, 8192), (2, 16384), (1, 32768)]
+BF16_TOLERANCE = Tolerance(rel_l2=1.5e-2, max_abs=5e-2)
+
+
+def _gpu_target(
+    name: str, description: str, heads_q: int, heads_kv: int, head_dim: int
+) -> TargetSpec:
+    edge = [
+        (1, 1, False),
+        (2, 37, True),
+        (1, 129, False),
+        (1, 1000, True),
+        (1, 1000, False),
+        (1, 4097, True),
+        (1, 4097, False),
+    ]
+    return TargetSpec(
+        name=name,
+        description=description,
+        toolchain="cuda",
+        device="cuda",
+        problem="attention_fwd",
+        entry="avo_attention_fwd",
+        configs=_grid([(b, heads_q, heads_kv, s) for b, s in AVO_SHAPES], head_dim, "bfloat16"),
+        edge_configs=tuple(
+            Config(b, heads_q, heads_kv, s, head_dim, causal, "bfloat16") for b, s, causal in edge
+        ),
+        quick_configs=_grid([(2, heads_q, heads_kv, 4096)], head_dim, "bfloat16"),
+        tolerance=BF16_TOLERANCE,
+        baselines=("cudnn", "flash"),
+        unit="TFLOP/s",
+        time_budget_s=0.3,
+        timeout_s=60.0,
+        max_plausible_ratio=1.5,
+        seed_kernel="cuda/attention_fwd.cu",
+        defines={"AVO_HEAD_DIM": head_dim},
+        notes=(
+            "q, k, v, o are contiguous bfloat16 tensors laid out [batch, heads, seq_len, head_dim]",
+        ),
+    )
+
+
+MHA = _gpu_target(
+    "mha", "attention forward, bf16, head dim 128, 16 heads (the AVO grid)", 16, 16, 128
+)
+GQA = _gpu_target(
+    "gqa", "grouped-query attention, bf16, head dim 128, 32 query / 8 KV heads", 32, 8, 128
+)
+GQA_4 = _gpu_target(
+    "gqa-4", "grouped-query attention, bf16, head dim 128, 32 query / 4 KV heads", 32, 4, 128
+)
+MHA_D64 = _gpu_target("mha-d64", "attention forward, bf16, head dim 64, 16 heads", 16, 16, 64)
+
+TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION, MHA, GQA, GQA_4, MHA_D64)}
 
 
 class UnknownTarget(KeyError):

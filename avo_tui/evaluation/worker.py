@@ -213,6 +213,9 @@ class Worker:
                     if on_progress is not None:
                         on_progress(*payload)
                 elif kind == "result":
+                    if payload.failure is not None and payload.failure.kind == "cuda_error":
+                        self._restart()
+                        payload.worker_restarted = True
                     return payload
                 elif kind == "error":
                     return self._give_up(request, "internal", payload, restart=False)
@@ -272,6 +275,8 @@ def serve(conn: Connection, device: str) -> None:
             conn.send(("error", traceback.format_exc()))
             continue
         conn.send(("result", result))
+        if pipeline.poisoned:
+            return  # the CUDA context is unusable; the parent starts a fresh worker
 
 
 def main(argv: list[str] | None = None) -> None:

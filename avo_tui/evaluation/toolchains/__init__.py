@@ -11,11 +11,13 @@ from .base import (
     ToolchainUnavailable,
 )
 from .c import CToolchain
+from .cuda import CudaToolchain
 
 __all__ = [
     "CToolchain",
     "CompileCache",
     "CompileResult",
+    "CudaToolchain",
     "Diagnostic",
     "Sources",
     "Toolchain",
@@ -24,7 +26,11 @@ __all__ = [
 ]
 
 
-def get_toolchain(name: str, cache: CompileCache | None = None) -> Toolchain:
+def get_toolchain(
+    name: str, cache: CompileCache | None = None, arch: str | None = None
+) -> Toolchain:
     if name == "c":
         return CToolchain(cache)
+    if name == "cuda":
+        return CudaToolchain(cache, arch) if arch else CudaToolchain(cache)
     raise ToolchainUnavailable(f"no toolchain named {name!r}")

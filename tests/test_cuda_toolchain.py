@@ -1,0 +1,108 @@
+"""The CUDA toolchain on a machine without a GPU: NVRTC compiles every kernel we ship."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avo_tui.evaluation import TARGETS
+from avo_tui.evaluation.candidate import load_sources
+from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
+from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
+
+ROOT = Path(__file__).parents[1]
+ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
+GPU_TARGETS = [t for t in TARGETS.values() if t.toolchain == "cuda"]
+KERNEL = """\
+#include <cuda_bf16.h>
+#if AVO_HEAD_DIM != 64
+#error only head dim 64
+#endif
+extern "C" __global__ void scale(__nv_bfloat16 *x, float s) {
+    x[threadIdx.x] = __float2bfloat16(__bfloat162float(x[threadIdx.x]) * s);
+}
+"""
+
+
+@pytest.fixture
+def nvrtc(tmp_path: Path) -> CudaToolchain:
+    return CudaToolchain(CompileCache(tmp_path / "cache"))
+
+
+def _options(head_dim: int) -> tuple[str, ...]:
+    return (f"-DAVO_HEAD_DIM={head_dim}",)
+
+
+def test_compiles_to_a_cubin_with_the_resource_report(nvrtc: CudaToolchain) -> None:
+    result = nvrtc.compile({"k.cu": KERNEL}, _options(64))
+    assert result.ok, result.log
+    assert result.artifact is not None and result.artifact.read_bytes()[:4] == b"\x7fELF"
+    assert result.resources["registers"] > 0 and result.resources["spill_stores"] == 0
+    assert "\x00" not in result.log
+    assert nvrtc.compile({"k.cu": KERNEL}, _options(64)).cached
+
+
+def test_harness_macros_reach_the_kernel(nvrtc: CudaToolchain) -> None:
+    result = nvrtc.compile({"k.cu": KERNEL}, _options(128))
+    assert not result.ok
+    assert any("only head dim 64" in d.message for d in result.errors)
+    with pytest.raises(ToolchainUnavailable, match="only -D options"):
+        nvrtc.compile({"k.cu": KERNEL}, ("-O3",))
+
+
+def test_errors_carry_file_line_and_column(nvrtc: CudaToolchain) -> None:
+    result = nvrtc.compile({"k.cu": 'extern "C" __global__ void k(float *x) {\n    x[0] = y;\n}\n'})
+    assert not result.ok
+    assert [(d.file, d.line, d.column, d.severity) for d in result.errors] == [
+        ("k.cu", 2, 12, "error")
+    ]
+    assert result.summary() == 'compile failed: k.cu:2:12: error: identifier "y" is undefined'
+
+
+def test_log_parsers() -> None:
+    log = (
+        'kern.cuh(10): warning #177-D: variable "t" was declared but never referenced\n'
+        "      int t;\n"
+        "          ^\n"
+        "ptxas info    : Used 128 registers, used 1 barriers, 4096 bytes smem\n"
+        "ptxas         .     8 bytes stack frame, 16 bytes spill stores, 24 bytes spill loads\n"
+    )
+    (warning,) = parse_nvrtc_log(log, {"kern.cuh"})
+    assert (warning.file, warning.line, warning.column, warning.severity) == (
+        "kern.cuh",
+        10,
+        9,
+        "warning",
+    )
+    assert ptxas_resources(log) == {
+        "registers": 128,
+        "stack_bytes": 8,
+        "spill_stores": 16,
+        "spill_loads": 24,
+        "smem_bytes": 4096,
+    }
+
+
+@pytest.mark.parametrize("target", GPU_TARGETS, ids=lambda t: t.name)
+def test_every_seed_kernel_compiles_for_its_targets(nvrtc: CudaToolchain, target: object) -> None:
+    seed = ROOT / "kernels" / target.seed_kernel  # type: ignore[attr-defined]
+    sources = load_sources(seed, "cuda")
+    result = nvrtc.compile(sources, _options(target.defines["AVO_HEAD_DIM"]))  # type: ignore[attr-defined]
+    assert result.ok, result.log
+    assert result.resources.get("spill_stores", 0) == 0, result.resources
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in ADVERSARIAL.glob("*.cu") if p.name != "other_stream.cu")
+)
+def test_gpu_adversarial_kernels_compile(nvrtc: CudaToolchain, name: str) -> None:
+    result = nvrtc.compile(load_sources(ADVERSARIAL / name, "cuda"), _options(128))
+    assert result.ok, result.log
+
+
+def test_device_side_launches_cannot_be_built(nvrtc: CudaToolchain) -> None:
+    """No host code and no relocatable device code: work cannot escape to another stream."""
+    result = nvrtc.compile(load_sources(ADVERSARIAL / "other_stream.cu", "cuda"), _options(128))
+    assert not result.ok
+    assert "device-side kernel launch" in result.errors[0].message
