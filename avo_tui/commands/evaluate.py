@@ -104,6 +104,13 @@ def print_result(result: EvalResult, console: Console) -> None:
             console.print(f"{len(errors)} compiler errors:")
             for diagnostic in errors[:20]:
                 console.print(f"  {escape(str(diagnostic))}")
+    resources = result.compile.resources if result.compile else {}
+    if "registers" in resources:
+        spills = resources.get("spill_stores", 0) + resources.get("spill_loads", 0)
+        console.print(
+            f"{resources['registers']} registers, {spills} bytes spilled, "
+            f"{resources.get('stack_bytes', 0)} bytes stack"
+        )
     for flag in result.flags:
         console.print(f"[yellow]flag:[/] {escape(flag)}")
     tail = f"seed {result.seed}, {result.seconds:.1f} s"

@@ -146,6 +146,14 @@ class EvalResult:
         baseline = self.baseline_geomean
         return self.geomean / baseline if baseline and self.correct else None
 
+    def _resource_summary(self) -> dict[str, int]:
+        """regs and spills at the top level, where an operator looks first (CUDA only)."""
+        resources = self.compile.resources if self.compile else {}
+        if "registers" not in resources:
+            return {}
+        spills = resources.get("spill_stores", 0) + resources.get("spill_loads", 0)
+        return {"regs": resources["registers"], "spills": spills}
+
     def summary(self) -> str:
         if self.failure:
             return f"FAIL {self.failure}"
@@ -169,6 +177,7 @@ class EvalResult:
             "knobs": dict(self.knobs),
             "configs": [c.as_dict() for c in self.configs],
             "compile": self.compile.as_dict() if self.compile else None,
+            **self._resource_summary(),
             "host": dict(self.host),
             "seconds": round(self.seconds, 3),
             "worker_restarted": self.worker_restarted,
