@@ -130,3 +130,16 @@ def test_a_gpu_target_without_a_gpu_says_so(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "avo: error: the evaluation worker cannot run here" in err
     assert "no CUDA GPU is visible" in err
+
+
+def test_a_warm_worker_reuses_baseline_timings_unless_told_not_to() -> None:
+    from avo_tui.evaluation import EvalRequest, Worker
+    from avo_tui.evaluation.candidate import load_sources
+
+    request = EvalRequest("cpu-attention", load_sources(SEED, "c"), quick=True)
+    with Worker() as worker:
+        first, second = worker.evaluate(request), worker.evaluate(request)
+        fresh = worker.evaluate(EvalRequest(**{**request.__dict__, "reuse_baselines": False}))
+    baselines = [[c.baseline for c in r.timed] for r in (first, second, fresh)]
+    assert baselines[0] == baselines[1]
+    assert baselines[2] != baselines[0]

@@ -16,7 +16,7 @@ import torch
 from .attention import InputSet, softmax_scale
 from .contract import MissingEntry
 from .targets import Config
-from .timing import wall_clock
+from .timing import time_rotating
 from .toolchains.c import cpu_model
 
 ATTENTION_ARGTYPES = [
@@ -86,7 +86,7 @@ class CpuDevice:
 
     name = "cpu"
     flush_bytes = 64 << 20  # rotate inputs through more memory than any last-level cache
-    clock = staticmethod(wall_clock)
+    time_rotating = staticmethod(time_rotating)
 
     def __init__(self) -> None:
         self._peak: float | None = None

@@ -18,6 +18,7 @@ import torch
 from .attention import InputSet, softmax_scale
 from .contract import ContractError, Declarations, MissingEntry
 from .targets import Config
+from .timing import time_rotating_gpu
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 
@@ -133,6 +134,15 @@ class CudaKernel:
             np.float32(softmax_scale(config)),
         )
 
+    def resources(self) -> dict[str, int]:
+        """What the loaded function uses, for when NVRTC's log carries no ptxas report."""
+        attributes = self.kernel.attributes
+        return {
+            "registers": attributes.num_regs,
+            "local_bytes": attributes.local_size_bytes,  # stack and spills, per thread
+            "smem_bytes": attributes.shared_size_bytes,
+        }
+
     def close(self) -> None:
         self.geometry.cache_clear()
 
@@ -178,6 +188,8 @@ class CudaDevice:
 
     def synchronize(self) -> None:
         torch.cuda.synchronize()
+
+    time_rotating = staticmethod(time_rotating_gpu)
 
     def clock(self, launch: object) -> float:
         start = torch.cuda.Event(enable_timing=True)

@@ -25,7 +25,7 @@ from .gpu import is_device_fault
 from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing
 from .score import plausibility_flags
 from .targets import Config, get_target
-from .timing import summarize, time_rotating
+from .timing import summarize
 from .toolchains import CompileCache, ToolchainUnavailable, get_toolchain
 
 # A steady-state launch this many times slower than the (cold) first one is not honest work.
@@ -51,7 +51,13 @@ class Device(Protocol):
         self, artifact: Path, entry: str, declarations: Declarations, defines: dict[str, object]
     ) -> Kernel: ...
     def synchronize(self) -> None: ...
-    def clock(self, launch: Callable[[], object]) -> float: ...
+    def time_rotating(
+        self,
+        launch: Callable[[int], object],
+        sets: int,
+        budget_s: float,
+        before_last: Callable[[], object] | None = None,
+    ) -> tuple[list[float], int]: ...
     def generator(self, seed: int) -> torch.Generator: ...
     def peak_flops(self) -> float: ...
     def host_info(self) -> dict[str, object]: ...
@@ -70,6 +76,7 @@ class Pipeline:
         self.device = open_device(device)
         self.cache = cache or CompileCache()
         self.poisoned = False  # a CUDA fault left the context unusable: the worker must go
+        self.baseline_timings: dict[tuple[str, Config], Timing] = {}
 
     def run(self, request: EvalRequest, progress: Progress) -> EvalResult:
         return Evaluation(self, request, progress).run()
@@ -159,7 +166,7 @@ class Evaluation:
         if not compiled.ok or compiled.artifact is None:
             raise Rejected("compile", compiled.summary().removeprefix("compile failed: "))
         try:
-            return self.device.load(
+            kernel = self.device.load(
                 compiled.artifact, self.target.entry, self.declared, dict(self.target.defines)
             )
         except MissingEntry as error:
@@ -168,6 +175,9 @@ class Evaluation:
             raise Rejected("contract", str(error)) from None
         except OSError as error:
             raise Rejected("entry", f"cannot load the compiled kernel: {error}") from None
+        if "registers" not in compiled.resources and hasattr(kernel, "resources"):
+            compiled.resources.update(kernel.resources())
+        return kernel
 
     def check_all(self, kernel: Kernel) -> None:
         """Check every configuration and edge shape, remembering each first launch's time."""
@@ -221,11 +231,22 @@ class Evaluation:
     def time_all(self, kernel: Kernel) -> None:
         timed = self.result.timed
         baselines = self.target.baselines if self.request.measure_baselines else ()
+        known = self.pipeline.baseline_timings
         for index, entry in enumerate(timed):
             self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
             sets = self.rotating_inputs(entry.config, self.generator(1_000_000 + index))
-            self.time_config(kernel, entry, sets, baselines)
+            reused = {
+                name: known[name, entry.config]
+                for name in baselines
+                if self.request.reuse_baselines and (name, entry.config) in known
+            }
+            fresh = tuple(name for name in baselines if name not in reused)
+            self.time_config(kernel, entry, sets, fresh)
             self.check_steady(entry.config, entry.timing)
+            for name in fresh:
+                known[name, entry.config] = entry.baseline_timings[name]
+            for name, timing in reused.items():
+                entry.add_baseline(name, timing, self.target.unit_scale)
 
     def time_config(
         self,
@@ -248,20 +269,20 @@ class Evaluation:
         for round_ in range(TIMING_ROUNDS):
             final = round_ == TIMING_ROUNDS - 1
             for name, launch in launches.items():  # the candidate goes last in every round
-                times, last = time_rotating(
+                times, last = self.device.time_rotating(
                     launch,
                     len(sets),
                     budget,
-                    clock=self.device.clock,
-                    before_last=(lambda: out.fill_(math.nan)) if final else None,
+                    before_last=(
+                        (lambda: out.fill_(math.nan)) if final and name == CANDIDATE else None
+                    ),
                 )
                 samples[name] += times
         self.verify(sets[last], out, ConfigResult(config), "stale_output")
         entry.timing = summarize(samples.pop(CANDIDATE))
         entry.throughput = config.flops / entry.timing.median_s / scale
         for name, times in samples.items():
-            entry.baseline_timings[name] = timing = summarize(times)
-            entry.baselines[name] = config.flops / timing.median_s / scale
+            entry.add_baseline(name, summarize(times), scale)
 
     def rotating_inputs(self, config: Config, generator: torch.Generator) -> list[InputSet]:
         """Enough input sets that cycling through them evicts every cache (at least two)."""

@@ -73,6 +73,10 @@ class ConfigResult:
     def name(self) -> str:
         return self.config.name
 
+    def add_baseline(self, name: str, timing: Timing, unit_scale: float) -> None:
+        self.baseline_timings[name] = timing
+        self.baselines[name] = self.config.flops / timing.median_s / unit_scale
+
     @property
     def baseline(self) -> float | None:
         return self.baselines.get(self.primary_baseline) if self.primary_baseline else None
@@ -151,7 +155,10 @@ class EvalResult:
         resources = self.compile.resources if self.compile else {}
         if "registers" not in resources:
             return {}
-        spills = resources.get("spill_stores", 0) + resources.get("spill_loads", 0)
+        if "spill_stores" in resources:
+            spills = resources["spill_stores"] + resources.get("spill_loads", 0)
+        else:  # only the loaded function's local memory is known: spills are at most that
+            spills = resources.get("local_bytes", 0)
         return {"regs": resources["registers"], "spills": spills}
 
     def summary(self) -> str:
@@ -191,5 +198,8 @@ class EvalRequest:
     quick: bool = False
     seed: int | None = None
     measure_baselines: bool = True
+    # Reuse baseline timings this worker measured earlier (same host, same shapes), so a run's
+    # later evaluations time only the candidate. False re-measures them beside it.
+    reuse_baselines: bool = True
     previous_best: float | None = None  # the lineage's best geomean, to flag implausible jumps
     options: tuple[str, ...] = field(default_factory=tuple)

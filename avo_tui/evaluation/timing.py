@@ -11,6 +11,7 @@ from .results import Timing
 MIN_REPS = 3
 MAX_REPS = 10_000
 WARMUP_REPS = 1
+GPU_BATCH = 8  # launches queued back to back between host synchronisations
 
 
 def wall_clock(launch: Callable[[], object]) -> float:
@@ -56,4 +57,43 @@ def time_rotating(
     if before_last is not None:
         before_last()
     samples.append(clock(lambda: launch(last)))
+    return samples, last
+
+
+def time_rotating_gpu(
+    launch: Callable[[int], object],
+    sets: int,
+    budget_s: float,
+    before_last: Callable[[], object] | None = None,
+) -> tuple[list[float], int]:
+    """``time_rotating`` for a GPU: each launch between its own pair of CUDA events, launches
+    queued in batches so the GPU never idles (and never clocks down) between them."""
+    import torch
+
+    for i in range(WARMUP_REPS):
+        launch(i % sets)
+    torch.cuda.synchronize()
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    i = WARMUP_REPS
+    while len(samples) < MIN_REPS or (time.perf_counter() < deadline and len(samples) < MAX_REPS):
+        events = []
+        for _ in range(GPU_BATCH):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            launch(i % sets)
+            end.record()
+            events.append((start, end))
+            i += 1
+        events[-1][1].synchronize()
+        samples += [start.elapsed_time(end) * 1e-3 for start, end in events]
+    last = i % sets
+    if before_last is not None:
+        before_last()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    launch(last)
+    end.record()
+    end.synchronize()
+    samples.append(start.elapsed_time(end) * 1e-3)
     return samples, last
