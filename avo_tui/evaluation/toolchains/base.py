@@ -134,6 +134,13 @@ class CompileCache:
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def find(
+        self, toolchain: Toolchain, sources: Sources, options: tuple[str, ...]
+    ) -> tuple[str, CompileResult | None]:
+        """The key a build of these inputs has, and the cached result if there is one."""
+        key = self.key(toolchain.name, toolchain.version(), sources, options)
+        return key, self.lookup(key)
+
     def lookup(self, key: str) -> CompileResult | None:
         entry = self.root / key[:2] / key
         try:

@@ -51,8 +51,7 @@ class CToolchain:
         return f"{out.stdout.splitlines()[0] if out.stdout else self.compiler[0]} | {cpu_model()}"
 
     def compile(self, sources: Sources, options: tuple[str, ...] = ()) -> CompileResult:
-        key = self.cache.key(self.name, self.version(), sources, options)
-        cached = self.cache.lookup(key)
+        key, cached = self.cache.find(self, sources, options)
         if cached is not None:
             return cached
         with tempfile.TemporaryDirectory(prefix="avo-cc-") as build:

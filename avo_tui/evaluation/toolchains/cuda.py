@@ -104,8 +104,7 @@ class CudaToolchain:
         return f"nvrtc {major}.{minor} {self.arch}"
 
     def compile(self, sources: Sources, options: tuple[str, ...] = ()) -> CompileResult:
-        key = self.cache.key(self.name, self.version(), sources, options)
-        cached = self.cache.lookup(key)
+        key, cached = self.cache.find(self, sources, options)
         if cached is not None:
             return cached
         units = sorted(name for name in sources if name.endswith(".cu"))
