@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .commands import add_command, evaluate
+from .commands import add_command, evaluate, run, send
 from .evaluation import (
     CandidateError,
     ContractError,
@@ -22,6 +22,7 @@ from .evaluation import (
     UnknownTarget,
     WorkerError,
 )
+from .operators import OperatorUnavailable
 from .store import (
     SessionCatalog,
     StoreError,
@@ -280,6 +281,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 USER_ERRORS = (
     StoreError,
+    OperatorUnavailable,
     OSError,
     CandidateError,
     ContractError,
@@ -364,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="destination folder")
     p.add_argument("--force", action="store_true", help="overwrite files already in DIR")
 
+    run.register(commands)
+    send.register(commands)
     evaluate.register(commands)
     return parser
 

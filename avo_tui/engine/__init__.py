@@ -1,5 +1,36 @@
 """The run: step loop, control inbox, safe points, supervisor and event fan-out.
 
 No Textual: the engine runs headless or in a background thread of the app, and talks to the
-app only through events. (Built in a later issue.)
+app only through events.
 """
+
+from .budget import Budgets, Usage
+from .commands import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop
+from .engine import Engine
+from .evaluator import Evaluator
+from .gate import NoiseEstimate
+from .inbox import send
+from .launch import RunSettings, SeedRejected, create_session, seed_files
+from .supervisor import Supervisor, SupervisorLimits
+
+__all__ = [
+    "Budgets",
+    "Engine",
+    "Evaluator",
+    "Guidance",
+    "Hint",
+    "NoiseEstimate",
+    "OperatorEdit",
+    "Pause",
+    "Resume",
+    "Rollback",
+    "RunSettings",
+    "SeedRejected",
+    "Stop",
+    "Supervisor",
+    "SupervisorLimits",
+    "Usage",
+    "create_session",
+    "seed_files",
+    "send",
+]

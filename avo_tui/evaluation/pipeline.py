@@ -235,11 +235,7 @@ class Evaluation:
         for index, entry in enumerate(timed):
             self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
             sets = self.rotating_inputs(entry.config, self.generator(1_000_000 + index))
-            reused = {
-                name: known[name, entry.config]
-                for name in baselines
-                if self.request.reuse_baselines and (name, entry.config) in known
-            }
+            reused = self.known_baselines(entry.config, baselines)
             fresh = tuple(name for name in baselines if name not in reused)
             self.time_config(kernel, entry, sets, fresh)
             self.check_steady(entry.config, entry.timing)
@@ -247,6 +243,18 @@ class Evaluation:
                 known[name, entry.config] = entry.baseline_timings[name]
             for name, timing in reused.items():
                 entry.add_baseline(name, timing, self.target.unit_scale)
+
+    def known_baselines(self, config: Config, baselines: tuple[str, ...]) -> dict[str, Timing]:
+        """Baseline timings to reuse: this worker's own first, then the request's."""
+        if not self.request.reuse_baselines:
+            return {}
+        given = self.request.known_baselines.get(config.name, {})
+        known = self.pipeline.baseline_timings
+        return {
+            name: known.get((name, config)) or given[name]
+            for name in baselines
+            if (name, config) in known or name in given
+        }
 
     def time_config(
         self,

@@ -47,6 +47,15 @@ class Timing:
     reps: int
     min_s: float
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, object]) -> Timing:
+        return cls(
+            float(doc["median_s"]),  # type: ignore[arg-type]
+            float(doc["spread_pct"]),  # type: ignore[arg-type]
+            int(doc["reps"]),  # type: ignore[call-overload]
+            float(doc["min_s"]),  # type: ignore[arg-type]
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "median_s": self.median_s,
@@ -201,5 +210,8 @@ class EvalRequest:
     # Reuse baseline timings this worker measured earlier (same host, same shapes), so a run's
     # later evaluations time only the candidate. False re-measures them beside it.
     reuse_baselines: bool = True
+    # Baseline timings measured earlier on this host ({config name: {baseline: Timing}}), e.g.
+    # kept by a session across worker restarts; used like the worker's own when reusing.
+    known_baselines: dict[str, dict[str, Timing]] = field(default_factory=dict)
     previous_best: float | None = None  # the lineage's best geomean, to flag implausible jumps
     options: tuple[str, ...] = field(default_factory=tuple)

@@ -120,6 +120,12 @@ class Worker:
         self._ready = True
         return self._conn
 
+    def wait_ready(self) -> dict[str, object]:
+        """Start the worker if needed and wait until it is ready; its host facts."""
+        with self._lock:
+            self._await_ready()
+            return dict(self.info)
+
     def stop(self, kill: bool = False) -> None:
         proc, conn = self._proc, self._conn
         if proc is None:

@@ -24,6 +24,7 @@ class EventKind(StrEnum):
     RESUME = "resume"
     ROLLBACK = "rollback"
     SUPERVISOR = "supervisor"
+    STEP = "step"
     STATUS = "status"
     ERROR = "error"
 

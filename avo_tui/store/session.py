@@ -463,14 +463,16 @@ class Session:
 
         return self._writing(write)
 
-    def set_state(self, **fields: Any) -> None:
-        """Update run state (status, step, budgets ...) and log a status event."""
+    def set_state(self, *, announce: bool = True, **fields: Any) -> None:
+        """Update run state (status, step, budgets ...) and, if ``announce``, log a status event
+        naming the fields (bookkeeping such as budgets used is saved without one)."""
         if "head" in fields:
             raise StoreError("move the head with commit() or rollback()")
 
         def write() -> None:
             self._set_state(**fields, updated=time.time())
-            self._insert_event(EventKind.STATUS, dict(fields))
+            if announce:
+                self._insert_event(EventKind.STATUS, dict(fields))
 
         self._writing(write)
 

@@ -16,7 +16,7 @@
 #define BLOCK_Q 32      // avo:knob 8 16 32 64
 #define BLOCK_K 64      // avo:knob 16 32 64 128
 #define UNROLL 4        // avo:knob 1 2 4 8
-#define THREADS 0       // avo:knob 0 1 2 4 8
+#define THREADS 1       // avo:knob 0 1 2 4 8
 #define MAX_HEAD_DIM 256
 // avo:require BLOCK_Q * BLOCK_K <= 8192
 

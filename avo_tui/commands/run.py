@@ -1,0 +1,245 @@
+"""``avo run``: start or resume a session's run. Headless, it is the main loop and prints one
+line per step, evaluation and commit; Ctrl-C stops at the next safe point, a second Ctrl-C
+at once (the evaluation it cuts short is recorded as interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..engine import (
+    Budgets,
+    Engine,
+    Evaluator,
+    RunSettings,
+    Stop,
+    SupervisorLimits,
+    create_session,
+    seed_files,
+)
+from ..evaluation import Worker, get_target
+from ..operators import OPERATORS, get_operator
+from ..store import Event, Session, SessionCatalog, StoreError
+from . import Subcommands, add_command
+
+EPILOG = """\
+A new session scores its seed kernel twice before it is created (a seed that fails creates
+nothing). Budgets count for the whole session: a resumed run continues from the steps and
+hours already used. Run again with the same --session to resume exactly where it stopped.
+
+While it runs, from another terminal:
+  avo send NAME pause | resume | stop
+  avo send NAME hint "BLOCK_Q=64"         a one-off suggestion for the next step
+  avo send NAME guide "vary BLOCK_K"      standing guidance (avo send NAME guide '' clears it)
+  avo send NAME rollback v3               the next versions branch from v3
+  avo send NAME edit path/to/kernel.c     evaluate a hand edit; committed if correct
+
+examples:
+  avo run --target cpu-attention --session cpu-1 --headless --max-steps 30
+  avo run --session cpu-1 --headless --hours 2
+"""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    console = Console(highlight=False, soft_wrap=True)  # a log line stays one line
+    if not args.headless:
+        console.print("[dim]The live app is not built yet; running headless.[/]")
+    path = catalog.root / args.session
+    limits = dict(max_steps=args.max_steps, hours=args.hours, max_cost_usd=args.max_cost)
+    if path.exists():
+        session = catalog.open(args.session)
+        settings = RunSettings.from_doc(session.meta.get("settings", {}))
+        if args.target and args.target != session.meta.get("target"):
+            session.close()
+            raise StoreError(
+                f"session '{args.session}' evolves {session.meta.get('target')}, not "
+                f"{args.target}; leave out --target to resume it"
+            )
+        target = get_target(session.meta["target"])
+        budgets = settings.budgets.override(**limits)
+        worker = Worker(target.device)
+        evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
+        console.print(_resume_line(session, budgets))
+    else:
+        if not args.target:
+            raise StoreError(f"no session '{args.session}' yet: give --target to create it")
+        target = get_target(args.target)
+        files = seed_files(target, args.seed)
+        budgets = Budgets().override(**limits)
+        settings = RunSettings(
+            operator=args.operator,
+            quick=args.quick,
+            budgets=budgets,
+            supervisor=SupervisorLimits(),
+            noise_floor_pct=args.noise_floor,
+            timeout_s=args.timeout,
+        )
+        get_operator(settings.operator)  # an unavailable operator fails before any work
+        worker = Worker(target.device)
+        evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
+        console.print(f"scoring the seed ({', '.join(files)}) on {target.name} twice ...")
+        try:
+            session = create_session(
+                path, target, settings, files, evaluator,
+                on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
+            )
+        except BaseException:
+            worker.stop()
+            raise
+        console.print(f"created session '{session.name}' in {session.directory}")
+    try:
+        with worker, session:
+            engine = Engine(session, get_operator(settings.operator, args.rng_seed), evaluator,
+                            budgets=budgets)
+            engine.subscribe(_EventPrinter(console, target.unit))
+            with _two_stage_interrupt(engine, console):
+                reason = engine.run()
+    except KeyboardInterrupt:
+        console.print("[yellow]stopped at once; the cut-short evaluation is recorded as "
+                      "interrupted[/]")
+        return 130
+    best = session.best()
+    console.print(f"run ended: {reason}.")
+    if best and best.score:
+        console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, target.unit)}")
+    return 0
+
+
+@contextmanager
+def _two_stage_interrupt(engine: Engine, console: Console) -> Iterator[None]:
+    """First Ctrl-C: stop at the next safe point. Second: KeyboardInterrupt, now."""
+    previous = signal.getsignal(signal.SIGINT)
+    pressed = 0
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal pressed
+        pressed += 1
+        if pressed > 1:
+            raise KeyboardInterrupt
+        console.print("[yellow]stopping after the current evaluation (Ctrl-C again: at once)[/]")
+        engine.submit(Stop("Ctrl-C"))
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _resume_line(session: Session, budgets: Budgets) -> str:
+    state = session.state
+    usage = state.get("usage", {})
+    return (
+        f"resuming '{session.name}' at {state.get('head')}: step {state.get('step', 0)}, "
+        f"{usage.get('seconds', 0) / 3600:.2f} h used, "
+        f"{len(state.get('pending_hints', []))} pending hints"
+        + (f", guidance: {state['guidance']!r}" if state.get("guidance") else "")
+        + (f"; step budget {budgets.max_steps}" if budgets.max_steps else "")
+    )
+
+
+def _score(gmean: float | None, ratio: float | None, unit: str) -> str:
+    text = f"{gmean:.4g} {unit}" if gmean else "-"
+    return text + (f" ({ratio:.3f}x baseline)" if ratio else "")
+
+
+class _EventPrinter:
+    """One concise line per event worth a headless operator's attention."""
+
+    def __init__(self, console: Console, unit: str) -> None:
+        self.console = console
+        self.unit = unit
+
+    def __call__(self, event: Event) -> None:
+        line = self.format(event)
+        if line:
+            self.console.print(line)
+
+    def format(self, event: Event) -> str | None:
+        d = event.data
+        match event.kind:
+            case "plan":
+                return f"[cyan]plan[/]     {escape(d['text'])}"
+            case "attempt":
+                style = {"committed": "green", "promising": "cyan", "slower": "dim"}.get(
+                    d["outcome"], "red"
+                )
+                return (f"[{style}]{d['attempt']:<8} {d['outcome']:<13}[/] "
+                        f"{escape(d.get('detail', ''))}")
+            case "commit":
+                gmean = f"{d['gmean']:.4g} {self.unit}" if d.get("gmean") else "-"
+                return (f"[bold green]commit   {d['version']}[/] from {d['parent']} "
+                        f"by {d['author']}: {gmean}  {escape(d.get('message', ''))}")
+            case "step":
+                return f"[dim]step {d['step']} done: {escape(d['summary'])}[/]"
+            case "hint" | "guidance":
+                note = f" ({escape(d['note'])})" if d.get("note") else ""
+                text = escape(str(d.get("text")))
+                return f"[magenta]{event.kind:<8} {d.get('action', '')}[/] {text}{note}"
+            case "supervisor":
+                return f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
+            case "pause":
+                return "[yellow]paused[/]"
+            case "resume":
+                return "[yellow]resumed[/]"
+            case "rollback":
+                return f"[yellow]rollback[/] head {d['from']} -> {d['to']}"
+            case "error":
+                return f"[red]error[/]    {escape(d['message'])}"
+            case "status" if d.get("status") in ("finished", "stopped", "interrupted", "crashed"):
+                return f"[dim]status   {d['status']}: {escape(str(d.get('reason', '')))}[/]"
+        return None
+
+
+def register(commands: Subcommands) -> None:
+    p = add_command(
+        commands, "run", cmd_run, "start or resume a session's run",
+        "Start a run: create the session (scoring the seed) or resume an existing one, then "
+        "let the operator propose versions until a budget runs out or you stop it.",
+        EPILOG,
+    )
+    p.add_argument("--session", required=True, metavar="NAME", help="session to create or resume")
+    p.add_argument("--target", help="target of a new session (see avo eval --help)")
+    p.add_argument("--operator", choices=OPERATORS, default="tuner",
+                   help="variation operator of a new session (default: tuner)")
+    p.add_argument("--seed", type=Path, metavar="PATH",
+                   help="seed kernel file or folder (default: the target's seed in kernels/)")
+    p.add_argument("--headless", action="store_true",
+                   help="no app: print progress lines (the app is not built yet)")
+    p.add_argument("--max-steps", type=_positive_int, metavar="N",
+                   help="stop after N steps in total")
+    p.add_argument("--hours", type=_positive_float, metavar="H",
+                   help="stop after H hours of running in total")
+    p.add_argument("--max-cost", type=_positive_float, metavar="USD",
+                   help="stop once the agent has spent this much")
+    p.add_argument("--quick", action="store_true",
+                   help="score on the target's quick grid (new sessions only)")
+    p.add_argument("--noise-floor", type=_positive_float, default=0.5, metavar="PCT",
+                   help="least gain a commit needs, in percent (default 0.5; the measured noise "
+                   "is used when larger)")
+    p.add_argument("--timeout", type=_positive_float, metavar="S",
+                   help="kill an evaluation silent this long (default: the target's)")
+    p.add_argument("--rng-seed", type=int, metavar="N", help="seed the tuner's random choices")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+

@@ -1,0 +1,79 @@
+"""``avo send``: deliver a control command to a session's running engine, from any terminal."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
+from ..engine.commands import Command
+from ..evaluation import get_target
+from ..evaluation.candidate import load_sources
+from ..store import SessionCatalog, StoreError
+from . import Subcommands, add_command
+
+ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit")
+
+EPILOG = """\
+The command waits in the session's inbox/ folder until the engine reaches a safe point (before
+its next evaluation or between steps); an evaluation already running finishes first. Commands
+sent while no run is live are applied when the session is next run.
+
+examples:
+  avo send cpu-1 pause
+  avo send cpu-1 hint "try BLOCK_Q=64"
+  avo send cpu-1 guide "vary BLOCK_K and UNROLL"
+  avo send cpu-1 guide ''                 clear the standing guidance
+  avo send cpu-1 rollback v2
+  avo send cpu-1 edit ./my_kernel.c -m "hand-unrolled inner loop"
+"""
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    path = catalog.path(args.name)
+    command = _command(args, path)
+    send(path, command)
+    with catalog.open(args.name, writable=False) as session:
+        live = session.lock_holder is not None
+    when = "at its next safe point" if live else "when the session next runs"
+    print(f"sent {args.action} to '{args.name}'; the engine applies it {when}")
+    return 0
+
+
+def _command(args: argparse.Namespace, path: Path) -> Command:
+    text = " ".join(args.text)
+    match args.action:
+        case "pause":
+            return Pause()
+        case "resume":
+            return Resume()
+        case "stop":
+            return Stop(text or "stopped by avo send")
+        case "hint":
+            if not text:
+                raise StoreError("a hint needs text: avo send NAME hint 'BLOCK_Q=64'")
+            return Hint(text)
+        case "guide":
+            return Guidance(text or None)
+        case "rollback":
+            if not text:
+                raise StoreError("rollback needs a version: avo send NAME rollback v3")
+            return Rollback(text)
+        case _:  # edit
+            if not text:
+                raise StoreError("edit needs a kernel file or folder: avo send NAME edit PATH")
+            with SessionCatalog(path.parent).open(path.name, writable=False) as session:
+                target = get_target(session.meta["target"])
+            return OperatorEdit(load_sources(Path(text), target.toolchain), args.message)
+
+
+def register(commands: Subcommands) -> None:
+    p = add_command(
+        commands, "send", cmd_send, "pause, resume, stop, hint, guide, roll back or edit a run",
+        "Send a control command to a session's engine.", EPILOG,
+    )
+    p.add_argument("name", help="session name")
+    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("text", nargs="*", help="hint or guidance text, a version, or a kernel path")
+    p.add_argument("-m", "--message", default="edited by hand", help="message of an edit")

@@ -1,0 +1,103 @@
+"""Control commands: what an operator (the person) asks of a running engine.
+
+They arrive through the :class:`~avo_tui.engine.inbox.Inbox` from the app, a signal handler or
+another process (``avo send``), and are applied at safe points only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A one-off suggestion: the operator consumes it at its next step."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Standing guidance that holds for every step until replaced; None clears it."""
+
+    text: str | None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    version: str
+
+
+@dataclass(frozen=True)
+class OperatorEdit:
+    """Kernel files written by hand: evaluated, and committed on top of the head as an
+    ``operator`` version if they are correct (a person's edit need not be faster)."""
+
+    files: dict[str, str]
+    message: str = "edited by hand"
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str = "stop requested"
+
+
+Command = Pause | Resume | Hint | Guidance | Rollback | OperatorEdit | Stop
+
+COMMANDS: dict[str, type[Command]] = {
+    "pause": Pause,
+    "resume": Resume,
+    "hint": Hint,
+    "guidance": Guidance,
+    "rollback": Rollback,
+    "edit": OperatorEdit,
+    "stop": Stop,
+}
+_NAMES = {cls: name for name, cls in COMMANDS.items()}
+
+
+class BadCommand(ValueError):
+    pass
+
+
+def to_doc(command: Command) -> dict[str, Any]:
+    return {"command": _NAMES[type(command)], **asdict(command)}
+
+
+def from_doc(doc: dict[str, Any]) -> Command:
+    fields: dict[str, Any] = dict(doc)
+    name = fields.pop("command", None)
+    cls = COMMANDS.get(str(name))
+    if cls is None:
+        raise BadCommand(f"unknown command {name!r} (one of {', '.join(COMMANDS)})")
+    try:
+        return cls(**fields)
+    except TypeError as error:
+        raise BadCommand(f"malformed {name} command: {error}") from None
+
+
+__all__ = [
+    "COMMANDS",
+    "BadCommand",
+    "Command",
+    "Guidance",
+    "Hint",
+    "OperatorEdit",
+    "Pause",
+    "Resume",
+    "Rollback",
+    "Stop",
+    "from_doc",
+    "to_doc",
+]

@@ -1,0 +1,441 @@
+"""The step loop: runs an operator step after step, applies control commands at safe points,
+keeps budgets, noise and the supervisor's counters in the session, and fans events out.
+
+Ordering rules that make a multi-day run safe:
+- every change is written to the session before the event announcing it is published;
+- before an evaluation starts, the candidate is saved as ``in_flight``; if the process dies
+  during the evaluation, the next run records it as an ``interrupted`` attempt;
+- commands (pause, hint, rollback, edit, stop) apply only at safe points: before each
+  evaluation and between steps. An evaluation already running finishes and is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from contextlib import suppress
+
+from ..evaluation import EvalResult
+from ..operators.protocol import Operator, StepInterrupted, StepResult, Trial
+from ..store import Event, EventKind, Session, StoreError, UnknownVersion, Version
+from . import commands as cmd
+from .budget import Budgets, Usage
+from .evaluator import Evaluator, score_of, sources_key
+from .gate import NoiseEstimate, judge, threshold
+from .inbox import Inbox
+from .supervisor import Supervisor, SupervisorLimits
+
+Subscriber = Callable[[Event], None]
+ProgressListener = Callable[[str], None]
+PAUSED_POLL_S = 0.25
+
+
+class Engine:
+    def __init__(
+        self,
+        session: Session,
+        operator: Operator,
+        evaluator: Evaluator,
+        *,
+        budgets: Budgets | None = None,
+        limits: SupervisorLimits | None = None,
+    ) -> None:
+        self.session = session
+        self.operator = operator
+        self.evaluator = evaluator
+        self.inbox = Inbox(session.directory)
+        settings = session.meta.get("settings", {})
+        state = session.state
+        self.budgets = budgets or Budgets.from_doc(settings.get("budgets"))
+        self.usage = Usage.from_doc(state.get("usage"))
+        self.noise = NoiseEstimate.from_doc(state.get("noise"))
+        self.supervisor = Supervisor.from_doc(
+            state.get("supervisor"),
+            limits or SupervisorLimits.from_doc(settings.get("supervisor")),
+        )
+        self.pending_hints: list[str] = list(state.get("pending_hints", []))
+        self.guidance: str | None = state.get("guidance")
+        evaluator.baselines = dict(state.get("baselines", {})) | evaluator.baselines
+        self.paused = False
+        self.stop_reason: str | None = None
+        self._interrupt: str | None = None  # why the running step must end at its next safe point
+        self._redirect: str | None = None
+        self._subscribers: list[Subscriber] = []
+        self._progress_listeners: list[ProgressListener] = []
+        self._published = session.last_seq
+        self._clock = time.monotonic()
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber, *, replay_from: int | None = None) -> None:
+        """Receive every event published from now on (and, with ``replay_from``, those after
+        that seq first). Subscribers run on the engine's thread: they must not block."""
+        if replay_from is not None:
+            for event in self.session.events(after=replay_from):
+                subscriber(event)
+        self._subscribers.append(subscriber)
+
+    def on_progress(self, listener: ProgressListener) -> None:
+        """Transient progress (evaluation phases); not stored."""
+        self._progress_listeners.append(listener)
+
+    def submit(self, command: cmd.Command) -> None:
+        """Thread-safe: the command applies at the engine's next safe point."""
+        self.inbox.put(command)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run until stopped or out of budget; returns why it ended."""
+        self._recover_in_flight("the run ended (crash or kill) during this evaluation")
+        self.supervisor.start(time.time())
+        self._set_status("running", announce=True)
+        self._clock = time.monotonic()
+        status = "stopped"
+        try:
+            while True:
+                self.safe_point(in_step=False)
+                if self.stop_reason:
+                    break
+                exhausted = self.usage.exhausted(self.budgets)
+                if exhausted:
+                    self.stop_reason, status = exhausted, "finished"
+                    break
+                if self._redirect:
+                    reason, self._redirect = self._redirect, None
+                    self.operator.redirect(self._context(), reason)
+                result = self._step()
+                if result.exhausted:
+                    self.stop_reason, status = result.summary, "finished"
+                    break
+        except KeyboardInterrupt:
+            self._recover_in_flight("interrupted by Ctrl-C during this evaluation")
+            self.stop_reason, status = "interrupted", "interrupted"
+            raise
+        except BaseException as error:
+            with suppress(Exception):
+                self._error(f"the run stopped on an internal error: {error!r}")
+            status = "crashed"
+            raise
+        finally:
+            with suppress(Exception):
+                self._tick()
+                self._set_status(status, reason=self.stop_reason or "", announce=True)
+        return self.stop_reason or status
+
+    def _step(self) -> StepResult:
+        context = self._context()
+        number = self.usage.steps + 1
+        try:
+            result = self.operator.step(context)
+        except StepInterrupted as interrupted:
+            result = StepResult(f"step ended early: {interrupted}")
+        self.usage.steps = number
+        self.usage.cost_usd += result.cost_usd
+        self._tick()
+        self._save()
+        self.session.append_event(
+            EventKind.STEP,
+            step=number,
+            summary=result.summary,
+            version=result.committed.id if result.committed else None,
+        )
+        self._publish()
+        return result
+
+    def _context(self) -> RunContext:
+        return RunContext(self)
+
+    # -- safe points and commands -------------------------------------------------------------
+
+    def safe_point(self, in_step: bool = True) -> None:
+        """Apply waiting commands; block while paused; end the step if the ground moved."""
+        while True:
+            for command in self.inbox.drain():
+                self._apply(command)
+            for problem in self.inbox.rejected:
+                self._error(f"ignored an unreadable command: {problem}")
+            self.inbox.rejected.clear()
+            if in_step and (self.stop_reason or self._interrupt):
+                reason = self.stop_reason or self._interrupt
+                self._interrupt = None
+                raise StepInterrupted(reason)
+            if not self.paused or self.stop_reason:
+                self._interrupt = None  # between steps: the next step starts from the new head
+                return
+            self._tick()
+            self.inbox.wait(PAUSED_POLL_S)
+            self._clock = time.monotonic()  # paused time does not count against the budget
+
+    def _apply(self, command: cmd.Command) -> None:
+        session = self.session
+        match command:
+            case cmd.Pause() if not self.paused:
+                self.paused = True
+                self._set_status("paused")
+                session.append_event(EventKind.PAUSE)
+            case cmd.Resume() if self.paused:
+                self.paused = False
+                self._set_status("running")
+                session.append_event(EventKind.RESUME)
+            case cmd.Hint(text=text):
+                self.pending_hints.append(text)
+                session.set_state(pending_hints=self.pending_hints, announce=False)
+                session.append_event(EventKind.HINT, action="received", text=text)
+            case cmd.Guidance(text=text):
+                self.guidance = text or None
+                session.set_state(guidance=self.guidance, announce=False)
+                session.append_event(
+                    EventKind.GUIDANCE, action="set" if self.guidance else "cleared", text=text
+                )
+            case cmd.Rollback(version=ref):
+                try:
+                    target = session.rollback(ref)
+                except (UnknownVersion, StoreError) as error:
+                    self._error(f"cannot roll back: {error}")
+                else:
+                    self._interrupt = f"rolled back to {target.id}"
+            case cmd.OperatorEdit(files=files, message=message):
+                self._apply_edit(files, message)
+            case cmd.Stop(reason=reason):
+                self.stop_reason = reason
+            case _:
+                pass  # a pause while paused, a resume while running
+        self._publish()
+
+    def _apply_edit(self, files: dict[str, str], message: str) -> None:
+        head = self.session.head
+        trial = self.evaluate(files, base=head.id, author="operator", note="hand edit")
+        if not trial.result.correct:
+            self._error(f"the hand edit was not committed: {trial.result.failure}")
+            return
+        version = self.session.commit(
+            files, author="operator", message=message, score=trial.score, attempt=trial.attempt.id
+        )
+        self.supervisor.observe_commit(time.time())
+        self._interrupt = f"the operator committed {version.id}"
+
+    # -- evaluation and commits ---------------------------------------------------------------
+
+    def evaluate(self, files: dict[str, str], *, base: str, author: str, note: str = "") -> Trial:
+        """Evaluate a candidate and record it as an attempt (the supervisor watches)."""
+        result = self._measure(files, base, author)
+        outcome, detail = self._classify(result)
+        attempt = self.session.record_attempt(
+            files,
+            base=base,
+            author=author,
+            outcome=outcome,
+            detail=f"{note}: {detail}" if note else detail,
+            score=score_of(result),
+            log=_result_log(result),
+        )
+        self._after_evaluation()
+        trial = Trial(attempt, result, dict(files), sources_key(files))
+        reason = self.supervisor.observe_attempt(outcome, trial.key, time.time())
+        if reason:
+            self.session.append_event(
+                EventKind.SUPERVISOR, reason=reason, action="redirect", attempt=attempt.id
+            )
+            self._redirect = reason
+        self._save()
+        self._publish()
+        return trial
+
+    def commit(self, trial: Trial, message: str, author: str) -> Version | None:
+        """The commit gate (engine/gate.py): re-evaluate, then commit only a clear gain."""
+        if trial.outcome != "promising":
+            return None
+        best = self.session.best()
+        best_gmean = best.score.gmean if best and best.score else None
+        confirm = self._measure(trial.files, trial.attempt.base, author)
+        if confirm.correct and trial.result.correct:
+            self.noise.add(trial.result.geomean, confirm.geomean)
+        verdict = judge(confirm.geomean, confirm.correct, best_gmean, self.noise, confirm.unit)
+        version = None
+        if verdict.accepted:
+            version = self.session.commit(
+                trial.files,
+                author=author,
+                message=message,
+                score=score_of(confirm),
+                attempt=trial.attempt.id,
+            )
+            self.supervisor.observe_commit(time.time())
+        outcome = "committed" if verdict.accepted else (
+            "not_confirmed" if confirm.correct else confirm.failure.kind  # type: ignore[union-attr]
+        )
+        self.session.record_attempt(
+            trial.files,
+            base=trial.attempt.base,
+            author=author,
+            outcome=outcome,
+            detail=f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
+            + (f" ({confirm.failure})" if confirm.failure else ""),
+            score=score_of(confirm),
+            log=_result_log(confirm),
+            version=version.id if version else None,
+        )
+        self._after_evaluation()
+        self._save()
+        self._publish()
+        return version
+
+    def commit_threshold(self) -> float:
+        best = self.session.best()
+        return threshold(best.score.gmean if best and best.score else None, self.noise)
+
+    def _measure(self, files: dict[str, str], base: str, author: str) -> EvalResult:
+        hashes = self.session.store_files(files)
+        self.session.set_state(
+            in_flight={"base": base, "author": author, "files": hashes, "started": time.time()},
+            announce=False,
+        )
+        best = self.session.best()
+        return self.evaluator.evaluate(
+            files,
+            previous_best=best.score.gmean if best and best.score else None,
+            on_progress=self._progress,
+        )
+
+    def _classify(self, result: EvalResult) -> tuple[str, str]:
+        if result.failure is not None:
+            return result.failure.kind, str(result.failure)
+        best = self.session.best()
+        ratio = f", {result.ratio:.3f}x baseline" if result.ratio is not None else ""
+        text = f"{result.geomean:.4g} {result.unit}{ratio}"
+        if best is None or best.score is None or not best.score.gmean:
+            return "promising", text
+        gain = 100 * (result.geomean / best.score.gmean - 1)
+        text += f"; {gain:+.2f}% on the best ({best.id})"
+        if result.flags:
+            text += "; flagged: " + "; ".join(result.flags)
+        return ("promising" if result.geomean > self.commit_threshold() else "slower"), text
+
+    def _after_evaluation(self) -> None:
+        fields: dict[str, object] = {"in_flight": None}
+        if self.evaluator.baselines_changed:
+            fields["baselines"] = self.evaluator.baselines
+            self.evaluator.baselines_changed = False
+        self.session.set_state(announce=False, **fields)
+
+    def _recover_in_flight(self, why: str) -> None:
+        """Record the evaluation a dead or interrupted run left unfinished, once."""
+        pending = self.session.state.get("in_flight")
+        if not pending:
+            return
+        files = {name: self.session.blobs.get_text(h) for name, h in pending["files"].items()}
+        latest = self.session.recent_attempts(1)
+        already = latest and latest[0].files == pending["files"] and (
+            latest[0].created >= pending["started"]
+        )
+        if not already:
+            self.session.record_attempt(
+                files,
+                base=pending["base"],
+                author=pending["author"],
+                outcome="interrupted",
+                detail=why,
+            )
+        self.session.set_state(in_flight=None, announce=False)
+        self._publish()
+
+    # -- state and events ---------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.usage.seconds += now - self._clock
+        self._clock = now
+
+    def _save(self) -> None:
+        self.session.set_state(
+            announce=False,
+            step=self.usage.steps,
+            usage=self.usage.to_doc(),
+            noise=self.noise.to_doc(),
+            supervisor=self.supervisor.to_doc(),
+        )
+
+    def _set_status(self, status: str, *, announce: bool = False, **extra: object) -> None:
+        self.session.set_state(status=status, announce=announce, **extra)
+        self._publish()
+
+    def take_hints(self) -> list[str]:
+        hints, self.pending_hints = self.pending_hints, []
+        if hints:
+            self.session.set_state(pending_hints=[], announce=False)
+        return hints
+
+    def event(self, kind: str, **data: object) -> None:
+        self.session.append_event(kind, **data)
+        self._publish()
+
+    def _error(self, message: str) -> None:
+        self.event(EventKind.ERROR, message=message)
+
+    def _publish(self) -> None:
+        for event in self.session.events(after=self._published):
+            self._published = event.seq
+            for subscriber in list(self._subscribers):
+                try:
+                    subscriber(event)
+                except Exception:  # a broken view must not stop the run
+                    self._subscribers.remove(subscriber)
+
+    def _progress(self, phase: str, detail: str) -> None:
+        for listener in self._progress_listeners:
+            with suppress(Exception):
+                listener(f"{phase} {detail}".strip())
+
+
+class RunContext:
+    """What an operator's step sees: the engine behind the StepContext protocol."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.session = engine.session
+        self.target = engine.evaluator.target
+        self.knowledge: object | None = None
+
+    def head(self) -> Version:
+        return self.session.head
+
+    def best(self) -> Version | None:
+        return self.session.best()
+
+    def commit_threshold(self) -> float:
+        return self._engine.commit_threshold()
+
+    def take_hints(self) -> list[str]:
+        self._engine.safe_point()
+        return self._engine.take_hints()
+
+    def acknowledge_hint(self, text: str, used: bool, note: str) -> None:
+        self._engine.event(
+            EventKind.HINT, action="used" if used else "unusable", text=text, note=note
+        )
+
+    @property
+    def guidance(self) -> str | None:
+        return self._engine.guidance
+
+    def plan(self, text: str) -> None:
+        self._engine.event(EventKind.PLAN, text=text)
+
+    def progress(self, text: str) -> None:
+        self._engine._progress(text, "")
+
+    def evaluate(self, files: dict[str, str], *, base: str, note: str = "") -> Trial:
+        self._engine.safe_point()
+        return self._engine.evaluate(
+            files, base=base, author=self._engine.operator.name, note=note
+        )
+
+    def commit(self, trial: Trial, message: str) -> Version | None:
+        self._engine.safe_point()
+        return self._engine.commit(trial, message, self._engine.operator.name)
+
+
+def _result_log(result: EvalResult) -> str:
+    return json.dumps(result.as_dict(), indent=1)

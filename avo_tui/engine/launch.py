@@ -1,0 +1,115 @@
+"""Starting a run: settings, the seed kernel, and a new session whose seed is already scored.
+
+The seed is evaluated twice before the session exists: a seed that fails leaves nothing
+behind, and the two scores give the commit gate its first noise measurement.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..evaluation import EvalResult, TargetSpec
+from ..evaluation.candidate import load_sources
+from ..store import Session, StoreError
+from .budget import Budgets, Usage
+from .evaluator import Evaluator, score_of
+from .gate import DEFAULT_NOISE_FLOOR_PCT, NoiseEstimate
+from .supervisor import SupervisorLimits
+
+KERNELS_ENV = "AVO_KERNELS_DIR"
+
+
+class SeedRejected(StoreError):
+    """The seed kernel does not pass its own target: there is nothing to evolve from."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    operator: str = "tuner"
+    quick: bool = False  # score on the target's quick grid (faster steps, less faithful)
+    budgets: Budgets = field(default_factory=Budgets)
+    supervisor: SupervisorLimits = field(default_factory=SupervisorLimits)
+    noise_floor_pct: float = DEFAULT_NOISE_FLOOR_PCT
+    timeout_s: float | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "operator": self.operator,
+            "quick": self.quick,
+            "budgets": self.budgets.to_doc(),
+            "supervisor": self.supervisor.to_doc(),
+            "noise_floor_pct": self.noise_floor_pct,
+            "timeout_s": self.timeout_s,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> RunSettings:
+        fields = dict(doc)
+        fields["budgets"] = Budgets.from_doc(fields.get("budgets"))
+        fields["supervisor"] = SupervisorLimits.from_doc(fields.get("supervisor"))
+        return cls(**fields)
+
+
+def kernels_dir() -> Path:
+    """The seed kernels: $AVO_KERNELS_DIR, else kernels/ of the checkout avo runs from."""
+    if os.environ.get(KERNELS_ENV):
+        return Path(os.environ[KERNELS_ENV])
+    return Path(__file__).resolve().parents[2] / "kernels"
+
+
+def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
+    if path is None:
+        if not target.seed_kernel:
+            raise SeedRejected(f"target {target.name} has no seed kernel; pass --seed PATH")
+        path = kernels_dir() / target.seed_kernel
+        if not path.exists():
+            raise SeedRejected(
+                f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "
+                f"{KERNELS_ENV} to the repository's kernels/ folder"
+            )
+    return load_sources(path, target.toolchain)
+
+
+def create_session(
+    directory: Path,
+    target: TargetSpec,
+    settings: RunSettings,
+    files: dict[str, str],
+    evaluator: Evaluator,
+    on_seed_result: Callable[[EvalResult], None] | None = None,
+) -> Session:
+    """Score the seed twice, then create the session with that score and the noise seen."""
+    if directory.exists():
+        raise StoreError(f"session '{directory.name}' already exists in {directory.parent}")
+    results = []
+    for _ in range(2):
+        result = evaluator.evaluate(files)
+        if on_seed_result:
+            on_seed_result(result)
+        if not result.correct:
+            raise SeedRejected(f"the seed kernel fails on {target.name}: {result.failure}")
+        results.append(result)
+    noise = NoiseEstimate(settings.noise_floor_pct)
+    noise.add(results[0].geomean, results[1].geomean)
+    session = Session.create(
+        directory,
+        target=target.name,
+        operator=settings.operator,
+        seed_files=files,
+        message=f"seed kernel ({', '.join(sorted(files))})",
+        score=score_of(results[1]),
+        host=evaluator.host(),
+        settings=settings.to_doc(),
+    )
+    session.set_state(
+        announce=False,
+        usage=Usage().to_doc(),
+        noise=noise.to_doc(),
+        baselines=evaluator.baselines,
+    )
+    evaluator.baselines_changed = False
+    return session

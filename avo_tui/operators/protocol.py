@@ -1,0 +1,81 @@
+"""The contract between the engine and a variation operator.
+
+The engine calls ``step`` again and again. A step sees the session (lineage, attempts, files)
+through a :class:`StepContext`, evaluates candidates with it, and asks it to commit the ones
+worth keeping; the commit gate decides. Every call on the context is a safe point: a pause
+takes effect there, and a rollback or stop ends the step by raising :class:`StepInterrupted`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..evaluation import EvalResult, TargetSpec
+from ..store import Attempt, Score, Session, Version
+
+
+class StepInterrupted(Exception):
+    """The ground moved under a step (rollback, hand edit, stop): the engine ends it."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated candidate, recorded as an attempt."""
+
+    attempt: Attempt
+    result: EvalResult
+    files: dict[str, str]
+    key: str  # hash of the whole source
+
+    @property
+    def outcome(self) -> str:
+        return self.attempt.outcome
+
+    @property
+    def score(self) -> Score | None:
+        return self.attempt.score
+
+
+@dataclass(frozen=True)
+class StepResult:
+    summary: str
+    committed: Version | None = None
+    exhausted: bool = False  # the operator has nothing new left to try
+    cost_usd: float = 0.0
+
+
+class StepContext(Protocol):
+    session: Session  # for reading: lineage, attempts, files
+    target: TargetSpec
+    knowledge: object | None  # the knowledge base (issue 8), None until there is one
+
+    def head(self) -> Version: ...
+    def best(self) -> Version | None: ...
+    def commit_threshold(self) -> float:
+        """The geometric mean a candidate must beat to be committed (best plus noise)."""
+        ...
+    def take_hints(self) -> list[str]:
+        """The hints that arrived since the last call; each must be acknowledged."""
+        ...
+    def acknowledge_hint(self, text: str, used: bool, note: str) -> None: ...
+    @property
+    def guidance(self) -> str | None: ...
+    def plan(self, text: str) -> None: ...
+    def progress(self, text: str) -> None: ...
+    def evaluate(self, files: dict[str, str], *, base: str, note: str = "") -> Trial: ...
+    def commit(self, trial: Trial, message: str) -> Version | None:
+        """Re-evaluate ``trial`` independently; commit it if the gate accepts. None if not."""
+        ...
+
+
+class Operator(Protocol):
+    name: str  # the author of its versions: "tuner" or "agent"
+
+    def step(self, ctx: StepContext) -> StepResult: ...
+    def redirect(self, ctx: StepContext, reason: str) -> None:
+        """The supervisor found the search stalled: change direction."""
+        ...
+
+
+__all__ = ["Operator", "StepContext", "StepInterrupted", "StepResult", "Trial"]

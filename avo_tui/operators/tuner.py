@@ -1,0 +1,241 @@
+"""The classical operator: a genetic search over the knobs a kernel declares.
+
+Each step proposes one knob setting for the head's source and evaluates it:
+- parents are chosen by tournament over every scored individual of the session (versions and
+  attempts alike, failures scoring zero);
+- with some probability two parents are crossed (each knob from either), otherwise one parent
+  is mutated (one or two knobs; two to four after a redirect);
+- a source hash already evaluated in this session is never evaluated again;
+- hints and guidance that name knobs pin values or focus the mutation; others are
+  acknowledged as unusable.
+A candidate that measures above the commit threshold is handed to the commit gate.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ..evaluation import contract
+from ..evaluation.candidate import apply_knobs
+from ..evaluation.contract import ContractError, Knob
+from ..store import Session, Version
+from ..store.blobs import blob_hash
+from .hints import KnobRequest, read_knob_request
+from .protocol import StepContext, StepResult
+
+TOURNAMENT = 3
+CROSSOVER_RATE = 0.3
+TRIES_PER_STEP = 200
+WIDEN_STEPS = 10  # steps of wider mutation after a redirect
+
+
+@dataclass(frozen=True)
+class Individual:
+    knobs: dict[str, str]
+    gmean: float  # 0 for a failed candidate
+
+
+class Tuner:
+    name = "tuner"
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.rng = random.Random(seed)
+        self.population: list[Individual] = []
+        self.seen: set[str] = set()  # blob-hash sets of every evaluated source
+        self._attempts_read = 0
+        self._versions_read = 0
+        self._wide_steps = 0
+        self._restart_from: Individual | None = None
+        self._guidance_noted: str | None = None
+        self._source_knobs: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+    # -- the step -----------------------------------------------------------------------------
+
+    def step(self, ctx: StepContext) -> StepResult:
+        self._catch_up(ctx)
+        head = ctx.head()
+        files = ctx.session.read_files(head)
+        knobs = _declared_knobs(files)
+        if not knobs:
+            return StepResult(
+                f"{head.id} declares no knobs (// avo:knob): the tuner has nothing to vary",
+                exhausted=True,
+            )
+        request = self._requests(ctx, knobs)
+        proposal = self._propose(ctx, head, files, knobs, request)
+        if proposal is None:
+            return StepResult(
+                f"every knob setting the tuner can reach from {head.id} was already evaluated",
+                exhausted=self._exhausted(knobs),
+            )
+        values, candidate = proposal
+        change = _describe_change({k.name: k.value for k in knobs.values()}, values)
+        ctx.plan(f"{head.id}: {change}")
+        trial = ctx.evaluate(candidate, base=head.id, note=change)
+        self._source_knobs[tuple(sorted(trial.attempt.files.items()))] = values  # no re-parse
+        committed = ctx.commit(trial, f"tuner: {change}") if trial.outcome == "promising" else None
+        if self._wide_steps:
+            self._wide_steps -= 1
+        summary = f"{change}: {trial.outcome}" + (f" -> {committed.id}" if committed else "")
+        return StepResult(summary, committed=committed)
+
+    def redirect(self, ctx: StepContext, reason: str) -> None:
+        """Restart selection from another scored individual, and mutate wider for a while."""
+        self._catch_up(ctx)
+        self._wide_steps = WIDEN_STEPS
+        scored = sorted((i for i in self.population if i.gmean > 0), key=lambda i: -i.gmean)
+        others = scored[1:] or scored
+        self._restart_from = self.rng.choice(others) if others else None
+        ctx.plan(
+            f"redirect ({reason}): mutating 2-4 knobs for {WIDEN_STEPS} steps, starting from "
+            + (_describe_knobs(self._restart_from.knobs) if self._restart_from else "the head")
+        )
+
+    # -- reading the session ------------------------------------------------------------------
+
+    def _catch_up(self, ctx: StepContext) -> None:
+        """Take in the versions and attempts recorded since the last look (all, on resume)."""
+        session = ctx.session
+        for version in list(session.lineage)[self._versions_read :]:
+            self._remember(session, version.files, version.score.gmean if version.score else 0.0)
+        self._versions_read = len(session.lineage)
+        for number in range(self._attempts_read + 1, session.attempt_count + 1):
+            attempt = session.attempt(f"a{number}")
+            if attempt.outcome != "interrupted":
+                gmean = attempt.score.gmean if attempt.score else 0.0
+                self._remember(session, attempt.files, gmean)
+        self._attempts_read = session.attempt_count
+
+    def _remember(self, session: Session, hashes: dict[str, str], gmean: float) -> None:
+        key = tuple(sorted(hashes.items()))
+        self.seen.add(_hash_key(hashes))
+        knobs = self._source_knobs.get(key)
+        if knobs is None:
+            texts = {name: session.blobs.get_text(h) for name, h in hashes.items()}
+            knobs = self._source_knobs[key] = {
+                k.name: k.value for k in _declared_knobs(texts).values()
+            }
+        if knobs:
+            self.population.append(Individual(knobs, gmean))
+
+    # -- proposing ----------------------------------------------------------------------------
+
+    def _requests(self, ctx: StepContext, knobs: dict[str, Knob]) -> KnobRequest:
+        """Pins and focus from this step's hints and the standing guidance; acknowledge each."""
+        choices = {name: knob.choices for name, knob in knobs.items()}
+        merged = KnobRequest()
+        guidance = ctx.guidance
+        if guidance:
+            wanted = read_knob_request(guidance, choices)
+            if guidance != self._guidance_noted:
+                self._guidance_noted = guidance
+                ctx.acknowledge_hint(guidance, wanted.usable, _note(wanted, choices, standing=True))
+            merged.pins |= wanted.pins
+            merged.focus |= wanted.focus
+        for hint in ctx.take_hints():
+            wanted = read_knob_request(hint, choices)
+            ctx.acknowledge_hint(hint, wanted.usable, _note(wanted, choices, standing=False))
+            merged.pins |= wanted.pins
+            merged.focus |= wanted.focus
+        return merged
+
+    def _propose(
+        self,
+        ctx: StepContext,
+        head: Version,
+        files: dict[str, str],
+        knobs: dict[str, Knob],
+        request: KnobRequest,
+    ) -> tuple[dict[str, str], dict[str, str]] | None:
+        current = {name: knob.value for name, knob in knobs.items()}
+        for _ in range(TRIES_PER_STEP):
+            values = self._child(current, knobs, request)
+            if values == current and not request.pins:
+                continue
+            candidate = apply_knobs(files, values)
+            if _source_hash(candidate) in self.seen or not _feasible(candidate, ctx):
+                continue
+            return values, candidate
+        return None
+
+    def _child(
+        self, current: dict[str, str], knobs: dict[str, Knob], request: KnobRequest
+    ) -> dict[str, str]:
+        parents = [i for i in self.population if i.gmean > 0] or [Individual(current, 0.0)]
+        if self._restart_from is not None:
+            parent = dict(self._restart_from.knobs)
+            self._restart_from = None
+        elif len(parents) > 1 and self.rng.random() < CROSSOVER_RATE:
+            a, b = self._tournament(parents), self._tournament(parents)
+            parent = {k: self.rng.choice([a.get(k, v), b.get(k, v)]) for k, v in current.items()}
+        else:
+            parent = dict(self._tournament(parents))
+        child = {name: parent.get(name, value) for name, value in current.items()}
+        child = {k: v if v in knobs[k].choices else current[k] for k, v in child.items()}
+        low, high = (2, 4) if self._wide_steps else (1, 2)
+        names = sorted(request.focus) or sorted(knobs)
+        for name in self.rng.sample(names, min(len(names), self.rng.randint(low, high))):
+            others = [c for c in knobs[name].choices if c != child[name]]
+            if others:
+                child[name] = self.rng.choice(others)
+        return child | request.pins
+
+    def _tournament(self, individuals: list[Individual]) -> dict[str, str]:
+        entrants = self.rng.sample(individuals, min(TOURNAMENT, len(individuals)))
+        return max(entrants, key=lambda i: i.gmean).knobs
+
+    def _exhausted(self, knobs: dict[str, Knob]) -> bool:
+        space = 1
+        for knob in knobs.values():
+            space *= len(knob.choices)
+        return len(self.seen) >= space
+
+
+def _declared_knobs(files: dict[str, str]) -> dict[str, Knob]:
+    knobs: dict[str, Knob] = {}
+    for text in files.values():
+        try:
+            knobs |= {k.name: k for k in contract.parse(text).knobs}
+        except ContractError:
+            continue
+    return knobs
+
+
+def _feasible(files: dict[str, str], ctx: StepContext) -> bool:
+    """The kernel's own ``avo:require`` lines hold, so no evaluation is wasted on it."""
+    try:
+        for text in files.values():
+            contract.parse(text).check_requirements(ctx.target.defines)
+    except ContractError:
+        return False
+    return True
+
+
+def _hash_key(hashes: dict[str, str]) -> str:
+    return "|".join(f"{name}:{digest}" for name, digest in sorted(hashes.items()))
+
+
+def _source_hash(files: dict[str, str]) -> str:
+    return _hash_key({name: blob_hash(text.encode()) for name, text in files.items()})
+
+
+def _describe_change(before: dict[str, str], after: dict[str, str]) -> str:
+    changes = [f"{k} {before[k]}->{v}" for k, v in after.items() if before.get(k) != v]
+    return ", ".join(changes) or "re-measure the head"
+
+
+def _describe_knobs(knobs: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
+
+
+def _note(request: KnobRequest, choices: dict[str, tuple[str, ...]], standing: bool) -> str:
+    if not request.usable:
+        problems = "; ".join(request.problems)
+        return (problems or "names no knob of this kernel") + (
+            f" (the tuner can only vary: {', '.join(sorted(choices))})"
+        )
+    scope = "every step while it stands" if standing else "the next candidate"
+    return f"{request.describe()} for {scope}" + (
+        f"; ignored: {'; '.join(request.problems)}" if request.problems else ""
+    )

@@ -1,0 +1,221 @@
+"""The engine's semantics on the real thing: a TinyDB session on disk, the tuner, and the CPU
+evaluation worker scoring the real seed kernel on the cpu-attention quick grid."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from avo_tui.engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
+from avo_tui.evaluation import Worker
+from avo_tui.evaluation.candidate import apply_knobs
+from avo_tui.store import Session
+
+from engine_helpers import new_session, start
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    with Worker("cpu") as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Path:
+    """One session with a scored seed, copied for each test (scoring it costs two evaluations)."""
+    path = tmp_path_factory.mktemp("template") / "seeded"
+    new_session(path, worker).close()
+    return path
+
+
+@pytest.fixture
+def session(template: Path, tmp_path: Path) -> Iterator[Session]:
+    path = tmp_path / "run"
+    shutil.copytree(template, path)
+    with Session.open(path) as s:
+        yield s
+
+
+def knob(session: Session, files: dict[str, str], name: str) -> str:
+    from avo_tui.evaluation import contract
+
+    return next(k.value for k in contract.parse(files["attention.c"]).knobs if k.name == name)
+
+
+def attempt_files(session: Session, attempt_id: str) -> dict[str, str]:
+    attempt = session.attempt(attempt_id)
+    return {n: session.blobs.get_text(h) for n, h in attempt.files.items()}
+
+
+def test_the_tuner_commits_an_improvement_over_the_cpu_seed(
+    session: Session, worker: Worker
+) -> None:
+    seed = session.version("v0")
+    assert seed.score and seed.score.gmean > 0
+    live = start(session, worker, max_steps=30)
+    live.engine.subscribe(lambda e: live.engine.submit(Stop("first commit")) if e.kind == "commit"
+                          else None)
+    reason = live.finish(timeout=300)
+    commits = [v for v in session.lineage if v.author == "tuner"]
+    assert commits, f"no commit in {session.state['step']} steps ({reason})"
+    best = commits[-1]
+    assert best.score and best.parent == "v0"
+    gain = best.score.gmean / seed.score.gmean
+    noise = session.state["noise"]
+    print(
+        f"\ntuner: {best.id} after {session.state['step']} steps: {best.score.gmean:.3g} vs seed "
+        f"{seed.score.gmean:.3g} GFLOP/s ({gain:.2f}x); ratio to torch SDPA {best.score.ratio:.3f}"
+        f"; gate noise {noise['pairs_pct']}"
+    )
+    floor = max(noise["floor_pct"], min(noise["pairs_pct"]))
+    assert gain > 1 + floor / 100
+    gate = [a for a in session.recent_attempts(100) if a.version == best.id]
+    assert gate and gate[0].outcome == "committed" and gate[0].score == best.score
+
+
+def test_pause_holds_before_the_next_evaluation_and_resume_continues(
+    session: Session, worker: Worker
+) -> None:
+    live = start(session, worker, before=lambda engine: engine.submit(Pause()))
+    live.wait(lambda: bool(live.kinds("pause")))
+    assert session.state["status"] == "paused"
+    time.sleep(1.5)
+    assert session.attempt_count == 0 and not live.evaluating.is_set()
+    live.engine.submit(Resume())
+    live.wait(lambda: session.attempt_count >= 1)
+    assert session.state["status"] == "running" and live.kinds("resume")
+    live.engine.submit(Stop())
+    assert live.finish() == "stop requested"
+    assert session.state["status"] == "stopped"
+
+
+def test_a_pause_during_an_evaluation_lets_it_finish_and_be_recorded(
+    session: Session, worker: Worker
+) -> None:
+    live = start(session, worker)
+    live.wait(live.evaluating.is_set)
+    live.engine.submit(Pause())
+    live.wait(lambda: bool(live.kinds("pause")))
+    assert session.attempt_count == 1  # the running evaluation finished and was recorded first
+    assert session.state["in_flight"] is None
+    pause_seq = live.kinds("pause")[0].seq
+    assert [e for e in live.events if e.kind == "attempt"][0].seq < pause_seq
+    time.sleep(1.5)
+    assert session.attempt_count == 1  # nothing new started
+    live.engine.submit(Stop())
+    live.finish()
+
+
+def test_a_hint_naming_a_knob_pins_the_next_candidate(session: Session, worker: Worker) -> None:
+    def hints(engine: object) -> None:
+        live_engine = engine
+        live_engine.submit(Hint("please try BLOCK_Q = 16"))  # type: ignore[attr-defined]
+        live_engine.submit(Hint("make it faster"))  # type: ignore[attr-defined]
+
+    live = start(session, worker, max_steps=1, before=hints)
+    live.finish()
+    received = [e.data for e in live.kinds("hint") if e.data["action"] == "received"]
+    assert [h["text"] for h in received] == ["please try BLOCK_Q = 16", "make it faster"]
+    acks = {e.data["text"]: e.data for e in live.kinds("hint") if e.data["action"] != "received"}
+    assert acks["please try BLOCK_Q = 16"]["action"] == "used"
+    assert acks["make it faster"]["action"] == "unusable"
+    assert "names no knob" in acks["make it faster"]["note"]
+    assert knob(session, attempt_files(session, "a1"), "BLOCK_Q") == "16"
+    assert session.state["pending_hints"] == []
+
+
+def test_guidance_holds_for_every_step_until_cleared(session: Session, worker: Worker) -> None:
+    live = start(session, worker, max_steps=3,
+                 before=lambda engine: engine.submit(Guidance("keep UNROLL=2")))
+    live.finish()
+    firsts = [a for a in session.recent_attempts(100) if "re-evaluation" not in a.detail]
+    assert len(firsts) == 3
+    assert {knob(session, attempt_files(session, a.id), "UNROLL") for a in firsts} == {"2"}
+    assert session.state["guidance"] == "keep UNROLL=2"
+    acks = [e for e in live.kinds("hint") if e.data["action"] == "used"]
+    assert len(acks) == 1  # acknowledged once, not every step
+
+    live = start(session, worker, max_steps=4, before=lambda engine: engine.submit(Guidance(None)))
+    live.finish()
+    assert session.state["guidance"] is None
+    assert live.kinds("guidance")[-1].data["action"] == "cleared"
+
+
+def test_an_operator_edit_commits_when_correct_and_is_refused_when_not(
+    session: Session, worker: Worker
+) -> None:
+    seed = session.read_files("v0")
+    good = apply_knobs(seed, {"THREADS": "2"})
+    broken = {"attention.c": seed["attention.c"].replace("float sum = 0.0f;", "float sum = ;")}
+    live = start(session, worker, max_steps=None, before=lambda engine: (
+        engine.submit(Pause()),
+        engine.submit(OperatorEdit(broken, "typo")),
+        engine.submit(OperatorEdit(good, "two threads")),
+    ))
+    live.wait(lambda: len(session.lineage) == 2)
+    v1 = session.version("v1")
+    assert v1.author == "operator" and v1.message == "two threads" and session.head.id == "v1"
+    assert session.read_files("v1") == good
+    outcomes = [a.outcome for a in session.recent_attempts(10)][::-1]
+    assert outcomes == ["compile", "committed"] or outcomes[0] == "compile"
+    errors = [e.data["message"] for e in live.kinds("error")]
+    assert any("hand edit was not committed: compile" in m for m in errors)
+    live.engine.submit(Stop())
+    live.finish()
+
+
+def test_a_rollback_moves_the_head_and_the_next_candidates_branch_from_there(
+    session: Session, worker: Worker
+) -> None:
+    seed = session.read_files("v0")
+    live = start(session, worker, max_steps=None, before=lambda engine: (
+        engine.submit(Pause()),
+        engine.submit(OperatorEdit(apply_knobs(seed, {"THREADS": "2"}), "two threads")),
+    ))
+    live.wait(lambda: session.head.id == "v1")
+    live.engine.submit(Rollback("v0"))
+    live.engine.submit(Rollback("v99"))
+    live.engine.submit(Resume())
+    live.wait(lambda: session.attempt_count >= 3)
+    live.engine.submit(Stop())
+    live.finish()
+    assert live.kinds("rollback")[0].data == {"from": "v1", "to": "v0"}
+    assert any("cannot roll back" in e.data["message"] for e in live.kinds("error"))
+    assert session.attempt("a2").base == "v0"
+    for v in session.lineage:
+        if v.number > 1:
+            assert v.parent == "v0"
+
+
+def test_stop_ends_the_run_at_a_safe_point(session: Session, worker: Worker) -> None:
+    live = start(session, worker)
+    live.wait(live.evaluating.is_set)
+    live.engine.submit(Stop("enough"))
+    assert live.finish() == "enough"
+    assert session.state["status"] == "stopped" and session.state["in_flight"] is None
+    assert session.attempt_count >= 1
+    assert all(a.outcome != "interrupted" for a in session.recent_attempts(20))
+
+
+def test_a_resumed_engine_keeps_steps_guidance_and_pending_hints(
+    session: Session, worker: Worker
+) -> None:
+    live = start(session, worker, max_steps=2,
+                 before=lambda engine: engine.submit(Guidance("THREADS=2")))
+    live.finish()
+    assert session.state["step"] == 2
+    send(session.directory, Hint("BLOCK_K=16"))  # from "another process" while nothing runs
+    (session.directory / "inbox" / "0-bad.json").write_text("{not json")
+    live = start(session, worker, max_steps=3)  # a fresh engine and tuner on the same session
+    live.finish()
+    assert session.state["step"] == 3 and session.state["usage"]["steps"] == 3
+    newest = session.recent_attempts(10)
+    first = [a for a in newest if "re-evaluation" not in a.detail][0]
+    files = attempt_files(session, first.id)
+    assert knob(session, files, "THREADS") == "2" and knob(session, files, "BLOCK_K") == "16"
+    assert any("unreadable command" in e.data["message"] for e in live.kinds("error"))
+    assert not list((session.directory / "inbox").glob("*.json"))
