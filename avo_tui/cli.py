@@ -50,6 +50,7 @@ sessions live in --sessions-dir, else $AVO_SESSIONS_DIR, else sessions/ of the c
 (or ~/.local/share/avo-tui/sessions when installed elsewhere).
 
 examples:
+  avo run --target cpu-attention --session cpu-1 --headless --quick --max-steps 30
   avo sessions list
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
@@ -96,7 +97,8 @@ def cmd_overview(args: argparse.Namespace) -> int:
     else:
         console.print("No sessions yet.")
     console.print(
-        "\nThe live app is not built yet; meanwhile: avo sessions list | show | repair, avo export."
+        "\nThe live app is not built yet; meanwhile: avo run --headless, avo send, "
+        "avo sessions list | show | repair, avo export."
         "\nSee avo --help."
     )
     return 0

@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_helpers import new_session, start
 
 from avo_tui.engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
 from avo_tui.evaluation import Worker
 from avo_tui.evaluation.candidate import apply_knobs
 from avo_tui.store import Session
-
-from engine_helpers import new_session, start
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +102,7 @@ def test_a_pause_during_an_evaluation_lets_it_finish_and_be_recorded(
     assert session.attempt_count == 1  # the running evaluation finished and was recorded first
     assert session.state["in_flight"] is None
     pause_seq = live.kinds("pause")[0].seq
-    assert [e for e in live.events if e.kind == "attempt"][0].seq < pause_seq
+    assert next(e for e in live.events if e.kind == "attempt").seq < pause_seq
     time.sleep(1.5)
     assert session.attempt_count == 1  # nothing new started
     live.engine.submit(Stop())
@@ -214,7 +213,7 @@ def test_a_resumed_engine_keeps_steps_guidance_and_pending_hints(
     live.finish()
     assert session.state["step"] == 3 and session.state["usage"]["steps"] == 3
     newest = session.recent_attempts(10)
-    first = [a for a in newest if "re-evaluation" not in a.detail][0]
+    first = next(a for a in newest if "re-evaluation" not in a.detail)
     files = attempt_files(session, first.id)
     assert knob(session, files, "THREADS") == "2" and knob(session, files, "BLOCK_K") == "16"
     assert any("unreadable command" in e.data["message"] for e in live.kinds("error"))

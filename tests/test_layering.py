@@ -71,3 +71,42 @@ def test_the_parent_process_does_not_import_torch_to_talk_to_the_worker() -> Non
     code = "import sys, avo_tui.evaluation, avo_tui.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def relative_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, top package under avo_tui) for every ``from ..package import`` in ``path``."""
+    depth = len(path.relative_to(PACKAGE).parts) - 1
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level > depth and node.module:
+            found.append((node.lineno, node.module.split(".")[0]))
+    return found
+
+
+# Imports point downward: engine -> operators -> evaluation -> store.
+MAY_NOT_IMPORT = {
+    "operators": {"engine", "tui", "commands", "cli"},
+    "evaluation": {"engine", "operators", "store", "tui", "commands", "cli"},
+    "store": {"engine", "operators", "evaluation", "tui", "commands", "cli"},
+    "engine": {"tui", "commands", "cli"},
+}
+
+
+def test_imports_point_downward_only() -> None:
+    offenders = [
+        f"{f}:{line} imports avo_tui.{target}"
+        for package, banned in MAY_NOT_IMPORT.items()
+        for f in (PACKAGE / package).rglob("*.py")
+        for line, target in relative_imports(f)
+        if target in banned
+    ]
+    assert offenders == []
+
+
+def test_the_downward_check_sees_an_upward_import() -> None:
+    fake = PACKAGE / "operators" / "_probe_upward.py"
+    try:
+        fake.write_text("from ..engine import Engine\n")
+        assert relative_imports(fake) == [(1, "engine")]
+    finally:
+        fake.unlink()
