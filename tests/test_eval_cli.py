@@ -36,7 +36,7 @@ def test_seed_passes_with_every_figure_in_the_json(capsys: pytest.CaptureFixture
         assert config["rel_l2_err"] < 1e-4 and config["max_abs_err"] < 1e-3
         assert config["timing"]["reps"] >= 5
     assert all(c["passed"] for c in edges)
-    assert doc["knobs"] == {"BLOCK_Q": "32", "BLOCK_K": "64", "UNROLL": "4", "THREADS": "0"}
+    assert doc["knobs"] == {"BLOCK_Q": "32", "BLOCK_K": "64", "UNROLL": "4", "THREADS": "1"}
     assert isinstance(doc["seed"], int) and doc["host"]["torch"]
 
 

@@ -8,6 +8,9 @@
  * Each OpenMP task owns one block of BLOCK_Q queries of one head. It walks the keys BLOCK_K at
  * a time, keeping per query the running maximum m, the running sum l of exp(s - m) and the
  * unnormalised output acc, rescaled whenever m grows. o = acc / l at the end.
+ *
+ * The seed runs on one thread (THREADS 1; 0 means every core) and with middling tiles: it is
+ * a starting point, and finding parallelism and better tiles is the search's first job.
  */
 #include <math.h>
 #include <omp.h>
