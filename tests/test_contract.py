@@ -112,3 +112,121 @@ def test_knob_overrides_reach_whichever_file_declares_them() -> None:
     assert "#define WARPS 8" in tuned["tiles.h"]
     with pytest.raises(CandidateError, match="no knob NOPE in the kernel"):
         apply_knobs(sources, {"NOPE": "1"})
+
+
+# -- tensor maps (TMA) ---------------------------------------------------------------------------
+
+TMA_KERNEL = """\
+#define BLOCK_M 64   // avo:knob 64 128
+#define COLS 64
+// avo:launch grid=(ceil_div(S, BLOCK_M), HQ, B) block=(128,)
+// avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, COLS) swizzle=128B
+// avo:tensormap tma_k tensor=k box=(1, 1, 64, AVO_HEAD_DIM) l2=256B oob=nan
+"""
+
+
+def test_tensor_maps_are_read_in_declaration_order() -> None:
+    declared = contract.parse(TMA_KERNEL)
+    assert [(m.name, m.tensor, m.swizzle, m.l2, m.oob) for m in declared.tensormaps] == [
+        ("tma_q", "q", "128B", "none", "zero"),
+        ("tma_k", "k", "none", "256B", "nan"),
+    ]
+    env = declared.environment({"AVO_HEAD_DIM": 128})
+    assert [m.box_shape(env, 2) for m in declared.tensormaps] == [(1, 1, 64, 64), (1, 1, 64, 128)]
+    # the launch fields are untouched by the maps riding along in Declarations.launch
+    assert set(declared.launch) >= {"grid", "block"}
+
+
+def test_tensor_maps_survive_a_merge_of_several_files() -> None:
+    """The evaluator merges every file's launch fields; the maps travel with them."""
+    merged: dict[str, str] = {}
+    for text in ("// avo:launch grid=(1,) block=(32,)\n", TMA_KERNEL.split("\n", 3)[3]):
+        merged |= contract.parse(text).launch
+    names = [m.name for m in contract.Declarations((), (), merged).tensormaps]
+    assert names == ["tma_q", "tma_k"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("tq tensor=x box=(1, 1, 64, 64)", "tensor=x is not one of q k v out"),
+        ("tq tensor=q", r"needs box= \(4 tile sizes"),
+        ("tq box=(1, 1, 64, 64)", "needs tensor= \\(q k v out\\)"),
+        ("tq tensor=q box=(64, 64)", "has 2 sizes; it needs 4"),
+        ("tq tensor=q box=(1, 1, S, 64)", "uses S, known only per configuration"),
+        ("tq tensor=q box=(1, 1, 64, 64) swizzle=256B", "swizzle=256B is not one of none"),
+        ("tq tensor=q box=(1, 1, 64, 64) l2=1K", "l2=1K is not one of"),
+        ("tq tensor=q box=(1, 1, 64, 64) oob=inf", "oob=inf is not one of zero nan"),
+        ("tq tensor=q box=(1, 1, 64, 64) stride=2", "takes tensor=, box=, swizzle="),
+        ("tq tensor=q tensor=k box=(1, 1, 64, 64)", "gives tensor= twice"),
+        ("tq tensor=q box=(1, 1, 64,", "cannot read the expression"),
+        ("tensor=q box=(1, 1, 64, 64)", "starts with a name"),
+        ("", "starts with a name"),
+    ],
+)
+def test_malformed_tensor_maps_are_errors_with_a_reason(line: str, message: str) -> None:
+    with pytest.raises(ContractError, match=message):
+        contract.parse(f"// avo:launch grid=(1,) block=(32,)\n// avo:tensormap {line}\n")
+
+
+def test_a_tensor_map_declared_twice_is_an_error() -> None:
+    line = "// avo:tensormap tq tensor=q box=(1, 1, 64, 64)\n"
+    with pytest.raises(ContractError, match="line 2: a tensor map is declared twice"):
+        contract.parse(line * 2)
+
+
+@pytest.mark.parametrize(
+    ("box", "swizzle", "message"),
+    [
+        ("(1, 1, 512, 64)", "none", "every size must be 1 to 256"),
+        ("(1, 0, 64, 64)", "none", "every size must be 1 to 256"),
+        ("(1, 1, 64, 4)", "none", "innermost size is 8 bytes; TMA needs a multiple of 16"),
+        ("(1, 1, 64, 128)", "128B", "256 bytes, more than the 128B swizzle span"),
+        ("(1, 1, 64, 64)", "64B", "at most 32 elements"),
+        ("(1, 1, 64.0, 64)", "none", "must be 4 integers"),
+        ("WIDE", "none", "must be 4 integers"),
+        ("(1, 1, 64, NOPE)", "none", "box: unknown name 'NOPE'"),
+    ],
+)
+def test_a_box_the_tma_unit_cannot_copy_is_refused(box: str, swizzle: str, message: str) -> None:
+    source = f"#define WIDE 64\n// avo:tensormap tq tensor=q box={box} swizzle={swizzle}\n"
+    (tensormap,) = contract.parse(source).tensormaps
+    with pytest.raises(ContractError, match=f"avo:tensormap tq: .*{message}"):
+        tensormap.box_shape(contract.parse(source).environment(), 2)
+
+
+def test_an_unknown_tensor_fails_a_cuda_evaluation_as_contract() -> None:
+    """Declarations are read before anything needs a GPU, so this runs anywhere."""
+    from avo_tui.evaluation.pipeline import Pipeline
+    from avo_tui.evaluation.results import EvalRequest
+
+    source = "// avo:tensormap tq tensor=query box=(1, 1, 64, 64)\n" + TMA_KERNEL
+    request = EvalRequest("mha", {"k.cu": source}, quick=True, measure_baselines=False)
+    result = Pipeline("cpu").run(request, lambda phase, detail: None)
+    assert result.failure is not None and result.failure.kind == "contract"
+    assert "k.cu: line 1: avo:tensormap tq: tensor=query is not one of q k v out" in (
+        result.failure.message
+    )
+
+
+# -- launch geometry -----------------------------------------------------------------------------
+
+
+def test_a_cluster_launch_counts_the_declared_grid_in_clusters() -> None:
+    from avo_tui.evaluation.gpu import clusters_in
+
+    assert clusters_in((8, 16, 2), (2, 1, 1)) == (4, 16, 2)
+    assert clusters_in((8,), (4,)) == (2, 1, 1)
+    with pytest.raises(ContractError, match=r"not a whole number of clusters .*x has 7 blocks"):
+        clusters_in((7, 16, 2), (2, 1, 1))
+    with pytest.raises(ContractError, match="more than 8 blocks"):
+        clusters_in((16,), (16,))
+
+
+def test_a_persistent_grid_is_one_block_per_multiprocessor() -> None:
+    from avo_tui.evaluation.gpu import launch_variables
+    from avo_tui.evaluation.targets import Config
+
+    declared = contract.parse("// avo:launch grid=(NUM_SMS,) block=(128,)\n")
+    variables = launch_variables(Config(1, 16, 16, 4096, 128, True, "bfloat16"), 132)
+    assert declared.environment(variables).evaluate(declared.launch["grid"]) == (132,)

@@ -13,6 +13,7 @@ from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
 
 ROOT = Path(__file__).parents[1]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
+CONTRACT_KERNELS = ROOT / "tests" / "gpu" / "kernels"
 GPU_TARGETS = [t for t in TARGETS.values() if t.toolchain == "cuda"]
 KERNEL = """\
 #include <cuda_bf16.h>
@@ -101,6 +102,15 @@ def test_every_seed_kernel_compiles_for_its_targets(nvrtc: CudaToolchain, target
 def test_gpu_adversarial_kernels_compile(nvrtc: CudaToolchain, name: str) -> None:
     result = nvrtc.compile(load_sources(ADVERSARIAL / name, "cuda"), _options(128))
     assert result.ok, result.log
+
+
+@pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("name", sorted(p.name for p in CONTRACT_KERNELS.glob("*.cu")))
+def test_launch_contract_kernels_compile(nvrtc: CudaToolchain, name: str, head_dim: int) -> None:
+    """TMA (inline PTX, CUtensorMap declared by the kernel), clusters, persistent grids."""
+    result = nvrtc.compile(load_sources(CONTRACT_KERNELS / name, "cuda"), _options(head_dim))
+    assert result.ok, result.log
+    assert not result.diagnostics, result.log  # not even a warning
 
 
 def test_device_side_launches_cannot_be_built(nvrtc: CudaToolchain) -> None:

@@ -6,11 +6,14 @@ kernel (docs/kernel-contract.md is the user's reference):
     #define BLOCK_Q 32        // avo:knob 16 32 64
     // avo:require BLOCK_Q * HEAD_DIM <= 8192
     // avo:launch grid=(ceil_div(S, BLOCK_Q), HQ, B) block=(NUM_THREADS,) smem=SMEM_BYTES
+    // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_Q, 64) swizzle=128B
 
 A knob is a ``#define`` whose allowed values follow ``avo:knob``; the tuner rewrites the value in
 place, so a tuned kernel is still plain source. Expressions are a small, safe subset of Python
 (integers, + - * / // % **, comparisons, and/or/not, ``&&``/``||``, min, max, ceil_div): they
-may name knobs, other simple ``#define``s, and the variables the harness supplies.
+may name knobs, other simple ``#define``s, and the variables the harness supplies. A tensor map
+is a TMA descriptor the harness builds over one of the tensors for every launch and passes after
+the fixed parameters, in declaration order.
 """
 
 from __future__ import annotations
@@ -30,8 +33,27 @@ DEFINE = re.compile(
     r"^[ \t]*#[ \t]*define[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+(?P<value>[^\n]*?)[ \t]*(?://[^\n]*)?$",
     re.MULTILINE,
 )
-DIRECTIVE = re.compile(r"//[ \t]*avo:(?P<kind>require|launch)\b(?P<body>[^\n]*)$", re.MULTILINE)
+DIRECTIVE = re.compile(
+    r"//[ \t]*avo:(?P<kind>require|launch|tensormap)\b(?P<body>[^\n]*)$", re.MULTILINE
+)
+FIELD_SPLIT = re.compile(r"\s+(?=\w+=)")
 LAUNCH_FIELDS = ("grid", "block", "smem", "cluster")
+# Tensor maps travel in Declarations.launch, each under this prefix and its name: whoever merges
+# the launch fields of several files then keeps the maps too, in declaration order.
+TENSORMAP_KEY = "tensormap:"
+TENSORS = ("q", "k", "v", "out")  # each [batch, heads, seq_len, head_dim], contiguous
+TENSOR_RANK = 4
+SWIZZLES = {"none": 0, "32B": 32, "64B": 64, "128B": 128}  # name -> swizzle span in bytes
+TENSORMAP_OPTIONS: dict[str, tuple[str, ...]] = {
+    "tensor": TENSORS,
+    "swizzle": tuple(SWIZZLES),
+    "l2": ("none", "64B", "128B", "256B"),
+    "oob": ("zero", "nan"),
+}
+TENSORMAP_FIELDS = ("tensor", "box", "swizzle", "l2", "oob")
+MAX_BOX = 256  # the TMA unit's limit on each box dimension, in elements
+# Names whose value changes with the configuration: a box is a tile shape, fixed per kernel.
+CONFIG_VARIABLES = frozenset({"B", "HQ", "HKV", "S", "D", "CAUSAL", "NUM_SMS"})
 
 
 class ContractError(ValueError):
@@ -54,6 +76,51 @@ class Knob:
 
 
 @dataclass(frozen=True)
+class TensorMap:
+    """An ``avo:tensormap`` declaration: a TMA descriptor over one tensor, built by the harness."""
+
+    name: str
+    tensor: str
+    box: str  # expression: TENSOR_RANK sizes in elements, outermost dimension first
+    swizzle: str = "none"
+    l2: str = "none"
+    oob: str = "zero"
+
+    def box_shape(self, env: Environment, element_bytes: int) -> tuple[int, ...]:
+        """The box evaluated and checked against what the TMA unit accepts."""
+        try:
+            value = env.evaluate(self.box)
+        except ContractError as error:
+            raise ContractError(f"avo:tensormap {self.name}: box: {error}") from None
+        return check_box(self, value, element_bytes)
+
+
+def check_box(tensormap: TensorMap, value: object, element_bytes: int) -> tuple[int, ...]:
+    where = f"avo:tensormap {tensormap.name}: box={value!r}"
+    box = value if isinstance(value, tuple) else (value,)
+    if len(box) != TENSOR_RANK or not all(type(n) is int for n in box):
+        raise ContractError(
+            f"{where} must be {TENSOR_RANK} integers, outermost first, one per dimension of "
+            f"{tensormap.tensor} [batch, heads, seq_len, head_dim]"
+        )
+    if not all(1 <= n <= MAX_BOX for n in box):
+        raise ContractError(f"{where}: every size must be 1 to {MAX_BOX} elements")
+    row_bytes = box[-1] * element_bytes
+    if row_bytes % 16:
+        raise ContractError(
+            f"{where}: the innermost size is {row_bytes} bytes; TMA needs a multiple of 16"
+        )
+    span = SWIZZLES[tensormap.swizzle]
+    if span and row_bytes > span:
+        raise ContractError(
+            f"{where}: the innermost size is {row_bytes} bytes, more than the "
+            f"{tensormap.swizzle} swizzle span; split the row into boxes of at most "
+            f"{span // element_bytes} elements"
+        )
+    return box
+
+
+@dataclass(frozen=True)
 class Declarations:
     knobs: tuple[Knob, ...]
     requires: tuple[tuple[int, str], ...]  # (line, expression)
@@ -66,6 +133,14 @@ class Declarations:
                 return knob
         known = ", ".join(k.name for k in self.knobs) or "none"
         raise ContractError(f"the kernel declares no knob {name!r} (knobs: {known})")
+
+    @property
+    def tensormaps(self) -> tuple[TensorMap, ...]:
+        return tuple(
+            read_tensormap(key.removeprefix(TENSORMAP_KEY), body)
+            for key, body in self.launch.items()
+            if key.startswith(TENSORMAP_KEY)
+        )
 
     def environment(self, variables: Mapping[str, object] | None = None) -> Environment:
         return Environment(self.defines, dict(variables or {}))
@@ -106,8 +181,13 @@ def parse(source: str) -> Declarations:
         if match["kind"] == "require":
             _compile_expression(body, line)
             requires.append((line, body))
-        else:
+        elif match["kind"] == "launch":
             launch.update(_parse_launch(body, line))
+        else:
+            key, options = _parse_tensormap(body, line)
+            if key in launch:
+                raise ContractError(f"line {line}: a tensor map is declared twice: {body}")
+            launch[key] = options
 
     defines = {}
     for match in DEFINE.finditer(source):
@@ -119,7 +199,7 @@ def parse(source: str) -> Declarations:
 
 def _parse_launch(body: str, line: int) -> dict[str, str]:
     fields: dict[str, str] = {}
-    for part in re.split(r"\s+(?=\w+=)", body):
+    for part in FIELD_SPLIT.split(body):
         if not part:
             continue
         key, sep, value = part.partition("=")
@@ -131,6 +211,63 @@ def _parse_launch(body: str, line: int) -> dict[str, str]:
         _compile_expression(value, line)
         fields[key] = value
     return fields
+
+
+def _parse_tensormap(body: str, line: int) -> tuple[str, str]:
+    name, *rest = body.split(maxsplit=1) or [""]
+    options = rest[0] if rest else ""
+    read_tensormap(name, options, line)
+    return TENSORMAP_KEY + name, options
+
+
+def read_tensormap(name: str, body: str, line: int = 0) -> TensorMap:
+    """``NAME tensor=q box=(...) [swizzle=] [l2=] [oob=]`` (the part after the name)."""
+    where = f"line {line}: " if line else ""
+    if not re.fullmatch(r"[A-Za-z_]\w*", name):
+        raise ContractError(
+            f"{where}avo:tensormap starts with a name, then tensor=... box=(...); got {name!r}"
+        )
+    prefix = f"{where}avo:tensormap {name}"
+    fields: dict[str, str] = {}
+    for part in FIELD_SPLIT.split(body.strip()):
+        key, sep, value = part.partition("=")
+        if not sep or key not in TENSORMAP_FIELDS:
+            raise ContractError(
+                f"{prefix} takes {', '.join(f + '=' for f in TENSORMAP_FIELDS)}; got {part!r}"
+            )
+        if key in fields:
+            raise ContractError(f"{prefix} gives {key}= twice")
+        allowed = TENSORMAP_OPTIONS.get(key)
+        if allowed is not None and value not in allowed:
+            raise ContractError(f"{prefix}: {key}={value} is not one of {' '.join(allowed)}")
+        fields[key] = value
+    for required in ("tensor", "box"):
+        if required not in fields:
+            raise ContractError(f"{prefix} needs {required}= ({_TENSORMAP_HINT[required]})")
+    _check_box_expression(fields["box"], prefix, line)
+    return TensorMap(name, **fields)
+
+
+_TENSORMAP_HINT = {
+    "tensor": " ".join(TENSORS),
+    "box": f"{TENSOR_RANK} tile sizes, outermost first, e.g. (1, 1, 64, 64)",
+}
+
+
+def _check_box_expression(text: str, prefix: str, line: int) -> None:
+    tree = _compile_expression(text, line).body
+    if isinstance(tree, ast.Tuple) and len(tree.elts) != TENSOR_RANK:
+        raise ContractError(
+            f"{prefix}: box={text} has {len(tree.elts)} sizes; it needs {TENSOR_RANK}, one per "
+            f"dimension of [batch, heads, seq_len, head_dim], outermost first"
+        )
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} & CONFIG_VARIABLES
+    if used:
+        raise ContractError(
+            f"{prefix}: box={text} uses {', '.join(sorted(used))}, known only per "
+            "configuration; a box is a tile shape fixed when the kernel is compiled (knobs, "
+            "#defines, AVO_HEAD_DIM)"
+        )
 
 
 def set_knobs(source: str, values: Mapping[str, object], *, strict: bool = True) -> str:

@@ -2,13 +2,15 @@
 
 The kernel's launch geometry comes from its ``avo:launch`` declaration, evaluated for each
 configuration with the variables below; dynamic shared memory above the 48 KB default is
-granted through the function attribute before the launch.
+granted through the function attribute before the launch. Its ``avo:tensormap`` declarations
+become TMA descriptors over the launch's own tensors, passed after the fixed parameters.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import platform
 from pathlib import Path
 
@@ -16,11 +18,25 @@ import numpy as np
 import torch
 
 from .attention import InputSet, softmax_scale
-from .contract import ContractError, Declarations, MissingEntry
+from .contract import ContractError, Declarations, MissingEntry, TensorMap
 from .targets import Config
 from .timing import time_rotating_gpu
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
+FIXED_PARAMETERS = 11  # q, k, v, o, batch, heads_q, heads_kv, seq_len, head_dim, causal, scale
+TENSORMAP_BYTES = 128  # sizeof(CUtensorMap)
+TMA_ELEMENT_BYTES = 2  # every CUDA target's tensors are bfloat16
+MAX_CLUSTER_BLOCKS = 8  # the portable cluster size limit
+# torch dtype -> (the dtype cuda.core views it as, the TMA data type); cuda.core reads bf16
+# only with ml_dtypes installed, so bf16 travels as uint16 with the data type given explicitly.
+TMA_TYPES = {
+    torch.bfloat16: (torch.uint16, "BFLOAT16"),
+    torch.float16: (torch.float16, "FLOAT16"),
+    torch.float32: (torch.float32, "FLOAT32"),
+}
+SWIZZLE_NAMES = {"none": "NONE", "32B": "SWIZZLE_32B", "64B": "SWIZZLE_64B", "128B": "SWIZZLE_128B"}
+L2_NAMES = {"none": "NONE", "64B": "L2_64B", "128B": "L2_128B", "256B": "L2_256B"}
+OOB_NAMES = {"zero": "NONE", "nan": "NAN_REQUEST_ZERO_FMA"}
 
 
 class DeviceFault(RuntimeError):
@@ -51,6 +67,46 @@ def _dims(value: object, field: str) -> tuple[int, ...]:
     return dims
 
 
+def clusters_in(grid: tuple[int, ...], cluster: tuple[int, ...]) -> tuple[int, ...]:
+    """The grid in clusters, as cuda.core's LaunchConfig counts it once a cluster is given
+    (the declaration's grid counts blocks)."""
+    grid3 = grid + (1,) * (3 - len(grid))
+    cluster3 = cluster + (1,) * (3 - len(cluster))
+    if math.prod(cluster3) > MAX_CLUSTER_BLOCKS:
+        raise ContractError(
+            f"avo:launch cluster={cluster} has more than {MAX_CLUSTER_BLOCKS} blocks"
+        )
+    for axis, (g, c) in enumerate(zip(grid3, cluster3, strict=True)):
+        if g % c:
+            raise ContractError(
+                f"avo:launch grid={grid} is not a whole number of clusters {cluster}: "
+                f"dimension {'xyz'[axis]} has {g} blocks"
+            )
+    return tuple(g // c for g, c in zip(grid3, cluster3, strict=True))
+
+
+def encode_tensor_map(tensor: torch.Tensor, box: tuple[int, ...], spec: TensorMap) -> object:
+    """A tiled TMA descriptor over ``tensor`` (built by cuda.core, no kernel code involved)."""
+    from cuda.core import _tensor_map as tma  # 1.2 exports the descriptor, not its enums
+    from cuda.core.utils import StridedMemoryView
+
+    view_dtype, data_type = TMA_TYPES[tensor.dtype]
+    view = StridedMemoryView.from_dlpack(tensor.view(view_dtype), stream_ptr=-1)
+    try:
+        return view.as_tensor_map(
+            box,
+            data_type=getattr(tma.TensorMapDataType, data_type),
+            swizzle=getattr(tma.TensorMapSwizzle, SWIZZLE_NAMES[spec.swizzle]),
+            l2_promotion=getattr(tma.TensorMapL2Promotion, L2_NAMES[spec.l2]),
+            oob_fill=getattr(tma.TensorMapOOBFill, OOB_NAMES[spec.oob]),
+        )
+    except ValueError as error:
+        raise ContractError(
+            f"avo:tensormap {spec.name}: cannot build it over {spec.tensor} "
+            f"{tuple(tensor.shape)} with box {box}: {error}"
+        ) from None
+
+
 class CudaKernel:
     def __init__(
         self,
@@ -77,6 +133,33 @@ class CudaKernel:
                 f'the cubin has no kernel {entry}; declare it extern "C" __global__'
             ) from None
         self._smem_granted = DEFAULT_DYNAMIC_SMEM
+        self.tensormaps = declarations.tensormaps
+        env = declarations.environment(defines)
+        self.boxes = {m.name: m.box_shape(env, TMA_ELEMENT_BYTES) for m in self.tensormaps}
+        self._check_parameters()
+        self._maps: dict[tuple[object, ...], object] = {}  # (name, tensor address...) -> map
+        self._maps_config: Config | None = None
+
+    def _check_parameters(self) -> None:
+        """The kernel takes the fixed parameters, then one CUtensorMap per declared map."""
+        try:
+            sizes = [size for _, size in self.kernel.arguments_info]
+        except Exception:  # drivers before 12.4 cannot list parameters; the launch then decides
+            return
+        expected = FIXED_PARAMETERS + len(self.tensormaps)
+        maps = ", ".join(m.name for m in self.tensormaps) or "none"
+        if len(sizes) != expected:
+            raise ContractError(
+                f"the kernel takes {len(sizes)} parameters; the contract passes {expected}: "
+                f"the {FIXED_PARAMETERS} fixed ones, then one const __grid_constant__ "
+                f"CUtensorMap per avo:tensormap (declared: {maps})"
+            )
+        for spec, size in zip(self.tensormaps, sizes[FIXED_PARAMETERS:], strict=True):
+            if size != TENSORMAP_BYTES:
+                raise ContractError(
+                    f"the parameter for avo:tensormap {spec.name} is {size} bytes; declare it "
+                    f"const __grid_constant__ CUtensorMap ({TENSORMAP_BYTES} bytes, by value)"
+                )
 
     @functools.cache  # noqa: B019 - one kernel object per evaluation
     def geometry(
@@ -90,6 +173,8 @@ class CudaKernel:
         block = _dims(env.evaluate(launch["block"]), "block")
         smem = int(env.evaluate(launch["smem"])) if "smem" in launch else 0  # type: ignore[call-overload]
         cluster = _dims(env.evaluate(launch["cluster"]), "cluster") if "cluster" in launch else None
+        if cluster is not None:
+            grid = clusters_in(grid, cluster)
         return grid, block, smem, cluster
 
     def _grant_smem(self, smem: int) -> None:
@@ -117,6 +202,7 @@ class CudaKernel:
         self._grant_smem(smem)
         options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
         q, k, v = inputs.tensors
+        maps = self._tensor_maps(config, {"q": q, "k": k, "v": v, "out": out})
         launch(
             self.device.stream(),
             options,
@@ -132,7 +218,23 @@ class CudaKernel:
             np.int32(config.head_dim),
             np.int32(int(config.causal)),
             np.float32(softmax_scale(config)),
+            *maps,
         )
+
+    def _tensor_maps(self, config: Config, tensors: dict[str, torch.Tensor]) -> list[object]:
+        """One descriptor per declared map over this launch's tensors, encoded once per tensor:
+        timing rotates through input sets, and an encode per launch would be timed too."""
+        if config != self._maps_config:  # earlier configurations' tensors are gone
+            self._maps.clear()
+            self._maps_config = config
+        maps = []
+        for spec in self.tensormaps:
+            tensor = tensors[spec.tensor]
+            key = (spec.name, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
+            if key not in self._maps:
+                self._maps[key] = encode_tensor_map(tensor, self.boxes[spec.name], spec)
+            maps.append(self._maps[key])
+        return maps
 
     def resources(self) -> dict[str, int]:
         """What the loaded function uses, for when NVRTC's log carries no ptxas report."""
@@ -145,6 +247,7 @@ class CudaKernel:
 
     def close(self) -> None:
         self.geometry.cache_clear()
+        self._maps.clear()
 
 
 class CudaDevice:

@@ -23,6 +23,7 @@ pytestmark = [
 
 ROOT = Path(__file__).parents[2]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
+KERNELS = Path(__file__).parent / "kernels"  # kernels that exercise the launch contract
 HANG_TIMEOUT_S = 20.0
 
 
@@ -32,9 +33,16 @@ def worker() -> Iterator[Worker]:
         yield w
 
 
-def evaluate(worker: Worker, name: str, timeout_s: float | None = None) -> EvalResult:
+def evaluate(
+    worker: Worker,
+    name: str,
+    timeout_s: float | None = None,
+    *,
+    folder: Path = ADVERSARIAL,
+    target: str = "mha",
+) -> EvalResult:
     request = EvalRequest(
-        "mha", load_sources(ADVERSARIAL / name, "cuda"), quick=True, measure_baselines=False
+        target, load_sources(folder / name, "cuda"), quick=True, measure_baselines=False
     )
     return worker.evaluate(request, timeout_s=timeout_s)
 
@@ -102,3 +110,76 @@ def test_wrong_or_cheating_kernel_is_rejected(
 def test_work_on_another_stream_cannot_even_build(worker: Worker) -> None:
     result = evaluate(worker, "other_stream.cu")
     assert result.failure is not None and result.failure.kind == "compile"
+
+
+# -- the launch contract: tensor maps, clusters, persistent grids ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kernel", "target"),
+    [
+        ("tma_attention.cu", "mha"),
+        ("tma_attention.cu", "gqa-4"),
+        ("tma_attention.cu", "mha-d64"),
+        ("cluster_attention.cu", "mha"),
+        ("persistent_attention.cu", "mha"),
+    ],
+)
+def test_contract_kernel_passes(worker: Worker, kernel: str, target: str) -> None:
+    """Correct on every quick configuration and every edge shape, and timed."""
+    result = evaluate(worker, kernel, folder=KERNELS, target=target)
+    assert result.correct, result.failure
+    assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
+    assert all(c.throughput > 0 for c in result.timed)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "message"),
+    [
+        ("swizzle_too_narrow.cu", "tma_q: box=(1, 1, 64, 128): the innermost size is 256 bytes"),
+        ("missing_tensormap_parameter.cu", "takes 11 parameters; the contract passes 12"),
+    ],
+)
+def test_a_tensor_map_the_kernel_cannot_use_is_a_contract_failure(
+    worker: Worker, kernel: str, message: str
+) -> None:
+    result = evaluate(worker, kernel, folder=KERNELS)
+    assert result.failure is not None and result.failure.kind == "contract", result.failure
+    assert message in result.failure.message
+    assert not result.worker_restarted
+
+
+def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing rotates input sets; each set's maps are built once, not on every launch."""
+    from avo_tui.evaluation import attention, contract, gpu
+    from avo_tui.evaluation.targets import Config
+    from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
+
+    device = gpu.CudaDevice(0)
+    sources = load_sources(KERNELS / "tma_attention.cu", "cuda")
+    compiled = CudaToolchain(CompileCache(), device.arch).compile(sources, ("-DAVO_HEAD_DIM=128",))
+    assert compiled.ok and compiled.artifact is not None, compiled.log
+    declarations = contract.parse(sources["tma_attention.cu"])
+    kernel = device.load(
+        compiled.artifact, "avo_attention_fwd", declarations, {"AVO_HEAD_DIM": 128}
+    )
+    encoded: list[str] = []
+    real = gpu.encode_tensor_map
+
+    def counting(tensor: object, box: tuple[int, ...], spec: contract.TensorMap) -> object:
+        encoded.append(spec.name)
+        return real(tensor, box, spec)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gpu, "encode_tensor_map", counting)
+    config = Config(2, 4, 2, 300, 128, True, "bfloat16")
+    generator = device.generator(7)
+    sets = [attention.make_inputs(config, generator, device.name) for _ in range(3)]
+    out = attention.empty_output(config, device.name)
+    for _ in range(5):
+        for inputs in sets:
+            kernel.launch(config, inputs, out)
+    device.synchronize()
+    assert sorted(encoded) == sorted(["tma_q", "tma_k", "tma_v"] * len(sets) + ["tma_o"])
+    errors = attention.compare(out, attention.reference(config, sets[-1]))
+    assert errors.finite and errors.rel_l2 < 1.5e-2, errors
+    kernel.close()
