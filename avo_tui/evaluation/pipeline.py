@@ -193,7 +193,10 @@ class Evaluation:
             out = attention.empty_output(config, self.device.name)
             out.fill_(math.nan)
             start = time.perf_counter()
-            kernel.launch(config, inputs, out)
+            try:
+                kernel.launch(config, inputs, out)
+            except contract.ContractError as error:  # geometry or a tensor map, per config
+                raise Rejected("contract", str(error), config.name) from None
             self.device.synchronize()
             self.first_launch_s[config] = time.perf_counter() - start
             if not inputs.equal(pristine):

@@ -149,6 +149,15 @@ def test_a_tensor_map_the_kernel_cannot_use_is_a_contract_failure(
     assert not result.worker_restarted
 
 
+def test_a_launch_geometry_that_fails_for_one_configuration_is_a_contract_failure(
+    worker: Worker,
+) -> None:
+    result = evaluate(worker, "empty_grid.cu", folder=KERNELS)
+    assert result.failure is not None and result.failure.kind == "contract", result.failure
+    assert result.failure.config == "b2-h16-s4096-d128-full" and "grid" in result.failure.message
+    assert not result.worker_restarted
+
+
 def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
     """Timing rotates input sets; each set's maps are built once, not on every launch."""
     from avo_tui.evaluation import attention, contract, gpu
