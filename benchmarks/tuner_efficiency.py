@@ -8,10 +8,12 @@ On the cpu-attention target (quick grid unless --full), the seed's knob space is
 the knobs named by --knobs (the others keep the seed's value). Then, on one warm worker:
 
     exhaustive         every point of that space evaluated once; the best is exhaustive_best
-    tuner              a real session and engine with the tuner, stopped after --fraction of
-                       that many evaluations (the seed's two and the gate's re-evaluations count)
-    side by side       both winners re-evaluated alternately --rounds times; medians compared,
-                       because the search-phase maxima are flattered by noise
+    tuner              --repeats runs of a real session and engine with the tuner, each
+                       stopped after --fraction of that many evaluations (the seed's two and
+                       the gate's re-evaluations count)
+    side by side       each tuner winner and the exhaustive winner re-evaluated alternately
+                       --rounds times; medians compared, because the search-phase maxima are
+                       flattered by noise. The run with the median fraction is reported.
 
 Prints exhaustive_best, tuner_best (GFLOP/s, side-by-side medians), fraction (tuner / exhaustive,
 target >= 0.95), evaluations (exhaustive, tuner) and the search-phase figures.
@@ -26,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from avo_tui.engine import Budgets, Engine, Evaluator, RunSettings, Stop, create_session  # noqa: E402
 from avo_tui.engine.launch import seed_files  # noqa: E402
-from avo_tui.evaluation import Worker, contract, get_target  # noqa: E402
+from avo_tui.evaluation import TargetSpec, Worker, contract, get_target  # noqa: E402
 from avo_tui.evaluation.candidate import apply_knobs  # noqa: E402
 from avo_tui.operators import Tuner  # noqa: E402
 
@@ -64,6 +67,8 @@ def main() -> int:
                         help="knobs to search (default: BLOCK_Q,UNROLL,THREADS)")
     parser.add_argument("--fraction", type=float, default=0.2)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="tuner runs (rng seeds N, N+1, ...); the median fraction is shown")
     parser.add_argument("--rng-seed", type=int, default=1)
     parser.add_argument("--full", action="store_true", help="the full grid, not the quick one")
     parser.add_argument("--json", action="store_true")
@@ -84,30 +89,20 @@ def main() -> int:
         search_best, best_point = max(scores, key=lambda s: s[0])
 
         budget = max(3, round(args.fraction * len(points)))
-        with tempfile.TemporaryDirectory() as tmp:
-            session = create_session(Path(tmp) / "tuner", target,
-                                     RunSettings(quick=not args.full), files, evaluator)
-            engine = Engine(session, Tuner(args.rng_seed), evaluator, budgets=Budgets())
-            used = lambda: 2 + session.attempt_count  # noqa: E731 - the seed was scored twice
-            engine.subscribe(lambda e: engine.submit(Stop("budget")) if used() >= budget else None)
-            with session:
-                engine.run()
-                best = session.best()
-                assert best is not None and best.score is not None
-                tuner_files = session.read_files(best)
-                tuner_search = best.score.gmean
-                evaluations = used()
-        tuner_point = {k.name: k.value for t in tuner_files.values()
-                       for k in contract.parse(t).knobs}
-
-        side: dict[str, list[float]] = {"exhaustive": [], "tuner": []}
-        for r in range(args.rounds):
-            for name, candidate in (("exhaustive", apply_knobs(files, best_point)),
-                                    ("tuner", tuner_files)):
-                side[name].append(evaluator.evaluate(candidate).geomean)
-            progress(f"side by side {r + 1}/{args.rounds}")
-    exhaustive_best = statistics.median(side["exhaustive"])
-    tuner_best = statistics.median(side["tuner"])
+        runs = [tune(target, files, evaluator, budget, args.rng_seed + r, not args.full)
+                for r in range(args.repeats)]
+        best_files = apply_knobs(files, best_point)
+        for run in runs:  # each tuner winner beside the exhaustive winner, alternating
+            for r in range(args.rounds):
+                run.side_exhaustive.append(evaluator.evaluate(best_files).geomean)
+                run.side_tuner.append(evaluator.evaluate(run.files).geomean)
+                progress(f"side by side {r + 1}/{args.rounds}")
+    fractions = [statistics.median(r.side_tuner) / statistics.median(r.side_exhaustive)
+                 for r in runs]
+    middle = sorted(range(len(runs)), key=lambda i: fractions[i])[len(runs) // 2]
+    run = runs[middle]
+    exhaustive_best = statistics.median(run.side_exhaustive)
+    tuner_best = statistics.median(run.side_tuner)
     report = {
         "target": target.name,
         "grid": "full" if args.full else "quick",
@@ -115,13 +110,14 @@ def main() -> int:
         "space": len(points),
         "exhaustive_best": round(exhaustive_best, 3),
         "tuner_best": round(tuner_best, 3),
-        "fraction": round(tuner_best / exhaustive_best, 4),
-        "evaluations": {"exhaustive": len(points), "tuner": evaluations},
+        "fraction": round(fractions[middle], 4),
+        "fractions": [round(f, 4) for f in fractions],
+        "evaluations": {"exhaustive": len(points), "tuner": run.evaluations},
         "exhaustive_point": best_point,
-        "tuner_point": tuner_point,
+        "tuner_point": run.point,
         "search_phase": {"exhaustive_max": round(search_best, 3),
-                         "tuner_committed": round(tuner_search, 3),
-                         "seed": round(session.version("v0").score.gmean, 3)},  # type: ignore[union-attr]
+                         "tuner_committed": round(run.committed, 3),
+                         "seed": round(run.seed, 3)},
         "unit": target.unit,
         "seconds": round(time.perf_counter() - started, 1),
         "exhaustive_s": round(exhaustive_s, 1),
@@ -133,6 +129,37 @@ def main() -> int:
         for key, value in report.items():
             print(f"{key:<18} {value}")
     return 0
+
+
+@dataclass
+class TunerRun:
+    files: dict[str, str]
+    point: dict[str, str]
+    committed: float
+    seed: float
+    evaluations: int
+    side_exhaustive: list[float] = field(default_factory=list)
+    side_tuner: list[float] = field(default_factory=list)
+
+
+def tune(target: TargetSpec, files: dict[str, str], evaluator: Evaluator, budget: int,
+         rng_seed: int, quick: bool) -> TunerRun:
+    """A real session and engine with the tuner, stopped once ``budget`` evaluations are spent
+    (the seed's two and the gate's re-evaluations count)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        session = create_session(Path(tmp) / "tuner", target, RunSettings(quick=quick), files,
+                                 evaluator)
+        engine = Engine(session, Tuner(rng_seed), evaluator, budgets=Budgets())
+        used = lambda: 2 + session.attempt_count  # noqa: E731
+        engine.subscribe(lambda e: engine.submit(Stop("budget")) if used() >= budget else None)
+        with session:
+            engine.run()
+            best = session.best()
+            assert best is not None and best.score is not None
+            seed = session.version("v0").score
+            tuned = session.read_files(best)
+            point = {k.name: k.value for t in tuned.values() for k in contract.parse(t).knobs}
+            return TunerRun(tuned, point, best.score.gmean, seed.gmean if seed else 0.0, used())
 
 
 def feasible(files: dict[str, str], target: object) -> bool:

@@ -139,11 +139,15 @@ def _resume_line(session: Session, budgets: Budgets) -> str:
     usage = state.get("usage", {})
     return (
         f"resuming '{session.name}' at {state.get('head')}: step {state.get('step', 0)}, "
-        f"{usage.get('seconds', 0) / 3600:.2f} h used, "
+        f"{_duration(usage.get('seconds', 0))} of running used, "
         f"{len(state.get('pending_hints', []))} pending hints"
         + (f", guidance: {state['guidance']!r}" if state.get("guidance") else "")
         + (f"; step budget {budgets.max_steps}" if budgets.max_steps else "")
     )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
 def _score(gmean: float | None, ratio: float | None, unit: str) -> str:

@@ -4,7 +4,8 @@ Each step proposes one knob setting for the head's source and evaluates it:
 - parents are chosen by tournament over every scored individual of the session (versions and
   attempts alike, failures scoring zero);
 - with some probability two parents are crossed (each knob from either), otherwise one parent
-  is mutated (one or two knobs; two to four after a redirect);
+  (half the time the best individual) is mutated: one knob, sometimes two; two to four after a
+  redirect;
 - a source hash already evaluated in this session is never evaluated again;
 - hints and guidance that name knobs pin values or focus the mutation; others are
   acknowledged as unusable.
@@ -26,6 +27,8 @@ from .protocol import StepContext, StepResult
 
 TOURNAMENT = 3
 CROSSOVER_RATE = 0.3
+EXPLOIT_RATE = 0.5  # otherwise a tournament: the best so far is the parent half the time
+SINGLE_KNOB_RATE = 0.7  # a mutation changes one knob, else two (knobs often act separately)
 TRIES_PER_STEP = 200
 WIDEN_STEPS = 10  # steps of wider mutation after a redirect
 
@@ -169,13 +172,18 @@ class Tuner:
         elif len(parents) > 1 and self.rng.random() < CROSSOVER_RATE:
             a, b = self._tournament(parents), self._tournament(parents)
             parent = {k: self.rng.choice([a.get(k, v), b.get(k, v)]) for k, v in current.items()}
+        elif self.rng.random() < EXPLOIT_RATE:
+            parent = dict(max(parents, key=lambda i: i.gmean).knobs)
         else:
             parent = dict(self._tournament(parents))
         child = {name: parent.get(name, value) for name, value in current.items()}
         child = {k: v if v in knobs[k].choices else current[k] for k, v in child.items()}
-        low, high = (2, 4) if self._wide_steps else (1, 2)
+        if self._wide_steps:
+            count = self.rng.randint(2, 4)
+        else:
+            count = 1 if self.rng.random() < SINGLE_KNOB_RATE else 2
         names = sorted(request.focus) or sorted(knobs)
-        for name in self.rng.sample(names, min(len(names), self.rng.randint(low, high))):
+        for name in self.rng.sample(names, min(len(names), count)):
             others = [c for c in knobs[name].choices if c != child[name]]
             if others:
                 child[name] = self.rng.choice(others)
