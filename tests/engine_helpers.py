@@ -8,9 +8,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avo_tui.engine import Budgets, Engine, Evaluator, RunSettings, create_session, seed_files
+from avo_tui.engine import (
+    Budgets,
+    Engine,
+    Evaluator,
+    RunSettings,
+    SupervisorLimits,
+    create_session,
+    seed_files,
+)
 from avo_tui.evaluation import Worker, get_target
-from avo_tui.operators import Tuner
+from avo_tui.operators import Operator, Tuner
 from avo_tui.store import Event, Session
 
 TARGET = get_target("cpu-attention")
@@ -51,10 +59,13 @@ class LiveRun:
 
 def start(
     session: Session, worker: Worker, *, max_steps: int | None = 50, seed: int = 1,
-    before: Callable[[Engine], None] | None = None,
+    before: Callable[[Engine], None] | None = None, operator: Operator | None = None,
+    budgets: Budgets | None = None, limits: SupervisorLimits | None = None,
 ) -> LiveRun:
+    """Run an engine in a thread: the tuner unless ``operator`` is given."""
     evaluator = Evaluator(TARGET, worker, quick=True)
-    engine = Engine(session, Tuner(seed), evaluator, budgets=Budgets(max_steps=max_steps))
+    engine = Engine(session, operator or Tuner(seed), evaluator,
+                    budgets=budgets or Budgets(max_steps=max_steps), limits=limits)
     thread = threading.Thread(target=lambda: live.result.append(engine.run()), daemon=True)
     live = LiveRun(engine, thread)
     engine.subscribe(live.events.append)

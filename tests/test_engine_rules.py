@@ -100,7 +100,11 @@ def test_budgets_stop_the_run_and_overrides_keep_the_rest() -> None:
     assert Usage(steps=9, seconds=100).exhausted(budgets) is None
     assert Usage(steps=10).exhausted(budgets) == "step budget reached (10 of 10)"
     assert "time budget" in str(Usage(seconds=3600).exhausted(budgets))
-    assert "cost budget" in str(Usage(cost_usd=5).exhausted(Budgets(max_cost_usd=5)))
+    spend = Budgets(max_cost_usd=5, max_tokens=1000)
+    assert Usage(cost_usd=5).exhausted(spend) is None  # money pauses; it does not finish
+    assert "cost budget" in str(Usage(cost_usd=5).overspent(spend))
+    assert "token budget reached (1,000 of 1,000)" == Usage(tokens=1000).overspent(spend)
+    assert Usage(cost_usd=4.99, tokens=999).overspent(spend) is None
     assert budgets.override(max_steps=20, hours=None) == Budgets(max_steps=20, hours=1.0)
 
 

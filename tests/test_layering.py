@@ -83,11 +83,12 @@ def relative_imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-# Imports point downward: engine -> operators -> evaluation -> store.
+# Imports point downward: engine -> operators -> evaluation -> store; knowledge stands alone.
 MAY_NOT_IMPORT = {
     "operators": {"engine", "tui", "commands", "cli"},
-    "evaluation": {"engine", "operators", "store", "tui", "commands", "cli"},
-    "store": {"engine", "operators", "evaluation", "tui", "commands", "cli"},
+    "evaluation": {"engine", "operators", "store", "knowledge", "tui", "commands", "cli"},
+    "store": {"engine", "operators", "evaluation", "knowledge", "tui", "commands", "cli"},
+    "knowledge": {"engine", "operators", "evaluation", "store", "tui", "commands", "cli"},
     "engine": {"tui", "commands", "cli"},
 }
 

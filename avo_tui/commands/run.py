@@ -5,11 +5,13 @@ at once (the evaluation it cuts short is recorded as interrupted)."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -24,8 +26,9 @@ from ..engine import (
     create_session,
     seed_files,
 )
-from ..evaluation import Worker, get_target
+from ..evaluation import TargetSpec, Worker, get_target
 from ..operators import OPERATORS, get_operator
+from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..store import Event, Session, SessionCatalog, StoreError
 from . import Subcommands, add_command
 
@@ -53,8 +56,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         console.print("[dim]The live app is not built yet; running headless.[/]")
     path = catalog.root / args.session
-    limits = dict(max_steps=args.max_steps, hours=args.hours, max_cost_usd=args.max_cost)
+    limits = dict(max_steps=args.max_steps, hours=args.hours, max_cost_usd=args.max_cost,
+                  max_tokens=args.token_budget)
+    agent_flags = dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking)
     if path.exists():
+        if args.origin:
+            raise StoreError(f"--from seeds a new session, and '{args.session}' exists; "
+                             "choose another --session name")
         session = catalog.open(args.session)
         settings = RunSettings.from_doc(session.meta.get("settings", {}))
         if args.target and args.target != session.meta.get("target"):
@@ -64,7 +72,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{args.target}; leave out --target to resume it"
             )
         target = get_target(session.meta["target"])
-        budgets = settings.budgets.override(**limits)
+        stored = session.state.get("budgets") or settings.budgets.to_doc()
+        budgets = Budgets.from_doc(stored).override(**limits)
+        try:
+            agent = _agent_settings(settings.operator, settings.agent, agent_flags)
+        except BaseException:
+            session.close()
+            raise
         worker = Worker(target.device)
         evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
         console.print(_resume_line(session, budgets))
@@ -72,17 +86,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.target:
             raise StoreError(f"no session '{args.session}' yet: give --target to create it")
         target = get_target(args.target)
-        files = seed_files(target, args.seed)
+        files, origin = _seed(catalog, target, args)
         budgets = Budgets().override(**limits)
+        operator = args.operator or default_operator()
+        agent = _agent_settings(operator, None, agent_flags)  # fails before any work
         settings = RunSettings(
-            operator=args.operator,
+            operator=operator,
             quick=args.quick,
             budgets=budgets,
             supervisor=SupervisorLimits(),
             noise_floor_pct=args.noise_floor,
             timeout_s=args.timeout,
+            agent=agent.to_doc() if agent else None,
+            origin=origin,
         )
-        get_operator(settings.operator)  # an unavailable operator fails before any work
+        if not args.operator:
+            console.print(f"operator: {operator} (" + (
+                "ANTHROPIC_API_KEY is set" if operator == "agent" else
+                "no ANTHROPIC_API_KEY; set it for the agent") + ")")
         worker = Worker(target.device)
         evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
         console.print(f"scoring the seed ({', '.join(files)}) on {target.name} twice ...")
@@ -97,8 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"created session '{session.name}' in {session.directory}")
     try:
         with worker, session:
-            engine = Engine(session, get_operator(settings.operator, args.rng_seed), evaluator,
-                            budgets=budgets)
+            operator = get_operator(settings.operator, args.rng_seed, agent)
+            engine = Engine(session, operator, evaluator, budgets=budgets)
             engine.subscribe(_EventPrinter(console, target.unit))
             with _two_stage_interrupt(engine, console):
                 reason = engine.run()
@@ -111,6 +132,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     if best and best.score:
         console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, target.unit)}")
     return 0
+
+
+def default_operator() -> str:
+    """The agent when an API key is configured, else the tuner (it needs no network)."""
+    return "agent" if os.environ.get("ANTHROPIC_API_KEY", "").strip() else "tuner"
+
+
+def _agent_settings(
+    operator: str, stored: dict[str, Any] | None, flags: dict[str, Any]
+) -> AgentSettings | None:
+    """The agent's settings: the session's (or the settings file's for a new session), with
+    the flags given; checks the API key is there. None for other operators."""
+    if operator != "agent":
+        return None
+    base = AgentSettings.from_doc(stored) if stored else load_settings()
+    settings = base.override(**flags)
+    from ..operators.agent.api import api_key  # loads anthropic: only when the agent runs
+
+    api_key()
+    return settings
+
+
+def _seed(
+    catalog: SessionCatalog, target: TargetSpec, args: argparse.Namespace
+) -> tuple[dict[str, str], str | None]:
+    """The seed files: --from SESSION[:VERSION] (default: its best), --seed PATH, or the
+    target's seed kernel."""
+    if not args.origin:
+        return seed_files(target, args.seed), None
+    if args.seed:
+        raise StoreError("give --from or --seed, not both")
+    name, _, ref = args.origin.partition(":")
+    with catalog.open(name, writable=False) as source:
+        version = source.version(ref) if ref else source.best() or source.head
+        files = source.read_files(version)
+        source_target = source.meta.get("target")
+    origin = f"{name}:{version.id}"
+    print(f"seeding from {origin} ({source_target}, {', '.join(files)})")
+    return files, origin
 
 
 @contextmanager
@@ -183,15 +243,23 @@ class _EventPrinter:
                 return (f"[bold green]commit   {d['version']}[/] from {d['parent']} "
                         f"by {d['author']}: {gmean}  {escape(d.get('message', ''))}")
             case "step":
-                return f"[dim]step {d['step']} done: {escape(d['summary'])}[/]"
+                cost = f" (${d['cost_usd']:.3f}, {d['tokens']:,} tokens)" if d.get("tokens") else ""
+                return f"[dim]step {d['step']} done{cost}: {escape(d['summary'])}[/]"
+            case "tool_call":
+                style = "red" if d.get("error") else "dim"
+                result = (d.get("result") or "").splitlines()
+                return (f"[{style}]tool     {d['tool']} {escape(d.get('input', ''))[:100]} -> "
+                        f"{escape(result[0][:100]) if result else ''}[/]")
             case "hint" | "guidance":
                 note = f" ({escape(d['note'])})" if d.get("note") else ""
                 text = escape(str(d.get("text")))
                 return f"[magenta]{event.kind:<8} {d.get('action', '')}[/] {text}{note}"
             case "supervisor":
-                return f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
+                proposals = f"\n{escape(d['proposals'])}" if d.get("proposals") else ""
+                return (f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
+                        f"{proposals}")
             case "pause":
-                return "[yellow]paused[/]"
+                return "[yellow]paused[/]" + (f": {escape(d['reason'])}" if d.get("reason") else "")
             case "resume":
                 return "[yellow]resumed[/]"
             case "rollback":
@@ -212,10 +280,14 @@ def register(commands: Subcommands) -> None:
     )
     p.add_argument("--session", required=True, metavar="NAME", help="session to create or resume")
     p.add_argument("--target", help="target of a new session (see avo eval --help)")
-    p.add_argument("--operator", choices=OPERATORS, default="tuner",
-                   help="variation operator of a new session (default: tuner)")
+    p.add_argument("--operator", choices=OPERATORS,
+                   help="variation operator of a new session (default: agent when "
+                   "ANTHROPIC_API_KEY is set, else tuner)")
     p.add_argument("--seed", type=Path, metavar="PATH",
                    help="seed kernel file or folder (default: the target's seed in kernels/)")
+    p.add_argument("--from", dest="origin", metavar="SESSION[:VERSION]",
+                   help="seed a new session from another session's version (default: its "
+                   "best), e.g. move an MHA kernel to --target gqa")
     p.add_argument("--headless", action="store_true",
                    help="no app: print progress lines (the app is not built yet)")
     p.add_argument("--max-steps", type=_positive_int, metavar="N",
@@ -223,7 +295,18 @@ def register(commands: Subcommands) -> None:
     p.add_argument("--hours", type=_positive_float, metavar="H",
                    help="stop after H hours of running in total")
     p.add_argument("--max-cost", type=_positive_float, metavar="USD",
-                   help="stop once the agent has spent this much")
+                   help="pause once the agent has spent this much in the session")
+    p.add_argument("--token-budget", type=_positive_int, metavar="N",
+                   help="pause once the agent has used N tokens in the session")
+    agent = p.add_argument_group(
+        "agent", "override the settings file ([agent] in $AVO_SETTINGS or "
+        "~/.config/avo/settings.toml); the API key comes from ANTHROPIC_API_KEY only")
+    agent.add_argument("--model", help="Claude model (default: settings file, else "
+                       f"{DEFAULT_MODEL})")
+    agent.add_argument("--max-output-tokens", type=_positive_int, metavar="N",
+                       help="max_tokens of each response")
+    agent.add_argument("--thinking", metavar="MODE",
+                       help="'adaptive' (default), 'off', or a thinking budget in tokens")
     p.add_argument("--quick", action="store_true",
                    help="score on the target's quick grid (new sessions only)")
     p.add_argument("--noise-floor", type=_positive_float, default=0.5, metavar="PCT",

@@ -5,14 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
+from ..engine import (
+    Guidance,
+    Hint,
+    OperatorEdit,
+    Pause,
+    Resume,
+    Rollback,
+    SetBudgets,
+    Stop,
+    send,
+)
 from ..engine.commands import Command
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
 from ..store import SessionCatalog, StoreError
 from . import Subcommands, add_command
 
-ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit")
+ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget")
+# avo send NAME budget cost=20 tokens=5e6: the words a person types -> Budgets fields
+BUDGET_KEYS = {"cost": "max_cost_usd", "tokens": "max_tokens", "steps": "max_steps",
+               "hours": "hours"}
 
 EPILOG = """\
 The command waits in the session's inbox/ folder until the engine reaches a safe point (before
@@ -26,6 +39,8 @@ examples:
   avo send cpu-1 guide ''                 clear the standing guidance
   avo send cpu-1 rollback v2
   avo send cpu-1 edit ./my_kernel.c -m "hand-unrolled inner loop"
+  avo send cpu-1 budget cost=40 tokens=20e6   raise the session's budgets (also steps=, hours=);
+                                          then resume a run that a spent budget paused
 """
 
 
@@ -60,6 +75,8 @@ def _command(args: argparse.Namespace, path: Path) -> Command:
             if not text:
                 raise StoreError("rollback needs a version: avo send NAME rollback v3")
             return Rollback(text)
+        case "budget":
+            return SetBudgets(_budget_limits(args.text))
         case _:  # edit
             if not text:
                 raise StoreError("edit needs a kernel file or folder: avo send NAME edit PATH")
@@ -68,9 +85,30 @@ def _command(args: argparse.Namespace, path: Path) -> Command:
             return OperatorEdit(load_sources(Path(text), target.toolchain), args.message)
 
 
+def _budget_limits(words: list[str]) -> dict[str, float]:
+    limits: dict[str, float] = {}
+    for word in words:
+        key, _, value = word.partition("=")
+        field = BUDGET_KEYS.get(key.strip())
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if field is None or number <= 0:
+            raise StoreError(
+                f"budget takes KEY=NUMBER with KEY one of {', '.join(BUDGET_KEYS)} and a "
+                f"positive number, e.g. cost=40; got {word!r}"
+            )
+        limits[field] = int(number) if field in ("max_tokens", "max_steps") else number
+    if not limits:
+        raise StoreError("budget needs at least one limit, e.g. avo send NAME budget cost=40")
+    return limits
+
+
 def register(commands: Subcommands) -> None:
     p = add_command(
-        commands, "send", cmd_send, "pause, resume, stop, hint, guide, roll back or edit a run",
+        commands, "send", cmd_send,
+        "pause, resume, stop, hint, guide, roll back, edit or budget a run",
         "Send a control command to a session's engine.", EPILOG,
     )
     p.add_argument("name", help="session name")

@@ -5,7 +5,16 @@ app only through events.
 """
 
 from .budget import Budgets, Usage
-from .commands import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop
+from .commands import (
+    Guidance,
+    Hint,
+    OperatorEdit,
+    Pause,
+    Resume,
+    Rollback,
+    SetBudgets,
+    Stop,
+)
 from .engine import Engine
 from .evaluator import Evaluator
 from .gate import NoiseEstimate
@@ -26,6 +35,7 @@ __all__ = [
     "Rollback",
     "RunSettings",
     "SeedRejected",
+    "SetBudgets",
     "Stop",
     "Supervisor",
     "SupervisorLimits",

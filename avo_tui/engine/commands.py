@@ -49,11 +49,19 @@ class OperatorEdit:
 
 
 @dataclass(frozen=True)
+class SetBudgets:
+    """Raise or set session budgets (keys of :class:`~avo_tui.engine.budget.Budgets`); a run
+    paused by a spent budget continues once it has room again and is resumed."""
+
+    limits: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Stop:
     reason: str = "stop requested"
 
 
-Command = Pause | Resume | Hint | Guidance | Rollback | OperatorEdit | Stop
+Command = Pause | Resume | Hint | Guidance | Rollback | OperatorEdit | SetBudgets | Stop
 
 COMMANDS: dict[str, type[Command]] = {
     "pause": Pause,
@@ -62,6 +70,7 @@ COMMANDS: dict[str, type[Command]] = {
     "guidance": Guidance,
     "rollback": Rollback,
     "edit": OperatorEdit,
+    "budget": SetBudgets,
     "stop": Stop,
 }
 _NAMES = {cls: name for name, cls in COMMANDS.items()}
@@ -97,6 +106,7 @@ __all__ = [
     "Pause",
     "Resume",
     "Rollback",
+    "SetBudgets",
     "Stop",
     "from_doc",
     "to_doc",

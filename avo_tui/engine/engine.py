@@ -6,7 +6,10 @@ Ordering rules that make a multi-day run safe:
 - before an evaluation starts, the candidate is saved as ``in_flight``; if the process dies
   during the evaluation, the next run records it as an ``interrupted`` attempt;
 - commands (pause, hint, rollback, edit, stop) apply only at safe points: before each
-  evaluation and between steps. An evaluation already running finishes and is recorded.
+  evaluation, between an operator's tool calls and between steps. An evaluation already
+  running finishes and is recorded;
+- a spent money or token budget pauses the run at the next safe point (steps and hours
+  finish it); ``SetBudgets`` plus a resume continues it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 from ..evaluation import EvalResult
 from ..operators.protocol import Operator, StepInterrupted, StepResult, Trial
@@ -47,7 +51,7 @@ class Engine:
         self.inbox = Inbox(session.directory)
         settings = session.meta.get("settings", {})
         state = session.state
-        self.budgets = budgets or Budgets.from_doc(settings.get("budgets"))
+        self.budgets = budgets or Budgets.from_doc(state.get("budgets") or settings.get("budgets"))
         self.usage = Usage.from_doc(state.get("usage"))
         self.noise = NoiseEstimate.from_doc(state.get("noise"))
         self.supervisor = Supervisor.from_doc(
@@ -90,6 +94,7 @@ class Engine:
         """Run until stopped or out of budget; returns why it ended."""
         self._recover_in_flight("the run ended (crash or kill) during this evaluation")
         self.supervisor.start(time.time())
+        self.session.set_state(budgets=self.budgets.to_doc(), announce=False)
         self._set_status("running", announce=True)
         self._clock = time.monotonic()
         status = "stopped"
@@ -127,12 +132,12 @@ class Engine:
     def _step(self) -> StepResult:
         context = self._context()
         number = self.usage.steps + 1
+        cost, tokens = self.usage.cost_usd, self.usage.tokens
         try:
             result = self.operator.step(context)
         except StepInterrupted as interrupted:
             result = StepResult(f"step ended early: {interrupted}")
         self.usage.steps = number
-        self.usage.cost_usd += result.cost_usd
         self._tick()
         self._save()
         self.session.append_event(
@@ -140,6 +145,9 @@ class Engine:
             step=number,
             summary=result.summary,
             version=result.committed.id if result.committed else None,
+            cost_usd=round(self.usage.cost_usd - cost, 6),
+            tokens=self.usage.tokens - tokens,
+            transcript=self.session.blobs.put(result.transcript) if result.transcript else None,
         )
         self._publish()
         return result
@@ -157,6 +165,12 @@ class Engine:
             for problem in self.inbox.rejected:
                 self._error(f"ignored an unreadable command: {problem}")
             self.inbox.rejected.clear()
+            overspent = self.usage.overspent(self.budgets)
+            if overspent and not self.paused and not self.stop_reason:
+                self.pause(
+                    f"{overspent}; raise it (avo send {self.session.name} budget cost=N or "
+                    f"tokens=N) and resume"
+                )
             if in_step and (self.stop_reason or self._interrupt):
                 reason = self.stop_reason or self._interrupt
                 self._interrupt = None
@@ -167,6 +181,20 @@ class Engine:
             self._tick()
             self.inbox.wait(PAUSED_POLL_S)
             self._clock = time.monotonic()  # paused time does not count against the budget
+
+    def pause(self, reason: str) -> None:
+        """Pause on the engine's own account (a spent budget, a rejected API key)."""
+        if self.paused:
+            return
+        self.paused = True
+        self._set_status("paused", reason=reason)
+        self.event(EventKind.PAUSE, reason=reason)
+
+    def charge(self, cost_usd: float, tokens: int) -> None:
+        """Count an operator's spending (API calls) against the session's budgets."""
+        self.usage.cost_usd += cost_usd
+        self.usage.tokens += tokens
+        self.session.set_state(usage=self.usage.to_doc(), announce=False)
 
     def _apply(self, command: cmd.Command) -> None:
         session = self.session
@@ -198,6 +226,14 @@ class Engine:
                     self._interrupt = f"rolled back to {target.id}"
             case cmd.OperatorEdit(files=files, message=message):
                 self._apply_edit(files, message)
+            case cmd.SetBudgets(limits=limits):
+                try:
+                    self.budgets = self.budgets.override(**limits)
+                except TypeError as error:
+                    self._error(f"cannot set budgets: {error}")
+                else:
+                    session.set_state(budgets=self.budgets.to_doc(), announce=False)
+                    session.append_event(EventKind.STATUS, status="budgets", **limits)
             case cmd.Stop(reason=reason):
                 self.stop_reason = reason
             case _:
@@ -218,10 +254,16 @@ class Engine:
 
     # -- evaluation and commits ---------------------------------------------------------------
 
-    def evaluate(self, files: dict[str, str], *, base: str, author: str, note: str = "") -> Trial:
-        """Evaluate a candidate and record it as an attempt (the supervisor watches)."""
-        result = self._measure(files, base, author)
-        outcome, detail = self._classify(result)
+    def evaluate(
+        self, files: dict[str, str], *, base: str, author: str, note: str = "", quick: bool = False
+    ) -> Trial:
+        """Evaluate a candidate and record it as an attempt (the supervisor watches).
+
+        ``quick`` scores on the target's quick grid; unless the session itself is quick, such a
+        score is not comparable with the versions', so the attempt is only ``checked``."""
+        quick = quick and not self.evaluator.quick
+        result = self._measure(files, base, author, quick=quick)
+        outcome, detail = self._classify(result, quick)
         attempt = self.session.record_attempt(
             files,
             base=base,
@@ -243,12 +285,25 @@ class Engine:
         self._publish()
         return trial
 
-    def commit(self, trial: Trial, message: str, author: str) -> Version | None:
-        """The commit gate (engine/gate.py): re-evaluate, then commit only a clear gain."""
+    def commit(
+        self, trial: Trial, message: str, author: str, transcript: str | None = None
+    ) -> Version | None:
+        """The commit gate (engine/gate.py): re-evaluate, then commit only a clear gain.
+        ``transcript`` (the agent's conversation so far) is kept with the re-evaluation."""
         if trial.outcome != "promising":
             return None
         best = self.session.best()
         best_gmean = best.score.gmean if best and best.score else None
+        hashes = self.session.store_files(trial.files)
+        same = [v.id for v in (self.session.version(trial.attempt.base), best)
+                if v and v.files == hashes]
+        if same:  # noise can flatter a source twice; it is still not a new version
+            self.session.record_attempt(
+                trial.files, base=trial.attempt.base, author=author, outcome="unchanged",
+                detail=f"identical to {same[0]}: nothing new to commit",
+            )
+            self._publish()
+            return None
         confirm = self._measure(trial.files, trial.attempt.base, author)
         if confirm.correct and trial.result.correct:
             self.noise.add(trial.result.geomean, confirm.geomean)
@@ -275,6 +330,7 @@ class Engine:
             + (f" ({confirm.failure})" if confirm.failure else ""),
             score=score_of(confirm),
             log=_result_log(confirm),
+            transcript=transcript,
             version=version.id if version else None,
         )
         self._after_evaluation()
@@ -286,7 +342,9 @@ class Engine:
         best = self.session.best()
         return threshold(best.score.gmean if best and best.score else None, self.noise)
 
-    def _measure(self, files: dict[str, str], base: str, author: str) -> EvalResult:
+    def _measure(
+        self, files: dict[str, str], base: str, author: str, quick: bool = False
+    ) -> EvalResult:
         hashes = self.session.store_files(files)
         self.session.set_state(
             in_flight={"base": base, "author": author, "files": hashes, "started": time.time()},
@@ -295,16 +353,19 @@ class Engine:
         best = self.session.best()
         return self.evaluator.evaluate(
             files,
-            previous_best=best.score.gmean if best and best.score else None,
+            previous_best=None if quick else best.score.gmean if best and best.score else None,
             on_progress=self._progress,
+            quick=quick or None,
         )
 
-    def _classify(self, result: EvalResult) -> tuple[str, str]:
+    def _classify(self, result: EvalResult, quick: bool = False) -> tuple[str, str]:
         if result.failure is not None:
             return result.failure.kind, str(result.failure)
         best = self.session.best()
         ratio = f", {result.ratio:.3f}x baseline" if result.ratio is not None else ""
         text = f"{result.geomean:.4g} {result.unit}{ratio}"
+        if quick:
+            return "checked", f"quick grid: {text}"
         if best is None or best.score is None or not best.score.gmean:
             return "promising", text
         gain = 100 * (result.geomean / best.score.gmean - 1)
@@ -398,6 +459,24 @@ class RunContext:
         self.target = engine.evaluator.target
         self.knowledge: object | None = None
 
+    def safe_point(self) -> None:
+        self._engine.safe_point()
+
+    def pause(self, reason: str) -> None:
+        self._engine.pause(reason)
+
+    def charge(self, cost_usd: float, tokens: int) -> None:
+        self._engine.charge(cost_usd, tokens)
+
+    def announce(self, kind: str, **data: object) -> None:
+        self._engine.event(kind, **data)
+
+    def memory(self) -> dict[str, Any]:
+        return dict(self.session.state.get("operator_memory") or {})
+
+    def remember(self, **fields: Any) -> None:
+        self.session.set_state(operator_memory=self.memory() | fields, announce=False)
+
     def head(self) -> Version:
         return self.session.head
 
@@ -426,15 +505,17 @@ class RunContext:
     def progress(self, text: str) -> None:
         self._engine._progress(text, "")
 
-    def evaluate(self, files: dict[str, str], *, base: str, note: str = "") -> Trial:
+    def evaluate(
+        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False
+    ) -> Trial:
         self._engine.safe_point()
         return self._engine.evaluate(
-            files, base=base, author=self._engine.operator.name, note=note
+            files, base=base, author=self._engine.operator.name, note=note, quick=quick
         )
 
-    def commit(self, trial: Trial, message: str) -> Version | None:
+    def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         self._engine.safe_point()
-        return self._engine.commit(trial, message, self._engine.operator.name)
+        return self._engine.commit(trial, message, self._engine.operator.name, transcript)
 
 
 def _result_log(result: EvalResult) -> str:

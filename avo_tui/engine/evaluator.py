@@ -70,12 +70,13 @@ class Evaluator:
         previous_best: float | None = None,
         fresh_baselines: bool = False,
         on_progress: Progress | None = None,
+        quick: bool | None = None,  # None: the session's setting
     ) -> EvalResult:
         self.worker.wait_ready()  # its host facts say which stored baselines apply
         request = EvalRequest(
             self.target.name,
             dict(files),
-            quick=self.quick,
+            quick=self.quick if quick is None else quick,
             reuse_baselines=not fresh_baselines,
             known_baselines={} if fresh_baselines else self._known(),
             previous_best=previous_best,

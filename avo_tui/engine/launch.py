@@ -35,6 +35,8 @@ class RunSettings:
     supervisor: SupervisorLimits = field(default_factory=SupervisorLimits)
     noise_floor_pct: float = DEFAULT_NOISE_FLOOR_PCT
     timeout_s: float | None = None
+    agent: dict[str, Any] | None = None  # the agent operator's settings (never the API key)
+    origin: str | None = None  # "SESSION:VERSION" the seed came from (avo run --from)
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,8 @@ class RunSettings:
             "supervisor": self.supervisor.to_doc(),
             "noise_floor_pct": self.noise_floor_pct,
             "timeout_s": self.timeout_s,
+            "agent": self.agent,
+            "origin": self.origin,
         }
 
     @classmethod

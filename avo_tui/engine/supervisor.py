@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Outcomes that are not failures of the candidate.
-NOT_FAILURES = frozenset({"promising", "slower", "committed", "not_confirmed", "interrupted"})
+NOT_FAILURES = frozenset(
+    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted"}
+)
 REPEAT_WINDOW = 20
 
 

@@ -5,23 +5,36 @@ No Textual.
 
 from __future__ import annotations
 
-from .protocol import Operator, StepContext, StepInterrupted, StepResult, Trial
+from typing import TYPE_CHECKING
+
+from .protocol import (
+    Operator,
+    OperatorUnavailable,
+    StepContext,
+    StepInterrupted,
+    StepResult,
+    Trial,
+)
 from .tuner import Tuner
+
+if TYPE_CHECKING:
+    from .agent import AgentSettings
 
 OPERATORS = ("tuner", "agent")
 
 
-class OperatorUnavailable(ValueError):
-    pass
-
-
-def get_operator(name: str, seed: int | None = None) -> Operator:
+def get_operator(
+    name: str, seed: int | None = None, agent: AgentSettings | None = None
+) -> Operator:
+    """``seed`` steers the tuner's random choices; ``agent`` holds the agent's settings
+    (default: the settings file). The agent needs ANTHROPIC_API_KEY."""
     if name == "tuner":
         return Tuner(seed)
     if name == "agent":
-        raise OperatorUnavailable(
-            "the agent operator is not built yet; use --operator tuner"
-        )
+        from .agent import load_settings
+        from .agent.agent import Agent  # anthropic loads only when the agent runs
+
+        return Agent(agent or load_settings())
     raise OperatorUnavailable(f"no operator {name!r} (one of {', '.join(OPERATORS)})")
 
 

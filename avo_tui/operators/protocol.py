@@ -2,17 +2,22 @@
 
 The engine calls ``step`` again and again. A step sees the session (lineage, attempts, files)
 through a :class:`StepContext`, evaluates candidates with it, and asks it to commit the ones
-worth keeping; the commit gate decides. Every call on the context is a safe point: a pause
-takes effect there, and a rollback or stop ends the step by raising :class:`StepInterrupted`.
+worth keeping; the commit gate decides. ``safe_point``, ``take_hints``, ``evaluate`` and
+``commit`` are safe points: a pause takes effect there, and a rollback or stop ends the step by
+raising :class:`StepInterrupted`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..evaluation import EvalResult, TargetSpec
 from ..store import Attempt, Score, Session, Version
+
+
+class OperatorUnavailable(ValueError):
+    """The operator cannot run here (unknown name, no API key, bad settings)."""
 
 
 class StepInterrupted(Exception):
@@ -42,7 +47,7 @@ class StepResult:
     summary: str
     committed: Version | None = None
     exhausted: bool = False  # the operator has nothing new left to try
-    cost_usd: float = 0.0
+    transcript: str | None = None  # the agent's whole conversation, kept as a blob
 
 
 class StepContext(Protocol):
@@ -50,6 +55,22 @@ class StepContext(Protocol):
     target: TargetSpec
     knowledge: object | None  # the knowledge base (issue 8), None until there is one
 
+    def safe_point(self) -> None:
+        """Apply waiting commands; block while paused; raise StepInterrupted on stop/rollback."""
+        ...
+    def pause(self, reason: str) -> None:
+        """Pause the run (takes effect at the next safe point) with a reason the operator sees."""
+        ...
+    def charge(self, cost_usd: float, tokens: int) -> None:
+        """Count spending against the session's budgets."""
+        ...
+    def announce(self, kind: str, **data: object) -> None:
+        """Record an event (tool call, supervisor review ...) for the views."""
+        ...
+    def memory(self) -> dict[str, Any]:
+        """What the operator kept across steps and restarts (``remember``)."""
+        ...
+    def remember(self, **fields: Any) -> None: ...
     def head(self) -> Version: ...
     def best(self) -> Version | None: ...
     def commit_threshold(self) -> float:
@@ -63,8 +84,12 @@ class StepContext(Protocol):
     def guidance(self) -> str | None: ...
     def plan(self, text: str) -> None: ...
     def progress(self, text: str) -> None: ...
-    def evaluate(self, files: dict[str, str], *, base: str, note: str = "") -> Trial: ...
-    def commit(self, trial: Trial, message: str) -> Version | None:
+    def evaluate(
+        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False
+    ) -> Trial:
+        """Score a candidate (``quick``: on the quick grid, outcome ``checked`` at best)."""
+        ...
+    def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         """Re-evaluate ``trial`` independently; commit it if the gate accepts. None if not."""
         ...
 
@@ -78,4 +103,11 @@ class Operator(Protocol):
         ...
 
 
-__all__ = ["Operator", "StepContext", "StepInterrupted", "StepResult", "Trial"]
+__all__ = [
+    "Operator",
+    "OperatorUnavailable",
+    "StepContext",
+    "StepInterrupted",
+    "StepResult",
+    "Trial",
+]

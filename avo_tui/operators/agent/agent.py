@@ -1,0 +1,296 @@
+"""The agentic variation operator: one step is one Claude conversation with tools.
+
+The step opens with a brief (target, best scores, lineage, attempts, notes, guidance, hints)
+and runs turn after turn until the agent commits, stops, or a bound is reached (turns,
+context). Between turns the operator's new hints join the conversation; before every tool
+call the engine may pause or end the step. API outages are waited out; a refused key pauses
+the run. The whole conversation is kept as the step's transcript.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ...knowledge import KnowledgeBase
+from ...store import EventKind, Version
+from ..protocol import StepContext, StepInterrupted, StepResult
+from . import brief
+from .api import ApiRejected, ApiRequestError, ApiUnavailable, MessagesApi, Turn
+from .settings import AgentSettings, TokenUsage
+from .tools import SCHEMAS, TOOL_NAMES, Toolbox
+from .workspace import Workspace
+
+CACHE = {"type": "ephemeral"}
+WAIT_SLICE_S = 0.25
+SUMMARY_CHARS = 300
+
+
+def no_profiler(files: dict[str, str], config: str) -> str:
+    return "profiling is not wired to this session's worker"
+
+
+class Agent:
+    name = "agent"
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        knowledge: KnowledgeBase | None = None,
+        api: MessagesApi | None = None,
+        profiler: Callable[[dict[str, str], str], str] = no_profiler,
+    ) -> None:
+        self.settings = settings
+        self.api = api or MessagesApi(settings)
+        self.knowledge = knowledge or KnowledgeBase()
+        self.profiler = profiler
+
+    def step(self, ctx: StepContext) -> StepResult:
+        return _Step(self, ctx).run()
+
+    def redirect(self, ctx: StepContext, reason: str) -> None:
+        """The stall detector fired: a separate review proposes new directions, which the next
+        step's brief carries (the operator's guidance still takes precedence)."""
+        try:
+            turn = _with_outage_waits(
+                ctx, self.settings,
+                lambda: self.api.ask(system=brief.REVIEW_SYSTEM,
+                                     prompt=brief.review_prompt(ctx, reason)),
+            )
+        except ApiRequestError as error:
+            ctx.announce(EventKind.ERROR, message=f"the supervisor's review failed: {error}")
+            return
+        ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
+        proposals = turn.text or "(the review proposed nothing)"
+        ctx.remember(directions=proposals)
+        ctx.announce(EventKind.SUPERVISOR, reason=reason, action="review", proposals=proposals)
+
+
+class _Step:
+    """The state of one conversation."""
+
+    def __init__(self, agent: Agent, ctx: StepContext) -> None:
+        self.agent = agent
+        self.ctx = ctx
+        self.settings = agent.settings
+        self.messages: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
+        self.usage = TokenUsage()
+        self.pending: list[str] = []  # texts for the next user message
+        self.warned = False
+        head = ctx.head()
+        self.workspace = Workspace(
+            ctx.session.directory / "workspace", agent.knowledge, self.settings.max_write_bytes
+        )
+        self.workspace.reset(ctx.session.read_files(head))
+        self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=head.id,
+                             transcript=self.transcript, profiler=agent.profiler)
+        self.system = brief.system_prompt(ctx)
+        self.guidance = ctx.guidance
+
+    def run(self) -> StepResult:
+        committed: Version | None = None
+        try:
+            self._open()
+            summary, committed = self._converse()
+        except StepInterrupted as interrupted:
+            summary = f"step ended early: {interrupted}"
+        except ApiRequestError as error:
+            summary = f"step ended: {error}"
+            self.ctx.announce(EventKind.ERROR, message=summary)
+        self.ended = summary
+        return StepResult(summary, committed, transcript=self.transcript())
+
+    def _open(self) -> None:
+        ctx = self.ctx
+        hints = ctx.take_hints()
+        for hint in hints:
+            ctx.acknowledge_hint(hint, True, "in the agent's step brief")
+        memory = ctx.memory()
+        directions = memory.get("directions")
+        if directions:
+            ctx.remember(directions=None)
+        text = brief.step_brief(ctx, hints=hints, directions=directions)
+        self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
+
+    def _converse(self) -> tuple[str, Version | None]:
+        settings = self.settings
+        for number in range(1, settings.max_turns + 1):
+            if number == settings.max_turns - 2:
+                self.pending.append("Three turns are left in this step: evaluate and commit your "
+                                    "best candidate if it is promising, note what you learned, "
+                                    "and stop.")
+            turn = self._call_model()
+            self._record(turn)
+            reason = turn.stop_reason
+            if reason == "tool_use":
+                committed = self._run_tools(turn)
+                if committed:
+                    return f"committed {committed.id}: {committed.message[:200]}", committed
+            elif reason == "pause_turn":
+                continue  # the API paused a long turn: send it back as it is to continue
+            elif reason == "max_tokens":
+                self.pending.append("Your reply was cut off at the output limit. Continue in "
+                                    "smaller pieces (str_replace rather than rewriting a file).")
+            elif reason == "refusal":
+                self.ctx.announce(EventKind.ERROR, message="the model refused to continue")
+                return "the model refused to continue this step", None
+            elif reason == "model_context_window_exceeded":
+                return "step ended: the context window is full", None
+            else:  # end_turn, stop_sequence
+                return _clip(turn.text) or "the agent ended the step without a commit", None
+            ended = self._bound_context(turn.usage)
+            if ended:
+                return ended, None
+        return f"step ended: {settings.max_turns} turns without a commit", None
+
+    # -- the model ----------------------------------------------------------------------------
+
+    def _call_model(self) -> Turn:
+        def call() -> Turn:
+            self._turn_boundary()
+            return self.agent.api.stream(
+                system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
+                tools=_cached_tools(),
+                messages=_cached_messages(self.messages),
+            )
+
+        return _with_outage_waits(self.ctx, self.settings, call)
+
+    def _turn_boundary(self) -> None:
+        """Hints and guidance that arrived during the last turn join the next user message."""
+        ctx = self.ctx
+        hints = ctx.take_hints()  # also a safe point: a pause waits here
+        for hint in hints:
+            ctx.acknowledge_hint(hint, True, "passed to the agent mid-step")
+        if hints:
+            self.pending.append(brief.hint_message(hints))
+        if ctx.guidance != self.guidance:
+            self.guidance = ctx.guidance
+            self.pending.append(f"The operator's standing guidance is now: {self.guidance}"
+                                if self.guidance else "The operator cleared the guidance.")
+        if not self.pending:
+            return
+        blocks = [{"type": "text", "text": text} for text in self.pending]
+        self.pending = []
+        if self.messages[-1]["role"] == "user":
+            self.messages[-1]["content"].extend(blocks)
+        else:
+            self.messages.append({"role": "user", "content": blocks})
+
+    def _record(self, turn: Turn) -> None:
+        content = turn.content
+        if turn.stop_reason == "max_tokens":  # a cut-off tool call cannot be answered
+            content = [b for b in content if b["type"] == "text"] or [
+                {"type": "text", "text": "(cut off)"}
+            ]
+        self.messages.append({"role": "assistant", "content": content})
+        self.usage = self.usage + turn.usage
+        self.turns.append({"stop_reason": turn.stop_reason, "usage": turn.usage.to_doc(),
+                           "request_id": turn.request_id})
+        self.ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
+
+    def _bound_context(self, usage: TokenUsage) -> str | None:
+        window = self.settings.context_window
+        if usage.total >= self.settings.end_at * window:
+            return f"step ended: the conversation reached {usage.total:,} tokens of {window:,}"
+        if usage.total >= self.settings.wrap_up_at * window and not self.warned:
+            self.warned = True
+            self.pending.append(f"The conversation fills {100 * usage.total / window:.0f}% of "
+                                "the context window: wrap up now. Commit your best candidate if "
+                                "it is promising, note what you learned, and stop.")
+        return None
+
+    # -- tools --------------------------------------------------------------------------------
+
+    def _run_tools(self, turn: Turn) -> Version | None:
+        results: list[dict[str, Any]] = []
+        self.messages.append({"role": "user", "content": results})
+        committed = None
+        for call in turn.tool_uses:
+            if committed is None:
+                self.ctx.safe_point()  # a pause takes effect between tool calls
+                outcome = self.tools.call(call["name"], call.get("input"))
+                committed = outcome.committed
+                text, is_error = _clip_output(outcome.text, self.settings.max_tool_output), \
+                    outcome.is_error
+            else:
+                text, is_error = "not run: the step ended with the commit", True
+            self.ctx.announce(EventKind.TOOL_CALL, tool=call["name"],
+                              input=_clip(json.dumps(call.get("input"), default=str), 200),
+                              error=is_error, result=_clip(text, 200))
+            results.append({"type": "tool_result", "tool_use_id": call["id"], "content": text,
+                            "is_error": is_error})
+        return committed
+
+    # -- the record ---------------------------------------------------------------------------
+
+    def transcript(self) -> str:
+        return json.dumps({
+            "model": self.settings.model,
+            "system": self.system,
+            "tools": TOOL_NAMES,
+            "messages": self.messages,
+            "turns": self.turns,
+            "usage": self.usage.to_doc(),
+            "cost_usd": round(self.settings.cost(self.usage), 6),
+            "ended": getattr(self, "ended", None),
+        }, indent=1)
+
+
+def _with_outage_waits(ctx: StepContext, settings: AgentSettings, call: Callable[[], Turn]) -> Turn:
+    """The SDK retries briefly; beyond that, wait (30 s, 60 s ... up to 15 min), report, and
+    try again, for as long as it takes. A refused key pauses the run until it is resumed."""
+    delay = settings.outage_wait_s
+    while True:
+        try:
+            return call()
+        except ApiUnavailable as error:
+            ctx.announce(EventKind.ERROR, message=f"{error}; retrying in {delay:g} s")
+            _wait(ctx, delay)
+            delay = min(delay * 2, settings.outage_wait_max_s)
+        except ApiRejected as error:
+            ctx.pause(f"{error}. Set a valid ANTHROPIC_API_KEY and restart the run, or resume "
+                      "to try again")
+            ctx.safe_point()
+
+
+def _wait(ctx: StepContext, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ctx.safe_point()  # pause and stop still work during an outage
+        time.sleep(min(WAIT_SLICE_S, left))
+
+
+def _cached_tools() -> list[dict[str, Any]]:
+    tools = copy.deepcopy(SCHEMAS)
+    tools[-1]["cache_control"] = CACHE
+    return tools
+
+
+def _cached_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation with a cache breakpoint on its last block, so the next turn reads the
+    whole prefix from the cache."""
+    marked = copy.deepcopy(messages)
+    for block in reversed(marked[-1]["content"]):
+        if block.get("type") not in ("thinking", "redacted_thinking"):
+            block["cache_control"] = CACHE
+            break
+    return marked
+
+
+def _clip(text: str, limit: int = SUMMARY_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip_output(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head = text[: limit // 2]
+    tail = text[-limit // 2:]
+    return f"{head}\n... [{len(text) - limit:,} characters cut] ...\n{tail}"

@@ -1,0 +1,420 @@
+"""A scripted stand-in for the Anthropic Messages API (POST /v1/messages), standard library only.
+
+The real `anthropic` SDK talks to it through `base_url`. Each request consumes one scripted
+step; every request is recorded. Behaviours of the SDK (2.12, on httpx2) worth knowing:
+
+- Retry delay: `retry-after-ms` is read first, then `retry-after` (seconds, floats allowed, or
+  an HTTP date). The value is used only when it is > 0; `retry-after: 0` (or `-ms: 0`) falls
+  back to exponential backoff (0.5 s, 1 s, ... with jitter). So ApiError sends
+  `retry-after-ms: 1` by default (a 1 ms wait) unless the step sets `retry-after` or
+  `retry-after-ms` itself. Connection errors (Drop) carry no headers, so they always back off.
+- Streamed tool input: the SDK parses the accumulated `partial_json` with jiter in partial
+  mode after every delta. Truncated JSON is accepted silently and incomplete trailing values
+  are dropped (`'{"path": '` and `'{"path": "a'` both give `input == {}`); JSON that is
+  broken rather than cut short (`'{"path": }'`) makes iterating the stream raise a plain
+  `ValueError` ("Unable to parse tool parameter JSON from model..."), not an `APIError`.
+- Authentication: `Anthropic(api_key=...)` sends `authorization: Bearer <key>`, not
+  `x-api-key`; the server accepts the key in either header.
+- Streamed usage: `message_delta` usage counts are cumulative and overwrite the snapshot's
+  (input/cache counts only when present), so both `message_start` and `message_delta` carry
+  all four counts here, as the current API does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeAlias
+
+STOP_REASONS = frozenset(
+    {"end_turn", "max_tokens", "tool_use", "pause_turn", "refusal", "stop_sequence",
+     "model_context_window_exceeded"}
+)  # fmt: skip
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+DEFAULT_USAGE = {
+    "input_tokens": 100,
+    "output_tokens": 50,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 0,
+}
+_RAW_JSON = "_input_json"  # private key on a tool_use block: raw partial_json to stream
+
+
+@dataclass
+class Recorded:
+    """One request received by the server."""
+
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: dict[str, Any]
+
+    @property
+    def stream(self) -> bool:
+        """Whether the request asked for a streamed (SSE) response."""
+        return self.body.get("stream") is True
+
+    def texts(self) -> list[str]:
+        """Every text string in the request's messages, in order (tool_result text included)."""
+        found: list[str] = []
+        for message in self.body.get("messages", []):
+            _collect_texts(message.get("content"), found)
+        return found
+
+    def last_user_message(self) -> dict[str, Any]:
+        """The last message with role "user"."""
+        for message in reversed(self.body.get("messages", [])):
+            if message.get("role") == "user":
+                return message
+        raise AssertionError("request has no user message")
+
+    def tool_results(self) -> list[dict[str, Any]]:
+        """Every tool_result block in the last user message."""
+        content = self.last_user_message().get("content")
+        if not isinstance(content, list):
+            return []
+        return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+
+
+def _collect_texts(content: Any, found: list[str]) -> None:
+    """Append the text strings in a message (or tool_result) content to `found`."""
+    if isinstance(content, str):
+        found.append(content)
+        return
+    for block in content or []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            found.append(block.get("text", ""))
+        elif block.get("type") == "tool_result":
+            _collect_texts(block.get("content"), found)
+
+
+@dataclass
+class Reply:
+    """A successful Messages API answer."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: dict[str, Any]
+    model: str | None = None
+
+
+@dataclass
+class ApiError:
+    """An HTTP error answer; `type` defaults from the status."""
+
+    status: int
+    type: str = ""
+    message: str = "fake server error"
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.type:
+            self.type = ERROR_TYPES.get(self.status, "api_error")
+
+
+@dataclass
+class Drop:
+    """Read the request, then close the connection without answering."""
+
+
+@dataclass
+class Stall:
+    """Wait `seconds` before answering with `then` (default: a short end_turn text reply)."""
+
+    seconds: float
+    then: Step | None = None
+
+
+Step: TypeAlias = "Reply | ApiError | Drop | Stall | Callable[[Recorded], Step]"
+
+
+def text(s: str) -> dict[str, Any]:
+    """A text content block."""
+    return {"type": "text", "text": s}
+
+
+def thinking(s: str, signature: str = "sig") -> dict[str, Any]:
+    """A thinking content block."""
+    return {"type": "thinking", "thinking": s, "signature": signature}
+
+
+def tool_use(
+    name: str,
+    input: dict[str, Any] | None = None,
+    id: str | None = None,
+    *,
+    input_json: str | None = None,
+) -> dict[str, Any]:
+    """A tool_use block; `id` None means an auto id (toolu_001, ...) assigned when served.
+
+    `input` is sent as is (never validated). `input_json` instead streams that raw string as
+    the partial_json (see the module docstring for what the SDK makes of broken JSON); a
+    non-streaming request gets its parsed value, or a 400 when it is not valid JSON.
+    """
+    block: dict[str, Any] = {"type": "tool_use", "id": id, "name": name, "input": input or {}}
+    if input_json is not None:
+        block[_RAW_JSON] = input_json
+    return block
+
+
+def reply(
+    *blocks: dict[str, Any],
+    stop_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    model: str | None = None,
+) -> Reply:
+    """A reply step; stop_reason defaults to tool_use when a block is tool_use, else end_turn."""
+    if stop_reason is None:
+        has_tool = any(b.get("type") == "tool_use" for b in blocks)
+        stop_reason = "tool_use" if has_tool else "end_turn"
+    if stop_reason not in STOP_REASONS:
+        raise ValueError(f"unknown stop_reason {stop_reason!r}")
+    return Reply(list(blocks), stop_reason, {**DEFAULT_USAGE, **(usage or {})}, model)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a stalled handler must not hold up server_close()
+    fake: FakeAnthropic
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_POST(self) -> None:
+        """Record the request and answer it with the next scripted step."""
+        self.close_connection = True  # one request per connection keeps shutdown simple
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path.split("?")[0] != "/v1/messages":
+            self._send_error(ApiError(404, message=f"fake server: no route {self.path}"))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        record = Recorded(self.path, headers, body if isinstance(body, dict) else {})
+        # A client that gave up (e.g. timed out) has closed the socket already.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._answer(self.server.fake._take(record), record)
+
+    def _answer(self, step: Step, record: Recorded) -> None:
+        """Carry out one step."""
+        fake = self.server.fake
+        try:
+            while callable(step):
+                step = step(record)
+        except Exception as error:  # a failing callable step must not look like a network fault
+            step = ApiError(400, message=f"fake server: scripted step raised {error!r}")
+        if isinstance(step, Stall):
+            if fake._stopping.wait(step.seconds):
+                return  # shutting down: drop the connection
+            self._answer(step.then or reply(text("ok")), record)
+        elif isinstance(step, Drop):
+            return
+        elif isinstance(step, ApiError):
+            self._send_error(step)
+        elif isinstance(step, Reply):
+            self._send_reply(step, record)
+        else:
+            self._send_error(ApiError(400, message=f"fake server: not a step: {step!r}"))
+
+    def _start(self, status: int, content_type: str, length: int | None = None) -> None:
+        """Send the status line and common headers (the caller ends them)."""
+        self.send_response(status, "Overloaded" if status == 529 else None)
+        self.send_header("content-type", content_type)
+        self.send_header("request-id", self.server.fake._new_id("req_fake_"))
+        self.send_header("connection", "close")
+        if length is not None:
+            self.send_header("content-length", str(length))
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(obj).encode()
+        self._start(status, "application/json", len(data))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_error(self, error: ApiError) -> None:
+        headers = dict(error.headers or {})
+        if not {"retry-after", "retry-after-ms"} & {k.lower() for k in headers}:
+            headers["retry-after-ms"] = "1"  # makes the SDK retry after 1 ms
+        body = {"type": "error", "error": {"type": error.type, "message": error.message}}
+        self._send_json(error.status, body, headers)
+
+    def _send_reply(self, step: Reply, record: Recorded) -> None:
+        fake = self.server.fake
+        blocks = [dict(b) for b in step.content]
+        raws: dict[int, str] = {}
+        for i, block in enumerate(blocks):
+            if block.get("type") == "tool_use" and block.get("id") is None:
+                block["id"] = f"toolu_{fake._next_tool_id():03d}"
+            if _RAW_JSON in block:
+                raws[i] = block.pop(_RAW_JSON)
+                try:
+                    block["input"] = json.loads(raws[i])
+                except ValueError:
+                    if not record.stream:
+                        msg = "fake server: input_json that is not valid JSON needs stream=true"
+                        self._send_error(ApiError(400, message=msg))
+                        return
+        message = {
+            "id": fake._new_id("msg_fake_"),
+            "type": "message",
+            "role": "assistant",
+            "model": step.model or record.body.get("model", "claude-fake"),
+            "content": blocks,
+            "stop_reason": step.stop_reason,
+            "stop_sequence": None,
+            "usage": step.usage,
+        }
+        if not record.stream:
+            self._send_json(200, message)
+            return
+        self._start(200, "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+        for event in _sse_events(message, raws):
+            self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+
+
+def _halves(s: str) -> list[str]:
+    """Split a string into two chunks (one when it is too short)."""
+    mid = len(s) // 2
+    return [s[:mid], s[mid:]] if mid else [s]
+
+
+def _sse_events(message: dict[str, Any], raws: dict[int, str]) -> Iterator[dict[str, Any]]:
+    """The SSE events (their data; the event name is data["type"]) the real API sends."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    yield {"type": "message_start", "message": start}
+    yield {"type": "ping"}
+    for i, block in enumerate(message["content"]):
+        kind = block.get("type")
+        deltas: list[dict[str, Any]] = []
+        if kind == "text":
+            first = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": c} for c in _halves(block["text"])]
+        elif kind == "thinking":
+            first = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": c} for c in _halves(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif kind == "tool_use":
+            first = {**block, "input": {}}
+            partial = raws.get(i, json.dumps(block["input"]))
+            deltas = [{"type": "input_json_delta", "partial_json": c} for c in _halves(partial)]
+        else:
+            first = block  # e.g. redacted_thinking: sent whole
+        yield {"type": "content_block_start", "index": i, "content_block": first}
+        for delta in deltas:
+            yield {"type": "content_block_delta", "index": i, "delta": delta}
+        yield {"type": "content_block_stop", "index": i}
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    yield {"type": "message_delta", "delta": delta, "usage": usage}
+    yield {"type": "message_stop"}
+
+
+class FakeAnthropic:
+    """A local Messages API server that plays scripted steps and records every request."""
+
+    def __init__(self, api_key: str = "test-key") -> None:
+        self.api_key = api_key
+        self.url = ""
+        self.requests: list[Recorded] = []
+        self._steps: deque[Step] = deque()
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._ids = itertools.count(1)
+        self._tool_ids = itertools.count(1)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def script(self, *steps: Step) -> None:
+        """Append steps to the queue; each request consumes one."""
+        with self._cond:
+            self._steps.extend(steps)
+
+    @property
+    def remaining(self) -> int:
+        """Steps not yet consumed."""
+        with self._cond:
+            return len(self._steps)
+
+    def wait_for_requests(self, n: int, timeout: float = 10.0) -> None:
+        """Block until at least `n` requests were received, else raise AssertionError."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.requests) >= n, timeout):
+                raise AssertionError(f"expected {n} requests, got {len(self.requests)}")
+
+    def start(self) -> FakeAnthropic:
+        """Bind a free port on 127.0.0.1 and serve from a daemon thread."""
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; stalled handlers give up at once."""
+        self._stopping.set()
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> FakeAnthropic:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _take(self, record: Recorded) -> Step:
+        """Record a request and pick its step (auth failures and an empty script consume none)."""
+        with self._cond:
+            self.requests.append(record)
+            self._cond.notify_all()
+            key, bearer = record.headers.get("x-api-key"), record.headers.get("authorization")
+            if self.api_key != key and f"Bearer {self.api_key}" != bearer:
+                return ApiError(401, message="invalid x-api-key")
+            if not self._steps:
+                return ApiError(400, message="fake server: no scripted reply left")
+            return self._steps.popleft()
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):04d}"
+
+    def _next_tool_id(self) -> int:
+        return next(self._tool_ids)
