@@ -10,7 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import ALL_CORES, BROKEN, EDITOR, KERNEL, THREADS_LINE, edit, make_agent, use_fake
+from agent_helpers import (
+    ALL_CORES,
+    BROKEN,
+    EDITOR,
+    KERNEL,
+    THREADS_LINE,
+    edit,
+    make_agent,
+    use_fake,
+)
 from engine_helpers import new_session, start
 from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
 
@@ -65,7 +74,7 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
     def after_broken_evaluate(request: Recorded):  # the agent sees the error in its source
         evaluated = results(request)[-1]
         assert "compile failed" in evaluated["content"]
-        assert f">" in evaluated["content"] and BROKEN in evaluated["content"]
+        assert ">" in evaluated["content"] and BROKEN in evaluated["content"]
         return reply(tool_use(*edit(BROKEN + "\n", "")), tool_use("evaluate", {}))
 
     fake.script(
@@ -301,3 +310,26 @@ def test_a_stall_brings_a_supervisor_review_into_the_next_step(
     assert "parallelise over heads" in supervisor[0].data["proposals"]
     assert any("supervisor's review" in t and "parallelise over heads" in t
                for t in fake.requests[4].texts())
+
+
+def test_cut_off_paused_and_refused_turns_and_a_full_context_are_handled(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    fake.script(
+        reply(text("I will rewrite"), tool_use(EDITOR, input_json='{"command": "create", "pa'),
+              stop_reason="max_tokens"),
+        reply(text("thinking it over"), stop_reason="pause_turn"),
+        reply(tool_use("list_versions", {}), usage={"input_tokens": 130_000}),
+        reply(tool_use("list_versions", {}), usage={"input_tokens": 170_000}),
+        reply(text("I can't help with that."), stop_reason="refusal"),  # the second step
+    )
+    live = start(session, worker, max_steps=2, operator=make_agent(knowledge))
+    live.finish(60)
+    after_cut = fake.requests[1].body["messages"]
+    assert [b["type"] for b in after_cut[-2]["content"]] == ["text"]  # the cut-off call is gone
+    assert "cut off at the output limit" in fake.requests[1].texts()[-1]
+    assert fake.requests[2].body["messages"][-1]["role"] == "assistant"  # pause_turn: continue
+    assert any("wrap up now" in t for t in fake.requests[3].texts())
+    steps = [e.data["summary"] for e in live.kinds("step")]
+    assert steps[0].startswith("step ended: the conversation reached 170,")
+    assert steps[1] == "the model refused to continue this step"

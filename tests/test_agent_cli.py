@@ -1,0 +1,115 @@
+"""``avo run --operator agent`` as a user runs it: a real process, the real SDK speaking HTTP
+to a local Messages API (ANTHROPIC_BASE_URL), settings from a file, a session on disk."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from agent_helpers import ALL_CORES, THREADS_LINE, edit
+from fake_anthropic import FakeAnthropic, reply, text, tool_use
+
+from avo_tui.cli import main
+from avo_tui.store import Session
+
+AVO = [sys.executable, "-m", "avo_tui.cli"]
+
+
+def run_avo(sessions: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AVO, "--sessions-dir", str(sessions), *args], env=env, text=True,
+                          capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[agent]\nmodel = "claude-sonnet-4-6"\nthinking = "off"\n'
+                        "outage_wait_s = 0.05\n")
+    return {**os.environ, "AVO_SETTINGS": str(settings)}
+
+
+def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, str]) -> None:
+    with FakeAnthropic() as server:
+        server.script(
+            reply(tool_use(*edit(THREADS_LINE, ALL_CORES)), tool_use("evaluate", {})),
+            reply(tool_use("commit", {"message": "every core"})),
+            reply(text("Nothing else worth trying now.")),
+        )
+        env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
+        done = run_avo(tmp_path, env, "run", "--session", "agent-1", "--target",
+                       "cpu-attention", "--operator", "agent", "--headless", "--max-steps", "2",
+                       "--quick", "--max-output-tokens", "8000")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert server.requests[0].body["model"] == "claude-sonnet-4-6"  # the settings file
+        assert server.requests[0].body["max_tokens"] == 8000  # the flag
+        assert "thinking" not in server.requests[0].body
+    out = done.stdout
+    assert "commit   v1 from v0 by agent" in out
+    assert "step 2 done" in out and "run ended: step budget reached (2 of 2)" in out
+    with Session.open(tmp_path / "agent-1", writable=False) as session:
+        assert session.head.author == "agent"
+        stored = session.meta["settings"]["agent"]
+        assert stored["model"] == "claude-sonnet-4-6"
+        assert server.api_key not in (tmp_path / "agent-1" / "session.json").read_text()
+
+
+def test_the_agent_without_a_key_is_a_clear_error_and_creates_nothing(
+    tmp_path: Path, env: dict[str, str], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("AVO_SETTINGS", env["AVO_SETTINGS"])
+    code = main(["--sessions-dir", str(tmp_path), "run", "--session", "nokey", "--target",
+                 "cpu-attention", "--operator", "agent", "--headless"])
+    assert code != 0
+    assert "needs an API key in ANTHROPIC_API_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "nokey").exists()
+
+
+def test_bad_settings_are_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tmp_path / "bad.toml"
+    settings.write_text('[agent]\nthinking = "lots"\nmodle = "x"\n')
+    monkeypatch.setenv("AVO_SETTINGS", str(settings))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    code = main(["--sessions-dir", str(tmp_path), "run", "--session", "s", "--target",
+                 "cpu-attention", "--operator", "agent", "--headless"])
+    err = capsys.readouterr().err
+    assert code != 0 and "unknown agent setting(s): modle" in err and str(settings) in err
+    settings.write_text('[agent]\nthinking = "lots"\n')
+    main(["--sessions-dir", str(tmp_path), "run", "--session", "s", "--target",
+          "cpu-attention", "--operator", "agent", "--headless"])
+    assert "thinking must be 'adaptive', 'off' or a token budget" in capsys.readouterr().err
+    settings.write_text("[agent\n")
+    main(["--sessions-dir", str(tmp_path), "run", "--session", "s", "--target",
+          "cpu-attention", "--operator", "agent", "--headless"])
+    assert "cannot read the settings file" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_from_seeds_a_new_session_with_another_sessions_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    sessions = ["--sessions-dir", str(tmp_path)]
+    assert main([*sessions, "run", "--session", "mha", "--target", "cpu-attention", "--quick",
+                 "--headless", "--max-steps", "1", "--rng-seed", "3"]) == 0
+    with Session.open(tmp_path / "mha", writable=False) as source:
+        best = source.best()
+        assert best is not None
+        files = source.read_files(best)
+    assert main([*sessions, "run", "--session", "gqa", "--target", "cpu-attention",
+                 "--from", "mha", "--quick", "--headless", "--max-steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"seeding from mha:{best.id}" in out
+    assert "operator: tuner (no ANTHROPIC_API_KEY" in out
+    with Session.open(tmp_path / "gqa", writable=False) as moved:
+        assert moved.read_files("v0") == files
+        assert moved.meta["settings"]["origin"] == f"mha:{best.id}"
+    assert main([*sessions, "run", "--session", "x", "--target", "cpu-attention",
+                 "--from", "mha:v99", "--headless"]) != 0
+    assert "v99" in capsys.readouterr().err
