@@ -124,3 +124,20 @@ def test_send_budget_queues_new_limits_and_refuses_nonsense(
     assert "KEY one of cost, tokens, steps, hours" in capsys.readouterr().err
     assert main([*sessions, "send", "b", "budget"]) != 0
     assert len(list((tmp_path / "b" / "inbox").glob("*.json"))) == 1
+
+
+def test_profile_needs_ncu_and_reads_its_raw_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from avo_tui.evaluation import profile as prof
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(prof.ProfileUnavailable, match="ncu.*not installed"):
+        prof.profile("mha", "attention_fwd", {"k.cu": ""}, "any")
+    output = ('==PROF== Connected\n"ID","Kernel Name","gpu__time_duration.sum",'
+              '"launch__registers_per_thread"\n"","","nsecond","register/thread"\n'
+              '"0","attention_fwd","1234","168"\n')
+    table = prof._table(prof._csv_rows(output), "b1")
+    assert "duration" in table and "1234 nsecond" in table
+    assert "168 register/thread" in table
+    assert "tensor pipe active (% of peak)" in table and "n/a on this GPU" in table

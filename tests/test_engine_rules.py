@@ -103,7 +103,7 @@ def test_budgets_stop_the_run_and_overrides_keep_the_rest() -> None:
     spend = Budgets(max_cost_usd=5, max_tokens=1000)
     assert Usage(cost_usd=5).exhausted(spend) is None  # money pauses; it does not finish
     assert "cost budget" in str(Usage(cost_usd=5).overspent(spend))
-    assert "token budget reached (1,000 of 1,000)" == Usage(tokens=1000).overspent(spend)
+    assert Usage(tokens=1000).overspent(spend) == "token budget reached (1,000 of 1,000)"
     assert Usage(cost_usd=4.99, tokens=999).overspent(spend) is None
     assert budgets.override(max_steps=20, hours=None) == Budgets(max_steps=20, hours=1.0)
 

@@ -29,10 +29,6 @@ WAIT_SLICE_S = 0.25
 SUMMARY_CHARS = 300
 
 
-def no_profiler(files: dict[str, str], config: str) -> str:
-    return "profiling is not wired to this session's worker"
-
-
 class Agent:
     name = "agent"
 
@@ -42,12 +38,10 @@ class Agent:
         *,
         knowledge: KnowledgeBase | None = None,
         api: MessagesApi | None = None,
-        profiler: Callable[[dict[str, str], str], str] = no_profiler,
     ) -> None:
         self.settings = settings
         self.api = api or MessagesApi(settings)
         self.knowledge = knowledge or KnowledgeBase()
-        self.profiler = profiler
 
     def step(self, ctx: StepContext) -> StepResult:
         return _Step(self, ctx).run()
@@ -88,7 +82,7 @@ class _Step:
         )
         self.workspace.reset(ctx.session.read_files(head))
         self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=head.id,
-                             transcript=self.transcript, profiler=agent.profiler)
+                             transcript=self.transcript)
         self.system = brief.system_prompt(ctx)
         self.guidance = ctx.guidance
 

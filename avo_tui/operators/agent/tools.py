@@ -7,11 +7,11 @@ here raises into the conversation loop except StepInterrupted, which ends the st
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...evaluation.profile import ProfileUnavailable, profile
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import StoreError, UnknownVersion, Version
 from ..protocol import StepContext, Trial
@@ -89,14 +89,12 @@ class Toolbox:
         *,
         base: str,
         transcript: Callable[[], str],
-        profiler: Callable[[dict[str, str], str], str],
     ) -> None:
         self.ctx = ctx
         self.workspace = workspace
         self.knowledge = knowledge
         self.base = base  # the version this step's edits start from
         self.transcript = transcript
-        self.profiler = profiler
         self.last_trial: Trial | None = None
         self.evaluations = 0
 
@@ -189,13 +187,16 @@ class Toolbox:
         if self.ctx.target.device != "cuda":
             raise ToolError(f"profile needs a CUDA target; {self.ctx.target.name} runs on the "
                             "CPU. Use evaluate's per-configuration throughput instead.")
-        if shutil.which("ncu") is None:
-            raise ToolError("Nsight Compute (ncu) is not installed on this machine, so profile "
-                            "is unavailable; evaluate still reports registers and spills.")
         names = [c.name for c in self.ctx.target.configs]
         if config not in names:
             raise ToolError(f"no configuration {config!r}; the grid is: {', '.join(names)}")
-        return self.profiler(self._kernel_files(), config)
+        self.ctx.safe_point()
+        try:
+            return profile(self.ctx.target.name, self.ctx.target.entry, self._kernel_files(),
+                           config)
+        except ProfileUnavailable as error:
+            raise ToolError(f"profile is unavailable: {error}. evaluate still reports "
+                            "registers and spills.") from None
 
     def _update_plan(self, plan: str) -> str:
         self.ctx.plan(plan.strip())
