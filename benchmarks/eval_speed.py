@@ -12,9 +12,10 @@ compile is cold. Prints one JSON object (--json) or a table:
     eval_warm_s        a second full evaluation on the warm worker, as later steps of a run do
                        it: the compile is cached and the baselines' timings are reused
     noise_spread_pct   over --runs separate evaluations of the same kernel on the warm worker
-                       (the cold one is left out), per configuration (max - min) / median of
-                       the throughput; the largest over configurations
-    baseline_spread_pct the same for the first baseline
+                       (the cold one is left out), (max - min) / median of the score, the
+                       geometric mean over the grid: what the commit gate compares
+    config_spread_max_pct  the same per configuration; the largest over configurations
+    baseline_spread_pct the same for the first baseline, per configuration, the largest
     ratio_spread_pct   the same for the ratio to that baseline, measured beside the kernel
     nvrtc_vs_nvcc      (CUDA targets) the kernel's compile time through NVRTC over its compile
                        time through torch.utils.cpp_extension.load_inline (nvcc), same run
@@ -123,7 +124,8 @@ def main() -> int:
         "compile_s": round(first.compile.seconds, 3),
         "eval_cold_s": round(cold_s, 3),
         "eval_warm_s": round(warm_s, 3),
-        "noise_spread_pct": round(
+        "noise_spread_pct": round(spread_pct([r.geomean for r in runs]), 2),
+        "config_spread_max_pct": round(
             max(spread_pct([c.throughput for c in cs]) for cs in per_config.values()), 2
         ),
         "baseline_spread_pct": round(
@@ -151,6 +153,7 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         return 0
     for key in ("compile_s", "eval_cold_s", "eval_warm_s", "noise_spread_pct",
+                "config_spread_max_pct",
                 "baseline_spread_pct", "ratio_spread_pct", "geomean", "ratio", "nvrtc_vs_nvcc"):
         if key in report:
             print(f"{key:20} {report[key]}")
