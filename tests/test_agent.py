@@ -4,7 +4,6 @@ HTTP, and a scripted local Messages API (tests/fake_anthropic)."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,33 +19,12 @@ from agent_helpers import (
     make_agent,
     use_fake,
 )
-from engine_helpers import new_session, start
+from engine_helpers import start
 from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
 
 from avo_tui.engine import Budgets, Hint, Pause, Resume, SetBudgets, Stop, SupervisorLimits
 from avo_tui.evaluation import Worker
 from avo_tui.store import Session
-
-
-@pytest.fixture(scope="module")
-def worker() -> Iterator[Worker]:
-    with Worker("cpu") as w:
-        yield w
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Path:
-    path = tmp_path_factory.mktemp("template") / "seeded"
-    new_session(path, worker).close()
-    return path
-
-
-@pytest.fixture
-def session(template: Path, tmp_path: Path) -> Iterator[Session]:
-    path = tmp_path / "run"
-    shutil.copytree(template, path)
-    with Session.open(path) as s:
-        yield s
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ def test_profile_needs_ncu_and_reads_its_raw_csv(
     from avo_tui.evaluation import profile as prof
 
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(prof.ProfileUnavailable, match="ncu.*not installed"):
+    with pytest.raises(prof.ProfileUnavailable, match=r"ncu.*not installed"):
         prof.profile("mha", "attention_fwd", {"k.cu": ""}, "any")
     output = ('==PROF== Connected\n"ID","Kernel Name","gpu__time_duration.sum",'
               '"launch__registers_per_thread"\n"","","nsecond","register/thread"\n'

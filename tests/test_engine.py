@@ -3,40 +3,14 @@ evaluation worker scoring the real seed kernel on the cpu-attention quick grid."
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from engine_helpers import new_session, start
+from engine_helpers import start
 
 from avo_tui.engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
 from avo_tui.evaluation import Worker
 from avo_tui.evaluation.candidate import apply_knobs
 from avo_tui.store import Session
-
-
-@pytest.fixture(scope="module")
-def worker() -> Iterator[Worker]:
-    with Worker("cpu") as w:
-        yield w
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Path:
-    """One session with a scored seed, copied for each test (scoring it costs two evaluations)."""
-    path = tmp_path_factory.mktemp("template") / "seeded"
-    new_session(path, worker).close()
-    return path
-
-
-@pytest.fixture
-def session(template: Path, tmp_path: Path) -> Iterator[Session]:
-    path = tmp_path / "run"
-    shutil.copytree(template, path)
-    with Session.open(path) as s:
-        yield s
 
 
 def knob(session: Session, files: dict[str, str], name: str) -> str:

@@ -131,8 +131,8 @@ def test_a_failing_seed_creates_no_session(tmp_path: Path, capsys: pytest.Captur
     [
         (["run", "--session", "nope", "--headless"], "no session 'nope' yet: give --target"),
         (["run", "--session", "x", "--target", "mha-typo"], "unknown target 'mha-typo'"),
-        (["run", "--session", "x", "--target", "cpu-attention", "--operator", "agent"],
-         "agent operator is not built yet"),
+        (["run", "--session", "x", "--target", "cpu-attention", "--from", "ghost"],
+         "no session named 'ghost'"),
         (["send", "nope", "pause"], "nope"),
     ],
 )

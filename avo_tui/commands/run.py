@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,6 +152,9 @@ def _agent_settings(
     from ..operators.agent.api import api_key  # loads anthropic: only when the agent runs
 
     api_key()
+    if settings.price() is None:
+        print(f"note: no price is known for {settings.model}, so its cost is not counted; add "
+              f'[agent.pricing."{settings.model}"] to the settings file', file=sys.stderr)
     return settings
 
 

@@ -5,18 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine import (
-    Guidance,
-    Hint,
-    OperatorEdit,
-    Pause,
-    Resume,
-    Rollback,
-    SetBudgets,
-    Stop,
-    send,
-)
-from ..engine.commands import Command
+from ..engine import commands as cmd
+from ..engine import send
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
 from ..store import SessionCatalog, StoreError
@@ -56,33 +46,33 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
-def _command(args: argparse.Namespace, path: Path) -> Command:
+def _command(args: argparse.Namespace, path: Path) -> cmd.Command:
     text = " ".join(args.text)
     match args.action:
         case "pause":
-            return Pause()
+            return cmd.Pause()
         case "resume":
-            return Resume()
+            return cmd.Resume()
         case "stop":
-            return Stop(text or "stopped by avo send")
+            return cmd.Stop(text or "stopped by avo send")
         case "hint":
             if not text:
                 raise StoreError("a hint needs text: avo send NAME hint 'BLOCK_Q=64'")
-            return Hint(text)
+            return cmd.Hint(text)
         case "guide":
-            return Guidance(text or None)
+            return cmd.Guidance(text or None)
         case "rollback":
             if not text:
                 raise StoreError("rollback needs a version: avo send NAME rollback v3")
-            return Rollback(text)
+            return cmd.Rollback(text)
         case "budget":
-            return SetBudgets(_budget_limits(args.text))
+            return cmd.SetBudgets(_budget_limits(args.text))
         case _:  # edit
             if not text:
                 raise StoreError("edit needs a kernel file or folder: avo send NAME edit PATH")
             with SessionCatalog(path.parent).open(path.name, writable=False) as session:
                 target = get_target(session.meta["target"])
-            return OperatorEdit(load_sources(Path(text), target.toolchain), args.message)
+            return cmd.OperatorEdit(load_sources(Path(text), target.toolchain), args.message)
 
 
 def _budget_limits(words: list[str]) -> dict[str, float]:

@@ -109,7 +109,8 @@ class Engine:
                     break
                 if self._redirect:
                     reason, self._redirect = self._redirect, None
-                    self.operator.redirect(self._context(), reason)
+                    with suppress(StepInterrupted):  # a stop during the review: loop ends
+                        self.operator.redirect(self._context(), reason)
                 result = self._step()
                 if result.exhausted:
                     self.stop_reason, status = result.summary, "finished"

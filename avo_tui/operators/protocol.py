@@ -102,12 +102,3 @@ class Operator(Protocol):
         """The supervisor found the search stalled: change direction."""
         ...
 
-
-__all__ = [
-    "Operator",
-    "OperatorUnavailable",
-    "StepContext",
-    "StepInterrupted",
-    "StepResult",
-    "Trial",
-]

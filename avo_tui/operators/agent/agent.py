@@ -76,6 +76,7 @@ class _Step:
         self.usage = TokenUsage()
         self.pending: list[str] = []  # texts for the next user message
         self.warned = False
+        self.ended: str | None = None
         head = ctx.head()
         self.workspace = Workspace(
             ctx.session.directory / "workspace", agent.knowledge, self.settings.max_write_bytes
@@ -232,7 +233,7 @@ class _Step:
             "turns": self.turns,
             "usage": self.usage.to_doc(),
             "cost_usd": round(self.settings.cost(self.usage), 6),
-            "ended": getattr(self, "ended", None),
+            "ended": self.ended,
         }, indent=1)
 
 

@@ -1,0 +1,46 @@
+"""Fixtures for tests that run a live engine: a warm CPU worker per module, and a session with
+a scored seed, copied for each test (scoring the seed costs two evaluations).
+
+Loaded for every test module by conftest.py; a module may still define its own. The imports
+sit inside the fixtures so the GPU machine can collect tests/gpu without the store's packages.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from avo_tui.evaluation import Worker
+    from avo_tui.store import Session
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    from avo_tui.evaluation import Worker
+
+    with Worker("cpu") as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Path:
+    from engine_helpers import new_session
+
+    path = tmp_path_factory.mktemp("template") / "seeded"
+    new_session(path, worker).close()
+    return path
+
+
+@pytest.fixture
+def session(template: Path, tmp_path: Path) -> Iterator[Session]:
+    from avo_tui.store import Session
+
+    path = tmp_path / "run"
+    shutil.copytree(template, path)
+    with Session.open(path) as s:
+        yield s
