@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from engine_helpers import start
+from engine_helpers import TARGET, start
 
 from avo_tui.engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
 from avo_tui.evaluation import Worker
@@ -192,3 +192,26 @@ def test_a_resumed_engine_keeps_steps_guidance_and_pending_hints(
     assert knob(session, files, "THREADS") == "2" and knob(session, files, "BLOCK_K") == "16"
     assert any("unreadable command" in e.data["message"] for e in live.kinds("error"))
     assert not list((session.directory / "inbox").glob("*.json"))
+
+
+def test_the_gate_refuses_a_source_identical_to_its_base_without_re_evaluating(
+    session: Session, worker: Worker
+) -> None:
+    from avo_tui.engine import Engine, Evaluator
+    from avo_tui.engine.evaluator import sources_key
+    from avo_tui.evaluation import EvalResult
+    from avo_tui.operators import Trial, Tuner
+
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    engine = Engine(session, Tuner(1), evaluator)
+    files = session.read_files("v0")
+    # As if noise had flattered the seed's own source into a "promising" attempt.
+    attempt = session.record_attempt(files, base="v0", author="tuner", outcome="promising")
+    flattered = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", seed=1, quick=True)
+    trial = Trial(attempt, flattered, files, sources_key(files))
+    assert engine.commit(trial, "nothing new", "tuner") is None
+    latest = session.recent_attempts(1)[0]
+    assert latest.outcome == "unchanged"
+    assert latest.detail == "identical to v0: nothing new to commit"
+    assert evaluator.count == 0  # refused before any re-evaluation
+    assert len(session.lineage) == 1

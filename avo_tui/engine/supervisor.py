@@ -9,10 +9,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Outcomes that are not failures of the candidate.
-NOT_FAILURES = frozenset(
-    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted"}
-)
+from ..store import NOT_FAILURES
+
 REPEAT_WINDOW = 20
 
 

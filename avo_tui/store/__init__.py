@@ -16,11 +16,12 @@ from .errors import (
     UnknownVersion,
 )
 from .lineage import Lineage
-from .models import Attempt, Event, EventKind, Score, Version
+from .models import NOT_FAILURES, Attempt, Event, EventKind, Score, Version
 from .repair import RepairPlan, apply_repair, plan_repair
 from .session import SCHEMA_VERSION, Session
 
 __all__ = [
+    "NOT_FAILURES",
     "SCHEMA_VERSION",
     "Attempt",
     "BlobStore",

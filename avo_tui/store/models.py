@@ -29,6 +29,12 @@ class EventKind(StrEnum):
     ERROR = "error"
 
 
+# Attempt outcomes that are not failures; every other outcome names the failure's kind.
+NOT_FAILURES = frozenset(
+    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted"}
+)
+
+
 @dataclass(frozen=True)
 class Score:
     """Throughput of one evaluation. Higher is better; ``ratio`` is against the baseline

@@ -52,14 +52,11 @@ def _diagnostics(diagnostics: list, log: str, files: dict[str, str]) -> list[str
     return out
 
 
-def version_line(version: Version, session: Session) -> str:
+def version_line(version: Version, head: str, best: str | None) -> str:
     score = version.score
     gmean = f"{score.gmean:.4g}" if score else "-"
     ratio = f"{score.ratio:.3f}x" if score and score.ratio else "-"
-    marks = "".join(
-        mark for mark, vid in (("*", session.state.get("head")), ("!", _best_id(session)))
-        if vid == version.id
-    )
+    marks = ("*" if version.id == head else "") + ("!" if version.id == best else "")
     return (f"{version.id + marks:<7} {version.parent or '-':<6} {version.author:<8} "
             f"{gmean:>9} {ratio:>7} +{version.lines_added}/-{version.lines_removed}  "
             f"{version.message[:90]}")
@@ -69,12 +66,13 @@ def versions_table(session: Session, unit: str, limit: int) -> str:
     versions = list(session.lineage)[-limit:]
     header = (f"{'version':<7} {'parent':<6} {'author':<8} {unit:>9} {'ratio':>7} lines  "
               "message   (* head, ! best)")
-    return "\n".join([header, *(version_line(v, session) for v in versions)])
+    head, best = _marks(session)
+    return "\n".join([header, *(version_line(v, head, best) for v in versions)])
 
 
 def version_detail(session: Session, version: Version) -> str:
     score = version.score
-    lines = [version_line(version, session), f"message: {version.message}"]
+    lines = [version_line(version, *_marks(session)), f"message: {version.message}"]
     if score:
         lines.append(f"score: {score.gmean:.4g} {score.unit} geomean"
                      + (f", {score.ratio:.3f}x {score.baseline}" if score.ratio else ""))
@@ -94,6 +92,6 @@ def attempts_table(attempts: list[Attempt]) -> str:
     )
 
 
-def _best_id(session: Session) -> str | None:
+def _marks(session: Session) -> tuple[str, str | None]:
     best = session.best()
-    return best.id if best else None
+    return session.head.id, best.id if best else None

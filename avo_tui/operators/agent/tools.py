@@ -13,7 +13,7 @@ from typing import Any
 
 from ...evaluation.profile import ProfileUnavailable, profile
 from ...knowledge import KnowledgeBase, KnowledgeError
-from ...store import StoreError, UnknownVersion, Version
+from ...store import NOT_FAILURES, StoreError, UnknownVersion, Version
 from ..protocol import StepContext, Trial
 from . import report
 from .api import INVALID_INPUT
@@ -154,8 +154,7 @@ class Toolbox:
         attempts = self.ctx.session.recent_attempts(max(1, min(limit, 100)) * (
             4 if failures_only else 1))
         if failures_only:
-            ok = {"promising", "slower", "checked", "committed", "not_confirmed"}
-            attempts = [a for a in attempts if a.outcome not in ok][:limit]
+            attempts = [a for a in attempts if a.outcome not in NOT_FAILURES][:limit]
         return report.attempts_table(attempts)
 
     # -- knowledge ----------------------------------------------------------------------------
