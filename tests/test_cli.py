@@ -444,7 +444,7 @@ def test_repair_on_healthy_compacted_session(
     ) as s:
         for i in range(200):
             s.append_event("tool_call", n=i)
-    assert (tmp_path / "big" / "session.json.bak").exists()  # it did compact
+    assert (tmp_path / "big" / "session.journal.prev").exists()  # it did compact
     assert avo(tmp_path, "sessions", "repair", "big") == 0
     assert "nothing to repair" in capsys.readouterr().out
 

@@ -17,7 +17,8 @@ from conftest import make_session
 
 from avo_tui.cli import main
 from avo_tui.store import DamagedSession, NewerSchema, Score, Session, SessionLocked
-from avo_tui.store.journal_storage import BASE, JOURNAL
+from avo_tui.store.journal_storage import BASE, JOURNAL, JOURNAL_PREV
+from avo_tui.store.repair import apply_repair, plan_repair
 
 HOLDER = textwrap.dedent(
     """
@@ -142,6 +143,21 @@ def test_repair_recovers_every_version_from_the_backup_generation(
         assert session.read_files(ids[-1]) == {"kernel.c": f"// version {len(ids)}\n"}
     assert main([*root, "sessions", "repair", "demo"]) == 0
     assert "nothing to repair" in capsys.readouterr().out
+
+
+def test_a_base_ruined_before_any_compaction_is_rebuilt_from_the_creation_backup(
+    session_dir: Path,
+) -> None:
+    session = make_session(session_dir)
+    for n in range(1, 4):
+        session.commit({"kernel.c": f"// {n}\n"}, author="tuner", message="m", score=None)
+    session.close()
+    assert not (session_dir / JOURNAL_PREV).exists()  # never compacted
+    (session_dir / BASE).write_bytes(b'{"format": "avo-st')
+    apply_repair(plan_repair(session_dir))
+    with Session.open(session_dir) as session:
+        assert session.lineage.ids == ["v0", "v1", "v2", "v3"]
+        assert session.read_files("v3") == {"kernel.c": "// 3\n"}
 
 
 def test_repair_keeps_records_before_a_corrupt_journal_line(session_dir: Path) -> None:

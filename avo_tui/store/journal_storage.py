@@ -272,7 +272,11 @@ class JournalStorage(Storage):
             "sealed": [],
             "tables": {},
         }
-        atomic_write(self.base_path, json.dumps(base).encode())
+        payload = json.dumps(base).encode()
+        # The backup chain (backup + both journals) must be able to rebuild everything from the
+        # start, so a base ruined before the first compaction still has a generation to replay.
+        atomic_write(self.directory / BACKUP, payload)
+        atomic_write(self.base_path, payload)
 
     def _load(self) -> None:
         """Read base and journal into memory. Readers retry if a compaction raced them."""

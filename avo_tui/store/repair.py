@@ -65,7 +65,7 @@ class _Candidate:
 
 def _replay(directory: Path, base_name: str, plan: RepairPlan) -> _Candidate | None:
     if base_name == BACKUP and not (directory / BACKUP).exists():
-        return None  # normal until the first compaction
+        return None  # sessions created before the backup was written at creation
     try:
         base = read_base(directory / base_name)
     except DamagedSession as exc:
