@@ -15,6 +15,7 @@ from rich.table import Table
 
 from . import __version__
 from .commands import add_command, evaluate, run, send
+from .commands import app as app_command
 from .evaluation import (
     CandidateError,
     ContractError,
@@ -46,10 +47,17 @@ browsed and resumed after a crash.
 """
 
 EPILOG = """\
+avo with no command opens the app: on the session written last (attaching to it if another
+process runs it), or on a new session (target mha where a CUDA GPU is present, else
+cpu-attention; the agent operator where ANTHROPIC_API_KEY is set, else the tuner).
+
 sessions live in --sessions-dir, else $AVO_SESSIONS_DIR, else sessions/ of the checkout
 (or ~/.local/share/avo-tui/sessions when installed elsewhere).
 
 examples:
+  avo
+  avo run --target mha --session mha-1            the app, on a new session
+  avo attach long-1                               watch and steer a headless run
   avo run --target cpu-attention --session cpu-1 --headless --quick --max-steps 30
   avo sessions list
   avo sessions show my-run
@@ -86,22 +94,6 @@ def _ratio(version: Version) -> str:
 
 
 # -- commands ---------------------------------------------------------------------------------
-
-
-def cmd_overview(args: argparse.Namespace) -> int:
-    catalog = SessionCatalog(args.sessions_dir)
-    console = _console()
-    console.print(f"avo-tui {__version__}; sessions in {catalog.root}")
-    if catalog.names():
-        cmd_sessions_list(args)
-    else:
-        console.print("No sessions yet.")
-    console.print(
-        "\nThe live app is not built yet; meanwhile: avo run --headless, avo send, "
-        "avo sessions list | show | repair, avo export."
-        "\nSee avo --help."
-    )
-    return 0
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
@@ -310,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder holding the session folders (default: see below)",
     )
-    parser.set_defaults(func=cmd_overview)
+    parser.set_defaults(func=app_command.cmd_default)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     sessions = add_command(
@@ -369,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite files already in DIR")
 
     run.register(commands)
+    app_command.register(commands)
     send.register(commands)
     evaluate.register(commands)
     return parser

@@ -111,11 +111,15 @@ def test_sessions_without_subcommand_lists(
     assert "gemm-fp16" in out and "attn" in out
 
 
-def test_overview_without_command(sessions_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert avo(sessions_dir) == 0
-    out = capsys.readouterr().out
-    assert str(sessions_dir) in out
-    assert "gemm-fp16" in out
+def test_the_app_without_a_terminal_is_one_clear_line(
+    sessions_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(p.name for p in sessions_dir.iterdir())
+    assert avo(sessions_dir) == 1  # pytest's stdin is no terminal
+    err = capsys.readouterr().err
+    assert err == ("avo: error: the app needs a terminal; use avo run --headless for a log "
+                   "instead\n")
+    assert sorted(p.name for p in sessions_dir.iterdir()) == before
 
 
 # -- sessions show ----------------------------------------------------------------------------

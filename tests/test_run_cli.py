@@ -130,8 +130,9 @@ def test_a_failing_seed_creates_no_session(tmp_path: Path, capsys: pytest.Captur
     ("argv", "message"),
     [
         (["run", "--session", "nope", "--headless"], "no session 'nope' yet: give --target"),
-        (["run", "--session", "x", "--target", "mha-typo"], "unknown target 'mha-typo'"),
-        (["run", "--session", "x", "--target", "cpu-attention", "--from", "ghost"],
+        (["run", "--session", "x", "--target", "mha-typo", "--headless"],
+         "unknown target 'mha-typo'"),
+        (["run", "--session", "x", "--target", "cpu-attention", "--from", "ghost", "--headless"],
          "no session named 'ghost'"),
         (["send", "nope", "pause"], "nope"),
     ],

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,6 +28,9 @@ from ..engine import (
     create_session,
     seed_files,
 )
+from ..engine.client import RunClient
+from ..engine.event_lines import event_line
+from ..engine.output_log import OutputLog
 from ..evaluation import TargetSpec, Worker, get_target
 from ..operators import OPERATORS, get_operator
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
@@ -51,11 +55,23 @@ examples:
 """
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+@dataclass
+class PreparedRun:
+    """A session opened (or created, its seed scored) with everything its engine needs."""
+
+    session: Session
+    target: TargetSpec
+    settings: RunSettings
+    budgets: Budgets
+    worker: Worker
+    evaluator: Evaluator
+    agent: AgentSettings | None
+
+
+def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
+    """Open ``args.session`` to resume it, or create it from ``args.target``; the caller owns
+    the session and the worker it returns."""
     catalog = SessionCatalog(args.sessions_dir)
-    console = Console(highlight=False, soft_wrap=True)  # a log line stays one line
-    if not args.headless:
-        console.print("[dim]The live app is not built yet; running headless.[/]")
     path = catalog.root / args.session
     limits = dict(max_steps=args.max_steps, hours=args.hours, max_cost_usd=args.max_cost,
                   max_tokens=args.token_budget)
@@ -65,17 +81,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise StoreError(f"--from seeds a new session, and '{args.session}' exists; "
                              "choose another --session name")
         session = catalog.open(args.session)
-        settings = RunSettings.from_doc(session.meta.get("settings", {}))
-        if args.target and args.target != session.meta.get("target"):
-            session.close()
-            raise StoreError(
-                f"session '{args.session}' evolves {session.meta.get('target')}, not "
-                f"{args.target}; leave out --target to resume it"
-            )
-        target = get_target(session.meta["target"])
-        stored = session.state.get("budgets") or settings.budgets.to_doc()
-        budgets = Budgets.from_doc(stored).override(**limits)
         try:
+            settings = RunSettings.from_doc(session.meta.get("settings", {}))
+            if args.target and args.target != session.meta.get("target"):
+                raise StoreError(
+                    f"session '{args.session}' evolves {session.meta.get('target')}, not "
+                    f"{args.target}; leave out --target to resume it"
+                )
+            target = get_target(session.meta["target"])
+            stored = session.state.get("budgets") or settings.budgets.to_doc()
+            budgets = Budgets.from_doc(stored).override(**limits)
             agent = _agent_settings(settings.operator, settings.agent, agent_flags)
         except BaseException:
             session.close()
@@ -83,47 +98,65 @@ def cmd_run(args: argparse.Namespace) -> int:
         worker = Worker(target.device)
         evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
         console.print(_resume_line(session, budgets))
-    else:
-        if not args.target:
-            raise StoreError(f"no session '{args.session}' yet: give --target to create it")
-        target = get_target(args.target)
-        files, origin = _seed(catalog, target, args)
-        budgets = Budgets().override(**limits)
-        operator = args.operator or default_operator()
-        agent = _agent_settings(operator, None, agent_flags)  # fails before any work
-        settings = RunSettings(
-            operator=operator,
-            quick=args.quick,
-            budgets=budgets,
-            supervisor=SupervisorLimits(),
-            noise_floor_pct=args.noise_floor,
-            timeout_s=args.timeout,
-            agent=agent.to_doc() if agent else None,
-            origin=origin,
+        return PreparedRun(session, target, settings, budgets, worker, evaluator, agent)
+    if not args.target:
+        raise StoreError(f"no session '{args.session}' yet: give --target to create it")
+    target = get_target(args.target)
+    files, origin = _seed(catalog, target, args)
+    budgets = Budgets().override(**limits)
+    operator = args.operator or default_operator()
+    agent = _agent_settings(operator, None, agent_flags)  # fails before any work
+    settings = RunSettings(
+        operator=operator,
+        quick=args.quick,
+        budgets=budgets,
+        supervisor=SupervisorLimits(),
+        noise_floor_pct=args.noise_floor,
+        timeout_s=args.timeout,
+        agent=agent.to_doc() if agent else None,
+        origin=origin,
+    )
+    if not args.operator:
+        console.print(f"operator: {operator} (" + (
+            "ANTHROPIC_API_KEY is set" if operator == "agent" else
+            "no ANTHROPIC_API_KEY; set it for the agent") + ")")
+    worker = Worker(target.device)
+    evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
+    console.print(f"scoring the seed ({', '.join(files)}) on {target.name} twice ...")
+    try:
+        session = create_session(
+            path, target, settings, files, evaluator,
+            on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
         )
-        if not args.operator:
-            console.print(f"operator: {operator} (" + (
-                "ANTHROPIC_API_KEY is set" if operator == "agent" else
-                "no ANTHROPIC_API_KEY; set it for the agent") + ")")
-        worker = Worker(target.device)
-        evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
-        console.print(f"scoring the seed ({', '.join(files)}) on {target.name} twice ...")
-        try:
-            session = create_session(
-                path, target, settings, files, evaluator,
-                on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
-            )
-        except BaseException:
-            worker.stop()
-            raise
-        console.print(f"created session '{session.name}' in {session.directory}")
+    except BaseException:
+        worker.stop()
+        raise
+    console.print(f"created session '{session.name}' in {session.directory}")
+    return PreparedRun(session, target, settings, budgets, worker, evaluator, agent)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    console = Console(highlight=False, soft_wrap=True)  # a log line stays one line
+    if not args.headless:
+        require_terminal()
+    prepared = prepare_run(args, console)
+    session, worker, target = prepared.session, prepared.worker, prepared.target
     try:
         with worker, session:
-            operator = get_operator(settings.operator, args.rng_seed, agent)
-            engine = Engine(session, operator, evaluator, budgets=budgets)
-            engine.subscribe(_EventPrinter(console, target.unit))
-            with _two_stage_interrupt(engine, console):
-                reason = engine.run()
+            operator = get_operator(prepared.settings.operator, args.rng_seed, prepared.agent)
+            engine = Engine(session, operator, prepared.evaluator, budgets=prepared.budgets)
+            output_log = OutputLog(session.directory, target.unit)
+            engine.subscribe(output_log)
+            engine.on_progress(output_log.progress)
+            try:
+                if not args.headless:
+                    reason = run_app(RunClient(session.directory, engine))
+                else:
+                    engine.subscribe(_EventPrinter(console, target.unit))
+                    with _two_stage_interrupt(engine, console):
+                        reason = engine.run()
+            finally:
+                output_log.close()
     except KeyboardInterrupt:
         console.print("[yellow]stopped at once; the cut-short evaluation is recorded as "
                       "interrupted[/]")
@@ -133,6 +166,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if best and best.score:
         console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, target.unit)}")
     return 0
+
+
+def run_app(client: RunClient) -> str:
+    """Show the app until the user quits; the in-process engine (if any) has ended by then,
+    unless the user left at once. Returns how the run ended."""
+    from ..tui import make_app  # Textual loads only for the app
+
+    try:
+        make_app(client).run()
+    finally:
+        client.close()
+    if client.engine is None:
+        return "detached"
+    if not client.wait_engine(timeout_s=0.5):
+        return "left at once; the evaluation in flight is recorded as interrupted next time"
+    return client.engine.stop_reason or "stopped"
+
+
+def require_terminal() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise StoreError("the app needs a terminal; use avo run --headless for a log instead")
 
 
 def default_operator() -> str:
@@ -227,52 +281,9 @@ class _EventPrinter:
         self.unit = unit
 
     def __call__(self, event: Event) -> None:
-        line = self.format(event)
+        line = event_line(event, self.unit)
         if line:
             self.console.print(line)
-
-    def format(self, event: Event) -> str | None:
-        d = event.data
-        match event.kind:
-            case "plan":
-                return f"[cyan]plan[/]     {escape(d['text'])}"
-            case "attempt":
-                style = {"committed": "green", "promising": "cyan", "slower": "dim"}.get(
-                    d["outcome"], "red"
-                )
-                return (f"[{style}]{d['attempt']:<8} {d['outcome']:<13}[/] "
-                        f"{escape(d.get('detail', ''))}")
-            case "commit":
-                gmean = f"{d['gmean']:.4g} {self.unit}" if d.get("gmean") else "-"
-                return (f"[bold green]commit   {d['version']}[/] from {d['parent']} "
-                        f"by {d['author']}: {gmean}  {escape(d.get('message', ''))}")
-            case "step":
-                cost = f" (${d['cost_usd']:.3f}, {d['tokens']:,} tokens)" if d.get("tokens") else ""
-                return f"[dim]step {d['step']} done{cost}: {escape(d['summary'])}[/]"
-            case "tool_call":
-                style = "red" if d.get("error") else "dim"
-                result = (d.get("result") or "").splitlines()
-                return (f"[{style}]tool     {d['tool']} {escape(d.get('input', ''))[:100]} -> "
-                        f"{escape(result[0][:100]) if result else ''}[/]")
-            case "hint" | "guidance":
-                note = f" ({escape(d['note'])})" if d.get("note") else ""
-                text = escape(str(d.get("text")))
-                return f"[magenta]{event.kind:<8} {d.get('action', '')}[/] {text}{note}"
-            case "supervisor":
-                proposals = f"\n{escape(d['proposals'])}" if d.get("proposals") else ""
-                return (f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
-                        f"{proposals}")
-            case "pause":
-                return "[yellow]paused[/]" + (f": {escape(d['reason'])}" if d.get("reason") else "")
-            case "resume":
-                return "[yellow]resumed[/]"
-            case "rollback":
-                return f"[yellow]rollback[/] head {d['from']} -> {d['to']}"
-            case "error":
-                return f"[red]error[/]    {escape(d['message'])}"
-            case "status" if d.get("status") in ("finished", "stopped", "interrupted", "crashed"):
-                return f"[dim]status   {d['status']}: {escape(str(d.get('reason', '')))}[/]"
-        return None
 
 
 def register(commands: Subcommands) -> None:
@@ -283,6 +294,21 @@ def register(commands: Subcommands) -> None:
         EPILOG,
     )
     p.add_argument("--session", required=True, metavar="NAME", help="session to create or resume")
+    add_run_options(p)
+
+
+def run_args(session: str, **overrides: Any) -> argparse.Namespace:
+    """The options of ``avo run --session SESSION`` with their defaults, as ``avo`` uses."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_run_options(parser)
+    args = parser.parse_args([])
+    args.session = session
+    for name, value in overrides.items():
+        setattr(args, name, value)
+    return args
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="target of a new session (see avo eval --help)")
     p.add_argument("--operator", choices=OPERATORS,
                    help="variation operator of a new session (default: agent when "
@@ -293,7 +319,7 @@ def register(commands: Subcommands) -> None:
                    help="seed a new session from another session's version (default: its "
                    "best), e.g. move an MHA kernel to --target gqa")
     p.add_argument("--headless", action="store_true",
-                   help="no app: print progress lines (the app is not built yet)")
+                   help="no app: print one line per event (watch it later with avo attach)")
     p.add_argument("--max-steps", type=_positive_int, metavar="N",
                    help="stop after N steps in total")
     p.add_argument("--hours", type=_positive_float, metavar="H",

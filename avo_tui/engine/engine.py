@@ -419,8 +419,8 @@ class Engine:
             supervisor=self.supervisor.to_doc(),
         )
 
-    def _set_status(self, status: str, *, announce: bool = False, **extra: object) -> None:
-        self.session.set_state(status=status, announce=announce, **extra)
+    def _set_status(self, status: str, *, announce: bool = False, reason: str = "") -> None:
+        self.session.set_state(status=status, reason=reason, announce=announce)
         self._publish()
 
     def take_hints(self) -> list[str]:

@@ -61,6 +61,15 @@ class SessionCatalog:
         folders = (p for p in self.root.iterdir() if not p.name.startswith("."))
         return sorted(p.name for p in folders if (p / BASE).is_file())
 
+    def latest(self) -> str | None:
+        """The session written most recently, by its files' times; None if there is none."""
+        def written(name: str) -> float:
+            folder = self.root / name
+            return max(p.stat().st_mtime for p in (folder / BASE, folder / JOURNAL)
+                       if p.exists())
+
+        return max(self.names(), key=written, default=None)
+
     def path(self, name: str) -> Path:
         """The folder of an existing session, or UnknownSession listing close matches."""
         check_session_name(name)

@@ -62,6 +62,14 @@ class Lineage:
         self.get(vid)
         return [self._versions[c] for c in self._children[vid]]
 
+    def chain(self, vid: str) -> list[Version]:
+        """``vid`` and the versions that follow it while each has exactly one child: the run
+        of a lineage a view can show as one node. It ends at a leaf or at a branch point."""
+        chain = [self.get(vid)]
+        while len(children := self._children[chain[-1].id]) == 1:
+            chain.append(self._versions[children[0]])
+        return chain
+
     def path_to_root(self, vid: str) -> list[Version]:
         """The version itself first, then its parent, up to the seed."""
         path = [self.get(vid)]

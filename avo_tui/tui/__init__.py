@@ -1,1 +1,5 @@
-"""The Textual app. The only package that imports Textual. (Built in a later issue.)"""
+"""The Textual app. The only package that imports Textual."""
+
+from .app import AvoApp, make_app
+
+__all__ = ["AvoApp", "make_app"]

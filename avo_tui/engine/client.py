@@ -1,0 +1,139 @@
+"""The one object a view (the app) uses to watch and steer a run.
+
+Both kinds of run look the same through it: an engine in this process (``avo``, ``avo run``),
+and one that another process runs (``avo run --headless``, watched with ``avo attach``). The
+view reads the session's files with a read-only Session that follows the writer, and sends
+commands to the engine directly or through the session's inbox folder. Because every viewer
+reads the same files, two viewers of one run always agree.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..store import Event, EventKind, Session
+from ..store.lock import LockHolder, SessionLock
+from . import commands as cmd
+from .engine import Engine
+from .inbox import send
+from .output_log import OUTPUT_LOG
+
+POLL_BATCH = 2000  # events taken per poll, so a view catching up stays responsive
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the status bar says about the run."""
+
+    name: str  # running, paused, stalled, budget-reached, stopped, finished, crashed
+    reason: str = ""
+
+
+class RunClient:
+    def __init__(self, directory: Path, engine: Engine | None = None) -> None:
+        self.directory = directory
+        self.engine = engine
+        self.session = Session.open(directory, writable=False)
+        self.cursor = 0  # the last event seq handed to the view
+        self.stalled = False  # the supervisor intervened and nothing was committed since
+        self._engine_thread: threading.Thread | None = None
+
+    @property
+    def attached(self) -> bool:
+        """True when another process runs the engine (or none does)."""
+        return self.engine is None
+
+    @property
+    def output_log(self) -> Path:
+        return self.directory / OUTPUT_LOG
+
+    def writer(self) -> LockHolder | None:
+        return SessionLock(self.directory).holder()
+
+    def live(self) -> bool:
+        """Whether an engine is running this session now."""
+        if self.engine is not None:
+            return self._engine_thread is not None and self._engine_thread.is_alive()
+        return self.writer() is not None
+
+    # -- steering -----------------------------------------------------------------------------
+
+    def send(self, command: cmd.Command) -> None:
+        """Deliver a command; it applies at the engine's next safe point (or when a stopped
+        run is resumed, for an attached view)."""
+        if self.engine is not None:
+            self.engine.submit(command)
+        else:
+            send(self.directory, command)
+
+    def start_engine(self, on_end: Callable[[str], None],
+                     on_error: Callable[[BaseException], None]) -> None:
+        """Run the in-process engine on a daemon thread until it ends.
+
+        A daemon thread, not an executor's: a forced quit must not wait on an evaluation or an
+        API call that will not return soon. Dying mid-write is safe (the store survives a
+        SIGKILL) and the evaluation cut short is recorded as interrupted on the next run."""
+        engine = self.engine
+        assert engine is not None, "an attached client has no engine to run"
+
+        def run() -> None:
+            try:
+                reason = engine.run()
+            except BaseException as error:  # reported to the view, which stays up
+                on_error(error)
+            else:
+                on_end(reason)
+
+        self._engine_thread = threading.Thread(target=run, name="avo-engine", daemon=True)
+        self._engine_thread.start()
+
+    def wait_engine(self, timeout_s: float) -> bool:
+        """Wait for the engine thread to end; True if it has."""
+        if self._engine_thread is not None:
+            self._engine_thread.join(timeout_s)
+            return not self._engine_thread.is_alive()
+        return True
+
+    def abandon_evaluation(self) -> None:
+        """Kill the evaluation in flight so a stop takes effect now; it is recorded as failed."""
+        if self.engine is not None:
+            self.engine.evaluator.worker.stop(kill=True)
+
+    # -- following ----------------------------------------------------------------------------
+
+    def poll(self) -> list[Event]:
+        """Events the view has not seen yet (at most POLL_BATCH; call again for more)."""
+        self.session.refresh()
+        events = self.session.events(after=self.cursor, limit=POLL_BATCH)
+        if events:
+            self.cursor = events[-1].seq
+        for event in events:
+            if event.kind == EventKind.SUPERVISOR:
+                self.stalled = True
+            elif event.kind == EventKind.COMMIT:
+                self.stalled = False
+        return events
+
+    def skip_to(self, seq: int) -> None:
+        """Start following from ``seq`` (a view opening a long session shows only the tail)."""
+        self.cursor = max(0, seq)
+
+    def run_state(self) -> RunState:
+        state = self.session.state
+        status = state.get("status", "stopped")
+        reason = str(state.get("reason", "") or "")
+        if status == "running" and not self.live():
+            return RunState("stopped", "no process is running it")
+        if status == "paused" and "budget" in reason:
+            return RunState("budget-reached", reason)
+        if status == "finished":
+            return RunState("budget-reached", reason)
+        if status == "running" and self.stalled:
+            return RunState("stalled", "the supervisor is redirecting the operator")
+        return RunState(status, reason)
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,58 @@
+"""How an event reads as one line of output: shared by the headless console, the app's output
+pane and the session's output log, so all three tell the same story."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.text import Text
+
+from ..store import Event
+
+
+def event_line(event: Event, unit: str) -> str | None:
+    """Rich markup for one event worth an operator's attention; None for the rest."""
+    d = event.data
+    match event.kind:
+        case "plan":
+            return f"[cyan]plan[/]     {escape(d['text'])}"
+        case "attempt":
+            style = {"committed": "green", "promising": "cyan", "slower": "dim"}.get(
+                d["outcome"], "red"
+            )
+            return (f"[{style}]{d['attempt']:<8} {d['outcome']:<13}[/] "
+                    f"{escape(d.get('detail', ''))}")
+        case "commit":
+            gmean = f"{d['gmean']:.4g} {unit}" if d.get("gmean") else "-"
+            return (f"[bold green]commit   {d['version']}[/] from {d['parent']} "
+                    f"by {d['author']}: {gmean}  {escape(d.get('message', ''))}")
+        case "step":
+            cost = f" (${d['cost_usd']:.3f}, {d['tokens']:,} tokens)" if d.get("tokens") else ""
+            return f"[dim]step {d['step']} done{cost}: {escape(d['summary'])}[/]"
+        case "tool_call":
+            style = "red" if d.get("error") else "dim"
+            result = (d.get("result") or "").splitlines()
+            return (f"[{style}]tool     {d['tool']} {escape(d.get('input', ''))[:100]} -> "
+                    f"{escape(result[0][:100]) if result else ''}[/]")
+        case "hint" | "guidance":
+            note = f" ({escape(d['note'])})" if d.get("note") else ""
+            text = escape(str(d.get("text")))
+            return f"[magenta]{event.kind:<8} {d.get('action', '')}[/] {text}{note}"
+        case "supervisor":
+            proposals = f"\n{escape(d['proposals'])}" if d.get("proposals") else ""
+            return (f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
+                    f"{proposals}")
+        case "pause":
+            return "[yellow]paused[/]" + (f": {escape(d['reason'])}" if d.get("reason") else "")
+        case "resume":
+            return "[yellow]resumed[/]"
+        case "rollback":
+            return f"[yellow]rollback[/] head {d['from']} -> {d['to']}"
+        case "error":
+            return f"[red]error[/]    {escape(d['message'])}"
+        case "status" if d.get("status") in ("finished", "stopped", "interrupted", "crashed"):
+            return f"[dim]status   {d['status']}: {escape(str(d.get('reason', '')))}[/]"
+    return None
+
+
+def plain(markup: str) -> str:
+    return Text.from_markup(markup).plain

@@ -1,0 +1,87 @@
+"""The figures behind the score chart: a version's per-configuration throughput and the
+baselines (cuDNN, FlashAttention, or the CPU reference) measured in the same evaluation."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from ..store import Attempt, Session, StoreError, Version
+
+
+@dataclass(frozen=True)
+class ConfigFigures:
+    name: str
+    throughput: float
+    baselines: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ScoreSheet:
+    version: str
+    unit: str
+    configs: list[ConfigFigures] = field(default_factory=list)
+
+    @property
+    def baselines(self) -> dict[str, float]:
+        """Geometric mean of each baseline over the configurations that measured it."""
+        names = {n for c in self.configs for n in c.baselines}
+        out = {}
+        for name in sorted(names):
+            values = [c.baselines[name] for c in self.configs if c.baselines.get(name)]
+            if values and len(values) == len(self.configs):
+                out[name] = math.exp(sum(math.log(v) for v in values) / len(values))
+        return out
+
+
+def score_sheet(session: Session, version: Version) -> ScoreSheet | None:
+    """Read from the log of the evaluation that scored ``version``; None if it has none."""
+    if version.score is None:
+        return None
+    log = _scoring_log(session, version)
+    if log is None:
+        configs = [ConfigFigures(n, t, {}) for n, t in version.score.per_config.items()]
+        return ScoreSheet(version.id, version.score.unit, configs)
+    configs = [
+        ConfigFigures(c["name"], c.get("throughput") or 0.0, dict(c.get("baselines") or {}))
+        for c in log.get("configs", []) if not c.get("edge")
+    ]
+    return ScoreSheet(version.id, str(log.get("unit", version.score.unit)), configs)
+
+
+def _scoring_log(session: Session, version: Version) -> dict | None:
+    attempt = gate_attempt(session, version)
+    if attempt is None or attempt.log is None:
+        return None
+    try:
+        return json.loads(session.blobs.get_text(attempt.log))
+    except (StoreError, ValueError, OSError):
+        return None
+
+
+def gate_attempt(session: Session, version: Version) -> Attempt | None:
+    """The commit gate's re-evaluation that made ``version`` (recorded just after the commit,
+    with the score and the step's transcript), else the attempt the version names."""
+    if not version.attempt:
+        return None
+    try:
+        first = session.attempt(version.attempt)
+        for number in range(first.number + 1, min(session.attempt_count, first.number + 3) + 1):
+            attempt = session.attempt(f"a{number}")
+            if attempt.version == version.id:
+                return attempt
+        return first
+    except StoreError:
+        return None
+
+
+def transcript_of(session: Session, version: Version) -> dict | None:
+    """The agent conversation of the step that made ``version``, if one was kept."""
+    attempt = gate_attempt(session, version)
+    if attempt is None or attempt.transcript is None:
+        return None
+    try:
+        return json.loads(session.blobs.get_text(attempt.transcript))
+    except (StoreError, ValueError, OSError):
+        return None

@@ -1,0 +1,1 @@
+"""Modal screens: dialogs, version detail and comparison, the full log, scores and help."""

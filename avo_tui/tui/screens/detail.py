@@ -1,0 +1,147 @@
+"""A version's detail (message, scores per configuration, diff, the agent's transcript) and
+the comparison of two versions."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static, TabbedContent, TabPane
+
+from ...store import Session, Version
+from ..scores import ScoreSheet, score_sheet, transcript_of
+
+SCREEN_CSS = """
+ModalScreen { align: center middle; }
+ModalScreen > TabbedContent, ModalScreen > VerticalScroll {
+    width: 96%; height: 94%; border: thick $accent; background: $surface;
+}
+"""
+TRANSCRIPT_CLIP = 1500  # characters of each tool result shown
+
+
+def scores_table(sheets: list[ScoreSheet]) -> Table:
+    """Throughput per configuration for one or more versions, with the first one's baselines
+    and, for two versions, the second over the first."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("configuration")
+    for sheet in sheets:
+        table.add_column(f"{sheet.version} {sheet.unit}", justify="right")
+    baselines = sorted({n for c in sheets[0].configs for n in c.baselines})
+    for name in baselines:
+        table.add_column(name, justify="right", style="yellow")
+    table.add_column("ratio", justify="right", style="cyan")
+    others = [{c.name: c for c in s.configs} for s in sheets[1:]]
+    for config in sheets[0].configs:
+        row = [config.name, f"{config.throughput:.4g}"]
+        row += [f"{o[config.name].throughput:.4g}" if config.name in o else "-" for o in others]
+        row += [f"{config.baselines[n]:.4g}" if n in config.baselines else "-" for n in baselines]
+        if others and config.name in others[0] and config.throughput:
+            row.append(f"{others[0][config.name].throughput / config.throughput:.3f}x")
+        elif baselines and config.baselines.get(baselines[0]):
+            row.append(f"{config.throughput / config.baselines[baselines[0]]:.3f}x")
+        else:
+            row.append("-")
+        table.add_row(*row)
+    return table
+
+
+def transcript_view(transcript: dict[str, Any] | None) -> RenderableType:
+    if transcript is None:
+        return Text("no agent transcript: this version was not made by an agent step",
+                    style="dim")
+    head = Text(f"model {transcript.get('model')} · {transcript.get('turns')} turns · "
+                f"${transcript.get('cost_usd', 0):.3f} · ended: {transcript.get('ended')}",
+                style="bold")
+    parts: list[RenderableType] = [head]
+    for message in transcript.get("messages", []):
+        role = message.get("role", "?")
+        content = message.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for block in blocks or []:
+            kind = block.get("type")
+            if kind == "text":
+                parts.append(Text(f"{role}: ", style="bold cyan" if role == "assistant"
+                                  else "bold") + Text(block.get("text", "")))
+            elif kind == "thinking":
+                parts.append(Text(f"thinking: {block.get('thinking', '')}", style="dim italic"))
+            elif kind == "tool_use":
+                args = json.dumps(block.get("input"), ensure_ascii=False)
+                parts.append(Text(f"→ {block.get('name')} {args[:300]}", style="magenta"))
+            elif kind == "tool_result":
+                body = block.get("content")
+                body = body if isinstance(body, str) else json.dumps(body)
+                style = "red" if block.get("is_error") else "dim"
+                clipped = body[:TRANSCRIPT_CLIP] + (" …" if len(body) > TRANSCRIPT_CLIP else "")
+                parts.append(Text(clipped, style=style))
+    return Group(*parts)
+
+
+class VersionDetail(ModalScreen[None]):
+    DEFAULT_CSS = SCREEN_CSS
+    BINDINGS = [Binding("escape,q", "dismiss", "close")]
+
+    def __init__(self, session: Session, version: Version) -> None:
+        super().__init__()
+        self.session, self.version = session, version
+
+    def compose(self) -> ComposeResult:
+        v = self.version
+        with TabbedContent():
+            with TabPane("summary", id="tab-summary"), VerticalScroll():
+                yield Static(self._summary())
+            with TabPane("diff", id="tab-diff"), VerticalScroll():
+                text = self.session.diff(v.parent, v.id).text if v.parent else ""
+                yield Static(Syntax(text, "diff", theme="ansi_dark",
+                                    background_color="default") if text
+                             else Text("the seed: no parent to diff against", style="dim"))
+            with TabPane("transcript", id="tab-transcript"), VerticalScroll():
+                yield Static(transcript_view(transcript_of(self.session, v)))
+
+    def _summary(self) -> RenderableType:
+        v = self.version
+        when = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S")
+        head = Text.assemble(
+            (f"{v.id}", "bold"), f" from {v.parent or '-'} by {v.author} at {when}",
+            f"  +{v.lines_added}/-{v.lines_removed}",
+            f"  ${v.cost_usd:.3f}" if v.cost_usd else "", "\n\n", v.message or "(no message)",
+            "\n",
+        )
+        sheet = score_sheet(self.session, v)
+        if sheet is None:
+            return Group(head, Text("not scored", style="dim"))
+        gmean = f"\ngeomean {v.score.gmean:.4g} {v.score.unit}" if v.score else ""
+        ratio = f", {v.score.ratio:.3f}x {v.score.baseline}" if v.score and v.score.ratio else ""
+        return Group(head, scores_table([sheet]), Text(gmean + ratio, style="bold"))
+
+
+class CompareScreen(ModalScreen[None]):
+    DEFAULT_CSS = SCREEN_CSS
+    BINDINGS = [Binding("escape,q", "dismiss", "close")]
+
+    def __init__(self, session: Session, old: Version, new: Version) -> None:
+        super().__init__()
+        self.session, self.old, self.new = session, old, new
+
+    def compose(self) -> ComposeResult:
+        diff = self.session.diff(self.old.id, self.new.id)
+        sheets = [s for s in (score_sheet(self.session, self.old),
+                              score_sheet(self.session, self.new)) if s]
+        title = Text(f"{self.new.id} against {self.old.id}: +{diff.added}/-{diff.removed}",
+                     style="bold")
+        parts: list[RenderableType] = [title]
+        if len(sheets) == 2:
+            parts.append(scores_table(sheets))
+        parts.append(Syntax(diff.text, "diff", theme="ansi_dark", background_color="default")
+                     if diff.text else Text("identical sources", style="dim"))
+        with VerticalScroll():
+            yield Static(Group(*parts))
