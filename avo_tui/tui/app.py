@@ -181,7 +181,9 @@ class AvoApp(App[None]):
                 case EventKind.ERROR:
                     self.notify(event.data.get("message", ""), severity="error", timeout=8)
         if lines:
-            output.write_lines(lines)
+            # follow the end unless the user is reading back through the pane
+            following = not output.has_focus or output.is_vertical_scroll_end
+            output.write_lines(lines, scroll_end=following)
         if lineage_moved:
             self._refresh_lineage()
 

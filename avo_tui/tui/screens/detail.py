@@ -20,13 +20,20 @@ from textual.widgets import Static, TabbedContent, TabPane
 from ...store import Session, Version
 from ..scores import ScoreSheet, score_sheet, transcript_of
 
-SCREEN_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > TabbedContent, ModalScreen > VerticalScroll {
-    width: 96%; height: 94%; border: thick $accent; background: $surface;
-}
-"""
 TRANSCRIPT_CLIP = 1500  # characters of each tool result shown
+
+
+class Sheet(ModalScreen[None]):
+    """A large box over the app; escape or q closes it."""
+
+    DEFAULT_CSS = """
+    Sheet { align: center middle; }
+    Sheet > TabbedContent, Sheet > VerticalScroll {
+        width: 96%; height: 94%; border: thick $accent; background: $surface;
+    }
+    """
+    SCOPED_CSS = False  # the rules name Sheet themselves, so subclasses share them
+    BINDINGS = [Binding("escape,q", "dismiss", "close")]
 
 
 def scores_table(sheets: list[ScoreSheet]) -> Table:
@@ -86,10 +93,7 @@ def transcript_view(transcript: dict[str, Any] | None) -> RenderableType:
     return Group(*parts)
 
 
-class VersionDetail(ModalScreen[None]):
-    DEFAULT_CSS = SCREEN_CSS
-    BINDINGS = [Binding("escape,q", "dismiss", "close")]
-
+class VersionDetail(Sheet):
     def __init__(self, session: Session, version: Version) -> None:
         super().__init__()
         self.session, self.version = session, version
@@ -124,10 +128,7 @@ class VersionDetail(ModalScreen[None]):
         return Group(head, scores_table([sheet]), Text(gmean + ratio, style="bold"))
 
 
-class CompareScreen(ModalScreen[None]):
-    DEFAULT_CSS = SCREEN_CSS
-    BINDINGS = [Binding("escape,q", "dismiss", "close")]
-
+class CompareScreen(Sheet):
     def __init__(self, session: Session, old: Version, new: Version) -> None:
         super().__init__()
         self.session, self.old, self.new = session, old, new

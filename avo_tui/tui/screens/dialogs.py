@@ -9,22 +9,26 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
-DIALOG_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > Vertical {
-    width: 90%; max-width: 100; height: auto; max-height: 90%;
-    border: thick $accent; background: $surface; padding: 0 1;
-}
-ModalScreen TextArea { height: 8; }
-ModalScreen Horizontal { height: auto; align: right middle; }
-ModalScreen Button { margin: 0 0 0 1; min-width: 10; }
-"""
+
+class Dialog(ModalScreen[str | None]):
+    """A small box in the middle of the screen; the app stays visible around it."""
+
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > Vertical {
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    Dialog TextArea { height: 8; }
+    Dialog Horizontal { height: auto; align: right middle; }
+    Dialog Button { margin: 0 0 0 1; min-width: 10; }
+    """
+    SCOPED_CSS = False  # the rules name Dialog themselves, so subclasses share them
 
 
-class TextDialog(ModalScreen[str | None]):
+class TextDialog(Dialog):
     """Multi-line text; ctrl+s sends it, escape cancels (None)."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("ctrl+s", "send", "send"), Binding("escape", "cancel", "cancel")]
 
     def __init__(self, title: str, help_text: str, initial: str = "") -> None:
@@ -47,10 +51,9 @@ class TextDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class InputDialog(ModalScreen[str | None]):
+class InputDialog(Dialog):
     """One line; enter sends it, escape cancels (None)."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, title: str, initial: str = "") -> None:
@@ -72,10 +75,9 @@ class InputDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceDialog(ModalScreen[str | None]):
+class ChoiceDialog(Dialog):
     """A question and a few answers, each with a key; escape cancels (None)."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, question: str, choices: dict[str, str]) -> None:
@@ -98,7 +100,9 @@ class ChoiceDialog(ModalScreen[str | None]):
         key = event.character
         for answer, label in self.choices.items():
             if key and key.lower() == label[0].lower():
+                event.stop()  # the app must not also take the key as its own binding
                 self.dismiss(answer)
+                return
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         answer = (event.button.id or "").removeprefix("choice-")

@@ -9,12 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..scores import ScoreSheet
 from ..widgets.chart import ScoreChart
-from .detail import SCREEN_CSS, scores_table
+from .detail import Sheet, scores_table
 
 ABOUT = """\
 The run goes on in the background while you look around: the lineage tree on the left (enter
@@ -23,8 +22,7 @@ right. Commands apply at the engine's next safe point: between tool calls and ev
 Every key is also in the command palette (ctrl+p)."""
 
 
-class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = SCREEN_CSS
+class HelpScreen(Sheet):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
     def __init__(self, bindings: list[BindingType]) -> None:
@@ -41,8 +39,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Group(Text("avo: keys", style="bold"), Text(ABOUT + "\n"), table))
 
 
-class ScoresScreen(ModalScreen[None]):
-    DEFAULT_CSS = SCREEN_CSS + "ScoresScreen ScoreChart { height: 14; }"
+class ScoresScreen(Sheet):
+    DEFAULT_CSS = "ScoresScreen ScoreChart { height: 14; }"
     BINDINGS = [Binding("escape,q,s", "dismiss", "close")]
 
     def __init__(self, points: list[tuple[str, float]], sheet: ScoreSheet | None) -> None:
