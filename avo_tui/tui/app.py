@@ -146,8 +146,10 @@ class AvoApp(App[None]):
         last = self.session.last_seq
         plans = [e for e in self.session.events(after=max(0, last - PLAN_LOOKBACK))
                  if e.kind == EventKind.PLAN]
+        plan = self.query_one(PlanPane)
+        plan.set_progress(int(self.session.state.get("step", 0)), "")
         if plans:
-            self.query_one(PlanPane).set_plan(plans[-1].data.get("text", ""))
+            plan.set_plan(plans[-1].data.get("text", ""))
         self.client.skip_to(last - BACKLOG_EVENTS)
 
     def poll(self) -> None:

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Smoke test of the real app in a real terminal: start `avo` on the CPU target inside tmux,
+# press pause, send a hint, roll back, quit, and check the screen after each with capture-pane.
+# Needs tmux and an installed checkout (.venv). Exit 0 when every check passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AVO="${AVO:-$PWD/.venv/bin/avo}"
+WORK="$(mktemp -d)"
+SOCKET="avo-smoke-$$"
+T="tmux -L $SOCKET"
+trap '$T kill-server 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+screen() { $T capture-pane -p -t smoke; }
+fail() { echo "tmux_smoke: FAIL: $1"; echo "--- screen ---"; screen || true; exit 1; }
+wait_for() {  # wait_for TEXT SECONDS WHAT
+    local deadline=$((SECONDS + $2))
+    until screen | grep -qF -- "$1"; do
+        [ $SECONDS -lt $deadline ] || fail "$3: no '$1' on screen after $2 s"
+        sleep 0.5
+    done
+    echo "tmux_smoke: ok: $3"
+}
+
+$T new-session -d -s smoke -x 110 -y 32 \
+    "env AVO_SESSIONS_DIR='$WORK' ANTHROPIC_API_KEY= '$AVO' run --session smoke \
+     --target cpu-attention --quick; echo AVO-EXIT=\$?; sleep 600"
+
+wait_for "running" 120 "the app opened on a new session and the run started"
+wait_for "commit   v1" 240 "the tuner committed a version"
+
+$T send-keys -t smoke p
+wait_for " paused " 60 "pause reached the engine"
+
+$T send-keys -t smoke h
+wait_for "Hint" 10 "the hint dialog opened"
+$T send-keys -t smoke -l "try BLOCK_Q=16"
+$T send-keys -t smoke C-s
+wait_for "hint     received try BLOCK_Q=16" 30 "the hint reached the engine"
+
+# The seed is the first leaf under the root chain: go to the top, one down, roll back, confirm.
+$T send-keys -t smoke Home Down
+sleep 0.5
+$T send-keys -t smoke r
+wait_for "Roll the head back" 10 "the rollback dialog opened"
+$T send-keys -t smoke r
+wait_for " -> v0" 30 "the rollback reached the engine"
+
+$T send-keys -t smoke q
+wait_for "AVO-EXIT=0" 120 "quit stopped the run and the app exited cleanly"
+screen | grep -qF "run ended: quit from the app." || fail "the exit line names the quit"
+echo "tmux_smoke: passed"

@@ -1,0 +1,404 @@
+"""The app, driven by Pilot over real sessions: every control reaches the engine, and the
+screen shows what the engine did."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from engine_helpers import TARGET
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Static
+from tui_helpers import branched_session
+
+from avo_tui.engine import Budgets, Engine, Evaluator
+from avo_tui.engine.client import RunClient
+from avo_tui.engine.inbox import INBOX
+from avo_tui.evaluation import Worker
+from avo_tui.operators import Tuner
+from avo_tui.operators.protocol import StepContext, StepResult
+from avo_tui.store import Session
+from avo_tui.tui import AvoApp, make_app
+from avo_tui.tui.screens.detail import CompareScreen, VersionDetail
+from avo_tui.tui.screens.dialogs import ChoiceDialog, InputDialog, TextDialog
+from avo_tui.tui.screens.info import HelpScreen, ScoresScreen
+from avo_tui.tui.screens.log import FileLog, LogScreen
+from avo_tui.tui.widgets.lineage import LineageTree
+from avo_tui.tui.widgets.output import OutputPane
+from avo_tui.tui.widgets.plan import PlanPane
+
+SIZE = (120, 36)
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # Textual runs on asyncio
+
+
+async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 60.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out waiting for the app")
+
+
+def text_of(app: AvoApp, selector: str, main: bool = False) -> str:
+    """What a Static shows, as plain text (its content may be any Rich renderable); on the
+    screen on top, or with ``main`` on the app's own screen."""
+    screen = app.screen_stack[0] if main else app.screen
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(screen.query_one(selector, Static).content)
+    return console.export_text()
+
+
+def output_text(app: AvoApp) -> str:
+    return "\n".join(app.query_one(OutputPane).lines)
+
+
+def status_text(app: AvoApp) -> str:
+    return text_of(app, "#status", main=True)
+
+
+@asynccontextmanager
+async def running_app(session: Session, worker: Worker, operator: object = None,
+                      ) -> AsyncIterator[tuple[AvoApp, Pilot]]:
+    """The app with the engine in-process (as ``avo`` runs it), on a real session."""
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    engine = Engine(session, operator or Tuner(1), evaluator, budgets=Budgets(max_steps=500))
+    app = make_app(RunClient(session.directory, engine))
+    async with app.run_test(size=SIZE) as pilot:
+        yield app, pilot
+        if engine.stop_reason is None and app.client.live():
+            await pilot.press("q")
+            await until(pilot, lambda: not app.client.live())
+
+
+def second_version(session: Session) -> None:
+    files = session.read_files("v0")
+    name = next(iter(files))
+    session.commit({name: files[name] + "// by hand\n"}, author="operator", message="by hand",
+                   score=session.head.score)
+
+
+@pytest.fixture
+def browsed(tmp_path: Path) -> Iterator[Path]:
+    """A stopped session with a branched lineage, opened by an attached (engine-less) app."""
+    branched_session(tmp_path / "branched").close()
+    yield tmp_path / "branched"
+
+
+# -- controls that reach a live engine --------------------------------------------------------
+
+
+async def test_pause_then_resume(session: Session, worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):
+        await until(pilot, lambda: "running" in status_text(app))
+        await pilot.press("p")
+        await until(pilot, lambda: session.state.get("status") == "paused")
+        await until(pilot, lambda: " paused " in status_text(app) and "paused" in output_text(app))
+        await pilot.press("p")
+        await until(pilot, lambda: session.state.get("status") == "running")
+        await until(pilot, lambda: "resumed" in output_text(app))
+
+
+async def test_a_multi_line_hint_reaches_the_engine(session: Session, worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):
+        await pilot.press("h")
+        assert isinstance(app.screen, TextDialog)
+        await pilot.press(*"BLOCK_Q=32", "enter", *"then UNROLL", "ctrl+s")
+        await until(pilot, lambda: any(
+            e.kind == "hint" for e in session.events(after=session.last_seq - 30)))
+        hint = [e for e in session.events() if e.kind == "hint"][0]
+        assert hint.data["action"] == "received" and hint.data["text"] == "BLOCK_Q=32\nthen UNROLL"
+        await until(pilot, lambda: "hint     received BLOCK_Q=32" in output_text(app))
+
+
+async def test_escape_sends_no_hint(session: Session, worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):
+        await pilot.press("h", *"nothing", "escape")
+        await pilot.pause(1.0)
+        assert not isinstance(app.screen, TextDialog)
+        assert not [e for e in session.events() if e.kind == "hint"]
+
+
+async def test_guidance_is_set_and_shown_for_editing(session: Session, worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):
+        await pilot.press("g", *"vary BLOCK_K only", "ctrl+s")
+        await until(pilot, lambda: session.state.get("guidance") == "vary BLOCK_K only")
+        await until(pilot, lambda: "guidance set vary BLOCK_K only" in output_text(app))
+        await pilot.press("g")
+        assert app.screen.query_one("TextArea").text == "vary BLOCK_K only"  # type: ignore[attr-defined]
+
+
+async def test_rollback_after_confirmation_moves_the_head(session: Session,
+                                                          worker: Worker) -> None:
+    second_version(session)
+    async with running_app(session, worker) as (app, pilot):
+        await pilot.press("p")
+        await until(pilot, lambda: session.state.get("status") == "paused")
+        tree = app.query_one(LineageTree)
+        tree.reveal("v0")
+        await pilot.pause()
+        await pilot.press("r")
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("escape")  # cancelled: nothing sent
+        await pilot.pause(0.5)
+        assert session.state["head"] == "v1"
+        await pilot.press("r", "r")
+        await until(pilot, lambda: session.state["head"] == "v0")
+        await until(pilot, lambda: tree.marks.head == "v0")
+        assert "rollback head v1 -> v0" in output_text(app)
+        assert "◀ head" in str(tree.cursor_node.label)  # type: ignore[union-attr]
+
+
+async def test_an_edit_in_the_editor_is_evaluated_and_committed(
+    session: Session, worker: Worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nfor f in \"$@\"; do echo '// tuned by a person' >> \"$f\"; done\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    async with running_app(session, worker) as (app, pilot):
+        await pilot.press("p")
+        await until(pilot, lambda: session.state.get("status") == "paused")
+        await pilot.press("e")
+        await until(pilot, lambda: any(v.author == "operator" for v in session.lineage),
+                    timeout=120)
+        version = next(v for v in session.lineage if v.author == "operator")
+        assert "// tuned by a person" in next(iter(session.read_files(version).values()))
+        await until(pilot, lambda: f"commit   {version.id}" in output_text(app))
+        tree = app.query_one(LineageTree)
+        await until(pilot, lambda: version.id in str(tree.cursor_node.label))  # type: ignore[union-attr]
+
+
+async def test_an_unchanged_edit_sends_nothing(session: Session, worker: Worker,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDITOR", "true")
+    async with running_app(session, worker) as (app, pilot):
+        await pilot.press("e")
+        await pilot.pause(0.5)
+        assert not (session.directory / INBOX).exists() or not list(
+            (session.directory / INBOX).iterdir())
+        assert not [v for v in session.lineage if v.author == "operator"]
+
+
+async def test_quit_stops_the_in_process_run_at_a_safe_point(session: Session,
+                                                             worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):
+        await until(pilot, lambda: session.state.get("status") == "running")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, timeout=120)
+    assert session.state["status"] == "stopped"
+    assert session.state["reason"] == "quit from the app"
+
+
+class Broken:
+    """An operator that fails: the run dies, the app must not."""
+
+    name = "tuner"
+
+    def step(self, ctx: StepContext) -> StepResult:
+        raise RuntimeError("the operator fell over")
+
+    def redirect(self, ctx: StepContext, reason: str) -> None:
+        pass
+
+
+async def test_a_failed_run_shows_an_error_and_the_app_stays(session: Session,
+                                                             worker: Worker) -> None:
+    async with running_app(session, worker, Broken()) as (app, pilot):
+        await until(pilot, lambda: app.engine_error is not None)
+        assert "the operator fell over" in app.engine_error  # type: ignore[operator]
+        await until(pilot, lambda: " error " in status_text(app))
+        await pilot.press("d")  # still answering keys
+        assert isinstance(app.screen, VersionDetail)
+        assert app.is_running
+
+
+# -- browsing ---------------------------------------------------------------------------------
+
+
+async def test_the_lineage_shows_branches_head_and_best(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tree = app.query_one(LineageTree)
+        assert tree.selected_version == "v7"  # the head, revealed
+        labels = [str(n.label) for n in tree.root.children]
+        assert labels == ["v0 … v2  3 versions"]
+        branches = [str(n.label) for n in tree.root.children[0].children if n.data.chain]
+        assert branches == ["v3 … v7  3 versions ◀ head", "v5 … v6  2 versions ★ v6"]
+        head = str(tree.cursor_node.label)  # type: ignore[union-attr]
+        assert head.split() == ["v7", "53.2", "1.33x", "+1/-1", "operator", "◀", "head"]
+        assert "1. try BLOCK 128" in text_of(app, "PlanPane")
+        assert "v7 against parent v4: +1/-1" in text_of(app, "#diff-title").strip()
+
+
+async def test_diff_mode_cycles_parent_best_head_candidate(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        title = lambda: text_of(app, "#diff-title").strip()  # noqa: E731
+        await pilot.press("m")
+        assert title() == "v7 against best v6: +3/-3"
+        await pilot.press("m")
+        assert title() == "v7 is the head"
+        await pilot.press("m")
+        assert title() == "no candidate is being evaluated now"
+        await pilot.press("m")
+        assert title().startswith("v7 against parent v4")
+
+
+async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(LineageTree).reveal("v6")
+        await pilot.pause()
+        await pilot.press("enter")
+        assert isinstance(app.screen, VersionDetail)
+        summary = text_of(app, "#tab-summary Static")
+        assert "keep the K tile in registers" in summary
+        assert "B1-S1024" in summary and "reference" in summary and "63.5" in summary
+        diff = text_of(app, "#tab-diff Static")
+        assert "+    /* tile of BLOCK rows, unrolled UNROLL times */ // K tile in registers" in diff
+        transcript = text_of(app, "#tab-transcript Static")
+        assert "Doubling BLOCK should halve" in transcript and "→ evaluate" in transcript
+        await pilot.press("escape")
+        assert not isinstance(app.screen, VersionDetail)
+
+
+async def test_compare_two_versions(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        assert isinstance(app.screen, InputDialog)
+        assert app.screen.query_one("Input").value == "v6"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+a", "ctrl+k", *"v1", "enter")  # type: ignore[arg-type]
+        assert isinstance(app.screen, CompareScreen)
+        text = text_of(app, "CompareScreen Static")
+        assert "v7 against v1: +3/-3" in text
+        assert "1.298x" in text  # v7 over v1 on the first configuration: 53.2/41.0
+
+
+async def test_compare_with_an_unknown_version_is_a_clear_message(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("c", "ctrl+a", "ctrl+k", *"v99", "enter")  # type: ignore[arg-type]
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
+        assert any("v99" in n.message for n in app._notifications)
+
+
+async def test_scores_help_and_full_log(browsed: Path) -> None:
+    (browsed / "output.log").write_text("".join(f"line {n}\n" for n in range(5000)))
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        assert isinstance(app.screen, ScoresScreen)
+        text = text_of(app, "ScoresScreen Static")
+        assert "per configuration, v7" in text and "B4-S256" in text
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "roll the head back to the highlighted version" in text_of(app, "HelpScreen Static")
+        await pilot.press("escape", "o")
+        assert isinstance(app.screen, LogScreen)
+        log = app.screen.query_one(FileLog)
+        await pilot.pause()
+        assert log.line_count == 5000 and log.line(4999) == "line 4999"
+        assert log.scroll_offset.y == log.max_scroll_y  # opens at the end
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LogScreen)
+
+
+async def test_every_control_is_in_the_command_palette(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for action in ("Pause the run", "A one-off hint", "Edit the standing guidance",
+                       "Roll the head back", "Edit the head in $editor", "Compare",
+                       "The session's whole output log", "The score chart", "This help"):
+            assert any(t.startswith(action) for t in titles), action
+
+
+# -- attached to a run in another process -----------------------------------------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from avo_tui.store import Session
+    session = Session.open(Path(sys.argv[1]))
+    session.set_state(status="running")
+    print("holding", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+@pytest.fixture
+def headless(browsed: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process writing the session, as avo run --headless does."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(browsed)], stdout=subprocess.PIPE,
+                            text=True, env=os.environ | {"PYTHONPATH": os.getcwd()})
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def inbox(directory: Path) -> list[str]:
+    return [p.read_text() for p in sorted((directory / INBOX).glob("*.json"))]
+
+
+@pytest.mark.parametrize(("key", "stays", "sent"),
+                         [("d", True, []), ("s", True, ['{"command": "stop", "reason": '
+                                                        '"stopped from the app"}'])])
+async def test_quitting_an_attached_view_asks_detach_or_stop(
+    browsed: Path, headless: subprocess.Popen[str], key: str, stays: bool, sent: list[str]
+) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "(attached)" in status_text(app) and " running " in status_text(app)
+        await pilot.press("p")  # commands go to the run's inbox
+        assert inbox(browsed) == ['{"command": "pause"}']
+        (browsed / INBOX / os.listdir(browsed / INBOX)[0]).unlink()
+        await pilot.press("q")
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press(key)
+        await until(pilot, lambda: not app.is_running)
+    assert headless.poll() is None  # the run's process is untouched either way
+    assert inbox(browsed) == sent
+
+
+async def test_two_viewers_of_one_run_agree(session: Session, worker: Worker) -> None:
+    second_version(session)
+    viewer = make_app(RunClient(session.directory))
+    async with running_app(session, worker) as (app, pilot):
+        async with viewer.run_test(size=SIZE) as other:
+            await other.press("h", *"from the other viewer", "ctrl+s")  # through the inbox
+            await until(pilot, lambda: "from the other viewer" in output_text(app))
+            await until(other, lambda: "from the other viewer" in output_text(viewer))
+            await pilot.press("p")
+            await until(other, lambda: " paused " in status_text(viewer))
+            app.query_one(LineageTree).reveal("v0")
+            await pilot.pause()
+            await pilot.press("r", "r")
+            await until(other, lambda: viewer.query_one(LineageTree).marks.head == "v0")
+            assert app.query_one(LineageTree).marks == viewer.query_one(LineageTree).marks
+
