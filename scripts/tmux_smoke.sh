@@ -37,8 +37,8 @@ $T send-keys -t smoke -l "try BLOCK_Q=16"
 $T send-keys -t smoke C-s
 wait_for "hint     received try BLOCK_Q=16" 30 "the hint reached the engine"
 
-# The seed is the first leaf under the root chain: go to the top, one down, roll back, confirm.
-$T send-keys -t smoke Home Down
+# The seed is the first line of the tree: go to the top, roll back, confirm.
+$T send-keys -t smoke Home
 sleep 0.5
 $T send-keys -t smoke r
 wait_for "Roll the head back" 10 "the rollback dialog opened"

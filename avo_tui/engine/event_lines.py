@@ -3,8 +3,9 @@ pane and the session's output log, so all three tell the same story."""
 
 from __future__ import annotations
 
+import re
+
 from rich.markup import escape
-from rich.text import Text
 
 from ..store import Event
 
@@ -54,5 +55,10 @@ def event_line(event: Event, unit: str) -> str | None:
     return None
 
 
+_TAG = re.compile(r"(?<!\\)\[(?:/|[a-z][a-z _]*)\]")
+
+
 def plain(markup: str) -> str:
-    return Text.from_markup(markup).plain
+    """The text of a line from :func:`event_line`, without parsing it as Rich markup: a view
+    streaming a thousand lines a second cannot afford the parser (10x slower)."""
+    return _TAG.sub("", markup).replace("\\[", "[")

@@ -62,13 +62,13 @@ class Lineage:
         self.get(vid)
         return [self._versions[c] for c in self._children[vid]]
 
-    def chain(self, vid: str) -> list[Version]:
-        """``vid`` and the versions that follow it while each has exactly one child: the run
-        of a lineage a view can show as one node. It ends at a leaf or at a branch point."""
-        chain = [self.get(vid)]
-        while len(children := self._children[chain[-1].id]) == 1:
-            chain.append(self._versions[children[0]])
-        return chain
+    def line(self, vid: str) -> list[str]:
+        """``vid`` and the versions that follow it through first children (the line the
+        search went on along), to a leaf. Later children are side branches off this line."""
+        line = [self.get(vid).id]
+        while children := self._children[line[-1]]:
+            line.append(children[0])
+        return line
 
     def path_to_root(self, vid: str) -> list[Version]:
         """The version itself first, then its parent, up to the seed."""

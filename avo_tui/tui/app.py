@@ -8,6 +8,7 @@ engine runs in this process behave the same, and two views of one run agree.
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import subprocess
@@ -40,11 +41,12 @@ from .widgets.output import OutputPane
 from .widgets.plan import PlanPane
 from .widgets.status import StatusBar, StatusFacts
 
-POLL_S = 0.25
+POLL_S = 0.1
 BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
 PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
 CHART_POINTS = 500
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
+GC_YOUNG = 20_000  # allocations between young collections (Python's default: 700)
 
 
 @dataclass
@@ -132,6 +134,12 @@ class AvoApp(App[None]):
             self.client.start_engine(lambda r: self.post_message(RunEnded(r)),
                                      lambda e: self.post_message(RunFailed(e)))
         self.set_interval(POLL_S, self.poll)
+        # Textual's objects and the loaded lineage live as long as the app: out of the
+        # collector's reach, and with rarer collections, full collections no longer pause
+        # keys by 70-120 ms several times a minute (benchmarks/tui_scale.py).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG, 20, 50)
 
     def on_resize(self, event: object) -> None:
         self._apply_width(self.size.width)
@@ -168,20 +176,25 @@ class AvoApp(App[None]):
         plan = self.query_one(PlanPane)
         lineage_moved = False
         lines = []
+        last_plan = last_tool = None  # a batch may hold thousands: show only the latest
         for event in events:
             line = event_line(event, self.unit)
             if line:
                 lines.append(plain(line))
             match event.kind:
                 case EventKind.PLAN:
-                    plan.set_plan(event.data.get("text", ""))
+                    last_plan = event
                 case EventKind.TOOL_CALL:
-                    plan.set_progress(self.session.state.get("step", 0),
-                                      f"{event.data.get('tool')}")
+                    last_tool = event
                 case EventKind.COMMIT | EventKind.ROLLBACK:
                     lineage_moved = True
                 case EventKind.ERROR:
                     self.notify(event.data.get("message", ""), severity="error", timeout=8)
+        if last_plan is not None:
+            plan.set_plan(last_plan.data.get("text", ""))
+        if last_tool is not None:
+            plan.set_progress(int(self.session.state.get("step", 0)),
+                              str(last_tool.data.get("tool")))
         if lines:
             # follow the end unless the user is reading back through the pane
             following = not output.has_focus or output.is_vertical_scroll_end
@@ -199,11 +212,12 @@ class AvoApp(App[None]):
             self.unit = best.score.unit
             sheet = score_sheet(self.session, best)
             self._baselines = sheet.baselines if sheet else {}
-        grew = len(lineage) != self._shown_versions
-        self._shown_versions, self._shown_head = len(lineage), head
         tree = self.query_one(LineageTree)
+        # the cursor follows the head, unless the user has moved it elsewhere to browse
+        following = tree.selected_version in (None, self._shown_head)
+        self._shown_versions, self._shown_head = len(lineage), head
         tree.load(lineage, Marks(head, best.id if best else None),
-                  reveal=lineage.last.id if grew and self._shown_versions > 0 else head)
+                  reveal=head if following else None)
         self.query_one(ScoreChart).set_data(self._points(), self._baselines, self.unit)
 
     def _points(self) -> list[tuple[str, float]]:
@@ -266,7 +280,7 @@ class AvoApp(App[None]):
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[Entry]) -> None:
         entry = event.node.data
-        if entry is not None and not entry.chain:
+        if entry is not None and not entry.run:
             self.action_detail()
 
     def _show_diff(self) -> None:

@@ -1,10 +1,11 @@
 """The lineage tree: thousands of versions without crashing or crawling.
 
-Textual's Tree recurses through expanded nodes, so a chain a thousand deep must never be a
-thousand nested nodes. Here a run of single-child versions is one node; its versions are
-leaves shown a page at a time (newest page first, earlier pages behind a lazy node), and a
-branch point's children are chain nodes again. Children are built only when a node is
-expanded, so opening a session costs the same at 10 versions and at 10,000.
+Textual's Tree recurses through expanded nodes, so depth must stay small however long the
+lineage. The line the search went on along (first children, like git's first parents) is shown
+flat, a page at a time (the newest page; earlier pages behind lazy nodes). A version with later
+children is a node whose children are those side branches, each one collapsed line until
+expanded. Depth grows only with side branches taken, and children are built only on
+expansion, so opening a session costs the same at 10 versions and at 10,000.
 """
 
 from __future__ import annotations
@@ -17,26 +18,25 @@ from textual.widgets.tree import TreeNode
 
 from ...store import Lineage, Version
 
-PAGE = 100  # version leaves per page of a long chain
+PAGE = 100  # versions per page of a long line
 
 
 @dataclass(frozen=True)
 class Entry:
-    """What a tree node stands for: one version, or a run of versions still to be shown."""
+    """What a tree node stands for: a version (a leaf, or a branch point with side branches
+    under it), or a run of versions (``run``) not yet shown."""
 
-    version: str  # the version a leaf shows, or the first version of a chain/page
-    chain: tuple[str, ...] = ()  # the versions behind an unexpanded node (empty for a leaf)
-    branches: bool = False  # after the chain, show the children of its last version
+    version: str
+    run: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Marks:
     head: str
     best: str | None
-    baseline_unit: str = ""
 
 
-def version_label(v: Version, marks: Marks) -> Text:
+def version_label(v: Version, marks: Marks, side_branches: int = 0) -> Text:
     """id, score, ratio to the baseline, +/- lines and author; head and best marked."""
     text = Text()
     style = "bold" if v.id == marks.head else ""
@@ -48,6 +48,8 @@ def version_label(v: Version, marks: Marks) -> Text:
         text.append(" " * 13)
     text.append(f" +{v.lines_added}/-{v.lines_removed}", style="dim")
     text.append(f" {v.author}", style="magenta" if v.author == "operator" else "dim")
+    if side_branches:
+        text.append(f" ⑂{side_branches}", style="yellow")
     if v.id == marks.head:
         text.append(" ◀ head", style="bold yellow")
     if v.id == marks.best:
@@ -55,14 +57,12 @@ def version_label(v: Version, marks: Marks) -> Text:
     return text
 
 
-def chain_label(chain: list[Version], marks: Marks) -> Text:
-    first, last = chain[0], chain[-1]
-    text = Text(f"{first.id} … {last.id}", style="bold")
-    text.append(f"  {len(chain)} versions", style="dim")
-    ids = {v.id for v in chain}
-    if marks.head in ids:
+def run_label(run: list[str], marks: Marks, prefix: str = "") -> Text:
+    text = Text(f"{prefix}{run[0]} … {run[-1]}", style="bold" if not prefix else "dim")
+    text.append(f"  {len(run)} versions", style="dim")
+    if marks.head in run:
         text.append(" ◀ head", style="bold yellow")
-    if marks.best in ids:
+    if marks.best in run:
         text.append(f" ★ {marks.best}", style="green")
     return text
 
@@ -74,94 +74,97 @@ class LineageTree(Tree[Entry]):
         super().__init__("lineage", **kwargs)  # type: ignore[arg-type]
         self.show_root = False
         self.guide_depth = 2
-        self.lineage: Lineage | None = None
+        self.lineage = Lineage()
         self.marks = Marks("v0", None)
 
     def load(self, lineage: Lineage, marks: Marks, reveal: str | None = None) -> None:
-        """(Re)build from the root, keeping expanded chains expanded; reveal one version."""
-        expanded = self._expanded_chains()
+        """(Re)build from the root and put the cursor on ``reveal`` (else the version that
+        had it, else the head)."""
         selected = self.selected_version
         self.lineage, self.marks = lineage, marks
         self.clear()
         if len(lineage) == 0:
             return
-        self._add_chain(self.root, lineage.root().id, expanded | {lineage.root().id})
+        self._add_run(self.root, lineage.line(lineage.root().id))
         self.root.expand()
         self.reveal(reveal or selected or marks.head)
 
     @property
     def selected_version(self) -> str | None:
-        node = self.cursor_node
-        entry = node.data if node else None
-        return entry.version if entry and len(entry.chain) <= 1 else None
+        entry = self.cursor_node.data if self.cursor_node else None
+        return entry.version if entry and not entry.run else None
 
-    def reveal(self, vid: str) -> None:
-        """Expand what hides ``vid`` and put the cursor on it."""
-        if self.lineage is None or vid not in self.lineage:
-            return
-        path = {v.id for v in self.lineage.path_to_root(vid)}
-        node: TreeNode[Entry] = self.root
-        for _ in range(len(path) + 2):  # each round goes one node deeper
-            found = next((c for c in node.children if c.data and c.data.version == vid
-                          and len(c.data.chain) <= 1), None)
-            if found:
-                if self.last_line >= 0:  # reading it lays the lines out, so found.line is set
-                    self.move_cursor_to_line(found.line)
-                return
-            nxt = next((c for c in node.children if c.data and (
-                (c.data.branches and path & set(c.data.chain))
-                or (not c.data.branches and vid in c.data.chain))), None)
-            if nxt is None:
-                return
-            self._fill(nxt)
-            nxt.expand()
-            node = nxt
+    # -- building -----------------------------------------------------------------------------
 
-    def _expanded_chains(self) -> set[str]:
-        out: set[str] = set()
-        stack = [self.root]
-        while stack:
-            node = stack.pop()
-            for child in node.children:
-                if child.is_expanded and child.data:
-                    out.add(child.data.version)
-                    stack.append(child)
-        return out
+    def _add_run(self, node: TreeNode[Entry], run: list[str]) -> None:
+        """Add a run of a line's versions under ``node``: the newest page, earlier behind."""
+        if len(run) > PAGE:
+            earlier = run[:-PAGE]
+            node.add(run_label(earlier, self.marks, "earlier: "), data=Entry(earlier[0],
+                                                                             tuple(earlier)))
+            run = run[-PAGE:]
+        for vid in run:
+            sides = len(self.lineage.children(vid)) - 1
+            label = version_label(self.lineage.get(vid), self.marks, max(0, sides))
+            if sides > 0:
+                node.add(label, data=Entry(vid))
+            else:  # the indent lines leaves up with the expand icon of branch points
+                node.add_leaf(Text("  ") + label, data=Entry(vid))
 
-    def _add_chain(self, parent: TreeNode[Entry], first: str, expanded: set[str]) -> None:
-        assert self.lineage is not None
-        chain = self.lineage.chain(first)
-        if len(chain) == 1 and not self.lineage.children(first):
-            parent.add_leaf(version_label(chain[0], self.marks), data=Entry(first))
-            return
-        label = (version_label(chain[0], self.marks) if len(chain) == 1
-                 else chain_label(chain, self.marks))
-        node = parent.add(label, data=Entry(first, tuple(v.id for v in chain), branches=True))
-        if first in expanded:
-            self._fill(node, expanded)
-            node.expand()
-
-    def _fill(self, node: TreeNode[Entry], expanded: set[str] | None = None) -> None:
-        """Build a chain node's children, once."""
+    def _fill(self, node: TreeNode[Entry]) -> None:
+        """Build an expanded node's children, once."""
         entry = node.data
-        if entry is None or node.children or self.lineage is None:
+        if entry is None or node.children:
             return
-        chain = list(entry.chain)
-        shown = chain if len(chain) > 1 or not entry.branches else []
-        if len(shown) > PAGE:
-            earlier, shown = shown[:-PAGE], shown[-PAGE:]
-            label = Text(f"earlier: {earlier[0]} … {earlier[-1]} ({len(earlier)})", style="dim")
-            if self.marks.head in earlier:
-                label.append(" ◀ head", style="bold yellow")
-            page = node.add(label, data=Entry(earlier[0], tuple(earlier)))
-            if expanded and earlier[0] in expanded:
-                self._fill(page, expanded)
-                page.expand()
-        for vid in shown:
-            node.add_leaf(version_label(self.lineage.get(vid), self.marks), data=Entry(vid))
-        if entry.branches:
-            for child in self.lineage.children(chain[-1]):
-                self._add_chain(node, child.id, expanded or set())
+        if entry.run:
+            self._add_run(node, list(entry.run))
+            return
+        for side in self.lineage.children(entry.version)[1:]:
+            line = self.lineage.line(side.id)
+            if len(line) == 1:
+                self._add_run(node, line)
+            else:
+                node.add(run_label(line, self.marks), data=Entry(side.id, tuple(line)))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Entry]) -> None:
         self._fill(event.node)
+
+    # -- revealing ----------------------------------------------------------------------------
+
+    def reveal(self, vid: str) -> None:
+        """Expand what hides ``vid`` and put the cursor on it."""
+        if vid not in self.lineage:
+            return
+        path = [v.id for v in reversed(self.lineage.path_to_root(vid))]
+        node: TreeNode[Entry] = self.root
+        line = self.lineage.line(path[0])
+        while True:
+            on_line = set(line)
+            exit_at = max(i for i, v in enumerate(path) if v in on_line)
+            node = self._open_to(node, line, path[exit_at])
+            if path[exit_at] == vid:
+                break
+            side = path[exit_at + 1]  # a later child: its line is under the branch point
+            self._expand(node)
+            line = self.lineage.line(side)
+            if len(line) > 1:
+                node = self._child(node, lambda e, s=side: e.run[:1] == (s,))
+                self._expand(node)
+        if self.last_line >= 0:  # reading it lays the lines out, so node.line is current
+            self.move_cursor_to_line(node.line)
+
+    def _open_to(self, node: TreeNode[Entry], run: list[str], vid: str) -> TreeNode[Entry]:
+        """The node of ``vid`` among ``node``'s children (a run), opening earlier pages."""
+        while vid in run[:-PAGE]:
+            node = self._child(node, lambda e: bool(e.run))
+            self._expand(node)
+            run = run[:-PAGE]
+        return self._child(node, lambda e: e.version == vid and not e.run)
+
+    def _expand(self, node: TreeNode[Entry]) -> None:
+        self._fill(node)
+        node.expand()
+
+    @staticmethod
+    def _child(node: TreeNode[Entry], match: object) -> TreeNode[Entry]:
+        return next(c for c in node.children if c.data and match(c.data))  # type: ignore[operator]

@@ -14,16 +14,18 @@ class PlanPane(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.plan = ""
-        self.step = 0
+        self.step = -1
         self.activity = ""
 
     def set_plan(self, text: str) -> None:
-        self.plan = text
-        self._show()
+        if text != self.plan:
+            self.plan = text
+            self._show()
 
     def set_progress(self, step: int, activity: str) -> None:
-        self.step, self.activity = step, activity
-        self._show()
+        if (step, activity) != (self.step, self.activity):
+            self.step, self.activity = step, activity
+            self._show()
 
     def _show(self) -> None:
         text = Text()

@@ -52,5 +52,9 @@ def status_text(f: StatusFacts) -> Text:
 class StatusBar(Static):
     DEFAULT_CSS = "StatusBar { height: auto; max-height: 2; background: $panel; }"
 
+    _shown: StatusFacts | None = None
+
     def show(self, facts: StatusFacts) -> None:
-        self.update(status_text(facts))
+        if facts != self._shown:  # an update lays the screen out again: only on a change
+            self._shown = facts
+            self.update(status_text(facts))

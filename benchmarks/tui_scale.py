@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""How the app copes with a long run: a big lineage, a fast output stream, many lines.
+
+    python benchmarks/tui_scale.py --json            # 5,000-version line + 2,000 branches
+    python benchmarks/tui_scale.py --quick           # 500 + 200, 10,000 lines
+
+It builds a session through the real store (a line of 5,000 versions, then 2,000 side branches
+off random versions of it), then drives the real app headless with Pilot:
+
+    open_s                   from creating the view to its first full screen
+    reveal_deepest_ms        moving the cursor to the deepest version of the line
+    key_to_render_p50/p99_ms a key (cursor down, diff mode) pressed while another thread
+                             writes 1,000 output events per second into the session, until
+                             the app has handled it and repainted
+    rss_mb_after_1e5_lines   the process's resident memory after 100,000 events streamed
+                             through the output pane (the pane keeps a bounded tail)
+    rss_mb_before_stream     the same, before the stream
+
+The writer is a thread of the same process, as the engine is when the app runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from avo_tui.engine.client import RunClient
+from avo_tui.store import Score, Session
+from avo_tui.tui import AvoApp, make_app
+from avo_tui.tui.widgets.lineage import LineageTree
+from avo_tui.tui.widgets.output import OutputPane
+
+SOURCE = "".join(f"    acc[{i}] = fmaf(q[{i}], k[{i}], acc[{i}]);\n" for i in range(80))
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(directory: Path, line: int, branches: int, progress: bool) -> None:
+    rng = random.Random(7)
+    session = Session.create(directory, target="cpu-attention", operator="tuner",
+                             seed_files={"kernel.c": SOURCE}, score=Score(1.0, ratio=0.1),
+                             sync=False)
+    with session:
+        for n in range(1, line + branches):
+            if n == line:
+                tip = session.head.id
+            if n >= line:
+                session.rollback(f"v{rng.randrange(0, line - 1)}")  # the tip stays a leaf
+            text = SOURCE + f"// version {n}\n"
+            gmean = 1.0 + n / 1000
+            session.commit({"kernel.c": text}, author="tuner", message=f"step {n}",
+                           score=Score(gmean, ratio=gmean / 10))
+            if progress and n % 500 == 0:
+                print(f"  built {n} versions", file=sys.stderr)
+        session.rollback(tip)  # the head is the deepest version of the line
+
+
+def stream(directory: Path, per_second: int, total: int, stop: threading.Event) -> None:
+    """Append ``total`` tool-call events at ``per_second`` (as fast as possible if 0)."""
+    with Session.open(directory, sync=False) as writer:
+        start = time.perf_counter()
+        for n in range(total):
+            if stop.is_set():
+                return
+            writer.append_event("tool_call", tool="evaluate", input=f"#{n}",
+                                result=f"PASS {n} GFLOP/s, line {n} of the compiler output")
+            if per_second:
+                delay = start + (n + 1) / per_second - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+
+
+KEYS = ("m", "up", "up", "up", "m", "down", "down", "down")  # the cursor stays in range
+FRAMES: list[float] = []  # when the app wrote each frame to its (headless) terminal
+
+
+def record_frames(app: AvoApp) -> None:
+    # Pilot's idle detection watches process CPU time, which the writer thread keeps busy, so
+    # the frames themselves are timed: Textual writes each one through App._display.
+    display = app._display
+
+    def timed(screen: object, renderable: object) -> None:
+        display(screen, renderable)  # type: ignore[arg-type]
+        FRAMES.append(time.perf_counter())
+
+    app._display = timed  # type: ignore[method-assign]
+
+
+async def key_to_render(app: AvoApp, key: str) -> float:
+    """ms from a key press to the first frame written after the app acted on it."""
+    tree = app.query_one(LineageTree)
+    before = (tree.cursor_line, app.diff_mode)
+    start = time.perf_counter()
+    app.simulate_key(key)
+    while (tree.cursor_line, app.diff_mode) == before:
+        await asyncio.sleep(0.0005)
+    acted = time.perf_counter()
+    while not FRAMES or FRAMES[-1] < acted:
+        await asyncio.sleep(0.0005)
+    await asyncio.sleep(0.02)  # keys a person types are not back to back
+    return (FRAMES[-1] - start) * 1e3 if FRAMES[-1] >= acted else 0.0
+
+
+async def measure(directory: Path, keys: int, lines: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    start = time.perf_counter()
+    app = make_app(RunClient(directory))
+    async with app.run_test(size=(160, 48)) as pilot:
+        record_frames(app)
+        await pilot.pause()
+        figures["open_s"] = time.perf_counter() - start
+        tree = app.query_one(LineageTree)
+        assert tree.selected_version == app.session.state["head"]
+
+        deepest = app.session.lineage.line("v0")[-1]
+        tree.reveal("v0")
+        start = time.perf_counter()
+        tree.reveal(deepest)
+        await pilot.pause()
+        figures["reveal_deepest_ms"] = (time.perf_counter() - start) * 1e3
+
+        stop = threading.Event()
+        writer = threading.Thread(target=stream, args=(directory, 1000, 10**9, stop))
+        writer.start()
+        await asyncio.sleep(1.0)
+        latencies = [await key_to_render(app, KEYS[n % len(KEYS)]) for n in range(keys)]
+        stop.set()
+        writer.join()
+        latencies.sort()
+        figures["key_to_render_p50_ms"] = statistics.median(latencies)
+        figures["key_to_render_p99_ms"] = latencies[min(len(latencies) - 1,
+                                                        int(0.99 * len(latencies)))]
+
+        figures["rss_mb_before_stream"] = rss_mb()
+        target = app.client.cursor + lines
+        stop = threading.Event()
+        writer = threading.Thread(target=stream, args=(directory, 0, lines, stop))
+        writer.start()
+        while app.client.cursor < target:
+            await asyncio.sleep(0.1)
+        writer.join()
+        await asyncio.sleep(0.5)
+        figures["rss_mb_after_1e5_lines" if lines == 10**5 else "rss_mb_after_lines"] = rss_mb()
+        figures["output_pane_lines"] = app.query_one(OutputPane).line_count
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="500 + 200 versions, 10,000 lines")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--keys", type=int, default=200, help="keys to time (default 200)")
+    args = parser.parse_args()
+    line, branches, lines = (500, 200, 10**4) if args.quick else (5000, 2000, 10**5)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "scale"
+        start = time.perf_counter()
+        build(directory, line, branches, progress=not args.json)
+        built = time.perf_counter() - start
+        figures = {"versions": line + branches, "line": line, "branches": branches,
+                   "build_s": built, **asyncio.run(measure(directory, args.keys, lines))}
+    if args.json:
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                          for k, v in figures.items()}))
+    else:
+        for key, value in figures.items():
+            print(f"{key:<28} {value:>10.3f}" if isinstance(value, float)
+                  else f"{key:<28} {value:>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

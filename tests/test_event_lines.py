@@ -1,0 +1,40 @@
+"""Event lines: the fast plain-text path must read exactly as Rich's markup parser would."""
+
+from __future__ import annotations
+
+import pytest
+from rich.text import Text
+
+from avo_tui.engine.event_lines import event_line, plain
+from avo_tui.store import Event
+
+AWKWARD = r"a[i] = b[j]; [bold]not markup[/bold] \ [/] C:\path\ [dim]"
+EVENTS = [
+    Event(1, 0.0, "plan", {"text": AWKWARD}),
+    Event(2, 0.0, "attempt", {"attempt": "a1", "outcome": "incorrect", "detail": AWKWARD}),
+    Event(3, 0.0, "attempt", {"attempt": "a2", "outcome": "committed", "detail": "ok"}),
+    Event(4, 0.0, "commit", {"version": "v1", "parent": "v0", "author": "agent",
+                             "gmean": 612.5, "message": AWKWARD}),
+    Event(5, 0.0, "step", {"step": 3, "summary": AWKWARD, "cost_usd": 0.5, "tokens": 12000}),
+    Event(6, 0.0, "tool_call", {"tool": "evaluate", "input": AWKWARD, "result": AWKWARD,
+                                "error": True}),
+    Event(7, 0.0, "hint", {"action": "received", "text": AWKWARD, "note": AWKWARD}),
+    Event(8, 0.0, "supervisor", {"reason": AWKWARD, "action": "redirect",
+                                 "proposals": AWKWARD}),
+    Event(9, 0.0, "pause", {"reason": AWKWARD}),
+    Event(10, 0.0, "rollback", {"from": "v3", "to": "v1"}),
+    Event(11, 0.0, "error", {"message": AWKWARD}),
+    Event(12, 0.0, "status", {"status": "stopped", "reason": AWKWARD}),
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=[e.kind for e in EVENTS])
+def test_plain_reads_as_the_markup_parser_reads(event: Event) -> None:
+    markup = event_line(event, "TFLOP/s")
+    assert markup is not None
+    assert plain(markup) == Text.from_markup(markup).plain
+
+
+def test_events_of_no_interest_have_no_line() -> None:
+    assert event_line(Event(1, 0.0, "benchmark", {}), "TFLOP/s") is None
+    assert event_line(Event(2, 0.0, "status", {"status": "running"}), "TFLOP/s") is None
