@@ -248,6 +248,21 @@ async def test_the_lineage_shows_branches_head_and_best(browsed: Path) -> None:
         assert "v7 against parent v4: +1/-1" in text_of(app, "#diff-title").strip()
 
 
+async def test_a_resize_moves_the_chart_off_narrow_screens(browsed: Path) -> None:
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        chart = app.query_one("#chart")
+        assert chart.display and chart.size.height > 0
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not chart.display and app.size.width == 80
+        assert app.query_one(LineageTree).selected_version == "v7"  # nothing lost
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause()
+        assert chart.display
+
+
 async def test_diff_mode_cycles_parent_best_head_candidate(browsed: Path) -> None:
     app = make_app(RunClient(browsed))
     async with app.run_test(size=SIZE) as pilot:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -141,8 +141,8 @@ class AvoApp(App[None]):
         gc.freeze()
         gc.set_threshold(GC_YOUNG, 20, 50)
 
-    def on_resize(self, event: object) -> None:
-        self._apply_width(self.size.width)
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_width(event.size.width)  # self.size follows a moment later
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width < NARROW, "narrow")
