@@ -82,6 +82,15 @@ async def running_app(session: Session, worker: Worker, operator: object = None,
             await until(pilot, lambda: not app.client.live())
 
 
+@asynccontextmanager
+async def browsing(directory: Path) -> AsyncIterator[tuple[AvoApp, Pilot]]:
+    """The app attached to a session nobody runs, settled after opening."""
+    app = make_app(RunClient(directory))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        yield app, pilot
+
+
 def second_version(session: Session) -> None:
     files = session.read_files("v0")
     name = next(iter(files))
@@ -230,9 +239,7 @@ async def test_a_failed_run_shows_an_error_and_the_app_stays(session: Session,
 
 
 async def test_the_lineage_shows_branches_head_and_best(browsed: Path) -> None:
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, pilot):
         tree = app.query_one(LineageTree)
         assert tree.selected_version == "v7"  # the head, revealed
         labels = [str(n.label).split()[0] for n in tree.root.children]
@@ -264,9 +271,7 @@ async def test_a_resize_moves_the_chart_off_narrow_screens(browsed: Path) -> Non
 
 
 async def test_diff_mode_cycles_parent_best_head_candidate(browsed: Path) -> None:
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, pilot):
         title = lambda: text_of(app, "#diff-title").strip()  # noqa: E731
         await pilot.press("m")
         assert title() == "v7 against best v6: +3/-3"
@@ -297,9 +302,7 @@ async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) ->
 
 
 async def test_compare_two_versions(browsed: Path) -> None:
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, pilot):
         await pilot.press("c")
         assert isinstance(app.screen, InputDialog)
         assert app.screen.query_one("Input").value == "v6"  # type: ignore[attr-defined]
@@ -311,9 +314,7 @@ async def test_compare_two_versions(browsed: Path) -> None:
 
 
 async def test_compare_with_an_unknown_version_is_a_clear_message(browsed: Path) -> None:
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, pilot):
         await pilot.press("c", "ctrl+a", "ctrl+k", *"v99", "enter")  # type: ignore[arg-type]
         await pilot.pause()
         assert not isinstance(app.screen, CompareScreen)
@@ -322,9 +323,7 @@ async def test_compare_with_an_unknown_version_is_a_clear_message(browsed: Path)
 
 async def test_scores_help_and_full_log(browsed: Path) -> None:
     (browsed / "output.log").write_text("".join(f"line {n}\n" for n in range(5000)))
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, pilot):
         await pilot.press("s")
         assert isinstance(app.screen, ScoresScreen)
         text = text_of(app, "ScoresScreen Static")
@@ -343,9 +342,7 @@ async def test_scores_help_and_full_log(browsed: Path) -> None:
 
 
 async def test_every_control_is_in_the_command_palette(browsed: Path) -> None:
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, _pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for action in ("Pause the run", "A one-off hint", "Edit the standing guidance",
                        "Roll the head back", "Edit the head in $editor", "Compare",
@@ -389,9 +386,7 @@ def inbox(directory: Path) -> list[str]:
 async def test_quitting_an_attached_view_asks_detach_or_stop(
     browsed: Path, headless: subprocess.Popen[str], key: str, stays: bool, sent: list[str]
 ) -> None:
-    app = make_app(RunClient(browsed))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+    async with browsing(browsed) as (app, pilot):
         assert "(attached)" in status_text(app) and " running " in status_text(app)
         await pilot.press("p")  # commands go to the run's inbox
         assert inbox(browsed) == ['{"command": "pause"}']
