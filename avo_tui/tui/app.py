@@ -13,7 +13,7 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from textual.widgets import Footer, Tree
 
 from ..engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop
 from ..engine.client import RunClient
+from ..engine.commands import Command
 from ..engine.event_lines import event_line, plain
 from ..store import Event, EventKind, StoreError, Version
 from .scores import score_sheet
@@ -315,8 +316,8 @@ class AvoApp(App[None]):
 
     # -- controls -----------------------------------------------------------------------------
 
-    def _send(self, command: object, done: str) -> None:
-        self.client.send(command)  # type: ignore[arg-type]
+    def _send(self, command: Command, done: str) -> None:
+        self.client.send(command)
         if self.client.attached and not self.client.live():
             done += " (no run is live: it applies when the session runs again)"
         self.notify(done)
@@ -476,7 +477,7 @@ class AvoApp(App[None]):
                 yield SystemCommand(binding.tooltip.capitalize(), f"key {key}",
                                     self._action_callback(binding.action))
 
-    def _action_callback(self, action: str):  # type: ignore[no-untyped-def]
+    def _action_callback(self, action: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             await self.run_action(action)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
+from typing import Any
 
 from rich.segment import Segment
 from textual.app import ComposeResult
@@ -21,8 +22,8 @@ CHUNK = 1 << 20
 class FileLog(ScrollView, can_focus=True):
     """A read-only view of a text file that grows; it follows the end while you are there."""
 
-    def __init__(self, path: Path, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, path: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.path = path
         self.starts = array("Q", [0])  # byte offset of each line; the last one is open
         self.scanned = 0

@@ -3,6 +3,8 @@ against the baselines measured in the same run."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widget import Widget
 
@@ -13,8 +15,8 @@ BASELINE_STYLES = ("yellow", "magenta", "blue")
 class ScoreChart(Widget):
     DEFAULT_CSS = "ScoreChart { height: 8; }"
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.points: list[tuple[str, float]] = []  # (version id, gmean) in commit order
         self.baselines: dict[str, float] = {}
         self.unit = ""

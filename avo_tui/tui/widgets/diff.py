@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.syntax import Syntax
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -45,7 +46,7 @@ def candidate_diff(session: Session) -> tuple[str, str] | None:
 class DiffPane(VerticalScroll):
     DEFAULT_CSS = "DiffPane #diff-title { color: $text-muted; }"
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static("", id="diff-title")
         yield Static("", id="diff-body")
 

@@ -10,7 +10,9 @@ expansion, so opening a session costs the same at 10 versions and at 10,000.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Tree
@@ -70,8 +72,8 @@ def run_label(run: list[str], marks: Marks, prefix: str = "") -> Text:
 class LineageTree(Tree[Entry]):
     """Versions as a tree; the highlighted version drives the diff pane and the detail view."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("lineage", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("lineage", **kwargs)
         self.show_root = False
         self.guide_depth = 2
         self.lineage = Lineage()
@@ -166,5 +168,5 @@ class LineageTree(Tree[Entry]):
         node.expand()
 
     @staticmethod
-    def _child(node: TreeNode[Entry], match: object) -> TreeNode[Entry]:
-        return next(c for c in node.children if c.data and match(c.data))  # type: ignore[operator]
+    def _child(node: TreeNode[Entry], match: Callable[[Entry], bool]) -> TreeNode[Entry]:
+        return next(c for c in node.children if c.data and match(c.data))

@@ -3,11 +3,13 @@ output.log, one key away (the log screen)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import Log
 
 LIVE_LINES = 2000
 
 
 class OutputPane(Log):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=LIVE_LINES, highlight=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_lines=LIVE_LINES, highlight=False, auto_scroll=True, **kwargs)

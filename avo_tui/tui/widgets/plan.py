@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -11,8 +13,8 @@ class PlanPane(Static):
 
     DEFAULT_CSS = "PlanPane { height: auto; max-height: 12; padding: 0 1; }"
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
         self.plan = ""
         self.step = -1
         self.activity = ""
