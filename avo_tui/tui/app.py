@@ -42,7 +42,7 @@ from .widgets.output import OutputPane
 from .widgets.plan import PlanPane
 from .widgets.status import StatusBar, StatusFacts
 
-POLL_S = 0.1
+POLL_S = 0.25
 BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
 PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
 CHART_POINTS = 500
