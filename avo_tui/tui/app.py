@@ -103,6 +103,7 @@ class AvoApp(App[None]):
         self._shown_head = ""
         self._in_flight: str | None = None
         self._baselines: dict[str, float] = {}
+        self._gc_threshold = gc.get_threshold()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -141,6 +142,10 @@ class AvoApp(App[None]):
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG, 20, 50)
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # the process goes on (the run's wind-down, other apps in tests)
+        gc.set_threshold(*self._gc_threshold)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_width(event.size.width)  # self.size follows a moment later
