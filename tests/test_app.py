@@ -411,6 +411,7 @@ async def test_two_viewers_of_one_run_agree(session: Session, worker: Worker) ->
         app.query_one(LineageTree).reveal("v0")
         await pilot.pause()
         await pilot.press("r", "r")
-        await until(other, lambda: viewer.query_one(LineageTree).marks.head == "v0")
+        for view, driver in ((viewer, other), (app, pilot)):  # each sees it at its next poll
+            await until(driver, lambda v=view: v.query_one(LineageTree).marks.head == "v0")
         assert app.query_one(LineageTree).marks == viewer.query_one(LineageTree).marks
 
