@@ -8,6 +8,8 @@ engine runs in this process behave the same, and two views of one run agree.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import os
 import shlex
@@ -16,11 +18,13 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec
 
 from textual import events, on
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
@@ -42,12 +46,25 @@ from .widgets.output import OutputPane
 from .widgets.plan import PlanPane
 from .widgets.status import StatusBar, StatusFacts
 
+P = ParamSpec("P")
 POLL_S = 0.25
 BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
 PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
 CHART_POINTS = 500
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
 GC_YOUNG = 20_000  # allocations between young collections (Python's default: 700)
+
+
+def while_shown(handler: Callable[P, None]) -> Callable[P, None]:
+    """Ignore a timer tick or message that arrives while the app is closing and its widgets
+    are already gone (the engine thread and the poll timer do not know it is closing)."""
+
+    @functools.wraps(handler)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        with contextlib.suppress(NoMatches):
+            handler(*args, **kwargs)
+
+    return guarded
 
 
 @dataclass
@@ -166,6 +183,7 @@ class AvoApp(App[None]):
             plan.set_plan(plans[-1].data.get("text", ""))
         self.client.skip_to(last - BACKLOG_EVENTS)
 
+    @while_shown
     def poll(self) -> None:
         try:
             events = self.client.poll()
@@ -255,20 +273,23 @@ class AvoApp(App[None]):
         )
         self.query_one(StatusBar).show(facts)
 
+    @while_shown
     def on_progress(self, message: Progress) -> None:
         self.query_one(PlanPane).set_progress(self.session.state.get("step", 0), message.text)
 
     def on_run_ended(self, message: RunEnded) -> None:
+        if self.quitting:
+            self.exit()
+            return
         self.poll()
-        if self.quitting:
-            self.exit()
-        else:
-            self.notify(f"the run ended: {message.reason}", timeout=10)
+        self.notify(f"the run ended: {message.reason}", timeout=10)
 
+    @while_shown
     def on_run_failed(self, message: RunFailed) -> None:
-        self._fail(f"the run stopped on an error: {message.error!r}")
         if self.quitting:
             self.exit()
+            return
+        self._fail(f"the run stopped on an error: {message.error!r}")
 
     def _fail(self, text: str) -> None:
         if text != self.engine_error:
@@ -279,6 +300,7 @@ class AvoApp(App[None]):
     # -- the diff pane ------------------------------------------------------------------------
 
     @on(Tree.NodeHighlighted)
+    @while_shown
     def _highlighted(self, event: Tree.NodeHighlighted[Entry]) -> None:
         if self.diff_mode != "candidate":
             self._show_diff()
