@@ -133,7 +133,9 @@ async def test_a_multi_line_hint_reaches_the_engine(session: Session, worker: Wo
 
 async def test_escape_sends_no_hint(session: Session, worker: Worker) -> None:
     async with running_app(session, worker) as (app, pilot):
-        await pilot.press("h", *"nothing", "escape")
+        await pilot.press("h")
+        assert isinstance(app.screen, TextDialog)
+        await pilot.press(*"nothing", "escape")
         await pilot.pause(1.0)
         assert not isinstance(app.screen, TextDialog)
         assert not [e for e in session.events() if e.kind == "hint"]

@@ -39,7 +39,7 @@ def score_sheet(session: Session, version: Version) -> ScoreSheet | None:
     """Read from the log of the evaluation that scored ``version``; None if it has none."""
     if version.score is None:
         return None
-    log = _scoring_log(session, version)
+    log = _gate_json(session, version, "log")
     if log is None:
         configs = [ConfigFigures(n, t, {}) for n, t in version.score.per_config.items()]
         return ScoreSheet(version.id, version.score.unit, configs)
@@ -48,16 +48,6 @@ def score_sheet(session: Session, version: Version) -> ScoreSheet | None:
         for c in log.get("configs", []) if not c.get("edge")
     ]
     return ScoreSheet(version.id, str(log.get("unit", version.score.unit)), configs)
-
-
-def _scoring_log(session: Session, version: Version) -> dict | None:
-    attempt = gate_attempt(session, version)
-    if attempt is None or attempt.log is None:
-        return None
-    try:
-        return json.loads(session.blobs.get_text(attempt.log))
-    except (StoreError, ValueError, OSError):
-        return None
 
 
 def gate_attempt(session: Session, version: Version) -> Attempt | None:
@@ -78,10 +68,16 @@ def gate_attempt(session: Session, version: Version) -> Attempt | None:
 
 def transcript_of(session: Session, version: Version) -> dict | None:
     """The agent conversation of the step that made ``version``, if one was kept."""
+    return _gate_json(session, version, "transcript")
+
+
+def _gate_json(session: Session, version: Version, blob: str) -> dict | None:
+    """The JSON blob (``log`` or ``transcript``) of the gate attempt that made ``version``."""
     attempt = gate_attempt(session, version)
-    if attempt is None or attempt.transcript is None:
+    digest = getattr(attempt, blob) if attempt else None
+    if digest is None:
         return None
     try:
-        return json.loads(session.blobs.get_text(attempt.transcript))
+        return json.loads(session.blobs.get_text(digest))
     except (StoreError, ValueError, OSError):
         return None
