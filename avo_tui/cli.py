@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .commands import add_command, evaluate, run, send
+from .commands import add_command, evaluate, kb, run, send
 from .commands import app as app_command
 from .evaluation import (
     CandidateError,
@@ -23,7 +23,9 @@ from .evaluation import (
     UnknownTarget,
     WorkerError,
 )
+from .knowledge import KnowledgeError
 from .operators import OperatorUnavailable
+from .settings_file import SettingsFileError
 from .store import (
     SessionCatalog,
     StoreError,
@@ -62,6 +64,7 @@ examples:
   avo sessions list
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
+  avo kb search "give the consumer warpgroups more registers"
 """
 
 
@@ -282,6 +285,8 @@ USER_ERRORS = (
     UnknownTarget,
     ToolchainUnavailable,
     WorkerError,
+    KnowledgeError,
+    SettingsFileError,
 )
 
 # -- parser -----------------------------------------------------------------------------------
@@ -364,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     app_command.register(commands)
     send.register(commands)
     evaluate.register(commands)
+    kb.register(commands)
     return parser
 
 

@@ -113,3 +113,40 @@ def test_from_seeds_a_new_session_with_another_sessions_version(
     assert main([*sessions, "run", "--session", "x", "--target", "cpu-attention",
                  "--from", "mha:v99", "--headless"]) != 0
     assert "v99" in capsys.readouterr().err
+
+
+def test_the_agent_consults_knowledge_from_the_project_the_settings_and_the_flags(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    team, mine = tmp_path / "team", tmp_path / "mine"
+    team.mkdir()
+    mine.mkdir()
+    (team / "regs.md").write_text("# Team registers\n## setmaxnreg split\nProducers 24, "
+                                  "consumers 240.\n")
+    (mine / "notes.md").write_text("# My notes\n## Ping-pong trick\nAlternate the two "
+                                   "consumer warpgroups.\n")
+    settings = Path(env["AVO_SETTINGS"])
+    settings.write_text(settings.read_text() + '[knowledge]\nfolders = ["team"]\n')
+    with FakeAnthropic() as server:
+        server.script(
+            reply(tool_use("search_knowledge", {"query": "ping-pong consumer warpgroups"})),
+            reply(tool_use("read_knowledge", {"ref": "team/regs.md#setmaxnreg split"})),
+            reply(text("Nothing worth changing yet.")),
+            reply(text("Still nothing.")),
+        )
+        env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
+        first = run_avo(tmp_path, env, "run", "--session", "kb-1", "--target", "cpu-attention",
+                        "--operator", "agent", "--headless", "--max-steps", "1", "--quick",
+                        "--knowledge", str(mine))
+        assert first.returncode == 0, first.stdout + first.stderr
+        system = str(server.requests[0].body["system"])
+        for listed in ("kernel-contract.md: The kernel contract", "team/regs.md: Team registers",
+                       "mine/notes.md: My notes"):
+            assert listed in system
+        assert "mine/notes.md#Ping-pong trick" in str(server.requests[1].tool_results())
+        assert "Producers 24, consumers 240." in str(server.requests[2].tool_results())
+
+        resumed = run_avo(tmp_path, env, "run", "--session", "kb-1", "--headless",
+                          "--max-steps", "2")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "mine/notes.md: My notes" in str(server.requests[3].body["system"])

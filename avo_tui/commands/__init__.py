@@ -21,3 +21,17 @@ def add_command(
     )
     parser.set_defaults(func=func)
     return parser
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: '2.5'"
+    return parse
+
+
+positive_int, positive_float = _positive(int), _positive(float)

@@ -8,7 +8,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +32,11 @@ from ..engine.client import RunClient
 from ..engine.event_lines import event_line
 from ..engine.output_log import OutputLog
 from ..evaluation import TargetSpec, Worker, get_target
+from ..knowledge import configured_folders, flag_folders
 from ..operators import OPERATORS, get_operator
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..store import Event, Session, SessionCatalog, StoreError
-from . import Subcommands, add_command
+from . import Subcommands, add_command, positive_float, positive_int
 
 EPILOG = """\
 A new session scores its seed kernel twice before it is created (a seed that fails creates
@@ -66,6 +67,7 @@ class PreparedRun:
     worker: Worker
     evaluator: Evaluator
     agent: AgentSettings | None
+    knowledge: list[Path]  # the agent's knowledge folders: knowledge/, then the user's
 
 
 def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
@@ -92,13 +94,15 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
             stored = session.state.get("budgets") or settings.budgets.to_doc()
             budgets = Budgets.from_doc(stored).override(**limits)
             agent = _agent_settings(settings.operator, settings.agent, agent_flags)
+            knowledge = configured_folders(_resumed_knowledge(session, settings, args.knowledge))
         except BaseException:
             session.close()
             raise
         worker = Worker(target.device)
         evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
         console.print(_resume_line(session, budgets))
-        return PreparedRun(session, target, settings, budgets, worker, evaluator, agent)
+        return PreparedRun(session, target, settings, budgets, worker, evaluator, agent,
+                           knowledge)
     if not args.target:
         raise StoreError(f"no session '{args.session}' yet: give --target to create it")
     target = get_target(args.target)
@@ -106,6 +110,8 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     budgets = Budgets().override(**limits)
     operator = args.operator or default_operator()
     agent = _agent_settings(operator, None, agent_flags)  # fails before any work
+    knowledge = tuple(str(f) for f in flag_folders(args.knowledge or ()))
+    folders = configured_folders(knowledge)
     settings = RunSettings(
         operator=operator,
         quick=args.quick,
@@ -115,6 +121,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         timeout_s=args.timeout,
         agent=agent.to_doc() if agent else None,
         origin=origin,
+        knowledge=knowledge,
     )
     if not args.operator:
         console.print(f"operator: {operator} (" + (
@@ -132,7 +139,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         worker.stop()
         raise
     console.print(f"created session '{session.name}' in {session.directory}")
-    return PreparedRun(session, target, settings, budgets, worker, evaluator, agent)
+    return PreparedRun(session, target, settings, budgets, worker, evaluator, agent, folders)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -143,7 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     session, worker, target = prepared.session, prepared.worker, prepared.target
     try:
         with worker, session:
-            operator = get_operator(prepared.settings.operator, args.rng_seed, prepared.agent)
+            operator = get_operator(prepared.settings.operator, args.rng_seed, prepared.agent,
+                                    prepared.knowledge)
             engine = Engine(session, operator, prepared.evaluator, budgets=prepared.budgets)
             output_log = OutputLog(session.directory, target.unit)
             engine.subscribe(output_log)
@@ -210,6 +218,22 @@ def _agent_settings(
         print(f"note: no price is known for {settings.model}, so its cost is not counted; add "
               f'[agent.pricing."{settings.model}"] to the settings file', file=sys.stderr)
     return settings
+
+
+def _resumed_knowledge(
+    session: Session, settings: RunSettings, flags: list[Path] | None
+) -> list[str]:
+    """The session's --knowledge folders, plus those given now (kept for later resumes); a
+    kept folder that has gone since is left out with a note."""
+    stored = session.state.get("knowledge", list(settings.knowledge))
+    added = [str(f) for f in flag_folders(flags or ())]
+    folders = list(dict.fromkeys([*stored, *added]))
+    if folders != stored:
+        session.set_state(knowledge=folders, announce=False)
+    for gone in [f for f in folders if not Path(f).is_dir()]:
+        print(f"note: the knowledge folder {gone} is gone; the agent runs without it",
+              file=sys.stderr)
+    return [f for f in folders if Path(f).is_dir()]
 
 
 def _seed(
@@ -320,42 +344,31 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "best), e.g. move an MHA kernel to --target gqa")
     p.add_argument("--headless", action="store_true",
                    help="no app: print one line per event (watch it later with avo attach)")
-    p.add_argument("--max-steps", type=_positive_int, metavar="N",
+    p.add_argument("--max-steps", type=positive_int, metavar="N",
                    help="stop after N steps in total")
-    p.add_argument("--hours", type=_positive_float, metavar="H",
+    p.add_argument("--hours", type=positive_float, metavar="H",
                    help="stop after H hours of running in total")
-    p.add_argument("--max-cost", type=_positive_float, metavar="USD",
+    p.add_argument("--max-cost", type=positive_float, metavar="USD",
                    help="pause once the agent has spent this much in the session")
-    p.add_argument("--token-budget", type=_positive_int, metavar="N",
+    p.add_argument("--token-budget", type=positive_int, metavar="N",
                    help="pause once the agent has used N tokens in the session")
     agent = p.add_argument_group(
         "agent", "override the settings file ([agent] in $AVO_SETTINGS or "
         "~/.config/avo/settings.toml); the API key comes from ANTHROPIC_API_KEY only")
     agent.add_argument("--model", help="Claude model (default: settings file, else "
                        f"{DEFAULT_MODEL})")
-    agent.add_argument("--max-output-tokens", type=_positive_int, metavar="N",
+    agent.add_argument("--max-output-tokens", type=positive_int, metavar="N",
                        help="max_tokens of each response")
     agent.add_argument("--thinking", metavar="MODE",
                        help="'adaptive' (default), 'off', or a thinking budget in tokens")
+    agent.add_argument("--knowledge", type=Path, action="append", metavar="DIR",
+                       help="a folder of your own markdown notes for the agent to consult "
+                       "besides knowledge/ (repeat for several; kept with the session)")
     p.add_argument("--quick", action="store_true",
                    help="score on the target's quick grid (new sessions only)")
-    p.add_argument("--noise-floor", type=_positive_float, default=0.5, metavar="PCT",
+    p.add_argument("--noise-floor", type=positive_float, default=0.5, metavar="PCT",
                    help="least gain a commit needs, in percent (default 0.5; the measured noise "
                    "is used when larger)")
-    p.add_argument("--timeout", type=_positive_float, metavar="S",
+    p.add_argument("--timeout", type=positive_float, metavar="S",
                    help="kill an evaluation silent this long (default: the target's)")
     p.add_argument("--rng-seed", type=int, metavar="N", help="seed the tuner's random choices")
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: '2.5'"
-    return parse
-
-
-_positive_int, _positive_float = _positive(int), _positive(float)

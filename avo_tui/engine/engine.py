@@ -458,7 +458,6 @@ class RunContext:
         self._engine = engine
         self.session = engine.session
         self.target = engine.evaluator.target
-        self.knowledge: object | None = None
 
     def safe_point(self) -> None:
         self._engine.safe_point()

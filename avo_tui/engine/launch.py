@@ -37,6 +37,7 @@ class RunSettings:
     timeout_s: float | None = None
     agent: dict[str, Any] | None = None  # the agent operator's settings (never the API key)
     origin: str | None = None  # "SESSION:VERSION" the seed came from (avo run --from)
+    knowledge: tuple[str, ...] = ()  # folders given with --knowledge, consulted by the agent
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class RunSettings:
             "timeout_s": self.timeout_s,
             "agent": self.agent,
             "origin": self.origin,
+            "knowledge": list(self.knowledge),
         }
 
     @classmethod
@@ -55,6 +57,7 @@ class RunSettings:
         fields = dict(doc)
         fields["budgets"] = Budgets.from_doc(fields.get("budgets"))
         fields["supervisor"] = SupervisorLimits.from_doc(fields.get("supervisor"))
+        fields["knowledge"] = tuple(fields.get("knowledge", ()))
         return cls(**fields)
 
 

@@ -1,7 +1,7 @@
 """What a kernel declares in its source: knobs, constraints and (for CUDA) launch geometry.
 
 The declarations are comments the C preprocessor ignores, so the source stays an ordinary
-kernel (docs/kernel-contract.md is the user's reference):
+kernel (knowledge/kernel-contract.md is the user's reference):
 
     #define BLOCK_Q 32        // avo:knob 16 32 64
     // avo:require BLOCK_Q * HEAD_DIM <= 8192

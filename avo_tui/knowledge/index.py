@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import threading
@@ -11,13 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-KNOWLEDGE_ENV = "AVO_KNOWLEDGE_DIR"
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 WORD = re.compile(r"[A-Za-z0-9_.]+")
 
 
+# Words that carry no topic in an engineer's question ("why does my wgmma read garbage").
+STOP_WORDS = frozenset(
+    """
+    a about after an and any are as at be been before being but by can could do does doing
+    for from get gets got had has have how i if in into is it its me my of on or our should
+    so than that the their them then there these they this those to too use used using was
+    we were what when where which while who why will with would you your
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
 class KnowledgeError(LookupError):
-    """A reference that names no file or section."""
+    """A reference that names no file or section, or a knowledge folder that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +47,19 @@ class Hit:
     score: float  # BM25, higher is better
 
 
-def default_folders() -> list[Path]:
-    """$AVO_KNOWLEDGE_DIR, else knowledge/ of the checkout avo runs from."""
-    if os.environ.get(KNOWLEDGE_ENV):
-        return [Path(os.environ[KNOWLEDGE_ENV])]
-    return [Path(__file__).resolve().parents[2] / "knowledge"]
+@dataclass(frozen=True)
+class FileOutline:
+    file: str
+    title: str
+    sections: int
+    path: Path
+
+
+def anchor(heading: str) -> str:
+    """The anchor a markdown renderer gives a heading: lower case, punctuation dropped,
+    spaces as hyphens."""
+    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return kept.replace(" ", "-")
 
 
 def split_sections(file: str, text: str) -> list[Section]:
@@ -66,28 +83,45 @@ def split_sections(file: str, text: str) -> list[Section]:
 
 
 class KnowledgeBase:
-    def __init__(self, folders: Sequence[Path] | None = None) -> None:
-        self.folders = [Path(f) for f in (folders if folders is not None else default_folders())]
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.folders = [Path(f) for f in folders]
         self._lock = threading.Lock()
         self._stamp: tuple[tuple[str, float, int], ...] | None = None
         self._db: sqlite3.Connection | None = None
         self._sections: list[Section] = []
 
     def files(self) -> dict[str, Path]:
-        """{name the agent uses: path}; the first folder's files keep their bare names."""
+        """{name the agent uses: path}. The first folder's files keep their bare names; a user
+        folder's files are prefixed with the folder's name (``notes/tma.md``), made unique."""
         found: dict[str, Path] = {}
+        labels: set[str] = set()
         for position, folder in enumerate(self.folders):
             if not folder.is_dir():
                 continue
+            label = folder.name
+            while position and label in labels:
+                label += "+"
+            labels.add(label)
             for path in sorted(folder.rglob("*.md")):
                 name = path.relative_to(folder).as_posix()
-                if position:
-                    name = f"{folder.name}/{name}"
-                found.setdefault(name, path)
+                found.setdefault(f"{label}/{name}" if position else name, path)
         return found
 
+    def outline(self) -> list[FileOutline]:
+        """Each file's name, title (its first heading) and number of sections."""
+        rows = []
+        for name, path in self.files().items():
+            sections = split_sections(name, path.read_text(errors="replace"))
+            title = next((s.heading for s in sections if s.heading), "")
+            rows.append(FileOutline(name, title, len(sections), path))
+        return rows
+
     def search(self, query: str, limit: int = 5) -> list[Hit]:
-        terms = WORD.findall(query)
+        """Sections ranked by BM25 (a heading match counts 4 times a body match); every
+        word of the query may match, the rarer words weigh more."""
+        words = [w.strip(".") for w in WORD.findall(query)]
+        words = [w for w in words if w]
+        terms = [w for w in words if w.lower() not in STOP_WORDS] or words
         if not terms:
             return []
         db = self._index()
@@ -101,20 +135,30 @@ class KnowledgeBase:
         return [Hit(self._sections[rowid - 1], snippet, -rank) for rowid, rank, snippet in rows]
 
     def read(self, ref: str) -> Section:
-        """``FILE`` (the whole file) or ``FILE#heading`` (that section; case-insensitive)."""
-        file, _, heading = ref.partition("#")
+        """``FILE`` (the whole file) or ``FILE#heading``: the heading exactly (any case), as a
+        markdown anchor (``#setmaxnreg-moving-registers``), or a part of one heading."""
+        file, _, heading = ref.strip().partition("#")
         files = self.files()
         if file not in files:
             known = ", ".join(files) or "none"
             raise KnowledgeError(f"no knowledge file {file!r} (files: {known})")
-        if not heading:
-            return Section(file, "", files[file].read_text(errors="replace"))
-        sections = split_sections(file, files[file].read_text(errors="replace"))
-        for section in sections:
-            if section.heading.lower() == heading.strip().lower():
-                return section
-        headings = "; ".join(s.heading for s in sections if s.heading)
-        raise KnowledgeError(f"{file} has no section {heading!r} (sections: {headings})")
+        text = files[file].read_text(errors="replace")
+        if not heading.strip():
+            return Section(file, "", text)
+        sections = [s for s in split_sections(file, text) if s.heading]
+        wanted = heading.strip().lower()
+        exact = [s for s in sections if s.heading.lower() == wanted or
+                 anchor(s.heading) == anchor(wanted)]
+        if exact:
+            return exact[0]
+        partial = [s for s in sections if wanted in s.heading.lower()]
+        if len(partial) == 1:
+            return partial[0]
+        if partial:
+            names = "; ".join(s.heading for s in partial)
+            raise KnowledgeError(f"{file}#{heading} matches several sections: {names}")
+        names = "; ".join(s.heading for s in sections)
+        raise KnowledgeError(f"{file} has no section {heading!r} (sections: {names})")
 
     def _index(self) -> sqlite3.Connection:
         files = self.files()

@@ -5,6 +5,8 @@ No Textual.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .protocol import (
@@ -24,17 +26,23 @@ OPERATORS = ("tuner", "agent")
 
 
 def get_operator(
-    name: str, seed: int | None = None, agent: AgentSettings | None = None
+    name: str,
+    seed: int | None = None,
+    agent: AgentSettings | None = None,
+    knowledge: Sequence[Path] | None = None,
 ) -> Operator:
     """``seed`` steers the tuner's random choices; ``agent`` holds the agent's settings
-    (default: the settings file). The agent needs ANTHROPIC_API_KEY."""
+    (default: the settings file) and ``knowledge`` the folders it consults (default: the
+    project's knowledge/). The agent needs ANTHROPIC_API_KEY."""
     if name == "tuner":
         return Tuner(seed)
     if name == "agent":
+        from ..knowledge import KnowledgeBase, default_folders
         from .agent import load_settings
         from .agent.agent import Agent  # anthropic loads only when the agent runs
 
-        return Agent(agent or load_settings())
+        folders = knowledge if knowledge is not None else default_folders()
+        return Agent(agent or load_settings(), knowledge=KnowledgeBase(folders))
     raise OperatorUnavailable(f"no operator {name!r} (one of {', '.join(OPERATORS)})")
 
 

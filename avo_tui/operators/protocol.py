@@ -53,7 +53,6 @@ class StepResult:
 class StepContext(Protocol):
     session: Session  # for reading: lineage, attempts, files
     target: TargetSpec
-    knowledge: object | None  # the knowledge base (issue 8), None until there is one
 
     def safe_point(self) -> None:
         """Apply waiting commands; block while paused; raise StepInterrupted on stop/rollback."""

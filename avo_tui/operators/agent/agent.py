@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...knowledge import KnowledgeBase
+from ...knowledge import KnowledgeBase, default_folders
 from ...store import EventKind, Version
 from ..protocol import StepContext, StepInterrupted, StepResult
 from . import brief
@@ -41,7 +41,7 @@ class Agent:
     ) -> None:
         self.settings = settings
         self.api = api or MessagesApi(settings)
-        self.knowledge = knowledge or KnowledgeBase()
+        self.knowledge = knowledge or KnowledgeBase(default_folders())
 
     def step(self, ctx: StepContext) -> StepResult:
         return _Step(self, ctx).run()
@@ -84,7 +84,7 @@ class _Step:
         self.workspace.reset(ctx.session.read_files(head))
         self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=head.id,
                              transcript=self.transcript)
-        self.system = brief.system_prompt(ctx)
+        self.system = brief.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
     def run(self) -> StepResult:

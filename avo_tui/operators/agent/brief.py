@@ -3,6 +3,7 @@ and a brief that opens each step with where the search stands."""
 
 from __future__ import annotations
 
+from ...knowledge import KnowledgeBase
 from ...store import Session
 from ..protocol import StepContext
 from . import report
@@ -40,11 +41,15 @@ Target {target}: {description}
 Toolchain {toolchain} on {device}; throughput in {unit}, compared with {baseline}.
 Timed grid: {grid}.
 Edge shapes checked for correctness only: {edges}.
+
+The knowledge base (search_knowledge ranks its sections; read_knowledge takes FILE#Heading):
+{knowledge}
 """
 
 
-def system_prompt(ctx: StepContext) -> str:
+def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
     target = ctx.target
+    files = [f"- {o.file}: {o.title}" if o.title else f"- {o.file}" for o in knowledge.outline()]
     return SYSTEM.format(
         target=target.name,
         description=target.description,
@@ -54,6 +59,7 @@ def system_prompt(ctx: StepContext) -> str:
         baseline=target.baselines[0] if target.baselines else "no baseline",
         grid=", ".join(c.name for c in target.configs),
         edges=", ".join(c.name for c in target.edge_configs) or "none",
+        knowledge="\n".join(files) or "(empty)",
     )
 
 

@@ -7,15 +7,13 @@ run keeps them. The API key is never among them: it comes from ``ANTHROPIC_API_K
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ...settings_file import SettingsFileError, read_table, settings_path
 from ..protocol import OperatorUnavailable
 
-SETTINGS_ENV = "AVO_SETTINGS"
 DEFAULT_MODEL = "claude-opus-4-7"
 
 
@@ -155,23 +153,13 @@ class AgentSettings:
             raise SettingsError(f"agent settings: {error}") from None
 
 
-def settings_path() -> Path:
-    if os.environ.get(SETTINGS_ENV):
-        return Path(os.environ[SETTINGS_ENV])
-    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return config / "avo" / "settings.toml"
-
-
 def load_settings(path: Path | None = None) -> AgentSettings:
     """The ``[agent]`` table of the settings file; defaults when there is no file."""
-    path = path or settings_path()
-    if not path.exists():
-        return AgentSettings()
     try:
-        doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise SettingsError(f"cannot read the settings file {path}: {error}") from None
+        table = read_table("agent", path)
+    except SettingsFileError as error:
+        raise SettingsError(str(error)) from None
     try:
-        return AgentSettings.from_doc(doc.get("agent"))
+        return AgentSettings.from_doc(table)
     except SettingsError as error:
-        raise SettingsError(f"{path}: {error}") from None
+        raise SettingsError(f"{path or settings_path()}: {error}") from None
