@@ -17,12 +17,18 @@ WORD = re.compile(r"[A-Za-z0-9_.]+")
 # Words that carry no topic in an engineer's question ("why does my wgmma read garbage").
 STOP_WORDS = frozenset(
     """
-    a about after an and any are as at be been before being but by can could do does doing
-    for from get gets got had has have how i if in into is it its me my of on or our should
-    so than that the their them then there these they this those to too use used using was
-    we were what when where which while who why will with would you your
+    a about after also am an and any are as at be been before being but by can could did do
+    does doing done each else entirely even every for from get gets got had has have how i
+    if in instead into is it its just keep kind like make makes many me much my need needs
+    not of on only or our own really same should so some still such sure take tell than that
+    the their them then there these they thing things this those to too try use used using
+    very want was way ways we well were what when where whether which while who why will
+    with would you your
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
+
+
+SOURCES_WEIGHT, TITLE_WEIGHT = 0.3, 0.5
 
 
 class KnowledgeError(LookupError):
@@ -34,6 +40,7 @@ class Section:
     file: str  # as the agent names it: "hopper-tma.md", or "folder/notes.md" for user folders
     heading: str  # "" for the text before the first heading
     text: str
+    level: int = 0  # 1 for "# Title", 2 for "## ...", 0 before the first heading
 
     @property
     def ref(self) -> str:
@@ -65,7 +72,7 @@ def anchor(heading: str) -> str:
 def split_sections(file: str, text: str) -> list[Section]:
     """One section per heading (any level), holding the text up to the next heading."""
     sections: list[Section] = []
-    heading, lines = "", []
+    heading, level, lines = "", 0, []
     in_code = False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
@@ -73,12 +80,12 @@ def split_sections(file: str, text: str) -> list[Section]:
         match = None if in_code else HEADING.match(line)
         if match:
             if heading or "".join(lines).strip():
-                sections.append(Section(file, heading, "\n".join(lines).strip()))
-            heading, lines = match.group(2), [line]
+                sections.append(Section(file, heading, "\n".join(lines).strip(), level))
+            heading, level, lines = match.group(2), len(match.group(1)), [line]
         else:
             lines.append(line)
     if heading or "".join(lines).strip():
-        sections.append(Section(file, heading, "\n".join(lines).strip()))
+        sections.append(Section(file, heading, "\n".join(lines).strip(), level))
     return sections
 
 
@@ -117,22 +124,44 @@ class KnowledgeBase:
         return rows
 
     def search(self, query: str, limit: int = 5) -> list[Hit]:
-        """Sections ranked by BM25 (a heading match counts 4 times a body match); every
-        word of the query may match, the rarer words weigh more."""
-        words = [w.strip(".") for w in WORD.findall(query)]
-        words = [w for w in words if w]
-        terms = [w for w in words if w.lower() not in STOP_WORDS] or words
+        """Sections ranked for a question or keywords, best first.
+
+        Any word of the query may match (the question words are dropped); BM25 weighs the rarer
+        words more and counts a heading match four times a body match. Then a section gains in
+        proportion to the share of the query's words its heading holds, since headings here
+        name what their section answers; a file's title paragraph and its list of sources
+        rank below the sections that answer.
+        """
+        words = [w.strip(".").lower() for w in WORD.findall(query)]
+        words = list(dict.fromkeys(w for w in words if w))
+        terms = [w for w in words if w not in STOP_WORDS] or words
         if not terms:
             return []
         db = self._index()
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        quoted = ['"' + t.replace('"', "") + '"' for t in terms]
         rows = db.execute(
             "SELECT rowid, bm25(sections, 0.0, 4.0, 1.0),"
             " snippet(sections, 2, '', '', ' … ', 24)"
-            " FROM sections WHERE sections MATCH ? ORDER BY 2 LIMIT ?",
-            (match, limit),
+            " FROM sections WHERE sections MATCH ?",
+            (" OR ".join(quoted),),
         ).fetchall()
-        return [Hit(self._sections[rowid - 1], snippet, -rank) for rowid, rank, snippet in rows]
+        in_heading: dict[int, int] = {}
+        for term in quoted:
+            for (rowid,) in db.execute(
+                "SELECT rowid FROM sections WHERE sections MATCH ?", (f"heading : {term}",)
+            ):
+                in_heading[rowid] = in_heading.get(rowid, 0) + 1
+        hits = []
+        for rowid, rank, snippet in rows:
+            section = self._sections[rowid - 1]
+            score = -rank * (1 + in_heading.get(rowid, 0) / len(terms))
+            if section.heading == "Sources":
+                score *= SOURCES_WEIGHT
+            elif section.level == 1:
+                score *= TITLE_WEIGHT
+            hits.append(Hit(section, snippet, score))
+        hits.sort(key=lambda hit: -hit.score)
+        return hits[:limit]
 
     def read(self, ref: str) -> Section:
         """``FILE`` (the whole file) or ``FILE#heading``: the heading exactly (any case), as a
