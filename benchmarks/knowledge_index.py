@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from report import print_figures
 
 from avo_tui.knowledge import KnowledgeBase, configured_folders
 
@@ -80,12 +81,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = measure(configured_folders(args.knowledge), max(1, args.repeat))
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        width = max(map(len, figures))
-        for name, value in figures.items():
-            print(f"{name:<{width}}  {value}")
+    print_figures(figures, args.json)
     return 0
 
 

@@ -23,7 +23,6 @@ untimed, so its cost at full size can be measured without waiting hours.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -31,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import print_figures
 from tinydb import TinyDB
 
 from avo_tui.store import BlobStore, Score, Session
@@ -183,12 +183,7 @@ def main() -> int:
                   **bench(workdir, versions, args.prefill)}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        width = max(map(len, result))
-        for key, value in result.items():
-            print(f"{key:<{width}}  {value}")
+    print_figures(result, args.json)
     return 0
 
 
