@@ -37,8 +37,7 @@ def register(commands: Subcommands) -> None:
         "attention kernels, PTX, NVRTC, profiling and this project's kernel contract.",
         EPILOG,
     )
-    _knowledge_option(kb)
-    kb.set_defaults(json=False)
+    kb.set_defaults(json=False, knowledge=None)
     sub = kb.add_subparsers(title="commands", metavar="COMMAND")
 
     p = add_command(sub, "search", cmd_search, "ranked sections for a question or keywords",
