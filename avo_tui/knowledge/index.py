@@ -139,11 +139,10 @@ class KnowledgeBase:
             return []
         db = self._index()
         quoted = ['"' + t.replace('"', "") + '"' for t in terms]
+        match = " OR ".join(quoted)
         rows = db.execute(
-            "SELECT rowid, bm25(sections, 0.0, 4.0, 1.0),"
-            " snippet(sections, 2, '', '', ' … ', 24)"
-            " FROM sections WHERE sections MATCH ?",
-            (" OR ".join(quoted),),
+            "SELECT rowid, bm25(sections, 0.0, 4.0, 1.0) FROM sections WHERE sections MATCH ?",
+            (match,),
         ).fetchall()
         in_heading: dict[int, int] = {}
         for term in quoted:
@@ -151,17 +150,24 @@ class KnowledgeBase:
                 "SELECT rowid FROM sections WHERE sections MATCH ?", (f"heading : {term}",)
             ):
                 in_heading[rowid] = in_heading.get(rowid, 0) + 1
-        hits = []
-        for rowid, rank, snippet in rows:
+        scores = {}
+        for rowid, rank in rows:
             section = self._sections[rowid - 1]
             score = -rank * (1 + in_heading.get(rowid, 0) / len(terms))
             if section.heading == "Sources":
                 score *= SOURCES_WEIGHT
             elif section.level == 1:
                 score *= TITLE_WEIGHT
-            hits.append(Hit(section, snippet, score))
-        hits.sort(key=lambda hit: -hit.score)
-        return hits[:limit]
+            scores[rowid] = score
+        best = sorted(scores, key=lambda rowid: -scores[rowid])[:limit]
+        if not best:
+            return []
+        snippets = dict(db.execute(  # the costly part, so only for the hits returned
+            "SELECT rowid, snippet(sections, 2, '', '', ' … ', 24) FROM sections"
+            f" WHERE sections MATCH ? AND rowid IN ({','.join('?' * len(best))})",
+            (match, *best),
+        ).fetchall())
+        return [Hit(self._sections[r - 1], snippets.get(r, ""), scores[r]) for r in best]
 
     def read(self, ref: str) -> Section:
         """``FILE`` (the whole file) or ``FILE#heading``: the heading exactly (any case), as a
