@@ -118,3 +118,17 @@ def test_device_side_launches_cannot_be_built(nvrtc: CudaToolchain) -> None:
     result = nvrtc.compile(load_sources(ADVERSARIAL / "other_stream.cu", "cuda"), _options(128))
     assert not result.ok
     assert "device-side kernel launch" in result.errors[0].message
+
+
+@pytest.mark.parametrize("head_dim", [64, 128])
+def test_wgmma_kernel_compiles_without_serialization_or_spills(
+    nvrtc: CudaToolchain, head_dim: int
+) -> None:
+    """Issue 9, rung 1: ptxas must keep the wgmma groups asynchronous (no C7510-C7519)."""
+    sources = load_sources(ROOT / "kernels" / "cuda" / "attention_wgmma.cu", "cuda")
+    result = nvrtc.compile(sources, _options(head_dim))
+    assert result.ok, result.log
+    assert not result.diagnostics, result.log  # not even a warning
+    assert "C75" not in result.log and "serialized" not in result.log, result.log
+    if "spill_stores" in result.resources:  # NVRTC 13.0 may leave the report out
+        assert result.resources["spill_stores"] == result.resources["spill_loads"] == 0
