@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Kernels side by side against cuDNN and FlashAttention-2, through the real evaluator.
+
+    python benchmarks/kernel_vs_baselines.py                    # wgmma kernel and the seed
+    python benchmarks/kernel_vs_baselines.py --quick --json
+    python benchmarks/kernel_vs_baselines.py my.cu --targets mha mha-d64
+
+Every kernel is evaluated on every target exactly as `avo eval FILE --target T --json` does
+(the same worker process, checks and timing): correctness on every configuration and edge
+shape, then timing on the target's grid (--quick: its short grid). Needs a CUDA GPU. Figures,
+per target and configuration, all in TFLOP/s (4*B*Hq*S^2*D FLOPs, halved for causal, over
+the median time):
+
+    kernel          the kernel's throughput; 0 when it failed anywhere (it is then rejected)
+    cudnn, flash    torch SDPA pinned to the cuDNN / FlashAttention-2 backend, timed in
+                    alternating rounds with the first kernel of the run; later kernels on the
+                    same worker reuse those baseline timings, so every kernel is compared
+                    with the same baseline figures
+    x_cudnn, x_flash    kernel / baseline
+    geomean         per target, the geometric mean over the grid of each column (the score
+                    `avo eval` prints), and the ratios of those geomeans
+    regs, spills    registers per thread and spilled bytes (stores + loads) from ptxas
+    correct         whether every configuration and edge shape passed; else the failure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from avo_tui.evaluation.targets import TARGETS  # noqa: E402  (no torch: safe without a GPU)
+
+DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
+DEFAULT_KERNELS = ("kernels/cuda/attention_wgmma.cu", "kernels/cuda/attention_fwd.cu")
+BASELINES = ("cudnn", "flash")
+
+
+def ratio(kernel: float, baseline: float | None) -> float | None:
+    return round(kernel / baseline, 4) if baseline and kernel else None
+
+
+def summarize(result: Any) -> dict[str, Any]:
+    """The figures of one EvalResult (kernel x target)."""
+    from avo_tui.evaluation.results import geometric_mean
+
+    data = result.as_dict()
+    configs = []
+    for c in result.timed:
+        row: dict[str, Any] = {"config": c.name, "kernel": round(c.throughput, 2)}
+        for name in BASELINES:
+            base = c.baselines.get(name)
+            row[name] = round(base, 2) if base else None
+            row[f"x_{name}"] = ratio(c.throughput, base)
+        configs.append(row)
+    summary: dict[str, Any] = {
+        "correct": result.correct,
+        "failure": str(result.failure) if result.failure else None,
+        "regs": data.get("regs"),
+        "spills": data.get("spills"),
+        "geomean": round(result.geomean, 2),
+    }
+    for name in BASELINES:
+        values = [row[name] for row in configs]
+        base = geometric_mean(values) if values and None not in values else None
+        summary[name] = round(base, 2) if base else None
+        summary[f"x_{name}"] = ratio(result.geomean, base)
+    summary["configs"] = configs
+    return summary
+
+
+def run(kernels: list[Path], targets: list[str], quick: bool, seed: int | None) -> dict[str, Any]:
+    from avo_tui.evaluation import EvalRequest, Worker, get_target
+    from avo_tui.evaluation.candidate import load_sources
+
+    report: dict[str, Any] = {}
+    with Worker("cuda") as worker:
+        for name in targets:
+            target = get_target(name)
+            report[name] = {}
+            for kernel in kernels:
+                request = EvalRequest(
+                    target.name, load_sources(kernel, target.toolchain), quick=quick, seed=seed
+                )
+                report[name][display(kernel)] = summarize(worker.evaluate(request))
+                print(f"# {name} {display(kernel)} done", file=sys.stderr, flush=True)
+    return report
+
+
+def display(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    header = ("config", "kernel", "cudnn", "flash", "x_cudnn", "x_flash")
+    for target, kernels in report.items():
+        for kernel, s in kernels.items():
+            status = "correct" if s["correct"] else f"FAILED: {s['failure']}"
+            print(f"\n== {target}  {kernel}  (regs {s['regs']}, spills {s['spills']}, {status})")
+            rows = [
+                (c["config"], _num(c["kernel"], ".1f"), _num(c["cudnn"], ".1f"),
+                 _num(c["flash"], ".1f"), _num(c["x_cudnn"], ".3f"), _num(c["x_flash"], ".3f"))
+                for c in s["configs"]
+            ]
+            rows.append(("geomean", _num(s["geomean"], ".1f"), _num(s["cudnn"], ".1f"),
+                         _num(s["flash"], ".1f"), _num(s["x_cudnn"], ".3f"),
+                         _num(s["x_flash"], ".3f")))
+            widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+            for r in (header, *rows):
+                print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                for i, (cell, w) in enumerate(zip(r, widths, strict=True))))
+    print("\n== geomean TFLOP/s per target (kernel, x_cudnn, x_flash; cudnn, flash)")
+    for target, kernels in report.items():
+        for kernel, s in kernels.items():
+            print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} "
+                  f"{_num(s['x_cudnn'], '.3f')}x {_num(s['x_flash'], '.3f')}x   "
+                  f"cudnn {_num(s['cudnn'], '.1f')} flash {_num(s['flash'], '.1f')}   "
+                  f"regs {s['regs']} spills {s['spills']} "
+                  f"{'correct' if s['correct'] else 'FAILED'}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kernels", nargs="*", type=Path, metavar="KERNEL",
+                        help=f"kernel sources (default: {' '.join(DEFAULT_KERNELS)})")
+    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="T",
+                        help=f"GPU targets (default: {' '.join(DEFAULT_TARGETS)})")
+    parser.add_argument("--quick", action="store_true", help="time the targets' short grids")
+    parser.add_argument("--seed", type=int, help="input seed, to reproduce a run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    for name in args.targets:
+        if name not in TARGETS or TARGETS[name].device != "cuda":
+            gpu = [t for t, spec in TARGETS.items() if spec.device == "cuda"]
+            parser.error(f"unknown GPU target {name!r} (known: {', '.join(gpu)})")
+    args.kernels = args.kernels or [ROOT / k for k in DEFAULT_KERNELS]
+    for kernel in args.kernels:
+        if not kernel.is_file():
+            parser.error(f"no such kernel file: {kernel}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = run(args.kernels, args.targets, args.quick, args.seed)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_tables(report)
+    return 0 if all(s["correct"] for k in report.values() for s in k.values()) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
