@@ -166,7 +166,7 @@ def _gpu_target(
         time_budget_s=0.3,
         timeout_s=60.0,
         max_plausible_ratio=1.5,
-        seed_kernel="cuda/attention_fwd.cu",
+        seed_kernel="cuda/attention_wgmma.cu",
         defines={"AVO_HEAD_DIM": head_dim},
         notes=(
             "q, k, v, o are contiguous bfloat16 tensors laid out [batch, heads, seq_len, head_dim]",
