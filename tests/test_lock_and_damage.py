@@ -17,7 +17,7 @@ from conftest import make_session
 
 from avo_tui.cli import main
 from avo_tui.store import DamagedSession, NewerSchema, Score, Session, SessionLocked
-from avo_tui.store.journal_storage import BASE, JOURNAL, JOURNAL_PREV
+from avo_tui.store.journal_storage import BACKUP, BASE, JOURNAL, JOURNAL_PREV
 from avo_tui.store.repair import apply_repair, plan_repair
 
 HOLDER = textwrap.dedent(
@@ -158,6 +158,34 @@ def test_a_base_ruined_before_any_compaction_is_rebuilt_from_the_creation_backup
     with Session.open(session_dir) as session:
         assert session.lineage.ids == ["v0", "v1", "v2", "v3"]
         assert session.read_files("v3") == {"kernel.c": "// 3\n"}
+
+
+def test_a_crash_inside_a_compaction_never_leaves_the_backup_as_the_base_file(
+    session_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill between keeping the backup and renaming the new base in place must leave two
+    separate files: ruining the base then still leaves the backup chain to rebuild from."""
+    session = make_session(session_dir, compact_bytes=1 << 30)
+    for n in range(1, 4):
+        session.commit({"kernel.c": f"// {n}\n"}, author="tuner", message="m", score=None)
+    real_replace = os.replace
+
+    def crash_before_the_new_base(src: object, dst: object) -> None:
+        if Path(str(dst)).name == BASE:
+            raise KeyboardInterrupt("killed between the two renames")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", crash_before_the_new_base)
+    with pytest.raises(KeyboardInterrupt):
+        session._storage.compact()
+    monkeypatch.undo()
+    session._storage.close()
+    session._lock.release()
+    assert not os.path.samefile(session_dir / BASE, session_dir / BACKUP)
+    (session_dir / BASE).write_bytes(b'{"format": "avo-st')  # in place, as a disk might
+    apply_repair(plan_repair(session_dir))
+    with Session.open(session_dir) as session:
+        assert session.lineage.ids == ["v0", "v1", "v2", "v3"]
 
 
 def test_repair_keeps_records_before_a_corrupt_journal_line(session_dir: Path) -> None:

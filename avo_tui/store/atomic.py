@@ -19,18 +19,17 @@ def atomic_write(path: Path, data: bytes, *, backup: Path | None = None) -> None
     """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file.
 
     Writes a temp file beside it, fsyncs it, renames it over ``path`` and fsyncs the directory.
-    With ``backup``, the file being replaced is first kept under that name (hard link, then
-    rename), so the previous generation survives next to the new one.
+    With ``backup``, the file being replaced is first copied to that name, so the previous
+    generation survives next to the new one. A copy, not a hard link: a crash between the two
+    renames would otherwise leave one file under both names, and damage to it would take the
+    backup along.
     """
+    if backup is not None and path.exists():
+        atomic_write(backup, path.read_bytes())
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    if backup is not None and path.exists():
-        link_tmp = backup.with_name(f".{backup.name}.{os.getpid()}.tmp")
-        link_tmp.unlink(missing_ok=True)
-        os.link(path, link_tmp)
-        os.replace(link_tmp, backup)
     os.replace(tmp, path)
     fsync_dir(path.parent)
