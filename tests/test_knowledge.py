@@ -143,3 +143,29 @@ def test_configured_folders_are_the_project_then_settings_then_flags(
     ]
     with pytest.raises(KnowledgeError, match="is not a folder"):
         configured_folders([folders["project"] / "tma.md"])
+
+
+def test_answering_sections_rank_above_titles_and_source_lists(tmp_path: Path) -> None:
+    (tmp_path / "swizzle.md").write_text(
+        "# Swizzle notes\nCovers the 128B swizzle mode, the 64B swizzle mode and the 32B "
+        "swizzle mode.\n## Modes\nThe widest mode XORs the 16-byte chunk index with the row "
+        "index modulo 8 (128B swizzle).\n## Sources\n- NVIDIA driver API, swizzle mode table: "
+        "the 128B swizzle mode, the 64B swizzle mode.\n"
+    )
+    hits = KnowledgeBase([tmp_path]).search("128B swizzle mode", 3)
+    assert [h.section.heading for h in hits] == ["Modes", "Swizzle notes", "Sources"]
+
+
+def test_a_section_whose_heading_names_the_question_outranks_one_that_mentions_more(
+    tmp_path: Path,
+) -> None:
+    filler = "".join(f"## Topic {i}\nText about barriers, clusters and registers {i}.\n"
+                     for i in range(8))  # enough sections for BM25's word rarities to count
+    (tmp_path / "smem.md").write_text(
+        "# Notes\n## Epilogue stores\nO leaves through shared memory: an ldmatrix with "
+        "transpose per 8x8 tile, laid out to avoid bank conflicts.\n## ldmatrix transpose\n"
+        "The .trans form transposes each 8x8 matrix as it loads it from shared memory.\n"
+        + filler
+    )
+    hits = KnowledgeBase([tmp_path]).search("ldmatrix transpose without bank conflicts", 2)
+    assert [h.section.heading for h in hits] == ["ldmatrix transpose", "Epilogue stores"]
