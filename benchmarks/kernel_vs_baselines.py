@@ -4,6 +4,8 @@
     python benchmarks/kernel_vs_baselines.py                    # wgmma kernel and the seed
     python benchmarks/kernel_vs_baselines.py --quick --json
     python benchmarks/kernel_vs_baselines.py my.cu --targets mha mha-d64
+    python benchmarks/kernel_vs_baselines.py kernels/cuda/attention_wgmma.cu \
+        kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0    # a file under other knob values
 
 Every kernel is evaluated on every target exactly as `avo eval FILE --target T --json` does
 (the same worker process, checks and timing): correctness on every configuration and edge
@@ -17,6 +19,7 @@ the median time):
                     same worker reuse those baseline timings, so every kernel is compared
                     with the same baseline figures
     x_cudnn, x_flash    kernel / baseline
+    x_cudnn_by_mask     the geomean of x_cudnn over the non-causal and the causal configurations
     geomean         per target, the geometric mean over the grid of each column (the score
                     `avo eval` prints), and the ratios of those geomeans
     regs, spills    registers per thread and spilled bytes (stores + loads) from ptxas
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +56,8 @@ def summarize(result: Any) -> dict[str, Any]:
     data = result.as_dict()
     configs = []
     for c in result.timed:
-        row: dict[str, Any] = {"config": c.name, "kernel": round(c.throughput, 2)}
+        row: dict[str, Any] = {"config": c.name, "causal": c.config.causal,
+                               "kernel": round(c.throughput, 2)}
         for name in BASELINES:
             base = c.baselines.get(name)
             row[name] = round(base, 2) if base else None
@@ -70,13 +75,63 @@ def summarize(result: Any) -> dict[str, Any]:
         base = geometric_mean(values) if values and None not in values else None
         summary[name] = round(base, 2) if base else None
         summary[f"x_{name}"] = ratio(result.geomean, base)
+    summary["x_cudnn_by_mask"] = ratios_by_mask(configs)
     summary["configs"] = configs
     return summary
 
 
-def run(kernels: list[Path], targets: list[str], quick: bool, seed: int | None) -> dict[str, Any]:
+def ratios_by_mask(configs: list[dict[str, Any]], baseline: str = "cudnn") -> dict[str, float]:
+    """Geomean of kernel / baseline over the non-causal and over the causal configurations
+    (issue 9's bar holds for each separately); a side with a missing ratio is left out."""
+    from avo_tui.evaluation.results import geometric_mean
+
+    result = {}
+    for label, causal in (("non-causal", False), ("causal", True)):
+        values = [row[f"x_{baseline}"] for row in configs if row["causal"] == causal]
+        if values and None not in values:
+            result[label] = round(geometric_mean(values), 4)
+    return result
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel file, and knob values to evaluate it under (FILE or FILE:NAME=VALUE,...)."""
+
+    path: Path
+    knobs: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Kernel:
+        head, sep, tail = text.rpartition(":")
+        if not sep or "=" not in tail:
+            return cls(Path(text))
+        pairs = [item.partition("=") for item in tail.split(",") if item]
+        if any(not name or not eq or not value for name, eq, value in pairs):
+            raise ValueError(f"{text!r}: knobs are FILE:NAME=VALUE[,NAME=VALUE...]")
+        return cls(Path(head), tuple((name, value) for name, _, value in pairs))
+
+    def sources(self, toolchain: str) -> dict[str, str]:
+        from avo_tui.evaluation.candidate import apply_knobs, load_sources
+
+        sources = load_sources(self.path, toolchain)
+        return apply_knobs(sources, dict(self.knobs)) if self.knobs else sources
+
+    def display(self) -> str:
+        path = self.path.resolve()
+        name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+        return name + (":" + ",".join(f"{k}={v}" for k, v in self.knobs) if self.knobs else "")
+
+
+def progress(summary: dict[str, Any]) -> str:
+    """One line per evaluation, so a long run shows its figures as they come."""
+    if not summary["correct"]:
+        return f"FAILED: {summary['failure']}"
+    return (f"{summary['geomean']:.1f} TFLOP/s, {_num(summary['x_cudnn'], '.3f')}x cuDNN, "
+            f"regs {summary['regs']} spills {summary['spills']}")
+
+
+def run(kernels: list[Kernel], targets: list[str], quick: bool, seed: int | None) -> dict[str, Any]:
     from avo_tui.evaluation import EvalRequest, Worker, get_target
-    from avo_tui.evaluation.candidate import load_sources
 
     report: dict[str, Any] = {}
     with Worker("cuda") as worker:
@@ -85,16 +140,13 @@ def run(kernels: list[Path], targets: list[str], quick: bool, seed: int | None) 
             report[name] = {}
             for kernel in kernels:
                 request = EvalRequest(
-                    target.name, load_sources(kernel, target.toolchain), quick=quick, seed=seed
+                    target.name, kernel.sources(target.toolchain), quick=quick, seed=seed
                 )
-                report[name][display(kernel)] = summarize(worker.evaluate(request))
-                print(f"# {name} {display(kernel)} done", file=sys.stderr, flush=True)
+                summary = summarize(worker.evaluate(request))
+                report[name][kernel.display()] = summary
+                print(f"# {name} {kernel.display()}: {progress(summary)}", file=sys.stderr,
+                      flush=True)
     return report
-
-
-def display(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -123,7 +175,8 @@ def print_tables(report: dict[str, Any]) -> None:
     for target, kernels in report.items():
         for kernel, s in kernels.items():
             print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} "
-                  f"{_num(s['x_cudnn'], '.3f')}x {_num(s['x_flash'], '.3f')}x   "
+                  f"{_num(s['x_cudnn'], '.3f')}x {_num(s['x_flash'], '.3f')}x "
+                  f"({' '.join(f'{k} {v:.3f}x' for k, v in s['x_cudnn_by_mask'].items())})   "
                   f"cudnn {_num(s['cudnn'], '.1f')} flash {_num(s['flash'], '.1f')}   "
                   f"regs {s['regs']} spills {s['spills']} "
                   f"{'correct' if s['correct'] else 'FAILED'}")
@@ -132,8 +185,9 @@ def print_tables(report: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kernels", nargs="*", type=Path, metavar="KERNEL",
-                        help=f"kernel sources (default: {' '.join(DEFAULT_KERNELS)})")
+    parser.add_argument("kernels", nargs="*", metavar="KERNEL",
+                        help="kernel sources, each FILE or FILE:KNOB=VALUE,... "
+                             f"(default: {' '.join(DEFAULT_KERNELS)})")
     parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="T",
                         help=f"GPU targets (default: {' '.join(DEFAULT_TARGETS)})")
     parser.add_argument("--quick", action="store_true", help="time the targets' short grids")
@@ -144,16 +198,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if name not in TARGETS or TARGETS[name].device != "cuda":
             gpu = [t for t, spec in TARGETS.items() if spec.device == "cuda"]
             parser.error(f"unknown GPU target {name!r} (known: {', '.join(gpu)})")
-    args.kernels = args.kernels or [ROOT / k for k in DEFAULT_KERNELS]
-    for kernel in args.kernels:
-        if not kernel.is_file():
-            parser.error(f"no such kernel file: {kernel}")
+    from avo_tui.evaluation.candidate import CandidateError
+
+    kernels = []
+    for text in args.kernels or [str(ROOT / k) for k in DEFAULT_KERNELS]:
+        try:
+            kernel = Kernel.parse(text)
+            if not kernel.path.is_file():
+                parser.error(f"no such kernel file: {kernel.path}")
+            kernel.sources("cuda")  # an unknown knob or value is refused before any GPU work
+        except (ValueError, CandidateError) as error:
+            parser.error(str(error))
+        kernels.append(kernel)
+    args.kernels = kernels
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
+    from avo_tui.evaluation.worker import WorkerError
+
     args = parse_args(argv)
-    report = run(args.kernels, args.targets, args.quick, args.seed)
+    try:
+        report = run(args.kernels, args.targets, args.quick, args.seed)
+    except WorkerError as error:
+        print(f"kernel_vs_baselines: {error}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import TARGETS
-from avo_tui.evaluation.candidate import load_sources
+from avo_tui.evaluation.candidate import apply_knobs, load_sources
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
 
@@ -120,12 +120,27 @@ def test_device_side_launches_cannot_be_built(nvrtc: CudaToolchain) -> None:
     assert "device-side kernel launch" in result.errors[0].message
 
 
+# The seed's settings and the other rungs of the ladder in benchmarks/RESULTS.md.
+WGMMA_LADDER = {
+    "default": {},
+    "rung2-tma": {"WARP_SPECIALIZE": "0", "NUM_WG": "3", "OVERLAP": "0", "PINGPONG": "0"},
+    "rung3-ws2": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "0", "PINGPONG": "0"},
+    "rung4-overlap": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "0"},
+    "rung4-pingpong": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"},
+}
+
+
 @pytest.mark.parametrize("head_dim", [64, 128])
+@pytest.mark.parametrize("setting", sorted(WGMMA_LADDER))
 def test_wgmma_kernel_compiles_without_serialization_or_spills(
-    nvrtc: CudaToolchain, head_dim: int
+    nvrtc: CudaToolchain, head_dim: int, setting: str
 ) -> None:
-    """Issue 9, rung 1: ptxas must keep the wgmma groups asynchronous (no C7510-C7519)."""
+    """Issue 9: ptxas must keep the wgmma groups asynchronous (no C7510-C7519) on every rung.
+
+    A wgmma inside a branch, or a wait on one thread between wgmmas, is enough for ptxas to
+    serialize every wgmma of the kernel (C7518), which cost 13% on the H200 once."""
     sources = load_sources(ROOT / "kernels" / "cuda" / "attention_wgmma.cu", "cuda")
+    sources = apply_knobs(sources, WGMMA_LADDER[setting])
     result = nvrtc.compile(sources, _options(head_dim))
     assert result.ok, result.log
     assert not result.diagnostics, result.log  # not even a warning

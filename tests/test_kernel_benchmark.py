@@ -6,7 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "kernel_vs_baselines.py"
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,3 +43,65 @@ def test_a_missing_kernel_file_is_refused_before_any_gpu_work(tmp_path: Path) ->
     out = _run(str(tmp_path / "nope.cu"))
     assert out.returncode == 2
     assert "no such kernel file" in out.stderr
+
+
+def test_knob_values_are_checked_against_the_kernel_before_any_gpu_work() -> None:
+    kernel = "kernels/cuda/attention_wgmma.cu"
+    out = _run(f"{kernel}:NO_SUCH_KNOB=1")
+    assert out.returncode == 2
+    assert "no knob NO_SUCH_KNOB" in out.stderr and "OVERLAP" in out.stderr
+    out = _run(f"{kernel}:OVERLAP=7")
+    assert out.returncode == 2 and "not an allowed value of OVERLAP" in out.stderr
+    out = _run(f"{kernel}:OVERLAP")
+    assert out.returncode == 2 and "no such kernel file" in out.stderr
+
+
+def test_knob_specs_parse_into_path_and_values() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import Kernel
+
+    kernel = Kernel.parse("kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0")
+    assert kernel.path == Path("kernels/cuda/attention_wgmma.cu")
+    assert kernel.knobs == (("OVERLAP", "0"), ("PINGPONG", "0"))
+    assert kernel.display() == "kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0"
+    assert "#define OVERLAP 0" in kernel.sources("cuda")["attention_wgmma.cu"]
+    assert Kernel.parse("a/b.cu").knobs == ()
+    with pytest.raises(ValueError, match="FILE:NAME=VALUE"):
+        Kernel.parse("a/b.cu:OVERLAP=0,=1")
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks the message on machines without a GPU")
+def test_without_a_gpu_the_benchmark_says_so_in_one_line() -> None:
+    out = _run("--quick", "--targets", "mha")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("kernel_vs_baselines: the evaluation worker cannot run here")
+
+
+def test_ratios_are_split_into_non_causal_and_causal_geomeans() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import ratios_by_mask
+
+    rows = [
+        {"causal": False, "x_cudnn": 1.0}, {"causal": False, "x_cudnn": 1.21},
+        {"causal": True, "x_cudnn": 0.81}, {"causal": True, "x_cudnn": 1.0},
+    ]
+    assert ratios_by_mask(rows) == {"non-causal": 1.1, "causal": 0.9}
+    rows[3]["x_cudnn"] = None  # a missing baseline figure drops that side only
+    assert ratios_by_mask(rows) == {"non-causal": 1.1}
+
+
+def test_the_table_names_each_ratio_and_the_split(capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import print_tables
+
+    row = {"config": "b1-h16-s32768-d128-full", "causal": False, "kernel": 600.0,
+           "cudnn": 580.0, "flash": 330.0, "x_cudnn": 1.0346, "x_flash": 1.8182}
+    summary = {"correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 600.0,
+               "cudnn": 580.0, "flash": 330.0, "x_cudnn": 1.0346, "x_flash": 1.8182,
+               "x_cudnn_by_mask": {"non-causal": 1.0346}, "configs": [row]}
+    print_tables({"mha": {"k.cu": summary}})
+    out = capsys.readouterr().out
+    assert "b1-h16-s32768-d128-full" in out and "1.035" in out and "1.818" in out
+    assert "(non-causal 1.035x)" in out
+    assert "regs 128 spills 0 correct" in out

@@ -48,7 +48,7 @@ QUESTIONS: list[tuple[str, tuple[str, ...]]] = [
       "ptx-reference.md#wgmma.commit_group and wgmma.wait_group N: batching and retiring "
       "asynchronous MMAs")),
     ("ptxas warns that my wgmma instructions are serialized",
-     ("hopper-wgmma.md#ptxas wgmma serialization warnings (C7510-C7515) and how to avoid them",
+     ("hopper-wgmma.md#ptxas wgmma serialization warnings (C7510-C7518) and how to avoid them",
       "nvrtc.md#ptxas advisories: wgmma serialization (C7510-C7515) and setmaxnreg ignored "
       "(C7508)")),
     ("can one warpgroup keep the tensor cores busy or do I need two",

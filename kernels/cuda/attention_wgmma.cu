@@ -1,5 +1,6 @@
 /*
- * Attention forward on Hopper wgmma (sm_90a), compiled with NVRTC: rung 1 of issue 9.
+ * Attention forward on Hopper (sm_90a), compiled with NVRTC: wgmma, TMA, an mbarrier ring, a
+ * producer warpgroup, and softmax overlapped with the GEMMs. Issue 9, rungs 1 to 4.
  *
  * Contract (knowledge/kernel-contract.md, CUDA targets): q and o are [batch, heads_q, seq_len,
  * head_dim], k and v are [batch, heads_kv, seq_len, head_dim], contiguous bf16. Query head h
@@ -7,20 +8,22 @@
  * the harness at compile time. Any seq_len >= 1; with causal, query i sees keys 0..i.
  *
  * Structure
- *  - One CTA owns BLOCK_M = 64 * NUM_WG consecutive queries of one (batch, query head); each of
- *    its NUM_WG warpgroups (128 threads) owns 64 of those rows, the M of one wgmma. The grid is
+ *  - One CTA owns BLOCK_M = 64 * NUM_WG consecutive queries of one (batch, query head). Each
+ *    consumer warpgroup (128 threads) owns 64 of those rows, the M of one wgmma. The grid is
  *    (ceil_div(S, BLOCK_M), HQ, B), walked backwards so the longest causal blocks start first.
- *  - Shared tiles use the wgmma/TMA 128B-swizzle layout: a tile of R rows and head_dim columns is
- *    head_dim / 64 "boxes" of R rows x 128 bytes, stored one after the other, and 16-byte chunk c
- *    of row r of a box sits at chunk c ^ (r % 8). Every tile starts 1024-byte aligned.
- *  - Loads stay cp.async (16 bytes, rows past seq_len zero-filled), all threads of the CTA taking
- *    part: Q once, then K and V tiles of BLOCK_N keys through a ring of STAGES buffers. cp.async
- *    writes through the generic proxy and wgmma reads through the async proxy, so every thread
- *    runs fence.proxy.async.shared::cta after its cp.async wait and before the barrier. One
- *    barrier per key block; after it the slot every warpgroup finished with is refilled.
- *  - S = Q K^T: wgmma m64n<BLOCK_N>k16, SS form, both operands K-major from shared memory through
- *    descriptors (LBO unused, SBO 1024, 128B swizzle; a k16 step is +32 bytes inside the row, the
- *    second box for k >= 64). Scale-d 0 on the first step instead of zeroing S.
+ *  - Tiles move by TMA through the harness's tensor maps (avo:tensormap below), in 128B-swizzle
+ *    boxes of 64 columns: a tile of R rows is head_dim / 64 boxes of R x 128 bytes, one after
+ *    the other, 1024-byte aligned, chunk c of row r at chunk c ^ (r % 8). Rows past seq_len
+ *    arrive as zeros. Q once, then K and V tiles of BLOCK_N keys through a ring of STAGES slots;
+ *    K and V each have a full barrier (the TMA's bytes) and an empty barrier (one arrival per
+ *    consumer warpgroup, after the wgmma reading the slot has retired) per slot.
+ *  - WARP_SPECIALIZE 1: warpgroup 0 is the producer. It gives its registers away (setmaxnreg)
+ *    and one thread issues every copy; the consumers' instruction stream is wgmma, softmax and
+ *    barrier waits only. WARP_SPECIALIZE 0: thread 0 of the first consumer issues the copies
+ *    between its GEMMs (rung 2).
+ *  - S = Q K^T: wgmma m64n<BLOCK_N>k16, SS form, both operands K-major from shared memory
+ *    (descriptor LBO unused, SBO 1024, 128B swizzle; a k16 step is +32 bytes inside the row,
+ *    the second box for k >= 64). Scale-d 0 on the first step instead of zeroing S.
  *  - Online softmax on the S accumulators in fp32, base 2: scale * log2(e) folded into the one
  *    FFMA that also subtracts the running max before ex2. A thread holds two rows (r, r + 8), a
  *    quad of lanes shares a row: two shuffles per reduction. Row sums stay per lane until the end.
@@ -28,21 +31,27 @@
  *    pairs; the m64nN accumulator layout equals the k16 A-fragment layout), V from shared memory,
  *    MN-major (imm-trans-b 1): LBO = distance of the two 64-column boxes, SBO 1024, +2048 bytes
  *    per k16 step of 16 keys.
- *  - Each wgmma group is fenced (wgmma.fence), committed and waited (wait_group 0) before its
- *    accumulators are touched; empty asm "pins" keep the compiler from moving register work
- *    across fence and wait (CUTLASS's warpgroup_fence_operand).
- *  - Causal: key blocks wholly above the CTA's diagonal are neither loaded nor computed; a
- *    warpgroup also skips blocks above its own rows (a warpgroup-uniform branch around the
- *    wgmmas). Element masks only on blocks crossing the diagonal or the end of the sequence.
+ *  - OVERLAP 1 (FA3's intra-warpgroup pipelining): S(j) = Q K_j^T and O += P(j-1) V_{j-1} are
+ *    issued together; the softmax of S(j) runs while the P V wgmma is still on the tensor cores,
+ *    and O is rescaled once that one retires. PINGPONG 1: the two consumer warpgroups take turns
+ *    issuing their GEMMs (named barriers 1 and 2), so one's softmax meets the other's GEMMs.
+ *  - Empty asm "pins" keep the compiler from moving register work across wgmma fences and waits
+ *    (CUTLASS's warpgroup_fence_operand); a wgmma's registers stay live until its wait.
+ *  - Causal: key blocks wholly above the CTA's diagonal are neither loaded nor computed; without
+ *    OVERLAP a warpgroup also skips the GEMMs of blocks above its own rows (and of rows past the
+ *    end), yet hands each slot back: every consumer walks the same blocks, the barriers count on
+ *    it. Element masks only on blocks crossing a warp's diagonal or the end of the sequence.
  *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows, 16-byte global stores
  *    guarded by seq_len.
  *
- * Knobs: NUM_WG warpgroups per CTA (BLOCK_M = 64 * NUM_WG), BLOCK_N keys per block (the N of the
- * S wgmma), STAGES K/V buffers, MIN_BLOCKS for __launch_bounds__ (2 only fits one warpgroup),
- * LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved). Defaults measured on
- * an H200 (quick grid, B=2 S=4096): NUM_WG=3 beats 2 by about 6% on mha (412 vs 387 TFLOP/s)
- * and 3% on mha-d64 (one CTA of 384 threads per SM either way, 168 / 162 registers), BLOCK_N=64
- * is 7% slower than 128 on mha, BLOCK_N=192 about even with 128 on mha-d64.
+ * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
+ * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
+ * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved).
+ * Defaults measured on an H200 over the full grid (benchmarks/RESULTS.md, docs/kernels.md):
+ * a producer and three consumers (192 rows, 160 registers each) beat two consumers with
+ * OVERLAP and PINGPONG by 3-5% on every target, although the two-consumer form wins on the
+ * short B=2 S=4096 quick grid. OVERLAP needs registers that three consumers at head_dim 128
+ * do not have.
  */
 #include <cuda_bf16.h>
 
@@ -50,39 +59,64 @@
 #error "AVO_HEAD_DIM (64 or 128) must be defined by the harness"
 #endif
 
-#define NUM_WG 3        // avo:knob 1 2 3
-#define BLOCK_N 128     // avo:knob 64 96 128 192
-#define STAGES 2        // avo:knob 2 3 4
-#define MIN_BLOCKS 1    // avo:knob 1 2
-#define LAZY_RESCALE 1  // avo:knob 0 1
-// S accumulators (BLOCK_N / 2), O (head_dim / 2) and P (BLOCK_N / 4) must fit 255 registers.
-// avo:require BLOCK_N <= 128 || AVO_HEAD_DIM == 64
-// avo:require MIN_BLOCKS == 1 || NUM_WG == 1
-// avo:require (64 * NUM_WG + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 <= 232448
+#define WARP_SPECIALIZE 1  // avo:knob 0 1
+#define NUM_WG 3           // avo:knob 1 2 3
+#define BLOCK_N 128        // avo:knob 64 96 128 176 192
+#define STAGES 2           // avo:knob 2 3 4
+#define OVERLAP 0          // avo:knob 0 1
+#define PINGPONG 0         // avo:knob 0 1
+#define LAZY_RESCALE 1     // avo:knob 0 1
+// The producer issues in its own stream only; ping-pong alternates exactly two consumers.
+// avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
+// avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG == 2)
+// Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
+// 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
+// avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
+// avo:require NUM_WG < 3 || WARP_SPECIALIZE == 0 || OVERLAP == 0 || AVO_HEAD_DIM == 64
+// avo:require (64 * NUM_WG + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256 <= 232448
 
 #define BLOCK_M (64 * NUM_WG)
-#define NUM_THREADS (128 * NUM_WG)
-#define SMEM_BYTES ((BLOCK_M + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024)
+#define NUM_THREADS (128 * (NUM_WG + WARP_SPECIALIZE))
+#define SMEM_BYTES ((BLOCK_M + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
 // avo:launch grid=(ceil_div(S, BLOCK_M), HQ, B) block=(NUM_THREADS,) smem=SMEM_BYTES
+// avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
+// avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
+// avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
+
+// The driver's 128-byte descriptor; no header NVRTC can include defines it usably.
+struct alignas(64) CUtensorMap {
+    unsigned long long opaque[16];
+};
 
 namespace {
 
 constexpr int HEAD_DIM = AVO_HEAD_DIM;
 constexpr int CHUNKS = HEAD_DIM / 8;          // 16-byte chunks per row
+constexpr int BOXES = HEAD_DIM / 64;          // 128-byte swizzle boxes per row
 constexpr int S_REGS = BLOCK_N / 2;           // fp32 S accumulators per thread
 constexpr int O_REGS = HEAD_DIM / 2;          // fp32 O accumulators per thread
 constexpr int K_STEPS_QK = HEAD_DIM / 16;     // k16 steps of Q K^T
 constexpr int K_STEPS_PV = BLOCK_N / 16;      // k16 steps of P V
-constexpr int TILE_BYTES = BLOCK_N * HEAD_DIM * 2;  // one K or V tile
-constexpr int STAGE_BYTES = 2 * TILE_BYTES;         // K tile then V tile
 constexpr int Q_BYTES = BLOCK_M * HEAD_DIM * 2;
+constexpr int TILE_BYTES = BLOCK_N * HEAD_DIM * 2;  // one K or V tile
+// setmaxnreg: the producer keeps 24 (32 beside three consumers), the consumers share the rest
+// of the 64K-register file (65536 / 384 threads = 168 at entry). One consumer needs no split.
+constexpr int PRODUCER_REGS = NUM_WG == 3 ? 32 : 24;
+constexpr int CONSUMER_REGS = NUM_WG == 3 ? 160 : 240;
 
 static_assert(HEAD_DIM == 64 || HEAD_DIM == 128, "head_dim must be 64 or 128");
-static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 64, "BLOCK_N is a multiple of 16");
-static_assert((NUM_THREADS / CHUNKS) % 8 == 0, "loader: one swizzle phase per thread");
-static_assert(STAGES >= 2, "the ring needs two buffers at least");
+static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 64 && BLOCK_N <= 256, "BLOCK_N: 64..256, by 16");
+static_assert(STAGES >= 2, "the ring needs two slots at least");
 static_assert(Q_BYTES % 1024 == 0 && TILE_BYTES % 1024 == 0, "tiles stay 1024-byte aligned");
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory beyond the sm_90 limit");
+
+// Full and empty barriers per ring slot, after the tiles.
+struct Barriers {
+    unsigned long long q_full;
+    unsigned long long k_full[STAGES], k_empty[STAGES];
+    unsigned long long v_full[STAGES], v_empty[STAGES];
+};
+static_assert(sizeof(Barriers) <= 256, "barriers outgrow their 256 bytes");
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
@@ -90,27 +124,58 @@ __device__ __forceinline__ unsigned smem_addr(const void *p) {
     return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
 
-// ---- cp.async ---------------------------------------------------------------------------
+// ---- mbarrier and TMA -----------------------------------------------------------------------
 
-// 16 bytes global -> shared; when !valid nothing is read and the 16 bytes are zero-filled.
-__device__ __forceinline__ void cp_async_16(unsigned dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(valid ? 16 : 0)
+__device__ __forceinline__ void mbar_init(unsigned long long *bar, unsigned arrivals) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(arrivals)
                  : "memory");
 }
 
-__device__ __forceinline__ void cp_async_commit() {
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
+__device__ __forceinline__ void mbar_arrive(unsigned long long *bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
 }
 
-template <int PENDING>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
+// The producer's one arrival, announcing the bytes its copies will deliver in this phase.
+__device__ __forceinline__ void mbar_expect_tx(unsigned long long *bar, unsigned bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(
+                     smem_addr(bar)),
+                 "r"(bytes)
+                 : "memory");
 }
 
-// cp.async data (generic proxy) is next read by wgmma (async proxy).
-__device__ __forceinline__ void fence_proxy_async() {
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+// Waits until the phase of the given parity has completed (on a fresh barrier, parity 1 passes).
+__device__ __forceinline__ void mbar_wait(unsigned long long *bar, unsigned parity) {
+    // PTX labels are local to their { } block, so every inlined copy may reuse the name.
+    asm volatile(
+        "{\n.reg .pred done;\nLAB_WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra LAB_WAIT;\n}\n" ::"r"(smem_addr(bar)),
+        "r"(parity)
+        : "memory");
+}
+
+// One tile of ROWS rows starting at `row`: head_dim / 64 boxes, completing on `bar`.
+template <int ROWS>
+__device__ __forceinline__ void tma_load_tile(unsigned dst, const CUtensorMap *map,
+                                              unsigned long long *bar, int row, int head,
+                                              int b) {
+#pragma unroll
+    for (int box = 0; box < BOXES; ++box)
+        asm volatile(
+            "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+            " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst + box * ROWS * 128),
+            "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64), "r"(row), "r"(head),
+            "r"(b), "r"(smem_addr(bar))
+            : "memory");
+}
+
+// ---- named barriers (ping-pong) -------------------------------------------------------------
+
+__device__ __forceinline__ void named_sync(int id) {
+    asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory");
+}
+__device__ __forceinline__ void named_arrive(int id) {
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory");
 }
 
 // ---- wgmma ------------------------------------------------------------------------------
@@ -121,8 +186,9 @@ __device__ __forceinline__ void wgmma_fence() {
 __device__ __forceinline__ void wgmma_commit() {
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
-__device__ __forceinline__ void wgmma_wait0() {
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+template <int PENDING>
+__device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(PENDING) : "memory");
 }
 
 // Keeps the compiler from moving accesses of these registers across a wgmma fence or wait.
@@ -147,29 +213,35 @@ __device__ __forceinline__ unsigned long long make_desc(unsigned addr, unsigned 
            ((unsigned long long)(1024 >> 4) << 32) | (1ull << 62);
 }
 
+// A byte offset as it is added to a descriptor's address field.
+__device__ __forceinline__ unsigned long long desc_offset(unsigned bytes) { return bytes >> 4; }
+
 }  // namespace
 
 // The wgmma instructions, one per shape. An m64nNk16 instruction names its N/2 accumulator
 // registers one by one, so the operand lists are spelled by macros: R16(b) is "%b, ..., %b+15"
 // and ACC8(i) binds d[i .. i+7]. RS: imm-trans-b 1 (V is MN-major); SS: both K-major.
 #define R4(a, b, c, d) "%" #a ", %" #b ", %" #c ", %" #d
+#define R8(a, b, c, d, e, f, g, h) R4(a, b, c, d) ", " R4(e, f, g, h)
 #define R16(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
-    R4(a0, a1, a2, a3) ", " R4(a4, a5, a6, a7) ", " R4(a8, a9, a10, a11) ", " R4(a12, a13, a14, a15)
+    R8(a0, a1, a2, a3, a4, a5, a6, a7) ", " R8(a8, a9, a10, a11, a12, a13, a14, a15)
 #define REGS_0_31 R16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) ", " \
     R16(16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
 #define REGS_32_63 R16(32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47) ", " \
     R16(48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63)
-#define REGS_64_95 R16(64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79) ", " \
-    R16(80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95)
+#define REGS_64_79 R16(64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79)
+#define REGS_80_95 R16(80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95)
 #define REGS_32 REGS_0_31
 #define REGS_48 REGS_0_31 ", " R16(32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47)
 #define REGS_64 REGS_0_31 ", " REGS_32_63
-#define REGS_96 REGS_0_31 ", " REGS_32_63 ", " REGS_64_95
+#define REGS_88 REGS_64 ", " REGS_64_79 ", " R8(80, 81, 82, 83, 84, 85, 86, 87)
+#define REGS_96 REGS_64 ", " REGS_64_79 ", " REGS_80_95
 #define ACC8(i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), \
     "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
 #define ACC_32 ACC8(0), ACC8(8), ACC8(16), ACC8(24)
 #define ACC_48 ACC_32, ACC8(32), ACC8(40)
 #define ACC_64 ACC_32, ACC8(32), ACC8(40), ACC8(48), ACC8(56)
+#define ACC_88 ACC_64, ACC8(64), ACC8(72), ACC8(80)
 #define ACC_96 ACC_64, ACC8(64), ACC8(72), ACC8(80), ACC8(88)
 
 // S (+)= A * B with R = N / 2 accumulators, both operands from shared memory; scale_d 0
@@ -198,6 +270,7 @@ namespace wg {
 WGMMA_SS(64, 32, 32, 33, 34)
 WGMMA_SS(96, 48, 48, 49, 50)
 WGMMA_SS(128, 64, 64, 65, 66)
+WGMMA_SS(176, 88, 88, 89, 90)
 WGMMA_SS(192, 96, 96, 97, 98)
 WGMMA_RS(64, 32, 32, 33, 34, 35, 36)
 WGMMA_RS(128, 64, 64, 65, 66, 67, 68)
@@ -217,33 +290,10 @@ __device__ __forceinline__ float fast_exp2(float x) {
     return y;
 }
 
-// ---- shared tiles ---------------------------------------------------------------------------
-
 // Byte offset of 16-byte chunk `chunk` (0 .. CHUNKS-1) of row `row` in a swizzled tile of ROWS rows.
 template <int ROWS>
 __device__ __forceinline__ unsigned chunk_offset(int row, int chunk) {
     return (chunk >> 3) * (ROWS * 128) + row * 128 + (((chunk ^ row) & 7) << 4);
-}
-
-// Copies ROWS rows of HEAD_DIM bf16 from src into the swizzled tile at dst; rows at or beyond
-// valid_rows are zero-filled (their source is never read).
-template <int ROWS>
-__device__ __forceinline__ void load_tile(unsigned dst, const __nv_bfloat16 *src, int valid_rows,
-                                          int tid) {
-    constexpr int ROW_STEP = NUM_THREADS / CHUNKS;
-    constexpr int ITERS = (ROWS + ROW_STEP - 1) / ROW_STEP;
-    const int chunk = tid % CHUNKS;
-    const int row0 = tid / CHUNKS;
-    // ROW_STEP is a multiple of 8: every row this thread copies has the same swizzle phase.
-    const unsigned dst0 = dst + chunk_offset<ROWS>(row0, chunk);
-    const __nv_bfloat16 *src0 = src + row0 * HEAD_DIM + chunk * 8;
-#pragma unroll
-    for (int i = 0; i < ITERS; ++i) {
-        const int row = row0 + i * ROW_STEP;
-        if (ROWS % ROW_STEP != 0 && row >= ROWS) break;
-        const bool valid = row < valid_rows;
-        cp_async_16(dst0 + i * ROW_STEP * 128, valid ? src0 + i * ROW_STEP * HEAD_DIM : src, valid);
-    }
 }
 
 // ---- softmax on the accumulator fragment -----------------------------------------------------
@@ -260,11 +310,12 @@ __device__ __forceinline__ void mask_block(float (&s)[S_REGS], int row0, int key
     }
 }
 
-// Turns s into p = 2^(s * scale_log2 - m_new) and rescales o and the row sums by 2^(m_old - m_new).
-__device__ __forceinline__ void softmax_update(float (&s)[S_REGS], float (&row_max)[2],
-                                               float (&row_sum)[2], float (&o)[O_REGS],
-                                               float scale_log2) {
-    float alpha[2];
+// Turns s into p = 2^(s * scale_log2 - m_new), updates the row maxima and sums, and returns in
+// alpha the factor 2^(m_old - m_new) that O still has to be multiplied by; false when every
+// row maximum of the warp stayed (alpha is 1 throughout, so with LAZY_RESCALE O is left alone).
+__device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max)[2],
+                                             float (&row_sum)[2], float (&alpha)[2],
+                                             float scale_log2) {
     bool grew = false;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -291,132 +342,281 @@ __device__ __forceinline__ void softmax_update(float (&s)[S_REGS], float (&row_m
         row_sum[h] = row_sum[h] * alpha[h] + sum;
         grew |= m_new != m_old;
     }
-    if (!LAZY_RESCALE || __any_sync(0xffffffffu, grew)) {
-#pragma unroll
-        for (int i = 0; i < O_REGS; ++i) o[i] *= alpha[(i >> 1) & 1];
-    }
+    return !LAZY_RESCALE || __any_sync(0xffffffffu, grew);
 }
+
+__device__ __forceinline__ void rescale(float (&o)[O_REGS], const float (&alpha)[2]) {
+#pragma unroll
+    for (int i = 0; i < O_REGS; ++i) o[i] *= alpha[(i >> 1) & 1];
+}
+
+// P as the A operand: k16 step t takes S registers 8t .. 8t + 7 as four bf16 pairs.
+__device__ __forceinline__ void pack_p(unsigned (&p)[K_STEPS_PV][4], const float (&s)[S_REGS]) {
+#pragma unroll
+    for (int t = 0; t < K_STEPS_PV; ++t)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) p[t][r] = pack_bf16x2(s[8 * t + 2 * r], s[8 * t + 2 * r + 1]);
+}
+
+// ---- the K/V ring -----------------------------------------------------------------------------
+
+struct Ring {
+    Barriers *bars;
+    unsigned k_tiles, v_tiles;  // shared addresses of slot 0
+    const CUtensorMap *tma_k, *tma_v;
+    int kv_head, b;
+
+    static __device__ __forceinline__ int slot(int block) { return block % STAGES; }
+    // Parity of the phase that block `block` fills (consumers wait on it).
+    static __device__ __forceinline__ unsigned parity(int block) { return (block / STAGES) & 1; }
+
+    // Producer: waits until the consumers are done with the slot's previous tile, then copies.
+    __device__ __forceinline__ void load(int block) const {
+        const int s = slot(block);
+        const unsigned empty_parity = parity(block) ^ 1;  // passes at once on the first lap
+        mbar_wait(&bars->k_empty[s], empty_parity);
+        mbar_expect_tx(&bars->k_full[s], TILE_BYTES);
+        tma_load_tile<BLOCK_N>(k_tiles + s * TILE_BYTES, tma_k, &bars->k_full[s], block * BLOCK_N,
+                               kv_head, b);
+        mbar_wait(&bars->v_empty[s], empty_parity);
+        mbar_expect_tx(&bars->v_full[s], TILE_BYTES);
+        tma_load_tile<BLOCK_N>(v_tiles + s * TILE_BYTES, tma_v, &bars->v_full[s], block * BLOCK_N,
+                               kv_head, b);
+    }
+};
+
+// ---- one consumer warpgroup ---------------------------------------------------------------------
+
+struct Consumer {
+    const Ring &ring;
+    int cwg;       // consumer warpgroup index: rows 64 * cwg .. of the CTA's tile
+    int tid;       // thread index inside the warpgroup
+    bool issuer;   // without a producer warpgroup: the thread that also issues the copies
+    unsigned long long desc_q, desc_k0, desc_v0;
+
+    __device__ __forceinline__ void release(unsigned long long *bar) const {
+        if (tid == 0) mbar_arrive(bar);
+    }
+
+    // Issues S = Q K_block^T once K has landed (committed as one wgmma group).
+    __device__ __forceinline__ void issue_qk(float (&s)[S_REGS], int block) const {
+        const int slot = Ring::slot(block);
+        mbar_wait(&ring.bars->k_full[slot], Ring::parity(block));
+        const unsigned long long desc_k = desc_k0 + desc_offset(slot * TILE_BYTES);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < K_STEPS_QK; ++kk)
+            wg::wgmma_ss(s, desc_q + desc_offset((kk >> 2) * (BLOCK_M * 128) + (kk & 3) * 32),
+                         desc_k + desc_offset((kk >> 2) * (BLOCK_N * 128) + (kk & 3) * 32), kk);
+        wgmma_commit();
+    }
+
+    // Issues O += P V_block once V has landed.
+    __device__ __forceinline__ void issue_pv(float (&o)[O_REGS], unsigned (&p)[K_STEPS_PV][4],
+                                             int block) const {
+        const int slot = Ring::slot(block);
+        mbar_wait(&ring.bars->v_full[slot], Ring::parity(block));
+        const unsigned long long desc_v = desc_v0 + desc_offset(slot * TILE_BYTES);
+        wgmma_fence();
+#pragma unroll
+        for (int t = 0; t < K_STEPS_PV; ++t)
+            wg::wgmma_rs(o, p[t], desc_v + desc_offset(t * 2048));
+        wgmma_commit();
+    }
+
+    // Hands a block back unread (its keys are all masked for this warpgroup's rows). Waiting
+    // for the data first keeps each slot's arrivals in phase order.
+    __device__ __forceinline__ void pass(int block) const {
+        const int slot = Ring::slot(block);
+        mbar_wait(&ring.bars->k_full[slot], Ring::parity(block));
+        release(&ring.bars->k_empty[slot]);
+        mbar_wait(&ring.bars->v_full[slot], Ring::parity(block));
+        release(&ring.bars->v_empty[slot]);
+    }
+
+    // Ping-pong: wait for this warpgroup's turn at the tensor cores / hand the turn over. The
+    // second consumer skips its last hand-over, so both barriers end balanced.
+    __device__ __forceinline__ void turn_begin() const {
+        if (PINGPONG) named_sync(1 + cwg);
+    }
+    __device__ __forceinline__ void turn_end(bool last) const {
+        if (PINGPONG && !(last && cwg == 1)) named_arrive(2 - cwg);
+    }
+};
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS)
+extern "C" __global__ void __launch_bounds__(NUM_THREADS, 1)
 avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                   const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ o, int batch,
-                  int heads_q, int heads_kv, int seq_len, int head_dim, int causal, float scale) {
+                  int heads_q, int heads_kv, int seq_len, int head_dim, int causal, float scale,
+                  const __grid_constant__ CUtensorMap tma_q,
+                  const __grid_constant__ CUtensorMap tma_k,
+                  const __grid_constant__ CUtensorMap tma_v) {
     extern __shared__ __align__(1024) unsigned char smem_raw[];
-    (void)batch;
-    (void)head_dim;  // == AVO_HEAD_DIM by contract
+    (void)q, (void)k, (void)v, (void)batch, (void)head_dim;  // tiles come by TMA; D by contract
 
     const int tid = threadIdx.x;
-    const int lane = tid & 31;
-    const int wg = tid >> 7;              // warpgroup: 64 query rows
-    const int warp = (tid >> 5) & 3;      // warp inside the warpgroup: 16 of those rows
+    const int warpgroup = tid >> 7;
     const int m_block = gridDim.x - 1 - blockIdx.x;  // longest causal blocks first
     const int head = blockIdx.y;
     const int b = blockIdx.z;
-    const int kv_head = head / (heads_q / heads_kv);
     const int q0 = m_block * BLOCK_M;
-
-    const size_t q_offset = (((size_t)b * heads_q + head) * seq_len + q0) * HEAD_DIM;
-    const size_t kv_offset = ((size_t)b * heads_kv + kv_head) * seq_len * HEAD_DIM;
-    const __nv_bfloat16 *k_head = k + kv_offset;
-    const __nv_bfloat16 *v_head = v + kv_offset;
+    const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
+    const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
 
     // Swizzled tiles need 1024-byte alignment, which the dynamic window does not promise.
     unsigned char *smem = smem_raw + ((1024 - smem_addr(smem_raw) % 1024) % 1024);
     const unsigned s_q = smem_addr(smem);
-    const unsigned s_kv = s_q + Q_BYTES;
+    Barriers *bars = reinterpret_cast<Barriers *>(smem + Q_BYTES + 2 * STAGES * TILE_BYTES);
+    const Ring ring{bars,    s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v,
+                    head / (heads_q / heads_kv), b};
 
-    const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
-    const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
-
-    auto load_kv = [&](int block) {
-        if (block >= n_blocks) return;
-        const unsigned dst = s_kv + (block % STAGES) * STAGE_BYTES;
-        const int key0 = block * BLOCK_N;
-        load_tile<BLOCK_N>(dst, k_head + (size_t)key0 * HEAD_DIM, seq_len - key0, tid);
-        load_tile<BLOCK_N>(dst + TILE_BYTES, v_head + (size_t)key0 * HEAD_DIM, seq_len - key0, tid);
-    };
-
-    load_tile<BLOCK_M>(s_q, q + q_offset, seq_len - q0, tid);
-    cp_async_commit();
-#pragma unroll
-    for (int st = 0; st < STAGES - 1; ++st) {
-        load_kv(st);
-        cp_async_commit();
+    if (tid == 0) {
+        mbar_init(&bars->q_full, 1);
+        for (int s = 0; s < STAGES; ++s) {
+            mbar_init(&bars->k_full[s], 1);
+            mbar_init(&bars->v_full[s], 1);
+            mbar_init(&bars->k_empty[s], NUM_WG);
+            mbar_init(&bars->v_empty[s], NUM_WG);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
+    __syncthreads();
 
-    // Descriptors. Q: this warpgroup's 64 rows, K-major; k16 step kk is +32 bytes in the row of
-    // box kk / 4. K: same pattern over BLOCK_N rows. V: MN-major, LBO = box stride.
-    const unsigned long long desc_q = make_desc(s_q + wg * 64 * 128, 16);
-    const unsigned long long desc_k0 = make_desc(s_kv, 16);
-    const unsigned long long desc_v0 = make_desc(s_kv + TILE_BYTES, BLOCK_N * 128);
-    auto k_step = [](int kk) -> unsigned long long {  // encoded (16-byte) offset of a k16 step
-        return (unsigned long long)((kk >> 2) * (BLOCK_N * 128) + (kk & 3) * 32) >> 4;
+    // Thread 0 issues every copy: the producer's first thread, or else the first consumer's.
+    const bool copier = tid == 0;
+    auto load_q = [&] {
+        mbar_expect_tx(&bars->q_full, Q_BYTES);
+        tma_load_tile<BLOCK_M>(s_q, &tma_q, &bars->q_full, q0, head, b);
     };
-    auto q_step = [](int kk) -> unsigned long long {
-        return (unsigned long long)((kk >> 2) * (BLOCK_M * 128) + (kk & 3) * 32) >> 4;
-    };
+    if (WARP_SPECIALIZE && warpgroup == 0) {
+        if (NUM_WG > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
+        if (copier) {
+            load_q();
+            for (int block = 0; block < n_blocks; ++block) ring.load(block);
+        }
+        return;
+    }
+    if (WARP_SPECIALIZE && NUM_WG > 1)
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(CONSUMER_REGS));
+    if (!WARP_SPECIALIZE && copier) {
+        load_q();
+        for (int block = 0; block < STAGES - 1 && block < n_blocks; ++block) ring.load(block);
+    }
+    __syncwarp();  // the copier's warp meets again before warp-aligned wgmma instructions
+
+    // ---- consumers ----
+    const int cwg = warpgroup - WARP_SPECIALIZE;
+    const int wtid = tid & 127;
+    const int lane = tid & 31;
+    const int warp = wtid >> 5;  // 16 of the warpgroup's rows
+    const Consumer c{ring,
+                     cwg,
+                     wtid,
+                     !WARP_SPECIALIZE && copier,
+                     make_desc(s_q + cwg * 64 * 128, 16),
+                     make_desc(ring.k_tiles, 16),
+                     make_desc(ring.v_tiles, BLOCK_N * 128)};
 
     float acc[O_REGS];
 #pragma unroll
     for (int i = 0; i < O_REGS; ++i) acc[i] = 0.0f;
     float row_max[2] = {neg_inf(), neg_inf()};
     float row_sum[2] = {0.0f, 0.0f};
+    float alpha[2];
+    float s[S_REGS];
+    unsigned p[K_STEPS_PV][4];
 
     const float scale_log2 = scale * 1.4426950408889634f;
-    const int wg_row0 = q0 + wg * 64;         // first query row of this warpgroup
-    const int wg_row_last = wg_row0 + 63;
-    const int warp_row0 = wg_row0 + warp * 16;  // first query row of this warp
-
-    for (int j = 0; j < n_blocks; ++j) {
-        cp_async_wait<STAGES - 2>();  // block j (and Q) have landed for this thread ...
-        fence_proxy_async();          // ... are visible to wgmma ...
-        __syncthreads();              // ... for all; everyone is done with block j - 1
-        load_kv(j + STAGES - 1);
-        cp_async_commit();
-
-        const int key0 = j * BLOCK_N;
-        // Warpgroup-uniform: rows past the sequence, or keys wholly above this warpgroup's rows.
-        if (wg_row0 >= seq_len || (causal && key0 > wg_row_last)) continue;
-
-        const unsigned long long stage_enc = (unsigned long long)((j % STAGES) * STAGE_BYTES) >> 4;
-        const unsigned long long desc_k = desc_k0 + stage_enc;
-        const unsigned long long desc_v = desc_v0 + stage_enc;
-
-        float s[S_REGS];
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < K_STEPS_QK; ++kk)
-            wg::wgmma_ss(s, desc_q + q_step(kk), desc_k + k_step(kk), kk);
-        wgmma_commit();
-        wgmma_wait0();
-        pin(s);
-
+    const int warp_row0 = q0 + cwg * 64 + warp * 16;  // first query row of this warp
+    auto mask = [&](int block) {
+        const int key0 = block * BLOCK_N;
         if (key0 + BLOCK_N > seq_len || (causal && key0 + BLOCK_N - 1 > warp_row0))
             mask_block(s, warp_row0, key0, seq_len, causal, lane);
-        softmax_update(s, row_max, row_sum, acc, scale_log2);
+    };
 
-        // P as the A operand: k16 step t takes S registers 8t .. 8t + 7 as four bf16 pairs.
-        unsigned p[K_STEPS_PV][4];
-#pragma unroll
-        for (int t = 0; t < K_STEPS_PV; ++t)
-#pragma unroll
-            for (int r = 0; r < 4; ++r) p[t][r] = pack_bf16x2(s[8 * t + 2 * r], s[8 * t + 2 * r + 1]);
+    mbar_wait(&bars->q_full, 0);
+    if (PINGPONG && cwg == 1) named_arrive(1);  // the first consumer takes the first turn
+
+    if (OVERLAP) {
+        // S(0) alone, then per block: S(j) and P(j-1) V(j-1) in flight together, softmax of
+        // S(j) while P V runs, O rescaled after it; the last P V alone.
+        c.turn_begin();
+        c.issue_qk(s, 0);
+        c.turn_end(false);
+        wgmma_wait<0>();
+        pin(s);
+        c.release(&bars->k_empty[0]);
+        mask(0);
+        softmax_step(s, row_max, row_sum, alpha, scale_log2);  // O is still zero
+        pack_p(p, s);
+        for (int block = 1; block < n_blocks; ++block) {
+            pin(p);
+            pin(acc);
+            c.turn_begin();
+            c.issue_qk(s, block);
+            c.issue_pv(acc, p, block - 1);
+            c.turn_end(false);
+            wgmma_wait<1>();
+            pin(s);
+            c.release(&bars->k_empty[Ring::slot(block)]);
+            mask(block);
+            const bool grew = softmax_step(s, row_max, row_sum, alpha, scale_log2);
+            wgmma_wait<0>();
+            pin(acc);
+            pin(p);
+            c.release(&bars->v_empty[Ring::slot(block - 1)]);
+            if (grew) rescale(acc, alpha);
+            pack_p(p, s);
+        }
         pin(p);
         pin(acc);
-        wgmma_fence();
-#pragma unroll
-        for (int t = 0; t < K_STEPS_PV; ++t)
-            wg::wgmma_rs(acc, p[t], desc_v + (unsigned long long)(t * 2048 >> 4));
-        wgmma_commit();
-        wgmma_wait0();
+        c.turn_begin();
+        c.issue_pv(acc, p, n_blocks - 1);
+        c.turn_end(true);
+        wgmma_wait<0>();
         pin(acc);
+        pin(p);
+        c.release(&bars->v_empty[Ring::slot(n_blocks - 1)]);
+    } else {
+        // Without a producer, refill the slot every consumer is done with (while S runs).
+        auto refill = [&](int block) {
+            if (c.issuer && block + STAGES - 1 < n_blocks) ring.load(block + STAGES - 1);
+            __syncwarp();
+        };
+        // This warpgroup's own trip count: none for rows past the end; causal, none of the
+        // blocks wholly above its rows. (A warpgroup-uniform branch around the wgmmas would do
+        // the same, but then ptxas serializes them: C7518 / C7512.)
+        const int wg_row0 = q0 + cwg * 64;
+        const int wg_blocks = wg_row0 >= seq_len ? 0
+                              : causal ? min(n_blocks, (wg_row0 + 64 + BLOCK_N - 1) / BLOCK_N)
+                                       : n_blocks;
+        for (int block = 0; block < wg_blocks; ++block) {
+            c.issue_qk(s, block);
+            refill(block);
+            wgmma_wait<0>();
+            pin(s);
+            c.release(&bars->k_empty[Ring::slot(block)]);
+            mask(block);
+            if (softmax_step(s, row_max, row_sum, alpha, scale_log2)) rescale(acc, alpha);
+            pack_p(p, s);
+            pin(p);
+            pin(acc);
+            c.issue_pv(acc, p, block);
+            wgmma_wait<0>();
+            pin(acc);
+            pin(p);
+            c.release(&bars->v_empty[Ring::slot(block)]);
+        }
+        for (int block = wg_blocks; block < n_blocks; ++block) {
+            refill(block);
+            c.pass(block);
+        }
     }
-    cp_async_wait<0>();
 
     // Epilogue: O / l in bf16, staged in this warp's own 16 Q rows, then 16-byte global stores.
-    const int tile_row0 = wg * 64 + warp * 16;  // first row of this warp inside the Q tile
+    const int tile_row0 = cwg * 64 + warp * 16;  // first row of this warp inside the Q tile
     __syncwarp();
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -431,7 +631,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 pack_bf16x2(acc[i] * inv, acc[i + 1] * inv);
     }
     __syncwarp();
-    __nv_bfloat16 *out = o + q_offset + (size_t)(wg * 64 + warp * 16) * HEAD_DIM;
+    const size_t q_offset = (((size_t)b * heads_q + head) * seq_len + q0) * HEAD_DIM;
+    __nv_bfloat16 *out = o + q_offset + (size_t)tile_row0 * HEAD_DIM;
     const int valid_rows = seq_len - warp_row0;
 #pragma unroll
     for (int i = 0; i < 16 * CHUNKS / 32; ++i) {
