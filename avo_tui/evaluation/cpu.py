@@ -1,108 +1,315 @@
-"""Loading and launching C kernels: a private copy of the library per evaluation, via ctypes."""
+"""Running C kernels: each loaded candidate in a process of its own (runner.py), on shared memory.
+
+The worker holds the clock, the reference, the comparator and the baselines; the candidate's
+native code never enters it. The runner is confined before the library loads (sandbox.py: no
+new processes, no signals or ptrace to others, no file writes) and frozen with SIGSTOP whenever
+the worker is not timing one of its launches, so nothing it starts can run while inputs are
+written, outputs read or baselines timed. A launch is timed by the worker, from outside: from
+waking the runner to its answer. Work left running after a launch returns is caught by an idle
+probe after each configuration.
+"""
 
 from __future__ import annotations
 
-import _ctypes
-import ctypes
+import json
+import mmap
 import os
 import platform
+import select
 import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .attention import InputSet, softmax_scale
 from .contract import MissingEntry
 from .targets import Config
-from .timing import time_rotating
+from .timing import time_wall
 from .toolchains.c import cpu_model
 
-ATTENTION_ARGTYPES = [
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,  # q, k, v, o
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int,  # B, Hq, Hkv, S, D
-    ctypes.c_int,
-    ctypes.c_float,  # causal, scale
-]
+RUNNER = Path(__file__).with_name("runner.py")
+LAUNCH = struct.Struct("<4Q6if")  # runner.LAUNCH
+READY, MISSING, DONE = b"R", b"M", b"D"
+FLOAT_BYTES = 4
+MIN_ARENA_BYTES = 64 << 20  # sparse: only the pages a launch touches are ever allocated
+STARTUP_TIMEOUT_S = 60.0
+LAUNCH_TIMEOUT_S = 600.0  # a backstop: the worker's own silence limit usually ends a hang first
+IDLE_PROBE_S = 0.02
+IDLE_CPU_LIMIT_S = 0.002  # CPU an idle runner may use in the probe (signal handling, wake-ups)
+# The runner sees only these: no API keys or other secrets of the user's environment.
+RUNNER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES")
 
 
-class CpuKernel:
-    """One loaded copy of a candidate's library.
+class KernelCrashed(RuntimeError):
+    """The candidate's process died (a fault, a forbidden system call, an exit)."""
 
-    The library is copied to a private path before ``dlopen``: the loader returns the same
-    handle for the same path, so without the copy a warm worker would hand the next evaluation
-    a library whose static state the previous one left behind."""
 
-    def __init__(self, artifact: Path, entry: str) -> None:
-        self._dir = tempfile.mkdtemp(prefix="avo-lib-")
-        private = Path(self._dir) / artifact.name
-        shutil.copy2(artifact, private)
-        self._lib = ctypes.CDLL(str(private), mode=os.RTLD_LOCAL)
+def signal_name(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
         try:
-            self._fn = getattr(self._lib, entry)
-        except AttributeError:
-            self.close()
-            raise MissingEntry(
-                f"the library exports no function {entry}; "
-                f"declare it with external linkage (not static)"
-            ) from None
-        self._fn.argtypes = ATTENTION_ARGTYPES
-        self._fn.restype = None
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return name + (" (a forbidden system call)" if number == signal.SIGSYS else "")
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
-    def launch(self, config: Config, inputs: InputSet, out: object) -> None:
-        q, k, v = inputs.tensors
-        self._fn(
-            q.data_ptr(),
-            k.data_ptr(),
-            v.data_ptr(),
-            out.data_ptr(),  # type: ignore[attr-defined]
-            config.batch,
-            config.heads_q,
-            config.heads_kv,
-            config.seq_len,
-            config.head_dim,
-            int(config.causal),
-            softmax_scale(config),
+
+class RunnerKernel:
+    """The worker's handle on one candidate library loaded in its own runner process."""
+
+    def __init__(self, artifact: bytes, entry: str) -> None:
+        self._dir = tempfile.mkdtemp(prefix="avo-lib-")
+        os.chmod(self._dir, 0o755)  # the runner may run as an unprivileged user
+        self._library = Path(self._dir) / "kernel.so"
+        self._library.write_bytes(artifact)
+        os.chmod(self._library, 0o644)
+        self._entry = entry
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._status: int | None = None  # the runner's wait status once it has ended
+        self._conn: socket.socket | None = None
+        self._arena_fd = -1
+        # float32 view over the shared memory; numpy copies on one thread, where torch's
+        # parallel copies stall for a scheduler tick whenever another process holds a core
+        self._arena: np.ndarray | None = None
+        self._arena_bytes = 0
+        self._message = b""
+        self._layout: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self._numel: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.confinement: dict[str, object] = {}
+        self._spawn(MIN_ARENA_BYTES)
+
+    # -- the runner's life -----------------------------------------------------------------
+
+    def _spawn(self, arena_bytes: int) -> None:
+        self._end_runner()
+        self._arena_fd = os.memfd_create("avo-arena")
+        os.ftruncate(self._arena_fd, arena_bytes)
+        self._arena_bytes = arena_bytes
+        mapping = mmap.mmap(self._arena_fd, arena_bytes)
+        self._arena = np.frombuffer(mapping, dtype=np.float32)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {k: v for k, v in os.environ.items() if k in RUNNER_ENVIRONMENT}
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle OpenMP threads sleep rather than spin
+        self._proc = subprocess.Popen(
+            [
+                sys.executable, "-I", "-S", str(RUNNER), str(child.fileno()),
+                str(self._arena_fd), str(arena_bytes), str(self._library), self._entry,
+            ],
+            pass_fds=(child.fileno(), self._arena_fd),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        child.close()
+        self._conn = parent
+        parent.settimeout(STARTUP_TIMEOUT_S)
+        try:
+            reply = parent.recv(1 << 16)
+        except TimeoutError:
+            self._end_runner()
+            raise KernelCrashed(
+                f"the kernel did not load within {STARTUP_TIMEOUT_S:.0f} s"
+            ) from None
+        if reply.startswith(MISSING):
+            self._end_runner()
+            raise MissingEntry(
+                f"the library exports no function {self._entry}; "
+                "declare it with external linkage (not static)"
+            )
+        if not reply.startswith(READY):
+            detail = reply[1:].decode(errors="replace") or self._death("while loading")
+            self._end_runner()
+            raise OSError(detail)
+        self.confinement = json.loads(reply[1:] or b"{}")
+        parent.settimeout(LAUNCH_TIMEOUT_S)
+        self._freeze()
+
+    def _freeze(self) -> None:
+        """SIGSTOP the runner and wait until it has stopped: from here on, nothing of the
+        candidate's runs (it cannot make processes the signal would miss)."""
+        assert self._proc is not None
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        _, status = os.waitpid(self._proc.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            self._ended(status)
+            raise KernelCrashed(f"the kernel's process died with {signal_name(status)}")
+
+    def _thaw(self) -> None:
+        assert self._proc is not None
+        os.kill(self._proc.pid, signal.SIGCONT)
+
+    def _ended(self, status: int) -> None:
+        assert self._proc is not None
+        self._status = status
+        self._proc.returncode = os.waitstatus_to_exitcode(status)
+
+    def _death(self, when: str) -> str:
+        assert self._proc is not None
+        if self._status is None:
+            _, status = os.waitpid(self._proc.pid, 0)
+            self._ended(status)
+        assert self._status is not None
+        return f"the kernel's process died with {signal_name(self._status)} {when}"
+
+    def _end_runner(self) -> None:
+        if self._proc is not None:
+            if self._status is None:
+                self._proc.kill()  # SIGKILL also ends a stopped process
+                _, status = os.waitpid(self._proc.pid, 0)
+                self._ended(status)
+            self._proc = None
+            self._status = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._arena = None
+        if self._arena_fd >= 0:
+            os.close(self._arena_fd)
+            self._arena_fd = -1
+
+    # -- launches ---------------------------------------------------------------------------
+
+    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        """Copy the inputs into the arena and poison its output, while the runner is frozen."""
+        tensors = (*inputs.tensors, out)
+        numel = tuple(t.numel() for t in tensors)
+        if sum(numel) * FLOAT_BYTES > self._arena_bytes:
+            self._spawn(max(2 * self._arena_bytes, sum(numel) * FLOAT_BYTES))
+        assert self._arena is not None
+        offsets = []
+        start = 0
+        for tensor, count in zip(tensors[:3], numel, strict=False):
+            self._arena[start : start + count] = tensor.reshape(-1).numpy()
+            offsets.append(start)
+            start += count
+        self._arena[start : start + numel[3]] = np.nan
+        offsets.append(start)
+        self._layout = (offsets[0], offsets[1], offsets[2], offsets[3])
+        self._numel = (numel[0], numel[1], numel[2], numel[3])
+        self._message = LAUNCH.pack(
+            *(o * FLOAT_BYTES for o in offsets),
+            config.batch, config.heads_q, config.heads_kv, config.seq_len, config.head_dim,
+            int(config.causal), softmax_scale(config),
         )
 
+    def fire(self) -> float:
+        """One launch, timed by the worker: from waking the runner to its answer."""
+        assert self._conn is not None
+        start = time.perf_counter_ns()
+        self._thaw()
+        try:
+            self._conn.send(self._message)
+            reply = self._conn.recv(16)
+        except TimeoutError:
+            self._end_runner()
+            raise KernelCrashed(f"the kernel ran past {LAUNCH_TIMEOUT_S:.0f} s") from None
+        except OSError:
+            reply = b""
+        elapsed = (time.perf_counter_ns() - start) * 1e-9
+        if reply != DONE:
+            raise KernelCrashed(self._death("during a launch"))
+        self._freeze()
+        return elapsed
+
+    def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
+        """Copy the output, and the inputs as the kernel left them, back from the arena."""
+        assert self._arena is not None
+        for tensor, offset, count in zip((*inputs.tensors, out), self._layout, self._numel,
+                                         strict=True):
+            np.copyto(tensor.view(-1).numpy(), self._arena[offset : offset + count])
+
+    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        self.stage(config, inputs, out)
+        self.fire()
+        self.settle(inputs, out)
+
+    def renew(self) -> None:
+        """A new runner process, the library loaded afresh. Seen on the CPU target: one process
+        could run the same code 13% slower than another for its whole life (its stack and
+        mappings land elsewhere), which timing rounds within one process cannot average out."""
+        self._spawn(self._arena_bytes)
+
+    def signature(self, config: Config) -> None:
+        """Nothing beyond the code: the harness calls every C kernel the same way."""
+
+    def check_idle(self) -> str | None:
+        """Let the runner run with nothing to do for a moment: an honest one stays asleep."""
+        if self._proc is None or self._status is not None or self._conn is None:
+            return None
+        before = _cpu_seconds(self._proc.pid)
+        self._thaw()
+        readable, _, _ = select.select([self._conn], [], [], IDLE_PROBE_S)
+        self._freeze()
+        used = _cpu_seconds(self._proc.pid) - before
+        if readable:
+            return "the kernel's process sent a message nobody asked for"
+        if used > IDLE_CPU_LIMIT_S:
+            return (
+                f"the kernel's process used {used * 1e3:.1f} ms of CPU in the "
+                f"{IDLE_PROBE_S * 1e3:.0f} ms after its launches returned, with nothing asked of "
+                "it; a launch must finish its work before it returns"
+            )
+        return None
+
     def close(self) -> None:
-        lib = getattr(self, "_lib", None)
-        if lib is not None:
-            _ctypes.dlclose(lib._handle)
-            self._lib = None
+        self._end_runner()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` (the scheduler's nanosecond count where the kernel
+    keeps one, else clock ticks)."""
+    total = 0.0
+    tasks = Path(f"/proc/{pid}/task")
+    try:
+        threads = list(tasks.iterdir())
+    except OSError:
+        return 0.0
+    for thread in threads:
+        try:
+            total += int((thread / "schedstat").read_text().split()[0]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            try:
+                fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
 
 
 class CpuDevice:
     """The CPU as an evaluation device: wall-clock timing, host facts, a measured GEMM peak."""
 
     name = "cpu"
-    flush_bytes = 64 << 20  # rotate inputs through more memory than any last-level cache
-    time_rotating = staticmethod(time_rotating)
+    arch = None  # the C toolchain builds for the host (-march=native)
+    consistency_factor = 2.0  # single CPU launches vary more than GPU ones on a busy machine
+    time_subject = staticmethod(time_wall)
 
     def __init__(self) -> None:
         self._peak: float | None = None
 
-    arch = None  # the C toolchain builds for the host (-march=native)
-
     def load(
-        self, artifact: Path, entry: str, declarations: object, defines: dict[str, object]
-    ) -> CpuKernel:
-        return CpuKernel(artifact, entry)
+        self, artifact: bytes, entry: str, declarations: object, defines: dict[str, object]
+    ) -> RunnerKernel:
+        return RunnerKernel(artifact, entry)
 
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
 
     def synchronize(self) -> None:
         pass
+
+    def flush_cache(self) -> None:
+        """Nothing: the CPU target's inputs are small and every subject sees them written
+        just before its launch alike."""
 
     def peak_flops(self) -> float:
         """float32 matmul FLOP/s on this machine, measured once: attention cannot beat it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,12 +25,21 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .results import EvalRequest, EvalResult, Failure
+from .sandbox import make_undumpable
 from .targets import get_target
 
 ProgressCallback = Callable[[str, str], None]
 STARTUP_TIMEOUT_S = 180.0
 RECYCLE_AFTER = 500  # evaluations; bounds what a long run's kernels can leak into the worker
 LOG_TAIL_BYTES = 4000
+
+
+# A candidate's code may read its process's environment: keys and tokens stay with avo.
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def worker_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
 
 
 class WorkerError(RuntimeError):
@@ -71,7 +81,11 @@ class Worker:
         parent_sock, child_sock = socket.socketpair()
         fd, log_name = tempfile.mkstemp(prefix="avo-worker-", suffix=".log")
         self._log_path = Path(log_name)
-        env = dict(os.environ, PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1")
+        # PASSIVE: torch's OpenMP threads in the worker sleep once their work is done. Left
+        # spinning, they would hold cores while a CPU candidate runs in its own process, and a
+        # kernel's threads would gain nothing (seen: 1.2x instead of 1.8x on two cores).
+        env = dict(worker_environment(), PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1",
+                   OMP_WAIT_POLICY="PASSIVE")
         self._proc = subprocess.Popen(
             [
                 sys.executable,
@@ -259,7 +273,7 @@ def serve(conn: Connection, device: str) -> None:
         from .pipeline import Pipeline
 
         pipeline = Pipeline(device)
-        info = pipeline.device.host_info()
+        info = pipeline.host_info()
     except Exception as error:  # reported to the parent, which explains it
         conn.send(("error", f"{type(error).__name__}: {error}"))
         return
@@ -291,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the worker stops
+    make_undumpable()  # no process of the same user may read or patch the harness's memory
     conn = Connection(args.fd)
     started = time.monotonic()
     try:

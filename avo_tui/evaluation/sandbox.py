@@ -1,0 +1,389 @@
+"""Confining the process a CPU candidate runs in, before the candidate's library is loaded.
+
+The runner (runner.py) dlopens a shared library an agent wrote, and dlopen already runs the
+library's constructors, so the runner confines itself first. The worker freezes the runner with
+SIGSTOP between launches and times it from outside; that is sound only if nothing the candidate
+does can outlive or escape the freeze, or reach the worker:
+
+- no new processes (a child would go on running while its parent is stopped), no exec;
+- no ptrace or cross-process memory access, no signals to any process but its own;
+- no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...;
+- root drops to an unprivileged user, losing CAP_SYS_PTRACE and the override of file modes;
+- it dies with its parent (PR_SET_PDEATHSIG), so no runner outlives the worker.
+
+The worker makes itself undumpable (make_undumpable) so that a process of its own user cannot
+ptrace it or open /proc/<worker>/mem.
+
+Imported by the runner as a file (``python -I -S``), so this module uses the standard library and
+ctypes only and imports nothing from its package. Nothing here raises on a platform that lacks a
+mechanism: each step returns a sentence saying what took effect, which the caller records.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import struct
+import sys
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+# prctl options (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
+PR_GET_PDEATHSIG = 2
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+
+# seccomp (linux/seccomp.h)
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1  # every thread of the process gets the filter, not only the caller
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+# classic BPF (linux/filter.h)
+BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS: A = 32-bit word at offset k of seccomp_data
+BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K: jump if A & k
+BPF_RET_K = 0x06  # BPF_RET | BPF_K
+
+# struct seccomp_data { int nr; u32 arch; u64 instruction_pointer; u64 args[6]; }
+NR_OFFSET, ARCH_OFFSET, ARGS_OFFSET = 0, 4, 16
+
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+X32_SYSCALL_BIT = 0x40000000  # x86_64 kernels also take x32 calls, under the same audit arch
+
+CLONE_THREAD = 0x00010000
+# O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND: the same values on x86_64 and aarch64.
+# O_TMPFILE needs O_WRONLY or O_RDWR, so it is covered too.
+WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000
+
+# The numbers of the system calls the rules name. aarch64 has only the *at variants of the
+# path calls (no open, creat, rename, unlink, link, symlink, mkdir, mknod, rmdir, chmod, chown)
+# and no fork or vfork: glibc makes those with clone there, as it does on x86_64.
+SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "open": 2, "creat": 85, "openat": 257, "openat2": 437, "open_by_handle_at": 304,
+        "fork": 57, "vfork": 58, "clone": 56, "clone3": 435,
+        "execve": 59, "execveat": 322,
+        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
+        "process_madvise": 440, "pidfd_getfd": 438,
+        "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
+        "rt_tgsigqueueinfo": 297, "pidfd_open": 434, "pidfd_send_signal": 424,
+        "rename": 82, "renameat": 264, "renameat2": 316, "unlink": 87, "unlinkat": 263,
+        "link": 86, "linkat": 265, "symlink": 88, "symlinkat": 266, "mkdir": 83,
+        "mkdirat": 258, "mknod": 133, "mknodat": 259, "rmdir": 84, "truncate": 76,
+        "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
+        "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
+        "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
+        "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "seccomp": 317,
+    },
+    "aarch64": {
+        "openat": 56, "openat2": 437, "open_by_handle_at": 265,
+        "clone": 220, "clone3": 435,
+        "execve": 221, "execveat": 281,
+        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
+        "process_madvise": 440, "pidfd_getfd": 438,
+        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
+        "rt_tgsigqueueinfo": 240, "pidfd_open": 434, "pidfd_send_signal": 424,
+        "renameat": 38, "renameat2": 276, "unlinkat": 35, "linkat": 37, "symlinkat": 36,
+        "mkdirat": 34, "mknodat": 33, "truncate": 45,
+        "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54,
+        "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "setxattrat": 463,
+        "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16, "removexattrat": 466,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "seccomp": 277,
+    },
+}  # fmt: skip
+
+# When a rule refuses its calls.
+ALWAYS = "always"
+IF_ANY_BIT = "if any bit"  # args[arg] & value != 0
+UNLESS_BIT = "unless bit"  # args[arg] & value == 0
+UNLESS_SELF = "unless self"  # args[arg] != this process's pid
+
+
+class Rule(NamedTuple):
+    """Refuse the named calls (those the architecture has) with ``error`` when ``when`` holds.
+
+    ``group`` says what the rule stops; tests leave a group out to show that it is what does.
+    """
+
+    group: str
+    names: tuple[str, ...]
+    when: str = ALWAYS
+    arg: int = 0
+    value: int = 0
+    error: int = errno.EPERM
+
+
+RULES: tuple[Rule, ...] = (
+    # A child process would run on while the worker has the runner stopped.
+    Rule("processes", ("fork", "vfork")),
+    Rule("processes", ("clone",), UNLESS_BIT, arg=0, value=CLONE_THREAD),  # threads stop too
+    # clone3 passes its flags in memory, which a filter cannot read. ENOSYS makes glibc's
+    # pthread_create and posix_spawn fall back to clone, whose flags it can.
+    Rule("processes", ("clone3",), error=errno.ENOSYS),
+    Rule("exec", ("execve", "execveat")),
+    # Reaching into another process (the worker) or taking its file descriptors.
+    Rule(
+        "ptrace",
+        ("ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd"),
+    ),
+    # abort(), raise() and pthread_kill() signal the process itself: tgkill(getpid(), tid).
+    Rule(
+        "signals",
+        ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"),
+        UNLESS_SELF,
+        arg=0,
+    ),
+    Rule("signals", ("pidfd_open", "pidfd_send_signal")),
+    Rule("writes", ("open",), IF_ANY_BIT, arg=1, value=WRITE_FLAGS),
+    Rule("writes", ("openat",), IF_ANY_BIT, arg=2, value=WRITE_FLAGS),
+    Rule("writes", ("openat2",), error=errno.ENOSYS),  # flags in memory; glibc falls back
+    Rule("writes", ("creat",)),
+    Rule(
+        "files",
+        (
+            "rename", "renameat", "renameat2", "unlink", "unlinkat", "link", "linkat",
+            "symlink", "symlinkat", "mkdir", "mkdirat", "mknod", "mknodat", "rmdir",
+            "truncate", "chmod", "fchmod", "fchmodat", "fchmodat2",
+            "chown", "fchown", "lchown", "fchownat",
+            "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+            "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+            "open_by_handle_at",
+        ),
+    ),
+    # io_uring performs opens, writes and renames in the kernel, where no filter sees them.
+    Rule("io_uring", ("io_uring_setup", "io_uring_enter", "io_uring_register")),
+)
+
+Instruction = tuple[int, int, int, int]  # struct sock_filter: code, jt, jf, k
+
+
+def _statement(code: int, k: int) -> Instruction:
+    return (code, 0, 0, k)
+
+
+def _jump(code: int, k: int, jt: int, jf: int) -> Instruction:
+    return (code, jt, jf, k)
+
+
+def _argument(index: int) -> Instruction:
+    """Load the low 32 bits of args[index] (little-endian): all the kernel reads of an int."""
+    return _statement(BPF_LD_W_ABS, ARGS_OFFSET + 8 * index)
+
+
+def _verdict(rule: Rule, pid: int) -> list[Instruction]:
+    """What runs once the call number matched; every path ends in a return."""
+    refuse = _statement(BPF_RET_K, SECCOMP_RET_ERRNO | (rule.error & 0xFFFF))
+    allow = _statement(BPF_RET_K, SECCOMP_RET_ALLOW)
+    if rule.when == ALWAYS:
+        return [refuse]
+    if rule.when == IF_ANY_BIT:
+        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), refuse, allow]
+    if rule.when == UNLESS_BIT:
+        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), allow, refuse]
+    if rule.when == UNLESS_SELF:
+        return [_argument(rule.arg), _jump(BPF_JEQ_K, pid, 0, 1), allow, refuse]
+    raise ValueError(f"unknown condition {rule.when!r}")
+
+
+def build_filter(arch: str, rules: Iterable[Rule], pid: int) -> list[Instruction]:
+    """The BPF program for ``arch``: calls of another ABI kill the process, then each rule."""
+    numbers = SYSCALLS[arch]
+    kill = _statement(BPF_RET_K, SECCOMP_RET_KILL_PROCESS)
+    program = [
+        # An i386 (int 0x80) or arm32 call carries other numbers: judged by this table, fork
+        # would pass as something else. Nothing in a 64-bit process makes such calls.
+        _statement(BPF_LD_W_ABS, ARCH_OFFSET),
+        _jump(BPF_JEQ_K, AUDIT_ARCH[arch], 1, 0),
+        kill,
+        _statement(BPF_LD_W_ABS, NR_OFFSET),
+    ]
+    if arch == "x86_64":
+        program += [_jump(BPF_JSET_K, X32_SYSCALL_BIT, 0, 1), kill]
+    seen: set[str] = set()
+    for rule in rules:
+        verdict = _verdict(rule, pid)
+        for name in rule.names:
+            if name in seen:
+                raise ValueError(f"{name} is named by two rules")
+            seen.add(name)
+            if name in numbers:
+                program += [_jump(BPF_JEQ_K, numbers[name], 0, len(verdict)), *verdict]
+    program.append(_statement(BPF_RET_K, SECCOMP_RET_ALLOW))
+    return program
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = (
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint32),
+    )
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
+
+
+def architecture() -> str | None:
+    """The architecture whose filter fits this process, or None where there is none.
+
+    The process's own ABI counts, not the kernel's: a 32-bit Python on an x86_64 kernel would be
+    killed at its first call by a filter that expects x86_64 calls.
+    """
+    if sys.platform != "linux" or struct.calcsize("P") != 8 or sys.byteorder != "little":
+        return None
+    machine = os.uname().machine
+    return machine if machine in SYSCALLS else None
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
+    """prctl(option, arg2, arg3, 0, 0); the errno on failure, 0 on success.
+
+    Every argument goes as an unsigned long: prctl is variadic, and options such as
+    PR_SET_NO_NEW_PRIVS fail if the unused ones are not zero in all 64 bits.
+    """
+    if sys.platform != "linux":
+        return errno.ENOSYS
+    args = (ctypes.c_ulong(arg) for arg in (option, arg2, arg3, 0, 0))
+    if _libc().prctl(*args) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def set_parent_death_signal() -> str:
+    """SIGKILL this process when its parent dies, so that no runner outlives its worker.
+
+    "Parent" is the thread that started it: the worker must spawn runners from a thread that
+    lives as long as they should. A change of credentials clears the setting, so set it again
+    after drop_privileges (confine does). The caller should also check, after this, that
+    os.getppid() is still the parent it started with: one that died before has been missed.
+    """
+    error = _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    return "SIGKILL when the parent dies" if error == 0 else f"unavailable: {os.strerror(error)}"
+
+
+def make_undumpable() -> str:
+    """PR_SET_DUMPABLE 0: processes of the same user can no longer ptrace this one or open its
+    /proc/<pid>/mem (the worker calls it on itself: it holds the timer, the reference and the
+    comparator). It also turns off core dumps. Root keeps access through CAP_SYS_PTRACE, which is
+    why a runner started by root drops its privileges."""
+    error = _prctl(PR_SET_DUMPABLE, 0)
+    return "not dumpable" if error == 0 else f"unavailable: {os.strerror(error)}"
+
+
+def _unprivileged_user() -> tuple[int, int, str]:
+    try:
+        import pwd  # Unix only
+
+        entry = pwd.getpwnam("nobody")
+        return entry.pw_uid, entry.pw_gid, "nobody"
+    except (ImportError, KeyError):
+        return 65534, 65534, "uid 65534"
+
+
+def drop_privileges() -> str:
+    """As root, become nobody (65534 where there is no such user), with no supplementary groups.
+
+    Root's CAP_SYS_PTRACE would open any process's memory whatever its dumpable flag, and
+    CAP_DAC_OVERRIDE any file whatever its mode; the new user has neither. Real, effective and
+    saved ids all change, so there is no way back. Not root: nothing to do.
+    """
+    if not hasattr(os, "geteuid"):
+        return "no user ids on this platform: kept"
+    if os.geteuid() != 0:
+        return f"not root (uid {os.geteuid()}): kept"
+    uid, gid, name = _unprivileged_user()
+    notes = []
+    try:
+        os.setgroups([])
+    except OSError as error:  # a user namespace may deny setgroups
+        notes.append(f"kept supplementary groups ({error.strerror})")
+    try:
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    except OSError as error:
+        return f"still root: could not become {name} ({error.strerror})"
+    return ", ".join([f"dropped root: now uid {uid} gid {gid} ({name})", *notes])
+
+
+def install_seccomp(rules: Sequence[Rule] = RULES) -> str:
+    """Set no_new_privs and install the filter built from ``rules`` on every thread.
+
+    Returns a sentence starting with "installed" or "not installed" (an unknown architecture,
+    a kernel or container without seccomp); it never raises for those.
+    """
+    arch = architecture()
+    if arch is None:
+        machine = os.uname().machine if hasattr(os, "uname") else "?"
+        bits = struct.calcsize("P") * 8
+        return f"not installed: no filter for {bits}-bit {sys.platform} on {machine}"
+    program = build_filter(arch, rules, os.getpid())
+    instructions = (_SockFilter * len(program))(*(_SockFilter(*i) for i in program))
+    fprog = _SockFprog(len(program), instructions)
+    # Without CAP_SYS_ADMIN the kernel takes a filter only under no_new_privs (exec can then
+    # never gain privileges, e.g. through a setuid binary).
+    error = _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if error:
+        return f"not installed: PR_SET_NO_NEW_PRIVS failed ({os.strerror(error)})"
+    libc = _libc()
+    # SPEC_ALLOW: a filter would otherwise make older kernels (before 5.16) turn on the
+    # speculative store bypass mitigation for the runner, slowing the very code being timed.
+    # It guards a process against itself; here the process is the untrusted party.
+    # Kernels before 4.17 know no SPEC_ALLOW and refuse the flags: then TSYNC alone.
+    tsync = SECCOMP_FILTER_FLAG_TSYNC
+    for flags in (tsync | SECCOMP_FILTER_FLAG_SPEC_ALLOW, tsync):
+        result = libc.syscall(
+            ctypes.c_long(SYSCALLS[arch]["seccomp"]),
+            ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
+            ctypes.c_ulong(flags),
+            ctypes.byref(fprog),
+        )
+        error = ctypes.get_errno() if result < 0 else 0
+        if result >= 0 or error != errno.EINVAL:
+            break
+    if result > 0:  # TSYNC: a thread that could not take the filter; nothing was installed
+        return f"not installed: thread {result} could not be synchronised"
+    if error == errno.ENOSYS:  # a kernel before 3.17: prctl, for the calling thread only
+        error = _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    if error:
+        return f"not installed: seccomp refused the filter ({os.strerror(error)})"
+    groups = ", ".join(dict.fromkeys(rule.group for rule in rules))
+    restricted = sum(name in SYSCALLS[arch] for rule in rules for name in rule.names)
+    return f"installed: {arch} filter on {restricted} system calls ({groups})"
+
+
+def confine(rules: Sequence[Rule] = RULES) -> dict[str, str]:
+    """Everything the runner does to itself before loading a candidate, in the order that works.
+
+    Privileges drop first (a filter that refused setuid would otherwise have to be loosened for
+    it), then the parent-death signal is set, since the credential change cleared it, and the
+    filter comes last. Returns what each step did, for the worker to record.
+
+    Import everything the process will need before calling it: once root has become nobody, a
+    Python installed under a private home (/root is 0700) can no longer read its own standard
+    library, and once the filter is in, nothing can be started to find a library (ldconfig).
+    """
+    set_parent_death_signal()  # already, in case the parent dies while this runs
+    privileges = drop_privileges()
+    return {
+        "privileges": privileges,
+        "parent_death_signal": set_parent_death_signal(),
+        "seccomp": install_seccomp(rules),
+    }
