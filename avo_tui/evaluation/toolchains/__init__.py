@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from .base import (
+    ArtifactTampered,
     CompileCache,
     CompileResult,
     Diagnostic,
     Sources,
     Toolchain,
     ToolchainUnavailable,
+    read_artifact,
 )
 from .c import CToolchain
 from .cuda import CudaToolchain
 
 __all__ = [
+    "ArtifactTampered",
     "CToolchain",
     "CompileCache",
     "CompileResult",
@@ -23,6 +26,7 @@ __all__ = [
     "Toolchain",
     "ToolchainUnavailable",
     "get_toolchain",
+    "read_artifact",
 ]
 
 
