@@ -29,15 +29,33 @@ def test_seed_passes_with_every_figure_in_the_json(capsys: pytest.CaptureFixture
     assert doc["geomean"] > 0 and doc["ratio"] > 0
     timed = [c for c in doc["configs"] if not c["edge"]]
     edges = [c for c in doc["configs"] if c["edge"]]
-    assert len(timed) == 4 and len(edges) == 5
+    # the fixed edge shapes, then lengths drawn for this evaluation: a residue of 128 from
+    # each of 8 strata and two short ones, with every input case among them
+    assert len(timed) == 4 and len(edges) == 5 + 8 + 2
+    assert {c["case"] for c in edges} == {"normal", "large", "dominant", "flat"}
+    assert {c["config"]["seq_len"] % 128 // 16 for c in edges[5:13]} == set(range(8))
+    assert all(c["tolerance"] and c["honest_rel_l2"] is not None for c in doc["configs"])
     for config in timed:
         assert config["throughput"] > 0 and config["baseline"] > 0
         assert config["ratio"] == pytest.approx(config["throughput"] / config["baseline"])
         assert config["rel_l2_err"] < 1e-4 and config["max_abs_err"] < 1e-3
         assert config["timing"]["reps"] >= 5
+        assert config["verified"] >= 1  # timed launches checked against the reference
     assert all(c["passed"] for c in edges)
     assert doc["knobs"] == {"BLOCK_Q": "32", "BLOCK_K": "64", "UNROLL": "4", "THREADS": "1"}
     assert isinstance(doc["seed"], int) and doc["host"]["torch"]
+
+
+def test_the_seed_reproduces_the_drawn_shapes_and_cases(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    drawn = []
+    for seed in ("7", "7", "8"):
+        argv = ["eval", str(SEED), "--quick", "--no-baseline", "--seed", seed, "--json"]
+        assert main(argv) == 0
+        doc = json.loads(capsys.readouterr().out)
+        drawn.append([(c["name"], c["case"]) for c in doc["configs"] if c["edge"]])
+    assert drawn[0] == drawn[1] and drawn[0] != drawn[2]
 
 
 def test_table_output_and_knob_overrides(capsys: pytest.CaptureFixture[str]) -> None:

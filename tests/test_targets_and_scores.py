@@ -7,7 +7,7 @@ import pytest
 from avo_tui.evaluation import Config, EvalResult, UnknownTarget, get_target
 from avo_tui.evaluation.results import ConfigResult, Timing, geometric_mean
 from avo_tui.evaluation.score import plausibility_flags
-from avo_tui.evaluation.timing import summarize, time_rotating
+from avo_tui.evaluation.timing import Subject, summarize, time_wall
 
 
 def test_flops_follow_the_flash_attention_convention() -> None:
@@ -49,15 +49,20 @@ def test_spread_is_the_interquartile_range_over_the_median() -> None:
     assert timing.spread_pct == pytest.approx((4.75 - 1.75) / 2.0 * 100)
 
 
-def test_timing_rotates_inputs_and_poisons_before_the_last_launch() -> None:
-    calls: list[object] = []
-    samples, last = time_rotating(
-        calls.append, sets=3, budget_s=0.0, clock=lambda f: (f(), 1.0)[1],
-        before_last=lambda: calls.append("poison"),
+def test_every_timed_launch_is_prepared_and_the_drawn_ones_are_checked() -> None:
+    log: list[str] = []
+    subject = Subject(
+        "kernel",
+        prepare=lambda: log.append("prepare"),
+        run=lambda: (log.append("run"), 0.5)[1],
+        verify=lambda: log.append("verify"),
     )
-    # a warm-up launch, the minimum of three timed ones, then poison and the last launch
-    assert calls == [0, 1, 2, 0, "poison", 1]
-    assert last == 1 and samples == [1.0] * 4
+    samples = time_wall(subject, budget_s=0.0, verified={1, 4})
+    # a warm-up launch; then every timed launch prepared (fresh inputs, a poisoned output),
+    # launches going on past the minimum until the last one drawn for checking has run
+    timed = [x for i in range(5) for x in ["prepare", "run", *(["verify"] if i in (1, 4) else [])]]
+    assert log == ["prepare", "run", *timed]
+    assert samples.times == [0.5] * 5 and samples.verified == [0.5, 0.5]
 
 
 def _result(throughputs: list[float], baselines: list[float]) -> EvalResult:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from .targets import Config
+from .targets import INPUT_CASES, Config
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 REFERENCE_CHUNK_ELEMENTS = 1 << 26  # bounds the score matrix the reference holds at once
@@ -36,16 +37,61 @@ class InputSet:
         return self.q, self.k, self.v
 
 
-def make_inputs(config: Config, generator: torch.Generator, device: str) -> InputSet:
-    """Standard-normal q, k, v laid out [batch, heads, seq_len, head_dim], contiguous."""
+def make_inputs(
+    config: Config, generator: torch.Generator, device: str, case: str = "normal"
+) -> InputSet:
+    """q, k, v laid out [batch, heads, seq_len, head_dim], contiguous; standard normal unless
+    ``case`` asks for inputs that break kernels tuned only on friendly ones (INPUT_CASES)."""
     dtype = DTYPES[config.dtype]
 
     def tensor(heads: int) -> torch.Tensor:
         shape = (config.batch, heads, config.seq_len, config.head_dim)
-        values = torch.randn(shape, generator=generator, dtype=torch.float32, device=device)
-        return values.to(dtype)
+        return torch.empty(shape, dtype=dtype, device=device)
 
-    return InputSet(tensor(config.heads_q), tensor(config.heads_kv), tensor(config.heads_kv))
+    inputs = InputSet(tensor(config.heads_q), tensor(config.heads_kv), tensor(config.heads_kv))
+    refill(inputs, generator)
+    if case != "normal":
+        _shape_case(config, inputs, generator, case)
+    return inputs
+
+
+def refill(inputs: InputSet, generator: torch.Generator) -> None:
+    """New standard-normal contents in place: same addresses, values never seen before."""
+    for tensor in inputs.tensors:
+        tensor.normal_(0.0, 1.0, generator=generator)
+
+
+# Logits with a standard deviation this large overflow exp() in float32 unless the kernel
+# subtracts the running maximum.
+LARGE_LOGIT_STD = 160.0
+DOMINANT_LOGIT = 24.0  # about exp(24) times the weight of any other key
+
+
+def _shape_case(config: Config, inputs: InputSet, generator: torch.Generator, case: str) -> None:
+    q, k = inputs.q, inputs.k
+    if case == "large":
+        # q.k / sqrt(D) has variance sigma**4 for q, k ~ N(0, sigma**2)
+        sigma = math.sqrt(LARGE_LOGIT_STD)
+        q.mul_(sigma)
+        k.mul_(sigma)
+    elif case == "dominant":
+        # Each query row i of the first head of each group gets one key j <= i (visible under
+        # the causal mask too) pointing its way, far above every other logit of that row.
+        group = config.heads_q // config.heads_kv
+        rows = torch.arange(config.seq_len, device=q.device)
+        offsets = torch.randint(0, 4, (config.seq_len,), generator=generator, device=q.device)
+        keys = (rows - offsets).clamp(min=0)
+        qf = q[:, ::group].float()
+        norms = qf.pow(2).sum(-1, keepdim=True).clamp(min=1e-6)
+        boost = qf * (DOMINANT_LOGIT * math.sqrt(config.head_dim) / norms)
+        k[:, :, keys] = boost.to(k.dtype)
+    elif case == "flat":
+        # Every other query row is zero (all its logits equal) and the last KV head holds one
+        # key repeated (all logits of every query of that group equal).
+        q[:, :, ::2] = 0
+        k[:, -1] = k[:, -1, :1]
+    else:
+        raise ValueError(f"unknown input case {case!r} (one of {', '.join(INPUT_CASES)})")
 
 
 def empty_output(config: Config, device: str) -> torch.Tensor:
@@ -59,21 +105,43 @@ def softmax_scale(config: Config) -> float:
 
 def reference(config: Config, inputs: InputSet, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Exact attention in ``dtype``, computed a block of queries at a time to bound memory."""
+    return references(config, inputs, dtype)[0]
+
+
+def references(
+    config: Config,
+    inputs: InputSet,
+    dtype: torch.dtype = torch.float64,
+    emulate: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Exact attention in ``dtype`` and, with ``emulate``, attention as an honest kernel at that
+    precision computes it (see reference_rows), a block of queries at a time."""
     group = config.heads_q // config.heads_kv
     q = inputs.q.to(dtype)
     k = inputs.k.to(dtype).repeat_interleave(group, dim=1)
     v = inputs.v.to(dtype).repeat_interleave(group, dim=1)
     out = torch.empty_like(q)
+    honest = torch.empty_like(q) if emulate is not None else None
+    k32 = inputs.k.float().repeat_interleave(group, dim=1) if emulate is not None else None
     rows = max(1, REFERENCE_CHUNK_ELEMENTS // (config.batch * config.heads_q * config.seq_len))
     keys = torch.arange(config.seq_len, device=q.device)
+    scale = softmax_scale(config)
     for start in range(0, config.seq_len, rows):
         stop = min(config.seq_len, start + rows)
-        scores = q[:, :, start:stop] @ k.transpose(-1, -2) * softmax_scale(config)
+        scores = q[:, :, start:stop] @ k.transpose(-1, -2) * scale
+        masked = keys[None, :] > torch.arange(start, stop, device=q.device)[:, None]
         if config.causal:
-            queries = torch.arange(start, stop, device=q.device)
-            scores.masked_fill_(keys[None, :] > queries[:, None], float("-inf"))
+            scores.masked_fill_(masked, float("-inf"))
         out[:, :, start:stop] = torch.softmax(scores, dim=-1) @ v
-    return out
+        if honest is not None and k32 is not None and emulate is not None:
+            logits = (inputs.q[:, :, start:stop].float() @ k32.transpose(-1, -2) * scale).to(dtype)
+            if config.causal:
+                logits.masked_fill_(masked, float("-inf"))
+            weights = torch.exp(logits - logits.amax(-1, keepdim=True))
+            total = weights.sum(-1, keepdim=True)
+            rounded = weights.to(emulate).to(dtype)
+            honest[:, :, start:stop] = (rounded @ v / total).to(emulate).to(dtype)
+    return out, honest
 
 
 @dataclass
@@ -90,6 +158,54 @@ def compare(output: torch.Tensor, expected: torch.Tensor) -> Errors:
     norm = float(torch.linalg.vector_norm(expected))
     rel = float(torch.linalg.vector_norm(diff)) / norm if norm else float(diff.abs().max())
     return Errors(float(diff.abs().max()), rel, True)
+
+
+@dataclass(frozen=True)
+class RowSample:
+    """Some query rows of some (batch, head) pairs: what a timed launch is checked on."""
+
+    picks: tuple[tuple[int, int, tuple[int, ...]], ...]  # (batch, head, rows)
+
+    @classmethod
+    def draw(cls, config: Config, rng: random.Random, pairs: int = 8, rows: int = 64) -> RowSample:
+        heads = [(b, h) for b in range(config.batch) for h in range(config.heads_q)]
+        chosen = rng.sample(heads, min(pairs, len(heads)))
+        count = min(rows, config.seq_len)
+        return cls(
+            tuple((b, h, tuple(sorted(rng.sample(range(config.seq_len), count))))
+                  for b, h in chosen)
+        )
+
+    def gather(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.cat([out[b, h, list(rows)] for b, h, rows in self.picks])
+
+
+def reference_rows(
+    config: Config, inputs: InputSet, sample: RowSample, emulate: torch.dtype | None = None
+) -> torch.Tensor:
+    """The sample's rows of exact attention in float64; with ``emulate``, as an honest kernel
+    at that precision computes them instead: float32 logits, the weights and the output rounded
+    to ``emulate``. Its distance to the exact rows is the error the tolerance is built on."""
+    group = config.heads_q // config.heads_kv
+    scale = softmax_scale(config)
+    parts = []
+    for b, h, rows in sample.picks:
+        index = torch.tensor(rows, device=inputs.q.device)
+        q, k, v = inputs.q[b, h, index], inputs.k[b, h // group], inputs.v[b, h // group]
+        if emulate is None:
+            scores = (q.double() @ k.double().T) * scale
+        else:
+            scores = ((q.float() @ k.float().T) * scale).double()
+        if config.causal:
+            keys = torch.arange(config.seq_len, device=q.device)
+            scores.masked_fill_(keys[None, :] > index[:, None], float("-inf"))
+        weights = torch.exp(scores - scores.amax(-1, keepdim=True))
+        total = weights.sum(-1, keepdim=True)
+        if emulate is not None:
+            weights = weights.to(emulate).double()
+        rows_out = weights @ v.double() / total
+        parts.append(rows_out.to(emulate).double() if emulate is not None else rows_out)
+    return torch.cat(parts)
 
 
 def sdpa_baseline(config: Config, backend: str | None = None) -> Callable[[InputSet], torch.Tensor]:

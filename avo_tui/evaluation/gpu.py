@@ -12,7 +12,6 @@ import ctypes
 import functools
 import math
 import platform
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +19,7 @@ import torch
 from .attention import InputSet, softmax_scale
 from .contract import ContractError, Declarations, MissingEntry, TensorMap
 from .targets import Config
-from .timing import time_rotating_gpu
+from .timing import time_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 FIXED_PARAMETERS = 11  # q, k, v, o, batch, heads_q, heads_kv, seq_len, head_dim, causal, scale
@@ -110,7 +109,7 @@ def encode_tensor_map(tensor: torch.Tensor, box: tuple[int, ...], spec: TensorMa
 class CudaKernel:
     def __init__(
         self,
-        artifact: Path,
+        artifact: bytes,
         entry: str,
         declarations: Declarations,
         defines: dict[str, object],
@@ -123,7 +122,7 @@ class CudaKernel:
         self.declarations = declarations
         self.defines = defines
         self.device = device
-        module = ObjectCode.from_cubin(artifact.read_bytes())
+        module = ObjectCode.from_cubin(artifact)
         try:
             self.kernel = module.get_kernel(entry)
         except Exception as error:  # cuda.core raises a driver error here
@@ -139,6 +138,7 @@ class CudaKernel:
         self._check_parameters()
         self._maps: dict[tuple[object, ...], object] = {}  # (name, tensor address...) -> map
         self._maps_config: Config | None = None
+        self._staged: tuple[object, tuple[object, ...]] = (None, ())
 
     def _check_parameters(self) -> None:
         """The kernel takes the fixed parameters, then one CUtensorMap per declared map."""
@@ -171,7 +171,9 @@ class CudaKernel:
         launch = self.declarations.launch
         grid = _dims(env.evaluate(launch["grid"]), "grid")
         block = _dims(env.evaluate(launch["block"]), "block")
-        smem = int(env.evaluate(launch["smem"])) if "smem" in launch else 0  # type: ignore[call-overload]
+        smem = env.evaluate(launch["smem"]) if "smem" in launch else 0
+        if type(smem) is not int or smem < 0:
+            raise ContractError(f"avo:launch smem must be a number of bytes, got {smem!r}")
         cluster = _dims(env.evaluate(launch["cluster"]), "cluster") if "cluster" in launch else None
         if cluster is not None:
             grid = clusters_in(grid, cluster)
@@ -195,31 +197,58 @@ class CudaKernel:
             )
         self._smem_granted = smem
 
-    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        from cuda.core import LaunchConfig, launch
+    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        """Everything but the launch itself: geometry, shared memory, tensor maps, arguments."""
+        from cuda.core import LaunchConfig
 
         grid, block, smem, cluster = self.geometry(config)
         self._grant_smem(smem)
         options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
         q, k, v = inputs.tensors
         maps = self._tensor_maps(config, {"q": q, "k": k, "v": v, "out": out})
-        launch(
-            self.device.stream(),
+        self._staged = (
             options,
-            self.kernel,
-            np.intp(q.data_ptr()),
-            np.intp(k.data_ptr()),
-            np.intp(v.data_ptr()),
-            np.intp(out.data_ptr()),
-            np.int32(config.batch),
-            np.int32(config.heads_q),
-            np.int32(config.heads_kv),
-            np.int32(config.seq_len),
-            np.int32(config.head_dim),
-            np.int32(int(config.causal)),
-            np.float32(softmax_scale(config)),
-            *maps,
+            (
+                np.intp(q.data_ptr()),
+                np.intp(k.data_ptr()),
+                np.intp(v.data_ptr()),
+                np.intp(out.data_ptr()),
+                np.int32(config.batch),
+                np.int32(config.heads_q),
+                np.int32(config.heads_kv),
+                np.int32(config.seq_len),
+                np.int32(config.head_dim),
+                np.int32(int(config.causal)),
+                np.float32(softmax_scale(config)),
+                *maps,
+            ),
         )
+
+    def fire(self) -> None:
+        """The launch, queued on torch's stream; the caller's CUDA events time it."""
+        from cuda.core import launch
+
+        options, arguments = self._staged
+        launch(self.device.stream(), options, self.kernel, *arguments)
+
+    def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
+        """Nothing to copy back: the kernel wrote the caller's own tensors."""
+
+    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        self.stage(config, inputs, out)
+        self.fire()
+
+    def renew(self) -> None:
+        """Nothing: a CUDA kernel runs in the worker's own context."""
+
+    def signature(self, config: Config) -> object:
+        """The launch geometry and every tensor map's box and modes on ``config``."""
+        maps = [(m.name, m.tensor, self.boxes[m.name], m.swizzle, m.l2, m.oob)
+                for m in self.tensormaps]
+        return [self.geometry(config), maps]
+
+    def check_idle(self) -> None:
+        """A grid ends when its last block does: no work outlives a launch."""
 
     def _tensor_maps(self, config: Config, tensors: dict[str, torch.Tensor]) -> list[object]:
         """One descriptor per declared map over this launch's tensors, encoded once per tensor:
@@ -248,6 +277,7 @@ class CudaKernel:
     def close(self) -> None:
         self.geometry.cache_clear()
         self._maps.clear()
+        self._staged = (None, ())
 
 
 class CudaDevice:
@@ -265,7 +295,10 @@ class CudaDevice:
         props = torch.cuda.get_device_properties(index)
         self.num_sms = props.multi_processor_count
         self.capability = (props.major, props.minor)
-        self.flush_bytes = 2 * int(getattr(props, "L2_cache_size", 50 << 20))
+        # Zeroed before every timed launch, after its inputs were written: no subject finds its
+        # inputs (or anything else) in L2.
+        flush_bytes = 2 * int(getattr(props, "L2_cache_size", 50 << 20))
+        self._scratch = torch.empty(flush_bytes, dtype=torch.uint8, device=self.name)
         self._peak: float | None = None
         from cuda.bindings import driver
 
@@ -276,8 +309,11 @@ class CudaDevice:
         major, minor = self.capability
         return f"sm_{major}{minor}" + ("a" if major in (9, 10, 12) else "")
 
+    consistency_factor = 1.5
+    time_subject = staticmethod(time_events)
+
     def load(
-        self, artifact: Path, entry: str, declarations: Declarations, defines: dict[str, object]
+        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]
     ) -> CudaKernel:
         return CudaKernel(artifact, entry, declarations, defines, self)
 
@@ -292,7 +328,8 @@ class CudaDevice:
     def synchronize(self) -> None:
         torch.cuda.synchronize()
 
-    time_rotating = staticmethod(time_rotating_gpu)
+    def flush_cache(self) -> None:
+        self._scratch.zero_()
 
     def clock(self, launch: object) -> float:
         start = torch.cuda.Event(enable_timing=True)

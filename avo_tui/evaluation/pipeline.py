@@ -1,63 +1,96 @@
 """One evaluation, as the worker runs it: declarations, compile, correctness, timing, baselines.
 
-Correctness comes first, on every configuration and edge shape, with fresh inputs from a
-recorded seed and a NaN-poisoned output; the first failure ends the evaluation and the
-candidate scores zero everywhere. Only then is each configuration timed, with inputs rotated
-through more memory than the caches hold, and the last timed launch checked again.
+Correctness comes first: every configuration, the fixed edge shapes, and shapes and input cases
+drawn from the evaluation's seed (knowledge/kernel-contract.md), each on fresh inputs with a
+NaN-poisoned output, against a float64 reference, within a tolerance derived from the error an
+honest computation at the target's precision makes on the same inputs. The first failure ends
+the evaluation and the candidate scores zero everywhere.
+
+Then each configuration is timed in alternating rounds with the baselines (and, for the commit
+gate, the incumbent): every launch on input values never seen before, a poisoned output and a
+cold cache; launches drawn at random are checked against the reference right after they ran.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import secrets
+import statistics
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import torch
 
 from . import attention, contract
-from .attention import InputSet
+from .attention import InputSet, RowSample
 from .contract import Declarations, MissingEntry
-from .cpu import CpuDevice
+from .cpu import CpuDevice, KernelCrashed
 from .gpu import is_device_fault
-from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing
+from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing, kernel_identity
 from .score import plausibility_flags
-from .targets import Config, get_target
-from .timing import summarize
-from .toolchains import CompileCache, ToolchainUnavailable, get_toolchain
+from .targets import Config, draw_edge_configs, get_target
+from .timing import Samples, Subject, choose_verified, summarize
+from .toolchains import (
+    ArtifactTampered,
+    CompileCache,
+    CompileResult,
+    ToolchainUnavailable,
+    get_toolchain,
+)
+from .toolchains.base import read_artifact
 
 # A steady-state launch this many times slower than the (cold) first one is not honest work.
 UNSTABLE_TIMING_FACTOR = 4.0
-MAX_ROTATING_SETS = 16
 TIMING_ROUNDS = 3
+VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in each round
+INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
+# Part of the host facts: baseline timings taken under another timing protocol are not reused.
+TIMING_PROTOCOL = 2
 CANDIDATE = "candidate"
+INCUMBENT = "incumbent"
+MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 
 Progress = Callable[[str, str], None]  # (phase, detail)
 
 
 class Kernel(Protocol):
+    """A loaded candidate. ``stage`` and ``settle`` run outside the timed interval, ``fire``
+    is the launch the clock measures."""
+
+    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None: ...
+    def fire(self) -> float | None: ...
+    def settle(self, inputs: InputSet, out: torch.Tensor) -> None: ...
     def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None: ...
+    def signature(self, config: Config) -> object:
+        """How the kernel is launched on ``config`` (geometry, tensor maps), as plain data."""
+        ...
+    def renew(self) -> None:
+        """Start the next timing round afresh where that means something (a new process for a
+        C kernel): what sticks to one process, such as its memory layout, then varies from
+        round to round, where the gate's noise estimate sees it."""
+        ...
+    def check_idle(self) -> str | None: ...
     def close(self) -> None: ...
 
 
 class Device(Protocol):
-    name: str
-    arch: str | None
-    flush_bytes: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def arch(self) -> str | None: ...
+    @property
+    def consistency_factor(self) -> float:
+        """Checked launches may take this times the median of all launches, no more."""
+        ...
 
     def load(
-        self, artifact: Path, entry: str, declarations: Declarations, defines: dict[str, object]
+        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]
     ) -> Kernel: ...
     def synchronize(self) -> None: ...
-    def time_rotating(
-        self,
-        launch: Callable[[int], object],
-        sets: int,
-        budget_s: float,
-        before_last: Callable[[], object] | None = None,
-    ) -> tuple[list[float], int]: ...
+    def flush_cache(self) -> None: ...
+    def time_subject(self, subject: Subject, budget_s: float, verified: set[int]) -> Samples: ...
     def generator(self, seed: int) -> torch.Generator: ...
     def peak_flops(self) -> float: ...
     def host_info(self) -> dict[str, object]: ...
@@ -78,8 +111,42 @@ class Pipeline:
         self.poisoned = False  # a CUDA fault left the context unusable: the worker must go
         self.baseline_timings: dict[tuple[str, Config], Timing] = {}
 
+    def host_info(self) -> dict[str, object]:
+        return self.device.host_info() | {"timing_protocol": TIMING_PROTOCOL}
+
     def run(self, request: EvalRequest, progress: Progress) -> EvalResult:
         return Evaluation(self, request, progress).run()
+
+
+class InputPool:
+    """The input buffers of one configuration's timing. ``advance`` fills the next buffer with
+    values drawn from a new seed; ``regenerate`` draws the current values again, into new
+    memory, after the launch (a kernel cannot reach what does not exist yet)."""
+
+    def __init__(self, config: Config, device: Device, seeds: random.Random) -> None:
+        self.config = config
+        self.device_name = device.name
+        self.generator = device.generator(0)
+        self.seeds = seeds
+        self.slots = [
+            attention.make_inputs(config, self.generator, device.name) for _ in range(INPUT_SLOTS)
+        ]
+        self.index = 0
+        self.seed = 0
+
+    @property
+    def current(self) -> InputSet:
+        return self.slots[self.index]
+
+    def advance(self) -> InputSet:
+        self.index = (self.index + 1) % len(self.slots)
+        self.seed = self.seeds.getrandbits(62)
+        attention.refill(self.current, self.generator.manual_seed(self.seed))
+        return self.current
+
+    def regenerate(self) -> InputSet:
+        self.generator.manual_seed(self.seed)
+        return attention.make_inputs(self.config, self.generator, self.device_name)
 
 
 class Evaluation:
@@ -93,6 +160,9 @@ class Evaluation:
         self.progress = progress
         self.target = get_target(request.target)
         self.seed = request.seed if request.seed is not None else secrets.randbits(62)
+        # Shapes, input cases, which launches are checked, which rows: all from the seed, which
+        # only the harness knows; --seed reproduces an evaluation.
+        self.draws = random.Random(self.seed)
         self.result = EvalResult(
             target=self.target.name,
             toolchain=self.target.toolchain,
@@ -100,22 +170,26 @@ class Evaluation:
             unit=self.target.unit,
             seed=self.seed,
             quick=request.quick,
-            host=self.device.host_info(),
+            host=pipeline.host_info(),
         )
         self.first_launch_s: dict[Config, float] = {}
-        self.declared = Declarations((), ())
 
     def run(self) -> EvalResult:
         started = time.perf_counter()
         result, target = self.result, self.target
-        kernel: Kernel | None = None
+        kernels: list[Kernel] = []
         try:
-            result.knobs = self.declarations()
-            kernel = self.build()
-            self.check_all(kernel)
-            self.time_all(kernel)
-            peak = self.device.peak_flops() / target.unit_scale
-            result.flags = plausibility_flags(result, target, peak, self.request.previous_best)
+            declared = self.declarations(self.request.sources)
+            result.knobs = {k.name: k.value for k in declared.knobs}
+            compiled = result.compile = self.compile(self.request.sources)
+            kernel = self.load(compiled, declared, kernels)
+            result.kernel_id = self.identify(compiled, kernel)
+            incumbent = self.build_incumbent(kernels)
+            if not result.same_as_incumbent:
+                self.check_all(kernel)
+                self.time_all(kernel, incumbent)
+                peak = self.device.peak_flops() / target.unit_scale
+                result.flags = plausibility_flags(result, target, peak, self.request.previous_best)
         except Rejected as rejected:
             result.failure = rejected.failure
         except Exception as error:
@@ -127,20 +201,20 @@ class Evaluation:
             if result.failure is not None:
                 for config in result.configs:
                     config.throughput = 0.0
-            if kernel is not None:
-                kernel.close()
+            for loaded in kernels:
+                loaded.close()
         result.seconds = time.perf_counter() - started
         return result
 
     # -- stages ----------------------------------------------------------------------------
 
-    def declarations(self) -> dict[str, str]:
+    def declarations(self, sources: Mapping[str, str]) -> Declarations:
         """Parse every file's declarations into one set; check the requirements."""
         knobs: list[contract.Knob] = []
         requires: list[tuple[int, str]] = []
         launch: dict[str, str] = {}
         defines: dict[str, str] = {}
-        for name, text in self.request.sources.items():
+        for name, text in sources.items():
             try:
                 declared = contract.parse(text)
                 declared.check_requirements(self.target.defines)
@@ -150,45 +224,86 @@ class Evaluation:
             requires += declared.requires
             launch |= declared.launch
             defines |= declared.defines
-        self.declared = Declarations(tuple(knobs), tuple(requires), launch, defines)
-        return {k.name: k.value for k in knobs}
+        return Declarations(tuple(knobs), tuple(requires), launch, defines)
 
-    def build(self) -> Kernel:
-        sources = self.request.sources
+    def compile(self, sources: Mapping[str, str]) -> CompileResult:
         self.progress("compile", ", ".join(sources))
         try:
             toolchain = get_toolchain(self.target.toolchain, self.cache, self.device.arch)
             options = tuple(f"-D{k}={v}" for k, v in self.target.defines.items())
-            compiled = toolchain.compile(sources, options + self.request.options)
+            return toolchain.compile(sources, options + self.request.options)
         except ToolchainUnavailable as error:
             raise Rejected("toolchain", str(error)) from None
-        self.result.compile = compiled
+
+    def load(self, compiled: CompileResult, declared: Declarations, loaded: list[Kernel]) -> Kernel:
         if not compiled.ok or compiled.artifact is None:
             raise Rejected("compile", compiled.summary().removeprefix("compile failed: "))
         try:
-            kernel = self.device.load(
-                compiled.artifact, self.target.entry, self.declared, dict(self.target.defines)
-            )
+            artifact = read_artifact(compiled)
+            defines = dict(self.target.defines)
+            kernel = self.device.load(artifact, self.target.entry, declared, defines)
+        except ArtifactTampered as error:
+            raise Rejected(
+                "internal", f"the compiled kernel changed before loading: {error}"
+            ) from None
         except MissingEntry as error:
             raise Rejected("entry", str(error)) from None
         except contract.ContractError as error:
             raise Rejected("contract", str(error)) from None
+        except KernelCrashed as error:
+            raise Rejected("crash", str(error)) from None
         except OSError as error:
             raise Rejected("entry", f"cannot load the compiled kernel: {error}") from None
+        loaded.append(kernel)
         if "registers" not in compiled.resources and hasattr(kernel, "resources"):
             compiled.resources.update(kernel.resources())
         return kernel
 
+    def identify(self, compiled: CompileResult, kernel: Kernel) -> str:
+        """What the kernel is, for deciding whether two sources are one kernel: the compiled
+        code and how it is launched on every timed configuration. Comments, layout, unused
+        macros and renamed locals change neither."""
+        launches = []
+        for config in self.target.grid(self.request.quick):
+            try:
+                launches.append(kernel.signature(config))
+            except contract.ContractError as error:  # geometry that fails on this config
+                raise Rejected("contract", str(error), config.name) from None
+        return kernel_identity(compiled.artifact_sha256, launches)
+
+    def build_incumbent(self, loaded: list[Kernel]) -> Kernel | None:
+        """The best version, to time beside the candidate; None when there is none, when the
+        candidate is the very same kernel (``same_as_incumbent``: nothing is timed), or when
+        it no longer builds here (the gate then falls back to its stored score)."""
+        sources = self.request.incumbent
+        if sources is None:
+            return None
+        try:
+            compiled = self.compile(sources)
+            incumbent = self.load(compiled, self.declarations(sources), loaded)
+            self.result.incumbent_kernel_id = self.identify(compiled, incumbent)
+        except Rejected as rejected:
+            self.progress("incumbent", f"not timed: {rejected.failure}")
+            return None
+        if self.result.incumbent_kernel_id == self.result.kernel_id:
+            self.result.same_as_incumbent = True
+            return None
+        return incumbent
+
     def check_all(self, kernel: Kernel) -> None:
-        """Check every configuration and edge shape, remembering each first launch's time."""
+        """Check every configuration, edge shape and drawn case, remembering each timed
+        configuration's first launch time."""
         target = self.target
-        todo = [(c, False) for c in target.grid(self.request.quick)]
-        todo += [(c, True) for c in target.edge_configs]
-        for index, (config, edge) in enumerate(todo):
-            self.progress("check", f"{config.name} ({index + 1}/{len(todo)})")
-            entry = ConfigResult(config, edge=edge, primary_baseline=target.baselines[0])
+        todo = [(c, False, "normal") for c in target.grid(self.request.quick)]
+        todo += [(c, True, "normal") for c in target.edge_configs]
+        todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
+        for index, (config, edge, case) in enumerate(todo):
+            self.progress("check", f"{config.name} {case} ({index + 1}/{len(todo)})")
+            entry = ConfigResult(
+                config, edge=edge, primary_baseline=target.baselines[0], case=case
+            )
             self.result.configs.append(entry)
-            inputs = attention.make_inputs(config, self.generator(index), self.device.name)
+            inputs = attention.make_inputs(config, self.generator(index), self.device.name, case)
             pristine = inputs.clone()
             out = attention.empty_output(config, self.device.name)
             out.fill_(math.nan)
@@ -197,51 +312,101 @@ class Evaluation:
                 kernel.launch(config, inputs, out)
             except contract.ContractError as error:  # geometry or a tensor map, per config
                 raise Rejected("contract", str(error), config.name) from None
+            except KernelCrashed as error:
+                raise Rejected("crash", str(error), config.name) from None
             self.device.synchronize()
-            self.first_launch_s[config] = time.perf_counter() - start
+            if not edge:
+                self.first_launch_s[config] = time.perf_counter() - start
             if not inputs.equal(pristine):
                 entry.passed = False
                 raise Rejected(
                     "inputs_modified", "q, k or v changed during the launch", config.name
                 )
-            self.verify(inputs, out, entry, "incorrect")
+            self.check_output(pristine, out, entry)
 
-    def verify(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult, kind: str) -> None:
+    def check_output(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult) -> None:
         config = entry.config
-        errors = attention.compare(out, attention.reference(config, inputs))
+        dtype = attention.DTYPES[config.dtype]
+        expected, honest_out = attention.references(config, inputs, emulate=dtype)
+        assert honest_out is not None
+        errors = attention.compare(out, expected)
         entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
-        tol = self.target.tolerance
+        honest = attention.compare(honest_out, expected)
+        bounds = self._bounds(config, honest, float(expected.abs().max()))
+        entry.tolerance, entry.honest_rel_l2 = bounds, honest.rel_l2
+        for reference in (expected, honest_out):
+            reference.zero_()  # no reference stays readable in the device's memory
         if not errors.finite:
             entry.passed = False
             count = int((~torch.isfinite(out)).sum())
-            what = "after the timed launches" if kind == "stale_output" else "in the output"
             raise Rejected(
-                "nonfinite" if kind == "incorrect" else kind,
-                f"{count} of {out.numel()} output values are NaN or Inf {what}",
-                config.name,
+                "nonfinite", f"{count} of {out.numel()} output values are NaN or Inf", config.name
             )
-        if errors.rel_l2 > tol.rel_l2 or errors.max_abs > tol.max_abs:
-            entry.passed = False
-            when = " on the last timed launch" if kind == "stale_output" else ""
-            raise Rejected(
-                kind,
-                f"relative L2 error {errors.rel_l2:.3g} (tolerance {tol.rel_l2:g}), "
-                f"max abs error {errors.max_abs:.3g} (tolerance {tol.max_abs:g}){when}",
-                config.name,
-            )
+        self._judge(errors, bounds, entry, "incorrect", "")
         entry.passed = True
 
-    def time_all(self, kernel: Kernel) -> None:
+    def check_rows(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        """A timed launch drawn for checking: no NaN left anywhere, and a random sample of rows
+        matches the reference."""
+        if not bool(torch.isfinite(out).all()):
+            count = int((~torch.isfinite(out)).sum())
+            raise Rejected(
+                "stale_output",
+                f"{count} of {out.numel()} output values are NaN or Inf after a timed launch",
+                config.name,
+            )
+        sample = RowSample.draw(config, self.draws)
+        exact = attention.reference_rows(config, inputs, sample)
+        dtype = attention.DTYPES[config.dtype]
+        honest = attention.compare(
+            attention.reference_rows(config, inputs, sample, emulate=dtype), exact
+        )
+        bounds = self._bounds(config, honest, float(exact.abs().max()))
+        errors = attention.compare(sample.gather(out), exact)
+        self._judge(errors, bounds, ConfigResult(config), "stale_output", " in a timed launch")
+
+    def _bounds(
+        self, config: Config, honest: attention.Errors, scale: float
+    ) -> tuple[float, float]:
+        """The tolerance for this configuration on these inputs, from the distance between
+        the exact output and the one an honest computation at the target's precision gives;
+        ``scale`` is the largest exact value, for the floor in ulps."""
+        dtype = attention.DTYPES[config.dtype]
+        ulp = 2.0 ** (math.floor(math.log2(scale)) - MANTISSA_BITS[dtype]) if scale > 0 else 0.0
+        return self.target.tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
+
+    @staticmethod
+    def _judge(
+        errors: attention.Errors,
+        bounds: tuple[float, float],
+        entry: ConfigResult,
+        kind: str,
+        when: str,
+    ) -> None:
+        rel_tol, abs_tol = bounds
+        if not errors.finite or errors.rel_l2 > rel_tol or errors.max_abs > abs_tol:
+            entry.passed = False
+            raise Rejected(
+                kind,
+                f"relative L2 error {errors.rel_l2:.3g} (tolerance {rel_tol:.3g}), "
+                f"max abs error {errors.max_abs:.3g} (tolerance {abs_tol:.3g}){when}",
+                entry.config.name,
+            )
+
+    def time_all(self, kernel: Kernel, incumbent: Kernel | None) -> None:
         timed = self.result.timed
         baselines = self.target.baselines if self.request.measure_baselines else ()
         known = self.pipeline.baseline_timings
         for index, entry in enumerate(timed):
             self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
-            sets = self.rotating_inputs(entry.config, self.generator(1_000_000 + index))
             reused = self.known_baselines(entry.config, baselines)
             fresh = tuple(name for name in baselines if name not in reused)
-            self.time_config(kernel, entry, sets, fresh)
+            self.time_config(kernel, incumbent, entry, fresh)
             self.check_steady(entry.config, entry.timing)
+            for loaded in (kernel, incumbent):
+                problem = loaded.check_idle() if loaded is not None else None
+                if problem:
+                    raise Rejected("background_work", problem, entry.name)
             for name in fresh:
                 known[name, entry.config] = entry.baseline_timings[name]
             for name, timing in reused.items():
@@ -262,46 +427,134 @@ class Evaluation:
     def time_config(
         self,
         kernel: Kernel,
+        incumbent: Kernel | None,
         entry: ConfigResult,
-        sets: list[InputSet],
         baselines: tuple[str, ...],
     ) -> None:
-        """Time the baselines and the candidate in alternating rounds, so a machine that slows
-        down for a while slows both and their ratio holds; then check the last launch."""
-        config, scale = entry.config, self.target.unit_scale
-        out = attention.empty_output(config, self.device.name)
-        launches: dict[str, Callable[[int], object]] = {
-            name: _baseline_launch(name, config, sets) for name in baselines
-        }
-        launches[CANDIDATE] = lambda i: kernel.launch(config, sets[i], out)
-        samples: dict[str, list[float]] = {name: [] for name in launches}
-        budget = self.target.time_budget_s / TIMING_ROUNDS
-        last = 0
-        for round_ in range(TIMING_ROUNDS):
-            final = round_ == TIMING_ROUNDS - 1
-            for name, launch in launches.items():  # the candidate goes last in every round
-                times, last = self.device.time_rotating(
-                    launch,
-                    len(sets),
-                    budget,
-                    before_last=(
-                        (lambda: out.fill_(math.nan)) if final and name == CANDIDATE else None
-                    ),
-                )
-                samples[name] += times
-        self.verify(sets[last], out, ConfigResult(config), "stale_output")
-        entry.timing = summarize(samples.pop(CANDIDATE))
-        entry.throughput = config.flops / entry.timing.median_s / scale
-        for name, times in samples.items():
-            entry.add_baseline(name, summarize(times), scale)
+        """Time the baselines, the incumbent and the candidate in alternating rounds, so a
+        machine that slows down for a while slows them all and their ratios hold.
 
-    def rotating_inputs(self, config: Config, generator: torch.Generator) -> list[InputSet]:
-        """Enough input sets that cycling through them evicts every cache (at least two)."""
-        sets = [attention.make_inputs(config, generator, self.device.name)]
-        wanted = math.ceil(self.device.flush_bytes / sets[0].nbytes)
-        while len(sets) < min(MAX_ROTATING_SETS, max(2, wanted)):
-            sets.append(attention.make_inputs(config, generator, self.device.name))
-        return sets
+        Beside an incumbent, each round times the two kernels in an A B B A pattern of half
+        blocks, which cancels a drift that is linear over the round, and which kernel is A
+        alternates by round from a start drawn per configuration: no kernel holds the first
+        place, which can be worth a percent on a GPU that was idle for a moment (seen in an
+        A/A test on the H200 before this order)."""
+        config, scale = entry.config, self.target.unit_scale
+        pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
+        subjects = [self._baseline_subject(name, config, pool) for name in baselines]
+        # Both kernels get the same treatment, checks included: the checks' own work must not
+        # leave one of them a warmer or busier machine than the other.
+        pair = [self._kernel_subject(CANDIDATE, kernel, config, pool)]
+        if incumbent is not None:
+            pair.append(self._kernel_subject(INCUMBENT, incumbent, config, pool))
+        times: dict[str, list[float]] = {s.name: [] for s in subjects + pair}
+        checked: list[float] = []
+        budget = self.target.time_budget_s / TIMING_ROUNDS
+        half = budget / len(pair)  # two half blocks per kernel beside an incumbent
+        first_s = self.first_launch_s.get(config, 0.0)
+        guess = max(1, int(0.5 * half / max(first_s, 1e-6)))
+        expected = {subject.name: guess for subject in pair}
+        start = self.draws.randrange(2)
+        for round_ in range(TIMING_ROUNDS):
+            if round_:  # also tells the worker's watchdog that slow kernels are progressing
+                self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
+            a, b = pair[(start + round_) % len(pair)], pair[(start + round_ + 1) % len(pair)]
+            blocks = [(s, budget, 0) for s in subjects]
+            if incumbent is None:
+                blocks.append((a, budget, VERIFIED_PER_ROUND))
+            else:
+                per_block = VERIFIED_PER_ROUND // 2
+                blocks += [(a, half, per_block), (b, half, per_block), (b, half, per_block),
+                           (a, half, per_block)]
+            for loaded in (kernel, incumbent):
+                if loaded is not None:
+                    loaded.renew()
+            rounds: dict[str, list[float]] = {}
+            for subject, seconds, count in blocks:
+                verified = (
+                    choose_verified(self.draws, expected[subject.name], count)
+                    if subject.verify is not None and count
+                    else set()
+                )
+                samples = self.device.time_subject(subject, seconds, verified)
+                times[subject.name] += samples.times
+                rounds.setdefault(subject.name, []).extend(samples.times)
+                if subject.name in expected:
+                    expected[subject.name] = len(samples.times)
+                if subject.name == CANDIDATE:
+                    checked += samples.verified
+            if incumbent is not None:
+                entry.round_gains.append(math.log(
+                    statistics.median(rounds[INCUMBENT]) / statistics.median(rounds[CANDIDATE])
+                ))
+        entry.timing = summarize(times.pop(CANDIDATE))
+        entry.throughput = config.flops / entry.timing.median_s / scale
+        entry.verified = len(checked)
+        if incumbent is not None:
+            entry.incumbent_timing = summarize(times.pop(INCUMBENT))
+        for name, samples_s in times.items():
+            entry.add_baseline(name, summarize(samples_s), scale)
+        self.check_consistent(config, entry.timing, checked)
+
+    def _kernel_subject(
+        self, name: str, kernel: Kernel, config: Config, pool: InputPool
+    ) -> Subject:
+        out = attention.empty_output(config, self.device.name)
+
+        def prepare() -> None:
+            inputs = pool.advance()
+            out.fill_(math.nan)
+            kernel.stage(config, inputs, out)
+            self.device.flush_cache()
+
+        def check() -> None:
+            inputs = pool.current
+            kernel.settle(inputs, out)
+            pristine = pool.regenerate()
+            try:
+                if not inputs.equal(pristine):
+                    raise Rejected(
+                        "inputs_modified", "q, k or v changed during a timed launch", config.name
+                    )
+                self.check_rows(config, pristine, out)
+            except Rejected as rejected:
+                if name == INCUMBENT:  # not the candidate's fault, and the operator must know
+                    raise Rejected(
+                        "incumbent_failed",
+                        f"the best version, timed beside the candidate, failed a check: "
+                        f"{rejected.failure.kind}: {rejected.failure.message}",
+                        config.name,
+                    ) from None
+                raise
+
+        return Subject(name, prepare, kernel.fire, check)
+
+    def _baseline_subject(self, name: str, config: Config, pool: InputPool) -> Subject:
+        baseline = attention.BASELINES[name](config)
+
+        def prepare() -> None:
+            pool.advance()
+            self.device.flush_cache()
+
+        def run() -> None:
+            baseline(pool.current)
+
+        return Subject(name, prepare, run)
+
+    def check_consistent(self, config: Config, timing: Timing, checked: list[float]) -> None:
+        """The checked launches are a random sample of all: their times must look the same."""
+        if not checked:
+            return
+        factor = statistics.median(checked) / timing.median_s
+        if factor > self.device.consistency_factor:
+            raise Rejected(
+                "inconsistent_timing",
+                f"the {len(checked)} timed launches checked against the reference took a median "
+                f"of {statistics.median(checked) * 1e3:.3g} ms, {factor:.1f}x the median of all "
+                f"{timing.reps} ({timing.median_s * 1e3:.3g} ms); a kernel must not work "
+                "differently when it is checked",
+                config.name,
+            )
 
     def check_steady(self, config: Config, timing: Timing | None) -> None:
         first_s = self.first_launch_s[config]
@@ -340,7 +593,3 @@ def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
-
-def _baseline_launch(name: str, config: Config, sets: list[InputSet]) -> Callable[[int], object]:
-    run = attention.BASELINES[name](config)
-    return lambda i: run(sets[i])

@@ -113,8 +113,8 @@ def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> 
     evaluation = Evaluation(pipeline, EvalRequest(target_name, sources, seed=0),
                             lambda phase, detail: None)
     try:
-        evaluation.declarations()
-        kernel = evaluation.build()
+        declared = evaluation.declarations(sources)
+        kernel = evaluation.load(evaluation.compile(sources), declared, [])
     except Rejected as rejected:
         raise SystemExit(f"the candidate does not build: {rejected.failure}") from None
     inputs = attention.make_inputs(config, evaluation.generator(0), pipeline.device.name)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import statistics
 from dataclasses import dataclass, field
 
 from .targets import Config
@@ -20,8 +23,13 @@ FAILURE_KINDS = {
     "nonfinite": "the output holds NaN or Inf",
     "incorrect": "the output differs from the reference beyond the tolerance",
     "inputs_modified": "the kernel wrote to its inputs",
-    "stale_output": "the output of the last timed launch is wrong (cached or skipped work)",
+    "stale_output": "a timed launch checked at random gave a wrong output (cached, skipped or "
+    "deferred work)",
     "unstable_timing": "later launches are far slower than the first",
+    "inconsistent_timing": "the timed launches that were checked took far longer than the rest",
+    "background_work": "the kernel's process kept working after the launch returned",
+    "incumbent_failed": "the best version, timed beside the candidate for the commit gate, "
+    "failed a check: the lineage's best is wrong, not this candidate",
     "internal": "the harness itself failed; this is a bug in avo-tui, not in the kernel",
 }
 
@@ -77,6 +85,14 @@ class ConfigResult:
     baselines: dict[str, float] = field(default_factory=dict)  # baseline name -> throughput
     baseline_timings: dict[str, Timing] = field(default_factory=dict)
     primary_baseline: str | None = None
+    case: str = "normal"  # the input case of a correctness configuration (targets.INPUT_CASES)
+    tolerance: tuple[float, float] | None = None  # (relative L2, max abs) it was judged by
+    honest_rel_l2: float | None = None  # the honest computation's error the tolerance came from
+    verified: int = 0  # timed launches checked against the reference
+    incumbent_timing: Timing | None = None  # the best version, timed beside the candidate
+    # log(incumbent median / candidate median) in each timing round: drift between rounds
+    # shows here, where the pooled samples' spread would hide it
+    round_gains: list[float] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -100,16 +116,35 @@ class ConfigResult:
             "name": self.name,
             "config": self.config.as_dict(),
             "edge": self.edge,
+            "case": self.case,
             "passed": self.passed,
             "max_abs_err": self.max_abs_err,
             "rel_l2_err": self.rel_l2_err,
+            "tolerance": list(self.tolerance) if self.tolerance else None,
+            "honest_rel_l2": self.honest_rel_l2,
+            "verified": self.verified,
             "throughput": self.throughput,
             "baseline": self.baseline,
             "ratio": self.ratio,
             "baselines": dict(self.baselines),
             "timing": self.timing.as_dict() if self.timing else None,
             "baseline_timings": {k: t.as_dict() for k, t in self.baseline_timings.items()},
+            "incumbent_timing": self.incumbent_timing.as_dict() if self.incumbent_timing else None,
+            "round_gains": list(self.round_gains),
         }
+
+
+def _log_median_se(timing: Timing) -> float:
+    """Standard error of log(median) for roughly normal samples: 1.2533 sigma / sqrt(n), with
+    sigma from the interquartile range (IQR / 1.349), relative to the median."""
+    sigma = timing.spread_pct / 100 / 1.349
+    return 1.2533 * sigma / math.sqrt(max(timing.reps, 1))
+
+
+def kernel_identity(artifact_sha256: str | None, launches: list[object]) -> str:
+    """One hash for a kernel: its compiled code and how it is launched (pipeline.identify)."""
+    text = json.dumps([artifact_sha256, launches], sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -134,10 +169,65 @@ class EvalResult:
     host: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
     worker_restarted: bool = False
+    kernel_id: str | None = None  # kernel_identity of the candidate, once it was built
+    incumbent_kernel_id: str | None = None  # the same for the incumbent, when one was built
+    # The candidate is the incumbent's very kernel: nothing was timed, nothing is new.
+    same_as_incumbent: bool = False
 
     @property
     def correct(self) -> bool:
         return self.failure is None
+
+    @property
+    def artifact_sha256(self) -> str | None:
+        """What the candidate compiled to: two sources that differ only in comments or layout
+        are the same kernel."""
+        return self.compile.artifact_sha256 if self.compile else None
+
+    @property
+    def incumbent_gain(self) -> float | None:
+        """Geometric mean over configurations of candidate/incumbent throughput, both timed in
+        the same rounds on the same inputs."""
+        ratios = [
+            c.incumbent_timing.median_s / c.timing.median_s
+            for c in self.timed
+            if c.timing and c.incumbent_timing
+        ]
+        if not self.correct or not ratios or len(ratios) != len(self.timed):
+            return None
+        return geometric_mean(ratios)
+
+    @property
+    def incumbent_gain_se(self) -> float | None:
+        """The standard error of log(incumbent_gain): the larger of two estimates. One takes
+        each median's standard error from its samples' interquartile range; it assumes the
+        launches are independent. The other takes the spread of the per-round gains (pooled
+        over configurations), which also holds what drifts between rounds. The geometric mean
+        averages the configurations, so either shrinks with their number."""
+        timed = [c for c in self.timed if c.timing and c.incumbent_timing]
+        if not timed or len(timed) != len(self.timed):
+            return None
+        samples = [
+            _log_median_se(c.timing) ** 2 + _log_median_se(c.incumbent_timing) ** 2  # type: ignore[arg-type]
+            for c in timed
+        ]
+        by_samples = math.sqrt(sum(samples)) / len(timed)
+        rounds = [c.round_gains for c in timed if len(c.round_gains) >= 2]
+        if len(rounds) != len(timed):
+            return by_samples
+        squares = sum((g - statistics.fmean(gains)) ** 2 for gains in rounds for g in gains)
+        variance = squares / sum(len(gains) - 1 for gains in rounds)
+        by_rounds = math.sqrt(sum(variance / len(gains) for gains in rounds)) / len(timed)
+        return max(by_samples, by_rounds)
+
+    @property
+    def incumbent_gain_dof(self) -> int | None:
+        """The degrees of freedom of the per-round estimate of incumbent_gain_se (None when
+        there are no rounds to pool)."""
+        rounds = [len(c.round_gains) - 1 for c in self.timed if len(c.round_gains) >= 2]
+        if not rounds or len(rounds) != len(self.timed):
+            return None
+        return sum(rounds)
 
     @property
     def timed(self) -> list[ConfigResult]:
@@ -197,6 +287,13 @@ class EvalResult:
             "host": dict(self.host),
             "seconds": round(self.seconds, 3),
             "worker_restarted": self.worker_restarted,
+            "artifact_sha256": self.artifact_sha256,
+            "kernel_id": self.kernel_id,
+            "incumbent_kernel_id": self.incumbent_kernel_id,
+            "same_as_incumbent": self.same_as_incumbent,
+            "incumbent_gain": self.incumbent_gain,
+            "incumbent_gain_se": self.incumbent_gain_se,
+            "incumbent_gain_dof": self.incumbent_gain_dof,
         }
 
 
@@ -215,3 +312,6 @@ class EvalRequest:
     known_baselines: dict[str, dict[str, Timing]] = field(default_factory=dict)
     previous_best: float | None = None  # the lineage's best geomean, to flag implausible jumps
     options: tuple[str, ...] = field(default_factory=tuple)
+    # The best version's sources: timed beside the candidate, interleaved, on the same inputs
+    # (the commit gate), so the decision never rests on a score measured at another time.
+    incumbent: dict[str, str] | None = None

@@ -1,24 +1,45 @@
-"""Timing launches: warm-up, then repeats until a time budget, inputs rotated, median and spread."""
+"""Timing a subject (the candidate, the incumbent or a baseline): warm-up, then launches until a
+time budget, each prepared untimed (fresh inputs, a poisoned output), some checked at random.
+
+Every launch looks the same to the kernel: new input values, an output full of NaN, a cold
+cache. Which launches are checked is drawn by the harness before the loop and never visible to
+the kernel, so a kernel that skips, caches or defers work on any share of its launches is caught
+by the checks with high probability, and one that does so on fewer than half of them gains
+nothing on the median.
+"""
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .results import Timing
 
 MIN_REPS = 3
 MAX_REPS = 10_000
-WARMUP_REPS = 1
 GPU_BATCH = 8  # launches queued back to back between host synchronisations
 
 
-def wall_clock(launch: Callable[[], object]) -> float:
-    """Seconds one synchronous launch takes. (The CUDA clock uses device events instead.)"""
-    start = time.perf_counter_ns()
-    launch()
-    return (time.perf_counter_ns() - start) * 1e-9
+@dataclass
+class Subject:
+    name: str
+    prepare: Callable[[], None]  # untimed, before every launch
+    run: Callable[[], float | None]  # the timed launch; may return its own (outside) timing
+    verify: Callable[[], None] | None = None  # untimed, right after a launch chosen for checking
+
+
+@dataclass
+class Samples:
+    times: list[float] = field(default_factory=list)
+    verified: list[float] = field(default_factory=list)  # the checked launches' own times
+
+
+def choose_verified(rng: random.Random, expected: int, count: int) -> set[int]:
+    """``count`` launch indices spread uniformly over the ``expected`` launches of a round."""
+    return set(rng.sample(range(max(expected, count)), count))
 
 
 def summarize(samples: list[float]) -> Timing:
@@ -32,68 +53,61 @@ def summarize(samples: list[float]) -> Timing:
     return Timing(median_s=median, spread_pct=spread, reps=len(ordered), min_s=ordered[0])
 
 
-def time_rotating(
-    launch: Callable[[int], object],
-    sets: int,
-    budget_s: float,
-    clock: Callable[[Callable[[], object]], float] = wall_clock,
-    before_last: Callable[[], object] | None = None,
-) -> tuple[list[float], int]:
-    """Time ``launch(i)`` on input sets i = 0, 1, ... (mod ``sets``) until ``budget_s`` is spent.
+def _more(count: int, last_verified: int, deadline: float) -> bool:
+    if count < MIN_REPS or count <= last_verified:
+        return True
+    return time.perf_counter() < deadline and count < MAX_REPS
 
-    The last launch comes after the loop, with ``before_last()`` run untimed just before it
-    (to poison the output), so the caller can check that launch's output against set ``last``.
-    Returns the samples and ``last``."""
-    for i in range(WARMUP_REPS):
-        launch(i % sets)
-    samples: list[float] = []
+
+def time_wall(subject: Subject, budget_s: float, verified: set[int]) -> Samples:
+    """On the CPU: the wall clock of this process around each launch, unless the launch
+    measured itself from outside the kernel's process (a runner's exchange)."""
+    subject.prepare()
+    subject.run()  # warm-up
+    samples = Samples()
     deadline = time.perf_counter() + budget_s
-    i = WARMUP_REPS
-    while len(samples) < MIN_REPS or (time.perf_counter() < deadline and len(samples) < MAX_REPS):
-        index = i % sets
-        samples.append(clock(lambda index=index: launch(index)))
-        i += 1
-    last = i % sets
-    if before_last is not None:
-        before_last()
-    samples.append(clock(lambda: launch(last)))
-    return samples, last
+    last = max(verified, default=-1)
+    while _more(len(samples.times), last, deadline):
+        index = len(samples.times)
+        subject.prepare()
+        start = time.perf_counter_ns()
+        measured = subject.run()
+        elapsed = measured if measured is not None else (time.perf_counter_ns() - start) * 1e-9
+        samples.times.append(elapsed)
+        if index in verified and subject.verify is not None:
+            subject.verify()
+            samples.verified.append(elapsed)
+    return samples
 
 
-def time_rotating_gpu(
-    launch: Callable[[int], object],
-    sets: int,
-    budget_s: float,
-    before_last: Callable[[], object] | None = None,
-) -> tuple[list[float], int]:
-    """``time_rotating`` for a GPU: each launch between its own pair of CUDA events, launches
-    queued in batches so the GPU never idles (and never clocks down) between them."""
+def time_events(subject: Subject, budget_s: float, verified: set[int]) -> Samples:
+    """On a GPU: each launch between its own pair of CUDA events, launches queued in batches
+    so the GPU never idles between them; a checked launch ends its batch, and is checked before
+    anything else runs."""
     import torch
 
-    for i in range(WARMUP_REPS):
-        launch(i % sets)
+    subject.prepare()
+    subject.run()  # warm-up
     torch.cuda.synchronize()
-    samples: list[float] = []
+    samples = Samples()
     deadline = time.perf_counter() + budget_s
-    i = WARMUP_REPS
-    while len(samples) < MIN_REPS or (time.perf_counter() < deadline and len(samples) < MAX_REPS):
-        events = []
-        for _ in range(GPU_BATCH):
+    last = max(verified, default=-1)
+    while _more(len(samples.times), last, deadline):
+        batch: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+        check = False
+        while len(batch) < GPU_BATCH and not check:
+            index = len(samples.times) + len(batch)
+            subject.prepare()
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            launch(i % sets)
+            subject.run()
             end.record()
-            events.append((start, end))
-            i += 1
-        events[-1][1].synchronize()
-        samples += [start.elapsed_time(end) * 1e-3 for start, end in events]
-    last = i % sets
-    if before_last is not None:
-        before_last()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    launch(last)
-    end.record()
-    end.synchronize()
-    samples.append(start.elapsed_time(end) * 1e-3)
-    return samples, last
+            batch.append((start, end))
+            check = index in verified and subject.verify is not None
+        batch[-1][1].synchronize()
+        samples.times += [start.elapsed_time(end) * 1e-3 for start, end in batch]
+        if check:
+            assert subject.verify is not None
+            subject.verify()
+            samples.verified.append(samples.times[-1])
+    return samples

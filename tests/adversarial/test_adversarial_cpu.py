@@ -1,7 +1,13 @@
-"""Kernels that break or cheat: each is rejected for the right reason, and the worker recovers.
+"""Kernels that break or cheat: each is rejected for its class's reason, or gains nothing.
 
 One warm worker serves the whole module, as in a run. After every rejected kernel an honest one
-is evaluated on the same worker and must pass, so a failure can never poison what follows.
+is evaluated on the same worker and must pass, so a failure can never poison what follows. The
+cheats are written as an attacker who has read the harness would write them; each passed the
+evaluator before issue 17 (the note of that issue has the figures).
+
+Where a cheat is not rejected but neutralised (it ends up doing the honest work), the test
+compares it with the honest kernel it is built on: the cheats were worth 15x to 2,600x, the
+bar is 10x, so machine noise cannot decide these tests.
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker
+from avo_tui.evaluation.pipeline import TIMING_ROUNDS, VERIFIED_PER_ROUND
 
 KERNELS = Path(__file__).parent / "kernels"
 TARGET = "cpu-attention"
 HANG_TIMEOUT_S = 4.0
+NEUTRALISED = 10.0  # a neutralised cheat is at most this many times the honest kernel's speed
 
 
-def sources(name: str) -> dict[str, str]:
+def sources(name: str, text: str | None = None) -> dict[str, str]:
     return {
-        name: (KERNELS / name).read_text(),
+        name: text if text is not None else (KERNELS / name).read_text(),
         "naive.h": (KERNELS / "naive.h").read_text(),
     }
 
@@ -31,22 +39,41 @@ def worker() -> Iterator[Worker]:
         yield w
 
 
-def evaluate(worker: Worker, name: str, timeout_s: float | None = None) -> EvalResult:
-    request = EvalRequest(TARGET, sources(name), quick=True, measure_baselines=False)
+def evaluate(
+    worker: Worker,
+    name: str,
+    timeout_s: float | None = None,
+    text: str | None = None,
+    **options: object,
+) -> EvalResult:
+    request = EvalRequest(TARGET, sources(name, text), quick=True, measure_baselines=False)
+    for key, value in options.items():
+        setattr(request, key, value)
     return worker.evaluate(request, timeout_s=timeout_s)
 
 
-def assert_recovers(worker: Worker) -> None:
+def assert_recovers(worker: Worker) -> EvalResult:
     result = evaluate(worker, "honest.c")
     assert result.correct, result.failure
     assert result.geomean > 0
+    return result
 
 
-def test_honest_kernel_passes(worker: Worker) -> None:
+def assert_rejected(result: EvalResult, kind: str, edge_only: bool | None = None) -> None:
+    assert result.failure is not None, f"accepted: {result.summary()}"
+    assert result.failure.kind == kind, result.failure
+    assert result.geomean == 0 and all(c.throughput == 0 for c in result.configs)
+    if edge_only is not None:
+        failed = next(c for c in result.configs if c.name == result.failure.config)
+        assert failed.edge == edge_only
+
+
+def test_honest_kernel_passes_with_every_timed_configuration_checked(worker: Worker) -> None:
     result = evaluate(worker, "honest.c")
     assert result.correct, result.failure
     assert all(c.passed for c in result.configs)
     assert not any(c.edge for c in result.timed)
+    assert all(c.verified == VERIFIED_PER_ROUND * TIMING_ROUNDS for c in result.timed)
 
 
 def test_compile_error_reports_its_line(worker: Worker) -> None:
@@ -63,22 +90,22 @@ def test_compile_error_reports_its_line(worker: Worker) -> None:
     assert_recovers(worker)
 
 
-@pytest.mark.parametrize(
-    ("kernel", "kind", "reason"),
-    [
-        ("segfault.c", "crash", "SIGSEGV"),
-        ("infinite_loop.c", "timeout", "killed and restarted"),
-    ],
-)
-def test_a_dying_kernel_costs_the_worker_not_the_run(
-    worker: Worker, kernel: str, kind: str, reason: str
-) -> None:
+def test_a_crashing_kernel_costs_its_own_process_not_the_worker(worker: Worker) -> None:
     restarts = worker.restarts
-    result = evaluate(worker, kernel, timeout_s=HANG_TIMEOUT_S)
-    assert result.failure is not None and result.failure.kind == kind, result.failure
-    assert reason in result.failure.message
-    assert result.worker_restarted and worker.restarts == restarts + 1
+    result = evaluate(worker, "segfault.c")
+    assert result.failure is not None and result.failure.kind == "crash", result.failure
+    assert "SIGSEGV" in result.failure.message
+    assert not result.worker_restarted and worker.restarts == restarts
     assert result.geomean == 0
+    assert_recovers(worker)
+
+
+def test_a_hanging_kernel_times_out_and_the_worker_recovers(worker: Worker) -> None:
+    restarts = worker.restarts
+    result = evaluate(worker, "infinite_loop.c", timeout_s=HANG_TIMEOUT_S)
+    assert result.failure is not None and result.failure.kind == "timeout", result.failure
+    assert "killed and restarted" in result.failure.message
+    assert result.worker_restarted and worker.restarts == restarts + 1
     assert_recovers(worker)
 
 
@@ -92,21 +119,103 @@ def test_a_dying_kernel_costs_the_worker_not_the_run(
         ("modifies_inputs.c", "inputs_modified", False),
         ("cached_output.c", "stale_output", False),
         ("slower_after_first.c", "unstable_timing", False),
+        # class 1: tells timed launches by repetition, or by the time since the last call
         ("skips_when_timed.c", "stale_output", False),
+        ("skips_when_called_recently.c", "stale_output", False),
+        # class 2: a cache keyed on the input buffers' addresses
+        ("caches_by_pointer.c", "stale_output", False),
+        # class 3: a thread left spinning after the launch returns
+        ("hog_thread.c", "background_work", False),
+        # class 5: inputs that are not N(0, 1), lengths nobody fixed in advance, a tolerance
+        # derived from the honest computation's own error
+        ("no_running_max.c", "nonfinite", True),
+        ("tail_residue.c", "incorrect", True),
+        ("low_precision_weights.c", "incorrect", None),
     ],
 )
 def test_wrong_or_cheating_kernel_is_rejected(
-    worker: Worker, kernel: str, kind: str, edge_only: bool
+    worker: Worker, kernel: str, kind: str, edge_only: bool | None
 ) -> None:
     result = evaluate(worker, kernel)
-    assert result.failure is not None, f"{kernel} was accepted"
-    assert result.failure.kind == kind, result.failure
-    assert result.geomean == 0 and all(c.throughput == 0 for c in result.configs)
-    failed = next(c for c in result.configs if c.name == result.failure.config)
-    assert failed.edge == edge_only
+    assert_rejected(result, kind, edge_only)
     if kind == "incorrect":
-        assert failed.passed is False and failed.rel_l2_err > 1e-4
+        failed = next(c for c in result.configs if c.name == result.failure.config)
+        assert failed.passed is False and failed.tolerance is not None
+        assert failed.rel_l2_err > failed.tolerance[0] or failed.max_abs_err > failed.tolerance[1]
     if kernel == "no_causal_mask.c":
+        failed = next(c for c in result.configs if c.name == result.failure.config)
         assert failed.config.causal
+    if kernel == "no_running_max.c":
+        failed = next(c for c in result.configs if c.name == result.failure.config)
+        assert failed.case == "large"
     assert not result.worker_restarted
+    assert_recovers(worker)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        "skips_unless_poisoned.c",  # class 1: skips when the output holds an answer
+        "caches_by_sampled_inputs.c",  # class 2: a cache keyed on a few input values
+        "patches_clock.c",  # class 3: rewrites time.perf_counter_ns in its process
+    ],
+)
+def test_cheat_that_cannot_tell_gains_nothing(worker: Worker, kernel: str) -> None:
+    honest = assert_recovers(worker)
+    result = evaluate(worker, kernel)
+    assert result.correct, result.failure
+    assert result.geomean < NEUTRALISED * honest.geomean, (result.geomean, honest.geomean)
+    assert not result.flags
+    assert_recovers(worker)
+
+
+def test_a_planted_cache_entry_is_never_loaded(worker: Worker, tmp_path: Path) -> None:
+    honest = assert_recovers(worker)
+    assert honest.compile is not None and honest.compile.artifact is not None
+    library = honest.compile.artifact
+    before = library.read_bytes()
+    text = (KERNELS / "writes_cache.c").read_text()
+    text = f'#define CACHED_LIBRARY "{library}"\n' + text
+    result = evaluate(worker, "writes_cache.c", text=text)
+    assert result.correct, result.failure  # its own work is honest; the write was refused
+    assert library.read_bytes() == before
+    again = assert_recovers(worker)
+    assert again.compile is not None
+    assert again.compile.artifact_sha256 == honest.compile.artifact_sha256
+
+
+def test_the_incumbent_is_timed_beside_the_candidate(worker: Worker) -> None:
+    honest = (KERNELS / "honest.c").read_text()
+    # the same work eight times over: structurally slower, whatever the machine's noise
+    slow = honest.replace(
+        "naive_attention(seq_len, seq_len);",
+        "for (int r = 0; r < 8; ++r) naive_attention(seq_len, seq_len);",
+    )
+    result = evaluate(worker, "honest.c", incumbent=sources("honest.c", slow))
+    assert result.correct, result.failure
+    assert all(c.incumbent_timing is not None for c in result.timed)
+    assert result.incumbent_gain is not None and result.incumbent_gain > 3
+    assert result.incumbent_gain_se is not None and result.incumbent_gain_se < 0.5
+
+
+def test_a_comment_or_an_unused_macro_does_not_make_a_new_kernel(worker: Worker) -> None:
+    honest = (KERNELS / "honest.c").read_text()
+    dressed = "/* tuned */\n#define UNUSED_TILE 128\n" + honest + "\n// again\n"
+    result = evaluate(worker, "honest.c", text=dressed, incumbent=sources("honest.c"))
+    assert result.correct and result.same_as_incumbent
+    assert result.kernel_id is not None and result.kernel_id == result.incumbent_kernel_id
+    assert not result.timed  # nothing was timed: there is nothing new to decide
+    changed = evaluate(worker, "honest.c", text=honest + "\nint avo_marker = 1;\n",
+                       incumbent=sources("honest.c"))
+    assert changed.correct and not changed.same_as_incumbent and changed.timed
+    assert changed.kernel_id != changed.incumbent_kernel_id
+
+
+def test_an_incumbent_that_fails_its_checks_is_named_not_the_candidate(worker: Worker) -> None:
+    # A best version committed by an older, foolable evaluator: timed beside the candidate, it
+    # is checked like the candidate, and its failure is reported as its own.
+    result = evaluate(worker, "honest.c", incumbent=sources("cached_output.c"))
+    assert_rejected(result, "incumbent_failed")
+    assert "the best version" in result.failure.message
+    assert "stale_output" in result.failure.message
     assert_recovers(worker)

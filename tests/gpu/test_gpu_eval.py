@@ -92,6 +92,8 @@ def test_infinite_loop_times_out_and_the_worker_recovers(worker: Worker) -> None
         # reads rows other warps may not have written yet: wrong values or the NaN poison
         ("data_race.cu", {"incorrect", "stale_output", "nonfinite"}, False),
         ("cached_output.cu", {"incorrect", "stale_output"}, False),
+        # class 1: does the work only while few launches have been made
+        ("skips_when_timed.cu", {"stale_output"}, False),
         ("partial_write.cu", {"nonfinite"}, False),
         ("edge_wrong.cu", {"incorrect"}, True),
     ],
@@ -105,6 +107,90 @@ def test_wrong_or_cheating_kernel_is_rejected(
     failed = next(c for c in result.configs if c.name == result.failure.config)
     assert failed.edge == edge_only
     assert_recovers(worker)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "kinds", "case"),
+    [
+        # class 5: logits far past N(0, 1), lengths drawn per evaluation, a tolerance derived
+        # from the honest computation's own error at bf16
+        ("no_running_max.cu", {"nonfinite", "incorrect"}, "large"),
+        ("tail_residue.cu", {"incorrect"}, None),
+        ("fp16_accumulate.cu", {"incorrect"}, None),
+    ],
+)
+def test_a_kernel_wrong_only_on_unfriendly_inputs_is_rejected(
+    worker: Worker, kernel: str, kinds: set[str], case: str | None
+) -> None:
+    result = evaluate(worker, kernel)
+    assert result.failure is not None and result.failure.kind in kinds, result.failure
+    assert result.geomean == 0
+    failed = next(c for c in result.configs if c.name == result.failure.config)
+    if case is not None:
+        assert failed.case == case
+    assert_recovers(worker)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        "skips_unless_poisoned.cu",  # class 1: skips when the output holds an answer
+        "caches_by_sampled_inputs.cu",  # class 2: a cache keyed on a few input values
+    ],
+)
+def test_a_cheat_that_cannot_tell_gains_nothing(worker: Worker, kernel: str) -> None:
+    honest = evaluate(worker, "honest.cu")
+    assert honest.correct, honest.failure
+    result = evaluate(worker, kernel)
+    assert result.correct, result.failure
+    assert result.geomean < 10 * honest.geomean, (result.geomean, honest.geomean)
+    assert all(c.verified > 0 for c in result.timed)
+
+
+def test_the_incumbent_is_timed_beside_the_candidate(worker: Worker) -> None:
+    honest = load_sources(ADVERSARIAL / "honest.cu", "cuda")
+    slow = {
+        name: text.replace(
+            "NAIVE_CALL(this_row(), seq_len); }",
+            "for (int r = 0; r < 2; ++r) NAIVE_CALL(this_row(), seq_len); }",
+        )
+        for name, text in honest.items()
+    }
+    assert slow != honest
+    request = EvalRequest("mha", honest, quick=True, measure_baselines=False, incumbent=slow)
+    result = worker.evaluate(request)
+    assert result.correct, result.failure
+    assert result.incumbent_gain is not None and result.incumbent_gain > 1.5  # half the work
+    commented = {name: "// a comment\n" + text for name, text in honest.items()}
+    request = EvalRequest("mha", commented, quick=True, measure_baselines=False, incumbent=honest)
+    same = worker.evaluate(request)
+    assert same.same_as_incumbent and not same.timed
+    # The same code launched with other blocks is another kernel (ROWS_PER_BLOCK is read only by
+    # the avo:launch declaration; the kernel reads blockDim).
+    narrow = {name: text.replace("#define ROWS_PER_BLOCK 128", "#define ROWS_PER_BLOCK 64")
+              for name, text in honest.items()}
+    assert narrow != honest
+    request = EvalRequest("mha", narrow, quick=True, measure_baselines=False, incumbent=honest)
+    other = worker.evaluate(request)
+    assert other.correct and not other.same_as_incumbent and other.timed
+    assert other.artifact_sha256 == same.artifact_sha256
+    assert other.kernel_id != other.incumbent_kernel_id
+
+
+def test_a_cheating_cubin_planted_in_the_cache_is_never_loaded(worker: Worker) -> None:
+    # Class 4: an attacker with write access to the cache folder swaps the honest kernel's
+    # cached cubin for a cheat's (a valid cubin with the same entry point).
+    honest = evaluate(worker, "honest.cu")
+    cheat = evaluate(worker, "cached_output.cu")
+    assert honest.compile is not None and honest.compile.artifact is not None
+    assert cheat.compile is not None and cheat.compile.artifact is not None
+    planted = cheat.compile.artifact.read_bytes()
+    honest.compile.artifact.write_bytes(planted)
+    again = evaluate(worker, "honest.cu")
+    assert again.correct, again.failure
+    assert again.compile is not None and not again.compile.cached  # a miss: built anew
+    assert again.compile.artifact_sha256 == honest.compile.artifact_sha256
+    assert again.compile.artifact is not None and again.compile.artifact.read_bytes() != planted
 
 
 def test_work_on_another_stream_cannot_even_build(worker: Worker) -> None:
@@ -163,6 +249,7 @@ def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch
     from avo_tui.evaluation import attention, contract, gpu
     from avo_tui.evaluation.targets import Config
     from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
+    from avo_tui.evaluation.toolchains.base import read_artifact
 
     device = gpu.CudaDevice(0)
     sources = load_sources(KERNELS / "tma_attention.cu", "cuda")
@@ -170,7 +257,7 @@ def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch
     assert compiled.ok and compiled.artifact is not None, compiled.log
     declarations = contract.parse(sources["tma_attention.cu"])
     kernel = device.load(
-        compiled.artifact, "avo_attention_fwd", declarations, {"AVO_HEAD_DIM": 128}
+        read_artifact(compiled), "avo_attention_fwd", declarations, {"AVO_HEAD_DIM": 128}
     )
     encoded: list[str] = []
     real = gpu.encode_tensor_map
