@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -131,6 +132,7 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
                 "meta": session.meta,
                 "state": session.state,
                 "best": best.id if best else None,
+                "suspects": [x.to_doc() for x in session.suspects()],
                 "attempts": session.attempt_count,
                 "events": session.last_seq,
                 "versions": [v.to_doc() for v in versions],
@@ -181,6 +183,27 @@ def _print_session(
         )
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
+    _print_suspects(console, session)
+
+
+def _print_suspects(console: Console, session: Session) -> None:
+    """Pending suspects stand out: nothing happens to them until a person decides."""
+    suspects = session.suspects()
+    if not suspects:
+        return
+    console.print(
+        f"[bold yellow]⚠ {len(suspects)} suspect{'s' if len(suspects) > 1 else ''} held for "
+        f"your review[/] (flagged as implausible; avo send {session.name} approve|reject ID):"
+    )
+    for s in suspects:
+        ratio = f" {s.ratio:.3f}x" if s.ratio else ""
+        message = s.message.splitlines()[0] if s.message else ""
+        console.print(
+            f"  [bold yellow]{s.attempt}[/] from {s.base} by {s.author}: "
+            f"{s.gmean:.4g} {s.unit}{ratio}  {escape(message)}"
+        )
+        for flag in s.flags:
+            console.print(f"      flagged: {escape(flag)}")
 
 
 def cmd_sessions_new(args: argparse.Namespace) -> int:

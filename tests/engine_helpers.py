@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,12 +15,13 @@ from avo_tui.engine import (
     Evaluator,
     RunSettings,
     SupervisorLimits,
+    Usage,
     create_session,
     seed_files,
 )
 from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators import Operator, Tuner
-from avo_tui.store import Event, Session
+from avo_tui.store import Event, Score, Session
 
 TARGET = get_target("cpu-attention")
 
@@ -29,6 +31,53 @@ def new_session(directory: Path, worker: Worker, **settings: object) -> Session:
     return create_session(
         directory, TARGET, RunSettings(quick=True, **settings), seed_files(TARGET), evaluator
     )
+
+
+# A seed score far below anything a correct kernel measures on any machine: the evaluator's jump
+# rule (more than max_plausible_jump times the lineage's best) flags every correct candidate,
+# whichever is faster.
+IMPLAUSIBLY_LOW_SEED = 1e-3
+KERNEL = "attention.c"
+CALL = "        attend_block(q + qo,"
+KNOB_MARK = re.compile(r"[ \t]*// avo:knob[^\n]*")
+
+
+def repeated(files: dict[str, str], times: int) -> dict[str, str]:
+    """The seed kernel doing all of its work ``times`` times: structurally slower, on any
+    machine and under any load."""
+    text = files[KERNEL]
+    assert CALL in text
+    loop = f"        for (int rep = 0; rep < {times}; ++rep) attend_block(q + qo,"
+    return {KERNEL: text.replace(CALL, loop)}
+
+
+REPEAT_LINE = "#define REPEAT 8   // avo:knob 1 2 8"
+
+
+def repeat_knob_seed(files: dict[str, str]) -> dict[str, str]:
+    """The seed with one knob, REPEAT (at 8: eight times the work), and its other knobs made
+    plain #defines: the tuner's only candidates, REPEAT 1 and 2, are both faster than the seed
+    by construction, and it runs out of candidates after them."""
+    text = KNOB_MARK.sub("", repeated(files, 8)[KERNEL]).replace("rep < 8;", "rep < REPEAT;")
+    return {KERNEL: text.replace("#define MAX_HEAD_DIM", REPEAT_LINE + "\n#define MAX_HEAD_DIM")}
+
+
+def flagged_session(directory: Path, template: Path) -> Session:
+    """The seeded ``template`` session again, with the REPEAT seed (repeat_knob_seed) as v0 and
+    its score stored as IMPLAUSIBLY_LOW_SEED: every correct candidate the engine evaluates comes
+    back flagged, and the tuner's two candidates are faster than the seed when timed beside it.
+    The template's noise and baseline timings come along, so nothing is measured twice."""
+    with Session.open(template, writable=False) as seeded:
+        files, meta, state = seeded.read_files("v0"), seeded.meta, seeded.state
+    files = repeat_knob_seed(files)
+    session = Session.create(
+        directory, target=meta["target"], operator=meta["operator"], seed_files=files,
+        score=Score(IMPLAUSIBLY_LOW_SEED, unit=TARGET.unit), host=meta["host"],
+        settings=meta["settings"],
+    )
+    session.set_state(announce=False, usage=Usage().to_doc(), noise=state["noise"],
+                      baselines=state.get("baselines", {}))
+    return session
 
 
 @dataclass

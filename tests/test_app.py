@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from engine_helpers import TARGET
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
-from tui_helpers import branched_session
+from tui_helpers import branched_session, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
@@ -41,14 +41,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # Textual runs on asyncio
-
-
-async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out waiting for the app")
 
 
 def text_of(app: AvoApp, selector: str, main: bool = False) -> str:

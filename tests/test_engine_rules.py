@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from avo_tui.engine import Budgets, Evaluator, NoiseEstimate, Supervisor, SupervisorLimits, Usage
-from avo_tui.engine.commands import BadCommand, Hint, from_doc, to_doc
-from avo_tui.engine.gate import judge, threshold
+from avo_tui.engine.commands import Approve, BadCommand, Hint, Reject, from_doc, to_doc
+from avo_tui.engine.gate import hold_if_flagged, judge, threshold
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators.hints import read_knob_request
@@ -31,6 +31,20 @@ def test_the_gate_needs_a_gain_beyond_the_measured_noise() -> None:
     assert not judge(99.0, False, 50.0, noise, "TFLOP/s").accepted  # failed re-evaluation
     assert judge(1.0, True, None, noise, "TFLOP/s").accepted  # nothing scored yet
     assert NoiseEstimate.from_doc(noise.to_doc()) == noise
+
+
+def test_a_flagged_result_the_gate_would_accept_is_held_not_committed() -> None:
+    noise = NoiseEstimate(floor_pct=0.5)
+    accepted = judge(80.0, True, 50.0, noise, "TFLOP/s")
+    jump = "geomean 80 is 1.60x the best committed score 50"
+    held = hold_if_flagged(accepted, [jump, "", jump])  # both evaluations flagged it
+    assert held.held and not held.accepted and held.flags == (jump,)
+    assert "held for the operator's review, flagged: " + jump in held.reason
+    assert hold_if_flagged(accepted, []) == accepted  # no flag: committed as before
+    refused = judge(50.1, True, 50.0, noise, "TFLOP/s")
+    assert hold_if_flagged(refused, [jump]) == refused  # a refusal stays a refusal
+    failed = judge(99.0, False, 50.0, noise, "TFLOP/s")
+    assert not hold_if_flagged(failed, [jump]).held
 
 
 def test_the_noise_window_forgets_old_pairs() -> None:
@@ -110,6 +124,10 @@ def test_budgets_stop_the_run_and_overrides_keep_the_rest() -> None:
 
 def test_commands_round_trip_and_bad_ones_are_refused() -> None:
     assert from_doc(to_doc(Hint("x"))) == Hint("x")
+    assert from_doc(to_doc(Approve("a12"))) == Approve("a12")
+    assert from_doc(to_doc(Reject("a3"))) == Reject("a3")
+    with pytest.raises(BadCommand, match="malformed approve"):
+        from_doc({"command": "approve"})
     with pytest.raises(BadCommand, match="unknown command 'explode'"):
         from_doc({"command": "explode"})
     with pytest.raises(BadCommand, match="malformed hint"):

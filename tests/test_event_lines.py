@@ -25,6 +25,12 @@ EVENTS = [
     Event(10, 0.0, "rollback", {"from": "v3", "to": "v1"}),
     Event(11, 0.0, "error", {"message": AWKWARD}),
     Event(12, 0.0, "status", {"status": "stopped", "reason": AWKWARD}),
+    Event(13, 0.0, "attempt", {"attempt": "a3", "outcome": "suspect", "detail": AWKWARD}),
+    Event(14, 0.0, "suspect", {"action": "held", "attempt": "a3", "base": "v0",
+                               "author": "tuner", "gmean": 9.5, "unit": "GFLOP/s",
+                               "flags": [AWKWARD, AWKWARD]}),
+    Event(15, 0.0, "suspect", {"action": "approved", "attempt": "a3", "version": "v2"}),
+    Event(16, 0.0, "suspect", {"action": "rejected", "attempt": "a3", "reason": AWKWARD}),
 ]
 
 

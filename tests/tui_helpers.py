@@ -4,7 +4,10 @@ the real store, for the app's tests and snapshots."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from avo_tui.store import Score, Session
 
@@ -82,3 +85,12 @@ def branched_session(directory: Path) -> Session:
     session.set_state(announce=False, status="stopped", step=9,
                       usage={"steps": 9, "seconds": 4242.0, "cost_usd": 1.25, "tokens": 345678})
     return session
+
+
+async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 60.0) -> None:
+    """Wait, letting the app run, until ``predicate()`` holds; fail after ``timeout`` s."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out waiting for the app")

@@ -165,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         reason = engine.run()
             finally:
                 output_log.close()
+            suspects = [s.attempt for s in session.suspects()]
     except KeyboardInterrupt:
         console.print("[yellow]stopped at once; the cut-short evaluation is recorded as "
                       "interrupted[/]")
@@ -173,6 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"run ended: {reason}.")
     if best and best.score:
         console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, target.unit)}")
+    if suspects:
+        console.print(f"[yellow]⚠ held for your review: {', '.join(suspects)}[/] (flagged as "
+                      f"implausible; avo sessions show {session.name}, then avo send "
+                      f"{session.name} approve|reject ID)")
     return 0
 
 

@@ -12,7 +12,8 @@ from ..evaluation.candidate import load_sources
 from ..store import SessionCatalog, StoreError
 from . import Subcommands, add_command
 
-ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget")
+ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget", "approve",
+           "reject")
 # avo send NAME budget cost=20 tokens=5e6: the words a person types -> Budgets fields
 BUDGET_KEYS = {"cost": "max_cost_usd", "tokens": "max_tokens", "steps": "max_steps",
                "hours": "hours"}
@@ -31,6 +32,13 @@ examples:
   avo send cpu-1 edit ./my_kernel.c -m "hand-unrolled inner loop"
   avo send cpu-1 budget cost=40 tokens=20e6   raise the session's budgets (also steps=, hours=);
                                           then resume a run that a spent budget paused
+  avo send cpu-1 approve a12              commit suspect a12 as a version
+  avo send cpu-1 reject a12               drop suspect a12; it is never committed
+
+A suspect is a result the evaluator flagged as implausible (beyond the hardware peak, beyond the
+target's plausible ratio to the baseline, or a jump over the best beyond the target's limit)
+that the commit gate would otherwise have committed: it is held until you approve or reject it.
+`avo sessions show NAME` lists the pending ones with their flags.
 """
 
 
@@ -67,12 +75,24 @@ def _command(args: argparse.Namespace, path: Path) -> cmd.Command:
             return cmd.Rollback(text)
         case "budget":
             return cmd.SetBudgets(_budget_limits(args.text))
+        case "approve" | "reject":
+            return _verdict(args.action, args.text, path)
         case _:  # edit
             if not text:
                 raise StoreError("edit needs a kernel file or folder: avo send NAME edit PATH")
             with SessionCatalog(path.parent).open(path.name, writable=False) as session:
                 target = get_target(session.meta["target"])
             return cmd.OperatorEdit(load_sources(Path(text), target.toolchain), args.message)
+
+
+def _verdict(action: str, words: list[str], path: Path) -> cmd.Command:
+    """Approve or reject one pending suspect, checked against the session now (the engine
+    checks again when it applies the command)."""
+    if len(words) != 1:
+        raise StoreError(f"{action} needs one suspect's attempt id: avo send NAME {action} a12")
+    with SessionCatalog(path.parent).open(path.name, writable=False) as session:
+        suspect = session.suspect(words[0])
+    return cmd.Approve(suspect.attempt) if action == "approve" else cmd.Reject(suspect.attempt)
 
 
 def _budget_limits(words: list[str]) -> dict[str, float]:
@@ -98,10 +118,12 @@ def _budget_limits(words: list[str]) -> dict[str, float]:
 def register(commands: Subcommands) -> None:
     p = add_command(
         commands, "send", cmd_send,
-        "pause, resume, stop, hint, guide, roll back, edit or budget a run",
+        "pause, resume, stop, hint, guide, roll back, edit, budget a run; approve or reject "
+        "a suspect",
         "Send a control command to a session's engine.", EPILOG,
     )
     p.add_argument("name", help="session name")
     p.add_argument("action", choices=ACTIONS)
-    p.add_argument("text", nargs="*", help="hint or guidance text, a version, or a kernel path")
+    p.add_argument("text", nargs="*", help="hint or guidance text, a version, a kernel path, "
+                   "or a suspect's attempt id (approve, reject)")
     p.add_argument("-m", "--message", default="edited by hand", help="message of an edit")

@@ -6,10 +6,12 @@ app only through events.
 
 from .budget import Budgets, Usage
 from .commands import (
+    Approve,
     Guidance,
     Hint,
     OperatorEdit,
     Pause,
+    Reject,
     Resume,
     Rollback,
     SetBudgets,
@@ -23,6 +25,7 @@ from .launch import RunSettings, SeedRejected, create_session, seed_files
 from .supervisor import Supervisor, SupervisorLimits
 
 __all__ = [
+    "Approve",
     "Budgets",
     "Engine",
     "Evaluator",
@@ -31,6 +34,7 @@ __all__ = [
     "NoiseEstimate",
     "OperatorEdit",
     "Pause",
+    "Reject",
     "Resume",
     "Rollback",
     "RunSettings",

@@ -57,11 +57,29 @@ class SetBudgets:
 
 
 @dataclass(frozen=True)
+class Approve:
+    """Commit a pending suspect (a flagged result the gate held, by attempt id) as a version:
+    the operator has looked at it and believes it."""
+
+    attempt: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Drop a pending suspect (by attempt id): it stays an attempt and is never committed."""
+
+    attempt: str
+
+
+@dataclass(frozen=True)
 class Stop:
     reason: str = "stop requested"
 
 
-Command = Pause | Resume | Hint | Guidance | Rollback | OperatorEdit | SetBudgets | Stop
+Command = (
+    Pause | Resume | Hint | Guidance | Rollback | OperatorEdit | SetBudgets | Approve | Reject
+    | Stop
+)
 
 COMMANDS: dict[str, type[Command]] = {
     "pause": Pause,
@@ -71,6 +89,8 @@ COMMANDS: dict[str, type[Command]] = {
     "rollback": Rollback,
     "edit": OperatorEdit,
     "budget": SetBudgets,
+    "approve": Approve,
+    "reject": Reject,
     "stop": Stop,
 }
 _NAMES = {cls: name for name, cls in COMMANDS.items()}
@@ -98,12 +118,14 @@ def from_doc(doc: dict[str, Any]) -> Command:
 
 __all__ = [
     "COMMANDS",
+    "Approve",
     "BadCommand",
     "Command",
     "Guidance",
     "Hint",
     "OperatorEdit",
     "Pause",
+    "Reject",
     "Resume",
     "Rollback",
     "SetBudgets",

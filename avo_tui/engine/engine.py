@@ -22,11 +22,19 @@ from typing import Any
 
 from ..evaluation import EvalResult
 from ..operators.protocol import Operator, StepInterrupted, StepResult, Trial
-from ..store import Event, EventKind, Session, StoreError, UnknownVersion, Version
+from ..store import Attempt, Event, EventKind, Session, StoreError, UnknownVersion, Version
 from . import commands as cmd
 from .budget import Budgets, Usage
 from .evaluator import Evaluator, score_of, sources_key
-from .gate import NoiseEstimate, judge, threshold
+from .gate import (
+    GateDecisions,
+    NoiseEstimate,
+    Verdict,
+    hold_if_flagged,
+    judge,
+    judge_beside,
+    threshold,
+)
 from .inbox import Inbox
 from .supervisor import Supervisor, SupervisorLimits
 
@@ -54,6 +62,7 @@ class Engine:
         self.budgets = budgets or Budgets.from_doc(state.get("budgets") or settings.get("budgets"))
         self.usage = Usage.from_doc(state.get("usage"))
         self.noise = NoiseEstimate.from_doc(state.get("noise"))
+        self.decisions = GateDecisions.from_doc(state.get("gate_decisions"))
         self.supervisor = Supervisor.from_doc(
             state.get("supervisor"),
             limits or SupervisorLimits.from_doc(settings.get("supervisor")),
@@ -235,6 +244,10 @@ class Engine:
                 else:
                     session.set_state(budgets=self.budgets.to_doc(), announce=False)
                     session.append_event(EventKind.STATUS, status="budgets", **limits)
+            case cmd.Approve(attempt=ref):
+                self._approve(ref)
+            case cmd.Reject(attempt=ref):
+                self._reject(ref)
             case cmd.Stop(reason=reason):
                 self.stop_reason = reason
             case _:
@@ -252,6 +265,29 @@ class Engine:
         )
         self.supervisor.observe_commit(time.time())
         self._interrupt = f"the operator committed {version.id}"
+
+    def _approve(self, ref: str) -> None:
+        """The operator believes a suspect: it becomes a version (child of the version it was
+        built on, and the head), with its stored score; the running step ends."""
+        try:
+            suspect = self.session.suspect(ref)
+        except StoreError as error:
+            self._error(f"cannot approve {ref}: {error}")
+            return
+        version = self.session.approve_suspect(
+            ref, message=f"{suspect.message} (suspect {ref}, approved by the operator)"
+        )
+        self.supervisor.observe_commit(time.time())
+        self._save()
+        self._interrupt = f"the operator approved {ref} as {version.id}"
+
+    def _reject(self, ref: str) -> None:
+        try:
+            self.session.suspect(ref)
+        except StoreError as error:
+            self._error(f"cannot reject {ref}: {error}")
+            return
+        self.session.reject_suspect(ref, reason="rejected by the operator")
 
     # -- evaluation and commits ---------------------------------------------------------------
 
@@ -275,40 +311,76 @@ class Engine:
             log=_result_log(result),
         )
         self._after_evaluation()
-        trial = Trial(attempt, result, dict(files), sources_key(files))
-        reason = self.supervisor.observe_attempt(outcome, trial.key, time.time())
+        # Sources that compile to the same kernel are one candidate to the supervisor too.
+        trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files))
+        self._observe(attempt, trial.key)
+        self._save()
+        self._publish()
+        return trial
+
+    def _observe(self, attempt: Attempt, key: str) -> None:
+        """Show the supervisor an attempt, the gate's included; a stall starts a redirect."""
+        reason = self.supervisor.observe_attempt(attempt.outcome, key, time.time())
         if reason:
             self.session.append_event(
                 EventKind.SUPERVISOR, reason=reason, action="redirect", attempt=attempt.id
             )
             self._redirect = reason
-        self._save()
-        self._publish()
-        return trial
 
     def commit(
         self, trial: Trial, message: str, author: str, transcript: str | None = None
     ) -> Version | None:
-        """The commit gate (engine/gate.py): re-evaluate, then commit only a clear gain.
-        ``transcript`` (the agent's conversation so far) is kept with the re-evaluation."""
+        """The commit gate (engine/gate.py): re-evaluate beside the best, then commit only a
+        clear gain. Each kernel gets one decision against a given best: asking again, with the
+        same source or one that compiles to the same kernel, is answered ``unchanged`` without
+        measuring (noise would otherwise say yes to one try in a few). ``transcript`` (the
+        agent's conversation so far) is kept with the re-evaluation."""
         if trial.outcome != "promising":
             return None
         best = self.session.best()
-        best_gmean = best.score.gmean if best and best.score else None
         hashes = self.session.store_files(trial.files)
         same = [v.id for v in (self.session.version(trial.attempt.base), best)
-                if v and v.files == hashes]
+                if v and v.files == hashes] or self._held_suspects_with(hashes)
         if same:  # noise can flatter a source twice; it is still not a new version
-            self.session.record_attempt(
-                trial.files, base=trial.attempt.base, author=author, outcome="unchanged",
-                detail=f"identical to {same[0]}: nothing new to commit",
-            )
-            self._publish()
+            self._unchanged(trial, author, f"identical to {same[0]}: nothing new to commit")
             return None
-        confirm = self._measure(trial.files, trial.attempt.base, author)
+        decided = self.decisions.get(trial.result.kernel_id, best)
+        if decided:
+            self._unchanged(trial, author, f"the gate already decided on this kernel against "
+                            f"{best.id if best else 'no best'} ({decided}): one decision per "
+                            "kernel; change what it computes or how, not how it reads")
+            return None
+        confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best)
+        if confirm.same_as_incumbent:
+            self._unchanged(trial, author, f"compiles to the same kernel as the best, "
+                            f"{best.id if best else '?'}: nothing new to commit")
+            return None
         if confirm.correct and trial.result.correct:
             self.noise.add(trial.result.geomean, confirm.geomean)
-        verdict = judge(confirm.geomean, confirm.correct, best_gmean, self.noise, confirm.unit)
+        verdict = hold_if_flagged(self._verdict(confirm, best),
+                                  [*trial.result.flags, *confirm.flags])
+        if verdict.held:
+            attempt = self._hold_as_suspect(trial, confirm, verdict, message, author, transcript)
+        else:
+            attempt = self._record_decision(trial, confirm, verdict, message, author, transcript)
+        self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt.id)
+        self._observe(attempt, trial.key)
+        self._save()
+        self._publish()
+        return self.session.version(attempt.version) if attempt.version else None
+
+    def _verdict(self, confirm: EvalResult, best: Version | None) -> Verdict:
+        gain = confirm.incumbent_gain
+        if best is not None and confirm.correct and gain is not None:
+            return judge_beside(gain, confirm.incumbent_gain_se, confirm.incumbent_gain_dof,
+                                best.id, confirm.geomean, confirm.unit)
+        best_gmean = best.score.gmean if best and best.score else None
+        return judge(confirm.geomean, confirm.correct, best_gmean, self.noise, confirm.unit)
+
+    def _record_decision(
+        self, trial: Trial, confirm: EvalResult, verdict: Verdict, message: str, author: str,
+        transcript: str | None,
+    ) -> Attempt:
         version = None
         if verdict.accepted:
             version = self.session.commit(
@@ -322,7 +394,7 @@ class Engine:
         outcome = "committed" if verdict.accepted else (
             "not_confirmed" if confirm.correct else confirm.failure.kind  # type: ignore[union-attr]
         )
-        self.session.record_attempt(
+        attempt = self.session.record_attempt(
             trial.files,
             base=trial.attempt.base,
             author=author,
@@ -335,17 +407,59 @@ class Engine:
             version=version.id if version else None,
         )
         self._after_evaluation()
+        return attempt
+
+    def _unchanged(self, trial: Trial, author: str, detail: str) -> None:
+        """A gate request answered without measuring; the supervisor counts it all the same."""
+        attempt = self.session.record_attempt(
+            trial.files, base=trial.attempt.base, author=author, outcome="unchanged",
+            detail=detail,
+        )
+        self._observe(attempt, trial.key)
         self._save()
         self._publish()
-        return version
+
+    def _hold_as_suspect(
+        self, trial: Trial, confirm: EvalResult, verdict: Verdict, message: str, author: str,
+        transcript: str | None,
+    ) -> Attempt:
+        """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
+        not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
+        log, pending in the state until the operator approves or rejects it."""
+        score = score_of(confirm)
+        assert score is not None, "only a correct re-evaluation is held"
+        suspect = self.session.hold_suspect(
+            trial.files,
+            base=trial.attempt.base,
+            author=author,
+            message=message,
+            flags=verdict.flags,
+            score=score,
+            detail=f"re-evaluation of {trial.attempt.id}: {verdict.reason}",
+            log=_result_log(confirm),
+            transcript=transcript,
+        )
+        self._after_evaluation()
+        return self.session.attempt(suspect.attempt)
+
+    def _held_suspects_with(self, hashes: dict[str, str]) -> list[str]:
+        """Pending suspects with these very files: held once, not evaluated again."""
+        same = []
+        for suspect in self.session.suspects():
+            with suppress(StoreError):
+                if self.session.attempt(suspect.attempt).files == hashes:
+                    same.append(f"{suspect.attempt} (a suspect held for the operator's review)")
+        return same
 
     def commit_threshold(self) -> float:
         best = self.session.best()
         return threshold(best.score.gmean if best and best.score else None, self.noise)
 
     def _measure(
-        self, files: dict[str, str], base: str, author: str, quick: bool = False
+        self, files: dict[str, str], base: str, author: str, quick: bool = False,
+        incumbent: Version | None = None,
     ) -> EvalResult:
+        """Evaluate ``files``; with ``incumbent``, time that version beside them."""
         hashes = self.session.store_files(files)
         self.session.set_state(
             in_flight={"base": base, "author": author, "files": hashes, "started": time.time()},
@@ -357,6 +471,7 @@ class Engine:
             previous_best=None if quick else best.score.gmean if best and best.score else None,
             on_progress=self._progress,
             quick=quick or None,
+            incumbent=self.session.read_files(incumbent) if incumbent else None,
         )
 
     def _classify(self, result: EvalResult, quick: bool = False) -> tuple[str, str]:
@@ -416,6 +531,7 @@ class Engine:
             step=self.usage.steps,
             usage=self.usage.to_doc(),
             noise=self.noise.to_doc(),
+            gate_decisions=self.decisions.to_doc(),
             supervisor=self.supervisor.to_doc(),
         )
 

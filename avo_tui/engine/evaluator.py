@@ -71,6 +71,7 @@ class Evaluator:
         fresh_baselines: bool = False,
         on_progress: Progress | None = None,
         quick: bool | None = None,  # None: the session's setting
+        incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
     ) -> EvalResult:
         self.worker.wait_ready()  # its host facts say which stored baselines apply
         request = EvalRequest(
@@ -80,6 +81,7 @@ class Evaluator:
             reuse_baselines=not fresh_baselines,
             known_baselines={} if fresh_baselines else self._known(),
             previous_best=previous_best,
+            incumbent=dict(incumbent) if incumbent is not None else None,
         )
         result = self.worker.evaluate(request, timeout_s=self.timeout_s, on_progress=on_progress)
         self.count += 1

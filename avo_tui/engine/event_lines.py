@@ -4,6 +4,7 @@ pane and the session's output log, so all three tell the same story."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rich.markup import escape
 
@@ -17,9 +18,8 @@ def event_line(event: Event, unit: str) -> str | None:
         case "plan":
             return f"[cyan]plan[/]     {escape(d['text'])}"
         case "attempt":
-            style = {"committed": "green", "promising": "cyan", "slower": "dim"}.get(
-                d["outcome"], "red"
-            )
+            style = {"committed": "green", "promising": "cyan", "slower": "dim",
+                     "suspect": "bold yellow"}.get(d["outcome"], "red")
             return (f"[{style}]{d['attempt']:<8} {d['outcome']:<13}[/] "
                     f"{escape(d.get('detail', ''))}")
         case "commit":
@@ -42,6 +42,8 @@ def event_line(event: Event, unit: str) -> str | None:
             proposals = f"\n{escape(d['proposals'])}" if d.get("proposals") else ""
             return (f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
                     f"{proposals}")
+        case "suspect":
+            return _suspect_line(d, unit)
         case "pause":
             return "[yellow]paused[/]" + (f": {escape(d['reason'])}" if d.get("reason") else "")
         case "resume":
@@ -53,6 +55,19 @@ def event_line(event: Event, unit: str) -> str | None:
         case "status" if d.get("status") in ("finished", "stopped", "interrupted", "crashed"):
             return f"[dim]status   {d['status']}: {escape(str(d.get('reason', '')))}[/]"
     return None
+
+
+def _suspect_line(d: dict[str, Any], unit: str) -> str:
+    attempt, action = d.get("attempt", "?"), d.get("action", "")
+    if action == "held":
+        gmean = f"{d['gmean']:.4g} {d.get('unit') or unit}" if d.get("gmean") else "-"
+        flags = "; ".join(str(f) for f in d.get("flags") or ())
+        return (f"[bold yellow]⚠ suspect {attempt} held[/] for the operator's review "
+                f"(approve or reject it): {gmean} by {d.get('author', '?')} from "
+                f"{d.get('base', '?')}, flagged: {escape(flags)}")
+    if action == "approved":
+        return f"[bold green]suspect  {attempt} approved[/] by the operator -> {d.get('version')}"
+    return f"[yellow]suspect  {attempt} {escape(str(action))}[/] by the operator"
 
 
 _TAG = re.compile(r"(?<!\\)\[(?:/|[a-z][a-z _]*)\]")

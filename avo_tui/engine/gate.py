@@ -1,22 +1,42 @@
 """The commit gate: which evaluated candidates may become versions.
 
-The rule (docs/engine.md): a candidate is re-evaluated independently, with fresh inputs, and
-becomes a version only if the re-evaluation is correct and its geometric-mean throughput beats
-the best committed score by more than the measured noise:
+The rule (docs/engine.md): a candidate is re-evaluated independently, with fresh inputs, **timed
+beside the best version**, interleaved, in the same run, and becomes a version only if the
+re-evaluation is correct and its gain over the best is clearly more than that comparison's own
+noise:
+
+    log(gain) > max(GAIN_FLOOR, t * standard error of log(gain))
+
+where gain is the geometric mean over configurations of the best's median time over the
+candidate's and t is Student's one-sided 99% quantile for the degrees of freedom the standard
+error was estimated with (evaluation/score.py). For a change that does nothing this accepts 1%
+of the time per decision. Where the best could not be timed beside (it no
+longer builds here), the re-evaluation is compared with the best's stored score instead:
 
     confirm.gmean > best.gmean * (1 + noise)
 
+A result the evaluator flagged as implausible (beyond the hardware peak, beyond the target's
+plausible ratio to the baseline, or a jump over the best beyond the target's limit) is never
+committed automatically: where the gate would accept it, it is **held** as a suspect until the
+operator approves or rejects it (:func:`hold_if_flagged`).
+
 The re-evaluation's score is the one committed. The first measurement is biased upward (a
-candidate is submitted because it measured well), the second is not. The noise is the median
-relative difference between repeated evaluations of one source in this session, measured on
-the seed at the start and on every re-evaluation since, and never below a floor.
+candidate is submitted because it measured well), the second is not. The noise of the stored
+rule is the median relative difference between repeated evaluations of one source in this
+session, measured on the seed at the start and on every re-evaluation since, and never below a
+floor; it also decides which first evaluations are promising enough to ask the gate.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..evaluation.score import gain_threshold, t_quantile
+from ..store import Version
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -45,6 +65,45 @@ class NoiseEstimate:
         return cls(**(doc or {}))
 
 
+DECISIONS_KEPT = 128  # the newest; an older kernel asked again is simply measured again
+KERNEL_KEY_CHARS = 24  # of the kernel identity's hex digest: 96 bits, no collisions to fear
+
+
+@dataclass
+class GateDecisions:
+    """Which kernels the gate has decided on, against which best: one decision each. Keyed by
+    the evaluator's kernel identity (compiled code and launch), so a new comment, a renamed
+    local or an unused macro does not buy another try."""
+
+    entries: dict[str, list[str]] = field(default_factory=dict)  # kernel -> [best, attempt]
+
+    def get(self, kernel: str | None, best: Version | None) -> str | None:
+        """The attempt that holds the decision on ``kernel`` against ``best``, if any."""
+        entry = self.entries.get((kernel or "")[:KERNEL_KEY_CHARS])
+        if entry is None or entry[0] != (best.id if best else ""):
+            return None
+        return entry[1]
+
+    def add(self, kernel: str | None, best: Version | None, attempt: str) -> None:
+        if not kernel:
+            return
+        key = kernel[:KERNEL_KEY_CHARS]
+        self.entries.pop(key, None)
+        self.entries[key] = [best.id if best else "", attempt]
+        for old in list(self.entries)[:-DECISIONS_KEPT]:
+            del self.entries[old]
+
+    def to_doc(self) -> dict[str, list[str]]:
+        return dict(self.entries)
+
+    @classmethod
+    def from_doc(cls, doc: object) -> GateDecisions:
+        if not isinstance(doc, dict):
+            return cls()
+        return cls({str(k): [str(x) for x in v] for k, v in doc.items()
+                    if isinstance(v, list) and len(v) == 2})
+
+
 def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
     """The geometric mean a candidate must exceed to be committed."""
     return (best_gmean or 0.0) * (1 + noise.pct / 100)
@@ -54,10 +113,13 @@ def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
 class Verdict:
     accepted: bool
     reason: str
+    held: bool = False  # it would be accepted, but a flag holds it for the operator (a suspect)
+    flags: tuple[str, ...] = ()
 
 
 def judge(confirm_gmean: float, correct: bool, best_gmean: float | None, noise: NoiseEstimate,
           unit: str) -> Verdict:
+    """The stored-score rule, for when the best could not be timed beside the candidate."""
     if not correct:
         return Verdict(False, "the re-evaluation failed")
     bar = threshold(best_gmean, noise)
@@ -68,5 +130,33 @@ def judge(confirm_gmean: float, correct: bool, best_gmean: float | None, noise: 
             f"re-evaluated at {confirm_gmean:.4g} {unit} ({gain:+.2f}% on the best), not above "
             f"the noise of {noise.pct:.2f}%",
         )
-    gain = f" ({100 * (confirm_gmean / best_gmean - 1):+.2f}%)" if best_gmean else ""
-    return Verdict(True, f"re-evaluated at {confirm_gmean:.4g} {unit}{gain}")
+    change = f" ({100 * (confirm_gmean / best_gmean - 1):+.2f}%)" if best_gmean else ""
+    return Verdict(True, f"re-evaluated at {confirm_gmean:.4g} {unit}{change}")
+
+
+def judge_beside(gain: float, gain_se: float | None, dof: int | None, best: str,
+                 confirm_gmean: float, unit: str) -> Verdict:
+    """The side-by-side rule: ``gain`` is the candidate's speed over the best version's
+    (``best``), both timed in the same rounds on the same inputs; ``gain_se`` the standard
+    error of log(gain), estimated with ``dof`` degrees of freedom."""
+    bar = gain_threshold(gain_se, dof)
+    measured = (f"re-evaluated at {confirm_gmean:.4g} {unit}, {100 * (gain - 1):+.2f}% on "
+                f"{best} timed beside it")
+    if math.log(gain) <= bar:
+        return Verdict(False, f"{measured}: not above the bar of {100 * math.expm1(bar):+.2f}% "
+                              f"({t_quantile(dof):.2f} standard errors of this comparison)")
+    return Verdict(True, f"{measured} (bar {100 * math.expm1(bar):+.2f}%)")
+
+
+def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:
+    """The suspect rule: an accepted verdict on a flagged result (the first evaluation's flags
+    or the re-evaluation's) becomes ``held``, not accepted. Anything else is left as it is."""
+    unique = tuple(dict.fromkeys(f for f in flags if f))
+    if not verdict.accepted or not unique:
+        return verdict
+    return Verdict(
+        False,
+        f"{verdict.reason}; held for the operator's review, flagged: " + "; ".join(unique),
+        held=True,
+        flags=unique,
+    )

@@ -81,6 +81,9 @@ class Tuner:
         if self._wide_steps:
             self._wide_steps -= 1
         summary = f"{change}: {trial.outcome}" + (f" -> {committed.id}" if committed else "")
+        latest = ctx.session.recent_attempts(1) if trial.outcome == "promising" else []
+        if not committed and latest and latest[0].outcome == "suspect":  # the operator decides
+            summary += f" -> held as suspect {latest[0].id} for the operator's review"
         return StepResult(summary, committed=committed)
 
     def redirect(self, ctx: StepContext, reason: str) -> None:

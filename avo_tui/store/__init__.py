@@ -16,7 +16,7 @@ from .errors import (
     UnknownVersion,
 )
 from .lineage import Lineage
-from .models import NOT_FAILURES, Attempt, Event, EventKind, Score, Version
+from .models import NOT_FAILURES, Attempt, Event, EventKind, Score, Suspect, Version
 from .repair import RepairPlan, apply_repair, plan_repair
 from .session import SCHEMA_VERSION, Session
 
@@ -39,6 +39,7 @@ __all__ = [
     "SessionLocked",
     "SessionSummary",
     "StoreError",
+    "Suspect",
     "UnknownSession",
     "UnknownVersion",
     "Version",

@@ -24,14 +24,17 @@ class EventKind(StrEnum):
     RESUME = "resume"
     ROLLBACK = "rollback"
     SUPERVISOR = "supervisor"
+    SUSPECT = "suspect"  # a flagged result held for the operator: held, approved, rejected
     STEP = "step"
     STATUS = "status"
     ERROR = "error"
 
 
 # Attempt outcomes that are not failures; every other outcome names the failure's kind.
+# ``suspect``: correct and above the commit threshold, but flagged as implausible by the
+# evaluator, so held for the operator's approval instead of committed.
 NOT_FAILURES = frozenset(
-    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted"}
+    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted", "suspect"}
 )
 
 
@@ -115,6 +118,35 @@ class Attempt:
     def from_doc(cls, doc: dict[str, Any]) -> Attempt:
         fields = dict(doc)
         fields["score"] = Score.from_doc(fields.get("score"))
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A result the commit gate would have committed but the evaluator flagged as implausible
+    (beyond the hardware peak, the plausible ratio to the baseline, or a jump over the best):
+    held as the ``suspect`` attempt ``attempt`` until the operator approves it (it becomes a
+    version) or rejects it. Pending suspects live in the run state under ``suspects``."""
+
+    attempt: str  # the re-evaluation's attempt id; its files, score and log are the suspect's
+    base: str
+    author: str
+    message: str  # the commit message the operator (agent or tuner) asked for
+    flags: tuple[str, ...]
+    gmean: float
+    unit: str = "TFLOP/s"
+    ratio: float | None = None
+    created: float = 0.0
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["flags"] = list(self.flags)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Suspect:
+        fields = dict(doc)
+        fields["flags"] = tuple(str(f) for f in fields.get("flags") or ())
         return cls(**fields)
 
 

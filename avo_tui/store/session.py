@@ -13,8 +13,9 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,13 +35,14 @@ from .errors import (
 from .journal_storage import BASE, SEGMENTS, JournalStorage, parse_segment_name, segment_name
 from .lineage import Lineage
 from .lock import LockHolder, SessionLock
-from .models import AUTHORS, Attempt, Event, EventKind, Score, Version, version_id
+from .models import AUTHORS, Attempt, Event, EventKind, Score, Suspect, Version, version_id
 
 SCHEMA_VERSION = 1
 
 EVENTS, VERSIONS, ATTEMPTS = "events", "versions", "attempts"
 SEGMENT_CAPACITY = {EVENTS: 1024, VERSIONS: 256, ATTEMPTS: 256}
 META, STATE = "meta", "state"
+SUSPECTS = "suspects"  # state: {attempt id: Suspect doc}, the ones pending review
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -371,40 +373,49 @@ class Session:
         if author not in AUTHORS:
             raise StoreError(f"unknown author {author!r} (one of {', '.join(AUTHORS)})")
         hashes = self.store_files(files)  # blobs first: a version never names a missing blob
+        return self._writing(lambda: self._insert_commit(
+            self.head, files, hashes, author, message, score, attempt, cost_usd))
 
-        def write() -> Version:
-            head = self.head
-            last = self.lineage.last
-            number = last.number + 1 if last else 0
-            stat = diff_files(self.read_files(head), files, head.id, version_id(number))
-            version = Version(
-                version_id(number),
-                head.id,
-                author,
-                message,
-                hashes,
-                score,
-                time.time(),
-                stat.added,
-                stat.removed,
-                cost_usd,
-                attempt,
-            )
-            self._insert_version(version)
-            self._set_state(head=version.id)
-            self._insert_event(
-                EventKind.COMMIT,
-                {
-                    "version": version.id,
-                    "parent": head.id,
-                    "author": author,
-                    "gmean": score.gmean if score else None,
-                    "message": message[:200],
-                },
-            )
-            return version
-
-        return self._writing(write)
+    def _insert_commit(
+        self,
+        parent: Version,
+        files: Mapping[str, str],
+        hashes: dict[str, str],
+        author: str,
+        message: str,
+        score: Score | None,
+        attempt: str | None,
+        cost_usd: float,
+    ) -> Version:
+        last = self.lineage.last
+        number = last.number + 1 if last else 0
+        stat = diff_files(self.read_files(parent), files, parent.id, version_id(number))
+        version = Version(
+            version_id(number),
+            parent.id,
+            author,
+            message,
+            hashes,
+            score,
+            time.time(),
+            stat.added,
+            stat.removed,
+            cost_usd,
+            attempt,
+        )
+        self._insert_version(version)
+        self._set_state(head=version.id)
+        self._insert_event(
+            EventKind.COMMIT,
+            {
+                "version": version.id,
+                "parent": parent.id,
+                "author": author,
+                "gmean": score.gmean if score else None,
+                "message": message[:200],
+            },
+        )
+        return version
 
     def record_attempt(
         self,
@@ -420,36 +431,135 @@ class Session:
         version: str | None = None,
     ) -> Attempt:
         """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts."""
+        attempt = self._new_attempt(files, base, author, outcome, detail, score, log, transcript,
+                                    version)
+        return self._writing(lambda: self._insert_attempt(attempt))
+
+    def _new_attempt(
+        self,
+        files: Mapping[str, str],
+        base: str,
+        author: str,
+        outcome: str,
+        detail: str,
+        score: Score | None,
+        log: str | None,
+        transcript: str | None,
+        version: str | None,
+    ) -> Attempt:
+        """The attempt to insert, its blobs stored; its id is given when it is inserted."""
         self._check_writable()
         self.lineage.get(base)
         hashes = self.store_files(files)
         log_hash = self.blobs.put(log) if log is not None else None
         transcript_hash = self.blobs.put(transcript) if transcript is not None else None
+        return Attempt("a0", base, author, hashes, outcome, detail, score, 0.0, log_hash,
+                       transcript_hash, version)
 
-        def write() -> Attempt:
-            attempt = Attempt(
-                f"a{self._attempt_count + 1}",
-                base,
-                author,
-                hashes,
-                outcome,
-                detail,
-                score,
-                time.time(),
-                log_hash,
-                transcript_hash,
-                version,
-            )
-            table, doc_id = self._locate(ATTEMPTS, attempt.number)
-            self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
-            self._attempt_count = attempt.number
-            self._insert_event(
-                EventKind.ATTEMPT,
-                {"attempt": attempt.id, "base": base, "outcome": outcome, "detail": detail[:200]},
-            )
-            return attempt
+    def _insert_attempt(self, draft: Attempt) -> Attempt:
+        attempt = replace(draft, id=f"a{self._attempt_count + 1}", created=time.time())
+        table, doc_id = self._locate(ATTEMPTS, attempt.number)
+        self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
+        self._attempt_count = attempt.number
+        self._insert_event(
+            EventKind.ATTEMPT,
+            {"attempt": attempt.id, "base": attempt.base, "outcome": attempt.outcome,
+             "detail": attempt.detail[:200]},
+        )
+        return attempt
+
+    # -- suspects: flagged results held for the operator -------------------------------------
+
+    def hold_suspect(
+        self,
+        files: Mapping[str, str],
+        *,
+        base: str,
+        author: str,
+        message: str,
+        flags: Sequence[str],
+        score: Score,
+        detail: str = "",
+        log: str | None = None,
+        transcript: str | None = None,
+    ) -> Suspect:
+        """Record a flagged result the gate would have committed as a ``suspect`` attempt and
+        add it to the pending suspects in the state, with a ``suspect`` event, in one write."""
+        draft = self._new_attempt(files, base, author, "suspect", detail, score, log,
+                                  transcript, None)
+
+        def write() -> Suspect:
+            attempt = self._insert_attempt(draft)
+            suspect = Suspect(attempt.id, base, author, message, tuple(flags), score.gmean,
+                              score.unit, score.ratio, attempt.created)
+            pending = self.state.get(SUSPECTS) or {}
+            self._set_state(**{SUSPECTS: {**pending, attempt.id: suspect.to_doc()}})
+            self._insert_event(EventKind.SUSPECT, {
+                "action": "held", "attempt": attempt.id, "base": base, "author": author,
+                "gmean": score.gmean, "unit": score.unit, "flags": list(flags),
+            })
+            return suspect
 
         return self._writing(write)
+
+    def suspects(self) -> list[Suspect]:
+        """The suspects pending the operator's review, oldest first. An entry that does not
+        parse (a damaged or foreign session) is left out rather than failing the reader."""
+        pending = self.state.get(SUSPECTS)
+        if not isinstance(pending, dict):
+            return []
+        out = []
+        for doc in pending.values():
+            with suppress(TypeError, ValueError, AttributeError):
+                out.append(Suspect.from_doc(doc))
+        return out
+
+    def suspect(self, attempt_id: str) -> Suspect:
+        """A pending suspect by attempt id; StoreError (one clear line) if it is not one."""
+        for suspect in self.suspects():
+            if suspect.attempt == attempt_id:
+                return suspect
+        pending = ", ".join(s.attempt for s in self.suspects()) or "none"
+        if attempt_id[:1] == "a" and attempt_id[1:].isdigit() and (
+            1 <= int(attempt_id[1:]) <= self._attempt_count
+        ):
+            why = f"{attempt_id} is not a pending suspect"
+        else:
+            why = f"no attempt '{attempt_id}' in session '{self.name}'"
+        raise StoreError(f"{why} (pending suspects: {pending})")
+
+    def approve_suspect(self, attempt_id: str, *, message: str) -> Version:
+        """Commit a pending suspect as a version: its files, author and stored score, as a
+        child of the version it was built on, which becomes the head; in one write."""
+        self._check_writable()
+        self.suspect(attempt_id)
+        attempt = self.attempt(attempt_id)
+        if attempt.author not in AUTHORS:
+            raise StoreError(f"unknown author {attempt.author!r} of {attempt_id}")
+        files = {name: self.blobs.get_text(h) for name, h in attempt.files.items()}
+
+        def write() -> Version:
+            version = self._insert_commit(self.version(attempt.base), files, attempt.files,
+                                          attempt.author, message, attempt.score, attempt.id,
+                                          0.0)
+            self._resolve(attempt_id, "approved", {"version": version.id})
+            return version
+
+        return self._writing(write)
+
+    def reject_suspect(self, attempt_id: str, *, reason: str = "") -> Suspect:
+        """Drop a pending suspect: it stays an attempt, no longer pending; in one write."""
+        self._check_writable()
+        suspect = self.suspect(attempt_id)
+        self._writing(lambda: self._resolve(attempt_id, "rejected", {"reason": reason}))
+        return suspect
+
+    def _resolve(self, attempt_id: str, action: str, data: dict[str, Any]) -> None:
+        pending = dict(self.state.get(SUSPECTS) or {})
+        if pending.pop(attempt_id, None) is None:
+            raise StoreError(f"{attempt_id} is not a pending suspect")
+        self._set_state(**{SUSPECTS: pending})
+        self._insert_event(EventKind.SUSPECT, {"action": action, "attempt": attempt_id, **data})
 
     def rollback(self, ref: str) -> Version:
         """Move the head to an earlier version; the next commit branches from there."""

@@ -29,14 +29,24 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Tree
 
-from ..engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop
+from ..engine import (
+    Approve,
+    Guidance,
+    Hint,
+    OperatorEdit,
+    Pause,
+    Reject,
+    Resume,
+    Rollback,
+    Stop,
+)
 from ..engine.client import RunClient
 from ..engine.commands import Command
 from ..engine.event_lines import event_line, plain
 from ..store import Event, EventKind, StoreError, Version
 from .scores import score_sheet
 from .screens.detail import CompareScreen, VersionDetail
-from .screens.dialogs import ChoiceDialog, InputDialog, TextDialog
+from .screens.dialogs import ChoiceDialog, InputDialog, SuspectsDialog, TextDialog
 from .screens.info import HelpScreen, ScoresScreen
 from .screens.log import LogScreen
 from .widgets.chart import ScoreChart
@@ -45,6 +55,7 @@ from .widgets.lineage import Entry, LineageTree, Marks
 from .widgets.output import OutputPane
 from .widgets.plan import PlanPane
 from .widgets.status import StatusBar, StatusFacts
+from .widgets.suspects import SuspectBanner
 
 P = ParamSpec("P")
 POLL_S = 0.25
@@ -95,6 +106,8 @@ class AvoApp(App[None]):
                 "version; the next versions branch from it"),
         Binding("e", "edit", "edit", tooltip="edit the head in $EDITOR; evaluated and "
                 "committed if correct"),
+        Binding("a", "suspects", "review", show=False, tooltip="review the suspects: results "
+                "flagged as implausible, held until you approve or reject them"),
         Binding("d", "detail", "info", show=False, tooltip="the highlighted version (or enter): "
                 "message, scores, diff, agent transcript"),
         Binding("c", "compare", "cmp", tooltip="compare the highlighted version with "
@@ -133,6 +146,7 @@ class AvoApp(App[None]):
                 yield PlanPane(id="plan")
                 yield DiffPane(id="diff")
                 yield OutputPane(id="output")
+        yield SuspectBanner(id="suspects")
         yield StatusBar(id="status")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -272,6 +286,7 @@ class AvoApp(App[None]):
             attached=self.client.attached,
         )
         self.query_one(StatusBar).show(facts)
+        self.query_one(SuspectBanner).show(self.session.suspects())
 
     @while_shown
     def on_progress(self, message: Progress) -> None:
@@ -426,6 +441,22 @@ class AvoApp(App[None]):
             self._send(OperatorEdit(edited, f"edited by hand on top of {head.id}"),
                        "your edit is sent: it is evaluated, and committed if correct")
         self.refresh()
+
+    def action_suspects(self) -> None:
+        suspects = self.session.suspects()
+        if not suspects:
+            self.notify("no suspect is waiting for review")
+            return
+
+        def decided(answer: str | None) -> None:
+            action, _, ref = (answer or "").partition(" ")
+            if action == "approve":
+                self._send(Approve(ref), f"approval of {ref} sent: it is committed at the next "
+                           "safe point")
+            elif action == "reject":
+                self._send(Reject(ref), f"rejection of {ref} sent")
+
+        self.push_screen(SuspectsDialog(suspects), decided)
 
     def action_detail(self) -> None:
         version = self._highlighted_version()

@@ -80,7 +80,8 @@ def step_brief(ctx: StepContext, *, hints: list[str], directions: str | None) ->
                  f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
                  + report.versions_table(session, unit, RECENT_VERSIONS))
     parts.append("## Recent attempts\n"
-                 + report.attempts_table(session.recent_attempts(RECENT_ATTEMPTS)))
+                 + report.attempts_table(session.recent_attempts(RECENT_ATTEMPTS),
+                                        report.pending(session)))
     notes = ctx.memory().get("notes", [])[-NOTES_SHOWN:]
     if notes:
         parts.append("## Your notes from earlier steps\n" + "\n".join(f"- {n}" for n in notes))
@@ -113,6 +114,7 @@ def review_prompt(ctx: StepContext, reason: str) -> str:
         f"The stall detector fired: {reason}.",
         f"Target {ctx.target.name}: {ctx.target.description}",
         "Lineage:\n" + report.versions_table(session, ctx.target.unit, 30),
-        "Recent attempts:\n" + report.attempts_table(session.recent_attempts(30)),
+        "Recent attempts:\n" + report.attempts_table(session.recent_attempts(30),
+                                                      report.pending(session)),
         "Agent notes:\n" + "\n".join(f"- {n}" for n in ctx.memory().get("notes", [])[-20:]),
     ])

@@ -83,12 +83,40 @@ def version_detail(session: Session, version: Version) -> str:
     return "\n".join(lines)
 
 
-def attempts_table(attempts: list[Attempt]) -> str:
+def attempts_table(attempts: list[Attempt], pending: frozenset[str] = frozenset()) -> str:
+    """One line per attempt; a suspect still pending the operator's review is marked."""
     if not attempts:
         return "no attempts yet"
     return "\n".join(
-        f"{a.id:<6} from {a.base:<5} {a.author:<8} {a.outcome:<14} {a.detail[:160]}"
+        f"{a.id:<6} from {a.base:<5} {a.author:<8} {a.outcome:<14} "
+        + ("[held: pending the operator's review] " if a.id in pending else "")
+        + a.detail[:160]
         for a in attempts
+    )
+
+
+def pending(session: Session) -> frozenset[str]:
+    """The attempt ids of the suspects pending the operator's review."""
+    return frozenset(s.attempt for s in session.suspects())
+
+
+def held_suspect(session: Session, attempt: Attempt) -> str:
+    """What the commit tool says when the gate held the result as a suspect."""
+    flags: tuple[str, ...] = ()
+    for suspect in session.suspects():
+        if suspect.attempt == attempt.id:
+            flags = suspect.flags
+    score = attempt.score
+    measured = f" at {score.gmean:.4g} {score.unit}" if score else ""
+    return (
+        f"NOT committed: held for the operator's review as suspect {attempt.id}. The "
+        f"re-evaluation measured it{measured}, but the evaluator flagged the result as "
+        "implausible, so a person must check it; they will approve it (then it becomes a "
+        "version) or reject it.\nflags: "
+        + ("; ".join(flags) if flags else attempt.detail)
+        + "\nDo not try to re-submit this kernel, and do not count on it being committed: "
+        "continue from the current best. If you believe the flag points at a flaw (a result "
+        "that skips work or is measured wrongly), say so in a note."
     )
 
 

@@ -68,7 +68,9 @@ SCHEMAS: list[dict[str, Any]] = [
           "what worked, what failed and why.", {"text": _STR}, ("text",)),
     _tool("commit", "Ask to commit the workspace kernel. The commit gate re-evaluates it "
           "independently and accepts only a correct kernel faster than the best by more than "
-          "the noise. Ends the step when accepted.", {"message": _STR}, ("message",)),
+          "the noise. Ends the step when accepted. A result the evaluator flags as implausible "
+          "is held for the operator's review instead (a suspect): do not re-submit it.",
+          {"message": _STR}, ("message",)),
 ]
 TOOL_NAMES = [s["name"] for s in SCHEMAS]
 
@@ -155,7 +157,7 @@ class Toolbox:
             4 if failures_only else 1))
         if failures_only:
             attempts = [a for a in attempts if a.outcome not in NOT_FAILURES][:limit]
-        return report.attempts_table(attempts)
+        return report.attempts_table(attempts, report.pending(self.ctx.session))
 
     # -- knowledge ----------------------------------------------------------------------------
 
@@ -219,6 +221,8 @@ class Toolbox:
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
         if version is None:
             latest = self.ctx.session.recent_attempts(1)
+            if latest and latest[0].outcome == "suspect":
+                return ToolResult(report.held_suspect(self.ctx.session, latest[0]))
             why = latest[0].detail if latest else "the re-evaluation did not confirm the gain"
             return ToolResult(f"the commit gate refused it: {why}")
         return ToolResult(f"committed {version.id} (parent {version.parent}); the step ends here",

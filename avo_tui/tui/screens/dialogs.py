@@ -1,13 +1,19 @@
-"""Small modal dialogs: multi-line text (hints, guidance), one-line input, and a choice."""
+"""Small modal dialogs: multi-line text (hints, guidance), one-line input, a choice, and the
+review of suspects (flagged results held for the operator)."""
 
 from __future__ import annotations
 
+from rich.markup import escape
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
+
+from ...store import Suspect
 
 
 class Dialog(ModalScreen[str | None]):
@@ -110,3 +116,78 @@ class ChoiceDialog(Dialog):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class SuspectsDialog(Dialog):
+    """The pending suspects, one line each; the highlighted one's flags and message below.
+    ``a`` approves it (it becomes a version), ``r`` rejects it, escape closes. Dismisses with
+    ("approve" | "reject", attempt id), or None."""
+
+    BINDINGS = [Binding("a", "decide('approve')", "approve"),
+                Binding("r", "decide('reject')", "reject"),
+                Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    SuspectsDialog OptionList { height: auto; max-height: 6; }
+    SuspectsDialog #suspect-detail { height: auto; max-height: 8; }
+    """
+
+    def __init__(self, suspects: list[Suspect]) -> None:
+        super().__init__()
+        self.suspects = suspects
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Suspects held for your review[/]\n[dim]Flagged as implausible by the "
+                        "evaluator; the gate would have committed them.[/]")
+            yield OptionList(*(Option(_suspect_line(s), id=s.attempt) for s in self.suspects))
+            yield Static("", id="suspect-detail")
+            with Horizontal():
+                yield Button("Approve", id="approve", variant="warning")
+                yield Button("Reject", id="reject")
+                yield Button("Cancel", id="cancel", variant="default")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+        self._show_detail()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self._show_detail()
+
+    def _selected(self) -> Suspect | None:
+        index = self.query_one(OptionList).highlighted
+        return self.suspects[index] if index is not None and self.suspects else None
+
+    def _show_detail(self) -> None:
+        suspect = self._selected()
+        detail = self.query_one("#suspect-detail", Static)
+        if suspect is None:
+            detail.update("")
+            return
+        flags = "\n".join(f"[yellow]⚠[/] {escape(f)}" for f in suspect.flags) or "-"
+        detail.update(f"{flags}\n[dim]{escape(suspect.message)}[/]\n"
+                      f"[b]a[/] approve: commit {suspect.attempt} as a version · "
+                      f"[b]r[/] reject · escape close")
+
+    def action_decide(self, action: str) -> None:
+        suspect = self._selected()
+        if suspect is not None:
+            self.dismiss(f"{action} {suspect.attempt}")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id in ("approve", "reject"):
+            self.action_decide(event.button.id)
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _suspect_line(s: Suspect) -> Text:
+    ratio = f" {s.ratio:.3f}x" if s.ratio else ""
+    text = Text(s.attempt, style="bold")
+    text.append(f" {s.gmean:.4g} {s.unit}{ratio} by {s.author} from {s.base}, "
+                f"{len(s.flags)} flag{'s' if len(s.flags) != 1 else ''}")
+    return text

@@ -1,0 +1,140 @@
+"""The commit gate on the real parts: a TinyDB session, the real engine and CPU worker. The gate
+times the best version beside the candidate and decides once per kernel, whatever its source
+looks like. Where a test needs one kernel faster than another, the difference is structural: the
+slower one repeats the whole computation."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from engine_helpers import KERNEL, TARGET, repeated
+
+from avo_tui.engine import Engine, Evaluator
+from avo_tui.engine.evaluator import score_of
+from avo_tui.engine.gate import DECISIONS_KEPT, GateDecisions, judge_beside
+from avo_tui.evaluation import Worker
+from avo_tui.evaluation.score import GAIN_FLOOR, GAIN_Z, t_quantile
+from avo_tui.operators import Trial, Tuner
+from avo_tui.store import Session, Version
+
+
+def promising(engine: Engine, files: dict[str, str], base: str = "v0") -> Trial:
+    """Evaluate ``files`` for real, then record the attempt as promising, as if noise had
+    flattered it: the gate is what must catch it."""
+    trial = engine.evaluate(files, base=base, author="tuner")
+    assert trial.result.correct, trial.result.failure
+    attempt = engine.session.record_attempt(
+        files, base=base, author="tuner", outcome="promising", score=score_of(trial.result)
+    )
+    return Trial(attempt, trial.result, files, trial.key)
+
+
+def gate_log(session: Session, attempt_id: str) -> dict:
+    attempt = session.attempt(attempt_id)
+    assert attempt.log is not None
+    return json.loads(session.blobs.get_text(attempt.log))
+
+
+def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(
+    session: Session, worker: Worker
+) -> None:
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    engine = Engine(session, Tuner(1), evaluator)
+    slow = repeated(session.read_files("v0"), 8)
+    trial = promising(engine, slow)
+    counted = evaluator.count
+    assert engine.commit(trial, "eight times the work", "tuner") is None
+    assert evaluator.count == counted + 1
+    decision = session.recent_attempts(1)[0]
+    assert decision.outcome == "not_confirmed"
+    assert "on v0 timed beside it" in decision.detail and "standard errors" in decision.detail
+    log = gate_log(session, decision.id)
+    assert log["incumbent_gain"] < 0.5  # eight times the work, timed in the same rounds
+    assert log["kernel_id"] == trial.result.kernel_id != log["incumbent_kernel_id"]
+
+    # Asked again: the same source, then sources that compile to the same kernel.
+    dressed = {KERNEL: "/* retuned */\n#define UNUSED_TILE 96\n" + slow[KERNEL] + "// again\n"}
+    for files in (slow, dressed):
+        again = promising(engine, files)
+        assert again.result.kernel_id == trial.result.kernel_id
+        counted = evaluator.count
+        assert engine.commit(again, "one more try", "tuner") is None
+        assert evaluator.count == counted  # answered without measuring
+        refused = session.recent_attempts(1)[0]
+        assert refused.outcome == "unchanged"
+        assert f"already decided on this kernel against v0 ({decision.id})" in refused.detail
+    # Every request to the gate counts for the stall detector, answered or measured, and
+    # sources of one kernel are one candidate to it.
+    redirects = [e.data["reason"] for e in session.events() if e.kind == "supervisor"]
+    assert any(r.startswith("the same candidate was evaluated") for r in redirects), redirects
+
+    restarted = Engine(session, Tuner(1), evaluator)  # the decision outlives the process
+    assert restarted.decisions.get(trial.result.kernel_id, session.best()) == decision.id
+    assert restarted.commit(promising(restarted, dressed), "after a restart", "tuner") is None
+    assert session.recent_attempts(1)[0].outcome == "unchanged"
+    assert len(session.lineage) == 1
+
+
+def test_the_gate_commits_what_is_faster_than_the_best_timed_beside_it(
+    template: Path, tmp_path: Path, worker: Worker
+) -> None:
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    with Session.open(template, writable=False) as seeded:
+        seed = seeded.read_files("v0")
+        meta = seeded.meta
+    slow = repeated(seed, 2)
+    measured = evaluator.evaluate(slow)
+    score = score_of(measured)
+    assert score is not None
+    # The slow seed's stored score is set above what it measured, so that the honest kernel's
+    # first evaluation (about 2x) stays under the jump rule on a machine whose load changes.
+    stored = replace(score, gmean=score.gmean * 1.7)
+    with Session.create(tmp_path / "slow-seed", target=meta["target"], operator="tuner",
+                        seed_files=slow, score=stored, host=meta["host"],
+                        settings=meta["settings"]) as session:
+        engine = Engine(session, Tuner(1), evaluator)
+        version = engine.commit(promising(engine, seed), "half the work", "tuner")
+        decision = session.recent_attempts(1)[0]
+        assert isinstance(version, Version), decision.detail
+        assert decision.outcome == "committed" and decision.version == version.id == "v1"
+        assert "on v0 timed beside it" in decision.detail
+        assert gate_log(session, decision.id)["incumbent_gain"] > 1.5
+        assert session.read_files(version) == seed and session.head.id == "v1"
+
+
+def test_the_bar_is_a_number_of_standard_errors_and_never_below_the_floor() -> None:
+    se = 0.004
+    for dof, quantile in ((None, GAIN_Z), (4, 3.747), (8, 2.896), (16, 2.583)):
+        assert t_quantile(dof) == pytest.approx(quantile, rel=0.01)  # Student's t, one-sided 99%
+        bar = math.expm1(t_quantile(dof) * se)
+        assert not judge_beside(1 + 0.95 * bar, se, dof, "v3", 100.0, "TFLOP/s").accepted
+        accepted = judge_beside(1 + 1.05 * bar, se, dof, "v3", 100.0, "TFLOP/s")
+        assert accepted.accepted and "on v3 timed beside it" in accepted.reason
+    # fewer degrees of freedom, a less certain standard error: a higher bar
+    assert t_quantile(2) > t_quantile(4) > t_quantile(16) > t_quantile(None)
+    # a comparison with almost no spread still needs the floor
+    assert not judge_beside(1 + 0.5 * GAIN_FLOOR, 1e-6, 16, "v3", 100.0, "TFLOP/s").accepted
+    assert judge_beside(1 + 2 * GAIN_FLOOR, 1e-6, 16, "v3", 100.0, "TFLOP/s").accepted
+    assert judge_beside(1.5, None, None, "v3", 100.0, "TFLOP/s").accepted
+
+
+def test_gate_decisions_are_kept_per_best_bounded_and_survive_a_damaged_state() -> None:
+    v0 = Version("v0", None, "seed", "", {}, None, 0.0)
+    v1 = Version("v1", "v0", "tuner", "", {}, None, 0.0)
+    decisions = GateDecisions()
+    decisions.add("k" * 64, v0, "a2")
+    assert decisions.get("k" * 64, v0) == "a2"
+    assert decisions.get("k" * 64, v1) is None  # a new best is a new question
+    assert decisions.get(None, v0) is None
+    for number in range(DECISIONS_KEPT + 5):
+        decisions.add(f"{number:024x}" + "0" * 40, v0, f"a{number}")
+    assert len(decisions.entries) == DECISIONS_KEPT
+    assert decisions.get("k" * 64, v0) is None  # the oldest went first
+    assert GateDecisions.from_doc(decisions.to_doc()) == decisions
+    assert GateDecisions.from_doc({"x": "not a pair", "y": ["v0"]}) == GateDecisions()
+    assert GateDecisions.from_doc(None) == GateDecisions()
+
