@@ -8,6 +8,7 @@ does can outlive or escape the freeze, or reach the worker:
 - no new processes (a child would go on running while its parent is stopped), no exec;
 - no ptrace or cross-process memory access, no signals to any process but its own;
 - no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...;
+- no new sockets: no talking to any process or service but the worker, on the socket it gave;
 - root drops to an unprivileged user, losing CAP_SYS_PTRACE and the override of file modes;
 - it dies with its parent (PR_SET_PDEATHSIG), so no runner outlives the worker.
 
@@ -84,6 +85,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
         "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "socket": 41, "socketpair": 53,
         "seccomp": 317,
     },
     "aarch64": {
@@ -100,6 +102,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "setxattrat": 463,
         "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16, "removexattrat": 466,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "socket": 198, "socketpair": 199,
         "seccomp": 277,
     },
 }  # fmt: skip
@@ -164,6 +167,9 @@ RULES: tuple[Rule, ...] = (
     ),
     # io_uring performs opens, writes and renames in the kernel, where no filter sees them.
     Rule("io_uring", ("io_uring_setup", "io_uring_enter", "io_uring_register")),
+    # No new sockets: no reaching a helper process, a local service or the network (the
+    # runner talks to the worker on a socket it was handed before it was confined).
+    Rule("network", ("socket", "socketpair")),
 )
 
 Instruction = tuple[int, int, int, int]  # struct sock_filter: code, jt, jf, k

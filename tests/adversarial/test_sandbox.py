@@ -305,6 +305,20 @@ def test_io_uring_is_refused() -> None:
     assert run(body, without=("io_uring",))["io_uring_setup"] in ("EFAULT", "EPERM", "ENOSYS")
 
 
+@needs_filter
+def test_new_sockets_are_refused() -> None:
+    body = """
+import socket
+out["tcp"] = attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close())
+out["unix"] = attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close())
+out["pair"] = attempt(lambda: [s.close() for s in socket.socketpair()])
+"""
+    found = run(body)
+    assert (found["tcp"], found["unix"], found["pair"]) == ("EPERM", "EPERM", "EPERM")
+    found = run(body, without=("network",))
+    assert (found["tcp"], found["unix"], found["pair"]) == ("ok", "ok", "ok")
+
+
 # -- other processes ----------------------------------------------------------------------------
 
 SIGNALS = """
