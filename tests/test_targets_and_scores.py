@@ -94,3 +94,20 @@ def test_implausible_scores_are_flagged_not_celebrated() -> None:
     assert any("beyond the plausible" in f for f in flags)
     jump = plausibility_flags(_result([30.0, 30.0], [20.0, 20.0]), target, 100.0, 10.0)
     assert jump and "3.00x the best committed score" in jump[0]
+
+
+def test_checked_launches_slower_than_the_rest_are_rejected_as_inconsistent() -> None:
+    # What a kernel that could tell its checked launches would show: honest, slow work on
+    # those, skipped work on the rest. No kernel is known to tell them apart; this rule is the
+    # backstop if one ever does.
+    from avo_tui.evaluation import EvalRequest
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline, Rejected
+
+    evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
+    config = get_target("cpu-attention").quick_configs[0]
+    timing = summarize([0.001] * 30)
+    with pytest.raises(Rejected) as raised:
+        evaluation.check_consistent(config, timing, [0.0031, 0.0029, 0.003])
+    assert raised.value.failure.kind == "inconsistent_timing"
+    assert "a kernel must not work differently when it is checked" in raised.value.failure.message
+    evaluation.check_consistent(config, timing, [0.0012, 0.0009, 0.0011])  # within the factor
