@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_helpers import TARGET, repeat_knob_seed, repeat_line
 from fake_anthropic import FakeAnthropic
 
+from avo_tui.engine.launch import seed_files
 from avo_tui.knowledge import KnowledgeBase
 from avo_tui.operators.agent import AgentSettings
 from avo_tui.operators.agent.agent import Agent
@@ -15,9 +17,16 @@ from avo_tui.operators.agent.agent import Agent
 EDITOR = "str_replace_based_edit_tool"
 KERNEL = "attention.c"
 THREADS_LINE = "#define THREADS 1       // avo:knob 0 1 2 4 8"
-# Every core instead of one: a clear, repeatable gain on any machine with two cores or more.
-ALL_CORES = THREADS_LINE.replace("THREADS 1", "THREADS 0")
 BROKEN = "static int broken = ;"
+# A seed that does all its work three times (engine_helpers.repeat_knob_seed), and the edit to
+# twice: a gain of 1.5x by construction, on any machine and under any load, and small enough
+# that the jump rule does not flag it on two cores or more (it allows 1.5x the number of cores).
+THRICE = repeat_line(3, "1 2 3")
+TWICE = repeat_line(2, "1 2 3")
+
+
+def thrice_seed() -> dict[str, str]:
+    return repeat_knob_seed(seed_files(TARGET), THRICE)
 
 
 def edit(old: str, new: str) -> tuple[str, dict[str, object]]:

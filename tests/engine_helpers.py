@@ -26,11 +26,14 @@ from avo_tui.store import Event, Score, Session
 TARGET = get_target("cpu-attention")
 
 
-def new_session(directory: Path, worker: Worker, **settings: object) -> Session:
+def new_session(
+    directory: Path, worker: Worker, files: dict[str, str] | None = None, **settings: object
+) -> Session:
+    """A session on the cpu-attention quick grid, its seed (the target's, unless ``files``)
+    scored twice, as ``avo run`` does."""
     evaluator = Evaluator(TARGET, worker, quick=True)
-    return create_session(
-        directory, TARGET, RunSettings(quick=True, **settings), seed_files(TARGET), evaluator
-    )
+    return create_session(directory, TARGET, RunSettings(quick=True, **settings),
+                          files or seed_files(TARGET), evaluator)
 
 
 # A seed score far below anything a correct kernel measures on any machine: the evaluator's jump
@@ -51,15 +54,20 @@ def repeated(files: dict[str, str], times: int) -> dict[str, str]:
     return {KERNEL: text.replace(CALL, loop)}
 
 
-REPEAT_LINE = "#define REPEAT 8   // avo:knob 1 2 8"
+def repeat_line(times: int, choices: str = "1 2 8") -> str:
+    return f"#define REPEAT {times}   // avo:knob {choices}"
 
 
-def repeat_knob_seed(files: dict[str, str]) -> dict[str, str]:
-    """The seed with one knob, REPEAT (at 8: eight times the work), and its other knobs made
-    plain #defines: the tuner's only candidates, REPEAT 1 and 2, are both faster than the seed
-    by construction, and it runs out of candidates after them."""
+REPEAT_LINE = repeat_line(8)
+
+
+def repeat_knob_seed(files: dict[str, str], line: str = REPEAT_LINE) -> dict[str, str]:
+    """The seed with one knob, REPEAT (as ``line`` sets it; by default 8: eight times the
+    work), and its other knobs made plain #defines. With the default, the tuner's only
+    candidates, REPEAT 1 and 2, are both faster than the seed by construction, and it runs
+    out of candidates after them."""
     text = KNOB_MARK.sub("", repeated(files, 8)[KERNEL]).replace("rep < 8;", "rep < REPEAT;")
-    return {KERNEL: text.replace("#define MAX_HEAD_DIM", REPEAT_LINE + "\n#define MAX_HEAD_DIM")}
+    return {KERNEL: text.replace("#define MAX_HEAD_DIM", line + "\n#define MAX_HEAD_DIM")}
 
 
 def flagged_session(directory: Path, template: Path) -> Session:

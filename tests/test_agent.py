@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import (
-    ALL_CORES,
     BROKEN,
     EDITOR,
     KERNEL,
     THREADS_LINE,
+    THRICE,
+    TWICE,
     edit,
     make_agent,
+    thrice_seed,
     use_fake,
 )
-from engine_helpers import start
+from engine_helpers import new_session, start
 from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
 
 from avo_tui.engine import Budgets, Hint, Pause, Resume, SetBudgets, Stop, SupervisorLimits
@@ -46,9 +48,17 @@ def results(request: Recorded) -> list[dict]:
     return request.tool_results()
 
 
+@pytest.fixture
+def thrice(tmp_path: Path, worker: Worker) -> Iterator[Session]:
+    """A session whose seed does all its work three times (agent_helpers.THRICE)."""
+    with new_session(tmp_path / "thrice", worker, thrice_seed()) as session:
+        yield session
+
+
 def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
-    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    thrice: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
+    session = thrice
     def after_broken_evaluate(request: Recorded):  # the agent sees the error in its source
         evaluated = results(request)[-1]
         assert "compile failed" in evaluated["content"]
@@ -56,14 +66,14 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
         return reply(tool_use(*edit(BROKEN + "\n", "")), tool_use("evaluate", {}))
 
     fake.script(
-        reply(text("Let me look."), tool_use("update_plan", {"plan": "use every core"}),
+        reply(text("Let me look."), tool_use("update_plan", {"plan": "do the work twice"}),
               tool_use("search_knowledge", {"query": "threads cores"}),
               tool_use(EDITOR, {"command": "view", "path": KERNEL, "view_range": [20, 23]})),
-        reply(tool_use(*edit(THREADS_LINE, ALL_CORES + "\n" + BROKEN)),
+        reply(tool_use(*edit(THRICE, TWICE + "\n" + BROKEN)),
               tool_use("evaluate", {"quick": True})),
         after_broken_evaluate,
-        reply(tool_use("note", {"text": "THREADS 0 wins on CPU"}),
-              tool_use("commit", {"message": "run on every core"})),
+        reply(tool_use("note", {"text": "REPEAT 2 wins"}),
+              tool_use("commit", {"message": "twice, not three times"})),
     )
     live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
     assert live.finish(120) == "step budget reached (1 of 1)"
@@ -75,7 +85,7 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
         first.body["system"])
     viewed = results(fake.requests[1])
     assert "Use every core" in viewed[1]["content"]  # search_knowledge found the section
-    assert "#define THREADS 1" in viewed[2]["content"]
+    assert "#define THREADS 1" in viewed[2]["content"] and THRICE in viewed[2]["content"]
     # prompt caching: the system prompt, the tools and the conversation prefix
     for request in fake.requests:
         assert request.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
@@ -85,8 +95,9 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
     assert len(fake.requests) == 4  # the accepted commit ends the step: no fifth call
 
     version = session.head
-    assert (version.id, version.author, version.message) == ("v1", "agent", "run on every core")
-    assert "#define THREADS 0" in session.read_files(version)[KERNEL]
+    assert (version.id, version.author, version.message) == (
+        "v1", "agent", "twice, not three times")
+    assert TWICE in session.read_files(version)[KERNEL]
     assert BROKEN not in session.read_files(version)[KERNEL]
     outcomes = [a.outcome for a in session.recent_attempts(10)][::-1]
     assert outcomes == ["compile", "promising", "committed"]
@@ -97,9 +108,9 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
     assert transcript["messages"][-1]["content"][-1]["content"].startswith("committed v1")
     assert step.data["tokens"] == 4 * 150 and step.data["cost_usd"] > 0
     assert session.state["usage"]["tokens"] == 600
-    assert [e.data["text"] for e in live.kinds("plan")] == ["use every core"]
+    assert [e.data["text"] for e in live.kinds("plan")] == ["do the work twice"]
     assert {e.data["tool"] for e in live.kinds("tool_call")} >= {"evaluate", "commit", EDITOR}
-    assert session.state["operator_memory"]["notes"] == ["THREADS 0 wins on CPU"]
+    assert session.state["operator_memory"]["notes"] == ["REPEAT 2 wins"]
 
 
 def test_the_commit_tool_refuses_an_incorrect_or_unimproved_kernel(

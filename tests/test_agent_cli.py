@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_helpers import ALL_CORES, THREADS_LINE, edit
+from agent_helpers import THRICE, TWICE, edit, thrice_seed
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.cli import main
@@ -34,14 +34,17 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, str]) -> None:
     with FakeAnthropic() as server:
         server.script(
-            reply(tool_use(*edit(THREADS_LINE, ALL_CORES)), tool_use("evaluate", {})),
-            reply(tool_use("commit", {"message": "every core"})),
+            reply(tool_use(*edit(THRICE, TWICE)), tool_use("evaluate", {})),
+            reply(tool_use("commit", {"message": "twice, not three times"})),
             reply(text("Nothing else worth trying now.")),
         )
         env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
+        seed = tmp_path / "seed" / "attention.c"
+        seed.parent.mkdir()
+        seed.write_text(thrice_seed()["attention.c"])
         done = run_avo(tmp_path, env, "run", "--session", "agent-1", "--target",
-                       "cpu-attention", "--operator", "agent", "--headless", "--max-steps", "2",
-                       "--quick", "--max-output-tokens", "8000")
+                       "cpu-attention", "--seed", str(seed), "--operator", "agent",
+                       "--headless", "--max-steps", "2", "--quick", "--max-output-tokens", "8000")
         assert done.returncode == 0, done.stdout + done.stderr
         assert server.requests[0].body["model"] == "claude-sonnet-4-6"  # the settings file
         assert server.requests[0].body["max_tokens"] == 8000  # the flag
