@@ -403,10 +403,14 @@ class Evaluation:
             fresh = tuple(name for name in baselines if name not in reused)
             self.time_config(kernel, incumbent, entry, fresh)
             self.check_steady(entry.config, entry.timing)
-            for loaded in (kernel, incumbent):
-                problem = loaded.check_idle() if loaded is not None else None
-                if problem:
-                    raise Rejected("background_work", problem, entry.name)
+            problem = kernel.check_idle()
+            if problem:
+                raise Rejected("background_work", problem, entry.name)
+            problem = incumbent.check_idle() if incumbent is not None else None
+            if problem:
+                raise Rejected("incumbent_failed", f"the best version, timed beside the "
+                               f"candidate, failed a check: background_work: {problem}",
+                               entry.name)
             for name in fresh:
                 known[name, entry.config] = entry.baseline_timings[name]
             for name, timing in reused.items():

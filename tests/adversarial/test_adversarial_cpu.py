@@ -211,11 +211,16 @@ def test_a_comment_or_an_unused_macro_does_not_make_a_new_kernel(worker: Worker)
     assert changed.kernel_id != changed.incumbent_kernel_id
 
 
-def test_an_incumbent_that_fails_its_checks_is_named_not_the_candidate(worker: Worker) -> None:
+@pytest.mark.parametrize(
+    ("incumbent", "why"), [("cached_output.c", "stale_output"), ("hog_thread.c", "background_work")]
+)
+def test_an_incumbent_that_fails_its_checks_is_named_not_the_candidate(
+    worker: Worker, incumbent: str, why: str
+) -> None:
     # A best version committed by an older, foolable evaluator: timed beside the candidate, it
     # is checked like the candidate, and its failure is reported as its own.
-    result = evaluate(worker, "honest.c", incumbent=sources("cached_output.c"))
+    result = evaluate(worker, "honest.c", incumbent=sources(incumbent))
     assert_rejected(result, "incumbent_failed")
-    assert "the best version" in result.failure.message
-    assert "stale_output" in result.failure.message
+    assert result.failure is not None
+    assert "the best version" in result.failure.message and why in result.failure.message
     assert_recovers(worker)
