@@ -19,7 +19,7 @@ from avo_tui.engine.gate import DECISIONS_KEPT, GateDecisions, judge_beside
 from avo_tui.evaluation import Worker
 from avo_tui.evaluation.score import GAIN_FLOOR, GAIN_Z, t_quantile
 from avo_tui.operators import Trial, Tuner
-from avo_tui.store import Session, Version
+from avo_tui.store import Score, Session, Version
 
 
 def promising(engine: Engine, files: dict[str, str], base: str = "v0") -> Trial:
@@ -104,6 +104,31 @@ def test_the_gate_commits_what_is_faster_than_the_best_timed_beside_it(
         assert "on v0 timed beside it" in decision.detail
         assert gate_log(session, decision.id)["incumbent_gain"] > 1.5
         assert session.read_files(version) == seed and session.head.id == "v1"
+
+
+def test_a_best_that_fails_beside_the_candidate_is_named_and_decides_nothing(
+    template: Path, tmp_path: Path, worker: Worker
+) -> None:
+    # A best committed by an older, foolable evaluator: a kernel that replays a cached output.
+    attacks = Path(__file__).parent / "adversarial" / "kernels"
+    cheat = {name: (attacks / name).read_text() for name in ("cached_output.c", "naive.h")}
+    honest = {name: (attacks / name).read_text() for name in ("honest.c", "naive.h")}
+    with Session.open(template, writable=False) as seeded:
+        meta = seeded.meta
+    with Session.create(tmp_path / "foolable", target=meta["target"], operator="tuner",
+                        seed_files=cheat, score=Score(1.0, unit=TARGET.unit), host=meta["host"],
+                        settings=meta["settings"]) as session:
+        evaluator = Evaluator(TARGET, worker, quick=True)
+        engine = Engine(session, Tuner(1), evaluator)
+        trial = promising(engine, honest)
+        for _ in range(2):  # no decision was taken, so asking again is measured again
+            counted = evaluator.count
+            assert engine.commit(trial, "honest work", "tuner") is None
+            assert evaluator.count == counted + 1
+            refused = session.recent_attempts(1)[0]
+            assert refused.outcome == "incumbent_failed", refused.detail
+            assert "the best version, timed beside the candidate, failed" in refused.detail
+        assert len(session.lineage) == 1
 
 
 def test_the_bar_is_a_number_of_standard_errors_and_never_below_the_floor() -> None:

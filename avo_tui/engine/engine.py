@@ -41,6 +41,8 @@ from .supervisor import Supervisor, SupervisorLimits
 Subscriber = Callable[[Event], None]
 ProgressListener = Callable[[str], None]
 PAUSED_POLL_S = 0.25
+# Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
+NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed"})
 
 
 class Engine:
@@ -363,7 +365,8 @@ class Engine:
             attempt = self._hold_as_suspect(trial, confirm, verdict, message, author, transcript)
         else:
             attempt = self._record_decision(trial, confirm, verdict, message, author, transcript)
-        self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt.id)
+        if confirm.failure is None or confirm.failure.kind not in NOT_DECIDED:
+            self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt.id)
         self._observe(attempt, trial.key)
         self._save()
         self._publish()
