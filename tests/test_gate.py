@@ -72,6 +72,14 @@ def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(
     redirects = [e.data["reason"] for e in session.events() if e.kind == "supervisor"]
     assert any(r.startswith("the same candidate was evaluated") for r in redirects), redirects
 
+    # The best's own kernel under another comment: nothing new, found out without timing.
+    reworded = {KERNEL: "// the seed, reworded\n" + session.read_files("v0")[KERNEL]}
+    assert engine.commit(promising(engine, reworded), "a comment", "tuner") is None
+    same = session.recent_attempts(1)[0]
+    assert same.outcome == "unchanged" and same.detail.startswith(
+        "compiles to the same kernel as the best, v0")
+    assert session.state.get("in_flight") is None  # nothing left for a crash to recover
+
     restarted = Engine(session, Tuner(1), evaluator)  # the decision outlives the process
     assert restarted.decisions.get(trial.result.kernel_id, session.best()) == decision.id
     assert restarted.commit(promising(restarted, dressed), "after a restart", "tuner") is None

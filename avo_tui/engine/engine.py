@@ -354,6 +354,7 @@ class Engine:
             return None
         confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best)
         if confirm.same_as_incumbent:
+            self._after_evaluation()
             self._unchanged(trial, author, f"compiles to the same kernel as the best, "
                             f"{best.id if best else '?'}: nothing new to commit")
             return None
