@@ -137,7 +137,7 @@ class SuspectsDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]Suspects held for your review[/]\n[dim]Flagged as implausible by the "
+            yield Static("[b]Suspects held for your review[/]\n[dim]Flagged as implausible by the "
                         "evaluator; the gate would have committed them.[/]")
             yield OptionList(*(Option(_suspect_line(s), id=s.attempt) for s in self.suspects))
             yield Static("", id="suspect-detail")
