@@ -1,7 +1,10 @@
 """A deterministic stall detector. It watches attempts and commits and, when the search is
 stuck, says why; the engine records that as a supervisor event and asks the operator to
 redirect (the tuner restarts from another ancestor with wider mutations; the agent reviews
-the whole lineage)."""
+the whole lineage).
+
+Its clock is the session's running time (``Engine.running_seconds``), not the wall clock: a
+run paused over a weekend, or stopped and resumed on Monday, has not been stalled meanwhile."""
 
 from __future__ import annotations
 
@@ -33,13 +36,14 @@ class SupervisorLimits:
 class Supervisor:
     limits: SupervisorLimits = field(default_factory=SupervisorLimits)
     attempts_since_commit: int = 0
-    since: float = 0.0  # when the current stretch without a commit began
+    since: float = 0.0  # running seconds when the current stretch without a commit began
     failures_in_a_row: int = 0
     recent: list[str] = field(default_factory=list)  # source keys of the latest attempts
     interventions: int = 0
 
     def start(self, now: float) -> None:
-        if not self.since:
+        # Sessions before the running clock stored a wall-clock time here: far in the future.
+        if not self.since or self.since > now:
             self.since = now
 
     def observe_commit(self, now: float) -> None:

@@ -2,8 +2,10 @@
 
 from fake_anthropic.server import (
     ApiError,
+    Cut,
     Drop,
     FakeAnthropic,
+    RawSSE,
     Recorded,
     Reply,
     Stall,
@@ -16,8 +18,10 @@ from fake_anthropic.server import (
 
 __all__ = [
     "ApiError",
+    "Cut",
     "Drop",
     "FakeAnthropic",
+    "RawSSE",
     "Recorded",
     "Reply",
     "Stall",

@@ -25,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -134,6 +136,29 @@ class Drop:
 
 
 @dataclass
+class Cut:
+    """Stream the first `after_events` SSE events of `reply`, then fail as `how` says:
+    "drop" closes the connection mid-body, "stall" sends nothing more until the client gives
+    up (or the server stops), "end" ends the body cleanly, without the terminating events."""
+
+    reply: Reply
+    after_events: int
+    how: str = "drop"
+
+    def __post_init__(self) -> None:
+        if self.how not in ("drop", "stall", "end"):
+            raise ValueError(f"unknown cut {self.how!r}")
+
+
+@dataclass
+class RawSSE:
+    """A 200 event stream of exactly these events: a dict is sent as `event: <type>` with its
+    JSON as data; a string is sent verbatim (so it can be malformed SSE)."""
+
+    events: list[str | dict[str, Any]]
+
+
+@dataclass
 class Stall:
     """Wait `seconds` before answering with `then` (default: a short end_turn text reply)."""
 
@@ -141,7 +166,7 @@ class Stall:
     then: Step | None = None
 
 
-Step: TypeAlias = "Reply | ApiError | Drop | Stall | Callable[[Recorded], Step]"
+Step: TypeAlias = "Reply | ApiError | Drop | Stall | Cut | RawSSE | Callable[[Recorded], Step]"
 
 
 def text(s: str) -> dict[str, Any]:
@@ -205,7 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Record the request and answer it with the next scripted step."""
         self.close_connection = True  # one request per connection keeps shutdown simple
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        if self.path.split("?")[0] != "/v1/messages":
+        route = self.path.split("?")[0]
+        if route == "/v1/messages/count_tokens":
+            self._count_tokens(raw)
+            return
+        if route != "/v1/messages":
             self._send_error(ApiError(404, message=f"fake server: no route {self.path}"))
             return
         try:
@@ -217,6 +246,27 @@ class _Handler(BaseHTTPRequestHandler):
         # A client that gave up (e.g. timed out) has closed the socket already.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._answer(self.server.fake._take(record), record)
+
+    def _count_tokens(self, raw: bytes) -> None:
+        """The preflight route: answered by `fake.count_tokens` (a token count by default),
+        recorded apart from the scripted conversation so it consumes no step."""
+        fake = self.server.fake
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        record = Recorded(self.path, headers, body if isinstance(body, dict) else {})
+        with fake._cond:
+            fake.count_requests.append(record)
+        answer = fake._authorized(record) or fake.count_tokens
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            if isinstance(answer, ApiError):
+                self._send_error(answer)
+            elif isinstance(answer, Drop):
+                return
+            else:
+                self._send_json(200, {"input_tokens": 1234})
 
     def _answer(self, step: Step, record: Recorded) -> None:
         """Carry out one step."""
@@ -236,6 +286,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(step)
         elif isinstance(step, Reply):
             self._send_reply(step, record)
+        elif isinstance(step, Cut):
+            self._send_reply(step.reply, record, cut=step)
+        elif isinstance(step, RawSSE):
+            self._start_stream()
+            for event in step.events:
+                self._write_event(event)
         else:
             self._send_error(ApiError(400, message=f"fake server: not a step: {step!r}"))
 
@@ -264,7 +320,18 @@ class _Handler(BaseHTTPRequestHandler):
         body = {"type": "error", "error": {"type": error.type, "message": error.message}}
         self._send_json(error.status, body, headers)
 
-    def _send_reply(self, step: Reply, record: Recorded) -> None:
+    def _start_stream(self) -> None:
+        self._start(200, "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+
+    def _write_event(self, event: str | dict[str, Any]) -> None:
+        data = event if isinstance(event, str) else (
+            f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n")
+        self.wfile.write(data.encode())
+        self.wfile.flush()
+
+    def _send_reply(self, step: Reply, record: Recorded, cut: Cut | None = None) -> None:
         fake = self.server.fake
         blocks = [dict(b) for b in step.content]
         raws: dict[int, str] = {}
@@ -293,12 +360,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not record.stream:
             self._send_json(200, message)
             return
-        self._start(200, "text/event-stream")
-        self.send_header("cache-control", "no-cache")
-        self.end_headers()
-        for event in _sse_events(message, raws):
-            self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-            self.wfile.flush()
+        self._start_stream()
+        for sent, event in enumerate(_sse_events(message, raws)):
+            if cut is not None and sent == cut.after_events:
+                if cut.how == "stall":
+                    fake._stopping.wait()
+                elif cut.how == "drop":
+                    # An abortive close (RST): the client sees the body end mid-stream.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                return
+            self._write_event(event)
 
 
 def _halves(s: str) -> list[str]:
@@ -345,6 +417,8 @@ class FakeAnthropic:
         self.api_key = api_key
         self.url = ""
         self.requests: list[Recorded] = []
+        self.count_requests: list[Recorded] = []  # the preflight's, apart from the script
+        self.count_tokens: ApiError | Drop | None = None  # its answer; None: a token count
         self._steps: deque[Step] = deque()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -406,12 +480,19 @@ class FakeAnthropic:
         with self._cond:
             self.requests.append(record)
             self._cond.notify_all()
-            key, bearer = record.headers.get("x-api-key"), record.headers.get("authorization")
-            if self.api_key != key and f"Bearer {self.api_key}" != bearer:
-                return ApiError(401, message="invalid x-api-key")
+            refused = self._authorized(record)
+            if refused:
+                return refused
             if not self._steps:
                 return ApiError(400, message="fake server: no scripted reply left")
             return self._steps.popleft()
+
+    def _authorized(self, record: Recorded) -> ApiError | None:
+        """None when the request carries the key, else the 401 the real API sends."""
+        key, bearer = record.headers.get("x-api-key"), record.headers.get("authorization")
+        if self.api_key != key and f"Bearer {self.api_key}" != bearer:
+            return ApiError(401, message="invalid x-api-key")
+        return None
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):04d}"

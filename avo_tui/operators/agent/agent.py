@@ -3,30 +3,37 @@
 The step opens with a brief (target, best scores, lineage, attempts, notes, guidance, hints)
 and runs turn after turn until the agent commits, stops, or a bound is reached (turns,
 context). Between turns the operator's new hints join the conversation; before every tool
-call the engine may pause or end the step. API outages are waited out; a refused key pauses
-the run. The whole conversation is kept as the step's transcript.
+call the engine may pause or end the step. API outages are waited out (retry.py); a refused
+key pauses the run. The whole conversation is kept as the step's transcript.
+
+Faults are data. A failed tool call is an ``is_error`` result (tools.py); a failed turn is
+asked for again (retry.py); a request the API refuses, or a bug in this code, ends the step
+as ``failed`` with its transcript kept, and the run goes on. After every completed turn the
+conversation and the workspace are saved through the engine (``save_conversation``), so a
+run killed mid-step resumes the step at that turn: the turn in flight is the only loss.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import time
-from collections.abc import Callable
+import traceback
 from typing import Any
 
 from ...knowledge import KnowledgeBase, default_folders
 from ...store import EventKind, Version
 from ..protocol import StepContext, StepInterrupted, StepResult
 from . import brief
-from .api import ApiRejected, ApiRequestError, ApiUnavailable, MessagesApi, Turn
+from .api import ApiRequestError, MessagesApi, Turn
+from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
 from .tools import SCHEMAS, TOOL_NAMES, Toolbox
 from .workspace import Workspace
 
 CACHE = {"type": "ephemeral"}
-WAIT_SLICE_S = 0.25
 SUMMARY_CHARS = 300
+CONVERSATION_FORMAT = 1  # of the saved conversation (save_conversation)
+STEP_RESUMED = "step_resumed"
 
 
 class Agent:
@@ -50,7 +57,7 @@ class Agent:
         """The stall detector fired: a separate review proposes new directions, which the next
         step's brief carries (the operator's guidance still takes precedence)."""
         try:
-            turn = _with_outage_waits(
+            turn = with_retries(
                 ctx, self.settings,
                 lambda: self.api.ask(system=brief.REVIEW_SYSTEM,
                                      prompt=brief.review_prompt(ctx, reason)),
@@ -77,28 +84,34 @@ class _Step:
         self.pending: list[str] = []  # texts for the next user message
         self.warned = False
         self.ended: str | None = None
-        head = ctx.head()
+        self.head = ctx.head()
         self.workspace = Workspace(
             ctx.session.directory / "workspace", agent.knowledge, self.settings.max_write_bytes
         )
-        self.workspace.reset(ctx.session.read_files(head))
-        self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=head.id,
+        self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.head.id,
                              transcript=self.transcript)
         self.system = brief.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
     def run(self) -> StepResult:
         committed: Version | None = None
+        failed = False
         try:
-            self._open()
+            if not self._resume():
+                self.workspace.reset(self.ctx.session.read_files(self.head))
+                self._open()
             summary, committed = self._converse()
         except StepInterrupted as interrupted:
             summary = f"step ended early: {interrupted}"
         except ApiRequestError as error:
-            summary = f"step ended: {error}"
+            summary, failed = f"step failed: {error}", True
             self.ctx.announce(EventKind.ERROR, message=summary)
+        except Exception as error:  # a bug here must not end the run, nor lose the record
+            summary, failed = f"step failed on an internal error: {error!r}", True
+            self.ctx.announce(EventKind.ERROR, message=summary,
+                              traceback=_clip(traceback.format_exc(), 4000))
         self.ended = summary
-        return StepResult(summary, committed, transcript=self.transcript())
+        return StepResult(summary, committed, transcript=self.transcript(), failed=failed)
 
     def _open(self) -> None:
         ctx = self.ctx
@@ -111,10 +124,53 @@ class _Step:
             ctx.remember(directions=None)
         text = brief.step_brief(ctx, hints=hints, directions=directions)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
+        self._save()
+
+    # -- resuming -----------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        """Keep the conversation as it stands after a completed turn (see the module doc)."""
+        self.ctx.save_conversation({
+            "format": CONVERSATION_FORMAT,
+            "head": self.head.id,
+            "messages": self.messages,
+            "turns": self.turns,
+            "usage": self.usage.to_doc(),
+            "pending": self.pending,
+            "warned": self.warned,
+            "guidance": self.guidance,
+            "files": self.workspace.files(),
+        })
+
+    def _resume(self) -> bool:
+        """Continue the step a dead run left, from its last completed turn, if it was built
+        on the head that is still the head; the turn that was in flight is announced."""
+        saved = self.ctx.saved_conversation()
+        if not saved:
+            return False
+        usable = (saved.get("format") == CONVERSATION_FORMAT and saved.get("head") == self.head.id
+                  and _is_conversation(saved.get("messages")))
+        if not usable:
+            self.ctx.announce(EventKind.ERROR, message="the saved conversation of an "
+                              "interrupted step could not be used; the step starts afresh")
+            return False
+        self.messages = saved["messages"]
+        self.turns = list(saved.get("turns") or [])
+        self.usage = TokenUsage(**{k: int(v) for k, v in (saved.get("usage") or {}).items()
+                                   if k in TokenUsage.__dataclass_fields__})
+        self.pending = [str(t) for t in saved.get("pending") or []]
+        self.warned = bool(saved.get("warned"))
+        self.guidance = saved.get("guidance")
+        self.workspace.reset({str(k): str(v) for k, v in (saved.get("files") or {}).items()})
+        self.ctx.announce(STEP_RESUMED, turn=len(self.turns),
+                          message=f"resumed the interrupted step at turn {len(self.turns) + 1} "
+                          f"(its {len(self.turns)} completed turns kept; the turn in flight "
+                          "when the run died is asked for again)")
+        return True
 
     def _converse(self) -> tuple[str, Version | None]:
         settings = self.settings
-        for number in range(1, settings.max_turns + 1):
+        for number in range(len(self.turns) + 1, settings.max_turns + 1):
             if number == settings.max_turns - 2:
                 self.pending.append("Three turns are left in this step: evaluate and commit your "
                                     "best candidate if it is promising, note what you learned, "
@@ -126,6 +182,7 @@ class _Step:
                 committed = self._run_tools(turn)
                 if committed:
                     return f"committed {committed.id}: {committed.message[:200]}", committed
+                self._save()
             elif reason == "pause_turn":
                 continue  # the API paused a long turn: send it back as it is to continue
             elif reason == "max_tokens":
@@ -141,6 +198,8 @@ class _Step:
             ended = self._bound_context(turn.usage)
             if ended:
                 return ended, None
+            if reason != "tool_use":
+                self._save()
         return f"step ended: {settings.max_turns} turns without a commit", None
 
     # -- the model ----------------------------------------------------------------------------
@@ -154,7 +213,7 @@ class _Step:
                 messages=_cached_messages(self.messages),
             )
 
-        return _with_outage_waits(self.ctx, self.settings, call)
+        return with_retries(self.ctx, self.settings, call)
 
     def _turn_boundary(self) -> None:
         """Hints and guidance that arrived during the last turn join the next user message."""
@@ -237,28 +296,15 @@ class _Step:
         }, indent=1)
 
 
-def _with_outage_waits(ctx: StepContext, settings: AgentSettings, call: Callable[[], Turn]) -> Turn:
-    """The SDK retries briefly; beyond that, wait (30 s, 60 s ... up to 15 min), report, and
-    try again, for as long as it takes. A refused key pauses the run until it is resumed."""
-    delay = settings.outage_wait_s
-    while True:
-        try:
-            return call()
-        except ApiUnavailable as error:
-            ctx.announce(EventKind.ERROR, message=f"{error}; retrying in {delay:g} s")
-            _wait(ctx, delay)
-            delay = min(delay * 2, settings.outage_wait_max_s)
-        except ApiRejected as error:
-            ctx.pause(f"{error}. Set a valid ANTHROPIC_API_KEY and restart the run, or resume "
-                      "to try again")
-            ctx.safe_point()
-
-
-def _wait(ctx: StepContext, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        ctx.safe_point()  # pause and stop still work during an outage
-        time.sleep(min(WAIT_SLICE_S, left))
+def _is_conversation(messages: object) -> bool:
+    """Whether ``messages`` can be sent on: turns that alternate, the user's first."""
+    if not isinstance(messages, list) or not messages:
+        return False
+    return all(
+        isinstance(m, dict) and isinstance(m.get("content"), list)
+        and m.get("role") == ("user" if i % 2 == 0 else "assistant")
+        for i, m in enumerate(messages)
+    )
 
 
 def _cached_tools() -> list[dict[str, Any]]:

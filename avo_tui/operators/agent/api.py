@@ -1,19 +1,32 @@
 """The one module that talks to the anthropic SDK (2.x): streamed turns, one-shot questions,
-and the SDK's errors sorted by what the run should do about them.
+a preflight check, and every way a request can fail sorted by what the run should do.
 
 The SDK reads ``ANTHROPIC_BASE_URL`` itself, which is how tests reach a local server; the key
 comes from ``ANTHROPIC_API_KEY`` and nowhere else.
+
+The SDK's own retries are off: it honours any ``retry-after`` (an hour included) by sleeping
+inside the call, where neither pause nor stop can reach it. Retrying is the agent's job
+(retry.py), in a loop with safe points; the errors here carry the server's ``retry-after``.
+
+A streamed turn is trusted only when it is whole: the stream must end with ``message_stop``,
+every delta must belong to a block that was started, every tool call needs an id and a name,
+and the usage figures must be counts. Anything else (a cut or stalled connection, data that is
+not JSON, an event out of order) is a :class:`StreamBroken`, retried from the last complete
+turn; a half turn never reaches the conversation.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anthropic
+import httpx2
 
 from ..protocol import OperatorUnavailable
 from .settings import AgentSettings, TokenUsage
@@ -27,7 +40,17 @@ class ApiKeyMissing(OperatorUnavailable):
 
 
 class ApiUnavailable(RuntimeError):
-    """Overloaded, rate-limited, down or unreachable, after the SDK's own retries: wait."""
+    """Overloaded, rate-limited, down or unreachable: wait and try again. ``retry_after`` is
+    the wait the server asked for, in seconds, if it named one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StreamBroken(ApiUnavailable):
+    """A streamed turn that did not arrive whole: cut, stalled, malformed or unterminated.
+    The turn is dropped and asked for again."""
 
 
 class ApiRejected(RuntimeError):
@@ -69,7 +92,7 @@ class MessagesApi:
         self.settings = settings
         self._client = anthropic.Anthropic(
             api_key=api_key(),
-            max_retries=settings.sdk_retries,
+            max_retries=0,  # retry.py retries, where pause and stop can act
             timeout=settings.request_timeout_s,
         )
 
@@ -85,7 +108,7 @@ class MessagesApi:
         messages: list[dict[str, Any]],
         on_text: Callable[[str], None] | None = None,
     ) -> Turn:
-        """One streamed assistant turn."""
+        """One streamed assistant turn, whole, or an exception from this module."""
         options: dict[str, Any] = {}
         thinking = self.settings.thinking_param()
         if thinking:
@@ -108,6 +131,24 @@ class MessagesApi:
                         on_text(text)
                 return reply.turn(events.response.headers.get("request-id"))
 
+    def preflight(self, *, system: str, tools: list[dict[str, Any]]) -> int:
+        """Check the key, the model and the settings (thinking included) with a request that
+        generates nothing (token counting), before a run spends anything. Returns the
+        prompt's size in tokens."""
+        options: dict[str, Any] = {}
+        thinking = self.settings.thinking_param()
+        if thinking:
+            options["thinking"] = thinking
+        with _translated_errors():
+            counted = self._client.messages.count_tokens(
+                model=self.settings.model,
+                system=system,
+                tools=tools,  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": "preflight"}],
+                **options,
+            )
+            return int(counted.input_tokens)
+
     def ask(self, *, system: str, prompt: str, max_tokens: int = 4000) -> Turn:
         """A one-shot question without tools (the supervisor's review)."""
         with _translated_errors():
@@ -121,57 +162,116 @@ class MessagesApi:
 
 
 class _Accumulator:
-    """Builds the turn from raw stream events. Tool input is parsed here, at the end, so
-    that input the model garbled reaches the tools as such (and the agent gets an is_error
-    result) instead of failing the whole turn, as the SDK's own accumulator does."""
+    """Builds the turn from raw stream events, checking that it is whole (see the module's
+    docstring). Tool input is parsed at the end, so that input the model garbled reaches the
+    tools as such (and the agent gets an is_error result) instead of failing the whole turn,
+    as the SDK's own accumulator does."""
 
     def __init__(self) -> None:
         self.blocks: dict[int, dict[str, Any]] = {}
         self.raw_input: dict[int, str] = {}
-        self.stop_reason = "end_turn"
+        self.stop_reason: str | None = None
         self.usage: dict[str, int] = {}
+        self.started = self.stopped = False
 
     def add(self, event: dict[str, Any]) -> str | None:
         kind = event.get("type")
+        if kind != "message_start" and not self.started and kind != "ping":
+            raise StreamBroken(f"the stream sent {kind!r} before message_start")
         if kind == "message_start":
-            self.usage.update(event["message"].get("usage") or {})
+            self.started = True
+            self._count(_field(event, "message", dict).get("usage"))
         elif kind == "content_block_start":
-            self.blocks[event["index"]] = dict(event["content_block"])
+            block = _field(event, "content_block", dict)
+            if not isinstance(block.get("type"), str):
+                raise StreamBroken("the stream started a content block without a type")
+            self.blocks[_field(event, "index", int)] = dict(block)
         elif kind == "content_block_delta":
-            block, delta = self.blocks[event["index"]], event["delta"]
-            match delta.get("type"):
-                case "text_delta":
-                    block["text"] = block.get("text", "") + delta["text"]
-                    return delta["text"]
-                case "thinking_delta":
-                    block["thinking"] = block.get("thinking", "") + delta["thinking"]
-                case "signature_delta":
-                    block["signature"] = delta["signature"]
-                case "input_json_delta":
-                    index = event["index"]
-                    self.raw_input[index] = self.raw_input.get(index, "") + delta["partial_json"]
+            return self._delta(_field(event, "index", int), _field(event, "delta", dict))
         elif kind == "message_delta":
-            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
-            self.usage.update({k: v for k, v in (event.get("usage") or {}).items() if v})
+            reason = (event.get("delta") or {}).get("stop_reason")
+            if reason is not None:
+                self.stop_reason = str(reason)
+            self._count(event.get("usage"))
+        elif kind == "message_stop":
+            self.stopped = True
         return None
 
+    def _delta(self, index: int, delta: dict[str, Any]) -> str | None:
+        block = self.blocks.get(index)
+        if block is None:
+            raise StreamBroken(f"the stream sent a delta for block {index}, never started")
+        match delta.get("type"):
+            case "text_delta":
+                text = str(delta.get("text", ""))
+                block["text"] = block.get("text", "") + text
+                return text
+            case "thinking_delta":
+                block["thinking"] = block.get("thinking", "") + str(delta.get("thinking", ""))
+            case "signature_delta":
+                block["signature"] = str(delta.get("signature", ""))
+            case "input_json_delta":
+                part = str(delta.get("partial_json", ""))
+                self.raw_input[index] = self.raw_input.get(index, "") + part
+        return None
+
+    def _count(self, usage: object) -> None:
+        """Usage figures are counts: anything else (a negative number, a string) is refused
+        rather than allowed to lower what the run has spent."""
+        if usage is None:
+            return
+        if not isinstance(usage, Mapping):
+            raise StreamBroken(f"the stream sent usage that is not an object: {usage!r}")
+        for name in _USAGE_FIELDS:
+            value = usage.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise StreamBroken(f"the stream sent an impossible {name}: {value!r}")
+            if value:
+                self.usage[name] = value
+
     def turn(self, request_id: str | None) -> Turn:
+        if not self.stopped:
+            raise StreamBroken("the stream ended before message_stop (a truncated response)")
+        if self.stop_reason is None:
+            raise StreamBroken("the stream ended without a stop_reason")
         for index, raw in self.raw_input.items():
             try:
                 self.blocks[index]["input"] = json.loads(raw) if raw.strip() else {}
             except json.JSONDecodeError:
                 self.blocks[index]["input"] = {INVALID_INPUT: raw}
+        for block in self.blocks.values():
+            if block["type"] == "tool_use" and not (
+                _nonempty(block.get("id")) and _nonempty(block.get("name"))
+            ):
+                raise StreamBroken("the stream sent a tool call without an id or a name")
         content = [_keep(self.blocks[i]) for i in sorted(self.blocks)]
         return Turn(content, self.stop_reason, _usage(self.usage), request_id)
 
 
-def _usage(doc: dict[str, Any]) -> TokenUsage:
-    return TokenUsage(
-        doc.get("input_tokens") or 0,
-        doc.get("output_tokens") or 0,
-        doc.get("cache_creation_input_tokens") or 0,
-        doc.get("cache_read_input_tokens") or 0,
-    )
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                 "cache_read_input_tokens")
+
+
+def _field(event: dict[str, Any], name: str, kind: type) -> Any:
+    value = event.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise StreamBroken(f"the stream sent {event.get('type')!r} without a valid {name!r}")
+    return value
+
+
+def _nonempty(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _usage(doc: Mapping[str, Any]) -> TokenUsage:
+    def count(name: str) -> int:
+        value = doc.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    return TokenUsage(count("input_tokens"), count("output_tokens"),
+                      count("cache_creation_input_tokens"), count("cache_read_input_tokens"))
 
 
 def _turn(message: Any, request_id: str | None) -> Turn:
@@ -202,16 +302,28 @@ def _keep(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class _translated_errors:
-    """Turn the SDK's exceptions into the three the agent acts on."""
+    """Turn every way a request can fail on the wire into the errors the agent acts on: the
+    SDK's own, httpx2's transport errors (a connection cut or stalled mid-body escapes the SDK
+    as such) and a body the SDK could not decode."""
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: object) -> bool:
-        if exc is None or not isinstance(exc, anthropic.AnthropicError):
+        if exc is None or isinstance(exc, ApiUnavailable | ApiRejected | ApiRequestError):
             return False
-        raise _classify(exc) from exc
+        if isinstance(exc, anthropic.AnthropicError):
+            raise _classify(exc) from exc
+        if isinstance(exc, httpx2.HTTPError | OSError):
+            raise StreamBroken(f"the connection failed mid-response: {_describe(exc)}") from exc
+        if isinstance(exc, ValueError):  # e.g. event data that is not JSON
+            raise StreamBroken(f"the API sent a malformed response: {_describe(exc)}") from exc
+        return False
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _classify(error: anthropic.AnthropicError) -> Exception:
@@ -225,8 +337,29 @@ def _classify(error: anthropic.AnthropicError) -> Exception:
             return ApiRejected(f"the API refused the key (HTTP {status}): {detail}")
         if status in (400, 404, 413, 422) and _error_type(error) != "overloaded_error":
             return ApiRequestError(f"the API rejected the request (HTTP {status}): {detail}")
-        return ApiUnavailable(f"the API is unavailable (HTTP {status}): {detail}")
+        return ApiUnavailable(f"the API is unavailable (HTTP {status}): {detail}",
+                              retry_after(error.response.headers))
     return ApiUnavailable(f"API error: {error}")
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """The wait the server asked for (``retry-after-ms``, else ``retry-after`` in seconds or
+    as an HTTP date), or None when it named none it could mean."""
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            value = float(millis) / 1000
+        else:
+            given = headers.get("retry-after")
+            if given is None:
+                return None
+            try:
+                value = float(given)
+            except ValueError:
+                value = parsedate_to_datetime(given).timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if value == value and value >= 0 else None  # NaN and the past name nothing
 
 
 def _error_type(error: anthropic.APIStatusError) -> str | None:
