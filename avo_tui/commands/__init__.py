@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TypeAlias
 
 Handler = Callable[[argparse.Namespace], int]
-Subcommands = argparse._SubParsersAction  # argparse exposes no public name for it
+# argparse exposes no public name for it, and the class is not subscriptable at run time.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def add_command(

@@ -108,8 +108,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     knowledge = _knowledge(args)
+    outline = knowledge.outline()
     rows = [{"file": o.file, "title": o.title, "sections": o.sections, "path": str(o.path)}
-            for o in knowledge.outline()]
+            for o in outline]
     if args.json:
         print(json.dumps({"folders": [str(f) for f in knowledge.folders], "files": rows},
                          indent=2, ensure_ascii=False))
@@ -118,7 +119,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("the knowledge base has no files; folders: "
               + ", ".join(str(f) for f in knowledge.folders), file=sys.stderr)
         return 1
-    width = max(len(row["file"]) for row in rows)
-    for row in rows:
-        print(f"{row['file']:<{width}}  {row['sections']:>3}  {row['title']}")
+    width = max(len(o.file) for o in outline)
+    for o in outline:
+        print(f"{o.file:<{width}}  {o.sections:>3}  {o.title}")
     return 0

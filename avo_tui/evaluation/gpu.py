@@ -338,7 +338,7 @@ class CudaDevice:
         launch()  # type: ignore[operator]
         end.record()
         end.synchronize()
-        return start.elapsed_time(end) * 1e-3
+        return float(start.elapsed_time(end)) * 1e-3
 
     def peak_flops(self) -> float:
         """bf16 matmul FLOP/s on this GPU, measured once: attention cannot beat it."""

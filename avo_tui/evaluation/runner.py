@@ -15,6 +15,7 @@ import os
 import socket
 import struct
 import sys
+import types
 
 # q, k, v, o offsets in the arena; batch, heads_q, heads_kv, seq_len, head_dim, causal; scale
 LAUNCH = struct.Struct("<4Q6if")
@@ -22,7 +23,7 @@ ARGTYPES = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 6 + [ctypes.c_float]
 READY, MISSING, BROKEN, DONE = b"R", b"M", b"E", b"D"
 
 
-def _sandbox():  # type: ignore[no-untyped-def]
+def _sandbox() -> types.ModuleType:
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")
     spec = importlib.util.spec_from_file_location("avo_sandbox", path)
     assert spec is not None and spec.loader is not None

@@ -233,10 +233,11 @@ class Worker:
                     if on_progress is not None:
                         on_progress(*payload)
                 elif kind == "result":
-                    if payload.failure is not None and payload.failure.kind == "cuda_error":
+                    result: EvalResult = payload
+                    if result.failure is not None and result.failure.kind == "cuda_error":
                         self._restart()
-                        payload.worker_restarted = True
-                    return payload
+                        result.worker_restarted = True
+                    return result
                 elif kind == "error":
                     return self._give_up(request, "internal", payload, restart=False)
 

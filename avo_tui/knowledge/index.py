@@ -72,7 +72,8 @@ def anchor(heading: str) -> str:
 def split_sections(file: str, text: str) -> list[Section]:
     """One section per heading (any level), holding the text up to the next heading."""
     sections: list[Section] = []
-    heading, level, lines = "", 0, []
+    heading, level = "", 0
+    lines: list[str] = []
     in_code = False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 
 @dataclass(frozen=True)

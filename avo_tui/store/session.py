@@ -642,7 +642,10 @@ class Session:
             )
         table, doc_id = self._locate(ATTEMPTS, number)
         with self._mutex:
-            return Attempt.from_doc(self._db.table(table).get(doc_id=doc_id))
+            doc = self._db.table(table).get(doc_id=doc_id)
+        if doc is None:
+            raise DamagedSession(self._storage.base_path, f"attempt '{attempt_id}' is missing")
+        return Attempt.from_doc(doc)
 
     def recent_attempts(self, limit: int = 20) -> list[Attempt]:
         """The last ``limit`` attempts, newest first."""

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 Sources = Mapping[str, str]
 
@@ -158,7 +158,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _entry_mac(secret: bytes, key: str, artifact_sha256: str | None, record: dict) -> str:
+def _entry_mac(secret: bytes, key: str, artifact_sha256: str | None, record: dict[str, Any]) -> str:
     """HMAC-SHA256 over the entry's key, its artifact's sha256 and the rest of its record."""
     rest = {name: value for name, value in record.items() if name != "mac"}
     message = json.dumps(

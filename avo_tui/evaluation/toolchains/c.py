@@ -30,7 +30,7 @@ def cpu_model() -> str:
 
 class CToolchain:
     name = "c"
-    source_suffixes = (".c", ".h")
+    source_suffixes: tuple[str, ...] = (".c", ".h")
 
     def __init__(self, cache: CompileCache | None = None, timeout_s: float = 120.0) -> None:
         self.compiler = shlex.split(os.environ.get("CC", "cc"))

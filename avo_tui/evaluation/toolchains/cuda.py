@@ -72,19 +72,20 @@ def ptxas_resources(log: str) -> dict[str, int]:
 
 
 @functools.cache
-def _header_options() -> dict[str, object]:
+def _cudart_include() -> str | None:
+    """The CUDA runtime's header directory, or None to use the headers bundled with NVRTC."""
     try:
         from cuda.pathfinder import find_nvidia_header_directory
 
-        include = find_nvidia_header_directory("cudart")
+        include: str | None = find_nvidia_header_directory("cudart")
     except Exception:  # any failure here means "use the bundled headers"
         include = None
-    return {"include_path": [include]} if include else {"use_bundled_headers": True}
+    return include or None
 
 
 class CudaToolchain:
     name = "cuda"
-    source_suffixes = (".cu", ".cuh", ".h")
+    source_suffixes: tuple[str, ...] = (".cu", ".cuh", ".h")
 
     def __init__(self, cache: CompileCache | None = None, arch: str = DEFAULT_ARCH) -> None:
         self.cache = cache or CompileCache()
@@ -116,14 +117,14 @@ class CudaToolchain:
             build_dir = Path(build)
             for name, text in sources.items():
                 (build_dir / name).write_text(text)
-            header = _header_options()
-            includes = [str(build_dir), *header.get("include_path", [])]
+            cudart = _cudart_include()
+            includes = [str(build_dir), *([cudart] if cudart else [])]
             program_options = ProgramOptions(
                 name=units[0],
                 arch=self.arch,
                 std="c++17",
                 include_path=includes,
-                use_bundled_headers=header.get("use_bundled_headers"),
+                use_bundled_headers=None if cudart else True,
                 define_macro=_defines(options) or None,
                 ptxas_options=["-v"],
             )
