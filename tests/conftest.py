@@ -10,7 +10,8 @@ import pytest
 if TYPE_CHECKING:
     from avo_tui.store import Session
 
-pytest_plugins = ["engine_fixtures"]  # worker, template, session: a live engine's parts
+# worker, template, session: a live engine's parts; knowledge, fake: the agent's
+pytest_plugins = ["engine_fixtures", "agent_fixtures"]
 
 # Compiled kernels go to a throwaway cache, not the user's ~/.cache; worker processes inherit it.
 os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-test-cache-")

@@ -19,7 +19,6 @@ from agent_helpers import (
     edit,
     make_agent,
     thrice_seed,
-    use_fake,
 )
 from engine_helpers import new_session, start
 from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
@@ -27,21 +26,6 @@ from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply
 from avo_tui.engine import Budgets, Hint, Pause, Resume, SetBudgets, Stop, SupervisorLimits
 from avo_tui.evaluation import Worker
 from avo_tui.store import Session
-
-
-@pytest.fixture
-def knowledge(tmp_path: Path) -> Path:
-    folder = tmp_path / "kb"
-    folder.mkdir()
-    (folder / "cpu.md").write_text("# CPU attention\n\n## Threads\nUse every core: THREADS 0.\n")
-    return folder
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as server:
-        use_fake(monkeypatch, server)
-        yield server
 
 
 def results(request: Recorded) -> list[dict]:

@@ -211,14 +211,17 @@ def _agent_settings(
     operator: str, stored: dict[str, Any] | None, flags: dict[str, Any]
 ) -> AgentSettings | None:
     """The agent's settings: the session's (or the settings file's for a new session), with
-    the flags given; checks the API key is there. None for other operators."""
+    the flags given; checks that the API answers, takes the key and accepts the settings
+    (before a new session's seed is scored). None for other operators."""
     if operator != "agent":
         return None
     base = AgentSettings.from_doc(stored) if stored else load_settings()
     settings = base.override(**flags)
     from ..operators.agent.api import api_key  # loads anthropic: only when the agent runs
+    from ..operators.agent.preflight import check_api
 
     api_key()
+    check_api(settings)
     if settings.price() is None:
         print(f"note: no price is known for {settings.model}, so its cost is not counted; add "
               f'[agent.pricing."{settings.model}"] to the settings file', file=sys.stderr)

@@ -10,12 +10,20 @@ Ordering rules that make a multi-day run safe:
   running finishes and is recorded;
 - a spent money or token budget pauses the run at the next safe point (steps and hours
   finish it); ``SetBudgets`` plus a resume continues it.
+
+Faults inside a step are data, never the end of the run: an operator that raises ends its
+step as ``failed`` (an error event carries the traceback) and the next step starts; after
+``FAILED_STEPS_TO_PAUSE`` failed steps in a row the run pauses with the last reason, since a
+fault that repeats needs a person. A subscriber that raises is reported once per distinct
+error and kept. The run ends only on stop, a budget or limit, or an error in the engine or
+the store themselves (status ``crashed``).
 """
 
 from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
@@ -41,6 +49,8 @@ from .supervisor import Supervisor, SupervisorLimits
 Subscriber = Callable[[Event], None]
 ProgressListener = Callable[[str], None]
 PAUSED_POLL_S = 0.25
+FAILED_STEPS_TO_PAUSE = 3
+CONVERSATION = "conversation"  # the draft holding the agent's step in flight
 # Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
 NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed"})
 
@@ -80,6 +90,8 @@ class Engine:
         self._progress_listeners: list[ProgressListener] = []
         self._published = session.last_seq
         self._clock = time.monotonic()
+        self.failed_steps = int(state.get("failed_steps") or 0)
+        self._listener_errors: dict[int, str] = {}  # id(listener) -> the last error reported
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -104,7 +116,7 @@ class Engine:
     def run(self) -> str:
         """Run until stopped or out of budget; returns why it ended."""
         self._recover_in_flight("the run ended (crash or kill) during this evaluation")
-        self.supervisor.start(time.time())
+        self.supervisor.start(self.running_seconds())
         self.session.set_state(budgets=self.budgets.to_doc(), announce=False)
         self._set_status("running", announce=True)
         self._clock = time.monotonic()
@@ -120,8 +132,7 @@ class Engine:
                     break
                 if self._redirect:
                     reason, self._redirect = self._redirect, None
-                    with suppress(StepInterrupted):  # a stop during the review: loop ends
-                        self.operator.redirect(self._context(), reason)
+                    self._redirect_operator(reason)
                 result = self._step()
                 if result.exhausted:
                     self.stop_reason, status = result.summary, "finished"
@@ -149,8 +160,12 @@ class Engine:
             result = self.operator.step(context)
         except StepInterrupted as interrupted:
             result = StepResult(f"step ended early: {interrupted}")
+        except Exception as error:  # the operator's bug: this step fails, the run goes on
+            result = StepResult(f"step failed on an internal error: {error!r}", failed=True)
+            self._error(result.summary, traceback=traceback.format_exc()[-4000:])
         self.usage.steps = number
         self._tick()
+        self.failed_steps = self.failed_steps + 1 if result.failed else 0
         self._save()
         self.session.append_event(
             EventKind.STEP,
@@ -160,9 +175,26 @@ class Engine:
             cost_usd=round(self.usage.cost_usd - cost, 6),
             tokens=self.usage.tokens - tokens,
             transcript=self.session.blobs.put(result.transcript) if result.transcript else None,
+            failed=result.failed,
         )
+        self.session.drop_draft(CONVERSATION)  # the transcript is the record now
         self._publish()
+        if self.failed_steps >= FAILED_STEPS_TO_PAUSE:
+            self.failed_steps = 0
+            self._save()
+            self.pause(f"{FAILED_STEPS_TO_PAUSE} steps in a row failed; the last: "
+                       f"{result.summary}. Fix the cause and resume")
         return result
+
+    def _redirect_operator(self, reason: str) -> None:
+        """The supervisor's redirect; a fault in it is reported, and the run goes on."""
+        try:
+            self.operator.redirect(self._context(), reason)
+        except StepInterrupted:
+            pass  # a stop or rollback during the review: the loop sees it
+        except Exception as error:
+            self._error(f"the supervisor's redirect failed on an internal error: {error!r}",
+                        traceback=traceback.format_exc()[-4000:])
 
     def _context(self) -> RunContext:
         return RunContext(self)
@@ -203,9 +235,10 @@ class Engine:
         self.event(EventKind.PAUSE, reason=reason)
 
     def charge(self, cost_usd: float, tokens: int) -> None:
-        """Count an operator's spending (API calls) against the session's budgets."""
-        self.usage.cost_usd += cost_usd
-        self.usage.tokens += tokens
+        """Count an operator's spending (API calls) against the session's budgets. Spending
+        only grows: a negative figure (a server's garbage) counts as nothing."""
+        self.usage.cost_usd += max(0.0, cost_usd)
+        self.usage.tokens += max(0, tokens)
         self.session.set_state(usage=self.usage.to_doc(), announce=False)
 
     def _apply(self, command: cmd.Command) -> None:
@@ -265,7 +298,7 @@ class Engine:
         version = self.session.commit(
             files, author="operator", message=message, score=trial.score, attempt=trial.attempt.id
         )
-        self.supervisor.observe_commit(time.time())
+        self.supervisor.observe_commit(self.running_seconds())
         self._interrupt = f"the operator committed {version.id}"
 
     def _approve(self, ref: str) -> None:
@@ -279,7 +312,7 @@ class Engine:
         version = self.session.approve_suspect(
             ref, message=f"{suspect.message} (suspect {ref}, approved by the operator)"
         )
-        self.supervisor.observe_commit(time.time())
+        self.supervisor.observe_commit(self.running_seconds())
         self._save()
         self._interrupt = f"the operator approved {ref} as {version.id}"
 
@@ -322,7 +355,7 @@ class Engine:
 
     def _observe(self, attempt: Attempt, key: str) -> None:
         """Show the supervisor an attempt, the gate's included; a stall starts a redirect."""
-        reason = self.supervisor.observe_attempt(attempt.outcome, key, time.time())
+        reason = self.supervisor.observe_attempt(attempt.outcome, key, self.running_seconds())
         if reason:
             self.session.append_event(
                 EventKind.SUPERVISOR, reason=reason, action="redirect", attempt=attempt.id
@@ -394,7 +427,7 @@ class Engine:
                 score=score_of(confirm),
                 attempt=trial.attempt.id,
             )
-            self.supervisor.observe_commit(time.time())
+            self.supervisor.observe_commit(self.running_seconds())
         outcome = "committed" if verdict.accepted else (
             "not_confirmed" if confirm.correct else confirm.failure.kind  # type: ignore[union-attr]
         )
@@ -524,6 +557,11 @@ class Engine:
 
     # -- state and events ---------------------------------------------------------------------
 
+    def running_seconds(self) -> float:
+        """The session's running time so far, this run's included: the supervisor's clock,
+        which neither a pause nor the time between two runs (a weekend) advances."""
+        return self.usage.seconds + (time.monotonic() - self._clock)
+
     def _tick(self) -> None:
         now = time.monotonic()
         self.usage.seconds += now - self._clock
@@ -537,6 +575,7 @@ class Engine:
             noise=self.noise.to_doc(),
             gate_decisions=self.decisions.to_doc(),
             supervisor=self.supervisor.to_doc(),
+            failed_steps=self.failed_steps,
         )
 
     def _set_status(self, status: str, *, announce: bool = False, reason: str = "") -> None:
@@ -553,22 +592,41 @@ class Engine:
         self.session.append_event(kind, **data)
         self._publish()
 
-    def _error(self, message: str) -> None:
-        self.event(EventKind.ERROR, message=message)
+    def _error(self, message: str, **data: object) -> None:
+        self.event(EventKind.ERROR, message=message, **data)
 
     def _publish(self) -> None:
-        for event in self.session.events(after=self._published):
-            self._published = event.seq
-            for subscriber in list(self._subscribers):
-                try:
-                    subscriber(event)
-                except Exception:  # a broken view must not stop the run
-                    self._subscribers.remove(subscriber)
+        """Hand new events to every subscriber. One that raises is kept (the next event may
+        well suit it) and reported as an error event, once per distinct error, so a broken
+        view neither stops the run nor floods the log."""
+        while self._published < self.session.last_seq:
+            for event in self.session.events(after=self._published):
+                self._published = event.seq
+                for subscriber in list(self._subscribers):
+                    try:
+                        subscriber(event)
+                    except Exception as error:
+                        self._listener_failed(subscriber, "a subscriber", error, event.seq)
 
     def _progress(self, phase: str, detail: str) -> None:
-        for listener in self._progress_listeners:
-            with suppress(Exception):
+        for listener in list(self._progress_listeners):
+            try:
                 listener(f"{phase} {detail}".strip())
+            except Exception as error:
+                self._listener_failed(listener, "a progress listener", error, None)
+                self._publish()
+
+    def _listener_failed(self, listener: object, what: str, error: Exception,
+                         seq: int | None) -> None:
+        described = f"{type(error).__name__}: {error}"
+        if self._listener_errors.get(id(listener)) == described:
+            return
+        self._listener_errors[id(listener)] = described
+        on = f" on event {seq}" if seq is not None else ""
+        self.session.append_event(
+            EventKind.ERROR, message=f"{what} ({getattr(listener, '__qualname__', listener)}) "
+            f"failed{on}: {described}; it is kept and gets the events that follow",
+        )
 
 
 class RunContext:
@@ -621,6 +679,12 @@ class RunContext:
 
     def plan(self, text: str) -> None:
         self._engine.event(EventKind.PLAN, text=text)
+
+    def save_conversation(self, doc: dict[str, Any]) -> None:
+        self._engine.session.save_draft(CONVERSATION, doc)
+
+    def saved_conversation(self) -> dict[str, Any] | None:
+        return self._engine.session.draft(CONVERSATION)
 
     def progress(self, text: str) -> None:
         self._engine._progress(text, "")

@@ -25,6 +25,7 @@ from tinydb.table import Document
 from .atomic import fsync_dir
 from .blobs import BLOBS, BlobStore
 from .diff import VersionDiff, diff_files
+from .drafts import Drafts
 from .errors import (
     DamagedSession,
     NewerSchema,
@@ -585,6 +586,20 @@ class Session:
                 self._insert_event(EventKind.STATUS, dict(fields))
 
         self._writing(write)
+
+    # -- drafts -------------------------------------------------------------------------------
+
+    def save_draft(self, name: str, doc: dict[str, Any]) -> None:
+        """Keep work in progress crash-safe outside the record (drafts.py)."""
+        self._check_writable()
+        Drafts(self.directory).save(name, doc)
+
+    def draft(self, name: str) -> dict[str, Any] | None:
+        return Drafts(self.directory).load(name)
+
+    def drop_draft(self, name: str) -> None:
+        self._check_writable()
+        Drafts(self.directory).drop(name)
 
     # -- reading ------------------------------------------------------------------------------
 

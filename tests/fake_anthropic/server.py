@@ -25,8 +25,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import socket
-import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -292,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._start_stream()
             for event in step.events:
                 self._write_event(event)
+            self._end_stream()
         else:
             self._send_error(ApiError(400, message=f"fake server: not a step: {step!r}"))
 
@@ -321,14 +320,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(error.status, body, headers)
 
     def _start_stream(self) -> None:
+        """Chunked, as the real API streams: a body cut short is then a protocol error to the
+        client, not a clean end."""
         self._start(200, "text/event-stream")
         self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
         self.end_headers()
 
     def _write_event(self, event: str | dict[str, Any]) -> None:
-        data = event if isinstance(event, str) else (
+        text = event if isinstance(event, str) else (
             f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n")
-        self.wfile.write(data.encode())
+        data = text.encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
     def _send_reply(self, step: Reply, record: Recorded, cut: Cut | None = None) -> None:
@@ -365,12 +372,11 @@ class _Handler(BaseHTTPRequestHandler):
             if cut is not None and sent == cut.after_events:
                 if cut.how == "stall":
                     fake._stopping.wait()
-                elif cut.how == "drop":
-                    # An abortive close (RST): the client sees the body end mid-stream.
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                               struct.pack("ii", 1, 0))
-                return
+                elif cut.how == "end":
+                    self._end_stream()
+                return  # "drop": the connection closes without the body's last chunk
             self._write_event(event)
+        self._end_stream()
 
 
 def _halves(s: str) -> list[str]:

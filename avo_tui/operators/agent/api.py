@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal, cast
 
 import anthropic
 import httpx2
+from anthropic.types import RawMessageStreamEvent
 
 from ..protocol import OperatorUnavailable
 from .settings import AgentSettings, TokenUsage
@@ -109,20 +111,17 @@ class MessagesApi:
         on_text: Callable[[str], None] | None = None,
     ) -> Turn:
         """One streamed assistant turn, whole, or an exception from this module."""
-        options: dict[str, Any] = {}
-        thinking = self.settings.thinking_param()
-        if thinking:
-            options["thinking"] = thinking
         with _translated_errors():
-            events = self._client.messages.create(
+            # With untyped dicts for messages, mypy cannot pick the streaming overload.
+            events = cast("anthropic.Stream[RawMessageStreamEvent]", self._client.messages.create(
                 model=self.settings.model,
                 max_tokens=self.settings.max_tokens,
                 system=system,  # type: ignore[arg-type]
                 tools=tools,  # type: ignore[arg-type]
-                messages=messages,  # type: ignore[arg-type]
+                messages=encodable(messages),
                 stream=True,
-                **options,
-            )
+                thinking=self._thinking(),
+            ))
             with events:
                 reply = _Accumulator()
                 for event in events:
@@ -135,19 +134,18 @@ class MessagesApi:
         """Check the key, the model and the settings (thinking included) with a request that
         generates nothing (token counting), before a run spends anything. Returns the
         prompt's size in tokens."""
-        options: dict[str, Any] = {}
-        thinking = self.settings.thinking_param()
-        if thinking:
-            options["thinking"] = thinking
         with _translated_errors():
             counted = self._client.messages.count_tokens(
                 model=self.settings.model,
                 system=system,
                 tools=tools,  # type: ignore[arg-type]
                 messages=[{"role": "user", "content": "preflight"}],
-                **options,
+                thinking=self._thinking(),
             )
             return int(counted.input_tokens)
+
+    def _thinking(self) -> Any:
+        return self.settings.thinking_param() or anthropic.omit
 
     def ask(self, *, system: str, prompt: str, max_tokens: int = 4000) -> Turn:
         """A one-shot question without tools (the supervisor's review)."""
@@ -159,6 +157,22 @@ class MessagesApi:
                 messages=[{"role": "user", "content": prompt}],
             )
             return _turn(response, getattr(response, "_request_id", None))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(value: Any) -> Any:
+    """``value`` with every lone surrogate replaced by U+FFFD. The model can send one (JSON's
+    ``\\ud800``) in a tool input; sent back as part of the conversation, it would make every
+    later request fail to encode."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [encodable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: encodable(v) for k, v in value.items()}
+    return value
 
 
 class _Accumulator:
@@ -310,7 +324,7 @@ class _translated_errors:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> bool:
+                 tb: object) -> Literal[False]:
         if exc is None or isinstance(exc, ApiUnavailable | ApiRejected | ApiRequestError):
             return False
         if isinstance(exc, anthropic.AnthropicError):
@@ -365,7 +379,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 def _error_type(error: anthropic.APIStatusError) -> str | None:
     body = error.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return body["error"].get("type")
+        kind = body["error"].get("type")
+        return kind if isinstance(kind, str) else None
     return None
 
 
