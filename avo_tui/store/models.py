@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     SUPERVISOR = "supervisor"
     SUSPECT = "suspect"  # a flagged result held for the operator: held, approved, rejected
     STEP = "step"
+    STEP_RESUMED = "step_resumed"  # an interrupted agent step continued from its saved turns
     STATUS = "status"
     ERROR = "error"
 

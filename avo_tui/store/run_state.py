@@ -1,0 +1,108 @@
+"""The run state, typed: the session's one ``state`` document (head, status, step, budgets,
+what is in flight, pending hints and suspects ...), as :class:`RunState`.
+
+Every view reads it on every refresh, so reading must not fail: a field that is missing or
+holds the wrong type (a damaged session, another version's shape) falls back to its default
+and is named in ``damaged``, and the rest of the state still reads. The documents the engine
+owns (budgets, usage, noise, gate decisions, the supervisor's counters, the operator's
+memory, the evaluator's baseline timings) stay plain dicts here: their types live in the
+engine, which reads them with its own ``from_doc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .doc_fields import DocError, read_dataclass, read_fields, write_fields
+from .models import Suspect
+
+EngineDoc = dict[str, Any]  # a document the engine owns and types itself
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The candidate being evaluated: saved before the evaluation starts, cleared after, so
+    a run that died during it can record it as an ``interrupted`` attempt."""
+
+    base: str
+    author: str
+    files: Mapping[str, str]  # file name -> blob hash
+    started: float
+
+    def to_doc(self) -> dict[str, Any]:
+        return write_fields(self)
+
+    @classmethod
+    def from_doc(cls, doc: object) -> InFlight:
+        """DocError if ``doc`` is not a whole in-flight record."""
+        return read_dataclass(cls, doc)
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The session's ``state`` document. Read it with :meth:`from_doc` (``session.state``);
+    the engine writes it field by field with ``Session.set_state``."""
+
+    head: str = "v0"
+    status: str = "unknown"  # new, running, paused, stopped, finished, interrupted, crashed
+    reason: str = ""  # why the run has that status
+    step: int = 0  # steps done
+    failed_steps: int = 0  # steps in a row that ended on a fault
+    updated: float | None = None  # when a field was last set
+    budgets: EngineDoc | None = None  # engine.budget.Budgets
+    usage: EngineDoc | None = None  # engine.budget.Usage
+    noise: EngineDoc | None = None  # engine.gate.NoiseEstimate
+    gate_decisions: EngineDoc | None = None  # engine.gate.GateDecisions
+    supervisor: EngineDoc | None = None  # engine.supervisor.Supervisor
+    operator_memory: EngineDoc | None = None  # what the operator keeps between steps
+    baselines: EngineDoc | None = None  # the evaluator's cached baseline timings
+    pending_hints: tuple[str, ...] = ()  # received, not yet taken by the operator
+    guidance: str | None = None  # the operator's standing guidance
+    in_flight: InFlight | None = None
+    suspects: Mapping[str, Suspect] = field(default_factory=dict)  # attempt id -> pending
+    knowledge: tuple[str, ...] | None = None  # the session's own knowledge folders
+    # Not stored: the fields of the document that did not read (their defaults stand in).
+    damaged: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = write_fields(self)
+        del doc["damaged"]
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: object) -> RunState:
+        """Read the state document; never raises. A field that does not read keeps its
+        default; a pending suspect that does not read is left out. Both are named in
+        ``damaged``."""
+        if not isinstance(doc, Mapping):
+            return cls(damaged=("state",))
+        plain = {k: v for k, v in doc.items() if k not in ("suspects", "damaged")}
+        values, problems = read_fields(cls, plain)
+        damaged = list(problems)
+        suspects = _suspects(doc.get("suspects"), damaged)
+        return cls(**values, suspects=suspects, damaged=tuple(sorted(damaged)))
+
+    def usage_figure(self, name: str) -> float:
+        """A figure of the engine's usage (``steps``, ``seconds``, ``cost_usd``, ``tokens``);
+        0 when it is missing or not a number."""
+        value = (self.usage or {}).get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return 0.0
+        return float(value)
+
+
+def _suspects(doc: object, damaged: list[str]) -> dict[str, Suspect]:
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping):
+        damaged.append("suspects")
+        return {}
+    out = {}
+    for key, entry in doc.items():
+        try:
+            out[str(key)] = read_dataclass(Suspect, entry)
+        except DocError:
+            damaged.append(f"suspects.{key}")
+    return out
