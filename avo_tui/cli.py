@@ -28,6 +28,7 @@ from .knowledge import KnowledgeError
 from .operators import OperatorUnavailable
 from .settings_file import SettingsFileError
 from .store import (
+    RunState,
     SessionCatalog,
     StoreError,
     Version,
@@ -114,9 +115,9 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
         table.add_column(column, justify="right" if column in ("versions", "best") else "left")
     for s in summaries:
         best = f"{s.best:.4g} {s.best_unit}" if s.best is not None else "-"
-        table.add_row(
-            s.name, s.target, s.operator, str(s.versions), best, s.status, _ago(s.last_activity)
-        )
+        # str(): a damaged session's summary may hold anything where text belongs
+        table.add_row(s.name, str(s.target), str(s.operator), str(s.versions), best,
+                      str(s.status), _ago(s.last_activity))
     _console().print(table)
     return 0
 
@@ -125,7 +126,7 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
     catalog = SessionCatalog(args.sessions_dir)
     with catalog.open(args.name, writable=False) as session:
         versions = list(session.lineage)
-        head, best = session.head, session.best()
+        best = session.best()
         if args.json:
             doc = {
                 "name": session.name,
@@ -139,25 +140,27 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
             }
             print(json.dumps(doc, indent=2))
             return 0
-        _print_session(session, versions, head, best, show_all=args.all)
+        _print_session(session, versions, best, show_all=args.all)
     return 0
 
 
 def _print_session(
-    session: Session, versions: list[Version], head: Version, best: Version | None, show_all: bool
+    session: Session, versions: list[Version], best: Version | None, show_all: bool
 ) -> None:
     console = _console()
-    meta, state = session.meta, session.state
-    status = run_status(state.get("status", "?"), session.lock_holder)
+    meta, state = session.meta, RunState.from_doc(session.state)
+    status = run_status(state.status, session.lock_holder)
     console.print(
-        f"[bold]{session.name}[/]  target {meta.get('target')}  "
-        f"operator {meta.get('operator')}  status {status}"
+        f"[bold]{escape(session.name)}[/]  target {escape(str(meta.get('target')))}  "
+        f"operator {escape(str(meta.get('operator')))}  status {escape(status)}"
     )
+    head = state.head if state.head in session.lineage else "?"
     best_text = f"{best.id} ({_score(best)} {best.score.unit})" if best and best.score else "-"
     console.print(
-        f"head {head.id}   best {best_text}   {len(versions)} versions   "
+        f"head {escape(head)}   best {best_text}   {len(versions)} versions   "
         f"{session.attempt_count} attempts   {session.last_seq} events"
     )
+    _print_run(console, state)
     limit = len(versions) if show_all else 50
     shown = versions[-limit:]
     if len(shown) < len(versions):
@@ -169,7 +172,7 @@ def _print_session(
     table.add_column("message", no_wrap=True, overflow="ellipsis",
                      max_width=max(12, console.width - 62))
     for v in shown:
-        marks = ("H" if v.id == head.id else " ") + ("*" if best and v.id == best.id else " ")
+        marks = ("H" if v.id == head else " ") + ("*" if best and v.id == best.id else " ")
         table.add_row(
             marks,
             v.id,
@@ -184,6 +187,21 @@ def _print_session(
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
     _print_suspects(console, session)
+
+
+def _print_run(console: Console, state: RunState) -> None:
+    """How far the run has got, what it has spent, and what waits for the operator; and which
+    state fields did not read (a damaged session), so their defaults are not taken as fact."""
+    tokens = int(state.usage_figure("tokens"))
+    spent = f"   ${state.usage_figure('cost_usd'):.2f}, {tokens:,} tokens" if tokens else ""
+    hints = f"   {len(state.pending_hints)} pending hints" if state.pending_hints else ""
+    console.print(f"step {state.step}   {state.usage_figure('seconds') / 3600:.2f} h running"
+                  f"{spent}{hints}")
+    if state.guidance:
+        console.print(f"guidance: {escape(state.guidance)}")
+    if state.damaged:
+        console.print(f"[yellow]state fields that did not read (shown as their defaults): "
+                      f"{escape(', '.join(state.damaged))}[/]")
 
 
 def _print_suspects(console: Console, session: Session) -> None:

@@ -207,7 +207,7 @@ async def test_quit_stops_the_in_process_run_at_a_safe_point(session: Session,
 
 
 class Broken:
-    """An operator that fails: the run dies, the app must not."""
+    """An operator with a bug: each of its steps fails."""
 
     name = "tuner"
 
@@ -218,11 +218,28 @@ class Broken:
         pass
 
 
-async def test_a_failed_run_shows_an_error_and_the_app_stays(session: Session,
+class EngineFault(BaseException):
+    """Stands for a fault in the engine itself, which nothing inside the run catches."""
+
+
+class Fatal(Broken):
+    def step(self, ctx: StepContext) -> StepResult:
+        raise EngineFault("the engine fell over")
+
+
+async def test_a_failing_operator_is_shown_and_the_run_pauses(session: Session,
                                                              worker: Worker) -> None:
     async with running_app(session, worker, Broken()) as (app, pilot):
+        await until(pilot, lambda: " paused " in status_text(app))  # after a few failed steps
+        assert "RuntimeError('the operator fell over')" in output_text(app)
+        assert app.engine_error is None and app.is_running
+
+
+async def test_a_failed_run_shows_an_error_and_the_app_stays(session: Session,
+                                                             worker: Worker) -> None:
+    async with running_app(session, worker, Fatal()) as (app, pilot):
         await until(pilot, lambda: app.engine_error is not None)
-        assert "the operator fell over" in app.engine_error  # type: ignore[operator]
+        assert "the engine fell over" in app.engine_error  # type: ignore[operator]
         await until(pilot, lambda: " error " in status_text(app))
         await pilot.press("d")  # still answering keys
         assert isinstance(app.screen, VersionDetail)
@@ -342,6 +359,50 @@ async def test_every_control_is_in_the_command_palette(browsed: Path) -> None:
                        "Roll the head back", "Edit the head in $editor", "Compare",
                        "The session's whole output log", "The score chart", "This help"):
             assert any(t.startswith(action) for t in titles), action
+
+
+# -- records that do not read ----------------------------------------------------------------
+
+
+async def test_unreadable_events_show_as_generic_lines(tmp_path: Path) -> None:
+    """A writer's bug (a plan under the wrong key, an error without its message, a tool call
+    with a number for a name) or a kind from a newer avo: the app opens, shows a generic line
+    for each, and keeps the last plan that reads."""
+    with branched_session(tmp_path / "hurt") as session:
+        session.append_event("plan", txt="3. a plan under the wrong key")
+        session.append_event("error", msg="no message")
+        session.append_event("tool_call", tool=5)
+        session.append_event("lane_started", lane=2)
+    async with browsing(tmp_path / "hurt") as (app, pilot):
+        output = output_text(app)
+        assert "plan     (unreadable event: PlanPayload: no 'text')" in output
+        assert "error    (unreadable event: ErrorPayload: no 'message')" in output
+        assert "tool_call (unreadable event: ToolCallPayload: 'tool': 5 is not str)" in output
+        assert "lane_started (unreadable event: a kind this avo does not know)" in output
+        assert "1. try BLOCK 128" in text_of(app, "PlanPane")  # the last plan that reads
+        with Session.open(tmp_path / "hurt") as writer:  # and one arriving while it is open
+            writer.append_event("commit", version="v8")
+        await until(pilot, lambda: "commit   (unreadable event" in output_text(app))
+        assert app.is_running and app.query_one(LineageTree).selected_version == "v7"
+
+
+async def test_a_damaged_run_state_does_not_stop_the_app(tmp_path: Path) -> None:
+    with branched_session(tmp_path / "hurt") as session:
+        session.set_state(announce=False, status=["stopped"], step="nine", usage="lots",
+                          guidance=5, in_flight={"base": 7})
+    async with browsing(tmp_path / "hurt") as (app, pilot):
+        assert " unknown " in status_text(app) and "step 0 · 0m00s" in status_text(app)
+        await pilot.press("m", "m", "m")  # the candidate in flight: none that reads
+        assert text_of(app, "#diff-title").strip() == "no candidate is being evaluated now"
+        with Session.open(tmp_path / "hurt") as writer:  # one that reads, on a missing base
+            writer.set_state(announce=False, in_flight={"base": "v99", "author": "agent",
+                                                        "files": {}, "started": 1.0})
+        await until(pilot, lambda: "cannot diff" in text_of(app, "#diff-title"))
+        await pilot.press("g")
+        assert isinstance(app.screen, TextDialog)
+        assert app.screen.query_one("TextArea").text == ""  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert app.is_running
 
 
 # -- attached to a run in another process -----------------------------------------------------

@@ -31,6 +31,13 @@ EVENTS = [
                                "flags": [AWKWARD, AWKWARD]}),
     Event(15, 0.0, "suspect", {"action": "approved", "attempt": "a3", "version": "v2"}),
     Event(16, 0.0, "suspect", {"action": "rejected", "attempt": "a3", "reason": AWKWARD}),
+    Event(17, 0.0, "step", {"step": 4, "summary": AWKWARD, "failed": True}),
+    Event(18, 0.0, "step_resumed", {"turn": 3, "message": AWKWARD}),
+    # what does not read: a generic line, whatever the kind and the data hold
+    Event(19, 0.0, "plan", {"txt": AWKWARD}),
+    Event(20, 0.0, "commit", {"version": AWKWARD, "gmean": AWKWARD}),
+    Event(21, 0.0, AWKWARD, {"n": 1}),
+    Event(22, 0.0, "error", [AWKWARD]),  # type: ignore[arg-type]
 ]
 
 
@@ -39,6 +46,15 @@ def test_plain_reads_as_the_markup_parser_reads(event: Event) -> None:
     markup = event_line(event, "TFLOP/s")
     assert markup is not None
     assert plain(markup) == Text.from_markup(markup).plain
+
+
+def test_an_event_that_does_not_read_is_one_generic_line() -> None:
+    assert event_line(Event(1, 0.0, "plan", {"txt": "x"}), "TFLOP/s") == (
+        "[dim]plan     (unreadable event: PlanPayload: no 'text')[/]")
+    line = event_line(Event(2, 0.0, "status", {"status": 3}), "TFLOP/s")
+    assert line == "[dim]status   (unreadable event: StatusPayload: 'status': 3 is not str)[/]"
+    line = event_line(Event(3, 0.0, "lane_started", {"lane": 2}), "TFLOP/s")
+    assert line == "[dim]lane_started (unreadable event: a kind this avo does not know)[/]"
 
 
 def test_events_of_no_interest_have_no_line() -> None:

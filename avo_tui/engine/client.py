@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store import Event, EventKind, Session
+from ..store import Event, EventKind, RunState, Session
 from ..store.lock import LockHolder, SessionLock
 from . import commands as cmd
 from .engine import Engine
@@ -25,7 +25,7 @@ POLL_BATCH = 2000  # events taken per poll, so a view catching up stays responsi
 
 
 @dataclass(frozen=True)
-class RunState:
+class RunStatus:
     """What the status bar says about the run."""
 
     name: str  # running, paused, stalled, budget-reached, stopped, finished, crashed
@@ -122,18 +122,21 @@ class RunClient:
         self.cursor = max(0, seq)
 
     def run_state(self) -> RunState:
-        state = self.session.state
-        status = state.get("status", "stopped")
-        reason = str(state.get("reason", "") or "")
+        """The session's run state as last written (a damaged field reads as its default)."""
+        return RunState.from_doc(self.session.state)
+
+    def run_status(self) -> RunStatus:
+        state = self.run_state()
+        status, reason = state.status, state.reason
         if status == "running" and not self.live():
-            return RunState("stopped", "no process is running it")
+            return RunStatus("stopped", "no process is running it")
         if status == "paused" and "budget" in reason:
-            return RunState("budget-reached", reason)
+            return RunStatus("budget-reached", reason)
         if status == "finished":
-            return RunState("budget-reached", reason)
+            return RunStatus("budget-reached", reason)
         if status == "running" and self.stalled:
-            return RunState("stalled", "the supervisor is redirecting the operator")
-        return RunState(status, reason)
+            return RunStatus("stalled", "the supervisor is redirecting the operator")
+        return RunStatus(status, reason)
 
     def close(self) -> None:
         self.session.close()

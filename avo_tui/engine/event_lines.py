@@ -4,70 +4,110 @@ pane and the session's output log, so all three tell the same story."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rich.markup import escape
 
-from ..store import Event
+from ..store import (
+    AttemptPayload,
+    CommitPayload,
+    ErrorPayload,
+    Event,
+    GuidancePayload,
+    HintPayload,
+    PausePayload,
+    Payload,
+    PlanPayload,
+    ResumePayload,
+    RollbackPayload,
+    StatusPayload,
+    StepPayload,
+    StepResumedPayload,
+    SupervisorPayload,
+    SuspectPayload,
+    ToolCallPayload,
+    UnreadablePayload,
+    payload_of,
+)
+
+ENDED = ("finished", "stopped", "interrupted", "crashed")
+OUTCOME_STYLES = {"committed": "green", "promising": "cyan", "slower": "dim",
+                  "suspect": "bold yellow"}
 
 
 def event_line(event: Event, unit: str) -> str | None:
     """Rich markup for one event worth an operator's attention; None for the rest."""
-    d = event.data
-    match event.kind:
-        case "plan":
-            return f"[cyan]plan[/]     {escape(d['text'])}"
-        case "attempt":
-            style = {"committed": "green", "promising": "cyan", "slower": "dim",
-                     "suspect": "bold yellow"}.get(d["outcome"], "red")
-            return (f"[{style}]{d['attempt']:<8} {d['outcome']:<13}[/] "
-                    f"{escape(d.get('detail', ''))}")
-        case "commit":
-            gmean = f"{d['gmean']:.4g} {unit}" if d.get("gmean") else "-"
-            return (f"[bold green]commit   {d['version']}[/] from {d['parent']} "
-                    f"by {d['author']}: {gmean}  {escape(d.get('message', ''))}")
-        case "step":
-            cost = f" (${d['cost_usd']:.3f}, {d['tokens']:,} tokens)" if d.get("tokens") else ""
-            return f"[dim]step {d['step']} done{cost}: {escape(d['summary'])}[/]"
-        case "tool_call":
-            style = "red" if d.get("error") else "dim"
-            result = (d.get("result") or "").splitlines()
-            return (f"[{style}]tool     {d['tool']} {escape(d.get('input', ''))[:100]} -> "
+    return payload_line(payload_of(event), unit)
+
+
+def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
+    """:func:`event_line` for an event already read (a view that also uses the payload reads
+    it once). An event that does not read shows as a generic line naming its kind."""
+    match payload:
+        case UnreadablePayload(kind=kind, problem=problem):
+            return f"[dim]{escape(kind):<8} (unreadable event: {escape(problem[:120])})[/]"
+        case PlanPayload(text=text):
+            return f"[cyan]plan[/]     {escape(text)}"
+        case AttemptPayload():
+            style = OUTCOME_STYLES.get(payload.outcome, "red")
+            return (f"[{style}]{escape(payload.attempt):<8} {escape(payload.outcome):<13}[/] "
+                    f"{escape(payload.detail)}")
+        case CommitPayload():
+            gmean = f"{payload.gmean:.4g} {unit}" if payload.gmean else "-"
+            return (f"[bold green]commit   {escape(payload.version)}[/] from "
+                    f"{escape(payload.parent)} by {escape(payload.author)}: {gmean}  "
+                    f"{escape(payload.message)}")
+        case StepPayload():
+            cost = (f" (${payload.cost_usd:.3f}, {payload.tokens:,} tokens)"
+                    if payload.tokens else "")
+            style, ended = ("red", "failed") if payload.failed else ("dim", "done")
+            return f"[{style}]step {payload.step} {ended}{cost}: {escape(payload.summary)}[/]"
+        case StepResumedPayload(message=message):
+            return f"[yellow]resumed[/]  {escape(message)}"
+        case ToolCallPayload():
+            style = "red" if payload.error else "dim"
+            result = payload.result.splitlines()
+            return (f"[{style}]tool     {escape(payload.tool)} {escape(payload.input)[:100]} -> "
                     f"{escape(result[0][:100]) if result else ''}[/]")
-        case "hint" | "guidance":
-            note = f" ({escape(d['note'])})" if d.get("note") else ""
-            text = escape(str(d.get("text")))
-            return f"[magenta]{event.kind:<8} {d.get('action', '')}[/] {text}{note}"
-        case "supervisor":
-            proposals = f"\n{escape(d['proposals'])}" if d.get("proposals") else ""
-            return (f"[yellow]supervisor[/] {escape(d['reason'])}: {d.get('action', '')}"
+        case HintPayload():
+            return _told("hint", payload.action, payload.text, payload.note)
+        case GuidancePayload():
+            return _told("guidance", payload.action, payload.text or "", None)
+        case SupervisorPayload():
+            proposals = f"\n{escape(payload.proposals)}" if payload.proposals else ""
+            return (f"[yellow]supervisor[/] {escape(payload.reason)}: {payload.action}"
                     f"{proposals}")
-        case "suspect":
-            return _suspect_line(d, unit)
-        case "pause":
-            return "[yellow]paused[/]" + (f": {escape(d['reason'])}" if d.get("reason") else "")
-        case "resume":
+        case SuspectPayload():
+            return _suspect_line(payload, unit)
+        case PausePayload(reason=reason):
+            return "[yellow]paused[/]" + (f": {escape(reason)}" if reason else "")
+        case ResumePayload():
             return "[yellow]resumed[/]"
-        case "rollback":
-            return f"[yellow]rollback[/] head {d['from']} -> {d['to']}"
-        case "error":
-            return f"[red]error[/]    {escape(d['message'])}"
-        case "status" if d.get("status") in ("finished", "stopped", "interrupted", "crashed"):
-            return f"[dim]status   {d['status']}: {escape(str(d.get('reason', '')))}[/]"
+        case RollbackPayload():
+            return (f"[yellow]rollback[/] head {escape(payload.from_version)} -> "
+                    f"{escape(payload.to_version)}")
+        case ErrorPayload(message=message):
+            return f"[red]error[/]    {escape(message)}"
+        case StatusPayload(status=status, reason=reason) if status in ENDED:
+            return f"[dim]status   {status}: {escape(reason)}[/]"
     return None
 
 
-def _suspect_line(d: dict[str, Any], unit: str) -> str:
-    attempt, action = d.get("attempt", "?"), d.get("action", "")
-    if action == "held":
-        gmean = f"{d['gmean']:.4g} {d.get('unit') or unit}" if d.get("gmean") else "-"
-        flags = "; ".join(str(f) for f in d.get("flags") or ())
+def _told(kind: str, action: str, text: str, note: str | None) -> str:
+    shown = f" ({escape(note)})" if note else ""
+    return f"[magenta]{kind:<8} {action}[/] {escape(text)}{shown}"
+
+
+def _suspect_line(p: SuspectPayload, unit: str) -> str:
+    attempt = escape(p.attempt)
+    if p.action == "held":
+        gmean = f"{p.gmean:.4g} {escape(p.unit or unit)}" if p.gmean else "-"
         return (f"[bold yellow]⚠ suspect {attempt} held[/] for the operator's review "
-                f"(approve or reject it): {gmean} by {d.get('author', '?')} from "
-                f"{d.get('base', '?')}, flagged: {escape(flags)}")
-    if action == "approved":
-        return f"[bold green]suspect  {attempt} approved[/] by the operator -> {d.get('version')}"
-    return f"[yellow]suspect  {attempt} {escape(str(action))}[/] by the operator"
+                f"(approve or reject it): {gmean} by {escape(p.author or '?')} from "
+                f"{escape(p.base or '?')}, flagged: {escape('; '.join(p.flags or ()))}")
+    if p.action == "approved":
+        return (f"[bold green]suspect  {attempt} approved[/] by the operator -> "
+                f"{escape(p.version or '?')}")
+    return f"[yellow]suspect  {attempt} {p.action}[/] by the operator"
 
 
 _TAG = re.compile(r"(?<!\\)\[(?:/|[a-z][a-z _]*)\]")

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec
+from typing import Any, ParamSpec, TypeVar
 
 from textual import events, on
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
@@ -42,8 +42,17 @@ from ..engine import (
 )
 from ..engine.client import RunClient
 from ..engine.commands import Command
-from ..engine.event_lines import event_line, plain
-from ..store import Event, EventKind, StoreError, Version
+from ..engine.event_lines import payload_line, plain
+from ..store import (
+    ErrorPayload,
+    Event,
+    EventKind,
+    PlanPayload,
+    StoreError,
+    ToolCallPayload,
+    Version,
+    payload_of,
+)
 from .scores import score_sheet
 from .screens.detail import CompareScreen, VersionDetail
 from .screens.dialogs import ChoiceDialog, InputDialog, SuspectsDialog, TextDialog
@@ -58,6 +67,7 @@ from .widgets.status import StatusBar, StatusFacts
 from .widgets.suspects import SuspectBanner
 
 P = ParamSpec("P")
+T = TypeVar("T")
 POLL_S = 0.25
 BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
 PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
@@ -163,9 +173,8 @@ class AvoApp(App[None]):
         self.query_one(LineageTree).focus()
         self._apply_width(self.size.width)
         if self.client.engine is not None:
-            self.client.engine.on_progress(lambda text: self.post_message(Progress(text)))
-            self.client.start_engine(lambda r: self.post_message(RunEnded(r)),
-                                     lambda e: self.post_message(RunFailed(e)))
+            self.client.engine.on_progress(self._post(Progress))
+            self.client.start_engine(self._post(RunEnded), self._post(RunFailed))
         self.set_interval(POLL_S, self.poll)
         # Textual's objects and the loaded lineage live as long as the app: out of the
         # collector's reach, and with rarer collections, full collections no longer pause
@@ -173,6 +182,14 @@ class AvoApp(App[None]):
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG, 20, 50)
+
+    def _post(self, message: Callable[[T], Message]) -> Callable[[T], None]:
+        """A callback for the engine's thread that posts ``message(value)`` to the app."""
+
+        def post(value: T) -> None:
+            self.post_message(message(value))
+
+        return post
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # the process goes on (the run's wind-down, other apps in tests)
@@ -189,12 +206,12 @@ class AvoApp(App[None]):
     def _open_backlog(self) -> None:
         """Show the tail of the story so far, and the plan in force."""
         last = self.session.last_seq
-        plans = [e for e in self.session.events(after=max(0, last - PLAN_LOOKBACK))
-                 if e.kind == EventKind.PLAN]
+        plans = [p for e in self.session.events(after=max(0, last - PLAN_LOOKBACK))
+                 if isinstance(p := payload_of(e), PlanPayload)]
         plan = self.query_one(PlanPane)
-        plan.set_progress(int(self.session.state.get("step", 0)), "")
+        plan.set_progress(self.client.run_state().step, "")
         if plans:
-            plan.set_plan(plans[-1].data.get("text", ""))
+            plan.set_plan(plans[-1].text)
         self.client.skip_to(last - BACKLOG_EVENTS)
 
     @while_shown
@@ -214,25 +231,26 @@ class AvoApp(App[None]):
         plan = self.query_one(PlanPane)
         lineage_moved = False
         lines = []
-        last_plan = last_tool = None  # a batch may hold thousands: show only the latest
+        last_plan: PlanPayload | None = None  # a batch may hold thousands: show the latest
+        last_tool: ToolCallPayload | None = None
         for event in events:
-            line = event_line(event, self.unit)
+            payload = payload_of(event)
+            line = payload_line(payload, self.unit)
             if line:
                 lines.append(plain(line))
-            match event.kind:
-                case EventKind.PLAN:
-                    last_plan = event
-                case EventKind.TOOL_CALL:
-                    last_tool = event
-                case EventKind.COMMIT | EventKind.ROLLBACK:
-                    lineage_moved = True
-                case EventKind.ERROR:
-                    self.notify(event.data.get("message", ""), severity="error", timeout=8)
+            match payload:
+                case PlanPayload():
+                    last_plan = payload
+                case ToolCallPayload():
+                    last_tool = payload
+                case ErrorPayload(message=message):
+                    self.notify(message, severity="error", timeout=8)
+            # the lineage is reread even when a commit or rollback event does not parse
+            lineage_moved |= event.kind in (EventKind.COMMIT, EventKind.ROLLBACK)
         if last_plan is not None:
-            plan.set_plan(last_plan.data.get("text", ""))
+            plan.set_plan(last_plan.text)
         if last_tool is not None:
-            plan.set_progress(int(self.session.state.get("step", 0)),
-                              str(last_tool.data.get("tool")))
+            plan.set_progress(self.client.run_state().step, last_tool.tool)
         if lines:
             # follow the end unless the user is reading back through the pane
             following = not output.has_focus or output.is_vertical_scroll_end
@@ -242,7 +260,7 @@ class AvoApp(App[None]):
 
     def _refresh_lineage(self) -> None:
         lineage = self.session.lineage
-        head = self.session.state.get("head", "v0")
+        head = self.client.run_state().head
         if len(lineage) == self._shown_versions and head == self._shown_head:
             return
         best = lineage.best()
@@ -263,25 +281,24 @@ class AvoApp(App[None]):
         return [(v.id, v.score.gmean) for v in versions if v.score]
 
     def _refresh_status(self) -> None:
-        state = self.session.state
-        usage = state.get("usage") or {}
+        state = self.client.run_state()
         best = self.session.best()
         best_text = "-"
         if best and best.score:
             ratio = f" {best.score.ratio:.3f}x" if best.score.ratio else ""
             best_text = f"{best.id} {best.score.gmean:.4g} {best.score.unit}{ratio}"
         host = self.session.meta.get("host") or {}
-        run = self.client.run_state()
+        run = self.client.run_status()
         facts = StatusFacts(
             session=self.session.name,
             target=str(self.session.meta.get("target", "?")),
             operator=str(self.session.meta.get("operator", "?")),
             state="error" if self.engine_error else run.name,
-            step=int(state.get("step", 0)),
-            seconds=float(usage.get("seconds", 0.0)),
+            step=state.step,
+            seconds=state.usage_figure("seconds"),
             best=best_text,
-            tokens=int(usage.get("tokens", 0)),
-            cost_usd=float(usage.get("cost_usd", 0.0)),
+            tokens=int(state.usage_figure("tokens")),
+            cost_usd=state.usage_figure("cost_usd"),
             device=str(host.get("gpu") or host.get("cpu") or host.get("device") or "?"),
             attached=self.client.attached,
         )
@@ -290,7 +307,7 @@ class AvoApp(App[None]):
 
     @while_shown
     def on_progress(self, message: Progress) -> None:
-        self.query_one(PlanPane).set_progress(self.session.state.get("step", 0), message.text)
+        self.query_one(PlanPane).set_progress(self.client.run_state().step, message.text)
 
     def on_run_ended(self, message: RunEnded) -> None:
         if self.quitting:
@@ -338,13 +355,19 @@ class AvoApp(App[None]):
             pane.show_error(error)
 
     def _show_candidate(self) -> None:
-        pending = self.session.state.get("in_flight")
+        pending = self.client.run_state().in_flight
         key = str(pending)
         if key == self._in_flight:
             return
         self._in_flight = key
-        shown = candidate_diff(self.session)
-        self.query_one(DiffPane).show(*(shown or ("no candidate is being evaluated now", "")))
+        pane = self.query_one(DiffPane)
+        if pending is None:
+            pane.show("no candidate is being evaluated now", "")
+            return
+        try:
+            pane.show(*candidate_diff(self.session, pending))
+        except StoreError as error:  # a base or blob that is not there (a damaged state)
+            pane.show_error(error)
 
     def action_diff_mode(self) -> None:
         modes = [*MODES, "candidate"]
@@ -365,7 +388,7 @@ class AvoApp(App[None]):
         self.notify(done)
 
     def action_pause(self) -> None:
-        if self.session.state.get("status") == "paused":
+        if self.client.run_state().status == "paused":
             self._send(Resume(), "resume sent")
         else:
             self._send(Pause(), "pause sent: it takes effect at the next safe point")
@@ -378,7 +401,7 @@ class AvoApp(App[None]):
         self.push_screen(TextDialog("Hint", "A one-off suggestion for the next turn."), sent)
 
     def action_guidance(self) -> None:
-        current = self.session.state.get("guidance") or ""
+        current = self.client.run_state().guidance or ""
 
         def sent(text: str | None) -> None:
             if text is not None and text.strip() != current:
@@ -399,7 +422,7 @@ class AvoApp(App[None]):
         version = self._highlighted_version()
         if version is None:
             return
-        head = self.session.state.get("head")
+        head = self.client.run_state().head
         if version.id == head:
             self.notify(f"{version.id} is already the head")
             return
@@ -527,7 +550,7 @@ class AvoApp(App[None]):
         else:
             self.exit()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.action != "quit":

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...store import Session, StoreError
+from ...store import InFlight, RunState, Session, StoreError
 from ...store.diff import diff_files
 
 MODES = ("parent", "best", "head")
@@ -22,7 +22,8 @@ def version_diff(session: Session, vid: str, against: str) -> tuple[str, str]:
         other = version.parent
     else:
         best = session.best()
-        other = session.state.get("head") if against == "head" else best.id if best else None
+        head = RunState.from_doc(session.state).head
+        other = head if against == "head" else best.id if best else None
     if other is None:
         return f"{vid}: the seed, no parent", ""
     if other == vid:
@@ -31,15 +32,12 @@ def version_diff(session: Session, vid: str, against: str) -> tuple[str, str]:
     return f"{vid} against {against} {other}: +{diff.added}/-{diff.removed}", diff.text
 
 
-def candidate_diff(session: Session) -> tuple[str, str] | None:
-    """The candidate being evaluated now against the version it started from, if any."""
-    pending = session.state.get("in_flight")
-    if not pending:
-        return None
-    base = session.version(pending["base"])
-    files = {n: session.blobs.get_text(h) for n, h in pending["files"].items()}
+def candidate_diff(session: Session, pending: InFlight) -> tuple[str, str]:
+    """The candidate being evaluated now against the version it started from."""
+    base = session.version(pending.base)
+    files = {n: session.blobs.get_text(h) for n, h in pending.files.items()}
     diff = diff_files(session.read_files(base), files, base.id, "candidate")
-    return (f"candidate by {pending['author']} against {base.id}: +{diff.added}/-{diff.removed}",
+    return (f"candidate by {pending.author} against {base.id}: +{diff.added}/-{diff.removed}",
             diff.text)
 
 
