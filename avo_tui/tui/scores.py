@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..store import Attempt, Session, StoreError, Version
 
@@ -66,18 +67,19 @@ def gate_attempt(session: Session, version: Version) -> Attempt | None:
         return None
 
 
-def transcript_of(session: Session, version: Version) -> dict | None:
+def transcript_of(session: Session, version: Version) -> dict[str, Any] | None:
     """The agent conversation of the step that made ``version``, if one was kept."""
     return _gate_json(session, version, "transcript")
 
 
-def _gate_json(session: Session, version: Version, blob: str) -> dict | None:
+def _gate_json(session: Session, version: Version, blob: str) -> dict[str, Any] | None:
     """The JSON blob (``log`` or ``transcript``) of the gate attempt that made ``version``."""
     attempt = gate_attempt(session, version)
     digest = getattr(attempt, blob) if attempt else None
     if digest is None:
         return None
     try:
-        return json.loads(session.blobs.get_text(digest))
+        doc = json.loads(session.blobs.get_text(digest))
     except (StoreError, ValueError, OSError):
         return None
+    return doc if isinstance(doc, dict) else None

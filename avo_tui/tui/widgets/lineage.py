@@ -150,7 +150,10 @@ class LineageTree(Tree[Entry]):
             self._expand(node)
             line = self.lineage.line(side)
             if len(line) > 1:
-                node = self._child(node, lambda e, s=side: e.run[:1] == (s,))
+                def starts_with_side(entry: Entry, side: str = side) -> bool:
+                    return entry.run[:1] == (side,)
+
+                node = self._child(node, starts_with_side)
                 self._expand(node)
         if self.last_line >= 0:  # reading it lays the lines out, so node.line is current
             self.move_cursor_to_line(node.line)
