@@ -374,6 +374,7 @@ async def test_unreadable_events_show_as_generic_lines(tmp_path: Path) -> None:
         session.append_event("tool_call", tool=5)
         session.append_event("lane_started", lane=2)
     async with browsing(tmp_path / "hurt") as (app, pilot):
+        await until(pilot, lambda: "lane_started" in output_text(app))  # the first poll
         output = output_text(app)
         assert "plan     (unreadable event: PlanPayload: no 'text')" in output
         assert "error    (unreadable event: ErrorPayload: no 'message')" in output
