@@ -2,7 +2,8 @@
 
 The engine calls ``step`` again and again. A step sees the session (lineage, attempts, files)
 through a :class:`StepContext`, evaluates candidates with it, and asks it to commit the ones
-worth keeping; the commit gate decides. ``safe_point``, ``take_hints``, ``evaluate`` and
+worth keeping; the commit gate decides. The context's ``session`` is a read-only view: only
+the gate writes the lineage. ``safe_point``, ``take_hints``, ``evaluate`` and
 ``commit`` are safe points: a pause takes effect there, and a rollback or stop ends the step by
 raising :class:`StepInterrupted`.
 """
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..evaluation import EvalResult, TargetSpec
-from ..store import Attempt, Score, Session, Version
+from ..store import Attempt, Score, Version
+from ..store.view import SessionView
 
 
 class OperatorUnavailable(ValueError):
@@ -48,11 +50,16 @@ class StepResult:
     committed: Version | None = None
     exhausted: bool = False  # the operator has nothing new left to try
     transcript: str | None = None  # the agent's whole conversation, kept as a blob
+    failed: bool = False  # a fault ended the step (a bug, a request the API refused)
 
 
 class StepContext(Protocol):
-    session: Session  # for reading: lineage, attempts, files
     target: TargetSpec
+
+    @property
+    def session(self) -> SessionView:
+        """The lineage, attempts and files, read-only: only ``commit`` (the gate) writes."""
+        ...
 
     def safe_point(self) -> None:
         """Apply waiting commands; block while paused; raise StepInterrupted on stop/rollback."""
@@ -82,6 +89,13 @@ class StepContext(Protocol):
     @property
     def guidance(self) -> str | None: ...
     def plan(self, text: str) -> None: ...
+    def save_conversation(self, doc: dict[str, Any]) -> None:
+        """Keep the step's conversation so far, crash-safe: after a crash or a kill, the same
+        step resumes from it (``saved_conversation``). The engine drops it when the step ends."""
+        ...
+    def saved_conversation(self) -> dict[str, Any] | None:
+        """What the unfinished step of a dead run saved last, or None."""
+        ...
     def progress(self, text: str) -> None: ...
     def evaluate(
         self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False

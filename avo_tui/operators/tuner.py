@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from ..evaluation import contract
 from ..evaluation.candidate import apply_knobs
 from ..evaluation.contract import ContractError, Knob
-from ..store import Session, Version
+from ..store import Version
 from ..store.blobs import blob_hash
+from ..store.view import SessionView
 from .hints import KnobRequest, read_knob_request
 from .protocol import StepContext, StepResult
 
@@ -113,7 +114,7 @@ class Tuner:
                 self._remember(session, attempt.files, gmean)
         self._attempts_read = session.attempt_count
 
-    def _remember(self, session: Session, hashes: dict[str, str], gmean: float) -> None:
+    def _remember(self, session: SessionView, hashes: dict[str, str], gmean: float) -> None:
         key = tuple(sorted(hashes.items()))
         self.seen.add(_hash_key(hashes))
         knobs = self._source_knobs.get(key)
