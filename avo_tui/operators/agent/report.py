@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from ...evaluation import EvalResult
-from ...store import Attempt, Session, Version
+from ...evaluation.toolchains import Diagnostic
+from ...store import Attempt, Version
+from ...store.view import SessionView
 
 CONTEXT_LINES = 2
 MAX_DIAGNOSTICS = 6
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, the cut said at its end, so a reader
+    (the model) knows something is missing."""
+    if len(text) <= limit:
+        return text
+    marker = f" [... {len(text) - limit:,} more characters cut]"
+    return text[: max(0, limit - len(marker))] + marker[:limit]
 
 
 def evaluation(result: EvalResult, files: dict[str, str], attempt: Attempt) -> str:
@@ -37,7 +48,7 @@ def evaluation(result: EvalResult, files: dict[str, str], attempt: Attempt) -> s
     return "\n".join(lines)
 
 
-def _diagnostics(diagnostics: list, log: str, files: dict[str, str]) -> list[str]:
+def _diagnostics(diagnostics: list[Diagnostic], log: str, files: dict[str, str]) -> list[str]:
     if not diagnostics:
         return [log.strip()[-3000:] or "(the compiler printed nothing)"]
     out = []
@@ -62,7 +73,7 @@ def version_line(version: Version, head: str, best: str | None) -> str:
             f"{version.message[:90]}")
 
 
-def versions_table(session: Session, unit: str, limit: int) -> str:
+def versions_table(session: SessionView, unit: str, limit: int) -> str:
     versions = list(session.lineage)[-limit:]
     header = (f"{'version':<7} {'parent':<6} {'author':<8} {unit:>9} {'ratio':>7} lines  "
               "message   (* head, ! best)")
@@ -70,7 +81,7 @@ def versions_table(session: Session, unit: str, limit: int) -> str:
     return "\n".join([header, *(version_line(v, head, best) for v in versions)])
 
 
-def version_detail(session: Session, version: Version) -> str:
+def version_detail(session: SessionView, version: Version) -> str:
     score = version.score
     lines = [version_line(version, *_marks(session)), f"message: {version.message}"]
     if score:
@@ -95,12 +106,12 @@ def attempts_table(attempts: list[Attempt], pending: frozenset[str] = frozenset(
     )
 
 
-def pending(session: Session) -> frozenset[str]:
+def pending(session: SessionView) -> frozenset[str]:
     """The attempt ids of the suspects pending the operator's review."""
     return frozenset(s.attempt for s in session.suspects())
 
 
-def held_suspect(session: Session, attempt: Attempt) -> str:
+def held_suspect(session: SessionView, attempt: Attempt) -> str:
     """What the commit tool says when the gate held the result as a suspect."""
     flags: tuple[str, ...] = ()
     for suspect in session.suspects():
@@ -120,6 +131,6 @@ def held_suspect(session: Session, attempt: Attempt) -> str:
     )
 
 
-def _marks(session: Session) -> tuple[str, str | None]:
+def _marks(session: SessionView) -> tuple[str, str | None]:
     best = session.best()
     return session.head.id, best.id if best else None

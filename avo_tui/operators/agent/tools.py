@@ -8,19 +8,37 @@ here raises into the conversation loop except StepInterrupted, which ends the st
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...evaluation.profile import ProfileUnavailable, profile
 from ...knowledge import KnowledgeBase, KnowledgeError
-from ...store import NOT_FAILURES, StoreError, UnknownVersion, Version
-from ..protocol import StepContext, Trial
+from ...store import NOT_FAILURES, StoreError, Version
+from ..protocol import StepContext, StepInterrupted, Trial
 from . import report
 from .api import INVALID_INPUT
-from .workspace import ToolError, Workspace
+from .workspace import MAX_PATH_CHARS, ToolError, Workspace, check_text
 
 EDITOR = "str_replace_based_edit_tool"
+EDITOR_COMMANDS = ("view", "create", "str_replace", "insert")
+
+# What the model may send. Each bound is written into the tool's schema, so the model sees it,
+# and _validated enforces it, so a hostile or confused input is an is_error result before a
+# handler runs. Texts are in characters; the editor's texts are bounded by the workspace's
+# max_write_bytes (AgentSettings) instead.
+MAX_REF_CHARS = 64  # a version: v12, head, best
+MAX_QUERY_CHARS = 1_000  # a knowledge search, a knowledge reference, a configuration name
+MAX_PLAN_CHARS = 4_000
+MAX_NOTE_CHARS = 2_000
+MAX_MESSAGE_CHARS = 2_000  # a commit message
+MAX_LISTED = 100  # versions or attempts in one listing
+MAX_HITS = 20  # knowledge search results
+MAX_LINE = 10_000_000  # a line number in the editor
+# The notes kept across steps (operator memory, persisted in the session state on every note
+# and shown in every brief): the newest NOTES_KEPT, and fewer while they exceed MAX_NOTES_CHARS.
 NOTES_KEPT = 40
+MAX_NOTES_CHARS = 24_000
+UNEXPECTED_DETAIL_CHARS = 300  # of an unexpected exception's message, in its is_error result
 
 
 def _tool(name: str, description: str, properties: dict[str, Any],
@@ -33,7 +51,17 @@ def _tool(name: str, description: str, properties: dict[str, Any],
     }
 
 
-_STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+def _str(limit: int, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": limit}
+    return schema | ({"description": description} if description else {})
+
+
+def _int(low: int, high: int, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    return schema | ({"description": description} if description else {})
+
+
+_BOOL = {"type": "boolean"}
 
 SCHEMAS: list[dict[str, Any]] = [
     # Anthropic's own text-editor tool: the model knows its commands (view, create,
@@ -41,38 +69,59 @@ SCHEMAS: list[dict[str, Any]] = [
     {"type": "text_editor_20250728", "name": EDITOR},
     _tool("list_versions", "The lineage: every committed version with parent, author, score "
           "(geometric mean over the grid), ratio to the baseline, size of change and message.",
-          {"limit": _INT | {"description": "at most this many, newest last (default 30)"}}),
+          {"limit": _int(1, MAX_LISTED, "at most this many, newest last (default 30)")}),
     _tool("show_version", "One version: message, score per configuration, files. With `file`, "
-          "that file's source.", {"version": _STR, "file": _STR}, ("version",)),
+          "that file's source.", {"version": _str(MAX_REF_CHARS), "file": _str(MAX_PATH_CHARS)},
+          ("version",)),
     _tool("diff_versions", "Unified diff between two versions (e.g. v3 and v7).",
-          {"old": _STR, "new": _STR}, ("old", "new")),
+          {"old": _str(MAX_REF_CHARS), "new": _str(MAX_REF_CHARS)}, ("old", "new")),
     _tool("list_attempts", "Recent evaluated candidates, committed or not, with their outcome "
           "(compile_error, incorrect, slower, ...) and the reason.",
-          {"limit": _INT | {"description": "default 15"},
+          {"limit": _int(1, MAX_LISTED, "default 15"),
            "failures_only": _BOOL | {"description": "only failed candidates"}}),
     _tool("search_knowledge", "Search the knowledge base (Hopper/Blackwell kernels, PTX, "
           "attention algorithms, profiling). Returns ranked sections with a snippet.",
-          {"query": _STR, "limit": _INT}, ("query",)),
+          {"query": _str(MAX_QUERY_CHARS), "limit": _int(1, MAX_HITS, "default 5")}, ("query",)),
     _tool("read_knowledge", "Read a knowledge-base section, 'FILE#Heading', or a whole file.",
-          {"ref": _STR}, ("ref",)),
+          {"ref": _str(MAX_QUERY_CHARS)}, ("ref",)),
     _tool("evaluate", "Compile, check and time the workspace kernel. Full (default) scores the "
           "whole grid and is what commit needs; quick checks the quick grid only (faster, not "
           "comparable with versions). Returns compile errors with source lines, correctness and "
           "throughput per configuration, ratio to the baseline, registers and spills.",
           {"quick": _BOOL}),
     _tool("profile", "Nsight Compute metrics of the workspace kernel on one configuration "
-          "(where ncu works).", {"config": _STR}, ("config",)),
+          "(where ncu works).", {"config": _str(MAX_QUERY_CHARS)}, ("config",)),
     _tool("update_plan", "Replace your current plan (the operator watches it live). Keep it to "
-          "a few lines: the idea, the steps, what you expect.", {"plan": _STR}, ("plan",)),
+          "a few lines: the idea, the steps, what you expect.", {"plan": _str(MAX_PLAN_CHARS)},
+          ("plan",)),
     _tool("note", "Keep a note for your later steps (they start without this conversation): "
-          "what worked, what failed and why.", {"text": _STR}, ("text",)),
+          f"what worked, what failed and why. The newest {NOTES_KEPT} notes are kept, fewer "
+          f"when together they pass {MAX_NOTES_CHARS:,} characters.",
+          {"text": _str(MAX_NOTE_CHARS)}, ("text",)),
     _tool("commit", "Ask to commit the workspace kernel. The commit gate re-evaluates it "
           "independently and accepts only a correct kernel faster than the best by more than "
           "the noise. Ends the step when accepted. A result the evaluator flags as implausible "
           "is held for the operator's review instead (a suspect): do not re-submit it.",
-          {"message": _STR}, ("message",)),
+          {"message": _str(MAX_MESSAGE_CHARS)}, ("message",)),
 ]
 TOOL_NAMES = [s["name"] for s in SCHEMAS]
+
+
+def editor_schema(max_text: int) -> dict[str, Any]:
+    """The input of Anthropic's text editor as we accept it: the API defines the tool, so this
+    schema is ours alone, for _validated; ``max_text`` bounds each text (the write limit)."""
+    line = _int(-1, MAX_LINE)
+    return {
+        "properties": {
+            "command": _str(16) | {"enum": list(EDITOR_COMMANDS)},
+            "path": _str(MAX_PATH_CHARS),
+            "file_text": _str(max_text), "old_str": _str(max_text),
+            "new_str": _str(max_text), "insert_text": _str(max_text),
+            "insert_line": _int(0, MAX_LINE),
+            "view_range": {"type": "array", "items": line, "minItems": 2, "maxItems": 2},
+        },
+        "required": ["command", "path"],
+    }
 
 
 @dataclass(frozen=True)
@@ -99,19 +148,30 @@ class Toolbox:
         self.transcript = transcript
         self.last_trial: Trial | None = None
         self.evaluations = 0
+        self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
+        self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
 
     def call(self, name: str, arguments: object) -> ToolResult:
+        """Run one tool call. Nothing raises out of here but StepInterrupted (the engine ends
+        the step): a refused input, a store or knowledge error, and, as the last line of
+        defence, any other exception (a bug, a failure no check foresaw) is an is_error result
+        the model can act on, so one bad call never ends a run."""
+        result = self._run(name, arguments)
+        return replace(result, text=_encodable(result.text))
+
+    def _run(self, name: str, arguments: object) -> ToolResult:
         handler = getattr(self, f"_{name}", None) if name in TOOL_NAMES else None
         if handler is None:
             return ToolResult(f"unknown tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}",
                               is_error=True)
         try:
-            args = _validated(name, arguments)
-            result = handler(**args)
-        except ToolError as error:
+            result = handler(**_validated(name, arguments, self.schemas[name]))
+        except StepInterrupted:
+            raise
+        except (ToolError, StoreError, KnowledgeError) as error:
             return ToolResult(str(error), is_error=True)
-        except (UnknownVersion, StoreError, KnowledgeError) as error:
-            return ToolResult(str(error), is_error=True)
+        except Exception as error:
+            return ToolResult(_unexpected(name, error), is_error=True)
         return result if isinstance(result, ToolResult) else ToolResult(result)
 
     # -- the editor ---------------------------------------------------------------------------
@@ -131,12 +191,12 @@ class Toolbox:
                 if text is None:
                     raise ToolError("insert needs insert_text")
                 return ws.insert(path, _required(args, "insert_line", command), text)
-        raise ToolError(f"unknown command {command!r} (view, create, str_replace, insert)")
+        raise ToolError(f"unknown command {command!r} ({', '.join(EDITOR_COMMANDS)})")
 
     # -- the lineage --------------------------------------------------------------------------
 
     def _list_versions(self, limit: int = 30) -> str:
-        return report.versions_table(self.ctx.session, self.ctx.target.unit, max(1, limit))
+        return report.versions_table(self.ctx.session, self.ctx.target.unit, limit)
 
     def _show_version(self, version: str, file: str | None = None) -> str:
         session = self.ctx.session
@@ -153,8 +213,7 @@ class Toolbox:
         return diff.text or f"{old} and {new} have the same files"
 
     def _list_attempts(self, limit: int = 15, failures_only: bool = False) -> str:
-        attempts = self.ctx.session.recent_attempts(max(1, min(limit, 100)) * (
-            4 if failures_only else 1))
+        attempts = self.ctx.session.recent_attempts(limit * (4 if failures_only else 1))
         if failures_only:
             attempts = [a for a in attempts if a.outcome not in NOT_FAILURES][:limit]
         return report.attempts_table(attempts, report.pending(self.ctx.session))
@@ -162,7 +221,7 @@ class Toolbox:
     # -- knowledge ----------------------------------------------------------------------------
 
     def _search_knowledge(self, query: str, limit: int = 5) -> str:
-        hits = self.knowledge.search(query, max(1, min(limit, 20)))
+        hits = self.knowledge.search(query, limit)
         if not hits:
             files = ", ".join(self.knowledge.files()) or "none yet"
             return f"no section matches {query!r} (knowledge files: {files})"
@@ -200,13 +259,14 @@ class Toolbox:
                             "registers and spills.") from None
 
     def _update_plan(self, plan: str) -> str:
-        self.ctx.plan(plan.strip())
+        self.ctx.plan(_nonempty(plan, "plan"))
         return "plan updated"
 
     def _note(self, text: str) -> str:
-        notes = [*self.ctx.memory().get("notes", []), text.strip()][-NOTES_KEPT:]
+        notes = kept_notes([*stored_notes(self.ctx.memory()), _nonempty(text, "text")])
         self.ctx.remember(notes=notes)
-        return f"noted ({len(notes)} notes kept)"
+        size = sum(map(len, notes))
+        return f"noted ({len(notes)} notes kept, {size:,} of {MAX_NOTES_CHARS:,} characters)"
 
     def _commit(self, message: str) -> ToolResult:
         files = self._kernel_files()
@@ -235,41 +295,130 @@ class Toolbox:
         return files
 
 
+# -- notes ------------------------------------------------------------------------------------
+
+def stored_notes(memory: dict[str, Any]) -> list[str]:
+    """The notes in the operator's memory, each cut to MAX_NOTE_CHARS: a session written
+    before the limits, or damaged, may hold anything under ``notes``."""
+    notes = memory.get("notes")
+    if not isinstance(notes, list):
+        return []
+    return [report.clip(n, MAX_NOTE_CHARS) for n in notes if isinstance(n, str)]
+
+
+def kept_notes(notes: list[str]) -> list[str]:
+    """The newest NOTES_KEPT notes, then the oldest dropped while together they pass
+    MAX_NOTES_CHARS; the newest is always kept."""
+    kept = notes[-NOTES_KEPT:]
+    while len(kept) > 1 and sum(map(len, kept)) > MAX_NOTES_CHARS:
+        kept = kept[1:]
+    return kept
+
+
+# -- checking inputs --------------------------------------------------------------------------
+
+def _nonempty(text: str, field: str) -> str:
+    if not text.strip():
+        raise ToolError(f"{field} is empty; write a few words")
+    return text.strip()
+
+
 def _required(args: dict[str, Any], key: str, command: str) -> Any:
     if key not in args or args[key] is None:
         raise ToolError(f"{command} needs {key}")
     return args[key]
 
 
-_EDITOR_FIELDS = {"command": str, "path": str, "file_text": str, "old_str": str,
-                  "new_str": str, "insert_line": int, "insert_text": str, "view_range": list}
-_TYPES = {"string": str, "integer": int, "boolean": bool}
+def _unexpected(name: str, error: Exception) -> str:
+    """The is_error text for an exception no check foresaw: the tool and the error's type and
+    message, never a traceback (it means nothing to the model and may run to pages)."""
+    detail = report.clip(str(error), UNEXPECTED_DETAIL_CHARS)
+    return (f"{name} failed unexpectedly ({type(error).__name__}: {detail}). The input may "
+            "have reached a case the tool does not handle: check what it acts on (view the "
+            "file, list the versions) and try another way.")
 
 
-def _validated(name: str, arguments: object) -> dict[str, Any]:
-    """Check the input against the tool's schema; the model learns what was wrong."""
+_KINDS: dict[str, type] = {"string": str, "integer": int, "boolean": bool, "array": list}
+MAX_ECHOED_CHARS = 200  # of a refused input, in the message that refuses it
+
+
+def _validated(name: str, arguments: object, schema: dict[str, Any]) -> dict[str, Any]:
+    """Check the input against the tool's schema; the model learns everything that was wrong.
+    A null value counts as left out: a required one is missing, an optional one takes its
+    default."""
     if not isinstance(arguments, dict):
-        raise ToolError(f"{name} takes a JSON object, got {type(arguments).__name__}")
+        raise ToolError(f"{name} takes a JSON object, got {_json_type(arguments)}")
     if INVALID_INPUT in arguments:
-        raise ToolError(f"the input of {name} was not valid JSON: {arguments[INVALID_INPUT]!r}")
-    if name == EDITOR:
-        expected: dict[str, type] = _EDITOR_FIELDS
-        required: list[str] = ["command", "path"]
-    else:
-        schema = next(s for s in SCHEMAS if s["name"] == name)["input_schema"]
-        expected = {k: _TYPES[v["type"]] for k, v in schema["properties"].items()}
-        required = schema["required"]
-    missing = [k for k in required if k not in arguments]
-    unknown = [k for k in arguments if k not in expected]
-    wrong = [
-        f"{k} must be {expected[k].__name__}"
-        for k, v in arguments.items()
-        if k in expected and v is not None and (
-            not isinstance(v, expected[k]) or (expected[k] is int and isinstance(v, bool))
-        )
-    ]
-    problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-        [f"unknown {', '.join(unknown)}"] if unknown else []) + wrong
+        echoed = report.clip(str(arguments[INVALID_INPUT]), MAX_ECHOED_CHARS)
+        raise ToolError(f"the input of {name} was not valid JSON: {echoed!r}")
+    properties = schema["properties"]
+    given = {k: v for k, v in arguments.items() if v is not None}
+    problems = [f"{k} is required" + (" (it was null)" if k in arguments else "")
+                for k in schema["required"] if k not in given]
+    unknown = [k for k in arguments if k not in properties]
+    if unknown:
+        problems.append(report.clip(f"unknown {', '.join(map(repr, unknown))}",
+                                    MAX_ECHOED_CHARS))
+    problems += [p for k, v in given.items() if k in properties
+                 if (p := _problem(k, v, properties[k]))]
     if problems:
         raise ToolError(f"invalid input for {name}: " + "; ".join(problems))
-    return dict(arguments)
+    return given
+
+
+def _problem(key: str, value: object, schema: dict[str, Any]) -> str | None:
+    """What is wrong with one value under its JSON schema (type, enum, maxLength, minimum and
+    maximum, an array's length and items); None if nothing is."""
+    kind = _KINDS[schema["type"]]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        return f"{key} must be {kind.__name__}, got {_json_type(value)}"
+    if isinstance(value, str):
+        return _string_problem(key, value, schema)
+    if isinstance(value, list):
+        return _array_problem(key, value, schema)
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = schema["minimum"], schema["maximum"]
+        if not low <= value <= high:
+            return f"{key} must be from {low:,} to {high:,}, got {_number(value)}"
+    return None
+
+
+def _string_problem(key: str, value: str, schema: dict[str, Any]) -> str | None:
+    if len(value) > schema["maxLength"]:
+        return f"{key} is {len(value):,} characters long; the limit is {schema['maxLength']:,}"
+    if "enum" in schema and value not in schema["enum"]:
+        return f"{key} must be one of {', '.join(schema['enum'])}, got {value[:40]!r}"
+    try:
+        check_text(value, key)
+    except ToolError as error:
+        return str(error)
+    return None
+
+
+def _array_problem(key: str, value: list[Any], schema: dict[str, Any]) -> str | None:
+    if not schema["minItems"] <= len(value) <= schema["maxItems"]:
+        return f"{key} must hold {schema['minItems']} to {schema['maxItems']} items, " \
+               f"got {len(value):,}"
+    found = [p for i, item in enumerate(value)
+             if (p := _problem(f"{key}[{i}]", item, schema["items"]))]
+    return "; ".join(found) or None
+
+
+def _number(value: int) -> str:
+    """An integer as the message shows it: a huge one by its size (Python refuses to print
+    an integer of more than 4,300 digits)."""
+    if abs(value) < 10**40:
+        return f"{value:,}"
+    return f"a number of about {round(value.bit_length() * 0.30103):,} digits"
+
+
+def _json_type(value: object) -> str:
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+             list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode escaped: a tool result goes into the next
+    request, which must encode."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
