@@ -116,9 +116,6 @@ def test_the_tuner_reads_the_session_through_the_view(session: Session) -> None:
     assert len(tuner.seen) == 2
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="engine.py: RunContext.__init__ must wrap the session in a SessionView "
-                          "and remember() write through self._engine.session")
 def test_the_engine_hands_operators_the_view(session: Session) -> None:
     from avo_tui.engine.engine import RunContext
 

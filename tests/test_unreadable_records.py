@@ -19,20 +19,24 @@ from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.output_log import OutputLog
 from avo_tui.evaluation import Worker
 from avo_tui.operators.protocol import StepContext, StepResult
-from avo_tui.store import EventKind
+from avo_tui.store import EventKind, Session
 
 
 class WrongKeys:
-    """An operator whose writer has bugs: a plan under the wrong key, an error without its
-    message, a kind no avo knows; then one good plan."""
+    """Events a typed writer cannot make, as a damaged session or another version of avo
+    leaves them (a plan under the wrong key, an error without its message, a kind this avo
+    does not know), written raw in the middle of a step; then one good plan."""
 
     name = "tuner"
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
     def step(self, ctx: StepContext) -> StepResult:
-        ctx.announce(EventKind.PLAN, txt="1. tile the loop")
-        ctx.announce(EventKind.ERROR, msg="it broke")
-        ctx.announce("lane_started", lane=2)
-        ctx.announce(EventKind.PLAN, text="2. unroll it")
+        self.session.append_event(EventKind.PLAN, txt="1. tile the loop")
+        self.session.append_event(EventKind.ERROR, msg="it broke")
+        self.session.append_event("lane_started", lane=2)
+        ctx.plan("2. unroll it")
         return StepResult("wrote four events")
 
     def redirect(self, ctx: StepContext, reason: str) -> None:
@@ -43,7 +47,7 @@ def test_the_headless_console_and_output_log_show_unreadable_events(
     tmp_path: Path, worker: Worker
 ) -> None:
     session = make_session(tmp_path / "s")
-    engine = Engine(session, WrongKeys(), Evaluator(TARGET, worker, quick=True),
+    engine = Engine(session, WrongKeys(session), Evaluator(TARGET, worker, quick=True),
                     budgets=Budgets(max_steps=1))
     output_log = OutputLog(session.directory, "GFLOP/s")
     console = Console(file=io.StringIO(), width=200, highlight=False, soft_wrap=True)

@@ -110,8 +110,8 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     budgets = Budgets().override(**limits)
     operator = args.operator or default_operator()
     agent = _agent_settings(operator, None, agent_flags)  # fails before any work
-    knowledge = tuple(str(f) for f in flag_folders(args.knowledge or ()))
-    folders = configured_folders(knowledge)
+    knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
+    folders = configured_folders(knowledge_flags)
     settings = RunSettings(
         operator=operator,
         quick=args.quick,
@@ -121,7 +121,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         timeout_s=args.timeout,
         agent=agent.to_doc() if agent else None,
         origin=origin,
-        knowledge=knowledge,
+        knowledge=knowledge_flags,
     )
     if not args.operator:
         console.print(f"operator: {operator} (" + (

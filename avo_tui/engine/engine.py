@@ -30,7 +30,26 @@ from typing import Any
 
 from ..evaluation import EvalResult
 from ..operators.protocol import Operator, StepInterrupted, StepResult, Trial
-from ..store import Attempt, Event, EventKind, Session, StoreError, UnknownVersion, Version
+from ..store import (
+    Attempt,
+    ErrorPayload,
+    Event,
+    GuidancePayload,
+    HintPayload,
+    InFlight,
+    PausePayload,
+    Payload,
+    PlanPayload,
+    ResumePayload,
+    Session,
+    StatusPayload,
+    StepPayload,
+    StoreError,
+    SupervisorPayload,
+    UnknownVersion,
+    Version,
+)
+from ..store.view import SessionView
 from . import commands as cmd
 from .budget import Budgets, Usage
 from .evaluator import Evaluator, score_of, sources_key
@@ -70,18 +89,18 @@ class Engine:
         self.evaluator = evaluator
         self.inbox = Inbox(session.directory)
         settings = session.meta.get("settings", {})
-        state = session.state
-        self.budgets = budgets or Budgets.from_doc(state.get("budgets") or settings.get("budgets"))
-        self.usage = Usage.from_doc(state.get("usage"))
-        self.noise = NoiseEstimate.from_doc(state.get("noise"))
-        self.decisions = GateDecisions.from_doc(state.get("gate_decisions"))
+        state = session.run_state
+        self.budgets = budgets or Budgets.from_doc(state.budgets or settings.get("budgets"))
+        self.usage = Usage.from_doc(state.usage)
+        self.noise = NoiseEstimate.from_doc(state.noise)
+        self.decisions = GateDecisions.from_doc(state.gate_decisions)
         self.supervisor = Supervisor.from_doc(
-            state.get("supervisor"),
+            state.supervisor,
             limits or SupervisorLimits.from_doc(settings.get("supervisor")),
         )
-        self.pending_hints: list[str] = list(state.get("pending_hints", []))
-        self.guidance: str | None = state.get("guidance")
-        evaluator.baselines = dict(state.get("baselines", {})) | evaluator.baselines
+        self.pending_hints: list[str] = list(state.pending_hints)
+        self.guidance: str | None = state.guidance
+        evaluator.baselines = dict(state.baselines or {}) | evaluator.baselines
         self.paused = False
         self.stop_reason: str | None = None
         self._interrupt: str | None = None  # why the running step must end at its next safe point
@@ -90,7 +109,7 @@ class Engine:
         self._progress_listeners: list[ProgressListener] = []
         self._published = session.last_seq
         self._clock = time.monotonic()
-        self.failed_steps = int(state.get("failed_steps") or 0)
+        self.failed_steps = state.failed_steps
         self._listener_errors: dict[int, str] = {}  # id(listener) -> the last error reported
 
     # -- wiring -------------------------------------------------------------------------------
@@ -143,7 +162,8 @@ class Engine:
             raise
         except BaseException as error:
             with suppress(Exception):
-                self._error(f"the run stopped on an internal error: {error!r}")
+                self._error(f"the run stopped on an internal error: {error!r}",
+                            traceback.format_exc()[-4000:])
             status = "crashed"
             raise
         finally:
@@ -162,13 +182,12 @@ class Engine:
             result = StepResult(f"step ended early: {interrupted}")
         except Exception as error:  # the operator's bug: this step fails, the run goes on
             result = StepResult(f"step failed on an internal error: {error!r}", failed=True)
-            self._error(result.summary, traceback=traceback.format_exc()[-4000:])
+            self._error(result.summary, traceback.format_exc()[-4000:])
         self.usage.steps = number
         self._tick()
         self.failed_steps = self.failed_steps + 1 if result.failed else 0
         self._save()
-        self.session.append_event(
-            EventKind.STEP,
+        self.session.append(StepPayload(
             step=number,
             summary=result.summary,
             version=result.committed.id if result.committed else None,
@@ -176,7 +195,7 @@ class Engine:
             tokens=self.usage.tokens - tokens,
             transcript=self.session.blobs.put(result.transcript) if result.transcript else None,
             failed=result.failed,
-        )
+        ))
         self.session.drop_draft(CONVERSATION)  # the transcript is the record now
         self._publish()
         if self.failed_steps >= FAILED_STEPS_TO_PAUSE:
@@ -194,7 +213,7 @@ class Engine:
             pass  # a stop or rollback during the review: the loop sees it
         except Exception as error:
             self._error(f"the supervisor's redirect failed on an internal error: {error!r}",
-                        traceback=traceback.format_exc()[-4000:])
+                        traceback.format_exc()[-4000:])
 
     def _context(self) -> RunContext:
         return RunContext(self)
@@ -232,7 +251,7 @@ class Engine:
             return
         self.paused = True
         self._set_status("paused", reason=reason)
-        self.event(EventKind.PAUSE, reason=reason)
+        self.event(PausePayload(reason))
 
     def charge(self, cost_usd: float, tokens: int) -> None:
         """Count an operator's spending (API calls) against the session's budgets. Spending
@@ -247,21 +266,19 @@ class Engine:
             case cmd.Pause() if not self.paused:
                 self.paused = True
                 self._set_status("paused")
-                session.append_event(EventKind.PAUSE)
+                session.append(PausePayload())
             case cmd.Resume() if self.paused:
                 self.paused = False
                 self._set_status("running")
-                session.append_event(EventKind.RESUME)
+                session.append(ResumePayload())
             case cmd.Hint(text=text):
                 self.pending_hints.append(text)
                 session.set_state(pending_hints=self.pending_hints, announce=False)
-                session.append_event(EventKind.HINT, action="received", text=text)
+                session.append(HintPayload("received", text))
             case cmd.Guidance(text=text):
                 self.guidance = text or None
                 session.set_state(guidance=self.guidance, announce=False)
-                session.append_event(
-                    EventKind.GUIDANCE, action="set" if self.guidance else "cleared", text=text
-                )
+                session.append(GuidancePayload("set" if self.guidance else "cleared", text))
             case cmd.Rollback(version=ref):
                 try:
                     target = session.rollback(ref)
@@ -278,7 +295,7 @@ class Engine:
                     self._error(f"cannot set budgets: {error}")
                 else:
                     session.set_state(budgets=self.budgets.to_doc(), announce=False)
-                    session.append_event(EventKind.STATUS, status="budgets", **limits)
+                    session.append(StatusPayload("budgets", changes=limits))
             case cmd.Approve(attempt=ref):
                 self._approve(ref)
             case cmd.Reject(attempt=ref):
@@ -357,9 +374,7 @@ class Engine:
         """Show the supervisor an attempt, the gate's included; a stall starts a redirect."""
         reason = self.supervisor.observe_attempt(attempt.outcome, key, self.running_seconds())
         if reason:
-            self.session.append_event(
-                EventKind.SUPERVISOR, reason=reason, action="redirect", attempt=attempt.id
-            )
+            self.session.append(SupervisorPayload(reason, "redirect", attempt=attempt.id))
             self._redirect = reason
 
     def commit(
@@ -499,8 +514,7 @@ class Engine:
         """Evaluate ``files``; with ``incumbent``, time that version beside them."""
         hashes = self.session.store_files(files)
         self.session.set_state(
-            in_flight={"base": base, "author": author, "files": hashes, "started": time.time()},
-            announce=False,
+            in_flight=InFlight(base, author, hashes, time.time()).to_doc(), announce=False,
         )
         best = self.session.best()
         return self.evaluator.evaluate(
@@ -536,19 +550,19 @@ class Engine:
 
     def _recover_in_flight(self, why: str) -> None:
         """Record the evaluation a dead or interrupted run left unfinished, once."""
-        pending = self.session.state.get("in_flight")
+        pending = self.session.run_state.in_flight
         if not pending:
             return
-        files = {name: self.session.blobs.get_text(h) for name, h in pending["files"].items()}
+        files = {name: self.session.blobs.get_text(h) for name, h in pending.files.items()}
         latest = self.session.recent_attempts(1)
-        already = latest and latest[0].files == pending["files"] and (
-            latest[0].created >= pending["started"]
+        already = latest and latest[0].files == dict(pending.files) and (
+            latest[0].created >= pending.started
         )
         if not already:
             self.session.record_attempt(
                 files,
-                base=pending["base"],
-                author=pending["author"],
+                base=pending.base,
+                author=pending.author,
                 outcome="interrupted",
                 detail=why,
             )
@@ -588,12 +602,12 @@ class Engine:
             self.session.set_state(pending_hints=[], announce=False)
         return hints
 
-    def event(self, kind: str, **data: object) -> None:
-        self.session.append_event(kind, **data)
+    def event(self, payload: Payload) -> None:
+        self.session.append(payload)
         self._publish()
 
-    def _error(self, message: str, **data: object) -> None:
-        self.event(EventKind.ERROR, message=message, **data)
+    def _error(self, message: str, traceback: str | None = None) -> None:
+        self.event(ErrorPayload(message, traceback))
 
     def _publish(self) -> None:
         """Hand new events to every subscriber. One that raises is kept (the next event may
@@ -623,10 +637,9 @@ class Engine:
             return
         self._listener_errors[id(listener)] = described
         on = f" on event {seq}" if seq is not None else ""
-        self.session.append_event(
-            EventKind.ERROR, message=f"{what} ({getattr(listener, '__qualname__', listener)}) "
-            f"failed{on}: {described}; it is kept and gets the events that follow",
-        )
+        self.session.append(ErrorPayload(
+            f"{what} ({getattr(listener, '__qualname__', listener)}) failed{on}: {described}; "
+            "it is kept and gets the events that follow"))
 
 
 class RunContext:
@@ -634,7 +647,7 @@ class RunContext:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self.session = engine.session
+        self.session = SessionView(engine.session)  # only the gate commits
         self.target = engine.evaluator.target
 
     def safe_point(self) -> None:
@@ -646,14 +659,14 @@ class RunContext:
     def charge(self, cost_usd: float, tokens: int) -> None:
         self._engine.charge(cost_usd, tokens)
 
-    def announce(self, kind: str, **data: object) -> None:
-        self._engine.event(kind, **data)
+    def announce(self, payload: Payload) -> None:
+        self._engine.event(payload)
 
     def memory(self) -> dict[str, Any]:
-        return dict(self.session.state.get("operator_memory") or {})
+        return dict(self._engine.session.run_state.operator_memory or {})
 
     def remember(self, **fields: Any) -> None:
-        self.session.set_state(operator_memory=self.memory() | fields, announce=False)
+        self._engine.session.set_state(operator_memory=self.memory() | fields, announce=False)
 
     def head(self) -> Version:
         return self.session.head
@@ -669,16 +682,14 @@ class RunContext:
         return self._engine.take_hints()
 
     def acknowledge_hint(self, text: str, used: bool, note: str) -> None:
-        self._engine.event(
-            EventKind.HINT, action="used" if used else "unusable", text=text, note=note
-        )
+        self._engine.event(HintPayload("used" if used else "unusable", text, note))
 
     @property
     def guidance(self) -> str | None:
         return self._engine.guidance
 
     def plan(self, text: str) -> None:
-        self._engine.event(EventKind.PLAN, text=text)
+        self._engine.event(PlanPayload(text))
 
     def save_conversation(self, doc: dict[str, Any]) -> None:
         self._engine.session.save_draft(CONVERSATION, doc)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..evaluation import EvalResult, TargetSpec
-from ..store import Attempt, Score, Version
+from ..store import Attempt, Payload, Score, Version
 from ..store.view import SessionView
 
 
@@ -70,7 +70,7 @@ class StepContext(Protocol):
     def charge(self, cost_usd: float, tokens: int) -> None:
         """Count spending against the session's budgets."""
         ...
-    def announce(self, kind: str, **data: object) -> None:
+    def announce(self, payload: Payload) -> None:
         """Record an event (tool call, supervisor review ...) for the views."""
         ...
     def memory(self) -> dict[str, Any]:

@@ -37,6 +37,8 @@ from .journal_storage import BASE, SEGMENTS, JournalStorage, parse_segment_name,
 from .lineage import Lineage
 from .lock import LockHolder, SessionLock
 from .models import AUTHORS, Attempt, Event, EventKind, Score, Suspect, Version, version_id
+from .payloads import Payload, append_payload
+from .run_state import RunState
 
 SCHEMA_VERSION = 1
 
@@ -349,8 +351,13 @@ class Session:
             raise StoreError(f"session '{self.name}' is open read-only")
 
     def append_event(self, kind: str, **data: Any) -> Event:
-        """Append to the event log; returns once it is durable."""
+        """Append to the event log; returns once it is durable. Writers use :meth:`append`,
+        which checks the data against its kind's payload type."""
         return self._writing(lambda: self._insert_event(kind, data))
+
+    def append(self, payload: Payload) -> Event:
+        """Append a typed event (payloads.py); returns once it is durable."""
+        return append_payload(self, payload)
 
     def store_files(self, files: Mapping[str, str]) -> dict[str, str]:
         """Put file texts in the blob store; returns {name: hash}."""
@@ -612,6 +619,11 @@ class Session:
     def state(self) -> dict[str, Any]:
         with self._mutex:
             return dict(self._db.table(STATE).get(doc_id=1) or {})
+
+    @property
+    def run_state(self) -> RunState:
+        """The state, typed; a damaged field reads as its default (run_state.py)."""
+        return RunState.from_doc(self.state)
 
     @property
     def head(self) -> Version:

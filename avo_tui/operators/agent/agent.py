@@ -21,7 +21,7 @@ import traceback
 from typing import Any
 
 from ...knowledge import KnowledgeBase, default_folders
-from ...store import EventKind, Version
+from ...store import ErrorPayload, StepResumedPayload, SupervisorPayload, ToolCallPayload, Version
 from ..protocol import StepContext, StepInterrupted, StepResult
 from . import brief
 from .api import ApiRequestError, MessagesApi, Turn
@@ -33,7 +33,6 @@ from .workspace import Workspace
 CACHE = {"type": "ephemeral"}
 SUMMARY_CHARS = 300
 CONVERSATION_FORMAT = 1  # of the saved conversation (save_conversation)
-STEP_RESUMED = "step_resumed"
 
 
 class Agent:
@@ -60,15 +59,17 @@ class Agent:
             turn = with_retries(
                 ctx, self.settings,
                 lambda: self.api.ask(system=brief.REVIEW_SYSTEM,
-                                     prompt=brief.review_prompt(ctx, reason)),
+                                     prompt=brief.review_prompt(
+                                         ctx, reason,
+                                         context_window=self.settings.context_window)),
             )
         except ApiRequestError as error:
-            ctx.announce(EventKind.ERROR, message=f"the supervisor's review failed: {error}")
+            ctx.announce(ErrorPayload(f"the supervisor's review failed: {error}"))
             return
         ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
         proposals = turn.text or "(the review proposed nothing)"
         ctx.remember(directions=proposals)
-        ctx.announce(EventKind.SUPERVISOR, reason=reason, action="review", proposals=proposals)
+        ctx.announce(SupervisorPayload(reason, "review", proposals=proposals))
 
 
 class _Step:
@@ -105,11 +106,10 @@ class _Step:
             summary = f"step ended early: {interrupted}"
         except ApiRequestError as error:
             summary, failed = f"step failed: {error}", True
-            self.ctx.announce(EventKind.ERROR, message=summary)
+            self.ctx.announce(ErrorPayload(summary))
         except Exception as error:  # a bug here must not end the run, nor lose the record
             summary, failed = f"step failed on an internal error: {error!r}", True
-            self.ctx.announce(EventKind.ERROR, message=summary,
-                              traceback=_clip(traceback.format_exc(), 4000))
+            self.ctx.announce(ErrorPayload(summary, _clip(traceback.format_exc(), 4000)))
         self.ended = summary
         return StepResult(summary, committed, transcript=self.transcript(), failed=failed)
 
@@ -122,7 +122,8 @@ class _Step:
         directions = memory.get("directions")
         if directions:
             ctx.remember(directions=None)
-        text = brief.step_brief(ctx, hints=hints, directions=directions)
+        text = brief.step_brief(ctx, hints=hints, directions=directions,
+                                context_window=self.settings.context_window)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
         self._save()
 
@@ -151,8 +152,8 @@ class _Step:
         usable = (saved.get("format") == CONVERSATION_FORMAT and saved.get("head") == self.head.id
                   and _is_conversation(saved.get("messages")))
         if not usable:
-            self.ctx.announce(EventKind.ERROR, message="the saved conversation of an "
-                              "interrupted step could not be used; the step starts afresh")
+            self.ctx.announce(ErrorPayload("the saved conversation of an interrupted step "
+                                           "could not be used; the step starts afresh"))
             return False
         self.messages = saved["messages"]
         self.turns = list(saved.get("turns") or [])
@@ -162,10 +163,10 @@ class _Step:
         self.warned = bool(saved.get("warned"))
         self.guidance = saved.get("guidance")
         self.workspace.reset({str(k): str(v) for k, v in (saved.get("files") or {}).items()})
-        self.ctx.announce(STEP_RESUMED, turn=len(self.turns),
-                          message=f"resumed the interrupted step at turn {len(self.turns) + 1} "
-                          f"(its {len(self.turns)} completed turns kept; the turn in flight "
-                          "when the run died is asked for again)")
+        done = len(self.turns)
+        self.ctx.announce(StepResumedPayload(done, (
+            f"resumed the interrupted step at turn {done + 1} (its {done} completed turns "
+            "kept; the turn in flight when the run died is asked for again)")))
         return True
 
     def _converse(self) -> tuple[str, Version | None]:
@@ -189,7 +190,7 @@ class _Step:
                 self.pending.append("Your reply was cut off at the output limit. Continue in "
                                     "smaller pieces (str_replace rather than rewriting a file).")
             elif reason == "refusal":
-                self.ctx.announce(EventKind.ERROR, message="the model refused to continue")
+                self.ctx.announce(ErrorPayload("the model refused to continue"))
                 return "the model refused to continue this step", None
             elif reason == "model_context_window_exceeded":
                 return "step ended: the context window is full", None
@@ -222,7 +223,8 @@ class _Step:
         for hint in hints:
             ctx.acknowledge_hint(hint, True, "passed to the agent mid-step")
         if hints:
-            self.pending.append(brief.hint_message(hints))
+            self.pending.append(brief.hint_message(
+                hints, context_window=self.settings.context_window))
         if ctx.guidance != self.guidance:
             self.guidance = ctx.guidance
             self.pending.append(f"The operator's standing guidance is now: {self.guidance}"
@@ -274,9 +276,9 @@ class _Step:
                     outcome.is_error
             else:
                 text, is_error = "not run: the step ended with the commit", True
-            self.ctx.announce(EventKind.TOOL_CALL, tool=call["name"],
-                              input=_clip(json.dumps(call.get("input"), default=str), 200),
-                              error=is_error, result=_clip(text, 200))
+            self.ctx.announce(ToolCallPayload(
+                call["name"], _clip(json.dumps(call.get("input"), default=str), 200),
+                is_error, _clip(text, 200)))
             results.append({"type": "tool_result", "tool_use_id": call["id"], "content": text,
                             "is_error": is_error})
         return committed

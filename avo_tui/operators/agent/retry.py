@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from ...store import EventKind
+from ...store import ErrorPayload
 from ..protocol import StepContext
 from .api import ApiRejected, ApiUnavailable, StreamBroken
 from .settings import AgentSettings
@@ -60,7 +60,7 @@ def with_retries(ctx: StepContext, settings: AgentSettings, call: Callable[[], T
                 quick += 1
                 continue
             pause_s = delay if asked is None else min(max(asked, delay), settings.outage_wait_max_s)
-            ctx.announce(EventKind.ERROR, message=f"{error}; {_next_try(pause_s, asked)}")
+            ctx.announce(ErrorPayload(f"{error}; {_next_try(pause_s, asked)}"))
             wait(ctx, pause_s)
             delay = min(delay * 2, settings.outage_wait_max_s)
             quick = 0  # each announced try gets its quick retries again
