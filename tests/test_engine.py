@@ -156,7 +156,7 @@ def test_a_rollback_moves_the_head_and_the_next_candidates_branch_from_there(
     live.wait(lambda: session.attempt_count >= 3)
     live.engine.submit(Stop())
     live.finish()
-    assert live.kinds("rollback")[0].data == {"from": "v1", "to": "v0"}
+    assert live.kinds("rollback")[0].data == {"from": "v1", "to": "v0", "_v": 1}
     assert any("cannot roll back" in e.data["message"] for e in live.kinds("error"))
     assert session.attempt("a2").base == "v0"
     for v in session.lineage:

@@ -14,11 +14,13 @@ import pytest
 
 from avo_tui.store import (
     EventKind,
+    RollbackPayload,
     Score,
     Session,
     SessionExists,
     StoreError,
     UnknownVersion,
+    payload_of,
 )
 from avo_tui.store.session import SEGMENT_CAPACITY
 
@@ -167,8 +169,8 @@ def test_rollback_moves_head_and_next_commit_branches(session: Session) -> None:
     assert [v.id for v in lineage.path_to_root("v3")] == ["v3", "v1", "v0"]
     assert [v.id for v in lineage.path_to_root("v2")] == ["v2", "v1", "v0"]
     assert [v.id for v in lineage.path_to_root("v0")] == ["v0"]
-    rollbacks = [e.data for e in session.events() if e.kind == EventKind.ROLLBACK]
-    assert rollbacks == [{"from": "v2", "to": "v1"}, {"from": "v3", "to": "v0"}]
+    rollbacks = [payload_of(e) for e in session.events() if e.kind == EventKind.ROLLBACK]
+    assert rollbacks == [RollbackPayload("v2", "v1"), RollbackPayload("v3", "v0")]
 
 
 def test_rollback_to_unknown_version_leaves_head(session: Session) -> None:
@@ -398,7 +400,7 @@ def test_event_seq_starts_at_one_and_has_no_gaps(session: Session) -> None:
     first = session.events()
     assert seqs(first) == [1]
     assert first[0].kind == EventKind.SESSION
-    assert first[0].data == {"action": "created", "target": "gemm_fp16"}
+    assert first[0].data == {"action": "created", "target": "gemm_fp16", "_v": 1}
 
     e = session.append_event(EventKind.HINT, text="try tiling")
     assert (e.seq, e.kind, e.data) == (2, "hint", {"text": "try tiling"})

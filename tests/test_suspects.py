@@ -71,7 +71,7 @@ def test_pending_suspects_are_typed_state_that_a_damaged_entry_does_not_break(
         assert session.state["suspects"] == {held.attempt: held.to_doc()}
         assert session.events()[-1].data == {
             "action": "held", "attempt": held.attempt, "base": "v0", "author": "tuner",
-            "gmean": 9.0, "unit": "TFLOP/s", "flags": ["too fast"]}
+            "gmean": 9.0, "unit": "TFLOP/s", "flags": ["too fast"], "_v": 1}
         damaged = {**session.state["suspects"], "a7": {"not": "a suspect"}}
         session.set_state(announce=False, suspects=damaged)
     with Session.open(tmp_path / "s", writable=False) as reader:

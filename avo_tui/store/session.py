@@ -37,7 +37,15 @@ from .journal_storage import BASE, SEGMENTS, JournalStorage, parse_segment_name,
 from .lineage import Lineage
 from .lock import LockHolder, SessionLock
 from .models import AUTHORS, Attempt, Event, EventKind, Score, Suspect, Version, version_id
-from .payloads import Payload, append_payload
+from .payloads import (
+    AttemptPayload,
+    CommitPayload,
+    Payload,
+    RollbackPayload,
+    SessionPayload,
+    SuspectPayload,
+    append_payload,
+)
 from .run_state import RunState
 
 SCHEMA_VERSION = 1
@@ -187,7 +195,7 @@ class Session:
                 session._db.table(META).insert(Document(meta, doc_id=1))
                 session._db.table(STATE).insert(Document({"head": "v0", "status": "new"}, doc_id=1))
                 session._insert_version(seed)
-                session._insert_event(EventKind.SESSION, {"action": "created", "target": target})
+                session._insert_payload(SessionPayload("created", target=target))
             return session
         except BaseException:
             lock.release()
@@ -212,11 +220,8 @@ class Session:
                 lock.release()
             raise
         if lock and lock.taken_over:
-            session.append_event(
-                EventKind.SESSION,
-                action="lock_taken_over",
-                previous=lock.taken_over.describe(),
-            )
+            session.append(SessionPayload("lock_taken_over",
+                                          previous=lock.taken_over.describe()))
         return session
 
     def _moved_to(self, directory: Path) -> None:
@@ -343,6 +348,9 @@ class Session:
         self._last_seq = event.seq
         return event
 
+    def _insert_payload(self, payload: Payload) -> Event:
+        return self._insert_event(payload.KIND, payload.to_doc())
+
     def _set_state(self, **fields: Any) -> None:
         self._db.table(STATE).update(fields, doc_ids=[1])
 
@@ -413,15 +421,9 @@ class Session:
         )
         self._insert_version(version)
         self._set_state(head=version.id)
-        self._insert_event(
-            EventKind.COMMIT,
-            {
-                "version": version.id,
-                "parent": parent.id,
-                "author": author,
-                "gmean": score.gmean if score else None,
-                "message": message[:200],
-            },
+        self._insert_payload(
+            CommitPayload(version.id, parent.id, author, score.gmean if score else None,
+                          message[:200]),
         )
         return version
 
@@ -469,11 +471,8 @@ class Session:
         table, doc_id = self._locate(ATTEMPTS, attempt.number)
         self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
         self._attempt_count = attempt.number
-        self._insert_event(
-            EventKind.ATTEMPT,
-            {"attempt": attempt.id, "base": attempt.base, "outcome": attempt.outcome,
-             "detail": attempt.detail[:200]},
-        )
+        self._insert_payload(AttemptPayload(attempt.id, attempt.outcome, attempt.base,
+                                            attempt.detail[:200]))
         return attempt
 
     # -- suspects: flagged results held for the operator -------------------------------------
@@ -502,10 +501,9 @@ class Session:
                               score.unit, score.ratio, attempt.created)
             pending = self.state.get(SUSPECTS) or {}
             self._set_state(**{SUSPECTS: {**pending, attempt.id: suspect.to_doc()}})
-            self._insert_event(EventKind.SUSPECT, {
-                "action": "held", "attempt": attempt.id, "base": base, "author": author,
-                "gmean": score.gmean, "unit": score.unit, "flags": list(flags),
-            })
+            self._insert_payload(SuspectPayload(
+                "held", attempt.id, base=base, author=author, gmean=score.gmean,
+                unit=score.unit, flags=tuple(flags)))
             return suspect
 
         return self._writing(write)
@@ -550,7 +548,7 @@ class Session:
             version = self._insert_commit(self.version(attempt.base), files, attempt.files,
                                           attempt.author, message, attempt.score, attempt.id,
                                           0.0)
-            self._resolve(attempt_id, "approved", {"version": version.id})
+            self._resolve(SuspectPayload("approved", attempt_id, version=version.id))
             return version
 
         return self._writing(write)
@@ -559,15 +557,15 @@ class Session:
         """Drop a pending suspect: it stays an attempt, no longer pending; in one write."""
         self._check_writable()
         suspect = self.suspect(attempt_id)
-        self._writing(lambda: self._resolve(attempt_id, "rejected", {"reason": reason}))
+        self._writing(lambda: self._resolve(SuspectPayload("rejected", attempt_id, reason=reason)))
         return suspect
 
-    def _resolve(self, attempt_id: str, action: str, data: dict[str, Any]) -> None:
+    def _resolve(self, payload: SuspectPayload) -> None:
         pending = dict(self.state.get(SUSPECTS) or {})
-        if pending.pop(attempt_id, None) is None:
-            raise StoreError(f"{attempt_id} is not a pending suspect")
+        if pending.pop(payload.attempt, None) is None:
+            raise StoreError(f"{payload.attempt} is not a pending suspect")
         self._set_state(**{SUSPECTS: pending})
-        self._insert_event(EventKind.SUSPECT, {"action": action, "attempt": attempt_id, **data})
+        self._insert_payload(payload)
 
     def rollback(self, ref: str) -> Version:
         """Move the head to an earlier version; the next commit branches from there."""
@@ -576,7 +574,7 @@ class Session:
             target = self.version(ref)
             previous = self.head.id
             self._set_state(head=target.id)
-            self._insert_event(EventKind.ROLLBACK, {"from": previous, "to": target.id})
+            self._insert_payload(RollbackPayload(previous, target.id))
             return target
 
         return self._writing(write)
@@ -590,7 +588,7 @@ class Session:
         def write() -> None:
             self._set_state(**fields, updated=time.time())
             if announce:
-                self._insert_event(EventKind.STATUS, dict(fields))
+                self._insert_event(EventKind.STATUS, dict(fields))  # StatusPayload reads it
 
         self._writing(write)
 
