@@ -91,7 +91,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
                     f"{args.target}; leave out --target to resume it"
                 )
             target = get_target(session.meta["target"])
-            stored = session.state.get("budgets") or settings.budgets.to_doc()
+            stored = session.run_state.budgets or settings.budgets.to_doc()
             budgets = Budgets.from_doc(stored).override(**limits)
             agent = _agent_settings(settings.operator, settings.agent, agent_flags)
             knowledge = configured_folders(_resumed_knowledge(session, settings, args.knowledge))
@@ -233,7 +233,8 @@ def _resumed_knowledge(
 ) -> list[str]:
     """The session's --knowledge folders, plus those given now (kept for later resumes); a
     kept folder that has gone since is left out with a note."""
-    stored = session.state.get("knowledge", list(settings.knowledge))
+    kept = session.run_state.knowledge
+    stored = list(kept) if kept is not None else list(settings.knowledge)
     added = [str(f) for f in flag_folders(flags or ())]
     folders = list(dict.fromkeys([*stored, *added]))
     if folders != stored:
@@ -285,13 +286,12 @@ def _two_stage_interrupt(engine: Engine, console: Console) -> Iterator[None]:
 
 
 def _resume_line(session: Session, budgets: Budgets) -> str:
-    state = session.state
-    usage = state.get("usage", {})
+    state = session.run_state
     return (
-        f"resuming '{session.name}' at {state.get('head')}: step {state.get('step', 0)}, "
-        f"{_duration(usage.get('seconds', 0))} of running used, "
-        f"{len(state.get('pending_hints', []))} pending hints"
-        + (f", guidance: {state['guidance']!r}" if state.get("guidance") else "")
+        f"resuming '{session.name}' at {state.head}: step {state.step}, "
+        f"{_duration(state.usage_figure('seconds'))} of running used, "
+        f"{len(state.pending_hints)} pending hints"
+        + (f", guidance: {state.guidance!r}" if state.guidance else "")
         + (f"; step budget {budgets.max_steps}" if budgets.max_steps else "")
     )
 

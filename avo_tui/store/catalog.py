@@ -92,11 +92,11 @@ class SessionCatalog:
         )
         try:
             with Session.open(path, writable=False) as session:
-                meta, state, best = session.meta, session.state, session.best()
+                meta, state, best = session.meta, session.run_state, session.best()
                 versions = len(session.lineage)
         except StoreError as exc:
             return SessionSummary(name, "?", "?", 0, None, "", f"unreadable: {exc}", last)
-        status = run_status(state.get("status", "?"), SessionLock(path).holder())
+        status = run_status(state.status, SessionLock(path).holder())
         return SessionSummary(
             name,
             meta.get("target", "?"),

@@ -692,7 +692,7 @@ class Session:
                 size = self._storage.capacity[EVENTS]
                 end = min(last, (seq - 1) // size * size + size)
                 docs = self._db.table(table).get(doc_ids=list(range(seq, end + 1))) or []
-                out.extend(Event(d["seq"], d["ts"], d["kind"], d["data"]) for d in docs)
+                out.extend(_event(doc) for doc in docs)
                 seq = end + 1
             return out
 
@@ -719,6 +719,15 @@ class Session:
     def _wait_for_append(self, seen: int, timeout: float) -> None:
         with self._appended:
             self._appended.wait_for(lambda: self._last_seq > seen or self._closed, timeout=timeout)
+
+
+def _event(doc: Mapping[str, Any]) -> Event:
+    """An event as stored; a damaged document still reads (its payload will not parse, and
+    the views show it as such), since one bad record must not hide the whole log."""
+    seq, ts, data = doc.get("seq"), doc.get("ts"), doc.get("data")
+    return Event(seq if isinstance(seq, int) else getattr(doc, "doc_id", 0),
+                 ts if isinstance(ts, int | float) else 0.0, str(doc.get("kind", "unknown")),
+                 data if isinstance(data, dict) else {"_damaged": data})
 
 
 class _Existing:
