@@ -16,6 +16,7 @@ from avo_tui.store.journal_storage import (
     BASE,
     JOURNAL,
     JOURNAL_PREV,
+    SEALED_KEPT,
     SEGMENTS,
     JournalStorage,
     decode_record,
@@ -115,6 +116,23 @@ def test_compaction_seals_full_segments_and_keeps_the_previous_generation(tmp_pa
     assert again.table("state").get(doc_id=1) == {"head": "v1"}
     with pytest.raises(AppendOnlyViolation):
         again.table("events.000000").insert(Document({"seq": 99}, doc_id=99))
+
+
+def test_the_writer_keeps_only_a_few_sealed_segments_in_memory(tmp_path: Path) -> None:
+    """A week-long run writes a million events: the writer must not hold them all."""
+    db = create_db(tmp_path, compact_bytes=600)
+    for seq in range(1, 201):
+        append_event(db, seq)
+    storage: JournalStorage = db.storage  # type: ignore[assignment]
+    tables = storage.read()
+    sealed = sorted(storage.sealed)
+    assert len(sealed) >= 40
+    loaded = [n for n in sealed if isinstance(dict.__getitem__(tables, n), dict)]
+    assert loaded == []  # sealing wrote them out and let them go
+    seqs = sorted(d["seq"] for n in sealed for d in db.table(n).all())  # every one is read
+    assert seqs == list(range(1, 4 * len(sealed) + 1))
+    assert len(storage._sealed_kept) == SEALED_KEPT  # of those, only the last few stay
+    assert [n for n in sealed if isinstance(dict.__getitem__(tables, n), dict)] == []
 
 
 def test_a_transaction_lands_whole_or_not_at_all(tmp_path: Path) -> None:

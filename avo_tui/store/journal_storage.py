@@ -12,7 +12,9 @@ then, compacts. Three ideas keep every write's cost independent of the session's
   followed by good ones is reported as damage, never skipped.
 - **Sealed segments.** At compaction, full segments are written once to ``segments/`` and never
   change again; the base file keeps only small tables and open segments, so compaction is
-  bounded too, and sealed segments are read from disk only when first touched.
+  bounded too. Sealed segments leave memory when they are sealed and are read from disk when
+  touched, with only the last few kept (``SEALED_KEPT``): a week-long run holds a million
+  events, and a process that kept them all would grow by a gigabyte.
 
 Files in a session folder:
 
@@ -49,6 +51,7 @@ JOURNAL_PREV = "session.journal.prev"
 SEGMENTS = "segments"
 
 DEFAULT_COMPACT_BYTES = 1 << 20
+SEALED_KEPT = 8  # sealed segments kept in memory once read, the most recently used
 
 _SEGMENT_RE = re.compile(r"^(?P<prefix>[a-z_]+)\.(?P<index>\d{6})$")
 
@@ -94,8 +97,7 @@ class _Tables(dict[str, Any]):
     def __getitem__(self, name: str) -> Any:
         value = dict.__getitem__(self, name)
         if value is _SEALED:
-            value = self._storage._read_sealed(name)
-            dict.__setitem__(self, name, value)
+            return self._storage._sealed_table(name)
         return value
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -327,6 +329,7 @@ class JournalStorage(Storage):
         self._journal_offset = scan.good_bytes
         self._base_stamp = (base_stat.st_ino, base_stat.st_mtime_ns) if base_stat else None
         self._tables = _Tables(self, tables)
+        self._sealed_kept: dict[str, Table] = {}
         if self.writable:
             self._open_journal()
 
@@ -336,6 +339,16 @@ class JournalStorage(Storage):
         self._journal_file = open(self.journal_path, "ab")  # noqa: SIM115 - kept open
         self._journal_bytes = self._journal_file.tell()
         self._compact_at = self.compact_bytes
+
+    def _sealed_table(self, name: str) -> Table:
+        """A sealed segment, from the few kept in memory or else from disk."""
+        table = self._sealed_kept.pop(name, None)
+        if table is None:
+            table = self._read_sealed(name)
+        self._sealed_kept[name] = table  # now the most recently used
+        while len(self._sealed_kept) > SEALED_KEPT:
+            self._sealed_kept.pop(next(iter(self._sealed_kept)))
+        return table
 
     def _read_sealed(self, name: str) -> Table:
         path = self.sealed_path(name)
@@ -474,6 +487,7 @@ class JournalStorage(Storage):
             table = dict.__getitem__(self._tables, name)
             atomic_write(self.sealed_path(name), json.dumps(table, ensure_ascii=False).encode())
             self.sealed.add(name)
+            dict.__setitem__(self._tables, name, _SEALED)  # on disk now: out of memory
         open_tables = {
             name: table for name, table in dict.items(self._tables) if name not in self.sealed
         }
