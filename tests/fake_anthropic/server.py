@@ -230,31 +230,28 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         route = self.path.split("?")[0]
         if route == "/v1/messages/count_tokens":
-            self._count_tokens(raw)
+            self._count_tokens(self._record(raw))
             return
         if route != "/v1/messages":
             self._send_error(ApiError(404, message=f"fake server: no route {self.path}"))
             return
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {}
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        record = Recorded(self.path, headers, body if isinstance(body, dict) else {})
+        record = self._record(raw)
         # A client that gave up (e.g. timed out) has closed the socket already.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._answer(self.server.fake._take(record), record)
 
-    def _count_tokens(self, raw: bytes) -> None:
-        """The preflight route: answered by `fake.count_tokens` (a token count by default),
-        recorded apart from the scripted conversation so it consumes no step."""
-        fake = self.server.fake
+    def _record(self, raw: bytes) -> Recorded:
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
             body = {}
         headers = {k.lower(): v for k, v in self.headers.items()}
-        record = Recorded(self.path, headers, body if isinstance(body, dict) else {})
+        return Recorded(self.path, headers, body if isinstance(body, dict) else {})
+
+    def _count_tokens(self, record: Recorded) -> None:
+        """The preflight route: answered by `fake.count_tokens` (a token count by default),
+        recorded apart from the scripted conversation so it consumes no step."""
+        fake = self.server.fake
         with fake._cond:
             fake.count_requests.append(record)
         answer = fake._authorized(record) or fake.count_tokens

@@ -185,6 +185,7 @@ class _Step:
                     return f"committed {committed.id}: {committed.message[:200]}", committed
                 self._save()
             elif reason == "pause_turn":
+                self._save()
                 continue  # the API paused a long turn: send it back as it is to continue
             elif reason == "max_tokens":
                 self.pending.append("Your reply was cut off at the output limit. Continue in "
