@@ -945,6 +945,8 @@ def main() -> int:
         return 0
     steps = args.steps or (QUICK_STEPS if args.quick else FULL_STEPS)
     stop_on_signals()
+    if args.dir:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="avo-soak-", dir=args.dir))
     server, url = start_fake_server(args.seed)
     start = time.monotonic()
