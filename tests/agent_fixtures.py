@@ -1,14 +1,20 @@
 """Fixtures for the agent on real parts: a small knowledge base and the loopback fake API,
-with the SDK pointed at it as a user would point it at the real one."""
+with the SDK pointed at it as a user would point it at the real one.
+
+Loaded for every test module by conftest.py. The imports sit inside the fixtures so the GPU
+machine, which has no tinydb or anthropic, can still collect tests/gpu.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from agent_helpers import use_fake
-from fake_anthropic import FakeAnthropic
+
+if TYPE_CHECKING:
+    from fake_anthropic import FakeAnthropic
 
 
 @pytest.fixture
@@ -21,6 +27,9 @@ def knowledge(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    from agent_helpers import use_fake
+    from fake_anthropic import FakeAnthropic
+
     with FakeAnthropic() as server:
         use_fake(monkeypatch, server)
         yield server
