@@ -1,0 +1,122 @@
+"""How an attempt reads: one line in a listing, and its full record (the evaluation's log and
+the diff against the version it was built on). Shared by ``avo sessions attempts`` and the
+app's attempt browser, so both tell the same story."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from rich.markup import escape
+
+from ..store import NOT_FAILURES, Attempt, Version, VersionDiff, diff_files
+
+OUTCOME_STYLES = {"committed": "green", "promising": "cyan", "slower": "dim",
+                  "not_confirmed": "dim", "checked": "dim", "interrupted": "yellow",
+                  "suspect": "bold yellow"}
+FAILED_STYLE = "red"
+
+
+class _Blobs(Protocol):
+    def get_text(self, digest: str) -> str: ...
+
+
+class AttemptSource(Protocol):
+    """What reading attempts needs: a :class:`~avo_tui.store.Session` or a read-only
+    :class:`~avo_tui.store.view.SessionView`."""
+
+    @property
+    def attempt_count(self) -> int: ...
+
+    @property
+    def blobs(self) -> _Blobs: ...
+
+    def attempt(self, attempt_id: str) -> Attempt: ...
+
+    def version(self, ref: str) -> Version: ...
+
+    def read_files(self, version: Version | str) -> dict[str, str]: ...
+
+
+class AttemptCells(NamedTuple):
+    """An attempt's columns as text, in the order a listing shows them."""
+
+    id: str
+    base: str
+    author: str
+    outcome: str
+    score: str
+    ratio: str
+    when: str
+    detail: str  # its first line
+
+
+COLUMNS = AttemptCells._fields
+
+
+def is_failed(attempt: Attempt) -> bool:
+    """The candidate did not work (compile error, incorrect, timeout, crash ...): its outcome
+    names a failure kind. Slower, unconfirmed or interrupted candidates are not failures."""
+    return attempt.outcome not in NOT_FAILURES
+
+
+def outcome_style(outcome: str) -> str:
+    return OUTCOME_STYLES.get(outcome, FAILED_STYLE)
+
+
+def stamp(ts: float) -> str:
+    """A record's time, short enough for a column: month-day hour:minute."""
+    return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M") if ts else "-"
+
+
+def attempt_cells(attempt: Attempt) -> AttemptCells:
+    score = attempt.score
+    lines = attempt.detail.splitlines()
+    return AttemptCells(
+        attempt.id,
+        attempt.base,
+        attempt.author,
+        attempt.outcome,
+        f"{score.gmean:.4g} {score.unit}" if score and score.gmean else "-",
+        f"{score.ratio:.3f}x" if score and score.ratio else "-",
+        stamp(attempt.created),
+        lines[0] if lines else "",
+    )
+
+
+def attempt_line(attempt: Attempt) -> str:
+    """Rich markup: the attempt in one line, its outcome coloured (failures red)."""
+    c = attempt_cells(attempt)
+    style = outcome_style(c.outcome)
+    return (f"{escape(c.id):<6} {escape(c.base):<5} [{style}]{escape(c.outcome):<14}[/] "
+            f"{escape(c.score):>16} {escape(c.ratio):>7}  {c.when}  {escape(c.detail)}")
+
+
+def select_attempts(
+    source: AttemptSource, *, failed: bool = False, limit: int | None = None
+) -> list[Attempt]:
+    """The session's attempts, oldest first: all of them, or the last ``limit`` (of those
+    that failed, with ``failed``). Reads back from the newest, so a listing of a session with
+    a hundred thousand attempts costs only the ones it shows (and those it skips)."""
+    chosen: list[Attempt] = []
+    for number in range(source.attempt_count, 0, -1):
+        if limit is not None and len(chosen) >= limit:
+            break
+        attempt = source.attempt(f"a{number}")
+        if not failed or is_failed(attempt):
+            chosen.append(attempt)
+    chosen.reverse()
+    return chosen
+
+
+def attempt_diff(source: AttemptSource, attempt: Attempt) -> VersionDiff:
+    """The attempt's files against those of the version it was built on."""
+    base = source.read_files(attempt.base)
+    files = {name: source.blobs.get_text(digest) for name, digest in attempt.files.items()}
+    return diff_files(base, files, attempt.base, attempt.id)
+
+
+def attempt_log(source: AttemptSource, attempt: Attempt) -> str | None:
+    """The evaluation's log (the evaluator's result as JSON); None when none was kept (an
+    interrupted evaluation, or a gate request answered without measuring)."""
+    return source.blobs.get_text(attempt.log) if attempt.log else None
