@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine_helpers import start
+from engine_helpers import KERNEL, start
 
 from avo_tui.engine import Budgets, Stop, SupervisorLimits
+from avo_tui.engine.client import RunClient
+from avo_tui.engine.engine import FAILED_STEPS_TO_PAUSE
 from avo_tui.evaluation import Worker
 from avo_tui.operators import StepContext, StepResult
 from avo_tui.store import Event, Session
@@ -129,3 +131,53 @@ def test_the_stall_clock_fires_after_enough_running_time(session: Session, worke
     live.finish(120)
     reasons = [e.data["reason"] for e in live.kinds("supervisor")]
     assert reasons and reasons[0].startswith("no commit in 180 minutes"), reasons
+
+
+
+FIRST_LINE = "    int group = heads_q / heads_kv;"
+
+
+def hanging(ctx: StepContext) -> StepResult:
+    """Evaluates a kernel that never returns: an evaluation is surely in flight until cut."""
+    head = ctx.head()
+    text = ctx.session.read_files(head)[KERNEL]
+    assert FIRST_LINE in text
+    spin = "    for (volatile int on = 1; on;) {}\n"
+    trial = ctx.evaluate({KERNEL: text.replace(FIRST_LINE, spin + FIRST_LINE)}, base=head.id)
+    return StepResult(f"evaluated: {trial.outcome}")
+
+
+def test_an_evaluation_the_operator_cuts_short_is_interrupted_not_a_crash_nor_a_failure(
+    session: Session, worker: Worker
+) -> None:
+    """The app's second q (RunClient.abandon_evaluation) kills the evaluation in flight; three
+    such cuts in a row are three interrupted attempts in ordinary steps: no crash, no failed
+    step, no pause, nothing for the stall detector."""
+    live = start(session, worker, max_steps=None, operator=Scripted(hanging))
+    client = RunClient(session.directory, live.engine)
+
+    def cut(stop_first: bool = False) -> None:
+        live.wait(live.evaluating.is_set)  # the kernel's first check launch: it hangs there
+        live.evaluating.clear()
+        if stop_first:  # the app's first q, then the second cuts the evaluation short
+            live.engine.submit(Stop())
+        client.abandon_evaluation()
+
+    try:
+        for done in range(1, FAILED_STEPS_TO_PAUSE):
+            cut()
+            live.wait(lambda: len(live.kinds("step")) == done)
+        cut(stop_first=True)
+        live.finish()
+    finally:
+        client.close()
+    attempts = session.recent_attempts(10)
+    assert [a.outcome for a in attempts] == ["interrupted"] * FAILED_STEPS_TO_PAUSE
+    assert all("cut short by the operator while" in a.detail for a in attempts), attempts
+    steps = [e.data for e in live.kinds("step")]
+    assert not any(s["failed"] for s in steps)
+    assert {s["summary"] for s in steps} == {"evaluated: interrupted"}
+    assert not live.kinds("pause") and not live.kinds("supervisor") and not live.kinds("error")
+    state = session.state
+    assert state["failed_steps"] == 0 and state["supervisor"]["failures_in_a_row"] == 0
+    assert state["status"] == "stopped" and state["in_flight"] is None

@@ -97,10 +97,10 @@ class RunClient:
             return not self._engine_thread.is_alive()
         return True
 
-    def abandon_evaluation(self) -> None:
-        """Kill the evaluation in flight so a stop takes effect now; it is recorded as failed."""
-        if self.engine is not None:
-            self.engine.evaluator.worker.stop(kill=True)
+    def abandon_evaluation(self) -> bool:
+        """Cut the evaluation in flight short so a stop takes effect now; it is recorded as
+        ``interrupted`` (by the operator), not as a failure. False when none was running."""
+        return self.engine is not None and self.engine.abandon_evaluation()
 
     # -- following ----------------------------------------------------------------------------
 

@@ -71,7 +71,8 @@ PAUSED_POLL_S = 0.25
 FAILED_STEPS_TO_PAUSE = 3
 CONVERSATION = "conversation"  # the draft holding the agent's step in flight
 # Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
-NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed"})
+NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
+CUT_BY_OPERATOR = "cut short by the operator"
 
 
 class Engine:
@@ -129,6 +130,12 @@ class Engine:
     def submit(self, command: cmd.Command) -> None:
         """Thread-safe: the command applies at the engine's next safe point."""
         self.inbox.put(command)
+
+    def abandon_evaluation(self) -> bool:
+        """Thread-safe: cut the evaluation in flight short (a quit that will not wait for it).
+        It is recorded as ``interrupted``, which is no failure of the kernel or of the step.
+        False when none was running."""
+        return self.evaluator.worker.interrupt(CUT_BY_OPERATOR)
 
     # -- the loop -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ FAILURE_KINDS = {
     "incumbent_failed": "the best version, timed beside the candidate for the commit gate, "
     "failed a check: the lineage's best is wrong, not this candidate",
     "internal": "the harness itself failed; this is a bug in avo-tui, not in the kernel",
+    "interrupted": "the evaluation was cut short on request; it says nothing about the kernel",
 }
 
 

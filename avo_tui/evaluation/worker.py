@@ -70,6 +70,9 @@ class Worker:
         self._ready = False
         self._log_path: Path | None = None
         self._lock = threading.Lock()
+        self._cut_lock = threading.Lock()  # interrupt() against the start and end of evaluate()
+        self._evaluating = False
+        self._cut_reason: str | None = None
         self.info: dict[str, object] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -202,44 +205,84 @@ class Worker:
                 self.evaluations = 0
             conn = self._await_ready()
             self.evaluations += 1
-            conn.send(("evaluate", request))
-            phase = "starting"
-            while True:
-                try:
-                    if not conn.poll(silence_limit):
-                        return self._give_up(
-                            request,
-                            "timeout",
-                            f"no progress for {silence_limit:g} s while {phase}; the worker "
-                            "was killed and restarted",
-                        )
-                    kind, payload = conn.recv()
-                except (EOFError, OSError):
-                    assert self._proc is not None
-                    code = self._proc.wait()
-                    tail = self.log_tail()
-                    detail = f"\n{_last_lines(tail, 3)}" if tail else ""
+            with self._cut_lock:
+                self._cut_reason, self._evaluating = None, True
+            try:
+                return self._exchange(conn, request, silence_limit, on_progress)
+            finally:
+                with self._cut_lock:
+                    self._evaluating = False
+                    killed_late = self._cut_reason is not None and self._proc is not None
+                if killed_late:  # cut just after its result came: the next one starts afresh
+                    self._discard_dead()
+
+    def interrupt(self, reason: str) -> bool:
+        """Cut the evaluation in flight short, from any thread: the worker is killed and that
+        evaluation returns the failure ``interrupted`` with ``reason``, not ``crash``: nothing
+        went wrong with the kernel. False when no evaluation was running."""
+        with self._cut_lock:
+            if not self._evaluating or self._proc is None:
+                return False
+            self._cut_reason = reason
+            self._proc.kill()
+            return True
+
+    def _exchange(
+        self,
+        conn: Connection,
+        request: EvalRequest,
+        silence_limit: float,
+        on_progress: ProgressCallback | None,
+    ) -> EvalResult:
+        conn.send(("evaluate", request))
+        phase = "starting"
+        while True:
+            try:
+                if not conn.poll(silence_limit):
                     return self._give_up(
                         request,
-                        "crash",
-                        f"the worker died with {signal_name(code)} while {phase}; it was "
-                        f"restarted{detail}",
+                        "timeout",
+                        f"no progress for {silence_limit:g} s while {phase}; the worker "
+                        "was killed and restarted",
                     )
-                except KeyboardInterrupt:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
+                if self._cut_reason is not None:
+                    self._discard_dead()
+                    return self._give_up(request, "interrupted",
+                                         f"{self._cut_reason} while {phase}", restart=False)
+                assert self._proc is not None
+                code = self._proc.wait()
+                tail = self.log_tail()
+                detail = f"\n{_last_lines(tail, 3)}" if tail else ""
+                return self._give_up(
+                    request,
+                    "crash",
+                    f"the worker died with {signal_name(code)} while {phase}; it was "
+                    f"restarted{detail}",
+                )
+            except KeyboardInterrupt:
+                self._restart()
+                raise
+            if kind == "progress":
+                phase = f"{payload[0]} {payload[1]}".strip()
+                if on_progress is not None:
+                    on_progress(*payload)
+            elif kind == "result":
+                result: EvalResult = payload
+                if result.failure is not None and result.failure.kind == "cuda_error":
                     self._restart()
-                    raise
-                if kind == "progress":
-                    phase = f"{payload[0]} {payload[1]}".strip()
-                    if on_progress is not None:
-                        on_progress(*payload)
-                elif kind == "result":
-                    result: EvalResult = payload
-                    if result.failure is not None and result.failure.kind == "cuda_error":
-                        self._restart()
-                        result.worker_restarted = True
-                    return result
-                elif kind == "error":
-                    return self._give_up(request, "internal", payload, restart=False)
+                    result.worker_restarted = True
+                return result
+            elif kind == "error":
+                return self._give_up(request, "internal", payload, restart=False)
+
+    def _discard_dead(self) -> None:
+        """Forget a worker that was killed; the next evaluation starts a new one when needed
+        (not now: a run that is stopping has no use for it)."""
+        if self._proc is not None:
+            self._proc.wait()
+        self._discard()
 
     def _give_up(
         self, request: EvalRequest, kind: str, message: str, restart: bool = True
