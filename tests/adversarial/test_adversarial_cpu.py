@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.evaluation import EvalRequest, EvalResult, Worker
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
 from avo_tui.evaluation.pipeline import TIMING_ROUNDS, VERIFIED_PER_ROUND
 
 KERNELS = Path(__file__).parent / "kernels"
 TARGET = "cpu-attention"
 HANG_TIMEOUT_S = 4.0
+TIMED_HEADS_Q = 4  # as the caching cheats define it
 NEUTRALISED = 10.0  # a neutralised cheat is at most this many times the honest kernel's speed
 
 
@@ -107,6 +108,15 @@ def test_a_hanging_kernel_times_out_and_the_worker_recovers(worker: Worker) -> N
     assert "killed and restarted" in result.failure.message
     assert result.worker_restarted and worker.restarts == restarts + 1
     assert_recovers(worker)
+
+
+def test_the_caching_cheats_can_tell_the_timed_problems() -> None:
+    # cached_output.c and caches_by_pointer.c cache only problems with four query heads, as an
+    # attacker who has read targets.py would: those of the quick grid, which alone are timed.
+    # The drawn shapes take the first edge shape's heads, and may repeat an edge shape.
+    target = get_target(TARGET)
+    assert {c.heads_q for c in target.grid(quick=True)} == {TIMED_HEADS_Q}
+    assert target.edge_configs[0].heads_q != TIMED_HEADS_Q
 
 
 @pytest.mark.parametrize(
