@@ -17,7 +17,7 @@ from engine_helpers import TARGET
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
-from tui_helpers import branched_session, until
+from tui_helpers import branched_session, opened, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
@@ -31,8 +31,10 @@ from avo_tui.tui.screens.detail import CompareScreen, VersionDetail
 from avo_tui.tui.screens.dialogs import ChoiceDialog, InputDialog, TextDialog
 from avo_tui.tui.screens.info import HelpScreen, ScoresScreen
 from avo_tui.tui.screens.log import FileLog, LogScreen
+from avo_tui.tui.widgets.diff import DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.output import OutputPane
+from avo_tui.tui.widgets.status import StatusBar
 
 SIZE = (120, 36)
 pytestmark = pytest.mark.anyio
@@ -57,7 +59,16 @@ def output_text(app: AvoApp) -> str:
 
 
 def status_text(app: AvoApp) -> str:
-    return text_of(app, "#status", main=True)
+    return app.query_one(StatusBar).render().plain
+
+
+def diff_title(app: AvoApp) -> str:
+    return app.query_one(DiffPane).title
+
+
+def notified(app: AvoApp, text: str) -> bool:
+    """Whether the app has told the user ``text`` (every command it sends is announced)."""
+    return any(text in n.message for n in app._notifications)
 
 
 @asynccontextmanager
@@ -68,10 +79,17 @@ async def running_app(session: Session, worker: Worker, operator: object = None,
     engine = Engine(session, operator or Tuner(1), evaluator, budgets=Budgets(max_steps=500))
     app = make_app(RunClient(session.directory, engine))
     async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.opened)
         yield app, pilot
-        if engine.stop_reason is None and app.client.live():
-            await pilot.press("q")
-            await until(pilot, lambda: not app.client.live())
+        while len(app.screen_stack) > 1:  # a dialog left open would take the q as text
+            app.pop_screen()
+        if engine.stop_reason is None and app.is_running and engine_alive(app):
+            await pilot.press("q", "q")  # stop, and cut the evaluation in flight short
+            await until(pilot, lambda: not engine_alive(app))
+
+
+def engine_alive(app: AvoApp) -> bool:
+    return app.client is not None and app.client.live()
 
 
 @asynccontextmanager
@@ -79,7 +97,7 @@ async def browsing(directory: Path) -> AsyncIterator[tuple[AvoApp, Pilot]]:
     """The app attached to a session nobody runs, settled after opening."""
     app = make_app(RunClient(directory))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await opened(pilot, app)
         yield app, pilot
 
 
@@ -128,8 +146,8 @@ async def test_escape_sends_no_hint(session: Session, worker: Worker) -> None:
         await pilot.press("h")
         assert isinstance(app.screen, TextDialog)
         await pilot.press(*"nothing", "escape")
-        await pilot.pause(1.0)
-        assert not isinstance(app.screen, TextDialog)
+        assert not isinstance(app.screen, TextDialog)  # dismissed: its callback has run
+        assert not notified(app, "hint sent")
         assert not [e for e in session.events() if e.kind == "hint"]
 
 
@@ -140,6 +158,8 @@ async def test_guidance_is_set_and_shown_for_editing(session: Session, worker: W
         await until(pilot, lambda: "guidance set vary BLOCK_K only" in output_text(app))
         await pilot.press("g")
         assert app.screen.query_one("TextArea").text == "vary BLOCK_K only"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TextDialog)
 
 
 async def test_rollback_after_confirmation_moves_the_head(session: Session,
@@ -154,7 +174,7 @@ async def test_rollback_after_confirmation_moves_the_head(session: Session,
         await pilot.press("r")
         assert isinstance(app.screen, ChoiceDialog)
         await pilot.press("escape")  # cancelled: nothing sent
-        await pilot.pause(0.5)
+        assert not isinstance(app.screen, ChoiceDialog) and not notified(app, "rollback to")
         assert session.state["head"] == "v1"
         await pilot.press("r", "r")
         await until(pilot, lambda: session.state["head"] == "v0")
@@ -189,10 +209,9 @@ async def test_an_unchanged_edit_sends_nothing(session: Session, worker: Worker,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDITOR", "true")
     async with running_app(session, worker) as (app, pilot):
-        await pilot.press("e")
-        await pilot.pause(0.5)
-        assert any(n.message == "no change; nothing sent" for n in app._notifications)
-        await pilot.pause(1.0)
+        await pilot.press("e")  # the head's files are read on a worker, then the editor runs
+        await until(pilot, lambda: notified(app, "no change; nothing sent"))
+        assert not notified(app, "your edit is sent")
         assert not [a for a in session.recent_attempts(50) if a.author == "operator"]
 
 
@@ -263,7 +282,7 @@ async def test_the_lineage_shows_branches_head_and_best(browsed: Path) -> None:
         head = str(tree.cursor_node.label)  # type: ignore[union-attr]
         assert head.split() == ["v7", "53.2", "1.33x", "+1/-1", "operator", "◀", "head"]
         assert "1. try BLOCK 128" in text_of(app, "PlanPane")
-        assert "v7 against parent v4: +1/-1" in text_of(app, "#diff-title").strip()
+        await until(pilot, lambda: "v7 against parent v4: +1/-1" in diff_title(app))
 
 
 async def test_a_resize_moves_the_chart_off_narrow_screens(browsed: Path) -> None:
@@ -283,15 +302,10 @@ async def test_a_resize_moves_the_chart_off_narrow_screens(browsed: Path) -> Non
 
 async def test_diff_mode_cycles_parent_best_head_candidate(browsed: Path) -> None:
     async with browsing(browsed) as (app, pilot):
-        title = lambda: text_of(app, "#diff-title").strip()  # noqa: E731
-        await pilot.press("m")
-        assert title() == "v7 against best v6: +3/-3"
-        await pilot.press("m")
-        assert title() == "v7 is the head"
-        await pilot.press("m")
-        assert title() == "no candidate is being evaluated now"
-        await pilot.press("m")
-        assert title().startswith("v7 against parent v4")
+        for title in ("v7 against best v6: +3/-3", "v7 is the head",
+                      "no candidate is being evaluated now", "v7 against parent v4: +1/-1"):
+            await pilot.press("m")
+            await until(pilot, lambda title=title: diff_title(app) == title)
 
 
 async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) -> None:
@@ -301,6 +315,7 @@ async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) ->
         await pilot.pause()
         await pilot.press("enter")
         assert isinstance(app.screen, VersionDetail)
+        await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
         summary = text_of(app, "#tab-summary Static")
         assert "keep the K tile in registers" in summary
         assert "B1-S1024" in summary and "reference" in summary and "63.5" in summary
@@ -319,6 +334,7 @@ async def test_compare_two_versions(browsed: Path) -> None:
         assert app.screen.query_one("Input").value == "v6"  # type: ignore[attr-defined]
         await pilot.press("ctrl+a", "ctrl+k", *"v1", "enter")  # type: ignore[arg-type]
         assert isinstance(app.screen, CompareScreen)
+        await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
         text = text_of(app, "CompareScreen Static")
         assert "v7 against v1: +3/-3" in text
         assert "1.298x" in text  # v7 over v1 on the first configuration: 53.2/41.0
@@ -337,7 +353,8 @@ async def test_scores_help_and_full_log(browsed: Path) -> None:
     async with browsing(browsed) as (app, pilot):
         await pilot.press("s")
         assert isinstance(app.screen, ScoresScreen)
-        text = text_of(app, "ScoresScreen Static")
+        await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
+        text = text_of(app, "ScoresScreen #figures")
         assert "per configuration, v7" in text and "B4-S256" in text
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -345,11 +362,23 @@ async def test_scores_help_and_full_log(browsed: Path) -> None:
         await pilot.press("escape", "o")
         assert isinstance(app.screen, LogScreen)
         log = app.screen.query_one(FileLog)
-        await pilot.pause()
-        assert log.line_count == 5000 and log.line(4999) == "line 4999"
+        await until(pilot, lambda: log.line_count == 5000 and 4999 in log.cache)
+        assert log.cache[4999] == "line 4999"
         assert log.scroll_offset.y == log.max_scroll_y  # opens at the end
+        with (browsed / "output.log").open("a") as more:  # and follows it as it grows
+            more.write("line 5000\n")
+        await until(pilot, lambda: log.line_count == 5001 and log.cache.get(5000) == "line 5000")
+        assert log.scroll_offset.y == log.max_scroll_y
         await pilot.press("escape")
         assert not isinstance(app.screen, LogScreen)
+
+
+async def test_the_log_screen_says_when_there_is_no_log_yet(browsed: Path) -> None:
+    async with browsing(browsed) as (app, pilot):
+        await pilot.press("o")
+        log = app.screen.query_one(FileLog)
+        await until(pilot, lambda: log.missing)
+        assert "no output log yet" in log.render_line(0).text
 
 
 async def test_every_control_is_in_the_command_palette(browsed: Path) -> None:
@@ -394,11 +423,11 @@ async def test_a_damaged_run_state_does_not_stop_the_app(tmp_path: Path) -> None
     async with browsing(tmp_path / "hurt") as (app, pilot):
         assert " unknown " in status_text(app) and "step 0 · 0m00s" in status_text(app)
         await pilot.press("m", "m", "m")  # the candidate in flight: none that reads
-        assert text_of(app, "#diff-title").strip() == "no candidate is being evaluated now"
+        await until(pilot, lambda: diff_title(app) == "no candidate is being evaluated now")
         with Session.open(tmp_path / "hurt") as writer:  # one that reads, on a missing base
             writer.set_state(announce=False, in_flight={"base": "v99", "author": "agent",
                                                         "files": {}, "started": 1.0})
-        await until(pilot, lambda: "cannot diff" in text_of(app, "#diff-title"))
+        await until(pilot, lambda: "cannot diff" in diff_title(app))
         await pilot.press("g")
         assert isinstance(app.screen, TextDialog)
         assert app.screen.query_one("TextArea").text == ""  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from avo_tui.store import Score, Session
@@ -94,3 +95,16 @@ async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 
             return
         await pilot.pause(0.05)
     raise AssertionError("timed out waiting for the app")
+
+
+async def opened(pilot: Pilot, app: App[None]) -> None:
+    """Wait until the app shows its session: the first poll and the highlighted version's
+    diff have come back from their worker threads."""
+    await until(pilot, lambda: getattr(app, "opened", False))
+    await settled(pilot, app)
+
+
+async def settled(pilot: Pilot, app: App[None]) -> None:
+    """Wait for the reads under way, then for the app to handle what they posted."""
+    await until(pilot, lambda: all(worker.is_finished for worker in app.workers))
+    await pilot.pause()

@@ -4,30 +4,40 @@ It reads the session through a :class:`~avo_tui.engine.client.RunClient` and cha
 itself: every control becomes an engine command, and what the screen shows afterwards comes
 from the events the engine wrote. So a view attached to a headless run and a view whose
 engine runs in this process behave the same, and two views of one run agree.
+
+The event loop never waits on the disk: every read of the session runs on a worker thread
+(:mod:`.reading`) and comes back as a message, and one handler reports the reads that fail.
+A new session can open the app before it exists (``prepare``): the seed is scored on a thread
+while the app shows how far it has got.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import gc
 import os
 import shlex
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Tree
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..engine import (
     Approve,
@@ -42,24 +52,15 @@ from ..engine import (
 )
 from ..engine.client import RunClient
 from ..engine.commands import Command
-from ..engine.event_lines import payload_line, plain
-from ..store import (
-    ErrorPayload,
-    Event,
-    EventKind,
-    PlanPayload,
-    StoreError,
-    ToolCallPayload,
-    Version,
-    payload_of,
-)
-from .scores import score_sheet
+from ..store import Lineage, RunState, StoreError, Suspect, Version
+from .reading import DiffRead, Job, Polled, SessionReader
+from .screens.attempts import AttemptsScreen
 from .screens.detail import CompareScreen, VersionDetail
 from .screens.dialogs import ChoiceDialog, InputDialog, SuspectsDialog, TextDialog
 from .screens.info import HelpScreen, ScoresScreen
 from .screens.log import LogScreen
 from .widgets.chart import ScoreChart
-from .widgets.diff import MODES, DiffPane, candidate_diff, version_diff
+from .widgets.diff import MODES, DiffPane
 from .widgets.lineage import Entry, LineageTree, Marks
 from .widgets.output import OutputPane
 from .widgets.plan import PlanPane
@@ -69,11 +70,13 @@ from .widgets.suspects import SuspectBanner
 P = ParamSpec("P")
 T = TypeVar("T")
 POLL_S = 0.25
-BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
-PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
-CHART_POINTS = 500
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
-GC_YOUNG = 20_000  # allocations between young collections (Python's default: 700)
+SHORT = 36  # rows below which the plan is kept short and the output gets the most room
+
+
+Preparation = Callable[[Callable[[str], None]], RunClient]
+"""Opens (or creates, scoring the seed) the session on a thread, reporting each step as a
+line; returns the client the app then watches."""
 
 
 def while_shown(handler: Callable[P, None]) -> Callable[P, None]:
@@ -105,6 +108,31 @@ class RunFailed(Message):
     error: BaseException
 
 
+@dataclass
+class Preparing(Message):
+    """A line from the preparation (opening the session, scoring the seed)."""
+
+    line: str
+
+
+@dataclass
+class Prepared(Message):
+    client: RunClient
+
+
+@dataclass
+class PreparationFailed(Message):
+    error: BaseException
+
+
+@dataclass
+class HeadFiles(Message):
+    """The head's files, read for the editor."""
+
+    head: str
+    files: dict[str, str]
+
+
 class AvoApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "avo"
@@ -124,6 +152,8 @@ class AvoApp(App[None]):
                 "another"),
         Binding("m", "diff_mode", "diff", tooltip="diff against the parent, the best, the "
                 "head, or show the candidate in flight"),
+        Binding("t", "attempts", "tries", tooltip="every attempt, committed or not (f: only "
+                "the failed ones), each with its log and diff"),
         Binding("s", "scores", "chart", tooltip="the score chart and per-configuration "
                 "figures"),
         Binding("o", "full_log", "log", tooltip="the session's whole output log"),
@@ -131,19 +161,31 @@ class AvoApp(App[None]):
         Binding("q", "quit", "quit", tooltip="quit (a headless run you attached to can go on)"),
     ]
 
-    def __init__(self, client: RunClient) -> None:
+    def __init__(self, client: RunClient | None = None, *, prepare: Preparation | None = None,
+                 name: str = "") -> None:
         super().__init__()
-        self.client = client
-        self.session = client.session
-        self.unit = ""
+        if (client is None) == (prepare is None):
+            raise ValueError("give the app a client, or a preparation that makes one")
+        self.client: RunClient | None = client
+        self.reader: SessionReader | None = None
+        self._prepare = prepare
+        self.session_name = client.session.name if client else name
+        self.preparation_error: BaseException | None = None
         self.diff_mode = MODES[0]
         self.quitting = 0  # quit presses while the in-process engine winds down
         self.engine_error: str | None = None
-        self._shown_versions = -1
-        self._shown_head = ""
-        self._in_flight: str | None = None
+        self.opened = False  # the first poll has been shown
+        self.lineage = Lineage()  # the view's own copy (reading.py)
+        self.state = RunState()
+        self.suspects: list[Suspect] = []
+        self.live = False
+        self._facts: StatusFacts | None = None
+        self._polling = False
+        self._points: list[tuple[str, float]] = []
         self._baselines: dict[str, float] = {}
-        self._gc_threshold = gc.get_threshold()
+        self._unit = ""
+        self._started = time.monotonic()
+        self._preparing_clock: Timer | None = None
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -161,153 +203,218 @@ class AvoApp(App[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.title = f"avo · {self.session.name}"
-        best = self.session.best()
-        self.unit = best.score.unit if best and best.score else ""
+        self.title = f"avo · {self.session_name}"
         for pane_id, title in (("lineage", "lineage"), ("chart", "score"), ("plan", "plan"),
                                ("diff", "diff"), ("output", "output")):
             self.query_one(f"#{pane_id}").border_title = title
-        self._open_backlog()
-        self._refresh_lineage()
-        self._refresh_status()
         self.query_one(LineageTree).focus()
-        self._apply_width(self.size.width)
-        if self.client.engine is not None:
-            self.client.engine.on_progress(self._post(Progress))
-            self.client.start_engine(self._post(RunEnded), self._post(RunFailed))
+        self._apply_size(self.size.width, self.size.height)
+        if self.client is not None:
+            self._start(self.client)
+        else:
+            self._show_status("preparing")
+            self._preparing_clock = self.set_interval(1.0, self._tick_preparing)
+            threading.Thread(target=self._run_preparation, name="avo-prepare",
+                             daemon=True).start()
+
+    def _start(self, client: RunClient) -> None:
+        self.client = client
+        self.reader = SessionReader(client)
+        self.session_name = client.session.name
+        self.title = f"avo · {self.session_name}"
+        if client.engine is not None:
+            client.engine.on_progress(self._post(Progress))
+            client.start_engine(self._post(RunEnded), self._post(RunFailed))
+        self.poll()
         self.set_interval(POLL_S, self.poll)
-        # Textual's objects and the loaded lineage live as long as the app: out of the
-        # collector's reach, and with rarer collections, full collections no longer pause
-        # keys by 70-120 ms several times a minute (benchmarks/tui_scale.py).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG, 20, 50)
 
     def _post(self, message: Callable[[T], Message]) -> Callable[[T], None]:
-        """A callback for the engine's thread that posts ``message(value)`` to the app."""
+        """A callback for another thread that posts ``message(value)`` to the app."""
 
         def post(value: T) -> None:
             self.post_message(message(value))
 
         return post
 
-    def on_unmount(self) -> None:
-        gc.unfreeze()  # the process goes on (the run's wind-down, other apps in tests)
-        gc.set_threshold(*self._gc_threshold)
-
     def on_resize(self, event: events.Resize) -> None:
-        self._apply_width(event.size.width)  # self.size follows a moment later
+        self._apply_size(event.size.width, event.size.height)  # self.size follows later
 
-    def _apply_width(self, width: int) -> None:
+    def _apply_size(self, width: int, height: int) -> None:
         self.set_class(width < NARROW, "narrow")
+        self.set_class(height < SHORT, "short")
+        self.query_one(LineageTree).compact = width < NARROW
+
+    # -- preparing a new session --------------------------------------------------------------
+
+    def _run_preparation(self) -> None:
+        """On a daemon thread, as the engine: a quit must not wait for the seed's scoring."""
+        assert self._prepare is not None
+        try:
+            client = self._prepare(self._post(Preparing))
+        except BaseException as error:  # shown in the app, and raised again when it ends
+            self.post_message(PreparationFailed(error))
+        else:
+            self.post_message(Prepared(client))
+
+    @while_shown
+    def on_preparing(self, message: Preparing) -> None:
+        self.query_one(OutputPane).write_line(message.line)
+        self.query_one(PlanPane).set_progress(-1, message.line.strip())
+
+    @while_shown
+    def _tick_preparing(self) -> None:
+        if self.client is None and self.preparation_error is None:
+            self._show_status("preparing")
+
+    def on_prepared(self, message: Prepared) -> None:
+        if self._preparing_clock is not None:
+            self._preparing_clock.stop()
+        if self.quitting:  # the user left while it was being prepared
+            message.client.close()
+            self.exit()
+            return
+        self._start(message.client)
+
+    @while_shown
+    def on_preparation_failed(self, message: PreparationFailed) -> None:
+        self.preparation_error = message.error
+        text = str(message.error) or repr(message.error)
+        self.query_one(OutputPane).write_line(f"error    {text}")
+        self.query_one(OutputPane).write_line("         q leaves the app")
+        self.notify(text, severity="error", timeout=60)
+        self._show_status("failed")
+
+    def _show_status(self, state: str) -> None:
+        self.query_one(StatusBar).show(StatusFacts(
+            session=self.session_name, target="", operator="", state=state, step=0,
+            seconds=time.monotonic() - self._started, best="-", tokens=0, cost_usd=0.0,
+            device="", attached=False))
+
+    def _client_ready(self) -> RunClient | None:
+        """The client, or None (with a word to the user) while the session is prepared."""
+        if self.client is None or not self.opened:
+            self.notify("the session is still being prepared", severity="warning")
+            return None
+        return self.client
+
+    # -- reading off the event loop -----------------------------------------------------------
+
+    def _read(self, job: Job, to: MessagePump) -> None:
+        """Run ``job`` holding the reader's lock and post its message to ``to``, unless the
+        read was superseded (exclusive workers cancel the one before them)."""
+        reader = self.reader
+        assert reader is not None
+        with reader.lock:
+            if get_current_worker().is_cancelled:
+                return
+            message = job(reader)
+        if not get_current_worker().is_cancelled:
+            to.post_message(message)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def _read_poll(self, want_candidate: bool) -> None:
+        self._read(lambda reader: reader.poll(want_candidate), self)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="diff")
+    def _read_diff(self, vid: str | None, mode: str) -> None:
+        self._read(lambda reader: reader.diff(vid, mode), self)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="view")
+    def read_for(self, to: MessagePump, job: Job) -> None:
+        """A screen's read (a version's detail, the attempts ...): its message goes to it."""
+        self._read(job, to)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log")
+    def read_log(self, to: MessagePump, job: Callable[[], Message]) -> None:
+        """The log screen's scan of output.log (a file of its own: no session lock)."""
+        message = job()
+        if not get_current_worker().is_cancelled:
+            to.post_message(message)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed read is reported: the app stays up, and reads go on."""
+        worker = event.worker
+        if worker.group == "poll" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                      WorkerState.CANCELLED):
+            self._polling = False
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        text = str(error) if isinstance(error, StoreError) else repr(error)
+        if worker.group == "poll":
+            self._fail(f"cannot read the session: {text}")
+        elif worker.group == "diff":
+            with contextlib.suppress(NoMatches):
+                self.query_one(DiffPane).show(f"cannot diff: {text}", "")
+        else:
+            self.notify(f"cannot read the session: {text}", severity="error", timeout=15)
 
     # -- following the run --------------------------------------------------------------------
 
-    def _open_backlog(self) -> None:
-        """Show the tail of the story so far, and the plan in force."""
-        last = self.session.last_seq
-        plans = [p for e in self.session.events(after=max(0, last - PLAN_LOOKBACK))
-                 if isinstance(p := payload_of(e), PlanPayload)]
-        plan = self.query_one(PlanPane)
-        plan.set_progress(self.client.run_state().step, "")
-        if plans:
-            plan.set_plan(plans[-1].text)
-        self.client.skip_to(last - BACKLOG_EVENTS)
-
     @while_shown
     def poll(self) -> None:
-        try:
-            events = self.client.poll()
-        except StoreError as error:
-            self._fail(f"cannot read the session: {error}")
+        """Start a read of what is new, unless one is still under way."""
+        if self.reader is None or self._polling:
             return
-        self._take(events)
-        self._refresh_status()
-        if self.diff_mode == "candidate":
-            self._show_candidate()
+        self._polling = True
+        self._read_poll(self.diff_mode == "candidate")
 
-    def _take(self, events: list[Event]) -> None:
+    @while_shown
+    def on_polled(self, polled: Polled) -> None:
+        self.state, self.suspects, self.live = polled.state, polled.suspects, polled.live
         output = self.query_one(OutputPane)
         plan = self.query_one(PlanPane)
-        lineage_moved = False
-        lines = []
-        last_plan: PlanPayload | None = None  # a batch may hold thousands: show the latest
-        last_tool: ToolCallPayload | None = None
-        for event in events:
-            payload = payload_of(event)
-            line = payload_line(payload, self.unit)
-            if line:
-                lines.append(plain(line))
-            match payload:
-                case PlanPayload():
-                    last_plan = payload
-                case ToolCallPayload():
-                    last_tool = payload
-                case ErrorPayload(message=message):
-                    self.notify(message, severity="error", timeout=8)
-            # the lineage is reread even when a commit or rollback event does not parse
-            lineage_moved |= event.kind in (EventKind.COMMIT, EventKind.ROLLBACK)
-        if last_plan is not None:
-            plan.set_plan(last_plan.text)
-        if last_tool is not None:
-            plan.set_progress(self.client.run_state().step, last_tool.tool)
-        if lines:
-            # follow the end unless the user is reading back through the pane
-            following = not output.has_focus or output.is_vertical_scroll_end
-            output.write_lines(lines, scroll_end=following)
-        if lineage_moved:
-            self._refresh_lineage()
+        if polled.plan is not None:
+            plan.set_plan(polled.plan)
+        if polled.tool is not None or not self.opened:
+            plan.set_progress(polled.state.step, polled.tool or "")
+        for message in polled.errors:
+            self.notify(message, severity="error", timeout=8)
+        output.write_lines(polled.lines)
+        if polled.lineage is not None:
+            self.lineage = polled.lineage
+        for version in polled.versions:
+            self.lineage.add(version)
+        if polled.baselines is not None:
+            self._baselines = polled.baselines
+        if polled.points is not None:
+            self._points = polled.points
+        best = self.lineage.best()
+        self._unit = best.score.unit if best and best.score else self._unit
+        if polled.lineage_moved:
+            self._show_lineage()
+        self._facts = polled.facts
+        self._show_facts()
+        self.query_one(SuspectBanner).show(polled.suspects)
+        if polled.candidate is not None and self.diff_mode == "candidate":
+            self.query_one(DiffPane).show(*polled.candidate)
+        if not self.opened:
+            self.opened = True
+            self._show_diff()
+        if polled.more:
+            self._polling = False  # the worker's end is reported after this message
+            self.call_after_refresh(self.poll)
 
-    def _refresh_lineage(self) -> None:
-        lineage = self.session.lineage
-        head = self.client.run_state().head
-        if len(lineage) == self._shown_versions and head == self._shown_head:
-            return
-        best = lineage.best()
-        if best is not None and best.score:
-            self.unit = best.score.unit
-            sheet = score_sheet(self.session, best)
-            self._baselines = sheet.baselines if sheet else {}
+    def _show_lineage(self) -> None:
         tree = self.query_one(LineageTree)
+        best = self.lineage.best()
         # the cursor follows the head, unless the user has moved it elsewhere to browse
-        following = tree.selected_version in (None, self._shown_head)
-        self._shown_versions, self._shown_head = len(lineage), head
-        tree.load(lineage, Marks(head, best.id if best else None),
-                  reveal=head if following else None)
-        self.query_one(ScoreChart).set_data(self._points(), self._baselines, self.unit)
+        following = tree.selected_version in (None, tree.marks.head)
+        tree.load(self.lineage, Marks(self.state.head, best.id if best else None),
+                  reveal=self.state.head if following else None)
+        self.query_one(ScoreChart).set_data(self._points, self._baselines, self._unit)
 
-    def _points(self) -> list[tuple[str, float]]:
-        versions = list(self.session.lineage)[-CHART_POINTS:]
-        return [(v.id, v.score.gmean) for v in versions if v.score]
-
-    def _refresh_status(self) -> None:
-        state = self.client.run_state()
-        best = self.session.best()
-        best_text = "-"
-        if best and best.score:
-            ratio = f" {best.score.ratio:.3f}x" if best.score.ratio else ""
-            best_text = f"{best.id} {best.score.gmean:.4g} {best.score.unit}{ratio}"
-        host = self.session.meta.get("host") or {}
-        run = self.client.run_status()
-        facts = StatusFacts(
-            session=self.session.name,
-            target=str(self.session.meta.get("target", "?")),
-            operator=str(self.session.meta.get("operator", "?")),
-            state="error" if self.engine_error else run.name,
-            step=state.step,
-            seconds=state.usage_figure("seconds"),
-            best=best_text,
-            tokens=int(state.usage_figure("tokens")),
-            cost_usd=state.usage_figure("cost_usd"),
-            device=str(host.get("gpu") or host.get("cpu") or host.get("device") or "?"),
-            attached=self.client.attached,
-        )
-        self.query_one(StatusBar).show(facts)
-        self.query_one(SuspectBanner).show(self.session.suspects())
+    def _show_facts(self) -> None:
+        if self._facts is not None:
+            facts = self._facts
+            if self.engine_error:
+                facts = dataclasses.replace(facts, state="error")
+            self.query_one(StatusBar).show(facts)
 
     @while_shown
     def on_progress(self, message: Progress) -> None:
-        self.query_one(PlanPane).set_progress(self.client.run_state().step, message.text)
+        self.query_one(PlanPane).set_progress(self.state.step, message.text)
 
     def on_run_ended(self, message: RunEnded) -> None:
         if self.quitting:
@@ -328,6 +435,7 @@ class AvoApp(App[None]):
             self.engine_error = text
             self.notify(text, severity="error", timeout=30)
             self.query_one(OutputPane).write_line(f"error    {text}")
+            self._show_facts()
 
     # -- the diff pane ------------------------------------------------------------------------
 
@@ -344,51 +452,38 @@ class AvoApp(App[None]):
             self.action_detail()
 
     def _show_diff(self) -> None:
-        vid = self.query_one(LineageTree).selected_version
-        pane = self.query_one(DiffPane)
-        if vid is None:
-            pane.show("highlight a version to see its diff", "")
+        if self.reader is None:
             return
-        try:
-            pane.show(*version_diff(self.session, vid, self.diff_mode))
-        except StoreError as error:
-            pane.show_error(error)
+        vid = None if self.diff_mode == "candidate" else self.query_one(
+            LineageTree).selected_version
+        self._read_diff(vid, self.diff_mode)
 
-    def _show_candidate(self) -> None:
-        pending = self.client.run_state().in_flight
-        key = str(pending)
-        if key == self._in_flight:
-            return
-        self._in_flight = key
-        pane = self.query_one(DiffPane)
-        if pending is None:
-            pane.show("no candidate is being evaluated now", "")
-            return
-        try:
-            pane.show(*candidate_diff(self.session, pending))
-        except StoreError as error:  # a base or blob that is not there (a damaged state)
-            pane.show_error(error)
+    @while_shown
+    def on_diff_read(self, message: DiffRead) -> None:
+        vid = self.query_one(LineageTree).selected_version
+        wanted = (None if self.diff_mode == "candidate" else vid, self.diff_mode)
+        if message.key == wanted:  # else the cursor has moved on: a newer read is coming
+            self.query_one(DiffPane).show(message.title, message.text)
 
     def action_diff_mode(self) -> None:
         modes = [*MODES, "candidate"]
         self.diff_mode = modes[(modes.index(self.diff_mode) + 1) % len(modes)]
         self.query_one(DiffPane).border_title = f"diff vs {self.diff_mode}"
-        self._in_flight = None
-        if self.diff_mode == "candidate":
-            self._show_candidate()
-        else:
-            self._show_diff()
+        self._show_diff()
 
     # -- controls -----------------------------------------------------------------------------
 
     def _send(self, command: Command, done: str) -> None:
-        self.client.send(command)
-        if self.client.attached and not self.client.live():
+        client = self._client_ready()
+        if client is None:
+            return
+        client.send(command)
+        if client.attached and not self.live:
             done += " (no run is live: it applies when the session runs again)"
         self.notify(done)
 
     def action_pause(self) -> None:
-        if self.client.run_state().status == "paused":
+        if self.state.status == "paused":
             self._send(Resume(), "resume sent")
         else:
             self._send(Pause(), "pause sent: it takes effect at the next safe point")
@@ -401,7 +496,7 @@ class AvoApp(App[None]):
         self.push_screen(TextDialog("Hint", "A one-off suggestion for the next turn."), sent)
 
     def action_guidance(self) -> None:
-        current = self.client.run_state().guidance or ""
+        current = self.state.guidance or ""
 
         def sent(text: str | None) -> None:
             if text is not None and text.strip() != current:
@@ -413,16 +508,16 @@ class AvoApp(App[None]):
 
     def _highlighted_version(self) -> Version | None:
         vid = self.query_one(LineageTree).selected_version
-        if vid is None:
+        if vid is None or vid not in self.lineage:
             self.notify("highlight a version in the lineage first", severity="warning")
             return None
-        return self.session.version(vid)
+        return self.lineage.get(vid)
 
     def action_rollback(self) -> None:
         version = self._highlighted_version()
         if version is None:
             return
-        head = self.client.run_state().head
+        head = self.state.head
         if version.id == head:
             self.notify(f"{version.id} is already the head")
             return
@@ -436,9 +531,14 @@ class AvoApp(App[None]):
             "versions branch from it.", {"rollback": "Roll back"}), answer)
 
     def action_edit(self) -> None:
-        head = self.session.head
-        files = self.session.read_files(head)
-        folder = Path(tempfile.mkdtemp(prefix=f"avo-edit-{self.session.name}-"))
+        if self._client_ready() is None:
+            return
+        self.read_for(self, lambda reader: HeadFiles(
+            reader.session.head.id, reader.session.read_files(reader.session.head)))
+
+    def on_head_files(self, message: HeadFiles) -> None:
+        head, files = message.head, message.files
+        folder = Path(tempfile.mkdtemp(prefix=f"avo-edit-{self.session_name}-"))
         paths = [folder / name for name in files]
         for path, text in zip(paths, files.values(), strict=True):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -461,13 +561,12 @@ class AvoApp(App[None]):
         elif edited == files:
             self.notify("no change; nothing sent")
         else:
-            self._send(OperatorEdit(edited, f"edited by hand on top of {head.id}"),
+            self._send(OperatorEdit(edited, f"edited by hand on top of {head}"),
                        "your edit is sent: it is evaluated, and committed if correct")
         self.refresh()
 
     def action_suspects(self) -> None:
-        suspects = self.session.suspects()
-        if not suspects:
+        if not self.suspects:
             self.notify("no suspect is waiting for review")
             return
 
@@ -479,57 +578,72 @@ class AvoApp(App[None]):
             elif action == "reject":
                 self._send(Reject(ref), f"rejection of {ref} sent")
 
-        self.push_screen(SuspectsDialog(suspects), decided)
+        self.push_screen(SuspectsDialog(self.suspects), decided)
 
     def action_detail(self) -> None:
         version = self._highlighted_version()
         if version is not None:
-            self.push_screen(VersionDetail(self.session, version))
+            self.push_screen(VersionDetail(version))
 
     def action_compare(self) -> None:
         version = self._highlighted_version()
         if version is None:
             return
-        best = self.session.best()
+        best = self.lineage.best()
         default = version.parent if best is None or best.id == version.id else best.id
 
         def chosen(ref: str | None) -> None:
             if not ref:
                 return
             try:
-                other = self.session.version(ref)
+                other = self._resolve(ref)
             except StoreError as error:
                 self.notify(str(error), severity="error")
                 return
-            self.push_screen(CompareScreen(self.session, other, version))
+            self.push_screen(CompareScreen(other, version))
 
         self.push_screen(InputDialog(f"Compare {version.id} with (a version id, best or head)",
                                      default or ""), chosen)
 
+    def _resolve(self, ref: str) -> Version:
+        """A version of the view's lineage by id, ``head`` or ``best``."""
+        if ref == "best" and (best := self.lineage.best()) is not None:
+            return best
+        return self.lineage.get(self.state.head if ref == "head" else ref)
+
+    def action_attempts(self) -> None:
+        if self._client_ready() is not None:
+            self.push_screen(AttemptsScreen())
+
     def action_scores(self) -> None:
+        if self._client_ready() is None:
+            return
         vid = self.query_one(LineageTree).selected_version
-        version = self.session.version(vid) if vid else self.session.best()
-        sheet = score_sheet(self.session, version) if version else None
-        self.push_screen(ScoresScreen(self._points(), sheet))
+        version = self.lineage.get(vid) if vid and vid in self.lineage else self.lineage.best()
+        self.push_screen(ScoresScreen(self._points, version))
 
     def action_full_log(self) -> None:
-        if not self.client.output_log.exists():
-            self.notify("no output log yet: it starts when the session runs", severity="warning")
-            return
-        self.push_screen(LogScreen(self.client.output_log))
+        client = self._client_ready()
+        if client is not None:
+            self.push_screen(LogScreen(client.output_log))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS)))
 
     async def action_quit(self) -> None:
-        if self.client.engine is None:
-            if not self.client.live():
+        client = self.client
+        if client is None:  # still preparing: leave now, the session is not made yet
+            self.quitting += 1
+            self.exit()
+            return
+        if client.engine is None:
+            if not self.live:
                 self.exit()
                 return
 
             def answer(choice: str | None) -> None:
                 if choice == "stop":
-                    self.client.send(Stop("stopped from the app"))
+                    client.send(Stop("stopped from the app"))
                 if choice in ("stop", "detach"):
                     self.exit()
 
@@ -538,14 +652,14 @@ class AvoApp(App[None]):
                 {"detach": "Detach", "stop": "Stop the run"}), answer)
             return
         self.quitting += 1
-        if not self.client.live():
+        if not client.live():
             self.exit()
         elif self.quitting == 1:
-            self.client.send(Stop("quit from the app"))
+            client.send(Stop("quit from the app"))
             self.notify("stopping at the next safe point; q again to cut the evaluation short",
                         timeout=30)
         elif self.quitting == 2:
-            self.client.abandon_evaluation()
+            client.abandon_evaluation()
             self.notify("cutting the evaluation short; q again to leave at once", timeout=30)
         else:
             self.exit()
@@ -568,3 +682,8 @@ class AvoApp(App[None]):
 def make_app(client: RunClient) -> AvoApp:
     """The app over a session: shared by the CLI and the tests."""
     return AvoApp(client)
+
+
+def make_preparing_app(name: str, prepare: Preparation) -> AvoApp:
+    """The app shown at once while ``prepare`` opens or creates the session ``name``."""
+    return AvoApp(prepare=prepare, name=name)

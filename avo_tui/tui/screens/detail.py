@@ -1,9 +1,10 @@
 """A version's detail (message, scores per configuration, diff, the agent's transcript) and
-the comparison of two versions."""
+the comparison of two versions. Both open at once and fill in when the read comes back."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +15,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ...store import Session, Version
+from ..reading import SessionReader, read_for
 from ..scores import ScoreSheet, score_sheet, transcript_of
 
 TRANSCRIPT_CLIP = 1500  # characters of each tool result shown
@@ -93,56 +96,98 @@ def transcript_view(transcript: dict[str, Any] | None) -> RenderableType:
     return Group(*parts)
 
 
+@dataclass
+class DetailRead(Message):
+    summary: RenderableType
+    diff: RenderableType
+    transcript: RenderableType
+
+
+def diff_view(text: str, empty: str) -> RenderableType:
+    return (Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+            if text else Text(empty, style="dim"))
+
+
+def summary_view(session: Session, v: Version) -> RenderableType:
+    when = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S")
+    head = Text.assemble(
+        (f"{v.id}", "bold"), f" from {v.parent or '-'} by {v.author} at {when}",
+        f"  +{v.lines_added}/-{v.lines_removed}",
+        f"  ${v.cost_usd:.3f}" if v.cost_usd else "", "\n\n", v.message or "(no message)",
+        "\n",
+    )
+    sheet = score_sheet(session, v)
+    if sheet is None:
+        return Group(head, Text("not scored", style="dim"))
+    gmean = f"\ngeomean {v.score.gmean:.4g} {v.score.unit}" if v.score else ""
+    ratio = f", {v.score.ratio:.3f}x {v.score.baseline}" if v.score and v.score.ratio else ""
+    return Group(head, scores_table([sheet]), Text(gmean + ratio, style="bold"))
+
+
+def read_detail(reader: SessionReader, v: Version) -> DetailRead:
+    session = reader.session
+    text = session.diff(v.parent, v.id).text if v.parent else ""
+    return DetailRead(summary_view(session, v),
+                      diff_view(text, "the seed: no parent to diff against"),
+                      transcript_view(transcript_of(session, v)))
+
+
 class VersionDetail(Sheet):
-    def __init__(self, session: Session, version: Version) -> None:
+    """Message and scores, diff, transcript: one tab each, read off the event loop."""
+
+    def __init__(self, version: Version) -> None:
         super().__init__()
-        self.session, self.version = session, version
+        self.version = version
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
-        v = self.version
         with TabbedContent():
-            with TabPane("summary", id="tab-summary"), VerticalScroll():
-                yield Static(self._summary())
-            with TabPane("diff", id="tab-diff"), VerticalScroll():
-                text = self.session.diff(v.parent, v.id).text if v.parent else ""
-                yield Static(Syntax(text, "diff", theme="ansi_dark",
-                                    background_color="default") if text
-                             else Text("the seed: no parent to diff against", style="dim"))
-            with TabPane("transcript", id="tab-transcript"), VerticalScroll():
-                yield Static(transcript_view(transcript_of(self.session, v)))
+            for tab in ("summary", "diff", "transcript"):
+                with TabPane(tab, id=f"tab-{tab}"), VerticalScroll():
+                    yield Static(Text("reading ...", style="dim"))
 
-    def _summary(self) -> RenderableType:
-        v = self.version
-        when = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S")
-        head = Text.assemble(
-            (f"{v.id}", "bold"), f" from {v.parent or '-'} by {v.author} at {when}",
-            f"  +{v.lines_added}/-{v.lines_removed}",
-            f"  ${v.cost_usd:.3f}" if v.cost_usd else "", "\n\n", v.message or "(no message)",
-            "\n",
-        )
-        sheet = score_sheet(self.session, v)
-        if sheet is None:
-            return Group(head, Text("not scored", style="dim"))
-        gmean = f"\ngeomean {v.score.gmean:.4g} {v.score.unit}" if v.score else ""
-        ratio = f", {v.score.ratio:.3f}x {v.score.baseline}" if v.score and v.score.ratio else ""
-        return Group(head, scores_table([sheet]), Text(gmean + ratio, style="bold"))
+    def on_mount(self) -> None:
+        version = self.version
+        read_for(self, lambda reader: read_detail(reader, version))
+
+    def on_detail_read(self, message: DetailRead) -> None:
+        for tab, content in (("summary", message.summary), ("diff", message.diff),
+                             ("transcript", message.transcript)):
+            self.query_one(f"#tab-{tab} Static", Static).update(content)
+        self.loaded = True
+
+
+@dataclass
+class CompareRead(Message):
+    content: RenderableType
+
+
+def read_compare(reader: SessionReader, old: Version, new: Version) -> CompareRead:
+    session = reader.session
+    diff = session.diff(old.id, new.id)
+    sheets = [s for s in (score_sheet(session, old), score_sheet(session, new)) if s]
+    title = Text(f"{new.id} against {old.id}: +{diff.added}/-{diff.removed}", style="bold")
+    parts: list[RenderableType] = [title]
+    if len(sheets) == 2:
+        parts.append(scores_table(sheets))
+    parts.append(diff_view(diff.text, "identical sources"))
+    return CompareRead(Group(*parts))
 
 
 class CompareScreen(Sheet):
-    def __init__(self, session: Session, old: Version, new: Version) -> None:
+    def __init__(self, old: Version, new: Version) -> None:
         super().__init__()
-        self.session, self.old, self.new = session, old, new
+        self.old, self.new = old, new
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
-        diff = self.session.diff(self.old.id, self.new.id)
-        sheets = [s for s in (score_sheet(self.session, self.old),
-                              score_sheet(self.session, self.new)) if s]
-        title = Text(f"{self.new.id} against {self.old.id}: +{diff.added}/-{diff.removed}",
-                     style="bold")
-        parts: list[RenderableType] = [title]
-        if len(sheets) == 2:
-            parts.append(scores_table(sheets))
-        parts.append(Syntax(diff.text, "diff", theme="ansi_dark", background_color="default")
-                     if diff.text else Text("identical sources", style="dim"))
         with VerticalScroll():
-            yield Static(Group(*parts))
+            yield Static(Text("reading ...", style="dim"))
+
+    def on_mount(self) -> None:
+        old, new = self.old, self.new
+        read_for(self, lambda reader: read_compare(reader, old, new))
+
+    def on_compare_read(self, message: CompareRead) -> None:
+        self.query_one(Static).update(message.content)
+        self.loaded = True

@@ -10,14 +10,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
+from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ...store import Suspect
 
 
 class Dialog(ModalScreen[str | None]):
-    """A small box in the middle of the screen; the app stays visible around it."""
+    """A small box in the middle of the screen; the app stays visible around it. Its text
+    wraps (Statics, not Labels, which keep one line and cut it on a narrow terminal)."""
 
     DEFAULT_CSS = """
     Dialog { align: center middle; }
@@ -43,8 +44,8 @@ class TextDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[b]{self.title_text}[/]")
-            yield Label(f"[dim]{self.help_text}  ctrl+s send · escape cancel[/]")
+            yield Static(f"[b]{self.title_text}[/]")
+            yield Static(f"[dim]{self.help_text}  ctrl+s send · escape cancel[/]")
             yield TextArea(self.initial, id="text", soft_wrap=True)
 
     def on_mount(self) -> None:
@@ -68,7 +69,7 @@ class InputDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[b]{self.title_text}[/]  [dim]enter · escape cancel[/]")
+            yield Static(f"[b]{self.title_text}[/]  [dim]enter · escape cancel[/]")
             yield Input(self.initial, id="line")
 
     def on_mount(self) -> None:
@@ -93,7 +94,7 @@ class ChoiceDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Static(Text(self.question), id="question")
             with Horizontal():
                 for answer, label in self.choices.items():
                     yield Button(label, id=f"choice-{answer}")

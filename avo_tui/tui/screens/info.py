@@ -3,15 +3,20 @@ and the per-configuration figures of the selected version)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
-from ..scores import ScoreSheet
+from ...store import Version
+from ..reading import read_for
+from ..scores import ScoreSheet, score_sheet
 from ..widgets.chart import ScoreChart
 from .detail import Sheet, scores_table
 
@@ -19,6 +24,7 @@ ABOUT = """\
 The run goes on in the background while you look around: the lineage tree on the left (enter
 opens a version), the plan, the diff of the highlighted version and the live output on the
 right. Commands apply at the engine's next safe point: between tool calls and evaluations.
+t lists every attempt, committed or not, with its log and diff (f there: only the failed).
 Every key is also in the command palette (ctrl+p)."""
 
 
@@ -39,24 +45,41 @@ class HelpScreen(Sheet):
             yield Static(Group(Text("avo: keys", style="bold"), Text(ABOUT + "\n"), table))
 
 
+@dataclass
+class SheetRead(Message):
+    sheet: ScoreSheet | None
+
+
 class ScoresScreen(Sheet):
+    """The chart at full size, and the figures of ``version`` (read off the event loop)."""
+
     DEFAULT_CSS = "ScoresScreen ScoreChart { height: 14; }"
     BINDINGS = [Binding("escape,q,s", "dismiss", "close")]
 
-    def __init__(self, points: list[tuple[str, float]], sheet: ScoreSheet | None) -> None:
+    def __init__(self, points: list[tuple[str, float]], version: Version | None) -> None:
         super().__init__()
-        self.points, self.sheet = points, sheet
+        self.points, self.version = points, version
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield ScoreChart(id="big-chart")
-            yield Static(
-                Group(Text(f"\nper configuration, {self.sheet.version}", style="bold"),
-                      scores_table([self.sheet])) if self.sheet and self.sheet.configs
-                else Text("no per-configuration figures for this version", style="dim")
-            )
+            yield Static(Text("reading ...", style="dim"), id="figures")
 
     def on_mount(self) -> None:
-        baselines = self.sheet.baselines if self.sheet else {}
-        unit = self.sheet.unit if self.sheet else ""
-        self.query_one(ScoreChart).set_data(self.points, baselines, unit)
+        self.query_one(ScoreChart).set_data(self.points, {}, "")
+        version = self.version
+        if version is None:
+            self.on_sheet_read(SheetRead(None))
+            return
+        read_for(self, lambda reader: SheetRead(score_sheet(reader.session, version)))
+
+    def on_sheet_read(self, message: SheetRead) -> None:
+        sheet = message.sheet
+        self.query_one("#figures", Static).update(
+            Group(Text(f"\nper configuration, {sheet.version}", style="bold"),
+                  scores_table([sheet])) if sheet and sheet.configs
+            else Text("no per-configuration figures for this version", style="dim"))
+        if sheet is not None:
+            self.query_one(ScoreChart).set_data(self.points, sheet.baselines, sheet.unit)
+        self.loaded = True

@@ -1,22 +1,72 @@
 """The session's whole output log, however large: only an index of line offsets is kept in
-memory, and the lines on screen are read from the file as they are drawn."""
+memory, and the lines on screen are read from the file as they are needed. Both the scan that
+indexes new lines and the reading of lines run on a worker thread; until a line is read it
+shows blank for a frame."""
 
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from rich.segment import Segment
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
+from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
 
 CHUNK = 1 << 20
+CACHED_LINES = 4000
+MISSING = "no output log yet: it starts when the session runs"
+
+
+@dataclass
+class LogRead(Message):
+    """New line starts found past ``scanned``, and the text of lines ``first``..."""
+
+    starts: array[int]
+    scanned: int
+    widest: int
+    first: int
+    lines: list[str] = field(default_factory=list)
+    missing: bool = False
+
+
+def read_log(path: Path, scanned: int, last_start: int, widest: int,
+             window: array[int], first: int) -> LogRead:
+    """Index the lines appended past byte ``scanned`` and read the lines whose start offsets
+    are ``window`` (line ``first`` onwards; the last offset ends the last line)."""
+    starts: array[int] = array("Q")
+    try:
+        with open(path, "rb") as f:
+            f.seek(scanned)
+            while chunk := f.read(CHUNK):
+                base, start = scanned, 0
+                while (nl := chunk.find(b"\n", start)) >= 0:
+                    widest = max(widest, base + nl - last_start)
+                    last_start = base + nl + 1
+                    starts.append(last_start)
+                    start = nl + 1
+                scanned += len(chunk)
+            lines = []
+            for begin, end in pairwise(window):
+                f.seek(begin)
+                lines.append(f.read(end - begin).decode("utf-8", "replace").rstrip("\n"))
+    except FileNotFoundError:
+        return LogRead(starts, scanned, widest, first, missing=True)
+    return LogRead(starts, scanned, widest, first, lines)
+
+
+class _LogReads(Protocol):
+    def read_log(self, to: MessagePump, job: Any) -> object: ...
 
 
 class FileLog(ScrollView, can_focus=True):
@@ -28,6 +78,10 @@ class FileLog(ScrollView, can_focus=True):
         self.starts = array("Q", [0])  # byte offset of each line; the last one is open
         self.scanned = 0
         self.widest = 0
+        self.cache: dict[int, str] = {}
+        self.missing = False
+        self.reads = 0  # reads applied (tests wait on it)
+        self._asked = False
 
     @property
     def line_count(self) -> int:
@@ -35,41 +89,53 @@ class FileLog(ScrollView, can_focus=True):
 
     def on_mount(self) -> None:
         self.follow()
-        self.scroll_end(animate=False)
         self.set_interval(1.0, self.follow)
 
-    def follow(self) -> None:
+    def follow(self, first: int | None = None) -> None:
+        """Ask for the lines appended since, and those around line ``first`` (else the ones
+        in view)."""
+        top = self.scroll_offset.y if first is None else first
+        height = max(self.size.height, 1)
+        start = max(0, min(top - height, self.line_count))
+        end = min(self.line_count, top + 2 * height)
+        window = self.starts[start:end + 1]
+        path, scanned, last, widest = self.path, self.scanned, self.starts[-1], self.widest
+        self._asked = True
+        cast(_LogReads, self.app).read_log(
+            self, lambda: read_log(path, scanned, last, widest, window, start))
+
+    def on_log_read(self, message: LogRead) -> None:
+        self._asked = False
+        self.reads += 1
+        self.missing = message.missing
         at_end = self.scroll_offset.y >= self.max_scroll_y
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.scanned)
-                while chunk := f.read(CHUNK):
-                    base = self.scanned
-                    start = 0
-                    while (nl := chunk.find(b"\n", start)) >= 0:
-                        self.widest = max(self.widest, base + nl - self.starts[-1])
-                        self.starts.append(base + nl + 1)
-                        start = nl + 1
-                    self.scanned += len(chunk)
-        except FileNotFoundError:
-            return
+        if message.scanned >= self.scanned:  # else an older read came back late
+            self.starts.extend(message.starts)
+            self.scanned, self.widest = message.scanned, message.widest
+        if len(self.cache) > CACHED_LINES:
+            self.cache.clear()
+        for number, line in enumerate(message.lines, message.first):
+            self.cache[number] = line
         self.virtual_size = Size(self.widest, self.line_count)
         if at_end:
-            self.scroll_end(animate=False)
-
-    def line(self, number: int) -> str:
-        start, end = self.starts[number], self.starts[number + 1]
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            return f.read(end - start).decode("utf-8", "replace").rstrip("\n")
+            self.scroll_end(animate=False)  # after the layout that takes in the new size
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         x, top = self.scroll_offset
         number = top + y
+        width = self.size.width
+        if self.missing and y == 0:
+            return Strip([Segment(MISSING)]).crop_extend(0, width, None)
         if number >= self.line_count:
-            return Strip.blank(self.size.width)
-        text = self.line(number).expandtabs()
-        return Strip([Segment(text)]).crop(x, x + self.size.width)
+            return Strip.blank(width)
+        text = self.cache.get(number)
+        if text is None:
+            if not self._asked:
+                self._asked = True
+                self.call_later(self.follow, top)
+            return Strip.blank(width)
+        return Strip([Segment(text.expandtabs())]).crop_extend(x, x + width, None)
 
 
 class LogScreen(Screen[None]):
@@ -80,7 +146,8 @@ class LogScreen(Screen[None]):
         self.path = path
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]{self.path}[/]  [dim]the whole output of this session[/]")
+        yield Static(Text.assemble((str(self.path), "bold"), "  ",
+                                   ("the whole output of this session", "dim")))
         log = FileLog(self.path, id="file-log")
         yield log
         yield Footer()

@@ -1,18 +1,25 @@
 """The kernel diff: a version against its parent, the best or the head, or the candidate in
-flight against its base; syntax-coloured."""
+flight against its base; syntax-coloured. What it is against is the pane's title.
+
+In a short pane (an 80x24 terminal leaves it six rows) the diff is tightened: no file headers
+for a single file, and one line of context around each change instead of three, so the rows
+it has show the change rather than its headers.
+"""
 
 from __future__ import annotations
 
 from rich.syntax import Syntax
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...store import InFlight, RunState, Session, StoreError
+from ...store import InFlight, RunState, Session
 from ...store.diff import diff_files
 
 MODES = ("parent", "best", "head")
+SHORT_ROWS = 12  # a pane with fewer rows than this shows the tightened diff
 
 
 def version_diff(session: Session, vid: str, against: str) -> tuple[str, str]:
@@ -41,21 +48,50 @@ def candidate_diff(session: Session, pending: InFlight) -> tuple[str, str]:
             diff.text)
 
 
+def tighten(text: str) -> str:
+    """A unified diff with one line of context around each change, and without the file
+    headers when it covers a single file."""
+    lines = text.splitlines()
+    files = sum(1 for line in lines if line.startswith("+++ "))
+    changed = {i for i, line in enumerate(lines)
+               if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))}
+    kept = []
+    for i, line in enumerate(lines):
+        if line.startswith(("+++ ", "--- ")):
+            if files > 1:
+                kept.append(line)
+        elif line.startswith("@@") or i in changed or i - 1 in changed or i + 1 in changed:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 class DiffPane(VerticalScroll):
-    DEFAULT_CSS = "DiffPane #diff-title { color: $text-muted; }"
+    DEFAULT_CSS = "DiffPane { overflow-x: hidden; }"  # long lines wrap: a cut hides the change
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.title = ""
+        self.text = ""
+        self._short: bool | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="diff-title")
         yield Static("", id="diff-body")
 
     def show(self, title: str, text: str) -> None:
-        self.query_one("#diff-title", Static).update(Text(title))
+        self.title, self.text = title, text
+        self.border_title = title
+        self._render_body()
+        self.scroll_home(animate=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if (event.size.height < SHORT_ROWS) != self._short:
+            self._render_body()
+
+    def _render_body(self) -> None:
+        self._short = self.size.height < SHORT_ROWS
+        text = tighten(self.text) if self._short else self.text
         body: Syntax | Text = (
-            Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=False)
+            Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
             if text else Text("no changes", style="dim")
         )
         self.query_one("#diff-body", Static).update(body)
-        self.scroll_home(animate=False)
-
-    def show_error(self, error: StoreError) -> None:
-        self.show(f"cannot diff: {error}", "")

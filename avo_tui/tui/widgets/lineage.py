@@ -38,8 +38,11 @@ class Marks:
     best: str | None
 
 
-def version_label(v: Version, marks: Marks, side_branches: int = 0) -> Text:
-    """id, score, ratio to the baseline, +/- lines and author; head and best marked."""
+def version_label(v: Version, marks: Marks, side_branches: int = 0,
+                  compact: bool = False) -> Text:
+    """id, score, ratio to the baseline, +/- lines and author; head and best marked.
+    ``compact`` (narrow terminals) leaves out the +/- lines and the author, which the diff
+    pane's title and the detail view show, so the marks are never cut."""
     text = Text()
     style = "bold" if v.id == marks.head else ""
     text.append(f"{v.id:<5}", style=style + (" green" if v.id == marks.best else ""))
@@ -48,8 +51,11 @@ def version_label(v: Version, marks: Marks, side_branches: int = 0) -> Text:
         text.append(f" {v.score.ratio:.2f}x" if v.score.ratio else "      ", style="cyan")
     else:
         text.append(" " * 13)
-    text.append(f" +{v.lines_added}/-{v.lines_removed}", style="dim")
-    text.append(f" {v.author}", style="magenta" if v.author == "operator" else "dim")
+    if not compact:
+        text.append(f" +{v.lines_added}/-{v.lines_removed}", style="dim")
+        text.append(f" {v.author}", style="magenta" if v.author == "operator" else "dim")
+    elif v.author == "operator":
+        text.append(" op", style="magenta")  # a hand edit stands out even when compact
     if side_branches:
         text.append(f" ⑂{side_branches}", style="yellow")
     if v.id == marks.head:
@@ -78,6 +84,19 @@ class LineageTree(Tree[Entry]):
         self.guide_depth = 2
         self.lineage = Lineage()
         self.marks = Marks("v0", None)
+        self._compact = False
+
+    @property
+    def compact(self) -> bool:
+        return self._compact
+
+    @compact.setter
+    def compact(self, compact: bool) -> None:
+        """Short labels (narrow terminals); the tree is rebuilt when it changes."""
+        if compact != self._compact:
+            self._compact = compact
+            if len(self.lineage):
+                self.load(self.lineage, self.marks)
 
     def load(self, lineage: Lineage, marks: Marks, reveal: str | None = None) -> None:
         """(Re)build from the root and put the cursor on ``reveal`` (else the version that
@@ -107,7 +126,8 @@ class LineageTree(Tree[Entry]):
             run = run[-PAGE:]
         for vid in run:
             sides = len(self.lineage.children(vid)) - 1
-            label = version_label(self.lineage.get(vid), self.marks, max(0, sides))
+            label = version_label(self.lineage.get(vid), self.marks, max(0, sides),
+                                  self._compact)
             if sides > 0:
                 node.add(label, data=Entry(vid))
             else:  # the indent lines leaves up with the expand icon of branch points

@@ -1,4 +1,5 @@
-"""The agent's current plan and how far the step has got."""
+"""The agent's current plan, and how far the step has got (in the pane's bottom border, so a
+plan longer than a short terminal allows never hides it)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from textual.widgets import Static
 
 
 class PlanPane(Static):
-    """The latest plan the operator wrote, then the step and the latest activity under it."""
+    """The latest plan the operator wrote; the step and the latest activity under it."""
 
     DEFAULT_CSS = "PlanPane { height: auto; max-height: 12; padding: 0 1; }"
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(Text("no plan yet", style="dim"), **kwargs)
         self.plan = ""
         self.step = -1
         self.activity = ""
@@ -22,17 +23,15 @@ class PlanPane(Static):
     def set_plan(self, text: str) -> None:
         if text != self.plan:
             self.plan = text
-            self._show()
+            self.update(Text(text) if text else Text("no plan yet", style="dim"))
 
     def set_progress(self, step: int, activity: str) -> None:
+        """``step`` counts from 0; -1 while the session is being prepared."""
         if (step, activity) != (self.step, self.activity):
             self.step, self.activity = step, activity
-            self._show()
+            where = f"step {step + 1}" if step >= 0 else "preparing"
+            self.border_subtitle = f"{where} · {activity}" if activity else where
 
-    def _show(self) -> None:
-        text = Text()
-        text.append(self.plan or "no plan yet", style="" if self.plan else "dim")
-        text.append(f"\nstep {self.step + 1}", style="bold cyan")
-        if self.activity:
-            text.append(f" · {self.activity}", style="dim")
-        self.update(text)
+    @property
+    def progress(self) -> str:
+        return str(self.border_subtitle or "")

@@ -1,11 +1,17 @@
-"""The status bar: what is running where, how it is going, and what it has cost."""
+"""The status bar: what is running where, how it is going, and what it has cost.
+
+It is one line at any width: on a narrow terminal the facts that matter least (the device,
+target and operator, tokens and cost, the running time) leave first, so the state, the step
+and the best score always show whole.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 STATE_STYLES = {
     "running": "bold green",
@@ -14,6 +20,9 @@ STATE_STYLES = {
     "budget-reached": "bold red",
     "stopped": "bold red",
     "crashed": "bold red",
+    "error": "bold red",
+    "failed": "bold red",
+    "preparing": "bold cyan",
 }
 
 
@@ -37,24 +46,50 @@ def duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def status_text(f: StatusFacts) -> Text:
-    text = Text()
-    text.append(f" {f.session} ", style="reverse")
-    text.append(f" {f.target} · {f.operator}{' (attached)' if f.attached else ''} ")
-    text.append(f" {f.state} ", style=STATE_STYLES.get(f.state, "bold"))
-    text.append(f" step {f.step} · {duration(f.seconds)} · best {f.best}")
+def _parts(f: StatusFacts) -> list[tuple[int, str, str]]:
+    """(drop order: higher leaves first, text, style) in the order they are shown."""
+    preparing = f.state in ("preparing", "failed") and not f.target
+    parts = [(0, f" {f.session} ", "reverse")]
+    if f.target:
+        parts.append((4, f" {f.target} · {f.operator}{' (attached)' if f.attached else ''}",
+                      ""))
+    parts.append((0, f"  {f.state} ", STATE_STYLES.get(f.state, "bold")))
+    if preparing:
+        parts.append((0, f" {duration(f.seconds)}", ""))
+        return parts
+    parts.append((0, f" step {f.step}", ""))
+    parts.append((2, f" · {duration(f.seconds)}", ""))
+    parts.append((1, f" · best {f.best}", ""))
     if f.tokens:
-        text.append(f" · {f.tokens / 1e6:.2f}M tok ${f.cost_usd:.2f}")
-    text.append(f" · {f.device}", style="dim")
+        parts.append((3, f" · {f.tokens / 1e6:.2f}M tok ${f.cost_usd:.2f}", ""))
+    if f.device:
+        parts.append((5, f" · {f.device}", "dim"))
+    return parts
+
+
+def status_text(f: StatusFacts, width: int = 1000) -> Text:
+    """The facts that fit in ``width`` cells, dropping the least useful first."""
+    parts = _parts(f)
+    while sum(cell_len(t) for _, t, _ in parts) > width:
+        worst = max(order for order, _, _ in parts)
+        if worst == 0:
+            break
+        parts = [p for p in parts if p[0] != worst]
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for _, part, style in parts:
+        text.append(part, style=style)
     return text
 
 
-class StatusBar(Static):
-    DEFAULT_CSS = "StatusBar { height: auto; max-height: 2; background: $panel; }"
+class StatusBar(Widget):
+    DEFAULT_CSS = "StatusBar { height: 1; background: $panel; }"
 
-    _shown: StatusFacts | None = None
+    facts: StatusFacts | None = None
 
     def show(self, facts: StatusFacts) -> None:
-        if facts != self._shown:  # an update lays the screen out again: only on a change
-            self._shown = facts
-            self.update(status_text(facts))
+        if facts != self.facts:  # only on a change: a frame is not free
+            self.facts = facts
+            self.refresh()
+
+    def render(self) -> Text:
+        return status_text(self.facts, self.size.width) if self.facts else Text("")

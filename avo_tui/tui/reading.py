@@ -1,0 +1,208 @@
+"""What the app reads from the session, done off the event loop.
+
+Every read of the session's files (the poll, a version's diff, score sheets, transcripts,
+attempts, the output log) runs on a worker thread and comes back to the app as a message; the
+event loop only draws and answers keys. The reads take one lock, so they never interleave: the
+poll is the only one that moves the reader's session forward (``refresh``), and the others
+must not see it half-way. The view never touches the session; it keeps its own copy of the
+lineage, which the poll hands over once and then extends with the versions added since.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Protocol, cast
+
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from ..engine.client import POLL_BATCH, RunClient
+from ..engine.event_lines import payload_line, plain
+from ..store import (
+    ErrorPayload,
+    EventKind,
+    Lineage,
+    PlanPayload,
+    RunState,
+    StoreError,
+    Suspect,
+    ToolCallPayload,
+    Version,
+    payload_of,
+)
+from .scores import score_sheet
+from .widgets.diff import candidate_diff, version_diff
+from .widgets.status import StatusFacts
+
+BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
+PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
+CHART_POINTS = 500
+
+
+Job = Callable[["SessionReader"], Message]
+
+
+class _Reads(Protocol):
+    def read_for(self, to: MessagePump, job: Job) -> object: ...
+
+
+def read_for(node: DOMNode, job: Job) -> None:
+    """Run ``job`` on the app's read thread; its message comes back to ``node`` (a screen)."""
+    cast(_Reads, node.app).read_for(node, job)
+
+
+@dataclass
+class Polled(Message):
+    """What one poll found: the new events as lines, and the run's state as it is now."""
+
+    lines: list[str]
+    plan: str | None  # the latest plan in the batch
+    tool: str | None  # the latest tool called in the batch
+    errors: list[str]
+    state: RunState
+    facts: StatusFacts
+    suspects: list[Suspect]
+    live: bool
+    lineage: Lineage | None = None  # the whole lineage, at the first poll
+    versions: list[Version] = field(default_factory=list)  # added since the last poll
+    lineage_moved: bool = False  # a commit or rollback: the tree and the chart are redrawn
+    points: list[tuple[str, float]] | None = None  # the chart's (version, gmean), if moved
+    baselines: dict[str, float] | None = None  # the best's baselines, if the best changed
+    candidate: tuple[str, str] | None = None  # the candidate's diff, if asked and it changed
+    more: bool = False  # the batch was full: poll again at once
+
+
+@dataclass
+class DiffRead(Message):
+    """The diff pane's content for ``key``: (version or None for the candidate, mode)."""
+
+    key: tuple[str | None, str]
+    title: str
+    text: str
+
+
+class SessionReader:
+    """The app's reads; each method runs on a worker thread holding ``lock``."""
+
+    def __init__(self, client: RunClient) -> None:
+        self.client = client
+        self.session = client.session
+        self.lock = threading.Lock()
+        self._handed = 0  # versions the view has been given
+        self._best: str | None = None
+        self._head = ""
+        self._in_flight: str | None = None
+        self._opened = False
+
+    def poll(self, want_candidate: bool) -> Polled:
+        session, client = self.session, self.client
+        lineage_copy = None
+        plan_text = None
+        if not self._opened:
+            self._opened = True
+            last = session.last_seq
+            plans = [p for e in session.events(after=max(0, last - PLAN_LOOKBACK))
+                     if isinstance(p := payload_of(e), PlanPayload)]
+            plan_text = plans[-1].text if plans else None
+            client.skip_to(last - BACKLOG_EVENTS)
+            lineage_copy = Lineage(list(session.lineage))
+            self._handed = len(lineage_copy)
+        events = client.poll()
+        state = client.run_state()
+        best = session.best()
+        unit = best.score.unit if best and best.score else ""
+        lines: list[str] = []
+        errors: list[str] = []
+        tool = None
+        moved = lineage_copy is not None
+        for event in events:
+            payload = payload_of(event)
+            line = payload_line(payload, unit)
+            if line:
+                lines.append(plain(line))
+            match payload:
+                case PlanPayload(text=text):
+                    plan_text = text
+                case ToolCallPayload(tool=name):
+                    tool = name
+                case ErrorPayload(message=message):
+                    errors.append(message)
+            # the lineage is reread even when a commit or rollback event does not parse
+            moved |= event.kind in (EventKind.COMMIT, EventKind.ROLLBACK)
+        added: list[Version] = []
+        if len(session.lineage) > self._handed:
+            added = list(islice(session.lineage, self._handed, None))
+            self._handed += len(added)
+        moved |= bool(added) or state.head != self._head
+        self._head = state.head
+        baselines = None
+        best_id = best.id if best else None
+        if best is not None and best_id != self._best:
+            sheet = score_sheet(session, best)
+            baselines = sheet.baselines if sheet else {}
+        self._best = best_id
+        points = None
+        if moved:
+            scored = list(session.lineage)[-CHART_POINTS:]
+            points = [(v.id, v.score.gmean) for v in scored if v.score]
+        return Polled(
+            lines=lines, plan=plan_text, tool=tool, errors=errors, state=state,
+            facts=self._facts(state), suspects=session.suspects(), live=client.live(),
+            lineage=lineage_copy, versions=[] if lineage_copy else added, lineage_moved=moved,
+            points=points, baselines=baselines,
+            candidate=self._candidate(state) if want_candidate else None,
+            more=len(events) >= POLL_BATCH,
+        )
+
+    def _facts(self, state: RunState) -> StatusFacts:
+        session = self.session
+        best = session.best()
+        best_text = "-"
+        if best and best.score:
+            ratio = f" {best.score.ratio:.3f}x" if best.score.ratio else ""
+            best_text = f"{best.id} {best.score.gmean:.4g} {best.score.unit}{ratio}"
+        meta = session.meta
+        host = meta.get("host") or {}
+        return StatusFacts(
+            session=session.name,
+            target=str(meta.get("target", "?")),
+            operator=str(meta.get("operator", "?")),
+            state=self.client.run_status().name,
+            step=state.step,
+            seconds=state.usage_figure("seconds"),
+            best=best_text,
+            tokens=int(state.usage_figure("tokens")),
+            cost_usd=state.usage_figure("cost_usd"),
+            device=str(host.get("gpu") or host.get("cpu") or host.get("device") or "?"),
+            attached=self.client.attached,
+        )
+
+    def _candidate(self, state: RunState, force: bool = False) -> tuple[str, str] | None:
+        """The candidate's diff if it changed since last shown (None if it did not)."""
+        pending = state.in_flight
+        key = str(pending)
+        if key == self._in_flight and not force:
+            return None
+        self._in_flight = key
+        if pending is None:
+            return "no candidate is being evaluated now", ""
+        try:
+            return candidate_diff(self.session, pending)
+        except StoreError as error:  # a base or blob that is not there (a damaged state)
+            return f"cannot diff: {error}", ""
+
+    def diff(self, vid: str | None, mode: str) -> DiffRead:
+        if mode == "candidate":
+            title, text = self._candidate(self.client.run_state(), force=True) or ("", "")
+            return DiffRead((None, mode), title, text)
+        if vid is None:
+            return DiffRead((vid, mode), "highlight a version to see its diff", "")
+        try:
+            title, text = version_diff(self.session, vid, mode)
+        except StoreError as error:
+            title, text = f"cannot diff: {error}", ""
+        return DiffRead((vid, mode), title, text)
