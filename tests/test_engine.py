@@ -4,13 +4,27 @@ evaluation worker scoring the real seed kernel on the cpu-attention quick grid."
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from engine_helpers import TARGET, start
+from agent_helpers import BROKEN, THREADS_LINE, edit, make_agent
+from engine_helpers import KERNEL, TARGET, start
+from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
-from avo_tui.engine import Guidance, Hint, OperatorEdit, Pause, Resume, Rollback, Stop, send
-from avo_tui.evaluation import Worker
+from avo_tui.engine import (
+    Budgets,
+    Guidance,
+    Hint,
+    OperatorEdit,
+    Pause,
+    Resume,
+    Rollback,
+    Stop,
+    SupervisorLimits,
+    send,
+)
+from avo_tui.evaluation import Worker, contract
 from avo_tui.evaluation.candidate import apply_knobs
-from avo_tui.store import Session
+from avo_tui.store import Score, Session
 
 
 def knob(session: Session, files: dict[str, str], name: str) -> str:
@@ -215,3 +229,79 @@ def test_the_gate_refuses_a_source_identical_to_its_base_without_re_evaluating(
     assert latest.detail == "identical to v0: nothing new to commit"
     assert evaluator.count == 0  # refused before any re-evaluation
     assert len(session.lineage) == 1
+
+
+VARIED = "UNROLL"
+GUIDANCE = f"vary {VARIED} only"
+# Earlier candidates that differ in other knobs and scored far above anything measured here: the
+# tuner's selection picks them as parents, so their values reach the next candidates unless
+# the guidance keeps them out.
+OTHER_KNOBS = ({"BLOCK_Q": "8", "THREADS": "4"}, {"BLOCK_K": "16", "THREADS": "2"})
+HIGH_SCORE = 1e9
+
+
+def knobs_of(session: Session, hashes: dict[str, str]) -> dict[str, str]:
+    source = session.blobs.get_text(hashes[KERNEL])
+    return {k.name: k.value for k in contract.parse(source).knobs}
+
+
+def changed(session: Session, attempt_id: str) -> set[str]:
+    """The knobs an attempt changed against the version it was built on."""
+    attempt = session.attempt(attempt_id)
+    before = knobs_of(session, session.version(attempt.base).files)
+    after = knobs_of(session, attempt.files)
+    return {name for name, value in after.items() if before[name] != value}
+
+
+def test_the_tuner_varies_only_the_guided_knobs_until_the_guidance_is_cleared(
+    session: Session, worker: Worker
+) -> None:
+    seed = session.read_files("v0")
+    for values in OTHER_KNOBS:
+        session.record_attempt(apply_knobs(seed, values), base="v0", author="tuner",
+                               outcome="not_confirmed", score=Score(HIGH_SCORE, unit="GFLOP/s"))
+    before = session.attempt_count
+    live = start(session, worker, max_steps=None,
+                 before=lambda engine: engine.submit(Guidance(GUIDANCE)))
+    # UNROLL has three other values: once they are tried (and perhaps re-evaluated by the
+    # gate), nothing is left within the guidance, and the run pauses.
+    live.wait(lambda: bool(live.kinds("pause")) or session.attempt_count > before + 6, 120)
+    guided = [f"a{n}" for n in range(before + 1, session.attempt_count + 1)]
+    assert all(changed(session, a) == {VARIED} for a in guided), [
+        (a, changed(session, a)) for a in guided]
+    pause = live.kinds("pause")[0].data["reason"]
+    assert "within the guidance (vary UNROLL)" in pause and "clear the guidance" in pause
+
+    live.engine.submit(Guidance(None))
+    live.engine.submit(Resume())
+    cleared = session.attempt_count
+    live.wait(lambda: session.attempt_count >= cleared + 3, 120)
+    live.engine.submit(Stop())
+    live.finish()
+    free = [f"a{n}" for n in range(cleared + 1, session.attempt_count + 1)]
+    assert any(changed(session, a) - {VARIED} for a in free), [
+        (a, changed(session, a)) for a in free]
+
+
+def test_the_agent_is_given_the_guidance_in_every_step_and_in_the_supervisor_review(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    """Step 1 evaluates a kernel that does not compile; that attempt stalls the search (limit
+    1), so the supervisor's review (request 3) runs before step 2 (request 4)."""
+    fake.script(
+        reply(tool_use(*edit(THREADS_LINE, THREADS_LINE + "\n" + BROKEN)),
+              tool_use("evaluate", {})),
+        reply(text("giving up")),
+        reply(text("1. Vary THREADS.")),  # the review: its directions must respect the guidance
+        reply(text("nothing to try")),
+    )
+    live = start(session, worker, operator=make_agent(knowledge), budgets=Budgets(max_steps=2),
+                 limits=SupervisorLimits(attempts_without_commit=1),
+                 before=lambda engine: engine.submit(Guidance(GUIDANCE)))
+    live.finish(120)
+    assert len(fake.requests) == 4 and live.kinds("supervisor")
+    for step in (fake.requests[0], fake.requests[3]):
+        brief = step.body["messages"][0]["content"][0]["text"]
+        assert "## Standing guidance from the operator" in brief and GUIDANCE in brief
+    assert f"guidance, which every direction must respect: {GUIDANCE}" in (
+        fake.requests[2].texts()[0])

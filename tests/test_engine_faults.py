@@ -166,7 +166,7 @@ def test_an_evaluation_the_operator_cuts_short_is_interrupted_not_a_crash_nor_a_
     try:
         for done in range(1, FAILED_STEPS_TO_PAUSE):
             cut()
-            live.wait(lambda: len(live.kinds("step")) == done)
+            live.wait(lambda done=done: len(live.kinds("step")) == done)
         cut(stop_first=True)
         live.finish()
     finally:

@@ -8,7 +8,10 @@ Each step proposes one knob setting for the head's source and evaluates it:
   redirect;
 - a source hash already evaluated in this session is never evaluated again;
 - hints and guidance that name knobs pin values or focus the mutation; others are
-  acknowledged as unusable.
+  acknowledged as unusable. Focus is a restriction: while guidance says "vary BLOCK_K and
+  UNROLL", every candidate differs from the head in those knobs (and pinned ones) only, a
+  parent's other values included; when that leaves nothing new, the run pauses for the
+  operator to change or clear the guidance.
 A candidate that measures above the commit threshold is handed to the commit gate.
 """
 
@@ -52,6 +55,7 @@ class Tuner:
         self._wide_steps = 0
         self._restart_from: Individual | None = None
         self._guidance_noted: str | None = None
+        self._standing = KnobRequest()  # what the standing guidance asks, as last read
         self._source_knobs: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
     # -- the step -----------------------------------------------------------------------------
@@ -69,10 +73,11 @@ class Tuner:
         request = self._requests(ctx, knobs)
         proposal = self._propose(ctx, head, files, knobs, request)
         if proposal is None:
-            return StepResult(
-                f"every knob setting the tuner can reach from {head.id} was already evaluated",
-                exhausted=self._exhausted(knobs),
-            )
+            summary = f"every knob setting the tuner can reach from {head.id} was already evaluated"
+            if self._standing.focus and not self._exhausted(knobs):
+                ctx.pause(f"{summary} within the guidance ({self._standing.describe()}): "
+                          "change or clear the guidance, then resume")
+            return StepResult(summary, exhausted=self._exhausted(knobs))
         values, candidate = proposal
         change = _describe_change({k.name: k.value for k in knobs.values()}, values)
         ctx.plan(f"{head.id}: {change}")
@@ -133,8 +138,9 @@ class Tuner:
         choices = {name: knob.choices for name, knob in knobs.items()}
         merged = KnobRequest()
         guidance = ctx.guidance
+        self._standing = KnobRequest()
         if guidance:
-            wanted = read_knob_request(guidance, choices)
+            wanted = self._standing = read_knob_request(guidance, choices)
             if guidance != self._guidance_noted:
                 self._guidance_noted = guidance
                 ctx.acknowledge_hint(guidance, wanted.usable, _note(wanted, choices, standing=True))
@@ -180,7 +186,9 @@ class Tuner:
             parent = dict(max(parents, key=lambda i: i.gmean).knobs)
         else:
             parent = dict(self._tournament(parents))
-        child = {name: parent.get(name, value) for name, value in current.items()}
+        allowed = request.focus | request.pins.keys() if request.focus else knobs.keys()
+        child = {name: parent.get(name, value) if name in allowed else value
+                 for name, value in current.items()}
         child = {k: v if v in knobs[k].choices else current[k] for k, v in child.items()}
         if self._wide_steps:
             count = self.rng.randint(2, 4)

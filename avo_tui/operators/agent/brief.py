@@ -36,7 +36,7 @@ CHARS_PER_TOKEN = 3.0
 # Each section's share of the budget; what is left (5%) is the headings and the closing line.
 SHARES = {"best": 0.10, "lineage": 0.15, "attempts": 0.15, "notes": 0.25, "review": 0.12,
           "guidance": 0.08, "hints": 0.10}
-REVIEW_SHARES = {"lineage": 0.3, "attempts": 0.3, "notes": 0.3}
+REVIEW_SHARES = {"lineage": 0.3, "attempts": 0.3, "notes": 0.25, "guidance": 0.08}
 MIN_ITEM_CHARS = 80  # a note or hint is left out rather than cut shorter than this
 LEFT_OUT_CHARS = 40  # "(N older left out for space)"
 
@@ -114,7 +114,11 @@ def step_brief(
     share = {name: int(part * budget) for name, part in SHARES.items()}
     session = ctx.session
     head, unit = ctx.head(), ctx.target.unit
+    # The guidance comes first: it holds for every step, and no cut below can reach it.
+    guidance = (report.clip(f"## Standing guidance from the operator (holds until cleared)\n"
+                            f"{ctx.guidance}", share["guidance"]) if ctx.guidance else "")
     parts = [f"# Step brief\nThe workspace holds {head.id} (the head), your starting point.",
+             guidance,
              report.clip(_best(ctx), share["best"]),
              report.clip(f"## Lineage ({len(session.lineage)} versions, latest "
                          f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
@@ -128,9 +132,6 @@ def step_brief(
         parts.append(report.clip("## The supervisor's review (the search stalled)\n"
                                  "(The operator's guidance, if any, takes precedence.)\n"
                                  + directions, share["review"]))
-    if ctx.guidance:
-        parts.append(report.clip(f"## Standing guidance from the operator\n{ctx.guidance}",
-                                 share["guidance"]))
     if hints:
         parts.append("## Hints from the operator for this step\n"
                      + _bullets(hints, share["hints"]))
@@ -204,6 +205,9 @@ def review_prompt(
     return report.clip("\n\n".join(p for p in [
         f"The stall detector fired: {reason}.",
         f"Target {ctx.target.name}: {ctx.target.description}",
+        # Directions that ignore the guidance would lead the next steps away from it.
+        report.clip("The operator's standing guidance, which every direction must respect: "
+                    + ctx.guidance, share["guidance"]) if ctx.guidance else "",
         report.clip("Lineage:\n" + report.versions_table(session, ctx.target.unit,
                                                          REVIEW_VERSIONS), share["lineage"]),
         report.clip("Recent attempts:\n"
