@@ -148,7 +148,7 @@ class AvoApp(App[None]):
                 "flagged as implausible, held until you approve or reject them"),
         Binding("d", "detail", "info", show=False, tooltip="the highlighted version (or enter): "
                 "message, scores, diff, agent transcript"),
-        Binding("c", "compare", "cmp", tooltip="compare the highlighted version with "
+        Binding("c", "compare", "cmp", show=False, tooltip="compare the highlighted version with "
                 "another"),
         Binding("m", "diff_mode", "diff", tooltip="diff against the parent, the best, the "
                 "head, or show the candidate in flight"),

@@ -1,9 +1,9 @@
 """The kernel diff: a version against its parent, the best or the head, or the candidate in
 flight against its base; syntax-coloured. What it is against is the pane's title.
 
-In a short pane (an 80x24 terminal leaves it six rows) the diff is tightened: no file headers
-for a single file, and one line of context around each change instead of three, so the rows
-it has show the change rather than its headers.
+In a short pane (an 80x24 terminal leaves it five rows) the diff is tightened: no file headers
+for a single file, and only the changed lines under each hunk's header (which says where they
+are), so the rows it has show the change rather than its headers and context.
 """
 
 from __future__ import annotations
@@ -49,18 +49,16 @@ def candidate_diff(session: Session, pending: InFlight) -> tuple[str, str]:
 
 
 def tighten(text: str) -> str:
-    """A unified diff with one line of context around each change, and without the file
-    headers when it covers a single file."""
+    """A unified diff without its context lines, and without the file headers when it covers
+    a single file."""
     lines = text.splitlines()
     files = sum(1 for line in lines if line.startswith("+++ "))
-    changed = {i for i, line in enumerate(lines)
-               if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))}
     kept = []
-    for i, line in enumerate(lines):
+    for line in lines:
         if line.startswith(("+++ ", "--- ")):
             if files > 1:
                 kept.append(line)
-        elif line.startswith("@@") or i in changed or i - 1 in changed or i + 1 in changed:
+        elif line[:1] in ("@", "+", "-", "\\"):  # hunk headers, changes, "\ No newline"
             kept.append(line)
     return "\n".join(kept)
 

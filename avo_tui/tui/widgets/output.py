@@ -24,7 +24,7 @@ from textual.strip import Strip
 
 LIVE_LINES = 2000
 KIND_COLUMN = 9  # event lines start with their kind in a column this wide ("commit   ...")
-_CONTROL = {n: "�" for n in range(0x20) if n != 0x09}
+_CONTROL = {n: "�" for n in range(0x20) if n not in (0x09, 0x0A)}  # tabs expand, \n breaks
 
 
 def wrap(line: str, width: int) -> list[str]:
@@ -32,8 +32,8 @@ def wrap(line: str, width: int) -> list[str]:
     end of the row; continuation rows are indented under the message, past the kind column."""
     indent = " " * (KIND_COLUMN if width > 3 * KIND_COLUMN else 2)
     rows: list[str] = []
-    for part in line.expandtabs().translate(_CONTROL).split("\n"):
-        text, lead = part, ""
+    for number, part in enumerate(line.expandtabs().translate(_CONTROL).split("\n")):
+        text, lead = part, indent if number else ""
         while True:
             room = width - len(lead)
             if cell_len(text) <= room:
