@@ -25,6 +25,7 @@ $T new-session -d -s smoke -x 110 -y 32 \
     "env AVO_SESSIONS_DIR='$WORK' ANTHROPIC_API_KEY= '$AVO' run --session smoke \
      --target cpu-attention --quick; echo AVO-EXIT=\$?; sleep 600"
 
+wait_for "scoring the seed" 60 "the app opened at once and shows the seed being scored"
 wait_for "running" 120 "the app opened on a new session and the run started"
 wait_for "commit   v1" 240 "the tuner committed a version"
 

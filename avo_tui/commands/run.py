@@ -9,11 +9,11 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -37,6 +37,9 @@ from ..operators import OPERATORS, get_operator
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..store import Event, Session, SessionCatalog, StoreError
 from . import Subcommands, add_command, positive_float, positive_int
+
+if TYPE_CHECKING:
+    from ..tui import AvoApp
 
 EPILOG = """\
 A new session scores its seed kernel twice before it is created (a seed that fails creates
@@ -146,34 +149,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True)  # a log line stays one line
     if not args.headless:
         require_terminal()
+        return _run_in_app(args, console)
     prepared = prepare_run(args, console)
-    session, worker, target = prepared.session, prepared.worker, prepared.target
     try:
-        with worker, session:
-            operator = get_operator(prepared.settings.operator, args.rng_seed, prepared.agent,
-                                    prepared.knowledge)
-            engine = Engine(session, operator, prepared.evaluator, budgets=prepared.budgets)
-            output_log = OutputLog(session.directory, target.unit)
-            engine.subscribe(output_log)
-            engine.on_progress(output_log.progress)
+        with prepared.worker, prepared.session:
+            engine, output_log = _start(prepared, args)
+            engine.subscribe(_EventPrinter(console, prepared.target.unit))
             try:
-                if not args.headless:
-                    reason = run_app(RunClient(session.directory, engine))
-                else:
-                    engine.subscribe(_EventPrinter(console, target.unit))
-                    with _two_stage_interrupt(engine, console):
-                        reason = engine.run()
+                with _two_stage_interrupt(engine, console):
+                    reason = engine.run()
             finally:
                 output_log.close()
-            suspects = [s.attempt for s in session.suspects()]
     except KeyboardInterrupt:
         console.print("[yellow]stopped at once; the cut-short evaluation is recorded as "
                       "interrupted[/]")
         return 130
+    return _ended(prepared, reason, console)
+
+
+def _start(prepared: PreparedRun, args: argparse.Namespace) -> tuple[Engine, OutputLog]:
+    """The run's engine, writing the session's output.log."""
+    operator = get_operator(prepared.settings.operator, args.rng_seed, prepared.agent,
+                            prepared.knowledge)
+    engine = Engine(prepared.session, operator, prepared.evaluator, budgets=prepared.budgets)
+    output_log = OutputLog(prepared.session.directory, prepared.target.unit)
+    engine.subscribe(output_log)
+    engine.on_progress(output_log.progress)
+    return engine, output_log
+
+
+def _ended(prepared: PreparedRun, reason: str, console: Console) -> int:
+    session, unit = prepared.session, prepared.target.unit
+    suspects = [s.attempt for s in session.suspects()]
     best = session.best()
     console.print(f"run ended: {reason}.")
     if best and best.score:
-        console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, target.unit)}")
+        console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, unit)}")
     if suspects:
         console.print(f"[yellow]⚠ held for your review: {', '.join(suspects)}[/] (flagged as "
                       f"implausible; avo sessions show {session.name}, then avo send "
@@ -181,15 +192,50 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_in_app(args: argparse.Namespace, console: Console) -> int:
+    """The app opens at once; the session is opened, or created with its seed scored, on a
+    thread while the app shows how far it has got (prepare_run's lines)."""
+    from ..tui import make_preparing_app  # Textual loads only for the app
+
+    started: list[PreparedRun] = []
+    with ExitStack() as held:
+
+        def prepare(lines: Console) -> RunClient:
+            prepared = prepare_run(args, lines)
+            held.enter_context(prepared.worker)
+            held.enter_context(prepared.session)
+            engine, output_log = _start(prepared, args)
+            held.callback(output_log.close)
+            started.append(prepared)
+            return RunClient(prepared.session.directory, engine)
+
+        app = make_preparing_app(args.session, prepare)
+        reason = show_app(app)
+        if app.preparation_error is not None:
+            raise app.preparation_error
+        if not started:
+            console.print("left before the session was ready")
+            return 0
+        return _ended(started[0], reason, console)
+
+
 def run_app(client: RunClient) -> str:
     """Show the app until the user quits; the in-process engine (if any) has ended by then,
     unless the user left at once. Returns how the run ended."""
     from ..tui import make_app  # Textual loads only for the app
 
+    return show_app(make_app(client))
+
+
+def show_app(app: AvoApp) -> str:
     try:
-        make_app(client).run()
+        app.run()
     finally:
-        client.close()
+        if app.client is not None:
+            app.client.close()
+    client = app.client
+    if client is None:
+        return "left before the session was ready"
     if client.engine is None:
         return "detached"
     if not client.wait_engine(timeout_s=0.5):

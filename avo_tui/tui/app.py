@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import io
 import os
 import shlex
 import subprocess
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from rich.console import Console
 from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
@@ -74,9 +76,24 @@ NARROW = 120  # columns below which the chart leaves the main screen (key s show
 SHORT = 36  # rows below which the plan is kept short and the output gets the most room
 
 
-Preparation = Callable[[Callable[[str], None]], RunClient]
-"""Opens (or creates, scoring the seed) the session on a thread, reporting each step as a
-line; returns the client the app then watches."""
+Preparation = Callable[[Console], RunClient]
+"""Opens (or creates, scoring the seed) the session on a thread, printing how far it has got
+to the console it is given (its lines show in the app); returns the client the app watches."""
+
+
+class _Lines(io.StringIO):
+    """A console's file that hands each complete line to ``report``."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        super().__init__()
+        self.report = report
+        self.partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.report(line)
+        return len(text)
 
 
 def while_shown(handler: Callable[P, None]) -> Callable[P, None]:
@@ -249,8 +266,10 @@ class AvoApp(App[None]):
     def _run_preparation(self) -> None:
         """On a daemon thread, as the engine: a quit must not wait for the seed's scoring."""
         assert self._prepare is not None
+        lines = Console(file=_Lines(self._post(Preparing)), width=200, color_system=None,
+                        highlight=False, soft_wrap=True)
         try:
-            client = self._prepare(self._post(Preparing))
+            client = self._prepare(lines)
         except BaseException as error:  # shown in the app, and raised again when it ends
             self.post_message(PreparationFailed(error))
         else:
