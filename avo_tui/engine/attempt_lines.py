@@ -13,7 +13,7 @@ from ..store import NOT_FAILURES, Attempt, Version, VersionDiff, diff_files
 
 OUTCOME_STYLES = {"committed": "green", "promising": "cyan", "slower": "dim",
                   "not_confirmed": "dim", "checked": "dim", "interrupted": "yellow",
-                  "suspect": "bold yellow"}
+                  "suspect": "bold yellow", "within_noise": "dim"}
 FAILED_STYLE = "red"
 
 

@@ -57,10 +57,12 @@ from .gate import (
     GateDecisions,
     NoiseEstimate,
     Verdict,
+    first_reading,
     hold_if_flagged,
     judge,
     judge_beside,
     threshold,
+    unconfirmed,
 )
 from .inbox import Inbox
 from .supervisor import Supervisor, SupervisorLimits
@@ -453,13 +455,19 @@ class Engine:
         outcome = "committed" if verdict.accepted else (
             "not_confirmed" if confirm.correct else confirm.failure.kind  # type: ignore[union-attr]
         )
+        detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
+        if outcome == "not_confirmed":
+            best = self.session.best()
+            detail = unconfirmed(trial.attempt.id, trial.result.geomean,
+                                 best.score.gmean if best and best.score else None,
+                                 best.id if best else None, verdict.reason)
         attempt = self.session.record_attempt(
             trial.files,
             base=trial.attempt.base,
             author=author,
             outcome=outcome,
-            detail=f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
-            + (f" ({confirm.failure})" if confirm.failure else ""),
+            detail=_with_notes(detail + (f" ({confirm.failure})" if confirm.failure else ""),
+                               confirm),
             score=score_of(confirm),
             log=_result_log(confirm),
             transcript=transcript,
@@ -539,14 +547,14 @@ class Engine:
         ratio = f", {result.ratio:.3f}x baseline" if result.ratio is not None else ""
         text = f"{result.geomean:.4g} {result.unit}{ratio}"
         if quick:
-            return "checked", f"quick grid: {text}"
+            return "checked", _with_notes(f"quick grid: {text}", result)
         if best is None or best.score is None or not best.score.gmean:
-            return "promising", text
-        gain = 100 * (result.geomean / best.score.gmean - 1)
-        text += f"; {gain:+.2f}% on the best ({best.id})"
+            return "promising", _with_notes(text, result)
+        outcome, compared = first_reading(result.geomean, best.score.gmean, best.id, self.noise)
+        text += f"; {compared}"
         if result.flags:
             text += "; flagged: " + "; ".join(result.flags)
-        return ("promising" if result.geomean > self.commit_threshold() else "slower"), text
+        return outcome, _with_notes(text, result)
 
     def _after_evaluation(self) -> None:
         fields: dict[str, object] = {"in_flight": None}
@@ -718,6 +726,11 @@ class RunContext:
     def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         self._engine.safe_point()
         return self._engine.commit(trial, message, self._engine.operator.name, transcript)
+
+
+def _with_notes(detail: str, result: EvalResult) -> str:
+    """An attempt's detail, and what the evaluator noted about how it measured (machine load)."""
+    return "; ".join([detail, *result.notes])
 
 
 def _result_log(result: EvalResult) -> str:

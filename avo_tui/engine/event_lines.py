@@ -28,10 +28,9 @@ from ..store import (
     UnreadablePayload,
     payload_of,
 )
+from .attempt_lines import outcome_style
 
 ENDED = ("finished", "stopped", "interrupted", "crashed")
-OUTCOME_STYLES = {"committed": "green", "promising": "cyan", "slower": "dim",
-                  "suspect": "bold yellow"}
 
 
 def event_line(event: Event, unit: str) -> str | None:
@@ -48,7 +47,7 @@ def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
         case PlanPayload(text=text):
             return f"[cyan]plan[/]     {escape(text)}"
         case AttemptPayload():
-            style = OUTCOME_STYLES.get(payload.outcome, "red")
+            style = outcome_style(payload.outcome)
             return (f"[{style}]{escape(payload.attempt):<8} {escape(payload.outcome):<13}[/] "
                     f"{escape(payload.detail)}")
         case CommitPayload():

@@ -15,6 +15,12 @@ longer builds here), the re-evaluation is compared with the best's stored score 
 
     confirm.gmean > best.gmean * (1 + noise)
 
+How a first evaluation reads against the best (:func:`first_reading`): ``promising`` above
+the commit threshold (the gate is asked), ``within_noise`` above the best but not beyond the
+noise (no clear gain: not asked, but not slower either), ``slower`` at or below the best. A
+promising candidate the re-evaluation does not bear out is ``not_confirmed``, its detail
+giving both figures (:func:`unconfirmed`).
+
 A result the evaluator flagged as implausible (beyond the hardware peak, beyond the target's
 plausible ratio to the baseline, or a jump over the best beyond the target's limit) is never
 committed automatically: where the gate would accept it, it is **held** as a suspect until the
@@ -107,6 +113,28 @@ class GateDecisions:
 def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
     """The geometric mean a candidate must exceed to be committed."""
     return (best_gmean or 0.0) * (1 + noise.pct / 100)
+
+
+def first_reading(gmean: float, best_gmean: float, best: str,
+                  noise: NoiseEstimate) -> tuple[str, str]:
+    """The outcome of a first evaluation scoring ``gmean`` against the best version ``best``
+    (scored ``best_gmean``), and how it compares, in words."""
+    compared = f"{100 * (gmean / best_gmean - 1):+.2f}% on the best ({best})"
+    if gmean > threshold(best_gmean, noise):
+        return "promising", compared
+    if gmean > best_gmean:
+        return "within_noise", (f"{compared}, within the noise of {noise.pct:.2f}%: no clear "
+                                "gain")
+    return "slower", compared
+
+
+def unconfirmed(attempt: str, first_gmean: float, best_gmean: float | None, best: str | None,
+                reason: str) -> str:
+    """The detail of a promising ``attempt`` that its re-evaluation did not bear out: what it
+    measured first, then what the gate measured (``reason``, the verdict's)."""
+    first = (f"{100 * (first_gmean / best_gmean - 1):+.2f}% on {best}" if best_gmean and best
+             else f"{first_gmean:.4g}")
+    return f"not confirmed on re-evaluation of {attempt}: {first} at first, then {reason}"
 
 
 @dataclass(frozen=True)

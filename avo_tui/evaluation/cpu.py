@@ -237,6 +237,10 @@ class RunnerKernel:
         mappings land elsewhere), which timing rounds within one process cannot average out."""
         self._spawn(self._arena_bytes)
 
+    @property
+    def fresh_on_renew(self) -> bool:
+        return True
+
     def signature(self, config: Config) -> None:
         """Nothing beyond the code: the harness calls every C kernel the same way."""
 

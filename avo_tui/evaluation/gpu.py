@@ -241,6 +241,10 @@ class CudaKernel:
     def renew(self) -> None:
         """Nothing: a CUDA kernel runs in the worker's own context."""
 
+    @property
+    def fresh_on_renew(self) -> bool:
+        return False  # the module stays loaded: a launch is never a first one again
+
     def signature(self, config: Config) -> object:
         """The launch geometry and every tensor map's box and modes on ``config``."""
         maps = [(m.name, m.tensor, self.boxes[m.name], m.swizzle, m.l2, m.oob)

@@ -31,7 +31,7 @@ from .gpu import is_device_fault
 from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing, kernel_identity
 from .score import plausibility_flags
 from .targets import Config, draw_edge_configs, get_target
-from .timing import Samples, Subject, choose_verified, summarize
+from .timing import Samples, Subject, choose_verified, is_unsteady, steadiness, summarize
 from .toolchains import (
     ArtifactTampered,
     CompileCache,
@@ -41,8 +41,7 @@ from .toolchains import (
 )
 from .toolchains.base import read_artifact
 
-# A steady-state launch this many times slower than the (cold) first one is not honest work.
-UNSTABLE_TIMING_FACTOR = 4.0
+AGAIN_STREAM = 1 << 20  # the inputs of a first launch measured again (check_steady)
 TIMING_ROUNDS = 3
 VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in each round
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
@@ -70,6 +69,10 @@ class Kernel(Protocol):
         """Start the next timing round afresh where that means something (a new process for a
         C kernel): what sticks to one process, such as its memory layout, then varies from
         round to round, where the gate's noise estimate sees it."""
+        ...
+    @property
+    def fresh_on_renew(self) -> bool:
+        """Whether renew gives a fresh process, where the next launch is a first one again."""
         ...
     def check_idle(self) -> str | None: ...
     def close(self) -> None: ...
@@ -402,10 +405,10 @@ class Evaluation:
             reused = self.known_baselines(entry.config, baselines)
             fresh = tuple(name for name in baselines if name not in reused)
             self.time_config(kernel, incumbent, entry, fresh)
-            self.check_steady(entry.config, entry.timing)
             problem = kernel.check_idle()
             if problem:
                 raise Rejected("background_work", problem, entry.name)
+            self.check_steady(kernel, entry.config, entry.timing)
             problem = incumbent.check_idle() if incumbent is not None else None
             if problem:
                 raise Rejected("incumbent_failed", f"the best version, timed beside the "
@@ -560,18 +563,35 @@ class Evaluation:
                 config.name,
             )
 
-    def check_steady(self, config: Config, timing: Timing | None) -> None:
+    def check_steady(self, kernel: Kernel, config: Config, timing: Timing | None) -> None:
+        """Timed launches far slower than the first launch are the kernel's doing, unless a
+        first launch measured again now is as slow (timing.steadiness): then the machine's
+        load is named in the result's notes, and the kernel is not rejected."""
         first_s = self.first_launch_s[config]
-        if timing is None:
+        if timing is None or not is_unsteady(first_s, timing.median_s):
             return
-        if timing.median_s > UNSTABLE_TIMING_FACTOR * first_s and timing.median_s - first_s > 1e-3:
-            raise Rejected(
-                "unstable_timing",
-                f"the first launch took {first_s * 1e3:.3g} ms but timed launches take a median "
-                f"of {timing.median_s * 1e3:.3g} ms ({timing.median_s / first_s:.1f}x slower); "
-                "a kernel must do the same work on every launch",
-                config.name,
-            )
+        verdict = steadiness(first_s, timing.median_s, self.first_launch_again(kernel, config))
+        if verdict.kernel:
+            raise Rejected("unstable_timing", verdict.message, config.name)
+        self.result.notes.append(f"{config.name}: {verdict.message}")
+
+    def first_launch_again(self, kernel: Kernel, config: Config) -> float | None:
+        """A first launch of ``kernel`` on ``config`` once more, timed as check_all times it,
+        in a fresh process: none of what the kernel did before is left to it. None where
+        renewing gives no fresh process (a CUDA kernel)."""
+        if not kernel.fresh_on_renew:
+            return None
+        kernel.renew()
+        inputs = attention.make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
+        out = attention.empty_output(config, self.device.name)
+        out.fill_(math.nan)
+        start = time.perf_counter()
+        try:
+            kernel.launch(config, inputs, out)
+        except KernelCrashed as error:
+            raise Rejected("crash", str(error), config.name) from None
+        self.device.synchronize()
+        return time.perf_counter() - start
 
     def generator(self, stream: int) -> torch.Generator:
         """Independent, reproducible streams of inputs: one per configuration and purpose."""

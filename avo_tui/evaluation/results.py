@@ -25,7 +25,8 @@ FAILURE_KINDS = {
     "inputs_modified": "the kernel wrote to its inputs",
     "stale_output": "a timed launch checked at random gave a wrong output (cached, skipped or "
     "deferred work)",
-    "unstable_timing": "later launches are far slower than the first",
+    "unstable_timing": "later launches are far slower than the first (and, where a first launch "
+    "can be measured again, it is still fast): the kernel does less work on its first launch",
     "inconsistent_timing": "the timed launches that were checked took far longer than the rest",
     "background_work": "the kernel's process kept working after the launch returned",
     "incumbent_failed": "the best version, timed beside the candidate for the commit gate, "
@@ -174,6 +175,8 @@ class EvalResult:
     incumbent_kernel_id: str | None = None  # the same for the incumbent, when one was built
     # The candidate is the incumbent's very kernel: nothing was timed, nothing is new.
     same_as_incumbent: bool = False
+    # What the operator should know about how it was measured (machine load suspected ...).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
@@ -281,6 +284,7 @@ class EvalResult:
             "ratio": self.ratio,
             "failure": self.failure.as_dict() if self.failure else None,
             "flags": list(self.flags),
+            "notes": list(self.notes),
             "knobs": dict(self.knobs),
             "configs": [c.as_dict() for c in self.configs],
             "compile": self.compile.as_dict() if self.compile else None,

@@ -21,6 +21,10 @@ from .results import Timing
 MIN_REPS = 3
 MAX_REPS = 10_000
 GPU_BATCH = 8  # launches queued back to back between host synchronisations
+# A steady-state launch this many times slower than the (cold) first one, and by more than
+# UNSTABLE_MIN_S, is not honest work, unless the machine itself slowed down (steadiness).
+UNSTABLE_TIMING_FACTOR = 4.0
+UNSTABLE_MIN_S = 1e-3
 
 
 @dataclass
@@ -51,6 +55,37 @@ def summarize(samples: list[float]) -> Timing:
         q1, q3 = ordered[0], ordered[-1]
     spread = (q3 - q1) / median * 100 if median > 0 else 0.0
     return Timing(median_s=median, spread_pct=spread, reps=len(ordered), min_s=ordered[0])
+
+
+@dataclass(frozen=True)
+class Unsteady:
+    """Timed launches far slower than the first: the kernel's doing, or the machine's."""
+
+    kernel: bool  # True: the kernel works differently after its first launch
+    message: str
+
+
+def is_unsteady(first_s: float, median_s: float) -> bool:
+    return median_s > UNSTABLE_TIMING_FACTOR * first_s and median_s - first_s > UNSTABLE_MIN_S
+
+
+def steadiness(first_s: float, median_s: float, again_s: float | None) -> Unsteady:
+    """Whose doing it is that timed launches (median ``median_s``) are far slower than the
+    kernel's first launch (``first_s``; see is_unsteady). ``again_s`` is a first launch measured
+    again right after the timing, in a fresh process (None where a launch cannot be a first
+    one again: a CUDA module stays loaded). A kernel that does less on its first launch is as
+    fast as before on that one; if it is now as slow as the timed launches, the machine slowed
+    down between the two (other work competing for it), and the kernel is not to blame."""
+    slower = (f"the first launch took {first_s * 1e3:.3g} ms but timed launches take a median "
+              f"of {median_s * 1e3:.3g} ms ({median_s / first_s:.1f}x slower)")
+    if again_s is None:
+        return Unsteady(True, f"{slower}; a kernel must do the same work on every launch")
+    again = f"a first launch again in a fresh process just now took {again_s * 1e3:.3g} ms"
+    if is_unsteady(again_s, median_s):
+        return Unsteady(True, f"{slower}, and {again}: a kernel must do the same work on every "
+                              "launch")
+    return Unsteady(False, f"machine load suspected: {slower}, but {again}: the machine slowed "
+                           "down, not the kernel, and this score was measured under that load")
 
 
 def _more(count: int, last_verified: int, deadline: float) -> bool:

@@ -33,9 +33,11 @@ class EventKind(StrEnum):
 
 # Attempt outcomes that are not failures; every other outcome names the failure's kind.
 # ``suspect``: correct and above the commit threshold, but flagged as implausible by the
-# evaluator, so held for the operator's approval instead of committed.
+# evaluator, so held for the operator's approval instead of committed. ``within_noise``: above
+# the best, but not by more than the measured noise.
 NOT_FAILURES = frozenset(
-    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted", "suspect"}
+    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted", "suspect",
+     "within_noise"}
 )
 
 

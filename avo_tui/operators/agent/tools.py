@@ -76,7 +76,7 @@ SCHEMAS: list[dict[str, Any]] = [
     _tool("diff_versions", "Unified diff between two versions (e.g. v3 and v7).",
           {"old": _str(MAX_REF_CHARS), "new": _str(MAX_REF_CHARS)}, ("old", "new")),
     _tool("list_attempts", "Recent evaluated candidates, committed or not, with their outcome "
-          "(compile_error, incorrect, slower, ...) and the reason.",
+          "(compile_error, incorrect, slower, within_noise, ...) and the reason.",
           {"limit": _int(1, MAX_LISTED, "default 15"),
            "failures_only": _BOOL | {"description": "only failed candidates"}}),
     _tool("search_knowledge", "Search the knowledge base (Hopper/Blackwell kernels, PTX, "
@@ -238,7 +238,7 @@ class Toolbox:
         self.evaluations += 1
         self.last_trial = trial
         text = report.evaluation(trial.result, files, trial.attempt)
-        if trial.outcome in ("promising", "slower"):
+        if trial.outcome in ("promising", "within_noise", "slower"):
             text += f"\ncommit needs more than {self.ctx.commit_threshold():.4g} " \
                     f"{self.ctx.target.unit} (the best plus the measured noise)"
         return text
