@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agent_helpers import BROKEN, THREADS_LINE, edit, make_agent
-from engine_helpers import KERNEL, TARGET, start
+from engine_helpers import KERNEL, TARGET, new_session, repeat_knob_seed, repeat_line, start
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.engine import (
@@ -20,6 +20,7 @@ from avo_tui.engine import (
     Rollback,
     Stop,
     SupervisorLimits,
+    seed_files,
     send,
 )
 from avo_tui.evaluation import Worker, contract
@@ -38,30 +39,24 @@ def attempt_files(session: Session, attempt_id: str) -> dict[str, str]:
     return {n: session.blobs.get_text(h) for n, h in attempt.files.items()}
 
 
-def test_the_tuner_commits_an_improvement_over_the_cpu_seed(
-    session: Session, worker: Worker
-) -> None:
-    seed = session.version("v0")
-    assert seed.score and seed.score.gmean > 0
-    live = start(session, worker, max_steps=30)
-    live.engine.subscribe(lambda e: live.engine.submit(Stop("first commit")) if e.kind == "commit"
-                          else None)
-    reason = live.finish(timeout=300)
-    commits = [v for v in session.lineage if v.author == "tuner"]
-    assert commits, f"no commit in {session.state['step']} steps ({reason})"
-    best = commits[-1]
-    assert best.score and best.parent == "v0"
-    gain = best.score.gmean / seed.score.gmean
-    noise = session.state["noise"]
-    print(
-        f"\ntuner: {best.id} after {session.state['step']} steps: {best.score.gmean:.3g} vs seed "
-        f"{seed.score.gmean:.3g} GFLOP/s ({gain:.2f}x); ratio to torch SDPA {best.score.ratio:.3f}"
-        f"; gate noise {noise['pairs_pct']}"
-    )
-    floor = max(noise["floor_pct"], min(noise["pairs_pct"]))
-    assert gain > 1 + floor / 100
-    gate = [a for a in session.recent_attempts(100) if a.version == best.id]
-    assert gate and gate[0].outcome == "committed" and gate[0].score == best.score
+def test_the_tuner_commits_an_improvement_over_its_seed(tmp_path: Path, worker: Worker) -> None:
+    """The seed does all of its work three times and declares REPEAT 2 or 3: the tuner's one
+    candidate, REPEAT 2, is 1.5 times as fast by construction, on any machine and under any
+    load: far beyond the noise, and far below the jump that holds a result for review."""
+    files = repeat_knob_seed(seed_files(TARGET), repeat_line(3, "2 3"))
+    with new_session(tmp_path / "thrice", worker, files) as session:
+        seed = session.version("v0")
+        assert seed.score and seed.score.gmean > 0
+        reason = start(session, worker, max_steps=5).finish(timeout=300)
+        assert [v.author for v in session.lineage] == ["seed", "tuner"], reason
+        best = session.version("v1")
+        assert best.score and best.parent == "v0"
+        assert session.read_files(best) == apply_knobs(files, {"REPEAT": "2"})
+        gate = [a for a in session.recent_attempts(10) if a.version == best.id]
+        assert gate and gate[0].outcome == "committed" and gate[0].score == best.score
+        assert "re-evaluation" in gate[0].detail and "timed beside it" in gate[0].detail
+        # Nothing else can be reached from v1: the run finishes rather than idling.
+        assert reason.startswith("every knob setting"), reason
 
 
 def test_pause_holds_before_the_next_evaluation_and_resume_continues(
