@@ -3,11 +3,18 @@ evaluation worker scoring the real seed kernel on the cpu-attention quick grid."
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from agent_helpers import BROKEN, THREADS_LINE, edit, make_agent
-from engine_helpers import KERNEL, TARGET, new_session, repeat_knob_seed, repeat_line, start
+from engine_helpers import (
+    KERNEL,
+    TARGET,
+    LiveRun,
+    new_session,
+    repeat_knob_seed,
+    repeat_line,
+    start,
+)
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.engine import (
@@ -59,13 +66,22 @@ def test_the_tuner_commits_an_improvement_over_its_seed(tmp_path: Path, worker: 
         assert reason.startswith("every knob setting"), reason
 
 
+def went_round_while_paused(live: LiveRun) -> None:
+    """Wait until the paused engine has read its inbox again (a hint it acknowledges as
+    received): it is alive, and what it did meanwhile can be checked, with no sleep."""
+    marker = f"marker {len(live.events)}"
+    live.engine.submit(Hint(marker))
+    live.wait(lambda: any(e.data.get("text") == marker for e in live.kinds("hint")))
+    assert live.engine.paused
+
+
 def test_pause_holds_before_the_next_evaluation_and_resume_continues(
     session: Session, worker: Worker
 ) -> None:
     live = start(session, worker, before=lambda engine: engine.submit(Pause()))
     live.wait(lambda: bool(live.kinds("pause")))
     assert session.state["status"] == "paused"
-    time.sleep(1.5)
+    went_round_while_paused(live)
     assert session.attempt_count == 0 and not live.evaluating.is_set()
     live.engine.submit(Resume())
     live.wait(lambda: session.attempt_count >= 1)
@@ -86,7 +102,7 @@ def test_a_pause_during_an_evaluation_lets_it_finish_and_be_recorded(
     assert session.state["in_flight"] is None
     pause_seq = live.kinds("pause")[0].seq
     assert next(e for e in live.events if e.kind == "attempt").seq < pause_seq
-    time.sleep(1.5)
+    went_round_while_paused(live)
     assert session.attempt_count == 1  # nothing new started
     live.engine.submit(Stop())
     live.finish()
