@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .commands import add_command, evaluate, kb, run, send
+from .commands import add_command, evaluate, kb, run, send, session_name
 from .commands import app as app_command
 from .evaluation import (
     CandidateError,
@@ -320,7 +320,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 USER_ERRORS = (
     StoreError,
     OperatorUnavailable,
-    OSError,
     CandidateError,
     ContractError,
     UnknownTarget,
@@ -370,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Show a session's versions (the latest 50 unless --all) and where the head and the best "
         "version are. Reads without locking, so it works while a run is live.",
     )
-    p.add_argument("name", help="session name")
+    p.add_argument("name", type=session_name, help="session name")
     p.add_argument("--all", action="store_true", help="list every version")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -378,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "new", cmd_sessions_new, "create a session from seed files",
         "Create a session whose lineage starts at v0, made of the seed files.",
     )
-    p.add_argument("name", help="session name: letters, digits, '.', '_' or '-'")
+    p.add_argument("name", type=session_name,
+                   help="session name: letters, digits, '.', '_' or '-'")
     p.add_argument("--target", required=True, help="the target the kernel is scored on")
     p.add_argument("--operator", default="tuner", help="variation operator (default: tuner)")
     p.add_argument("--seed", type=Path, action="append", required=True, metavar="FILE",
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
         "readable generation (the base file or its backup, plus the journals). The original "
         "files are copied into a damaged-* folder first, so nothing is lost.",
     )
-    p.add_argument("name", help="session name")
+    p.add_argument("name", type=session_name, help="session name")
     p.add_argument("--yes", action="store_true", help="repair without asking")
 
     p = add_command(
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Write the kernel source files of one version, plus avo-version.json: the version's "
         "record and its path back to the seed.",
     )
-    p.add_argument("name", help="session name")
+    p.add_argument("name", type=session_name, help="session name")
     p.add_argument("--version", dest="version", default="best", metavar="V",
                    help="version id (v0, v1, ...), 'best' (default) or 'head'")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="destination folder")
@@ -415,12 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.sessions_dir = resolve_sessions_dir(args.sessions_dir)
-    func: Callable[[argparse.Namespace], int] = args.func
     try:
+        # inside the try: a session name is checked as the arguments are read
+        args = build_parser().parse_args(argv)
+        args.sessions_dir = resolve_sessions_dir(args.sessions_dir)
+        func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
+    except OSError as exc:
+        print(f"avo: error: {os_error_text(exc)}", file=sys.stderr)
+        return 1
     except USER_ERRORS as exc:
         print(f"avo: error: {exc}", file=sys.stderr)
         return 1
@@ -428,6 +431,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("avo: interrupted", file=sys.stderr)
         return 130
 
+
+def os_error_text(exc: OSError) -> str:
+    """``/x/y: permission denied`` rather than ``[Errno 13] Permission denied: '/x/y'``."""
+    if exc.strerror is None:
+        return str(exc)
+    reason = exc.strerror[:1].lower() + exc.strerror[1:]
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
 
 if __name__ == "__main__":
     sys.exit(main())

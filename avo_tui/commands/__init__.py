@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import TypeAlias
 
+from ..store.session import check_session_name
+
 Handler = Callable[[argparse.Namespace], int]
 # argparse exposes no public name for it, and the class is not subscriptable at run time.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -37,3 +39,16 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 
 
 positive_int, positive_float = _positive(int), _positive(float)
+
+
+def session_name(text: str) -> str:
+    """An argparse type for every argument naming a session: the store's one rule. It raises
+    the store's error (argparse lets it through), so ``avo`` reports it as one line, as it
+    does when a session is opened by name."""
+    return check_session_name(text)
+
+
+def session_ref(text: str) -> str:
+    """``SESSION[:VERSION]``, its session name checked as :func:`session_name` does."""
+    check_session_name(text.partition(":")[0])
+    return text

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..engine.client import RunClient
 from ..store import SessionCatalog
 from ..store.lock import SessionLock
-from . import Subcommands, add_command
+from . import Subcommands, add_command, session_name
 from .run import cmd_run, require_terminal, run_app, run_args
 
 
@@ -70,4 +70,4 @@ def register(commands: Subcommands) -> None:
         "opens for browsing; commands sent then apply when it runs again.",
         "example:\n  avo run --session long-1 --target mha --headless &\n  avo attach long-1",
     )
-    p.add_argument("name", help="session name")
+    p.add_argument("name", type=session_name, help="session name")

@@ -36,7 +36,14 @@ from ..knowledge import configured_folders, flag_folders
 from ..operators import OPERATORS, get_operator
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..store import Event, Session, SessionCatalog, StoreError
-from . import Subcommands, add_command, positive_float, positive_int
+from . import (
+    Subcommands,
+    add_command,
+    positive_float,
+    positive_int,
+    session_name,
+    session_ref,
+)
 
 if TYPE_CHECKING:
     from ..tui import AvoApp
@@ -77,7 +84,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     """Open ``args.session`` to resume it, or create it from ``args.target``; the caller owns
     the session and the worker it returns."""
     catalog = SessionCatalog(args.sessions_dir)
-    path = catalog.root / args.session
+    path = catalog.new_path(args.session)  # checks the name: run_args() skips the parser
     limits = dict(max_steps=args.max_steps, hours=args.hours, max_cost_usd=args.max_cost,
                   max_tokens=args.token_budget)
     agent_flags = dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking)
@@ -371,7 +378,8 @@ def register(commands: Subcommands) -> None:
         "let the operator propose versions until a budget runs out or you stop it.",
         EPILOG,
     )
-    p.add_argument("--session", required=True, metavar="NAME", help="session to create or resume")
+    p.add_argument("--session", required=True, type=session_name, metavar="NAME",
+                   help="session to create or resume")
     add_run_options(p)
 
 
@@ -393,7 +401,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "ANTHROPIC_API_KEY is set, else tuner)")
     p.add_argument("--seed", type=Path, metavar="PATH",
                    help="seed kernel file or folder (default: the target's seed in kernels/)")
-    p.add_argument("--from", dest="origin", metavar="SESSION[:VERSION]",
+    p.add_argument("--from", dest="origin", type=session_ref, metavar="SESSION[:VERSION]",
                    help="seed a new session from another session's version (default: its "
                    "best), e.g. move an MHA kernel to --target gqa")
     p.add_argument("--headless", action="store_true",

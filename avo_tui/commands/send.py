@@ -10,7 +10,7 @@ from ..engine import send
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
 from ..store import SessionCatalog, StoreError
-from . import Subcommands, add_command
+from . import Subcommands, add_command, session_name
 
 ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget", "approve",
            "reject")
@@ -122,7 +122,7 @@ def register(commands: Subcommands) -> None:
         "a suspect",
         "Send a control command to a session's engine.", EPILOG,
     )
-    p.add_argument("name", help="session name")
+    p.add_argument("name", type=session_name, help="session name")
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("text", nargs="*", help="hint or guidance text, a version, a kernel path, "
                    "or a suspect's attempt id (approve, reject)")
