@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .commands import add_command, evaluate, kb, run, send, session_name
+from .commands import add_command, attempts, evaluate, kb, run, send, session_name
 from .commands import app as app_command
 from .evaluation import (
     CandidateError,
@@ -160,6 +160,9 @@ def _print_session(
         f"head {escape(head)}   best {best_text}   {len(versions)} versions   "
         f"{session.attempt_count} attempts   {session.last_seq} events"
     )
+    if session.attempt_count:
+        console.print(f"[dim]the attempts, failed ones included: avo sessions attempts "
+                      f"{escape(session.name)} [--failed][/]")
     _print_run(console, state)
     limit = len(versions) if show_all else 50
     shown = versions[-limit:]
@@ -372,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", type=session_name, help="session name")
     p.add_argument("--all", action="store_true", help="list every version")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    attempts.register(sub)
 
     p = add_command(
         sub, "new", cmd_sessions_new, "create a session from seed files",

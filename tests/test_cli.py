@@ -465,6 +465,7 @@ def test_repair_on_healthy_compacted_session(
         ["sessions", "show"],
         ["sessions", "new"],
         ["sessions", "repair"],
+        ["sessions", "attempts"],
         ["export"],
     ],
     ids=lambda argv: " ".join(argv) or "avo",
@@ -508,7 +509,7 @@ def test_help_in_a_subprocess_names_the_subcommands(tmp_path: Path) -> None:
 
     sessions = run("sessions", "--help")
     assert sessions.returncode == 0, sessions.stderr
-    for command in ("list", "show", "new", "repair"):
+    for command in ("list", "show", "attempts", "new", "repair"):
         assert re.search(rf"^\s+{command}\s", sessions.stdout, re.MULTILINE), command
 
 

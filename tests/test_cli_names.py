@@ -4,12 +4,15 @@ folder while ``avo sessions show ../evil`` refused the name."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from avo_tui.cli import main
-from avo_tui.store import Session
+from avo_tui.commands.run import prepare_run, run_args
+from avo_tui.store import Session, StoreError
 
 BAD_NAMES = ["../evil", "ABS/evil", "", ".", "..", "a/b", ".hidden", "x" * 65, "tab\tname"]
 
@@ -56,11 +59,7 @@ def test_every_command_refuses_a_bad_session_name_in_one_line(
 
 def test_the_run_the_app_starts_checks_the_name_too(tmp_path: Path) -> None:
     """``avo`` (no command) and the app build run arguments without the parser."""
-    from avo_tui.commands.run import prepare_run, run_args
-    from avo_tui.store import StoreError
-    from rich.console import Console
-
     args = run_args("../evil", sessions_dir=tmp_path / "sessions", target="cpu-attention")
-    with pytest.raises(StoreError, match="invalid session name '../evil'"):
+    with pytest.raises(StoreError, match=re.escape("invalid session name '../evil'")):
         prepare_run(args, Console(file=None, quiet=True))
     assert not (tmp_path / "evil").exists()

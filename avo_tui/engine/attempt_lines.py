@@ -4,8 +4,9 @@ app's attempt browser, so both tell the same story."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from rich.markup import escape
 
@@ -120,3 +121,38 @@ def attempt_log(source: AttemptSource, attempt: Attempt) -> str | None:
     """The evaluation's log (the evaluator's result as JSON); None when none was kept (an
     interrupted evaluation, or a gate request answered without measuring)."""
     return source.blobs.get_text(attempt.log) if attempt.log else None
+
+
+def log_summary(text: str) -> list[str]:
+    """What a person reads first in an evaluation's log, as plain lines: why it failed, the
+    compiler's output when it did not compile, each configuration's figure and check, the
+    flags and notes. A log that is not the evaluator's JSON is its own summary."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text.splitlines()
+    if not isinstance(doc, dict):
+        return text.splitlines()
+    lines: list[str] = []
+    failure = _mapping(doc.get("failure"))
+    if failure:
+        where = f" [{failure['config']}]" if failure.get("config") else ""
+        lines.append(f"failure: {failure.get('kind', '?')}{where}: {failure.get('message', '')}")
+    compiled = _mapping(doc.get("compile"))
+    if compiled and compiled.get("ok") is False and compiled.get("log"):
+        lines += ["compiler output:", *(f"  {x}" for x in str(compiled["log"]).splitlines())]
+    unit = doc.get("unit", "")
+    for config in doc.get("configs") or []:
+        c = _mapping(config)
+        check = {True: "pass", False: "FAIL", None: "not checked"}.get(c.get("passed"), "?")
+        figure = c.get("throughput")
+        timed = f"{figure:.4g} {unit}" if isinstance(figure, int | float) and figure else "-"
+        edge = " (edge)" if c.get("edge") else ""
+        lines.append(f"  {c.get('name', '?')}{edge}: {timed}, {check}")
+    lines += [f"flag: {flag}" for flag in doc.get("flags") or []]
+    lines += [f"note: {note}" for note in doc.get("notes") or []]
+    return lines
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,146 @@
+"""``avo sessions attempts``: every candidate a session evaluated, committed or not, and one
+attempt in full (its evaluation's log and its diff against the version it was built on)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..engine.attempt_lines import (
+    COLUMNS,
+    attempt_cells,
+    attempt_diff,
+    attempt_log,
+    log_summary,
+    outcome_style,
+    select_attempts,
+)
+from ..store import Attempt, Session, SessionCatalog, StoreError
+from . import Subcommands, add_command, positive_int, session_name
+
+SHOWN = 50
+WIDE = 120  # columns from which the author and the time are listed too
+
+EPILOG = """\
+Outcomes: committed (it became a version), promising (above the commit threshold; the gate's
+re-evaluation decides), slower, not_confirmed (the re-evaluation did not bear it out),
+suspect (held for your review), interrupted, checked (quick grid only), and the failures:
+compile_error, incorrect, timeout, crashed and the like (--failed lists only those).
+
+examples:
+  avo sessions attempts cpu-1                  the latest 50
+  avo sessions attempts cpu-1 --failed --all   every failed candidate
+  avo sessions attempts cpu-1 a12              a12 in full: its log and its diff
+  avo sessions attempts cpu-1 a12 --log        a12's log as the evaluator wrote it (JSON)
+"""
+
+
+def cmd_attempts(args: argparse.Namespace) -> int:
+    with SessionCatalog(args.sessions_dir).open(args.name, writable=False) as session:
+        if args.id:
+            return _show(session, session.attempt(args.id), args)
+        limit = None if args.all else args.limit
+        attempts = select_attempts(session, failed=args.failed, limit=limit)
+        if args.json:
+            print(json.dumps([a.to_doc() for a in attempts], indent=2))
+            return 0
+        _print_list(session, attempts, args)
+    return 0
+
+
+def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namespace) -> None:
+    console = Console(highlight=False, soft_wrap=False)
+    which = "failed attempts" if args.failed else "attempts"
+    total = session.attempt_count
+    if not attempts:
+        console.print(f"'{escape(session.name)}' has no {which} (of {total} attempts)")
+        return
+    latest = "" if args.all or len(attempts) < args.limit else "the latest "
+    more = " (--all for every one)" if latest else ""
+    console.print(f"'{escape(session.name)}': {latest}{len(attempts)} {which} of {total}, "
+                  f"oldest first{more}")
+    # On a narrow terminal (80 columns over SSH) the detail needs the room more than the
+    # author and the time do.
+    shown = [c for c in COLUMNS[:-1] if console.width >= WIDE or c not in ("author", "when")]
+    rows = [attempt_cells(a)._asdict() for a in attempts]
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in shown}
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+    for column in shown:
+        table.add_column(column, no_wrap=True, min_width=widths[column],
+                         justify="right" if column in ("score", "ratio") else "left")
+    room = console.width - sum(widths.values()) - len(shown)  # one space between columns
+    table.add_column(COLUMNS[-1], no_wrap=True, overflow="ellipsis", max_width=max(12, room))
+    for row in rows:
+        style = outcome_style(row["outcome"])
+        cells = {k: escape(v) for k, v in row.items()}
+        cells["outcome"] = f"[{style}]{cells['outcome']}[/]"
+        table.add_row(*(cells[c] for c in [*shown, COLUMNS[-1]]))
+    console.print(table)
+    console.print(f"[dim]one in full: avo sessions attempts {escape(session.name)} ID[/]")
+
+
+def _show(session: Session, attempt: Attempt, args: argparse.Namespace) -> int:
+    try:
+        log = attempt_log(session, attempt)
+    except StoreError as error:
+        log, log_problem = None, f"cannot read the log: {error}"
+    else:
+        log_problem = "no log was kept: the evaluation was interrupted, or answered without " \
+                      "measuring"
+    diff = attempt_diff(session, attempt)
+    if args.json:
+        print(json.dumps({"attempt": attempt.to_doc(), "log": log, "diff": diff.text}, indent=2))
+        return 0
+    if args.log:
+        if log is None:
+            raise StoreError(f"{attempt.id}: {log_problem}")
+        print(log)
+        return 0
+    console = Console(highlight=False, soft_wrap=True)
+    cells = attempt_cells(attempt)
+    style = outcome_style(cells.outcome)
+    became = f" -> {attempt.version}" if attempt.version else ""
+    console.print(f"[bold]{cells.id}[/] [{style}]{escape(cells.outcome)}[/]{became}   "
+                  f"from {escape(cells.base)} by {escape(cells.author)}   {cells.when}   "
+                  f"{escape(cells.score)}   {escape(cells.ratio)}")
+    if attempt.detail:
+        console.print(escape(attempt.detail))
+    console.print(f"\n[bold]diff against {escape(attempt.base)}[/] "
+                  f"(+{diff.added}/-{diff.removed})")
+    for line in diff.text.splitlines() or ["(the same files as its base)"]:
+        colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
+        if line.startswith(("+++", "---")):
+            colour = "bold"
+        console.print(f"[{colour}]{escape(line)}[/]" if colour else escape(line))
+    console.print("\n[bold]log[/]" + (f" (in full: avo sessions attempts {escape(session.name)} "
+                                      f"{attempt.id} --log)" if log else ""))
+    for line in log_summary(log) if log else [f"[dim]{escape(log_problem)}[/]"]:
+        console.print(escape(line) if log else line)
+    return 0
+
+
+def register(sessions: Subcommands) -> None:
+    p = add_command(
+        sessions, "attempts", cmd_attempts, "a session's attempts, or one in full",
+        "List the candidates a session evaluated, committed or not (the latest 50 unless "
+        "--all), with the version each was built on, its outcome, score and what happened; "
+        "or, given an attempt's id, that attempt in full: its evaluation's log and its diff "
+        "against the version it was built on. Reads without locking, so it works while a run "
+        "is live.",
+        EPILOG,
+    )
+    p.add_argument("name", type=session_name, help="session name")
+    p.add_argument("id", nargs="?", metavar="ID", help="an attempt's id (a12): show it in full")
+    p.add_argument("--failed", action="store_true",
+                   help="only the attempts that failed (did not compile, incorrect, timed out, "
+                   "crashed ...)")
+    p.add_argument("--all", action="store_true", help=f"list every one, not the latest {SHOWN}")
+    p.add_argument("--limit", type=positive_int, default=SHOWN, metavar="N",
+                   help=f"list the latest N (default {SHOWN})")
+    p.add_argument("--log", action="store_true",
+                   help="with ID: print the evaluation's log as the evaluator wrote it (JSON)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
