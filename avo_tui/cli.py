@@ -289,6 +289,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         version = session.version(args.version)
         files = session.read_files(version)
         out: Path = args.out
+        if out.exists() and not out.is_dir():
+            raise StoreError(f"--out {out} is a file; export writes a folder (the kernel files "
+                             f"and {EXPORT_SUMMARY}): name a folder")
         targets = [out / name for name in files] + [out / EXPORT_SUMMARY]
         clashes = [str(p) for p in targets if p.exists()]
         if clashes and not args.force:
