@@ -407,7 +407,7 @@ class AvoApp(App[None]):
         self._show_facts()
         self.query_one(SuspectBanner).show(polled.suspects)
         if polled.candidate is not None and self.diff_mode == "candidate":
-            self.query_one(DiffPane).show(*polled.candidate)
+            self.query_one(DiffPane).show(*polled.candidate, (None, "candidate"))
         if not self.opened:
             self.opened = True
             self._show_diff()
@@ -482,7 +482,7 @@ class AvoApp(App[None]):
         vid = self.query_one(LineageTree).selected_version
         wanted = (None if self.diff_mode == "candidate" else vid, self.diff_mode)
         if message.key == wanted:  # else the cursor has moved on: a newer read is coming
-            self.query_one(DiffPane).show(message.title, message.text)
+            self.query_one(DiffPane).show(message.title, message.text, message.key)
 
     def action_diff_mode(self) -> None:
         modes = [*MODES, "candidate"]

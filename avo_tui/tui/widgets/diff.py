@@ -70,13 +70,14 @@ class DiffPane(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.title = ""
         self.text = ""
+        self.key: tuple[str | None, str] | None = None  # (version, mode) of the diff shown
         self._short: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="diff-body")
 
-    def show(self, title: str, text: str) -> None:
-        self.title, self.text = title, text
+    def show(self, title: str, text: str, key: tuple[str | None, str] | None = None) -> None:
+        self.title, self.text, self.key = title, text, key
         self.border_title = title
         self._render_body()
         self.scroll_home(animate=False)
