@@ -1,5 +1,6 @@
-"""Fixtures for tests that run a live engine: a warm CPU worker per module, and a session with
-a scored seed, copied for each test (scoring the seed costs two evaluations).
+"""Fixtures for tests that run a live engine: one warm CPU worker for the whole test run, and
+a session with a scored seed, made once and copied for each test (scoring the seed costs two
+evaluations and the baselines' timings; once per module, that was a minute of the suite).
 
 Loaded for every test module by conftest.py; a module may still define its own. The imports
 sit inside the fixtures so the GPU machine can collect tests/gpu without the store's packages.
@@ -19,15 +20,17 @@ if TYPE_CHECKING:
     from avo_tui.store import Session
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def worker() -> Iterator[Worker]:
+    """Shared as one warm worker serves a whole run of avo: a kernel that crashes or hangs
+    costs its own process, or a restart of the worker, never the next test's evaluation."""
     from avo_tui.evaluation import Worker
 
     with Worker("cpu") as w:
         yield w
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Path:
     from engine_helpers import new_session
 
