@@ -17,6 +17,7 @@ from rich.table import Table
 from . import __version__
 from .commands import add_command, attempts, evaluate, kb, run, send, session_name
 from .commands import app as app_command
+from .commands.tables import FittedTable
 from .evaluation import (
     CandidateError,
     ContractError,
@@ -110,15 +111,20 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no sessions in {catalog.root}")
         return 0
-    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
-    for column in ("session", "target", "operator", "versions", "best", "status", "last activity"):
-        table.add_column(column, justify="right" if column in ("versions", "best") else "left")
-    for s in summaries:
-        best = f"{s.best:.4g} {s.best_unit}" if s.best is not None else "-"
-        # str(): a damaged session's summary may hold anything where text belongs
-        table.add_row(s.name, str(s.target), str(s.operator), str(s.versions), best,
-                      str(s.status), _ago(s.last_activity))
-    _console().print(table)
+    # str(): a damaged session's summary may hold anything where text belongs
+    rows = [[s.name, str(s.target), str(s.operator), str(s.versions),
+             f"{s.best:.4g} {s.best_unit}" if s.best is not None else "-", str(s.status),
+             _ago(s.last_activity)] for s in summaries]
+    console = _console()
+    header = ("session", "target", "operator", "versions", "best", "status", "last activity")
+    fitted = FittedTable(console, header, rows, "status", right=("versions", "best"),
+                         droppable=("last activity", "operator", "versions"), least=26)
+    for row in rows:
+        fitted.add_row(*(escape(cell) for cell in row))
+    console.print(fitted.table)
+    if any(s.error for s in summaries):
+        console.print("[dim]damaged: avo sessions repair NAME recovers what it can; --json "
+                      "has the error[/]")
     return 0
 
 

@@ -8,7 +8,6 @@ import json
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ..engine.attempt_lines import (
     COLUMNS,
@@ -21,9 +20,9 @@ from ..engine.attempt_lines import (
 )
 from ..store import Attempt, Session, SessionCatalog, StoreError
 from . import Subcommands, add_command, positive_int, session_name
+from .tables import FittedTable
 
 SHOWN = 50
-WIDE = 120  # columns from which the author and the time are listed too
 
 EPILOG = """\
 Outcomes: committed (it became a version), promising (above the commit threshold; the gate's
@@ -63,23 +62,16 @@ def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namesp
     more = " (--all for every one)" if latest else ""
     console.print(f"'{escape(session.name)}': {latest}{len(attempts)} {which} of {total}, "
                   f"oldest first{more}")
-    # On a narrow terminal (80 columns over SSH) the detail needs the room more than the
-    # author and the time do.
-    shown = [c for c in COLUMNS[:-1] if console.width >= WIDE or c not in ("author", "when")]
-    rows = [attempt_cells(a)._asdict() for a in attempts]
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in shown}
-    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
-    for column in shown:
-        table.add_column(column, no_wrap=True, min_width=widths[column],
-                         justify="right" if column in ("score", "ratio") else "left")
-    room = console.width - sum(widths.values()) - len(shown)  # one space between columns
-    table.add_column(COLUMNS[-1], no_wrap=True, overflow="ellipsis", max_width=max(12, room))
+    rows = [attempt_cells(a) for a in attempts]
+    # on a narrow terminal the detail needs the room more than the author and the time do
+    fitted = FittedTable(console, COLUMNS, rows, "detail", right=("score", "ratio"),
+                         droppable=("author", "when"), least=30)
+    outcome = COLUMNS.index("outcome")
     for row in rows:
-        style = outcome_style(row["outcome"])
-        cells = {k: escape(v) for k, v in row.items()}
-        cells["outcome"] = f"[{style}]{cells['outcome']}[/]"
-        table.add_row(*(cells[c] for c in [*shown, COLUMNS[-1]]))
-    console.print(table)
+        cells = [escape(c) for c in row]
+        cells[outcome] = f"[{outcome_style(row.outcome)}]{cells[outcome]}[/]"
+        fitted.add_row(*cells)
+    console.print(fitted.table)
     console.print(f"[dim]one in full: avo sessions attempts {escape(session.name)} ID[/]")
 
 

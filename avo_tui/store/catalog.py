@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StoreError, UnknownSession
+from .errors import DamagedSession, StoreError, UnknownSession
 from .journal_storage import BASE, JOURNAL
 from .lock import LockHolder, SessionLock
 from .session import Session, check_session_name
@@ -49,6 +49,7 @@ class SessionSummary:
     best_unit: str
     status: str
     last_activity: float
+    error: str | None = None  # why the session does not read (status is then "damaged: ...")
 
 
 class SessionCatalog:
@@ -94,16 +95,27 @@ class SessionCatalog:
             with Session.open(path, writable=False) as session:
                 meta, state, best = session.meta, session.run_state, session.best()
                 versions = len(session.lineage)
-        except StoreError as exc:
-            return SessionSummary(name, "?", "?", 0, None, "", f"unreadable: {exc}", last)
+        # one damaged session is one line of a listing, whatever broke in it
+        except (StoreError, OSError, ValueError, TypeError, KeyError) as exc:
+            reason = exc.reason if isinstance(exc, DamagedSession) else str(exc)
+            return SessionSummary(name, "?", "?", 0, None, "", f"damaged: {_short(reason)}",
+                                  last, error=str(exc))
         status = run_status(state.status, SessionLock(path).holder())
         return SessionSummary(
             name,
             meta.get("target", "?"),
-            meta.get("operator", "?"),
+            state.operator or meta.get("operator", "?"),
             versions,
             best.score.gmean if best and best.score else None,
             best.score.unit if best and best.score else "",
             status,
             last,
         )
+
+
+def _short(reason: str) -> str:
+    """The gist of why a session does not read: up to the first parenthesis or semicolon
+    ("not valid JSON (Expecting value: line 1 ...)" reads "not valid JSON")."""
+    for mark in (" (", "; ", ". "):
+        reason = reason.split(mark, 1)[0]
+    return reason.strip() or "unreadable"

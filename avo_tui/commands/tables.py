@@ -1,0 +1,51 @@
+"""Listings that fit the terminal: every column keeps its full width but one, which gets the
+room left and is cut with an ellipsis; where even that does not fit, the columns named
+droppable go first. At 80 columns a name cut to ``cpu-attent…`` is no use; a long status or
+detail loses only its end."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Literal
+
+from rich.console import Console
+from rich.table import Table
+
+
+class FittedTable:
+    """A borderless table of ``header``'s columns, sized for ``rows`` (their plain text), its
+    ``flexible`` column given at least ``least`` cells; add the rows, marked up as you like,
+    with every column's cell: a dropped column's is skipped."""
+
+    def __init__(
+        self,
+        console: Console,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        flexible: str,
+        right: Collection[str] = (),
+        droppable: Sequence[str] = (),
+        least: int = 12,
+    ) -> None:
+        widths = {name: max(len(name), *(len(row[i]) for row in rows))
+                  for i, name in enumerate(header)}
+        kept = list(header)
+        for name in [None, *droppable]:
+            if name is not None:
+                kept.remove(name)
+            fixed = sum(widths[k] for k in kept if k != flexible) + len(kept) - 1
+            if console.width - fixed >= least:
+                break
+        self._kept = [header.index(k) for k in kept]
+        self.table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+        for name in kept:
+            justify: Literal["left", "right"] = "right" if name in right else "left"
+            if name == flexible:
+                self.table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis",
+                                      max_width=max(least, console.width - fixed))
+            else:
+                self.table.add_column(name, justify=justify, no_wrap=True,
+                                      min_width=widths[name])
+
+    def add_row(self, *cells: str) -> None:
+        self.table.add_row(*(cells[i] for i in self._kept))
