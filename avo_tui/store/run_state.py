@@ -63,6 +63,7 @@ class RunState:
     in_flight: InFlight | None = None
     suspects: Mapping[str, Suspect] = field(default_factory=dict)  # attempt id -> pending
     knowledge: tuple[str, ...] | None = None  # the session's own knowledge folders
+    operator: str | None = None  # switched to on a resume; None: the one in meta, it began with
     # Not stored: the fields of the document that did not read (their defaults stand in).
     damaged: tuple[str, ...] = field(default=(), compare=False)
 
