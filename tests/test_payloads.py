@@ -25,10 +25,12 @@ from avo_tui.store import (
     HintPayload,
     InFlight,
     MalformedPayload,
+    OperatorPayload,
     PausePayload,
     Payload,
     PayloadError,
     PlanPayload,
+    QueuedPayload,
     ResumePayload,
     RollbackPayload,
     RunState,
@@ -81,6 +83,8 @@ SAMPLES: list[Payload] = [
     StatusPayload("budgets", changes={"max_cost_usd": 40.0, "max_tokens": None}),
     ErrorPayload("cannot roll back: no version 'v9'"),
     ErrorPayload("step failed on an internal error", traceback="Traceback ..."),
+    OperatorPayload("agent", "tuner"),
+    QueuedPayload(("pause", "hint 'try BLOCK_Q=64'")),
 ]
 
 

@@ -14,9 +14,11 @@ from ..store import (
     Event,
     GuidancePayload,
     HintPayload,
+    OperatorPayload,
     PausePayload,
     Payload,
     PlanPayload,
+    QueuedPayload,
     ResumePayload,
     RollbackPayload,
     StatusPayload,
@@ -84,6 +86,13 @@ def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
         case RollbackPayload():
             return (f"[yellow]rollback[/] head {escape(payload.from_version)} -> "
                     f"{escape(payload.to_version)}")
+        case OperatorPayload():
+            return (f"[magenta]operator switched[/] from {escape(payload.from_operator)} to "
+                    f"{escape(payload.to_operator)}")
+        case QueuedPayload(commands=commands):
+            sent = f"{len(commands)} command{'s' if len(commands) != 1 else ''}"
+            return (f"[magenta]queued   applying {sent} sent while no run was live:[/] "
+                    f"{escape('; '.join(commands))}")
         case ErrorPayload(message=message):
             return f"[red]error[/]    {escape(message)}"
         case StatusPayload(status=status, reason=reason) if status in ENDED:

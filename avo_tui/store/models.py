@@ -29,6 +29,8 @@ class EventKind(StrEnum):
     STEP_RESUMED = "step_resumed"  # an interrupted agent step continued from its saved turns
     STATUS = "status"
     ERROR = "error"
+    OPERATOR = "operator"  # the session's variation operator was switched on a resume
+    QUEUED = "queued"  # a run starts with commands sent while no run was live
 
 
 # Attempt outcomes that are not failures; every other outcome names the failure's kind.

@@ -269,13 +269,33 @@ class ErrorPayload(Payload):
     traceback: str | None = None  # of an internal error, clipped
 
 
+@dataclass(frozen=True)
+class OperatorPayload(Payload):
+    """The operator (the person) switched the session's variation operator on a resume
+    (``avo run --session NAME --operator tuner``)."""
+
+    KIND = EventKind.OPERATOR
+    from_operator: str = field(metadata={KEY: "from"})
+    to_operator: str = field(metadata={KEY: "to"})
+
+
+@dataclass(frozen=True)
+class QueuedPayload(Payload):
+    """A run starts with commands that were sent while no run was live (``avo send`` to a
+    stopped session): each described in a few words, in the order they apply."""
+
+    KIND = EventKind.QUEUED
+    commands: tuple[str, ...]
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.KIND.value: cls
     for cls in (
         SessionPayload, PlanPayload, ToolCallPayload, CompilePayload, CorrectnessPayload,
         BenchmarkPayload, AttemptPayload, CommitPayload, HintPayload, GuidancePayload,
         PausePayload, ResumePayload, RollbackPayload, SupervisorPayload, SuspectPayload,
-        StepPayload, StepResumedPayload, StatusPayload, ErrorPayload,
+        StepPayload, StepResumedPayload, StatusPayload, ErrorPayload, OperatorPayload,
+        QueuedPayload,
     )
 }
 
