@@ -18,6 +18,7 @@ from . import __version__
 from .commands import add_command, attempts, evaluate, kb, run, send, session_name
 from .commands import app as app_command
 from .commands.tables import FittedTable
+from .engine.inbox import age, describe, queued
 from .evaluation import (
     CandidateError,
     ContractError,
@@ -78,11 +79,8 @@ def _console() -> Console:
 def _ago(ts: float) -> str:
     if not ts:
         return "-"
-    seconds = max(0.0, time.time() - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit} ago"
-    return "just now"
+    seconds = time.time() - ts
+    return f"{age(seconds)} ago" if seconds >= 60 else "just now"
 
 
 def _when(ts: float) -> str:
@@ -170,6 +168,7 @@ def _print_session(
         console.print(f"[dim]the attempts, failed ones included: avo sessions attempts "
                       f"{escape(session.name)} [--failed][/]")
     _print_run(console, state)
+    _print_queued(console, session)
     limit = len(versions) if show_all else 50
     shown = versions[-limit:]
     if len(shown) < len(versions):
@@ -211,6 +210,15 @@ def _print_run(console: Console, state: RunState) -> None:
     if state.damaged:
         console.print(f"[yellow]state fields that did not read (shown as their defaults): "
                       f"{escape(', '.join(state.damaged))}[/]")
+
+
+def _print_queued(console: Console, session: Session) -> None:
+    """Commands sent while no run was live: the next run starts by applying them."""
+    waiting = queued(session.directory)
+    if waiting:
+        console.print("[yellow]queued for the next run:[/] "
+                      + escape("; ".join(describe(q.command) for q in waiting))
+                      + f" [dim](avo send {escape(session.name)} drop removes them)[/]")
 
 
 def _print_suspects(console: Console, session: Session) -> None:

@@ -151,8 +151,8 @@ def test_send_delivers_commands_to_the_inbox(tmp_path: Path, capsys: pytest.Capt
     make_session(tmp_path / "demo").close()
     base = ["--sessions-dir", str(tmp_path), "send", "demo"]
     assert main([*base, "hint", "try", "BLOCK_Q=64"]) == 0
-    assert "applies it when the session next runs" in capsys.readouterr().out
+    assert "queued hint 'try BLOCK_Q=64' for 'demo': no run is live" in capsys.readouterr().out
     assert main([*base, "rollback"]) == 1
-    assert "rollback needs a version" in capsys.readouterr().err
+    assert "rollback needs one version" in capsys.readouterr().err
     files = sorted((tmp_path / "demo" / "inbox").glob("*.json"))
     assert len(files) == 1 and '"try BLOCK_Q=64"' in files[0].read_text()

@@ -170,7 +170,8 @@ def test_avo_send_approves_and_rejects_suspects_of_a_headless_run(
         assert len(err.strip().splitlines()) == 1
     assert not list((flagged / "inbox").glob("*.json"))  # nothing was sent
     assert send("approve", approved)[:2] == (
-        0, "sent approve to 'flagged'; the engine applies it when the session next runs\n")
+        0, f"queued approve {approved} for 'flagged': no run is live, so it waits for the next "
+        "one (avo run --session flagged), which announces it and applies it first\n")
     assert send("reject", rejected)[0] == 0
 
     shown = avo(sessions, "sessions", "show", "flagged")  # the pending ones stand out

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..engine import commands as cmd
 from ..engine import send
+from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
-from ..store import SessionCatalog, StoreError
+from ..store import RunState, Session, SessionCatalog, StoreError
 from . import Subcommands, add_command, session_name
 
 ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget", "approve",
-           "reject")
+           "reject", "drop")
 # avo send NAME budget cost=20 tokens=5e6: the words a person types -> Budgets fields
 BUDGET_KEYS = {"cost": "max_cost_usd", "tokens": "max_tokens", "steps": "max_steps",
                "hours": "hours"}
+USED = {"max_cost_usd": "cost_usd", "max_tokens": "tokens", "max_steps": "steps",
+        "hours": "seconds"}  # Budgets field -> the Usage figure it limits
+WHOLE = ("max_tokens", "max_steps")
+SHOW_USED = {"max_cost_usd": "${:.2f}", "max_tokens": "{:,.0f} tokens",
+             "max_steps": "{:.0f} steps", "hours": "{:.2f} h of running"}
 
 EPILOG = """\
-The command waits in the session's inbox/ folder until the engine reaches a safe point (before
-its next evaluation or between steps); an evaluation already running finishes first. Commands
-sent while no run is live are applied when the session is next run.
+A run applies the command at its next safe point (before its next evaluation or between steps);
+an evaluation already running finishes first. What can be checked now is checked before
+anything is sent: the version of a rollback, a budget's figures, a suspect's id, an edit's files.
+
+No run live? The command is queued in the session's inbox/ folder, and the next run (avo run
+--session NAME) announces it and applies it first; a queued pause makes that run start
+paused. 'avo sessions show NAME' lists what is queued; 'avo send NAME drop' removes it.
 
 examples:
   avo send cpu-1 pause
@@ -34,6 +45,7 @@ examples:
                                           then resume a run that a spent budget paused
   avo send cpu-1 approve a12              commit suspect a12 as a version
   avo send cpu-1 reject a12               drop suspect a12; it is never committed
+  avo send cpu-1 drop                     remove the commands queued for the next run
 
 A suspect is a result the evaluator flagged as implausible (beyond the hardware peak, beyond the
 target's plausible ratio to the baseline, or a jump over the best beyond the target's limit)
@@ -43,59 +55,85 @@ that the commit gate would otherwise have committed: it is held until you approv
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    catalog = SessionCatalog(args.sessions_dir)
-    path = catalog.path(args.name)
-    command = _command(args, path)
-    send(path, command)
-    with catalog.open(args.name, writable=False) as session:
-        live = session.lock_holder is not None
-    when = "at its next safe point" if live else "when the session next runs"
-    print(f"sent {args.action} to '{args.name}'; the engine applies it {when}")
+    with SessionCatalog(args.sessions_dir).open(args.name, writable=False) as session:
+        writer = session.lock_holder
+        if args.action == "drop":
+            return _drop(session, writer is not None)
+        command = _command(args, session)
+    send(session.directory, command)
+    name, what = session.name, describe(command)
+    if writer:
+        print(f"sent {what} to '{name}' (run by pid {writer.pid} on {writer.host}); it "
+              "applies at the run's next safe point")
+        return 0
+    print(f"queued {what} for '{name}': no run is live, so it waits for the next one "
+          f"(avo run --session {name}), which announces it and applies it first")
+    waiting = queued(session.directory)
+    if len(waiting) > 1:
+        print(f"{len(waiting)} commands wait, in this order: "
+              + "; ".join(describe(q.command) for q in waiting)
+              + f" (avo send {name} drop removes them)")
+    if any(isinstance(q.command, cmd.Pause) for q in waiting):
+        print(f"note: with a pause queued, the next run starts paused; avo send {name} resume "
+              "(or p in the app) lets it go on")
     return 0
 
 
-def _command(args: argparse.Namespace, path: Path) -> cmd.Command:
-    text = " ".join(args.text)
+def _drop(session: Session, live: bool) -> int:
+    """Remove what waits in the inbox, while no run can be taking it."""
+    if live:
+        raise StoreError(f"a run of '{session.name}' is live and takes its commands as they "
+                         "come; drop works while no run is")
+    waiting = queued(session.directory)
+    for path in sorted((session.directory / INBOX).glob("*.json")):
+        path.unlink(missing_ok=True)
+    dropped = "; ".join(describe(q.command) for q in waiting) or "nothing was queued"
+    print(f"dropped from '{session.name}': {dropped}")
+    return 0
+
+
+def _command(args: argparse.Namespace, session: Session) -> cmd.Command:
+    """The command the words ask for, checked against the session as it stands now (the
+    engine checks again when it applies it)."""
+    words: list[str] = args.text
+    text = " ".join(words)
     match args.action:
-        case "pause":
-            return cmd.Pause()
-        case "resume":
-            return cmd.Resume()
+        case "pause" | "resume":
+            if text:
+                raise StoreError(f"{args.action} takes no text (got {text!r}): a hint is "
+                                 f"avo send NAME hint '...'")
+            return cmd.Pause() if args.action == "pause" else cmd.Resume()
         case "stop":
             return cmd.Stop(text or "stopped by avo send")
         case "hint":
-            if not text:
+            if not text.strip():
                 raise StoreError("a hint needs text: avo send NAME hint 'BLOCK_Q=64'")
             return cmd.Hint(text)
         case "guide":
-            return cmd.Guidance(text or None)
+            return cmd.Guidance(text.strip() or None)
         case "rollback":
-            if not text:
-                raise StoreError("rollback needs a version: avo send NAME rollback v3")
-            return cmd.Rollback(text)
+            if len(words) != 1:
+                raise StoreError("rollback needs one version: avo send NAME rollback v3")
+            return cmd.Rollback(session.version(words[0]).id)
         case "budget":
-            return cmd.SetBudgets(_budget_limits(args.text))
+            return cmd.SetBudgets(_budget_limits(words, session.run_state))
         case "approve" | "reject":
-            return _verdict(args.action, args.text, path)
+            if len(words) != 1:
+                raise StoreError(f"{args.action} needs one suspect's attempt id: avo send NAME "
+                                 f"{args.action} a12")
+            suspect = session.suspect(words[0])
+            return cmd.Approve(suspect.attempt) if args.action == "approve" else cmd.Reject(
+                suspect.attempt)
         case _:  # edit
-            if not text:
-                raise StoreError("edit needs a kernel file or folder: avo send NAME edit PATH")
-            with SessionCatalog(path.parent).open(path.name, writable=False) as session:
-                target = get_target(session.meta["target"])
-            return cmd.OperatorEdit(load_sources(Path(text), target.toolchain), args.message)
+            if len(words) != 1:
+                raise StoreError("edit needs one kernel file or folder: avo send NAME edit PATH")
+            target = get_target(session.meta["target"])
+            return cmd.OperatorEdit(load_sources(Path(words[0]), target.toolchain), args.message)
 
 
-def _verdict(action: str, words: list[str], path: Path) -> cmd.Command:
-    """Approve or reject one pending suspect, checked against the session now (the engine
-    checks again when it applies the command)."""
-    if len(words) != 1:
-        raise StoreError(f"{action} needs one suspect's attempt id: avo send NAME {action} a12")
-    with SessionCatalog(path.parent).open(path.name, writable=False) as session:
-        suspect = session.suspect(words[0])
-    return cmd.Approve(suspect.attempt) if action == "approve" else cmd.Reject(suspect.attempt)
-
-
-def _budget_limits(words: list[str]) -> dict[str, float]:
+def _budget_limits(words: list[str], state: RunState) -> dict[str, float]:
+    """``cost=40 tokens=20e6`` as Budgets fields; a limit the session has already reached
+    would end or pause the next run at once, so it is refused."""
     limits: dict[str, float] = {}
     for word in words:
         key, _, value = word.partition("=")
@@ -103,13 +141,19 @@ def _budget_limits(words: list[str]) -> dict[str, float]:
         try:
             number = float(value)
         except ValueError:
-            number = -1.0
-        if field is None or number <= 0:
+            number = math.nan
+        if field is None or not number > 0 or math.isinf(number):
             raise StoreError(
                 f"budget takes KEY=NUMBER with KEY one of {', '.join(BUDGET_KEYS)} and a "
                 f"positive number, e.g. cost=40; got {word!r}"
             )
-        limits[field] = int(number) if field in ("max_tokens", "max_steps") else number
+        if field in WHOLE and not number.is_integer():
+            raise StoreError(f"{key} counts whole {key}; got {word!r}")
+        used = state.usage_figure(USED[field]) / (3600 if field == "hours" else 1)
+        if number <= used:
+            raise StoreError(f"the session has used {SHOW_USED[field].format(used)} already; "
+                             f"{word} would end or pause its run at once: give more")
+        limits[field] = int(number) if field in WHOLE else number
     if not limits:
         raise StoreError("budget needs at least one limit, e.g. avo send NAME budget cost=40")
     return limits
@@ -120,7 +164,7 @@ def register(commands: Subcommands) -> None:
         commands, "send", cmd_send,
         "pause, resume, stop, hint, guide, roll back, edit, budget a run; approve or reject "
         "a suspect",
-        "Send a control command to a session's engine.", EPILOG,
+        "Send a control command to a session's run, live or next.", EPILOG,
     )
     p.add_argument("name", type=session_name, help="session name")
     p.add_argument("action", choices=ACTIONS)

@@ -64,7 +64,7 @@ from .gate import (
     threshold,
     unconfirmed,
 )
-from .inbox import Inbox
+from .inbox import Inbox, queued_payload
 from .supervisor import Supervisor, SupervisorLimits
 
 Subscriber = Callable[[Event], None]
@@ -144,6 +144,8 @@ class Engine:
     def run(self) -> str:
         """Run until stopped or out of budget; returns why it ended."""
         self._recover_in_flight("the run ended (crash or kill) during this evaluation")
+        if announcement := queued_payload(self.session.directory):
+            self.session.append(announcement)  # published with the status, before they apply
         self.supervisor.start(self.running_seconds())
         self.session.set_state(budgets=self.budgets.to_doc(), announce=False)
         self._set_status("running", announce=True)

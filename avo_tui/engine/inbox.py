@@ -3,6 +3,8 @@
 In-process senders (the app, the Ctrl-C handler) put commands on a queue. Other processes
 (``avo send``, an attached app) drop one JSON file per command into the session's ``inbox/``
 folder; the engine takes them in the order they were written and deletes each once read.
+Commands sent while no run is live wait there for the next run, which announces them before
+it applies them (a leftover ``pause`` must not look like a run that hangs).
 """
 
 from __future__ import annotations
@@ -11,12 +13,79 @@ import json
 import os
 import queue
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..store import QueuedPayload
 from ..store.atomic import atomic_write
+from . import commands as cmd
 from .commands import BadCommand, Command, from_doc, to_doc
 
 INBOX = "inbox"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A command waiting in the inbox folder, and when it was sent."""
+
+    command: Command
+    sent: float  # seconds since the epoch
+
+
+def describe(command: Command) -> str:
+    """A command in a few words, as a person would type it to ``avo send``."""
+    match command:
+        case cmd.Hint(text=text):
+            return f"hint {text!r}"
+        case cmd.Guidance(text=text):
+            return f"guide {text!r}" if text else "guide '' (clear the guidance)"
+        case cmd.Rollback(version=version):
+            return f"rollback {version}"
+        case cmd.OperatorEdit(files=files, message=message):
+            return f"edit {', '.join(sorted(files))} ({message})"
+        case cmd.SetBudgets(limits=limits):
+            return "budget " + " ".join(f"{k}={v:g}" for k, v in limits.items())
+        case cmd.Approve(attempt=attempt) | cmd.Reject(attempt=attempt):
+            return f"{type(command).__name__.lower()} {attempt}"
+        case cmd.Stop(reason=reason):
+            return f"stop ({reason})"
+    return type(command).__name__.lower()  # pause, resume
+
+
+def queued(session_dir: Path) -> list[Queued]:
+    """The commands waiting in the inbox folder, oldest first, left in place (the engine takes
+    them at its next safe point); a file that does not read is left out (the engine reports
+    it when it takes it)."""
+    folder = session_dir / INBOX
+    waiting = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            command = from_doc(json.loads(path.read_text()))
+        except (OSError, ValueError, BadCommand):
+            continue
+        stamp = path.name.split("-", 1)[0]
+        sent = int(stamp) / 1e9 if stamp.isdigit() else path.stat().st_mtime
+        waiting.append(Queued(command, sent))
+    return waiting
+
+
+def queued_payload(session_dir: Path, now: float | None = None) -> QueuedPayload | None:
+    """The announcement of the commands a run starts with, each with its age; None if none
+    waits."""
+    waiting = queued(session_dir)
+    if not waiting:
+        return None
+    now = time.time() if now is None else now
+    return QueuedPayload(tuple(f"{describe(q.command)}, sent {age(now - q.sent)} ago"
+                               for q in waiting))
+
+
+def age(seconds: float) -> str:
+    """How long ago, roughly: 40 s, 12 min, 3 h, 2 d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(0.0, seconds):.0f} s"
 
 
 def send(session_dir: Path, command: Command) -> Path:
