@@ -154,9 +154,12 @@ def _print_session(
     console = _console()
     meta, state = session.meta, RunState.from_doc(session.state)
     status = run_status(state.status, session.lock_holder)
+    operator = str(meta.get("operator"))
+    if state.operator and state.operator != operator:
+        operator = f"{state.operator} (switched from {operator})"
     console.print(
         f"[bold]{escape(session.name)}[/]  target {escape(str(meta.get('target')))}  "
-        f"operator {escape(str(meta.get('operator')))}  status {escape(status)}"
+        f"operator {escape(operator)}  status {escape(status)}"
     )
     head = state.head if state.head in session.lineage else "?"
     best_text = f"{best.id} ({_score(best)} {best.score.unit})" if best and best.score else "-"

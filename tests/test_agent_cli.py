@@ -150,6 +150,6 @@ def test_the_agent_consults_knowledge_from_the_project_the_settings_and_the_flag
         assert "Producers 24, consumers 240." in str(server.requests[2].tool_results())
 
         resumed = run_avo(tmp_path, env, "run", "--session", "kb-1", "--headless",
-                          "--max-steps", "2")
+                          "--max-steps", "1")  # one more step
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert "mine/notes.md: My notes" in str(server.requests[3].body["system"])

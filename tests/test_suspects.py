@@ -149,7 +149,8 @@ def test_avo_send_approves_and_rejects_suspects_of_a_headless_run(
     flagged: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sessions = flagged.parent
-    out = avo(sessions, "run", "--session", "flagged", "--headless", "--max-steps", "3")
+    avo(sessions, "send", "flagged", "budget", "steps=3")  # the session's: later runs stop too
+    out = avo(sessions, "run", "--session", "flagged", "--headless")
     with Session.open(flagged, writable=False) as session:
         suspects = session.suspects()
         assert len(suspects) >= 2 and len(session.lineage) == 1, out

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -33,9 +33,9 @@ from ..engine.event_lines import event_line
 from ..engine.output_log import OutputLog
 from ..evaluation import TargetSpec, Worker, get_target
 from ..knowledge import configured_folders, flag_folders
-from ..operators import OPERATORS, get_operator
+from ..operators import OPERATORS, OperatorUnavailable, get_operator
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
-from ..store import Event, Session, SessionCatalog, StoreError
+from ..store import Event, OperatorPayload, Session, SessionCatalog, StoreError
 from . import (
     Subcommands,
     add_command,
@@ -50,8 +50,14 @@ if TYPE_CHECKING:
 
 EPILOG = """\
 A new session scores its seed kernel twice before it is created (a seed that fails creates
-nothing). Budgets count for the whole session: a resumed run continues from the steps and
-hours already used. Run again with the same --session to resume exactly where it stopped.
+nothing). Run again with the same --session to resume exactly where it stopped.
+
+--max-steps counts the steps of this run: a resume with --max-steps 5 does 5 more, wherever
+the session stands, and the next run sets its own. --hours, --max-cost and --token-budget
+count the whole session, every run of it (avo send NAME budget steps=N sets a step budget
+for the whole session too). On a resume, --operator switches the session's variation
+operator (e.g. a session begun with the agent goes on with the tuner); the switch is kept
+for later runs and recorded as an event.
 
 While it runs, from another terminal:
   avo send NAME pause | resume | stop
@@ -62,7 +68,9 @@ While it runs, from another terminal:
 
 examples:
   avo run --target cpu-attention --session cpu-1 --headless --max-steps 30
-  avo run --session cpu-1 --headless --hours 2
+  avo run --session cpu-1 --headless --max-steps 10       10 more steps
+  avo run --session cpu-1 --headless --hours 2            until the session has run 2 h
+  avo run --session agent-1 --operator tuner              go on without the API
 """
 
 
@@ -85,8 +93,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     the session and the worker it returns."""
     catalog = SessionCatalog(args.sessions_dir)
     path = catalog.new_path(args.session)  # checks the name: run_args() skips the parser
-    limits = dict(max_steps=args.max_steps, hours=args.hours, max_cost_usd=args.max_cost,
-                  max_tokens=args.token_budget)
+    limits = dict(hours=args.hours, max_cost_usd=args.max_cost, max_tokens=args.token_budget)
     agent_flags = dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking)
     if path.exists():
         if args.origin:
@@ -101,23 +108,29 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
                     f"{args.target}; leave out --target to resume it"
                 )
             target = get_target(session.meta["target"])
-            stored = session.run_state.budgets or settings.budgets.to_doc()
-            budgets = Budgets.from_doc(stored).override(**limits)
-            agent = _agent_settings(settings.operator, settings.agent, agent_flags)
+            state = session.run_state
+            stored = state.budgets or settings.budgets.to_doc()
+            budgets = Budgets.from_doc(stored).override(**limits).for_run(
+                args.max_steps, int(state.usage_figure("steps")))
+            was = state.operator or settings.operator
+            settings = replace(settings, operator=args.operator or was)
+            agent = _resumed_agent(session.name, settings, agent_flags, asked=args.operator)
             knowledge = configured_folders(_resumed_knowledge(session, settings, args.knowledge))
+            if settings.operator != was:
+                _switch_operator(session, was, settings.operator, console)
         except BaseException:
             session.close()
             raise
         worker = Worker(target.device)
         evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
-        console.print(_resume_line(session, budgets))
+        console.print(_resume_line(session, budgets, settings.operator))
         return PreparedRun(session, target, settings, budgets, worker, evaluator, agent,
                            knowledge)
     if not args.target:
         raise StoreError(f"no session '{args.session}' yet: give --target to create it")
     target = get_target(args.target)
     files, origin = _seed(catalog, target, args)
-    budgets = Budgets().override(**limits)
+    budgets = Budgets().override(**limits).for_run(args.max_steps, 0)
     operator = args.operator or default_operator()
     agent = _agent_settings(operator, None, agent_flags)  # fails before any work
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
@@ -281,6 +294,29 @@ def _agent_settings(
     return settings
 
 
+def _resumed_agent(
+    name: str, settings: RunSettings, flags: dict[str, Any], asked: str | None
+) -> AgentSettings | None:
+    """The agent's settings for a resumed session (None for another operator). When the agent
+    cannot run, the error says how to go on with the tuner: the command, not just a flag."""
+    try:
+        return _agent_settings(settings.operator, settings.agent, flags)
+    except OperatorUnavailable as error:
+        if asked:
+            raise
+        raise OperatorUnavailable(f"{error}. To go on with the tuner: avo run --session {name} "
+                                  "--operator tuner (the switch is kept for later runs)") from None
+
+
+def _switch_operator(session: Session, was: str, now: str, console: Console) -> None:
+    """Record that the session goes on with another variation operator, in its state (later
+    runs keep it) and as an event."""
+    session.set_state(operator=now, announce=False)
+    session.append(OperatorPayload(was, now))
+    console.print(f"operator switched from {was} to {now} (kept for later runs; avo run "
+                  f"--session {session.name} --operator {was} switches back)")
+
+
 def _resumed_knowledge(
     session: Session, settings: RunSettings, flags: list[Path] | None
 ) -> list[str]:
@@ -338,14 +374,15 @@ def _two_stage_interrupt(engine: Engine, console: Console) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _resume_line(session: Session, budgets: Budgets) -> str:
+def _resume_line(session: Session, budgets: Budgets, operator: str) -> str:
     state = session.run_state
     return (
-        f"resuming '{session.name}' at {state.head}: step {state.step}, "
+        f"resuming '{session.name}' at {state.head} with the {operator}: step {state.step}, "
         f"{_duration(state.usage_figure('seconds'))} of running used, "
         f"{len(state.pending_hints)} pending hints"
         + (f", guidance: {state.guidance!r}" if state.guidance else "")
-        + (f"; step budget {budgets.max_steps}" if budgets.max_steps else "")
+        + (f"; this run stops after {budgets.run_steps} steps" if budgets.run_steps else "")
+        + (f"; the session's step budget is {budgets.max_steps}" if budgets.max_steps else "")
     )
 
 
@@ -397,8 +434,8 @@ def run_args(session: str, **overrides: Any) -> argparse.Namespace:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="target of a new session (see avo eval --help)")
     p.add_argument("--operator", choices=OPERATORS,
-                   help="variation operator of a new session (default: agent when "
-                   "ANTHROPIC_API_KEY is set, else tuner)")
+                   help="variation operator (default: agent when ANTHROPIC_API_KEY is set, "
+                   "else tuner); on a resume, switch the session to it (kept for later runs)")
     p.add_argument("--seed", type=Path, metavar="PATH",
                    help="seed kernel file or folder (default: the target's seed in kernels/)")
     p.add_argument("--from", dest="origin", type=session_ref, metavar="SESSION[:VERSION]",
@@ -407,9 +444,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true",
                    help="no app: print one line per event (watch it later with avo attach)")
     p.add_argument("--max-steps", type=positive_int, metavar="N",
-                   help="stop after N steps in total")
+                   help="stop after N steps of this run (a resume does N more)")
     p.add_argument("--hours", type=positive_float, metavar="H",
-                   help="stop after H hours of running in total")
+                   help="stop once the session has run H hours, every run of it counted")
     p.add_argument("--max-cost", type=positive_float, metavar="USD",
                    help="pause once the agent has spent this much in the session")
     p.add_argument("--token-budget", type=positive_int, metavar="N",

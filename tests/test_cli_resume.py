@@ -1,0 +1,126 @@
+"""Resuming a session with ``avo run``: ``--max-steps`` counts the steps of this run, and
+``--operator`` switches the session's variation operator (a session begun with the agent can
+go on with the tuner). ``--max-steps`` once counted the whole session, and the operator a
+session was created with could not be changed, while the error suggested a flag that did
+not help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from avo_tui.cli import main
+from avo_tui.engine import RunSettings
+from avo_tui.store import OperatorPayload, Score, Session, payload_of
+
+SEED = Path(__file__).resolve().parents[1] / "kernels" / "cpu" / "attention.c"
+
+
+def avo(root: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["--sessions-dir", str(root), *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def state(path: Path) -> tuple[int, dict]:
+    with Session.open(path, writable=False) as s:
+        return s.run_state.step, s.state
+
+
+def test_max_steps_on_a_resume_counts_the_steps_of_that_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "sessions"
+    code, out, err = avo(root, capsys, "run", "--target", "cpu-attention", "--session", "r",
+                         "--headless", "--quick", "--max-steps", "2", "--rng-seed", "1")
+    assert code == 0, out + err
+    assert "run ended: step budget reached (2 of 2)." in out
+    assert state(root / "r")[0] == 2
+
+    code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "3")
+    assert code == 0, out + err
+    assert "resuming 'r' at " in out and "; this run stops after 3 steps" in out
+    assert "run ended: step budget reached (3 of 3 in this run; 5 in the session)." in out
+    step, doc = state(root / "r")
+    assert step == 5
+    assert doc["budgets"]["max_steps"] is None  # a run's own limit is not kept
+    assert "run_steps" not in doc["budgets"]
+
+    code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "1")
+    assert code == 0, out + err
+    assert state(root / "r")[0] == 6
+
+
+def test_a_session_step_budget_still_counts_the_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "sessions"
+    Session.create(root / "b", target="cpu-attention", operator="tuner",
+                   seed_files={"attention.c": SEED.read_text()}, score=Score(1e-9),
+                   settings=RunSettings(quick=True).to_doc()).close()
+    assert avo(root, capsys, "send", "b", "budget", "steps=1")[0] == 0
+    code, out, err = avo(root, capsys, "run", "--session", "b", "--headless", "--max-steps", "5")
+    assert code == 0, out + err
+    assert "run ended: step budget reached (1 of 1)." in out
+    assert state(root / "b")[0] == 1
+
+
+@pytest.fixture
+def agent_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A session begun with the agent, on a machine without an API key."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("AVO_SETTINGS", str(tmp_path / "no-settings.toml"))
+    root = tmp_path / "sessions"
+    Session.create(root / "a", target="cpu-attention", operator="agent",
+                   seed_files={"attention.c": SEED.read_text()}, score=Score(1e-9),
+                   settings=RunSettings(operator="agent", quick=True).to_doc()).close()
+    return root
+
+
+def test_without_a_key_the_error_gives_the_command_that_goes_on_with_the_tuner(
+    agent_session: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = state(agent_session / "a")
+    code, out, err = avo(agent_session, capsys, "run", "--session", "a", "--headless",
+                         "--max-steps", "1")
+    assert code == 1 and "resuming" not in out
+    assert err.count("\n") == 1
+    assert err.startswith("avo: error: the agent operator needs an API key")
+    assert err.endswith("To go on with the tuner: avo run --session a --operator tuner (the "
+                        "switch is kept for later runs)\n")
+    assert state(agent_session / "a") == before  # nothing recorded
+
+
+def test_operator_switches_on_a_resume_and_the_switch_is_kept(
+    agent_session: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = agent_session / "a"
+    code, out, err = avo(agent_session, capsys, "run", "--session", "a", "--headless",
+                         "--max-steps", "1", "--operator", "tuner", "--rng-seed", "2")
+    assert code == 0, out + err
+    lines = out.splitlines()
+    assert lines[0] == ("operator switched from agent to tuner (kept for later runs; avo run "
+                        "--session a --operator agent switches back)")
+    assert lines[1].startswith("resuming 'a' at v0 with the tuner: step 0")
+    assert "run ended: step budget reached (1 of 1)." in out
+    with Session.open(path, writable=False) as s:
+        switches = [payload_of(e) for e in s.events() if e.kind == "operator"]
+        authors = {s.attempt(f"a{n}").author for n in range(1, s.attempt_count + 1)}
+        assert s.run_state.operator == "tuner" and s.run_state.step == 1
+    assert switches == [OperatorPayload("agent", "tuner")]
+    assert authors == {"tuner"}
+
+    # later runs keep it, with no new switch; listings show it
+    code, out, err = avo(agent_session, capsys, "run", "--session", "a", "--headless",
+                         "--max-steps", "1")
+    assert code == 0, out + err
+    assert "operator switched" not in out and "with the tuner: step 1" in out
+    with Session.open(path, writable=False) as s:
+        assert len([e for e in s.events() if e.kind == "operator"]) == 1
+        assert s.run_state.step == 2
+    code, out, _ = avo(agent_session, capsys, "sessions", "list", "--json")
+    assert code == 0 and [s["operator"] for s in json.loads(out)] == ["tuner"]
+    code, out, _ = avo(agent_session, capsys, "sessions", "show", "a")
+    assert "operator tuner (switched from agent)" in out.splitlines()[0]
