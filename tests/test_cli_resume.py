@@ -124,3 +124,15 @@ def test_operator_switches_on_a_resume_and_the_switch_is_kept(
     assert code == 0 and [s["operator"] for s in json.loads(out)] == ["tuner"]
     code, out, _ = avo(agent_session, capsys, "sessions", "show", "a")
     assert "operator tuner (switched from agent)" in out.splitlines()[0]
+
+
+def test_a_budget_change_during_a_run_keeps_the_run_s_own_limit() -> None:
+    from avo_tui.engine import Budgets
+
+    budgets = Budgets(hours=1.0).for_run(3, done=5)
+    raised = budgets.override(max_cost_usd=40.0)  # avo send NAME budget cost=40, mid-run
+    assert (raised.run_steps, raised.run_from, raised.max_cost_usd) == (3, 5, 40.0)
+    assert raised.to_doc() == {"max_steps": None, "hours": 1.0, "max_cost_usd": 40.0,
+                               "max_tokens": None}
+    with pytest.raises(TypeError, match="not a budget: run_steps"):
+        budgets.override(run_steps=1)
