@@ -8,12 +8,14 @@ are), so the rows it has show the change rather than its headers and context.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ...store import InFlight, RunState, Session
 from ...store.diff import diff_files
@@ -63,34 +65,57 @@ def tighten(text: str) -> str:
     return "\n".join(kept)
 
 
-class DiffPane(VerticalScroll):
-    DEFAULT_CSS = "DiffPane { overflow-x: hidden; }"  # long lines wrap: a cut hides the change
+class DiffPane(ScrollView, can_focus=True):
+    """A Line API view: a new diff is drawn without laying the screen out again (a Static in
+    a scrolling container re-lays and repaints the whole screen on every update, each key in
+    the lineage)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    DEFAULT_CSS = "DiffPane { overflow-x: hidden; overflow-y: scroll; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.title = ""
         self.text = ""
         self.key: tuple[str | None, str] | None = None  # (version, mode) of the diff shown
-        self._short: bool | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static("", id="diff-body")
+        self._rows: list[Strip] = []
+        self._laid_for: tuple[int, bool] | None = None  # (width, short) the rows are for
 
     def show(self, title: str, text: str, key: tuple[str | None, str] | None = None) -> None:
         self.title, self.text, self.key = title, text, key
         self.border_title = title
-        self._render_body()
-        self.scroll_home(animate=False)
+        self._laid_for = None
+        self._lay_out()
+        self.scroll_home(animate=False, immediate=True)
 
     def on_resize(self, event: events.Resize) -> None:
-        if (event.size.height < SHORT_ROWS) != self._short:
-            self._render_body()
+        self._lay_out()
 
-    def _render_body(self) -> None:
-        self._short = self.size.height < SHORT_ROWS
-        text = tighten(self.text) if self._short else self.text
-        body: Syntax | Text = (
-            Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
-            if text else Text("no changes", style="dim")
-        )
-        self.query_one("#diff-body", Static).update(body)
+    def _lay_out(self) -> None:
+        width = self.scrollable_content_region.width
+        short = self.size.height < SHORT_ROWS
+        if width <= 0 or (width, short) == self._laid_for:
+            return
+        self._laid_for = (width, short)
+        text = tighten(self.text) if short else self.text
+        console = self.app.console
+        if text:
+            body = Syntax(text, "diff", theme="ansi_dark", background_color="default")
+            highlighted = body.highlight(text)
+            highlighted.rstrip()
+        else:
+            highlighted = Text("no changes", style="dim")
+        self._rows = [Strip(line.render(console), line.cell_len)
+                      for line in highlighted.wrap(console, width, overflow="fold",
+                                                   no_wrap=False)]
+        size = Size(width, len(self._rows))
+        self.set_reactive(DiffPane.virtual_size, size)  # no layout: see the class docstring
+        self.vertical_scrollbar.window_virtual_size = size.height
+        self.vertical_scrollbar.refresh()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        number = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if number >= len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        return self._rows[number].crop_extend(0, width, self.rich_style)
