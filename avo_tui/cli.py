@@ -292,7 +292,11 @@ def cmd_sessions_repair(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             print("re-run with --yes to repair (the originals are kept in a damaged-* folder)")
             return 1
-        if input("repair now? the originals are kept [y/N] ").strip().lower() not in ("y", "yes"):
+        try:
+            answer = input("repair now? the originals are kept [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
             print("nothing changed")
             return 1
     kept = apply_repair(plan)

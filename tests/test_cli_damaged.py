@@ -16,7 +16,8 @@ DAMAGE = {
     "cut-json": (b'{"format": "avo-store/1", "gen', "damaged: not valid JSON"),
     "not-ours": (b"{}", "damaged: not an avo session database"),
     "odd-shape": (b'{"format": "avo-store/1", "generation": 0, "seq": 0, "segments": 5, '
-                  b'"sealed": [], "tables": {}}', "damaged: 'int' object is not iterable"),
+                  b'"sealed": [], "tables": {}}',
+                  "damaged: TypeError: 'int' object is not iterable"),
 }
 
 
@@ -64,3 +65,18 @@ def test_json_keeps_the_whole_error(
     assert "avo sessions repair cut-json" in cut["error"]
     assert listed["mha-long-run-1"]["error"] is None
     assert listed["mha-long-run-1"]["status"] == "new"
+
+
+@pytest.mark.parametrize("argv", [["sessions", "show", "odd-shape"],
+                                  ["sessions", "attempts", "odd-shape"],
+                                  ["export", "odd-shape", "--out", "OUT"],
+                                  ["send", "odd-shape", "pause"]])
+def test_a_session_file_of_an_odd_shape_is_a_damaged_session_not_a_traceback(
+    sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main(["--sessions-dir", str(sessions), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"avo: error: damaged session file {sessions / 'odd-shape' / 'session.json'}"
+                   ": TypeError: 'int' object is not iterable. Nothing was changed. `avo "
+                   "sessions repair odd-shape` checks it\n")

@@ -129,6 +129,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     if not args.target:
         raise StoreError(f"no session '{args.session}' yet: give --target to create it")
     target = get_target(args.target)
+    catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
     files, origin = _seed(catalog, target, args)
     budgets = Budgets().override(**limits).for_run(args.max_steps, 0)
     operator = args.operator or default_operator()

@@ -57,6 +57,7 @@ class SessionCatalog:
         self.root = root
 
     def names(self) -> list[str]:
+        self._check_root()
         if not self.root.is_dir():
             return []
         folders = (p for p in self.root.iterdir() if not p.name.startswith("."))
@@ -81,10 +82,24 @@ class SessionCatalog:
 
     def new_path(self, name: str) -> Path:
         check_session_name(name)
+        self._check_root()
         return self.root / name
 
+    def _check_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"the sessions folder {self.root} is a file: --sessions-dir or "
+                             f"{ENV_SESSIONS_DIR} must name a folder")
+
     def open(self, name: str, *, writable: bool = True) -> Session:
-        return Session.open(self.path(name), writable=writable)
+        """Open a session by name; a file that reads as something other than a session's
+        (a shape no version of avo wrote) is a DamagedSession, not a crash."""
+        path = self.path(name)
+        try:
+            return Session.open(path, writable=writable)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise DamagedSession(path / BASE, f"{type(exc).__name__}: {exc}",
+                                 hint=f"Nothing was changed. `avo sessions repair {name}` "
+                                 "checks it") from exc
 
     def summary(self, name: str) -> SessionSummary:
         path = self.path(name)
@@ -92,7 +107,7 @@ class SessionCatalog:
             (p.stat().st_mtime for p in (path / BASE, path / JOURNAL) if p.exists()), default=0.0
         )
         try:
-            with Session.open(path, writable=False) as session:
+            with self.open(name, writable=False) as session:
                 meta, state, best = session.meta, session.run_state, session.best()
                 versions = len(session.lineage)
         # one damaged session is one line of a listing, whatever broke in it
