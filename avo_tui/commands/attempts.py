@@ -23,6 +23,7 @@ from . import Subcommands, add_command, positive_int, session_name
 from .tables import FittedTable
 
 SHOWN = 50
+DIFF_COLOURS = {"+": "green", "-": "red", "@": "cyan"}
 
 EPILOG = """\
 Outcomes: committed (it became a version), promising (above the commit threshold; the gate's
@@ -75,44 +76,48 @@ def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namesp
     console.print(f"[dim]one in full: avo sessions attempts {escape(session.name)} ID[/]")
 
 
+NO_LOG = "no log was kept: the evaluation was interrupted, or answered without measuring"
+
+
 def _show(session: Session, attempt: Attempt, args: argparse.Namespace) -> int:
     try:
-        log = attempt_log(session, attempt)
+        log, why = attempt_log(session, attempt), NO_LOG
     except StoreError as error:
-        log, log_problem = None, f"cannot read the log: {error}"
-    else:
-        log_problem = "no log was kept: the evaluation was interrupted, or answered without " \
-                      "measuring"
+        log, why = None, f"cannot read the log: {error}"
+    if args.log:
+        if log is None:
+            raise StoreError(f"{attempt.id}: {why}")
+        print(log)
+        return 0
     diff = attempt_diff(session, attempt)
     if args.json:
         print(json.dumps({"attempt": attempt.to_doc(), "log": log, "diff": diff.text}, indent=2))
         return 0
-    if args.log:
-        if log is None:
-            raise StoreError(f"{attempt.id}: {log_problem}")
-        print(log)
-        return 0
     console = Console(highlight=False, soft_wrap=True)
-    cells = attempt_cells(attempt)
-    style = outcome_style(cells.outcome)
-    became = f" -> {attempt.version}" if attempt.version else ""
-    console.print(f"[bold]{cells.id}[/] [{style}]{escape(cells.outcome)}[/]{became}   "
-                  f"from {escape(cells.base)} by {escape(cells.author)}   {cells.when}   "
-                  f"{escape(cells.score)}   {escape(cells.ratio)}")
-    if attempt.detail:
-        console.print(escape(attempt.detail))
+    _print_record(console, attempt)
     console.print(f"\n[bold]diff against {escape(attempt.base)}[/] "
                   f"(+{diff.added}/-{diff.removed})")
     for line in diff.text.splitlines() or ["(the same files as its base)"]:
-        colour = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
-        if line.startswith(("+++", "---")):
-            colour = "bold"
+        colour = "bold" if line.startswith(("+++", "---")) else DIFF_COLOURS.get(line[:1])
         console.print(f"[{colour}]{escape(line)}[/]" if colour else escape(line))
-    console.print("\n[bold]log[/]" + (f" (in full: avo sessions attempts {escape(session.name)} "
-                                      f"{attempt.id} --log)" if log else ""))
-    for line in log_summary(log) if log else [f"[dim]{escape(log_problem)}[/]"]:
-        console.print(escape(line) if log else line)
+    if log is None:
+        console.print(f"\n[bold]log[/]\n[dim]{escape(why)}[/]")
+        return 0
+    console.print(f"\n[bold]log[/] (in full: avo sessions attempts {escape(session.name)} "
+                  f"{attempt.id} --log)")
+    for line in log_summary(log):
+        console.print(escape(line))
     return 0
+
+
+def _print_record(console: Console, attempt: Attempt) -> None:
+    cells = attempt_cells(attempt)
+    became = f" -> {attempt.version}" if attempt.version else ""
+    console.print(f"[bold]{cells.id}[/] [{outcome_style(cells.outcome)}]{escape(cells.outcome)}"
+                  f"[/]{became}   from {escape(cells.base)} by {escape(cells.author)}   "
+                  f"{cells.when}   {escape(cells.score)}   {escape(cells.ratio)}")
+    if attempt.detail:
+        console.print(escape(attempt.detail))
 
 
 def register(sessions: Subcommands) -> None:
