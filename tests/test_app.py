@@ -500,3 +500,18 @@ async def test_two_viewers_of_one_run_agree(session: Session, worker: Worker) ->
             await until(driver, lambda v=view: v.query_one(LineageTree).marks.head == "v0")
         assert app.query_one(LineageTree).marks == viewer.query_one(LineageTree).marks
 
+
+
+async def test_a_session_that_stops_reading_is_reported_and_the_app_stays(browsed: Path) -> None:
+    """The one handler for failed reads: a poll that fails (the session file damaged under the
+    view) is shown in the status bar and the output, and the app goes on answering keys."""
+    async with browsing(browsed) as (app, pilot):
+        (browsed / "session.json").write_text("not json")  # a new base: the reader reloads it
+        await until(pilot, lambda: app.engine_error is not None)
+        assert "cannot read the session" in app.engine_error  # type: ignore[operator]
+        assert "session.json" in app.engine_error  # type: ignore[operator]
+        await until(pilot, lambda: " error " in status_text(app))
+        assert "cannot read the session" in output_text(app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert app.is_running
