@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from typing import TypeAlias
 
 from ..store.session import check_session_name
 
+DESCRIPTION_WIDTH = 78
 Handler = Callable[[argparse.Namespace], int]
 # argparse exposes no public name for it, and the class is not subscriptable at run time.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -19,7 +21,9 @@ def add_command(
     parser = group.add_parser(
         name,
         help=summary,
-        description=description,
+        # the raw formatter keeps the epilog's layout, and leaves a one-paragraph description
+        # as one long line: wrapped here to read at 80 columns
+        description=textwrap.fill(description, DESCRIPTION_WIDTH),
         epilog=epilog or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

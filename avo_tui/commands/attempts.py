@@ -27,9 +27,10 @@ DIFF_COLOURS = {"+": "green", "-": "red", "@": "cyan"}
 
 EPILOG = """\
 Outcomes: committed (it became a version), promising (above the commit threshold; the gate's
-re-evaluation decides), slower, not_confirmed (the re-evaluation did not bear it out),
-suspect (held for your review), interrupted, checked (quick grid only), and the failures:
-compile_error, incorrect, timeout, crashed and the like (--failed lists only those).
+re-evaluation decides), within_noise (above the best by less than the measured noise),
+slower, not_confirmed (the re-evaluation did not bear it out), suspect (held for your
+review), interrupted, checked (quick grid only), and the failures: compile_error, incorrect,
+timeout, crashed and the like (--failed lists only those).
 
 examples:
   avo sessions attempts cpu-1                  the latest 50
