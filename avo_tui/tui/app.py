@@ -197,7 +197,8 @@ class AvoApp(App[None]):
         self.suspects: list[Suspect] = []
         self.live = False
         self._facts: StatusFacts | None = None
-        self._polling = False
+        self._poll_worker: Worker[None] | None = None  # the poll under way; one at a time
+        self._poll_again = False
         self._points: list[tuple[str, float]] = []
         self._baselines: dict[str, float] = {}
         self._unit = ""
@@ -318,21 +319,22 @@ class AvoApp(App[None]):
 
     # -- reading off the event loop -----------------------------------------------------------
 
-    def _read(self, job: Job, to: MessagePump) -> None:
+    def _read(self, job: Job, to: MessagePump, droppable: bool = True) -> None:
         """Run ``job`` holding the reader's lock and post its message to ``to``, unless the
-        read was superseded (exclusive workers cancel the one before them)."""
+        read was superseded (exclusive workers cancel the one before them) and ``droppable``."""
         reader = self.reader
         assert reader is not None
         with reader.lock:
-            if get_current_worker().is_cancelled:
+            if droppable and get_current_worker().is_cancelled:
                 return
             message = job(reader)
-        if not get_current_worker().is_cancelled:
+        if not (droppable and get_current_worker().is_cancelled):
             to.post_message(message)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def _read_poll(self, want_candidate: bool) -> None:
-        self._read(lambda reader: reader.poll(want_candidate), self)
+        # never dropped: a poll moves the reader past the events it hands over
+        self._read(lambda reader: reader.poll(want_candidate), self, droppable=False)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="diff")
     def _read_diff(self, vid: str | None, mode: str) -> None:
@@ -354,9 +356,11 @@ class AvoApp(App[None]):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed read is reported: the app stays up, and reads go on."""
         worker = event.worker
-        if worker.group == "poll" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
-                                                      WorkerState.CANCELLED):
-            self._polling = False
+        if worker is self._poll_worker and worker.is_finished:
+            self._poll_worker = None
+            if self._poll_again:  # the last batch was full: more is waiting
+                self._poll_again = False
+                self.poll()
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
@@ -374,10 +378,9 @@ class AvoApp(App[None]):
     @while_shown
     def poll(self) -> None:
         """Start a read of what is new, unless one is still under way."""
-        if self.reader is None or self._polling:
+        if self.reader is None or self._poll_worker is not None:
             return
-        self._polling = True
-        self._read_poll(self.diff_mode == "candidate")
+        self._poll_worker = self._read_poll(self.diff_mode == "candidate")
 
     @while_shown
     def on_polled(self, polled: Polled) -> None:
@@ -411,9 +414,7 @@ class AvoApp(App[None]):
         if not self.opened:
             self.opened = True
             self._show_diff()
-        if polled.more:
-            self._polling = False  # the worker's end is reported after this message
-            self.call_after_refresh(self.poll)
+        self._poll_again = polled.more
 
     def _show_lineage(self) -> None:
         tree = self.query_one(LineageTree)
