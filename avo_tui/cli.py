@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .commands import add_command, attempts, evaluate, kb, run, send, session_name
+from .commands import HelpFormatter, add_command, attempts, evaluate, kb, run, send, session_name
 from .commands import app as app_command
 from .commands.tables import FittedTable
 from .engine.inbox import age, describe, queued
@@ -64,7 +64,7 @@ examples:
   avo
   avo run --target mha --session mha-1            the app, on a new session
   avo attach long-1                               watch and steer a headless run
-  avo run --target cpu-attention --session cpu-1 --headless --quick --max-steps 30
+  avo run --target cpu-attention --session cpu-1 --headless --max-steps 30
   avo sessions list
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="avo",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"avo-tui {__version__}")
     parser.add_argument(

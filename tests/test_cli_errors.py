@@ -28,3 +28,33 @@ def test_a_sessions_folder_that_is_a_file_is_named(
     assert captured.err == (f"avo: error: the sessions folder {folder} is a file: "
                             "--sessions-dir or AVO_SESSIONS_DIR must name a folder\n")
     assert folder.read_text() == "not a folder\n"
+
+
+def every_command() -> list[list[str]]:
+    import argparse
+
+    from avo_tui.cli import build_parser
+
+    found: list[list[str]] = [[]]
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+@pytest.mark.parametrize("argv", every_command(), ids=lambda argv: " ".join(argv) or "avo")
+def test_every_help_reads_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    wide = [line for line in capsys.readouterr().out.splitlines() if len(line) > 80]
+    assert wide == []

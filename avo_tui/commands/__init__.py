@@ -9,10 +9,33 @@ from typing import TypeAlias
 
 from ..store.session import check_session_name
 
-DESCRIPTION_WIDTH = 78
 Handler = Callable[[argparse.Namespace], int]
 # argparse exposes no public name for it, and the class is not subscriptable at run time.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Prose in descriptions and epilogs is wrapped to the terminal (at 80 columns over SSH a
+    raw paragraph runs off the screen); indented lines, the examples, stay as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        prose: list[str] = []
+
+        def flush() -> None:
+            if prose:
+                out.extend(textwrap.wrap(" ".join(prose), width, initial_indent=indent,
+                                         subsequent_indent=indent))
+                prose.clear()
+
+        for line in text.splitlines():
+            if line.strip() and not line[0].isspace():
+                prose.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line.strip() else "")
+        flush()
+        return "\n".join(out)
 
 
 def add_command(
@@ -21,11 +44,9 @@ def add_command(
     parser = group.add_parser(
         name,
         help=summary,
-        # the raw formatter keeps the epilog's layout, and leaves a one-paragraph description
-        # as one long line: wrapped here to read at 80 columns
-        description=textwrap.fill(description, DESCRIPTION_WIDTH),
+        description=description,
         epilog=epilog or None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.set_defaults(func=func)
     return parser

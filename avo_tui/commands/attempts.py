@@ -35,8 +35,8 @@ timeout, crashed and the like (--failed lists only those).
 examples:
   avo sessions attempts cpu-1                  the latest 50
   avo sessions attempts cpu-1 --failed --all   every failed candidate
-  avo sessions attempts cpu-1 a12              a12 in full: its log and its diff
-  avo sessions attempts cpu-1 a12 --log        a12's log as the evaluator wrote it (JSON)
+  avo sessions attempts cpu-1 a12              a12 in full: its log, its diff
+  avo sessions attempts cpu-1 a12 --log        a12's log as written (JSON)
 """
 
 

@@ -24,8 +24,8 @@ Files of your own folders are named FOLDER/FILE.md.
 examples:
   avo kb search "how do I give the consumer warpgroups more registers"
   avo kb search "TMA box size limit" --limit 3 --json
-  avo kb show hopper-tma.md                       a whole file
-  avo kb show "ptx-reference.md#setmaxnreg"       the one section whose heading says setmaxnreg
+  avo kb show hopper-tma.md                    a whole file
+  avo kb show "ptx-reference.md#setmaxnreg"    the section whose heading says so
   avo kb list
 """
 

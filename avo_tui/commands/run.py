@@ -62,15 +62,15 @@ for later runs and recorded as an event.
 While it runs, from another terminal:
   avo send NAME pause | resume | stop
   avo send NAME hint "BLOCK_Q=64"         a one-off suggestion for the next step
-  avo send NAME guide "vary BLOCK_K"      standing guidance (avo send NAME guide '' clears it)
+  avo send NAME guide "vary BLOCK_K"      standing guidance (guide '' clears it)
   avo send NAME rollback v3               the next versions branch from v3
-  avo send NAME edit path/to/kernel.c     evaluate a hand edit; committed if correct
+  avo send NAME edit path/to/kernel.c     a hand edit, committed if correct
 
 examples:
   avo run --target cpu-attention --session cpu-1 --headless --max-steps 30
-  avo run --session cpu-1 --headless --max-steps 10       10 more steps
-  avo run --session cpu-1 --headless --hours 2            until the session has run 2 h
-  avo run --session agent-1 --operator tuner              go on without the API
+  avo run --session cpu-1 --headless --max-steps 10   10 more steps
+  avo run --session cpu-1 --headless --hours 2        until 2 h in all
+  avo run --session agent-1 --operator tuner          go on without the API
 """
 
 

@@ -38,14 +38,15 @@ examples:
   avo send cpu-1 pause
   avo send cpu-1 hint "try BLOCK_Q=64"
   avo send cpu-1 guide "vary BLOCK_K and UNROLL"
-  avo send cpu-1 guide ''                 clear the standing guidance
+  avo send cpu-1 guide ''          clear the standing guidance
   avo send cpu-1 rollback v2
   avo send cpu-1 edit ./my_kernel.c -m "hand-unrolled inner loop"
-  avo send cpu-1 budget cost=40 tokens=20e6   raise the session's budgets (also steps=, hours=);
-                                          then resume a run that a spent budget paused
-  avo send cpu-1 approve a12              commit suspect a12 as a version
-  avo send cpu-1 reject a12               drop suspect a12; it is never committed
-  avo send cpu-1 drop                     remove the commands queued for the next run
+  avo send cpu-1 budget cost=40 tokens=20e6
+                                   raise the session's budgets (also steps=,
+                                   hours=), then resume a run a budget paused
+  avo send cpu-1 approve a12       commit suspect a12 as a version
+  avo send cpu-1 reject a12        drop suspect a12; it is never committed
+  avo send cpu-1 drop              remove the commands queued for the next run
 
 A suspect is a result the evaluator flagged as implausible (beyond the hardware peak, beyond the
 target's plausible ratio to the baseline, or a jump over the best beyond the target's limit)
@@ -167,7 +168,8 @@ def register(commands: Subcommands) -> None:
         "Send a control command to a session's run, live or next.", EPILOG,
     )
     p.add_argument("name", type=session_name, help="session name")
-    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("action", choices=ACTIONS, metavar="ACTION",
+                   help=", ".join(ACTIONS) + " (see below)")
     p.add_argument("text", nargs="*", help="hint or guidance text, a version, a kernel path, "
                    "or a suspect's attempt id (approve, reject)")
     p.add_argument("-m", "--message", default="edited by hand", help="message of an edit")
