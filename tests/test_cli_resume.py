@@ -136,3 +136,21 @@ def test_a_budget_change_during_a_run_keeps_the_run_s_own_limit() -> None:
                                "max_tokens": None}
     with pytest.raises(TypeError, match="not a budget: run_steps"):
         budgets.override(run_steps=1)
+
+
+def test_the_app_shows_the_operator_a_resume_switched_to(
+    agent_session: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from avo_tui.engine.client import RunClient
+    from avo_tui.tui.reading import SessionReader
+
+    code, out, err = avo(agent_session, capsys, "run", "--session", "a", "--headless",
+                         "--max-steps", "1", "--operator", "tuner")
+    assert code == 0, out + err
+    client = RunClient(agent_session / "a")
+    try:
+        polled = SessionReader(client).poll(want_candidate=False)
+    finally:
+        client.close()
+    assert polled.facts.operator == "tuner"
+    assert "operator switched from agent to tuner" in polled.lines

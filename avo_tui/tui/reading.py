@@ -170,7 +170,7 @@ class SessionReader:
         return StatusFacts(
             session=session.name,
             target=str(meta.get("target", "?")),
-            operator=str(meta.get("operator", "?")),
+            operator=str(state.operator or meta.get("operator", "?")),  # switched on a resume
             state=self.client.run_status().name,
             step=state.step,
             seconds=state.usage_figure("seconds"),
