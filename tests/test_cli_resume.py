@@ -29,37 +29,45 @@ def state(path: Path) -> tuple[int, dict]:
         return s.run_state.step, s.state
 
 
+def quick_session(root: Path, name: str, operator: str = "tuner") -> Path:
+    """A cpu-attention session on the quick grid whose seed no candidate beats (so a step is
+    one evaluation, never a gate's two)."""
+    Session.create(root / name, target="cpu-attention", operator=operator,
+                   seed_files={"attention.c": SEED.read_text()}, score=Score(1e12),
+                   settings=RunSettings(operator=operator, quick=True).to_doc()).close()
+    return root / name
+
+
 def test_max_steps_on_a_resume_counts_the_steps_of_that_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "sessions"
-    code, out, err = avo(root, capsys, "run", "--target", "cpu-attention", "--session", "r",
-                         "--headless", "--quick", "--max-steps", "2", "--rng-seed", "1")
+    path = quick_session(root, "r")
+    code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "1")
     assert code == 0, out + err
-    assert "run ended: step budget reached (2 of 2)." in out
-    assert state(root / "r")[0] == 2
+    assert "run ended: step budget reached (1 of 1)." in out
+    assert state(path)[0] == 1
 
-    code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "3")
+    code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "2")
     assert code == 0, out + err
-    assert "resuming 'r' at " in out and "; this run stops after 3 steps" in out
-    assert "run ended: step budget reached (3 of 3 in this run; 5 in the session)." in out
-    step, doc = state(root / "r")
-    assert step == 5
+    assert "resuming 'r' at v0 with the tuner: step 1" in out
+    assert "; this run stops after 2 steps" in out
+    assert "run ended: step budget reached (2 of 2 in this run; 3 in the session)." in out
+    step, doc = state(path)
+    assert step == 3
     assert doc["budgets"]["max_steps"] is None  # a run's own limit is not kept
     assert "run_steps" not in doc["budgets"]
 
     code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "1")
     assert code == 0, out + err
-    assert state(root / "r")[0] == 6
+    assert state(path)[0] == 4
 
 
 def test_a_session_step_budget_still_counts_the_session(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "sessions"
-    Session.create(root / "b", target="cpu-attention", operator="tuner",
-                   seed_files={"attention.c": SEED.read_text()}, score=Score(1e-9),
-                   settings=RunSettings(quick=True).to_doc()).close()
+    quick_session(root, "b")
     assert avo(root, capsys, "send", "b", "budget", "steps=1")[0] == 0
     code, out, err = avo(root, capsys, "run", "--session", "b", "--headless", "--max-steps", "5")
     assert code == 0, out + err
@@ -73,9 +81,7 @@ def agent_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setenv("AVO_SETTINGS", str(tmp_path / "no-settings.toml"))
     root = tmp_path / "sessions"
-    Session.create(root / "a", target="cpu-attention", operator="agent",
-                   seed_files={"attention.c": SEED.read_text()}, score=Score(1e-9),
-                   settings=RunSettings(operator="agent", quick=True).to_doc()).close()
+    quick_session(root, "a", operator="agent")
     return root
 
 
