@@ -119,9 +119,11 @@ def test_a_live_run_is_named_and_drop_is_refused(
 
 
 def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
+    backstop = time.monotonic() + 600  # only so that a run that never gets there fails
     while not predicate():
         if proc.poll() is not None:
             raise AssertionError(f"avo ended early:\n{proc.stdout.read() if proc.stdout else ''}")
+        assert time.monotonic() < backstop, "the run never paused"
         time.sleep(0.05)
 
 
