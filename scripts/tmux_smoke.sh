@@ -40,7 +40,7 @@ wait_for "hint     received try BLOCK_Q=16" 30 "the hint reached the engine"
 
 # The seed is the first line of the tree: go to the top, roll back, confirm.
 $T send-keys -t smoke Home
-sleep 0.5
+wait_for "v0: the seed, no parent" 10 "the cursor is on the seed (the diff pane's title)"
 $T send-keys -t smoke r
 wait_for "Roll the head back" 10 "the rollback dialog opened"
 $T send-keys -t smoke r

@@ -15,6 +15,7 @@ from tui_helpers import branched_session, settled, until
 from avo_tui.engine.client import RunClient
 from avo_tui.store import StoreError
 from avo_tui.tui import make_preparing_app
+from avo_tui.tui.widgets.diff import DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.output import OutputPane
 from avo_tui.tui.widgets.status import StatusBar
@@ -51,6 +52,7 @@ async def test_the_app_shows_the_seed_being_scored_then_the_session(tmp_path: Pa
         await until(pilot, lambda: "seed: PASS 30.0 GFLOP/s" in output(app))
         assert "branched" in status(app) and "preparing" in status(app)
         assert "preparing" in str(app.query_one("#plan").border_subtitle)
+        assert "being prepared" in app.query_one(DiffPane).empty
         await pilot.press("p")  # a control before there is a run: a word, not a crash
         assert any("still being prepared" in n.message for n in app._notifications)
         go_on.set()

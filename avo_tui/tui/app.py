@@ -231,6 +231,8 @@ class AvoApp(App[None]):
             self._start(self.client)
         else:
             self._show_status("preparing")
+            self.query_one(DiffPane).show("diff", "", empty="no session yet: it is being "
+                                          "prepared (see the output)")
             self._preparing_clock = self.set_interval(1.0, self._tick_preparing)
             threading.Thread(target=self._run_preparation, name="avo-prepare",
                              daemon=True).start()
@@ -285,6 +287,8 @@ class AvoApp(App[None]):
     def _tick_preparing(self) -> None:
         if self.client is None and self.preparation_error is None:
             self._show_status("preparing")
+            self.query_one(DiffPane).show("diff", "", empty="no session yet: it is being "
+                                          "prepared (see the output)")
 
     def on_prepared(self, message: Prepared) -> None:
         if self._preparing_clock is not None:

@@ -77,11 +77,13 @@ class DiffPane(ScrollView, can_focus=True):
         self.title = ""
         self.text = ""
         self.key: tuple[str | None, str] | None = None  # (version, mode) of the diff shown
+        self.empty = "no changes"  # what an empty diff says
         self._rows: list[Strip] = []
         self._laid_for: tuple[int, bool] | None = None  # (width, short) the rows are for
 
-    def show(self, title: str, text: str, key: tuple[str | None, str] | None = None) -> None:
-        self.title, self.text, self.key = title, text, key
+    def show(self, title: str, text: str, key: tuple[str | None, str] | None = None,
+             empty: str = "no changes") -> None:
+        self.title, self.text, self.key, self.empty = title, text, key, empty
         self.border_title = title
         self._laid_for = None
         self._lay_out()
@@ -103,7 +105,7 @@ class DiffPane(ScrollView, can_focus=True):
             highlighted = body.highlight(text)
             highlighted.rstrip()
         else:
-            highlighted = Text("no changes", style="dim")
+            highlighted = Text(self.empty, style="dim")
         self._rows = [Strip(line.render(console), line.cell_len)
                       for line in highlighted.wrap(console, width, overflow="fold",
                                                    no_wrap=False)]
