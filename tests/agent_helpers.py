@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import TARGET, repeat_knob_seed, repeat_line
-from fake_anthropic import FakeAnthropic
+from fake_anthropic import FakeAnthropic, Recorded, Step, reply, tool_use
 
 from avo_tui.engine.launch import seed_files
 from avo_tui.knowledge import KnowledgeBase
@@ -18,15 +18,41 @@ EDITOR = "str_replace_based_edit_tool"
 KERNEL = "attention.c"
 THREADS_LINE = "#define THREADS 1       // avo:knob 0 1 2 4 8"
 BROKEN = "static int broken = ;"
-# A seed that does all its work three times (engine_helpers.repeat_knob_seed), and the edit to
-# twice: a gain of 1.5x by construction, on any machine and under any load, and small enough
-# that the jump rule does not flag it on two cores or more (it allows 1.5x the number of cores).
-THRICE = repeat_line(3, "1 2 3")
-TWICE = repeat_line(2, "1 2 3")
+# A seed that does all its work seven times (engine_helpers.repeat_knob_seed), and the edit to
+# four: a gain of 1.75x by construction. Measured on two cores beside a CPU hog and a busy
+# neighbour, the gate's comparison (the best timed beside the candidate) reads 1.63-1.86x with
+# a bar of 5-28%, where 3 against 2 cleared its bar (up to 66%) in only 12 of 13. A first
+# reading, compared with the seed's score stored earlier, also carries whatever the load did
+# meanwhile (evaluations of one kernel seconds apart read up to 1.7x apart there): 1.75 sits
+# in the middle of the window between the commit threshold and the jump rule, which flags 3x
+# on two cores (1.5x the number of cores), and commit_again_if_refused covers the low side.
+SLOW = repeat_line(7, "4 7")
+FAST = repeat_line(4, "4 7")
 
 
-def thrice_seed() -> dict[str, str]:
-    return repeat_knob_seed(seed_files(TARGET), THRICE)
+def slow_seed() -> dict[str, str]:
+    return repeat_knob_seed(seed_files(TARGET), SLOW)
+
+
+# How often a scripted agent asks again for a commit refused at its first reading.
+COMMIT_RETRIES = 4
+
+
+def commit_again_if_refused(message: str, then: Step) -> Step:
+    """A scripted turn that does what an agent would when its commit was refused before the
+    gate (its first reading came out slower than the best's stored score, or within the noise,
+    as on a machine whose load changed since the best was scored): evaluate again, and ask
+    again. The gain is structural, but a first reading is compared with a score measured at
+    another moment; only the gate times the best beside the candidate. Any other turn goes on
+    with ``then``."""
+
+    def turn(request: Recorded) -> Step:
+        results = request.tool_results()
+        if results and str(results[-1]["content"]).startswith("not committed: "):
+            return reply(tool_use("evaluate", {}), tool_use("commit", {"message": message}))
+        return then
+
+    return turn
 
 
 def edit(old: str, new: str) -> tuple[str, dict[str, object]]:

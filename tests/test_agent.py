@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from agent_helpers import (
     BROKEN,
+    COMMIT_RETRIES,
     EDITOR,
+    FAST,
     KERNEL,
+    SLOW,
     THREADS_LINE,
-    THRICE,
-    TWICE,
+    commit_again_if_refused,
     edit,
     make_agent,
-    thrice_seed,
+    slow_seed,
 )
 from engine_helpers import new_session, start
 from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
@@ -32,34 +34,40 @@ def results(request: Recorded) -> list[dict]:
 
 
 @pytest.fixture
-def thrice(tmp_path: Path, worker: Worker) -> Iterator[Session]:
-    """A session whose seed does all its work three times (agent_helpers.THRICE)."""
-    with new_session(tmp_path / "thrice", worker, thrice_seed()) as session:
+def slow(tmp_path: Path, worker: Worker) -> Iterator[Session]:
+    """A session whose seed does all its work seven times (agent_helpers.SLOW)."""
+    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
         yield session
 
 
 def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
-    thrice: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
-    session = thrice
+    session = slow
     def after_broken_evaluate(request: Recorded):  # the agent sees the error in its source
         evaluated = results(request)[-1]
         assert "compile failed" in evaluated["content"]
         assert ">" in evaluated["content"] and BROKEN in evaluated["content"]
         return reply(tool_use(*edit(BROKEN + "\n", "")), tool_use("evaluate", {}))
 
+    message = "four times, not seven"
     fake.script(
-        reply(text("Let me look."), tool_use("update_plan", {"plan": "do the work twice"}),
+        reply(text("Let me look."), tool_use("update_plan", {"plan": "do the work four times"}),
               tool_use("search_knowledge", {"query": "threads cores"}),
               tool_use(EDITOR, {"command": "view", "path": KERNEL, "view_range": [20, 23]})),
-        reply(tool_use(*edit(THRICE, TWICE + "\n" + BROKEN)),
+        reply(tool_use(*edit(SLOW, FAST + "\n" + BROKEN)),
               tool_use("evaluate", {"quick": True})),
         after_broken_evaluate,
-        reply(tool_use("note", {"text": "REPEAT 2 wins"}),
-              tool_use("commit", {"message": "twice, not three times"})),
+        reply(tool_use("note", {"text": "REPEAT 4 wins"}),
+              tool_use("commit", {"message": message})),
+        *[commit_again_if_refused(message, reply(text("unused")))] * COMMIT_RETRIES,
     )
     live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
     assert live.finish(120) == "step budget reached (1 of 1)"
+    outcomes = [a.outcome for a in session.recent_attempts(10)][::-1]
+    assert outcomes[0] == "compile" and outcomes[-2:] == ["promising", "committed"], outcomes
+    retries = len(outcomes) - 3  # first readings that came out no better than the seed's score
+    assert not {"promising", "committed"} & set(outcomes[1:-2]), outcomes
 
     first = fake.requests[0]
     assert first.stream and first.body["model"] == "claude-opus-4-7"
@@ -68,32 +76,29 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
         first.body["system"])
     viewed = results(fake.requests[1])
     assert "Use every core" in viewed[1]["content"]  # search_knowledge found the section
-    assert "#define THREADS 1" in viewed[2]["content"] and THRICE in viewed[2]["content"]
+    assert "#define THREADS 1" in viewed[2]["content"] and SLOW in viewed[2]["content"]
     # prompt caching: the system prompt, the tools and the conversation prefix
     for request in fake.requests:
         assert request.body["system"][-1]["cache_control"] == {"type": "ephemeral"}
         assert request.body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
         assert request.body["messages"][-1]["content"][-1]["cache_control"] == {
             "type": "ephemeral"}
-    assert len(fake.requests) == 4  # the accepted commit ends the step: no fifth call
+    assert len(fake.requests) == 4 + retries  # the accepted commit ends the step
 
     version = session.head
-    assert (version.id, version.author, version.message) == (
-        "v1", "agent", "twice, not three times")
-    assert TWICE in session.read_files(version)[KERNEL]
+    assert (version.id, version.author, version.message) == ("v1", "agent", message)
+    assert FAST in session.read_files(version)[KERNEL]
     assert BROKEN not in session.read_files(version)[KERNEL]
-    outcomes = [a.outcome for a in session.recent_attempts(10)][::-1]
-    assert outcomes == ["compile", "promising", "committed"]
     confirmed = [a for a in session.recent_attempts(10) if a.version == "v1"]
     assert confirmed[0].transcript  # the conversation up to the commit, kept with it
     step = [e for e in live.events if e.kind == "step"][-1]
     transcript = json.loads(session.blobs.get_text(step.data["transcript"]))
     assert transcript["messages"][-1]["content"][-1]["content"].startswith("committed v1")
-    assert step.data["tokens"] == 4 * 150 and step.data["cost_usd"] > 0
-    assert session.state["usage"]["tokens"] == 600
-    assert [e.data["text"] for e in live.kinds("plan")] == ["do the work twice"]
+    assert step.data["tokens"] == len(fake.requests) * 150 and step.data["cost_usd"] > 0
+    assert session.state["usage"]["tokens"] == len(fake.requests) * 150
+    assert [e.data["text"] for e in live.kinds("plan")] == ["do the work four times"]
     assert {e.data["tool"] for e in live.kinds("tool_call")} >= {"evaluate", "commit", EDITOR}
-    assert session.state["operator_memory"]["notes"] == ["REPEAT 2 wins"]
+    assert session.state["operator_memory"]["notes"] == ["REPEAT 4 wins"]
 
 
 def test_the_commit_tool_refuses_an_incorrect_or_unimproved_kernel(
@@ -107,9 +112,10 @@ def test_the_commit_tool_refuses_an_incorrect_or_unimproved_kernel(
     )
     live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
     live.finish(120)
-    # The same source again: slower, or (when noise flatters it) refused as unchanged.
+    # The same source again is refused, whatever the noise made of its first reading (slower,
+    # or within the noise), or, where it flattered it, at the gate as identical to v0.
     unchanged = results(fake.requests[1])[0]["content"]
-    assert unchanged.startswith("not committed: slower") or (
+    assert unchanged.startswith("not committed: ") or (
         "identical to v0: nothing new to commit" in unchanged), unchanged
     wrong = results(fake.requests[2])[-1]
     assert "not committed" in wrong["content"] and "incorrect" in wrong["content"]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_helpers import THRICE, TWICE, edit, thrice_seed
+from agent_helpers import COMMIT_RETRIES, FAST, SLOW, commit_again_if_refused, edit, slow_seed
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.cli import main
@@ -33,15 +33,17 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, str]) -> None:
     with FakeAnthropic() as server:
+        message = "four times, not seven"
         server.script(
-            reply(tool_use(*edit(THRICE, TWICE)), tool_use("evaluate", {})),
-            reply(tool_use("commit", {"message": "twice, not three times"})),
-            reply(text("Nothing else worth trying now.")),
+            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {})),
+            reply(tool_use("commit", {"message": message})),
+            *[commit_again_if_refused(message, reply(text("Nothing else worth trying now.")))
+              ] * COMMIT_RETRIES,
         )
         env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
         seed = tmp_path / "seed" / "attention.c"
         seed.parent.mkdir()
-        seed.write_text(thrice_seed()["attention.c"])
+        seed.write_text(slow_seed()["attention.c"])
         done = run_avo(tmp_path, env, "run", "--session", "agent-1", "--target",
                        "cpu-attention", "--seed", str(seed), "--operator", "agent",
                        "--headless", "--max-steps", "2", "--quick", "--max-output-tokens", "8000")

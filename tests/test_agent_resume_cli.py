@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from agent_helpers import EDITOR, KERNEL, THRICE, TWICE, edit, thrice_seed
+from agent_helpers import EDITOR, FAST, KERNEL, SLOW, edit, slow_seed
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
 from test_agent_cli import AVO, env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
@@ -32,7 +32,7 @@ def closed_port_url() -> str:
 def write_seed(tmp_path: Path) -> Path:
     seed = tmp_path / "seed" / KERNEL
     seed.parent.mkdir()
-    seed.write_text(thrice_seed()[KERNEL])
+    seed.write_text(slow_seed()[KERNEL])
     return seed
 
 
@@ -74,7 +74,7 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
         server.script(
             reply(tool_use("list_versions", {})),
             reply(tool_use(EDITOR, {"command": "view", "path": KERNEL})),
-            reply(tool_use(*edit(THRICE, TWICE))),
+            reply(tool_use(*edit(SLOW, FAST))),
             Stall(STALL_S),  # turn 4: in flight when the run is killed
         )
         log = (tmp_path / "first.log").open("w")
@@ -115,8 +115,8 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
     assert messages == uncached(in_flight.body["messages"])
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3 + ["user"]
     view = str(server.requests[5].tool_results())
-    assert TWICE in view and THRICE not in view and "half-written" not in view
-    assert TWICE in (directory / "workspace" / KERNEL).read_text()
+    assert FAST in view and SLOW not in view and "half-written" not in view
+    assert FAST in (directory / "workspace" / KERNEL).read_text()
 
     state, events = session_record(directory)
     kinds = [kind for _, kind, _ in events]
