@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +15,35 @@ if TYPE_CHECKING:
 # worker, template, session: a live engine's parts; knowledge, fake: the agent's
 pytest_plugins = ["engine_fixtures", "agent_fixtures"]
 
+# The whole suite runs on this many pytest-xdist workers unless told otherwise (-n N, -n 0, or
+# -p no:xdist), each given whole files so that a module's fixtures are built once: on two cores
+# the live engines, CLI processes and evaluations of one worker overlap the other's. Runs of
+# chosen files or tests stay in one process, as does a machine without xdist (the GPU
+# machine's image) or with an NVIDIA GPU, where GPU tests in two processes would time on one
+# GPU at once.
+WORKERS = 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    option = config.option
+    if (
+        config.pluginmanager.hasplugin("xdist")
+        and not hasattr(config, "workerinput")  # a worker itself
+        and option.numprocesses is None
+        and option.dist == "no"
+        and not option.file_or_dir
+        and not option.collectonly
+        and not option.usepdb
+        and shutil.which("nvidia-smi") is None
+    ):
+        option.numprocesses = WORKERS
+        option.dist = "loadfile"
+
+
 # Compiled kernels go to a throwaway cache, not the user's ~/.cache; worker processes inherit it.
 os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-test-cache-")
+atexit.register(shutil.rmtree, os.environ["AVO_CACHE_DIR"], True)
 
 SEED = "// seed kernel\nint tile = 64;\n"
 

@@ -115,7 +115,8 @@ def test_a_corrupt_database_is_named_never_replaced_by_an_empty_session(
     assert BASE in err and "avo sessions repair demo" in err
     assert len(err.strip().splitlines()) == 1
     main([*root, "sessions", "list"])
-    assert "unreadable" in capsys.readouterr().out
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("demo"))
+    assert "damaged: not valid JSON" in row
     assert len((session_dir / BASE).read_bytes()) == 100  # nothing was rewritten
 
 
