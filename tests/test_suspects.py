@@ -223,7 +223,8 @@ async def test_the_app_shows_a_held_suspect_and_approves_it(flagged: Path, worke
         async with app.run_test(size=(80, 24)) as pilot:
             banner = app.query_one(SuspectBanner)
             assert not banner.display  # nothing held yet
-            await until(pilot, lambda: banner.display, timeout=300)
+            # Shown, and laid out: on a loaded machine the layout comes a frame or more later.
+            await until(pilot, lambda: banner.display and bool(banner.region), timeout=300)
             shown = plain(banner)
             assert "⚠" in shown and "suspect" in shown and "(a to review)" in shown
             assert banner.region.height == 1 and banner.region.bottom <= 24
