@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,10 @@ from avo_tui.store.session import SEGMENT_CAPACITY
 
 SEED = {"kernel.cu": "int a;\nint b;\nint c;\n", "launch.py": "grid = 1\n"}
 
-# Generous upper bound for anything that should happen "at once"; tests never sleep this long.
-PROMPT_S = 5.0
+# A backstop for anything that should happen "at once", so that a failure ends the test; a busy
+# machine never takes this long. The tests of a wake-up poll once an hour, far beyond it.
+PROMPT_S = 60.0
+WAKE_ONLY_POLL_S = 3600.0
 
 
 def make(tmp_path: Path, name: str = "run", seed: dict[str, str] | None = None, **kw) -> Session:
@@ -482,8 +483,8 @@ def test_follow_in_writer_yields_appends_from_another_thread_live(session: Sessi
     backlog = session.append_event(EventKind.PLAN, step=0)
     received: queue.Queue = queue.Queue()
     stop = threading.Event()
-    # A long poll interval: events can only arrive in time if an append wakes the follower.
-    poll_s = 30.0
+    # Events can only arrive before the backstop if an append wakes the follower.
+    poll_s = WAKE_ONLY_POLL_S
 
     def consume() -> None:
         for event in session.follow(after=1, stop=stop, poll_s=poll_s):
@@ -495,9 +496,7 @@ def test_follow_in_writer_yields_appends_from_another_thread_live(session: Sessi
     try:
         for i in range(1, 6):
             appended = session.append_event(EventKind.PLAN, step=i)
-            started = time.monotonic()
             assert received.get(timeout=PROMPT_S) == appended
-            assert time.monotonic() - started < poll_s / 2
         v1 = session.commit({"kernel.cu": "x\n"}, author="agent", message="m", score=None)
         event = received.get(timeout=PROMPT_S)
         assert (event.kind, event.data["version"]) == ("commit", v1.id)
@@ -513,7 +512,7 @@ def test_follow_ends_when_session_closes(tmp_path: Path) -> None:
     done = threading.Event()
 
     def consume() -> None:
-        for _ in s.follow(after=s.last_seq, poll_s=30.0):
+        for _ in s.follow(after=s.last_seq, poll_s=WAKE_ONLY_POLL_S):
             pass
         done.set()
 
