@@ -41,6 +41,7 @@ COMPACT_BYTES = 4096
 IN_OPEN = 0.2  # the share of kills aimed at opening the session
 OPERATIONS = 20  # the others, anywhere in about this many operations after it
 FIRST_BUDGET_S = 0.05  # CPU seconds, before the writers have shown what their work costs
+STUCK_S = 120.0
 
 
 def write_until_killed(directory: Path, report: int, seed: int) -> None:
@@ -139,9 +140,13 @@ def run_and_kill(directory: Path, seed: int, budget_s: float, writers: Writers) 
     if pid == 0:  # the writer
         try:
             os.close(read_fd)
-            signal.signal(signal.SIGPROF, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGPROF])
+            for number in (signal.SIGPROF, signal.SIGALRM):
+                signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGPROF, signal.SIGALRM])
             signal.setitimer(signal.ITIMER_PROF, max(budget_s, 1e-6))
+            # A backstop in wall-clock time: a writer that stops using CPU (a lock some other
+            # thread of this process held at the fork) would never reach its budget.
+            signal.setitimer(signal.ITIMER_REAL, STUCK_S)
             write_until_killed(directory, write_fd, seed)
         finally:
             os._exit(1)
@@ -149,6 +154,8 @@ def run_and_kill(directory: Path, seed: int, budget_s: float, writers: Writers) 
     with os.fdopen(read_fd, "rb") as stream:
         writers.read(stream)  # to the end: the writer's death closes the pipe
     _, status = os.waitpid(pid, 0)
+    assert not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM), (
+        f"the writer was stuck for {STUCK_S:.0f} s without using its CPU budget")
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPROF, (
         f"the writer ended by itself (wait status {status}); its error is in the captured "
         "stderr")
