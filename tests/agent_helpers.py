@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import TARGET, repeat_knob_seed, repeat_line
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, tool_use
 
-from avo_tui.engine.launch import seed_files
 from avo_tui.knowledge import KnowledgeBase
 from avo_tui.operators.agent import AgentSettings
 from avo_tui.operators.agent.agent import Agent
@@ -18,23 +16,12 @@ EDITOR = "str_replace_based_edit_tool"
 KERNEL = "attention.c"
 THREADS_LINE = "#define THREADS 1       // avo:knob 0 1 2 4 8"
 BROKEN = "static int broken = ;"
-# A seed that does all its work seven times (engine_helpers.repeat_knob_seed), and the edit to
-# four: a gain of 1.75x by construction. Measured on two cores beside a CPU hog and a busy
-# neighbour, the gate's comparison (the best timed beside the candidate) reads 1.63-1.86x with
-# a bar of 5-28%, where 3 against 2 cleared its bar (up to 66%) in only 12 of 13. A first
-# reading, compared with the seed's score stored earlier, also carries whatever the load did
-# meanwhile (evaluations of one kernel seconds apart read up to 1.7x apart there): 1.75 sits
-# in the middle of the window between the commit threshold and the jump rule, which flags 3x
-# on two cores (1.5x the number of cores), and commit_again_if_refused covers the low side.
-SLOW = repeat_line(7, "4 7")
-FAST = repeat_line(4, "4 7")
-
-
-def slow_seed() -> dict[str, str]:
-    return repeat_knob_seed(seed_files(TARGET), SLOW)
-
-
-# How often a scripted agent asks again for a commit refused at its first reading.
+# How often a scripted agent asks again for a commit refused at its first reading. The agent
+# tests' seed and edit are engine_helpers.slow_seed and SLOW -> FAST, 1.75x by construction.
+# A first reading, compared with the seed's score stored earlier, also carries whatever the load
+# did meanwhile (evaluations of one kernel seconds apart read up to 1.7x apart there): 1.75 sits
+# in the middle of the window between the commit threshold and the jump rule, which flags 3x on
+# two cores (1.5x the number of cores), and commit_again_if_refused covers the low side.
 COMMIT_RETRIES = 4
 
 

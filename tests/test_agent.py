@@ -12,16 +12,13 @@ from agent_helpers import (
     BROKEN,
     COMMIT_RETRIES,
     EDITOR,
-    FAST,
     KERNEL,
-    SLOW,
     THREADS_LINE,
     commit_again_if_refused,
     edit,
     make_agent,
-    slow_seed,
 )
-from engine_helpers import new_session, start
+from engine_helpers import FAST, SLOW, new_session, slow_seed, start
 from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
 
 from avo_tui.engine import Budgets, Hint, Pause, Resume, SetBudgets, Stop, SupervisorLimits
@@ -35,7 +32,7 @@ def results(request: Recorded) -> list[dict]:
 
 @pytest.fixture
 def slow(tmp_path: Path, worker: Worker) -> Iterator[Session]:
-    """A session whose seed does all its work seven times (agent_helpers.SLOW)."""
+    """A session whose seed does all its work seven times (engine_helpers.SLOW)."""
     with new_session(tmp_path / "slow", worker, slow_seed()) as session:
         yield session
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_helpers import COMMIT_RETRIES, FAST, SLOW, commit_again_if_refused, edit, slow_seed
+from agent_helpers import COMMIT_RETRIES, commit_again_if_refused, edit
+from engine_helpers import FAST, SLOW, slow_seed
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.cli import main

@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from agent_helpers import EDITOR, FAST, KERNEL, SLOW, edit, slow_seed
+from agent_helpers import EDITOR, KERNEL, edit
+from engine_helpers import FAST, SLOW, slow_seed
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
 from test_agent_cli import AVO, env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
