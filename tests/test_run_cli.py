@@ -39,6 +39,21 @@ def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[str], timeo
         time.sleep(0.05)
 
 
+STOPPING = "stopping after the current evaluation"  # what the first Ctrl-C prints
+
+
+def read_until(proc: subprocess.Popen[str], text: str) -> str:
+    """What ``proc`` printed up to the first line holding ``text`` (all of it, should it exit
+    first); the rest is left to read."""
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if text in line:
+            break
+    return "".join(lines)
+
+
 def reader(path: Path) -> Callable[[], dict]:
     """The run state as another process sees it (a read-only open never takes the lock)."""
 
@@ -100,16 +115,17 @@ def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(tmp_path: Path) ->
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "stopping after the current evaluation" in out and "run ended: Ctrl-C" in out
+    assert STOPPING in out and "run ended: Ctrl-C" in out
     assert state()["status"] == "stopped" and state()["in_flight"] is None
 
     proc = avo(sessions, "run", "--session", "sigint", "--headless")
     wait_until(evaluating(state, min_step=state()["step"]), proc)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.1)
+    first = read_until(proc, STOPPING)  # the first Ctrl-C was handled: now the second
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out
+    out = first + out
+    assert STOPPING in first and proc.returncode == 130, out
     assert "recorded as interrupted" in out
     with Session.open(path, writable=False) as s:
         last = s.recent_attempts(1)[0]
