@@ -19,7 +19,8 @@ off random versions of it), then drives the real app headless with Pilot:
                              through the output pane (the pane keeps a bounded tail)
     rss_mb_before_stream     the same, before the stream
 
-The writer is a thread of the same process, as the engine is when the app runs it.
+The writer is a thread of the same process with its session opened before the app, as the
+engine is when `avo run` runs it.
 """
 
 from __future__ import annotations
@@ -73,19 +74,18 @@ def build(directory: Path, line: int, branches: int, progress: bool) -> None:
         session.rollback(tip)  # the head is the deepest version of the line
 
 
-def stream(directory: Path, per_second: int, total: int, stop: threading.Event) -> None:
+def stream(writer: Session, per_second: int, total: int, stop: threading.Event) -> None:
     """Append ``total`` tool-call events at ``per_second`` (as fast as possible if 0)."""
-    with Session.open(directory, sync=False) as writer:
-        start = time.perf_counter()
-        for n in range(total):
-            if stop.is_set():
-                return
-            writer.append_event("tool_call", tool="evaluate", input=f"#{n}",
-                                result=f"PASS {n} GFLOP/s, line {n} of the compiler output")
-            if per_second:
-                delay = start + (n + 1) / per_second - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
+    start = time.perf_counter()
+    for n in range(total):
+        if stop.is_set():
+            return
+        writer.append_event("tool_call", tool="evaluate", input=f"#{n}",
+                            result=f"PASS {n} GFLOP/s, line {n} of the compiler output")
+        if per_second:
+            delay = start + (n + 1) / per_second - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
 
 
 KEYS = ("m", "up", "up", "up", "m", "down", "down", "down")  # the cursor stays in range
@@ -131,9 +131,15 @@ async def key_to_render(app: AvoApp, key: str) -> tuple[float, float]:
 
 
 async def measure(directory: Path, keys: int, lines: int) -> dict[str, float]:
+    # the engine's session is open before the app, as in `avo run`
+    with Session.open(directory, sync=False) as writer:
+        return await measure_with(writer, keys, lines)
+
+
+async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     start = time.perf_counter()
-    app = make_app(RunClient(directory))
+    app = make_app(RunClient(writer.directory))
     async with app.run_test(size=(160, 48)) as pilot:
         record_frames(app)
         while not app.opened:  # the first poll, read on a worker, is shown
@@ -150,12 +156,12 @@ async def measure(directory: Path, keys: int, lines: int) -> dict[str, float]:
         figures["reveal_deepest_ms"] = (time.perf_counter() - start) * 1e3
 
         stop = threading.Event()
-        writer = threading.Thread(target=stream, args=(directory, 1000, 10**9, stop))
-        writer.start()
+        streamer = threading.Thread(target=stream, args=(writer, 1000, 10**9, stop))
+        streamer.start()
         await asyncio.sleep(1.0)
         timed = [await key_to_render(app, KEYS[n % len(KEYS)]) for n in range(keys)]
         stop.set()
-        writer.join()
+        streamer.join()
         for name, latencies in (("render", sorted(t[0] for t in timed)),
                                 ("diff", sorted(t[1] for t in timed))):
             figures[f"key_to_{name}_p50_ms"] = statistics.median(latencies)
@@ -165,11 +171,11 @@ async def measure(directory: Path, keys: int, lines: int) -> dict[str, float]:
         figures["rss_mb_before_stream"] = rss_mb()
         target = app.client.cursor + lines
         stop = threading.Event()
-        writer = threading.Thread(target=stream, args=(directory, 0, lines, stop))
-        writer.start()
+        streamer = threading.Thread(target=stream, args=(writer, 0, lines, stop))
+        streamer.start()
         while app.client.cursor < target:
             await asyncio.sleep(0.1)
-        writer.join()
+        streamer.join()
         await asyncio.sleep(0.5)
         figures["rss_mb_after_1e5_lines" if lines == 10**5 else "rss_mb_after_lines"] = rss_mb()
         figures["output_pane_lines"] = app.query_one(OutputPane).line_count

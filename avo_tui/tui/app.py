@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import gc
 import io
 import os
 import shlex
@@ -248,6 +249,9 @@ class AvoApp(App[None]):
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # the process goes on: a run's wind-down, other apps in tests
+
     def _post(self, message: Callable[[T], Message]) -> Callable[[T], None]:
         """A callback for another thread that posts ``message(value)`` to the app."""
 
@@ -418,7 +422,17 @@ class AvoApp(App[None]):
         if not self.opened:
             self.opened = True
             self._show_diff()
+            self._freeze_what_is_loaded()
         self._poll_again = polled.more
+
+    def _freeze_what_is_loaded(self) -> None:
+        # The session, its lineage and the widgets now live as long as the view. Kept in the
+        # collector's generations, each full collection walks them all, holding the GIL for
+        # 30-90 ms at 7,000 versions: a key pressed then waits (benchmarks/tui_scale.py).
+        # Frozen, they are left out; what becomes garbage among them is still freed by its
+        # reference count, and unfreeze() on unmount hands them back.
+        gc.collect()
+        gc.freeze()
 
     def _show_lineage(self) -> None:
         tree = self.query_one(LineageTree)
