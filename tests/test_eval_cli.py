@@ -30,10 +30,15 @@ def test_seed_passes_with_every_figure_in_the_json(capsys: pytest.CaptureFixture
     timed = [c for c in doc["configs"] if not c["edge"]]
     edges = [c for c in doc["configs"] if c["edge"]]
     # the fixed edge shapes, then lengths drawn for this evaluation: a residue of 128 from
-    # each of 8 strata and two short ones, with every input case among them
-    assert len(timed) == 4 and len(edges) == 5 + 8 + 2
+    # each of 8 strata, causal and not, each with a spread case; two short ones and one more
+    # with any case, every input case among them
+    assert len(timed) == 4 and len(edges) == 5 + 16 + 3
     assert {c["case"] for c in edges} == {"normal", "large", "dominant", "flat"}
-    assert {c["config"]["seq_len"] % 128 // 16 for c in edges[5:13]} == set(range(8))
+    strata = edges[5:21]
+    assert {(c["config"]["seq_len"] % 128 // 16, c["config"]["causal"]) for c in strata} == {
+        (stratum, causal) for stratum in range(8) for causal in (False, True)
+    }
+    assert "large" not in {c["case"] for c in strata}
     assert all(c["tolerance"] and c["honest_rel_l2"] is not None for c in doc["configs"])
     for config in timed:
         assert config["throughput"] > 0 and config["baseline"] > 0
@@ -85,7 +90,8 @@ def test_a_rejected_kernel_exits_3_with_its_reason(
         shutil.copy(ADVERSARIAL / name, tmp_path / name)
     assert main(["eval", str(tmp_path), "--target", "cpu-attention", "--quick"]) == 3
     out = capsys.readouterr().out
-    assert "FAIL incorrect [b1-h4kv2-s256-d64-causal]: relative L2 error" in out
+    assert "FAIL incorrect [b1-h4kv2-s256-d64-causal]: query row " in out
+    assert "rows outside their tolerance" in " ".join(out.split())
     assert main(["eval", str(tmp_path), "--target", "cpu-attention", "--json"]) == 3
     doc = json.loads(capsys.readouterr().out)
     assert doc["correct"] is False and doc["geomean"] == 0

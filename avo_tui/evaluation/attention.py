@@ -160,6 +160,29 @@ def compare(output: torch.Tensor, expected: torch.Tensor) -> Errors:
     return Errors(float(diff.abs().max()), rel, True)
 
 
+@dataclass
+class RowErrors:
+    """Per query row, the L2 norms (over head_dim) of the output's distance to the exact rows,
+    of the honest computation's distance to them, and of the exact rows themselves. A kernel
+    wrong on a few rows (a dropped tail, a mask off by one at a tile's edge) moves the whole
+    output's errors by little; each row's own tolerance still catches it."""
+
+    error: torch.Tensor
+    honest: torch.Tensor
+    norm: torch.Tensor
+
+
+def row_errors(output: torch.Tensor, expected: torch.Tensor, honest: torch.Tensor) -> RowErrors:
+    """``output``, ``expected`` and ``honest`` shaped [..., head_dim]; rows are flattened."""
+    width = expected.shape[-1]
+    exact = expected.reshape(-1, width)
+    return RowErrors(
+        torch.linalg.vector_norm(output.reshape(-1, width).to(exact.dtype) - exact, dim=-1),
+        torch.linalg.vector_norm(honest.reshape(-1, width).to(exact.dtype) - exact, dim=-1),
+        torch.linalg.vector_norm(exact, dim=-1),
+    )
+
+
 @dataclass(frozen=True)
 class RowSample:
     """Some query rows of some (batch, head) pairs: what a timed launch is checked on."""
@@ -178,6 +201,14 @@ class RowSample:
 
     def gather(self, out: torch.Tensor) -> torch.Tensor:
         return torch.cat([out[b, h, list(rows)] for b, h, rows in self.picks])
+
+    def row(self, index: int) -> tuple[int, int, int]:
+        """(batch, head, query row) of the ``index``-th gathered row."""
+        for b, h, rows in self.picks:
+            if index < len(rows):
+                return b, h, rows[index]
+            index -= len(rows)
+        raise IndexError(index)
 
 
 def reference_rows(

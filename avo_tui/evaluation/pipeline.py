@@ -28,6 +28,7 @@ from .attention import InputSet, RowSample
 from .contract import Declarations, MissingEntry
 from .cpu import CpuDevice, KernelCrashed
 from .gpu import is_device_fault
+from .judge import Rejected, judge_output, judge_sample
 from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing, kernel_identity
 from .score import plausibility_flags
 from .targets import Config, draw_edge_configs, get_target
@@ -49,7 +50,6 @@ INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new a
 TIMING_PROTOCOL = 2
 CANDIDATE = "candidate"
 INCUMBENT = "incumbent"
-MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 
 Progress = Callable[[str, str], None]  # (phase, detail)
 
@@ -97,12 +97,6 @@ class Device(Protocol):
     def generator(self, seed: int) -> torch.Generator: ...
     def peak_flops(self) -> float: ...
     def host_info(self) -> dict[str, object]: ...
-
-
-class Rejected(Exception):
-    def __init__(self, kind: str, message: str, config: str | None = None) -> None:
-        super().__init__(message)
-        self.failure = Failure(kind, message, config)
 
 
 class Pipeline:
@@ -328,73 +322,11 @@ class Evaluation:
             self.check_output(pristine, out, entry)
 
     def check_output(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult) -> None:
-        config = entry.config
-        dtype = attention.DTYPES[config.dtype]
-        expected, honest_out = attention.references(config, inputs, emulate=dtype)
-        assert honest_out is not None
-        errors = attention.compare(out, expected)
-        entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
-        honest = attention.compare(honest_out, expected)
-        bounds = self._bounds(config, honest, float(expected.abs().max()))
-        entry.tolerance, entry.honest_rel_l2 = bounds, honest.rel_l2
-        for reference in (expected, honest_out):
-            reference.zero_()  # no reference stays readable in the device's memory
-        if not errors.finite:
-            entry.passed = False
-            count = int((~torch.isfinite(out)).sum())
-            raise Rejected(
-                "nonfinite", f"{count} of {out.numel()} output values are NaN or Inf", config.name
-            )
-        self._judge(errors, bounds, entry, "incorrect", "")
-        entry.passed = True
+        judge_output(self.target.tolerance, inputs, out, entry)
 
     def check_rows(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        """A timed launch drawn for checking: no NaN left anywhere, and a random sample of rows
-        matches the reference."""
-        if not bool(torch.isfinite(out).all()):
-            count = int((~torch.isfinite(out)).sum())
-            raise Rejected(
-                "stale_output",
-                f"{count} of {out.numel()} output values are NaN or Inf after a timed launch",
-                config.name,
-            )
         sample = RowSample.draw(config, self.draws)
-        exact = attention.reference_rows(config, inputs, sample)
-        dtype = attention.DTYPES[config.dtype]
-        honest = attention.compare(
-            attention.reference_rows(config, inputs, sample, emulate=dtype), exact
-        )
-        bounds = self._bounds(config, honest, float(exact.abs().max()))
-        errors = attention.compare(sample.gather(out), exact)
-        self._judge(errors, bounds, ConfigResult(config), "stale_output", " in a timed launch")
-
-    def _bounds(
-        self, config: Config, honest: attention.Errors, scale: float
-    ) -> tuple[float, float]:
-        """The tolerance for this configuration on these inputs, from the distance between
-        the exact output and the one an honest computation at the target's precision gives;
-        ``scale`` is the largest exact value, for the floor in ulps."""
-        dtype = attention.DTYPES[config.dtype]
-        ulp = 2.0 ** (math.floor(math.log2(scale)) - MANTISSA_BITS[dtype]) if scale > 0 else 0.0
-        return self.target.tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
-
-    @staticmethod
-    def _judge(
-        errors: attention.Errors,
-        bounds: tuple[float, float],
-        entry: ConfigResult,
-        kind: str,
-        when: str,
-    ) -> None:
-        rel_tol, abs_tol = bounds
-        if not errors.finite or errors.rel_l2 > rel_tol or errors.max_abs > abs_tol:
-            entry.passed = False
-            raise Rejected(
-                kind,
-                f"relative L2 error {errors.rel_l2:.3g} (tolerance {rel_tol:.3g}), "
-                f"max abs error {errors.max_abs:.3g} (tolerance {abs_tol:.3g}){when}",
-                entry.config.name,
-            )
+        judge_sample(self.target.tolerance, config, inputs, out, sample)
 
     def time_all(self, kernel: Kernel, incumbent: Kernel | None) -> None:
         timed = self.result.timed

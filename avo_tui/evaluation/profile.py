@@ -100,7 +100,8 @@ def _table(rows: list[dict[str, str]], config: str) -> str:
 def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> None:
     """Compile as the worker does and launch once on one configuration (ncu's subject)."""
     from . import attention
-    from .pipeline import Evaluation, Pipeline, Rejected
+    from .judge import Rejected
+    from .pipeline import Evaluation, Pipeline
     from .results import EvalRequest
     from .targets import get_target
 

@@ -90,6 +90,7 @@ class ConfigResult:
     case: str = "normal"  # the input case of a correctness configuration (targets.INPUT_CASES)
     tolerance: tuple[float, float] | None = None  # (relative L2, max abs) it was judged by
     honest_rel_l2: float | None = None  # the honest computation's error the tolerance came from
+    row_error_ratio: float | None = None  # the worst query row's error over its own tolerance
     verified: int = 0  # timed launches checked against the reference
     incumbent_timing: Timing | None = None  # the best version, timed beside the candidate
     # log(incumbent median / candidate median) in each timing round: drift between rounds
@@ -124,6 +125,7 @@ class ConfigResult:
             "rel_l2_err": self.rel_l2_err,
             "tolerance": list(self.tolerance) if self.tolerance else None,
             "honest_rel_l2": self.honest_rel_l2,
+            "row_error_ratio": self.row_error_ratio,
             "verified": self.verified,
             "throughput": self.throughput,
             "baseline": self.baseline,

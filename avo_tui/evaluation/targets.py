@@ -11,6 +11,10 @@ import difflib
 import os
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,15 @@ class Tolerance:
     from the error an honest computation at the target's precision makes on the same inputs
     (attention.reference_rows with ``emulate``): ``margin`` times that error, and never less
     than the floors. A kernel that accumulates or keeps its weights in a lower precision than
-    the honest computation lands several times further away and fails."""
+    the honest computation lands several times further away and fails. The bounds hold for
+    the whole output and for each query row on its own (judge.py)."""
 
     margin: float  # on the honest computation's relative L2 and max abs errors
     rel_l2_floor: float
     max_abs_ulps: float  # floor for the max abs error, in ulps of the dtype at the output's scale
+    # Floor for each query row's relative L2 error. Above the whole output's floor: a row is a
+    # sum of few terms, and a float32 exp() of a few ulps shows on one row, not on the whole.
+    row_rel_floor: float
 
     def bounds(
         self, honest_rel_l2: float, honest_max_abs: float, ulp: float
@@ -81,6 +89,11 @@ class Tolerance:
             max(self.rel_l2_floor, self.margin * honest_rel_l2),
             max(self.max_abs_ulps * ulp, self.margin * honest_max_abs),
         )
+
+    def row_bounds(self, honest_error: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+        """Each query row's bound on the L2 norm of its error, from the honest computation's
+        error on that row and the exact row's norm."""
+        return (honest_error * self.margin).maximum(norm * self.row_rel_floor)
 
 
 @dataclass(frozen=True)
@@ -126,8 +139,10 @@ def _grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str) ->
     )
 
 
-FP32_TOLERANCE = Tolerance(margin=8.0, rel_l2_floor=2e-5, max_abs_ulps=512)
-BF16_TOLERANCE = Tolerance(margin=3.0, rel_l2_floor=2e-3, max_abs_ulps=0.5)
+FP32_TOLERANCE = Tolerance(margin=8.0, rel_l2_floor=2e-5, max_abs_ulps=512, row_rel_floor=2e-4)
+BF16_TOLERANCE = Tolerance(
+    margin=3.0, rel_l2_floor=2e-3, max_abs_ulps=0.5, row_rel_floor=2e-3
+)
 
 CPU_ATTENTION = TargetSpec(
     name="cpu-attention",
@@ -217,27 +232,42 @@ TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION, MHA, GQA, G
 # Inputs of the correctness pass besides standard normal ones (attention.make_inputs): logits
 # far past N(0, 1), one dominant key per row, and rows whose logits are all equal.
 INPUT_CASES = ("normal", "large", "dominant", "flat")
+# Cases in which every row's weights reach the keys a wrong kernel drops or misplaces. Under
+# "large" a softmax is nearly one-hot, so a kernel that loses a few keys is still right on
+# almost every row: that case goes to the lengths beside the strata, never in place of them.
+SPREAD_CASES = ("normal", "dominant", "flat")
 RESIDUE_MODULUS = 128  # lengths cover every stratum of residues modulo this (and so modulo 64)
 RESIDUE_STRATA = 8
 SHORT_LENGTHS = ((1, 16), (17, 63))
 
 
 def draw_edge_configs(target: TargetSpec, rng: random.Random) -> list[tuple[Config, str]]:
-    """Shapes and input cases for one evaluation's correctness pass, beside the fixed edges:
-    one length in each of RESIDUE_STRATA strata of residues modulo 128, at a random number of
-    whole tiles, two short lengths, every input case at least once. Drawn from the evaluation's
-    seed, so ``--seed`` reproduces them; no kernel can be tuned to them in advance."""
+    """Shapes and input cases for one evaluation's correctness pass, beside the fixed edges.
+
+    A length in each of RESIDUE_STRATA strata of residues modulo 128, at a random number of
+    whole tiles, once causal and once not, each with a spread input case (SPREAD_CASES): a
+    kernel wrong on some remainders under one mask fails every evaluation, not by the luck
+    of the draw. Then two short lengths and one more stratum length with any case, "large"
+    among them. Drawn from the evaluation's seed, so ``--seed`` reproduces them; no kernel can
+    be tuned to them in advance."""
     template = target.edge_configs[0]
     width = RESIDUE_MODULUS // RESIDUE_STRATA
-    lengths = [
-        max(1, rng.randrange(target.drawn_max_tiles + 1) * RESIDUE_MODULUS
-            + stratum * width + rng.randrange(width))
-        for stratum in range(RESIDUE_STRATA)
+
+    def stratum_length(stratum: int) -> int:
+        tiles = rng.randrange(target.drawn_max_tiles + 1)
+        return max(1, tiles * RESIDUE_MODULUS + stratum * width + rng.randrange(width))
+
+    strata = [(stratum_length(s), causal) for s in range(RESIDUE_STRATA) for causal in (0, 1)]
+    spread = list(SPREAD_CASES) * -(-len(strata) // len(SPREAD_CASES))
+    rng.shuffle(spread)
+    drawn = [
+        (length, bool(causal), case) for (length, causal), case in zip(strata, spread, strict=False)
     ]
-    lengths += [rng.randint(low, high) for low, high in SHORT_LENGTHS]
-    cases = list(INPUT_CASES) * -(-len(lengths) // len(INPUT_CASES))
+    extra = [rng.randint(low, high) for low, high in SHORT_LENGTHS]
+    extra.append(stratum_length(rng.randrange(RESIDUE_STRATA)))
+    cases = ["large", *rng.sample(INPUT_CASES, len(extra) - 1)]
     rng.shuffle(cases)
-    first_causal = rng.random() < 0.5
+    drawn += [(length, rng.random() < 0.5, case) for length, case in zip(extra, cases, strict=True)]
     return [
         (
             Config(
@@ -246,12 +276,12 @@ def draw_edge_configs(target: TargetSpec, rng: random.Random) -> list[tuple[Conf
                 template.heads_kv,
                 length,
                 template.head_dim,
-                (index % 2 == 0) == first_causal,
+                causal,
                 template.dtype,
             ),
             case,
         )
-        for index, (length, case) in enumerate(zip(lengths, cases, strict=False))
+        for length, causal, case in drawn
     ]
 
 

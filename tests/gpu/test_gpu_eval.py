@@ -131,6 +131,21 @@ def test_a_kernel_wrong_only_on_unfriendly_inputs_is_rejected(
     assert_recovers(worker)
 
 
+def test_a_kernel_wrong_on_one_row_per_head_is_rejected_by_the_rows_own_tolerance(
+    worker: Worker,
+) -> None:
+    result = evaluate(worker, "last_row_diagonal.cu")
+    assert result.failure is not None and result.failure.kind == "incorrect", result.failure
+    failed = next(c for c in result.configs if c.name == result.failure.config)
+    length = failed.config.seq_len
+    assert failed.config.causal and length >= 512
+    assert result.failure.message.startswith(f"query row {length - 1} "), result.failure
+    # the whole output's relative error is within its bound: only the row's own catches it
+    assert failed.rel_l2_err is not None and failed.tolerance is not None
+    assert failed.rel_l2_err < failed.tolerance[0]
+    assert_recovers(worker)
+
+
 @pytest.mark.parametrize(
     "kernel",
     [

@@ -1,0 +1,108 @@
+"""The judge holds every query row to its own tolerance, not only the whole output.
+
+The whole output's bounds are set by its largest values and spread over all its rows. A kernel
+wrong on a few rows of small values stays inside them: the GPU tail-residue cheat (drops the
+last partial 16-key tile when the length leaves 48 to 63 keys past a multiple of 64) passed as
+correct whenever the drawn lengths that trigger it were causal, where only the last rows lose
+keys (1 evaluation in about 12, found on an H100 in issue 20's session). The kernels here are
+computed in torch, as a flash-style kernel computes them: tiles of 64 keys, an fp32 running
+maximum and sum, bf16 weights into an fp32 accumulator, a bf16 output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from avo_tui.evaluation import attention
+from avo_tui.evaluation.attention import RowSample
+from avo_tui.evaluation.judge import Rejected, judge_output, judge_sample
+from avo_tui.evaluation.results import ConfigResult
+from avo_tui.evaluation.targets import INPUT_CASES, MHA, Config
+
+TOLERANCE = MHA.tolerance
+TILE = 64
+
+
+def flash_style(config: Config, inputs: attention.InputSet, key_end: int) -> torch.Tensor:
+    """Attention over keys [0, key_end) (fewer under the causal mask), as a flash kernel does."""
+    group = config.heads_q // config.heads_kv
+    q = inputs.q.float()
+    k = inputs.k.float().repeat_interleave(group, 1)[:, :, :key_end]
+    v = inputs.v.float().repeat_interleave(group, 1)[:, :, :key_end]
+    rows = torch.arange(config.seq_len)[:, None]
+    scale = attention.softmax_scale(config) * math.log2(math.e)
+    shape = (*q.shape[:-1], 1)
+    top = torch.full(shape, -math.inf)
+    total = torch.zeros(shape)
+    acc = torch.zeros_like(q)
+    for start in range(0, key_end, TILE):
+        logits = q @ k[:, :, start : start + TILE].transpose(-1, -2) * scale
+        if config.causal:
+            keys = torch.arange(start, min(key_end, start + TILE))[None, :]
+            logits = logits.masked_fill(keys > rows, -math.inf)
+        new_top = torch.maximum(top, logits.amax(-1, keepdim=True))
+        weights = torch.exp2(logits - new_top)
+        correction = torch.exp2(top - new_top).nan_to_num(0.0)
+        total = total * correction + weights.sum(-1, keepdim=True)
+        acc = acc * correction + weights.to(torch.bfloat16).float() @ v[:, :, start : start + TILE]
+        top = new_top
+    return (acc / total).to(torch.bfloat16)
+
+
+def tail_residue_cheat(config: Config, inputs: attention.InputSet) -> torch.Tensor:
+    length = config.seq_len
+    assert length % 64 >= 48 and length % 16, "the cheat is honest at this length"
+    return flash_style(config, inputs, length - length % 16)
+
+
+def make(
+    length: int, case: str = "normal", causal: bool = True
+) -> tuple[Config, attention.InputSet]:
+    config = Config(1, 4, 4, length, 128, causal, "bfloat16")
+    generator = torch.Generator().manual_seed(length)
+    return config, attention.make_inputs(config, generator, "cpu", case)
+
+
+@pytest.mark.parametrize(("length", "case"), [(1976, "flat"), (1012, "normal"), (2105, "normal")])
+def test_a_kernel_wrong_on_its_last_rows_is_rejected_by_their_own_tolerance(
+    length: int, case: str
+) -> None:
+    config, inputs = make(length, case)
+    entry = ConfigResult(config)
+    with pytest.raises(Rejected) as rejected:
+        judge_output(TOLERANCE, inputs, tail_residue_cheat(config, inputs), entry)
+    assert rejected.value.failure.kind == "incorrect"
+    # the whole output's bounds let it through: the rows caught it
+    message = str(rejected.value)
+    assert entry.rel_l2_err is not None and entry.tolerance is not None
+    assert entry.rel_l2_err < entry.tolerance[0] and entry.max_abs_err is not None
+    assert entry.max_abs_err < entry.tolerance[1], message
+    assert message.startswith("query row "), message
+    row = int(message.split()[2])
+    assert row >= length - length % 16, message  # a row that lost keys
+    assert entry.row_error_ratio is not None and entry.row_error_ratio > 1
+
+
+@pytest.mark.parametrize("case", INPUT_CASES)
+@pytest.mark.parametrize("causal", [True, False])
+def test_an_honest_flash_style_kernel_passes_every_row_with_room(case: str, causal: bool) -> None:
+    config, inputs = make(1501, case, causal)
+    entry = ConfigResult(config)
+    judge_output(TOLERANCE, inputs, flash_style(config, inputs, config.seq_len), entry)
+    assert entry.passed
+    # measured at 0.45 at most over 28 configurations of the H200 target's draws
+    assert entry.row_error_ratio is not None and entry.row_error_ratio < 0.7
+
+
+def test_a_timed_launch_wrong_on_its_last_rows_is_caught_in_the_sample() -> None:
+    config, inputs = make(1976, "flat")
+    rows = (*range(0, config.seq_len - 64, 7), 1968, 1969, 1970)  # the last three lose 1-3 keys
+    sample = RowSample(tuple((0, head, rows) for head in range(config.heads_q)))
+    judge_sample(TOLERANCE, config, inputs, flash_style(config, inputs, config.seq_len), sample)
+    with pytest.raises(Rejected) as rejected:
+        judge_sample(TOLERANCE, config, inputs, tail_residue_cheat(config, inputs), sample)
+    assert rejected.value.failure.kind == "stale_output"
+    assert str(rejected.value).startswith("query row "), rejected.value
