@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                          "x_honest": round(result.geomean / base, 2) if base else None,
                          "then_honest_x": round(after.geomean / base, 2) if base else None,
                          "detail": str(getattr(result, "failure", "") or "")[:160]})
+            print(f"{name}: {rows[-1]['verdict']}", file=sys.stderr, flush=True)
             if name.startswith("writes_cache"):
                 again = run(honest_name)
                 artifact = getattr(again.compile, "artifact", None)
