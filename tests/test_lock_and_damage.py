@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +145,21 @@ def test_repair_recovers_every_version_from_the_backup_generation(
         assert session.read_files(ids[-1]) == {"kernel.c": f"// version {len(ids)}\n"}
     assert main([*root, "sessions", "repair", "demo"]) == 0
     assert "nothing to repair" in capsys.readouterr().out
+
+
+def test_two_repairs_in_one_second_keep_both_sets_of_originals(
+    session_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_session(session_dir).close()
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "damaged-20261123-112019")
+    ruined = []
+    for n in range(2):
+        ruined.append(b'{"format": "avo-st' + str(n).encode())
+        (session_dir / BASE).write_bytes(ruined[-1])
+        apply_repair(plan_repair(session_dir))
+    kept = sorted(session_dir.glob("damaged-*"))
+    assert [k.name for k in kept] == ["damaged-20261123-112019", "damaged-20261123-112019-2"]
+    assert [(k / BASE).read_bytes() for k in kept] == ruined
 
 
 def test_a_base_ruined_before_any_compaction_is_rebuilt_from_the_creation_backup(

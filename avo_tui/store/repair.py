@@ -7,6 +7,7 @@ original file into ``damaged-<time>/`` in the session folder, so nothing is ever
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import time
@@ -137,8 +138,7 @@ def apply_repair(plan: RepairPlan) -> Path:
     lock = SessionLock(plan.directory)
     lock.acquire()
     try:
-        keep = plan.directory / time.strftime("damaged-%Y%m%d-%H%M%S")
-        keep.mkdir()
+        keep = _new_folder(plan.directory, time.strftime("damaged-%Y%m%d-%H%M%S"))
         for name in (BASE, BACKUP, JOURNAL, JOURNAL_PREV):
             if (plan.directory / name).exists():
                 shutil.copy2(plan.directory / name, keep / name)
@@ -159,3 +159,15 @@ def apply_repair(plan: RepairPlan) -> Path:
         return keep
     finally:
         lock.release()
+
+
+def _new_folder(directory: Path, name: str) -> Path:
+    """A folder of that name, or name-2, name-3...: two repairs in one second keep both."""
+    for index in itertools.count(1):
+        folder = directory / (name if index == 1 else f"{name}-{index}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
