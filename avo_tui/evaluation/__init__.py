@@ -7,13 +7,19 @@ only talks to the worker, and torch is imported in the worker.
 
 from .candidate import CandidateError
 from .contract import ContractError
+from .profile import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
 from .results import FAILURE_KINDS, ConfigResult, EvalRequest, EvalResult, Failure, Timing
+from .sanitize import SANITIZER_TOOLS, SanitizerUnavailable, smallest_config
 from .targets import TARGETS, Config, TargetSpec, UnknownTarget, get_target
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
 
+# profile() and sanitize() stay in their modules: a package attribute named profile would hide
+# the module avo_tui.evaluation.profile.
 __all__ = [
     "FAILURE_KINDS",
+    "PROFILE_SECTIONS",
+    "SANITIZER_TOOLS",
     "TARGETS",
     "CandidateError",
     "Config",
@@ -22,6 +28,9 @@ __all__ = [
     "EvalRequest",
     "EvalResult",
     "Failure",
+    "ProfileRequestError",
+    "ProfileUnavailable",
+    "SanitizerUnavailable",
     "TargetSpec",
     "Timing",
     "ToolchainUnavailable",
@@ -29,4 +38,5 @@ __all__ = [
     "Worker",
     "WorkerError",
     "get_target",
+    "smallest_config",
 ]

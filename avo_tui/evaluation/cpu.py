@@ -328,6 +328,15 @@ class CpuDevice:
             self._peak = 2 * n**3 / best
         return self._peak
 
+    def facts(self) -> dict[str, object]:
+        """What the agent is told about this machine, its GEMM peak measured (not part of
+        host_info, which keys reused baseline timings: a measurement would change it)."""
+        return {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "peak_fp32_gflops": round(self.peak_flops() / 1e9, 1),
+        }
+
     def host_info(self) -> dict[str, object]:
         return {
             "device": "cpu",

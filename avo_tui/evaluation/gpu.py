@@ -304,6 +304,7 @@ class CudaDevice:
         flush_bytes = 2 * int(getattr(props, "L2_cache_size", 50 << 20))
         self._scratch = torch.empty(flush_bytes, dtype=torch.uint8, device=self.name)
         self._peak: float | None = None
+        self._facts: dict[str, object] | None = None
         from cuda.bindings import driver
 
         _, self.cu_device = driver.cuDeviceGet(index)
@@ -355,6 +356,35 @@ class CudaDevice:
             best = min(self.clock(lambda: a @ b) for _ in range(10))
             self._peak = 2 * n**3 / best
         return self._peak
+
+    def facts(self) -> dict[str, object]:
+        """What the agent is told about this GPU, read off the device and measured (its bf16
+        peak), never assumed from its name. Not part of host_info: that one keys reused
+        baseline timings, and a measured peak differs from worker to worker."""
+        if self._facts is None:
+            props = torch.cuda.get_device_properties(self.index)
+            self._facts = {
+                "gpu": props.name,
+                "compute_capability": f"{self.capability[0]}.{self.capability[1]}",
+                "arch": self.arch,
+                "sms": self.num_sms,
+                "max_smem_per_block_optin_bytes": self._attribute(
+                    "MAX_SHARED_MEMORY_PER_BLOCK_OPTIN"),
+                "max_smem_per_sm_bytes": self._attribute("MAX_SHARED_MEMORY_PER_MULTIPROCESSOR"),
+                "registers_per_sm": self._attribute("MAX_REGISTERS_PER_MULTIPROCESSOR"),
+                "registers_per_block": self._attribute("MAX_REGISTERS_PER_BLOCK"),
+                "max_threads_per_sm": self._attribute("MAX_THREADS_PER_MULTIPROCESSOR"),
+                "l2_bytes": self._attribute("L2_CACHE_SIZE"),
+                "memory_gib": round(props.total_memory / 2**30, 1),
+            }
+        return self._facts | {"peak_bf16_tflops": round(self.peak_flops() / 1e12, 1)}
+
+    def _attribute(self, name: str) -> int | None:
+        from cuda.bindings import driver
+
+        attribute = getattr(driver.CUdevice_attribute, f"CU_DEVICE_ATTRIBUTE_{name}")
+        err, value = driver.cuDeviceGetAttribute(attribute, self.cu_device)
+        return int(value) if err == driver.CUresult.CUDA_SUCCESS else None
 
     def host_info(self) -> dict[str, object]:
         from cuda.bindings import driver

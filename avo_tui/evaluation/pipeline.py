@@ -96,6 +96,9 @@ class Device(Protocol):
     def time_subject(self, subject: Subject, budget_s: float, verified: set[int]) -> Samples: ...
     def generator(self, seed: int) -> torch.Generator: ...
     def peak_flops(self) -> float: ...
+    def facts(self) -> dict[str, object]:
+        """The device's limits and measured peak, as the agent's prompt states them."""
+        ...
     def host_info(self) -> dict[str, object]: ...
 
 
@@ -200,6 +203,8 @@ class Evaluation:
                     config.throughput = 0.0
             for loaded in kernels:
                 loaded.close()
+        if not self.pipeline.poisoned:  # measured once per worker, then cached by the device
+            result.hardware = self.device.facts()
         result.seconds = time.perf_counter() - started
         return result
 

@@ -171,6 +171,8 @@ class EvalResult:
     flags: list[str] = field(default_factory=list)
     knobs: dict[str, str] = field(default_factory=dict)
     host: dict[str, object] = field(default_factory=dict)
+    # The device as the agent is told it: limits read off it and its measured peak (Device.facts)
+    hardware: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
     worker_restarted: bool = False
     kernel_id: str | None = None  # kernel_identity of the candidate, once it was built
@@ -292,6 +294,7 @@ class EvalResult:
             "compile": self.compile.as_dict() if self.compile else None,
             **self._resource_summary(),
             "host": dict(self.host),
+            "hardware": dict(self.hardware),
             "seconds": round(self.seconds, 3),
             "worker_restarted": self.worker_restarted,
             "artifact_sha256": self.artifact_sha256,
