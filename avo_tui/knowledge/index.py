@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .applies import GENERAL, applicability, is_declaration
+from .applies import label as applies_label
+
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 WORD = re.compile(r"[A-Za-z0-9_.]+")
 
@@ -41,10 +44,16 @@ class Section:
     heading: str  # "" for the text before the first heading
     text: str
     level: int = 0  # 1 for "# Title", 2 for "## ...", 0 before the first heading
+    applies: tuple[str, ...] = GENERAL  # its file's architecture tags (applies.py)
 
     @property
     def ref(self) -> str:
         return f"{self.file}#{self.heading}" if self.heading else self.file
+
+    @property
+    def label(self) -> str:
+        """"Blackwell only" and the like; "" for a general file."""
+        return applies_label(self.applies)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,14 @@ class Hit:
     snippet: str
     score: float  # BM25, higher is better
 
+    @property
+    def applies(self) -> tuple[str, ...]:
+        return self.section.applies
+
+    @property
+    def label(self) -> str:
+        return self.section.label
+
 
 @dataclass(frozen=True)
 class FileOutline:
@@ -60,6 +77,11 @@ class FileOutline:
     title: str
     sections: int
     path: Path
+    applies: tuple[str, ...] = GENERAL  # architecture tags: ("hopper",), ("any",) ...
+
+    @property
+    def label(self) -> str:
+        return applies_label(self.applies)
 
 
 def anchor(heading: str) -> str:
@@ -70,7 +92,9 @@ def anchor(heading: str) -> str:
 
 
 def split_sections(file: str, text: str) -> list[Section]:
-    """One section per heading (any level), holding the text up to the next heading."""
+    """One section per heading (any level), holding the text up to the next heading. The
+    applicability declaration is left out: its words would match searches for "hopper"."""
+    applies = applicability(text)
     sections: list[Section] = []
     heading, level = "", 0
     lines: list[str] = []
@@ -81,12 +105,14 @@ def split_sections(file: str, text: str) -> list[Section]:
         match = None if in_code else HEADING.match(line)
         if match:
             if heading or "".join(lines).strip():
-                sections.append(Section(file, heading, "\n".join(lines).strip(), level))
+                sections.append(Section(file, heading, "\n".join(lines).strip(), level, applies))
             heading, level, lines = match.group(2), len(match.group(1)), [line]
+        elif not heading and is_declaration(line):
+            continue
         else:
             lines.append(line)
     if heading or "".join(lines).strip():
-        sections.append(Section(file, heading, "\n".join(lines).strip(), level))
+        sections.append(Section(file, heading, "\n".join(lines).strip(), level, applies))
     return sections
 
 
@@ -116,12 +142,14 @@ class KnowledgeBase:
         return found
 
     def outline(self) -> list[FileOutline]:
-        """Each file's name, title (its first heading) and number of sections."""
+        """Each file's name, title (its first heading), number of sections and architecture
+        tags (``applies_to`` decides whether it is about the target's GPU)."""
         rows = []
         for name, path in self.files().items():
             sections = split_sections(name, path.read_text(errors="replace"))
             title = next((s.heading for s in sections if s.heading), "")
-            rows.append(FileOutline(name, title, len(sections), path))
+            applies = sections[0].applies if sections else GENERAL
+            rows.append(FileOutline(name, title, len(sections), path, applies))
         return rows
 
     def search(self, query: str, limit: int = 5) -> list[Hit]:
@@ -180,7 +208,7 @@ class KnowledgeBase:
             raise KnowledgeError(f"no knowledge file {file!r} (files: {known})")
         text = files[file].read_text(errors="replace")
         if not heading.strip():
-            return Section(file, "", text)
+            return Section(file, "", text, applies=applicability(text))
         sections = [s for s in split_sections(file, text) if s.heading]
         wanted = heading.strip().lower()
         exact = [s for s in sections if s.heading.lower() == wanted or
