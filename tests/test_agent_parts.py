@@ -76,8 +76,11 @@ def test_prices_match_the_longest_model_prefix_and_settings_override_them(
     usage = TokenUsage(input=1_000_000, output=100_000, cache_write=200_000, cache_read=1_000_000)
     assert AgentSettings(model="claude-opus-4-7").cost(usage) == pytest.approx(
         5 + 2.5 + 1.25 + 0.5)
-    assert AgentSettings(model="claude-opus-4-1").price() == Price(15, 75, 18.75, 1.5)
-    assert AgentSettings(model="claude-haiku-4-5").cost(TokenUsage(output=1_000_000)) == 5
+    # Neither model has adaptive thinking or effort, the defaults (models.py).
+    opus_4_1 = AgentSettings(model="claude-opus-4-1", thinking="off", effort="")
+    assert opus_4_1.price() == Price(15, 75, 18.75, 1.5)
+    haiku = AgentSettings(model="claude-haiku-4-5", thinking="off", effort="")
+    assert haiku.cost(TokenUsage(output=1_000_000)) == 5
     assert AgentSettings(model="somebody-else").cost(usage) == 0.0
     path = tmp_path / "settings.toml"
     path.write_text('[agent]\nmodel = "claude-sonnet-5"\nthinking = 16000\n'
@@ -124,20 +127,3 @@ def test_send_budget_queues_new_limits_and_refuses_nonsense(
     assert "KEY one of cost, tokens, steps, hours" in capsys.readouterr().err
     assert main([*sessions, "send", "b", "budget"]) != 0
     assert len(list((tmp_path / "b" / "inbox").glob("*.json"))) == 1
-
-
-def test_profile_needs_ncu_and_reads_its_raw_csv(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from avo_tui.evaluation import profile as prof
-
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(prof.ProfileUnavailable, match=r"ncu.*not installed"):
-        prof.profile("mha", "attention_fwd", {"k.cu": ""}, "any")
-    output = ('==PROF== Connected\n"ID","Kernel Name","gpu__time_duration.sum",'
-              '"launch__registers_per_thread"\n"","","nsecond","register/thread"\n'
-              '"0","attention_fwd","1234","168"\n')
-    table = prof._table(prof._csv_rows(output), "b1")
-    assert "duration" in table and "1234 nsecond" in table
-    assert "168 register/thread" in table
-    assert "tensor pipe active (% of peak)" in table and "n/a on this GPU" in table

@@ -35,6 +35,8 @@ from ..evaluation import TargetSpec, Worker, get_target
 from ..knowledge import configured_folders, flag_folders
 from ..operators import OPERATORS, OperatorUnavailable, get_operator
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
+from ..operators.agent.models import EFFORT_LEVELS
+from ..operators.agent.settings import DEFAULT_EFFORT
 from ..store import Event, OperatorPayload, Session, SessionCatalog, StoreError
 from . import (
     Subcommands,
@@ -94,7 +96,8 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     catalog = SessionCatalog(args.sessions_dir)
     path = catalog.new_path(args.session)  # checks the name: run_args() skips the parser
     limits = dict(hours=args.hours, max_cost_usd=args.max_cost, max_tokens=args.token_budget)
-    agent_flags = dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking)
+    agent_flags = dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking,
+                       effort="" if args.effort == "none" else args.effort)
     if path.exists():
         if args.origin:
             raise StoreError(f"--from seeds a new session, and '{args.session}' exists; "
@@ -282,8 +285,13 @@ def _agent_settings(
     (before a new session's seed is scored). None for other operators."""
     if operator != "agent":
         return None
-    base = AgentSettings.from_doc(stored) if stored else load_settings()
-    settings = base.override(**flags)
+    if stored:
+        # The flags join the stored settings before they are checked, so a flag can mend a
+        # session whose settings the model table now refuses (e.g. --effort none).
+        given = {k: v for k, v in flags.items() if v is not None}
+        settings = AgentSettings.from_doc({**stored, **given})
+    else:
+        settings = load_settings().override(**flags)
     from ..operators.agent.api import api_key  # loads anthropic: only when the agent runs
     from ..operators.agent.preflight import check_api
 
@@ -461,6 +469,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                        help="max_tokens of each response")
     agent.add_argument("--thinking", metavar="MODE",
                        help="'adaptive' (default), 'off', or a thinking budget in tokens")
+    agent.add_argument("--effort", choices=[*EFFORT_LEVELS, "none"],
+                       help="how much each response may spend, thinking included (default: "
+                       f"settings file, else {DEFAULT_EFFORT}); 'none' sends none, for a model "
+                       "without effort")
     agent.add_argument("--knowledge", type=Path, action="append", metavar="DIR",
                        help="a folder of your own markdown notes for the agent to consult "
                        "besides knowledge/ (repeat for several; kept with the session)")

@@ -121,6 +121,7 @@ class MessagesApi:
                 messages=encodable(messages),
                 stream=True,
                 thinking=self._thinking(),
+                output_config=self._output_config(),
             ))
             with events:
                 reply = _Accumulator()
@@ -131,9 +132,9 @@ class MessagesApi:
                 return reply.turn(events.response.headers.get("request-id"))
 
     def preflight(self, *, system: str, tools: list[dict[str, Any]]) -> int:
-        """Check the key, the model and the settings (thinking included) with a request that
-        generates nothing (token counting), before a run spends anything. Returns the
-        prompt's size in tokens."""
+        """Check the key, the model and the settings (thinking and effort included) with a
+        request that generates nothing (token counting), before a run spends anything. Returns
+        the prompt's size in tokens."""
         with _translated_errors():
             counted = self._client.messages.count_tokens(
                 model=self.settings.model,
@@ -141,20 +142,33 @@ class MessagesApi:
                 tools=tools,  # type: ignore[arg-type]
                 messages=[{"role": "user", "content": "preflight"}],
                 thinking=self._thinking(),
+                output_config=self._output_config(),
             )
             return int(counted.input_tokens)
 
     def _thinking(self) -> Any:
         return self.settings.thinking_param() or anthropic.omit
 
-    def ask(self, *, system: str, prompt: str, max_tokens: int = 4000) -> Turn:
-        """A one-shot question without tools (the supervisor's review)."""
+    def _output_config(self) -> Any:
+        return self.settings.output_config() or anthropic.omit
+
+    def ask(self, *, system: str, prompt: str, max_tokens: int = 4000,
+            thinking: bool = False) -> Turn:
+        """A one-shot question without tools (the supervisor's review, a review before a
+        commit), at the session's effort. ``thinking`` adds the session's thinking; as thinking
+        shares a response's ``max_tokens`` with the answer, the limit is then at least the
+        session's ``max_tokens``, which the settings keep above a thinking budget. Only the
+        answer is in the turn's ``text``; its thinking blocks are in ``content``."""
+        if thinking and self.settings.thinking_param() is not None:
+            max_tokens = max(max_tokens, self.settings.max_tokens)
         with _translated_errors():
             response = self._client.messages.create(
                 model=self.settings.model,
                 max_tokens=max_tokens,
                 system=system,
                 messages=[{"role": "user", "content": prompt}],
+                thinking=self._thinking() if thinking else anthropic.omit,
+                output_config=self._output_config(),
             )
             return _turn(response, getattr(response, "_request_id", None))
 

@@ -1,5 +1,5 @@
 """First contact: before a run scores its seed or spends anything, the API must answer once,
-accept the key, and accept the run's settings (model, thinking) and tool schemas.
+accept the key, and accept the run's settings (model, thinking, effort) and tool schemas.
 
 A mistake found here costs one line and nothing else. Found mid-run, a refused key pauses the
 run, and settings the model refuses fail every step the same way; an API that cannot be
@@ -38,7 +38,8 @@ def check_api(settings: AgentSettings, api: MessagesApi | None = None) -> int:
         except ApiRequestError as error:
             raise ApiCheckFailed(
                 f"the API refuses this run's settings (model {settings.model}, thinking "
-                f"{settings.thinking}, max_tokens {settings.max_tokens}): {error}"
+                f"{settings.thinking}, effort {settings.effort or 'not sent'}, max_tokens "
+                f"{settings.max_tokens}): {error}"
             ) from None
         except ApiUnavailable as error:
             if tries > settings.sdk_retries:

@@ -1,8 +1,11 @@
-"""The agent's settings: model, output and thinking limits, step bounds, retry pacing, prices.
+"""The agent's settings: model, output, thinking and effort, step bounds, retry pacing, prices.
 
 They come from the settings file (``$AVO_SETTINGS``, else ``~/.config/avo/settings.toml``,
 table ``[agent]``), then from ``avo run`` flags, and are stored with the session so a resumed
 run keeps them. The API key is never among them: it comes from ``ANTHROPIC_API_KEY`` only.
+
+They are checked against what the model accepts (models.py) when they are made, so settings a
+known model would refuse never reach a request.
 """
 
 from __future__ import annotations
@@ -13,8 +16,18 @@ from typing import Any
 
 from ...settings_file import SettingsFileError, read_table, settings_path
 from ..protocol import OperatorUnavailable
+from .models import EFFORT_LEVELS, check_model
 
 DEFAULT_MODEL = "claude-opus-4-7"
+# Effort (output_config.effort) bounds what every response spends, thinking, text and tool
+# calls alike: with adaptive thinking it is the main control of cost. "high" is what
+# claude-opus-4-7 does when none is sent, and the level Anthropic's effort page names for
+# difficult coding and agentic tasks; it is sent anyway, so the session records the level it
+# ran at whatever a model's own default (Claude Opus 5.5's is medium). A multi-day run is paid
+# per output token, so the default stops there: xhigh and max spend more on every step and
+# are the operator's choice (--effort); medium and low save at the price of the hard
+# reasoning a kernel needs.
+DEFAULT_EFFORT = "high"
 
 
 class SettingsError(OperatorUnavailable):
@@ -70,6 +83,7 @@ class AgentSettings:
     model: str = DEFAULT_MODEL
     max_tokens: int = 32000  # per response
     thinking: str = "adaptive"  # "adaptive", "off", or a budget in tokens ("16000")
+    effort: str = DEFAULT_EFFORT  # low, medium, high, xhigh, max; "" sends none
     max_turns: int = 60  # API calls in one step
     context_window: int = 200_000
     wrap_up_at: float = 0.6  # fraction of the window: ask the agent to finish the step
@@ -80,6 +94,8 @@ class AgentSettings:
     outage_wait_max_s: float = 900.0
     max_tool_output: int = 16_000  # characters returned by one tool call
     max_write_bytes: int = 512_000
+    debrief: bool = True  # one more turn at a step's end: its lesson and the running summary
+    review_commits: bool = False  # a separate review call with thinking before each commit
     pricing: dict[str, Price] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -93,8 +109,15 @@ class AgentSettings:
                 f"thinking must be 'adaptive', 'off' or a token budget from 1024 to below "
                 f"max_tokens ({self.max_tokens}); got {self.thinking!r}"
             )
+        if self.effort not in ("", *EFFORT_LEVELS):
+            problems.append(f"effort must be one of {', '.join(EFFORT_LEVELS)}, or '' to send "
+                            f"none; got {self.effort!r}")
         if not 0 < self.wrap_up_at < self.end_at <= 1:
             problems.append("need 0 < wrap_up_at < end_at <= 1")
+        # A model the table does not know (a newer one) gets the checks above only.
+        problems += check_model(self.model, max_tokens=self.max_tokens,
+                                context_window=self.context_window, thinking=self.thinking,
+                                effort=self.effort)
         if problems:
             raise SettingsError("agent settings: " + "; ".join(problems))
 
@@ -120,6 +143,9 @@ class AgentSettings:
         if self.thinking == "adaptive":
             return {"type": "adaptive"}
         return {"type": "enabled", "budget_tokens": int(self.thinking)}
+
+    def output_config(self) -> dict[str, Any] | None:
+        return {"effort": self.effort} if self.effort else None
 
     def override(self, **values: Any) -> AgentSettings:
         given = {k: v for k, v in values.items() if v is not None}
