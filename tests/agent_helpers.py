@@ -4,6 +4,7 @@ fake of the Messages API that plays a scripted conversation."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, tool_use
@@ -35,11 +36,24 @@ def commit_again_if_refused(message: str, then: Step) -> Step:
 
     def turn(request: Recorded) -> Step:
         results = request.tool_results()
-        if results and str(results[-1]["content"]).startswith("not committed: "):
-            return reply(tool_use("evaluate", {}), tool_use("commit", {"message": message}))
+        last = str(results[-1]["content"]) if results else ""
+        if last.startswith("not committed: "):
+            return reply(tool_use("evaluate", {"idea": "the same, measured again"}),
+                         *commit_calls(message))
+        if last.startswith(CHECKLIST):
+            return reply(tool_use("commit", {"message": message}))
         return then
 
     return turn
+
+
+CHECKLIST = "Nothing was submitted yet."  # how the commit tool's checklist opens
+
+
+def commit_calls(message: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What an agent sends to commit: the first call returns the checklist, the second
+    submits the kernel to the gate."""
+    return tool_use("commit", {"message": message}), tool_use("commit", {"message": message})
 
 
 def edit(old: str, new: str) -> tuple[str, dict[str, object]]:
@@ -53,8 +67,11 @@ def use_fake(monkeypatch: pytest.MonkeyPatch, server: FakeAnthropic) -> None:
 
 
 def make_agent(knowledge: Path, **settings: object) -> Agent:
+    # No debrief unless a test asks for one: it is one more request at every step's end,
+    # which a script would have to answer (tests/test_agent_research.py covers it).
     values: dict[str, object] = dict(
         outage_wait_s=0.05, outage_wait_max_s=0.2, request_timeout_s=10.0, sdk_retries=2,
+        debrief=False,
     )
     values.update(settings)
     return Agent(AgentSettings(**values), knowledge=KnowledgeBase([knowledge]))  # type: ignore[arg-type]

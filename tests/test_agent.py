@@ -15,6 +15,7 @@ from agent_helpers import (
     KERNEL,
     THREADS_LINE,
     commit_again_if_refused,
+    commit_calls,
     edit,
     make_agent,
 )
@@ -45,7 +46,8 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
         evaluated = results(request)[-1]
         assert "compile failed" in evaluated["content"]
         assert ">" in evaluated["content"] and BROKEN in evaluated["content"]
-        return reply(tool_use(*edit(BROKEN + "\n", "")), tool_use("evaluate", {}))
+        return reply(tool_use(*edit(BROKEN + "\n", "")),
+                     tool_use("evaluate", {"idea": "the broken line removed"}))
 
     message = "four times, not seven"
     fake.script(
@@ -53,10 +55,9 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
               tool_use("search_knowledge", {"query": "threads cores"}),
               tool_use(EDITOR, {"command": "view", "path": KERNEL, "view_range": [20, 23]})),
         reply(tool_use(*edit(SLOW, FAST + "\n" + BROKEN)),
-              tool_use("evaluate", {"quick": True})),
+              tool_use("evaluate", {"idea": "REPEAT 4, quick check", "quick": True})),
         after_broken_evaluate,
-        reply(tool_use("note", {"text": "REPEAT 4 wins"}),
-              tool_use("commit", {"message": message})),
+        reply(tool_use("note", {"text": "REPEAT 4 wins"}), *commit_calls(message)),
         *[commit_again_if_refused(message, reply(text("unused")))] * COMMIT_RETRIES,
     )
     live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
@@ -102,7 +103,7 @@ def test_the_commit_tool_refuses_an_incorrect_or_unimproved_kernel(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     fake.script(
-        reply(tool_use("commit", {"message": "nothing changed"})),
+        reply(*commit_calls("nothing changed")),
         reply(tool_use(*edit("float inv = 1.0f", "float inv = 2.0f")),
               tool_use("commit", {"message": "wrong"})),
         reply(text("Nothing worth committing; stopping.")),
@@ -111,7 +112,7 @@ def test_the_commit_tool_refuses_an_incorrect_or_unimproved_kernel(
     live.finish(120)
     # The same source again is refused, whatever the noise made of its first reading (slower,
     # or within the noise), or, where it flattered it, at the gate as identical to v0.
-    unchanged = results(fake.requests[1])[0]["content"]
+    unchanged = results(fake.requests[1])[-1]["content"]
     assert unchanged.startswith("not committed: ") or (
         "identical to v0: nothing new to commit" in unchanged), unchanged
     wrong = results(fake.requests[2])[-1]
@@ -271,9 +272,9 @@ def test_a_stall_brings_a_supervisor_review_into_the_next_step(
 ) -> None:
     broken = edit(THREADS_LINE, THREADS_LINE + "\n" + BROKEN)
     fake.script(
-        reply(tool_use(*broken), tool_use("evaluate", {})),
+        reply(tool_use(*broken), tool_use("evaluate", {"idea": "a broken line"})),
         reply(tool_use(EDITOR, {"command": "create", "path": KERNEL, "file_text": "junk("}),
-              tool_use("evaluate", {})),
+              tool_use("evaluate", {"idea": "junk"})),
         reply(text("giving up")),
         reply(text("1. Stop editing the tiling; 2. parallelise over heads.")),  # the review
         reply(text("ok")),
@@ -286,7 +287,7 @@ def test_a_stall_brings_a_supervisor_review_into_the_next_step(
     assert "2 failed candidates in a row" in review.texts()[0]
     supervisor = [e for e in live.kinds("supervisor") if e.data.get("action") == "review"]
     assert "parallelise over heads" in supervisor[0].data["proposals"]
-    assert any("supervisor's review" in t and "parallelise over heads" in t
+    assert any("supervisor's directions" in t and "parallelise over heads" in t
                for t in fake.requests[4].texts())
 
 

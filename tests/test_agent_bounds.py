@@ -29,7 +29,7 @@ from avo_tui.operators.agent.api import INVALID_INPUT
 from avo_tui.operators.agent.tools import EDITOR, Toolbox, ToolResult
 from avo_tui.operators.agent.workspace import Workspace
 from avo_tui.operators.protocol import StepContext, StepInterrupted, Trial
-from avo_tui.store import Score, Session, Version
+from avo_tui.store import ResearchPayload, Score, Session, Version
 from avo_tui.store.view import SessionView
 
 KERNEL = "attention.c"
@@ -68,8 +68,16 @@ class StandIn:
     def safe_point(self) -> None:
         pass
 
+    step_number: int = 1
+
+    def hardware(self) -> dict[str, object]:
+        return {}
+
+    def baselines(self) -> dict[str, dict[str, float]]:
+        return {}
+
     def evaluate(self, files: dict[str, str], *, base: str, note: str = "",
-                 quick: bool = False) -> Trial:
+                 quick: bool = False, idea: str | None = None) -> Trial:
         raise StepInterrupted("the operator stopped the run")
 
 
@@ -320,7 +328,7 @@ def test_step_interrupted_and_keyboard_interrupt_still_end_the_step(
     toolbox: Toolbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(StepInterrupted, match="stopped the run"):
-        toolbox.call("evaluate", {})  # the stand-in's evaluate is a stop at its safe point
+        toolbox.call("evaluate", {"idea": "x"})  # the stand-in's evaluate is a stop
 
     def interrupted(**_: object) -> str:
         raise StepInterrupted("rolled back to v0")
@@ -405,6 +413,10 @@ def flooded(session: Session) -> StandIn:
     """A context whose memory, guidance and review hold far more than any window."""
     ctx = StandIn(SessionView(session), guidance="guide " + "g" * 1_000_000)
     ctx.kept["notes"] = [f"note {n} " + "n" * 1_000_000 for n in range(40)]
+    ctx.kept["summary"] = "summary " + "s" * 1_000_000
+    ctx.kept["research"] = [
+        ResearchPayload("record", n, "v0", f"record {n}", ideas=("a1 slower: " + "i" * 10_000,),
+                        lesson="l" * 100_000).to_doc() for n in range(30)]
     return ctx
 
 
@@ -421,7 +433,9 @@ def test_the_step_brief_stays_within_its_budget(crowded: Session, window: int) -
     # Every section is there, cut to its share, newest first.
     for part in (f"holds v{VERSIONS} (the head)", f"## Best so far: v{VERSIONS}",
                  f"## Lineage ({VERSIONS + 1} versions, latest 12)", f"a{ATTEMPTS} ",
-                 "note 39 ", "review ", "guide ", "hint 499 ", "Plan (update_plan)"):
+                 "note 39 ", "review ", "guide ", "hint 499 ", "Plan (update_plan)",
+                 "## Running summary", "summary sss", "step 29 from v0: record 29",
+                 "## The kernel's files"):
         assert part in text, part
     assert "characters cut]" in text
 
@@ -430,6 +444,7 @@ def test_the_review_prompt_stays_within_its_budget(crowded: Session) -> None:
     text = brief.review_prompt(cast(StepContext, flooded(crowded)), "no commit for 30 attempts")
     assert len(text) <= brief.budget_chars(AgentSettings().context_window)
     assert "note 39 " in text and f"a{ATTEMPTS} " in text
+    assert "summary sss" in text and "step 29 from v0: record 29" in text
 
 
 def test_the_default_budget_follows_the_settings_window() -> None:

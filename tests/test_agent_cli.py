@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_helpers import COMMIT_RETRIES, commit_again_if_refused, edit
+from agent_helpers import COMMIT_RETRIES, commit_again_if_refused, commit_calls, edit
 from engine_helpers import FAST, SLOW, slow_seed
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
@@ -28,7 +28,7 @@ def run_avo(sessions: Path, env: dict[str, str], *args: str) -> subprocess.Compl
 def env(tmp_path: Path) -> dict[str, str]:
     settings = tmp_path / "settings.toml"
     settings.write_text('[agent]\nmodel = "claude-sonnet-4-6"\nthinking = "off"\n'
-                        "outage_wait_s = 0.05\n")
+                        "outage_wait_s = 0.05\ndebrief = false\n")
     return {**os.environ, "AVO_SETTINGS": str(settings)}
 
 
@@ -36,8 +36,8 @@ def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, s
     with FakeAnthropic() as server:
         message = "four times, not seven"
         server.script(
-            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {})),
-            reply(tool_use("commit", {"message": message})),
+            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": "REPEAT 4"})),
+            reply(*commit_calls(message)),
             *[commit_again_if_refused(message, reply(text("Nothing else worth trying now.")))
               ] * COMMIT_RETRIES,
         )

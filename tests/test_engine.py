@@ -301,7 +301,7 @@ def test_the_agent_is_given_the_guidance_in_every_step_and_in_the_supervisor_rev
     1), so the supervisor's review (request 3) runs before step 2 (request 4)."""
     fake.script(
         reply(tool_use(*edit(THREADS_LINE, THREADS_LINE + "\n" + BROKEN)),
-              tool_use("evaluate", {})),
+              tool_use("evaluate", {"idea": "a broken line"})),
         reply(text("giving up")),
         reply(text("1. Vary THREADS.")),  # the review: its directions must respect the guidance
         reply(text("nothing to try")),

@@ -31,6 +31,7 @@ from avo_tui.store import (
     PayloadError,
     PlanPayload,
     QueuedPayload,
+    ResearchPayload,
     ResumePayload,
     RollbackPayload,
     RunState,
@@ -85,6 +86,10 @@ SAMPLES: list[Payload] = [
     ErrorPayload("step failed on an internal error", traceback="Traceback ..."),
     OperatorPayload("agent", "tuner"),
     QueuedPayload(("pause", "hint 'try BLOCK_Q=64'")),
+    ResearchPayload("record", 3, "v2", "committed v3", ideas=("a7 promising: BLOCK_K 64",),
+                    lines_added=4, lines_removed=2, change="b8s4096: +3.1%", final="done",
+                    lesson="BLOCK_K 64 halves the smem stalls"),
+    ResearchPayload("review", 3, "v2", "approve", final="no race found"),
 ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import edit, make_agent, use_fake
+from agent_helpers import commit_calls, edit, make_agent, use_fake
 from engine_helpers import REPEAT_LINE, TARGET, flagged_session, start
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 from rich.console import Console
@@ -269,7 +269,7 @@ def test_the_agent_is_told_its_result_is_held_and_not_to_resubmit_it(
     (knowledge / "cpu.md").write_text("# CPU attention\n\n## Threads\nUse every core.\n")
     fake.script(
         reply(tool_use(*edit(REPEAT_LINE, REPEAT_LINE.replace("REPEAT 8", "REPEAT 1"))),
-              tool_use("commit", {"message": "run on every core"})),
+              *commit_calls("run on every core")),
         reply(tool_use("commit", {"message": "run on every core, again"})),
         reply(text("Held for review; nothing else to try.")),
     )

@@ -75,6 +75,7 @@ CONVERSATION = "conversation"  # the draft holding the agent's step in flight
 # Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
 NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
 CUT_BY_OPERATOR = "cut short by the operator"
+SOFTWARE = ("driver", "driver_cuda", "cuda", "cudnn", "torch")  # host facts the agent is told
 
 
 class Engine:
@@ -323,9 +324,9 @@ class Engine:
         if not trial.result.correct:
             self._error(f"the hand edit was not committed: {trial.result.failure}")
             return
-        version = self.session.commit(
-            files, author="operator", message=message, score=trial.score, attempt=trial.attempt.id
-        )
+        version = self._paid_commit(lambda **paid: self.session.commit(
+            files, author="operator", message=message, score=trial.score,
+            attempt=trial.attempt.id, **paid))
         self.supervisor.observe_commit(self.running_seconds())
         self._interrupt = f"the operator committed {version.id}"
 
@@ -337,9 +338,8 @@ class Engine:
         except StoreError as error:
             self._error(f"cannot approve {ref}: {error}")
             return
-        version = self.session.approve_suspect(
-            ref, message=f"{suspect.message} (suspect {ref}, approved by the operator)"
-        )
+        version = self._paid_commit(lambda **paid: self.session.approve_suspect(
+            ref, message=f"{suspect.message} (suspect {ref}, approved by the operator)", **paid))
         self.supervisor.observe_commit(self.running_seconds())
         self._save()
         self._interrupt = f"the operator approved {ref} as {version.id}"
@@ -355,12 +355,14 @@ class Engine:
     # -- evaluation and commits ---------------------------------------------------------------
 
     def evaluate(
-        self, files: dict[str, str], *, base: str, author: str, note: str = "", quick: bool = False
+        self, files: dict[str, str], *, base: str, author: str, note: str = "", quick: bool = False,
+        idea: str | None = None,
     ) -> Trial:
         """Evaluate a candidate and record it as an attempt (the supervisor watches).
 
         ``quick`` scores on the target's quick grid; unless the session itself is quick, such a
-        score is not comparable with the versions', so the attempt is only ``checked``."""
+        score is not comparable with the versions', so the attempt is only ``checked``.
+        ``idea`` is what the operator says it tried, kept with the attempt."""
         quick = quick and not self.evaluator.quick
         result = self._measure(files, base, author, quick=quick)
         outcome, detail = self._classify(result, quick)
@@ -372,8 +374,9 @@ class Engine:
             detail=f"{note}: {detail}" if note else detail,
             score=score_of(result),
             log=_result_log(result),
+            idea=idea,
         )
-        self._after_evaluation()
+        self._after_evaluation(result)
         # Sources that compile to the same kernel are one candidate to the supervisor too.
         trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files))
         self._observe(attempt, trial.key)
@@ -446,13 +449,14 @@ class Engine:
     ) -> Attempt:
         version = None
         if verdict.accepted:
-            version = self.session.commit(
+            version = self._paid_commit(lambda **paid: self.session.commit(
                 trial.files,
                 author=author,
                 message=message,
                 score=score_of(confirm),
                 attempt=trial.attempt.id,
-            )
+                **paid,
+            ))
             self.supervisor.observe_commit(self.running_seconds())
         outcome = "committed" if verdict.accepted else (
             "not_confirmed" if confirm.correct else confirm.failure.kind  # type: ignore[union-attr]
@@ -474,9 +478,20 @@ class Engine:
             log=_result_log(confirm),
             transcript=transcript,
             version=version.id if version else None,
+            idea=trial.attempt.idea,
         )
         self._after_evaluation()
         return attempt
+
+    def _paid_commit(self, commit: Callable[..., Version]) -> Version:
+        """Call ``commit`` (the session's commit or approve_suspect) with the version's cost:
+        what was spent since the last commit, every step that led to it, failed ones included.
+        The usage, marked as paid up to here, goes into the same write."""
+        cost_usd, tokens = self.usage.since_commit()
+        paid = self.usage.committed()
+        version = commit(cost_usd=cost_usd, tokens=tokens, state={"usage": paid.to_doc()})
+        self.usage = paid
+        return version
 
     def _unchanged(self, trial: Trial, author: str, detail: str) -> None:
         """A gate request answered without measuring; the supervisor counts it all the same."""
@@ -558,8 +573,11 @@ class Engine:
             text += "; flagged: " + "; ".join(result.flags)
         return outcome, _with_notes(text, result)
 
-    def _after_evaluation(self) -> None:
+    def _after_evaluation(self, result: EvalResult | None = None) -> None:
         fields: dict[str, object] = {"in_flight": None}
+        if result is not None and result.hardware and (
+                result.hardware != self.session.run_state.hardware):
+            fields["hardware"] = dict(result.hardware)
         if self.evaluator.baselines_changed:
             fields["baselines"] = self.evaluator.baselines
             self.evaluator.baselines_changed = False
@@ -717,12 +735,26 @@ class RunContext:
     def progress(self, text: str) -> None:
         self._engine._progress(text, "")
 
+    @property
+    def step_number(self) -> int:
+        return self._engine.usage.steps + 1
+
+    def hardware(self) -> dict[str, object]:
+        host = self._engine.evaluator.worker.info
+        return {**(self._engine.session.run_state.hardware or {}),
+                **{name: host[name] for name in SOFTWARE if name in host}}
+
+    def baselines(self) -> dict[str, dict[str, float]]:
+        return self._engine.evaluator.baseline_throughputs()
+
     def evaluate(
-        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False
+        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False,
+        idea: str | None = None,
     ) -> Trial:
         self._engine.safe_point()
         return self._engine.evaluate(
-            files, base=base, author=self._engine.operator.name, note=note, quick=quick
+            files, base=base, author=self._engine.operator.name, note=note, quick=quick,
+            idea=idea,
         )
 
     def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:

@@ -91,6 +91,15 @@ class Evaluator:
     def host(self) -> dict[str, object]:
         return self.worker.wait_ready()
 
+    def baseline_throughputs(self) -> dict[str, dict[str, float]]:
+        """{config: {baseline: throughput}} for the timed grid, as measured on this host."""
+        flops = {c.name: c.flops for c in self.target.configs}
+        return {
+            config: {name: flops[config] / t.median_s / self.target.unit_scale
+                     for name, t in timings.items() if t.median_s > 0}
+            for config, timings in self._known().items() if config in flops
+        }
+
     def _known(self) -> dict[str, dict[str, Timing]]:
         stored = self.baselines.get(host_key(self.worker.info), {}) if self.worker.info else {}
         return {

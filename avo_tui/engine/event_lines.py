@@ -19,6 +19,7 @@ from ..store import (
     Payload,
     PlanPayload,
     QueuedPayload,
+    ResearchPayload,
     ResumePayload,
     RollbackPayload,
     StatusPayload,
@@ -93,6 +94,12 @@ def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
             sent = f"{len(commands)} command{'s' if len(commands) != 1 else ''}"
             return (f"[magenta]queued   applying {sent} sent while no run was live:[/] "
                     f"{escape('; '.join(commands))}")
+        case ResearchPayload(action="record"):
+            lesson = f": {escape(payload.lesson)}" if payload.lesson else ""
+            return f"[cyan]learned[/]  step {payload.step} ({escape(payload.outcome)}){lesson}"
+        case ResearchPayload():
+            return (f"[cyan]review[/]   of the kernel built on {escape(payload.base)}: "
+                    f"{escape(payload.outcome)}: {escape(payload.final)}")
         case ErrorPayload(message=message):
             return f"[red]error[/]    {escape(message)}"
         case StatusPayload(status=status, reason=reason) if status in ENDED:

@@ -117,6 +117,7 @@ def create_session(
         usage=Usage().to_doc(),
         noise=noise.to_doc(),
         baselines=evaluator.baselines,
+        hardware=dict(results[1].hardware),
     )
     evaluator.baselines_changed = False
     return session

@@ -97,10 +97,23 @@ class StepContext(Protocol):
         """What the unfinished step of a dead run saved last, or None."""
         ...
     def progress(self, text: str) -> None: ...
+    @property
+    def step_number(self) -> int:
+        """The number of the step under way (1 for a session's first)."""
+        ...
+    def hardware(self) -> dict[str, object]:
+        """The evaluation device: host facts (GPU, driver, versions) and measured ones
+        (SMs, memory, registers, the bf16 matmul peak), as far as an evaluation has shown."""
+        ...
+    def baselines(self) -> dict[str, dict[str, float]]:
+        """{configuration: {baseline: throughput}} measured on this host, where known."""
+        ...
     def evaluate(
-        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False
+        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False,
+        idea: str | None = None,
     ) -> Trial:
-        """Score a candidate (``quick``: on the quick grid, outcome ``checked`` at best)."""
+        """Score a candidate (``quick``: on the quick grid, outcome ``checked`` at best);
+        ``idea`` says what the candidate tries."""
         ...
     def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         """Re-evaluate ``trial`` independently; commit it if the gate accepts. None if not."""

@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     ERROR = "error"
     OPERATOR = "operator"  # the session's variation operator was switched on a resume
     QUEUED = "queued"  # a run starts with commands sent while no run was live
+    RESEARCH = "research"  # the research record of an agent step, or a pre-commit review
 
 
 # Attempt outcomes that are not failures; every other outcome names the failure's kind.
@@ -75,8 +76,9 @@ class Version:
     created: float
     lines_added: int = 0  # against the parent
     lines_removed: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # API dollars spent since the previous commit, failed steps included
     attempt: str | None = None
+    tokens: int = 0  # API tokens spent since the previous commit, as cost_usd
 
     @property
     def number(self) -> int:
@@ -109,6 +111,7 @@ class Attempt:
     log: str | None = None  # blob hash of the compiler/benchmark log
     transcript: str | None = None  # blob hash of the agent conversation
     version: str | None = None  # set when the attempt became a version
+    idea: str | None = None  # what the operator tried, in its own words (the agent's evaluate)
 
     @property
     def number(self) -> int:

@@ -288,6 +288,28 @@ class QueuedPayload(Payload):
     commands: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ResearchPayload(Payload):
+    """What an agent step tried and learned, kept by the harness (``action`` ``record``, at
+    the step's end), or a reviewer's verdict on a kernel before its commit (``review``).
+
+    A record names the ideas the step evaluated (``a12 slower: swap the loops``), the size of
+    its final change against its ``base``, the change per shape of its best candidate, the
+    outcome, the agent's last words (``final``) and what it says it learned (``lesson``)."""
+
+    KIND = EventKind.RESEARCH
+    action: Literal["record", "review"]
+    step: int
+    base: str
+    outcome: str
+    ideas: tuple[str, ...] = ()
+    lines_added: int = 0
+    lines_removed: int = 0
+    change: str = ""
+    final: str = ""
+    lesson: str = ""
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.KIND.value: cls
     for cls in (
@@ -295,7 +317,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         BenchmarkPayload, AttemptPayload, CommitPayload, HintPayload, GuidancePayload,
         PausePayload, ResumePayload, RollbackPayload, SupervisorPayload, SuspectPayload,
         StepPayload, StepResumedPayload, StatusPayload, ErrorPayload, OperatorPayload,
-        QueuedPayload,
+        QueuedPayload, ResearchPayload,
     )
 }
 

@@ -58,6 +58,7 @@ class RunState:
     supervisor: EngineDoc | None = None  # engine.supervisor.Supervisor
     operator_memory: EngineDoc | None = None  # what the operator keeps between steps
     baselines: EngineDoc | None = None  # the evaluator's cached baseline timings
+    hardware: EngineDoc | None = None  # the evaluation device's facts, measured (its peak)
     pending_hints: tuple[str, ...] = ()  # received, not yet taken by the operator
     guidance: str | None = None  # the operator's standing guidance
     in_flight: InFlight | None = None

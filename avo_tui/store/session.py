@@ -383,14 +383,18 @@ class Session:
         score: Score | None,
         attempt: str | None = None,
         cost_usd: float = 0.0,
+        tokens: int = 0,
+        state: Mapping[str, Any] | None = None,
     ) -> Version:
-        """Add the next version as a child of the head and move the head to it."""
+        """Add the next version as a child of the head and move the head to it. ``state``:
+        run-state fields written in the same transaction (the engine's usage, which says what
+        the version's cost covered, so that no crash can count a cost twice)."""
         self._check_writable()
         if author not in AUTHORS:
             raise StoreError(f"unknown author {author!r} (one of {', '.join(AUTHORS)})")
         hashes = self.store_files(files)  # blobs first: a version never names a missing blob
         return self._writing(lambda: self._insert_commit(
-            self.head, files, hashes, author, message, score, attempt, cost_usd))
+            self.head, files, hashes, author, message, score, attempt, cost_usd, tokens, state))
 
     def _insert_commit(
         self,
@@ -402,6 +406,8 @@ class Session:
         score: Score | None,
         attempt: str | None,
         cost_usd: float,
+        tokens: int = 0,
+        state: Mapping[str, Any] | None = None,
     ) -> Version:
         last = self.lineage.last
         number = last.number + 1 if last else 0
@@ -418,9 +424,10 @@ class Session:
             stat.removed,
             cost_usd,
             attempt,
+            tokens,
         )
         self._insert_version(version)
-        self._set_state(head=version.id)
+        self._set_state(**(state or {}), head=version.id)
         self._insert_payload(
             CommitPayload(version.id, parent.id, author, score.gmean if score else None,
                           message[:200]),
@@ -439,10 +446,11 @@ class Session:
         log: str | None = None,
         transcript: str | None = None,
         version: str | None = None,
+        idea: str | None = None,
     ) -> Attempt:
         """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts."""
-        attempt = self._new_attempt(files, base, author, outcome, detail, score, log, transcript,
-                                    version)
+        attempt = replace(self._new_attempt(files, base, author, outcome, detail, score, log,
+                                            transcript, version), idea=idea)
         return self._writing(lambda: self._insert_attempt(attempt))
 
     def _new_attempt(
@@ -534,9 +542,13 @@ class Session:
             why = f"no attempt '{attempt_id}' in session '{self.name}'"
         raise StoreError(f"{why} (pending suspects: {pending})")
 
-    def approve_suspect(self, attempt_id: str, *, message: str) -> Version:
+    def approve_suspect(
+        self, attempt_id: str, *, message: str, cost_usd: float = 0.0, tokens: int = 0,
+        state: Mapping[str, Any] | None = None,
+    ) -> Version:
         """Commit a pending suspect as a version: its files, author and stored score, as a
-        child of the version it was built on, which becomes the head; in one write."""
+        child of the version it was built on, which becomes the head; in one write (with
+        ``state``, as :meth:`commit`)."""
         self._check_writable()
         self.suspect(attempt_id)
         attempt = self.attempt(attempt_id)
@@ -547,7 +559,7 @@ class Session:
         def write() -> Version:
             version = self._insert_commit(self.version(attempt.base), files, attempt.files,
                                           attempt.author, message, attempt.score, attempt.id,
-                                          0.0)
+                                          cost_usd, tokens, state)
             self._resolve(SuspectPayload("approved", attempt_id, version=version.id))
             return version
 

@@ -21,9 +21,16 @@ import traceback
 from typing import Any
 
 from ...knowledge import KnowledgeBase, default_folders
-from ...store import ErrorPayload, StepResumedPayload, SupervisorPayload, ToolCallPayload, Version
+from ...store import (
+    ErrorPayload,
+    ResearchPayload,
+    StepResumedPayload,
+    SupervisorPayload,
+    ToolCallPayload,
+    Version,
+)
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief
+from . import brief, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -33,6 +40,9 @@ from .workspace import Workspace
 CACHE = {"type": "ephemeral"}
 SUMMARY_CHARS = 300
 CONVERSATION_FORMAT = 1  # of the saved conversation (save_conversation)
+CONTEXT_FULL = "step ended: the context window is full"
+REFUSED = "the model refused to continue this step"
+UNANSWERABLE = frozenset({CONTEXT_FULL, REFUSED})  # no debrief can follow these ends
 
 
 class Agent:
@@ -61,7 +71,8 @@ class Agent:
                 lambda: self.api.ask(system=brief.REVIEW_SYSTEM,
                                      prompt=brief.review_prompt(
                                          ctx, reason,
-                                         context_window=self.settings.context_window)),
+                                         context_window=self.settings.context_window),
+                                     max_tokens=self.settings.max_tokens, thinking=True),
             )
         except ApiRequestError as error:
             ctx.announce(ErrorPayload(f"the supervisor's review failed: {error}"))
@@ -90,18 +101,20 @@ class _Step:
             ctx.session.directory / "workspace", agent.knowledge, self.settings.max_write_bytes
         )
         self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.head.id,
-                             transcript=self.transcript)
+                             transcript=self.transcript,
+                             reviewer=self._review if self.settings.review_commits else None)
         self.system = brief.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
     def run(self) -> StepResult:
         committed: Version | None = None
-        failed = False
+        failed = finished = False
         try:
             if not self._resume():
                 self.workspace.reset(self.ctx.session.read_files(self.head))
                 self._open()
             summary, committed = self._converse()
+            finished = summary not in UNANSWERABLE
         except StepInterrupted as interrupted:
             summary = f"step ended early: {interrupted}"
         except ApiRequestError as error:
@@ -111,17 +124,91 @@ class _Step:
             summary, failed = f"step failed on an internal error: {error!r}", True
             self.ctx.announce(ErrorPayload(summary, _clip(traceback.format_exc(), 4000)))
         self.ended = summary
+        self._keep_research(summary, committed, ask=finished)
         return StepResult(summary, committed, transcript=self.transcript(), failed=failed)
+
+    # -- the research log (research.py) --------------------------------------------------------
+
+    def _keep_research(self, summary: str, committed: Version | None, *, ask: bool) -> None:
+        """Record what the step tried and learned; a step that ended normally is first asked
+        for its lesson and the running summary (the debrief). Nothing here may fail the step."""
+        outcome = self._outcome(summary, committed)
+        memory = self.ctx.memory()
+        debrief = research.Debrief("", None, False)
+        if ask and self.settings.debrief:
+            debrief = self._debrief(outcome, directions=bool(memory.get("directions")))
+        try:
+            record = research.record(
+                self.tools.log, step=self.ctx.step_number, outcome=outcome,
+                files=self.workspace.files(), base_files=self.ctx.session.read_files(self.head),
+                base_score=self.head.score, final=summary, lesson=debrief.lesson)
+            self.ctx.announce(record)
+            kept: dict[str, Any] = {"research": research.kept_records(memory, record)}
+            if debrief.summary:
+                kept["summary"] = debrief.summary
+            if debrief.directions_done:
+                kept["directions"] = None
+            self.ctx.remember(**kept)
+        except StepInterrupted:
+            raise
+        except Exception as error:  # the record is worth less than the step it describes
+            self.ctx.announce(ErrorPayload(f"the step's research record was not kept: {error!r}",
+                                           _clip(traceback.format_exc(), 4000)))
+
+    def _outcome(self, summary: str, committed: Version | None) -> str:
+        if committed is not None:
+            return f"committed {committed.id}"
+        best = self.tools.log.best()
+        if best is not None:
+            return f"no commit; best candidate {best.attempt.id} {best.outcome}"
+        if self.tools.log.trials:
+            return f"no commit; {len(self.tools.log.trials)} candidate(s), none correct"
+        return _clip(summary, 120) if summary.startswith("step ") else "no candidate evaluated"
+
+    def _debrief(self, outcome: str, *, directions: bool) -> research.Debrief:
+        """One more turn in the same conversation (its prefix is cached): the lesson and the
+        rewritten running summary. A failure here costs the lesson, never the step."""
+        question = {"type": "text", "text": research.debrief_prompt(outcome,
+                                                                    directions=directions)}
+        if self.messages[-1]["role"] == "user":
+            self.messages[-1]["content"].append(question)
+        else:
+            self.messages.append({"role": "user", "content": [question]})
+        try:
+            turn = with_retries(self.ctx, self.settings, lambda: self.agent.api.stream(
+                system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
+                tools=_cached_tools(), messages=_cached_messages(self.messages)))
+        except StepInterrupted:
+            return research.Debrief("", None, False)
+        except Exception as error:
+            self.ctx.announce(ErrorPayload(f"the step's debrief failed: {error}"))
+            return research.Debrief("", None, False)
+        self._record(turn)
+        return research.parse_debrief(turn.text)
+
+    def _review(self, checklist: str) -> str:
+        """A second opinion on a kernel before its commit, from a separate call with thinking
+        (KernelAgent's adversarial review); its verdict is recorded and shown to the agent."""
+        ctx = self.ctx
+        try:
+            turn = with_retries(ctx, self.settings, lambda: self.agent.api.ask(
+                system=brief.COMMIT_REVIEW_SYSTEM, prompt=checklist,
+                max_tokens=self.settings.max_tokens, thinking=True))
+        except ApiRequestError as error:
+            return f"(the review failed: {error}; verify the checklist yourself)"
+        ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
+        verdict = turn.text or "(the reviewer said nothing)"
+        ctx.announce(ResearchPayload("review", ctx.step_number, self.head.id,
+                                     research.verdict_of(verdict),
+                                     final=_clip(verdict, research.MAX_FINAL_CHARS)))
+        return verdict
 
     def _open(self) -> None:
         ctx = self.ctx
         hints = ctx.take_hints()
         for hint in hints:
             ctx.acknowledge_hint(hint, True, "in the agent's step brief")
-        memory = ctx.memory()
-        directions = memory.get("directions")
-        if directions:
-            ctx.remember(directions=None)
+        directions = ctx.memory().get("directions")  # they stand until done or replaced
         text = brief.step_brief(ctx, hints=hints, directions=directions,
                                 context_window=self.settings.context_window)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
@@ -192,9 +279,9 @@ class _Step:
                                     "smaller pieces (str_replace rather than rewriting a file).")
             elif reason == "refusal":
                 self.ctx.announce(ErrorPayload("the model refused to continue"))
-                return "the model refused to continue this step", None
+                return REFUSED, None
             elif reason == "model_context_window_exceeded":
-                return "step ended: the context window is full", None
+                return CONTEXT_FULL, None
             else:  # end_turn, stop_sequence
                 return _clip(turn.text) or "the agent ended the step without a commit", None
             ended = self._bound_context(turn.usage)

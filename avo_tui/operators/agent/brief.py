@@ -11,10 +11,13 @@ and the whole is cut to the budget as the last line of defence.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from ...knowledge import KnowledgeBase
+from ...evaluation.score import GAIN_FLOOR
+from ...knowledge import KnowledgeBase, applies_to
 from ..protocol import StepContext
-from . import report
+from . import report, research
+from .outline import outline
 from .settings import AgentSettings
 from .tools import stored_notes
 
@@ -34,61 +37,173 @@ BRIEF_SHARE = 0.05
 # non-Latin script can take more tokens a character; the 5% share leaves room for that.)
 CHARS_PER_TOKEN = 3.0
 # Each section's share of the budget; what is left (5%) is the headings and the closing line.
-SHARES = {"best": 0.10, "lineage": 0.15, "attempts": 0.15, "notes": 0.25, "review": 0.12,
-          "guidance": 0.08, "hints": 0.10}
-REVIEW_SHARES = {"lineage": 0.3, "attempts": 0.3, "notes": 0.25, "guidance": 0.08}
+SHARES = {"best": 0.08, "files": 0.07, "summary": 0.15, "research": 0.17, "lineage": 0.10,
+          "attempts": 0.10, "notes": 0.10, "review": 0.08, "guidance": 0.06, "hints": 0.06}
+REVIEW_SHARES = {"summary": 0.12, "research": 0.2, "lineage": 0.15, "attempts": 0.15,
+                 "notes": 0.1, "code": 0.12, "profile": 0.08, "guidance": 0.05}
 MIN_ITEM_CHARS = 80  # a note or hint is left out rather than cut shorter than this
 LEFT_OUT_CHARS = 40  # "(N older left out for space)"
 
 SYSTEM = """\
 You are the variation operator of an evolutionary search over GPU kernels (AVO: agentic \
 variation operators). Each step you receive the state of the search, improve the kernel in \
-your workspace, and commit a new version only when it is correct and faster than the best.
+your workspace, and commit a new version only when it is correct and faster than the best. \
+The search runs for days; each step starts without the last one's conversation, so what you \
+learn must reach the research log (you are asked for it when the step ends) or a note.
 
-How to work:
-- Start from the lineage and your notes: do not repeat a direction that already failed \
-unless you know why it failed and how this time differs.
-- Consult the knowledge base (search_knowledge, read_knowledge) before an unfamiliar technique.
-- Keep the plan current with update_plan; the person supervising the run watches it.
-- Edit the workspace kernel with str_replace_based_edit_tool; make focused changes.
-- evaluate it (quick for a fast correctness check, full before committing). Read compile \
-errors and failing configurations, repair, and evaluate again.
-- Criticize your own result: a speedup on one configuration that slows others is not a gain.
-- commit when the full evaluation says promising. The commit gate re-measures independently; \
-if it refuses, decide whether to refine or to stop.
-- Before you finish, note what you learned (note): later steps start without this conversation.
-- When there is nothing more worth trying in this step, stop with a short summary.
+Rules. They are not negotiable: a kernel that breaks one is worthless however fast it \
+measures, the operator will reject it, and the evaluator is built to catch it.
+- Compute what the target defines, at its precision: {precision}. Keep the softmax exact (the \
+maximum-subtracted exponential over every key the mask admits): no approximation the \
+reference does not make, no key, tile or row skipped. Why: a faster wrong answer is not a result.
+- The same math on every shape. No branch, table or constant keyed to the tested sizes, batch \
+or head counts. Choosing tiles by head dimension, or handling a remainder, is fine when every \
+shape stays exact. Why: the evaluator draws new shapes every time, and users run others.
+- Never touch the harness. The kernel is source only: no memory outside its tensors, no \
+timing, no state kept between launches, nothing that tells a checked launch from a timed one. \
+Why: the score must measure the kernel, not the measurement.
+- One gate decision per kernel. The same kernel (or one that compiles to the same code) is \
+not judged twice against the same best: change what it computes or how. Why: asking again \
+until noise says yes is how a search fools itself.
+- A result far beyond the best or near the hardware peak is a bug until shown otherwise: look \
+for work skipped before you celebrate it.
 
-The harness owns allocation, launch, timing and checking: the kernel is source only, and its \
-launch geometry, shared memory, tensor maps and knobs are declared in `avo:` comments (see the \
-kernel contract in the knowledge base and the seed's own comments). Messages from the \
-operator (hints, guidance) come from the person supervising the run: follow them unless they \
-are impossible, and say so when they are.
+How to work, each step:
+1. Read the brief: the research log and the running summary say what was tried and why it \
+worked or failed. Do not repeat a direction unless you know why it failed and how this time \
+differs.
+2. Measure before you choose: profile the configuration with the worst ratio to the baseline \
+(profile's default; warp_state names the stalls, source the hottest SASS lines, pipes the \
+tensor and MUFU load) and read the knowledge that applies to this GPU.
+3. update_plan: the idea, the gain you expect and how you will know. The person supervising \
+the run watches it.
+4. Edit with focused changes (str_replace_based_edit_tool). The brief outlines the kernel's \
+files: view line ranges, not whole files.
+5. evaluate with an idea in a few words (quick for a fast correctness check; full before a \
+commit). Read compile errors and failing configurations, repair, evaluate again.
+6. Criticise the result per shape: a gain on one configuration that slows others is not a gain.
+7. commit. The first call returns a checklist (the diff, regressions per shape, the \
+synchronisation it touches): verify the change against the rules, run sanitize when it \
+touches synchronisation or shared memory, then call commit again to submit it.
+8. When nothing more is worth trying in this step, stop with a short summary. Use note for \
+facts later steps must keep that the research log would not hold.
 
-Target {target}: {description}
-Toolchain {toolchain} on {device}; throughput in {unit}, compared with {baseline}.
+Messages from the operator (hints, guidance) come from the person supervising the run: follow \
+them unless they are impossible, and say so when they are.
+
+The target, {target}: {description}
+Toolchain {toolchain}. The harness owns allocation, launch, timing and checking; the kernel \
+declares its launch geometry, shared memory, tensor maps and knobs in `avo:` comments (the \
+kernel contract in the knowledge base, and the seed's own comments). {layouts}
 Timed grid: {grid}.
 Edge shapes checked for correctness only: {edges}.
 
-The knowledge base (search_knowledge ranks its sections; read_knowledge takes FILE#Heading):
+How you are judged:
+- Correctness, on every evaluation: each configuration of the grid, the edge shapes, and \
+shapes drawn at random (every remainder of the tile sizes, causal and not, inputs normal, \
+large, dominant or flat), with fresh inputs and a poisoned output before every launch, and \
+timed launches checked at random. Each query row, and the whole output, must lie within \
+{margin:g}x the error an honest computation at the target's precision makes on the same \
+inputs, and never needs to be closer than {row_floor:g} of the row's norm. One failure scores \
+the whole kernel zero.
+- Speed: the median of many launches, inputs rotated, caches flushed; throughput in {unit} \
+(attention counts 4*B*Hq*S*S*D, halved for causal); the geometric mean over the grid, and its \
+ratio to {baseline} timed in the same run.
+- Commit: the gate times your kernel beside the best, interleaved, with fresh inputs, and \
+commits only a gain clearly above that comparison's own noise (a one-sided 99% test, never \
+below {gain_floor:.1%}). The brief gives the bar.
+
+The hardware, measured by the evaluator:
+{hardware}
+
+Baselines per configuration on this machine ({unit}):
+{baselines}
+
+The knowledge base (search_knowledge ranks its sections; read_knowledge takes FILE#Heading). \
+{knowledge_note}
 {knowledge}
 """
+
+PRECISION = {
+    "bfloat16": "bf16 inputs and output, fp32 accumulation of both matrix products and of the "
+                "softmax's running maximum and sum",
+    "float16": "fp16 inputs and output, fp32 accumulation of both matrix products and of the "
+               "softmax's running maximum and sum",
+    "float32": "float32 inputs, output and accumulation",
+}
 
 
 def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
     target = ctx.target
-    files = [f"- {o.file}: {o.title}" if o.title else f"- {o.file}" for o in knowledge.outline()]
+    hardware = ctx.hardware()
+    arch = str(hardware.get("arch") or ("cpu" if target.device == "cpu" else ""))
+    dtype = target.configs[0].dtype if target.configs else "float32"
     return SYSTEM.format(
         target=target.name,
         description=target.description,
         toolchain=target.toolchain,
-        device=target.device,
+        layouts=" ".join(target.notes),
         unit=target.unit,
         baseline=target.baselines[0] if target.baselines else "no baseline",
         grid=", ".join(c.name for c in target.configs),
         edges=", ".join(c.name for c in target.edge_configs) or "none",
-        knowledge="\n".join(files) or "(empty)",
+        precision=PRECISION.get(dtype, dtype),
+        margin=target.tolerance.margin,
+        row_floor=target.tolerance.row_rel_floor,
+        gain_floor=GAIN_FLOOR,
+        hardware=hardware_summary(hardware),
+        baselines=baseline_table(ctx.baselines(), target.baselines),
+        knowledge_note=(f"Files marked [not for {arch}] are about another architecture."
+                        if arch else ""),
+        knowledge=knowledge_list(knowledge, arch),
     )
+
+
+# The device facts the summary names first, in this order, with their labels; any other fact
+# the evaluator reports follows as it is named.
+HARDWARE_LABELS = {
+    "gpu": "GPU", "cpu": "CPU", "compute_capability": "compute capability",
+    "arch": "compiled for", "sms": "SMs", "cores": "cores",
+    "max_smem_per_block_optin_bytes": "shared memory per block, opt-in (bytes)",
+    "max_smem_per_sm_bytes": "shared memory per SM (bytes)",
+    "registers_per_sm": "32-bit registers per SM", "registers_per_block": "registers per block",
+    "max_threads_per_sm": "threads per SM", "l2_bytes": "L2 (bytes)",
+    "memory_gib": "memory (GiB)",
+    "peak_bf16_tflops": "measured bf16 matmul peak (TFLOP/s)",
+    "peak_fp32_gflops": "measured fp32 matmul peak (GFLOP/s)",
+}
+
+
+def hardware_summary(facts: dict[str, object]) -> str:
+    if not facts:
+        return "(not known yet: no evaluation has reported it)"
+    named = [k for k in HARDWARE_LABELS if k in facts]
+    rest = [k for k in facts if k not in HARDWARE_LABELS]
+    return "\n".join(f"- {HARDWARE_LABELS.get(k, k.replace('_', ' '))}: {_fact(facts[k])}"
+                     for k in [*named, *rest])
+
+
+def _fact(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def baseline_table(baselines: dict[str, dict[str, float]], names: tuple[str, ...]) -> str:
+    if not baselines:
+        return "(not measured yet)"
+    return "\n".join(
+        f"- {config}: " + ", ".join(f"{name} {timings[name]:.4g}" for name in names
+                                    if name in timings)
+        for config, timings in baselines.items()
+    )
+
+
+def knowledge_list(knowledge: KnowledgeBase, arch: str) -> str:
+    lines = []
+    for entry in knowledge.outline():
+        title = f"{entry.file}: {entry.title}" if entry.title else entry.file
+        mark = "" if not arch or applies_to(entry, arch) else f" [not for {arch}]"
+        lines.append(f"- {title}{mark}")
+    return "\n".join(lines) or "(empty)"
 
 
 def budget_chars(context_window: int) -> int:
@@ -114,12 +229,17 @@ def step_brief(
     share = {name: int(part * budget) for name, part in SHARES.items()}
     session = ctx.session
     head, unit = ctx.head(), ctx.target.unit
+    memory = ctx.memory()
     # The guidance comes first: it holds for every step, and no cut below can reach it.
     guidance = (report.clip(f"## Standing guidance from the operator (holds until cleared)\n"
                             f"{ctx.guidance}", share["guidance"]) if ctx.guidance else "")
-    parts = [f"# Step brief\nThe workspace holds {head.id} (the head), your starting point.",
+    parts = [f"# Step brief (step {ctx.step_number})\nThe workspace holds {head.id} (the "
+             "head), your starting point.",
              guidance,
              report.clip(_best(ctx), share["best"]),
+             report.clip(_files(session.read_files(head)), share["files"]),
+             _summary(memory, share["summary"], "## Running summary of the search"),
+             _research(memory, share["research"], "## Research log (newest last)"),
              report.clip(f"## Lineage ({len(session.lineage)} versions, latest "
                          f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
                          + report.versions_table(session, unit, RECENT_VERSIONS),
@@ -129,15 +249,35 @@ def step_brief(
                                                  report.pending(session)), share["attempts"]),
              _notes(ctx, NOTES_SHOWN, share["notes"], "## Your notes from earlier steps")]
     if directions:
-        parts.append(report.clip("## The supervisor's review (the search stalled)\n"
-                                 "(The operator's guidance, if any, takes precedence.)\n"
-                                 + directions, share["review"]))
+        parts.append(report.clip("## The supervisor's directions (they stand until you say "
+                                 "they are done or a new review replaces them; the operator's "
+                                 "guidance takes precedence)\n" + directions, share["review"]))
     if hints:
         parts.append("## Hints from the operator for this step\n"
                      + _bullets(hints, share["hints"]))
     parts.append("Plan (update_plan), then work. Stop when you have committed or when nothing "
                  "more is worth trying in this step.")
     return report.clip("\n\n".join(p for p in parts if p), budget)
+
+
+def _files(files: dict[str, str]) -> str:
+    """The head's files, outlined with line ranges, so the agent views the part it needs."""
+    return "## The kernel's files\n" + "\n".join(outline(name, text)
+                                                   for name, text in files.items())
+
+
+def _summary(memory: dict[str, Any], limit: int, heading: str) -> str:
+    summary = research.stored_summary(memory)
+    return report.clip(f"{heading}\n{summary}", limit) if summary else ""
+
+
+def _research(memory: dict[str, Any], limit: int, heading: str) -> str:
+    """The newest research records that fit in ``limit``, oldest first."""
+    records = research.stored_records(memory)
+    if not records:
+        return ""
+    return f"{heading}\n" + _bullets([research.record_lines(r) for r in records],
+                                      limit - len(heading) - 1)
 
 
 def _best(ctx: StepContext) -> str:
@@ -190,9 +330,22 @@ def hint_message(hints: list[str], *, context_window: int = AgentSettings.contex
 
 
 REVIEW_SYSTEM = """\
-You review a stalled evolutionary search over GPU kernels. Read the lineage and the failed \
-attempts, name the directions that are exhausted, and propose two to four new, concrete \
-directions, most promising first, each in one or two sentences with the reason. Be brief."""
+You review a stalled evolutionary search over GPU kernels. Read the running summary, the \
+research log, the lineage, the failed attempts, the best kernel's code and its latest profile; \
+name the directions that are exhausted and why, and propose two to four new, concrete \
+directions, most promising first, each in one or two sentences with the reason and the \
+measurement that would confirm it. Every direction must keep the kernel exact on every shape \
+(no special cases for the tested sizes) and respect the operator's guidance. Be brief."""
+
+
+COMMIT_REVIEW_SYSTEM = """\
+You review a GPU kernel change before it is committed to an evolutionary search, as an \
+adversary would: you are paid for every real flaw you find. Below are the change, its \
+measured effect per shape and the synchronisation it touches. Look for: races and missing \
+barriers or fences (the correctness check may miss them), work skipped or special-cased on the \
+tested shapes, precision lowered below the target's, anything that tells a checked launch from \
+a timed one, and regressions the geometric mean hides. Answer with a first line of exactly \
+APPROVE or REJECT, then the reasons in a few lines, each naming the line of the diff."""
 
 
 def review_prompt(
@@ -202,16 +355,35 @@ def review_prompt(
     budget = budget_chars(context_window)
     share = {name: int(part * budget) for name, part in REVIEW_SHARES.items()}
     session = ctx.session
+    memory = ctx.memory()
+    profile = memory.get("profile")
     return report.clip("\n\n".join(p for p in [
         f"The stall detector fired: {reason}.",
         f"Target {ctx.target.name}: {ctx.target.description}",
         # Directions that ignore the guidance would lead the next steps away from it.
         report.clip("The operator's standing guidance, which every direction must respect: "
                     + ctx.guidance, share["guidance"]) if ctx.guidance else "",
+        _summary(memory, share["summary"], "Running summary:"),
+        _research(memory, share["research"], "Research log (newest last):"),
         report.clip("Lineage:\n" + report.versions_table(session, ctx.target.unit,
                                                          REVIEW_VERSIONS), share["lineage"]),
         report.clip("Recent attempts:\n"
                     + report.attempts_table(session.recent_attempts(REVIEW_ATTEMPTS),
                                             report.pending(session)), share["attempts"]),
         _notes(ctx, REVIEW_NOTES, share["notes"], "Agent notes:"),
+        report.clip(_best_code(ctx), share["code"]),
+        report.clip(f"The latest profile:\n{profile}", share["profile"])
+        if isinstance(profile, str) and profile else "",
     ] if p), budget)
+
+
+def _best_code(ctx: StepContext) -> str:
+    """The best kernel's outline and the change that made it the best."""
+    session = ctx.session
+    best = ctx.best() or ctx.head()
+    text = "The best kernel, " + best.id + ":\n" + "\n".join(
+        outline(name, source) for name, source in session.read_files(best).items())
+    if best.parent:
+        diff = session.diff(best.parent, best.id).text
+        text += f"\nIts change against {best.parent}:\n{diff}"
+    return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...evaluation import EvalResult
 from ...evaluation.toolchains import Diagnostic
-from ...store import Attempt, Version
+from ...store import Attempt, Score, Version
 from ...store.view import SessionView
 
 CONTEXT_LINES = 2
@@ -63,35 +63,106 @@ def _diagnostics(diagnostics: list[Diagnostic], log: str, files: dict[str, str])
     return out
 
 
-def version_line(version: Version, head: str, best: str | None) -> str:
+def shape_change(new: Score, old: Score) -> str:
+    """The change per configuration from ``old`` to ``new``, and of the geometric mean, in
+    percent: what a gain on one shape cost the others."""
+    parts = [f"geomean {_percent(new.gmean, old.gmean)}"]
+    parts += [f"{name} {_percent(value, old.per_config[name])}"
+              for name, value in new.per_config.items() if old.per_config.get(name)]
+    return ", ".join(parts)
+
+
+def regressions(new: Score, old: Score, threshold: float = 0.01) -> list[str]:
+    """The configurations where ``new`` is slower than ``old`` by more than ``threshold``."""
+    return [f"{name} {_percent(value, old.per_config[name])}"
+            for name, value in new.per_config.items()
+            if old.per_config.get(name) and value < old.per_config[name] * (1 - threshold)]
+
+
+def _percent(new: float, old: float) -> str:
+    return f"{100 * (new / old - 1):+.1f}%" if old else "-"
+
+
+def version_line(version: Version, head: str, best: str | None,
+                 parent: Version | None = None) -> str:
     score = version.score
     gmean = f"{score.gmean:.4g}" if score else "-"
     ratio = f"{score.ratio:.3f}x" if score and score.ratio else "-"
     marks = ("*" if version.id == head else "") + ("!" if version.id == best else "")
     return (f"{version.id + marks:<7} {version.parent or '-':<6} {version.author:<8} "
-            f"{gmean:>9} {ratio:>7} +{version.lines_added}/-{version.lines_removed}  "
-            f"{version.message[:90]}")
+            f"{gmean:>9} {ratio:>7} {_spread(score, parent):<21} "
+            f"+{version.lines_added}/-{version.lines_removed}  {version.message[:90]}")
+
+
+def _spread(score: Score | None, parent: Version | None) -> str:
+    """The change per shape against the parent, as its range: a gain on some shapes bought
+    with a loss on others shows as a range that crosses zero."""
+    if score is None or parent is None or parent.score is None:
+        return "-"
+    old = parent.score.per_config
+    changes = [100 * (v / old[n] - 1) for n, v in score.per_config.items() if old.get(n)]
+    if not changes:
+        return "-"
+    return f"{_percent(score.gmean, parent.score.gmean)} [{min(changes):+.1f}..{max(changes):+.1f}]"
 
 
 def versions_table(session: SessionView, unit: str, limit: int) -> str:
     versions = list(session.lineage)[-limit:]
-    header = (f"{'version':<7} {'parent':<6} {'author':<8} {unit:>9} {'ratio':>7} lines  "
-              "message   (* head, ! best)")
+    header = (f"{'version':<7} {'parent':<6} {'author':<8} {unit:>9} {'ratio':>7} "
+              f"{'vs parent [per shape]':<21} lines  message   (* head, ! best)")
     head, best = _marks(session)
-    return "\n".join([header, *(version_line(v, head, best) for v in versions)])
+    return "\n".join([header, *(version_line(v, head, best, _parent(session, v))
+                                for v in versions)])
+
+
+def _parent(session: SessionView, version: Version) -> Version | None:
+    return session.version(version.parent) if version.parent else None
 
 
 def version_detail(session: SessionView, version: Version) -> str:
     score = version.score
-    lines = [version_line(version, *_marks(session)), f"message: {version.message}"]
+    lines = [version_line(version, *_marks(session), _parent(session, version)),
+             f"message: {version.message}"]
     if score:
-        lines.append(f"score: {score.gmean:.4g} {score.unit} geomean"
-                     + (f", {score.ratio:.3f}x {score.baseline}" if score.ratio else ""))
-        lines += [f"  {name}: {value:.4g}" for name, value in score.per_config.items()]
+        lines += _score_lines(score, session, version.parent)
     files = session.read_files(version)
     lines.append("files: " + ", ".join(f"{n} ({len(t.splitlines())} lines)"
                                        for n, t in files.items()))
     return "\n".join(lines)
+
+
+def attempt_detail(session: SessionView, attempt: Attempt) -> str:
+    """One attempt: what it tried, its outcome, its score per shape against the version it
+    was built on and the best, and its files."""
+    lines = [f"{attempt.id} from {attempt.base} by {attempt.author}: {attempt.outcome}"
+             + (f" (became {attempt.version})" if attempt.version else "")]
+    if attempt.idea:
+        lines.append(f"idea: {attempt.idea}")
+    lines.append(f"detail: {attempt.detail}")
+    if attempt.score:
+        lines += _score_lines(attempt.score, session, attempt.base)
+    sizes = {name: len(session.blobs.get_text(h).splitlines())
+             for name, h in attempt.files.items()}
+    lines.append("files: " + ", ".join(f"{n} ({count} lines)" for n, count in sizes.items()))
+    return "\n".join(lines)
+
+
+def _score_lines(score: Score, session: SessionView, parent: str | None) -> list[str]:
+    lines = [f"score: {score.gmean:.4g} {score.unit} geomean"
+             + (f", {score.ratio:.3f}x {score.baseline}" if score.ratio else "")]
+    lines += [f"  {name}: {value:.4g}" for name, value in score.per_config.items()]
+    best = session.best()
+    against = [session.version(parent)] if parent else []
+    if best is not None and best.id != parent:
+        against.append(best)
+    for other in against:
+        if other.score:
+            role = "its parent" if other.id == parent else "the best"
+            if other.id == parent and best is not None and best.id == parent:
+                role += ", the best"
+            lines.append(f"change against {other.id} ({role}): "
+                         + shape_change(score, other.score))
+    return lines
 
 
 def attempts_table(attempts: list[Attempt], pending: frozenset[str] = frozenset()) -> str:
@@ -101,6 +172,7 @@ def attempts_table(attempts: list[Attempt], pending: frozenset[str] = frozenset(
     return "\n".join(
         f"{a.id:<6} from {a.base:<5} {a.author:<8} {a.outcome:<14} "
         + ("[held: pending the operator's review] " if a.id in pending else "")
+        + (f"idea: {a.idea[:100]} | " if a.idea else "")
         + a.detail[:160]
         for a in attempts
     )

@@ -11,12 +11,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...evaluation.profile import ProfileUnavailable, profile
+from ...evaluation.profile import (
+    MAX_METRIC_CHARS,
+    MAX_METRICS,
+    PROFILE_SECTIONS,
+    ProfileRequestError,
+    ProfileUnavailable,
+    profile,
+)
+from ...evaluation.sanitize import (
+    SANITIZER_TOOLS,
+    SanitizerUnavailable,
+    sanitize,
+    smallest_config,
+)
 from ...knowledge import KnowledgeBase, KnowledgeError
-from ...store import NOT_FAILURES, StoreError, Version
+from ...store import NOT_FAILURES, Attempt, StoreError, Version, diff_files
 from ..protocol import StepContext, StepInterrupted, Trial
 from . import report
 from .api import INVALID_INPUT
+from .checklist import checklist
+from .research import StepLog
 from .workspace import MAX_PATH_CHARS, ToolError, Workspace, check_text
 
 EDITOR = "str_replace_based_edit_tool"
@@ -31,6 +46,7 @@ MAX_QUERY_CHARS = 1_000  # a knowledge search, a knowledge reference, a configur
 MAX_PLAN_CHARS = 4_000
 MAX_NOTE_CHARS = 2_000
 MAX_MESSAGE_CHARS = 2_000  # a commit message
+MAX_IDEA_CHARS = 300  # what an evaluated candidate tries
 MAX_LISTED = 100  # versions or attempts in one listing
 MAX_HITS = 20  # knowledge search results
 MAX_LINE = 10_000_000  # a line number in the editor
@@ -38,6 +54,7 @@ MAX_LINE = 10_000_000  # a line number in the editor
 # and shown in every brief): the newest NOTES_KEPT, and fewer while they exceed MAX_NOTES_CHARS.
 NOTES_KEPT = 40
 MAX_NOTES_CHARS = 24_000
+MAX_PROFILE_KEPT = 4_000  # of the latest profile, kept for the supervisor's review
 UNEXPECTED_DETAIL_CHARS = 300  # of an unexpected exception's message, in its is_error result
 
 
@@ -75,10 +92,18 @@ SCHEMAS: list[dict[str, Any]] = [
           ("version",)),
     _tool("diff_versions", "Unified diff between two versions (e.g. v3 and v7).",
           {"old": _str(MAX_REF_CHARS), "new": _str(MAX_REF_CHARS)}, ("old", "new")),
-    _tool("list_attempts", "Recent evaluated candidates, committed or not, with their outcome "
-          "(compile_error, incorrect, slower, within_noise, ...) and the reason.",
+    _tool("list_attempts", "Recent evaluated candidates, committed or not, with the idea each "
+          "tried, their outcome (compile_error, incorrect, slower, within_noise, ...) and the "
+          "reason.",
           {"limit": _int(1, MAX_LISTED, "default 15"),
            "failures_only": _BOOL | {"description": "only failed candidates"}}),
+    _tool("show_attempt", "One attempt (e.g. a12): its idea, outcome, score per configuration "
+          "with the change against the version it was built on and against the best, and its "
+          "files. With `file`, that file's source.",
+          {"attempt": _str(MAX_REF_CHARS), "file": _str(MAX_PATH_CHARS)}, ("attempt",)),
+    _tool("diff_attempt", "Unified diff of an attempt against the version it was built on, or "
+          "against `against` (a version such as v3 or best, or another attempt such as a9).",
+          {"attempt": _str(MAX_REF_CHARS), "against": _str(MAX_REF_CHARS)}, ("attempt",)),
     _tool("search_knowledge", "Search the knowledge base (Hopper/Blackwell kernels, PTX, "
           "attention algorithms, profiling). Returns ranked sections with a snippet.",
           {"query": _str(MAX_QUERY_CHARS), "limit": _int(1, MAX_HITS, "default 5")}, ("query",)),
@@ -87,10 +112,28 @@ SCHEMAS: list[dict[str, Any]] = [
     _tool("evaluate", "Compile, check and time the workspace kernel. Full (default) scores the "
           "whole grid and is what commit needs; quick checks the quick grid only (faster, not "
           "comparable with versions). Returns compile errors with source lines, correctness and "
-          "throughput per configuration, ratio to the baseline, registers and spills.",
-          {"quick": _BOOL}),
-    _tool("profile", "Nsight Compute metrics of the workspace kernel on one configuration "
-          "(where ncu works).", {"config": _str(MAX_QUERY_CHARS)}, ("config",)),
+          "throughput per configuration, ratio to the baseline, registers and spills. `idea` "
+          "says in a few words what this candidate tries; it is kept with the attempt, and "
+          "later steps read it.",
+          {"idea": _str(MAX_IDEA_CHARS, "what this candidate tries, e.g. 'BLOCK_N 176 to cut "
+                        "the causal tail'"), "quick": _BOOL}, ("idea",)),
+    _tool("profile", "Nsight Compute on the workspace kernel, one configuration (default: the "
+          "one with the worst ratio to the baseline). Sections: "
+          + ", ".join(PROFILE_SECTIONS) + " (default summary and warp_state: the top stall "
+          "reasons); `source` lists the most stalled SASS lines. `metrics` adds raw ncu "
+          "metric names.",
+          {"config": _str(MAX_QUERY_CHARS),
+           "sections": {"type": "array", "items": _str(32) | {"enum": list(PROFILE_SECTIONS)},
+                        "minItems": 1, "maxItems": len(PROFILE_SECTIONS)},
+           "metrics": {"type": "array", "items": _str(MAX_METRIC_CHARS), "minItems": 1,
+                       "maxItems": MAX_METRICS}}),
+    _tool("sanitize", "Run NVIDIA compute-sanitizer on the workspace kernel, one small "
+          "configuration (default: the smallest), to find shared-memory races (racecheck), "
+          "barrier misuse (synccheck) and bad accesses (memcheck). Slow: use it before a "
+          "commit whose change touches synchronisation or shared memory.",
+          {"tools": {"type": "array", "items": _str(16) | {"enum": list(SANITIZER_TOOLS)},
+                     "minItems": 1, "maxItems": len(SANITIZER_TOOLS)},
+           "config": _str(MAX_QUERY_CHARS)}),
     _tool("update_plan", "Replace your current plan (the operator watches it live). Keep it to "
           "a few lines: the idea, the steps, what you expect.", {"plan": _str(MAX_PLAN_CHARS)},
           ("plan",)),
@@ -98,10 +141,14 @@ SCHEMAS: list[dict[str, Any]] = [
           f"what worked, what failed and why. The newest {NOTES_KEPT} notes are kept, fewer "
           f"when together they pass {MAX_NOTES_CHARS:,} characters.",
           {"text": _str(MAX_NOTE_CHARS)}, ("text",)),
-    _tool("commit", "Ask to commit the workspace kernel. The commit gate re-evaluates it "
-          "independently and accepts only a correct kernel faster than the best by more than "
-          "the noise. Ends the step when accepted. A result the evaluator flags as implausible "
-          "is held for the operator's review instead (a suspect): do not re-submit it.",
+    _tool("commit", "Ask to commit the workspace kernel. The first call for a kernel submits "
+          "nothing: it returns a checklist (the diff against the head, the change per shape and "
+          "its regressions, the synchronisation the change touches) to verify against the "
+          "rules. Call commit again to submit it: the commit gate re-evaluates it independently "
+          "beside the best and accepts only a correct kernel faster than the best by more than "
+          "the noise. The gate decides once per kernel. Ends the step when accepted. A result "
+          "the evaluator flags as implausible is held for the operator's review instead (a "
+          "suspect): do not re-submit it.",
           {"message": _str(MAX_MESSAGE_CHARS)}, ("message",)),
 ]
 TOOL_NAMES = [s["name"] for s in SCHEMAS]
@@ -140,14 +187,18 @@ class Toolbox:
         *,
         base: str,
         transcript: Callable[[], str],
+        reviewer: Callable[[str], str] | None = None,
     ) -> None:
         self.ctx = ctx
         self.workspace = workspace
         self.knowledge = knowledge
         self.base = base  # the version this step's edits start from
         self.transcript = transcript
+        self.reviewer = reviewer  # a second opinion on a kernel before its commit, if enabled
         self.last_trial: Trial | None = None
         self.evaluations = 0
+        self.log = StepLog(base)
+        self.checked: set[str] = set()  # kernels whose checklist the agent has seen
         self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
 
@@ -218,6 +269,32 @@ class Toolbox:
             attempts = [a for a in attempts if a.outcome not in NOT_FAILURES][:limit]
         return report.attempts_table(attempts, report.pending(self.ctx.session))
 
+    def _show_attempt(self, attempt: str, file: str | None = None) -> str:
+        found = self.ctx.session.attempt(attempt.strip())
+        if file is None:
+            return report.attempt_detail(self.ctx.session, found)
+        files = self._attempt_files(found)
+        if file not in files:
+            raise ToolError(f"{found.id} has no file {file!r} (files: {', '.join(files)})")
+        return files[file]
+
+    def _diff_attempt(self, attempt: str, against: str | None = None) -> str:
+        session = self.ctx.session
+        found = session.attempt(attempt.strip())
+        ref = (against or found.base).strip()
+        if ref.startswith("a") and ref[1:].isdigit():
+            other = session.attempt(ref)
+            old, label = self._attempt_files(other), other.id
+        else:
+            version = session.version(ref)
+            old, label = session.read_files(version), version.id
+        diff = diff_files(old, self._attempt_files(found), label, found.id)
+        return diff.text or f"{found.id} and {label} have the same files"
+
+    def _attempt_files(self, attempt: Attempt) -> dict[str, str]:
+        blobs = self.ctx.session.blobs
+        return {name: blobs.get_text(digest) for name, digest in attempt.files.items()}
+
     # -- knowledge ----------------------------------------------------------------------------
 
     def _search_knowledge(self, query: str, limit: int = 5) -> str:
@@ -225,39 +302,87 @@ class Toolbox:
         if not hits:
             files = ", ".join(self.knowledge.files()) or "none yet"
             return f"no section matches {query!r} (knowledge files: {files})"
-        return "\n".join(f"{h.section.ref}  (score {h.score:.2f})\n    {h.snippet}" for h in hits)
+        return "\n".join(f"{h.section.ref}  (score {h.score:.2f})"
+                         + (f" [{h.label}]" if h.label else "") + f"\n    {h.snippet}"
+                         for h in hits)
 
     def _read_knowledge(self, ref: str) -> str:
         return self.knowledge.read(ref).text
 
     # -- evaluation, plan, notes, commit ------------------------------------------------------
 
-    def _evaluate(self, quick: bool = False) -> str:
+    def _evaluate(self, idea: str, quick: bool = False) -> str:
         files = self._kernel_files()
-        trial = self.ctx.evaluate(files, base=self.base, note="agent", quick=quick)
+        idea = _nonempty(idea, "idea")
+        trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
         self.evaluations += 1
         self.last_trial = trial
+        self.log.add(idea, trial)
         text = report.evaluation(trial.result, files, trial.attempt)
         if trial.outcome in ("promising", "within_noise", "slower"):
             text += f"\ncommit needs more than {self.ctx.commit_threshold():.4g} " \
                     f"{self.ctx.target.unit} (the best plus the measured noise)"
         return text
 
-    def _profile(self, config: str) -> str:
-        if self.ctx.target.device != "cuda":
-            raise ToolError(f"profile needs a CUDA target; {self.ctx.target.name} runs on the "
-                            "CPU. Use evaluate's per-configuration throughput instead.")
-        names = [c.name for c in self.ctx.target.configs]
-        if config not in names:
-            raise ToolError(f"no configuration {config!r}; the grid is: {', '.join(names)}")
+    def _profile(self, config: str | None = None, sections: list[str] | None = None,
+                 metrics: list[str] | None = None) -> str:
+        config = self._config(config, "profile") if config else self._worst_config()
         self.ctx.safe_point()
+        options: dict[str, tuple[str, ...]] = {}
+        if sections:
+            options["sections"] = tuple(sections)
+        if metrics:
+            options["metrics"] = tuple(metrics)
         try:
-            return profile(self.ctx.target.name, self.ctx.target.entry, self._kernel_files(),
-                           config)
+            text = profile(self.ctx.target.name, self.ctx.target.entry, self._kernel_files(),
+                           config, **options)
+        except ProfileRequestError as error:
+            raise ToolError(str(error)) from None
         except ProfileUnavailable as error:
             raise ToolError(f"profile is unavailable: {error}. evaluate still reports "
                             "registers and spills.") from None
+        # The supervisor's review reads the latest profile (it sees no conversation).
+        self.ctx.remember(profile=report.clip(text, MAX_PROFILE_KEPT))
+        return text
 
+    def _sanitize(self, tools: list[str] | None = None, config: str | None = None) -> str:
+        config = (self._config(config, "sanitize") if config
+                  else smallest_config(self.ctx.target))
+        self.ctx.safe_point()
+        try:
+            return sanitize(self.ctx.target.name, self.ctx.target.entry, self._kernel_files(),
+                            config, **({"tools": tuple(tools)} if tools else {}))
+        except SanitizerUnavailable as error:
+            raise ToolError(f"sanitize is unavailable: {error}") from None
+
+    def _config(self, name: str, tool: str) -> str:
+        """A configuration ``tool`` may run on: any the target checks or times."""
+        target = self.ctx.target
+        if target.device != "cuda":
+            raise ToolError(f"{tool} needs a CUDA target; {target.name} runs on the CPU. Use "
+                            "evaluate's per-configuration throughput instead.")
+        names = [c.name for c in (*target.configs, *target.quick_configs, *target.edge_configs)]
+        if name not in names:
+            raise ToolError(f"no configuration {name!r}; the grid is: "
+                            + ", ".join(c.name for c in target.configs))
+        return name
+
+    def _worst_config(self) -> str:
+        """The timed configuration furthest behind its baseline, by the latest full score."""
+        target = self.ctx.target
+        self._config(target.configs[0].name, "profile")  # refuses a CPU target
+        trial = self.last_trial
+        score = trial.score if trial and trial.score and trial.outcome != "checked" else None
+        score = score or self.ctx.head().score
+        baselines = self.ctx.baselines()
+        primary = target.baselines[0] if target.baselines else ""
+
+        def ratio(name: str) -> float:
+            base = baselines.get(name, {}).get(primary)
+            value = score.per_config.get(name) if score else None
+            return value / base if value and base else float("inf")
+
+        return min((c.name for c in target.configs), key=ratio)
     def _update_plan(self, plan: str) -> str:
         self.ctx.plan(_nonempty(plan, "plan"))
         return "plan updated"
@@ -272,12 +397,20 @@ class Toolbox:
         files = self._kernel_files()
         trial = self.last_trial
         if trial is None or trial.files != files or trial.outcome == "checked":
-            trial = self.ctx.evaluate(files, base=self.base, note="agent, before commit")
+            trial = self.ctx.evaluate(files, base=self.base, note="before commit",
+                                      idea="(evaluated by commit)")
             self.last_trial = trial
+            self.log.add("(evaluated by commit)", trial)
         if trial.outcome != "promising":
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
                               f"A commit needs a correct kernel faster than "
                               f"{self.ctx.commit_threshold():.4g} {self.ctx.target.unit}.")
+        if trial.key not in self.checked:
+            self.checked.add(trial.key)
+            text = checklist(self.ctx, trial)
+            if self.reviewer:
+                text += "\n\nThe reviewer's verdict:\n" + self.reviewer(text)
+            return ToolResult(text)
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
         if version is None:
             latest = self.ctx.session.recent_attempts(1)

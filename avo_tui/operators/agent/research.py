@@ -1,0 +1,169 @@
+"""The research log the harness keeps, so what one step learns reaches the next.
+
+A step starts without the last one's conversation. What carries over is kept here, by the
+harness rather than left to the agent's discipline (a commit ends a step at once, so an agent
+told to note before it stops rarely does after a success):
+
+- a **record** per step: the ideas it evaluated and their outcomes, the size of its final
+  change, the change per shape of its best candidate, the outcome, the agent's last words and
+  the lesson it states when asked (the debrief). Each is a ``research`` event (the whole
+  history, for people) and, the newest RECORDS_KEPT of them, in the operator's memory (for
+  the brief, whose cost must not grow with the session);
+- a **running summary** of what worked, what failed and why: the agent rewrites it at each
+  step's end (the debrief), the harness keeps it within MAX_SUMMARY_CHARS;
+- the supervisor's **directions**, which stand until the agent says they are done or a new
+  review replaces them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...store import PayloadError, ResearchPayload, Score, diff_files
+from ..protocol import Trial
+from . import report
+
+RECORDS_KEPT = 30
+MAX_SUMMARY_CHARS = 6_000
+MAX_LESSON_CHARS = 600
+MAX_FINAL_CHARS = 600
+MAX_IDEA_CHARS = 200
+MAX_IDEAS = 12  # in one record: a step rarely evaluates more, and the brief has no room
+
+DEBRIEF = """\
+The step has ended: {outcome}. Before the next step starts without this conversation, \
+answer in text only (no tools), in this form:
+
+<lesson>One to three sentences: what this step tried, what the measurements said, and why \
+(a cause, not just a number).</lesson>
+<summary>The running summary of the whole search, rewritten: what worked, what failed and \
+why, what is left to try, most useful first. Keep what still holds from the summary in your \
+brief, drop what this step disproved. At most {words} words.</summary>
+{directions}"""
+DIRECTIONS_QUESTION = (
+    "<directions>done</directions> if the supervisor's directions in your brief are carried "
+    "out or shown not to pay; <directions>open</directions> if they still stand."
+)
+_TAG = r"<{0}>(.*?)(?:</{0}>|$)"
+
+
+@dataclass
+class StepLog:
+    """What the harness sees of a step as it goes: every evaluation and its idea."""
+
+    base: str
+    trials: list[tuple[str, Trial]] = field(default_factory=list)  # (idea, trial)
+
+    def add(self, idea: str, trial: Trial) -> None:
+        self.trials.append((idea, trial))
+
+    def best(self) -> Trial | None:
+        """The fastest correct candidate of the full grid, if any."""
+        scored = [t for _, t in self.trials
+                  if t.score is not None and t.outcome != "checked"]
+        return max(scored, key=lambda t: t.score.gmean if t.score else 0.0, default=None)
+
+    def ideas(self) -> tuple[str, ...]:
+        lines = [f"{t.attempt.id} {t.outcome}: {report.clip(idea, MAX_IDEA_CHARS)}"
+                 for idea, t in self.trials]
+        if len(lines) > MAX_IDEAS:
+            lines = [*lines[:MAX_IDEAS - 1], f"... and {len(lines) - MAX_IDEAS + 1} more"]
+        return tuple(lines)
+
+
+@dataclass(frozen=True)
+class Debrief:
+    lesson: str
+    summary: str | None  # None: the reply gave none, the old one stands
+    directions_done: bool
+
+
+def debrief_prompt(outcome: str, *, directions: bool) -> str:
+    return DEBRIEF.format(outcome=outcome, words=MAX_SUMMARY_CHARS // 8,
+                          directions=DIRECTIONS_QUESTION if directions else "").rstrip()
+
+
+def parse_debrief(text: str) -> Debrief:
+    """Read the debrief leniently: a reply without the tags is the lesson."""
+    lesson = _tagged("lesson", text)
+    summary = _tagged("summary", text)
+    directions = (_tagged("directions", text) or "").strip().lower()
+    if lesson is None and summary is None:
+        lesson = text
+    return Debrief(
+        lesson=report.clip((lesson or "").strip(), MAX_LESSON_CHARS),
+        summary=report.clip(summary.strip(), MAX_SUMMARY_CHARS) if summary else None,
+        directions_done=directions.startswith("done"),
+    )
+
+
+def _tagged(tag: str, text: str) -> str | None:
+    found = re.search(_TAG.format(tag), text, re.DOTALL)
+    return found.group(1) if found else None
+
+
+def verdict_of(review: str) -> str:
+    """The reviewer's verdict, from its first word: approve, reject, or unclear."""
+    first = review.strip().split(None, 1)[0].strip("*:.").lower() if review.strip() else ""
+    return first if first in ("approve", "reject") else "unclear"
+
+
+def record(
+    log: StepLog, *, step: int, outcome: str, files: dict[str, str], base_files: dict[str, str],
+    base_score: Score | None, final: str, lesson: str,
+) -> ResearchPayload:
+    added, removed = lines_changed(base_files, files)
+    best = log.best()
+    change = ""
+    if best is not None and best.score is not None and base_score is not None:
+        change = f"{best.attempt.id} against {log.base}: " + report.shape_change(
+            best.score, base_score)
+    return ResearchPayload(
+        "record", step, log.base, outcome, ideas=log.ideas(), lines_added=added,
+        lines_removed=removed, change=change, final=report.clip(final, MAX_FINAL_CHARS),
+        lesson=lesson,
+    )
+
+
+def lines_changed(old: dict[str, str], new: dict[str, str]) -> tuple[int, int]:
+    diff = diff_files(old, new, "base", "step")
+    return diff.added, diff.removed
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+def stored_records(memory: dict[str, Any]) -> list[ResearchPayload]:
+    """The records kept in the operator's memory; one that does not read (a damaged session,
+    another version's shape) is left out."""
+    found = []
+    for doc in memory.get("research") or []:
+        try:
+            found.append(ResearchPayload.from_doc(doc))
+        except PayloadError:
+            continue
+    return found
+
+
+def kept_records(memory: dict[str, Any], new: ResearchPayload) -> list[dict[str, Any]]:
+    return [r.to_doc() for r in [*stored_records(memory), new][-RECORDS_KEPT:]]
+
+
+def stored_summary(memory: dict[str, Any]) -> str:
+    summary = memory.get("summary")
+    return report.clip(summary, MAX_SUMMARY_CHARS) if isinstance(summary, str) else ""
+
+
+def record_lines(entry: ResearchPayload) -> str:
+    """One record as the brief shows it."""
+    size = f"+{entry.lines_added}/-{entry.lines_removed} lines"
+    lines = [f"step {entry.step} from {entry.base}: {entry.outcome} ({size})"]
+    lines += [f"  tried {idea}" for idea in entry.ideas]
+    if entry.change:
+        lines.append(f"  per shape {entry.change}")
+    if entry.lesson:
+        lines.append(f"  lesson: {entry.lesson}")
+    elif entry.final:
+        lines.append(f"  last words: {entry.final}")
+    return "\n".join(lines)
