@@ -18,6 +18,7 @@ from . import __version__
 from .commands import HelpFormatter, add_command, attempts, evaluate, kb, run, send, session_name
 from .commands import app as app_command
 from .commands.tables import FittedTable
+from .engine.budget import Spending, VersionCosts
 from .engine.inbox import age, describe, queued
 from .evaluation import (
     CandidateError,
@@ -32,9 +33,11 @@ from .settings_file import SettingsFileError
 from .store import (
     RunState,
     SessionCatalog,
+    StepPayload,
     StoreError,
     Version,
     apply_repair,
+    payload_of,
     plan_repair,
     resolve_sessions_dir,
 )
@@ -42,6 +45,7 @@ from .store.catalog import run_status
 from .store.session import Session
 
 EXPORT_SUMMARY = "avo-version.json"
+STEP_LOOKBACK = 5000  # events searched back from the last for the latest step's cost
 
 DESCRIPTION = """\
 avo-tui: supervised agentic evolution of GPU kernels.
@@ -171,33 +175,40 @@ def _print_session(
         console.print(f"[dim]the attempts, failed ones included: avo sessions attempts "
                       f"{escape(session.name)} [--failed][/]")
     _print_run(console, state)
+    costs = VersionCosts()
+    costs.add(versions)
+    _print_cost(console, Spending.of(state, costs, _last_step(session)), versions[-1].id)
     _print_queued(console, session)
     limit = len(versions) if show_all else 50
     shown = versions[-limit:]
     if len(shown) < len(versions):
         console.print(f"[dim]{len(versions) - len(shown)} earlier versions not shown (--all)[/]")
     table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
-    for column in ("", "version", "parent", "author", "score", "ratio", "+/-", "created"):
-        table.add_column(column, no_wrap=True)
+    columns = ["", "version", "parent", "author", "score", "ratio", "+/-", "created"]
+    cost_width = 0
+    if costs.cost_usd > 0:  # what each version cost, once versions carry a cost
+        columns.insert(-1, "cost")
+        cost_width = 1 + max(len(_cost(v)) for v in shown)
+    for column in columns:
+        table.add_column(column, no_wrap=True, justify="right" if column == "cost" else "left")
     # The other columns take about 60 cells; the message gets what is left, cut with an ellipsis.
     table.add_column("message", no_wrap=True, overflow="ellipsis",
-                     max_width=max(12, console.width - 62))
+                     max_width=max(12, console.width - 62 - cost_width))
     for v in shown:
         marks = ("H" if v.id == head else " ") + ("*" if best and v.id == best.id else " ")
-        table.add_row(
-            marks,
-            v.id,
-            v.parent or "-",
-            v.author,
-            _score(v),
-            _ratio(v),
-            f"+{v.lines_added}/-{v.lines_removed}",
-            _when(v.created),
-            v.message.splitlines()[0] if v.message else "",
-        )
+        cells = [marks, v.id, v.parent or "-", v.author, _score(v), _ratio(v),
+                 f"+{v.lines_added}/-{v.lines_removed}", _when(v.created),
+                 v.message.splitlines()[0] if v.message else ""]
+        if cost_width:
+            cells.insert(-2, _cost(v))
+        table.add_row(*cells)
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
     _print_suspects(console, session)
+
+
+def _cost(version: Version) -> str:
+    return f"${version.cost_usd:.2f}" if version.cost_usd else "-"
 
 
 def _print_run(console: Console, state: RunState) -> None:
@@ -213,6 +224,29 @@ def _print_run(console: Console, state: RunState) -> None:
     if state.damaged:
         console.print(f"[yellow]state fields that did not read (shown as their defaults): "
                       f"{escape(', '.join(state.damaged))}[/]")
+
+
+def _last_step(session: Session) -> StepPayload | None:
+    steps = [p for e in session.events(after=max(0, session.last_seq - STEP_LOOKBACK))
+             if isinstance(p := payload_of(e), StepPayload)]
+    return steps[-1] if steps else None
+
+
+def _print_cost(console: Console, spent: Spending, last_version: str) -> None:
+    """Below the run's total (_print_run): what a step cost (the mean and the latest), what a
+    committed version cost, and what no version has taken yet."""
+    if not spent.tokens:
+        return
+    parts = []
+    if spent.per_step_usd is not None:
+        last = f", ${spent.last_step.cost_usd:.2f} last" if spent.last_step else ""
+        parts.append(f"per step ${spent.per_step_usd:.2f} mean{last}")
+    if spent.per_version_usd is not None:
+        parts.append(f"per version ${spent.per_version_usd:.2f}")  # committed ones
+    if spent.since_commit_usd >= 0.005:
+        parts.append(f"${spent.since_commit_usd:.2f} since {last_version}")
+    if parts:
+        console.print("   ".join(parts))
 
 
 def _print_queued(console: Console, session: Session) -> None:

@@ -11,8 +11,11 @@ which is never stored, since the next run sets its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+from ..store import RunState, StepPayload, Version
 
 SESSION_FIELDS = ("max_steps", "hours", "max_cost_usd", "max_tokens")
 
@@ -57,6 +60,10 @@ class Usage:
     seconds: float = 0.0  # time spent running (paused time does not count)
     cost_usd: float = 0.0
     tokens: int = 0  # every token the API processed: input, cache writes and reads, output
+    # cost_usd and tokens when the last version was committed: what a version cost is what was
+    # spent since, so the versions' costs and the spending since the last add up to the total.
+    committed_cost_usd: float = 0.0
+    committed_tokens: int = 0
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +71,15 @@ class Usage:
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> Usage:
         return cls(**(doc or {}))
+
+    def since_commit(self) -> tuple[float, int]:
+        """Dollars and tokens spent since the last version was committed."""
+        return (round(max(0.0, self.cost_usd - self.committed_cost_usd), 6),
+                max(0, self.tokens - self.committed_tokens))
+
+    def committed(self) -> Usage:
+        """This usage with a version committed now: the spending so far is paid for."""
+        return replace(self, committed_cost_usd=self.cost_usd, committed_tokens=self.tokens)
 
     def exhausted(self, budgets: Budgets) -> str | None:
         """Why the run must finish (steps or hours), or None while both have room."""
@@ -84,3 +100,50 @@ class Usage:
         if budgets.max_tokens is not None and self.tokens >= budgets.max_tokens:
             return f"token budget reached ({self.tokens:,} of {budgets.max_tokens:,})"
         return None
+
+
+@dataclass
+class VersionCosts:
+    """What the committed versions (every one but the root) cost, summed as they come."""
+
+    count: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+    def add(self, versions: Iterable[Version]) -> None:
+        for version in versions:
+            if version.parent is not None:
+                self.count += 1
+                self.cost_usd += version.cost_usd
+                self.tokens += version.tokens
+
+
+@dataclass(frozen=True)
+class Spending:
+    """A session's API spending as the views show it: in all, per step and per version."""
+
+    cost_usd: float
+    tokens: int
+    steps: int
+    since_commit_usd: float  # not yet in any version's cost
+    versions: VersionCosts
+    last_step: StepPayload | None = None  # the latest step event, where one was found
+
+    @classmethod
+    def of(cls, state: RunState, versions: VersionCosts,
+           last_step: StepPayload | None = None) -> Spending:
+        cost = state.usage_figure("cost_usd")
+        return cls(cost, int(state.usage_figure("tokens")), state.step,
+                   max(0.0, cost - state.usage_figure("committed_cost_usd")), versions,
+                   last_step)
+
+    @property
+    def per_step_usd(self) -> float | None:
+        return self.cost_usd / self.steps if self.steps else None
+
+    @property
+    def per_version_usd(self) -> float | None:
+        """The mean cost of a committed version; None before one carries a cost (a session
+        from before versions had one: its next version takes all the spending until then)."""
+        costs = self.versions
+        return costs.cost_usd / costs.count if costs.count and costs.cost_usd > 0 else None

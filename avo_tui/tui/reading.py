@@ -20,6 +20,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.message_pump import MessagePump
 
+from ..engine.budget import Spending, VersionCosts
 from ..engine.client import POLL_BATCH, RunClient
 from ..engine.event_lines import payload_line, plain
 from ..store import (
@@ -28,6 +29,7 @@ from ..store import (
     Lineage,
     PlanPayload,
     RunState,
+    StepPayload,
     StoreError,
     Suspect,
     ToolCallPayload,
@@ -97,6 +99,8 @@ class SessionReader:
         self._head = ""
         self._in_flight: str | None = None
         self._opened = False
+        self._costs = VersionCosts()  # of the versions handed to the view
+        self._last_step: StepPayload | None = None
 
     def poll(self, want_candidate: bool) -> Polled:
         session, client = self.session, self.client
@@ -105,12 +109,16 @@ class SessionReader:
         if not self._opened:
             self._opened = True
             last = session.last_seq
-            plans = [p for e in session.events(after=max(0, last - PLAN_LOOKBACK))
-                     if isinstance(p := payload_of(e), PlanPayload)]
-            plan_text = plans[-1].text if plans else None
+            for event in session.events(after=max(0, last - PLAN_LOOKBACK)):
+                match payload_of(event):
+                    case PlanPayload(text=text):
+                        plan_text = text
+                    case StepPayload() as step:
+                        self._last_step = step
             client.skip_to(last - BACKLOG_EVENTS)
             lineage_copy = Lineage(list(session.lineage))
             self._handed = len(lineage_copy)
+            self._costs.add(lineage_copy)
         events = client.poll()
         state = client.run_state()
         best = session.best()
@@ -131,12 +139,15 @@ class SessionReader:
                     tool = name
                 case ErrorPayload(message=message):
                     errors.append(message)
+                case StepPayload() as step:
+                    self._last_step = step
             # the lineage is reread even when a commit or rollback event does not parse
             moved |= event.kind in (EventKind.COMMIT, EventKind.ROLLBACK)
         added: list[Version] = []
         if len(session.lineage) > self._handed:
             added = list(islice(session.lineage, self._handed, None))
             self._handed += len(added)
+            self._costs.add(added)
         moved |= bool(added) or state.head != self._head
         self._head = state.head
         baselines = None
@@ -167,6 +178,7 @@ class SessionReader:
             best_text = f"{best.id} {best.score.gmean:.4g} {best.score.unit}{ratio}"
         meta = session.meta
         host = meta.get("host") or {}
+        spending = Spending.of(state, self._costs, self._last_step)
         return StatusFacts(
             session=session.name,
             target=str(meta.get("target", "?")),
@@ -175,8 +187,10 @@ class SessionReader:
             step=state.step,
             seconds=state.usage_figure("seconds"),
             best=best_text,
-            tokens=int(state.usage_figure("tokens")),
-            cost_usd=state.usage_figure("cost_usd"),
+            tokens=spending.tokens,
+            cost_usd=spending.cost_usd,
+            step_usd=spending.last_step.cost_usd if spending.last_step else None,
+            version_usd=spending.per_version_usd,
             device=str(host.get("gpu") or host.get("cpu") or host.get("device") or "?"),
             attached=self.client.attached,
         )

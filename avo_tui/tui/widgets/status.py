@@ -1,8 +1,9 @@
 """The status bar: what is running where, how it is going, and what it has cost.
 
-It is one line at any width: on a narrow terminal the facts that matter least (the device,
-target and operator, tokens and cost, the running time) leave first, so the state, the step
-and the best score always show whole.
+It is one line at any width: on a narrow terminal the facts that matter least (the last
+step's cost and the mean cost of a committed version, the device, target and operator, tokens
+and cost, the running time) leave first, so the state, the step and the best score always show
+whole.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class StatusFacts:
     cost_usd: float
     device: str
     attached: bool
+    step_usd: float | None = None  # what the latest step cost
+    version_usd: float | None = None  # what a committed version cost, on average
 
 
 def duration(seconds: float) -> str:
@@ -62,6 +65,10 @@ def _parts(f: StatusFacts) -> list[tuple[int, str, str]]:
     parts.append((1, f" · best {f.best}", ""))
     if f.tokens:
         parts.append((3, f" · {f.tokens / 1e6:.2f}M tok ${f.cost_usd:.2f}", ""))
+        if f.step_usd is not None:
+            parts.append((7, f" · ${f.step_usd:.2f}/step", ""))
+        if f.version_usd is not None:
+            parts.append((6, f" · ${f.version_usd:.2f}/ver", ""))
     if f.device:
         parts.append((5, f" · {f.device}", "dim"))
     return parts

@@ -1,0 +1,69 @@
+"""benchmarks/agent_cost.py with one short step: the real agent on a real session against the
+fake Messages API. Its table must add up: each turn reads from the cache what the turn before
+sent (so the reads grow turn by turn) and writes the rest, the dollars are the tokens times
+the default model's prices, the steps are the sums of their turns, and the session was
+charged what the report says (the fake answered with the estimated usage)."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from avo_tui.evaluation import Worker
+from avo_tui.operators.agent.settings import DEFAULT_MODEL, AgentSettings
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "agent_cost.py"
+FIGURES = ("prompt", "input", "cache_write", "cache_read", "output")
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("agent_cost_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_one_short_step_adds_up(bench: ModuleType, tmp_path: Path, worker: Worker) -> None:
+    doc: dict[str, Any] = bench.run(tmp_path / "session", steps=1, short=True, worker=worker,
+                                    thinking_tokens=300, steps_per_day=100)
+    turns = [t for t in doc["turns"] if t["turn"] > 0]
+    assert [t["turn"] for t in turns] == list(range(1, len(turns) + 1))
+    assert len(turns) >= 5  # plan, view, edit, evaluate, the end (and the debrief)
+    assert turns[0]["cache_read"] == 0 and turns[0]["cache_write"] == turns[0]["prompt"]
+    for before, turn in itertools.pairwise(turns):
+        assert turn["cache_read"] == before["prompt"] > before["cache_read"]
+        assert turn["cache_write"] == turn["prompt"] - before["prompt"] > 0
+        assert turn["input"] == 0
+    assert all(t["output"] >= 300 for t in turns)  # the assumed thinking, and what it said
+
+    price = AgentSettings().price()
+    assert price is not None and doc["assumptions"]["model"] == DEFAULT_MODEL
+    for turn in doc["turns"]:
+        usd = (turn["input"] * price.input + turn["cache_write"] * price.cache_write
+               + turn["cache_read"] * price.cache_read + turn["output"] * price.output) / 1e6
+        assert turn["usd"] == pytest.approx(usd)
+
+    [step] = doc["steps"]
+    assert step["turns"] == len(doc["turns"])
+    for name in FIGURES:
+        assert step[name] == sum(t[name] for t in doc["turns"])
+    assert step["usd"] == pytest.approx(sum(t["usd"] for t in doc["turns"]), abs=1e-4)
+    assert step["request_kb_first"] < step["request_kb_last"]
+    assert doc["usd_per_day"] == pytest.approx(100 * doc["usd_per_step"], abs=0.01)
+    assert doc["session_usd"] == pytest.approx(doc["total_usd"], abs=1e-4)
+
+    text = bench.table(doc)
+    assert text.splitlines()[0].split() == ["step", "turns", "KB_first", "KB_last", "in",
+                                            "cache_write", "cache_read", "out", "$",
+                                            "committed"]
+    assert text.splitlines()[1].split()[:2] == ["1", str(step["turns"])]
+    assert f"${doc['usd_per_day']:.0f} at 100 steps/day" in text
