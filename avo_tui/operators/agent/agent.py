@@ -424,4 +424,5 @@ def _clip_output(text: str, limit: int) -> str:
         return text
     head = text[: limit // 2]
     tail = text[-limit // 2:]
-    return f"{head}\n... [{len(text) - limit:,} characters cut] ...\n{tail}"
+    return (f"{head}\n... [{len(text) - limit:,} characters cut: view a file by line ranges "
+            f"(view_range), as the brief outlines it] ...\n{tail}")
