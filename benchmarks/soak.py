@@ -263,6 +263,10 @@ class FakeModel:
         head_id = head.group(1) if head else "v0"
         if len(messages) == 1:
             return self._opening(head_id)
+        if texts and texts[-1].startswith("The step has ended"):  # the debrief
+            return fa.reply(fa.text(f"<lesson>{conversation.done_cycles} edits from {head_id}"
+                                    "</lesson><summary>fewer rescales pay; tweaks do not"
+                                    "</summary>"))
         if conversation.ending:
             return fa.reply(fa.text(f"Summary: {conversation.done_cycles} edits tried from "
                                     f"{head_id}; nothing better than the best this step."))
@@ -277,9 +281,9 @@ class FakeModel:
         elif outcome == "promising" and marker.fault == 0 and marker not in \
                 conversation.commit_asked:
             conversation.commit_asked.add(marker)
-            blocks += [fa.text("The full evaluation is promising: committing."),
-                       fa.tool_use("commit", {"message": f"level {marker.level}: fewer "
-                                              "rescales of the running sum"})]
+            message = {"message": f"level {marker.level}: fewer rescales of the running sum"}
+            blocks += [fa.text("The full evaluation is promising: the checklist, then commit."),
+                       fa.tool_use("commit", message), fa.tool_use("commit", message)]
         elif conversation.done_cycles >= conversation.cycles:
             conversation.ending = True
             blocks += [fa.tool_use("note", {"text": f"from {head_id}: {conversation.cycles} "
@@ -318,7 +322,7 @@ class FakeModel:
             fa.text(f"Trying a {kind.replace('_', ' ')} edit."),
             fa.tool_use(EDITOR, {"command": "str_replace", "path": KERNEL,
                                  "old_str": marker.line, "new_str": edited.line}),
-            fa.tool_use("evaluate", {"quick": True} if quick else {}),
+            fa.tool_use("evaluate", {"idea": f"a {kind} edit", "quick": quick}),
             view_markers(fa),  # last: the next turn reads the marker from it
         ]
         return blocks
@@ -445,6 +449,12 @@ class InstantEvaluator:
         self.baselines_changed = False
         self.count = 0
         self.rng = random.Random(seed)
+
+    def software(self) -> dict[str, object]:
+        return {}
+
+    def baseline_throughputs(self) -> dict[str, dict[str, float]]:
+        return {}
 
     def evaluate(
         self,

@@ -75,7 +75,6 @@ CONVERSATION = "conversation"  # the draft holding the agent's step in flight
 # Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
 NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
 CUT_BY_OPERATOR = "cut short by the operator"
-SOFTWARE = ("driver", "driver_cuda", "cuda", "cudnn", "torch")  # host facts the agent is told
 
 
 class Engine:
@@ -740,9 +739,8 @@ class RunContext:
         return self._engine.usage.steps + 1
 
     def hardware(self) -> dict[str, object]:
-        host = self._engine.evaluator.worker.info
         return {**(self._engine.session.run_state.hardware or {}),
-                **{name: host[name] for name in SOFTWARE if name in host}}
+                **self._engine.evaluator.software()}
 
     def baselines(self) -> dict[str, dict[str, float]]:
         return self._engine.evaluator.baseline_throughputs()

@@ -13,6 +13,7 @@ from ..evaluation.results import Timing
 from ..store import Score
 
 Progress = Callable[[str, str], None]
+SOFTWARE = ("driver", "driver_cuda", "cuda", "cudnn", "torch")  # host facts the agent is told
 
 
 def host_key(info: Mapping[str, object]) -> str:
@@ -90,6 +91,12 @@ class Evaluator:
 
     def host(self) -> dict[str, object]:
         return self.worker.wait_ready()
+
+    def software(self) -> dict[str, object]:
+        """The versions the worker's host reports (driver, CUDA, cuDNN, torch); empty until
+        the worker is up."""
+        info = self.worker.info
+        return {name: info[name] for name in SOFTWARE if name in info}
 
     def baseline_throughputs(self) -> dict[str, dict[str, float]]:
         """{config: {baseline: throughput}} for the timed grid, as measured on this host."""
