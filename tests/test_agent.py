@@ -179,7 +179,9 @@ def test_malformed_input_and_escapes_are_tool_errors(
               tool_use(EDITOR, {"command": "create", "path": "knowledge/cpu.md",
                                 "file_text": "overwritten"}),
               tool_use(EDITOR, {"command": "view", "path": "knowledge/cpu.md"}),
-              tool_use("profile", {"config": "any"})),
+              tool_use("profile", {"config": "any"}),
+              tool_use("profile", {}),
+              tool_use("sanitize", {})),
         plant_link,
         reply(text("done")),
     )
@@ -196,6 +198,8 @@ def test_malformed_input_and_escapes_are_tool_errors(
     assert errors[6][0] and "read-only" in errors[6][1]
     assert not errors[7][0] and "Use every core" in errors[7][1]
     assert errors[8][0] and "profile needs a CUDA target" in errors[8][1]
+    assert errors[9][0] and "profile needs a CUDA target" in errors[9][1]
+    assert errors[10][0] and "sanitize needs a CUDA target" in errors[10][1]
     linked = results(fake.requests[2])
     assert all(r["is_error"] and "outside the workspace" in r["content"] for r in linked)
     assert outside.read_text() == "secret"

@@ -346,6 +346,7 @@ class Toolbox:
         return text
 
     def _sanitize(self, tools: list[str] | None = None, config: str | None = None) -> str:
+        self._cuda_only("sanitize")
         config = (self._config(config, "sanitize") if config
                   else smallest_config(self.ctx.target))
         self.ctx.safe_point()
@@ -355,12 +356,16 @@ class Toolbox:
         except SanitizerUnavailable as error:
             raise ToolError(f"sanitize is unavailable: {error}") from None
 
-    def _config(self, name: str, tool: str) -> str:
-        """A configuration ``tool`` may run on: any the target checks or times."""
+    def _cuda_only(self, tool: str) -> None:
         target = self.ctx.target
         if target.device != "cuda":
             raise ToolError(f"{tool} needs a CUDA target; {target.name} runs on the CPU. Use "
                             "evaluate's per-configuration throughput instead.")
+
+    def _config(self, name: str, tool: str) -> str:
+        """A configuration ``tool`` may run on: any the target checks or times."""
+        self._cuda_only(tool)
+        target = self.ctx.target
         names = [c.name for c in (*target.configs, *target.quick_configs, *target.edge_configs)]
         if name not in names:
             raise ToolError(f"no configuration {name!r}; the grid is: "
@@ -369,8 +374,8 @@ class Toolbox:
 
     def _worst_config(self) -> str:
         """The timed configuration furthest behind its baseline, by the latest full score."""
+        self._cuda_only("profile")
         target = self.ctx.target
-        self._config(target.configs[0].name, "profile")  # refuses a CPU target
         trial = self.last_trial
         score = trial.score if trial and trial.score and trial.outcome != "checked" else None
         score = score or self.ctx.head().score
