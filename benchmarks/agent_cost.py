@@ -115,6 +115,7 @@ class Assumptions:
     pad_like: str
     steps_per_day: int
     prices_per_mtok: dict[str, float] = field(default_factory=dict)
+    rounds: int = 0  # extra view-range, edit, quick-evaluate rounds a step (a longer step)
 
 
 def tokens(chars: int, per_token: float) -> int:
@@ -295,8 +296,13 @@ class ScriptedModel:
         end = [lambda: [fa.text("No commit this step; the notes say why.")]]
         if self.short:
             return [*plan, *view, edit[0], evaluate(True), *end]
+        ranged = [lambda: [fa.tool_use(EDITOR, {"command": "view", "path": kernel,
+                                                 "view_range": [1, 120]})]]
+        rounds = [part for k in range(self.a.rounds)
+                  for part in (*ranged, lambda k=k: [fa.text("Another try."), self._edit(3 + k)],
+                               evaluate(True))]
         return [*plan, *view, search[0], read[0], search[1], read[1], edit[0], edit[1],
-                evaluate(True), edit[2], evaluate(False), *commit, *note, *end]
+                evaluate(True), *rounds, edit[2], evaluate(False), *commit, *note, *end]
 
     def _edit(self, k: int) -> dict[str, Any]:
         """A str_replace that applies to the workspace as it is now: the first of a step that
@@ -339,7 +345,8 @@ def pointed_at(url: str) -> Iterator[None]:
 def run(directory: Path, *, steps: int = STEPS, short: bool = False, model: str | None = None,
         chars_per_token: float = CHARS_PER_TOKEN, thinking_tokens: int = THINKING_TOKENS,
         edit_chars: int = EDIT_CHARS, pad_like: Path | None = PAD_LIKE,
-        steps_per_day: int = STEPS_PER_DAY, worker: Any = None) -> dict[str, Any]:
+        steps_per_day: int = STEPS_PER_DAY, rounds: int = 0,
+        worker: Any = None) -> dict[str, Any]:
     """Play ``steps`` steps on a new session in ``directory``; the report (a dict)."""
     from engine_helpers import TARGET, new_session, slow_seed
     from fake_anthropic import FakeAnthropic
@@ -358,7 +365,7 @@ def run(directory: Path, *, steps: int = STEPS, short: bool = False, model: str 
     assumptions = Assumptions(settings.model, chars_per_token, thinking_tokens, edit_chars,
                               str(pad_like.relative_to(ROOT) if pad_like and
                                   pad_like.is_relative_to(ROOT) else pad_like),
-                              steps_per_day, prices)
+                              steps_per_day, prices, rounds)
     with contextlib.ExitStack() as stack:
         if worker is None:
             worker = stack.enter_context(Worker("cpu"))
@@ -435,7 +442,8 @@ def table(doc: dict[str, Any]) -> str:
         f"model       {a['model']}: ${p['input']}/${p['cache_write']}/${p['cache_read']}/"
         f"${p['output']} per MTok (input/cache write/cache read/output)",
         f"assumed     {a['chars_per_token']} chars/token, {a['thinking_tokens']} thinking "
-        f"tokens a turn, edits of {a['edit_chars']} chars, kernel padded like {a['pad_like']}",
+        f"tokens a turn, edits of {a['edit_chars']} chars, kernel padded like {a['pad_like']}, "
+        f"{a['rounds']} extra rounds a step",
     ]
     return "\n".join(lines)
 
@@ -452,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pad-like", default=str(PAD_LIKE),
                         help="pad the kernel to this file's size; 'none' to leave it")
     parser.add_argument("--steps-per-day", type=int, default=STEPS_PER_DAY)
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="extra rounds a step of view a range, edit, quick evaluate "
+                        "(3 turns each): a longer step")
     parser.add_argument("--dir", type=Path, help="where the session goes (default: a temp dir)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -460,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = run(Path(folder) / "session", steps=args.steps, short=args.short,
                   model=args.model, chars_per_token=args.chars_per_token,
                   thinking_tokens=args.thinking_tokens, edit_chars=args.edit_chars,
-                  pad_like=pad, steps_per_day=args.steps_per_day)
+                  pad_like=pad, steps_per_day=args.steps_per_day, rounds=args.rounds)
     print(json.dumps(doc, indent=2) if args.json else table(doc))
     return 0
 
