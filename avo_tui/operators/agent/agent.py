@@ -175,9 +175,7 @@ class _Step:
         else:
             self.messages.append({"role": "user", "content": [question]})
         try:
-            turn = with_retries(self.ctx, self.settings, lambda: self.agent.api.stream(
-                system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
-                tools=_cached_tools(), messages=_cached_messages(self.messages)))
+            turn = with_retries(self.ctx, self.settings, self._stream)
         except StepInterrupted:
             return research.Debrief("", None, False)
         except Exception as error:
@@ -296,13 +294,17 @@ class _Step:
     def _call_model(self) -> Turn:
         def call() -> Turn:
             self._turn_boundary()
-            return self.agent.api.stream(
-                system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
-                tools=_cached_tools(),
-                messages=_cached_messages(self.messages),
-            )
+            return self._stream()
 
         return with_retries(self.ctx, self.settings, call)
+
+    def _stream(self) -> Turn:
+        """The next turn of the conversation as it stands, with its cache breakpoints."""
+        return self.agent.api.stream(
+            system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
+            tools=_cached_tools(),
+            messages=_cached_messages(self.messages),
+        )
 
     def _turn_boundary(self) -> None:
         """Hints and guidance that arrived during the last turn join the next user message."""
