@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__
 from .commands import HelpFormatter, add_command, attempts, evaluate, kb, run, send, session_name
 from .commands import app as app_command
 from .commands.tables import FittedTable
@@ -113,6 +113,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     if not summaries:
         print(f"no sessions in {catalog.root}")
         return 0
+    print(f"sessions in {catalog.root}", file=sys.stderr)  # stdout stays the table alone
     # str(): a damaged session's summary may hold anything where text belongs
     rows = [[s.name, str(s.target), str(s.operator), str(s.versions),
              f"{s.best:.4g} {s.best_unit}" if s.best is not None else "-", str(s.status),
@@ -393,6 +394,21 @@ USER_ERRORS = (
 # -- parser -----------------------------------------------------------------------------------
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print avo-tui's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from . import __version__
+
+        print(f"avo-tui {__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avo",
@@ -400,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"avo-tui {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--sessions-dir",
         type=Path,

@@ -15,11 +15,12 @@ from ..knowledge import KnowledgeBase, configured_folders
 from . import Subcommands, add_command, positive_int
 
 EPILOG = """\
-The knowledge base is knowledge/ of this checkout (or $AVO_KNOWLEDGE_DIR), then the folders
-listed in the settings file ([knowledge] folders = ["~/notes"] in $AVO_SETTINGS or
-~/.config/avo/settings.toml), then any --knowledge DIR. Every markdown file is split at its
-headings; a search ranks those sections with BM25, a heading match counting more than the text.
-Files of your own folders are named FOLDER/FILE.md.
+The knowledge base is the notes installed with avo-tui (knowledge/ of the checkout when avo
+runs from one), or $AVO_KNOWLEDGE_DIR instead; then the folders listed in the settings file
+([knowledge] folders = ["~/notes"] in $AVO_SETTINGS or ~/.config/avo/settings.toml), then any
+--knowledge DIR. Every markdown file is split at its headings; a search ranks those sections
+with BM25, a heading match counting more than the text. Files of your own folders are named
+FOLDER/FILE.md.
 
 examples:
   avo kb search "how do I give the consumer warpgroups more registers"

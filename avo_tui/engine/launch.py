@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._data import KERNELS, data_folder, missing
 from ..evaluation import EvalResult, TargetSpec
 from ..evaluation.candidate import load_sources
 from ..store import Session, StoreError
@@ -62,10 +63,15 @@ class RunSettings:
 
 
 def kernels_dir() -> Path:
-    """The seed kernels: $AVO_KERNELS_DIR, else kernels/ of the checkout avo runs from."""
+    """The seed kernels: $AVO_KERNELS_DIR, else those installed with avo-tui (kernels/ of the
+    checkout when run from one)."""
     if os.environ.get(KERNELS_ENV):
         return Path(os.environ[KERNELS_ENV])
-    return Path(__file__).resolve().parents[2] / "kernels"
+    folder = data_folder(KERNELS)
+    if folder is None:
+        raise SeedRejected(f"{missing(KERNELS)}; pass --seed PATH, or set {KERNELS_ENV} to a "
+                           "folder of seed kernels")
+    return folder
 
 
 def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
@@ -76,7 +82,7 @@ def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
         if not path.exists():
             raise SeedRejected(
                 f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "
-                f"{KERNELS_ENV} to the repository's kernels/ folder"
+                f"{KERNELS_ENV} to a folder holding {target.seed_kernel}"
             )
     return load_sources(path, target.toolchain)
 

@@ -3,7 +3,7 @@
 The project's own notes live in knowledge/ at the top of the repository; users add folders of
 their own (settings file or ``--knowledge``). Each file may declare the GPU architectures it is
 about (``<!-- avo:applies-to hopper -->``); ``applies_to`` matches that against a target's.
-Imports nothing of avo_tui but the settings file.
+Imports nothing of avo_tui but the settings file and the shipped data (avo_tui._data).
 """
 
 from .applies import TAGS, applies_to, label

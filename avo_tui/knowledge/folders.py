@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .._data import KNOWLEDGE, data_folder, missing
 from ..settings_file import read_table, settings_path
 from .index import KnowledgeError
 
@@ -17,10 +18,16 @@ KNOWLEDGE_ENV = "AVO_KNOWLEDGE_DIR"
 
 
 def default_folders() -> list[Path]:
-    """$AVO_KNOWLEDGE_DIR, else knowledge/ of the checkout avo runs from."""
+    """$AVO_KNOWLEDGE_DIR, else the knowledge base installed with avo-tui (knowledge/ of the
+    checkout when run from one). A missing one is an error: an empty knowledge base would look
+    like one that knows nothing about the question."""
     if os.environ.get(KNOWLEDGE_ENV):
-        return [Path(os.environ[KNOWLEDGE_ENV])]
-    return [Path(__file__).resolve().parents[2] / "knowledge"]
+        return [_checked(Path(os.environ[KNOWLEDGE_ENV]).expanduser(), f"${KNOWLEDGE_ENV}")]
+    folder = data_folder(KNOWLEDGE)
+    if folder is None:
+        raise KnowledgeError(f"{missing(KNOWLEDGE)}; reinstall avo-tui, or set {KNOWLEDGE_ENV} "
+                             "to a folder of notes")
+    return [folder]
 
 
 def settings_folders() -> list[Path]:

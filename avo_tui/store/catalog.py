@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from .errors import DamagedSession, StoreError, UnknownSession
 from .journal_storage import BASE, JOURNAL
 from .lock import LockHolder, SessionLock
@@ -19,8 +21,8 @@ def default_sessions_dir() -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file() and (checkout / "sessions").is_dir():
         return checkout / "sessions"
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data_home / "avo-tui" / "sessions"
+    # appauthor=False: on Windows, no vendor folder above avo-tui's own
+    return Path(platformdirs.user_data_dir("avo-tui", appauthor=False)) / "sessions"
 
 
 def resolve_sessions_dir(option: str | os.PathLike[str] | None = None) -> Path:
