@@ -167,3 +167,23 @@ def test_a_warm_worker_reuses_baseline_timings_unless_told_not_to() -> None:
     baselines = [[c.baseline for c in r.timed] for r in (first, second, fresh)]
     assert baselines[0] == baselines[1]
     assert baselines[2] != baselines[0]
+
+
+def test_without_a_path_the_targets_own_seed_is_scored(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed avo has no kernels/ beside the user: `avo eval --target T` scores the seed
+    that ships with it (here one under AVO_KERNELS_DIR: once it is removed, the command says
+    the seed is missing, so that is the one it read)."""
+    kernels = tmp_path / "kernels" / "cpu"
+    kernels.mkdir(parents=True)
+    (kernels / "attention.c").write_text(SEED.read_text() + "\nint shipped_marker = 1;\n")
+    monkeypatch.setenv("AVO_KERNELS_DIR", str(tmp_path / "kernels"))
+    assert main(["eval", "--target", "cpu-attention", "--quick", "--no-baseline", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["correct"] is True
+    assert main(["eval", "--quick"]) == 1
+    assert "name a kernel (a file or a folder), or a --target" in capsys.readouterr().err
+    (kernels / "attention.c").unlink()
+    assert main(["eval", "--target", "cpu-attention", "--quick"]) == 1
+    assert "the seed kernel of cpu-attention is not at" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..engine.launch import seed_path
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.candidate import CandidateError, apply_knobs, infer_target, load_sources
 from . import Subcommands, add_command
@@ -22,6 +23,7 @@ exit status: 0 when the kernel passes, 3 when it is rejected (the reason is prin
 1 for any other error.
 
 examples:
+  avo eval --target cpu-attention            # the seed kernel that comes with avo-tui
   avo eval kernels/cpu/attention.c --target cpu-attention
   avo eval kernels/cpu/attention.c --quick --knob BLOCK_Q=64 --knob THREADS=2
   avo eval my_kernel/ --target cpu-attention --json > result.json
@@ -29,7 +31,10 @@ examples:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    path: Path = args.path
+    if args.path is None and not args.target:
+        raise CandidateError("name a kernel (a file or a folder), or a --target to score the "
+                             "seed kernel that comes with it")
+    path: Path = args.path or seed_path(get_target(args.target))
     target = get_target(args.target) if args.target else infer_target(path)
     sources = load_sources(path, target.toolchain)
     if args.knob:
@@ -134,7 +139,9 @@ def register(commands: Subcommands) -> None:
         "kernel's failure.",
         EPILOG,
     )
-    p.add_argument("path", type=Path, help="a kernel source file, or a folder of them")
+    p.add_argument("path", type=Path, nargs="?",
+                   help="a kernel source file, or a folder of them (default: the seed kernel "
+                   "of --target, as shipped with avo-tui)")
     p.add_argument("--target", help="target name (default: inferred from the file type)")
     p.add_argument(
         "--quick",

@@ -75,16 +75,20 @@ def kernels_dir() -> Path:
 
 
 def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
-    if path is None:
-        if not target.seed_kernel:
-            raise SeedRejected(f"target {target.name} has no seed kernel; pass --seed PATH")
-        path = kernels_dir() / target.seed_kernel
-        if not path.exists():
-            raise SeedRejected(
-                f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "
-                f"{KERNELS_ENV} to a folder holding {target.seed_kernel}"
-            )
-    return load_sources(path, target.toolchain)
+    return load_sources(path or seed_path(target), target.toolchain)
+
+
+def seed_path(target: TargetSpec) -> Path:
+    """Where the target's own seed kernel is (the shipped one, or under $AVO_KERNELS_DIR)."""
+    if not target.seed_kernel:
+        raise SeedRejected(f"target {target.name} has no seed kernel; pass --seed PATH")
+    path = kernels_dir() / target.seed_kernel
+    if not path.exists():
+        raise SeedRejected(
+            f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "
+            f"{KERNELS_ENV} to a folder holding {target.seed_kernel}"
+        )
+    return path
 
 
 def create_session(
