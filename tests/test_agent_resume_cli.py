@@ -20,6 +20,7 @@ from avo_tui.store import Session
 
 WAIT_S = 240.0  # an upper bound on waiting for a condition (a seed scored on a busy machine)
 STALL_S = 600.0  # the turn in flight when the run is killed; stopping the server ends it
+IDEA = "REPEAT 4, evaluated before the kill"
 
 
 def closed_port_url() -> str:
@@ -75,7 +76,7 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
         server.script(
             reply(tool_use("list_versions", {})),
             reply(tool_use(EDITOR, {"command": "view", "path": KERNEL})),
-            reply(tool_use(*edit(SLOW, FAST))),
+            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": IDEA, "quick": True})),
             Stall(STALL_S),  # turn 4: in flight when the run is killed
         )
         log = (tmp_path / "first.log").open("w")
@@ -95,7 +96,7 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
         in_flight = server.requests[3]
         assert server.remaining == 0
         edited = in_flight.tool_results()
-        assert len(edited) == 1 and not edited[0].get("is_error"), edited  # the edit was made
+        assert len(edited) == 2 and not any(r.get("is_error") for r in edited), edited
         assert (directory / "drafts" / "conversation.json").exists()
         # Whatever the kill left in the workspace folder, the step goes on with the files it
         # had after its last completed turn.
@@ -127,6 +128,9 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
     assert len(steps) == 1 and steps[0]["summary"] == "done", steps
     assert not steps[0]["failed"]
     assert kinds.index("step_resumed") < kinds.index("step")
+    # What the step tried before the kill is in its research record.
+    [record] = [data for _, kind, data in events if kind == "research"]
+    assert any(IDEA in idea for idea in record["ideas"]), record
     assert state["status"] != "crashed", state
     assert not (directory / "drafts" / "conversation.json").exists()  # dropped with the step
     assert "run ended: step budget reached (1 of 1)" in resumed_run.stdout

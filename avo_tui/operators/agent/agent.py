@@ -160,9 +160,9 @@ class _Step:
             return f"committed {committed.id}"
         best = self.tools.log.best()
         if best is not None:
-            return f"no commit; best candidate {best.attempt.id} {best.outcome}"
-        if self.tools.log.trials:
-            return f"no commit; {len(self.tools.log.trials)} candidate(s), none correct"
+            return f"no commit; best candidate {best.id} {best.outcome}"
+        if self.tools.log.tried:
+            return f"no commit; {len(self.tools.log.tried)} candidate(s), none correct"
         return _clip(summary, 120) if summary.startswith("step ") else "no candidate evaluated"
 
     def _debrief(self, outcome: str, *, directions: bool) -> research.Debrief:
@@ -226,6 +226,7 @@ class _Step:
             "warned": self.warned,
             "guidance": self.guidance,
             "files": self.workspace.files(),
+            "tried": self.tools.log.to_doc(),
         })
 
     def _resume(self) -> bool:
@@ -248,6 +249,8 @@ class _Step:
         self.warned = bool(saved.get("warned"))
         self.guidance = saved.get("guidance")
         self.workspace.reset({str(k): str(v) for k, v in (saved.get("files") or {}).items()})
+        self.tools.log = research.StepLog.from_doc(self.head.id, saved.get("tried"),
+                                                   self.ctx.session)
         done = len(self.turns)
         self.ctx.announce(StepResumedPayload(done, (
             f"resumed the interrupted step at turn {done + 1} (its {done} completed turns "

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store import PayloadError, ResearchPayload, Score, diff_files
-from ..protocol import Trial
+from ...store import Attempt, PayloadError, ResearchPayload, Score, StoreError, diff_files
+from ...store.view import SessionView
 from . import report
 
 RECORDS_KEPT = 30
@@ -51,26 +51,42 @@ _TAG = r"<{0}>(.*?)(?:</{0}>|$)"
 
 @dataclass
 class StepLog:
-    """What the harness sees of a step as it goes: every evaluation and its idea."""
+    """What the harness sees of a step as it goes: every evaluation and its idea. It is saved
+    with the conversation (``to_doc``), so a step resumed after a crash keeps what it tried."""
 
     base: str
-    trials: list[tuple[str, Trial]] = field(default_factory=list)  # (idea, trial)
+    tried: list[tuple[str, Attempt]] = field(default_factory=list)  # (idea, attempt)
 
-    def add(self, idea: str, trial: Trial) -> None:
-        self.trials.append((idea, trial))
+    def add(self, idea: str, attempt: Attempt) -> None:
+        self.tried.append((idea, attempt))
 
-    def best(self) -> Trial | None:
+    def best(self) -> Attempt | None:
         """The fastest correct candidate of the full grid, if any."""
-        scored = [t for _, t in self.trials
-                  if t.score is not None and t.outcome != "checked"]
-        return max(scored, key=lambda t: t.score.gmean if t.score else 0.0, default=None)
+        scored = [a for _, a in self.tried if a.score is not None and a.outcome != "checked"]
+        return max(scored, key=lambda a: a.score.gmean if a.score else 0.0, default=None)
 
     def ideas(self) -> tuple[str, ...]:
-        lines = [f"{t.attempt.id} {t.outcome}: {report.clip(idea, MAX_IDEA_CHARS)}"
-                 for idea, t in self.trials]
+        lines = [f"{a.id} {a.outcome}: {report.clip(idea, MAX_IDEA_CHARS)}"
+                 for idea, a in self.tried]
         if len(lines) > MAX_IDEAS:
             lines = [*lines[:MAX_IDEAS - 1], f"... and {len(lines) - MAX_IDEAS + 1} more"]
         return tuple(lines)
+
+    def to_doc(self) -> list[list[str]]:
+        return [[idea, attempt.id] for idea, attempt in self.tried]
+
+    @classmethod
+    def from_doc(cls, base: str, doc: object, session: SessionView) -> StepLog:
+        """The log a saved conversation kept; an entry that does not read is left out."""
+        log = cls(base)
+        for entry in doc if isinstance(doc, list) else []:
+            if isinstance(entry, list) and len(entry) == 2 and all(
+                    isinstance(e, str) for e in entry):
+                try:
+                    log.add(entry[0], session.attempt(entry[1]))
+                except StoreError:
+                    continue
+        return log
 
 
 @dataclass(frozen=True)
@@ -118,7 +134,7 @@ def record(
     best = log.best()
     change = ""
     if best is not None and best.score is not None and base_score is not None:
-        change = f"{best.attempt.id} against {log.base}: " + report.shape_change(
+        change = f"{best.id} against {log.base}: " + report.shape_change(
             best.score, base_score)
     return ResearchPayload(
         "record", step, log.base, outcome, ideas=log.ideas(), lines_added=added,

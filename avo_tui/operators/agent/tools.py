@@ -317,7 +317,7 @@ class Toolbox:
         trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
         self.evaluations += 1
         self.last_trial = trial
-        self.log.add(idea, trial)
+        self.log.add(idea, trial.attempt)
         text = report.evaluation(trial.result, files, trial.attempt)
         if trial.outcome in ("promising", "within_noise", "slower"):
             text += f"\ncommit needs more than {self.ctx.commit_threshold():.4g} " \
@@ -405,7 +405,7 @@ class Toolbox:
             trial = self.ctx.evaluate(files, base=self.base, note="before commit",
                                       idea="(evaluated by commit)")
             self.last_trial = trial
-            self.log.add("(evaluated by commit)", trial)
+            self.log.add("(evaluated by commit)", trial.attempt)
         if trial.outcome != "promising":
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
                               f"A commit needs a correct kernel faster than "
