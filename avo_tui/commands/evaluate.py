@@ -23,7 +23,7 @@ exit status: 0 when the kernel passes, 3 when it is rejected (the reason is prin
 1 for any other error.
 
 examples:
-  avo eval --target cpu-attention            # the seed kernel that comes with avo-tui
+  avo eval --target cpu-attention        # the seed that ships with avo-tui
   avo eval kernels/cpu/attention.c --target cpu-attention
   avo eval kernels/cpu/attention.c --quick --knob BLOCK_Q=64 --knob THREADS=2
   avo eval my_kernel/ --target cpu-attention --json > result.json
