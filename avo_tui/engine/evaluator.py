@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -63,6 +64,7 @@ class Evaluator:
         self.baselines: dict[str, Any] = dict(baselines or {})
         self.count = 0
         self.baselines_changed = False  # new baseline timings the session has not saved yet
+        self._lease = threading.Lock()  # one evaluation at a time on the worker
 
     def evaluate(
         self,
@@ -73,6 +75,19 @@ class Evaluator:
         on_progress: Progress | None = None,
         quick: bool | None = None,  # None: the session's setting
         incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
+    ) -> EvalResult:
+        with self._lease:
+            return self._evaluate_leased(files, previous_best, fresh_baselines, on_progress,
+                                         quick, incumbent)
+
+    def _evaluate_leased(
+        self,
+        files: Mapping[str, str],
+        previous_best: float | None,
+        fresh_baselines: bool,
+        on_progress: Progress | None,
+        quick: bool | None,
+        incumbent: Mapping[str, str] | None,
     ) -> EvalResult:
         self.worker.wait_ready()  # its host facts say which stored baselines apply
         request = EvalRequest(
