@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kernels side by side against cuDNN and FlashAttention-2, through the real evaluator.
+"""Kernels side by side against cuDNN, FlashAttention-2 and -4, through the real evaluator.
 
     python benchmarks/kernel_vs_baselines.py                    # wgmma kernel and the seed
     python benchmarks/kernel_vs_baselines.py --quick --json
@@ -18,7 +18,9 @@ the median time):
                     alternating rounds with the first kernel of the run; later kernels on the
                     same worker reuse those baseline timings, so every kernel is compared
                     with the same baseline figures
-    x_cudnn, x_flash    kernel / baseline
+    fa4             FlashAttention-4 (flash_attn.cute) in its own [B, S, H, D] layout, timed
+                    the same way where it is installed; "-" where it is not
+    x_cudnn, x_flash, x_fa4    kernel / baseline
     x_cudnn_by_mask     the geomean of x_cudnn over the non-causal and the causal configurations
     geomean         per target, the geometric mean over the grid of each column (the score
                     `avo eval` prints), and the ratios of those geomeans
@@ -42,7 +44,7 @@ from avo_tui.evaluation.targets import TARGETS  # noqa: E402  (no torch: safe wi
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
 DEFAULT_KERNELS = ("kernels/cuda/attention_wgmma.cu", "kernels/cuda/attention_fwd.cu")
-BASELINES = ("cudnn", "flash")
+BASELINES = ("cudnn", "flash", "fa4")
 
 
 def ratio(kernel: float, baseline: float | None) -> float | None:
@@ -154,32 +156,54 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def print_tables(report: dict[str, Any]) -> None:
-    header = ("config", "kernel", "cudnn", "flash", "x_cudnn", "x_flash")
+    header = ("config", "kernel", *BASELINES, *(f"x_{name}" for name in BASELINES))
     for target, kernels in report.items():
+        if target == "software":
+            continue
         for kernel, s in kernels.items():
             status = "correct" if s["correct"] else f"FAILED: {s['failure']}"
             print(f"\n== {target}  {kernel}  (regs {s['regs']}, spills {s['spills']}, {status})")
-            rows = [
-                (c["config"], _num(c["kernel"], ".1f"), _num(c["cudnn"], ".1f"),
-                 _num(c["flash"], ".1f"), _num(c["x_cudnn"], ".3f"), _num(c["x_flash"], ".3f"))
-                for c in s["configs"]
-            ]
-            rows.append(("geomean", _num(s["geomean"], ".1f"), _num(s["cudnn"], ".1f"),
-                         _num(s["flash"], ".1f"), _num(s["x_cudnn"], ".3f"),
-                         _num(s["x_flash"], ".3f")))
+            rows = [_row(c["config"], c) for c in s["configs"]]
+            rows.append(_row("geomean", {**s, "kernel": s["geomean"]}))
             widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
             for r in (header, *rows):
                 print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                                 for i, (cell, w) in enumerate(zip(r, widths, strict=True))))
-    print("\n== geomean TFLOP/s per target (kernel, x_cudnn, x_flash; cudnn, flash)")
+    print("\n== geomean TFLOP/s per target (kernel, " + ", ".join(f"x_{n}" for n in BASELINES)
+          + "; x_cudnn by mask)")
     for target, kernels in report.items():
+        if target == "software":
+            continue
         for kernel, s in kernels.items():
-            print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} "
-                  f"{_num(s['x_cudnn'], '.3f')}x {_num(s['x_flash'], '.3f')}x "
-                  f"({' '.join(f'{k} {v:.3f}x' for k, v in s['x_cudnn_by_mask'].items())})   "
-                  f"cudnn {_num(s['cudnn'], '.1f')} flash {_num(s['flash'], '.1f')}   "
-                  f"regs {s['regs']} spills {s['spills']} "
+            ratios = " ".join(f"{_num(s[f'x_{name}'], '.3f')}x" for name in BASELINES)
+            masks = " ".join(f"{k} {v:.3f}x" for k, v in s["x_cudnn_by_mask"].items())
+            bases = " ".join(f"{name} {_num(s[name], '.1f')}" for name in BASELINES)
+            print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} {ratios} ({masks})   "
+                  f"{bases}   regs {s['regs']} spills {s['spills']} "
                   f"{'correct' if s['correct'] else 'FAILED'}")
+    print("\n" + " ".join(f"{k} {v}" for k, v in report.get("software", {}).items()))
+
+
+def _row(label: str, figures: dict[str, Any]) -> tuple[str, ...]:
+    return (label, _num(figures["kernel"], ".1f"),
+            *(_num(figures[name], ".1f") for name in BASELINES),
+            *(_num(figures[f"x_{name}"], ".3f") for name in BASELINES))
+
+
+def software() -> dict[str, str]:
+    """The versions behind the figures, FA4's included (its package, when installed)."""
+    from importlib import metadata
+
+    import torch
+
+    found = {"torch": torch.__version__, "cuda": str(torch.version.cuda),
+             "cudnn": str(torch.backends.cudnn.version())}
+    for package in ("flash-attn-4", "nvidia-cutlass-dsl"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -223,11 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerError as error:
         print(f"kernel_vs_baselines: {error}", file=sys.stderr)
         return 2
+    report["software"] = software()
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_tables(report)
-    return 0 if all(s["correct"] for k in report.values() for s in k.values()) else 3
+    kernels = [s for t, k in report.items() if t != "software" for s in k.values()]
+    return 0 if all(s["correct"] for s in kernels) else 3
 
 
 if __name__ == "__main__":

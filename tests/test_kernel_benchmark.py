@@ -96,12 +96,31 @@ def test_the_table_names_each_ratio_and_the_split(capsys: pytest.CaptureFixture[
     from kernel_vs_baselines import print_tables
 
     row = {"config": "b1-h16-s32768-d128-full", "causal": False, "kernel": 600.0,
-           "cudnn": 580.0, "flash": 330.0, "x_cudnn": 1.0346, "x_flash": 1.8182}
+           "cudnn": 580.0, "flash": 330.0, "fa4": 640.0,
+           "x_cudnn": 1.0346, "x_flash": 1.8182, "x_fa4": 0.9375}
     summary = {"correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 600.0,
-               "cudnn": 580.0, "flash": 330.0, "x_cudnn": 1.0346, "x_flash": 1.8182,
+               "cudnn": 580.0, "flash": 330.0, "fa4": 640.0,
+               "x_cudnn": 1.0346, "x_flash": 1.8182, "x_fa4": 0.9375,
                "x_cudnn_by_mask": {"non-causal": 1.0346}, "configs": [row]}
-    print_tables({"mha": {"k.cu": summary}})
+    print_tables({"mha": {"k.cu": summary}, "software": {"flash-attn-4": "4.0.0b36"}})
     out = capsys.readouterr().out
     assert "b1-h16-s32768-d128-full" in out and "1.035" in out and "1.818" in out
+    assert "x_fa4" in out and "640.0" in out and "0.938" in out  # FA4 beside the others
     assert "(non-causal 1.035x)" in out
     assert "regs 128 spills 0 correct" in out
+    assert "flash-attn-4 4.0.0b36" in out  # the versions behind the figures
+
+
+def test_a_missing_fa4_shows_as_a_dash(capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import print_tables
+
+    row = {"config": "b8-h16-s4096-d128-full", "causal": False, "kernel": 500.0,
+           "cudnn": 500.0, "flash": 300.0, "fa4": None,
+           "x_cudnn": 1.0, "x_flash": 1.6667, "x_fa4": None}
+    summary = {"correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
+               "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
+               "x_fa4": None, "x_cudnn_by_mask": {}, "configs": [row]}
+    print_tables({"mha": {"k.cu": summary}})
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("b8-h16"))
+    assert line.split()[-1] == "-" and line.split()[4] == "-"

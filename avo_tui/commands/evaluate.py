@@ -118,6 +118,11 @@ def print_result(result: EvalResult, console: Console) -> None:
         )
     for flag in result.flags:
         console.print(f"[yellow]flag:[/] {escape(flag)}")
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/]")
+    if len(result.ratios) > 1:
+        console.print("geomean " + ", ".join(f"{ratio:.3f}x {name}"
+                                             for name, ratio in result.ratios.items()))
     tail = f"seed {result.seed}, {result.seconds:.1f} s"
     if result.correct:
         console.print(f"[bold green]PASS[/] {result.summary().removeprefix('PASS ')} ({tail})")

@@ -239,7 +239,25 @@ def reference_rows(
     return torch.cat(parts)
 
 
-def sdpa_baseline(config: Config, backend: str | None = None) -> Callable[[InputSet], torch.Tensor]:
+@dataclass
+class BaselineCall:
+    """A baseline on one configuration: ``stage`` takes the launch's inputs, untimed (a
+    baseline whose own layout differs copies them there), ``run`` is the timed call."""
+
+    stage: Callable[[InputSet], None]
+    run: Callable[[], torch.Tensor]
+
+
+def _on_inputs(function: Callable[[InputSet], torch.Tensor]) -> BaselineCall:
+    staged: list[InputSet] = []
+
+    def stage(inputs: InputSet) -> None:
+        staged[:] = [inputs]
+
+    return BaselineCall(stage, lambda: function(staged[0]))
+
+
+def sdpa_baseline(config: Config, backend: str | None = None) -> BaselineCall:
     """torch's scaled_dot_product_attention, pinned to ``backend`` when one is named."""
     gqa = config.heads_q != config.heads_kv
 
@@ -249,7 +267,7 @@ def sdpa_baseline(config: Config, backend: str | None = None) -> Callable[[Input
         )
 
     if backend is None:
-        return run
+        return _on_inputs(run)
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     chosen = getattr(SDPBackend, backend)
@@ -258,11 +276,60 @@ def sdpa_baseline(config: Config, backend: str | None = None) -> Callable[[Input
         with sdpa_kernel([chosen]):
             return run(inputs)
 
-    return pinned
+    return _on_inputs(pinned)
 
 
-BASELINES: dict[str, Callable[[Config], Callable[[InputSet], torch.Tensor]]] = {
+def fa4_baseline(config: Config) -> BaselineCall:
+    """FlashAttention-4 (``flash_attn.cute``, the flash-attn-4 package) in its own layout,
+    [batch, seq_len, heads, head_dim] contiguous: the inputs are copied there untimed, so it
+    is timed as its users call it, never on a strided view of ours."""
+    from flash_attn.cute import flash_attn_func
+
+    native: list[torch.Tensor] = []
+
+    def stage(inputs: InputSet) -> None:
+        if not native:
+            native.extend(t.transpose(1, 2).contiguous() for t in inputs.tensors)
+        else:
+            for mine, theirs in zip(native, inputs.tensors, strict=True):
+                mine.copy_(theirs.transpose(1, 2))
+
+    def run() -> torch.Tensor:
+        q, k, v = native
+        out = flash_attn_func(q, k, v, causal=config.causal)
+        result: torch.Tensor = out[0] if isinstance(out, tuple) else out
+        return result
+
+    return BaselineCall(stage, run)
+
+
+def _fa4_missing() -> str | None:
+    try:
+        import flash_attn.cute  # noqa: F401
+    except Exception as error:  # an ImportError, or a broken install raising anything
+        return f"flash_attn.cute is not importable ({type(error).__name__}: {error})"
+    major = torch.cuda.get_device_capability()[0] if torch.cuda.is_available() else 0
+    if major < 9:
+        return "FlashAttention-4 needs a Hopper or newer GPU"
+    return None
+
+
+BASELINES: dict[str, Callable[[Config], BaselineCall]] = {
     "torch-sdpa-cpu": lambda config: sdpa_baseline(config),
     "cudnn": lambda config: sdpa_baseline(config, "CUDNN_ATTENTION"),
     "flash": lambda config: sdpa_baseline(config, "FLASH_ATTENTION"),
+    "fa4": fa4_baseline,
 }
+# Baselines a target may list that need a package beside torch: each says why it cannot run
+# here, or None. A missing one is left out of the evaluation and named in its notes.
+OPTIONAL_BASELINES: dict[str, Callable[[], str | None]] = {"fa4": _fa4_missing}
+_missing: dict[str, str | None] = {}
+
+
+def baseline_missing(name: str) -> str | None:
+    """Why ``name`` cannot be timed in this process (None: it can), asked once per process."""
+    if name not in OPTIONAL_BASELINES:
+        return None
+    if name not in _missing:
+        _missing[name] = OPTIONAL_BASELINES[name]()
+    return _missing[name]

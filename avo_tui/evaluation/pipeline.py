@@ -111,6 +111,7 @@ class Pipeline:
         self.cache = cache or CompileCache()
         self.poisoned = False  # a CUDA fault left the context unusable: the worker must go
         self.baseline_timings: dict[tuple[str, Config], Timing] = {}
+        self.said: set[str] = set()  # notes given once per worker (a baseline it cannot time)
 
     def host_info(self) -> dict[str, object]:
         return self.device.host_info() | {"timing_protocol": TIMING_PROTOCOL}
@@ -336,7 +337,7 @@ class Evaluation:
 
     def time_all(self, kernel: Kernel, incumbent: Kernel | None) -> None:
         timed = self.result.timed
-        baselines = self.target.baselines if self.request.measure_baselines else ()
+        baselines, missing = self.measured_baselines()
         known = self.pipeline.baseline_timings
         for index, entry in enumerate(timed):
             self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
@@ -356,6 +357,23 @@ class Evaluation:
                 known[name, entry.config] = entry.baseline_timings[name]
             for name, timing in reused.items():
                 entry.add_baseline(name, timing, self.target.unit_scale)
+        fresh_notes = [note for note in missing if note not in self.pipeline.said]
+        self.pipeline.said.update(fresh_notes)  # once per worker, not on every attempt
+        self.result.notes.extend(fresh_notes)
+
+    def measured_baselines(self) -> tuple[tuple[str, ...], list[str]]:
+        """The target's baselines this process can time, and why each other one cannot (FA4
+        without its package): the evaluation goes on without those."""
+        if not self.request.measure_baselines:
+            return (), []
+        names, missing = [], []
+        for name in self.target.baselines:
+            why = attention.baseline_missing(name)
+            if why:
+                missing.append(f"{name} not measured: {why}")
+            else:
+                names.append(name)
+        return tuple(names), missing
 
     def known_baselines(self, config: Config, baselines: tuple[str, ...]) -> dict[str, Timing]:
         """Baseline timings to reuse: this worker's own first, then the request's."""
@@ -478,11 +496,11 @@ class Evaluation:
         baseline = attention.BASELINES[name](config)
 
         def prepare() -> None:
-            pool.advance()
+            baseline.stage(pool.advance())
             self.device.flush_cache()
 
         def run() -> None:
-            baseline(pool.current)
+            baseline.run()
 
         return Subject(name, prepare, run)
 

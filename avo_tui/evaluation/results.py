@@ -114,6 +114,13 @@ class ConfigResult:
         baseline = self.baseline
         return self.throughput / baseline if baseline and self.timing else None
 
+    @property
+    def ratios(self) -> dict[str, float]:
+        """The throughput over each baseline's (x_cudnn, x_fa4...), where both were timed."""
+        if not self.timing:
+            return {}
+        return {name: self.throughput / base for name, base in self.baselines.items() if base}
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
@@ -131,6 +138,7 @@ class ConfigResult:
             "baseline": self.baseline,
             "ratio": self.ratio,
             "baselines": dict(self.baselines),
+            "ratios": self.ratios,
             "timing": self.timing.as_dict() if self.timing else None,
             "baseline_timings": {k: t.as_dict() for k, t in self.baseline_timings.items()},
             "incumbent_timing": self.incumbent_timing.as_dict() if self.incumbent_timing else None,
@@ -257,6 +265,19 @@ class EvalResult:
         baseline = self.baseline_geomean
         return self.geomean / baseline if baseline and self.correct else None
 
+    @property
+    def ratios(self) -> dict[str, float]:
+        """The geometric mean over each baseline's geometric mean, for every baseline timed on
+        every configuration of the grid."""
+        if not self.correct or not self.timed:
+            return {}
+        names = set.intersection(*(set(c.baselines) for c in self.timed))
+        return {
+            name: self.geomean / geometric_mean([c.baselines[name] for c in self.timed])
+            for name in sorted(names)
+            if all(c.baselines[name] for c in self.timed)
+        }
+
     def _resource_summary(self) -> dict[str, int]:
         """regs and spills at the top level, where an operator looks first (CUDA only)."""
         resources = self.compile.resources if self.compile else {}
@@ -286,6 +307,7 @@ class EvalResult:
             "geomean": self.geomean,
             "baseline_geomean": self.baseline_geomean,
             "ratio": self.ratio,
+            "ratios": self.ratios,
             "failure": self.failure.as_dict() if self.failure else None,
             "flags": list(self.flags),
             "notes": list(self.notes),

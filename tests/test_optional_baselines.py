@@ -1,0 +1,89 @@
+"""Baselines beside torch (FlashAttention-4): measured where installed, named where not, and
+every score's ratio to each baseline, per configuration and as a geometric mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avo_tui.evaluation import EvalRequest, attention, get_target
+from avo_tui.evaluation.candidate import load_sources
+from avo_tui.evaluation.pipeline import Pipeline
+from avo_tui.evaluation.results import ConfigResult, EvalResult
+from avo_tui.evaluation.timing import summarize
+
+SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
+
+
+def test_every_gpu_target_lists_fa4_beside_cudnn_and_fa2() -> None:
+    for name in ("mha", "gqa", "gqa-4", "mha-d64"):
+        target = get_target(name)
+        assert target.baselines[0] == "cudnn"  # ratios are still taken against cuDNN
+        assert set(target.baselines) == {"cudnn", "flash", "fa4"}
+        assert "fa4" in attention.OPTIONAL_BASELINES
+
+
+def test_fa4_without_its_package_says_why() -> None:
+    pytest.importorskip("torch")
+    try:
+        import flash_attn.cute  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("FlashAttention-4 is installed here")
+    attention._missing.pop("fa4", None)
+    assert "flash_attn.cute is not importable" in (attention.baseline_missing("fa4") or "")
+
+
+def evaluate(pipeline: Pipeline) -> EvalResult:
+    request = EvalRequest("cpu-attention", load_sources(SEED, "c"), quick=True, seed=3)
+    return pipeline.run(request, lambda *_: None)
+
+
+def test_a_missing_optional_baseline_is_left_out_and_named_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The CPU target's own baseline stands in for FA4: declared optional and absent here.
+    monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: "not installed")
+    monkeypatch.setattr(attention, "_missing", {})
+    pipeline = Pipeline("cpu")
+    first = evaluate(pipeline)
+    assert first.correct, first.failure
+    assert all(not c.baselines for c in first.timed) and first.ratio is None
+    assert first.notes == ["torch-sdpa-cpu not measured: not installed"]
+    # Later evaluations reuse what was measured; the note is not repeated on each attempt.
+    monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: None)
+    monkeypatch.setattr(attention, "_missing", {"torch-sdpa-cpu": "not installed"})
+    assert "not measured" not in " ".join(evaluate(pipeline).notes)
+
+
+def test_a_present_optional_baseline_is_timed_and_ratioed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: None)
+    monkeypatch.setattr(attention, "_missing", {})
+    result = evaluate(Pipeline("cpu"))
+    assert result.correct, result.failure
+    assert not [n for n in result.notes if "not measured" in n]
+    assert all(c.baselines.get("torch-sdpa-cpu") for c in result.timed)
+    assert result.ratios["torch-sdpa-cpu"] == pytest.approx(result.ratio)
+    assert result.as_dict()["ratios"] == result.ratios
+
+
+def test_ratios_per_configuration_and_as_geomeans() -> None:
+    config = get_target("mha").configs[0]
+
+    def timed(throughput: float, **baselines: float) -> ConfigResult:
+        entry = ConfigResult(config, primary_baseline="cudnn", timing=summarize([1e-3] * 5))
+        entry.throughput = throughput
+        entry.baselines = dict(baselines)
+        return entry
+
+    result = EvalResult("mha", "cuda", "cuda:0", "TFLOP/s", seed=1, quick=False)
+    result.configs = [timed(600, cudnn=500, flash=300, fa4=650), timed(400, cudnn=400, fa4=400)]
+    assert result.configs[0].ratios == pytest.approx({"cudnn": 1.2, "flash": 2.0, "fa4": 600 / 650})
+    assert result.configs[0].as_dict()["ratios"] == result.configs[0].ratios
+    # FA2 was timed on one configuration only: no geomean ratio rather than a partial one.
+    assert set(result.ratios) == {"cudnn", "fa4"}
+    assert result.ratios["fa4"] == pytest.approx((600 * 400 / (650 * 400)) ** 0.5)
