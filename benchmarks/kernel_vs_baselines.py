@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Kernels side by side against cuDNN, FlashAttention-2 and -4, through the real evaluator.
 
-    python benchmarks/kernel_vs_baselines.py                    # wgmma kernel and the seed
+    python benchmarks/kernel_vs_baselines.py                    # each target's seed
     python benchmarks/kernel_vs_baselines.py --quick --json
     python benchmarks/kernel_vs_baselines.py my.cu --targets mha mha-d64
-    python benchmarks/kernel_vs_baselines.py kernels/cuda/attention_wgmma.cu \
+    python benchmarks/kernel_vs_baselines.py seed seed:BLOCK_N=128 \
         kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0    # a file under other knob values
 
 Every kernel is evaluated on every target exactly as `avo eval FILE --target T --json` does
@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from avo_tui.evaluation.targets import TARGETS  # noqa: E402  (no torch: safe without a GPU)
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
-DEFAULT_KERNELS = ("kernels/cuda/attention_wgmma.cu", "kernels/cuda/attention_fwd.cu")
+SEED = "seed"  # each target's shipped seed with its own knob values (TargetSpec.seed_knobs)
+DEFAULT_KERNELS = (SEED,)
 BASELINES = ("cudnn", "flash", "fa4")
 
 
@@ -97,7 +98,8 @@ def ratios_by_mask(configs: list[dict[str, Any]], baseline: str = "cudnn") -> di
 
 @dataclass(frozen=True)
 class Kernel:
-    """A kernel file, and knob values to evaluate it under (FILE or FILE:NAME=VALUE,...)."""
+    """A kernel file, and knob values to evaluate it under (FILE or FILE:NAME=VALUE,...);
+    ``seed`` is each target's own seed, its knob values included."""
 
     path: Path
     knobs: tuple[tuple[str, str], ...] = ()
@@ -112,15 +114,22 @@ class Kernel:
             raise ValueError(f"{text!r}: knobs are FILE:NAME=VALUE[,NAME=VALUE...]")
         return cls(Path(head), tuple((name, value) for name, _, value in pairs))
 
-    def sources(self, toolchain: str) -> dict[str, str]:
+    @property
+    def is_seed(self) -> bool:
+        return str(self.path) == SEED
+
+    def sources(self, target: Any) -> dict[str, str]:
         from avo_tui.evaluation.candidate import apply_knobs, load_sources
 
-        sources = load_sources(self.path, toolchain)
-        return apply_knobs(sources, dict(self.knobs)) if self.knobs else sources
+        path = ROOT / "kernels" / target.seed_kernel if self.is_seed else self.path
+        sources = load_sources(path, target.toolchain)
+        knobs = (target.seed_knobs if self.is_seed else {}) | dict(self.knobs)
+        return apply_knobs(sources, knobs) if knobs else sources
 
     def display(self) -> str:
         path = self.path.resolve()
-        name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+        name = SEED if self.is_seed else (
+            str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
         return name + (":" + ",".join(f"{k}={v}" for k, v in self.knobs) if self.knobs else "")
 
 
@@ -141,9 +150,7 @@ def run(kernels: list[Kernel], targets: list[str], quick: bool, seed: int | None
             target = get_target(name)
             report[name] = {}
             for kernel in kernels:
-                request = EvalRequest(
-                    target.name, kernel.sources(target.toolchain), quick=quick, seed=seed
-                )
+                request = EvalRequest(target.name, kernel.sources(target), quick=quick, seed=seed)
                 summary = summarize(worker.evaluate(request))
                 report[name][kernel.display()] = summary
                 print(f"# {name} {kernel.display()}: {progress(summary)}", file=sys.stderr,
@@ -210,7 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kernels", nargs="*", metavar="KERNEL",
-                        help="kernel sources, each FILE or FILE:KNOB=VALUE,... "
+                        help="kernel sources, each FILE or FILE:KNOB=VALUE,..., or seed "
+                             "(each target's seed, its knob values included) "
                              f"(default: {' '.join(DEFAULT_KERNELS)})")
     parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="T",
                         help=f"GPU targets (default: {' '.join(DEFAULT_TARGETS)})")
@@ -225,12 +233,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from avo_tui.evaluation.candidate import CandidateError
 
     kernels = []
-    for text in args.kernels or [str(ROOT / k) for k in DEFAULT_KERNELS]:
+    for text in args.kernels or list(DEFAULT_KERNELS):
         try:
             kernel = Kernel.parse(text)
-            if not kernel.path.is_file():
+            if not kernel.is_seed and not kernel.path.is_file():
                 parser.error(f"no such kernel file: {kernel.path}")
-            kernel.sources("cuda")  # an unknown knob or value is refused before any GPU work
+            for name in args.targets:  # an unknown knob or value is refused before GPU work
+                kernel.sources(TARGETS[name])
         except (ValueError, CandidateError) as error:
             parser.error(str(error))
         kernels.append(kernel)

@@ -64,7 +64,9 @@ def test_knob_specs_parse_into_path_and_values() -> None:
     assert kernel.path == Path("kernels/cuda/attention_wgmma.cu")
     assert kernel.knobs == (("OVERLAP", "0"), ("PINGPONG", "0"))
     assert kernel.display() == "kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0"
-    assert "#define OVERLAP 0" in kernel.sources("cuda")["attention_wgmma.cu"]
+    from avo_tui.evaluation import get_target
+
+    assert "#define OVERLAP 0" in kernel.sources(get_target("mha"))["attention_wgmma.cu"]
     assert Kernel.parse("a/b.cu").knobs == ()
     with pytest.raises(ValueError, match="FILE:NAME=VALUE"):
         Kernel.parse("a/b.cu:OVERLAP=0,=1")
@@ -124,3 +126,21 @@ def test_a_missing_fa4_shows_as_a_dash(capsys: pytest.CaptureFixture[str]) -> No
     print_tables({"mha": {"k.cu": summary}})
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("b8-h16"))
     assert line.split()[-1] == "-" and line.split()[4] == "-"
+
+
+def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import Kernel
+
+    from avo_tui.evaluation import get_target
+
+    def block_n(kernel: Kernel, target: str) -> str:
+        text = "".join(kernel.sources(get_target(target)).values())
+        return text.split("#define BLOCK_N ")[1].split()[0]
+
+    seed = Kernel.parse("seed")
+    assert seed.display() == "seed"
+    assert get_target("mha-d64").seed_knobs["BLOCK_N"] == "176"
+    assert block_n(seed, "mha-d64") == "176" and block_n(seed, "mha") == "128"
+    override = Kernel.parse("seed:BLOCK_N=128")
+    assert block_n(override, "mha-d64") == "128" and override.display() == "seed:BLOCK_N=128"

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..engine.launch import seed_path
+from ..engine.launch import seed_files, seed_path
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
-from ..evaluation.candidate import CandidateError, apply_knobs, infer_target, load_sources
+from ..evaluation.candidate import CandidateError, apply_knobs, infer_target
 from . import Subcommands, add_command
 
 EXIT_REJECTED = 3
@@ -36,7 +36,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                              "seed kernel that comes with it")
     path: Path = args.path or seed_path(get_target(args.target))
     target = get_target(args.target) if args.target else infer_target(path)
-    sources = load_sources(path, target.toolchain)
+    sources = seed_files(target, args.path)  # the seed with the target's own knob values
     if args.knob:
         sources = apply_knobs(sources, dict(_knob(k) for k in args.knob))
     request = EvalRequest(

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._data import KERNELS, data_folder, missing
 from ..evaluation import EvalResult, TargetSpec
-from ..evaluation.candidate import load_sources
+from ..evaluation.candidate import apply_knobs, load_sources
 from ..store import Session, StoreError
 from .budget import Budgets, Usage
 from .evaluator import Evaluator, score_of
@@ -75,7 +75,11 @@ def kernels_dir() -> Path:
 
 
 def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
-    return load_sources(path or seed_path(target), target.toolchain)
+    """The kernel at ``path``, else the target's shipped seed with its knob values on it."""
+    if path is not None:
+        return load_sources(path, target.toolchain)
+    sources = load_sources(seed_path(target), target.toolchain)
+    return apply_knobs(sources, target.seed_knobs) if target.seed_knobs else sources
 
 
 def seed_path(target: TargetSpec) -> Path:

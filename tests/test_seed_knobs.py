@@ -1,0 +1,37 @@
+"""Each target's seed carries its own knob values: one file serves both head dims, and head
+dim 64 has its own measured best tiles (TargetSpec.seed_knobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avo_tui.engine.launch import seed_files, seed_path
+from avo_tui.evaluation import TARGETS, contract, get_target
+
+
+def knob(files: dict[str, str], name: str) -> str:
+    return next(k.value for text in files.values() for k in contract.parse(text).knobs
+                if k.name == name)
+
+
+def test_a_session_or_eval_of_the_shipped_seed_gets_the_targets_knob_values() -> None:
+    d64, mha = get_target("mha-d64"), get_target("mha")
+    assert d64.seed_kernel == mha.seed_kernel  # one file, two sets of values
+    assert knob(seed_files(d64), "BLOCK_N") == "176" and knob(seed_files(d64), "STAGES") == "3"
+    assert knob(seed_files(mha), "BLOCK_N") == "128"
+
+
+def test_a_seed_given_by_path_is_taken_as_it_is() -> None:
+    d64 = get_target("mha-d64")
+    assert knob(seed_files(d64, seed_path(d64)), "BLOCK_N") == "128"
+
+
+@pytest.mark.parametrize("name", [t for t in TARGETS if TARGETS[t].seed_knobs])
+def test_seed_knob_values_are_allowed_and_meet_the_kernels_requirements(name: str) -> None:
+    target = TARGETS[name]
+    text = "".join(seed_files(target).values())
+    declarations = contract.parse(text)
+    declarations.check_requirements(dict(target.defines))  # raises on a violated avo:require
+    assert Path(target.seed_kernel).suffix == ".cu"
