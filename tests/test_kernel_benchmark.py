@@ -144,3 +144,24 @@ def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
     assert block_n(seed, "mha-d64") == "176" and block_n(seed, "mha") == "128"
     override = Kernel.parse("seed:BLOCK_N=128")
     assert block_n(override, "mha-d64") == "128" and override.display() == "seed:BLOCK_N=128"
+
+
+PROFILE_SCRIPT = SCRIPT.parent / "profile_vs_fa4.py"
+
+
+def test_profile_vs_fa4_explains_itself() -> None:
+    out = subprocess.run([sys.executable, str(PROFILE_SCRIPT), "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    assert "FlashAttention-4" in out.stdout and "--sections" in out.stdout
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks the message on machines without a GPU")
+def test_profile_vs_fa4_says_what_it_cannot_profile_here(tmp_path: Path) -> None:
+    # No ncu on the PATH (an empty one, python called by its full path): each kernel's report
+    # is the reason, not a traceback.
+    out = subprocess.run([sys.executable, str(PROFILE_SCRIPT), "seed"], capture_output=True,
+                         text=True, timeout=120, env={"PATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "=== seed\ncannot profile:" in out.stdout
+    assert "=== FlashAttention-4\n" in out.stdout

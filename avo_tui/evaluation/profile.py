@@ -262,32 +262,40 @@ def profile(
     sections: Sequence[str] = DEFAULT_SECTIONS,
     metrics: Sequence[str] = (),
 ) -> str:
+    with tempfile.TemporaryDirectory(prefix="avo-profile-") as name:
+        child = launch_command(Path(name), target_name, sources, config)
+        return profile_child(child, entry, config, sections=sections, metrics=metrics)
+
+
+def profile_child(
+    child: list[str],
+    kernel: str,
+    label: str,
+    *,
+    sections: Sequence[str] = DEFAULT_SECTIONS,
+    metrics: Sequence[str] = (),
+) -> str:
+    """The same report for the first kernel matching the regular expression ``kernel`` that
+    the command ``child`` launches: a candidate (above), or a baseline for comparison."""
     chosen, extra = check_request(sections, metrics)
-    raw, source = ncu_pages(target_name, entry, sources, config, chosen, extra)
+    raw, source = ncu_pages(child, kernel, chosen, extra)
     rows = parse_raw_csv(raw)
     if not rows:
         raise ProfileUnavailable("ncu's report holds no profiled kernel")
-    return format_profile(rows[0], config, chosen, extra, parse_source_csv(source))
+    return format_profile(rows[0], label, chosen, extra, parse_source_csv(source))
 
 
 def ncu_pages(
-    target_name: str,
-    entry: str,
-    sources: dict[str, str],
-    config: str,
-    sections: Sequence[str],
-    metrics: Sequence[str],
+    child: list[str], kernel: str, sections: Sequence[str], metrics: Sequence[str]
 ) -> tuple[str, str]:
     """ncu's raw page and (with "source") its SASS source page, as CSV text."""
     ncu = find_tool("ncu", NCU_PLACES)
     if ncu is None:
         raise ProfileUnavailable("Nsight Compute (ncu) is not installed on this machine")
     with tempfile.TemporaryDirectory(prefix="avo-profile-") as name:
-        folder = Path(name)
-        report = folder / "report.ncu-rep"
-        command = collect_command(ncu, entry, sections, metrics, report)
-        done = run_bounded(command + launch_command(folder, target_name, sources, config),
-                           TIMEOUT_S)
+        report = Path(name) / "report.ncu-rep"
+        command = collect_command(ncu, kernel, sections, metrics, report)
+        done = run_bounded(command + child, TIMEOUT_S)
         if done.returncode is None:
             raise ProfileUnavailable(f"ncu ran longer than {TIMEOUT_S:.0f} s")
         if done.returncode != 0 or not report.exists():
