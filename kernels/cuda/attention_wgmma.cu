@@ -33,8 +33,9 @@
  *    per k16 step of 16 keys.
  *  - OVERLAP 1 (FA3's intra-warpgroup pipelining): S(j) = Q K_j^T and O += P(j-1) V_{j-1} are
  *    issued together; the softmax of S(j) runs while the P V wgmma is still on the tensor cores,
- *    and O is rescaled once that one retires. PINGPONG 1: the two consumer warpgroups take turns
- *    issuing their GEMMs (named barriers 1 and 2), so one's softmax meets the other's GEMMs.
+ *    and O is rescaled for P(j) while S(j+1) runs, before P(j) V is issued. PINGPONG 1: the two
+ *    consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2), so one's
+ *    softmax meets the other's GEMMs.
  *  - Empty asm "pins" keep the compiler from moving register work across wgmma fences and waits
  *    (CUTLASS's warpgroup_fence_operand); a wgmma's registers stay live until its wait.
  *  - Causal: key blocks wholly above the CTA's diagonal are neither loaded nor computed; without
@@ -541,7 +542,11 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
 
     if (OVERLAP) {
         // S(0) alone, then per block: S(j) and P(j-1) V(j-1) in flight together, softmax of
-        // S(j) while P V runs, O rescaled after it; the last P V alone.
+        // S(j) while P V runs; O is rescaled for P(j-1) while S(j) runs, just before P(j-1) V
+        // is issued (as FA3 does: +1.2% on mha, benchmarks/RESULTS.md); the last P V alone.
+        // (Waiting for K and V before the turn instead of inside it cost 4%: a consumer that
+        // takes its turn only with its data in hand lets the two drift apart.)
+        bool grew = false;  // whether O needs `alpha` before the next P V
         c.turn_begin();
         c.issue_qk(s, 0);
         c.turn_end(false);
@@ -556,23 +561,24 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             pin(acc);
             c.turn_begin();
             c.issue_qk(s, block);
+            if (grew) rescale(acc, alpha);
             c.issue_pv(acc, p, block - 1);
             c.turn_end(false);
             wgmma_wait<1>();
             pin(s);
             c.release(&bars->k_empty[Ring::slot(block)]);
             mask(block);
-            const bool grew = softmax_step(s, row_max, row_sum, alpha, scale_log2);
+            grew = softmax_step(s, row_max, row_sum, alpha, scale_log2);
             wgmma_wait<0>();
             pin(acc);
             pin(p);
             c.release(&bars->v_empty[Ring::slot(block - 1)]);
-            if (grew) rescale(acc, alpha);
             pack_p(p, s);
         }
         pin(p);
         pin(acc);
         c.turn_begin();
+        if (grew) rescale(acc, alpha);
         c.issue_pv(acc, p, n_blocks - 1);
         c.turn_end(true);
         wgmma_wait<0>();
