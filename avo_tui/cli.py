@@ -20,6 +20,7 @@ from .commands import app as app_command
 from .commands.tables import FittedTable
 from .engine.budget import Spending, VersionCosts
 from .engine.inbox import age, describe, queued
+from .engine.lanes import lane_lines
 from .evaluation import (
     CandidateError,
     ContractError,
@@ -222,6 +223,8 @@ def _print_run(console: Console, state: RunState) -> None:
                   f"{spent}{hints}")
     if state.guidance:
         console.print(f"guidance: {escape(state.guidance)}")
+    for line in lane_lines(state):  # a session run in several lanes: each one's share
+        console.print(escape(line))
     if state.damaged:
         console.print(f"[yellow]state fields that did not read (shown as their defaults): "
                       f"{escape(', '.join(state.damaged))}[/]")

@@ -30,10 +30,12 @@ from ..engine import (
 )
 from ..engine.client import RunClient
 from ..engine.event_lines import event_line
+from ..engine.gpu_pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
+from ..engine.lanes import describe_lanes, lane_lines, lane_operators_for_run, resumed_lanes
 from ..engine.output_log import OutputLog
-from ..evaluation import TargetSpec, Worker, get_target
+from ..evaluation import TargetSpec, get_target
 from ..knowledge import configured_folders, flag_folders
-from ..operators import OPERATORS, OperatorUnavailable, get_operator
+from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..operators.agent.models import EFFORT_LEVELS
 from ..operators.agent.settings import DEFAULT_EFFORT
@@ -73,6 +75,7 @@ examples:
   avo run --session cpu-1 --headless --max-steps 10   10 more steps
   avo run --session cpu-1 --headless --hours 2        until 2 h in all
   avo run --session agent-1 --operator tuner          go on without the API
+  avo run --session cpu-1 --headless --lanes 3        three tuners at once
 """
 
 
@@ -84,7 +87,7 @@ class PreparedRun:
     target: TargetSpec
     settings: RunSettings
     budgets: Budgets
-    worker: Worker
+    pool: WorkerPool  # the evaluation workers, one per GPU (engine/gpu_pool.py)
     evaluator: Evaluator
     agent: AgentSettings | None
     knowledge: list[Path]  # the agent's knowledge folders: knowledge/, then the user's
@@ -92,7 +95,7 @@ class PreparedRun:
 
 def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     """Open ``args.session`` to resume it, or create it from ``args.target``; the caller owns
-    the session and the worker it returns."""
+    the session and the worker pool it returns."""
     catalog = SessionCatalog(args.sessions_dir)
     path = catalog.new_path(args.session)  # checks the name: run_args() skips the parser
     limits = dict(hours=args.hours, max_cost_usd=args.max_cost, max_tokens=args.token_budget)
@@ -116,22 +119,26 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
             budgets = Budgets.from_doc(stored).override(**limits).for_run(
                 args.max_steps, int(state.usage_figure("steps")))
             was = state.operator or settings.operator
-            settings = replace(settings, operator=args.operator or was)
+            settings = replace(settings, operator=args.operator or was,
+                               lanes=resumed_lanes(session, settings.lanes, args.lanes))
             agent = _resumed_agent(session.name, settings, agent_flags, asked=args.operator)
             knowledge = configured_folders(_resumed_knowledge(session, settings, args.knowledge))
             if settings.operator != was:
                 _switch_operator(session, was, settings.operator, console)
+            pool = evaluation_pool(target, **_placement(args, session, settings, target),
+                                   ray=args.ray, name=session.name)
         except BaseException:
             session.close()
             raise
-        worker = Worker(target.device)
-        evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
-        console.print(_resume_line(session, budgets, settings.operator))
-        return PreparedRun(session, target, settings, budgets, worker, evaluator, agent,
+        evaluator = Evaluator(target, pool, quick=settings.quick, timeout_s=settings.timeout_s)
+        console.print(_resume_line(session, budgets,
+                                   describe_lanes(settings.operator, settings.lanes)))
+        return PreparedRun(session, target, settings, budgets, pool, evaluator, agent,
                            knowledge)
     if not args.target:
         raise StoreError(f"no session '{args.session}' yet: give --target to create it")
     target = get_target(args.target)
+    check_flags(target, args.gpus, args.workers, args.ray)
     catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
     files, origin = _seed(catalog, target, args)
     budgets = Budgets().override(**limits).for_run(args.max_steps, 0)
@@ -149,13 +156,17 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         agent=agent.to_doc() if agent else None,
         origin=origin,
         knowledge=knowledge_flags,
+        lanes=args.lanes or len(operator_names(operator)),
+        gpus=args.gpus,
+        workers=args.workers,
     )
     if not args.operator:
         console.print(f"operator: {operator} (" + (
             "ANTHROPIC_API_KEY is set" if operator == "agent" else
             "no ANTHROPIC_API_KEY; set it for the agent") + ")")
-    worker = Worker(target.device)
-    evaluator = Evaluator(target, worker, quick=settings.quick, timeout_s=settings.timeout_s)
+    pool = evaluation_pool(target, gpus=args.gpus, workers=args.workers, ray=args.ray,
+                           name=args.session)
+    evaluator = Evaluator(target, pool, quick=settings.quick, timeout_s=settings.timeout_s)
     console.print(f"scoring the seed ({', '.join(files)}) on {target.name} twice ...")
     try:
         session = create_session(
@@ -163,10 +174,10 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
             on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
         )
     except BaseException:
-        worker.stop()
+        pool.stop()
         raise
     console.print(f"created session '{session.name}' in {session.directory}")
-    return PreparedRun(session, target, settings, budgets, worker, evaluator, agent, folders)
+    return PreparedRun(session, target, settings, budgets, pool, evaluator, agent, folders)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -176,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_in_app(args, console)
     prepared = prepare_run(args, console)
     try:
-        with prepared.worker, prepared.session:
+        with prepared.pool, prepared.session:
             engine, output_log = _start(prepared, args)
             engine.subscribe(_EventPrinter(console, prepared.target.unit))
             try:
@@ -193,9 +204,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _start(prepared: PreparedRun, args: argparse.Namespace) -> tuple[Engine, OutputLog]:
     """The run's engine, writing the session's output.log."""
-    operator = get_operator(prepared.settings.operator, args.rng_seed, prepared.agent,
-                            prepared.knowledge)
-    engine = Engine(prepared.session, operator, prepared.evaluator, budgets=prepared.budgets)
+    settings = prepared.settings
+    operators = lane_operators_for_run(
+        settings.operator, settings.lanes, args.rng_seed,
+        lambda name, seed: get_operator(name, seed, prepared.agent, prepared.knowledge))
+    engine = Engine(prepared.session, operators, prepared.evaluator, budgets=prepared.budgets)
     output_log = OutputLog(prepared.session.directory, prepared.target.unit)
     engine.subscribe(output_log)
     engine.on_progress(output_log.progress)
@@ -207,6 +220,9 @@ def _ended(prepared: PreparedRun, reason: str, console: Console) -> int:
     suspects = [s.attempt for s in session.suspects()]
     best = session.best()
     console.print(f"run ended: {reason}.")
+    if prepared.settings.lanes > 1:
+        for line in lane_lines(session.run_state):
+            console.print(f"  {line}")
     if best and best.score:
         console.print(f"best: {best.id} {_score(best.score.gmean, best.score.ratio, unit)}")
     if suspects:
@@ -226,7 +242,7 @@ def _run_in_app(args: argparse.Namespace, console: Console) -> int:
 
         def prepare(lines: Console) -> RunClient:
             prepared = prepare_run(args, lines)
-            held.enter_context(prepared.worker)
+            held.enter_context(prepared.pool)
             held.enter_context(prepared.session)
             engine, output_log = _start(prepared, args)
             held.callback(output_log.close)
@@ -283,7 +299,7 @@ def _agent_settings(
     """The agent's settings: the session's (or the settings file's for a new session), with
     the flags given; checks that the API answers, takes the key and accepts the settings
     (before a new session's seed is scored). None for other operators."""
-    if operator != "agent":
+    if "agent" not in operator_names(operator):
         return None
     if stored:
         # The flags join the stored settings before they are checked, so a flag can mend a
@@ -341,6 +357,22 @@ def _resumed_knowledge(
         print(f"note: the knowledge folder {gone} is gone; the agent runs without it",
               file=sys.stderr)
     return [f for f in folders if Path(f).is_dir()]
+
+
+def _placement(
+    args: argparse.Namespace, session: Session, settings: RunSettings, target: TargetSpec
+) -> dict[str, Any]:
+    """Where a resumed run evaluates: --gpus and --workers as given now (checked, and kept in
+    the state for later runs), else as the session last had them."""
+    kept = session.run_state
+    placement = {"gpus": kept.gpus if kept.gpus is not None else settings.gpus,
+                 "workers": kept.workers if kept.workers is not None else settings.workers}
+    given = {k: v for k, v in (("gpus", args.gpus), ("workers", args.workers)) if v is not None}
+    if given:
+        check_flags(target, args.gpus, args.workers, args.ray)
+        placement |= given
+        session.set_state(announce=False, **placement)
+    return placement
 
 
 def _seed(
@@ -429,6 +461,22 @@ def register(commands: Subcommands) -> None:
     add_run_options(p)
 
 
+def gpus_flag(text: str) -> str:
+    """--gpus as argparse reads it: a bad value is one line of usage error."""
+    try:
+        return parse_gpus(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def operator_flag(text: str) -> str:
+    """--operator as argparse reads it: ``tuner``, ``agent`` or a comma list of them."""
+    try:
+        return ",".join(operator_names(text))
+    except OperatorUnavailable as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def run_args(session: str, **overrides: Any) -> argparse.Namespace:
     """The options of ``avo run --session SESSION`` with their defaults, as ``avo`` uses."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -442,9 +490,15 @@ def run_args(session: str, **overrides: Any) -> argparse.Namespace:
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="target of a new session (see avo eval --help)")
-    p.add_argument("--operator", choices=OPERATORS,
+    p.add_argument("--operator", type=operator_flag, metavar="|".join(OPERATORS),
                    help="variation operator (default: agent when ANTHROPIC_API_KEY is set, "
-                   "else tuner); on a resume, switch the session to it (kept for later runs)")
+                   "else tuner); on a resume, switch the session to it (kept for later runs). "
+                   "Several, comma-separated, take the lanes in turn: --lanes 4 --operator "
+                   "agent,tuner runs agent, tuner, agent, tuner")
+    p.add_argument("--lanes", type=positive_int, metavar="N",
+                   help="run N operators on the session at once, each with its own workspace, "
+                   "conversation and plan, all committing through the one gate (default: one "
+                   "per operator named, else the session's, else 1); kept for later runs")
     p.add_argument("--seed", type=Path, metavar="PATH",
                    help="seed kernel file or folder (default: the target's seed in kernels/)")
     p.add_argument("--from", dest="origin", type=session_ref, metavar="SESSION[:VERSION]",
@@ -481,6 +535,20 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-floor", type=positive_float, default=0.5, metavar="PCT",
                    help="least gain a commit needs, in percent (default 0.5; the measured noise "
                    "is used when larger)")
+    p.add_argument("--gpus", type=gpus_flag, metavar="all|0,1,3",
+                   help="evaluate on these GPUs, one warm worker each, each GPU leased to one "
+                   "evaluation at a time: 'all', or numbers as CUDA counts them (default: one "
+                   "GPU). Evaluations run side by side when several are asked for at once; "
+                   "kept for later runs of the session")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="evaluation workers where no GPU is named: worker processes on the CPU "
+                   "target (they share its cores, so timings slow each other), or Ray actors "
+                   "with --ray (default: 1 on the CPU, one per GPU of a Ray cluster); kept for "
+                   "later runs")
+    p.add_argument("--ray", metavar="auto|ADDRESS",
+                   help="evaluate in Ray actors, one whole GPU each (auto: the cluster this "
+                   "machine joined with ray start); the session stays here. Needs "
+                   "pip install 'avo-tui[ray]'")
     p.add_argument("--timeout", type=positive_float, metavar="S",
                    help="kill an evaluation silent this long (default: the target's)")
     p.add_argument("--rng-seed", type=int, metavar="N", help="seed the tuner's random choices")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from ..engine import commands as cmd
@@ -12,7 +13,7 @@ from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
 from ..store import RunState, Session, SessionCatalog, StoreError
-from . import Subcommands, add_command, session_name
+from . import Subcommands, add_command, positive_int, session_name
 
 ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget", "approve",
            "reject", "drop")
@@ -34,8 +35,14 @@ No run live? The command is queued in the session's inbox/ folder, and the next 
 --session NAME) announces it and applies it first; a queued pause makes that run start
 paused. 'avo sessions show NAME' lists what is queued; 'avo send NAME drop' removes it.
 
+In a run of several lanes (avo run --lanes N), pause, resume, stop, hint and guide act on
+every lane, or with --lane K on lane K alone (the others go on); rollback, edit, budget,
+approve and reject act on the session, and so on every lane.
+
 examples:
   avo send cpu-1 pause
+  avo send cpu-1 --lane 2 pause    pause lane 2; the other lanes go on
+  avo send cpu-1 --lane 2 hint "try BLOCK_Q=64"
   avo send cpu-1 hint "try BLOCK_Q=64"
   avo send cpu-1 guide "vary BLOCK_K and UNROLL"
   avo send cpu-1 guide ''          clear the standing guidance
@@ -60,7 +67,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         writer = session.lock_holder
         if args.action == "drop":
             return _drop(session, writer is not None)
-        command = _command(args, session)
+        command = _for_lane(_command(args, session), args.lane, session)
     send(session.directory, command)
     name, what = session.name, describe(command)
     if writer:
@@ -132,6 +139,26 @@ def _command(args: argparse.Namespace, session: Session) -> cmd.Command:
             return cmd.OperatorEdit(load_sources(Path(words[0]), target.toolchain), args.message)
 
 
+def _for_lane(command: cmd.Command, lane: int | None, session: Session) -> cmd.Command:
+    """The command for lane ``lane`` (None: every lane), checked against the session's lanes."""
+    if lane is None:
+        return command
+    if not isinstance(command, cmd.Pause | cmd.Resume | cmd.Hint | cmd.Guidance | cmd.Stop):
+        raise StoreError(f"--lane applies to pause, resume, stop, hint and guide; "
+                         f"{describe(command).split()[0]} acts on the session as a whole")
+    count = lane_count(session)
+    if lane > count:
+        raise StoreError(f"session '{session.name}' has no lane {lane}: it runs "
+                         f"{count} lane{'s' if count > 1 else ''} (avo run --lanes N)")
+    return replace(command, lane=lane)
+
+
+def lane_count(session: Session) -> int:
+    """How many lanes the session's runs have: as last set on a resume, else as created."""
+    lanes = session.meta.get("settings", {}).get("lanes", 1)
+    return session.run_state.lane_count or (lanes if isinstance(lanes, int) else 1)
+
+
 def _budget_limits(words: list[str], state: RunState) -> dict[str, float]:
     """``cost=40 tokens=20e6`` as Budgets fields; a limit the session has already reached
     would end or pause the next run at once, so it is refused."""
@@ -173,3 +200,6 @@ def register(commands: Subcommands) -> None:
     p.add_argument("text", nargs="*", help="hint or guidance text, a version, a kernel path, "
                    "or a suspect's attempt id (approve, reject)")
     p.add_argument("-m", "--message", default="edited by hand", help="message of an edit")
+    p.add_argument("--lane", type=positive_int, metavar="K",
+                   help="pause, resume, stop, hint or guide lane K alone, in a run of several "
+                   "lanes (default: every lane)")

@@ -12,26 +12,30 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Pause:
-    pass
+    lane: int | None = None  # one lane of a run of several (None: every lane)
 
 
 @dataclass(frozen=True)
 class Resume:
-    pass
+    lane: int | None = None
 
 
 @dataclass(frozen=True)
 class Hint:
-    """A one-off suggestion: the operator consumes it at its next step."""
+    """A one-off suggestion: the operator consumes it at its next step (each lane's does,
+    when the hint names no lane)."""
 
     text: str
+    lane: int | None = None
 
 
 @dataclass(frozen=True)
 class Guidance:
-    """Standing guidance that holds for every step until replaced; None clears it."""
+    """Standing guidance that holds for every step until replaced; None clears it. With a
+    lane, that lane's own guidance, over the session's (None: back to the session's)."""
 
     text: str | None
+    lane: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Reject:
 @dataclass(frozen=True)
 class Stop:
     reason: str = "stop requested"
+    lane: int | None = None  # that lane ends at its next safe point; the others go on
 
 
 Command = (
@@ -101,7 +106,17 @@ class BadCommand(ValueError):
 
 
 def to_doc(command: Command) -> dict[str, Any]:
-    return {"command": _NAMES[type(command)], **asdict(command)}
+    """The command as JSON; a command for every lane has no ``lane`` key, as before lanes."""
+    doc = {"command": _NAMES[type(command)], **asdict(command)}
+    if doc.get("lane", 0) is None:
+        del doc["lane"]
+    return doc
+
+
+def lane_of(command: Command) -> int | None:
+    """The lane a command is for; None: every lane, or the session as a whole."""
+    lane = getattr(command, "lane", None)
+    return lane if isinstance(lane, int) else None
 
 
 def from_doc(doc: dict[str, Any]) -> Command:
@@ -110,6 +125,9 @@ def from_doc(doc: dict[str, Any]) -> Command:
     cls = COMMANDS.get(str(name))
     if cls is None:
         raise BadCommand(f"unknown command {name!r} (one of {', '.join(COMMANDS)})")
+    lane = fields.get("lane")
+    if lane is not None and (type(lane) is not int or lane < 1):
+        raise BadCommand(f"malformed {name} command: lane {lane!r} is not a lane number")
     try:
         return cls(**fields)
     except TypeError as error:
@@ -131,5 +149,6 @@ __all__ = [
     "SetBudgets",
     "Stop",
     "from_doc",
+    "lane_of",
     "to_doc",
 ]

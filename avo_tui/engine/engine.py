@@ -17,19 +17,32 @@ step as ``failed`` (an error event carries the traceback) and the next step star
 fault that repeats needs a person. A subscriber that raises is reported once per distinct
 error and kept. The run ends only on stop, a budget or limit, or an error in the engine or
 the store themselves (status ``crashed``).
+
+**Lanes** (lanes.py, docs/engine.md). An engine given several operators runs one lane each:
+lane 1 on the thread that calls :meth:`Engine.run`, the others on threads of their own, each
+looping over its steps. Operator code and evaluations run outside every lock. The engine's
+bookkeeping (the session's writes, the counters, publishing) runs under one reentrant lock,
+so events are written and handed to subscribers one at a time and in order. The commit gate
+runs under a lock of its own, taken before the engine's: commits (a lane's, a hand edit, an
+approval, a rollback) happen one at a time, and the best a candidate is judged against is
+read under it. A command is applied once, at the safe point of whichever lane takes the inbox
+first; one that names a lane acts on that lane alone. With one operator there is one lane,
+and the run, its records and its events are what they were before lanes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 import time
 import traceback
-from collections.abc import Callable
-from contextlib import suppress
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, cast
 
 from ..evaluation import EvalResult
-from ..operators.protocol import Operator, StepInterrupted, StepResult, Trial
+from ..operators.protocol import GateAnswer, Operator, StepInterrupted, StepResult, Trial
 from ..store import (
     Attempt,
     ErrorPayload,
@@ -49,9 +62,10 @@ from ..store import (
     UnknownVersion,
     Version,
 )
-from ..store.view import SessionView
+from ..store.run_state import LaneState
 from . import commands as cmd
 from .budget import Budgets, Usage
+from .context import RunContext
 from .evaluator import Evaluator, score_of, sources_key
 from .gate import (
     GateDecisions,
@@ -64,31 +78,42 @@ from .gate import (
     threshold,
     unconfirmed,
 )
-from .inbox import Inbox, queued_payload
+from .inbox import Inbox, describe, queued_payload
+from .lanes import CONVERSATION, LANE_MEMORY, Lane, moved_note, starting_version
 from .supervisor import Supervisor, SupervisorLimits
 
 Subscriber = Callable[[Event], None]
 ProgressListener = Callable[[str], None]
 PAUSED_POLL_S = 0.25
+JOIN_POLL_S = 0.25  # a join that a second Ctrl-C can still interrupt
 FAILED_STEPS_TO_PAUSE = 3
-CONVERSATION = "conversation"  # the draft holding the agent's step in flight
 # Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
 NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
 CUT_BY_OPERATOR = "cut short by the operator"
+
+__all__ = ["CONVERSATION", "FAILED_STEPS_TO_PAUSE", "Engine", "RunAbandoned", "RunContext"]
+
+
+class RunAbandoned(BaseException):
+    """The run was given up (a second Ctrl-C, a crash) while another lane's thread worked: that
+    thread writes nothing more (what it had in flight is recorded as interrupted). A
+    BaseException, so that no operator's ``except Exception`` takes it for a fault of its own."""
 
 
 class Engine:
     def __init__(
         self,
         session: Session,
-        operator: Operator,
+        operator: Operator | Sequence[Operator],
         evaluator: Evaluator,
         *,
         budgets: Budgets | None = None,
         limits: SupervisorLimits | None = None,
     ) -> None:
+        """``operator``: one operator, or one per lane (lanes.py)."""
+        operators: list[Operator] = (list(operator) if isinstance(operator, list | tuple)
+                                     else [cast(Operator, operator)])
         self.session = session
-        self.operator = operator
         self.evaluator = evaluator
         self.inbox = Inbox(session.directory)
         settings = session.meta.get("settings", {})
@@ -101,25 +126,67 @@ class Engine:
             state.supervisor,
             limits or SupervisorLimits.from_doc(settings.get("supervisor")),
         )
-        self.pending_hints: list[str] = list(state.pending_hints)
-        self.guidance: str | None = state.guidance
+        self.guidance: str | None = state.guidance  # the session's, for every lane
         evaluator.baselines = dict(state.baselines or {}) | evaluator.baselines
-        self.paused = False
+        several = len(operators) > 1
+        self.lanes = [Lane(n, op, n if several else None)
+                      for n, op in enumerate(operators, start=1)]
+        for lane in self.lanes:
+            lane.load(state.lanes.get(str(lane.number)) if several else None, state)
+        # What the state keeps of lanes this run does not run (all, in a run of one lane):
+        # kept as it is.
+        self._idle_lanes: dict[str, LaneState] = {
+            k: v for k, v in state.lanes.items()
+            if not several or not k.isdigit() or int(k) > len(self.lanes)
+        }
         self.stop_reason: str | None = None
-        self._interrupt: str | None = None  # why the running step must end at its next safe point
-        self._redirect: str | None = None
         self._subscribers: list[Subscriber] = []
         self._progress_listeners: list[ProgressListener] = []
         self._published = session.last_seq
         self._clock = time.monotonic()
-        self.failed_steps = state.failed_steps
         self._listener_errors: dict[int, str] = {}  # id(listener) -> the last error reported
+        self._lock = threading.RLock()  # the engine's bookkeeping and the session's writes
+        self._gate = threading.Lock()  # one commit at a time; taken before _lock
+        self._commands = threading.Lock()  # one thread applies the inbox at a time
+        self._abandoned_by: int | None = None  # the thread that gave the run up
+        self._next_step = self.usage.steps + 1
+        self._running_steps = 0  # claimed by lanes, not yet done
+        self._ended = 0
+        self._crash: BaseException | None = None  # a lane thread's, raised by run()
+
+    # -- lane 1, as a run without lanes knew it -----------------------------------------------
+
+    @property
+    def operator(self) -> Operator:
+        return self.lanes[0].operator
+
+    @property
+    def paused(self) -> bool:
+        """Every lane still running is paused."""
+        live = [lane for lane in self.lanes if not lane.ended]
+        return bool(live) and all(lane.paused for lane in live)
+
+    @property
+    def pending_hints(self) -> list[str]:
+        return self.lanes[0].pending_hints
+
+    @property
+    def failed_steps(self) -> int:
+        return self.lanes[0].failed_steps
+
+    def lane(self, lane: Lane | None) -> Lane:
+        return lane or self.lanes[0]
+
+    @property
+    def _several(self) -> bool:
+        return len(self.lanes) > 1
 
     # -- wiring -------------------------------------------------------------------------------
 
     def subscribe(self, subscriber: Subscriber, *, replay_from: int | None = None) -> None:
         """Receive every event published from now on (and, with ``replay_from``, those after
-        that seq first). Subscribers run on the engine's thread: they must not block."""
+        that seq first). Subscribers are called one at a time, in order, from the thread of
+        whichever lane published (the engine's own with one lane): they must not block."""
         if replay_from is not None:
             for event in self.session.events(after=replay_from):
                 subscriber(event)
@@ -134,171 +201,351 @@ class Engine:
         self.inbox.put(command)
 
     def abandon_evaluation(self) -> bool:
-        """Thread-safe: cut the evaluation in flight short (a quit that will not wait for it).
-        It is recorded as ``interrupted``, which is no failure of the kernel or of the step.
-        False when none was running."""
-        return self.evaluator.worker.interrupt(CUT_BY_OPERATOR)
+        """Thread-safe: cut the evaluations in flight short (a quit that will not wait for
+        them). They are recorded as ``interrupted``, which is no failure of the kernel or of
+        the step. False when none was running."""
+        return self.evaluator.interrupt(CUT_BY_OPERATOR)
 
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self) -> str:
         """Run until stopped or out of budget; returns why it ended."""
-        self._recover_in_flight("the run ended (crash or kill) during this evaluation")
-        if announcement := queued_payload(self.session.directory):
-            self.session.append(announcement)  # published with the status, before they apply
-        self.supervisor.start(self.running_seconds())
-        self.session.set_state(budgets=self.budgets.to_doc(), announce=False)
-        self._set_status("running", announce=True)
-        self._clock = time.monotonic()
+        with self._locked():
+            self._recover_in_flight("the run ended (crash or kill) during this evaluation")
+            if announcement := queued_payload(self.session.directory):
+                self.session.append(announcement)  # published with the status, before they apply
+            self.supervisor.start(self.running_seconds())
+            self.session.set_state(budgets=self.budgets.to_doc(), announce=False)
+            self._set_status("running", announce=True)
+            self._clock = time.monotonic()
+            self._next_step = self.usage.steps + 1
         status = "stopped"
         try:
-            while True:
-                self.safe_point(in_step=False)
-                if self.stop_reason:
-                    break
-                exhausted = self.usage.exhausted(self.budgets)
-                if exhausted:
-                    self.stop_reason, status = exhausted, "finished"
-                    break
-                if self._redirect:
-                    reason, self._redirect = self._redirect, None
-                    self._redirect_operator(reason)
-                result = self._step()
-                if result.exhausted:
-                    self.stop_reason, status = result.summary, "finished"
-                    break
+            status, reason = self._run_lanes()
+            self.stop_reason = self.stop_reason or reason
         except KeyboardInterrupt:
-            self._recover_in_flight("interrupted by Ctrl-C during this evaluation")
+            self._abandon("interrupted by Ctrl-C during this evaluation")
             self.stop_reason, status = "interrupted", "interrupted"
             raise
         except BaseException as error:
+            self._abandon(None)  # the other lanes stop writing; their candidates stay in flight
             with suppress(Exception):
                 self._error(f"the run stopped on an internal error: {error!r}",
                             traceback.format_exc()[-4000:])
             status = "crashed"
             raise
         finally:
-            with suppress(Exception):
+            with suppress(Exception), self._locked():
                 self._tick()
                 self._set_status(status, reason=self.stop_reason or "", announce=True)
         return self.stop_reason or status
 
-    def _step(self) -> StepResult:
-        context = self._context()
-        number = self.usage.steps + 1
-        cost, tokens = self.usage.cost_usd, self.usage.tokens
+    def _run_lanes(self) -> tuple[str, str]:
+        """Run every lane to its end; the (status, reason) of the last one to end."""
+        first = self.lanes[0]
+        if not self._several:
+            return self._lane_loop(first)
+        with self._locked():
+            for lane in self.lanes:
+                self.session.append(StatusPayload(
+                    "running", f"{lane.operator.name} lane", lane=lane.number))
+            self._save()
+            self._publish()
+        self._apply_waiting(first)  # commands sent before the run apply before any lane starts
+        threads = [threading.Thread(target=self._lane_thread, args=(lane,), daemon=True,
+                                    name=f"avo-lane-{lane.number}") for lane in self.lanes[1:]]
+        for thread in threads:
+            thread.start()
+        self._lane_loop(first)
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(JOIN_POLL_S)
+        if self._crash is not None:
+            raise self._crash
+        last = max(self.lanes, key=lambda lane: lane.ended_order)
+        return last.ended or ("stopped", self.stop_reason or "stopped")
+
+    def _lane_thread(self, lane: Lane) -> None:
         try:
-            result = self.operator.step(context)
+            self._lane_loop(lane)
+        except RunAbandoned:
+            return
+        except BaseException as error:  # the engine's or the store's: the run ends, crashed
+            self._crash = self._crash or error
+            self.stop_reason = self.stop_reason or f"lane {lane.number} crashed: {error!r}"
+
+    def _lane_loop(self, lane: Lane) -> tuple[str, str]:
+        """One lane's steps, until it is stopped, its operator has nothing left, or a step or
+        time budget is spent."""
+        while True:
+            self.safe_point(in_step=False, lane=lane)
+            with self._locked():
+                stop = self.stop_reason or lane.stop_reason
+                if stop:
+                    return self._end_lane(lane, "stopped", stop)
+                exhausted = self._claim_step(lane)
+                if exhausted:
+                    return self._end_lane(lane, "finished", exhausted)
+                redirect, lane.redirect = lane.redirect, None
+            if redirect:
+                self._redirect_operator(lane, redirect)
+            result = self._step(lane)
+            if result.exhausted:
+                return self._end_lane(lane, "finished", result.summary)
+
+    def _claim_step(self, lane: Lane) -> str | None:
+        """Number the lane's next step, unless a step or time budget is spent (counting the
+        steps other lanes have under way): then why. Under the lock."""
+        under_way = dataclasses.replace(self.usage, steps=self.usage.steps + self._running_steps)
+        exhausted = under_way.exhausted(self.budgets)
+        if exhausted:
+            return exhausted
+        self._running_steps += 1
+        lane.step_number, self._next_step = self._next_step, self._next_step + 1
+        return None
+
+    def _end_lane(self, lane: Lane, status: str, reason: str) -> tuple[str, str]:
+        self._ended += 1
+        lane.ended, lane.ended_order = (status, reason), self._ended
+        if self._several:
+            self._save()
+            self.session.append(StatusPayload(status, reason, lane=lane.number))
+            self._publish()
+            self._run_status()
+        return status, reason
+
+    def _step(self, lane: Lane) -> StepResult:
+        with self._locked():
+            self._begin_step(lane)
+        context = self._context(lane)
+        number = lane.step_number
+        spent = self._spent(lane)
+        try:
+            result = lane.operator.step(context)
         except StepInterrupted as interrupted:
             result = StepResult(f"step ended early: {interrupted}")
         except Exception as error:  # the operator's bug: this step fails, the run goes on
             result = StepResult(f"step failed on an internal error: {error!r}", failed=True)
-            self._error(result.summary, traceback.format_exc()[-4000:])
-        self.usage.steps = number
-        self._tick()
-        self.failed_steps = self.failed_steps + 1 if result.failed else 0
-        self._save()
-        self.session.append(StepPayload(
-            step=number,
-            summary=result.summary,
-            version=result.committed.id if result.committed else None,
-            cost_usd=round(self.usage.cost_usd - cost, 6),
-            tokens=self.usage.tokens - tokens,
-            transcript=self.session.blobs.put(result.transcript) if result.transcript else None,
-            failed=result.failed,
-        ))
-        self.session.drop_draft(CONVERSATION)  # the transcript is the record now
-        self._publish()
-        if self.failed_steps >= FAILED_STEPS_TO_PAUSE:
-            self.failed_steps = 0
+            self._error(result.summary, traceback.format_exc()[-4000:], lane)
+        with self._locked():
+            cost, tokens = self._spent(lane)
+            self._running_steps -= 1
+            self.usage.steps += 1
+            lane.steps += 1
+            self._tick()
+            lane.failed_steps = lane.failed_steps + 1 if result.failed else 0
             self._save()
-            self.pause(f"{FAILED_STEPS_TO_PAUSE} steps in a row failed; the last: "
-                       f"{result.summary}. Fix the cause and resume")
+            self.session.append(StepPayload(
+                step=number,
+                summary=result.summary,
+                version=result.committed.id if result.committed else None,
+                cost_usd=round(cost - spent[0], 6),
+                tokens=tokens - spent[1],
+                transcript=self.session.blobs.put(result.transcript) if result.transcript else None,
+                failed=result.failed,
+                lane=lane.label,
+            ))
+            self.session.drop_draft(lane.draft)  # the transcript is the record now
+            self._publish()
+            if lane.failed_steps >= FAILED_STEPS_TO_PAUSE:
+                lane.failed_steps = 0
+                self._save()
+                self.pause(f"{FAILED_STEPS_TO_PAUSE} steps in a row failed; the last: "
+                           f"{result.summary}. Fix the cause and resume", lane=lane)
         return result
 
-    def _redirect_operator(self, reason: str) -> None:
+    def _spent(self, lane: Lane) -> tuple[float, int]:
+        """What has been spent so far, the lane's own when it shares the run with others."""
+        if self._several:
+            return lane.cost_usd, lane.tokens
+        return self.usage.cost_usd, self.usage.tokens
+
+    def _begin_step(self, lane: Lane) -> None:
+        """Where the lane's step starts: the head for lane 1, the k-th best for lane k (the
+        diversity lanes.py explains), or, for a step a dead run left a conversation of, the
+        version it was built on. The best it starts with, to tell it if another lane moves it."""
+        best = self.session.best()
+        lane.best_at_start = best.id if best else None
+        lane.answer = None
+        if not self._several:
+            return
+        resumed = lane.base and lane.base in self.session.lineage and self.session.draft(
+            lane.draft)
+        if not resumed:
+            lane.base = starting_version(self.session, lane.number).id
+        self._save()
+
+    def _redirect_operator(self, lane: Lane, reason: str) -> None:
         """The supervisor's redirect; a fault in it is reported, and the run goes on."""
         try:
-            self.operator.redirect(self._context(), reason)
+            lane.operator.redirect(self._context(lane), reason)
         except StepInterrupted:
             pass  # a stop or rollback during the review: the loop sees it
         except Exception as error:
             self._error(f"the supervisor's redirect failed on an internal error: {error!r}",
-                        traceback.format_exc()[-4000:])
+                        traceback.format_exc()[-4000:], lane)
 
-    def _context(self) -> RunContext:
-        return RunContext(self)
+    def _context(self, lane: Lane | None = None) -> RunContext:
+        return RunContext(self, self.lane(lane))
+
+    def _abandon(self, why: str | None) -> None:
+        """Give the run up from this thread: the other lanes' threads write nothing more, and
+        with ``why`` every candidate in flight is recorded as interrupted now."""
+        self._abandoned_by = threading.get_ident()
+        if why:
+            with self._locked():
+                self._recover_in_flight(why)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._lock:
+            if self._abandoned_by not in (None, threading.get_ident()):
+                raise RunAbandoned
+            yield
 
     # -- safe points and commands -------------------------------------------------------------
 
-    def safe_point(self, in_step: bool = True) -> None:
-        """Apply waiting commands; block while paused; end the step if the ground moved."""
+    def safe_point(self, in_step: bool = True, lane: Lane | None = None) -> None:
+        """Apply waiting commands; block while the lane is paused; end its step if the ground
+        moved."""
+        lane = self.lane(lane)
         while True:
-            for command in self.inbox.drain():
-                self._apply(command)
-            for problem in self.inbox.rejected:
-                self._error(f"ignored an unreadable command: {problem}")
-            self.inbox.rejected.clear()
-            overspent = self.usage.overspent(self.budgets)
-            if overspent and not self.paused and not self.stop_reason:
-                self.pause(
-                    f"{overspent}; raise it (avo send {self.session.name} budget cost=N or "
-                    f"tokens=N) and resume"
-                )
-            if in_step and (self.stop_reason or self._interrupt):
-                reason = self.stop_reason or self._interrupt
-                self._interrupt = None
-                raise StepInterrupted(reason)
-            if not self.paused or self.stop_reason:
-                self._interrupt = None  # between steps: the next step starts from the new head
-                return
-            self._tick()
+            self._apply_waiting(lane)
+            with self._locked():
+                overspent = self.usage.overspent(self.budgets)
+                if overspent and not self.stop_reason and any(
+                        not other.paused for other in self.lanes if not other.ended):
+                    self.pause(
+                        f"{overspent}; raise it (avo send {self.session.name} budget cost=N or "
+                        f"tokens=N) and resume"
+                    )
+                stop = self.stop_reason or lane.stop_reason
+                if in_step and (stop or lane.interrupt):
+                    reason = stop or lane.interrupt
+                    lane.interrupt = None
+                    raise StepInterrupted(reason)
+                if not lane.paused or stop:
+                    lane.interrupt = None  # between steps: the next step starts from the new head
+                    return
+                self._tick()
             self.inbox.wait(PAUSED_POLL_S)
-            self._clock = time.monotonic()  # paused time does not count against the budget
+            with self._locked():
+                if self.paused:
+                    self._clock = time.monotonic()  # paused time does not count against the budget
 
-    def pause(self, reason: str) -> None:
-        """Pause on the engine's own account (a spent budget, a rejected API key)."""
-        if self.paused:
+    def _apply_waiting(self, lane: Lane) -> None:
+        """Apply the commands waiting in the inbox, unless another lane is applying them."""
+        if not self._commands.acquire(blocking=False):
             return
-        self.paused = True
-        self._set_status("paused", reason=reason)
-        self.event(PausePayload(reason))
+        try:
+            for command in self.inbox.drain():
+                self._apply(command, lane)
+            with self._locked():
+                for problem in self.inbox.rejected:
+                    self._error(f"ignored an unreadable command: {problem}")
+                self.inbox.rejected.clear()
+        finally:
+            self._commands.release()
 
-    def charge(self, cost_usd: float, tokens: int) -> None:
-        """Count an operator's spending (API calls) against the session's budgets. Spending
-        only grows: a negative figure (a server's garbage) counts as nothing."""
-        self.usage.cost_usd += max(0.0, cost_usd)
-        self.usage.tokens += max(0, tokens)
-        self.session.set_state(usage=self.usage.to_doc(), announce=False)
+    def pause(self, reason: str, lane: Lane | None = None) -> None:
+        """Pause on the engine's own account (a spent budget, a rejected API key): every lane,
+        or in a run of several the one ``lane`` named."""
+        with self._locked():
+            self._pause(self._scope(lane), reason, lane.label if lane else None)
 
-    def _apply(self, command: cmd.Command) -> None:
+    def _scope(self, lane: Lane | None) -> list[Lane]:
+        return [lane] if lane is not None and self._several else self.lanes
+
+    def _pause(self, lanes: list[Lane], reason: str, label: int | None) -> None:
+        newly = [lane for lane in lanes if not lane.paused and not lane.ended]
+        if not newly:
+            return
+        for lane in newly:
+            lane.paused = True
+        self._run_status(reason)
+        self.event(PausePayload(reason, lane=label))
+
+    def _resume(self, lanes: list[Lane], label: int | None) -> None:
+        newly = [lane for lane in lanes if lane.paused]
+        if not newly:
+            return
+        for lane in newly:
+            lane.paused = False
+        self._run_status()
+        self.event(ResumePayload(lane=label))
+
+    def _run_status(self, reason: str = "") -> None:
+        """The run is paused when every lane still running is; the lanes' own statuses are in
+        the state (several lanes)."""
+        if self._several:
+            self._save()
+        status = "paused" if self.paused else "running"
+        if status != self.session.state.get("status") or (status == "paused" and reason):
+            self._set_status(status, reason=reason)
+
+    def charge(self, cost_usd: float, tokens: int, lane: Lane | None = None) -> None:
+        """Count an operator's spending (API calls) against the session's budgets, and the
+        lane's. Spending only grows: a negative figure (a server's garbage) counts as nothing."""
+        cost_usd, tokens = max(0.0, cost_usd), max(0, tokens)
+        with self._locked():
+            self.usage.cost_usd += cost_usd
+            self.usage.tokens += tokens
+            owner = self.lane(lane)
+            owner.cost_usd += cost_usd
+            owner.tokens += tokens
+            fields: dict[str, Any] = {"usage": self.usage.to_doc()}
+            if self._several:
+                fields["lanes"] = self._lanes_doc()
+            self.session.set_state(announce=False, **fields)
+
+    def _apply(self, command: cmd.Command, by: Lane) -> None:
+        """Apply one command, at ``by``'s safe point; one that names a lane acts on it alone."""
+        number = cmd.lane_of(command)
+        targets = self.lanes if number is None or not self._several else [
+            lane for lane in self.lanes if lane.number == number]
+        if number is not None and (not targets or number > len(self.lanes)):
+            count = len(self.lanes)
+            with self._locked():
+                self._error(f"ignored {describe(command)}: this run has no lane {number} "
+                            f"(it has {count} lane{'s' if count > 1 else ''})")
+            return
+        label = number if self._several else None
+        match command:
+            case cmd.Rollback() | cmd.OperatorEdit() | cmd.Approve() | cmd.Reject():
+                with self._gate:  # they move the lineage: never in the middle of a commit
+                    self._apply_to_lineage(command, by)
+            case _:
+                with self._locked():
+                    self._apply_to_lanes(command, targets, label)
+        with self._locked():
+            self._publish()
+
+    def _apply_to_lanes(self, command: cmd.Command, targets: list[Lane],
+                        label: int | None) -> None:
         session = self.session
         match command:
-            case cmd.Pause() if not self.paused:
-                self.paused = True
-                self._set_status("paused")
-                session.append(PausePayload())
-            case cmd.Resume() if self.paused:
-                self.paused = False
-                self._set_status("running")
-                session.append(ResumePayload())
+            case cmd.Pause():
+                self._pause(targets, "", label)
+            case cmd.Resume():
+                self._resume(targets, label)
             case cmd.Hint(text=text):
-                self.pending_hints.append(text)
-                session.set_state(pending_hints=self.pending_hints, announce=False)
-                session.append(HintPayload("received", text))
+                for lane in targets:
+                    lane.pending_hints.append(text)
+                self._save_hints()
+                session.append(HintPayload("received", text, lane=label))
             case cmd.Guidance(text=text):
-                self.guidance = text or None
-                session.set_state(guidance=self.guidance, announce=False)
-                session.append(GuidancePayload("set" if self.guidance else "cleared", text))
-            case cmd.Rollback(version=ref):
-                try:
-                    target = session.rollback(ref)
-                except (UnknownVersion, StoreError) as error:
-                    self._error(f"cannot roll back: {error}")
+                if label is None:
+                    self.guidance = text or None
+                    for lane in self.lanes:
+                        lane.guidance = None
+                    fields: dict[str, Any] = {"guidance": self.guidance}
+                    if self._several:
+                        fields["lanes"] = self._lanes_doc()
+                    session.set_state(announce=False, **fields)
                 else:
-                    self._interrupt = f"rolled back to {target.id}"
-            case cmd.OperatorEdit(files=files, message=message):
-                self._apply_edit(files, message)
+                    targets[0].guidance = text or None
+                    self._save()
+                session.append(GuidancePayload("set" if text else "cleared", text, lane=label))
             case cmd.SetBudgets(limits=limits):
                 try:
                     self.budgets = self.budgets.override(**limits)
@@ -307,31 +554,54 @@ class Engine:
                 else:
                     session.set_state(budgets=self.budgets.to_doc(), announce=False)
                     session.append(StatusPayload("budgets", changes=limits))
-            case cmd.Approve(attempt=ref):
-                self._approve(ref)
-            case cmd.Reject(attempt=ref):
-                self._reject(ref)
             case cmd.Stop(reason=reason):
-                self.stop_reason = reason
-            case _:
-                pass  # a pause while paused, a resume while running
-        self._publish()
+                if label is None:
+                    self.stop_reason = reason
+                else:
+                    targets[0].stop_reason = reason
 
-    def _apply_edit(self, files: dict[str, str], message: str) -> None:
-        head = self.session.head
-        trial = self.evaluate(files, base=head.id, author="operator", note="hand edit")
-        if not trial.result.correct:
-            self._error(f"the hand edit was not committed: {trial.result.failure}")
-            return
-        version = self._paid_commit(lambda **paid: self.session.commit(
-            files, author="operator", message=message, score=trial.score,
-            attempt=trial.attempt.id, **paid))
-        self.supervisor.observe_commit(self.running_seconds())
-        self._interrupt = f"the operator committed {version.id}"
+    def _apply_to_lineage(self, command: cmd.Command, by: Lane) -> None:
+        """Rollback, hand edit, approve, reject: under the gate. The running steps end."""
+        match command:
+            case cmd.Rollback(version=ref):
+                with self._locked():
+                    try:
+                        target = self.session.rollback(ref)
+                    except (UnknownVersion, StoreError) as error:
+                        self._error(f"cannot roll back: {error}")
+                    else:
+                        self._interrupt_lanes(f"rolled back to {target.id}")
+            case cmd.OperatorEdit(files=files, message=message):
+                self._apply_edit(files, message, by)
+            case cmd.Approve(attempt=ref):
+                with self._locked():
+                    self._approve(ref)
+            case cmd.Reject(attempt=ref):
+                with self._locked():
+                    self._reject(ref)
+
+    def _interrupt_lanes(self, reason: str) -> None:
+        for lane in self.lanes:
+            lane.interrupt = reason
+
+    def _apply_edit(self, files: dict[str, str], message: str, by: Lane) -> None:
+        with self._locked():
+            head = self.session.head
+        trial = self._evaluate(files, base=head.id, author="operator", note="hand edit",
+                               lane=by, label=None)
+        with self._locked():
+            if not trial.result.correct:
+                self._error(f"the hand edit was not committed: {trial.result.failure}")
+                return
+            version = self._paid_commit(lambda **paid: self.session.commit(
+                files, author="operator", message=message, score=trial.score,
+                attempt=trial.attempt.id, **paid))
+            self.supervisor.observe_commit(self.running_seconds())
+            self._interrupt_lanes(f"the operator committed {version.id}")
 
     def _approve(self, ref: str) -> None:
         """The operator believes a suspect: it becomes a version (child of the version it was
-        built on, and the head), with its stored score; the running step ends."""
+        built on, and the head), with its stored score; the running steps end."""
         try:
             suspect = self.session.suspect(ref)
         except StoreError as error:
@@ -341,7 +611,7 @@ class Engine:
             ref, message=f"{suspect.message} (suspect {ref}, approved by the operator)", **paid))
         self.supervisor.observe_commit(self.running_seconds())
         self._save()
-        self._interrupt = f"the operator approved {ref} as {version.id}"
+        self._interrupt_lanes(f"the operator approved {ref} as {version.id}")
 
     def _reject(self, ref: str) -> None:
         try:
@@ -355,81 +625,141 @@ class Engine:
 
     def evaluate(
         self, files: dict[str, str], *, base: str, author: str, note: str = "", quick: bool = False,
-        idea: str | None = None,
+        idea: str | None = None, lane: Lane | None = None,
     ) -> Trial:
         """Evaluate a candidate and record it as an attempt (the supervisor watches).
 
         ``quick`` scores on the target's quick grid; unless the session itself is quick, such a
         score is not comparable with the versions', so the attempt is only ``checked``.
-        ``idea`` is what the operator says it tried, kept with the attempt."""
+        ``idea`` is what the operator says it tried, kept with the attempt; ``lane`` the lane
+        that asks (lane 1 by default)."""
+        lane = self.lane(lane)
+        return self._evaluate(files, base=base, author=author, note=note, quick=quick,
+                              idea=idea, lane=lane, label=lane.label)
+
+    def _evaluate(
+        self, files: dict[str, str], *, base: str, author: str, note: str = "",
+        quick: bool = False, idea: str | None = None, lane: Lane, label: int | None,
+    ) -> Trial:
         quick = quick and not self.evaluator.quick
-        result = self._measure(files, base, author, quick=quick)
-        outcome, detail = self._classify(result, quick)
-        attempt = self.session.record_attempt(
-            files,
-            base=base,
-            author=author,
-            outcome=outcome,
-            detail=f"{note}: {detail}" if note else detail,
-            score=score_of(result),
-            log=_result_log(result),
-            idea=idea,
-        )
-        self._after_evaluation(result)
-        # Sources that compile to the same kernel are one candidate to the supervisor too.
-        trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files))
-        self._observe(attempt, trial.key)
-        self._save()
-        self._publish()
+        result = self._measure(files, base, author, quick=quick, lane=lane)
+        with self._locked():
+            outcome, detail = self._classify(result, quick)
+            attempt = self._record_attempt(
+                label,
+                files,
+                base=base,
+                author=author,
+                outcome=outcome,
+                detail=f"{note}: {detail}" if note else detail,
+                score=score_of(result),
+                log=_result_log(result),
+                idea=idea,
+            )
+            self._after_evaluation(result, lane)
+            # Sources that compile to the same kernel are one candidate to the supervisor too.
+            trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files))
+            self._observe(attempt, trial.key, lane)
+            self._save()
+            self._publish()
         return trial
 
-    def _observe(self, attempt: Attempt, key: str) -> None:
-        """Show the supervisor an attempt, the gate's included; a stall starts a redirect."""
+    def _record_attempt(self, label: int | None, files: dict[str, str], **fields: Any) -> Attempt:
+        return self.session.record_attempt(files, lane=label, **fields)
+
+    def _observe(self, attempt: Attempt, key: str, lane: Lane | None = None) -> None:
+        """Show the supervisor an attempt, the gate's included; a stall redirects the lane
+        whose attempt showed it (the others go on as they were)."""
+        lane = self.lane(lane)
         reason = self.supervisor.observe_attempt(attempt.outcome, key, self.running_seconds())
         if reason:
-            self.session.append(SupervisorPayload(reason, "redirect", attempt=attempt.id))
-            self._redirect = reason
+            self.session.append(SupervisorPayload(reason, "redirect", attempt=attempt.id,
+                                                   lane=lane.label))
+            lane.redirect = reason
 
     def commit(
-        self, trial: Trial, message: str, author: str, transcript: str | None = None
+        self, trial: Trial, message: str, author: str, transcript: str | None = None,
+        lane: Lane | None = None,
     ) -> Version | None:
         """The commit gate (engine/gate.py): re-evaluate beside the best, then commit only a
         clear gain. Each kernel gets one decision against a given best: asking again, with the
         same source or one that compiles to the same kernel, is answered ``unchanged`` without
         measuring (noise would otherwise say yes to one try in a few). ``transcript`` (the
-        agent's conversation so far) is kept with the re-evaluation."""
+        agent's conversation so far) is kept with the re-evaluation.
+
+        One request at a time: the best is read under the gate's lock, so a lane whose step
+        began on an older best is judged against the best of now, and its answer says so."""
         if trial.outcome != "promising":
             return None
-        best = self.session.best()
-        hashes = self.session.store_files(trial.files)
-        same = [v.id for v in (self.session.version(trial.attempt.base), best)
-                if v and v.files == hashes] or self._held_suspects_with(hashes)
-        if same:  # noise can flatter a source twice; it is still not a new version
-            self._unchanged(trial, author, f"identical to {same[0]}: nothing new to commit")
+        lane = self.lane(lane)
+        with self._gate:
+            with self._locked():
+                best = self.session.best()
+                moved = lane.best_at_start if best and best.id != lane.best_at_start else None
+                hashes = self.session.store_files(trial.files)
+                same = [v.id for v in (self.session.version(trial.attempt.base), best)
+                        if v and v.files == hashes] or self._held_suspects_with(hashes)
+                if same:  # noise can flatter a source twice; it is still not a new version
+                    self._unchanged(trial, author,
+                                    f"identical to {same[0]}: nothing new to commit", lane,
+                                    best, moved)
+                    return None
+                overtaken = self._overtaken(trial, best) if moved else None
+                if overtaken:  # measured against the old best; against the new, no gain
+                    self._unchanged(trial, author, overtaken[1], lane, best, moved,
+                                    outcome=overtaken[0])
+                    return None
+                decided = self.decisions.get(trial.result.kernel_id, best)
+                if decided:
+                    self._unchanged(trial, author, f"the gate already decided on this kernel "
+                                    f"against {best.id if best else 'no best'} ({decided}): one "
+                                    "decision per kernel; change what it computes or how, not "
+                                    "how it reads", lane, best, moved)
+                    return None
+            confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
+                                    lane=lane)
+            with self._locked():
+                return self._decide(trial, confirm, best, moved, message, author, transcript,
+                                    lane)
+
+    def _overtaken(self, trial: Trial, best: Version | None) -> tuple[str, str] | None:
+        """For a lane whose step began on an older best: the outcome the first reading has
+        against the best of now, and why, when it is no longer promising (the gate does not
+        measure it then); None when it still is."""
+        if best is None or best.score is None or not best.score.gmean:
             return None
-        decided = self.decisions.get(trial.result.kernel_id, best)
-        if decided:
-            self._unchanged(trial, author, f"the gate already decided on this kernel against "
-                            f"{best.id if best else 'no best'} ({decided}): one decision per "
-                            "kernel; change what it computes or how, not how it reads")
+        outcome, compared = first_reading(trial.result.geomean, best.score.gmean, best.id,
+                                          self.noise)
+        if outcome == "promising":
             return None
-        confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best)
+        return outcome, (f"{trial.attempt.id} at first: {compared}: no longer above the commit "
+                         "threshold, so not re-evaluated")
+
+    def _decide(
+        self, trial: Trial, confirm: EvalResult, best: Version | None, moved: str | None,
+        message: str, author: str, transcript: str | None, lane: Lane,
+    ) -> Version | None:
         if confirm.same_as_incumbent:
-            self._after_evaluation()
+            self._after_evaluation(lane=lane)
             self._unchanged(trial, author, f"compiles to the same kernel as the best, "
-                            f"{best.id if best else '?'}: nothing new to commit")
+                            f"{best.id if best else '?'}: nothing new to commit", lane, best,
+                            moved)
             return None
         if confirm.correct and trial.result.correct:
             self.noise.add(trial.result.geomean, confirm.geomean)
         verdict = hold_if_flagged(self._verdict(confirm, best),
                                   [*trial.result.flags, *confirm.flags])
+        note = moved_note(moved, best)
         if verdict.held:
-            attempt = self._hold_as_suspect(trial, confirm, verdict, message, author, transcript)
+            attempt = self._hold_as_suspect(trial, confirm, verdict, message, author, transcript,
+                                            lane, note)
         else:
-            attempt = self._record_decision(trial, confirm, verdict, message, author, transcript)
+            attempt = self._record_decision(trial, confirm, verdict, message, author, transcript,
+                                            lane, note)
         if confirm.failure is None or confirm.failure.kind not in NOT_DECIDED:
             self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt.id)
-        self._observe(attempt, trial.key)
+        lane.answer = GateAnswer(attempt, best.id if best else None, moved)
+        self._observe(attempt, trial.key, lane)
         self._save()
         self._publish()
         return self.session.version(attempt.version) if attempt.version else None
@@ -444,18 +774,22 @@ class Engine:
 
     def _record_decision(
         self, trial: Trial, confirm: EvalResult, verdict: Verdict, message: str, author: str,
-        transcript: str | None,
+        transcript: str | None, lane: Lane | None = None, note: str = "",
     ) -> Attempt:
+        lane = self.lane(lane)
         version = None
         if verdict.accepted:
-            version = self._paid_commit(lambda **paid: self.session.commit(
+            version = self._paid_commit(lambda **paid: self._commit_version(
+                lane,
                 trial.files,
+                parent=trial.attempt.base,
                 author=author,
                 message=message,
                 score=score_of(confirm),
                 attempt=trial.attempt.id,
                 **paid,
             ))
+            lane.commits += 1
             self.supervisor.observe_commit(self.running_seconds())
         outcome = "committed" if verdict.accepted else (
             "not_confirmed" if confirm.correct else confirm.failure.kind  # type: ignore[union-attr]
@@ -466,63 +800,76 @@ class Engine:
             detail = unconfirmed(trial.attempt.id, trial.result.geomean,
                                  best.score.gmean if best and best.score else None,
                                  best.id if best else None, verdict.reason)
-        attempt = self.session.record_attempt(
+        attempt = self._record_attempt(
+            lane.label,
             trial.files,
             base=trial.attempt.base,
             author=author,
             outcome=outcome,
-            detail=_with_notes(detail + (f" ({confirm.failure})" if confirm.failure else ""),
-                               confirm),
+            detail=_with_notes(detail + note + (f" ({confirm.failure})" if confirm.failure
+                                                else ""), confirm),
             score=score_of(confirm),
             log=_result_log(confirm),
             transcript=transcript,
             version=version.id if version else None,
             idea=trial.attempt.idea,
         )
-        self._after_evaluation()
+        self._after_evaluation(lane=lane)
         return attempt
+
+    def _commit_version(self, lane: Lane, files: dict[str, str], *, parent: str,
+                        **fields: Any) -> Version:
+        """A lane's version: on the head with one lane (its step ends before the head moves),
+        on the version the lane built on with several."""
+        return self.session.commit(files, lane=lane.label,
+                                   parent=None if lane.label is None else parent, **fields)
 
     def _paid_commit(self, commit: Callable[..., Version]) -> Version:
         """Call ``commit`` (the session's commit or approve_suspect) with the version's cost:
-        what was spent since the last commit, every step that led to it, failed ones included.
-        The usage, marked as paid up to here, goes into the same write."""
+        what was spent since the last commit, every step (of every lane) that led to it, failed
+        ones included. The usage, marked as paid up to here, goes into the same write."""
         cost_usd, tokens = self.usage.since_commit()
         paid = self.usage.committed()
         version = commit(cost_usd=cost_usd, tokens=tokens, state={"usage": paid.to_doc()})
         self.usage = paid
         return version
 
-    def _unchanged(self, trial: Trial, author: str, detail: str) -> None:
+    def _unchanged(self, trial: Trial, author: str, detail: str, lane: Lane | None = None,
+                   best: Version | None = None, moved: str | None = None,
+                   outcome: str = "unchanged") -> None:
         """A gate request answered without measuring; the supervisor counts it all the same."""
-        attempt = self.session.record_attempt(
-            trial.files, base=trial.attempt.base, author=author, outcome="unchanged",
-            detail=detail,
+        lane = self.lane(lane)
+        attempt = self._record_attempt(
+            lane.label, trial.files, base=trial.attempt.base, author=author, outcome=outcome,
+            detail=detail + moved_note(moved, best),
         )
-        self._observe(attempt, trial.key)
+        lane.answer = GateAnswer(attempt, best.id if best else None, moved)
+        self._observe(attempt, trial.key, lane)
         self._save()
         self._publish()
 
     def _hold_as_suspect(
         self, trial: Trial, confirm: EvalResult, verdict: Verdict, message: str, author: str,
-        transcript: str | None,
+        transcript: str | None, lane: Lane | None = None, note: str = "",
     ) -> Attempt:
         """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
         not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
         log, pending in the state until the operator approves or rejects it."""
+        lane = self.lane(lane)
         score = score_of(confirm)
         assert score is not None, "only a correct re-evaluation is held"
-        suspect = self.session.hold_suspect(
-            trial.files,
+        fields: dict[str, Any] = dict(
             base=trial.attempt.base,
             author=author,
             message=message,
             flags=verdict.flags,
             score=score,
-            detail=f"re-evaluation of {trial.attempt.id}: {verdict.reason}",
+            detail=f"re-evaluation of {trial.attempt.id}: {verdict.reason}{note}",
             log=_result_log(confirm),
             transcript=transcript,
         )
-        self._after_evaluation()
+        suspect = self.session.hold_suspect(trial.files, lane=lane.label, **fields)
+        self._after_evaluation(lane=lane)
         return self.session.attempt(suspect.attempt)
 
     def _held_suspects_with(self, hashes: dict[str, str]) -> list[str]:
@@ -535,26 +882,40 @@ class Engine:
         return same
 
     def commit_threshold(self) -> float:
-        best = self.session.best()
-        return threshold(best.score.gmean if best and best.score else None, self.noise)
+        with self._locked():
+            best = self.session.best()
+            return threshold(best.score.gmean if best and best.score else None, self.noise)
 
     def _measure(
         self, files: dict[str, str], base: str, author: str, quick: bool = False,
-        incumbent: Version | None = None,
+        incumbent: Version | None = None, lane: Lane | None = None,
     ) -> EvalResult:
-        """Evaluate ``files``; with ``incumbent``, time that version beside them."""
-        hashes = self.session.store_files(files)
-        self.session.set_state(
-            in_flight=InFlight(base, author, hashes, time.time()).to_doc(), announce=False,
-        )
-        best = self.session.best()
+        """Evaluate ``files`` (outside the lock: other lanes go on meanwhile); with
+        ``incumbent``, time that version beside them."""
+        lane = self.lane(lane)
+        with self._locked():
+            hashes = self.session.store_files(files)
+            lane.in_flight = InFlight(base, author, hashes, time.time())
+            self._save_in_flight(lane)
+            best = self.session.best()
+            previous = None if quick else best.score.gmean if best and best.score else None
+            beside = self.session.read_files(incumbent) if incumbent else None
         return self.evaluator.evaluate(
             files,
-            previous_best=None if quick else best.score.gmean if best and best.score else None,
-            on_progress=self._progress,
+            previous_best=previous,
+            on_progress=lambda phase, detail: self._progress(phase, detail, lane),
             quick=quick or None,
-            incumbent=self.session.read_files(incumbent) if incumbent else None,
+            incumbent=beside,
         )
+
+    def _save_in_flight(self, lane: Lane) -> None:
+        """Lane 1's candidate in flight is the state's ``in_flight``, as without lanes; the
+        others' are in their lanes' entries."""
+        if lane.number == 1:
+            doc = lane.in_flight.to_doc() if lane.in_flight else None
+            self.session.set_state(in_flight=doc, announce=False)
+        else:
+            self.session.set_state(lanes=self._lanes_doc(), announce=False)
 
     def _classify(self, result: EvalResult, quick: bool = False) -> tuple[str, str]:
         if result.failure is not None:
@@ -572,36 +933,102 @@ class Engine:
             text += "; flagged: " + "; ".join(result.flags)
         return outcome, _with_notes(text, result)
 
-    def _after_evaluation(self, result: EvalResult | None = None) -> None:
-        fields: dict[str, object] = {"in_flight": None}
+    def _after_evaluation(self, result: EvalResult | None = None,
+                          lane: Lane | None = None) -> None:
+        lane = self.lane(lane)
+        lane.in_flight = None
+        fields: dict[str, object] = (
+            {"in_flight": None} if lane.number == 1 else {"lanes": self._lanes_doc()})
         if result is not None and result.hardware and (
                 result.hardware != self.session.run_state.hardware):
             fields["hardware"] = dict(result.hardware)
-        if self.evaluator.baselines_changed:
-            fields["baselines"] = self.evaluator.baselines
-            self.evaluator.baselines_changed = False
+        if (baselines := self.evaluator.take_new_baselines()) is not None:
+            fields["baselines"] = baselines
         self.session.set_state(announce=False, **fields)
 
     def _recover_in_flight(self, why: str) -> None:
-        """Record the evaluation a dead or interrupted run left unfinished, once."""
-        pending = self.session.run_state.in_flight
-        if not pending:
+        """Record what a dead or interrupted run left unfinished, once: lane 1's candidate
+        in flight, and those of lanes 2 and up."""
+        state = self.session.run_state
+        others = sorted((int(k), entry.in_flight) for k, entry in state.lanes.items()
+                        if k.isdigit() and int(k) > 1)
+        pending = [(1, state.in_flight), *others]
+        if not any(flight for _, flight in pending):
             return
-        files = {name: self.session.blobs.get_text(h) for name, h in pending.files.items()}
-        latest = self.session.recent_attempts(1)
-        already = latest and latest[0].files == dict(pending.files) and (
-            latest[0].created >= pending.started
-        )
-        if not already:
-            self.session.record_attempt(
-                files,
-                base=pending.base,
-                author=pending.author,
-                outcome="interrupted",
-                detail=why,
-            )
-        self.session.set_state(in_flight=None, announce=False)
+        recent = self.session.recent_attempts(2 * len(pending))
+        for number, flight in pending:
+            if flight is None:
+                continue
+            label = number if number > 1 or self._several else None
+            files = {name: self.session.blobs.get_text(h) for name, h in flight.files.items()}
+            already = any(a.files == dict(flight.files) and a.created >= flight.started
+                          and a.lane == label for a in recent)
+            if not already:
+                self._record_attempt(label, files, base=flight.base, author=flight.author,
+                                     outcome="interrupted", detail=why)
+        for lane in self.lanes:
+            lane.in_flight = None
+        self._idle_lanes = {k: dataclasses.replace(v, in_flight=None)
+                            for k, v in self._idle_lanes.items()}
+        fields: dict[str, Any] = {"in_flight": None}
+        if state.lanes:
+            fields["lanes"] = self._lanes_doc()
+        self.session.set_state(announce=False, **fields)
         self._publish()
+
+    # -- hints, guidance, plans and memory, per lane ------------------------------------------
+
+    def take_hints(self, lane: Lane | None = None) -> list[str]:
+        lane = self.lane(lane)
+        with self._locked():
+            hints, lane.pending_hints = lane.pending_hints, []
+            if hints:
+                self._save_hints()
+            return hints
+
+    def _save_hints(self) -> None:
+        fields: dict[str, Any] = {"pending_hints": list(self.lanes[0].pending_hints)}
+        if self._several:
+            fields["lanes"] = self._lanes_doc()
+        self.session.set_state(announce=False, **fields)
+
+    def guidance_for(self, lane: Lane | None) -> str | None:
+        """The standing guidance a lane follows: its own, else the session's."""
+        own = self.lane(lane).guidance
+        return own if own is not None else self.guidance
+
+    def plan(self, text: str, lane: Lane | None = None) -> None:
+        lane = self.lane(lane)
+        with self._locked():
+            lane.plan = text
+            if self._several:
+                self._save()
+            self.event(PlanPayload(text), lane)
+
+    def memory(self, lane: Lane | None = None) -> dict[str, Any]:
+        with self._locked():
+            shared = dict(self.session.run_state.operator_memory or {})
+            return self.lane(lane).own_memory(shared)
+
+    def remember(self, lane: Lane | None, fields: dict[str, Any]) -> None:
+        """Keep what the operator remembers: the lane's own part (lanes.LANE_MEMORY) with the
+        lane, lane 1's and the rest in the session's memory, which every lane reads."""
+        lane = self.lane(lane)
+        with self._locked():
+            shared = dict(self.session.run_state.operator_memory or {})
+            if lane.number == 1:
+                self.session.set_state(operator_memory=shared | fields, announce=False)
+                return
+            own = {k: v for k, v in fields.items() if k in LANE_MEMORY}
+            lane.memory |= own
+            rest = {k: v for k, v in fields.items() if k not in own}
+            self.session.set_state(operator_memory=shared | rest, lanes=self._lanes_doc(),
+                                   announce=False)
+
+    def update_memory(self, lane: Lane | None,
+                      change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        with self._locked():
+            self.remember(lane, change(self.memory(lane)))
 
     # -- state and events ---------------------------------------------------------------------
 
@@ -615,54 +1042,67 @@ class Engine:
         self.usage.seconds += now - self._clock
         self._clock = now
 
+    def _lanes_doc(self) -> dict[str, Any]:
+        lanes = {k: v.to_doc() for k, v in self._idle_lanes.items()}
+        if not self._several:
+            return lanes
+        return lanes | {str(lane.number): lane.state().to_doc() for lane in self.lanes}
+
     def _save(self) -> None:
-        self.session.set_state(
-            announce=False,
+        fields: dict[str, Any] = dict(
             step=self.usage.steps,
             usage=self.usage.to_doc(),
             noise=self.noise.to_doc(),
             gate_decisions=self.decisions.to_doc(),
             supervisor=self.supervisor.to_doc(),
-            failed_steps=self.failed_steps,
+            failed_steps=self.lanes[0].failed_steps,
         )
+        if self._several:
+            fields["lanes"] = self._lanes_doc()
+        self.session.set_state(announce=False, **fields)
 
     def _set_status(self, status: str, *, announce: bool = False, reason: str = "") -> None:
         self.session.set_state(status=status, reason=reason, announce=announce)
         self._publish()
 
-    def take_hints(self) -> list[str]:
-        hints, self.pending_hints = self.pending_hints, []
-        if hints:
-            self.session.set_state(pending_hints=[], announce=False)
-        return hints
+    def event(self, payload: Payload, lane: Lane | None = None) -> None:
+        """Record an event, and publish it; one from a lane of several names the lane."""
+        label = lane.label if lane else None
+        if label is not None and getattr(payload, "lane", 0) is None:
+            payload = dataclasses.replace(payload, lane=label)  # type: ignore[type-var]
+        with self._locked():
+            self.session.append(payload)
+            self._publish()
 
-    def event(self, payload: Payload) -> None:
-        self.session.append(payload)
-        self._publish()
-
-    def _error(self, message: str, traceback: str | None = None) -> None:
-        self.event(ErrorPayload(message, traceback))
+    def _error(self, message: str, traceback: str | None = None,
+               lane: Lane | None = None) -> None:
+        self.event(ErrorPayload(message, traceback), lane)
 
     def _publish(self) -> None:
-        """Hand new events to every subscriber. One that raises is kept (the next event may
-        well suit it) and reported as an error event, once per distinct error, so a broken
-        view neither stops the run nor floods the log."""
-        while self._published < self.session.last_seq:
-            for event in self.session.events(after=self._published):
-                self._published = event.seq
-                for subscriber in list(self._subscribers):
-                    try:
-                        subscriber(event)
-                    except Exception as error:
-                        self._listener_failed(subscriber, "a subscriber", error, event.seq)
+        """Hand new events to every subscriber, one at a time and in order. One that raises is
+        kept (the next event may well suit it) and reported as an error event, once per
+        distinct error, so a broken view neither stops the run nor floods the log."""
+        with self._locked():
+            while self._published < self.session.last_seq:
+                for event in self.session.events(after=self._published):
+                    self._published = event.seq
+                    for subscriber in list(self._subscribers):
+                        try:
+                            subscriber(event)
+                        except Exception as error:
+                            self._listener_failed(subscriber, "a subscriber", error, event.seq)
 
-    def _progress(self, phase: str, detail: str) -> None:
-        for listener in list(self._progress_listeners):
-            try:
-                listener(f"{phase} {detail}".strip())
-            except Exception as error:
-                self._listener_failed(listener, "a progress listener", error, None)
-                self._publish()
+    def _progress(self, phase: str, detail: str, lane: Lane | None = None) -> None:
+        text = f"{phase} {detail}".strip()
+        if lane is not None and lane.label is not None:
+            text = f"lane {lane.label}: {text}"
+        with self._locked():
+            for listener in list(self._progress_listeners):
+                try:
+                    listener(text)
+                except Exception as error:
+                    self._listener_failed(listener, "a progress listener", error, None)
+                    self._publish()
 
     def _listener_failed(self, listener: object, what: str, error: Exception,
                          seq: int | None) -> None:
@@ -676,90 +1116,6 @@ class Engine:
             "it is kept and gets the events that follow"))
 
 
-class RunContext:
-    """What an operator's step sees: the engine behind the StepContext protocol."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.session = SessionView(engine.session)  # only the gate commits
-        self.target = engine.evaluator.target
-
-    def safe_point(self) -> None:
-        self._engine.safe_point()
-
-    def pause(self, reason: str) -> None:
-        self._engine.pause(reason)
-
-    def charge(self, cost_usd: float, tokens: int) -> None:
-        self._engine.charge(cost_usd, tokens)
-
-    def announce(self, payload: Payload) -> None:
-        self._engine.event(payload)
-
-    def memory(self) -> dict[str, Any]:
-        return dict(self._engine.session.run_state.operator_memory or {})
-
-    def remember(self, **fields: Any) -> None:
-        self._engine.session.set_state(operator_memory=self.memory() | fields, announce=False)
-
-    def head(self) -> Version:
-        return self.session.head
-
-    def best(self) -> Version | None:
-        return self.session.best()
-
-    def commit_threshold(self) -> float:
-        return self._engine.commit_threshold()
-
-    def take_hints(self) -> list[str]:
-        self._engine.safe_point()
-        return self._engine.take_hints()
-
-    def acknowledge_hint(self, text: str, used: bool, note: str) -> None:
-        self._engine.event(HintPayload("used" if used else "unusable", text, note))
-
-    @property
-    def guidance(self) -> str | None:
-        return self._engine.guidance
-
-    def plan(self, text: str) -> None:
-        self._engine.event(PlanPayload(text))
-
-    def save_conversation(self, doc: dict[str, Any]) -> None:
-        self._engine.session.save_draft(CONVERSATION, doc)
-
-    def saved_conversation(self) -> dict[str, Any] | None:
-        return self._engine.session.draft(CONVERSATION)
-
-    def progress(self, text: str) -> None:
-        self._engine._progress(text, "")
-
-    @property
-    def step_number(self) -> int:
-        return self._engine.usage.steps + 1
-
-    def hardware(self) -> dict[str, object]:
-        return {**(self._engine.session.run_state.hardware or {}),
-                **self._engine.evaluator.software()}
-
-    def baselines(self) -> dict[str, dict[str, float]]:
-        return self._engine.evaluator.baseline_throughputs()
-
-    def evaluate(
-        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False,
-        idea: str | None = None,
-    ) -> Trial:
-        self._engine.safe_point()
-        return self._engine.evaluate(
-            files, base=base, author=self._engine.operator.name, note=note, quick=quick,
-            idea=idea,
-        )
-
-    def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
-        self._engine.safe_point()
-        return self._engine.commit(trial, message, self._engine.operator.name, transcript)
-
-
 def _with_notes(detail: str, result: EvalResult) -> str:
     """An attempt's detail, and what the evaluator noted about how it measured (machine load)."""
     return "; ".join([detail, *result.notes])
@@ -767,3 +1123,4 @@ def _with_notes(detail: str, result: EvalResult) -> str:
 
 def _result_log(result: EvalResult) -> str:
     return json.dumps(result.as_dict(), indent=1)
+

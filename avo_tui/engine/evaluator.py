@@ -1,5 +1,5 @@
-"""The engine's side of evaluation: requests to the warm worker, baselines kept per host,
-and scores in the form the store keeps."""
+"""The engine's side of evaluation: requests to the warm workers (one leased per evaluation),
+baselines kept per host, and scores in the form the store keeps."""
 
 from __future__ import annotations
 
@@ -9,17 +9,24 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..evaluation import EvalRequest, EvalResult, TargetSpec, Worker
-from ..evaluation.results import Timing
+from ..evaluation import EvalRequest, EvalResult, TargetSpec
+from ..evaluation.results import Failure, Timing
 from ..store import Score
+from .gpu_pool import EvalWorker, WorkerLost, WorkerPool, gpu_label
 
 Progress = Callable[[str, str], None]
 SOFTWARE = ("driver", "driver_cuda", "cuda", "cudnn", "torch")  # host facts the agent is told
+# Where a GPU sits in CUDA_VISIBLE_DEVICES is not what it is: its uuid says which GPU it is.
+NOT_HOST_KEY = ("gpu_index",)
+MAX_LOST = 3  # tries of one request lost with their worker (a Ray actor) before it is given up
 
 
 def host_key(info: Mapping[str, object]) -> str:
-    """Baselines are only reused on the same machine and software (GPU, driver, torch...)."""
-    text = json.dumps({k: str(v) for k, v in info.items()}, sort_keys=True)
+    """Baselines are only reused on the same machine and software (GPU, driver, torch...); on
+    a GPU target that is the same GPU (its uuid is a host fact). Facts recorded before the
+    uuid was make another key: their baselines are measured again."""
+    facts = {k: str(v) for k, v in info.items() if k not in NOT_HOST_KEY}
+    text = json.dumps(facts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -44,27 +51,44 @@ def sources_key(files: Mapping[str, str]) -> str:
 
 
 class Evaluator:
-    """Scores candidates for one session. Baseline timings measured on this host are kept in
-    ``baselines`` ({host key: {config: {baseline: timing}}}), which the session stores, so a
-    resumed run times only the candidate too."""
+    """Scores candidates for one session on a pool of warm workers (engine/gpu_pool.py): each
+    evaluation leases one worker, so evaluations from several threads run side by side on
+    different GPUs, and one request (the gate's candidate and best, interleaved) never spans
+    two. Baseline timings measured on each host are kept in ``baselines`` ({host key: {config:
+    {baseline: timing}}}), which the session stores, so a resumed run times only the candidate
+    too."""
 
     def __init__(
         self,
         target: TargetSpec,
-        worker: Worker,
+        worker: EvalWorker | WorkerPool,
         *,
         quick: bool = False,
         baselines: dict[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> None:
         self.target = target
-        self.worker = worker
+        self.pool = worker if isinstance(worker, WorkerPool) else WorkerPool([worker])
         self.quick = quick
         self.timeout_s = timeout_s
         self.baselines: dict[str, Any] = dict(baselines or {})
         self.count = 0
         self.baselines_changed = False  # new baseline timings the session has not saved yet
-        self._lease = threading.Lock()  # one evaluation at a time on the worker
+        self._books = threading.Lock()  # count and baselines, written after each evaluation
+
+    @property
+    def worker(self) -> EvalWorker:
+        """The first worker: its host facts stand for the session's (``host()``)."""
+        return self.pool.workers[0]
+
+    @property
+    def workers(self) -> list[EvalWorker]:
+        return self.pool.workers
+
+    def interrupt(self, reason: str) -> bool:
+        """Cut every evaluation in flight short (each is recorded as ``interrupted``); False
+        when none was running. Thread-safe."""
+        return self.pool.interrupt(reason)
 
     def evaluate(
         self,
@@ -76,33 +100,60 @@ class Evaluator:
         quick: bool | None = None,  # None: the session's setting
         incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
     ) -> EvalResult:
-        with self._lease:
-            return self._evaluate_leased(files, previous_best, fresh_baselines, on_progress,
-                                         quick, incumbent)
-
-    def _evaluate_leased(
-        self,
-        files: Mapping[str, str],
-        previous_best: float | None,
-        fresh_baselines: bool,
-        on_progress: Progress | None,
-        quick: bool | None,
-        incumbent: Mapping[str, str] | None,
-    ) -> EvalResult:
-        self.worker.wait_ready()  # its host facts say which stored baselines apply
+        """One evaluation on one leased worker (blocks until one is free). A try lost with its
+        worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``."""
         request = EvalRequest(
             self.target.name,
             dict(files),
             quick=self.quick if quick is None else quick,
             reuse_baselines=not fresh_baselines,
-            known_baselines={} if fresh_baselines else self._known(),
             previous_best=previous_best,
             incumbent=dict(incumbent) if incumbent is not None else None,
         )
-        result = self.worker.evaluate(request, timeout_s=self.timeout_s, on_progress=on_progress)
-        self.count += 1
-        self._remember(result)
+        lost: list[str] = []
+        while len(lost) < MAX_LOST:
+            with self.pool.lease() as worker:
+                try:
+                    result = self._evaluate_on(worker, request, fresh_baselines, on_progress)
+                except WorkerLost as error:
+                    lost.append(str(error))
+                    if on_progress is not None:
+                        on_progress("retrying", f"{error}; asking again")
+                    continue
+            result.notes.extend(f"a try was lost ({why}) and evaluated again" for why in lost)
+            return result
+        return self._lost(request, lost)
+
+    def _evaluate_on(
+        self,
+        worker: EvalWorker,
+        request: EvalRequest,
+        fresh_baselines: bool,
+        on_progress: Progress | None,
+    ) -> EvalResult:
+        info = worker.wait_ready()  # its host facts say which stored baselines apply
+        request.known_baselines = {} if fresh_baselines else self._known(info)
+        result = worker.evaluate(request, timeout_s=self.timeout_s, on_progress=on_progress)
+        with self._books:
+            self.count += 1
+            self._remember(result)
+        where = gpu_label(result.host) if len(self.pool.workers) > 1 else None
+        if where:
+            result.notes.append(f"on {where}")
         return result
+
+    def _lost(self, request: EvalRequest, lost: list[str]) -> EvalResult:
+        """No try came back: no verdict on the candidate, so ``interrupted``."""
+        return EvalResult(
+            target=self.target.name,
+            toolchain=self.target.toolchain,
+            device=self.target.device,
+            unit=self.target.unit,
+            seed=-1,
+            quick=request.quick,
+            failure=Failure("interrupted", f"every try was lost with its worker: "
+                            f"{'; '.join(lost)}"),
+        )
 
     def host(self) -> dict[str, object]:
         return self.worker.wait_ready()
@@ -114,28 +165,45 @@ class Evaluator:
         return {name: info[name] for name in SOFTWARE if name in info}
 
     def baseline_throughputs(self) -> dict[str, dict[str, float]]:
-        """{config: {baseline: throughput}} for the timed grid, as measured on this host."""
+        """{config: {baseline: throughput}} for the timed grid, as measured on the first
+        worker's host."""
         flops = {c.name: c.flops for c in self.target.configs}
         return {
             config: {name: flops[config] / t.median_s / self.target.unit_scale
                      for name, t in timings.items() if t.median_s > 0}
-            for config, timings in self._known().items() if config in flops
+            for config, timings in self._known(self.worker.info).items() if config in flops
         }
 
-    def _known(self) -> dict[str, dict[str, Timing]]:
-        stored = self.baselines.get(host_key(self.worker.info), {}) if self.worker.info else {}
+    def _known(self, info: Mapping[str, object]) -> dict[str, dict[str, Timing]]:
+        stored = self.baselines.get(host_key(info), {}) if info else {}
         return {
             config: {name: Timing.from_dict(doc) for name, doc in timings.items()}
             for config, timings in stored.items()
         }
 
+    def take_new_baselines(self) -> dict[str, Any] | None:
+        """The baselines to save, if any were added since the last call; None otherwise. One
+        step under the lock, so a timing added by another thread meanwhile is never lost."""
+        with self._books:
+            if not self.baselines_changed:
+                return None
+            self.baselines_changed = False
+            return self.baselines
+
     def _remember(self, result: EvalResult) -> None:
+        """Add the baselines ``result`` measured. Copied on write: a reader (the engine saving
+        the state) may hold the previous dict while another thread's evaluation ends."""
         if not result.host:
             return
-        stored = self.baselines.setdefault(host_key(result.host), {})
+        key = host_key(result.host)
+        stored = {config: dict(timings) for config, timings in self.baselines.get(key, {}).items()}
+        added = False
         for config in result.timed:
             for name, timing in config.baseline_timings.items():
                 per_config = stored.setdefault(config.name, {})
                 if name not in per_config:
                     per_config[name] = timing.as_dict()
-                    self.baselines_changed = True
+                    added = True
+        if added:
+            self.baselines = {**self.baselines, key: stored}
+            self.baselines_changed = True

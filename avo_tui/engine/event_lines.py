@@ -43,7 +43,16 @@ def event_line(event: Event, unit: str) -> str | None:
 
 def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
     """:func:`event_line` for an event already read (a view that also uses the payload reads
-    it once). An event that does not read shows as a generic line naming its kind."""
+    it once). An event that does not read shows as a generic line naming its kind. An event
+    from one lane of a run of several opens with the lane (``L2``)."""
+    line = _line(payload, unit)
+    lane = getattr(payload, "lane", None)
+    if line is None or not isinstance(lane, int):
+        return line
+    return f"[bold blue]L{lane}[/] {line}"
+
+
+def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
     match payload:
         case UnreadablePayload(kind=kind, problem=problem):
             return f"[dim]{escape(kind):<8} (unreadable event: {escape(problem[:120])})[/]"
@@ -102,6 +111,8 @@ def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
                     f"{escape(payload.outcome)}: {escape(payload.final)}")
         case ErrorPayload(message=message):
             return f"[red]error[/]    {escape(message)}"
+        case StatusPayload(lane=int()):
+            return f"[dim]lane     {payload.status}: {escape(payload.reason)}[/]"
         case StatusPayload(status=status, reason=reason) if status in ENDED:
             return f"[dim]status   {status}: {escape(reason)}[/]"
     return None

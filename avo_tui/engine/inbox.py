@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,11 @@ class Queued:
 
 def describe(command: Command) -> str:
     """A command in a few words, as a person would type it to ``avo send``."""
+    lane = cmd.lane_of(command)
+    return f"{_describe(command)} (lane {lane})" if lane is not None else _describe(command)
+
+
+def _describe(command: Command) -> str:
     match command:
         case cmd.Hint(text=text):
             return f"hint {text!r}"
@@ -102,18 +108,20 @@ class Inbox:
         self.folder = session_dir / INBOX if session_dir else None
         self._queue: queue.Queue[Command] = queue.Queue()
         self.rejected: list[str] = []  # unreadable command files, reported by the engine
+        self._draining = threading.Lock()  # lanes drain from several threads: each file once
 
     def put(self, command: Command) -> None:
         self._queue.put(command)
 
     def drain(self) -> list[Command]:
         """Every command waiting now: files first (they were sent earlier, from outside)."""
-        commands = self._from_folder()
-        while True:
-            try:
-                commands.append(self._queue.get_nowait())
-            except queue.Empty:
-                return commands
+        with self._draining:
+            commands = self._from_folder()
+            while True:
+                try:
+                    commands.append(self._queue.get_nowait())
+                except queue.Empty:
+                    return commands
 
     def wait(self, timeout_s: float) -> None:
         """Block until an in-process command arrives or ``timeout_s`` passes (files are polled)."""

@@ -39,6 +39,9 @@ class RunSettings:
     agent: dict[str, Any] | None = None  # the agent operator's settings (never the API key)
     origin: str | None = None  # "SESSION:VERSION" the seed came from (avo run --from)
     knowledge: tuple[str, ...] = ()  # folders given with --knowledge, consulted by the agent
+    lanes: int = 1  # --lanes: operator instances at work on the session at once (lanes.py)
+    gpus: str | None = None  # --gpus: "all" or "0,1,3"; None: one GPU (engine/gpu_pool.py)
+    workers: int | None = None  # --workers: CPU worker processes, or Ray actors with --ray
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,9 @@ class RunSettings:
             "agent": self.agent,
             "origin": self.origin,
             "knowledge": list(self.knowledge),
+            "lanes": self.lanes,
+            "gpus": self.gpus,
+            "workers": self.workers,
         }
 
     @classmethod

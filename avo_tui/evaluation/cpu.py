@@ -342,7 +342,7 @@ class CpuDevice:
             "device": "cpu",
             "cpu": cpu_model(),
             "cores": os.cpu_count(),
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),  # a plain str: unpickled, TorchVersion imports torch
             "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(),
         }

@@ -387,17 +387,28 @@ class CudaDevice:
         return int(value) if err == driver.CUresult.CUDA_SUCCESS else None
 
     def host_info(self) -> dict[str, object]:
+        """Which GPU and software: the uuid makes baselines (keyed by these facts) per GPU;
+        ``gpu_index`` is the GPU's CUDA_VISIBLE_DEVICES entry as the parent gave it (a pool
+        pins each worker to one), for the operator to read, not part of that key."""
+        import os
+
         from cuda.bindings import driver
 
         _, driver_version = driver.cuDriverGetVersion()
+        listed = [e.strip() for e in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+        entry = listed[self.index] if self.index < len(listed) and listed[self.index] else None
+        physical = entry if entry is not None else str(self.index)
+        uuid = getattr(torch.cuda.get_device_properties(self.index), "uuid", None)
         return {
             "device": self.name,
             "gpu": torch.cuda.get_device_name(self.index),
+            "gpu_index": int(physical) if physical.isdigit() else physical,
+            "uuid": f"GPU-{uuid}" if uuid is not None else None,
             "capability": f"{self.capability[0]}.{self.capability[1]}",
             "sms": self.num_sms,
             "driver_cuda": f"{driver_version // 1000}.{driver_version % 1000 // 10}",
             "driver": _nvidia_driver(),
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),  # a plain str: unpickled, TorchVersion imports torch
             "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version(),
             "python": platform.python_version(),

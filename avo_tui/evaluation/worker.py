@@ -32,6 +32,7 @@ ProgressCallback = Callable[[str, str], None]
 STARTUP_TIMEOUT_S = 180.0
 RECYCLE_AFTER = 500  # evaluations; bounds what a long run's kernels can leak into the worker
 LOG_TAIL_BYTES = 4000
+PARENT_POLL_S = 1.0  # how often a worker looks whether its parent is still there
 
 
 # A candidate's code may read its process's environment: keys and tokens stay with avo.
@@ -60,8 +61,17 @@ def signal_name(returncode: int | None) -> str:
 class Worker:
     """The parent's handle on one worker process. Not thread-safe across callers: one lock."""
 
-    def __init__(self, device: str = "cpu", startup_timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        *,
+        gpu: str | int | None = None,
+    ) -> None:
         self.device = device
+        # The CUDA_VISIBLE_DEVICES value the worker's process is started with, so it sees one
+        # GPU only (a pool leases each GPU to one evaluation at a time); None: this process's.
+        self.gpu = None if gpu is None else str(gpu)
         self.startup_timeout_s = startup_timeout_s
         self.restarts = 0
         self.evaluations = 0
@@ -89,6 +99,8 @@ class Worker:
         # kernel's threads would gain nothing (seen: 1.2x instead of 1.8x on two cores).
         env = dict(worker_environment(), PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1",
                    OMP_WAIT_POLICY="PASSIVE")
+        if self.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpu
         self._proc = subprocess.Popen(
             [
                 sys.executable,
@@ -343,6 +355,21 @@ def serve(conn: Connection, device: str) -> None:
             return  # the CUDA context is unusable; the parent starts a fresh worker
 
 
+def watch_parent(parent: int) -> None:
+    """End this worker, and the processes of its kernels, once its parent is gone (a Ray actor
+    killed, avo killed with -9): an orphan's timings would otherwise share the GPU with the
+    next worker's, and a hung kernel would spin on."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        if os.getpgid(0) == os.getpid():  # started in a session of its own (Worker.start)
+            os.killpg(0, signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="avo-tui evaluation worker (started by avo)")
     parser.add_argument("--fd", type=int, required=True)
@@ -351,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the worker stops
     make_undumpable()  # no process of the same user may read or patch the harness's memory
     conn = Connection(args.fd)
+    watch_parent(os.getppid())
     started = time.monotonic()
     try:
         serve(conn, args.device)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .protocol import (
+    GateAnswer,
     Operator,
     OperatorUnavailable,
     StepContext,
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
     from .agent import AgentSettings
 
 OPERATORS = ("tuner", "agent")
+
+
+def operator_names(spec: str) -> list[str]:
+    """The operators a spec names: one (``tuner``) or a comma list for the lanes of a run
+    (``agent,tuner``: lane 1 the agent, lane 2 the tuner, lane 3 the agent ...); a name that
+    is not an operator is refused in one line."""
+    names = [name.strip() for name in spec.split(",")]
+    for name in names:
+        if name not in OPERATORS:
+            raise OperatorUnavailable(f"no operator {name!r} (one of {', '.join(OPERATORS)}; "
+                                      "several, comma-separated, share the lanes in turn)")
+    return names
 
 
 def get_operator(
@@ -48,6 +61,7 @@ def get_operator(
 
 __all__ = [
     "OPERATORS",
+    "GateAnswer",
     "Operator",
     "OperatorUnavailable",
     "StepContext",
@@ -56,4 +70,5 @@ __all__ = [
     "Trial",
     "Tuner",
     "get_operator",
+    "operator_names",
 ]

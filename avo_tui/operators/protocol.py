@@ -2,7 +2,10 @@
 
 The engine calls ``step`` again and again. A step sees the session (lineage, attempts, files)
 through a :class:`StepContext`, evaluates candidates with it, and asks it to commit the ones
-worth keeping; the commit gate decides. The context's ``session`` is a read-only view: only
+worth keeping; the commit gate decides. In a run of several lanes (docs/engine.md) each lane
+has its own operator instance and context, and the lineage moves under a step as other lanes
+commit: the gate judges every request against the best at that moment, and says so
+(:class:`GateAnswer`). The context's ``session`` is a read-only view: only
 the gate writes the lineage. ``safe_point``, ``take_hints``, ``evaluate`` and
 ``commit`` are safe points: a pause takes effect there, and a rollback or stop ends the step by
 raising :class:`StepInterrupted`.
@@ -10,6 +13,7 @@ raising :class:`StepInterrupted`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +57,25 @@ class StepResult:
     failed: bool = False  # a fault ended the step (a bug, a request the API refused)
 
 
+@dataclass(frozen=True)
+class GateAnswer:
+    """The gate's answer to a lane's latest commit request: the attempt it recorded (its
+    outcome: committed, suspect, not_confirmed, unchanged or a failure's kind, and why in its
+    detail), the best version it judged against, and where the best was when the step began
+    if another lane's commit has moved it since (``moved_from``)."""
+
+    attempt: Attempt
+    best: str | None = None
+    moved_from: str | None = None
+
+    def moved(self) -> str:
+        """A sentence for the operator when the best moved under its step, else ''."""
+        if not self.moved_from or not self.best:
+            return ""
+        return (f"The best moved from {self.moved_from} to {self.best} while this step ran "
+                f"(another lane committed): the gate judged the kernel against {self.best}.")
+
+
 class StepContext(Protocol):
     target: TargetSpec
 
@@ -77,6 +100,18 @@ class StepContext(Protocol):
         """What the operator kept across steps and restarts (``remember``)."""
         ...
     def remember(self, **fields: Any) -> None: ...
+    def update_memory(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """``remember(**change(memory()))`` in one go: the other lanes of the run share the
+        memory, and one of them may write it between a read and a write."""
+        ...
+    @property
+    def lane(self) -> int | None:
+        """This step's lane in a run of several (1, 2 ...); None when the run has one."""
+        ...
+    @property
+    def lanes(self) -> int:
+        """How many lanes the run has."""
+        ...
     def head(self) -> Version: ...
     def best(self) -> Version | None: ...
     def commit_threshold(self) -> float:
@@ -117,6 +152,9 @@ class StepContext(Protocol):
         ...
     def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         """Re-evaluate ``trial`` independently; commit it if the gate accepts. None if not."""
+        ...
+    def gate_answer(self) -> GateAnswer | None:
+        """What the gate answered to this lane's latest ``commit`` (None before any)."""
         ...
 
 

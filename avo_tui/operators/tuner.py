@@ -87,9 +87,11 @@ class Tuner:
         if self._wide_steps:
             self._wide_steps -= 1
         summary = f"{change}: {trial.outcome}" + (f" -> {committed.id}" if committed else "")
-        latest = ctx.session.recent_attempts(1) if trial.outcome == "promising" else []
-        if not committed and latest and latest[0].outcome == "suspect":  # the operator decides
-            summary += f" -> held as suspect {latest[0].id} for the operator's review"
+        answer = ctx.gate_answer() if trial.outcome == "promising" else None
+        if not committed and answer and answer.attempt.outcome == "suspect":  # a person decides
+            summary += f" -> held as suspect {answer.attempt.id} for the operator's review"
+        if answer and answer.moved_from:  # another lane committed while this step ran
+            summary += f" (judged against {answer.best}, the best since {answer.moved_from})"
         return StepResult(summary, committed=committed)
 
     def redirect(self, ctx: StepContext, reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 
@@ -26,7 +27,8 @@ def atomic_write(path: Path, data: bytes, *, backup: Path | None = None) -> None
     """
     if backup is not None and path.exists():
         atomic_write(backup, path.read_bytes())
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # One temp name per thread: lanes write from threads of one process.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -9,7 +9,11 @@ from .models import Version
 
 
 class Lineage:
-    """An in-memory index of every version of a session. Versions are only ever added."""
+    """An in-memory index of every version of a session. Versions are only ever added.
+
+    Lanes read it from their own threads while the engine adds a version: readers take a
+    snapshot of the versions first (``list()`` of a dict is one step under the GIL), so an
+    add never breaks an iteration in progress."""
 
     def __init__(self, versions: Iterable[Version] = ()) -> None:
         self._versions: dict[str, Version] = {}
@@ -39,7 +43,7 @@ class Lineage:
         return vid in self._versions
 
     def __iter__(self) -> Iterator[Version]:
-        return iter(self._versions.values())
+        return iter(list(self._versions.values()))
 
     @property
     def ids(self) -> list[str]:
@@ -83,5 +87,5 @@ class Lineage:
 
     def ranked(self) -> list[Version]:
         """Scored versions, best first (ties: earlier first)."""
-        scored = [v for v in self._versions.values() if v.score is not None]
+        scored = [v for v in list(self._versions.values()) if v.score is not None]
         return sorted(scored, key=lambda v: (-v.score.gmean, v.number))  # type: ignore[union-attr]

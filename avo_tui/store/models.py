@@ -79,6 +79,7 @@ class Version:
     cost_usd: float = 0.0  # API dollars spent since the previous commit, failed steps included
     attempt: str | None = None
     tokens: int = 0  # API tokens spent since the previous commit, as cost_usd
+    lane: int | None = None  # the lane that proposed it, in a run of several (docs/engine.md)
 
     @property
     def number(self) -> int:
@@ -112,6 +113,7 @@ class Attempt:
     transcript: str | None = None  # blob hash of the agent conversation
     version: str | None = None  # set when the attempt became a version
     idea: str | None = None  # what the operator tried, in its own words (the agent's evaluate)
+    lane: int | None = None  # the lane that evaluated it, in a run of several (docs/engine.md)
 
     @property
     def number(self) -> int:

@@ -90,6 +90,7 @@ class PlanPayload(Payload):
 
     KIND = EventKind.PLAN
     text: str
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class ToolCallPayload(Payload):
     input: str = ""
     error: bool = False
     result: str = ""
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class AttemptPayload(Payload):
     outcome: str
     base: str = ""
     detail: str = ""
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class CommitPayload(Payload):
     author: str
     gmean: float | None
     message: str = ""
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class HintPayload(Payload):
     action: Literal["received", "used", "unusable"]
     text: str
     note: str | None = None
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,7 @@ class GuidancePayload(Payload):
     KIND = EventKind.GUIDANCE
     action: Literal["set", "cleared"]
     text: str | None = None
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -173,11 +179,13 @@ class PausePayload(Payload):
 
     KIND = EventKind.PAUSE
     reason: str = ""
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
 class ResumePayload(Payload):
     KIND = EventKind.RESUME
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -199,6 +207,7 @@ class SupervisorPayload(Payload):
     action: Literal["redirect", "review"]
     attempt: str | None = None  # redirect
     proposals: str | None = None  # review
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,7 @@ class SuspectPayload(Payload):
     flags: tuple[str, ...] | None = None  # held: why it is implausible
     version: str | None = None  # approved
     reason: str | None = None  # rejected
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,7 @@ class StepPayload(Payload):
     tokens: int = 0
     transcript: str | None = None  # blob hash of the agent's conversation
     failed: bool = False  # ended by a fault (the operator's bug, the API), not by a decision
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -239,18 +250,22 @@ class StepResumedPayload(Payload):
     KIND = EventKind.STEP_RESUMED
     turn: int
     message: str = ""
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
 class StatusPayload(Payload):
     """Announced run-state fields: the run's ``status`` (and why), or, with ``status`` =
     ``budgets``, new budget limits. Any other field the announcement named is in
-    ``changes``, stored beside ``status`` as the state change wrote it."""
+    ``changes``, stored beside ``status`` as the state change wrote it. With ``lane``, the
+    status of one lane of a run of several (``running`` when it starts, ``stopped`` or
+    ``finished`` when it ends), while the run goes on."""
 
     KIND = EventKind.STATUS
     status: str
     reason: str = ""
     changes: Mapping[str, Any] = field(default_factory=dict)
+    lane: int | None = None  # set: one lane's status (started, stopped, finished), not the run's
 
     def to_doc(self) -> dict[str, Any]:
         doc = super().to_doc()
@@ -267,6 +282,7 @@ class ErrorPayload(Payload):
     KIND = EventKind.ERROR
     message: str
     traceback: str | None = None  # of an internal error, clipped
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 @dataclass(frozen=True)
@@ -308,6 +324,7 @@ class ResearchPayload(Payload):
     change: str = ""
     final: str = ""
     lesson: str = ""
+    lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .doc_fields import DocError, read_dataclass, read_fields, write_fields
 from .models import Suspect
 
 EngineDoc = dict[str, Any]  # a document the engine owns and types itself
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,33 @@ class InFlight:
     def from_doc(cls, doc: object) -> InFlight:
         """DocError if ``doc`` is not a whole in-flight record."""
         return read_dataclass(cls, doc)
+
+
+@dataclass(frozen=True)
+class LaneState:
+    """One lane of a run of several (docs/engine.md, Lanes), as ``RunState.lanes`` keeps it
+    under its number: what the views show of it (its operator, status, base version, plan and
+    spend, summed over every run of the session) and what lanes 2 and up need to resume.
+    Lane 1's own in-flight candidate, hints and failed-step count are the run state's top-level
+    fields, so a session run with one lane is what it always was."""
+
+    operator: str = ""
+    status: str = ""  # running, paused, stopped, finished
+    reason: str = ""
+    base: str | None = None  # the version its step in hand builds on
+    plan: str = ""  # its latest plan, clipped
+    steps: int = 0
+    commits: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+    failed_steps: int = 0  # lanes 2 and up
+    in_flight: InFlight | None = None  # lanes 2 and up
+    pending_hints: tuple[str, ...] = ()  # lanes 2 and up
+    guidance: str | None = None  # its own standing guidance, over the session's
+    memory: EngineDoc | None = None  # its own part of the operator's memory (directions)
+
+    def to_doc(self) -> dict[str, Any]:
+        return write_fields(self)
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,10 @@ class RunState:
     suspects: Mapping[str, Suspect] = field(default_factory=dict)  # attempt id -> pending
     knowledge: tuple[str, ...] | None = None  # the session's own knowledge folders
     operator: str | None = None  # switched to on a resume; None: the one in meta, it began with
+    lanes: Mapping[str, LaneState] = field(default_factory=dict)  # by number, in a run of several
+    lane_count: int | None = None  # set on a resume with --lanes; None: the settings' count
+    gpus: str | None = None  # set on a resume with --gpus; None: the settings' GPUs
+    workers: int | None = None  # set on a resume with --workers; None: the settings' count
     # Not stored: the fields of the document that did not read (their defaults stand in).
     damaged: tuple[str, ...] = field(default=(), compare=False)
 
@@ -80,11 +112,12 @@ class RunState:
         ``damaged``."""
         if not isinstance(doc, Mapping):
             return cls(damaged=("state",))
-        plain = {k: v for k, v in doc.items() if k not in ("suspects", "damaged")}
+        plain = {k: v for k, v in doc.items() if k not in ("suspects", "lanes", "damaged")}
         values, problems = read_fields(cls, plain)
         damaged = list(problems)
         suspects = _suspects(doc.get("suspects"), damaged)
-        return cls(**values, suspects=suspects, damaged=tuple(sorted(damaged)))
+        lanes = _entries(LaneState, "lanes", doc.get("lanes"), damaged)
+        return cls(**values, suspects=suspects, lanes=lanes, damaged=tuple(sorted(damaged)))
 
     def usage_figure(self, name: str) -> float:
         """A figure of the engine's usage (``steps``, ``seconds``, ``cost_usd``, ``tokens``);
@@ -96,15 +129,21 @@ class RunState:
 
 
 def _suspects(doc: object, damaged: list[str]) -> dict[str, Suspect]:
+    return _entries(Suspect, "suspects", doc, damaged)
+
+
+def _entries(cls: type[T], name: str, doc: object, damaged: list[str]) -> dict[str, T]:
+    """The entries of a keyed field read one by one: one that does not read is left out and
+    named in ``damaged``, and the others still read."""
     if doc is None:
         return {}
     if not isinstance(doc, Mapping):
-        damaged.append("suspects")
+        damaged.append(name)
         return {}
     out = {}
     for key, entry in doc.items():
         try:
-            out[str(key)] = read_dataclass(Suspect, entry)
+            out[str(key)] = read_dataclass(cls, entry)
         except DocError:
-            damaged.append(f"suspects.{key}")
+            damaged.append(f"{name}.{key}")
     return out

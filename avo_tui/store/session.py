@@ -385,16 +385,21 @@ class Session:
         cost_usd: float = 0.0,
         tokens: int = 0,
         state: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        lane: int | None = None,
     ) -> Version:
-        """Add the next version as a child of the head and move the head to it. ``state``:
-        run-state fields written in the same transaction (the engine's usage, which says what
-        the version's cost covered, so that no crash can count a cost twice)."""
+        """Add the next version as a child of ``parent`` (default: the head) and move the head
+        to it. ``state``: run-state fields written in the same transaction (the engine's usage,
+        which says what the version's cost covered, so that no crash can count a cost twice).
+        ``lane``: the lane that proposed it, in a run of several, whose ``parent`` is the
+        version it built on, which another lane's commit may have left behind the head."""
         self._check_writable()
         if author not in AUTHORS:
             raise StoreError(f"unknown author {author!r} (one of {', '.join(AUTHORS)})")
         hashes = self.store_files(files)  # blobs first: a version never names a missing blob
         return self._writing(lambda: self._insert_commit(
-            self.head, files, hashes, author, message, score, attempt, cost_usd, tokens, state))
+            self.version(parent) if parent else self.head, files, hashes, author, message,
+            score, attempt, cost_usd, tokens, state, lane))
 
     def _insert_commit(
         self,
@@ -408,6 +413,7 @@ class Session:
         cost_usd: float,
         tokens: int = 0,
         state: Mapping[str, Any] | None = None,
+        lane: int | None = None,
     ) -> Version:
         last = self.lineage.last
         number = last.number + 1 if last else 0
@@ -425,12 +431,13 @@ class Session:
             cost_usd,
             attempt,
             tokens,
+            lane,
         )
         self._insert_version(version)
         self._set_state(**(state or {}), head=version.id)
         self._insert_payload(
             CommitPayload(version.id, parent.id, author, score.gmean if score else None,
-                          message[:200]),
+                          message[:200], lane=lane),
         )
         return version
 
@@ -447,10 +454,12 @@ class Session:
         transcript: str | None = None,
         version: str | None = None,
         idea: str | None = None,
+        lane: int | None = None,
     ) -> Attempt:
-        """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts."""
+        """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts;
+        ``lane``: the lane that evaluated it, in a run of several."""
         attempt = replace(self._new_attempt(files, base, author, outcome, detail, score, log,
-                                            transcript, version), idea=idea)
+                                            transcript, version), idea=idea, lane=lane)
         return self._writing(lambda: self._insert_attempt(attempt))
 
     def _new_attempt(
@@ -480,7 +489,7 @@ class Session:
         self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
         self._attempt_count = attempt.number
         self._insert_payload(AttemptPayload(attempt.id, attempt.outcome, attempt.base,
-                                            attempt.detail[:200]))
+                                            attempt.detail[:200], lane=attempt.lane))
         return attempt
 
     # -- suspects: flagged results held for the operator -------------------------------------
@@ -497,11 +506,12 @@ class Session:
         detail: str = "",
         log: str | None = None,
         transcript: str | None = None,
+        lane: int | None = None,
     ) -> Suspect:
         """Record a flagged result the gate would have committed as a ``suspect`` attempt and
         add it to the pending suspects in the state, with a ``suspect`` event, in one write."""
-        draft = self._new_attempt(files, base, author, "suspect", detail, score, log,
-                                  transcript, None)
+        draft = replace(self._new_attempt(files, base, author, "suspect", detail, score, log,
+                                          transcript, None), lane=lane)
 
         def write() -> Suspect:
             attempt = self._insert_attempt(draft)
@@ -511,7 +521,7 @@ class Session:
             self._set_state(**{SUSPECTS: {**pending, attempt.id: suspect.to_doc()}})
             self._insert_payload(SuspectPayload(
                 "held", attempt.id, base=base, author=author, gmean=score.gmean,
-                unit=score.unit, flags=tuple(flags)))
+                unit=score.unit, flags=tuple(flags), lane=lane))
             return suspect
 
         return self._writing(write)
@@ -559,7 +569,7 @@ class Session:
         def write() -> Version:
             version = self._insert_commit(self.version(attempt.base), files, attempt.files,
                                           attempt.author, message, attempt.score, attempt.id,
-                                          cost_usd, tokens, state)
+                                          cost_usd, tokens, state, attempt.lane)
             self._resolve(SuspectPayload("approved", attempt_id, version=version.id))
             return version
 

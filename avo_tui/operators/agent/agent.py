@@ -35,7 +35,7 @@ from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
 from .tools import SCHEMAS, TOOL_NAMES, Toolbox
-from .workspace import Workspace
+from .workspace import Workspace, workspace_folder
 
 CACHE = {"type": "ephemeral"}
 SUMMARY_CHARS = 300
@@ -98,7 +98,8 @@ class _Step:
         self.ended: str | None = None
         self.head = ctx.head()
         self.workspace = Workspace(
-            ctx.session.directory / "workspace", agent.knowledge, self.settings.max_write_bytes
+            ctx.session.directory / workspace_folder(ctx.lane), agent.knowledge,
+            self.settings.max_write_bytes,
         )
         self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.head.id,
                              transcript=self.transcript,
@@ -133,22 +134,28 @@ class _Step:
         """Record what the step tried and learned; a step that ended normally is first asked
         for its lesson and the running summary (the debrief). Nothing here may fail the step."""
         outcome = self._outcome(summary, committed)
-        memory = self.ctx.memory()
         debrief = research.Debrief("", None, False)
         if ask and self.settings.debrief:
-            debrief = self._debrief(outcome, directions=bool(memory.get("directions")))
+            directions = self.ctx.memory().get("directions")
+            debrief = self._debrief(outcome, directions=bool(directions))
         try:
             record = research.record(
                 self.tools.log, step=self.ctx.step_number, outcome=outcome,
                 files=self.workspace.files(), base_files=self.ctx.session.read_files(self.head),
                 base_score=self.head.score, final=summary, lesson=debrief.lesson)
             self.ctx.announce(record)
-            kept: dict[str, Any] = {"research": research.kept_records(memory, record)}
-            if debrief.summary:
-                kept["summary"] = debrief.summary
-            if debrief.directions_done:
-                kept["directions"] = None
-            self.ctx.remember(**kept)
+
+            def keep(memory: dict[str, Any]) -> dict[str, Any]:
+                # Read now, not before the debrief: another lane may have kept its record
+                # meanwhile, and the log keeps every lane's.
+                kept: dict[str, Any] = {"research": research.kept_records(memory, record)}
+                if debrief.summary:
+                    kept["summary"] = debrief.summary
+                if debrief.directions_done:
+                    kept["directions"] = None
+                return kept
+
+            self.ctx.update_memory(keep)
         except StepInterrupted:
             raise
         except Exception as error:  # the record is worth less than the step it describes
@@ -208,7 +215,8 @@ class _Step:
             ctx.acknowledge_hint(hint, True, "in the agent's step brief")
         directions = ctx.memory().get("directions")  # they stand until done or replaced
         text = brief.step_brief(ctx, hints=hints, directions=directions,
-                                context_window=self.settings.context_window)
+                                context_window=self.settings.context_window,
+                                lane=(ctx.lane, ctx.lanes) if ctx.lane else None)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
         self._save()
 

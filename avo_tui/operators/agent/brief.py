@@ -222,9 +222,11 @@ def step_brief(
     hints: list[str],
     directions: str | None,
     context_window: int = AgentSettings.context_window,
+    lane: tuple[int, int] | None = None,
 ) -> str:
     """Where the search stands, for the first message of a step, within the budget of
-    ``context_window`` whatever the session holds."""
+    ``context_window`` whatever the session holds. ``lane``: (this lane, how many) in a run
+    of several lanes."""
     budget = budget_chars(context_window)
     share = {name: int(part * budget) for name, part in SHARES.items()}
     session = ctx.session
@@ -234,7 +236,7 @@ def step_brief(
     guidance = (report.clip(f"## Standing guidance from the operator (holds until cleared)\n"
                             f"{ctx.guidance}", share["guidance"]) if ctx.guidance else "")
     parts = [f"# Step brief (step {ctx.step_number})\nThe workspace holds {head.id} (the "
-             "head), your starting point.",
+             "head), your starting point." if lane is None else _lane_opening(ctx, head.id, lane),
              guidance,
              report.clip(_best(ctx), share["best"]),
              report.clip(_files(session.read_files(head)), share["files"]),
@@ -258,6 +260,17 @@ def step_brief(
     parts.append("Plan (update_plan), then work. Stop when you have committed or when nothing "
                  "more is worth trying in this step.")
     return report.clip("\n\n".join(p for p in parts if p), budget)
+
+
+def _lane_opening(ctx: StepContext, start: str, lane: tuple[int, int]) -> str:
+    number, count = lane
+    where = "the head" if number == 1 else "one of the best versions"
+    return (f"# Step brief (step {ctx.step_number}, lane {number} of {count})\n"
+            f"You are lane {number} of {count}: {count} operators work on this lineage at the "
+            "same time, each from its own starting version. The workspace holds "
+            f"{start} ({where}), your starting point. Another lane may commit while you work: "
+            "the gate always judges your kernel against the best at that moment, and tells you "
+            "when the best moved.")
 
 
 def _files(files: dict[str, str]) -> str:

@@ -21,7 +21,7 @@ REGRESSION = 0.01  # a shape slower by more than this is listed
 
 def checklist(ctx: StepContext, trial: Trial) -> str:
     session = ctx.session
-    head = session.head
+    head = ctx.head()  # the version the step built on (another lane may have moved the head)
     diff = diff_files(session.read_files(head), trial.files, head.id, "workspace")
     parts = [
         "Nothing was submitted yet. Verify this kernel, then call commit again to submit it "

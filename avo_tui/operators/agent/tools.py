@@ -393,10 +393,20 @@ class Toolbox:
         return "plan updated"
 
     def _note(self, text: str) -> str:
-        notes = kept_notes([*stored_notes(self.ctx.memory()), _nonempty(text, "text")])
-        self.ctx.remember(notes=notes)
-        size = sum(map(len, notes))
-        return f"noted ({len(notes)} notes kept, {size:,} of {MAX_NOTES_CHARS:,} characters)"
+        text = _nonempty(text, "text")
+        kept: list[str] = []
+
+        def add(memory: dict[str, Any]) -> dict[str, Any]:
+            kept[:] = kept_notes([*stored_notes(memory), text])
+            return {"notes": kept}
+
+        update = getattr(self.ctx, "update_memory", None)  # a bare stand-in has none
+        if update is not None:
+            update(add)  # in one go: another lane may note at the same moment
+        else:
+            self.ctx.remember(**add(self.ctx.memory()))
+        size = sum(map(len, kept))
+        return f"noted ({len(kept)} notes kept, {size:,} of {MAX_NOTES_CHARS:,} characters)"
 
     def _commit(self, message: str) -> ToolResult:
         files = self._kernel_files()
@@ -417,14 +427,15 @@ class Toolbox:
                 text += "\n\nThe reviewer's verdict:\n" + self.reviewer(text)
             return ToolResult(text)
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
+        answer = self.ctx.gate_answer()
+        moved = f"\n{answer.moved()}" if answer and answer.moved() else ""
         if version is None:
-            latest = self.ctx.session.recent_attempts(1)
-            if latest and latest[0].outcome == "suspect":
-                return ToolResult(report.held_suspect(self.ctx.session, latest[0]))
-            why = latest[0].detail if latest else "the re-evaluation did not confirm the gain"
-            return ToolResult(f"the commit gate refused it: {why}")
-        return ToolResult(f"committed {version.id} (parent {version.parent}); the step ends here",
-                          committed=version)
+            if answer and answer.attempt.outcome == "suspect":
+                return ToolResult(report.held_suspect(self.ctx.session, answer.attempt) + moved)
+            why = answer.attempt.detail if answer else "the re-evaluation did not confirm the gain"
+            return ToolResult(f"the commit gate refused it: {why}{moved}")
+        return ToolResult(f"committed {version.id} (parent {version.parent}); the step ends here"
+                          f"{moved}", committed=version)
 
     def _kernel_files(self) -> dict[str, str]:
         files = self.workspace.files()

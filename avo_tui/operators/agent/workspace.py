@@ -26,6 +26,12 @@ MAX_DEPTH = 6  # folders and file name together: "a/b/c.cu" is 3
 MAX_LINES_LISTED = 10  # where an ambiguous old_str occurs
 
 
+def workspace_folder(lane: int | None) -> str:
+    """The workspace's folder in the session: one per lane in a run of several (lane 1's, and
+    a run without lanes', is ``workspace``)."""
+    return "workspace" if lane is None or lane == 1 else f"workspace-{lane}"
+
+
 class ToolError(Exception):
     """A tool call that cannot be carried out; the message goes back to the model."""
 

@@ -1,0 +1,191 @@
+"""Lanes: several operator instances working on one session at once (docs/engine.md, Lanes).
+
+A lane owns its operator, the step it has in hand and the version that step builds on, its
+conversation draft and workspace (named by its number), its plan, its pending hints and own
+guidance, its pause, its part of the operator's memory (the supervisor's directions) and its
+spend. It shares the lineage, the attempts, the knowledge base, the noise, the supervisor and
+the budgets with the other lanes, and its commits pass through the one gate.
+
+Lane 1 keeps the names and the state fields a run without lanes always had (the top-level
+``in_flight``, ``pending_hints`` and ``failed_steps``, the ``conversation`` draft, the
+``workspace`` folder), so a session run with one lane is exactly what it was before lanes, and
+a session may change its number of lanes between runs. Lanes 2 and up keep theirs in the run
+state's ``lanes`` (:class:`~avo_tui.store.run_state.LaneState`), where every lane of a run of
+several also keeps what the views show (operator, status, base, plan, spend).
+
+**Diversity.** Lanes that start every step from the same version, with the same operator,
+mostly propose the same few changes. As in an island model, each lane starts from its own
+version: lane 1 from the head (the newest commit, or where a rollback put it), lane k from the
+k-th best version of the lineage (counted round when it has fewer). The gate still commits only
+a gain over the best, so every lane stays near the frontier, but from a different place on it.
+Tuner lanes also draw from different random streams (``--rng-seed`` plus the lane's number),
+and the supervisor redirects (and the agent's review gives directions to) the lane whose
+attempts stalled, not the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..operators import GateAnswer, Operator, operator_names
+from ..store import InFlight, RunState, Session, Version
+from ..store.run_state import LaneState
+
+CONVERSATION = "conversation"  # the draft holding the agent's step in flight (lane 1's)
+LANE_MEMORY = frozenset({"directions"})  # the operator's memory that is each lane's own
+PLAN_KEPT = 300  # characters of a lane's latest plan in the run state
+
+
+def draft_name(number: int) -> str:
+    """The draft of lane ``number``'s conversation: lane 1 has the one a run always had."""
+    return CONVERSATION if number == 1 else f"{CONVERSATION}-{number}"
+
+
+def lane_operators(spec: str, count: int) -> list[str]:
+    """The operator of each of ``count`` lanes: the spec's names in turn."""
+    names = operator_names(spec)
+    return [names[k % len(names)] for k in range(count)]
+
+
+def starting_version(session: Session, number: int) -> Version:
+    """The version lane ``number`` starts a step from: the head for lane 1, the k-th best
+    (counted round) for lane k."""
+    ranked = list(session.lineage.ranked()) if number > 1 else []
+    if not ranked:
+        return session.head
+    return ranked[(number - 1) % len(ranked)]
+
+
+@dataclass
+class Lane:
+    """One lane's state in the engine. The engine reads and writes it under its lock."""
+
+    number: int
+    operator: Operator
+    label: int | None  # the number on its records and events; None when the run has one lane
+    paused: bool = False
+    stop_reason: str | None = None  # this lane ends at its next safe point
+    interrupt: str | None = None  # the step in hand must end at its next safe point
+    redirect: str | None = None  # the supervisor's reason, taken before the next step
+    pending_hints: list[str] = field(default_factory=list)
+    guidance: str | None = None  # its own, over the session's
+    failed_steps: int = 0
+    in_flight: InFlight | None = None
+    base: str | None = None  # the version its step builds on (several lanes only)
+    best_at_start: str | None = None  # the best when its step began
+    step_number: int = 0  # of the step in hand
+    plan: str = ""
+    memory: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0
+    commits: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+    answer: GateAnswer | None = None  # the gate's latest answer to it
+    ended: tuple[str, str] | None = None  # (status, reason) once its loop is over
+    ended_order: int = 0  # the order lanes ended in: the last one's reason is the run's
+
+    @property
+    def draft(self) -> str:
+        return draft_name(self.number)
+
+    @property
+    def status(self) -> str:
+        if self.ended:
+            return self.ended[0]
+        return "paused" if self.paused else "running"
+
+    def load(self, state: LaneState | None, run: RunState) -> None:
+        """Take up what the session keeps of this lane (lane 1's own fields are the run
+        state's top-level ones)."""
+        if self.number == 1:
+            self.pending_hints = list(run.pending_hints)
+            self.failed_steps = run.failed_steps
+        elif state is not None:
+            self.pending_hints = list(state.pending_hints)
+            self.failed_steps = state.failed_steps
+        if state is None:
+            return
+        self.base, self.plan, self.guidance = state.base, state.plan, state.guidance
+        self.memory = dict(state.memory or {})
+        self.steps, self.commits = state.steps, state.commits
+        self.cost_usd, self.tokens = state.cost_usd, state.tokens
+
+    def state(self) -> LaneState:
+        own = self.number > 1
+        return LaneState(
+            operator=self.operator.name,
+            status=self.status,
+            reason=self.ended[1] if self.ended else "",
+            base=self.base,
+            plan=self.plan[:PLAN_KEPT],
+            steps=self.steps,
+            commits=self.commits,
+            cost_usd=round(self.cost_usd, 6),
+            tokens=self.tokens,
+            failed_steps=self.failed_steps if own else 0,
+            in_flight=self.in_flight if own else None,
+            pending_hints=tuple(self.pending_hints) if own else (),
+            guidance=self.guidance,
+            memory=dict(self.memory) or None,
+        )
+
+    def own_memory(self, shared: dict[str, Any]) -> dict[str, Any]:
+        """The operator's memory as this lane sees it: the shared part, and its own
+        directions (lane 1's are in the shared document, where a run without lanes kept
+        them)."""
+        if self.number == 1:
+            return shared
+        return {k: v for k, v in shared.items() if k not in LANE_MEMORY} | self.memory
+
+
+def moved_note(moved_from: str | None, best: Version | None) -> str:
+    """What an attempt's detail says when another lane's commit moved the best during the
+    step that asked the gate; '' when it did not move."""
+    if not moved_from or best is None or best.id == moved_from:
+        return ""
+    return f"; the best moved from {moved_from} to {best.id} during this step: judged against it"
+
+
+def lane_lines(state: RunState) -> list[str]:
+    """One line per lane of the session's runs with several: what it has done and spent, for
+    the end of a run and ``avo sessions show``."""
+    lines = []
+    for number, lane in sorted(state.lanes.items(), key=lambda item: _number(item[0])):
+        spent = f", ${lane.cost_usd:.2f}, {lane.tokens:,} tokens" if lane.tokens else ""
+        where = f" on {lane.base}" if lane.base else ""
+        lines.append(f"lane {number} ({lane.operator or '?'}, {lane.status or '?'}{where}): "
+                     f"{lane.steps} steps, {lane.commits} commits{spent}")
+    return lines
+
+
+def _number(key: str) -> int:
+    return int(key) if key.isdigit() else 0
+
+
+def resumed_lanes(session: Session, stored: int, asked: int | None) -> int:
+    """How many lanes a resumed run has: ``--lanes`` as given now (kept in the state for later
+    runs), else what the session last had."""
+    kept = session.run_state.lane_count or stored
+    if asked and asked != kept:
+        session.set_state(lane_count=asked, announce=False)
+        return asked
+    return kept
+
+
+def lane_operators_for_run(
+    spec: str, count: int, seed: int | None, make: Callable[[str, int | None], Operator]
+) -> list[Operator]:
+    """One operator instance per lane, ``make(name, seed)`` building each: the tuners draw
+    from different random streams (``seed`` plus the lane's number less one; no seed, their
+    own)."""
+    return [make(name, None if seed is None else seed + k)
+            for k, name in enumerate(lane_operators(spec, count))]
+
+
+def describe_lanes(spec: str, count: int) -> str:
+    """``tuner``, or ``agent and tuner in 4 lanes``."""
+    names = list(dict.fromkeys(operator_names(spec)))
+    text = " and ".join(names)
+    return f"{text} in {count} lanes" if count > 1 else text

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Do evaluations scale with GPUs, and does every GPU score a kernel alike?
+
+    python benchmarks/parallel_scale.py                          # mha, every GPU here
+    python benchmarks/parallel_scale.py --gpus 0,1,2,3 --evals 32 --repeats 5 --json
+    python benchmarks/parallel_scale.py --target cpu-attention --workers 2 --evals 4 --quick
+
+For pools of 1, 2, 4 ... workers (up to every GPU of --gpus; on the CPU target, --workers CPU
+worker processes), the same batch of --evals candidates (the seed and its one-knob variants,
+each new to a fresh compile cache, as a tuner's are) is scored through the evaluator's pool,
+as many at once as the pool has workers (engine/gpu_pool.py). Each worker first scores the
+seed once (started, warm, baselines measured), which is not counted. Prints per pool size:
+
+    evals_per_hour     the batch's evaluations over its wall time, per hour
+    speedup            that over the one-worker figure (ideal: the pool's size)
+
+and per GPU of the largest pool, the seed scored --repeats times there, the baselines measured
+anew each time, as a new session on that GPU would:
+
+    score_mean         the seed's geometric mean (TFLOP/s on GPU targets)
+    score_spread_pct   (max - min) / mean of those scores
+    ratio_mean         the seed's ratio to the target's first baseline (cuDNN on mha)
+    ratio_spread_pct   the same spread for the ratio
+
+and across GPUs, the spread of the per-GPU means of score and ratio: how far a GPU's scores
+stand from another's, against the ratio, measured beside the kernel on each GPU. A GPU target
+needs a machine with NVIDIA GPUs; without one the script says so in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from avo_tui.engine import Evaluator  # noqa: E402
+from avo_tui.engine.gpu_pool import GpuSpecError, WorkerPool, resolve_gpus  # noqa: E402
+from avo_tui.engine.launch import seed_files  # noqa: E402
+from avo_tui.evaluation import (  # noqa: E402
+    EvalRequest,
+    EvalResult,
+    TargetSpec,
+    Worker,
+    contract,
+    get_target,
+)
+from avo_tui.evaluation.candidate import apply_knobs  # noqa: E402
+
+
+def pool_sizes(count: int) -> list[int]:
+    """1, 2, 4 ... up to ``count``, and ``count`` itself."""
+    sizes = [1]
+    while sizes[-1] * 2 <= count:
+        sizes.append(sizes[-1] * 2)
+    return sizes if sizes[-1] == count else [*sizes, count]
+
+
+def batch(target: TargetSpec, seed: dict[str, str], count: int) -> list[dict[str, str]]:
+    """The seed, then its variants changing one knob to another declared value (those whose
+    requirements hold on the target), repeated when there are fewer than ``count``."""
+    knobs = [k for text in seed.values() for k in contract.parse(text).knobs]
+    variants = [seed]
+    for knob in knobs:
+        for value in knob.choices:
+            if value != knob.value:
+                files = apply_knobs(seed, {knob.name: value})
+                if feasible(files, target):
+                    variants.append(files)
+    return [variants[i % len(variants)] for i in range(count)]
+
+
+def feasible(files: dict[str, str], target: TargetSpec) -> bool:
+    try:
+        for text in files.values():
+            contract.parse(text).check_requirements(target.defines)
+    except contract.ContractError:
+        return False
+    return True
+
+
+def new_pool(target: TargetSpec, slots: list[str | None]) -> WorkerPool:
+    """Workers started with a fresh compile cache (read from the environment at spawn), so
+    every pool size compiles the batch anew."""
+    os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-scale-cache-")
+    pool = WorkerPool([Worker(target.device, gpu=slot) for slot in slots])
+    pool.start()
+    return pool
+
+
+def on_each(pool: WorkerPool, work: object) -> list[object]:
+    """``work(worker)`` on every worker of ``pool`` at once (each worker its own thread)."""
+    with ThreadPoolExecutor(len(pool.workers)) as threads:
+        return list(threads.map(work, pool.workers))  # type: ignore[arg-type]
+
+
+def scale(target: TargetSpec, slots: list[str | None], candidates: list[dict[str, str]],
+          quick: bool) -> dict[str, object]:
+    """The batch through an evaluator on a pool of ``slots``, as many at once as workers."""
+    seed = candidates[0]
+    pool = new_pool(target, slots)
+    try:
+        on_each(pool, lambda w: w.evaluate(EvalRequest(target.name, seed, quick=quick)))
+        evaluator = Evaluator(target, pool, quick=quick)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(slots)) as threads:
+            results = list(threads.map(evaluator.evaluate, candidates))
+        seconds = time.perf_counter() - started
+    finally:
+        pool.stop()
+    return {
+        "workers": len(slots),
+        "evals": len(results),
+        "failed": sum(not r.correct for r in results),
+        "seconds": round(seconds, 2),
+        "evals_per_hour": round(len(results) / seconds * 3600, 1),
+    }
+
+
+def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], repeats: int,
+           quick: bool) -> list[dict[str, object]]:
+    """The seed scored ``repeats`` times on each worker, the baselines measured each time."""
+    pool = new_pool(target, slots)
+    lock = threading.Lock()
+
+    def score(worker: Worker) -> dict[str, object]:
+        runs: list[EvalResult] = []
+        for _ in range(repeats):
+            request = EvalRequest(target.name, seed, quick=quick, reuse_baselines=False)
+            runs.append(worker.evaluate(request))
+            with lock:
+                progress(f"spread: {worker.gpu or 'cpu'} {len(runs)}/{repeats}")
+        good = [r for r in runs if r.correct]
+        host = good[0].host if good else worker.info
+        scores = [r.geomean for r in good]
+        ratios = [r.ratio for r in good if r.ratio is not None]
+        return {
+            "gpu_index": host.get("gpu_index", worker.gpu),
+            "gpu": host.get("gpu", host.get("cpu", "")),
+            "uuid": host.get("uuid"),
+            "runs": len(runs),
+            "failed": len(runs) - len(good),
+            "score_mean": round(statistics.fmean(scores), 4) if scores else None,
+            "score_spread_pct": round(spread_pct(scores), 2),
+            "ratio_mean": round(statistics.fmean(ratios), 4) if ratios else None,
+            "ratio_spread_pct": round(spread_pct(ratios), 2),
+        }
+
+    try:
+        return on_each(pool, score)  # type: ignore[return-value]
+    finally:
+        pool.stop()
+
+
+def spread_pct(values: list[float]) -> float:
+    mean = statistics.fmean(values) if values else 0.0
+    return (max(values) - min(values)) / mean * 100 if mean else 0.0
+
+
+def across(per_gpu: list[dict[str, object]], key: str) -> float:
+    return round(spread_pct([float(g[key]) for g in per_gpu if g[key] is not None]), 2)
+
+
+def table(report: dict) -> str:
+    lines = [f"{'workers':>7} {'evals':>6} {'seconds':>9} {'evals/hour':>11} {'speedup':>8}"]
+    for row in report["scale"]:
+        lines.append(f"{row['workers']:>7} {row['evals']:>6} {row['seconds']:>9.1f} "
+                     f"{row['evals_per_hour']:>11.1f} {row['speedup']:>8.2f}")
+    unit = report["unit"]
+    lines.append(f"\nthe seed, {report['repeats']} times on each, its baselines measured "
+                 "each time:")
+    lines.append(f"{'gpu':>5} {'name':24} {unit:>12} {'spread %':>9} {'ratio':>7} "
+                 f"{'spread %':>9}")
+    for g in report["per_gpu"]:
+        score = f"{g['score_mean']:.4g}" if g["score_mean"] is not None else "-"
+        ratio = f"{g['ratio_mean']:.3f}" if g["ratio_mean"] is not None else "-"
+        index = "-" if g["gpu_index"] is None else str(g["gpu_index"])
+        lines.append(f"{index:>5} {str(g['gpu'])[:24]:24} {score:>12} "
+                     f"{g['score_spread_pct']:>9.2f} {ratio:>7} {g['ratio_spread_pct']:>9.2f}")
+    where = "workers" if report["target_device"] == "cpu" else "GPUs"
+    lines.append(f"\nacross {where}: score means {report['across_score_spread_pct']}% apart, "
+                 f"ratio means {report['across_ratio_spread_pct']}%")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="mha", help="default: mha (needs NVIDIA GPUs)")
+    parser.add_argument("--gpus", default="all", help="GPU targets: 'all' or e.g. 0,1,3")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="the CPU target: the largest pool of CPU workers (default 2)")
+    parser.add_argument("--evals", type=int, default=0,
+                        help="candidates in the batch (default: 4 per worker of the largest "
+                        "pool)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="times each GPU scores the seed for the spread (default 3)")
+    parser.add_argument("--quick", action="store_true", help="the target's quick grid")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    target = get_target(args.target)
+    slots: list[str | None]
+    if target.device == "cpu":
+        slots = [None] * max(1, args.workers)
+    else:
+        try:
+            slots = list(resolve_gpus(args.gpus))
+        except GpuSpecError as error:
+            sys.exit(f"parallel_scale: {error}; this needs a machine with NVIDIA GPUs "
+                     "(or --target cpu-attention --workers N)")
+    seed = seed_files(target)
+    candidates = batch(target, seed, args.evals or 4 * len(slots))
+    started = time.perf_counter()
+    rows = []
+    for size in pool_sizes(len(slots)):
+        progress(f"scale: {size} workers")
+        rows.append(scale(target, slots[:size], candidates, args.quick))
+    for row in rows:
+        row["speedup"] = round(float(row["evals_per_hour"]) / float(rows[0]["evals_per_hour"]), 3)
+    per_gpu = spread(target, slots, seed, max(1, args.repeats), args.quick)
+    report = {
+        "target": target.name,
+        "target_device": target.device,
+        "grid": "quick" if args.quick else "full",
+        "unit": target.unit,
+        "repeats": max(1, args.repeats),
+        "scale": rows,
+        "per_gpu": per_gpu,
+        "across_score_spread_pct": across(per_gpu, "score_mean"),
+        "across_ratio_spread_pct": across(per_gpu, "ratio_mean"),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    progress("")
+    print(json.dumps(report, indent=2) if args.json else table(report))
+    return 0
+
+
+def progress(text: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{text:<40}", end="" if text else "\r", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

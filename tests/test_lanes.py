@@ -1,0 +1,407 @@
+"""Lanes: several operators at work on one session at once (docs/engine.md, Lanes), on the real
+thing: a session on disk, tuners or scripted operators, and the CPU worker scoring real
+kernels on the cpu-attention quick grid. Nothing here waits on the clock or on which thread
+is faster: lanes that must meet wait for each other through events."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_helpers import FAST, KERNEL, SLOW, TARGET, LiveRun, new_session, slow_seed
+from test_run_cli import avo, reader, wait_until
+
+from avo_tui.cli import main
+from avo_tui.engine import (
+    Budgets,
+    Engine,
+    Evaluator,
+    Guidance,
+    Hint,
+    Pause,
+    Resume,
+    Stop,
+    SupervisorLimits,
+)
+from avo_tui.engine.inbox import queued
+from avo_tui.evaluation import EvalResult, Worker, contract
+from avo_tui.evaluation.results import ConfigResult
+from avo_tui.operators import Operator, StepContext, StepResult, Trial, Tuner
+from avo_tui.store import Event, Score, Session, payload_of
+
+COMMIT_TRIES = 5  # first readings are compared with a score taken at another moment
+
+
+def start_lanes(
+    session: Session, worker: Worker, operators: Sequence[Operator], *,
+    max_steps: int | None = None, before: Callable[[Engine], None] | None = None,
+    limits: SupervisorLimits | None = None,
+) -> LiveRun:
+    """Run an engine with one lane per operator in a thread, as engine_helpers.start does."""
+    engine = Engine(session, list(operators), Evaluator(TARGET, worker, quick=True),
+                    budgets=Budgets(max_steps=max_steps), limits=limits)
+    thread = threading.Thread(target=lambda: live.result.append(engine.run()), daemon=True)
+    live = LiveRun(engine, thread)
+    engine.subscribe(live.events.append)
+    if before:
+        before(engine)
+    thread.start()
+    return live
+
+
+def lane_events(live: LiveRun, kind: str, lane: int) -> list[Event]:
+    return [e for e in live.kinds(kind) if e.data.get("lane") == lane]
+
+
+def knob(files: dict[str, str], name: str) -> str:
+    return next(k.value for k in contract.parse(files[KERNEL]).knobs if k.name == name)
+
+
+def attempt_files(session: Session, attempt_id: str) -> dict[str, str]:
+    return {n: session.blobs.get_text(h) for n, h in session.attempt(attempt_id).files.items()}
+
+
+class Scripted:
+    """An operator that plays ``behaviour`` at every step."""
+
+    name = "tuner"
+
+    def __init__(self, behaviour: Callable[[StepContext], StepResult]) -> None:
+        self.behaviour = behaviour
+        self.redirects: list[str] = []
+
+    def step(self, ctx: StepContext) -> StepResult:
+        return self.behaviour(ctx)
+
+    def redirect(self, ctx: StepContext, reason: str) -> None:
+        self.redirects.append(reason)
+
+
+def check_lineage(session: Session, lanes: set[int]) -> None:
+    """No version lost or duplicated: ids consecutive, each committed attempt is exactly one
+    version and each version (but the seed) exactly one committed attempt, with its lane."""
+    ids = session.lineage.ids
+    assert ids == [f"v{n}" for n in range(len(ids))]
+    attempts = [session.attempt(f"a{n}") for n in range(1, session.attempt_count + 1)]
+    assert all(a.lane in lanes for a in attempts), [(a.id, a.lane) for a in attempts]
+    committed = [a for a in attempts if a.outcome == "committed"]
+    versions = list(session.lineage)[1:]
+    assert sorted(a.version or "" for a in committed) == sorted(v.id for v in versions)
+    for version in versions:
+        [attempt] = [a for a in committed if a.version == version.id]
+        assert f"re-evaluation of {version.attempt}" in attempt.detail
+        assert version.lane == attempt.lane in lanes
+        assert session.attempt(version.attempt or "").lane == version.lane  # its first reading
+        assert version.parent == attempt.base  # the version its lane built on
+
+
+# -- the one gate ---------------------------------------------------------------------------
+
+
+def test_lanes_asking_the_gate_for_one_kernel_make_one_version(
+    tmp_path: Path, worker: Worker
+) -> None:
+    """The seed declares one knob whose only other value is 1.75 times as fast
+    (engine_helpers.slow_seed): every tuner lane has that one candidate. However the lanes
+    interleave, it becomes one version, v1, and any other lane's request for it is answered
+    without a second version."""
+    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+        live = start_lanes(session, worker, [Tuner(1), Tuner(2), Tuner(3)], max_steps=12)
+        reason = live.finish(300)
+        assert reason.startswith("every knob setting") or reason.startswith("step budget"), reason
+        assert session.lineage.ids == ["v0", "v1"], [
+            (a.id, a.lane, a.outcome, a.detail) for a in session.recent_attempts(30)]
+        check_lineage(session, {1, 2, 3})
+        assert FAST in session.read_files("v1")[KERNEL]
+        steps = live.kinds("step")
+        assert sorted(e.data["step"] for e in steps) == list(range(1, len(steps) + 1))
+        assert {e.data["lane"] for e in steps} <= {1, 2, 3}
+        lanes = session.run_state.lanes
+        assert sum(lane.steps for lane in lanes.values()) == session.state["step"] == len(steps)
+        assert sum(lane.commits for lane in lanes.values()) == 1
+        ended = [e for e in live.kinds("status") if e.data.get("lane")]
+        assert {e.data["lane"] for e in ended if e.data["status"] == "finished"} == {1, 2, 3}
+
+
+def test_tuner_lanes_keep_the_lineage_whole(session: Session, worker: Worker) -> None:
+    """Three tuners on the target's seed, whatever they find: every record names its lane,
+    every committed attempt is one version, step numbers are unique."""
+    live = start_lanes(session, worker, [Tuner(1), Tuner(2), Tuner(3)], max_steps=6)
+    assert live.finish(300) == "step budget reached (6 of 6)"
+    check_lineage(session, {1, 2, 3})
+    assert sorted(e.data["step"] for e in live.kinds("step")) == [1, 2, 3, 4, 5, 6]
+    assert all(payload_of(e).lane in (1, 2, 3) for e in live.kinds("attempt"))  # type: ignore[union-attr]
+    state = session.run_state
+    assert state.damaged == () and state.in_flight is None
+    assert sum(lane.steps for lane in state.lanes.values()) == 6
+    assert all(lane.in_flight is None and lane.operator == "tuner"
+               for lane in state.lanes.values())
+
+
+def promising(ctx: StepContext, files: dict[str, str]) -> Trial:
+    """Evaluate ``files`` until a first reading comes out promising (it is compared with a
+    score the seed took at another moment)."""
+    for _ in range(COMMIT_TRIES):
+        trial = ctx.evaluate(files, base=ctx.head().id)
+        if trial.outcome == "promising":
+            return trial
+    raise AssertionError(f"never promising: {trial.attempt.detail}")
+
+
+def test_a_lane_whose_best_moved_is_judged_against_the_new_best_and_told(
+    tmp_path: Path, worker: Worker
+) -> None:
+    """Lane 2 evaluates the faster kernel on v0, then waits while lane 1 commits the same
+    kernel as v1; when lane 2 asks the gate, the gate reads the best of now, v1: nothing new
+    to commit, and lane 2 is told the best moved under it."""
+    committed = threading.Event()
+    answers: list[Any] = []
+
+    def first(ctx: StepContext) -> StepResult:
+        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(ctx.head()).items()}
+        for _ in range(COMMIT_TRIES):
+            version = ctx.commit(promising(ctx, files), "lane 1: four times")
+            if version:
+                return StepResult("committed", committed=version, exhausted=True)
+        return StepResult("no commit", exhausted=True)
+
+    def second(ctx: StepContext) -> StepResult:
+        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(ctx.head()).items()}
+        trial = promising(ctx, files)
+        assert committed.wait(300)
+        version = ctx.commit(trial, "lane 2: four times")
+        answers.append((version, ctx.gate_answer()))
+        return StepResult("asked", exhausted=True)
+
+    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+        live = start_lanes(session, worker, [Scripted(first), Scripted(second)], before=lambda e:
+                           e.subscribe(lambda ev: committed.set() if ev.kind == "commit" else None))
+        live.finish(300)
+        assert session.lineage.ids == ["v0", "v1"] and session.version("v1").lane == 1
+        [(version, answer)] = answers
+        assert version is None and answer.attempt.outcome == "unchanged"
+        assert (answer.best, answer.moved_from) == ("v1", "v0")
+        assert "identical to v1" in answer.attempt.detail
+        assert "the best moved from v0 to v1 during this step" in answer.attempt.detail
+        assert answer.attempt.lane == 2
+        assert "The best moved from v0 to v1" in answer.moved()
+        check_lineage(session, {1, 2})
+
+
+def scored(gmean: float) -> EvalResult:
+    result = EvalResult(TARGET.name, TARGET.toolchain, "cpu", TARGET.unit, seed=1, quick=True)
+    result.configs = [ConfigResult(config, throughput=gmean) for config in TARGET.grid(True)]
+    return result
+
+
+def test_a_candidate_the_new_best_overtook_is_not_measured_again(tmp_path: Path) -> None:
+    """A lane's promising first reading against v0 is slower than v1, committed by another
+    lane meanwhile: the gate answers without a re-evaluation (the worker never starts)."""
+    seed = {KERNEL: "// seed\n"}
+    with Session.create(tmp_path / "s", target=TARGET.name, operator="tuner", seed_files=seed,
+                        score=Score(10.0, unit=TARGET.unit)) as session:
+        evaluator = Evaluator(TARGET, Worker("cpu"), quick=True)
+        engine = Engine(session, [Tuner(1), Tuner(2)], evaluator)
+        lane = engine.lanes[1]
+        lane.best_at_start = "v0"
+        first = session.record_attempt({KERNEL: "// faster\n"}, base="v0", author="tuner",
+                                       outcome="promising")
+        session.commit({KERNEL: "// fastest\n"}, author="tuner", message="v1",
+                       score=Score(20.0, unit=TARGET.unit))
+        trial = Trial(first, scored(12.0), {KERNEL: "// faster\n"}, "key")
+        assert engine.commit(trial, "faster", "tuner", lane=lane) is None
+        answer = lane.answer
+        assert answer is not None and answer.attempt.outcome == "slower"
+        assert "not re-evaluated" in answer.attempt.detail and answer.moved_from == "v0"
+        assert answer.attempt.lane == 2 and evaluator.count == 0
+
+
+# -- per-lane controls, spend and the supervisor ----------------------------------------------
+
+
+def send(root: Path, *words: str) -> None:
+    assert main(["--sessions-dir", str(root), "send", *words]) == 0
+
+
+def test_a_command_for_one_lane_acts_on_that_lane_alone(
+    session: Session, worker: Worker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a shell: lane 2 is paused before the run starts and lane 1 gets a hint; lane 1
+    works (with the hint), lane 2 does nothing; then lane 1 is stopped and the run goes on,
+    paused, until lane 2 is resumed."""
+    session.set_state(lane_count=2, announce=False)  # as avo run --session NAME --lanes 2 does
+    root, name = session.directory.parent, session.directory.name
+    send(root, name, "--lane", "2", "pause")
+    send(root, name, "--lane", "1", "hint", "please try BLOCK_Q = 16")
+    assert "(lane 2)" in capsys.readouterr().out
+    assert [q.command for q in queued(session.directory)] == [
+        Pause(lane=2), Hint("please try BLOCK_Q = 16", lane=1)]
+    live = start_lanes(session, worker, [Tuner(1), Tuner(2)])
+    live.wait(lambda: len(lane_events(live, "step", 1)) >= 2)
+    attempts = [session.attempt(f"a{n}") for n in range(1, session.attempt_count + 1)]
+    assert {a.lane for a in attempts} == {1}  # lane 2 has not evaluated anything
+    assert knob(attempt_files(session, "a1"), "BLOCK_Q") == "16"
+    acks = [e.data for e in live.kinds("hint") if e.data["action"] != "received"]
+    assert [(a["action"], a.get("lane")) for a in acks] == [("used", 1)]
+    assert lane_events(live, "pause", 2) and not lane_events(live, "pause", 1)
+    lanes = session.run_state.lanes
+    assert (lanes["1"].status, lanes["2"].status) == ("running", "paused")
+    assert session.state["status"] == "running"
+
+    live.engine.submit(Pause(lane=7))  # no such lane: said, and nothing else happens
+    live.engine.submit(Stop("lane 1 is done", lane=1))
+    live.wait(lambda: any(e.data.get("lane") == 1 for e in live.kinds("status")
+                          if e.data["status"] == "stopped"))
+    done = session.attempt_count
+    live.wait(lambda: session.state["status"] == "paused")  # lane 2, all that runs, is paused
+    assert live.thread.is_alive()
+    assert any("no lane 7" in e.data["message"] for e in live.kinds("error"))
+    live.engine.submit(Resume(lane=2))
+    live.wait(lambda: any(session.attempt(f"a{n}").lane == 2
+                          for n in range(done + 1, session.attempt_count + 1)))
+    live.engine.submit(Stop())
+    assert live.finish(120) == "stop requested"
+    later = [session.attempt(f"a{n}") for n in range(done + 1, session.attempt_count + 1)]
+    assert {a.lane for a in later} == {2}  # lane 1 did nothing after its stop
+    assert session.run_state.lanes["1"].reason == "lane 1 is done"
+
+
+def test_avo_send_names_a_lane_the_session_has(
+    session: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, name = session.directory.parent, session.directory.name
+    words = ["--sessions-dir", str(root), "send", name]
+    for argv, error in [
+        ([*words, "--lane", "2", "hint", "x"], "has no lane 2: it runs 1 lane"),
+        ([*words, "--lane", "1", "rollback", "v0"], "--lane applies to pause, resume, stop, "
+                                                    "hint and guide; rollback acts on"),
+    ]:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("avo: error: ") and error in err and err.count("\n") == 1, err
+    session.set_state(lane_count=3, announce=False)
+    assert main([*words, "--lane", "3", "guide", "vary", "UNROLL"]) == 0
+    assert main([*words, "stop"]) == 0
+    assert [q.command for q in queued(session.directory)] == [
+        Guidance("vary UNROLL", lane=3), Stop("stopped by avo send")]
+
+
+def test_each_lane_s_spend_is_its_own_and_adds_up_to_the_session_s(
+    session: Session, worker: Worker
+) -> None:
+    def spends(cost: float, tokens: int) -> Scripted:
+        def step(ctx: StepContext) -> StepResult:
+            ctx.charge(cost, tokens)
+            return StepResult(f"spent ${cost}")
+
+        return Scripted(step)
+
+    live = start_lanes(session, worker, [spends(0.5, 100), spends(0.25, 10)], max_steps=8)
+    assert live.finish(60) == "step budget reached (8 of 8)"
+    lanes = session.run_state.lanes
+    one, two = lanes["1"], lanes["2"]
+    assert one.steps + two.steps == 8 == session.state["step"]
+    assert (one.cost_usd, one.tokens) == (pytest.approx(0.5 * one.steps), 100 * one.steps)
+    assert (two.cost_usd, two.tokens) == (pytest.approx(0.25 * two.steps), 10 * two.steps)
+    usage = session.state["usage"]
+    assert usage["cost_usd"] == pytest.approx(one.cost_usd + two.cost_usd)
+    assert usage["tokens"] == one.tokens + two.tokens
+    for event in live.kinds("step"):  # each step's cost is its lane's, not the others'
+        cost, tokens = (0.5, 100) if event.data["lane"] == 1 else (0.25, 10)
+        assert (event.data["cost_usd"], event.data["tokens"]) == (cost, tokens)
+
+
+def test_the_supervisor_redirects_the_stalled_lane_and_the_others_go_on(
+    session: Session, worker: Worker
+) -> None:
+    broken = {KERNEL: "void avo_attention_fwd(void) { oops; }\n"}
+
+    def failing(ctx: StepContext) -> StepResult:
+        trial = ctx.evaluate(broken, base=ctx.head().id)
+        return StepResult(trial.outcome)
+
+    attempted, stopping = threading.Event(), threading.Event()
+
+    def thinking(ctx: StepContext) -> StepResult:  # a step for each of lane 2's attempts
+        attempted.wait(120)
+        if not stopping.is_set():
+            attempted.clear()
+        return StepResult("thinking")
+
+    calm, stuck = Scripted(thinking), Scripted(failing)
+    live = start_lanes(session, worker, [calm, stuck], max_steps=None,
+                       limits=SupervisorLimits(consecutive_failures=2), before=lambda e:
+                       e.subscribe(lambda ev: attempted.set() if ev.kind == "attempt" else None))
+    live.wait(lambda: bool(stuck.redirects))
+    live.engine.submit(Stop())
+    stopping.set()
+    attempted.set()
+    live.finish(120)
+    [redirect] = live.kinds("supervisor")[:1]
+    assert redirect.data["lane"] == 2 and redirect.data["action"] == "redirect"
+    assert stuck.redirects and not calm.redirects
+    assert lane_events(live, "step", 1)  # lane 1 went on meanwhile
+
+
+# -- kill -9 ----------------------------------------------------------------------------------
+
+
+def both_in_flight(state: Callable[[], dict[str, Any]]) -> Callable[[], bool]:
+    def check() -> bool:
+        now = state()
+        lanes = now.get("lanes") or {}
+        return (bool(now.get("in_flight")) and bool((lanes.get("2") or {}).get("in_flight"))
+                and now.get("step", 0) >= 1)
+
+    return check
+
+
+def test_kill_9_of_a_two_lane_run_then_resume_loses_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sessions = tmp_path / "sessions"
+    path = sessions / "lanes"
+    proc = avo(sessions, "run", "--target", "cpu-attention", "--session", "lanes",
+               "--headless", "--quick", "--lanes", "2", "--max-steps", "40", "--rng-seed", "3")
+    state = reader(path)
+    wait_until(both_in_flight(state), proc)
+    with Session.open(path, writable=False) as s:
+        versions_before = [v.to_doc() for v in s.lineage]
+        attempts_before = [s.attempt(f"a{n}").to_doc() for n in range(1, s.attempt_count + 1)]
+        flying = {1: s.state["in_flight"], 2: s.state["lanes"]["2"]["in_flight"]}
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    resumed = avo(sessions, "run", "--session", "lanes", "--headless", "--max-steps", "4")
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out
+    assert "tuner in 2 lanes" in out and "L2 lane     running" in out
+    with Session.open(path, writable=False) as s:
+        versions = [v.to_doc() for v in s.lineage]
+        assert versions[: len(versions_before)] == versions_before
+        assert [v["id"] for v in versions] == [f"v{n}" for n in range(len(versions))]
+        attempts = [s.attempt(f"a{n}") for n in range(1, s.attempt_count + 1)]
+        assert [a.to_doc() for a in attempts[: len(attempts_before)]] == attempts_before
+        interrupted = [a for a in attempts if a.outcome == "interrupted"]
+        assert sorted(a.lane or 0 for a in interrupted) == [1, 2]
+        for attempt in interrupted:
+            flight = flying[attempt.lane or 0]
+            assert attempt.files == flight["files"] and attempt.base == flight["base"]
+            assert "crash or kill" in attempt.detail
+            assert attempt.number > len(attempts_before)
+        state_now = s.run_state
+        assert state_now.in_flight is None and state_now.status == "finished"
+        assert all(lane.in_flight is None for lane in state_now.lanes.values())
+        assert {k: v.status for k, v in state_now.lanes.items()} == {
+            "1": "finished", "2": "finished"}
+    for lane in (1, 2):  # each lane took up its work again, and said where it stands at the end
+        assert f"L{lane} lane     running" in out and f"lane {lane} (tuner, finished" in out
+    capsys.readouterr()
+    assert main(["--sessions-dir", str(sessions), "sessions", "show", "lanes"]) == 0
+    shown = capsys.readouterr().out
+    assert "lane 1 (tuner, finished" in shown and "lane 2 (tuner, finished" in shown

@@ -1,0 +1,70 @@
+"""benchmarks/parallel_scale.py, smoke-tested on the CPU target with two CPU workers (the GPU
+figures need a GPU machine; without one a GPU target is refused in one line)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from avo_tui.engine.gpu_pool import visible_gpus
+from avo_tui.engine.launch import seed_files
+from avo_tui.evaluation import get_target
+
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT / "benchmarks" / "parallel_scale.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("parallel_scale_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_pool_sizes_double_up_to_every_worker(bench: ModuleType) -> None:
+    assert bench.pool_sizes(1) == [1]
+    assert bench.pool_sizes(4) == [1, 2, 4]
+    assert bench.pool_sizes(6) == [1, 2, 4, 6]
+
+
+def test_the_batch_is_the_seed_and_its_one_knob_variants(bench: ModuleType) -> None:
+    target = get_target("cpu-attention")
+    seed = seed_files(target)
+    candidates = bench.batch(target, seed, 5)
+    assert candidates[0] == seed and len(candidates) == 5
+    assert len({json.dumps(c, sort_keys=True) for c in candidates}) == 5
+
+
+def test_two_cpu_workers_score_a_batch_and_the_seed() -> None:
+    out = script("--target", "cpu-attention", "--workers", "2", "--evals", "2",
+                 "--repeats", "1", "--quick", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [row["workers"] for row in report["scale"]] == [1, 2]
+    assert all(row["evals"] == 2 and row["failed"] == 0 for row in report["scale"])
+    assert report["scale"][0]["speedup"] == 1.0 and report["scale"][1]["evals_per_hour"] > 0
+    assert len(report["per_gpu"]) == 2
+    assert all(g["failed"] == 0 and g["score_mean"] > 0 and g["ratio_mean"] > 0
+               for g in report["per_gpu"])
+    assert report["across_score_spread_pct"] >= 0
+
+
+@pytest.mark.skipif(bool(visible_gpus()), reason="this machine has a GPU")
+def test_without_a_gpu_a_gpu_target_is_refused_in_one_line() -> None:
+    out = script("--target", "mha")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("parallel_scale: --gpus all: no NVIDIA GPU is visible here")
+    assert out.stderr.count("\n") == 1
