@@ -9,12 +9,13 @@ reads the same files, two viewers of one run always agree.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store import Event, EventKind, RunState, Session
+from ..store import Event, EventKind, RunState, Session, StoreError
 from ..store.lock import LockHolder, SessionLock
 from . import commands as cmd
 from .engine import Engine
@@ -124,6 +125,28 @@ class RunClient:
     def run_state(self) -> RunState:
         """The session's run state as last written (a damaged field reads as its default)."""
         return RunState.from_doc(self.session.state)
+
+    def lane_count(self, state: RunState | None = None) -> int:
+        """How many lanes the run has (docs/engine.md, Lanes): the in-process engine's, else
+        as ``avo send`` counts them, from the session (``state``, if already read): as last
+        set on a resume, else as created."""
+        if self.engine is not None:
+            return len(self.engine.lanes)
+        settings = self.session.meta.get("settings")
+        created = settings.get("lanes", 1) if isinstance(settings, dict) else 1
+        count = (state or self.run_state()).lane_count or created
+        return count if isinstance(count, int) and count > 0 else 1
+
+    def result_host(self, attempt_id: str) -> dict[str, object]:
+        """The host facts of an attempt's result (its worker's GPU: ``gpu``, ``gpu_index``,
+        ``uuid``), from its evaluation log; {} when it kept no log or the log does not say."""
+        try:
+            attempt = self.session.attempt(attempt_id)
+            log = json.loads(self.session.blobs.get_text(attempt.log)) if attempt.log else None
+        except (StoreError, ValueError):
+            return {}
+        host = log.get("host") if isinstance(log, dict) else None
+        return dict(host) if isinstance(host, dict) else {}
 
     def run_status(self) -> RunStatus:
         state = self.run_state()

@@ -56,6 +56,8 @@ from ..engine import (
 from ..engine.client import RunClient
 from ..engine.commands import Command
 from ..store import Lineage, RunState, StoreError, Suspect, Version
+from .lane_controls import lane_choice, next_lane, scope
+from .lane_facts import LaneFacts
 from .reading import DiffRead, Job, Polled, SessionReader
 from .screens.attempts import AttemptsScreen
 from .screens.detail import CompareScreen, VersionDetail
@@ -64,6 +66,7 @@ from .screens.info import HelpScreen, ScoresScreen
 from .screens.log import LogScreen
 from .widgets.chart import ScoreChart
 from .widgets.diff import MODES, DiffPane
+from .widgets.lanes import LanesStrip
 from .widgets.lineage import Entry, LineageTree, Marks
 from .widgets.output import OutputPane
 from .widgets.plan import PlanPane
@@ -75,6 +78,7 @@ T = TypeVar("T")
 POLL_S = 0.25
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
 SHORT = 36  # rows below which the plan is kept short and the output gets the most room
+LANE_ROWS, LANE_ROWS_SHORT = 8, 4  # lanes shown at once in the lanes strip
 
 
 Preparation = Callable[[Console], RunClient]
@@ -158,6 +162,10 @@ class AvoApp(App[None]):
         Binding("p", "pause", "pause", tooltip="pause the run, or resume it"),
         Binding("h", "hint", "hint", tooltip="a one-off hint for the operator's next turn"),
         Binding("g", "guidance", "guide", tooltip="edit the standing guidance"),
+        Binding("x", "stop", "stop", show=False, tooltip="stop the run, or the selected lane "
+                "alone, at its next safe point, after a confirmation"),
+        Binding("l", "lane", "lane", show=False, tooltip="in a run of several lanes, the lane "
+                "that p, h, g and x act on: every lane, then each in turn"),
         Binding("r", "rollback", "roll", tooltip="roll the head back to the highlighted "
                 "version; the next versions branch from it"),
         Binding("e", "edit", "edit", tooltip="edit the head in $EDITOR; evaluated and "
@@ -197,6 +205,9 @@ class AvoApp(App[None]):
         self.state = RunState()
         self.suspects: list[Suspect] = []
         self.live = False
+        self.lanes: tuple[LaneFacts, ...] = ()  # in a run of several lanes, one per lane
+        self.lane: int | None = None  # the lane the controls act on; None: every lane
+        self._latest_plan: tuple[int | None, str] = (None, "")  # any lane's, and its lane
         self._facts: StatusFacts | None = None
         self._poll_worker: Worker[None] | None = None  # the poll under way; one at a time
         self._poll_again = False
@@ -217,6 +228,7 @@ class AvoApp(App[None]):
                 yield PlanPane(id="plan")
                 yield DiffPane(id="diff")
                 yield OutputPane(id="output")
+        yield LanesStrip(id="lanes")
         yield SuspectBanner(id="suspects")
         yield StatusBar(id="status")
         yield Footer(compact=True, show_command_palette=False)
@@ -267,6 +279,7 @@ class AvoApp(App[None]):
         self.set_class(width < NARROW, "narrow")
         self.set_class(height < SHORT, "short")
         self.query_one(LineageTree).compact = width < NARROW
+        self.query_one(LanesStrip).set_max_rows(LANE_ROWS_SHORT if height < SHORT else LANE_ROWS)
 
     # -- preparing a new session --------------------------------------------------------------
 
@@ -340,13 +353,13 @@ class AvoApp(App[None]):
             to.post_message(message)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
-    def _read_poll(self, want_candidate: bool) -> None:
+    def _read_poll(self, want_candidate: bool, lane: int | None) -> None:
         # never dropped: a poll moves the reader past the events it hands over
-        self._read(lambda reader: reader.poll(want_candidate), self, droppable=False)
+        self._read(lambda reader: reader.poll(want_candidate, lane), self, droppable=False)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="diff")
-    def _read_diff(self, vid: str | None, mode: str) -> None:
-        self._read(lambda reader: reader.diff(vid, mode), self)
+    def _read_diff(self, vid: str | None, mode: str, lane: int | None) -> None:
+        self._read(lambda reader: reader.diff(vid, mode, lane), self)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="view")
     def read_for(self, to: MessagePump, job: Job) -> None:
@@ -388,7 +401,7 @@ class AvoApp(App[None]):
         """Start a read of what is new, unless one is still under way."""
         if self.reader is None or self._poll_worker is not None:
             return
-        self._poll_worker = self._read_poll(self.diff_mode == "candidate")
+        self._poll_worker = self._read_poll(self.diff_mode == "candidate", self.lane)
 
     @while_shown
     def on_polled(self, polled: Polled) -> None:
@@ -396,7 +409,10 @@ class AvoApp(App[None]):
         output = self.query_one(OutputPane)
         plan = self.query_one(PlanPane)
         if polled.plan is not None:
-            plan.set_plan(polled.plan)
+            self._latest_plan = (polled.plan_lane, polled.plan)
+            if not polled.lanes:
+                plan.set_plan(polled.plan)
+        self._show_lanes(polled.lanes)
         if polled.tool is not None or not self.opened:
             plan.set_progress(polled.state.step, polled.tool or "")
         for message in polled.errors:
@@ -406,6 +422,9 @@ class AvoApp(App[None]):
             self.lineage = polled.lineage
         for version in polled.versions:
             self.lineage.add(version)
+        if not self.has_class("laned") and (polled.lanes or any(
+                v.lane is not None for v in (polled.lineage or polled.versions))):
+            self.add_class("laned")  # lane marks in the lineage: its column is wider
         if polled.baselines is not None:
             self._baselines = polled.baselines
         if polled.points is not None:
@@ -418,7 +437,7 @@ class AvoApp(App[None]):
         self._show_facts()
         self.query_one(SuspectBanner).show(polled.suspects)
         if polled.candidate is not None and self.diff_mode == "candidate":
-            self.query_one(DiffPane).show(*polled.candidate, (None, "candidate"))
+            self.query_one(DiffPane).show(*polled.candidate, (self.lane, "candidate"))
         if not self.opened:
             self.opened = True
             self._show_diff()
@@ -448,7 +467,47 @@ class AvoApp(App[None]):
             facts = self._facts
             if self.engine_error:
                 facts = dataclasses.replace(facts, state="error")
+            if self.lanes:
+                facts = dataclasses.replace(facts, controls=f"L{self.lane}" if self.lane
+                                            else "all")
             self.query_one(StatusBar).show(facts)
+
+    # -- lanes --------------------------------------------------------------------------------
+
+    def _show_lanes(self, lanes: tuple[LaneFacts, ...]) -> None:
+        self.lanes = lanes
+        if self.lane is not None and self.lane > len(lanes):
+            self.lane = None  # the run has fewer lanes now
+        self.query_one(LanesStrip).show(lanes, self.lane)
+        if lanes:
+            self._show_plan()
+
+    def _lane_facts(self, lane: int | None) -> LaneFacts | None:
+        return self.lanes[lane - 1] if lane is not None and lane <= len(self.lanes) else None
+
+    def _show_plan(self) -> None:
+        """The selected lane's plan; with every lane selected, the latest any lane wrote."""
+        lane, text = self._latest_plan
+        facts = self._lane_facts(self.lane)
+        if facts is not None:
+            lane, text = facts.number, facts.plan
+        plan = self.query_one(PlanPane)
+        plan.set_plan(text)
+        title = f"plan · L{lane}" if lane else "plan"
+        if plan.border_title != title:
+            plan.border_title = title
+
+    def action_lane(self) -> None:
+        if not self.lanes:
+            self.notify("this run has one lane: the controls act on it")
+            return
+        self.lane = next_lane(self.lane, len(self.lanes))
+        self.query_one(LanesStrip).show(self.lanes, self.lane)
+        self._show_plan()
+        self._show_facts()
+        if self.diff_mode == "candidate":
+            self._show_diff()
+        self.notify(f"p, h, g and x now act on {scope(self.lane, len(self.lanes))}")
 
     @while_shown
     def on_progress(self, message: Progress) -> None:
@@ -494,12 +553,12 @@ class AvoApp(App[None]):
             return
         vid = None if self.diff_mode == "candidate" else self.query_one(
             LineageTree).selected_version
-        self._read_diff(vid, self.diff_mode)
+        self._read_diff(vid, self.diff_mode, self.lane)
 
     @while_shown
     def on_diff_read(self, message: DiffRead) -> None:
         vid = self.query_one(LineageTree).selected_version
-        wanted = (None if self.diff_mode == "candidate" else vid, self.diff_mode)
+        wanted = (self.lane if self.diff_mode == "candidate" else vid, self.diff_mode)
         if message.key == wanted:  # else the cursor has moved on: a newer read is coming
             self.query_one(DiffPane).show(message.title, message.text, message.key)
 
@@ -521,28 +580,62 @@ class AvoApp(App[None]):
         self.notify(done)
 
     def action_pause(self) -> None:
-        if self.state.status == "paused":
-            self._send(Resume(), "resume sent")
+        lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
+        facts = self._lane_facts(lane)
+        status = facts.status if facts is not None else self.state.status
+        if status == "paused":
+            self._send(Resume(lane=lane), f"resume sent{to}")
         else:
-            self._send(Pause(), "pause sent: it takes effect at the next safe point")
+            self._send(Pause(lane=lane), f"pause sent{to}: it takes effect at the next safe "
+                       "point")
 
     def action_hint(self) -> None:
+        lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
+
         def sent(text: str | None) -> None:
             if text and text.strip():
-                self._send(Hint(text.strip()), "hint sent: the operator reads it at its next turn")
+                self._send(Hint(text.strip(), lane=lane),
+                           f"hint sent{to}: the operator reads it at its next turn")
 
-        self.push_screen(TextDialog("Hint", "A one-off suggestion for the next turn."), sent)
+        self.push_screen(TextDialog(f"Hint{to}", "A one-off suggestion for the next turn."),
+                         sent)
 
     def action_guidance(self) -> None:
-        current = self.state.guidance or ""
+        lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
+        facts = self._lane_facts(lane)
+        current = (facts.guidance if facts is not None else self.state.guidance) or ""
+        if facts is not None:
+            note = ("Holds for this lane's every step until changed, over the session's; "
+                    "empty: the session's again.")
+        elif self.lanes:
+            note = ("Holds for every lane's steps until changed (the lanes' own guidance is "
+                    "cleared); empty clears it.")
+        else:
+            note = "Holds for every step until changed; empty clears it."
 
         def sent(text: str | None) -> None:
             if text is not None and text.strip() != current:
-                self._send(Guidance(text.strip() or None),
-                           "guidance set" if text.strip() else "guidance cleared")
+                self._send(Guidance(text.strip() or None, lane=lane),
+                           ("guidance set" if text.strip() else "guidance cleared") + to)
 
-        self.push_screen(TextDialog("Standing guidance", "Holds for every step until changed; "
-                                    "empty clears it.", current), sent)
+        self.push_screen(TextDialog(f"Standing guidance{to}", note, current), sent)
+
+    def action_stop(self) -> None:
+        lane = self.lane
+        if lane is not None:
+            question = (f"Stop lane {lane}? It ends at its next safe point; the other lanes go "
+                        "on.")
+        else:
+            question = ("Stop the run at its next safe point? The app stays open for browsing "
+                        "(q leaves).")
+
+        def answer(choice: str | None) -> None:
+            if choice == "stop":
+                self._send(Stop("stopped from the app", lane=lane),
+                           f"stop sent{lane_choice(lane, len(self.lanes))}: it takes effect at "
+                           "the next safe point")
+
+        self.push_screen(ChoiceDialog(question, {"stop": f"Stop {scope(lane, 1)}"}), answer)
 
     def _highlighted_version(self) -> Version | None:
         vid = self.query_one(LineageTree).selected_version

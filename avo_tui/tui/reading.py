@@ -36,6 +36,7 @@ from ..store import (
     Version,
     payload_of,
 )
+from .lane_facts import LaneFacts, LaneTracker, lane_of
 from .scores import score_sheet
 from .widgets.diff import candidate_diff, version_diff
 from .widgets.status import StatusFacts
@@ -76,13 +77,16 @@ class Polled(Message):
     baselines: dict[str, float] | None = None  # the best's baselines, if the best changed
     candidate: tuple[str, str] | None = None  # the candidate's diff, if asked and it changed
     more: bool = False  # the batch was full: poll again at once
+    plan_lane: int | None = None  # the lane the latest plan came from, in a run of several
+    lanes: tuple[LaneFacts, ...] = ()  # one per lane of a run of several; none with one
 
 
 @dataclass
 class DiffRead(Message):
-    """The diff pane's content for ``key``: (version or None for the candidate, mode)."""
+    """The diff pane's content for ``key``: (version, or for the candidate the lane (None:
+    lane 1's), mode)."""
 
-    key: tuple[str | None, str]
+    key: tuple[str | int | None, str]
     title: str
     text: str
 
@@ -98,11 +102,15 @@ class SessionReader:
         self._best: str | None = None
         self._head = ""
         self._in_flight: str | None = None
+        self._plan_lane: int | None = None
+        self.lanes = LaneTracker(client.result_host)
         self._opened = False
         self._costs = VersionCosts()  # of the versions handed to the view
         self._last_step: StepPayload | None = None
 
-    def poll(self, want_candidate: bool) -> Polled:
+    def poll(self, want_candidate: bool, lane: int | None = None) -> Polled:
+        """What is new; with ``want_candidate``, the diff of ``lane``'s candidate in flight
+        (None: lane 1's) if it changed."""
         session, client = self.session, self.client
         lineage_copy = None
         plan_text = None
@@ -110,9 +118,11 @@ class SessionReader:
             self._opened = True
             last = session.last_seq
             for event in session.events(after=max(0, last - PLAN_LOOKBACK)):
-                match payload_of(event):
+                payload = payload_of(event)
+                self.lanes.see(payload)
+                match payload:
                     case PlanPayload(text=text):
-                        plan_text = text
+                        plan_text, self._plan_lane = text, lane_of(payload)
                     case StepPayload() as step:
                         self._last_step = step
             client.skip_to(last - BACKLOG_EVENTS)
@@ -132,11 +142,13 @@ class SessionReader:
             line = payload_line(payload, unit)
             if line:
                 lines.append(plain(line))
+            self.lanes.see(payload)
             match payload:
                 case PlanPayload(text=text):
-                    plan_text = text
+                    plan_text, self._plan_lane = text, lane_of(payload)
                 case ToolCallPayload(tool=name):
-                    tool = name
+                    from_lane = lane_of(payload)
+                    tool = name if from_lane is None else f"L{from_lane} {name}"
                 case ErrorPayload(message=message):
                     errors.append(message)
                 case StepPayload() as step:
@@ -160,13 +172,15 @@ class SessionReader:
         if moved:
             scored = list(session.lineage)[-CHART_POINTS:]
             points = [(v.id, v.score.gmean) for v in scored if v.score]
+        live = client.live()
         return Polled(
             lines=lines, plan=plan_text, tool=tool, errors=errors, state=state,
-            facts=self._facts(state), suspects=session.suspects(), live=client.live(),
+            facts=self._facts(state), suspects=session.suspects(), live=live,
             lineage=lineage_copy, versions=[] if lineage_copy else added, lineage_moved=moved,
             points=points, baselines=baselines,
-            candidate=self._candidate(state) if want_candidate else None,
-            more=len(events) >= POLL_BATCH,
+            candidate=self._candidate(state, lane) if want_candidate else None,
+            more=len(events) >= POLL_BATCH, plan_lane=self._plan_lane,
+            lanes=self.lanes.facts(state, client.lane_count(state), live),
         )
 
     def _facts(self, state: RunState) -> StatusFacts:
@@ -195,24 +209,31 @@ class SessionReader:
             attached=self.client.attached,
         )
 
-    def _candidate(self, state: RunState, force: bool = False) -> tuple[str, str] | None:
-        """The candidate's diff if it changed since last shown (None if it did not)."""
+    def _candidate(self, state: RunState, lane: int | None,
+                   force: bool = False) -> tuple[str, str] | None:
+        """The diff of ``lane``'s candidate (None: lane 1's) if it changed since last shown
+        (None if it did not)."""
         pending = state.in_flight
-        key = str(pending)
+        if lane not in (None, 1):
+            entry = state.lanes.get(str(lane))
+            pending = entry.in_flight if entry is not None else None
+        key = f"{lane} {pending}"
         if key == self._in_flight and not force:
             return None
         self._in_flight = key
         if pending is None:
-            return "no candidate is being evaluated now", ""
+            whose = "" if lane is None else f" by lane {lane}"
+            return f"no candidate is being evaluated{whose} now", ""
         try:
-            return candidate_diff(self.session, pending)
+            title, text = candidate_diff(self.session, pending)
         except StoreError as error:  # a base or blob that is not there (a damaged state)
             return f"cannot diff: {error}", ""
+        return (title if lane is None else f"L{lane} {title}"), text
 
-    def diff(self, vid: str | None, mode: str) -> DiffRead:
+    def diff(self, vid: str | None, mode: str, lane: int | None = None) -> DiffRead:
         if mode == "candidate":
-            title, text = self._candidate(self.client.run_state(), force=True) or ("", "")
-            return DiffRead((None, mode), title, text)
+            title, text = self._candidate(self.client.run_state(), lane, force=True) or ("", "")
+            return DiffRead((lane, mode), title, text)
         if vid is None:
             return DiffRead((vid, mode), "highlight a version to see its diff", "")
         try:

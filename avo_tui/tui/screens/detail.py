@@ -111,7 +111,8 @@ def diff_view(text: str, empty: str) -> RenderableType:
 def summary_view(session: Session, v: Version) -> RenderableType:
     when = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S")
     head = Text.assemble(
-        (f"{v.id}", "bold"), f" from {v.parent or '-'} by {v.author} at {when}",
+        (f"{v.id}", "bold"), f" from {v.parent or '-'} by {v.author}",
+        f" in lane {v.lane}" if v.lane is not None else "", f" at {when}",
         f"  +{v.lines_added}/-{v.lines_removed}",
         f"  ${v.cost_usd:.3f}" if v.cost_usd else "", "\n\n", v.message or "(no message)",
         "\n",

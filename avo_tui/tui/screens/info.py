@@ -25,6 +25,7 @@ The run goes on in the background while you look around: the lineage tree on the
 opens a version), the plan, the diff of the highlighted version and the live output on the
 right. Commands apply at the engine's next safe point: between tool calls and evaluations.
 t lists every attempt, committed or not, with its log and diff (f there: only the failed).
+In a run of several lanes, l selects the lane that p, h, g and x act on (or every lane).
 Every key is also in the command palette (ctrl+p)."""
 
 

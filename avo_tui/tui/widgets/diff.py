@@ -76,12 +76,12 @@ class DiffPane(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.title = ""
         self.text = ""
-        self.key: tuple[str | None, str] | None = None  # (version, mode) of the diff shown
+        self.key: tuple[str | int | None, str] | None = None  # (version or lane, mode) shown
         self.empty = "no changes"  # what an empty diff says
         self._rows: list[Strip] = []
         self._laid_for: tuple[int, bool] | None = None  # (width, short) the rows are for
 
-    def show(self, title: str, text: str, key: tuple[str | None, str] | None = None,
+    def show(self, title: str, text: str, key: tuple[str | int | None, str] | None = None,
              empty: str = "no changes") -> None:
         self.title, self.text, self.key, self.empty = title, text, key, empty
         self.border_title = title

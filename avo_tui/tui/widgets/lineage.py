@@ -40,7 +40,8 @@ class Marks:
 
 def version_label(v: Version, marks: Marks, side_branches: int = 0,
                   compact: bool = False) -> Text:
-    """id, score, ratio to the baseline, +/- lines and author; head and best marked.
+    """id, score, ratio to the baseline, +/- lines and author, and the lane that proposed it
+    (``L2``, in a run of several lanes); head and best marked.
     ``compact`` (narrow terminals) leaves out the +/- lines and the author, which the diff
     pane's title and the detail view show, so the marks are never cut."""
     text = Text()
@@ -56,6 +57,8 @@ def version_label(v: Version, marks: Marks, side_branches: int = 0,
         text.append(f" {v.author}", style="magenta" if v.author == "operator" else "dim")
     elif v.author == "operator":
         text.append(" op", style="magenta")  # a hand edit stands out even when compact
+    if v.lane is not None:
+        text.append(f" L{v.lane}", style="blue")
     if side_branches:
         text.append(f" ⑂{side_branches}", style="yellow")
     if v.id == marks.head:

@@ -11,6 +11,7 @@ scrolled away" and the pane stopped following for good.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,12 +26,15 @@ from textual.strip import Strip
 LIVE_LINES = 2000
 KIND_COLUMN = 9  # event lines start with their kind in a column this wide ("commit   ...")
 _CONTROL = {n: "�" for n in range(0x20) if n not in (0x09, 0x0A)}  # tabs expand, \n breaks
+_LANE = re.compile(r"L\d+ ")  # a line from one lane of several opens with it: "L2 commit  ..."
 
 
 def wrap(line: str, width: int) -> list[str]:
     """``line`` as rows at most ``width`` cells wide, broken at a space where one is near the
     end of the row; continuation rows are indented under the message, past the kind column."""
-    indent = " " * (KIND_COLUMN if width > 3 * KIND_COLUMN else 2)
+    lane = _LANE.match(line)
+    column = KIND_COLUMN + (lane.end() if lane else 0)
+    indent = " " * (column if width > 3 * column else 2)
     rows: list[str] = []
     for number, part in enumerate(line.expandtabs().translate(_CONTROL).split("\n")):
         text, lead = part, indent if number else ""

@@ -3,7 +3,7 @@
 It is one line at any width: on a narrow terminal the facts that matter least (the last
 step's cost and the mean cost of a committed version, the device, target and operator, tokens
 and cost, the running time) leave first, so the state, the step and the best score always show
-whole.
+whole, and in a run of several lanes, which lanes the controls act on (``keys→L2``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class StatusFacts:
     attached: bool
     step_usd: float | None = None  # what the latest step cost
     version_usd: float | None = None  # what a committed version cost, on average
+    controls: str = ""  # in a run of several lanes, the lanes the controls act on: all, L2
 
 
 def duration(seconds: float) -> str:
@@ -49,10 +50,10 @@ def duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def _parts(f: StatusFacts) -> list[tuple[int, str, str]]:
+def _parts(f: StatusFacts) -> list[Part]:
     """(drop order: higher leaves first, text, style) in the order they are shown."""
     preparing = f.state in ("preparing", "failed") and not f.target
-    parts = [(0, f" {f.session} ", "reverse")]
+    parts: list[Part] = [(0, f" {f.session} ", "reverse")]
     if f.target:
         parts.append((4, f" {f.target} · {f.operator}{' (attached)' if f.attached else ''}",
                       ""))
@@ -61,6 +62,8 @@ def _parts(f: StatusFacts) -> list[tuple[int, str, str]]:
         parts.append((0, f" {duration(f.seconds)}", ""))
         return parts
     parts.append((0, f" step {f.step}", ""))
+    if f.controls:
+        parts.append((0, f" · keys→{f.controls}", "bold blue"))
     parts.append((2, f" · {duration(f.seconds)}", ""))
     parts.append((1, f" · best {f.best}", ""))
     if f.tokens:
@@ -74,10 +77,17 @@ def _parts(f: StatusFacts) -> list[tuple[int, str, str]]:
     return parts
 
 
-def status_text(f: StatusFacts, width: int = 1000) -> Text:
-    """The facts that fit in ``width`` cells, dropping the least useful first."""
-    parts = _parts(f)
-    while sum(cell_len(t) for _, t, _ in parts) > width:
+Part = tuple[int, str, str]  # (drop order: higher leaves first, text, style)
+
+
+def parts_width(parts: list[Part]) -> int:
+    return sum(cell_len(text) for _, text, _ in parts)
+
+
+def fitted(parts: list[Part], width: int) -> Text:
+    """The parts that fit in ``width`` cells, dropping the least useful first (order 0
+    stays), as one line."""
+    while parts_width(parts) > width:
         worst = max(order for order, _, _ in parts)
         if worst == 0:
             break
@@ -86,6 +96,11 @@ def status_text(f: StatusFacts, width: int = 1000) -> Text:
     for _, part, style in parts:
         text.append(part, style=style)
     return text
+
+
+def status_text(f: StatusFacts, width: int = 1000) -> Text:
+    """The facts that fit in ``width`` cells, dropping the least useful first."""
+    return fitted(_parts(f), width)
 
 
 class StatusBar(Widget):
