@@ -8,12 +8,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_run_cli import wait_until
 
 from avo_tui.cli import main
 from avo_tui.engine import Evaluator
@@ -152,18 +152,6 @@ def test_an_actor_lost_mid_evaluation_is_replaced_and_can_be_cut_short(slot: Any
 # -- a whole run ---------------------------------------------------------------------------
 
 
-def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + RAY_START_S * 2
-    while not predicate():
-        if proc.poll() is not None:
-            raise AssertionError(f"avo exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"timed out waiting for {what}:\n"
-                                 f"{proc.stdout.read() if proc.stdout else ''}")
-        time.sleep(0.2)
-
-
 def state_of(path: Path) -> dict[str, Any]:
     if not (path / "session.json").exists():
         return {}
@@ -191,12 +179,12 @@ def test_a_run_on_ray_loses_no_step_when_its_actor_dies(cluster: str, tmp_path: 
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        wait_for(lambda: bool(state_of(path).get("in_flight")), proc, "an evaluation")
+        wait_until(lambda: bool(state_of(path).get("in_flight")), proc, RAY_START_S * 2)
         actors = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
                   if a["name"].startswith("avo-onray-")]
         assert len(actors) == 1, actors
         ray.kill(ray.get_actor(actors[0], namespace="avo"), no_restart=True)
-        wait_for(lambda: retried(path), proc, "the retry on a new actor")
+        wait_until(lambda: retried(path), proc, RAY_START_S * 2)
         assert main(["--sessions-dir", str(sessions), "send", "onray", "stop"]) == 0
         out, _ = proc.communicate(timeout=RAY_START_S)
     finally:
