@@ -130,6 +130,8 @@ WGMMA_LADDER = {
     "rung3-ws2": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "0", "PINGPONG": "0"},
     "rung4-overlap": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "0"},
     "rung4-pingpong": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"},
+    "rung4-pingpong-176": {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1", "BLOCK_N": "176"},
+    "rung6-causal-order": {"TILE_ORDER": "1"},
 }
 
 

@@ -134,16 +134,16 @@ def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
 
     from avo_tui.evaluation import get_target
 
-    def block_n(kernel: Kernel, target: str) -> str:
+    def overlap(kernel: Kernel, target: str) -> str:
         text = "".join(kernel.sources(get_target(target)).values())
-        return text.split("#define BLOCK_N ")[1].split()[0]
+        return text.split("#define OVERLAP ")[1].split()[0]
 
     seed = Kernel.parse("seed")
     assert seed.display() == "seed"
-    assert get_target("mha-d64").seed_knobs["BLOCK_N"] == "176"
-    assert block_n(seed, "mha-d64") == "176" and block_n(seed, "mha") == "128"
-    override = Kernel.parse("seed:BLOCK_N=128")
-    assert block_n(override, "mha-d64") == "128" and override.display() == "seed:BLOCK_N=128"
+    assert get_target("mha-d64").seed_knobs["OVERLAP"] == "1"
+    assert overlap(seed, "mha-d64") == "1" and overlap(seed, "mha") == "0"
+    override = Kernel.parse("seed:OVERLAP=0")
+    assert overlap(override, "mha-d64") == "0" and override.display() == "seed:OVERLAP=0"
 
 
 PROFILE_SCRIPT = SCRIPT.parent / "profile_vs_fa4.py"

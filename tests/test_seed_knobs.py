@@ -19,13 +19,13 @@ def knob(files: dict[str, str], name: str) -> str:
 def test_a_session_or_eval_of_the_shipped_seed_gets_the_targets_knob_values() -> None:
     d64, mha = get_target("mha-d64"), get_target("mha")
     assert d64.seed_kernel == mha.seed_kernel  # one file, two sets of values
-    assert knob(seed_files(d64), "BLOCK_N") == "176" and knob(seed_files(d64), "STAGES") == "3"
-    assert knob(seed_files(mha), "BLOCK_N") == "128"
+    assert [knob(seed_files(d64), k) for k in ("OVERLAP", "PINGPONG", "TILE_ORDER")] == ["1"] * 3
+    assert [knob(seed_files(mha), k) for k in ("OVERLAP", "PINGPONG", "TILE_ORDER")] == ["0"] * 3
 
 
 def test_a_seed_given_by_path_is_taken_as_it_is() -> None:
     d64 = get_target("mha-d64")
-    assert knob(seed_files(d64, seed_path(d64)), "BLOCK_N") == "128"
+    assert knob(seed_files(d64, seed_path(d64)), "OVERLAP") == "0"
 
 
 @pytest.mark.parametrize("name", [t for t in TARGETS if TARGETS[t].seed_knobs])

@@ -229,10 +229,12 @@ GQA = _gpu_target(
 GQA_4 = _gpu_target(
     "gqa-4", "grouped-query attention, bf16, head dim 128, 32 query / 4 KV heads", 32, 4, 128
 )
-# At head dim 64 a consumer's O takes half the registers: 176-key blocks fit beside three
-# consumers, and a third ring slot fits in shared memory (benchmarks/RESULTS.md, 2026-11-23).
+# At head dim 64 a consumer's O takes half the registers, so three consumers have room to
+# overlap softmax with the GEMMs, taking turns round robin (FA4's plan at this head dim), and
+# causal tiles go longest first across the heads that share L2 (benchmarks/RESULTS.md,
+# 2026-11-23, rung 6: +6.6% over BLOCK_N 176 without overlap).
 MHA_D64 = _gpu_target("mha-d64", "attention forward, bf16, head dim 64, 16 heads", 16, 16, 64,
-                      seed_knobs={"BLOCK_N": "176", "STAGES": "3"})
+                      seed_knobs={"OVERLAP": "1", "PINGPONG": "1", "TILE_ORDER": "1"})
 
 TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION, MHA, GQA, GQA_4, MHA_D64)}
 

@@ -10,13 +10,16 @@
  * Structure
  *  - One CTA owns BLOCK_M = 64 * NUM_WG consecutive queries of one (batch, query head). Each
  *    consumer warpgroup (128 threads) owns 64 of those rows, the M of one wgmma. The grid is
- *    (ceil_div(S, BLOCK_M), HQ, B), walked backwards so the longest causal blocks start first.
+ *    one-dimensional, a CTA per (query block, head, batch); TILE_ORDER picks which CTA takes
+ *    which tile (tile_of below): longest causal blocks first within a head (0), or across a
+ *    group of heads whose K and V share L2 (1, FA4's causal order).
  *  - Tiles move by TMA through the harness's tensor maps (avo:tensormap below), in 128B-swizzle
  *    boxes of 64 columns: a tile of R rows is head_dim / 64 boxes of R x 128 bytes, one after
  *    the other, 1024-byte aligned, chunk c of row r at chunk c ^ (r % 8). Rows past seq_len
  *    arrive as zeros. Q once, then K and V tiles of BLOCK_N keys through a ring of STAGES slots;
  *    K and V each have a full barrier (the TMA's bytes) and an empty barrier (one arrival per
- *    consumer warpgroup, after the wgmma reading the slot has retired) per slot.
+ *    consumer warpgroup, or per consumer warp with OVERLAP, after the wgmma reading the slot
+ *    has retired) per slot.
  *  - WARP_SPECIALIZE 1: warpgroup 0 is the producer. It gives its registers away (setmaxnreg)
  *    and one thread issues every copy; the consumers' instruction stream is wgmma, softmax and
  *    barrier waits only. WARP_SPECIALIZE 0: thread 0 of the first consumer issues the copies
@@ -33,9 +36,9 @@
  *    per k16 step of 16 keys.
  *  - OVERLAP 1 (FA3's intra-warpgroup pipelining): S(j) = Q K_j^T and O += P(j-1) V_{j-1} are
  *    issued together; the softmax of S(j) runs while the P V wgmma is still on the tensor cores,
- *    and O is rescaled for P(j) while S(j+1) runs, before P(j) V is issued. PINGPONG 1: the two
- *    consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2), so one's
- *    softmax meets the other's GEMMs.
+ *    and O is rescaled for P(j) while S(j+1) runs, before P(j) V is issued. PINGPONG 1: the
+ *    consumer warpgroups take turns issuing their GEMMs, round robin (named barrier 1 + c for
+ *    consumer c), so one's softmax meets the others' GEMMs.
  *  - Empty asm "pins" keep the compiler from moving register work across wgmma fences and waits
  *    (CUTLASS's warpgroup_fence_operand); a wgmma's registers stay live until its wait.
  *  - Causal: key blocks wholly above the CTA's diagonal are neither loaded nor computed; without
@@ -47,12 +50,13 @@
  *
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
- * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved).
- * Defaults measured on an H200 over the full grid (benchmarks/RESULTS.md, docs/kernels.md):
- * a producer and three consumers (192 rows, 160 registers each) beat two consumers with
- * OVERLAP and PINGPONG by 3-5% on every target, although the two-consumer form wins on the
- * short B=2 S=4096 quick grid. OVERLAP needs registers that three consumers at head_dim 128
- * do not have.
+ * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
+ * TILE_ORDER (above). Defaults measured on an H200 over the full grid (benchmarks/RESULTS.md,
+ * docs/kernels.md): at head_dim 128 a producer and three plain consumers (192 rows, 160
+ * registers each) are as fast as two consumers with OVERLAP and PINGPONG, which need 240
+ * registers that three consumers do not have. At head_dim 64 three consumers have room for
+ * OVERLAP, and the mha-d64 target's seed runs OVERLAP 1, PINGPONG 1 and TILE_ORDER 1 (its
+ * seed_knobs; FA4's plan at that head dim), 6% faster than without.
  */
 #include <cuda_bf16.h>
 
@@ -67,9 +71,10 @@
 #define OVERLAP 0          // avo:knob 0 1
 #define PINGPONG 0         // avo:knob 0 1
 #define LAZY_RESCALE 1     // avo:knob 0 1
+#define TILE_ORDER 0       // avo:knob 0 1
 // The producer issues in its own stream only; ping-pong alternates exactly two consumers.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
-// avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG == 2)
+// avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -79,7 +84,7 @@
 #define BLOCK_M (64 * NUM_WG)
 #define NUM_THREADS (128 * (NUM_WG + WARP_SPECIALIZE))
 #define SMEM_BYTES ((BLOCK_M + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
-// avo:launch grid=(ceil_div(S, BLOCK_M), HQ, B) block=(NUM_THREADS,) smem=SMEM_BYTES
+// avo:launch grid=(ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES
 // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
 // avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
 // avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
@@ -100,10 +105,15 @@ constexpr int K_STEPS_QK = HEAD_DIM / 16;     // k16 steps of Q K^T
 constexpr int K_STEPS_PV = BLOCK_N / 16;      // k16 steps of P V
 constexpr int Q_BYTES = BLOCK_M * HEAD_DIM * 2;
 constexpr int TILE_BYTES = BLOCK_N * HEAD_DIM * 2;  // one K or V tile
+// The L2 the causal tile order plans for (50 MB on the H100 and H200).
+constexpr long long L2_BYTES = 50ll * 1024 * 1024;
 // setmaxnreg: the producer keeps 24 (32 beside three consumers), the consumers share the rest
 // of the 64K-register file (65536 / 384 threads = 168 at entry). One consumer needs no split.
 constexpr int PRODUCER_REGS = NUM_WG == 3 ? 32 : 24;
 constexpr int CONSUMER_REGS = NUM_WG == 3 ? 160 : 240;
+// Arrivals per consumer warpgroup on an empty barrier: with overlap one per warp, each after
+// its own wait (as FA4); the plain consumers keep one per warpgroup, as measured.
+constexpr int RELEASES = OVERLAP ? 4 : 1;
 
 static_assert(HEAD_DIM == 64 || HEAD_DIM == 128, "head_dim must be 64 or 128");
 static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 64 && BLOCK_N <= 256, "BLOCK_N: 64..256, by 16");
@@ -321,8 +331,22 @@ __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         float mx = neg_inf();
+        if (OVERLAP) {
+            // Four independent chains (as FA4): with overlap, this maximum is on the critical
+            // path to the next P V.
+            float chain[4] = {neg_inf(), neg_inf(), neg_inf(), neg_inf()};
 #pragma unroll
-        for (int i = 0; i < S_REGS; i += 4) mx = fmaxf(mx, fmaxf(s[i + 2 * h], s[i + 2 * h + 1]));
+            for (int i = 0; i < S_REGS; i += 4) {
+                const int c = (i >> 2) & 1;
+                chain[2 * c] = fmaxf(chain[2 * c], s[i + 2 * h]);
+                chain[2 * c + 1] = fmaxf(chain[2 * c + 1], s[i + 2 * h + 1]);
+            }
+            mx = fmaxf(fmaxf(chain[0], chain[1]), fmaxf(chain[2], chain[3]));
+        } else {
+#pragma unroll
+            for (int i = 0; i < S_REGS; i += 4)
+                mx = fmaxf(mx, fmaxf(s[i + 2 * h], s[i + 2 * h + 1]));
+        }
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         const float m_old = row_max[h];
@@ -357,6 +381,37 @@ __device__ __forceinline__ void pack_p(unsigned (&p)[K_STEPS_PV][4], const float
     for (int t = 0; t < K_STEPS_PV; ++t)
 #pragma unroll
         for (int r = 0; r < 4; ++r) p[t][r] = pack_bf16x2(s[8 * t + 2 * r], s[8 * t + 2 * r + 1]);
+}
+
+// ---- which tile a CTA owns -------------------------------------------------------------------
+
+struct Tile {
+    int m_block, head, b;
+};
+
+// The grid is one-dimensional, one CTA per (query block, head, batch). TILE_ORDER 0: query
+// blocks fastest, longest first within a head. TILE_ORDER 1 under causal: longest first across
+// a group of heads whose K and V fit in L2 together, then the group's next-longest blocks, so
+// the last CTAs of the grid are its shortest (FA4's causal order); non-causal as with 0.
+__device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, int seq_len,
+                                        int causal) {
+    int m_rev, bh;
+    if (TILE_ORDER == 1 && causal) {
+        const long long head_bytes = (long long)seq_len * HEAD_DIM * 2 * 2;  // its K and V
+        int group = 1;
+        while (group < 64 && (long long)group * 2 * head_bytes <= L2_BYTES) group *= 2;
+        const int group_tiles = group * m_blocks;
+        const int g = index / group_tiles;
+        const int heads = gridDim.x / m_blocks - g * group;  // the last group may be short
+        const int in_group = min(group, heads);
+        const int i = index - g * group_tiles;
+        m_rev = i / in_group;
+        bh = g * group + i % in_group;
+    } else {
+        m_rev = index % m_blocks;
+        bh = index / m_blocks;
+    }
+    return {m_blocks - 1 - m_rev, bh % heads_q, bh / heads_q};
 }
 
 // ---- the K/V ring -----------------------------------------------------------------------------
@@ -396,7 +451,7 @@ struct Consumer {
     unsigned long long desc_q, desc_k0, desc_v0;
 
     __device__ __forceinline__ void release(unsigned long long *bar) const {
-        if (tid == 0) mbar_arrive(bar);
+        if (tid % (128 / RELEASES) == 0) mbar_arrive(bar);
     }
 
     // Issues S = Q K_block^T once K has landed (committed as one wgmma group).
@@ -435,13 +490,14 @@ struct Consumer {
         release(&ring.bars->v_empty[slot]);
     }
 
-    // Ping-pong: wait for this warpgroup's turn at the tensor cores / hand the turn over. The
-    // second consumer skips its last hand-over, so both barriers end balanced.
+    // Ping-pong: wait for this warpgroup's turn at the tensor cores / hand the turn over to
+    // the next consumer, round robin. The last consumer gave the first turn away before the
+    // loop, so it skips its last hand-over and every barrier ends balanced.
     __device__ __forceinline__ void turn_begin() const {
         if (PINGPONG) named_sync(1 + cwg);
     }
     __device__ __forceinline__ void turn_end(bool last) const {
-        if (PINGPONG && !(last && cwg == 1)) named_arrive(2 - cwg);
+        if (PINGPONG && !(last && cwg == NUM_WG - 1)) named_arrive(1 + (cwg + 1) % NUM_WG);
     }
 };
 
@@ -459,9 +515,9 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
 
     const int tid = threadIdx.x;
     const int warpgroup = tid >> 7;
-    const int m_block = gridDim.x - 1 - blockIdx.x;  // longest causal blocks first
-    const int head = blockIdx.y;
-    const int b = blockIdx.z;
+    const Tile tile = tile_of(blockIdx.x, (seq_len + BLOCK_M - 1) / BLOCK_M, heads_q, seq_len,
+                              causal);
+    const int m_block = tile.m_block, head = tile.head, b = tile.b;
     const int q0 = m_block * BLOCK_M;
     const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
     const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
@@ -478,8 +534,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         for (int s = 0; s < STAGES; ++s) {
             mbar_init(&bars->k_full[s], 1);
             mbar_init(&bars->v_full[s], 1);
-            mbar_init(&bars->k_empty[s], NUM_WG);
-            mbar_init(&bars->v_empty[s], NUM_WG);
+            mbar_init(&bars->k_empty[s], RELEASES * NUM_WG);
+            mbar_init(&bars->v_empty[s], RELEASES * NUM_WG);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -494,6 +550,10 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     if (WARP_SPECIALIZE && warpgroup == 0) {
         if (NUM_WG > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
         if (copier) {
+            for (const CUtensorMap *map : {&tma_q, &tma_k, &tma_v})
+                asm volatile("prefetch.tensormap [%0];\n" ::"l"(
+                                 reinterpret_cast<unsigned long long>(map))
+                             : "memory");
             load_q();
             for (int block = 0; block < n_blocks; ++block) ring.load(block);
         }
@@ -538,7 +598,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     };
 
     mbar_wait(&bars->q_full, 0);
-    if (PINGPONG && cwg == 1) named_arrive(1);  // the first consumer takes the first turn
+    if (PINGPONG && cwg == NUM_WG - 1) named_arrive(1);  // the first consumer takes the first turn
 
     if (OVERLAP) {
         // S(0) alone, then per block: S(j) and P(j-1) V(j-1) in flight together, softmax of

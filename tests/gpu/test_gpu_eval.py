@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import TARGETS, EvalRequest, EvalResult, Worker  # noqa: E402
-from avo_tui.evaluation.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.candidate import apply_knobs, load_sources  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,
@@ -61,7 +61,8 @@ def assert_recovers(worker: Worker) -> None:
 @pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].toolchain == "cuda"])
 def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
     spec = TARGETS[target]
-    sources = load_sources(ROOT / "kernels" / spec.seed_kernel, "cuda")
+    sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seed_kernel, "cuda"),
+                          spec.seed_knobs)
     result = worker.evaluate(EvalRequest(target, sources))
     assert result.correct, result.failure
     assert all(c.passed for c in result.configs)
