@@ -326,7 +326,7 @@ def test_the_seed_kernels_evaluate_as_before() -> None:
     wgmma = contract.parse((SEEDS / "cuda" / "attention_wgmma.cu").read_text())
     wgmma.check_requirements(defines)
     env = wgmma.environment(variables | defines)
-    assert env.evaluate(wgmma.launch["grid"]) == (6, 16, 2)
+    assert env.evaluate(wgmma.launch["grid"]) == (6 * 16 * 2,)  # one CTA per (block, head, batch)
     assert env.evaluate(wgmma.launch["block"]) == (512,)
     assert env.evaluate(wgmma.launch["smem"]) == (192 + 2 * 2 * 128) * 128 * 2 + 1024 + 256
     boxes = [m.box_shape(wgmma.environment(defines), 2) for m in wgmma.tensormaps]
