@@ -142,7 +142,8 @@ def start(
     thread = threading.Thread(target=lambda: live.result.append(engine.run()), daemon=True)
     live = LiveRun(engine, thread)
     engine.subscribe(live.events.append)
-    engine.on_progress(lambda text: live.evaluating.set() if text.startswith("check") else None)
+    engine.on_progress(lambda progress: live.evaluating.set()
+                       if progress.text.startswith("check") else None)
     if before:
         before(engine)
     thread.start()

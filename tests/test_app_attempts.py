@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from rich.text import Text
+from test_app_layout import screen_lines
 from textual.widgets import OptionList, Static
 from tui_helpers import branched_session, kernel, opened, until
 
+from avo_tui.engine.attempt_lines import attempt_cells
 from avo_tui.engine.client import RunClient
-from avo_tui.store import Session
+from avo_tui.store import Score, Session
 from avo_tui.tui import AvoApp, make_app
 from avo_tui.tui.screens.attempts import AttemptDetail, AttemptsScreen
 from avo_tui.tui.screens.info import HelpScreen
@@ -51,6 +54,13 @@ def listed(app: AvoApp) -> list[str]:
     return [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
 
 
+def lines(app: AvoApp) -> dict[str, str]:
+    """Each listed attempt's line, as plain text."""
+    options = app.screen.query_one(OptionList)
+    found = (options.get_option_at_index(i) for i in range(options.option_count))
+    return {str(o.id): o.prompt.plain for o in found if isinstance(o.prompt, Text)}
+
+
 async def test_attempts_are_listed_filtered_and_opened(browsed: Path) -> None:
     app = make_app(RunClient(browsed))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -60,6 +70,7 @@ async def test_attempts_are_listed_filtered_and_opened(browsed: Path) -> None:
         screen = app.screen
         await until(pilot, lambda: screen.loaded)
         assert listed(app) == [f"a{n}" for n in range(16, 0, -1)]  # newest first
+        assert lines(app)["a16"].startswith("a16    v7    slower")  # one lane: no lane column
         assert "16 attempts of 16" in shown(app, "#attempts-title")
         assert "within noise of the best" in shown(app, "#attempt-detail")  # a16's detail
         await pilot.press("f")
@@ -107,3 +118,37 @@ async def test_an_attempt_without_a_log_says_so(tmp_path: Path) -> None:
         detail = app.screen
         await until(pilot, lambda: getattr(detail, "loaded", False))
         assert "no log was kept" in shown(app, "#tab-log Static")
+
+
+async def test_in_a_session_of_several_lanes_each_attempt_shows_its_lane(browsed: Path) -> None:
+    """Lanes 1 and 2 and a hand edit (no lane) tried a kernel each: every line says which lane
+    tried it, in a column of its own that leaves the line as wide as before, so at 80 columns
+    the time still shows on the line's first row; the attempt in full names its lane too."""
+    with Session.open(browsed) as session:
+        for lane, author in ((1, "tuner"), (2, "tuner"), (None, "operator")):
+            session.record_attempt({"kernel.c": kernel(16, 2 + (lane or 0))}, base="v7",
+                                   author=author, outcome="slower", lane=lane,
+                                   score=Score(412.3, unit="GFLOP/s", ratio=1.285),
+                                   detail="slower than v7 by 3.2%")
+        session.set_state(announce=False, lane_count=2)
+        attempts = {f"a{n}": session.attempt(f"a{n}") for n in (17, 18, 19)}
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        await pilot.press("t")
+        screen = app.screen
+        await until(pilot, lambda: getattr(screen, "loaded", False))
+        shown_lines = lines(app)
+        assert shown_lines["a17"].startswith("a17    L1 v7    slower")
+        assert shown_lines["a18"].startswith("a18    L2 v7    slower")
+        assert shown_lines["a19"].startswith("a19       v7    slower")
+        assert shown_lines["a16"].startswith("a16       v7    slower")  # before lanes: none
+        rows = screen_lines(app)
+        for attempt_id, attempt in attempts.items():
+            [row] = [r for r in rows if f" {attempt_id} " in r]
+            assert attempt_cells(attempt).when in row, row  # not pushed onto a second row
+        await pilot.press("down")  # a18, lane 2's
+        await pilot.press("enter")
+        detail = app.screen
+        await until(pilot, lambda: getattr(detail, "loaded", False))
+        assert "a18 from v7 by tuner in lane 2" in shown(app, "#tab-summary Static")

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,14 +18,15 @@ import pytest
 from engine_helpers import TARGET
 from test_app import engine_alive, notified, output_text, status_text, text_of
 from test_app_layout import content, screen_lines, shown_in
+from test_lanes import Scripted
 from textual.pilot import Pilot
 from tui_helpers import kernel, opened, settled, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
 from avo_tui.evaluation import Worker
-from avo_tui.operators import Tuner
-from avo_tui.store import Score, Session
+from avo_tui.operators import Operator, StepContext, StepResult, Tuner
+from avo_tui.store import InFlight, Score, Session, ToolCallPayload
 from avo_tui.store.run_state import LaneState
 from avo_tui.tui import AvoApp, make_app
 from avo_tui.tui.lane_facts import LaneFacts
@@ -30,6 +34,7 @@ from avo_tui.tui.screens.detail import VersionDetail
 from avo_tui.tui.screens.dialogs import ChoiceDialog, TextDialog
 from avo_tui.tui.widgets.lanes import LanesStrip, shown_lanes
 from avo_tui.tui.widgets.lineage import LineageTree
+from avo_tui.tui.widgets.plan import PlanPane
 
 pytestmark = pytest.mark.anyio
 WIDE, SMALL = (120, 36), (80, 24)
@@ -42,11 +47,14 @@ def anyio_backend() -> str:
 
 
 @asynccontextmanager
-async def two_lanes(session: Session, worker: Worker,
-                    size: tuple[int, int] = WIDE) -> AsyncIterator[tuple[AvoApp, Pilot, Engine]]:
-    """The app with a two-lane engine of tuners in its process, as ``avo run --lanes 2``."""
+async def two_lanes(session: Session, worker: Worker, size: tuple[int, int] = WIDE,
+                    operators: Sequence[Operator] | None = None,
+                    ) -> AsyncIterator[tuple[AvoApp, Pilot, Engine]]:
+    """The app with a two-lane engine in its process (tuners unless ``operators`` are given),
+    as ``avo run --lanes 2``."""
     evaluator = Evaluator(TARGET, worker, quick=True)
-    engine = Engine(session, [Tuner(1), Tuner(2)], evaluator, budgets=Budgets(max_steps=500))
+    engine = Engine(session, list(operators or [Tuner(1), Tuner(2)]), evaluator,
+                    budgets=Budgets(max_steps=500))
     app = make_app(RunClient(session.directory, engine))
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.opened)
@@ -128,7 +136,9 @@ async def test_selecting_lane_2_and_pausing_pauses_only_lane_2(
         await until(pilot, lambda: "keys→L2" in status_text(app))
         assert lane_line(app, 2).startswith("▸ L2") and lane_line(app, 1).startswith("  L1")
         await pilot.press("p")
-        await until(pilot, lambda: lane(session, 2).status == "paused", timeout=120)
+        # the lane's state is written before the event announcing it: wait for both
+        await until(pilot, lambda: lane(session, 2).status == "paused"
+                    and any(e.kind == "pause" for e in session.events()), timeout=120)
         assert engine.lanes[1].paused and not engine.lanes[0].paused
         assert lane(session, 1).status == "running" and session.state["status"] == "running"
         pauses = [e for e in session.events() if e.kind == "pause"]
@@ -195,6 +205,55 @@ async def test_at_80x24_the_lanes_view_fits(session: Session, worker: Worker) ->
             assert app.query_one(pane).content_region.height >= 3, pane
         footer = screen_lines(app)[-1]
         assert "q quit" in footer  # the footer still fits
+
+
+def saying(text: str, done: threading.Event) -> Scripted:
+    """An operator whose one step reports ``text`` as its progress, then waits for ``done``."""
+
+    def step(ctx: StepContext) -> StepResult:
+        ctx.progress(text)
+        assert done.wait(120)
+        return StepResult("said", exhausted=True)
+
+    return Scripted(step)
+
+
+def plan_pane(app: AvoApp) -> PlanPane:
+    return app.query_one(PlanPane)
+
+
+async def test_each_lane_shows_its_own_progress_and_the_plan_the_selected_lane_s(
+    session: Session, worker: Worker
+) -> None:
+    done = threading.Event()
+    operators = [saying("reading the lineage", done), saying("time b2-h4 round 2/3", done)]
+    async with two_lanes(session, worker, operators=operators) as (app, pilot, _):
+        await until(pilot, lambda: "· reading the lineage" in lane_line(app, 1)
+                    and "· time b2-h4 round 2/3" in lane_line(app, 2))
+        assert "time" not in lane_line(app, 1) and "reading" not in lane_line(app, 2)
+        plan = plan_pane(app)  # every lane selected, and no plan yet: lane 1's
+        assert plan.border_title == "plan · L1" and plan.progress.endswith("· reading the lineage")
+        await select(pilot, app, 2)
+        assert plan.border_title == "plan · L2" and plan.progress.endswith("· time b2-h4 round 2/3")
+        await select(pilot, app, 1)
+        assert plan.border_title == "plan · L1" and plan.progress.endswith("· reading the lineage")
+        done.set()
+        await until(pilot, lambda: not engine_alive(app), timeout=120)
+        await until(pilot, lambda: "reading" not in lane_line(app, 1))  # it has finished
+
+
+async def test_with_one_lane_the_plan_shows_the_run_s_progress_as_before(
+    session: Session, worker: Worker
+) -> None:
+    done = threading.Event()
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    engine = Engine(session, saying("reading the lineage", done), evaluator)
+    app = make_app(RunClient(session.directory, engine))
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: plan_pane(app).progress == "step 1 · reading the lineage")
+        assert plan_pane(app).border_title == "plan" and not app.query_one(LanesStrip).display
+        done.set()
+        await until(pilot, lambda: not engine_alive(app), timeout=120)
 
 
 # -- sessions on disk ---------------------------------------------------------------------------
@@ -268,10 +327,76 @@ async def test_with_one_lane_the_app_says_nothing_of_lanes(
         await until(pilot, lambda: not engine_alive(app), timeout=120)
 
 
+def evaluating_on(line: str, gpu: int) -> bool:
+    return re.search(rf" · evaluating \dm\d\ds on GPU {gpu}( |$)", line) is not None
+
+
+def evaluating(session: Session, first: str | None, second: str | None) -> None:
+    """Lanes 1 and 2 running, each with a candidate in flight on the GPU named (None: not yet
+    on a worker), as the run state of a run of two lanes says it."""
+
+    def flight(gpu: str | None) -> InFlight:
+        return InFlight("v0", "tuner", session.head.files, time.time(), gpu)
+
+    lanes = {str(n): LaneState(operator="tuner", status="running", base="v0",
+                               in_flight=flight(second) if n == 2 else None).to_doc()
+             for n in (1, 2)}
+    session.set_state(announce=False, status="running", lane_count=2, lanes=lanes,
+                      in_flight=flight(first).to_doc())
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> Iterator[Session]:
+    """A session of two lanes that this test holds open for writing, as a run's process holds
+    it: the views see the run live."""
+    with Session.create(tmp_path / "held", target="cpu-attention", operator="tuner",
+                        seed_files={"kernel.c": kernel(16, 1)},
+                        score=Score(30.0, unit="GFLOP/s")) as session:
+        evaluating(session, None, None)
+        yield session
+
+
+async def test_a_lane_evaluating_shows_the_gpu_its_evaluation_holds(held: Session) -> None:
+    """Lane 1 evaluates on GPU 0 and lane 2 on GPU 3: each line says so, at 80x24 too. A
+    candidate still waiting for a worker is only evaluating."""
+    evaluating(held, "0", "3")
+    app = make_app(RunClient(held.directory))
+    async with app.run_test(size=WIDE) as pilot:
+        await opened(pilot, app)
+        assert evaluating_on(lane_line(app, 1), 0) and evaluating_on(lane_line(app, 2), 3)
+        await pilot.resize_terminal(*SMALL)
+        await until(pilot, lambda: app.size.width == 80)
+        await pilot.pause()
+        rows = screen_lines(app)[app.query_one(LanesStrip).region.y:][:2]
+        for gpu, row in zip((0, 3), rows, strict=True):
+            assert evaluating_on(row.rstrip(), gpu) and len(row.rstrip()) <= 80, row
+        evaluating(held, "0", None)
+        await until(pilot, lambda: " · evaluating " in lane_line(app, 2)
+                    and "GPU" not in lane_line(app, 2))
+        assert evaluating_on(lane_line(app, 1), 0)
+
+
+async def test_an_attached_view_shows_each_lane_s_latest_tool_call(held: Session) -> None:
+    """The agent's tool calls are progress too: each lane's latest shows in its line, and the
+    selected lane's under the plan."""
+    app = make_app(RunClient(held.directory))
+    async with app.run_test(size=WIDE) as pilot:
+        await opened(pilot, app)
+        for tool, lane in (("view_kernel", 1), ("read_lineage", 2), ("evaluate", 1)):
+            held.append(ToolCallPayload(tool, lane=lane))
+        await until(pilot, lambda: lane_line(app, 1).endswith("· evaluate")
+                    and lane_line(app, 2).endswith("· read_lineage"))
+        await select(pilot, app, 2)
+        assert plan_pane(app).progress.endswith("· read_lineage")
+        await select(pilot, app, 1)
+        assert plan_pane(app).progress.endswith("· evaluate")
+
+
 def test_a_short_strip_of_many_lanes_keeps_the_selected_one_in_view() -> None:
     lanes = tuple(LaneFacts(number=n, operator="tuner", status="running", reason="", base="v0",
                             steps=0, commits=0, cost_usd=0.0, tokens=0, plan="", hints=0,
-                            guidance=None, evaluating=None, last=None, gpu=None)
+                            guidance=None, evaluating=None, evaluating_on=None, last=None,
+                            gpu=None)
                   for n in range(1, 9))
     assert [f.number for f in shown_lanes(lanes, None, 8)[0]] == list(range(1, 9))
     for selected, numbers in ((None, [1, 2, 3]), (1, [1, 2, 3]), (5, [3, 4, 5]), (8, [6, 7, 8])):

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine_helpers import KERNEL, start
 
-from avo_tui.engine import Budgets, Stop, SupervisorLimits
+from avo_tui.engine import Budgets, Progress, Stop, SupervisorLimits
 from avo_tui.engine.client import RunClient
 from avo_tui.engine.engine import FAILED_STEPS_TO_PAUSE
 from avo_tui.evaluation import Worker
@@ -95,8 +95,8 @@ def test_a_progress_listener_that_raises_is_reported(session: Session, worker: W
         ctx.progress("compiling")
         return StepResult("fine")
 
-    def broken_listener(text: str) -> None:
-        raise RuntimeError(f"cannot show {text!r}")
+    def broken_listener(progress: Progress) -> None:
+        raise RuntimeError(f"cannot show {progress.text!r}")
 
     live = start(session, worker, max_steps=2, operator=Scripted(progress),
                  before=lambda engine: engine.on_progress(broken_listener))

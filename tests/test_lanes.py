@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import FAST, KERNEL, SLOW, TARGET, LiveRun, new_session, slow_seed
-from test_run_cli import avo, reader, wait_until
+from engine_helpers import FAST, KERNEL, SLOW, TARGET, LiveRun, new_session, slow_seed, start
+from test_gpu_pool import GUARD_S, StandIn, h200
+from test_run_cli import STOPPING, avo, wait_until
 
 from avo_tui.cli import main
 from avo_tui.engine import (
@@ -24,21 +27,23 @@ from avo_tui.engine import (
     Guidance,
     Hint,
     Pause,
+    Progress,
     Resume,
     Stop,
     SupervisorLimits,
 )
+from avo_tui.engine.gpu_pool import EvalWorker, WorkerPool
 from avo_tui.engine.inbox import queued
 from avo_tui.evaluation import EvalResult, Worker, contract
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.operators import Operator, StepContext, StepResult, Trial, Tuner
-from avo_tui.store import Event, Score, Session, payload_of
+from avo_tui.store import Attempt, Event, RunState, Score, Session, payload_of
 
 COMMIT_TRIES = 5  # first readings are compared with a score taken at another moment
 
 
 def start_lanes(
-    session: Session, worker: Worker, operators: Sequence[Operator], *,
+    session: Session, worker: EvalWorker | WorkerPool, operators: Sequence[Operator], *,
     max_steps: int | None = None, before: Callable[[Engine], None] | None = None,
     limits: SupervisorLimits | None = None,
 ) -> LiveRun:
@@ -348,60 +353,181 @@ def test_the_supervisor_redirects_the_stalled_lane_and_the_others_go_on(
     assert lane_events(live, "step", 1)  # lane 1 went on meanwhile
 
 
-# -- kill -9 ----------------------------------------------------------------------------------
+# -- what each lane is doing now: its progress, the GPU its evaluation holds --------------------
 
 
-def both_in_flight(state: Callable[[], dict[str, Any]]) -> Callable[[], bool]:
-    def check() -> bool:
-        now = state()
-        lanes = now.get("lanes") or {}
-        return (bool(now.get("in_flight")) and bool((lanes.get("2") or {}).get("in_flight"))
-                and now.get("step", 0) >= 1)
+def evaluate_once(ctx: StepContext) -> StepResult:
+    trial = ctx.evaluate(ctx.session.read_files(ctx.head()), base=ctx.head().id)
+    return StepResult(trial.outcome, exhausted=True)
 
-    return check
+
+def test_progress_names_its_lane_as_data(session: Session, worker: Worker) -> None:
+    """Each evaluation phase reaches the listeners with its lane as a field, its text free of
+    any lane; with one lane the field is None, as the text always was."""
+    alone: list[Progress] = []
+    start(session, worker, operator=Scripted(evaluate_once),
+          before=lambda engine: engine.on_progress(alone.append)).finish(120)
+    assert alone and {p.lane for p in alone} == {None}
+    assert any(p.text.startswith("check") for p in alone)
+
+    heard: list[Progress] = []
+    live = start_lanes(session, worker, [Scripted(evaluate_once), Scripted(evaluate_once)],
+                       before=lambda engine: engine.on_progress(heard.append))
+    live.finish(120)
+    assert {p.lane for p in heard if p.text.startswith("check")} == {1, 2}
+    assert not any(p.text.startswith("lane") for p in heard)
+    checked = next(p for p in heard if p.lane == 2)
+    assert checked.line() == f"L2 {checked.text}"
+
+
+def test_a_lane_evaluating_says_which_gpu_its_evaluation_holds(session: Session) -> None:
+    """Two lanes evaluate at once on a pool of two GPUs: while they do, each lane's candidate
+    in flight names the GPU its lease holds, one each; once done, nothing is in flight."""
+    arrived, release = threading.Semaphore(0), threading.Event()
+
+    def hold(_: StandIn) -> None:
+        arrived.release()
+        assert release.wait(GUARD_S)
+
+    pool = WorkerPool([StandIn(h200(0, "aaaa"), gate=hold), StandIn(h200(1, "bbbb"), gate=hold)])
+    live = start_lanes(session, pool, [Scripted(evaluate_once), Scripted(evaluate_once)])
+    for _ in range(2):
+        assert arrived.acquire(timeout=GUARD_S)  # both evaluations hold their GPU now
+    state = session.run_state
+    flights = [state.in_flight, state.lanes["2"].in_flight]
+    assert sorted(f.gpu or "" for f in flights if f is not None) == ["0", "1"]
+    release.set()
+    live.finish(120)
+    state = session.run_state
+    assert state.in_flight is None and state.lanes["2"].in_flight is None
+
+
+# -- kill -9 and Ctrl-C of a run of two lanes, from a shell ------------------------------------
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """What a run had written when it was cut: versions and attempts (as documents), each
+    lane's candidate in flight, each lane's steps."""
+
+    versions: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+    flying: dict[int, dict[str, Any]]
+    steps: dict[str, int]
+
+
+def both_in_flight(path: Path) -> Acknowledged | None:
+    """What the session holds now, when both its lanes have a candidate in flight (read in one
+    go, so the candidates are those of that moment); None otherwise."""
+    if not (path / "session.json").exists():
+        return None
+    with Session.open(path, writable=False) as s:
+        state = s.state
+        second = (state.get("lanes") or {}).get("2") or {}
+        flying = {1: state.get("in_flight"), 2: second.get("in_flight")}
+        if not all(flying.values()) or state.get("step", 0) < 1:
+            return None
+        return Acknowledged(
+            versions=[v.to_doc() for v in s.lineage],
+            attempts=[s.attempt(f"a{n}").to_doc() for n in range(1, s.attempt_count + 1)],
+            flying=flying,
+            steps={k: lane.steps for k, lane in s.run_state.lanes.items()},
+        )
+
+
+def two_lanes_evaluating(sessions: Path, name: str) -> tuple[subprocess.Popen[str], Acknowledged]:
+    """``avo run --lanes 2 --operator tuner`` headless on the cpu-attention quick grid, caught
+    while both lanes have a candidate in flight: the process, and what it had written then."""
+    proc = avo(sessions, "run", "--target", "cpu-attention", "--session", name, "--headless",
+               "--quick", "--lanes", "2", "--operator", "tuner", "--max-steps", "40",
+               "--rng-seed", "3")
+    caught: list[Acknowledged] = []
+
+    def both_caught() -> bool:
+        now = both_in_flight(sessions / name)
+        if now is not None:
+            caught.append(now)
+        return now is not None
+
+    wait_until(both_caught, proc)
+    return proc, caught[0]
+
+
+def kept(s: Session, before: Acknowledged) -> list[Attempt]:
+    """Check that every version and attempt written before the cut is there unchanged, and
+    that version ids run on with none lost or repeated; the attempts written since."""
+    versions = [v.to_doc() for v in s.lineage]
+    assert versions[: len(before.versions)] == before.versions
+    assert [v["id"] for v in versions] == [f"v{n}" for n in range(len(versions))]
+    attempts = [s.attempt(f"a{n}") for n in range(1, s.attempt_count + 1)]
+    assert [a.to_doc() for a in attempts[: len(before.attempts)]] == before.attempts
+    return attempts[len(before.attempts):]
+
+
+def resume_every_lane(sessions: Path, name: str) -> RunState:
+    """Resume the session for 4 steps: each lane takes up its work again and says where it
+    stands at the end. The run state then."""
+    resumed = avo(sessions, "run", "--session", name, "--headless", "--max-steps", "4")
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out
+    assert "tuner in 2 lanes" in out
+    for lane in (1, 2):
+        assert f"L{lane} lane     running" in out and f"lane {lane} (tuner, finished" in out
+    with Session.open(sessions / name, writable=False) as s:
+        state = s.run_state
+    assert state.in_flight is None and state.status == "finished"
+    assert all(lane.in_flight is None for lane in state.lanes.values())
+    assert {k: v.status for k, v in state.lanes.items()} == {"1": "finished", "2": "finished"}
+    return state
 
 
 def test_kill_9_of_a_two_lane_run_then_resume_loses_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sessions = tmp_path / "sessions"
-    path = sessions / "lanes"
-    proc = avo(sessions, "run", "--target", "cpu-attention", "--session", "lanes",
-               "--headless", "--quick", "--lanes", "2", "--max-steps", "40", "--rng-seed", "3")
-    state = reader(path)
-    wait_until(both_in_flight(state), proc)
-    with Session.open(path, writable=False) as s:
-        versions_before = [v.to_doc() for v in s.lineage]
-        attempts_before = [s.attempt(f"a{n}").to_doc() for n in range(1, s.attempt_count + 1)]
-        flying = {1: s.state["in_flight"], 2: s.state["lanes"]["2"]["in_flight"]}
+    proc, before = two_lanes_evaluating(sessions, "lanes")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    resumed = avo(sessions, "run", "--session", "lanes", "--headless", "--max-steps", "4")
-    out, _ = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, out
-    assert "tuner in 2 lanes" in out and "L2 lane     running" in out
-    with Session.open(path, writable=False) as s:
-        versions = [v.to_doc() for v in s.lineage]
-        assert versions[: len(versions_before)] == versions_before
-        assert [v["id"] for v in versions] == [f"v{n}" for n in range(len(versions))]
-        attempts = [s.attempt(f"a{n}") for n in range(1, s.attempt_count + 1)]
-        assert [a.to_doc() for a in attempts[: len(attempts_before)]] == attempts_before
-        interrupted = [a for a in attempts if a.outcome == "interrupted"]
-        assert sorted(a.lane or 0 for a in interrupted) == [1, 2]
-        for attempt in interrupted:
-            flight = flying[attempt.lane or 0]
-            assert attempt.files == flight["files"] and attempt.base == flight["base"]
-            assert "crash or kill" in attempt.detail
-            assert attempt.number > len(attempts_before)
-        state_now = s.run_state
-        assert state_now.in_flight is None and state_now.status == "finished"
-        assert all(lane.in_flight is None for lane in state_now.lanes.values())
-        assert {k: v.status for k, v in state_now.lanes.items()} == {
-            "1": "finished", "2": "finished"}
-    for lane in (1, 2):  # each lane took up its work again, and said where it stands at the end
-        assert f"L{lane} lane     running" in out and f"lane {lane} (tuner, finished" in out
+    resume_every_lane(sessions, "lanes")
+    with Session.open(sessions / "lanes", writable=False) as s:
+        interrupted = [a for a in kept(s, before) if a.outcome == "interrupted"]
+    assert sorted(a.lane or 0 for a in interrupted) == [1, 2]
+    for attempt in interrupted:
+        flight = before.flying[attempt.lane or 0]
+        assert attempt.files == flight["files"] and attempt.base == flight["base"]
+        assert "crash or kill" in attempt.detail
     capsys.readouterr()
     assert main(["--sessions-dir", str(sessions), "sessions", "show", "lanes"]) == 0
     shown = capsys.readouterr().out
     assert "lane 1 (tuner, finished" in shown and "lane 2 (tuner, finished" in shown
+
+
+def test_ctrl_c_of_a_two_lane_run_ends_every_lane_cleanly_and_a_resume_continues_them(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while both lanes have a candidate in flight: each evaluation finishes and is
+    recorded in its lane, every lane stops, the run says so without a traceback, and the
+    store holds all it held; a resume runs every lane on from its own state."""
+    sessions = tmp_path / "sessions"
+    proc, before = two_lanes_evaluating(sessions, "lanes")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert STOPPING in out and "run ended: Ctrl-C." in out and "Traceback" not in out
+    assert "lane 1 (tuner, stopped" in out and "lane 2 (tuner, stopped" in out
+    with Session.open(sessions / "lanes", writable=False) as s:
+        since = kept(s, before)
+        state = s.run_state
+    assert state.damaged == () and (state.status, state.reason) == ("stopped", "Ctrl-C")
+    assert state.in_flight is None and all(v.in_flight is None for v in state.lanes.values())
+    assert {k: v.status for k, v in state.lanes.items()} == {"1": "stopped", "2": "stopped"}
+    assert not any(a.outcome == "interrupted" for a in since)  # the evaluations were let finish
+    for lane, flight in before.flying.items():
+        assert any(a.lane == lane and a.files == flight["files"] for a in since), lane
+    stopped = {k: v.steps for k, v in state.lanes.items()}
+    assert all(stopped[k] >= before.steps.get(k, 0) for k in stopped)
+
+    lanes = resume_every_lane(sessions, "lanes").lanes
+    assert all(lanes[k].steps >= stopped[k] for k in stopped)  # each lane's count goes on
+    assert sum(lane.steps for lane in lanes.values()) == sum(stopped.values()) + 4

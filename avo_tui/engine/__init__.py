@@ -22,6 +22,7 @@ from .evaluator import Evaluator
 from .gate import NoiseEstimate
 from .inbox import send
 from .launch import RunSettings, SeedRejected, create_session, seed_files
+from .progress import Progress
 from .supervisor import Supervisor, SupervisorLimits
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "NoiseEstimate",
     "OperatorEdit",
     "Pause",
+    "Progress",
     "Reject",
     "Resume",
     "Rollback",

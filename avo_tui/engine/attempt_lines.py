@@ -16,6 +16,7 @@ OUTCOME_STYLES = {"committed": "green", "promising": "cyan", "slower": "dim",
                   "not_confirmed": "dim", "checked": "dim", "interrupted": "yellow",
                   "suspect": "bold yellow", "within_noise": "dim"}
 FAILED_STYLE = "red"
+SCORE_CELLS = 16  # the score's column in an attempt's line
 
 
 class _Blobs(Protocol):
@@ -85,12 +86,18 @@ def attempt_cells(attempt: Attempt) -> AttemptCells:
     )
 
 
-def attempt_line(attempt: Attempt) -> str:
-    """Rich markup: the attempt in one line, its outcome coloured (failures red)."""
+def attempt_line(attempt: Attempt, lanes: bool = False) -> str:
+    """Rich markup: the attempt in one line, its outcome coloured (failures red); with
+    ``lanes`` (a session run in several), the lane that proposed it after its id (blank for
+    none: a hand edit, or a run of one lane)."""
     c = attempt_cells(attempt)
     style = outcome_style(c.outcome)
-    return (f"{escape(c.id):<6} {escape(c.base):<5} [{style}]{escape(c.outcome):<14}[/] "
-            f"{escape(c.score):>16} {escape(c.ratio):>7}  {c.when}  {escape(c.detail)}")
+    lane = f"{f'L{attempt.lane}' if attempt.lane is not None else '':<2} " if lanes else ""
+    # The lane's cells come out of the score column's spare ones (``412.3 TFLOP/s`` takes
+    # 13), so the line keeps its width: at 80 columns its time still fits on its first row.
+    score = f"{escape(c.score):>{SCORE_CELLS - len(lane)}}"
+    return (f"{escape(c.id):<6} {lane}{escape(c.base):<5} [{style}]{escape(c.outcome):<14}[/] "
+            f"{score} {escape(c.ratio):>7}  {c.when}  {escape(c.detail)}")
 
 
 def select_attempts(

@@ -37,7 +37,7 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, cast
 
@@ -78,12 +78,13 @@ from .gate import (
     threshold,
     unconfirmed,
 )
+from .gpu_pool import gpu_index
 from .inbox import Inbox, describe, queued_payload
 from .lanes import CONVERSATION, LANE_MEMORY, Lane, moved_note, starting_version
+from .progress import Progress, ProgressListener
 from .supervisor import Supervisor, SupervisorLimits
 
 Subscriber = Callable[[Event], None]
-ProgressListener = Callable[[str], None]
 PAUSED_POLL_S = 0.25
 JOIN_POLL_S = 0.25  # a join that a second Ctrl-C can still interrupt
 FAILED_STEPS_TO_PAUSE = 3
@@ -193,7 +194,7 @@ class Engine:
         self._subscribers.append(subscriber)
 
     def on_progress(self, listener: ProgressListener) -> None:
-        """Transient progress (evaluation phases); not stored."""
+        """Transient progress (evaluation phases), each naming its lane; not stored."""
         self._progress_listeners.append(listener)
 
     def submit(self, command: cmd.Command) -> None:
@@ -906,7 +907,19 @@ class Engine:
             on_progress=lambda phase, detail: self._progress(phase, detail, lane),
             quick=quick or None,
             incumbent=beside,
+            on_lease=lambda host: self._leased(lane, host),
         )
+
+    def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
+        """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
+        in flight, so every view (an attached one too) can say which GPU is doing what."""
+        gpu = gpu_index(host)
+        with self._locked():
+            flight = lane.in_flight
+            if flight is None or flight.gpu == gpu:
+                return
+            lane.in_flight = dataclasses.replace(flight, gpu=gpu)
+            self._save_in_flight(lane)
 
     def _save_in_flight(self, lane: Lane) -> None:
         """Lane 1's candidate in flight is the state's ``in_flight``, as without lanes; the
@@ -1093,13 +1106,11 @@ class Engine:
                             self._listener_failed(subscriber, "a subscriber", error, event.seq)
 
     def _progress(self, phase: str, detail: str, lane: Lane | None = None) -> None:
-        text = f"{phase} {detail}".strip()
-        if lane is not None and lane.label is not None:
-            text = f"lane {lane.label}: {text}"
+        progress = Progress(f"{phase} {detail}".strip(), self.lane(lane).label)
         with self._locked():
             for listener in list(self._progress_listeners):
                 try:
-                    listener(text)
+                    listener(progress)
                 except Exception as error:
                     self._listener_failed(listener, "a progress listener", error, None)
                     self._publish()

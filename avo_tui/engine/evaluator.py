@@ -15,6 +15,7 @@ from ..store import Score
 from .gpu_pool import EvalWorker, WorkerLost, WorkerPool, gpu_label
 
 Progress = Callable[[str, str], None]
+Leased = Callable[[dict[str, object]], None]  # told the host facts of the worker leased
 SOFTWARE = ("driver", "driver_cuda", "cuda", "cudnn", "torch")  # host facts the agent is told
 # Where a GPU sits in CUDA_VISIBLE_DEVICES is not what it is: its uuid says which GPU it is.
 NOT_HOST_KEY = ("gpu_index",)
@@ -99,9 +100,11 @@ class Evaluator:
         on_progress: Progress | None = None,
         quick: bool | None = None,  # None: the session's setting
         incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
+        on_lease: Leased | None = None,
     ) -> EvalResult:
         """One evaluation on one leased worker (blocks until one is free). A try lost with its
-        worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``."""
+        worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``.
+        ``on_lease`` is told the host facts (which GPU) of the worker each try leased."""
         request = EvalRequest(
             self.target.name,
             dict(files),
@@ -114,7 +117,8 @@ class Evaluator:
         while len(lost) < MAX_LOST:
             with self.pool.lease() as worker:
                 try:
-                    result = self._evaluate_on(worker, request, fresh_baselines, on_progress)
+                    result = self._evaluate_on(worker, request, fresh_baselines, on_progress,
+                                               on_lease)
                 except WorkerLost as error:
                     lost.append(str(error))
                     if on_progress is not None:
@@ -130,8 +134,11 @@ class Evaluator:
         request: EvalRequest,
         fresh_baselines: bool,
         on_progress: Progress | None,
+        on_lease: Leased | None = None,
     ) -> EvalResult:
         info = worker.wait_ready()  # its host facts say which stored baselines apply
+        if on_lease is not None:
+            on_lease(info)
         request.known_baselines = {} if fresh_baselines else self._known(info)
         result = worker.evaluate(request, timeout_s=self.timeout_s, on_progress=on_progress)
         with self._books:

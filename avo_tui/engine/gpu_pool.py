@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -210,10 +210,19 @@ def evaluation_pool(target: TargetSpec, *, gpus: str | None = None, workers: int
     return local_pool(target, gpus, workers if target.device == "cpu" else None)
 
 
-def gpu_label(host: dict[str, object]) -> str | None:
-    """``GPU 3 (NVIDIA H200, GPU-8e5c1a2b)`` from a result's host facts; None on a CPU."""
+def gpu_index(host: Mapping[str, object]) -> str | None:
+    """The GPU a worker's host facts name, as its ``CUDA_VISIBLE_DEVICES`` entry (``3``);
+    None on a CPU."""
     if "gpu" not in host:
+        return None
+    return str(host.get("gpu_index", "?"))
+
+
+def gpu_label(host: Mapping[str, object]) -> str | None:
+    """``GPU 3 (NVIDIA H200, GPU-8e5c1a2b)`` from a result's host facts; None on a CPU."""
+    index = gpu_index(host)
+    if index is None:
         return None
     uuid = str(host.get("uuid") or "")
     name = f"{host['gpu']}, {uuid[:12]}" if uuid else str(host["gpu"])
-    return f"GPU {host.get('gpu_index', '?')} ({name})"
+    return f"GPU {index} ({name})"

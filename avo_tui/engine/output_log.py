@@ -10,6 +10,7 @@ from typing import TextIO
 
 from ..store import Event
 from .event_lines import event_line, plain
+from .progress import Progress
 
 OUTPUT_LOG = "output.log"
 
@@ -27,8 +28,8 @@ class OutputLog:
         if line:
             self._write(event.ts, f"#{event.seq} {plain(line)}")
 
-    def progress(self, text: str) -> None:
-        self._write(time.time(), f"   {text}")
+    def progress(self, progress: Progress) -> None:
+        self._write(time.time(), f"   {progress.line()}")
 
     def _write(self, ts: float, text: str) -> None:
         if self._file is None:

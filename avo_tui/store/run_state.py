@@ -31,9 +31,12 @@ class InFlight:
     author: str
     files: Mapping[str, str]  # file name -> blob hash
     started: float
+    # The GPU its evaluation holds, once a worker is leased (its CUDA_VISIBLE_DEVICES entry);
+    # None before, and on a CPU.
+    gpu: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
-        return write_fields(self)
+        return write_fields(self, omit_none=True)
 
     @classmethod
     def from_doc(cls, doc: object) -> InFlight:

@@ -48,6 +48,7 @@ from ..engine import (
     Hint,
     OperatorEdit,
     Pause,
+    Progress,
     Reject,
     Resume,
     Rollback,
@@ -114,10 +115,10 @@ def while_shown(handler: Callable[P, None]) -> Callable[P, None]:
 
 
 @dataclass
-class Progress(Message):
-    """An evaluation phase reported by the in-process engine (not stored)."""
+class ProgressReported(Message):
+    """An evaluation phase reported by the in-process engine (not stored), with its lane."""
 
-    text: str
+    progress: Progress
 
 
 @dataclass
@@ -208,6 +209,8 @@ class AvoApp(App[None]):
         self.lanes: tuple[LaneFacts, ...] = ()  # in a run of several lanes, one per lane
         self.lane: int | None = None  # the lane the controls act on; None: every lane
         self._latest_plan: tuple[int | None, str] = (None, "")  # any lane's, and its lane
+        # Each lane's latest progress or tool call, by lane (None: the lane of a run of one).
+        self._activity: dict[int | None, str] = {}
         self._facts: StatusFacts | None = None
         self._poll_worker: Worker[None] | None = None  # the poll under way; one at a time
         self._poll_again = False
@@ -256,7 +259,7 @@ class AvoApp(App[None]):
         self.session_name = client.session.name
         self.title = f"avo · {self.session_name}"
         if client.engine is not None:
-            client.engine.on_progress(self._post(Progress))
+            client.engine.on_progress(self._post(ProgressReported))
             client.start_engine(self._post(RunEnded), self._post(RunFailed))
         self.poll()
         self.set_interval(POLL_S, self.poll)
@@ -407,14 +410,10 @@ class AvoApp(App[None]):
     def on_polled(self, polled: Polled) -> None:
         self.state, self.suspects, self.live = polled.state, polled.suspects, polled.live
         output = self.query_one(OutputPane)
-        plan = self.query_one(PlanPane)
         if polled.plan is not None:
             self._latest_plan = (polled.plan_lane, polled.plan)
-            if not polled.lanes:
-                plan.set_plan(polled.plan)
+        self._activity.update(polled.tools)
         self._show_lanes(polled.lanes)
-        if polled.tool is not None or not self.opened:
-            plan.set_progress(polled.state.step, polled.tool or "")
         for message in polled.errors:
             self.notify(message, severity="error", timeout=8)
         output.write_lines(polled.lines)
@@ -478,21 +477,30 @@ class AvoApp(App[None]):
         self.lanes = lanes
         if self.lane is not None and self.lane > len(lanes):
             self.lane = None  # the run has fewer lanes now
-        self.query_one(LanesStrip).show(lanes, self.lane)
-        if lanes:
-            self._show_plan()
+        self._show_strip()
+        self._show_plan()
+
+    def _show_strip(self) -> None:
+        activity = {lane: text for lane, text in self._activity.items() if lane is not None}
+        self.query_one(LanesStrip).show(self.lanes, self.lane, activity)
 
     def _lane_facts(self, lane: int | None) -> LaneFacts | None:
         return self.lanes[lane - 1] if lane is not None and lane <= len(self.lanes) else None
 
+    def _plan_lane(self) -> int | None:
+        """The lane the plan pane is about: the selected one; with every lane selected, the
+        one that wrote the latest plan (lane 1 before any has); None in a run of one lane."""
+        if not self.lanes:
+            return None
+        return self.lane or self._latest_plan[0] or 1
+
     def _show_plan(self) -> None:
-        """The selected lane's plan; with every lane selected, the latest any lane wrote."""
-        lane, text = self._latest_plan
+        """One lane's plan, and that lane's latest progress under it (see _plan_lane)."""
+        lane = self._plan_lane()
         facts = self._lane_facts(self.lane)
-        if facts is not None:
-            lane, text = facts.number, facts.plan
         plan = self.query_one(PlanPane)
-        plan.set_plan(text)
+        plan.set_plan(facts.plan if facts is not None else self._latest_plan[1])
+        plan.set_progress(self.state.step, self._activity.get(lane, ""))
         title = f"plan · L{lane}" if lane else "plan"
         if plan.border_title != title:
             plan.border_title = title
@@ -502,7 +510,7 @@ class AvoApp(App[None]):
             self.notify("this run has one lane: the controls act on it")
             return
         self.lane = next_lane(self.lane, len(self.lanes))
-        self.query_one(LanesStrip).show(self.lanes, self.lane)
+        self._show_strip()
         self._show_plan()
         self._show_facts()
         if self.diff_mode == "candidate":
@@ -510,8 +518,12 @@ class AvoApp(App[None]):
         self.notify(f"p, h, g and x now act on {scope(self.lane, len(self.lanes))}")
 
     @while_shown
-    def on_progress(self, message: Progress) -> None:
-        self.query_one(PlanPane).set_progress(self.state.step, message.text)
+    def on_progress_reported(self, message: ProgressReported) -> None:
+        progress = message.progress
+        self._activity[progress.lane] = progress.text
+        self._show_plan()
+        if progress.lane is not None:
+            self._show_strip()
 
     def on_run_ended(self, message: RunEnded) -> None:
         if self.quitting:

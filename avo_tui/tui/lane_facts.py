@@ -4,9 +4,9 @@ per lane. A run of one lane has none, and the app looks as it did before lanes.
 
 Nothing here is guessed. A lane's status, base, spend, own guidance, pending hints and
 candidate in flight are the run state's (``RunState.lanes``; lane 1's candidate and hints are
-the state's own fields). Its plan and its latest attempt come from its events, and the GPU of
-that attempt from the host facts of its result. Which GPU a candidate in flight holds is not
-recorded anywhere, so it is not shown.
+the state's own fields), and so is the GPU its candidate in flight holds, once leased. Its
+plan and its latest attempt come from its events, and the GPU of that attempt from the host
+facts of its result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..engine.gpu_pool import gpu_label
+from ..engine.gpu_pool import gpu_index, gpu_label
 from ..store import AttemptPayload, InFlight, Payload, PlanPayload, RunState, UnreadablePayload
 from ..store.run_state import LaneState
 
@@ -45,6 +45,7 @@ class LaneFacts:
     hints: int  # pending: sent, not yet taken by its next step
     guidance: str | None  # its own standing guidance, over the session's
     evaluating: int | None  # seconds its candidate in flight has been evaluated; None: none
+    evaluating_on: str | None  # the GPU that evaluation holds ("GPU 3"); None: none, a CPU
     last: str | None  # its latest attempt and outcome: "a14 slower"
     gpu: Gpu | None  # the GPU of that attempt's result, when it names one
 
@@ -58,7 +59,7 @@ def gpu_of(host: dict[str, object]) -> Gpu | None:
     label = gpu_label(host)
     if label is None:
         return None
-    return Gpu(f"GPU {host.get('gpu_index', '?')}", label)
+    return Gpu(f"GPU {gpu_index(host)}", label)
 
 
 class LaneTracker:
@@ -92,6 +93,8 @@ class LaneTracker:
     def _lane(self, number: int, state: RunState, live: bool, now: float) -> LaneFacts:
         lane = state.lanes.get(str(number)) or LaneState()
         flying: InFlight | None = state.in_flight if number == 1 else lane.in_flight
+        if not live:
+            flying = None  # a run that died left it: nothing is evaluating it
         hints = state.pending_hints if number == 1 else lane.pending_hints
         status = lane.status or "waiting"
         if not live and status in ACTIVE:
@@ -102,7 +105,8 @@ class LaneTracker:
             base=lane.base, steps=lane.steps, commits=lane.commits, cost_usd=lane.cost_usd,
             tokens=lane.tokens, plan=self._plans.get(number) or lane.plan, hints=len(hints),
             guidance=lane.guidance,
-            evaluating=max(0, int(now - flying.started)) if flying and live else None,
+            evaluating=max(0, int(now - flying.started)) if flying else None,
+            evaluating_on=f"GPU {flying.gpu}" if flying and flying.gpu is not None else None,
             last=f"{last[0]} {last[1]}" if last else None,
             gpu=self._gpu(last[0]) if last else None,
         )

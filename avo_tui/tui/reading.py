@@ -64,7 +64,8 @@ class Polled(Message):
 
     lines: list[str]
     plan: str | None  # the latest plan in the batch
-    tool: str | None  # the latest tool called in the batch
+    tools: dict[int | None, str]  # the latest tool each lane called in the batch (None: the
+    # lane of a run of one)
     errors: list[str]
     state: RunState
     facts: StatusFacts
@@ -135,7 +136,7 @@ class SessionReader:
         unit = best.score.unit if best and best.score else ""
         lines: list[str] = []
         errors: list[str] = []
-        tool = None
+        tools: dict[int | None, str] = {}
         moved = lineage_copy is not None
         for event in events:
             payload = payload_of(event)
@@ -147,8 +148,7 @@ class SessionReader:
                 case PlanPayload(text=text):
                     plan_text, self._plan_lane = text, lane_of(payload)
                 case ToolCallPayload(tool=name):
-                    from_lane = lane_of(payload)
-                    tool = name if from_lane is None else f"L{from_lane} {name}"
+                    tools[lane_of(payload)] = name
                 case ErrorPayload(message=message):
                     errors.append(message)
                 case StepPayload() as step:
@@ -174,7 +174,7 @@ class SessionReader:
             points = [(v.id, v.score.gmean) for v in scored if v.score]
         live = client.live()
         return Polled(
-            lines=lines, plan=plan_text, tool=tool, errors=errors, state=state,
+            lines=lines, plan=plan_text, tools=tools, errors=errors, state=state,
             facts=self._facts(state), suspects=session.suspects(), live=live,
             lineage=lineage_copy, versions=[] if lineage_copy else added, lineage_moved=moved,
             points=points, baselines=baselines,

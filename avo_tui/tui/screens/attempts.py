@@ -37,12 +37,14 @@ class AttemptsRead(Message):
     attempts: list[Attempt]  # newest first
     failed: bool
     total: int
+    lanes: bool  # the session runs several lanes, or ran them: each attempt shows its lane
 
 
 def read_attempts(reader: SessionReader, failed: bool) -> AttemptsRead:
     session = reader.session
     chosen = select_attempts(session, failed=failed, limit=LISTED)
-    return AttemptsRead(chosen[::-1], failed, session.attempt_count)
+    lanes = reader.client.lane_count() > 1 or any(a.lane is not None for a in chosen)
+    return AttemptsRead(chosen[::-1], failed, session.attempt_count, lanes)
 
 
 class AttemptsScreen(Sheet):
@@ -95,7 +97,7 @@ class AttemptsScreen(Sheet):
         self.query_one("#attempts-title", Static).update(title)
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(Text.from_markup(attempt_line(a)), id=a.id)
+        options.add_options([Option(Text.from_markup(attempt_line(a, message.lanes)), id=a.id)
                              for a in self.attempts])
         if self.attempts:
             options.highlighted = 0
@@ -170,7 +172,8 @@ class AttemptDetail(Sheet):
 
     def _summary(self) -> RenderableType:
         a, c = self.attempt, attempt_cells(self.attempt)
-        head = Text.assemble((a.id, "bold"), f" from {a.base} by {a.author} at {c.when}  ",
+        lane = f" in lane {a.lane}" if a.lane is not None else ""
+        head = Text.assemble((a.id, "bold"), f" from {a.base} by {a.author}{lane} at {c.when}  ",
                              (a.outcome, outcome_style(a.outcome)))
         score = f"\n{c.score} ({c.ratio})" if c.score != "-" else ""
         made = f"\nbecame {a.version}" if a.version else ""

@@ -1,13 +1,17 @@
 """The lanes strip: one line per lane of a run of several, across the whole width, above the
 status bar. Each line says what its lane is doing (status, the version it builds on, its
-candidate in flight, its spend, its latest attempt and the GPU that measured it), and ``▸``
-marks the lanes the controls (pause, hint, guide, stop) act on. Hidden with one lane.
+candidate in flight and the GPU that evaluation holds, its latest progress, its spend, its
+latest attempt and the GPU that measured it), and ``▸`` marks the lanes the controls (pause,
+hint, guide, stop) act on. Hidden with one lane.
 
 Like the status bar, a line keeps to one row: the facts that matter least leave first, so the
 lane, its status and its base always show.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from rich.text import Text
 from textual.widget import Widget
@@ -18,38 +22,41 @@ from .status import STATE_STYLES, Part, duration, fitted, parts_width
 ENDED = ("stopped", "finished")
 
 
-def _parts(f: LaneFacts, selected: bool, gpu: str | None) -> list[Part]:
+def _parts(f: LaneFacts, selected: bool, gpu: str | None, activity: str) -> list[Part]:
     parts: list[Part] = [
         (0, "▸ " if selected else "  ", "bold"),
         (0, f"L{f.number}", "bold blue"),
-        (8, f" {f.operator or '?':<5}", "dim"),
+        (9, f" {f.operator or '?':<5}", "dim"),
         (0, f" {f.status:<8}", STATE_STYLES.get(f.status, "bold")),
     ]
     if f.base:
         parts.append((1, f" on {f.base}", ""))
     if f.evaluating is not None:
-        parts.append((2, f" · evaluating {duration(f.evaluating)}", "cyan"))
+        on = f" on {f.evaluating_on}" if f.evaluating_on else ""
+        parts.append((2, f" · evaluating {duration(f.evaluating)}{on}", "cyan"))
     parts.append((3, f" · {f.steps} step{'s' if f.steps != 1 else ''} {f.commits} ver", ""))
     if f.tokens:
-        parts.append((7, f" ${f.cost_usd:.2f}", ""))
+        parts.append((8, f" ${f.cost_usd:.2f}", ""))
+    if activity and f.status not in ENDED:
+        parts.append((4, f" · {activity}", "italic"))
     if f.hints:
-        parts.append((6, f" · {f.hints} hint{'s' if f.hints > 1 else ''}", "yellow"))
+        parts.append((7, f" · {f.hints} hint{'s' if f.hints > 1 else ''}", "yellow"))
     if f.last:
-        parts.append((4, f" · {f.last}", "dim"))
+        parts.append((5, f" · {f.last}", "dim"))
         if gpu:
-            parts.append((5, f" on {gpu}", "dim"))
+            parts.append((6, f" on {gpu}", "dim"))
     if f.reason and f.status in ENDED:
-        parts.append((9, f" · {f.reason}", "dim"))
+        parts.append((10, f" · {f.reason}", "dim"))
     return parts
 
 
-def lane_text(f: LaneFacts, selected: bool, width: int = 1000) -> Text:
-    """The lane's line in ``width`` cells: the GPU's long label where it fits, else its
-    number, then the least useful facts leave first."""
+def lane_text(f: LaneFacts, selected: bool, width: int = 1000, activity: str = "") -> Text:
+    """The lane's line in ``width`` cells, with its latest progress (``activity``): the GPU's
+    long label where it fits, else its number, then the least useful facts leave first."""
     gpus: list[str | None] = [f.gpu.long, f.gpu.short] if isinstance(f.gpu, Gpu) else [None]
-    parts = _parts(f, selected, gpus[0])
+    parts = _parts(f, selected, gpus[0], activity)
     if parts_width(parts) > width:
-        parts = _parts(f, selected, gpus[-1])
+        parts = _parts(f, selected, gpus[-1], activity)
     return fitted(parts, width)
 
 
@@ -71,12 +78,15 @@ class LanesStrip(Widget):
 
     lanes: tuple[LaneFacts, ...] = ()
     selected: int | None = None  # the lane the controls act on; None: every lane
+    activity: Mapping[int, str] = MappingProxyType({})  # each lane's latest progress
     max_rows = 8  # the app lowers it on short terminals
 
-    def show(self, lanes: tuple[LaneFacts, ...], selected: int | None) -> None:
-        if (lanes, selected) == (self.lanes, self.selected):
+    def show(self, lanes: tuple[LaneFacts, ...], selected: int | None,
+             activity: Mapping[int, str]) -> None:
+        activity = dict(activity)
+        if (lanes, selected, activity) == (self.lanes, self.selected, self.activity):
             return  # a frame is not free: only on a change
-        self.lanes, self.selected = lanes, selected
+        self.lanes, self.selected, self.activity = lanes, selected, activity
         self.set_class(bool(lanes), "-several")
         self._fit()
         self.refresh()
@@ -95,7 +105,8 @@ class LanesStrip(Widget):
     def render(self) -> Text:
         width = self.size.width
         shown, more = shown_lanes(self.lanes, self.selected, self.max_rows)
-        lines = [lane_text(f, self.selected in (None, f.number), width) for f in shown]
+        lines = [lane_text(f, self.selected in (None, f.number), width,
+                           self.activity.get(f.number, "")) for f in shown]
         if more:
             lines.append(Text(f"  … {more} more lane{'s' if more > 1 else ''} (l selects one)",
                               style="dim", no_wrap=True, overflow="ellipsis", end=""))
