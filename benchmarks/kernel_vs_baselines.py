@@ -26,6 +26,15 @@ the median time):
                     `avo eval` prints), and the ratios of those geomeans
     regs, spills    registers per thread and spilled bytes (stores + loads) from ptxas
     correct         whether every configuration and edge shape passed; else the failure
+
+Two kernels a percent or two apart cannot be told apart by one run: the same kernel's figure
+moves by 2-3% between runs. --repeat N evaluates every kernel N times, in an order rotated each
+round (round r starts with the r-th kernel), after one discarded warm-up evaluation that takes
+the baselines' timing and compiles; each kernel's figures are then those of its median round,
+and a table gives every round's geomean, the spread, and the ratio of medians to the first
+kernel listed:
+
+    python benchmarks/kernel_vs_baselines.py NEW.cu OLD.cu --targets mha --repeat 3
 """
 
 from __future__ import annotations
@@ -141,21 +150,56 @@ def progress(summary: dict[str, Any]) -> str:
             f"regs {summary['regs']} spills {summary['spills']}")
 
 
-def run(kernels: list[Kernel], targets: list[str], quick: bool, seed: int | None) -> dict[str, Any]:
-    from avo_tui.evaluation import EvalRequest, Worker, get_target
+def round_order(kernels: list[Kernel], round_index: int) -> list[Kernel]:
+    """The kernels in the order of one round: rotated, so each kernel leads a round in turn."""
+    shift = round_index % len(kernels)
+    return kernels[shift:] + kernels[:shift]
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One kernel's summaries over the rounds: its median round's figures, every round's
+    geomean, and their spread (max / min - 1, in percent). A failed round fails the kernel."""
+    failed = [r for r in rounds if not r["correct"]]
+    if failed:
+        return failed[0]
+    ordered = sorted(rounds, key=lambda r: r["geomean"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    geomeans = [r["geomean"] for r in rounds]
+    median["rounds"] = geomeans
+    median["spread_pct"] = round((max(geomeans) / min(geomeans) - 1) * 100, 2)
+    return median
+
+
+def run(kernels: list[Kernel], targets: list[str], quick: bool, seed: int | None,
+        repeat: int = 1) -> dict[str, Any]:
+    from avo_tui.evaluation import Worker
 
     report: dict[str, Any] = {}
     with Worker("cuda") as worker:
         for name in targets:
-            target = get_target(name)
-            report[name] = {}
-            for kernel in kernels:
-                request = EvalRequest(target.name, kernel.sources(target), quick=quick, seed=seed)
-                summary = summarize(worker.evaluate(request))
-                report[name][kernel.display()] = summary
-                print(f"# {name} {kernel.display()}: {progress(summary)}", file=sys.stderr,
-                      flush=True)
+            if repeat > 1:  # times the baselines and compiles, so that no round does
+                evaluate(worker, name, kernels[0], quick, seed, " (warm-up, discarded)")
+            rounds: dict[str, list[dict[str, Any]]] = {k.display(): [] for k in kernels}
+            for index in range(repeat):
+                label = f" (round {index + 1}/{repeat})" if repeat > 1 else ""
+                for kernel in round_order(kernels, index):
+                    rounds[kernel.display()].append(
+                        evaluate(worker, name, kernel, quick, seed, label))
+            report[name] = {k: combine(r) if repeat > 1 else r[0] for k, r in rounds.items()}
     return report
+
+
+def evaluate(worker: Any, target_name: str, kernel: Kernel, quick: bool, seed: int | None,
+             label: str = "") -> dict[str, Any]:
+    """One kernel on one target, as `avo eval` does it; its figures, and a progress line."""
+    from avo_tui.evaluation import EvalRequest, get_target
+
+    target = get_target(target_name)
+    request = EvalRequest(target.name, kernel.sources(target), quick=quick, seed=seed)
+    summary = summarize(worker.evaluate(request))
+    print(f"# {target_name} {kernel.display()}{label}: {progress(summary)}", file=sys.stderr,
+          flush=True)
+    return summary
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -188,7 +232,24 @@ def print_tables(report: dict[str, Any]) -> None:
             print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} {ratios} ({masks})   "
                   f"{bases}   regs {s['regs']} spills {s['spills']} "
                   f"{'correct' if s['correct'] else 'FAILED'}")
+    print_rounds(report)
     print("\n" + " ".join(f"{k} {v}" for k, v in report.get("software", {}).items()))
+
+
+def print_rounds(report: dict[str, Any]) -> None:
+    """With --repeat: each kernel's geomean per round, its spread, and its median over the
+    first kernel's median."""
+    targets = {t: k for t, k in report.items() if t != "software"}
+    if not any("rounds" in s for kernels in targets.values() for s in kernels.values()):
+        return
+    print("\n== rounds: geomean TFLOP/s per round, spread, median x the first kernel's")
+    for target, kernels in targets.items():
+        first = next(iter(kernels.values()))
+        for kernel, s in kernels.items():
+            rounds = " ".join(f"{g:.1f}" for g in s.get("rounds", []))
+            share = _num(ratio(s["geomean"], first["geomean"]), ".3f")
+            print(f"{target:<8} {kernel:<36} {rounds}  spread {s.get('spread_pct', 0):.1f}%  "
+                  f"x first {share}")
 
 
 def _row(label: str, figures: dict[str, Any]) -> tuple[str, ...]:
@@ -225,7 +286,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="time the targets' short grids")
     parser.add_argument("--seed", type=int, help="input seed, to reproduce a run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="evaluate every kernel N times in rotated orders and keep each "
+                             "one's median round (default: 1)")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     for name in args.targets:
         if name not in TARGETS or TARGETS[name].device != "cuda":
             gpu = [t for t, spec in TARGETS.items() if spec.device == "cuda"]
@@ -252,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     try:
-        report = run(args.kernels, args.targets, args.quick, args.seed)
+        report = run(args.kernels, args.targets, args.quick, args.seed, args.repeat)
     except WorkerError as error:
         print(f"kernel_vs_baselines: {error}", file=sys.stderr)
         return 2

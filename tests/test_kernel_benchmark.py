@@ -165,3 +165,57 @@ def test_profile_vs_fa4_says_what_it_cannot_profile_here(tmp_path: Path) -> None
     assert out.returncode == 0, out.stderr
     assert "=== seed\ncannot profile:" in out.stdout
     assert "=== FlashAttention-4\n" in out.stdout
+
+
+def _summary(geomean: float, correct: bool = True) -> dict[str, object]:
+    return {"correct": correct, "failure": None if correct else "wrong", "geomean": geomean}
+
+
+def test_repeat_rotates_the_order_after_a_discarded_warm_up_and_keeps_each_median(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    import kernel_vs_baselines as bench
+
+    import avo_tui.evaluation as evaluation
+
+    class NoWorker:
+        def __init__(self, device: str) -> None: ...
+        def __enter__(self) -> NoWorker:
+            return self
+        def __exit__(self, *exc: object) -> None: ...
+
+    figures = {"a.cu": [600.0, 640.0, 610.0], "b.cu": [700.0, 650.0, 660.0]}
+    calls: list[tuple[str, str]] = []
+
+    def fake_evaluate(worker: object, target: str, kernel: object, quick: bool,
+                      seed: object, label: str = "") -> dict[str, object]:
+        name = kernel.display()  # type: ignore[attr-defined]
+        calls.append((name, label))
+        if "warm-up" in label:
+            return _summary(1.0)
+        return _summary(figures[name][sum(1 for n, _ in calls[1:] if n == name) - 1])
+
+    monkeypatch.setattr(evaluation, "Worker", NoWorker)
+    monkeypatch.setattr(bench, "evaluate", fake_evaluate)
+    kernels = [bench.Kernel.parse("a.cu"), bench.Kernel.parse("b.cu")]
+    report = bench.run(kernels, ["mha"], quick=False, seed=None, repeat=3)
+
+    assert calls[0] == ("a.cu", " (warm-up, discarded)")
+    assert [n for n, _ in calls[1:]] == ["a.cu", "b.cu", "b.cu", "a.cu", "a.cu", "b.cu"]
+    assert report["mha"]["a.cu"]["geomean"] == 610.0  # the median of 600, 640, 610
+    assert report["mha"]["a.cu"]["rounds"] == [600.0, 640.0, 610.0]
+    assert report["mha"]["b.cu"]["geomean"] == 660.0
+    assert report["mha"]["b.cu"]["spread_pct"] == round((700 / 650 - 1) * 100, 2)
+
+
+def test_a_kernel_that_fails_any_round_is_reported_failed() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import combine
+
+    assert combine([_summary(600.0), _summary(0.0, correct=False)])["correct"] is False
+
+
+def test_repeat_must_be_positive() -> None:
+    out = _run("--repeat", "0")
+    assert out.returncode == 2 and "--repeat must be at least 1" in out.stderr
