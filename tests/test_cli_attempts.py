@@ -201,3 +201,31 @@ def test_sessions_show_points_to_the_attempts(
     out = capsys.readouterr().out
     assert "5 attempts" in out
     assert "the attempts, failed ones included: avo sessions attempts tiles [--failed]" in out
+
+
+def test_a_session_run_in_lanes_lists_each_attempts_lane(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "sessions"
+    with Session.create(root / "lanes", target="cpu-attention", operator="tuner",
+                        seed_files=SEED, score=Score(10.0, ratio=1.0, unit="GFLOP/s")) as s:
+        s.record_attempt(TILED, base="v0", author="tuner", outcome="slower", lane=2,
+                         score=Score(9.0, ratio=0.9, unit="GFLOP/s"), log=log())
+        s.record_attempt(BROKEN, base="v0", author="you", outcome="compile_error", log=log())
+    code, out, err = avo(root, capsys, "lanes")
+    assert code == 0, err
+    assert out.splitlines()[1].split()[:3] == ["id", "lane", "base"]
+    listed = rows(out)
+    assert listed["a1"][:4] == ["a1", "L2", "v0", "tuner"]
+    assert listed["a2"][:3] == ["a2", "v0", "you"]  # a hand edit has no lane: a blank cell
+    code, out, err = avo(root, capsys, "lanes", "a1")
+    assert code == 0, err
+    assert "by tuner in lane 2" in out
+
+
+def test_a_session_of_one_lane_has_no_lane_column(
+    sessions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = avo(sessions, capsys, "tiles")
+    assert code == 0, err
+    assert "lane" not in out.splitlines()[1].split()

@@ -64,17 +64,28 @@ def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namesp
     more = " (--all for every one)" if latest else ""
     console.print(f"'{escape(session.name)}': {latest}{len(attempts)} {which} of {total}, "
                   f"oldest first{more}")
-    rows = [attempt_cells(a) for a in attempts]
+    columns, rows = _columns(attempts)
     # on a narrow terminal the detail needs the room more than the author and the time do
-    fitted = FittedTable(console, COLUMNS, rows, "detail", right=("score", "ratio"),
+    fitted = FittedTable(console, columns, rows, "detail", right=("score", "ratio"),
                          droppable=("author", "when"), least=30)
-    outcome = COLUMNS.index("outcome")
+    outcome = columns.index("outcome")
     for row in rows:
         cells = [escape(c) for c in row]
-        cells[outcome] = f"[{outcome_style(row.outcome)}]{cells[outcome]}[/]"
+        cells[outcome] = f"[{outcome_style(row[outcome])}]{cells[outcome]}[/]"
         fitted.add_row(*cells)
     console.print(fitted.table)
     console.print(f"[dim]one in full: avo sessions attempts {escape(session.name)} ID[/]")
+
+
+def _columns(attempts: list[Attempt]) -> tuple[list[str], list[list[str]]]:
+    """The listing's header and rows; a session run in lanes gets a lane column after the id
+    (blank for an attempt of no lane: a hand edit)."""
+    rows = [list(attempt_cells(a)) for a in attempts]
+    if all(a.lane is None for a in attempts):
+        return list(COLUMNS), rows
+    for attempt, row in zip(attempts, rows, strict=True):
+        row.insert(1, f"L{attempt.lane}" if attempt.lane is not None else "")
+    return [COLUMNS[0], "lane", *COLUMNS[1:]], rows
 
 
 NO_LOG = "no log was kept: the evaluation was interrupted, or answered without measuring"
@@ -114,8 +125,9 @@ def _show(session: Session, attempt: Attempt, args: argparse.Namespace) -> int:
 def _print_record(console: Console, attempt: Attempt) -> None:
     cells = attempt_cells(attempt)
     became = f" -> {attempt.version}" if attempt.version else ""
+    lane = f" in lane {attempt.lane}" if attempt.lane is not None else ""
     console.print(f"[bold]{cells.id}[/] [{outcome_style(cells.outcome)}]{escape(cells.outcome)}"
-                  f"[/]{became}   from {escape(cells.base)} by {escape(cells.author)}   "
+                  f"[/]{became}   from {escape(cells.base)} by {escape(cells.author)}{lane}   "
                   f"{cells.when}   {escape(cells.score)}   {escape(cells.ratio)}")
     if attempt.detail:
         console.print(escape(attempt.detail))
