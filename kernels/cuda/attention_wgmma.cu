@@ -72,7 +72,7 @@
 #define PINGPONG 0         // avo:knob 0 1
 #define LAZY_RESCALE 1     // avo:knob 0 1
 #define TILE_ORDER 0       // avo:knob 0 1
-// The producer issues in its own stream only; ping-pong alternates exactly two consumers.
+// The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
