@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,10 @@ STARTUP_TIMEOUT_S = 60.0
 LAUNCH_TIMEOUT_S = 600.0  # a backstop: the worker's own silence limit usually ends a hang first
 IDLE_PROBE_S = 0.02
 IDLE_CPU_LIMIT_S = 0.002  # CPU an idle runner may use in the probe (signal handling, wake-ups)
+# More than this in one probe is work, whatever the machine's load. Less (but over the limit) is
+# looked at again: on a loaded virtual machine, time the hypervisor steals while the waking
+# runner is the current task is charged to it (7 ms was seen in CI for an honest kernel).
+IDLE_CPU_SURE_S = IDLE_PROBE_S / 2
 # The runner sees only these: no API keys or other secrets of the user's environment.
 RUNNER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES")
 
@@ -248,24 +253,38 @@ class RunnerKernel:
         """Let the runner run with nothing to do for a moment: an honest one stays asleep."""
         if self._proc is None or self._status is not None or self._conn is None:
             return None
+        return idle_problem(self._idle_probe)
+
+    def _idle_probe(self) -> float | None:
+        """The CPU the runner used in one probe while asked nothing; None if it spoke."""
+        assert self._proc is not None and self._conn is not None
         before = _cpu_seconds(self._proc.pid)
         self._thaw()
         readable, _, _ = select.select([self._conn], [], [], IDLE_PROBE_S)
         self._freeze()
-        used = _cpu_seconds(self._proc.pid) - before
-        if readable:
-            return "the kernel's process sent a message nobody asked for"
-        if used > IDLE_CPU_LIMIT_S:
-            return (
-                f"the kernel's process used {used * 1e3:.1f} ms of CPU in the "
-                f"{IDLE_PROBE_S * 1e3:.0f} ms after its launches returned, with nothing asked of "
-                "it; a launch must finish its work before it returns"
-            )
-        return None
+        return None if readable else _cpu_seconds(self._proc.pid) - before
 
     def close(self) -> None:
         self._end_runner()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def idle_problem(probe: Callable[[], float | None]) -> str | None:
+    """What an idle runner did wrong, from ``probe`` (its CPU in one idle window; None when it
+    sent a message): CPU past the limit in a window, where a use under IDLE_CPU_SURE_S must
+    show again in a second window (a hog thread does; an accounting blip does not)."""
+    used = probe()
+    if used is not None and IDLE_CPU_LIMIT_S < used <= IDLE_CPU_SURE_S:
+        used = probe()
+    if used is None:
+        return "the kernel's process sent a message nobody asked for"
+    if used > IDLE_CPU_LIMIT_S:
+        return (
+            f"the kernel's process used {used * 1e3:.1f} ms of CPU in the "
+            f"{IDLE_PROBE_S * 1e3:.0f} ms after its launches returned, with nothing asked of "
+            "it; a launch must finish its work before it returns"
+        )
+    return None
 
 
 def _cpu_seconds(pid: int) -> float:
