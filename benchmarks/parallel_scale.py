@@ -15,7 +15,9 @@ seed once (started, warm, baselines measured), which is not counted. Prints per 
     speedup            that over the one-worker figure (ideal: the pool's size)
 
 and per GPU of the largest pool, the seed scored --repeats times there, the baselines measured
-anew each time, as a new session on that GPU would:
+anew each time, as a new session on that GPU would; --spread says whether every GPU does so at
+the same time (together), one GPU after another with the others idle (alone), or both (the
+default: whether running the GPUs at once makes each one's scores noisier):
 
     score_mean         the seed's geometric mean (TFLOP/s on GPU targets)
     score_spread_pct   (max - min) / mean of those scores
@@ -127,8 +129,9 @@ def scale(target: TargetSpec, slots: list[str | None], candidates: list[dict[str
 
 
 def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], repeats: int,
-           quick: bool) -> list[dict[str, object]]:
-    """The seed scored ``repeats`` times on each worker, the baselines measured each time."""
+           quick: bool, together: bool) -> list[dict[str, object]]:
+    """The seed scored ``repeats`` times on each worker, the baselines measured each time; by
+    every worker at once (``together``) or by one worker after another."""
     pool = new_pool(target, slots)
     lock = threading.Lock()
 
@@ -138,7 +141,8 @@ def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], re
             request = EvalRequest(target.name, seed, quick=quick, reuse_baselines=False)
             runs.append(worker.evaluate(request))
             with lock:
-                progress(f"spread: {worker.gpu or 'cpu'} {len(runs)}/{repeats}")
+                how = "together" if together else "alone"
+                progress(f"spread ({how}): {worker.gpu or 'cpu'} {len(runs)}/{repeats}")
         good = [r for r in runs if r.correct]
         host = good[0].host if good else worker.info
         scores = [r.geomean for r in good]
@@ -156,7 +160,9 @@ def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], re
         }
 
     try:
-        return on_each(pool, score)  # type: ignore[return-value]
+        if together:
+            return on_each(pool, score)  # type: ignore[return-value]
+        return [score(worker) for worker in pool.workers]
     finally:
         pool.stop()
 
@@ -176,19 +182,23 @@ def table(report: dict) -> str:
         lines.append(f"{row['workers']:>7} {row['evals']:>6} {row['seconds']:>9.1f} "
                      f"{row['evals_per_hour']:>11.1f} {row['speedup']:>8.2f}")
     unit = report["unit"]
-    lines.append(f"\nthe seed, {report['repeats']} times on each, its baselines measured "
-                 "each time:")
-    lines.append(f"{'gpu':>5} {'name':24} {unit:>12} {'spread %':>9} {'ratio':>7} "
-                 f"{'spread %':>9}")
-    for g in report["per_gpu"]:
-        score = f"{g['score_mean']:.4g}" if g["score_mean"] is not None else "-"
-        ratio = f"{g['ratio_mean']:.3f}" if g["ratio_mean"] is not None else "-"
-        index = "-" if g["gpu_index"] is None else str(g["gpu_index"])
-        lines.append(f"{index:>5} {str(g['gpu'])[:24]:24} {score:>12} "
-                     f"{g['score_spread_pct']:>9.2f} {ratio:>7} {g['ratio_spread_pct']:>9.2f}")
     where = "workers" if report["target_device"] == "cpu" else "GPUs"
-    lines.append(f"\nacross {where}: score means {report['across_score_spread_pct']}% apart, "
-                 f"ratio means {report['across_ratio_spread_pct']}%")
+    for how, per_gpu in report["per_gpu"].items():
+        when = (f"every one of the {where} at once" if how == "together"
+                else f"one after another, the other {where} idle")
+        lines.append(f"\nthe seed, {report['repeats']} times on each, its baselines measured "
+                     f"each time, {when}:")
+        lines.append(f"{'gpu':>5} {'name':24} {unit:>12} {'spread %':>9} {'ratio':>7} "
+                     f"{'spread %':>9}")
+        for g in per_gpu:
+            score = f"{g['score_mean']:.4g}" if g["score_mean"] is not None else "-"
+            ratio = f"{g['ratio_mean']:.3f}" if g["ratio_mean"] is not None else "-"
+            index = "-" if g["gpu_index"] is None else str(g["gpu_index"])
+            lines.append(f"{index:>5} {str(g['gpu'])[:24]:24} {score:>12} "
+                         f"{g['score_spread_pct']:>9.2f} {ratio:>7} "
+                         f"{g['ratio_spread_pct']:>9.2f}")
+        lines.append(f"across {where}: score means {across(per_gpu, 'score_mean')}% apart, "
+                     f"ratio means {across(per_gpu, 'ratio_mean')}%")
     return "\n".join(lines)
 
 
@@ -203,6 +213,9 @@ def main() -> int:
                         "pool)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="times each GPU scores the seed for the spread (default 3)")
+    parser.add_argument("--spread", choices=("both", "together", "alone"), default="both",
+                        help="score the seed on every GPU at once, on one after another, or "
+                        "both (default)")
     parser.add_argument("--quick", action="store_true", help="the target's quick grid")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -226,7 +239,9 @@ def main() -> int:
         rows.append(scale(target, slots[:size], candidates, args.quick))
     for row in rows:
         row["speedup"] = round(float(row["evals_per_hour"]) / float(rows[0]["evals_per_hour"]), 3)
-    per_gpu = spread(target, slots, seed, max(1, args.repeats), args.quick)
+    per_gpu = {how: spread(target, slots, seed, max(1, args.repeats), args.quick,
+                           together=how == "together")
+               for how in ("together", "alone") if args.spread in (how, "both")}
     report = {
         "target": target.name,
         "target_device": target.device,
@@ -235,8 +250,8 @@ def main() -> int:
         "repeats": max(1, args.repeats),
         "scale": rows,
         "per_gpu": per_gpu,
-        "across_score_spread_pct": across(per_gpu, "score_mean"),
-        "across_ratio_spread_pct": across(per_gpu, "ratio_mean"),
+        "across_score_spread_pct": {how: across(g, "score_mean") for how, g in per_gpu.items()},
+        "across_ratio_spread_pct": {how: across(g, "ratio_mean") for how, g in per_gpu.items()},
         "seconds": round(time.perf_counter() - started, 1),
     }
     progress("")

@@ -7,8 +7,9 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_the_batch_is_the_seed_and_its_one_knob_variants(bench: ModuleType) -> N
     assert len({json.dumps(c, sort_keys=True) for c in candidates}) == 5
 
 
-def test_two_cpu_workers_score_a_batch_and_the_seed() -> None:
+def test_two_cpu_workers_score_a_batch_and_the_seed_together_and_alone() -> None:
     out = script("--target", "cpu-attention", "--workers", "2", "--evals", "2",
                  "--repeats", "1", "--quick", "--json")
     assert out.returncode == 0, out.stderr
@@ -56,10 +57,49 @@ def test_two_cpu_workers_score_a_batch_and_the_seed() -> None:
     assert [row["workers"] for row in report["scale"]] == [1, 2]
     assert all(row["evals"] == 2 and row["failed"] == 0 for row in report["scale"])
     assert report["scale"][0]["speedup"] == 1.0 and report["scale"][1]["evals_per_hour"] > 0
-    assert len(report["per_gpu"]) == 2
-    assert all(g["failed"] == 0 and g["score_mean"] > 0 and g["ratio_mean"] > 0
-               for g in report["per_gpu"])
-    assert report["across_score_spread_pct"] >= 0
+    assert set(report["per_gpu"]) == {"together", "alone"}
+    for per_gpu in report["per_gpu"].values():
+        assert len(per_gpu) == 2
+        assert all(g["failed"] == 0 and g["score_mean"] > 0 and g["ratio_mean"] > 0
+                   for g in per_gpu)
+    assert set(report["across_score_spread_pct"]) == {"together", "alone"}
+
+
+def test_spread_alone_scores_one_worker_at_a_time(bench: ModuleType,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alone, no worker is scoring while another does; together, both are at once."""
+    busy, most = [0], [0]
+    lock = threading.Lock()
+    ready = threading.Barrier(2, timeout=60)
+
+    class Worker:
+        def __init__(self, gpu: str) -> None:
+            self.gpu, self.info = gpu, {"cpu": "fake"}
+
+        def evaluate(self, request: object) -> SimpleNamespace:
+            with lock:
+                busy[0] += 1
+                most[0] = max(most[0], busy[0])
+            if together:  # both must be inside at once, or the barrier breaks the test
+                ready.wait()
+            with lock:
+                busy[0] -= 1
+            return SimpleNamespace(correct=True, geomean=1.0, ratio=1.0, host={})
+
+    class Pool:
+        def __init__(self, workers: list[Worker]) -> None:
+            self.workers = workers
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(bench, "new_pool", lambda target, slots: Pool(
+        [Worker(str(slot)) for slot in slots]))
+    target = get_target("cpu-attention")
+    for together, expected in ((False, 1), (True, 2)):
+        busy[0] = most[0] = 0
+        rows = bench.spread(target, ["0", "1"], {}, 2, True, together=together)
+        assert most[0] == expected and [r["runs"] for r in rows] == [2, 2]
 
 
 @pytest.mark.skipif(bool(visible_gpus()), reason="this machine has a GPU")
