@@ -45,9 +45,10 @@ CALL = "        attend_block(q + qo,"
 KNOB_MARK = re.compile(r"[ \t]*// avo:knob[^\n]*")
 
 
-def repeated(files: dict[str, str], times: int) -> dict[str, str]:
+def repeated(files: dict[str, str], times: int | str) -> dict[str, str]:
     """The seed kernel doing all of its work ``times`` times: structurally slower, on any
-    machine and under any load."""
+    machine and under any load. ``times`` may be a C expression; it may read the task's index,
+    ``t`` (benchmarks/lanes_run.py gives each task its own count)."""
     text = files[KERNEL]
     assert CALL in text
     loop = f"        for (int rep = 0; rep < {times}; ++rep) attend_block(q + qo,"

@@ -1,0 +1,221 @@
+"""benchmarks/lanes_run.py on the CPU target with two CPU workers: four agent lanes against the
+loopback fake API, killed with -9 while evaluations run side by side, then resumed (issue 23).
+The GPU run needs a GPU machine; here its slowed seed is compiled with NVRTC, and without a GPU
+a GPU target is refused in one line.
+
+Nothing here times anything: the run's own timeout is only a bound on a failure."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from fake_anthropic import Recorded, Reply
+from test_eval_speed_bench import needs_nvrtc
+
+from avo_tui.engine.gpu_pool import visible_gpus
+from avo_tui.engine.launch import seed_files
+from avo_tui.evaluation import contract, get_target
+from avo_tui.evaluation.candidate import apply_knobs
+from avo_tui.evaluation.gpu import launch_variables
+
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT / "benchmarks" / "lanes_run.py"
+LANES = 4
+SHARES = 2  # the CPU target's default: lanes 1 and 3 take out the first, 2 and 4 the second
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lanes_run_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def script(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+# -- the slowed seed ----------------------------------------------------------------------------
+
+
+def test_the_cpu_seed_declares_one_knob_per_share_each_at_its_slow_value(
+    bench: ModuleType,
+) -> None:
+    target = get_target("cpu-attention")
+    [(name, source)] = bench.slowed_seed(target, SHARES).items()
+    knobs = {k.name: k for k in contract.parse(source).knobs}
+    for share in range(1, SHARES + 1):
+        knob = knobs[f"AVO_SLOW_{share}"]
+        assert (knob.value, knob.choices) == ("1", ("0", "1")), knob
+    assert bench.knob_values(source) == dict.fromkeys(range(1, SHARES + 1), 1)
+    assert "rep < AVO_COPIES_OF(t);" in source
+    # Its knob block opens the file, so that the scripted lanes view it by its line numbers.
+    head = source.splitlines()[: bench.Script(name, SHARES).head_lines]
+    assert bench.knob_values("\n".join(head)) == bench.knob_values(source)
+    assert source.splitlines()[len(head) + 1] == seed_files(target)[name].splitlines()[0]
+
+
+def test_the_gpu_seed_runs_its_grid_as_often_as_the_knobs_say(bench: ModuleType) -> None:
+    target = get_target("mha")
+    [(name, slow)] = bench.slowed_seed(target, LANES).items()
+    plain = seed_files(target)[name]
+    variables = launch_variables(target.quick_configs[0], 132) | dict(target.defines)
+
+    def grid(source: str) -> object:
+        declared = contract.parse(source)
+        return declared.environment(variables).evaluate(declared.launch["grid"])
+
+    fast = apply_knobs({name: slow}, {f"AVO_SLOW_{k}": "0" for k in range(1, LANES + 1)})
+    [tiles] = grid(plain)  # type: ignore[misc]
+    assert grid(slow) == (3 * tiles,)  # (5/4)^4 = 2.44 copies: three grids, the rest idle
+    assert grid(fast[name]) == (tiles,)
+    assert "if (avo_spare_copy()) return;" in slow and "#define blockIdx avo_block_idx()" in slow
+
+
+@needs_nvrtc
+def test_the_gpu_seed_compiles_slowed_and_fast(bench: ModuleType, tmp_path: Path) -> None:
+    from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
+
+    nvrtc = CudaToolchain(CompileCache(tmp_path))
+    slow = bench.slowed_seed(get_target("mha"), LANES)
+    fast = apply_knobs(slow, {f"AVO_SLOW_{k}": "0" for k in range(1, LANES + 1)})
+    for files in (slow, fast):
+        result = nvrtc.compile(files, ("-DAVO_HEAD_DIM=128",))
+        assert result.ok, result.log
+        assert result.resources["spill_stores"] == 0 and "C75" not in result.log
+
+
+# -- the scripted lanes -------------------------------------------------------------------------
+
+
+def request(*messages: dict[str, Any]) -> Recorded:
+    return Recorded("/v1/messages", {}, {"stream": True, "messages": list(messages)})
+
+
+def user(*blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "user", "content": list(blocks)}
+
+
+def tools_of(answer: object) -> list[tuple[str, dict[str, Any]]]:
+    assert isinstance(answer, Reply)
+    return [(b["name"], b["input"]) for b in answer.content if b["type"] == "tool_use"]
+
+
+def test_a_lane_s_reply_comes_from_its_request_alone(bench: ModuleType) -> None:
+    """Lane 2 reads the best and its workspace, then moves its workspace to the best's knobs
+    with its own share at 0 and evaluates; the same request gets the same reply every time (a
+    lane resumed from its draft asks again), and a best with lane 2's share out ends its step."""
+    [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    lanes = bench.Script(name, SHARES)
+    brief = user({"type": "text", "text": "# Step brief\nYou are lane 2 of 4: 4 operators..."})
+    opening = tools_of(lanes.answer(request(brief)))
+    assert [tool for tool, _ in opening] == ["update_plan", "show_version",
+                                            "str_replace_based_edit_tool"]
+
+    def after_looking(best: str) -> Reply:
+        asked = {"role": "assistant", "content": [
+            {"type": "tool_use", "id": f"t{n}", "name": tool, "input": given}
+            for n, (tool, given) in enumerate(opening)]}
+        view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
+        results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
+                         for n, content in enumerate(["plan updated", best, view])))
+        return lanes.answer(request(brief, asked, results))
+
+    lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))  # the head
+    merged = tools_of(after_looking(lane_1_out))
+    assert merged == tools_of(after_looking(lane_1_out))
+    edits = [(given["old_str"], given["new_str"]) for tool, given in merged[:-1]]
+    assert edits == [(bench.knob_line(1, 1), bench.knob_line(1, 0)),
+                     (bench.knob_line(2, 1), bench.knob_line(2, 0))]
+    assert merged[-1][0] == "evaluate"
+    done = after_looking(lane_1_out.replace(bench.knob_line(2, 1), bench.knob_line(2, 0)))
+    assert tools_of(done) == [] and "my part is done" in done.content[0]["text"]
+
+
+JUMP = "geomean 1.155 is 3.24x the best committed score 0.356"
+
+
+def test_the_operator_approves_a_held_jump_that_builds_on_the_head(bench: ModuleType) -> None:
+    """On a loaded CPU a first reading can be 3x a best's score stored at a busier moment; the
+    benchmark approves such a suspect, once, when it is the head with one more share out."""
+    now = bench.Snapshot(
+        versions=[], attempts=[], flying={}, drafts=[], steps={}, last_seq=0, status="running",
+        shares={"v0": {1: 1, 2: 1}, "v1": {1: 0, 2: 1},
+                "a7": {1: 1, 2: 0}, "a8": {1: 0, 2: 0}},  # a7 was built on v0, a8 on v1
+        suspects={"a7": (JUMP,), "a8": (JUMP,)}, head="v1", best="v0")
+    assert bench.approvable(now, []) == "a8"
+    assert bench.approvable(now, ["a8"]) is None  # approved, not applied yet
+    now.suspects = {"a8": (JUMP, "b2-h4-s256: 9.1 GFLOP/s exceeds the measured peak")}
+    assert bench.approvable(now, []) is None
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_four_agent_lanes_killed_mid_evaluations_resume_and_lose_nothing(tmp_path: Path) -> None:
+    """The whole benchmark on the CPU target: every check passes, and what makes it a test of
+    the kill is there: the run died with two or more candidates in flight, each recorded once
+    as an interrupted attempt of its lane, a version committed before the kill is kept, and
+    every lane resumed (its step from its draft); each share was committed once, by lanes
+    that build on each other's versions."""
+    done = script("--target", "cpu-attention", "--workers", "2", "--lanes", str(LANES),
+                  "--json", "--dir", str(tmp_path), "--timeout", "1200", timeout=1500)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-4000:]}"
+    report = json.loads(done.stdout)
+    assert report["failed"] is None and all(report["checks"].values()), report["checks"]
+    assert set(report["checks"]) == {
+        "kill_during_parallel_evaluations", "commit_acknowledged_before_kill",
+        "acknowledged_versions_kept", "attempts_kept", "lineage_whole",
+        "versions_build_on_each_other", "interrupted_once_per_lane", "every_lane_resumed",
+        "commits_from_several_lanes", "every_share_done", "resume_finished",
+        "no_orphaned_workers"}
+
+    kill = report["kill"]
+    assert len(kill["in_flight"]) >= 2 and len(report["interrupted"]) >= 2, kill
+    assert sorted(str(a["lane"]) for a in report["interrupted"]) == sorted(kill["in_flight"])
+    assert kill["versions_in_store"], kill  # acknowledged before the kill ...
+    lineage = [v["id"] for v in report["lineage"]]
+    assert set(kill["versions_in_store"]) <= set(lineage)  # ... and kept
+    assert set(kill["versions_agents_were_told"]) <= set(kill["versions_in_store"])
+    assert lineage == [f"v{n}" for n in range(SHARES + 1)]
+    assert [len(v["shares_out"]) for v in report["lineage"]] == list(range(SHARES + 1))
+
+    lanes = report["per_lane"]
+    assert [row["lane"] for row in lanes] == list(range(1, LANES + 1))
+    assert [row["share"] for row in lanes] == [1, 2, 1, 2]
+    assert all(row["steps_after"] >= 1 for row in lanes), lanes
+    assert sum(row["commits"] for row in lanes) == SHARES
+    assert len([row for row in lanes if row["commits"]]) >= 2
+    assert all(row["resumed_from_draft"] for row in lanes if row["draft_at_kill"]), lanes
+    assert all(row["attempts_after"] >= 1 for row in lanes if row["in_flight_at_kill"]), lanes
+    assert kill["workers_outlived"] == 0
+    assert "every check passed" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # the session and the logs are removed
+
+
+@pytest.mark.skipif(bool(visible_gpus()), reason="this machine has a GPU")
+def test_without_a_gpu_a_gpu_target_is_refused_in_one_line() -> None:
+    out = script("--target", "mha")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("lanes_run: --gpus all: no NVIDIA GPU is visible here"), out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_help_explains_the_run_and_its_checks() -> None:
+    out = script("--help")
+    assert out.returncode == 0
+    for words in ("kill", "resume", "--gpus", "--workers", "interrupted_once_per_lane",
+                  "every_lane_resumed"):
+        assert words in out.stdout, words
