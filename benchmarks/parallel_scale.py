@@ -153,6 +153,7 @@ def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], re
             "uuid": host.get("uuid"),
             "runs": len(runs),
             "failed": len(runs) - len(good),
+            "failures": [str(r.failure) for r in runs if not r.correct],
             "score_mean": round(statistics.fmean(scores), 4) if scores else None,
             "score_spread_pct": round(spread_pct(scores), 2),
             "ratio_mean": round(statistics.fmean(ratios), 4) if ratios else None,
@@ -197,6 +198,7 @@ def table(report: dict) -> str:
             lines.append(f"{index:>5} {str(g['gpu'])[:24]:24} {score:>12} "
                          f"{g['score_spread_pct']:>9.2f} {ratio:>7} "
                          f"{g['ratio_spread_pct']:>9.2f}")
+            lines.extend(f"      failed: {failure}" for failure in g["failures"])
         lines.append(f"across {where}: score means {across(per_gpu, 'score_mean')}% apart, "
                      f"ratio means {across(per_gpu, 'ratio_mean')}%")
     return "\n".join(lines)

@@ -50,18 +50,24 @@ def test_the_batch_is_the_seed_and_its_one_knob_variants(bench: ModuleType) -> N
 
 
 def test_two_cpu_workers_score_a_batch_and_the_seed_together_and_alone() -> None:
+    """The script's plumbing, on a CPU that other tests load: the evaluator may refuse a
+    timing there (background work seen, a noisy measurement), and the report must then say
+    which and why; what it scored must be a score."""
     out = script("--target", "cpu-attention", "--workers", "2", "--evals", "2",
                  "--repeats", "1", "--quick", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert [row["workers"] for row in report["scale"]] == [1, 2]
-    assert all(row["evals"] == 2 and row["failed"] == 0 for row in report["scale"])
+    assert all(row["evals"] == 2 for row in report["scale"])
     assert report["scale"][0]["speedup"] == 1.0 and report["scale"][1]["evals_per_hour"] > 0
     assert set(report["per_gpu"]) == {"together", "alone"}
     for per_gpu in report["per_gpu"].values():
         assert len(per_gpu) == 2
-        assert all(g["failed"] == 0 and g["score_mean"] > 0 and g["ratio_mean"] > 0
-                   for g in per_gpu)
+        for g in per_gpu:
+            assert g["runs"] == 1 and len(g["failures"]) == g["failed"], g
+            assert all(failure.strip() for failure in g["failures"]), g
+            if not g["failed"]:
+                assert g["score_mean"] > 0 and g["ratio_mean"] > 0, g
     assert set(report["across_score_spread_pct"]) == {"together", "alone"}
 
 
