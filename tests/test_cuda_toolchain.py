@@ -132,6 +132,7 @@ WGMMA_LADDER = {
     "rung4-pingpong": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"},
     "rung4-pingpong-176": {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1", "BLOCK_N": "176"},
     "rung6-causal-order": {"TILE_ORDER": "1"},
+    "exp2-polynomial": {"EXP2_POLY": "4"},
 }
 
 

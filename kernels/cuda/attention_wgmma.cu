@@ -1,6 +1,6 @@
 /*
  * Attention forward on Hopper (sm_90a), compiled with NVRTC: wgmma, TMA, an mbarrier ring, a
- * producer warpgroup, and softmax overlapped with the GEMMs. Issue 9, rungs 1 to 4.
+ * producer warpgroup, and softmax overlapped with the GEMMs. Issues 9 and 21, rungs 1 to 8.
  *
  * Contract (knowledge/kernel-contract.md, CUDA targets): q and o are [batch, heads_q, seq_len,
  * head_dim], k and v are [batch, heads_kv, seq_len, head_dim], contiguous bf16. Query head h
@@ -41,23 +41,24 @@
  *    consumer c), so one's softmax meets the others' GEMMs.
  *  - Empty asm "pins" keep the compiler from moving register work across wgmma fences and waits
  *    (CUTLASS's warpgroup_fence_operand); a wgmma's registers stay live until its wait.
- *  - Causal: key blocks wholly above the CTA's diagonal are neither loaded nor computed; without
- *    OVERLAP a warpgroup also skips the GEMMs of blocks above its own rows (and of rows past the
- *    end), yet hands each slot back: every consumer walks the same blocks, the barriers count on
- *    it. Element masks only on blocks crossing a warp's diagonal or the end of the sequence;
- *    the blocks before the first of those run in a loop of their own with no mask code.
+ *  - Causal: key blocks wholly above the CTA's diagonal are neither loaded nor computed; a
+ *    warpgroup also skips the GEMMs of blocks above its own rows (and of rows past the end), yet
+ *    hands each slot back, in its turn with OVERLAP: every consumer walks the same blocks, the
+ *    barriers count on it. Element masks only on blocks crossing a warp's diagonal or the end
+ *    of the sequence; the blocks before the first of those run in a loop of their own with no
+ *    mask code.
  *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows, 16-byte global stores
  *    guarded by seq_len.
  *
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
- * TILE_ORDER (above). Defaults measured on an H200 over the full grid (benchmarks/RESULTS.md,
- * docs/kernels.md): at head_dim 128 a producer and three plain consumers (192 rows, 160
- * registers each) are as fast as two consumers with OVERLAP and PINGPONG, which need 240
- * registers that three consumers do not have. At head_dim 64 three consumers have room for
- * OVERLAP, and the mha-d64 target's seed runs OVERLAP 1, PINGPONG 1 and TILE_ORDER 1 (its
- * seed_knobs; FA4's plan at that head dim), 6% faster than without.
+ * TILE_ORDER (above), EXP2_POLY (poly_exp2 below). Defaults measured on an H200 over the full
+ * grid (benchmarks/RESULTS.md, docs/kernels.md): at head_dim 128 a producer and three plain
+ * consumers (192 rows, 160 registers each) are as fast as two consumers with OVERLAP and
+ * PINGPONG, which need 240 registers that three consumers do not have. At head_dim 64 three
+ * consumers have room for OVERLAP, and the mha-d64 target's seed runs OVERLAP 1, PINGPONG 1 and
+ * TILE_ORDER 1 (its seed_knobs; FA4's plan at that head dim), 6% faster than without.
  */
 #include <cuda_bf16.h>
 
@@ -73,6 +74,7 @@
 #define PINGPONG 0         // avo:knob 0 1
 #define LAZY_RESCALE 1     // avo:knob 0 1
 #define TILE_ORDER 0       // avo:knob 0 1
+#define EXP2_POLY 0        // avo:knob 0 1 2 4 8
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -80,6 +82,8 @@
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
 // avo:require NUM_WG < 3 || WARP_SPECIALIZE == 0 || OVERLAP == 0 || AVO_HEAD_DIM == 64
+// Every exponential by polynomial spills three consumers at head_dim 128 (20 bytes).
+// avo:require EXP2_POLY < 8 || NUM_WG < 3 || AVO_HEAD_DIM == 64
 // avo:require (64 * NUM_WG + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256 <= 232448
 
 #define BLOCK_M (64 * NUM_WG)
@@ -302,6 +306,28 @@ __device__ __forceinline__ float fast_exp2(float x) {
     return y;
 }
 
+// 2^x on the FMA pipe, for x <= 127: x = n + f with n = floor(x) and f in [0, 1); 2^f from a
+// cubic (minimax relative error 8.6e-5, far below bf16's 2^-9), n added to its exponent field.
+// About eight instructions for one MUFU.EX2. It pays only where the MUFU is the limit (FA4
+// uses it on Blackwell, whose tensor cores outgrew the MUFU); on the H200 every EXP2_POLY > 0
+// was slower (-6% at 1 on mha-d64, -10% at 2, -3% at 1 on mha; benchmarks/RESULTS.md): the
+// loop is bound by issue and latency, not by the MUFU. x below -126 gives a subnormal under
+// 2^-126, which no sum or bf16 product can tell from 0; -inf (a masked key) gives exactly 0.
+__device__ __forceinline__ float poly_exp2(float x) {
+    x = fmaxf(x, -127.0f);
+    float shifted;  // x + 1.5 * 2^23 rounded down: floor(x) lands in the low mantissa bits
+    asm("add.rm.f32 %0, %1, 0f4B400000;\n" : "=f"(shifted) : "f"(x));
+    const float f = x - (shifted - 12582912.0f);
+    const float p = fmaf(fmaf(fmaf(0.07706718f, f, 0.22764484f), f, 0.69511682f), f, 1.0f);
+    return __int_as_float((__float_as_int(shifted) << 23) + __float_as_int(p));
+}
+
+// EXP2_POLY of every 8 column groups (8 keys each) of S take 2^x from poly_exp2.
+constexpr int POLY_EVERY = EXP2_POLY > 0 ? 8 / EXP2_POLY : 0;
+__device__ __forceinline__ float exp2_of_group(int group, float x) {
+    return POLY_EVERY > 0 && group % POLY_EVERY == 0 ? poly_exp2(x) : fast_exp2(x);
+}
+
 // Byte offset of 16-byte chunk `chunk` (0 .. CHUNKS-1) of row `row` in a swizzled tile of ROWS rows.
 template <int ROWS>
 __device__ __forceinline__ unsigned chunk_offset(int row, int chunk) {
@@ -361,7 +387,7 @@ __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max
         for (int i = 0; i < S_REGS; i += 4)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-                const float p = fast_exp2(fmaf(s[i + 2 * h + e], scale_log2, -m_use));
+                const float p = exp2_of_group(i >> 2, fmaf(s[i + 2 * h + e], scale_log2, -m_use));
                 s[i + 2 * h + e] = p;
                 sum += p;
             }
@@ -481,14 +507,15 @@ struct Consumer {
         wgmma_commit();
     }
 
-    // Hands a block back unread (its keys are all masked for this warpgroup's rows). Waiting
-    // for the data first keeps each slot's arrivals in phase order.
-    __device__ __forceinline__ void pass(int block) const {
-        const int slot = Ring::slot(block);
-        mbar_wait(&ring.bars->k_full[slot], Ring::parity(block));
-        release(&ring.bars->k_empty[slot]);
-        mbar_wait(&ring.bars->v_full[slot], Ring::parity(block));
-        release(&ring.bars->v_empty[slot]);
+    // Hand a block's K or V back unread (its keys are all masked for this warpgroup's rows).
+    // Waiting for the data first keeps each slot's arrivals in phase order.
+    __device__ __forceinline__ void pass_k(int block) const {
+        mbar_wait(&ring.bars->k_full[Ring::slot(block)], Ring::parity(block));
+        release(&ring.bars->k_empty[Ring::slot(block)]);
+    }
+    __device__ __forceinline__ void pass_v(int block) const {
+        mbar_wait(&ring.bars->v_full[Ring::slot(block)], Ring::parity(block));
+        release(&ring.bars->v_empty[Ring::slot(block)]);
     }
 
     // Ping-pong: wait for this warpgroup's turn at the tensor cores / hand the turn over to
@@ -609,12 +636,25 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     mbar_wait(&bars->q_full, 0);
     if (PINGPONG && cwg == NUM_WG - 1) named_arrive(1);  // the first consumer takes the first turn
 
+    // This warpgroup's own trip count: causal, the blocks up to its last row's diagonal; rows
+    // all past the end need none. (A warpgroup-uniform branch around the wgmmas would do the
+    // same, but then ptxas serializes them: C7518 / C7512. Loops of their own do not.)
+    const int wg_blocks = wg_row0 >= seq_len ? 0
+                          : causal ? min(n_blocks, (wg_row0 + 64 + BLOCK_N - 1) / BLOCK_N)
+                                   : n_blocks;
+
     if (OVERLAP) {
         // S(0) alone, then per block: S(j) and P(j-1) V(j-1) in flight together, softmax of
         // S(j) while P V runs; O is rescaled for P(j-1) while S(j) runs, just before P(j-1) V
         // is issued (as FA3 does: +1.2% on mha, benchmarks/RESULTS.md); the last P V alone.
         // (Waiting for K and V before the turn instead of inside it cost 4%: a consumer that
         // takes its turn only with its data in hand lets the two drift apart.)
+        // A warpgroup computes its own blocks (at least block 0, which the prologue needs) and
+        // then walks the rest of the ring in step with the others: the same turns, each slot
+        // handed back where a computing warpgroup would release it. Its turns cost the tensor
+        // pipe nothing, so the other consumers' GEMMs run sooner (causal rows below the
+        // diagonal, and the rows past the end of the last query block).
+        const int own_blocks = max(1, wg_blocks);
         bool grew = false;  // whether O needs `alpha` before the next P V
         c.turn_begin();
         c.issue_qk(s, 0);
@@ -645,30 +685,33 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             pack_p(p, s);
         };
         int block = 1;
-        for (; block < min(full_blocks, n_blocks); ++block) step(block, false);
-        for (; block < n_blocks; ++block) step(block, true);
+        for (; block < min(full_blocks, own_blocks); ++block) step(block, false);
+        for (; block < own_blocks; ++block) step(block, true);
         pin(p);
         pin(acc);
         c.turn_begin();
         if (grew) rescale(acc, alpha);
-        c.issue_pv(acc, p, n_blocks - 1);
-        c.turn_end(true);
+        c.issue_pv(acc, p, own_blocks - 1);
+        c.turn_end(own_blocks == n_blocks);
         wgmma_wait<0>();
         pin(acc);
         pin(p);
-        c.release(&bars->v_empty[Ring::slot(n_blocks - 1)]);
+        c.release(&bars->v_empty[Ring::slot(own_blocks - 1)]);
+        // Turn j of the others issues S(j) and P(j-1) V(j-1); this one hands K(j) and V(j-1)
+        // back instead. The last turn (j = n_blocks) has only V.
+        if (own_blocks < n_blocks) c.pass_k(own_blocks);
+        for (block = own_blocks + 1; block <= n_blocks; ++block) {
+            c.turn_begin();
+            c.turn_end(block == n_blocks);
+            if (block < n_blocks) c.pass_k(block);
+            c.pass_v(block - 1);
+        }
     } else {
         // Without a producer, refill the slot every consumer is done with (while S runs).
         auto refill = [&](int block) {
             if (c.issuer && block + STAGES - 1 < n_blocks) ring.load(block + STAGES - 1);
             __syncwarp();
         };
-        // This warpgroup's own trip count: none for rows past the end; causal, none of the
-        // blocks wholly above its rows. (A warpgroup-uniform branch around the wgmmas would do
-        // the same, but then ptxas serializes them: C7518 / C7512.)
-        const int wg_blocks = wg_row0 >= seq_len ? 0
-                              : causal ? min(n_blocks, (wg_row0 + 64 + BLOCK_N - 1) / BLOCK_N)
-                                       : n_blocks;
         auto step = [&](int block, bool masked) {
             c.issue_qk(s, block);
             refill(block);
@@ -691,7 +734,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         for (; block < wg_blocks; ++block) step(block, true);
         for (; block < n_blocks; ++block) {
             refill(block);
-            c.pass(block);
+            c.pass_k(block);
+            c.pass_v(block);
         }
     }
 

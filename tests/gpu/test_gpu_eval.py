@@ -73,6 +73,26 @@ def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
     assert result.host["gpu"] and result.host["cudnn"]
 
 
+# Code paths of the wgmma seed that no target's seed takes: two consumers taking turns with
+# overlap at head dim 128 (under causal each stops at its own diagonal and walks the rest of the
+# ring in its turns), and every exponential from the FMA-pipe polynomial, masked keys included.
+OTHER_PATHS = {
+    "mha-two-consumers-overlap": ("mha", {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"}),
+    "mha-d64-polynomial-exp2": ("mha-d64", {"EXP2_POLY": "8"}),
+}
+
+
+@pytest.mark.parametrize("path", sorted(OTHER_PATHS))
+def test_other_seed_paths_pass_every_configuration(worker: Worker, path: str) -> None:
+    target, knobs = OTHER_PATHS[path]
+    spec = TARGETS[target]
+    sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seed_kernel, "cuda"),
+                          spec.seed_knobs | knobs)
+    result = worker.evaluate(EvalRequest(target, sources, measure_baselines=False))
+    assert result.correct, result.failure
+    assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
+
+
 def test_honest_naive_kernel_passes(worker: Worker) -> None:
     assert_recovers(worker)
 
