@@ -3,6 +3,7 @@
 
     python benchmarks/kernel_vs_baselines.py                    # each target's seed
     python benchmarks/kernel_vs_baselines.py --quick --json
+    python benchmarks/kernel_vs_baselines.py --repeat 3 --out figures.json   # tables + JSON
     python benchmarks/kernel_vs_baselines.py my.cu --targets mha mha-d64
     python benchmarks/kernel_vs_baselines.py seed seed:BLOCK_N=128 \
         kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0    # a file under other knob values
@@ -286,6 +287,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="time the targets' short grids")
     parser.add_argument("--seed", type=int, help="input seed, to reproduce a run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="also write the figures as JSON to FILE (with the tables printed)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="evaluate every kernel N times in rotated orders and keep each "
                              "one's median round (default: 1)")
@@ -323,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kernel_vs_baselines: {error}", file=sys.stderr)
         return 2
     report["software"] = software()
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,21 @@ def test_a_kernel_that_fails_any_round_is_reported_failed() -> None:
 def test_repeat_must_be_positive() -> None:
     out = _run("--repeat", "0")
     assert out.returncode == 2 and "--repeat must be at least 1" in out.stderr
+
+
+def test_out_writes_the_figures_as_json_beside_the_printed_tables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    import kernel_vs_baselines as bench
+
+    summary = {"correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
+               "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
+               "x_fa4": None, "x_cudnn_by_mask": {}, "configs": []}
+    monkeypatch.setattr(bench, "run", lambda *args, **kwargs: {"mha": {"seed": summary}})
+    monkeypatch.setattr(bench, "software", lambda: {"torch": "2.x"})
+    out = tmp_path / "figures.json"
+
+    assert bench.main(["--targets", "mha", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"mha": {"seed": summary}, "software": {"torch": "2.x"}}
+    assert "== geomean TFLOP/s per target" in capsys.readouterr().out  # the tables, not JSON
