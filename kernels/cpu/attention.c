@@ -22,6 +22,11 @@
 #define THREADS 1       // avo:knob 0 1 2 4 8
 #define MAX_HEAD_DIM 256
 // avo:require BLOCK_Q * BLOCK_K <= 8192
+// Extra work for benchmarks/gate_power.py, which needs a copy of this kernel slower by a known
+// amount: a dependent chain of AVO_EXTRA_WORK FMAs per key block. 0 in every real use.
+#ifndef AVO_EXTRA_WORK
+#define AVO_EXTRA_WORK 0
+#endif
 
 static inline float dot(const float *a, const float *b, int n) {
     float partial[UNROLL] = {0};
@@ -74,6 +79,12 @@ static void attend_block(const float *q, const float *k, const float *v, float *
             m[i] = m_new;
         }
     }
+#if AVO_EXTRA_WORK > 0
+    float x = l[0];
+    for (long i = 0; i < (long)AVO_EXTRA_WORK * ((k_end + BLOCK_K - 1) / BLOCK_K); ++i)
+        x = fmaf(x, 0.999f, 1e-3f);
+    if (x != x) o[0] = x;  /* never: l[0] is finite and no FMA of finite values makes a NaN */
+#endif
     for (int i = 0; i < rows; ++i) {
         float inv = 1.0f / l[i];
         float *oi = o + (size_t)(q_start + i) * head_dim;

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""How often the full path from a first evaluation to a commit takes a gain of a known size.
+
+    python benchmarks/gate_power.py --target mha --trials 10 --aa-trials 20 --out power.json
+    python benchmarks/gate_power.py --target cpu-attention --quick --trials 4
+
+The candidate is always the target's seed (with its seed knobs). The best version it is judged
+against is a copy of the same seed slower by a known amount: real extra work, a dependent chain
+of AVO_EXTRA_WORK FMAs per key block that every shipped seed runs after its stores when the
+macro is set (0 in real use). How much slower one unit makes the kernel is calibrated first, by
+a long paired measurement (--calibration-evals evaluations of the seed beside the copy with
+--calibrate units, each timing the two kernels interleaved); each true gain then gets the
+number of units that gives it.
+
+For each true gain (0 is the A/A test: the best is the seed itself, and the candidate differs
+only by an unused global), every trial is a fresh copy of one session whose seed v0 is the
+slower copy, scored as `avo run` scores a seed, and a candidate that differs from every other
+trial's by its unused global (one gate decision per kernel). The trial runs the engine's own
+path: ``Engine.evaluate`` (the first reading), then ``Engine.commit`` (the gate), and records
+whether a version came of it and the seconds from the end of the first evaluation to the
+decision (0 when the first reading did not ask the gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from avo_tui.engine import Engine, Evaluator, RunSettings, create_session, seed_files  # noqa: E402
+from avo_tui.evaluation import EvalRequest, TargetSpec, Worker, get_target  # noqa: E402
+from avo_tui.operators import Tuner  # noqa: E402
+from avo_tui.store import Session  # noqa: E402
+
+# Units of extra work for the calibration copy: about 2% on the mha grid of the H200 (one FMA
+# per key block is about 4 cycles of a CTA's 3,700 per block), about 5% on cpu-attention.
+CALIBRATION_UNITS = {"cuda": 16, "c": 3000}
+MARKER = {
+    "c": "int avo_gate_power_trial_{n} = {n};\n",
+    "cuda": "__device__ int avo_gate_power_trial_{n} = {n};\n",
+}
+
+
+def with_extra_work(files: dict[str, str], units: int) -> dict[str, str]:
+    """The kernel doing ``units`` FMAs more per key block (the seeds' AVO_EXTRA_WORK)."""
+    if units <= 0:
+        return dict(files)
+    main_file = next(iter(files))
+    return {**files, main_file: f"#define AVO_EXTRA_WORK {units}\n" + files[main_file]}
+
+
+def marked(files: dict[str, str], toolchain: str, n: int) -> dict[str, str]:
+    """The same work under another kernel identity: an unused global named for trial ``n``."""
+    main_file = next(iter(files))
+    return {**files, main_file: files[main_file] + "\n" + MARKER[toolchain].format(n=n)}
+
+
+def calibrate(worker: Worker, target: TargetSpec, fast: dict[str, str], units: int,
+              evals: int, quick: bool) -> dict[str, Any]:
+    """log(slow / fast time) per unit of extra work, from ``evals`` paired evaluations."""
+    slow = with_extra_work(fast, units)
+    logs = []
+    for n in range(evals):
+        request = EvalRequest(target.name, marked(fast, target.toolchain, 10_000 + n),
+                              quick=quick, incumbent=slow, measure_baselines=False)
+        result = worker.evaluate(request)
+        if not result.correct or result.incumbent_gain is None:
+            raise SystemExit(f"calibration evaluation {n}: {result.summary()}")
+        logs.append(math.log(result.incumbent_gain))
+        print(f"calibration {n + 1}/{evals}: {100 * math.expm1(logs[-1]):+.3f}% "
+              f"({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+    mean = statistics.fmean(logs)
+    se = statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+    if mean <= 0:
+        raise SystemExit(f"{units} units of extra work measured no slowdown ({100 * mean:+.3f}%)"
+                         "; pass a larger --calibrate")
+    return {"units": units, "evals": evals, "gain_pct": round(100 * math.expm1(mean), 4),
+            "se_pct": round(100 * se, 4), "per_unit_log": mean / units,
+            "readings_pct": [round(100 * math.expm1(x), 4) for x in logs]}
+
+
+def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct: float,
+              units: int, per_unit_log: float, trials: int, quick: bool, workdir: Path,
+              first: int) -> dict[str, Any]:
+    """``trials`` decisions on a candidate ``gain_pct`` faster than the best (``units`` of extra
+    work in the best, ``per_unit_log`` each)."""
+    evaluator = Evaluator(target, worker, quick=quick)
+    template = workdir / f"gain-{gain_pct:g}" / "template"
+    create_session(template, target, RunSettings(quick=quick),
+                   with_extra_work(fast, units), evaluator).close()
+    rows: list[dict[str, Any]] = []
+    for trial in range(trials):
+        path = template.parent / f"trial-{trial}"
+        shutil.copytree(template, path)
+        with Session.open(path) as session:
+            engine = Engine(session, Tuner(trial), evaluator)
+            candidate = marked(fast, target.toolchain, first + trial)
+            started = time.perf_counter()
+            reading = engine.evaluate(candidate, base="v0", author="tuner")
+            asked = time.perf_counter()
+            version = engine.commit(reading, "gate_power trial", "tuner")
+            decided = time.perf_counter()
+            last = session.recent_attempts(1)[0]
+            rows.append({
+                "trial": trial,
+                "first_reading": reading.outcome,
+                "first_detail": reading.attempt.detail,
+                "first_s": round(asked - started, 2),
+                "asked_gate": last.id != reading.attempt.id,
+                "decision": last.outcome if last.id != reading.attempt.id else reading.outcome,
+                "gate_detail": last.detail if last.id != reading.attempt.id else "",
+                "committed": version is not None,
+                "decision_s": round(decided - asked, 2),
+            })
+        shutil.rmtree(path, ignore_errors=True)
+        row = rows[-1]
+        print(f"gain {gain_pct:+g}% trial {trial + 1}/{trials}: {row['first_reading']} -> "
+              f"{row['decision']} in {row['decision_s']} s", file=sys.stderr, flush=True)
+    times: list[float] = [r["decision_s"] for r in rows]
+    return {
+        "true_gain_pct": gain_pct,
+        "units": units,
+        "calibrated_gain_pct": round(100 * math.expm1(units * per_unit_log), 4),
+        "trials": len(rows),
+        "asked_gate": sum(r["asked_gate"] for r in rows),
+        "committed": sum(r["committed"] for r in rows),
+        "commit_rate": round(sum(r["committed"] for r in rows) / max(len(rows), 1), 3),
+        "median_decision_s": round(statistics.median(times), 2) if times else None,
+        "max_decision_s": max(times, default=None),
+        "rows": rows,
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    cal = report["calibration"]
+    lines = [
+        f"target {report['target']} ({'quick' if report['quick'] else 'full'} grid); "
+        f"calibration: {cal['units']} units = {cal['gain_pct']:+.3f}% +- {cal['se_pct']:.3f}% "
+        f"over {cal['evals']} paired evaluations",
+        f"{'true gain':>10} {'units':>6} {'calibrated':>10} {'trials':>6} {'to gate':>7} "
+        f"{'committed':>9} {'rate':>6} {'median s':>9} {'max s':>7}",
+    ]
+    for level in report["levels"]:
+        lines.append(
+            f"{level['true_gain_pct']:>+9.2f}% {level['units']:>6} "
+            f"{level['calibrated_gain_pct']:>+9.3f}% {level['trials']:>6} "
+            f"{level['asked_gate']:>7} {level['committed']:>9} {level['commit_rate']:>6.2f} "
+            f"{level['median_decision_s']:>9} {level['max_decision_s']:>7}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="The report (JSON) goes to --out; the table to standard output.")
+    parser.add_argument("--target", default="cpu-attention")
+    parser.add_argument("--quick", action="store_true", help="the target's quick grid")
+    parser.add_argument("--gains", default="0.25,0.5,1",
+                        help="true gains in percent besides 0 (default: 0.25,0.5,1)")
+    parser.add_argument("--trials", type=int, default=10, help="trials per true gain")
+    parser.add_argument("--aa-trials", type=int, default=20, help="trials of the A/A test")
+    parser.add_argument("--calibrate", type=int, help="units of extra work to calibrate with "
+                        "(default: about 2%% on a GPU, 5%% on the CPU)")
+    parser.add_argument("--calibration-evals", type=int, default=4)
+    parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    args = parser.parse_args(argv)
+    for name in ("trials", "aa_trials", "calibration_evals"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more")
+    try:
+        gains = [float(g) for g in args.gains.split(",") if g.strip()]
+    except ValueError:
+        parser.error(f"--gains takes percentages separated by commas, not {args.gains!r}")
+    if any(not math.isfinite(g) or g <= 0 for g in gains):
+        parser.error("--gains must be positive percentages")
+    target = get_target(args.target)
+    fast = seed_files(target)
+    units = args.calibrate or CALIBRATION_UNITS[target.toolchain]
+    report: dict[str, Any] = {"target": target.name, "quick": args.quick, "levels": []}
+    with Worker(target.device) as worker, tempfile.TemporaryDirectory() as tmp:
+        report["host"] = worker.wait_ready()
+        cal = report["calibration"] = calibrate(
+            worker, target, fast, units, max(args.calibration_evals, 1), args.quick)
+        plan = [(0.0, 0, args.aa_trials)] + [
+            (g, max(1, round(math.log1p(g / 100) / cal["per_unit_log"])), args.trials)
+            for g in gains]
+        first = 0
+        for gain, level_units, trials in plan:
+            if trials:
+                report["levels"].append(run_level(
+                    worker, target, fast, gain, level_units, cal["per_unit_log"], trials,
+                    args.quick, Path(tmp), first))
+                first += trials
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1, default=str))
+    print(table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""benchmarks/gate_power.py without a GPU: the seeds' extra-work hook makes a kernel slower by
+real work and nothing else, and the benchmark runs the engine's full path on the CPU target.
+Which gate decisions it reports depends on the machine; its plumbing does not."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from avo_tui.engine import seed_files
+from avo_tui.evaluation import EvalRequest, Worker, get_target
+from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
+
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT / "benchmarks" / "gate_power.py"
+CPU = get_target("cpu-attention")
+# A dependent chain this long per key block takes several times the seed's own work on any
+# CPU: structurally slower, whatever the load.
+SLOW_UNITS = 200_000
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gate_power_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_extra_work_is_a_slower_correct_kernel(bench: ModuleType, worker: Worker) -> None:
+    seed = seed_files(CPU)
+    slow = bench.with_extra_work(seed, SLOW_UNITS)
+    assert bench.with_extra_work(seed, 0) == seed
+    request = EvalRequest(CPU.name, bench.marked(seed, "c", 1), quick=True, incumbent=slow,
+                          measure_baselines=False)
+    result = worker.evaluate(request)
+    assert result.correct, result.failure
+    assert result.kernel_id != result.incumbent_kernel_id
+    assert result.incumbent_gain is not None and result.incumbent_gain > 2
+
+
+@pytest.mark.parametrize("head_dim", [64, 128])
+def test_the_wgmma_seed_compiles_with_extra_work_without_spills(
+    bench: ModuleType, tmp_path: Path, head_dim: int
+) -> None:
+    nvrtc = CudaToolchain(CompileCache(tmp_path))
+    target = get_target("mha" if head_dim == 128 else "mha-d64")
+    sources = bench.with_extra_work(seed_files(target), 16)
+    result = nvrtc.compile(sources, (f"-DAVO_HEAD_DIM={head_dim}",))
+    assert result.ok, result.log
+    assert "C75" not in result.log, result.log
+    if "spill_stores" in result.resources:
+        assert result.resources["spill_stores"] == result.resources["spill_loads"] == 0
+    plain = nvrtc.compile(seed_files(target), (f"-DAVO_HEAD_DIM={head_dim}",))
+    assert plain.artifact_sha256 != result.artifact_sha256
+
+
+def test_the_benchmark_runs_the_full_path_and_reports_each_level(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "power.json"
+    assert bench.main(["--target", "cpu-attention", "--quick", "--gains", "50", "--trials", "1",
+                       "--aa-trials", "0", "--calibrate", str(SLOW_UNITS),
+                       "--calibration-evals", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["calibration"]["units"] == SLOW_UNITS
+    assert report["calibration"]["gain_pct"] > 100  # several times the work
+    [level] = report["levels"]
+    assert level["true_gain_pct"] == 50
+    assert abs(level["calibrated_gain_pct"] - 50) < 5  # units rounded to whole FMAs
+    assert 0 < level["units"] < SLOW_UNITS
+    [row] = level["rows"]
+    assert row["first_reading"] in {"promising", "within_noise", "slower"}
+    assert row["committed"] == (row["decision"] == "committed")
+    table = capsys.readouterr().out
+    assert "calibration: 200000 units" in table and "+50.00%" in table
+
+
+@pytest.mark.parametrize("argv", [["--gains", "0"], ["--gains", "nan"], ["--gains", "x"],
+                                  ["--trials", "-1"]])
+def test_bad_arguments_are_refused(bench: ModuleType, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(argv)
+    assert exit_.value.code == 2
