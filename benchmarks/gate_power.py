@@ -10,7 +10,9 @@ of AVO_EXTRA_WORK FMAs per key block that every shipped seed runs after its stor
 macro is set (0 in real use). How much slower one unit makes the kernel is calibrated first, by
 a long paired measurement (--calibration-evals evaluations of the seed beside the copy with
 --calibrate units, each timing the two kernels interleaved); each true gain then gets the
-number of units that gives it.
+number of units that gives it by the calibration's slope. The hook costs a little at any count
+(its loop and the register it keeps alive: about +0.15% on mha), so each level's true gain is
+measured again by one long paired evaluation, and the table reports that ("measured").
 
 For each true gain (0 is the A/A test: the best is the seed itself, and the candidate differs
 only by an unused global), every trial is a fresh copy of one session whose seed v0 is the
@@ -31,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session, seed_files  # noqa: E402
 from avo_tui.evaluation import EvalRequest, TargetSpec, Worker, get_target  # noqa: E402
+from avo_tui.evaluation.paired import GatePlan  # noqa: E402
 from avo_tui.operators import Tuner  # noqa: E402
 from avo_tui.store import Session  # noqa: E402
 
@@ -66,13 +70,15 @@ def marked(files: dict[str, str], toolchain: str, n: int) -> dict[str, str]:
 
 
 def calibrate(worker: Worker, target: TargetSpec, fast: dict[str, str], units: int,
-              evals: int, quick: bool) -> dict[str, Any]:
-    """log(slow / fast time) per unit of extra work, from ``evals`` paired evaluations."""
+              evals: int, seconds: float, quick: bool) -> dict[str, Any]:
+    """log(slow / fast time) per unit of extra work, from ``evals`` paired evaluations that
+    each time the two kernels beside each other for ``seconds``."""
     slow = with_extra_work(fast, units)
     logs = []
     for n in range(evals):
         request = EvalRequest(target.name, marked(fast, target.toolchain, 10_000 + n),
-                              quick=quick, incumbent=slow, measure_baselines=False)
+                              quick=quick, incumbent=slow, measure_baselines=False,
+                              gate=GatePlan(cap_s=seconds, early=False))
         result = worker.evaluate(request)
         if not result.correct or result.incumbent_gain is None:
             raise SystemExit(f"calibration evaluation {n}: {result.summary()}")
@@ -91,14 +97,15 @@ def calibrate(worker: Worker, target: TargetSpec, fast: dict[str, str], units: i
 
 def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct: float,
               units: int, per_unit_log: float, trials: int, quick: bool, workdir: Path,
-              first: int) -> dict[str, Any]:
+              first: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """``trials`` decisions on a candidate ``gain_pct`` faster than the best (``units`` of extra
-    work in the best, ``per_unit_log`` each)."""
+    work in the best, ``per_unit_log`` each); ``save`` is given the level after each trial."""
     evaluator = Evaluator(target, worker, quick=quick)
     template = workdir / f"gain-{gain_pct:g}" / "template"
     create_session(template, target, RunSettings(quick=quick),
                    with_extra_work(fast, units), evaluator).close()
     rows: list[dict[str, Any]] = []
+    level: dict[str, Any] = {}
     for trial in range(trials):
         path = template.parent / f"trial-{trial}"
         shutil.copytree(template, path)
@@ -111,14 +118,15 @@ def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct
             version = engine.commit(reading, "gate_power trial", "tuner")
             decided = time.perf_counter()
             last = session.recent_attempts(1)[0]
+            gate = last.id != reading.attempt.id
             rows.append({
                 "trial": trial,
                 "first_reading": reading.outcome,
                 "first_detail": reading.attempt.detail,
                 "first_s": round(asked - started, 2),
-                "asked_gate": last.id != reading.attempt.id,
-                "decision": last.outcome if last.id != reading.attempt.id else reading.outcome,
-                "gate_detail": last.detail if last.id != reading.attempt.id else "",
+                "asked_gate": gate,
+                "decision": last.outcome if gate else reading.outcome,
+                "gate_detail": last.detail if gate else "",
                 "committed": version is not None,
                 "decision_s": round(decided - asked, 2),
             })
@@ -126,6 +134,13 @@ def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct
         row = rows[-1]
         print(f"gain {gain_pct:+g}% trial {trial + 1}/{trials}: {row['first_reading']} -> "
               f"{row['decision']} in {row['decision_s']} s", file=sys.stderr, flush=True)
+        level = summarize_level(gain_pct, units, per_unit_log, rows)
+        save(level)
+    return level
+
+
+def summarize_level(gain_pct: float, units: int, per_unit_log: float,
+                    rows: list[dict[str, Any]]) -> dict[str, Any]:
     times: list[float] = [r["decision_s"] for r in rows]
     return {
         "true_gain_pct": gain_pct,
@@ -141,19 +156,25 @@ def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct
     }
 
 
+def write(path: Path | None, report: dict[str, Any]) -> None:
+    """The report so far: a run cut short keeps every trial it finished."""
+    if path is not None:
+        path.write_text(json.dumps(report, indent=1, default=str))
+
+
 def table(report: dict[str, Any]) -> str:
     cal = report["calibration"]
     lines = [
         f"target {report['target']} ({'quick' if report['quick'] else 'full'} grid); "
         f"calibration: {cal['units']} units = {cal['gain_pct']:+.3f}% +- {cal['se_pct']:.3f}% "
         f"over {cal['evals']} paired evaluations",
-        f"{'true gain':>10} {'units':>6} {'calibrated':>10} {'trials':>6} {'to gate':>7} "
+        f"{'asked':>10} {'units':>6} {'measured':>10} {'trials':>6} {'to gate':>7} "
         f"{'committed':>9} {'rate':>6} {'median s':>9} {'max s':>7}",
     ]
     for level in report["levels"]:
         lines.append(
             f"{level['true_gain_pct']:>+9.2f}% {level['units']:>6} "
-            f"{level['calibrated_gain_pct']:>+9.3f}% {level['trials']:>6} "
+            f"{level.get('measured_gain_pct', float('nan')):>+9.3f}% {level['trials']:>6} "
             f"{level['asked_gate']:>7} {level['committed']:>9} {level['commit_rate']:>6.2f} "
             f"{level['median_decision_s']:>9} {level['max_decision_s']:>7}")
     return "\n".join(lines)
@@ -171,11 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aa-trials", type=int, default=20, help="trials of the A/A test")
     parser.add_argument("--calibrate", type=int, help="units of extra work to calibrate with "
                         "(default: about 2%% on a GPU, 5%% on the CPU)")
-    parser.add_argument("--calibration-evals", type=int, default=4)
-    parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--calibration-evals", type=int, default=2)
+    parser.add_argument("--calibration-s", type=float, default=30.0,
+                        help="seconds each calibration evaluation times the pair (default 30)")
+    parser.add_argument("--per-unit-pct", type=float,
+                        help="the slowdown of one unit of extra work, in percent, from an "
+                        "earlier calibration: no calibration is run")
+    parser.add_argument("--out", type=Path, help="write the report as JSON here (after every "
+                        "trial, so a run cut short keeps what it did)")
     args = parser.parse_args(argv)
-    for name in ("trials", "aa_trials", "calibration_evals"):
-        if getattr(args, name) < 0:
+    if args.per_unit_pct is not None and not (math.isfinite(args.per_unit_pct)
+                                              and args.per_unit_pct > 0):
+        parser.error("--per-unit-pct must be a positive percentage")
+    for name in ("trials", "aa_trials", "calibration_evals", "calibration_s"):
+        value = getattr(args, name)
+        if not math.isfinite(value) or value < 0:
             parser.error(f"--{name.replace('_', '-')} must be 0 or more")
     try:
         gains = [float(g) for g in args.gains.split(",") if g.strip()]
@@ -189,20 +220,39 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"target": target.name, "quick": args.quick, "levels": []}
     with Worker(target.device) as worker, tempfile.TemporaryDirectory() as tmp:
         report["host"] = worker.wait_ready()
-        cal = report["calibration"] = calibrate(
-            worker, target, fast, units, max(args.calibration_evals, 1), args.quick)
+        if args.per_unit_pct:
+            per_unit = math.log1p(args.per_unit_pct / 100)
+            cal = report["calibration"] = {
+                "units": 1, "evals": 0, "gain_pct": args.per_unit_pct, "se_pct": float("nan"),
+                "per_unit_log": per_unit, "readings_pct": [], "given": True}
+        else:
+            cal = report["calibration"] = calibrate(
+                worker, target, fast, units, max(args.calibration_evals, 1),
+                args.calibration_s, args.quick)
+        write(args.out, report)
         plan = [(0.0, 0, args.aa_trials)] + [
             (g, max(1, round(math.log1p(g / 100) / cal["per_unit_log"])), args.trials)
             for g in gains]
         first = 0
         for gain, level_units, trials in plan:
             if trials:
-                report["levels"].append(run_level(
-                    worker, target, fast, gain, level_units, cal["per_unit_log"], trials,
-                    args.quick, Path(tmp), first))
+                done = list(report["levels"])
+
+                def save(level: dict[str, Any], done: list[dict[str, Any]] = done) -> None:
+                    report["levels"] = [*done, level]
+                    write(args.out, report)
+
+                # The hook costs a little at any count (its loop and the register it keeps):
+                # each level's own gain is measured, not read off the calibration's slope.
+                measured = (calibrate(worker, target, fast, level_units, 1, args.calibration_s,
+                                      args.quick) if level_units else None)
+                level = run_level(worker, target, fast, gain, level_units,
+                                  cal["per_unit_log"], trials, args.quick, Path(tmp), first,
+                                  save)
+                level["measured_gain_pct"] = measured["gain_pct"] if measured else 0.0
+                save(level)
                 first += trials
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=1, default=str))
+    write(args.out, report)
     print(table(report))
     return 0
 

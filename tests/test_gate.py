@@ -15,9 +15,17 @@ from engine_helpers import FAST_TIMES, KERNEL, SLOW_TIMES, TARGET, repeated
 
 from avo_tui.engine import Engine, Evaluator
 from avo_tui.engine.evaluator import score_of
-from avo_tui.engine.gate import DECISIONS_KEPT, GateDecisions, judge_beside
+from avo_tui.engine.gate import DECISIONS_KEPT, GateDecisions, Paired, judge_beside
 from avo_tui.evaluation import Worker
-from avo_tui.evaluation.score import GAIN_FLOOR, GAIN_Z, t_quantile
+from avo_tui.evaluation.paired import (
+    GAIN_FLOOR,
+    GAIN_Z,
+    MIN_SWEEPS,
+    SEQUENTIAL_Z,
+    decide,
+    is_look,
+    t_quantile,
+)
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import Score, Session, Version
 
@@ -128,7 +136,12 @@ def test_a_best_that_fails_beside_the_candidate_is_named_and_decides_nothing(
                         settings=meta["settings"]) as session:
         evaluator = Evaluator(TARGET, worker, quick=True)
         engine = Engine(session, Tuner(1), evaluator)
-        trial = promising(engine, honest)
+        first = engine.evaluate(honest, base="v0", author="tuner")  # timed beside the best too
+        assert first.outcome == "incumbent_failed", first.attempt.detail
+        alone = evaluator.evaluate(honest)
+        attempt = session.record_attempt(honest, base="v0", author="tuner", outcome="promising",
+                                         score=score_of(alone))
+        trial = Trial(attempt, alone, honest, first.key)
         for _ in range(2):  # no decision was taken, so asking again is measured again
             counted = evaluator.count
             assert engine.commit(trial, "honest work", "tuner") is None
@@ -139,20 +152,64 @@ def test_a_best_that_fails_beside_the_candidate_is_named_and_decides_nothing(
         assert len(session.lineage) == 1
 
 
-def test_the_bar_is_a_number_of_standard_errors_and_never_below_the_floor() -> None:
+def test_the_bar_is_the_floor_plus_a_number_of_standard_errors() -> None:
     se = 0.004
     for dof, quantile in ((None, GAIN_Z), (4, 3.747), (8, 2.896), (16, 2.583)):
         assert t_quantile(dof) == pytest.approx(quantile, rel=0.01)  # Student's t, one-sided 99%
-        bar = math.expm1(t_quantile(dof) * se)
-        assert not judge_beside(1 + 0.95 * bar, se, dof, "v3", 100.0, "TFLOP/s").accepted
-        accepted = judge_beside(1 + 1.05 * bar, se, dof, "v3", 100.0, "TFLOP/s")
-        assert accepted.accepted and "on v3 timed beside it" in accepted.reason
+    for dof in (None, 8, 64):
+        bar = GAIN_FLOOR + t_quantile(dof, SEQUENTIAL_Z) * se
+        assert not judge_beside(Paired(0.99 * bar, se, dof), "v3", 100.0, "TFLOP/s").accepted
+        accepted = judge_beside(Paired(1.01 * bar, se, dof), "v3", 100.0, "TFLOP/s",
+                                {"sweeps": 12, "seconds": 20.4})
+        assert accepted.accepted and "on v3 timed beside it (12 sweeps, 20 s)" in accepted.reason
+        assert f"± {100 * se:.2f}%" in accepted.reason
     # fewer degrees of freedom, a less certain standard error: a higher bar
     assert t_quantile(2) > t_quantile(4) > t_quantile(16) > t_quantile(None)
+    assert t_quantile(1) == pytest.approx(31.82, rel=0.001)  # exact at 1 and 2
+    assert t_quantile(2) == pytest.approx(6.965, rel=0.001)
     # a comparison with almost no spread still needs the floor
-    assert not judge_beside(1 + 0.5 * GAIN_FLOOR, 1e-6, 16, "v3", 100.0, "TFLOP/s").accepted
-    assert judge_beside(1 + 2 * GAIN_FLOOR, 1e-6, 16, "v3", 100.0, "TFLOP/s").accepted
-    assert judge_beside(1.5, None, None, "v3", 100.0, "TFLOP/s").accepted
+    assert not judge_beside(Paired(0.5 * GAIN_FLOOR, 1e-7, 16), "v3", 1.0, "x").accepted
+    assert judge_beside(Paired(2 * GAIN_FLOOR, 1e-7, 16), "v3", 1.0, "x").accepted
+    assert not judge_beside(Paired(0.5, None, None), "v3", 1.0, "x").accepted  # no spread known
+
+
+def test_the_sequential_rule_stops_on_clear_cases_and_looks_at_doubling_sweeps() -> None:
+    assert [n for n in range(1, 100) if is_look(n)] == [MIN_SWEEPS * 2**k for k in range(6)
+                                                         if MIN_SWEEPS * 2**k < 100]
+    assert decide(0.05, 0.002, 16) == "accept"  # clearly faster
+    assert decide(-0.05, 0.002, 16) == "reject"  # clearly slower
+    assert decide(0.003, 0.002, 16) == "continue"  # close: measure on
+    assert decide(0.003, 0.002, 16, final=True) == "reject"  # at the cap, not accepted
+    assert decide(0.0, None, None) == "continue"
+    assert decide(0.0, None, None, final=True) == "reject"
+
+
+def test_the_sequential_rule_keeps_its_false_accept_rate_over_every_look() -> None:
+    """A change that does nothing, looked at as the gate looks (8 configurations, six pairs a
+    block, doubling looks up to a cap of 96 sweeps): accepted in at most 1% of decisions, with
+    the per-launch noise drawn from a heavy-tailed distribution as on a busy machine."""
+    import random
+    import statistics
+
+    from avo_tui.evaluation.paired import PairedGain, block_value
+
+    rng = random.Random(7)
+    decisions = 2000
+    accepted = 0
+    for _ in range(decisions):
+        estimate = PairedGain()
+        verdict = "continue"
+        while verdict == "continue":
+            for config in range(8):
+                times = [math.exp(rng.gauss(0, 0.01) + (rng.expovariate(20) if rng.random() < 0.1
+                                                        else 0)) for _ in range(12)]
+                estimate.add(str(config), block_value(times[0::2], times[1::2]))
+            final = estimate.sweeps >= 96
+            if final or is_look(estimate.sweeps):
+                verdict = decide(estimate.log_gain, estimate.se, estimate.dof, final=final)
+        accepted += verdict == "accept"
+    assert accepted / decisions <= 0.01
+    assert statistics.fmean([0.0]) == 0.0
 
 
 def test_gate_decisions_are_kept_per_best_bounded_and_survive_a_damaged_state() -> None:

@@ -65,7 +65,7 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
 ) -> None:
     out = tmp_path / "power.json"
     assert bench.main(["--target", "cpu-attention", "--quick", "--gains", "50", "--trials", "1",
-                       "--aa-trials", "0", "--calibrate", str(SLOW_UNITS),
+                       "--aa-trials", "0", "--calibrate", str(SLOW_UNITS), "--calibration-s", "2",
                        "--calibration-evals", "1", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["calibration"]["units"] == SLOW_UNITS
@@ -73,6 +73,7 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
     [level] = report["levels"]
     assert level["true_gain_pct"] == 50
     assert abs(level["calibrated_gain_pct"] - 50) < 5  # units rounded to whole FMAs
+    assert level["measured_gain_pct"] > 0  # structurally slower: measured, not assumed
     assert 0 < level["units"] < SLOW_UNITS
     [row] = level["rows"]
     assert row["first_reading"] in {"promising", "within_noise", "slower"}

@@ -5,6 +5,7 @@ figure here is given, none measured, so no test depends on this machine's speed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from engine_helpers import TARGET
 
 from avo_tui.engine import Engine, Evaluator
 from avo_tui.engine.event_lines import event_line, plain
-from avo_tui.engine.gate import NoiseEstimate, first_reading, judge_beside, unconfirmed
+from avo_tui.engine.gate import NoiseEstimate, Paired, first_reading, judge_beside, unconfirmed
 from avo_tui.evaluation import ConfigResult, EvalResult, Worker
 from avo_tui.evaluation.timing import is_unsteady, steadiness
 from avo_tui.operators import Trial, Tuner
@@ -47,12 +48,30 @@ def test_beyond_the_noise_is_promising_and_at_or_below_the_best_is_slower() -> N
 
 
 def test_an_unconfirmed_candidate_gives_both_figures() -> None:
-    verdict = judge_beside(1.012, 0.01, 10, "v3", 10.12, "GFLOP/s")
+    verdict = judge_beside(Paired(math.log(1.012), 0.01, 10), "v3", 10.12, "GFLOP/s",
+                           {"sweeps": 6, "seconds": 3.2})
     assert not verdict.accepted
     detail = unconfirmed("a7", BEST * 1.0858, BEST, "v3", verdict.reason)
     assert detail.startswith("not confirmed on re-evaluation of a7: +8.58% on v3 at first, then "
-                             "re-evaluated at 10.12 GFLOP/s, +1.20% on v3 timed beside it: not "
-                             "above the bar of +")
+                             "re-evaluated at 10.12 GFLOP/s, +1.20% ± 1.00% on v3 timed beside it "
+                             "(6 sweeps, 3 s): not above the bar of +")
+    beside = unconfirmed("a7", BEST * 1.0858, BEST, "v3", verdict.reason,
+                         Paired(math.log(1.0061), 0.002, 40))
+    assert beside.startswith("not confirmed on re-evaluation of a7: +0.61% ± 0.20% on v3 timed "
+                             "beside it at first, then ")
+
+
+def test_a_first_reading_beside_the_best_is_a_gain_with_its_error() -> None:
+    """Timed beside the best, a small gain goes to the gate unless even the top of its 99%
+    interval is under the floor: no stored score, no session noise decides it."""
+    far = noise(9.4)  # the stored-score noise plays no part beside the best
+    assert first_reading(BEST, BEST, "v3", far, Paired(math.log(1.0042), 0.0009, 60)) == (
+        "promising", "+0.42% ± 0.09% on the best (v3) timed beside it")
+    small = first_reading(BEST, BEST, "v3", far, Paired(0.0003, 0.0001, 60))
+    assert small[0] == "within_noise" and "under the gate's floor of 0.10%" in small[1]
+    assert first_reading(BEST, BEST, "v3", far, Paired(-0.004, 0.001, 60))[0] == "slower"
+    # a noisy reading of no gain is still sent on: the gate resolves it
+    assert first_reading(BEST, BEST, "v3", far, Paired(-0.001, 0.01, 8))[0] == "promising"
 
 
 # -- the engine's labels, from given results (the worker is never started) ---------------------
@@ -86,11 +105,13 @@ def test_the_engine_records_an_unconfirmed_candidate_with_both_figures(engine: E
     first = session.record_attempt(FILES, base="v0", author="tuner", outcome="promising")
     trial = Trial(first, scored(BEST * 1.0858), FILES, "key")
     confirm = scored(BEST * 1.012)
-    verdict = judge_beside(1.012, 0.01, 10, "v0", confirm.geomean, TARGET.unit)
+    verdict = judge_beside(Paired(math.log(1.012), 0.01, 10), "v0", confirm.geomean,
+                           TARGET.unit)
     attempt = engine._record_decision(trial, confirm, verdict, "tuner: a change", "tuner", None)
     assert attempt.outcome == "not_confirmed" and attempt.version is None
     assert attempt.detail.startswith(f"not confirmed on re-evaluation of {first.id}: +8.58% on v0 "
-                                     "at first, then re-evaluated at 10.12 GFLOP/s, +1.20% on v0")
+                                     "at first, then re-evaluated at 10.12 GFLOP/s, +1.20% ± "
+                                     "1.00% on v0")
 
 
 def test_a_note_on_machine_load_reaches_the_attempt(engine: Engine) -> None:

@@ -152,6 +152,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         budgets=budgets,
         supervisor=SupervisorLimits(),
         noise_floor_pct=args.noise_floor,
+        gate_cap_s=args.gate_cap,
         timeout_s=args.timeout,
         agent=agent.to_doc() if agent else None,
         origin=origin,
@@ -533,8 +534,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help="score on the target's quick grid (new sessions only)")
     p.add_argument("--noise-floor", type=positive_float, default=0.5, metavar="PCT",
-                   help="least gain a commit needs, in percent (default 0.5; the measured noise "
-                   "is used when larger)")
+                   help="where the best cannot be timed beside a candidate (it no longer "
+                   "builds): the least gain over its stored score, in percent (default 0.5; "
+                   "the measured noise is used when larger)")
+    p.add_argument("--gate-cap", type=positive_float, metavar="SECONDS",
+                   help="longest the commit gate measures one close decision (default: 60 on a "
+                   "GPU target, 10 on the CPU); clear cases end in seconds (new sessions only)")
     p.add_argument("--gpus", type=gpus_flag, metavar="all|0,1,3",
                    help="evaluate on these GPUs, one warm worker each, each GPU leased to one "
                    "evaluation at a time: 'all', or numbers as CUDA counts them (default: one "

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 import time
 import traceback
@@ -42,6 +43,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 from ..evaluation import EvalResult
+from ..evaluation.paired import GatePlan
 from ..operators.protocol import GateAnswer, Operator, StepInterrupted, StepResult, Trial
 from ..store import (
     Attempt,
@@ -70,7 +72,9 @@ from .evaluator import Evaluator, score_of, sources_key
 from .gate import (
     GateDecisions,
     NoiseEstimate,
+    Paired,
     Verdict,
+    clearly_slower,
     first_reading,
     hold_if_flagged,
     judge,
@@ -643,7 +647,7 @@ class Engine:
         quick: bool = False, idea: str | None = None, lane: Lane, label: int | None,
     ) -> Trial:
         quick = quick and not self.evaluator.quick
-        result = self._measure(files, base, author, quick=quick, lane=lane)
+        result = self._measure(files, base, author, quick=quick, lane=lane, beside_best=True)
         with self._locked():
             outcome, detail = self._classify(result, quick)
             attempt = self._record_attempt(
@@ -718,23 +722,23 @@ class Engine:
                                     "how it reads", lane, best, moved)
                     return None
             confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
-                                    lane=lane)
+                                    lane=lane, gate=self.gate_plan())
             with self._locked():
                 return self._decide(trial, confirm, best, moved, message, author, transcript,
                                     lane)
 
     def _overtaken(self, trial: Trial, best: Version | None) -> tuple[str, str] | None:
-        """For a lane whose step began on an older best: the outcome the first reading has
-        against the best of now, and why, when it is no longer promising (the gate does not
-        measure it then); None when it still is."""
+        """For a lane whose step began on an older best: ``slower`` and why, when the first
+        reading is clearly below the best of now's stored score (the gate does not measure it
+        then); None when the gate should decide."""
         if best is None or best.score is None or not best.score.gmean:
             return None
-        outcome, compared = first_reading(trial.result.geomean, best.score.gmean, best.id,
-                                          self.noise)
-        if outcome == "promising":
+        if not clearly_slower(trial.result.geomean, best.score.gmean, self.noise):
             return None
-        return outcome, (f"{trial.attempt.id} at first: {compared}: no longer above the commit "
-                         "threshold, so not re-evaluated")
+        change = 100 * (trial.result.geomean / best.score.gmean - 1)
+        return "slower", (f"{trial.attempt.id} at first: {change:+.2f}% on {best.id}'s stored "
+                          f"score, below it by more than the noise of {self.noise.pct:.2f}%, so "
+                          "not re-evaluated")
 
     def _decide(
         self, trial: Trial, confirm: EvalResult, best: Version | None, moved: str | None,
@@ -766,10 +770,9 @@ class Engine:
         return self.session.version(attempt.version) if attempt.version else None
 
     def _verdict(self, confirm: EvalResult, best: Version | None) -> Verdict:
-        gain = confirm.incumbent_gain
-        if best is not None and confirm.correct and gain is not None:
-            return judge_beside(gain, confirm.incumbent_gain_se, confirm.incumbent_gain_dof,
-                                best.id, confirm.geomean, confirm.unit)
+        paired = _paired(confirm)
+        if best is not None and confirm.correct and paired is not None:
+            return judge_beside(paired, best.id, confirm.geomean, confirm.unit, confirm.beside)
         best_gmean = best.score.gmean if best and best.score else None
         return judge(confirm.geomean, confirm.correct, best_gmean, self.noise, confirm.unit)
 
@@ -800,7 +803,8 @@ class Engine:
             best = self.session.best()
             detail = unconfirmed(trial.attempt.id, trial.result.geomean,
                                  best.score.gmean if best and best.score else None,
-                                 best.id if best else None, verdict.reason)
+                                 best.id if best else None, verdict.reason,
+                                 _paired(trial.result))
         attempt = self._record_attempt(
             lane.label,
             trial.files,
@@ -887,12 +891,22 @@ class Engine:
             best = self.session.best()
             return threshold(best.score.gmean if best and best.score else None, self.noise)
 
+    def gate_plan(self) -> GatePlan:
+        """How long the gate may measure a decision: the session's setting, else the
+        target's default (a minute on a GPU)."""
+        settings = self.session.meta.get("settings", {})
+        cap = settings.get("gate_cap_s") or self.evaluator.target.gate_cap_s
+        return GatePlan(cap_s=float(cap))
+
     def _measure(
         self, files: dict[str, str], base: str, author: str, quick: bool = False,
         incumbent: Version | None = None, lane: Lane | None = None,
+        gate: GatePlan | None = None, beside_best: bool = False,
     ) -> EvalResult:
         """Evaluate ``files`` (outside the lock: other lanes go on meanwhile); with
-        ``incumbent``, time that version beside them."""
+        ``incumbent``, time that version beside them, for the gate's ``gate`` plan. With
+        ``beside_best`` (a first reading on the session's grid), the best is timed beside
+        them for a short while, unless they are its very files."""
         lane = self.lane(lane)
         with self._locked():
             hashes = self.session.store_files(files)
@@ -900,6 +914,8 @@ class Engine:
             self._save_in_flight(lane)
             best = self.session.best()
             previous = None if quick else best.score.gmean if best and best.score else None
+            if beside_best and not quick and best is not None and best.files != hashes:
+                incumbent = best
             beside = self.session.read_files(incumbent) if incumbent else None
         return self.evaluator.evaluate(
             files,
@@ -907,6 +923,7 @@ class Engine:
             on_progress=lambda phase, detail: self._progress(phase, detail, lane),
             quick=quick or None,
             incumbent=beside,
+            gate=gate,
             on_lease=lambda host: self._leased(lane, host),
         )
 
@@ -934,13 +951,17 @@ class Engine:
         if result.failure is not None:
             return result.failure.kind, str(result.failure)
         best = self.session.best()
+        if result.same_as_incumbent:
+            return "unchanged", (f"compiles to the same kernel as the best, "
+                                 f"{best.id if best else '?'}: nothing new to measure")
         ratio = f", {result.ratio:.3f}x baseline" if result.ratio is not None else ""
         text = f"{result.geomean:.4g} {result.unit}{ratio}"
         if quick:
             return "checked", _with_notes(f"quick grid: {text}", result)
         if best is None or best.score is None or not best.score.gmean:
             return "promising", _with_notes(text, result)
-        outcome, compared = first_reading(result.geomean, best.score.gmean, best.id, self.noise)
+        outcome, compared = first_reading(result.geomean, best.score.gmean, best.id, self.noise,
+                                          _paired(result))
         text += f"; {compared}"
         if result.flags:
             text += "; flagged: " + "; ".join(result.flags)
@@ -1125,6 +1146,13 @@ class Engine:
         self.session.append(ErrorPayload(
             f"{what} ({getattr(listener, '__qualname__', listener)}) failed{on}: {described}; "
             "it is kept and gets the events that follow"))
+
+
+def _paired(result: EvalResult) -> Paired | None:
+    gain = result.incumbent_gain
+    if gain is None:
+        return None
+    return Paired(math.log(gain), result.incumbent_gain_se, result.incumbent_gain_dof)
 
 
 def _with_notes(detail: str, result: EvalResult) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..evaluation import EvalRequest, EvalResult, TargetSpec
+from ..evaluation.paired import GatePlan
 from ..evaluation.results import Failure, Timing
 from ..store import Score
 from .gpu_pool import EvalWorker, WorkerLost, WorkerPool, gpu_label
@@ -100,6 +101,7 @@ class Evaluator:
         on_progress: Progress | None = None,
         quick: bool | None = None,  # None: the session's setting
         incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
+        gate: GatePlan | None = None,  # the gate's sequential plan, beside ``incumbent``
         on_lease: Leased | None = None,
     ) -> EvalResult:
         """One evaluation on one leased worker (blocks until one is free). A try lost with its
@@ -112,6 +114,7 @@ class Evaluator:
             reuse_baselines=not fresh_baselines,
             previous_best=previous_best,
             incumbent=dict(incumbent) if incumbent is not None else None,
+            gate=gate,
         )
         lost: list[str] = []
         while len(lost) < MAX_LOST:

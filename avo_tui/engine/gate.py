@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evaluation.score import gain_threshold, t_quantile
+from ..evaluation.paired import GAIN_FLOOR, bar, decide, describe, futile_z, sequential_z
 from ..store import Version
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
@@ -115,10 +115,39 @@ def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
     return (best_gmean or 0.0) * (1 + noise.pct / 100)
 
 
-def first_reading(gmean: float, best_gmean: float, best: str,
-                  noise: NoiseEstimate) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Paired:
+    """A candidate's gain over the best timed beside it: log-gain, standard error, degrees
+    of freedom (EvalResult.incumbent_gain and its companions)."""
+
+    log_gain: float
+    se: float | None
+    dof: int | None
+
+    @property
+    def text(self) -> str:
+        return describe(self.log_gain, self.se)
+
+
+def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstimate,
+                  paired: Paired | None = None) -> tuple[str, str]:
     """The outcome of a first evaluation scoring ``gmean`` against the best version ``best``
-    (scored ``best_gmean``), and how it compares, in words."""
+    (scored ``best_gmean``), and how it compares, in words.
+
+    Timed beside the best (``paired``), a candidate is ``promising`` unless even the upper end
+    of its gain's 99% interval is under the gate's floor: a small gain is not thrown away on a
+    short reading; the gate resolves it. Without that (the best no longer builds), it is
+    compared with the best's stored score, above the session's noise."""
+    if paired is not None:
+        compared = f"{paired.text} on the best ({best}) timed beside it"
+        upper = paired.log_gain + futile_z(paired.dof) * (
+            paired.se if paired.se is not None else math.inf)
+        if upper > GAIN_FLOOR:
+            return "promising", compared
+        if paired.log_gain > 0:
+            return "within_noise", (f"{compared}: even the top of its 99% interval is under "
+                                    f"the gate's floor of {100 * GAIN_FLOOR:.2f}%")
+        return "slower", compared
     compared = f"{100 * (gmean / best_gmean - 1):+.2f}% on the best ({best})"
     if gmean > threshold(best_gmean, noise):
         return "promising", compared
@@ -128,13 +157,24 @@ def first_reading(gmean: float, best_gmean: float, best: str,
     return "slower", compared
 
 
+def clearly_slower(gmean: float, best_gmean: float, noise: NoiseEstimate) -> bool:
+    """Below a stored score by more than the session's noise: a first reading taken beside an
+    older best is not sent to the gate against a newer one only then."""
+    return gmean < best_gmean * (1 - noise.pct / 100)
+
+
 def unconfirmed(attempt: str, first_gmean: float, best_gmean: float | None, best: str | None,
-                reason: str) -> str:
+                reason: str, first: Paired | None = None) -> str:
     """The detail of a promising ``attempt`` that its re-evaluation did not bear out: what it
-    measured first, then what the gate measured (``reason``, the verdict's)."""
-    first = (f"{100 * (first_gmean / best_gmean - 1):+.2f}% on {best}" if best_gmean and best
-             else f"{first_gmean:.4g}")
-    return f"not confirmed on re-evaluation of {attempt}: {first} at first, then {reason}"
+    measured first (``first``, its reading beside the best, where it has one), then what the
+    gate measured (``reason``, the verdict's)."""
+    if first is not None and best:
+        reading = f"{first.text} on {best} timed beside it"
+    elif best_gmean and best:
+        reading = f"{100 * (first_gmean / best_gmean - 1):+.2f}% on {best}"
+    else:
+        reading = f"{first_gmean:.4g}"
+    return f"not confirmed on re-evaluation of {attempt}: {reading} at first, then {reason}"
 
 
 @dataclass(frozen=True)
@@ -162,18 +202,23 @@ def judge(confirm_gmean: float, correct: bool, best_gmean: float | None, noise: 
     return Verdict(True, f"re-evaluated at {confirm_gmean:.4g} {unit}{change}")
 
 
-def judge_beside(gain: float, gain_se: float | None, dof: int | None, best: str,
-                 confirm_gmean: float, unit: str) -> Verdict:
-    """The side-by-side rule: ``gain`` is the candidate's speed over the best version's
-    (``best``), both timed in the same rounds on the same inputs; ``gain_se`` the standard
-    error of log(gain), estimated with ``dof`` degrees of freedom."""
-    bar = gain_threshold(gain_se, dof)
-    measured = (f"re-evaluated at {confirm_gmean:.4g} {unit}, {100 * (gain - 1):+.2f}% on "
-                f"{best} timed beside it")
-    if math.log(gain) <= bar:
-        return Verdict(False, f"{measured}: not above the bar of {100 * math.expm1(bar):+.2f}% "
-                              f"({t_quantile(dof):.2f} standard errors of this comparison)")
-    return Verdict(True, f"{measured} (bar {100 * math.expm1(bar):+.2f}%)")
+def judge_beside(paired: Paired, best: str, confirm_gmean: float, unit: str,
+                 beside: dict[str, object] | None = None) -> Verdict:
+    """The side-by-side rule (evaluation/paired.py): the candidate's gain over the best
+    version (``best``), both timed launch beside launch on the same inputs, is accepted when
+    the lower end of its sequential 99% interval clears the floor. ``beside`` says how long the
+    measurement ran."""
+    how = ""
+    if beside and beside.get("sweeps"):
+        how = f" ({beside['sweeps']} sweeps, {float(beside.get('seconds', 0)):.0f} s)"  # type: ignore[arg-type]
+    measured = (f"re-evaluated at {confirm_gmean:.4g} {unit}, {paired.text} on {best} timed "
+                f"beside it{how}")
+    limit = 100 * math.expm1(bar(paired.se, paired.dof))
+    if decide(paired.log_gain, paired.se, paired.dof, final=True) != "accept":
+        return Verdict(False, f"{measured}: not above the bar of {limit:+.2f}% (the floor of "
+                              f"{100 * GAIN_FLOOR:.2f}% and {sequential_z(paired.dof):.2f} "
+                              "standard errors of this comparison)")
+    return Verdict(True, f"{measured} (bar {limit:+.2f}%)")
 
 
 def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:

@@ -35,6 +35,7 @@ class RunSettings:
     budgets: Budgets = field(default_factory=Budgets)
     supervisor: SupervisorLimits = field(default_factory=SupervisorLimits)
     noise_floor_pct: float = DEFAULT_NOISE_FLOOR_PCT
+    gate_cap_s: float | None = None  # --gate-cap; None: the target's (TargetSpec.gate_cap_s)
     timeout_s: float | None = None
     agent: dict[str, Any] | None = None  # the agent operator's settings (never the API key)
     origin: str | None = None  # "SESSION:VERSION" the seed came from (avo run --from)
@@ -50,6 +51,7 @@ class RunSettings:
             "budgets": self.budgets.to_doc(),
             "supervisor": self.supervisor.to_doc(),
             "noise_floor_pct": self.noise_floor_pct,
+            "gate_cap_s": self.gate_cap_s,
             "timeout_s": self.timeout_s,
             "agent": self.agent,
             "origin": self.origin,

@@ -19,7 +19,7 @@ import torch
 from .attention import InputSet, softmax_scale
 from .contract import ContractError, Declarations, MissingEntry, TensorMap
 from .targets import Config
-from .timing import time_events
+from .timing import sequence_events, time_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 FIXED_PARAMETERS = 11  # q, k, v, o, batch, heads_q, heads_kv, seq_len, head_dim, causal, scale
@@ -316,6 +316,7 @@ class CudaDevice:
 
     consistency_factor = 1.5
     time_subject = staticmethod(time_events)
+    time_sequence = staticmethod(sequence_events)
 
     def load(
         self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]

@@ -29,10 +29,27 @@ from .contract import Declarations, MissingEntry
 from .cpu import CpuDevice, KernelCrashed
 from .gpu import is_device_fault
 from .judge import Rejected, judge_output, judge_sample
+from .paired import (
+    PAIRS_PER_BLOCK,
+    GatePlan,
+    PairedGain,
+    block_value,
+    decide,
+    describe,
+    is_look,
+)
 from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing, kernel_identity
 from .score import plausibility_flags
 from .targets import Config, draw_edge_configs, get_target
-from .timing import Samples, Subject, choose_verified, is_unsteady, steadiness, summarize
+from .timing import (
+    Launch,
+    Samples,
+    Subject,
+    choose_verified,
+    is_unsteady,
+    steadiness,
+    summarize,
+)
 from .toolchains import (
     ArtifactTampered,
     CompileCache,
@@ -49,6 +66,7 @@ VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in ea
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
 # Part of the host facts: baseline timings taken under another timing protocol are not reused.
 TIMING_PROTOCOL = 2
+CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
 CANDIDATE = "candidate"
 INCUMBENT = "incumbent"
 
@@ -95,6 +113,7 @@ class Device(Protocol):
     def synchronize(self) -> None: ...
     def flush_cache(self) -> None: ...
     def time_subject(self, subject: Subject, budget_s: float, verified: set[int]) -> Samples: ...
+    def time_sequence(self, warm: list[Subject], launches: list[Launch]) -> list[float]: ...
     def generator(self, seed: int) -> torch.Generator: ...
     def peak_flops(self) -> float: ...
     def facts(self) -> dict[str, object]:
@@ -340,26 +359,35 @@ class Evaluation:
         baselines, missing = self.measured_baselines()
         known = self.pipeline.baseline_timings
         for index, entry in enumerate(timed):
-            self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
             reused = self.known_baselines(entry.config, baselines)
             fresh = tuple(name for name in baselines if name not in reused)
-            self.time_config(kernel, incumbent, entry, fresh)
-            problem = kernel.check_idle()
-            if problem:
-                raise Rejected("background_work", problem, entry.name)
-            self.check_steady(kernel, entry.config, entry.timing)
-            problem = incumbent.check_idle() if incumbent is not None else None
-            if problem:
-                raise Rejected("incumbent_failed", f"the best version, timed beside the "
-                               f"candidate, failed a check: background_work: {problem}",
-                               entry.name)
+            if incumbent is None:
+                self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
+                self.time_config(kernel, entry, fresh)
+            elif fresh:
+                self.progress("time", f"baselines on {entry.name} ({index + 1}/{len(timed)})")
+                self.time_baselines(entry, fresh)
             for name in fresh:
                 known[name, entry.config] = entry.baseline_timings[name]
             for name, timing in reused.items():
                 entry.add_baseline(name, timing, self.target.unit_scale)
+        if incumbent is not None:
+            self.time_beside(kernel, incumbent)
+        for entry in timed:
+            self.check_consistent(entry.config, entry.timing, entry.checked_s)
+            self.check_steady(kernel, entry.config, entry.timing)
         fresh_notes = [note for note in missing if note not in self.pipeline.said]
         self.pipeline.said.update(fresh_notes)  # once per worker, not on every attempt
         self.result.notes.extend(fresh_notes)
+
+    def check_idle(self, kernel: Kernel, incumbent: Kernel | None, config: str) -> None:
+        problem = kernel.check_idle()
+        if problem:
+            raise Rejected("background_work", problem, config)
+        problem = incumbent.check_idle() if incumbent is not None else None
+        if problem:
+            raise Rejected("incumbent_failed", f"the best version, timed beside the "
+                           f"candidate, failed a check: background_work: {problem}", config)
 
     def measured_baselines(self) -> tuple[tuple[str, ...], list[str]]:
         """The target's baselines this process can time, and why each other one cannot (FA4
@@ -387,91 +415,152 @@ class Evaluation:
             if (name, config) in known or name in given
         }
 
-    def time_config(
-        self,
-        kernel: Kernel,
-        incumbent: Kernel | None,
-        entry: ConfigResult,
-        baselines: tuple[str, ...],
-    ) -> None:
-        """Time the baselines, the incumbent and the candidate in alternating rounds, so a
-        machine that slows down for a while slows them all and their ratios hold.
-
-        Beside an incumbent, each round times the two kernels in an A B B A pattern of half
-        blocks, which cancels a drift that is linear over the round, and which kernel is A
-        alternates by round from a start drawn per configuration: no kernel holds the first
-        place, which can be worth a percent on a GPU that was idle for a moment (seen in an
-        A/A test on the H200 before this order)."""
+    def time_config(self, kernel: Kernel, entry: ConfigResult, baselines: tuple[str, ...]
+                    ) -> None:
+        """Time the baselines and the candidate in alternating rounds, so a machine that slows
+        down for a while slows them all and their ratios hold."""
         config, scale = entry.config, self.target.unit_scale
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
         subjects = [self._baseline_subject(name, config, pool) for name in baselines]
-        # Both kernels get the same treatment, checks included: the checks' own work must not
-        # leave one of them a warmer or busier machine than the other.
-        pair = [self._kernel_subject(CANDIDATE, kernel, config, pool)]
-        if incumbent is not None:
-            pair.append(self._kernel_subject(INCUMBENT, incumbent, config, pool))
-        times: dict[str, list[float]] = {s.name: [] for s in subjects + pair}
-        checked: list[float] = []
+        candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
+        times: dict[str, list[float]] = {s.name: [] for s in [*subjects, candidate]}
         budget = self.target.time_budget_s / TIMING_ROUNDS
-        half = budget / len(pair)  # two half blocks per kernel beside an incumbent
         first_s = self.first_launch_s.get(config, 0.0)
-        guess = max(1, int(0.5 * half / max(first_s, 1e-6)))
-        expected = {subject.name: guess for subject in pair}
-        start = self.draws.randrange(2)
+        expected = max(1, int(0.5 * budget / max(first_s, 1e-6)))
         for round_ in range(TIMING_ROUNDS):
             if round_:  # also tells the worker's watchdog that slow kernels are progressing
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
-            a, b = pair[(start + round_) % len(pair)], pair[(start + round_ + 1) % len(pair)]
-            blocks = [(s, budget, 0) for s in subjects]
-            if incumbent is None:
-                blocks.append((a, budget, VERIFIED_PER_ROUND))
-            else:
-                per_block = VERIFIED_PER_ROUND // 2
-                blocks += [(a, half, per_block), (b, half, per_block), (b, half, per_block),
-                           (a, half, per_block)]
-            for loaded in (kernel, incumbent):
-                if loaded is not None:
-                    loaded.renew()
-            rounds: dict[str, list[float]] = {}
-            for subject, seconds, count in blocks:
-                verified = (
-                    choose_verified(self.draws, expected[subject.name], count)
-                    if subject.verify is not None and count
-                    else set()
-                )
-                samples = self.device.time_subject(subject, seconds, verified)
+            kernel.renew()
+            for subject in [*subjects, candidate]:
+                count = VERIFIED_PER_ROUND if subject is candidate else 0
+                verified = choose_verified(self.draws, expected, count) if count else set()
+                samples = self.device.time_subject(subject, budget, verified)
                 times[subject.name] += samples.times
-                rounds.setdefault(subject.name, []).extend(samples.times)
-                if subject.name in expected:
-                    expected[subject.name] = len(samples.times)
-                if subject.name == CANDIDATE:
-                    checked += samples.verified
-            if incumbent is not None:
-                entry.round_gains.append(math.log(
-                    statistics.median(rounds[INCUMBENT]) / statistics.median(rounds[CANDIDATE])
-                ))
+                if subject is candidate:
+                    expected = len(samples.times)
+                    entry.checked_s += samples.verified
+        self.check_idle(kernel, None, entry.name)
         entry.timing = summarize(times.pop(CANDIDATE))
         entry.throughput = config.flops / entry.timing.median_s / scale
-        entry.verified = len(checked)
-        if incumbent is not None:
-            entry.incumbent_timing = summarize(times.pop(INCUMBENT))
+        entry.verified = len(entry.checked_s)
         for name, samples_s in times.items():
             entry.add_baseline(name, summarize(samples_s), scale)
-        self.check_consistent(config, entry.timing, checked)
+
+    def time_baselines(self, entry: ConfigResult, baselines: tuple[str, ...]) -> None:
+        """Baselines on their own (beside the best, the candidate is timed with the best)."""
+        pool = InputPool(entry.config, self.device, random.Random(self.draws.getrandbits(64)))
+        for name in baselines:
+            subject = self._baseline_subject(name, entry.config, pool)
+            samples = [self.device.time_subject(subject, self.target.time_budget_s /
+                                                TIMING_ROUNDS, set()).times
+                       for _ in range(TIMING_ROUNDS)]
+            entry.add_baseline(name, summarize([s for part in samples for s in part]),
+                               self.target.unit_scale)
+
+    def time_beside(self, kernel: Kernel, incumbent: Kernel) -> None:
+        """The candidate and the best version launch beside launch (paired.py), one block per
+        configuration a sweep, until the sequential rule decides or the plan's cap is reached.
+        Without a plan (a first reading), the cap is twice what timing the candidate alone
+        would take, and no checked launches are required."""
+        timed, scale = self.result.timed, self.target.unit_scale
+        plan = self.request.gate or GatePlan(
+            cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0)
+        pairs = {e.name: self._pair(kernel, incumbent, e.config) for e in timed}
+        start = {e.name: self.draws.randrange(2) for e in timed}
+        estimate = PairedGain()
+        times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
+                                                    for e in timed}
+        started = time.perf_counter()
+        decision = "continue"
+        while decision == "continue":
+            kernel.renew()
+            incumbent.renew()
+            sweep = estimate.sweeps
+            for entry in timed:
+                candidate, best = pairs[entry.name]
+                first = (start[entry.name] + sweep) % 2
+                block = self._block(candidate, best, first)
+                measured = self.device.time_sequence([candidate, best], block)
+                mine = [s for (subject, _), s in zip(block, measured, strict=True)
+                        if subject is candidate]
+                theirs = [s for (subject, _), s in zip(block, measured, strict=True)
+                          if subject is best]
+                estimate.add(entry.name, block_value(theirs, mine))
+                times[entry.name][CANDIDATE] += mine
+                times[entry.name][INCUMBENT] += theirs
+                entry.checked_s += [s for (subject, checked), s in zip(block, measured,
+                                                                        strict=True)
+                                    if checked and subject is candidate]
+            self.check_idle(kernel, incumbent, timed[-1].name)
+            elapsed = time.perf_counter() - started
+            final = elapsed >= plan.cap_s
+            reading = describe(estimate.log_gain, estimate.se)
+            self.progress("time", f"sweep {estimate.sweeps}: {reading}")
+            if final or (plan.early and is_look(estimate.sweeps)):
+                decision = decide(estimate.log_gain, estimate.se, estimate.dof, plan.floor,
+                                  final)
+                checked = sum(len(e.checked_s) for e in timed)
+                if decision == "accept" and checked < plan.min_checked and not final:
+                    decision = "continue"
+        for entry in timed:
+            entry.block_gains = list(estimate.blocks[entry.name])
+            entry.timing = summarize(times[entry.name][CANDIDATE])
+            entry.incumbent_timing = summarize(times[entry.name][INCUMBENT])
+            entry.throughput = entry.config.flops / entry.timing.median_s / scale
+            entry.verified = len(entry.checked_s)
+        self.result.beside = {
+            "sweeps": estimate.sweeps,
+            "seconds": round(time.perf_counter() - started, 3),
+            "decision": decision,
+            "cap_s": plan.cap_s,
+            "floor": plan.floor,
+            "gate": self.request.gate is not None,
+        }
+
+    def _pair(self, kernel: Kernel, incumbent: Kernel, config: Config) -> tuple[Subject, Subject]:
+        """The two kernels' subjects on ``config``: one input pool and two output buffers
+        shared, each launch taking the next of either, so that in an A B B A order each kernel
+        gets each buffer equally often."""
+        pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
+        outs = [attention.empty_output(config, self.device.name) for _ in range(INPUT_SLOTS)]
+        turn = [0]
+
+        def next_out() -> torch.Tensor:
+            turn[0] += 1
+            return outs[turn[0] % len(outs)]
+
+        return (self._kernel_subject(CANDIDATE, kernel, config, pool, next_out),
+                self._kernel_subject(INCUMBENT, incumbent, config, pool, next_out))
+
+    def _block(self, candidate: Subject, best: Subject, first: int) -> list[Launch]:
+        """PAIRS_PER_BLOCK pairs in an A B B A ... order (A the candidate when ``first`` is 0);
+        each kernel has one of its launches checked with CHECK_CHANCE, drawn by the harness."""
+        a, b = (candidate, best) if first == 0 else (best, candidate)
+        order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]
+        subjects = [s for pair in order for s in pair]
+        checked: set[int] = set()
+        for subject in (candidate, best):
+            if self.draws.random() < CHECK_CHANCE:
+                mine = [i for i, s in enumerate(subjects) if s is subject]
+                checked.add(self.draws.choice(mine))
+        return [(s, i in checked) for i, s in enumerate(subjects)]
 
     def _kernel_subject(
-        self, name: str, kernel: Kernel, config: Config, pool: InputPool
+        self, name: str, kernel: Kernel, config: Config, pool: InputPool,
+        next_out: Callable[[], torch.Tensor] | None = None,
     ) -> Subject:
-        out = attention.empty_output(config, self.device.name)
+        own = attention.empty_output(config, self.device.name)
+        current = [own]
 
         def prepare() -> None:
             inputs = pool.advance()
+            out = current[0] = next_out() if next_out is not None else own
             out.fill_(math.nan)
             kernel.stage(config, inputs, out)
             self.device.flush_cache()
 
         def check() -> None:
-            inputs = pool.current
+            inputs, out = pool.current, current[0]
             kernel.settle(inputs, out)
             pristine = pool.regenerate()
             try:
@@ -504,9 +593,10 @@ class Evaluation:
 
         return Subject(name, prepare, run)
 
-    def check_consistent(self, config: Config, timing: Timing, checked: list[float]) -> None:
+    def check_consistent(self, config: Config, timing: Timing | None,
+                         checked: list[float]) -> None:
         """The checked launches are a random sample of all: their times must look the same."""
-        if not checked:
+        if not checked or timing is None:
             return
         factor = statistics.median(checked) / timing.median_s
         if factor > self.device.consistency_factor:

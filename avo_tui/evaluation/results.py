@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import statistics
 from dataclasses import dataclass, field
 
+from .paired import GatePlan, PairedGain
 from .targets import Config
 from .toolchains.base import CompileResult
 
@@ -93,9 +93,9 @@ class ConfigResult:
     row_error_ratio: float | None = None  # the worst query row's error over its own tolerance
     verified: int = 0  # timed launches checked against the reference
     incumbent_timing: Timing | None = None  # the best version, timed beside the candidate
-    # log(incumbent median / candidate median) in each timing round: drift between rounds
-    # shows here, where the pooled samples' spread would hide it
-    round_gains: list[float] = field(default_factory=list)
+    # Beside the best: each block's log-gain (paired.block_value), in the order measured
+    block_gains: list[float] = field(default_factory=list)
+    checked_s: list[float] = field(default_factory=list)  # the checked launches' own times
 
     @property
     def name(self) -> str:
@@ -142,15 +142,8 @@ class ConfigResult:
             "timing": self.timing.as_dict() if self.timing else None,
             "baseline_timings": {k: t.as_dict() for k, t in self.baseline_timings.items()},
             "incumbent_timing": self.incumbent_timing.as_dict() if self.incumbent_timing else None,
-            "round_gains": list(self.round_gains),
+            "block_gains": [round(g, 6) for g in self.block_gains],
         }
-
-
-def _log_median_se(timing: Timing) -> float:
-    """Standard error of log(median) for roughly normal samples: 1.2533 sigma / sqrt(n), with
-    sigma from the interquartile range (IQR / 1.349), relative to the median."""
-    sigma = timing.spread_pct / 100 / 1.349
-    return 1.2533 * sigma / math.sqrt(max(timing.reps, 1))
 
 
 def kernel_identity(artifact_sha256: str | None, launches: list[object]) -> str:
@@ -189,6 +182,8 @@ class EvalResult:
     same_as_incumbent: bool = False
     # What the operator should know about how it was measured (machine load suspected ...).
     notes: list[str] = field(default_factory=list)
+    # Beside the best (pipeline.time_beside): sweeps, seconds, the sequential rule's decision
+    beside: dict[str, object] = field(default_factory=dict)
 
     @property
     def correct(self) -> bool:
@@ -201,49 +196,32 @@ class EvalResult:
         return self.compile.artifact_sha256 if self.compile else None
 
     @property
-    def incumbent_gain(self) -> float | None:
-        """Geometric mean over configurations of candidate/incumbent throughput, both timed in
-        the same rounds on the same inputs."""
-        ratios = [
-            c.incumbent_timing.median_s / c.timing.median_s
-            for c in self.timed
-            if c.timing and c.incumbent_timing
-        ]
-        if not self.correct or not ratios or len(ratios) != len(self.timed):
+    def paired(self) -> PairedGain | None:
+        """The candidate against the best, block by block, where it was timed beside it on
+        every configuration."""
+        timed = self.timed
+        if not self.correct or not timed or not all(c.block_gains for c in timed):
             return None
-        return geometric_mean(ratios)
+        return PairedGain({c.name: list(c.block_gains) for c in timed})
+
+    @property
+    def incumbent_gain(self) -> float | None:
+        """How many times faster the candidate ran than the best version timed beside it: the
+        geometric mean over configurations of the mean paired log-gain (paired.py)."""
+        paired = self.paired
+        return math.exp(paired.log_gain) if paired is not None else None
 
     @property
     def incumbent_gain_se(self) -> float | None:
-        """The standard error of log(incumbent_gain): the larger of two estimates. One takes
-        each median's standard error from its samples' interquartile range; it assumes the
-        launches are independent. The other takes the spread of the per-round gains (pooled
-        over configurations), which also holds what drifts between rounds. The geometric mean
-        averages the configurations, so either shrinks with their number."""
-        timed = [c for c in self.timed if c.timing and c.incumbent_timing]
-        if not timed or len(timed) != len(self.timed):
-            return None
-        samples = [
-            _log_median_se(c.timing) ** 2 + _log_median_se(c.incumbent_timing) ** 2  # type: ignore[arg-type]
-            for c in timed
-        ]
-        by_samples = math.sqrt(sum(samples)) / len(timed)
-        rounds = [c.round_gains for c in timed if len(c.round_gains) >= 2]
-        if len(rounds) != len(timed):
-            return by_samples
-        squares = sum((g - statistics.fmean(gains)) ** 2 for gains in rounds for g in gains)
-        variance = squares / sum(len(gains) - 1 for gains in rounds)
-        by_rounds = math.sqrt(sum(variance / len(gains) for gains in rounds)) / len(timed)
-        return max(by_samples, by_rounds)
+        """The standard error of log(incumbent_gain), from the blocks' spread."""
+        paired = self.paired
+        return paired.se if paired is not None else None
 
     @property
     def incumbent_gain_dof(self) -> int | None:
-        """The degrees of freedom of the per-round estimate of incumbent_gain_se (None when
-        there are no rounds to pool)."""
-        rounds = [len(c.round_gains) - 1 for c in self.timed if len(c.round_gains) >= 2]
-        if not rounds or len(rounds) != len(self.timed):
-            return None
-        return sum(rounds)
+        """The degrees of freedom of incumbent_gain_se."""
+        paired = self.paired
+        return paired.dof if paired is not None else None
 
     @property
     def timed(self) -> list[ConfigResult]:
@@ -326,6 +304,7 @@ class EvalResult:
             "incumbent_gain": self.incumbent_gain,
             "incumbent_gain_se": self.incumbent_gain_se,
             "incumbent_gain_dof": self.incumbent_gain_dof,
+            "beside": dict(self.beside),
         }
 
 
@@ -347,3 +326,6 @@ class EvalRequest:
     # The best version's sources: timed beside the candidate, interleaved, on the same inputs
     # (the commit gate), so the decision never rests on a score measured at another time.
     incumbent: dict[str, str] | None = None
+    # The commit gate's plan (paired.GatePlan): measure beside the incumbent until the
+    # sequential rule decides or the cap. None: a first reading's fixed short measurement.
+    gate: GatePlan | None = None

@@ -112,6 +112,7 @@ class TargetSpec:
     unit: str  # throughput unit: "GFLOP/s" or "TFLOP/s"
     time_budget_s: float  # timing budget per configuration, candidate and each baseline alike
     timeout_s: float  # longest the worker may go silent before it is presumed hung
+    gate_cap_s: float  # longest the commit gate measures one decision (a setting overrides)
     max_plausible_ratio: float  # a ratio to the baseline beyond this is flagged for review
     # A geometric mean more than this many times the lineage's best is flagged for review:
     # evolution moves in small steps (the AVO paper's gains were often under 1%).
@@ -168,6 +169,7 @@ CPU_ATTENTION = TargetSpec(
     unit="GFLOP/s",
     time_budget_s=0.25,
     timeout_s=30.0,
+    gate_cap_s=10.0,
     max_plausible_ratio=20.0,
     # The seed runs on one thread on purpose: the first step to every core is a real jump.
     max_plausible_jump=1.5 * (os.cpu_count() or 1),
@@ -209,6 +211,7 @@ def _gpu_target(
         unit="TFLOP/s",
         time_budget_s=0.3,
         timeout_s=60.0,
+        gate_cap_s=60.0,
         max_plausible_ratio=1.5,
         drawn_max_tiles=16,
         seed_kernel="cuda/attention_wgmma.cu",

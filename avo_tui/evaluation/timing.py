@@ -146,3 +146,57 @@ def time_events(subject: Subject, budget_s: float, verified: set[int]) -> Sample
             subject.verify()
             samples.verified.append(samples.times[-1])
     return samples
+
+
+Launch = tuple[Subject, bool]  # a subject's launch, and whether it is checked right after
+
+
+def sequence_wall(warm: list[Subject], launches: list[Launch]) -> list[float]:
+    """On the CPU: one untimed launch of each ``warm`` subject, then ``launches`` in order,
+    each on the wall clock of this process (or its own outside timing), a checked one checked
+    before the next starts."""
+    for subject in warm:
+        subject.prepare()
+        subject.run()
+    times = []
+    for subject, check in launches:
+        subject.prepare()
+        start = time.perf_counter_ns()
+        measured = subject.run()
+        times.append(measured if measured is not None
+                     else (time.perf_counter_ns() - start) * 1e-9)
+        if check and subject.verify is not None:
+            subject.verify()
+    return times
+
+
+def sequence_events(warm: list[Subject], launches: list[Launch]) -> list[float]:
+    """On a GPU: as sequence_wall, each launch between its own pair of CUDA events, queued in
+    batches of up to GPU_BATCH so the GPU never idles between them; a checked launch ends its
+    batch and is checked before anything else runs."""
+    import torch
+
+    for subject in warm:
+        subject.prepare()
+        subject.run()
+    times: list[float] = []
+    index = 0
+    while index < len(launches):
+        batch: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+        check: Subject | None = None
+        while index < len(launches) and len(batch) < GPU_BATCH and check is None:
+            subject, checked = launches[index]
+            index += 1
+            subject.prepare()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            subject.run()
+            end.record()
+            batch.append((start, end))
+            if checked and subject.verify is not None:
+                check = subject
+        batch[-1][1].synchronize()
+        times += [start.elapsed_time(end) * 1e-3 for start, end in batch]
+        if check is not None and check.verify is not None:
+            check.verify()
+    return times

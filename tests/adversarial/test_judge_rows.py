@@ -106,3 +106,24 @@ def test_a_timed_launch_wrong_on_its_last_rows_is_caught_in_the_sample() -> None
         judge_sample(TOLERANCE, config, inputs, tail_residue_cheat(config, inputs), sample)
     assert rejected.value.failure.kind == "stale_output"
     assert str(rejected.value).startswith("query row "), rejected.value
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_timed_launch_that_leaves_one_head_uncomputed_is_caught_every_time(seed: int) -> None:
+    """128 (batch, head) pairs, one written as zeros (finite, so no NaN of the poison is left):
+    a check that sampled 8 pairs passed it 15 times in 16; every check now samples every pair."""
+    import random
+
+    config = Config(8, 16, 16, 96, 64, False, "bfloat16")
+    inputs = attention.make_inputs(config, torch.Generator().manual_seed(seed), "cpu")
+    out = flash_style(config, inputs, config.seq_len)
+    skipped = (seed % config.batch, (5 * seed) % config.heads_q)
+    out[skipped] = 0
+    sample = RowSample.draw(config, random.Random(seed))
+    assert {(b, h) for b, h, _ in sample.picks} == {
+        (b, h) for b in range(config.batch) for h in range(config.heads_q)}
+    with pytest.raises(Rejected) as rejected:
+        judge_sample(TOLERANCE, config, inputs, out, sample)
+    assert rejected.value.failure.kind == "stale_output"
+    honest = flash_style(config, inputs, config.seq_len)
+    judge_sample(TOLERANCE, config, inputs, honest, sample)  # the honest output passes

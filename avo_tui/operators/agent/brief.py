@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...evaluation.score import GAIN_FLOOR
+from ...evaluation.paired import GAIN_FLOOR
 from ...knowledge import KnowledgeBase, applies_to
 from ..protocol import StepContext
 from . import report, research
@@ -109,9 +109,11 @@ the whole kernel zero.
 - Speed: the median of many launches, inputs rotated, caches flushed; throughput in {unit} \
 (attention counts 4*B*Hq*S*S*D, halved for causal); the geometric mean over the grid, and its \
 ratio to {baseline} timed in the same run.
-- Commit: the gate times your kernel beside the best, interleaved, with fresh inputs, and \
-commits only a gain clearly above that comparison's own noise (a one-sided 99% test, never \
-below {gain_floor:.1%}). The brief gives the bar.
+- Commit: every evaluation times your kernel beside the best, launch by launch, and reads \
+its gain with a standard error (e.g. +0.42% ± 0.09%). The gate then measures again until a \
+one-sided 99% test decides (clear cases in seconds, close ones up to a minute) and commits \
+only a gain whose lower bound clears {gain_floor:.2%}; gains of a few tenths of a percent \
+count.
 
 The hardware, measured by the evaluator:
 {hardware}
