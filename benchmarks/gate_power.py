@@ -6,13 +6,14 @@
 
 The candidate is always the target's seed (with its seed knobs). The best version it is judged
 against is a copy of the same seed slower by a known amount: real extra work, a dependent chain
-of AVO_EXTRA_WORK FMAs per key block that every shipped seed runs after its stores when the
-macro is set (0 in real use). How much slower one unit makes the kernel is calibrated first, by
-a long paired measurement (--calibration-evals evaluations of the seed beside the copy with
---calibrate units, each timing the two kernels interleaved); each true gain then gets the
-number of units that gives it by the calibration's slope. The hook costs a little at any count
-(its loop and the register it keeps alive: about +0.15% on mha), so each level's true gain is
-measured again by one long paired evaluation, and the table reports that ("measured").
+of FMAs (AVO_EXTRA_WORK per key block on the CPU, per 8 key blocks on the GPU) that every
+shipped seed runs after its stores when the macro is set (0 in real use). How much slower one
+unit makes the kernel is calibrated first, by a long paired measurement (--calibration-evals
+evaluations of the seed beside the copy with --calibrate units, each timing the two kernels
+interleaved for --calibration-s); each true gain then gets the number of units that gives it by
+the calibration's slope. The chain does not cost exactly its length (with 2 FMAs per key block
+it read +0.45% where the slope said +0.27%), so each level's true gain is measured again by a
+long paired evaluation of its own, and the table reports that ("measured").
 
 For each true gain (0 is the A/A test: the best is the seed itself, and the candidate differs
 only by an unused global), every trial is a fresh copy of one session whose seed v0 is the
@@ -46,9 +47,9 @@ from avo_tui.evaluation.paired import GatePlan  # noqa: E402
 from avo_tui.operators import Tuner  # noqa: E402
 from avo_tui.store import Session  # noqa: E402
 
-# Units of extra work for the calibration copy: about 2% on the mha grid of the H200 (one FMA
-# per key block is about 4 cycles of a CTA's 3,700 per block), about 5% on cpu-attention.
-CALIBRATION_UNITS = {"cuda": 16, "c": 3000}
+# Units of extra work for the calibration copy: about 2% on the mha grid of the H200 (a unit is
+# one FMA per 8 key blocks, about 4 of a CTA's 30,000 cycles), about 5% on cpu-attention.
+CALIBRATION_UNITS = {"cuda": 128, "c": 3000}
 MARKER = {
     "c": "int avo_gate_power_trial_{n} = {n};\n",
     "cuda": "__device__ int avo_gate_power_trial_{n} = {n};\n",

@@ -50,7 +50,7 @@ def test_the_wgmma_seed_compiles_with_extra_work_without_spills(
 ) -> None:
     nvrtc = CudaToolchain(CompileCache(tmp_path))
     target = get_target("mha" if head_dim == 128 else "mha-d64")
-    sources = bench.with_extra_work(seed_files(target), 16)
+    sources = bench.with_extra_work(seed_files(target), 128)
     result = nvrtc.compile(sources, (f"-DAVO_HEAD_DIM={head_dim}",))
     assert result.ok, result.log
     assert "C75" not in result.log, result.log

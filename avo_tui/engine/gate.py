@@ -1,25 +1,25 @@
 """The commit gate: which evaluated candidates may become versions.
 
-The rule (docs/engine.md): a candidate is re-evaluated independently, with fresh inputs, **timed
-beside the best version**, interleaved, in the same run, and becomes a version only if the
-re-evaluation is correct and its gain over the best is clearly more than that comparison's own
-noise:
+The rule (docs/engine.md): a candidate is re-evaluated independently, with fresh inputs,
+**timed beside the best version** launch by launch, sequentially (evaluation/paired.py), and
+becomes a version only if the re-evaluation is correct and the lower end of its gain's
+sequential 99% interval clears the floor:
 
-    log(gain) > max(GAIN_FLOOR, t * standard error of log(gain))
+    log(gain) - t(z=2.96) * SE > GAIN_FLOOR
 
-where gain is the geometric mean over configurations of the best's median time over the
-candidate's and t is Student's one-sided 99% quantile for the degrees of freedom the standard
-error was estimated with (evaluation/score.py). For a change that does nothing this accepts 1%
-of the time per decision. Where the best could not be timed beside (it no
-longer builds here), the re-evaluation is compared with the best's stored score instead:
+where gain is the geometric mean over configurations of the candidate's paired speed-up over
+the best, and t keeps the false-accept rate at 1% per decision over every look the measurement
+takes. Where the best could not be timed beside (it no longer builds here), the re-evaluation
+is compared with the best's stored score instead:
 
     confirm.gmean > best.gmean * (1 + noise)
 
-How a first evaluation reads against the best (:func:`first_reading`): ``promising`` above
-the commit threshold (the gate is asked), ``within_noise`` above the best but not beyond the
-noise (no clear gain: not asked, but not slower either), ``slower`` at or below the best. A
-promising candidate the re-evaluation does not bear out is ``not_confirmed``, its detail
-giving both figures (:func:`unconfirmed`).
+How a first evaluation reads against the best (:func:`first_reading`): timed beside it, as a
+gain with its standard error, ``promising`` when the top of its 99% interval reaches the floor
+(the gate is asked), ``within_noise`` when a positive gain's interval stays under it,
+``slower`` otherwise. Without a paired reading, the stored score and the session's noise decide
+as before. A promising candidate the re-evaluation does not bear out is ``not_confirmed``, its
+detail giving both figures (:func:`unconfirmed`).
 
 A result the evaluator flagged as implausible (beyond the hardware peak, beyond the target's
 plausible ratio to the baseline, or a jump over the best beyond the target's limit) is never
@@ -30,7 +30,7 @@ The re-evaluation's score is the one committed. The first measurement is biased 
 candidate is submitted because it measured well), the second is not. The noise of the stored
 rule is the median relative difference between repeated evaluations of one source in this
 session, measured on the seed at the start and on every re-evaluation since, and never below a
-floor; it also decides which first evaluations are promising enough to ask the gate.
+floor.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from .cpu import CpuDevice, KernelCrashed
 from .gpu import is_device_fault
 from .judge import Rejected, judge_output, judge_sample
 from .paired import (
+    MIN_SWEEPS,
     PAIRS_PER_BLOCK,
     GatePlan,
     PairedGain,
@@ -493,7 +494,8 @@ class Evaluation:
                                     if checked and subject is candidate]
             self.check_idle(kernel, incumbent, timed[-1].name)
             elapsed = time.perf_counter() - started
-            final = elapsed >= plan.cap_s
+            # never before MIN_SWEEPS: a standard error needs a few blocks per configuration
+            final = elapsed >= plan.cap_s and estimate.sweeps >= MIN_SWEEPS
             reading = describe(estimate.log_gain, estimate.se)
             self.progress("time", f"sweep {estimate.sweeps}: {reading}")
             if final or (plan.early and is_look(estimate.sweeps)):

@@ -66,8 +66,9 @@
 #error "AVO_HEAD_DIM (64 or 128) must be defined by the harness"
 #endif
 // Extra work for benchmarks/gate_power.py, which needs a copy of this kernel slower by a known
-// amount: each consumer warp runs a dependent chain of AVO_EXTRA_WORK FMAs per key block after
-// its stores, so the CTA retires later by a time proportional to its work. 0 in every real use.
+// amount: each consumer warp runs a dependent chain of AVO_EXTRA_WORK FMAs per 8 key blocks
+// after its stores, so the CTA retires later by a time proportional to its work (one unit is
+// about 0.02% on mha). 0 in every real use.
 #ifndef AVO_EXTRA_WORK
 #define AVO_EXTRA_WORK 0
 #endif
@@ -776,7 +777,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
 #if AVO_EXTRA_WORK > 0
     if (lane == 0) {
         float x = acc[0];
-        for (int i = 0; i < AVO_EXTRA_WORK * n_blocks; ++i) x = fmaf(x, 0.999f, 1e-3f);
+        for (int i = 0; i < AVO_EXTRA_WORK * n_blocks / 8; ++i) x = fmaf(x, 0.999f, 1e-3f);
         // Never true (no FMA makes this NaN), but the chain cannot be proven dead.
         if (__float_as_uint(x) == 0x7fc00001u) out[0] = __float2bfloat16(x);
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
+from avo_tui.evaluation.paired import MIN_SWEEPS
 from avo_tui.evaluation.pipeline import TIMING_ROUNDS, VERIFIED_PER_ROUND
 
 KERNELS = Path(__file__).parent / "kernels"
@@ -205,6 +206,8 @@ def test_the_incumbent_is_timed_beside_the_candidate(worker: Worker) -> None:
     assert result.correct, result.failure
     assert all(c.incumbent_timing is not None for c in result.timed)
     assert result.incumbent_gain is not None and result.incumbent_gain > 3
+    # never fewer sweeps than a standard error needs, however slow the pair is for the cap
+    assert result.beside["sweeps"] >= MIN_SWEEPS
     assert result.incumbent_gain_se is not None and result.incumbent_gain_se < 0.5
 
 
