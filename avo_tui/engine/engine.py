@@ -920,6 +920,9 @@ class Engine:
         return self.evaluator.evaluate(
             files,
             previous_best=previous,
+            # The gate's score becomes the version's: its ratios to the baselines are timed
+            # in the same blocks as its gain, not taken from an earlier hour.
+            fresh_baselines=gate is not None,
             on_progress=lambda phase, detail: self._progress(phase, detail, lane),
             quick=quick or None,
             incumbent=beside,

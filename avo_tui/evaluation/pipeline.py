@@ -43,11 +43,14 @@ from .results import ConfigResult, EvalRequest, EvalResult, Failure, Timing, ker
 from .score import plausibility_flags
 from .targets import Config, draw_edge_configs, get_target
 from .timing import (
+    MAX_REPS,
+    MIN_REPS,
     Launch,
     Samples,
     Subject,
     choose_verified,
     is_unsteady,
+    neighbour_ratios,
     steadiness,
     summarize,
 )
@@ -68,6 +71,7 @@ INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new a
 # Part of the host facts: baseline timings taken under another timing protocol are not reused.
 TIMING_PROTOCOL = 2
 CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
+CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
 CANDIDATE = "candidate"
 INCUMBENT = "incumbent"
 
@@ -359,23 +363,22 @@ class Evaluation:
         timed = self.result.timed
         baselines, missing = self.measured_baselines()
         known = self.pipeline.baseline_timings
+        fresh: dict[str, tuple[str, ...]] = {}
         for index, entry in enumerate(timed):
             reused = self.known_baselines(entry.config, baselines)
-            fresh = tuple(name for name in baselines if name not in reused)
+            fresh[entry.name] = tuple(name for name in baselines if name not in reused)
             if incumbent is None:
                 self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
-                self.time_config(kernel, entry, fresh)
-            elif fresh:
-                self.progress("time", f"baselines on {entry.name} ({index + 1}/{len(timed)})")
-                self.time_baselines(entry, fresh)
-            for name in fresh:
-                known[name, entry.config] = entry.baseline_timings[name]
+                self.time_config(kernel, entry, fresh[entry.name])
             for name, timing in reused.items():
                 entry.add_baseline(name, timing, self.target.unit_scale)
         if incumbent is not None:
-            self.time_beside(kernel, incumbent)
+            self.time_beside(kernel, incumbent, fresh)
         for entry in timed:
-            self.check_consistent(entry.config, entry.timing, entry.checked_s)
+            for name in fresh[entry.name]:
+                known[name, entry.config] = entry.baseline_timings[name]
+        self.check_consistent(timed)
+        for entry in timed:
             self.check_steady(kernel, entry.config, entry.timing)
         fresh_notes = [note for note in missing if note not in self.pipeline.said]
         self.pipeline.said.update(fresh_notes)  # once per worker, not on every attempt
@@ -418,28 +421,33 @@ class Evaluation:
 
     def time_config(self, kernel: Kernel, entry: ConfigResult, baselines: tuple[str, ...]
                     ) -> None:
-        """Time the baselines and the candidate in alternating rounds, so a machine that slows
-        down for a while slows them all and their ratios hold."""
+        """Time the candidate and the baselines launch by launch in turn, in three rounds
+        (new processes for a C kernel each round, who goes first rotating), so that whatever
+        slows the machine slows them alike and their ratios hold."""
         config, scale = entry.config, self.target.unit_scale
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
-        subjects = [self._baseline_subject(name, config, pool) for name in baselines]
         candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
-        times: dict[str, list[float]] = {s.name: [] for s in [*subjects, candidate]}
-        budget = self.target.time_budget_s / TIMING_ROUNDS
+        cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
+        times: dict[str, list[float]] = {s.name: [] for s in cycle}
+        budget = self.target.time_budget_s * len(cycle) / TIMING_ROUNDS
         first_s = self.first_launch_s.get(config, 0.0)
-        expected = max(1, int(0.5 * budget / max(first_s, 1e-6)))
+        expected = max(1, int(0.5 * budget / len(cycle) / max(first_s, 1e-6)))
         for round_ in range(TIMING_ROUNDS):
             if round_:  # also tells the worker's watchdog that slow kernels are progressing
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
             kernel.renew()
-            for subject in [*subjects, candidate]:
-                count = VERIFIED_PER_ROUND if subject is candidate else 0
-                verified = choose_verified(self.draws, expected, count) if count else set()
-                samples = self.device.time_subject(subject, budget, verified)
-                times[subject.name] += samples.times
-                if subject is candidate:
-                    expected = len(samples.times)
-                    entry.checked_s += samples.verified
+            turn = round_ % len(cycle)
+            verified = choose_verified(self.draws, expected, VERIFIED_PER_ROUND)
+            measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
+                                        verified)
+            for (subject, checked), seconds in measured:
+                times[subject.name].append(seconds)
+                if checked:
+                    entry.checked_s.append(seconds)
+            mine = [(seconds, checked) for (subject, checked), seconds in measured
+                    if subject is candidate]
+            entry.checked_ratios += neighbour_ratios([s for s, _ in mine], [c for _, c in mine])
+            expected = len(mine)
         self.check_idle(kernel, None, entry.name)
         entry.timing = summarize(times.pop(CANDIDATE))
         entry.throughput = config.flops / entry.timing.median_s / scale
@@ -447,26 +455,47 @@ class Evaluation:
         for name, samples_s in times.items():
             entry.add_baseline(name, summarize(samples_s), scale)
 
-    def time_baselines(self, entry: ConfigResult, baselines: tuple[str, ...]) -> None:
-        """Baselines on their own (beside the best, the candidate is timed with the best)."""
-        pool = InputPool(entry.config, self.device, random.Random(self.draws.getrandbits(64)))
-        for name in baselines:
-            subject = self._baseline_subject(name, entry.config, pool)
-            samples = [self.device.time_subject(subject, self.target.time_budget_s /
-                                                TIMING_ROUNDS, set()).times
-                       for _ in range(TIMING_ROUNDS)]
-            entry.add_baseline(name, summarize([s for part in samples for s in part]),
-                               self.target.unit_scale)
+    def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
+                    verified: set[int]) -> list[tuple[Launch, float]]:
+        """``order`` launched in turn, CYCLES_PER_CALL turns at a time, until ``budget_s`` has
+        passed (and at least MIN_REPS turns, and past the last of the candidate's launches
+        to check, ``verified``, counted among its own launches)."""
+        measured: list[tuple[Launch, float]] = []
+        deadline = time.perf_counter() + budget_s
+        last = max(verified, default=-1)
+        count = 0
+        warm = list(order)  # once per round: a renewed process's first launch is not timed
+        while (count < MIN_REPS or count <= last
+               or (time.perf_counter() < deadline and count < MAX_REPS)):
+            launches: list[Launch] = []
+            for _ in range(CYCLES_PER_CALL):
+                for subject in order:
+                    checked = subject is candidate and count in verified
+                    count += subject is candidate
+                    launches.append((subject, checked))
+            measured += zip(launches, self.device.time_sequence(warm, launches), strict=True)
+            warm = []
+        return measured
 
-    def time_beside(self, kernel: Kernel, incumbent: Kernel) -> None:
+    def time_beside(self, kernel: Kernel, incumbent: Kernel,
+                    baselines: dict[str, tuple[str, ...]]) -> None:
         """The candidate and the best version launch beside launch (paired.py), one block per
         configuration a sweep, until the sequential rule decides or the plan's cap is reached.
         Without a plan (a first reading), the cap is twice what timing the candidate alone
-        would take, and no checked launches are required."""
+        would take, and no checked launches are required. ``baselines`` to time on each
+        configuration run in the same blocks for the first MIN_SWEEPS sweeps, a launch after
+        every two pairs, so the score's ratios come from the same minutes as its gain."""
         timed, scale = self.result.timed, self.target.unit_scale
         plan = self.request.gate or GatePlan(
             cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0)
         pairs = {e.name: self._pair(kernel, incumbent, e.config) for e in timed}
+        beside: dict[str, list[Subject]] = {}
+        for entry in timed:
+            pool = InputPool(entry.config, self.device, random.Random(self.draws.getrandbits(64)))
+            beside[entry.name] = [self._baseline_subject(name, entry.config, pool)
+                                  for name in baselines.get(entry.name, ())]
+        baseline_s: dict[str, dict[str, list[float]]] = {
+            e.name: {s.name: [] for s in beside[e.name]} for e in timed}
         start = {e.name: self.draws.randrange(2) for e in timed}
         estimate = PairedGain()
         times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
@@ -481,7 +510,13 @@ class Evaluation:
                 candidate, best = pairs[entry.name]
                 first = (start[entry.name] + sweep) % 2
                 block = self._block(candidate, best, first)
-                measured = self.device.time_sequence([candidate, best], block)
+                others = beside[entry.name] if sweep < MIN_SWEEPS else []
+                if others:
+                    block = _with_baselines(block, others, sweep)
+                measured = self.device.time_sequence([candidate, best, *others], block)
+                for (subject, _), seconds in zip(block, measured, strict=True):
+                    if subject is not candidate and subject is not best:
+                        baseline_s[entry.name][subject.name].append(seconds)
                 mine = [s for (subject, _), s in zip(block, measured, strict=True)
                         if subject is candidate]
                 theirs = [s for (subject, _), s in zip(block, measured, strict=True)
@@ -489,9 +524,9 @@ class Evaluation:
                 estimate.add(entry.name, block_value(theirs, mine))
                 times[entry.name][CANDIDATE] += mine
                 times[entry.name][INCUMBENT] += theirs
-                entry.checked_s += [s for (subject, checked), s in zip(block, measured,
-                                                                        strict=True)
-                                    if checked and subject is candidate]
+                flags = [checked for subject, checked in block if subject is candidate]
+                entry.checked_s += [s for s, checked in zip(mine, flags, strict=True) if checked]
+                entry.checked_ratios += neighbour_ratios(mine, flags)
             self.check_idle(kernel, incumbent, timed[-1].name)
             elapsed = time.perf_counter() - started
             # never before MIN_SWEEPS: a standard error needs a few blocks per configuration
@@ -505,6 +540,8 @@ class Evaluation:
                 if decision == "accept" and checked < plan.min_checked and not final:
                     decision = "continue"
         for entry in timed:
+            for name, samples_s in baseline_s[entry.name].items():
+                entry.add_baseline(name, summarize(samples_s), scale)
             entry.block_gains = list(estimate.blocks[entry.name])
             entry.timing = summarize(times[entry.name][CANDIDATE])
             entry.incumbent_timing = summarize(times[entry.name][INCUMBENT])
@@ -595,20 +632,25 @@ class Evaluation:
 
         return Subject(name, prepare, run)
 
-    def check_consistent(self, config: Config, timing: Timing | None,
-                         checked: list[float]) -> None:
-        """The checked launches are a random sample of all: their times must look the same."""
-        if not checked or timing is None:
+    def check_consistent(self, timed: list[ConfigResult]) -> None:
+        """The checked launches are a random sample of all: each must look like the launches
+        of the same kernel next to it (ConfigResult.checked_ratios), taken together over the
+        whole grid. Compared with the median of all launches of a configuration instead,
+        honest kernels on a busy machine were rejected: a load that came and went made a
+        single checked launch 2.2x the rest."""
+        ratios = [r for entry in timed for r in entry.checked_ratios]
+        if not ratios:
             return
-        factor = statistics.median(checked) / timing.median_s
+        factor = statistics.median(ratios)
         if factor > self.device.consistency_factor:
+            worst = max((e for e in timed if e.checked_ratios),
+                        key=lambda e: statistics.median(e.checked_ratios))
             raise Rejected(
                 "inconsistent_timing",
-                f"the {len(checked)} timed launches checked against the reference took a median "
-                f"of {statistics.median(checked) * 1e3:.3g} ms, {factor:.1f}x the median of all "
-                f"{timing.reps} ({timing.median_s * 1e3:.3g} ms); a kernel must not work "
-                "differently when it is checked",
-                config.name,
+                f"the {len(ratios)} timed launches checked against the reference took a median "
+                f"of {factor:.1f}x the launches of the same kernel next to them; a kernel must "
+                "not work differently when it is checked",
+                worst.name,
             )
 
     def check_steady(self, kernel: Kernel, config: Config, timing: Timing | None) -> None:
@@ -652,6 +694,18 @@ class Evaluation:
 
     def _current_config(self) -> str | None:
         return self.result.configs[-1].name if self.result.configs else None
+
+
+def _with_baselines(block: list[Launch], baselines: list[Subject], turn: int) -> list[Launch]:
+    """``block`` with a baseline launch after every two of its pairs (four launches), the
+    baselines taking turns from ``turn`` on."""
+    out: list[Launch] = []
+    for index, launch in enumerate(block, start=1):
+        out.append(launch)
+        if index % 4 == 0:
+            out.append((baselines[turn % len(baselines)], False))
+            turn += 1
+    return out
 
 
 def open_device(name: str) -> Device:

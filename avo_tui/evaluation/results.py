@@ -96,6 +96,8 @@ class ConfigResult:
     # Beside the best: each block's log-gain (paired.block_value), in the order measured
     block_gains: list[float] = field(default_factory=list)
     checked_s: list[float] = field(default_factory=list)  # the checked launches' own times
+    # each checked launch over the median of the candidate's launches next to it
+    checked_ratios: list[float] = field(default_factory=list)
 
     @property
     def name(self) -> str:

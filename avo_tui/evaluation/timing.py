@@ -149,6 +149,22 @@ def time_events(subject: Subject, budget_s: float, verified: set[int]) -> Sample
 
 
 Launch = tuple[Subject, bool]  # a subject's launch, and whether it is checked right after
+NEIGHBOURS = 3  # launches on either side a checked one is compared with
+
+
+def neighbour_ratios(times: list[float], checked: list[bool]) -> list[float]:
+    """Each checked launch's time over the median of its own kernel's launches next to it
+    (NEIGHBOURS on either side): a machine whose load comes and goes slows the neighbours as
+    much, a kernel that works differently when it is checked does not."""
+    ratios = []
+    for index, (seconds, flag) in enumerate(zip(times, checked, strict=True)):
+        if not flag:
+            continue
+        near = [times[j] for j in range(max(0, index - NEIGHBOURS),
+                                        min(len(times), index + NEIGHBOURS + 1)) if j != index]
+        if near:
+            ratios.append(seconds / statistics.median(near))
+    return ratios
 
 
 def sequence_wall(warm: list[Subject], launches: list[Launch]) -> list[float]:
