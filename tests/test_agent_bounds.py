@@ -62,8 +62,8 @@ class StandIn:
     def best(self) -> Version | None:
         return self.session.best()
 
-    def commit_threshold(self) -> float:
-        return 1.0
+    def commit_bar(self) -> str:
+        return "a commit needs a gain over v0"
 
     def safe_point(self) -> None:
         pass

@@ -89,7 +89,7 @@ def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(
     assert session.state.get("in_flight") is None  # nothing left for a crash to recover
 
     restarted = Engine(session, Tuner(1), evaluator)  # the decision outlives the process
-    assert restarted.decisions.get(trial.result.kernel_id, session.best()) == decision.id
+    assert restarted.gate.decisions.get(trial.result.kernel_id, session.best()) == decision.id
     assert restarted.commit(promising(restarted, dressed), "after a restart", "tuner") is None
     assert session.recent_attempts(1)[0].outcome == "unchanged"
     assert len(session.lineage) == 1

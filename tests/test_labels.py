@@ -82,7 +82,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     with Session.create(tmp_path / "labels", target=TARGET.name, operator="tuner",
                         seed_files=FILES, score=Score(BEST, unit=TARGET.unit)) as session:
         engine = Engine(session, Tuner(1), Evaluator(TARGET, Worker("cpu"), quick=True))
-        engine.noise = noise(9.4)
+        engine.gate.noise = noise(9.4)
         yield engine
 
 

@@ -68,8 +68,8 @@ class RunContext:
     def best(self) -> Version | None:
         return self.session.best()
 
-    def commit_threshold(self) -> float:
-        return self._engine.commit_threshold()
+    def commit_bar(self) -> str:
+        return self._engine.commit_bar()
 
     def take_hints(self) -> list[str]:
         self._engine.safe_point(lane=self._lane)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import threading
 import time
 import traceback
@@ -69,19 +68,7 @@ from . import commands as cmd
 from .budget import Budgets, Usage
 from .context import RunContext
 from .evaluator import Evaluator, score_of, sources_key
-from .gate import (
-    GateDecisions,
-    NoiseEstimate,
-    Paired,
-    Verdict,
-    clearly_slower,
-    first_reading,
-    hold_if_flagged,
-    judge,
-    judge_beside,
-    threshold,
-    unconfirmed,
-)
+from .gate import Gate, GateDecisions, NoiseEstimate, Verdict, paired_of, unconfirmed
 from .gpu_pool import gpu_index
 from .inbox import Inbox, describe, queued_payload
 from .lanes import CONVERSATION, LANE_MEMORY, Lane, moved_note, starting_version
@@ -92,8 +79,6 @@ Subscriber = Callable[[Event], None]
 PAUSED_POLL_S = 0.25
 JOIN_POLL_S = 0.25  # a join that a second Ctrl-C can still interrupt
 FAILED_STEPS_TO_PAUSE = 3
-# Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
-NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
 CUT_BY_OPERATOR = "cut short by the operator"
 
 __all__ = ["CONVERSATION", "FAILED_STEPS_TO_PAUSE", "Engine", "RunAbandoned", "RunContext"]
@@ -125,8 +110,9 @@ class Engine:
         state = session.run_state
         self.budgets = budgets or Budgets.from_doc(state.budgets or settings.get("budgets"))
         self.usage = Usage.from_doc(state.usage)
-        self.noise = NoiseEstimate.from_doc(state.noise)
-        self.decisions = GateDecisions.from_doc(state.gate_decisions)
+        self.gate = Gate(NoiseEstimate.from_doc(state.noise),
+                         GateDecisions.from_doc(state.gate_decisions),
+                         float(settings.get("gate_cap_s") or evaluator.target.gate_cap_s))
         self.supervisor = Supervisor.from_doc(
             state.supervisor,
             limits or SupervisorLimits.from_doc(settings.get("supervisor")),
@@ -151,7 +137,6 @@ class Engine:
         self._clock = time.monotonic()
         self._listener_errors: dict[int, str] = {}  # id(listener) -> the last error reported
         self._lock = threading.RLock()  # the engine's bookkeeping and the session's writes
-        self._gate = threading.Lock()  # one commit at a time; taken before _lock
         self._commands = threading.Lock()  # one thread applies the inbox at a time
         self._abandoned_by: int | None = None  # the thread that gave the run up
         self._next_step = self.usage.steps + 1
@@ -517,7 +502,7 @@ class Engine:
         label = number if self._several else None
         match command:
             case cmd.Rollback() | cmd.OperatorEdit() | cmd.Approve() | cmd.Reject():
-                with self._gate:  # they move the lineage: never in the middle of a commit
+                with self.gate.lock:  # they move the lineage: never in the middle of a commit
                     self._apply_to_lineage(command, by)
             case _:
                 with self._locked():
@@ -697,48 +682,23 @@ class Engine:
         if trial.outcome != "promising":
             return None
         lane = self.lane(lane)
-        with self._gate:
+        with self.gate.lock:
             with self._locked():
                 best = self.session.best()
                 moved = lane.best_at_start if best and best.id != lane.best_at_start else None
                 hashes = self.session.store_files(trial.files)
-                same = [v.id for v in (self.session.version(trial.attempt.base), best)
-                        if v and v.files == hashes] or self._held_suspects_with(hashes)
-                if same:  # noise can flatter a source twice; it is still not a new version
-                    self._unchanged(trial, author,
-                                    f"identical to {same[0]}: nothing new to commit", lane,
-                                    best, moved)
-                    return None
-                overtaken = self._overtaken(trial, best) if moved else None
-                if overtaken:  # measured against the old best; against the new, no gain
-                    self._unchanged(trial, author, overtaken[1], lane, best, moved,
-                                    outcome=overtaken[0])
-                    return None
-                decided = self.decisions.get(trial.result.kernel_id, best)
-                if decided:
-                    self._unchanged(trial, author, f"the gate already decided on this kernel "
-                                    f"against {best.id if best else 'no best'} ({decided}): one "
-                                    "decision per kernel; change what it computes or how, not "
-                                    "how it reads", lane, best, moved)
+                identical = [v.id for v in (self.session.version(trial.attempt.base), best)
+                             if v and v.files == hashes] or self._held_suspects_with(hashes)
+                refused = self.gate.refusal(trial, best, moved, identical)
+                if refused:
+                    self._unchanged(trial, author, refused[1], lane, best, moved,
+                                    outcome=refused[0])
                     return None
             confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
-                                    lane=lane, gate=self.gate_plan())
+                                    lane=lane, gate=self.gate.plan)
             with self._locked():
                 return self._decide(trial, confirm, best, moved, message, author, transcript,
                                     lane)
-
-    def _overtaken(self, trial: Trial, best: Version | None) -> tuple[str, str] | None:
-        """For a lane whose step began on an older best: ``slower`` and why, when the first
-        reading is clearly below the best of now's stored score (the gate does not measure it
-        then); None when the gate should decide."""
-        if best is None or best.score is None or not best.score.gmean:
-            return None
-        if not clearly_slower(trial.result.geomean, best.score.gmean, self.noise):
-            return None
-        change = 100 * (trial.result.geomean / best.score.gmean - 1)
-        return "slower", (f"{trial.attempt.id} at first: {change:+.2f}% on {best.id}'s stored "
-                          f"score, below it by more than the noise of {self.noise.pct:.2f}%, so "
-                          "not re-evaluated")
 
     def _decide(
         self, trial: Trial, confirm: EvalResult, best: Version | None, moved: str | None,
@@ -750,10 +710,7 @@ class Engine:
                             f"{best.id if best else '?'}: nothing new to commit", lane, best,
                             moved)
             return None
-        if confirm.correct and trial.result.correct:
-            self.noise.add(trial.result.geomean, confirm.geomean)
-        verdict = hold_if_flagged(self._verdict(confirm, best),
-                                  [*trial.result.flags, *confirm.flags])
+        verdict = self.gate.verdict(trial, confirm, best)
         note = moved_note(moved, best)
         if verdict.held:
             attempt = self._hold_as_suspect(trial, confirm, verdict, message, author, transcript,
@@ -761,20 +718,12 @@ class Engine:
         else:
             attempt = self._record_decision(trial, confirm, verdict, message, author, transcript,
                                             lane, note)
-        if confirm.failure is None or confirm.failure.kind not in NOT_DECIDED:
-            self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt.id)
+        self.gate.decided(trial, confirm, best, attempt.id)
         lane.answer = GateAnswer(attempt, best.id if best else None, moved)
         self._observe(attempt, trial.key, lane)
         self._save()
         self._publish()
         return self.session.version(attempt.version) if attempt.version else None
-
-    def _verdict(self, confirm: EvalResult, best: Version | None) -> Verdict:
-        paired = _paired(confirm)
-        if best is not None and confirm.correct and paired is not None:
-            return judge_beside(paired, best.id, confirm.geomean, confirm.unit, confirm.beside)
-        best_gmean = best.score.gmean if best and best.score else None
-        return judge(confirm.geomean, confirm.correct, best_gmean, self.noise, confirm.unit)
 
     def _record_decision(
         self, trial: Trial, confirm: EvalResult, verdict: Verdict, message: str, author: str,
@@ -804,7 +753,7 @@ class Engine:
             detail = unconfirmed(trial.attempt.id, trial.result.geomean,
                                  best.score.gmean if best and best.score else None,
                                  best.id if best else None, verdict.reason,
-                                 _paired(trial.result))
+                                 paired_of(trial.result))
         attempt = self._record_attempt(
             lane.label,
             trial.files,
@@ -886,17 +835,10 @@ class Engine:
                     same.append(f"{suspect.attempt} (a suspect held for the operator's review)")
         return same
 
-    def commit_threshold(self) -> float:
+    def commit_bar(self) -> str:
+        """What a commit needs now, in words (Gate.needs)."""
         with self._locked():
-            best = self.session.best()
-            return threshold(best.score.gmean if best and best.score else None, self.noise)
-
-    def gate_plan(self) -> GatePlan:
-        """How long the gate may measure a decision: the session's setting, else the
-        target's default (a minute on a GPU)."""
-        settings = self.session.meta.get("settings", {})
-        cap = settings.get("gate_cap_s") or self.evaluator.target.gate_cap_s
-        return GatePlan(cap_s=float(cap))
+            return self.gate.needs(self.session.best())
 
     def _measure(
         self, files: dict[str, str], base: str, author: str, quick: bool = False,
@@ -963,8 +905,7 @@ class Engine:
             return "checked", _with_notes(f"quick grid: {text}", result)
         if best is None or best.score is None or not best.score.gmean:
             return "promising", _with_notes(text, result)
-        outcome, compared = first_reading(result.geomean, best.score.gmean, best.id, self.noise,
-                                          _paired(result))
+        outcome, compared = self.gate.reading(result, best)
         text += f"; {compared}"
         if result.flags:
             text += "; flagged: " + "; ".join(result.flags)
@@ -1089,8 +1030,7 @@ class Engine:
         fields: dict[str, Any] = dict(
             step=self.usage.steps,
             usage=self.usage.to_doc(),
-            noise=self.noise.to_doc(),
-            gate_decisions=self.decisions.to_doc(),
+            **self.gate.state(),
             supervisor=self.supervisor.to_doc(),
             failed_steps=self.lanes[0].failed_steps,
         )
@@ -1149,13 +1089,6 @@ class Engine:
         self.session.append(ErrorPayload(
             f"{what} ({getattr(listener, '__qualname__', listener)}) failed{on}: {described}; "
             "it is kept and gets the events that follow"))
-
-
-def _paired(result: EvalResult) -> Paired | None:
-    gain = result.incumbent_gain
-    if gain is None:
-        return None
-    return Paired(math.log(gain), result.incumbent_gain_se, result.incumbent_gain_dof)
 
 
 def _with_notes(detail: str, result: EvalResult) -> str:

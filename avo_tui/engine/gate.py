@@ -37,11 +37,22 @@ from __future__ import annotations
 
 import math
 import statistics
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evaluation.paired import GAIN_FLOOR, bar, decide, describe, futile_z, sequential_z
+from ..evaluation import EvalResult
+from ..evaluation.paired import (
+    GAIN_FLOOR,
+    GatePlan,
+    bar,
+    decide,
+    describe,
+    futile_z,
+    sequential_z,
+)
+from ..operators.protocol import Trial
 from ..store import Version
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
@@ -233,3 +244,93 @@ def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:
         held=True,
         flags=unique,
     )
+
+
+# Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
+NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
+
+
+class Gate:
+    """The commit gate as one thing: its lock (one decision at a time, taken before the
+    engine's own), its noise estimate, its decisions per kernel, its plan (how long it may
+    measure), and every rule from a first reading to a verdict. The engine measures and
+    records; the gate says what each reading and re-evaluation means."""
+
+    def __init__(self, noise: NoiseEstimate, decisions: GateDecisions, cap_s: float) -> None:
+        self.lock = threading.Lock()
+        self.noise = noise
+        self.decisions = decisions
+        self.plan = GatePlan(cap_s=cap_s)
+
+    def state(self) -> dict[str, Any]:
+        """What the session keeps of the gate, in its run state's own fields."""
+        return {"noise": self.noise.to_doc(), "gate_decisions": self.decisions.to_doc()}
+
+    def reading(self, result: EvalResult, best: Version) -> tuple[str, str]:
+        """A correct first evaluation on the session's grid against ``best`` (scored):
+        its outcome and how it compares (first_reading)."""
+        assert best.score is not None
+        return first_reading(result.geomean, best.score.gmean, best.id, self.noise,
+                             paired_of(result))
+
+    def refusal(self, trial: Trial, best: Version | None, moved: str | None,
+                identical: list[str]) -> tuple[str, str] | None:
+        """Why the gate answers ``trial`` without measuring it, as (outcome, detail): its
+        files are ``identical`` to a version or pending suspect; a lane whose best ``moved``
+        brings a reading clearly below the new best's stored score; or the gate already
+        decided on this kernel against this best. None: the gate measures."""
+        if identical:  # noise can flatter a source twice; it is still not a new version
+            return "unchanged", f"identical to {identical[0]}: nothing new to commit"
+        if moved and best is not None and best.score is not None and best.score.gmean and (
+                clearly_slower(trial.result.geomean, best.score.gmean, self.noise)):
+            change = 100 * (trial.result.geomean / best.score.gmean - 1)
+            return "slower", (f"{trial.attempt.id} at first: {change:+.2f}% on {best.id}'s "
+                              f"stored score, below it by more than the noise of "
+                              f"{self.noise.pct:.2f}%, so not re-evaluated")
+        decided = self.decisions.get(trial.result.kernel_id, best)
+        if decided:
+            return "unchanged", (f"the gate already decided on this kernel against "
+                                 f"{best.id if best else 'no best'} ({decided}): one decision "
+                                 "per kernel; change what it computes or how, not how it reads")
+        return None
+
+    def verdict(self, trial: Trial, confirm: EvalResult, best: Version | None) -> Verdict:
+        """The decision on a re-evaluation: the side-by-side rule where the best was timed
+        beside it, else the stored-score rule; held where either evaluation was flagged. The
+        pair of evaluations joins the noise estimate."""
+        if confirm.correct and trial.result.correct:
+            self.noise.add(trial.result.geomean, confirm.geomean)
+        paired = paired_of(confirm)
+        if best is not None and confirm.correct and paired is not None:
+            verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
+                                   confirm.beside)
+        else:
+            best_gmean = best.score.gmean if best and best.score else None
+            verdict = judge(confirm.geomean, confirm.correct, best_gmean, self.noise,
+                            confirm.unit)
+        return hold_if_flagged(verdict, [*trial.result.flags, *confirm.flags])
+
+    def decided(self, trial: Trial, confirm: EvalResult, best: Version | None,
+                attempt: str) -> None:
+        """Remember the decision on this kernel against ``best``, unless the re-evaluation
+        said nothing about the candidate (NOT_DECIDED): then asking again is measured again."""
+        if confirm.failure is None or confirm.failure.kind not in NOT_DECIDED:
+            self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt)
+
+    def needs(self, best: Version | None) -> str:
+        """What a commit needs, in words, for the agent and the operator."""
+        if best is None or best.score is None:
+            return "any correct kernel is committed: there is no best yet"
+        return (f"a commit needs a gain over {best.id}, timed beside it launch by launch, whose "
+                f"sequential 99% lower bound clears {100 * GAIN_FLOOR:.2f}% (a few tenths of a "
+                f"percent at the gate's usual precision); where {best.id} cannot be timed "
+                f"beside, more than {threshold(best.score.gmean, self.noise):.4g} "
+                f"{best.score.unit or ''} (its stored score plus the noise)".rstrip())
+
+
+def paired_of(result: EvalResult) -> Paired | None:
+    """The result's reading beside the best, if it was timed beside one."""
+    gain = result.incumbent_gain
+    if gain is None:
+        return None
+    return Paired(math.log(gain), result.incumbent_gain_se, result.incumbent_gain_dof)

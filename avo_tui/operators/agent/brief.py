@@ -301,10 +301,11 @@ def _best(ctx: StepContext) -> str:
         return ""
     score = best.score
     ratio = f", {score.ratio:.3f}x {score.baseline}" if score.ratio else ""
+    needs = ctx.commit_bar()
     return (f"## Best so far: {best.id}, {score.gmean:.4g} {unit} geomean{ratio}\n"
             + "\n".join(f"- {name}: {value:.4g} {unit}"
                         for name, value in score.per_config.items())
-            + f"\nA commit needs more than {ctx.commit_threshold():.4g} {unit} (best plus noise).")
+            + f"\n{needs[:1].upper()}{needs[1:]}.")
 
 
 def _notes(ctx: StepContext, count: int, limit: int, heading: str) -> str:

@@ -320,8 +320,7 @@ class Toolbox:
         self.log.add(idea, trial.attempt)
         text = report.evaluation(trial.result, files, trial.attempt)
         if trial.outcome in ("promising", "within_noise", "slower"):
-            text += f"\ncommit needs more than {self.ctx.commit_threshold():.4g} " \
-                    f"{self.ctx.target.unit} (the best plus the measured noise)"
+            text += f"\n{self.ctx.commit_bar()}"
         return text
 
     def _profile(self, config: str | None = None, sections: list[str] | None = None,
@@ -418,8 +417,8 @@ class Toolbox:
             self.log.add("(evaluated by commit)", trial.attempt)
         if trial.outcome != "promising":
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
-                              f"A commit needs a correct kernel faster than "
-                              f"{self.ctx.commit_threshold():.4g} {self.ctx.target.unit}.")
+                              f"Only a promising first reading goes to the gate; "
+                              f"{self.ctx.commit_bar()}.")
         if trial.key not in self.checked:
             self.checked.add(trial.key)
             text = checklist(self.ctx, trial)
