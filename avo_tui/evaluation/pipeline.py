@@ -6,9 +6,12 @@ NaN-poisoned output, against a float64 reference, within a tolerance derived fro
 honest computation at the target's precision makes on the same inputs. The first failure ends
 the evaluation and the candidate scores zero everywhere.
 
-Then each configuration is timed in alternating rounds with the baselines (and, for the commit
-gate, the incumbent): every launch on input values never seen before, a poisoned output and a
-cold cache; launches drawn at random are checked against the reference right after they ran.
+Then each configuration is timed launch by launch beside what the candidate is compared with:
+the baselines, in three rounds (time_config); or the incumbent, the best version, in paired
+blocks until the sequential rule of paired.py decides (time_beside), the baselines in the
+first sweeps' blocks where they are timed afresh. Every launch runs on input values never
+seen before, a poisoned output and a cold cache; launches drawn at random are checked against
+the reference right after they ran, on rows of every (batch, head) pair.
 """
 
 from __future__ import annotations
