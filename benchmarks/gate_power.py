@@ -99,12 +99,14 @@ def calibrate(worker: Worker, target: TargetSpec, fast: dict[str, str], units: i
 def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct: float,
               units: int, per_unit_log: float, trials: int, quick: bool, workdir: Path,
               first: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """``trials`` decisions on a candidate ``gain_pct`` faster than the best (``units`` of extra
-    work in the best, ``per_unit_log`` each); ``save`` is given the level after each trial."""
+    """``trials`` decisions on a candidate ``gain_pct`` faster than the best: ``units`` of
+    extra work (``per_unit_log`` each) in the best, or in the candidate where the gain is
+    negative (a slower candidate, as most are); ``save`` is given the level after each trial."""
     evaluator = Evaluator(target, worker, quick=quick)
     template = workdir / f"gain-{gain_pct:g}" / "template"
-    create_session(template, target, RunSettings(quick=quick),
-                   with_extra_work(fast, units), evaluator).close()
+    best, mine = (with_extra_work(fast, units), fast) if gain_pct >= 0 else (
+        fast, with_extra_work(fast, units))
+    create_session(template, target, RunSettings(quick=quick), best, evaluator).close()
     rows: list[dict[str, Any]] = []
     level: dict[str, Any] = {}
     for trial in range(trials):
@@ -112,7 +114,7 @@ def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct
         shutil.copytree(template, path)
         with Session.open(path) as session:
             engine = Engine(session, Tuner(trial), evaluator)
-            candidate = marked(fast, target.toolchain, first + trial)
+            candidate = marked(mine, target.toolchain, first + trial)
             started = time.perf_counter()
             reading = engine.evaluate(candidate, base="v0", author="tuner")
             asked = time.perf_counter()
@@ -188,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="cpu-attention")
     parser.add_argument("--quick", action="store_true", help="the target's quick grid")
     parser.add_argument("--gains", default="0.25,0.5,1",
-                        help="true gains in percent besides 0 (default: 0.25,0.5,1)")
+                        help="true gains in percent besides 0 (default: 0.25,0.5,1); a "
+                        "negative one makes the candidate the slower copy")
     parser.add_argument("--trials", type=int, default=10, help="trials per true gain")
     parser.add_argument("--aa-trials", type=int, default=20, help="trials of the A/A test")
     parser.add_argument("--calibrate", type=int, help="units of extra work to calibrate with "
@@ -213,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         gains = [float(g) for g in args.gains.split(",") if g.strip()]
     except ValueError:
         parser.error(f"--gains takes percentages separated by commas, not {args.gains!r}")
-    if any(not math.isfinite(g) or g <= 0 for g in gains):
-        parser.error("--gains must be positive percentages")
+    if any(not math.isfinite(g) or g == 0 or g <= -50 for g in gains):
+        parser.error("--gains must be percentages other than 0 (negative: a slower candidate), "
+                     "above -50")
     target = get_target(args.target)
     fast = seed_files(target)
     units = args.calibrate or CALIBRATION_UNITS[target.toolchain]
@@ -232,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.calibration_s, args.quick)
         write(args.out, report)
         plan = [(0.0, 0, args.aa_trials)] + [
-            (g, max(1, round(math.log1p(g / 100) / cal["per_unit_log"])), args.trials)
+            (g, max(1, round(abs(math.log1p(g / 100)) / cal["per_unit_log"])), args.trials)
             for g in gains]
         first = 0
         for gain, level_units, trials in plan:
@@ -247,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 # each level's own gain is measured, not read off the calibration's slope.
                 measured = (calibrate(worker, target, fast, level_units, 1, args.calibration_s,
                                       args.quick) if level_units else None)
+                if measured and gain < 0:  # the slower copy is the candidate's
+                    measured["gain_pct"] = round(100 * math.expm1(
+                        -math.log1p(measured["gain_pct"] / 100)), 4)
                 level = run_level(worker, target, fast, gain, level_units,
                                   cal["per_unit_log"], trials, args.quick, Path(tmp), first,
                                   save)

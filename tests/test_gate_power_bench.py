@@ -64,26 +64,31 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
     bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "power.json"
-    assert bench.main(["--target", "cpu-attention", "--quick", "--gains", "50", "--trials", "1",
-                       "--aa-trials", "0", "--calibrate", str(SLOW_UNITS), "--calibration-s", "2",
-                       "--calibration-evals", "1", "--out", str(out)]) == 0
+    assert bench.main(["--target", "cpu-attention", "--quick", "--gains", "50,-40", "--trials",
+                       "1", "--aa-trials", "0", "--calibrate", str(SLOW_UNITS),
+                       "--calibration-s", "2", "--calibration-evals", "1", "--out",
+                       str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["calibration"]["units"] == SLOW_UNITS
     assert report["calibration"]["gain_pct"] > 100  # several times the work
-    [level] = report["levels"]
-    assert level["true_gain_pct"] == 50
-    assert abs(level["calibrated_gain_pct"] - 50) < 5  # units rounded to whole FMAs
-    assert level["measured_gain_pct"] > 0  # structurally slower: measured, not assumed
-    assert 0 < level["units"] < SLOW_UNITS
-    [row] = level["rows"]
+    faster, slower = report["levels"]
+    assert faster["true_gain_pct"] == 50 and slower["true_gain_pct"] == -40
+    assert abs(faster["calibrated_gain_pct"] - 50) < 5  # units rounded to whole FMAs
+    assert 0 < faster["units"] < SLOW_UNITS
+    # Each level's gain is measured, not assumed; the slower copy is the candidate's at -40%.
+    assert faster["measured_gain_pct"] > 0 > slower["measured_gain_pct"]
+    [row] = faster["rows"]
     assert row["first_reading"] in {"promising", "within_noise", "slower"}
     assert row["committed"] == (row["decision"] == "committed")
+    [row] = slower["rows"]  # a candidate doing far more work is never committed
+    assert not row["committed"] and row["first_reading"] == "slower"
     table = capsys.readouterr().out
-    assert "calibration: 200000 units" in table and "+50.00%" in table
+    assert "calibration: 200000 units" in table and "+50.00%" in table and "-40.00%" in table
 
 
 @pytest.mark.parametrize("argv", [["--gains", "0"], ["--gains", "nan"], ["--gains", "x"],
-                                  ["--trials", "-1"]])
+                                  ["--gains", "-60"], ["--trials", "-1"],
+                                  ["--calibration-s", "inf"], ["--per-unit-pct", "0"]])
 def test_bad_arguments_are_refused(bench: ModuleType, argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         bench.main(argv)
