@@ -119,7 +119,10 @@ class LiveRun:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; events: {[e.kind for e in self.events]}")
             if not self.thread.is_alive() and not predicate():
-                raise AssertionError(f"the run ended early: {self.result}")
+                attempts = [f"{a.id} {a.outcome}: {a.detail[:200]}"
+                            for a in self.engine.session.recent_attempts(6)]
+                raise AssertionError(f"the run ended early: {self.result}; the last attempts: "
+                                     f"{attempts}")
             time.sleep(0.02)
 
     def kinds(self, kind: str) -> list[Event]:
