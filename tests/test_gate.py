@@ -228,3 +228,17 @@ def test_gate_decisions_are_kept_per_best_bounded_and_survive_a_damaged_state() 
     assert GateDecisions.from_doc({"x": "not a pair", "y": ["v0"]}) == GateDecisions()
     assert GateDecisions.from_doc(None) == GateDecisions()
 
+
+
+def test_the_gate_measures_for_the_sessions_cap_or_the_targets(
+    session: Session, tmp_path: Path, worker: Worker
+) -> None:
+    """`avo run --gate-cap` is kept with the session's settings and is the gate's plan."""
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    assert Engine(session, Tuner(1), evaluator).gate.plan.cap_s == TARGET.gate_cap_s
+    meta = session.meta
+    with Session.create(tmp_path / "capped", target=meta["target"], operator="tuner",
+                        seed_files=session.read_files("v0"), score=Score(1.0, unit=TARGET.unit),
+                        host=meta["host"],
+                        settings={**meta["settings"], "gate_cap_s": 3.5}) as capped:
+        assert Engine(capped, Tuner(1), evaluator).gate.plan.cap_s == 3.5
