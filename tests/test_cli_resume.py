@@ -7,6 +7,7 @@ not help."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,9 @@ def state(path: Path) -> tuple[int, dict]:
 
 
 def quick_session(root: Path, name: str, operator: str = "tuner") -> Path:
-    """A cpu-attention session on the quick grid whose seed no candidate beats (so a step is
-    one evaluation, never a gate's two)."""
+    """A cpu-attention session on the quick grid, its seed stored with a score nothing reaches.
+    First readings are timed beside the seed, not against that score, so a step may still
+    commit a real gain: what follows does not depend on which version is the head."""
     Session.create(root / name, target="cpu-attention", operator=operator,
                    seed_files={"attention.c": SEED.read_text()}, score=Score(1e12),
                    settings=RunSettings(operator=operator, quick=True).to_doc()).close()
@@ -50,7 +52,7 @@ def test_max_steps_on_a_resume_counts_the_steps_of_that_run(
 
     code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "2")
     assert code == 0, out + err
-    assert "resuming 'r' at v0 with the tuner: step 1" in out
+    assert re.search(r"resuming 'r' at v\d+ with the tuner: step 1", out), out
     assert "; this run stops after 2 steps" in out
     assert "run ended: step budget reached (2 of 2 in this run; 3 in the session)." in out
     step, doc = state(path)

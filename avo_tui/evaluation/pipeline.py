@@ -72,7 +72,7 @@ TIMING_ROUNDS = 3
 VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in each round
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
 # Part of the host facts: baseline timings taken under another timing protocol are not reused.
-TIMING_PROTOCOL = 2
+TIMING_PROTOCOL = 3  # 3: baselines launched by turns with the candidate (2026-11-24)
 CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
 CONSISTENCY_SAMPLES = 5  # checked launches over the grid before their times are judged
