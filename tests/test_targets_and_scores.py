@@ -9,7 +9,7 @@ import pytest
 from avo_tui.evaluation import Config, EvalResult, UnknownTarget, get_target
 from avo_tui.evaluation.results import ConfigResult, Timing, geometric_mean
 from avo_tui.evaluation.score import plausibility_flags
-from avo_tui.evaluation.timing import Subject, summarize, time_wall
+from avo_tui.evaluation.timing import Subject, sequence_wall, summarize
 
 
 def test_flops_follow_the_flash_attention_convention() -> None:
@@ -53,18 +53,20 @@ def test_spread_is_the_interquartile_range_over_the_median() -> None:
 
 def test_every_timed_launch_is_prepared_and_the_drawn_ones_are_checked() -> None:
     log: list[str] = []
-    subject = Subject(
-        "kernel",
-        prepare=lambda: log.append("prepare"),
-        run=lambda: (log.append("run"), 0.5)[1],
-        verify=lambda: log.append("verify"),
-    )
-    samples = time_wall(subject, budget_s=0.0, verified={1, 4})
-    # a warm-up launch; then every timed launch prepared (fresh inputs, a poisoned output),
-    # launches going on past the minimum until the last one drawn for checking has run
-    timed = [x for i in range(5) for x in ["prepare", "run", *(["verify"] if i in (1, 4) else [])]]
-    assert log == ["prepare", "run", *timed]
-    assert samples.times == [0.5] * 5 and samples.verified == [0.5, 0.5]
+
+    def subject(name: str) -> Subject:
+        return Subject(name, prepare=lambda: log.append(f"prepare {name}"),
+                       run=lambda: (log.append(f"run {name}"), 0.5)[1],
+                       verify=lambda: log.append(f"verify {name}"))
+
+    a, b = subject("a"), subject("b")
+    times = sequence_wall([a, b], [(a, False), (b, True), (b, False), (a, True)])
+    # a warm-up launch of each; then every timed launch prepared (fresh inputs, a poisoned
+    # output), and the ones drawn for checking checked right after they ran
+    assert log == ["prepare a", "run a", "prepare b", "run b",
+                   "prepare a", "run a", "prepare b", "run b", "verify b",
+                   "prepare b", "run b", "prepare a", "run a", "verify a"]
+    assert times == [0.5] * 4
 
 
 def _result(throughputs: list[float], baselines: list[float]) -> EvalResult:

@@ -33,7 +33,7 @@ import torch
 from .attention import InputSet, softmax_scale
 from .contract import MissingEntry
 from .targets import Config
-from .timing import sequence_wall, time_wall
+from .timing import sequence_wall
 from .toolchains.c import cpu_model
 
 RUNNER = Path(__file__).with_name("runner.py")
@@ -314,7 +314,6 @@ class CpuDevice:
     name = "cpu"
     arch = None  # the C toolchain builds for the host (-march=native)
     consistency_factor = 2.0  # single CPU launches vary more than GPU ones on a busy machine
-    time_subject = staticmethod(time_wall)
     time_sequence = staticmethod(sequence_wall)
 
     def __init__(self) -> None:

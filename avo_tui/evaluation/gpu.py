@@ -19,7 +19,7 @@ import torch
 from .attention import InputSet, softmax_scale
 from .contract import ContractError, Declarations, MissingEntry, TensorMap
 from .targets import Config
-from .timing import sequence_events, time_events
+from .timing import sequence_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 FIXED_PARAMETERS = 11  # q, k, v, o, batch, heads_q, heads_kv, seq_len, head_dim, causal, scale
@@ -315,7 +315,6 @@ class CudaDevice:
         return f"sm_{major}{minor}" + ("a" if major in (9, 10, 12) else "")
 
     consistency_factor = 1.5
-    time_subject = staticmethod(time_events)
     time_sequence = staticmethod(sequence_events)
 
     def load(

@@ -1,5 +1,6 @@
-"""Timing a subject (the candidate, the incumbent or a baseline): warm-up, then launches until a
-time budget, each prepared untimed (fresh inputs, a poisoned output), some checked at random.
+"""Timing launches of subjects (the candidate, the incumbent, the baselines) in a given order,
+after a warm-up of each, every launch prepared untimed (fresh inputs, a poisoned output), some
+checked at random right after they ran.
 
 Every launch looks the same to the kernel: new input values, an output full of NaN, a cold
 cache. Which launches are checked is drawn by the harness before the loop and never visible to
@@ -14,7 +15,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .results import Timing
 
@@ -33,12 +34,6 @@ class Subject:
     prepare: Callable[[], None]  # untimed, before every launch
     run: Callable[[], float | None]  # the timed launch; may return its own (outside) timing
     verify: Callable[[], None] | None = None  # untimed, right after a launch chosen for checking
-
-
-@dataclass
-class Samples:
-    times: list[float] = field(default_factory=list)
-    verified: list[float] = field(default_factory=list)  # the checked launches' own times
 
 
 def choose_verified(rng: random.Random, expected: int, count: int) -> set[int]:
@@ -86,66 +81,6 @@ def steadiness(first_s: float, median_s: float, again_s: float | None) -> Unstea
                               "launch")
     return Unsteady(False, f"machine load suspected: {slower}, but {again}: the machine slowed "
                            "down, not the kernel, and this score was measured under that load")
-
-
-def _more(count: int, last_verified: int, deadline: float) -> bool:
-    if count < MIN_REPS or count <= last_verified:
-        return True
-    return time.perf_counter() < deadline and count < MAX_REPS
-
-
-def time_wall(subject: Subject, budget_s: float, verified: set[int]) -> Samples:
-    """On the CPU: the wall clock of this process around each launch, unless the launch
-    measured itself from outside the kernel's process (a runner's exchange)."""
-    subject.prepare()
-    subject.run()  # warm-up
-    samples = Samples()
-    deadline = time.perf_counter() + budget_s
-    last = max(verified, default=-1)
-    while _more(len(samples.times), last, deadline):
-        index = len(samples.times)
-        subject.prepare()
-        start = time.perf_counter_ns()
-        measured = subject.run()
-        elapsed = measured if measured is not None else (time.perf_counter_ns() - start) * 1e-9
-        samples.times.append(elapsed)
-        if index in verified and subject.verify is not None:
-            subject.verify()
-            samples.verified.append(elapsed)
-    return samples
-
-
-def time_events(subject: Subject, budget_s: float, verified: set[int]) -> Samples:
-    """On a GPU: each launch between its own pair of CUDA events, launches queued in batches
-    so the GPU never idles between them; a checked launch ends its batch, and is checked before
-    anything else runs."""
-    import torch
-
-    subject.prepare()
-    subject.run()  # warm-up
-    torch.cuda.synchronize()
-    samples = Samples()
-    deadline = time.perf_counter() + budget_s
-    last = max(verified, default=-1)
-    while _more(len(samples.times), last, deadline):
-        batch: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
-        check = False
-        while len(batch) < GPU_BATCH and not check:
-            index = len(samples.times) + len(batch)
-            subject.prepare()
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            subject.run()
-            end.record()
-            batch.append((start, end))
-            check = index in verified and subject.verify is not None
-        batch[-1][1].synchronize()
-        samples.times += [start.elapsed_time(end) * 1e-3 for start, end in batch]
-        if check:
-            assert subject.verify is not None
-            subject.verify()
-            samples.verified.append(samples.times[-1])
-    return samples
 
 
 Launch = tuple[Subject, bool]  # a subject's launch, and whether it is checked right after
