@@ -187,9 +187,10 @@ def test_the_sequential_rule_stops_on_clear_cases_and_looks_at_doubling_sweeps()
 def test_the_sequential_rule_keeps_its_false_accept_rate_over_every_look() -> None:
     """A change that does nothing, looked at as the gate looks (8 configurations, six pairs a
     block, doubling looks up to a cap of 96 sweeps): accepted in at most 1% of decisions, with
-    the per-launch noise drawn from a heavy-tailed distribution as on a busy machine."""
+    the per-launch noise drawn from a heavy-tailed distribution as on a busy machine. No floor:
+    the sequential quantile alone must hold the rate (with the one-look quantile, 2.33, this
+    run accepts 3.8%)."""
     import random
-    import statistics
 
     from avo_tui.evaluation.paired import PairedGain, block_value
 
@@ -206,10 +207,10 @@ def test_the_sequential_rule_keeps_its_false_accept_rate_over_every_look() -> No
                 estimate.add(str(config), block_value(times[0::2], times[1::2]))
             final = estimate.sweeps >= 96
             if final or is_look(estimate.sweeps):
-                verdict = decide(estimate.log_gain, estimate.se, estimate.dof, final=final)
+                verdict = decide(estimate.log_gain, estimate.se, estimate.dof, floor=0.0,
+                                 final=final)
         accepted += verdict == "accept"
     assert accepted / decisions <= 0.01
-    assert statistics.fmean([0.0]) == 0.0
 
 
 def test_gate_decisions_are_kept_per_best_bounded_and_survive_a_damaged_state() -> None:

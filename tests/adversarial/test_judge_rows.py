@@ -127,3 +127,28 @@ def test_a_timed_launch_that_leaves_one_head_uncomputed_is_caught_every_time(see
     assert rejected.value.failure.kind == "stale_output"
     honest = flash_style(config, inputs, config.seq_len)
     judge_sample(TOLERANCE, config, inputs, honest, sample)  # the honest output passes
+
+
+def test_a_timed_launch_that_skips_two_percent_of_the_rows_is_caught() -> None:
+    """A finer gate makes smaller cheats pay: 2% of the query rows left as zeros saves 2% of
+    the work. On a grid of few (batch, head) pairs the check still samples 256 rows, which
+    miss such a launch 0.6% of the time; at 64 rows they missed it 27% of the time (4 of
+    these 12 seeds)."""
+    import random
+
+    config = Config(1, 4, 4, 2048, 64, False, "bfloat16")
+    inputs = attention.make_inputs(config, torch.Generator().manual_seed(0), "cpu")
+    honest = flash_style(config, inputs, config.seq_len)
+    attacker = random.Random(99)
+    caught = 0
+    for seed in range(12):
+        out = honest.clone()
+        for head in range(config.heads_q):
+            out[0, head, attacker.sample(range(config.seq_len), config.seq_len // 50)] = 0
+        try:
+            sample = RowSample.draw(config, random.Random(seed))
+            judge_sample(TOLERANCE, config, inputs, out, sample)
+        except Rejected as rejected:
+            assert rejected.failure.kind == "stale_output"
+            caught += 1
+    assert caught == 12
