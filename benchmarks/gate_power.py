@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,22 @@ MARKER = {
 }
 
 
-def with_extra_work(files: dict[str, str], units: int) -> dict[str, str]:
-    """The kernel doing ``units`` FMAs more per key block (the seeds' AVO_EXTRA_WORK)."""
-    if units <= 0:
-        return dict(files)
-    main_file = next(iter(files))
-    return {**files, main_file: f"#define AVO_EXTRA_WORK {units}\n" + files[main_file]}
+@dataclass(frozen=True)
+class Copies:
+    """The seed with ``base`` units of extra work in every copy, so that what the chain costs
+    by being there at all (its loop and the register it keeps) is in both kernels of a pair and
+    only its length differs: a level's gain is then as small as one unit."""
+
+    seed: dict[str, str]
+    base: int = 0
+
+    def with_extra(self, units: int) -> dict[str, str]:
+        """The copy doing ``units`` FMAs more per key block (the seeds' AVO_EXTRA_WORK)."""
+        total = self.base + units
+        if total <= 0:
+            return dict(self.seed)
+        main_file = next(iter(self.seed))
+        return {**self.seed, main_file: f"#define AVO_EXTRA_WORK {total}\n" + self.seed[main_file]}
 
 
 def marked(files: dict[str, str], toolchain: str, n: int) -> dict[str, str]:
@@ -70,11 +81,11 @@ def marked(files: dict[str, str], toolchain: str, n: int) -> dict[str, str]:
     return {**files, main_file: files[main_file] + "\n" + MARKER[toolchain].format(n=n)}
 
 
-def calibrate(worker: Worker, target: TargetSpec, fast: dict[str, str], units: int,
+def calibrate(worker: Worker, target: TargetSpec, copies: Copies, units: int,
               evals: int, seconds: float, quick: bool) -> dict[str, Any]:
     """log(slow / fast time) per unit of extra work, from ``evals`` paired evaluations that
     each time the two kernels beside each other for ``seconds``."""
-    slow = with_extra_work(fast, units)
+    fast, slow = copies.with_extra(0), copies.with_extra(units)
     logs = []
     for n in range(evals):
         request = EvalRequest(target.name, marked(fast, target.toolchain, 10_000 + n),
@@ -96,7 +107,7 @@ def calibrate(worker: Worker, target: TargetSpec, fast: dict[str, str], units: i
             "readings_pct": [round(100 * math.expm1(x), 4) for x in logs]}
 
 
-def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct: float,
+def run_level(worker: Worker, target: TargetSpec, copies: Copies, gain_pct: float,
               units: int, per_unit_log: float, trials: int, quick: bool, workdir: Path,
               first: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """``trials`` decisions on a candidate ``gain_pct`` faster than the best: ``units`` of
@@ -104,8 +115,8 @@ def run_level(worker: Worker, target: TargetSpec, fast: dict[str, str], gain_pct
     negative (a slower candidate, as most are); ``save`` is given the level after each trial."""
     evaluator = Evaluator(target, worker, quick=quick)
     template = workdir / f"gain-{gain_pct:g}" / "template"
-    best, mine = (with_extra_work(fast, units), fast) if gain_pct >= 0 else (
-        fast, with_extra_work(fast, units))
+    fast, slow = copies.with_extra(0), copies.with_extra(units)
+    best, mine = (slow, fast) if gain_pct >= 0 else (fast, slow)
     create_session(template, target, RunSettings(quick=quick), best, evaluator).close()
     rows: list[dict[str, Any]] = []
     level: dict[str, Any] = {}
@@ -199,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration-evals", type=int, default=2)
     parser.add_argument("--calibration-s", type=float, default=30.0,
                         help="seconds each calibration evaluation times the pair (default 30)")
+    parser.add_argument("--base-units", type=int, default=0,
+                        help="units of extra work in every copy, the candidate too, so that "
+                        "levels below the chain's fixed cost (about +0.15%% on mha) can be "
+                        "made (default 0)")
     parser.add_argument("--per-unit-pct", type=float,
                         help="the slowdown of one unit of extra work, in percent, from an "
                         "earlier calibration: no calibration is run")
@@ -208,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_unit_pct is not None and not (math.isfinite(args.per_unit_pct)
                                               and args.per_unit_pct > 0):
         parser.error("--per-unit-pct must be a positive percentage")
-    for name in ("trials", "aa_trials", "calibration_evals", "calibration_s"):
+    for name in ("trials", "aa_trials", "calibration_evals", "calibration_s", "base_units"):
         value = getattr(args, name)
         if not math.isfinite(value) or value < 0:
             parser.error(f"--{name.replace('_', '-')} must be 0 or more")
@@ -220,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--gains must be percentages other than 0 (negative: a slower candidate), "
                      "above -50")
     target = get_target(args.target)
-    fast = seed_files(target)
+    copies = Copies(seed_files(target), args.base_units)
     units = args.calibrate or CALIBRATION_UNITS[target.toolchain]
-    report: dict[str, Any] = {"target": target.name, "quick": args.quick, "levels": []}
+    report: dict[str, Any] = {"target": target.name, "quick": args.quick,
+                              "base_units": args.base_units, "levels": []}
     with Worker(target.device) as worker, tempfile.TemporaryDirectory() as tmp:
         report["host"] = worker.wait_ready()
         if args.per_unit_pct:
@@ -232,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 "per_unit_log": per_unit, "readings_pct": [], "given": True}
         else:
             cal = report["calibration"] = calibrate(
-                worker, target, fast, units, max(args.calibration_evals, 1),
+                worker, target, copies, units, max(args.calibration_evals, 1),
                 args.calibration_s, args.quick)
         write(args.out, report)
         plan = [(0.0, 0, args.aa_trials)] + [
@@ -249,12 +265,12 @@ def main(argv: list[str] | None = None) -> int:
 
                 # The hook costs a little at any count (its loop and the register it keeps):
                 # each level's own gain is measured, not read off the calibration's slope.
-                measured = (calibrate(worker, target, fast, level_units, 1, args.calibration_s,
+                measured = (calibrate(worker, target, copies, level_units, 1, args.calibration_s,
                                       args.quick) if level_units else None)
                 if measured and gain < 0:  # the slower copy is the candidate's
                     measured["gain_pct"] = round(100 * math.expm1(
                         -math.log1p(measured["gain_pct"] / 100)), 4)
-                level = run_level(worker, target, fast, gain, level_units,
+                level = run_level(worker, target, copies, gain, level_units,
                                   cal["per_unit_log"], trials, args.quick, Path(tmp), first,
                                   save)
                 level["measured_gain_pct"] = measured["gain_pct"] if measured else 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -28,14 +29,15 @@ def bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gate_power_bench", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
 def test_extra_work_is_a_slower_correct_kernel(bench: ModuleType, worker: Worker) -> None:
     seed = seed_files(CPU)
-    slow = bench.with_extra_work(seed, SLOW_UNITS)
-    assert bench.with_extra_work(seed, 0) == seed
+    slow = bench.Copies(seed).with_extra(SLOW_UNITS)
+    assert bench.Copies(seed).with_extra(0) == seed
     request = EvalRequest(CPU.name, bench.marked(seed, "c", 1), quick=True, incumbent=slow,
                           measure_baselines=False)
     result = worker.evaluate(request)
@@ -44,13 +46,25 @@ def test_extra_work_is_a_slower_correct_kernel(bench: ModuleType, worker: Worker
     assert result.incumbent_gain is not None and result.incumbent_gain > 2
 
 
+def test_a_base_puts_the_chain_in_both_copies(bench: ModuleType) -> None:
+    """With --base-units, the faster copy runs the chain too, and the slower one runs the base
+    and the level's units: the difference is the level alone."""
+    seed = seed_files(CPU)
+    copies = bench.Copies(seed, base=16)
+    main_file = next(iter(seed))
+    assert copies.with_extra(0)[main_file].startswith("#define AVO_EXTRA_WORK 16\n")
+    assert copies.with_extra(15)[main_file].startswith("#define AVO_EXTRA_WORK 31\n")
+    assert copies.with_extra(15)[main_file].count("#define AVO_EXTRA_WORK") == 1 + seed[
+        main_file].count("#define AVO_EXTRA_WORK")
+
+
 @pytest.mark.parametrize("head_dim", [64, 128])
 def test_the_wgmma_seed_compiles_with_extra_work_without_spills(
     bench: ModuleType, tmp_path: Path, head_dim: int
 ) -> None:
     nvrtc = CudaToolchain(CompileCache(tmp_path))
     target = get_target("mha" if head_dim == 128 else "mha-d64")
-    sources = bench.with_extra_work(seed_files(target), 128)
+    sources = bench.Copies(seed_files(target)).with_extra(128)
     result = nvrtc.compile(sources, (f"-DAVO_HEAD_DIM={head_dim}",))
     assert result.ok, result.log
     assert "C75" not in result.log, result.log
@@ -88,7 +102,8 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
 
 @pytest.mark.parametrize("argv", [["--gains", "0"], ["--gains", "nan"], ["--gains", "x"],
                                   ["--gains", "-60"], ["--trials", "-1"],
-                                  ["--calibration-s", "inf"], ["--per-unit-pct", "0"]])
+                                  ["--calibration-s", "inf"], ["--per-unit-pct", "0"],
+                                  ["--base-units", "-1"]])
 def test_bad_arguments_are_refused(bench: ModuleType, argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         bench.main(argv)
