@@ -87,3 +87,19 @@ def test_ratios_per_configuration_and_as_geomeans() -> None:
     # FA2 was timed on one configuration only: no geomean ratio rather than a partial one.
     assert set(result.ratios) == {"cudnn", "fa4"}
     assert result.ratios["fa4"] == pytest.approx((600 * 400 / (650 * 400)) ** 0.5)
+
+
+def test_each_baseline_is_ratioed_by_its_launches_beside_the_candidate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ratio is the median over the baseline's launches of its time over the candidate's
+    launches next to it (timing.beside_logs), not the ratio of two medians: with real timings
+    the two differ."""
+    monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: None)
+    monkeypatch.setattr(attention, "_missing", {})
+    result = evaluate(Pipeline("cpu"))
+    assert result.correct, result.failure
+    for entry in result.timed:
+        own = entry.config.flops / entry.baseline_timings["torch-sdpa-cpu"].median_s / 1e9
+        assert entry.baselines["torch-sdpa-cpu"] != own
+        assert 0.5 < entry.baselines["torch-sdpa-cpu"] / own < 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import pytest
@@ -149,3 +150,33 @@ def test_a_load_that_comes_and_goes_is_not_blamed_on_the_kernel() -> None:
     twice = ConfigResult(config, timing=summarize(times), checked_s=[0.0024] * 2,
                          checked_ratios=[2.4, 2.4])
     evaluation.check_consistent([twice])
+
+
+def test_a_baseline_is_ratioed_against_the_launches_beside_it_while_the_clock_drifts() -> None:
+    """The clock under sustained load drifts (here by half over the run) and baselines launch
+    only in the first sweeps, as beside the best: a ratio of the two medians takes the drift
+    in, the launches side by side do not."""
+    from avo_tui.evaluation.timing import beside_logs
+
+    sequence: list[tuple[str, float]] = []
+    for step in range(300):
+        clock = 1 + 0.5 * step / 300  # slower as the GPU heats up
+        sequence.append(("candidate", 1.0 * clock))
+        if step < 100:
+            sequence.append(("cudnn", 1.2 * clock))
+    logs = beside_logs(sequence, "candidate")
+    assert set(logs) == {"cudnn"} and len(logs["cudnn"]) == 100
+    assert math.exp(statistics.median(logs["cudnn"])) == pytest.approx(1.2, rel=2e-3)
+    medians = (statistics.median(t for n, t in sequence if n == "cudnn")
+               / statistics.median(t for n, t in sequence if n == "candidate"))
+    assert abs(medians - 1.2) > 0.05  # what the ratio read before
+
+
+def test_the_ratio_follows_the_paired_estimate_where_there_is_one() -> None:
+    config = Config(1, 1, 1, 64, 64, False)
+    entry = ConfigResult(config, primary_baseline="cudnn", timing=summarize([2e-3] * 5))
+    entry.throughput = config.flops / 2e-3 / 1e9
+    entry.add_baseline("cudnn", summarize([1e-3] * 5), 1e9, relative=1.25)
+    entry.add_baseline("flash", summarize([4e-3] * 5), 1e9)  # reused: its own median
+    assert entry.ratios["cudnn"] == pytest.approx(1.25)
+    assert entry.ratios["flash"] == pytest.approx(2.0)

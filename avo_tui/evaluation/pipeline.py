@@ -50,6 +50,7 @@ from .timing import (
     MIN_REPS,
     Launch,
     Subject,
+    beside_logs,
     choose_verified,
     is_unsteady,
     neighbour_ratios,
@@ -71,7 +72,7 @@ TIMING_ROUNDS = 3
 VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in each round
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
 # Part of the host facts: baseline timings taken under another timing protocol are not reused.
-TIMING_PROTOCOL = 3  # 3: baselines launched by turns with the candidate (2026-11-24)
+TIMING_PROTOCOL = 4  # 4: ratios to baselines from launches side by side (2026-11-24)
 CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
 CONSISTENCY_SAMPLES = 5  # checked launches over the grid before their times are judged
@@ -431,6 +432,7 @@ class Evaluation:
         candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
         cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
         times: dict[str, list[float]] = {s.name: [] for s in cycle}
+        logs: dict[str, list[float]] = {}
         budget = self.target.time_budget_s * len(cycle) / TIMING_ROUNDS
         first_s = self.first_launch_s.get(config, 0.0)
         expected = max(1, int(0.5 * budget / len(cycle) / max(first_s, 1e-6)))
@@ -446,6 +448,7 @@ class Evaluation:
                 times[subject.name].append(seconds)
                 if checked:
                     entry.checked_s.append(seconds)
+            _extend(logs, beside_logs([(s.name, t) for (s, _), t in measured], CANDIDATE))
             mine = [(seconds, checked) for (subject, checked), seconds in measured
                     if subject is candidate]
             entry.checked_ratios += neighbour_ratios([s for s, _ in mine], [c for _, c in mine])
@@ -455,7 +458,7 @@ class Evaluation:
         entry.throughput = config.flops / entry.timing.median_s / scale
         entry.verified = len(entry.checked_s)
         for name, samples_s in times.items():
-            entry.add_baseline(name, summarize(samples_s), scale)
+            entry.add_baseline(name, summarize(samples_s), scale, _relative(logs.get(name)))
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
                     verified: set[int]) -> list[tuple[Launch, float]]:
@@ -498,6 +501,7 @@ class Evaluation:
                                   for name in baselines.get(entry.name, ())]
         baseline_s: dict[str, dict[str, list[float]]] = {
             e.name: {s.name: [] for s in beside[e.name]} for e in timed}
+        baseline_logs: dict[str, dict[str, list[float]]] = {e.name: {} for e in timed}
         start = {e.name: self.draws.randrange(2) for e in timed}
         estimate = PairedGain()
         times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
@@ -519,6 +523,10 @@ class Evaluation:
                 for (subject, _), seconds in zip(block, measured, strict=True):
                     if subject is not candidate and subject is not best:
                         baseline_s[entry.name][subject.name].append(seconds)
+                if others:
+                    near = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)
+                            if s is not best]
+                    _extend(baseline_logs[entry.name], beside_logs(near, CANDIDATE))
                 mine = [s for (subject, _), s in zip(block, measured, strict=True)
                         if subject is candidate]
                 theirs = [s for (subject, _), s in zip(block, measured, strict=True)
@@ -542,13 +550,14 @@ class Evaluation:
                 if decision == "accept" and checked < plan.min_checked and not final:
                     decision = "continue"
         for entry in timed:
-            for name, samples_s in baseline_s[entry.name].items():
-                entry.add_baseline(name, summarize(samples_s), scale)
             entry.block_gains = list(estimate.blocks[entry.name])
             entry.timing = summarize(times[entry.name][CANDIDATE])
             entry.incumbent_timing = summarize(times[entry.name][INCUMBENT])
             entry.throughput = entry.config.flops / entry.timing.median_s / scale
             entry.verified = len(entry.checked_s)
+            for name, samples_s in baseline_s[entry.name].items():
+                entry.add_baseline(name, summarize(samples_s), scale,
+                                   _relative(baseline_logs[entry.name].get(name)))
         self.result.beside = {
             "sweeps": estimate.sweeps,
             "seconds": round(time.perf_counter() - started, 3),
@@ -699,6 +708,17 @@ class Evaluation:
 
     def _current_config(self) -> str | None:
         return self.result.configs[-1].name if self.result.configs else None
+
+
+def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
+    for name, values in more.items():
+        into.setdefault(name, []).extend(values)
+
+
+def _relative(logs: list[float] | None) -> float | None:
+    """A baseline's time over the candidate's, from its launches' beside_logs: their median,
+    robust to the odd launch that waited on the host."""
+    return math.exp(statistics.median(logs)) if logs else None
 
 
 def _with_baselines(block: list[Launch], baselines: list[Subject], turn: int) -> list[Launch]:

@@ -11,6 +11,7 @@ nothing on the median.
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 import time
@@ -100,6 +101,24 @@ def neighbour_ratios(times: list[float], checked: list[bool]) -> list[float]:
         if near:
             ratios.append(seconds / statistics.median(near))
     return ratios
+
+
+def beside_logs(sequence: list[tuple[str, float]], reference: str) -> dict[str, list[float]]:
+    """For each launch of a subject other than ``reference``: the log of its time over the mean
+    of the ``reference``'s nearest launches before and after it in ``sequence`` (the one there
+    is, at either end), grouped by subject. Launches side by side run at the same clock, so
+    their ratio holds while the clock under sustained load drifts and takes both medians with
+    it."""
+    logs: dict[str, list[float]] = {}
+    for index, (name, seconds) in enumerate(sequence):
+        if name == reference or seconds <= 0:
+            continue
+        before = next((t for n, t in reversed(sequence[:index]) if n == reference), None)
+        after = next((t for n, t in sequence[index + 1:] if n == reference), None)
+        near = [t for t in (before, after) if t is not None and t > 0]
+        if near:
+            logs.setdefault(name, []).append(math.log(seconds / statistics.fmean(near)))
+    return logs
 
 
 def sequence_wall(warm: list[Subject], launches: list[Launch]) -> list[float]:
