@@ -172,11 +172,12 @@ def test_a_baseline_is_ratioed_against_the_launches_beside_it_while_the_clock_dr
     assert abs(medians - 1.2) > 0.05  # what the ratio read before
 
 
-def test_the_ratio_follows_the_paired_estimate_where_there_is_one() -> None:
-    config = Config(1, 1, 1, 64, 64, False)
-    entry = ConfigResult(config, primary_baseline="cudnn", timing=summarize([2e-3] * 5))
-    entry.throughput = config.flops / 2e-3 / 1e9
-    entry.add_baseline("cudnn", summarize([1e-3] * 5), 1e9, relative=1.25)
-    entry.add_baseline("flash", summarize([4e-3] * 5), 1e9)  # reused: its own median
-    assert entry.ratios["cudnn"] == pytest.approx(1.25)
-    assert entry.ratios["flash"] == pytest.approx(2.0)
+def test_a_baseline_timed_beside_the_candidate_takes_its_median_from_the_pairs() -> None:
+    from avo_tui.evaluation.timing import beside_timing
+
+    reference = summarize([2e-3] * 5)
+    own = [1e-3, 1.1e-3, 5e-3]
+    timing = beside_timing(own, [math.log(1.25)] * 3, reference)
+    assert timing.median_s == pytest.approx(2.5e-3)  # 1.25 times the candidate's, not 1.1e-3
+    assert (timing.min_s, timing.reps, timing.spread_pct) == (1e-3, 3, summarize(own).spread_pct)
+    assert beside_timing(own, None, reference) == summarize(own)

@@ -51,6 +51,7 @@ from .timing import (
     Launch,
     Subject,
     beside_logs,
+    beside_timing,
     choose_verified,
     is_unsteady,
     neighbour_ratios,
@@ -458,7 +459,8 @@ class Evaluation:
         entry.throughput = config.flops / entry.timing.median_s / scale
         entry.verified = len(entry.checked_s)
         for name, samples_s in times.items():
-            entry.add_baseline(name, summarize(samples_s), scale, _relative(logs.get(name)))
+            entry.add_baseline(name, beside_timing(samples_s, logs.get(name), entry.timing),
+                               scale)
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
                     verified: set[int]) -> list[tuple[Launch, float]]:
@@ -556,8 +558,8 @@ class Evaluation:
             entry.throughput = entry.config.flops / entry.timing.median_s / scale
             entry.verified = len(entry.checked_s)
             for name, samples_s in baseline_s[entry.name].items():
-                entry.add_baseline(name, summarize(samples_s), scale,
-                                   _relative(baseline_logs[entry.name].get(name)))
+                entry.add_baseline(name, beside_timing(
+                    samples_s, baseline_logs[entry.name].get(name), entry.timing), scale)
         self.result.beside = {
             "sweeps": estimate.sweeps,
             "seconds": round(time.perf_counter() - started, 3),
@@ -713,12 +715,6 @@ class Evaluation:
 def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
     for name, values in more.items():
         into.setdefault(name, []).extend(values)
-
-
-def _relative(logs: list[float] | None) -> float | None:
-    """A baseline's time over the candidate's, from its launches' beside_logs: their median,
-    robust to the odd launch that waited on the host."""
-    return math.exp(statistics.median(logs)) if logs else None
 
 
 def _with_baselines(block: list[Launch], baselines: list[Subject], turn: int) -> list[Launch]:

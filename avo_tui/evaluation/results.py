@@ -103,16 +103,9 @@ class ConfigResult:
     def name(self) -> str:
         return self.config.name
 
-    def add_baseline(self, name: str, timing: Timing, unit_scale: float,
-                     relative: float | None = None) -> None:
-        """``relative``: the baseline's time over the candidate's from launches side by side
-        (timing.beside_logs), which the throughput, and so every ratio, then follows; without
-        it (a timing reused from another evaluation), the baseline's own median."""
+    def add_baseline(self, name: str, timing: Timing, unit_scale: float) -> None:
         self.baseline_timings[name] = timing
-        if relative is not None and relative > 0 and self.throughput > 0:
-            self.baselines[name] = self.throughput / relative
-        else:
-            self.baselines[name] = self.config.flops / timing.median_s / unit_scale
+        self.baselines[name] = self.config.flops / timing.median_s / unit_scale
 
     @property
     def baseline(self) -> float | None:

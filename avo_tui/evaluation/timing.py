@@ -16,7 +16,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .results import Timing
 
@@ -119,6 +119,17 @@ def beside_logs(sequence: list[tuple[str, float]], reference: str) -> dict[str, 
         if near:
             logs.setdefault(name, []).append(math.log(seconds / statistics.fmean(near)))
     return logs
+
+
+def beside_timing(samples_s: list[float], logs: list[float] | None, reference: Timing) -> Timing:
+    """A baseline's timing with its median taken beside ``reference`` (the candidate's): the
+    reference's median times the median of the baseline's beside_logs, so that its ratio to
+    the candidate is the one measured side by side, and stays so when the timing is reused by
+    a later evaluation. Its spread and fastest launch are its own. Without logs, its own."""
+    own = summarize(samples_s)
+    if not logs:
+        return own
+    return replace(own, median_s=reference.median_s * math.exp(statistics.median(logs)))
 
 
 def sequence_wall(warm: list[Subject], launches: list[Launch]) -> list[float]:
