@@ -159,7 +159,7 @@ def main() -> int:
     from avo_tui.evaluation.candidate import load_sources
 
     target = get_target(args.target)
-    kernel = args.kernel or ROOT / "kernels" / target.seed_kernel
+    kernel = args.kernel or ROOT / "kernels" / target.seed.kernel
     request = EvalRequest(target.name, load_sources(kernel, target.toolchain), quick=args.quick)
 
     def evaluate(worker: Worker, reuse_baselines: bool = True) -> tuple[float, object]:

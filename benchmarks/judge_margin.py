@@ -89,7 +89,7 @@ def seed_margins(target: TargetSpec, draws: int) -> dict[str, object]:
     worst = dict.fromkeys(RATIOS, 0.0)
     where = dict.fromkeys(RATIOS, "")
     failures, count = [], 0
-    sources = load_sources(ROOT / "kernels" / target.seed_kernel, target.toolchain)
+    sources = load_sources(ROOT / "kernels" / target.seed.kernel, target.toolchain)
     with Worker(target.device) as worker:
         for seed in range(draws):
             request = EvalRequest(
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=quiet)
     target = get_target(args.target)
     rows = [baseline_margins(target, name, args.draws) for name in target.baselines]
-    if not args.no_seed and target.seed_kernel:
+    if not args.no_seed and target.seed.kernel:
         rows.append(seed_margins(target, args.draws))
     if args.json:
         print(json.dumps({"target": target.name, "rows": rows}, indent=2))

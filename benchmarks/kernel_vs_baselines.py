@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from avo_tui.evaluation.targets import TARGETS  # noqa: E402  (no torch: safe without a GPU)
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
-SEED = "seed"  # each target's shipped seed with its own knob values (TargetSpec.seed_knobs)
+SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs)
 DEFAULT_KERNELS = (SEED,)
 BASELINES = ("cudnn", "flash", "fa4")
 
@@ -131,9 +131,9 @@ class Kernel:
     def sources(self, target: Any) -> dict[str, str]:
         from avo_tui.evaluation.candidate import apply_knobs, load_sources
 
-        path = ROOT / "kernels" / target.seed_kernel if self.is_seed else self.path
+        path = ROOT / "kernels" / target.seed.kernel if self.is_seed else self.path
         sources = load_sources(path, target.toolchain)
-        knobs = (target.seed_knobs if self.is_seed else {}) | dict(self.knobs)
+        knobs = (target.seed.knobs if self.is_seed else {}) | dict(self.knobs)
         return apply_knobs(sources, knobs) if knobs else sources
 
     def display(self) -> str:

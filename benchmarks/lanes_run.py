@@ -182,7 +182,7 @@ def head_block(shares: int, toolchain: str) -> list[str]:
 
 
 def slowed_seed(target: TargetSpec, shares: int) -> dict[str, str]:
-    """The target's seed (its seed_knobs applied) with every share of the slowdown in."""
+    """The target's seed (its Seed.knobs applied) with every share of the slowdown in."""
     (name, source), *others = seed_files(target).items()
     if others:
         raise Failed(f"the seed of {target.name} has several files; this handles one")

@@ -141,7 +141,7 @@ def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
 
     seed = Kernel.parse("seed")
     assert seed.display() == "seed"
-    assert get_target("mha-d64").seed_knobs["OVERLAP"] == "1"
+    assert get_target("mha-d64").seed.knobs["OVERLAP"] == "1"
     assert overlap(seed, "mha-d64") == "1" and overlap(seed, "mha") == "0"
     override = Kernel.parse("seed:OVERLAP=0")
     assert overlap(override, "mha-d64") == "0" and override.display() == "seed:OVERLAP=0"

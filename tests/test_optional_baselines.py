@@ -92,14 +92,60 @@ def test_ratios_per_configuration_and_as_geomeans() -> None:
 def test_each_baseline_is_ratioed_by_its_launches_beside_the_candidate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The ratio is the median over the baseline's launches of its time over the candidate's
-    launches next to it (timing.beside_logs), not the ratio of two medians: with real timings
-    the two differ."""
+    """Every baseline's timing is the one timing.beside_timing makes of its launches and their
+    beside_logs against the candidate, which the ratio then follows."""
+    from avo_tui.evaluation import pipeline as pipeline_module
+    from avo_tui.evaluation.timing import beside_timing
+
+    made: list[tuple[object, list[float] | None]] = []
+
+    def spy(samples: list[float], logs: list[float] | None, reference: object) -> object:
+        timing = beside_timing(samples, logs, reference)  # type: ignore[arg-type]
+        made.append((timing, logs))
+        return timing
+
+    monkeypatch.setattr(pipeline_module, "beside_timing", spy)
     monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: None)
     monkeypatch.setattr(attention, "_missing", {})
     result = evaluate(Pipeline("cpu"))
     assert result.correct, result.failure
-    for entry in result.timed:
-        own = entry.config.flops / entry.baseline_timings["torch-sdpa-cpu"].median_s / 1e9
-        assert entry.baselines["torch-sdpa-cpu"] != own
-        assert 0.5 < entry.baselines["torch-sdpa-cpu"] / own < 2
+    assert len(made) == len(result.timed) and all(logs for _, logs in made)
+    assert [c.baseline_timings["torch-sdpa-cpu"] for c in result.timed] == [t for t, _ in made]
+
+
+@pytest.mark.parametrize(("capability", "runs"), [((8, 0), False), ((8, 9), False),
+                                                  ((9, 0), True), ((10, 0), True),
+                                                  ((12, 0), False)])
+def test_fa4_is_timed_on_hopper_and_data_centre_blackwell_alone(
+    monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], runs: bool
+) -> None:
+    import sys
+    import types
+
+    import torch
+
+    monkeypatch.setitem(sys.modules, "flash_attn", types.ModuleType("flash_attn"))
+    monkeypatch.setitem(sys.modules, "flash_attn.cute", types.ModuleType("flash_attn.cute"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *_: capability)
+    why = attention.OPTIONAL_BASELINES["fa4"]()
+    assert (why is None) == runs
+    if not runs:
+        assert why is not None and "Hopper (sm_90) and data-centre Blackwell" in why
+
+
+def test_a_torch_baseline_this_gpu_lacks_is_named_with_torchs_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """cuDNN's and FA2's attention come with torch for some architectures only: each is run
+    once on a small problem, and what torch says when it cannot is the note (the probe runs
+    on the CPU here, with the CPU's own baseline standing in for one that works)."""
+
+    def refuses(config: object) -> object:
+        raise RuntimeError("No available kernel. Aborting execution.\nmore detail")
+
+    monkeypatch.setitem(attention.BASELINES, "cudnn", refuses)
+    why = attention._sdpa_missing("cudnn", device="cpu")
+    assert why == ("torch cannot run it on this GPU (RuntimeError: No available kernel. "
+                   "Aborting execution.)")
+    assert attention._sdpa_missing("torch-sdpa-cpu", device="cpu") is None

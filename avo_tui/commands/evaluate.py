@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..engine.launch import seed_files, seed_path
+from ..engine.launch import choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.candidate import CandidateError, apply_knobs, infer_target
 from . import Subcommands, add_command
@@ -34,20 +34,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.path is None and not args.target:
         raise CandidateError("name a kernel (a file or a folder), or a --target to score the "
                              "seed kernel that comes with it")
-    path: Path = args.path or seed_path(get_target(args.target))
-    target = get_target(args.target) if args.target else infer_target(path)
-    sources = seed_files(target, args.path)  # the seed with the target's own knob values
-    if args.knob:
-        sources = apply_knobs(sources, dict(_knob(k) for k in args.knob))
-    request = EvalRequest(
-        target.name,
-        sources,
-        quick=args.quick,
-        seed=args.seed,
-        measure_baselines=not args.no_baseline,
-    )
+    target = get_target(args.target) if args.target else infer_target(args.path)
     progress = _Progress(enabled=sys.stderr.isatty())
     with Worker(target.device) as worker:
+        if args.path is None:  # the target's seed for this GPU, with its knob values
+            choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
+            path, sources = choice.path, choice.files
+            print(choice.note, file=sys.stderr)
+        else:
+            path, sources = args.path, seed_files(target, args.path)
+        if args.knob:
+            sources = apply_knobs(sources, dict(_knob(k) for k in args.knob))
+        request = EvalRequest(
+            target.name,
+            sources,
+            quick=args.quick,
+            seed=args.seed,
+            measure_baselines=not args.no_baseline,
+        )
         progress("start", f"evaluating {path} on {target.name}")
         result = worker.evaluate(request, timeout_s=args.timeout, on_progress=progress)
     progress.clear()

@@ -8,7 +8,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,8 +32,10 @@ from ..engine.client import RunClient
 from ..engine.event_lines import event_line
 from ..engine.gpu_pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..engine.lanes import describe_lanes, lane_lines, lane_operators_for_run, resumed_lanes
+from ..engine.launch import choose_seed, gpu_arch
 from ..engine.output_log import OutputLog
 from ..evaluation import TargetSpec, get_target
+from ..evaluation.archs import host_arch
 from ..knowledge import configured_folders, flag_folders
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
@@ -139,40 +141,44 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         raise StoreError(f"no session '{args.session}' yet: give --target to create it")
     target = get_target(args.target)
     check_flags(target, args.gpus, args.workers, args.ray)
+    if args.origin and args.seed:
+        raise StoreError("give --from or --seed, not both")
     catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
-    files, origin = _seed(catalog, target, args)
     budgets = Budgets().override(**limits).for_run(args.max_steps, 0)
     operator = args.operator or default_operator()
     agent = _agent_settings(operator, None, agent_flags)  # fails before any work
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
     folders = configured_folders(knowledge_flags)
-    settings = RunSettings(
-        operator=operator,
-        quick=args.quick,
-        budgets=budgets,
-        supervisor=SupervisorLimits(),
-        noise_floor_pct=args.noise_floor,
-        gate_cap_s=args.gate_cap,
-        timeout_s=args.timeout,
-        agent=agent.to_doc() if agent else None,
-        origin=origin,
-        knowledge=knowledge_flags,
-        lanes=args.lanes or len(operator_names(operator)),
-        gpus=args.gpus,
-        workers=args.workers,
-    )
     if not args.operator:
         console.print(f"operator: {operator} (" + (
             "ANTHROPIC_API_KEY is set" if operator == "agent" else
             "no ANTHROPIC_API_KEY; set it for the agent") + ")")
     pool = evaluation_pool(target, gpus=args.gpus, workers=args.workers, ray=args.ray,
                            name=args.session)
-    evaluator = Evaluator(target, pool, quick=settings.quick, timeout_s=settings.timeout_s)
-    console.print(f"scoring the seed ({', '.join(files)}) on {target.name} twice ...")
+    evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout)
     try:
+        seed = _seed(catalog, target, args, evaluator.host)
+        console.print(seed.note)
+        settings = RunSettings(
+            operator=operator,
+            quick=args.quick,
+            budgets=budgets,
+            supervisor=SupervisorLimits(),
+            noise_floor_pct=args.noise_floor,
+            gate_cap_s=args.gate_cap,
+            timeout_s=args.timeout,
+            agent=agent.to_doc() if agent else None,
+            origin=seed.origin,
+            knowledge=knowledge_flags,
+            lanes=args.lanes or len(operator_names(operator)),
+            gpus=args.gpus,
+            workers=args.workers,
+        )
+        console.print(f"scoring the seed ({', '.join(seed.files)}) on {target.name} twice ...")
         session = create_session(
-            path, target, settings, files, evaluator,
+            path, target, settings, seed.files, evaluator,
             on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
+            seed_note=seed.note,
         )
     except BaseException:
         pool.stop()
@@ -376,23 +382,35 @@ def _placement(
     return placement
 
 
-def _seed(
-    catalog: SessionCatalog, target: TargetSpec, args: argparse.Namespace
-) -> tuple[dict[str, str], str | None]:
-    """The seed files: --from SESSION[:VERSION] (default: its best), --seed PATH, or the
-    target's seed kernel."""
-    if not args.origin:
-        return seed_files(target, args.seed), None
+@dataclass(frozen=True)
+class _Seed:
+    files: dict[str, str]
+    note: str  # which seed and why, for the first screen and the session's first event
+    origin: str | None = None  # --from's SESSION:VERSION
+
+
+def _seed(catalog: SessionCatalog, target: TargetSpec, args: argparse.Namespace,
+          host: Callable[[], Mapping[str, object]]) -> _Seed:
+    """The seed: --seed PATH, --from SESSION[:VERSION] (default: its best), or the target's
+    shipped seed for the GPU the evaluation worker runs on (``host``: its host facts)."""
     if args.seed:
-        raise StoreError("give --from or --seed, not both")
+        return _Seed(seed_files(target, args.seed), f"seed {args.seed} (--seed)")
+    if not args.origin:
+        choice = choose_seed(target, gpu_arch(target, host))
+        return _Seed(choice.files, choice.note)
     name, _, ref = args.origin.partition(":")
     with catalog.open(name, writable=False) as source:
         version = source.version(ref) if ref else source.best() or source.head
         files = source.read_files(version)
         source_target = source.meta.get("target")
+        evolved_on = host_arch(source.meta.get("host", {}))
     origin = f"{name}:{version.id}"
-    print(f"seeding from {origin} ({source_target}, {', '.join(files)})")
-    return files, origin
+    note = f"seeding from {origin} ({source_target}, {', '.join(files)})"
+    here = gpu_arch(target, host)
+    if evolved_on and here and evolved_on != here:
+        note += (f"; it was evolved on {evolved_on} and this GPU is {here}: what was fast "
+                 "there may not compile or be fast here")
+    return _Seed(files, note, origin)
 
 
 @contextmanager

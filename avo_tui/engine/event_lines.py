@@ -22,6 +22,7 @@ from ..store import (
     ResearchPayload,
     ResumePayload,
     RollbackPayload,
+    SessionPayload,
     StatusPayload,
     StepPayload,
     StepResumedPayload,
@@ -56,6 +57,8 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
     match payload:
         case UnreadablePayload(kind=kind, problem=problem):
             return f"[dim]{escape(kind):<8} (unreadable event: {escape(problem[:120])})[/]"
+        case SessionPayload(action="created", seed=str(seed)):
+            return f"[dim]session  created: {escape(seed)}[/]"
         case PlanPayload(text=text):
             return f"[cyan]plan[/]     {escape(text)}"
         case AttemptPayload():

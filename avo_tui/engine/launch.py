@@ -7,14 +7,16 @@ behind, and the two scores give the commit gate its first noise measurement.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._data import KERNELS, data_folder, missing
 from ..evaluation import EvalResult, TargetSpec
+from ..evaluation.archs import UnknownArch, capability_of, family, host_arch
 from ..evaluation.candidate import apply_knobs, load_sources
+from ..evaluation.targets import Seed, UnsupportedGpu
 from ..store import Session, StoreError
 from .budget import Budgets, Usage
 from .evaluator import Evaluator, score_of
@@ -22,6 +24,7 @@ from .gate import DEFAULT_NOISE_FLOOR_PCT, NoiseEstimate
 from .supervisor import SupervisorLimits
 
 KERNELS_ENV = "AVO_KERNELS_DIR"
+ARCH_ENV = "AVO_GPU_ARCH"
 
 
 class SeedRejected(StoreError):
@@ -82,25 +85,64 @@ def kernels_dir() -> Path:
     return folder
 
 
-def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
-    """The kernel at ``path``, else the target's shipped seed with its knob values on it."""
-    if path is not None:
-        return load_sources(path, target.toolchain)
-    sources = load_sources(seed_path(target), target.toolchain)
-    return apply_knobs(sources, target.seed_knobs) if target.seed_knobs else sources
+def gpu_arch(target: TargetSpec, host: Callable[[], Mapping[str, object]]) -> str | None:
+    """The architecture the seed is chosen for: $AVO_GPU_ARCH where set (it stands in for the
+    GPU: in tests, or to take the portable seed's path on a Hopper), else that of the GPU the
+    evaluation worker runs on (``host``: its host facts, waited for). None for a CPU target."""
+    if target.device != "cuda":
+        return None
+    forced = os.environ.get(ARCH_ENV, "").strip()
+    if forced:
+        try:
+            capability_of(forced)
+        except UnknownArch as error:
+            raise SeedRejected(f"{ARCH_ENV}: {error}") from None
+        return forced
+    return host_arch(host())
 
 
-def seed_path(target: TargetSpec) -> Path:
-    """Where the target's own seed kernel is (the shipped one, or under $AVO_KERNELS_DIR)."""
-    if not target.seed_kernel:
-        raise SeedRejected(f"target {target.name} has no seed kernel; pass --seed PATH")
-    path = kernels_dir() / target.seed_kernel
+@dataclass(frozen=True)
+class SeedChoice:
+    """The target's seed for one GPU, and the line that tells the operator which and why."""
+
+    seed: Seed
+    path: Path
+    files: dict[str, str]
+    note: str
+
+
+def choose_seed(target: TargetSpec, arch: str | None) -> SeedChoice:
+    """The target's shipped seed for ``arch`` (seed_for), with its knob values on it."""
+    try:
+        seed = target.seed_for(arch)
+    except (UnsupportedGpu, UnknownArch) as error:
+        raise SeedRejected(str(error)) from None
+    if seed is None:
+        where = f" for {arch}" if arch else ""
+        raise SeedRejected(f"target {target.name} has no seed kernel{where}; pass --seed PATH")
+    path = kernels_dir() / seed.kernel
     if not path.exists():
         raise SeedRejected(
             f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "
-            f"{KERNELS_ENV} to a folder holding {target.seed_kernel}"
+            f"{KERNELS_ENV} to a folder holding {seed.kernel}"
         )
-    return path
+    sources = load_sources(path, target.toolchain)
+    files = apply_knobs(sources, seed.knobs) if seed.knobs else sources
+    where = f" for {arch}, {family(arch)}" if arch else ""
+    return SeedChoice(seed, path, files, f"seed {seed.kernel}{where}: {seed.why}")
+
+
+def seed_files(target: TargetSpec, path: Path | None = None) -> dict[str, str]:
+    """The kernel at ``path``, else the target's default seed (TargetSpec.seed) with its knob
+    values on it."""
+    if path is not None:
+        return load_sources(path, target.toolchain)
+    return choose_seed(target, None).files
+
+
+def seed_path(target: TargetSpec) -> Path:
+    """Where the target's default seed kernel is (the shipped one, or under $AVO_KERNELS_DIR)."""
+    return choose_seed(target, None).path
 
 
 def create_session(
@@ -110,8 +152,10 @@ def create_session(
     files: dict[str, str],
     evaluator: Evaluator,
     on_seed_result: Callable[[EvalResult], None] | None = None,
+    seed_note: str | None = None,
 ) -> Session:
-    """Score the seed twice, then create the session with that score and the noise seen."""
+    """Score the seed twice, then create the session with that score and the noise seen;
+    ``seed_note`` (which seed and why) goes into its first event."""
     if directory.exists():
         raise StoreError(f"session '{directory.name}' already exists in {directory.parent}")
     results = []
@@ -133,6 +177,7 @@ def create_session(
         score=score_of(results[1]),
         host=evaluator.host(),
         settings=settings.to_doc(),
+        seed_note=seed_note,
     )
     session.set_state(
         announce=False,

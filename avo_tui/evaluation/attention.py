@@ -326,14 +326,35 @@ def fa4_baseline(config: Config) -> BaselineCall:
     return BaselineCall(stage, run)
 
 
+FA4_MAJORS = (9, 10)  # FlashAttention-4's kernels: Hopper and data-centre Blackwell
+
+
 def _fa4_missing() -> str | None:
     try:
         import flash_attn.cute  # noqa: F401
     except Exception as error:  # an ImportError, or a broken install raising anything
         return f"flash_attn.cute is not importable ({type(error).__name__}: {error})"
     major = torch.cuda.get_device_capability()[0] if torch.cuda.is_available() else 0
-    if major < 9:
-        return "FlashAttention-4 needs a Hopper or newer GPU"
+    if major not in FA4_MAJORS:
+        return ("FlashAttention-4 runs on Hopper (sm_90) and data-centre Blackwell (sm_100, "
+                "sm_103) alone")
+    return None
+
+
+def _sdpa_missing(name: str, device: str = "cuda") -> str | None:
+    """Why torch's own attention ``name`` (cudnn, flash) cannot run on this GPU, found by
+    running it once on a small problem: torch has each only on some architectures."""
+    config = Config(1, 1, 1, 128, 128, False, "bfloat16")
+    try:
+        inputs = make_inputs(config, torch.Generator(device=device).manual_seed(0), device)
+        call = BASELINES[name](config)
+        call.stage(inputs)
+        call.run()
+        if device != "cpu":
+            torch.cuda.synchronize()
+    except Exception as error:  # torch says "no available kernel", or what else went wrong
+        first = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+        return f"torch cannot run it on this GPU ({type(error).__name__}: {first})"
     return None
 
 
@@ -343,9 +364,14 @@ BASELINES: dict[str, Callable[[Config], BaselineCall]] = {
     "flash": lambda config: sdpa_baseline(config, "FLASH_ATTENTION"),
     "fa4": fa4_baseline,
 }
-# Baselines a target may list that need a package beside torch: each says why it cannot run
-# here, or None. A missing one is left out of the evaluation and named in its notes.
-OPTIONAL_BASELINES: dict[str, Callable[[], str | None]] = {"fa4": _fa4_missing}
+# Baselines that some machines lack (a package beside torch, or a kernel torch has only for
+# some GPUs): each says why it cannot run here, or None. A missing one is left out of the
+# evaluation and named in its notes.
+OPTIONAL_BASELINES: dict[str, Callable[[], str | None]] = {
+    "fa4": _fa4_missing,
+    "cudnn": lambda: _sdpa_missing("cudnn"),
+    "flash": lambda: _sdpa_missing("flash"),
+}
 _missing: dict[str, str | None] = {}
 
 

@@ -13,8 +13,31 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .archs import MIN_CAPABILITY, capability_of, family
+
 if TYPE_CHECKING:
     import torch
+
+
+class UnsupportedGpu(ValueError):
+    """No seed of the target is chosen on this GPU's architecture."""
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A shipped seed kernel and the architectures it is chosen on."""
+
+    kernel: str  # path relative to the repository's kernels/
+    why: str  # one line: why this seed on those architectures
+    # Architectures it is chosen on, as the evaluator spells them; None: every one the target
+    # runs on (from sm_80 on, for a GPU target)
+    archs: tuple[str, ...] | None = None
+    # Knob values on this target where they differ from the file's defaults: one file serves
+    # every head dim, and each head dim has its own measured best tiles.
+    knobs: dict[str, str] = field(default_factory=dict)
+
+    def chosen_on(self, arch: str) -> bool:
+        return self.archs is None or arch in self.archs
 
 
 @dataclass(frozen=True)
@@ -119,15 +142,32 @@ class TargetSpec:
     max_plausible_jump: float = 1.5
     # Correctness also runs on lengths drawn per evaluation, up to this many 128-key tiles.
     drawn_max_tiles: int = 4
-    seed_kernel: str = ""  # path of the seed kernel, relative to the repository's kernels/
-    # The seed's knob values on this target where they differ from the file's defaults: one
-    # file serves every head dim, and each head dim has its own measured best tiles.
-    seed_knobs: dict[str, str] = field(default_factory=dict)
+    # The shipped seeds, the one for the GPU the figures were measured on first; seed_for
+    # chooses by architecture
+    seeds: tuple[Seed, ...] = ()
     defines: dict[str, object] = field(default_factory=dict)  # macros the harness compiles with
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def grid(self, quick: bool = False) -> tuple[Config, ...]:
         return self.quick_configs if quick else self.configs
+
+    @property
+    def seed(self) -> Seed | None:
+        """The default seed: the CPU's, or the one for the GPU the figures were measured on."""
+        return self.seeds[0] if self.seeds else None
+
+    def seed_for(self, arch: str | None) -> Seed | None:
+        """The seed for a GPU of architecture ``arch`` (None: not known, or a CPU target): the
+        first whose architectures include it. Raises UnsupportedGpu on a GPU older than
+        sm_80, and UnknownArch for a string that is not an architecture."""
+        if arch is None or self.device != "cuda":
+            return self.seed
+        if capability_of(arch) < MIN_CAPABILITY:
+            raise UnsupportedGpu(
+                f"this GPU is {arch} ({family(arch)}); {self.name} needs sm_80 (Ampere) or "
+                "newer, for bf16 tensor cores (mma.sync) and cp.async"
+            )
+        return next((seed for seed in self.seeds if seed.chosen_on(arch)), None)
 
     @property
     def unit_scale(self) -> float:
@@ -173,12 +213,17 @@ CPU_ATTENTION = TargetSpec(
     max_plausible_ratio=20.0,
     # The seed runs on one thread on purpose: the first step to every core is a real jump.
     max_plausible_jump=1.5 * (os.cpu_count() or 1),
-    seed_kernel="cpu/attention.c",
+    seeds=(Seed("cpu/attention.c", "the C seed, for any CPU"),),
     notes=("q, k, v, o are contiguous float32 tensors laid out [batch, heads, seq_len, head_dim]",),
 )
 
 # The AVO paper's grid: 32,768 tokens per batch, S from 4k to 32k, causal and not.
 AVO_SHAPES = [(8, 4096), (4, 8192), (2, 16384), (1, 32768)]
+
+
+# At head dim 128 the portable seed's default 64-key blocks spill 4-36 bytes on every
+# architecture it is chosen on (255 registers, sm_100a the most); 32-key blocks fit with none.
+PORTABLE_KNOBS = {128: {"BLOCK_N": "32"}}
 
 
 def _gpu_target(
@@ -214,8 +259,13 @@ def _gpu_target(
         gate_cap_s=60.0,
         max_plausible_ratio=1.5,
         drawn_max_tiles=16,
-        seed_kernel="cuda/attention_wgmma.cu",
-        seed_knobs=seed_knobs or {},
+        seeds=(
+            Seed("cuda/attention_wgmma.cu", "wgmma, TMA and setmaxnreg exist on Hopper alone",
+                 ("sm_90a",), seed_knobs or {}),
+            Seed("cuda/attention_fwd.cu", "mma.sync and cp.async run on every GPU from sm_80 "
+                 "on; no seed native to this architecture ships yet",
+                 knobs=PORTABLE_KNOBS.get(head_dim, {})),
+        ),
         defines={"AVO_HEAD_DIM": head_dim},
         notes=(
             "q, k, v, o are contiguous bfloat16 tensors laid out [batch, heads, seq_len, head_dim]",

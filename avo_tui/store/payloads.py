@@ -82,6 +82,7 @@ class SessionPayload(Payload):
     action: Literal["created", "lock_taken_over"]
     target: str | None = None  # created
     previous: str | None = None  # lock_taken_over: the writer it replaced
+    seed: str | None = None  # created: which seed kernel and why (for the GPU it chose)
 
 
 @dataclass(frozen=True)

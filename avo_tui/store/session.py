@@ -117,10 +117,12 @@ class Session:
         score: Score | None = None,
         host: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
+        seed_note: str | None = None,
         segment_capacity: Mapping[str, int] = SEGMENT_CAPACITY,
         **storage_options: Any,
     ) -> Session:
-        """Create a session whose lineage starts at ``v0`` made of ``seed_files``.
+        """Create a session whose lineage starts at ``v0`` made of ``seed_files``;
+        ``seed_note`` says in its first event which seed that is and why.
 
         The folder appears complete or not at all: it is built under a temporary name and
         renamed into place.
@@ -143,6 +145,7 @@ class Session:
                 score,
                 host,
                 settings,
+                seed_note,
                 {**storage_options, "segment_capacity": segment_capacity},
             )
         except BaseException:
@@ -169,6 +172,7 @@ class Session:
         score: Score | None,
         host: Mapping[str, Any] | None,
         settings: Mapping[str, Any] | None,
+        seed_note: str | None,
         storage_options: dict[str, Any],
     ) -> Session:
         segment_capacity = storage_options.pop("segment_capacity")
@@ -195,7 +199,7 @@ class Session:
                 session._db.table(META).insert(Document(meta, doc_id=1))
                 session._db.table(STATE).insert(Document({"head": "v0", "status": "new"}, doc_id=1))
                 session._insert_version(seed)
-                session._insert_payload(SessionPayload("created", target=target))
+                session._insert_payload(SessionPayload("created", target=target, seed=seed_note))
             return session
         except BaseException:
             lock.release()

@@ -53,7 +53,7 @@ def test_fa4_computes_our_attention_from_our_layout(config: Config) -> None:
 
 def test_a_score_carries_its_ratio_to_fa4() -> None:
     target = TARGETS["mha"]
-    sources = load_sources(ROOT / "kernels" / target.seed_kernel, "cuda")
+    sources = load_sources(ROOT / "kernels" / target.seed.kernel, "cuda")
     with Worker("cuda") as worker:
         result = worker.evaluate(EvalRequest("mha", sources, quick=True))
     assert result.correct, result.failure
