@@ -94,7 +94,7 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> CompileCache:
 
 @pytest.mark.parametrize("arch", COMPILE_CHECKED)
 @pytest.mark.parametrize("target", GPU_TARGETS, ids=lambda t: t.name)
-def test_the_seed_chosen_on_each_architecture_compiles_there_without_spills(
+def test_the_seed_chosen_on_each_architecture_compiles_there_and_spills_only_by_choice(
     shared_cache: CompileCache, target: TargetSpec, arch: str
 ) -> None:
     seed = target.seed_for(arch)
@@ -105,9 +105,9 @@ def test_the_seed_chosen_on_each_architecture_compiles_there_without_spills(
     assert result.ok, result.log
     assert "C75" not in result.log and "serialized" not in result.log, result.log
     # NVRTC 13.0 leaves the ptxas report out for some kernels; 13.5 gives it
-    if "spill_stores" in result.resources:
-        assert result.resources["spill_stores"] == result.resources["spill_loads"] == 0, (
-            f"{seed.kernel} spills on {arch}: {result.resources}")
+    spilled = result.resources.get("spill_stores", 0) + result.resources.get("spill_loads", 0)
+    assert not spilled or "measured" in seed.may_spill, (
+        f"{seed.kernel} spills on {arch} and its Seed does not say why: {result.resources}")
     if "registers" in result.resources:
         assert result.resources["registers"] <= 255
 

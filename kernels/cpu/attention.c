@@ -1,7 +1,7 @@
 /*
  * Attention forward on the CPU: tiled, with an online (streaming) softmax, FlashAttention style.
  *
- * Contract (docs/kernel-contract.md, target cpu-attention): q, k, v and o are contiguous
+ * Contract (knowledge/kernel-contract.md, target cpu-attention): q, k, v and o are contiguous
  * float32 arrays laid out [batch, heads, seq_len, head_dim]; query head h reads key/value head
  * h / (heads_q / heads_kv). With causal, query i attends keys 0..i. o arrives filled with NaN.
  *

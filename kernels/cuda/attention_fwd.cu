@@ -1,7 +1,8 @@
 /*
- * Attention forward, FlashAttention-2 style, for Hopper (sm_90a), compiled with NVRTC.
+ * Attention forward, FlashAttention-2 style, for every GPU from sm_80 on, compiled with NVRTC:
+ * the seed on every architecture but Hopper (which gets attention_wgmma.cu).
  *
- * Contract (docs/kernel-contract.md, CUDA targets): q and o are [batch, heads_q, seq_len,
+ * Contract (knowledge/kernel-contract.md, CUDA targets): q and o are [batch, heads_q, seq_len,
  * head_dim], k and v are [batch, heads_kv, seq_len, head_dim], contiguous bf16. Query head h
  * reads key/value head h / (heads_q / heads_kv). head_dim == AVO_HEAD_DIM (64 or 128), set by
  * the harness at compile time. Any seq_len >= 1; with causal, query i sees keys 0..i.

@@ -93,6 +93,19 @@ def test_other_seed_paths_pass_every_configuration(worker: Worker, path: str) ->
     assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
 
 
+@pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].toolchain == "cuda"])
+def test_the_portable_seed_every_other_gpu_gets_passes_here_too(worker: Worker,
+                                                                target: str) -> None:
+    """The seed chosen on sm_80 and on Blackwell, run on this GPU: correct on every
+    configuration and edge shape (its speed there is in benchmarks/RESULTS.md)."""
+    seed = TARGETS[target].seed_for("sm_100a")
+    assert seed is not None and seed.kernel == "cuda/attention_fwd.cu"
+    sources = apply_knobs(load_sources(ROOT / "kernels" / seed.kernel, "cuda"), seed.knobs)
+    result = worker.evaluate(EvalRequest(target, sources, quick=True, measure_baselines=False))
+    assert result.correct, result.failure
+    assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
+
+
 def test_honest_naive_kernel_passes(worker: Worker) -> None:
     assert_recovers(worker)
 
