@@ -32,7 +32,7 @@ from ..engine.client import RunClient
 from ..engine.event_lines import event_line
 from ..engine.gpu_pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..engine.lanes import describe_lanes, lane_lines, lane_operators_for_run, resumed_lanes
-from ..engine.launch import choose_seed, gpu_arch
+from ..engine.launch import choose_seed, gpu_arch, kernels_dir
 from ..engine.output_log import OutputLog
 from ..evaluation import TargetSpec, get_target
 from ..evaluation.archs import host_arch
@@ -45,6 +45,7 @@ from ..store import Event, OperatorPayload, Session, SessionCatalog, StoreError
 from . import (
     Subcommands,
     add_command,
+    count,
     positive_float,
     positive_int,
     session_name,
@@ -143,6 +144,8 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     check_flags(target, args.gpus, args.workers, args.ray)
     if args.origin and args.seed:
         raise StoreError("give --from or --seed, not both")
+    if not args.origin and not args.seed:
+        kernels_dir()  # the shipped seeds are there, before anything starts (chosen below)
     catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
     budgets = Budgets().override(**limits).for_run(args.max_steps, 0)
     operator = args.operator or default_operator()
@@ -574,4 +577,4 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "pip install 'avo-tui[ray]'")
     p.add_argument("--timeout", type=positive_float, metavar="S",
                    help="kill an evaluation silent this long (default: the target's)")
-    p.add_argument("--rng-seed", type=int, metavar="N", help="seed the tuner's random choices")
+    p.add_argument("--rng-seed", type=count, metavar="N", help="seed the tuner's random choices")
