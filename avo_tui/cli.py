@@ -15,7 +15,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .commands import HelpFormatter, add_command, attempts, evaluate, kb, run, send, session_name
+from .commands import (
+    ArgumentParser,
+    HelpFormatter,
+    add_command,
+    attempts,
+    evaluate,
+    kb,
+    run,
+    send,
+    session_name,
+)
 from .commands import app as app_command
 from .commands.tables import FittedTable
 from .engine.budget import Spending, VersionCosts
@@ -413,7 +423,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = ArgumentParser(
         prog="avo",
         description=DESCRIPTION,
         epilog=EPILOG,

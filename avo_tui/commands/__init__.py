@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import textwrap
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import NoReturn, TypeAlias
 
 from ..store.session import check_session_name
 
@@ -38,6 +39,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return "\n".join(out)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """A usage error is one line, ``avo: error: ...``, as every other error of avo (argparse
+    would print the whole usage first); ``--help`` has the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"avo: error: {message} (see {self.prog} --help)\n")
+
+
 def add_command(
     group: Subcommands, name: str, func: Handler, summary: str, description: str, epilog: str = ""
 ) -> argparse.ArgumentParser:
@@ -52,18 +61,41 @@ def add_command(
     return parser
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
+def checked_number(text: str, kind: type[int] | type[float] = float, *,
+                   zero: bool = False) -> float:
+    """The one rule for every number an operator types, as an option or in ``avo send``: a
+    finite number of ``kind``, not negative, and not zero unless ``zero`` (where it means
+    something). ValueError says what is wrong, in words for the operator."""
+    try:
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-        return value
+    except (TypeError, ValueError):
+        article = "an integer" if kind is int else "a number"
+        raise ValueError(f"must be {article}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {text!r}")
+    if value < 0 or (value == 0 and not zero):
+        bound = "0 or more" if zero else "a positive number"
+        raise ValueError(f"must be {bound}, got {text!r}")
+    return value
 
-    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: '2.5'"
-    return parse
+
+class NumberOption:
+    """An argparse type for a numeric option, by checked_number's rule; every numeric option
+    of every command uses one (a test walks the parser to hold them all to it)."""
+
+    def __init__(self, kind: type[int] | type[float], zero: bool = False) -> None:
+        self.kind, self.zero = kind, zero
+        self.__name__ = kind.__name__  # argparse names the type in some of its messages
+
+    def __call__(self, text: str) -> float:
+        try:
+            return checked_number(text, self.kind, zero=self.zero)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
 
-positive_int, positive_float = _positive(int), _positive(float)
+positive_int, positive_float = NumberOption(int), NumberOption(float)
+count = NumberOption(int, zero=True)  # 0 or more: input seeds, counts that may be none
 
 
 def session_name(text: str) -> str:
