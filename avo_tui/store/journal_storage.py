@@ -27,7 +27,6 @@ Files in a session folder:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
+from . import strict_json
 from .atomic import atomic_write, fsync_dir
 from .errors import AppendOnlyViolation, DamagedSession, NewerSchema, StoreError, StoreFailed
 
@@ -118,12 +118,12 @@ class _Tables(dict[str, Any]):
 
 
 def encode_record(seq: int, ops: list[Op]) -> bytes:
-    payload = json.dumps({"s": seq, "ops": ops}, separators=(",", ":"), ensure_ascii=False)
+    payload = strict_json.dumps({"s": seq, "ops": ops}, separators=(",", ":"), ensure_ascii=False)
     data = payload.encode()
     return b"%08x " % zlib.crc32(data) + data + b"\n"
 
 
-def decode_record(line: bytes) -> dict[str, Any] | None:
+def decode_record(line: bytes, reader: strict_json.Reader | None = None) -> dict[str, Any] | None:
     """The record on one journal line, or None if the line is torn or corrupt."""
     if len(line) < 10 or not line.endswith(b"\n") or line[8:9] != b" ":
         return None
@@ -131,7 +131,7 @@ def decode_record(line: bytes) -> dict[str, Any] | None:
     try:
         if int(line[:8], 16) != zlib.crc32(payload):
             return None
-        record = json.loads(payload)
+        record = (reader or strict_json.Reader()).loads(payload)
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("s"), int):
@@ -149,7 +149,7 @@ class JournalScan:
     damage: str | None = None
 
 
-def scan_journal(path: Path) -> JournalScan:
+def scan_journal(path: Path, reader: strict_json.Reader | None = None) -> JournalScan:
     scan = JournalScan()
     try:
         data = path.read_bytes()
@@ -158,7 +158,7 @@ def scan_journal(path: Path) -> JournalScan:
     lines = data.splitlines(keepends=True)
     offset = 0
     for number, line in enumerate(lines, start=1):
-        record = decode_record(line)
+        record = decode_record(line, reader)
         if record is None:
             later_good = sum(decode_record(rest) is not None for rest in lines[number:])
             if later_good:
@@ -175,14 +175,14 @@ def scan_journal(path: Path) -> JournalScan:
     return scan
 
 
-def read_base(path: Path) -> dict[str, Any]:
+def read_base(path: Path, reader: strict_json.Reader | None = None) -> dict[str, Any]:
     """Parse a base file; raise DamagedSession naming it when it cannot be used."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DamagedSession(path, "the file is missing", hint=_repair_hint(path.parent)) from None
     try:
-        base = json.loads(raw)
+        base = (reader or strict_json.Reader()).loads(raw)
     except ValueError as exc:
         reason = f"not valid JSON ({exc}); {len(raw)} bytes"
         raise DamagedSession(path, reason, hint=_repair_hint(path.parent)) from None
@@ -274,7 +274,7 @@ class JournalStorage(Storage):
             "sealed": [],
             "tables": {},
         }
-        payload = json.dumps(base).encode()
+        payload = strict_json.dumps(base).encode()
         # The backup chain (backup + both journals) must be able to rebuild everything from the
         # start, so a base ruined before the first compaction still has a generation to replay.
         atomic_write(self.directory / BACKUP, payload)
@@ -297,7 +297,8 @@ class JournalStorage(Storage):
 
     def _load_once(self) -> None:
         base_stat = self.base_path.stat() if self.base_path.exists() else None
-        base = read_base(self.base_path)
+        reader = strict_json.Reader()  # an older avo wrote NaN and Infinity, which are not JSON
+        base = read_base(self.base_path, reader)
         tables: dict[str, Any] = dict(base.get("tables", {}))
         self.capacity = dict(base.get("segments", {}))
         self.sealed: set[str] = set(base.get("sealed", []))
@@ -312,7 +313,7 @@ class JournalStorage(Storage):
         self.generation: int = base["generation"]
         self.seq: int = base["seq"]
 
-        scan = scan_journal(self.journal_path)
+        scan = scan_journal(self.journal_path, reader)
         if scan.damage:
             raise DamagedSession(self.journal_path, scan.damage, hint=_repair_hint(self.directory))
         for record in scan.records:
@@ -332,6 +333,8 @@ class JournalStorage(Storage):
         self._sealed_kept: dict[str, Table] = {}
         if self.writable:
             self._open_journal()
+            if reader.repaired:  # written back strict: a new generation, a new journal
+                self.compact()
 
     def _open_journal(self) -> None:
         if self._journal_file is not None:
@@ -353,11 +356,14 @@ class JournalStorage(Storage):
     def _read_sealed(self, name: str) -> Table:
         path = self.sealed_path(name)
         try:
-            table = json.loads(path.read_bytes())
+            reader = strict_json.Reader()
+            table = reader.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise DamagedSession(path, f"cannot read sealed segment ({exc})") from None
         if not isinstance(table, dict):
             raise DamagedSession(path, "a sealed segment must hold a JSON object")
+        if reader.repaired and self.writable:
+            atomic_write(path, strict_json.dumps(table, ensure_ascii=False).encode())
         return table
 
     # -- TinyDB's interface ----------------------------------------------------------------------
@@ -485,7 +491,8 @@ class JournalStorage(Storage):
     def _write_generation(self) -> None:
         for name in self._full_segments():
             table = dict.__getitem__(self._tables, name)
-            atomic_write(self.sealed_path(name), json.dumps(table, ensure_ascii=False).encode())
+            atomic_write(self.sealed_path(name),
+                         strict_json.dumps(table, ensure_ascii=False).encode())
             self.sealed.add(name)
             dict.__setitem__(self._tables, name, _SEALED)  # on disk now: out of memory
         open_tables = {
@@ -499,7 +506,7 @@ class JournalStorage(Storage):
             "sealed": sorted(self.sealed),
             "tables": open_tables,
         }
-        payload = json.dumps(base, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = strict_json.dumps(base, separators=(",", ":"), ensure_ascii=False).encode()
         atomic_write(self.base_path, payload, backup=self.directory / BACKUP)
         self.generation += 1
         stat = self.base_path.stat()

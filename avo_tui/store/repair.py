@@ -8,13 +8,13 @@ original file into ``damaged-<time>/`` in the session folder, so nothing is ever
 from __future__ import annotations
 
 import itertools
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import strict_json
 from .atomic import atomic_write, fsync_dir
 from .errors import DamagedSession, StoreError
 from .journal_storage import (
@@ -93,7 +93,7 @@ def _count(directory: Path, candidate: _Candidate, plan: RepairPlan) -> None:
     for name in candidate.sealed:
         path = directory / SEGMENTS / f"{name}.json"
         try:
-            candidate.tables[name] = json.loads(path.read_bytes())
+            candidate.tables[name] = strict_json.Reader().loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             problem = f"sealed segment {path.name} cannot be read ({exc})"
             plan.problems.append(problem)
@@ -151,7 +151,7 @@ def apply_repair(plan: RepairPlan) -> Path:
             "sealed": plan.sealed,
             "tables": plan.tables,
         }
-        payload = json.dumps(base, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = strict_json.dumps(base, separators=(",", ":"), ensure_ascii=False).encode()
         atomic_write(plan.directory / BASE, payload)
         atomic_write(plan.directory / BACKUP, payload)
         atomic_write(plan.directory / JOURNAL_PREV, b"")
