@@ -187,3 +187,20 @@ def test_without_a_path_the_targets_own_seed_is_scored(
     (kernels / "attention.c").unlink()
     assert main(["eval", "--target", "cpu-attention", "--quick"]) == 1
     assert "the seed kernel of cpu-attention is not at" in capsys.readouterr().err
+
+
+def test_a_file_that_is_no_kernel_source_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["eval", str(ROOT / "README.md"), "--target", "cpu-attention", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("avo: error: " + str(ROOT / "README.md") + " is not a kernel source of the c "
+                   "toolchain (a .c/.h file, or a folder of them)\n")
+
+
+def test_a_compile_failure_with_no_diagnostic_says_what_the_toolchain_said() -> None:
+    from avo_tui.evaluation.toolchains.base import CompileResult
+
+    refused = CompileResult(False, None, "\nno .c file among the sources\n")
+    assert refused.summary() == "compile failed: no .c file among the sources"
+    assert CompileResult(False, None, "").summary() == "compile failed (no log)"

@@ -31,6 +31,9 @@ def load_sources(path: Path, toolchain: str) -> dict[str, str]:
         if not files:
             raise CandidateError(f"{path} holds no {'/'.join(suffixes)} files")
         return {file.name: _read(file) for file in files}
+    if path.suffix not in suffixes:
+        raise CandidateError(f"{path} is not a kernel source of the {toolchain} toolchain "
+                             f"(a {'/'.join(suffixes)} file, or a folder of them)")
     sources = {path.name: _read(path)}
     pending = list(LOCAL_INCLUDE.findall(sources[path.name]))
     while pending:

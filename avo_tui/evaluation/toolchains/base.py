@@ -65,7 +65,11 @@ class CompileResult:
         if self.ok:
             return "compiled" + (" (cached)" if self.cached else f" in {self.seconds:.2f} s")
         first = self.errors[:1] or self.diagnostics[:1]
-        return f"compile failed: {first[0]}" if first else "compile failed (see the log)"
+        if first:
+            return f"compile failed: {first[0]}"
+        # no diagnostic to point at (the toolchain refused the sources as a whole): its words
+        said = next((line.strip() for line in self.log.splitlines() if line.strip()), "")
+        return f"compile failed: {said[:300]}" if said else "compile failed (no log)"
 
     def as_dict(self) -> dict[str, object]:
         return {
