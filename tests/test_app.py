@@ -141,6 +141,29 @@ async def test_a_multi_line_hint_reaches_the_engine(session: Session, worker: Wo
         await until(pilot, lambda: "hint     received BLOCK_Q=32" in output_text(app))
 
 
+async def test_after_the_run_stops_a_hint_or_pause_is_queued_and_said_to_be(
+    session: Session, worker: Worker
+) -> None:
+    """The in-process engine reads no commands once it has stopped: the app puts them in the
+    session's inbox for its next run and says so, never "sent"."""
+    from avo_tui.engine.inbox import queued
+
+    async with running_app(session, worker) as (app, pilot):
+        await until(pilot, lambda: session.state.get("status") == "running")
+        await pilot.press("x")
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("enter")
+        await until(pilot, lambda: session.state.get("status") == "stopped", timeout=120)
+        await until(pilot, lambda: not engine_alive(app))
+        await pilot.press("h", *"try BLOCK_Q=32", "ctrl+s")
+        await pilot.press("p")
+        assert notified(app, "hint queued: no run is live, so it applies when the session runs "
+                             "again")
+        assert notified(app, "pause queued: no run is live")
+        assert not notified(app, "hint sent") and not notified(app, "pause sent")
+        assert [type(q.command).__name__ for q in queued(session.directory)] == ["Hint", "Pause"]
+
+
 async def test_escape_sends_no_hint(session: Session, worker: Worker) -> None:
     async with running_app(session, worker) as (app, pilot):
         await pilot.press("h")

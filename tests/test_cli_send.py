@@ -47,9 +47,14 @@ def send(root: Path, capsys: pytest.CaptureFixture[str], *words: str) -> tuple[i
     (["pause", "now"], "pause takes no text (got 'now')"),
     (["resume", "please"], "resume takes no text"),
     (["hint", " "], "a hint needs text"),
-    (["budget", "cost=-1"], "a positive number, e.g. cost=40; got 'cost=-1'"),
-    (["budget", "cost=nan"], "got 'cost=nan'"),
-    (["budget", "cost=inf"], "got 'cost=inf'"),
+    (["hint", "x" * 4001], "a hint holds at most 4,000 characters, not 4,001; put longer notes "
+                           "in a knowledge folder"),
+    (["guide", "y" * 100_000], "a guidance holds at most 4,000 characters, not 100,000"),
+    (["budget", "cost=-1"], "budget cost: must be a positive number, got '-1'"),
+    (["budget", "cost=nan"], "budget cost: must be a finite number, got 'nan'"),
+    (["budget", "hours=inf"], "budget hours: must be a finite number, got 'inf'"),
+    (["budget", "cost=0"], "budget cost: must be a positive number, got '0'"),
+    (["budget", "cost=lots"], "budget cost: must be a number, got 'lots'"),
     (["budget", "speed=2"], "KEY one of cost, tokens, steps, hours"),
     (["budget", "steps=2.5"], "steps counts whole steps; got 'steps=2.5'"),
     (["budget", "steps=12"], "the session has used 12 steps already; steps=12 would end or "
@@ -60,6 +65,8 @@ def send(root: Path, capsys: pytest.CaptureFixture[str], *words: str) -> tuple[i
     (["approve", "a1"], "a1"),
     (["reject"], "reject needs one suspect's attempt id"),
     (["edit", "missing.c"], "missing.c does not exist"),
+    (["edit", str(Path(__file__).parents[1] / "README.md")],
+     "README.md is not a kernel source of the c toolchain (a .c/.h file, or a folder of them)"),
 ])
 def test_what_cannot_apply_is_refused_at_once_and_nothing_is_queued(
     sessions: Path, capsys: pytest.CaptureFixture[str], words: list[str], error: str

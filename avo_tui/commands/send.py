@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
 from ..store import RunState, Session, SessionCatalog, StoreError
-from . import Subcommands, add_command, positive_int, session_name
+from . import Subcommands, add_command, checked_number, positive_int, session_name
 
 ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget", "approve",
            "reject", "drop")
@@ -113,6 +112,9 @@ def _command(args: argparse.Namespace, session: Session) -> cmd.Command:
             return cmd.Pause() if args.action == "pause" else cmd.Resume()
         case "stop":
             return cmd.Stop(text or "stopped by avo send")
+        case "hint" | "guide" if (why := cmd.too_long(
+                {"hint": "hint", "guide": "guidance"}[args.action], text)):
+            raise StoreError(why)
         case "hint":
             if not text.strip():
                 raise StoreError("a hint needs text: avo send NAME hint 'BLOCK_Q=64'")
@@ -166,15 +168,15 @@ def _budget_limits(words: list[str], state: RunState) -> dict[str, float]:
     for word in words:
         key, _, value = word.partition("=")
         field = BUDGET_KEYS.get(key.strip())
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if field is None or not number > 0 or math.isinf(number):
+        if field is None:
             raise StoreError(
-                f"budget takes KEY=NUMBER with KEY one of {', '.join(BUDGET_KEYS)} and a "
-                f"positive number, e.g. cost=40; got {word!r}"
+                f"budget takes KEY=NUMBER with KEY one of {', '.join(BUDGET_KEYS)}, e.g. "
+                f"cost=40; got {word!r}"
             )
+        try:
+            number = checked_number(value)
+        except ValueError as error:
+            raise StoreError(f"budget {key}: {error}") from None
         if field in WHOLE and not number.is_integer():
             raise StoreError(f"{key} counts whole {key}; got {word!r}")
         used = state.usage_figure(USED[field]) / (3600 if field == "hours" else 1)

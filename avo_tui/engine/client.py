@@ -62,13 +62,16 @@ class RunClient:
 
     # -- steering -----------------------------------------------------------------------------
 
-    def send(self, command: cmd.Command) -> None:
-        """Deliver a command; it applies at the engine's next safe point (or when a stopped
-        run is resumed, for an attached view)."""
-        if self.engine is not None:
+    def send(self, command: cmd.Command) -> bool:
+        """Deliver a command; True when a live run takes it at its next safe point (this
+        process's engine, or another process's through the session's inbox), False when it
+        waits in the inbox for the session's next run, as it does once this process's own
+        engine has ended (it reads no more commands)."""
+        if self.engine is not None and self.live():
             self.engine.submit(command)
-        else:
-            send(self.directory, command)
+            return True
+        send(self.directory, command)
+        return self.engine is None and self.live()  # a run in another process reads the inbox
 
     def start_engine(self, on_end: Callable[[str], None],
                      on_error: Callable[[BaseException], None]) -> None:

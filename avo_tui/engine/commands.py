@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# A hint or guidance goes into every brief of the agent and is echoed in the output, the log
+# and `avo sessions show`: longer notes belong in a knowledge folder (--knowledge).
+MAX_TEXT_CHARS = 4000
+
+
+def too_long(kind: str, text: str) -> str | None:
+    """Why a hint's or guidance's ``text`` is refused (None: it is not)."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return None
+    return (f"a {kind} holds at most {MAX_TEXT_CHARS:,} characters, not {len(text):,}; put "
+            "longer notes in a knowledge folder (avo run --knowledge DIR)")
+
 
 @dataclass(frozen=True)
 class Pause:

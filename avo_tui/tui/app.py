@@ -55,7 +55,7 @@ from ..engine import (
     Stop,
 )
 from ..engine.client import RunClient
-from ..engine.commands import Command
+from ..engine.commands import Command, too_long
 from ..store import Lineage, RunState, StoreError, Suspect, Version
 from .lane_controls import lane_choice, next_lane, scope
 from .lane_facts import LaneFacts
@@ -586,9 +586,9 @@ class AvoApp(App[None]):
         client = self._client_ready()
         if client is None:
             return
-        client.send(command)
-        if client.attached and not self.live:
-            done += " (no run is live: it applies when the session runs again)"
+        if not client.send(command):
+            done = (f"{done.partition(':')[0].replace(' sent', ' queued')}: no run is live, so "
+                    "it applies when the session runs again")
         self.notify(done)
 
     def action_pause(self) -> None:
@@ -605,7 +605,9 @@ class AvoApp(App[None]):
         lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
 
         def sent(text: str | None) -> None:
-            if text and text.strip():
+            if text and (why := too_long("hint", text.strip())):
+                self.notify(why, severity="error")
+            elif text and text.strip():
                 self._send(Hint(text.strip(), lane=lane),
                            f"hint sent{to}: the operator reads it at its next turn")
 
@@ -626,7 +628,9 @@ class AvoApp(App[None]):
             note = "Holds for every step until changed; empty clears it."
 
         def sent(text: str | None) -> None:
-            if text is not None and text.strip() != current:
+            if text is not None and (why := too_long("guidance", text.strip())):
+                self.notify(why, severity="error")
+            elif text is not None and text.strip() != current:
                 self._send(Guidance(text.strip() or None, lane=lane),
                            ("guidance set" if text.strip() else "guidance cleared") + to)
 
