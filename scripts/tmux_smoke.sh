@@ -66,4 +66,23 @@ wait_for " -> v0" 30 "the rollback reached the engine"
 $T send-keys -t smoke q
 wait_for "AVO-EXIT=0" 120 "quit stopped the run and the app exited cleanly"
 screen | grep -qF "run ended: quit from the app." || fail "the exit line names the quit"
+$T kill-session -t smoke
+
+# 80x24: a session with a side branch (tests/tui_helpers.py: the best, v6, on a branch from
+# v2; the head v7), browsed. A branch row is indented by the tree's guides; its marks must
+# show whole, not "◀ he" at the pane's edge.
+"$(dirname "$AVO")/python" -c "import sys; from pathlib import Path; sys.path.insert(0, 'tests')
+from tui_helpers import branched_session; branched_session(Path(sys.argv[1])).close()" \
+    "$WORK/sessions/branched"
+$T new-session -d -s smoke -x 80 -y 24 \
+    "env AVO_SESSIONS_DIR='$WORK/sessions' '$AVO' attach branched; echo AVO-EXIT=\$?; sleep 600"
+wait_for "v7   ◀" 60 "at 80x24 the head's row shows its mark"
+$T send-keys -t smoke Home
+wait_for "v0: the seed, no parent" 10 "the cursor is on the seed"
+$T send-keys -t smoke Down Down Space  # v2: its side branch shows, as one line
+wait_for "v5 … v6" 10 "v2's side branch opened"
+$T send-keys -t smoke Down Space  # the branch's versions, one row each
+wait_for "v6    ★" 10 "at 80x24 the best, on a side branch's row, shows its mark whole"
+$T send-keys -t smoke q
+wait_for "AVO-EXIT=0" 30 "the browsing app left cleanly"
 echo "tmux_smoke: passed"

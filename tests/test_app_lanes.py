@@ -144,7 +144,7 @@ async def test_selecting_lane_2_and_pausing_pauses_only_lane_2(
         pauses = [e for e in session.events() if e.kind == "pause"]
         assert [e.data.get("lane") for e in pauses] == [2]
         await until(pilot, lambda: " paused " in lane_line(app, 2))
-        assert " running " in lane_line(app, 1) and notified(app, "pause sent for lane 2")
+        assert " running " in lane_line(app, 1) and notified(app, "pause for lane 2 sent")
         await pilot.press("p")  # lane 2 is paused: p resumes it
         await until(pilot, lambda: lane(session, 2).status == "running", timeout=120)
         assert not engine.lanes[1].paused
@@ -200,7 +200,7 @@ async def test_at_80x24_the_lanes_view_fits(session: Session, worker: Worker) ->
         assert "running" in bar and "keys→L2" in bar and "best v" in bar
         tree = app.query_one(LineageTree)
         labels = shown_in(app, content(tree))
-        assert f"{head}" in labels and "L2 ◀ head ★" in labels  # the lane, and the marks whole
+        assert f"{head} ◀★" in labels and "x L2" in labels  # the marks first, whole; the lane
         for pane in ("#diff", "#output"):
             assert app.query_one(pane).content_region.height >= 3, pane
         footer = screen_lines(app)[-1]

@@ -64,7 +64,12 @@ async def test_at_80x24_every_pane_shows_its_essentials(browsed: Path) -> None:
         left = app.query_one("#left")
         assert left.region.width <= 34  # not half of the screen: the right side needs it
         tree = app.query_one(LineageTree)
-        assert "v7 53.2 1.33x op ◀ head" in shown_in(app, content(tree))  # not "◀ hea"
+        assert "v7 ◀ 53.2 1.33x op" in shown_in(app, content(tree))  # the mark first: never cut
+        tree.reveal("v6")  # the best, on a side branch: its row is indented by the guides
+        await settled(pilot, app)
+        assert "v6 ★ 63.5 1.59x" in shown_in(app, content(tree))
+        tree.reveal("v7")
+        await settled(pilot, app)
         status = app.query_one(StatusBar)
         assert status.region.height == 1
         bar = shown_in(app, status.region)

@@ -43,10 +43,14 @@ def version_label(v: Version, marks: Marks, side_branches: int = 0,
     """id, score, ratio to the baseline, +/- lines and author, and the lane that proposed it
     (``L2``, in a run of several lanes); head and best marked.
     ``compact`` (narrow terminals) leaves out the +/- lines and the author, which the diff
-    pane's title and the detail view show, so the marks are never cut."""
+    pane's title and the detail view show, and puts the marks right after the id (``◀`` the
+    head, ``★`` the best), so that a branch row's indent never cuts them."""
     text = Text()
     style = "bold" if v.id == marks.head else ""
     text.append(f"{v.id:<5}", style=style + (" green" if v.id == marks.best else ""))
+    if compact:
+        text.append("◀" if v.id == marks.head else " ", style="bold yellow")
+        text.append("★" if v.id == marks.best else " ", style="green")
     if v.score:
         text.append(f"{v.score.gmean:>7.4g}")
         text.append(f" {v.score.ratio:.2f}x" if v.score.ratio else "      ", style="cyan")
@@ -61,9 +65,9 @@ def version_label(v: Version, marks: Marks, side_branches: int = 0,
         text.append(f" L{v.lane}", style="blue")
     if side_branches:
         text.append(f" ⑂{side_branches}", style="yellow")
-    if v.id == marks.head:
+    if v.id == marks.head and not compact:
         text.append(" ◀ head", style="bold yellow")
-    if v.id == marks.best:
+    if v.id == marks.best and not compact:
         text.append(" ★", style="green")
     return text
 
