@@ -179,6 +179,7 @@ async def test_guidance_is_set_and_shown_for_editing(session: Session, worker: W
         await pilot.press("g", *"vary BLOCK_K only", "ctrl+s")
         await until(pilot, lambda: session.state.get("guidance") == "vary BLOCK_K only")
         await until(pilot, lambda: "guidance set vary BLOCK_K only" in output_text(app))
+        assert notified(app, "guidance sent")
         await pilot.press("g")
         assert app.screen.query_one("TextArea").text == "vary BLOCK_K only"  # type: ignore[attr-defined]
         await pilot.press("escape")
@@ -234,7 +235,7 @@ async def test_an_unchanged_edit_sends_nothing(session: Session, worker: Worker,
     async with running_app(session, worker) as (app, pilot):
         await pilot.press("e")  # the head's files are read on a worker, then the editor runs
         await until(pilot, lambda: notified(app, "no change; nothing sent"))
-        assert not notified(app, "your edit is sent")
+        assert not notified(app, "your edit")
         assert not [a for a in session.recent_attempts(50) if a.author == "operator"]
 
 
@@ -538,3 +539,50 @@ async def test_a_session_that_stops_reading_is_reported_and_the_app_stays(browse
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert app.is_running
+
+
+# -- what the app promises about each command ---------------------------------------------------
+
+# control -> (keys, how the app names it, the command that reaches the inbox)
+CONTROLS = {
+    "pause": (["p"], "pause", "Pause"),
+    "hint": (["h", *"try BLOCK_Q=32", "ctrl+s"], "hint", "Hint"),
+    "guidance": (["g", *"only BLOCK_Q", "ctrl+s"], "guidance", "Guidance"),
+    "stop": (["x", "enter"], "stop", "Stop"),
+}
+
+
+@pytest.mark.parametrize("control", sorted(CONTROLS))
+async def test_attached_to_a_live_run_each_control_is_sent_through_the_inbox(
+    browsed: Path, headless: subprocess.Popen[str], control: str
+) -> None:
+    from avo_tui.engine.inbox import queued
+
+    keys, what, command = CONTROLS[control]
+    async with browsing(browsed) as (app, pilot):
+        assert " running " in status_text(app)
+        await pilot.press(*keys)
+        await until(pilot, lambda: notified(app, f"{what} sent"))
+        assert not notified(app, "queued")
+    assert [type(q.command).__name__ for q in queued(browsed)] == [command]
+
+
+@pytest.mark.parametrize("control", sorted(CONTROLS))
+async def test_with_no_run_live_each_control_says_it_waits_for_the_next_run(
+    browsed: Path, control: str
+) -> None:
+    """Detached (nobody runs the session): a command is queued for its next run and the app
+    says so; a stop would end that run as it starts, so there is nothing to stop."""
+    from avo_tui.engine.inbox import queued
+
+    keys, what, command = CONTROLS[control]
+    async with browsing(browsed) as (app, pilot):
+        await pilot.press(*keys)
+        if control == "stop":
+            assert notified(app, "no run is live: there is nothing to stop")
+        else:
+            await until(pilot, lambda: notified(
+                app, f"{what} queued: no run is live, so it applies when the session runs again"))
+        assert not notified(app, f"{what} sent")
+    assert [type(q.command).__name__ for q in queued(browsed)] == (
+        [] if control == "stop" else [command])

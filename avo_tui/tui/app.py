@@ -582,24 +582,26 @@ class AvoApp(App[None]):
 
     # -- controls -----------------------------------------------------------------------------
 
-    def _send(self, command: Command, done: str) -> None:
+    def _send(self, command: Command, what: str, effect: str = "") -> None:
+        """Deliver ``command`` and say what became of it: ``what`` sent (and its ``effect``)
+        when a live run takes it, else queued for the session's next run."""
         client = self._client_ready()
         if client is None:
             return
-        if not client.send(command):
-            done = (f"{done.partition(':')[0].replace(' sent', ' queued')}: no run is live, so "
-                    "it applies when the session runs again")
-        self.notify(done)
+        if client.send(command):
+            self.notify(f"{what} sent{effect}")
+        else:
+            self.notify(f"{what} queued: no run is live, so it applies when the session runs "
+                        "again")
 
     def action_pause(self) -> None:
         lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
         facts = self._lane_facts(lane)
         status = facts.status if facts is not None else self.state.status
         if status == "paused":
-            self._send(Resume(lane=lane), f"resume sent{to}")
+            self._send(Resume(lane=lane), f"resume{to}")
         else:
-            self._send(Pause(lane=lane), f"pause sent{to}: it takes effect at the next safe "
-                       "point")
+            self._send(Pause(lane=lane), f"pause{to}", ": it takes effect at the next safe point")
 
     def action_hint(self) -> None:
         lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
@@ -608,8 +610,8 @@ class AvoApp(App[None]):
             if text and (why := too_long("hint", text.strip())):
                 self.notify(why, severity="error")
             elif text and text.strip():
-                self._send(Hint(text.strip(), lane=lane),
-                           f"hint sent{to}: the operator reads it at its next turn")
+                self._send(Hint(text.strip(), lane=lane), f"hint{to}",
+                           ": the operator reads it at its next turn")
 
         self.push_screen(TextDialog(f"Hint{to}", "A one-off suggestion for the next turn."),
                          sent)
@@ -632,7 +634,7 @@ class AvoApp(App[None]):
                 self.notify(why, severity="error")
             elif text is not None and text.strip() != current:
                 self._send(Guidance(text.strip() or None, lane=lane),
-                           ("guidance set" if text.strip() else "guidance cleared") + to)
+                           ("guidance" if text.strip() else "clearing of the guidance") + to)
 
         self.push_screen(TextDialog(f"Standing guidance{to}", note, current), sent)
 
@@ -645,11 +647,18 @@ class AvoApp(App[None]):
             question = ("Stop the run at its next safe point? The app stays open for browsing "
                         "(q leaves).")
 
+        client = self._client_ready()
+        if client is None:
+            return
+        if not client.live():  # a stop queued for the next run would end it as it starts
+            self.notify("no run is live: there is nothing to stop")
+            return
+
         def answer(choice: str | None) -> None:
             if choice == "stop":
                 self._send(Stop("stopped from the app", lane=lane),
-                           f"stop sent{lane_choice(lane, len(self.lanes))}: it takes effect at "
-                           "the next safe point")
+                           f"stop{lane_choice(lane, len(self.lanes))}",
+                           ": it takes effect at the next safe point")
 
         self.push_screen(ChoiceDialog(question, {"stop": f"Stop {scope(lane, 1)}"}), answer)
 
@@ -671,7 +680,7 @@ class AvoApp(App[None]):
 
         def answer(choice: str | None) -> None:
             if choice == "rollback":
-                self._send(Rollback(version.id), f"rollback to {version.id} sent")
+                self._send(Rollback(version.id), f"rollback to {version.id}")
 
         self.push_screen(ChoiceDialog(
             f"Roll the head back from {head} to {version.id}? Nothing is deleted; the next "
@@ -708,8 +717,8 @@ class AvoApp(App[None]):
         elif edited == files:
             self.notify("no change; nothing sent")
         else:
-            self._send(OperatorEdit(edited, f"edited by hand on top of {head}"),
-                       "your edit is sent: it is evaluated, and committed if correct")
+            self._send(OperatorEdit(edited, f"edited by hand on top of {head}"), "your edit",
+                       ": it is evaluated, and committed if correct")
         self.refresh()
 
     def action_suspects(self) -> None:
@@ -720,10 +729,10 @@ class AvoApp(App[None]):
         def decided(answer: str | None) -> None:
             action, _, ref = (answer or "").partition(" ")
             if action == "approve":
-                self._send(Approve(ref), f"approval of {ref} sent: it is committed at the next "
-                           "safe point")
+                self._send(Approve(ref), f"approval of {ref}",
+                           ": it is committed at the next safe point")
             elif action == "reject":
-                self._send(Reject(ref), f"rejection of {ref} sent")
+                self._send(Reject(ref), f"rejection of {ref}")
 
         self.push_screen(SuspectsDialog(self.suspects), decided)
 
@@ -801,8 +810,8 @@ class AvoApp(App[None]):
         self.quitting += 1
         if not client.live():
             self.exit()
-        elif self.quitting == 1:
-            client.send(Stop("quit from the app"))
+        elif self.quitting == 1:  # to this engine alone: an ended one must not stop the next run
+            client.engine.submit(Stop("quit from the app"))
             self.notify("stopping at the next safe point; q again to cut the evaluation short",
                         timeout=30)
         elif self.quitting == 2:
