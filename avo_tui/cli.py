@@ -29,6 +29,7 @@ from .commands import (
 from .commands import app as app_command
 from .commands.tables import FittedTable
 from .engine.budget import Spending, VersionCosts
+from .engine.event_lines import counted
 from .engine.inbox import age, describe, queued
 from .engine.lanes import lane_lines
 from .evaluation import (
@@ -228,7 +229,7 @@ def _print_run(console: Console, state: RunState) -> None:
     state fields did not read (a damaged session), so their defaults are not taken as fact."""
     tokens = int(state.usage_figure("tokens"))
     spent = f"   ${state.usage_figure('cost_usd'):.2f}, {tokens:,} tokens" if tokens else ""
-    hints = f"   {len(state.pending_hints)} pending hints" if state.pending_hints else ""
+    hints = f"   {counted(len(state.pending_hints), 'pending hint')}" if state.pending_hints else ""
     console.print(f"step {state.step}   {state.usage_figure('seconds') / 3600:.2f} h running"
                   f"{spent}{hints}")
     if state.guidance:

@@ -29,7 +29,7 @@ from ..engine import (
     seed_files,
 )
 from ..engine.client import RunClient
-from ..engine.event_lines import event_line
+from ..engine.event_lines import counted, event_line
 from ..engine.gpu_pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..engine.lanes import describe_lanes, lane_lines, lane_operators_for_run, resumed_lanes
 from ..engine.launch import choose_seed, gpu_arch, kernels_dir
@@ -442,9 +442,10 @@ def _resume_line(session: Session, budgets: Budgets, operator: str) -> str:
     return (
         f"resuming '{session.name}' at {state.head} with the {operator}: step {state.step}, "
         f"{_duration(state.usage_figure('seconds'))} of running used, "
-        f"{len(state.pending_hints)} pending hints"
+        f"{counted(len(state.pending_hints), 'pending hint')}"
         + (f", guidance: {state.guidance!r}" if state.guidance else "")
-        + (f"; this run stops after {budgets.run_steps} steps" if budgets.run_steps else "")
+        + (f"; this run stops after {counted(budgets.run_steps, 'step')}" if budgets.run_steps
+           else "")
         + (f"; the session's step budget is {budgets.max_steps}" if budgets.max_steps else "")
     )
 

@@ -37,6 +37,11 @@ from .attempt_lines import outcome_style
 ENDED = ("finished", "stopped", "interrupted", "crashed")
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 hint``, ``2 hints``: every count an operator reads."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def event_line(event: Event, unit: str) -> str | None:
     """Rich markup for one event worth an operator's attention; None for the rest."""
     return payload_line(payload_of(event), unit)
@@ -103,7 +108,7 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
             return (f"[magenta]operator switched[/] from {escape(payload.from_operator)} to "
                     f"{escape(payload.to_operator)}")
         case QueuedPayload(commands=commands):
-            sent = f"{len(commands)} command{'s' if len(commands) != 1 else ''}"
+            sent = counted(len(commands), "command")
             return (f"[magenta]queued   applying {sent} sent while no run was live:[/] "
                     f"{escape('; '.join(commands))}")
         case ResearchPayload(action="record"):
