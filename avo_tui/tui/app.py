@@ -557,7 +557,9 @@ class AvoApp(App[None]):
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[Entry]) -> None:
         entry = event.node.data
-        if entry is not None and not entry.run:
+        if entry is not None and entry.run:
+            event.node.toggle()
+        elif entry is not None:
             self.action_detail()
 
     def _show_diff(self) -> None:

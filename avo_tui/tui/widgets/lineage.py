@@ -88,6 +88,10 @@ class LineageTree(Tree[Entry]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("lineage", **kwargs)
         self.show_root = False
+        # Enter opens a version's detail; only a run of versions not yet shown opens on it
+        # (the app's NodeSelected handler), so a branch point does not fold away the head.
+        # Space still opens and folds any node.
+        self.auto_expand = False
         self.guide_depth = 2
         self.lineage = Lineage()
         self.marks = Marks("v0", None)
