@@ -17,7 +17,7 @@ from engine_helpers import TARGET
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
-from tui_helpers import branched_session, opened, until
+from tui_helpers import branched_session, opened, settled, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
@@ -586,3 +586,34 @@ async def test_with_no_run_live_each_control_says_it_waits_for_the_next_run(
         assert not notified(app, f"{what} sent")
     assert [type(q.command).__name__ for q in queued(browsed)] == (
         [] if control == "stop" else [command])
+
+
+async def test_enter_on_a_branch_point_opens_it_and_leaves_the_tree_as_it_was(
+    browsed: Path,
+) -> None:
+    async with browsing(browsed) as (app, pilot):
+        tree = app.query_one(LineageTree)
+        tree.reveal("v2")  # v2 has a side branch (v5, v6)
+        await settled(pilot, app)
+        node = tree.cursor_node
+        assert node is not None and node.data is not None and node.data.version == "v2"
+        await pilot.press("space")
+        assert node.is_expanded
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, VersionDetail))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, VersionDetail))
+        assert node.is_expanded  # Enter opened the detail and folded nothing
+
+
+def test_the_seeds_detail_shows_the_baselines_it_was_scored_against(
+    session: Session,
+) -> None:
+    """v0 is scored before the session has attempts, so no evaluation log holds its
+    baselines: the detail view takes them from the timings the session stores."""
+    from avo_tui.tui.scores import score_sheet
+
+    sheet = score_sheet(session, session.version("v0"))
+    assert sheet is not None and sheet.configs
+    assert all(c.baselines.get("torch-sdpa-cpu") for c in sheet.configs)
+    assert set(sheet.baselines) == {"torch-sdpa-cpu"}

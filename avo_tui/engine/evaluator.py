@@ -44,6 +44,27 @@ def score_of(result: EvalResult) -> Score | None:
     )
 
 
+def stored_throughputs(target: TargetSpec, baselines: Mapping[str, Any],
+                       host: Mapping[str, object]) -> dict[str, dict[str, float]]:
+    """{config: {baseline: throughput}} on the target's grids from the baseline timings a
+    session stores ({host key: {config: {baseline: timing}}}), those of ``host``."""
+    flops = {c.name: c.flops for c in (*target.configs, *target.quick_configs)}
+    return {
+        config: {name: flops[config] / t.median_s / target.unit_scale
+                 for name, t in timings.items() if t.median_s > 0}
+        for config, timings in _stored_timings(baselines, host).items() if config in flops
+    }
+
+
+def _stored_timings(baselines: Mapping[str, Any], host: Mapping[str, object]
+                    ) -> dict[str, dict[str, Timing]]:
+    stored = baselines.get(host_key(host), {}) if host else {}
+    return {
+        config: {name: Timing.from_dict(doc) for name, doc in timings.items()}
+        for config, timings in stored.items()
+    }
+
+
 def sources_key(files: Mapping[str, str]) -> str:
     """One hash for a candidate's whole source: the same files give the same key."""
     digest = hashlib.sha256()
@@ -177,19 +198,10 @@ class Evaluator:
     def baseline_throughputs(self) -> dict[str, dict[str, float]]:
         """{config: {baseline: throughput}} for the timed grid, as measured on the first
         worker's host."""
-        flops = {c.name: c.flops for c in self.target.configs}
-        return {
-            config: {name: flops[config] / t.median_s / self.target.unit_scale
-                     for name, t in timings.items() if t.median_s > 0}
-            for config, timings in self._known(self.worker.info).items() if config in flops
-        }
+        return stored_throughputs(self.target, self.baselines, self.worker.info)
 
     def _known(self, info: Mapping[str, object]) -> dict[str, dict[str, Timing]]:
-        stored = self.baselines.get(host_key(info), {}) if info else {}
-        return {
-            config: {name: Timing.from_dict(doc) for name, doc in timings.items()}
-            for config, timings in stored.items()
-        }
+        return _stored_timings(self.baselines, info)
 
     def take_new_baselines(self) -> dict[str, Any] | None:
         """The baselines to save, if any were added since the last call; None otherwise. One

@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.evaluator import stored_throughputs
+from ..evaluation import UnknownTarget, get_target
 from ..store import Attempt, Session, StoreError, Version
 
 
@@ -41,14 +43,27 @@ def score_sheet(session: Session, version: Version) -> ScoreSheet | None:
     if version.score is None:
         return None
     log = _gate_json(session, version, "log")
-    if log is None:
-        configs = [ConfigFigures(n, t, {}) for n, t in version.score.per_config.items()]
+    if log is None:  # the seed, scored before the session had attempts: the stored baselines
+        stored = _stored_baselines(session)
+        configs = [ConfigFigures(n, t, stored.get(n, {}))
+                   for n, t in version.score.per_config.items()]
         return ScoreSheet(version.id, version.score.unit, configs)
     configs = [
         ConfigFigures(c["name"], c.get("throughput") or 0.0, dict(c.get("baselines") or {}))
         for c in log.get("configs", []) if not c.get("edge")
     ]
     return ScoreSheet(version.id, str(log.get("unit", version.score.unit)), configs)
+
+
+def _stored_baselines(session: Session) -> dict[str, dict[str, float]]:
+    """{config: {baseline: throughput}} from the baseline timings the session keeps for the
+    host it was created on; empty where there are none or the target is unknown."""
+    try:
+        target = get_target(str(session.meta.get("target")))
+    except UnknownTarget:
+        return {}
+    return stored_throughputs(target, session.run_state.baselines or {},
+                              session.meta.get("host") or {})
 
 
 def gate_attempt(session: Session, version: Version) -> Attempt | None:
