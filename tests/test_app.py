@@ -617,3 +617,23 @@ def test_the_seeds_detail_shows_the_baselines_it_was_scored_against(
     assert sheet is not None and sheet.configs
     assert all(c.baselines.get("torch-sdpa-cpu") for c in sheet.configs)
     assert set(sheet.baselines) == {"torch-sdpa-cpu"}
+
+
+async def test_on_attaching_an_old_error_is_shown_but_not_raised_as_news(
+    browsed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from avo_tui.store import ErrorPayload
+
+    real = time.time
+    with Session.open(browsed) as session:
+        monkeypatch.setattr(time, "time", lambda: real() - 18 * 60)
+        session.append(ErrorPayload("an error of 18 minutes ago"))
+        monkeypatch.setattr(time, "time", real)
+        session.append(ErrorPayload("an error of just now"))
+    async with browsing(browsed) as (app, pilot):
+        await until(pilot, lambda: "an error of just now" in output_text(app))
+        assert "an error of 18 minutes ago" in output_text(app)
+        assert notified(app, "an error of just now")
+        assert not notified(app, "an error of 18 minutes ago")

@@ -11,6 +11,7 @@ lineage, which the poll hands over once and then extends with the versions added
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -44,6 +45,9 @@ from .widgets.status import StatusFacts
 BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
 PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
 CHART_POINTS = 500
+# An error event older than this when read (on attaching, say) is shown in the output but not
+# raised as a notification: it is not news.
+FRESH_ERROR_S = 60.0
 
 
 Job = Callable[["SessionReader"], Message]
@@ -149,8 +153,8 @@ class SessionReader:
                     plan_text, self._plan_lane = text, lane_of(payload)
                 case ToolCallPayload(tool=name):
                     tools[lane_of(payload)] = name
-                case ErrorPayload(message=message):
-                    errors.append(message)
+                case ErrorPayload(message=message) if time.time() - event.ts < FRESH_ERROR_S:
+                    errors.append(message)  # older ones are in the output, not news
                 case StepPayload() as step:
                     self._last_step = step
             # the lineage is reread even when a commit or rollback event does not parse
