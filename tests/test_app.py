@@ -409,7 +409,7 @@ async def test_every_control_is_in_the_command_palette(browsed: Path) -> None:
     async with browsing(browsed) as (app, _pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for action in ("Pause the run", "A one-off hint", "Edit the standing guidance",
-                       "Roll the head back", "Edit the head in $editor", "Compare",
+                       "Roll the head back", "Edit the head in $VISUAL or $EDITOR", "Compare",
                        "The session's whole output log", "The score chart", "This help"):
             assert any(t.startswith(action) for t in titles), action
 

@@ -182,3 +182,16 @@ async def test_the_output_pane_stays_where_the_user_scrolled_back_to(browsed: Pa
         await settled(pilot, app)
         assert output.scroll_offset.y == output.max_scroll_y
         assert "and another" in shown_in(app, content(output))
+
+
+async def test_at_80x24_the_log_screens_footer_is_whole(browsed: Path) -> None:
+    from avo_tui.tui.screens.log import LogScreen
+
+    app = make_app(RunClient(browsed))
+    async with app.run_test(size=SMALL) as pilot:
+        await opened(pilot, app)
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, LogScreen))
+        await pilot.pause()
+        footer = screen_lines(app)[-1].rstrip()
+        assert "esc close" in footer and footer.endswith("? help"), footer

@@ -169,8 +169,8 @@ class AvoApp(App[None]):
                 "that p, h, g and x act on: every lane, then each in turn"),
         Binding("r", "rollback", "roll", tooltip="roll the head back to the highlighted "
                 "version; the next versions branch from it"),
-        Binding("e", "edit", "edit", tooltip="edit the head in $EDITOR; evaluated and "
-                "committed if correct"),
+        Binding("e", "edit", "edit", tooltip="edit the head in $VISUAL or $EDITOR (vi when "
+                "neither is set); evaluated and committed if correct"),
         Binding("a", "suspects", "review", show=False, tooltip="review the suspects: results "
                 "flagged as implausible, held until you approve or reject them"),
         Binding("d", "detail", "info", show=False, tooltip="the highlighted version (or enter): "
@@ -827,7 +827,8 @@ class AvoApp(App[None]):
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.action != "quit":
                 key = binding.key_display or binding.key
-                yield SystemCommand(binding.tooltip.capitalize(), f"key {key}",
+                title = binding.tooltip[:1].upper() + binding.tooltip[1:]  # "$EDITOR" stays
+                yield SystemCommand(title, f"key {key}",
                                     self._action_callback(binding.action))
 
     def _action_callback(self, action: str) -> Callable[[], Awaitable[None]]:

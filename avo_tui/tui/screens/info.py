@@ -20,13 +20,17 @@ from ..scores import ScoreSheet, score_sheet
 from ..widgets.chart import ScoreChart
 from .detail import Sheet, scores_table
 
-ABOUT = """\
-The run goes on in the background while you look around: the lineage tree on the left (enter
-opens a version), the plan, the diff of the highlighted version and the live output on the
-right. Commands apply at the engine's next safe point: between tool calls and evaluations.
-t lists every attempt, committed or not, with its log and diff (f there: only the failed).
-In a run of several lanes, l selects the lane that p, h, g and x act on (or every lane).
-Every key is also in the command palette (ctrl+p)."""
+# One line a sentence, never broken inside one: the sheet wraps them to its own width.
+ABOUT = "\n".join((
+    "The run goes on in the background while you look around: the lineage tree on the left "
+    "(enter opens a version), the plan, the diff of the highlighted version and the live "
+    "output on the right.",
+    "Commands apply at the engine's next safe point: between tool calls and evaluations.",
+    "t lists every attempt, committed or not, with its log and diff (f there: only the "
+    "failed).",
+    "In a run of several lanes, l selects the lane that p, h, g and x act on (or every lane).",
+    "Every key is also in the command palette (ctrl+p).",
+))
 
 
 class HelpScreen(Sheet):

@@ -150,7 +150,7 @@ class LogScreen(Screen[None]):
                                    ("the whole output of this session", "dim")))
         log = FileLog(self.path, id="file-log")
         yield log
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # whole at 80 columns
 
     def on_mount(self) -> None:
         self.query_one(FileLog).focus()
