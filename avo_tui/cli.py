@@ -337,19 +337,47 @@ def cmd_sessions_repair(args: argparse.Namespace) -> int:
     )
     for loss in plan.lost:
         print(f"  cannot recover: {loss}")
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print("re-run with --yes to repair (the originals are kept in a damaged-* folder)")
-            return 1
-        try:
-            answer = input("repair now? the originals are kept [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing changed")
-            return 1
+    if not args.yes and not confirmed(
+            "repair now? the originals are kept [y/N] ",
+            "re-run with --yes to repair (the originals are kept in a damaged-* folder)"):
+        return 1
     kept = apply_repair(plan)
     print(f"repaired; the original files are in {kept}")
+    return 0
+
+
+def confirmed(question: str, without_terminal: str) -> bool:
+    """The user's yes at a terminal; without one, ``without_terminal`` is printed (how to say
+    yes with a flag) and the answer is no. 'nothing changed' follows a no."""
+    if not sys.stdin.isatty():
+        print(without_terminal)
+        return False
+    try:
+        answer = input(question)
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("nothing changed")
+    return False
+
+
+def cmd_sessions_rename(args: argparse.Namespace) -> int:
+    path = SessionCatalog(args.sessions_dir).rename(args.name, args.new_name)
+    print(f"session '{args.name}' is now '{args.new_name}' ({path})")
+    return 0
+
+
+def cmd_sessions_delete(args: argparse.Namespace) -> int:
+    catalog = SessionCatalog(args.sessions_dir)
+    summary = catalog.summary(args.name)
+    what = (f"session '{args.name}': {summary.versions} versions, target {summary.target}, "
+            f"{catalog.path(args.name)}")
+    if not args.yes and not confirmed(f"delete {what}, every file of it? [y/N] ",
+                                      f"{what}\nre-run with --yes to delete it"):
+        return 1
+    catalog.delete(args.name)
+    print(f"deleted session '{args.name}'")
     return 0
 
 
@@ -442,8 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     sessions = add_command(
-        commands, "sessions", cmd_sessions_list, "list, inspect, create and repair sessions",
-        "List, inspect, create and repair sessions.",
+        commands, "sessions", cmd_sessions_list,
+        "list, inspect, create, repair, rename and delete sessions",
+        "List, inspect, create, repair, rename and delete sessions.",
     )
     sessions.set_defaults(json=False)
     sub = sessions.add_subparsers(title="commands", metavar="COMMAND")
@@ -486,6 +515,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", type=session_name, help="session name")
     p.add_argument("--yes", action="store_true", help="repair without asking")
+
+    p = add_command(
+        sub, "rename", cmd_sessions_rename, "give a session another name",
+        "Give a session another name (its folder's). Refused while a run writes it.",
+    )
+    p.add_argument("name", type=session_name, help="session name")
+    p.add_argument("new_name", type=session_name, metavar="NEW", help="its new name")
+
+    p = add_command(
+        sub, "delete", cmd_sessions_delete, "remove a session and every file of it",
+        "Remove a session: its lineage, attempts, logs and kernels. Refused while a run "
+        "writes it. Asks first at a terminal; elsewhere it needs --yes. `avo export` keeps a "
+        "version's kernel first, if you want it.",
+    )
+    p.add_argument("name", type=session_name, help="session name")
+    p.add_argument("--yes", action="store_true", help="delete without asking")
 
     p = add_command(
         commands, "export", cmd_export,

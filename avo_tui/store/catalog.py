@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
-from .errors import DamagedSession, StoreError, UnknownSession
+from .atomic import fsync_dir
+from .errors import DamagedSession, SessionExists, StoreError, UnknownSession
 from .journal_storage import BASE, JOURNAL
 from .lock import LockHolder, SessionLock
 from .session import Session, check_session_name
@@ -102,6 +104,37 @@ class SessionCatalog:
             raise DamagedSession(path / BASE, f"{type(exc).__name__}: {exc}",
                                  hint=f"Nothing was changed. `avo sessions repair {name}` "
                                  "checks it") from exc
+
+    def rename(self, name: str, new_name: str) -> Path:
+        """Give a session another name (its folder's); refused while a process writes it, or
+        when the new name is taken. Its lock is held throughout, so no run starts meanwhile."""
+        path = self.path(name)
+        target = self.new_path(new_name)
+        if target.exists():
+            raise SessionExists(f"a session or folder named '{new_name}' is already in "
+                                f"{self.root}")
+        lock = SessionLock(path)
+        lock.acquire()  # SessionLocked names the live writer
+        try:
+            os.rename(path, target)
+        finally:
+            lock.release()
+        fsync_dir(self.root)
+        return target
+
+    def delete(self, name: str) -> None:
+        """Remove a session and every file of it; refused while a process writes it. The
+        folder leaves the listing at once (renamed to a hidden one), then is removed."""
+        path = self.path(name)
+        lock = SessionLock(path)
+        lock.acquire()
+        doomed = self.root / f".deleting-{name}-{os.getpid()}"
+        try:
+            os.rename(path, doomed)
+        finally:
+            lock.release()
+        fsync_dir(self.root)
+        shutil.rmtree(doomed)
 
     def summary(self, name: str) -> SessionSummary:
         path = self.path(name)
