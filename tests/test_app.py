@@ -637,3 +637,16 @@ async def test_on_attaching_an_old_error_is_shown_but_not_raised_as_news(
         assert "an error of 18 minutes ago" in output_text(app)
         assert notified(app, "an error of just now")
         assert not notified(app, "an error of 18 minutes ago")
+
+
+async def test_the_hint_and_guidance_dialogs_name_the_heads_knobs(browsed: Path) -> None:
+    async with browsing(browsed) as (app, pilot):
+        for key in ("h", "g"):
+            await pilot.press(key)
+            assert isinstance(app.screen, TextDialog)
+            knobs = app.screen.query_one("#knobs", Static)
+            await until(pilot, lambda knobs=knobs: "(* now)" in str(knobs.render()))
+            shown = str(knobs.render())
+            # v7, the head: BLOCK 64 of 16|32|64|128, UNROLL 4 (tests/tui_helpers.py)
+            assert "BLOCK 16|32|64*|128" in shown and "UNROLL 1|2|4*" in shown, shown
+            await pilot.press("escape")

@@ -62,7 +62,14 @@ from .lane_facts import LaneFacts
 from .reading import DiffRead, Job, Polled, SessionReader
 from .screens.attempts import AttemptsScreen
 from .screens.detail import CompareScreen, VersionDetail
-from .screens.dialogs import ChoiceDialog, InputDialog, SuspectsDialog, TextDialog
+from .screens.dialogs import (
+    ChoiceDialog,
+    InputDialog,
+    KnobsRead,
+    SuspectsDialog,
+    TextDialog,
+    knobs_line,
+)
 from .screens.info import HelpScreen, ScoresScreen
 from .screens.log import LogScreen
 from .widgets.chart import ScoreChart
@@ -615,8 +622,8 @@ class AvoApp(App[None]):
                 self._send(Hint(text.strip(), lane=lane), f"hint{to}",
                            ": the operator reads it at its next turn")
 
-        self.push_screen(TextDialog(f"Hint{to}", "A one-off suggestion for the next turn."),
-                         sent)
+        self._with_knobs(TextDialog(f"Hint{to}", "A one-off suggestion for the next turn.",
+                                    knobs=True), sent)
 
     def action_guidance(self) -> None:
         lane, to = self.lane, lane_choice(self.lane, len(self.lanes))
@@ -638,7 +645,15 @@ class AvoApp(App[None]):
                 self._send(Guidance(text.strip() or None, lane=lane),
                            ("guidance" if text.strip() else "clearing of the guidance") + to)
 
-        self.push_screen(TextDialog(f"Standing guidance{to}", note, current), sent)
+        self._with_knobs(TextDialog(f"Standing guidance{to}", note, current, knobs=True), sent)
+
+    def _with_knobs(self, dialog: TextDialog, sent: Callable[[str | None], None]) -> None:
+        """Open ``dialog`` at once (keys typed next go to it) and name the head's knobs in it
+        when they are read."""
+        self.push_screen(dialog, sent)
+        if self.reader is not None:
+            self.read_for(dialog, lambda reader: KnobsRead(knobs_line(
+                reader.session.read_files(reader.session.head))))
 
     def action_stop(self) -> None:
         lane = self.lane

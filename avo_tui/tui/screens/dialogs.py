@@ -3,16 +3,20 @@ review of suspects (flagged results held for the operator)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.markup import escape
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from ...evaluation import contract
 from ...store import Suspect
 
 
@@ -33,20 +37,51 @@ class Dialog(ModalScreen[str | None]):
     SCOPED_CSS = False  # the rules name Dialog themselves, so subclasses share them
 
 
+@dataclass
+class KnobsRead(Message):
+    """The head's knobs, read off the event loop for a dialog that names them."""
+
+    text: str
+
+
+def knobs_line(files: dict[str, str]) -> str:
+    """``BLOCK_Q 16|32*|64 · THREADS 1*|2``: every knob the files declare, its allowed
+    values and (starred) the one it has now; "" when they declare none."""
+    knobs: list[contract.Knob] = []
+    for text in files.values():
+        try:
+            knobs += contract.parse(text).knobs
+        except contract.ContractError:
+            continue
+    return " · ".join(
+        f"{k.name} " + "|".join(f"{c}*" if c == k.value else c for c in k.choices)
+        for k in knobs)
+
+
 class TextDialog(Dialog):
-    """Multi-line text; ctrl+s sends it, escape cancels (None)."""
+    """Multi-line text; ctrl+s sends it, escape cancels (None). With ``knobs``, a line under
+    the help names the head's knobs once they are read (KnobsRead)."""
 
     BINDINGS = [Binding("ctrl+s", "send", "send"), Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, title: str, help_text: str, initial: str = "") -> None:
+    def __init__(self, title: str, help_text: str, initial: str = "",
+                 knobs: bool = False) -> None:
         super().__init__()
         self.title_text, self.help_text, self.initial = title, help_text, initial
+        self.knobs = knobs
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"[b]{self.title_text}[/]")
             yield Static(f"[dim]{self.help_text}  ctrl+s send · escape cancel[/]")
+            if self.knobs:
+                yield Static("[dim]the head's knobs: reading ...[/]", id="knobs")
             yield TextArea(self.initial, id="text", soft_wrap=True)
+
+    def on_knobs_read(self, message: KnobsRead) -> None:
+        self.query_one("#knobs", Static).update(
+            Text(f"the head's knobs (* now): {message.text}" if message.text else
+                 "the head declares no knobs", style="cyan"))
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
