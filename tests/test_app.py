@@ -180,6 +180,8 @@ async def test_guidance_is_set_and_shown_for_editing(session: Session, worker: W
         await until(pilot, lambda: session.state.get("guidance") == "vary BLOCK_K only")
         await until(pilot, lambda: "guidance set vary BLOCK_K only" in output_text(app))
         assert notified(app, "guidance sent")
+        # shown above the plan while it holds
+        await until(pilot, lambda: "guidance vary BLOCK_K only" in text_of(app, "#plan"))
         await pilot.press("g")
         assert app.screen.query_one("TextArea").text == "vary BLOCK_K only"  # type: ignore[attr-defined]
         await pilot.press("escape")

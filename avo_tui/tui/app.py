@@ -506,7 +506,8 @@ class AvoApp(App[None]):
         lane = self._plan_lane()
         facts = self._lane_facts(self.lane)
         plan = self.query_one(PlanPane)
-        plan.set_plan(facts.plan if facts is not None else self._latest_plan[1])
+        guidance = (facts.guidance if facts is not None else None) or self.state.guidance
+        plan.set_plan(facts.plan if facts is not None else self._latest_plan[1], guidance)
         plan.set_progress(self.state.step, self._activity.get(lane, ""))
         title = f"plan · L{lane}" if lane else "plan"
         if plan.border_title != title:

@@ -17,13 +17,19 @@ class PlanPane(Static):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(Text("no plan yet", style="dim"), **kwargs)
         self.plan = ""
+        self.guidance: str | None = None
         self.step = -1
         self.activity = ""
 
-    def set_plan(self, text: str) -> None:
-        if text != self.plan:
-            self.plan = text
-            self.update(Text(text) if text else Text("no plan yet", style="dim"))
+    def set_plan(self, text: str, guidance: str | None = None) -> None:
+        """The plan, under the standing guidance while one holds (the operator's, which
+        every step follows until it is changed)."""
+        if (text, guidance) != (self.plan, self.guidance):
+            self.plan, self.guidance = text, guidance
+            shown = Text(text) if text else Text("no plan yet", style="dim")
+            if guidance:
+                shown = Text.assemble(("guidance ", "bold magenta"), guidance, "\n", shown)
+            self.update(shown)
 
     def set_progress(self, step: int, activity: str) -> None:
         """``step`` counts from 0; -1 while the session is being prepared."""
