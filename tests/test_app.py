@@ -241,6 +241,16 @@ async def test_an_unchanged_edit_sends_nothing(session: Session, worker: Worker,
         assert not [a for a in session.recent_attempts(50) if a.author == "operator"]
 
 
+async def test_quit_says_which_evaluation_it_waits_for(session: Session, worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):
+        await until(pilot, lambda: app.state.in_flight is not None)  # as the app last read it
+        await pilot.press("q")
+        assert notified(app, "stopping at the next safe point, after the evaluation in flight "
+                             "(a candidate on v")
+        assert any(" s so far" in n.message for n in app._notifications)
+        await until(pilot, lambda: not app.is_running, timeout=120)
+
+
 async def test_quit_stops_the_in_process_run_at_a_safe_point(session: Session,
                                                              worker: Worker) -> None:
     async with running_app(session, worker) as (app, pilot):

@@ -830,13 +830,24 @@ class AvoApp(App[None]):
             self.exit()
         elif self.quitting == 1:  # to this engine alone: an ended one must not stop the next run
             client.engine.submit(Stop("quit from the app"))
-            self.notify("stopping at the next safe point; q again to cut the evaluation short",
-                        timeout=30)
+            self.notify(f"stopping at the next safe point{self._waiting_on()}; q again to cut "
+                        "the evaluation short", timeout=30)
         elif self.quitting == 2:
             client.abandon_evaluation()
             self.notify("cutting the evaluation short; q again to leave at once", timeout=30)
         else:
             self.exit()
+
+    def _waiting_on(self) -> str:
+        """What a stop waits for: the evaluation in flight, its candidate's base and how long
+        it has run, and what it is doing now; "" when nothing is in flight."""
+        flight = self.state.in_flight
+        if flight is None:
+            return ""
+        took = max(0.0, time.time() - flight.started)
+        doing = self._activity.get(None, "")
+        return (f", after the evaluation in flight (a candidate on {flight.base}, "
+                f"{took:.0f} s so far{': ' + doing if doing else ''})")
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
