@@ -195,3 +195,22 @@ async def test_at_80x24_the_log_screens_footer_is_whole(browsed: Path) -> None:
         await pilot.pause()
         footer = screen_lines(app)[-1].rstrip()
         assert "esc close" in footer and footer.endswith("? help"), footer
+
+
+async def test_the_score_chart_spreads_a_few_versions_over_its_width() -> None:
+    from textual.app import App
+
+    from avo_tui.tui.widgets.chart import ScoreChart
+
+    class One(App[None]):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield ScoreChart()
+
+    app = One()
+    async with app.run_test(size=(88, 10)) as pilot:
+        chart = app.query_one(ScoreChart)
+        chart.set_data([("v0", 10.0), ("v1", 20.0)], {"cudnn": 15.0}, "TFLOP/s")
+        await pilot.pause()
+        bottom = str(chart.render()).splitlines()[-2]  # the lowest row of bars
+        bars = bottom[8:]
+        assert len(bars) == 80 and bars.count("█") == 80, bottom  # both bars, 40 columns each

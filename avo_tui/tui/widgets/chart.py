@@ -35,6 +35,7 @@ class ScoreChart(Widget):
             return legend + Text("\nno scored versions yet", style="dim")
         rows = height - 2
         shown = self.points[-(width - 8):]
+        column = max(1, (width - 8) // len(shown))  # a few versions spread over the width
         top = max([v for _, v in shown] + list(self.baselines.values())) or 1.0
         levels = [v / top * rows * 8 for _, v in shown]
         marks = {round(v / top * rows * 8 / 8 - 0.5): s for (_, v), s
@@ -47,7 +48,7 @@ class ScoreChart(Widget):
                 cell = min(8, max(0, round(level - row * 8)))
                 char = BLOCKS[cell] if cell else ("─" if row in marks else " ")
                 style = "green" if cell else marks.get(row, "")
-                line.append(char, style=style)
+                line.append(char * column, style=style)
             lines.append(line)
         best = max(v for _, v in shown)
         footer = Text(f"{shown[0][0]} … {shown[-1][0]}  best {best:.4g}", style="dim")
