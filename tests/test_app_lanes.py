@@ -122,7 +122,8 @@ async def test_the_lanes_strip_shows_each_lane_with_its_state(
                     timeout=180)
         await until(pilot, lambda: shows_lane(app, session, 1) and shows_lane(app, session, 2))
         for number in (1, 2):
-            assert lane_line(app, number).startswith(f"▸ L{number} tuner")  # all controlled
+            # all controlled (▸); the operator's name is the first fact a long line drops
+            assert lane_line(app, number).startswith(f"▸ L{number} ")
         assert "keys→all" in status_text(app)
         assert app.query_one("#plan").border_title.startswith("plan · L")  # type: ignore[union-attr]
 
