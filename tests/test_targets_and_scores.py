@@ -170,6 +170,9 @@ def test_a_baseline_is_ratioed_against_the_launches_beside_it_while_the_clock_dr
     medians = (statistics.median(t for n, t in sequence if n == "cudnn")
                / statistics.median(t for n, t in sequence if n == "candidate"))
     assert abs(medians - 1.2) > 0.05  # what the ratio read before
+    # at either end the one neighbour there is; between two, their mean
+    ends = beside_logs([("b", 2.0), ("c", 1.0), ("b", 4.5), ("c", 2.0), ("b", 4.0)], "c")
+    assert [math.exp(x) for x in ends["b"]] == pytest.approx([2.0, 3.0, 2.0])
 
 
 def test_a_baseline_timed_beside_the_candidate_takes_its_median_from_the_pairs() -> None:

@@ -109,14 +109,24 @@ def beside_logs(sequence: list[tuple[str, float]], reference: str) -> dict[str, 
     is, at either end), grouped by subject. Launches side by side run at the same clock, so
     their ratio holds while the clock under sustained load drifts and takes both medians with
     it."""
+    def nearest(order: list[int]) -> dict[int, float]:
+        """Each launch's nearest reference launch time, walking ``order``."""
+        found: dict[int, float] = {}
+        last: float | None = None
+        for index in order:
+            name, seconds = sequence[index]
+            if name == reference:
+                last = seconds if seconds > 0 else last
+            elif last is not None:
+                found[index] = last
+        return found
+
+    before = nearest(list(range(len(sequence))))  # two passes: launches number thousands
+    after = nearest(list(range(len(sequence) - 1, -1, -1)))
     logs: dict[str, list[float]] = {}
     for index, (name, seconds) in enumerate(sequence):
-        if name == reference or seconds <= 0:
-            continue
-        before = next((t for n, t in reversed(sequence[:index]) if n == reference), None)
-        after = next((t for n, t in sequence[index + 1:] if n == reference), None)
-        near = [t for t in (before, after) if t is not None and t > 0]
-        if near:
+        near = [t for t in (before.get(index), after.get(index)) if t is not None]
+        if name != reference and seconds > 0 and near:
             logs.setdefault(name, []).append(math.log(seconds / statistics.fmean(near)))
     return logs
 
