@@ -29,7 +29,6 @@ from .commands import (
 from .commands import app as app_command
 from .commands.tables import FittedTable
 from .engine.budget import Spending, VersionCosts
-from .engine.event_lines import counted
 from .engine.inbox import age, describe, queued
 from .engine.lanes import lane_lines
 from .evaluation import (
@@ -55,6 +54,7 @@ from .store import (
 )
 from .store.catalog import run_status
 from .store.session import Session
+from .views.events import counted
 
 EXPORT_SUMMARY = "avo-version.json"
 STEP_LOOKBACK = 5000  # events searched back from the last for the latest step's cost

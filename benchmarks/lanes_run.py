@@ -105,12 +105,12 @@ from engine_helpers import CALL, repeated  # noqa: E402
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use  # noqa: E402
 from report import print_figures  # noqa: E402
 
-from avo_tui.engine.gpu_pool import GpuSpecError, resolve_gpus  # noqa: E402
 from avo_tui.engine.lanes import draft_name  # noqa: E402
 from avo_tui.engine.launch import seed_files  # noqa: E402
 from avo_tui.evaluation import TargetSpec, UnknownTarget, get_target  # noqa: E402
 from avo_tui.operators.agent import research  # noqa: E402
 from avo_tui.operators.agent.tools import EDITOR  # noqa: E402
+from avo_tui.pool import GpuSpecError, resolve_gpus  # noqa: E402
 from avo_tui.store import Session, StoreError  # noqa: E402
 
 NAME = "lanes-run"  # the session

@@ -8,7 +8,7 @@
 For pools of 1, 2, 4 ... workers (up to every GPU of --gpus; on the CPU target, --workers CPU
 worker processes), the same batch of --evals candidates (the seed and its one-knob variants,
 each new to a fresh compile cache, as a tuner's are) is scored through the evaluator's pool,
-as many at once as the pool has workers (engine/gpu_pool.py). Each worker first scores the
+as many at once as the pool has workers (pool/). Each worker first scores the
 seed once (started, warm, baselines measured), which is not counted. Prints per pool size:
 
     evals_per_hour     the batch's evaluations over its wall time, per hour
@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from avo_tui.engine import Evaluator  # noqa: E402
-from avo_tui.engine.gpu_pool import GpuSpecError, WorkerPool, resolve_gpus  # noqa: E402
 from avo_tui.engine.launch import seed_files  # noqa: E402
 from avo_tui.evaluation import (  # noqa: E402
     EvalRequest,
@@ -57,6 +56,7 @@ from avo_tui.evaluation import (  # noqa: E402
     get_target,
 )
 from avo_tui.evaluation.candidate import apply_knobs  # noqa: E402
+from avo_tui.pool import GpuSpecError, WorkerPool, resolve_gpus  # noqa: E402
 
 
 def pool_sizes(count: int) -> list[int]:

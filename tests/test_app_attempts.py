@@ -14,12 +14,12 @@ from test_app_layout import screen_lines
 from textual.widgets import OptionList, Static
 from tui_helpers import branched_session, kernel, opened, until
 
-from avo_tui.engine.attempt_lines import attempt_cells
 from avo_tui.engine.client import RunClient
 from avo_tui.store import Score, Session
 from avo_tui.tui import AvoApp, make_app
 from avo_tui.tui.screens.attempts import AttemptDetail, AttemptsScreen
 from avo_tui.tui.screens.info import HelpScreen
+from avo_tui.views.attempts import attempt_cells
 
 pytestmark = pytest.mark.anyio
 COMPILER_LOG = json.dumps({"outcome": "compile_error",

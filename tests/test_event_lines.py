@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 
-from avo_tui.engine.event_lines import event_line, plain
 from avo_tui.store import Event
+from avo_tui.views.events import event_line, plain
 
 AWKWARD = r"a[i] = b[j]; [bold]not markup[/bold] \ [/] C:\path\ [dim]"
 EVENTS = [

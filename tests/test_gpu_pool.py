@@ -1,4 +1,4 @@
-"""The pool of evaluation workers (engine/gpu_pool.py): each worker leased to one evaluation at
+"""The pool of evaluation workers (pool/): each worker leased to one evaluation at
 a time, evaluations from several threads side by side, workers pinned to their GPU, ``avo run
 --gpus`` and ``--workers`` checked and kept by the session. No GPU is needed: GPU facts are
 given by stand-in workers, and a pinned worker's environment is read at its spawn."""
@@ -20,7 +20,10 @@ from avo_tui.cli import main
 from avo_tui.commands.run import prepare_run, run_args
 from avo_tui.engine import Evaluator, RunSettings
 from avo_tui.engine.evaluator import MAX_LOST, host_key
-from avo_tui.engine.gpu_pool import (
+from avo_tui.engine.launch import seed_files
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
+from avo_tui.evaluation import worker as worker_module
+from avo_tui.pool import (
     GpuSpecError,
     WorkerLost,
     WorkerPool,
@@ -28,9 +31,6 @@ from avo_tui.engine.gpu_pool import (
     parse_gpus,
     resolve_gpus,
 )
-from avo_tui.engine.launch import seed_files
-from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation import worker as worker_module
 from avo_tui.store import Score, Session
 
 CPU = get_target("cpu-attention")

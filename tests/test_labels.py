@@ -13,12 +13,12 @@ import pytest
 from engine_helpers import TARGET
 
 from avo_tui.engine import Engine, Evaluator
-from avo_tui.engine.event_lines import event_line, plain
 from avo_tui.engine.gate import NoiseEstimate, Paired, first_reading, judge_beside, unconfirmed
 from avo_tui.evaluation import ConfigResult, EvalResult, Worker
 from avo_tui.evaluation.timing import is_unsteady, steadiness
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import NOT_FAILURES, Event, Score, Session
+from avo_tui.views.events import event_line, plain
 
 BEST = 10.0  # the seed's stored score, GFLOP/s
 FILES = {"attention.c": "// a kernel\n"}

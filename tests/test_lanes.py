@@ -32,11 +32,11 @@ from avo_tui.engine import (
     Stop,
     SupervisorLimits,
 )
-from avo_tui.engine.gpu_pool import EvalWorker, WorkerPool
 from avo_tui.engine.inbox import queued
 from avo_tui.evaluation import EvalResult, Worker, contract
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.operators import Operator, StepContext, StepResult, Trial, Tuner
+from avo_tui.pool import EvalWorker, WorkerPool
 from avo_tui.store import Attempt, Event, RunState, Score, Session, payload_of
 
 COMMIT_TRIES = 5  # first readings are compared with a score taken at another moment

@@ -19,11 +19,11 @@ import pytest
 from fake_anthropic import Recorded, Reply
 from test_eval_speed_bench import needs_nvrtc
 
-from avo_tui.engine.gpu_pool import visible_gpus
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import contract, get_target
 from avo_tui.evaluation.candidate import apply_knobs
 from avo_tui.evaluation.gpu import launch_variables
+from avo_tui.pool import visible_gpus
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "lanes_run.py"

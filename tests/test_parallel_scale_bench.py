@@ -13,9 +13,9 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
-from avo_tui.engine.gpu_pool import visible_gpus
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import get_target
+from avo_tui.pool import visible_gpus
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "parallel_scale.py"

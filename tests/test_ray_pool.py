@@ -1,4 +1,4 @@
-"""``avo run --ray`` (engine/ray_pool.py): evaluations in Ray actors, each holding a warm
+"""``avo run --ray`` (pool/ray.py): evaluations in Ray actors, each holding a warm
 worker; an actor lost with its evaluation is replaced and the request asked again, and the run
 loses no step. A local Ray of two CPUs stands in for a cluster (started once for the module;
 skipped where Ray is not installed); the CPU target's actors take one CPU and no GPU."""
@@ -17,9 +17,9 @@ from test_run_cli import wait_until
 
 from avo_tui.cli import main
 from avo_tui.engine import Evaluator
-from avo_tui.engine.gpu_pool import WorkerPool
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import Worker, get_target
+from avo_tui.pool import WorkerPool
 from avo_tui.store import Session
 
 CPU = get_target("cpu-attention")
@@ -83,7 +83,7 @@ def cluster() -> Iterator[str]:
 @pytest.fixture
 def slot(cluster: str) -> Iterator[Any]:
     """One Ray slot for the CPU target, stopped after the test."""
-    from avo_tui.engine.ray_pool import RayWorker, actor_options
+    from avo_tui.pool.ray import RayWorker, actor_options
 
     worker = RayWorker("cpu", actor_options(CPU), "avo-test-slot")
     try:

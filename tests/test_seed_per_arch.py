@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from avo_tui.cli import main
-from avo_tui.engine.event_lines import event_line
 from avo_tui.engine.launch import ARCH_ENV, choose_seed
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.archs import COMPILE_CHECKED, UnknownArch, arch_of, host_arch
 from avo_tui.evaluation.targets import UnsupportedGpu
 from avo_tui.store import Session
+from avo_tui.views.events import event_line
 
 CHOSEN = {
     "sm_80": "cuda/attention_fwd.cu",

@@ -16,10 +16,10 @@ from rich.console import Console
 from avo_tui.cli import main
 from avo_tui.commands.run import _EventPrinter
 from avo_tui.engine import Budgets, Engine, Evaluator
-from avo_tui.engine.output_log import OutputLog
 from avo_tui.evaluation import Worker
 from avo_tui.operators.protocol import StepContext, StepResult
 from avo_tui.store import EventKind, Session
+from avo_tui.views.output_log import OutputLog
 
 
 class WrongKeys:

@@ -9,7 +9,8 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from ..engine.attempt_lines import (
+from ..store import Attempt, Session, SessionCatalog, StoreError
+from ..views.attempts import (
     COLUMNS,
     attempt_cells,
     attempt_diff,
@@ -18,7 +19,6 @@ from ..engine.attempt_lines import (
     outcome_style,
     select_attempts,
 )
-from ..store import Attempt, Session, SessionCatalog, StoreError
 from . import Subcommands, add_command, positive_int, session_name
 from .tables import FittedTable
 

@@ -29,11 +29,8 @@ from ..engine import (
     seed_files,
 )
 from ..engine.client import RunClient
-from ..engine.event_lines import counted, event_line
-from ..engine.gpu_pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..engine.lanes import describe_lanes, lane_lines, lane_operators_for_run, resumed_lanes
 from ..engine.launch import choose_seed, gpu_arch, kernels_dir
-from ..engine.output_log import OutputLog
 from ..evaluation import TargetSpec, get_target
 from ..evaluation.archs import host_arch
 from ..knowledge import configured_folders, flag_folders
@@ -41,7 +38,10 @@ from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_n
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..operators.agent.models import EFFORT_LEVELS
 from ..operators.agent.settings import DEFAULT_EFFORT
+from ..pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..store import Event, OperatorPayload, Session, SessionCatalog, StoreError
+from ..views.events import counted, event_line
+from ..views.output_log import OutputLog
 from . import (
     Subcommands,
     add_command,
@@ -90,7 +90,7 @@ class PreparedRun:
     target: TargetSpec
     settings: RunSettings
     budgets: Budgets
-    pool: WorkerPool  # the evaluation workers, one per GPU (engine/gpu_pool.py)
+    pool: WorkerPool  # the evaluation workers, one per GPU (pool/)
     evaluator: Evaluator
     agent: AgentSettings | None
     knowledge: list[Path]  # the agent's knowledge folders: knowledge/, then the user's

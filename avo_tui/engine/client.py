@@ -20,9 +20,10 @@ from ..store.lock import LockHolder, SessionLock
 from . import commands as cmd
 from .engine import Engine
 from .inbox import send
-from .output_log import OUTPUT_LOG
 
 POLL_BATCH = 2000  # events taken per poll, so a view catching up stays responsive
+
+OUTPUT_LOG = "output.log"  # the session's full output, written by views/output_log.py
 
 
 @dataclass(frozen=True)

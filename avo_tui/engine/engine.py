@@ -44,6 +44,7 @@ from typing import Any, cast
 from ..evaluation import EvalResult
 from ..evaluation.paired import GatePlan
 from ..operators.protocol import GateAnswer, Operator, StepInterrupted, StepResult, Trial
+from ..pool import gpu_index
 from ..store import (
     Attempt,
     ErrorPayload,
@@ -69,7 +70,6 @@ from .budget import Budgets, Usage
 from .context import RunContext
 from .evaluator import Evaluator, score_of, sources_key
 from .gate import Gate, GateDecisions, NoiseEstimate, Verdict, paired_of, unconfirmed
-from .gpu_pool import gpu_index
 from .inbox import Inbox, describe, queued_payload
 from .lanes import CONVERSATION, LANE_MEMORY, Lane, moved_note, starting_version
 from .progress import Progress, ProgressListener

@@ -12,8 +12,8 @@ from typing import Any
 from ..evaluation import EvalRequest, EvalResult, TargetSpec
 from ..evaluation.paired import GatePlan
 from ..evaluation.results import Failure, Timing
+from ..pool import EvalWorker, WorkerLost, WorkerPool, gpu_label
 from ..store import Score
-from .gpu_pool import EvalWorker, WorkerLost, WorkerPool, gpu_label
 
 Progress = Callable[[str, str], None]
 Leased = Callable[[dict[str, object]], None]  # told the host facts of the worker leased
@@ -74,7 +74,7 @@ def sources_key(files: Mapping[str, str]) -> str:
 
 
 class Evaluator:
-    """Scores candidates for one session on a pool of warm workers (engine/gpu_pool.py): each
+    """Scores candidates for one session on a pool of warm workers (pool/): each
     evaluation leases one worker, so evaluations from several threads run side by side on
     different GPUs, and one request (the gate's candidate and best, interleaved) never spans
     two. Baseline timings measured on each host are kept in ``baselines`` ({host key: {config:

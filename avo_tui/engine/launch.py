@@ -44,7 +44,7 @@ class RunSettings:
     origin: str | None = None  # "SESSION:VERSION" the seed came from (avo run --from)
     knowledge: tuple[str, ...] = ()  # folders given with --knowledge, consulted by the agent
     lanes: int = 1  # --lanes: operator instances at work on the session at once (lanes.py)
-    gpus: str | None = None  # --gpus: "all" or "0,1,3"; None: one GPU (engine/gpu_pool.py)
+    gpus: str | None = None  # --gpus: "all" or "0,1,3"; None: one GPU (pool/)
     workers: int | None = None  # --workers: CPU worker processes, or Ray actors with --ray
 
     def to_doc(self) -> dict[str, Any]:

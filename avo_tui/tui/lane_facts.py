@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..engine.gpu_pool import gpu_index, gpu_label
+from ..pool import gpu_index, gpu_label
 from ..store import AttemptPayload, InFlight, Payload, PlanPayload, RunState, UnreadablePayload
 from ..store.run_state import LaneState
 

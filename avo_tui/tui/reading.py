@@ -23,7 +23,6 @@ from textual.message_pump import MessagePump
 
 from ..engine.budget import Spending, VersionCosts
 from ..engine.client import POLL_BATCH, RunClient
-from ..engine.event_lines import payload_line, plain
 from ..store import (
     ErrorPayload,
     EventKind,
@@ -37,6 +36,7 @@ from ..store import (
     Version,
     payload_of,
 )
+from ..views.events import payload_line, plain
 from .lane_facts import LaneFacts, LaneTracker, lane_of
 from .scores import score_sheet
 from .widgets.diff import candidate_diff, version_diff

@@ -1,6 +1,6 @@
 """Every attempt of the session, committed or not, newest first (``f``: only the failed ones);
 enter opens one with its evaluation log and its diff against the version it was built on.
-The lines are the ones ``avo sessions attempts`` prints (engine/attempt_lines.py)."""
+The lines are the ones ``avo sessions attempts`` prints (views/attempts.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from ...engine.attempt_lines import (
+from ...store import Attempt, StoreError
+from ...views.attempts import (
     attempt_cells,
     attempt_diff,
     attempt_line,
@@ -25,7 +26,6 @@ from ...engine.attempt_lines import (
     outcome_style,
     select_attempts,
 )
-from ...store import Attempt, StoreError
 from ..reading import SessionReader, read_for
 from .detail import Sheet, diff_view
 

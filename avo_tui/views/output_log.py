@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from ..engine.client import OUTPUT_LOG
+from ..engine.progress import Progress
 from ..store import Event
-from .event_lines import event_line, plain
-from .progress import Progress
-
-OUTPUT_LOG = "output.log"
+from .events import event_line, plain
 
 
 class OutputLog:

@@ -25,7 +25,7 @@ from typing import Any
 from ..evaluation import EvalRequest, EvalResult, TargetSpec, Worker, WorkerError
 from ..evaluation.results import Failure
 from ..evaluation.targets import get_target
-from .gpu_pool import ProgressCallback, WorkerLost, WorkerPool
+from .protocol import ProgressCallback, WorkerLost, WorkerPool
 
 try:
     import ray

@@ -32,7 +32,7 @@ from ..store import (
     UnreadablePayload,
     payload_of,
 )
-from .attempt_lines import outcome_style
+from .attempts import outcome_style
 
 ENDED = ("finished", "stopped", "interrupted", "crashed")
 
