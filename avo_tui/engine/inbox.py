@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,32 +104,34 @@ def send(session_dir: Path, command: Command) -> Path:
 
 
 class Inbox:
+    """The engine's control commands, taken in the order they were sent."""
+
     def __init__(self, session_dir: Path | None = None) -> None:
         self.folder = session_dir / INBOX if session_dir else None
-        self._queue: queue.Queue[Command] = queue.Queue()
+        self._waiting: deque[Command] = deque()
+        self._arrived = threading.Condition()
         self.rejected: list[str] = []  # unreadable command files, reported by the engine
         self._draining = threading.Lock()  # lanes drain from several threads: each file once
 
     def put(self, command: Command) -> None:
-        self._queue.put(command)
+        with self._arrived:
+            self._waiting.append(command)
+            self._arrived.notify_all()
 
     def drain(self) -> list[Command]:
         """Every command waiting now: files first (they were sent earlier, from outside)."""
         with self._draining:
             commands = self._from_folder()
-            while True:
-                try:
-                    commands.append(self._queue.get_nowait())
-                except queue.Empty:
-                    return commands
+            with self._arrived:
+                commands.extend(self._waiting)
+                self._waiting.clear()
+            return commands
 
     def wait(self, timeout_s: float) -> None:
-        """Block until an in-process command arrives or ``timeout_s`` passes (files are polled)."""
-        try:
-            command = self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return
-        self._queue.put(command)  # drain() takes it, in order with anything else
+        """Block until an in-process command waits or ``timeout_s`` passes (files are polled).
+        It takes nothing: :meth:`drain` takes every command, in the order they came."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: bool(self._waiting), timeout=timeout_s)
 
     def _from_folder(self) -> list[Command]:
         if self.folder is None or not self.folder.is_dir():
