@@ -456,9 +456,7 @@ def snapshot(directory: Path, lanes: int) -> Snapshot | None:
     try:
         with Session.open(directory, writable=False) as s:
             state = s.run_state
-            # Lane 1's candidate is the state's own in_flight; lane K's, its lane's entry.
-            flying = {1: state.in_flight} | {int(k): v.in_flight for k, v in state.lanes.items()
-                                             if k.isdigit() and int(k) > 1}
+            flying = {int(k): v.in_flight for k, v in state.lanes.items() if k.isdigit()}
             versions, suspects = list(s.lineage), s.suspects()
             shares = {v.id: knob_values("\n".join(s.read_files(v).values())) for v in versions}
             for suspect in suspects:

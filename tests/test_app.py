@@ -455,14 +455,14 @@ async def test_unreadable_events_show_as_generic_lines(tmp_path: Path) -> None:
 async def test_a_damaged_run_state_does_not_stop_the_app(tmp_path: Path) -> None:
     with branched_session(tmp_path / "hurt") as session:
         session.set_state(announce=False, status=["stopped"], step="nine", usage="lots",
-                          guidance=5, in_flight={"base": 7})
+                          guidance=5, lanes={"1": {"in_flight": {"base": 7}}})
     async with browsing(tmp_path / "hurt") as (app, pilot):
         assert " unknown " in status_text(app) and "step 0 · 0m00s" in status_text(app)
         await pilot.press("m", "m", "m")  # the candidate in flight: none that reads
         await until(pilot, lambda: diff_title(app) == "no candidate is being evaluated now")
         with Session.open(tmp_path / "hurt") as writer:  # one that reads, on a missing base
-            writer.set_state(announce=False, in_flight={"base": "v99", "author": "agent",
-                                                        "files": {}, "started": 1.0})
+            writer.set_state(announce=False, lanes={"1": {"in_flight": {
+                "base": "v99", "author": "agent", "files": {}, "started": 1.0}}})
         await until(pilot, lambda: "cannot diff" in diff_title(app))
         await pilot.press("g")
         assert isinstance(app.screen, TextDialog)

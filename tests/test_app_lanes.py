@@ -340,10 +340,9 @@ def evaluating(session: Session, first: str | None, second: str | None) -> None:
         return InFlight("v0", "tuner", session.head.files, time.time(), gpu)
 
     lanes = {str(n): LaneState(operator="tuner", status="running", base="v0",
-                               in_flight=flight(second) if n == 2 else None).to_doc()
+                               in_flight=flight(second if n == 2 else first)).to_doc()
              for n in (1, 2)}
-    session.set_state(announce=False, status="running", lane_count=2, lanes=lanes,
-                      in_flight=flight(first).to_doc())
+    session.set_state(announce=False, status="running", lane_count=2, lanes=lanes)
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_a_pause_during_an_evaluation_lets_it_finish_and_be_recorded(
     live.engine.submit(Pause())
     live.wait(lambda: bool(live.kinds("pause")))
     assert session.attempt_count == 1  # the running evaluation finished and was recorded first
-    assert session.state["in_flight"] is None
+    assert session.run_state.in_flight is None
     pause_seq = live.kinds("pause")[0].seq
     assert next(e for e in live.events if e.kind == "attempt").seq < pause_seq
     went_round_while_paused(live)
@@ -123,7 +123,7 @@ def test_a_hint_naming_a_knob_pins_the_next_candidate(session: Session, worker: 
     assert acks["make it faster"]["action"] == "unusable"
     assert "names no knob" in acks["make it faster"]["note"]
     assert knob(session, attempt_files(session, "a1"), "BLOCK_Q") == "16"
-    assert session.state["pending_hints"] == []
+    assert session.run_state.pending_hints == ()
 
 
 def test_guidance_holds_for_every_step_until_cleared(session: Session, worker: Worker) -> None:
@@ -194,7 +194,7 @@ def test_stop_ends_the_run_at_a_safe_point(session: Session, worker: Worker) -> 
     live.wait(live.evaluating.is_set)
     live.engine.submit(Stop("enough"))
     assert live.finish() == "enough"
-    assert session.state["status"] == "stopped" and session.state["in_flight"] is None
+    assert session.state["status"] == "stopped" and session.run_state.in_flight is None
     assert session.attempt_count >= 1
     assert all(a.outcome != "interrupted" for a in session.recent_attempts(20))
 

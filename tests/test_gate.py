@@ -86,7 +86,7 @@ def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(
     same = session.recent_attempts(1)[0]
     assert same.outcome == "unchanged" and same.detail.startswith(
         "compiles to the same kernel as the best, v0")
-    assert session.state.get("in_flight") is None  # nothing left for a crash to recover
+    assert session.run_state.in_flight is None  # nothing left for a crash to recover
 
     restarted = Engine(session, Tuner(1), evaluator)  # the decision outlives the process
     assert restarted.gate.decisions.get(trial.result.kernel_id, session.best()) == decision.id

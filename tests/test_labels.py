@@ -14,6 +14,7 @@ from engine_helpers import TARGET
 
 from avo_tui.engine import Engine, Evaluator
 from avo_tui.engine.gate import NoiseEstimate, Paired, first_reading, judge_beside, unconfirmed
+from avo_tui.engine.trials import CommitRequest
 from avo_tui.evaluation import ConfigResult, EvalResult, Worker
 from avo_tui.evaluation.timing import is_unsteady, steadiness
 from avo_tui.operators import Trial, Tuner
@@ -95,7 +96,7 @@ def scored(gmean: float, notes: tuple[str, ...] = ()) -> EvalResult:
 
 
 def test_the_engine_labels_a_first_evaluation_within_the_noise(engine: Engine) -> None:
-    outcome, detail = engine._classify(scored(BEST * 1.0858))
+    outcome, detail = engine.trials.classify(scored(BEST * 1.0858))
     assert outcome == "within_noise"
     assert "+8.58% on the best (v0), within the noise of 9.40%" in detail
 
@@ -107,7 +108,8 @@ def test_the_engine_records_an_unconfirmed_candidate_with_both_figures(engine: E
     confirm = scored(BEST * 1.012)
     verdict = judge_beside(Paired(math.log(1.012), 0.01, 10), "v0", confirm.geomean,
                            TARGET.unit)
-    attempt = engine._record_decision(trial, confirm, verdict, "tuner: a change", "tuner", None)
+    request = CommitRequest("tuner: a change", "tuner", None, engine.lanes[0])
+    attempt = engine.trials.record_decision(trial, confirm, verdict, request)
     assert attempt.outcome == "not_confirmed" and attempt.version is None
     assert attempt.detail.startswith(f"not confirmed on re-evaluation of {first.id}: +8.58% on v0 "
                                      "at first, then re-evaluated at 10.12 GFLOP/s, +1.20% ± "
@@ -116,7 +118,7 @@ def test_the_engine_records_an_unconfirmed_candidate_with_both_figures(engine: E
 
 def test_a_note_on_machine_load_reaches_the_attempt(engine: Engine) -> None:
     note = "b1-h4kv2-s256-d64-full: machine load suspected: ..."
-    outcome, detail = engine._classify(scored(BEST * 0.5, notes=(note,)))
+    outcome, detail = engine.trials.classify(scored(BEST * 0.5, notes=(note,)))
     assert outcome == "slower" and detail.endswith(f"; {note}")
 
 

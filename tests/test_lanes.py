@@ -219,7 +219,7 @@ def test_a_candidate_the_new_best_overtook_is_not_measured_again(tmp_path: Path)
         session.commit({KERNEL: "// fastest\n"}, author="tuner", message="v1",
                        score=Score(20.0, unit=TARGET.unit))
         trial = Trial(first, scored(12.0), {KERNEL: "// faster\n"}, "key")
-        assert engine.commit(trial, "faster", "tuner", lane=lane) is None
+        assert engine.commit(trial, "faster", "tuner", lane=2) is None
         answer = lane.answer
         assert answer is not None and answer.attempt.outcome == "slower"
         assert "not re-evaluated" in answer.attempt.detail and answer.moved_from == "v0"
@@ -394,7 +394,7 @@ def test_a_lane_evaluating_says_which_gpu_its_evaluation_holds(session: Session)
     for _ in range(2):
         assert arrived.acquire(timeout=GUARD_S)  # both evaluations hold their GPU now
     state = session.run_state
-    flights = [state.in_flight, state.lanes["2"].in_flight]
+    flights = [state.lane(1).in_flight, state.lane(2).in_flight]
     assert sorted(f.gpu or "" for f in flights if f is not None) == ["0", "1"]
     release.set()
     live.finish(120)
@@ -422,11 +422,11 @@ def both_in_flight(path: Path) -> Acknowledged | None:
     if not (path / "session.json").exists():
         return None
     with Session.open(path, writable=False) as s:
-        state = s.state
-        second = (state.get("lanes") or {}).get("2") or {}
-        flying = {1: state.get("in_flight"), 2: second.get("in_flight")}
-        if not all(flying.values()) or state.get("step", 0) < 1:
+        state = s.run_state
+        flights = {1: state.lane(1).in_flight, 2: state.lane(2).in_flight}
+        if not all(flights.values()) or state.step < 1:
             return None
+        flying = {n: flight.to_doc() for n, flight in flights.items() if flight}
         return Acknowledged(
             versions=[v.to_doc() for v in s.lineage],
             attempts=[s.attempt(f"a{n}").to_doc() for n in range(1, s.attempt_count + 1)],

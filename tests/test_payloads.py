@@ -50,6 +50,7 @@ from avo_tui.store import (
     append_payload,
     payload_of,
 )
+from avo_tui.store.run_state import LaneState
 
 # Every kind, in every shape its writers use.
 SAMPLES: list[Payload] = [
@@ -171,9 +172,9 @@ def full_state() -> RunState:
         noise={"floor_pct": 0.5}, gate_decisions={"k": ["v2", "a5"]},
         supervisor={"attempts_since_commit": 3}, operator_memory={"notes": ["REPEAT 2 wins"]},
         baselines={"k": {"b1": {"reference": {"median_s": 0.5}}}},
-        pending_hints=("try BLOCK_Q=64",), guidance="keep it",
-        in_flight=InFlight("v3", "agent", {"kernel.c": "ab12"}, 7.0),
-        suspects={"a7": suspect}, knowledge=("/notes",),
+        guidance="keep it", suspects={"a7": suspect}, knowledge=("/notes",),
+        lanes={"1": LaneState("agent", "paused", pending_hints=("try BLOCK_Q=64",),
+                              in_flight=InFlight("v3", "agent", {"kernel.c": "ab12"}, 7.0))},
     )
 
 
@@ -186,13 +187,14 @@ def test_the_run_state_reads_back_what_it_wrote() -> None:
 
 def test_a_damaged_state_field_reads_as_its_default_and_is_named() -> None:
     doc = full_state().to_doc() | {
-        "status": ["paused"], "step": "twelve", "usage": "lots", "in_flight": {"base": 7},
-        "guidance": 5, "pending_hints": "try", "baselines": ["fast"],
+        "status": ["paused"], "step": "twelve", "usage": "lots", "guidance": 5,
+        "baselines": ["fast"],
     }
     doc["suspects"] = {**doc["suspects"], "a8": {"not": "a suspect"}}
+    doc["lanes"] = {"1": {"in_flight": {"base": 7}, "pending_hints": "try"}}
     state = RunState.from_doc(doc)
-    assert state.damaged == ("baselines", "guidance", "in_flight", "pending_hints", "status",
-                             "step", "suspects.a8", "usage")
+    assert state.damaged == ("baselines", "guidance", "lanes.1", "status", "step", "suspects.a8",
+                             "usage")
     assert (state.status, state.step, state.usage, state.in_flight, state.guidance) == (
         "unknown", 0, None, None, None)
     assert state.usage_figure("seconds") == 0.0

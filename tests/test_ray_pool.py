@@ -20,7 +20,7 @@ from avo_tui.engine import Evaluator
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import Worker, get_target
 from avo_tui.pool import WorkerPool
-from avo_tui.store import Session
+from avo_tui.store import RunState, Session
 
 CPU = get_target("cpu-attention")
 AVO = [sys.executable, "-m", "avo_tui.cli"]
@@ -179,7 +179,7 @@ def test_a_run_on_ray_loses_no_step_when_its_actor_dies(cluster: str, tmp_path: 
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        wait_until(lambda: bool(state_of(path).get("in_flight")), proc, RAY_START_S * 2)
+        wait_until(lambda: bool(RunState.from_doc(state_of(path)).in_flight), proc, RAY_START_S * 2)
         actors = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
                   if a["name"].startswith("avo-onray-")]
         assert len(actors) == 1, actors
@@ -195,7 +195,7 @@ def test_a_run_on_ray_loses_no_step_when_its_actor_dies(cluster: str, tmp_path: 
         state = session.run_state
         attempts = [session.attempt(f"a{n}") for n in range(1, session.attempt_count + 1)]
         assert state.status == "stopped" and state.in_flight is None, out
-        assert state.failed_steps == 0 and state.step >= 1
+        assert state.lane(1).failed_steps == 0 and state.step >= 1
         assert not [a for a in attempts if a.outcome in ("interrupted", "crash", "internal")]
         assert sum("a try was lost" in a.detail for a in attempts) == 1
     actors_left = [a for a in ray.util.list_named_actors(all_namespaces=True)

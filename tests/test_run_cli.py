@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.cli import main
-from avo_tui.store import Session
+from avo_tui.store import RunState, Session
 
 AVO = [sys.executable, "-m", "avo_tui.cli"]
 
@@ -67,7 +67,7 @@ def reader(path: Path) -> Callable[[], dict]:
 
 
 def evaluating(state: Callable[[], dict], min_step: int = 0) -> Callable[[], bool]:
-    return lambda: bool(state().get("in_flight")) and state().get("step", 0) >= min_step
+    return lambda: bool(RunState.from_doc(state()).in_flight) and state().get("step", 0) >= min_step
 
 
 def test_kill_9_mid_evaluation_then_resume_loses_nothing(tmp_path: Path) -> None:
@@ -80,7 +80,8 @@ def test_kill_9_mid_evaluation_then_resume_loses_nothing(tmp_path: Path) -> None
     with Session.open(path, writable=False) as s:
         versions_before = [v.to_doc() for v in s.lineage]
         attempts_before = s.attempt_count
-        in_flight = s.state["in_flight"]
+        in_flight = s.run_state.in_flight
+        assert in_flight is not None
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     steps_before = state()["step"]
@@ -98,10 +99,10 @@ def test_kill_9_mid_evaluation_then_resume_loses_nothing(tmp_path: Path) -> None
         interrupted = [a for a in attempts if a.outcome == "interrupted"]
         assert len(interrupted) == 1
         marked = interrupted[0]
-        assert marked.number == attempts_before + 1 and marked.files == in_flight["files"]
-        assert marked.base == in_flight["base"] and "crash or kill" in marked.detail
+        assert marked.number == attempts_before + 1 and marked.files == in_flight.files
+        assert marked.base == in_flight.base and "crash or kill" in marked.detail
         assert s.state["step"] == steps_before + 6  # --max-steps counts this run's steps
-        assert s.state["in_flight"] is None
+        assert s.run_state.in_flight is None
         assert s.state["status"] == "finished"
 
 
@@ -116,7 +117,7 @@ def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(tmp_path: Path) ->
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert STOPPING in out and "run ended: Ctrl-C" in out
-    assert state()["status"] == "stopped" and state()["in_flight"] is None
+    assert state()["status"] == "stopped" and RunState.from_doc(state()).in_flight is None
 
     proc = avo(sessions, "run", "--session", "sigint", "--headless")
     wait_until(evaluating(state, min_step=state()["step"]), proc)
@@ -130,7 +131,7 @@ def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(tmp_path: Path) ->
     with Session.open(path, writable=False) as s:
         last = s.recent_attempts(1)[0]
         assert last.outcome == "interrupted" and "Ctrl-C" in last.detail
-        assert s.state["status"] == "interrupted" and s.state["in_flight"] is None
+        assert s.state["status"] == "interrupted" and s.run_state.in_flight is None
 
 
 def test_a_failing_seed_creates_no_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

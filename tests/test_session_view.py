@@ -117,10 +117,12 @@ def test_the_tuner_reads_the_session_through_the_view(session: Session) -> None:
 
 
 def test_the_engine_hands_operators_the_view(session: Session) -> None:
-    from avo_tui.engine.engine import RunContext
+    from avo_tui.engine import Evaluator
+    from avo_tui.engine.engine import Engine
 
-    engine = SimpleNamespace(session=session, evaluator=SimpleNamespace(target=None))
-    ctx = RunContext(engine)  # type: ignore[arg-type]
+    engine = Engine(session, Tuner(seed=1), cast(Evaluator, SimpleNamespace(
+        target=SimpleNamespace(gate_cap_s=60.0), baselines={})))
+    ctx = engine.context(engine.lanes[0])
     assert isinstance(ctx.session, SessionView)
     ctx.remember(notes=["kept"])  # the context still writes the operator's memory itself
     assert ctx.memory()["notes"] == ["kept"]

@@ -75,7 +75,8 @@ def damaged(tmp_path: Path) -> Path:
     root = tmp_path / "sessions"
     with make_session(root / "hurt") as session:
         session.set_state(announce=False, status=["paused"], step="three", usage="lots",
-                          guidance=5, pending_hints="try", in_flight={"base": 7})
+                          guidance=5,
+                          lanes={"1": {"pending_hints": "try", "in_flight": {"base": 7}}})
         session.append_event(EventKind.PLAN, txt="1. tile the loop")
     return root
 
@@ -95,8 +96,8 @@ def test_sessions_list_and_show_read_a_damaged_state(
     assert avo(damaged, "sessions", "show", "hurt") == 0
     out = capsys.readouterr().out
     assert "status unknown" in out and "head v0" in out
-    assert ("state fields that did not read (shown as their defaults): guidance, in_flight, "
-            "pending_hints, status, step, usage") in out
+    assert ("state fields that did not read (shown as their defaults): guidance, lanes.1, "
+            "status, step, usage") in out
 
     assert avo(damaged, "sessions", "show", "hurt", "--json") == 0
     assert json.loads(capsys.readouterr().out)["state"]["step"] == "three"  # the raw record
@@ -107,7 +108,7 @@ def test_sessions_show_reports_the_run(tmp_path: Path, capsys: pytest.CaptureFix
     monkeypatch.setenv("COLUMNS", "160")
     with make_session(tmp_path / "sessions" / "ok") as session:
         session.set_state(announce=False, status="paused", step=4, guidance="keep UNROLL=2",
-                          pending_hints=["try BLOCK_Q=64"],
+                          lanes={"1": {"pending_hints": ["try BLOCK_Q=64"]}},
                           usage={"steps": 4, "seconds": 5400.0, "cost_usd": 1.5,
                                  "tokens": 120_000})
     assert avo(tmp_path / "sessions", "sessions", "show", "ok") == 0

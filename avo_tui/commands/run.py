@@ -375,8 +375,9 @@ def _placement(
     """Where a resumed run evaluates: --gpus and --workers as given now (checked, and kept in
     the state for later runs), else as the session last had them."""
     kept = session.run_state
-    placement = {"gpus": kept.gpus if kept.gpus is not None else settings.gpus,
-                 "workers": kept.workers if kept.workers is not None else settings.workers}
+    placement: dict[str, Any] = {
+        "gpus": kept.gpus if kept.gpus is not None else settings.gpus,
+        "workers": kept.workers if kept.workers is not None else settings.workers}
     given = {k: v for k, v in (("gpus", args.gpus), ("workers", args.workers)) if v is not None}
     if given:
         check_flags(target, args.gpus, args.workers, args.ray)

@@ -53,7 +53,7 @@ from ..evaluation.paired import (
     sequential_z,
 )
 from ..operators.protocol import Trial
-from ..store import Version
+from ..store import Outcome, Version
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -154,18 +154,18 @@ def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstima
         upper = paired.log_gain + futile_z(paired.dof) * (
             paired.se if paired.se is not None else math.inf)
         if upper > GAIN_FLOOR:
-            return "promising", compared
+            return Outcome.PROMISING, compared
         if paired.log_gain > 0:
-            return "within_noise", (f"{compared}: even the top of its 99% interval is under "
+            return Outcome.WITHIN_NOISE, (f"{compared}: even the top of its 99% interval is under "
                                     f"the gate's floor of {100 * GAIN_FLOOR:.2f}%")
-        return "slower", compared
+        return Outcome.SLOWER, compared
     compared = f"{100 * (gmean / best_gmean - 1):+.2f}% on the best ({best})"
     if gmean > threshold(best_gmean, noise):
-        return "promising", compared
+        return Outcome.PROMISING, compared
     if gmean > best_gmean:
-        return "within_noise", (f"{compared}, within the noise of {noise.pct:.2f}%: no clear "
+        return Outcome.WITHIN_NOISE, (f"{compared}, within the noise of {noise.pct:.2f}%: no clear "
                                 "gain")
-    return "slower", compared
+    return Outcome.SLOWER, compared
 
 
 def clearly_slower(gmean: float, best_gmean: float, noise: NoiseEstimate) -> bool:
@@ -280,16 +280,16 @@ class Gate:
         brings a reading clearly below the new best's stored score; or the gate already
         decided on this kernel against this best. None: the gate measures."""
         if identical:  # noise can flatter a source twice; it is still not a new version
-            return "unchanged", f"identical to {identical[0]}: nothing new to commit"
+            return Outcome.UNCHANGED, f"identical to {identical[0]}: nothing new to commit"
         if moved and best is not None and best.score is not None and best.score.gmean and (
                 clearly_slower(trial.result.geomean, best.score.gmean, self.noise)):
             change = 100 * (trial.result.geomean / best.score.gmean - 1)
-            return "slower", (f"{trial.attempt.id} at first: {change:+.2f}% on {best.id}'s "
+            return Outcome.SLOWER, (f"{trial.attempt.id} at first: {change:+.2f}% on {best.id}'s "
                               f"stored score, below it by more than the noise of "
                               f"{self.noise.pct:.2f}%, so not re-evaluated")
         decided = self.decisions.get(trial.result.kernel_id, best)
         if decided:
-            return "unchanged", (f"the gate already decided on this kernel against "
+            return Outcome.UNCHANGED, (f"the gate already decided on this kernel against "
                                  f"{best.id if best else 'no best'} ({decided}): one decision "
                                  "per kernel; change what it computes or how, not how it reads")
         return None

@@ -6,12 +6,11 @@ guidance, its pause, its part of the operator's memory (the supervisor's directi
 spend. It shares the lineage, the attempts, the knowledge base, the noise, the supervisor and
 the budgets with the other lanes, and its commits pass through the one gate.
 
-Lane 1 keeps the names and the state fields a run without lanes always had (the top-level
-``in_flight``, ``pending_hints`` and ``failed_steps``, the ``conversation`` draft, the
-``workspace`` folder), so a session run with one lane is exactly what it was before lanes, and
-a session may change its number of lanes between runs. Lanes 2 and up keep theirs in the run
-state's ``lanes`` (:class:`~avo_tui.store.run_state.LaneState`), where every lane of a run of
-several also keeps what the views show (operator, status, base, plan, spend).
+Every lane is alike: a run of one operator is a run of one lane. Each keeps its state in the
+run state's ``lanes`` under its number (:class:`~avo_tui.store.run_state.LaneState`), and a
+session may change its number of lanes between runs. Only names tell lanes apart: lane 1's
+conversation draft and workspace folder keep the names they had before lanes, and a run of
+one lane puts no lane number on its records and events.
 
 **Diversity.** Lanes that start every step from the same version, with the same operator,
 mostly propose the same few changes. As in an island model, each lane starts from its own
@@ -41,6 +40,11 @@ PLAN_KEPT = 300  # characters of a lane's latest plan in the run state
 def draft_name(number: int) -> str:
     """The draft of lane ``number``'s conversation: lane 1 has the one a run always had."""
     return CONVERSATION if number == 1 else f"{CONVERSATION}-{number}"
+
+
+def label_of(number: int, several: bool) -> int | None:
+    """The lane number a record or event carries: none in a run of one lane."""
+    return number if several else None
 
 
 def lane_operators(spec: str, count: int) -> list[str]:
@@ -73,7 +77,7 @@ class Lane:
     guidance: str | None = None  # its own, over the session's
     failed_steps: int = 0
     in_flight: InFlight | None = None
-    base: str | None = None  # the version its step builds on (several lanes only)
+    base: str | None = None  # the version its step builds on
     best_at_start: str | None = None  # the best when its step began
     step_number: int = 0  # of the step in hand
     plan: str = ""
@@ -96,24 +100,16 @@ class Lane:
             return self.ended[0]
         return "paused" if self.paused else "running"
 
-    def load(self, state: LaneState | None, run: RunState) -> None:
-        """Take up what the session keeps of this lane (lane 1's own fields are the run
-        state's top-level ones)."""
-        if self.number == 1:
-            self.pending_hints = list(run.pending_hints)
-            self.failed_steps = run.failed_steps
-        elif state is not None:
-            self.pending_hints = list(state.pending_hints)
-            self.failed_steps = state.failed_steps
-        if state is None:
-            return
+    def load(self, state: LaneState) -> None:
+        """Take up what the session keeps of this lane."""
+        self.pending_hints = list(state.pending_hints)
+        self.failed_steps = state.failed_steps
         self.base, self.plan, self.guidance = state.base, state.plan, state.guidance
         self.memory = dict(state.memory or {})
         self.steps, self.commits = state.steps, state.commits
         self.cost_usd, self.tokens = state.cost_usd, state.tokens
 
     def state(self) -> LaneState:
-        own = self.number > 1
         return LaneState(
             operator=self.operator.name,
             status=self.status,
@@ -124,20 +120,24 @@ class Lane:
             commits=self.commits,
             cost_usd=round(self.cost_usd, 6),
             tokens=self.tokens,
-            failed_steps=self.failed_steps if own else 0,
-            in_flight=self.in_flight if own else None,
-            pending_hints=tuple(self.pending_hints) if own else (),
+            failed_steps=self.failed_steps,
+            in_flight=self.in_flight,
+            pending_hints=tuple(self.pending_hints),
             guidance=self.guidance,
             memory=dict(self.memory) or None,
         )
 
     def own_memory(self, shared: dict[str, Any]) -> dict[str, Any]:
         """The operator's memory as this lane sees it: the shared part, and its own
-        directions (lane 1's are in the shared document, where a run without lanes kept
-        them)."""
-        if self.number == 1:
-            return shared
+        directions."""
         return {k: v for k, v in shared.items() if k not in LANE_MEMORY} | self.memory
+
+    def remember(self, shared: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """Keep this lane's own part of ``fields`` (its directions); the shared memory with
+        the rest, which every lane reads."""
+        own = {k: v for k, v in fields.items() if k in LANE_MEMORY}
+        self.memory |= own
+        return shared | {k: v for k, v in fields.items() if k not in own}
 
 
 def moved_note(moved_from: str | None, best: Version | None) -> str:
@@ -150,7 +150,9 @@ def moved_note(moved_from: str | None, best: Version | None) -> str:
 
 def lane_lines(state: RunState) -> list[str]:
     """One line per lane of the session's runs with several: what it has done and spent, for
-    the end of a run and ``avo sessions show``."""
+    the end of a run and ``avo sessions show``; none when it only ever had one."""
+    if len(state.lanes) < 2:
+        return []
     lines = []
     for number, lane in sorted(state.lanes.items(), key=lambda item: _number(item[0])):
         spent = f", ${lane.cost_usd:.2f}, {lane.tokens:,} tokens" if lane.tokens else ""

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..store import NOT_FAILURES
+from ..store import NOT_FAILURES, Outcome
 
 REPEAT_WINDOW = 20
 
@@ -52,7 +52,7 @@ class Supervisor:
 
     def observe_attempt(self, outcome: str, key: str, now: float) -> str | None:
         """Count one evaluated candidate; the reason to redirect, if the search is stalled."""
-        if outcome == "interrupted":
+        if outcome == Outcome.INTERRUPTED:
             return None
         self.attempts_since_commit += 1
         self.failures_in_a_row = 0 if outcome in NOT_FAILURES else self.failures_in_a_row + 1

@@ -76,34 +76,19 @@ class GateAnswer:
                 f"(another lane committed): the gate judged the kernel against {self.best}.")
 
 
-class StepContext(Protocol):
+class LineageContext(Protocol):
+    """What a step reads: the target, the lineage and attempts, where it starts, the device."""
+
     target: TargetSpec
 
     @property
     def session(self) -> SessionView:
         """The lineage, attempts and files, read-only: only ``commit`` (the gate) writes."""
         ...
-
-    def safe_point(self) -> None:
-        """Apply waiting commands; block while paused; raise StepInterrupted on stop/rollback."""
+    def head(self) -> Version:
+        """The version this step builds on."""
         ...
-    def pause(self, reason: str) -> None:
-        """Pause the run (takes effect at the next safe point) with a reason the operator sees."""
-        ...
-    def charge(self, cost_usd: float, tokens: int) -> None:
-        """Count spending against the session's budgets."""
-        ...
-    def announce(self, payload: Payload) -> None:
-        """Record an event (tool call, supervisor review ...) for the views."""
-        ...
-    def memory(self) -> dict[str, Any]:
-        """What the operator kept across steps and restarts (``remember``)."""
-        ...
-    def remember(self, **fields: Any) -> None: ...
-    def update_memory(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        """``remember(**change(memory()))`` in one go: the other lanes of the run share the
-        memory, and one of them may write it between a read and a write."""
-        ...
+    def best(self) -> Version | None: ...
     @property
     def lane(self) -> int | None:
         """This step's lane in a run of several (1, 2 ...); None when the run has one."""
@@ -112,26 +97,6 @@ class StepContext(Protocol):
     def lanes(self) -> int:
         """How many lanes the run has."""
         ...
-    def head(self) -> Version: ...
-    def best(self) -> Version | None: ...
-    def commit_bar(self) -> str:
-        """What a commit needs now, in words (the gate's rule against the best)."""
-        ...
-    def take_hints(self) -> list[str]:
-        """The hints that arrived since the last call; each must be acknowledged."""
-        ...
-    def acknowledge_hint(self, text: str, used: bool, note: str) -> None: ...
-    @property
-    def guidance(self) -> str | None: ...
-    def plan(self, text: str) -> None: ...
-    def save_conversation(self, doc: dict[str, Any]) -> None:
-        """Keep the step's conversation so far, crash-safe: after a crash or a kill, the same
-        step resumes from it (``saved_conversation``). The engine drops it when the step ends."""
-        ...
-    def saved_conversation(self) -> dict[str, Any] | None:
-        """What the unfinished step of a dead run saved last, or None."""
-        ...
-    def progress(self, text: str) -> None: ...
     @property
     def step_number(self) -> int:
         """The number of the step under way (1 for a session's first)."""
@@ -143,6 +108,53 @@ class StepContext(Protocol):
     def baselines(self) -> dict[str, dict[str, float]]:
         """{configuration: {baseline: throughput}} measured on this host, where known."""
         ...
+
+
+class SteeringContext(Protocol):
+    """The operator's side of control: safe points, pauses, hints, guidance, plans, events."""
+
+    def safe_point(self) -> None:
+        """Apply waiting commands; block while paused; raise StepInterrupted on stop/rollback."""
+        ...
+    def pause(self, reason: str) -> None:
+        """Pause the run (takes effect at the next safe point) with a reason the operator sees."""
+        ...
+    def take_hints(self) -> list[str]:
+        """The hints that arrived since the last call; each must be acknowledged."""
+        ...
+    def acknowledge_hint(self, text: str, used: bool, note: str) -> None: ...
+    @property
+    def guidance(self) -> str | None: ...
+    def plan(self, text: str) -> None: ...
+    def announce(self, payload: Payload) -> None:
+        """Record an event (tool call, supervisor review ...) for the views."""
+        ...
+    def progress(self, text: str) -> None: ...
+
+
+class MemoryContext(Protocol):
+    """What an operator keeps across steps, restarts and crashes."""
+
+    def memory(self) -> dict[str, Any]:
+        """What the operator kept across steps and restarts (``remember``)."""
+        ...
+    def remember(self, **fields: Any) -> None: ...
+    def update_memory(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """``remember(**change(memory()))`` in one go: the other lanes of the run share the
+        memory, and one of them may write it between a read and a write."""
+        ...
+    def save_conversation(self, doc: dict[str, Any]) -> None:
+        """Keep the step's conversation so far, crash-safe: after a crash or a kill, the same
+        step resumes from it (``saved_conversation``). The engine drops it when the step ends."""
+        ...
+    def saved_conversation(self) -> dict[str, Any] | None:
+        """What the unfinished step of a dead run saved last, or None."""
+        ...
+
+
+class EvaluationContext(Protocol):
+    """Scoring candidates, asking the gate to commit them, and paying for the step."""
+
     def evaluate(
         self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False,
         idea: str | None = None,
@@ -153,9 +165,20 @@ class StepContext(Protocol):
     def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         """Re-evaluate ``trial`` independently; commit it if the gate accepts. None if not."""
         ...
+    def commit_bar(self) -> str:
+        """What a commit needs now, in words (the gate's rule against the best)."""
+        ...
     def gate_answer(self) -> GateAnswer | None:
         """What the gate answered to this lane's latest ``commit`` (None before any)."""
         ...
+    def charge(self, cost_usd: float, tokens: int) -> None:
+        """Count spending against the session's budgets."""
+        ...
+
+
+class StepContext(LineageContext, SteeringContext, MemoryContext, EvaluationContext, Protocol):
+    """Everything a step may use; each operator declares the parts it takes (the tuner
+    needs no memory)."""
 
 
 class Operator(Protocol):

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..evaluation import contract
 from ..evaluation.candidate import apply_knobs
 from ..evaluation.contract import ContractError, Knob
-from ..store import Version
+from ..store import Outcome, Version
 from ..store.blobs import blob_hash
 from ..store.view import SessionView
 from .hints import KnobRequest, read_knob_request
-from .protocol import StepContext, StepResult
+from .protocol import EvaluationContext, LineageContext, SteeringContext, StepResult
 
 TOURNAMENT = 3
 CROSSOVER_RATE = 0.3
@@ -35,6 +36,11 @@ EXPLOIT_RATE = 0.5  # otherwise a tournament: the best so far is the parent half
 SINGLE_KNOB_RATE = 0.7  # a mutation changes one knob, else two (knobs often act separately)
 TRIES_PER_STEP = 200
 WIDEN_STEPS = 10  # steps of wider mutation after a redirect
+
+
+class TunerContext(LineageContext, SteeringContext, EvaluationContext, Protocol):
+    """What the tuner uses of a step's context: no memory (it rebuilds its population from
+    the lineage)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class Tuner:
 
     # -- the step -----------------------------------------------------------------------------
 
-    def step(self, ctx: StepContext) -> StepResult:
+    def step(self, ctx: TunerContext) -> StepResult:
         self._catch_up(ctx)
         head = ctx.head()
         files = ctx.session.read_files(head)
@@ -83,18 +89,20 @@ class Tuner:
         ctx.plan(f"{head.id}: {change}")
         trial = ctx.evaluate(candidate, base=head.id, note=change)
         self._source_knobs[tuple(sorted(trial.attempt.files.items()))] = values  # no re-parse
-        committed = ctx.commit(trial, f"tuner: {change}") if trial.outcome == "promising" else None
+        promising = trial.outcome == Outcome.PROMISING
+        committed = ctx.commit(trial, f"tuner: {change}") if promising else None
         if self._wide_steps:
             self._wide_steps -= 1
         summary = f"{change}: {trial.outcome}" + (f" -> {committed.id}" if committed else "")
-        answer = ctx.gate_answer() if trial.outcome == "promising" else None
-        if not committed and answer and answer.attempt.outcome == "suspect":  # a person decides
+        answer = ctx.gate_answer() if promising else None
+        held = answer is not None and answer.attempt.outcome == Outcome.SUSPECT  # a person decides
+        if not committed and answer and held:
             summary += f" -> held as suspect {answer.attempt.id} for the operator's review"
         if answer and answer.moved_from:  # another lane committed while this step ran
             summary += f" (judged against {answer.best}, the best since {answer.moved_from})"
         return StepResult(summary, committed=committed)
 
-    def redirect(self, ctx: StepContext, reason: str) -> None:
+    def redirect(self, ctx: TunerContext, reason: str) -> None:
         """Restart selection from another scored individual, and mutate wider for a while."""
         self._catch_up(ctx)
         self._wide_steps = WIDEN_STEPS
@@ -108,7 +116,7 @@ class Tuner:
 
     # -- reading the session ------------------------------------------------------------------
 
-    def _catch_up(self, ctx: StepContext) -> None:
+    def _catch_up(self, ctx: LineageContext) -> None:
         """Take in the versions and attempts recorded since the last look (all, on resume)."""
         session = ctx.session
         for version in list(session.lineage)[self._versions_read :]:
@@ -116,7 +124,7 @@ class Tuner:
         self._versions_read = len(session.lineage)
         for number in range(self._attempts_read + 1, session.attempt_count + 1):
             attempt = session.attempt(f"a{number}")
-            if attempt.outcome != "interrupted":
+            if attempt.outcome != Outcome.INTERRUPTED:
                 gmean = attempt.score.gmean if attempt.score else 0.0
                 self._remember(session, attempt.files, gmean)
         self._attempts_read = session.attempt_count
@@ -135,7 +143,7 @@ class Tuner:
 
     # -- proposing ----------------------------------------------------------------------------
 
-    def _requests(self, ctx: StepContext, knobs: dict[str, Knob]) -> KnobRequest:
+    def _requests(self, ctx: SteeringContext, knobs: dict[str, Knob]) -> KnobRequest:
         """Pins and focus from this step's hints and the standing guidance; acknowledge each."""
         choices = {name: knob.choices for name, knob in knobs.items()}
         merged = KnobRequest()
@@ -157,7 +165,7 @@ class Tuner:
 
     def _propose(
         self,
-        ctx: StepContext,
+        ctx: LineageContext,
         head: Version,
         files: dict[str, str],
         knobs: dict[str, Knob],
@@ -224,7 +232,7 @@ def _declared_knobs(files: dict[str, str]) -> dict[str, Knob]:
     return knobs
 
 
-def _feasible(files: dict[str, str], ctx: StepContext) -> bool:
+def _feasible(files: dict[str, str], ctx: LineageContext) -> bool:
     """The kernel's own ``avo:require`` lines hold, so no evaluation is wasted on it."""
     try:
         for text in files.values():

@@ -17,7 +17,7 @@ from .errors import (
     UnknownVersion,
 )
 from .lineage import Lineage
-from .models import NOT_FAILURES, Attempt, Event, EventKind, Score, Suspect, Version
+from .models import NOT_FAILURES, Attempt, Event, EventKind, Outcome, Score, Suspect, Version
 from .payloads import (
     PAYLOAD_TYPES,
     AttemptPayload,
@@ -78,6 +78,7 @@ __all__ = [
     "MalformedPayload",
     "NewerSchema",
     "OperatorPayload",
+    "Outcome",
     "PausePayload",
     "Payload",
     "PayloadError",

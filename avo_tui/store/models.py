@@ -34,14 +34,26 @@ class EventKind(StrEnum):
     RESEARCH = "research"  # the research record of an agent step, or a pre-commit review
 
 
-# Attempt outcomes that are not failures; every other outcome names the failure's kind.
-# ``suspect``: correct and above the commit threshold, but flagged as implausible by the
-# evaluator, so held for the operator's approval instead of committed. ``within_noise``: above
-# the best, but not by more than the measured noise.
-NOT_FAILURES = frozenset(
-    {"promising", "slower", "checked", "committed", "not_confirmed", "interrupted", "suspect",
-     "within_noise"}
-)
+class Outcome(StrEnum):
+    """What became of an attempt when it did not fail; a failed attempt's outcome is its
+    failure's kind instead (compile, incorrect, timeout ...: evaluation/results.py)."""
+
+    PROMISING = "promising"  # correct, and its first reading beats the best by more than the noise
+    WITHIN_NOISE = "within_noise"  # above the best, but not by more than the measured noise
+    SLOWER = "slower"
+    CHECKED = "checked"  # correct on the quick grid, which gives no score to commit on
+    COMMITTED = "committed"
+    NOT_CONFIRMED = "not_confirmed"  # the gate's independent re-evaluation did not confirm it
+    # correct and above the commit threshold, but flagged as implausible by the evaluator, so
+    # held for the operator's approval instead of committed
+    SUSPECT = "suspect"
+    INTERRUPTED = "interrupted"  # cut short on request: it says nothing about the kernel
+    UNCHANGED = "unchanged"  # nothing new to judge (the best's kernel, or one already judged)
+
+
+# Outcomes that are not failures: ``unchanged`` is no failure of the kernel, but a step that
+# ends there made no progress, so the supervisor counts it as one.
+NOT_FAILURES = frozenset(Outcome) - {Outcome.UNCHANGED}
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ class Attempt:
     base: str  # the version it started from
     author: str
     files: dict[str, str]
-    outcome: str  # committed, compile_error, incorrect, slower, timeout, crashed, rejected ...
+    outcome: str  # an Outcome, or the kind of the failure (compile, incorrect, timeout ...)
     detail: str
     score: Score | None
     created: float

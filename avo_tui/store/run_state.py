@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from .doc_fields import DocError, read_dataclass, read_fields, write_fields
 from .models import Suspect
 
 EngineDoc = dict[str, Any]  # a document the engine owns and types itself
+VERSION_KEY = "_v"  # the state document's shape; none: version 1
+VERSION = 2
 T = TypeVar("T")
 
 
@@ -46,11 +48,10 @@ class InFlight:
 
 @dataclass(frozen=True)
 class LaneState:
-    """One lane of a run of several (docs/engine.md, Lanes), as ``RunState.lanes`` keeps it
-    under its number: what the views show of it (its operator, status, base version, plan and
-    spend, summed over every run of the session) and what lanes 2 and up need to resume.
-    Lane 1's own in-flight candidate, hints and failed-step count are the run state's top-level
-    fields, so a session run with one lane is what it always was."""
+    """One lane of the session's runs (docs/engine.md, Lanes), as ``RunState.lanes`` keeps it
+    under its number; a run of one operator has one lane, ``1``. What the views show of it
+    (its operator, status, base version, plan and spend, summed over every run of the session)
+    and what it needs to resume (its candidate in flight, hints, failed steps, memory)."""
 
     operator: str = ""
     status: str = ""  # running, paused, stopped, finished
@@ -61,9 +62,9 @@ class LaneState:
     commits: int = 0
     cost_usd: float = 0.0
     tokens: int = 0
-    failed_steps: int = 0  # lanes 2 and up
-    in_flight: InFlight | None = None  # lanes 2 and up
-    pending_hints: tuple[str, ...] = ()  # lanes 2 and up
+    failed_steps: int = 0  # steps in a row that ended on a fault
+    in_flight: InFlight | None = None
+    pending_hints: tuple[str, ...] = ()  # received, not yet taken by its operator
     guidance: str | None = None  # its own standing guidance, over the session's
     memory: EngineDoc | None = None  # its own part of the operator's memory (directions)
 
@@ -80,7 +81,6 @@ class RunState:
     status: str = "unknown"  # new, running, paused, stopped, finished, interrupted, crashed
     reason: str = ""  # why the run has that status
     step: int = 0  # steps done
-    failed_steps: int = 0  # steps in a row that ended on a fault
     updated: float | None = None  # when a field was last set
     budgets: EngineDoc | None = None  # engine.budget.Budgets
     usage: EngineDoc | None = None  # engine.budget.Usage
@@ -90,13 +90,11 @@ class RunState:
     operator_memory: EngineDoc | None = None  # what the operator keeps between steps
     baselines: EngineDoc | None = None  # the evaluator's cached baseline timings
     hardware: EngineDoc | None = None  # the evaluation device's facts, measured (its peak)
-    pending_hints: tuple[str, ...] = ()  # received, not yet taken by the operator
     guidance: str | None = None  # the operator's standing guidance
-    in_flight: InFlight | None = None
     suspects: Mapping[str, Suspect] = field(default_factory=dict)  # attempt id -> pending
     knowledge: tuple[str, ...] | None = None  # the session's own knowledge folders
     operator: str | None = None  # switched to on a resume; None: the one in meta, it began with
-    lanes: Mapping[str, LaneState] = field(default_factory=dict)  # by number, in a run of several
+    lanes: Mapping[str, LaneState] = field(default_factory=dict)  # by number: "1", "2" ...
     lane_count: int | None = None  # set on a resume with --lanes; None: the settings' count
     gpus: str | None = None  # set on a resume with --gpus; None: the settings' GPUs
     workers: int | None = None  # set on a resume with --workers; None: the settings' count
@@ -106,21 +104,41 @@ class RunState:
     def to_doc(self) -> dict[str, Any]:
         doc = write_fields(self)
         del doc["damaged"]
-        return doc
+        return doc | {VERSION_KEY: VERSION}
 
     @classmethod
     def from_doc(cls, doc: object) -> RunState:
-        """Read the state document; never raises. A field that does not read keeps its
-        default; a pending suspect that does not read is left out. Both are named in
-        ``damaged``."""
+        """Read the state document, of this version or an older one (:func:`normalise`);
+        never raises. A field that does not read keeps its default; a pending suspect or a
+        lane that does not read is left out. Each is named in ``damaged``."""
         if not isinstance(doc, Mapping):
             return cls(damaged=("state",))
-        plain = {k: v for k, v in doc.items() if k not in ("suspects", "lanes", "damaged")}
+        doc = normalise(doc)
+        plain = {k: v for k, v in doc.items()
+                 if k not in ("suspects", "lanes", "damaged", VERSION_KEY)}
         values, problems = read_fields(cls, plain)
         damaged = list(problems)
         suspects = _suspects(doc.get("suspects"), damaged)
         lanes = _entries(LaneState, "lanes", doc.get("lanes"), damaged)
         return cls(**values, suspects=suspects, lanes=lanes, damaged=tuple(sorted(damaged)))
+
+    def lane(self, number: int) -> LaneState:
+        """What the session keeps of lane ``number`` (an empty record if nothing yet)."""
+        return self.lanes.get(str(number)) or LaneState()
+
+    @property
+    def pending_hints(self) -> tuple[str, ...]:
+        """Every lane's hints not yet taken, lane by lane."""
+        return tuple(hint for _, lane in self._numbered() for hint in lane.pending_hints)
+
+    @property
+    def in_flight(self) -> InFlight | None:
+        """The candidate in flight that started first, of any lane; None when none is."""
+        flying = [lane.in_flight for _, lane in self._numbered() if lane.in_flight]
+        return min(flying, key=lambda flight: flight.started) if flying else None
+
+    def _numbered(self) -> list[tuple[int, LaneState]]:
+        return sorted((int(k), v) for k, v in self.lanes.items() if k.isdigit())
 
     def usage_figure(self, name: str) -> float:
         """A figure of the engine's usage (``steps``, ``seconds``, ``cost_usd``, ``tokens``);
@@ -129,6 +147,61 @@ class RunState:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return 0.0
         return float(value)
+
+
+class StateUpdate(TypedDict, total=False):
+    """The fields of the state document a writer may set (``Session.set_state``), as stored:
+    the engine's own documents as plain dicts, lanes as their documents. The head moves only
+    with a commit or a rollback."""
+
+    status: str
+    reason: str
+    step: int
+    updated: float
+    budgets: EngineDoc
+    usage: EngineDoc
+    noise: EngineDoc
+    gate_decisions: EngineDoc
+    supervisor: EngineDoc
+    operator_memory: EngineDoc
+    baselines: EngineDoc
+    hardware: EngineDoc
+    guidance: str | None
+    knowledge: list[str] | None
+    operator: str | None
+    lanes: dict[str, Any]
+    lane_count: int | None
+    gpus: str | None
+    workers: int | None
+
+
+def normalise(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The state document in this version's shape. Version 1 (no ``_v``) kept the first
+    lane's candidate in flight, hints and failed-step count in top-level fields, and its
+    directions in the shared operator memory; version 2 keeps every lane's in ``lanes``, alike.
+    Only whole values move: a damaged one moves as it is and is named when the lane reads."""
+    if doc.get(VERSION_KEY) == VERSION:
+        return doc
+    old = dict(doc)
+    lanes = old.get("lanes")
+    lanes = dict(lanes) if isinstance(lanes, Mapping) else {}
+    first = lanes.get("1")
+    first = dict(first) if isinstance(first, Mapping) else {}
+    for name in ("in_flight", "pending_hints", "failed_steps"):
+        if name in old:
+            value = old.pop(name)
+            if value not in (None, [], (), 0):
+                first[name] = value
+    memory = old.get("operator_memory")
+    if isinstance(memory, Mapping) and "directions" in memory:
+        memory = dict(memory)
+        own = first.get("memory")
+        first["memory"] = (dict(own) if isinstance(own, Mapping) else {}) | {
+            "directions": memory.pop("directions")}
+        old["operator_memory"] = memory
+    if first:
+        lanes["1"] = first
+    return old | {"lanes": lanes, VERSION_KEY: VERSION}
 
 
 def _suspects(doc: object, damaged: list[str]) -> dict[str, Suspect]:

@@ -13,30 +13,27 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from tinydb import TinyDB
 from tinydb.table import Document
 
 from .atomic import fsync_dir
 from .blobs import BLOBS, BlobStore
-from .diff import VersionDiff, diff_files
+from .diff import diff_files
 from .drafts import Drafts
 from .errors import (
-    DamagedSession,
-    NewerSchema,
     SessionExists,
     StoreError,
-    UnknownVersion,
 )
-from .journal_storage import BASE, SEGMENTS, JournalStorage, parse_segment_name, segment_name
+from .journal_storage import BASE, SEGMENTS, JournalStorage
 from .lineage import Lineage
 from .lock import LockHolder, SessionLock
-from .models import AUTHORS, Attempt, Event, EventKind, Score, Suspect, Version, version_id
+from .models import AUTHORS, Attempt, Event, EventKind, Outcome, Score, Suspect, Version, version_id
 from .payloads import (
     AttemptPayload,
     CommitPayload,
@@ -46,14 +43,22 @@ from .payloads import (
     SuspectPayload,
     append_payload,
 )
-from .run_state import RunState
+from .run_state import VERSION as STATE_VERSION
+from .run_state import VERSION_KEY as STATE_VERSION_KEY
+from .run_state import StateUpdate
+from .run_state import normalise as normalise_state
+from .session_reading import (
+    ATTEMPTS,
+    EVENTS,
+    META,
+    SCHEMA_VERSION,
+    STATE,
+    SUSPECTS,
+    VERSIONS,
+    SessionReading,
+)
 
-SCHEMA_VERSION = 1
-
-EVENTS, VERSIONS, ATTEMPTS = "events", "versions", "attempts"
 SEGMENT_CAPACITY = {EVENTS: 1024, VERSIONS: 256, ATTEMPTS: 256}
-META, STATE = "meta", "state"
-SUSPECTS = "suspects"  # state: {attempt id: Suspect doc}, the ones pending review
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -79,7 +84,9 @@ def check_session_name(name: str) -> str:
 
 
 
-class Session:
+class Session(SessionReading):
+    """The session, read and written (a reader opens it with ``writable=False``)."""
+
     def __init__(
         self,
         directory: Path,
@@ -197,7 +204,8 @@ class Session:
             seed = Version("v0", None, "seed", message, files, score, now)
             with session._write():
                 session._db.table(META).insert(Document(meta, doc_id=1))
-                session._db.table(STATE).insert(Document({"head": "v0", "status": "new"}, doc_id=1))
+                session._db.table(STATE).insert(Document(
+                    {"head": "v0", "status": "new", STATE_VERSION_KEY: STATE_VERSION}, doc_id=1))
                 session._insert_version(seed)
                 session._insert_payload(SessionPayload("created", target=target, seed=seed_note))
             return session
@@ -253,68 +261,8 @@ class Session:
         self.close()
 
     @property
-    def writable(self) -> bool:
-        return self._storage.writable
-
-    @property
     def lock_holder(self) -> LockHolder | None:
         return SessionLock(self.directory).holder()
-
-    # -- indices ------------------------------------------------------------------------------
-
-    def _segments(self, prefix: str) -> list[str]:
-        names = []
-        for name in self._db.tables():
-            parsed = parse_segment_name(name)
-            if parsed and parsed[0] == prefix:
-                names.append(name)
-        return sorted(names)
-
-    def _load_indices(self) -> None:
-        meta = self._db.table(META).get(doc_id=1)
-        if meta is None:
-            raise DamagedSession(
-                self._storage.base_path,
-                "it holds no session metadata",
-                hint="The session was never completely created",
-            )
-        schema = meta.get("schema", 0)
-        if schema > SCHEMA_VERSION:
-            raise NewerSchema(
-                f"session '{self.name}' was written by a newer avo-tui (schema {schema}); "
-                f"this one reads schema {SCHEMA_VERSION} and older. Upgrade avo-tui to open it."
-            )
-        self.lineage = Lineage()
-        self._index_versions()
-        self._last_seq = self._last_number(EVENTS)
-        self._attempt_count = self._last_number(ATTEMPTS)
-
-    def _index_versions(self) -> None:
-        """Add the versions the lineage does not know yet (all of them, at open)."""
-        known = len(self.lineage)
-        first_segment = known // self._storage.capacity[VERSIONS]
-        for name in self._segments(VERSIONS)[first_segment:]:
-            for doc in sorted(self._db.table(name).all(), key=lambda d: d.doc_id):
-                if doc.doc_id > known:
-                    self.lineage.add(Version.from_doc(doc))
-        if len(self.lineage) == 0:
-            raise DamagedSession(self._storage.base_path, "it holds no versions")
-
-    def _last_number(self, prefix: str) -> int:
-        segments = self._segments(prefix)
-        if not segments:
-            return 0
-        return max((doc.doc_id for doc in self._db.table(segments[-1]).all()), default=0)
-
-    def refresh(self) -> bool:
-        """For a reader: take in what the writing process has added since. True if anything."""
-        with self._mutex:
-            if not self._storage.refresh():
-                return False
-            self._index_versions()
-            self._last_seq = self._last_number(EVENTS)
-            self._attempt_count = self._last_number(ATTEMPTS)
-            return True
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -335,10 +283,6 @@ class Session:
                 raise
             self._appended.notify_all()
             return result
-
-    def _locate(self, prefix: str, number: int) -> tuple[str, int]:
-        """The segment table and doc id of record ``number`` (1-based) of an append-only table."""
-        return segment_name(prefix, (number - 1) // self._storage.capacity[prefix]), number
 
     def _insert_version(self, version: Version) -> None:
         table, doc_id = self._locate(VERSIONS, version.number + 1)
@@ -514,7 +458,7 @@ class Session:
     ) -> Suspect:
         """Record a flagged result the gate would have committed as a ``suspect`` attempt and
         add it to the pending suspects in the state, with a ``suspect`` event, in one write."""
-        draft = replace(self._new_attempt(files, base, author, "suspect", detail, score, log,
+        draft = replace(self._new_attempt(files, base, author, Outcome.SUSPECT, detail, score, log,
                                           transcript, None), lane=lane)
 
         def write() -> Suspect:
@@ -529,32 +473,6 @@ class Session:
             return suspect
 
         return self._writing(write)
-
-    def suspects(self) -> list[Suspect]:
-        """The suspects pending the operator's review, oldest first. An entry that does not
-        parse (a damaged or foreign session) is left out rather than failing the reader."""
-        pending = self.state.get(SUSPECTS)
-        if not isinstance(pending, dict):
-            return []
-        out = []
-        for doc in pending.values():
-            with suppress(TypeError, ValueError, AttributeError):
-                out.append(Suspect.from_doc(doc))
-        return out
-
-    def suspect(self, attempt_id: str) -> Suspect:
-        """A pending suspect by attempt id; StoreError (one clear line) if it is not one."""
-        for suspect in self.suspects():
-            if suspect.attempt == attempt_id:
-                return suspect
-        pending = ", ".join(s.attempt for s in self.suspects()) or "none"
-        if attempt_id[:1] == "a" and attempt_id[1:].isdigit() and (
-            1 <= int(attempt_id[1:]) <= self._attempt_count
-        ):
-            why = f"{attempt_id} is not a pending suspect"
-        else:
-            why = f"no attempt '{attempt_id}' in session '{self.name}'"
-        raise StoreError(f"{why} (pending suspects: {pending})")
 
     def approve_suspect(
         self, attempt_id: str, *, message: str, cost_usd: float = 0.0, tokens: int = 0,
@@ -605,14 +523,34 @@ class Session:
 
         return self._writing(write)
 
-    def set_state(self, *, announce: bool = True, **fields: Any) -> None:
+    def upgrade_state(self) -> None:
+        """Rewrite the state document in this version's shape if it is older (run_state.py,
+        ``normalise``): once, before a run writes to it."""
+        self._check_writable()
+
+        def write() -> None:
+            table = self._db.table(STATE)
+            doc: Mapping[str, Any] = table.get(doc_id=1) or {}
+            if doc.get(STATE_VERSION_KEY) == STATE_VERSION:
+                return
+            upgraded = dict(normalise_state(doc))
+
+            def replace(stored: MutableMapping[Any, Any]) -> None:
+                stored.clear()
+                stored.update(upgraded)
+
+            table.update(replace, doc_ids=[1])
+
+        self._writing(write)
+
+    def set_state(self, *, announce: bool = True, **fields: Unpack[StateUpdate]) -> None:
         """Update run state (status, step, budgets ...) and, if ``announce``, log a status event
         naming the fields (bookkeeping such as budgets used is saved without one)."""
-        if "head" in fields:
+        if "head" in fields:  # not a StateUpdate field: a caller that ignores types
             raise StoreError("move the head with commit() or rollback()")
 
         def write() -> None:
-            self._set_state(**fields, updated=time.time())
+            self._set_state(**fields | {"updated": time.time()})
             if announce:
                 self._insert_event(EventKind.STATUS, dict(fields))  # StatusPayload reads it
 
@@ -631,129 +569,6 @@ class Session:
     def drop_draft(self, name: str) -> None:
         self._check_writable()
         Drafts(self.directory).drop(name)
-
-    # -- reading ------------------------------------------------------------------------------
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        with self._mutex:
-            return dict(self._db.table(META).get(doc_id=1) or {})
-
-    @property
-    def state(self) -> dict[str, Any]:
-        with self._mutex:
-            return dict(self._db.table(STATE).get(doc_id=1) or {})
-
-    @property
-    def run_state(self) -> RunState:
-        """The state, typed; a damaged field reads as its default (run_state.py)."""
-        return RunState.from_doc(self.state)
-
-    @property
-    def head(self) -> Version:
-        return self.lineage.get(self.state["head"])
-
-    def best(self) -> Version | None:
-        return self.lineage.best()
-
-    def version(self, ref: str) -> Version:
-        """A version by id, or ``head``, or ``best`` (the best scored one)."""
-        with self._mutex:
-            if ref == "head":
-                return self.head
-            if ref == "best":
-                best = self.lineage.best()
-                if best is None:
-                    raise UnknownVersion(
-                        "best",
-                        (),
-                        "no version has a score yet, so there is no 'best'; "
-                        "name a version id or 'head'",
-                    )
-                return best
-            return self.lineage.get(ref)
-
-    def read_files(self, version: Version | str) -> dict[str, str]:
-        v = self.version(version) if isinstance(version, str) else version
-        return {name: self.blobs.get_text(digest) for name, digest in v.files.items()}
-
-    def diff(self, old: str, new: str) -> VersionDiff:
-        a, b = self.version(old), self.version(new)
-        return diff_files(self.read_files(a), self.read_files(b), a.id, b.id)
-
-    @property
-    def attempt_count(self) -> int:
-        return self._attempt_count
-
-    def attempt(self, attempt_id: str) -> Attempt:
-        number = int(attempt_id[1:]) if attempt_id[1:].isdigit() else 0
-        if attempt_id[:1] != "a" or not 1 <= number <= self._attempt_count:
-            raise StoreError(
-                f"no attempt '{attempt_id}' (this session has a1..a{self._attempt_count})"
-            )
-        table, doc_id = self._locate(ATTEMPTS, number)
-        with self._mutex:
-            doc = self._db.table(table).get(doc_id=doc_id)
-        if doc is None:
-            raise DamagedSession(self._storage.base_path, f"attempt '{attempt_id}' is missing")
-        return Attempt.from_doc(doc)
-
-    def recent_attempts(self, limit: int = 20) -> list[Attempt]:
-        """The last ``limit`` attempts, newest first."""
-        first = max(1, self._attempt_count - limit + 1)
-        return [self.attempt(f"a{n}") for n in range(self._attempt_count, first - 1, -1)]
-
-    @property
-    def last_seq(self) -> int:
-        return self._last_seq
-
-    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        """Events with seq > ``after``, oldest first: a reader resumes from the last seq it saw."""
-        with self._mutex:
-            last = self._last_seq if limit is None else min(self._last_seq, after + limit)
-            out: list[Event] = []
-            seq = after + 1
-            while seq <= last:
-                table, _ = self._locate(EVENTS, seq)
-                size = self._storage.capacity[EVENTS]
-                end = min(last, (seq - 1) // size * size + size)
-                docs = self._db.table(table).get(doc_ids=list(range(seq, end + 1))) or []
-                out.extend(_event(doc) for doc in docs)
-                seq = end + 1
-            return out
-
-    def follow(
-        self, after: int = 0, *, stop: threading.Event | None = None, poll_s: float = 0.25
-    ) -> Iterator[Event]:
-        """Yield events after ``after`` as they are appended, until ``stop`` is set or closed.
-
-        In the writing process it wakes on each append; a reader polls the files.
-        """
-        cursor = after
-        while not (stop and stop.is_set()) and not self._closed:
-            batch = self.events(after=cursor, limit=1000)
-            if batch:
-                yield from batch
-                cursor = batch[-1].seq
-                continue
-            if self.writable:
-                self._wait_for_append(cursor, poll_s)
-            else:
-                time.sleep(poll_s)
-                self.refresh()
-
-    def _wait_for_append(self, seen: int, timeout: float) -> None:
-        with self._appended:
-            self._appended.wait_for(lambda: self._last_seq > seen or self._closed, timeout=timeout)
-
-
-def _event(doc: Mapping[str, Any]) -> Event:
-    """An event as stored; a damaged document still reads (its payload will not parse, and
-    the views show it as such), since one bad record must not hide the whole log."""
-    seq, ts, data = doc.get("seq"), doc.get("ts"), doc.get("data")
-    return Event(seq if isinstance(seq, int) else getattr(doc, "doc_id", 0),
-                 ts if isinstance(ts, int | float) else 0.0, str(doc.get("kind", "unknown")),
-                 data if isinstance(data, dict) else {"_damaged": data})
 
 
 class _Existing:

@@ -3,10 +3,9 @@ poll's thread from the run state and the events, and handed to the view as one i
 per lane. A run of one lane has none, and the app looks as it did before lanes.
 
 Nothing here is guessed. A lane's status, base, spend, own guidance, pending hints and
-candidate in flight are the run state's (``RunState.lanes``; lane 1's candidate and hints are
-the state's own fields), and so is the GPU its candidate in flight holds, once leased. Its
-plan and its latest attempt come from its events, and the GPU of that attempt from the host
-facts of its result.
+candidate in flight are the run state's (``RunState.lanes``), and so is the GPU its
+candidate in flight holds, once leased. Its plan and its latest attempt come from its events,
+and the GPU of that attempt from the host facts of its result.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 
 from ..pool import gpu_index, gpu_label
 from ..store import AttemptPayload, InFlight, Payload, PlanPayload, RunState, UnreadablePayload
-from ..store.run_state import LaneState
 
 ACTIVE = ("running", "paused")
 
@@ -91,11 +89,9 @@ class LaneTracker:
         return tuple(self._lane(number, state, live, now) for number in range(1, count + 1))
 
     def _lane(self, number: int, state: RunState, live: bool, now: float) -> LaneFacts:
-        lane = state.lanes.get(str(number)) or LaneState()
-        flying: InFlight | None = state.in_flight if number == 1 else lane.in_flight
-        if not live:
-            flying = None  # a run that died left it: nothing is evaluating it
-        hints = state.pending_hints if number == 1 else lane.pending_hints
+        lane = state.lane(number)
+        flying: InFlight | None = lane.in_flight if live else None  # a dead run's: not evaluating
+        hints = lane.pending_hints
         status = lane.status or "waiting"
         if not live and status in ACTIVE:
             status = "stopped"  # no process runs it: a lane cannot be running or paused

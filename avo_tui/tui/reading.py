@@ -215,12 +215,9 @@ class SessionReader:
 
     def _candidate(self, state: RunState, lane: int | None,
                    force: bool = False) -> tuple[str, str] | None:
-        """The diff of ``lane``'s candidate (None: lane 1's) if it changed since last shown
-        (None if it did not)."""
-        pending = state.in_flight
-        if lane not in (None, 1):
-            entry = state.lanes.get(str(lane))
-            pending = entry.in_flight if entry is not None else None
+        """The diff of ``lane``'s candidate (None: the run's only lane, or its first) if it
+        changed since last shown (None if it did not)."""
+        pending = state.lane(lane or 1).in_flight
         key = f"{lane} {pending}"
         if key == self._in_flight and not force:
             return None

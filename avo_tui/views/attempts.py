@@ -10,11 +10,12 @@ from typing import Any, NamedTuple, Protocol
 
 from rich.markup import escape
 
-from ..store import NOT_FAILURES, Attempt, Version, VersionDiff, diff_files
+from ..store import NOT_FAILURES, Attempt, Outcome, Version, VersionDiff, diff_files
 
-OUTCOME_STYLES = {"committed": "green", "promising": "cyan", "slower": "dim",
-                  "not_confirmed": "dim", "checked": "dim", "interrupted": "yellow",
-                  "suspect": "bold yellow", "within_noise": "dim"}
+OUTCOME_STYLES: dict[str, str] = {
+    Outcome.COMMITTED: "green", Outcome.PROMISING: "cyan", Outcome.SLOWER: "dim",
+    Outcome.NOT_CONFIRMED: "dim", Outcome.CHECKED: "dim", Outcome.INTERRUPTED: "yellow",
+    Outcome.SUSPECT: "bold yellow", Outcome.WITHIN_NOISE: "dim"}
 FAILED_STYLE = "red"
 SCORE_CELLS = 16  # the score's column in an attempt's line
 

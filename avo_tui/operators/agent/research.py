@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store import Attempt, PayloadError, ResearchPayload, Score, StoreError, diff_files
+from ...store import Attempt, Outcome, PayloadError, ResearchPayload, Score, StoreError, diff_files
 from ...store.view import SessionView
 from . import report
 
@@ -62,7 +62,7 @@ class StepLog:
 
     def best(self) -> Attempt | None:
         """The fastest correct candidate of the full grid, if any."""
-        scored = [a for _, a in self.tried if a.score is not None and a.outcome != "checked"]
+        scored = [a for _, a in self.tried if a.score is not None and a.outcome != Outcome.CHECKED]
         return max(scored, key=lambda a: a.score.gmean if a.score else 0.0, default=None)
 
     def ideas(self) -> tuple[str, ...]:

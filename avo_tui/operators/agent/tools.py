@@ -26,7 +26,7 @@ from ...evaluation.sanitize import (
     smallest_config,
 )
 from ...knowledge import KnowledgeBase, KnowledgeError
-from ...store import NOT_FAILURES, Attempt, StoreError, Version, diff_files
+from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_files
 from ..protocol import StepContext, StepInterrupted, Trial
 from . import report
 from .api import INVALID_INPUT
@@ -319,7 +319,7 @@ class Toolbox:
         self.last_trial = trial
         self.log.add(idea, trial.attempt)
         text = report.evaluation(trial.result, files, trial.attempt)
-        if trial.outcome in ("promising", "within_noise", "slower"):
+        if trial.outcome in (Outcome.PROMISING, Outcome.WITHIN_NOISE, Outcome.SLOWER):
             text += f"\n{self.ctx.commit_bar()}"
         return text
 
@@ -376,7 +376,7 @@ class Toolbox:
         self._cuda_only("profile")
         target = self.ctx.target
         trial = self.last_trial
-        score = trial.score if trial and trial.score and trial.outcome != "checked" else None
+        score = trial.score if trial and trial.score and trial.outcome != Outcome.CHECKED else None
         score = score or self.ctx.head().score
         baselines = self.ctx.baselines()
         primary = target.baselines[0] if target.baselines else ""
@@ -410,12 +410,12 @@ class Toolbox:
     def _commit(self, message: str) -> ToolResult:
         files = self._kernel_files()
         trial = self.last_trial
-        if trial is None or trial.files != files or trial.outcome == "checked":
+        if trial is None or trial.files != files or trial.outcome == Outcome.CHECKED:
             trial = self.ctx.evaluate(files, base=self.base, note="before commit",
                                       idea="(evaluated by commit)")
             self.last_trial = trial
             self.log.add("(evaluated by commit)", trial.attempt)
-        if trial.outcome != "promising":
+        if trial.outcome != Outcome.PROMISING:
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
                               f"Only a promising first reading goes to the gate; "
                               f"{self.ctx.commit_bar()}.")
@@ -429,7 +429,7 @@ class Toolbox:
         answer = self.ctx.gate_answer()
         moved = f"\n{answer.moved()}" if answer and answer.moved() else ""
         if version is None:
-            if answer and answer.attempt.outcome == "suspect":
+            if answer and answer.attempt.outcome == Outcome.SUSPECT:
                 return ToolResult(report.held_suspect(self.ctx.session, answer.attempt) + moved)
             why = answer.attempt.detail if answer else "the re-evaluation did not confirm the gain"
             return ToolResult(f"the commit gate refused it: {why}{moved}")

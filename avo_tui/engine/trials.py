@@ -1,0 +1,387 @@
+"""Evaluations and commits: a candidate is measured outside every lock, recorded as an attempt,
+shown to the supervisor, and, when it asks, judged by the commit gate (gate.py).
+
+Before an evaluation starts, the candidate is saved as its lane's ``in_flight``; if the process
+dies during the evaluation, the next run records it as an ``interrupted`` attempt
+(:meth:`Trials.recover_in_flight`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from typing import Any
+
+from ..evaluation import EvalResult
+from ..evaluation.paired import GatePlan
+from ..operators.protocol import GateAnswer, Trial
+from ..pool import gpu_index
+from ..store import (
+    Attempt,
+    InFlight,
+    Outcome,
+    StoreError,
+    SupervisorPayload,
+    Version,
+)
+from .books import RunBooks
+from .evaluator import score_of, sources_key
+from .gate import Verdict, paired_of, unconfirmed
+from .lanes import Lane, label_of, moved_note, starting_version
+
+
+class Trials:
+    """The evaluation of candidates and the commit gate's procedure, for every lane."""
+
+    def __init__(self, books: RunBooks) -> None:
+        self.books = books
+
+    # -- evaluation -------------------------------------------------------------------------------
+
+    def evaluate(
+        self, files: dict[str, str], *, base: str, author: str, lane: Lane, note: str = "",
+        quick: bool = False, idea: str | None = None, labelled: bool = True,
+    ) -> Trial:
+        """Evaluate a candidate and record it as an attempt (the supervisor watches).
+
+        ``quick`` scores on the target's quick grid; unless the session itself is quick, such a
+        score is not comparable with the versions', so the attempt is only ``checked``.
+        ``idea`` is what the operator says it tried, kept with the attempt. The attempt
+        carries its lane's label, unless ``labelled`` is false (a hand edit: no lane's)."""
+        books = self.books
+        quick = quick and not books.evaluator.quick
+        result = self._measure(files, base, author, quick=quick, lane=lane, beside_best=True)
+        with books.locked():
+            outcome, detail = self.classify(result, quick)
+            attempt = books.session.record_attempt(
+                files,
+                lane=lane.label if labelled else None,
+                base=base,
+                author=author,
+                outcome=outcome,
+                detail=f"{note}: {detail}" if note else detail,
+                score=score_of(result),
+                log=_result_log(result),
+                idea=idea,
+            )
+            self._after_evaluation(lane, result)
+            # Sources that compile to the same kernel are one candidate to the supervisor too.
+            trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files))
+            self.observe(attempt, trial.key, lane)
+            books.save()
+            books.publish()
+        return trial
+
+    def classify(self, result: EvalResult, quick: bool = False) -> tuple[str, str]:
+        """The outcome of a first reading, and why."""
+        if result.failure is not None:
+            return result.failure.kind, str(result.failure)
+        best = self.books.session.best()
+        if result.same_as_incumbent:
+            return Outcome.UNCHANGED, (f"compiles to the same kernel as the best, "
+                                       f"{best.id if best else '?'}: nothing new to measure")
+        ratio = f", {result.ratio:.3f}x baseline" if result.ratio is not None else ""
+        text = f"{result.geomean:.4g} {result.unit}{ratio}"
+        if quick:
+            return Outcome.CHECKED, _with_notes(f"quick grid: {text}", result)
+        if best is None or best.score is None or not best.score.gmean:
+            return Outcome.PROMISING, _with_notes(text, result)
+        outcome, compared = self.books.gate.reading(result, best)
+        text += f"; {compared}"
+        if result.flags:
+            text += "; flagged: " + "; ".join(result.flags)
+        return outcome, _with_notes(text, result)
+
+    def observe(self, attempt: Attempt, key: str, lane: Lane) -> None:
+        """Show the supervisor an attempt, the gate's included; a stall redirects the lane
+        whose attempt showed it (the others go on as they were)."""
+        books = self.books
+        reason = books.supervisor.observe_attempt(attempt.outcome, key, books.running_seconds())
+        if reason:
+            books.session.append(SupervisorPayload(reason, "redirect", attempt=attempt.id,
+                                                   lane=lane.label))
+            lane.redirect = reason
+
+    def _measure(
+        self, files: dict[str, str], base: str, author: str, *, lane: Lane, quick: bool = False,
+        incumbent: Version | None = None, gate: GatePlan | None = None,
+        beside_best: bool = False,
+    ) -> EvalResult:
+        """Evaluate ``files`` (outside the lock: other lanes go on meanwhile); with
+        ``incumbent``, time that version beside them, for the gate's ``gate`` plan. With
+        ``beside_best`` (a first reading on the session's grid), the best is timed beside
+        them for a short while, unless they are its very files."""
+        books = self.books
+        with books.locked():
+            hashes = books.session.store_files(files)
+            lane.in_flight = InFlight(base, author, hashes, time.time())
+            books.save_lanes()
+            best = books.session.best()
+            previous = None if quick else best.score.gmean if best and best.score else None
+            if beside_best and not quick and best is not None and best.files != hashes:
+                incumbent = best
+            beside = books.session.read_files(incumbent) if incumbent else None
+        return books.evaluator.evaluate(
+            files,
+            previous_best=previous,
+            # The gate's score becomes the version's: its ratios to the baselines are timed
+            # in the same blocks as its gain, not taken from an earlier hour.
+            fresh_baselines=gate is not None,
+            on_progress=lambda phase, detail: books.progress(f"{phase} {detail}", lane.label),
+            quick=quick or None,
+            incumbent=beside,
+            gate=gate,
+            on_lease=lambda host: self._leased(lane, host),
+        )
+
+    def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
+        """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
+        in flight, so every view (an attached one too) can say which GPU is doing what."""
+        gpu = gpu_index(host)
+        with self.books.locked():
+            flight = lane.in_flight
+            if flight is None or flight.gpu == gpu:
+                return
+            lane.in_flight = dataclasses.replace(flight, gpu=gpu)
+            self.books.save_lanes()
+
+    def _after_evaluation(self, lane: Lane, result: EvalResult | None = None) -> None:
+        books = self.books
+        lane.in_flight = None
+        fields: dict[str, Any] = {"lanes": books.lanes_doc()}
+        if result is not None and result.hardware and (
+                result.hardware != books.session.run_state.hardware):
+            fields["hardware"] = dict(result.hardware)
+        if (baselines := books.evaluator.take_new_baselines()) is not None:
+            fields["baselines"] = baselines
+        books.session.set_state(announce=False, **fields)
+
+    def recover_in_flight(self, why: str) -> None:
+        """Record what a dead or interrupted run left unfinished, once: every lane's candidate
+        in flight, this run's lanes' and those of lanes it does not run."""
+        books = self.books
+        state = books.session.run_state
+        pending = sorted((int(k), entry.in_flight) for k, entry in state.lanes.items()
+                         if k.isdigit() and entry.in_flight)
+        if not pending:
+            return
+        several = books.several or any(number > 1 for number in map(int, state.lanes))
+        recent = books.session.recent_attempts(2 * len(pending))
+        for number, flight in pending:
+            assert flight is not None
+            label = label_of(number, several)
+            files = {name: books.session.blobs.get_text(h) for name, h in flight.files.items()}
+            already = any(a.files == dict(flight.files) and a.created >= flight.started
+                          and a.lane == label for a in recent)
+            if not already:
+                books.session.record_attempt(files, lane=label, base=flight.base,
+                                             author=flight.author, outcome=Outcome.INTERRUPTED,
+                                             detail=why)
+        for lane in books.lanes:
+            lane.in_flight = None
+        books.idle_lanes = {k: dataclasses.replace(v, in_flight=None)
+                            for k, v in books.idle_lanes.items()}
+        books.save_lanes()
+        books.publish()
+
+    # -- the commit gate --------------------------------------------------------------------------
+
+    def begin_step(self, lane: Lane) -> None:
+        """Where the lane's step starts: its starting version (lanes.py: the head for lane 1,
+        the k-th best for lane k), or, for a step a dead run left a conversation of, the
+        version it was built on; and the best it starts with, to tell it if another lane moves
+        it. Under the lock."""
+        session = self.books.session
+        best = session.best()
+        lane.best_at_start = best.id if best else None
+        lane.answer = None
+        resumed = lane.base and lane.base in session.lineage and session.draft(lane.draft)
+        if not resumed:
+            lane.base = starting_version(session, lane.number).id
+        self.books.save()
+
+    def commit(self, trial: Trial, message: str, author: str, lane: Lane,
+               transcript: str | None = None) -> Version | None:
+        """The commit gate (gate.py): re-evaluate beside the best, then commit only a clear
+        gain. Each kernel gets one decision against a given best: asking again, with the same
+        source or one that compiles to the same kernel, is answered ``unchanged`` without
+        measuring (noise would otherwise say yes to one try in a few). ``transcript`` (the
+        agent's conversation so far) is kept with the re-evaluation.
+
+        One request at a time: the best is read under the gate's lock, so a lane whose step
+        began on an older best is judged against the best of now, and its answer says so."""
+        if trial.outcome != Outcome.PROMISING:
+            return None
+        books = self.books
+        with books.gate.lock:
+            with books.locked():
+                best = books.session.best()
+                moved = lane.best_at_start if best and best.id != lane.best_at_start else None
+                hashes = books.session.store_files(trial.files)
+                identical = [v.id for v in (books.session.version(trial.attempt.base), best)
+                             if v and v.files == hashes] or self._held_suspects_with(hashes)
+                refused = books.gate.refusal(trial, best, moved, identical)
+                if refused:
+                    self._unchanged(trial, author, refused[1], lane, best, moved,
+                                    outcome=refused[0])
+                    return None
+            confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
+                                    lane=lane, gate=books.gate.plan)
+            with books.locked():
+                return self._decide(trial, confirm, best, moved,
+                                    CommitRequest(message, author, transcript, lane))
+
+    def _decide(self, trial: Trial, confirm: EvalResult, best: Version | None,
+                moved: str | None, request: CommitRequest) -> Version | None:
+        books, lane = self.books, request.lane
+        if confirm.same_as_incumbent:
+            self._after_evaluation(lane)
+            self._unchanged(trial, request.author, f"compiles to the same kernel as the best, "
+                            f"{best.id if best else '?'}: nothing new to commit", lane, best,
+                            moved)
+            return None
+        verdict = books.gate.verdict(trial, confirm, best)
+        note = moved_note(moved, best)
+        if verdict.held:
+            attempt = self._hold_as_suspect(trial, confirm, verdict, request, note)
+        else:
+            attempt = self.record_decision(trial, confirm, verdict, request, note)
+        books.gate.decided(trial, confirm, best, attempt.id)
+        lane.answer = GateAnswer(attempt, best.id if best else None, moved)
+        self.observe(attempt, trial.key, lane)
+        books.save()
+        books.publish()
+        return books.session.version(attempt.version) if attempt.version else None
+
+    def record_decision(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
+                        request: CommitRequest, note: str = "") -> Attempt:
+        books, lane = self.books, request.lane
+        version = None
+        if verdict.accepted:
+            # With several lanes, on the version the lane built on (the head may have moved
+            # under it); with one, on the head (its step ends before the head moves).
+            parent = trial.attempt.base if books.several else None
+            version = self.paid_commit(lambda **paid: books.session.commit(
+                trial.files,
+                lane=lane.label,
+                parent=parent,
+                author=request.author,
+                message=request.message,
+                score=score_of(confirm),
+                attempt=trial.attempt.id,
+                **paid,
+            ))
+            lane.commits += 1
+            books.supervisor.observe_commit(books.running_seconds())
+        outcome = Outcome.COMMITTED if verdict.accepted else (
+            Outcome.NOT_CONFIRMED if confirm.correct
+            else confirm.failure.kind  # type: ignore[union-attr]
+        )
+        detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
+        if outcome == Outcome.NOT_CONFIRMED:
+            best = books.session.best()
+            detail = unconfirmed(trial.attempt.id, trial.result.geomean,
+                                 best.score.gmean if best and best.score else None,
+                                 best.id if best else None, verdict.reason,
+                                 paired_of(trial.result))
+        attempt = books.session.record_attempt(
+            trial.files,
+            lane=lane.label,
+            base=trial.attempt.base,
+            author=request.author,
+            outcome=outcome,
+            detail=_with_notes(detail + note + (f" ({confirm.failure})" if confirm.failure
+                                                else ""), confirm),
+            score=score_of(confirm),
+            log=_result_log(confirm),
+            transcript=request.transcript,
+            version=version.id if version else None,
+            idea=trial.attempt.idea,
+        )
+        self._after_evaluation(lane)
+        return attempt
+
+    def paid_commit(self, commit: Callable[..., Version]) -> Version:
+        """Call ``commit`` (the session's commit or approve_suspect) with the version's cost:
+        what was spent since the last commit, every step (of every lane) that led to it, failed
+        ones included. The usage, marked as paid up to here, goes into the same write."""
+        books = self.books
+        cost_usd, tokens = books.usage.since_commit()
+        paid = books.usage.committed()
+        version = commit(cost_usd=cost_usd, tokens=tokens, state={"usage": paid.to_doc()})
+        books.usage = paid
+        return version
+
+    def _unchanged(self, trial: Trial, author: str, detail: str, lane: Lane,
+                   best: Version | None = None, moved: str | None = None,
+                   outcome: str = Outcome.UNCHANGED) -> None:
+        """A gate request answered without measuring; the supervisor counts it all the same."""
+        books = self.books
+        attempt = books.session.record_attempt(
+            trial.files, lane=lane.label, base=trial.attempt.base, author=author,
+            outcome=outcome, detail=detail + moved_note(moved, best),
+        )
+        lane.answer = GateAnswer(attempt, best.id if best else None, moved)
+        self.observe(attempt, trial.key, lane)
+        books.save()
+        books.publish()
+
+    def _hold_as_suspect(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
+                         request: CommitRequest, note: str = "") -> Attempt:
+        """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
+        not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
+        log, pending in the state until the operator approves or rejects it."""
+        session = self.books.session
+        score = score_of(confirm)
+        assert score is not None, "only a correct re-evaluation is held"
+        suspect = session.hold_suspect(
+            trial.files,
+            lane=request.lane.label,
+            base=trial.attempt.base,
+            author=request.author,
+            message=request.message,
+            flags=verdict.flags,
+            score=score,
+            detail=f"re-evaluation of {trial.attempt.id}: {verdict.reason}{note}",
+            log=_result_log(confirm),
+            transcript=request.transcript,
+        )
+        self._after_evaluation(request.lane)
+        return session.attempt(suspect.attempt)
+
+    def _held_suspects_with(self, hashes: dict[str, str]) -> list[str]:
+        """Pending suspects with these very files: held once, not evaluated again."""
+        session = self.books.session
+        same = []
+        for suspect in session.suspects():
+            with suppress(StoreError):
+                if session.attempt(suspect.attempt).files == hashes:
+                    same.append(f"{suspect.attempt} (a suspect held for the operator's review)")
+        return same
+
+    def commit_bar(self) -> str:
+        """What a commit needs now, in words (Gate.needs)."""
+        with self.books.locked():
+            return self.books.gate.needs(self.books.session.best())
+
+
+@dataclasses.dataclass(frozen=True)
+class CommitRequest:
+    """A commit request: what the version would say, who asks, and from which lane."""
+
+    message: str
+    author: str
+    transcript: str | None
+    lane: Lane
+
+
+def _with_notes(detail: str, result: EvalResult) -> str:
+    """An attempt's detail, and what the evaluator noted about how it measured (machine load)."""
+    return "; ".join([detail, *result.notes])
+
+
+def _result_log(result: EvalResult) -> str:
+    return json.dumps(result.as_dict(), indent=1)
