@@ -42,7 +42,7 @@ from avo_tui.operators.agent.models import (
 )
 from avo_tui.operators.agent.preflight import MAX_LINE_CHARS, ApiCheckFailed, check_api
 from avo_tui.operators.agent.providers import PROVIDERS, ApiKeyMissing, ProviderUnavailable
-from avo_tui.operators.agent.settings import Price, SettingsError, with_provider
+from avo_tui.operators.agent.settings import Price, SettingsError, agent_default, with_provider
 from avo_tui.store import Session
 
 HAS_BEDROCK = all(importlib.util.find_spec(m) for m in ("boto3", "botocore"))
@@ -504,3 +504,18 @@ def test_unknown_provider_settings_are_refused_in_one_line() -> None:
         AgentSettings(base_url="ftp://x")
     assert os.environ.get("AWS_REGION") is None
     assert AgentSettings(provider="bedrock").region == ""  # none to record: the SDK's word
+
+
+def test_a_provider_named_in_the_settings_file_makes_the_agent_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVO_SETTINGS", str(settings_file(tmp_path)))
+    assert agent_default(None) == ""  # no key: the tuner, as before
+    assert agent_default("vertex") == "through vertex"
+    monkeypatch.setenv("AVO_SETTINGS", str(settings_file(tmp_path, provider="gateway",
+                                                         base_url="https://gw.example")))
+    assert agent_default(None) == "through gateway"
+    (tmp_path / "settings.toml").write_text("[agent\n")  # a file that does not read
+    assert agent_default(None) == ""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    assert agent_default(None) == "ANTHROPIC_API_KEY is set"

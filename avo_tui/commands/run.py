@@ -36,7 +36,7 @@ from ..knowledge import configured_folders, flag_folders
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..operators.agent.models import EFFORT_LEVELS
-from ..operators.agent.settings import DEFAULT_EFFORT, PROVIDERS, agent_configured
+from ..operators.agent.settings import DEFAULT_EFFORT, PROVIDERS, agent_default
 from ..pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..store import Event, OperatorPayload, Session, SessionCatalog, StoreError
 from ..views.events import counted, event_line
@@ -154,9 +154,7 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     folders = configured_folders(knowledge_flags)
     if not args.operator:
         console.print(f"operator: {operator} (" + (
-            f"through {args.provider}" if operator == "agent" and args.provider else
-            "ANTHROPIC_API_KEY is set" if operator == "agent" else
-            "no ANTHROPIC_API_KEY; set it for the agent") + ")")
+            agent_default(args.provider) or "no ANTHROPIC_API_KEY; set it for the agent") + ")")
     pool = evaluation_pool(target, gpus=args.gpus, workers=args.workers, ray=args.ray,
                            name=args.session)
     evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout)
@@ -300,9 +298,9 @@ def require_terminal() -> None:
 
 
 def default_operator(provider: str | None = None) -> str:
-    """The agent when an API key is configured or a provider named, else the tuner (it needs
-    no network)."""
-    return "agent" if agent_configured(provider) else "tuner"
+    """The agent when an API key is set or another provider named (flag or settings file), else
+    the tuner (it needs no network)."""
+    return "agent" if agent_default(provider) else "tuner"
 
 
 def _agent_settings(

@@ -236,10 +236,19 @@ def _longest_prefix(prices: dict[str, Price], names: tuple[str, ...]) -> Price |
     return prices[max(prefixes, key=len)] if prefixes else None
 
 
-def agent_configured(provider: str | None) -> bool:
-    """Whether the agent can be the default operator: a provider other than Anthropic's API
-    was named (its credentials are checked before the run), or ``ANTHROPIC_API_KEY`` is set."""
-    return provider not in (None, "anthropic") or bool(os.environ.get(KEY_ENV, "").strip())
+def agent_default(provider: str | None) -> str:
+    """Why the agent is a new session's default operator, "" when it is not: a provider other
+    than Anthropic's API named by the flag or the settings file (its credentials are checked
+    before the run), or ``ANTHROPIC_API_KEY`` set. A settings file that does not read leaves
+    the choice to the key (the run that uses the agent reports the file's fault)."""
+    if provider is None:
+        try:
+            provider = load_settings().provider
+        except SettingsError:
+            provider = "anthropic"
+    if provider != "anthropic":
+        return f"through {provider}"
+    return f"{KEY_ENV} is set" if os.environ.get(KEY_ENV, "").strip() else ""
 
 
 def provider_label(meta: object) -> str:
