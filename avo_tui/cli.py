@@ -40,6 +40,7 @@ from .evaluation import (
 )
 from .knowledge import KnowledgeError
 from .operators import OperatorUnavailable
+from .operators.agent.settings import with_provider
 from .settings_file import SettingsFileError
 from .store import (
     RunState,
@@ -174,6 +175,7 @@ def _print_session(
     operator = str(meta.get("operator"))
     if state.operator and state.operator != operator:
         operator = f"{state.operator} (switched from {operator})"
+    operator = with_provider(operator, meta)  # prices differ by provider and endpoint
     console.print(
         f"[bold]{escape(session.name)}[/]  target {escape(str(meta.get('target')))}  "
         f"operator {escape(operator)}  status {escape(status)}"

@@ -5,7 +5,6 @@ at once (the evaluation it cuts short is recorded as interrupted)."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -37,7 +36,7 @@ from ..knowledge import configured_folders, flag_folders
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL, AgentSettings, load_settings
 from ..operators.agent.models import EFFORT_LEVELS
-from ..operators.agent.settings import DEFAULT_EFFORT
+from ..operators.agent.settings import DEFAULT_EFFORT, PROVIDERS, agent_default
 from ..pool import WorkerPool, check_flags, evaluation_pool, parse_gpus
 from ..store import Event, OperatorPayload, Session, SessionCatalog, StoreError
 from ..views.events import counted, event_line
@@ -103,7 +102,8 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
     path = catalog.new_path(args.session)  # checks the name: run_args() skips the parser
     limits = dict(hours=args.hours, max_cost_usd=args.max_cost, max_tokens=args.token_budget)
     agent_flags = dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking,
-                       effort="" if args.effort == "none" else args.effort)
+                       effort="" if args.effort == "none" else args.effort,
+                       provider=args.provider)
     if path.exists():
         if args.origin:
             raise StoreError(f"--from seeds a new session, and '{args.session}' exists; "
@@ -148,14 +148,13 @@ def prepare_run(args: argparse.Namespace, console: Console) -> PreparedRun:
         kernels_dir()  # the shipped seeds are there, before anything starts (chosen below)
     catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
     budgets = Budgets().override(**limits).for_run(args.max_steps, 0)
-    operator = args.operator or default_operator()
+    operator = args.operator or default_operator(args.provider)
     agent = _agent_settings(operator, None, agent_flags)  # fails before any work
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
     folders = configured_folders(knowledge_flags)
     if not args.operator:
         console.print(f"operator: {operator} (" + (
-            "ANTHROPIC_API_KEY is set" if operator == "agent" else
-            "no ANTHROPIC_API_KEY; set it for the agent") + ")")
+            agent_default(args.provider) or "no ANTHROPIC_API_KEY; set it for the agent") + ")")
     pool = evaluation_pool(target, gpus=args.gpus, workers=args.workers, ray=args.ray,
                            name=args.session)
     evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout)
@@ -298,9 +297,10 @@ def require_terminal() -> None:
         raise StoreError("the app needs a terminal; use avo run --headless for a log instead")
 
 
-def default_operator() -> str:
-    """The agent when an API key is configured, else the tuner (it needs no network)."""
-    return "agent" if os.environ.get("ANTHROPIC_API_KEY", "").strip() else "tuner"
+def default_operator(provider: str | None = None) -> str:
+    """The agent when an API key is set or another provider named (flag or settings file), else
+    the tuner (it needs no network)."""
+    return "agent" if agent_default(provider) else "tuner"
 
 
 def _agent_settings(
@@ -318,10 +318,8 @@ def _agent_settings(
         settings = AgentSettings.from_doc({**stored, **given})
     else:
         settings = load_settings().override(**flags)
-    from ..operators.agent.api import api_key  # loads anthropic: only when the agent runs
-    from ..operators.agent.preflight import check_api
+    from ..operators.agent.preflight import check_api  # loads anthropic: only when it runs
 
-    api_key()
     check_api(settings)
     if settings.price() is None:
         print(f"note: no price is known for {settings.model}, so its cost is not counted; add "
@@ -540,9 +538,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="pause once the agent has used N tokens in the session")
     agent = p.add_argument_group(
         "agent", "override the settings file ([agent] in $AVO_SETTINGS or "
-        "~/.config/avo/settings.toml); the API key comes from ANTHROPIC_API_KEY only")
+        "~/.config/avo/settings.toml); keys and credentials come from the environment only")
     agent.add_argument("--model", help="Claude model (default: settings file, else "
-                       f"{DEFAULT_MODEL})")
+                       f"{DEFAULT_MODEL}); Anthropic's name or the provider's own ID")
+    agent.add_argument("--provider", choices=PROVIDERS,
+                       help="where Claude is served (default: settings file, else anthropic); "
+                       "bedrock and vertex need pip install 'avo-tui[bedrock]' or "
+                       "'avo-tui[vertex]', a gateway its base_url (docs/agent.md)")
     agent.add_argument("--max-output-tokens", type=positive_int, metavar="N",
                        help="max_tokens of each response")
     agent.add_argument("--thinking", metavar="MODE",

@@ -23,6 +23,7 @@ from textual.message_pump import MessagePump
 
 from ..engine.budget import Spending, VersionCosts
 from ..engine.client import POLL_BATCH, RunClient
+from ..operators.agent.settings import with_provider
 from ..store import (
     ErrorPayload,
     EventKind,
@@ -200,7 +201,7 @@ class SessionReader:
         return StatusFacts(
             session=session.name,
             target=str(meta.get("target", "?")),
-            operator=str(state.operator or meta.get("operator", "?")),  # switched on a resume
+            operator=with_provider(str(state.operator or meta.get("operator", "?")), meta),
             state=self.client.run_status().name,
             step=state.step,
             seconds=state.usage_figure("seconds"),

@@ -1,4 +1,15 @@
-"""A scripted stand-in for the Anthropic Messages API (POST /v1/messages), standard library only.
+"""A scripted stand-in for the Anthropic Messages API (POST /v1/messages), standard library only,
+and for the same API as Amazon Bedrock and Google Vertex AI serve it, on their own paths:
+
+- Bedrock: POST /model/{model}/invoke (JSON) and /model/{model}/invoke-with-response-stream,
+  whose body is AWS's binary event stream (``event_stream_message``): each frame carries one SSE
+  event's JSON, base64-encoded, as ``{"bytes": ...}``. The request body names neither the model
+  nor ``stream``; the record adds both, so tests read every wire alike. Requests are SigV4
+  signed: the fake's key is the AWS access key id its credential scope must name.
+- Vertex: POST /projects/{project}/locations/{region}/publishers/anthropic/models/
+  {model}:streamRawPredict (the same SSE body) or :rawPredict, and models/count-tokens:rawPredict.
+  The fake's key is the OAuth access token; POST /token mints it, as Google's token endpoint
+  does for the ``token_uri`` of application default credentials.
 
 The real `anthropic` SDK talks to it through `base_url`. Each request consumes one scripted
 step; every request is recorded. Behaviours of the SDK (2.12, on httpx2) worth knowing:
@@ -22,10 +33,15 @@ step; every request is recorded. Behaviours of the SDK (2.12, on httpx2) worth k
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
+import re
+import struct
 import threading
+import urllib.parse
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -62,6 +78,7 @@ class Recorded:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: dict[str, Any]
+    wire: str = "messages"  # "messages", "bedrock" or "vertex": the paths it came by
 
     @property
     def stream(self) -> bool:
@@ -153,7 +170,7 @@ class RawSSE:
     """A 200 event stream of exactly these events: a dict is sent as `event: <type>` with its
     JSON as data; a string is sent verbatim (so it can be malformed SSE)."""
 
-    events: list[str | dict[str, Any]]
+    events: list[str | bytes | dict[str, Any]]
 
 
 @dataclass
@@ -164,7 +181,52 @@ class Stall:
     then: Step | None = None
 
 
-Step: TypeAlias = "Reply | ApiError | Drop | Stall | Cut | RawSSE | Callable[[Recorded], Step]"
+@dataclass
+class RawBody:
+    """A 200 answer of exactly these bytes with this content type (a stream asked for and
+    JSON sent, an empty body, HTML from a proxy ...)."""
+
+    body: bytes
+    content_type: str = "application/json"
+
+
+Step: TypeAlias = (
+    "Reply | ApiError | Drop | Stall | Cut | RawSSE | RawBody | Callable[[Recorded], Step]"
+)
+
+
+def event_stream_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One message of AWS's binary event-stream framing: a prelude (total length and headers
+    length, big-endian uint32), the prelude's CRC32, the headers (name length uint8, name, type
+    7 = string, value length uint16, value), the payload, and the CRC32 of all before it."""
+    encoded = b"".join(
+        bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value.encode()))
+        + value.encode() for name, value in headers.items())
+    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def bedrock_chunk(event: dict[str, Any]) -> bytes:
+    """A Bedrock response-stream chunk carrying one Messages API event."""
+    data = base64.b64encode(json.dumps(event).encode()).decode()
+    return event_stream_message(
+        {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"},
+        json.dumps({"bytes": data}).encode())
+
+
+def bedrock_exception(kind: str, message: str) -> bytes:
+    """An exception frame of a Bedrock response stream (throttlingException ...)."""
+    return event_stream_message(
+        {":exception-type": kind, ":content-type": "application/json",
+         ":message-type": "exception"}, json.dumps({"message": message}).encode())
+
+
+_BEDROCK_ROUTE = re.compile(
+    r"^/model/(?P<model>[^/]+)/(?P<action>invoke|invoke-with-response-stream)$")
+_VERTEX_ROUTE = re.compile(
+    r"^/projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/publishers/anthropic/models/"
+    r"(?P<model>[^/:]+):(?P<action>rawPredict|streamRawPredict)$")
 
 
 def text(s: str) -> dict[str, Any]:
@@ -220,6 +282,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
+    wire = "messages"  # of the request being answered (Recorded.wire)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
@@ -229,13 +292,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True  # one request per connection keeps shutdown simple
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         route = self.path.split("?")[0]
-        if route == "/v1/messages/count_tokens":
+        bedrock, vertex = _BEDROCK_ROUTE.match(route), _VERTEX_ROUTE.match(route)
+        self.wire = "bedrock" if bedrock else "vertex" if vertex else "messages"
+        if route == "/token":
+            with self.server.fake._cond:
+                self.server.fake.token_requests += 1
+            self._send_json(200, {"access_token": self.server.fake.api_key, "expires_in": 3600,
+                                  "token_type": "Bearer"})
+            return
+        if route == "/v1/messages/count_tokens" or (vertex and vertex["model"] == "count-tokens"):
             self._count_tokens(self._record(raw))
             return
-        if route != "/v1/messages":
+        if not (route == "/v1/messages" or bedrock or vertex):
             self._send_error(ApiError(404, message=f"fake server: no route {self.path}"))
             return
         record = self._record(raw)
+        if bedrock:
+            record.body["model"] = urllib.parse.unquote(bedrock["model"])
+            record.body["stream"] = bedrock["action"] == "invoke-with-response-stream"
+        elif vertex:
+            record.body["model"] = urllib.parse.unquote(vertex["model"])
         # A client that gave up (e.g. timed out) has closed the socket already.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._answer(self.server.fake._take(record), record)
@@ -246,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         headers = {k.lower(): v for k, v in self.headers.items()}
-        return Recorded(self.path, headers, body if isinstance(body, dict) else {})
+        return Recorded(self.path, headers, body if isinstance(body, dict) else {}, self.wire)
 
     def _count_tokens(self, record: Recorded) -> None:
         """The preflight route: answered by `fake.count_tokens` (a token count by default),
@@ -256,12 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
             fake.count_requests.append(record)
         answer = fake._authorized(record) or fake.count_tokens
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            if isinstance(answer, ApiError):
-                self._send_error(answer)
-            elif isinstance(answer, Drop):
-                return
-            else:
+            if answer is None:
                 self._send_json(200, {"input_tokens": 1234})
+            else:
+                self._answer(answer, record)
 
     def _answer(self, step: Step, record: Recorded) -> None:
         """Carry out one step."""
@@ -288,6 +362,11 @@ class _Handler(BaseHTTPRequestHandler):
             for event in step.events:
                 self._write_event(event)
             self._end_stream()
+        elif isinstance(step, RawBody):
+            self._start(200, step.content_type, len(step.body))
+            self.end_headers()
+            self.wfile.write(step.body)
+            self.wfile.flush()
         else:
             self._send_error(ApiError(400, message=f"fake server: not a step: {step!r}"))
 
@@ -313,21 +392,33 @@ class _Handler(BaseHTTPRequestHandler):
         headers = dict(error.headers or {})
         if not {"retry-after", "retry-after-ms"} & {k.lower() for k in headers}:
             headers["retry-after-ms"] = "1"  # makes the SDK retry after 1 ms
-        body = {"type": "error", "error": {"type": error.type, "message": error.message}}
+        body: dict[str, Any] = {"type": "error",
+                                "error": {"type": error.type, "message": error.message}}
+        if self.wire == "bedrock":  # AWS's shape: the type in a header
+            headers["x-amzn-errortype"] = f"{error.type}:http://internal.amazon.com/"
+            body = {"message": error.message}
         self._send_json(error.status, body, headers)
 
     def _start_stream(self) -> None:
         """Chunked, as the real API streams: a body cut short is then a protocol error to the
         client, not a clean end."""
-        self._start(200, "text/event-stream")
+        bedrock = self.wire == "bedrock"
+        self._start(200, "application/vnd.amazon.eventstream" if bedrock else "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
 
-    def _write_event(self, event: str | dict[str, Any]) -> None:
-        text = event if isinstance(event, str) else (
-            f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n")
-        data = text.encode()
+    def _write_event(self, event: str | bytes | dict[str, Any]) -> None:
+        """One event: SSE, or on Bedrock's paths an event-stream frame; a string (or bytes)
+        goes out verbatim, however malformed."""
+        if isinstance(event, bytes):
+            data = event
+        elif isinstance(event, str):
+            data = event.encode()
+        elif self.wire == "bedrock":
+            data = bedrock_chunk(event)
+        else:
+            data = f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n".encode()
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
@@ -372,6 +463,10 @@ class _Handler(BaseHTTPRequestHandler):
                 elif cut.how == "end":
                     self._end_stream()
                 return  # "drop": the connection closes without the body's last chunk
+            if event["type"] == "message_stop" and self.wire == "bedrock":
+                event = {**event, "amazon-bedrock-invocationMetrics": {
+                    "inputTokenCount": step.usage.get("input_tokens", 0),
+                    "outputTokenCount": step.usage.get("output_tokens", 0)}}
             self._write_event(event)
         self._end_stream()
 
@@ -421,7 +516,8 @@ class FakeAnthropic:
         self.url = ""
         self.requests: list[Recorded] = []
         self.count_requests: list[Recorded] = []  # the preflight's, apart from the script
-        self.count_tokens: ApiError | Drop | None = None  # its answer; None: a token count
+        self.count_tokens: Step | None = None  # its answer; None: a token count
+        self.token_requests = 0  # OAuth tokens minted (Vertex's credentials, POST /token)
         self._steps: deque[Step] = deque()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -491,10 +587,14 @@ class FakeAnthropic:
             return self._steps.popleft()
 
     def _authorized(self, record: Recorded) -> ApiError | None:
-        """None when the request carries the key, else the 401 the real API sends."""
+        """None when the request carries the key (as x-api-key, a bearer token, or the access
+        key id of a SigV4 signature), else the 401 the real API sends."""
         key, bearer = record.headers.get("x-api-key"), record.headers.get("authorization")
-        if self.api_key != key and f"Bearer {self.api_key}" != bearer:
-            return ApiError(401, message="invalid x-api-key")
+        signed = f"AWS4-HMAC-SHA256 Credential={self.api_key}/"
+        if self.api_key != key and f"Bearer {self.api_key}" != bearer and not (
+                bearer or "").startswith(signed):
+            return ApiError(401 if record.wire != "bedrock" else 403,
+                            message="invalid x-api-key")
         return None
 
     def _new_id(self, prefix: str) -> str:

@@ -11,6 +11,11 @@ asked for again (retry.py); a request the API refuses, or a bug in this code, en
 as ``failed`` with its transcript kept, and the run goes on. After every completed turn the
 conversation and the workspace are saved through the engine (``save_conversation``), so a
 run killed mid-step resumes the step at that turn: the turn in flight is the only loss.
+
+A tool input the tool refused does not ride along in the conversation: its long strings are
+replaced, in the history, by a short stand-in that says what was refused (the tool result says
+why). One turn carrying a 10 MB file write would otherwise make every later request of the
+step too long for the API, and fail the step, and the next ones.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ CONVERSATION_FORMAT = 1  # of the saved conversation (save_conversation)
 CONTEXT_FULL = "step ended: the context window is full"
 REFUSED = "the model refused to continue this step"
 UNANSWERABLE = frozenset({CONTEXT_FULL, REFUSED})  # no debrief can follow these ends
+# A string of a refused tool input longer than this leaves the conversation (the stand-in).
+MAX_REFUSED_CHARS = 1_000
 
 
 class Agent:
@@ -373,6 +380,8 @@ class _Step:
                 self.ctx.safe_point()  # a pause takes effect between tool calls
                 outcome = self.tools.call(call["name"], call.get("input"))
                 committed = outcome.committed
+                if outcome.is_error:
+                    self._leave_out_refused(call)
                 text, is_error = _clip_output(outcome.text, self.settings.max_tool_output), \
                     outcome.is_error
             else:
@@ -383,6 +392,19 @@ class _Step:
             results.append({"type": "tool_result", "tool_use_id": call["id"], "content": text,
                             "is_error": is_error})
         return committed
+
+    def _leave_out_refused(self, call: dict[str, Any]) -> None:
+        """Replace the long strings of a refused input, in the turn kept in the conversation
+        (the one before the tool results), by a stand-in."""
+        given = call.get("input")
+        trimmed = _stand_in(given, call["name"])
+        if trimmed is given:
+            return
+        call = {**call, "input": trimmed}
+        assistant = self.messages[-2]["content"]
+        self.messages[-2] = {**self.messages[-2], "content": [
+            call if b.get("type") == "tool_use" and b.get("id") == call["id"] else b
+            for b in assistant]}
 
     # -- the record ---------------------------------------------------------------------------
 
@@ -408,6 +430,22 @@ def _is_conversation(messages: object) -> bool:
         and m.get("role") == ("user" if i % 2 == 0 else "assistant")
         for i, m in enumerate(messages)
     )
+
+
+def _stand_in(value: Any, tool: str) -> Any:
+    """``value`` (a tool input) with every string longer than MAX_REFUSED_CHARS replaced by
+    a line that says what it was; ``value`` itself when there is none."""
+    if isinstance(value, str) and len(value) > MAX_REFUSED_CHARS:
+        return (f"[{len(value):,} characters, refused by {tool} and left out of the "
+                "conversation; the tool result says why]")
+    if isinstance(value, dict):
+        kept = {_stand_in(k, tool): _stand_in(v, tool) for k, v in value.items()}
+        same = len(kept) == len(value) and all(kept.get(k) is v for k, v in value.items())
+        return value if same else kept
+    if isinstance(value, list):
+        items = [_stand_in(v, tool) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def _cached_tools() -> list[dict[str, Any]]:

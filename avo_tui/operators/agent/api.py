@@ -1,8 +1,10 @@
 """The one module that talks to the anthropic SDK (2.x): streamed turns, one-shot questions,
 a preflight check, and every way a request can fail sorted by what the run should do.
 
-The SDK reads ``ANTHROPIC_BASE_URL`` itself, which is how tests reach a local server; the key
-comes from ``ANTHROPIC_API_KEY`` and nowhere else.
+The client is the provider's (providers.py: Anthropic's API, Bedrock, Vertex or a gateway), and
+the model is named by the provider's ID (models.provider_model_id); everything else is the same
+Messages API. The SDK reads ``ANTHROPIC_BASE_URL`` itself, which is how tests reach a local
+server; keys and credentials come from the environment and nowhere else.
 
 The SDK's own retries are off: it honours any ``retry-after`` (an hour included) by sleeping
 inside the call, where neither pause nor stop can reach it. Retrying is the agent's job
@@ -12,14 +14,20 @@ A streamed turn is trusted only when it is whole: the stream must end with ``mes
 every delta must belong to a block that was started, every tool call needs an id and a name,
 and the usage figures must be counts. Anything else (a cut or stalled connection, data that is
 not JSON, an event out of order) is a :class:`StreamBroken`, retried from the last complete
-turn; a half turn never reaches the conversation.
+turn; a half turn never reaches the conversation. An answer of any other shape (a JSON body
+where a stream was asked, an empty body, the wrong content type, a stream where JSON was asked)
+is one too: no answer reaches the run as a traceback.
+
+The first contact (:meth:`MessagesApi.preflight`) counts tokens where the provider serves that,
+and otherwise, or when the count is not served after all (404, or an answer that is not a
+count), makes the smallest real request: one streamed turn of a few tokens.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,15 +38,17 @@ import anthropic
 import httpx2
 from anthropic.types import RawMessageStreamEvent
 
-from ..protocol import OperatorUnavailable
+from .models import provider_model_id
+from .providers import PROVIDERS, ApiKeyMissing, api_key, make_client
 from .settings import AgentSettings, TokenUsage
 
-KEY_ENV = "ANTHROPIC_API_KEY"
 INVALID_INPUT = "__invalid_json__"  # the key under which unparseable tool input is kept
+# What a count_tokens request that is not served answers: the route is unknown (404), the
+# method is not allowed there (405), or the server has no such feature (501).
+NOT_SERVED = frozenset({404, 405, 501})
+PREFLIGHT_MAX_TOKENS = 16  # of the smallest real request, where counting is not served
 
-
-class ApiKeyMissing(OperatorUnavailable):
-    pass
+__all__ = ["ApiKeyMissing", "api_key"]  # where they were before providers.py
 
 
 class ApiUnavailable(RuntimeError):
@@ -63,6 +73,11 @@ class ApiRequestError(RuntimeError):
     """The API refused this request (too long, malformed): the step ends, the run goes on."""
 
 
+class CountNotServed(RuntimeError):
+    """The provider does not count tokens (no route, the SDK refuses, or an answer that is not
+    a count): the first contact makes the smallest real request instead."""
+
+
 @dataclass(frozen=True)
 class Turn:
     content: list[dict[str, Any]]  # the assistant's blocks, as they go back in the next request
@@ -79,24 +94,12 @@ class Turn:
         return [b for b in self.content if b["type"] == "tool_use"]
 
 
-def api_key() -> str:
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        raise ApiKeyMissing(
-            f"the agent operator needs an API key in {KEY_ENV} (it is read from the "
-            "environment only, never stored); without one use --operator tuner"
-        )
-    return key
-
-
 class MessagesApi:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
-        self._client = anthropic.Anthropic(
-            api_key=api_key(),
-            max_retries=0,  # retry.py retries, where pause and stop can act
-            timeout=settings.request_timeout_s,
-        )
+        self.provider = PROVIDERS[settings.provider]
+        self.model = provider_model_id(settings.model, settings.provider, settings.region)
+        self._client = make_client(settings)  # its retries are off: retry.py retries
 
     @property
     def base_url(self) -> str:
@@ -109,13 +112,14 @@ class MessagesApi:
         tools: list[dict[str, Any]],
         messages: list[dict[str, Any]],
         on_text: Callable[[str], None] | None = None,
+        max_tokens: int | None = None,
     ) -> Turn:
         """One streamed assistant turn, whole, or an exception from this module."""
         with _translated_errors():
             # With untyped dicts for messages, mypy cannot pick the streaming overload.
             events = cast("anthropic.Stream[RawMessageStreamEvent]", self._client.messages.create(
-                model=self.settings.model,
-                max_tokens=self.settings.max_tokens,
+                model=self.model,
+                max_tokens=max_tokens or self.settings.max_tokens,
                 system=system,  # type: ignore[arg-type]
                 tools=tools,  # type: ignore[arg-type]
                 messages=encodable(messages),
@@ -123,28 +127,57 @@ class MessagesApi:
                 thinking=self._thinking(),
                 output_config=self._output_config(),
             ))
+            if not isinstance(events, anthropic.Stream):
+                raise StreamBroken(f"the API answered a streamed request with {_shape(events)}")
             with events:
                 reply = _Accumulator()
                 for event in events:
                     text = reply.add(event.model_dump(mode="json", exclude_none=True))
                     if text and on_text:
                         on_text(text)
-                return reply.turn(events.response.headers.get("request-id"))
+                headers = events.response.headers
+                return reply.turn(headers.get("request-id") or headers.get("x-amzn-requestid"))
 
-    def preflight(self, *, system: str, tools: list[dict[str, Any]]) -> int:
-        """Check the key, the model and the settings (thinking and effort included) with a
-        request that generates nothing (token counting), before a run spends anything. Returns
-        the prompt's size in tokens."""
+    def preflight(self, *, system: str, tools: list[dict[str, Any]]) -> int | None:
+        """Check the credentials, the model and the settings (thinking and effort included)
+        before a run spends anything: with a request that generates nothing (token counting)
+        where the provider serves one, else with the smallest real request (a streamed turn of
+        a few tokens, shaped like the run's). Returns the prompt's size in tokens, or None when
+        it was not counted."""
+        if self.provider.count_tokens:
+            try:
+                return self._count(system=system, tools=tools)
+            except CountNotServed:
+                pass
+        budget = self.settings.thinking_param() or {}
+        self.stream(system=[{"type": "text", "text": system}], tools=tools,
+                    messages=[{"role": "user", "content": "Reply with the word ready."}],
+                    max_tokens=int(budget.get("budget_tokens", 0)) + PREFLIGHT_MAX_TOKENS)
+        return None
+
+    def _count(self, *, system: str, tools: list[dict[str, Any]]) -> int:
         with _translated_errors():
-            counted = self._client.messages.count_tokens(
-                model=self.settings.model,
-                system=system,
-                tools=tools,  # type: ignore[arg-type]
-                messages=[{"role": "user", "content": "preflight"}],
-                thinking=self._thinking(),
-                output_config=self._output_config(),
-            )
-            return int(counted.input_tokens)
+            try:
+                counted: object = self._client.messages.count_tokens(
+                    model=self.model,
+                    system=system,
+                    tools=tools,  # type: ignore[arg-type]
+                    messages=[{"role": "user", "content": "preflight"}],
+                    thinking=self._thinking(),
+                    output_config=self._output_config(),
+                )
+            except anthropic.APIStatusError as error:
+                if error.status_code in NOT_SERVED:
+                    raise CountNotServed(f"HTTP {error.status_code}") from error
+                raise
+            except anthropic.APIConnectionError:
+                raise
+            except (anthropic.AnthropicError, ValueError) as error:  # the SDK's refusal, bad JSON
+                raise CountNotServed(_describe(error)) from error
+        tokens = getattr(counted, "input_tokens", None)
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise CountNotServed(f"count_tokens answered {_shape(counted)}")
+        return tokens
 
     def _thinking(self) -> Any:
         return self.settings.thinking_param() or anthropic.omit
@@ -162,14 +195,17 @@ class MessagesApi:
         if thinking and self.settings.thinking_param() is not None:
             max_tokens = max(max_tokens, self.settings.max_tokens)
         with _translated_errors():
-            response = self._client.messages.create(
-                model=self.settings.model,
+            response: object = self._client.messages.create(
+                model=self.model,
                 max_tokens=max_tokens,
                 system=system,
                 messages=[{"role": "user", "content": prompt}],
                 thinking=self._thinking() if thinking else anthropic.omit,
                 output_config=self._output_config(),
             )
+            if not isinstance(response, anthropic.types.Message):
+                raise StreamBroken(f"the API answered with {_shape(response)} where a message "
+                                   "was expected")
             return _turn(response, getattr(response, "_request_id", None))
 
 
@@ -189,6 +225,13 @@ def encodable(value: Any) -> Any:
     return value
 
 
+def _shape(answer: object) -> str:
+    """What an answer of an unexpected kind was, in a few words (never the whole of it)."""
+    if isinstance(answer, str):
+        return f"text ({len(answer):,} characters: {answer[:60]!r})" if answer else "an empty body"
+    return f"a {type(answer).__name__}"
+
+
 class _Accumulator:
     """Builds the turn from raw stream events, checking that it is whole (see the module's
     docstring). Tool input is parsed at the end, so that input the model garbled reaches the
@@ -197,7 +240,7 @@ class _Accumulator:
 
     def __init__(self) -> None:
         self.blocks: dict[int, dict[str, Any]] = {}
-        self.raw_input: dict[int, str] = {}
+        self.raw_input: dict[int, list[str]] = {}  # joined once: a 10 MB input is no quadratic
         self.stop_reason: str | None = None
         self.usage: dict[str, int] = {}
         self.started = self.stopped = False
@@ -239,8 +282,7 @@ class _Accumulator:
             case "signature_delta":
                 block["signature"] = str(delta.get("signature", ""))
             case "input_json_delta":
-                part = str(delta.get("partial_json", ""))
-                self.raw_input[index] = self.raw_input.get(index, "") + part
+                self.raw_input.setdefault(index, []).append(str(delta.get("partial_json", "")))
         return None
 
     def _count(self, usage: object) -> None:
@@ -264,7 +306,8 @@ class _Accumulator:
             raise StreamBroken("the stream ended before message_stop (a truncated response)")
         if self.stop_reason is None:
             raise StreamBroken("the stream ended without a stop_reason")
-        for index, raw in self.raw_input.items():
+        for index, parts in self.raw_input.items():
+            raw = "".join(parts)
             try:
                 self.blocks[index]["input"] = json.loads(raw) if raw.strip() else {}
             except json.JSONDecodeError:
@@ -345,9 +388,20 @@ class _translated_errors:
             raise _classify(exc) from exc
         if isinstance(exc, httpx2.HTTPError | OSError):
             raise StreamBroken(f"the connection failed mid-response: {_describe(exc)}") from exc
+        if _is_event_stream_error(exc):  # Bedrock's framing, broken or not there at all
+            raise StreamBroken(f"the API sent a malformed event stream: {_describe(exc)}") \
+                from exc
         if isinstance(exc, ValueError):  # e.g. event data that is not JSON
             raise StreamBroken(f"the API sent a malformed response: {_describe(exc)}") from exc
         return False
+
+
+def _is_event_stream_error(error: BaseException) -> bool:
+    """Whether ``error`` is botocore's on an AWS event stream it cannot decode (Bedrock only;
+    botocore is loaded by then, or the error cannot have come from it)."""
+    eventstream = sys.modules.get("botocore.eventstream")
+    return eventstream is not None and isinstance(
+        error, eventstream.ParserError | eventstream.EventStreamError)
 
 
 def _describe(error: BaseException) -> str:

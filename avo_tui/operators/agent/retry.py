@@ -29,6 +29,7 @@ from typing import TypeVar
 from ...store import ErrorPayload
 from ..protocol import StepContext
 from .api import ApiRejected, ApiUnavailable, StreamBroken
+from .providers import PROVIDERS
 from .settings import AgentSettings
 
 T = TypeVar("T")
@@ -65,8 +66,8 @@ def with_retries(ctx: StepContext, settings: AgentSettings, call: Callable[[], T
             delay = min(delay * 2, settings.outage_wait_max_s)
             quick = 0  # each announced try gets its quick retries again
         except ApiRejected as error:
-            ctx.pause(f"{error}. Set a valid ANTHROPIC_API_KEY and restart the run, or resume "
-                      "to try again")
+            ctx.pause(f"{error}. To go on: {PROVIDERS[settings.provider].credentials}, then "
+                      "restart the run, or resume to try again")
             ctx.safe_point()
 
 

@@ -2,7 +2,8 @@
 
 They come from the settings file (``$AVO_SETTINGS``, else ``~/.config/avo/settings.toml``,
 table ``[agent]``), then from ``avo run`` flags, and are stored with the session so a resumed
-run keeps them. The API key is never among them: it comes from ``ANTHROPIC_API_KEY`` only.
+run keeps them. No key or credential is ever among them: they come from the environment only
+(providers.py says which variables each provider reads).
 
 They are checked against what the model accepts (models.py) when they are made, so settings a
 known model would refuse never reach a request.
@@ -10,13 +11,14 @@ known model would refuse never reach a request.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ...settings_file import SettingsFileError, read_table, settings_path
 from ..protocol import OperatorUnavailable
-from .models import EFFORT_LEVELS, check_model
+from .models import EFFORT_LEVELS, canonical_model, check_model, regional_premium
 
 DEFAULT_MODEL = "claude-opus-4-7"
 # Effort (output_config.effort) bounds what every response spends, thinking, text and tool
@@ -44,8 +46,22 @@ class Price:
     cache_read: float
 
 
+# Where Claude is served (providers.py): Anthropic's API, Amazon Bedrock, Google Vertex AI, or a
+# gateway (an Anthropic-compatible proxy at base_url).
+PROVIDERS = ("anthropic", "bedrock", "vertex", "gateway")
+KEY_ENV = "ANTHROPIC_API_KEY"  # Anthropic's API key (providers.py reads the others)
+GATEWAY_AUTH = ("bearer", "x-api-key")  # the header a gateway takes its key in
+# Where a provider's region and project are read when the settings name none, so the session
+# records where it ran (and its prices, which differ by endpoint). The SDK reads the same ones.
+REGION_ENV = {"bedrock": ("AWS_REGION", "AWS_DEFAULT_REGION"), "vertex": ("CLOUD_ML_REGION",)}
+PROJECT_ENV = ("ANTHROPIC_VERTEX_PROJECT_ID",)
+
 # Published list prices per model family (per MTok) as of late 2026; a [agent.pricing."model"]
-# table in the settings file overrides them, matched by the longest prefix of the model name.
+# table in the settings file overrides them, matched by the longest prefix of the model name
+# (a provider's ID counts as the Anthropic name it maps to). Bedrock and Vertex list the same
+# prices on their global endpoints and a premium on regional ones (models.regional_premium),
+# applied here; a table named for one provider ("bedrock/claude-opus") is taken as it is, for
+# a contract's own prices.
 DEFAULT_PRICES: dict[str, Price] = {
     "claude-opus-4-0": Price(15.0, 75.0, 18.75, 1.5),
     "claude-opus-4-1": Price(15.0, 75.0, 18.75, 1.5),
@@ -97,9 +113,30 @@ class AgentSettings:
     debrief: bool = True  # one more turn at a step's end: its lesson and the running summary
     review_commits: bool = False  # a separate review call with thinking before each commit
     pricing: dict[str, Price] = field(default_factory=dict)
+    provider: str = "anthropic"  # anthropic, bedrock, vertex or gateway (providers.py)
+    base_url: str = ""  # a gateway's URL (or ANTHROPIC_BASE_URL); for the others, their default
+    region: str = ""  # Bedrock's AWS region, Vertex's location ("global", "us-east5" ...)
+    project: str = ""  # Vertex's Google Cloud project
+    gateway_auth: str = "bearer"  # a gateway's key as "Authorization: Bearer", or "x-api-key"
 
     def __post_init__(self) -> None:
+        if not self.region:
+            object.__setattr__(self, "region", _from_env(REGION_ENV.get(self.provider, ())))
+        if self.provider == "vertex" and not self.project:
+            object.__setattr__(self, "project", _from_env(PROJECT_ENV))
+        if self.provider == "gateway" and not self.base_url:
+            object.__setattr__(self, "base_url", _from_env(("ANTHROPIC_BASE_URL",)))
         problems = []
+        if self.provider == "gateway" and not self.base_url:
+            problems.append("a gateway needs its URL: base_url in [agent], or ANTHROPIC_BASE_URL")
+        if self.provider not in PROVIDERS:
+            problems.append(f"provider must be one of {', '.join(PROVIDERS)}; got "
+                            f"{self.provider!r}")
+        if self.gateway_auth not in GATEWAY_AUTH:
+            problems.append(f"gateway_auth must be one of {', '.join(GATEWAY_AUTH)}; got "
+                            f"{self.gateway_auth!r}")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            problems.append(f"base_url must be an http:// or https:// URL; got {self.base_url!r}")
         if self.max_tokens < 1:
             problems.append("max_tokens must be positive")
         if self.thinking not in ("adaptive", "off") and not (
@@ -122,9 +159,20 @@ class AgentSettings:
             raise SettingsError("agent settings: " + "; ".join(problems))
 
     def price(self) -> Price | None:
-        prices = DEFAULT_PRICES | self.pricing
-        prefixes = [p for p in prices if self.model.startswith(p)]
-        return prices[max(prefixes, key=len)] if prefixes else None
+        """US$ per million tokens here: the provider's own table if the settings give one, else
+        the model's list price with the provider's regional premium; None when unknown."""
+        names = (canonical_model(self.model), self.model)
+        own = _longest_prefix(self.pricing, tuple(f"{self.provider}/{n}" for n in names))
+        if own is not None:
+            return own
+        price = _longest_prefix(DEFAULT_PRICES | self.pricing, names)
+        if price is None:
+            return None
+        factor = regional_premium(self.model, self.provider, self.region)
+        if factor == 1.0:
+            return price
+        return Price(price.input * factor, price.output * factor, price.cache_write * factor,
+                     price.cache_read * factor)
 
     def cost(self, usage: TokenUsage) -> float:
         price = self.price()
@@ -177,6 +225,50 @@ class AgentSettings:
             return cls(**values)
         except TypeError as error:
             raise SettingsError(f"agent settings: {error}") from None
+
+
+def _from_env(names: tuple[str, ...]) -> str:
+    return next((value for name in names if (value := os.environ.get(name, "").strip())), "")
+
+
+def _longest_prefix(prices: dict[str, Price], names: tuple[str, ...]) -> Price | None:
+    prefixes = [p for p in prices if any(name.startswith(p) for name in names)]
+    return prices[max(prefixes, key=len)] if prefixes else None
+
+
+def agent_default(provider: str | None) -> str:
+    """Why the agent is a new session's default operator, "" when it is not: a provider other
+    than Anthropic's API named by the flag or the settings file (its credentials are checked
+    before the run), or ``ANTHROPIC_API_KEY`` set. A settings file that does not read leaves
+    the choice to the key (the run that uses the agent reports the file's fault)."""
+    if provider is None:
+        try:
+            provider = load_settings().provider
+        except SettingsError:
+            provider = "anthropic"
+    if provider != "anthropic":
+        return f"through {provider}"
+    return f"{KEY_ENV} is set" if os.environ.get(KEY_ENV, "").strip() else ""
+
+
+def provider_label(meta: object) -> str:
+    """Where a session's agent runs, from its stored settings (``meta.settings.agent``), for the
+    status bar and ``avo sessions show``: "" for Anthropic's API (the default, left unsaid),
+    else e.g. ``bedrock us-east-1``. Anything unreadable (a damaged or older session) is ""."""
+    settings = meta.get("settings") if isinstance(meta, dict) else None
+    doc = settings.get("agent") if isinstance(settings, dict) else None
+    if not isinstance(doc, dict) or doc.get("provider") in (None, "anthropic"):
+        return ""
+    provider = str(doc.get("provider"))
+    place = doc.get("base_url") if provider == "gateway" else doc.get("region")
+    return f"{provider} {place}".strip() if isinstance(place, str) else provider
+
+
+def with_provider(operator: str, meta: object) -> str:
+    """``operator`` (as shown: ``agent``, ``agent,tuner``), followed by where the agent runs
+    when that is not Anthropic's API: ``agent via bedrock us-east-1``."""
+    where = provider_label(meta)
+    return f"{operator} via {where}" if where and "agent" in operator else operator
 
 
 def load_settings(path: Path | None = None) -> AgentSettings:
