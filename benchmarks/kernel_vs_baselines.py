@@ -21,7 +21,10 @@ the median time):
                     with the same baseline figures
     fa4             FlashAttention-4 (flash_attn.cute) in its own [B, S, H, D] layout, timed
                     the same way where it is installed; "-" where it is not
-    x_cudnn, x_flash, x_fa4    kernel / baseline
+    fa3             FlashAttention-3's forward (fa3_fwd_interface, the fa3-fwd wheel), likewise
+    x_cudnn, x_flash, x_fa4, x_fa3    kernel / baseline
+    x_best_fa       kernel / the faster of FA3 and FA4, configuration by configuration (their
+                    geomean: the bar the seed must clear)
     x_cudnn_by_mask     the geomean of x_cudnn over the non-causal and the causal configurations
     geomean         per target, the geometric mean over the grid of each column (the score
                     `avo eval` prints), and the ratios of those geomeans
@@ -55,7 +58,8 @@ from avo_tui.evaluation.targets import TARGETS  # noqa: E402  (no torch: safe wi
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
 SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs)
 DEFAULT_KERNELS = (SEED,)
-BASELINES = ("cudnn", "flash", "fa4")
+BASELINES = ("cudnn", "flash", "fa4", "fa3")
+STRONGEST = ("fa4", "fa3")  # x_best_fa: against the faster of these, per configuration
 
 
 def ratio(kernel: float, baseline: float | None) -> float | None:
@@ -75,6 +79,8 @@ def summarize(result: Any) -> dict[str, Any]:
             base = c.baselines.get(name)
             row[name] = round(base, 2) if base else None
             row[f"x_{name}"] = ratio(c.throughput, base)
+        strongest = [row[name] for name in STRONGEST if row[name]]
+        row["x_best_fa"] = ratio(c.throughput, max(strongest)) if strongest else None
         configs.append(row)
     summary: dict[str, Any] = {
         "correct": result.correct,
@@ -88,6 +94,9 @@ def summarize(result: Any) -> dict[str, Any]:
         base = geometric_mean(values) if values and None not in values else None
         summary[name] = round(base, 2) if base else None
         summary[f"x_{name}"] = ratio(result.geomean, base)
+    best = [row["x_best_fa"] for row in configs]
+    summary["x_best_fa"] = (round(geometric_mean(best), 4) if best and None not in best
+                            else None)
     summary["x_cudnn_by_mask"] = ratios_by_mask(configs)
     summary["configs"] = configs
     return summary
@@ -208,7 +217,7 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def print_tables(report: dict[str, Any]) -> None:
-    header = ("config", "kernel", *BASELINES, *(f"x_{name}" for name in BASELINES))
+    header = ("config", "kernel", *BASELINES, *(f"x_{name}" for name in BASELINES), "x_best_fa")
     for target, kernels in report.items():
         if target == "software":
             continue
@@ -222,14 +231,15 @@ def print_tables(report: dict[str, Any]) -> None:
                 print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                                 for i, (cell, w) in enumerate(zip(r, widths, strict=True))))
     print("\n== geomean TFLOP/s per target (kernel, " + ", ".join(f"x_{n}" for n in BASELINES)
-          + "; x_cudnn by mask)")
+          + ", x_best_fa; x_cudnn by mask)")
     for target, kernels in report.items():
         if target == "software":
             continue
         for kernel, s in kernels.items():
-            ratios = " ".join(f"{_num(s[f'x_{name}'], '.3f')}x" for name in BASELINES)
+            ratios = " ".join(f"{_num(s.get(f'x_{name}'), '.3f')}x" for name in BASELINES)
+            ratios += f" {_num(s.get('x_best_fa'), '.3f')}x"
             masks = " ".join(f"{k} {v:.3f}x" for k, v in s["x_cudnn_by_mask"].items())
-            bases = " ".join(f"{name} {_num(s[name], '.1f')}" for name in BASELINES)
+            bases = " ".join(f"{name} {_num(s.get(name), '.1f')}" for name in BASELINES)
             print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} {ratios} ({masks})   "
                   f"{bases}   regs {s['regs']} spills {s['spills']} "
                   f"{'correct' if s['correct'] else 'FAILED'}")
@@ -255,8 +265,9 @@ def print_rounds(report: dict[str, Any]) -> None:
 
 def _row(label: str, figures: dict[str, Any]) -> tuple[str, ...]:
     return (label, _num(figures["kernel"], ".1f"),
-            *(_num(figures[name], ".1f") for name in BASELINES),
-            *(_num(figures[f"x_{name}"], ".3f") for name in BASELINES))
+            *(_num(figures.get(name), ".1f") for name in BASELINES),
+            *(_num(figures.get(f"x_{name}"), ".3f") for name in BASELINES),
+            _num(figures.get("x_best_fa"), ".3f"))
 
 
 def software() -> dict[str, str]:
@@ -267,7 +278,7 @@ def software() -> dict[str, str]:
 
     found = {"torch": torch.__version__, "cuda": str(torch.version.cuda),
              "cudnn": str(torch.backends.cudnn.version())}
-    for package in ("flash-attn-4", "nvidia-cutlass-dsl"):
+    for package in ("flash-attn-4", "nvidia-cutlass-dsl", "fa3-fwd"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -109,6 +109,7 @@ def test_the_table_names_each_ratio_and_the_split(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "b1-h16-s32768-d128-full" in out and "1.035" in out and "1.818" in out
     assert "x_fa4" in out and "640.0" in out and "0.938" in out  # FA4 beside the others
+    assert "x_fa3" in out and "x_best_fa" in out  # FA3 too, and the faster of the two
     assert "(non-causal 1.035x)" in out
     assert "regs 128 spills 0 correct" in out
     assert "flash-attn-4 4.0.0b36" in out  # the versions behind the figures

@@ -16,12 +16,43 @@ from avo_tui.evaluation.timing import summarize
 SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
 
 
-def test_every_gpu_target_lists_fa4_beside_cudnn_and_fa2() -> None:
+def test_every_gpu_target_lists_fa4_and_fa3_beside_cudnn_and_fa2() -> None:
     for name in ("mha", "gqa", "gqa-4", "mha-d64"):
         target = get_target(name)
         assert target.baselines[0] == "cudnn"  # ratios are still taken against cuDNN
-        assert set(target.baselines) == {"cudnn", "flash", "fa4"}
-        assert "fa4" in attention.OPTIONAL_BASELINES
+        assert set(target.baselines) == {"cudnn", "flash", "fa4", "fa3"}
+        assert {"fa4", "fa3"} <= set(attention.OPTIONAL_BASELINES)
+
+
+def test_fa3_without_its_package_says_why() -> None:
+    pytest.importorskip("torch")
+    try:
+        import fa3_fwd_interface  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("FlashAttention-3 is installed here")
+    attention._missing.pop("fa3", None)
+    assert "fa3_fwd_interface is not importable" in (attention.baseline_missing("fa3") or "")
+
+
+@pytest.mark.parametrize(("capability", "runs"), [((8, 0), False), ((9, 0), True),
+                                                  ((10, 0), False)])
+def test_fa3_is_timed_on_hopper_alone(
+    monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], runs: bool
+) -> None:
+    import sys
+    import types
+
+    import torch
+
+    monkeypatch.setitem(sys.modules, "fa3_fwd_interface", types.ModuleType("fa3_fwd_interface"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *_: capability)
+    why = attention.OPTIONAL_BASELINES["fa3"]()
+    assert (why is None) == runs
+    if not runs:
+        assert why is not None and "Hopper (sm_90) alone" in why
 
 
 def test_fa4_without_its_package_says_why() -> None:

@@ -302,12 +302,12 @@ def sdpa_baseline(config: Config, backend: str | None = None) -> BaselineCall:
     return _on_inputs(pinned)
 
 
-def fa4_baseline(config: Config) -> BaselineCall:
-    """FlashAttention-4 (``flash_attn.cute``, the flash-attn-4 package) in its own layout,
-    [batch, seq_len, heads, head_dim] contiguous: the inputs are copied there untimed, so it
-    is timed as its users call it, never on a strided view of ours."""
-    from flash_attn.cute import flash_attn_func
-
+def _in_native_layout(config: Config,
+                      attend: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]
+                      ) -> BaselineCall:
+    """A FlashAttention package's ``flash_attn_func`` in its own layout, [batch, seq_len,
+    heads, head_dim] contiguous: the inputs are copied there untimed, so it is timed as its
+    users call it, never on a strided view of ours."""
     native: list[torch.Tensor] = []
 
     def stage(inputs: InputSet) -> None:
@@ -319,11 +319,26 @@ def fa4_baseline(config: Config) -> BaselineCall:
 
     def run() -> torch.Tensor:
         q, k, v = native
-        out = flash_attn_func(q, k, v, causal=config.causal)
+        out = attend(q, k, v, causal=config.causal)
         result: torch.Tensor = out[0] if isinstance(out, tuple) else out
         return result
 
     return BaselineCall(stage, run)
+
+
+def fa4_baseline(config: Config) -> BaselineCall:
+    """FlashAttention-4 (``flash_attn.cute``, the flash-attn-4 package)."""
+    from flash_attn.cute import flash_attn_func
+
+    return _in_native_layout(config, flash_attn_func)
+
+
+def fa3_baseline(config: Config) -> BaselineCall:
+    """FlashAttention-3's forward (``fa3_fwd_interface``, the fa3-fwd package: FA3 built for
+    sm_90a alone)."""
+    from fa3_fwd_interface import flash_attn_func
+
+    return _in_native_layout(config, flash_attn_func)
 
 
 FA4_MAJORS = (9, 10)  # FlashAttention-4's kernels: Hopper and data-centre Blackwell
@@ -338,6 +353,20 @@ def _fa4_missing() -> str | None:
     if major not in FA4_MAJORS:
         return ("FlashAttention-4 runs on Hopper (sm_90) and data-centre Blackwell (sm_100, "
                 "sm_103) alone")
+    return None
+
+
+FA3_MAJORS = (9,)  # the fa3-fwd wheel is built for sm_90a alone
+
+
+def _fa3_missing() -> str | None:
+    try:
+        import fa3_fwd_interface  # noqa: F401
+    except Exception as error:  # an ImportError, or a broken install raising anything
+        return f"fa3_fwd_interface is not importable ({type(error).__name__}: {error})"
+    major = torch.cuda.get_device_capability()[0] if torch.cuda.is_available() else 0
+    if major not in FA3_MAJORS:
+        return "FlashAttention-3 (the fa3-fwd build) runs on Hopper (sm_90) alone"
     return None
 
 
@@ -363,12 +392,14 @@ BASELINES: dict[str, Callable[[Config], BaselineCall]] = {
     "cudnn": lambda config: sdpa_baseline(config, "CUDNN_ATTENTION"),
     "flash": lambda config: sdpa_baseline(config, "FLASH_ATTENTION"),
     "fa4": fa4_baseline,
+    "fa3": fa3_baseline,
 }
 # Baselines that some machines lack (a package beside torch, or a kernel torch has only for
 # some GPUs): each says why it cannot run here, or None. A missing one is left out of the
 # evaluation and named in its notes.
 OPTIONAL_BASELINES: dict[str, Callable[[], str | None]] = {
     "fa4": _fa4_missing,
+    "fa3": _fa3_missing,
     "cudnn": lambda: _sdpa_missing("cudnn"),
     "flash": lambda: _sdpa_missing("flash"),
 }

@@ -255,7 +255,8 @@ def _gpu_target(
         ),
         quick_configs=_grid([(2, heads_q, heads_kv, 4096)], head_dim, "bfloat16"),
         tolerance=BF16_TOLERANCE,
-        baselines=("cudnn", "flash", "fa4"),  # fa4 where flash_attn.cute is installed
+        # fa4 and fa3 where their packages are installed (flash_attn.cute, fa3_fwd_interface)
+        baselines=("cudnn", "flash", "fa4", "fa3"),
         unit="TFLOP/s",
         time_budget_s=0.3,
         timeout_s=60.0,

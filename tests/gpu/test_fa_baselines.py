@@ -1,11 +1,13 @@
-"""FlashAttention-4 as a baseline on a real GPU: it computes the target's attention from our
-inputs, and a score of the seed carries its ratio to it per configuration and as a geomean.
+"""FlashAttention-4 and FlashAttention-3 as baselines on a real GPU: each computes the target's
+attention from our inputs, and a score of the seed carries its ratio to each per configuration
+and as a geomean.
 
-Marked ``gpu``; skipped without CUDA or without the flash-attn-4 package
-(../shared/tools/fa4/README.md brings it to the device)."""
+Marked ``gpu``; each skipped without CUDA or without its package (../shared/tools/fa4/README.md
+brings FA4 to the device; FA3's forward is the fa3-fwd wheel)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,10 @@ torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import TARGETS, Config, EvalRequest, Worker  # noqa: E402
 from avo_tui.evaluation.attention import (  # noqa: E402
+    BaselineCall,
     baseline_missing,
     compare,
+    fa3_baseline,
     fa4_baseline,
     make_inputs,
     reference,
@@ -27,23 +31,26 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
 ROOT = Path(__file__).parents[2]
+PACKAGES: dict[str, Callable[[Config], BaselineCall]] = {"fa4": fa4_baseline,
+                                                         "fa3": fa3_baseline}
 
 
-@pytest.fixture(autouse=True)
-def fa4_installed() -> None:
-    missing = baseline_missing("fa4")
+def installed(name: str) -> None:
+    missing = baseline_missing(name)
     if missing:
         pytest.skip(missing)
 
 
+@pytest.mark.parametrize("name", PACKAGES)
 @pytest.mark.parametrize("config", [
     Config(2, 16, 16, 1000, 128, False, "bfloat16"),
     Config(1, 32, 4, 777, 128, True, "bfloat16"),
     Config(1, 16, 16, 1029, 64, True, "bfloat16"),
 ], ids=lambda c: c.name)
-def test_fa4_computes_our_attention_from_our_layout(config: Config) -> None:
+def test_each_package_computes_our_attention_from_our_layout(name: str, config: Config) -> None:
+    installed(name)
     inputs = make_inputs(config, torch.Generator(device="cuda").manual_seed(5), "cuda")
-    call = fa4_baseline(config)
+    call = PACKAGES[name](config)
     call.stage(inputs)
     out = call.run()
     assert out.shape == (config.batch, config.seq_len, config.heads_q, config.head_dim)
@@ -51,13 +58,18 @@ def test_fa4_computes_our_attention_from_our_layout(config: Config) -> None:
     assert errors.finite and errors.rel_l2 < 1e-2, errors
 
 
-def test_a_score_carries_its_ratio_to_fa4() -> None:
+def test_a_score_carries_its_ratio_to_every_installed_package() -> None:
+    present = [name for name in PACKAGES if baseline_missing(name) is None]
+    if not present:
+        pytest.skip("neither FA4 nor FA3 is installed here")
     target = TARGETS["mha"]
     sources = load_sources(ROOT / "kernels" / target.seed.kernel, "cuda")
     with Worker("cuda") as worker:
         result = worker.evaluate(EvalRequest("mha", sources, quick=True))
     assert result.correct, result.failure
     for config in result.timed:
-        assert config.baselines["fa4"] > 0 and config.ratios["fa4"] > 0
-    assert set(result.ratios) == {"cudnn", "flash", "fa4"}
-    assert not [note for note in result.notes if "not measured" in note]
+        for name in present:
+            assert config.baselines[name] > 0 and config.ratios[name] > 0
+    assert set(result.ratios) == {"cudnn", "flash", *present}
+    missing = {name for name in PACKAGES if name not in present}
+    assert {note.split()[0] for note in result.notes if "not measured" in note} == missing
