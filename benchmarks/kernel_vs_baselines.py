@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kernels side by side against cuDNN, FlashAttention-2 and -4, through the real evaluator.
+"""Kernels side by side against cuDNN and FlashAttention-2, -3 and -4, through the real evaluator.
 
     python benchmarks/kernel_vs_baselines.py                    # each target's seed
     python benchmarks/kernel_vs_baselines.py --quick --json
