@@ -125,7 +125,7 @@ def test_each_baseline_is_ratioed_by_its_launches_beside_the_candidate(
 ) -> None:
     """Every baseline's timing is the one timing.beside_timing makes of its launches and their
     beside_logs against the candidate, which the ratio then follows."""
-    from avo_tui.evaluation import pipeline as pipeline_module
+    from avo_tui.evaluation import measure
     from avo_tui.evaluation.timing import beside_timing
 
     made: list[tuple[object, list[float] | None]] = []
@@ -135,7 +135,7 @@ def test_each_baseline_is_ratioed_by_its_launches_beside_the_candidate(
         made.append((timing, logs))
         return timing
 
-    monkeypatch.setattr(pipeline_module, "beside_timing", spy)
+    monkeypatch.setattr(measure, "beside_timing", spy)
     monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: None)
     monkeypatch.setattr(attention, "_missing", {})
     result = evaluate(Pipeline("cpu"))

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
+from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND
 from avo_tui.evaluation.paired import MIN_SWEEPS
-from avo_tui.evaluation.pipeline import TIMING_ROUNDS, VERIFIED_PER_ROUND
 
 KERNELS = Path(__file__).parent / "kernels"
 TARGET = "cpu-attention"

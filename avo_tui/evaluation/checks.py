@@ -1,0 +1,147 @@
+"""Correctness, and the checks on timed launches.
+
+Correctness comes first: every configuration, the fixed edge shapes, and shapes and input cases
+drawn from the evaluation's seed (knowledge/kernel-contract.md), each on fresh inputs with a
+NaN-poisoned output, against a float64 reference, within a tolerance derived from the error an
+honest computation at the target's precision makes on the same inputs. The first failure ends
+the evaluation and the candidate scores zero everywhere.
+
+Timed launches (measure.py) are judged here too: no work left running in the background
+(check_idle), checked launches like the launches next to them (check_consistent), and timed
+launches not far slower than the first launch (check_steady).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import torch
+
+from . import attention, contract
+from .attention import InputSet, RowSample
+from .cpu import KernelCrashed
+from .device import Kernel
+from .judge import Rejected, judge_output, judge_sample
+from .results import ConfigResult, Timing
+from .stage import Stage
+from .targets import Config, draw_edge_configs
+from .timing import is_unsteady, steadiness
+
+AGAIN_STREAM = 1 << 20  # the inputs of a first launch measured again (check_steady)
+AGAIN_LOOKS = 3  # fresh first launches that must all be slow before the machine is blamed
+CONSISTENCY_SAMPLES = 5  # checked launches over the grid before their times are judged
+
+
+class Checks(Stage):
+    """The stages that check the candidate's outputs and its timed launches."""
+
+    def check_all(self, kernel: Kernel) -> None:
+        """Check every configuration, edge shape and drawn case, remembering each timed
+        configuration's first launch time."""
+        target = self.target
+        todo = [(c, False, "normal") for c in target.grid(self.request.quick)]
+        todo += [(c, True, "normal") for c in target.edge_configs]
+        todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
+        for index, (config, edge, case) in enumerate(todo):
+            self.progress("check", f"{config.name} {case} ({index + 1}/{len(todo)})")
+            entry = ConfigResult(
+                config, edge=edge, primary_baseline=target.baselines[0], case=case
+            )
+            self.result.configs.append(entry)
+            inputs = attention.make_inputs(config, self.generator(index), self.device.name, case)
+            pristine = inputs.clone()
+            out = attention.empty_output(config, self.device.name)
+            out.fill_(math.nan)
+            start = time.perf_counter()
+            try:
+                kernel.launch(config, inputs, out)
+            except contract.ContractError as error:  # geometry or a tensor map, per config
+                raise Rejected("contract", str(error), config.name) from None
+            except KernelCrashed as error:
+                raise Rejected("crash", str(error), config.name) from None
+            self.device.synchronize()
+            if not edge:
+                self.first_launch_s[config] = time.perf_counter() - start
+            if not inputs.equal(pristine):
+                entry.passed = False
+                raise Rejected(
+                    "inputs_modified", "q, k or v changed during the launch", config.name
+                )
+            self.check_output(pristine, out, entry)
+
+    def check_output(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult) -> None:
+        judge_output(self.target.tolerance, inputs, out, entry)
+
+    def check_rows(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        sample = RowSample.draw(config, self.draws)
+        judge_sample(self.target.tolerance, config, inputs, out, sample)
+
+    def check_idle(self, kernel: Kernel, incumbent: Kernel | None, config: str) -> None:
+        problem = kernel.check_idle()
+        if problem:
+            raise Rejected("background_work", problem, config)
+        problem = incumbent.check_idle() if incumbent is not None else None
+        if problem:
+            raise Rejected("incumbent_failed", f"the best version, timed beside the "
+                           f"candidate, failed a check: background_work: {problem}", config)
+
+    def check_consistent(self, timed: list[ConfigResult]) -> None:
+        """The checked launches are a random sample of all: each must look like the launches
+        of the same kernel next to it (ConfigResult.checked_ratios), taken together over the
+        whole grid, once there are CONSISTENCY_SAMPLES of them. Compared with the median of
+        all launches of a configuration instead, honest kernels on a busy machine were
+        rejected: a load that came and went made a single checked launch 2.2x the rest; and
+        two checked launches, each 2.4x its neighbours, were seen beside a slow best under a
+        CPU hog. Which launches are checked is drawn after nothing the kernel can see, so a
+        few slow ones are noise; this rule is a backstop, and judges only a sample."""
+        ratios = [r for entry in timed for r in entry.checked_ratios]
+        if len(ratios) < CONSISTENCY_SAMPLES:
+            return
+        factor = statistics.median(ratios)
+        if factor > self.device.consistency_factor:
+            worst = max((e for e in timed if e.checked_ratios),
+                        key=lambda e: statistics.median(e.checked_ratios))
+            raise Rejected(
+                "inconsistent_timing",
+                f"the {len(ratios)} timed launches checked against the reference took a median "
+                f"of {factor:.1f}x the launches of the same kernel next to them; a kernel must "
+                "not work differently when it is checked",
+                worst.name,
+            )
+
+    def check_steady(self, kernel: Kernel, config: Config, timing: Timing | None) -> None:
+        """Timed launches far slower than the first launch are the kernel's doing, unless a
+        first launch measured again now is as slow (timing.steadiness), AGAIN_LOOKS times in
+        a row: then the machine's load is named in the result's notes, and the kernel is not
+        rejected. One look was not enough: on a busy two-core machine a load spike made the
+        fresh first launch of a kernel that works less on its first launch slow too, and the
+        kernel passed (1 clean-clone suite run in 4)."""
+        first_s = self.first_launch_s[config]
+        if timing is None or not is_unsteady(first_s, timing.median_s):
+            return
+        for _ in range(AGAIN_LOOKS):
+            again = self.first_launch_again(kernel, config)
+            verdict = steadiness(first_s, timing.median_s, again)
+            if verdict.kernel:
+                raise Rejected("unstable_timing", verdict.message, config.name)
+        self.result.notes.append(f"{config.name}: {verdict.message}")
+
+    def first_launch_again(self, kernel: Kernel, config: Config) -> float | None:
+        """A first launch of ``kernel`` on ``config`` once more, timed as check_all times it,
+        in a fresh process: none of what the kernel did before is left to it. None where
+        renewing gives no fresh process (a CUDA kernel)."""
+        if not kernel.fresh_on_renew:
+            return None
+        kernel.renew()
+        inputs = attention.make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
+        out = attention.empty_output(config, self.device.name)
+        out.fill_(math.nan)
+        start = time.perf_counter()
+        try:
+            kernel.launch(config, inputs, out)
+        except KernelCrashed as error:
+            raise Rejected("crash", str(error), config.name) from None
+        self.device.synchronize()
+        return time.perf_counter() - start

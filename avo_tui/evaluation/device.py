@@ -1,0 +1,75 @@
+"""What an evaluation asks of a device (cpu.py's CpuDevice, gpu.py's CudaDevice) and of a kernel
+loaded on it, and opening a device by name."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from .attention import InputSet
+from .contract import Declarations
+from .cpu import CpuDevice
+from .targets import Config
+from .timing import Launch, Subject
+from .toolchains import ToolchainUnavailable
+
+
+class Kernel(Protocol):
+    """A loaded candidate. ``stage`` and ``settle`` run outside the timed interval, ``fire``
+    is the launch the clock measures."""
+
+    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None: ...
+    def fire(self) -> float | None: ...
+    def settle(self, inputs: InputSet, out: torch.Tensor) -> None: ...
+    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None: ...
+    def signature(self, config: Config) -> object:
+        """How the kernel is launched on ``config`` (geometry, tensor maps), as plain data."""
+        ...
+    def renew(self) -> None:
+        """Start the next timing round afresh where that means something (a new process for a
+        C kernel): what sticks to one process, such as its memory layout, then varies from
+        round to round, where the gate's noise estimate sees it."""
+        ...
+    @property
+    def fresh_on_renew(self) -> bool:
+        """Whether renew gives a fresh process, where the next launch is a first one again."""
+        ...
+    def check_idle(self) -> str | None: ...
+    def close(self) -> None: ...
+
+
+class Device(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def arch(self) -> str | None: ...
+    @property
+    def consistency_factor(self) -> float:
+        """Checked launches may take this times the median of all launches, no more."""
+        ...
+
+    def load(
+        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]
+    ) -> Kernel: ...
+    def synchronize(self) -> None: ...
+    def flush_cache(self) -> None: ...
+    def time_sequence(self, warm: list[Subject], launches: list[Launch]) -> list[float]: ...
+    def generator(self, seed: int) -> torch.Generator: ...
+    def peak_flops(self) -> float: ...
+    def facts(self) -> dict[str, object]:
+        """The device's limits and measured peak, as the agent's prompt states them."""
+        ...
+    def host_info(self) -> dict[str, object]: ...
+
+
+def open_device(name: str) -> Device:
+    if name == "cpu":
+        return CpuDevice()
+    if name == "cuda" or name.startswith("cuda:"):
+        from .gpu import CudaDevice
+
+        if not torch.cuda.is_available():
+            raise ToolchainUnavailable("no CUDA GPU is visible to torch on this machine")
+        return CudaDevice(int(name.partition(":")[2] or 0))
+    raise ToolchainUnavailable(f"no evaluation device {name!r} (use cpu or cuda[:N])")

@@ -1,0 +1,379 @@
+"""Timing: each configuration timed launch by launch beside what the candidate is compared with.
+
+The baselines, in three rounds (time_config); or the incumbent, the best version, in paired
+blocks until the sequential rule of paired.py decides (time_beside), the baselines in the
+first sweeps' blocks where they are timed afresh. Every launch runs on input values never
+seen before, a poisoned output and a cold cache; launches drawn at random are checked against
+the reference right after they ran, on rows of every (batch, head) pair.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+
+import torch
+
+from . import attention
+from .attention import InputSet
+from .checks import Checks
+from .device import Device, Kernel
+from .judge import Rejected
+from .paired import (
+    MIN_SWEEPS,
+    PAIRS_PER_BLOCK,
+    GatePlan,
+    PairedGain,
+    block_value,
+    decide,
+    describe,
+    is_look,
+)
+from .results import ConfigResult, Timing
+from .targets import Config
+from .timing import (
+    MAX_REPS,
+    MIN_REPS,
+    Launch,
+    Subject,
+    beside_logs,
+    beside_timing,
+    choose_verified,
+    neighbour_ratios,
+    summarize,
+)
+
+TIMING_ROUNDS = 3
+VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in each round
+INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
+CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
+CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
+CANDIDATE = "candidate"
+INCUMBENT = "incumbent"
+
+
+class InputPool:
+    """The input buffers of one configuration's timing. ``advance`` fills the next buffer with
+    values drawn from a new seed; ``regenerate`` draws the current values again, into new
+    memory, after the launch (a kernel cannot reach what does not exist yet)."""
+
+    def __init__(self, config: Config, device: Device, seeds: random.Random) -> None:
+        self.config = config
+        self.device_name = device.name
+        self.generator = device.generator(0)
+        self.seeds = seeds
+        self.slots = [
+            attention.make_inputs(config, self.generator, device.name) for _ in range(INPUT_SLOTS)
+        ]
+        self.index = 0
+        self.seed = 0
+
+    @property
+    def current(self) -> InputSet:
+        return self.slots[self.index]
+
+    def advance(self) -> InputSet:
+        self.index = (self.index + 1) % len(self.slots)
+        self.seed = self.seeds.getrandbits(62)
+        attention.refill(self.current, self.generator.manual_seed(self.seed))
+        return self.current
+
+    def regenerate(self) -> InputSet:
+        self.generator.manual_seed(self.seed)
+        return attention.make_inputs(self.config, self.generator, self.device_name)
+
+
+class Measure(Checks):
+    """The stages that time the candidate beside the baselines or the incumbent."""
+
+    def time_all(self, kernel: Kernel, incumbent: Kernel | None) -> None:
+        timed = self.result.timed
+        baselines, missing = self.measured_baselines()
+        known = self.pipeline.baseline_timings
+        fresh: dict[str, tuple[str, ...]] = {}
+        for index, entry in enumerate(timed):
+            reused = self.known_baselines(entry.config, baselines)
+            fresh[entry.name] = tuple(name for name in baselines if name not in reused)
+            if incumbent is None:
+                self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
+                self.time_config(kernel, entry, fresh[entry.name])
+            for name, timing in reused.items():
+                entry.add_baseline(name, timing, self.target.unit_scale)
+        if incumbent is not None:
+            self.time_beside(kernel, incumbent, fresh)
+        for entry in timed:
+            for name in fresh[entry.name]:
+                known[name, entry.config] = entry.baseline_timings[name]
+        self.check_consistent(timed)
+        for entry in timed:
+            self.check_steady(kernel, entry.config, entry.timing)
+        fresh_notes = [note for note in missing if note not in self.pipeline.said]
+        self.pipeline.said.update(fresh_notes)  # once per worker, not on every attempt
+        self.result.notes.extend(fresh_notes)
+
+    def measured_baselines(self) -> tuple[tuple[str, ...], list[str]]:
+        """The target's baselines this process can time, and why each other one cannot (FA4
+        without its package): the evaluation goes on without those."""
+        if not self.request.measure_baselines:
+            return (), []
+        names, missing = [], []
+        for name in self.target.baselines:
+            why = attention.baseline_missing(name)
+            if why:
+                missing.append(f"{name} not measured: {why}")
+            else:
+                names.append(name)
+        return tuple(names), missing
+
+    def known_baselines(self, config: Config, baselines: tuple[str, ...]) -> dict[str, Timing]:
+        """Baseline timings to reuse: this worker's own first, then the request's."""
+        if not self.request.reuse_baselines:
+            return {}
+        given = self.request.known_baselines.get(config.name, {})
+        known = self.pipeline.baseline_timings
+        return {
+            name: known.get((name, config)) or given[name]
+            for name in baselines
+            if (name, config) in known or name in given
+        }
+
+    def time_config(self, kernel: Kernel, entry: ConfigResult, baselines: tuple[str, ...]
+                    ) -> None:
+        """Time the candidate and the baselines launch by launch in turn, in three rounds
+        (new processes for a C kernel each round, who goes first rotating), so that whatever
+        slows the machine slows them alike and their ratios hold."""
+        config, scale = entry.config, self.target.unit_scale
+        pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
+        candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
+        cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
+        times: dict[str, list[float]] = {s.name: [] for s in cycle}
+        logs: dict[str, list[float]] = {}
+        budget = self.target.time_budget_s * len(cycle) / TIMING_ROUNDS
+        first_s = self.first_launch_s.get(config, 0.0)
+        expected = max(1, int(0.5 * budget / len(cycle) / max(first_s, 1e-6)))
+        for round_ in range(TIMING_ROUNDS):
+            if round_:  # also tells the worker's watchdog that slow kernels are progressing
+                self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
+            kernel.renew()
+            turn = round_ % len(cycle)
+            verified = choose_verified(self.draws, expected, VERIFIED_PER_ROUND)
+            measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
+                                        verified)
+            for (subject, checked), seconds in measured:
+                times[subject.name].append(seconds)
+                if checked:
+                    entry.checked_s.append(seconds)
+            _extend(logs, beside_logs([(s.name, t) for (s, _), t in measured], CANDIDATE))
+            mine = [(seconds, checked) for (subject, checked), seconds in measured
+                    if subject is candidate]
+            entry.checked_ratios += neighbour_ratios([s for s, _ in mine], [c for _, c in mine])
+            expected = len(mine)
+        self.check_idle(kernel, None, entry.name)
+        entry.timing = summarize(times.pop(CANDIDATE))
+        entry.throughput = config.flops / entry.timing.median_s / scale
+        entry.verified = len(entry.checked_s)
+        for name, samples_s in times.items():
+            entry.add_baseline(name, beside_timing(samples_s, logs.get(name), entry.timing),
+                               scale)
+
+    def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
+                    verified: set[int]) -> list[tuple[Launch, float]]:
+        """``order`` launched in turn, CYCLES_PER_CALL turns at a time, until ``budget_s`` has
+        passed (and at least MIN_REPS turns, and past the last of the candidate's launches
+        to check, ``verified``, counted among its own launches)."""
+        measured: list[tuple[Launch, float]] = []
+        deadline = time.perf_counter() + budget_s
+        last = max(verified, default=-1)
+        count = 0
+        warm = list(order)  # once per round: a renewed process's first launch is not timed
+        while (count < MIN_REPS or count <= last
+               or (time.perf_counter() < deadline and count < MAX_REPS)):
+            launches: list[Launch] = []
+            for _ in range(CYCLES_PER_CALL):
+                for subject in order:
+                    checked = subject is candidate and count in verified
+                    count += subject is candidate
+                    launches.append((subject, checked))
+            measured += zip(launches, self.device.time_sequence(warm, launches), strict=True)
+            warm = []
+        return measured
+
+    def time_beside(self, kernel: Kernel, incumbent: Kernel,
+                    baselines: dict[str, tuple[str, ...]]) -> None:
+        """The candidate and the best version launch beside launch (paired.py), one block per
+        configuration a sweep, until the sequential rule decides or the plan's cap is reached.
+        Without a plan (a first reading), the cap is twice what timing the candidate alone
+        would take, and no checked launches are required. ``baselines`` to time on each
+        configuration run in the same blocks for the first MIN_SWEEPS sweeps, a launch after
+        every two pairs, so the score's ratios come from the same minutes as its gain."""
+        timed, scale = self.result.timed, self.target.unit_scale
+        plan = self.request.gate or GatePlan(
+            cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0)
+        pairs = {e.name: self._pair(kernel, incumbent, e.config) for e in timed}
+        beside: dict[str, list[Subject]] = {}
+        for entry in timed:
+            pool = InputPool(entry.config, self.device, random.Random(self.draws.getrandbits(64)))
+            beside[entry.name] = [self._baseline_subject(name, entry.config, pool)
+                                  for name in baselines.get(entry.name, ())]
+        baseline_s: dict[str, dict[str, list[float]]] = {
+            e.name: {s.name: [] for s in beside[e.name]} for e in timed}
+        baseline_logs: dict[str, dict[str, list[float]]] = {e.name: {} for e in timed}
+        start = {e.name: self.draws.randrange(2) for e in timed}
+        estimate = PairedGain()
+        times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
+                                                    for e in timed}
+        started = time.perf_counter()
+        decision = "continue"
+        while decision == "continue":
+            kernel.renew()
+            incumbent.renew()
+            sweep = estimate.sweeps
+            for entry in timed:
+                candidate, best = pairs[entry.name]
+                first = (start[entry.name] + sweep) % 2
+                block = self._block(candidate, best, first)
+                others = beside[entry.name] if sweep < MIN_SWEEPS else []
+                if others:
+                    block = _with_baselines(block, others, sweep)
+                measured = self.device.time_sequence([candidate, best, *others], block)
+                for (subject, _), seconds in zip(block, measured, strict=True):
+                    if subject is not candidate and subject is not best:
+                        baseline_s[entry.name][subject.name].append(seconds)
+                if others:
+                    near = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)
+                            if s is not best]
+                    _extend(baseline_logs[entry.name], beside_logs(near, CANDIDATE))
+                mine = [s for (subject, _), s in zip(block, measured, strict=True)
+                        if subject is candidate]
+                theirs = [s for (subject, _), s in zip(block, measured, strict=True)
+                          if subject is best]
+                estimate.add(entry.name, block_value(theirs, mine))
+                times[entry.name][CANDIDATE] += mine
+                times[entry.name][INCUMBENT] += theirs
+                flags = [checked for subject, checked in block if subject is candidate]
+                entry.checked_s += [s for s, checked in zip(mine, flags, strict=True) if checked]
+                entry.checked_ratios += neighbour_ratios(mine, flags)
+            self.check_idle(kernel, incumbent, timed[-1].name)
+            elapsed = time.perf_counter() - started
+            # never before MIN_SWEEPS: a standard error needs a few blocks per configuration
+            final = elapsed >= plan.cap_s and estimate.sweeps >= MIN_SWEEPS
+            reading = describe(estimate.log_gain, estimate.se)
+            self.progress("time", f"sweep {estimate.sweeps}: {reading}")
+            if final or (plan.early and is_look(estimate.sweeps)):
+                decision = decide(estimate.log_gain, estimate.se, estimate.dof, plan.floor,
+                                  final)
+                checked = sum(len(e.checked_s) for e in timed)
+                if decision == "accept" and checked < plan.min_checked and not final:
+                    decision = "continue"
+        for entry in timed:
+            entry.block_gains = list(estimate.blocks[entry.name])
+            entry.timing = summarize(times[entry.name][CANDIDATE])
+            entry.incumbent_timing = summarize(times[entry.name][INCUMBENT])
+            entry.throughput = entry.config.flops / entry.timing.median_s / scale
+            entry.verified = len(entry.checked_s)
+            for name, samples_s in baseline_s[entry.name].items():
+                entry.add_baseline(name, beside_timing(
+                    samples_s, baseline_logs[entry.name].get(name), entry.timing), scale)
+        self.result.beside = {
+            "sweeps": estimate.sweeps,
+            "seconds": round(time.perf_counter() - started, 3),
+            "decision": decision,
+            "cap_s": plan.cap_s,
+            "floor": plan.floor,
+            "gate": self.request.gate is not None,
+        }
+
+    def _pair(self, kernel: Kernel, incumbent: Kernel, config: Config) -> tuple[Subject, Subject]:
+        """The two kernels' subjects on ``config``: one input pool and two output buffers
+        shared, each launch taking the next of either, so that in an A B B A order each kernel
+        gets each buffer equally often."""
+        pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
+        outs = [attention.empty_output(config, self.device.name) for _ in range(INPUT_SLOTS)]
+        turn = [0]
+
+        def next_out() -> torch.Tensor:
+            turn[0] += 1
+            return outs[turn[0] % len(outs)]
+
+        return (self._kernel_subject(CANDIDATE, kernel, config, pool, next_out),
+                self._kernel_subject(INCUMBENT, incumbent, config, pool, next_out))
+
+    def _block(self, candidate: Subject, best: Subject, first: int) -> list[Launch]:
+        """PAIRS_PER_BLOCK pairs in an A B B A ... order (A the candidate when ``first`` is 0);
+        each kernel has one of its launches checked with CHECK_CHANCE, drawn by the harness."""
+        a, b = (candidate, best) if first == 0 else (best, candidate)
+        order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]
+        subjects = [s for pair in order for s in pair]
+        checked: set[int] = set()
+        for subject in (candidate, best):
+            if self.draws.random() < CHECK_CHANCE:
+                mine = [i for i, s in enumerate(subjects) if s is subject]
+                checked.add(self.draws.choice(mine))
+        return [(s, i in checked) for i, s in enumerate(subjects)]
+
+    def _kernel_subject(
+        self, name: str, kernel: Kernel, config: Config, pool: InputPool,
+        next_out: Callable[[], torch.Tensor] | None = None,
+    ) -> Subject:
+        own = attention.empty_output(config, self.device.name)
+        current = [own]
+
+        def prepare() -> None:
+            inputs = pool.advance()
+            out = current[0] = next_out() if next_out is not None else own
+            out.fill_(math.nan)
+            kernel.stage(config, inputs, out)
+            self.device.flush_cache()
+
+        def check() -> None:
+            inputs, out = pool.current, current[0]
+            kernel.settle(inputs, out)
+            pristine = pool.regenerate()
+            try:
+                if not inputs.equal(pristine):
+                    raise Rejected(
+                        "inputs_modified", "q, k or v changed during a timed launch", config.name
+                    )
+                self.check_rows(config, pristine, out)
+            except Rejected as rejected:
+                if name == INCUMBENT:  # not the candidate's fault, and the operator must know
+                    raise Rejected(
+                        "incumbent_failed",
+                        f"the best version, timed beside the candidate, failed a check: "
+                        f"{rejected.failure.kind}: {rejected.failure.message}",
+                        config.name,
+                    ) from None
+                raise
+
+        return Subject(name, prepare, kernel.fire, check)
+
+    def _baseline_subject(self, name: str, config: Config, pool: InputPool) -> Subject:
+        baseline = attention.BASELINES[name](config)
+
+        def prepare() -> None:
+            baseline.stage(pool.advance())
+            self.device.flush_cache()
+
+        def run() -> None:
+            baseline.run()
+
+        return Subject(name, prepare, run)
+
+
+def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
+    for name, values in more.items():
+        into.setdefault(name, []).extend(values)
+
+
+def _with_baselines(block: list[Launch], baselines: list[Subject], turn: int) -> list[Launch]:
+    """``block`` with a baseline launch after every two of its pairs (four launches), the
+    baselines taking turns from ``turn`` on."""
+    out: list[Launch] = []
+    for index, launch in enumerate(block, start=1):
+        out.append(launch)
+        if index % 4 == 0:
+            out.append((baselines[turn % len(baselines)], False))
+            turn += 1
+    return out

@@ -1,0 +1,62 @@
+"""The state of one evaluation that its stages (build.py, checks.py, measure.py) share: the
+request, the target, the seed and what is drawn from it, the result being filled in, and the
+pipeline that outlives the evaluation in the worker."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+
+from .device import Device
+from .results import EvalRequest, EvalResult, Timing
+from .targets import Config, get_target
+from .toolchains import CompileCache
+
+Progress = Callable[[str, str], None]  # (phase, detail)
+
+
+class PipelineState(Protocol):
+    """The Pipeline (pipeline.py) as an evaluation sees it: what stays warm in the worker from
+    one evaluation to the next."""
+
+    device: Device
+    cache: CompileCache
+    poisoned: bool
+    baseline_timings: dict[tuple[str, Config], Timing]
+    said: set[str]
+
+    def host_info(self) -> dict[str, object]: ...
+
+
+class Stage:
+    """The state of one evaluation, shared by its stages."""
+
+    def __init__(self, pipeline: PipelineState, request: EvalRequest, progress: Progress) -> None:
+        self.pipeline = pipeline
+        self.device = pipeline.device
+        self.cache = pipeline.cache
+        self.request = request
+        self.progress = progress
+        self.target = get_target(request.target)
+        self.seed = request.seed if request.seed is not None else secrets.randbits(62)
+        # Shapes, input cases, which launches are checked, which rows: all from the seed, which
+        # only the harness knows; --seed reproduces an evaluation.
+        self.draws = random.Random(self.seed)
+        self.result = EvalResult(
+            target=self.target.name,
+            toolchain=self.target.toolchain,
+            device=self.device.name,
+            unit=self.target.unit,
+            seed=self.seed,
+            quick=request.quick,
+            host=pipeline.host_info(),
+        )
+        self.first_launch_s: dict[Config, float] = {}
+
+    def generator(self, stream: int) -> torch.Generator:
+        """Independent, reproducible streams of inputs: one per configuration and purpose."""
+        return self.device.generator((self.seed * 1_000_003 + stream) % (1 << 63))
