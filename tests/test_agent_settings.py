@@ -13,7 +13,7 @@ import pytest
 from fake_anthropic import ApiError, FakeAnthropic, reply, text, thinking
 
 from avo_tui.cli import main
-from avo_tui.commands.run import _agent_settings
+from avo_tui.commands.prepare import _agent_settings
 from avo_tui.operators.agent import AgentSettings, SettingsError, load_settings
 from avo_tui.operators.agent.api import MessagesApi
 from avo_tui.operators.agent.models import model_limits

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.cli import EXPORT_SUMMARY, main
+from avo_tui.cli import main
+from avo_tui.commands.export import EXPORT_SUMMARY
 from avo_tui.store import Score, Session
 
 V0 = {"kernel.cu": "// seed\nint v = 0;\n", "launch.py": "grid = (1,)\n"}

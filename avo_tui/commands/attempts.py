@@ -20,7 +20,7 @@ from ..views.attempts import (
     select_attempts,
 )
 from . import Subcommands, add_command, positive_int, session_name
-from .tables import FittedTable
+from .tables import FittedTable, listing_console
 
 SHOWN = 50
 DIFF_COLOURS = {"+": "green", "-": "red", "@": "cyan"}
@@ -54,7 +54,7 @@ def cmd_attempts(args: argparse.Namespace) -> int:
 
 
 def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namespace) -> None:
-    console = Console(highlight=False, soft_wrap=False)
+    console = listing_console()
     which = "failed attempts" if args.failed else "attempts"
     total = session.attempt_count
     if not attempts:

@@ -15,6 +15,7 @@ from ..engine.launch import choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.candidate import CandidateError, apply_knobs, infer_target
 from . import Subcommands, add_command, count, positive_float
+from .tables import figure, listing_console, times
 
 EXIT_REJECTED = 3
 
@@ -58,7 +59,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
-        print_result(result, Console(highlight=False, soft_wrap=False))
+        print_result(result, listing_console())
     return 0 if result.correct else EXIT_REJECTED
 
 
@@ -86,10 +87,6 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _num(value: float | None, digits: str = ".4g") -> str:
-    return "-" if value is None else format(value, digits)
-
-
 def print_result(result: EvalResult, console: Console) -> None:
     table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
     for column in ("config", result.unit, "baseline", "ratio", "rel L2", "max abs", "ok"):
@@ -98,11 +95,11 @@ def print_result(result: EvalResult, console: Console) -> None:
         ok = {True: "pass", False: "[red]FAIL[/]", None: "-"}[c.passed]
         table.add_row(
             c.name + (" (edge)" if c.edge else ""),
-            "-" if c.edge else _num(c.throughput if c.timing else None),
-            _num(c.baseline),
-            "-" if c.ratio is None else f"{c.ratio:.3f}x",
-            _num(c.rel_l2_err, ".2e"),
-            _num(c.max_abs_err, ".2e"),
+            "-" if c.edge else figure(c.throughput if c.timing else None),
+            figure(c.baseline),
+            times(c.ratio),
+            figure(c.rel_l2_err, digits=".2e"),
+            figure(c.max_abs_err, digits=".2e"),
             ok,
         )
     if result.configs:

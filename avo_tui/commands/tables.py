@@ -1,4 +1,5 @@
-"""Listings that fit the terminal: every column keeps its full width but one, which gets the
+"""How the commands list things: the console they print on, the figures in their cells, and
+listings that fit the terminal: every column keeps its full width but one, which gets the
 room left and is cut with an ellipsis; where even that does not fit, the columns named
 droppable go first. At 80 columns a name cut to ``cpu-attent…`` is no use; a long status or
 detail loses only its end."""
@@ -10,6 +11,26 @@ from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
+
+
+def listing_console() -> Console:
+    """The console a listing prints on: no guessed highlighting, and a row that is wider than
+    the terminal is cut by its table rather than wrapped."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def figure(value: float | None, unit: str | None = None, digits: str = ".4g") -> str:
+    """A measured figure as every listing shows it: four significant digits (or ``digits``),
+    then its unit if one is given; '-' for none."""
+    if value is None:
+        return "-"
+    text = format(value, digits)
+    return text if unit is None else f"{text} {unit}"
+
+
+def times(ratio: float | None) -> str:
+    """A ratio to a baseline, ``1.234x``; '-' for none."""
+    return "-" if ratio is None else f"{ratio:.3f}x"
 
 
 class FittedTable:
