@@ -165,7 +165,7 @@ async def test_hint_guidance_and_stop_for_one_lane_reach_that_lane_alone(
         assert isinstance(app.screen, TextDialog)
         await pilot.press(*"BLOCK_Q=16", "ctrl+s")
         await until(pilot, lambda: lane(session, 2).pending_hints == ("BLOCK_Q=16",))
-        assert session.run_state.pending_hints == ()  # lane 1's
+        assert session.run_state.lane(1).pending_hints == ()
         [hint] = [e for e in session.events() if e.kind == "hint"]
         assert hint.data["lane"] == 2
         await until(pilot, lambda: " 1 hint" in lane_line(app, 2))

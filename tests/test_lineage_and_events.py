@@ -608,7 +608,7 @@ def test_read_only_session_refuses_writes(tmp_path: Path) -> None:
         assert s.last_seq == 1
         assert s.lineage.ids == ["v0"]
         assert s.attempt_count == 0
-        assert s.state == {"head": "v0", "status": "new"}
+        assert s.state == {"head": "v0", "status": "new", "_v": 2}
 
 
 def test_read_only_session_does_not_take_the_lock(tmp_path: Path) -> None:
