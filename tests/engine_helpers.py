@@ -19,6 +19,7 @@ from avo_tui.engine import (
     create_session,
     seed_files,
 )
+from avo_tui.engine.commands import Command
 from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators import Operator, Tuner
 from avo_tui.store import Event, Score, Session
@@ -26,13 +27,11 @@ from avo_tui.store import Event, Score, Session
 TARGET = get_target("cpu-attention")
 
 
-def new_session(
-    directory: Path, worker: Worker, files: dict[str, str] | None = None, **settings: object
-) -> Session:
+def new_session(directory: Path, worker: Worker, files: dict[str, str] | None = None) -> Session:
     """A session on the cpu-attention quick grid, its seed (the target's, unless ``files``)
     scored twice, as ``avo run`` does."""
     evaluator = Evaluator(TARGET, worker, quick=True)
-    return create_session(directory, TARGET, RunSettings(quick=True, **settings),
+    return create_session(directory, TARGET, RunSettings(quick=True),
                           files or seed_files(TARGET), evaluator)
 
 
@@ -132,6 +131,16 @@ class LiveRun:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the engine did not stop"
         return self.result[0]
+
+
+def submitting(*commands: Command) -> Callable[[Engine], None]:
+    """A ``before`` for :func:`start`: submits ``commands``, in order, before the run begins."""
+
+    def submit(engine: Engine) -> None:
+        for command in commands:
+            engine.submit(command)
+
+    return submit
 
 
 def start(

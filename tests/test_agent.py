@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_helpers import (
@@ -20,14 +21,33 @@ from agent_helpers import (
     make_agent,
 )
 from engine_helpers import FAST, SLOW, new_session, slow_seed, start
-from fake_anthropic import ApiError, Drop, FakeAnthropic, Recorded, Stall, reply, text, tool_use
+from fake_anthropic import (
+    ApiError,
+    Drop,
+    FakeAnthropic,
+    Recorded,
+    Reply,
+    Stall,
+    reply,
+    text,
+    tool_use,
+)
 
-from avo_tui.engine import Budgets, Hint, Pause, Resume, SetBudgets, Stop, SupervisorLimits
+from avo_tui.engine import (
+    Budgets,
+    Engine,
+    Hint,
+    Pause,
+    Resume,
+    SetBudgets,
+    Stop,
+    SupervisorLimits,
+)
 from avo_tui.evaluation import Worker
 from avo_tui.store import Session
 
 
-def results(request: Recorded) -> list[dict]:
+def results(request: Recorded) -> list[dict[str, Any]]:
     return request.tool_results()
 
 
@@ -42,7 +62,7 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
     slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     session = slow
-    def after_broken_evaluate(request: Recorded):  # the agent sees the error in its source
+    def after_broken_evaluate(request: Recorded) -> Reply:  # the agent sees the error in its source
         evaluated = results(request)[-1]
         assert "compile failed" in evaluated["content"]
         assert ">" in evaluated["content"] and BROKEN in evaluated["content"]
@@ -164,7 +184,7 @@ def test_malformed_input_and_escapes_are_tool_errors(
     outside.write_text("secret")
     workspace = session.directory / "workspace"
 
-    def plant_link(request: Recorded):
+    def plant_link(request: Recorded) -> Reply:
         (workspace / "link.c").symlink_to(outside)
         return reply(tool_use(EDITOR, {"command": "view", "path": "link.c"}),
                      tool_use(EDITOR, {"command": "create", "path": "link.c", "file_text": "x"}))
@@ -210,9 +230,9 @@ def test_malformed_input_and_escapes_are_tool_errors(
 def test_a_hint_sent_mid_step_reaches_the_next_request(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
-    engine_box: list = []
+    engine_box: list[Engine] = []
 
-    def send_hint(request: Recorded):
+    def send_hint(request: Recorded) -> Reply:
         engine_box[0].submit(Hint("try THREADS=0"))
         return reply(tool_use("list_versions", {}))
 
@@ -228,9 +248,9 @@ def test_a_hint_sent_mid_step_reaches_the_next_request(
 def test_a_pause_takes_effect_between_tool_calls(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
-    engine_box: list = []
+    engine_box: list[Engine] = []
 
-    def pause_now(request: Recorded):
+    def pause_now(request: Recorded) -> Reply:
         engine_box[0].submit(Pause())
         return reply(tool_use("update_plan", {"plan": "after the pause"}),
                      tool_use("list_versions", {}))

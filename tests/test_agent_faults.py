@@ -28,7 +28,7 @@ from fake_anthropic import (
 from avo_tui.cli import main
 from avo_tui.engine import Budgets, Stop
 from avo_tui.evaluation import Worker
-from avo_tui.store import Session
+from avo_tui.store import Session, Version
 
 TOOL_TURN = reply(tool_use("list_versions", {}))
 # The SSE events of TOOL_TURN (fake_anthropic._sse_events): message_start, ping,
@@ -79,7 +79,9 @@ def messages(request: Recorded) -> list[dict[str, Any]]:
             return [strip(v) for v in value]
         return value
 
-    return strip(request.body["messages"])
+    stripped = strip(request.body["messages"])
+    assert isinstance(stripped, list)
+    return stripped
 
 
 @pytest.mark.parametrize("fault", list(BROKEN_TURNS))
@@ -156,7 +158,7 @@ def test_hostile_tool_inputs_are_tool_errors_and_the_step_goes_on(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     kernel = session.read_files("v0")[KERNEL]
-    hostile = [
+    hostile: list[dict[str, Any]] = [
         {"command": "create", "path": None, "file_text": "x"},
         {"command": "create", "path": "a.c", "file_text": None},
         {"command": "create", "path": "nul\x00byte.c", "file_text": "x"},
@@ -204,7 +206,7 @@ def test_a_bug_in_the_agent_fails_the_step_keeps_its_transcript_and_the_run_goes
 
     calls = []
 
-    def buggy(self: Any, turn: Any) -> None:
+    def buggy(self: Any, turn: Any) -> Version | None:
         calls.append(turn)
         if len(calls) == 1:
             raise ZeroDivisionError("a bug in the tool loop")

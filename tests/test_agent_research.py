@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ def last_user_texts(request: Recorded) -> list[str]:
         if isinstance(content, list) else [str(content)]
 
 
-def researcher(briefs: list[str], *, later: Step | None = None) -> Step:
+def researcher(briefs: list[str], *, later: Step | None = None) -> Callable[[Recorded], Step]:
     """An agent that, in step 1, makes the seed do its work four times and commits it (asking
     again if a first reading under load came out unpromising), answers the debrief, and in
     every later step reads its brief and stops (or does ``later``)."""
@@ -86,12 +86,14 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
     assert slow.state["operator_memory"]["summary"] == SUMMARY
 
     second = briefs[-1]
-    assert STEP.search(second).group(1) == "2"
+    step = STEP.search(second)
+    assert step is not None and step.group(1) == "2"
     assert "## Running summary of the search\n" + SUMMARY in second
     log = second[second.index("## Research log"):]
     assert "step 1 from v0: committed v1 (+1/-1 lines)" in log
     assert IDEA in log and f"lesson: {LESSON}" in log
     assert record.change in log  # the change per shape, as recorded
+    assert slow.head.score is not None
     for config in slow.head.score.per_config:
         assert config in record.change
     lineage = second[second.index("## Lineage"):].splitlines()
@@ -235,6 +237,7 @@ def test_profile_defaults_to_the_configuration_furthest_behind_its_baseline_and_
     from test_agent_bounds import StandIn
 
     from avo_tui.evaluation import get_target
+    from avo_tui.evaluation.sanitize import smallest_config
     from avo_tui.knowledge import KnowledgeBase
     from avo_tui.operators.agent import tools
     from avo_tui.operators.agent.workspace import Workspace
@@ -275,7 +278,7 @@ def test_profile_defaults_to_the_configuration_furthest_behind_its_baseline_and_
                                         "metrics": ("sm__cycles_elapsed.avg",)})
         refused = box.call("profile", {"sections": ["everything"]})
         assert refused.is_error and "summary" in refused.text
-        smallest = tools.smallest_config(mha)
+        smallest = smallest_config(mha)
         assert box.call("sanitize", {}).text == f"sanitized {smallest}"
         assert box.call("sanitize", {"config": "b9-nonsense"}).is_error
 

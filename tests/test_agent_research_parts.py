@@ -9,7 +9,7 @@ import pytest
 
 from avo_tui.operators.agent import report, research
 from avo_tui.operators.agent.audit import sync_audit
-from avo_tui.store import Score
+from avo_tui.store import ResearchPayload, Score
 
 SEED = (Path(__file__).parents[1] / "kernels" / "cuda" / "attention_wgmma.cu").read_text()
 
@@ -62,7 +62,7 @@ def test_a_debrief_is_read_from_its_tags_and_leniently_without_them() -> None:
 
 
 def test_records_that_do_not_read_are_left_out_of_the_brief() -> None:
-    good = research.ResearchPayload("record", 2, "v1", "committed v2").to_doc()
+    good = ResearchPayload("record", 2, "v1", "committed v2").to_doc()
     memory = {"research": [{"step": "two"}, "garbage", good]}
     assert [r.step for r in research.stored_records(memory)] == [2]
     assert research.stored_summary({"summary": 42}) == ""

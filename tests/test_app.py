@@ -23,7 +23,7 @@ from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
 from avo_tui.engine.inbox import INBOX
 from avo_tui.evaluation import Worker
-from avo_tui.operators import Tuner
+from avo_tui.operators import Operator, Tuner
 from avo_tui.operators.protocol import StepContext, StepResult
 from avo_tui.store import Session
 from avo_tui.tui import AvoApp, make_app
@@ -72,8 +72,8 @@ def notified(app: AvoApp, text: str) -> bool:
 
 
 @asynccontextmanager
-async def running_app(session: Session, worker: Worker, operator: object = None,
-                      ) -> AsyncIterator[tuple[AvoApp, Pilot]]:
+async def running_app(session: Session, worker: Worker, operator: Operator | None = None,
+                      ) -> AsyncIterator[tuple[AvoApp, Pilot[None]]]:
     """The app with the engine in-process (as ``avo`` runs it), on a real session."""
     evaluator = Evaluator(TARGET, worker, quick=True)
     engine = Engine(session, operator or Tuner(1), evaluator, budgets=Budgets(max_steps=500))
@@ -93,7 +93,7 @@ def engine_alive(app: AvoApp) -> bool:
 
 
 @asynccontextmanager
-async def browsing(directory: Path) -> AsyncIterator[tuple[AvoApp, Pilot]]:
+async def browsing(directory: Path) -> AsyncIterator[tuple[AvoApp, Pilot[None]]]:
     """The app attached to a session nobody runs, settled after opening."""
     app = make_app(RunClient(directory))
     async with app.run_test(size=SIZE) as pilot:
@@ -206,7 +206,7 @@ async def test_rollback_after_confirmation_moves_the_head(session: Session,
         await until(pilot, lambda: session.state["head"] == "v0")
         await until(pilot, lambda: tree.marks.head == "v0")
         assert "rollback head v1 -> v0" in output_text(app)
-        assert "◀ head" in str(tree.cursor_node.label)  # type: ignore[union-attr]
+        assert "◀ head" in str(tree.cursor_node.label)
 
 
 async def test_an_edit_in_the_editor_is_evaluated_and_committed(
@@ -341,7 +341,11 @@ async def test_diff_mode_cycles_parent_best_head_candidate(browsed: Path) -> Non
         for title in ("v7 against best v6: +3/-3", "v7 is the head",
                       "no candidate is being evaluated now", "v7 against parent v4: +1/-1"):
             await pilot.press("m")
-            await until(pilot, lambda title=title: diff_title(app) == title)
+
+            def titled(title: str = title) -> bool:
+                return diff_title(app) == title
+
+            await until(pilot, titled)
 
 
 async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) -> None:
@@ -368,7 +372,7 @@ async def test_compare_two_versions(browsed: Path) -> None:
         await pilot.press("c")
         assert isinstance(app.screen, InputDialog)
         assert app.screen.query_one("Input").value == "v6"  # type: ignore[attr-defined]
-        await pilot.press("ctrl+a", "ctrl+k", *"v1", "enter")  # type: ignore[arg-type]
+        await pilot.press("ctrl+a", "ctrl+k", *"v1", "enter")
         assert isinstance(app.screen, CompareScreen)
         await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
         text = text_of(app, "CompareScreen Static")
@@ -378,7 +382,7 @@ async def test_compare_two_versions(browsed: Path) -> None:
 
 async def test_compare_with_an_unknown_version_is_a_clear_message(browsed: Path) -> None:
     async with browsing(browsed) as (app, pilot):
-        await pilot.press("c", "ctrl+a", "ctrl+k", *"v99", "enter")  # type: ignore[arg-type]
+        await pilot.press("c", "ctrl+a", "ctrl+k", *"v99", "enter")
         await pilot.pause()
         assert not isinstance(app.screen, CompareScreen)
         assert any("v99" in n.message for n in app._notifications)
@@ -533,7 +537,11 @@ async def test_two_viewers_of_one_run_agree(session: Session, worker: Worker) ->
         await pilot.pause()
         await pilot.press("r", "r")
         for view, driver in ((viewer, other), (app, pilot)):  # each sees it at its next poll
-            await until(driver, lambda v=view: v.query_one(LineageTree).marks.head == "v0")
+
+            def rolled_back(view: AvoApp = view) -> bool:
+                return view.query_one(LineageTree).marks.head == "v0"
+
+            await until(driver, rolled_back)
         assert app.query_one(LineageTree).marks == viewer.query_one(LineageTree).marks
 
 
@@ -657,7 +665,11 @@ async def test_the_hint_and_guidance_dialogs_name_the_heads_knobs(browsed: Path)
             await pilot.press(key)
             assert isinstance(app.screen, TextDialog)
             knobs = app.screen.query_one("#knobs", Static)
-            await until(pilot, lambda knobs=knobs: "(* now)" in str(knobs.render()))
+
+            def marked(knobs: Static = knobs) -> bool:
+                return "(* now)" in str(knobs.render())
+
+            await until(pilot, marked)
             shown = str(knobs.render())
             # v7, the head: BLOCK 64 of 16|32|64|128, UNROLL 4 (tests/tui_helpers.py)
             assert "BLOCK 16|32|64*|128" in shown and "UNROLL 1|2|4*" in shown, shown

@@ -49,7 +49,7 @@ def anyio_backend() -> str:
 @asynccontextmanager
 async def two_lanes(session: Session, worker: Worker, size: tuple[int, int] = WIDE,
                     operators: Sequence[Operator] | None = None,
-                    ) -> AsyncIterator[tuple[AvoApp, Pilot, Engine]]:
+                    ) -> AsyncIterator[tuple[AvoApp, Pilot[None], Engine]]:
     """The app with a two-lane engine in its process (tuners unless ``operators`` are given),
     as ``avo run --lanes 2``."""
     evaluator = Evaluator(TARGET, worker, quick=True)
@@ -87,7 +87,7 @@ def shows_lane(app: AvoApp, session: Session, number: int) -> bool:
             and f" on {state.base}" in line and steps in line)
 
 
-async def select(pilot: Pilot, app: AvoApp, number: int | None) -> None:
+async def select(pilot: Pilot[None], app: AvoApp, number: int | None) -> None:
     """Press l until the controls act on lane ``number`` (None: every lane)."""
     for _ in range(len(app.lanes) + 1):
         if app.lane == number:

@@ -147,8 +147,11 @@ async def test_the_output_pane_follows_the_run_when_the_panes_change_height(
                     writer.append_event("plan", text="one line" if n % 20 else
                                         "1. a plan\n2. of\n3. four lines\n4. at least")
                     seq = writer.last_seq
-                    await until(pilot, lambda seq=seq: app.client is not None
-                                and app.client.cursor >= seq)
+
+                    def polled(seq: int = seq) -> bool:
+                        return app.client is not None and app.client.cursor >= seq
+
+                    await until(pilot, polled)
                     await settled(pilot, app)
                     heights.add(output.size.height)
             last = writer.last_seq

@@ -47,7 +47,9 @@ def live(sessions: Path) -> Iterator[None]:
     proc.wait()
 
 
-def test_rename_moves_the_whole_session(sessions: Path, capsys: pytest.CaptureFixture[str]):
+def test_rename_moves_the_whole_session(
+    sessions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert avo(sessions, "sessions", "rename", "alpha", "beta") == 0
     assert "session 'alpha' is now 'beta'" in capsys.readouterr().out
     assert not (sessions / "alpha").exists()
@@ -55,8 +57,9 @@ def test_rename_moves_the_whole_session(sessions: Path, capsys: pytest.CaptureFi
         assert session.read_files(session.head) == {"k.c": "int x;\n"}
 
 
-def test_rename_refuses_a_taken_name_or_a_bad_one(sessions: Path,
-                                                  capsys: pytest.CaptureFixture[str]):
+def test_rename_refuses_a_taken_name_or_a_bad_one(
+    sessions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (sessions / "beta").mkdir()
     assert avo(sessions, "sessions", "rename", "alpha", "beta") == 1
     assert "a session or folder named 'beta' is already in" in capsys.readouterr().err
@@ -64,7 +67,9 @@ def test_rename_refuses_a_taken_name_or_a_bad_one(sessions: Path,
     assert (sessions / "alpha").is_dir()
 
 
-def test_delete_asks_or_needs_yes(sessions: Path, capsys: pytest.CaptureFixture[str]):
+def test_delete_asks_or_needs_yes(
+    sessions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert avo(sessions, "sessions", "delete", "alpha") == 1  # no terminal here, no --yes
     assert "re-run with --yes to delete it" in capsys.readouterr().out
     assert (sessions / "alpha").is_dir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def avo(root: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int
     return code, captured.out, captured.err
 
 
-def state(path: Path) -> tuple[int, dict]:
+def state(path: Path) -> tuple[int, dict[str, Any]]:
     with Session.open(path, writable=False) as s:
         return s.run_state.step, s.state
 

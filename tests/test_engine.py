@@ -14,6 +14,7 @@ from engine_helpers import (
     new_session,
     slow_seed,
     start,
+    submitting,
 )
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
@@ -149,10 +150,10 @@ def test_an_operator_edit_commits_when_correct_and_is_refused_when_not(
     seed = session.read_files("v0")
     good = apply_knobs(seed, {"THREADS": "2"})
     broken = {"attention.c": seed["attention.c"].replace("float sum = 0.0f;", "float sum = ;")}
-    live = start(session, worker, max_steps=None, before=lambda engine: (
-        engine.submit(Pause()),
-        engine.submit(OperatorEdit(broken, "typo")),
-        engine.submit(OperatorEdit(good, "two threads")),
+    live = start(session, worker, max_steps=None, before=submitting(
+        Pause(),
+        OperatorEdit(broken, "typo"),
+        OperatorEdit(good, "two threads"),
     ))
     live.wait(lambda: len(session.lineage) == 2)
     v1 = session.version("v1")
@@ -170,9 +171,9 @@ def test_a_rollback_moves_the_head_and_the_next_candidates_branch_from_there(
     session: Session, worker: Worker
 ) -> None:
     seed = session.read_files("v0")
-    live = start(session, worker, max_steps=None, before=lambda engine: (
-        engine.submit(Pause()),
-        engine.submit(OperatorEdit(apply_knobs(seed, {"THREADS": "2"}), "two threads")),
+    live = start(session, worker, max_steps=None, before=submitting(
+        Pause(),
+        OperatorEdit(apply_knobs(seed, {"THREADS": "2"}), "two threads"),
     ))
     live.wait(lambda: session.head.id == "v1")
     live.engine.submit(Rollback("v0"))

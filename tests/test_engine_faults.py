@@ -41,7 +41,8 @@ def fine(ctx: StepContext) -> StepResult:
 
 
 def buggy(ctx: StepContext) -> StepResult:
-    return {}["a bug"]  # type: ignore[no-any-return]
+    results: dict[str, StepResult] = {}
+    return results["a bug"]  # a KeyError: the operator's own bug
 
 
 def test_an_operator_that_raises_fails_its_step_and_the_run_goes_on(
@@ -54,7 +55,7 @@ def test_an_operator_that_raises_fails_its_step_and_the_run_goes_on(
     assert first["failed"] and "KeyError('a bug')" in first["summary"]
     assert second == second | {"failed": False, "summary": "fine"}
     error = live.kinds("error")[0].data
-    assert "KeyError" in error["message"] and 'return {}["a bug"]' in error["traceback"]
+    assert "KeyError" in error["message"] and 'return results["a bug"]' in error["traceback"]
 
 
 def test_steps_failing_in_a_row_pause_the_run_and_a_success_resets_the_count(
@@ -166,7 +167,11 @@ def test_an_evaluation_the_operator_cuts_short_is_interrupted_not_a_crash_nor_a_
     try:
         for done in range(1, FAILED_STEPS_TO_PAUSE):
             cut()
-            live.wait(lambda done=done: len(live.kinds("step")) == done)
+
+            def steps_ended(done: int = done) -> bool:
+                return len(live.kinds("step")) == done
+
+            live.wait(steps_ended)
         cut(stop_first=True)
         live.finish()
     finally:

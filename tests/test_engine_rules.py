@@ -11,7 +11,7 @@ from avo_tui.engine import Budgets, Evaluator, NoiseEstimate, Supervisor, Superv
 from avo_tui.engine.commands import Approve, BadCommand, Hint, Reject, from_doc, to_doc
 from avo_tui.engine.gate import hold_if_flagged, judge, threshold
 from avo_tui.engine.launch import seed_files
-from avo_tui.evaluation import Worker, get_target
+from avo_tui.evaluation import EvalResult, Worker, get_target
 from avo_tui.operators.hints import read_knob_request
 
 KNOBS = {"BLOCK_Q": ("8", "16", "32", "64"), "UNROLL": ("1", "2", "4", "8")}
@@ -146,7 +146,10 @@ def test_baselines_stored_by_a_session_spare_a_new_worker_measuring_them(tmp_pat
         evaluator = Evaluator(target, second, quick=True, baselines=stored)
         reused = evaluator.evaluate(files)
         fresh = evaluator.evaluate(files, fresh_baselines=True)
-    timing = lambda r: [c.baseline_timings["torch-sdpa-cpu"].median_s for c in r.timed]  # noqa: E731
+
+    def timing(result: EvalResult) -> list[float]:
+        return [c.baseline_timings["torch-sdpa-cpu"].median_s for c in result.timed]
+
     assert timing(reused) == timing(measured)
     assert timing(fresh) != timing(measured)
     assert not evaluator.baselines_changed

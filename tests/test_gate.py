@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_helpers import FAST_TIMES, KERNEL, SLOW_TIMES, TARGET, repeated
@@ -41,10 +42,12 @@ def promising(engine: Engine, files: dict[str, str], base: str = "v0") -> Trial:
     return Trial(attempt, trial.result, files, trial.key)
 
 
-def gate_log(session: Session, attempt_id: str) -> dict:
+def gate_log(session: Session, attempt_id: str) -> dict[str, Any]:
     attempt = session.attempt(attempt_id)
     assert attempt.log is not None
-    return json.loads(session.blobs.get_text(attempt.log))
+    log = json.loads(session.blobs.get_text(attempt.log))
+    assert isinstance(log, dict)
+    return log
 
 
 def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(

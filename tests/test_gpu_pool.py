@@ -22,7 +22,6 @@ from avo_tui.engine import Evaluator, RunSettings
 from avo_tui.engine.evaluator import MAX_LOST, host_key
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation import worker as worker_module
 from avo_tui.pool import (
     GpuSpecError,
     WorkerLost,
@@ -244,7 +243,7 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, str]]]:
             seen.append(dict(kwargs["env"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(worker_module.subprocess, "Popen", recording)
+    monkeypatch.setattr(subprocess, "Popen", recording)
     yield seen
 
 
@@ -302,7 +301,7 @@ def test_avo_run_refuses_a_placement_in_one_line(
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     sessions = tmp_path / "sessions"
-    code = None
+    code: str | int | None = None
     try:
         code = main(["--sessions-dir", str(sessions), "run", "--session", "s", "--headless",
                      "--operator", "tuner", *flags])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tinydb import TinyDB
@@ -34,7 +35,8 @@ def create_db(directory: Path, **options: object) -> TinyDB:
     return open_db(directory, create=True, **options)
 
 
-def journal_records(directory: Path) -> list[dict]:
+def journal_records(directory: Path) -> list[dict[str, Any] | None]:
+    """The journal's records, None for a line that does not decode."""
     lines = (directory / JOURNAL).read_bytes().splitlines(keepends=True)
     return [decode_record(line) for line in lines]
 
@@ -76,6 +78,7 @@ def test_appending_to_a_segment_journals_only_the_new_document(tmp_path: Path) -
     for seq in range(1, 501):
         db.table("events.000000").insert(Document({"seq": seq, "pad": "x" * 100}, doc_id=seq))
     record = journal_records(tmp_path)[-1]
+    assert record is not None
     assert record["ops"] == [["add", "events.000000", {"500": {"seq": 500, "pad": "x" * 100}}]]
     # The 500th append costs as many journal bytes as the 100th (same digit counts).
     sizes = [len(line) for line in (tmp_path / JOURNAL).read_bytes().splitlines()]

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_ratios_are_split_into_non_causal_and_causal_geomeans() -> None:
     sys.path.insert(0, str(SCRIPT.parent))
     from kernel_vs_baselines import ratios_by_mask
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"causal": False, "x_cudnn": 1.0}, {"causal": False, "x_cudnn": 1.21},
         {"causal": True, "x_cudnn": 0.81}, {"causal": True, "x_cudnn": 1.0},
     ]
@@ -122,9 +123,10 @@ def test_a_missing_fa4_shows_as_a_dash(capsys: pytest.CaptureFixture[str]) -> No
     row = {"config": "b8-h16-s4096-d128-full", "causal": False, "kernel": 500.0,
            "cudnn": 500.0, "flash": 300.0, "fa4": None,
            "x_cudnn": 1.0, "x_flash": 1.6667, "x_fa4": None}
-    summary = {"correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
-               "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
-               "x_fa4": None, "x_cudnn_by_mask": {}, "configs": [row]}
+    summary: dict[str, Any] = {
+        "correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
+        "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
+        "x_fa4": None, "x_cudnn_by_mask": {}, "configs": [row]}
     print_tables({"mha": {"k.cu": summary}})
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("b8-h16"))
     assert line.split()[-1] == "-" and line.split()[4] == "-"
@@ -142,7 +144,7 @@ def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
 
     seed = Kernel.parse("seed")
     assert seed.display() == "seed"
-    assert get_target("mha-d64").seed.knobs["OVERLAP"] == "1"
+    assert get_target("mha-d64").seeds[0].knobs["OVERLAP"] == "1"
     assert overlap(seed, "mha-d64") == "1" and overlap(seed, "mha") == "0"
     override = Kernel.parse("seed:OVERLAP=0")
     assert overlap(override, "mha-d64") == "0" and override.display() == "seed:OVERLAP=0"
@@ -229,9 +231,10 @@ def test_out_writes_the_figures_as_json_beside_the_printed_tables(
     sys.path.insert(0, str(SCRIPT.parent))
     import kernel_vs_baselines as bench
 
-    summary = {"correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
-               "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
-               "x_fa4": None, "x_cudnn_by_mask": {}, "configs": []}
+    summary: dict[str, Any] = {
+        "correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
+        "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
+        "x_fa4": None, "x_cudnn_by_mask": {}, "configs": []}
     monkeypatch.setattr(bench, "run", lambda *args, **kwargs: {"mha": {"seed": summary}})
     monkeypatch.setattr(bench, "software", lambda: {"torch": "2.x"})
     out = tmp_path / "figures.json"

@@ -20,10 +20,11 @@ FENCE = re.compile(r"^```cuda(?:\s+(sm_\w+))?\s*$")
 
 def cuda_examples() -> list[tuple[str, int, str, str]]:
     """(file, line, arch, source) for each ```cuda block."""
-    found = []
+    found: list[tuple[str, int, str, str]] = []
     for path in sorted(KNOWLEDGE.glob("*.md")):
         lines = path.read_text().splitlines()
-        start = arch = None
+        start: int | None = None
+        arch = "sm_90a"
         for number, line in enumerate(lines, 1):
             match = FENCE.match(line)
             if start is None and match:

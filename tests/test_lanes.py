@@ -311,8 +311,8 @@ def test_each_lane_s_spend_is_its_own_and_adds_up_to_the_session_s(
     lanes = session.run_state.lanes
     one, two = lanes["1"], lanes["2"]
     assert one.steps + two.steps == 8 == session.state["step"]
-    assert (one.cost_usd, one.tokens) == (pytest.approx(0.5 * one.steps), 100 * one.steps)
-    assert (two.cost_usd, two.tokens) == (pytest.approx(0.25 * two.steps), 10 * two.steps)
+    assert one.cost_usd == pytest.approx(0.5 * one.steps) and one.tokens == 100 * one.steps
+    assert two.cost_usd == pytest.approx(0.25 * two.steps) and two.tokens == 10 * two.steps
     usage = session.state["usage"]
     assert usage["cost_usd"] == pytest.approx(one.cost_usd + two.cost_usd)
     assert usage["tokens"] == one.tokens + two.tokens

@@ -72,12 +72,14 @@ def test_the_gpu_seed_runs_its_grid_as_often_as_the_knobs_say(bench: ModuleType)
     plain = seed_files(target)[name]
     variables = launch_variables(target.quick_configs[0], 132) | dict(target.defines)
 
-    def grid(source: str) -> object:
+    def grid(source: str) -> tuple[int, ...]:
         declared = contract.parse(source)
-        return declared.environment(variables).evaluate(declared.launch["grid"])
+        value = declared.environment(variables).evaluate(declared.launch["grid"])
+        assert isinstance(value, tuple)
+        return value
 
     fast = apply_knobs({name: slow}, {f"AVO_SLOW_{k}": "0" for k in range(1, LANES + 1)})
-    [tiles] = grid(plain)  # type: ignore[misc]
+    [tiles] = grid(plain)
     assert grid(slow) == (3 * tiles,)  # (5/4)^4 = 2.44 copies: three grids, the rest idle
     assert grid(fast[name]) == (tiles,)
     assert "if (avo_spare_copy()) return;" in slow and "#define blockIdx avo_block_idx()" in slow
@@ -130,7 +132,9 @@ def test_a_lane_s_reply_comes_from_its_request_alone(bench: ModuleType) -> None:
         view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
         results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
                          for n, content in enumerate(["plan updated", best, view])))
-        return lanes.answer(request(brief, asked, results))
+        answer = lanes.answer(request(brief, asked, results))
+        assert isinstance(answer, Reply)
+        return answer
 
     lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))  # the head
     merged = tools_of(after_looking(lane_1_out))

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from avo_tui.store import (
+    Event,
     EventKind,
     RollbackPayload,
     Score,
@@ -31,20 +34,22 @@ PROMPT_S = 60.0
 WAKE_ONLY_POLL_S = 3600.0
 
 
-def make(tmp_path: Path, name: str = "run", seed: dict[str, str] | None = None, **kw) -> Session:
+def make(
+    tmp_path: Path, name: str = "run", seed: dict[str, str] | None = None, **kw: Any
+) -> Session:
     return Session.create(
         tmp_path / name, target="gemm_fp16", operator="tuner", seed_files=seed or SEED, **kw
     )
 
 
 @pytest.fixture
-def session(tmp_path: Path):
+def session(tmp_path: Path) -> Iterator[Session]:
     s = make(tmp_path)
     yield s
     s.close()
 
 
-def commit(s: Session, text: str, score: float | None = None, **kw) -> str:
+def commit(s: Session, text: str, score: float | None = None, **kw: Any) -> str:
     """Commit ``kernel.cu`` = ``text`` (keeping the other seed file); returns the new id."""
     files = {"kernel.cu": text, "launch.py": SEED["launch.py"]}
     return s.commit(
@@ -54,6 +59,16 @@ def commit(s: Session, text: str, score: float | None = None, **kw) -> str:
         score=Score(score) if score is not None else None,
         **kw,
     ).id
+
+
+def best_id(s: Session) -> str | None:
+    best = s.best()
+    return best.id if best is not None else None
+
+
+def blob_text(s: Session, digest: str | None) -> str:
+    assert digest is not None
+    return s.blobs.get_text(digest)
 
 
 # -- creating ---------------------------------------------------------------------------------
@@ -204,23 +219,23 @@ def test_best_and_ranked_order_by_gmean_earliest_wins_ties(tmp_path: Path) -> No
         commit(s, "2\n", None)  # v2: unscored
         commit(s, "3\n", 3.0)  # v3: ties v1, later
         commit(s, "4\n", 2.0)  # v4
-        assert s.best().id == "v1"
+        assert best_id(s) == "v1"
         assert s.version("best").id == "v1"
         assert [v.id for v in s.lineage.ranked()] == ["v1", "v3", "v4", "v0"]
         assert s.head.id == "v4"
         assert s.version("head").id == "v4"
         commit(s, "5\n", 3.5)
-        assert s.best().id == "v5"
+        assert best_id(s) == "v5"
         assert [v.id for v in s.lineage.ranked()][:2] == ["v5", "v1"]
     with Session.open(tmp_path / "run", writable=False) as s:  # rebuilt from disk, same answer
-        assert s.best().id == "v5"
+        assert best_id(s) == "v5"
         assert [v.id for v in s.lineage.ranked()] == ["v5", "v1", "v3", "v4", "v0"]
 
 
 def test_tie_with_seed_keeps_the_seed_as_best(tmp_path: Path) -> None:
     with make(tmp_path, score=Score(2.0)) as s:
         commit(s, "1\n", 2.0)
-        assert s.best().id == "v0"
+        assert best_id(s) == "v0"
 
 
 def test_best_is_none_and_version_best_raises_without_scores(session: Session) -> None:
@@ -346,9 +361,9 @@ def test_record_attempt_whatever_the_outcome(tmp_path: Path) -> None:
     )
     assert [a1.id, a2.id, a3.id] == ["a1", "a2", "a3"]
     assert s.attempt_count == 3
-    assert s.blobs.get_text(a1.log) == log1
-    assert s.blobs.get_text(a1.transcript) == "agent said things"
-    assert s.blobs.get_text(a2.log) == "bench log"
+    assert blob_text(s, a1.log) == log1
+    assert blob_text(s, a1.transcript) == "agent said things"
+    assert blob_text(s, a2.log) == "bench log"
     assert a3.log is None and a3.transcript is None
     assert s.attempt("a1") == a1
     assert s.attempt("a2").score == Score(0.5)
@@ -362,7 +377,7 @@ def test_record_attempt_whatever_the_outcome(tmp_path: Path) -> None:
         assert s.attempt("a1") == a1
         a4 = s.record_attempt({"kernel.cu": "x"}, base="v1", author="agent", outcome="timeout")
         assert a4.id == "a4"
-        assert s.blobs.get_text(s.attempt("a2").log) == "bench log"
+        assert blob_text(s, s.attempt("a2").log) == "bench log"
 
 
 def test_recent_attempts_newest_first(session: Session) -> None:
@@ -393,7 +408,7 @@ def test_record_attempt_on_unknown_base_raises(session: Session) -> None:
 # -- events -----------------------------------------------------------------------------------
 
 
-def seqs(events) -> list[int]:
+def seqs(events: Iterable[Event]) -> list[int]:
     return [e.seq for e in events]
 
 
@@ -443,7 +458,7 @@ def test_events_span_segments_and_read_back_after_reopen(
     total = 2 * capacity + 52  # three segments
     # sync=False only skips fsync, to keep this fast. A small compaction threshold makes the
     # storage seal full segments into their own files; the other variant keeps all in the journal.
-    options = {"sync": False, **({"compact_bytes": 4096} if compacting else {})}
+    options: dict[str, Any] = {"sync": False, **({"compact_bytes": 4096} if compacting else {})}
     s = make(tmp_path, **options)
     reader = Session.open(tmp_path / "run", writable=False)  # opened before the events exist
     appended = [s.append_event(EventKind.TOOL_CALL, n=i) for i in range(1, total)]
@@ -481,7 +496,7 @@ def test_events_span_segments_and_read_back_after_reopen(
 
 def test_follow_in_writer_yields_appends_from_another_thread_live(session: Session) -> None:
     backlog = session.append_event(EventKind.PLAN, step=0)
-    received: queue.Queue = queue.Queue()
+    received: queue.Queue[Event] = queue.Queue()
     stop = threading.Event()
     # Events can only arrive before the backstop if an append wakes the follower.
     poll_s = WAKE_ONLY_POLL_S
@@ -543,9 +558,9 @@ def test_reader_sees_writer_events_after_refresh(tmp_path: Path) -> None:
         assert reader.events(after=seen) == writer.events(after=seen)
         assert reader.events(after=seen)[0] == hint
         assert reader.head.id == v1
-        assert reader.best().id == v1
+        assert best_id(reader) == v1
         assert reader.attempt_count == 1
-        assert reader.blobs.get_text(reader.attempt("a1").log) == "L"
+        assert blob_text(reader, reader.attempt("a1").log) == "L"
         assert reader.refresh() is False
     finally:
         reader.close()
@@ -555,7 +570,7 @@ def test_reader_sees_writer_events_after_refresh(tmp_path: Path) -> None:
 def test_reader_follow_polls_for_writer_events(tmp_path: Path) -> None:
     writer = make(tmp_path)
     reader = Session.open(tmp_path / "run", writable=False)
-    received: queue.Queue = queue.Queue()
+    received: queue.Queue[Event] = queue.Queue()
     stop = threading.Event()
 
     def consume() -> None:
@@ -588,7 +603,7 @@ def test_reader_follow_polls_for_writer_events(tmp_path: Path) -> None:
 def test_read_only_session_refuses_writes(tmp_path: Path) -> None:
     make(tmp_path).close()
     reader = Session.open(tmp_path / "run", writable=False)
-    writes = {
+    writes: dict[str, Callable[[], object]] = {
         "append_event": lambda: reader.append_event(EventKind.HINT, text="x"),
         "commit": lambda: reader.commit(SEED, author="agent", message="m", score=None),
         "record_attempt": lambda: reader.record_attempt(

@@ -197,6 +197,7 @@ def test_a_crash_inside_a_compaction_never_leaves_the_backup_as_the_base_file(
         session._storage.compact()
     monkeypatch.undo()
     session._storage.close()
+    assert session._lock is not None
     session._lock.release()
     assert not os.path.samefile(session_dir / BASE, session_dir / BACKUP)
     (session_dir / BASE).write_bytes(b'{"format": "avo-st')  # in place, as a disk might

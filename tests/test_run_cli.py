@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,9 @@ def avo(sessions: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 120):
+def wait_until(
+    predicate: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:
@@ -54,10 +57,10 @@ def read_until(proc: subprocess.Popen[str], text: str) -> str:
     return "".join(lines)
 
 
-def reader(path: Path) -> Callable[[], dict]:
+def reader(path: Path) -> Callable[[], dict[str, Any]]:
     """The run state as another process sees it (a read-only open never takes the lock)."""
 
-    def state() -> dict:
+    def state() -> dict[str, Any]:
         if not (path / "session.json").exists():
             return {}
         with Session.open(path, writable=False) as s:
@@ -66,7 +69,7 @@ def reader(path: Path) -> Callable[[], dict]:
     return state
 
 
-def evaluating(state: Callable[[], dict], min_step: int = 0) -> Callable[[], bool]:
+def evaluating(state: Callable[[], dict[str, Any]], min_step: int = 0) -> Callable[[], bool]:
     return lambda: bool(RunState.from_doc(state()).in_flight) and state().get("step", 0) >= min_step
 
 
@@ -134,7 +137,9 @@ def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(tmp_path: Path) ->
         assert s.state["status"] == "interrupted" and s.run_state.in_flight is None
 
 
-def test_a_failing_seed_creates_no_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_a_failing_seed_creates_no_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed = tmp_path / "bad.c"
     seed.write_text("void avo_attention_fwd(void) { oops; }\n")
     sessions = tmp_path / "sessions"
@@ -164,7 +169,9 @@ def test_bad_run_input_is_one_clear_line(
     assert message in err and "Traceback" not in err
 
 
-def test_send_delivers_commands_to_the_inbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_send_delivers_commands_to_the_inbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from conftest import make_session
 
     make_session(tmp_path / "demo").close()

@@ -18,7 +18,7 @@ def knob(files: dict[str, str], name: str) -> str:
 
 def test_a_session_or_eval_of_the_shipped_seed_gets_the_targets_knob_values() -> None:
     d64, mha = get_target("mha-d64"), get_target("mha")
-    assert d64.seed.kernel == mha.seed.kernel  # one file, two sets of values
+    assert d64.seeds[0].kernel == mha.seeds[0].kernel  # one file, two sets of values
     assert [knob(seed_files(d64), k) for k in ("OVERLAP", "PINGPONG", "TILE_ORDER")] == ["1"] * 3
     assert [knob(seed_files(mha), k) for k in ("OVERLAP", "PINGPONG", "TILE_ORDER")] == ["0"] * 3
 
@@ -28,10 +28,10 @@ def test_a_seed_given_by_path_is_taken_as_it_is() -> None:
     assert knob(seed_files(d64, seed_path(d64)), "OVERLAP") == "0"
 
 
-@pytest.mark.parametrize("name", [t for t in TARGETS if TARGETS[t].seed.knobs])
+@pytest.mark.parametrize("name", [t for t in TARGETS if TARGETS[t].seeds[0].knobs])
 def test_seed_knob_values_are_allowed_and_meet_the_kernels_requirements(name: str) -> None:
     target = TARGETS[name]
     text = "".join(seed_files(target).values())
     declarations = contract.parse(text)
     declarations.check_requirements(dict(target.defines))  # raises on a violated avo:require
-    assert Path(target.seed.kernel).suffix == ".cu"
+    assert Path(target.seeds[0].kernel).suffix == ".cu"

@@ -4,7 +4,7 @@ the writable Session itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -55,7 +55,7 @@ def test_an_operator_holding_the_view_cannot_commit_set_state_or_append_events(
     session: Session,
 ) -> None:
     view = cast(Any, SessionView(session))
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: view.commit(FILES, author="agent", message="past the gate", score=Score(9.0)),
         lambda: view.set_state(status="done"),
         lambda: view.append_event("commit", version="v9"),

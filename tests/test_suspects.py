@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import commit_calls, edit, make_agent, use_fake
-from engine_helpers import REPEAT_LINE, TARGET, flagged_session, start
+from engine_helpers import REPEAT_LINE, TARGET, flagged_session, start, submitting
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 from rich.console import Console
 from textual.widgets import Static
@@ -26,6 +26,7 @@ from tui_helpers import until
 from avo_tui.cli import main
 from avo_tui.engine import Approve, Budgets, Engine, Evaluator, Reject, Stop
 from avo_tui.engine.client import RunClient
+from avo_tui.engine.commands import Command
 from avo_tui.evaluation import Worker
 from avo_tui.operators import Tuner
 from avo_tui.store import Score, Session, StoreError, Suspect
@@ -103,10 +104,10 @@ def test_a_flagged_result_is_held_then_approved_or_rejected_across_restarts(
         for suspect in suspects:
             check_held(session, suspect)
         approved, rejected = suspects[0], suspects[1]
-        commands = [Approve(approved.attempt), Reject(rejected.attempt), Approve("a1"),
-                    Reject("a999"), Approve(approved.attempt)]
+        commands: list[Command] = [Approve(approved.attempt), Reject(rejected.attempt),
+                                   Approve("a1"), Reject("a999"), Approve(approved.attempt)]
         live = start(session, worker, max_steps=session.state["step"],  # no further step
-                     before=lambda engine: [engine.submit(c) for c in commands])
+                     before=submitting(*commands))
         live.finish(120)
         errors = [e.data["message"] for e in live.kinds("error")]
 

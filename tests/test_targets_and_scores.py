@@ -56,8 +56,11 @@ def test_every_timed_launch_is_prepared_and_the_drawn_ones_are_checked() -> None
     log: list[str] = []
 
     def subject(name: str) -> Subject:
-        return Subject(name, prepare=lambda: log.append(f"prepare {name}"),
-                       run=lambda: (log.append(f"run {name}"), 0.5)[1],
+        def run() -> float:
+            log.append(f"run {name}")
+            return 0.5
+
+        return Subject(name, prepare=lambda: log.append(f"prepare {name}"), run=run,
                        verify=lambda: log.append(f"verify {name}"))
 
     a, b = subject("a"), subject("b")
@@ -106,7 +109,8 @@ def test_checked_launches_slower_than_their_neighbours_are_rejected_as_inconsist
     # those, skipped work on the rest. No kernel is known to tell them apart; this rule is the
     # backstop if one ever does.
     from avo_tui.evaluation import EvalRequest
-    from avo_tui.evaluation.pipeline import Evaluation, Pipeline, Rejected
+    from avo_tui.evaluation.judge import Rejected
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
     from avo_tui.evaluation.timing import neighbour_ratios
 
     evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)

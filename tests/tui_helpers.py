@@ -88,7 +88,7 @@ def branched_session(directory: Path) -> Session:
     return session
 
 
-async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 60.0) -> None:
+async def until(pilot: Pilot[None], predicate: Callable[[], object], timeout: float = 60.0) -> None:
     """Wait, letting the app run, until ``predicate()`` holds; fail after ``timeout`` s."""
     for _ in range(int(timeout / 0.05)):
         if predicate():
@@ -97,14 +97,14 @@ async def until(pilot: Pilot, predicate: Callable[[], object], timeout: float = 
     raise AssertionError("timed out waiting for the app")
 
 
-async def opened(pilot: Pilot, app: App[None]) -> None:
+async def opened(pilot: Pilot[None], app: App[None]) -> None:
     """Wait until the app shows its session: the first poll and the highlighted version's
     diff have come back from their worker threads."""
     await until(pilot, lambda: getattr(app, "opened", False))
     await settled(pilot, app)
 
 
-async def settled(pilot: Pilot, app: App[None]) -> None:
+async def settled(pilot: Pilot[None], app: App[None]) -> None:
     """Wait for the reads under way, then for the app to handle what they posted."""
     await until(pilot, lambda: all(worker.is_finished for worker in app.workers))
     await pilot.pause()

@@ -149,9 +149,11 @@ def test_wrong_or_cheating_kernel_is_rejected(
 ) -> None:
     result = evaluate(worker, kernel)
     assert_rejected(result, kind, edge_only)
+    assert result.failure is not None
     if kind == "incorrect":
         failed = next(c for c in result.configs if c.name == result.failure.config)
         assert failed.passed is False and failed.tolerance is not None
+        assert failed.rel_l2_err is not None and failed.max_abs_err is not None
         assert failed.rel_l2_err > failed.tolerance[0] or failed.max_abs_err > failed.tolerance[1]
     if kernel == "no_causal_mask.c":
         failed = next(c for c in result.configs if c.name == result.failure.config)
@@ -207,7 +209,8 @@ def test_the_incumbent_is_timed_beside_the_candidate(worker: Worker) -> None:
     assert all(c.incumbent_timing is not None for c in result.timed)
     assert result.incumbent_gain is not None and result.incumbent_gain > 3
     # never fewer sweeps than a standard error needs, however slow the pair is for the cap
-    assert result.beside["sweeps"] >= MIN_SWEEPS
+    sweeps = result.beside["sweeps"]
+    assert isinstance(sweeps, int) and sweeps >= MIN_SWEEPS
     assert result.incumbent_gain_se is not None and result.incumbent_gain_se < 0.5
 
 

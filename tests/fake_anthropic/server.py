@@ -95,7 +95,7 @@ class Recorded:
     def last_user_message(self) -> dict[str, Any]:
         """The last message with role "user"."""
         for message in reversed(self.body.get("messages", [])):
-            if message.get("role") == "user":
+            if isinstance(message, dict) and message.get("role") == "user":
                 return message
         raise AssertionError("request has no user message")
 
@@ -485,6 +485,7 @@ def _sse_events(message: dict[str, Any], raws: dict[int, str]) -> Iterator[dict[
     yield {"type": "ping"}
     for i, block in enumerate(message["content"]):
         kind = block.get("type")
+        first: dict[str, Any]
         deltas: list[dict[str, Any]] = []
         if kind == "text":
             first = {"type": "text", "text": ""}

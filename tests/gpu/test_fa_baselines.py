@@ -63,7 +63,7 @@ def test_a_score_carries_its_ratio_to_every_installed_package() -> None:
     if not present:
         pytest.skip("neither FA4 nor FA3 is installed here")
     target = TARGETS["mha"]
-    sources = load_sources(ROOT / "kernels" / target.seed.kernel, "cuda")
+    sources = load_sources(ROOT / "kernels" / target.seeds[0].kernel, "cuda")
     with Worker("cuda") as worker:
         result = worker.evaluate(EvalRequest("mha", sources, quick=True))
     assert result.correct, result.failure

@@ -61,8 +61,8 @@ def assert_recovers(worker: Worker) -> None:
 @pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].toolchain == "cuda"])
 def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
     spec = TARGETS[target]
-    sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seed.kernel, "cuda"),
-                          spec.seed.knobs)
+    sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seeds[0].kernel, "cuda"),
+                          spec.seeds[0].knobs)
     result = worker.evaluate(EvalRequest(target, sources))
     assert result.correct, result.failure
     assert all(c.passed for c in result.configs)
@@ -86,8 +86,8 @@ OTHER_PATHS = {
 def test_other_seed_paths_pass_every_configuration(worker: Worker, path: str) -> None:
     target, knobs = OTHER_PATHS[path]
     spec = TARGETS[target]
-    sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seed.kernel, "cuda"),
-                          spec.seed.knobs | knobs)
+    sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seeds[0].kernel, "cuda"),
+                          spec.seeds[0].knobs | knobs)
     result = worker.evaluate(EvalRequest(target, sources, measure_baselines=False))
     assert result.correct, result.failure
     assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
