@@ -13,15 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_lint import dev_tool
 
 ROOT = Path(__file__).parents[1]
 CORE = ("engine", "operators", "evaluation", "store", "knowledge")
 
 
 def lint_imports(cwd: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("import-linter is not installed (scripts/setup --dev installs it)")
+    exe = dev_tool("lint-imports")  # a missing import-linter fails the test, never skips it
     selected = [arg for contract in contracts for arg in ("--contract", contract)]
     return subprocess.run(
         [exe, "--no-logo", "--no-cache", *selected], cwd=cwd, capture_output=True, text=True
