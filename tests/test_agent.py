@@ -315,24 +315,50 @@ def test_a_stall_brings_a_supervisor_review_into_the_next_step(
                for t in fake.requests[4].texts())
 
 
-def test_cut_off_paused_and_refused_turns_and_a_full_context_are_handled(
+def step_summaries(session: Session, worker: Worker, knowledge: Path) -> list[str]:
+    """Run one agent step on the turns scripted so far; the step's summary."""
+    live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
+    live.finish(60)
+    return [e.data["summary"] for e in live.kinds("step")]
+
+
+def test_a_tool_call_cut_off_at_the_output_limit_is_dropped_and_the_agent_told(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     fake.script(
         reply(text("I will rewrite"), tool_use(EDITOR, input_json='{"command": "create", "pa'),
               stop_reason="max_tokens"),
-        reply(text("thinking it over"), stop_reason="pause_turn"),
-        reply(tool_use("list_versions", {}), usage={"input_tokens": 130_000}),
-        reply(tool_use("list_versions", {}), usage={"input_tokens": 170_000}),
-        reply(text("I can't help with that."), stop_reason="refusal"),  # the second step
+        reply(text("done")),
     )
-    live = start(session, worker, max_steps=2, operator=make_agent(knowledge))
-    live.finish(60)
+    step_summaries(session, worker, knowledge)
     after_cut = fake.requests[1].body["messages"]
     assert [b["type"] for b in after_cut[-2]["content"]] == ["text"]  # the cut-off call is gone
     assert "cut off at the output limit" in fake.requests[1].texts()[-1]
-    assert fake.requests[2].body["messages"][-1]["role"] == "assistant"  # pause_turn: continue
-    assert any("wrap up now" in t for t in fake.requests[3].texts())
-    steps = [e.data["summary"] for e in live.kinds("step")]
-    assert steps[0].startswith("step ended: the conversation reached 170,")
-    assert steps[1] == "the model refused to continue this step"
+
+
+def test_a_paused_turn_is_continued(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    fake.script(reply(text("thinking it over"), stop_reason="pause_turn"), reply(text("done")))
+    step_summaries(session, worker, knowledge)
+    assert fake.requests[1].body["messages"][-1]["role"] == "assistant"  # the turn continues
+
+
+def test_a_full_context_asks_the_agent_to_wrap_up_then_ends_the_step(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    fake.script(
+        reply(tool_use("list_versions", {}), usage={"input_tokens": 130_000}),
+        reply(tool_use("list_versions", {}), usage={"input_tokens": 170_000}),
+    )
+    [summary] = step_summaries(session, worker, knowledge)
+    assert any("wrap up now" in t for t in fake.requests[1].texts())
+    assert summary.startswith("step ended: the conversation reached 170,")
+
+
+def test_a_refusal_ends_the_step(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    fake.script(reply(text("I can't help with that."), stop_reason="refusal"))
+    assert step_summaries(session, worker, knowledge) == [
+        "the model refused to continue this step"]

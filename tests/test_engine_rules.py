@@ -56,27 +56,67 @@ def test_the_noise_window_forgets_old_pairs() -> None:
     assert noise.pct < 1.0
 
 
-def test_the_supervisor_redirects_on_each_kind_of_stall() -> None:
-    limits = SupervisorLimits(attempts_without_commit=4, minutes_without_commit=10,
-                              consecutive_failures=3, identical_candidates=2)
-    sup = Supervisor(limits)
+STALL_LIMITS = SupervisorLimits(attempts_without_commit=4, minutes_without_commit=10,
+                                consecutive_failures=3, identical_candidates=2)
+
+
+def watching() -> Supervisor:
+    """A supervisor with small limits, started at time 0."""
+    sup = Supervisor(STALL_LIMITS)
     sup.start(0.0)
+    return sup
+
+
+def failed_three_in_a_row(sup: Supervisor) -> None:
     assert sup.observe_attempt("incorrect", "a", 1) is None
     assert sup.observe_attempt("compile", "b", 2) is None
     assert sup.observe_attempt("crash", "c", 3) == "3 failed candidates in a row"
-    assert sup.observe_attempt("slower", "d", 4) is None  # counters restarted after a redirect
+
+
+def test_the_supervisor_redirects_after_failed_candidates_in_a_row() -> None:
+    sup = watching()
+    failed_three_in_a_row(sup)
+    assert sup.interventions == 1
+
+
+def test_a_redirect_restarts_the_supervisors_counts() -> None:
+    sup = watching()
+    failed_three_in_a_row(sup)
+    assert sup.observe_attempt("slower", "d", 4) is None  # the 4th attempt, counted from 0 again
+
+
+def test_the_supervisor_redirects_on_a_candidate_evaluated_again() -> None:
+    sup = watching()
+    assert sup.observe_attempt("slower", "d", 4) is None
     assert sup.observe_attempt("slower", "d", 5) == (
         "the same candidate was evaluated 2 times in the last 20"
     )
+
+
+def test_the_supervisor_redirects_after_attempts_without_a_commit() -> None:
+    sup = watching()
     for key in "efg":
         assert sup.observe_attempt("slower", key, 6) is None
     assert sup.observe_attempt("slower", "h", 7) == "no commit in 4 attempts"
+
+
+def test_the_supervisor_redirects_after_minutes_without_a_commit() -> None:
+    sup = watching()
     sup.observe_commit(100.0)
     assert sup.observe_attempt("slower", "i", 100 + 9 * 60) is None
     assert sup.observe_attempt("slower", "j", 100 + 10 * 60) == "no commit in 10 minutes"
-    assert sup.observe_attempt("interrupted", "k", 100 + 99 * 60) is None
-    assert sup.interventions == 4
-    assert Supervisor.from_doc(sup.to_doc(), limits) == sup
+
+
+def test_an_interrupted_attempt_counts_for_nothing() -> None:
+    sup = watching()
+    assert sup.observe_attempt("interrupted", "k", 99 * 60) is None  # past the clock's limit
+
+
+def test_the_supervisor_is_the_same_after_a_round_trip_through_its_document() -> None:
+    sup = watching()
+    failed_three_in_a_row(sup)
+    assert sup.observe_attempt("slower", "d", 4) is None
+    assert Supervisor.from_doc(sup.to_doc(), STALL_LIMITS) == sup
 
 
 def test_a_commit_resets_the_stall_counters() -> None:
