@@ -39,6 +39,44 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     ):
         option.numprocesses = WORKERS
         option.dist = "loadfile"
+        # Files in collection order (LONGEST_FIRST), not xdist's default of most tests first.
+        option.loadscopereorder = False
+
+
+# The files that take longest, longest first, run before all others (measured with
+# --durations=0). A worker takes the next file when it is nearly done with its own. xdist's own
+# order, most tests first, puts these files of few long tests late, where one of them begun last
+# keeps one core busy for minutes after the other has run out of work; begun first, the short
+# files fill in beside them.
+LONGEST_FIRST = (
+    "tests/test_lanes.py",
+    "tests/test_engine.py",
+    "tests/test_agent_research.py",
+    "tests/test_run_cli.py",
+    "tests/test_gate.py",
+    "tests/test_cli_resume.py",
+    "tests/test_app.py",
+    "tests/adversarial/test_judge_rows.py",
+    "tests/adversarial/test_adversarial_cpu.py",
+    "tests/test_agent_cli.py",
+    "tests/test_eval_cli.py",
+    "tests/test_suspects.py",
+    "tests/test_lanes_run_bench.py",
+    "tests/test_app_lanes.py",
+    "tests/test_ray_pool.py",
+    "tests/test_optional_baselines.py",
+    "tests/test_gate_power_bench.py",
+    "tests/test_agent_resume_cli.py",
+    "tests/test_cuda_toolchain.py",
+    "tests/test_seed_per_arch.py",
+    "tests/test_tmux_smoke.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    # Stable: the tests of one file keep their order, and the other files theirs.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 # Compiled kernels go to a throwaway cache, not the user's ~/.cache; worker processes inherit it.

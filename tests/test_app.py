@@ -177,9 +177,11 @@ async def test_escape_sends_no_hint(session: Session, worker: Worker) -> None:
 async def test_guidance_is_set_and_shown_for_editing(session: Session, worker: Worker) -> None:
     async with running_app(session, worker) as (app, pilot):
         await pilot.press("g", *"vary BLOCK_K only", "ctrl+s")
+        # said at once: the notification goes after seconds, sooner than a busy engine's next
+        # safe point, where the guidance is set
+        await until(pilot, lambda: notified(app, "guidance sent"))
         await until(pilot, lambda: session.state.get("guidance") == "vary BLOCK_K only")
         await until(pilot, lambda: "guidance set vary BLOCK_K only" in output_text(app))
-        assert notified(app, "guidance sent")
         # shown above the plan while it holds
         await until(pilot, lambda: "guidance vary BLOCK_K only" in text_of(app, "#plan"))
         await pilot.press("g")
