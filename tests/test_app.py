@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_helpers import TARGET
@@ -460,8 +461,10 @@ async def test_unreadable_events_show_as_generic_lines(tmp_path: Path) -> None:
 
 async def test_a_damaged_run_state_does_not_stop_the_app(tmp_path: Path) -> None:
     with branched_session(tmp_path / "hurt") as session:
-        session.set_state(announce=False, status=["stopped"], step="nine", usage="lots",
-                          guidance=5, lanes={"1": {"in_flight": {"base": 7}}})
+        wrong: dict[str, Any] = {  # every field of the wrong type, past set_state's types
+            "status": ["stopped"], "step": "nine", "usage": "lots", "guidance": 5,
+            "lanes": {"1": {"in_flight": {"base": 7}}}}
+        session.set_state(announce=False, **wrong)
     async with browsing(tmp_path / "hurt") as (app, pilot):
         assert " unknown " in status_text(app) and "step 0 · 0m00s" in status_text(app)
         await pilot.press("m", "m", "m")  # the candidate in flight: none that reads

@@ -20,7 +20,12 @@ def test_a_pause_and_a_resume_waiting_together_keep_their_order() -> None:
 def test_a_command_arriving_while_the_engine_waits_comes_after_the_one_it_woke_for() -> None:
     inbox = Inbox()
     woke = threading.Event()
-    waiter = threading.Thread(target=lambda: (inbox.wait(30.0), woke.set()))
+
+    def wait() -> None:
+        inbox.wait(30.0)
+        woke.set()
+
+    waiter = threading.Thread(target=wait)
     waiter.start()
     inbox.put(Pause())
     assert woke.wait(30.0)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_helpers import commit_calls, edit, make_agent, use_fake
@@ -73,8 +74,9 @@ def test_pending_suspects_are_typed_state_that_a_damaged_entry_does_not_break(
         assert session.events()[-1].data == {
             "action": "held", "attempt": held.attempt, "base": "v0", "author": "tuner",
             "gmean": 9.0, "unit": "TFLOP/s", "flags": ["too fast"], "_v": 1}
-        damaged = {**session.state["suspects"], "a7": {"not": "a suspect"}}
-        session.set_state(announce=False, suspects=damaged)
+        damaged: dict[str, Any] = {  # a table set_state's types do not name, written anyway
+            "suspects": {**session.state["suspects"], "a7": {"not": "a suspect"}}}
+        session.set_state(announce=False, **damaged)
     with Session.open(tmp_path / "s", writable=False) as reader:
         assert reader.suspects() == [held]  # the damaged entry is left out, not fatal
         with pytest.raises(StoreError, match="no attempt 'a7'"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_session
@@ -74,9 +75,10 @@ def damaged(tmp_path: Path) -> Path:
     the wrong key."""
     root = tmp_path / "sessions"
     with make_session(root / "hurt") as session:
-        session.set_state(announce=False, status=["paused"], step="three", usage="lots",
-                          guidance=5,
-                          lanes={"1": {"pending_hints": "try", "in_flight": {"base": 7}}})
+        wrong: dict[str, Any] = {  # every field of the wrong type, past set_state's types
+            "status": ["paused"], "step": "three", "usage": "lots", "guidance": 5,
+            "lanes": {"1": {"pending_hints": "try", "in_flight": {"base": 7}}}}
+        session.set_state(announce=False, **wrong)
         session.append_event(EventKind.PLAN, txt="1. tile the loop")
     return root
 
