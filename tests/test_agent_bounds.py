@@ -16,69 +16,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
+from agent_context import StandIn
 
-from avo_tui.evaluation import TargetSpec, get_target
 from avo_tui.knowledge import KnowledgeBase
 from avo_tui.operators.agent import AgentSettings, brief, tools
 from avo_tui.operators.agent.api import INVALID_INPUT
 from avo_tui.operators.agent.tools import EDITOR, Toolbox, ToolResult
 from avo_tui.operators.agent.workspace import Workspace
-from avo_tui.operators.protocol import StepContext, StepInterrupted, Trial
-from avo_tui.store import ResearchPayload, Score, Session, Version
+from avo_tui.operators.protocol import StepContext, StepInterrupted
+from avo_tui.store import ResearchPayload, Score, Session
 from avo_tui.store.view import SessionView
 
 KERNEL = "attention.c"
 FILES = {KERNEL: "int tile = 64;\nint stages = 2;\n", "lib/util.h": "#define ONE 1\n"}
 MAX_WRITE = 10_000
-
-
-@dataclass
-class StandIn:
-    """The engine's part of StepContext, in memory."""
-
-    session: SessionView
-    target: TargetSpec = field(default_factory=lambda: get_target("cpu-attention"))
-    kept: dict[str, Any] = field(default_factory=dict)
-    plans: list[str] = field(default_factory=list)
-    guidance: str | None = None
-
-    def memory(self) -> dict[str, Any]:
-        return dict(self.kept)
-
-    def remember(self, **fields: Any) -> None:
-        self.kept |= fields
-
-    def plan(self, text: str) -> None:
-        self.plans.append(text)
-
-    def head(self) -> Version:
-        return self.session.head
-
-    def best(self) -> Version | None:
-        return self.session.best()
-
-    def commit_bar(self) -> str:
-        return "a commit needs a gain over v0"
-
-    def safe_point(self) -> None:
-        pass
-
-    step_number: int = 1
-
-    def hardware(self) -> dict[str, object]:
-        return {}
-
-    def baselines(self) -> dict[str, dict[str, float]]:
-        return {}
-
-    def evaluate(self, files: dict[str, str], *, base: str, note: str = "",
-                 quick: bool = False, idea: str | None = None) -> Trial:
-        raise StepInterrupted("the operator stopped the run")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..operators.protocol import GateAnswer, Trial
+from ..operators.protocol import GateAnswer, Spending, Trial
 from ..store import HintPayload, Payload, Version
 from ..store.view import SessionView
 from .books import RunBooks
@@ -45,6 +45,11 @@ class RunContext:
 
     def charge(self, cost_usd: float, tokens: int) -> None:
         self._steering.charge(self._lane, cost_usd, tokens)
+
+    def spending(self) -> Spending:
+        usage, budgets = self._books.usage, self._books.budgets
+        return Spending(usage.cost_usd, budgets.max_cost_usd, usage.tokens, budgets.max_tokens,
+                        usage.steps, budgets.max_steps)
 
     def announce(self, payload: Payload) -> None:
         self._books.event(payload, self._lane.label)

@@ -76,6 +76,18 @@ class GateAnswer:
                 f"(another lane committed): the gate judged the kernel against {self.best}.")
 
 
+@dataclass(frozen=True)
+class Spending:
+    """What the session has spent, against its budgets (None: no limit)."""
+
+    cost_usd: float = 0.0
+    max_cost_usd: float | None = None
+    tokens: int = 0
+    max_tokens: int | None = None
+    steps: int = 0  # steps done
+    max_steps: int | None = None
+
+
 class LineageContext(Protocol):
     """What a step reads: the target, the lineage and attempts, where it starts, the device."""
 
@@ -173,6 +185,9 @@ class EvaluationContext(Protocol):
         ...
     def charge(self, cost_usd: float, tokens: int) -> None:
         """Count spending against the session's budgets."""
+        ...
+    def spending(self) -> Spending:
+        """What the session has spent so far, and its budgets."""
         ...
 
 

@@ -35,7 +35,7 @@ from ...store import (
     Version,
 )
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief, research
+from . import brief, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -110,7 +110,8 @@ class _Step:
         )
         self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.head.id,
                              transcript=self.transcript,
-                             reviewer=self._review if self.settings.review_commits else None)
+                             reviewer=self._review if self.settings.review_commits else None,
+                             meter=self._meter)
         self.system = brief.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
@@ -152,10 +153,20 @@ class _Step:
                 base_score=self.head.score, final=summary, lesson=debrief.lesson)
             self.ctx.announce(record)
 
+            tried = list(self.tools.log.tried)
+            # The commit tool commits the last trial: its idea is the one that worked.
+            last = self.tools.last_trial
+            won = last.attempt.id if committed is not None and last is not None else None
+
             def keep(memory: dict[str, Any]) -> dict[str, Any]:
                 # Read now, not before the debrief: another lane may have kept its record
-                # meanwhile, and the log keeps every lane's.
-                kept: dict[str, Any] = {"research": research.kept_records(memory, record)}
+                # meanwhile, and the log and the ledger keep every lane's.
+                directions = ledger.record_step(
+                    ledger.stored(memory), tried, step=self.ctx.step_number,
+                    lesson=debrief.lesson, committed=won, pending=debrief.pending,
+                    lane=self.ctx.lane)
+                kept: dict[str, Any] = {"research": research.kept_records(memory, record),
+                                        "ledger": [d.to_doc() for d in directions]}
                 if debrief.summary:
                     kept["summary"] = debrief.summary
                 if debrief.directions_done:
@@ -215,6 +226,12 @@ class _Step:
                                      final=_clip(verdict, research.MAX_FINAL_CHARS)))
         return verdict
 
+    def _meter(self) -> str:
+        """Where the step stands against its bounds, for each evaluate result."""
+        return brief.budget_line(self.ctx.spending(), turn=len(self.turns),
+                                 max_turns=self.settings.max_turns,
+                                 step_cost=self.settings.cost(self.usage))
+
     def _open(self) -> None:
         ctx = self.ctx
         hints = ctx.take_hints()
@@ -223,7 +240,8 @@ class _Step:
         directions = ctx.memory().get("directions")  # they stand until done or replaced
         text = brief.step_brief(ctx, hints=hints, directions=directions,
                                 context_window=self.settings.context_window,
-                                lane=(ctx.lane, ctx.lanes) if ctx.lane else None)
+                                lane=(ctx.lane, ctx.lanes) if ctx.lane else None,
+                                max_turns=self.settings.max_turns)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
         self._save()
 

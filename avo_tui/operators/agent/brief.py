@@ -4,26 +4,29 @@ and a brief that opens each step with where the search stands.
 The brief opens every step of a run that may last days, so it has a budget: whatever the
 lineage, the attempts, the notes, the supervisor's review, the guidance and the hints hold, it
 takes at most BRIEF_SHARE of the model's context window. Tokens are estimated as characters /
-CHARS_PER_TOKEN; each section is cut to its share of the budget (the cut is said in the text),
-and the whole is cut to the budget as the last line of defence.
+CHARS_PER_TOKEN. Each section has a share of the budget; what a section leaves unused is lent
+to those that need more (``lend``): first to the kernel's outline, which is never cut short of
+its entry point while the budget holds it, then to the others in proportion to their shares.
+A cut is said in the text, and the whole is cut to the budget as the last line of defence.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ...evaluation.paired import GAIN_FLOOR
 from ...knowledge import KnowledgeBase, applies_to
-from ..protocol import StepContext
-from . import report, research
+from ..protocol import Spending, StepContext
+from . import bar, ledger, report, research
+from .notes import NOTES_KEPT, stored_notes
 from .outline import outline
 from .settings import AgentSettings
-from .tools import stored_notes
 
 RECENT_VERSIONS = 12
 RECENT_ATTEMPTS = 10
-NOTES_SHOWN = 15
+NOTES_SHOWN = NOTES_KEPT  # every note kept, as many as fit (search_history reads them all)
 REVIEW_VERSIONS = 30
 REVIEW_ATTEMPTS = 30
 REVIEW_NOTES = 20
@@ -36,11 +39,14 @@ BRIEF_SHARE = 0.05
 # tokens of what the brief holds, so the budget is kept with a margin. (Text mostly in a
 # non-Latin script can take more tokens a character; the 5% share leaves room for that.)
 CHARS_PER_TOKEN = 3.0
-# Each section's share of the budget; what is left (5%) is the headings and the closing line.
-SHARES = {"best": 0.08, "files": 0.07, "summary": 0.15, "research": 0.17, "lineage": 0.10,
-          "attempts": 0.10, "notes": 0.10, "review": 0.08, "guidance": 0.06, "hints": 0.06}
-REVIEW_SHARES = {"summary": 0.12, "research": 0.2, "lineage": 0.15, "attempts": 0.15,
-                 "notes": 0.1, "code": 0.12, "profile": 0.08, "guidance": 0.05}
+# Each section's share of the budget; what is left (5%) is the opening, the separators and the
+# closing line. A section that needs less lends the rest (``lend``).
+SHARES = {"guidance": 0.04, "best": 0.06, "budget": 0.02, "files": 0.12, "summary": 0.11,
+          "research": 0.16, "ledger": 0.11, "lineage": 0.07, "attempts": 0.07, "notes": 0.08,
+          "review": 0.05, "hints": 0.06}
+VITAL = ("files",)  # served first from what the others leave: the outline to its entry point
+REVIEW_SHARES = {"guidance": 0.05, "summary": 0.12, "research": 0.15, "ledger": 0.1,
+                 "lineage": 0.12, "attempts": 0.12, "notes": 0.08, "code": 0.13, "profile": 0.08}
 MIN_ITEM_CHARS = 80  # a note or hint is left out rather than cut shorter than this
 LEFT_OUT_CHARS = 40  # "(N older left out for space)"
 
@@ -218,6 +224,48 @@ def estimated_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
+HINTS_HEADING = "## Hints from the operator for this step\n"
+Section = Callable[[int], str]  # a section's text within a limit of characters ('' if none)
+
+
+def lend(wants: dict[str, int], shares: dict[str, int]) -> dict[str, int]:
+    """Each section's allowance of characters: what it wants up to its share; then what the
+    others left unused goes to the VITAL sections first, then to the rest in proportion to
+    their shares. The allowances never add up to more than the shares do."""
+    given = {name: min(want, shares[name]) for name, want in wants.items()}
+    pool = sum(shares[name] for name in wants) - sum(given.values())
+    for name in (n for n in VITAL if n in wants):
+        extra = min(wants[name] - given[name], pool)
+        given[name] += extra
+        pool -= extra
+    while pool > 0:
+        hungry = [name for name, want in wants.items() if want > given[name]]
+        weight = sum(shares[name] for name in hungry)
+        if not hungry or weight <= 0:
+            break
+        spent = 0
+        for name in hungry:
+            extra = min(wants[name] - given[name], max(1, pool * shares[name] // weight),
+                        pool - spent)
+            given[name] += extra
+            spent += extra
+        pool -= spent
+        if spent == 0:
+            break
+    return given
+
+
+def lay_out(sections: dict[str, Section], shares: dict[str, float], budget: int) -> list[str]:
+    """The sections' texts, in order, each within the allowance ``lend`` gives it. A section
+    given all it wants is its text at the whole budget (a section cut to a limit keeps room
+    to say what it left out, so its whole text rendered at its exact length would be cut)."""
+    texts = {name: render(budget) for name, render in sections.items()}
+    given = lend({name: len(text) for name, text in texts.items()},
+                 {name: int(shares[name] * budget) for name in sections})
+    return [texts[name] if given[name] >= len(texts[name]) else sections[name](given[name])
+            if given[name] else "" for name in sections]
+
+
 def step_brief(
     ctx: StepContext,
     *,
@@ -225,43 +273,68 @@ def step_brief(
     directions: str | None,
     context_window: int = AgentSettings.context_window,
     lane: tuple[int, int] | None = None,
+    max_turns: int = AgentSettings.max_turns,
 ) -> str:
     """Where the search stands, for the first message of a step, within the budget of
     ``context_window`` whatever the session holds. ``lane``: (this lane, how many) in a run
     of several lanes."""
     budget = budget_chars(context_window)
-    share = {name: int(part * budget) for name, part in SHARES.items()}
     session = ctx.session
     head, unit = ctx.head(), ctx.target.unit
     memory = ctx.memory()
-    # The guidance comes first: it holds for every step, and no cut below can reach it.
-    guidance = (report.clip(f"## Standing guidance from the operator (holds until cleared)\n"
-                            f"{ctx.guidance}", share["guidance"]) if ctx.guidance else "")
+    files = session.read_files(head)
+    sections: dict[str, Section] = {
+        # The guidance comes first: it holds for every step.
+        "guidance": lambda n: report.clip(
+            "## Standing guidance from the operator (holds until cleared)\n"
+            f"{ctx.guidance}", n) if ctx.guidance else "",
+        "best": lambda n: report.clip(_best(ctx), n),
+        "budget": lambda n: report.clip(
+            "## Budget\n" + budget_line(ctx.spending(), turn=None, max_turns=max_turns), n),
+        "files": lambda n: report.clip(_files(files), n),
+        "summary": lambda n: _summary(memory, n, "## Running summary of the search"),
+        "research": lambda n: _research(memory, n, "## Research log (newest last)"),
+        "ledger": lambda n: _ledger(memory, n),
+        "lineage": lambda n: report.clip(
+            f"## Lineage ({len(session.lineage)} versions, latest "
+            f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
+            + report.versions_table(session, unit, RECENT_VERSIONS), n),
+        "attempts": lambda n: report.clip(
+            "## Recent attempts\n" + report.attempts_table(
+                session.recent_attempts(RECENT_ATTEMPTS), report.pending(session)), n),
+        "notes": lambda n: _notes(ctx, NOTES_SHOWN, n, "## Your notes from earlier steps"),
+        "review": lambda n: report.clip(
+            "## The supervisor's directions (they stand until you say they are done or a new "
+            "review replaces them; the operator's guidance takes precedence)\n"
+            + directions, n) if directions else "",
+        "hints": lambda n: report.clip(HINTS_HEADING + _bullets(hints, n - len(HINTS_HEADING)),
+                                       n) if hints else "",
+    }
     parts = [f"# Step brief (step {ctx.step_number})\nThe workspace holds {head.id} (the "
              "head), your starting point." if lane is None else _lane_opening(ctx, head.id, lane),
-             guidance,
-             report.clip(_best(ctx), share["best"]),
-             report.clip(_files(session.read_files(head)), share["files"]),
-             _summary(memory, share["summary"], "## Running summary of the search"),
-             _research(memory, share["research"], "## Research log (newest last)"),
-             report.clip(f"## Lineage ({len(session.lineage)} versions, latest "
-                         f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
-                         + report.versions_table(session, unit, RECENT_VERSIONS),
-                         share["lineage"]),
-             report.clip("## Recent attempts\n"
-                         + report.attempts_table(session.recent_attempts(RECENT_ATTEMPTS),
-                                                 report.pending(session)), share["attempts"]),
-             _notes(ctx, NOTES_SHOWN, share["notes"], "## Your notes from earlier steps")]
-    if directions:
-        parts.append(report.clip("## The supervisor's directions (they stand until you say "
-                                 "they are done or a new review replaces them; the operator's "
-                                 "guidance takes precedence)\n" + directions, share["review"]))
-    if hints:
-        parts.append("## Hints from the operator for this step\n"
-                     + _bullets(hints, share["hints"]))
-    parts.append("Plan (update_plan), then work. Stop when you have committed or when nothing "
-                 "more is worth trying in this step.")
+             *lay_out(sections, SHARES, budget),
+             "Plan (update_plan), then work. Stop when you have committed or when nothing "
+             "more is worth trying in this step."]
     return report.clip("\n\n".join(p for p in parts if p), budget)
+
+
+def budget_line(spent: Spending, *, turn: int | None, max_turns: int,
+                step_cost: float = 0.0) -> str:
+    """The agent's spending in view: turn k of N, this step's cost, the session's against its
+    budget."""
+    turns = (f"turn {turn} of {max_turns} in this step" if turn is not None
+             else f"a step may take {max_turns} turns")
+    step = f"; this step so far ${step_cost:.2f}" if turn is not None else ""
+    of = f" of its ${spent.max_cost_usd:,.2f} budget" if spent.max_cost_usd else " (no budget)"
+    left = ""
+    if spent.max_cost_usd:
+        left = f", {max(0.0, spent.max_cost_usd - spent.cost_usd):,.2f} left"
+    steps = (f"; step {spent.steps + 1} of {spent.max_steps}" if spent.max_steps
+             else "")
+    tokens = (f"; {spent.tokens:,} of {spent.max_tokens:,} tokens" if spent.max_tokens
+              else "")
+    return f"{turns}{step}; the session has spent ${spent.cost_usd:,.2f}{of}{left}" \
+           f"{tokens}{steps}."
 
 
 def _lane_opening(ctx: StepContext, start: str, lane: tuple[int, int]) -> str:
@@ -287,23 +360,42 @@ def _summary(memory: dict[str, Any], limit: int, heading: str) -> str:
 
 
 def _research(memory: dict[str, Any], limit: int, heading: str) -> str:
-    """The newest research records that fit in ``limit``, oldest first."""
+    """The research records that fit in ``limit``, newest last: the newest whole, lesson
+    first, older ones in a line each (research.records_shown)."""
     records = research.stored_records(memory)
     if not records:
         return ""
-    return f"{heading}\n" + _bullets([research.record_lines(r) for r in records],
-                                      limit - len(heading) - 1)
+    return f"{heading}\n" + research.records_shown(records, limit - len(heading) - 1)
+
+
+def _ledger(memory: dict[str, Any], limit: int) -> str:
+    directions = ledger.stored(memory)
+    if not directions:
+        return ""
+    heading = (f"## Ledger of directions ({ledger.counts(directions)}; kept by the harness: "
+               "do not repeat a failed one unless you know why it failed and how this differs)")
+    return report.clip(f"{heading}\n" + ledger.lines(directions, limit - len(heading) - 1),
+                       limit)
 
 
 def _best(ctx: StepContext) -> str:
+    """The best version, its ratio to the strongest baseline of each configuration (the bar,
+    bar.py) and to the target's first baseline, and what a commit needs."""
     best, unit = ctx.best(), ctx.target.unit
     if not best or not best.score:
         return ""
     score = best.score
-    ratio = f", {score.ratio:.3f}x {score.baseline}" if score.ratio else ""
+    bars = bar.strongest(ctx.baselines())
+    strongest = bar.describe(score, bars)
+    ratios = bar.ratios(score, bars)
+    first = f"{score.ratio:.3f}x {score.baseline}" if score.ratio else ""
+    said = ", ".join(p for p in (strongest, first) if p)
     needs = ctx.commit_bar()
-    return (f"## Best so far: {best.id}, {score.gmean:.4g} {unit} geomean{ratio}\n"
+    return (f"## Best so far: {best.id}, {score.gmean:.4g} {unit} geomean"
+            + (f", {said}" if said else "") + "\n"
             + "\n".join(f"- {name}: {value:.4g} {unit}"
+                        + (f", {ratios[name][0]:.3f}x {ratios[name][1]}" if name in ratios
+                           else "")
                         for name, value in score.per_config.items())
             + f"\n{needs[:1].upper()}{needs[1:]}.")
 
@@ -369,27 +461,30 @@ def review_prompt(
 ) -> str:
     """The supervisor's review request, within the same budget as a step brief."""
     budget = budget_chars(context_window)
-    share = {name: int(part * budget) for name, part in REVIEW_SHARES.items()}
     session = ctx.session
     memory = ctx.memory()
     profile = memory.get("profile")
+    sections: dict[str, Section] = {
+        # Directions that ignore the guidance would lead the next steps away from it.
+        "guidance": lambda n: report.clip(
+            "The operator's standing guidance, which every direction must respect: "
+            + ctx.guidance, n) if ctx.guidance else "",
+        "summary": lambda n: _summary(memory, n, "Running summary:"),
+        "research": lambda n: _research(memory, n, "Research log (newest last):"),
+        "ledger": lambda n: _ledger(memory, n),
+        "lineage": lambda n: report.clip("Lineage:\n" + report.versions_table(
+            session, ctx.target.unit, REVIEW_VERSIONS), n),
+        "attempts": lambda n: report.clip("Recent attempts:\n" + report.attempts_table(
+            session.recent_attempts(REVIEW_ATTEMPTS), report.pending(session)), n),
+        "notes": lambda n: _notes(ctx, REVIEW_NOTES, n, "Agent notes:"),
+        "code": lambda n: report.clip(_best_code(ctx), n),
+        "profile": lambda n: report.clip(f"The latest profile:\n{profile}", n)
+        if isinstance(profile, str) and profile else "",
+    }
     return report.clip("\n\n".join(p for p in [
         f"The stall detector fired: {reason}.",
         f"Target {ctx.target.name}: {ctx.target.description}",
-        # Directions that ignore the guidance would lead the next steps away from it.
-        report.clip("The operator's standing guidance, which every direction must respect: "
-                    + ctx.guidance, share["guidance"]) if ctx.guidance else "",
-        _summary(memory, share["summary"], "Running summary:"),
-        _research(memory, share["research"], "Research log (newest last):"),
-        report.clip("Lineage:\n" + report.versions_table(session, ctx.target.unit,
-                                                         REVIEW_VERSIONS), share["lineage"]),
-        report.clip("Recent attempts:\n"
-                    + report.attempts_table(session.recent_attempts(REVIEW_ATTEMPTS),
-                                            report.pending(session)), share["attempts"]),
-        _notes(ctx, REVIEW_NOTES, share["notes"], "Agent notes:"),
-        report.clip(_best_code(ctx), share["code"]),
-        report.clip(f"The latest profile:\n{profile}", share["profile"])
-        if isinstance(profile, str) and profile else "",
+        *lay_out(sections, REVIEW_SHARES, budget),
     ] if p), budget)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ...evaluation import EvalResult
 from ...evaluation.toolchains import Diagnostic
 from ...store import Attempt, Score, Version
 from ...store.view import SessionView
+from . import bar
 
 CONTEXT_LINES = 2
 MAX_DIAGNOSTICS = 6
@@ -18,6 +21,26 @@ def clip(text: str, limit: int) -> str:
         return text
     marker = f" [... {len(text) - limit:,} more characters cut]"
     return text[: max(0, limit - len(marker))] + marker[:limit]
+
+
+LEFT_OUT_CHARS = 80  # the line that counts what a listing left out
+
+
+def fitting(items: Sequence[tuple[str, ...]], limit: int, left_out: str) -> list[str]:
+    """For each item, in order, its first form (whole, then shorter) that fits in what is left
+    of ``limit`` characters; the listing stops at the first item none of whose forms fits, and
+    ends with ``left_out`` formatted with how many were left out."""
+    shown: list[str] = []
+    left = limit - LEFT_OUT_CHARS
+    for forms in items:
+        form = next((f for f in forms if len(f) + 1 <= left), None)
+        if form is None:
+            break
+        shown.append(form)
+        left -= len(form) + 1
+    if len(shown) < len(items):
+        shown.append(left_out.format(len(items) - len(shown)))
+    return shown
 
 
 def evaluation(result: EvalResult, files: dict[str, str], attempt: Attempt) -> str:
@@ -33,19 +56,40 @@ def evaluation(result: EvalResult, files: dict[str, str], attempt: Attempt) -> s
     if result.flags:
         lines.append("flags: " + "; ".join(result.flags))
     if result.configs:
-        lines.append(f"{'config':<34} {'check':<6} {'max_err':>9} {result.unit:>10} "
-                     f"{'baseline':>10} {'ratio':>6}")
-        for c in result.configs:
-            check = {True: "pass", False: "FAIL", None: "-"}[c.passed]
-            err = f"{c.max_abs_err:.2e}" if c.max_abs_err is not None else "-"
-            speed = f"{c.throughput:.4g}" if c.throughput else "-"
-            base = f"{c.baseline:.4g}" if c.baseline else "-"
-            ratio = f"{c.ratio:.3f}" if c.ratio else "-"
-            name = c.name + (" (edge)" if c.edge else "")
-            lines.append(f"{name:<34} {check:<6} {err:>9} {speed:>10} {base:>10} {ratio:>6}")
+        lines += _config_rows(result, attempt)
     if result.failure:
         lines.append(f"failure: {result.failure}")
     return "\n".join(lines)
+
+
+def _config_rows(result: EvalResult, attempt: Attempt) -> list[str]:
+    """The timed configurations, each against its strongest baseline (bar.py), and every
+    failing check; the passing edge and random shapes in one line (they take 2,000
+    characters a call when listed, and every later turn reads them again)."""
+    passing = [c for c in result.configs if c.edge and c.passed]
+    shown = [c for c in result.configs if not (c.edge and c.passed)]
+    bars = {c.name: found for c in result.configs if not c.edge
+            if (found := bar.strongest({c.name: c.baselines}).get(c.name))}
+    lines = [f"{'config':<34} {'check':<6} {'max_err':>9} {result.unit:>10} "
+             f"{'strongest baseline':>20} {'ratio':>6}"]
+    for c in shown:
+        check = {True: "pass", False: "FAIL", None: "-"}[c.passed]
+        err = f"{c.max_abs_err:.2e}" if c.max_abs_err is not None else "-"
+        speed = f"{c.throughput:.4g}" if c.throughput else "-"
+        strongest = bars.get(c.name)
+        base = f"{strongest.name} {strongest.value:.4g}" if strongest else "-"
+        ratio = f"{c.throughput / strongest.value:.3f}" if strongest and c.throughput else "-"
+        name = c.name + (" (edge)" if c.edge else "")
+        lines.append(f"{name:<34} {check:<6} {err:>9} {speed:>10} {base:>20} {ratio:>6}")
+    if passing:
+        worst = max((c.row_error_ratio for c in passing if c.row_error_ratio is not None),
+                    default=None)
+        lines.append(f"edge and random shapes: all {len(passing)} passed"
+                     + (f" (the worst row at {worst:.2f} of its tolerance)"
+                        if worst is not None else ""))
+    if attempt.score is not None and (said := bar.describe(attempt.score, bars)):
+        lines.append(f"geomean: {said}")
+    return lines
 
 
 def _diagnostics(diagnostics: list[Diagnostic], log: str, files: dict[str, str]) -> list[str]:

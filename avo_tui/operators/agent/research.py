@@ -31,6 +31,9 @@ MAX_LESSON_CHARS = 600
 MAX_FINAL_CHARS = 600
 MAX_IDEA_CHARS = 200
 MAX_IDEAS = 12  # in one record: a step rarely evaluates more, and the brief has no room
+WHOLE_RECORDS = 3  # the newest records the brief shows whole; older ones take a line each
+LINE_CHARS = 240  # of a record in a line
+MAX_NEXT = 5  # directions to try next, from one debrief
 
 DEBRIEF = """\
 The step has ended: {outcome}. Before the next step starts without this conversation, \
@@ -41,6 +44,8 @@ answer in text only (no tools), in this form:
 <summary>The running summary of the whole search, rewritten: what worked, what failed and \
 why, what is left to try, most useful first. Keep what still holds from the summary in your \
 brief, drop what this step disproved. At most {words} words.</summary>
+<next>The directions you would try next, one per line, a few words each (at most {next}); \
+the harness keeps them in the ledger of directions as pending.</next>
 {directions}"""
 DIRECTIONS_QUESTION = (
     "<directions>done</directions> if the supervisor's directions in your brief are carried "
@@ -94,10 +99,11 @@ class Debrief:
     lesson: str
     summary: str | None  # None: the reply gave none, the old one stands
     directions_done: bool
+    pending: tuple[str, ...] = ()  # directions to try next
 
 
 def debrief_prompt(outcome: str, *, directions: bool) -> str:
-    return DEBRIEF.format(outcome=outcome, words=MAX_SUMMARY_CHARS // 8,
+    return DEBRIEF.format(outcome=outcome, words=MAX_SUMMARY_CHARS // 8, next=MAX_NEXT,
                           directions=DIRECTIONS_QUESTION if directions else "").rstrip()
 
 
@@ -106,12 +112,14 @@ def parse_debrief(text: str) -> Debrief:
     lesson = _tagged("lesson", text)
     summary = _tagged("summary", text)
     directions = (_tagged("directions", text) or "").strip().lower()
+    following = [line.strip(" -*\t") for line in (_tagged("next", text) or "").splitlines()]
     if lesson is None and summary is None:
         lesson = text
     return Debrief(
         lesson=report.clip((lesson or "").strip(), MAX_LESSON_CHARS),
         summary=report.clip(summary.strip(), MAX_SUMMARY_CHARS) if summary else None,
         directions_done=directions.startswith("done"),
+        pending=tuple(report.clip(n, MAX_IDEA_CHARS) for n in following if n)[:MAX_NEXT],
     )
 
 
@@ -171,15 +179,36 @@ def stored_summary(memory: dict[str, Any]) -> str:
     return report.clip(summary, MAX_SUMMARY_CHARS) if isinstance(summary, str) else ""
 
 
-def record_lines(entry: ResearchPayload) -> str:
-    """One record as the brief shows it."""
+def record_whole(entry: ResearchPayload) -> str:
+    """One record whole, its lesson first: if the brief must cut it, the lesson survives."""
     size = f"+{entry.lines_added}/-{entry.lines_removed} lines"
     lines = [f"step {entry.step} from {entry.base}: {entry.outcome} ({size})"]
+    if entry.lesson:
+        lines.append(f"  lesson: {entry.lesson}")
     lines += [f"  tried {idea}" for idea in entry.ideas]
     if entry.change:
         lines.append(f"  per shape {entry.change}")
-    if entry.lesson:
-        lines.append(f"  lesson: {entry.lesson}")
-    elif entry.final:
+    if entry.final and not entry.lesson:
         lines.append(f"  last words: {entry.final}")
     return "\n".join(lines)
+
+
+def record_line(entry: ResearchPayload) -> str:
+    """One record in a line: the step, its outcome and its lesson (or last words)."""
+    said = entry.lesson or entry.final
+    return report.clip(f"step {entry.step} from {entry.base}: {entry.outcome}"
+                       + (f"; {said}" if said else ""), LINE_CHARS)
+
+
+def records_shown(records: list[ResearchPayload], limit: int) -> str:
+    """The research log within ``limit`` characters, newest last: the newest WHOLE_RECORDS
+    records whole (lesson first), older ones in a line each, and a count of those left out.
+    The newest is always there, cut if it must be (after its lesson)."""
+    newest_first = list(reversed(records))
+    items = [(record_whole(e), record_line(e)) if age < WHOLE_RECORDS else (record_line(e),)
+             for age, e in enumerate(newest_first)]
+    if items:  # the newest always shows, its lesson first, cut if it must be
+        items[0] = (report.clip(items[0][0], max(0, limit - report.LEFT_OUT_CHARS - 1)),)
+    shown = report.fitting(items, limit, "({} older records left out for space; "
+                                         "search_history finds them)")
+    return "\n".join(reversed(shown))

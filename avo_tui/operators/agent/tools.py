@@ -28,9 +28,10 @@ from ...evaluation.sanitize import (
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_files
 from ..protocol import StepContext, StepInterrupted, Trial
-from . import report
+from . import bar, history, ledger, report
 from .api import INVALID_INPUT
 from .checklist import checklist
+from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT, kept_notes, stored_notes
 from .research import StepLog
 from .workspace import MAX_PATH_CHARS, ToolError, Workspace, check_text
 
@@ -44,16 +45,11 @@ EDITOR_COMMANDS = ("view", "create", "str_replace", "insert")
 MAX_REF_CHARS = 64  # a version: v12, head, best
 MAX_QUERY_CHARS = 1_000  # a knowledge search, a knowledge reference, a configuration name
 MAX_PLAN_CHARS = 4_000
-MAX_NOTE_CHARS = 2_000
 MAX_MESSAGE_CHARS = 2_000  # a commit message
 MAX_IDEA_CHARS = 300  # what an evaluated candidate tries
 MAX_LISTED = 100  # versions or attempts in one listing
 MAX_HITS = 20  # knowledge search results
 MAX_LINE = 10_000_000  # a line number in the editor
-# The notes kept across steps (operator memory, persisted in the session state on every note
-# and shown in every brief): the newest NOTES_KEPT, and fewer while they exceed MAX_NOTES_CHARS.
-NOTES_KEPT = 40
-MAX_NOTES_CHARS = 24_000
 MAX_PROFILE_KEPT = 4_000  # of the latest profile, kept for the supervisor's review
 UNEXPECTED_DETAIL_CHARS = 300  # of an unexpected exception's message, in its is_error result
 
@@ -139,8 +135,15 @@ SCHEMAS: list[dict[str, Any]] = [
           ("plan",)),
     _tool("note", "Keep a note for your later steps (they start without this conversation): "
           f"what worked, what failed and why. The newest {NOTES_KEPT} notes are kept, fewer "
-          f"when together they pass {MAX_NOTES_CHARS:,} characters.",
+          f"when together they pass {MAX_NOTES_CHARS:,} characters; each brief shows the "
+          "newest that fit, and search_history searches them all.",
           {"text": _str(MAX_NOTE_CHARS)}, ("text",)),
+    _tool("search_history", "Search the whole history of the search: the ledger of directions "
+          "(every idea tried, whether it worked or failed and why, and those pending), the "
+          "evaluated attempts (idea, outcome, reason), the research records of past steps and "
+          "the notes. Use it before trying an idea, to learn whether it was tried and how it "
+          "ended.", {"query": _str(MAX_QUERY_CHARS),
+                     "limit": _int(1, MAX_HITS, "default 10")}, ("query",)),
     _tool("commit", "Ask to commit the workspace kernel. The first call for a kernel submits "
           "nothing: it returns a checklist (the diff against the head, the change per shape and "
           "its regressions, the synchronisation the change touches) to verify against the "
@@ -188,6 +191,7 @@ class Toolbox:
         base: str,
         transcript: Callable[[], str],
         reviewer: Callable[[str], str] | None = None,
+        meter: Callable[[], str] | None = None,
     ) -> None:
         self.ctx = ctx
         self.workspace = workspace
@@ -195,6 +199,7 @@ class Toolbox:
         self.base = base  # the version this step's edits start from
         self.transcript = transcript
         self.reviewer = reviewer  # a second opinion on a kernel before its commit, if enabled
+        self.meter = meter  # the step's turn and spending against its bounds, in words
         self.last_trial: Trial | None = None
         self.evaluations = 0
         self.log = StepLog(base)
@@ -317,11 +322,31 @@ class Toolbox:
         trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
         self.evaluations += 1
         self.last_trial = trial
+        close = self._closest(idea)
         self.log.add(idea, trial.attempt)
         text = report.evaluation(trial.result, files, trial.attempt)
         if trial.outcome in (Outcome.PROMISING, Outcome.WITHIN_NOISE, Outcome.SLOWER):
             text += f"\n{self.ctx.commit_bar()}"
+        if close:
+            text += ("\nThe closest past attempts at this idea (is this a repeat? say how it "
+                     "differs, or change direction):\n" + "\n".join(close))
+        if self.meter is not None:
+            text += f"\nBudget: {self.meter()}"
         return text
+
+    def _closest(self, idea: str) -> list[str]:
+        """The past directions (the ledger) and this step's earlier ideas most like ``idea``."""
+        found = [f"- {d.line()}" for d in ledger.closest(ledger.stored(self.ctx.memory()), idea)]
+        here = sorted(((ledger.likeness(i, idea), a) for i, a in self.log.tried),
+                      key=lambda t: t[0], reverse=True)
+        found += [f"- this step, {a.id} {a.outcome}: {report.clip(a.idea or '', 120)} "
+                  f"({report.clip(a.detail, 120)})" for score, a in here[:2]
+                  if score >= ledger.CLOSE]
+        return found
+
+    def _search_history(self, query: str, limit: int = 10) -> str:
+        hits = history.search(self.ctx.session, self.ctx.memory(), query, limit)
+        return "\n".join(hits) or f"nothing in the history matches {query!r}"
 
     def _profile(self, config: str | None = None, sections: list[str] | None = None,
                  metrics: list[str] | None = None) -> str:
@@ -372,19 +397,19 @@ class Toolbox:
         return name
 
     def _worst_config(self) -> str:
-        """The timed configuration furthest behind its baseline, by the latest full score."""
+        """The timed configuration furthest behind its strongest baseline (bar.py), by the
+        latest full score."""
         self._cuda_only("profile")
         target = self.ctx.target
         trial = self.last_trial
         score = trial.score if trial and trial.score and trial.outcome != Outcome.CHECKED else None
         score = score or self.ctx.head().score
-        baselines = self.ctx.baselines()
-        primary = target.baselines[0] if target.baselines else ""
+        bars = bar.strongest(self.ctx.baselines())
 
         def ratio(name: str) -> float:
-            base = baselines.get(name, {}).get(primary)
+            strongest = bars.get(name)
             value = score.per_config.get(name) if score else None
-            return value / base if value and base else float("inf")
+            return value / strongest.value if value and strongest else float("inf")
 
         return min((c.name for c in target.configs), key=ratio)
     def _update_plan(self, plan: str) -> str:
@@ -441,26 +466,6 @@ class Toolbox:
         if not files:
             raise ToolError("the workspace is empty; create the kernel file first")
         return files
-
-
-# -- notes ------------------------------------------------------------------------------------
-
-def stored_notes(memory: dict[str, Any]) -> list[str]:
-    """The notes in the operator's memory, each cut to MAX_NOTE_CHARS: a session written
-    before the limits, or damaged, may hold anything under ``notes``."""
-    notes = memory.get("notes")
-    if not isinstance(notes, list):
-        return []
-    return [report.clip(n, MAX_NOTE_CHARS) for n in notes if isinstance(n, str)]
-
-
-def kept_notes(notes: list[str]) -> list[str]:
-    """The newest NOTES_KEPT notes, then the oldest dropped while together they pass
-    MAX_NOTES_CHARS; the newest is always kept."""
-    kept = notes[-NOTES_KEPT:]
-    while len(kept) > 1 and sum(map(len, kept)) > MAX_NOTES_CHARS:
-        kept = kept[1:]
-    return kept
 
 
 # -- checking inputs --------------------------------------------------------------------------

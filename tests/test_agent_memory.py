@@ -1,0 +1,164 @@
+"""The agent's memory through a long run: 200 steps of the research layer (records, the
+ledger of directions, notes, the running summary) on a real session, each step's record
+made by research.record from real attempts and kept through the operator's memory as the
+agent keeps it, and each next brief rendered from it. Every step's lesson reaches the next
+brief, the ledger still holds every direction tried, and the brief stays within its budget.
+
+The end-to-end run through the real SDK and the loopback API is in test_agent_memory_run.py;
+200 real steps would take minutes on two cores, so this drives the layer below the conversation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from agent_context import StandIn
+
+from avo_tui.evaluation import get_target
+from avo_tui.operators.agent import brief, ledger, research
+from avo_tui.operators.agent.notes import kept_notes, stored_notes
+from avo_tui.operators.agent.outline import outline
+from avo_tui.operators.protocol import Spending, StepContext
+from avo_tui.store import Outcome, ResearchPayload, Score, Session
+from avo_tui.store.view import SessionView
+
+ROOT = Path(__file__).parents[1]
+STEPS = 200
+TECHNIQUES = ("BLOCK_N", "BLOCK_M", "stages", "swizzle", "ping-pong", "setmaxnreg", "TMA",
+              "multicast", "exp2", "FFMA", "rescale", "persistent", "LPT", "causal", "tail",
+              "epilogue", "registers", "warpgroup", "barrier", "mbarrier", "cluster",
+              "prefetch", "unroll", "layout", "transpose", "split", "fence", "overlap")
+OUTCOMES = (Outcome.SLOWER, Outcome.WITHIN_NOISE, "incorrect", "compile_error",
+            Outcome.PROMISING)
+FILES = {"attention.c": "int tile = 64;\n"}
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    with Session.create(tmp_path / "s", target="cpu-attention", operator="agent",
+                        seed_files=FILES, sync=False) as s:
+        yield s
+
+
+def idea_of(mark: str, draws: random.Random, used: set[frozenset[str]]) -> str:
+    """A new idea, in words an agent might use, marked so the test can find it again: three
+    techniques no earlier idea named together (one that did would be the same direction)."""
+    while (chosen := frozenset(draws.sample(TECHNIQUES, 3))) in used:
+        pass
+    used.add(chosen)
+    return f"{mark}: " + " ".join(sorted(chosen))
+
+
+def lesson_of(step: int, draws: random.Random) -> str:
+    return (f"Lesson of step {step}: " + " ".join(draws.choices(TECHNIQUES, k=40)))[:500]
+
+
+def keep(ctx: StandIn, record: ResearchPayload, tried: list[tuple[str, Any]], step: int,
+         debrief: research.Debrief, committed: str | None) -> None:
+    """What the agent's _keep_research does with the memory at a step's end."""
+
+    def change(memory: dict[str, Any]) -> dict[str, Any]:
+        directions = ledger.record_step(ledger.stored(memory), tried, step=step,
+                                        lesson=debrief.lesson, committed=committed,
+                                        pending=debrief.pending)
+        kept: dict[str, Any] = {"research": research.kept_records(memory, record),
+                                "ledger": [d.to_doc() for d in directions]}
+        if debrief.summary:
+            kept["summary"] = debrief.summary
+        return kept
+
+    ctx.update_memory(change)
+
+
+def test_two_hundred_steps_keep_every_lesson_and_direction_within_the_budget(
+    session: Session,
+) -> None:
+    draws = random.Random(39)
+    ctx = StandIn(SessionView(session), spent=Spending(cost_usd=12.5, max_cost_usd=500))
+    budget = brief.budget_chars(200_000)
+    ideas: list[str] = []  # every distinct idea tried, in order
+    used: set[frozenset[str]] = set()
+    for step in range(1, STEPS + 1):
+        ctx.step_number = step
+        tried = []
+        for number in range(draws.randint(1, 3)):
+            # Every seventh step repeats an earlier idea, as an agent that forgets would.
+            repeat = step % 7 == 0 and number == 0 and ideas
+            idea = (draws.choice(ideas) + ", measured again") if repeat else idea_of(
+                f"d{step}n{number}", draws, used)
+            if not repeat:
+                ideas.append(idea)
+            outcome = draws.choice(OUTCOMES)
+            attempt = session.record_attempt(
+                FILES, base="v0", author="agent", outcome=outcome, idea=idea,
+                detail=f"{outcome}: geomean {draws.uniform(-5, 2):+.1f}%",
+                score=Score(1.0, {"a": 1.0}) if outcome == Outcome.PROMISING else None)
+            tried.append((idea, attempt))
+        log = research.StepLog("v0")
+        for idea, attempt in tried:
+            log.add(idea, attempt)
+        lesson = lesson_of(step, draws)
+        summary = "Summary: " + " ".join(draws.choices(TECHNIQUES, k=600))
+        debrief = research.parse_debrief(
+            f"<lesson>{lesson}</lesson><summary>{summary}</summary>"
+            f"<next>{idea_of(f'p{step}', draws, used)}</next>")
+        record = research.record(log, step=step, outcome="no commit", files=FILES,
+                                 base_files=FILES, base_score=None, final="stopped",
+                                 lesson=debrief.lesson)
+        keep(ctx, record, tried, step, debrief, None)
+        ctx.kept["notes"] = kept_notes([*stored_notes(ctx.kept), f"note {step}: " + "n" * 300])
+
+        ctx.step_number = step + 1
+        text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
+        assert lesson in text, text + f"step {step}'s lesson is not in the next brief"
+        assert text.index(f"lesson: {lesson}") < text.index(f"step {step} from v0: no commit")\
+            + 200, "the newest record shows its lesson first"
+        assert len(text) <= budget, (step, len(text))
+        assert "## Ledger of directions" in text
+        assert f"note {step}: " in text
+
+    held = [d.idea for d in ledger.stored(ctx.kept)]
+    assert len(held) == len(ideas) + STEPS  # every idea tried, and each step's pending one
+    for idea in ideas:
+        mark = idea.split(":")[0] + ":"
+        assert sum(h.startswith(mark) for h in held) == 1, idea
+    repeated = [d for d in ledger.stored(ctx.kept) if d.tries > 1]
+    assert repeated, "a repeated idea joins its direction"
+    # The brief names the older records in a line each, beyond the newest three whole.
+    assert f"step {STEPS - 5} from v0: no commit; Lesson of step {STEPS - 5}" in text
+
+
+def test_unused_space_is_lent_and_the_outline_is_served_first() -> None:
+    given = brief.lend({"files": 5_000, "notes": 0, "research": 9_000},
+                       {"files": 2_000, "notes": 6_000, "research": 3_000})
+    assert given["files"] == 5_000  # the vital section first
+    assert given["research"] == 6_000  # then the rest of what notes left
+    assert sum(given.values()) <= 11_000
+    # Nothing to lend: each keeps its own share.
+    assert brief.lend({"files": 9_000, "research": 9_000},
+                      {"files": 2_000, "research": 3_000}) == {"files": 2_000, "research": 3_000}
+
+
+def test_the_mha_brief_at_step_one_shows_the_outline_through_the_entry_point(
+    tmp_path: Path,
+) -> None:
+    from avo_tui.engine.launch import seed_files
+
+    target = get_target("mha")
+    files = seed_files(target)
+    with Session.create(tmp_path / "mha", target="mha", operator="agent", seed_files=files,
+                        sync=False) as session:
+        ctx = StandIn(SessionView(session), target=target)
+        text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
+    assert len(text) <= brief.budget_chars(200_000)
+    [(name, source)] = files.items()
+    whole = outline(name, source)
+    assert len(whole) > brief.SHARES["files"] * brief.budget_chars(200_000)  # it must borrow
+    assert whole in text  # the whole outline, uncut
+    entry = whole.splitlines()[-1]
+    assert "__global__" in entry and "avo_attention_fwd(" in entry
+    assert "struct Consumer" in whole and "softmax_step" in whole
