@@ -39,7 +39,7 @@ from . import brief, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
-from .tools import SCHEMAS, TOOL_NAMES, Toolbox
+from .tools import TOOL_NAMES, Toolbox, schemas_for
 from .workspace import Workspace, workspace_folder
 
 CACHE = {"type": "ephemeral"}
@@ -215,7 +215,7 @@ class _Step:
         ctx = self.ctx
         try:
             turn = with_retries(ctx, self.settings, lambda: self.agent.api.ask(
-                system=brief.COMMIT_REVIEW_SYSTEM, prompt=checklist,
+                system=brief.commit_review_system(ctx.target), prompt=checklist,
                 max_tokens=self.settings.max_tokens, thinking=True))
         except ApiRequestError as error:
             return f"(the review failed: {error}; verify the checklist yourself)"
@@ -338,7 +338,7 @@ class _Step:
         """The next turn of the conversation as it stands, with its cache breakpoints."""
         return self.agent.api.stream(
             system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
-            tools=_cached_tools(),
+            tools=_cached_tools(self.ctx.target.device),
             messages=_cached_messages(self.messages),
         )
 
@@ -466,8 +466,8 @@ def _stand_in(value: Any, tool: str) -> Any:
     return value
 
 
-def _cached_tools() -> list[dict[str, Any]]:
-    tools = copy.deepcopy(SCHEMAS)
+def _cached_tools(device: str) -> list[dict[str, Any]]:
+    tools = copy.deepcopy(schemas_for(device))
     tools[-1]["cache_control"] = CACHE
     return tools
 

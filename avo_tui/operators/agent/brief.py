@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ...evaluation import TargetSpec
 from ...evaluation.paired import GAIN_FLOOR
 from ...knowledge import KnowledgeBase, applies_to
 from ..protocol import Spending, StepContext
@@ -50,18 +51,16 @@ REVIEW_SHARES = {"guidance": 0.05, "summary": 0.12, "research": 0.15, "ledger": 
 MIN_ITEM_CHARS = 80  # a note or hint is left out rather than cut shorter than this
 LEFT_OUT_CHARS = 40  # "(N older left out for space)"
 
-SYSTEM = """\
-You are the variation operator of an evolutionary search over GPU kernels (AVO: agentic \
-variation operators). Each step you receive the state of the search, improve the kernel in \
-your workspace, and commit a new version only when it is correct and faster than the best. \
-The search runs for days; each step starts without the last one's conversation, so what you \
-learn must reach the research log (you are asked for it when the step ends) or a note.
-
+# The rules, in the system prompt and in the commit reviewer's: a reviewer told to check "the
+# rules in your instructions" must be given them.
+RULES = """\
 Rules. They are not negotiable: a kernel that breaks one is worthless however fast it \
 measures, the operator will reject it, and the evaluator is built to catch it.
-- Compute what the target defines, at its precision: {precision}. Keep the softmax exact (the \
-maximum-subtracted exponential over every key the mask admits): no approximation the \
-reference does not make, no key, tile or row skipped. Why: a faster wrong answer is not a result.
+- Compute what the target defines, at its precision: {precision}. The softmax covers every \
+key the mask admits, maximum-subtracted: no key, tile or row skipped. Approximate \
+instructions ({approximations}) and another order of summation are fine: the tolerance the \
+evaluator judges by (below) is the rule, on every shape and input. Why: a faster wrong answer \
+is not a result.
 - The same math on every shape. No branch, table or constant keyed to the tested sizes, batch \
 or head counts. Choosing tiles by head dimension, or handling a remainder, is fine when every \
 shape stays exact. Why: the evaluator draws new shapes every time, and users run others.
@@ -71,16 +70,24 @@ Why: the score must measure the kernel, not the measurement.
 - One gate decision per kernel. The same kernel (or one that compiles to the same code) is \
 not judged twice against the same best: change what it computes or how. Why: asking again \
 until noise says yes is how a search fools itself.
-- A result far beyond the best or near the hardware peak is a bug until shown otherwise: look \
-for work skipped before you celebrate it.
+- A result far beyond the best, or beyond the measured peak of the hardware, is a bug until \
+shown otherwise: look for work skipped before you celebrate it.
+"""
 
+SYSTEM = """\
+You are the variation operator of an evolutionary search over {kind} kernels (AVO: agentic \
+variation operators). Each step you receive the state of the search, improve the kernel in \
+your workspace, and commit a new version only when it is correct and faster than the best. \
+The search runs for days; each step starts without the last one's conversation, so what you \
+learn must reach the research log (you are asked for it when the step ends) or a note. The \
+harness keeps a ledger of every direction tried; search_history finds any of them.
+
+{rules}
 How to work, each step:
 1. Read the brief: the research log and the running summary say what was tried and why it \
 worked or failed. Do not repeat a direction unless you know why it failed and how this time \
 differs.
-2. Measure before you choose: profile the configuration with the worst ratio to the baseline \
-(profile's default; warp_state names the stalls, source the hottest SASS lines, pipes the \
-tensor and MUFU load) and read the knowledge that applies to this GPU.
+2. Measure before you choose: {measure}
 3. update_plan: the idea, the gain you expect and how you will know. The person supervising \
 the run watches it.
 4. Edit with focused changes (str_replace_based_edit_tool). The brief outlines the kernel's \
@@ -89,8 +96,8 @@ files: view line ranges, not whole files.
 commit). Read compile errors and failing configurations, repair, evaluate again.
 6. Criticise the result per shape: a gain on one configuration that slows others is not a gain.
 7. commit. The first call returns a checklist (the diff, regressions per shape, the \
-synchronisation it touches): verify the change against the rules, run sanitize when it \
-touches synchronisation or shared memory, then call commit again to submit it.
+synchronisation it touches): verify the change against the rules{sanitize}, then call commit \
+again to submit it.
 8. When nothing more is worth trying in this step, stop with a short summary. Use note for \
 facts later steps must keep that the research log would not hold.
 
@@ -99,8 +106,8 @@ them unless they are impossible, and say so when they are.
 
 The target, {target}: {description}
 Toolchain {toolchain}. The harness owns allocation, launch, timing and checking; the kernel \
-declares its launch geometry, shared memory, tensor maps and knobs in `avo:` comments (the \
-kernel contract in the knowledge base, and the seed's own comments). {layouts}
+declares {declares} in `avo:` comments (the kernel contract in the knowledge base, and the \
+seed's own comments). {layouts}
 Timed grid: {grid}.
 Edge shapes checked for correctness only: {edges}.
 
@@ -114,7 +121,8 @@ inputs, and never needs to be closer than {row_floor:g} of the row's norm. One f
 the whole kernel zero.
 - Speed: the median of many launches, inputs rotated, caches flushed; throughput in {unit} \
 (attention counts 4*B*Hq*S*S*D, halved for causal); the geometric mean over the grid, and its \
-ratio to {baseline} timed in the same run.
+ratio to each baseline timed in the same run. Your bar is the strongest baseline of each \
+configuration (the brief and evaluate name it), not {baseline}.
 - Commit: every evaluation times your kernel beside the best, launch by launch, and reads \
 its gain with a standard error (e.g. +0.42% ± 0.09%). The gate then measures again until a \
 one-sided 99% test decides (clear cases in seconds, close ones up to a minute) and commits \
@@ -132,6 +140,30 @@ The knowledge base (search_knowledge ranks its sections; read_knowledge takes FI
 {knowledge}
 """
 
+# What differs between a GPU target and a CPU one: the tools a CPU has not (profile,
+# sanitize), what a kernel declares, the approximate instructions at hand.
+DEVICE_WORDS = {
+    "cuda": {
+        "kind": "GPU",
+        "approximations": "ex2.approx, a polynomial exp2 on the FMA pipe, rcp.approx",
+        "measure": "profile the configuration with the worst ratio to its strongest baseline "
+                   "(profile's default; warp_state names the stalls, source the hottest SASS "
+                   "lines, pipes the tensor and MUFU load) and read the knowledge that applies "
+                   "to this GPU.",
+        "sanitize": ", run sanitize when it touches synchronisation or shared memory",
+        "declares": "its launch geometry, shared memory, tensor maps and knobs",
+    },
+    "cpu": {
+        "kind": "CPU",
+        "approximations": "a polynomial exp, fused multiply-adds",
+        "measure": "read evaluate's throughput per configuration and its ratio to the "
+                   "strongest baseline, find the configuration furthest behind, and read the "
+                   "knowledge that applies to this CPU.",
+        "sanitize": "",
+        "declares": "its knobs",
+    },
+}
+
 PRECISION = {
     "bfloat16": "bf16 inputs and output, fp32 accumulation of both matrix products and of the "
                 "softmax's running maximum and sum",
@@ -145,8 +177,10 @@ def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
     target = ctx.target
     hardware = ctx.hardware()
     arch = str(hardware.get("arch") or ("cpu" if target.device == "cpu" else ""))
-    dtype = target.configs[0].dtype if target.configs else "float32"
+    words = DEVICE_WORDS["cuda" if target.device == "cuda" else "cpu"]
     return SYSTEM.format(
+        **words,
+        rules=rules(target),
         target=target.name,
         description=target.description,
         toolchain=target.toolchain,
@@ -155,16 +189,24 @@ def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
         baseline=target.baselines[0] if target.baselines else "no baseline",
         grid=", ".join(c.name for c in target.configs),
         edges=", ".join(c.name for c in target.edge_configs) or "none",
-        precision=PRECISION.get(dtype, dtype),
         margin=target.tolerance.margin,
         row_floor=target.tolerance.row_rel_floor,
         gain_floor=GAIN_FLOOR,
         hardware=hardware_summary(hardware),
         baselines=baseline_table(ctx.baselines(), target.baselines),
-        knowledge_note=(f"Files marked [not for {arch}] are about another architecture."
+        knowledge_note=("" if target.device != "cuda" else
+                        f"Files marked [not for {arch}] are about another architecture."
                         if arch else ""),
-        knowledge=knowledge_list(knowledge, arch),
+        knowledge=knowledge_list(knowledge, arch, only_applying=target.device != "cuda"),
     )
+
+
+def rules(target: TargetSpec) -> str:
+    """The rules of the search, for ``target``'s precision and device."""
+    dtype = target.configs[0].dtype if target.configs else "float32"
+    words = DEVICE_WORDS["cuda" if target.device == "cuda" else "cpu"]
+    return RULES.format(precision=PRECISION.get(dtype, dtype),
+                        approximations=words["approximations"])
 
 
 # The device facts the summary names first, in this order, with their labels; any other fact
@@ -205,12 +247,19 @@ def baseline_table(baselines: dict[str, dict[str, float]], names: tuple[str, ...
     )
 
 
-def knowledge_list(knowledge: KnowledgeBase, arch: str) -> str:
-    lines = []
+def knowledge_list(knowledge: KnowledgeBase, arch: str, *, only_applying: bool = False) -> str:
+    """One line per knowledge file; one that is not for ``arch`` is marked, or, with
+    ``only_applying`` (a CPU target: GPU notes are noise there), left out and counted."""
+    lines, other = [], 0
     for entry in knowledge.outline():
         title = f"{entry.file}: {entry.title}" if entry.title else entry.file
-        mark = "" if not arch or applies_to(entry, arch) else f" [not for {arch}]"
-        lines.append(f"- {title}{mark}")
+        applies = not arch or applies_to(entry, arch)
+        if only_applying and not applies:
+            other += 1
+            continue
+        lines.append(f"- {title}{'' if applies else f' [not for {arch}]'}")
+    if other:
+        lines.append(f"({other} files about other hardware left out)")
     return "\n".join(lines) or "(empty)"
 
 
@@ -446,12 +495,20 @@ measurement that would confirm it. Every direction must keep the kernel exact on
 (no special cases for the tested sizes) and respect the operator's guidance. Be brief."""
 
 
+def commit_review_system(target: TargetSpec) -> str:
+    """The commit reviewer's instructions: the adversary's brief, the rules the kernel must
+    keep and the target's precision."""
+    return (COMMIT_REVIEW_SYSTEM + f"\n\nThe target, {target.name}: {target.description}\n"
+            + rules(target))
+
+
 COMMIT_REVIEW_SYSTEM = """\
-You review a GPU kernel change before it is committed to an evolutionary search, as an \
+You review a kernel change before it is committed to an evolutionary search, as an \
 adversary would: you are paid for every real flaw you find. Below are the change, its \
 measured effect per shape and the synchronisation it touches. Look for: races and missing \
 barriers or fences (the correctness check may miss them), work skipped or special-cased on the \
-tested shapes, precision lowered below the target's, anything that tells a checked launch from \
+tested shapes, errors that could pass the tolerance on the tested inputs and not on others \
+(approximate instructions are fine within it), anything that tells a checked launch from \
 a timed one, and regressions the geometric mean hides. Answer with a first line of exactly \
 APPROVE or REJECT, then the reasons in a few lines, each naming the line of the diff."""
 

@@ -34,8 +34,8 @@ def checklist(ctx: StepContext, trial: Trial) -> str:
                                                                 trial.files))
                                            or "none"),
         "4. The rules in your instructions: the same math on every shape (nothing keyed to "
-        "the tested sizes), the target's precision and an exact softmax, nothing that tells "
-        "checked launches from timed ones. Does the diff keep them all?",
+        "the tested sizes), every key the mask admits, within the tolerance on every input, "
+        "nothing that tells checked launches from timed ones. Does the diff keep them all?",
     ]
     if ctx.target.device == "cuda":
         parts.append("5. If the change touches synchronisation, shared memory or the pipeline, "

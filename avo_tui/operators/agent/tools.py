@@ -155,6 +155,12 @@ SCHEMAS: list[dict[str, Any]] = [
           {"message": _str(MAX_MESSAGE_CHARS)}, ("message",)),
 ]
 TOOL_NAMES = [s["name"] for s in SCHEMAS]
+GPU_ONLY = frozenset({"profile", "sanitize"})  # they refuse on a CPU target: not offered there
+
+
+def schemas_for(device: str) -> list[dict[str, Any]]:
+    """The tools offered on a target of ``device`` ("cuda" or "cpu")."""
+    return [s for s in SCHEMAS if device == "cuda" or s["name"] not in GPU_ONLY]
 
 
 def editor_schema(max_text: int) -> dict[str, Any]:
