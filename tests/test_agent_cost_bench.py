@@ -67,3 +67,31 @@ def test_one_short_step_adds_up(bench: ModuleType, tmp_path: Path, worker: Worke
                                             "committed"]
     assert text.splitlines()[1].split()[:2] == ["1", str(step["turns"])]
     assert f"${doc['usd_per_day']:.0f} at 100 steps/day" in text
+
+
+def test_the_modelled_mha_step_states_its_assumptions_and_adds_up(bench: ModuleType) -> None:
+    """Issue 39: the realistic step (mha-sized prompts, 30 turns, 1.5k thinking tokens a turn,
+    the conversation read back from the cache each turn), not the short played one."""
+    prefix, opening = bench.mha_prompt_tokens(3.5)
+    assert prefix > 3_000 and opening > 1_000  # measured from the real mha texts
+    model = bench.StepModel()
+    assert (model.turns, model.thinking_tokens) == (30, 1_500)
+    price = AgentSettings().price()
+    assert price is not None
+    prices = {"input": price.input, "output": price.output, "cache_write": price.cache_write,
+              "cache_read": price.cache_read}
+    doc = bench.modelled(model, prefix, opening, prices, DEFAULT_MODEL)
+    turns = doc["turns"]
+    assert len(turns) == 30 and turns[0]["cache_read"] == 0
+    assert turns[0]["cache_write"] == prefix + opening
+    for before, turn in itertools.pairwise(turns):
+        assert turn["cache_read"] == before["prompt"]
+        assert turn["cache_write"] == turn["prompt"] - before["prompt"]
+    assert all(t["output"] == 1_750 for t in turns)
+    assert doc["usd_per_step"] == pytest.approx(sum(t["usd"] for t in turns), abs=1e-3)
+    assert 2.0 < doc["usd_per_step"] < 3.5  # the issue's reading: about $2.7 a step
+    low, high = doc["minutes_per_step"]
+    assert 15 <= low < high <= 25  # 52.5k tokens out at 50-70 tokens/s, and the evaluations
+    assert doc["usd_per_day"][0] == pytest.approx(doc["usd_per_step"]
+                                                  * doc["steps_per_day"][0], rel=0.01)
+    assert "30 turns; 1500 thinking" in bench.modelled_table(doc)
