@@ -46,8 +46,10 @@ class StandIn:
 
     step_number: int = 1
 
+    facts: dict[str, object] = field(default_factory=dict)
+
     def hardware(self) -> dict[str, object]:
-        return {}
+        return self.facts
 
     bars: dict[str, dict[str, float]] = field(default_factory=dict)
     spent: Spending = field(default_factory=Spending)

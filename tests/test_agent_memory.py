@@ -19,9 +19,12 @@ import pytest
 from agent_context import StandIn
 
 from avo_tui.evaluation import get_target
+from avo_tui.knowledge import KnowledgeBase
 from avo_tui.operators.agent import brief, ledger, research
 from avo_tui.operators.agent.notes import kept_notes, stored_notes
 from avo_tui.operators.agent.outline import outline
+from avo_tui.operators.agent.tools import Toolbox
+from avo_tui.operators.agent.workspace import Workspace
 from avo_tui.operators.protocol import Spending, StepContext
 from avo_tui.store import Outcome, ResearchPayload, Score, Session
 from avo_tui.store.view import SessionView
@@ -162,3 +165,53 @@ def test_the_mha_brief_at_step_one_shows_the_outline_through_the_entry_point(
     entry = whole.splitlines()[-1]
     assert "__global__" in entry and "avo_attention_fwd(" in entry
     assert "struct Consumer" in whole and "softmax_step" in whole
+
+
+REVIEW = """Thinking aloud first.
+<exhausted>
+- d1n0 BLOCK_N 176: spills at 240 registers, three tries
+2. a wider TMA box: the loads were never the bottleneck
+</exhausted>
+<try>
+1. overlap the softmax of one tile with the QK^T of the next: MUFU idle 40% in the profile
+2. LPT order for causal tiles: the tail SMs idle 12%
+</try>
+<back_off>v7, the last version before the register pressure rose</back_off>"""
+
+
+def test_the_supervisor_answers_in_a_structure_the_ledger_keeps() -> None:
+    answer = research.parse_review(REVIEW)
+    assert answer.exhausted == ("d1n0 BLOCK_N 176: spills at 240 registers, three tries",
+                                "a wider TMA box: the loads were never the bottleneck")
+    assert answer.to_try[1] == "LPT order for causal tiles: the tail SMs idle 12%"
+    assert answer.back_off == "v7, the last version before the register pressure rose"
+    shown = answer.directions()
+    assert shown.startswith("Exhausted (do not try again without a new reason):\n- d1n0")
+    assert "Try, most promising first:\n1. overlap the softmax" in shown
+    assert shown.endswith("Back off to: v7, the last version before the register pressure rose")
+    before = [ledger.Direction("d1n0: BLOCK_N 176", "tried", 1, 3, 3, ("a1", "a5"))]
+    after = ledger.supervised(before, answer.exhausted, answer.to_try, step=9)
+    assert after[0].status == "failed" and after[0].tries == 3
+    assert after[0].why == "the supervisor: spills at 240 registers, three tries"
+    assert [d.status for d in after[1:]] == ["failed", "pending", "pending"]
+    # An answer without the tags stands as it was written.
+    assert research.parse_review("1. Try THREADS 0.").directions() == "1. Try THREADS 0."
+
+
+def test_lanes_see_what_the_others_are_trying(session: Session) -> None:
+    ctx = StandIn(SessionView(session), lane=1)
+    ctx.kept |= ledger.set_current({}, 2, "swizzle the V tile (a9 slower)")
+    ctx.kept |= ledger.set_current(ctx.kept, 1, "my own idea (a8 checked)")
+    text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None, lane=(1, 2))
+    others = text[text.index("## What the other lanes are trying now"):].split("\n\n")[0]
+    assert "- lane 2: swizzle the V tile (a9 slower)" in others
+    assert "my own idea" not in others
+    alone = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
+    assert "other lanes" not in alone
+    # The idea check at evaluate names a lane trying the same now.
+    kb = KnowledgeBase([])
+    toolbox = Toolbox(cast(StepContext, ctx), Workspace(session.directory / "ws", kb, 1_000),
+                      kb, base="v0", transcript=lambda: "{}")
+    assert toolbox._closest("swizzle the V tile differently") == [
+        "- lane 2 is trying it now: swizzle the V tile (a9 slower)"]
+    assert toolbox._closest("persistent LPT scheduler") == []

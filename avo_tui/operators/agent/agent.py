@@ -85,8 +85,16 @@ class Agent:
             ctx.announce(ErrorPayload(f"the supervisor's review failed: {error}"))
             return
         ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
-        proposals = turn.text or "(the review proposed nothing)"
-        ctx.remember(directions=proposals)
+        answer = research.parse_review(turn.text or "")
+        proposals = answer.directions() or "(the review proposed nothing)"
+
+        def keep(memory: dict[str, Any]) -> dict[str, Any]:
+            # What it calls exhausted is failed in the ledger; what it proposes is pending.
+            directions = ledger.supervised(ledger.stored(memory), answer.exhausted,
+                                           answer.to_try, step=ctx.step_number)
+            return {"directions": proposals, "ledger": [d.to_doc() for d in directions]}
+
+        ctx.update_memory(keep)
         ctx.announce(SupervisorPayload(reason, "review", proposals=proposals))
 
 

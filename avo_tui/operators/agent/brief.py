@@ -43,8 +43,8 @@ CHARS_PER_TOKEN = 3.0
 # Each section's share of the budget; what is left (5%) is the opening, the separators and the
 # closing line. A section that needs less lends the rest (``lend``).
 SHARES = {"guidance": 0.04, "best": 0.06, "budget": 0.02, "files": 0.12, "summary": 0.11,
-          "research": 0.16, "ledger": 0.11, "lineage": 0.07, "attempts": 0.07, "notes": 0.08,
-          "review": 0.05, "hints": 0.06}
+          "research": 0.16, "ledger": 0.10, "lanes": 0.02, "lineage": 0.07, "attempts": 0.07,
+          "notes": 0.08, "review": 0.04, "hints": 0.06}
 VITAL = ("files",)  # served first from what the others leave: the outline to its entry point
 REVIEW_SHARES = {"guidance": 0.05, "summary": 0.12, "research": 0.15, "ledger": 0.1,
                  "lineage": 0.12, "attempts": 0.12, "notes": 0.08, "code": 0.13, "profile": 0.08}
@@ -344,6 +344,7 @@ def step_brief(
         "summary": lambda n: _summary(memory, n, "## Running summary of the search"),
         "research": lambda n: _research(memory, n, "## Research log (newest last)"),
         "ledger": lambda n: _ledger(memory, n),
+        "lanes": lambda n: report.clip(_other_lanes(memory, lane[0]), n) if lane else "",
         "lineage": lambda n: report.clip(
             f"## Lineage ({len(session.lineage)} versions, latest "
             f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
@@ -415,6 +416,16 @@ def _research(memory: dict[str, Any], limit: int, heading: str) -> str:
     if not records:
         return ""
     return f"{heading}\n" + research.records_shown(records, limit - len(heading) - 1)
+
+
+def _other_lanes(memory: dict[str, Any], own: int) -> str:
+    """What the other lanes evaluated last (ledger.current), so two lanes do not chase one
+    idea unawares."""
+    others = {lane: idea for lane, idea in ledger.current(memory).items() if lane != own}
+    if not others:
+        return ""
+    return ("## What the other lanes are trying now (their latest evaluate)\n"
+            + "\n".join(f"- lane {lane}: {idea}" for lane, idea in sorted(others.items())))
 
 
 def _ledger(memory: dict[str, Any], limit: int) -> str:
@@ -492,7 +503,17 @@ research log, the lineage, the failed attempts, the best kernel's code and its l
 name the directions that are exhausted and why, and propose two to four new, concrete \
 directions, most promising first, each in one or two sentences with the reason and the \
 measurement that would confirm it. Every direction must keep the kernel exact on every shape \
-(no special cases for the tested sizes) and respect the operator's guidance. Be brief."""
+(no special cases for the tested sizes) and respect the operator's guidance. Be brief, and \
+answer in this form (the harness reads it; each tag's lines are one item each):
+
+<exhausted>
+A direction tried enough: why it does not pay (one line each)
+</exhausted>
+<try>
+A new direction, the reason, the measurement that would confirm it (one line each, most \
+promising first)
+</try>
+<back_off>A version to continue from instead of the best (e.g. v7), and why; or none</back_off>"""
 
 
 def commit_review_system(target: TargetSpec) -> str:

@@ -155,11 +155,48 @@ def record_step(
     return ledger[-LEDGER_KEPT:]
 
 
+def supervised(ledger: list[Direction], exhausted: Iterable[str], to_try: Iterable[str], *,
+               step: int) -> list[Direction]:
+    """The ledger after the supervisor's review: each direction it calls exhausted is failed
+    (the matching one, or a new entry), with its reason; each it proposes is pending."""
+    ledger = list(ledger)
+    for line in exhausted:
+        idea, _, why = line.partition(":")
+        found = _match(ledger, idea) if idea.strip() else None
+        reason = report.clip(f"the supervisor: {why.strip() or 'exhausted'}", MAX_WHY_CHARS)
+        if found is None:
+            ledger.append(Direction(report.clip(" ".join(idea.split()), MAX_IDEA_CHARS),
+                                    "failed", step, step, why=reason))
+        else:
+            old = ledger[found]
+            ledger[found] = Direction(old.idea, "failed", old.first_step, old.last_step,
+                                      old.tries, old.attempts, reason, old.lane)
+    return record_step(ledger, (), step=step, lesson="", pending=to_try)
+
+
 def closest(ledger: list[Direction], idea: str, count: int = 3) -> list[Direction]:
     """The directions most like ``idea``, most alike first (none under CLOSE)."""
     scored = sorted(((likeness(d.idea, idea), -i, d) for i, d in enumerate(ledger)),
                     key=lambda t: (t[0], t[1]), reverse=True)
     return [d for score, _, d in scored[:count] if score >= CLOSE]
+
+
+MAX_CURRENT_CHARS = 240
+
+
+def current(memory: dict[str, Any]) -> dict[int, str]:
+    """{lane: what it evaluated last}, in a run of several lanes (``set_current``)."""
+    found = memory.get("current")
+    if not isinstance(found, dict):
+        return {}
+    return {int(k): report.clip(v, MAX_CURRENT_CHARS) for k, v in found.items()
+            if isinstance(k, str) and k.isdigit() and isinstance(v, str)}
+
+
+def set_current(memory: dict[str, Any], lane: int, idea: str) -> dict[str, Any]:
+    """The memory change that says what ``lane`` evaluates now."""
+    return {"current": {**{str(k): v for k, v in current(memory).items()},
+                        str(lane): report.clip(idea, MAX_CURRENT_CHARS)}}
 
 
 def counts(ledger: list[Direction]) -> str:

@@ -112,7 +112,8 @@ def parse_debrief(text: str) -> Debrief:
     lesson = _tagged("lesson", text)
     summary = _tagged("summary", text)
     directions = (_tagged("directions", text) or "").strip().lower()
-    following = [line.strip(" -*\t") for line in (_tagged("next", text) or "").splitlines()]
+    following = [_MARKER.sub("", line).strip()
+                 for line in (_tagged("next", text) or "").splitlines()]
     if lesson is None and summary is None:
         lesson = text
     return Debrief(
@@ -126,6 +127,51 @@ def parse_debrief(text: str) -> Debrief:
 def _tagged(tag: str, text: str) -> str | None:
     found = re.search(_TAG.format(tag), text, re.DOTALL)
     return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class Review:
+    """The supervisor's answer, as the harness reads it: the directions exhausted (each with
+    why), those to try (most promising first), and a version to back off to."""
+
+    exhausted: tuple[str, ...] = ()
+    to_try: tuple[str, ...] = ()
+    back_off: str = ""
+    text: str = ""  # the whole answer, when it gave none of the tags
+
+    def directions(self) -> str:
+        """The directions as the briefs that follow show them."""
+        if not (self.exhausted or self.to_try or self.back_off):
+            return self.text
+        parts = []
+        if self.exhausted:
+            parts.append("Exhausted (do not try again without a new reason):\n"
+                         + "\n".join(f"- {line}" for line in self.exhausted))
+        if self.to_try:
+            parts.append("Try, most promising first:\n"
+                         + "\n".join(f"{n}. {line}" for n, line in enumerate(self.to_try, 1)))
+        if self.back_off:
+            parts.append(f"Back off to: {self.back_off}")
+        return "\n".join(parts)
+
+
+MAX_REVIEW_ITEMS = 8
+_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")  # a list item's bullet or number
+MAX_REVIEW_LINE = 400
+
+
+def parse_review(text: str) -> Review:
+    """Read the supervisor's answer leniently: one without the tags is kept as its text."""
+    def items(tag: str) -> tuple[str, ...]:
+        lines = [_MARKER.sub("", line).strip() for line in (_tagged(tag, text) or "").splitlines()]
+        return tuple(report.clip(line, MAX_REVIEW_LINE) for line in lines if line)[
+            :MAX_REVIEW_ITEMS]
+
+    back_off = " ".join((_tagged("back_off", text) or "").split())
+    if back_off.lower().rstrip(".") in ("none", "no", "-"):
+        back_off = ""
+    return Review(items("exhausted"), items("try"), report.clip(back_off, MAX_REVIEW_LINE),
+                  text.strip())
 
 
 def verdict_of(review: str) -> str:

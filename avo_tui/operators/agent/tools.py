@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...evaluation import sass
 from ...evaluation.profile import (
     MAX_METRIC_CHARS,
     MAX_METRICS,
@@ -25,6 +26,7 @@ from ...evaluation.sanitize import (
     sanitize,
     smallest_config,
 )
+from ...evaluation.toolchains.cuda import DEFAULT_ARCH
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_files
 from ..protocol import StepContext, StepInterrupted, Trial
@@ -130,6 +132,13 @@ SCHEMAS: list[dict[str, Any]] = [
           {"tools": {"type": "array", "items": _str(16) | {"enum": list(SANITIZER_TOOLS)},
                      "minItems": 1, "maxItems": len(SANITIZER_TOOLS)},
            "config": _str(MAX_QUERY_CHARS)}),
+    _tool("disassemble", "The instruction mix of the workspace kernel's main loop, from its SASS "
+          "(cuobjdump): MMA, MUFU.EX2, FFMA, FMUL/FADD, barriers and waits, uniform-datapath "
+          "instructions and the top opcodes, beside the same for the best version (or "
+          "`against`) with the change; then the latest full score per configuration as a "
+          "percent of the measured matrix peak. A compile, no GPU time: use it to see what a "
+          "change did to the loop.", {"against": _str(MAX_REF_CHARS, "a version to compare "
+                                                                     "with (default: the best)")}),
     _tool("update_plan", "Replace your current plan (the operator watches it live). Keep it to "
           "a few lines: the idea, the steps, what you expect.", {"plan": _str(MAX_PLAN_CHARS)},
           ("plan",)),
@@ -155,7 +164,8 @@ SCHEMAS: list[dict[str, Any]] = [
           {"message": _str(MAX_MESSAGE_CHARS)}, ("message",)),
 ]
 TOOL_NAMES = [s["name"] for s in SCHEMAS]
-GPU_ONLY = frozenset({"profile", "sanitize"})  # they refuse on a CPU target: not offered there
+# The tools that refuse on a CPU target: not offered there.
+GPU_ONLY = frozenset({"profile", "sanitize", "disassemble"})
 
 
 def schemas_for(device: str) -> list[dict[str, Any]]:
@@ -330,6 +340,10 @@ class Toolbox:
         self.last_trial = trial
         close = self._closest(idea)
         self.log.add(idea, trial.attempt)
+        lane = self.ctx.lane
+        if lane is not None:  # the other lanes' briefs and idea checks see it
+            said = f"{idea} ({trial.attempt.id} {trial.outcome})"
+            self.ctx.update_memory(lambda memory: ledger.set_current(memory, lane, said))
         text = report.evaluation(trial.result, files, trial.attempt)
         if trial.outcome in (Outcome.PROMISING, Outcome.WITHIN_NOISE, Outcome.SLOWER):
             text += f"\n{self.ctx.commit_bar()}"
@@ -348,6 +362,9 @@ class Toolbox:
         found += [f"- this step, {a.id} {a.outcome}: {report.clip(a.idea or '', 120)} "
                   f"({report.clip(a.detail, 120)})" for score, a in here[:2]
                   if score >= ledger.CLOSE]
+        found += [f"- lane {lane} is trying it now: {what}"
+                  for lane, what in ledger.current(self.ctx.memory()).items()
+                  if lane != self.ctx.lane and ledger.likeness(what, idea) >= ledger.CLOSE]
         return found
 
     def _search_history(self, query: str, limit: int = 10) -> str:
@@ -385,6 +402,42 @@ class Toolbox:
                             config, **({"tools": tuple(tools)} if tools else {}))
         except SanitizerUnavailable as error:
             raise ToolError(f"sanitize is unavailable: {error}") from None
+
+    def _disassemble(self, against: str | None = None) -> str:
+        self._cuda_only("disassemble")
+        session = self.ctx.session
+        other = session.version(against) if against else (self.ctx.best() or self.ctx.head())
+        mine = self._loop_mix(self._kernel_files())
+        if mine is None:
+            raise ToolError("the kernel's SASS has no loop to count")
+        try:
+            theirs = self._loop_mix(session.read_files(other))
+        except ToolError:
+            theirs = None  # the comparison is worth less than the kernel's own mix
+        text = sass.describe(mine, theirs, other.id)
+        return "\n".join(p for p in (text, self._of_peak()) if p)
+
+    def _loop_mix(self, files: dict[str, str]) -> sass.Mix | None:
+        target = self.ctx.target
+        arch = str(self.ctx.hardware().get("arch") or DEFAULT_ARCH)
+        try:
+            text = sass.disassemble(target.toolchain, files, target.defines, arch)
+        except sass.SassUnavailable as error:
+            raise ToolError(f"disassemble is unavailable: {error}") from None
+        return sass.loop_mix(text, target.entry)
+
+    def _of_peak(self) -> str:
+        """The latest full score per configuration as a percent of the measured peak."""
+        peak = self.ctx.hardware().get("peak_bf16_tflops")
+        trial = self.last_trial
+        score = trial.score if trial and trial.score and trial.outcome != Outcome.CHECKED else None
+        score = score or self.ctx.head().score
+        if not isinstance(peak, int | float) or peak <= 0 or score is None \
+                or score.unit != "TFLOP/s":
+            return ""
+        return (f"of the measured bf16 matrix peak ({peak:.4g} TFLOP/s), by the latest full "
+                "score: " + ", ".join(f"{name} {100 * value / peak:.1f}%"
+                                      for name, value in score.per_config.items()))
 
     def _cuda_only(self, tool: str) -> None:
         target = self.ctx.target
