@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -20,7 +21,7 @@ from avo_tui.operators.agent import brief, report, tools
 from avo_tui.operators.agent.agent import _cached_tools
 from avo_tui.operators.agent.tools import Toolbox
 from avo_tui.operators.agent.workspace import Workspace
-from avo_tui.operators.protocol import StepContext
+from avo_tui.operators.protocol import StepContext, Trial
 from avo_tui.store import Attempt, Score, Session
 from avo_tui.store.view import SessionView
 
@@ -148,3 +149,41 @@ def test_the_brief_shows_every_note_the_note_tool_keeps(tmp_path: Path) -> None:
     assert all(f"note {n}: " in text for n in range(tools.NOTES_KEPT))
     [note] = [s for s in tools.SCHEMAS if s["name"] == "note"]
     assert "search_history searches them all" in note["description"]
+
+
+@dataclass
+class Promising(StandIn):
+    """A stand-in whose every evaluation reads as promising."""
+
+    def evaluate(self, files: dict[str, str], *, base: str, note: str = "",
+                 quick: bool = False, idea: str | None = None) -> Trial:
+        attempt = Attempt("a1", base, "agent", {}, "promising", "+3% on the best",
+                          Score(1.03, {"a": 1.03}), 0.0)
+        result = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", 1, False)
+        return Trial(attempt, result, dict(files), "key-" + str(hash(tuple(files.items()))))
+
+
+@pytest.mark.parametrize(("change", "every", "asked"), [
+    ("#pragma omp barrier\n", False, True),  # the audit found a barrier: asked by itself
+    ("int y;\n", False, False),  # nothing synchronising, reviews off: not asked
+    ("int y;\n", True, True),  # review_commits on: every commit
+])
+def test_the_reviewer_runs_by_itself_when_the_audit_finds_synchronisation(
+    tmp_path: Path, change: str, every: bool, asked: bool
+) -> None:
+    seed = {"attention.c": "int x;\n"}
+    reviews: list[str] = []
+    with Session.create(tmp_path / "s", target="cpu-attention", operator="agent",
+                        seed_files=seed, sync=False) as session:
+        ctx = Promising(SessionView(session))
+        kb = KnowledgeBase([])
+        workspace = Workspace(tmp_path / "ws", kb, 10_000)
+        workspace.reset({"attention.c": "int x;\n" + change})
+        toolbox = Toolbox(cast(StepContext, ctx), workspace, kb, base="v0",
+                          transcript=lambda: "{}", reviewer=lambda c: reviews.append(c) or "OK",
+                          review_every_commit=every)
+        text = toolbox.call("commit", {"message": "m"}).text
+    assert bool(reviews) == asked, text
+    if asked and not every:
+        assert "The reviewer's verdict (asked because the change touches synchronisation)" \
+            in text

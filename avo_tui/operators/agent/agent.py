@@ -118,7 +118,8 @@ class _Step:
         )
         self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.head.id,
                              transcript=self.transcript,
-                             reviewer=self._review if self.settings.review_commits else None,
+                             reviewer=self._review,
+                             review_every_commit=self.settings.review_commits,
                              meter=self._meter)
         self.system = brief.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance

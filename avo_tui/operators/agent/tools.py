@@ -32,6 +32,7 @@ from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_f
 from ..protocol import StepContext, StepInterrupted, Trial
 from . import bar, history, ledger, report
 from .api import INVALID_INPUT
+from .audit import sync_audit
 from .checklist import checklist
 from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT, kept_notes, stored_notes
 from .research import StepLog
@@ -207,6 +208,7 @@ class Toolbox:
         base: str,
         transcript: Callable[[], str],
         reviewer: Callable[[str], str] | None = None,
+        review_every_commit: bool = True,
         meter: Callable[[], str] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -214,7 +216,10 @@ class Toolbox:
         self.knowledge = knowledge
         self.base = base  # the version this step's edits start from
         self.transcript = transcript
-        self.reviewer = reviewer  # a second opinion on a kernel before its commit, if enabled
+        # A second opinion on a kernel before its commit: on every commit, or (by default
+        # off) only where the synchronisation audit finds a barrier, fence or wait changed.
+        self.reviewer = reviewer
+        self.review_every_commit = review_every_commit
         self.meter = meter  # the step's turn and spending against its bounds, in words
         self.last_trial: Trial | None = None
         self.evaluations = 0
@@ -506,8 +511,12 @@ class Toolbox:
         if trial.key not in self.checked:
             self.checked.add(trial.key)
             text = checklist(self.ctx, trial)
-            if self.reviewer:
-                text += "\n\nThe reviewer's verdict:\n" + self.reviewer(text)
+            touches_sync = bool(sync_audit(self.ctx.session.read_files(self.ctx.head()),
+                                           trial.files))
+            if self.reviewer and (self.review_every_commit or touches_sync):
+                why = "" if self.review_every_commit else (
+                    " (asked because the change touches synchronisation)")
+                text += f"\n\nThe reviewer's verdict{why}:\n" + self.reviewer(text)
             return ToolResult(text)
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
         answer = self.ctx.gate_answer()
