@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...evaluation import sass
 from ...evaluation.profile import (
     MAX_METRIC_CHARS,
     MAX_METRICS,
@@ -26,11 +25,10 @@ from ...evaluation.sanitize import (
     sanitize,
     smallest_config,
 )
-from ...evaluation.toolchains.cuda import DEFAULT_ARCH
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_files
 from ..protocol import StepContext, StepInterrupted, Trial
-from . import bar, history, ledger, report
+from . import bar, disassembly, history, ledger, report
 from .api import INVALID_INPUT
 from .audit import sync_audit
 from .checklist import checklist
@@ -410,39 +408,9 @@ class Toolbox:
 
     def _disassemble(self, against: str | None = None) -> str:
         self._cuda_only("disassemble")
-        session = self.ctx.session
-        other = session.version(against) if against else (self.ctx.best() or self.ctx.head())
-        mine = self._loop_mix(self._kernel_files())
-        if mine is None:
-            raise ToolError("the kernel's SASS has no loop to count")
-        try:
-            theirs = self._loop_mix(session.read_files(other))
-        except ToolError:
-            theirs = None  # the comparison is worth less than the kernel's own mix
-        text = sass.describe(mine, theirs, other.id)
-        return "\n".join(p for p in (text, self._of_peak()) if p)
-
-    def _loop_mix(self, files: dict[str, str]) -> sass.Mix | None:
-        target = self.ctx.target
-        arch = str(self.ctx.hardware().get("arch") or DEFAULT_ARCH)
-        try:
-            text = sass.disassemble(target.toolchain, files, target.defines, arch)
-        except sass.SassUnavailable as error:
-            raise ToolError(f"disassemble is unavailable: {error}") from None
-        return sass.loop_mix(text, target.entry)
-
-    def _of_peak(self) -> str:
-        """The latest full score per configuration as a percent of the measured peak."""
-        peak = self.ctx.hardware().get("peak_bf16_tflops")
         trial = self.last_trial
         score = trial.score if trial and trial.score and trial.outcome != Outcome.CHECKED else None
-        score = score or self.ctx.head().score
-        if not isinstance(peak, int | float) or peak <= 0 or score is None \
-                or score.unit != "TFLOP/s":
-            return ""
-        return (f"of the measured bf16 matrix peak ({peak:.4g} TFLOP/s), by the latest full "
-                "score: " + ", ".join(f"{name} {100 * value / peak:.1f}%"
-                                      for name, value in score.per_config.items()))
+        return disassembly.report(self.ctx, self._kernel_files(), against, score)
 
     def _cuda_only(self, tool: str) -> None:
         target = self.ctx.target
