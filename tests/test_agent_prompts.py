@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -187,3 +187,45 @@ def test_the_reviewer_runs_by_itself_when_the_audit_finds_synchronisation(
     if asked and not every:
         assert "The reviewer's verdict (asked because the change touches synchronisation)" \
             in text
+
+
+@dataclass
+class ByThreads(StandIn):
+    """A stand-in that scores a kernel by its THREADS knob (more is faster), and keeps what it
+    was asked to evaluate."""
+
+    asked: list[tuple[str, str]] = field(default_factory=list)
+
+    def evaluate(self, files: dict[str, str], *, base: str, note: str = "",
+                 quick: bool = False, idea: str | None = None) -> Trial:
+        threads = int(re.search(r"#define THREADS (\d+)", files["attention.c"]).group(1))
+        number = len(self.asked) + 1
+        self.asked.append((idea or "", str(threads)))
+        attempt = Attempt(f"a{number}", base, "agent", {}, "slower", f"THREADS {threads}",
+                          Score(1.0 + threads, {"a": 1.0 + threads}), 0.0, idea=idea)
+        result = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", 1, False)
+        return Trial(attempt, result, dict(files), f"k{number}")
+
+
+def test_evaluate_scores_a_few_knob_variants_in_one_call(tmp_path: Path) -> None:
+    kernel = {"attention.c": "#define THREADS 1       // avo:knob 0 1 2 4 8\nint x;\n"}
+    with Session.create(tmp_path / "s", target="cpu-attention", operator="agent",
+                        seed_files=kernel, sync=False) as session:
+        ctx = ByThreads(SessionView(session))
+        kb = KnowledgeBase([])
+        workspace = Workspace(tmp_path / "ws", kb, 10_000)
+        workspace.reset(kernel)
+        toolbox = Toolbox(cast(StepContext, ctx), workspace, kb, base="v0",
+                          transcript=lambda: "{}")
+        text = toolbox.call("evaluate", {"idea": "more threads",
+                                         "variants": ["THREADS=2", "THREADS=8", "THREADS=4"]}).text
+        assert ctx.asked == [("more threads [THREADS=2]", "2"), ("more threads [THREADS=8]", "8"),
+                             ("more threads [THREADS=4]", "4")]
+        assert "- THREADS=8: a2 slower - THREADS 8" in text
+        assert "The best, THREADS=8, in full" in text
+        assert workspace.files() == kernel  # left as it was
+        assert [idea for idea, _ in toolbox.log.tried] == [i for i, _ in ctx.asked]
+        refused = toolbox.call("evaluate", {"idea": "x", "variants": ["NOPE=3"]})
+        assert refused.is_error and "no knob NOPE" in refused.text
+        assert toolbox.call("evaluate", {"idea": "x", "variants": ["THREADS"]}).is_error
+        assert toolbox.call("evaluate", {"idea": "x", "variants": ["THREADS=1"] * 5}).is_error

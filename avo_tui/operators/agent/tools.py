@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...evaluation.candidate import apply_knobs
 from ...evaluation.profile import (
     MAX_METRIC_CHARS,
     MAX_METRICS,
@@ -48,6 +49,8 @@ MAX_QUERY_CHARS = 1_000  # a knowledge search, a knowledge reference, a configur
 MAX_PLAN_CHARS = 4_000
 MAX_MESSAGE_CHARS = 2_000  # a commit message
 MAX_IDEA_CHARS = 300  # what an evaluated candidate tries
+MAX_VARIANTS = 4  # knob settings scored by one evaluate call
+MAX_VARIANT_CHARS = 200
 MAX_LISTED = 100  # versions or attempts in one listing
 MAX_HITS = 20  # knowledge search results
 MAX_LINE = 10_000_000  # a line number in the editor
@@ -109,11 +112,17 @@ SCHEMAS: list[dict[str, Any]] = [
     _tool("evaluate", "Compile, check and time the workspace kernel. Full (default) scores the "
           "whole grid and is what commit needs; quick checks the quick grid only (faster, not "
           "comparable with versions). Returns compile errors with source lines, correctness and "
-          "throughput per configuration, ratio to the baseline, registers and spills. `idea` "
-          "says in a few words what this candidate tries; it is kept with the attempt, and "
-          "later steps read it.",
+          "throughput per configuration against its strongest baseline, registers and spills, "
+          "the closest past attempts at the idea, and the budget. `idea` says in a few words "
+          "what this candidate tries; it is kept with the attempt, and later steps read it. "
+          f"`variants` scores up to {MAX_VARIANTS} knob settings of the workspace kernel in one "
+          "call (each an attempt of its own), one line each, the best one in full; the "
+          "workspace is left as it is.",
           {"idea": _str(MAX_IDEA_CHARS, "what this candidate tries, e.g. 'BLOCK_N 176 to cut "
-                        "the causal tail'"), "quick": _BOOL}, ("idea",)),
+                        "the causal tail'"), "quick": _BOOL,
+           "variants": {"type": "array", "minItems": 1, "maxItems": MAX_VARIANTS,
+                        "items": _str(MAX_VARIANT_CHARS, "knob settings, e.g. "
+                                      "'BLOCK_N=176,STAGES=3'")}}, ("idea",)),
     _tool("profile", "Nsight Compute on the workspace kernel, one configuration (default: the "
           "one with the worst ratio to the baseline). Sections: "
           + ", ".join(PROFILE_SECTIONS) + " (default summary and warp_state: the top stall "
@@ -335,7 +344,9 @@ class Toolbox:
 
     # -- evaluation, plan, notes, commit ------------------------------------------------------
 
-    def _evaluate(self, idea: str, quick: bool = False) -> str:
+    def _evaluate(self, idea: str, quick: bool = False, variants: list[str] | None = None) -> str:
+        if variants:
+            return self._evaluate_variants(idea, quick, variants)
         files = self._kernel_files()
         idea = _nonempty(idea, "idea")
         trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
@@ -356,6 +367,40 @@ class Toolbox:
         if self.meter is not None:
             text += f"\nBudget: {self.meter()}"
         return text
+
+    def _evaluate_variants(self, idea: str, quick: bool, variants: list[str]) -> str:
+        """Score each knob setting of the workspace kernel; a line each, the best in full."""
+        files, idea = self._kernel_files(), _nonempty(idea, "idea")
+        settings = [(v.strip(), _knob_settings(v)) for v in variants]
+        sources = []
+        for label, overrides in settings:
+            try:
+                sources.append((label, apply_knobs(files, overrides)))
+            except ValueError as error:  # an unknown knob, a value the knob refuses
+                raise ToolError(f"variant {label!r}: {error}") from None
+        close = self._closest(idea)
+        scored: list[tuple[str, Trial]] = []
+        for label, variant in sources:
+            trial = self.ctx.evaluate(variant, base=self.base, quick=quick,
+                                      idea=f"{idea} [{label}]")
+            self.evaluations += 1
+            self.log.add(f"{idea} [{label}]", trial.attempt)
+            scored.append((label, trial))
+        lines = [f"{len(scored)} variants of the workspace kernel (left as it is):"]
+        lines += [f"- {label}: {t.attempt.id} {t.outcome} - {report.clip(t.attempt.detail, 160)}"
+                  for label, t in scored]
+        ranked = [(t.score.gmean, label, t) for label, t in scored if t.score is not None]
+        if ranked:
+            _, label, best = max(ranked, key=lambda r: r[0])
+            self.last_trial = best
+            lines += [f"\nThe best, {label}, in full (to keep it, set these knob values in the "
+                      "file with str_replace, then evaluate and commit):",
+                      report.evaluation(best.result, best.files, best.attempt)]
+        if close:
+            lines.append("The closest past attempts at this idea:\n" + "\n".join(close))
+        if self.meter is not None:
+            lines.append(f"Budget: {self.meter()}")
+        return "\n".join(lines)
 
     def _closest(self, idea: str) -> list[str]:
         """The past directions (the ledger) and this step's earlier ideas most like ``idea``."""
@@ -502,6 +547,17 @@ class Toolbox:
         if not files:
             raise ToolError("the workspace is empty; create the kernel file first")
         return files
+
+
+def _knob_settings(text: str) -> dict[str, str]:
+    """'BLOCK_N=176, STAGES=3' as {knob: value}; ToolError when it does not read so."""
+    settings = {}
+    for part in (p.strip() for p in text.split(",")):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ToolError(f"a variant is KNOB=VALUE[,KNOB=VALUE...], not {text!r}")
+        settings[name.strip()] = value.strip()
+    return settings
 
 
 # -- checking inputs --------------------------------------------------------------------------
