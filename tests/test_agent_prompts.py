@@ -173,6 +173,11 @@ def test_the_reviewer_runs_by_itself_when_the_audit_finds_synchronisation(
 ) -> None:
     seed = {"attention.c": "int x;\n"}
     reviews: list[str] = []
+
+    def reviewer(checklist: str) -> str:
+        reviews.append(checklist)
+        return "OK"
+
     with Session.create(tmp_path / "s", target="cpu-attention", operator="agent",
                         seed_files=seed, sync=False) as session:
         ctx = Promising(SessionView(session))
@@ -180,7 +185,7 @@ def test_the_reviewer_runs_by_itself_when_the_audit_finds_synchronisation(
         workspace = Workspace(tmp_path / "ws", kb, 10_000)
         workspace.reset({"attention.c": "int x;\n" + change})
         toolbox = Toolbox(cast(StepContext, ctx), workspace, kb, base="v0",
-                          transcript=lambda: "{}", reviewer=lambda c: reviews.append(c) or "OK",
+                          transcript=lambda: "{}", reviewer=reviewer,
                           review_every_commit=every)
         text = toolbox.call("commit", {"message": "m"}).text
     assert bool(reviews) == asked, text
@@ -198,7 +203,9 @@ class ByThreads(StandIn):
 
     def evaluate(self, files: dict[str, str], *, base: str, note: str = "",
                  quick: bool = False, idea: str | None = None) -> Trial:
-        threads = int(re.search(r"#define THREADS (\d+)", files["attention.c"]).group(1))
+        found = re.search(r"#define THREADS (\d+)", files["attention.c"])
+        assert found is not None
+        threads = int(found.group(1))
         number = len(self.asked) + 1
         self.asked.append((idea or "", str(threads)))
         attempt = Attempt(f"a{number}", base, "agent", {}, "slower", f"THREADS {threads}",

@@ -236,7 +236,7 @@ def test_the_supervisors_directions_stand_until_the_agent_says_they_are_done(
 def test_profile_defaults_to_the_configuration_furthest_behind_its_baseline_and_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_agent_bounds import StandIn
+    from agent_context import StandIn
 
     from avo_tui.evaluation import get_target
     from avo_tui.evaluation.sanitize import smallest_config

@@ -33,7 +33,10 @@ from . import bar, disassembly, history, ledger, report
 from .api import INVALID_INPUT
 from .audit import sync_audit
 from .checklist import checklist
-from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT, kept_notes, stored_notes
+from .notes import MAX_NOTE_CHARS as MAX_NOTE_CHARS
+from .notes import MAX_NOTES_CHARS as MAX_NOTES_CHARS
+from .notes import NOTES_KEPT as NOTES_KEPT
+from .notes import kept_notes, stored_notes
 from .research import StepLog
 from .workspace import MAX_PATH_CHARS, ToolError, Workspace, check_text
 
