@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 from collections.abc import Callable
@@ -342,32 +343,29 @@ def fa3_baseline(config: Config) -> BaselineCall:
 
 
 FA4_MAJORS = (9, 10)  # FlashAttention-4's kernels: Hopper and data-centre Blackwell
-
-
-def _fa4_missing() -> str | None:
-    try:
-        import flash_attn.cute  # noqa: F401
-    except Exception as error:  # an ImportError, or a broken install raising anything
-        return f"flash_attn.cute is not importable ({type(error).__name__}: {error})"
-    major = torch.cuda.get_device_capability()[0] if torch.cuda.is_available() else 0
-    if major not in FA4_MAJORS:
-        return ("FlashAttention-4 runs on Hopper (sm_90) and data-centre Blackwell (sm_100, "
-                "sm_103) alone")
-    return None
-
-
 FA3_MAJORS = (9,)  # the fa3-fwd wheel is built for sm_90a alone
 
 
-def _fa3_missing() -> str | None:
+def _package_missing(module: str, majors: tuple[int, ...], elsewhere: str) -> str | None:
+    """Why a FlashAttention package cannot run here: ``module`` does not import, or this GPU's
+    major architecture is not in ``majors`` (then ``elsewhere`` says where it runs)."""
     try:
-        import fa3_fwd_interface  # noqa: F401
+        importlib.import_module(module)
     except Exception as error:  # an ImportError, or a broken install raising anything
-        return f"fa3_fwd_interface is not importable ({type(error).__name__}: {error})"
+        return f"{module} is not importable ({type(error).__name__}: {error})"
     major = torch.cuda.get_device_capability()[0] if torch.cuda.is_available() else 0
-    if major not in FA3_MAJORS:
-        return "FlashAttention-3 (the fa3-fwd build) runs on Hopper (sm_90) alone"
-    return None
+    return None if major in majors else elsewhere
+
+
+def _fa4_missing() -> str | None:
+    return _package_missing("flash_attn.cute", FA4_MAJORS, (
+        "FlashAttention-4 runs on Hopper (sm_90) and data-centre Blackwell (sm_100, sm_103) "
+        "alone"))
+
+
+def _fa3_missing() -> str | None:
+    return _package_missing("fa3_fwd_interface", FA3_MAJORS,
+                            "FlashAttention-3 (the fa3-fwd build) runs on Hopper (sm_90) alone")
 
 
 def _sdpa_missing(name: str, device: str = "cuda") -> str | None:
