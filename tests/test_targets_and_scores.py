@@ -188,3 +188,66 @@ def test_a_baseline_timed_beside_the_candidate_takes_its_median_from_the_pairs()
     assert timing.median_s == pytest.approx(2.5e-3)  # 1.25 times the candidate's, not 1.1e-3
     assert (timing.min_s, timing.reps, timing.spread_pct) == (1e-3, 3, summarize(own).spread_pct)
     assert beside_timing(own, None, reference) == summarize(own)
+
+
+def test_baselines_short_of_launches_are_timed_beside_the_candidate_until_they_have_enough(
+) -> None:
+    """A gate that decides in three sweeps gives each of four baselines two or three launches
+    on a configuration, and their ratios then swing by percents: the evaluation tops them up,
+    each launch between two of the candidate's, one of those checked, within the target's time
+    for a baseline."""
+    from avo_tui.evaluation import EvalRequest
+    from avo_tui.evaluation.measure import BASELINE_LAUNCHES
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+
+    evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
+    config = get_target("cpu-attention").quick_configs[0]
+    launched: list[str] = []
+    verified: list[int] = []
+
+    def subject(name: str) -> Subject:
+        def run() -> float:
+            launched.append(name)
+            return 1e-3
+
+        return Subject(name, lambda: None, run, lambda: verified.append(len(launched)))
+
+    candidate, cudnn, fa4 = subject("candidate"), subject("cudnn"), subject("fa4")
+    samples: dict[str, list[float]] = {"cudnn": [1.2e-3] * 5, "fa4": []}
+    logs: dict[str, list[float]] = {"cudnn": [0.18] * 5}
+    evaluation.first_launch_s[config] = 1e-4
+    evaluation._top_up_baselines(config, candidate, [cudnn, fa4], samples, logs)
+    assert [len(samples[n]) for n in ("cudnn", "fa4")] == [BASELINE_LAUNCHES] * 2
+    assert [len(logs[n]) for n in ("cudnn", "fa4")] == [BASELINE_LAUNCHES] * 2
+    timed = launched[3:]  # after one untimed warm-up launch of each subject
+    assert timed[::2] == ["candidate"] * (len(timed) // 2 + 1)  # every baseline between two
+    assert len(verified) == 1 and timed[verified[0] - 4] == "candidate"
+
+    # Within the time the target gives a baseline: a slow kernel gets fewer launches.
+    slow: dict[str, list[float]] = {"cudnn": [], "fa4": []}
+    evaluation.first_launch_s[config] = get_target("cpu-attention").time_budget_s / 4
+    evaluation._top_up_baselines(config, candidate, [cudnn, fa4], slow, {})
+    assert [len(slow[n]) for n in ("cudnn", "fa4")] == [2, 2]
+
+
+def test_a_gpu_times_its_baselines_afresh_on_every_evaluation() -> None:
+    """On a GPU a ratio to a baseline timed in another evaluation moved by percents: only a
+    device that says so reuses one (the CPU, where both move alike with the machine's load)."""
+    from avo_tui.evaluation import EvalRequest
+    from avo_tui.evaluation.cpu import CpuDevice
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+
+    config = get_target("cpu-attention").quick_configs[0]
+    stored = summarize([1e-3] * 5)
+    request = EvalRequest("cpu-attention", {},
+                          known_baselines={config.name: {"torch-sdpa-cpu": stored}})
+    pipeline = Pipeline("cpu")
+    evaluation = Evaluation(pipeline, request, lambda *_: None)
+    assert evaluation.known_baselines(config, ("torch-sdpa-cpu",)) == {"torch-sdpa-cpu": stored}
+
+    class Gpu(CpuDevice):
+        reuses_baselines = False
+
+    pipeline.device = Gpu()
+    assert Evaluation(pipeline, request, lambda *_: None).known_baselines(
+        config, ("torch-sdpa-cpu",)) == {}

@@ -48,6 +48,10 @@ class Device(Protocol):
     def consistency_factor(self) -> float:
         """Checked launches may take this times the median of all launches, no more."""
         ...
+    @property
+    def reuses_baselines(self) -> bool:
+        """Whether a baseline's timing from an earlier evaluation may stand for this one's."""
+        ...
 
     def load(
         self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]

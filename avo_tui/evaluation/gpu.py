@@ -315,6 +315,10 @@ class CudaDevice:
         return f"sm_{major}{minor}" + ("a" if major in (9, 10, 12) else "")
 
     consistency_factor = 1.5
+    # A GPU's clock under sustained load differs from one evaluation to the next, and a
+    # baseline answers it unlike our kernels do: a ratio to a timing from another evaluation
+    # moved by 4-12% where one timed beside the kernel moved by 0.2% (RESULTS.md, 2026-11-24).
+    reuses_baselines = False
     time_sequence = staticmethod(sequence_events)
 
     def load(

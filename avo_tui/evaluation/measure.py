@@ -50,6 +50,9 @@ VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in ea
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
 CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
+# Launches of each baseline timed beside the candidate per configuration and evaluation, at
+# least: below that a ratio to it swings by percents between evaluations (RESULTS.md).
+BASELINE_LAUNCHES = 24
 CANDIDATE = "candidate"
 INCUMBENT = "incumbent"
 
@@ -128,8 +131,9 @@ class Measure(Checks):
         return tuple(names), missing
 
     def known_baselines(self, config: Config, baselines: tuple[str, ...]) -> dict[str, Timing]:
-        """Baseline timings to reuse: this worker's own first, then the request's."""
-        if not self.request.reuse_baselines:
+        """Baseline timings to reuse: this worker's own first, then the request's; none where
+        the request or the device says to time them afresh."""
+        if not (self.request.reuse_baselines and self.device.reuses_baselines):
             return {}
         given = self.request.known_baselines.get(config.name, {})
         known = self.pipeline.baseline_timings
@@ -268,6 +272,9 @@ class Measure(Checks):
                 if decision == "accept" and checked < plan.min_checked and not final:
                     decision = "continue"
         for entry in timed:
+            self._top_up_baselines(entry.config, pairs[entry.name][0], beside[entry.name],
+                                   baseline_s[entry.name], baseline_logs[entry.name])
+        for entry in timed:
             entry.block_gains = list(estimate.blocks[entry.name])
             entry.timing = summarize(times[entry.name][CANDIDATE])
             entry.incumbent_timing = summarize(times[entry.name][INCUMBENT])
@@ -284,6 +291,35 @@ class Measure(Checks):
             "floor": plan.floor,
             "gate": self.request.gate is not None,
         }
+
+    def _top_up_baselines(self, config: Config, candidate: Subject, baselines: list[Subject],
+                          samples: dict[str, list[float]], logs: dict[str, list[float]]) -> None:
+        """Baselines timed beside the candidate until each has BASELINE_LAUNCHES launches on
+        this configuration, within the time the target gives each baseline: a baseline answers
+        the clock's swings unlike our kernel does, so its ratio needs more launches than the
+        few a short gate gives it. The candidate launches between them, one of its launches
+        checked, and only serves as the reference here."""
+        short = {s.name: BASELINE_LAUNCHES - len(samples[s.name]) for s in baselines}
+        first_s = max(self.first_launch_s.get(config, 0.0), 1e-6)
+        turns = min(max(short.values(), default=0),
+                    int(self.target.time_budget_s / (2 * first_s)))
+        order: list[Subject] = []
+        for turn in range(turns):
+            order += [s for s in baselines if short[s.name] > turn]
+        if not order:
+            return
+        checked = self.draws.randrange(len(order) + 1)
+        launches: list[Launch] = []
+        for index, baseline in enumerate(order):
+            launches += [(candidate, index == checked), (baseline, False)]
+        launches.append((candidate, checked == len(order)))
+        self.progress("time", "baselines beside the candidate")
+        measured = self.device.time_sequence([candidate, *baselines], launches)
+        for (subject, _), seconds in zip(launches, measured, strict=True):
+            if subject is not candidate:
+                samples[subject.name].append(seconds)
+        _extend(logs, beside_logs([(s.name, t) for (s, _), t in zip(launches, measured,
+                                                                   strict=True)], CANDIDATE))
 
     def _pair(self, kernel: Kernel, incumbent: Kernel, config: Config) -> tuple[Subject, Subject]:
         """The two kernels' subjects on ``config``: one input pool and two output buffers
