@@ -203,7 +203,7 @@ async def test_at_80x24_the_log_screens_footer_is_whole(browsed: Path) -> None:
 async def test_the_score_chart_spreads_a_few_versions_over_its_width() -> None:
     from textual.app import App
 
-    from avo_tui.tui.widgets.chart import ScoreChart
+    from avo_tui.tui.widgets.chart import ChartData, ScoreChart
 
     class One(App[None]):
         def compose(self):  # type: ignore[no-untyped-def]
@@ -212,7 +212,7 @@ async def test_the_score_chart_spreads_a_few_versions_over_its_width() -> None:
     app = One()
     async with app.run_test(size=(88, 10)) as pilot:
         chart = app.query_one(ScoreChart)
-        chart.set_data([("v0", 10.0), ("v1", 20.0)], {"cudnn": 15.0}, "TFLOP/s")
+        chart.data = ChartData((("v0", 10.0), ("v1", 20.0)), {"cudnn": 15.0}, "TFLOP/s")
         await pilot.pause()
         bottom = str(chart.render()).splitlines()[-2]  # the lowest row of bars
         bars = bottom[8:]

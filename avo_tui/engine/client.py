@@ -9,6 +9,7 @@ reads the same files, two viewers of one run always agree.
 
 from __future__ import annotations
 
+import enum
 import json
 import threading
 from collections.abc import Callable
@@ -24,6 +25,15 @@ from .inbox import send
 POLL_BATCH = 2000  # events taken per poll, so a view catching up stays responsive
 
 OUTPUT_LOG = "output.log"  # the session's full output, written by views/output_log.py
+
+
+class Delivery(enum.Enum):
+    """What became of a command a view sent (:meth:`RunClient.send`)."""
+
+    SENT = "sent"  # a live run takes it at its next safe point
+    STOPPING = "stopping"  # this process's run is stopping: it is kept for the session's next run
+    QUEUED = "queued"  # no run is live: it waits in the inbox for the session's next run
+    NOT_SENT = "not sent"  # a stop with no run live to stop (a queued one would end the next)
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,11 @@ class RunClient:
         self.cursor = 0  # the last event seq handed to the view
         self.stalled = False  # the supervisor intervened and nothing was committed since
         self._engine_thread: threading.Thread | None = None
+        self._delivery = threading.Lock()  # a send and the end of the engine thread
+        self._engine_ended = False
+        self._stopping = False  # this view stopped the in-process run; it has not ended yet
+        self._held: list[cmd.Command] = []  # sent while it stopped: for the next run
+        self._sent: list[tuple[Path, cmd.Command]] = []  # inbox files sent to this process's run
 
     @property
     def attached(self) -> bool:
@@ -58,21 +73,66 @@ class RunClient:
     def live(self) -> bool:
         """Whether an engine is running this session now."""
         if self.engine is not None:
-            return self._engine_thread is not None and self._engine_thread.is_alive()
+            thread = self._engine_thread
+            return thread is not None and thread.is_alive() and not self._engine_ended
         return self.writer() is not None
 
     # -- steering -----------------------------------------------------------------------------
 
-    def send(self, command: cmd.Command) -> bool:
-        """Deliver a command; True when a live run takes it at its next safe point (this
-        process's engine, or another process's through the session's inbox), False when it
-        waits in the inbox for the session's next run, as it does once this process's own
-        engine has ended (it reads no more commands)."""
-        if self.engine is not None and self.live():
-            self.engine.submit(command)
-            return True
-        send(self.directory, command)
-        return self.engine is None and self.live()  # a run in another process reads the inbox
+    def send(self, command: cmd.Command) -> Delivery:
+        """Deliver a command, and say what became of it (:class:`Delivery`).
+
+        Every command but a stop goes through the session's inbox folder, as ``avo send``'s
+        do, also to this process's engine: a run that ends before its next safe point leaves
+        it there for the session's next run, so nothing sent is lost (an engine's in-memory
+        queue dies with it). A stop reaches only a live run: queued, it would end the next
+        run as it starts. While this process's run stops (this view stopped it), commands
+        are held and put in the inbox once it has ended, so that they reach the next run and
+        not the one that is stopping."""
+        whole_run_stop = isinstance(command, cmd.Stop) and command.lane is None
+        with self._delivery:
+            live = self.live()
+            if isinstance(command, cmd.Stop):
+                if not live:
+                    return Delivery.NOT_SENT
+                if self.engine is not None:
+                    self.engine.submit(command)  # to this engine alone
+                    self._stopping |= whole_run_stop
+                else:
+                    send(self.directory, command)
+                return Delivery.SENT
+            if self.engine is not None and live and self.stopping:
+                self._held.append(command)
+                return Delivery.STOPPING
+            path = send(self.directory, command)
+            if not live:
+                return Delivery.QUEUED
+            if self.engine is not None:
+                self._sent.append((path, command))
+            return Delivery.SENT
+
+    @property
+    def stopping(self) -> bool:
+        """Whether this process's run is stopping: this view stopped it, or the engine has
+        taken a stop; False once it has ended."""
+        engine = self.engine
+        return (engine is not None and not self._engine_ended
+                and (self._stopping or engine.stop_reason is not None))
+
+    def untaken(self) -> list[cmd.Command]:
+        """The commands sent to this process's run that it ended without taking: they wait
+        in the inbox for the session's next run. Each is reported once."""
+        with self._delivery:
+            sent, self._sent = self._sent, []
+        return [command for path, command in sent if path.exists()]
+
+    def _engine_finished(self) -> None:
+        """The engine thread has ended: what was held while it stopped goes to the inbox."""
+        with self._delivery:
+            self._engine_ended = True
+            held, self._held = self._held, []
+            for command in held:
+                send(self.directory, command)
 
     def start_engine(self, on_end: Callable[[str], None],
                      on_error: Callable[[BaseException], None]) -> None:
@@ -88,8 +148,10 @@ class RunClient:
             try:
                 reason = engine.run()
             except BaseException as error:  # reported to the view, which stays up
+                self._engine_finished()
                 on_error(error)
             else:
+                self._engine_finished()
                 on_end(reason)
 
         self._engine_thread = threading.Thread(target=run, name="avo-engine", daemon=True)

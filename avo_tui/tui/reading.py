@@ -15,11 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Protocol, cast
 
-from textual.dom import DOMNode
 from textual.message import Message
-from textual.message_pump import MessagePump
 
 from ..engine.budget import Spending, VersionCosts
 from ..engine.client import POLL_BATCH, RunClient
@@ -52,15 +49,6 @@ FRESH_ERROR_S = 60.0
 
 
 Job = Callable[["SessionReader"], Message]
-
-
-class _Reads(Protocol):
-    def read_for(self, to: MessagePump, job: Job) -> object: ...
-
-
-def read_for(node: DOMNode, job: Job) -> None:
-    """Run ``job`` on the app's read thread; its message comes back to ``node`` (a screen)."""
-    cast(_Reads, node.app).read_for(node, job)
 
 
 @dataclass

@@ -26,7 +26,8 @@ from ...views.attempts import (
     outcome_style,
     select_attempts,
 )
-from ..reading import SessionReader, read_for
+from ..reading import SessionReader
+from ..reads import Reads
 from .detail import Sheet, diff_view
 
 LISTED = 500  # the newest attempts listed; a session may hold a hundred thousand
@@ -58,8 +59,9 @@ class AttemptsScreen(Sheet):
     AttemptsScreen #attempt-detail { height: auto; max-height: 6; color: $text-muted; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reads: Reads) -> None:
         super().__init__()
+        self.reads = reads
         self.failed = False
         self.attempts: list[Attempt] = []
         self.loaded = False
@@ -77,7 +79,7 @@ class AttemptsScreen(Sheet):
     def _read(self) -> None:
         failed = self.failed
         self.loaded = False
-        read_for(self, lambda reader: read_attempts(reader, failed))
+        self.reads.for_view(self, lambda reader: read_attempts(reader, failed))
 
     def action_toggle_failed(self) -> None:
         self.failed = not self.failed
@@ -114,7 +116,7 @@ class AttemptsScreen(Sheet):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         attempt = self._attempt(event.option_index)
         if attempt is not None:
-            self.app.push_screen(AttemptDetail(attempt))
+            self.app.push_screen(AttemptDetail(attempt, self.reads))
 
     def _attempt(self, index: int) -> Attempt | None:
         return self.attempts[index] if 0 <= index < len(self.attempts) else None
@@ -157,9 +159,9 @@ def read_attempt(reader: SessionReader, attempt: Attempt) -> AttemptRead:
 class AttemptDetail(Sheet):
     """One attempt: what it was, its evaluation log, its diff."""
 
-    def __init__(self, attempt: Attempt) -> None:
+    def __init__(self, attempt: Attempt, reads: Reads) -> None:
         super().__init__()
-        self.attempt = attempt
+        self.attempt, self.reads = attempt, reads
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -181,7 +183,7 @@ class AttemptDetail(Sheet):
 
     def on_mount(self) -> None:
         attempt = self.attempt
-        read_for(self, lambda reader: read_attempt(reader, attempt))
+        self.reads.for_view(self, lambda reader: read_attempt(reader, attempt))
 
     def on_attempt_read(self, message: AttemptRead) -> None:
         self.query_one("#tab-log Static", Static).update(message.log)

@@ -20,7 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ...store import Session, Version
-from ..reading import SessionReader, read_for
+from ..reading import SessionReader
+from ..reads import Reads
 from ..scores import ScoreSheet, score_sheet, transcript_of
 
 TRANSCRIPT_CLIP = 1500  # characters of each tool result shown
@@ -136,9 +137,9 @@ def read_detail(reader: SessionReader, v: Version) -> DetailRead:
 class VersionDetail(Sheet):
     """Message and scores, diff, transcript: one tab each, read off the event loop."""
 
-    def __init__(self, version: Version) -> None:
+    def __init__(self, version: Version, reads: Reads) -> None:
         super().__init__()
-        self.version = version
+        self.version, self.reads = version, reads
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -149,7 +150,7 @@ class VersionDetail(Sheet):
 
     def on_mount(self) -> None:
         version = self.version
-        read_for(self, lambda reader: read_detail(reader, version))
+        self.reads.for_view(self, lambda reader: read_detail(reader, version))
 
     def on_detail_read(self, message: DetailRead) -> None:
         for tab, content in (("summary", message.summary), ("diff", message.diff),
@@ -176,9 +177,9 @@ def read_compare(reader: SessionReader, old: Version, new: Version) -> CompareRe
 
 
 class CompareScreen(Sheet):
-    def __init__(self, old: Version, new: Version) -> None:
+    def __init__(self, old: Version, new: Version, reads: Reads) -> None:
         super().__init__()
-        self.old, self.new = old, new
+        self.old, self.new, self.reads = old, new, reads
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -187,7 +188,7 @@ class CompareScreen(Sheet):
 
     def on_mount(self) -> None:
         old, new = self.old, self.new
-        read_for(self, lambda reader: read_compare(reader, old, new))
+        self.reads.for_view(self, lambda reader: read_compare(reader, old, new))
 
     def on_compare_read(self, message: CompareRead) -> None:
         self.query_one(Static).update(message.content)

@@ -15,9 +15,9 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ...store import Version
-from ..reading import read_for
+from ..reads import Reads
 from ..scores import ScoreSheet, score_sheet
-from ..widgets.chart import ScoreChart
+from ..widgets.chart import ChartData, ScoreChart
 from .detail import Sheet, scores_table
 
 # One line a sentence, never broken inside one: the sheet wraps them to its own width.
@@ -61,9 +61,10 @@ class ScoresScreen(Sheet):
     DEFAULT_CSS = "ScoresScreen ScoreChart { height: 14; }"
     BINDINGS = [Binding("escape,q,s", "dismiss", "close")]
 
-    def __init__(self, points: list[tuple[str, float]], version: Version | None) -> None:
+    def __init__(self, points: tuple[tuple[str, float], ...], version: Version | None,
+                 reads: Reads) -> None:
         super().__init__()
-        self.points, self.version = points, version
+        self.points, self.version, self.reads = points, version, reads
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -72,12 +73,12 @@ class ScoresScreen(Sheet):
             yield Static(Text("reading ...", style="dim"), id="figures")
 
     def on_mount(self) -> None:
-        self.query_one(ScoreChart).set_data(self.points, {}, "")
+        self.query_one(ScoreChart).data = ChartData(self.points)
         version = self.version
         if version is None:
             self.on_sheet_read(SheetRead(None))
             return
-        read_for(self, lambda reader: SheetRead(score_sheet(reader.session, version)))
+        self.reads.for_view(self, lambda reader: SheetRead(score_sheet(reader.session, version)))
 
     def on_sheet_read(self, message: SheetRead) -> None:
         sheet = message.sheet
@@ -86,5 +87,5 @@ class ScoresScreen(Sheet):
                   scores_table([sheet])) if sheet and sheet.configs
             else Text("no per-configuration figures for this version", style="dim"))
         if sheet is not None:
-            self.query_one(ScoreChart).set_data(self.points, sheet.baselines, sheet.unit)
+            self.query_one(ScoreChart).data = ChartData(self.points, sheet.baselines, sheet.unit)
         self.loaded = True

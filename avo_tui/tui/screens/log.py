@@ -9,7 +9,7 @@ from array import array
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
 from rich.segment import Segment
 from rich.text import Text
@@ -17,11 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
+
+from ..reads import Reads
 
 CHUNK = 1 << 20
 CACHED_LINES = 4000
@@ -65,16 +66,12 @@ def read_log(path: Path, scanned: int, last_start: int, widest: int,
     return LogRead(starts, scanned, widest, first, lines)
 
 
-class _LogReads(Protocol):
-    def read_log(self, to: MessagePump, job: Any) -> object: ...
-
-
 class FileLog(ScrollView, can_focus=True):
     """A read-only view of a text file that grows; it follows the end while you are there."""
 
-    def __init__(self, path: Path, **kwargs: Any) -> None:
+    def __init__(self, path: Path, reading: Reads, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.path = path
+        self.path, self.reading = path, reading
         self.starts = array("Q", [0])  # byte offset of each line; the last one is open
         self.scanned = 0
         self.widest = 0
@@ -101,8 +98,7 @@ class FileLog(ScrollView, can_focus=True):
         window = self.starts[start:end + 1]
         path, scanned, last, widest = self.path, self.scanned, self.starts[-1], self.widest
         self._asked = True
-        cast(_LogReads, self.app).read_log(
-            self, lambda: read_log(path, scanned, last, widest, window, start))
+        self.reading.log(self, lambda: read_log(path, scanned, last, widest, window, start))
 
     def on_log_read(self, message: LogRead) -> None:
         self._asked = False
@@ -141,14 +137,14 @@ class FileLog(ScrollView, can_focus=True):
 class LogScreen(Screen[None]):
     BINDINGS = [Binding("escape,q,o", "dismiss", "close")]
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, reads: Reads) -> None:
         super().__init__()
-        self.path = path
+        self.path, self.reads = path, reads
 
     def compose(self) -> ComposeResult:
         yield Static(Text.assemble((str(self.path), "bold"), "  ",
                                    ("the whole output of this session", "dim")))
-        log = FileLog(self.path, id="file-log")
+        log = FileLog(self.path, self.reads, id="file-log")
         yield log
         yield Footer(compact=True, show_command_palette=False)  # whole at 80 columns
 

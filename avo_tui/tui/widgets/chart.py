@@ -3,43 +3,43 @@ against the baselines measured in the same run."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 BASELINE_STYLES = ("yellow", "magenta", "blue")
 
 
+@dataclass(frozen=True)
+class ChartData:
+    points: tuple[tuple[str, float], ...] = ()  # (version id, gmean) in commit order
+    baselines: dict[str, float] = field(default_factory=dict)
+    unit: str = ""
+
+
 class ScoreChart(Widget):
     DEFAULT_CSS = "ScoreChart { height: 8; }"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.points: list[tuple[str, float]] = []  # (version id, gmean) in commit order
-        self.baselines: dict[str, float] = {}
-        self.unit = ""
-
-    def set_data(self, points: list[tuple[str, float]], baselines: dict[str, float],
-                 unit: str) -> None:
-        self.points, self.baselines, self.unit = points, baselines, unit
-        self.refresh()
+    data: reactive[ChartData] = reactive(ChartData)  # repainted when it changes
 
     def render(self) -> Text:
         width, height = max(10, self.size.width), max(3, self.size.height)
-        legend = Text(f"gmean {self.unit}", style="bold")
-        for (name, value), style in zip(self.baselines.items(), BASELINE_STYLES, strict=False):
+        data = self.data
+        legend = Text(f"gmean {data.unit}", style="bold")
+        for (name, value), style in zip(data.baselines.items(), BASELINE_STYLES, strict=False):
             legend.append(f"  {name} {value:.4g}", style=style)
-        if not self.points:
+        if not data.points:
             return legend + Text("\nno scored versions yet", style="dim")
         rows = height - 2
-        shown = self.points[-(width - 8):]
+        shown = data.points[-(width - 8):]
         column = max(1, (width - 8) // len(shown))  # a few versions spread over the width
-        top = max([v for _, v in shown] + list(self.baselines.values())) or 1.0
+        top = max([v for _, v in shown] + list(data.baselines.values())) or 1.0
         levels = [v / top * rows * 8 for _, v in shown]
         marks = {round(v / top * rows * 8 / 8 - 0.5): s for (_, v), s
-                 in zip(self.baselines.items(), BASELINE_STYLES, strict=False)}
+                 in zip(data.baselines.items(), BASELINE_STYLES, strict=False)}
         lines = []
         for row in range(rows - 1, -1, -1):
             line = Text(f"{top * (row + 1) / rows:>7.3g} " if row in (rows - 1, 0) else " " * 8,

@@ -8,12 +8,14 @@ are), so the rows it has show the change rather than its headers and context.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import events
 from textual.geometry import Size
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -65,29 +67,56 @@ def tighten(text: str) -> str:
     return "\n".join(kept)
 
 
+DiffKey = tuple[str | int | None, str]  # (version, or for the candidate its lane, mode)
+
+
+@dataclass(frozen=True)
+class DiffContent:
+    """A diff to show: its title, its text, what it is of (``key``, None for a word that is
+    no diff), and what an empty one says."""
+
+    title: str = ""
+    text: str = ""
+    key: DiffKey | None = None
+    empty: str = "no changes"
+
+
 class DiffPane(ScrollView, can_focus=True):
     """A Line API view: a new diff is drawn without laying the screen out again (a Static in
     a scrolling container re-lays and repaints the whole screen on every update, each key in
-    the lineage)."""
+    the lineage). Bound to the app's diff and diff mode (``data_bind``)."""
 
     DEFAULT_CSS = "DiffPane { overflow-x: hidden; overflow-y: scroll; }"
 
+    content: var[DiffContent] = var(DiffContent, init=False)
+    mode: var[str] = var(MODES[0], init=False)  # the title says it until a diff comes
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.title = ""
-        self.text = ""
-        self.key: tuple[str | int | None, str] | None = None  # (version or lane, mode) shown
-        self.empty = "no changes"  # what an empty diff says
         self._rows: list[Strip] = []
         self._laid_for: tuple[int, bool] | None = None  # (width, short) the rows are for
 
-    def show(self, title: str, text: str, key: tuple[str | int | None, str] | None = None,
-             empty: str = "no changes") -> None:
-        self.title, self.text, self.key, self.empty = title, text, key, empty
-        self.border_title = title
+    @property
+    def title(self) -> str:
+        return self.content.title
+
+    @property
+    def key(self) -> DiffKey | None:
+        return self.content.key
+
+    @property
+    def empty(self) -> str:
+        return self.content.empty
+
+    def watch_content(self, content: DiffContent) -> None:
+        self.border_title = content.title
         self._laid_for = None
         self._lay_out()
         self.scroll_home(animate=False, immediate=True)
+
+    def watch_mode(self, old: str, mode: str) -> None:
+        if mode != old:  # a binding sets it again at mount: the title stays until it changes
+            self.border_title = f"diff vs {mode}"
 
     def on_resize(self, event: events.Resize) -> None:
         self._lay_out()
@@ -98,14 +127,14 @@ class DiffPane(ScrollView, can_focus=True):
         if width <= 0 or (width, short) == self._laid_for:
             return
         self._laid_for = (width, short)
-        text = tighten(self.text) if short else self.text
+        text = tighten(self.content.text) if short else self.content.text
         console = self.app.console
         if text:
             body = Syntax(text, "diff", theme="ansi_dark", background_color="default")
             highlighted = body.highlight(text)
             highlighted.rstrip()
         else:
-            highlighted = Text(self.empty, style="dim")
+            highlighted = Text(self.content.empty, style="dim")
         self._rows = [Strip(line.render(console), line.cell_len)
                       for line in highlighted.wrap(console, width, overflow="fold",
                                                    no_wrap=False)]

@@ -10,10 +10,8 @@ lane, its status and its base always show.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..lane_facts import Gpu, LaneFacts
@@ -71,31 +69,25 @@ def shown_lanes(lanes: tuple[LaneFacts, ...], selected: int | None,
 
 
 class LanesStrip(Widget):
+    """Bound to the app's lanes, selection and activity (``data_bind``): repainted when one
+    of them changes, laid out again only when its height does."""
+
     DEFAULT_CSS = """
     LanesStrip { height: 0; background: $boost; display: none; }
     LanesStrip.-several { display: block; }
     """
 
-    lanes: tuple[LaneFacts, ...] = ()
-    selected: int | None = None  # the lane the controls act on; None: every lane
-    activity: Mapping[int, str] = MappingProxyType({})  # each lane's latest progress
-    max_rows = 8  # the app lowers it on short terminals
+    lanes: reactive[tuple[LaneFacts, ...]] = reactive(())
+    selected: reactive[int | None] = reactive(None)  # the lane the controls act on; None: all
+    activity: reactive[dict[int, str]] = reactive(dict)  # each lane's latest progress
+    max_rows: reactive[int] = reactive(8)  # the app lowers it on short terminals
 
-    def show(self, lanes: tuple[LaneFacts, ...], selected: int | None,
-             activity: Mapping[int, str]) -> None:
-        activity = dict(activity)
-        if (lanes, selected, activity) == (self.lanes, self.selected, self.activity):
-            return  # a frame is not free: only on a change
-        self.lanes, self.selected, self.activity = lanes, selected, activity
+    def watch_lanes(self, lanes: tuple[LaneFacts, ...]) -> None:
         self.set_class(bool(lanes), "-several")
         self._fit()
-        self.refresh()
 
-    def set_max_rows(self, rows: int) -> None:
-        if rows != self.max_rows:
-            self.max_rows = rows
-            self._fit()
-            self.refresh()
+    def watch_max_rows(self) -> None:
+        self._fit()
 
     def _fit(self) -> None:
         height = min(len(self.lanes), self.max_rows)

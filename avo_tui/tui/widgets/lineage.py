@@ -11,10 +11,11 @@ expansion, so opening a session costs the same at 10 versions and at 10,000.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -36,6 +37,16 @@ class Entry:
 class Marks:
     head: str
     best: str | None
+
+
+@dataclass(frozen=True)
+class LineageView:
+    """The lineage the tree shows and its marks; ``revision`` counts the times it moved (a
+    commit, a rollback), since the view's lineage is one object that grows."""
+
+    lineage: Lineage = field(compare=False)
+    marks: Marks
+    revision: int
 
 
 def version_label(v: Version, marks: Marks, side_branches: int = 0,
@@ -95,19 +106,21 @@ class LineageTree(Tree[Entry]):
         self.guide_depth = 2
         self.lineage = Lineage()
         self.marks = Marks("v0", None)
-        self._compact = False
 
-    @property
-    def compact(self) -> bool:
-        return self._compact
+    view: var[LineageView | None] = var(None, init=False)  # bound to the app's
+    compact: var[bool] = var(False, init=False)  # short labels (narrow terminals)
 
-    @compact.setter
-    def compact(self, compact: bool) -> None:
-        """Short labels (narrow terminals); the tree is rebuilt when it changes."""
-        if compact != self._compact:
-            self._compact = compact
-            if len(self.lineage):
-                self.load(self.lineage, self.marks)
+    def watch_view(self, view: LineageView | None) -> None:
+        """Rebuilt when the lineage moves; the cursor follows the head, unless the user has
+        moved it elsewhere to browse."""
+        if view is None:
+            return
+        following = self.selected_version in (None, self.marks.head)
+        self.load(view.lineage, view.marks, reveal=view.marks.head if following else None)
+
+    def watch_compact(self, old: bool, compact: bool) -> None:
+        if compact != old and len(self.lineage):  # a binding sets it again at mount
+            self.load(self.lineage, self.marks)
 
     def load(self, lineage: Lineage, marks: Marks, reveal: str | None = None) -> None:
         """(Re)build from the root and put the cursor on ``reveal`` (else the version that
@@ -138,7 +151,7 @@ class LineageTree(Tree[Entry]):
         for vid in run:
             sides = len(self.lineage.children(vid)) - 1
             label = version_label(self.lineage.get(vid), self.marks, max(0, sides),
-                                  self._compact)
+                                  self.compact)
             if sides > 0:
                 node.add(label, data=Entry(vid))
             else:  # the indent lines leaves up with the expand icon of branch points

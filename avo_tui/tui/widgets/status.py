@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 STATE_STYLES = {
@@ -104,14 +105,11 @@ def status_text(f: StatusFacts, width: int = 1000) -> Text:
 
 
 class StatusBar(Widget):
+    """Bound to the app's status (``data_bind``): it repaints only when the facts change."""
+
     DEFAULT_CSS = "StatusBar { height: 1; background: $panel; }"
 
-    facts: StatusFacts | None = None
-
-    def show(self, facts: StatusFacts) -> None:
-        if facts != self.facts:  # only on a change: a frame is not free
-            self.facts = facts
-            self.refresh()
+    facts: reactive[StatusFacts | None] = reactive(None)
 
     def render(self) -> Text:
         return status_text(self.facts, self.size.width) if self.facts else Text("")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Static
 
 from ...store import Suspect
 
 
-def banner_text(suspects: list[Suspect]) -> Text:
+def banner_text(suspects: tuple[Suspect, ...]) -> Text:
     """One line: how many, the oldest ones with their scores, and the key that reviews them."""
     count = len(suspects)
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -28,12 +29,8 @@ class SuspectBanner(Static):
     SuspectBanner.-pending { display: block; }
     """
 
-    _shown: tuple[str, ...] | None = None
+    suspects: var[tuple[Suspect, ...]] = var(())  # bound to the app's; updated on a change
 
-    def show(self, suspects: list[Suspect]) -> None:
-        key = tuple(s.attempt for s in suspects)
-        if key == self._shown:  # an update lays the screen out again: only on a change
-            return
-        self._shown = key
+    def watch_suspects(self, suspects: tuple[Suspect, ...]) -> None:
         self.set_class(bool(suspects), "-pending")
-        self.update(banner_text(suspects) if suspects else "")
+        self.update(banner_text(suspects) if suspects else "")  # lays the screen out again
