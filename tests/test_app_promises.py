@@ -17,6 +17,13 @@ command and acted, or the session's inbox holds it, or nothing was sent, as said
     detached   no process runs the session                queued, inbox  nothing to stop
 
 The app has no control for budgets (``avo send NAME budget ...`` sets them).
+
+``R`` starts the run again (it sends no command); one parametrised test goes through it in
+every state: it refuses, saying why, while the session is prepared, while a run is live
+(this process's, stopping or not, or another process's), and starts the run again once it
+has stopped or finished: a new engine in this process, or, with no process running the
+session, ``avo run --session NAME --headless`` in a process of its own, which the view
+follows and stops with ``x``.
 """
 
 from __future__ import annotations
@@ -38,9 +45,10 @@ from rich.console import Console
 from textual.pilot import Pilot
 from tui_helpers import opened, until
 
-from avo_tui.engine import Budgets, Engine, Evaluator
-from avo_tui.engine.client import RunClient
-from avo_tui.engine.inbox import queued
+from avo_tui.commands.run import headless_restart
+from avo_tui.engine import Budgets, Engine, Evaluator, SetBudgets
+from avo_tui.engine.client import Restarted, RunClient
+from avo_tui.engine.inbox import queued, send
 from avo_tui.evaluation import Worker
 from avo_tui.operators.protocol import StepContext, StepResult
 from avo_tui.store import EventKind, Score, Session
@@ -138,7 +146,8 @@ async def in_state(state: str, directory: Path, worker: Worker) -> AsyncIterator
                 text=True, env=os.environ | {"PYTHONPATH": os.getcwd()})
             assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         try:
-            app = make_app(RunClient(directory))
+            restart = headless_restart(directory.parent, directory.name)
+            app = make_app(RunClient(directory, restart=restart))
             async with app.run_test(size=SIZE) as pilot:
                 await opened(pilot, app)
                 if holder is not None:
@@ -151,12 +160,17 @@ async def in_state(state: str, directory: Path, worker: Worker) -> AsyncIterator
         return
     with Session.open(directory) as session:
         operator = Idle(exhausted=state == "finished")
-        engine = Engine(session, operator, Evaluator(TARGET, worker, quick=True),
-                        budgets=Budgets(max_steps=50))
+
+        def engine_of(operator: Idle) -> Engine:
+            return Engine(session, operator, Evaluator(TARGET, worker, quick=True),
+                          budgets=Budgets(max_steps=50))
+
+        engine = engine_of(operator)
         if state == "paused":
             from avo_tui.engine import Pause
             engine.submit(Pause())
-        client = RunClient(directory, engine)
+        client = RunClient(directory, engine, restart=lambda: Restarted(
+            "again, as the test makes it", engine=engine_of(Idle(operator.exhausted))))
         app = make_app(client)
         async with app.run_test(size=SIZE) as pilot:
             await opened(pilot, app)
@@ -304,3 +318,110 @@ async def test_each_control_in_each_state_delivers_or_says_what_will_happen(
         assert inbox(directory) == []
     else:
         assert inbox(directory) == [command]
+
+
+@pytest.mark.parametrize("state", STATES)
+async def test_restart_in_each_state_starts_the_run_or_says_why_not(
+    template: Path, worker: Worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str,
+) -> None:
+    # the headless run is `python -m avo_tui`: this checkout's, wherever pytest runs from
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    directory = tmp_path / "promises"
+    prepared_session(template, directory)
+    refusals = {
+        "preparing": "still being prepared: nothing was done",
+        "running": "not started: the run is live in this process",
+        "paused": "not started: the run is live in this process",
+        "stopping": "not started: the run is stopping: start it again once it has ended",
+        "attached": "not started: another process (pid ",
+    }
+    async with in_state(state, directory, worker) as case:
+        app, pilot = case.app, case.pilot
+        before = frozenset(id(n) for n in app._notifications)
+        await pilot.press("R")
+        await pilot.pause()
+        if state in refusals:
+            assert not isinstance(app.screen, ChoiceDialog)
+            await until(pilot, lambda: said_since(app, refusals[state], before))
+            assert not said_since(app, "started again", before)
+            return
+        assert isinstance(app.screen, ChoiceDialog)
+        question = str(app.screen.question)
+        assert question.startswith("Start the run of promises again, in ")
+        await pilot.press("s")
+        client = app.client
+        assert client is not None
+        last = Session.open(directory, writable=False)
+        try:
+            def running_again() -> bool:
+                last.refresh()
+                return any(e.kind == EventKind.STATUS and e.data.get("status") == "running"
+                           for e in last.events(after=case.start))
+
+            if state == "detached":
+                assert "avo run --session promises --headless" in question
+                launched = client.launched
+                assert launched is not None and launched.process is not None
+                process = launched.process
+                try:
+                    await until(pilot, lambda: said_since(
+                        app, "the run started again: avo run --session promises --headless, "
+                        f"in process {process.pid}; this view follows it", before))
+                    await until(pilot, lambda: app.live and app.state.status == "running",
+                                timeout=120)
+                    assert running_again()
+                    await pilot.press("R")  # once more: it is live now, in another process
+                    await until(pilot, lambda: said_since(
+                        app, f"not started: another process (pid {process.pid}) runs", before))
+                    await pilot.press("x", "s")  # the view stops the run it started
+                    await until(pilot, lambda: said_since(app, "stop sent", before))
+                    await until(pilot, lambda: process.poll() is not None, timeout=120)
+                    assert process.returncode == 0, launched.output
+                    await until(pilot, lambda: said_since(
+                        app, f"the headless run (pid {process.pid}) has ended", before))
+                    await until(pilot, lambda: not app.live)
+                finally:
+                    if process.poll() is None:
+                        process.kill()
+                        process.wait()
+                    if launched.output is not None:
+                        launched.output.unlink(missing_ok=True)
+                return
+            assert "in this app's process" in question
+            await until(pilot, lambda: said_since(
+                app, "the run started again in this process: again, as the test makes it",
+                before))
+            await until(pilot, running_again)
+            if state == "stopped":  # the Idle operator runs until stopped
+                await until(pilot, lambda: app.live and app.state.status == "running")
+            else:  # it has nothing left to try, again
+                await until(pilot, lambda: not client.live()
+                            and app.state.status == "finished")
+        finally:
+            last.close()
+
+
+async def test_restart_waits_for_a_raise_of_a_spent_budget(template: Path, tmp_path: Path) -> None:
+    """A session whose step budget is spent would end a run as it starts: R says so, until a
+    raise of it waits in the inbox (the run takes it as it starts)."""
+    directory = tmp_path / "spent"
+    shutil.copytree(template, directory)
+    with Session.open(directory) as session:
+        session.set_state(status="finished", budgets=Budgets(max_steps=3).to_doc(),
+                          usage={"steps": 3}, announce=False)
+    app = make_app(RunClient(directory, restart=headless_restart(tmp_path, "spent")))
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        assert any(c.title.startswith("Start the run again once it has stopped or finished")
+                   and c.help == "key R" for c in app.get_system_commands(app.screen))
+        await pilot.press("R")
+        await until(pilot, lambda: said_since(
+            app, "not started: the session's step budget reached (3 of 3), so a run would "
+            "end as it starts: raise it first (avo send spent budget steps=N"))
+        assert not isinstance(app.screen, ChoiceDialog)
+        send(directory, SetBudgets({"max_steps": 5}))
+        await pilot.press("R")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("escape")  # nothing is started
+    assert app.client is not None and app.client.launched is None

@@ -11,7 +11,7 @@ from ..engine.client import RunClient
 from ..store import SessionCatalog
 from ..store.lock import SessionLock
 from . import Subcommands, add_command, session_name
-from .run import cmd_run, require_terminal, run_app, run_args
+from .run import cmd_run, headless_restart, require_terminal, run_app, run_args
 
 
 def has_cuda_gpu() -> bool:
@@ -54,7 +54,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def _attach(catalog: SessionCatalog, name: str) -> int:
-    reason = run_app(RunClient(catalog.path(name)))
+    reason = run_app(RunClient(catalog.path(name), restart=headless_restart(catalog.root, name)))
     holder = SessionLock(catalog.path(name)).holder()
     print(f"left '{name}'" + (f"; its run goes on in pid {holder.pid}" if holder and
                               reason == "detached" else ""))
@@ -67,7 +67,8 @@ def register(commands: Subcommands) -> None:
         "Open the app on a session that avo run --headless is running (on this machine, e.g. "
         "over SSH). The controls reach that run; quitting asks whether to detach (the run "
         "goes on) or stop it. Several viewers may attach at once. A session no process runs "
-        "opens for browsing; commands sent then apply when it runs again.",
+        "opens for browsing; commands sent then apply when it runs again, and R starts its "
+        "run (avo run --session NAME --headless, which goes on after you leave).",
         "example:\n  avo run --session long-1 --target mha --headless &\n  avo attach long-1",
     )
     p.add_argument("name", type=session_name, help="session name")

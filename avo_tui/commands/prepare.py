@@ -73,10 +73,8 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
     try:
         settings = RunSettings.from_doc(session.meta.get("settings", {}))
         target = _session_target(session, args.target)
-        state = session.run_state
-        kept = Budgets.from_doc(state.budgets or settings.budgets.to_doc())
-        budgets = _run_budgets(args, kept, int(state.usage_figure("steps")))
-        was = state.operator or settings.operator
+        budgets = _resumed_budgets(session, settings, args)
+        was = session.run_state.operator or settings.operator
         settings = replace(settings, operator=args.operator or was,
                            lanes=resumed_lanes(session, settings.lanes, args.lanes))
         agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator)
@@ -92,6 +90,24 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
     console.print(_resume_line(session, budgets,
                                describe_lanes(settings.operator, settings.lanes)))
     return PreparedRun(session, target, settings, budgets, pool, evaluator, agent, knowledge)
+
+
+def again(prepared: PreparedRun, args: argparse.Namespace) -> str:
+    """``prepared``, whose run has ended, made ready to run again in the same process as a
+    resume would: its budgets counted afresh (``--max-steps`` counts the steps of the new
+    run). Its settings, workers and knowledge are as the first run left them. Returns the
+    resume's line."""
+    prepared.budgets = _resumed_budgets(prepared.session, prepared.settings, args)
+    return _resume_line(prepared.session, prepared.budgets,
+                        describe_lanes(prepared.settings.operator, prepared.settings.lanes))
+
+
+def _resumed_budgets(session: Session, settings: RunSettings,
+                     args: argparse.Namespace) -> Budgets:
+    """The budgets of a run that resumes ``session``: the session's, with the options'."""
+    state = session.run_state
+    kept = Budgets.from_doc(state.budgets or settings.budgets.to_doc())
+    return _run_budgets(args, kept, int(state.usage_figure("steps")))
 
 
 def _session_target(session: Session, asked: str | None) -> TargetSpec:

@@ -5,9 +5,12 @@ at once (the evaluation it cuts short is recorded as interrupted)."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from ..engine import Engine, Stop
-from ..engine.client import RunClient
+from ..engine.client import Restart, Restarted, RunClient
 from ..engine.lanes import lane_lines, lane_operators_for_run
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL
@@ -35,7 +38,7 @@ from . import (
     session_name,
     session_ref,
 )
-from .prepare import PreparedRun, create, resume
+from .prepare import PreparedRun, again, create, resume
 from .tables import figure, times
 
 if TYPE_CHECKING:
@@ -139,17 +142,7 @@ def _run_in_app(args: argparse.Namespace, console: Console) -> int:
 
     started: list[PreparedRun] = []
     with ExitStack() as held:
-
-        def prepare(lines: Console) -> RunClient:
-            prepared = prepare_run(args, lines)
-            held.enter_context(prepared.pool)
-            held.enter_context(prepared.session)
-            engine, output_log = _start(prepared, args)
-            held.callback(output_log.close)
-            started.append(prepared)
-            return RunClient(prepared.session.directory, engine)
-
-        app = make_preparing_app(args.session, prepare)
+        app = make_preparing_app(args.session, app_preparation(args, held, started))
         reason = show_app(app)
         if app.preparation_error is not None:
             raise app.preparation_error
@@ -157,6 +150,53 @@ def _run_in_app(args: argparse.Namespace, console: Console) -> int:
             console.print("left before the session was ready")
             return 0
         return _ended(started[0], reason, console)
+
+
+def app_preparation(args: argparse.Namespace, held: ExitStack,
+                    started: list[PreparedRun]) -> Callable[[Console], RunClient]:
+    """How the app opens (or creates) the session of ``avo run``, on its preparation thread:
+    the session and its workers are ``held`` until the command ends, the run is appended to
+    ``started``, and the client it returns starts the run again in this process (the app's
+    restart) as ``avo run`` with the same options would resume it."""
+
+    def prepare(lines: Console) -> RunClient:
+        prepared = prepare_run(args, lines)
+        held.enter_context(prepared.pool)
+        held.enter_context(prepared.session)
+        engine, output_log = _start(prepared, args)
+        logs = [output_log]
+        held.callback(lambda: logs[-1].close())
+        started.append(prepared)
+
+        def restart() -> Restarted:
+            line = again(prepared, args)
+            logs[-1].close()  # the ended run's
+            engine, output_log = _start(prepared, args)
+            logs.append(output_log)
+            return Restarted(line, engine=engine)
+
+        return RunClient(prepared.session.directory, engine, restart=restart)
+
+    return prepare
+
+
+def headless_restart(sessions_dir: Path, name: str) -> Restart:
+    """How a view attached to session ``name`` starts its run again: ``avo run --session NAME
+    --headless`` in a process of its own, detached from the app's terminal (its own process
+    session: neither the app's leaving nor a hang-up ends it), its console output in a
+    temporary file."""
+
+    def restart() -> Restarted:
+        handle, path = tempfile.mkstemp(prefix=f"avo-{name}-", suffix=".out")
+        argv = [sys.executable, "-m", "avo_tui", "--sessions-dir", str(sessions_dir), "run",
+                "--session", name, "--headless"]
+        with os.fdopen(handle, "wb") as output:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        return Restarted(f"avo run --session {name} --headless, in process {process.pid}",
+                         process=process, output=Path(path))
+
+    return restart
 
 
 def run_app(client: RunClient) -> str:

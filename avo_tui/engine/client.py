@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from pathlib import Path
 from ..store import Event, EventKind, RunState, Session, StoreError
 from ..store.lock import LockHolder, SessionLock
 from . import commands as cmd
+from .budget import Budgets, Usage
 from .engine import Engine
-from .inbox import send
+from .inbox import queued, send
 
 POLL_BATCH = 2000  # events taken per poll, so a view catching up stays responsive
 
@@ -44,10 +46,29 @@ class RunStatus:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Restarted:
+    """A run of the session started again from a view (:meth:`RunClient.start_again`)."""
+
+    line: str  # what was started, for the view to say
+    engine: Engine | None = None  # this process's next engine, not started yet
+    process: subprocess.Popen[bytes] | None = None  # or the process of avo run --headless
+    output: Path | None = None  # where that process's console output goes
+
+
+Restart = Callable[[], Restarted]
+"""How the command that made the client starts the session's run again, as ``avo run``
+resumes it: a new engine in this process (``avo run`` with the app), or ``avo run
+--headless`` in a process of its own (a view attached to a session nobody runs)."""
+
+
 class RunClient:
-    def __init__(self, directory: Path, engine: Engine | None = None) -> None:
+    def __init__(self, directory: Path, engine: Engine | None = None, *,
+                 restart: Restart | None = None) -> None:
         self.directory = directory
         self.engine = engine
+        self.restart = restart
+        self.launched: Restarted | None = None  # the headless run this view started last
         self.session = Session.open(directory, writable=False)
         self.cursor = 0  # the last event seq handed to the view
         self.stalled = False  # the supervisor intervened and nothing was committed since
@@ -163,6 +184,57 @@ class RunClient:
             self._engine_thread.join(timeout_s)
             return not self._engine_thread.is_alive()
         return True
+
+    # -- starting again -----------------------------------------------------------------------
+
+    def why_not_again(self) -> str | None:
+        """Why the session's run cannot be started again from this view now, or None: a run
+        is live (this process's, or another's), the one this view launched is still starting,
+        or the session's budget is spent (a run would end as it starts) and no raise of it
+        waits in the inbox."""
+        if self.engine is not None and self.live():
+            return ("the run is stopping: start it again once it has ended" if self.stopping
+                    else "the run is live in this process: there is nothing to start")
+        if self.engine is None and (holder := self.writer()) is not None:
+            return (f"another process (pid {holder.pid}) runs this session: there is nothing "
+                    "to start")
+        launched = self.launched
+        if launched and launched.process and launched.process.poll() is None:
+            return (f"the run started from this view (pid {launched.process.pid}) is still "
+                    "starting")
+        if self.restart is None:
+            return "this view cannot start a run (avo run --session NAME does)"
+        return self._budget_spent()
+
+    def _budget_spent(self) -> str | None:
+        state = self.run_state()
+        try:
+            usage, budgets = Usage.from_doc(state.usage), Budgets.from_doc(state.budgets)
+        except TypeError:  # a field of another version: the run itself will say
+            return None
+        spent = usage.exhausted(budgets) or usage.overspent(budgets)
+        if spent is None or any(isinstance(q.command, cmd.SetBudgets)
+                                for q in queued(self.directory)):
+            return None
+        return (f"the session's {spent}, so a run would end as it starts: raise it first "
+                f"(avo send {self.session.name} budget steps=N, hours=H, cost=USD or tokens=N)")
+
+    def start_again(self) -> Restarted:
+        """Start the session's run again through :attr:`restart`; StoreError says why not
+        (:meth:`why_not_again`). A new engine of this process replaces the ended one; the
+        view starts it (:meth:`start_engine`)."""
+        with self._delivery:
+            why = self.why_not_again()
+            if why is not None:
+                raise StoreError(why)
+            assert self.restart is not None
+            restarted = self.restart()
+            if restarted.engine is not None:
+                self.engine, self._engine_thread = restarted.engine, None
+                self._engine_ended = self._stopping = False
+            else:
+                self.launched = restarted
+        return restarted
 
     def abandon_evaluation(self) -> bool:
         """Cut the evaluation in flight short so a stop takes effect now; it is recorded as

@@ -29,7 +29,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Tree
@@ -59,7 +58,6 @@ from .widgets.status import StatusBar, StatusFacts
 from .widgets.suspects import SuspectBanner
 
 P = ParamSpec("P")
-T = TypeVar("T")
 W = TypeVar("W", bound=Widget)
 POLL_S = 0.25
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
@@ -113,6 +111,9 @@ class AvoApp(Controls):
                 "that p, h, g and x act on: every lane, then each in turn"),
         Binding("r", "rollback", "roll", tooltip="roll the head back to the highlighted "
                 "version; the next versions branch from it"),
+        Binding("R", "restart", "again", show=False, tooltip="start the run again once it has "
+                "stopped or finished, as avo run resumes it: in this app's process, or, "
+                "attached, in a headless process of its own; after a confirmation"),
         Binding("e", "edit", "edit", tooltip="edit the head in $VISUAL or $EDITOR (vi when "
                 "neither is set); evaluated and committed if correct"),
         Binding("a", "suspects", "review", show=False, tooltip="review the suspects: results "
@@ -183,21 +184,12 @@ class AvoApp(Controls):
         self.session_name = client.session.name
         self.title = f"avo · {self.session_name}"
         if client.engine is not None:
-            client.engine.on_progress(self._post(ProgressReported))
-            client.start_engine(self._post(RunEnded), self._post(RunFailed))
+            self.run_engine(client)
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # the process goes on: a run's wind-down, other apps in tests
-
-    def _post(self, message: Callable[[T], Message]) -> Callable[[T], None]:
-        """A callback for another thread that posts ``message(value)`` to the app."""
-
-        def post(value: T) -> None:
-            self.post_message(message(value))
-
-        return post
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_size(event.size.width, event.size.height)  # self.size follows later

@@ -6,21 +6,26 @@ what became of it, never more (:class:`~avo_tui.engine.client.Delivery`): "sent"
 run takes it at its next safe point; "queued" when no run is live, or this process's run is
 stopping, and the session's inbox keeps it for the next run; a stop with no run to stop is
 not sent. While the session is still being prepared nothing is sent, and the app says so.
+``R`` sends no command: it starts the session's run again once it has ended, through the
+client (:meth:`~avo_tui.engine.client.RunClient.start_again`), or says why not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import SuspendNotSupported, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from ..engine import (
@@ -34,12 +39,12 @@ from ..engine import (
     Rollback,
     Stop,
 )
-from ..engine.client import Delivery
+from ..engine.client import Delivery, RunClient
 from ..engine.commands import Command, too_long
 from ..engine.inbox import describe
 from ..store import StoreError, Version
 from .lane_controls import lane_choice, scope
-from .messages import HeadFiles
+from .messages import HeadFiles, HeadlessEnded, ProgressReported, RunEnded, RunFailed
 from .screens.attempts import AttemptsScreen
 from .screens.detail import CompareScreen, VersionDetail
 from .screens.dialogs import (
@@ -55,6 +60,7 @@ from .screens.log import LogScreen
 from .view_state import ViewState
 
 NEXT_RUN = "so it applies when the session runs again"
+T = TypeVar("T")
 
 
 class Controls(ViewState):
@@ -242,6 +248,87 @@ class Controls(ViewState):
                 self.send(Reject(ref), f"rejection of {ref}")
 
         self.push_screen(SuspectsDialog(list(self.suspects)), decided)
+
+    # -- starting the run again ---------------------------------------------------------------
+
+    def action_restart(self) -> None:
+        client = self.client_ready()
+        if client is None:
+            return
+        if (why := client.why_not_again()) is not None:
+            self.notify(f"not started: {why}")
+            return
+        name = self.session_name
+        if client.engine is not None:
+            where = ("in this app's process, as avo run resumes it (with the options this run "
+                     "was started with); q stops it again")
+        else:
+            where = (f"in a process of its own, as avo run --session {name} --headless "
+                     "resumes it; this view follows it, and it goes on after you leave")
+        question = f"Start the run of {name} again, {where}?"
+
+        def answer(choice: str | None) -> None:
+            if choice == "start":
+                self.start_again()
+
+        self.push_screen(ChoiceDialog(question, {"start": "Start again"}), answer)
+
+    def start_again(self) -> None:
+        """Start the run again (:meth:`RunClient.start_again`) and say how; a new engine of
+        this process runs as the first did, and a headless run is watched until it ends."""
+        client = self.client
+        assert client is not None
+        try:
+            restarted = client.start_again()
+        except Exception as error:  # a refusal or a failed start: said, and the app stays up
+            self.notify(f"not started: {error}", severity="error", timeout=15)
+            return
+        self.engine_error = None
+        if restarted.engine is not None:
+            self.run_engine(client)
+            self.notify(f"the run started again in this process: {restarted.line}",
+                        timeout=15)
+        elif restarted.process is not None:
+            self._watch(restarted.process, restarted.output)
+            self.notify(f"the run started again: {restarted.line}; this view follows it"
+                        + (f" (its console: {restarted.output})" if restarted.output else ""),
+                        timeout=15)
+
+    def run_engine(self, client: RunClient) -> None:
+        """Run the client's engine, in this process, telling the app its progress and end."""
+        assert client.engine is not None
+        client.engine.on_progress(self._post(ProgressReported))
+        client.start_engine(self._post(RunEnded), self._post(RunFailed))
+
+    def _watch(self, process: subprocess.Popen[bytes], output: Path | None) -> None:
+        """Tell the app when the headless run it started ends (a daemon thread: leaving the
+        app never waits for the run, which goes on)."""
+
+        def wait() -> None:
+            code = process.wait()
+            tail = ""
+            if output is not None:
+                with contextlib.suppress(OSError):
+                    tail = "\n".join(output.read_text(errors="replace").splitlines()[-3:])
+            self.post_message(HeadlessEnded(process.pid, code, tail))
+
+        threading.Thread(target=wait, name="avo-headless-watch", daemon=True).start()
+
+    def on_headless_ended(self, message: HeadlessEnded) -> None:
+        if message.code == 0:
+            self.notify(f"the headless run (pid {message.pid}) has ended", timeout=10)
+        else:
+            self.notify(f"the headless run (pid {message.pid}) ended with exit code "
+                        f"{message.code}: {message.tail or 'no output'}", severity="error",
+                        timeout=60)
+
+    def _post(self, message: Callable[[T], Message]) -> Callable[[T], None]:
+        """A callback for another thread that posts ``message(value)`` to the app."""
+
+        def post(value: T) -> None:
+            self.post_message(message(value))
+
+        return post
 
     # -- views --------------------------------------------------------------------------------
 

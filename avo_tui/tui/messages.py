@@ -29,6 +29,16 @@ class RunFailed(Message):
 
 
 @dataclass
+class HeadlessEnded(Message):
+    """The headless run this view started (``r`` restart) has ended: its exit code and the
+    last lines of its console output."""
+
+    pid: int
+    code: int
+    tail: str
+
+
+@dataclass
 class Preparing(Message):
     """A line from the preparation (opening the session, scoring the seed)."""
 
