@@ -479,7 +479,7 @@ def mha_prompt_tokens(chars_per_token: float) -> tuple[int, int]:
     from avo_tui.evaluation import get_target
     from avo_tui.knowledge import KnowledgeBase, default_folders
     from avo_tui.operators.agent import brief
-    from avo_tui.operators.agent.tools import schemas_for
+    from avo_tui.operators.agent.tool_schemas import schemas_for
     from avo_tui.store import Session
     from avo_tui.store.view import SessionView
 

@@ -109,7 +109,7 @@ from avo_tui.engine.lanes import draft_name  # noqa: E402
 from avo_tui.engine.launch import seed_files  # noqa: E402
 from avo_tui.evaluation import TargetSpec, UnknownTarget, get_target  # noqa: E402
 from avo_tui.operators.agent import research  # noqa: E402
-from avo_tui.operators.agent.tools import EDITOR  # noqa: E402
+from avo_tui.operators.agent.tool_schemas import EDITOR  # noqa: E402
 from avo_tui.pool import GpuSpecError, resolve_gpus  # noqa: E402
 from avo_tui.store import Session, StoreError  # noqa: E402
 

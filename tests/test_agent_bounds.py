@@ -23,9 +23,11 @@ import pytest
 from agent_context import StandIn
 
 from avo_tui.knowledge import KnowledgeBase
-from avo_tui.operators.agent import AgentSettings, brief, tools
+from avo_tui.operators.agent import AgentSettings, brief
 from avo_tui.operators.agent.api import INVALID_INPUT
-from avo_tui.operators.agent.tools import EDITOR, Toolbox, ToolResult
+from avo_tui.operators.agent.notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT
+from avo_tui.operators.agent.tool_schemas import EDITOR, MAX_PLAN_CHARS
+from avo_tui.operators.agent.tools import Toolbox, ToolResult
 from avo_tui.operators.agent.workspace import Workspace
 from avo_tui.operators.protocol import StepContext, StepInterrupted
 from avo_tui.store import ResearchPayload, Score, Session
@@ -305,14 +307,14 @@ def test_step_interrupted_and_keyboard_interrupt_still_end_the_step(
 def test_a_note_or_plan_over_its_limit_is_refused(toolbox: Toolbox, ctx: StandIn) -> None:
     refused(toolbox, "note", {"text": "n" * 3_000_000},
             "text is 3,000,000 characters long; the limit is 2,000")
-    refused(toolbox, "update_plan", {"plan": "p" * (tools.MAX_PLAN_CHARS + 1)},
+    refused(toolbox, "update_plan", {"plan": "p" * (MAX_PLAN_CHARS + 1)},
             "plan is 4,001 characters long; the limit is 4,000")
     refused(toolbox, "update_plan", {"plan": "  \n "}, "plan is empty")
     assert ctx.kept == {} and ctx.plans == []
-    assert not toolbox.call("update_plan", {"plan": "p" * tools.MAX_PLAN_CHARS}).is_error
-    assert not toolbox.call("note", {"text": "n" * tools.MAX_NOTE_CHARS}).is_error
-    assert ctx.plans == ["p" * tools.MAX_PLAN_CHARS]
-    assert ctx.kept["notes"] == ["n" * tools.MAX_NOTE_CHARS]
+    assert not toolbox.call("update_plan", {"plan": "p" * MAX_PLAN_CHARS}).is_error
+    assert not toolbox.call("note", {"text": "n" * MAX_NOTE_CHARS}).is_error
+    assert ctx.plans == ["p" * MAX_PLAN_CHARS]
+    assert ctx.kept["notes"] == ["n" * MAX_NOTE_CHARS]
 
 
 def test_the_notes_kept_are_bounded_in_number_and_size(toolbox: Toolbox, ctx: StandIn) -> None:
@@ -320,8 +322,8 @@ def test_the_notes_kept_are_bounded_in_number_and_size(toolbox: Toolbox, ctx: St
         result = toolbox.call("note", {"text": f"note {number} " + "x" * 1_500})
         assert not result.is_error, result.text
     notes = ctx.kept["notes"]
-    assert len(notes) <= tools.NOTES_KEPT
-    assert sum(map(len, notes)) <= tools.MAX_NOTES_CHARS
+    assert len(notes) <= NOTES_KEPT
+    assert sum(map(len, notes)) <= MAX_NOTES_CHARS
     assert notes[-1].startswith("note 99 ")  # the newest are the ones kept
     assert [int(n.split()[1]) for n in notes] == list(range(100 - len(notes), 100))
 
@@ -334,8 +336,8 @@ def test_notes_stored_before_the_limits_are_cut_when_the_next_is_kept(
     notes = ctx.kept["notes"]
     assert notes[-2:] == ["short", "new"]
     assert notes[-3].startswith("zzz") and notes[-3].endswith("characters cut]")
-    assert all(isinstance(n, str) and len(n) <= tools.MAX_NOTE_CHARS for n in notes)
-    assert sum(map(len, notes)) <= tools.MAX_NOTES_CHARS
+    assert all(isinstance(n, str) and len(n) <= MAX_NOTE_CHARS for n in notes)
+    assert sum(map(len, notes)) <= MAX_NOTES_CHARS
 
 
 # -- the step brief's budget ------------------------------------------------------------------

@@ -17,8 +17,9 @@ from avo_tui.evaluation import EvalResult, get_target
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.evaluation.targets import Config
 from avo_tui.knowledge import KnowledgeBase, default_folders
-from avo_tui.operators.agent import brief, report, tools
+from avo_tui.operators.agent import brief, report, tool_schemas
 from avo_tui.operators.agent.agent import _cached_tools
+from avo_tui.operators.agent.notes import NOTES_KEPT
 from avo_tui.operators.agent.tools import Toolbox
 from avo_tui.operators.agent.workspace import Workspace
 from avo_tui.operators.protocol import StepContext, Trial
@@ -144,10 +145,10 @@ def test_the_brief_shows_every_note_the_note_tool_keeps(tmp_path: Path) -> None:
     with Session.create(tmp_path / "s", target="cpu-attention", operator="agent",
                         seed_files={"attention.c": "int x;\n"}, sync=False) as session:
         ctx = StandIn(SessionView(session))
-        ctx.kept["notes"] = [f"note {n}: " + "n" * 100 for n in range(tools.NOTES_KEPT)]
+        ctx.kept["notes"] = [f"note {n}: " + "n" * 100 for n in range(NOTES_KEPT)]
         text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
-    assert all(f"note {n}: " in text for n in range(tools.NOTES_KEPT))
-    [note] = [s for s in tools.SCHEMAS if s["name"] == "note"]
+    assert all(f"note {n}: " in text for n in range(NOTES_KEPT))
+    [note] = [s for s in tool_schemas.SCHEMAS if s["name"] == "note"]
     assert "search_history searches them all" in note["description"]
 
 

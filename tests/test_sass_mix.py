@@ -14,7 +14,7 @@ from agent_context import StandIn
 
 from avo_tui.evaluation import get_target, sass
 from avo_tui.knowledge import KnowledgeBase
-from avo_tui.operators.agent import tools
+from avo_tui.operators.agent import tool_schemas
 from avo_tui.operators.agent.tools import Toolbox
 from avo_tui.operators.agent.workspace import Workspace
 from avo_tui.operators.protocol import StepContext
@@ -90,4 +90,4 @@ def test_the_disassemble_tool_compares_with_the_best_and_gives_percent_of_peak(
     assert "468 instructions" in result.text and "v1: 468 (+0)" in result.text
     assert "MUFU.EX2                66   14.1%   v1    64 (+2)" in result.text
     assert "by the latest full score: full 80.0%, causal 72.2%" in result.text
-    assert "disassemble" not in {s["name"] for s in tools.schemas_for("cpu")}
+    assert "disassemble" not in {s["name"] for s in tool_schemas.schemas_for("cpu")}

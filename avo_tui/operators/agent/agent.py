@@ -39,7 +39,8 @@ from . import brief, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
-from .tools import TOOL_NAMES, Toolbox, schemas_for
+from .tool_schemas import TOOL_NAMES, schemas_for
+from .tools import Toolbox
 from .workspace import Workspace, workspace_folder
 
 CACHE = {"type": "ephemeral"}

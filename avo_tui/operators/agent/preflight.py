@@ -16,7 +16,7 @@ from ..protocol import OperatorUnavailable
 from .api import ApiRejected, ApiRequestError, ApiUnavailable, MessagesApi
 from .providers import PROVIDERS
 from .settings import AgentSettings
-from .tools import SCHEMAS
+from .tool_schemas import SCHEMAS
 
 FIRST_WAIT_S = 0.5
 

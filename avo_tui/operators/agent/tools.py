@@ -1,8 +1,9 @@
-"""The agent's tools: schemas the model sees, and what each call does.
+"""The agent's tools: what each call does (their schemas are in tool_schemas.py).
 
 Every call returns text. A call that cannot be carried out (bad input, a path outside the
 workspace, an unknown version) returns an ``is_error`` result the model can act on; nothing
-here raises into the conversation loop except StepInterrupted, which ends the step.
+here raises into the conversation loop except StepInterrupted, which ends the step. Each
+input is checked against its tool's schema first (tool_inputs.py).
 """
 
 from __future__ import annotations
@@ -12,193 +13,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ...evaluation.candidate import apply_knobs
-from ...evaluation.profile import (
-    MAX_METRIC_CHARS,
-    MAX_METRICS,
-    PROFILE_SECTIONS,
-    ProfileRequestError,
-    ProfileUnavailable,
-    profile,
-)
-from ...evaluation.sanitize import (
-    SANITIZER_TOOLS,
-    SanitizerUnavailable,
-    sanitize,
-    smallest_config,
-)
+from ...evaluation.profile import ProfileRequestError, ProfileUnavailable, profile
+from ...evaluation.sanitize import SanitizerUnavailable, sanitize, smallest_config
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_files
 from ..protocol import StepContext, StepInterrupted, Trial
 from . import bar, disassembly, history, ledger, report
-from .api import INVALID_INPUT
 from .audit import sync_audit
 from .checklist import checklist
-from .notes import MAX_NOTE_CHARS as MAX_NOTE_CHARS
-from .notes import MAX_NOTES_CHARS as MAX_NOTES_CHARS
-from .notes import NOTES_KEPT as NOTES_KEPT
-from .notes import kept_notes, stored_notes
+from .notes import MAX_NOTES_CHARS, kept_notes, stored_notes
 from .research import StepLog
-from .workspace import MAX_PATH_CHARS, ToolError, Workspace, check_text
+from .tool_inputs import knob_settings, nonempty, required, validated
+from .tool_schemas import EDITOR, EDITOR_COMMANDS, SCHEMAS, TOOL_NAMES, editor_schema
+from .workspace import ToolError, Workspace
 
-EDITOR = "str_replace_based_edit_tool"
-EDITOR_COMMANDS = ("view", "create", "str_replace", "insert")
-
-# What the model may send. Each bound is written into the tool's schema, so the model sees it,
-# and _validated enforces it, so a hostile or confused input is an is_error result before a
-# handler runs. Texts are in characters; the editor's texts are bounded by the workspace's
-# max_write_bytes (AgentSettings) instead.
-MAX_REF_CHARS = 64  # a version: v12, head, best
-MAX_QUERY_CHARS = 1_000  # a knowledge search, a knowledge reference, a configuration name
-MAX_PLAN_CHARS = 4_000
-MAX_MESSAGE_CHARS = 2_000  # a commit message
-MAX_IDEA_CHARS = 300  # what an evaluated candidate tries
-MAX_VARIANTS = 4  # knob settings scored by one evaluate call
-MAX_VARIANT_CHARS = 200
-MAX_LISTED = 100  # versions or attempts in one listing
-MAX_HITS = 20  # knowledge search results
-MAX_LINE = 10_000_000  # a line number in the editor
 MAX_PROFILE_KEPT = 4_000  # of the latest profile, kept for the supervisor's review
 UNEXPECTED_DETAIL_CHARS = 300  # of an unexpected exception's message, in its is_error result
-
-
-def _tool(name: str, description: str, properties: dict[str, Any],
-          required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "name": name,
-        "description": description,
-        "input_schema": {"type": "object", "properties": properties,
-                         "required": list(required), "additionalProperties": False},
-    }
-
-
-def _str(limit: int, description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string", "maxLength": limit}
-    return schema | ({"description": description} if description else {})
-
-
-def _int(low: int, high: int, description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
-    return schema | ({"description": description} if description else {})
-
-
-_BOOL = {"type": "boolean"}
-
-SCHEMAS: list[dict[str, Any]] = [
-    # Anthropic's own text-editor tool: the model knows its commands (view, create,
-    # str_replace, insert); paths are relative to the workspace, knowledge/ is read-only.
-    {"type": "text_editor_20250728", "name": EDITOR},
-    _tool("list_versions", "The lineage: every committed version with parent, author, score "
-          "(geometric mean over the grid), ratio to the baseline, size of change and message.",
-          {"limit": _int(1, MAX_LISTED, "at most this many, newest last (default 30)")}),
-    _tool("show_version", "One version: message, score per configuration, files. With `file`, "
-          "that file's source.", {"version": _str(MAX_REF_CHARS), "file": _str(MAX_PATH_CHARS)},
-          ("version",)),
-    _tool("diff_versions", "Unified diff between two versions (e.g. v3 and v7).",
-          {"old": _str(MAX_REF_CHARS), "new": _str(MAX_REF_CHARS)}, ("old", "new")),
-    _tool("list_attempts", "Recent evaluated candidates, committed or not, with the idea each "
-          "tried, their outcome (compile_error, incorrect, slower, within_noise, ...) and the "
-          "reason.",
-          {"limit": _int(1, MAX_LISTED, "default 15"),
-           "failures_only": _BOOL | {"description": "only failed candidates"}}),
-    _tool("show_attempt", "One attempt (e.g. a12): its idea, outcome, score per configuration "
-          "with the change against the version it was built on and against the best, and its "
-          "files. With `file`, that file's source.",
-          {"attempt": _str(MAX_REF_CHARS), "file": _str(MAX_PATH_CHARS)}, ("attempt",)),
-    _tool("diff_attempt", "Unified diff of an attempt against the version it was built on, or "
-          "against `against` (a version such as v3 or best, or another attempt such as a9).",
-          {"attempt": _str(MAX_REF_CHARS), "against": _str(MAX_REF_CHARS)}, ("attempt",)),
-    _tool("search_knowledge", "Search the knowledge base (Hopper/Blackwell kernels, PTX, "
-          "attention algorithms, profiling). Returns ranked sections with a snippet.",
-          {"query": _str(MAX_QUERY_CHARS), "limit": _int(1, MAX_HITS, "default 5")}, ("query",)),
-    _tool("read_knowledge", "Read a knowledge-base section, 'FILE#Heading', or a whole file.",
-          {"ref": _str(MAX_QUERY_CHARS)}, ("ref",)),
-    _tool("evaluate", "Compile, check and time the workspace kernel. Full (default) scores the "
-          "whole grid and is what commit needs; quick checks the quick grid only (faster, not "
-          "comparable with versions). Returns compile errors with source lines, correctness and "
-          "throughput per configuration against its strongest baseline, registers and spills, "
-          "the closest past attempts at the idea, and the budget. `idea` says in a few words "
-          "what this candidate tries; it is kept with the attempt, and later steps read it. "
-          f"`variants` scores up to {MAX_VARIANTS} knob settings of the workspace kernel in one "
-          "call (each an attempt of its own), one line each, the best one in full; the "
-          "workspace is left as it is.",
-          {"idea": _str(MAX_IDEA_CHARS, "what this candidate tries, e.g. 'BLOCK_N 176 to cut "
-                        "the causal tail'"), "quick": _BOOL,
-           "variants": {"type": "array", "minItems": 1, "maxItems": MAX_VARIANTS,
-                        "items": _str(MAX_VARIANT_CHARS, "knob settings, e.g. "
-                                      "'BLOCK_N=176,STAGES=3'")}}, ("idea",)),
-    _tool("profile", "Nsight Compute on the workspace kernel, one configuration (default: the "
-          "one with the worst ratio to the baseline). Sections: "
-          + ", ".join(PROFILE_SECTIONS) + " (default summary and warp_state: the top stall "
-          "reasons); `source` lists the most stalled SASS lines. `metrics` adds raw ncu "
-          "metric names.",
-          {"config": _str(MAX_QUERY_CHARS),
-           "sections": {"type": "array", "items": _str(32) | {"enum": list(PROFILE_SECTIONS)},
-                        "minItems": 1, "maxItems": len(PROFILE_SECTIONS)},
-           "metrics": {"type": "array", "items": _str(MAX_METRIC_CHARS), "minItems": 1,
-                       "maxItems": MAX_METRICS}}),
-    _tool("sanitize", "Run NVIDIA compute-sanitizer on the workspace kernel, one small "
-          "configuration (default: the smallest), to find shared-memory races (racecheck), "
-          "barrier misuse (synccheck) and bad accesses (memcheck). Slow: use it before a "
-          "commit whose change touches synchronisation or shared memory.",
-          {"tools": {"type": "array", "items": _str(16) | {"enum": list(SANITIZER_TOOLS)},
-                     "minItems": 1, "maxItems": len(SANITIZER_TOOLS)},
-           "config": _str(MAX_QUERY_CHARS)}),
-    _tool("disassemble", "The instruction mix of the workspace kernel's main loop, from its SASS "
-          "(cuobjdump): MMA, MUFU.EX2, FFMA, FMUL/FADD, barriers and waits, uniform-datapath "
-          "instructions and the top opcodes, beside the same for the best version (or "
-          "`against`) with the change; then the latest full score per configuration as a "
-          "percent of the measured matrix peak. A compile, no GPU time: use it to see what a "
-          "change did to the loop.", {"against": _str(MAX_REF_CHARS, "a version to compare "
-                                                                     "with (default: the best)")}),
-    _tool("update_plan", "Replace your current plan (the operator watches it live). Keep it to "
-          "a few lines: the idea, the steps, what you expect.", {"plan": _str(MAX_PLAN_CHARS)},
-          ("plan",)),
-    _tool("note", "Keep a note for your later steps (they start without this conversation): "
-          f"what worked, what failed and why. The newest {NOTES_KEPT} notes are kept, fewer "
-          f"when together they pass {MAX_NOTES_CHARS:,} characters; each brief shows the "
-          "newest that fit, and search_history searches them all.",
-          {"text": _str(MAX_NOTE_CHARS)}, ("text",)),
-    _tool("search_history", "Search the whole history of the search: the ledger of directions "
-          "(every idea tried, whether it worked or failed and why, and those pending), the "
-          "evaluated attempts (idea, outcome, reason), the research records of past steps and "
-          "the notes. Use it before trying an idea, to learn whether it was tried and how it "
-          "ended.", {"query": _str(MAX_QUERY_CHARS),
-                     "limit": _int(1, MAX_HITS, "default 10")}, ("query",)),
-    _tool("commit", "Ask to commit the workspace kernel. The first call for a kernel submits "
-          "nothing: it returns a checklist (the diff against the head, the change per shape and "
-          "its regressions, the synchronisation the change touches) to verify against the "
-          "rules. Call commit again to submit it: the commit gate re-evaluates it independently "
-          "beside the best and accepts only a correct kernel faster than the best by more than "
-          "the noise. The gate decides once per kernel. Ends the step when accepted. A result "
-          "the evaluator flags as implausible is held for the operator's review instead (a "
-          "suspect): do not re-submit it.",
-          {"message": _str(MAX_MESSAGE_CHARS)}, ("message",)),
-]
-TOOL_NAMES = [s["name"] for s in SCHEMAS]
-# The tools that refuse on a CPU target: not offered there.
-GPU_ONLY = frozenset({"profile", "sanitize", "disassemble"})
-
-
-def schemas_for(device: str) -> list[dict[str, Any]]:
-    """The tools offered on a target of ``device`` ("cuda" or "cpu")."""
-    return [s for s in SCHEMAS if device == "cuda" or s["name"] not in GPU_ONLY]
-
-
-def editor_schema(max_text: int) -> dict[str, Any]:
-    """The input of Anthropic's text editor as we accept it: the API defines the tool, so this
-    schema is ours alone, for _validated; ``max_text`` bounds each text (the write limit)."""
-    line = _int(-1, MAX_LINE)
-    return {
-        "properties": {
-            "command": _str(16) | {"enum": list(EDITOR_COMMANDS)},
-            "path": _str(MAX_PATH_CHARS),
-            "file_text": _str(max_text), "old_str": _str(max_text),
-            "new_str": _str(max_text), "insert_text": _str(max_text),
-            "insert_line": _int(0, MAX_LINE),
-            "view_range": {"type": "array", "items": line, "minItems": 2, "maxItems": 2},
-        },
-        "required": ["command", "path"],
-    }
 
 
 @dataclass(frozen=True)
@@ -252,7 +82,7 @@ class Toolbox:
             return ToolResult(f"unknown tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}",
                               is_error=True)
         try:
-            result = handler(**_validated(name, arguments, self.schemas[name]))
+            result = handler(**validated(name, arguments, self.schemas[name]))
         except StepInterrupted:
             raise
         except (ToolError, StoreError, KnowledgeError) as error:
@@ -269,15 +99,15 @@ class Toolbox:
             case "view":
                 return ws.view(path, args.get("view_range"))
             case "create":
-                return ws.create(path, _required(args, "file_text", command))
+                return ws.create(path, required(args, "file_text", command))
             case "str_replace":
-                return ws.str_replace(path, _required(args, "old_str", command),
+                return ws.str_replace(path, required(args, "old_str", command),
                                       args.get("new_str", ""))
             case "insert":
                 text = args.get("insert_text", args.get("new_str"))
                 if text is None:
                     raise ToolError("insert needs insert_text")
-                return ws.insert(path, _required(args, "insert_line", command), text)
+                return ws.insert(path, required(args, "insert_line", command), text)
         raise ToolError(f"unknown command {command!r} ({', '.join(EDITOR_COMMANDS)})")
 
     # -- the lineage --------------------------------------------------------------------------
@@ -351,7 +181,7 @@ class Toolbox:
         if variants:
             return self._evaluate_variants(idea, quick, variants)
         files = self._kernel_files()
-        idea = _nonempty(idea, "idea")
+        idea = nonempty(idea, "idea")
         trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
         self.evaluations += 1
         self.last_trial = trial
@@ -373,8 +203,8 @@ class Toolbox:
 
     def _evaluate_variants(self, idea: str, quick: bool, variants: list[str]) -> str:
         """Score each knob setting of the workspace kernel; a line each, the best in full."""
-        files, idea = self._kernel_files(), _nonempty(idea, "idea")
-        settings = [(v.strip(), _knob_settings(v)) for v in variants]
+        files, idea = self._kernel_files(), nonempty(idea, "idea")
+        settings = [(v.strip(), knob_settings(v)) for v in variants]
         sources = []
         for label, overrides in settings:
             try:
@@ -493,11 +323,11 @@ class Toolbox:
 
         return min((c.name for c in target.configs), key=ratio)
     def _update_plan(self, plan: str) -> str:
-        self.ctx.plan(_nonempty(plan, "plan"))
+        self.ctx.plan(nonempty(plan, "plan"))
         return "plan updated"
 
     def _note(self, text: str) -> str:
-        text = _nonempty(text, "text")
+        text = nonempty(text, "text")
         kept: list[str] = []
 
         def add(memory: dict[str, Any]) -> dict[str, Any]:
@@ -552,31 +382,6 @@ class Toolbox:
         return files
 
 
-def _knob_settings(text: str) -> dict[str, str]:
-    """'BLOCK_N=176, STAGES=3' as {knob: value}; ToolError when it does not read so."""
-    settings = {}
-    for part in (p.strip() for p in text.split(",")):
-        name, sep, value = part.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ToolError(f"a variant is KNOB=VALUE[,KNOB=VALUE...], not {text!r}")
-        settings[name.strip()] = value.strip()
-    return settings
-
-
-# -- checking inputs --------------------------------------------------------------------------
-
-def _nonempty(text: str, field: str) -> str:
-    if not text.strip():
-        raise ToolError(f"{field} is empty; write a few words")
-    return text.strip()
-
-
-def _required(args: dict[str, Any], key: str, command: str) -> Any:
-    if key not in args or args[key] is None:
-        raise ToolError(f"{command} needs {key}")
-    return args[key]
-
-
 def _unexpected(name: str, error: Exception) -> str:
     """The is_error text for an exception no check foresaw: the tool and the error's type and
     message, never a traceback (it means nothing to the model and may run to pages)."""
@@ -584,86 +389,6 @@ def _unexpected(name: str, error: Exception) -> str:
     return (f"{name} failed unexpectedly ({type(error).__name__}: {detail}). The input may "
             "have reached a case the tool does not handle: check what it acts on (view the "
             "file, list the versions) and try another way.")
-
-
-_KINDS: dict[str, type] = {"string": str, "integer": int, "boolean": bool, "array": list}
-MAX_ECHOED_CHARS = 200  # of a refused input, in the message that refuses it
-
-
-def _validated(name: str, arguments: object, schema: dict[str, Any]) -> dict[str, Any]:
-    """Check the input against the tool's schema; the model learns everything that was wrong.
-    A null value counts as left out: a required one is missing, an optional one takes its
-    default."""
-    if not isinstance(arguments, dict):
-        raise ToolError(f"{name} takes a JSON object, got {_json_type(arguments)}")
-    if INVALID_INPUT in arguments:
-        echoed = report.clip(str(arguments[INVALID_INPUT]), MAX_ECHOED_CHARS)
-        raise ToolError(f"the input of {name} was not valid JSON: {echoed!r}")
-    properties = schema["properties"]
-    given = {k: v for k, v in arguments.items() if v is not None}
-    problems = [f"{k} is required" + (" (it was null)" if k in arguments else "")
-                for k in schema["required"] if k not in given]
-    unknown = [k for k in arguments if k not in properties]
-    if unknown:
-        problems.append(report.clip(f"unknown {', '.join(map(repr, unknown))}",
-                                    MAX_ECHOED_CHARS))
-    problems += [p for k, v in given.items() if k in properties
-                 if (p := _problem(k, v, properties[k]))]
-    if problems:
-        raise ToolError(f"invalid input for {name}: " + "; ".join(problems))
-    return given
-
-
-def _problem(key: str, value: object, schema: dict[str, Any]) -> str | None:
-    """What is wrong with one value under its JSON schema (type, enum, maxLength, minimum and
-    maximum, an array's length and items); None if nothing is."""
-    kind = _KINDS[schema["type"]]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        return f"{key} must be {kind.__name__}, got {_json_type(value)}"
-    if isinstance(value, str):
-        return _string_problem(key, value, schema)
-    if isinstance(value, list):
-        return _array_problem(key, value, schema)
-    if isinstance(value, int) and not isinstance(value, bool):
-        low, high = schema["minimum"], schema["maximum"]
-        if not low <= value <= high:
-            return f"{key} must be from {low:,} to {high:,}, got {_number(value)}"
-    return None
-
-
-def _string_problem(key: str, value: str, schema: dict[str, Any]) -> str | None:
-    if len(value) > schema["maxLength"]:
-        return f"{key} is {len(value):,} characters long; the limit is {schema['maxLength']:,}"
-    if "enum" in schema and value not in schema["enum"]:
-        return f"{key} must be one of {', '.join(schema['enum'])}, got {value[:40]!r}"
-    try:
-        check_text(value, key)
-    except ToolError as error:
-        return str(error)
-    return None
-
-
-def _array_problem(key: str, value: list[Any], schema: dict[str, Any]) -> str | None:
-    if not schema["minItems"] <= len(value) <= schema["maxItems"]:
-        return f"{key} must hold {schema['minItems']} to {schema['maxItems']} items, " \
-               f"got {len(value):,}"
-    found = [p for i, item in enumerate(value)
-             if (p := _problem(f"{key}[{i}]", item, schema["items"]))]
-    return "; ".join(found) or None
-
-
-def _number(value: int) -> str:
-    """An integer as the message shows it: a huge one by its size (Python refuses to print
-    an integer of more than 4,300 digits)."""
-    if abs(value) < 10**40:
-        return f"{value:,}"
-    return f"a number of about {round(value.bit_length() * 0.30103):,} digits"
-
-
-def _json_type(value: object) -> str:
-    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
-             list: "an array", dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _encodable(text: str) -> str:
