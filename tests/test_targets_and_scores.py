@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import Any
 
 import pytest
 
@@ -251,3 +252,59 @@ def test_a_gpu_times_its_baselines_afresh_on_every_evaluation() -> None:
     pipeline.device = Gpu()
     assert Evaluation(pipeline, request, lambda *_: None).known_baselines(
         config, ("torch-sdpa-cpu",)) == {}
+
+
+def _seed_request() -> Any:
+    from pathlib import Path
+
+    from avo_tui.evaluation import EvalRequest
+    from avo_tui.evaluation.candidate import load_sources
+
+    target = get_target("cpu-attention")
+    assert target.seed is not None
+    kernel = Path(__file__).resolve().parents[1] / "kernels" / target.seed.kernel
+    return EvalRequest(target.name, load_sources(kernel, target.toolchain), quick=True,
+                       measure_baselines=False)
+
+
+def _inconsistent_at_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first look's verdict as a load that came and went gives it: rejected."""
+    from avo_tui.evaluation.checks import Checks
+    from avo_tui.evaluation.judge import Rejected
+
+    def first_look(self: Any, timed: list[ConfigResult]) -> None:
+        raise Rejected("inconsistent_timing", "the 6 timed launches checked against the "
+                       "reference took a median of 2.3x the launches next to them", timed[0].name)
+
+    monkeypatch.setattr(Checks, "check_consistent", first_look)
+
+
+def test_an_inconsistent_first_look_is_timed_again_before_the_kernel_is_blamed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The seed, honest, with the first look failing as under a CPU hog: the configuration is
+    timed again with fresh checked launches, which look like their neighbours, and the load
+    is named instead of the kernel."""
+    from avo_tui.evaluation.pipeline import Pipeline
+
+    _inconsistent_at_first(monkeypatch)
+    result = Pipeline("cpu").run(_seed_request(), lambda *_: None)
+    assert result.correct, result.failure
+    assert any("machine load suspected" in note and "timed again" in note
+               for note in result.notes), result.notes
+
+
+def test_a_second_look_that_is_inconsistent_too_rejects_the_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No launch passes a rule that wants checked launches at half their neighbours' time:
+    the second look, real launches, fails as the first did, and the kernel is rejected with
+    both looks named."""
+    from avo_tui.evaluation.cpu import CpuDevice
+    from avo_tui.evaluation.pipeline import Pipeline
+
+    _inconsistent_at_first(monkeypatch)
+    monkeypatch.setattr(CpuDevice, "consistency_factor", 0.5)
+    result = Pipeline("cpu").run(_seed_request(), lambda *_: None)
+    assert result.failure is not None and result.failure.kind == "inconsistent_timing"
+    assert "timed again, 8 checked launches took" in result.failure.message
