@@ -36,6 +36,7 @@ from textual.worker import Worker, WorkerState
 
 from ..engine.client import RunClient
 from ..store import StoreError
+from ..views.ratios import RatioColumn
 from .controls import Controls
 from .lane_controls import next_lane, scope
 from .messages import (
@@ -301,10 +302,12 @@ class AvoApp(Controls):
                 tuple(polled.points) if polled.points is not None else self.chart.points,
                 polled.baselines if polled.baselines is not None else self.chart.baselines,
                 unit)
-        if polled.lineage_moved:
-            revision = self.lineage_view.revision + 1 if self.lineage_view else 0
+        if polled.lineage_moved or polled.ratios is not None:  # the ratios: new baselines
+            view = self.lineage_view
             self.lineage_view = LineageView(
-                self.lineage, Marks(self.state.head, best.id if best else None), revision)
+                self.lineage, Marks(self.state.head, best.id if best else None),
+                view.revision + 1 if view else 0,
+                polled.ratios or (view.ratios if view else RatioColumn()))
         self.facts = polled.facts
         if polled.candidate is not None and self.diff_mode == "candidate":
             self.diff = DiffContent(*polled.candidate, (self.lane, "candidate"))

@@ -10,6 +10,7 @@ lineage, which the poll hands over once and then extends with the versions added
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from ..store import (
     payload_of,
 )
 from ..views.events import payload_line, plain
+from ..views.ratios import RatioColumn, session_ratio_column
 from .lane_facts import LaneFacts, LaneTracker, lane_of
 from .scores import score_sheet
 from .widgets.diff import candidate_diff, version_diff
@@ -69,6 +71,7 @@ class Polled(Message):
     lineage_moved: bool = False  # a commit or rollback: the tree and the chart are redrawn
     points: list[tuple[str, float]] | None = None  # the chart's (version, gmean), if moved
     baselines: dict[str, float] | None = None  # the best's baselines, if the best changed
+    ratios: RatioColumn | None = None  # what the lineage's ratios are against, if it changed
     candidate: tuple[str, str] | None = None  # the candidate's diff, if asked and it changed
     more: bool = False  # the batch was full: poll again at once
     plan_lane: int | None = None  # the lane the latest plan came from, in a run of several
@@ -101,6 +104,7 @@ class SessionReader:
         self._opened = False
         self._costs = VersionCosts()  # of the versions handed to the view
         self._last_step: StepPayload | None = None
+        self._ratios: tuple[object, RatioColumn] | None = None  # (what it was read from, it)
 
     def poll(self, want_candidate: bool, lane: int | None = None) -> Polled:
         """What is new; with ``want_candidate``, the diff of ``lane``'s candidate in flight
@@ -161,6 +165,7 @@ class SessionReader:
             sheet = score_sheet(session, best)
             baselines = sheet.baselines if sheet else {}
         self._best = best_id
+        ratios = self._ratio_column(state, best)
         points = None
         if moved:
             scored = list(session.lineage)[-CHART_POINTS:]
@@ -170,18 +175,37 @@ class SessionReader:
             lines=lines, plan=plan_text, tools=tools, errors=errors, state=state,
             facts=self._facts(state), suspects=session.suspects(), live=live,
             lineage=lineage_copy, versions=[] if lineage_copy else added, lineage_moved=moved,
-            points=points, baselines=baselines,
+            points=points, baselines=baselines, ratios=ratios,
             candidate=self._candidate(state, lane) if want_candidate else None,
             more=len(events) >= POLL_BATCH, plan_lane=self._plan_lane,
             lanes=self.lanes.facts(state, client.lane_count(state), live),
         )
+
+    def _ratio_column(self, state: RunState, best: Version | None) -> RatioColumn | None:
+        """What the lineage's ratios are against (views/ratios.py), if it changed since the
+        last poll: the baselines the run stores grow as it times them."""
+        primary = best.score.baseline if best and best.score else None
+        source = (state.baselines, primary)
+        if self._ratios is not None and self._ratios[0] == source:
+            return None
+        meta = self.session.meta
+        column = session_ratio_column(str(meta.get("target")), meta.get("host") or {},
+                                      state.baselines or {}, primary)
+        changed = self._ratios is None or self._ratios[1] != column
+        self._ratios = (copy.deepcopy(source), column)  # the state's dict may change in place
+        return column if changed else None
 
     def _facts(self, state: RunState) -> StatusFacts:
         session = self.session
         best = session.best()
         best_text = "-"
         if best and best.score:
-            ratio = f" {best.score.ratio:.3f}x" if best.score.ratio else ""
+            # As the lineage shows it: to the strongest baseline, named, where several were
+            # measured (views/ratios.py); else to the score's own baseline.
+            column = self._ratios[1] if self._ratios else RatioColumn()
+            value = column.ratio(best.score)
+            named = f" {column.label}" if column.bars else ""
+            ratio = f" {value:.3f}x{named}" if value else ""
             best_text = f"{best.id} {best.score.gmean:.4g} {best.score.unit}{ratio}"
         meta = session.meta
         host = meta.get("host") or {}

@@ -4,7 +4,8 @@ The evaluator times every baseline it can (cuDNN and FA2 through torch SDPA; FA3
 installed), and a score's stored ``ratio`` is against the target's first (cuDNN). That is the
 weakest serious one on Hopper: the seed is 1.13x cuDNN but only 1.00-1.03x FA4. So what the
 agent reads (the brief's best so far, evaluate's table, profile's default configuration) is
-measured against the fastest baseline of each configuration, and names it.
+measured against the fastest baseline of each configuration, and names it. The app's lineage
+and status bar show the same ratio (views/ratios.py).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ...store import Lineage, Version
+from ...views.ratios import RatioColumn
 
 PAGE = 100  # versions per page of a long line
 
@@ -41,17 +42,25 @@ class Marks:
 
 @dataclass(frozen=True)
 class LineageView:
-    """The lineage the tree shows and its marks; ``revision`` counts the times it moved (a
-    commit, a rollback), since the view's lineage is one object that grows."""
+    """The lineage the tree shows, its marks and what its ratios are against; ``revision``
+    counts the times it moved (a commit, a rollback), since the view's lineage is one object
+    that grows."""
 
     lineage: Lineage = field(compare=False)
     marks: Marks
     revision: int
+    ratios: RatioColumn = field(default_factory=RatioColumn)
+
+
+def title(ratios: RatioColumn) -> str:
+    """The pane's title: what its ratio column is against (``x fa4``, ``x best``)."""
+    return f"lineage · x {ratios.label}" if ratios.label else "lineage"
 
 
 def version_label(v: Version, marks: Marks, side_branches: int = 0,
-                  compact: bool = False) -> Text:
-    """id, score, ratio to the baseline, +/- lines and author, and the lane that proposed it
+                  compact: bool = False, ratios: RatioColumn | None = None) -> Text:
+    """id, score, ratio to the strongest baseline (``ratios``: views/ratios.py; the score's
+    own, to its first baseline, without), +/- lines and author, and the lane that proposed it
     (``L2``, in a run of several lanes); head and best marked.
     ``compact`` (narrow terminals) leaves out the +/- lines and the author, which the diff
     pane's title and the detail view show, and puts the marks right after the id (``◀`` the
@@ -63,8 +72,9 @@ def version_label(v: Version, marks: Marks, side_branches: int = 0,
         text.append("◀" if v.id == marks.head else " ", style="bold yellow")
         text.append("★" if v.id == marks.best else " ", style="green")
     if v.score:
+        ratio = ratios.ratio(v.score) if ratios else v.score.ratio
         text.append(f"{v.score.gmean:>7.4g}")
-        text.append(f" {v.score.ratio:.2f}x" if v.score.ratio else "      ", style="cyan")
+        text.append(f" {ratio:.2f}x" if ratio else "      ", style="cyan")
     else:
         text.append(" " * 13)
     if not compact:
@@ -106,6 +116,7 @@ class LineageTree(Tree[Entry]):
         self.guide_depth = 2
         self.lineage = Lineage()
         self.marks = Marks("v0", None)
+        self.ratios = RatioColumn()
 
     view: var[LineageView | None] = var(None, init=False)  # bound to the app's
     compact: var[bool] = var(False, init=False)  # short labels (narrow terminals)
@@ -116,6 +127,8 @@ class LineageTree(Tree[Entry]):
         if view is None:
             return
         following = self.selected_version in (None, self.marks.head)
+        self.ratios = view.ratios
+        self.border_title = title(view.ratios)
         self.load(view.lineage, view.marks, reveal=view.marks.head if following else None)
 
     def watch_compact(self, old: bool, compact: bool) -> None:
@@ -151,7 +164,7 @@ class LineageTree(Tree[Entry]):
         for vid in run:
             sides = len(self.lineage.children(vid)) - 1
             label = version_label(self.lineage.get(vid), self.marks, max(0, sides),
-                                  self.compact)
+                                  self.compact, self.ratios)
             if sides > 0:
                 node.add(label, data=Entry(vid))
             else:  # the indent lines leaves up with the expand icon of branch points
