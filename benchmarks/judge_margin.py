@@ -33,11 +33,13 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from avo_tui.evaluation import EvalRequest, Worker, attention, get_target  # noqa: E402
+from avo_tui.evaluation import EvalRequest, Worker, get_target  # noqa: E402
 from avo_tui.evaluation.candidate import load_sources  # noqa: E402
 from avo_tui.evaluation.judge import Rejected, judge_output  # noqa: E402
+from avo_tui.evaluation.problem import Config  # noqa: E402
 from avo_tui.evaluation.results import ConfigResult  # noqa: E402
-from avo_tui.evaluation.targets import Config, TargetSpec, draw_edge_configs  # noqa: E402
+from avo_tui.evaluation.targets import TargetSpec, draw_edge_configs  # noqa: E402
+from avo_tui.evaluation.tensors import make_inputs  # noqa: E402
 
 RATIOS = ("row", "rel_l2", "max_abs")
 
@@ -66,9 +68,11 @@ def baseline_margins(target: TargetSpec, name: str, draws: int) -> dict[str, obj
     todo = shapes(target, draws)
     for index, (config, case) in enumerate(todo):
         generator = torch.Generator(device=target.device).manual_seed(index)
-        inputs = attention.make_inputs(config, generator, target.device, case)
+        inputs = make_inputs(config, generator, target.device, case)
         try:
-            out = attention.BASELINES[name](config)(inputs)
+            call = config.problem.numerics().baselines[name](config)
+            call.stage(inputs)
+            out = call.run()
         except RuntimeError:  # cuDNN has no kernel for a single key, say
             unsupported += 1
             continue

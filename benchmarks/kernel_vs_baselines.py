@@ -73,7 +73,7 @@ def summarize(result: Any) -> dict[str, Any]:
     data = result.as_dict()
     configs = []
     for c in result.timed:
-        row: dict[str, Any] = {"config": c.name, "causal": c.config.causal,
+        row: dict[str, Any] = {"config": c.name, "causal": c.config["causal"],
                                "kernel": round(c.throughput, 2)}
         for name in BASELINES:
             base = c.baselines.get(name)

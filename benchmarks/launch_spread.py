@@ -39,15 +39,15 @@ def measure(kernel: Any, config: Any, device: Any, protocol: str, launches: int,
             generator: Any) -> list[float]:
     import torch
 
-    from avo_tui.evaluation import attention
+    from avo_tui.evaluation.tensors import empty_output, make_inputs, refill
 
-    slots = [attention.make_inputs(config, generator, "cuda") for _ in range(2)]
-    out = attention.empty_output(config, "cuda")
+    slots = [make_inputs(config, generator, "cuda") for _ in range(2)]
+    out = empty_output(config, "cuda")
     times = []
     for index in range(launches + 1):  # the first is a warm-up
         inputs = slots[index % 2]
         if protocol in ("full", "no_flush", "idle_gap"):
-            attention.refill(inputs, generator)
+            refill(inputs, generator)
         if protocol != "bare":
             out.fill_(math.nan)
         kernel.stage(config, inputs, out)

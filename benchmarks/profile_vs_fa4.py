@@ -31,12 +31,14 @@ FA4_KERNEL = "(?i)flash"  # the CuTe DSL names its kernel after FlashAttentionFo
 # launch of a kernel matching FA4_KERNEL (a JIT compile launches none).
 FA4_CHILD = """
 import json, sys, torch
-from avo_tui.evaluation import attention, get_target
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.problems.attention_torch import fa4_baseline
+from avo_tui.evaluation.tensors import make_inputs
 doc = json.loads(sys.argv[1])
 target = get_target(doc["target"])
 config = {c.name: c for c in (*target.configs, *target.quick_configs)}[doc["config"]]
-inputs = attention.make_inputs(config, torch.Generator(device="cuda").manual_seed(0), "cuda")
-call = attention.fa4_baseline(config)
+inputs = make_inputs(config, torch.Generator(device="cuda").manual_seed(0), "cuda")
+call = fa4_baseline(config)
 call.stage(inputs)
 for _ in range(2):
     call.run()
@@ -45,7 +47,7 @@ torch.cuda.synchronize()
 
 
 def fa4_report(target: str, config: str, sections: list[str]) -> str:
-    from avo_tui.evaluation.attention import baseline_missing
+    from avo_tui.evaluation.problems.attention_torch import baseline_missing
     from avo_tui.evaluation.profile import profile_child
 
     missing = baseline_missing("fa4")

@@ -14,8 +14,9 @@ from agent_context import StandIn
 
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import EvalResult, get_target
+from avo_tui.evaluation.problem import Config
+from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.targets import Config
 from avo_tui.knowledge import KnowledgeBase, default_folders
 from avo_tui.operators.agent import brief, report, tool_schemas
 from avo_tui.operators.agent.agent import _cached_tools
@@ -80,10 +81,11 @@ def evaluated(passing_edges: int, failing_edge: bool) -> str:
                             baselines={} if edge else {"cudnn": 500.0, "fa4": 560.0})
 
     timed = [row(c, False) for c in MHA.configs]
-    edges = [row(Config(1, 2, 2, 100 + n, 128, n % 2 == 0, "bfloat16"), True)
+    edges = [row(attention_config(1, 2, 2, 100 + n, 128, n % 2 == 0, "bfloat16"), True)
              for n in range(passing_edges)]
     if failing_edge:
-        edges.append(row(Config(1, 2, 2, 77, 128, True, "bfloat16"), True, passed=False))
+        edges.append(row(attention_config(1, 2, 2, 77, 128, True, "bfloat16"), True,
+                         passed=False))
     result = EvalResult("mha", "cuda", "H200", "TFLOP/s", 1, False, configs=timed + edges)
     attempt = Attempt("a1", "v0", "agent", {}, "slower", "detail", Score(
         588.0, {c.name: 588.0 for c in MHA.configs}), 0.0)

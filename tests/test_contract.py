@@ -225,8 +225,8 @@ def test_a_cluster_launch_counts_the_declared_grid_in_clusters() -> None:
 
 def test_a_persistent_grid_is_one_block_per_multiprocessor() -> None:
     from avo_tui.evaluation.gpu import launch_variables
-    from avo_tui.evaluation.targets import Config
+    from avo_tui.evaluation.problems.attention import config as attention_config
 
     declared = contract.parse("// avo:launch grid=(NUM_SMS,) block=(128,)\n")
-    variables = launch_variables(Config(1, 16, 16, 4096, 128, True, "bfloat16"), 132)
+    variables = launch_variables(attention_config(1, 16, 16, 4096, 128, True, "bfloat16"), 132)
     assert declared.environment(variables).evaluate(declared.launch["grid"]) == (132,)

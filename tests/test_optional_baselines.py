@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.evaluation import EvalRequest, attention, get_target
+from avo_tui.evaluation import EvalRequest, get_target
 from avo_tui.evaluation.candidate import load_sources
 from avo_tui.evaluation.pipeline import Pipeline
+from avo_tui.evaluation.problems import attention_torch as attention
 from avo_tui.evaluation.results import ConfigResult, EvalResult
 from avo_tui.evaluation.timing import summarize
 

@@ -21,9 +21,10 @@ from avo_tui.evaluation import (
     smallest_config,
 )
 from avo_tui.evaluation import sanitize as sanitizing
+from avo_tui.evaluation.problems.attention import Shape
+from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.profile import CHILD, LAUNCHED, run_bounded
 from avo_tui.evaluation.sanitize import check_tools, format_reports, parse_report, sanitize
-from avo_tui.evaluation.targets import Config
 
 CONFIG = "b1-h16-s129-d128-full"
 K = "avo_attention_fwd"
@@ -111,13 +112,13 @@ def test_the_smallest_configuration_covers_more_than_one_tile_of_keys() -> None:
     assert smallest_config("mha") == CONFIG
     assert smallest_config(get_target("cpu-attention")) == "b1-h4kv2-s129-d64-causal"
     mha = get_target("mha")
-    edges = (Config(1, 16, 16, 37, 128, True, "bfloat16"),
-             Config(1, 16, 16, 1, 128, False, "bfloat16"))
+    edges = (attention_config(1, 16, 16, 37, 128, True, "bfloat16"),
+             attention_config(1, 16, 16, 1, 128, False, "bfloat16"))
     short = dataclasses.replace(mha, edge_configs=edges, quick_configs=())
     assert smallest_config(short) == "b1-h16-s1-d128-full"  # none long enough: the smallest
     chosen = next(c for c in mha.edge_configs if c.name == CONFIG)
     assert all(c.flops >= chosen.flops for c in (*mha.edge_configs, *mha.quick_configs)
-               if c.seq_len > 128)
+               if Shape.of(c).seq_len > 128)
 
 
 # -- reading the tools' output ----------------------------------------------------------------

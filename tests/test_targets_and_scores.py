@@ -8,37 +8,39 @@ from typing import Any
 
 import pytest
 
-from avo_tui.evaluation import Config, EvalResult, UnknownTarget, get_target
+from avo_tui.evaluation import EvalResult, UnknownTarget, get_target
+from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult, Timing, geometric_mean
 from avo_tui.evaluation.score import plausibility_flags
 from avo_tui.evaluation.timing import Subject, sequence_wall, summarize
 
 
 def test_flops_follow_the_flash_attention_convention() -> None:
-    full = Config(2, 16, 16, 4096, 128, causal=False, dtype="bfloat16")
+    full = attention_config(2, 16, 16, 4096, 128, causal=False, dtype="bfloat16")
     assert full.flops == 4 * 2 * 16 * 4096**2 * 128
-    assert Config(2, 16, 16, 4096, 128, causal=True).flops == full.flops / 2
+    assert attention_config(2, 16, 16, 4096, 128, causal=True).flops == full.flops / 2
     # GQA counts query heads: sharing K/V does not reduce the work
-    assert Config(2, 16, 4, 4096, 128, causal=False).flops == full.flops
+    assert attention_config(2, 16, 4, 4096, 128, causal=False).flops == full.flops
 
 
 def test_config_names_and_validation() -> None:
-    assert Config(1, 8, 2, 512, 64, True).name == "b1-h8kv2-s512-d64-causal"
-    assert Config(2, 4, 4, 256, 64, False).name == "b2-h4-s256-d64-full"
+    assert attention_config(1, 8, 2, 512, 64, True).name == "b1-h8kv2-s512-d64-causal"
+    assert attention_config(2, 4, 4, 256, 64, False).name == "b2-h4-s256-d64-full"
     with pytest.raises(ValueError, match="not a multiple"):
-        Config(1, 6, 4, 64, 64, False)
+        attention_config(1, 6, 4, 64, 64, False)
     with pytest.raises(ValueError, match="positive"):
-        Config(1, 4, 4, 0, 64, False)
+        attention_config(1, 4, 4, 0, 64, False)
 
 
 def test_cpu_attention_covers_masks_head_mappings_and_ragged_lengths() -> None:
     target = get_target("cpu-attention")
     grid = target.configs
-    assert {c.causal for c in grid} == {True, False}
-    assert any(c.heads_q == c.heads_kv for c in grid)
-    assert any(c.heads_q > c.heads_kv for c in grid)
-    ragged = [c for c in target.edge_configs if c.seq_len % 16]
-    assert ragged and any(c.causal for c in ragged) and any(c.heads_q > c.heads_kv for c in ragged)
+    assert {c["causal"] for c in grid} == {True, False}
+    assert any(c["heads_q"] == c["heads_kv"] for c in grid)
+    assert any(c["heads_q"] > c["heads_kv"] for c in grid)
+    ragged = [c for c in target.edge_configs if c["seq_len"] % 16]
+    assert ragged and any(c["causal"] for c in ragged)
+    assert any(c["heads_q"] > c["heads_kv"] for c in ragged)
     assert target.quick_configs and set(target.grid(quick=True)) == set(target.quick_configs)
 
 
@@ -77,7 +79,8 @@ def test_every_timed_launch_is_prepared_and_the_drawn_ones_are_checked() -> None
 def _result(throughputs: list[float], baselines: list[float]) -> EvalResult:
     result = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", seed=1, quick=False)
     for i, (t, b) in enumerate(zip(throughputs, baselines, strict=True)):
-        entry = ConfigResult(Config(1, 1, 1, 64 + i, 64, False), primary_baseline="base")
+        entry = ConfigResult(attention_config(1, 1, 1, 64 + i, 64, False),
+                             primary_baseline="base")
         entry.throughput, entry.baselines = t, {"base": b}
         entry.timing = Timing(1.0, 0.0, 5, 1.0)
         result.configs.append(entry)

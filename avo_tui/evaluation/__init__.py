@@ -7,10 +7,11 @@ only talks to the worker, and torch is imported in the worker.
 
 from .candidate import CandidateError
 from .contract import ContractError
+from .problem import Config
 from .profile import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
 from .results import FAILURE_KINDS, ConfigResult, EvalRequest, EvalResult, Failure, Timing
 from .sanitize import SANITIZER_TOOLS, SanitizerUnavailable, smallest_config
-from .targets import TARGETS, Config, TargetSpec, UnknownTarget, get_target
+from .targets import TARGETS, TargetSpec, UnknownTarget, get_target
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
 

@@ -52,7 +52,8 @@ class Build(Stage):
         try:
             artifact = read_artifact(compiled)
             defines = dict(self.target.defines)
-            kernel = self.device.load(artifact, self.target.entry, declared, defines)
+            kernel = self.device.load(artifact, self.target.entry, declared, defines,
+                                      self.target.problem)
         except ArtifactTampered as error:
             raise Rejected(
                 "internal", f"the compiled kernel changed before loading: {error}"

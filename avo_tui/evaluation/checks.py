@@ -19,14 +19,15 @@ import time
 
 import torch
 
-from . import attention, contract
-from .attention import InputSet, RowSample
+from . import contract
 from .cpu import KernelCrashed
 from .device import Kernel
 from .judge import Rejected, judge_output, judge_sample
+from .problem import Config, InputSet, RowSample
 from .results import ConfigResult, Timing
 from .stage import Stage
-from .targets import Config, draw_edge_configs
+from .targets import draw_edge_configs
+from .tensors import empty_output, make_inputs
 from .timing import is_unsteady, steadiness
 
 AGAIN_STREAM = 1 << 20  # the inputs of a first launch measured again (check_steady)
@@ -50,9 +51,9 @@ class Checks(Stage):
                 config, edge=edge, primary_baseline=target.baselines[0], case=case
             )
             self.result.configs.append(entry)
-            inputs = attention.make_inputs(config, self.generator(index), self.device.name, case)
+            inputs = make_inputs(config, self.generator(index), self.device.name, case)
             pristine = inputs.clone()
-            out = attention.empty_output(config, self.device.name)
+            out = empty_output(config, self.device.name)
             out.fill_(math.nan)
             start = time.perf_counter()
             try:
@@ -66,16 +67,15 @@ class Checks(Stage):
                 self.first_launch_s[config] = time.perf_counter() - start
             if not inputs.equal(pristine):
                 entry.passed = False
-                raise Rejected(
-                    "inputs_modified", "q, k or v changed during the launch", config.name
-                )
+                raise Rejected("inputs_modified", f"{inputs.described()} changed during the launch",
+                               config.name)
             self.check_output(pristine, out, entry)
 
     def check_output(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult) -> None:
         judge_output(self.target.tolerance, inputs, out, entry)
 
     def check_rows(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        sample = RowSample.draw(config, self.draws)
+        sample = RowSample.draw(tuple(out.shape), self.draws)
         judge_sample(self.target.tolerance, config, inputs, out, sample)
 
     def check_idle(self, kernel: Kernel, incumbent: Kernel | None, config: str) -> None:
@@ -135,8 +135,8 @@ class Checks(Stage):
         if not kernel.fresh_on_renew:
             return None
         kernel.renew()
-        inputs = attention.make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
-        out = attention.empty_output(config, self.device.name)
+        inputs = make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
+        out = empty_output(config, self.device.name)
         out.fill_(math.nan)
         start = time.perf_counter()
         try:

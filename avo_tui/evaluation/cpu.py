@@ -30,14 +30,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .attention import InputSet, softmax_scale
 from .contract import MissingEntry
-from .targets import Config
+from .problem import Config, InputSet, Problem
 from .timing import sequence_wall
 from .toolchains.c import cpu_model
 
 RUNNER = Path(__file__).with_name("runner.py")
-LAUNCH = struct.Struct("<4Q6if")  # runner.LAUNCH
+# A parameter's kind -> its letter in the runner's signature, and how a message holds it
+# (runner.FIELDS): a pointer as its byte offset in the arena, a 32-bit int, a 32-bit float.
+LETTERS = {"input": "p", "output": "p", "int": "i", "float": "f"}
+STRUCT_CODES = {"p": "Q", "i": "i", "f": "f"}
 READY, MISSING, DONE = b"R", b"M", b"D"
 FLOAT_BYTES = 4
 MIN_ARENA_BYTES = 64 << 20  # sparse: only the pages a launch touches are ever allocated
@@ -71,13 +73,17 @@ def signal_name(status: int) -> str:
 class RunnerKernel:
     """The worker's handle on one candidate library loaded in its own runner process."""
 
-    def __init__(self, artifact: bytes, entry: str) -> None:
+    def __init__(self, artifact: bytes, entry: str, problem: Problem) -> None:
         self._dir = tempfile.mkdtemp(prefix="avo-lib-")
         os.chmod(self._dir, 0o755)  # the runner may run as an unprivileged user
         self._library = Path(self._dir) / "kernel.so"
         self._library.write_bytes(artifact)
         os.chmod(self._library, 0o644)
         self._entry = entry
+        self._problem = problem
+        self._signature = "".join(LETTERS[p.kind] for p in problem.parameters)
+        self._launch = struct.Struct(
+            "<" + "".join(STRUCT_CODES[letter] for letter in self._signature))
         self._proc: subprocess.Popen[bytes] | None = None
         self._status: int | None = None  # the runner's wait status once it has ended
         self._conn: socket.socket | None = None
@@ -87,8 +93,8 @@ class RunnerKernel:
         self._arena: np.ndarray | None = None
         self._arena_bytes = 0
         self._message = b""
-        self._layout: tuple[int, int, int, int] = (0, 0, 0, 0)
-        self._numel: tuple[int, int, int, int] = (0, 0, 0, 0)
+        # (parameter name, offset, element count) of each tensor of the staged launch
+        self._layout: list[tuple[str, int, int]] = []
         self.confinement: dict[str, object] = {}
         self._spawn(MIN_ARENA_BYTES)
 
@@ -108,6 +114,7 @@ class RunnerKernel:
             [
                 sys.executable, "-I", "-S", str(RUNNER), str(child.fileno()),
                 str(self._arena_fd), str(arena_bytes), str(self._library), self._entry,
+                self._signature,
             ],
             pass_fds=(child.fileno(), self._arena_fd),
             stdin=subprocess.DEVNULL,
@@ -183,27 +190,34 @@ class RunnerKernel:
     # -- launches ---------------------------------------------------------------------------
 
     def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        """Copy the inputs into the arena and poison its output, while the runner is frozen."""
-        tensors = (*inputs.tensors, out)
-        numel = tuple(t.numel() for t in tensors)
-        if sum(numel) * FLOAT_BYTES > self._arena_bytes:
-            self._spawn(max(2 * self._arena_bytes, sum(numel) * FLOAT_BYTES))
+        """Copy the inputs into the arena and poison its output, while the runner is frozen;
+        the message holds every parameter in the entry point's order (runner.py)."""
+        parameters = self._problem.parameters
+        tensors = {**inputs.named, **{p.name: out for p in parameters if p.kind == "output"}}
+        if any(t.dtype != torch.float32 for t in tensors.values()):
+            raise ValueError("a C kernel takes float32 tensors only")
+        total = sum(t.numel() for t in tensors.values())
+        if total * FLOAT_BYTES > self._arena_bytes:
+            self._spawn(max(2 * self._arena_bytes, total * FLOAT_BYTES))
         assert self._arena is not None
-        offsets = []
+        scalars = self._problem.scalars(config)
+        self._layout = []
+        values: list[int | float] = []
         start = 0
-        for tensor, count in zip(tensors[:3], numel, strict=False):
-            self._arena[start : start + count] = tensor.reshape(-1).numpy()
-            offsets.append(start)
+        for parameter in parameters:
+            if not parameter.is_tensor:
+                values.append(scalars[parameter.name])
+                continue
+            tensor = tensors[parameter.name]
+            count = tensor.numel()
+            if parameter.kind == "output":
+                self._arena[start : start + count] = np.nan
+            else:
+                self._arena[start : start + count] = tensor.reshape(-1).numpy()
+            self._layout.append((parameter.name, start, count))
+            values.append(start * FLOAT_BYTES)
             start += count
-        self._arena[start : start + numel[3]] = np.nan
-        offsets.append(start)
-        self._layout = (offsets[0], offsets[1], offsets[2], offsets[3])
-        self._numel = (numel[0], numel[1], numel[2], numel[3])
-        self._message = LAUNCH.pack(
-            *(o * FLOAT_BYTES for o in offsets),
-            config.batch, config.heads_q, config.heads_kv, config.seq_len, config.head_dim,
-            int(config.causal), softmax_scale(config),
-        )
+        self._message = self._launch.pack(*values)
 
     def fire(self) -> float:
         """One launch, timed by the worker: from waking the runner to its answer."""
@@ -227,8 +241,8 @@ class RunnerKernel:
     def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
         """Copy the output, and the inputs as the kernel left them, back from the arena."""
         assert self._arena is not None
-        for tensor, offset, count in zip((*inputs.tensors, out), self._layout, self._numel,
-                                         strict=True):
+        for name, offset, count in self._layout:
+            tensor = inputs.named.get(name, out)
             np.copyto(tensor.view(-1).numpy(), self._arena[offset : offset + count])
 
     def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
@@ -323,9 +337,10 @@ class CpuDevice:
         self._peak: float | None = None
 
     def load(
-        self, artifact: bytes, entry: str, declarations: object, defines: dict[str, object]
+        self, artifact: bytes, entry: str, declarations: object, defines: dict[str, object],
+        problem: Problem,
     ) -> RunnerKernel:
-        return RunnerKernel(artifact, entry)
+        return RunnerKernel(artifact, entry, problem)
 
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)

@@ -7,10 +7,9 @@ from typing import Protocol
 
 import torch
 
-from .attention import InputSet
 from .contract import Declarations
 from .cpu import CpuDevice
-from .targets import Config
+from .problem import Config, InputSet, Problem
 from .timing import Launch, Subject
 from .toolchains import ToolchainUnavailable
 
@@ -54,8 +53,11 @@ class Device(Protocol):
         ...
 
     def load(
-        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]
-    ) -> Kernel: ...
+        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object],
+        problem: Problem,
+    ) -> Kernel:
+        """The kernel, launched with ``problem``'s parameters."""
+        ...
     def synchronize(self) -> None: ...
     def flush_cache(self) -> None: ...
     def time_sequence(self, warm: list[Subject], launches: list[Launch]) -> list[float]: ...

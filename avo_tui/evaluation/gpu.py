@@ -16,13 +16,11 @@ import platform
 import numpy as np
 import torch
 
-from .attention import InputSet, softmax_scale
 from .contract import ContractError, Declarations, MissingEntry, TensorMap
-from .targets import Config
+from .problem import Config, InputSet, Problem
 from .timing import sequence_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
-FIXED_PARAMETERS = 11  # q, k, v, o, batch, heads_q, heads_kv, seq_len, head_dim, causal, scale
 TENSORMAP_BYTES = 128  # sizeof(CUtensorMap)
 TMA_ELEMENT_BYTES = 2  # every CUDA target's tensors are bfloat16
 MAX_CLUSTER_BLOCKS = 8  # the portable cluster size limit
@@ -48,15 +46,20 @@ def is_device_fault(error: BaseException) -> bool:
 
 
 def launch_variables(config: Config, num_sms: int) -> dict[str, object]:
-    return {
-        "B": config.batch,
-        "HQ": config.heads_q,
-        "HKV": config.heads_kv,
-        "S": config.seq_len,
-        "D": config.head_dim,
-        "CAUSAL": int(config.causal),
-        "NUM_SMS": num_sms,
-    }
+    return config.problem.launch_variables(config) | {"NUM_SMS": num_sms}
+
+
+def arguments(problem: Problem, config: Config, tensors: dict[str, torch.Tensor]
+              ) -> tuple[object, ...]:
+    """The entry point's parameters on ``config``, in order: a tensor by its address, an int
+    as a 32-bit int, a float as a 32-bit float."""
+    scalars = problem.scalars(config)
+    return tuple(
+        np.intp(tensors[p.name].data_ptr()) if p.is_tensor
+        else np.int32(scalars[p.name]) if p.kind == "int"
+        else np.float32(scalars[p.name])
+        for p in problem.parameters
+    )
 
 
 def _dims(value: object, field: str) -> tuple[int, ...]:
@@ -114,6 +117,7 @@ class CudaKernel:
         declarations: Declarations,
         defines: dict[str, object],
         device: CudaDevice,
+        problem: Problem,
     ) -> None:
         from cuda.core import ObjectCode
 
@@ -121,6 +125,8 @@ class CudaKernel:
             raise ContractError("a CUDA kernel declares // avo:launch grid=(...) block=(...)")
         self.declarations = declarations
         self.defines = defines
+        self.problem = problem
+        self.fixed_parameters = len(problem.parameters)
         self.device = device
         module = ObjectCode.from_cubin(artifact)
         try:
@@ -146,15 +152,15 @@ class CudaKernel:
             sizes = [size for _, size in self.kernel.arguments_info]
         except Exception:  # drivers before 12.4 cannot list parameters; the launch then decides
             return
-        expected = FIXED_PARAMETERS + len(self.tensormaps)
+        expected = self.fixed_parameters + len(self.tensormaps)
         maps = ", ".join(m.name for m in self.tensormaps) or "none"
         if len(sizes) != expected:
             raise ContractError(
                 f"the kernel takes {len(sizes)} parameters; the contract passes {expected}: "
-                f"the {FIXED_PARAMETERS} fixed ones, then one const __grid_constant__ "
+                f"the {self.fixed_parameters} fixed ones, then one const __grid_constant__ "
                 f"CUtensorMap per avo:tensormap (declared: {maps})"
             )
-        for spec, size in zip(self.tensormaps, sizes[FIXED_PARAMETERS:], strict=True):
+        for spec, size in zip(self.tensormaps, sizes[self.fixed_parameters:], strict=True):
             if size != TENSORMAP_BYTES:
                 raise ContractError(
                     f"the parameter for avo:tensormap {spec.name} is {size} bytes; declare it "
@@ -204,25 +210,10 @@ class CudaKernel:
         grid, block, smem, cluster = self.geometry(config)
         self._grant_smem(smem)
         options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
-        q, k, v = inputs.tensors
-        maps = self._tensor_maps(config, {"q": q, "k": k, "v": v, "out": out})
-        self._staged = (
-            options,
-            (
-                np.intp(q.data_ptr()),
-                np.intp(k.data_ptr()),
-                np.intp(v.data_ptr()),
-                np.intp(out.data_ptr()),
-                np.int32(config.batch),
-                np.int32(config.heads_q),
-                np.int32(config.heads_kv),
-                np.int32(config.seq_len),
-                np.int32(config.head_dim),
-                np.int32(int(config.causal)),
-                np.float32(softmax_scale(config)),
-                *maps,
-            ),
-        )
+        tensors = inputs.named | {p.name: out for p in self.problem.parameters
+                                  if p.kind == "output"}
+        maps = self._tensor_maps(config, tensors)
+        self._staged = (options, (*arguments(self.problem, config, tensors), *maps))
 
     def fire(self) -> None:
         """The launch, queued on torch's stream; the caller's CUDA events time it."""
@@ -322,9 +313,10 @@ class CudaDevice:
     time_sequence = staticmethod(sequence_events)
 
     def load(
-        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object]
+        self, artifact: bytes, entry: str, declarations: Declarations, defines: dict[str, object],
+        problem: Problem,
     ) -> CudaKernel:
-        return CudaKernel(artifact, entry, declarations, defines, self)
+        return CudaKernel(artifact, entry, declarations, defines, self, problem)
 
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator(device=self.name).manual_seed(seed)

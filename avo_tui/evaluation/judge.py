@@ -1,18 +1,19 @@
 """Whether an output is correct: its distance to the float64 reference, against a tolerance
 derived from the distance an honest computation at the target's precision keeps on the same
-inputs, over the whole output and over each query row on its own."""
+inputs, over the whole output and over each row (along its last dimension) on its own."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
-from . import attention
-from .attention import InputSet, RowSample
+from .problem import Config, InputSet, RowSample, unravel
 from .results import ConfigResult, Failure
-from .targets import Config, Tolerance
+from .targets import Tolerance
+from .tensors import DTYPES
 
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 
@@ -23,21 +24,60 @@ class Rejected(Exception):
         self.failure = Failure(kind, message, config)
 
 
+@dataclass
+class Errors:
+    max_abs: float
+    rel_l2: float
+    finite: bool
+
+
+def compare(output: torch.Tensor, expected: torch.Tensor) -> Errors:
+    if not bool(torch.isfinite(output).all()):
+        return Errors(math.inf, math.inf, False)
+    diff = output.to(expected.dtype) - expected
+    norm = float(torch.linalg.vector_norm(expected))
+    rel = float(torch.linalg.vector_norm(diff)) / norm if norm else float(diff.abs().max())
+    return Errors(float(diff.abs().max()), rel, True)
+
+
+@dataclass
+class RowErrors:
+    """Per row (the output's last dimension), the L2 norms of the output's distance to the
+    exact rows, of the honest computation's distance to them, and of the exact rows
+    themselves. A kernel wrong on a few rows (a dropped tail, a mask off by one at a tile's
+    edge) moves the whole output's errors by little; each row's own tolerance still catches
+    it."""
+
+    error: torch.Tensor
+    honest: torch.Tensor
+    norm: torch.Tensor
+
+
+def row_errors(output: torch.Tensor, expected: torch.Tensor, honest: torch.Tensor) -> RowErrors:
+    """``output``, ``expected`` and ``honest`` shaped [..., width]; rows are flattened."""
+    width = expected.shape[-1] if expected.dim() > 1 else 1  # a vector's rows are its elements
+    exact = expected.reshape(-1, width)
+    return RowErrors(
+        torch.linalg.vector_norm(output.reshape(-1, width).to(exact.dtype) - exact, dim=-1),
+        torch.linalg.vector_norm(honest.reshape(-1, width).to(exact.dtype) - exact, dim=-1),
+        torch.linalg.vector_norm(exact, dim=-1),
+    )
+
+
 def judge_output(
     tolerance: Tolerance, inputs: InputSet, out: torch.Tensor, entry: ConfigResult
 ) -> None:
     """The whole output of a checked launch, recorded on ``entry``; raises Rejected
     ("nonfinite" or "incorrect") unless it is correct."""
     config = entry.config
-    dtype = attention.DTYPES[config.dtype]
-    expected, honest_out = attention.references(config, inputs, emulate=dtype)
-    assert honest_out is not None
-    errors = attention.compare(out, expected)
+    dtype = DTYPES[config.dtype]
+    expected, honest_out = config.problem.numerics().references(config, inputs, dtype)
+    errors = compare(out, expected)
     entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
-    honest = attention.compare(honest_out, expected)
+    honest = compare(honest_out, expected)
     bounds = _bounds(tolerance, config, honest, float(expected.abs().max()))
     entry.tolerance, entry.honest_rel_l2 = bounds, honest.rel_l2
-    rows = attention.row_errors(out, expected, honest_out)
+    rows = row_errors(out, expected, honest_out)
     for reference in (expected, honest_out):
         reference.zero_()  # no reference stays readable in the device's memory
     if not errors.finite:
@@ -46,8 +86,8 @@ def judge_output(
         raise Rejected(
             "nonfinite", f"{count} of {out.numel()} output values are NaN or Inf", config.name
         )
-    shape = (config.batch, config.heads_q, config.seq_len)
-    _judge_rows(tolerance, rows, lambda index: _unravel(index, shape), entry, "incorrect", "")
+    shape = tuple(out.shape[:-1]) if out.dim() > 1 else tuple(out.shape)
+    _judge_rows(tolerance, rows, lambda index: unravel(index, shape), entry, "incorrect", "")
     _judge(errors, bounds, entry, "incorrect", "")
     entry.passed = True
 
@@ -64,31 +104,32 @@ def judge_sample(
             f"{count} of {out.numel()} output values are NaN or Inf after a timed launch",
             config.name,
         )
-    exact = attention.reference_rows(config, inputs, sample)
-    dtype = attention.DTYPES[config.dtype]
-    honest_rows = attention.reference_rows(config, inputs, sample, emulate=dtype)
-    honest = attention.compare(honest_rows, exact)
+    numerics = config.problem.numerics()
+    exact = numerics.reference_rows(config, inputs, sample)
+    dtype = DTYPES[config.dtype]
+    honest_rows = numerics.reference_rows(config, inputs, sample, emulate=dtype)
+    honest = compare(honest_rows, exact)
     bounds = _bounds(tolerance, config, honest, float(exact.abs().max()))
     gathered = sample.gather(out)
     entry = ConfigResult(config)
     when = " in a timed launch"
-    rows = attention.row_errors(gathered, exact, honest_rows)
+    rows = row_errors(gathered, exact, honest_rows)
     _judge_rows(tolerance, rows, sample.row, entry, "stale_output", when)
-    _judge(attention.compare(gathered, exact), bounds, entry, "stale_output", when)
+    _judge(compare(gathered, exact), bounds, entry, "stale_output", when)
 
 
 def _bounds(
-    tolerance: Tolerance, config: Config, honest: attention.Errors, scale: float
+    tolerance: Tolerance, config: Config, honest: Errors, scale: float
 ) -> tuple[float, float]:
     """The whole output's (relative L2, max abs) bounds on these inputs; ``scale`` is the
     largest exact value, for the floor in ulps."""
-    dtype = attention.DTYPES[config.dtype]
+    dtype = DTYPES[config.dtype]
     ulp = 2.0 ** (math.floor(math.log2(scale)) - MANTISSA_BITS[dtype]) if scale > 0 else 0.0
     return tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
 
 
 def _judge(
-    errors: attention.Errors,
+    errors: Errors,
     bounds: tuple[float, float],
     entry: ConfigResult,
     kind: str,
@@ -107,13 +148,13 @@ def _judge(
 
 def _judge_rows(
     tolerance: Tolerance,
-    rows: attention.RowErrors,
-    where: Callable[[int], tuple[int, int, int]],
+    rows: RowErrors,
+    where: Callable[[int], tuple[int, ...]],
     entry: ConfigResult,
     kind: str,
     when: str,
 ) -> None:
-    """Every query row within the tolerance on its own (Tolerance.row_bounds). The whole
+    """Every row within the tolerance on its own (Tolerance.row_bounds). The whole
     output's bounds are set by its largest values and its many rows: a kernel wrong on a few
     rows of small values (a dropped tail of keys, a mask off at a tile's edge) stays inside
     them, and not inside its rows' own."""
@@ -127,19 +168,12 @@ def _judge_rows(
     if not count:
         return
     worst = int(ratio.argmax())
-    batch, head, row = where(worst)
     norm = float(rows.norm[worst]) or 1.0
     entry.passed = False
     raise Rejected(
         kind,
-        f"query row {row} of head {head}, batch {batch}: relative error "
+        f"{entry.config.problem.row_label(where(worst))}: relative error "
         f"{float(rows.error[worst]) / norm:.3g} (tolerance {float(bound[worst]) / norm:.3g}); "
         f"{count} of {ratio.numel()} rows outside their tolerance{when}",
         entry.config.name,
     )
-
-
-def _unravel(index: int, shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    rest, row = divmod(index, shape[2])
-    batch, head = divmod(rest, shape[1])
-    return batch, head, row

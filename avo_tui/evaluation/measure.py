@@ -17,8 +17,6 @@ from collections.abc import Callable
 
 import torch
 
-from . import attention
-from .attention import InputSet
 from .checks import Checks
 from .device import Device, Kernel
 from .judge import Rejected
@@ -32,8 +30,9 @@ from .paired import (
     describe,
     is_look,
 )
+from .problem import Config, InputSet
 from .results import ConfigResult, Timing
-from .targets import Config
+from .tensors import empty_output, make_inputs, refill
 from .timing import (
     MAX_REPS,
     MIN_REPS,
@@ -71,7 +70,7 @@ class InputPool:
         self.generator = device.generator(0)
         self.seeds = seeds
         self.slots = [
-            attention.make_inputs(config, self.generator, device.name) for _ in range(INPUT_SLOTS)
+            make_inputs(config, self.generator, device.name) for _ in range(INPUT_SLOTS)
         ]
         self.index = 0
         self.seed = 0
@@ -83,12 +82,12 @@ class InputPool:
     def advance(self) -> InputSet:
         self.index = (self.index + 1) % len(self.slots)
         self.seed = self.seeds.getrandbits(62)
-        attention.refill(self.current, self.generator.manual_seed(self.seed))
+        refill(self.current, self.generator.manual_seed(self.seed))
         return self.current
 
     def regenerate(self) -> InputSet:
         self.generator.manual_seed(self.seed)
-        return attention.make_inputs(self.config, self.generator, self.device_name)
+        return make_inputs(self.config, self.generator, self.device_name)
 
 
 class Measure(Checks):
@@ -161,7 +160,7 @@ class Measure(Checks):
             return (), []
         names, missing = [], []
         for name in self.target.baselines:
-            why = attention.baseline_missing(name)
+            why = self.target.problem.numerics().baseline_missing(name)
             if why:
                 missing.append(f"{name} not measured: {why}")
             else:
@@ -364,7 +363,7 @@ class Measure(Checks):
         shared, each launch taking the next of either, so that in an A B B A order each kernel
         gets each buffer equally often."""
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
-        outs = [attention.empty_output(config, self.device.name) for _ in range(INPUT_SLOTS)]
+        outs = [empty_output(config, self.device.name) for _ in range(INPUT_SLOTS)]
         turn = [0]
 
         def next_out() -> torch.Tensor:
@@ -391,7 +390,7 @@ class Measure(Checks):
         self, name: str, kernel: Kernel, config: Config, pool: InputPool,
         next_out: Callable[[], torch.Tensor] | None = None,
     ) -> Subject:
-        own = attention.empty_output(config, self.device.name)
+        own = empty_output(config, self.device.name)
         current = [own]
 
         def prepare() -> None:
@@ -407,9 +406,9 @@ class Measure(Checks):
             pristine = pool.regenerate()
             try:
                 if not inputs.equal(pristine):
-                    raise Rejected(
-                        "inputs_modified", "q, k or v changed during a timed launch", config.name
-                    )
+                    raise Rejected("inputs_modified",
+                                   f"{inputs.described()} changed during a timed launch",
+                                   config.name)
                 self.check_rows(config, pristine, out)
             except Rejected as rejected:
                 if name == INCUMBENT:  # not the candidate's fault, and the operator must know
@@ -424,7 +423,7 @@ class Measure(Checks):
         return Subject(name, prepare, kernel.fire, check)
 
     def _baseline_subject(self, name: str, config: Config, pool: InputPool) -> Subject:
-        baseline = attention.BASELINES[name](config)
+        baseline = config.problem.numerics().baselines[name](config)
 
         def prepare() -> None:
             baseline.stage(pool.advance())

@@ -17,10 +17,10 @@ from .device import Kernel, open_device
 from .gpu import is_device_fault
 from .judge import Rejected
 from .measure import Measure
+from .problem import Config
 from .results import EvalRequest, EvalResult, Failure, Timing
 from .score import plausibility_flags
 from .stage import Progress
-from .targets import Config
 from .toolchains import CompileCache
 
 # Part of the host facts: baseline timings taken under another timing protocol are not reused.

@@ -508,11 +508,11 @@ def _sass(sass: Sequence[SassLine]) -> list[str]:
 
 def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> None:
     """Compile as the worker does and launch once on one configuration (the tools' subject)."""
-    from . import attention
     from .judge import Rejected
     from .pipeline import Evaluation, Pipeline
     from .results import EvalRequest
     from .targets import get_target
+    from .tensors import empty_output, make_inputs
 
     target = get_target(target_name)
     configs = {c.name: c for c in (*target.configs, *target.quick_configs, *target.edge_configs)}
@@ -527,8 +527,8 @@ def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> 
         kernel = evaluation.load(evaluation.compile(sources), declared, [])
     except Rejected as rejected:
         raise SystemExit(f"the candidate does not build: {rejected.failure}") from None
-    inputs = attention.make_inputs(config, evaluation.generator(0), pipeline.device.name)
-    out = attention.empty_output(config, pipeline.device.name)
+    inputs = make_inputs(config, evaluation.generator(0), pipeline.device.name)
+    out = empty_output(config, pipeline.device.name)
     kernel.launch(config, inputs, out)
     pipeline.device.synchronize()
     kernel.close()

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from .paired import GatePlan, PairedGain
-from .targets import Config
+from .problem import Config
 from .toolchains.base import CompileResult
 
 # Why a candidate failed; each kind has one meaning everywhere (CLI, engine, agent tools).
@@ -87,10 +87,10 @@ class ConfigResult:
     baselines: dict[str, float] = field(default_factory=dict)  # baseline name -> throughput
     baseline_timings: dict[str, Timing] = field(default_factory=dict)
     primary_baseline: str | None = None
-    case: str = "normal"  # the input case of a correctness configuration (targets.INPUT_CASES)
+    case: str = "normal"  # the input case of a correctness configuration (Problem.input_cases)
     tolerance: tuple[float, float] | None = None  # (relative L2, max abs) it was judged by
     honest_rel_l2: float | None = None  # the honest computation's error the tolerance came from
-    row_error_ratio: float | None = None  # the worst query row's error over its own tolerance
+    row_error_ratio: float | None = None  # the worst row's error over its own tolerance
     verified: int = 0  # timed launches checked against the reference
     incumbent_timing: Timing | None = None  # the best version, timed beside the candidate
     # Beside the best: each block's log-gain (paired.block_value), in the order measured

@@ -1,10 +1,13 @@
-"""The process a CPU candidate runs in: ``python -I -S runner.py SOCKET ARENA SIZE LIBRARY ENTRY``.
+"""The process a CPU candidate runs in:
+``python -I -S runner.py SOCKET ARENA SIZE LIBRARY ENTRY SIGNATURE``.
 
 Started by the worker (cpu.RunnerKernel), never imported. Standard library only. It maps the
 worker's shared arena, confines itself (sandbox.py), and only then loads the candidate, whose
 constructors therefore run confined too. Then, per message, it calls the entry point on the
-arena and answers. It holds no clock the score is built on, no reference and no comparator:
-whatever the candidate does to this process changes nothing the worker measures or judges.
+arena and answers. SIGNATURE is the entry point's parameters, a letter each (FIELDS): a
+message holds a pointer's offset in the arena, or a scalar's value, for each in turn. It holds
+no clock the score is built on, no reference and no comparator: whatever the candidate does to
+this process changes nothing the worker measures or judges.
 """
 
 import ctypes
@@ -17,9 +20,9 @@ import struct
 import sys
 import types
 
-# q, k, v, o offsets in the arena; batch, heads_q, heads_kv, seq_len, head_dim, causal; scale
-LAUNCH = struct.Struct("<4Q6if")
-ARGTYPES = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 6 + [ctypes.c_float]
+# A parameter's letter -> how a message holds it, and the C type it is passed as: a pointer
+# (its offset in the arena), a 32-bit int, a 32-bit float.
+FIELDS = {"p": ("Q", ctypes.c_void_p), "i": ("i", ctypes.c_int), "f": ("f", ctypes.c_float)}
 READY, MISSING, BROKEN, DONE = b"R", b"M", b"E", b"D"
 
 
@@ -34,7 +37,9 @@ def _sandbox() -> types.ModuleType:
 
 def main(argv: list[str]) -> int:
     sock_fd, arena_fd, size = int(argv[0]), int(argv[1]), int(argv[2])
-    library, entry = argv[3], argv[4]
+    library, entry, signature = argv[3], argv[4], argv[5]
+    launch = struct.Struct("<" + "".join(FIELDS[letter][0] for letter in signature))
+    pointers = [index for index, letter in enumerate(signature) if letter == "p"]
     parent = os.getppid()
     sandbox = _sandbox()
     conn = socket.socket(fileno=sock_fd)
@@ -53,15 +58,17 @@ def main(argv: list[str]) -> int:
     except OSError as error:
         conn.send(BROKEN + str(error).encode(errors="replace")[:4000])
         return 1
-    function.argtypes = ARGTYPES
+    function.argtypes = [FIELDS[letter][1] for letter in signature]
     function.restype = None
     conn.send(READY + json.dumps(confinement, default=str).encode())
     while True:
-        message = conn.recv(LAUNCH.size)
-        if len(message) != LAUNCH.size:
+        message = conn.recv(launch.size)
+        if len(message) != launch.size:
             return 0
-        q, k, v, o, *ints, scale = LAUNCH.unpack(message)
-        function(base + q, base + k, base + v, base + o, *ints, scale)
+        values = list(launch.unpack(message))
+        for index in pointers:
+            values[index] += base
+        function(*values)
         conn.send(DONE)
 
 

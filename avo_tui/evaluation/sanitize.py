@@ -34,9 +34,6 @@ TOOL_TIMEOUT_S = 300.0
 MAX_FINDINGS = 4  # distinct findings shown per tool
 PRINT_LIMIT = 100  # errors the sanitizer prints; its summary still counts them all
 WHERE_CHARS = 110
-# A tile of keys: a configuration longer than this runs a kernel's main loop more than once
-# and masks a partial tile, so a race between iterations or on the tail can show.
-MIN_SEQ_LEN = 129
 UNSUPPORTED = ("Device not supported", "not supported on this", "Unable to find injection")
 
 
@@ -61,10 +58,11 @@ def check_tools(tools: Iterable[str]) -> tuple[str, ...]:
 
 def smallest_config(target: TargetSpec | str) -> str:
     """The configuration with the fewest FLOPs among the target's edge and quick ones that
-    still cover more than one tile of keys (the smallest of all where none does)."""
+    still cross a kernel's tiles (Problem.crosses_tiles: for attention, more than one tile of
+    keys), the smallest of all where none does."""
     spec = get_target(target) if isinstance(target, str) else target
     configs = [*spec.edge_configs, *spec.quick_configs]
-    long_enough = [c for c in configs if c.seq_len >= MIN_SEQ_LEN] or configs
+    long_enough = [c for c in configs if spec.problem.crosses_tiles(c)] or configs
     return min(long_enough, key=lambda c: (c.flops, c.name)).name
 
 

@@ -12,8 +12,9 @@ from typing import Protocol
 import torch
 
 from .device import Device
+from .problem import Config
 from .results import EvalRequest, EvalResult, Timing
-from .targets import Config, get_target
+from .targets import get_target
 from .toolchains import CompileCache
 
 Progress = Callable[[str, str], None]  # (phase, detail)

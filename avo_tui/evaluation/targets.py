@@ -1,8 +1,9 @@
 """Targets: what a kernel must compute, on which shapes, against which baselines.
 
-A target is data (configurations, tolerances, baselines) plus the name of a reference problem
-that the worker knows how to build inputs for and check. Adding a target is adding an entry to
-``TARGETS``. This module imports nothing heavy, so the TUI can list targets without torch.
+A target is data (configurations, tolerances, baselines, seeds) plus the problem it computes
+(problem.py: the entry point's parameters, inputs, references; the five built-in targets all
+compute problems/attention.py's). Adding a target is adding an entry to ``TARGETS``. This
+module imports nothing heavy, so the TUI can list targets without torch.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .archs import MIN_CAPABILITY, capability_of, family
+from .problem import Config, Problem
+from .problems.attention import ATTENTION
+from .problems.attention import config as attention_config
 
 if TYPE_CHECKING:
     import torch
@@ -42,66 +46,18 @@ class Seed:
 
 
 @dataclass(frozen=True)
-class Config:
-    """One problem shape. Query and key/value lengths are equal (self-attention forward)."""
-
-    batch: int
-    heads_q: int
-    heads_kv: int
-    seq_len: int
-    head_dim: int
-    causal: bool
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if min(self.batch, self.heads_q, self.heads_kv, self.seq_len, self.head_dim) < 1:
-            raise ValueError(f"every dimension must be positive: {self}")
-        if self.heads_q % self.heads_kv:
-            raise ValueError(
-                f"heads_q {self.heads_q} is not a multiple of heads_kv {self.heads_kv}"
-            )
-
-    @property
-    def name(self) -> str:
-        heads = (
-            f"h{self.heads_q}"
-            if self.heads_q == self.heads_kv
-            else (f"h{self.heads_q}kv{self.heads_kv}")
-        )
-        mask = "causal" if self.causal else "full"
-        return f"b{self.batch}-{heads}-s{self.seq_len}-d{self.head_dim}-{mask}"
-
-    @property
-    def flops(self) -> float:
-        """4·B·Hq·S²·D (two GEMMs), halved for causal, as FlashAttention counts it."""
-        full = 4.0 * self.batch * self.heads_q * self.seq_len**2 * self.head_dim
-        return full / 2 if self.causal else full
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "batch": self.batch,
-            "heads_q": self.heads_q,
-            "heads_kv": self.heads_kv,
-            "seq_len": self.seq_len,
-            "head_dim": self.head_dim,
-            "causal": self.causal,
-            "dtype": self.dtype,
-        }
-
-
-@dataclass(frozen=True)
 class Tolerance:
     """How far from the float64 reference a correct output may be, derived per configuration
     from the error an honest computation at the target's precision makes on the same inputs
-    (attention.reference_rows with ``emulate``): ``margin`` times that error, and never less
-    than the floors. A kernel that accumulates or keeps its weights in a lower precision than
-    the honest computation lands several times further away and fails. The bounds hold for
-    the whole output and for each query row on its own (judge.py)."""
+    (problem.Numerics.references): ``margin`` times that error, and never less than the
+    floors. A kernel that accumulates or keeps its weights in a lower precision than the
+    honest computation lands several times further away and fails. The bounds hold for the
+    whole output and for each row on its own (judge.py)."""
 
     margin: float  # on the honest computation's relative L2 and max abs errors
     rel_l2_floor: float
     max_abs_ulps: float  # floor for the max abs error, in ulps of the dtype at the output's scale
-    # Floor for each query row's relative L2 error. Above the whole output's floor: a row is a
+    # Floor for each row's relative L2 error. Above the whole output's floor: a row is a
     # sum of few terms, and a float32 exp() of a few ulps shows on one row, not on the whole.
     row_rel_floor: float
 
@@ -115,7 +71,7 @@ class Tolerance:
         )
 
     def row_bounds(self, honest_error: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
-        """Each query row's bound on the L2 norm of its error, from the honest computation's
+        """Each row's bound on the L2 norm of its error, from the honest computation's
         error on that row and the exact row's norm."""
         return (honest_error * self.margin).maximum(norm * self.row_rel_floor)
 
@@ -126,7 +82,7 @@ class TargetSpec:
     description: str
     toolchain: str  # "c" or "cuda"
     device: str  # "cpu" or "cuda"
-    problem: str  # the reference problem the worker implements, e.g. "attention_fwd"
+    problem: Problem  # what is computed (problem.py)
     entry: str  # the symbol a candidate exports
     configs: tuple[Config, ...]
     edge_configs: tuple[Config, ...]  # checked for correctness, never timed
@@ -141,7 +97,8 @@ class TargetSpec:
     # A geometric mean more than this many times the lineage's best is flagged for review:
     # evolution moves in small steps (the AVO paper's gains were often under 1%).
     max_plausible_jump: float = 1.5
-    # Correctness also runs on lengths drawn per evaluation, up to this many 128-key tiles.
+    # Correctness also runs on configurations drawn per evaluation (Problem.draw_configs), this
+    # large at most: for attention, lengths up to this many 128-key tiles.
     drawn_max_tiles: int = 4
     # The shipped seeds, the one for the GPU the figures were measured on first; seed_for
     # chooses by architecture
@@ -178,7 +135,7 @@ class TargetSpec:
 def _grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str) -> tuple[Config, ...]:
     """Each (batch, heads_q, heads_kv, seq_len) shape, non-causal then causal."""
     return tuple(
-        Config(b, hq, hkv, s, head_dim, causal, dtype)
+        attention_config(b, hq, hkv, s, head_dim, causal, dtype)
         for b, hq, hkv, s in shapes
         for causal in (False, True)
     )
@@ -194,15 +151,15 @@ CPU_ATTENTION = TargetSpec(
     description="attention forward on the CPU, float32, head dim 64, MHA and GQA (C toolchain)",
     toolchain="c",
     device="cpu",
-    problem="attention_fwd",
+    problem=ATTENTION,
     entry="avo_attention_fwd",
     configs=_grid([(2, 4, 4, 256), (1, 8, 2, 512)], 64, "float32"),
     edge_configs=(
-        Config(1, 2, 2, 1, 64, True),
-        Config(1, 2, 1, 37, 64, False),
-        Config(2, 2, 2, 100, 64, True),
-        Config(1, 4, 2, 129, 64, True),
-        Config(1, 2, 2, 200, 64, False),
+        attention_config(1, 2, 2, 1, 64, True),
+        attention_config(1, 2, 1, 37, 64, False),
+        attention_config(2, 2, 2, 100, 64, True),
+        attention_config(1, 4, 2, 129, 64, True),
+        attention_config(1, 2, 2, 200, 64, False),
     ),
     quick_configs=_grid([(1, 4, 2, 256)], 64, "float32"),
     tolerance=FP32_TOLERANCE,
@@ -247,11 +204,12 @@ def _gpu_target(
         description=description,
         toolchain="cuda",
         device="cuda",
-        problem="attention_fwd",
+        problem=ATTENTION,
         entry="avo_attention_fwd",
         configs=_grid([(b, heads_q, heads_kv, s) for b, s in AVO_SHAPES], head_dim, "bfloat16"),
         edge_configs=tuple(
-            Config(b, heads_q, heads_kv, s, head_dim, causal, "bfloat16") for b, s, causal in edge
+            attention_config(b, heads_q, heads_kv, s, head_dim, causal, "bfloat16")
+            for b, s, causal in edge
         ),
         quick_configs=_grid([(2, heads_q, heads_kv, 4096)], head_dim, "bfloat16"),
         tolerance=BF16_TOLERANCE,
@@ -296,60 +254,11 @@ MHA_D64 = _gpu_target("mha-d64", "attention forward, bf16, head dim 64, 16 heads
 TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION, MHA, GQA, GQA_4, MHA_D64)}
 
 
-# Inputs of the correctness pass besides standard normal ones (attention.make_inputs): logits
-# far past N(0, 1), one dominant key per row, and rows whose logits are all equal.
-INPUT_CASES = ("normal", "large", "dominant", "flat")
-# Cases in which every row's weights reach the keys a wrong kernel drops or misplaces. Under
-# "large" a softmax is nearly one-hot, so a kernel that loses a few keys is still right on
-# almost every row: that case goes to the lengths beside the strata, never in place of them.
-SPREAD_CASES = ("normal", "dominant", "flat")
-RESIDUE_MODULUS = 128  # lengths cover every stratum of residues modulo this (and so modulo 64)
-RESIDUE_STRATA = 8
-SHORT_LENGTHS = ((1, 16), (17, 63))
-
-
 def draw_edge_configs(target: TargetSpec, rng: random.Random) -> list[tuple[Config, str]]:
-    """Shapes and input cases for one evaluation's correctness pass, beside the fixed edges.
-
-    A length in each of RESIDUE_STRATA strata of residues modulo 128, at a random number of
-    whole tiles, once causal and once not, each with a spread input case (SPREAD_CASES): a
-    kernel wrong on some remainders under one mask fails every evaluation, not by the luck
-    of the draw. Then two short lengths and one more stratum length with any case, "large"
-    among them. Drawn from the evaluation's seed, so ``--seed`` reproduces them; no kernel can
-    be tuned to them in advance."""
-    template = target.edge_configs[0]
-    width = RESIDUE_MODULUS // RESIDUE_STRATA
-
-    def stratum_length(stratum: int) -> int:
-        tiles = rng.randrange(target.drawn_max_tiles + 1)
-        return max(1, tiles * RESIDUE_MODULUS + stratum * width + rng.randrange(width))
-
-    strata = [(stratum_length(s), causal) for s in range(RESIDUE_STRATA) for causal in (0, 1)]
-    spread = list(SPREAD_CASES) * -(-len(strata) // len(SPREAD_CASES))
-    rng.shuffle(spread)
-    drawn = [
-        (length, bool(causal), case) for (length, causal), case in zip(strata, spread, strict=False)
-    ]
-    extra = [rng.randint(low, high) for low, high in SHORT_LENGTHS]
-    extra.append(stratum_length(rng.randrange(RESIDUE_STRATA)))
-    cases = ["large", *rng.sample(INPUT_CASES, len(extra) - 1)]
-    rng.shuffle(cases)
-    drawn += [(length, rng.random() < 0.5, case) for length, case in zip(extra, cases, strict=True)]
-    return [
-        (
-            Config(
-                rng.choice((1, 2)),
-                template.heads_q,
-                template.heads_kv,
-                length,
-                template.head_dim,
-                causal,
-                template.dtype,
-            ),
-            case,
-        )
-        for length, causal, case in drawn
-    ]
+    """Configurations and input cases for one evaluation's correctness pass, beside the fixed
+    edges (Problem.draw_configs). Drawn from the evaluation's seed, so ``--seed`` reproduces
+    them; no kernel can be tuned to them in advance."""
+    return target.problem.draw_configs(target.edge_configs, target.drawn_max_tiles, rng)
 
 
 class UnknownTarget(KeyError):

@@ -116,8 +116,8 @@ def test_the_caching_cheats_can_tell_the_timed_problems() -> None:
     # attacker who has read targets.py would: those of the quick grid, which alone are timed.
     # The drawn shapes take the first edge shape's heads, and may repeat an edge shape.
     target = get_target(TARGET)
-    assert {c.heads_q for c in target.grid(quick=True)} == {TIMED_HEADS_Q}
-    assert target.edge_configs[0].heads_q != TIMED_HEADS_Q
+    assert {c["heads_q"] for c in target.grid(quick=True)} == {TIMED_HEADS_Q}
+    assert target.edge_configs[0]["heads_q"] != TIMED_HEADS_Q
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_wrong_or_cheating_kernel_is_rejected(
         assert failed.rel_l2_err > failed.tolerance[0] or failed.max_abs_err > failed.tolerance[1]
     if kernel == "no_causal_mask.c":
         failed = next(c for c in result.configs if c.name == result.failure.config)
-        assert failed.config.causal
+        assert failed.config["causal"]
     if kernel == "no_running_max.c":
         failed = next(c for c in result.configs if c.name == result.failure.config)
         assert failed.case == "large"

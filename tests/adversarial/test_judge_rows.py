@@ -16,31 +16,34 @@ import math
 import pytest
 import torch
 
-from avo_tui.evaluation import attention
-from avo_tui.evaluation.attention import RowSample
 from avo_tui.evaluation.judge import Rejected, judge_output, judge_sample
+from avo_tui.evaluation.problem import Config, InputSet, RowSample
+from avo_tui.evaluation.problems.attention import INPUT_CASES, Shape
+from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.targets import INPUT_CASES, MHA, Config
+from avo_tui.evaluation.targets import MHA
+from avo_tui.evaluation.tensors import make_inputs
 
 TOLERANCE = MHA.tolerance
 TILE = 64
 
 
-def flash_style(config: Config, inputs: attention.InputSet, key_end: int) -> torch.Tensor:
+def flash_style(config: Config, inputs: InputSet, key_end: int) -> torch.Tensor:
     """Attention over keys [0, key_end) (fewer under the causal mask), as a flash kernel does."""
-    group = config.heads_q // config.heads_kv
-    q = inputs.q.float()
-    k = inputs.k.float().repeat_interleave(group, 1)[:, :, :key_end]
-    v = inputs.v.float().repeat_interleave(group, 1)[:, :, :key_end]
-    rows = torch.arange(config.seq_len)[:, None]
-    scale = attention.softmax_scale(config) * math.log2(math.e)
-    shape = (*q.shape[:-1], 1)
-    top = torch.full(shape, -math.inf)
-    total = torch.zeros(shape)
+    shape = Shape.of(config)
+    group = shape.heads_q // shape.heads_kv
+    q = inputs["q"].float()
+    k = inputs["k"].float().repeat_interleave(group, 1)[:, :, :key_end]
+    v = inputs["v"].float().repeat_interleave(group, 1)[:, :, :key_end]
+    rows = torch.arange(shape.seq_len)[:, None]
+    scale = shape.softmax_scale * math.log2(math.e)
+    column = (*q.shape[:-1], 1)
+    top = torch.full(column, -math.inf)
+    total = torch.zeros(column)
     acc = torch.zeros_like(q)
     for start in range(0, key_end, TILE):
         logits = q @ k[:, :, start : start + TILE].transpose(-1, -2) * scale
-        if config.causal:
+        if shape.causal:
             keys = torch.arange(start, min(key_end, start + TILE))[None, :]
             logits = logits.masked_fill(keys > rows, -math.inf)
         new_top = torch.maximum(top, logits.amax(-1, keepdim=True))
@@ -52,18 +55,18 @@ def flash_style(config: Config, inputs: attention.InputSet, key_end: int) -> tor
     return (acc / total).to(torch.bfloat16)
 
 
-def tail_residue_cheat(config: Config, inputs: attention.InputSet) -> torch.Tensor:
-    length = config.seq_len
+def tail_residue_cheat(config: Config, inputs: InputSet) -> torch.Tensor:
+    length = Shape.of(config).seq_len
     assert length % 64 >= 48 and length % 16, "the cheat is honest at this length"
     return flash_style(config, inputs, length - length % 16)
 
 
 def make(
     length: int, case: str = "normal", causal: bool = True
-) -> tuple[Config, attention.InputSet]:
-    config = Config(1, 4, 4, length, 128, causal, "bfloat16")
+) -> tuple[Config, InputSet]:
+    config = attention_config(1, 4, 4, length, 128, causal, "bfloat16")
     generator = torch.Generator().manual_seed(length)
-    return config, attention.make_inputs(config, generator, "cpu", case)
+    return config, make_inputs(config, generator, "cpu", case)
 
 
 @pytest.mark.parametrize(("length", "case"), [(1976, "flat"), (1012, "normal"), (2105, "normal")])
@@ -91,7 +94,7 @@ def test_a_kernel_wrong_on_its_last_rows_is_rejected_by_their_own_tolerance(
 def test_an_honest_flash_style_kernel_passes_every_row_with_room(case: str, causal: bool) -> None:
     config, inputs = make(1501, case, causal)
     entry = ConfigResult(config)
-    judge_output(TOLERANCE, inputs, flash_style(config, inputs, config.seq_len), entry)
+    judge_output(TOLERANCE, inputs, flash_style(config, inputs, Shape.of(config).seq_len), entry)
     assert entry.passed
     # measured at 0.45 at most over 28 configurations of the H200 target's draws
     assert entry.row_error_ratio is not None and entry.row_error_ratio < 0.7
@@ -99,9 +102,10 @@ def test_an_honest_flash_style_kernel_passes_every_row_with_room(case: str, caus
 
 def test_a_timed_launch_wrong_on_its_last_rows_is_caught_in_the_sample() -> None:
     config, inputs = make(1976, "flat")
-    rows = (*range(0, config.seq_len - 64, 7), 1968, 1969, 1970)  # the last three lose 1-3 keys
-    sample = RowSample(tuple((0, head, rows) for head in range(config.heads_q)))
-    judge_sample(TOLERANCE, config, inputs, flash_style(config, inputs, config.seq_len), sample)
+    shape = Shape.of(config)
+    rows = (*range(0, shape.seq_len - 64, 7), 1968, 1969, 1970)  # the last three lose 1-3 keys
+    sample = RowSample(tuple(((0, head), rows) for head in range(shape.heads_q)))
+    judge_sample(TOLERANCE, config, inputs, flash_style(config, inputs, shape.seq_len), sample)
     with pytest.raises(Rejected) as rejected:
         judge_sample(TOLERANCE, config, inputs, tail_residue_cheat(config, inputs), sample)
     assert rejected.value.failure.kind == "stale_output"
@@ -114,18 +118,19 @@ def test_a_timed_launch_that_leaves_one_head_uncomputed_is_caught_every_time(see
     a check that sampled 8 pairs passed it 15 times in 16; every check now samples every pair."""
     import random
 
-    config = Config(8, 16, 16, 96, 64, False, "bfloat16")
-    inputs = attention.make_inputs(config, torch.Generator().manual_seed(seed), "cpu")
-    out = flash_style(config, inputs, config.seq_len)
-    skipped = (seed % config.batch, (5 * seed) % config.heads_q)
+    config = attention_config(8, 16, 16, 96, 64, False, "bfloat16")
+    shape = Shape.of(config)
+    inputs = make_inputs(config, torch.Generator().manual_seed(seed), "cpu")
+    out = flash_style(config, inputs, shape.seq_len)
+    skipped = (seed % shape.batch, (5 * seed) % shape.heads_q)
     out[skipped] = 0
-    sample = RowSample.draw(config, random.Random(seed))
-    assert {(b, h) for b, h, _ in sample.picks} == {
-        (b, h) for b in range(config.batch) for h in range(config.heads_q)}
+    sample = RowSample.draw(tuple(out.shape), random.Random(seed))
+    assert {pair for pair, _ in sample.picks} == {
+        (b, h) for b in range(shape.batch) for h in range(shape.heads_q)}
     with pytest.raises(Rejected) as rejected:
         judge_sample(TOLERANCE, config, inputs, out, sample)
     assert rejected.value.failure.kind == "stale_output"
-    honest = flash_style(config, inputs, config.seq_len)
+    honest = flash_style(config, inputs, shape.seq_len)
     judge_sample(TOLERANCE, config, inputs, honest, sample)  # the honest output passes
 
 
@@ -136,17 +141,18 @@ def test_a_timed_launch_that_skips_two_percent_of_the_rows_is_caught() -> None:
     these 12 seeds)."""
     import random
 
-    config = Config(1, 4, 4, 2048, 64, False, "bfloat16")
-    inputs = attention.make_inputs(config, torch.Generator().manual_seed(0), "cpu")
-    honest = flash_style(config, inputs, config.seq_len)
+    config = attention_config(1, 4, 4, 2048, 64, False, "bfloat16")
+    shape = Shape.of(config)
+    inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
+    honest = flash_style(config, inputs, shape.seq_len)
     attacker = random.Random(99)
     caught = 0
     for seed in range(12):
         out = honest.clone()
-        for head in range(config.heads_q):
-            out[0, head, attacker.sample(range(config.seq_len), config.seq_len // 50)] = 0
+        for head in range(shape.heads_q):
+            out[0, head, attacker.sample(range(shape.seq_len), shape.seq_len // 50)] = 0
         try:
-            sample = RowSample.draw(config, random.Random(seed))
+            sample = RowSample.draw(tuple(out.shape), random.Random(seed))
             judge_sample(TOLERANCE, config, inputs, out, sample)
         except Rejected as rejected:
             assert rejected.failure.kind == "stale_output"

@@ -15,16 +15,18 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import TARGETS, Config, EvalRequest, Worker  # noqa: E402
-from avo_tui.evaluation.attention import (  # noqa: E402
-    BaselineCall,
+from avo_tui.evaluation.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.judge import compare  # noqa: E402
+from avo_tui.evaluation.problem import BaselineCall  # noqa: E402
+from avo_tui.evaluation.problems.attention import Shape  # noqa: E402
+from avo_tui.evaluation.problems.attention import config as attention_config  # noqa: E402
+from avo_tui.evaluation.problems.attention_torch import (  # noqa: E402
     baseline_missing,
-    compare,
     fa3_baseline,
     fa4_baseline,
-    make_inputs,
     reference,
 )
-from avo_tui.evaluation.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.tensors import make_inputs  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,
@@ -43,9 +45,9 @@ def installed(name: str) -> None:
 
 @pytest.mark.parametrize("name", PACKAGES)
 @pytest.mark.parametrize("config", [
-    Config(2, 16, 16, 1000, 128, False, "bfloat16"),
-    Config(1, 32, 4, 777, 128, True, "bfloat16"),
-    Config(1, 16, 16, 1029, 64, True, "bfloat16"),
+    attention_config(2, 16, 16, 1000, 128, False, "bfloat16"),
+    attention_config(1, 32, 4, 777, 128, True, "bfloat16"),
+    attention_config(1, 16, 16, 1029, 64, True, "bfloat16"),
 ], ids=lambda c: c.name)
 def test_each_package_computes_our_attention_from_our_layout(name: str, config: Config) -> None:
     installed(name)
@@ -53,7 +55,8 @@ def test_each_package_computes_our_attention_from_our_layout(name: str, config: 
     call = PACKAGES[name](config)
     call.stage(inputs)
     out = call.run()
-    assert out.shape == (config.batch, config.seq_len, config.heads_q, config.head_dim)
+    shape = Shape.of(config)
+    assert out.shape == (shape.batch, shape.seq_len, shape.heads_q, shape.head_dim)
     errors = compare(out.transpose(1, 2), reference(config, inputs))
     assert errors.finite and errors.rel_l2 < 1e-2, errors
 

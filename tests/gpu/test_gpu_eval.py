@@ -48,7 +48,7 @@ def evaluate(
 
 
 def measurable_baselines() -> set[str]:
-    from avo_tui.evaluation.attention import baseline_missing
+    from avo_tui.evaluation.problems.attention_torch import baseline_missing
 
     return {"cudnn", "flash"} | ({"fa4"} if baseline_missing("fa4") is None else set())
 
@@ -179,8 +179,8 @@ def test_a_kernel_wrong_on_one_row_per_head_is_rejected_by_the_rows_own_toleranc
     result = evaluate(worker, "last_row_diagonal.cu")
     assert result.failure is not None and result.failure.kind == "incorrect", result.failure
     failed = next(c for c in result.configs if c.name == result.failure.config)
-    length = failed.config.seq_len
-    assert failed.config.causal and length >= 512
+    length = failed.config["seq_len"]
+    assert failed.config["causal"] and length >= 512
     assert result.failure.message.startswith(f"query row {length - 1} "), result.failure
     # the whole output's relative error is within its bound: only the row's own catches it
     assert failed.rel_l2_err is not None and failed.tolerance is not None
@@ -303,8 +303,12 @@ def test_a_launch_geometry_that_fails_for_one_configuration_is_a_contract_failur
 
 def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
     """Timing rotates input sets; each set's maps are built once, not on every launch."""
-    from avo_tui.evaluation import attention, contract, gpu
-    from avo_tui.evaluation.targets import Config
+    from avo_tui.evaluation import contract, gpu
+    from avo_tui.evaluation.judge import compare
+    from avo_tui.evaluation.problems.attention import ATTENTION
+    from avo_tui.evaluation.problems.attention import config as attention_config
+    from avo_tui.evaluation.problems.attention_torch import reference
+    from avo_tui.evaluation.tensors import empty_output, make_inputs
     from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
     from avo_tui.evaluation.toolchains.base import read_artifact
 
@@ -314,7 +318,8 @@ def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch
     assert compiled.ok and compiled.artifact is not None, compiled.log
     declarations = contract.parse(sources["tma_attention.cu"])
     kernel = device.load(
-        read_artifact(compiled), "avo_attention_fwd", declarations, {"AVO_HEAD_DIM": 128}
+        read_artifact(compiled), "avo_attention_fwd", declarations, {"AVO_HEAD_DIM": 128},
+        ATTENTION,
     )
     encoded: list[str] = []
     real = gpu.encode_tensor_map
@@ -324,15 +329,15 @@ def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch
         return real(tensor, box, spec)  # type: ignore[arg-type]
 
     monkeypatch.setattr(gpu, "encode_tensor_map", counting)
-    config = Config(2, 4, 2, 300, 128, True, "bfloat16")
+    config = attention_config(2, 4, 2, 300, 128, True, "bfloat16")
     generator = device.generator(7)
-    sets = [attention.make_inputs(config, generator, device.name) for _ in range(3)]
-    out = attention.empty_output(config, device.name)
+    sets = [make_inputs(config, generator, device.name) for _ in range(3)]
+    out = empty_output(config, device.name)
     for _ in range(5):
         for inputs in sets:
             kernel.launch(config, inputs, out)
     device.synchronize()
     assert sorted(encoded) == sorted(["tma_q", "tma_k", "tma_v"] * len(sets) + ["tma_o"])
-    errors = attention.compare(out, attention.reference(config, sets[-1]))
+    errors = compare(out, reference(config, sets[-1]))
     assert errors.finite and errors.rel_l2 < 1.5e-2, errors
     kernel.close()

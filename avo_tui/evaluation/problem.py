@@ -1,0 +1,305 @@
+"""The seam between the harness and what a target computes (docs/targets.md).
+
+A **problem** says what is computed: the entry point's parameters (tensors, whose shapes are
+functions of the configuration, and scalars), how a configuration is named and how much work it
+is, which shapes and input cases correctness also draws, and, on the worker's side (its
+numerics), the hostile inputs, the float64 reference with the honest computation the tolerance
+comes from, and the baselines. The harness keeps everything else: allocation, fresh inputs,
+poisoned outputs, launches, sampled checks, timing and the gate. The evaluator's modules talk
+to a problem only through the two protocols here.
+
+Standard library only: the engine and the TUI name configurations and count their work without
+torch. Torch appears in the types alone; the numerics are loaded in the worker
+(Problem.numerics).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+Dim = int | bool  # a configuration's dimension: a size, or a switch such as causal
+ParamKind = Literal["input", "output", "int", "float"]
+ROWS_PER_SLICE = 3  # sampled rows of each leading slice, at least; few slices get more rows
+# A launch that leaves 2% of its rows undone escapes 256 sampled rows 0.6% of the time, 64
+# rows 27% of the time: at the gate's resolution such a cheat pays, so few slices get many rows.
+MIN_SAMPLED_ROWS = 256
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the entry point, in the order the kernel takes them. A tensor (input or
+    output) is passed as a pointer to contiguous memory of the configuration's dtype, shaped
+    ``shape(config)``; a scalar (int: 32-bit, float: 32-bit) as its value, from
+    Problem.scalars."""
+
+    name: str
+    kind: ParamKind
+    shape: Callable[[Config], tuple[int, ...]] | None = None  # tensors only
+
+    def __post_init__(self) -> None:
+        if self.is_tensor != (self.shape is not None):
+            raise ValueError(f"parameter {self.name}: a tensor has a shape, a scalar none")
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind in ("input", "output")
+
+    def shape_on(self, config: Config) -> tuple[int, ...]:
+        """The tensor's shape on ``config``."""
+        if self.shape is None:
+            raise ValueError(f"parameter {self.name} is a scalar")
+        return self.shape(config)
+
+
+@dataclass(frozen=True, repr=False)
+class Config:
+    """One configuration of a problem: its named dimensions, in the problem's order, and the
+    dtype. Its name, its work and its stored form come from the problem."""
+
+    problem: Problem
+    dims: tuple[tuple[str, Dim], ...]
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        self.problem.check(self)
+
+    def __getitem__(self, name: str) -> Dim:
+        for key, value in self.dims:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    def __repr__(self) -> str:
+        return f"Config({self.problem.name} {self.name} {self.dtype})"
+
+    @property
+    def name(self) -> str:
+        """What results, sessions and RESULTS.md call it: never changes for a configuration."""
+        return self.problem.config_name(self)
+
+    @property
+    def flops(self) -> float:
+        return self.problem.flops(self)
+
+    def as_dict(self) -> dict[str, object]:
+        return {**dict(self.dims), "dtype": self.dtype}
+
+
+class Problem(Protocol):
+    """What a target computes, as the parent process and the harness see it (no torch)."""
+
+    @property
+    def name(self) -> str:
+        """The problem's name, e.g. attention_fwd."""
+        ...
+
+    @property
+    def parameters(self) -> tuple[Param, ...]:
+        """The entry point's parameters in order: inputs, exactly one output, scalars."""
+        ...
+
+    @property
+    def input_cases(self) -> tuple[str, ...]:
+        """"normal" (standard normal inputs), then the hostile cases of this problem."""
+        ...
+
+    def check(self, config: Config) -> None:
+        """Raise ValueError unless ``config`` is a valid configuration of this problem."""
+        ...
+
+    def config_name(self, config: Config) -> str: ...
+
+    def flops(self, config: Config) -> float:
+        """The work of one launch on ``config``, as the score counts it."""
+        ...
+
+    def scalars(self, config: Config) -> dict[str, int | float]:
+        """The value of every scalar parameter on ``config``."""
+        ...
+
+    def launch_variables(self, config: Config) -> dict[str, object]:
+        """The names a CUDA kernel's ``avo:launch`` expressions may use (NUM_SMS aside)."""
+        ...
+
+    def draw_configs(self, edges: tuple[Config, ...], size: int, rng: random.Random
+                     ) -> list[tuple[Config, str]]:
+        """Configurations and input cases drawn for one evaluation's correctness pass, beside
+        the fixed ``edges``, from the evaluation's seed; ``size`` bounds how large they grow
+        (TargetSpec.drawn_max_tiles)."""
+        ...
+
+    def crosses_tiles(self, config: Config) -> bool:
+        """Whether ``config`` is large enough to run a kernel's main loop more than once (the
+        sanitizers run on the smallest such configuration)."""
+        ...
+
+    def row_label(self, position: tuple[int, ...]) -> str:
+        """A row of the output, by its index along every dimension but the last, in words."""
+        ...
+
+    def numerics(self) -> Numerics:
+        """The torch side, imported in the worker alone."""
+        ...
+
+
+class Numerics(Protocol):
+    """What a problem computes, with torch, in the worker."""
+
+    def shape_case(self, config: Config, inputs: InputSet, generator: torch.Generator,
+                   case: str) -> None:
+        """Reshape fresh standard-normal ``inputs`` in place into the hostile ``case``."""
+        ...
+
+    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The exact output in float64, and the output as an honest kernel computes it at the
+        precision ``emulate`` (in float64 too): its distance to the exact one is the error the
+        tolerance is built on."""
+        ...
+
+    def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
+                       emulate: torch.dtype | None = None) -> torch.Tensor:
+        """The sample's rows of the exact output (float64), or with ``emulate`` of the honest
+        one, [rows, width] in the order RowSample.gather takes them."""
+        ...
+
+    @property
+    def baselines(self) -> Mapping[str, Callable[[Config], BaselineCall]]: ...
+
+    def baseline_missing(self, name: str) -> str | None:
+        """Why baseline ``name`` cannot be timed in this process (None: it can)."""
+        ...
+
+
+def output_param(problem: Problem) -> Param:
+    (out,) = (p for p in problem.parameters if p.kind == "output")
+    return out
+
+
+class InputSet:
+    """A launch's input tensors by parameter name, in the entry point's order."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        self.named = dict(tensors)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.named[name]
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(self.named.values())
+
+    def clone(self) -> InputSet:
+        return InputSet({name: t.clone() for name, t in self.named.items()})
+
+    def equal(self, other: InputSet) -> bool:
+        return all(a.equal(b) for a, b in zip(self.tensors, other.tensors, strict=True))
+
+    def described(self) -> str:
+        """The inputs' names, as a message says that one of them changed: "q, k or v"."""
+        names = list(self.named)
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+@dataclass(frozen=True)
+class RowSample:
+    """Rows of **every** leading slice of the output, a few each, drawn at random: what a timed
+    launch is checked on. The output is read as [*leading, rows, width] (a vector as [n, 1]);
+    for attention's [batch, heads, seq_len, head_dim], query rows of every (batch, head) pair.
+    A kernel that leaves any one slice uncomputed on timed launches is caught by the first one
+    checked (with 8 pairs of 128 sampled, it passed 94% of checks)."""
+
+    picks: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # (leading index, rows)
+
+    @classmethod
+    def draw(cls, shape: tuple[int, ...], rng: random.Random,
+             rows_per_slice: int = ROWS_PER_SLICE, min_rows: int = MIN_SAMPLED_ROWS
+             ) -> RowSample:
+        """A sample of an output of ``shape``."""
+        leading, rows = _rows_shape(shape)
+        slices = _product(leading)
+        count = min(max(rows_per_slice, -(-min_rows // slices)), rows)
+        return cls(tuple((index, tuple(sorted(rng.sample(range(rows), count))))
+                         for index in _indices(leading)))
+
+    def gather(self, out: torch.Tensor) -> torch.Tensor:
+        """The sampled rows of ``out``, [rows, width]."""
+        import torch  # the worker's: this module loads without torch
+
+        leading, rows = _rows_shape(tuple(out.shape))
+        flat = out.reshape(-1, rows, out.shape[-1] if out.dim() > 1 else 1)
+        slices = [_flat_index(index, leading) for index, picked in self.picks for _ in picked]
+        rows_at = [r for _, picked in self.picks for r in picked]
+        return flat[torch.tensor(slices, device=out.device),
+                    torch.tensor(rows_at, device=out.device)]
+
+    def row(self, index: int) -> tuple[int, ...]:
+        """The position of the ``index``-th gathered row: its leading index, then its row."""
+        for leading, rows in self.picks:
+            if index < len(rows):
+                return (*leading, rows[index])
+            index -= len(rows)
+        raise IndexError(index)
+
+
+def _rows_shape(shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """(leading dimensions, rows) of an output of ``shape`` read as [*leading, rows, width]."""
+    if len(shape) == 1:
+        return (), shape[0]
+    return shape[:-2], shape[-2]
+
+
+def _product(sizes: tuple[int, ...]) -> int:
+    total = 1
+    for size in sizes:
+        total *= size
+    return total
+
+
+def _indices(sizes: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every index of an array of ``sizes``, in row-major order."""
+    out: list[tuple[int, ...]] = [()]
+    for size in sizes:
+        out = [(*index, i) for index in out for i in range(size)]
+    return out
+
+
+def _flat_index(index: tuple[int, ...], sizes: tuple[int, ...]) -> int:
+    flat = 0
+    for i, size in zip(index, sizes, strict=True):
+        flat = flat * size + i
+    return flat
+
+
+def unravel(index: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """The position of element ``index`` of a row-major array of ``sizes``."""
+    position = []
+    for size in reversed(sizes):
+        index, rest = divmod(index, size)
+        position.append(rest)
+    return tuple(reversed(position))
+
+
+@dataclass
+class BaselineCall:
+    """A baseline on one configuration: ``stage`` takes the launch's inputs, untimed (a
+    baseline whose own layout differs copies them there), ``run`` is the timed call."""
+
+    stage: Callable[[InputSet], None]
+    run: Callable[[], torch.Tensor]
+
+
+def on_inputs(function: Callable[[InputSet], torch.Tensor]) -> BaselineCall:
+    """A baseline that runs on the launch's own input tensors."""
+    staged: list[InputSet] = []
+
+    def stage(inputs: InputSet) -> None:
+        staged[:] = [inputs]
+
+    return BaselineCall(stage, lambda: function(staged[0]))
