@@ -43,7 +43,11 @@ def shape_case(config: Config, inputs: InputSet, generator: torch.Generator, cas
         qf = q[:, ::group].float()
         norms = qf.pow(2).sum(-1, keepdim=True).clamp(min=1e-6)
         boost = qf * (DOMINANT_LOGIT * math.sqrt(shape.head_dim) / norms)
-        k[:, :, keys] = boost.to(k.dtype)
+        # Rows that drew the same key: the last of them takes it. An index_put with repeated
+        # indices leaves the winner to chance on a GPU, and one --seed must give one input.
+        last = torch.full_like(rows, -1).scatter_reduce(0, keys, rows, reduce="amax")
+        taken = (last >= 0).nonzero().squeeze(1)
+        k[:, :, taken] = boost[:, :, last[taken]].to(k.dtype)
     elif case == "flat":
         # Every other query row is zero (all its logits equal) and the last KV head holds one
         # key repeated (all logits of every query of that group equal).
