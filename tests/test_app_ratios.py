@@ -16,11 +16,11 @@ from avo_tui.engine.client import RunClient
 from avo_tui.engine.evaluator import host_key
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.results import Timing
+from avo_tui.operators.agent.bar import ratio_column
 from avo_tui.store import Score, Session
 from avo_tui.tui import make_app
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.status import StatusBar
-from avo_tui.views.ratios import ratio_column
 
 pytestmark = pytest.mark.anyio
 TARGET = get_target("mha")
