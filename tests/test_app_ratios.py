@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
+from ratio_sessions import (
+    BEST_DIFFERS,
+    BETTER,
+    CUDNN,
+    CUDNN_ALONE,
+    FA4_LEADS,
+    MIXED,
+    mha_session,
+    score,
+)
 from test_app_layout import content, shown_in
 from tui_helpers import opened, until
 
 from avo_tui.engine.client import RunClient
-from avo_tui.engine.evaluator import host_key
-from avo_tui.evaluation import get_target
-from avo_tui.evaluation.results import Timing
 from avo_tui.operators.agent.bar import ratio_column
 from avo_tui.store import Score, Session
 from avo_tui.tui import make_app
@@ -23,13 +29,6 @@ from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.status import StatusBar
 
 pytestmark = pytest.mark.anyio
-TARGET = get_target("mha")
-CONFIGS = [c.name for c in TARGET.configs]
-CAUSAL = [name for name in CONFIGS if name.endswith("causal")]
-HOST = {"device": "cuda", "gpu": "NVIDIA H200", "uuid": "GPU-8e5c1a2b", "driver": "570.86",
-        "torch": "2.9.1", "cudnn": "91002"}
-CUDNN, FLASH, FA4, FA3 = 500.0, 430.0, 560.0, 620.0  # TFLOP/s on every configuration
-SEED, BETTER = 565.0, 600.0  # the versions' throughput on every configuration
 
 
 @pytest.fixture
@@ -37,38 +36,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def score(value: float) -> Score:
-    return Score(value, dict.fromkeys(CONFIGS, value), ratio=value / CUDNN, baseline="cudnn",
-                 unit="TFLOP/s")
-
-
-def timings(**per_config: dict[str, float]) -> dict[str, Any]:
-    """The run state's baselines, as the evaluator keeps them ({host key: {configuration:
-    {baseline: timing}}}), from {baseline: {configuration: throughput}}."""
-    flops = {c.name: c.flops for c in TARGET.configs}
-    stored: dict[str, dict[str, Any]] = {}
-    for name, values in per_config.items():
-        for config, value in values.items():
-            median = flops[config] / (value * TARGET.unit_scale)
-            stored.setdefault(config, {})[name] = Timing(median, 0.4, 24, median).as_dict()
-    return {host_key(HOST): stored}
-
-
-def everywhere(value: float) -> dict[str, float]:
-    return dict.fromkeys(CONFIGS, value)
-
-
 @pytest.fixture
 def session_dir(tmp_path: Path) -> Path:
     """v0 (the seed) and v1, the head and best; the run has timed cuDNN alone so far."""
-    directory = tmp_path / "hopper"
-    files = {"attention_wgmma.cu": "// the seed\n"}
-    with Session.create(directory, target="mha", operator="agent", seed_files=files,
-                        score=score(SEED), host=HOST) as session:
-        session.commit({"attention_wgmma.cu": "// BLOCK_N 176\n"}, author="agent",
-                       message="BLOCK_N 176", score=score(BETTER))
-        session.set_state(announce=False, baselines=timings(cudnn=everywhere(CUDNN)))
-    return directory
+    return mha_session(tmp_path / "hopper", CUDNN_ALONE)
 
 
 async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_it(
@@ -92,8 +63,7 @@ async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_i
 
         # The run times FlashAttention-2 and FA4: FA4 is the strongest everywhere.
         with Session.open(session_dir) as writer:
-            writer.set_state(announce=False, baselines=timings(
-                cudnn=everywhere(CUDNN), flash=everywhere(FLASH), fa4=everywhere(FA4)))
+            writer.set_state(announce=False, baselines=FA4_LEADS)
         await until(pilot, lambda: tree.border_title == "lineage · x fa4")
         await until(pilot, lambda: "v1 ◀★ 600 1.07x" in shown())
         assert "v0 565 1.01x" in shown(), shown()
@@ -102,9 +72,8 @@ async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_i
         # FA3 on the causal configurations only, and faster there: the strongest differs by
         # configuration, and the ratio is the geometric mean of each one's.
         with Session.open(session_dir) as writer:
-            writer.set_state(announce=False, baselines=timings(
-                cudnn=everywhere(CUDNN), fa4=everywhere(FA4), fa3=dict.fromkeys(CAUSAL, FA3)))
-        expected = math.sqrt(BETTER / FA4 * BETTER / FA3)  # half the grid is causal
+            writer.set_state(announce=False, baselines=BEST_DIFFERS)
+        expected = MIXED  # the geometric mean over the grid, half of which is causal
         await until(pilot, lambda: tree.border_title == "lineage · x best")
         await until(pilot, lambda: f"v1 ◀★ 600 {expected:.2f}x" in shown())
         assert f"best v1 600 TFLOP/s {expected:.3f}x best" in status(), status()

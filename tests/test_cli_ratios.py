@@ -1,0 +1,90 @@
+"""The command line's ratios are to the strongest baseline measured in the run, named as the
+app's lineage names it (views/ratios.py): ``avo sessions show`` on a real mha session whose
+run keeps the timings of several baselines, through ``avo_tui.cli.main`` at 80 columns."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ratio_sessions import (
+    BEST_DIFFERS,
+    BETTER,
+    CUDNN_ALONE,
+    FA4,
+    FA4_LEADS,
+    MIXED,
+    SEED,
+    mha_session,
+    score,
+)
+
+from avo_tui.cli import main
+from avo_tui.store import Score, Session
+
+SEED_MIXED = (SEED / FA4 * SEED / 620.0) ** 0.5  # v0 where FA3 leads on the causal half
+
+
+@pytest.fixture(autouse=True)
+def eighty_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+
+
+def row(out: str, first: str) -> list[str]:
+    """The cells of the version table's line that starts with ``first`` after the marks."""
+    return next(line.split() for line in out.splitlines()
+                if re.match(rf"[ H][ *] {first} ", line))
+
+
+@pytest.mark.parametrize(("baselines", "heading", "v0", "v1"), [
+    (BEST_DIFFERS, "best", SEED_MIXED, MIXED),  # FA4 leads on the full half, FA3 the causal
+    (FA4_LEADS, "fa4", SEED / FA4, BETTER / FA4),
+    (CUDNN_ALONE, "cudnn", SEED / 500.0, BETTER / 500.0),  # one measured: the stored ratios
+], ids=["best", "fa4", "cudnn-alone"])
+def test_sessions_show_lists_the_ratio_to_the_strongest_baseline_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], baselines: dict[str, Any],
+    heading: str, v0: float, v1: float,
+) -> None:
+    mha_session(tmp_path / "hopper", baselines)
+    assert main(["--sessions-dir", str(tmp_path), "sessions", "show", "hopper"]) == 0
+    out = capsys.readouterr().out
+    assert row(out, "version")[:6] == ["version", "parent", "author", "score", "x", heading]
+    assert f"{v0:.3f}x" in row(out, "v0") and f"{v1:.3f}x" in row(out, "v1"), out
+    assert "BLOCK_N 176" in out  # the message keeps its room
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_a_suspect_held_for_review_shows_its_ratio_to_the_strongest_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = mha_session(tmp_path / "hopper", FA4_LEADS)
+    with Session.open(directory) as session:
+        session.hold_suspect({"attention_wgmma.cu": "// 700?\n"}, base="v1", author="agent",
+                             message="skip the masked tiles", flags=("beyond the peak",),
+                             score=score(700.0))
+    assert main(["--sessions-dir", str(tmp_path), "sessions", "show", "hopper"]) == 0
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.strip().startswith("a1 from v1")]
+    assert f"700 TFLOP/s {700 / FA4:.3f}x fa4 " in line, line  # not 1.400x, to cuDNN
+
+
+def test_a_long_baseline_name_keeps_sessions_show_within_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CPU target times one baseline, torch-sdpa-cpu: each version's own ratio to it, and
+    the column's heading, wider than its figures, takes its cells from the message."""
+    with Session.create(tmp_path / "cpu", target="cpu-attention", operator="agent",
+                        seed_files={"attention.c": "int x;\n"},
+                        score=Score(32.8, {"a": 32.8}, 1.0, "torch-sdpa-cpu", "GFLOP/s")) as s:
+        for i in range(1, 4):
+            s.commit({"attention.c": f"int x = {i};\n"}, author="agent",
+                     message=f"attempt {i}: move the K loop into shared memory and unroll by 4",
+                     score=Score(32.8 + i, {"a": 32.8 + i}, 1.0 + i / 10, "torch-sdpa-cpu",
+                                 "GFLOP/s"))
+    assert main(["--sessions-dir", str(tmp_path), "sessions", "show", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert row(out, "version")[4:6] == ["x", "torch-sdpa-cpu"]
+    assert "1.300x" in row(out, "v3") and "attempt" in row(out, "v3")
+    assert max(len(line) for line in out.splitlines()) <= 80
