@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from ratio_sessions import (
@@ -13,22 +14,29 @@ from ratio_sessions import (
     BETTER,
     CUDNN,
     CUDNN_ALONE,
+    FA3,
+    FA4,
     FA4_LEADS,
     MIXED,
     mha_session,
     score,
 )
-from test_app_layout import content, shown_in
+from test_app_layout import content, screen_lines, shown_in
+from textual.pilot import Pilot
 from tui_helpers import opened, until
 
 from avo_tui.engine.client import RunClient
 from avo_tui.operators.agent.bar import ratio_column
 from avo_tui.store import Score, Session
 from avo_tui.tui import make_app
+from avo_tui.tui.screens.attempts import AttemptDetail, AttemptsScreen
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.status import StatusBar
+from avo_tui.views.attempts import attempt_cells
 
 pytestmark = pytest.mark.anyio
+SLOWER = 590.0  # an attempt's throughput on every configuration, below v1's
+S = TypeVar("S", AttemptsScreen, AttemptDetail)
 
 
 @pytest.fixture
@@ -78,6 +86,46 @@ async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_i
         await until(pilot, lambda: f"v1 ◀★ 600 {expected:.2f}x" in shown())
         assert f"best v1 600 TFLOP/s {expected:.3f}x best" in status(), status()
         assert tree.border_title in shown_in(app, tree.region)  # the title is whole at 80x24
+
+
+async def loaded(pilot: Pilot[None], key: str, kind: type[S]) -> S:
+    """The screen ``key`` opens, once it has read what it shows."""
+    await pilot.press(key)
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    await until(pilot, lambda: screen.loaded)
+    return screen
+
+
+@pytest.mark.parametrize(("baselines", "heading", "against"), [
+    (BEST_DIFFERS, "x best", (SLOWER / FA4 * SLOWER / FA3) ** 0.5),
+    (FA4_LEADS, "x fa4", SLOWER / FA4),
+    (CUDNN_ALONE, "x cudnn", SLOWER / CUDNN),  # one measured: the attempt's own ratio
+], ids=["best", "fa4", "cudnn-alone"])
+async def test_the_attempts_show_the_ratio_to_the_strongest_baseline_and_name_it(
+    tmp_path: Path, baselines: dict[str, Any], heading: str, against: float
+) -> None:
+    """The attempts (t) at 80x24: each line's ratio is the lineage's, the title names it, and
+    an attempt opened names it beside its score; the line keeps its width (its time shows)."""
+    directory = mha_session(tmp_path / "hopper", baselines)
+    with Session.open(directory) as session:
+        session.record_attempt({"attention_wgmma.cu": "// BLOCK_N 192\n"}, base="v1",
+                               author="agent", outcome="slower", score=score(SLOWER),
+                               detail="slower than v1 by 1.7%")
+        attempt = session.attempt("a1")
+    app = make_app(RunClient(directory))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        screen = await loaded(pilot, "t", AttemptsScreen)
+        title = shown_in(app, screen.query_one("#attempts-title").region)
+        assert f"1 attempts of 1, newest first · {heading} " in title, title
+        [row] = [r for r in screen_lines(app) if " a1 " in r]
+        assert f" {against:.3f}x " in row and attempt_cells(attempt).when in row, row
+        if baselines is not CUDNN_ALONE:
+            assert f"{SLOWER / CUDNN:.3f}x" not in row  # not the stored ratio, to cuDNN
+        detail = await loaded(pilot, "enter", AttemptDetail)
+        summary = shown_in(app, detail.query_one("#tab-summary Static").region)
+        assert f"590 TFLOP/s ({against:.3f}x {heading[2:]})" in summary, summary
 
 
 def test_the_column_falls_back_to_each_scores_own_ratio_when_one_baseline_was_measured() -> None:

@@ -1,6 +1,7 @@
 """The command line's ratios are to the strongest baseline measured in the run, named as the
-app's lineage names it (views/ratios.py): ``avo sessions show`` on a real mha session whose
-run keeps the timings of several baselines, through ``avo_tui.cli.main`` at 80 columns."""
+app's lineage names it (views/ratios.py): ``avo sessions show`` and ``avo sessions attempts``
+on a real mha session whose run keeps the timings of several baselines, through
+``avo_tui.cli.main`` at 80 columns."""
 
 from __future__ import annotations
 
@@ -88,3 +89,32 @@ def test_a_long_baseline_name_keeps_sessions_show_within_80_columns(
     assert row(out, "version")[4:6] == ["x", "torch-sdpa-cpu"]
     assert "1.300x" in row(out, "v3") and "attempt" in row(out, "v3")
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+@pytest.mark.parametrize(("baselines", "heading", "against"), [
+    (BEST_DIFFERS, "best", (590.0 / FA4 * 590.0 / 620.0) ** 0.5),
+    (FA4_LEADS, "fa4", 590.0 / FA4),
+    (CUDNN_ALONE, "cudnn", 590.0 / 500.0),
+], ids=["best", "fa4", "cudnn-alone"])
+def test_sessions_attempts_lists_and_shows_the_ratio_to_the_strongest_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], baselines: dict[str, Any],
+    heading: str, against: float,
+) -> None:
+    directory = mha_session(tmp_path / "hopper", baselines)
+    with Session.open(directory) as session:
+        session.record_attempt({"attention_wgmma.cu": "// BLOCK_N 192\n"}, base="v1",
+                               author="agent", outcome="slower", score=score(590.0),
+                               detail="slower than v1 by 1.7%")
+    root = str(tmp_path)
+    assert main(["--sessions-dir", root, "sessions", "attempts", "hopper"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = next(line.split() for line in lines if line.startswith("id "))
+    # (at 80 columns the author leaves, for the detail)
+    assert header[:6] == ["id", "base", "outcome", "score", "x", heading], out
+    [a1] = [line for line in lines if line.startswith("a1 ")]
+    assert f" {against:.3f}x " in a1 and "slower than v1" in a1, a1
+    assert max(len(line) for line in lines) <= 80
+    assert main(["--sessions-dir", root, "sessions", "attempts", "hopper", "a1"]) == 0
+    record = capsys.readouterr().out.splitlines()[0]
+    assert record.endswith(f"590 TFLOP/s   {against:.3f}x {heading}"), record

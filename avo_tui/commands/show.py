@@ -15,7 +15,15 @@ from ..engine.budget import Spending, VersionCosts
 from ..engine.inbox import describe, queued
 from ..engine.lanes import lane_lines
 from ..operators.agent.settings import with_provider
-from ..store import RunState, SessionCatalog, StepPayload, StoreError, Version, payload_of
+from ..store import (
+    RunState,
+    Score,
+    SessionCatalog,
+    StepPayload,
+    StoreError,
+    Version,
+    payload_of,
+)
 from ..store.catalog import run_status
 from ..store.session import Session
 from ..views.attempts import stamp
@@ -175,8 +183,8 @@ def _print_suspects(console: Console, session: Session, ratios: RatioColumn) -> 
         f"your review[/] (flagged as implausible; avo send {session.name} approve|reject ID):"
     )
     for s in suspects:
-        value = _suspect_ratio(session, s.attempt, ratios) if ratios.bars else s.ratio
-        ratio = f" {times(value)} {escape(ratios.label)}".rstrip() if value else ""
+        score = _suspect_score(session, s.attempt)
+        ratio = f" {escape(ratios.named(score))}".rstrip() if score else ""
         message = s.message.splitlines()[0] if s.message else ""
         console.print(
             f"  [bold yellow]{s.attempt}[/] from {s.base} by {s.author}: "
@@ -186,14 +194,13 @@ def _print_suspects(console: Console, session: Session, ratios: RatioColumn) -> 
             console.print(f"      flagged: {escape(flag)}")
 
 
-def _suspect_ratio(session: Session, attempt: str, ratios: RatioColumn) -> float | None:
-    """The suspect's ratio to the strongest baseline, from its attempt's score per
-    configuration (the suspect keeps only its ratio to the first baseline)."""
+def _suspect_score(session: Session, attempt: str) -> Score | None:
+    """The suspect's score per configuration, from its attempt (the suspect keeps only its
+    geometric mean and its ratio to the first baseline); None where it does not read."""
     try:
-        score = session.attempt(attempt).score
+        return session.attempt(attempt).score
     except StoreError:
         return None
-    return ratios.ratio(score) if score else None
 
 
 def register(sessions: Subcommands) -> None:

@@ -85,6 +85,11 @@ class RatioColumn:
             return score.ratio
         return geomean_ratio(ratios(score, dict(self.bars)))
 
+    def named(self, score: Score) -> str:
+        """The score's ratio and what it is against, ``1.013x fa4``; '' where it has none."""
+        value = self.ratio(score)
+        return f"{value:.3f}x {self.label}".rstrip() if value else ""
+
     @property
     def heading(self) -> str:
         """The column's name: ``x fa4``, ``x best``, ``x cudnn``; ``ratio`` when nothing
