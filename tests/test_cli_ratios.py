@@ -1,7 +1,7 @@
 """The command line's ratios are to the strongest baseline measured in the run, named as the
-app's lineage names it (views/ratios.py): ``avo sessions show`` and ``avo sessions attempts``
-on a real mha session whose run keeps the timings of several baselines, through
-``avo_tui.cli.main`` at 80 columns."""
+app's lineage names it (views/ratios.py): ``avo sessions show``, ``avo sessions attempts``
+and the headless run's summary, on a real mha session whose run keeps the timings of several
+baselines, through ``avo_tui.cli.main`` at 80 columns, and a real headless run on the CPU."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ratio_sessions import (
 )
 
 from avo_tui.cli import main
+from avo_tui.commands.run import best_line
 from avo_tui.store import Score, Session
 
 SEED_MIXED = (SEED / FA4 * SEED / 620.0) ** 0.5  # v0 where FA3 leads on the causal half
@@ -118,3 +119,32 @@ def test_sessions_attempts_lists_and_shows_the_ratio_to_the_strongest_baseline(
     assert main(["--sessions-dir", root, "sessions", "attempts", "hopper", "a1"]) == 0
     record = capsys.readouterr().out.splitlines()[0]
     assert record.endswith(f"590 TFLOP/s   {against:.3f}x {heading}"), record
+
+
+@pytest.mark.parametrize(("baselines", "ratio"), [
+    (BEST_DIFFERS, f"{MIXED:.3f}x best"),
+    (FA4_LEADS, f"{BETTER / FA4:.3f}x fa4"),
+    (CUDNN_ALONE, f"{BETTER / 500.0:.3f}x cudnn"),
+], ids=["best", "fa4", "cudnn-alone"])
+def test_the_headless_runs_summary_gives_the_best_against_the_strongest_baseline(
+    tmp_path: Path, baselines: dict[str, Any], ratio: str
+) -> None:
+    with Session.open(mha_session(tmp_path / "hopper", baselines), writable=False) as session:
+        assert best_line(session, "TFLOP/s") == f"best: v1 600 TFLOP/s ({ratio})"
+
+
+def test_a_headless_run_ends_naming_the_baseline_it_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CPU target times torch-sdpa-cpu alone: the summary names it (it said 'baseline')."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main(["--sessions-dir", str(tmp_path), "run", "--session", "cpu", "--target",
+                 "cpu-attention", "--quick", "--headless", "--max-steps", "1",
+                 "--operator", "tuner", "--rng-seed", "3"]) == 0
+    out = capsys.readouterr().out
+    with Session.open(tmp_path / "cpu", writable=False) as session:
+        best = session.best()
+        assert best is not None and best.score is not None and best.score.ratio
+        expected = (f"best: {best.id} {best.score.gmean:.4g} GFLOP/s "
+                    f"({best.score.ratio:.3f}x torch-sdpa-cpu)")
+    assert expected in out.splitlines(), out
