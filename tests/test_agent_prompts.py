@@ -74,6 +74,74 @@ def test_profile_defaults_to_the_configuration_furthest_behind_the_strongest_bas
     assert toolbox._worst_config() == CAUSAL  # cuDNN alone would say FULL (0.98x)
 
 
+def lineage_of(text: str) -> tuple[str, str]:
+    """The lineage table's header and v1's row, from a brief or list_versions."""
+    lines = text[text.index("version parent"):].splitlines()
+    return lines[0], next(line for line in lines if line.startswith("v1"))
+
+
+def toolbox_on(ctx: StandIn, tmp_path: Path) -> Toolbox:
+    kb = KnowledgeBase([])
+    workspace = Workspace(tmp_path / "ws", kb, 100_000)
+    return Toolbox(cast(StepContext, ctx), workspace, kb, base="v1", transcript=lambda: "{}")
+
+
+def test_the_lineage_and_list_versions_are_against_the_strongest_baseline_and_name_it(
+    mha: Session, tmp_path: Path
+) -> None:
+    """FA4 leads on the full shape, FA3 on the causal: ``x best``, at 0.972x (the geometric
+    mean of 1.050x fa4 and 0.900x fa3), where the stored ratio reads 1.130x cuDNN."""
+    ctx = context(mha)
+    toolbox = toolbox_on(ctx, tmp_path)
+    texts = {
+        "brief": brief.step_brief(cast(StepContext, ctx), hints=[], directions=None),
+        "review": brief.review_prompt(cast(StepContext, ctx), "no commit for 30 attempts"),
+        "list_versions": toolbox.call("list_versions", {}).text,
+    }
+    for where, text in texts.items():
+        header, v1 = lineage_of(text)
+        assert header.split()[3:5] == ["TFLOP/s", "x"] and header.split()[5] == "best", where
+        assert re.search(r" 560 +0\.972x ", v1) and "1.130x" not in v1, (where, v1)
+        # the ratio sits under its heading
+        assert header.index("x best") + len("x best") == v1.index("0.972x") + len("0.972x")
+    shown = toolbox.call("show_version", {"version": "v1"}).text
+    assert "score: 560 TFLOP/s geomean, 0.972x best, 1.130x cudnn" in shown, shown
+    assert " 0.972x " in shown.splitlines()[0]
+
+
+@pytest.mark.parametrize(("bars", "heading", "ratio"), [
+    # FA4 the strongest on both shapes: named (588/560 and 396/440, as above)
+    ({FULL: {"cudnn": 500.0, "fa4": 560.0}, CAUSAL: {"cudnn": 400.0, "fa4": 440.0}},
+     "x fa4", "0.972x"),
+    # cuDNN alone measured: each score's own ratio, to it
+    ({FULL: {"cudnn": 500.0}, CAUSAL: {"cudnn": 400.0}}, "x cudnn", "1.130x"),
+    # nothing measured yet (a step before the first evaluation): the same
+    ({}, "x cudnn", "1.130x"),
+])
+def test_the_lineage_names_the_one_baseline_or_falls_back_to_the_stored_ratio(
+    mha: Session, tmp_path: Path, bars: dict[str, dict[str, float]], heading: str, ratio: str
+) -> None:
+    ctx = StandIn(SessionView(mha), target=MHA, bars=bars)
+    for text in (brief.step_brief(cast(StepContext, ctx), hints=[], directions=None),
+                 toolbox_on(ctx, tmp_path).call("list_versions", {}).text):
+        header, v1 = lineage_of(text)
+        assert f" {heading} vs parent" in header, header
+        assert header.index(heading) + len(heading) == v1.index(ratio) + len(ratio), v1
+
+
+def test_a_long_baseline_name_keeps_the_lineage_columns_aligned(tmp_path: Path) -> None:
+    with Session.create(tmp_path / "cpu", target="cpu-attention", operator="agent",
+                        seed_files={"attention.c": "int x;\n"}, sync=False) as session:
+        session.commit({"attention.c": "int y;\n"}, author="agent", message="unroll",
+                       score=Score(41.0, {"a": 41.0}, ratio=1.25, baseline="torch-sdpa-cpu",
+                                   unit="GFLOP/s"))
+        ctx = StandIn(SessionView(session), bars={"a": {"torch-sdpa-cpu": 32.8}})
+        header, v1 = lineage_of(toolbox_on(ctx, tmp_path).call("list_versions", {}).text)
+    heading = "x torch-sdpa-cpu"
+    assert header.index(heading) + len(heading) == v1.index("1.250x") + len("1.250x"), v1
+    assert header.index("vs parent") == v1.index("1.250x") + len("1.250x ")  # the next column
+
+
 def evaluated(passing_edges: int, failing_edge: bool) -> str:
     def row(config: Config, edge: bool, passed: bool = True) -> ConfigResult:
         return ConfigResult(config, edge=edge, passed=passed, max_abs_err=1e-3,

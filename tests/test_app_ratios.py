@@ -6,30 +6,37 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from test_app_layout import content, shown_in
+from ratio_sessions import (
+    BEST_DIFFERS,
+    BETTER,
+    CUDNN,
+    CUDNN_ALONE,
+    FA3,
+    FA4,
+    FA4_LEADS,
+    MIXED,
+    mha_session,
+    score,
+)
+from test_app_layout import content, screen_lines, shown_in
+from textual.pilot import Pilot
 from tui_helpers import opened, until
 
 from avo_tui.engine.client import RunClient
-from avo_tui.engine.evaluator import host_key
-from avo_tui.evaluation import get_target
-from avo_tui.evaluation.results import Timing
+from avo_tui.operators.agent.bar import ratio_column
 from avo_tui.store import Score, Session
 from avo_tui.tui import make_app
+from avo_tui.tui.screens.attempts import AttemptDetail, AttemptsScreen
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.status import StatusBar
-from avo_tui.views.ratios import ratio_column
+from avo_tui.views.attempts import attempt_cells
 
 pytestmark = pytest.mark.anyio
-TARGET = get_target("mha")
-CONFIGS = [c.name for c in TARGET.configs]
-CAUSAL = [name for name in CONFIGS if name.endswith("causal")]
-HOST = {"device": "cuda", "gpu": "NVIDIA H200", "uuid": "GPU-8e5c1a2b", "driver": "570.86",
-        "torch": "2.9.1", "cudnn": "91002"}
-CUDNN, FLASH, FA4, FA3 = 500.0, 430.0, 560.0, 620.0  # TFLOP/s on every configuration
-SEED, BETTER = 565.0, 600.0  # the versions' throughput on every configuration
+SLOWER = 590.0  # an attempt's throughput on every configuration, below v1's
+S = TypeVar("S", AttemptsScreen, AttemptDetail)
 
 
 @pytest.fixture
@@ -37,38 +44,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def score(value: float) -> Score:
-    return Score(value, dict.fromkeys(CONFIGS, value), ratio=value / CUDNN, baseline="cudnn",
-                 unit="TFLOP/s")
-
-
-def timings(**per_config: dict[str, float]) -> dict[str, Any]:
-    """The run state's baselines, as the evaluator keeps them ({host key: {configuration:
-    {baseline: timing}}}), from {baseline: {configuration: throughput}}."""
-    flops = {c.name: c.flops for c in TARGET.configs}
-    stored: dict[str, dict[str, Any]] = {}
-    for name, values in per_config.items():
-        for config, value in values.items():
-            median = flops[config] / (value * TARGET.unit_scale)
-            stored.setdefault(config, {})[name] = Timing(median, 0.4, 24, median).as_dict()
-    return {host_key(HOST): stored}
-
-
-def everywhere(value: float) -> dict[str, float]:
-    return dict.fromkeys(CONFIGS, value)
-
-
 @pytest.fixture
 def session_dir(tmp_path: Path) -> Path:
     """v0 (the seed) and v1, the head and best; the run has timed cuDNN alone so far."""
-    directory = tmp_path / "hopper"
-    files = {"attention_wgmma.cu": "// the seed\n"}
-    with Session.create(directory, target="mha", operator="agent", seed_files=files,
-                        score=score(SEED), host=HOST) as session:
-        session.commit({"attention_wgmma.cu": "// BLOCK_N 176\n"}, author="agent",
-                       message="BLOCK_N 176", score=score(BETTER))
-        session.set_state(announce=False, baselines=timings(cudnn=everywhere(CUDNN)))
-    return directory
+    return mha_session(tmp_path / "hopper", CUDNN_ALONE)
 
 
 async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_it(
@@ -92,8 +71,7 @@ async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_i
 
         # The run times FlashAttention-2 and FA4: FA4 is the strongest everywhere.
         with Session.open(session_dir) as writer:
-            writer.set_state(announce=False, baselines=timings(
-                cudnn=everywhere(CUDNN), flash=everywhere(FLASH), fa4=everywhere(FA4)))
+            writer.set_state(announce=False, baselines=FA4_LEADS)
         await until(pilot, lambda: tree.border_title == "lineage · x fa4")
         await until(pilot, lambda: "v1 ◀★ 600 1.07x" in shown())
         assert "v0 565 1.01x" in shown(), shown()
@@ -102,13 +80,52 @@ async def test_the_lineage_shows_the_ratio_to_the_strongest_baseline_and_names_i
         # FA3 on the causal configurations only, and faster there: the strongest differs by
         # configuration, and the ratio is the geometric mean of each one's.
         with Session.open(session_dir) as writer:
-            writer.set_state(announce=False, baselines=timings(
-                cudnn=everywhere(CUDNN), fa4=everywhere(FA4), fa3=dict.fromkeys(CAUSAL, FA3)))
-        expected = math.sqrt(BETTER / FA4 * BETTER / FA3)  # half the grid is causal
+            writer.set_state(announce=False, baselines=BEST_DIFFERS)
+        expected = MIXED  # the geometric mean over the grid, half of which is causal
         await until(pilot, lambda: tree.border_title == "lineage · x best")
         await until(pilot, lambda: f"v1 ◀★ 600 {expected:.2f}x" in shown())
         assert f"best v1 600 TFLOP/s {expected:.3f}x best" in status(), status()
         assert tree.border_title in shown_in(app, tree.region)  # the title is whole at 80x24
+
+
+async def loaded(pilot: Pilot[None], key: str, kind: type[S]) -> S:
+    """The screen ``key`` opens, once it has read what it shows."""
+    await pilot.press(key)
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    await until(pilot, lambda: screen.loaded)
+    return screen
+
+
+@pytest.mark.parametrize(("baselines", "heading", "against"), [
+    (BEST_DIFFERS, "x best", (SLOWER / FA4 * SLOWER / FA3) ** 0.5),
+    (FA4_LEADS, "x fa4", SLOWER / FA4),
+    (CUDNN_ALONE, "x cudnn", SLOWER / CUDNN),  # one measured: the attempt's own ratio
+], ids=["best", "fa4", "cudnn-alone"])
+async def test_the_attempts_show_the_ratio_to_the_strongest_baseline_and_name_it(
+    tmp_path: Path, baselines: dict[str, Any], heading: str, against: float
+) -> None:
+    """The attempts (t) at 80x24: each line's ratio is the lineage's, the title names it, and
+    an attempt opened names it beside its score; the line keeps its width (its time shows)."""
+    directory = mha_session(tmp_path / "hopper", baselines)
+    with Session.open(directory) as session:
+        session.record_attempt({"attention_wgmma.cu": "// BLOCK_N 192\n"}, base="v1",
+                               author="agent", outcome="slower", score=score(SLOWER),
+                               detail="slower than v1 by 1.7%")
+        attempt = session.attempt("a1")
+    app = make_app(RunClient(directory))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        screen = await loaded(pilot, "t", AttemptsScreen)
+        title = shown_in(app, screen.query_one("#attempts-title").region)
+        assert f"1 attempts of 1, newest first · {heading} " in title, title
+        [row] = [r for r in screen_lines(app) if " a1 " in r]
+        assert f" {against:.3f}x " in row and attempt_cells(attempt).when in row, row
+        if baselines is not CUDNN_ALONE:
+            assert f"{SLOWER / CUDNN:.3f}x" not in row  # not the stored ratio, to cuDNN
+        detail = await loaded(pilot, "enter", AttemptDetail)
+        summary = shown_in(app, detail.query_one("#tab-summary Static").region)
+        assert f"590 TFLOP/s ({against:.3f}x {heading[2:]})" in summary, summary
 
 
 def test_the_column_falls_back_to_each_scores_own_ratio_when_one_baseline_was_measured() -> None:

@@ -1,5 +1,7 @@
 """``avo sessions attempts``: every candidate a session evaluated, committed or not, and one
-attempt in full (its evaluation's log and its diff against the version it was built on)."""
+attempt in full (its evaluation's log and its diff against the version it was built on). The
+ratio is to the strongest baseline the run measured, named as the lineage names it (``x fa4``;
+views/ratios.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from ..views.attempts import (
     outcome_style,
     select_attempts,
 )
+from ..views.ratios import RatioColumn, session_column
 from . import Subcommands, add_command, positive_int, session_name
 from .tables import FittedTable, listing_console
 
@@ -64,9 +67,10 @@ def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namesp
     more = " (--all for every one)" if latest else ""
     console.print(f"'{escape(session.name)}': {latest}{len(attempts)} {which} of {total}, "
                   f"oldest first{more}")
-    columns, rows = _columns(attempts)
+    ratios = session_column(session)
+    columns, rows = _columns(attempts, ratios)
     # on a narrow terminal the detail needs the room more than the author and the time do
-    fitted = FittedTable(console, columns, rows, "detail", right=("score", "ratio"),
+    fitted = FittedTable(console, columns, rows, "detail", right=("score", ratios.heading),
                          droppable=("author", "when"), least=30)
     outcome = columns.index("outcome")
     for row in rows:
@@ -77,15 +81,16 @@ def _print_list(session: Session, attempts: list[Attempt], args: argparse.Namesp
     console.print(f"[dim]one in full: avo sessions attempts {escape(session.name)} ID[/]")
 
 
-def _columns(attempts: list[Attempt]) -> tuple[list[str], list[list[str]]]:
-    """The listing's header and rows; a session run in lanes gets a lane column after the id
-    (blank for an attempt of no lane: a hand edit)."""
-    rows = [list(attempt_cells(a)) for a in attempts]
+def _columns(attempts: list[Attempt], ratios: RatioColumn) -> tuple[list[str], list[list[str]]]:
+    """The listing's header, the ratio's named (``x fa4``), and rows; a session run in lanes
+    gets a lane column after the id (blank for an attempt of no lane: a hand edit)."""
+    rows = [list(attempt_cells(a, ratios)) for a in attempts]
+    header = [ratios.heading if name == "ratio" else name for name in COLUMNS]
     if all(a.lane is None for a in attempts):
-        return list(COLUMNS), rows
+        return header, rows
     for attempt, row in zip(attempts, rows, strict=True):
         row.insert(1, f"L{attempt.lane}" if attempt.lane is not None else "")
-    return [COLUMNS[0], "lane", *COLUMNS[1:]], rows
+    return [header[0], "lane", *header[1:]], rows
 
 
 NO_LOG = "no log was kept: the evaluation was interrupted, or answered without measuring"
@@ -106,7 +111,7 @@ def _show(session: Session, attempt: Attempt, args: argparse.Namespace) -> int:
         print(json.dumps({"attempt": attempt.to_doc(), "log": log, "diff": diff.text}, indent=2))
         return 0
     console = Console(highlight=False, soft_wrap=True)
-    _print_record(console, attempt)
+    _print_record(console, attempt, session_column(session))
     console.print(f"\n[bold]diff against {escape(attempt.base)}[/] "
                   f"(+{diff.added}/-{diff.removed})")
     for line in diff.text.splitlines() or ["(the same files as its base)"]:
@@ -122,13 +127,14 @@ def _show(session: Session, attempt: Attempt, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_record(console: Console, attempt: Attempt) -> None:
-    cells = attempt_cells(attempt)
+def _print_record(console: Console, attempt: Attempt, ratios: RatioColumn) -> None:
+    cells = attempt_cells(attempt, ratios)
+    ratio = (ratios.named(attempt.score) if attempt.score else "") or "-"
     became = f" -> {attempt.version}" if attempt.version else ""
     lane = f" in lane {attempt.lane}" if attempt.lane is not None else ""
     console.print(f"[bold]{cells.id}[/] [{outcome_style(cells.outcome)}]{escape(cells.outcome)}"
                   f"[/]{became}   from {escape(cells.base)} by {escape(cells.author)}{lane}   "
-                  f"{cells.when}   {escape(cells.score)}   {escape(cells.ratio)}")
+                  f"{cells.when}   {escape(cells.score)}   {escape(ratio)}")
     if attempt.detail:
         console.print(escape(attempt.detail))
 

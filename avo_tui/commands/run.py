@@ -26,9 +26,10 @@ from ..operators.agent import DEFAULT_MODEL
 from ..operators.agent.models import EFFORT_LEVELS
 from ..operators.agent.settings import DEFAULT_EFFORT, PROVIDERS
 from ..pool import parse_gpus
-from ..store import Event, SessionCatalog, StoreError
+from ..store import Event, Session, SessionCatalog, StoreError
 from ..views.events import event_line
 from ..views.output_log import OutputLog
+from ..views.ratios import session_column
 from . import (
     Subcommands,
     add_command,
@@ -39,7 +40,7 @@ from . import (
     session_ref,
 )
 from .prepare import PreparedRun, again, create, resume
-from .tables import figure, times
+from .tables import figure
 
 if TYPE_CHECKING:
     from ..tui import AvoApp
@@ -119,15 +120,12 @@ def _start(prepared: PreparedRun, args: argparse.Namespace) -> tuple[Engine, Out
 def _ended(prepared: PreparedRun, reason: str, console: Console) -> int:
     session, unit = prepared.session, prepared.target.unit
     suspects = [s.attempt for s in session.suspects()]
-    best = session.best()
     console.print(f"run ended: {reason}.")
     if prepared.settings.lanes > 1:
         for line in lane_lines(session.run_state):
             console.print(f"  {line}")
-    if best and best.score:
-        gmean, ratio = best.score.gmean, best.score.ratio
-        console.print(f"best: {best.id} {figure(gmean or None, unit)}"
-                      + (f" ({times(ratio)} baseline)" if ratio else ""))
+    if best := best_line(session, unit):
+        console.print(best)
     if suspects:
         console.print(f"[yellow]⚠ held for your review: {', '.join(suspects)}[/] (flagged as "
                       f"implausible; avo sessions show {session.name}, then avo send "
@@ -247,6 +245,19 @@ def _two_stage_interrupt(engine: Engine, console: Console) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+def best_line(session: Session, unit: str) -> str | None:
+    """``best: v7 612 TFLOP/s (1.013x fa4)``: the best version's ratio to the strongest
+    baseline the run measured, named as the lineage names it (views/ratios.py)."""
+    best = session.best()
+    if best is None or best.score is None:
+        return None
+    ratios = session_column(session)
+    ratio = ratios.named(best.score)
+    if ratio and not ratios.label:  # a session of no known target
+        ratio += " baseline"
+    return (f"best: {best.id} {figure(best.score.gmean or None, unit)}"
+            + (f" ({ratio})" if ratio else ""))
 
 
 class _EventPrinter:

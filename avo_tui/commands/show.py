@@ -1,5 +1,6 @@
 """``avo sessions show``: one session as it stands: its run, what it spent, what waits for the
-operator (queued commands, suspects) and its versions."""
+operator (queued commands, suspects) and its versions, each with its ratio to the strongest
+baseline the run measured (views/ratios.py), the column named as the app's lineage names it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ from ..engine.budget import Spending, VersionCosts
 from ..engine.inbox import describe, queued
 from ..engine.lanes import lane_lines
 from ..operators.agent.settings import with_provider
-from ..store import RunState, SessionCatalog, StepPayload, Version, payload_of
+from ..store import (
+    RunState,
+    Score,
+    SessionCatalog,
+    StepPayload,
+    StoreError,
+    Version,
+    payload_of,
+)
 from ..store.catalog import run_status
 from ..store.session import Session
 from ..views.attempts import stamp
 from ..views.events import counted
+from ..views.ratios import RatioColumn, session_column
 from . import Subcommands, add_command, session_name
 from .tables import figure, listing_console, times
 
@@ -81,7 +91,10 @@ def _print_session(
     if len(shown) < len(versions):
         console.print(f"[dim]{len(versions) - len(shown)} earlier versions not shown (--all)[/]")
     table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
-    columns = ["", "version", "parent", "author", "score", "ratio", "+/-", "created"]
+    ratios = session_column(session)  # to the strongest baseline: x fa4, x best, x cudnn
+    columns = ["", "version", "parent", "author", "score", ratios.heading, "+/-", "created"]
+    # a heading wider than a ratio (x torch-sdpa-cpu) takes its cells from the message
+    wide_heading = max(0, len(ratios.heading) - len("1.000x"))
     cost_width = 0
     if costs.cost_usd > 0:  # what each version cost, once versions carry a cost
         columns.insert(-1, "cost")
@@ -90,19 +103,20 @@ def _print_session(
         table.add_column(column, no_wrap=True, justify="right" if column == "cost" else "left")
     # The other columns take about 60 cells; the message gets what is left, cut with an ellipsis.
     table.add_column("message", no_wrap=True, overflow="ellipsis",
-                     max_width=max(12, console.width - 62 - cost_width))
+                     max_width=max(12, console.width - 62 - cost_width - wide_heading))
     for v in shown:
         marks = ("H" if v.id == head else " ") + ("*" if best and v.id == best.id else " ")
         score = v.score
         cells = [marks, v.id, v.parent or "-", v.author, figure(score.gmean if score else None),
-                 times(score.ratio if score else None), f"+{v.lines_added}/-{v.lines_removed}",
+                 times(ratios.ratio(score) if score else None),
+                 f"+{v.lines_added}/-{v.lines_removed}",
                  stamp(v.created), v.message.splitlines()[0] if v.message else ""]
         if cost_width:
             cells.insert(-2, _cost(v))
         table.add_row(*cells)
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
-    _print_suspects(console, session)
+    _print_suspects(console, session, ratios)
 
 
 def _cost(version: Version) -> str:
@@ -158,8 +172,9 @@ def _print_queued(console: Console, session: Session) -> None:
                       + f" [dim](avo send {escape(session.name)} drop removes them)[/]")
 
 
-def _print_suspects(console: Console, session: Session) -> None:
-    """Pending suspects stand out: nothing happens to them until a person decides."""
+def _print_suspects(console: Console, session: Session, ratios: RatioColumn) -> None:
+    """Pending suspects stand out: nothing happens to them until a person decides. Each one's
+    ratio is the versions' (``ratios``), named."""
     suspects = session.suspects()
     if not suspects:
         return
@@ -168,7 +183,8 @@ def _print_suspects(console: Console, session: Session) -> None:
         f"your review[/] (flagged as implausible; avo send {session.name} approve|reject ID):"
     )
     for s in suspects:
-        ratio = f" {times(s.ratio)}" if s.ratio else ""
+        score = _suspect_score(session, s.attempt)
+        ratio = f" {escape(ratios.named(score))}".rstrip() if score else ""
         message = s.message.splitlines()[0] if s.message else ""
         console.print(
             f"  [bold yellow]{s.attempt}[/] from {s.base} by {s.author}: "
@@ -176,6 +192,15 @@ def _print_suspects(console: Console, session: Session) -> None:
         )
         for flag in s.flags:
             console.print(f"      flagged: {escape(flag)}")
+
+
+def _suspect_score(session: Session, attempt: str) -> Score | None:
+    """The suspect's score per configuration, from its attempt (the suspect keeps only its
+    geometric mean and its ratio to the first baseline); None where it does not read."""
+    try:
+        return session.attempt(attempt).score
+    except StoreError:
+        return None
 
 
 def register(sessions: Subcommands) -> None:

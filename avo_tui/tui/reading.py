@@ -36,7 +36,7 @@ from ..store import (
     payload_of,
 )
 from ..views.events import payload_line, plain
-from ..views.ratios import RatioColumn, session_ratio_column
+from ..views.ratios import RatioColumn, primary, session_ratio_column
 from .lane_facts import LaneFacts, LaneTracker, lane_of
 from .scores import score_sheet
 from .widgets.diff import candidate_diff, version_diff
@@ -184,13 +184,12 @@ class SessionReader:
     def _ratio_column(self, state: RunState, best: Version | None) -> RatioColumn | None:
         """What the lineage's ratios are against (views/ratios.py), if it changed since the
         last poll: the baselines the run stores grow as it times them."""
-        primary = best.score.baseline if best and best.score else None
-        source = (state.baselines, primary)
+        source = (state.baselines, primary(best))
         if self._ratios is not None and self._ratios[0] == source:
             return None
         meta = self.session.meta
         column = session_ratio_column(str(meta.get("target")), meta.get("host") or {},
-                                      state.baselines or {}, primary)
+                                      state.baselines or {}, source[1])
         changed = self._ratios is None or self._ratios[1] != column
         self._ratios = (copy.deepcopy(source), column)  # the state's dict may change in place
         return column if changed else None

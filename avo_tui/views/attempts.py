@@ -1,6 +1,7 @@
 """How an attempt reads: one line in a listing, and its full record (the evaluation's log and
 the diff against the version it was built on). Shared by ``avo sessions attempts`` and the
-app's attempt browser, so both tell the same story."""
+app's attempt browser, so both tell the same story. The ratio is to the strongest baseline
+the run measured, as the lineage's (views/ratios.py); the listing names it once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, NamedTuple, Protocol
 from rich.markup import escape
 
 from ..store import NOT_FAILURES, Attempt, Outcome, Version, VersionDiff, diff_files
+from .ratios import RatioColumn
 
 OUTCOME_STYLES: dict[str, str] = {
     Outcome.COMMITTED: "green", Outcome.PROMISING: "cyan", Outcome.SLOWER: "dim",
@@ -72,8 +74,11 @@ def stamp(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M") if ts else "-"
 
 
-def attempt_cells(attempt: Attempt) -> AttemptCells:
+def attempt_cells(attempt: Attempt, ratios: RatioColumn | None = None) -> AttemptCells:
+    """The attempt's cells; its ratio is ``ratios``' (to the strongest baseline), else its
+    score's own."""
     score = attempt.score
+    ratio = (ratios or RatioColumn()).ratio(score) if score else None
     lines = attempt.detail.splitlines()
     return AttemptCells(
         attempt.id,
@@ -81,17 +86,18 @@ def attempt_cells(attempt: Attempt) -> AttemptCells:
         attempt.author,
         attempt.outcome,
         f"{score.gmean:.4g} {score.unit}" if score and score.gmean else "-",
-        f"{score.ratio:.3f}x" if score and score.ratio else "-",
+        f"{ratio:.3f}x" if ratio else "-",
         stamp(attempt.created),
         lines[0] if lines else "",
     )
 
 
-def attempt_line(attempt: Attempt, lanes: bool = False) -> str:
+def attempt_line(attempt: Attempt, lanes: bool = False,
+                 ratios: RatioColumn | None = None) -> str:
     """Rich markup: the attempt in one line, its outcome coloured (failures red); with
     ``lanes`` (a session run in several), the lane that proposed it after its id (blank for
-    none: a hand edit, or a run of one lane)."""
-    c = attempt_cells(attempt)
+    none: a hand edit, or a run of one lane); its ratio ``ratios``' (attempt_cells)."""
+    c = attempt_cells(attempt, ratios)
     style = outcome_style(c.outcome)
     lane = f"{f'L{attempt.lane}' if attempt.lane is not None else '':<2} " if lanes else ""
     # The lane's cells come out of the score column's spare ones (``412.3 TFLOP/s`` takes

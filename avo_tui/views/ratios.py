@@ -1,53 +1,23 @@
-"""The ratio shown beside each version's score: to the strongest baseline measured in the run.
-
-The agent's bar (operators/agent/bar.py) is, per configuration, the fastest baseline the
-session has timed on its host, and a score's ratio to it is the geometric mean of the
-per-configuration ratios. A version's stored ``ratio`` is to the target's first baseline
-(cuDNN on the GPU targets), the weakest serious one on Hopper: the seed reads 1.13x cuDNN but
-1.01x FA4. So the lineage shows the bar's ratio, named after the baseline when one is the
-strongest on every configuration (``x fa4``), else ``x best``. Where only one baseline was
-measured (the CPU target, a GPU without FA3 or FA4) each score keeps its own ratio, to that
-baseline as timed in the same evaluation.
+"""The ratio shown beside each score, to the strongest baseline measured in the run, as the
+session stores it: the column of operators/agent/bar.py (``x fa4``, ``x best``, or the one
+baseline measured) over the baseline timings the run state keeps for the session's host.
+A version's stored ``ratio`` is to the target's first baseline (cuDNN on the GPU targets), the
+weakest serious one on Hopper: the seed reads 1.13x cuDNN but 1.01x FA4. The app's lineage and
+status bar, its attempts, ``avo sessions show`` and ``attempts`` and the headless run's summary
+all show this column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine.evaluator import stored_throughputs
 from ..evaluation import UnknownTarget, get_target
-from ..operators.agent.bar import Bar, geomean_ratio, ratios, strongest
-from ..store import Score
+from ..operators.agent.bar import RatioColumn, primary, ratio_column
+from ..store import RunState, Version
 
-STRONGEST_BY_CONFIG = "best"  # the label when the strongest baseline differs by configuration
-
-
-@dataclass(frozen=True)
-class RatioColumn:
-    """What the ratios are against: ``label`` names it (a baseline, or ``best``); with no
-    ``bars``, each score's own ratio (to its first baseline) is shown."""
-
-    label: str = ""
-    bars: Mapping[str, Bar] = field(default_factory=dict)
-
-    def ratio(self, score: Score) -> float | None:
-        if not self.bars:
-            return score.ratio
-        return geomean_ratio(ratios(score, dict(self.bars)))
-
-
-def ratio_column(baselines: dict[str, dict[str, float]], primary: str | None) -> RatioColumn:
-    """The column for a session whose stored baselines are ``baselines`` ({configuration:
-    {baseline: throughput}}) and whose scores' own ratios are to ``primary``."""
-    bars = strongest(baselines)
-    measured = {name for timings in baselines.values() for name, value in timings.items()
-                if value > 0}
-    if len(measured) < 2 or not bars:
-        return RatioColumn(primary or next(iter(measured), ""))
-    names = {b.name for b in bars.values()}
-    return RatioColumn(names.pop() if len(names) == 1 else STRONGEST_BY_CONFIG, bars)
+__all__ = ["RatioColumn", "RatioSource", "primary", "session_column", "session_ratio_column"]
 
 
 def session_ratio_column(target: str, host: Mapping[str, Any], stored: Mapping[str, Any],
@@ -59,3 +29,22 @@ def session_ratio_column(target: str, host: Mapping[str, Any], stored: Mapping[s
     except UnknownTarget:
         return RatioColumn(primary or "")
     return ratio_column(stored_throughputs(spec, stored, host), primary)
+
+
+class RatioSource(Protocol):
+    """A session, read or written (store.Session, or the app's reading of it)."""
+
+    @property
+    def meta(self) -> dict[str, Any]: ...
+
+    @property
+    def run_state(self) -> RunState: ...
+
+    def best(self) -> Version | None: ...
+
+
+def session_column(session: RatioSource) -> RatioColumn:
+    """The column for ``session`` as it stands."""
+    meta = session.meta
+    return session_ratio_column(str(meta.get("target")), meta.get("host") or {},
+                                session.run_state.baselines or {}, primary(session.best()))

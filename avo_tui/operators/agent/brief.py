@@ -348,7 +348,7 @@ def step_brief(
         "lineage": lambda n: report.clip(
             f"## Lineage ({len(session.lineage)} versions, latest "
             f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
-            + report.versions_table(session, unit, RECENT_VERSIONS), n),
+            + report.versions_table(session, unit, RECENT_VERSIONS, ctx.baselines()), n),
         "attempts": lambda n: report.clip(
             "## Recent attempts\n" + report.attempts_table(
                 session.recent_attempts(RECENT_ATTEMPTS), report.pending(session)), n),
@@ -551,7 +551,7 @@ def review_prompt(
         "research": lambda n: _research(memory, n, "Research log (newest last):"),
         "ledger": lambda n: _ledger(memory, n),
         "lineage": lambda n: report.clip("Lineage:\n" + report.versions_table(
-            session, ctx.target.unit, REVIEW_VERSIONS), n),
+            session, ctx.target.unit, REVIEW_VERSIONS, ctx.baselines()), n),
         "attempts": lambda n: report.clip("Recent attempts:\n" + report.attempts_table(
             session.recent_attempts(REVIEW_ATTEMPTS), report.pending(session)), n),
         "notes": lambda n: _notes(ctx, REVIEW_NOTES, n, "Agent notes:"),

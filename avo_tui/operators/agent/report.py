@@ -128,13 +128,17 @@ def _percent(new: float, old: float) -> str:
 
 
 def version_line(version: Version, head: str, best: str | None,
-                 parent: Version | None = None) -> str:
+                 parent: Version | None = None, column: bar.RatioColumn | None = None) -> str:
+    """The version in one row of versions_table; its ratio is ``column``'s (to the strongest
+    baseline, bar.py), else its score's own."""
+    column = column or bar.RatioColumn()
     score = version.score
     gmean = f"{score.gmean:.4g}" if score else "-"
-    ratio = f"{score.ratio:.3f}x" if score and score.ratio else "-"
+    value = column.ratio(score) if score else None
+    ratio = f"{value:.3f}x" if value else "-"
     marks = ("*" if version.id == head else "") + ("!" if version.id == best else "")
     return (f"{version.id + marks:<7} {version.parent or '-':<6} {version.author:<8} "
-            f"{gmean:>9} {ratio:>7} {_spread(score, parent):<21} "
+            f"{gmean:>9} {ratio:>{_ratio_width(column)}} {_spread(score, parent):<21} "
             f"+{version.lines_added}/-{version.lines_removed}  {version.message[:90]}")
 
 
@@ -150,32 +154,52 @@ def _spread(score: Score | None, parent: Version | None) -> str:
     return f"{_percent(score.gmean, parent.score.gmean)} [{min(changes):+.1f}..{max(changes):+.1f}]"
 
 
-def versions_table(session: SessionView, unit: str, limit: int) -> str:
+def versions_table(session: SessionView, unit: str, limit: int,
+                   baselines: dict[str, dict[str, float]]) -> str:
+    """The latest ``limit`` versions, their ratios to the strongest baseline of
+    ``baselines`` ({configuration: {baseline: throughput}}), the column named as the app's
+    lineage names it (``x fa4``, ``x best``; the one baseline measured: ``x cudnn``)."""
     versions = list(session.lineage)[-limit:]
-    header = (f"{'version':<7} {'parent':<6} {'author':<8} {unit:>9} {'ratio':>7} "
+    column = ratio_column(session, baselines)
+    header = (f"{'version':<7} {'parent':<6} {'author':<8} {unit:>9} "
+              f"{column.heading:>{_ratio_width(column)}} "
               f"{'vs parent [per shape]':<21} lines  message   (* head, ! best)")
     head, best = _marks(session)
-    return "\n".join([header, *(version_line(v, head, best, _parent(session, v))
+    return "\n".join([header, *(version_line(v, head, best, _parent(session, v), column)
                                 for v in versions)])
+
+
+def ratio_column(session: SessionView, baselines: dict[str, dict[str, float]]
+                 ) -> bar.RatioColumn:
+    """What the session's listed ratios are against (bar.py): where one baseline alone was
+    measured, the one the best's own ratio is to."""
+    return bar.ratio_column(baselines, bar.primary(session.best()))
+
+
+def _ratio_width(column: bar.RatioColumn) -> int:
+    return max(7, len(column.heading))
 
 
 def _parent(session: SessionView, version: Version) -> Version | None:
     return session.version(version.parent) if version.parent else None
 
 
-def version_detail(session: SessionView, version: Version) -> str:
+def version_detail(session: SessionView, version: Version,
+                   baselines: dict[str, dict[str, float]]) -> str:
     score = version.score
-    lines = [version_line(version, *_marks(session), _parent(session, version)),
+    column = ratio_column(session, baselines)
+    lines = [version_line(version, *_marks(session), _parent(session, version), column),
              f"message: {version.message}"]
     if score:
-        lines += _score_lines(score, session, version.parent)
+        lines += _score_lines(score, session, version.parent, column)
     files = session.read_files(version)
     lines.append("files: " + ", ".join(f"{n} ({len(t.splitlines())} lines)"
                                        for n, t in files.items()))
     return "\n".join(lines)
 
 
-def attempt_detail(session: SessionView, attempt: Attempt) -> str:
+def attempt_detail(session: SessionView, attempt: Attempt,
+                   baselines: dict[str, dict[str, float]]) -> str:
     """One attempt: what it tried, its outcome, its score per shape against the version it
     was built on and the best, and its files."""
     lines = [f"{attempt.id} from {attempt.base} by {attempt.author}: {attempt.outcome}"
@@ -184,15 +208,22 @@ def attempt_detail(session: SessionView, attempt: Attempt) -> str:
         lines.append(f"idea: {attempt.idea}")
     lines.append(f"detail: {attempt.detail}")
     if attempt.score:
-        lines += _score_lines(attempt.score, session, attempt.base)
+        lines += _score_lines(attempt.score, session, attempt.base,
+                              ratio_column(session, baselines))
     sizes = {name: len(session.blobs.get_text(h).splitlines())
              for name, h in attempt.files.items()}
     lines.append("files: " + ", ".join(f"{n} ({count} lines)" for n, count in sizes.items()))
     return "\n".join(lines)
 
 
-def _score_lines(score: Score, session: SessionView, parent: str | None) -> list[str]:
+def _score_lines(score: Score, session: SessionView, parent: str | None,
+                 column: bar.RatioColumn) -> list[str]:
+    """The score: its ratio to the strongest baseline (``column``, where several were
+    measured) and its own, to its first baseline; each configuration; the change against the
+    parent and the best."""
+    strongest = column.ratio(score) if column.bars else None
     lines = [f"score: {score.gmean:.4g} {score.unit} geomean"
+             + (f", {strongest:.3f}x {column.label}" if strongest else "")
              + (f", {score.ratio:.3f}x {score.baseline}" if score.ratio else "")]
     lines += [f"  {name}: {value:.4g}" for name, value in score.per_config.items()]
     best = session.best()

@@ -59,7 +59,9 @@ SCHEMAS: list[dict[str, Any]] = [
     # str_replace, insert); paths are relative to the workspace, knowledge/ is read-only.
     {"type": "text_editor_20250728", "name": EDITOR},
     _tool("list_versions", "The lineage: every committed version with parent, author, score "
-          "(geometric mean over the grid), ratio to the baseline, size of change and message.",
+          "(geometric mean over the grid), ratio to the strongest baseline measured (the "
+          "column names it: x fa4, or x best where it differs by configuration), size of "
+          "change and message.",
           {"limit": _int(1, MAX_LISTED, "at most this many, newest last (default 30)")}),
     _tool("show_version", "One version: message, score per configuration, files. With `file`, "
           "that file's source.", {"version": _str(MAX_REF_CHARS), "file": _str(MAX_PATH_CHARS)},

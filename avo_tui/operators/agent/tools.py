@@ -113,13 +113,14 @@ class Toolbox:
     # -- the lineage --------------------------------------------------------------------------
 
     def _list_versions(self, limit: int = 30) -> str:
-        return report.versions_table(self.ctx.session, self.ctx.target.unit, limit)
+        return report.versions_table(self.ctx.session, self.ctx.target.unit, limit,
+                                     self.ctx.baselines())
 
     def _show_version(self, version: str, file: str | None = None) -> str:
         session = self.ctx.session
         found = session.version(version)
         if file is None:
-            return report.version_detail(session, found)
+            return report.version_detail(session, found, self.ctx.baselines())
         files = session.read_files(found)
         if file not in files:
             raise ToolError(f"{found.id} has no file {file!r} (files: {', '.join(files)})")
@@ -138,7 +139,7 @@ class Toolbox:
     def _show_attempt(self, attempt: str, file: str | None = None) -> str:
         found = self.ctx.session.attempt(attempt.strip())
         if file is None:
-            return report.attempt_detail(self.ctx.session, found)
+            return report.attempt_detail(self.ctx.session, found, self.ctx.baselines())
         files = self._attempt_files(found)
         if file not in files:
             raise ToolError(f"{found.id} has no file {file!r} (files: {', '.join(files)})")

@@ -1,6 +1,7 @@
 """Every attempt of the session, committed or not, newest first (``f``: only the failed ones);
 enter opens one with its evaluation log and its diff against the version it was built on.
-The lines are the ones ``avo sessions attempts`` prints (views/attempts.py)."""
+The lines are the ones ``avo sessions attempts`` prints (views/attempts.py); their ratio is to
+the strongest baseline the run measured, named in the title as the lineage's (``x fa4``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ...views.attempts import (
     outcome_style,
     select_attempts,
 )
+from ...views.ratios import RatioColumn, session_column
 from ..reading import SessionReader
 from ..reads import Reads
 from .detail import Sheet, diff_view
@@ -39,13 +41,15 @@ class AttemptsRead(Message):
     failed: bool
     total: int
     lanes: bool  # the session runs several lanes, or ran them: each attempt shows its lane
+    ratios: RatioColumn  # what the ratios are against (views/ratios.py)
 
 
 def read_attempts(reader: SessionReader, failed: bool) -> AttemptsRead:
     session = reader.session
     chosen = select_attempts(session, failed=failed, limit=LISTED)
     lanes = reader.client.lane_count() > 1 or any(a.lane is not None for a in chosen)
-    return AttemptsRead(chosen[::-1], failed, session.attempt_count, lanes)
+    return AttemptsRead(chosen[::-1], failed, session.attempt_count, lanes,
+                        session_column(session))
 
 
 class AttemptsScreen(Sheet):
@@ -64,6 +68,7 @@ class AttemptsScreen(Sheet):
         self.reads = reads
         self.failed = False
         self.attempts: list[Attempt] = []
+        self.ratios = RatioColumn()
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -88,19 +93,20 @@ class AttemptsScreen(Sheet):
     def on_attempts_read(self, message: AttemptsRead) -> None:
         if message.failed != self.failed:
             return  # the filter changed since: its read is coming
-        self.attempts = message.attempts
+        self.attempts, self.ratios = message.attempts, message.ratios
         which = "failed attempts" if self.failed else "attempts"
         shown = len(self.attempts)
         more = f" (the newest {shown})" if shown == LISTED else ""
+        against = f" · {message.ratios.heading}" if message.ratios.label else ""
         title = Text.assemble((f"{shown} {which}{more}", "bold"),
-                              f" of {message.total}, newest first  ",
+                              f" of {message.total}, newest first{against}  ",
                               ("f " + ("all" if self.failed else "failed only") +
                                " · enter log and diff · escape close", "dim"))
         self.query_one("#attempts-title", Static).update(title)
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(Text.from_markup(attempt_line(a, message.lanes)), id=a.id)
-                             for a in self.attempts])
+        options.add_options([Option(Text.from_markup(
+            attempt_line(a, message.lanes, message.ratios)), id=a.id) for a in self.attempts])
         if self.attempts:
             options.highlighted = 0
         else:
@@ -116,7 +122,7 @@ class AttemptsScreen(Sheet):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         attempt = self._attempt(event.option_index)
         if attempt is not None:
-            self.app.push_screen(AttemptDetail(attempt, self.reads))
+            self.app.push_screen(AttemptDetail(attempt, self.reads, self.ratios))
 
     def _attempt(self, index: int) -> Attempt | None:
         return self.attempts[index] if 0 <= index < len(self.attempts) else None
@@ -157,11 +163,12 @@ def read_attempt(reader: SessionReader, attempt: Attempt) -> AttemptRead:
 
 
 class AttemptDetail(Sheet):
-    """One attempt: what it was, its evaluation log, its diff."""
+    """One attempt: what it was, its evaluation log, its diff; its ratio ``ratios``', named."""
 
-    def __init__(self, attempt: Attempt, reads: Reads) -> None:
+    def __init__(self, attempt: Attempt, reads: Reads, ratios: RatioColumn | None = None) -> None:
         super().__init__()
         self.attempt, self.reads = attempt, reads
+        self.ratios = ratios or RatioColumn()
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -173,11 +180,12 @@ class AttemptDetail(Sheet):
                     yield Static(Text("reading ...", style="dim"))
 
     def _summary(self) -> RenderableType:
-        a, c = self.attempt, attempt_cells(self.attempt)
+        a, c = self.attempt, attempt_cells(self.attempt, self.ratios)
         lane = f" in lane {a.lane}" if a.lane is not None else ""
         head = Text.assemble((a.id, "bold"), f" from {a.base} by {a.author}{lane} at {c.when}  ",
                              (a.outcome, outcome_style(a.outcome)))
-        score = f"\n{c.score} ({c.ratio})" if c.score != "-" else ""
+        ratio = self.ratios.named(a.score) if a.score else ""
+        score = f"\n{c.score} ({ratio or '-'})" if c.score != "-" else ""
         made = f"\nbecame {a.version}" if a.version else ""
         return Group(head, Text(score + made), Text("\n" + (a.detail or "(no detail)")))
 

@@ -54,7 +54,7 @@ class LineageView:
 
 def title(ratios: RatioColumn) -> str:
     """The pane's title: what its ratio column is against (``x fa4``, ``x best``)."""
-    return f"lineage · x {ratios.label}" if ratios.label else "lineage"
+    return f"lineage · {ratios.heading}" if ratios.label else "lineage"
 
 
 def version_label(v: Version, marks: Marks, side_branches: int = 0,
