@@ -24,12 +24,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # after PYTHONPATH: another checkout given there comes first
 
-from avo_tui.evaluation import EvalRequest, Worker, get_target  # noqa: E402
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
 
 ATTACKS = ROOT / "tests" / "adversarial"
 FOLDERS = {"c": ATTACKS / "kernels", "cuda": ATTACKS / "cuda"}
@@ -43,9 +44,22 @@ def sources(folder: Path, name: str, prefix: str = "") -> dict[str, str]:
     return {name: prefix + (folder / name).read_text(), header: (folder / header).read_text()}
 
 
-def verdict(result: object) -> str:
-    failure = getattr(result, "failure", None)
-    return "PASS" if failure is None else str(failure.kind)
+class Row(TypedDict):
+    kernel: str
+    verdict: str  # PASS, or the failure kind
+    geomean: float
+    x_honest: float | None  # over the honest kernel's geomean
+    then_honest_x: NotRequired[float | None]  # the honest kernel evaluated right after
+    detail: str
+
+
+def verdict(result: EvalResult) -> str:
+    return "PASS" if result.failure is None else str(result.failure.kind)
+
+
+def artifact(result: EvalResult) -> Path | None:
+    """The library (or cubin) the kernel compiled to, where it compiled."""
+    return result.compile.artifact if result.compile is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,17 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     target = get_target(args.target)
     folder, honest_name = FOLDERS[target.toolchain], HONEST[target.toolchain]
     names = sorted(p.name for p in folder.iterdir() if p.name not in SKIP and p.is_file())
-    rows = []
+    rows: list[Row] = []
 
     with Worker(target.device) as worker:
 
-        def run(name: str, prefix: str = "") -> object:
+        def run(name: str, prefix: str = "") -> EvalResult:
             request = EvalRequest(target.name, sources(folder, name, prefix), quick=True,
                                   measure_baselines=False)
             return worker.evaluate(request, timeout_s=HANG_TIMEOUT_S)
 
         honest = run(honest_name)
-        if getattr(honest, "failure", None) is not None:
+        if honest.failure is not None:
             print(f"the honest kernel failed: {honest.failure}", file=sys.stderr)
             return 1
         base = honest.geomean
@@ -75,25 +89,25 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             prefix = ""
             if name.startswith("writes_cache"):
-                prefix = f'#define CACHED_LIBRARY "{honest.compile.artifact}"\n'
+                prefix = f'#define CACHED_LIBRARY "{artifact(honest)}"\n'
             result = run(name, prefix)
             after = run(honest_name)
             rows.append({"kernel": name, "verdict": verdict(result),
                          "geomean": round(result.geomean, 4),
                          "x_honest": round(result.geomean / base, 2) if base else None,
                          "then_honest_x": round(after.geomean / base, 2) if base else None,
-                         "detail": str(getattr(result, "failure", "") or "")[:160]})
+                         "detail": str(result.failure or "")[:160]})
             print(f"{name}: {rows[-1]['verdict']}", file=sys.stderr, flush=True)
             if name.startswith("writes_cache"):
                 again = run(honest_name)
-                artifact = getattr(again.compile, "artifact", None)
-                planted = artifact is not None and Path(artifact).exists() and (
-                    b"planted" in Path(artifact).read_bytes())
+                loaded = artifact(again)
+                planted = loaded is not None and loaded.exists() and (
+                    b"planted" in loaded.read_bytes())
                 rows.append({"kernel": f"{honest_name} after {name}", "verdict": verdict(again),
                              "geomean": round(again.geomean, 4),
                              "x_honest": round(again.geomean / base, 2) if base else None,
                              "detail": "loaded the planted file" if planted
-                             else str(getattr(again, "failure", "") or "")[:160]})
+                             else str(again.failure or "")[:160]})
 
     report = {"target": target.name, "honest_geomean": base, "unit": target.unit, "rows": rows}
     if args.json:

@@ -40,6 +40,10 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported in main, after the cache folder is set
+    from avo_tui.evaluation import EvalResult, Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 TWIN = {"c": "\nint avo_eval_speed_twin = 1;\n",
@@ -163,18 +167,19 @@ def main() -> int:
 
     # A fresh cache, set before the worker starts, makes the first compile a cold one.
     os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-bench-cache-")
+    from avo_tui.engine.launch import seed_path
     from avo_tui.evaluation import EvalRequest, Worker, get_target
     from avo_tui.evaluation.candidate import load_sources
 
     target = get_target(args.target)
-    kernel = args.kernel or ROOT / "kernels" / target.seed.kernel
+    kernel = args.kernel or seed_path(target)
     sources = load_sources(kernel, target.toolchain)
     # Beside itself under another identity (an unused global), or it would not be timed.
     twin = {**sources, next(iter(sources)): next(iter(sources.values())) + TWIN[target.toolchain]}
     request = EvalRequest(target.name, sources, quick=args.quick,
                           incumbent=twin if args.beside else None)
 
-    def evaluate(worker: Worker, reuse_baselines: bool = True) -> tuple[float, object]:
+    def evaluate(worker: Worker, reuse_baselines: bool = True) -> tuple[float, EvalResult]:
         start = time.perf_counter()
         result = worker.evaluate(replace(request, reuse_baselines=reuse_baselines))
         if not result.correct:
@@ -199,7 +204,7 @@ def main() -> int:
         "kernel": str(kernel.relative_to(ROOT) if kernel.is_relative_to(ROOT) else kernel),
         "runs": args.runs,
         "beside": args.beside,
-        "compile_s": round(first.compile.seconds, 3),
+        "compile_s": round(first.compile.seconds, 3) if first.compile else None,
         "eval_cold_s": round(cold_s, 3),
         "eval_warm_s": round(warm_s, 3),
         "noise_spread_pct": round(spread_pct([r.geomean for r in runs]), 2),
@@ -220,7 +225,9 @@ def main() -> int:
             name: {
                 "throughput_median": round(statistics.median(c.throughput for c in cs), 4),
                 "spread_pct": round(spread_pct([c.throughput for c in cs]), 2),
-                "timing_iqr_pct": round(statistics.median(c.timing.spread_pct for c in cs), 2),
+                # every timed configuration of a correct result has its timing
+                "timing_iqr_pct": round(statistics.median(
+                    c.timing.spread_pct for c in cs if c.timing is not None), 2),
             }
             for name, cs in per_config.items()
         },
@@ -242,7 +249,7 @@ TABLE_KEYS = (
 )
 
 
-def table(report: dict, unit: str) -> str:
+def table(report: dict[str, Any], unit: str) -> str:
     lines = [f"{key:20} {report[key]}" for key in TABLE_KEYS if key in report]
     lines.append(f"\n{'config':28} {unit:>10} {'spread %':>9} {'IQR %':>7}")
     for name, figures in report.get("configs", {}).items():

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The evaluator on a GPU machine, in one go: the GPU tests, then its cost and noise
-# (eval_speed), the gate's false-accept rate (gate_noise) and what every adversarial kernel gets
-# (attacks). With BEFORE=folder (holding another checkout's avo_tui/), eval_speed and attacks run
-# once more against that evaluator, in the same run, for a side-by-side comparison.
+# (eval_speed), what every adversarial kernel gets (attacks) and the gate's false-accept rate
+# (gate_power's A/A test: GATE_RUNS decisions on a change that does nothing). With
+# BEFORE=folder (holding another checkout's avo_tui/), eval_speed and attacks run once more
+# against that evaluator, in the same run, for a side-by-side comparison.
 #
 #   benchmarks/gpu_evaluator.sh [OUT_DIR]         (default: ./gpu-evaluator-out)
 #   BEFORE=.before TARGET=mha RUNS=5 GATE_RUNS=10 benchmarks/gpu_evaluator.sh "$OUT"
@@ -49,10 +50,11 @@ run_pair() {  # name, script args...: the current evaluator, then BEFORE's
 
 run_pair eval_speed benchmarks/eval_speed.py --target "$target" --runs "${RUNS:-5}" --json
 run_pair attacks benchmarks/attacks.py --target "$target" --json
-echo "== gate_noise"
-PYTHONPATH="$here" "$python" benchmarks/gate_noise.py --target "$target" \
-  --runs "${GATE_RUNS:-10}" --json > "$out/gate_noise.json" 2> "$out/gate_noise.err"
-tail -3 "$out/gate_noise.err"
+echo "== gate_power (A/A)"
+PYTHONPATH="$here" "$python" benchmarks/gate_power.py --target "$target" --trials 0 \
+  --aa-trials "${GATE_RUNS:-10}" --calibration-evals 1 --calibration-s 10 \
+  --out "$out/gate_power.json" > "$out/gate_power.txt" 2> "$out/gate_power.err"
+tail -3 "$out/gate_power.err"
 
 "$python" - "$out" <<'EOF'
 import json, sys
@@ -76,8 +78,9 @@ if after:
         b = old.get(row["kernel"])
         was = f"{b['verdict']} {b['x_honest']}x" if b else "-"
         print(f"{row['kernel']:34} {was:>22} {row['verdict'] + ' ' + str(row['x_honest']) + 'x':>22}")
-gate = load("gate_noise.json")
-if gate:
-    print(f"gate_noise: {gate['accepted']} of {gate['runs']} accepted, median bar "
-          f"{gate['median_bar_pct']}%, gain spread {gate['gain_spread_pct']}%")
+power = load("gate_power.json")
+for level in (power or {}).get("levels", []):
+    if level["true_gain_pct"] == 0:
+        print(f"gate_power A/A: {level['committed']} of {level['trials']} committed, decided a "
+              f"median {level['median_decision_s']} s after the first reading")
 EOF

@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+from avo_tui.engine.launch import seed_path  # noqa: E402
 from avo_tui.evaluation import EvalRequest, Worker, get_target  # noqa: E402
 from avo_tui.evaluation.candidate import load_sources  # noqa: E402
 from avo_tui.evaluation.judge import Rejected, judge_output  # noqa: E402
@@ -93,7 +94,7 @@ def seed_margins(target: TargetSpec, draws: int) -> dict[str, object]:
     worst = dict.fromkeys(RATIOS, 0.0)
     where = dict.fromkeys(RATIOS, "")
     failures, count = [], 0
-    sources = load_sources(ROOT / "kernels" / target.seed.kernel, target.toolchain)
+    sources = load_sources(seed_path(target), target.toolchain)
     with Worker(target.device) as worker:
         for seed in range(draws):
             request = EvalRequest(
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=quiet)
     target = get_target(args.target)
     rows = [baseline_margins(target, name, args.draws) for name in target.baselines]
-    if not args.no_seed and target.seed.kernel:
+    if not args.no_seed and target.seed is not None:
         rows.append(seed_margins(target, args.draws))
     if args.json:
         print(json.dumps({"target": target.name, "rows": rows}, indent=2))

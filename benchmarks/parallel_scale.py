@@ -39,8 +39,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,6 +59,34 @@ from avo_tui.evaluation import (  # noqa: E402
 )
 from avo_tui.evaluation.candidate import apply_knobs  # noqa: E402
 from avo_tui.pool import GpuSpecError, WorkerPool, resolve_gpus  # noqa: E402
+
+T = TypeVar("T")
+
+
+class ScaleRow(TypedDict):
+    """One pool size: the batch through the evaluator on that many workers."""
+
+    workers: int
+    evals: int
+    failed: int
+    seconds: float
+    evals_per_hour: float
+    speedup: NotRequired[float]  # over the one-worker row, once every row is in
+
+
+class GpuSpread(TypedDict):
+    """The seed scored ``runs`` times on one worker (its GPU, or the CPU)."""
+
+    gpu_index: object  # a host fact: the GPU's index where the worker reported one
+    gpu: object
+    uuid: object
+    runs: int
+    failed: int
+    failures: list[str]
+    score_mean: float | None
+    score_spread_pct: float
+    ratio_mean: float | None
+    ratio_spread_pct: float
 
 
 def pool_sizes(count: int) -> list[int]:
@@ -90,28 +120,30 @@ def feasible(files: dict[str, str], target: TargetSpec) -> bool:
     return True
 
 
-def new_pool(target: TargetSpec, slots: list[str | None]) -> WorkerPool:
+def new_pool(target: TargetSpec, slots: list[str | None]) -> tuple[WorkerPool, list[Worker]]:
     """Workers started with a fresh compile cache (read from the environment at spawn), so
-    every pool size compiles the batch anew."""
+    every pool size compiles the batch anew: the pool, and its workers as the local workers
+    they are (the pool knows them only as EvalWorkers)."""
     os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-scale-cache-")
-    pool = WorkerPool([Worker(target.device, gpu=slot) for slot in slots])
+    workers = [Worker(target.device, gpu=slot) for slot in slots]
+    pool = WorkerPool(workers)
     pool.start()
-    return pool
+    return pool, workers
 
 
-def on_each(pool: WorkerPool, work: object) -> list[object]:
-    """``work(worker)`` on every worker of ``pool`` at once (each worker its own thread)."""
-    with ThreadPoolExecutor(len(pool.workers)) as threads:
-        return list(threads.map(work, pool.workers))  # type: ignore[arg-type]
+def on_each(workers: Sequence[Worker], work: Callable[[Worker], T]) -> list[T]:
+    """``work(worker)`` on every worker at once (each worker its own thread)."""
+    with ThreadPoolExecutor(len(workers)) as threads:
+        return list(threads.map(work, workers))
 
 
 def scale(target: TargetSpec, slots: list[str | None], candidates: list[dict[str, str]],
-          quick: bool) -> dict[str, object]:
+          quick: bool) -> ScaleRow:
     """The batch through an evaluator on a pool of ``slots``, as many at once as workers."""
     seed = candidates[0]
-    pool = new_pool(target, slots)
+    pool, workers = new_pool(target, slots)
     try:
-        on_each(pool, lambda w: w.evaluate(EvalRequest(target.name, seed, quick=quick)))
+        on_each(workers, lambda w: w.evaluate(EvalRequest(target.name, seed, quick=quick)))
         evaluator = Evaluator(target, pool, quick=quick)
         started = time.perf_counter()
         with ThreadPoolExecutor(len(slots)) as threads:
@@ -129,13 +161,13 @@ def scale(target: TargetSpec, slots: list[str | None], candidates: list[dict[str
 
 
 def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], repeats: int,
-           quick: bool, together: bool) -> list[dict[str, object]]:
+           quick: bool, together: bool) -> list[GpuSpread]:
     """The seed scored ``repeats`` times on each worker, the baselines measured each time; by
     every worker at once (``together``) or by one worker after another."""
-    pool = new_pool(target, slots)
+    pool, workers = new_pool(target, slots)
     lock = threading.Lock()
 
-    def score(worker: Worker) -> dict[str, object]:
+    def score(worker: Worker) -> GpuSpread:
         runs: list[EvalResult] = []
         for _ in range(repeats):
             request = EvalRequest(target.name, seed, quick=quick, reuse_baselines=False)
@@ -162,8 +194,8 @@ def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], re
 
     try:
         if together:
-            return on_each(pool, score)  # type: ignore[return-value]
-        return [score(worker) for worker in pool.workers]
+            return on_each(workers, score)
+        return [score(worker) for worker in workers]
     finally:
         pool.stop()
 
@@ -173,11 +205,11 @@ def spread_pct(values: list[float]) -> float:
     return (max(values) - min(values)) / mean * 100 if mean else 0.0
 
 
-def across(per_gpu: list[dict[str, object]], key: str) -> float:
-    return round(spread_pct([float(g[key]) for g in per_gpu if g[key] is not None]), 2)
+def across(per_gpu: list[GpuSpread], key: Literal["score_mean", "ratio_mean"]) -> float:
+    return round(spread_pct([mean for g in per_gpu if (mean := g[key]) is not None]), 2)
 
 
-def table(report: dict) -> str:
+def table(report: dict[str, Any]) -> str:
     lines = [f"{'workers':>7} {'evals':>6} {'seconds':>9} {'evals/hour':>11} {'speedup':>8}"]
     for row in report["scale"]:
         lines.append(f"{row['workers']:>7} {row['evals']:>6} {row['seconds']:>9.1f} "
@@ -235,12 +267,12 @@ def main() -> int:
     seed = seed_files(target)
     candidates = batch(target, seed, args.evals or 4 * len(slots))
     started = time.perf_counter()
-    rows = []
+    rows: list[ScaleRow] = []
     for size in pool_sizes(len(slots)):
         progress(f"scale: {size} workers")
         rows.append(scale(target, slots[:size], candidates, args.quick))
     for row in rows:
-        row["speedup"] = round(float(row["evals_per_hour"]) / float(rows[0]["evals_per_hour"]), 3)
+        row["speedup"] = round(row["evals_per_hour"] / rows[0]["evals_per_hour"], 3)
     per_gpu = {how: spread(target, slots, seed, max(1, args.repeats), args.quick,
                            together=how == "together")
                for how in ("together", "alone") if args.spread in (how, "both")}

@@ -14,8 +14,8 @@ HTTP) against tests/fake_anthropic in a process of its own, playing realistic co
 list_versions, views and str_replace edits of the kernel, evaluate, note, update_plan, commit,
 end_turn, and a supervisor's review when the search stalls. Into them it injects faults at
 realistic rates (FAULT_RATES): 529 overloaded, dropped connections, stalls, streams cut
-mid-body or malformed (where the fake server offers them) and garbled tool input. The
-evaluator answers at once (InstantEvaluator): a kernel's score follows one marker line, and
+mid-body or malformed, and garbled tool input. The
+evaluator's worker answers at once (InstantWorker): a kernel's score follows one marker line, and
 about one edit in fifty is a real gain, so the gate commits a few thousand versions a week.
 The agent waits 0.01 s on an outage (settings below), so faults cost the simulation little.
 
@@ -75,15 +75,23 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Messages API lives with the tests
 
+import fake_anthropic as fa  # noqa: E402  (standard library only)
+from fake_anthropic import FakeAnthropic, Recorded, Reply, Step  # noqa: E402
 from report import print_figures  # noqa: E402  (benchmarks/ is on the path when run)
+
+if TYPE_CHECKING:
+    from avo_tui.engine import Engine
+    from avo_tui.evaluation import EvalRequest, EvalResult
+    from avo_tui.evaluation.results import ConfigResult
+    from avo_tui.pool import ProgressCallback
 
 API_KEY = "soak-key"
 KERNEL = "attention.c"
@@ -93,7 +101,7 @@ CHECKPOINTS = 10
 PROBE_TIMEOUT_S = 300.0
 MAX_RESUMES = 5  # crashes after which the soak gives up resuming
 
-# Per API request. Cut and RawSSE are used only where tests/fake_anthropic provides them.
+# Per API request.
 FAULT_RATES: dict[str, float] = {
     "overloaded_529": 0.010,
     "rate_limited_429": 0.002,
@@ -157,7 +165,7 @@ class Conversation:
 
     key: str
     cycles: int
-    replies: dict[int, Any] = field(default_factory=dict)
+    replies: dict[int, Reply] = field(default_factory=dict)
     done_cycles: int = 0
     commit_asked: set[Marker] = field(default_factory=set)
     ending: bool = False
@@ -167,10 +175,7 @@ class FakeModel:
     """A callable step of tests/fake_anthropic: answers every request, re-queues itself, and
     injects faults. Everything it decides comes from one seeded generator."""
 
-    def __init__(self, server: Any, seed: int) -> None:
-        import fake_anthropic
-
-        self.fa = fake_anthropic
+    def __init__(self, server: FakeAnthropic, seed: int) -> None:
         self.server = server
         self.rng = random.Random(seed)
         self.conversation: Conversation | None = None
@@ -178,7 +183,7 @@ class FakeModel:
         self.stats: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def __call__(self, record: Any) -> Any:
+    def __call__(self, record: Recorded) -> Step:
         self.server.script(self)  # the next request finds this step again
         self.server.requests.clear()  # the fake records every body; a week of them is GBs
         with self.lock:
@@ -189,11 +194,11 @@ class FakeModel:
                 traceback.print_exc(file=sys.stderr)
                 raise
 
-    def _answer(self, record: Any) -> Any:
+    def _answer(self, record: Recorded) -> Step:
         self.stats["requests"] += 1
         if not record.stream:  # the supervisor's review (MessagesApi.ask)
             fault = self._fault(stream=False)
-            return fault or self.fa.reply(self.fa.text(
+            return fault or fa.reply(fa.text(
                 "Exhausted: tile sizes. New directions: 1. keep K in registers; 2. split the "
                 "softmax rescale; 3. unroll the inner dot product by 8."))
         messages = record.body.get("messages", [])
@@ -206,7 +211,7 @@ class FakeModel:
             self.faulted = (conversation.key, len(messages))
         return fault or reply
 
-    def _conversation(self, record: Any, count: int) -> Conversation:
+    def _conversation(self, record: Recorded, count: int) -> Conversation:
         brief = record.texts()[0] if record.texts() else ""
         key = hashlib.sha256(brief.encode()).hexdigest()[:16]
         current = self.conversation
@@ -218,7 +223,7 @@ class FakeModel:
 
     # -- faults ---------------------------------------------------------------------------
 
-    def _fault(self, *, stream: bool, reply: Any = None) -> Any:
+    def _fault(self, *, stream: bool, reply: Reply | None = None) -> Step | None:
         draw = self.rng.random()
         for kind, rate in FAULT_RATES.items():
             if draw < rate:
@@ -230,8 +235,7 @@ class FakeModel:
             draw -= rate
         return None
 
-    def _fault_step(self, kind: str, stream: bool, reply: Any) -> Any:
-        fa = self.fa
+    def _fault_step(self, kind: str, stream: bool, reply: Reply | None) -> Step | None:
         if kind == "overloaded_529":
             return fa.ApiError(529, message="Overloaded")
         if kind == "rate_limited_429":
@@ -242,20 +246,16 @@ class FakeModel:
             return fa.Stall(30.0)
         if not stream:
             return None
-        cut, raw = getattr(fa, "Cut", None), getattr(fa, "RawSSE", None)
-        try:
-            if kind.startswith("cut_") and cut is not None:
-                return cut(reply, after_events=self.rng.randint(1, 5), how=kind[4:])
-            if kind == "malformed_sse" and raw is not None:
-                return raw(malformed_events())
-        except TypeError:  # the fake's step types changed shape: count, do not crash
-            self.stats["fault_types_unusable"] += 1
+        if kind.startswith("cut_") and reply is not None:
+            return fa.Cut(reply, after_events=self.rng.randint(1, 5), how=kind[4:])
+        if kind == "malformed_sse":
+            return fa.RawSSE(malformed_events())
         return None
 
     # -- the conversation -------------------------------------------------------------------
 
-    def _turn(self, conversation: Conversation, record: Any) -> Any:
-        fa, rng = self.fa, self.rng
+    def _turn(self, conversation: Conversation, record: Recorded) -> Reply:
+        rng = self.rng
         messages = record.body["messages"]
         texts = record.texts()
         brief = texts[0] if texts else ""
@@ -277,7 +277,7 @@ class FakeModel:
             blocks.append(self._bad_input())
             self.stats["bad_tool_input"] += 1
         if marker is None:  # lost track of the file (a garbled view): look again
-            blocks += [fa.text("Let me look at the kernel again."), view_markers(fa)]
+            blocks += [fa.text("Let me look at the kernel again."), view_markers()]
         elif outcome == "promising" and marker.fault == 0 and marker not in \
                 conversation.commit_asked:
             conversation.commit_asked.add(marker)
@@ -292,8 +292,7 @@ class FakeModel:
             blocks += self._cycle(conversation, marker, head_id)
         return fa.reply(*blocks, usage=usage_of(record, len(blocks)))
 
-    def _opening(self, head_id: str) -> Any:
-        fa = self.fa
+    def _opening(self, head_id: str) -> Reply:
         blocks = [
             fa.thinking("Read the lineage and the attempts first."),
             fa.text("Looking at the lineage and recent attempts."),
@@ -301,7 +300,7 @@ class FakeModel:
                                         "retile; evaluate each change fully before a commit."}),
             fa.tool_use("list_versions", {"limit": 12}),
             fa.tool_use("list_attempts", {"limit": 10}),
-            view_markers(fa),
+            view_markers(),
         ]
         if self.rng.random() < 0.3:
             blocks.append(fa.tool_use(EDITOR, {"command": "view", "path": KERNEL}))
@@ -309,10 +308,11 @@ class FakeModel:
             blocks.append(fa.tool_use("search_knowledge", {"query": "online softmax tiling"}))
         return fa.reply(*blocks)
 
-    def _cycle(self, conversation: Conversation, marker: Marker, head_id: str) -> list[Any]:
+    def _cycle(self, conversation: Conversation, marker: Marker, head_id: str
+               ) -> list[dict[str, Any]]:
         """Sometimes one call more (note, plan, lineage), then one edit, evaluated, and the
         marker viewed again."""
-        fa, rng = self.fa, self.rng
+        rng = self.rng
         conversation.done_cycles += 1
         kind, edited = self._edit(marker)
         self.stats[f"edit_{kind}"] += 1
@@ -323,7 +323,7 @@ class FakeModel:
             fa.tool_use(EDITOR, {"command": "str_replace", "path": KERNEL,
                                  "old_str": marker.line, "new_str": edited.line}),
             fa.tool_use("evaluate", {"idea": f"a {kind} edit", "quick": quick}),
-            view_markers(fa),  # last: the next turn reads the marker from it
+            view_markers(),  # last: the next turn reads the marker from it
         ]
         return blocks
 
@@ -339,8 +339,8 @@ class FakeModel:
         return kind, Marker(marker.level, rng.randrange(1, 10**6), 0)  # a new change each time
 
     def _extra(self, head_id: str) -> dict[str, Any]:
-        fa, rng = self.fa, self.rng
-        choices = [
+        rng = self.rng
+        choices: list[tuple[str, dict[str, Any]]] = [
             ("note", {"text": "tweaks of the rescale cost 0.3-1.5%; do not retry them"}),
             ("update_plan", {"plan": "the rescale is exhausted; try the KV tile next"}),
             ("list_attempts", {"limit": 10, "failures_only": True}),
@@ -351,7 +351,6 @@ class FakeModel:
         return fa.tool_use(*rng.choice(choices))
 
     def _bad_input(self) -> dict[str, Any]:
-        fa = self.fa
         return self.rng.choice([
             fa.tool_use(EDITOR, input_json='{"command": "view", "path": }'),
             fa.tool_use("evaluate", {"quick": "yes"}),
@@ -373,7 +372,7 @@ def drawn(mix: tuple[tuple[str, float], ...], draw: float) -> str:
     return mix[-1][0]
 
 
-def view_markers(fa: Any) -> dict[str, Any]:
+def view_markers() -> dict[str, Any]:
     return fa.tool_use(EDITOR, {"command": "view", "path": KERNEL, "view_range": [1, 2]})
 
 
@@ -396,7 +395,7 @@ def last_outcome(texts: list[str]) -> str | None:
     return None
 
 
-def usage_of(record: Any, blocks: int) -> dict[str, int]:
+def usage_of(record: Recorded, blocks: int) -> dict[str, int]:
     """Token counts of a plausible size: the request's own (4 characters a token), most of
     it read from the prompt cache."""
     size = len(json.dumps(record.body.get("messages", []))) // 4 + 6000
@@ -405,7 +404,7 @@ def usage_of(record: Any, blocks: int) -> dict[str, int]:
             "cache_creation_input_tokens": 400, "output_tokens": 150 + 120 * blocks}
 
 
-def malformed_events() -> list[str | dict[str, Any]]:
+def malformed_events() -> list[str | bytes | dict[str, Any]]:
     start = {"type": "message_start", "message": {
         "id": "msg_soak", "type": "message", "role": "assistant", "model": "claude-fake",
         "content": [], "stop_reason": None, "stop_sequence": None,
@@ -419,8 +418,6 @@ def serve_fake(seed: int) -> int:
     """The fake Messages API, in a process of its own: prints its URL, serves until a line
     arrives on stdin, then prints what it injected (one JSON object)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run stops it when it is done
-    from fake_anthropic import FakeAnthropic
-
     with FakeAnthropic(api_key=API_KEY) as server:
         model = FakeModel(server, seed)
         server.script(model, model)
@@ -434,55 +431,54 @@ def serve_fake(seed: int) -> int:
 # -- the instant evaluator (the run process) --------------------------------------------------
 
 
-class InstantEvaluator:
-    """What the Engine uses of engine.evaluator.Evaluator, answering at once with a real
-    EvalResult built from the kernel's marker line: speed() on every configuration, or the
-    compile error or wrong output the marker plants. Beside an incumbent (the commit gate) both
-    are "timed" in three rounds, as the worker times them, with a 0.2% spread."""
+class InstantWorker:
+    """A pool worker (pool.EvalWorker) behind the real engine.evaluator.Evaluator, answering
+    at once with a real EvalResult built from the kernel's marker line: speed() on every
+    configuration, or the compile error or wrong output the marker plants. Beside an incumbent
+    (first readings and the commit gate) the pair is "timed" in MIN_SWEEPS paired blocks per
+    configuration, as the worker times them (evaluation/paired.py), each block's log-gain
+    drawn with a 0.05% spread."""
 
     def __init__(self, seed: int) -> None:
         from avo_tui.evaluation import get_target
 
         self.target = get_target("cpu-attention")
-        self.quick = False
-        self.baselines: dict[str, Any] = {}
-        self.baselines_changed = False
-        self.count = 0
+        self.info: dict[str, object] = {"device": "cpu", "soak": True}
         self.rng = random.Random(seed)
 
-    def software(self) -> dict[str, object]:
-        return {}
+    def start(self) -> None:
+        """Nothing to start: it answers in the caller's thread."""
 
-    def baseline_throughputs(self) -> dict[str, dict[str, float]]:
-        return {}
+    def wait_ready(self) -> dict[str, object]:
+        return self.info
+
+    def interrupt(self, reason: str) -> bool:
+        return False  # an answer is never in flight long enough to cut short
+
+    def stop(self, kill: bool = False) -> None:
+        """Nothing to stop."""
 
     def evaluate(
         self,
-        files: Mapping[str, str],
-        *,
-        previous_best: float | None = None,
-        fresh_baselines: bool = False,
-        on_progress: Callable[[str, str], None] | None = None,
-        quick: bool | None = None,
-        incumbent: Mapping[str, str] | None = None,
-    ) -> Any:
+        request: EvalRequest,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> EvalResult:
         from avo_tui.engine.evaluator import sources_key
         from avo_tui.evaluation import EvalResult
         from avo_tui.evaluation.results import Failure
 
-        self.count += 1
         if on_progress is not None:
             on_progress("timing", "")
-        grid_quick = self.quick if quick is None else quick
-        target = self.target
+        target, files, incumbent = self.target, request.sources, request.incumbent
         result = EvalResult(target.name, target.toolchain, target.device, target.unit,
-                            seed=self.rng.randrange(2**31), quick=grid_quick)
+                            seed=self.rng.randrange(2**31), quick=request.quick)
         result.kernel_id = sources_key(files)
         marker = Marker.find(files.get(KERNEL, "")) or Marker()
         if marker.fault == 1:
             result.failure = Failure("compile", f"{KERNEL}:1: error: expected ';' (soak)")
             return result
-        result.configs = self._configs(marker, grid_quick, incumbent)
+        result.configs = self._configs(marker, request.quick, incumbent)
         if marker.fault == 2:
             result.configs[0].passed = False
             result.failure = Failure("incorrect", "rel. L2 error 3.1e-2 over 2.0e-5 (soak)",
@@ -493,7 +489,8 @@ class InstantEvaluator:
         return result
 
     def _configs(self, marker: Marker, quick: bool,
-                 incumbent: Mapping[str, str] | None) -> list[Any]:
+                 incumbent: Mapping[str, str] | None) -> list[ConfigResult]:
+        from avo_tui.evaluation.paired import MIN_SWEEPS
         from avo_tui.evaluation.results import ConfigResult, Timing
 
         target = self.target
@@ -512,7 +509,8 @@ class InstantEvaluator:
                 other = rival * (0.9 + 0.05 * n)
                 entry.incumbent_timing = Timing(config.flops / other / 1e9, 0.2, 200, 0.0)
                 gain = math.log(throughput / other)
-                entry.round_gains = [gain + self.rng.gauss(0, 0.0005) for _ in range(3)]
+                entry.block_gains = [gain + self.rng.gauss(0, 0.0005)
+                                     for _ in range(MIN_SWEEPS)]
             configs.append(entry)
         configs += [ConfigResult(c, edge=True, passed=True, max_abs_err=1e-6)
                     for c in target.edge_configs]
@@ -635,7 +633,7 @@ class Tally:
 class Soak:
     def __init__(self, directory: Path, steps: int, seed: int, url: str,
                  checkpoints: int = CHECKPOINTS) -> None:
-        from avo_tui.engine import Budgets, RunSettings, Usage
+        from avo_tui.engine import Budgets, Evaluator, RunSettings, Usage
         from avo_tui.engine.evaluator import score_of
         from avo_tui.engine.gate import NoiseEstimate
         from avo_tui.operators.agent import AgentSettings
@@ -650,11 +648,12 @@ class Soak:
                                       request_timeout_s=2.0, sdk_retries=0)
         settings = RunSettings(operator="agent", budgets=self.budgets,
                                agent=self.settings.to_doc())
-        self.evaluator = InstantEvaluator(seed)
+        worker = InstantWorker(seed)
+        self.evaluator = Evaluator(worker.target, worker)
         seed_score = score_of(self.evaluator.evaluate({KERNEL: seed_source()}))
-        self.session = Session.create(directory, target="cpu-attention", operator="agent",
+        self.session = Session.create(directory, target=worker.target.name, operator="agent",
                                       seed_files={KERNEL: seed_source()}, score=seed_score,
-                                      host={"device": "cpu", "soak": True},
+                                      host=self.evaluator.host(),
                                       settings=settings.to_doc())
         self.session.set_state(announce=False, usage=Usage().to_doc(),
                                noise=NoiseEstimate().to_doc(), baselines={})
@@ -666,7 +665,7 @@ class Soak:
         self.tally = Tally()
         self.rows: list[dict[str, Any]] = []
         self.crashes: list[str] = []
-        self.engine: Any = None
+        self.engine: Engine | None = None
         self.result = ""
         self.clock = time.monotonic()
         self.server_stats: dict[str, int] = {}

@@ -37,6 +37,9 @@ import threading
 import time
 from pathlib import Path
 
+from rich.console import RenderableType
+from textual.screen import Screen
+
 from avo_tui.engine.client import RunClient
 from avo_tui.store import Score, Session
 from avo_tui.tui import AvoApp, make_app
@@ -97,8 +100,8 @@ def record_frames(app: AvoApp) -> None:
     # the frames themselves are timed: Textual writes each one through App._display.
     display = app._display
 
-    def timed(screen: object, renderable: object) -> None:
-        display(screen, renderable)  # type: ignore[arg-type]
+    def timed(screen: Screen[object], renderable: RenderableType | None) -> None:
+        display(screen, renderable)
         FRAMES.append(time.perf_counter())
 
     app._display = timed  # type: ignore[method-assign]
@@ -139,7 +142,8 @@ async def measure(directory: Path, keys: int, lines: int) -> dict[str, float]:
 async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     start = time.perf_counter()
-    app = make_app(RunClient(writer.directory))
+    client = RunClient(writer.directory)
+    app = make_app(client)
     async with app.run_test(size=(160, 48)) as pilot:
         record_frames(app)
         while not app.opened:  # the first poll, read on a worker, is shown
@@ -169,11 +173,11 @@ async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, floa
                                                              int(0.99 * len(latencies)))]
 
         figures["rss_mb_before_stream"] = rss_mb()
-        target = app.client.cursor + lines
+        target = client.cursor + lines
         stop = threading.Event()
         streamer = threading.Thread(target=stream, args=(writer, 0, lines, stop))
         streamer.start()
-        while app.client.cursor < target:
+        while client.cursor < target:
             await asyncio.sleep(0.1)
         streamer.join()
         await asyncio.sleep(0.5)

@@ -150,7 +150,10 @@ def tune(target: TargetSpec, files: dict[str, str], evaluator: Evaluator, budget
         session = create_session(Path(tmp) / "tuner", target, RunSettings(quick=quick), files,
                                  evaluator)
         engine = Engine(session, Tuner(rng_seed), evaluator, budgets=Budgets())
-        used = lambda: 2 + session.attempt_count  # noqa: E731
+
+        def used() -> int:
+            return 2 + session.attempt_count
+
         engine.subscribe(lambda e: engine.submit(Stop("budget")) if used() >= budget else None)
         with session:
             engine.run()
@@ -162,10 +165,10 @@ def tune(target: TargetSpec, files: dict[str, str], evaluator: Evaluator, budget
             return TunerRun(tuned, point, best.score.gmean, seed.gmean if seed else 0.0, used())
 
 
-def feasible(files: dict[str, str], target: object) -> bool:
+def feasible(files: dict[str, str], target: TargetSpec) -> bool:
     try:
         for text in files.values():
-            contract.parse(text).check_requirements(target.defines)  # type: ignore[attr-defined]
+            contract.parse(text).check_requirements(target.defines)
     except contract.ContractError:
         return False
     return True

@@ -41,6 +41,7 @@ def test_ruff_reports_nothing() -> None:
 
 
 def test_mypy_reports_nothing() -> None:
-    # [tool.mypy] in pyproject.toml says what it checks (avo_tui/ and tests/) and how strictly.
+    # [tool.mypy] in pyproject.toml says what it checks (avo_tui/, tests/ and benchmarks/) and
+    # how strictly.
     result = subprocess.run([dev_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -99,8 +99,11 @@ def test_spread_alone_scores_one_worker_at_a_time(bench: ModuleType,
         def stop(self) -> None:
             pass
 
-    monkeypatch.setattr(bench, "new_pool", lambda target, slots: Pool(
-        [Worker(str(slot)) for slot in slots]))
+    def new_pool(target: object, slots: list[str]) -> tuple[Pool, list[Worker]]:
+        workers = [Worker(str(slot)) for slot in slots]
+        return Pool(workers), workers
+
+    monkeypatch.setattr(bench, "new_pool", new_pool)
     target = get_target("cpu-attention")
     for together, expected in ((False, 1), (True, 2)):
         busy[0] = most[0] = 0

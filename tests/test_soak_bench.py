@@ -44,5 +44,7 @@ def test_a_short_soak_survives_its_faults_and_prints_the_table(tmp_path: Path) -
     assert figure(out, "lost_steps") == "0" and figure(out, "step_number_repeats") == "0"
     assert figure(out, "steps_started") == figure(out, "step_events") == str(STEPS)
     assert "'requests'" in figure(out, "api")  # the fake server reported what it served
+    # The engine recorded evaluations: the evaluator it was given answered them.
+    assert "'attempt'" in figure(out, "event_kinds"), out
     assert re.search(r"^verdict: survived \(0 crash\(es\), 0 lost step\(s\)", out, re.MULTILINE)
     assert list(tmp_path.iterdir()) == []  # the session folder is removed
