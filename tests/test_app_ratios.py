@@ -140,3 +140,18 @@ def test_the_column_falls_back_to_each_scores_own_ratio_when_one_baseline_was_me
     assert several.label == "fa4"
     assert several.ratio(Score(4.0, {"a": 4.0, "b": 4.0})) == pytest.approx(math.sqrt(2.0))
     assert several.ratio(Score(4.0, {"c": 4.0})) is None  # no configuration in common
+
+
+def test_a_score_that_timed_the_bar_beside_itself_is_read_against_that_timing() -> None:
+    """A GPU times its baselines in every evaluation, beside the kernel: the ratio the score
+    measured side by side stands, not its throughput over a baseline timed in another
+    evaluation, in another GPU state (3% hotter beside the best, RESULTS.md)."""
+    column = ratio_column({"a": {"cudnn": 1.0, "fa4": 2.0}, "b": {"cudnn": 1.0, "fa4": 4.0}},
+                          "cudnn")
+    paired = Score(4.0, {"a": 4.0, "b": 4.0},
+                   ratios={"a": {"cudnn": 4.1, "fa4": 1.9}, "b": {"cudnn": 4.2, "fa4": 1.1}})
+    assert column.ratio(paired) == pytest.approx(math.sqrt(1.9 * 1.1))
+    # A configuration whose evaluation did not time the bar's baseline: the stored one.
+    partly = Score(4.0, {"a": 4.0, "b": 4.0}, ratios={"a": {"cudnn": 4.1, "fa4": 1.9}})
+    assert column.ratio(partly) == pytest.approx(math.sqrt(1.9 * 1.0))
+    assert Score.from_doc(paired.to_doc()) == paired  # stored and read back whole

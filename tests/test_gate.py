@@ -248,3 +248,15 @@ def test_the_gate_measures_for_the_sessions_cap_or_the_targets(
                         host=meta["host"],
                         settings={**meta["settings"], "gate_cap_s": 3.5}) as capped:
         assert Engine(capped, Tuner(1), evaluator).gate.plan.cap_s == 3.5
+
+
+def test_a_score_keeps_each_configurations_ratio_to_every_baseline_timed_beside_it(
+    template: Path, worker: Worker
+) -> None:
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    with Session.open(template, writable=False) as seeded:
+        result = evaluator.evaluate(seeded.read_files("v0"))
+    score = score_of(result)
+    assert score is not None and score.ratios
+    assert score.ratios == {c.name: c.ratios for c in result.timed}
+    assert all(set(r) == {"torch-sdpa-cpu"} for r in score.ratios.values())

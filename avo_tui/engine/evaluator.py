@@ -41,6 +41,7 @@ def score_of(result: EvalResult) -> Score | None:
         ratio=result.ratio,
         baseline=result.timed[0].primary_baseline if result.timed else None,
         unit=result.unit,
+        ratios={c.name: c.ratios for c in result.timed if c.ratios},
     )
 
 

@@ -59,13 +59,15 @@ NOT_FAILURES = frozenset(Outcome) - {Outcome.UNCHANGED}
 @dataclass(frozen=True)
 class Score:
     """Throughput of one evaluation. Higher is better; ``ratio`` is against the baseline
-    measured in the same evaluation."""
+    measured in the same evaluation, and ``ratios`` against every baseline it timed, per
+    configuration ({config: {baseline: ours over theirs}}; empty in scores stored before)."""
 
     gmean: float
     per_config: dict[str, float] = field(default_factory=dict)
     ratio: float | None = None
     baseline: str | None = None
     unit: str = "TFLOP/s"
+    ratios: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

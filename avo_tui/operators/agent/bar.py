@@ -48,9 +48,18 @@ def strongest(baselines: dict[str, dict[str, float]]) -> dict[str, Bar]:
 
 
 def ratios(score: Score, bars: dict[str, Bar]) -> dict[str, tuple[float, str]]:
-    """{configuration: (the score over its bar, the bar's name)} where both are known."""
-    return {config: (value / bars[config].value, bars[config].name)
-            for config, value in score.per_config.items() if config in bars and value > 0}
+    """{configuration: (the score over its bar, the bar's name)} where both are known: the
+    ratio the score's own evaluation measured to that baseline, side by side, where it holds
+    one; else its throughput over the bar's stored one, which was timed in another evaluation
+    (on a GPU, a ratio across two evaluations moved by several percent: RESULTS.md)."""
+    out = {}
+    for config, value in score.per_config.items():
+        bar = bars.get(config)
+        if bar is None or value <= 0:
+            continue
+        paired = score.ratios.get(config, {}).get(bar.name)
+        out[config] = (paired if paired else value / bar.value, bar.name)
+    return out
 
 
 def geomean_ratio(per_config: dict[str, tuple[float, str]]) -> float | None:
