@@ -83,8 +83,7 @@ class Trials:
         if result.same_as_incumbent:
             return Outcome.UNCHANGED, (f"compiles to the same kernel as the best, "
                                        f"{best.id if best else '?'}: nothing new to measure")
-        ratio = f", {result.ratio:.3f}x baseline" if result.ratio is not None else ""
-        text = f"{result.geomean:.4g} {result.unit}{ratio}"
+        text = f"{result.geomean:.4g} {result.unit}{result.ratio_words()}"
         if quick:
             return Outcome.CHECKED, _with_notes(f"quick grid: {text}", result)
         if best is None or best.score is None or not best.score.gmean:

@@ -245,6 +245,12 @@ class EvalResult:
         baseline = self.baseline_geomean
         return self.geomean / baseline if baseline and self.correct else None
 
+    def ratio_words(self) -> str:
+        """', 1.104x cudnn': the ratio to the first baseline, named; '' without one."""
+        if self.ratio is None:
+            return ""
+        return f", {self.ratio:.3f}x {self.timed[0].primary_baseline or 'baseline'}"
+
     @property
     def ratios(self) -> dict[str, float]:
         """The geometric mean over each baseline's geometric mean, for every baseline timed on
@@ -272,8 +278,7 @@ class EvalResult:
     def summary(self) -> str:
         if self.failure:
             return f"FAIL {self.failure}"
-        ratio = f", {self.ratio:.3f}x baseline" if self.ratio is not None else ""
-        return f"PASS {self.geomean:.4g} {self.unit} geomean{ratio}"
+        return f"PASS {self.geomean:.4g} {self.unit} geomean{self.ratio_words()}"
 
     def as_dict(self) -> dict[str, object]:
         return {
