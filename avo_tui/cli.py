@@ -18,11 +18,13 @@ from .commands import (
     run,
     send,
     sessions,
+    targets,
 )
 from .commands import app as app_command
 from .evaluation import (
     CandidateError,
     ContractError,
+    TargetFileError,
     ToolchainUnavailable,
     UnknownTarget,
     WorkerError,
@@ -58,6 +60,7 @@ examples:
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
   avo kb search "give the consumer warpgroups more registers"
+  avo targets check ./my_target.py               a target of your own
 """
 
 
@@ -66,6 +69,7 @@ USER_ERRORS = (
     OperatorUnavailable,
     CandidateError,
     ContractError,
+    TargetFileError,
     UnknownTarget,
     ToolchainUnavailable,
     WorkerError,
@@ -116,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.register(commands)
     evaluate.register(commands)
     kb.register(commands)
+    targets.register(commands)
     return parser
 
 

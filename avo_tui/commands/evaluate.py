@@ -47,7 +47,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.knob:
             sources = apply_knobs(sources, dict(_knob(k) for k in args.knob))
         request = EvalRequest(
-            target.name,
+            target.ref,
             sources,
             quick=args.quick,
             seed=args.seed,

@@ -17,9 +17,11 @@ from rich.markup import escape
 
 from ..engine import Budgets, Evaluator, RunSettings, SupervisorLimits, create_session, seed_files
 from ..engine.lanes import describe_lanes, resumed_lanes
-from ..engine.launch import choose_seed, gpu_arch, kernels_dir
+from ..engine.launch import choose_seed, gpu_arch, kernels_dir, session_target
 from ..evaluation import TargetSpec, get_target
 from ..evaluation.archs import host_arch
+from ..evaluation.target_file import resolve
+from ..evaluation.targets import is_target_file
 from ..knowledge import configured_folders, flag_folders
 from ..operators import OperatorUnavailable, operator_names
 from ..operators.agent import AgentSettings, load_settings
@@ -111,13 +113,16 @@ def _resumed_budgets(session: Session, settings: RunSettings,
 
 
 def _session_target(session: Session, asked: str | None) -> TargetSpec:
-    """The target the session evolves; ``--target`` naming another is refused."""
+    """The target the session evolves (a target file as it was: session_target);
+    ``--target`` naming another is refused."""
+    if asked and is_target_file(asked):
+        asked = resolve(asked)
     if asked and asked != session.meta.get("target"):
         raise StoreError(
             f"session '{session.name}' evolves {session.meta.get('target')}, not "
             f"{asked}; leave out --target to resume it"
         )
-    return get_target(session.meta["target"])
+    return session_target(session.name, session.meta)
 
 
 def _resumed_agent(
@@ -240,7 +245,7 @@ def _new_target(catalog: SessionCatalog, args: argparse.Namespace) -> TargetSpec
     check_flags(target, args.gpus, args.workers, args.ray)
     if args.origin and args.seed:
         raise StoreError("give --from or --seed, not both")
-    if not args.origin and not args.seed:
+    if not args.origin and not args.seed and target.source is None:
         kernels_dir()  # the shipped seeds are there, before anything starts (chosen below)
     catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
     return target

@@ -13,6 +13,9 @@ from pathlib import Path
 from rich.markup import escape
 
 from ..engine.inbox import age
+from ..engine.launch import target_file_meta
+from ..evaluation import get_target
+from ..evaluation.targets import is_target_file
 from ..store import SessionCatalog, StoreError, apply_repair, plan_repair
 from ..store.session import Session
 from . import Subcommands, add_command, attempts, session_name, show
@@ -63,12 +66,15 @@ def cmd_sessions_new(args: argparse.Namespace) -> int:
             seeds[path.name] = path.read_text()
         except OSError as exc:
             raise StoreError(f"cannot read seed file {path}: {exc.strerror}") from None
+    # A target file is kept by its path and hash, as avo run keeps it; a name as given.
+    spec = get_target(args.target) if is_target_file(args.target) else None
     session = Session.create(
         catalog.new_path(args.name),
-        target=args.target,
+        target=spec.ref if spec else args.target,
         operator=args.operator,
         seed_files=seeds,
         message=args.message,
+        target_file=target_file_meta(spec) if spec else None,
     )
     with session:
         print(

@@ -130,7 +130,7 @@ class Evaluator:
         worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``.
         ``on_lease`` is told the host facts (which GPU) of the worker each try leased."""
         request = EvalRequest(
-            self.target.name,
+            self.target.ref,
             dict(files),
             quick=self.quick if quick is None else quick,
             reuse_baselines=not fresh_baselines,

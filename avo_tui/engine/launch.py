@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .._data import KERNELS, data_folder, missing
-from ..evaluation import EvalResult, TargetSpec
+from ..evaluation import EvalResult, TargetSpec, get_target
 from ..evaluation.archs import UnknownArch, capability_of, family, host_arch
 from ..evaluation.candidate import apply_knobs, load_sources
-from ..evaluation.targets import Seed, UnsupportedGpu
+from ..evaluation.target_file import sha256_of
+from ..evaluation.targets import Seed, TargetFileUnusable, UnsupportedGpu
 from ..store import Session, StoreError
 from .budget import Budgets, Usage
 from .evaluator import Evaluator, score_of
@@ -73,6 +74,34 @@ class RunSettings:
         return cls(**fields)
 
 
+def target_file_meta(target: TargetSpec) -> dict[str, str] | None:
+    """What a session keeps of a target file, to find it again unchanged (session_target);
+    None for a built-in target."""
+    source = target.source
+    return {"path": source.path, "sha256": source.sha256} if source else None
+
+
+def session_target(name: str, meta: Mapping[str, Any]) -> TargetSpec:
+    """The target session ``name`` evolves (its ``meta``). A target file must be where it
+    was, with the bytes it had when the session began: scores measured against another
+    reference or other configurations would be compared as if they were the same."""
+    kept = meta.get("target_file")
+    if not kept:
+        return get_target(str(meta["target"]))
+    path, then = str(kept["path"]), str(kept["sha256"])
+    try:
+        now = sha256_of(path)
+    except TargetFileUnusable as error:
+        raise StoreError(f"session '{name}' evolves the target file {path}, which cannot be "
+                         f"read ({error.reason}); put it back to resume") from None
+    if now != then:
+        raise StoreError(
+            f"the target file {path} changed since session '{name}' began (sha256 "
+            f"{then[:12]} then, {now[:12]} now); restore it to resume, or start a new session "
+            f"from this one's best: avo run --target {path} --session NEW --from {name}")
+    return get_target(path)
+
+
 def kernels_dir() -> Path:
     """The seed kernels: $AVO_KERNELS_DIR, else those installed with avo-tui (kernels/ of the
     checkout when run from one)."""
@@ -120,7 +149,8 @@ def choose_seed(target: TargetSpec, arch: str | None) -> SeedChoice:
     if seed is None:
         where = f" for {arch}" if arch else ""
         raise SeedRejected(f"target {target.name} has no seed kernel{where}; pass --seed PATH")
-    path = kernels_dir() / seed.kernel
+    # A target file's seed is beside it (an absolute path); a built-in's under kernels/.
+    path = Path(seed.kernel) if Path(seed.kernel).is_absolute() else kernels_dir() / seed.kernel
     if not path.exists():
         raise SeedRejected(
             f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "
@@ -170,7 +200,7 @@ def create_session(
     noise.add(results[0].geomean, results[1].geomean)
     session = Session.create(
         directory,
-        target=target.name,
+        target=target.ref,
         operator=settings.operator,
         seed_files=files,
         message=f"seed kernel ({', '.join(sorted(files))})",
@@ -178,6 +208,7 @@ def create_session(
         host=evaluator.host(),
         settings=settings.to_doc(),
         seed_note=seed_note,
+        target_file=target_file_meta(target),
     )
     session.set_state(
         announce=False,

@@ -11,7 +11,8 @@ from .problem import Config
 from .profile import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
 from .results import FAILURE_KINDS, ConfigResult, EvalRequest, EvalResult, Failure, Timing
 from .sanitize import SANITIZER_TOOLS, SanitizerUnavailable, smallest_config
-from .targets import TARGETS, TargetSpec, UnknownTarget, get_target
+from .target_api import DeclaredTolerance, Float, Input, Int, Output, Target, TargetFileError
+from .targets import TARGETS, TargetFileUnusable, TargetSpec, UnknownTarget, get_target
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
 
@@ -26,12 +27,20 @@ __all__ = [
     "Config",
     "ConfigResult",
     "ContractError",
+    "DeclaredTolerance",
     "EvalRequest",
     "EvalResult",
     "Failure",
+    "Float",
+    "Input",
+    "Int",
+    "Output",
     "ProfileRequestError",
     "ProfileUnavailable",
     "SanitizerUnavailable",
+    "Target",
+    "TargetFileError",
+    "TargetFileUnusable",
     "TargetSpec",
     "Timing",
     "ToolchainUnavailable",

@@ -42,6 +42,9 @@ class Checks(Stage):
         """Check every configuration, edge shape and drawn case, remembering each timed
         configuration's first launch time."""
         target = self.target
+        declared = target.tolerance.note()
+        if declared:
+            self.result.notes.append(declared)
         todo = [(c, False, "normal") for c in target.grid(self.request.quick)]
         todo += [(c, True, "normal") for c in target.edge_configs]
         todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]

@@ -2,13 +2,16 @@
 
 A target is data (configurations, tolerances, baselines, seeds) plus the problem it computes
 (problem.py: the entry point's parameters, inputs, references; the five built-in targets all
-compute problems/attention.py's). Adding a target is adding an entry to ``TARGETS``. This
-module imports nothing heavy, so the TUI can list targets without torch.
+compute problems/attention.py's). A built-in target is an entry of ``TARGETS``; a user's is a
+file (target_api.py, loaded by target_file.py), named by its path wherever a built-in is
+named by its name. This module imports nothing heavy, so the TUI can list targets without
+torch.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import random
 from dataclasses import dataclass, field
@@ -60,6 +63,9 @@ class Tolerance:
     # Floor for each row's relative L2 error. Above the whole output's floor: a row is a
     # sum of few terms, and a float32 exp() of a few ulps shows on one row, not on the whole.
     row_rel_floor: float
+    # Why the bounds are stated by the target rather than derived (target_api's
+    # DeclaredTolerance): every result of the target says so. "": derived.
+    declared: str = ""
 
     def bounds(
         self, honest_rel_l2: float, honest_max_abs: float, ulp: float
@@ -74,6 +80,23 @@ class Tolerance:
         """Each row's bound on the L2 norm of its error, from the honest computation's
         error on that row and the exact row's norm."""
         return (honest_error * self.margin).maximum(norm * self.row_rel_floor)
+
+    def note(self) -> str | None:
+        """What a result of a target with a declared tolerance says about it."""
+        if not self.declared:
+            return None
+        return (f"the tolerance is declared by the target (relative L2 {self.rel_l2_floor:.3g}, "
+                f"max abs {self.max_abs_ulps:g} ulps), not derived from an honest "
+                f"computation: {self.declared}")
+
+
+@dataclass(frozen=True)
+class TargetSource:
+    """Where a target file is: its absolute path (what requests and sessions name the target
+    by) and the sha256 of its bytes as loaded."""
+
+    path: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +128,13 @@ class TargetSpec:
     seeds: tuple[Seed, ...] = ()
     defines: dict[str, object] = field(default_factory=dict)  # macros the harness compiles with
     notes: tuple[str, ...] = field(default_factory=tuple)
+    source: TargetSource | None = None  # the file of a user's target; None: built in
+
+    @property
+    def ref(self) -> str:
+        """What get_target finds this target by, in a request, a session or a worker: a
+        built-in's name, a target file's absolute path."""
+        return self.source.path if self.source else self.name
 
     def grid(self, quick: bool = False) -> tuple[Config, ...]:
         return self.quick_configs if quick else self.configs
@@ -265,14 +295,36 @@ class UnknownTarget(KeyError):
     def __init__(self, name: str) -> None:
         close = difflib.get_close_matches(name, TARGETS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        super().__init__(f"unknown target {name!r} (known: {', '.join(TARGETS)}){hint}")
+        super().__init__(f"unknown target {name!r} (known: {', '.join(TARGETS)}, or the path "
+                         f"of a target file, my_target.py){hint}")
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-def get_target(name: str) -> TargetSpec:
+class TargetFileUnusable(UnknownTarget):
+    """A target file that is missing, does not import, or declares something wrong: one line
+    that says which file and why (``avo: error: ...``)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        KeyError.__init__(self, f"target file {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def is_target_file(ref: str) -> bool:
+    """Whether ``ref`` names a target file (a path ending in .py) rather than a built-in."""
+    return ref.endswith(".py")
+
+
+def get_target(ref: str) -> TargetSpec:
+    """The built-in target named ``ref``, or the target file at path ``ref`` (loaded once per
+    process while its bytes stay the same)."""
+    if is_target_file(ref):
+        # By name: target_file.py builds targets on this module's TargetSpec.
+        loader = importlib.import_module(".target_file", __package__)
+        spec: TargetSpec = loader.load(ref)
+        return spec
     try:
-        return TARGETS[name]
+        return TARGETS[ref]
     except KeyError:
-        raise UnknownTarget(name) from None
+        raise UnknownTarget(ref) from None

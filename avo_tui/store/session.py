@@ -125,11 +125,14 @@ class Session(SessionReading):
         host: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
         seed_note: str | None = None,
+        target_file: Mapping[str, str] | None = None,
         segment_capacity: Mapping[str, int] = SEGMENT_CAPACITY,
         **storage_options: Any,
     ) -> Session:
         """Create a session whose lineage starts at ``v0`` made of ``seed_files``;
-        ``seed_note`` says in its first event which seed that is and why.
+        ``seed_note`` says in its first event which seed that is and why. ``target_file``
+        ({path, sha256}) is kept for a target that is a user's file, so a resume can tell it
+        changed.
 
         The folder appears complete or not at all: it is built under a temporary name and
         renamed into place.
@@ -153,6 +156,7 @@ class Session(SessionReading):
                 host,
                 settings,
                 seed_note,
+                target_file,
                 {**storage_options, "segment_capacity": segment_capacity},
             )
         except BaseException:
@@ -180,6 +184,7 @@ class Session(SessionReading):
         host: Mapping[str, Any] | None,
         settings: Mapping[str, Any] | None,
         seed_note: str | None,
+        target_file: Mapping[str, str] | None,
         storage_options: dict[str, Any],
     ) -> Session:
         segment_capacity = storage_options.pop("segment_capacity")
@@ -200,6 +205,8 @@ class Session(SessionReading):
                 "host": dict(host or {}),
                 "settings": dict(settings or {}),
             }
+            if target_file is not None:
+                meta["target_file"] = dict(target_file)
             files = session.store_files(seed_files)
             seed = Version("v0", None, "seed", message, files, score, now)
             with session._write():

@@ -263,7 +263,7 @@ class Toolbox:
         if metrics:
             options["metrics"] = tuple(metrics)
         try:
-            text = profile(self.ctx.target.name, self.ctx.target.entry, self._kernel_files(),
+            text = profile(self.ctx.target.ref, self.ctx.target.entry, self._kernel_files(),
                            config, **options)
         except ProfileRequestError as error:
             raise ToolError(str(error)) from None
@@ -280,7 +280,7 @@ class Toolbox:
                   else smallest_config(self.ctx.target))
         self.ctx.safe_point()
         try:
-            return sanitize(self.ctx.target.name, self.ctx.target.entry, self._kernel_files(),
+            return sanitize(self.ctx.target.ref, self.ctx.target.entry, self._kernel_files(),
                             config, **({"tools": tuple(tools)} if tools else {}))
         except SanitizerUnavailable as error:
             raise ToolError(f"sanitize is unavailable: {error}") from None

@@ -1,0 +1,117 @@
+"""``avo targets``: the built-in targets, one line each, and ``check``, which tells a user whether
+the target file they wrote (docs/targets.md) can be evolved on, and if not, why, in one line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..engine.launch import choose_seed, gpu_arch
+from ..evaluation import (
+    TARGETS,
+    EvalRequest,
+    TargetFileError,
+    TargetSpec,
+    Worker,
+    get_target,
+)
+from ..evaluation.target_file import resolve
+from . import Subcommands, add_command
+
+LIST_EPILOG = """\
+A target of your own is one Python file beside its seed kernel (docs/targets.md walks through
+one from nothing to a first run):
+  avo targets check ./my_target.py
+  avo eval --target ./my_target.py
+  avo run --target ./my_target.py --session mine
+"""
+
+CHECK_EPILOG = """\
+exit status: 0 when the target can be evolved on, 1 with the first reason it cannot.
+
+examples:
+  avo targets check ./my_target.py
+"""
+
+
+def cmd_targets_list(args: argparse.Namespace) -> int:
+    width = max(len(name) for name in TARGETS)
+    for target in TARGETS.values():
+        print(f"{target.name:<{width}}  {target.device:<4}  {target.description}")
+    return 0
+
+
+def cmd_targets_check(args: argparse.Namespace) -> int:
+    path = str(args.file)
+    if not path.endswith(".py"):
+        raise TargetFileError(f"{path}: a target file is a Python file (.py); built-in targets "
+                              "need no check (avo targets list)")
+    target = get_target(resolve(path))  # the declarations, checked as the file loads
+    problem = target.problem
+    print(f"{target.name}: {target.description} ({target.ref})")
+    print(f"  ok  declarations: {target.entry}("
+          f"{', '.join(p.name for p in problem.parameters)}), {target.device}, "
+          f"{target.grid()[0].dtype}; {len(target.configs)} timed, {len(target.edge_configs)} "
+          f"edge, {len(target.quick_configs)} quick configuration(s)")
+    # torch from here on: the reference, the honest computation and the baselines run here
+    from ..evaluation.target_check import check_draws, check_numerics, numerics_device
+
+    print(f"  ok  draws: {check_draws(target)} configurations drawn for 3 evaluations, "
+          "all valid")
+    device = numerics_device(target)
+    agreement = check_numerics(target, device)
+    print(f"  ok  numerics on {device}, {', '.join(agreement.configs)} with "
+          f"{', '.join(agreement.cases)} inputs: "
+          + ", ".join(f"{what} at {ratio:.2g} of the tolerance"
+                      for what, ratio in agreement.worst.items()))
+    if target.tolerance.declared:
+        print(f"  --  {target.tolerance.note()}")
+    print(f"  ok  seed {_check_seed(target, device)}")
+    print(f"target ok: avo run --target {target.ref} --session NAME")
+    return 0
+
+
+def _check_seed(target: TargetSpec, device: str) -> str:
+    """The seed scored on the quick grid through the real worker (compiled alone for a CUDA
+    target on a machine without a GPU); what it scored."""
+    if target.device == "cuda" and device != "cuda":
+        from ..evaluation.toolchains import get_toolchain
+
+        choice = choose_seed(target, None)
+        compiled = get_toolchain("cuda").compile(choice.files)
+        if not compiled.ok:
+            raise TargetFileError(f"the seed {choice.path.name} does not compile: "
+                                  f"{_line(compiled.summary())}")
+        return f"{choice.path.name}: compiles (not run: no GPU here)"
+    with Worker(target.device) as worker:
+        choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
+        result = worker.evaluate(EvalRequest(target.ref, choice.files, quick=True))
+    if not result.correct:
+        raise TargetFileError(f"the seed {choice.path.name} fails: {_line(str(result.failure))}")
+    return f"{choice.path.name}: {result.summary()} (quick grid)"
+
+
+def _line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else text
+
+
+def register(commands: Subcommands) -> None:
+    targets = add_command(
+        commands, "targets", cmd_targets_list, "list the built-in targets; check a target file",
+        "List the built-in targets, or check a target file of your own.", LIST_EPILOG,
+    )
+    sub = targets.add_subparsers(title="commands", metavar="COMMAND")
+    add_command(sub, "list", cmd_targets_list, "the built-in targets, one line each",
+                "The built-in targets: name, device and what each computes.", LIST_EPILOG)
+    p = add_command(
+        sub, "check", cmd_targets_check, "check a target file before a run",
+        "Check a target file: it imports and declares a consistent target, its drawn "
+        "configurations are valid, on its edge configurations and every input case the "
+        "reference is finite, the honest computation is within its own tolerance and every "
+        "baseline agrees with the reference within the tolerance, and its seed kernel "
+        "compiles and passes (on the GPU where the target is a CUDA one and a GPU is here). "
+        "The first failure is one line.",
+        CHECK_EPILOG,
+    )
+    p.add_argument("file", type=Path, help="the target file (a .py)")

@@ -1,0 +1,282 @@
+"""A target file's declarations (target_api.Target) behind the seam: a problem.Problem, a
+problem.Numerics and a targets.TargetSpec, so the harness treats a user's target as it treats
+attention. The file's functions are called here and nowhere else; torch is imported by the
+numerics' methods alone (the parent never calls them)."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pickle
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .problem import BaselineCall, Config, InputSet, Param, RowSample, on_inputs
+from .target_api import (
+    Dims,
+    Float,
+    Input,
+    Int,
+    Output,
+    Target,
+    TargetFileError,
+    check_config,
+    shape_of,
+)
+from .targets import BF16_TOLERANCE, FP32_TOLERANCE, Seed, TargetSource, TargetSpec, Tolerance
+
+if TYPE_CHECKING:
+    import torch
+
+    from .problem import Numerics
+
+@dataclass(frozen=True)
+class KindDefaults:
+    """What a target file's kind brings, as the built-in targets of that kind have it: the
+    toolchain, the unit, a timing budget per configuration, a silence limit, the gate's cap,
+    and the ratio to the baseline past which a result is flagged."""
+
+    toolchain: str
+    unit: str
+    time_budget_s: float
+    timeout_s: float
+    gate_cap_s: float
+    max_plausible_ratio: float
+
+
+KIND_DEFAULTS = {
+    "cpu": KindDefaults("c", "GFLOP/s", 0.25, 30.0, 10.0, 20.0),
+    "cuda": KindDefaults("cuda", "TFLOP/s", 0.3, 60.0, 60.0, 1.5),
+}
+
+
+def configure(problem: DeclaredProblem, dims: Mapping[str, int | bool]) -> Config:
+    return Config(problem, tuple((name, dims[name]) for name in problem.target.dims),
+                  problem.target.dtype)
+
+
+class DeclaredProblem:
+    """problem.Problem over a Target. Pickled by reference to its file: a configuration that
+    crosses the worker's pipe is rebuilt by loading the same file there (target_file.py)."""
+
+    def __init__(self, target: Target, source: TargetSource | None = None) -> None:
+        self.target = target
+        self.source = source
+        self.name = target.name
+        self.parameters = tuple(_param(target, p) for p in target.parameters)
+        self.input_cases = ("normal", *target.cases)
+        self._numerics: DeclaredNumerics | None = None
+        out = next(p for p in target.parameters if isinstance(p, Output))
+        self._vector = len(shape_of(out, dict(target.configs[0]), "configs[0]")) == 1
+        self._out = out.name
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.source is None:
+            raise pickle.PicklingError(f"target {self.name} was made in memory, not loaded "
+                                       "from a file: it cannot cross to another process")
+        # By name: target_file.py loads files into this module's problems.
+        loader = importlib.import_module(".target_file", __package__)
+        return (loader.problem_at, (self.source.path,))
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def check(self, config: Config) -> None:
+        try:
+            check_config(self.target, dict(config.dims), "the configuration")
+        except TargetFileError as error:
+            raise ValueError(str(error)) from None
+
+    def config_name(self, config: Config) -> str:
+        """``rows1024-cols4096``; a switch by its name when on, ``no`` + its name when off."""
+        return "-".join(
+            (name if value else f"no{name}") if isinstance(value, bool) else f"{name}{value}"
+            for name, value in config.dims)
+
+    def flops(self, config: Config) -> float:
+        return float(self.target.flops(dict(config.dims)))
+
+    def scalars(self, config: Config) -> dict[str, int | float]:
+        dims = dict(config.dims)
+        values: dict[str, int | float] = {}
+        for p in self.target.parameters:
+            if isinstance(p, Int):
+                value = dims[p.name] if p.value is None else p.value
+                values[p.name] = int(value(dims) if callable(value) else value)
+            elif isinstance(p, Float):
+                values[p.name] = float(p.value(dims) if callable(p.value) else p.value)
+        return values
+
+    def launch_variables(self, config: Config) -> dict[str, object]:
+        """Every dimension, by its name in capitals (``ROWS``); a switch as 0 or 1."""
+        return {name.upper(): int(value) for name, value in config.dims}
+
+    def draw_configs(self, edges: tuple[Config, ...], size: int, rng: random.Random
+                     ) -> list[tuple[Config, str]]:
+        """The file's drawn configurations (its ``draw``), or else the edge ones, each with an
+        input case, every case at least once, in an order drawn too."""
+        if self.target.draw is not None:
+            drawn = [configure(self, check_config(self.target, dims, "a drawn configuration"))
+                     for dims in self.target.draw(rng)]
+        else:
+            drawn = list(edges)
+        if not drawn:
+            return []
+        cases = list(self.input_cases) * -(-len(drawn) // len(self.input_cases))
+        configs = drawn * -(-len(cases) // len(drawn))
+        rng.shuffle(cases)
+        return list(zip(configs, cases, strict=False))
+
+    def crosses_tiles(self, config: Config) -> bool:
+        return True  # a target file says nothing of tiles: the sanitizers take the smallest
+
+    def row_label(self, position: tuple[int, ...]) -> str:
+        if self._vector:
+            return f"element {position[0]} of {self._out}"
+        *leading, row = position
+        where = f"{self._out}[{', '.join(map(str, leading))}]" if leading else self._out
+        return f"row {row} of {where}"
+
+    def numerics(self) -> Numerics:
+        if self._numerics is None:
+            self._numerics = DeclaredNumerics(self)
+        return self._numerics
+
+
+def _param(target: Target, p: Input | Output | Int | Float) -> Param:
+    if isinstance(p, Input | Output):
+        tensor = p
+
+        def shape(config: Config) -> tuple[int, ...]:
+            return shape_of(tensor, dict(config.dims), config.name)
+
+        return Param(p.name, "input" if isinstance(p, Input) else "output", shape)
+    return Param(p.name, "int" if isinstance(p, Int) else "float")
+
+
+class DeclaredNumerics:
+    """problem.Numerics over a Target: the file's cases, reference, honest computation and
+    baselines, called with the inputs and scalars by name."""
+
+    def __init__(self, problem: DeclaredProblem) -> None:
+        self.problem = problem
+        target = problem.target
+        self.baselines: Mapping[str, Callable[[Config], BaselineCall]] = {
+            name: self._baseline(function) for name, function in target.baselines.items()}
+
+    def _baseline(self, function: Callable[..., Any]) -> Callable[[Config], BaselineCall]:
+        def call(config: Config) -> BaselineCall:
+            scalars = self.problem.scalars(config)
+            return on_inputs(lambda inputs: function(**inputs.named, **scalars))
+
+        return call
+
+    def shape_case(self, config: Config, inputs: InputSet, generator: torch.Generator,
+                   case: str) -> None:
+        self.problem.target.cases[case](inputs.named, generator)
+
+    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        target, scalars = self.problem.target, self.problem.scalars(config)
+        exact = self._output("the reference", target.reference, config,
+                             {n: t.to(torch.float64) for n, t in inputs.named.items()}, scalars)
+        if target.honest is None:  # a declared tolerance: the bounds are its floors alone
+            return exact, exact.clone()
+        honest = self._output("the honest computation", target.honest, config,
+                              {n: t.to(emulate) for n, t in inputs.named.items()}, scalars)
+        return exact, honest
+
+    def _output(self, what: str, function: Callable[..., Any], config: Config,
+                tensors: dict[str, torch.Tensor], scalars: dict[str, int | float]
+                ) -> torch.Tensor:
+        import torch
+
+        out = function(**tensors, **scalars)
+        expected = next(p for p in self.problem.parameters if p.kind == "output")
+        shape = expected.shape_on(config)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise TargetFileError(f"{what} returned {got} on {config.name}, not a tensor of "
+                                  f"{shape}")
+        return out.to(torch.float64)
+
+    def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
+                       emulate: torch.dtype | None = None) -> torch.Tensor:
+        """The sample's rows, from the whole outputs: a target file computes whole outputs."""
+        import torch
+
+        exact, honest = self.references(config, inputs, emulate or torch.float64)
+        return sample.gather(exact if emulate is None else honest)
+
+    def baseline_missing(self, name: str) -> str | None:
+        return None
+
+
+def tolerance_of(target: Target) -> Tolerance:
+    """The built-in tolerance for the target's dtype, derived from the honest computation; or
+    the declared one, whose floors are the bounds (no honest error to scale)."""
+    declared = target.tolerance
+    if declared is None:
+        return FP32_TOLERANCE if target.dtype == "float32" else BF16_TOLERANCE
+    return Tolerance(margin=1.0, rel_l2_floor=declared.rel_l2,
+                     max_abs_ulps=declared.max_abs_ulps, row_rel_floor=declared.rel_l2,
+                     declared=declared.why)
+
+
+def spec_of(target: Target, source: TargetSource | None, seed_path: str) -> TargetSpec:
+    """The TargetSpec of ``target``, loaded from ``source`` with its seed at ``seed_path``."""
+    problem = DeclaredProblem(target, source)
+    defaults = KIND_DEFAULTS[target.kind]
+
+    def configs(group: tuple[Dims, ...]) -> tuple[Config, ...]:
+        return tuple(configure(problem, dims) for dims in group)
+
+    return TargetSpec(
+        name=target.name,
+        description=target.description,
+        toolchain=defaults.toolchain,
+        device=target.kind,
+        problem=problem,
+        entry=target.entry,
+        configs=configs(tuple(dict(c) for c in target.configs)),
+        edge_configs=configs(tuple(dict(c) for c in target.edge_configs)),
+        quick_configs=configs(tuple(dict(c) for c in target.quick_configs)),
+        tolerance=tolerance_of(target),
+        baselines=tuple(target.baselines),
+        unit=defaults.unit,
+        time_budget_s=defaults.time_budget_s,
+        timeout_s=defaults.timeout_s,
+        gate_cap_s=defaults.gate_cap_s,
+        max_plausible_ratio=defaults.max_plausible_ratio,
+        seeds=(Seed(seed_path, "the seed the target file names"),),
+        source=source,
+    )
+
+
+def check_work(spec: TargetSpec) -> None:
+    """Every timed configuration's work is a positive number, and every configuration's
+    scalars are numbers a 32-bit parameter holds."""
+    for config in spec.configs:
+        try:
+            work = spec.problem.flops(config)
+        except Exception as error:  # the user's function
+            raise TargetFileError(f"flops on {config.name} raised {type(error).__name__}: "
+                                  f"{error}") from None
+        if not math.isfinite(work) or work <= 0:
+            raise TargetFileError(f"flops on {config.name} is {work}, not a positive number")
+    for config in (*spec.configs, *spec.edge_configs, *spec.quick_configs):
+        try:
+            scalars = spec.problem.scalars(config)
+        except Exception as error:
+            raise TargetFileError(f"the scalars on {config.name} raised "
+                                  f"{type(error).__name__}: {error}") from None
+        for name, value in scalars.items():
+            if isinstance(value, int) and not -(2**31) <= value < 2**31:
+                raise TargetFileError(f"scalar {name} on {config.name} is {value}, past a "
+                                      "32-bit int")
+            if not math.isfinite(value):
+                raise TargetFileError(f"scalar {name} on {config.name} is {value}")

@@ -1,0 +1,240 @@
+"""What a target file declares: the API a user writes a target with (docs/targets.md, "Your own
+target, from nothing to a first run").
+
+A target file is one Python file that defines ``target = Target(...)``. It says *what* is
+computed, never how it is checked or timed: the entry point's parameters (Input, Output, Int,
+Float), the configurations (plain dicts of named dimensions) and how to draw more, hostile
+input cases, a reference run in float64 and an honest computation at the target's precision
+(or a DeclaredTolerance where none fits), the work per configuration, baselines as torch
+callables, and the seed kernel beside the file. problems/declared.py maps it onto the seam
+(problem.Problem, problem.Numerics, targets.TargetSpec); the harness keeps allocation, fresh
+inputs, poisoned outputs, launches, checks and timing.
+
+Functions of a configuration receive it as a dict (``c["rows"]``); the reference, the honest
+computation and the baselines receive the input tensors and the scalars as keyword arguments,
+by parameter name; a hostile case receives the inputs (a dict of tensors, to change in place)
+and a torch.Generator. Standard library only: the parent process reads a target without torch.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Dims = dict[str, int | bool]  # a configuration, as the file's functions receive it
+KINDS = ("cpu", "cuda")
+DTYPES = ("float32", "bfloat16", "float16")
+SEED_SUFFIXES = {"cpu": ".c", "cuda": ".cu"}
+
+
+class TargetFileError(ValueError):
+    """A target file that cannot be used, in one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """A tensor the kernel reads: contiguous, the target's dtype, ``shape(c)`` on c."""
+
+    name: str
+    shape: Callable[[Dims], Sequence[int]]
+
+
+@dataclass(frozen=True)
+class Output:
+    """The tensor the kernel writes (exactly one), as an Input is laid out. The harness fills
+    it with NaN before every launch."""
+
+    name: str
+    shape: Callable[[Dims], Sequence[int]]
+
+
+@dataclass(frozen=True)
+class Int:
+    """A 32-bit int scalar: ``value`` (a number or a function of the configuration), or the
+    configuration's dimension of the same name where None."""
+
+    name: str
+    value: int | Callable[[Dims], int] | None = None
+
+
+@dataclass(frozen=True)
+class Float:
+    """A 32-bit float scalar: ``value``, a number or a function of the configuration."""
+
+    name: str
+    value: float | Callable[[Dims], float]
+
+
+Parameter = Input | Output | Int | Float
+
+
+@dataclass(frozen=True)
+class DeclaredTolerance:
+    """A tolerance stated outright, for a target with no honest computation to derive one
+    from: an output passes when its relative L2 error is within ``rel_l2``, over the whole
+    output and over each row (along the last dimension), and every element's error within
+    ``max_abs_ulps`` units in the last place of the dtype at the output's largest value. Every
+    result of the target says so, with ``why``."""
+
+    rel_l2: float
+    max_abs_ulps: float
+    why: str
+
+
+@dataclass
+class Target:
+    """One target, as its file declares it (the module-level name ``target``)."""
+
+    name: str
+    description: str  # one line
+    kind: Literal["cpu", "cuda"]  # cpu: a C kernel on the CPU; cuda: a CUDA kernel
+    entry: str  # the symbol the kernel exports
+    dims: Sequence[str]  # the names of a configuration's dimensions, in order
+    parameters: Sequence[Parameter]  # the entry point's, in order
+    configs: Sequence[Mapping[str, int | bool]]  # timed (and checked)
+    edge_configs: Sequence[Mapping[str, int | bool]]  # checked, never timed
+    reference: Callable[..., Any]  # called on float64 inputs: the exact output
+    flops: Callable[[Dims], float]  # the work of one launch, as the score counts it
+    baselines: Mapping[str, Callable[..., Any]]  # the first is the one ratios are taken against
+    seed: str  # the seed kernel, relative to the target file
+    # Called on the inputs in the target's dtype: the output an honest kernel computes, whose
+    # error against the reference the tolerance is built on. Give this, or ``tolerance``.
+    honest: Callable[..., Any] | None = None
+    tolerance: DeclaredTolerance | None = None
+    quick_configs: Sequence[Mapping[str, int | bool]] = ()  # --quick; default: the first timed
+    # More configurations for each evaluation's correctness pass, drawn from a random.Random
+    # the evaluation seeds; each gets an input case, every case at least once.
+    draw: Callable[[Any], Sequence[Mapping[str, int | bool]]] | None = None
+    # Hostile input cases: name -> a function that changes the fresh standard-normal inputs
+    # (a dict of tensors) in place, given a torch.Generator.
+    cases: Mapping[str, Callable[[dict[str, Any], Any], None]] = field(default_factory=dict)
+    dtype: str = "float32"  # of every tensor (the C toolchain takes float32)
+
+    def __post_init__(self) -> None:
+        self.dims = tuple(self.dims)
+        self.parameters = tuple(self.parameters)
+        self.configs = tuple(self.configs)
+        self.edge_configs = tuple(self.edge_configs)
+        self.quick_configs = tuple(self.quick_configs) or self.configs[:1]
+        validate(self)
+
+    @property
+    def tensors(self) -> tuple[Input | Output, ...]:
+        return tuple(p for p in self.parameters if isinstance(p, Input | Output))
+
+
+def validate(target: Target) -> None:
+    """Raise TargetFileError, in one line, at the first thing wrong with ``target``'s
+    declarations. What needs torch (the reference against the baselines, the seed) is
+    ``avo targets check``'s (evaluation/target_check.py)."""
+    if target.kind not in KINDS:
+        raise TargetFileError(f"kind must be one of {', '.join(KINDS)}, not {target.kind!r}")
+    if target.dtype not in DTYPES:
+        raise TargetFileError(f"dtype must be one of {', '.join(DTYPES)}, not {target.dtype!r}")
+    if target.kind == "cpu" and target.dtype != "float32":
+        raise TargetFileError("a cpu target's tensors are float32 (the C toolchain passes "
+                              f"float32 arrays), not {target.dtype}")
+    _identifier("entry", target.entry)
+    if not target.dims:
+        raise TargetFileError("dims names no dimension")
+    for dim in target.dims:
+        _identifier("dimension", dim)
+    _unique("dimension", target.dims)
+    _check_parameters(target)
+    if not target.configs:
+        raise TargetFileError("configs names no configuration to time")
+    for group in ("configs", "edge_configs", "quick_configs"):
+        for index, config in enumerate(getattr(target, group)):
+            check_config(target, config, f"{group}[{index}]")
+    if (target.honest is None) == (target.tolerance is None):
+        raise TargetFileError("give honest (the computation at the target's precision the "
+                              "tolerance is derived from) or tolerance (a DeclaredTolerance), "
+                              "one of the two")
+    _callable("reference", target.reference)
+    _callable("flops", target.flops)
+    if target.honest is not None:
+        _callable("honest", target.honest)
+    if not target.baselines:
+        raise TargetFileError("baselines names no baseline (a torch callable to time against)")
+    for name, baseline in target.baselines.items():
+        _callable(f"baseline {name!r}", baseline)
+    for name, case in target.cases.items():
+        _identifier("input case", name)
+        if name == "normal":
+            raise TargetFileError("'normal' is the harness's own case (standard normal inputs)")
+        _callable(f"case {name!r}", case)
+    if target.draw is not None:
+        _callable("draw", target.draw)
+    suffix = SEED_SUFFIXES[target.kind]
+    if not target.seed.endswith(suffix):
+        raise TargetFileError(f"seed {target.seed!r} is not a {suffix} file, as a "
+                              f"{target.kind} target's kernel is")
+
+
+def _check_parameters(target: Target) -> None:
+    names = [p.name for p in target.parameters]
+    for name in names:
+        _identifier("parameter", name)
+    _unique("parameter", names)
+    outputs = [p for p in target.parameters if isinstance(p, Output)]
+    if len(outputs) != 1:
+        raise TargetFileError(f"the entry point has exactly one Output, not {len(outputs)}")
+    if not any(isinstance(p, Input) for p in target.parameters):
+        raise TargetFileError("the entry point has no Input")
+    for p in target.parameters:
+        if isinstance(p, Input | Output):
+            _callable(f"the shape of {p.name}", p.shape)
+        elif isinstance(p, Int) and p.value is None and p.name not in target.dims:
+            raise TargetFileError(f"Int {p.name!r} has no value and names no dimension")
+        elif not isinstance(p, Int | Float):
+            raise TargetFileError(f"parameter {p!r} is not an Input, Output, Int or Float")
+
+
+def check_config(target: Target, config: Mapping[str, int | bool], where: str) -> Dims:
+    """``config`` as a dict of the target's dimensions, its tensors' shapes checked."""
+    if not isinstance(config, Mapping) or list(config) != list(target.dims):
+        keys = list(config) if isinstance(config, Mapping) else config
+        raise TargetFileError(f"{where} is {keys!r}; a configuration is a dict of "
+                              f"{', '.join(target.dims)}, in that order")
+    for name, value in config.items():
+        if not isinstance(value, int) or (not isinstance(value, bool) and value < 0):
+            raise TargetFileError(f"{where}: {name} is {value!r}, not an int of 0 or more "
+                                  "(or a bool)")
+    dims = dict(config)
+    for tensor in target.tensors:
+        shape_of(tensor, dims, where)
+    return dims
+
+
+def shape_of(tensor: Input | Output, dims: Dims, where: str) -> tuple[int, ...]:
+    """The shape of ``tensor`` on ``dims``, checked: positive ints."""
+    try:
+        shape = tuple(tensor.shape(dims))
+    except Exception as error:  # the user's code: say where it failed
+        raise TargetFileError(f"the shape of {tensor.name} on {where} raised "
+                              f"{type(error).__name__}: {error}") from None
+    if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                            for s in shape):
+        raise TargetFileError(f"the shape of {tensor.name} on {where} is {shape!r}, not a "
+                              "tuple of positive ints")
+    return shape
+
+
+def _identifier(what: str, name: object) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise TargetFileError(f"{what} {name!r} is not an identifier")
+
+
+def _unique(what: str, names: Sequence[str]) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise TargetFileError(f"{what} {name!r} is named twice")
+        seen.add(name)
+
+
+def _callable(what: str, value: object) -> None:
+    if not callable(value):
+        raise TargetFileError(f"{what} is {type(value).__name__}, not a function")

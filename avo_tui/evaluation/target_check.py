@@ -1,0 +1,130 @@
+"""What ``avo targets check`` asks of a target before anyone evolves a kernel on it (the seed
+aside, which the command scores through the real worker): its draws make valid
+configurations; on small configurations and every input case, the reference is finite, the
+honest computation is within its own tolerance, and every baseline agrees with the reference
+within the tolerance, judged exactly as a kernel's output is (judge.judge_output). A target
+whose reference and baselines disagree would score kernels against the wrong answer.
+
+Each check raises target_api.TargetFileError, in one line, at its first failure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+
+from .judge import Rejected, judge_output
+from .problem import Config, InputSet, output_param
+from .results import ConfigResult
+from .target_api import TargetFileError
+from .targets import TargetSpec, draw_edge_configs
+from .tensors import DTYPES, make_inputs
+
+DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
+
+
+@dataclass
+class Agreement:
+    """What the numerics check saw: the configurations and cases, and per baseline (and for
+    the honest computation) its worst error over its bound (the worse of whole and rows)."""
+
+    configs: list[str] = field(default_factory=list)
+    cases: tuple[str, ...] = ()
+    worst: dict[str, float] = field(default_factory=dict)
+
+
+def check_draws(spec: TargetSpec) -> int:
+    """The configurations drawn for DRAW_SEEDS evaluations are valid; how many were drawn."""
+    drawn = 0
+    for seed in range(DRAW_SEEDS):
+        try:
+            drawn += len(draw_edge_configs(spec, random.Random(seed)))
+        except (TargetFileError, ValueError) as error:
+            raise TargetFileError(f"a drawn configuration is not valid: {error}") from None
+        except Exception as error:  # the user's draw
+            raise TargetFileError(f"draw raised {type(error).__name__}: {error}") from None
+    return drawn
+
+
+def small_configs(spec: TargetSpec) -> tuple[Config, ...]:
+    """Where the numerics are checked: the edge configurations, else the least timed one."""
+    return spec.edge_configs or (min(spec.configs, key=lambda c: c.flops),)
+
+
+def check_numerics(spec: TargetSpec, device: str) -> Agreement:
+    """Every small configuration under every input case, on ``device`` ("cpu" or "cuda")."""
+    agreement = Agreement(cases=spec.problem.input_cases)
+    for index, config in enumerate(small_configs(spec)):
+        agreement.configs.append(config.name)
+        for case in agreement.cases:
+            generator = torch.Generator(device=device).manual_seed(index)
+            _check_case(spec, config, case, generator, device, agreement)
+    return agreement
+
+
+def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Generator,
+                device: str, agreement: Agreement) -> None:
+    numerics = spec.problem.numerics()
+    where = f"{config.name} ({case} inputs)"
+    with _user_code(f"input case {case!r}", where):
+        inputs = make_inputs(config, generator, device, case)
+    with _user_code("the reference or the honest computation", where):
+        exact, honest = numerics.references(config, inputs, DTYPES[config.dtype])
+    if not bool(torch.isfinite(exact).all()):
+        raise TargetFileError(f"the reference is not finite on {where}")
+    if not spec.tolerance.declared:
+        _judge(spec, "the honest computation", honest, inputs, config, where, agreement,
+               "is outside its own tolerance")
+    for name, make in numerics.baselines.items():
+        with _user_code(f"baseline {name}", where):
+            call = make(config)
+            call.stage(inputs)
+            out = call.run()
+        _judge(spec, f"baseline {name}", out, inputs, config, where, agreement,
+               "disagrees with the reference")
+
+
+def _judge(spec: TargetSpec, what: str, out: object, inputs: InputSet, config: Config,
+           where: str, agreement: Agreement, verdict: str) -> None:
+    """``out`` judged as a kernel's output on ``config`` would be; its worst ratio kept."""
+    shape = output_param(config.problem).shape_on(config)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise TargetFileError(f"{what} returned {got} on {where}, not a tensor of {shape}")
+    entry = ConfigResult(config)
+    try:
+        judge_output(spec.tolerance, inputs, out.to(DTYPES[config.dtype]), entry)
+    except Rejected as rejected:
+        raise TargetFileError(f"{what} {verdict} on {where}: "
+                              f"{rejected.failure.message}") from None
+    ratio = max(_whole_ratio(entry), entry.row_error_ratio or 0.0)
+    agreement.worst[what] = max(agreement.worst.get(what, 0.0), ratio)
+
+
+def _whole_ratio(entry: ConfigResult) -> float:
+    if entry.tolerance is None or entry.rel_l2_err is None or entry.max_abs_err is None:
+        return 0.0
+    rel, abs_ = entry.tolerance
+    return max(entry.rel_l2_err / rel if rel else 0.0, entry.max_abs_err / abs_ if abs_ else 0.0)
+
+
+@contextmanager
+def _user_code(what: str, where: str) -> Iterator[None]:
+    """The user's code runs inside; its failure comes out in one line."""
+    try:
+        yield
+    except TargetFileError:
+        raise
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise TargetFileError(f"{what} raised {type(error).__name__} on {where}: {first}"
+                              ) from None
+
+
+def numerics_device(spec: TargetSpec) -> str:
+    """Where the check runs the numerics: the target's GPU where there is one, else the CPU."""
+    return "cuda" if spec.device == "cuda" and torch.cuda.is_available() else "cpu"

@@ -1,0 +1,108 @@
+"""Loading a target file (target_api.py): a user's target, named by its path wherever a built-in
+target is named by its name (targets.get_target), in the parent and in the worker alike.
+
+The file is read once, hashed, and run from those very bytes, so the hash a session keeps
+(TargetSource.sha256) is the hash of the code that ran. A process loads a file again only when
+its bytes change. Every way a file can fail to load is one line (targets.TargetFileUnusable):
+missing, not Python, raising as it runs, declaring no target or a wrong one, its seed absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from .declared import DeclaredProblem, check_work, spec_of
+from .target_api import Target, TargetFileError
+from .targets import TargetFileUnusable, TargetSource, TargetSpec
+
+_loaded: dict[str, TargetSpec] = {}  # by absolute path, for the bytes hashed in its source
+
+
+def resolve(ref: str) -> str:
+    """The absolute path a target file is known by."""
+    return str(Path(ref).expanduser().resolve())
+
+
+def load(ref: str) -> TargetSpec:
+    """The target the file at ``ref`` declares (cached while its bytes stay the same)."""
+    path = resolve(ref)
+    data = _read(path)
+    sha256 = hashlib.sha256(data).hexdigest()
+    cached = _loaded.get(path)
+    if cached is not None and cached.source is not None and cached.source.sha256 == sha256:
+        return cached
+    target = _run(path, data, sha256)
+    seed = Path(path).parent / target.seed
+    if not seed.is_file():
+        raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
+    spec = spec_of(target, TargetSource(path, sha256), str(seed))
+    try:
+        check_work(spec)
+    except TargetFileError as error:
+        raise TargetFileUnusable(path, str(error)) from None
+    _loaded[path] = spec
+    return spec
+
+
+def sha256_of(ref: str) -> str:
+    """The sha256 of the file's bytes now (a session compares it with the one it kept)."""
+    return hashlib.sha256(_read(resolve(ref))).hexdigest()
+
+
+def problem_at(path: str) -> DeclaredProblem:
+    """The problem of the target file at ``path``: how a configuration of a target file is
+    unpickled (DeclaredProblem.__reduce__), in whichever process it arrives."""
+    spec = _loaded.get(path) or load(path)
+    problem = spec.problem
+    assert isinstance(problem, DeclaredProblem)
+    return problem
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise TargetFileUnusable(path, "no such file") from None
+    except IsADirectoryError:
+        raise TargetFileUnusable(path, "is a folder, not a Python file") from None
+    except OSError as error:
+        raise TargetFileUnusable(path, error.strerror or str(error)) from None
+
+
+def _run(path: str, data: bytes, sha256: str) -> Target:
+    """Run the file's bytes as a module of its own and return its ``target``."""
+    try:
+        code = compile(data, path, "exec")
+    except SyntaxError as error:
+        raise TargetFileUnusable(path, f"line {error.lineno}: SyntaxError: {error.msg}") from None
+    except ValueError as error:  # null bytes
+        raise TargetFileUnusable(path, f"is not Python source ({error})") from None
+    name = f"avo_target_{sha256[:16]}"
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module  # dataclasses of the file look their module up there
+    try:
+        exec(code, module.__dict__)
+    except TargetFileError as error:
+        raise TargetFileUnusable(path, str(error)) from None
+    except Exception as error:  # the user's code: where it failed, in one line
+        raise TargetFileUnusable(path, f"{_line_in(path, error)}{type(error).__name__}: "
+                                       f"{error}") from None
+    target = module.__dict__.get("target")
+    if target is None:
+        raise TargetFileUnusable(path, "defines no target (target = Target(...), from "
+                                       "avo_tui.evaluation)")
+    if not isinstance(target, Target):
+        raise TargetFileUnusable(path, f"its target is a {type(target).__name__}, not a "
+                                       "Target (from avo_tui.evaluation)")
+    return target
+
+
+def _line_in(path: str, error: BaseException) -> str:
+    """``line N: `` of the last frame of ``error`` in the file at ``path``; "" if none."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
+    return f"line {frames[-1].lineno}: " if frames else ""

@@ -1,0 +1,155 @@
+"""``avo targets check`` passes the docs' example (docs/targets.md), through the real command
+in a process of its own, in a folder outside the checkout. It refuses a target file that cannot
+be evolved on, in one line that says why (``avo: error: ...``, exit status 1): a baseline that
+disagrees with the reference, an honest computation outside its own tolerance, a broken seed,
+a malformed file, a missing one; each variant is the docs' example with one thing broken.
+``avo targets list`` lists the built-in targets, one line each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from target_example import SEED_FILE, TARGET_FILE, Edits, avo, example, write_example
+
+from avo_tui.cli import main
+from avo_tui.evaluation import TARGETS
+from avo_tui.evaluation.toolchains.c import CToolchain
+
+
+@pytest.fixture(autouse=True)
+def c_compiler() -> None:
+    try:
+        CToolchain().version()
+    except Exception as error:  # no C compiler on this machine
+        pytest.skip(str(error))
+
+
+def test_targets_check_passes_the_docs_example_in_a_folder_of_its_own(tmp_path: Path) -> None:
+    folder = write_example(tmp_path).parent
+    done = avo("targets", "check", f"./{TARGET_FILE}", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("scaled-residual: out = x + alpha * r")
+    assert [line.split()[1] for line in lines[1:5]] == [
+        "declarations:", "draws:", "numerics", "seed"]
+    assert f"ok  seed {SEED_FILE}: PASS" in done.stdout
+    assert lines[-1] == f"target ok: avo run --target {folder.resolve() / TARGET_FILE} " \
+                        "--session NAME"
+
+
+def check(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line ``avo targets check`` ends with on ``path``, which it refuses."""
+    assert main(["targets", "check", str(path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def broken(folder: Path, target: Edits = (), seed: Edits = ()) -> Path:
+    return write_example(folder, target, seed).resolve()
+
+
+def test_a_baseline_that_disagrees_with_the_reference_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = broken(tmp_path, [("torch.add(x, r, alpha=alpha)", "torch.add(x, r)")])
+    line = check(path, capsys)
+    assert line.startswith("avo: error: baseline torch-add disagrees with the reference on "
+                           "rows1-cols1 (normal inputs): row 0 of out: relative error "), line
+    assert line.endswith("(tolerance 0.0002); 1 of 1 rows outside their tolerance"), line
+
+
+@pytest.mark.parametrize(("edits", "line"), [
+    # It overflows float32 on the hostile case: no tolerance can be built on it there.
+    ([("honest=scaled_add,", "honest=lambda x, r, alpha, **_: (x + alpha * r) * 1e10,")],
+     "the honest computation is outside its own tolerance on rows1-cols1 (huge inputs): 1 of 1 "
+     "output values are NaN or Inf"),
+    ([("reference=scaled_add,", "reference=lambda x, r, alpha, **_: (x + alpha * r)[:1],")],
+     "the reference returned (1, 37) on rows3-cols37, not a tensor of (3, 37)"),
+    ([('inputs["r"][::2]', 'inputs["y"][::2]')],
+     "input case 'mixed' raised KeyError on rows1-cols1 (mixed inputs): 'y'"),
+], ids=["honest", "reference", "case"])
+def test_numerics_that_cannot_be_judged_on_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edits: Edits, line: str,
+) -> None:
+    assert check(broken(tmp_path, edits), capsys) == f"avo: error: {line}"
+
+
+def test_a_seed_that_does_not_compile_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = broken(tmp_path, seed=[("out[i] = x[i] + alpha * r[i];",
+                                   "out[i] = x[i] + alpha * r[i]")])
+    line = check(path, capsys)
+    assert line.startswith("avo: error: the seed scaled_residual.c fails: compile: "
+                           "scaled_residual.c:"), line
+    assert "expected ';'" in line, line
+
+
+def test_a_seed_that_computes_something_else_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Wrong on the tail alone: the timed configurations pass, the edge ones do not.
+    path = broken(tmp_path, seed=[("out[i] = x[i] + alpha * r[i];", "out[i] = x[i];")])
+    assert check(path, capsys).startswith(
+        "avo: error: the seed scaled_residual.c fails: incorrect [rows1-cols1]: row 0 of out: "
+        "relative error ")
+
+
+def line_of(text: str) -> int:
+    """The line of the docs' example target file that is ``text``."""
+    return example()[0].splitlines().index(text) + 1
+
+
+@pytest.mark.parametrize(("edits", "reason"), [
+    ([("target = Target(", "target = Target((")],
+     f"line {line_of('target = Target(')}: SyntaxError: '(' was never closed"),
+    ([("import torch", "import tourch")],
+     f"line {line_of('import torch')}: ModuleNotFoundError: No module named 'tourch'"),
+    ([("target = Target(", "targets = Target(")],
+     "defines no target (target = Target(...), from avo_tui.evaluation)"),
+    ([('Output("out", rows_cols),', "")], "the entry point has exactly one Output, not 0"),
+    ([('{"rows": 3, "cols": 37}', '{"rows": 3, "columns": 37}')],
+     "edge_configs[1] is ['rows', 'columns']; a configuration is a dict of rows, cols, in that "
+     "order"),
+    ([("def rows_cols(c):\n    return (c[\"rows\"], c[\"cols\"])",
+       "def rows_cols(c):\n    return (c[\"rows\"], c[\"cols\"] - 1)")],
+     "the shape of x on edge_configs[0] is (1, 0), not a tuple of positive ints"),
+    ([('honest=scaled_add,', '')],
+     "give honest (the computation at the target's precision the tolerance is derived from) "
+     "or tolerance (a DeclaredTolerance), one of the two"),
+    ([('seed="scaled_residual.c"', 'seed="missing.c"')], "its seed kernel missing.c is not at "),
+    ([('flops=lambda c: 2 * c["rows"] * c["cols"]', "flops=lambda c: 0")],
+     "flops on rows1024-cols1024 is 0.0, not a positive number"),
+])
+def test_a_malformed_file_is_refused_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edits: Edits, reason: str,
+) -> None:
+    path = broken(tmp_path, edits)
+    line = check(path, capsys)
+    assert line.startswith(f"avo: error: target file {path}: {reason}"), line
+
+
+def test_a_missing_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = (tmp_path / "nowhere.py").resolve()
+    assert check(path, capsys) == f"avo: error: target file {path}: no such file"
+
+
+def test_a_file_that_is_not_python_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert check(tmp_path / "target.txt", capsys) == (
+        f"avo: error: {tmp_path / 'target.txt'}: a target file is a Python file (.py); "
+        "built-in targets need no check (avo targets list)")
+
+
+def test_targets_list_has_every_built_in_target_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["targets", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(TARGETS)
+    assert lines[0].split()[1] == "cpu" and TARGETS["cpu-attention"].description in lines[0]
+    assert main(["targets"]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
