@@ -311,3 +311,21 @@ def test_a_second_look_that_is_inconsistent_too_rejects_the_kernel(
     result = Pipeline("cpu").run(_seed_request(), lambda *_: None)
     assert result.failure is not None and result.failure.kind == "inconsistent_timing"
     assert "timed again, 8 checked launches took" in result.failure.message
+
+
+def test_each_kernels_first_block_on_a_configuration_has_a_checked_launch() -> None:
+    """A gate that rejects at its first look (three sweeps) on a two-configuration grid left
+    the best unchecked 1.6% of the time: a best replaying stale output then went unnamed."""
+    from avo_tui.evaluation import EvalRequest
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+
+    evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
+    candidate = Subject("candidate", lambda: None, lambda: 1e-3)
+    best = Subject("incumbent", lambda: None, lambda: 1e-3)
+    for first in (0, 1) * 50:
+        block = evaluation._block(candidate, best, first, sure=True)
+        for subject in (candidate, best):
+            assert sum(checked for s, checked in block if s is subject) == 1
+    later = [evaluation._block(candidate, best, 0) for _ in range(200)]
+    unchecked = sum(not any(c for s, c in block if s is best) for block in later)
+    assert 60 < unchecked < 140  # later blocks: a check with CHECK_CHANCE, one in two
