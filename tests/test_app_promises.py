@@ -75,13 +75,17 @@ class Idle:
 
     def __init__(self, exhausted: bool = False) -> None:
         self.held = threading.Event()
+        self.holding = threading.Event()  # set once the step has seen ``held``: no safe point
         self.exhausted = exhausted
 
     def step(self, ctx: StepContext) -> StepResult:
         if self.exhausted:
             return StepResult("nothing left to try", exhausted=True)
         while True:
-            if not self.held.is_set():
+            if self.held.is_set():
+                self.holding.set()
+            else:
+                self.holding.clear()
                 ctx.safe_point()  # raises StepInterrupted on a stop or a rollback
             time.sleep(0.02)
 
@@ -182,7 +186,7 @@ async def in_state(state: str, directory: Path, worker: Worker) -> AsyncIterator
                         and app.live == (state in ("running", "paused", "stopping")))
             if state == "stopping":
                 operator.held.set()
-                await pilot.pause(0.1)  # let the step pass its last safe point
+                await until(pilot, operator.holding.is_set)  # past its last safe point
                 await pilot.press("x", "s")
                 assert client.stopping and client.live()
             yield Case(app, pilot, directory, session, operator, session.last_seq)
