@@ -86,6 +86,17 @@ atexit.register(shutil.rmtree, os.environ["AVO_CACHE_DIR"], True)
 SEED = "// seed kernel\nint tile = 64;\n"
 
 
+@pytest.fixture
+def c_compiler() -> None:
+    """Skips a test that compiles C where this machine has no C compiler."""
+    from avo_tui.evaluation.toolchains.c import CToolchain
+
+    try:
+        CToolchain().version()
+    except Exception as error:  # any failure means the compiler cannot be used
+        pytest.skip(str(error))
+
+
 def make_session(directory: Path, **options: object) -> Session:
     # Imported here so the GPU machine, which has no tinydb, can still collect tests/gpu.
     from avo_tui.store import Score, Session

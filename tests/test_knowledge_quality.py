@@ -191,6 +191,16 @@ QUESTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("what error tolerance does the harness use to decide a kernel is correct",
      ("kernel-contract.md#How a candidate is judged: correctness, timing, score and failure "
       "kinds",)),
+    # the GEMM target
+    ("is the GEMM target compute bound or memory bound",
+     ("gemm-epilogue.md#Roofline of the timed shapes on A100, H100, H200 and B200",)),
+    ("which lane loads which row of w with ldmatrix in an NT GEMM",
+     ("gemm-epilogue.md#ldmatrix and mma.sync m16n8k16 for an NT GEMM: which lane loads which "
+      "row",)),
+    ("my GEMM kernel rounds to bf16 before the activation and fails the tolerance",
+     ("gemm-epilogue.md#Numerics: why the tolerance forbids rounding the product before GELU",)),
+    ("split-k for a GEMM with small m",
+     ("gemm-epilogue.md#Wave quantization, split-k and stream-k for few tiles",)),
 ]
 
 TOP = 3

@@ -14,15 +14,8 @@ from target_example import SEED_FILE, TARGET_FILE, Edits, avo, example, write_ex
 
 from avo_tui.cli import main
 from avo_tui.evaluation import TARGETS
-from avo_tui.evaluation.toolchains.c import CToolchain
 
-
-@pytest.fixture(autouse=True)
-def c_compiler() -> None:
-    try:
-        CToolchain().version()
-    except Exception as error:  # no C compiler on this machine
-        pytest.skip(str(error))
+pytestmark = pytest.mark.usefixtures("c_compiler")
 
 
 def test_targets_check_passes_the_docs_example_in_a_folder_of_its_own(tmp_path: Path) -> None:

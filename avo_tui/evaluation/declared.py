@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .problem import BaselineCall, Config, InputSet, Param, RowSample, on_inputs
 from .target_api import (
+    Baseline,
     Dims,
     Float,
     Input,
@@ -164,7 +165,9 @@ class DeclaredNumerics:
         self.problem = problem
         target = problem.target
         self.baselines: Mapping[str, Callable[[Config], BaselineCall]] = {
-            name: self._baseline(function) for name, function in target.baselines.items()}
+            name: self._baseline(b.run if isinstance(b, Baseline) else b)
+            for name, b in target.baselines.items()}
+        self._missing: dict[str, str | None] = {}
 
     def _baseline(self, function: Callable[..., Any]) -> Callable[[Config], BaselineCall]:
         def call(config: Config) -> BaselineCall:
@@ -213,7 +216,19 @@ class DeclaredNumerics:
         return sample.gather(exact if emulate is None else honest)
 
     def baseline_missing(self, name: str) -> str | None:
-        return None
+        """Why the file's Baseline ``name`` cannot run in this process, asked once; a plain
+        callable always can. A ``missing`` that raises counts as missing, in its words."""
+        baseline = self.problem.target.baselines[name]
+        if not isinstance(baseline, Baseline):
+            return None
+        if name not in self._missing:
+            try:
+                why = baseline.missing()
+            except Exception as error:  # the user's code: its failure is the reason
+                first = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+                why = f"its missing() raised {type(error).__name__}: {first}"
+            self._missing[name] = str(why) if why else None
+        return self._missing[name]
 
 
 def tolerance_of(target: Target) -> Tolerance:

@@ -6,9 +6,10 @@ computed, never how it is checked or timed: the entry point's parameters (Input,
 Float), the configurations (plain dicts of named dimensions) and how to draw more, hostile
 input cases, a reference run in float64 and an honest computation at the target's precision
 (or a DeclaredTolerance where none fits), the work per configuration, baselines as torch
-callables, and the seed kernel beside the file. problems/declared.py maps it onto the seam
-(problem.Problem, problem.Numerics, targets.TargetSpec); the harness keeps allocation, fresh
-inputs, poisoned outputs, launches, checks and timing.
+callables (a Baseline where some machines lack one), and the seed kernel beside the file.
+problems/declared.py maps it onto the seam (problem.Problem, problem.Numerics,
+targets.TargetSpec); the harness keeps allocation, fresh inputs, poisoned outputs, launches,
+checks and timing.
 
 Functions of a configuration receive it as a dict (``c["rows"]``); the reference, the honest
 computation and the baselines receive the input tensors and the scalars as keyword arguments,
@@ -71,6 +72,18 @@ Parameter = Input | Output | Int | Float
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """A baseline that some machines lack (a package beside torch, a GPU, a compiler):
+    ``run`` is called as a plain baseline is; ``missing()`` says why it cannot run in this
+    process, or returns None where it can. It is asked once per process, before the baseline
+    is first timed or checked; a missing baseline is left out and named in the result's notes
+    ("torch-compile not measured: ..."), as FA3 and FA4 are where they are not installed."""
+
+    run: Callable[..., Any]
+    missing: Callable[[], str | None]
+
+
+@dataclass(frozen=True)
 class DeclaredTolerance:
     """A tolerance stated outright, for a target with no honest computation to derive one
     from: an output passes when its relative L2 error is within ``rel_l2``, over the whole
@@ -97,7 +110,8 @@ class Target:
     edge_configs: Sequence[Mapping[str, int | bool]]  # checked, never timed
     reference: Callable[..., Any]  # called on float64 inputs: the exact output
     flops: Callable[[Dims], float]  # the work of one launch, as the score counts it
-    baselines: Mapping[str, Callable[..., Any]]  # the first is the one ratios are taken against
+    # The first is the one ratios are taken against; a Baseline where some machines lack it.
+    baselines: Mapping[str, Callable[..., Any] | Baseline]
     seed: str  # the seed kernel, relative to the target file
     # Called on the inputs in the target's dtype: the output an honest kernel computes, whose
     # error against the reference the tolerance is built on. Give this, or ``tolerance``.
@@ -159,7 +173,11 @@ def validate(target: Target) -> None:
     if not target.baselines:
         raise TargetFileError("baselines names no baseline (a torch callable to time against)")
     for name, baseline in target.baselines.items():
-        _callable(f"baseline {name!r}", baseline)
+        if isinstance(baseline, Baseline):
+            _callable(f"the run of baseline {name!r}", baseline.run)
+            _callable(f"the missing of baseline {name!r}", baseline.missing)
+        else:
+            _callable(f"baseline {name!r}", baseline)
     for name, case in target.cases.items():
         _identifier("input case", name)
         if name == "normal":

@@ -29,12 +29,14 @@ DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
 
 @dataclass
 class Agreement:
-    """What the numerics check saw: the configurations and cases, and per baseline (and for
-    the honest computation) its worst error over its bound (the worse of whole and rows)."""
+    """What the numerics check saw: the configurations and cases, per baseline (and for the
+    honest computation) its worst error over its bound (the worse of whole and rows), and the
+    baselines that cannot run here, with why (target_api.Baseline)."""
 
     configs: list[str] = field(default_factory=list)
     cases: tuple[str, ...] = ()
     worst: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 def check_draws(spec: TargetSpec) -> int:
@@ -58,6 +60,11 @@ def small_configs(spec: TargetSpec) -> tuple[Config, ...]:
 def check_numerics(spec: TargetSpec, device: str) -> Agreement:
     """Every small configuration under every input case, on ``device`` ("cpu" or "cuda")."""
     agreement = Agreement(cases=spec.problem.input_cases)
+    numerics = spec.problem.numerics()
+    for name in spec.baselines:
+        why = numerics.baseline_missing(name)
+        if why:
+            agreement.missing[name] = why
     for index, config in enumerate(small_configs(spec)):
         agreement.configs.append(config.name)
         for case in agreement.cases:
@@ -80,6 +87,8 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
         _judge(spec, "the honest computation", honest, inputs, config, where, agreement,
                "is outside its own tolerance")
     for name, make in numerics.baselines.items():
+        if name in agreement.missing:
+            continue
         with _user_code(f"baseline {name}", where):
             call = make(config)
             call.stage(inputs)
