@@ -21,6 +21,7 @@ from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.problem import (
     BaselineCall,
     Config,
+    Contract,
     InputSet,
     Numerics,
     Param,
@@ -81,6 +82,11 @@ class VectorAdd:
 
     def numerics(self) -> Numerics:
         return NUMERICS
+
+    def contract(self) -> Contract:
+        return Contract(entry="avo_vector_add(a, b, out, n)", exact="every element added",
+                        rows="Each element", drawn="none", work="n FLOPs",
+                        precision={"float32": "float32"})
 
 
 def torch_add(config: Config) -> BaselineCall:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .problem import BaselineCall, Config, InputSet, Param, RowSample, on_inputs
+from .problem import BaselineCall, Config, Contract, InputSet, Param, RowSample, on_inputs
 from .target_api import (
     Baseline,
     Dims,
@@ -26,6 +26,7 @@ from .target_api import (
     check_config,
     shape_of,
 )
+from .target_words import contract_of
 from .targets import BF16_TOLERANCE, FP32_TOLERANCE, Seed, TargetSource, TargetSpec, Tolerance
 
 if TYPE_CHECKING:
@@ -140,6 +141,9 @@ class DeclaredProblem:
         where = f"{self._out}[{', '.join(map(str, leading))}]" if leading else self._out
         return f"row {row} of {where}"
 
+    def contract(self) -> Contract:
+        return contract_of(self.target)
+
     def numerics(self) -> Numerics:
         if self._numerics is None:
             self._numerics = DeclaredNumerics(self)
@@ -242,8 +246,10 @@ def tolerance_of(target: Target) -> Tolerance:
                      declared=declared.why)
 
 
-def spec_of(target: Target, source: TargetSource | None, seed_path: str) -> TargetSpec:
-    """The TargetSpec of ``target``, loaded from ``source`` with its seed at ``seed_path``."""
+def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: str = ""
+            ) -> TargetSpec:
+    """The TargetSpec of ``target``, loaded from ``source`` with its seed at ``seed_path``;
+    ``about`` is what the file says of itself (its docstring), which the agent is shown."""
     problem = DeclaredProblem(target, source)
     defaults = KIND_DEFAULTS[target.kind]
 
@@ -268,6 +274,7 @@ def spec_of(target: Target, source: TargetSource | None, seed_path: str) -> Targ
         gate_cap_s=defaults.gate_cap_s,
         max_plausible_ratio=defaults.max_plausible_ratio,
         seeds=(Seed(seed_path, "the seed the target file names"),),
+        notes=(about.strip(),) if about.strip() else (),
         source=source,
     )
 

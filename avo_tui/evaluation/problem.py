@@ -91,6 +91,19 @@ class Config:
         return {**dict(self.dims), "dtype": self.dtype}
 
 
+@dataclass(frozen=True)
+class Contract:
+    """What a problem asks of a kernel, in the words the agent's instructions use (its rules
+    and "how you are judged"), so an agent evolving any target is told that target's terms."""
+
+    entry: str  # the entry point's parameters, each with its shape or meaning
+    exact: str  # what computing it exactly, with no work skipped, means for this problem
+    rows: str  # what one checked row of the output is: "Each query row"
+    drawn: str  # what correctness draws beside the fixed shapes
+    work: str  # how the score counts a launch's work
+    precision: dict[str, str]  # per dtype: the precision an honest kernel keeps
+
+
 class Problem(Protocol):
     """What a target computes, as the parent process and the harness see it (no torch)."""
 
@@ -145,6 +158,10 @@ class Problem(Protocol):
 
     def numerics(self) -> Numerics:
         """The torch side, imported in the worker alone."""
+        ...
+
+    def contract(self) -> Contract:
+        """The problem's terms, in words, for the agent's instructions."""
         ...
 
 

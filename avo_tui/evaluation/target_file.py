@@ -35,11 +35,11 @@ def load(ref: str) -> TargetSpec:
     cached = _loaded.get(path)
     if cached is not None and cached.source is not None and cached.source.sha256 == sha256:
         return cached
-    target = _run(path, data, sha256)
+    target, about = _run(path, data, sha256)
     seed = Path(path).parent / target.seed
     if not seed.is_file():
         raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
-    spec = spec_of(target, TargetSource(path, sha256), str(seed))
+    spec = spec_of(target, TargetSource(path, sha256), str(seed), about)
     try:
         check_work(spec)
     except TargetFileError as error:
@@ -73,8 +73,8 @@ def _read(path: str) -> bytes:
         raise TargetFileUnusable(path, error.strerror or str(error)) from None
 
 
-def _run(path: str, data: bytes, sha256: str) -> Target:
-    """Run the file's bytes as a module of its own and return its ``target``."""
+def _run(path: str, data: bytes, sha256: str) -> tuple[Target, str]:
+    """Run the file's bytes as a module of its own: its ``target``, and its docstring."""
     try:
         code = compile(data, path, "exec")
     except SyntaxError as error:
@@ -99,7 +99,7 @@ def _run(path: str, data: bytes, sha256: str) -> Target:
     if not isinstance(target, Target):
         raise TargetFileUnusable(path, f"its target is a {type(target).__name__}, not a "
                                        "Target (from avo_tui.evaluation)")
-    return target
+    return target, module.__doc__ or ""
 
 
 def _line_in(path: str, error: BaseException) -> str:

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..problem import Config, Param
+from ..problem import Config, Contract, Param
 
 if TYPE_CHECKING:
     from ..problem import Numerics
@@ -195,6 +195,9 @@ class Attention:
         batch, head, row = position
         return f"query row {row} of head {head}, batch {batch}"
 
+    def contract(self) -> Contract:
+        return CONTRACT
+
     def numerics(self) -> Numerics:
         # By name: this module stays free of torch, and the torch side imports this one.
         module = importlib.import_module(f"{__package__}.attention_torch")
@@ -203,3 +206,23 @@ class Attention:
 
 
 ATTENTION = Attention()
+
+CONTRACT = Contract(
+    entry=("avo_attention_fwd(q, k, v, out, batch, heads_q, heads_kv, seq_len, head_dim, "
+           "causal, scale): q and out [batch, heads_q, seq_len, head_dim], k and v [batch, "
+           "heads_kv, seq_len, head_dim], contiguous; query head h reads key/value head "
+           "h / (heads_q / heads_kv); causal 0 or 1; scale 1/sqrt(head_dim)."),
+    exact=("The softmax covers every key the mask admits, maximum-subtracted: no key, tile or "
+           "row skipped."),
+    rows="Each query row",
+    drawn=("every remainder of the tile sizes, causal and not, inputs normal, large, dominant "
+           "or flat"),
+    work="attention counts 4*B*Hq*S*S*D, halved for causal",
+    precision={
+        "bfloat16": "bf16 inputs and output, fp32 accumulation of both matrix products and of "
+                    "the softmax's running maximum and sum",
+        "float16": "fp16 inputs and output, fp32 accumulation of both matrix products and of "
+                   "the softmax's running maximum and sum",
+        "float32": "float32 inputs, output and accumulation",
+    },
+)

@@ -56,14 +56,14 @@ LEFT_OUT_CHARS = 40  # "(N older left out for space)"
 RULES = """\
 Rules. They are not negotiable: a kernel that breaks one is worthless however fast it \
 measures, the operator will reject it, and the evaluator is built to catch it.
-- Compute what the target defines, at its precision: {precision}. The softmax covers every \
-key the mask admits, maximum-subtracted: no key, tile or row skipped. Approximate \
+- Compute what the target defines, at its precision: {precision}. {exact} Approximate \
 instructions ({approximations}) and another order of summation are fine: the tolerance the \
 evaluator judges by (below) is the rule, on every shape and input. Why: a faster wrong answer \
 is not a result.
 - The same math on every shape. No branch, table or constant keyed to the tested sizes, batch \
-or head counts. Choosing tiles by head dimension, or handling a remainder, is fine when every \
-shape stays exact. Why: the evaluator draws new shapes every time, and users run others.
+or head counts. Choosing tiles by a dimension (the head dimension, say), or handling a \
+remainder, is fine when every shape stays exact. Why: the evaluator draws new shapes \
+every time, and users run others.
 - Never touch the harness. The kernel is source only: no memory outside its tensors, no \
 timing, no state kept between launches, nothing that tells a checked launch from a timed one. \
 Why: the score must measure the kernel, not the measurement.
@@ -107,20 +107,20 @@ them unless they are impossible, and say so when they are.
 The target, {target}: {description}
 Toolchain {toolchain}. The harness owns allocation, launch, timing and checking; the kernel \
 declares {declares} in `avo:` comments (the kernel contract in the knowledge base, and the \
-seed's own comments). {layouts}
+seed's own comments). The entry point: {entry}
+{layouts}
 Timed grid: {grid}.
 Edge shapes checked for correctness only: {edges}.
 
 How you are judged:
 - Correctness, on every evaluation: each configuration of the grid, the edge shapes, and \
-shapes drawn at random (every remainder of the tile sizes, causal and not, inputs normal, \
-large, dominant or flat), with fresh inputs and a poisoned output before every launch, and \
-timed launches checked at random. Each query row, and the whole output, must lie within \
+shapes drawn at random ({drawn}), with fresh inputs and a poisoned output before every launch, and \
+timed launches checked at random. {rows}, and the whole output, must lie within \
 {margin:g}x the error an honest computation at the target's precision makes on the same \
 inputs, and never needs to be closer than {row_floor:g} of the row's norm. One failure scores \
 the whole kernel zero.
 - Speed: the median of many launches, inputs rotated, caches flushed; throughput in {unit} \
-(attention counts 4*B*Hq*S*S*D, halved for causal); the geometric mean over the grid, and its \
+({work}); the geometric mean over the grid, and its \
 ratio to each baseline timed in the same run. Your bar is the strongest baseline of each \
 configuration (the brief and evaluate name it), not {baseline}.
 - Commit: every evaluation times your kernel beside the best, launch by launch, and reads \
@@ -164,13 +164,8 @@ DEVICE_WORDS = {
     },
 }
 
-PRECISION = {
-    "bfloat16": "bf16 inputs and output, fp32 accumulation of both matrix products and of the "
-                "softmax's running maximum and sum",
-    "float16": "fp16 inputs and output, fp32 accumulation of both matrix products and of the "
-               "softmax's running maximum and sum",
-    "float32": "float32 inputs, output and accumulation",
-}
+# What a target file says of itself, at most this long in the instructions.
+ABOUT_CHARS = 4000
 
 
 def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
@@ -178,13 +173,18 @@ def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
     hardware = ctx.hardware()
     arch = str(hardware.get("arch") or ("cpu" if target.device == "cpu" else ""))
     words = DEVICE_WORDS["cuda" if target.device == "cuda" else "cpu"]
+    contract = target.problem.contract()
     return SYSTEM.format(
         **words,
         rules=rules(target),
         target=target.name,
         description=target.description,
         toolchain=target.toolchain,
-        layouts=" ".join(target.notes),
+        entry=contract.entry,
+        layouts=report.clip(" ".join(target.notes), ABOUT_CHARS),
+        drawn=contract.drawn,
+        rows=contract.rows,
+        work=contract.work,
         unit=target.unit,
         baseline=target.baselines[0] if target.baselines else "no baseline",
         grid=", ".join(c.name for c in target.configs),
@@ -205,7 +205,8 @@ def rules(target: TargetSpec) -> str:
     """The rules of the search, for ``target``'s precision and device."""
     dtype = target.configs[0].dtype if target.configs else "float32"
     words = DEVICE_WORDS["cuda" if target.device == "cuda" else "cpu"]
-    return RULES.format(precision=PRECISION.get(dtype, dtype),
+    contract = target.problem.contract()
+    return RULES.format(precision=contract.precision.get(dtype, dtype), exact=contract.exact,
                         approximations=words["approximations"])
 
 

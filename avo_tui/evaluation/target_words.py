@@ -1,0 +1,158 @@
+"""A target file's terms in words (problem.Contract), for the agent's instructions: its entry
+point's parameters with their shapes, what it means to skip no work, its checked rows, its
+drawn inputs and how its work is counted.
+
+Shapes and the work are read off the file's own functions by calling them on symbols instead
+of numbers (``lambda c: (c["m"], c["k"])`` reads ``[m, k]``, ``2 * c["m"] * c["n"]`` reads
+``2*m*n``). A function that branches on a dimension, or does anything a symbol cannot, is
+described by its values on the first timed configuration instead, or by its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .problem import Contract
+from .target_api import Float, Input, Int, Output, Target
+
+PRECISION = {
+    "bfloat16": "bf16 inputs and output, fp32 accumulation",
+    "float16": "fp16 inputs and output, fp32 accumulation",
+    "float32": "float32 inputs, output and accumulation",
+}
+
+
+class Symbol(str):
+    """A dimension's name standing in for its value; arithmetic on it builds the expression.
+    Truth and comparison are refused, so a function that branches on a dimension fails here
+    rather than describing one branch as the whole."""
+
+    sum = False  # whether the expression is a sum or difference, bracketed inside a product
+
+    def __bool__(self) -> bool:
+        raise TypeError("a symbol has no truth value")
+
+    def _compared(self, other: object) -> bool:
+        raise TypeError("a symbol cannot be compared")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _compared
+    __hash__ = str.__hash__
+
+    def _join(self, op: str, other: object, swap: bool = False) -> Symbol:
+        left, right = (other, self) if swap else (self, other)
+        if op in "*/%" or op == "//":
+            left, right = _bracketed(left), _bracketed(right)
+        joined = Symbol(f"{left}{op}{right}")
+        joined.sum = op in "+-"
+        return joined
+
+    def __add__(self, other: object) -> Symbol:
+        return self._join("+", _number(other))
+
+    def __radd__(self, other: object) -> Symbol:
+        return self._join("+", _number(other), swap=True)
+
+    def __sub__(self, other: object) -> Symbol:
+        return self._join("-", _number(other))
+
+    def __rsub__(self, other: object) -> Symbol:
+        return self._join("-", _number(other), swap=True)
+
+    def __mul__(self, other: object) -> Symbol:
+        return self._join("*", _number(other))
+
+    def __rmul__(self, other: object) -> Symbol:
+        return self._join("*", _number(other), swap=True)
+
+    def __truediv__(self, other: object) -> Symbol:
+        return self._join("/", _number(other))
+
+    def __rtruediv__(self, other: object) -> Symbol:
+        return self._join("/", _number(other), swap=True)
+
+    def __floordiv__(self, other: object) -> Symbol:
+        return self._join("//", _number(other))
+
+    def __mod__(self, other: object) -> Symbol:
+        return self._join("%", _number(other))
+
+
+def _number(other: object) -> object:
+    """An operand a symbol may meet: a number or another symbol, nothing else."""
+    if isinstance(other, bool) or not isinstance(other, int | float | Symbol):
+        raise TypeError(f"a symbol cannot meet {type(other).__name__}")
+    return other
+
+
+def _bracketed(operand: object) -> str:
+    return f"({operand})" if isinstance(operand, Symbol) and operand.sum else str(operand)
+
+
+def _symbols(target: Target) -> dict[str, Symbol]:
+    return {name: Symbol(name) for name in target.dims}
+
+
+def _read(function: Callable[[Any], Any], target: Target) -> Any:
+    """``function`` on the dimensions as symbols; None where it cannot be read so."""
+    try:
+        return function(_symbols(target))
+    except Exception:  # the user's code, on something it was never written for
+        return None
+
+
+def shape_words(tensor: Input | Output, target: Target) -> str:
+    """``[m, k]``; or the shape on the first timed configuration, named so."""
+    read = _read(tensor.shape, target)
+    if isinstance(read, tuple | list) and read and all(isinstance(s, Symbol | int) and
+                                                       not isinstance(s, bool) for s in read):
+        return f"[{', '.join(str(s) for s in read)}]"
+    first = dict(target.configs[0])
+    shape = ", ".join(str(s) for s in tensor.shape(first))
+    return f"[{shape}] on {_named(first)}"
+
+
+def work_words(target: Target) -> str:
+    """How the score counts a launch's work: ``2*m*n*k FLOPs``."""
+    read = _read(target.flops, target)
+    if isinstance(read, Symbol):
+        return f"this target counts {read} FLOPs a launch"
+    return "this target counts a launch's FLOPs with its own function (flops, in its file)"
+
+
+def entry_words(target: Target) -> str:
+    """The entry point's parameters, in order, each with its shape or meaning."""
+    words = []
+    for p in target.parameters:
+        if isinstance(p, Input):
+            words.append(f"{p.name} {shape_words(p, target)} (input, read only)")
+        elif isinstance(p, Output):
+            words.append(f"{p.name} {shape_words(p, target)} (the output; NaN when the kernel "
+                         "starts)")
+        elif isinstance(p, Int):
+            words.append(f"int {p.name}" + (" (the dimension)" if p.value is None else ""))
+        elif isinstance(p, Float):
+            words.append(f"float {p.name}")
+    return (f"{target.entry}({', '.join(p.name for p in target.parameters)}): "
+            + "; ".join(words) + f". Tensors are contiguous {target.dtype}.")
+
+
+def contract_of(target: Target) -> Contract:
+    out = next(p for p in target.parameters if isinstance(p, Output))
+    cases = ("normal", *target.cases)
+    cases_words = cases[0] if len(cases) == 1 else f"{', '.join(cases[:-1])} or {cases[-1]}"
+    drawn = ("shapes the target draws afresh each time" if target.draw is not None
+             else "the edge shapes again")
+    return Contract(
+        entry=entry_words(target),
+        exact=(f"Every element of {out.name} is computed from the inputs as the target "
+               "defines it: no row, column or term skipped."),
+        rows=f"Each row of {out.name} (along its last dimension)",
+        drawn=f"{drawn}, inputs {cases_words}",
+        work=work_words(target),
+        precision=PRECISION,
+    )
+
+
+def _named(dims: dict[str, int | bool]) -> str:
+    return " ".join(f"{name}={value}" for name, value in dims.items())
