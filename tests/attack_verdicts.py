@@ -4,7 +4,8 @@ and the CUDA ones (tests/gpu/test_gpu_attacks_every_target.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +15,8 @@ from avo_tui.evaluation import EvalRequest, EvalResult, Worker
 from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.targets import TARGETS
+from avo_tui.evaluation.targets import TARGETS, TargetSpec
+from avo_tui.evaluation.toolchains.c import CToolchain
 
 # A cheat that cannot tell checked launches from others is neutralised when it runs at most this
 # many times its honest twin's speed: what is left is noise, far below what each would gain
@@ -58,15 +60,29 @@ class Attacks:
         # A target with no file: the worker's process cannot find it, this one can while it
         # is registered (the candidate still runs in its own confined process).
         self._pipeline = self._pipeline or Pipeline(target.spec.device)
-        before = TARGETS.get(target.ref)
-        TARGETS[target.ref] = target.spec
-        try:
+        with registered(target.spec):
             return Evaluation(self._pipeline, request, lambda phase, detail: None).run()
-        finally:
-            if before is None:
-                del TARGETS[target.ref]
-            else:
-                TARGETS[target.ref] = before
+
+
+def skip_without_c_compiler() -> None:
+    try:
+        CToolchain().version()
+    except Exception as error:  # no C compiler on this machine
+        pytest.skip(str(error))
+
+
+@contextmanager
+def registered(spec: TargetSpec) -> Iterator[None]:
+    """``spec`` found by its name in this process (a target with no file), while inside."""
+    before = TARGETS.get(spec.name)
+    TARGETS[spec.name] = spec
+    try:
+        yield
+    finally:
+        if before is None:
+            del TARGETS[spec.name]
+        else:
+            TARGETS[spec.name] = before
 
 
 @dataclass(frozen=True)

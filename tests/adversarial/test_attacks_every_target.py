@@ -22,22 +22,18 @@ from pathlib import Path
 
 import pytest
 from attack_targets import attack_target, target_names
-from attack_verdicts import Attacks, assert_rejected, assert_verdict
+from attack_verdicts import Attacks, assert_rejected, assert_verdict, skip_without_c_compiler
 from target_example import write_example
 
 from avo_tui.evaluation import Worker
 from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND
-from avo_tui.evaluation.toolchains.c import CToolchain
 
 TARGETS = target_names("cpu")
 
 
 @pytest.fixture(scope="module")
 def attacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attacks]:
-    try:
-        CToolchain().version()
-    except Exception as error:  # no C compiler on this machine
-        pytest.skip(str(error))
+    skip_without_c_compiler()
     scratch = tmp_path_factory.mktemp("attacks")
     with Worker() as worker:
         yield Attacks(worker, lambda name: attack_target(name, Path(scratch)))

@@ -35,14 +35,13 @@ from collections.abc import Iterator
 import pytest
 import test_targets_problem
 import torch
+from attack_verdicts import registered, skip_without_c_compiler
 from test_targets_problem import HONEST, vector
 
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.paired import PAIRS_PER_BLOCK, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.problem import Config, InputSet
-from avo_tui.evaluation.targets import TARGETS
-from avo_tui.evaluation.toolchains.c import CToolchain
 
 HONEST_S = 0.8e-3  # a modelled launch that does the work
 SKIPPED_S = 1e-5  # one that returns at once
@@ -106,15 +105,9 @@ class ModelKernel:
 
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[Pipeline]:
-    try:
-        CToolchain().version()
-    except Exception as error:  # no C compiler on this machine
-        pytest.skip(str(error))
-    TARGETS[SPEC.name] = SPEC
-    try:
+    skip_without_c_compiler()
+    with registered(SPEC):
         yield Pipeline("cpu")
-    finally:
-        del TARGETS[SPEC.name]
 
 
 def beside_the_best(pipeline: Pipeline, watches: bool) -> EvalResult:
