@@ -58,6 +58,7 @@ LONGEST_FIRST = (
     "tests/test_app.py",
     "tests/adversarial/test_judge_rows.py",
     "tests/adversarial/test_adversarial_cpu.py",
+    "tests/adversarial/test_attacks_every_target.py",
     "tests/test_agent_cli.py",
     "tests/test_eval_cli.py",
     "tests/test_suspects.py",

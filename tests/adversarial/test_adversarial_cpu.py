@@ -1,5 +1,10 @@
 """Kernels that break or cheat: each is rejected for its class's reason, or gains nothing.
 
+These are attention's own (a naive attention forward, naive.h, plus one way of breaking or
+cheating each). The cheats every target meets (skipping repeated launches, caching by pointer
+or by sampled inputs, writing inputs, lower precision, a slice left undone) are
+test_attacks_every_target.py's, cpu-attention among the targets.
+
 One warm worker serves the whole module, as in a run. After every rejected kernel an honest one
 is evaluated on the same worker and must pass, so a failure can never poison what follows. The
 cheats are written as an attacker who has read the harness would write them; each passed the
@@ -112,8 +117,8 @@ def test_a_hanging_kernel_times_out_and_the_worker_recovers(worker: Worker) -> N
 
 
 def test_the_caching_cheats_can_tell_the_timed_problems() -> None:
-    # cached_output.c and caches_by_pointer.c cache only problems with four query heads, as an
-    # attacker who has read targets.py would: those of the quick grid, which alone are timed.
+    # cached_output.c caches only problems with four query heads, as an attacker who has read
+    # targets.py would: those of the quick grid, which alone are timed.
     # The drawn shapes take the first edge shape's heads, and may repeat an edge shape.
     target = get_target(TARGET)
     assert {c["heads_q"] for c in target.grid(quick=True)} == {TIMED_HEADS_Q}
@@ -127,14 +132,10 @@ def test_the_caching_cheats_can_tell_the_timed_problems() -> None:
         ("partial_write.c", "nonfinite", False),
         ("no_causal_mask.c", "incorrect", False),
         ("multiple_of_64.c", "incorrect", True),
-        ("modifies_inputs.c", "inputs_modified", False),
         ("cached_output.c", "stale_output", False),
         ("slower_after_first.c", "unstable_timing", False),
-        # class 1: tells timed launches by repetition, or by the time since the last call
-        ("skips_when_timed.c", "stale_output", False),
+        # class 1: tells timed launches by the time since the last call
         ("skips_when_called_recently.c", "stale_output", False),
-        # class 2: a cache keyed on the input buffers' addresses
-        ("caches_by_pointer.c", "stale_output", False),
         # class 3: a thread left spinning after the launch returns
         ("hog_thread.c", "background_work", False),
         # class 5: inputs that are not N(0, 1), lengths nobody fixed in advance, a tolerance
@@ -168,8 +169,6 @@ def test_wrong_or_cheating_kernel_is_rejected(
 @pytest.mark.parametrize(
     "kernel",
     [
-        "skips_unless_poisoned.c",  # class 1: skips when the output holds an answer
-        "caches_by_sampled_inputs.c",  # class 2: a cache keyed on a few input values
         "patches_clock.c",  # class 3: rewrites time.perf_counter_ns in its process
     ],
 )

@@ -1,0 +1,144 @@
+"""A cheat that watches for checks, against the commit gate (measure.time_beside): the one attack
+found that is not rejected and gains (issue 41's attack tests).
+
+Beside the best version, each block checks at most one of the candidate's PAIRS_PER_BLOCK
+launches (measure._block: one, with CHECK_CHANCE, surely in a configuration's first block). A
+check is seen after the fact: the worker checks the launch before the next one is prepared, and
+the kernel's clock shows the pause (a C runner is frozen meanwhile: 100-240 ms against 10-20 ms
+between unchecked launches of the docs' example on a loaded 2-core machine; a GPU kernel reads
+%globaltimer, and a checked launch ends its batch). So once the block's first launch was
+checked, the cheat knows the other five will not be, and skips them. It is never caught: it
+never skips a launch that is checked. Too few checked launches look unlike their neighbours
+(only those at the start of a block) for checks.check_consistent to object. The block's value,
+a median over its pairs, reads as if the candidate were many times faster, in one block of
+twelve (one of six in the first sweep); the gain is a mean of block values, so it grows with
+every such block, and the gate accepts it, sure of it, once enough blocks have come.
+
+On a real C kernel (the docs' example, a cheat that skipped the rest of any block after
+seeing its check), 1 gate evaluation in 12 accepted a 2.1x gain (11 were stale_output, its
+check-watching still crude); the model below makes it certain: the kernel is a Python object
+that the harness drives as it drives a runner, and that sees a check as the real cheat would,
+when the harness asks it for the checked launch's output (Kernel.settle, which only a check
+calls). Times are modelled too, the honest launch's with 2% noise. Over evaluation seeds 1 to 30
+the gate accepted the model in 20 (1.3x to 2.0x, after 96 to 384 sweeps, every checked launch
+correct, no note of inconsistent timing) and rejected it in 10 (at the look after 12 sweeps,
+no early check having come yet).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterator
+
+import pytest
+import test_targets_problem
+import torch
+from attack_verdicts import registered, skip_without_c_compiler
+from test_targets_problem import HONEST, vector
+
+from avo_tui.evaluation import EvalRequest, EvalResult
+from avo_tui.evaluation.paired import PAIRS_PER_BLOCK, GatePlan
+from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+from avo_tui.evaluation.problem import Config, InputSet
+
+HONEST_S = 0.8e-3  # a modelled launch that does the work
+SKIPPED_S = 1e-5  # one that returns at once
+SEED = 41  # the evaluation's: which launches the harness checks
+SPEC = dataclasses.replace(
+    test_targets_problem.SPEC, name="vector-add-watched", configs=(vector(4096),),
+    quick_configs=(vector(4096),), edge_configs=(vector(37),), gate_cap_s=120.0)
+
+
+class ModelKernel:
+    """A C kernel in its runner as the harness sees it (device.Kernel): out = a + b, in a
+    process renewed before every sweep. ``watches``: on the timed configuration, after a check
+    of the first launch of a block, it skips the block's other launches, leaving the output as
+    the harness left it."""
+
+    fresh_on_renew = True
+
+    def __init__(self, watches: bool, seed: int) -> None:
+        self.watches = watches
+        self.noise = random.Random(seed)
+        self.calls = 0
+        self.first_checked = False
+        self.staged: tuple[InputSet, torch.Tensor] | None = None
+        self.timed = False
+
+    def renew(self) -> None:
+        self.calls = 0  # a fresh process: the warm-up is call 1, a block's launches 2 to 7
+        self.first_checked = False
+
+    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        self.staged = (inputs, out)
+        self.timed = config in SPEC.quick_configs
+
+    def fire(self) -> float:
+        assert self.staged is not None
+        inputs, out = self.staged
+        self.calls += 1
+        if self.watches and self.timed and self.first_checked and self.calls <= 1 + PAIRS_PER_BLOCK:
+            return SKIPPED_S
+        out.copy_(inputs["a"] + inputs["b"])
+        return HONEST_S * math.exp(self.noise.gauss(0.0, 0.02))
+
+    def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
+        # Only a check asks for a launch's output: the pause a real cheat sees on its clock.
+        self.first_checked = self.calls == 2
+
+    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+        self.stage(config, inputs, out)
+        self.fire()
+        self.settle(inputs, out)
+
+    def signature(self, config: Config) -> None:
+        return None
+
+    def check_idle(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[Pipeline]:
+    skip_without_c_compiler()
+    with registered(SPEC):
+        yield Pipeline("cpu")
+
+
+def beside_the_best(pipeline: Pipeline, watches: bool) -> EvalResult:
+    """The gate's evaluation of the model beside an honest model as the best version (the
+    sources are compiled as usual, then the models are loaded in their place)."""
+    request = EvalRequest(SPEC.name, {"add.c": HONEST + "int candidate = 1;\n"}, quick=True,
+                          seed=SEED, measure_baselines=False, incumbent={"add.c": HONEST},
+                          gate=GatePlan(cap_s=SPEC.gate_cap_s))
+    evaluation = Evaluation(pipeline, request, lambda phase, detail: None)
+    models = iter((ModelKernel(watches, 1), ModelKernel(False, 2)))
+    evaluation.load = lambda compiled, declared, loaded: next(models)  # type: ignore[method-assign]
+    return evaluation.run()
+
+
+def test_the_honest_model_gains_nothing_beside_itself(pipeline: Pipeline) -> None:
+    result = beside_the_best(pipeline, watches=False)
+    assert result.correct, result.failure
+    assert result.beside["decision"] == "reject"
+    assert result.incumbent_gain is not None and abs(math.log(result.incumbent_gain)) < 0.02
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a cheat that watches for checks passes the commit gate: each block checks at most one "
+    "launch of the candidate and the kernel sees the check's pause, so it skips the rest of a "
+    "block whose first launch was checked; the mean of block values counts those blocks as a "
+    "gain (issue 41's attack tests; see this module's docstring)"))
+def test_a_cheat_that_watches_for_checks_is_not_accepted(pipeline: Pipeline) -> None:
+    result = beside_the_best(pipeline, watches=True)
+    # It is correct on every launch the harness checked, and its score is honest: the median
+    # of its launches. Only the gate's paired gain is wrong.
+    assert result.correct, result.failure
+    assert result.beside["decision"] != "accept", (
+        f"accepted: {result.incumbent_gain:.2f}x after {result.beside['sweeps']} sweeps, "
+        f"{sum(len(c.checked_s) for c in result.timed)} launches checked, notes {result.notes}")
