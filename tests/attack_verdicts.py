@@ -12,7 +12,7 @@ import pytest
 from attack_targets import AttackTarget
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker
-from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND
+from avo_tui.evaluation.measure import TIMING_ROUNDS
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.targets import TARGETS, TargetSpec
@@ -150,6 +150,6 @@ def assert_gains_nothing(attacks: Attacks, target: str, attack: str) -> None:
     assert honest.correct, honest.failure
     result = attacks.evaluate(target, attack)
     assert result.correct, result.failure
-    assert all(c.verified == VERIFIED_PER_ROUND * TIMING_ROUNDS for c in result.timed)
+    assert all(c.verified >= TIMING_ROUNDS for c in result.timed)
     assert not result.flags, result.flags
     assert result.geomean < NEUTRALISED * honest.geomean, (result.geomean, honest.geomean)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -316,16 +317,37 @@ def test_a_second_look_that_is_inconsistent_too_rejects_the_kernel(
 def test_each_kernels_first_block_on_a_configuration_has_a_checked_launch() -> None:
     """A gate that rejects at its first look (three sweeps) on a two-configuration grid left
     the best unchecked 1.6% of the time: a best replaying stale output then went unnamed."""
+    candidate, best, blocks = _blocks(sure=True)
+    for block in blocks:
+        for subject in (candidate, best):
+            assert sum(checked for s, checked in block if s is subject) >= 1
+
+
+def test_a_check_seen_says_nothing_of_the_next_launch() -> None:
+    """Each launch in a block is checked on a chance of its own (timing.draw_checks): a kernel
+    sees a check by the pause it leaves, and with one check a block at most, a cheat that saw
+    it skipped the rest of the block unseen and passed the gate (test_check_watching.py). So
+    blocks with two checked launches of one kernel come too, and after a checked launch the
+    next is checked about as often as any."""
+    candidate, best, blocks = _blocks(sure=False)
+    counts = [sum(c for s, c in block if s is subject) for block in blocks
+              for subject in (candidate, best)]
+    # each of 6 launches with a chance of 1/12: none in 59% of blocks, two or more in 8%
+    assert 0.50 < counts.count(0) / len(counts) < 0.68
+    assert sum(n >= 2 for n in counts) / len(counts) > 0.03
+    after_a_check = []  # the candidate's next launch in the same block, after a checked one
+    for block in blocks:
+        mine = [c for s, c in block if s is candidate]
+        after_a_check += [b for a, b in pairwise(mine) if a]
+    assert 0.02 < sum(after_a_check) / len(after_a_check) < 0.2
+
+
+def _blocks(sure: bool) -> tuple[Subject, Subject, list[list[tuple[Subject, bool]]]]:
     from avo_tui.evaluation import EvalRequest
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 
     evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
     candidate = Subject("candidate", lambda: None, lambda: 1e-3)
     best = Subject("incumbent", lambda: None, lambda: 1e-3)
-    for first in (0, 1) * 50:
-        block = evaluation._block(candidate, best, first, sure=True)
-        for subject in (candidate, best):
-            assert sum(checked for s, checked in block if s is subject) == 1
-    later = [evaluation._block(candidate, best, 0) for _ in range(200)]
-    unchecked = sum(not any(c for s, c in block if s is best) for block in later)
-    assert 60 < unchecked < 140  # later blocks: a check with CHECK_CHANCE, one in two
+    return candidate, best, [evaluation._block(candidate, best, n % 2, sure=sure)
+                             for n in range(1000)]

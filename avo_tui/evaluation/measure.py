@@ -41,16 +41,17 @@ from .timing import (
     beside_logs,
     beside_timing,
     choose_verified,
+    draw_checks,
     neighbour_ratios,
     summarize,
 )
 
 TIMING_ROUNDS = 3
-VERIFIED_PER_ROUND = 2  # candidate launches checked against the reference in each round
+VERIFIED_PER_ROUND = 2  # candidate launches checked in each round, on average; at least one
 AGAIN_CHECKED = 8  # checked launches of a second look before a kernel is called inconsistent
 AGAIN_SPACING = 4  # launches per checked one in that look
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
-CHECK_CHANCE = 0.5  # of each kernel's launches in a block beside the best, one is checked
+CHECK_CHANCE = 0.5  # checked launches of each kernel in a block beside the best, on average
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
 # Launches of each baseline timed beside the candidate per configuration and evaluation, at
 # least: below that a ratio to it swings by percents between evaluations (RESULTS.md).
@@ -199,7 +200,7 @@ class Measure(Checks):
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
             kernel.renew()
             turn = round_ % len(cycle)
-            verified = choose_verified(self.draws, expected, VERIFIED_PER_ROUND)
+            verified = draw_checks(self.draws, expected, VERIFIED_PER_ROUND - 1, sure=True)
             measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
                                         verified)
             for (subject, checked), seconds in measured:
@@ -335,7 +336,8 @@ class Measure(Checks):
         this configuration, within the time the target gives each baseline: a baseline answers
         the clock's swings unlike our kernel does, so its ratio needs more launches than the
         few a short gate gives it. The candidate launches between them, one of its launches
-        checked, and only serves as the reference here."""
+        checked surely and each on a chance too (timing.draw_checks), and only serves as the
+        reference here."""
         short = {s.name: BASELINE_LAUNCHES - len(samples[s.name]) for s in baselines}
         first_s = max(self.first_launch_s.get(config, 0.0), 1e-6)
         turns = min(max(short.values(), default=0),
@@ -345,11 +347,11 @@ class Measure(Checks):
             order += [s for s in baselines if short[s.name] > turn]
         if not order:
             return
-        checked = self.draws.randrange(len(order) + 1)
+        checked = draw_checks(self.draws, len(order) + 1, 1.0, sure=True)
         launches: list[Launch] = []
         for index, baseline in enumerate(order):
-            launches += [(candidate, index == checked), (baseline, False)]
-        launches.append((candidate, checked == len(order)))
+            launches += [(candidate, index in checked), (baseline, False)]
+        launches.append((candidate, len(order) in checked))
         self.progress("time", "baselines beside the candidate")
         measured = self.device.time_sequence([candidate, *baselines], launches)
         for (subject, _), seconds in zip(launches, measured, strict=True):
@@ -376,18 +378,19 @@ class Measure(Checks):
     def _block(self, candidate: Subject, best: Subject, first: int, sure: bool = False
                ) -> list[Launch]:
         """PAIRS_PER_BLOCK pairs in an A B B A ... order (A the candidate when ``first`` is 0);
-        each kernel has one of its launches checked with CHECK_CHANCE, drawn by the harness,
-        or surely where ``sure`` (a configuration's first block): a gate that decides in three
-        sweeps would otherwise leave a best unchecked on a quick grid 1.6% of the time, and a
-        best that replays stale output would then go unnamed."""
+        each launch of each kernel checked on its own chance, CHECK_CHANCE checked launches a
+        block on average (timing.draw_checks), and one more surely where ``sure`` (a
+        configuration's first block): a gate that decides in three sweeps would otherwise leave
+        a best unchecked on a quick grid 1.6% of the time, and a best that replays stale
+        output would then go unnamed."""
         a, b = (candidate, best) if first == 0 else (best, candidate)
         order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]
         subjects = [s for pair in order for s in pair]
         checked: set[int] = set()
         for subject in (candidate, best):
-            if sure or self.draws.random() < CHECK_CHANCE:
-                mine = [i for i, s in enumerate(subjects) if s is subject]
-                checked.add(self.draws.choice(mine))
+            mine = [i for i, s in enumerate(subjects) if s is subject]
+            checked.update(mine[i] for i in draw_checks(self.draws, len(mine), CHECK_CHANCE,
+                                                        sure))
         return [(s, i in checked) for i, s in enumerate(subjects)]
 
     def _kernel_subject(

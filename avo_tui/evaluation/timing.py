@@ -42,6 +42,24 @@ def choose_verified(rng: random.Random, expected: int, count: int) -> set[int]:
     return set(rng.sample(range(max(expected, count)), count))
 
 
+def draw_checks(rng: random.Random, positions: int, chance_total: float, sure: bool
+                ) -> set[int]:
+    """Which of a kernel's ``positions`` launches are checked: each on its own, with a chance
+    of ``chance_total / positions``, and one more at a drawn position where ``sure``.
+
+    Independent, because a kernel sees a check after the fact (the pause it leaves: a GPU
+    kernel reads %globaltimer, and a C runner its clock). Were the checks a fixed number, a
+    kernel that saw them all could skip the rest of its launches unseen, and it did: beside
+    the best, with one check per block, skipping a block's launches after its check passed
+    the gate in 20 of 30 evaluations (tests/adversarial/test_check_watching.py). With each
+    launch checked on its own chance, a check seen says nothing of the next launch."""
+    chance = min(1.0, chance_total / max(positions, 1))
+    checked = {index for index in range(positions) if rng.random() < chance}
+    if sure and positions:
+        checked.add(rng.randrange(positions))
+    return checked
+
+
 def summarize(samples: list[float]) -> Timing:
     ordered = sorted(samples)
     median = statistics.median(ordered)

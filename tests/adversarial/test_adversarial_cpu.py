@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND
+from avo_tui.evaluation.measure import TIMING_ROUNDS
 from avo_tui.evaluation.paired import MIN_SWEEPS
 
 KERNELS = Path(__file__).parent / "kernels"
@@ -80,7 +80,7 @@ def test_honest_kernel_passes_with_every_timed_configuration_checked(worker: Wor
     assert result.correct, result.failure
     assert all(c.passed for c in result.configs)
     assert not any(c.edge for c in result.timed)
-    assert all(c.verified == VERIFIED_PER_ROUND * TIMING_ROUNDS for c in result.timed)
+    assert all(c.verified >= TIMING_ROUNDS for c in result.timed)
 
 
 def test_compile_error_reports_its_line(worker: Worker) -> None:

@@ -26,7 +26,7 @@ from attack_verdicts import Attacks, assert_rejected, assert_verdict, skip_witho
 from target_example import write_example
 
 from avo_tui.evaluation import Worker
-from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND
+from avo_tui.evaluation.measure import TIMING_ROUNDS
 
 TARGETS = target_names("cpu")
 
@@ -50,7 +50,7 @@ def test_the_seed_in_the_wrapper_passes_with_every_timed_launch_checked(
     assert result.correct, result.failure
     spec = attacks.target(target).spec
     assert [c.name for c in result.timed] == [c.name for c in spec.grid(True)]
-    assert all(c.verified == VERIFIED_PER_ROUND * TIMING_ROUNDS for c in result.timed)
+    assert all(c.verified >= TIMING_ROUNDS for c in result.timed)
     assert not result.flags
 
 
@@ -75,9 +75,10 @@ def test_skipping_repeated_launches_is_stale_output(attacks: Attacks, target: st
     process each round, after one untimed warm-up.
 
     Rejected as stale_output: every timed launch starts from an output poisoned with NaN
-    (measure._kernel_subject), and each round checks VERIFIED_PER_ROUND launches drawn by the
-    harness among all of the round's (timing.choose_verified), so one of them is past the
-    round's first timed launch, and a checked launch must leave no NaN (judge.judge_sample)."""
+    (measure._kernel_subject), and each round checks launches drawn by the harness among all of
+    the round's, one surely and each on a chance of its own (timing.draw_checks), so one of
+    them is past the round's first timed launch almost always, and a checked launch must leave
+    no NaN (judge.judge_sample)."""
     assert_verdict(attacks, target, "skips_repeats")
 
 

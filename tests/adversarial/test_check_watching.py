@@ -1,28 +1,23 @@
 """A cheat that watches for checks, against the commit gate (measure.time_beside): the one attack
-found that is not rejected and gains (issue 41's attack tests).
+issue 41's attack tests found that passed the gate, and the change that stops it.
 
-Beside the best version, each block checks at most one of the candidate's PAIRS_PER_BLOCK
-launches (measure._block: one, with CHECK_CHANCE, surely in a configuration's first block). A
-check is seen after the fact: the worker checks the launch before the next one is prepared, and
-the kernel's clock shows the pause (a C runner is frozen meanwhile: 100-240 ms against 10-20 ms
-between unchecked launches of the docs' example on a loaded 2-core machine; a GPU kernel reads
-%globaltimer, and a checked launch ends its batch). So once the block's first launch was
-checked, the cheat knows the other five will not be, and skips them. It is never caught: it
-never skips a launch that is checked. Too few checked launches look unlike their neighbours
-(only those at the start of a block) for checks.check_consistent to object. The block's value,
-a median over its pairs, reads as if the candidate were many times faster, in one block of
-twelve (one of six in the first sweep); the gain is a mean of block values, so it grows with
-every such block, and the gate accepts it, sure of it, once enough blocks have come.
+A check is seen after the fact: the worker checks a launch before the next one is prepared,
+and the kernel's clock shows the pause (a C runner is frozen meanwhile: 100-240 ms against
+10-20 ms between unchecked launches of the docs' example on a loaded 2-core machine; a GPU
+kernel reads %globaltimer, and a checked launch ends its batch). When each block beside the
+best checked at most one of the candidate's PAIRS_PER_BLOCK launches, a kernel that saw the
+block's first launch checked knew the other five would not be, and skipped them. It was never
+caught, and the block's value, a median over its pairs, read as many times faster; the gain is
+a mean of block values, and the gate accepted it in 20 of evaluation seeds 1-30 (1.3x to 2.0x,
+every checked launch correct). On a real C kernel (the docs' example) 1 gate evaluation in 12
+accepted a 2.1x gain.
 
-On a real C kernel (the docs' example, a cheat that skipped the rest of any block after
-seeing its check), 1 gate evaluation in 12 accepted a 2.1x gain (11 were stale_output, its
-check-watching still crude); the model below makes it certain: the kernel is a Python object
-that the harness drives as it drives a runner, and that sees a check as the real cheat would,
-when the harness asks it for the checked launch's output (Kernel.settle, which only a check
-calls). Times are modelled too, the honest launch's with 2% noise. Over evaluation seeds 1 to 30
-the gate accepted the model in 20 (1.3x to 2.0x, after 96 to 384 sweeps, every checked launch
-correct, no note of inconsistent timing) and rejected it in 10 (at the look after 12 sweeps,
-no early check having come yet).
+Now each launch is checked on a chance of its own (timing.draw_checks): a check seen says
+nothing of the next launch, and the same cheat is caught (stale_output) or rejected in 30 of
+30 seeds (22 caught). The kernel here is a Python object that the harness drives as it drives
+a runner, and that sees a check as the real cheat would, when the harness asks it for the
+checked launch's output (Kernel.settle, which only a check calls). Times are modelled too, the
+honest launch's with 2% noise.
 """
 
 from __future__ import annotations
@@ -110,11 +105,11 @@ def pipeline() -> Iterator[Pipeline]:
         yield Pipeline("cpu")
 
 
-def beside_the_best(pipeline: Pipeline, watches: bool) -> EvalResult:
+def beside_the_best(pipeline: Pipeline, watches: bool, seed: int = SEED) -> EvalResult:
     """The gate's evaluation of the model beside an honest model as the best version (the
     sources are compiled as usual, then the models are loaded in their place)."""
     request = EvalRequest(SPEC.name, {"add.c": HONEST + "int candidate = 1;\n"}, quick=True,
-                          seed=SEED, measure_baselines=False, incumbent={"add.c": HONEST},
+                          seed=seed, measure_baselines=False, incumbent={"add.c": HONEST},
                           gate=GatePlan(cap_s=SPEC.gate_cap_s))
     evaluation = Evaluation(pipeline, request, lambda phase, detail: None)
     models = iter((ModelKernel(watches, 1), ModelKernel(False, 2)))
@@ -129,16 +124,12 @@ def test_the_honest_model_gains_nothing_beside_itself(pipeline: Pipeline) -> Non
     assert result.incumbent_gain is not None and abs(math.log(result.incumbent_gain)) < 0.02
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a cheat that watches for checks passes the commit gate: each block checks at most one "
-    "launch of the candidate and the kernel sees the check's pause, so it skips the rest of a "
-    "block whose first launch was checked; the mean of block values counts those blocks as a "
-    "gain (issue 41's attack tests; see this module's docstring)"))
-def test_a_cheat_that_watches_for_checks_is_not_accepted(pipeline: Pipeline) -> None:
-    result = beside_the_best(pipeline, watches=True)
-    # It is correct on every launch the harness checked, and its score is honest: the median
-    # of its launches. Only the gate's paired gain is wrong.
-    assert result.correct, result.failure
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_a_cheat_that_watches_for_checks_is_not_accepted(pipeline: Pipeline, seed: int) -> None:
+    result = beside_the_best(pipeline, watches=True, seed=seed)
+    if not result.correct:  # a launch it skipped was checked
+        assert result.failure is not None and result.failure.kind == "stale_output"
+        return
     assert result.beside["decision"] != "accept", (
         f"accepted: {result.incumbent_gain:.2f}x after {result.beside['sweeps']} sweeps, "
         f"{sum(len(c.checked_s) for c in result.timed)} launches checked, notes {result.notes}")

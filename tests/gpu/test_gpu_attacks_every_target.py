@@ -26,7 +26,7 @@ from attack_targets import attack_target, target_names  # noqa: E402
 from attack_verdicts import Attacks, assert_rejected, assert_verdict  # noqa: E402
 
 from avo_tui.evaluation import Worker  # noqa: E402
-from avo_tui.evaluation.measure import TIMING_ROUNDS, VERIFIED_PER_ROUND  # noqa: E402
+from avo_tui.evaluation.measure import TIMING_ROUNDS  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,
@@ -53,7 +53,7 @@ def test_the_seed_in_the_wrapper_passes_with_every_timed_launch_checked(
     assert result.correct, result.failure
     spec = attacks.target(target).spec
     assert [c.name for c in result.timed] == [c.name for c in spec.grid(True)]
-    assert all(c.verified == VERIFIED_PER_ROUND * TIMING_ROUNDS for c in result.timed)
+    assert all(c.verified >= TIMING_ROUNDS for c in result.timed)
     assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
 
 
