@@ -8,14 +8,15 @@ from pathlib import Path
 
 from ..engine.launch import choose_seed, gpu_arch
 from ..evaluation import (
-    TARGETS,
     EvalRequest,
     TargetFileError,
     TargetSpec,
+    UnknownTarget,
     Worker,
     get_target,
 )
 from ..evaluation.target_file import resolve
+from ..evaluation.targets import known_names
 from . import Subcommands, add_command
 
 LIST_EPILOG = """\
@@ -35,9 +36,20 @@ examples:
 
 
 def cmd_targets_list(args: argparse.Namespace) -> int:
-    width = max(len(name) for name in TARGETS)
-    for target in TARGETS.values():
-        print(f"{target.name:<{width}}  {target.device:<4}  {target.description}")
+    """The built-in targets, those of TARGETS then the shipped target files: name, device,
+    unit, what each computes."""
+    rows = []
+    for name in known_names():
+        try:
+            target = get_target(name)
+        except UnknownTarget as error:  # a shipped file this install cannot load
+            rows.append((name, "-", "-", f"unusable: {error}"))
+            continue
+        rows.append((target.name, target.device, target.unit, target.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False))
+              + f"  {row[3]}")
     return 0
 
 
@@ -103,7 +115,8 @@ def register(commands: Subcommands) -> None:
     )
     sub = targets.add_subparsers(title="commands", metavar="COMMAND")
     add_command(sub, "list", cmd_targets_list, "the built-in targets, one line each",
-                "The built-in targets: name, device and what each computes.", LIST_EPILOG)
+                "The built-in targets (the shipped target files among them): name, device, "
+                "unit and what each computes.", LIST_EPILOG)
     p = add_command(
         sub, "check", cmd_targets_check, "check a target file before a run",
         "Check a target file: it imports and declares a consistent target, its drawn "

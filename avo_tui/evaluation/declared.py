@@ -58,8 +58,9 @@ def configure(problem: DeclaredProblem, dims: Mapping[str, int | bool]) -> Confi
 
 
 class DeclaredProblem:
-    """problem.Problem over a Target. Pickled by reference to its file: a configuration that
-    crosses the worker's pipe is rebuilt by loading the same file there (target_file.py)."""
+    """problem.Problem over a Target. Pickled by reference to its file (its target's ref: a
+    shipped target's name, a user's file's path): a configuration that crosses the worker's
+    pipe is rebuilt by loading the same file there (target_file.py)."""
 
     def __init__(self, target: Target, source: TargetSource | None = None) -> None:
         self.target = target
@@ -78,7 +79,8 @@ class DeclaredProblem:
                                        "from a file: it cannot cross to another process")
         # By name: target_file.py loads files into this module's problems.
         loader = importlib.import_module(".target_file", __package__)
-        return (loader.problem_at, (self.source.path,))
+        ref = self.name if self.source.shipped else self.source.path
+        return (loader.problem_of, (ref,))
 
     def __repr__(self) -> str:
         return self.name
