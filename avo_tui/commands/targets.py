@@ -76,6 +76,8 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
           f"{', '.join(agreement.cases)} inputs: "
           + ", ".join(f"{what} at {ratio:.2g} of the tolerance"
                       for what, ratio in agreement.worst.items()))
+    for name, why in agreement.missing.items():
+        print(f"  --  baseline {name} not checked: {why}")
     if target.tolerance.declared:
         print(f"  --  {target.tolerance.note()}")
     print(f"  ok  seed {_check_seed(target, device)}")

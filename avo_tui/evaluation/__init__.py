@@ -11,7 +11,16 @@ from .problem import Config
 from .profile import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
 from .results import FAILURE_KINDS, ConfigResult, EvalRequest, EvalResult, Failure, Timing
 from .sanitize import SANITIZER_TOOLS, SanitizerUnavailable, smallest_config
-from .target_api import DeclaredTolerance, Float, Input, Int, Output, Target, TargetFileError
+from .target_api import (
+    Baseline,
+    DeclaredTolerance,
+    Float,
+    Input,
+    Int,
+    Output,
+    Target,
+    TargetFileError,
+)
 from .targets import TARGETS, TargetFileUnusable, TargetSpec, UnknownTarget, get_target
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
@@ -23,6 +32,7 @@ __all__ = [
     "PROFILE_SECTIONS",
     "SANITIZER_TOOLS",
     "TARGETS",
+    "Baseline",
     "CandidateError",
     "Config",
     "ConfigResult",

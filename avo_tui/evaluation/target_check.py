@@ -35,6 +35,7 @@ class Agreement:
     configs: list[str] = field(default_factory=list)
     cases: tuple[str, ...] = ()
     worst: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # baselines not run here, and why
 
 
 def check_draws(spec: TargetSpec) -> int:
@@ -52,12 +53,18 @@ def check_draws(spec: TargetSpec) -> int:
 
 def small_configs(spec: TargetSpec) -> tuple[Config, ...]:
     """Where the numerics are checked: the edge configurations, else the least timed one."""
-    return spec.edge_configs or (min(spec.configs, key=lambda c: c.flops),)
+    return spec.edge_configs or (min(spec.configs, key=spec.work),)
 
 
 def check_numerics(spec: TargetSpec, device: str) -> Agreement:
     """Every small configuration under every input case, on ``device`` ("cpu" or "cuda")."""
     agreement = Agreement(cases=spec.problem.input_cases)
+    numerics = spec.problem.numerics()
+    for name in numerics.baselines:
+        with _user_code(f"baseline {name}'s missing check", "this machine"):
+            why = numerics.baseline_missing(name)
+        if why:
+            agreement.missing[name] = why
     for index, config in enumerate(small_configs(spec)):
         agreement.configs.append(config.name)
         for case in agreement.cases:
@@ -80,6 +87,8 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
         _judge(spec, "the honest computation", honest, inputs, config, where, agreement,
                "is outside its own tolerance")
     for name, make in numerics.baselines.items():
+        if name in agreement.missing:
+            continue
         with _user_code(f"baseline {name}", where):
             call = make(config)
             call.stage(inputs)

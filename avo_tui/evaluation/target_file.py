@@ -51,7 +51,7 @@ def load(ref: str, shipped: str | None = None) -> TargetSpec:
         raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
     spec = spec_of(target, TargetSource(path, sha256, shipped is not None), str(seed))
     try:
-        check_work(spec)
+        check_work(spec, target)
     except TargetFileError as error:
         raise TargetFileUnusable(path, str(error)) from None
     _loaded[key] = spec

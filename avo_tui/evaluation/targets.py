@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from .._data import TARGETS as SHIPPED_FOLDER
 from .._data import data_folder
 from .archs import MIN_CAPABILITY, capability_of, family
-from .problem import Config, Problem
+from .problem import Config, Problem, WorkKind
 from .problems.attention import ATTENTION
 from .problems.attention import config as attention_config
 
@@ -111,6 +111,16 @@ class TargetSource:
     shipped: bool = False
 
 
+# What each throughput unit counts, and its scale. Memory-bound kernels are quoted in GB/s on
+# the CPU and the GPU alike (an H200's HBM is about 4,800 GB/s): one unit for both kinds, the
+# one bandwidths are commonly given in.
+UNITS: dict[str, tuple[WorkKind, float]] = {
+    "GFLOP/s": ("flops", 1e9),
+    "TFLOP/s": ("flops", 1e12),
+    "GB/s": ("bytes", 1e9),
+}
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     name: str
@@ -124,7 +134,7 @@ class TargetSpec:
     quick_configs: tuple[Config, ...]
     tolerance: Tolerance
     baselines: tuple[str, ...]  # the first is the one ratios are taken against
-    unit: str  # throughput unit: "GFLOP/s" or "TFLOP/s"
+    unit: str  # throughput unit, one of UNITS: "GFLOP/s", "TFLOP/s" or "GB/s"
     time_budget_s: float  # timing budget per configuration, candidate and each baseline alike
     timeout_s: float  # longest the worker may go silent before it is presumed hung
     gate_cap_s: float  # longest the commit gate measures one decision (a setting overrides)
@@ -170,8 +180,21 @@ class TargetSpec:
         return next((seed for seed in self.seeds if seed.chosen_on(arch)), None)
 
     @property
+    def score_by(self) -> WorkKind:
+        """The work the score divides by the time: FLOPs, or bytes moved."""
+        return UNITS[self.unit][0]
+
+    @property
     def unit_scale(self) -> float:
-        return {"GFLOP/s": 1e9, "TFLOP/s": 1e12}[self.unit]
+        return UNITS[self.unit][1]
+
+    def work(self, config: Config) -> float:
+        """The work of one launch on ``config`` that the score counts (score_by)."""
+        return config.work.of(self.score_by)
+
+    def throughput(self, config: Config, seconds: float) -> float:
+        """The score's figure, in ``unit``, of one launch on ``config`` taking ``seconds``."""
+        return self.work(config) / seconds / self.unit_scale
 
 
 def _grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str) -> tuple[Config, ...]:
