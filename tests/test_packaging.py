@@ -118,7 +118,7 @@ def test_the_wheel_and_the_sdist_carry_the_seeds_the_knowledge_base_and_the_targ
 ) -> None:
     kernels, knowledge, targets = shipped("kernels"), shipped("knowledge"), shipped("targets")
     assert "kernels/cpu/attention.c" in kernels and "knowledge/ptx-reference.md" in knowledge
-    assert "targets/README.md" in targets
+    assert {"targets/README.md", "targets/rmsnorm.py", "targets/rmsnorm_cpu.py"} <= set(targets)
     data = kernels + knowledge + targets
     in_wheel = set(zipfile.ZipFile(installed.wheel).namelist())
     missing = [f for f in data if f"avo_tui/_data/{f}" not in in_wheel]
@@ -157,6 +157,12 @@ def test_the_installed_avo_works_from_any_folder(installed: Installed) -> None:
     seed = installed.site / "avo_tui" / "_data" / "kernels" / "cpu" / "attention.c"
     scored = json.loads(installed.avo_ok("eval", seed, "--quick", "--json").stdout)
     assert scored["target"] == "cpu-attention" and scored["correct"] is True
+    # A shipped target file, by its name: its seed (../kernels/cpu/rmsnorm.c) is the install's.
+    names = [line.split()[0] for line in installed.avo_ok("targets", "list").stdout.splitlines()]
+    assert {"rmsnorm", "rmsnorm-cpu"} <= set(names)
+    scored = json.loads(installed.avo_ok("eval", "--target", "rmsnorm-cpu", "--quick",
+                                         "--no-baseline", "--json").stdout)
+    assert (scored["target"], scored["unit"], scored["correct"]) == ("rmsnorm-cpu", "GB/s", True)
 
     installed.avo_ok("run", "--target", "cpu-attention", "--session", "s1", "--headless",
                      "--quick", "--max-steps", "1", "--operator", "tuner")

@@ -141,8 +141,8 @@ def test_a_file_that_is_not_python_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert check(tmp_path / "target.txt", capsys) == (
-        f"avo: error: {tmp_path / 'target.txt'}: a target file is a Python file (.py); "
-        "built-in targets need no check (avo targets list)")
+        f"avo: error: {tmp_path / 'target.txt'}: a target file is a Python file (.py), or a "
+        "shipped one's name; the attention targets need no check (avo targets list)")
 
 
 def test_targets_list_has_every_built_in_target_on_one_line(

@@ -16,7 +16,7 @@ from ..evaluation import (
     get_target,
 )
 from ..evaluation.target_file import resolve
-from ..evaluation.targets import known_names
+from ..evaluation.targets import known_names, shipped_file
 from . import Subcommands, add_command
 
 LIST_EPILOG = """\
@@ -32,6 +32,7 @@ exit status: 0 when the target can be evolved on, 1 with the first reason it can
 
 examples:
   avo targets check ./my_target.py
+  avo targets check rmsnorm          # a shipped target file, by its name
 """
 
 
@@ -55,12 +56,15 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
 
 def cmd_targets_check(args: argparse.Namespace) -> int:
     path = str(args.file)
-    if not path.endswith(".py"):
-        raise TargetFileError(f"{path}: a target file is a Python file (.py); built-in targets "
-                              "need no check (avo targets list)")
-    target = get_target(resolve(path))  # the declarations, checked as the file loads
+    if not path.endswith(".py") and shipped_file(path) is None:
+        raise TargetFileError(f"{path}: a target file is a Python file (.py), or a shipped "
+                              "one's name; the attention targets need no check (avo targets "
+                              "list)")
+    # the declarations, checked as the file loads
+    target = get_target(resolve(path) if path.endswith(".py") else path)
     problem = target.problem
-    print(f"{target.name}: {target.description} ({target.ref})")
+    print(f"{target.name}: {target.description} "
+          f"({target.source.path if target.source else target.ref})")
     print(f"  ok  declarations: {target.entry}("
           f"{', '.join(p.name for p in problem.parameters)}), {target.device}, "
           f"{target.grid()[0].dtype}; {len(target.configs)} timed, {len(target.edge_configs)} "
@@ -129,4 +133,5 @@ def register(commands: Subcommands) -> None:
         "The first failure is one line.",
         CHECK_EPILOG,
     )
-    p.add_argument("file", type=Path, help="the target file (a .py)")
+    p.add_argument("file", type=Path,
+                   help="the target file (a .py), or the name of a shipped one")

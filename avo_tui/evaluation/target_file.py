@@ -58,6 +58,17 @@ def load(ref: str, shipped: str | None = None) -> TargetSpec:
     return spec
 
 
+def declared_target(ref: str) -> Target:
+    """The Target the target file ``ref`` declares (a shipped target's name, or a path from the
+    current folder), loaded as get_target loads it: for a target file built on another,
+    ``target = dataclasses.replace(declared_target("rmsnorm"), name=..., ...)``. A file built
+    so is hashed alone: a session on it does not see the other file change."""
+    problem = get_target(ref).problem
+    if not isinstance(problem, DeclaredProblem):
+        raise TargetFileError(f"target {ref} is not declared by a target file")
+    return problem.target
+
+
 def sha256_of(ref: str) -> str:
     """The sha256 of the file's bytes now (a session compares it with the one it kept)."""
     return hashlib.sha256(_read(resolve(ref))).hexdigest()
