@@ -17,7 +17,7 @@ from target_example import avo, tuner_run
 
 from avo_tui.engine.launch import seed_path
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
-from avo_tui.evaluation.candidate import apply_knobs, load_sources
+from avo_tui.evaluation.candidate import CandidateError, apply_knobs, infer_target, load_sources
 from avo_tui.evaluation.contract import parse
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.problem import Work
@@ -56,6 +56,15 @@ def test_the_targets_are_found_by_name_in_bytes() -> None:
     # the CPU twin is built on the GPU target's file: its cases, edges and reference
     assert cpu.problem.input_cases == gpu.problem.input_cases
     assert [c.name for c in cpu.edge_configs] == [c.name for c in gpu.edge_configs]
+
+
+def test_a_kernel_file_alone_names_its_target_by_its_entry_point() -> None:
+    kernels = ROOT / "kernels"
+    assert infer_target(kernels / "cpu" / "rmsnorm.c").name == "rmsnorm-cpu"
+    assert infer_target(kernels / "cpu" / "attention.c").name == "cpu-attention"
+    assert infer_target(kernels / "cuda" / "rmsnorm.cu").name == "rmsnorm"
+    with pytest.raises(CandidateError, match="name the target with --target"):
+        infer_target(kernels / "cuda" / "attention_fwd.cu")  # mha, gqa, gqa-4 and mha-d64 alike
 
 
 def test_avo_targets_check_passes_the_cpu_target(c_compiler: None, tmp_path: Path) -> None:
