@@ -503,11 +503,12 @@ class InstantWorker:
             entry = ConfigResult(config, passed=True, max_abs_err=1e-6, rel_l2_err=1e-7,
                                  primary_baseline=base, verified=3)
             entry.throughput = throughput
-            entry.timing = Timing(config.flops / throughput / 1e9, 0.2, 200, 0.0)
-            entry.add_baseline(base, Timing(config.flops / 20e9, 0.2, 200, 0.0), 1e9)
+            work = target.work(config)
+            entry.timing = Timing(work / throughput / 1e9, 0.2, 200, 0.0)
+            entry.add_baseline(base, Timing(work / 20e9, 0.2, 200, 0.0), 20.0)
             if rival is not None:
                 other = rival * (0.9 + 0.05 * n)
-                entry.incumbent_timing = Timing(config.flops / other / 1e9, 0.2, 200, 0.0)
+                entry.incumbent_timing = Timing(work / other / 1e9, 0.2, 200, 0.0)
                 gain = math.log(throughput / other)
                 entry.block_gains = [gain + self.rng.gauss(0, 0.0005)
                                      for _ in range(MIN_SWEEPS)]

@@ -31,7 +31,7 @@ def score(value: float) -> Score:
 def timings(**per_config: dict[str, float]) -> dict[str, Any]:
     """The run state's baselines, as the evaluator keeps them, from {baseline:
     {configuration: throughput}}."""
-    flops = {c.name: c.flops for c in TARGET.configs}
+    flops = {c.name: TARGET.work(c) for c in TARGET.configs}
     stored: dict[str, dict[str, Any]] = {}
     for name, values in per_config.items():
         for config, value in values.items():

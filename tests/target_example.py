@@ -11,7 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 import avo_tui
+from avo_tui.evaluation.toolchains.c import CToolchain
 
 REPO = Path(__file__).parents[1]
 DOCS = REPO / "docs" / "targets.md"
@@ -49,9 +52,32 @@ def write_example(folder: Path, target: Edits = (), seed: Edits = ()) -> Path:
     return path
 
 
+def example_folder(factory: pytest.TempPathFactory, name: str, target: Edits = ()) -> Path:
+    """A folder of its own holding the example (with ``target``'s edits); the test is skipped
+    on a machine with no C compiler."""
+    try:
+        CToolchain().version()
+    except Exception as error:  # no C compiler on this machine
+        pytest.skip(str(error))
+    folder = factory.mktemp(name)
+    write_example(folder, target)
+    return folder
+
+
 def avo(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The real ``avo`` command in a process of its own, in ``cwd``, on this avo_tui (the
     checkout under test, wherever the interpreter's own install points)."""
     env = dict(os.environ, PYTHONPATH=str(Path(avo_tui.__file__).parents[1]))
     return subprocess.run([sys.executable, "-m", "avo_tui.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def tuner_run(target: str, sessions: Path, session: str, cwd: Path, steps: int = 2) -> str:
+    """A headless tuner run of ``steps`` steps on ``target``'s quick grid through the real
+    command, in a session of its own; its output, once it ended on its step budget."""
+    done = avo("--sessions-dir", str(sessions), "run", "--target", target, "--session", session,
+               "--headless", "--operator", "tuner", "--max-steps", str(steps), "--quick",
+               "--rng-seed", "1", cwd=cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"run ended: step budget reached ({steps} of {steps})" in done.stdout, done.stdout
+    return done.stdout

@@ -6,16 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.evaluation import TARGETS, TargetSpec
+from avo_tui.evaluation import TargetSpec, get_target
 from avo_tui.evaluation.archs import COMPILE_CHECKED
 from avo_tui.evaluation.candidate import apply_knobs, load_sources
+from avo_tui.evaluation.targets import known_names
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
 
 ROOT = Path(__file__).parents[1]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
 CONTRACT_KERNELS = ROOT / "tests" / "gpu" / "kernels"
-GPU_TARGETS = [t for t in TARGETS.values() if t.toolchain == "cuda"]
+# every CUDA target that ships: the entries of TARGETS and the shipped target files
+GPU_TARGETS = [t for t in map(get_target, known_names()) if t.toolchain == "cuda"]
 KERNEL = """\
 #include <cuda_bf16.h>
 #if AVO_HEAD_DIM != 64
@@ -99,9 +101,10 @@ def test_the_seed_chosen_on_each_architecture_compiles_there_and_spills_only_by_
 ) -> None:
     seed = target.seed_for(arch)
     assert seed is not None
+    # a shipped target file's seed is an absolute path, beside it; a TARGETS entry's under kernels/
     sources = apply_knobs(load_sources(ROOT / "kernels" / seed.kernel, "cuda"), seed.knobs)
     toolchain = CudaToolchain(shared_cache, arch=arch)
-    result = toolchain.compile(sources, _options(target.defines["AVO_HEAD_DIM"]))  # type: ignore[arg-type]
+    result = toolchain.compile(sources, tuple(f"-D{k}={v}" for k, v in target.defines.items()))
     assert result.ok, result.log
     assert "C75" not in result.log and "serialized" not in result.log, result.log
     # NVRTC 13.0 leaves the ptxas report out for some kernels; 13.5 gives it

@@ -201,6 +201,19 @@ QUESTIONS: list[tuple[str, tuple[str, ...]]] = [
      ("gemm-epilogue.md#Numerics: why the tolerance forbids rounding the product before GELU",)),
     ("split-k for a GEMM with small m",
      ("gemm-epilogue.md#Wave quantization, split-k and stream-k for few tiles",)),
+    # RMSNorm, a memory-bound target
+    ("what limits the speed of my rmsnorm kernel",
+     ("rmsnorm.md#What bounds an RMSNorm kernel: memory bandwidth, not arithmetic",)),
+    ("should rmsnorm read its inputs once or twice",
+     ("rmsnorm.md#One pass or two: reading the inputs once and keeping the row on chip",)),
+    ("how do I sum a row across the threads of a block",
+     ("rmsnorm.md#Summing a row across the threads of a block: warp shuffles, then one value "
+      "per warp",)),
+    ("what does torch.compile generate for rmsnorm",
+     ("rmsnorm.md#What torch.compile generates for RMSNorm",)),
+    ("my bf16 rmsnorm fails the tolerance, where should it round",
+     ("rmsnorm.md#Numerics of a bf16 RMSNorm: float32 accumulation and the rounded residual "
+      "sum",)),
 ]
 
 TOP = 3

@@ -32,7 +32,7 @@ def test_a_missing_tool_fails_the_check_and_says_how_to_install_it(
 
 def test_ruff_reports_nothing() -> None:
     result = subprocess.run(
-        [dev_tool("ruff"), "check", "avo_tui", "tests", "benchmarks"],
+        [dev_tool("ruff"), "check", "avo_tui", "tests", "benchmarks", "targets"],
         cwd=ROOT,
         capture_output=True,
         text=True,

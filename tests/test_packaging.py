@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui._data import KERNELS, KNOWLEDGE, data_folder
+from avo_tui._data import KERNELS, KNOWLEDGE, TARGETS, data_folder
 from avo_tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,19 +113,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
 
 @needs_build
-def test_the_wheel_and_the_sdist_carry_the_seeds_and_the_knowledge_base(
+def test_the_wheel_and_the_sdist_carry_the_seeds_the_knowledge_base_and_the_targets(
     installed: Installed,
 ) -> None:
-    kernels, knowledge = shipped("kernels"), shipped("knowledge")
+    kernels, knowledge, targets = shipped("kernels"), shipped("knowledge"), shipped("targets")
     assert "kernels/cpu/attention.c" in kernels and "knowledge/ptx-reference.md" in knowledge
+    assert {"targets/README.md", "targets/rmsnorm.py", "targets/rmsnorm_cpu.py"} <= set(targets)
+    data = kernels + knowledge + targets
     in_wheel = set(zipfile.ZipFile(installed.wheel).namelist())
-    missing = [f for f in kernels + knowledge if f"avo_tui/_data/{f}" not in in_wheel]
+    missing = [f for f in data if f"avo_tui/_data/{f}" not in in_wheel]
     assert not missing, f"left out of the wheel: {missing}"
     assert {"avo_tui/py.typed", "avo_tui/tui/app.tcss", "avo_tui/__main__.py"} <= in_wheel
 
     with tarfile.open(installed.sdist) as sdist:
         in_sdist = {name.partition("/")[2] for name in sdist.getnames()}
-    missing = [f for f in kernels + knowledge if f not in in_sdist]
+    missing = [f for f in data if f not in in_sdist]
     assert not missing, f"left out of the sdist: {missing}"
 
 
@@ -155,6 +157,12 @@ def test_the_installed_avo_works_from_any_folder(installed: Installed) -> None:
     seed = installed.site / "avo_tui" / "_data" / "kernels" / "cpu" / "attention.c"
     scored = json.loads(installed.avo_ok("eval", seed, "--quick", "--json").stdout)
     assert scored["target"] == "cpu-attention" and scored["correct"] is True
+    # A shipped target file, by its name: its seed (../kernels/cpu/rmsnorm.c) is the install's.
+    names = [line.split()[0] for line in installed.avo_ok("targets", "list").stdout.splitlines()]
+    assert {"rmsnorm", "rmsnorm-cpu"} <= set(names)
+    scored = json.loads(installed.avo_ok("eval", "--target", "rmsnorm-cpu", "--quick",
+                                         "--no-baseline", "--json").stdout)
+    assert (scored["target"], scored["unit"], scored["correct"]) == ("rmsnorm-cpu", "GB/s", True)
 
     installed.avo_ok("run", "--target", "cpu-attention", "--session", "s1", "--headless",
                      "--quick", "--max-steps", "1", "--operator", "tuner")
@@ -193,6 +201,7 @@ def test_missing_data_is_an_error(installed: Installed) -> None:
 def test_a_checkout_finds_its_top_level_folders() -> None:
     assert data_folder(KERNELS) == ROOT / "kernels"
     assert data_folder(KNOWLEDGE) == ROOT / "knowledge"
+    assert data_folder(TARGETS) == ROOT / "targets"
 
 
 def test_a_knowledge_override_that_is_not_a_folder_is_an_error(

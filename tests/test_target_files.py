@@ -13,24 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from target_example import SEED_FILE, TARGET_FILE, avo, write_example
+from target_example import SEED_FILE, TARGET_FILE, avo, example_folder, tuner_run, write_example
 
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+from avo_tui.evaluation.problem import Work
 from avo_tui.evaluation.targets import TargetFileUnusable, get_target
-from avo_tui.evaluation.toolchains.c import CToolchain
 from avo_tui.store import Session
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        CToolchain().version()
-    except Exception as error:  # no C compiler on this machine
-        pytest.skip(str(error))
-    folder = tmp_path_factory.mktemp("resadd")
-    write_example(folder)
-    return folder
+    return example_folder(tmp_path_factory, "resadd")
 
 
 def test_the_docs_example_loads_as_a_target(folder: Path) -> None:
@@ -41,7 +35,7 @@ def test_the_docs_example_loads_as_a_target(folder: Path) -> None:
     assert [c.name for c in spec.configs] == ["rows1024-cols1024", "rows256-cols4096"]
     assert [c.name for c in spec.quick_configs] == ["rows1024-cols1024"]
     config = spec.configs[0]
-    assert config.flops == 2 * 1024 * 1024
+    assert config.work == Work(flops=2 * 1024 * 1024) and spec.score_by == "flops"
     assert spec.problem.scalars(config) == {"rows": 1024, "cols": 1024, "alpha": 0.5}
     assert spec.problem.launch_variables(config) == {"ROWS": 1024, "COLS": 1024}
     assert [p.name for p in spec.problem.parameters] == ["x", "r", "out", "rows", "cols", "alpha"]
@@ -72,11 +66,7 @@ def test_avo_eval_scores_the_seed_and_another_kernel_on_the_file(folder: Path) -
 
 def test_a_headless_tuner_run_on_the_file_completes(folder: Path, tmp_path: Path) -> None:
     sessions = tmp_path / "sessions"
-    done = avo("--sessions-dir", str(sessions), "run", "--target", f"./{TARGET_FILE}",
-               "--session", "resadd", "--headless", "--operator", "tuner", "--max-steps", "2",
-               "--quick", "--rng-seed", "1", cwd=folder)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "run ended: step budget reached (2 of 2)" in done.stdout
+    tuner_run(f"./{TARGET_FILE}", sessions, "resadd", folder)
     with Session.open(sessions / "resadd", writable=False) as session:
         path = str((folder / TARGET_FILE).resolve())
         assert session.meta["target"] == path

@@ -10,18 +10,23 @@ from typing import Any
 import pytest
 
 from avo_tui.evaluation import EvalResult, UnknownTarget, get_target
+from avo_tui.evaluation.problem import Config
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult, Timing, geometric_mean
-from avo_tui.evaluation.score import plausibility_flags
+from avo_tui.evaluation.score import Peaks, plausibility_flags
 from avo_tui.evaluation.timing import Subject, sequence_wall, summarize
 
 
 def test_flops_follow_the_flash_attention_convention() -> None:
+    def flops(config: Config) -> float:
+        assert config.work.bytes is None  # attention counts FLOPs alone
+        return config.work.of("flops")
+
     full = attention_config(2, 16, 16, 4096, 128, causal=False, dtype="bfloat16")
-    assert full.flops == 4 * 2 * 16 * 4096**2 * 128
-    assert attention_config(2, 16, 16, 4096, 128, causal=True).flops == full.flops / 2
+    assert flops(full) == 4 * 2 * 16 * 4096**2 * 128
+    assert flops(attention_config(2, 16, 16, 4096, 128, causal=True)) == flops(full) / 2
     # GQA counts query heads: sharing K/V does not reduce the work
-    assert attention_config(2, 16, 4, 4096, 128, causal=False).flops == full.flops
+    assert flops(attention_config(2, 16, 4, 4096, 128, causal=False)) == flops(full)
 
 
 def test_config_names_and_validation() -> None:
@@ -100,12 +105,13 @@ def test_score_is_a_geometric_mean_and_a_ratio() -> None:
 def test_implausible_scores_are_flagged_not_celebrated() -> None:
     target = get_target("cpu-attention")
     honest = _result([10.0, 12.0], [20.0, 20.0])
-    assert plausibility_flags(honest, target, peak=100.0, previous_best=10.0) == []
+    peaks = Peaks(flops=100e9)
+    assert plausibility_flags(honest, target, peaks, previous_best=10.0) == []
     too_fast = _result([500.0, 12.0], [20.0, 20.0])
-    flags = plausibility_flags(too_fast, target, peak=100.0, previous_best=None)
+    flags = plausibility_flags(too_fast, target, peaks, previous_best=None)
     assert any("exceeds the measured matrix-multiply peak" in f for f in flags)
     assert any("beyond the plausible" in f for f in flags)
-    jump = plausibility_flags(_result([30.0, 30.0], [20.0, 20.0]), target, 100.0, 10.0)
+    jump = plausibility_flags(_result([30.0, 30.0], [20.0, 20.0]), target, peaks, 10.0)
     assert jump and "3.00x the best committed score" in jump[0]
 
 

@@ -26,6 +26,7 @@ from avo_tui.evaluation.problem import (
     Numerics,
     Param,
     RowSample,
+    Work,
     on_inputs,
 )
 from avo_tui.evaluation.targets import FP32_TOLERANCE, TARGETS, TargetSpec
@@ -61,8 +62,8 @@ class VectorAdd:
     def config_name(self, config: Config) -> str:
         return f"n{config['n']}"
 
-    def flops(self, config: Config) -> float:
-        return float(config["n"])
+    def work(self, config: Config) -> Work:
+        return Work(flops=float(config["n"]))
 
     def scalars(self, config: Config) -> dict[str, int | float]:
         return {"n": int(config["n"])}
@@ -183,7 +184,7 @@ def evaluate(pipeline: Pipeline, source: str, **options: object) -> EvalResult:
 def test_the_problem_names_and_counts_its_configurations() -> None:
     assert [c.name for c in SPEC.configs] == ["n1000000", "n2000000"]
     assert vector(5).as_dict() == {"n": 5, "dtype": "float32"}
-    assert vector(5).flops == 5.0
+    assert vector(5).work == Work(flops=5.0) and SPEC.work(vector(5)) == 5.0
     with pytest.raises(ValueError, match="one positive dimension"):
         vector(0)
 

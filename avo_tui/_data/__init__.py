@@ -1,10 +1,13 @@
-"""The data avo-tui ships beside its code: the seed kernels and the knowledge base.
+"""The data avo-tui ships beside its code: the seed kernels, the knowledge base and the shipped
+target files.
 
-The repository keeps them at its top, as ``kernels/`` and ``knowledge/``; a wheel carries them as
-package data of this package (``avo_tui/_data/kernels``, ``avo_tui/_data/knowledge``: the
-``package-dir`` mapping in pyproject.toml). An installed package finds its copy through
-``importlib.resources``; a checkout run in place (an editable install, or ``PYTHONPATH`` set to
-it, as the GPU machines run it) has no copy and reads the top-level folder instead.
+The repository keeps them at its top, as ``kernels/``, ``knowledge/`` and ``targets/``; a wheel
+carries them as package data of this package (``avo_tui/_data/kernels``, ``.../knowledge``,
+``.../targets``: the ``package-dir`` mapping in pyproject.toml). A shipped target file names its
+seed relative to itself (``../kernels/cuda/rmsnorm.cu``), which holds in both layouts. An
+installed package finds its copy through ``importlib.resources``; a checkout run in place (an
+editable install, or ``PYTHONPATH`` set to it, as the GPU machines run it) has no copy and
+reads the top-level folder instead.
 
 Imports nothing of avo_tui, so every layer may ask it.
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 KERNELS = "kernels"
 KNOWLEDGE = "knowledge"
+TARGETS = "targets"
 
 
 def searched(kind: str) -> list[Path]:
@@ -31,7 +35,8 @@ def searched(kind: str) -> list[Path]:
 
 
 def data_folder(kind: str) -> Path | None:
-    """The shipped ``kind`` folder (``KERNELS`` or ``KNOWLEDGE``), or None if it is missing."""
+    """The shipped ``kind`` folder (``KERNELS``, ``KNOWLEDGE`` or ``TARGETS``), or None if it is
+    missing."""
     return next((place for place in searched(kind) if place.is_dir()), None)
 
 

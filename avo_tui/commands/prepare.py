@@ -17,7 +17,13 @@ from rich.markup import escape
 
 from ..engine import Budgets, Evaluator, RunSettings, SupervisorLimits, create_session, seed_files
 from ..engine.lanes import describe_lanes, resumed_lanes
-from ..engine.launch import choose_seed, gpu_arch, kernels_dir, session_target
+from ..engine.launch import (
+    choose_seed,
+    gpu_arch,
+    kernels_dir,
+    session_target,
+    shipped_target_changed,
+)
 from ..evaluation import TargetSpec, get_target
 from ..evaluation.archs import host_arch
 from ..evaluation.target_file import resolve
@@ -75,6 +81,9 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
     try:
         settings = RunSettings.from_doc(session.meta.get("settings", {}))
         target = _session_target(session, args.target)
+        changed = shipped_target_changed(session.name, session.meta, target)
+        if changed:
+            console.print(f"note: {escape(changed)}")
         budgets = _resumed_budgets(session, settings, args)
         was = session.run_state.operator or settings.operator
         settings = replace(settings, operator=args.operator or was,

@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..engine.inbox import age
 from ..engine.launch import target_file_meta
 from ..evaluation import get_target
-from ..evaluation.targets import is_target_file
+from ..evaluation.targets import is_target_file, shipped_file
 from ..store import SessionCatalog, StoreError, apply_repair, plan_repair
 from ..store.session import Session
 from . import Subcommands, add_command, attempts, session_name, show
@@ -66,8 +66,10 @@ def cmd_sessions_new(args: argparse.Namespace) -> int:
             seeds[path.name] = path.read_text()
         except OSError as exc:
             raise StoreError(f"cannot read seed file {path}: {exc.strerror}") from None
-    # A target file is kept by its path and hash, as avo run keeps it; a name as given.
-    spec = get_target(args.target) if is_target_file(args.target) else None
+    # A target file is kept by its path (a shipped one by its name) and hash, as avo run
+    # keeps it; another name as given.
+    found = is_target_file(args.target) or shipped_file(args.target) is not None
+    spec = get_target(args.target) if found else None
     session = Session.create(
         catalog.new_path(args.name),
         target=spec.ref if spec else args.target,

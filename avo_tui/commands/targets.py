@@ -8,14 +8,15 @@ from pathlib import Path
 
 from ..engine.launch import choose_seed, gpu_arch
 from ..evaluation import (
-    TARGETS,
     EvalRequest,
     TargetFileError,
     TargetSpec,
+    UnknownTarget,
     Worker,
     get_target,
 )
 from ..evaluation.target_file import resolve
+from ..evaluation.targets import known_names, shipped_file
 from . import Subcommands, add_command
 
 LIST_EPILOG = """\
@@ -31,24 +32,39 @@ exit status: 0 when the target can be evolved on, 1 with the first reason it can
 
 examples:
   avo targets check ./my_target.py
+  avo targets check rmsnorm          # a shipped target file, by its name
 """
 
 
 def cmd_targets_list(args: argparse.Namespace) -> int:
-    width = max(len(name) for name in TARGETS)
-    for target in TARGETS.values():
-        print(f"{target.name:<{width}}  {target.device:<4}  {target.description}")
+    """The built-in targets, those of TARGETS then the shipped target files: name, device,
+    unit, what each computes."""
+    rows = []
+    for name in known_names():
+        try:
+            target = get_target(name)
+        except UnknownTarget as error:  # a shipped file this install cannot load
+            rows.append((name, "-", "-", f"unusable: {error}"))
+            continue
+        rows.append((target.name, target.device, target.unit, target.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False))
+              + f"  {row[3]}")
     return 0
 
 
 def cmd_targets_check(args: argparse.Namespace) -> int:
     path = str(args.file)
-    if not path.endswith(".py"):
-        raise TargetFileError(f"{path}: a target file is a Python file (.py); built-in targets "
-                              "need no check (avo targets list)")
-    target = get_target(resolve(path))  # the declarations, checked as the file loads
+    if not path.endswith(".py") and shipped_file(path) is None:
+        raise TargetFileError(f"{path}: a target file is a Python file (.py), or a shipped "
+                              "one's name; the attention targets need no check (avo targets "
+                              "list)")
+    # the declarations, checked as the file loads
+    target = get_target(resolve(path) if path.endswith(".py") else path)
     problem = target.problem
-    print(f"{target.name}: {target.description} ({target.ref})")
+    print(f"{target.name}: {target.description} "
+          f"({target.source.path if target.source else target.ref})")
     print(f"  ok  declarations: {target.entry}("
           f"{', '.join(p.name for p in problem.parameters)}), {target.device}, "
           f"{target.grid()[0].dtype}; {len(target.configs)} timed, {len(target.edge_configs)} "
@@ -105,7 +121,8 @@ def register(commands: Subcommands) -> None:
     )
     sub = targets.add_subparsers(title="commands", metavar="COMMAND")
     add_command(sub, "list", cmd_targets_list, "the built-in targets, one line each",
-                "The built-in targets: name, device and what each computes.", LIST_EPILOG)
+                "The built-in targets (the shipped target files among them): name, device, "
+                "unit and what each computes.", LIST_EPILOG)
     p = add_command(
         sub, "check", cmd_targets_check, "check a target file before a run",
         "Check a target file: it imports and declares a consistent target, its drawn "
@@ -116,4 +133,5 @@ def register(commands: Subcommands) -> None:
         "The first failure is one line.",
         CHECK_EPILOG,
     )
-    p.add_argument("file", type=Path, help="the target file (a .py)")
+    p.add_argument("file", type=Path,
+                   help="the target file (a .py), or the name of a shipped one")

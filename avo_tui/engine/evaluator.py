@@ -49,11 +49,11 @@ def stored_throughputs(target: TargetSpec, baselines: Mapping[str, Any],
                        host: Mapping[str, object]) -> dict[str, dict[str, float]]:
     """{config: {baseline: throughput}} on the target's grids from the baseline timings a
     session stores ({host key: {config: {baseline: timing}}}), those of ``host``."""
-    flops = {c.name: c.flops for c in (*target.configs, *target.quick_configs)}
+    grid = {c.name: c for c in (*target.configs, *target.quick_configs)}
     return {
-        config: {name: flops[config] / t.median_s / target.unit_scale
+        config: {name: target.throughput(grid[config], t.median_s)
                  for name, t in timings.items() if t.median_s > 0}
-        for config, timings in _stored_timings(baselines, host).items() if config in flops
+        for config, timings in _stored_timings(baselines, host).items() if config in grid
     }
 
 

@@ -75,18 +75,24 @@ class RunSettings:
 
 
 def target_file_meta(target: TargetSpec) -> dict[str, str] | None:
-    """What a session keeps of a target file, to find it again unchanged (session_target);
-    None for a built-in target."""
+    """What a session keeps of a target file, to find it again unchanged (session_target): a
+    user's file's path and sha256; a shipped file's name and sha256 (never its path, which is
+    the install's). None for a target of TARGETS."""
     source = target.source
-    return {"path": source.path, "sha256": source.sha256} if source else None
+    if source is None:
+        return None
+    if source.shipped:
+        return {"shipped": target.name, "sha256": source.sha256}
+    return {"path": source.path, "sha256": source.sha256}
 
 
 def session_target(name: str, meta: Mapping[str, Any]) -> TargetSpec:
-    """The target session ``name`` evolves (its ``meta``). A target file must be where it
-    was, with the bytes it had when the session began: scores measured against another
-    reference or other configurations would be compared as if they were the same."""
+    """The target session ``name`` evolves (its ``meta``). A user's target file must be where
+    it was, with the bytes it had when the session began: scores measured against another
+    reference or other configurations would be compared as if they were the same. A shipped
+    target is found by its name, whatever its bytes (shipped_target_changed)."""
     kept = meta.get("target_file")
-    if not kept:
+    if not kept or "path" not in kept:
         return get_target(str(meta["target"]))
     path, then = str(kept["path"]), str(kept["sha256"])
     try:
@@ -100,6 +106,22 @@ def session_target(name: str, meta: Mapping[str, Any]) -> TargetSpec:
             f"{then[:12]} then, {now[:12]} now); restore it to resume, or start a new session "
             f"from this one's best: avo run --target {path} --session NEW --from {name}")
     return get_target(path)
+
+
+def shipped_target_changed(name: str, meta: Mapping[str, Any], target: TargetSpec
+                           ) -> str | None:
+    """What to tell the operator when session ``name`` resumes on a shipped target whose
+    file changed since the session began (an upgrade of avo-tui): a note, not a refusal. The
+    shipped file is part of avo-tui, as an entry of TARGETS is, and an upgrade that changes
+    either must not strand the sessions made before it; its scores may not compare."""
+    kept = meta.get("target_file") or {}
+    then = kept.get("sha256") if "shipped" in kept else None
+    now = target.source.sha256 if target.source else None
+    if then is None or now is None or then == now:
+        return None
+    return (f"the shipped target {target.name} changed since session '{name}' began (sha256 "
+            f"{str(then)[:12]} then, {now[:12]} now: avo-tui was upgraded); scores from before "
+            "may not compare with new ones")
 
 
 def kernels_dir() -> Path:

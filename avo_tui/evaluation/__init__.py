@@ -21,6 +21,7 @@ from .target_api import (
     Target,
     TargetFileError,
 )
+from .target_file import declared_target
 from .targets import TARGETS, TargetFileUnusable, TargetSpec, UnknownTarget, get_target
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
@@ -57,6 +58,7 @@ __all__ = [
     "UnknownTarget",
     "Worker",
     "WorkerError",
+    "declared_target",
     "get_target",
     "smallest_config",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import contract
-from .targets import TARGETS, TargetSpec
+from .targets import TargetSpec, get_target, known_names
 
 SUFFIXES = {"c": (".c", ".h"), "cuda": (".cu", ".cuh", ".h")}
 MAX_SOURCE_BYTES = 1 << 20
@@ -55,13 +55,18 @@ def _read(file: Path) -> str:
 
 
 def infer_target(path: Path) -> TargetSpec:
-    """The only target whose toolchain compiles the kind of source ``path`` is (or holds)."""
+    """The only built-in target whose toolchain compiles the kind of source ``path`` is (or
+    holds); of several, the only one whose entry point the source names."""
     if not path.exists():
         raise CandidateError(f"{path} does not exist")
     suffixes = {p.suffix for p in path.iterdir()} if path.is_dir() else {path.suffix}
-    matches = [t for t in TARGETS.values() if suffixes & set(SUFFIXES[t.toolchain][:1])]
+    known = known_names()
+    matches = [t for t in map(get_target, known) if suffixes & set(SUFFIXES[t.toolchain][:1])]
+    if len(matches) > 1:
+        text = "".join(load_sources(path, matches[0].toolchain).values())
+        matches = [t for t in matches if re.search(rf"\b{t.entry}\b", text)]
     if len(matches) != 1:
-        raise CandidateError(f"name the target with --target (one of: {', '.join(TARGETS)})")
+        raise CandidateError(f"name the target with --target (one of: {', '.join(known)})")
     return matches[0]
 
 

@@ -365,6 +365,15 @@ class CpuDevice:
             self._peak = 2 * n**3 / best
         return self._peak
 
+    # The CPU's inputs are written just before each launch and its caches never flushed, so a
+    # launch's bytes may come from cache rather than memory: a memcpy's rate bounds nothing.
+    bandwidth_note = ("on the CPU a launch's inputs are written just before it and its caches "
+                      "are not flushed, so its bytes may come from cache rather than memory: no "
+                      "measured bandwidth bounds them")
+
+    def peak_bandwidth(self) -> float | None:
+        return None
+
     def facts(self) -> dict[str, object]:
         """What the agent is told about this machine, its GEMM peak measured (not part of
         host_info, which keys reused baseline timings: a measurement would change it)."""

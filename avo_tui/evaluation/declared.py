@@ -13,8 +13,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .problem import BaselineCall, Config, Contract, InputSet, Param, RowSample, on_inputs
+from .problem import (
+    BaselineCall,
+    Config,
+    Contract,
+    InputSet,
+    Param,
+    RowSample,
+    Work,
+    on_inputs,
+)
 from .target_api import (
+    WORK_KINDS,
     Baseline,
     Dims,
     Float,
@@ -37,20 +47,26 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class KindDefaults:
     """What a target file's kind brings, as the built-in targets of that kind have it: the
-    toolchain, the unit, a timing budget per configuration, a silence limit, the gate's cap,
-    and the ratio to the baseline past which a result is flagged."""
+    toolchain, the unit and the ratio to the first baseline past which a result is flagged
+    (each by the work the score counts), a timing budget per configuration, a silence limit
+    and the gate's cap."""
 
     toolchain: str
-    unit: str
+    units: dict[str, str]  # by Target.score_by
+    max_plausible_ratio: dict[str, float]  # by Target.score_by
     time_budget_s: float
     timeout_s: float
     gate_cap_s: float
-    max_plausible_ratio: float
 
 
+# A memory-bound target is held to the measured bandwidth (score.py), a bound that needs no
+# baseline; its ratio flag only catches what that bound cannot, and a first baseline well
+# below the bandwidth (unfused, or reading its inputs twice) leaves room for 2x.
 KIND_DEFAULTS = {
-    "cpu": KindDefaults("c", "GFLOP/s", 0.25, 30.0, 10.0, 20.0),
-    "cuda": KindDefaults("cuda", "TFLOP/s", 0.3, 60.0, 60.0, 1.5),
+    "cpu": KindDefaults("c", {"flops": "GFLOP/s", "bytes": "GB/s"},
+                        {"flops": 20.0, "bytes": 20.0}, 0.25, 30.0, 10.0),
+    "cuda": KindDefaults("cuda", {"flops": "TFLOP/s", "bytes": "GB/s"},
+                         {"flops": 1.5, "bytes": 2.0}, 0.3, 60.0, 60.0),
 }
 
 
@@ -60,8 +76,9 @@ def configure(problem: DeclaredProblem, dims: Mapping[str, int | bool]) -> Confi
 
 
 class DeclaredProblem:
-    """problem.Problem over a Target. Pickled by reference to its file: a configuration that
-    crosses the worker's pipe is rebuilt by loading the same file there (target_file.py)."""
+    """problem.Problem over a Target. Pickled by reference to its file (its target's ref: a
+    shipped target's name, a user's file's path): a configuration that crosses the worker's
+    pipe is rebuilt by loading the same file there (target_file.py)."""
 
     def __init__(self, target: Target, source: TargetSource | None = None) -> None:
         self.target = target
@@ -80,7 +97,8 @@ class DeclaredProblem:
                                        "from a file: it cannot cross to another process")
         # By name: target_file.py loads files into this module's problems.
         loader = importlib.import_module(".target_file", __package__)
-        return (loader.problem_at, (self.source.path,))
+        ref = self.name if self.source.shipped else self.source.path
+        return (loader.problem_of, (ref,))
 
     def __repr__(self) -> str:
         return self.name
@@ -97,8 +115,10 @@ class DeclaredProblem:
             (name if value else f"no{name}") if isinstance(value, bool) else f"{name}{value}"
             for name, value in config.dims)
 
-    def flops(self, config: Config) -> float:
-        return float(self.target.flops(dict(config.dims)))
+    def work(self, config: Config) -> Work:
+        target, dims = self.target, dict(config.dims)
+        return Work(flops=None if target.flops is None else float(target.flops(dims)),
+                    bytes=None if target.bytes is None else float(target.bytes(dims)))
 
     def scalars(self, config: Config) -> dict[str, int | float]:
         dims = dict(config.dims)
@@ -252,6 +272,7 @@ def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: 
     ``about`` is what the file says of itself (its docstring), which the agent is shown."""
     problem = DeclaredProblem(target, source)
     defaults = KIND_DEFAULTS[target.kind]
+    score_by = target.score_by or "flops"  # validate saw to it that it is set
 
     def configs(group: tuple[Dims, ...]) -> tuple[Config, ...]:
         return tuple(configure(problem, dims) for dims in group)
@@ -268,28 +289,33 @@ def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: 
         quick_configs=configs(tuple(dict(c) for c in target.quick_configs)),
         tolerance=tolerance_of(target),
         baselines=tuple(target.baselines),
-        unit=defaults.unit,
+        unit=defaults.units[score_by],
         time_budget_s=defaults.time_budget_s,
         timeout_s=defaults.timeout_s,
         gate_cap_s=defaults.gate_cap_s,
-        max_plausible_ratio=defaults.max_plausible_ratio,
+        max_plausible_ratio=defaults.max_plausible_ratio[score_by],
         seeds=(Seed(seed_path, "the seed the target file names"),),
         notes=(about.strip(),) if about.strip() else (),
         source=source,
     )
 
 
-def check_work(spec: TargetSpec) -> None:
-    """Every timed configuration's work is a positive number, and every configuration's
-    scalars are numbers a 32-bit parameter holds."""
+def check_work(spec: TargetSpec, target: Target) -> None:
+    """Every timed configuration's work (each kind ``target`` counts) is a positive number,
+    and every configuration's scalars are numbers a 32-bit parameter holds."""
     for config in spec.configs:
-        try:
-            work = spec.problem.flops(config)
-        except Exception as error:  # the user's function
-            raise TargetFileError(f"flops on {config.name} raised {type(error).__name__}: "
-                                  f"{error}") from None
-        if not math.isfinite(work) or work <= 0:
-            raise TargetFileError(f"flops on {config.name} is {work}, not a positive number")
+        for kind in WORK_KINDS:
+            count: Callable[[Dims], float] | None = getattr(target, kind)
+            if count is None:
+                continue
+            try:
+                work = float(count(dict(config.dims)))
+            except Exception as error:  # the user's function
+                raise TargetFileError(f"{kind} on {config.name} raised "
+                                      f"{type(error).__name__}: {error}") from None
+            if not math.isfinite(work) or work <= 0:
+                raise TargetFileError(f"{kind} on {config.name} is {work}, not a positive "
+                                      "number")
     for config in (*spec.configs, *spec.edge_configs, *spec.quick_configs):
         try:
             scalars = spec.problem.scalars(config)

@@ -295,6 +295,7 @@ class CudaDevice:
         flush_bytes = 2 * int(getattr(props, "L2_cache_size", 50 << 20))
         self._scratch = torch.empty(flush_bytes, dtype=torch.uint8, device=self.name)
         self._peak: float | None = None
+        self._bandwidth: float | None = None
         self._facts: dict[str, object] | None = None
         from cuda.bindings import driver
 
@@ -353,10 +354,30 @@ class CudaDevice:
             self._peak = 2 * n**3 / best
         return self._peak
 
+    bandwidth_note = ""
+
+    def peak_bandwidth(self) -> float:
+        """Bytes per second a device-to-device copy of a buffer many times the L2 moves on
+        this GPU (each byte read once and written once), measured once: a memory-bound kernel
+        whose inputs come cold from memory (the L2 is flushed before every timed launch)
+        cannot move its bytes much faster."""
+        if self._bandwidth is None:
+            size = max(1 << 30, 8 * int(self._scratch.numel()))
+            source = torch.empty(size, dtype=torch.uint8, device=self.name)
+            copy = torch.empty_like(source)
+            for _ in range(3):
+                copy.copy_(source)
+            best = min(self.clock(lambda: copy.copy_(source)) for _ in range(10))
+            self._bandwidth = 2 * size / best
+            del source, copy
+            torch.cuda.empty_cache()  # the 2 GiB go back to the device, not to torch's cache
+        return self._bandwidth
+
     def facts(self) -> dict[str, object]:
         """What the agent is told about this GPU, read off the device and measured (its bf16
-        peak), never assumed from its name. Not part of host_info: that one keys reused
-        baseline timings, and a measured peak differs from worker to worker."""
+        peak and its copy bandwidth), never assumed from its name. Not part of host_info:
+        that one keys reused baseline timings, and a measured peak differs from worker to
+        worker."""
         if self._facts is None:
             props = torch.cuda.get_device_properties(self.index)
             self._facts = {
@@ -373,7 +394,8 @@ class CudaDevice:
                 "l2_bytes": self._attribute("L2_CACHE_SIZE"),
                 "memory_gib": round(props.total_memory / 2**30, 1),
             }
-        return self._facts | {"peak_bf16_tflops": round(self.peak_flops() / 1e12, 1)}
+        return self._facts | {"peak_bf16_tflops": round(self.peak_flops() / 1e12, 1),
+                              "bandwidth_gbs": round(self.peak_bandwidth() / 1e9)}
 
     def _attribute(self, name: str) -> int | None:
         from cuda.bindings import driver

@@ -106,7 +106,8 @@ class Measure(Checks):
                 self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
                 self.time_config(kernel, entry, fresh[entry.name])
             for name, timing in reused.items():
-                entry.add_baseline(name, timing, self.target.unit_scale)
+                entry.add_baseline(name, timing,
+                                   self.target.throughput(entry.config, timing.median_s))
         if incumbent is not None:
             self.time_beside(kernel, incumbent, fresh)
         for entry in timed:
@@ -186,7 +187,7 @@ class Measure(Checks):
         """Time the candidate and the baselines launch by launch in turn, in three rounds
         (new processes for a C kernel each round, who goes first rotating), so that whatever
         slows the machine slows them alike and their ratios hold."""
-        config, scale = entry.config, self.target.unit_scale
+        config = entry.config
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
         candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
         cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
@@ -214,11 +215,11 @@ class Measure(Checks):
             expected = len(mine)
         self.check_idle(kernel, None, entry.name)
         entry.timing = summarize(times.pop(CANDIDATE))
-        entry.throughput = config.flops / entry.timing.median_s / scale
+        entry.throughput = self.target.throughput(config, entry.timing.median_s)
         entry.verified = len(entry.checked_s)
         for name, samples_s in times.items():
-            entry.add_baseline(name, beside_timing(samples_s, logs.get(name), entry.timing),
-                               scale)
+            timing = beside_timing(samples_s, logs.get(name), entry.timing)
+            entry.add_baseline(name, timing, self.target.throughput(config, timing.median_s))
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
                     verified: set[int]) -> list[tuple[Launch, float]]:
@@ -250,7 +251,7 @@ class Measure(Checks):
         would take, and no checked launches are required. ``baselines`` to time on each
         configuration run in the same blocks for the first MIN_SWEEPS sweeps, a launch after
         every two pairs, so the score's ratios come from the same minutes as its gain."""
-        timed, scale = self.result.timed, self.target.unit_scale
+        timed = self.result.timed
         plan = self.request.gate or GatePlan(
             cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0)
         pairs = {e.name: self._pair(kernel, incumbent, e.config) for e in timed}
@@ -316,11 +317,13 @@ class Measure(Checks):
             entry.block_gains = list(estimate.blocks[entry.name])
             entry.timing = summarize(times[entry.name][CANDIDATE])
             entry.incumbent_timing = summarize(times[entry.name][INCUMBENT])
-            entry.throughput = entry.config.flops / entry.timing.median_s / scale
+            entry.throughput = self.target.throughput(entry.config, entry.timing.median_s)
             entry.verified = len(entry.checked_s)
             for name, samples_s in baseline_s[entry.name].items():
-                entry.add_baseline(name, beside_timing(
-                    samples_s, baseline_logs[entry.name].get(name), entry.timing), scale)
+                timing = beside_timing(samples_s, baseline_logs[entry.name].get(name),
+                                       entry.timing)
+                entry.add_baseline(name, timing,
+                                   self.target.throughput(entry.config, timing.median_s))
         self.result.beside = {
             "sweeps": estimate.sweeps,
             "seconds": round(time.perf_counter() - started, 3),

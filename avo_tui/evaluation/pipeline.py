@@ -19,7 +19,7 @@ from .judge import Rejected
 from .measure import Measure
 from .problem import Config
 from .results import EvalRequest, EvalResult, Failure, Timing
-from .score import plausibility_flags
+from .score import Peaks, plausibility_flags
 from .stage import Progress
 from .toolchains import CompileCache
 
@@ -61,8 +61,8 @@ class Evaluation(Measure, Build):
             if not result.same_as_incumbent:
                 self.check_all(kernel)
                 self.time_all(kernel, incumbent)
-                peak = self.device.peak_flops() / target.unit_scale
-                result.flags = plausibility_flags(result, target, peak, self.request.previous_best)
+                result.flags = plausibility_flags(result, target, self.peaks(),
+                                                  self.request.previous_best)
         except Rejected as rejected:
             result.failure = rejected.failure
         except Exception as error:
@@ -80,6 +80,18 @@ class Evaluation(Measure, Build):
             result.hardware = self.device.facts()
         result.seconds = time.perf_counter() - started
         return result
+
+    def peaks(self) -> Peaks:
+        """The device's measured peaks; its bandwidth only for a target that counts bytes
+        (measured once per worker), and where none bounds a launch, a note once per worker."""
+        bandwidth = None
+        if self.target.configs[0].work.bytes is not None:
+            bandwidth = self.device.peak_bandwidth()
+            note = f"no bandwidth flag: {self.device.bandwidth_note}"
+            if bandwidth is None and note not in self.pipeline.said:
+                self.pipeline.said.add(note)
+                self.result.notes.append(note)
+        return Peaks(self.device.peak_flops(), bandwidth)
 
     def _current_config(self) -> str | None:
         return self.result.configs[-1].name if self.result.configs else None

@@ -57,6 +57,26 @@ class Param:
         return self.shape(config)
 
 
+WorkKind = Literal["flops", "bytes"]
+
+
+@dataclass(frozen=True)
+class Work:
+    """The work of one launch, as a problem counts it: its FLOPs, the bytes it must move at
+    least (its inputs read once, its output written once), or both; None where the problem
+    does not count that kind. A target's score divides one of them by the time
+    (TargetSpec.score_by); plausibility compares each with what the device measured."""
+
+    flops: float | None = None
+    bytes: float | None = None
+
+    def of(self, kind: WorkKind) -> float:
+        value: float | None = getattr(self, kind)
+        if value is None:
+            raise ValueError(f"the problem counts no {kind}")
+        return value
+
+
 @dataclass(frozen=True, repr=False)
 class Config:
     """One configuration of a problem: its named dimensions, in the problem's order, and the
@@ -84,8 +104,8 @@ class Config:
         return self.problem.config_name(self)
 
     @property
-    def flops(self) -> float:
-        return self.problem.flops(self)
+    def work(self) -> Work:
+        return self.problem.work(self)
 
     def as_dict(self) -> dict[str, object]:
         return {**dict(self.dims), "dtype": self.dtype}
@@ -128,8 +148,8 @@ class Problem(Protocol):
 
     def config_name(self, config: Config) -> str: ...
 
-    def flops(self, config: Config) -> float:
-        """The work of one launch on ``config``, as the score counts it."""
+    def work(self, config: Config) -> Work:
+        """The work of one launch on ``config``: its FLOPs, bytes moved, or both."""
         ...
 
     def scalars(self, config: Config) -> dict[str, int | float]:

@@ -103,9 +103,10 @@ class ConfigResult:
     def name(self) -> str:
         return self.config.name
 
-    def add_baseline(self, name: str, timing: Timing, unit_scale: float) -> None:
+    def add_baseline(self, name: str, timing: Timing, throughput: float) -> None:
+        """Baseline ``name``'s timing, and its throughput from it (TargetSpec.throughput)."""
         self.baseline_timings[name] = timing
-        self.baselines[name] = self.config.flops / timing.median_s / unit_scale
+        self.baselines[name] = throughput
 
     @property
     def baseline(self) -> float | None:

@@ -57,13 +57,13 @@ def check_tools(tools: Iterable[str]) -> tuple[str, ...]:
 
 
 def smallest_config(target: TargetSpec | str) -> str:
-    """The configuration with the fewest FLOPs among the target's edge and quick ones that
+    """The configuration with the least work among the target's edge and quick ones that
     still cross a kernel's tiles (Problem.crosses_tiles: for attention, more than one tile of
     keys), the smallest of all where none does."""
     spec = get_target(target) if isinstance(target, str) else target
     configs = [*spec.edge_configs, *spec.quick_configs]
     long_enough = [c for c in configs if spec.problem.crosses_tiles(c)] or configs
-    return min(long_enough, key=lambda c: (c.flops, c.name)).name
+    return min(long_enough, key=lambda c: (spec.work(c), c.name)).name
 
 
 def sanitizer_command(sanitizer: str, tool: str, entry: str) -> list[str]:

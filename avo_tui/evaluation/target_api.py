@@ -6,10 +6,9 @@ computed, never how it is checked or timed: the entry point's parameters (Input,
 Float), the configurations (plain dicts of named dimensions) and how to draw more, hostile
 input cases, a reference run in float64 and an honest computation at the target's precision
 (or a DeclaredTolerance where none fits), the work per configuration, baselines as torch
-callables (a Baseline where some machines lack one), and the seed kernel beside the file.
-problems/declared.py maps it onto the seam (problem.Problem, problem.Numerics,
-targets.TargetSpec); the harness keeps allocation, fresh inputs, poisoned outputs, launches,
-checks and timing.
+callables, and the seed kernel beside the file. problems/declared.py maps it onto the seam
+(problem.Problem, problem.Numerics, targets.TargetSpec); the harness keeps allocation, fresh
+inputs, poisoned outputs, launches, checks and timing.
 
 Functions of a configuration receive it as a dict (``c["rows"]``); the reference, the honest
 computation and the baselines receive the input tensors and the scalars as keyword arguments,
@@ -23,6 +22,8 @@ import keyword
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .problem import WorkKind
 
 Dims = dict[str, int | bool]  # a configuration, as the file's functions receive it
 KINDS = ("cpu", "cuda")
@@ -69,15 +70,15 @@ class Float:
 
 
 Parameter = Input | Output | Int | Float
+WORK_KINDS: tuple[WorkKind, ...] = ("flops", "bytes")
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """A baseline that some machines lack (a package beside torch, a GPU, a compiler):
-    ``run`` is called as a plain baseline is; ``missing()`` says why it cannot run in this
-    process, or returns None where it can. It is asked once per process, before the baseline
-    is first timed or checked; a missing baseline is left out and named in the result's notes
-    ("torch-compile not measured: ..."), as FA3 and FA4 are where they are not installed."""
+    """A baseline some machines cannot run (a package, a compiler or a GPU missing): ``run`` is
+    called as a plain baseline function is, and ``missing``, asked once per process before it
+    is timed or checked, says why it cannot run there (None: it can). A missing baseline is
+    left out, and the result says why, as for the attention targets' FA3 and FA4."""
 
     run: Callable[..., Any]
     missing: Callable[[], str | None]
@@ -109,10 +110,16 @@ class Target:
     configs: Sequence[Mapping[str, int | bool]]  # timed (and checked)
     edge_configs: Sequence[Mapping[str, int | bool]]  # checked, never timed
     reference: Callable[..., Any]  # called on float64 inputs: the exact output
-    flops: Callable[[Dims], float]  # the work of one launch, as the score counts it
-    # The first is the one ratios are taken against; a Baseline where some machines lack it.
+    # the first is the one ratios are taken against; a Baseline where some machines lack it
     baselines: Mapping[str, Callable[..., Any] | Baseline]
     seed: str  # the seed kernel, relative to the target file
+    # The work of one launch, one or both: its FLOPs (the score in GFLOP/s on the CPU, TFLOP/s
+    # on a GPU) or the bytes it must move at least, its inputs read once and its output
+    # written once (the score in GB/s, and the device's measured bandwidth bounds it).
+    flops: Callable[[Dims], float] | None = None
+    bytes: Callable[[Dims], float] | None = None
+    # Which of the two the score counts: "flops" or "bytes"; needed only where both are given.
+    score_by: WorkKind | None = None
     # Called on the inputs in the target's dtype: the output an honest kernel computes, whose
     # error against the reference the tolerance is built on. Give this, or ``tolerance``.
     honest: Callable[..., Any] | None = None
@@ -127,6 +134,9 @@ class Target:
     dtype: str = "float32"  # of every tensor (the C toolchain takes float32)
 
     def __post_init__(self) -> None:
+        given = [kind for kind in WORK_KINDS if getattr(self, kind) is not None]
+        if self.score_by is None and len(given) == 1:
+            self.score_by = given[0]
         self.dims = tuple(self.dims)
         self.parameters = tuple(self.parameters)
         self.configs = tuple(self.configs)
@@ -167,14 +177,14 @@ def validate(target: Target) -> None:
                               "tolerance is derived from) or tolerance (a DeclaredTolerance), "
                               "one of the two")
     _callable("reference", target.reference)
-    _callable("flops", target.flops)
+    _check_work(target)
     if target.honest is not None:
         _callable("honest", target.honest)
     if not target.baselines:
         raise TargetFileError("baselines names no baseline (a torch callable to time against)")
     for name, baseline in target.baselines.items():
         if isinstance(baseline, Baseline):
-            _callable(f"the run of baseline {name!r}", baseline.run)
+            _callable(f"baseline {name!r}", baseline.run)
             _callable(f"the missing of baseline {name!r}", baseline.missing)
         else:
             _callable(f"baseline {name!r}", baseline)
@@ -189,6 +199,23 @@ def validate(target: Target) -> None:
     if not target.seed.endswith(suffix):
         raise TargetFileError(f"seed {target.seed!r} is not a {suffix} file, as a "
                               f"{target.kind} target's kernel is")
+
+
+def _check_work(target: Target) -> None:
+    given = [kind for kind in WORK_KINDS if getattr(target, kind) is not None]
+    if not given:
+        raise TargetFileError("give flops or bytes (or both): the work of one launch, which "
+                              "the score divides by its time")
+    for kind in given:
+        _callable(kind, getattr(target, kind))
+    if target.score_by is None:
+        raise TargetFileError("give score_by ('flops' or 'bytes'): the target counts both, and "
+                              "the score divides one of them by the time")
+    if target.score_by not in WORK_KINDS:
+        raise TargetFileError(f"score_by must be 'flops' or 'bytes', not {target.score_by!r}")
+    if target.score_by not in given:
+        raise TargetFileError(f"score_by is {target.score_by!r}, but the target gives no "
+                              f"{target.score_by}")
 
 
 def _check_parameters(target: Target) -> None:

@@ -29,14 +29,13 @@ DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
 
 @dataclass
 class Agreement:
-    """What the numerics check saw: the configurations and cases, per baseline (and for the
-    honest computation) its worst error over its bound (the worse of whole and rows), and the
-    baselines that cannot run here, with why (target_api.Baseline)."""
+    """What the numerics check saw: the configurations and cases, and per baseline (and for
+    the honest computation) its worst error over its bound (the worse of whole and rows)."""
 
     configs: list[str] = field(default_factory=list)
     cases: tuple[str, ...] = ()
     worst: dict[str, float] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # baselines not run here, and why
 
 
 def check_draws(spec: TargetSpec) -> int:
@@ -54,15 +53,16 @@ def check_draws(spec: TargetSpec) -> int:
 
 def small_configs(spec: TargetSpec) -> tuple[Config, ...]:
     """Where the numerics are checked: the edge configurations, else the least timed one."""
-    return spec.edge_configs or (min(spec.configs, key=lambda c: c.flops),)
+    return spec.edge_configs or (min(spec.configs, key=spec.work),)
 
 
 def check_numerics(spec: TargetSpec, device: str) -> Agreement:
     """Every small configuration under every input case, on ``device`` ("cpu" or "cuda")."""
     agreement = Agreement(cases=spec.problem.input_cases)
     numerics = spec.problem.numerics()
-    for name in spec.baselines:
-        why = numerics.baseline_missing(name)
+    for name in numerics.baselines:
+        with _user_code(f"baseline {name}'s missing check", "this machine"):
+            why = numerics.baseline_missing(name)
         if why:
             agreement.missing[name] = why
     for index, config in enumerate(small_configs(spec)):

@@ -1,5 +1,6 @@
 """Loading a target file (target_api.py): a user's target, named by its path wherever a built-in
-target is named by its name (targets.get_target), in the parent and in the worker alike.
+target is named by its name (targets.get_target), in the parent and in the worker alike; and a
+shipped target file, found and named by its target's name (targets.shipped_file).
 
 The file is read once, hashed, and run from those very bytes, so the hash a session keeps
 (TargetSource.sha256) is the hash of the code that ran. A process loads a file again only when
@@ -17,9 +18,11 @@ from pathlib import Path
 
 from .declared import DeclaredProblem, check_work, spec_of
 from .target_api import Target, TargetFileError
-from .targets import TargetFileUnusable, TargetSource, TargetSpec
+from .targets import TargetFileUnusable, TargetSource, TargetSpec, get_target
 
-_loaded: dict[str, TargetSpec] = {}  # by absolute path, for the bytes hashed in its source
+# By ref (a shipped target's name, a user's file's absolute path), for the bytes hashed in its
+# source: a process loads a file again only when they change.
+_loaded: dict[str, TargetSpec] = {}
 
 
 def resolve(ref: str) -> str:
@@ -27,25 +30,43 @@ def resolve(ref: str) -> str:
     return str(Path(ref).expanduser().resolve())
 
 
-def load(ref: str) -> TargetSpec:
-    """The target the file at ``ref`` declares (cached while its bytes stay the same)."""
+def load(ref: str, shipped: str | None = None) -> TargetSpec:
+    """The target the file at ``ref`` declares (cached while its bytes stay the same).
+    ``shipped``: the name a shipped file was found by, which it must declare, and which its
+    target is then named by (TargetSpec.ref)."""
     path = resolve(ref)
     data = _read(path)
     sha256 = hashlib.sha256(data).hexdigest()
-    cached = _loaded.get(path)
+    key = shipped or path
+    cached = _loaded.get(key)
     if cached is not None and cached.source is not None and cached.source.sha256 == sha256:
         return cached
     target, about = _run(path, data, sha256)
-    seed = Path(path).parent / target.seed
+    if shipped is not None and target.name != shipped:
+        raise TargetFileUnusable(path, f"declares the target {target.name!r}, not {shipped!r}, "
+                                       "the name it is found by (a shipped target's file is "
+                                       "its name with _ for -)")
+    seed = (Path(path).parent / target.seed).resolve()
     if not seed.is_file():
         raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
-    spec = spec_of(target, TargetSource(path, sha256), str(seed), about)
+    spec = spec_of(target, TargetSource(path, sha256, shipped is not None), str(seed), about)
     try:
-        check_work(spec)
+        check_work(spec, target)
     except TargetFileError as error:
         raise TargetFileUnusable(path, str(error)) from None
-    _loaded[path] = spec
+    _loaded[key] = spec
     return spec
+
+
+def declared_target(ref: str) -> Target:
+    """The Target the target file ``ref`` declares (a shipped target's name, or a path from the
+    current folder), loaded as get_target loads it: for a target file built on another,
+    ``target = dataclasses.replace(declared_target("rmsnorm"), name=..., ...)``. A file built
+    so is hashed alone: a session on it does not see the other file change."""
+    problem = get_target(ref).problem
+    if not isinstance(problem, DeclaredProblem):
+        raise TargetFileError(f"target {ref} is not declared by a target file")
+    return problem.target
 
 
 def sha256_of(ref: str) -> str:
@@ -53,10 +74,11 @@ def sha256_of(ref: str) -> str:
     return hashlib.sha256(_read(resolve(ref))).hexdigest()
 
 
-def problem_at(path: str) -> DeclaredProblem:
-    """The problem of the target file at ``path``: how a configuration of a target file is
-    unpickled (DeclaredProblem.__reduce__), in whichever process it arrives."""
-    spec = _loaded.get(path) or load(path)
+def problem_of(ref: str) -> DeclaredProblem:
+    """The problem of the target file ``ref`` names (TargetSpec.ref: a shipped target's name,
+    a user's file's path): how a configuration of a target file is unpickled
+    (DeclaredProblem.__reduce__), in whichever process it arrives."""
+    spec = _loaded.get(ref) or get_target(ref)
     problem = spec.problem
     assert isinstance(problem, DeclaredProblem)
     return problem

@@ -113,11 +113,14 @@ def shape_words(tensor: Input | Output, target: Target) -> str:
 
 
 def work_words(target: Target) -> str:
-    """How the score counts a launch's work: ``2*m*n*k FLOPs``."""
-    read = _read(target.flops, target)
+    """How the score counts a launch's work: ``2*m*n*k FLOPs``, or the bytes it must move."""
+    kind = target.score_by or ("flops" if target.flops is not None else "bytes")
+    function = target.flops if kind == "flops" else target.bytes
+    unit = "FLOPs" if kind == "flops" else "bytes moved (inputs read once, the output written once)"
+    read = _read(function, target) if function is not None else None
     if isinstance(read, Symbol):
-        return f"this target counts {read} FLOPs a launch"
-    return "this target counts a launch's FLOPs with its own function (flops, in its file)"
+        return f"this target counts {read} {unit} a launch"
+    return f"this target counts a launch's {unit} with its own function ({kind}, in its file)"
 
 
 def entry_words(target: Target) -> str:

@@ -1,11 +1,16 @@
 """Targets: what a kernel must compute, on which shapes, against which baselines.
 
 A target is data (configurations, tolerances, baselines, seeds) plus the problem it computes
-(problem.py: the entry point's parameters, inputs, references; the five built-in targets all
-compute problems/attention.py's). A built-in target is an entry of ``TARGETS``; a user's is a
-file (target_api.py, loaded by target_file.py), named by its path wherever a built-in is
-named by its name. This module imports nothing heavy, so the TUI can list targets without
-torch.
+(problem.py: the entry point's parameters, inputs, references; the five attention targets all
+compute problems/attention.py's). A target is found by what names it (get_target):
+
+- an entry of ``TARGETS`` (the attention targets), by its name;
+- a **shipped target file**, by its name: every ``*.py`` of the repository's ``targets/``
+  folder (``avo_tui/_data/targets`` in an installed package) is one, and its file name is the
+  target's name with ``-`` written ``_`` (``rmsnorm-cpu`` is ``targets/rmsnorm_cpu.py``);
+- a user's target file (target_api.py, loaded by target_file.py), by its path.
+
+This module imports nothing heavy, so the TUI can list targets without torch.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ import difflib
 import importlib
 import os
 import random
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._data import TARGETS as SHIPPED_FOLDER
+from .._data import data_folder
 from .archs import MIN_CAPABILITY, capability_of, family
-from .problem import Config, Problem
+from .problem import Config, Problem, WorkKind
 from .problems.attention import ATTENTION
 from .problems.attention import config as attention_config
 
@@ -92,11 +101,24 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class TargetSource:
-    """Where a target file is: its absolute path (what requests and sessions name the target
-    by) and the sha256 of its bytes as loaded."""
+    """Where a target file is: its absolute path and the sha256 of its bytes as loaded; and
+    whether it is a shipped one, found by its name (which requests, sessions and workers then
+    name it by, never by a path that differs from machine to machine) rather than by its
+    path."""
 
     path: str
     sha256: str
+    shipped: bool = False
+
+
+# What each throughput unit counts, and its scale. Memory-bound kernels are quoted in GB/s on
+# the CPU and the GPU alike (an H200's HBM is about 4,800 GB/s): one unit for both kinds, the
+# one bandwidths are commonly given in.
+UNITS: dict[str, tuple[WorkKind, float]] = {
+    "GFLOP/s": ("flops", 1e9),
+    "TFLOP/s": ("flops", 1e12),
+    "GB/s": ("bytes", 1e9),
+}
 
 
 @dataclass(frozen=True)
@@ -112,7 +134,7 @@ class TargetSpec:
     quick_configs: tuple[Config, ...]
     tolerance: Tolerance
     baselines: tuple[str, ...]  # the first is the one ratios are taken against
-    unit: str  # throughput unit: "GFLOP/s" or "TFLOP/s"
+    unit: str  # throughput unit, one of UNITS: "GFLOP/s", "TFLOP/s" or "GB/s"
     time_budget_s: float  # timing budget per configuration, candidate and each baseline alike
     timeout_s: float  # longest the worker may go silent before it is presumed hung
     gate_cap_s: float  # longest the commit gate measures one decision (a setting overrides)
@@ -133,8 +155,8 @@ class TargetSpec:
     @property
     def ref(self) -> str:
         """What get_target finds this target by, in a request, a session or a worker: a
-        built-in's name, a target file's absolute path."""
-        return self.source.path if self.source else self.name
+        built-in's or a shipped file's name, a user's target file's absolute path."""
+        return self.source.path if self.source and not self.source.shipped else self.name
 
     def grid(self, quick: bool = False) -> tuple[Config, ...]:
         return self.quick_configs if quick else self.configs
@@ -158,8 +180,21 @@ class TargetSpec:
         return next((seed for seed in self.seeds if seed.chosen_on(arch)), None)
 
     @property
+    def score_by(self) -> WorkKind:
+        """The work the score divides by the time: FLOPs, or bytes moved."""
+        return UNITS[self.unit][0]
+
+    @property
     def unit_scale(self) -> float:
-        return {"GFLOP/s": 1e9, "TFLOP/s": 1e12}[self.unit]
+        return UNITS[self.unit][1]
+
+    def work(self, config: Config) -> float:
+        """The work of one launch on ``config`` that the score counts (score_by)."""
+        return config.work.of(self.score_by)
+
+    def throughput(self, config: Config, seconds: float) -> float:
+        """The score's figure, in ``unit``, of one launch on ``config`` taking ``seconds``."""
+        return self.work(config) / seconds / self.unit_scale
 
 
 def _grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str) -> tuple[Config, ...]:
@@ -291,11 +326,45 @@ def draw_edge_configs(target: TargetSpec, rng: random.Random) -> list[tuple[Conf
     return target.problem.draw_configs(target.edge_configs, target.drawn_max_tiles, rng)
 
 
+# A shipped target's name: lowercase words joined by "-", so that its file name (the name with
+# "_" for "-") reads back as one name only.
+SHIPPED_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def shipped_folder() -> Path | None:
+    """The folder of the shipped target files, or None where the install lost it."""
+    return data_folder(SHIPPED_FOLDER)
+
+
+def shipped_file(name: str) -> Path | None:
+    """The shipped target file of target ``name`` (``targets/`` + the name with ``_`` for
+    ``-`` + ``.py``), or None where there is none."""
+    folder = shipped_folder()
+    if folder is None or not SHIPPED_NAME.fullmatch(name):
+        return None
+    path = folder / f"{name.replace('-', '_')}.py"
+    return path if path.is_file() else None
+
+
+def shipped_names() -> list[str]:
+    """The names of the shipped target files, sorted, read off their file names (no file is
+    loaded: get_target checks that a file declares the name it is found by)."""
+    folder = shipped_folder()
+    names = (p.stem.replace("_", "-") for p in folder.glob("*.py")) if folder else ()
+    return sorted(n for n in names if SHIPPED_NAME.fullmatch(n) and n not in TARGETS)
+
+
+def known_names() -> list[str]:
+    """Every target a name finds: the entries of TARGETS, then the shipped files."""
+    return [*TARGETS, *shipped_names()]
+
+
 class UnknownTarget(KeyError):
     def __init__(self, name: str) -> None:
-        close = difflib.get_close_matches(name, TARGETS, n=3)
+        known = known_names()
+        close = difflib.get_close_matches(name, known, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        super().__init__(f"unknown target {name!r} (known: {', '.join(TARGETS)}, or the path "
+        super().__init__(f"unknown target {name!r} (known: {', '.join(known)}, or the path "
                          f"of a target file, my_target.py){hint}")
 
     def __str__(self) -> str:
@@ -317,14 +386,15 @@ def is_target_file(ref: str) -> bool:
 
 
 def get_target(ref: str) -> TargetSpec:
-    """The built-in target named ``ref``, or the target file at path ``ref`` (loaded once per
-    process while its bytes stay the same)."""
-    if is_target_file(ref):
-        # By name: target_file.py builds targets on this module's TargetSpec.
-        loader = importlib.import_module(".target_file", __package__)
-        spec: TargetSpec = loader.load(ref)
-        return spec
-    try:
+    """The built-in target named ``ref`` (an entry of TARGETS, or a shipped target file), or
+    the target file at path ``ref``; a file is loaded once per process while its bytes stay
+    the same."""
+    if ref in TARGETS:
         return TARGETS[ref]
-    except KeyError:
-        raise UnknownTarget(ref) from None
+    shipped = None if is_target_file(ref) else shipped_file(ref)
+    if shipped is None and not is_target_file(ref):
+        raise UnknownTarget(ref)
+    # By name: target_file.py builds targets on this module's TargetSpec.
+    loader = importlib.import_module(".target_file", __package__)
+    spec: TargetSpec = loader.load(str(shipped or ref), shipped=ref if shipped else None)
+    return spec

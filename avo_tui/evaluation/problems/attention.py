@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..problem import Config, Contract, Param
+from ..problem import Config, Contract, Param, Work
 
 if TYPE_CHECKING:
     from ..problem import Numerics
@@ -130,8 +130,8 @@ class Attention:
     def config_name(self, config: Config) -> str:
         return Shape.of(config).name
 
-    def flops(self, config: Config) -> float:
-        return Shape.of(config).flops
+    def work(self, config: Config) -> Work:
+        return Work(flops=Shape.of(config).flops)
 
     def scalars(self, config: Config) -> dict[str, int | float]:
         s = Shape.of(config)

@@ -222,6 +222,7 @@ HARDWARE_LABELS = {
     "memory_gib": "memory (GiB)",
     "peak_bf16_tflops": "measured bf16 matmul peak (TFLOP/s)",
     "peak_fp32_gflops": "measured fp32 matmul peak (GFLOP/s)",
+    "bandwidth_gbs": "measured device-to-device copy bandwidth (GB/s, read plus written)",
 }
 
 

@@ -38,12 +38,20 @@ def loop_mix(ctx: LineageContext, files: dict[str, str]) -> sass.Mix | None:
     return sass.loop_mix(text, target.entry)
 
 
+# The measured peak a score in each GPU unit is a share of: (fact, what it is)
+PEAKS = {"TFLOP/s": ("peak_bf16_tflops", "the measured bf16 matrix peak"),
+         "GB/s": ("bandwidth_gbs", "the measured copy bandwidth")}
+
+
 def of_peak(ctx: LineageContext, score: Score | None) -> str:
-    """``score`` per configuration as a percent of the measured bf16 matrix peak."""
-    peak = ctx.hardware().get("peak_bf16_tflops")
-    if not isinstance(peak, int | float) or peak <= 0 or score is None \
-            or score.unit != "TFLOP/s":
+    """``score`` per configuration as a percent of the measured peak it is bounded by: the
+    bf16 matrix peak for TFLOP/s, the copy bandwidth for GB/s."""
+    if score is None or score.unit not in PEAKS:
         return ""
-    return (f"of the measured bf16 matrix peak ({peak:.4g} TFLOP/s), by the latest full "
+    fact, words = PEAKS[score.unit]
+    peak = ctx.hardware().get(fact)
+    if not isinstance(peak, int | float) or peak <= 0:
+        return ""
+    return (f"of {words} ({peak:.4g} {score.unit}), by the latest full "
             "score: " + ", ".join(f"{name} {100 * value / peak:.1f}%"
                                   for name, value in score.per_config.items()))
