@@ -15,7 +15,6 @@ from target_example import SEED_FILE, TARGET_FILE, Edits, avo, example, write_ex
 from avo_tui.cli import main
 from avo_tui.evaluation import TARGETS
 from avo_tui.evaluation.targets import known_names
-from avo_tui.evaluation.toolchains.c import CToolchain
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
 
