@@ -34,20 +34,28 @@ Each says why where it cannot run: they need a CUDA GPU, and the last two a torc
 them.
 """
 
-import math
+from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from avo_tui.evaluation import Baseline, Input, Int, Output, Target
 
+if TYPE_CHECKING:
+    import random
 
-def linear_gelu(a, w, bias, **_):
+    from torch import Tensor
+
+
+def linear_gelu(a: Tensor, w: Tensor, bias: Tensor, **_: Any) -> Tensor:
     """The computation, in the dtype of its inputs: the reference on float64 inputs."""
+    import torch.nn.functional as F
+
     return F.gelu(F.linear(a, w, bias), approximate="tanh")
 
 
-def honest(a, w, bias, **_):
+def honest(a: Tensor, w: Tensor, bias: Tensor, **_: Any) -> Tensor:
     return linear_gelu(a.float(), w.float(), bias.float()).to(a.dtype)
 
 
@@ -58,40 +66,49 @@ def honest(a, w, bias, **_):
 # kernel that did the same.
 
 
-def cublas(a, w, bias, **_):
+def cublas(a: Tensor, w: Tensor, bias: Tensor, **_: Any) -> Tensor:
     """cuBLAS's GEMM with a float32 output, then the bias and GELU in float32 and one rounding
     to bf16: torch eager, four kernels."""
+    import torch
+    import torch.nn.functional as F
+
     product = torch.mm(a, w.t(), out_dtype=torch.float32)
     return F.gelu(product + bias, approximate="tanh").to(a.dtype)
 
 
-def cublaslt_gelu(a, w, bias, **_):
+def cublaslt_gelu(a: Tensor, w: Tensor, bias: Tensor, **_: Any) -> Tensor:
     """cuBLASLt's GELU_BIAS epilogue (torch._addmm_activation): product, bias and GELU in one
     kernel, one rounding. torch takes that path only where m, n and k exceed 1 (otherwise
     it runs a GEMM to bf16 and then GELU, rounding twice); such shapes, which only the edge
     configurations have, are computed as ``cublas`` computes them."""
+    import torch
+
     (m, k), n = a.shape, w.shape[0]
     if min(m, n, k) > 1 and n % 8 == 0:
         return torch._addmm_activation(bias, a, w.t(), use_gelu=True)
     return cublas(a, w, bias)
 
 
-_compiled = []  # torch.compile(cublas), made once per process
+_compiled: list[Callable[..., Tensor]] = []  # torch.compile(cublas), made once per process
 
 
-def compiled(a, w, bias, **_):
+def compiled(a: Tensor, w: Tensor, bias: Tensor, **_: Any) -> Tensor:
     if not _compiled:
+        import torch
+
         # dynamic: one graph serves every shape (sizes of 1 aside), so no configuration meets
         # torch's recompile limit and falls back to eager unannounced
         _compiled.append(torch.compile(cublas, dynamic=True))
     return _compiled[0](a, w, bias)
 
 
-def missing_here(function):
+def missing_here(function: Callable[..., Tensor]) -> Callable[[], str | None]:
     """Why ``function`` cannot be a baseline here: no CUDA GPU; it fails on a small problem
     (torch without the op, torch.compile without Triton or on an unsupported Python); or it
     rounds twice there. Its first call compiles what it compiles, before any timing."""
-    def missing():
+    def missing() -> str | None:
+        import torch
+
         if not torch.cuda.is_available():
             return "it runs on a CUDA GPU, and none is visible"
         # all sizes different and over 1: torch.compile's one dynamic graph then serves every
@@ -115,33 +132,33 @@ def missing_here(function):
     return missing
 
 
-def _distance(out, exact):
+def _distance(out: Tensor, exact: Tensor) -> float:
     return float((out.double() - exact).norm() / exact.norm())
 
 
-def shape(*dims):
+def shape(*dims: str) -> Callable[[dict[str, Any]], tuple[int, ...]]:
     return lambda c: tuple(c[d] for d in dims)
 
 
-def unit(inputs, generator):
+def unit(inputs: dict[str, Any], generator: Any) -> None:
     # a / sqrt(k): pre-activations of unit scale, on GELU's curve rather than its tails
     a = inputs["a"]
     a.div_(math.sqrt(a.shape[1]))
 
 
-def large_rows(inputs, generator):
+def large_rows(inputs: dict[str, Any], generator: Any) -> None:
     # every 37th row of a a thousand times larger: outputs of tens of thousands there, and
     # each other row still held to its own tolerance
     inputs["a"][::37].mul_(1e3)
 
 
-def zeros(inputs, generator):
+def zeros(inputs: dict[str, Any], generator: Any) -> None:
     # a zero row of a and a zero row of w: out[0, :] is gelu(bias), out[:, -1] gelu(bias[-1])
     inputs["a"][0].zero_()
     inputs["w"][-1].zero_()
 
 
-def draw(rng):
+def draw(rng: random.Random) -> list[dict[str, int]]:
     """Six shapes per evaluation: m and n anywhere from one row to a few 128-row tiles and a
     remainder, k any multiple of 8 up to 2048 (so every remainder of a 32- or 64-wide k
     step)."""
@@ -149,7 +166,7 @@ def draw(rng):
             for _ in range(6)]
 
 
-def config(m, n, k):
+def config(m: int, n: int, k: int) -> dict[str, int]:
     return {"m": m, "n": n, "k": k}
 
 

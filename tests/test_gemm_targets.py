@@ -36,7 +36,7 @@ def test_both_targets_declare_a_linear_layer_and_keep_the_kernel_contract() -> N
         assert [p.name for p in spec.problem.parameters] == [
             "a", "w", "bias", "out", "m", "n", "k"]
         config = spec.configs[0]
-        assert config.flops == 2 * config["m"] * config["n"] * config["k"]
+        assert config.work.flops == 2 * config["m"] * config["n"] * config["k"]
         assert [p.shape_on(config) for p in spec.problem.parameters if p.is_tensor] == [
             (config["m"], config["k"]), (config["n"], config["k"]), (config["n"],),
             (config["m"], config["n"])]
