@@ -66,8 +66,10 @@ def example_folder(factory: pytest.TempPathFactory, name: str, target: Edits = (
 
 def avo(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The real ``avo`` command in a process of its own, in ``cwd``, on this avo_tui (the
-    checkout under test, wherever the interpreter's own install points)."""
-    env = dict(os.environ, PYTHONPATH=str(Path(avo_tui.__file__).parents[1]))
+    checkout under test, wherever the interpreter's own install points), with whatever else
+    the path already holds (the GPU machines bring the pure-Python dependencies so)."""
+    path = [str(Path(avo_tui.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
     return subprocess.run([sys.executable, "-m", "avo_tui.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -67,10 +67,14 @@ def smallest_config(target: TargetSpec | str) -> str:
 
 
 def sanitizer_command(sanitizer: str, tool: str, entry: str) -> list[str]:
-    """compute-sanitizer's arguments, before the child's command line."""
+    """compute-sanitizer's arguments, before the child's command line. Failed host API calls
+    are not the kernel's to answer for: torch.compile's and cuBLASLt's probes of the driver
+    (cuGetProcAddress, cuKernelGetParamInfo) failed by the dozen in a target's child on an
+    H200, and memcheck counted them as errors of a clean kernel."""
     return [
         sanitizer, "--tool", tool, "--kernel-name", f"regex={entry}",
         "--show-backtrace", "no", "--print-limit", str(PRINT_LIMIT),
+        "--report-api-errors", "no",
     ]
 
 

@@ -21,7 +21,7 @@ from avo_tui.evaluation.problem import Config, InputSet, RowSample
 from avo_tui.evaluation.problems.attention import INPUT_CASES, Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.targets import MHA
+from avo_tui.evaluation.targets import BF16_TOLERANCE, MHA, TINY_ROW
 from avo_tui.evaluation.tensors import make_inputs
 
 TOLERANCE = MHA.tolerance
@@ -158,3 +158,17 @@ def test_a_timed_launch_that_skips_two_percent_of_the_rows_is_caught() -> None:
             assert rejected.failure.kind == "stale_output"
             caught += 1
     assert caught == 12
+
+
+def test_a_row_whose_exact_value_is_zero_is_judged_against_the_rows_typical_norm() -> None:
+    """GELU deep in its negative tail is exactly zero in float64 and in the honest float32
+    computation; a kernel whose own tanh leaves 1e-17 there was called incorrect on an H200
+    (gemm-bias-act, m1000-n1-k64, bound zero). Such a row is held to TINY_ROW of the rows'
+    typical norm; a row of ordinary size is held to its own norm as before."""
+    norm = torch.tensor([0.0, 5.0, 5.0, 5.0], dtype=torch.float64)
+    honest = torch.zeros(4, dtype=torch.float64)
+    bound = BF16_TOLERANCE.row_bounds(honest, norm)
+    typical = math.sqrt(3 * 5.0**2 / 4)  # the rows' root mean square norm
+    assert float(bound[0]) == pytest.approx(typical * TINY_ROW * BF16_TOLERANCE.row_rel_floor)
+    assert 1e-17 < float(bound[0]) < 1e-4
+    assert float(bound[1]) == pytest.approx(5.0 * BF16_TOLERANCE.row_rel_floor)
