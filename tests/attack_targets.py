@@ -20,7 +20,7 @@ from target_example import SEED_FILE, write_example
 
 from avo_tui.engine.launch import choose_seed
 from avo_tui.evaluation.candidate import load_sources
-from avo_tui.evaluation.targets import TARGETS, TargetSpec, get_target
+from avo_tui.evaluation.targets import TARGETS, TargetFileUnusable, TargetSpec, get_target
 
 REPO = Path(__file__).parents[1]
 SHIPPED = REPO / "targets"
@@ -51,12 +51,22 @@ class AttackTarget:
 
 
 def shipped_files(folder: Path = SHIPPED) -> tuple[Path, ...]:
-    """The target files in ``folder`` or a folder of it (a file that declares ``target =
-    Target(``; a helper module beside one does not), if any."""
+    """The target files in ``folder`` or a folder of it (a file that loads as a target file;
+    a helper module beside one does not), if any."""
     if not folder.is_dir():
         return ()
     return tuple(sorted(p for p in (*folder.glob("*.py"), *folder.glob("*/*.py"))
-                        if "target = Target(" in p.read_text()))
+                        if _declares_a_target(p)))
+
+
+def _declares_a_target(path: Path) -> bool:
+    """Whether the file at ``path`` loads as a target file: ``target = Target(...)``, or one
+    built on another's (rmsnorm_cpu.py: ``dataclasses.replace(declared_target(...))``)."""
+    try:
+        get_target(str(path))
+    except TargetFileUnusable:
+        return False
+    return True
 
 
 def target_names(kind: str, folder: Path = SHIPPED) -> list[str]:
