@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_helpers import edit
+from agent_helpers import UNROLL_2, UNROLL_LINE, edit
 from fake_anthropic import (
     ApiError,
     FakeAnthropic,
@@ -130,11 +130,9 @@ def one_line(error: BaseException) -> str:
     return line
 
 
-UNROLL = "#define UNROLL 4        // avo:knob 1 2 4 8"  # a line of the target's seed
 IDEA = "UNROLL 2"
 A_STEP = (  # one scripted step: an edit, an evaluation of it, and the agent's last word
-    reply(tool_use(*edit(UNROLL, UNROLL.replace("UNROLL 4", IDEA))),
-          tool_use("evaluate", {"idea": IDEA})),
+    reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)), tool_use("evaluate", {"idea": IDEA})),
     reply(text("Evaluated; nothing more this step.")),
 )
 
