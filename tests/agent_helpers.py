@@ -16,6 +16,10 @@ from avo_tui.operators.agent.agent import Agent
 EDITOR = "str_replace_based_edit_tool"
 KERNEL = "attention.c"
 THREADS_LINE = "#define THREADS 1       // avo:knob 0 1 2 4 8"
+# A line of the target's own seed that an edit may change where a test needs a new kernel
+# evaluated but no gain (the seeded session copied for each test: no seed scored again).
+UNROLL_LINE = "#define UNROLL 4        // avo:knob 1 2 4 8"
+UNROLL_2 = UNROLL_LINE.replace("UNROLL 4", "UNROLL 2")
 BROKEN = "static int broken = ;"
 # How often a scripted agent asks again for a commit refused at its first reading. The agent
 # tests' seed and edit are engine_helpers.slow_seed and SLOW -> FAST, 1.75x by construction.

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from engine_helpers import SHORT_GATE_CAP_S
 
 import avo_tui
 from avo_tui.evaluation.toolchains.c import CToolchain
@@ -76,10 +77,11 @@ def avo(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProc
 
 def tuner_run(target: str, sessions: Path, session: str, cwd: Path, steps: int = 2) -> str:
     """A headless tuner run of ``steps`` steps on ``target``'s quick grid through the real
-    command, in a session of its own; its output, once it ended on its step budget."""
+    command, in a session of its own; its output, once it ended on its step budget. Its gate
+    is capped at engine_helpers.SHORT_GATE_CAP_S: what it decides is not what is checked."""
     done = avo("--sessions-dir", str(sessions), "run", "--target", target, "--session", session,
                "--headless", "--operator", "tuner", "--max-steps", str(steps), "--quick",
-               "--rng-seed", "1", cwd=cwd)
+               "--rng-seed", "1", "--gate-cap", str(SHORT_GATE_CAP_S), cwd=cwd)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"run ended: step budget reached ({steps} of {steps})" in done.stdout, done.stdout
     return done.stdout

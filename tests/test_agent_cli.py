@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import COMMIT_RETRIES, commit_again_if_refused, commit_calls, edit
-from engine_helpers import FAST, SLOW, slow_seed
+from engine_helpers import FAST, SHORT_GATE_CAP_S, SLOW, slow_seed
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.cli import main
@@ -102,14 +102,15 @@ def test_from_seeds_a_new_session_with_another_sessions_version(
 ) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     sessions = ["--sessions-dir", str(tmp_path)]
+    capped = ["--gate-cap", str(SHORT_GATE_CAP_S)]  # what the gate decides matters not here
     assert main([*sessions, "run", "--session", "mha", "--target", "cpu-attention", "--quick",
-                 "--headless", "--max-steps", "1", "--rng-seed", "3"]) == 0
+                 "--headless", "--max-steps", "1", "--rng-seed", "3", *capped]) == 0
     with Session.open(tmp_path / "mha", writable=False) as source:
         best = source.best()
         assert best is not None
         files = source.read_files(best)
     assert main([*sessions, "run", "--session", "gqa", "--target", "cpu-attention",
-                 "--from", "mha", "--quick", "--headless", "--max-steps", "1"]) == 0
+                 "--from", "mha", "--quick", "--headless", "--max-steps", "1", *capped]) == 0
     out = capsys.readouterr().out
     assert f"seeding from mha:{best.id}" in out
     assert "operator: tuner (no ANTHROPIC_API_KEY" in out

@@ -7,12 +7,10 @@ the layer below the conversation.)"""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from agent_helpers import make_agent
-from engine_helpers import new_session, slow_seed, start
+from engine_helpers import start
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 
 from avo_tui.engine import Budgets
@@ -28,12 +26,6 @@ IDEAS = {1: "THREADS 2 to split the rows", 2: "REPEAT fused into one loop",
 
 def lesson(step: int) -> str:
     return f"Lesson {step}: the measurement of step {step} said nothing new."
-
-
-@pytest.fixture
-def slow(tmp_path: Path, worker: Worker) -> Iterator[Session]:
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
-        yield session
 
 
 def remembering(briefs: dict[int, str], results: dict[int, str]) -> Step:
@@ -62,12 +54,14 @@ def remembering(briefs: dict[int, str], results: dict[int, str]) -> Step:
 
 
 def test_each_lesson_reaches_the_next_brief_and_the_ledger_keeps_every_idea(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
+    """On the seeded session copied for each test: every step evaluates the best's own kernel
+    (nothing is measured), as what is checked is what the agent is told and keeps."""
     briefs: dict[int, str] = {}
     results: dict[int, str] = {}
     fake.script(*[remembering(briefs, results)] * (3 * STEPS + 3))
-    live = start(slow, worker, operator=make_agent(knowledge, debrief=True),
+    live = start(session, worker, operator=make_agent(knowledge, debrief=True),
                  budgets=Budgets(max_steps=STEPS, max_cost_usd=100.0))
     live.finish(300)
     assert sorted(briefs) == list(range(1, STEPS + 1))
@@ -84,7 +78,7 @@ def test_each_lesson_reaches_the_next_brief_and_the_ledger_keeps_every_idea(
     # Step 4 tries step 1's idea again: evaluate says so.
     assert "closest past attempts" in results[4] and IDEAS[1] in results[4]
     assert "closest past attempts" not in results[3]
-    held = ledger.stored(slow.state["operator_memory"])
+    held = ledger.stored(session.state["operator_memory"])
     tried = [d for d in held if d.status != "pending"]
     assert {d.idea for d in tried} == {IDEAS[n] for n in (1, 2, 3)}
     assert next(d for d in tried if d.idea == IDEAS[1]).tries == 2

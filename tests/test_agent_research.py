@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import CHECKLIST, commit_calls, edit, make_agent
+from agent_helpers import CHECKLIST, UNROLL_2, UNROLL_LINE, commit_calls, edit, make_agent
 from engine_helpers import FAST, SLOW, new_session, slow_seed, start
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 
@@ -21,6 +21,7 @@ from avo_tui.store import ResearchPayload, Session, payload_of
 
 MESSAGE = "four times, not seven"
 IDEA = "REPEAT 4: do the work four times, not seven"
+UNROLL_IDEA = "UNROLL 2: a shorter inner loop"  # on the seeded session: a kernel, no gain
 LESSON = "The work was repeated seven times; four is enough and 1.7x faster."
 SUMMARY = "Worked: REPEAT 4 (1.7x). Untried: THREADS."
 DEBRIEF = f"<lesson>{LESSON}</lesson>\n<summary>{SUMMARY}</summary>"
@@ -102,19 +103,20 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
 
 
 def test_without_a_debrief_reply_the_record_is_still_kept_and_the_summary_stands(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     """A debrief the API refuses costs the lesson, never the step or its record."""
-    fake.script(reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": IDEA})),
+    fake.script(reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)),
+                      tool_use("evaluate", {"idea": UNROLL_IDEA})),
                 reply(text("stopping here")))  # then the script is empty: the debrief gets a 400
-    live = start(slow, worker, max_steps=1, operator=make_agent(knowledge, debrief=True))
+    live = start(session, worker, max_steps=1, operator=make_agent(knowledge, debrief=True))
     live.finish(120)
     assert len(fake.requests) == 3 and "The step has ended" in fake.requests[2].texts()[-1]
     [event] = live.kinds("research")
     record = payload_of(event)
     assert isinstance(record, ResearchPayload) and record.lesson == ""
     assert record.final == "stopping here" and record.outcome.startswith("no commit; best")
-    assert "summary" not in slow.state["operator_memory"]
+    assert "summary" not in session.state["operator_memory"]
     assert not live.kinds("step")[-1].data["failed"]
 
 
@@ -146,13 +148,13 @@ def test_the_commit_tool_shows_a_checklist_first_and_never_measures_the_kernel_a
 
 
 def test_the_system_prompt_states_the_measured_hardware_the_rules_and_the_judging(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     fake.script(reply(text("nothing to do")))
-    live = start(slow, worker, max_steps=1, operator=make_agent(knowledge))
+    live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
     live.finish(120)
     system = fake.requests[0].body["system"][0]["text"]
-    facts = slow.state["hardware"]
+    facts = session.state["hardware"]
     assert facts, "the evaluation's measured facts are kept in the session"
     peak = next(v for k, v in facts.items() if k.startswith("peak"))
     assert isinstance(peak, float) and peak > 0
@@ -169,31 +171,33 @@ def test_the_system_prompt_states_the_measured_hardware_the_rules_and_the_judgin
 
 
 def test_the_brief_outlines_the_kernel_files_and_attempts_carry_their_ideas(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     def show_and_diff(request: Recorded) -> Step:
-        attempt = slow.recent_attempts(1)[0].id
+        attempt = session.recent_attempts(1)[0].id
         return reply(tool_use("show_attempt", {"attempt": attempt}),
                      tool_use("diff_attempt", {"attempt": attempt}),
                      tool_use("list_attempts", {}),
                      tool_use("evaluate", {}))  # no idea: refused by the schema
 
-    fake.script(reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": IDEA})),
+    fake.script(reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)),
+                      tool_use("evaluate", {"idea": UNROLL_IDEA})),
                 show_and_diff, reply(text("done")))
-    start(slow, worker, max_steps=1, operator=make_agent(knowledge)).finish(120)
+    start(session, worker, max_steps=1, operator=make_agent(knowledge)).finish(120)
     brief = fake.requests[0].texts()[0]
     files = brief[brief.index("## The kernel's files"):]
     assert "attention.c (" in files and "lines)" in files
     shown, diff, listed, refused = (r["content"] for r in fake.requests[2].tool_results())
-    assert f"idea: {IDEA}" in shown and "change against v0 (its parent, the best): geomean" in shown
-    assert f"-{SLOW}" in diff and f"+{FAST}" in diff
-    assert f"idea: {IDEA}" in listed
+    assert f"idea: {UNROLL_IDEA}" in shown
+    assert "change against v0 (its parent, the best): geomean" in shown
+    assert f"-{UNROLL_LINE}" in diff and f"+{UNROLL_2}" in diff
+    assert f"idea: {UNROLL_IDEA}" in listed
     assert "idea is required" in refused
-    assert slow.recent_attempts(1)[0].idea == IDEA
+    assert session.recent_attempts(1)[0].idea == UNROLL_IDEA
 
 
 def test_the_supervisors_directions_stand_until_the_agent_says_they_are_done(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     """Step 1's failed candidate stalls the search; the review (with thinking, the research
     log and the code) gives directions that are in the briefs of steps 2 and 3, and gone from
@@ -213,12 +217,12 @@ def test_the_supervisors_directions_stand_until_the_agent_says_they_are_done(
         if brief:
             briefs.append(brief)
             if len(briefs) == 1:
-                return reply(tool_use(*edit(SLOW, SLOW + "\nstatic int broken = ;")),
+                return reply(tool_use(*edit(UNROLL_LINE, UNROLL_LINE + "\nstatic int broken = ;")),
                              tool_use("evaluate", {"idea": "a broken line"}))
         return reply(text("nothing more"))
 
     fake.script(*[turn] * 20)
-    live = start(slow, worker, operator=make_agent(knowledge, debrief=True),
+    live = start(session, worker, operator=make_agent(knowledge, debrief=True),
                  budgets=Budgets(max_steps=4), limits=SupervisorLimits(consecutive_failures=1))
     live.finish(240)
     [review] = [r for r in fake.requests if not r.stream]
@@ -227,8 +231,8 @@ def test_the_supervisors_directions_stand_until_the_agent_says_they_are_done(
     assert "Research log (newest last):" in prompt and "a broken line" in prompt
     assert "The best kernel, v0:" in prompt and "attention.c (" in prompt
     assert [directions in b for b in briefs] == [False, True, True, False]
-    assert "directions" not in slow.state["operator_memory"] or (
-        slow.state["operator_memory"]["directions"] is None)
+    assert "directions" not in session.state["operator_memory"] or (
+        session.state["operator_memory"]["directions"] is None)
 
 
 # -- the tools that guide: profile and sanitize pick their configuration --------------------

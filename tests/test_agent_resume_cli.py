@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from agent_helpers import EDITOR, KERNEL, edit
-from engine_helpers import FAST, SLOW, slow_seed
+from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
 from test_agent_cli import AVO, env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
@@ -20,7 +19,7 @@ from avo_tui.store import Session
 
 WAIT_S = 240.0  # an upper bound on waiting for a condition (a seed scored on a busy machine)
 STALL_S = 600.0  # the turn in flight when the run is killed; stopping the server ends it
-IDEA = "REPEAT 4, evaluated before the kill"
+IDEA = "UNROLL 2, evaluated before the kill"
 
 
 def closed_port_url() -> str:
@@ -29,13 +28,6 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-def write_seed(tmp_path: Path) -> Path:
-    seed = tmp_path / "seed" / KERNEL
-    seed.parent.mkdir()
-    seed.write_text(slow_seed()[KERNEL])
-    return seed
 
 
 def new_session_args(name: str, *extra: str) -> list[str]:
@@ -69,20 +61,19 @@ def session_record(directory: Path) -> tuple[dict[str, Any], list[tuple[int, str
 def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
     tmp_path: Path, env: dict[str, str]  # noqa: F811
 ) -> None:
-    seed = write_seed(tmp_path)
-    directory = tmp_path / "resume-1"
+    directory = tmp_path / "resume-1"  # on the target's own seed: the step commits nothing
     with FakeAnthropic() as server:
         env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
         server.script(
             reply(tool_use("list_versions", {})),
             reply(tool_use(EDITOR, {"command": "view", "path": KERNEL})),
-            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": IDEA, "quick": True})),
+            reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)),
+                  tool_use("evaluate", {"idea": IDEA, "quick": True})),
             Stall(STALL_S),  # turn 4: in flight when the run is killed
         )
         log = (tmp_path / "first.log").open("w")
         first = subprocess.Popen(
-            [*AVO, "--sessions-dir", str(tmp_path), *new_session_args("resume-1", "--seed",
-                                                                       str(seed))],
+            [*AVO, "--sessions-dir", str(tmp_path), *new_session_args("resume-1")],
             env=env, text=True, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
@@ -117,8 +108,8 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
     assert messages == uncached(in_flight.body["messages"])
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3 + ["user"]
     view = str(server.requests[5].tool_results())
-    assert FAST in view and SLOW not in view and "half-written" not in view
-    assert FAST in (directory / "workspace" / KERNEL).read_text()
+    assert UNROLL_2 in view and UNROLL_LINE not in view and "half-written" not in view
+    assert UNROLL_2 in (directory / "workspace" / KERNEL).read_text()
 
     state, events = session_record(directory)
     kinds = [kind for _, kind, _ in events]

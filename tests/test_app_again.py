@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from engine_helpers import SHORT_GATE_CAP_S
 from tui_helpers import opened, until
 
 from avo_tui.commands.prepare import PreparedRun
@@ -32,7 +33,7 @@ async def test_the_app_starts_its_ended_run_again_as_avo_run_resumes_it(tmp_path
     root = tmp_path / "sessions"
     Session.create(root / "again", target="cpu-attention", operator="tuner",
                    seed_files={"attention.c": SEED.read_text()}, score=Score(1e12),
-                   settings=RunSettings(quick=True).to_doc()).close()
+                   settings=RunSettings(quick=True, gate_cap_s=SHORT_GATE_CAP_S).to_doc()).close()
     args = run_args("again", sessions_dir=root, max_steps=1)
     started: list[PreparedRun] = []
     with ExitStack() as held:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import SHORT_GATE_CAP_S
 
 from avo_tui.cli import main
 from avo_tui.engine import RunSettings
@@ -34,10 +35,12 @@ def state(path: Path) -> tuple[int, dict[str, Any]]:
 def quick_session(root: Path, name: str, operator: str = "tuner") -> Path:
     """A cpu-attention session on the quick grid, its seed stored with a score nothing reaches.
     First readings are timed beside the seed, not against that score, so a step may still
-    commit a real gain: what follows does not depend on which version is the head."""
+    commit a real gain: what follows does not depend on which version is the head, nor on what
+    the gate decides (its cap is engine_helpers.SHORT_GATE_CAP_S)."""
     Session.create(root / name, target="cpu-attention", operator=operator,
                    seed_files={"attention.c": SEED.read_text()}, score=Score(1e12),
-                   settings=RunSettings(operator=operator, quick=True).to_doc()).close()
+                   settings=RunSettings(operator=operator, quick=True,
+                                        gate_cap_s=SHORT_GATE_CAP_S).to_doc()).close()
     return root / name
 
 

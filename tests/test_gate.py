@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import FAST_TIMES, KERNEL, SLOW_TIMES, TARGET, repeated
+from engine_helpers import FAST_TIMES, KERNEL, SHORT_GATE_CAP_S, SLOW_TIMES, TARGET, repeated
 
 from avo_tui.engine import Engine, Evaluator
 from avo_tui.engine.evaluator import score_of
@@ -54,16 +54,18 @@ def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(
 ) -> None:
     evaluator = Evaluator(TARGET, worker, quick=True)
     engine = Engine(session, Tuner(1), evaluator)
-    slow = repeated(session.read_files("v0"), 8)
+    # Four times the work: surely slower, and each of the four evaluations of it below runs
+    # its checks and timings at a quarter of what eight times cost.
+    slow = repeated(session.read_files("v0"), 4)
     trial = promising(engine, slow)
     counted = evaluator.count
-    assert engine.commit(trial, "eight times the work", "tuner") is None
+    assert engine.commit(trial, "four times the work", "tuner") is None
     assert evaluator.count == counted + 1
     decision = session.recent_attempts(1)[0]
     assert decision.outcome == "not_confirmed"
     assert "on v0 timed beside it" in decision.detail and "standard errors" in decision.detail
     log = gate_log(session, decision.id)
-    assert log["incumbent_gain"] < 0.5  # eight times the work, timed in the same rounds
+    assert log["incumbent_gain"] < 0.5  # four times the work, timed in the same rounds
     assert log["kernel_id"] == trial.result.kernel_id != log["incumbent_kernel_id"]
 
     # Asked again: the same source, then sources that compile to the same kernel.
@@ -237,17 +239,21 @@ def test_gate_decisions_are_kept_per_best_bounded_and_survive_a_damaged_state() 
 
 
 def test_the_gate_measures_for_the_sessions_cap_or_the_targets(
-    session: Session, tmp_path: Path, worker: Worker
+    template: Path, session: Session, tmp_path: Path, worker: Worker
 ) -> None:
     """`avo run --gate-cap` is kept with the session's settings and is the gate's plan."""
     evaluator = Evaluator(TARGET, worker, quick=True)
-    assert Engine(session, Tuner(1), evaluator).gate.plan.cap_s == TARGET.gate_cap_s
-    meta = session.meta
-    with Session.create(tmp_path / "capped", target=meta["target"], operator="tuner",
-                        seed_files=session.read_files("v0"), score=Score(1.0, unit=TARGET.unit),
-                        host=meta["host"],
-                        settings={**meta["settings"], "gate_cap_s": 3.5}) as capped:
-        assert Engine(capped, Tuner(1), evaluator).gate.plan.cap_s == 3.5
+    with Session.open(template, writable=False) as seeded:
+        meta, seed = seeded.meta, seeded.read_files("v0")
+    for name, cap in (("uncapped", None), ("capped", 3.5)):
+        with Session.create(tmp_path / name, target=meta["target"], operator="tuner",
+                            seed_files=seed, score=Score(1.0, unit=TARGET.unit),
+                            host=meta["host"],
+                            settings={**meta["settings"], "gate_cap_s": cap}) as made:
+            assert Engine(made, Tuner(1), evaluator).gate.plan.cap_s == (
+                cap or TARGET.gate_cap_s)
+    # The engine tests' seeded session is capped so (engine_fixtures.capped_template).
+    assert Engine(session, Tuner(1), evaluator).gate.plan.cap_s == SHORT_GATE_CAP_S
 
 
 def test_a_score_keeps_each_configurations_ratio_to_every_baseline_timed_beside_it(

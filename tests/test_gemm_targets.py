@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
+from engine_helpers import SHORT_GATE_CAP_S
 from gemm_knobs import OTHER_SHAPES
 from target_example import avo
 
@@ -99,7 +100,7 @@ def test_a_headless_tuner_run_on_the_cpu_target_records_its_attempts(tmp_path: P
     sessions = tmp_path / "sessions"
     done = avo("--sessions-dir", str(sessions), "run", "--target", str(CPU_TARGET),
                "--session", "gemm", "--headless", "--operator", "tuner", "--max-steps", "2",
-               "--quick", "--rng-seed", "3", cwd=tmp_path)
+               "--quick", "--rng-seed", "3", "--gate-cap", str(SHORT_GATE_CAP_S), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "run ended: step budget reached (2 of 2)" in done.stdout
     with Session.open(sessions / "gemm", writable=False) as session:

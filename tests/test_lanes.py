@@ -6,6 +6,7 @@ is faster: lanes that must meet wait for each other through events."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -435,12 +436,16 @@ def both_in_flight(path: Path) -> Acknowledged | None:
         )
 
 
-def two_lanes_evaluating(sessions: Path, name: str) -> tuple[subprocess.Popen[str], Acknowledged]:
-    """``avo run --lanes 2 --operator tuner`` headless on the cpu-attention quick grid, caught
-    while both lanes have a candidate in flight: the process, and what it had written then."""
-    proc = avo(sessions, "run", "--target", "cpu-attention", "--session", name, "--headless",
-               "--quick", "--lanes", "2", "--operator", "tuner", "--max-steps", "40",
-               "--rng-seed", "3")
+def two_lanes_evaluating(
+    template: Path, sessions: Path, name: str
+) -> tuple[subprocess.Popen[str], Acknowledged]:
+    """``avo run --lanes 2 --operator tuner`` headless on a copy of ``template``, a seeded
+    cpu-attention session (engine_fixtures.capped_template: its seed scored once for the test
+    run), caught while both lanes have a candidate in flight: the process, and what it had
+    written then."""
+    shutil.copytree(template, sessions / name)
+    proc = avo(sessions, "run", "--session", name, "--headless", "--lanes", "2",
+               "--operator", "tuner", "--max-steps", "40", "--rng-seed", "3")
     caught: list[Acknowledged] = []
 
     def both_caught() -> bool:
@@ -465,9 +470,9 @@ def kept(s: Session, before: Acknowledged) -> list[Attempt]:
 
 
 def resume_every_lane(sessions: Path, name: str) -> RunState:
-    """Resume the session for 4 steps: each lane takes up its work again and says where it
-    stands at the end. The run state then."""
-    resumed = avo(sessions, "run", "--session", name, "--headless", "--max-steps", "4")
+    """Resume the session for 2 steps, one for each lane as both begin at once: each lane
+    takes up its work again and says where it stands at the end. The run state then."""
+    resumed = avo(sessions, "run", "--session", name, "--headless", "--max-steps", "2")
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out
     assert "tuner in 2 lanes" in out
@@ -482,10 +487,10 @@ def resume_every_lane(sessions: Path, name: str) -> RunState:
 
 
 def test_kill_9_of_a_two_lane_run_then_resume_loses_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    capped_template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sessions = tmp_path / "sessions"
-    proc, before = two_lanes_evaluating(sessions, "lanes")
+    proc, before = two_lanes_evaluating(capped_template, sessions, "lanes")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -504,13 +509,13 @@ def test_kill_9_of_a_two_lane_run_then_resume_loses_nothing(
 
 
 def test_ctrl_c_of_a_two_lane_run_ends_every_lane_cleanly_and_a_resume_continues_them(
-    tmp_path: Path,
+    capped_template: Path, tmp_path: Path,
 ) -> None:
     """Ctrl-C while both lanes have a candidate in flight: each evaluation finishes and is
     recorded in its lane, every lane stops, the run says so without a traceback, and the
     store holds all it held; a resume runs every lane on from its own state."""
     sessions = tmp_path / "sessions"
-    proc, before = two_lanes_evaluating(sessions, "lanes")
+    proc, before = two_lanes_evaluating(capped_template, sessions, "lanes")
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
@@ -530,4 +535,4 @@ def test_ctrl_c_of_a_two_lane_run_ends_every_lane_cleanly_and_a_resume_continues
 
     lanes = resume_every_lane(sessions, "lanes").lanes
     assert all(lanes[k].steps >= stopped[k] for k in stopped)  # each lane's count goes on
-    assert sum(lane.steps for lane in lanes.values()) == sum(stopped.values()) + 4
+    assert sum(lane.steps for lane in lanes.values()) == sum(stopped.values()) + 2

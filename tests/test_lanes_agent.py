@@ -15,7 +15,7 @@ from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 from test_lanes import check_lineage, lane_events, start_lanes
 
 from avo_tui.evaluation import Worker
-from avo_tui.store import Score
+from avo_tui.store import Score, Session
 from avo_tui.store.run_state import LaneState
 
 WAIT_S = 300.0  # a lane that waits for the other gives up after this (the test then fails)
@@ -104,31 +104,30 @@ def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_t
 
 
 def test_each_agent_lane_resumes_its_own_step_after_a_kill(
-    tmp_path: Path, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     """What a kill -9 leaves: lane 2's conversation draft, built on v1 (not the version lane 2
     would start a new step from, v0, the second best), and no draft of lane 1's. Lane 2 takes
     its step up again where it stood, on v1 and with its files; lane 1 starts afresh."""
     saved = "the brief of lane 2's step, before the kill"
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
-        session.commit(session.read_files("v0"), author="agent", message="a better one",
-                       score=Score(1e6, unit="GFLOP/s"))
-        session.set_state(announce=False, lanes={"2": LaneState("agent", base="v1").to_doc()})
-        session.save_draft("conversation-2", {
-            "format": 1, "head": "v1", "turns": [], "usage": {}, "pending": [], "warned": False,
-            "guidance": None, "tried": None, "files": {KERNEL: "// where lane 2 stood\n"},
-            "messages": [{"role": "user", "content": [{"type": "text", "text": saved}]}],
-        })
-        fake.script(*[lambda request: reply(text("done"))] * 2)
-        live = start_lanes(session, worker, [make_agent(knowledge), make_agent(knowledge)],
-                           max_steps=2)
-        live.finish(120)
-        [resumed] = live.kinds("step_resumed")
-        assert resumed.data["lane"] == 2
-        briefs = sorted(r.texts()[0] for r in fake.requests)
-        assert briefs[0].startswith("# Step brief") and "You are lane 1 of 2" in briefs[0]
-        assert briefs[1] == saved
-        assert (session.directory / "workspace-2" / KERNEL).read_text() == (
-            "// where lane 2 stood\n")
-        assert session.run_state.lanes["2"].base == "v1"
-        assert session.run_state.lanes["1"].base == "v1"  # the head
+    session.commit(session.read_files("v0"), author="agent", message="a better one",
+                   score=Score(1e6, unit="GFLOP/s"))
+    session.set_state(announce=False, lanes={"2": LaneState("agent", base="v1").to_doc()})
+    session.save_draft("conversation-2", {
+        "format": 1, "head": "v1", "turns": [], "usage": {}, "pending": [], "warned": False,
+        "guidance": None, "tried": None, "files": {KERNEL: "// where lane 2 stood\n"},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": saved}]}],
+    })
+    fake.script(*[lambda request: reply(text("done"))] * 2)
+    live = start_lanes(session, worker, [make_agent(knowledge), make_agent(knowledge)],
+                       max_steps=2)
+    live.finish(120)
+    [resumed] = live.kinds("step_resumed")
+    assert resumed.data["lane"] == 2
+    briefs = sorted(r.texts()[0] for r in fake.requests)
+    assert briefs[0].startswith("# Step brief") and "You are lane 1 of 2" in briefs[0]
+    assert briefs[1] == saved
+    assert (session.directory / "workspace-2" / KERNEL).read_text() == (
+        "// where lane 2 stood\n")
+    assert session.run_state.lanes["2"].base == "v1"
+    assert session.run_state.lanes["1"].base == "v1"  # the head

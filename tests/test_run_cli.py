@@ -4,6 +4,7 @@ signals, a real session on disk."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,11 +74,14 @@ def evaluating(state: Callable[[], dict[str, Any]], min_step: int = 0) -> Callab
     return lambda: bool(RunState.from_doc(state()).in_flight) and state().get("step", 0) >= min_step
 
 
-def test_kill_9_mid_evaluation_then_resume_loses_nothing(tmp_path: Path) -> None:
+def test_kill_9_mid_evaluation_then_resume_loses_nothing(
+    capped_template: Path, tmp_path: Path
+) -> None:
     sessions = tmp_path / "sessions"
     path = sessions / "crashy"
-    proc = avo(sessions, "run", "--target", "cpu-attention", "--session", "crashy",
-               "--headless", "--quick", "--max-steps", "40", "--rng-seed", "3")
+    shutil.copytree(capped_template, path)  # a seeded session (engine_fixtures)
+    proc = avo(sessions, "run", "--session", "crashy", "--headless", "--max-steps", "40",
+               "--rng-seed", "3")
     state = reader(path)
     wait_until(evaluating(state, min_step=3), proc)
     with Session.open(path, writable=False) as s:
@@ -109,12 +113,14 @@ def test_kill_9_mid_evaluation_then_resume_loses_nothing(tmp_path: Path) -> None
         assert s.state["status"] == "finished"
 
 
-def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(tmp_path: Path) -> None:
+def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(
+    capped_template: Path, tmp_path: Path
+) -> None:
     sessions = tmp_path / "sessions"
     path = sessions / "sigint"
+    shutil.copytree(capped_template, path)  # a seeded session (engine_fixtures)
     state = reader(path)
-    proc = avo(sessions, "run", "--target", "cpu-attention", "--session", "sigint",
-               "--headless", "--quick", "--max-steps", "40")
+    proc = avo(sessions, "run", "--session", "sigint", "--headless", "--max-steps", "40")
     wait_until(evaluating(state, min_step=1), proc)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)

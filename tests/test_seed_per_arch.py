@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_helpers import SHORT_GATE_CAP_S
 
 from avo_tui.cli import main
 from avo_tui.engine.launch import ARCH_ENV, choose_seed
@@ -112,7 +113,7 @@ def test_a_session_tells_in_its_first_event_which_seed_and_why(
 ) -> None:
     assert main(["--sessions-dir", str(tmp_path), "run", "--target", "cpu-attention",
                  "--session", "s", "--headless", "--operator", "tuner", "--quick",
-                 "--max-steps", "1"]) == 0
+                 "--max-steps", "1", "--gate-cap", str(SHORT_GATE_CAP_S)]) == 0
     assert "seed cpu/attention.c: the C seed, for any CPU" in capsys.readouterr().out
     with Session.open(tmp_path / "s", writable=False) as session:
         first = session.events(limit=1)[0]
