@@ -12,9 +12,12 @@ off random versions of it), then drives the real app headless with Pilot:
     reveal_deepest_ms        moving the cursor to the deepest version of the line
     key_to_render_p50/p99_ms a key (cursor down, diff mode) pressed while another thread
                              writes 1,000 output events per second into the session, until
-                             the app has handled it and repainted
-    key_to_diff_p50/p99_ms   the same keys, until the diff they ask for (read on a worker
-                             thread) is on screen
+                             the first frame that painted the app's answer (the moved cursor,
+                             the new mode) was written
+    key_to_diff_p50/p99_ms   the same keys, until the first frame that painted the diff they
+                             ask for (read on a worker thread)
+    key_to_*_over_100ms      how many of those keys took longer than 100 ms (a p99 of 300
+                             keys is the third slowest: three stalls set it)
     rss_mb_after_1e5_lines   the process's resident memory after 100,000 events streamed
                              through the output pane (the pane keeps a bounded tail)
     rss_mb_before_stream     the same, before the stream
@@ -35,15 +38,21 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import RenderableType
+from textual.geometry import Region
 from textual.screen import Screen
+from textual.strip import Strip
+from textual.widget import Widget
 
 from avo_tui.engine.client import RunClient
 from avo_tui.store import Score, Session
 from avo_tui.tui import AvoApp, make_app
-from avo_tui.tui.widgets.diff import DiffPane
+from avo_tui.tui.widgets.diff import DiffKey, DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.output import OutputPane
 
@@ -92,43 +101,81 @@ def stream(writer: Session, per_second: int, total: int, stop: threading.Event) 
 
 
 KEYS = ("m", "up", "up", "up", "m", "down", "down", "down")  # the cursor stays in range
-FRAMES: list[float] = []  # when the app wrote each frame to its (headless) terminal
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A frame the app wrote to its (headless) terminal, and what it showed of the keys' work:
+    the lineage's cursor line, the diff pane's mode and the diff it holds, each as that widget
+    last painted it."""
+
+    at: float
+    cursor: int
+    mode: str
+    diff: DiffKey | None
+
+
+FRAMES: list[Frame] = []
 
 
 def record_frames(app: AvoApp) -> None:
     # Pilot's idle detection watches process CPU time, which the writer thread keeps busy, so
-    # the frames themselves are timed: Textual writes each one through App._display.
+    # the frames themselves are timed: Textual writes each one through App._display. Each
+    # frame carries what the two widgets last painted (their render_lines, called while the
+    # frame is composed): a frame written before the timing loop next looks at the app is
+    # still the frame that showed the key.
+    tree, pane = app.query_one(LineageTree), app.query_one(DiffPane)
+    painted = Frame(0.0, tree.cursor_line, pane.mode, pane.key)  # its time is unused
+
+    def remember(**shown: Any) -> None:
+        nonlocal painted
+        painted = replace(painted, **shown)
+
+    def paints(widget: Widget, note: Callable[[], None]) -> None:
+        render_lines = widget.render_lines
+
+        def painting(crop: Region) -> list[Strip]:
+            note()
+            return render_lines(crop)
+
+        widget.render_lines = painting  # type: ignore[method-assign]
+
+    paints(tree, lambda: remember(cursor=tree.cursor_line))
+    paints(pane, lambda: remember(mode=pane.mode, diff=pane.key))
     display = app._display
 
     def timed(screen: Screen[object], renderable: RenderableType | None) -> None:
         display(screen, renderable)
-        FRAMES.append(time.perf_counter())
+        FRAMES.append(replace(painted, at=time.perf_counter()))
 
     app._display = timed  # type: ignore[method-assign]
 
 
+async def first_frame(after: int, shows: Callable[[Frame], bool]) -> float:
+    """When the first frame from ``FRAMES[after]`` on that ``shows`` what is awaited was
+    written (waiting for it if need be)."""
+    while True:
+        for frame in FRAMES[after:]:
+            if shows(frame):
+                return frame.at
+        after = len(FRAMES)
+        await asyncio.sleep(0.0005)
+
+
 async def key_to_render(app: AvoApp, key: str) -> tuple[float, float]:
-    """ms from a key press to the first frame written after the app acted on it, and to the
-    first frame showing the diff it asked for."""
+    """ms from a key press to the first frame showing the app's answer to it (the cursor moved
+    or the diff's mode changed), and to the first frame showing the diff it asked for."""
     tree = app.query_one(LineageTree)
-    pane = app.query_one(DiffPane)
     before = (tree.cursor_line, app.diff_mode)
+    seen = len(FRAMES)
     start = time.perf_counter()
     app.simulate_key(key)
     while (tree.cursor_line, app.diff_mode) == before:
         await asyncio.sleep(0.0005)
-    acted = time.perf_counter()
-    while not FRAMES or FRAMES[-1] < acted:
-        await asyncio.sleep(0.0005)
-    rendered = FRAMES[-1]
-    mode = app.diff_mode
+    cursor, mode = tree.cursor_line, app.diff_mode
     wanted = (None if mode == "candidate" else tree.selected_version, mode)
-    while pane.key != wanted:
-        await asyncio.sleep(0.0005)
-    shown = time.perf_counter()
-    while FRAMES[-1] < shown:
-        await asyncio.sleep(0.0005)
-    diffed = FRAMES[-1]
+    rendered = await first_frame(seen, lambda f: (f.cursor, f.mode) == (cursor, mode))
+    diffed = await first_frame(seen, lambda f: f.diff == wanted)
     await asyncio.sleep(0.02)  # keys a person types are not back to back
     return (rendered - start) * 1e3, (diffed - start) * 1e3
 
@@ -171,6 +218,7 @@ async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, floa
             figures[f"key_to_{name}_p50_ms"] = statistics.median(latencies)
             figures[f"key_to_{name}_p99_ms"] = latencies[min(len(latencies) - 1,
                                                              int(0.99 * len(latencies)))]
+            figures[f"key_to_{name}_over_100ms"] = sum(t > 100 for t in latencies)
 
         figures["rss_mb_before_stream"] = rss_mb()
         target = client.cursor + lines
