@@ -193,3 +193,22 @@ def test_leaving_the_last_slice_uncomputed_is_stale_output(attacks: Attacks, tar
     each and 256 in all (problem.RowSample), so a whole slice is always sampled; 256 rows miss
     an eighth of the rows with probability (7/8)^256, about 1e-15."""
     assert_verdict(attacks, target, "leaves_last_slice")
+
+
+# Evaluation seeds under which the vector add's lower-precision cheat passed when a round's
+# checks were drawn over the launches its first launch's time predicted (one, on the quick
+# grid's slow configuration) rather than the four the round makes: all six, every time.
+ESCAPED_ONE_ROUNDS_CHECKS = (730314610412018983, 738327231216495837, 303030758735680818,
+                             742811289976479130, 1444270882903060723, 2042972471864899354)
+
+
+@pytest.mark.parametrize("seed", ESCAPED_ONE_ROUNDS_CHECKS)
+def test_a_round_checks_every_launch_it_makes_not_the_ones_it_expected(
+    attacks: Attacks, seed: int
+) -> None:
+    """A cheat on a configuration's repeated launches from the second timed one on, under the
+    seeds that let it through in 2% of evaluations: the first round, expecting one launch from
+    a slow first one, drew its checks over that one alone and left the round's three others
+    unchecked (measure.ROUND_LAUNCHES_AT_LEAST). Rejected now, as the cheat is on every seed."""
+    result = attacks.evaluate("vector-add", "lower_precision_when_repeated", seed=seed)
+    assert_rejected(result, "stale_output", timed=True)
