@@ -137,7 +137,10 @@ class CudaKernel:
             raise MissingEntry(
                 f'the cubin has no kernel {entry}; declare it extern "C" __global__'
             ) from None
-        self._smem_granted = DEFAULT_DYNAMIC_SMEM
+        # Without an opt-in a block gets 48 KiB of shared memory, its static arrays included:
+        # a kernel with static arrays beside 48 KiB of dynamic memory needs the opt-in too, or
+        # its launch fails as CUDA_ERROR_INVALID_VALUE with nothing said about why.
+        self._smem_granted = DEFAULT_DYNAMIC_SMEM - self._static_smem()
         self.tensormaps = declarations.tensormaps
         env = declarations.environment(defines)
         self.boxes = {m.name: m.box_shape(env, TMA_ELEMENT_BYTES) for m in self.tensormaps}
@@ -145,6 +148,12 @@ class CudaKernel:
         self._maps: dict[tuple[object, ...], object] = {}  # (name, tensor address...) -> map
         self._maps_config: Config | None = None
         self._staged: tuple[object, tuple[object, ...]] = (None, ())
+
+    def _static_smem(self) -> int:
+        try:
+            return int(self.kernel.attributes.shared_size_bytes)
+        except Exception:  # a driver that cannot say: the launch then decides
+            return 0
 
     def _check_parameters(self) -> None:
         """The kernel takes the fixed parameters, then one CUtensorMap per declared map."""
@@ -197,9 +206,11 @@ class CudaKernel:
         else:
             (err,) = driver.cuFuncSetAttribute(handle, attribute, smem)
         if err != driver.CUresult.CUDA_SUCCESS:
+            static = self._static_smem()
+            beside = f" beside {static} bytes of static shared memory" if static else ""
             raise ContractError(
-                f"the kernel asks for {smem} bytes of dynamic shared memory, which this GPU "
-                f"refuses ({err.name})"
+                f"the kernel asks for {smem} bytes of dynamic shared memory{beside}, which "
+                f"this GPU refuses ({err.name})"
             )
         self._smem_granted = smem
 

@@ -106,6 +106,27 @@ def test_the_portable_seed_every_other_gpu_gets_passes_here_too(worker: Worker,
     assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
 
 
+def test_static_shared_memory_beside_48_kib_of_dynamic_gets_the_opt_in(worker: Worker) -> None:
+    """The portable seed at head dim 64 asks for 48 KiB of dynamic shared memory exactly, what
+    a block gets without an opt-in; with a static array of its own beside that, the block needs
+    more, and without the opt-in its launch failed as CUDA_ERROR_INVALID_VALUE (as the attack
+    wrapper of tests/attack_kernels.py, whose plan is a static __shared__ struct, did)."""
+    seed = TARGETS["mha-d64"].seed_for("sm_100a")
+    assert seed is not None
+    sources = apply_knobs(load_sources(ROOT / "kernels" / seed.kernel, "cuda"), seed.knobs)
+    main = next(name for name in sources if name.endswith(".cu"))
+    marker = "extern __shared__ __align__(128) unsigned char smem[];"
+    assert marker in sources[main]
+    sources[main] = sources[main].replace(marker, marker + """
+    __shared__ volatile int avo_static_words[64];
+    avo_static_words[threadIdx.x % 64] = (int)threadIdx.x;
+    __syncthreads();
+    if (avo_static_words[(threadIdx.x + 1) % 64] < 0) return;""")
+    result = worker.evaluate(EvalRequest("mha-d64", sources, quick=True,
+                                         measure_baselines=False))
+    assert result.correct, result.failure
+
+
 def test_honest_naive_kernel_passes(worker: Worker) -> None:
     assert_recovers(worker)
 
