@@ -8,9 +8,11 @@ targets became shipped target files)?
     python benchmarks/targets_side_by_side.py --old main --new HEAD --rounds 5 --json
 
 --old (and --new, where given; else this checkout as it is) is checked out with ``git worktree
-add`` into a temporary folder. Each side is a process of its own, started with its checkout
-first on PYTHONPATH and as its working folder, which keeps one warm evaluation worker per
-device of that checkout's code (checked: the side says where its avo_tui was imported from).
+add`` into a temporary folder; a folder holding a checkout is taken as it is (on a machine
+with no git history: ``--old /tmp/main``). Each side is a process of its own, started with its
+checkout first on PYTHONPATH and as its working folder, which keeps one warm evaluation worker
+per device of that checkout's code (checked: the side says where its avo_tui was imported
+from).
 Both sides evaluate the same kernel, the new side's seed for the target on this machine (its
 knobs applied), with the same evaluation seed in a round; after one discarded evaluation per
 side (compiles, baseline timings), the rounds interleave old, new, new, old, ... so that drift
@@ -112,9 +114,10 @@ class Side:
 
 @contextmanager
 def checkout(rev: str | None) -> Iterator[Path]:
-    """This checkout (``rev`` None), or ``rev`` checked out in a temporary worktree."""
-    if rev is None:
-        yield ROOT
+    """This checkout (``rev`` None), a checkout's folder (where no git history is at hand),
+    or ``rev`` checked out in a temporary worktree."""
+    if rev is None or (Path(rev) / "avo_tui").is_dir():
+        yield ROOT if rev is None else Path(rev).resolve()
         return
     with tempfile.TemporaryDirectory(prefix="avo-side-") as folder:
         path = Path(folder) / "checkout"
@@ -177,9 +180,11 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--old", metavar="REV", help="the revision compared (required)")
+    parser.add_argument("--old", metavar="REV", help="the revision compared, or a checkout's "
+                        "folder (required)")
     parser.add_argument("--new", metavar="REV",
-                        help="the revision compared with it (default: this checkout as it is)")
+                        help="the revision or folder compared with it (default: this checkout "
+                             "as it is)")
     parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="T",
                         help=f"default: {' '.join(DEFAULT_TARGETS)}")
     parser.add_argument("--rounds", type=int, default=3, metavar="N")
