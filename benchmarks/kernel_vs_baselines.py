@@ -53,7 +53,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from avo_tui.evaluation.targets import TARGETS  # noqa: E402  (no torch: safe without a GPU)
+from avo_tui.evaluation.targets import get_target, known_names  # noqa: E402  (no torch)
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
 SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs)
@@ -306,9 +306,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    gpu = [t for t in known_names() if get_target(t).device == "cuda"]
     for name in args.targets:
-        if name not in TARGETS or TARGETS[name].device != "cuda":
-            gpu = [t for t, spec in TARGETS.items() if spec.device == "cuda"]
+        if name not in gpu:
             parser.error(f"unknown GPU target {name!r} (known: {', '.join(gpu)})")
     from avo_tui.evaluation.candidate import CandidateError
 
@@ -319,7 +319,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             if not kernel.is_seed and not kernel.path.is_file():
                 parser.error(f"no such kernel file: {kernel.path}")
             for name in args.targets:  # an unknown knob or value is refused before GPU work
-                kernel.sources(TARGETS[name])
+                kernel.sources(get_target(name))
         except (ValueError, CandidateError) as error:
             parser.error(str(error))
         kernels.append(kernel)

@@ -1,12 +1,11 @@
 """Every target the attack tests run on (tests/adversarial/test_attacks_every_target.py for the
 C ones, tests/gpu/test_gpu_attacks_every_target.py for the CUDA ones), each with its own seed:
 
-- the built-in targets (evaluation/targets.py's TARGETS);
 - the targets only tests define: the docs' example (tests/target_example.py, a target file
   taken from docs/targets.md) and the vector add of tests/test_targets_problem.py (a problem
   behind the seam with no file, which only a pipeline in this process can evaluate);
-- every target file shipped in the repository's targets/ folder, found there, so that a new
-  one joins the tests without an edit here.
+- every target file shipped in the repository's targets/ folder (the attention targets among
+  them), found there, so that a new one joins the tests without an edit here.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from target_example import SEED_FILE, write_example
 
 from avo_tui.engine.launch import choose_seed
 from avo_tui.evaluation.candidate import load_sources
-from avo_tui.evaluation.targets import TARGETS, TargetFileUnusable, TargetSpec, get_target
+from avo_tui.evaluation.targets import TargetFileUnusable, TargetSpec, get_target, known_names
 
 REPO = Path(__file__).parents[1]
 SHIPPED = REPO / "targets"
@@ -70,13 +69,20 @@ def _declares_a_target(path: Path) -> bool:
 
 
 def target_names(kind: str, folder: Path = SHIPPED) -> list[str]:
-    """The targets of ``kind`` ("cpu" or "cuda") by the names the tests take: a built-in's
-    name, a shipped file's path (from the repository's root)."""
-    built_in = [name for name, spec in TARGETS.items() if spec.device == kind]
+    """The targets of ``kind`` ("cpu" or "cuda") by the names the tests take: a shipped
+    target's name (a file of the registry's folder, in the order avo lists them), the path of
+    a file elsewhere (from the repository's root)."""
     extra = [DOCS_EXAMPLE, VECTOR_ADD] if kind == "cpu" else []
-    shipped = [str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
-               for p in shipped_files(folder) if get_target(str(p)).device == kind]
-    return built_in + extra + shipped
+    named, paths = [], []
+    for path in shipped_files(folder):
+        spec = get_target(str(path))
+        if spec.device != kind:
+            continue
+        if path.parent == SHIPPED:
+            named.append(spec.name)
+        else:
+            paths.append(str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path))
+    return sorted(named, key=known_names().index) + extra + paths
 
 
 def attack_target(name: str, scratch: Path | None = None) -> AttackTarget:
@@ -90,6 +96,6 @@ def attack_target(name: str, scratch: Path | None = None) -> AttackTarget:
         path = write_example(scratch / "docs-example")
         spec = get_target(str(path))
         return AttackTarget(name, spec, load_sources(path.parent / SEED_FILE, "c"), SEED_FILE)
-    spec = TARGETS[name] if name in TARGETS else get_target(str(REPO / name))
+    spec = get_target(str(REPO / name) if name.endswith(".py") else name)
     choice = choose_seed(spec, PORTABLE_ARCH if spec.device == "cuda" else None)
     return AttackTarget(name, spec, choice.files, choice.path.name)

@@ -16,7 +16,7 @@ from avo_tui.evaluation import EvalRequest, EvalResult, Worker
 from avo_tui.evaluation.measure import TIMING_ROUNDS
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.targets import TARGETS, TargetSpec
+from avo_tui.evaluation.targets import IN_PROCESS, TargetSpec
 from avo_tui.evaluation.toolchains.c import CToolchain
 
 # A cheat that cannot tell checked launches from others is neutralised when it runs at most this
@@ -84,15 +84,15 @@ def skip_without_c_compiler() -> None:
 @contextmanager
 def registered(spec: TargetSpec) -> Iterator[None]:
     """``spec`` found by its name in this process (a target with no file), while inside."""
-    before = TARGETS.get(spec.name)
-    TARGETS[spec.name] = spec
+    before = IN_PROCESS.get(spec.name)
+    IN_PROCESS[spec.name] = spec
     try:
         yield
     finally:
         if before is None:
-            del TARGETS[spec.name]
+            del IN_PROCESS[spec.name]
         else:
-            TARGETS[spec.name] = before
+            IN_PROCESS[spec.name] = before
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
 ROOT = Path(__file__).parents[1]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
 CONTRACT_KERNELS = ROOT / "tests" / "gpu" / "kernels"
-# every CUDA target that ships: the entries of TARGETS and the shipped target files
+# every CUDA target that ships (a shipped target file each)
 GPU_TARGETS = [t for t in map(get_target, known_names()) if t.toolchain == "cuda"]
 KERNEL = """\
 #include <cuda_bf16.h>
@@ -101,7 +101,7 @@ def test_the_seed_chosen_on_each_architecture_compiles_there_and_spills_only_by_
 ) -> None:
     seed = target.seed_for(arch)
     assert seed is not None
-    # a shipped target file's seed is an absolute path, beside it; a TARGETS entry's under kernels/
+    # a Target's seed is an absolute path, beside its file; a TargetSpec's under kernels/
     sources = apply_knobs(load_sources(ROOT / "kernels" / seed.kernel, "cuda"), seed.knobs)
     toolchain = CudaToolchain(shared_cache, arch=arch)
     result = toolchain.compile(sources, tuple(f"-D{k}={v}" for k, v in target.defines.items()))

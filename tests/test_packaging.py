@@ -118,7 +118,9 @@ def test_the_wheel_and_the_sdist_carry_the_seeds_the_knowledge_base_and_the_targ
 ) -> None:
     kernels, knowledge, targets = shipped("kernels"), shipped("knowledge"), shipped("targets")
     assert "kernels/cpu/attention.c" in kernels and "knowledge/ptx-reference.md" in knowledge
-    assert {"targets/README.md", "targets/rmsnorm.py", "targets/rmsnorm_cpu.py"} <= set(targets)
+    assert {"targets/README.md", "targets/rmsnorm.py", "targets/rmsnorm_cpu.py",
+            "targets/cpu_attention.py", "targets/mha.py", "targets/gqa.py", "targets/gqa_4.py",
+            "targets/mha_d64.py"} <= set(targets)
     data = kernels + knowledge + targets
     in_wheel = set(zipfile.ZipFile(installed.wheel).namelist())
     missing = [f for f in data if f"avo_tui/_data/{f}" not in in_wheel]
@@ -160,6 +162,8 @@ def test_the_installed_avo_works_from_any_folder(installed: Installed) -> None:
     # A shipped target file, by its name: its seed (../kernels/cpu/rmsnorm.c) is the install's.
     names = [line.split()[0] for line in installed.avo_ok("targets", "list").stdout.splitlines()]
     assert {"rmsnorm", "rmsnorm-cpu"} <= set(names)
+    # the attention targets, shipped files too, listed first
+    assert names[:5] == ["cpu-attention", "mha", "gqa", "gqa-4", "mha-d64"]
     scored = json.loads(installed.avo_ok("eval", "--target", "rmsnorm-cpu", "--quick",
                                          "--no-baseline", "--json").stdout)
     assert (scored["target"], scored["unit"], scored["correct"]) == ("rmsnorm-cpu", "GB/s", True)

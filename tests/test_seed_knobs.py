@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.engine.launch import seed_files, seed_path
-from avo_tui.evaluation import TARGETS, contract, get_target
+from avo_tui.evaluation import contract, get_target, known_names
 
 
 def knob(files: dict[str, str], name: str) -> str:
@@ -28,9 +28,9 @@ def test_a_seed_given_by_path_is_taken_as_it_is() -> None:
     assert knob(seed_files(d64, seed_path(d64)), "OVERLAP") == "0"
 
 
-@pytest.mark.parametrize("name", [t for t in TARGETS if TARGETS[t].seeds[0].knobs])
+@pytest.mark.parametrize("name", [t for t in known_names() if get_target(t).seeds[0].knobs])
 def test_seed_knob_values_are_allowed_and_meet_the_kernels_requirements(name: str) -> None:
-    target = TARGETS[name]
+    target = get_target(name)
     text = "".join(seed_files(target).values())
     declarations = contract.parse(text)
     declarations.check_requirements(dict(target.defines))  # raises on a violated avo:require

@@ -3,12 +3,13 @@ a built-in target found by its name, its file the name with ``_`` for ``-``, and
 that name. Requests, sessions and the worker's pipe name it by its name, never by the path
 of one machine's install. Here the registry is pointed at a folder of its own holding the
 docs' example (docs/targets.md) renamed, its seed in a kernels folder beside, as a wheel lays
-them out."""
+them out, and the attention targets' files (which are listed first)."""
 
 from __future__ import annotations
 
 import hashlib
 import pickle
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,12 @@ from target_example import Edits, example
 
 from avo_tui.cli import main
 from avo_tui.engine.launch import session_target, shipped_target_changed, target_file_meta
-from avo_tui.evaluation import TARGETS, UnknownTarget, get_target
+from avo_tui.evaluation import UnknownTarget, get_target
 from avo_tui.evaluation import targets as registry
-from avo_tui.evaluation.targets import TargetFileUnusable, known_names
+from avo_tui.evaluation.targets import LISTED_FIRST, TargetFileUnusable, known_names
 from avo_tui.store import Session
 
+REPO = Path(__file__).resolve().parents[1]
 NAME = "my-resadd"
 RENAMED: Edits = [('name="scaled-residual"', f'name="{NAME}"'),
                   ('seed="scaled_residual.c"', 'seed="../kernels/cpu/scaled_residual.c"')]
@@ -42,6 +44,9 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (data / "kernels" / "cpu" / "scaled_residual.c").write_text(example()[1])
     (data / "targets").mkdir()
     (data / "targets" / "my_resadd.py").write_text(edited(RENAMED))
+    for name in LISTED_FIRST:
+        file = f"{name.replace('-', '_')}.py"
+        shutil.copy(REPO / "targets" / file, data / "targets" / file)
     monkeypatch.setattr(registry, "shipped_folder", lambda: data / "targets")
     return data
 
@@ -61,7 +66,7 @@ def test_a_shipped_file_is_found_and_named_by_its_name(shipped: Path) -> None:
     pickled = pickle.dumps(config)
     assert NAME.encode() in pickled and str(shipped).encode() not in pickled
     assert pickle.loads(pickled) == config
-    assert NAME in known_names() and list(TARGETS) == known_names()[:len(TARGETS)]
+    assert known_names() == [*LISTED_FIRST, NAME]
 
 
 def test_a_file_must_declare_the_name_it_is_found_by(shipped: Path) -> None:
@@ -78,19 +83,19 @@ def test_an_unknown_name_lists_and_suggests_the_shipped_targets(shipped: Path) -
     with pytest.raises(UnknownTarget) as raised:
         get_target("my-resad")
     message = str(raised.value)
-    assert f"known: {', '.join(TARGETS)}, {NAME}, or the path" in message
+    assert f"known: {', '.join(LISTED_FIRST)}, {NAME}, or the path" in message
     assert message.endswith(f"did you mean {NAME}?")
     # the file name itself is not a name: "_" never appears in one
     with pytest.raises(UnknownTarget):
         get_target("my_resadd")
 
 
-def test_targets_list_has_the_shipped_files_after_the_others(
+def test_targets_list_has_the_attention_files_first(
     shipped: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["targets", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == [*TARGETS, NAME]
+    assert [line.split()[0] for line in lines] == [*LISTED_FIRST, NAME]
     assert lines[-1].split()[1:3] == ["cpu", "GFLOP/s"]
     assert lines[-1].endswith("out = x + alpha * r, float32, rows x cols, on the CPU")
 

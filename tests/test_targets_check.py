@@ -13,7 +13,7 @@ import pytest
 from target_example import SEED_FILE, TARGET_FILE, Edits, avo, example, write_example
 
 from avo_tui.cli import main
-from avo_tui.evaluation import TARGETS
+from avo_tui.evaluation import get_target
 from avo_tui.evaluation.targets import known_names
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
@@ -135,7 +135,7 @@ def test_a_file_that_is_not_python_is_refused(
 ) -> None:
     assert check(tmp_path / "target.txt", capsys) == (
         f"avo: error: {tmp_path / 'target.txt'}: a target file is a Python file (.py), or a "
-        "shipped one's name; the attention targets need no check (avo targets list)")
+        "shipped one's name (avo targets list)")
 
 
 def test_targets_list_has_every_built_in_target_on_one_line(
@@ -144,6 +144,6 @@ def test_targets_list_has_every_built_in_target_on_one_line(
     assert main(["targets", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == known_names()
-    assert lines[0].split()[1] == "cpu" and TARGETS["cpu-attention"].description in lines[0]
+    assert lines[0].split()[1] == "cpu" and get_target("cpu-attention").description in lines[0]
     assert main(["targets"]) == 0
     assert capsys.readouterr().out.splitlines() == lines

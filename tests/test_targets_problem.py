@@ -29,7 +29,7 @@ from avo_tui.evaluation.problem import (
     Work,
     on_inputs,
 )
-from avo_tui.evaluation.targets import FP32_TOLERANCE, TARGETS, TargetSpec
+from avo_tui.evaluation.targets import FP32_TOLERANCE, IN_PROCESS, TargetSpec
 from avo_tui.evaluation.toolchains.c import CToolchain
 
 TILE = 64  # the kernels below work 64 elements at a time
@@ -165,13 +165,11 @@ def pipeline() -> Iterator[Pipeline]:
         CToolchain().version()
     except Exception as error:  # no C compiler on this machine
         pytest.skip(str(error))
-    targets = dict(TARGETS)
-    TARGETS["vector-add"] = SPEC
+    IN_PROCESS["vector-add"] = SPEC
     try:
         yield Pipeline("cpu")
     finally:
-        TARGETS.clear()
-        TARGETS.update(targets)
+        del IN_PROCESS["vector-add"]
 
 
 def evaluate(pipeline: Pipeline, source: str, **options: object) -> EvalResult:

@@ -20,6 +20,7 @@ from ..engine.lanes import describe_lanes, resumed_lanes
 from ..engine.launch import (
     choose_seed,
     gpu_arch,
+    in_kernels_dir,
     kernels_dir,
     session_target,
     shipped_target_changed,
@@ -254,7 +255,7 @@ def _new_target(catalog: SessionCatalog, args: argparse.Namespace) -> TargetSpec
     check_flags(target, args.gpus, args.workers, args.ray)
     if args.origin and args.seed:
         raise StoreError("give --from or --seed, not both")
-    if not args.origin and not args.seed and target.source is None:
+    if not args.origin and not args.seed and any(map(in_kernels_dir, target.seeds)):
         kernels_dir()  # the shipped seeds are there, before anything starts (chosen below)
     catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
     return target

@@ -37,8 +37,8 @@ examples:
 
 
 def cmd_targets_list(args: argparse.Namespace) -> int:
-    """The built-in targets, those of TARGETS then the shipped target files: name, device,
-    unit, what each computes."""
+    """The built-in targets, the shipped target files (the attention ones first): name,
+    device, unit, what each computes."""
     rows = []
     for name in known_names():
         try:
@@ -58,8 +58,7 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
     path = str(args.file)
     if not path.endswith(".py") and shipped_file(path) is None:
         raise TargetFileError(f"{path}: a target file is a Python file (.py), or a shipped "
-                              "one's name; the attention targets need no check (avo targets "
-                              "list)")
+                              "one's name (avo targets list)")
     # the declarations, checked as the file loads
     target = get_target(resolve(path) if path.endswith(".py") else path)
     problem = target.problem

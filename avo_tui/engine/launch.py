@@ -77,7 +77,7 @@ class RunSettings:
 def target_file_meta(target: TargetSpec) -> dict[str, str] | None:
     """What a session keeps of a target file, to find it again unchanged (session_target): a
     user's file's path and sha256; a shipped file's name and sha256 (never its path, which is
-    the install's). None for a target of TARGETS."""
+    the install's). None for a target made in memory."""
     source = target.source
     if source is None:
         return None
@@ -112,8 +112,9 @@ def shipped_target_changed(name: str, meta: Mapping[str, Any], target: TargetSpe
                            ) -> str | None:
     """What to tell the operator when session ``name`` resumes on a shipped target whose
     file changed since the session began (an upgrade of avo-tui): a note, not a refusal. The
-    shipped file is part of avo-tui, as an entry of TARGETS is, and an upgrade that changes
-    either must not strand the sessions made before it; its scores may not compare."""
+    shipped file is part of avo-tui, and an upgrade that changes it must not strand the
+    sessions made before it; its scores may not compare. A session that kept no sha256 (one
+    made before its target was a file: the attention targets until issue 41) gets no note."""
     kept = meta.get("target_file") or {}
     then = kept.get("sha256") if "shipped" in kept else None
     now = target.source.sha256 if target.source else None
@@ -162,6 +163,12 @@ class SeedChoice:
     note: str
 
 
+def in_kernels_dir(seed: Seed) -> bool:
+    """Whether ``seed`` is named in the shipped kernels folder (the attention targets'), not
+    by the absolute path of a file beside its target file (a Target's seed)."""
+    return not Path(seed.kernel).is_absolute()
+
+
 def choose_seed(target: TargetSpec, arch: str | None) -> SeedChoice:
     """The target's shipped seed for ``arch`` (seed_for), with its knob values on it."""
     try:
@@ -171,8 +178,7 @@ def choose_seed(target: TargetSpec, arch: str | None) -> SeedChoice:
     if seed is None:
         where = f" for {arch}" if arch else ""
         raise SeedRejected(f"target {target.name} has no seed kernel{where}; pass --seed PATH")
-    # A target file's seed is beside it (an absolute path); a built-in's under kernels/.
-    path = Path(seed.kernel) if Path(seed.kernel).is_absolute() else kernels_dir() / seed.kernel
+    path = kernels_dir() / seed.kernel if in_kernels_dir(seed) else Path(seed.kernel)
     if not path.exists():
         raise SeedRejected(
             f"the seed kernel of {target.name} is not at {path}; pass --seed PATH or set "

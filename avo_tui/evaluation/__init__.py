@@ -22,7 +22,7 @@ from .target_api import (
     TargetFileError,
 )
 from .target_file import declared_target
-from .targets import TARGETS, TargetFileUnusable, TargetSpec, UnknownTarget, get_target
+from .targets import TargetFileUnusable, TargetSpec, UnknownTarget, get_target, known_names
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
 
@@ -32,7 +32,6 @@ __all__ = [
     "FAILURE_KINDS",
     "PROFILE_SECTIONS",
     "SANITIZER_TOOLS",
-    "TARGETS",
     "Baseline",
     "CandidateError",
     "Config",
@@ -60,5 +59,6 @@ __all__ = [
     "WorkerError",
     "declared_target",
     "get_target",
+    "known_names",
     "smallest_config",
 ]

@@ -110,6 +110,14 @@ class Config:
     def as_dict(self) -> dict[str, object]:
         return {**dict(self.dims), "dtype": self.dtype}
 
+    def with_dims(self, **changes: Dim) -> Config:
+        """This configuration with the dimensions ``changes`` names set to its values."""
+        unknown = set(changes) - {name for name, _ in self.dims}
+        if unknown:
+            raise ValueError(f"{self.problem.name} has no dimension {', '.join(sorted(unknown))}")
+        return Config(self.problem, tuple((name, changes.get(name, value))
+                                          for name, value in self.dims), self.dtype)
+
 
 @dataclass(frozen=True)
 class Contract:

@@ -1,6 +1,11 @@
-"""Loading a target file (target_api.py): a user's target, named by its path wherever a built-in
+"""Loading a target file (target_api.py): a user's target, named by its path wherever a shipped
 target is named by its name (targets.get_target), in the parent and in the worker alike; and a
 shipped target file, found and named by its target's name (targets.shipped_file).
+
+A file declares ``target = Target(...)`` (a problem of its own, in Python functions), or
+``target = TargetSpec(...)`` on a problem built into the evaluator (the attention targets:
+``problem=ATTENTION``, their seeds named in the shipped kernels folder, every field stated).
+A TargetSpec is taken as it is, its source aside.
 
 The file is read once, hashed, and run from those very bytes, so the hash a session keeps
 (TargetSource.sha256) is the hash of the code that ran. A process loads a file again only when
@@ -14,6 +19,7 @@ import hashlib
 import sys
 import traceback
 import types
+from dataclasses import replace
 from pathlib import Path
 
 from .declared import DeclaredProblem, check_work, spec_of
@@ -46,10 +52,14 @@ def load(ref: str, shipped: str | None = None) -> TargetSpec:
         raise TargetFileUnusable(path, f"declares the target {target.name!r}, not {shipped!r}, "
                                        "the name it is found by (a shipped target's file is "
                                        "its name with _ for -)")
+    source = TargetSource(path, sha256, shipped is not None)
+    if isinstance(target, TargetSpec):  # on a built-in problem: as the file states it
+        _loaded[key] = replace(target, source=source)
+        return _loaded[key]
     seed = (Path(path).parent / target.seed).resolve()
     if not seed.is_file():
         raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
-    spec = spec_of(target, TargetSource(path, sha256, shipped is not None), str(seed), about)
+    spec = spec_of(target, source, str(seed), about)
     try:
         check_work(spec, target)
     except TargetFileError as error:
@@ -65,7 +75,8 @@ def declared_target(ref: str) -> Target:
     so is hashed alone: a session on it does not see the other file change."""
     problem = get_target(ref).problem
     if not isinstance(problem, DeclaredProblem):
-        raise TargetFileError(f"target {ref} is not declared by a target file")
+        raise TargetFileError(f"target {ref} is a TargetSpec on a problem built into the "
+                              f"evaluator, not a Target: build on it with get_target({ref!r})")
     return problem.target
 
 
@@ -95,7 +106,7 @@ def _read(path: str) -> bytes:
         raise TargetFileUnusable(path, error.strerror or str(error)) from None
 
 
-def _run(path: str, data: bytes, sha256: str) -> tuple[Target, str]:
+def _run(path: str, data: bytes, sha256: str) -> tuple[Target | TargetSpec, str]:
     """Run the file's bytes as a module of its own: its ``target``, and its docstring."""
     try:
         code = compile(data, path, "exec")
@@ -118,7 +129,7 @@ def _run(path: str, data: bytes, sha256: str) -> tuple[Target, str]:
     if target is None:
         raise TargetFileUnusable(path, "defines no target (target = Target(...), from "
                                        "avo_tui.evaluation)")
-    if not isinstance(target, Target):
+    if not isinstance(target, Target | TargetSpec):
         raise TargetFileUnusable(path, f"its target is a {type(target).__name__}, not a "
                                        "Target (from avo_tui.evaluation)")
     return target, module.__doc__ or ""

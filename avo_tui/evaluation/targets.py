@@ -1,13 +1,14 @@
 """Targets: what a kernel must compute, on which shapes, against which baselines.
 
 A target is data (configurations, tolerances, baselines, seeds) plus the problem it computes
-(problem.py: the entry point's parameters, inputs, references; the five attention targets all
-compute problems/attention.py's). A target is found by what names it (get_target):
+(problem.py: the entry point's parameters, inputs, references). Every target is a file, found
+by what names it (get_target):
 
-- an entry of ``TARGETS`` (the attention targets), by its name;
 - a **shipped target file**, by its name: every ``*.py`` of the repository's ``targets/``
   folder (``avo_tui/_data/targets`` in an installed package) is one, and its file name is the
-  target's name with ``-`` written ``_`` (``rmsnorm-cpu`` is ``targets/rmsnorm_cpu.py``);
+  target's name with ``-`` written ``_`` (``rmsnorm-cpu`` is ``targets/rmsnorm_cpu.py``). The
+  five attention targets are such files, each a TargetSpec on the attention problem built
+  into the evaluator (problems/attention.py);
 - a user's target file (target_api.py, loaded by target_file.py), by its path.
 
 This module imports nothing heavy, so the TUI can list targets without torch.
@@ -17,19 +18,16 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import os
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._data import TARGETS as SHIPPED_FOLDER
 from .._data import data_folder
 from .archs import MIN_CAPABILITY, capability_of, family
-from .problem import Config, Problem, WorkKind
-from .problems.attention import ATTENTION
-from .problems.attention import config as attention_config
+from .problem import Config, Dim, Problem, WorkKind
 
 if TYPE_CHECKING:
     import torch
@@ -159,16 +157,27 @@ class TargetSpec:
     seeds: tuple[Seed, ...] = ()
     defines: dict[str, object] = field(default_factory=dict)  # macros the harness compiles with
     notes: tuple[str, ...] = field(default_factory=tuple)
-    source: TargetSource | None = None  # the file of a user's target; None: built in
+    source: TargetSource | None = None  # the file it was loaded from; None: made in memory
 
     @property
     def ref(self) -> str:
         """What get_target finds this target by, in a request, a session or a worker: a
-        built-in's or a shipped file's name, a user's target file's absolute path."""
+        shipped file's name, a user's target file's absolute path."""
         return self.source.path if self.source and not self.source.shipped else self.name
 
     def grid(self, quick: bool = False) -> tuple[Config, ...]:
         return self.quick_configs if quick else self.configs
+
+    def with_dims(self, **dims: Dim) -> TargetSpec:
+        """This target with ``dims`` changed in every configuration, timed, edge and quick
+        alike (a target file built on another: ``get_target("mha").with_dims(heads_q=32,
+        heads_kv=8)``, then its own name)."""
+        def changed(configs: tuple[Config, ...]) -> tuple[Config, ...]:
+            return tuple(c.with_dims(**dims) for c in configs)
+
+        return replace(self, configs=changed(self.configs),
+                       edge_configs=changed(self.edge_configs),
+                       quick_configs=changed(self.quick_configs))
 
     @property
     def seed(self) -> Seed | None:
@@ -206,126 +215,14 @@ class TargetSpec:
         return self.work(config) / seconds / self.unit_scale
 
 
-def _grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str) -> tuple[Config, ...]:
-    """Each (batch, heads_q, heads_kv, seq_len) shape, non-causal then causal."""
-    return tuple(
-        attention_config(b, hq, hkv, s, head_dim, causal, dtype)
-        for b, hq, hkv, s in shapes
-        for causal in (False, True)
-    )
-
-
 FP32_TOLERANCE = Tolerance(margin=8.0, rel_l2_floor=2e-5, max_abs_ulps=512, row_rel_floor=2e-4)
 BF16_TOLERANCE = Tolerance(
     margin=3.0, rel_l2_floor=2e-3, max_abs_ulps=0.5, row_rel_floor=2e-3
 )
 
-CPU_ATTENTION = TargetSpec(
-    name="cpu-attention",
-    description="attention forward on the CPU, float32, head dim 64, MHA and GQA (C toolchain)",
-    toolchain="c",
-    device="cpu",
-    problem=ATTENTION,
-    entry="avo_attention_fwd",
-    configs=_grid([(2, 4, 4, 256), (1, 8, 2, 512)], 64, "float32"),
-    edge_configs=(
-        attention_config(1, 2, 2, 1, 64, True),
-        attention_config(1, 2, 1, 37, 64, False),
-        attention_config(2, 2, 2, 100, 64, True),
-        attention_config(1, 4, 2, 129, 64, True),
-        attention_config(1, 2, 2, 200, 64, False),
-    ),
-    quick_configs=_grid([(1, 4, 2, 256)], 64, "float32"),
-    tolerance=FP32_TOLERANCE,
-    baselines=("torch-sdpa-cpu",),
-    unit="GFLOP/s",
-    time_budget_s=0.25,
-    timeout_s=30.0,
-    gate_cap_s=10.0,
-    max_plausible_ratio=20.0,
-    # The seed runs on one thread on purpose: the first step to every core is a real jump.
-    max_plausible_jump=1.5 * (os.cpu_count() or 1),
-    seeds=(Seed("cpu/attention.c", "the C seed, for any CPU"),),
-    notes=("q, k, v, o are contiguous float32 tensors laid out [batch, heads, seq_len, head_dim]",),
-)
-
-# The AVO paper's grid: 32,768 tokens per batch, S from 4k to 32k, causal and not.
-AVO_SHAPES = [(8, 4096), (4, 8192), (2, 16384), (1, 32768)]
-
-
-# At head dim 128 the portable seed's 64-key blocks spill 8-68 bytes (stores and loads) on
-# every architecture it is chosen on; 32-key blocks spill none, and were 4.1% slower on an H200
-# (benchmarks/RESULTS.md, 2026-11-24, issue 36).
-PORTABLE_SPILLS = ("at head dim 128 its 64-key blocks spill a few bytes, and measured 4.1% "
-                   "faster on an H200 than 32-key blocks that do not")
-
-
-def _gpu_target(
-    name: str, description: str, heads_q: int, heads_kv: int, head_dim: int,
-    seed_knobs: dict[str, str] | None = None,
-) -> TargetSpec:
-    edge = [
-        (1, 1, False),
-        (2, 37, True),
-        (1, 129, False),
-        (1, 1000, True),
-        (1, 1000, False),
-        (1, 4097, True),
-        (1, 4097, False),
-    ]
-    return TargetSpec(
-        name=name,
-        description=description,
-        toolchain="cuda",
-        device="cuda",
-        problem=ATTENTION,
-        entry="avo_attention_fwd",
-        configs=_grid([(b, heads_q, heads_kv, s) for b, s in AVO_SHAPES], head_dim, "bfloat16"),
-        edge_configs=tuple(
-            attention_config(b, heads_q, heads_kv, s, head_dim, causal, "bfloat16")
-            for b, s, causal in edge
-        ),
-        quick_configs=_grid([(2, heads_q, heads_kv, 4096)], head_dim, "bfloat16"),
-        tolerance=BF16_TOLERANCE,
-        # fa4 and fa3 where their packages are installed (flash_attn.cute, fa3_fwd_interface)
-        baselines=("cudnn", "flash", "fa4", "fa3"),
-        unit="TFLOP/s",
-        time_budget_s=0.3,
-        timeout_s=60.0,
-        gate_cap_s=60.0,
-        max_plausible_ratio=1.5,
-        drawn_max_tiles=16,
-        seeds=(
-            Seed("cuda/attention_wgmma.cu", "wgmma, TMA and setmaxnreg exist on Hopper alone",
-                 ("sm_90a",), seed_knobs or {}),
-            Seed("cuda/attention_fwd.cu", "mma.sync and cp.async run on every GPU from sm_80 "
-                 "on; no seed native to this architecture ships yet",
-                 may_spill=PORTABLE_SPILLS),
-        ),
-        defines={"AVO_HEAD_DIM": head_dim},
-        notes=(
-            "q, k, v, o are contiguous bfloat16 tensors laid out [batch, heads, seq_len, head_dim]",
-        ),
-    )
-
-
-MHA = _gpu_target(
-    "mha", "attention forward, bf16, head dim 128, 16 heads (the AVO grid)", 16, 16, 128
-)
-GQA = _gpu_target(
-    "gqa", "grouped-query attention, bf16, head dim 128, 32 query / 8 KV heads", 32, 8, 128
-)
-GQA_4 = _gpu_target(
-    "gqa-4", "grouped-query attention, bf16, head dim 128, 32 query / 4 KV heads", 32, 4, 128
-)
-# At head dim 64 a consumer's O takes half the registers, so three consumers have room to
-# overlap softmax with the GEMMs, taking turns round robin (FA4's plan at this head dim), and
-# causal tiles go longest first across the heads that share L2 (benchmarks/RESULTS.md,
-# 2026-11-23, rung 6: +6.6% over BLOCK_N 176 without overlap).
-MHA_D64 = _gpu_target("mha-d64", "attention forward, bf16, head dim 64, 16 heads", 16, 16, 64,
-                      seed_knobs={"OVERLAP": "1", "PINGPONG": "1", "TILE_ORDER": "1"})
-
-TARGETS: dict[str, TargetSpec] = {t.name: t for t in (CPU_ATTENTION, MHA, GQA, GQA_4, MHA_D64)}
+# Targets made in this process, found by their names here alone (a worker process cannot
+# load them): how a test evaluates a TargetSpec it built in memory, in its own process.
+IN_PROCESS: dict[str, TargetSpec] = {}
 
 
 def draw_edge_configs(target: TargetSpec, rng: random.Random) -> list[tuple[Config, str]]:
@@ -356,16 +253,23 @@ def shipped_file(name: str) -> Path | None:
 
 
 def shipped_names() -> list[str]:
-    """The names of the shipped target files, sorted, read off their file names (no file is
-    loaded: get_target checks that a file declares the name it is found by)."""
+    """The names of the shipped target files, read off their file names (no file is loaded:
+    get_target checks that a file declares the name it is found by): LISTED_FIRST's, then the
+    others sorted."""
     folder = shipped_folder()
     names = (p.stem.replace("_", "-") for p in folder.glob("*.py")) if folder else ()
-    return sorted(n for n in names if SHIPPED_NAME.fullmatch(n) and n not in TARGETS)
+    found = {n for n in names if SHIPPED_NAME.fullmatch(n)}
+    return [*(n for n in LISTED_FIRST if n in found), *sorted(found - set(LISTED_FIRST))]
+
+
+# The targets avo-tui began with, listed first, in the order they always were (before they
+# were shipped files: issue 41).
+LISTED_FIRST = ("cpu-attention", "mha", "gqa", "gqa-4", "mha-d64")
 
 
 def known_names() -> list[str]:
-    """Every target a name finds: the entries of TARGETS, then the shipped files."""
-    return [*TARGETS, *shipped_names()]
+    """Every target a name finds: the shipped files (shipped_names)."""
+    return shipped_names()
 
 
 class UnknownTarget(KeyError):
@@ -395,11 +299,11 @@ def is_target_file(ref: str) -> bool:
 
 
 def get_target(ref: str) -> TargetSpec:
-    """The built-in target named ``ref`` (an entry of TARGETS, or a shipped target file), or
-    the target file at path ``ref``; a file is loaded once per process while its bytes stay
-    the same."""
-    if ref in TARGETS:
-        return TARGETS[ref]
+    """The shipped target named ``ref``, or the target file at path ``ref`` (or a target made
+    in this process, IN_PROCESS); a file is loaded once per process while its bytes stay the
+    same."""
+    if ref in IN_PROCESS:
+        return IN_PROCESS[ref]
     shipped = None if is_target_file(ref) else shipped_file(ref)
     if shipped is None and not is_target_file(ref):
         raise UnknownTarget(ref)

@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from avo_tui.evaluation import TARGETS, Config, EvalRequest, Worker  # noqa: E402
+from avo_tui.evaluation import Config, EvalRequest, Worker, get_target  # noqa: E402
 from avo_tui.evaluation.candidate import load_sources  # noqa: E402
 from avo_tui.evaluation.judge import compare  # noqa: E402
 from avo_tui.evaluation.problem import BaselineCall  # noqa: E402
@@ -65,7 +65,7 @@ def test_a_score_carries_its_ratio_to_every_installed_package() -> None:
     present = [name for name in PACKAGES if baseline_missing(name) is None]
     if not present:
         pytest.skip("neither FA4 nor FA3 is installed here")
-    target = TARGETS["mha"]
+    target = get_target("mha")
     sources = load_sources(ROOT / "kernels" / target.seeds[0].kernel, "cuda")
     with Worker("cuda") as worker:
         result = worker.evaluate(EvalRequest("mha", sources, quick=True))

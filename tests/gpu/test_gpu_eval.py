@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from avo_tui.evaluation import TARGETS, EvalRequest, EvalResult, Worker  # noqa: E402
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
 from avo_tui.evaluation.candidate import apply_knobs, load_sources  # noqa: E402
 
 pytestmark = [
@@ -25,6 +25,8 @@ ROOT = Path(__file__).parents[2]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
 KERNELS = Path(__file__).parent / "kernels"  # kernels that exercise the launch contract
 HANG_TIMEOUT_S = 20.0
+# the attention targets on the GPU (targets/mha.py and the files built on it)
+ATTENTION = ("mha", "gqa", "gqa-4", "mha-d64")
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +60,9 @@ def assert_recovers(worker: Worker) -> None:
     assert result.correct, result.failure
 
 
-@pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].toolchain == "cuda"])
+@pytest.mark.parametrize("target", ATTENTION)
 def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
-    spec = TARGETS[target]
+    spec = get_target(target)
     sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seeds[0].kernel, "cuda"),
                           spec.seeds[0].knobs)
     result = worker.evaluate(EvalRequest(target, sources))
@@ -85,7 +87,7 @@ OTHER_PATHS = {
 @pytest.mark.parametrize("path", sorted(OTHER_PATHS))
 def test_other_seed_paths_pass_every_configuration(worker: Worker, path: str) -> None:
     target, knobs = OTHER_PATHS[path]
-    spec = TARGETS[target]
+    spec = get_target(target)
     sources = apply_knobs(load_sources(ROOT / "kernels" / spec.seeds[0].kernel, "cuda"),
                           spec.seeds[0].knobs | knobs)
     result = worker.evaluate(EvalRequest(target, sources, measure_baselines=False))
@@ -93,12 +95,12 @@ def test_other_seed_paths_pass_every_configuration(worker: Worker, path: str) ->
     assert all(c.passed for c in result.configs) and any(c.edge for c in result.configs)
 
 
-@pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].toolchain == "cuda"])
+@pytest.mark.parametrize("target", ATTENTION)
 def test_the_portable_seed_every_other_gpu_gets_passes_here_too(worker: Worker,
                                                                 target: str) -> None:
     """The seed chosen on sm_80 and on Blackwell, run on this GPU: correct on every
     configuration and edge shape (its speed there is in benchmarks/RESULTS.md)."""
-    seed = TARGETS[target].seed_for("sm_100a")
+    seed = get_target(target).seed_for("sm_100a")
     assert seed is not None and seed.kernel == "cuda/attention_fwd.cu"
     sources = apply_knobs(load_sources(ROOT / "kernels" / seed.kernel, "cuda"), seed.knobs)
     result = worker.evaluate(EvalRequest(target, sources, quick=True, measure_baselines=False))
@@ -111,7 +113,7 @@ def test_static_shared_memory_beside_48_kib_of_dynamic_gets_the_opt_in(worker: W
     a block gets without an opt-in; with a static array of its own beside that, the block needs
     more, and without the opt-in its launch failed as CUDA_ERROR_INVALID_VALUE (as the attack
     wrapper of tests/attack_kernels.py, whose plan is a static __shared__ struct, did)."""
-    seed = TARGETS["mha-d64"].seed_for("sm_100a")
+    seed = get_target("mha-d64").seed_for("sm_100a")
     assert seed is not None
     sources = apply_knobs(load_sources(ROOT / "kernels" / seed.kernel, "cuda"), seed.knobs)
     main = next(name for name in sources if name.endswith(".cu"))

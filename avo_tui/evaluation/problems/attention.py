@@ -1,7 +1,12 @@
 """The attention forward problem, as the parent sees it: its configurations (Shape), their
 names and FLOPs, the entry point's parameters, and the shapes and input cases correctness
 draws. The torch side (inputs, references, baselines) is attention_torch.py, loaded in the
-worker alone."""
+worker alone.
+
+A problem built into the evaluator, which target files name: the five attention targets are
+shipped files (targets/cpu_attention.py, mha.py, gqa.py, gqa_4.py, mha_d64.py), each a
+TargetSpec whose problem is ATTENTION and whose configurations are made here (config,
+grid)."""
 
 from __future__ import annotations
 
@@ -89,6 +94,13 @@ def config(batch: int, heads_q: int, heads_kv: int, seq_len: int, head_dim: int,
            dtype: str = "float32") -> Config:
     """An attention configuration."""
     return Shape(batch, heads_q, heads_kv, seq_len, head_dim, causal, dtype).config
+
+
+def grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str
+         ) -> tuple[Config, ...]:
+    """Each (batch, heads_q, heads_kv, seq_len) shape, non-causal then causal."""
+    return tuple(config(b, hq, hkv, s, head_dim, causal, dtype)
+                 for b, hq, hkv, s in shapes for causal in (False, True))
 
 
 def _queries(c: Config) -> tuple[int, ...]:
