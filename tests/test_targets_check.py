@@ -147,3 +147,18 @@ def test_targets_list_has_every_built_in_target_on_one_line(
     assert lines[0].split()[1] == "cpu" and get_target("cpu-attention").description in lines[0]
     assert main(["targets"]) == 0
     assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_a_cpu_standing_in_for_a_gpu_leaves_the_largest_edge_shapes_for_the_gpu() -> None:
+    """`avo targets check mha` without a GPU: attention's float64 reference at 4,097 keys is
+    137 GFLOP for every input case and baseline (minutes on a CPU); those edge shapes are
+    named as left for a GPU and the others checked. On the GPU every one is checked."""
+    from avo_tui.evaluation.target_check import small_configs
+
+    mha = get_target("mha")
+    on_cpu, left = small_configs(mha, "cpu")
+    assert [c.name for c in left] and all("4097" in c.name for c in left)
+    assert set(on_cpu) | set(left) == set(mha.edge_configs) and not set(on_cpu) & set(left)
+    assert small_configs(mha, "cuda") == (mha.edge_configs, ())
+    cpu_target = get_target("cpu-attention")
+    assert small_configs(cpu_target, "cpu") == (cpu_target.edge_configs, ())
