@@ -354,8 +354,13 @@ async def test_diff_mode_cycles_parent_best_head_candidate(browsed: Path) -> Non
 async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) -> None:
     app = make_app(RunClient(browsed))
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(LineageTree).reveal("v6")
-        await pilot.pause()
+        # Once the lineage is in: a reveal before it finds no v6 and leaves the cursor on the
+        # head the app selects (seen under load: the detail of v7 opened).
+        await opened(pilot, app)
+        tree = app.query_one(LineageTree)
+        tree.reveal("v6")
+        await settled(pilot, app)
+        assert tree.selected_version == "v6"
         await pilot.press("enter")
         assert isinstance(app.screen, VersionDetail)
         await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
