@@ -65,8 +65,11 @@ The checks (exit status 1, and one line saying which failed and why, if any):
                                       approved)
     interrupted_once_per_lane         each candidate in flight at the kill is recorded once as an
                                       interrupted attempt of its lane, with its files and base
-    every_lane_resumed                a lane with a conversation draft at the kill resumed its
-                                      step from it, and every lane completed a step after
+    every_lane_resumed                a lane whose conversation draft at the kill was still its
+                                      step's resumed the step from it, and every lane completed a
+                                      step after (a version that moved the lineage under every
+                                      lane, an approved suspect, ends their steps: their drafts
+                                      are then left, by design, and the steps start afresh)
     commits_from_several_lanes        >= 2 lanes committed
     every_share_done                  each share was committed once, and the head has none in
     resume_finished                   the resumed run ended cleanly (finished, or its lanes
@@ -417,6 +420,16 @@ class FakeApi:
 # -- the session, read-only -------------------------------------------------------------------
 
 
+def _draft_is_the_steps(s: Session, lane: int) -> bool:
+    """Whether lane ``lane``'s conversation draft belongs to the step it has in hand: built on
+    the base its state keeps (a version approved under every lane clears that base, and the
+    lane's next step starts afresh)."""
+    draft = s.draft(draft_name(lane))
+    state = s.run_state.lanes.get(str(lane))
+    return draft is not None and state is not None and bool(state.base) and (
+        draft.get("head") == state.base)
+
+
 @dataclass
 class Snapshot:
     """What the session holds at one moment (read in one go)."""
@@ -427,6 +440,7 @@ class Snapshot:
     flying: dict[int, dict[str, Any]]  # lane -> its candidate in flight
     suspects: dict[str, tuple[str, ...]]  # pending suspect -> its flags
     drafts: list[int]  # lanes with a conversation draft
+    resumable: list[int]  # ... whose draft is its step's still: built on the lane's base
     steps: dict[int, int]  # lane -> its steps, every run of the session counted
     last_seq: int
     status: str
@@ -470,6 +484,7 @@ def snapshot(directory: Path, lanes: int) -> Snapshot | None:
                 flying={k: f.to_doc() for k, f in sorted(flying.items()) if f is not None},
                 suspects={x.attempt: tuple(x.flags) for x in suspects},
                 drafts=[k for k in range(1, lanes + 1) if s.draft(draft_name(k)) is not None],
+                resumable=[k for k in range(1, lanes + 1) if _draft_is_the_steps(s, k)],
                 steps={int(k): v.steps for k, v in state.lanes.items() if k.isdigit()},
                 last_seq=s.last_seq,
                 status=state.status,
@@ -748,6 +763,7 @@ class Benchmark:
             "in_flight": {str(k): {"base": f["base"], "gpu": f.get("gpu")}
                           for k, f in at_kill.flying.items()},
             "drafts": at_kill.drafts,
+            "resumable_drafts": at_kill.resumable,
             "versions_in_store": at_kill.agent_versions,
             "versions_agents_were_told": killed.told,
             "workers_outlived": len(killed.outlived),
@@ -835,6 +851,7 @@ class Benchmark:
             "lane": lane,
             "in_flight_at_kill": lane in at_kill.flying,
             "draft_at_kill": lane in at_kill.drafts,
+            "draft_resumable": lane in at_kill.resumable,
             "resumed_from_draft": lane in resumed,
             "steps_after": sum(1 for kind, data in events
                                if kind == "step" and data.get("lane") == lane),
@@ -845,7 +862,7 @@ class Benchmark:
             "stopped": lane in out.stopped,
         } for lane in range(1, self.lanes + 1)]
         stuck = [r["lane"] for r in out.per_lane if r["steps_after"] < 1
-                 or (r["draft_at_kill"] and not r["resumed_from_draft"])]
+                 or (r["draft_resumable"] and not r["resumed_from_draft"])]
         out.check("every_lane_resumed", not stuck,
                   f"lanes {stuck} did not resume their step from its draft, or completed no "
                   "step after the resume")
@@ -861,8 +878,9 @@ class Benchmark:
 
 # -- the report ---------------------------------------------------------------------------------
 
-LANE_COLUMNS = ("lane", "in_flight_at_kill", "draft_at_kill", "resumed_from_draft",
-                "steps_after", "attempts_after", "share", "commits", "stopped")
+LANE_COLUMNS = ("lane", "in_flight_at_kill", "draft_at_kill", "draft_resumable",
+                "resumed_from_draft", "steps_after", "attempts_after", "share", "commits",
+                "stopped")
 
 
 def print_report(outcome: Outcome, as_json: bool) -> None:

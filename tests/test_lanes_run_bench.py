@@ -154,7 +154,8 @@ def test_the_operator_approves_a_held_jump_that_builds_on_the_head(bench: Module
     """On a loaded CPU a first reading can be 3x a best's score stored at a busier moment; the
     benchmark approves such a suspect, once, when it is the head with one more share out."""
     now = bench.Snapshot(
-        versions=[], attempts=[], flying={}, drafts=[], steps={}, last_seq=0, status="running",
+        versions=[], attempts=[], flying={}, drafts=[], resumable=[], steps={}, last_seq=0,
+        status="running",
         shares={"v0": {1: 1, 2: 1}, "v1": {1: 0, 2: 1},
                 "a7": {1: 1, 2: 0}, "a8": {1: 0, 2: 0}},  # a7 was built on v0, a8 on v1
         suspects={"a7": (JUMP,), "a8": (JUMP,)}, head="v1", best="v0")
@@ -172,8 +173,8 @@ def test_four_agent_lanes_killed_mid_evaluations_resume_and_lose_nothing(tmp_pat
     """The whole benchmark on the CPU target: every check passes, and what makes it a test of
     the kill is there: the run died with two or more candidates in flight, each recorded once
     as an interrupted attempt of its lane, a version committed before the kill is kept, and
-    every lane resumed (its step from its draft); each share was committed once, by lanes
-    that build on each other's versions."""
+    every lane resumed (its step from its draft, where the draft is still its step's); each
+    share was committed once, by lanes that build on each other's versions."""
     done = script("--target", "cpu-attention", "--workers", "2", "--lanes", str(LANES),
                   "--json", "--dir", str(tmp_path), "--timeout", "1200", timeout=1500)
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-4000:]}"
@@ -202,7 +203,10 @@ def test_four_agent_lanes_killed_mid_evaluations_resume_and_lose_nothing(tmp_pat
     assert all(row["steps_after"] >= 1 for row in lanes), lanes
     assert sum(row["commits"] for row in lanes) == SHARES
     assert len([row for row in lanes if row["commits"]]) >= 2
-    assert all(row["resumed_from_draft"] for row in lanes if row["draft_at_kill"]), lanes
+    # A draft still its step's is resumed; one whose step a version approved under every lane
+    # ended (lanes_run's approval of a held jump, when it comes before the kill) is not.
+    assert all(row["resumed_from_draft"] == row["draft_resumable"]
+               for row in lanes if row["draft_at_kill"]), lanes
     assert all(row["attempts_after"] >= 1 for row in lanes if row["in_flight_at_kill"]), lanes
     assert kill["workers_outlived"] == 0
     assert "every check passed" in done.stderr
