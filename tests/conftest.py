@@ -18,8 +18,8 @@ pytest_plugins = ["engine_fixtures", "agent_fixtures"]
 # The whole suite runs on this many pytest-xdist workers unless told otherwise (-n N, -n 0, or
 # -p no:xdist), each given whole files so that a module's fixtures are built once. Three on two
 # cores: much of a test's time is spent waiting on a process it started (a CLI run, a worker's
-# evaluation), and a third worker fills those waits. On a quiet 2-core machine two workers kept
-# the cores 139% busy and took 17 min 17 s, three 180% and 13 min 48 s (benchmarks/RESULTS.md,
+# evaluation), and a third worker fills those waits: on a quiet 2-core machine three kept the
+# cores 180% busy and took 13 min 48 s, where two had kept them 139% busy (benchmarks/RESULTS.md,
 # 2026-11-24, sixth session); beside a CPU hog three passed too. Runs of chosen files or tests
 # stay in one process, as does a machine without xdist (the GPU machine's image) or with an
 # NVIDIA GPU, where GPU tests in two processes would time on one GPU at once.
