@@ -53,7 +53,8 @@ AGAIN_SPACING = 4  # launches per checked one in that look
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
 CHECK_CHANCE = 0.5  # checked launches of each kernel in a block beside the best, on average
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
-# The fewest launches of the candidate a round of time_config makes (time_cycles' loop).
+# The fewest launches of the candidate a round of time_config makes (time_cycles' loop), and so
+# the fewest its checks are drawn over.
 ROUND_LAUNCHES_AT_LEAST = -(-MIN_REPS // CYCLES_PER_CALL) * CYCLES_PER_CALL
 # Launches of each baseline timed beside the candidate per configuration and evaluation, at
 # least: below that a ratio to it swings by percents between evaluations (RESULTS.md).
@@ -203,13 +204,8 @@ class Measure(Checks):
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
             kernel.renew()
             turn = round_ % len(cycle)
-            # Over every launch the round will make: a first round expecting one launch (its
-            # first launch slow) still makes ROUND_LAUNCHES_AT_LEAST, and checks drawn over the
-            # one expected left the others unchecked, for a cheat on repeated launches to use.
-            verified = draw_checks(self.draws, max(expected, ROUND_LAUNCHES_AT_LEAST),
-                                   VERIFIED_PER_ROUND - 1, sure=True)
             measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
-                                        verified)
+                                        max(expected, ROUND_LAUNCHES_AT_LEAST))
             for (subject, checked), seconds in measured:
                 times[subject.name].append(seconds)
                 if checked:
@@ -228,10 +224,19 @@ class Measure(Checks):
             entry.add_baseline(name, timing, self.target.throughput(config, timing.median_s))
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
-                    verified: set[int]) -> list[tuple[Launch, float]]:
+                    expected: int) -> list[tuple[Launch, float]]:
         """``order`` launched in turn, CYCLES_PER_CALL turns at a time, until ``budget_s`` has
         passed (and at least MIN_REPS turns, and past the last of the candidate's launches
-        to check, ``verified``, counted among its own launches)."""
+        to check, counted among its own launches).
+
+        The candidate's launches are checked as timing.draw_checks draws over the ``expected``
+        ones (VERIFIED_PER_ROUND on average, one surely), and each launch past those on the
+        same chance as it is made: a round that makes more launches than it expected (its
+        first launch slower than the rest, as a cold one is) leaves none of them unchecked by
+        rule, for a cheat on repeated launches to use. A round drawn over one expected launch
+        of its four let such a cheat through 6 evaluations in 300."""
+        chance = (VERIFIED_PER_ROUND - 1) / expected
+        verified = draw_checks(self.draws, expected, VERIFIED_PER_ROUND - 1, sure=True)
         measured: list[tuple[Launch, float]] = []
         deadline = time.perf_counter() + budget_s
         last = max(verified, default=-1)
@@ -242,7 +247,9 @@ class Measure(Checks):
             launches: list[Launch] = []
             for _ in range(CYCLES_PER_CALL):
                 for subject in order:
-                    checked = subject is candidate and count in verified
+                    checked = subject is candidate and (
+                        count in verified
+                        or (count >= expected and self.draws.random() < chance))
                     count += subject is candidate
                     launches.append((subject, checked))
             measured += zip(launches, self.device.time_sequence(warm, launches), strict=True)
