@@ -124,7 +124,8 @@ MAX_SHARES = 8  # a GPU seed does (5/4)^8 = 6x its work at 8 (a CPU one (5/2)^N)
 KNOB = "AVO_SLOW_{}"
 KNOB_LINE = re.compile(r"#define AVO_SLOW_(\d+) ([01])\b")
 LANE = re.compile(r"You are lane (\d+) of (\d+)")
-JUMP = re.compile(r"^geomean \S+ is \S+x the best committed score")  # plausibility_flags
+# plausibility_flags: over the best timed beside it, or its stored score where not timed beside
+JUMP = re.compile(r"^geomean \S+ is \S+x the best (timed beside it|committed score)")
 MAX_EVALUATIONS = 12  # a lane's evaluations in one step before it gives the step up
 # How often the session is read while the runs go on. An evaluation lasts seconds; a read costs
 # ~35 ms of CPU, which on two cores a busier watch would take from the evaluations it watches.

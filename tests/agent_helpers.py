@@ -23,10 +23,10 @@ UNROLL_2 = UNROLL_LINE.replace("UNROLL 4", "UNROLL 2")
 BROKEN = "static int broken = ;"
 # How often a scripted agent asks again for a commit refused at its first reading. The agent
 # tests' seed and edit are engine_helpers.slow_seed and SLOW -> FAST, 1.75x by construction.
-# A first reading, compared with the seed's score stored earlier, also carries whatever the load
-# did meanwhile (evaluations of one kernel seconds apart read up to 1.7x apart there): 1.75 sits
-# in the middle of the window between the commit threshold and the jump rule, which flags 3x on
-# two cores (1.5x the number of cores), and commit_again_if_refused covers the low side.
+# A first reading compared with the seed's score stored earlier also carries whatever the load
+# did meanwhile (evaluations of one kernel seconds apart read up to 1.7x apart there), and
+# commit_again_if_refused covers that. The jump rule (3x on two cores, 1.5x the number of cores)
+# judges the gain beside the seed, which the load does not move.
 COMMIT_RETRIES = 4
 
 

@@ -46,9 +46,11 @@ def new_session(directory: Path, worker: Worker, files: dict[str, str] | None = 
                           files or seed_files(TARGET), evaluator)
 
 
-# A seed score far below anything a correct kernel measures on any machine: the evaluator's jump
-# rule (more than max_plausible_jump times the lineage's best) flags every correct candidate,
-# whichever is faster.
+# cpu-attention whose implausible-jump limit is 1.01x: a candidate more than 1% faster than the
+# best, timed beside it, is flagged (flagged_session).
+JUMPY_TARGET = Path(__file__).parent / "fixtures" / "targets" / "cpu_attention_jumpy.py"
+# A seed score far below anything a correct kernel measures on any machine: a reading not timed
+# beside the best, judged against this stored score, is flagged as a jump too.
 IMPLAUSIBLY_LOW_SEED = 1e-3
 KERNEL = "attention.c"
 CALL = "        attend_block(q + qo,"
@@ -101,15 +103,16 @@ def slow_seed() -> dict[str, str]:
 
 
 def flagged_session(directory: Path, template: Path) -> Session:
-    """The seeded ``template`` session again, with the REPEAT seed (repeat_knob_seed) as v0 and
-    its score stored as IMPLAUSIBLY_LOW_SEED: every correct candidate the engine evaluates comes
-    back flagged, and the tuner's two candidates are faster than the seed when timed beside it.
-    The template's noise and baseline timings come along, so nothing is measured twice."""
+    """The seeded ``template`` session again, on JUMPY_TARGET, with the REPEAT seed
+    (repeat_knob_seed) as v0 and its score stored as IMPLAUSIBLY_LOW_SEED: the tuner's two
+    candidates are 4x and 8x faster than the seed timed beside it, so every correct candidate
+    the engine evaluates comes back flagged as a jump, on any machine and under any load. The
+    template's noise and baseline timings come along, so nothing is measured twice."""
     with Session.open(template, writable=False) as seeded:
         files, meta, state = seeded.read_files("v0"), seeded.meta, seeded.state
     files = repeat_knob_seed(files)
     session = Session.create(
-        directory, target=meta["target"], operator=meta["operator"], seed_files=files,
+        directory, target=str(JUMPY_TARGET), operator=meta["operator"], seed_files=files,
         score=Score(IMPLAUSIBLY_LOW_SEED, unit=TARGET.unit), host=meta["host"],
         settings=meta["settings"],
     )
@@ -168,8 +171,9 @@ def start(
     before: Callable[[Engine], None] | None = None, operator: Operator | None = None,
     budgets: Budgets | None = None, limits: SupervisorLimits | None = None,
 ) -> LiveRun:
-    """Run an engine in a thread: the tuner unless ``operator`` is given."""
-    evaluator = Evaluator(TARGET, worker, quick=True)
+    """Run an engine in a thread, on the session's target's quick grid: the tuner unless
+    ``operator`` is given."""
+    evaluator = Evaluator(get_target(session.meta["target"]), worker, quick=True)
     engine = Engine(session, operator or Tuner(seed), evaluator,
                     budgets=budgets or Budgets(max_steps=max_steps), limits=limits)
     thread = threading.Thread(target=lambda: live.result.append(engine.run()), daemon=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from agent_helpers import commit_calls, edit, make_agent, use_fake
-from engine_helpers import REPEAT_LINE, TARGET, flagged_session, start, submitting
+from engine_helpers import REPEAT_LINE, flagged_session, start, submitting
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 from rich.console import Console
 from textual.widgets import Static
@@ -28,7 +28,7 @@ from avo_tui.cli import main
 from avo_tui.engine import Approve, Budgets, Engine, Evaluator, Reject, Stop
 from avo_tui.engine.client import RunClient
 from avo_tui.engine.commands import Command
-from avo_tui.evaluation import Worker
+from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators import Tuner
 from avo_tui.store import Score, Session, StoreError, Suspect
 
@@ -220,7 +220,8 @@ async def test_the_app_shows_a_held_suspect_and_approves_it(flagged: Path, worke
     from avo_tui.tui.widgets.suspects import SuspectBanner
 
     with Session.open(flagged) as session:
-        engine = Engine(session, Tuner(1), Evaluator(TARGET, worker, quick=True),
+        target = get_target(session.meta["target"])
+        engine = Engine(session, Tuner(1), Evaluator(target, worker, quick=True),
                         budgets=Budgets(max_steps=500))
         app = make_app(RunClient(session.directory, engine))
         async with app.run_test(size=(80, 24)) as pilot:

@@ -115,6 +115,24 @@ def test_implausible_scores_are_flagged_not_celebrated() -> None:
     assert jump and "3.00x the best committed score" in jump[0]
 
 
+def test_a_jump_is_judged_on_the_gain_beside_the_best_where_it_was_timed_beside_it() -> None:
+    """A stored score is from another moment: a result timed beside the best is judged on its
+    gain there, and one not timed beside it on the stored score."""
+    target = get_target("cpu-attention")
+    limit, peaks = target.max_plausible_jump, Peaks(flops=100e9)
+    result = _result([30.0, 30.0], [20.0, 20.0])
+    stale = 30.0 / (2 * limit)  # stored at a busier moment: the result reads twice the limit
+    assert "x the best committed score" in plausibility_flags(result, target, peaks, stale)[0]
+    for entry in result.timed:  # timed beside the best: 1.75x faster in every block
+        entry.block_gains = [math.log(1.75)] * 3
+    assert result.incumbent_gain == pytest.approx(1.75) and limit > 1.75
+    assert plausibility_flags(result, target, peaks, previous_best=stale) == []
+    for entry in result.timed:
+        entry.block_gains = [math.log(1.1 * limit)] * 3
+    [jump] = plausibility_flags(result, target, peaks, previous_best=30.0)  # stored: no jump
+    assert jump == f"geomean 30 is {1.1 * limit:.2f}x the best timed beside it"
+
+
 def test_checked_launches_slower_than_their_neighbours_are_rejected_as_inconsistent() -> None:
     # What a kernel that could tell its checked launches would show: honest, slow work on
     # those, skipped work on the rest. No kernel is known to tell them apart; this rule is the

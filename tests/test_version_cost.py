@@ -120,7 +120,8 @@ def test_a_version_the_gate_commits_costs_every_step_that_led_to_it(
             spends(0.30, 3000, failed=True), spends(0.20, 2000), commit_fast))
         live.finish(300)
         version = session.head
-        assert version.id == "v1", [a.outcome for a in session.recent_attempts(20)]
+        oldest_first = [(a.outcome, a.detail) for a in session.recent_attempts(20)][::-1]
+        assert version.id == "v1", oldest_first
         tries, rest = divmod(version.tokens - 5000, 100)
         assert rest == 0 and 1 <= tries <= 1 + COMMIT_RETRIES
         assert version.cost_usd == pytest.approx(0.5 + 0.01 * tries)
