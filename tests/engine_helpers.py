@@ -24,7 +24,10 @@ from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators import Operator, Tuner
 from avo_tui.store import Event, Score, Session
 
-TARGET = get_target("cpu-attention")
+FIXTURE_TARGETS = Path(__file__).parent / "fixtures" / "targets"
+# cpu-attention on a small quick grid: the engine's, the gate's and the app's tests evaluate a
+# real kernel, thirty times cheaper a launch than on the shipped target's quick grid.
+TARGET = get_target(str(FIXTURE_TARGETS / "cpu_attention_small.py"))
 
 
 # The commit gate measures a close call (a candidate about as fast as the best) until its cap,
@@ -48,7 +51,7 @@ def new_session(directory: Path, worker: Worker, files: dict[str, str] | None = 
 
 # cpu-attention whose implausible-jump limit is 1.01x: a candidate more than 1% faster than the
 # best, timed beside it, is flagged (flagged_session).
-JUMPY_TARGET = Path(__file__).parent / "fixtures" / "targets" / "cpu_attention_jumpy.py"
+JUMPY_TARGET = FIXTURE_TARGETS / "cpu_attention_jumpy.py"
 # A seed score far below anything a correct kernel measures on any machine: a reading not timed
 # beside the best, judged against this stored score, is flagged as a jump too.
 IMPLAUSIBLY_LOW_SEED = 1e-3
