@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import COMMIT_RETRIES, commit_again_if_refused, commit_calls, edit
-from engine_helpers import FAST, SHORT_GATE_CAP_S, SLOW, slow_seed
+from engine_helpers import FAST, SHORT_GATE_CAP_S, SLOW, TARGET, slow_seed
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.cli import main
@@ -46,7 +46,7 @@ def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, s
         seed.parent.mkdir()
         seed.write_text(slow_seed()["attention.c"])
         done = run_avo(tmp_path, env, "run", "--session", "agent-1", "--target",
-                       "cpu-attention", "--seed", str(seed), "--operator", "agent",
+                       TARGET.ref, "--seed", str(seed), "--operator", "agent",
                        "--headless", "--max-steps", "2", "--quick", "--max-output-tokens", "8000")
         assert done.returncode == 0, done.stdout + done.stderr
         assert server.requests[0].body["model"] == "claude-sonnet-4-6"  # the settings file
@@ -103,13 +103,13 @@ def test_from_seeds_a_new_session_with_another_sessions_version(
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     sessions = ["--sessions-dir", str(tmp_path)]
     capped = ["--gate-cap", str(SHORT_GATE_CAP_S)]  # what the gate decides matters not here
-    assert main([*sessions, "run", "--session", "mha", "--target", "cpu-attention", "--quick",
+    assert main([*sessions, "run", "--session", "mha", "--target", TARGET.ref, "--quick",
                  "--headless", "--max-steps", "1", "--rng-seed", "3", *capped]) == 0
     with Session.open(tmp_path / "mha", writable=False) as source:
         best = source.best()
         assert best is not None
         files = source.read_files(best)
-    assert main([*sessions, "run", "--session", "gqa", "--target", "cpu-attention",
+    assert main([*sessions, "run", "--session", "gqa", "--target", TARGET.ref,
                  "--from", "mha", "--quick", "--headless", "--max-steps", "1", *capped]) == 0
     out = capsys.readouterr().out
     assert f"seeding from mha:{best.id}" in out
@@ -142,7 +142,7 @@ def test_the_agent_consults_knowledge_from_the_project_the_settings_and_the_flag
             reply(text("Still nothing.")),
         )
         env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
-        first = run_avo(tmp_path, env, "run", "--session", "kb-1", "--target", "cpu-attention",
+        first = run_avo(tmp_path, env, "run", "--session", "kb-1", "--target", TARGET.ref,
                         "--operator", "agent", "--headless", "--max-steps", "1", "--quick",
                         "--knowledge", str(mine))
         assert first.returncode == 0, first.stdout + first.stderr

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit
+from engine_helpers import TARGET
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
 from test_agent_cli import AVO, env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
@@ -31,7 +32,7 @@ def closed_port_url() -> str:
 
 
 def new_session_args(name: str, *extra: str) -> list[str]:
-    return ["run", "--session", name, "--target", "cpu-attention", "--operator", "agent",
+    return ["run", "--session", name, "--target", TARGET.ref, "--operator", "agent",
             "--headless", "--max-steps", "1", "--quick", *extra]
 
 

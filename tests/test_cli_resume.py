@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import SHORT_GATE_CAP_S
+from engine_helpers import SHORT_GATE_CAP_S, TARGET
 
 from avo_tui.cli import main
 from avo_tui.engine import RunSettings
@@ -33,11 +33,12 @@ def state(path: Path) -> tuple[int, dict[str, Any]]:
 
 
 def quick_session(root: Path, name: str, operator: str = "tuner") -> Path:
-    """A cpu-attention session on the quick grid, its seed stored with a score nothing reaches.
-    First readings are timed beside the seed, not against that score, so a step may still
-    commit a real gain: what follows does not depend on which version is the head, nor on what
-    the gate decides (its cap is engine_helpers.SHORT_GATE_CAP_S)."""
-    Session.create(root / name, target="cpu-attention", operator=operator,
+    """A session on the tests' small cpu-attention (engine_helpers.TARGET), on its quick grid,
+    its seed stored with a score nothing reaches. First readings are timed beside the seed, not
+    against that score, so a step may still commit a real gain: what follows does not depend
+    on which version is the head, nor on what the gate decides (its cap is
+    engine_helpers.SHORT_GATE_CAP_S)."""
+    Session.create(root / name, target=TARGET.ref, operator=operator,
                    seed_files={"attention.c": SEED.read_text()}, score=Score(1e12),
                    settings=RunSettings(operator=operator, quick=True,
                                         gate_cap_s=SHORT_GATE_CAP_S).to_doc()).close()
@@ -135,7 +136,8 @@ def test_operator_switches_on_a_resume_and_the_switch_is_kept(
     code, out, _ = avo(agent_session, capsys, "sessions", "list", "--json")
     assert code == 0 and [s["operator"] for s in json.loads(out)] == ["tuner"]
     code, out, _ = avo(agent_session, capsys, "sessions", "show", "a")
-    assert "operator tuner (switched from agent)" in out.splitlines()[0]
+    header = " ".join(out.split("\n\n")[0].split())  # the first paragraph, however wrapped
+    assert "operator tuner (switched from agent)" in header
 
 
 def test_a_budget_change_during_a_run_keeps_the_run_s_own_limit() -> None:
