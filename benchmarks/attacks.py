@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     with Worker(target.device) as worker:
 
         def run(name: str, prefix: str = "") -> EvalResult:
-            request = EvalRequest(target.name, sources(folder, name, prefix), quick=True,
+            request = EvalRequest(target.ref, sources(folder, name, prefix), quick=True,
                                   measure_baselines=False)
             return worker.evaluate(request, timeout_s=HANG_TIMEOUT_S)
 

@@ -176,7 +176,7 @@ def main() -> int:
     sources = load_sources(kernel, target.toolchain)
     # Beside itself under another identity (an unused global), or it would not be timed.
     twin = {**sources, next(iter(sources)): next(iter(sources.values())) + TWIN[target.toolchain]}
-    request = EvalRequest(target.name, sources, quick=args.quick,
+    request = EvalRequest(target.ref, sources, quick=args.quick,
                           incumbent=twin if args.beside else None)
 
     def evaluate(worker: Worker, reuse_baselines: bool = True) -> tuple[float, EvalResult]:

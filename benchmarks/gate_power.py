@@ -88,7 +88,7 @@ def calibrate(worker: Worker, target: TargetSpec, copies: Copies, units: int,
     fast, slow = copies.with_extra(0), copies.with_extra(units)
     logs = []
     for n in range(evals):
-        request = EvalRequest(target.name, marked(fast, target.toolchain, 10_000 + n),
+        request = EvalRequest(target.ref, marked(fast, target.toolchain, 10_000 + n),
                               quick=quick, incumbent=slow, measure_baselines=False,
                               gate=GatePlan(cap_s=seconds, early=False))
         result = worker.evaluate(request)

@@ -98,7 +98,7 @@ def seed_margins(target: TargetSpec, draws: int) -> dict[str, object]:
     with Worker(target.device) as worker:
         for seed in range(draws):
             request = EvalRequest(
-                target.name, sources, quick=False, measure_baselines=False, seed=seed
+                target.ref, sources, quick=False, measure_baselines=False, seed=seed
             )
             result = worker.evaluate(request)
             if result.failure is not None:

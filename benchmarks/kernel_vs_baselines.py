@@ -205,7 +205,7 @@ def evaluate(worker: Any, target_name: str, kernel: Kernel, quick: bool, seed: i
     from avo_tui.evaluation import EvalRequest, get_target
 
     target = get_target(target_name)
-    request = EvalRequest(target.name, kernel.sources(target), quick=quick, seed=seed)
+    request = EvalRequest(target.ref, kernel.sources(target), quick=quick, seed=seed)
     summary = summarize(worker.evaluate(request))
     print(f"# {target_name} {kernel.display()}{label}: {progress(summary)}", file=sys.stderr,
           flush=True)

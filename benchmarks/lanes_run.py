@@ -632,7 +632,7 @@ class Benchmark:
         placement = (["--gpus", args.gpus] if target.device == "cuda"
                      else ["--workers", str(args.workers)])
         self.avo = [sys.executable, "-m", "avo_tui", "--sessions-dir", str(self.directory.parent)]
-        self.command = [*self.avo, "run", "--session", NAME, "--target", target.name, "--lanes",
+        self.command = [*self.avo, "run", "--session", NAME, "--target", target.ref, "--lanes",
                         str(self.lanes), "--operator", "agent", "--headless", "--quick",
                         "--seed", str(seed), "--max-steps", str(args.max_steps), *placement]
         num, den = SHARE[target.toolchain]

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no configuration {unknown[0]!r} in {target.name}")
     sources = seed_files(target)
     pipeline = Pipeline(target.device)
-    evaluation = Evaluation(pipeline, EvalRequest(target.name, sources, seed=0),
+    evaluation = Evaluation(pipeline, EvalRequest(target.ref, sources, seed=0),
                             lambda phase, detail: None)
     kernel = evaluation.load(evaluation.compile(sources), evaluation.declarations(sources), [])
     generator = evaluation.generator(1)

@@ -143,7 +143,7 @@ def scale(target: TargetSpec, slots: list[str | None], candidates: list[dict[str
     seed = candidates[0]
     pool, workers = new_pool(target, slots)
     try:
-        on_each(workers, lambda w: w.evaluate(EvalRequest(target.name, seed, quick=quick)))
+        on_each(workers, lambda w: w.evaluate(EvalRequest(target.ref, seed, quick=quick)))
         evaluator = Evaluator(target, pool, quick=quick)
         started = time.perf_counter()
         with ThreadPoolExecutor(len(slots)) as threads:
@@ -170,7 +170,7 @@ def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], re
     def score(worker: Worker) -> GpuSpread:
         runs: list[EvalResult] = []
         for _ in range(repeats):
-            request = EvalRequest(target.name, seed, quick=quick, reuse_baselines=False)
+            request = EvalRequest(target.ref, seed, quick=quick, reuse_baselines=False)
             runs.append(worker.evaluate(request))
             with lock:
                 how = "together" if together else "alone"

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.kernels:
         kernel = Kernel.parse(text)
         try:
-            report = profile(target.name, target.entry, kernel.sources(target), args.config,
+            report = profile(target.ref, target.entry, kernel.sources(target), args.config,
                              sections=args.sections)
         except ProfileUnavailable as error:
             report = f"cannot profile: {error}"

@@ -652,7 +652,7 @@ class Soak:
         worker = InstantWorker(seed)
         self.evaluator = Evaluator(worker.target, worker)
         seed_score = score_of(self.evaluator.evaluate({KERNEL: seed_source()}))
-        self.session = Session.create(directory, target=worker.target.name, operator="agent",
+        self.session = Session.create(directory, target=worker.target.ref, operator="agent",
                                       seed_files={KERNEL: seed_source()}, score=seed_score,
                                       host=self.evaluator.host(),
                                       settings=settings.to_doc())

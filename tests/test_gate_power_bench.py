@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from engine_helpers import TARGET as SMALL
 
 from avo_tui.engine import seed_files
 from avo_tui.evaluation import EvalRequest, Worker, get_target
@@ -78,7 +79,7 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
     bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "power.json"
-    assert bench.main(["--target", "cpu-attention", "--quick", "--gains", "50,-40", "--trials",
+    assert bench.main(["--target", SMALL.ref, "--quick", "--gains", "50,-40", "--trials",
                        "1", "--aa-trials", "0", "--calibrate", str(SLOW_UNITS),
                        "--calibration-s", "2", "--calibration-evals", "1", "--out",
                        str(out)]) == 0

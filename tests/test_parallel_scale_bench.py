@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from engine_helpers import TARGET
 
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import get_target
@@ -53,7 +54,7 @@ def test_two_cpu_workers_score_a_batch_and_the_seed_together_and_alone() -> None
     """The script's plumbing, on a CPU that other tests load: the evaluator may refuse a
     timing there (background work seen, a noisy measurement), and the report must then say
     which and why; what it scored must be a score."""
-    out = script("--target", "cpu-attention", "--workers", "2", "--evals", "2",
+    out = script("--target", TARGET.ref, "--workers", "2", "--evals", "2",
                  "--repeats", "1", "--quick", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
