@@ -17,6 +17,7 @@ tests/gpu/test_gpu_attacks_every_target.py.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,13 @@ from attack_verdicts import Attacks, assert_rejected, assert_verdict, skip_witho
 from target_example import write_example
 
 from avo_tui.evaluation import Worker
-from avo_tui.evaluation.measure import TIMING_ROUNDS
+from avo_tui.evaluation.measure import (
+    ROUND_LAUNCHES_AT_LEAST,
+    TIMING_ROUNDS,
+    VERIFIED_PER_ROUND,
+    Measure,
+)
+from avo_tui.evaluation.timing import MAX_REPS, Launch, Subject
 
 TARGETS = target_names("cpu")
 
@@ -203,6 +210,35 @@ ESCAPED_ONE_ROUNDS_CHECKS = (730314610412018983, 738327231216495837, 30303075873
 
 
 @pytest.mark.parametrize("seed", ESCAPED_ONE_ROUNDS_CHECKS)
+class InstantDevice:
+    """Times every launch at a microsecond, checks nothing: what time_cycles decides alone."""
+
+    def time_sequence(self, warm: list[Subject], launches: list[Launch]) -> list[float]:
+        return [1e-6] * len(launches)
+
+
+def test_a_round_checks_the_launches_it_makes_past_those_it_expected() -> None:
+    """A round that makes far more launches of the candidate than it expected (its first launch
+    slower than the rest, as a cold one is) checks those too, each on the chance the expected
+    ones had: none is left unchecked by rule for a cheat on repeated launches to use. Here the
+    round expects the fewest launches it makes and runs to MAX_REPS."""
+    measure = object.__new__(Measure)  # time_cycles uses the draws and the device alone
+    measure.draws = random.Random(5)
+    measure.device = InstantDevice()  # type: ignore[assignment]
+    candidate = Subject("candidate", prepare=lambda: None, run=lambda: None)
+    best = Subject("best", prepare=lambda: None, run=lambda: None)
+    expected = ROUND_LAUNCHES_AT_LEAST
+    measured = measure.time_cycles([candidate, best], candidate, 3600.0, expected)
+    flags = [checked for (subject, checked), _ in measured if subject is candidate]
+    assert len(flags) >= MAX_REPS
+    assert not any(checked for (subject, checked), _ in measured if subject is best)
+    past = flags[expected:]
+    chance = (VERIFIED_PER_ROUND - 1) / expected
+    assert sum(past) / len(past) == pytest.approx(chance, rel=0.1)  # 2,500 of 10,000 expected
+    longest = max(len(run) for run in "".join("x" if f else "." for f in past).split("x"))
+    assert longest < 60  # at a chance of 1/4, a run of 60 unchecked launches is 3e-8 a place
+
+
 def test_a_round_checks_every_launch_it_makes_not_the_ones_it_expected(
     attacks: Attacks, seed: int
 ) -> None:
