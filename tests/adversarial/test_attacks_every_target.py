@@ -210,6 +210,17 @@ ESCAPED_ONE_ROUNDS_CHECKS = (730314610412018983, 738327231216495837, 30303075873
 
 
 @pytest.mark.parametrize("seed", ESCAPED_ONE_ROUNDS_CHECKS)
+def test_a_round_checks_every_launch_it_makes_not_the_ones_it_expected(
+    attacks: Attacks, seed: int
+) -> None:
+    """A cheat on a configuration's repeated launches from the second timed one on, under the
+    seeds that let it through in 2% of evaluations: the first round, expecting one launch from
+    a slow first one, drew its checks over that one alone and left the round's three others
+    unchecked (measure.ROUND_LAUNCHES_AT_LEAST). Rejected now, as the cheat is on every seed."""
+    result = attacks.evaluate("vector-add", "lower_precision_when_repeated", seed=seed)
+    assert_rejected(result, "stale_output", timed=True)
+
+
 class InstantDevice:
     """Times every launch at a microsecond, checks nothing: what time_cycles decides alone."""
 
@@ -237,14 +248,3 @@ def test_a_round_checks_the_launches_it_makes_past_those_it_expected() -> None:
     assert sum(past) / len(past) == pytest.approx(chance, rel=0.1)  # 2,500 of 10,000 expected
     longest = max(len(run) for run in "".join("x" if f else "." for f in past).split("x"))
     assert longest < 60  # at a chance of 1/4, a run of 60 unchecked launches is 3e-8 a place
-
-
-def test_a_round_checks_every_launch_it_makes_not_the_ones_it_expected(
-    attacks: Attacks, seed: int
-) -> None:
-    """A cheat on a configuration's repeated launches from the second timed one on, under the
-    seeds that let it through in 2% of evaluations: the first round, expecting one launch from
-    a slow first one, drew its checks over that one alone and left the round's three others
-    unchecked (measure.ROUND_LAUNCHES_AT_LEAST). Rejected now, as the cheat is on every seed."""
-    result = attacks.evaluate("vector-add", "lower_precision_when_repeated", seed=seed)
-    assert_rejected(result, "stale_output", timed=True)
