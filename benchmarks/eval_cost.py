@@ -21,14 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # engine_helpers: the slow seed and its fast edit
 
-from engine_helpers import FAST, SLOW, slow_seed  # noqa: E402
+from engine_helpers import FAST, SLOW, TARGET, slow_seed  # noqa: E402
 from report import print_figures  # noqa: E402
 
 from avo_tui.engine import Evaluator  # noqa: E402
 from avo_tui.evaluation import Worker, get_target  # noqa: E402
 from avo_tui.evaluation.paired import GatePlan  # noqa: E402
 
-SMALL = ROOT / "tests" / "fixtures" / "targets" / "cpu_attention_small.py"
 KINDS = ("alone", "first reading", "gate")
 
 
@@ -57,7 +56,7 @@ def costs(ref: str, runs: int) -> dict[str, list[float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("targets", nargs="*", default=["cpu-attention", str(SMALL)])
+    parser.add_argument("targets", nargs="*", default=["cpu-attention", TARGET.ref])
     parser.add_argument("--runs", type=int, default=2, help="evaluations of each kind")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

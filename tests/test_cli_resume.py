@@ -136,7 +136,7 @@ def test_operator_switches_on_a_resume_and_the_switch_is_kept(
     code, out, _ = avo(agent_session, capsys, "sessions", "list", "--json")
     assert code == 0 and [s["operator"] for s in json.loads(out)] == ["tuner"]
     code, out, _ = avo(agent_session, capsys, "sessions", "show", "a")
-    header = " ".join(out.split("\n\n")[0].split())  # the first paragraph, however wrapped
+    header = " ".join(out.split("\nhead ")[0].split())  # the header line, however wrapped
     assert "operator tuner (switched from agent)" in header
 
 
