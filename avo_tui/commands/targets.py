@@ -62,11 +62,16 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
     # the declarations, checked as the file loads
     target = get_target(resolve(path) if path.endswith(".py") else path)
     problem = target.problem
+    first = target.grid()[0]
+    own = [f"{p.name} {p.dtype}" for p in problem.parameters
+           if p.dtype not in (None, first.dtype)]
+    dtypes = first.dtype + (f" ({', '.join(own)})" if own else "")
     print(f"{target.name}: {target.description} "
           f"({target.source.path if target.source else target.ref})")
     print(f"  ok  declarations: {target.entry}("
           f"{', '.join(p.name for p in problem.parameters)}), {target.device}, "
-          f"{target.grid()[0].dtype}; {len(target.configs)} timed, {len(target.edge_configs)} "
+          f"{dtypes}; "
+          f"{len(target.configs)} timed, {len(target.edge_configs)} "
           f"edge, {len(target.quick_configs)} quick configuration(s)")
     # torch from here on: the reference, the honest computation and the baselines run here
     from ..evaluation.target_check import check_draws, check_numerics, numerics_device

@@ -177,7 +177,8 @@ def _param(target: Target, p: Input | Output | Int | Float) -> Param:
         def shape(config: Config) -> tuple[int, ...]:
             return shape_of(tensor, dict(config.dims), config.name)
 
-        return Param(p.name, "input" if isinstance(p, Input) else "output", shape)
+        return Param(p.name, "input" if isinstance(p, Input) else "output", shape,
+                     target.dtype_of(p))
     return Param(p.name, "int" if isinstance(p, Int) else "float")
 
 
@@ -206,15 +207,21 @@ class DeclaredNumerics:
 
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reference on the inputs in float64, and the honest computation on them in each
+        one's own dtype (``emulate``, the output's, is the precision it keeps)."""
         import torch
 
+        from .tensors import DTYPES
+
         target, scalars = self.problem.target, self.problem.scalars(config)
+        own = {p.name: DTYPES[p.dtype_on(config)] for p in self.problem.parameters
+               if p.kind == "input"}
         exact = self._output("the reference", target.reference, config,
                              {n: t.to(torch.float64) for n, t in inputs.named.items()}, scalars)
         if target.honest is None:  # a declared tolerance: the bounds are its floors alone
             return exact, exact.clone()
         honest = self._output("the honest computation", target.honest, config,
-                              {n: t.to(emulate) for n, t in inputs.named.items()}, scalars)
+                              {n: t.to(own[n]) for n, t in inputs.named.items()}, scalars)
         return exact, honest
 
     def _output(self, what: str, function: Callable[..., Any], config: Config,
@@ -256,11 +263,12 @@ class DeclaredNumerics:
 
 
 def tolerance_of(target: Target) -> Tolerance:
-    """The built-in tolerance for the target's dtype, derived from the honest computation; or
+    """The built-in tolerance for the output's dtype, derived from the honest computation; or
     the declared one, whose floors are the bounds (no honest error to scale)."""
     declared = target.tolerance
     if declared is None:
-        return FP32_TOLERANCE if target.dtype == "float32" else BF16_TOLERANCE
+        out = next(p for p in target.parameters if isinstance(p, Output))
+        return FP32_TOLERANCE if target.dtype_of(out) == "float32" else BF16_TOLERANCE
     return Tolerance(margin=1.0, rel_l2_floor=declared.rel_l2,
                      max_abs_ulps=declared.max_abs_ulps, row_rel_floor=declared.rel_l2,
                      declared=declared.why)

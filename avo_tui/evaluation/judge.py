@@ -13,7 +13,7 @@ import torch
 from .problem import Config, InputSet, RowSample, unravel
 from .results import ConfigResult, Failure
 from .targets import Tolerance
-from .tensors import DTYPES
+from .tensors import output_dtype
 
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 
@@ -70,8 +70,8 @@ def judge_output(
     """The whole output of a checked launch, recorded on ``entry``; raises Rejected
     ("nonfinite" or "incorrect") unless it is correct."""
     config = entry.config
-    dtype = DTYPES[config.dtype]
-    expected, honest_out = config.problem.numerics().references(config, inputs, dtype)
+    expected, honest_out = config.problem.numerics().references(config, inputs,
+                                                                 output_dtype(config))
     errors = compare(out, expected)
     entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
     honest = compare(honest_out, expected)
@@ -106,8 +106,7 @@ def judge_sample(
         )
     numerics = config.problem.numerics()
     exact = numerics.reference_rows(config, inputs, sample)
-    dtype = DTYPES[config.dtype]
-    honest_rows = numerics.reference_rows(config, inputs, sample, emulate=dtype)
+    honest_rows = numerics.reference_rows(config, inputs, sample, emulate=output_dtype(config))
     honest = compare(honest_rows, exact)
     bounds = _bounds(tolerance, config, honest, float(exact.abs().max()))
     gathered = sample.gather(out)
@@ -122,9 +121,9 @@ def _bounds(
     tolerance: Tolerance, config: Config, honest: Errors, scale: float
 ) -> tuple[float, float]:
     """The whole output's (relative L2, max abs) bounds on these inputs; ``scale`` is the
-    largest exact value, for the floor in ulps."""
-    dtype = DTYPES[config.dtype]
-    ulp = 2.0 ** (math.floor(math.log2(scale)) - MANTISSA_BITS[dtype]) if scale > 0 else 0.0
+    largest exact value, for the floor in ulps of the output's dtype."""
+    bits = MANTISSA_BITS[output_dtype(config)]
+    ulp = 2.0 ** (math.floor(math.log2(scale)) - bits) if scale > 0 else 0.0
     return tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
 
 

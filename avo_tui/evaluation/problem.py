@@ -34,21 +34,28 @@ MIN_SAMPLED_ROWS = 256
 @dataclass(frozen=True)
 class Param:
     """One parameter of the entry point, in the order the kernel takes them. A tensor (input or
-    output) is passed as a pointer to contiguous memory of the configuration's dtype, shaped
-    ``shape(config)``; a scalar (int: 32-bit, float: 32-bit) as its value, from
-    Problem.scalars."""
+    output) is passed as a pointer to contiguous memory of its dtype (the configuration's,
+    unless it names its own), shaped ``shape(config)``; a scalar (int: 32-bit, float:
+    32-bit) as its value, from Problem.scalars."""
 
     name: str
     kind: ParamKind
     shape: Callable[[Config], tuple[int, ...]] | None = None  # tensors only
+    dtype: str | None = None  # a tensor's own dtype; None: the configuration's
 
     def __post_init__(self) -> None:
         if self.is_tensor != (self.shape is not None):
             raise ValueError(f"parameter {self.name}: a tensor has a shape, a scalar none")
+        if self.dtype is not None and not self.is_tensor:
+            raise ValueError(f"parameter {self.name}: a scalar has no dtype of its own")
 
     @property
     def is_tensor(self) -> bool:
         return self.kind in ("input", "output")
+
+    def dtype_on(self, config: Config) -> str:
+        """The tensor's dtype on ``config``: its own, or else the configuration's."""
+        return self.dtype or config.dtype
 
     def shape_on(self, config: Config) -> tuple[int, ...]:
         """The tensor's shape on ``config``."""

@@ -37,19 +37,22 @@ class TargetFileError(ValueError):
 
 @dataclass(frozen=True)
 class Input:
-    """A tensor the kernel reads: contiguous, the target's dtype, ``shape(c)`` on c."""
+    """A tensor the kernel reads: contiguous, ``shape(c)`` on c, in ``dtype`` (None: the
+    target's), e.g. float32 weights beside bfloat16 activations."""
 
     name: str
     shape: Callable[[Dims], Sequence[int]]
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)
 class Output:
     """The tensor the kernel writes (exactly one), as an Input is laid out. The harness fills
-    it with NaN before every launch."""
+    it with NaN before every launch; its dtype sets the precision its checks hold it to."""
 
     name: str
     shape: Callable[[Dims], Sequence[int]]
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class Target:
     # Hostile input cases: name -> a function that changes the fresh standard-normal inputs
     # (a dict of tensors) in place, given a torch.Generator.
     cases: Mapping[str, Callable[[dict[str, Any], Any], None]] = field(default_factory=dict)
-    dtype: str = "float32"  # of every tensor (the C toolchain takes float32)
+    dtype: str = "float32"  # of every tensor that names none (the C toolchain takes float32)
 
     def __post_init__(self) -> None:
         given = [kind for kind in WORK_KINDS if getattr(self, kind) is not None]
@@ -148,6 +151,10 @@ class Target:
     def tensors(self) -> tuple[Input | Output, ...]:
         return tuple(p for p in self.parameters if isinstance(p, Input | Output))
 
+    def dtype_of(self, tensor: Input | Output) -> str:
+        """``tensor``'s dtype: its own, or else the target's."""
+        return tensor.dtype or self.dtype
+
 
 def validate(target: Target) -> None:
     """Raise TargetFileError, in one line, at the first thing wrong with ``target``'s
@@ -155,11 +162,7 @@ def validate(target: Target) -> None:
     ``avo targets check``'s (evaluation/target_check.py)."""
     if target.kind not in KINDS:
         raise TargetFileError(f"kind must be one of {', '.join(KINDS)}, not {target.kind!r}")
-    if target.dtype not in DTYPES:
-        raise TargetFileError(f"dtype must be one of {', '.join(DTYPES)}, not {target.dtype!r}")
-    if target.kind == "cpu" and target.dtype != "float32":
-        raise TargetFileError("a cpu target's tensors are float32 (the C toolchain passes "
-                              f"float32 arrays), not {target.dtype}")
+    _check_dtype(target, "dtype", target.dtype)
     _identifier("entry", target.entry)
     if not target.dims:
         raise TargetFileError("dims names no dimension")
@@ -231,10 +234,19 @@ def _check_parameters(target: Target) -> None:
     for p in target.parameters:
         if isinstance(p, Input | Output):
             _callable(f"the shape of {p.name}", p.shape)
+            _check_dtype(target, f"{p.name}'s dtype", target.dtype_of(p))
         elif isinstance(p, Int) and p.value is None and p.name not in target.dims:
             raise TargetFileError(f"Int {p.name!r} has no value and names no dimension")
         elif not isinstance(p, Int | Float):
             raise TargetFileError(f"parameter {p!r} is not an Input, Output, Int or Float")
+
+
+def _check_dtype(target: Target, what: str, dtype: object) -> None:
+    if dtype not in DTYPES:
+        raise TargetFileError(f"{what} must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    if target.kind == "cpu" and dtype != "float32":
+        raise TargetFileError(f"a cpu target's tensors are float32 (the C toolchain passes "
+                              f"float32 arrays), not {dtype} ({what})")
 
 
 def check_config(target: Target, config: Mapping[str, int | bool], where: str) -> Dims:

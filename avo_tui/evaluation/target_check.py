@@ -22,7 +22,7 @@ from .problem import Config, InputSet, output_param
 from .results import ConfigResult
 from .target_api import TargetFileError
 from .targets import TargetSpec, draw_edge_configs
-from .tensors import DTYPES, make_inputs
+from .tensors import make_inputs, output_dtype
 
 DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
 # Where the CPU stands in for a GPU target's device, what it computes in float64 in seconds:
@@ -101,7 +101,7 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
     with _user_code(f"input case {case!r}", where):
         inputs = make_inputs(config, generator, device, case)
     with _user_code("the reference or the honest computation", where):
-        exact, honest = numerics.references(config, inputs, DTYPES[config.dtype])
+        exact, honest = numerics.references(config, inputs, output_dtype(config))
     if not bool(torch.isfinite(exact).all()):
         raise TargetFileError(f"the reference is not finite on {where}")
     if not spec.tolerance.declared:
@@ -134,7 +134,7 @@ def _judge(spec: TargetSpec, what: str, out: object, inputs: InputSet, config: C
         raise TargetFileError(f"{what} returned {got} on {where}, not a tensor of {shape}")
     entry = ConfigResult(config)
     try:
-        judge_output(spec.tolerance, inputs, out.to(DTYPES[config.dtype]), entry)
+        judge_output(spec.tolerance, inputs, out.to(output_dtype(config)), entry)
     except Rejected as rejected:
         raise TargetFileError(f"{what} {verdict} on {where}: "
                               f"{rejected.failure.message}") from None

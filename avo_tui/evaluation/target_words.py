@@ -127,17 +127,21 @@ def entry_words(target: Target) -> str:
     """The entry point's parameters, in order, each with its shape or meaning."""
     words = []
     for p in target.parameters:
+        own = f" {p.dtype}" if isinstance(p, Input | Output) and p.dtype not in (
+            None, target.dtype) else ""
         if isinstance(p, Input):
-            words.append(f"{p.name} {shape_words(p, target)} (input, read only)")
+            words.append(f"{p.name} {shape_words(p, target)}{own} (input, read only)")
         elif isinstance(p, Output):
-            words.append(f"{p.name} {shape_words(p, target)} (the output; NaN when the kernel "
-                         "starts)")
+            words.append(f"{p.name} {shape_words(p, target)}{own} (the output; NaN when the "
+                         "kernel starts)")
         elif isinstance(p, Int):
             words.append(f"int {p.name}" + (" (the dimension)" if p.value is None else ""))
         elif isinstance(p, Float):
             words.append(f"float {p.name}")
     return (f"{target.entry}({', '.join(p.name for p in target.parameters)}): "
-            + "; ".join(words) + f". Tensors are contiguous {target.dtype}.")
+            + "; ".join(words) + f". Tensors are contiguous {target.dtype}"
+            + (" unless named otherwise." if any(t.dtype not in (None, target.dtype)
+                                                for t in target.tensors) else "."))
 
 
 def contract_of(target: Target) -> Contract:

@@ -1,6 +1,6 @@
 """The harness's tensors for a problem (problem.py): inputs allocated from the parameters'
-shapes and filled with fresh standard-normal values (then the problem's hostile case, if one is
-asked for), and the output to poison. Problems allocate nothing themselves."""
+shapes and dtypes, and filled with fresh standard-normal values (then the problem's hostile
+case, if one is asked for), and the output to poison. Problems allocate nothing themselves."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ def make_inputs(
     """Every input of ``config``'s problem, contiguous, in the entry point's order; standard
     normal unless ``case`` asks for inputs that break kernels tuned only on friendly ones
     (Problem.input_cases)."""
-    dtype = DTYPES[config.dtype]
     inputs = InputSet({
-        p.name: torch.empty(p.shape_on(config), dtype=dtype, device=device)
+        p.name: torch.empty(p.shape_on(config), dtype=DTYPES[p.dtype_on(config)], device=device)
         for p in config.problem.parameters if p.kind == "input"
     })
     refill(inputs, generator)
@@ -36,4 +35,9 @@ def refill(inputs: InputSet, generator: torch.Generator) -> None:
 
 def empty_output(config: Config, device: str) -> torch.Tensor:
     shape = output_param(config.problem).shape_on(config)
-    return torch.empty(shape, dtype=DTYPES[config.dtype], device=device)
+    return torch.empty(shape, dtype=output_dtype(config), device=device)
+
+
+def output_dtype(config: Config) -> torch.dtype:
+    """The output's dtype on ``config``: the precision its checks hold it to."""
+    return DTYPES[output_param(config.problem).dtype_on(config)]
