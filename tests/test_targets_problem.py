@@ -17,6 +17,8 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult
+from avo_tui.evaluation.measure import CHECK_CHANCE, candidate_check_chance
+from avo_tui.evaluation.paired import MIN_CHECKED, MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.problem import (
     BaselineCall,
@@ -206,6 +208,30 @@ def test_an_honest_kernel_is_timed_beside_the_incumbent(pipeline: Pipeline) -> N
     assert result.correct, result.failure
     assert not result.same_as_incumbent and result.incumbent_gain is not None
     assert result.beside["sweeps"] and result.timed[0].incumbent_timing is not None
+
+
+def test_a_gate_on_one_configuration_has_its_checks_by_its_first_look(
+    pipeline: Pipeline,
+) -> None:
+    """A gate that accepts at any gain (a floor of -100 in log) decides at its first look, three
+    sweeps, when the candidate's checked launches reach MIN_CHECKED by then. On one timed
+    configuration the candidate's launches are checked more often to see to that
+    (measure.candidate_check_chance): at the usual half a check a block it would have 2.5
+    checks by then, and waited until 12 sweeps."""
+    plan = GatePlan(cap_s=60.0, floor=-100.0)
+    result = evaluate(pipeline, HONEST, quick=True, measure_baselines=False,
+                      incumbent={"add.c": TILED}, gate=plan)
+    assert result.correct, result.failure
+    checked = sum(len(entry.checked_s) for entry in result.timed)
+    assert (result.beside["decision"], result.beside["sweeps"]) == ("accept", MIN_SWEEPS), (
+        result.beside, checked)
+    assert checked >= MIN_CHECKED
+
+
+def test_the_candidate_is_checked_more_often_only_where_configurations_are_few() -> None:
+    assert candidate_check_chance(MIN_CHECKED, 1) > 3 * CHECK_CHANCE
+    assert candidate_check_chance(MIN_CHECKED, 8) == CHECK_CHANCE  # mha: 8 by the first look
+    assert candidate_check_chance(0, 1) == CHECK_CHANCE  # a first reading requires none
 
 
 def test_a_kernel_that_drops_the_last_element_is_rejected_with_its_position(

@@ -52,6 +52,9 @@ AGAIN_CHECKED = 8  # checked launches of a second look before a kernel is called
 AGAIN_SPACING = 4  # launches per checked one in that look
 INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
 CHECK_CHANCE = 0.5  # checked launches of each kernel in a block beside the best, on average
+# Checked launches of the candidate expected by the gate's first look past the plan's least
+# (paired.MIN_CHECKED): with 8 expected, a gate found 8 by then half the time.
+CHECKS_AHEAD = 4
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
 # The fewest launches of the candidate a round of time_config makes (time_cycles' loop), and so
 # the fewest its checks are drawn over.
@@ -278,6 +281,7 @@ class Measure(Checks):
         baseline_logs: dict[str, dict[str, list[float]]] = {e.name: {} for e in timed}
         start = {e.name: self.draws.randrange(2) for e in timed}
         estimate = PairedGain()
+        chance = candidate_check_chance(plan.min_checked, len(timed))
         times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
                                                     for e in timed}
         started = time.perf_counter()
@@ -289,7 +293,7 @@ class Measure(Checks):
             for entry in timed:
                 candidate, best = pairs[entry.name]
                 first = (start[entry.name] + sweep) % 2
-                block = self._block(candidate, best, first, sure=sweep == 0)
+                block = self._block(candidate, best, first, sure=sweep == 0, chance=chance)
                 others = beside[entry.name] if sweep < MIN_SWEEPS else []
                 if others:
                     block = _with_baselines(block, others, sweep)
@@ -391,22 +395,21 @@ class Measure(Checks):
         return (self._kernel_subject(CANDIDATE, kernel, config, pool, next_out),
                 self._kernel_subject(INCUMBENT, incumbent, config, pool, next_out))
 
-    def _block(self, candidate: Subject, best: Subject, first: int, sure: bool = False
-               ) -> list[Launch]:
+    def _block(self, candidate: Subject, best: Subject, first: int, sure: bool = False,
+               chance: float = CHECK_CHANCE) -> list[Launch]:
         """PAIRS_PER_BLOCK pairs in an A B B A ... order (A the candidate when ``first`` is 0);
-        each launch of each kernel checked on its own chance, CHECK_CHANCE checked launches a
-        block on average (timing.draw_checks), and one more surely where ``sure`` (a
-        configuration's first block): a gate that decides in three sweeps would otherwise leave
-        a best unchecked on a quick grid 1.6% of the time, and a best that replays stale
-        output would then go unnamed."""
+        each launch of each kernel checked on its own chance, ``chance`` checked launches of
+        the candidate a block on average and CHECK_CHANCE of the best (timing.draw_checks),
+        and one more of each surely where ``sure`` (a configuration's first block): a gate
+        that decides in three sweeps would otherwise leave a best unchecked on a quick grid
+        1.6% of the time, and a best that replays stale output would then go unnamed."""
         a, b = (candidate, best) if first == 0 else (best, candidate)
         order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]
         subjects = [s for pair in order for s in pair]
         checked: set[int] = set()
-        for subject in (candidate, best):
+        for subject, average in ((candidate, chance), (best, CHECK_CHANCE)):
             mine = [i for i, s in enumerate(subjects) if s is subject]
-            checked.update(mine[i] for i in draw_checks(self.draws, len(mine), CHECK_CHANCE,
-                                                        sure))
+            checked.update(mine[i] for i in draw_checks(self.draws, len(mine), average, sure))
         return [(s, i in checked) for i, s in enumerate(subjects)]
 
     def _kernel_subject(
@@ -456,6 +459,19 @@ class Measure(Checks):
             baseline.run()
 
         return Subject(name, prepare, run)
+
+
+def candidate_check_chance(min_checked: int, configs: int) -> float:
+    """Checked launches of the candidate a block beside the best, on average: CHECK_CHANCE, or
+    more where a grid of few configurations would otherwise reach the plan's ``min_checked``
+    only sweeps after the statistics decide (one configuration: 12 sweeps for a clear gain
+    decided at 3). Every launch keeps its own chance (timing.draw_checks): more checks, never
+    predictable ones."""
+    if min_checked <= 0:
+        return CHECK_CHANCE
+    sure = configs  # a configuration's first block checks one launch surely
+    wanted = (min_checked + CHECKS_AHEAD - sure) / (MIN_SWEEPS * configs)
+    return min(float(PAIRS_PER_BLOCK), max(CHECK_CHANCE, wanted))
 
 
 def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
