@@ -464,7 +464,7 @@ class Measure(Checks):
 def candidate_check_chance(min_checked: int, configs: int) -> float:
     """Checked launches of the candidate a block beside the best, on average: CHECK_CHANCE, or
     more where a grid of few configurations would otherwise reach the plan's ``min_checked``
-    only sweeps after the statistics decide (one configuration: 12 sweeps for a clear gain
+    only sweeps after the statistics decide (one configuration: 12 to 24 sweeps for a gain
     decided at 3). Every launch keeps its own chance (timing.draw_checks): more checks, never
     predictable ones."""
     if min_checked <= 0:
