@@ -17,7 +17,7 @@ from engine_helpers import FIXTURE_TARGETS
 
 from avo_tui.cli import main
 from avo_tui.evaluation import Input, Output, Target, TargetFileError, get_target
-from avo_tui.evaluation.target_words import entry_words
+from avo_tui.evaluation.target_words import PRECISION, entry_words, precision_words
 from avo_tui.evaluation.tensors import empty_output, make_inputs
 
 MIXED = FIXTURE_TARGETS / "mixed_scale.py"
@@ -124,6 +124,16 @@ def test_the_agent_is_told_which_tensors_differ_from_the_targets_dtype() -> None
     assert "b [n] float32 (input, read only)" in words
     assert "out [n] (the output" in words  # named, but the target's own
     assert words.endswith("Tensors are contiguous bfloat16 unless named otherwise."), words
+    assert precision_words(target) == {"bfloat16": "a bfloat16, b float32, out bfloat16; fp32 "
+                                       "accumulation; the output held to bfloat16 precision"}
+
+
+def test_the_rules_name_each_tensors_precision_on_a_mixed_target() -> None:
+    from avo_tui.operators.agent.brief import rules
+
+    assert "x bfloat16, weight float32, out float32; fp32 accumulation; the output held to " \
+        "float32 precision" in rules(get_target(str(MIXED)))
+    assert PRECISION["bfloat16"] in rules(get_target("rmsnorm"))  # one dtype: as before
 
 
 def test_a_scalar_declares_no_dtype() -> None:

@@ -157,8 +157,19 @@ def contract_of(target: Target) -> Contract:
         rows=f"Each row of {out.name} (along its last dimension)",
         drawn=f"{drawn}, inputs {cases_words}",
         work=work_words(target),
-        precision=PRECISION,
+        precision=precision_words(target),
     )
+
+
+def precision_words(target: Target) -> dict[str, str]:
+    """The precision an honest kernel keeps, per dtype; a target whose tensors differ in dtype
+    names each one's, and the output's, whose precision the checks hold it to."""
+    if all(target.dtype_of(t) == target.dtype for t in target.tensors):
+        return PRECISION
+    out = next(t for t in target.tensors if isinstance(t, Output))
+    tensors = ", ".join(f"{t.name} {target.dtype_of(t)}" for t in target.tensors)
+    return {target.dtype: f"{tensors}; fp32 accumulation; the output held to "
+                          f"{target.dtype_of(out)} precision"}
 
 
 def _named(dims: dict[str, int | bool]) -> str:
