@@ -9,6 +9,7 @@ same file runs on a GPU in tests/gpu/test_target_dtypes_gpu.py."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from engine_helpers import FIXTURE_TARGETS
 
 from avo_tui.cli import main
 from avo_tui.evaluation import Input, Output, Target, TargetFileError, get_target
+from avo_tui.evaluation.declared import DeclaredProblem, configure
+from avo_tui.evaluation.problem import RowSample
 from avo_tui.evaluation.target_words import PRECISION, entry_words, precision_words
 from avo_tui.evaluation.tensors import empty_output, make_inputs
 
@@ -147,3 +150,33 @@ def test_a_scalar_declares_no_dtype() -> None:
                configs=({"n": 1},), edge_configs=(), reference=lambda a: a,
                honest=lambda a: a, flops=lambda c: 1.0, baselines={"x": lambda a: a},
                seed="k.cu", dtype="float64")
+
+
+def test_a_checked_launch_computes_each_reference_once() -> None:
+    """judge_sample asks for the exact rows, then the honest ones: a target file computes
+    whole outputs, so each question runs its own function once, not both."""
+    calls: list[str] = []
+
+    def exact(a: torch.Tensor) -> torch.Tensor:
+        calls.append("reference")
+        return a * 2
+
+    def honest(a: torch.Tensor) -> torch.Tensor:
+        calls.append("honest")
+        return a * 2
+
+    target = Target(
+        name="double", description="d", kind="cuda", entry="k", dims=("n",),
+        parameters=(Input("a", lambda c: (4, c["n"])), Output("out", lambda c: (4, c["n"]))),
+        configs=({"n": 8},), edge_configs=(), reference=exact, honest=honest,
+        flops=lambda c: 1.0, baselines={"x": honest}, seed="k.cu", dtype="bfloat16")
+    problem = DeclaredProblem(target)
+    config = configure(problem, {"n": 8})
+    inputs = make_inputs(config, torch.Generator().manual_seed(1), "cpu")
+    sample = RowSample.draw((4, 8), random.Random(1))
+    numerics = problem.numerics()
+    exact_rows = numerics.reference_rows(config, inputs, sample)
+    assert calls == ["reference"]
+    honest_rows = numerics.reference_rows(config, inputs, sample, emulate=torch.bfloat16)
+    assert calls == ["reference", "honest"]
+    assert torch.equal(exact_rows, honest_rows)  # a * 2 is exact in bf16

@@ -209,20 +209,28 @@ class DeclaredNumerics:
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference on the inputs in float64, and the honest computation on them in each
         one's own dtype (``emulate``, the output's, is the precision it keeps)."""
+        exact = self._exact(config, inputs)
+        if self.problem.target.honest is None:  # a declared tolerance: its floors alone
+            return exact, exact.clone()
+        return exact, self._honest(config, inputs)
+
+    def _exact(self, config: Config, inputs: InputSet) -> torch.Tensor:
         import torch
 
+        return self._output("the reference", self.problem.target.reference, config,
+                            {n: t.to(torch.float64) for n, t in inputs.named.items()},
+                            self.problem.scalars(config))
+
+    def _honest(self, config: Config, inputs: InputSet) -> torch.Tensor:
         from .tensors import DTYPES
 
-        target, scalars = self.problem.target, self.problem.scalars(config)
+        honest = self.problem.target.honest
+        assert honest is not None
         own = {p.name: DTYPES[p.dtype_on(config)] for p in self.problem.parameters
                if p.kind == "input"}
-        exact = self._output("the reference", target.reference, config,
-                             {n: t.to(torch.float64) for n, t in inputs.named.items()}, scalars)
-        if target.honest is None:  # a declared tolerance: the bounds are its floors alone
-            return exact, exact.clone()
-        honest = self._output("the honest computation", target.honest, config,
-                              {n: t.to(own[n]) for n, t in inputs.named.items()}, scalars)
-        return exact, honest
+        return self._output("the honest computation", honest, config,
+                            {n: t.to(own[n]) for n, t in inputs.named.items()},
+                            self.problem.scalars(config))
 
     def _output(self, what: str, function: Callable[..., Any], config: Config,
                 tensors: dict[str, torch.Tensor], scalars: dict[str, int | float]
@@ -240,11 +248,12 @@ class DeclaredNumerics:
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
                        emulate: torch.dtype | None = None) -> torch.Tensor:
-        """The sample's rows, from the whole outputs: a target file computes whole outputs."""
-        import torch
-
-        exact, honest = self.references(config, inputs, emulate or torch.float64)
-        return sample.gather(exact if emulate is None else honest)
+        """The sample's rows of the exact output (``emulate`` None) or else of the honest
+        one, computed whole (a target file computes whole outputs), and only the one asked
+        for: a checked launch asks for each once."""
+        if emulate is None or self.problem.target.honest is None:
+            return sample.gather(self._exact(config, inputs))
+        return sample.gather(self._honest(config, inputs))
 
     def baseline_missing(self, name: str) -> str | None:
         """Why the file's Baseline ``name`` cannot run in this process, asked once; a plain
