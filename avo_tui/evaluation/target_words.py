@@ -127,8 +127,7 @@ def entry_words(target: Target) -> str:
     """The entry point's parameters, in order, each with its shape or meaning."""
     words = []
     for p in target.parameters:
-        own = f" {p.dtype}" if isinstance(p, Input | Output) and p.dtype not in (
-            None, target.dtype) else ""
+        own = f" {p.dtype}" if isinstance(p, Input | Output) and _differs(target, p) else ""
         if isinstance(p, Input):
             words.append(f"{p.name} {shape_words(p, target)}{own} (input, read only)")
         elif isinstance(p, Output):
@@ -140,8 +139,15 @@ def entry_words(target: Target) -> str:
             words.append(f"float {p.name}")
     return (f"{target.entry}({', '.join(p.name for p in target.parameters)}): "
             + "; ".join(words) + f". Tensors are contiguous {target.dtype}"
-            + (" unless named otherwise." if any(t.dtype not in (None, target.dtype)
-                                                for t in target.tensors) else "."))
+            + (" unless named otherwise." if _mixed(target) else "."))
+
+
+def _differs(target: Target, tensor: Input | Output) -> bool:
+    return target.dtype_of(tensor) != target.dtype
+
+
+def _mixed(target: Target) -> bool:
+    return any(_differs(target, t) for t in target.tensors)
 
 
 def contract_of(target: Target) -> Contract:
@@ -164,7 +170,7 @@ def contract_of(target: Target) -> Contract:
 def precision_words(target: Target) -> dict[str, str]:
     """The precision an honest kernel keeps, per dtype; a target whose tensors differ in dtype
     names each one's, and the output's, whose precision the checks hold it to."""
-    if all(target.dtype_of(t) == target.dtype for t in target.tensors):
+    if not _mixed(target):
         return PRECISION
     out = next(t for t in target.tensors if isinstance(t, Output))
     tensors = ", ".join(f"{t.name} {target.dtype_of(t)}" for t in target.tensors)
