@@ -25,6 +25,9 @@ compile is cold. Prints one JSON object (--json) or a table:
                        which also built a torch extension (about 28 s): not comparable.
     nvcc_compare       (CUDA targets) "ok", or "failed: <first error line>" when either
                        compiler is missing or refuses the kernel (then no ratio)
+    per_run            (JSON only) each noise run's geomean and ratio, in order, and on a GPU
+                       its SM clock, temperature and power draw read just after it: a drift
+                       from run to run shows as a trend there
 """
 
 from __future__ import annotations
@@ -78,6 +81,19 @@ def device_arch() -> str:
 
     major, minor = torch.cuda.get_device_capability()
     return f"sm_{major}{minor}" + ("a" if major in (9, 10, 12) else "")
+
+
+def gpu_state() -> dict[str, str] | None:
+    """The GPU's SM clock, temperature and power draw now (nvidia-smi), or None without it."""
+    fields = ("clocks.sm", "temperature.gpu", "power.draw")
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    first_gpu = done.stdout.partition("\n")[0]  # the device tool's machines: the one GPU
+    return dict(zip(fields, (v.strip() for v in first_gpu.split(",")), strict=False))
 
 
 def nvcc_command(nvcc: str, unit: str, arch: str, options: tuple[str, ...]) -> list[str]:
@@ -192,7 +208,11 @@ def main() -> int:
         cold_s = time.perf_counter() - start  # from the spawn, not from the request
         warm_s, _ = evaluate(worker)
         # The noise runs re-measure the baselines too, so their spread is seen beside ours.
-        runs = [evaluate(worker, reuse_baselines=False)[1] for _ in range(args.runs)]
+        runs: list[EvalResult] = []
+        states: list[dict[str, str] | None] = []
+        for _ in range(args.runs):
+            runs.append(evaluate(worker, reuse_baselines=False)[1])
+            states.append(gpu_state() if target.device == "cuda" else None)
         host = worker.info
 
     names = [c.name for c in runs[0].timed]
@@ -231,6 +251,11 @@ def main() -> int:
             }
             for name, cs in per_config.items()
         },
+        "per_run": [
+            {"geomean": round(r.geomean, 4), "ratio": round(r.ratio or 0.0, 4),
+             **({"gpu": state} if state else {})}
+            for r, state in zip(runs, states, strict=True)
+        ],
         "host": host,
     }
     if target.toolchain == "cuda":
