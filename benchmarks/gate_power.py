@@ -21,7 +21,9 @@ slower copy, scored as `avo run` scores a seed, and a candidate that differs fro
 trial's by its unused global (one gate decision per kernel). The trial runs the engine's own
 path: ``Engine.evaluate`` (the first reading), then ``Engine.commit`` (the gate), and records
 whether a version came of it and the seconds from the end of the first evaluation to the
-decision (0 when the first reading did not ask the gate).
+decision (0 when the first reading did not ask the gate). Each trial also records what the
+lineage stores: v0's score, the committed version's score (and the rate it measured), and
+which version is best afterwards; the table's "best" counts the commits that became the best.
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ def run_level(worker: Worker, target: TargetSpec, copies: Copies, gain_pct: floa
             decided = time.perf_counter()
             last = session.recent_attempts(1)[0]
             gate = last.id != reading.attempt.id
+            v0, ranked_first = session.version("v0"), session.best()
             rows.append({
                 "trial": trial,
                 "first_reading": reading.outcome,
@@ -143,6 +146,13 @@ def run_level(worker: Worker, target: TargetSpec, copies: Copies, gain_pct: floa
                 "gate_detail": last.detail if gate else "",
                 "committed": version is not None,
                 "decision_s": round(decided - asked, 2),
+                # what the lineage stores: a committed version should score above the v0 it
+                # beat, by about the gain, and become the best
+                "v0_score": v0.score.gmean if v0.score else None,
+                "version_score": version.score.gmean if version and version.score else None,
+                "version_measured": (getattr(version.score, "measured", None)
+                                     if version and version.score else None),
+                "best_after": ranked_first.id if ranked_first else None,
             })
         shutil.rmtree(path, ignore_errors=True)
         row = rows[-1]
@@ -166,6 +176,8 @@ def summarize_level(gain_pct: float, units: int, per_unit_log: float,
         "commit_rate": round(sum(r["committed"] for r in rows) / max(len(rows), 1), 3),
         "median_decision_s": round(statistics.median(times), 2) if times else None,
         "max_decision_s": max(times, default=None),
+        # committed versions that the lineage then ranks best (above v0)
+        "became_best": sum(r["committed"] and r["best_after"] != "v0" for r in rows),
         "rows": rows,
     }
 
@@ -183,14 +195,15 @@ def table(report: dict[str, Any]) -> str:
         f"calibration: {cal['units']} units = {cal['gain_pct']:+.3f}% +- {cal['se_pct']:.3f}% "
         f"over {cal['evals']} paired evaluations",
         f"{'asked':>10} {'units':>6} {'measured':>10} {'trials':>6} {'to gate':>7} "
-        f"{'committed':>9} {'rate':>6} {'median s':>9} {'max s':>7}",
+        f"{'committed':>9} {'rate':>6} {'median s':>9} {'max s':>7} {'best':>5}",
     ]
     for level in report["levels"]:
         lines.append(
             f"{level['true_gain_pct']:>+9.2f}% {level['units']:>6} "
             f"{level.get('measured_gain_pct', float('nan')):>+9.3f}% {level['trials']:>6} "
             f"{level['asked_gate']:>7} {level['committed']:>9} {level['commit_rate']:>6.2f} "
-            f"{level['median_decision_s']:>9} {level['max_decision_s']:>7}")
+            f"{level['median_decision_s']:>9} {level['max_decision_s']:>7} "
+            f"{level.get('became_best', 0):>5}")
     return "\n".join(lines)
 
 

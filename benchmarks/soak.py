@@ -635,8 +635,8 @@ class Soak:
     def __init__(self, directory: Path, steps: int, seed: int, url: str,
                  checkpoints: int = CHECKPOINTS) -> None:
         from avo_tui.engine import Budgets, Evaluator, RunSettings, Usage
-        from avo_tui.engine.evaluator import score_of
         from avo_tui.engine.gate import NoiseEstimate
+        from avo_tui.engine.scores import score_of
         from avo_tui.operators.agent import AgentSettings
         from avo_tui.operators.agent.agent import Agent
         from avo_tui.store import Session

@@ -14,8 +14,8 @@ import pytest
 from engine_helpers import FAST_TIMES, KERNEL, SHORT_GATE_CAP_S, SLOW_TIMES, TARGET, repeated
 
 from avo_tui.engine import Engine, Evaluator
-from avo_tui.engine.evaluator import score_of
 from avo_tui.engine.gate import DECISIONS_KEPT, GateDecisions, Paired, judge_beside
+from avo_tui.engine.scores import score_of
 from avo_tui.evaluation import Worker, get_target
 from avo_tui.evaluation.paired import (
     GAIN_FLOOR,

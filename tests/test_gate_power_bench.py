@@ -95,6 +95,11 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
     [row] = faster["rows"]
     assert row["first_reading"] in {"promising", "within_noise", "slower"}
     assert row["committed"] == (row["decision"] == "committed")
+    # a committed version is stored above the v0 it beat and becomes the best
+    assert row["best_after"] == ("v1" if row["committed"] else "v0")
+    assert faster["became_best"] == row["committed"]
+    if row["committed"]:
+        assert row["version_score"] > row["v0_score"]
     [row] = slower["rows"]  # a candidate doing far more work is never committed
     assert not row["committed"] and row["first_reading"] == "slower"
     table = capsys.readouterr().out

@@ -1,5 +1,5 @@
 """The engine's side of evaluation: requests to the warm workers (one leased per evaluation),
-baselines kept per host, and scores in the form the store keeps."""
+and baselines kept per host (the scores the store keeps: scores.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from ..evaluation import EvalRequest, EvalResult, TargetSpec
 from ..evaluation.paired import GatePlan
 from ..evaluation.results import Failure, Timing
 from ..pool import EvalWorker, WorkerLost, WorkerPool, gpu_label
-from ..store import Score
 
 Progress = Callable[[str, str], None]
 Leased = Callable[[dict[str, object]], None]  # told the host facts of the worker leased
@@ -30,19 +29,6 @@ def host_key(info: Mapping[str, object]) -> str:
     facts = {k: str(v) for k, v in info.items() if k not in NOT_HOST_KEY}
     text = json.dumps(facts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def score_of(result: EvalResult) -> Score | None:
-    if not result.correct:
-        return None
-    return Score(
-        gmean=result.geomean,
-        per_config={c.name: c.throughput for c in result.timed},
-        ratio=result.ratio,
-        baseline=result.timed[0].primary_baseline if result.timed else None,
-        unit=result.unit,
-        ratios={c.name: c.ratios for c in result.timed if c.ratios},
-    )
 
 
 def stored_throughputs(target: TargetSpec, baselines: Mapping[str, Any],

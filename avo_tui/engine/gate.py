@@ -26,8 +26,9 @@ plausible ratio to the baseline, or a jump over the best beyond the target's lim
 committed automatically: where the gate would accept it, it is **held** as a suspect until the
 operator approves or rejects it (:func:`hold_if_flagged`).
 
-The re-evaluation's score is the one committed. The first measurement is biased upward (a
-candidate is submitted because it measured well), the second is not. The noise of the stored
+The re-evaluation's score is the one committed, chained from the best it was timed beside
+(engine/scores.py). The first measurement is biased upward (a candidate is submitted because it
+measured well), the second is not. The noise of the stored
 rule is the median relative difference between repeated evaluations of one source in this
 session, measured on the seed at the start and on every re-evaluation since, and never below a
 floor.
@@ -281,9 +282,12 @@ class Gate:
         decided on this kernel against this best. None: the gate measures."""
         if identical:  # noise can flatter a source twice; it is still not a new version
             return Outcome.UNCHANGED, f"identical to {identical[0]}: nothing new to commit"
+        # The first reading's stored score: chained from the older best where it was timed
+        # beside it (engine/scores.py), so on the same scale as the new best's.
+        first = trial.score.gmean if trial.score else trial.result.geomean
         if moved and best is not None and best.score is not None and best.score.gmean and (
-                clearly_slower(trial.result.geomean, best.score.gmean, self.noise)):
-            change = 100 * (trial.result.geomean / best.score.gmean - 1)
+                clearly_slower(first, best.score.gmean, self.noise)):
+            change = 100 * (first / best.score.gmean - 1)
             return Outcome.SLOWER, (f"{trial.attempt.id} at first: {change:+.2f}% on {best.id}'s "
                               f"stored score, below it by more than the noise of "
                               f"{self.noise.pct:.2f}%, so not re-evaluated")

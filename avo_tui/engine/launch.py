@@ -20,8 +20,9 @@ from ..evaluation.target_file import sha256_of
 from ..evaluation.targets import Seed, TargetFileUnusable, UnsupportedGpu
 from ..store import Session, StoreError
 from .budget import Budgets, Usage
-from .evaluator import Evaluator, score_of
+from .evaluator import Evaluator
 from .gate import DEFAULT_NOISE_FLOOR_PCT, NoiseEstimate
+from .scores import score_of
 from .supervisor import SupervisorLimits
 
 KERNELS_ENV = "AVO_KERNELS_DIR"

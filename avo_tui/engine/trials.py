@@ -23,14 +23,16 @@ from ..store import (
     Attempt,
     InFlight,
     Outcome,
+    Score,
     StoreError,
     SupervisorPayload,
     Version,
 )
 from .books import RunBooks
-from .evaluator import score_of, sources_key
+from .evaluator import sources_key
 from .gate import Verdict, paired_of, unconfirmed
 from .lanes import Lane, label_of, moved_note, starting_version
+from .scores import lineage_score, score_of, score_words
 
 
 class Trials:
@@ -53,9 +55,11 @@ class Trials:
         carries its lane's label, unless ``labelled`` is false (a hand edit: no lane's)."""
         books = self.books
         quick = quick and not books.evaluator.quick
-        result = self._measure(files, base, author, quick=quick, lane=lane, beside_best=True)
+        result, beside = self._measure(files, base, author, quick=quick, lane=lane,
+                                       beside_best=True)
         with books.locked():
-            outcome, detail = self.classify(result, quick)
+            score = lineage_score(result, beside)
+            outcome, detail = self.classify(result, quick, score, beside)
             attempt = books.session.record_attempt(
                 files,
                 lane=lane.label if labelled else None,
@@ -63,7 +67,7 @@ class Trials:
                 author=author,
                 outcome=outcome,
                 detail=f"{note}: {detail}" if note else detail,
-                score=score_of(result),
+                score=score,
                 log=_result_log(result),
                 idea=idea,
             )
@@ -75,20 +79,26 @@ class Trials:
             books.publish()
         return trial
 
-    def classify(self, result: EvalResult, quick: bool = False) -> tuple[str, str]:
-        """The outcome of a first reading, and why."""
+    def classify(self, result: EvalResult, quick: bool = False, score: Score | None = None,
+                 beside: Version | None = None) -> tuple[str, str]:
+        """The outcome of a first reading, and why. ``score`` is the one stored for it
+        (scores.lineage_score: chained from ``beside``, the version timed beside it, if any);
+        a paired reading is told against ``beside``, whatever the best is by now."""
         if result.failure is not None:
             return result.failure.kind, str(result.failure)
         best = self.books.session.best()
         if result.same_as_incumbent:
             return Outcome.UNCHANGED, (f"compiles to the same kernel as the best, "
                                        f"{best.id if best else '?'}: nothing new to measure")
-        text = f"{result.geomean:.4g} {result.unit}{result.ratio_words()}"
+        stored = score or score_of(result)
+        assert stored is not None, "a result without a failure is correct, and scored"
+        text = f"{score_words(stored)}{result.ratio_words()}"
         if quick:
             return Outcome.CHECKED, _with_notes(f"quick grid: {text}", result)
         if best is None or best.score is None or not best.score.gmean:
             return Outcome.PROMISING, _with_notes(text, result)
-        outcome, compared = self.books.gate.reading(result, best)
+        compared_with = beside if beside is not None and paired_of(result) else best
+        outcome, compared = self.books.gate.reading(result, compared_with)
         text += f"; {compared}"
         if result.flags:
             text += "; flagged: " + "; ".join(result.flags)
@@ -108,11 +118,12 @@ class Trials:
         self, files: dict[str, str], base: str, author: str, *, lane: Lane, quick: bool = False,
         incumbent: Version | None = None, gate: GatePlan | None = None,
         beside_best: bool = False,
-    ) -> EvalResult:
+    ) -> tuple[EvalResult, Version | None]:
         """Evaluate ``files`` (outside the lock: other lanes go on meanwhile); with
         ``incumbent``, time that version beside them, for the gate's ``gate`` plan. With
         ``beside_best`` (a first reading on the session's grid), the best is timed beside
-        them for a short while, unless they are its very files."""
+        them for a short while, unless they are its very files. Returns the result and the
+        version timed beside them, if any."""
         books = self.books
         with books.locked():
             hashes = books.session.store_files(files)
@@ -134,7 +145,7 @@ class Trials:
             incumbent=beside,
             gate=gate,
             on_lease=lambda host: self._leased(lane, host),
-        )
+        ), incumbent
 
     def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
         """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
@@ -227,8 +238,8 @@ class Trials:
                     self._unchanged(trial, author, refused[1], lane, best, moved,
                                     outcome=refused[0])
                     return None
-            confirm = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
-                                    lane=lane, gate=books.gate.plan)
+            confirm, _ = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
+                                       lane=lane, gate=books.gate.plan)
             with books.locked():
                 return self._decide(trial, confirm, best, moved,
                                     CommitRequest(message, author, transcript, lane))
@@ -245,9 +256,9 @@ class Trials:
         verdict = books.gate.verdict(trial, confirm, best)
         note = moved_note(moved, best)
         if verdict.held:
-            attempt = self._hold_as_suspect(trial, confirm, verdict, request, note)
+            attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
         else:
-            attempt = self.record_decision(trial, confirm, verdict, request, note)
+            attempt = self.record_decision(trial, confirm, verdict, request, note, best)
         books.gate.decided(trial, confirm, best, attempt.id)
         lane.answer = GateAnswer(attempt, best.id if best else None, moved)
         self.observe(attempt, trial.key, lane)
@@ -256,8 +267,12 @@ class Trials:
         return books.session.version(attempt.version) if attempt.version else None
 
     def record_decision(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                        request: CommitRequest, note: str = "") -> Attempt:
+                        request: CommitRequest, note: str = "",
+                        beside: Version | None = None) -> Attempt:
+        """The gate's decision on ``trial``, re-evaluated as ``confirm`` beside ``beside`` (the
+        best of the decision): an attempt, and the version where ``verdict`` accepts."""
         books, lane = self.books, request.lane
+        score = lineage_score(confirm, beside)
         version = None
         if verdict.accepted:
             # With several lanes, on the version the lane built on (the head may have moved
@@ -269,7 +284,7 @@ class Trials:
                 parent=parent,
                 author=request.author,
                 message=request.message,
-                score=score_of(confirm),
+                score=score,
                 attempt=trial.attempt.id,
                 **paid,
             ))
@@ -294,7 +309,7 @@ class Trials:
             outcome=outcome,
             detail=_with_notes(detail + note + (f" ({confirm.failure})" if confirm.failure
                                                 else ""), confirm),
-            score=score_of(confirm),
+            score=score,
             log=_result_log(confirm),
             transcript=request.transcript,
             version=version.id if version else None,
@@ -329,12 +344,12 @@ class Trials:
         books.publish()
 
     def _hold_as_suspect(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                         request: CommitRequest, note: str = "") -> Attempt:
+                         request: CommitRequest, note: str, beside: Version | None) -> Attempt:
         """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
         not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
         log, pending in the state until the operator approves or rejects it."""
         session = self.books.session
-        score = score_of(confirm)
+        score = lineage_score(confirm, beside)
         assert score is not None, "only a correct re-evaluation is held"
         suspect = session.hold_suspect(
             trial.files,

@@ -60,7 +60,10 @@ NOT_FAILURES = frozenset(Outcome) - {Outcome.UNCHANGED}
 class Score:
     """Throughput of one evaluation. Higher is better; ``ratio`` is against the baseline
     measured in the same evaluation, and ``ratios`` against every baseline it timed, per
-    configuration ({config: {baseline: ours over theirs}}; empty in scores stored before)."""
+    configuration ({config: {baseline: ours over theirs}}; empty in scores stored before).
+    ``gmean`` and ``per_config`` are on the lineage's scale: where ``chained_from`` names a
+    version, they are its score times the gain timed beside it, and ``measured`` is the rate
+    this evaluation read on its own clock."""
 
     gmean: float
     per_config: dict[str, float] = field(default_factory=dict)
@@ -68,6 +71,10 @@ class Score:
     baseline: str | None = None
     unit: str = "TFLOP/s"
     ratios: dict[str, dict[str, float]] = field(default_factory=dict)
+    # A score chained from the version timed beside it (engine/scores.py): that version's
+    # score times the gain measured beside it, and the geometric mean measured on its own.
+    chained_from: str | None = None
+    measured: float | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,68 @@
+"""The scores the store keeps: an evaluation's own, or chained from the version it was timed
+beside.
+
+On a GPU under sustained load a kernel's absolute rate follows the clock, and the clock
+follows what ran beside the kernel. On an H200 the same candidate read 664 to 687 TFLOP/s in
+nine gate re-evaluations beside a near twin, against about 700 alone, while the gain the gate
+measured beside the twin spread by under 0.1% (benchmarks/RESULTS.md). Stored as measured, a
+version committed for a +0.3% gain scored below the best it beat, and the best, the highest
+score, stayed where it was.
+
+So a correct result timed beside a scored version stores that version's score, configuration
+by configuration, times the gain measured there: :func:`lineage_score`. The lineage's scores
+are then as steady as the gate, a version scores above the one it beat by the gain it was
+committed for, and the scale stays the seed's (v0 is scored on its own). The rate this
+evaluation measured is kept beside it (``Score.measured``); the ratios to the baselines stay
+the evaluation's own, timed in the same blocks as the kernel and steady already.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import replace
+
+from ..evaluation import EvalResult
+from ..evaluation.results import geometric_mean
+from ..store import Score, Version
+
+
+def score_of(result: EvalResult) -> Score | None:
+    """The result's score as it measured it; None for a result that is not correct."""
+    if not result.correct:
+        return None
+    return Score(
+        gmean=result.geomean,
+        per_config={c.name: c.throughput for c in result.timed},
+        ratio=result.ratio,
+        baseline=result.timed[0].primary_baseline if result.timed else None,
+        unit=result.unit,
+        ratios={c.name: c.ratios for c in result.timed if c.ratios},
+    )
+
+
+def lineage_score(result: EvalResult, beside: Version | None) -> Score | None:
+    """The score to store for ``result``: chained from ``beside`` (the version timed beside
+    it) where the result carries a paired gain on every configuration ``beside`` is scored on,
+    in the same unit; otherwise the result's own (score_of)."""
+    score = score_of(result)
+    paired = result.paired
+    reference = beside.score if beside is not None else None
+    if (score is None or paired is None or reference is None or reference.unit != score.unit
+            or set(paired.blocks) != set(reference.per_config)):
+        return score
+    per_config = {name: reference.per_config[name] * math.exp(statistics.fmean(values))
+                  for name, values in paired.blocks.items()}
+    return replace(score, gmean=geometric_mean(list(per_config.values())),
+                   per_config=per_config, measured=score.gmean,
+                   chained_from=beside.id if beside else None)
+
+
+def score_words(score: Score) -> str:
+    """'701.3 TFLOP/s', and for a chained score what was measured: '701.3 TFLOP/s (v0's score
+    times the gain beside it; 667.3 as timed)'."""
+    words = f"{score.gmean:.4g} {score.unit}"
+    if score.chained_from is None or score.measured is None:
+        return words
+    return (f"{words} ({score.chained_from}'s score times the gain beside it; "
+            f"{score.measured:.4g} as timed)")
