@@ -25,6 +25,9 @@ compile is cold. Prints one JSON object (--json) or a table:
                        which also built a torch extension (about 28 s): not comparable.
     nvcc_compare       (CUDA targets) "ok", or "failed: <first error line>" when either
                        compiler is missing or refuses the kernel (then no ratio)
+    lineage_spread_pct (--beside) the same for the score the lineage would store for each run:
+                       the first evaluation's score times the gain timed beside the twin
+                       (engine/scores.py), as a version's stored score is chained
     per_run            (JSON only) each noise run's geomean and ratio, in order, and on a GPU
                        its SM clock, temperature and power draw read just after it: a drift
                        from run to run shows as a trend there
@@ -94,6 +97,16 @@ def gpu_state() -> dict[str, str] | None:
         return None
     first_gpu = done.stdout.partition("\n")[0]  # the device tool's machines: the one GPU
     return dict(zip(fields, (v.strip() for v in first_gpu.split(",")), strict=False))
+
+
+def lineage_gmeans(first: EvalResult, runs: list[EvalResult]) -> list[float]:
+    """Each run's score as the lineage would store it, chained from ``first``'s score."""
+    from avo_tui.engine.scores import lineage_score, score_of
+    from avo_tui.store import Version
+
+    reference = Version("v0", None, "seed", "eval_speed", {}, score_of(first), 0.0)
+    scores = [lineage_score(run, reference) for run in runs]
+    return [score.gmean for score in scores if score is not None]
 
 
 def nvcc_command(nvcc: str, unit: str, arch: str, options: tuple[str, ...]) -> list[str]:
@@ -258,6 +271,8 @@ def main() -> int:
         ],
         "host": host,
     }
+    if args.beside:
+        report["lineage_spread_pct"] = round(spread_pct(lineage_gmeans(first, runs)), 2)
     if target.toolchain == "cuda":
         report.update(compare_compilers(request.sources, target.defines))
     if args.json:
@@ -268,7 +283,8 @@ def main() -> int:
 
 
 TABLE_KEYS = (
-    "compile_s", "eval_cold_s", "eval_warm_s", "noise_spread_pct", "config_spread_max_pct",
+    "compile_s", "eval_cold_s", "eval_warm_s", "noise_spread_pct", "lineage_spread_pct",
+    "config_spread_max_pct",
     "baseline_spread_pct", "ratio_spread_pct", "ratio_geomean_spread_pct", "geomean", "ratio",
     "nvrtc_compile_s", "nvcc_compile_s", "nvrtc_vs_nvcc", "nvcc_compare",
 )

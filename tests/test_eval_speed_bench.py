@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import shutil
 import stat
 from pathlib import Path
@@ -131,3 +132,25 @@ def test_the_table_prints_a_failed_comparison(bench: ModuleType) -> None:
     text = bench.table(report, "TFLOPS")
     assert "nvcc_compare         failed: nvcc: k.cu(88): error: boom" in text.splitlines()
     assert "nvrtc_vs_nvcc" not in text and "b1" in text
+
+
+def test_the_lineage_spread_chains_each_run_from_the_first_evaluation(bench: ModuleType) -> None:
+    """Runs that read 3% apart on their own clock but measured the same gain beside the twin
+    store the same score: the lineage's spread is the gain's, not the clock's."""
+    from avo_tui.evaluation import ConfigResult, EvalResult, get_target
+
+    target = get_target("cpu-attention")
+    configs = list(target.grid(True))
+
+    def result(rate: float, gain: float | None) -> EvalResult:
+        made = EvalResult(target.name, target.toolchain, "cpu", target.unit, seed=1, quick=True)
+        made.configs = [ConfigResult(c, throughput=rate,
+                                     block_gains=[] if gain is None else [math.log(gain)])
+                        for c in configs]
+        return made
+
+    first = result(10.0, None)
+    gmeans = bench.lineage_gmeans(first, [result(9.7, 1.001), result(10.0, 1.001),
+                                          result(9.9, 1.002)])
+    assert gmeans == pytest.approx([10.01, 10.01, 10.02])
+    assert bench.spread_pct(gmeans) == pytest.approx(0.0999, abs=1e-3)
