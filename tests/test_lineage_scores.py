@@ -24,6 +24,7 @@ from avo_tui.evaluation.results import Failure
 from avo_tui.evaluation.timing import summarize
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import Score, Session
+from avo_tui.tui.scores import score_sheet
 
 CONFIGS = list(TARGET.grid(True))
 NAMES = [c.name for c in CONFIGS]
@@ -137,6 +138,12 @@ def test_a_version_the_gate_commits_scores_above_the_best_it_beat_and_becomes_th
     assert version.score.measured == pytest.approx(5.0)
     best = session.best()
     assert best is not None and best.id == version.id
+    # the app's figures for it are on the same scale, the ratios to the baselines as measured
+    sheet = score_sheet(session, version)
+    assert sheet is not None and [c.name for c in sheet.configs] == NAMES
+    for figures in sheet.configs:
+        assert figures.throughput == pytest.approx(STORED * GAIN)
+        assert figures.throughput / figures.baselines["numpy"] == pytest.approx(2.0)
 
 
 def test_a_lane_whose_best_moved_reads_its_first_score_on_the_lineages_scale(

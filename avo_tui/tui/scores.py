@@ -1,5 +1,8 @@
 """The figures behind the score chart: a version's per-configuration throughput and the
-baselines (cuDNN, FlashAttention, or the CPU reference) measured in the same evaluation."""
+baselines (cuDNN, FlashAttention, or the CPU reference) measured in the same evaluation, on
+the lineage's scale (engine/scores.py): for a version whose score is chained from the one
+timed beside it, each configuration's figures are its stored throughput, and the baselines
+measured beside it scaled by as much, so the ratios stay the ones measured."""
 
 from __future__ import annotations
 
@@ -52,7 +55,18 @@ def score_sheet(session: Session, version: Version) -> ScoreSheet | None:
         ConfigFigures(c["name"], c.get("throughput") or 0.0, dict(c.get("baselines") or {}))
         for c in log.get("configs", []) if not c.get("edge")
     ]
+    if version.score.chained_from is not None:
+        configs = [_on_scale(c, version.score.per_config.get(c.name)) for c in configs]
     return ScoreSheet(version.id, str(log.get("unit", version.score.unit)), configs)
+
+
+def _on_scale(measured: ConfigFigures, stored: float | None) -> ConfigFigures:
+    """A configuration's figures as measured, moved to its stored (chained) throughput."""
+    if not stored or not measured.throughput:
+        return measured
+    scale = stored / measured.throughput
+    return ConfigFigures(measured.name, stored,
+                         {name: rate * scale for name, rate in measured.baselines.items()})
 
 
 def _stored_baselines(session: Session) -> dict[str, dict[str, float]]:
