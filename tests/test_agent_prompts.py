@@ -142,7 +142,7 @@ def test_a_long_baseline_name_keeps_the_lineage_columns_aligned(tmp_path: Path) 
     assert header.index("vs parent") == v1.index("1.250x") + len("1.250x ")  # the next column
 
 
-def evaluated(passing_edges: int, failing_edge: bool) -> str:
+def evaluated(passing_edges: int, failing_edge: bool, stored: float = 588.0) -> str:
     def row(config: Config, edge: bool, passed: bool = True) -> ConfigResult:
         return ConfigResult(config, edge=edge, passed=passed, max_abs_err=1e-3,
                             row_error_ratio=0.2, throughput=0.0 if edge else 588.0,
@@ -156,7 +156,7 @@ def evaluated(passing_edges: int, failing_edge: bool) -> str:
                          passed=False))
     result = EvalResult("mha", "cuda", "H200", "TFLOP/s", 1, False, configs=timed + edges)
     attempt = Attempt("a1", "v0", "agent", {}, "slower", "detail", Score(
-        588.0, {c.name: 588.0 for c in MHA.configs}), 0.0)
+        stored, {c.name: stored for c in MHA.configs}), 0.0)
     return report.evaluation(result, {}, attempt)
 
 
@@ -167,6 +167,10 @@ def test_evaluate_lists_the_timed_grid_and_failures_but_counts_passing_random_sh
         in text
     assert f"{MHA.configs[0].name:<34} pass" in text and "fa4 560" in text
     assert "geomean: 1.050x the strongest baseline (fa4 on 8 of 8 configurations)" in text
+    # a score stored on the lineage's scale (engine/scores.py) is not set against the
+    # baselines measured beside the rows: the ratio is the rows' own
+    chained = evaluated(25, failing_edge=False, stored=612.0)
+    assert "geomean: 1.050x the strongest baseline (fa4 on 8 of 8 configurations)" in chained
     failing = evaluated(25, failing_edge=True)
     [row] = [line for line in failing.splitlines() if " FAIL " in line]
     assert "(edge)" in row and "all 25 passed" in failing

@@ -87,7 +87,12 @@ def _config_rows(result: EvalResult, attempt: Attempt) -> list[str]:
         lines.append(f"edge and random shapes: all {len(passing)} passed"
                      + (f" (the worst row at {worst:.2f} of its tolerance)"
                         if worst is not None else ""))
-    if attempt.score is not None and (said := bar.describe(attempt.score, bars)):
+    # The rows' own rates against the baselines measured beside them: the attempt's stored
+    # score may be on the lineage's scale (chained from the version timed beside it), which
+    # these baselines are not.
+    measured = Score(result.geomean, {c.name: c.throughput for c in result.timed},
+                     unit=result.unit)
+    if result.correct and (said := bar.describe(measured, bars)):
         lines.append(f"geomean: {said}")
     return lines
 
