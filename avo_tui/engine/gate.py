@@ -28,10 +28,9 @@ operator approves or rejects it (:func:`hold_if_flagged`).
 
 The re-evaluation's score is the one committed, chained from the best it was timed beside
 (engine/scores.py). The first measurement is biased upward (a candidate is submitted because it
-measured well), the second is not. The noise of the stored
-rule is the median relative difference between repeated evaluations of one source in this
-session, measured on the seed at the start and on every re-evaluation since, and never below a
-floor.
+measured well), the second is not. The noise of the stored rule is the median relative
+difference between repeated evaluations of one source in this session, measured on the seed at
+the start and on every re-evaluation since, and never below a floor.
 """
 
 from __future__ import annotations

@@ -47,15 +47,15 @@ def lineage_score(result: EvalResult, beside: Version | None) -> Score | None:
     in the same unit; otherwise the result's own (score_of)."""
     score = score_of(result)
     paired = result.paired
-    reference = beside.score if beside is not None else None
-    if (score is None or paired is None or reference is None or reference.unit != score.unit
-            or set(paired.blocks) != set(reference.per_config)):
+    if score is None or paired is None or beside is None or beside.score is None:
+        return score
+    reference = beside.score
+    if reference.unit != score.unit or set(paired.blocks) != set(reference.per_config):
         return score
     per_config = {name: reference.per_config[name] * math.exp(statistics.fmean(values))
                   for name, values in paired.blocks.items()}
     return replace(score, gmean=geometric_mean(list(per_config.values())),
-                   per_config=per_config, measured=score.gmean,
-                   chained_from=beside.id if beside else None)
+                   per_config=per_config, measured=score.gmean, chained_from=beside.id)
 
 
 def score_words(score: Score) -> str:
