@@ -17,8 +17,9 @@ FAILURE_KINDS = {
     "contract": "the kernel's declarations are malformed or violated",
     "compile": "the kernel did not compile",
     "entry": "the kernel does not export the entry point the target needs",
-    "crash": "the worker process died while running the kernel",
-    "timeout": "the kernel ran past the time limit; the worker was killed",
+    "crash": "the kernel's process died (a fault, a signal, an abort, an exit)",
+    "hang": "a launch of the kernel ran past its limit; the kernel's process was killed",
+    "timeout": "the evaluation went silent past the time limit; the worker was killed",
     "cuda_error": "the kernel caused a CUDA error (illegal address, ...); the worker was replaced",
     "nonfinite": "the output holds NaN or Inf",
     "incorrect": "the output differs from the reference beyond the tolerance",
@@ -29,8 +30,12 @@ FAILURE_KINDS = {
     "can be measured again, it is still fast): the kernel does less work on its first launch",
     "inconsistent_timing": "the timed launches that were checked took far longer than the rest",
     "background_work": "the kernel's process kept working after the launch returned",
+    "interference": "a kernel's process was changed from outside while the harness held it "
+    "(its CPU affinity, priority or scheduling, or it ran while stopped): the candidate reached "
+    "into the best version's process",
     "incumbent_failed": "the best version, timed beside the candidate for the commit gate, "
-    "failed a check: the lineage's best is wrong, not this candidate",
+    "failed (a check, a crash, a hang, or interference from outside): the decision is not "
+    "the candidate's to lose",
     "internal": "the harness itself failed; this is a bug in avo-tui, not in the kernel",
     "interrupted": "the evaluation was cut short on request; it says nothing about the kernel",
 }
@@ -41,13 +46,20 @@ class Failure:
     kind: str
     message: str
     config: str | None = None
+    # Where in the evaluation it happened: "load", "check", "time" (beside the baselines),
+    # "beside the best" (the gate's or a first reading's paired timing), "idle check".
+    phase: str | None = None
 
     def __str__(self) -> str:
         where = f" [{self.config}]" if self.config else ""
         return f"{self.kind}{where}: {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "message": self.message, "config": self.config}
+        doc: dict[str, object] = {"kind": self.kind, "message": self.message,
+                                  "config": self.config}
+        if self.phase:
+            doc["phase"] = self.phase
+        return doc
 
 
 @dataclass
