@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from . import contract
 from .contract import Declarations, MissingEntry
-from .cpu import KernelCrashed
+from .cpu import KernelFailed
 from .device import Kernel
 from .judge import Rejected
 from .results import kernel_identity
@@ -62,8 +62,8 @@ class Build(Stage):
             raise Rejected("entry", str(error)) from None
         except contract.ContractError as error:
             raise Rejected("contract", str(error)) from None
-        except KernelCrashed as error:
-            raise Rejected("crash", str(error)) from None
+        except KernelFailed as failed:  # in its constructors, or past the time to load
+            raise Rejected(failed.kind, str(failed)) from None
         except OSError as error:
             raise Rejected("entry", f"cannot load the compiled kernel: {error}") from None
         loaded.append(kernel)
@@ -100,4 +100,5 @@ class Build(Stage):
         if self.result.incumbent_kernel_id == self.result.kernel_id:
             self.result.same_as_incumbent = True
             return None
+        self.incumbent = incumbent
         return incumbent

@@ -20,12 +20,11 @@ import time
 import torch
 
 from . import contract
-from .cpu import KernelCrashed
 from .device import Kernel
 from .judge import Rejected, judge_output, judge_sample
 from .problem import Config, InputSet, RowSample
 from .results import ConfigResult, Timing
-from .stage import Stage
+from .stage import CHECKING, IDLE_CHECK, Stage
 from .targets import draw_edge_configs
 from .tensors import empty_output, make_inputs
 from .timing import is_unsteady, steadiness
@@ -48,7 +47,9 @@ class Checks(Stage):
         todo = [(c, False, "normal") for c in target.grid(self.request.quick)]
         todo += [(c, True, "normal") for c in target.edge_configs]
         todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
+        self.phase = CHECKING
         for index, (config, edge, case) in enumerate(todo):
+            self.at = config.name
             self.progress("check", f"{config.name} {case} ({index + 1}/{len(todo)})")
             entry = ConfigResult(
                 config, edge=edge, primary_baseline=target.baselines[0], case=case
@@ -63,8 +64,6 @@ class Checks(Stage):
                 kernel.launch(config, inputs, out)
             except contract.ContractError as error:  # geometry or a tensor map, per config
                 raise Rejected("contract", str(error), config.name) from None
-            except KernelCrashed as error:
-                raise Rejected("crash", str(error), config.name) from None
             self.device.synchronize()
             if not edge:
                 self.first_launch_s[config] = time.perf_counter() - start
@@ -82,6 +81,7 @@ class Checks(Stage):
         judge_sample(self.target.tolerance, config, inputs, out, sample)
 
     def check_idle(self, kernel: Kernel, incumbent: Kernel | None, config: str) -> None:
+        timing, self.phase, self.at = self.phase, IDLE_CHECK, config
         problem = kernel.check_idle()
         if problem:
             raise Rejected("background_work", problem, config)
@@ -89,6 +89,7 @@ class Checks(Stage):
         if problem:
             raise Rejected("incumbent_failed", f"the best version, timed beside the "
                            f"candidate, failed a check: background_work: {problem}", config)
+        self.phase = timing
 
     def check_consistent(self, timed: list[ConfigResult]) -> None:
         """The checked launches are a random sample of all: each must look like the launches
@@ -141,10 +142,8 @@ class Checks(Stage):
         inputs = make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
         out = empty_output(config, self.device.name)
         out.fill_(math.nan)
+        self.at = config.name
         start = time.perf_counter()
-        try:
-            kernel.launch(config, inputs, out)
-        except KernelCrashed as error:
-            raise Rejected("crash", str(error), config.name) from None
+        kernel.launch(config, inputs, out)
         self.device.synchronize()
         return time.perf_counter() - start

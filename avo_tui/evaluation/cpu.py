@@ -2,15 +2,23 @@
 
 The worker holds the clock, the reference, the comparator and the baselines; the candidate's
 native code never enters it. The runner is confined before the library loads (sandbox.py: no
-new processes, no signals or ptrace to others, no file writes) and frozen with SIGSTOP whenever
-the worker is not timing one of its launches, so nothing it starts can run while inputs are
-written, outputs read or baselines timed. A launch is timed by the worker, from outside: from
-waking the runner to its answer. Work left running after a launch returns is caught by an idle
-probe after each configuration.
+new processes, no signals, scheduling or ptrace of others, no IPC, no file writes, a uid of its
+own) and frozen with SIGSTOP whenever the worker is not timing one of its launches, so nothing
+it starts can run while inputs are written, outputs read, baselines or another kernel timed. A
+launch is timed by the worker, from outside: from waking the runner to its answer. Work left
+running after a launch returns is caught by an idle probe after each configuration.
+
+Whatever goes wrong in a runner is raised as a KernelFailed naming the runner, so the evaluation
+can say whose failure it was: a death (KernelCrashed), a launch past its limit (KernelHung, the
+runner killed, the worker kept), or a change made to it from outside while it was frozen
+(KernelInterfered: its threads' CPU affinity, nice value or scheduling policy differ from what
+they were when it stopped, or it ran while stopped). A frozen runner cannot change itself, so
+such a change is another process's doing: in the gate, the other kernel's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -23,9 +31,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -44,7 +54,12 @@ READY, MISSING, DONE = b"R", b"M", b"D"
 FLOAT_BYTES = 4
 MIN_ARENA_BYTES = 64 << 20  # sparse: only the pages a launch touches are ever allocated
 STARTUP_TIMEOUT_S = 60.0
-LAUNCH_TIMEOUT_S = 600.0  # a backstop: the worker's own silence limit usually ends a hang first
+# A launch's limit where the parent gave the worker no silence limit (a runner used directly).
+LAUNCH_TIMEOUT_S = 600.0
+# While a launch runs, the worker tells its parent it is alive this often, so that the
+# parent's silence limit never ends a hang the worker can pin on one runner.
+ALIVE_EVERY_S = 1.0
+OUTPUT_TAIL_BYTES = 2000  # of what a runner printed, kept to explain its death
 IDLE_PROBE_S = 0.02
 IDLE_CPU_LIMIT_S = 0.002  # CPU an idle runner may use in the probe (signal handling, wake-ups)
 # More than this in one probe is work, whatever the machine's load. Less (but over the limit) is
@@ -55,8 +70,121 @@ IDLE_CPU_SURE_S = IDLE_PROBE_S / 2
 RUNNER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES")
 
 
-class KernelCrashed(RuntimeError):
-    """The candidate's process died (a fault, a forbidden system call, an exit)."""
+class KernelFailed(RuntimeError):
+    """Something went wrong in the process of ``kernel`` (a RunnerKernel); ``kind`` is the
+    failure kind it stands for (results.FAILURE_KINDS)."""
+
+    kind = "crash"
+
+    def __init__(self, message: str, kernel: object = None) -> None:
+        super().__init__(message)
+        self.kernel = kernel
+
+
+class KernelCrashed(KernelFailed):
+    """The kernel's process died (a fault, a forbidden system call, an abort, an exit)."""
+
+
+class KernelHung(KernelFailed):
+    """A launch ran past its limit; the kernel's process was killed."""
+
+    kind = "hang"
+
+
+class KernelInterfered(KernelFailed):
+    """The kernel's process was changed from outside while it was frozen."""
+
+    kind = "interference"
+
+
+class ThreadState(NamedTuple):
+    """What a frozen runner's thread cannot change about itself (cpu_s aside, which a stopped
+    thread does not accrue)."""
+
+    state: str
+    nice: int
+    policy: int
+    rt_priority: int
+    affinity: frozenset[int]
+    cpu_s: float
+
+
+def thread_states(pid: int) -> dict[int, ThreadState]:
+    """Each thread of ``pid``: its state letter, nice value, scheduling policy and real-time
+    priority (/proc/<pid>/task/<tid>/stat), CPU affinity, and CPU time."""
+    states = {}
+    task = Path(f"/proc/{pid}/task")
+    try:
+        tids = [int(name) for name in os.listdir(task)]
+    except OSError:
+        return {}
+    for tid in tids:
+        try:
+            fields = (task / str(tid) / "stat").read_text().rsplit(")", 1)[1].split()
+            affinity = frozenset(os.sched_getaffinity(tid))
+        except (OSError, IndexError):
+            continue  # the thread ended
+        # fields[0] is stat's third field: nice is its 19th, rt_priority 40th, policy 41st
+        states[tid] = ThreadState(fields[0], int(fields[16]), int(fields[38]), int(fields[37]),
+                                  affinity, _thread_cpu_seconds(task / str(tid)))
+    return states
+
+
+def interference(before: dict[int, ThreadState], now: dict[int, ThreadState]) -> str | None:
+    """What changed in a frozen runner between ``before`` (as it stopped) and ``now``, in
+    words; None when nothing did. CPU time may grow by IDLE_CPU_LIMIT_S: the last thread to
+    stop is still on its way off the CPU when the stop is reported."""
+    if set(before) != set(now):
+        return f"its threads changed while it was stopped ({len(before)} then {len(now)})"
+    for tid, was in before.items():
+        is_ = now[tid]
+        if is_.state not in "Tt":
+            return f"thread {tid} was woken while it was stopped (state {is_.state})"
+        if is_.cpu_s - was.cpu_s > IDLE_CPU_LIMIT_S:
+            return (f"thread {tid} ran while it was stopped "
+                    f"({1e3 * (is_.cpu_s - was.cpu_s):.1f} ms of CPU)")
+        for name in ("affinity", "nice", "policy", "rt_priority"):
+            old, new = getattr(was, name), getattr(is_, name)
+            if old != new:
+                what = {"affinity": "CPU affinity", "nice": "nice value",
+                        "policy": "scheduling policy", "rt_priority": "real-time priority"}[name]
+                return (f"thread {tid}'s {what} changed from {_shown(old)} to {_shown(new)} "
+                        "while it was stopped")
+    return None
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, frozenset):
+        return "{" + ",".join(map(str, sorted(value))) + "}"
+    return str(value)
+
+
+class RunnerOutput:
+    """What a runner writes to its stdout and stderr: a pipe of its own, drained by a thread
+    of the worker, its tail kept. Never a file another runner could open or read back."""
+
+    def __init__(self, stream: object) -> None:
+        self._fd = stream.fileno()  # type: ignore[attr-defined]
+        self._tail = b""
+        self._thread = threading.Thread(target=self._drain, name="runner-output", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self._tail = (self._tail + chunk)[-OUTPUT_TAIL_BYTES:]
+
+    def tail(self) -> str:
+        """The last lines it wrote, once it has ended (waiting briefly for the pipe's end)."""
+        self._thread.join(timeout=1.0)
+        lines = [line for line in self._tail.decode(errors="replace").splitlines()
+                 if line.strip()]
+        return "\n".join(lines[-5:])
 
 
 def signal_name(status: int) -> str:
@@ -73,7 +201,11 @@ def signal_name(status: int) -> str:
 class RunnerKernel:
     """The worker's handle on one candidate library loaded in its own runner process."""
 
-    def __init__(self, artifact: bytes, entry: str, problem: Problem) -> None:
+    def __init__(self, artifact: bytes, entry: str, problem: Problem,
+                 launch_limit_s: float = LAUNCH_TIMEOUT_S,
+                 alive: Callable[[], None] | None = None) -> None:
+        self._launch_limit_s = launch_limit_s
+        self._alive = alive
         self._dir = tempfile.mkdtemp(prefix="avo-lib-")
         os.chmod(self._dir, 0o755)  # the runner may run as an unprivileged user
         self._library = Path(self._dir) / "kernel.so"
@@ -96,6 +228,8 @@ class RunnerKernel:
         # (parameter name, offset, element count) of each tensor of the staged launch
         self._layout: list[tuple[str, int, int]] = []
         self.confinement: dict[str, object] = {}
+        self._output: RunnerOutput | None = None
+        self._stopped_as: dict[int, ThreadState] = {}  # its threads as it was frozen
         self._spawn(MIN_ARENA_BYTES)
 
     # -- the runner's life -----------------------------------------------------------------
@@ -118,18 +252,22 @@ class RunnerKernel:
             ],
             pass_fds=(child.fileno(), self._arena_fd),
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             env=env,
         )
+        self._output = RunnerOutput(self._proc.stdout)
         child.close()
         self._conn = parent
-        parent.settimeout(STARTUP_TIMEOUT_S)
+        limit = min(STARTUP_TIMEOUT_S, self._launch_limit_s)
+        if not self._answered_within(limit):
+            self._end_runner()
+            raise KernelHung(f"the kernel did not load within {limit:.0f} s; its process was "
+                             "killed", self)
         try:
             reply = parent.recv(1 << 16)
-        except TimeoutError:
-            self._end_runner()
-            raise KernelCrashed(
-                f"the kernel did not load within {STARTUP_TIMEOUT_S:.0f} s"
-            ) from None
+        except OSError:
+            reply = b""
         if reply.startswith(MISSING):
             self._end_runner()
             raise MissingEntry(
@@ -141,22 +279,50 @@ class RunnerKernel:
             self._end_runner()
             raise OSError(detail)
         self.confinement = json.loads(reply[1:] or b"{}")
-        parent.settimeout(LAUNCH_TIMEOUT_S)
         self._freeze()
+
+    def _answered_within(self, limit_s: float) -> bool:
+        """Whether the runner's answer came within ``limit_s``; meanwhile the worker's parent
+        hears every ALIVE_EVERY_S that the worker itself is alive."""
+        assert self._conn is not None
+        deadline = time.perf_counter() + limit_s
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([self._conn], [], [], min(left, ALIVE_EVERY_S))
+            if readable:
+                return True
+            if self._alive is not None:
+                self._alive()
 
     def _freeze(self) -> None:
         """SIGSTOP the runner and wait until it has stopped: from here on, nothing of the
-        candidate's runs (it cannot make processes the signal would miss)."""
+        candidate's runs (it cannot make processes the signal would miss). Its threads'
+        states are noted, for _thaw to find them unchanged."""
         assert self._proc is not None
         os.kill(self._proc.pid, signal.SIGSTOP)
         _, status = os.waitpid(self._proc.pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             self._ended(status)
-            raise KernelCrashed(f"the kernel's process died with {signal_name(status)}")
+            raise KernelCrashed(f"the kernel's process died with {signal_name(status)}"
+                                f"{self._printed()}", self)
+        self._stopped_as = thread_states(self._proc.pid)
 
     def _thaw(self) -> None:
+        """SIGCONT, once the runner is found as it was frozen (KernelInterfered otherwise)."""
         assert self._proc is not None
+        self.check_untouched()
         os.kill(self._proc.pid, signal.SIGCONT)
+
+    def check_untouched(self) -> None:
+        """Raise KernelInterfered if the frozen runner was changed from outside (interference):
+        a runner that is frozen cannot have changed itself."""
+        assert self._proc is not None
+        changed = interference(self._stopped_as, thread_states(self._proc.pid))
+        if changed:
+            self._end_runner()
+            raise KernelInterfered(changed, self)
 
     def _ended(self, status: int) -> None:
         assert self._proc is not None
@@ -169,7 +335,12 @@ class RunnerKernel:
             _, status = os.waitpid(self._proc.pid, 0)
             self._ended(status)
         assert self._status is not None
-        return f"the kernel's process died with {signal_name(self._status)} {when}"
+        return f"the kernel's process died with {signal_name(self._status)} {when}{self._printed()}"
+
+    def _printed(self) -> str:
+        """What the runner printed last, for a message about its death."""
+        tail = self._output.tail() if self._output is not None else ""
+        return f"; it printed:\n{tail}" if tail else ""
 
     def _end_runner(self) -> None:
         if self._proc is not None:
@@ -183,6 +354,7 @@ class RunnerKernel:
             self._conn.close()
             self._conn = None
         self._arena = None
+        self._output = None
         if self._arena_fd >= 0:
             os.close(self._arena_fd)
             self._arena_fd = -1
@@ -221,20 +393,23 @@ class RunnerKernel:
 
     def fire(self) -> float:
         """One launch, timed by the worker: from waking the runner to its answer."""
-        assert self._conn is not None
+        assert self._conn is not None and self._proc is not None
+        self.check_untouched()
         start = time.perf_counter_ns()
-        self._thaw()
-        try:
+        os.kill(self._proc.pid, signal.SIGCONT)
+        with contextlib.suppress(OSError):  # it died: no answer comes, and its death says why
             self._conn.send(self._message)
-            reply = self._conn.recv(16)
-        except TimeoutError:
+        if not self._answered_within(self._launch_limit_s):
             self._end_runner()
-            raise KernelCrashed(f"the kernel ran past {LAUNCH_TIMEOUT_S:.0f} s") from None
+            raise KernelHung(f"a launch ran past {self._launch_limit_s:g} s; the kernel's "
+                             "process was killed", self)
+        try:
+            reply = self._conn.recv(16)
         except OSError:
             reply = b""
         elapsed = (time.perf_counter_ns() - start) * 1e-9
         if reply != DONE:
-            raise KernelCrashed(self._death("during a launch"))
+            raise KernelCrashed(self._death("during a launch"), self)
         self._freeze()
         return elapsed
 
@@ -302,24 +477,25 @@ def idle_problem(probe: Callable[[], float | None]) -> str | None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of ``pid`` (the scheduler's nanosecond count where the kernel
-    keeps one, else clock ticks)."""
-    total = 0.0
-    tasks = Path(f"/proc/{pid}/task")
+    """CPU time of every thread of ``pid``."""
     try:
-        threads = list(tasks.iterdir())
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return 0.0
-    for thread in threads:
+    return sum(_thread_cpu_seconds(thread) for thread in threads)
+
+
+def _thread_cpu_seconds(thread: Path) -> float:
+    """CPU time of the thread whose /proc directory is ``thread``: the scheduler's nanosecond
+    count where the kernel keeps one, else clock ticks; 0 for a thread that has ended."""
+    try:
+        return int((thread / "schedstat").read_text().split()[0]) * 1e-9
+    except (OSError, ValueError, IndexError):
         try:
-            total += int((thread / "schedstat").read_text().split()[0]) * 1e-9
+            fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, IndexError):
-            try:
-                fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            except (OSError, ValueError, IndexError):
-                continue
-    return total
+            return 0.0
 
 
 class CpuDevice:
@@ -335,12 +511,20 @@ class CpuDevice:
 
     def __init__(self) -> None:
         self._peak: float | None = None
+        self._launch_limit_s = LAUNCH_TIMEOUT_S
+        self._alive: Callable[[], None] | None = None
+
+    def watch_launches(self, limit_s: float, alive: Callable[[], None] | None) -> None:
+        """Runners loaded from now on end a launch (or a load) that runs past ``limit_s`` as
+        a hang, and call ``alive`` meanwhile to keep the worker's parent from giving up first."""
+        self._launch_limit_s = limit_s
+        self._alive = alive
 
     def load(
         self, artifact: bytes, entry: str, declarations: object, defines: dict[str, object],
         problem: Problem,
     ) -> RunnerKernel:
-        return RunnerKernel(artifact, entry, problem)
+        return RunnerKernel(artifact, entry, problem, self._launch_limit_s, self._alive)
 
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed)

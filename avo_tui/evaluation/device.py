@@ -3,6 +3,7 @@ loaded on it, and opening a device by name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -57,6 +58,11 @@ class Device(Protocol):
         problem: Problem,
     ) -> Kernel:
         """The kernel, launched with ``problem``'s parameters."""
+        ...
+    def watch_launches(self, limit_s: float, alive: Callable[[], None] | None) -> None:
+        """Where kernels run in processes of their own (C): a launch past ``limit_s`` is that
+        kernel's hang, and ``alive`` is called meanwhile. Nothing where they do not (CUDA: a
+        hang ends the worker)."""
         ...
     def synchronize(self) -> None: ...
     def flush_cache(self) -> None: ...

@@ -330,6 +330,10 @@ class CudaDevice:
     ) -> CudaKernel:
         return CudaKernel(artifact, entry, declarations, defines, self, problem)
 
+    def watch_launches(self, limit_s: float, alive: object) -> None:
+        """Nothing: a CUDA kernel runs in the worker's own context, and a hang silences the
+        worker, which its parent then kills (the failure ``timeout``)."""
+
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator(device=self.name).manual_seed(seed)
 

@@ -19,9 +19,10 @@ MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 
 
 class Rejected(Exception):
-    def __init__(self, kind: str, message: str, config: str | None = None) -> None:
+    def __init__(self, kind: str, message: str, config: str | None = None,
+                 phase: str | None = None) -> None:
         super().__init__(message)
-        self.failure = Failure(kind, message, config)
+        self.failure = Failure(kind, message, config, phase)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from .paired import (
 )
 from .problem import Config, InputSet
 from .results import ConfigResult, Timing
+from .stage import BESIDE_BEST, TIMING
 from .tensors import empty_output, make_inputs, refill
 from .timing import (
     MAX_REPS,
@@ -105,16 +106,19 @@ class Measure(Checks):
         baselines, missing = self.measured_baselines()
         known = self.pipeline.baseline_timings
         fresh: dict[str, tuple[str, ...]] = {}
+        self.phase = TIMING
         for index, entry in enumerate(timed):
             reused = self.known_baselines(entry.config, baselines)
             fresh[entry.name] = tuple(name for name in baselines if name not in reused)
             if incumbent is None:
+                self.at = entry.name
                 self.progress("time", f"{entry.name} ({index + 1}/{len(timed)})")
                 self.time_config(kernel, entry, fresh[entry.name])
             for name, timing in reused.items():
                 entry.add_baseline(name, timing,
                                    self.target.throughput(entry.config, timing.median_s))
         if incumbent is not None:
+            self.phase = BESIDE_BEST
             self.time_beside(kernel, incumbent, fresh)
         for entry in timed:
             for name in fresh[entry.name]:
@@ -138,6 +142,7 @@ class Measure(Checks):
             if first.failure.kind != "inconsistent_timing":
                 raise
             entry = next(e for e in timed if e.name == first.failure.config)
+            self.at = entry.name
             factor = self.consistency_again(kernel, entry.config)
             if factor > self.device.consistency_factor:
                 raise Rejected(first.failure.kind, f"{first.failure.message}; timed again, "
@@ -291,6 +296,7 @@ class Measure(Checks):
             incumbent.renew()
             sweep = estimate.sweeps
             for entry in timed:
+                self.at = entry.name
                 candidate, best = pairs[entry.name]
                 first = (start[entry.name] + sweep) % 2
                 block = self._block(candidate, best, first, sure=sweep == 0, chance=chance)
@@ -328,6 +334,7 @@ class Measure(Checks):
                 if decision == "accept" and checked < plan.min_checked and not final:
                     decision = "continue"
         for entry in timed:
+            self.at = entry.name
             self._top_up_baselines(entry.config, pairs[entry.name][0], beside[entry.name],
                                    baseline_s[entry.name], baseline_logs[entry.name])
         for entry in timed:

@@ -11,8 +11,11 @@ device and of a loaded kernel.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
 from .build import Build
+from .cpu import LAUNCH_TIMEOUT_S, KernelFailed, KernelInterfered
 from .device import Kernel, open_device
 from .gpu import is_device_fault
 from .judge import Rejected
@@ -22,6 +25,10 @@ from .results import EvalRequest, EvalResult, Failure, Timing
 from .score import Peaks, plausibility_flags
 from .stage import Progress
 from .toolchains import CompileCache
+
+# A C kernel's launch is a hang past this share of the parent's silence limit: the worker then
+# ends the runner and names the kernel, before its parent would end the worker and name no one.
+LAUNCH_SHARE_OF_SILENCE = 0.5
 
 # Part of the host facts: baseline timings taken under another timing protocol are not reused.
 TIMING_PROTOCOL = 4  # 4: ratios to baselines from launches side by side (2026-11-24)
@@ -40,8 +47,9 @@ class Pipeline:
     def host_info(self) -> dict[str, object]:
         return self.device.host_info() | {"timing_protocol": TIMING_PROTOCOL}
 
-    def run(self, request: EvalRequest, progress: Progress) -> EvalResult:
-        return Evaluation(self, request, progress).run()
+    def run(self, request: EvalRequest, progress: Progress,
+            alive: Callable[[], None] | None = None) -> EvalResult:
+        return Evaluation(self, request, progress, alive).run()
 
 
 class Evaluation(Measure, Build):
@@ -51,6 +59,9 @@ class Evaluation(Measure, Build):
         started = time.perf_counter()
         result, target = self.result, self.target
         kernels: list[Kernel] = []
+        silence = self.request.silence_s
+        self.device.watch_launches(
+            LAUNCH_SHARE_OF_SILENCE * silence if silence else LAUNCH_TIMEOUT_S, self.alive)
         try:
             declared = self.declarations(self.request.sources)
             result.knobs = {k.name: k.value for k in declared.knobs}
@@ -64,7 +75,9 @@ class Evaluation(Measure, Build):
                 result.flags = plausibility_flags(result, target, self.peaks(),
                                                   self.request.previous_best)
         except Rejected as rejected:
-            result.failure = rejected.failure
+            result.failure = replace(rejected.failure, phase=rejected.failure.phase or self.phase)
+        except KernelFailed as failed:
+            result.failure = self.blame(failed)
         except Exception as error:
             if not is_device_fault(error):
                 raise
@@ -92,6 +105,32 @@ class Evaluation(Measure, Build):
                 self.pipeline.said.add(note)
                 self.result.notes.append(note)
         return Peaks(self.device.peak_flops(), bandwidth)
+
+    def blame(self, failed: KernelFailed) -> Failure:
+        """Whose failure a runner's is. The candidate's own death, hang or change from outside
+        is its failure, whenever it happens. The best version's is not the candidate's to lose
+        (``incumbent_failed``: the gate measures again), unless the best's process was changed
+        while it was frozen: only the candidate's process ran meanwhile, so the candidate did
+        it (``interference``). And a candidate changed while frozen beside the best was
+        changed by the best."""
+        where = {"config": self.at, "phase": self.phase}
+        theirs = self.incumbent is not None and failed.kernel is self.incumbent
+        if isinstance(failed, KernelInterfered):
+            if theirs:
+                return Failure("interference", (
+                    "the best version's process, timed beside the candidate, was changed from "
+                    f"outside while only the candidate's process ran: {failed}"), **where)
+            if self.incumbent is not None:
+                return Failure("incumbent_failed", (
+                    "the candidate's process was changed from outside while only the best "
+                    f"version's process ran: {failed}"), **where)
+            return Failure("interference", (
+                "the kernel's process was changed from outside while no other kernel ran (by "
+                f"another process on this machine): {failed}"), **where)
+        if theirs:
+            return Failure("incumbent_failed", f"the best version, timed beside the candidate, "
+                           f"failed: {failed.kind}: {failed}", **where)
+        return Failure(failed.kind, str(failed), **where)
 
     def _current_config(self) -> str | None:
         return self.result.configs[-1].name if self.result.configs else None

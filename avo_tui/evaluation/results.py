@@ -349,3 +349,6 @@ class EvalRequest:
     # The commit gate's plan (paired.GatePlan): measure beside the incumbent until the
     # sequential rule decides or the cap. None: a first reading's fixed short measurement.
     gate: GatePlan | None = None
+    # How long the worker's parent waits on a silent worker (Worker.evaluate sets it): a C
+    # kernel's launch is ended as a hang well before, so the hang is pinned on its kernel.
+    silence_s: float | None = None

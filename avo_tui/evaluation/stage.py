@@ -11,13 +11,17 @@ from typing import Protocol
 
 import torch
 
-from .device import Device
+from .device import Device, Kernel
 from .problem import Config
 from .results import EvalRequest, EvalResult, Timing
 from .targets import get_target
 from .toolchains import CompileCache
 
 Progress = Callable[[str, str], None]  # (phase, detail)
+
+# Where in an evaluation a failure happened (Failure.phase)
+LOADING, CHECKING, TIMING, BESIDE_BEST, IDLE_CHECK = (
+    "load", "check", "time", "beside the best", "idle check")
 
 
 class PipelineState(Protocol):
@@ -36,8 +40,10 @@ class PipelineState(Protocol):
 class Stage:
     """The state of one evaluation, shared by its stages."""
 
-    def __init__(self, pipeline: PipelineState, request: EvalRequest, progress: Progress) -> None:
+    def __init__(self, pipeline: PipelineState, request: EvalRequest, progress: Progress,
+                 alive: Callable[[], None] | None = None) -> None:
         self.pipeline = pipeline
+        self.alive = alive
         self.device = pipeline.device
         self.cache = pipeline.cache
         self.request = request
@@ -57,6 +63,9 @@ class Stage:
             host=pipeline.host_info(),
         )
         self.first_launch_s: dict[Config, float] = {}
+        self.phase = LOADING  # where it is now, and on which configuration: what a failure
+        self.at: str | None = None  # is recorded with
+        self.incumbent: Kernel | None = None  # the best version, timed beside the candidate
 
     def generator(self, stream: int) -> torch.Generator:
         """Independent, reproducible streams of inputs: one per configuration and purpose."""

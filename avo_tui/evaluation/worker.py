@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -220,7 +221,8 @@ class Worker:
             with self._cut_lock:
                 self._cut_reason, self._evaluating = None, True
             try:
-                return self._exchange(conn, request, silence_limit, on_progress)
+                return self._exchange(conn, replace(request, silence_s=silence_limit),
+                                      silence_limit, on_progress)
             finally:
                 with self._cut_lock:
                     self._evaluating = False
@@ -276,6 +278,8 @@ class Worker:
             except KeyboardInterrupt:
                 self._restart()
                 raise
+            if kind == "alive":  # a long launch of a C kernel: the worker is still in charge
+                continue
             if kind == "progress":
                 phase = f"{payload[0]} {payload[1]}".strip()
                 if on_progress is not None:
@@ -345,7 +349,8 @@ def serve(conn: Connection, device: str) -> None:
             continue
         try:
             result = pipeline.run(
-                payload, lambda phase, detail: conn.send(("progress", (phase, detail)))
+                payload, lambda phase, detail: conn.send(("progress", (phase, detail))),
+                alive=lambda: conn.send(("alive", None)),
             )
         except Exception:  # a harness bug must not take the worker down
             conn.send(("error", traceback.format_exc()))

@@ -107,12 +107,16 @@ def test_a_crashing_kernel_costs_its_own_process_not_the_worker(worker: Worker) 
     assert_recovers(worker)
 
 
-def test_a_hanging_kernel_times_out_and_the_worker_recovers(worker: Worker) -> None:
+def test_a_hanging_kernel_is_ended_as_its_own_hang_and_the_worker_is_kept(worker: Worker) -> None:
+    # The worker ends a launch past half its parent's silence limit and names the kernel: the
+    # parent never has to kill a silent worker that would name no one (issue 52: a hang must
+    # be the candidate's failure, not "no decision").
     restarts = worker.restarts
     result = evaluate(worker, "infinite_loop.c", timeout_s=HANG_TIMEOUT_S)
-    assert result.failure is not None and result.failure.kind == "timeout", result.failure
-    assert "killed and restarted" in result.failure.message
-    assert result.worker_restarted and worker.restarts == restarts + 1
+    assert result.failure is not None and result.failure.kind == "hang", result.failure
+    assert result.failure.phase == "check" and result.failure.config
+    assert f"ran past {HANG_TIMEOUT_S / 2:g} s" in result.failure.message
+    assert not result.worker_restarted and worker.restarts == restarts
     assert_recovers(worker)
 
 

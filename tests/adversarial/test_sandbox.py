@@ -98,7 +98,9 @@ def spawn(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``body`` in a fresh ``python -I`` after ``sandbox.<confine>(RULES)``; ``args`` reach
     it as ARGS. It reports with report(...), one JSON object a line."""
-    step = f"report(confined=sandbox.{confine}(RULES))\n" if confine else ""
+    # confine() reads, past its own Python and the system's, only the library it is to load
+    keeps = ', library=ARGS.get("library")' if confine == "confine" else ""
+    step = f"report(confined=sandbox.{confine}(RULES{keeps}))\n" if confine else ""
     code = PRELUDE + step + textwrap.dedent(body) + "\nreport(**out)\n"
     args = {"sandbox": str(SANDBOX), "without": list(without), **args}
     return subprocess.run(
@@ -397,7 +399,7 @@ def test_confine_drops_root_and_keeps_the_parent_death_signal() -> None:
     was_root = os.geteuid() == 0
     found = run(
         """
-        out["euid"] = os.geteuid()
+        out["euid"], out["pid"] = os.geteuid(), os.getpid()
         out["uids"], out["gids"] = os.getresuid(), os.getresgid()
         out["groups"] = os.getgroups()
         out["setuid(0)"] = attempt(lambda: os.setuid(0))
@@ -407,16 +409,18 @@ def test_confine_drops_root_and_keeps_the_parent_death_signal() -> None:
         """,
         confine="confine",
     )
-    assert set(found["confined"]) == {"privileges", "parent_death_signal", "seccomp"}
+    assert set(found["confined"]) == {"privileges", "parent_death_signal", "dumpable",
+                                      "landlock", "seccomp"}
     assert found["pdeathsig"] == signal.SIGKILL  # set again after the change of ids cleared it
     if was_root:
         import pwd
 
         try:
-            nobody = pwd.getpwnam("nobody")
-            uid, gid = nobody.pw_uid, nobody.pw_gid
+            gid = pwd.getpwnam("nobody").pw_gid
         except KeyError:
-            uid, gid = 65534, 65534
+            gid = 65534
+        # a uid of its own: no other runner alive has its pid
+        uid = sandbox.RUNNER_UIDS + found["pid"]
         assert found["confined"]["privileges"].startswith("dropped root")
         assert found["euid"] == uid and found["uids"] == [uid] * 3 and found["gids"] == [gid] * 3
         assert found["groups"] == []
