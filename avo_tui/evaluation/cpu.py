@@ -319,6 +319,11 @@ class RunnerKernel:
         """Raise KernelInterfered if the frozen runner was changed from outside (interference):
         a runner that is frozen cannot have changed itself."""
         assert self._proc is not None
+        pid, status = os.waitpid(self._proc.pid, os.WNOHANG)
+        if pid:  # a frozen process does not end itself: it was killed
+            self._ended(status)
+            raise KernelInterfered(f"it died with {signal_name(status)} while it was stopped",
+                                   self)
         changed = interference(self._stopped_as, thread_states(self._proc.pid))
         if changed:
             self._end_runner()
@@ -345,7 +350,9 @@ class RunnerKernel:
     def _end_runner(self) -> None:
         if self._proc is not None:
             if self._status is None:
-                self._proc.kill()  # SIGKILL also ends a stopped process
+                # os.kill, not Popen.kill, which would reap it first (polling) and leave
+                # nothing for the wait here
+                os.kill(self._proc.pid, signal.SIGKILL)  # also ends a stopped process
                 _, status = os.waitpid(self._proc.pid, 0)
                 self._ended(status)
             self._proc = None
