@@ -15,6 +15,7 @@ from .commands import (
     evaluate,
     export,
     kb,
+    rescore,
     run,
     send,
     sessions,
@@ -59,6 +60,7 @@ examples:
   avo sessions list
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
+  avo rescore my-run v7                           a score found impossible
   avo kb search "give the consumer warpgroups more registers"
   avo targets check ./my_target.py               a target of your own
 """
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(commands)
     app_command.register(commands)
     send.register(commands)
+    rescore.register(commands)
     evaluate.register(commands)
     kb.register(commands)
     targets.register(commands)

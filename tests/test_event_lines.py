@@ -33,6 +33,11 @@ EVENTS = [
     Event(16, 0.0, "suspect", {"action": "rejected", "attempt": "a3", "reason": AWKWARD}),
     Event(17, 0.0, "step", {"step": 4, "summary": AWKWARD, "failed": True}),
     Event(18, 0.0, "step_resumed", {"turn": 3, "message": AWKWARD}),
+    Event(23, 0.0, "rescore", {"version": "v1", "how": "measured", "was": 1172.0, "now": 101.5,
+                               "unit": "GFLOP/s", "beside": "v0", "gain": AWKWARD,
+                               "reason": AWKWARD}),
+    Event(24, 0.0, "rescore", {"version": "v2", "how": "followed", "was": 1190.0,
+                               "now": 103.1, "beside": AWKWARD}),
     # what does not read: a generic line, whatever the kind and the data hold
     Event(19, 0.0, "plan", {"txt": AWKWARD}),
     Event(20, 0.0, "commit", {"version": AWKWARD, "gmean": AWKWARD}),

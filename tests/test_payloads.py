@@ -31,6 +31,7 @@ from avo_tui.store import (
     PayloadError,
     PlanPayload,
     QueuedPayload,
+    RescorePayload,
     ResearchPayload,
     ResumePayload,
     RollbackPayload,
@@ -50,7 +51,7 @@ from avo_tui.store import (
     append_payload,
     payload_of,
 )
-from avo_tui.store.run_state import LaneState
+from avo_tui.store.run_state import LaneState, Rescored
 
 # Every kind, in every shape its writers use.
 SAMPLES: list[Payload] = [
@@ -91,6 +92,11 @@ SAMPLES: list[Payload] = [
                     lines_added=4, lines_removed=2, change="b8s4096: +3.1%", final="done",
                     lesson="BLOCK_K 64 halves the smem stalls"),
     ResearchPayload("review", 3, "v2", "approve", final="no race found"),
+    RescorePayload("v3", "measured", 1172.0, 101.5, "GFLOP/s", beside="v2",
+                   gain="+0.12% ± 0.05% on v2 timed beside it (40 sweeps, 10 s)",
+                   reason="pinned the other runner"),
+    RescorePayload("v0", "measured", 100.0, 101.0, "GFLOP/s"),
+    RescorePayload("v4", "followed", 1190.0, 103.1, "GFLOP/s", beside="v3"),
 ]
 
 
@@ -130,6 +136,8 @@ def test_documents_keep_todays_keys_and_today_s_documents_read() -> None:
     ("error", ["not", "a", "mapping"], "not a mapping"),
     ("plan", {"text": "from the future", "_v": 2}, "newer avo"),
     ("plan", {"text": "x", "_v": "one"}, "bad version"),
+    ("rescore", {"version": "v1", "how": "guessed", "was": 1.0, "now": 2.0}, "'how'"),
+    ("rescore", {"version": "v1", "how": "followed", "was": 1.0}, "no 'now'"),
 ])
 def test_what_does_not_parse_is_a_value_naming_the_problem(
     kind: str, data: object, problem: str
@@ -175,6 +183,9 @@ def full_state() -> RunState:
         guidance="keep it", suspects={"a7": suspect}, knowledge=("/notes",),
         lanes={"1": LaneState("agent", "paused", pending_hints=("try BLOCK_Q=64",),
                               in_flight=InFlight("v3", "agent", {"kernel.c": "ab12"}, 7.0))},
+        rescored={"v2": Rescored(Score(9.5, per_config={"b1": 9.5}, ratio=1.1, baseline="numpy",
+                                       ratios={"b1": {"numpy": 1.1}}, chained_from="v1",
+                                       measured=9.0), event=41)},
     )
 
 

@@ -36,7 +36,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CandidateError("name a kernel (a file or a folder), or a --target to score the "
                              "seed kernel that comes with it")
     target = get_target(args.target) if args.target else infer_target(args.path)
-    progress = _Progress(enabled=sys.stderr.isatty())
+    progress = StatusLine(enabled=sys.stderr.isatty())
     with Worker(target.device) as worker:
         if args.path is None:  # the target's seed for this GPU, with its knob values
             choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
@@ -70,7 +70,7 @@ def _knob(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-class _Progress:
+class StatusLine:
     """One status line on stderr, rewritten in place; silent when stderr is not a terminal."""
 
     def __init__(self, enabled: bool) -> None:

@@ -27,7 +27,7 @@ from ..store import (
 from ..store.catalog import run_status
 from ..store.session import Session
 from ..views.attempts import stamp
-from ..views.events import counted
+from ..views.events import counted, event_line
 from ..views.ratios import RatioColumn, session_column
 from . import Subcommands, add_command, session_name
 from .tables import figure, listing_console, times
@@ -116,6 +116,7 @@ def _print_session(
         table.add_row(*cells)
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
+    _print_rescored(console, session, state)
     _print_suspects(console, session, ratios)
 
 
@@ -170,6 +171,24 @@ def _print_queued(console: Console, session: Session) -> None:
         console.print("[yellow]queued for the next run:[/] "
                       + escape("; ".join(describe(q.command) for q in waiting))
                       + f" [dim](avo send {escape(session.name)} drop removes them)[/]")
+
+
+def _print_rescored(console: Console, session: Session, state: RunState) -> None:
+    """The scores ``avo rescore`` put right, each by the event that set it (old -> new, how
+    and why): the table above shows the new ones."""
+    if not state.rescored:
+        return
+    console.print(f"scores rescored by the operator (avo rescore), "
+                  f"{counted(len(state.rescored), 'version')}:")
+    for vid, rescored in sorted(state.rescored.items(), key=lambda item: _number(item[0])):
+        events = session.events(after=rescored.event - 1, limit=1)
+        line = event_line(events[0], rescored.score.unit) if events else None
+        console.print(f"  {line}" if line else f"  rescore  {escape(vid)} -> "
+                      f"{figure(rescored.score.gmean, rescored.score.unit)}")
+
+
+def _number(vid: str) -> int:
+    return int(vid[1:]) if vid[1:].isdigit() else -1
 
 
 def _print_suspects(console: Console, session: Session, ratios: RatioColumn) -> None:

@@ -66,3 +66,23 @@ def score_words(score: Score) -> str:
         return words
     return (f"{words} ({score.chained_from}'s score times the gain beside it; "
             f"{score.measured:.4g} as timed)")
+
+
+def followed_score(score: Score, was: Score, now: Score) -> Score:
+    """``score``, chained from a version whose score went from ``was`` to ``now`` (``avo
+    rescore``), re-derived on the new scale: each configuration keeps its gain over that
+    version (``score / was``) and takes ``now`` as its base, so
+    ``score[config] * now[config] / was[config]`` (the geometric means' factor where a
+    configuration is missing on either side). The rate it measured, its ratios to the
+    baselines and what it is chained from stay as they were."""
+    if not was.gmean or not now.gmean:
+        return score
+    overall = now.gmean / was.gmean
+
+    def factor(name: str) -> float:
+        before, after = was.per_config.get(name), now.per_config.get(name)
+        return after / before if before and after else overall
+
+    per_config = {name: value * factor(name) for name, value in score.per_config.items()}
+    gmean = geometric_mean(list(per_config.values())) if per_config else score.gmean * overall
+    return replace(score, gmean=gmean, per_config=per_config)

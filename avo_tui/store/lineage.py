@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 
 from .errors import UnknownVersion
-from .models import Version
+from .models import Score, Version
 
 
 class Lineage:
-    """An in-memory index of every version of a session. Versions are only ever added.
+    """An in-memory index of every version of a session. Versions are only ever added; a
+    rescore (:meth:`rescore`) changes the score a version reads with, never its record.
 
     Lanes read it from their own threads while the engine adds a version: readers take a
     snapshot of the versions first (``list()`` of a dict is one step under the GIL), so an
@@ -35,6 +37,16 @@ class Lineage:
             self._best is None or version.score.gmean > self._best.score.gmean  # type: ignore[union-attr]
         ):
             self._best = version
+
+    def rescore(self, scores: Mapping[str, Score]) -> None:
+        """Read these versions with these scores (``avo rescore``, docs/engine.md "Rescores")
+        in place of their records' (which never change), and find the best again. Ids not (yet)
+        in the lineage are skipped: a reader indexes those versions with their scores."""
+        for vid, score in scores.items():
+            if vid in self._versions:
+                self._versions[vid] = replace(self._versions[vid], score=score)
+        ranked = self.ranked()
+        self._best = ranked[0] if ranked else None
 
     def __len__(self) -> int:
         return len(self._versions)

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     OPERATOR = "operator"  # the session's variation operator was switched on a resume
     QUEUED = "queued"  # a run starts with commands sent while no run was live
     RESEARCH = "research"  # the research record of an agent step, or a pre-commit review
+    RESCORE = "rescore"  # the operator re-scored a version (avo rescore), or its score followed
 
 
 class Outcome(StrEnum):

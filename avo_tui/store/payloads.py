@@ -328,6 +328,25 @@ class ResearchPayload(Payload):
     lane: int | None = None  # the lane it came from, in a run of several lanes
 
 
+@dataclass(frozen=True)
+class RescorePayload(Payload):
+    """A version's score was put right (``avo rescore``, docs/engine.md "Rescores"): either
+    ``measured``, the version re-evaluated beside ``beside`` (the version its score is
+    chained from; None: on its own), or ``followed``, re-derived from the new score of
+    ``beside``, the version it is chained from, its gain over it kept. ``was`` and ``now`` are
+    the geometric means before and after; the version's record never changes."""
+
+    KIND = EventKind.RESCORE
+    version: str
+    how: Literal["measured", "followed"]
+    was: float | None
+    now: float
+    unit: str = ""
+    beside: str | None = None
+    gain: str | None = None  # measured beside a version: the gain as timed, with its error
+    reason: str = ""  # the operator's words (avo rescore --why)
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.KIND.value: cls
     for cls in (
@@ -335,7 +354,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         BenchmarkPayload, AttemptPayload, CommitPayload, HintPayload, GuidancePayload,
         PausePayload, ResumePayload, RollbackPayload, SupervisorPayload, SuspectPayload,
         StepPayload, StepResumedPayload, StatusPayload, ErrorPayload, OperatorPayload,
-        QueuedPayload, ResearchPayload,
+        QueuedPayload, ResearchPayload, RescorePayload,
     )
 }
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar
 
 from .doc_fields import DocError, read_dataclass, read_fields, write_fields
-from .models import Suspect
+from .models import Score, Suspect
 
 EngineDoc = dict[str, Any]  # a document the engine owns and types itself
 VERSION_KEY = "_v"  # the state document's shape; none: version 1
 VERSION = 2
+RESCORED = "rescored"  # the state's field of rescored versions' scores
 T = TypeVar("T")
 
 
@@ -44,6 +45,19 @@ class InFlight:
     def from_doc(cls, doc: object) -> InFlight:
         """DocError if ``doc`` is not a whole in-flight record."""
         return read_dataclass(cls, doc)
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A version's score as ``avo rescore`` last set it (docs/engine.md, "Rescores"): read in
+    place of the score its record keeps, wherever the lineage is read. ``event`` is the seq of
+    the ``rescore`` event that set it, which says from what, how and why."""
+
+    score: Score
+    event: int
+
+    def to_doc(self) -> dict[str, Any]:
+        return write_fields(self)
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,8 @@ class RunState:
     lane_count: int | None = None  # set on a resume with --lanes; None: the settings' count
     gpus: str | None = None  # set on a resume with --gpus; None: the settings' GPUs
     workers: int | None = None  # set on a resume with --workers; None: the settings' count
+    # version id -> its score as avo rescore set it; written only by Session.rescore
+    rescored: Mapping[str, Rescored] = field(default_factory=dict)
     # Not stored: the fields of the document that did not read (their defaults stand in).
     damaged: tuple[str, ...] = field(default=(), compare=False)
 
@@ -115,12 +131,14 @@ class RunState:
             return cls(damaged=("state",))
         doc = normalise(doc)
         plain = {k: v for k, v in doc.items()
-                 if k not in ("suspects", "lanes", "damaged", VERSION_KEY)}
+                 if k not in ("suspects", "lanes", RESCORED, "damaged", VERSION_KEY)}
         values, problems = read_fields(cls, plain)
         damaged = list(problems)
         suspects = _suspects(doc.get("suspects"), damaged)
         lanes = _entries(LaneState, "lanes", doc.get("lanes"), damaged)
-        return cls(**values, suspects=suspects, lanes=lanes, damaged=tuple(sorted(damaged)))
+        rescored = rescored_of(doc.get(RESCORED), damaged)
+        return cls(**values, suspects=suspects, lanes=lanes, rescored=rescored,
+                   damaged=tuple(sorted(damaged)))
 
     def lane(self, number: int) -> LaneState:
         """What the session keeps of lane ``number`` (an empty record if nothing yet)."""
@@ -202,6 +220,13 @@ def normalise(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     if first:
         lanes["1"] = first
     return old | {"lanes": lanes, VERSION_KEY: VERSION}
+
+
+def rescored_of(doc: object, damaged: list[str] | None = None) -> dict[str, Rescored]:
+    """The state's ``rescored`` entries (None: a session never rescored); one that does not
+    read is left out, and named in ``damaged`` where given: that version reads its record's
+    score."""
+    return _entries(Rescored, RESCORED, doc, [] if damaged is None else damaged)
 
 
 def _suspects(doc: object, damaged: list[str]) -> dict[str, Suspect]:

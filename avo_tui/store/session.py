@@ -9,7 +9,6 @@ cut. State is persisted before the event announcing it is published to in-proces
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import threading
 import time
@@ -34,18 +33,20 @@ from .journal_storage import BASE, SEGMENTS, JournalStorage
 from .lineage import Lineage
 from .lock import LockHolder, SessionLock
 from .models import AUTHORS, Attempt, Event, EventKind, Outcome, Score, Suspect, Version, version_id
+from .names import check_file_name, check_session_name
 from .payloads import (
     AttemptPayload,
     CommitPayload,
     Payload,
+    RescorePayload,
     RollbackPayload,
     SessionPayload,
     SuspectPayload,
     append_payload,
 )
+from .run_state import RESCORED, Rescored, StateUpdate
 from .run_state import VERSION as STATE_VERSION
 from .run_state import VERSION_KEY as STATE_VERSION_KEY
-from .run_state import StateUpdate
 from .run_state import normalise as normalise_state
 from .session_reading import (
     ATTEMPTS,
@@ -60,28 +61,7 @@ from .session_reading import (
 
 SEGMENT_CAPACITY = {EVENTS: 1024, VERSIONS: 256, ATTEMPTS: 256}
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
 T = TypeVar("T")
-
-
-def check_file_name(name: str) -> str:
-    """Kernel file names are relative paths that stay inside the folder they are exported to."""
-    parts = name.split("/")
-    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise StoreError(f"invalid kernel file name {name!r}: use a relative path without '..'")
-    return name
-
-
-def check_session_name(name: str) -> str:
-    if not _NAME_RE.match(name):
-        raise StoreError(
-            f"invalid session name {name!r}: use letters, digits, '.', '_' or '-' "
-            "(at most 64, starting with a letter or digit)"
-        )
-    return name
-
-
 
 
 class Session(SessionReading):
@@ -107,6 +87,7 @@ class Session(SessionReading):
         if creating:
             self.lineage = Lineage()
             self._last_seq = self._attempt_count = 0
+            self._rescored, self._rescored_doc = {}, None
         else:
             self._load_indices()
 
@@ -529,6 +510,24 @@ class Session(SessionReading):
             return target
 
         return self._writing(write)
+
+    def rescore(self, scores: Sequence[tuple[Score, RescorePayload]]) -> None:
+        """Give versions the scores ``avo rescore`` found (docs/engine.md, "Rescores"): for
+        each, its ``rescore`` event and its entry in the state's ``rescored``, all in one
+        write. The versions' records never change; the lineage reads the new scores."""
+        self._check_writable()
+
+        def write() -> None:
+            kept = self.state.get(RESCORED)
+            entries = dict(kept) if isinstance(kept, Mapping) else {}
+            for score, payload in scores:
+                self.lineage.get(payload.version)  # UnknownVersion before anything is written
+                event = self._insert_payload(payload)
+                entries[payload.version] = Rescored(score, event.seq).to_doc()
+            self._set_state(**{RESCORED: entries})
+
+        self._writing(write)
+        self._take_rescores()
 
     def upgrade_state(self) -> None:
         """Rewrite the state document in this version's shape if it is older (run_state.py,

@@ -4,10 +4,12 @@ writing; every read takes the session's mutex, so it sees whole writes only."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from .errors import DamagedSession, NewerSchema, StoreError, UnknownVersion
 from .journal_storage import JournalStorage, parse_segment_name, segment_name
 from .lineage import Lineage
 from .models import Attempt, Event, Suspect, Version
-from .run_state import RunState
+from .run_state import RESCORED, Rescored, RunState, rescored_of
 
 SCHEMA_VERSION = 1
 
@@ -43,6 +45,8 @@ class SessionReading:
     _closed: bool
     _last_seq: int
     _attempt_count: int
+    _rescored: dict[str, Rescored]  # the state's rescored scores, as the lineage reads them
+    _rescored_doc: object  # the document they were read from, to tell when it changed
 
     # -- indices ------------------------------------------------------------------------------
 
@@ -69,6 +73,8 @@ class SessionReading:
                 f"this one reads schema {SCHEMA_VERSION} and older. Upgrade avo-tui to open it."
             )
         self.lineage = Lineage()
+        self._rescored, self._rescored_doc = {}, None
+        self._take_rescores()
         self._index_versions()
         self._last_seq = self._last_number(EVENTS)
         self._attempt_count = self._last_number(ATTEMPTS)
@@ -80,9 +86,25 @@ class SessionReading:
         for name in self._segments(VERSIONS)[first_segment:]:
             for doc in sorted(self._db.table(name).all(), key=lambda d: d.doc_id):
                 if doc.doc_id > known:
-                    self.lineage.add(Version.from_doc(doc))
+                    version = Version.from_doc(doc)
+                    rescored = self._rescored.get(version.id)
+                    self.lineage.add(replace(version, score=rescored.score) if rescored
+                                     else version)
         if len(self.lineage) == 0:
             raise DamagedSession(self._storage.base_path, "it holds no versions")
+
+    def _take_rescores(self) -> None:
+        """Read the state's rescored scores (docs/engine.md, "Rescores") where they changed,
+        and give them to the versions the lineage holds; a version indexed later reads its
+        own there. An entry that does not read leaves its version with its record's score."""
+        doc = self.state.get(RESCORED)
+        if doc == self._rescored_doc:
+            return
+        rescored = rescored_of(doc)
+        changed = {vid: r.score for vid, r in rescored.items() if self._rescored.get(vid) != r}
+        self._rescored, self._rescored_doc = rescored, copy.deepcopy(doc)
+        if changed:
+            self.lineage.rescore(changed)
 
     def _last_number(self, prefix: str) -> int:
         segments = self._segments(prefix)
@@ -95,6 +117,7 @@ class SessionReading:
         with self._mutex:
             if not self._storage.refresh():
                 return False
+            self._take_rescores()
             self._index_versions()
             self._last_seq = self._last_number(EVENTS)
             self._attempt_count = self._last_number(ATTEMPTS)

@@ -150,8 +150,8 @@ class SessionReader:
                     errors.append(message)  # older ones are in the output, not news
                 case StepPayload() as step:
                     self._last_step = step
-            # the lineage is reread even when a commit or rollback event does not parse
-            moved |= event.kind in (EventKind.COMMIT, EventKind.ROLLBACK)
+            # the lineage is reread even when a commit, rollback or rescore event does not parse
+            moved |= event.kind in (EventKind.COMMIT, EventKind.ROLLBACK, EventKind.RESCORE)
         added: list[Version] = []
         if len(session.lineage) > self._handed:
             added = list(islice(session.lineage, self._handed, None))

@@ -19,6 +19,7 @@ from ..store import (
     Payload,
     PlanPayload,
     QueuedPayload,
+    RescorePayload,
     ResearchPayload,
     ResumePayload,
     RollbackPayload,
@@ -117,6 +118,8 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
         case ResearchPayload():
             return (f"[cyan]review[/]   of the kernel built on {escape(payload.base)}: "
                     f"{escape(payload.outcome)}: {escape(payload.final)}")
+        case RescorePayload():
+            return _rescore_line(payload, unit)
         case ErrorPayload(message=message):
             return f"[red]error[/]    {escape(message)}"
         case StatusPayload(lane=int()):
@@ -142,6 +145,23 @@ def _suspect_line(p: SuspectPayload, unit: str) -> str:
         return (f"[bold green]suspect  {attempt} approved[/] by the operator -> "
                 f"{escape(p.version or '?')}")
     return f"[yellow]suspect  {attempt} {p.action}[/] by the operator"
+
+
+def _rescore_line(p: RescorePayload, unit: str) -> str:
+    """'rescore  v1 1.172e+04 -> 101.3 GFLOP/s (x0.0864), measured: +0.12% ± 0.05% on v0
+    timed beside it; why: ...'."""
+    was = f"{p.was:.4g}" if p.was is not None else "-"
+    factor = f" (x{p.now / p.was:.3g})" if p.was else ""
+    if p.how == "followed":
+        how = f"follows {escape(p.beside or '?')}, its gain over it kept"
+    elif p.gain:
+        how = f"measured: {escape(p.gain)}"
+    else:
+        how = "measured on its own"
+    why = f"; why: {escape(p.reason)}" if p.reason else ""
+    style = "bold yellow" if p.how == "measured" else "yellow"
+    return (f"[{style}]rescore  {escape(p.version)}[/] {was} -> {p.now:.4g} "
+            f"{escape(p.unit or unit)}{factor}, {how}{why}")
 
 
 _TAG = re.compile(r"(?<!\\)\[(?:/|[a-z][a-z _]*)\]")

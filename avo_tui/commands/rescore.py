@@ -1,0 +1,181 @@
+"""``avo rescore``: put a captured score right. The named versions (default: the best) are
+re-evaluated beside the versions their scores are chained from, and every score chained
+through them follows (engine/rescore.py; docs/engine.md "Rescores")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..engine import Evaluator, RunSettings
+from ..engine.launch import session_target
+from ..engine.rescore import Change, Rescorer, RescoreReport, change_factor, named_versions
+from ..evaluation.paired import GatePlan
+from ..pool import evaluation_pool
+from ..store import Score, Session, SessionCatalog, SessionLocked, StoreError, Version
+from ..store.lock import SessionLock
+from . import Subcommands, add_command, session_name
+from .evaluate import StatusLine
+from .tables import figure, listing_console
+
+DESCRIPTION = """\
+Re-evaluate versions of a session with the evaluator a run uses, each timed beside the
+version its score is chained from for the session's whole gate cap (as the commit gate times
+a candidate beside the best; the seed, or a score chained from nothing, on its own), and
+store the score that gives. Every
+version whose score is chained through a rescored one follows: its gain over the version it
+is chained from is kept, on that version's new score. Measured rates and ratios to the
+baselines stay as they were.
+
+A version's stored score is the score of the version it was timed beside times the gain
+measured there, so one inflated link (a kernel that captured the gate, for instance by
+slowing the kernel timed beside it) is carried into every later score, and the best is wrong
+from then on. Use this when a score is found impossible: the same kernel re-read far below
+its stored score, or a gain no change could explain. Name the version that took the
+inflated gain: rescoring a version re-times its own link only, so a best chained from a
+captured version keeps the capture until that version is named.
+
+The versions' records never change: the new scores are kept in the session's run state and
+read wherever a version's score is read (the best, the lineage, avo sessions show, the app),
+and each changed score is a 'rescore' event saying old -> new and why. Nothing is written
+until every evaluation is done; an interrupted rescore changes nothing. The session must not
+be run meanwhile: stop its run first.
+"""
+
+EPILOG = """\
+exit status: 0 when every named version was rescored; 1 when one could not be (its failure is
+printed, and its score and those chained from it stand), or on any other error (the session
+is being run, an unknown session or version).
+
+examples:
+  avo rescore cpu-1                the best, and the scores chained from it
+  avo rescore cpu-1 v7 --why "v7 pinned the runner beside it: re-read at 1/10"
+  avo rescore cpu-1 v7 v12 --dry-run    what would change; nothing is written
+"""
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    with _open(SessionCatalog(args.sessions_dir), args.name) as session:
+        named = named_versions(session, args.versions or ["best"])
+        target = session_target(session.name, session.meta)
+        unit = target.unit
+        if not args.versions:
+            print(_default_note(named[0], unit))
+        settings = RunSettings.from_doc(session.meta.get("settings", {}))
+        # The gate's time, all of it: an estimate stopped at the look that decided leans
+        # toward that decision, and this one is kept for good.
+        plan = GatePlan(cap_s=float(settings.gate_cap_s or target.gate_cap_s), early=False)
+        status = StatusLine(enabled=sys.stderr.isatty())
+
+        def say(line: str) -> None:
+            status.clear()
+            print(line, flush=True)
+
+        try:
+            with evaluation_pool(target) as pool:
+                evaluator = Evaluator(target, pool, quick=settings.quick,
+                                      timeout_s=settings.timeout_s)
+                report = Rescorer(session, evaluator, plan, reason=args.why, say=say,
+                                  progress=status).run(named)
+        except KeyboardInterrupt:
+            status.clear()
+            print("avo: interrupted: nothing was written, every score stands", file=sys.stderr)
+            return 130
+        status.clear()
+        before = _best(session, {})
+        after = _best(session, {c.version: c.now for c in report.changes})
+        if report.changes and not args.dry_run:
+            session.rescore([(c.now, c.payload) for c in report.changes])
+        _print_report(report, unit, before, after, args.dry_run)
+    return 1 if report.failed else 0
+
+
+def _open(catalog: SessionCatalog, name: str) -> Session:
+    """The session, to write: a run that holds it is named, with what to do."""
+    try:
+        return catalog.open(name)
+    except SessionLocked:
+        holder = SessionLock(catalog.path(name)).holder()
+        who = holder.describe() if holder else "another process"
+        raise StoreError(f"session '{name}' is being run by {who}; a rescore needs it to "
+                         f"itself: stop the run first (avo send {name} stop, or quit the app "
+                         "that runs it), then rescore") from None
+
+
+def _default_note(best: Version, unit: str) -> str:
+    score = best.score
+    chained = (f", chained from {score.chained_from}"
+               if score is not None and score.chained_from else "")
+    return (f"no version named: rescoring the best, {best.id} "
+            f"({figure(score.gmean if score else None, unit)}{chained}). A score inflated "
+            "further up its chain stays until that version is named.")
+
+
+def _best(session: Session, scores: dict[str, Score]) -> tuple[str, float] | None:
+    """The best version and its score, were ``scores`` the scores of the versions they name."""
+    scored = [(s.gmean, v.number, v.id) for v in session.lineage
+              if (s := scores.get(v.id, v.score)) is not None]
+    if not scored:
+        return None
+    gmean, _, vid = max(scored, key=lambda t: (t[0], -t[1]))
+    return vid, gmean
+
+
+def _print_report(report: RescoreReport, unit: str, before: tuple[str, float] | None,
+                  after: tuple[str, float] | None, dry_run: bool) -> None:
+    console = listing_console()
+    if not report.changes:
+        console.print("no score changed")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+    for column in ("version", "how", f"old ({unit})", f"new ({unit})", "change"):
+        table.add_column(column, no_wrap=True,
+                         justify="left" if column in ("version", "how") else "right")
+    for change in report.changes:
+        table.add_row(change.version, _how(change), figure(change.was.gmean if change.was
+                                                          else None),
+                      figure(change.now.gmean), _change_text(change))
+    console.print(table)
+    if before != after:
+        console.print(f"best: {_named(before, unit)} -> {_named(after, unit)}")
+    else:
+        console.print(f"best: {_named(after, unit)}, as before")
+    if dry_run:
+        console.print("[yellow]dry run: nothing was written[/]")
+    else:
+        console.print(f"[dim]{len(report.changes)} rescore events written; "
+                      "avo sessions show lists them[/]")
+
+
+def _how(change: Change) -> str:
+    beside = escape(change.payload.beside or "")
+    if change.payload.how == "followed":
+        return f"follows {beside}"
+    return f"measured beside {beside}" if beside else "measured on its own"
+
+
+def _change_text(change: Change) -> str:
+    factor = change_factor(change)
+    return "-" if factor is None else f"{100 * (factor - 1):+.2f}%"
+
+
+def _named(best: tuple[str, float] | None, unit: str) -> str:
+    return "-" if best is None else f"{best[0]} ({figure(best[1], unit)})"
+
+
+def register(commands: Subcommands) -> None:
+    p = add_command(
+        commands, "rescore", cmd_rescore,
+        "re-evaluate versions whose scores are wrong; the scores chained from them follow",
+        DESCRIPTION, EPILOG,
+    )
+    p.add_argument("name", type=session_name, help="session name")
+    p.add_argument("versions", nargs="*", metavar="VERSION",
+                   help="versions to re-evaluate: ids, or best, head (default: the best)")
+    p.add_argument("--why", default="", metavar="TEXT",
+                   help="why, in your words: kept with each rescore event")
+    p.add_argument("--dry-run", action="store_true",
+                   help="evaluate and print what would change, but write nothing")
