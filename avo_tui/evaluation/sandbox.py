@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import importlib.util
 import os
 import signal
 import struct
 import sys
+import types
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -112,7 +114,6 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243,
         "mq_notify": 244, "mq_getsetattr": 245,
         "add_key": 248, "request_key": 249, "keyctl": 250,
-        "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
     },
     "aarch64": {
         "openat": 56, "openat2": 437, "open_by_handle_at": 265,
@@ -143,7 +144,6 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
         "mq_notify": 184, "mq_getsetattr": 185,
         "add_key": 217, "request_key": 218, "keyctl": 219,
-        "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
     },
 }  # fmt: skip
 
@@ -355,6 +355,21 @@ def architecture() -> str | None:
     return machine if machine in SYSCALLS else None
 
 
+def _sibling(name: str) -> types.ModuleType:
+    """``name``.py beside this file, loaded as this file is (the runner loads files, not the
+    package), when this file is: before the runner drops root, which may lose it the right to
+    read them."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"avo_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+landlock = _sibling("landlock")
+
+
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
@@ -448,119 +463,6 @@ def drop_privileges(own_uid: bool = True) -> str:
     return "still root: " + "; ".join(notes)
 
 
-# Landlock (linux/landlock.h): a process narrows its own access to files, unprivileged.
-LANDLOCK_CREATE_RULESET_VERSION = 1
-LANDLOCK_RULE_PATH_BENEATH = 1
-LANDLOCK_ACCESS_FS_EXECUTE = 1 << 0
-LANDLOCK_ACCESS_FS_READ_FILE = 1 << 2
-LANDLOCK_ACCESS_FS_READ_DIR = 1 << 3
-# Every file-system right each ABI knows: 13 in the first, REFER in 2, TRUNCATE in 3,
-# IOCTL_DEV in 5. Handled and never granted: denied.
-LANDLOCK_FS_RIGHTS = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
-LANDLOCK_NET_RIGHTS = 0b11  # bind and connect TCP (ABI 4): sockets are refused anyway
-# ABI 6: no abstract unix sockets and no signals to processes outside the runner's own
-# domain, signals through a file's owner (SIGIO) included: a second wall beside the filter.
-LANDLOCK_SCOPES = 0b11
-# The system's own directories, read and mapped by the dynamic linker and by libraries.
-SYSTEM_DIRECTORIES = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc",
-                      "/opt", "/nix", "/gnu", "/sys/devices/system")
-SYSTEM_FILES = ("/proc/cpuinfo", "/proc/meminfo", "/dev/null", "/dev/zero", "/dev/urandom",
-                "/dev/random")
-
-
-def landlock_abi() -> int:
-    """The kernel's Landlock ABI version; 0 where there is none (or it is disabled)."""
-    arch = architecture()
-    if arch is None:
-        return 0
-    result = _libc().syscall(ctypes.c_long(SYSCALLS[arch]["landlock_create_ruleset"]),
-                             None, ctypes.c_size_t(0),
-                             ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
-    return max(int(result), 0)
-
-
-def _mapped_directories() -> set[str]:
-    """The directories of every file this process has mapped (Python, its extensions, libc):
-    wherever this Python lives, what it loads next lives beside what it loaded."""
-    found = set()
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split(None, 5)[5].strip() if line.count(" ") >= 5 else ""
-                if path.startswith("/") and not path.endswith(")"):
-                    found.add(os.path.dirname(path))
-    except (OSError, IndexError):
-        pass
-    return found
-
-
-def readable_paths(library: str | None = None) -> list[str]:
-    """What a confined runner may read: the system's directories, Python's, those of every
-    library already loaded, its own /proc entry and a few devices and facts, and ``library``'s
-    directory. Not /tmp, /var/tmp or /dev/shm (another runner's library), not another
-    process's /proc (its CPU time, its state, its command line), not the home directories."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths = [*SYSTEM_DIRECTORIES, *sorted(prefixes), *sorted(_mapped_directories()),
-             f"/proc/{os.getpid()}", *SYSTEM_FILES]
-    if library:
-        paths.append(os.path.dirname(os.path.abspath(library)))
-    # A Python whose prefix is the root would grant everything: the system's directories
-    # already hold what it needs.
-    return [path for path in dict.fromkeys(paths)
-            if os.path.exists(path) and os.path.realpath(path) not in ("/", "/proc", "/tmp")]
-
-
-def restrict_files(readable: Sequence[str]) -> str:
-    """Landlock: from now on this process (and threads it starts) reads only beneath
-    ``readable`` and writes nowhere; where the ABI has scopes, it signals no process outside
-    its own domain. Call it while the process has one thread (Landlock binds the caller's), and
-    after PR_SET_NO_NEW_PRIVS. A sentence starting with "installed" or "not installed"."""
-    abi = landlock_abi()
-    if abi <= 0:
-        return "not installed: this kernel has no Landlock (other processes' /proc readable)"
-    arch = architecture()
-    assert arch is not None
-    fs_rights = LANDLOCK_FS_RIGHTS[max(v for v in LANDLOCK_FS_RIGHTS if v <= abi)]
-    attr = struct.pack("<QQQ", fs_rights, LANDLOCK_NET_RIGHTS if abi >= 4 else 0,
-                       LANDLOCK_SCOPES if abi >= 6 else 0)
-    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
-    libc = _libc()
-    numbers = SYSCALLS[arch]
-    buffer = ctypes.create_string_buffer(attr, 24)
-    ruleset = libc.syscall(ctypes.c_long(numbers["landlock_create_ruleset"]), buffer,
-                           ctypes.c_size_t(size), ctypes.c_uint32(0))
-    if ruleset < 0:
-        return f"not installed: Landlock refused a ruleset ({os.strerror(ctypes.get_errno())})"
-    try:
-        granted = 0
-        for path in readable:
-            try:
-                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                rights = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE
-                if os.path.isdir(path):
-                    rights |= LANDLOCK_ACCESS_FS_READ_DIR
-                rule = ctypes.create_string_buffer(struct.pack("<Qi", rights, fd), 12)
-                if libc.syscall(ctypes.c_long(numbers["landlock_add_rule"]),
-                                ctypes.c_int(ruleset), ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
-                                rule, ctypes.c_uint32(0)) == 0:
-                    granted += 1
-            finally:
-                os.close(fd)
-        error = _prctl(PR_SET_NO_NEW_PRIVS, 1)
-        if error:
-            return f"not installed: PR_SET_NO_NEW_PRIVS failed ({os.strerror(error)})"
-        if libc.syscall(ctypes.c_long(numbers["landlock_restrict_self"]), ctypes.c_int(ruleset),
-                        ctypes.c_uint32(0)) != 0:
-            return f"not installed: Landlock refused ({os.strerror(ctypes.get_errno())})"
-    finally:
-        os.close(ruleset)
-    scoped = ", no signals out of its domain" if abi >= 6 else ""
-    return f"installed: Landlock ABI {abi}, reads beneath {granted} paths, no writes{scoped}"
-
-
 def install_seccomp(rules: Sequence[Rule] = RULES) -> str:
     """Set no_new_privs and install the filter built from ``rules`` on every thread.
 
@@ -627,6 +529,6 @@ def confine(rules: Sequence[Rule] = RULES, library: str | None = None,
         "privileges": privileges,
         "parent_death_signal": set_parent_death_signal(),
         "dumpable": make_undumpable(),
-        "landlock": restrict_files(readable_paths(library)),
+        "landlock": landlock.restrict_files(landlock.readable_paths(library)),
         "seccomp": install_seccomp(rules),
     }
