@@ -6,17 +6,34 @@ slower one repeats the whole computation."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from agent_context import StandIn
 from engine_helpers import FAST_TIMES, KERNEL, SHORT_GATE_CAP_S, SLOW_TIMES, TARGET, repeated
 
 from avo_tui.engine import Engine, Evaluator
-from avo_tui.engine.gate import DECISIONS_KEPT, GateDecisions, Paired, judge_beside
+from avo_tui.engine.gate import (
+    DECIDE,
+    DECISIONS_KEPT,
+    FORGET,
+    REJECT,
+    RERUN,
+    STRIKE,
+    STRIKE_CHARS,
+    STRIKES_KEPT,
+    GateDecisions,
+    GateStrikes,
+    Paired,
+    after_reevaluation,
+    judge_beside,
+)
 from avo_tui.engine.scores import score_of
-from avo_tui.evaluation import Worker, get_target
+from avo_tui.evaluation import EvalResult, Failure, Worker, get_target
 from avo_tui.evaluation.paired import (
     GAIN_FLOOR,
     GAIN_Z,
@@ -26,8 +43,14 @@ from avo_tui.evaluation.paired import (
     is_look,
     t_quantile,
 )
-from avo_tui.operators import Trial, Tuner
-from avo_tui.store import Score, Session, Version
+from avo_tui.knowledge import KnowledgeBase
+from avo_tui.operators import GateAnswer, Trial, Tuner
+from avo_tui.operators.agent.tools import Toolbox
+from avo_tui.operators.agent.workspace import Workspace
+from avo_tui.operators.protocol import StepContext
+from avo_tui.store import Attempt, Score, Session, Version
+from avo_tui.store.run_state import RunState
+from avo_tui.store.view import SessionView
 
 
 def promising(engine: Engine, files: dict[str, str], base: str = "v0") -> Trial:
@@ -126,10 +149,13 @@ def test_the_gate_commits_what_is_faster_than_the_best_timed_beside_it(
         assert session.read_files(version) == fast and session.head.id == "v1"
 
 
-def test_a_best_that_fails_beside_the_candidate_is_named_and_decides_nothing(
+def test_a_kernel_whose_decisions_end_undecided_twice_is_rejected_and_remembered(
     template: Path, tmp_path: Path, worker: Worker
 ) -> None:
-    # A best committed by an older, foolable evaluator: a kernel that replays a cached output.
+    """A best committed by an older, foolable evaluator fails its check beside every
+    candidate: each decision ends ``incumbent_failed``. The first is re-run at once, inside the
+    same request; the second rejects the kernel, and the rejection is its decision: asked
+    again, after a restart too, it is answered without measuring."""
     attacks = Path(__file__).parent / "adversarial" / "kernels"
     cheat = {name: (attacks / name).read_text() for name in ("cached_output.c", "naive.h")}
     honest = {name: (attacks / name).read_text() for name in ("honest.c", "naive.h")}
@@ -147,14 +173,205 @@ def test_a_best_that_fails_beside_the_candidate_is_named_and_decides_nothing(
         attempt = session.record_attempt(honest, base="v0", author="tuner", outcome="promising",
                                          score=score_of(alone))
         trial = Trial(attempt, alone, honest, first.key)
-        for _ in range(2):  # no decision was taken, so asking again is measured again
+        counted = evaluator.count
+        assert engine.commit(trial, "honest work", "tuner") is None
+        assert evaluator.count == counted + 2  # the decision, and its one re-run at once
+        rejected, struck = session.recent_attempts(2)
+        assert struck.outcome == "incumbent_failed", struck.detail
+        assert "strike 1 of 2" in struck.detail and "re-run at once" in struck.detail
+        assert rejected.outcome == "rejected_undecided_twice", rejected.detail
+        assert "ended undecided twice" in rejected.detail and rejected.detail.endswith(
+            "rejected")
+        assert rejected.detail.count("incumbent_failed") == 2  # each failure, by its kind
+        assert "the best version, timed beside the candidate, failed" in rejected.detail
+        assert engine.trials.books.lanes[0].answer is not None
+        assert engine.trials.books.lanes[0].answer.attempt.id == rejected.id
+
+        for asking in (engine, Engine(session, Tuner(1), evaluator)):  # and after a restart
             counted = evaluator.count
-            assert engine.commit(trial, "honest work", "tuner") is None
-            assert evaluator.count == counted + 1
+            assert asking.commit(trial, "honest work, again", "tuner") is None
+            assert evaluator.count == counted  # answered without measuring
             refused = session.recent_attempts(1)[0]
-            assert refused.outcome == "incumbent_failed", refused.detail
-            assert "the best version, timed beside the candidate, failed" in refused.detail
+            assert refused.outcome == "unchanged"
+            assert f"already rejected this kernel against v0 ({rejected.id})" in refused.detail
         assert len(session.lineage) == 1
+
+
+class ScriptedGate(Evaluator):
+    """The real evaluator, except that its next gate re-evaluations end as ``script`` says,
+    without measuring (a best's runner that died, a worker that went silent, an operator who
+    cut it short); after those, the gate measures for real."""
+
+    def __init__(self, worker: Worker, *script: Failure, restarted: bool = False) -> None:
+        super().__init__(TARGET, worker, quick=True)
+        self.script = list(script)
+        self.restarted = restarted
+        self.scripted = 0
+
+    def evaluate(self, files: Mapping[str, str], **options: Any) -> EvalResult:
+        if options.get("gate") is None or not self.script:
+            return super().evaluate(files, **options)
+        self.scripted += 1
+        return EvalResult(TARGET.name, TARGET.toolchain, TARGET.device, TARGET.unit, -1, True,
+                          failure=self.script.pop(0), worker_restarted=self.restarted)
+
+
+BEST_DIED = Failure("incumbent_failed", "the best version's process died (SIGKILL)",
+                    phase="beside the best")
+
+
+def test_a_decision_the_best_failed_is_run_again_at_once_and_its_verdict_stands(
+    session: Session, worker: Worker
+) -> None:
+    evaluator = ScriptedGate(worker, BEST_DIED)
+    engine = Engine(session, Tuner(1), evaluator)
+    trial = promising(engine, repeated(session.read_files("v0"), 4))  # surely slower
+    counted = evaluator.count
+    assert engine.commit(trial, "four times the work", "tuner") is None
+    assert (evaluator.scripted, evaluator.count) == (1, counted + 1)  # re-run, for real
+    decision, struck = session.recent_attempts(2)
+    assert struck.outcome == "incumbent_failed" and decision.outcome == "not_confirmed"
+    assert ("incumbent_failed while timed beside the best: the best version's process died "
+            "(SIGKILL); strike 1 of 2") in struck.detail
+    kernel = trial.result.kernel_id
+    assert engine.gate.decisions.get(kernel, session.best()) == decision.id  # it stands
+    assert [s.split(":")[0] for s in engine.gate.strikes.of(kernel)] == [struck.id]
+    counted = evaluator.count
+    assert engine.commit(trial, "again", "tuner") is None
+    assert evaluator.count == counted  # decided: answered without measuring
+    assert "already decided on this kernel" in session.recent_attempts(1)[0].detail
+
+
+def test_an_interrupted_decision_is_no_strike(session: Session, worker: Worker) -> None:
+    """The operator cut the first decision short: no strike, no decision. The next request
+    meets a worker gone silent; as the kernel's first strike it is re-run at once, and the
+    verdict stands (had the interruption counted, it would have been the second: rejected)."""
+    silent = Failure("timeout", "no word from the worker for 60 s; it was killed")
+    evaluator = ScriptedGate(worker, Failure("interrupted", "cut short by the operator"),
+                             silent)
+    engine = Engine(session, Tuner(1), evaluator)
+    trial = promising(engine, repeated(session.read_files("v0"), 4))
+    counted = evaluator.count
+    assert engine.commit(trial, "four times the work", "tuner") is None
+    cut = session.recent_attempts(1)[0]
+    assert cut.outcome == "interrupted" and evaluator.count == counted
+    assert engine.gate.strikes.of(trial.result.kernel_id) == []
+    assert engine.gate.decisions.get(trial.result.kernel_id, session.best()) is None
+
+    assert engine.commit(trial, "four times the work", "tuner") is None
+    assert (evaluator.scripted, evaluator.count) == (2, counted + 1)
+    decision, struck = session.recent_attempts(2)
+    assert (struck.outcome, decision.outcome) == ("timeout", "not_confirmed"), decision.detail
+    assert len(engine.gate.strikes.of(trial.result.kernel_id)) == 1
+
+
+def test_strikes_are_kept_in_the_state_and_a_state_from_before_them_reads(
+    session: Session, worker: Worker
+) -> None:
+    """A session written before strikes were kept has none in its state: it loads with none.
+    A strike is saved with the gate's other state, and a restarted engine reads it back."""
+    assert "gate_strikes" not in session.state  # the template was made without a strike
+    assert RunState.from_doc(session.state).damaged == ()
+    evaluator = ScriptedGate(worker, Failure("toolchain", "the C compiler is gone"))
+    engine = Engine(session, Tuner(1), evaluator)
+    assert engine.gate.strikes == GateStrikes()
+    trial = promising(engine, repeated(session.read_files("v0"), 4))
+    counted = evaluator.count
+    assert engine.commit(trial, "four times the work", "tuner") is None
+    struck = session.recent_attempts(1)[0]
+    assert struck.outcome == "toolchain" and evaluator.count == counted  # no re-run at once
+    assert "strike 1 of 2" in struck.detail and "measured again" in struck.detail
+    restarted = Engine(session, Tuner(1), Evaluator(TARGET, worker, quick=True))
+    [kept] = restarted.gate.strikes.of(trial.result.kernel_id)
+    assert kept.startswith(f"{struck.id}: toolchain: the C compiler is gone")
+
+
+def result_failing(kind: str | None, restarted: bool = False) -> EvalResult:
+    return EvalResult(TARGET.name, TARGET.toolchain, TARGET.device, TARGET.unit, 1, True,
+                      failure=Failure(kind, "what happened") if kind else None,
+                      worker_restarted=restarted)
+
+
+def test_the_strike_rule() -> None:
+    """What a re-evaluation means for the decision, by how it ended and the kernel's strikes
+    before it."""
+    # The candidate's own failures, and verdicts, decide.
+    for kind in (None, "crash", "hang", "interference", "cuda_error", "incorrect",
+                 "stale_output", "unstable_timing", "compile"):
+        for strikes in (0, 1, 5):
+            assert after_reevaluation(result_failing(kind), strikes) == DECIDE, (kind, strikes)
+    # The best's side, or a failure no side can be blamed for: a strike, the second rejects.
+    unattributed = [result_failing(k) for k in ("incumbent_failed", "timeout", "internal")]
+    for result in [*unattributed, result_failing("crash", restarted=True)]:
+        assert after_reevaluation(result, 0) == RERUN
+        assert after_reevaluation(result, 1) == REJECT
+        assert after_reevaluation(result, 4) == REJECT
+    assert after_reevaluation(result_failing("toolchain"), 0) == STRIKE  # not back at once
+    assert after_reevaluation(result_failing("toolchain"), 1) == REJECT
+    for strikes in (0, 1, 5):  # the operator stopped it: it says nothing, and costs nothing
+        assert after_reevaluation(result_failing("interrupted"), strikes) == FORGET
+
+
+def test_strikes_are_kept_per_kernel_bounded_and_read_from_any_state() -> None:
+    strikes = GateStrikes()
+    kernel = "k" * 64
+    strikes.add(kernel, "a3", Failure("incumbent_failed", "x " * 400, phase="beside the best"))
+    strikes.add(kernel, "a4", Failure("timeout", "silent"))
+    strikes.add(None, "a5", Failure("timeout", "silent"))  # no kernel built: nothing to key
+    first, second = strikes.of(kernel)
+    assert first.startswith("a3: incumbent_failed while timed beside the best: x x")
+    assert len(first) <= STRIKE_CHARS + len("a3: ") and second == "a4: timeout: silent"
+    assert strikes.attempts(kernel) == {"a3", "a4"} and strikes.of("other") == []
+    for number in range(STRIKES_KEPT + 5):
+        strikes.add(f"{number:024x}", f"a{number}", Failure("internal", "bug"))
+    assert len(strikes.entries) == STRIKES_KEPT and strikes.of(kernel) == []
+    assert GateStrikes.from_doc(strikes.to_doc()) == strikes
+    assert GateStrikes.from_doc(None) == GateStrikes()  # a session from before strikes
+    assert GateStrikes.from_doc({"x": "not a list"}) == GateStrikes()
+
+
+@dataclass
+class Rejecting(StandIn):
+    """A stand-in whose every evaluation is promising and whose gate rejects the kernel for
+    undecided decisions."""
+
+    answer: GateAnswer | None = None
+
+    def evaluate(self, files: dict[str, str], *, base: str, note: str = "",
+                 quick: bool = False, idea: str | None = None) -> Trial:
+        attempt = Attempt("a1", base, "agent", {}, "promising", "+3% on the best",
+                          Score(1.03, {"a": 1.03}), 0.0)
+        result = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", 1, False)
+        return Trial(attempt, result, dict(files), "key")
+
+    def commit(self, trial: Trial, message: str, transcript: str | None = None) -> None:
+        detail = ("re-evaluation of a1: the gate's decisions on this kernel ended undecided "
+                  "twice (a2: hang while timed beside the best: ...; then incumbent_failed: "
+                  "...): rejected")
+        self.answer = GateAnswer(Attempt("a3", "v0", "agent", {}, "rejected_undecided_twice",
+                                         detail, None, 0.0), "v0")
+
+    def gate_answer(self) -> GateAnswer | None:
+        return self.answer
+
+
+def test_the_agent_is_told_plainly_that_its_kernel_was_rejected_and_not_to_re_roll(
+    tmp_path: Path
+) -> None:
+    with Session.create(tmp_path / "s", target="cpu-attention", operator="agent",
+                        seed_files={"attention.c": "int x;\n"}, sync=False) as session:
+        kb = KnowledgeBase([])
+        workspace = Workspace(tmp_path / "ws", kb, 10_000)
+        workspace.reset({"attention.c": "int x; int y;\n"})
+        toolbox = Toolbox(cast(StepContext, Rejecting(SessionView(session))), workspace, kb,
+                          base="v0", transcript=lambda: "{}", review_every_commit=False)
+        toolbox.call("commit", {"message": "m"})  # the checklist first
+        text = toolbox.call("commit", {"message": "m"}).text
+    assert text.startswith("the commit gate rejected this kernel: re-evaluation of a1: the "
+                           "gate's decisions on this kernel ended undecided twice"), text
+    assert "This is a rejection" in text and "do not submit this kernel again" in text
+    assert "another hash meets the same rule" in text
+    assert not re.search(r"\b(try|ask) (it )?again\b|re-?submit it", text), text
 
 
 def test_the_bar_is_the_floor_plus_a_number_of_standard_errors() -> None:

@@ -12,6 +12,7 @@ def test_an_outcome_is_stored_as_its_plain_name() -> None:
     assert Outcome("committed") is Outcome.COMMITTED
 
 
-def test_only_unchanged_of_the_decisions_counts_against_a_step() -> None:
-    assert set(Outcome) - NOT_FAILURES == {Outcome.UNCHANGED}
+def test_of_the_decisions_unchanged_and_a_rejection_count_against_a_step() -> None:
+    assert set(Outcome) - NOT_FAILURES == {Outcome.UNCHANGED,
+                                           Outcome.REJECTED_UNDECIDED_TWICE}
     assert "compile" not in NOT_FAILURES  # a failure's kind is its outcome

@@ -32,8 +32,9 @@ EPILOG = """\
 Outcomes: committed (it became a version), promising (above the commit threshold; the gate's
 re-evaluation decides), within_noise (above the best by less than the measured noise),
 slower, not_confirmed (the re-evaluation did not bear it out), suspect (held for your
-review), interrupted, checked (quick grid only), and the failures: compile_error, incorrect,
-timeout, crashed and the like (--failed lists only those).
+review), interrupted, checked (quick grid only), and the failures (--failed lists only
+those): a failure's kind (compile, incorrect, crash, hang, timeout and the like), or
+rejected_undecided_twice (the gate's decisions on the kernel ended undecided twice).
 
 examples:
   avo sessions attempts cpu-1                  the latest 50

@@ -51,7 +51,7 @@ from .budget import Budgets, Usage
 from .context import RunContext
 from .control import Control
 from .evaluator import Evaluator
-from .gate import Gate, GateDecisions, NoiseEstimate
+from .gate import Gate, GateDecisions, GateStrikes, NoiseEstimate
 from .inbox import Inbox, queued_payload
 from .lanes import CONVERSATION, Lane, label_of
 from .progress import ProgressListener
@@ -92,7 +92,8 @@ class Engine:
             usage=Usage.from_doc(state.usage),
             gate=Gate(NoiseEstimate.from_doc(state.noise),
                       GateDecisions.from_doc(state.gate_decisions),
-                      float(settings.get("gate_cap_s") or evaluator.target.gate_cap_s)),
+                      float(settings.get("gate_cap_s") or evaluator.target.gate_cap_s),
+                      GateStrikes.from_doc(state.gate_strikes)),
             supervisor=Supervisor.from_doc(
                 state.supervisor, limits or SupervisorLimits.from_doc(settings.get("supervisor"))),
             idle_lanes={k: v for k, v in state.lanes.items()

@@ -26,6 +26,14 @@ plausible ratio to the baseline, or a jump over the best beyond the target's lim
 committed automatically: where the gate would accept it, it is **held** as a suspect until the
 operator approves or rejects it (:func:`hold_if_flagged`).
 
+A re-evaluation that fails in the candidate's runner (a crash, a hang, interference with the
+best's runner, a wrong answer) rejects it. One that ends **undecided** (the best's side failed,
+or the worker, the harness or the toolchain: nothing says whose fault it was) is a strike
+against the kernel, whichever side failed: the first is re-run at once where a fresh evaluation
+may not meet it again, the second rejects the kernel, remembered as its decision
+(:func:`after_reevaluation`, :class:`GateStrikes`). Otherwise a kernel that can tell it is
+losing could cancel the decision and be measured again until noise committed it.
+
 The re-evaluation's score is the one committed, chained from the best it was timed beside
 (engine/scores.py). The first measurement is biased upward (a candidate is submitted because it
 measured well), the second is not. The noise of the stored rule is the median relative
@@ -42,7 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evaluation import EvalResult
+from ..evaluation import EvalResult, Failure
 from ..evaluation.paired import (
     GAIN_FLOOR,
     GatePlan,
@@ -246,8 +254,116 @@ def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:
     )
 
 
-# Re-evaluations that say nothing about the candidate: asking the gate again may be answered.
-NOT_DECIDED = frozenset({"timeout", "internal", "toolchain", "incumbent_failed", "interrupted"})
+# -- undecided decisions (docs/engine.md, "Undecided decisions count against the candidate") --
+#
+# A re-evaluation that fails in the candidate's runner (crash, hang, interference, a CUDA error,
+# a wrong answer) is a decided rejection. One that ends in these says nothing about which side
+# failed, or says the best's did: the decision is undecided. Left at that, a kernel that can
+# tell from its own clock that it is losing could crash the best's runner or the worker, and be
+# measured again until noise committed it; so each undecided decision is a strike against the
+# kernel, and the second rejects it.
+UNDECIDED = frozenset({"incumbent_failed", "timeout", "internal", "toolchain"})
+# Of those, the ones a fresh evaluation at once may not meet again (fresh runners; the worker
+# was replaced where it failed): the decision is re-run inside the same request, once.
+RERUN_AT_ONCE = frozenset({"incumbent_failed", "timeout", "internal"})
+CUT_SHORT = "interrupted"  # the operator stopped it: no decision, and no strike
+STRIKES_TO_REJECT = 2
+STRIKES_KEPT = 512  # kernels, the newest; more than the decisions: a strike outlives a new best
+STRIKE_CHARS = 300  # of a failure's message kept with a strike (the attempt's log has it all)
+
+# The moves after a re-evaluation (:func:`after_reevaluation`).
+DECIDE = "decide"  # its verdict stands, and is remembered (one decision per kernel)
+FORGET = "forget"  # cut short by the operator: no decision, no strike, measured again if asked
+RERUN = "rerun"  # undecided, a strike: the decision is re-run at once
+STRIKE = "strike"  # undecided, a strike, not worth a re-run now: measured again if asked
+REJECT = "reject"  # undecided for the second time: rejected, and remembered as a decision
+
+PHASE_WORDS = {
+    "beside the best": "while timed beside the best",
+    "time": "while timed beside the baselines",
+    "check": "during the correctness check",
+    "idle check": "during the idle check",
+    "load": "while loading",
+}
+
+
+def is_undecided(result: EvalResult) -> bool:
+    """The re-evaluation decided nothing about the candidate: the best's side failed, or a
+    failure no side can be blamed for (the worker went silent or died, the harness or the
+    toolchain failed). A crash of the candidate's own runner is the candidate's."""
+    failure = result.failure
+    if failure is None:
+        return False
+    return failure.kind in UNDECIDED or (failure.kind == "crash" and result.worker_restarted)
+
+
+def after_reevaluation(result: EvalResult, strikes: int) -> str:
+    """The strike rule: what the gate does with a re-evaluation of a kernel that has had
+    ``strikes`` undecided decisions before it. A decided re-evaluation stands (DECIDE); one the
+    operator cut short is forgotten (FORGET); an undecided one is a strike, which is the
+    second and rejects the kernel (REJECT), or the first: re-run at once where the best's side
+    or the worker failed (RERUN), else left for the next request to measure (STRIKE)."""
+    failure = result.failure
+    if failure is not None and failure.kind == CUT_SHORT:
+        return FORGET
+    if not is_undecided(result):
+        return DECIDE
+    if strikes + 1 >= STRIKES_TO_REJECT:
+        return REJECT
+    assert failure is not None  # a crash here is the worker's (is_undecided)
+    return RERUN if failure.kind in RERUN_AT_ONCE or failure.kind == "crash" else STRIKE
+
+
+def failure_words(failure: Failure) -> str:
+    """A failure in an attempt's detail: its kind, where in the evaluation it happened (its
+    phase, where the evaluator says), the configuration and the message."""
+    phase = (f" {PHASE_WORDS.get(failure.phase, f'during {failure.phase}')}"
+             if failure.phase else "")
+    where = f" [{failure.config}]" if failure.config else ""
+    return f"{failure.kind}{phase}{where}: {failure.message}"
+
+
+def times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+@dataclass
+class GateStrikes:
+    """Each kernel's undecided gate decisions, whichever best they were against: what each
+    failure was, in the order met. Keyed as GateDecisions keys, by the kernel's identity; a
+    new best does not clear them (a lesson is the kernel's, not the decision's)."""
+
+    entries: dict[str, list[str]] = field(default_factory=dict)  # kernel -> failures
+
+    def of(self, kernel: str | None) -> list[str]:
+        return list(self.entries.get((kernel or "")[:KERNEL_KEY_CHARS], []))
+
+    def attempts(self, kernel: str | None) -> set[str]:
+        """The attempts that recorded this kernel's strikes (the last one a rejection's)."""
+        return {struck.split(":", 1)[0] for struck in self.of(kernel)}
+
+    def add(self, kernel: str | None, attempt: str, failure: Failure) -> None:
+        if not kernel:
+            return
+        key = kernel[:KERNEL_KEY_CHARS]
+        words = " ".join(failure_words(failure).split())
+        if len(words) > STRIKE_CHARS:
+            words = words[:STRIKE_CHARS - 3] + "..."
+        struck = [*self.entries.pop(key, []), f"{attempt}: {words}"]
+        self.entries[key] = struck
+        for old in list(self.entries)[:-STRIKES_KEPT]:
+            del self.entries[old]
+
+    def to_doc(self) -> dict[str, list[str]]:
+        return {key: list(struck) for key, struck in self.entries.items()}
+
+    @classmethod
+    def from_doc(cls, doc: object) -> GateStrikes:
+        """Also a session written before strikes were kept (None: none), or a damaged one."""
+        if not isinstance(doc, dict):
+            return cls()
+        return cls({str(k): [str(x) for x in v] for k, v in doc.items()
+                    if isinstance(v, list)})
 
 
 class Gate:
@@ -256,15 +372,18 @@ class Gate:
     measure), and every rule from a first reading to a verdict. The engine measures and
     records; the gate says what each reading and re-evaluation means."""
 
-    def __init__(self, noise: NoiseEstimate, decisions: GateDecisions, cap_s: float) -> None:
+    def __init__(self, noise: NoiseEstimate, decisions: GateDecisions, cap_s: float,
+                 strikes: GateStrikes | None = None) -> None:
         self.lock = threading.Lock()
         self.noise = noise
         self.decisions = decisions
+        self.strikes = strikes or GateStrikes()
         self.plan = GatePlan(cap_s=cap_s)
 
     def state(self) -> dict[str, Any]:
         """What the session keeps of the gate, in its run state's own fields."""
-        return {"noise": self.noise.to_doc(), "gate_decisions": self.decisions.to_doc()}
+        return {"noise": self.noise.to_doc(), "gate_decisions": self.decisions.to_doc(),
+                "gate_strikes": self.strikes.to_doc()}
 
     def reading(self, result: EvalResult, best: Version) -> tuple[str, str]:
         """A correct first evaluation on the session's grid against ``best`` (scored):
@@ -291,9 +410,16 @@ class Gate:
                               f"stored score, below it by more than the noise of "
                               f"{self.noise.pct:.2f}%, so not re-evaluated")
         decided = self.decisions.get(trial.result.kernel_id, best)
+        against = best.id if best else "no best"
+        if decided and decided in self.strikes.attempts(struck_key(trial)):
+            return Outcome.UNCHANGED, (
+                f"the gate already rejected this kernel against {against} ({decided}): its "
+                f"decisions ended undecided {times(len(self.strikes.of(struck_key(trial))))}, "
+                "and what fails while the gate measures a kernel counts against it; one "
+                "decision per kernel")
         if decided:
             return Outcome.UNCHANGED, (f"the gate already decided on this kernel against "
-                                 f"{best.id if best else 'no best'} ({decided}): one decision "
+                                 f"{against} ({decided}): one decision "
                                  "per kernel; change what it computes or how, not how it reads")
         return None
 
@@ -313,12 +439,39 @@ class Gate:
                             confirm.unit)
         return hold_if_flagged(verdict, [*trial.result.flags, *confirm.flags])
 
+    def next_move(self, trial: Trial, confirm: EvalResult) -> str:
+        """What to do with ``confirm``, the re-evaluation of ``trial``, by the strike rule
+        (:func:`after_reevaluation`) and the kernel's strikes so far."""
+        return after_reevaluation(confirm, len(self.strikes.of(struck_key(trial, confirm))))
+
+    def strike(self, trial: Trial, confirm: EvalResult, attempt: str) -> None:
+        """Count ``confirm``, an undecided re-evaluation recorded as ``attempt``, against its
+        kernel."""
+        assert confirm.failure is not None
+        self.strikes.add(struck_key(trial, confirm), attempt, confirm.failure)
+
+    def struck(self, trial: Trial, confirm: EvalResult, move: str) -> str:
+        """The detail of ``confirm``, an undecided re-evaluation not yet counted: its strike,
+        what the gate does next (``move``: RERUN, STRIKE or REJECT) and, for a rejection,
+        every failure met."""
+        assert confirm.failure is not None
+        before = self.strikes.of(struck_key(trial, confirm))
+        now = failure_words(confirm.failure)
+        if move == REJECT:
+            return (f"the gate's decisions on this kernel ended undecided "
+                    f"{times(len(before) + 1)} ({'; '.join([*before, f'then {now}'])}): "
+                    "rejected")
+        then = ("the decision is re-run at once, with fresh processes" if move == RERUN
+                else "asked again, it is measured again")
+        return (f"undecided: {now}; strike {len(before) + 1} of {STRIKES_TO_REJECT} against "
+                f"this kernel, whichever side failed: {then}")
+
     def decided(self, trial: Trial, confirm: EvalResult, best: Version | None,
                 attempt: str) -> None:
-        """Remember the decision on this kernel against ``best``, unless the re-evaluation
-        said nothing about the candidate (NOT_DECIDED): then asking again is measured again."""
-        if confirm.failure is None or confirm.failure.kind not in NOT_DECIDED:
-            self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt)
+        """Remember the decision on this kernel against ``best``, recorded as ``attempt``: a
+        verdict (DECIDE), or a rejection for undecided decisions (REJECT). Anything else
+        decided nothing, and is not remembered: asking again is measured again."""
+        self.decisions.add(confirm.kernel_id or trial.result.kernel_id, best, attempt)
 
     def needs(self, best: Version | None) -> str:
         """What a commit needs, in words, for the agent and the operator."""
@@ -328,7 +481,15 @@ class Gate:
                 f"sequential 99% lower bound clears {100 * GAIN_FLOOR:.2f}% (a few tenths of a "
                 f"percent at the gate's usual precision); where {best.id} cannot be timed "
                 f"beside, more than {threshold(best.score.gmean, self.noise):.4g} "
-                f"{best.score.unit or ''} (its stored score plus the noise)".rstrip())
+                f"{best.score.unit or ''} (its stored score plus the noise)".rstrip()
+                + "; a crash or a hang while the gate measures a kernel rejects it")
+
+
+def struck_key(trial: Trial, confirm: EvalResult | None = None) -> str:
+    """The kernel strikes are kept under: the re-evaluation's identity, else the first
+    reading's (a re-evaluation that failed early may not have built one), else the sources'
+    (an evaluator that names no kernel), so that every strike is counted."""
+    return (confirm.kernel_id if confirm else None) or trial.result.kernel_id or trial.key
 
 
 def paired_of(result: EvalResult) -> Paired | None:

@@ -30,7 +30,16 @@ from ..store import (
 )
 from .books import RunBooks
 from .evaluator import sources_key
-from .gate import Verdict, paired_of, unconfirmed
+from .gate import (
+    DECIDE,
+    REJECT,
+    RERUN,
+    STRIKE,
+    Verdict,
+    failure_words,
+    paired_of,
+    unconfirmed,
+)
 from .lanes import Lane, label_of, moved_note, starting_version
 from .scores import lineage_score, score_of, score_words
 
@@ -85,7 +94,7 @@ class Trials:
         (scores.lineage_score: chained from ``beside``, the version timed beside it, if any);
         a paired reading is told against ``beside``, whatever the best is by now."""
         if result.failure is not None:
-            return result.failure.kind, str(result.failure)
+            return result.failure.kind, failure_words(result.failure)
         best = self.books.session.best()
         if result.same_as_incumbent:
             return Outcome.UNCHANGED, (f"compiles to the same kernel as the best, "
@@ -222,10 +231,16 @@ class Trials:
         agent's conversation so far) is kept with the re-evaluation.
 
         One request at a time: the best is read under the gate's lock, so a lane whose step
-        began on an older best is judged against the best of now, and its answer says so."""
+        began on an older best is judged against the best of now, and its answer says so.
+
+        A re-evaluation that ends undecided (gate.after_reevaluation) is a strike against the
+        kernel; where the best's side or the worker failed, the decision is re-run at once,
+        once, inside this request: the strike makes a second undecided one the kernel's
+        rejection."""
         if trial.outcome != Outcome.PROMISING:
             return None
         books = self.books
+        request = CommitRequest(message, author, transcript, lane)
         with books.gate.lock:
             with books.locked():
                 best = books.session.best()
@@ -238,11 +253,25 @@ class Trials:
                     self._unchanged(trial, author, refused[1], lane, best, moved,
                                     outcome=refused[0])
                     return None
-            confirm, _ = self._measure(trial.files, trial.attempt.base, author, incumbent=best,
-                                       lane=lane, gate=books.gate.plan)
+            confirm = self._reevaluate(trial, best, request)
             with books.locked():
-                return self._decide(trial, confirm, best, moved,
-                                    CommitRequest(message, author, transcript, lane))
+                move = books.gate.next_move(trial, confirm)
+                if move == RERUN:
+                    self._record_undecided(trial, confirm, move, request,
+                                           moved_note(moved, best))
+                    books.save()  # the strike, before anything else can happen
+                    books.publish()
+            if move == RERUN:  # fresh runners; where the worker failed, it was replaced
+                confirm = self._reevaluate(trial, best, request)
+            with books.locked():
+                return self._decide(trial, confirm, best, moved, request)
+
+    def _reevaluate(self, trial: Trial, best: Version | None,
+                    request: CommitRequest) -> EvalResult:
+        """The gate's independent re-evaluation of ``trial``, timed beside ``best``."""
+        confirm, _ = self._measure(trial.files, trial.attempt.base, request.author,
+                                   incumbent=best, lane=request.lane, gate=self.books.gate.plan)
+        return confirm
 
     def _decide(self, trial: Trial, confirm: EvalResult, best: Version | None,
                 moved: str | None, request: CommitRequest) -> Version | None:
@@ -253,13 +282,19 @@ class Trials:
                             f"{best.id if best else '?'}: nothing new to commit", lane, best,
                             moved)
             return None
-        verdict = books.gate.verdict(trial, confirm, best)
+        move = books.gate.next_move(trial, confirm)
+        assert move != RERUN, "a decision is re-run once, and that was its first strike"
         note = moved_note(moved, best)
-        if verdict.held:
-            attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
+        if move in (STRIKE, REJECT):
+            attempt = self._record_undecided(trial, confirm, move, request, note)
         else:
-            attempt = self.record_decision(trial, confirm, verdict, request, note, best)
-        books.gate.decided(trial, confirm, best, attempt.id)
+            verdict = books.gate.verdict(trial, confirm, best)
+            if verdict.held:
+                attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
+            else:
+                attempt = self.record_decision(trial, confirm, verdict, request, note, best)
+        if move in (DECIDE, REJECT):
+            books.gate.decided(trial, confirm, best, attempt.id)
         lane.answer = GateAnswer(attempt, best.id if best else None, moved)
         self.observe(attempt, trial.key, lane)
         books.save()
@@ -307,8 +342,8 @@ class Trials:
             base=trial.attempt.base,
             author=request.author,
             outcome=outcome,
-            detail=_with_notes(detail + note + (f" ({confirm.failure})" if confirm.failure
-                                                else ""), confirm),
+            detail=_with_notes(detail + note + (f" ({failure_words(confirm.failure)})"
+                                                if confirm.failure else ""), confirm),
             score=score,
             log=_result_log(confirm),
             transcript=request.transcript,
@@ -316,6 +351,29 @@ class Trials:
             idea=trial.attempt.idea,
         )
         self._after_evaluation(lane)
+        return attempt
+
+    def _record_undecided(self, trial: Trial, confirm: EvalResult, move: str,
+                          request: CommitRequest, note: str) -> Attempt:
+        """An undecided re-evaluation (gate.after_reevaluation): an attempt under its failure's
+        kind, saying what comes next, or, where it is the kernel's second, its rejection
+        (``rejected_undecided_twice``, every failure in the detail); then the strike."""
+        books = self.books
+        assert confirm.failure is not None
+        detail = books.gate.struck(trial, confirm, move)
+        attempt = books.session.record_attempt(
+            trial.files,
+            lane=request.lane.label,
+            base=trial.attempt.base,
+            author=request.author,
+            outcome=Outcome.REJECTED_UNDECIDED_TWICE if move == REJECT else confirm.failure.kind,
+            detail=_with_notes(f"re-evaluation of {trial.attempt.id}: {detail}{note}", confirm),
+            log=_result_log(confirm),
+            transcript=request.transcript,
+            idea=trial.attempt.idea,
+        )
+        books.gate.strike(trial, confirm, attempt.id)
+        self._after_evaluation(request.lane)
         return attempt
 
     def paid_commit(self, commit: Callable[..., Version]) -> Version:

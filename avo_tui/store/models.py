@@ -50,11 +50,15 @@ class Outcome(StrEnum):
     SUSPECT = "suspect"
     INTERRUPTED = "interrupted"  # cut short on request: it says nothing about the kernel
     UNCHANGED = "unchanged"  # nothing new to judge (the best's kernel, or one already judged)
+    # The gate rejected the kernel: its decisions ended undecided twice (the best's side or
+    # the worker failed, or the harness), and each counts against the kernel (engine/gate.py)
+    REJECTED_UNDECIDED_TWICE = "rejected_undecided_twice"
 
 
 # Outcomes that are not failures: ``unchanged`` is no failure of the kernel, but a step that
-# ends there made no progress, so the supervisor counts it as one.
-NOT_FAILURES = frozenset(Outcome) - {Outcome.UNCHANGED}
+# ends there made no progress, so the supervisor counts it as one. A rejection for undecided
+# decisions is the kernel's failure, as a crash during the gate is.
+NOT_FAILURES = frozenset(Outcome) - {Outcome.UNCHANGED, Outcome.REJECTED_UNDECIDED_TWICE}
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ class RunState:
     usage: EngineDoc | None = None  # engine.budget.Usage
     noise: EngineDoc | None = None  # engine.gate.NoiseEstimate
     gate_decisions: EngineDoc | None = None  # engine.gate.GateDecisions
+    gate_strikes: EngineDoc | None = None  # engine.gate.GateStrikes; none before 2026-11-25
     supervisor: EngineDoc | None = None  # engine.supervisor.Supervisor
     operator_memory: EngineDoc | None = None  # what the operator keeps between steps
     baselines: EngineDoc | None = None  # the evaluator's cached baseline timings
@@ -180,6 +181,7 @@ class StateUpdate(TypedDict, total=False):
     usage: EngineDoc
     noise: EngineDoc
     gate_decisions: EngineDoc
+    gate_strikes: EngineDoc
     supervisor: EngineDoc
     operator_memory: EngineDoc
     baselines: EngineDoc

@@ -17,7 +17,8 @@ from .ratios import RatioColumn
 OUTCOME_STYLES: dict[str, str] = {
     Outcome.COMMITTED: "green", Outcome.PROMISING: "cyan", Outcome.SLOWER: "dim",
     Outcome.NOT_CONFIRMED: "dim", Outcome.CHECKED: "dim", Outcome.INTERRUPTED: "yellow",
-    Outcome.SUSPECT: "bold yellow", Outcome.WITHIN_NOISE: "dim"}
+    Outcome.SUSPECT: "bold yellow", Outcome.WITHIN_NOISE: "dim",
+    Outcome.REJECTED_UNDECIDED_TWICE: "red"}  # a failure of the kernel's, as FAILED_STYLE
 FAILED_STYLE = "red"
 SCORE_CELLS = 16  # the score's column in an attempt's line
 

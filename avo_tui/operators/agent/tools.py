@@ -29,6 +29,16 @@ from .workspace import ToolError, Workspace
 
 MAX_PROFILE_KEPT = 4_000  # of the latest profile, kept for the supervisor's review
 UNEXPECTED_DETAIL_CHARS = 300  # of an unexpected exception's message, in its is_error result
+# A kernel rejected for undecided gate decisions (engine/gate.py): what the agent must take
+# from it. Nothing here may read as "try again": re-rolling is the lever the rule removes.
+UNDECIDED_LESSON = (
+    "This is a rejection, as final as a wrong answer: while the gate measures a kernel, a "
+    "crash, a hang or a failure on the best's side counts against the kernel, and twice "
+    "rejects it. The lesson is the code's, not its hash's: the same code reworded, retuned "
+    "or recompiled to another hash meets the same rule and is rejected the same way. Find "
+    "out from the failures above what in this kernel crashed, hung or disturbed the best "
+    "version, and change that; do not submit this kernel again."
+)
 
 
 @dataclass(frozen=True)
@@ -371,6 +381,9 @@ class Toolbox:
         if version is None:
             if answer and answer.attempt.outcome == Outcome.SUSPECT:
                 return ToolResult(report.held_suspect(self.ctx.session, answer.attempt) + moved)
+            if answer and answer.attempt.outcome == Outcome.REJECTED_UNDECIDED_TWICE:
+                return ToolResult(f"the commit gate rejected this kernel: "
+                                  f"{answer.attempt.detail}.\n{UNDECIDED_LESSON}{moved}")
             why = answer.attempt.detail if answer else "the re-evaluation did not confirm the gain"
             return ToolResult(f"the commit gate refused it: {why}{moved}")
         return ToolResult(f"committed {version.id} (parent {version.parent}); the step ends here"
