@@ -1,0 +1,284 @@
+"""The walls between two runners (issue 52), one at a time, the others left standing.
+
+As in test_sandbox.py, each test runs a fresh Python that confines itself and then tries a real
+escape, here aimed at another process: a target the test starts, standing in for the other
+runner of a gate decision. Every refusal is tried again with its wall left out, where the same
+escape must work, so the refusal is known to come from that wall. The filter's walls are tried
+in a child that stays root (install_seccomp alone): root may renice and signal anyone, so only
+the filter can refuse it. Landlock and the runner's own uid are tried with confine().
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import test_sandbox
+from test_sandbox import needs_filter, run, sandbox
+
+from avo_tui.evaluation.landlock import landlock_abi
+
+CHILD_TIMEOUT_S = 60
+public_dir = test_sandbox.public_dir  # the fixture: a directory a runner that was root may read
+
+
+@pytest.fixture
+def target() -> Iterator[int]:
+    """A process to aim at: a sleeping Python of the test's own."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def ended_by(pid: int, timeout_s: float = 10.0) -> int | None:
+    """The signal that ended the test's child ``pid``, waiting up to ``timeout_s`` for it (a
+    bound, not a sleep the test depends on); None if it is still alive."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        time.sleep(0.02)
+    return None
+
+
+# -- the filter ---------------------------------------------------------------------------------
+
+SCHEDULING = """
+pid = ARGS["target"]
+out["affinity"] = attempt(lambda: os.sched_setaffinity(pid, os.sched_getaffinity(0)))
+out["its affinity"] = attempt(lambda: os.sched_getaffinity(pid))  # ENOSYS: glibc reads none
+out["nice"] = attempt(lambda: os.setpriority(os.PRIO_PROCESS, pid, 19))
+# every process of a user: one with none, so that no test ever renices a real one
+out["user's nice"] = attempt(lambda: os.setpriority(os.PRIO_USER, 1_999_999_999, 19))
+out["policy"] = attempt(lambda: os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0)))
+out["io priority"] = syscall("ioprio_set", 1, pid, 3 << 13)  # the idle class
+out["limits"] = attempt(lambda: __import__("resource").prlimit(pid, 4, (1 << 20, 1 << 20)))
+out["own affinity"] = attempt(lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)))
+out["own nice"] = attempt(lambda: os.setpriority(os.PRIO_PROCESS, 0, 1))
+"""
+AT_OTHERS = ("affinity", "nice", "policy", "io priority", "limits")
+
+
+@needs_filter
+def test_another_process_cannot_be_pinned_reniced_or_limited(target: int) -> None:
+    found = run(SCHEDULING, target=target)
+    assert {found[name] for name in (*AT_OTHERS, "user's nice")} == {"EPERM"}, found
+    assert found["own affinity"] == found["own nice"] == "ok"
+    assert found["its affinity"] == "ENOSYS"
+    found = run(SCHEDULING, target=target, without=("scheduling",))
+    assert {found[name] for name in AT_OTHERS} == {"ok"}, found
+    assert found["user's nice"] == "ESRCH"  # the kernel looked: nobody has that uid
+
+
+SIGNAL_OWNER = """
+import fcntl
+read_end, write_end = os.pipe()
+out["F_SETOWN"] = attempt(lambda: fcntl.fcntl(read_end, fcntl.F_SETOWN, ARGS["target"]))
+out["F_SETSIG"] = attempt(lambda: fcntl.fcntl(read_end, sandbox.F_SETSIG, signal.SIGTERM))
+fcntl.fcntl(write_end, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+fcntl.fcntl(read_end, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+os.write(write_end, b"x")  # the write is what delivers the owner's signal
+"""
+
+
+@needs_filter
+def test_a_pipe_cannot_signal_another_process_through_its_owner(target: int) -> None:
+    found = run(SIGNAL_OWNER, target=target)
+    assert (found["F_SETOWN"], found["F_SETSIG"]) == ("EPERM", "EPERM")
+    assert ended_by(target, timeout_s=1.0) is None
+    found = run(SIGNAL_OWNER, target=target, without=("signals",))
+    assert (found["F_SETOWN"], found["F_SETSIG"]) == ("ok", "ok")
+    assert ended_by(target) == signal.SIGTERM  # the route works where the wall is left out
+
+
+IPC = """
+libc.shmget.restype = libc.semget.restype = libc.msgget.restype = ctypes.c_int
+key = 0x41560000 + os.getpid() % 0xFFFF
+made = {
+    "shm": libc.shmget(key, 4096, 0o1600), "sem": libc.semget(key, 1, 0o1600),
+    "msg": libc.msgget(key, 0o1600),
+}
+for name, made_id in made.items():
+    out[name] = "ok" if made_id >= 0 else errno.errorcode[ctypes.get_errno()]
+    if made_id >= 0:  # IPC_RMID: nothing this test makes outlives it
+        {"shm": libc.shmctl, "sem": libc.semctl, "msg": libc.msgctl}[name](made_id, 0, 0)
+queue = b"avo-sandbox-test-%d" % os.getpid()  # the system call takes it without glibc's "/"
+out["mq"] = syscall("mq_open", ctypes.cast(queue, ctypes.c_void_p).value, os.O_CREAT | os.O_RDWR,
+                    0o600, 0)
+if out["mq"] == "ok":
+    syscall("mq_unlink", ctypes.cast(queue, ctypes.c_void_p).value)
+"""
+
+
+@needs_filter
+def test_ipc_objects_cannot_be_made() -> None:
+    names = ("shm", "sem", "msg", "mq")
+    assert {run(IPC)[name] for name in names} == {"EPERM"}
+    found = run(IPC, without=("ipc",))
+    assert {found[name] for name in names} == {"ok"}, found
+
+
+KEYS = """
+user_keyring = -4
+description = b"avo-sandbox-test-%d" % os.getpid()
+def add_key():
+    number = sandbox.SYSCALLS[sandbox.architecture()]["add_key"]
+    libc.syscall.restype = ctypes.c_long
+    key = libc.syscall(ctypes.c_long(number), b"user", description, b"1", ctypes.c_size_t(1),
+                       ctypes.c_long(user_keyring))
+    if key < 0:
+        raise OSError(ctypes.get_errno(), "add_key")
+    syscall("keyctl", 3, key)  # KEYCTL_REVOKE: nothing this test makes outlives it
+out["add_key"] = attempt(add_key)
+out["keyctl"] = syscall("keyctl", 0, user_keyring, 0)  # KEYCTL_GET_KEYRING_ID
+"""
+
+
+@needs_filter
+def test_keys_cannot_be_kept() -> None:
+    found = run(KEYS)
+    assert (found["add_key"], found["keyctl"]) == ("EPERM", "EPERM")
+    found = run(KEYS, without=("keyrings",))
+    if found["keyctl"] != "ok":
+        pytest.skip(f"no keyrings for this process here ({found['keyctl']})")
+    assert found["add_key"] == "ok"
+
+
+@needs_filter
+def test_another_process_cannot_be_watched_by_counters_or_compared() -> None:
+    found = run(
+        """
+        out["perf_event_open"] = syscall("perf_event_open", 0, ARGS["parent"], -1, -1, 0)
+        out["kcmp"] = syscall("kcmp", os.getpid(), ARGS["parent"], 0, 0, 0)
+        """,
+        parent=os.getpid(),
+    )
+    assert (found["perf_event_open"], found["kcmp"]) == ("EPERM", "EPERM")
+
+
+# -- Landlock -----------------------------------------------------------------------------------
+
+READS = """
+def read(path):
+    with open(path, "rb") as f:
+        f.read(64)
+out["other's stat"] = attempt(lambda: read(f"/proc/{ARGS['target']}/stat"))
+out["other's schedstat"] = attempt(lambda: read(f"/proc/{ARGS['target']}/schedstat"))
+out["process list"] = attempt(lambda: os.listdir("/proc"))
+out["another library"] = attempt(lambda: read(ARGS["other"]))
+out["own stat"] = attempt(lambda: read("/proc/self/stat"))
+out["own library"] = attempt(lambda: read(ARGS["library"]))
+out["system file"] = attempt(lambda: read("/etc/passwd"))
+"""
+
+
+@needs_filter
+@pytest.mark.skipif(landlock_abi() == 0, reason="this kernel has no Landlock")
+def test_another_runner_cannot_be_read_through_proc_or_its_library(
+    target: int, public_dir: Path
+) -> None:
+    for name in ("mine", "theirs"):
+        (public_dir / name).mkdir(mode=0o755)
+        (public_dir / name / "kernel.so").write_bytes(b"\x7fELF")
+        (public_dir / name / "kernel.so").chmod(0o644)
+    paths = {"library": str(public_dir / "mine" / "kernel.so"),
+             "other": str(public_dir / "theirs" / "kernel.so")}
+    found = run(READS, confine="confine", target=target, **paths)
+    assert found["confined"]["landlock"].startswith("installed"), found["confined"]
+    walled = ("other's stat", "other's schedstat", "process list", "another library")
+    assert {found[name] for name in walled} == {"EACCES"}, found
+    assert found["own stat"] == found["own library"] == found["system file"] == "ok"
+    found = run(READS, confine="install_seccomp", target=target, **paths)  # no Landlock
+    assert {found[name] for name in walled} == {"ok"}, found
+
+
+# -- a uid of its own -----------------------------------------------------------------------------
+
+FROZEN_RUNNER = """
+import sys, time
+sys.argv = sys.argv[:2]
+import importlib.util, json
+args = json.loads(sys.argv[1])
+spec = importlib.util.spec_from_file_location("avo_sandbox", args["sandbox"])
+sandbox = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sandbox)
+sandbox.confine(own_uid=args["own_uid"])
+print("confined", flush=True)
+time.sleep(120)
+"""
+
+
+@needs_filter
+@pytest.mark.skipif(os.geteuid() != 0, reason="a runner takes a uid of its own only as root")
+def test_two_runners_are_two_users_the_kernel_keeps_apart() -> None:
+    # The filter left out, the kernel itself refuses one runner the other's scheduling and
+    # signals, each being another user without CAP_SYS_NICE or CAP_KILL; both as nobody, it
+    # does not.
+    import json
+
+    for own_uid, expected in ((True, "EPERM"), (False, "ok")):
+        args = json.dumps({"sandbox": str(sandbox.__file__), "own_uid": own_uid})
+        other = subprocess.Popen([sys.executable, "-I", "-c", FROZEN_RUNNER, args],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            assert other.stdout is not None and other.stdout.readline().strip() == "confined"
+            # confined but for the filter's walls between processes and Landlock's signal scope
+            found = run(
+                """
+                sandbox.drop_privileges(ARGS["own_uid"])
+                sandbox.install_seccomp(RULES)
+                pid = ARGS["target"]
+                out["nice"] = attempt(lambda: os.setpriority(os.PRIO_PROCESS, pid, 19))
+                out["signal"] = attempt(lambda: os.kill(pid, 0))
+                """,
+                confine=None,
+                without=("scheduling", "signals"),
+                target=other.pid,
+                own_uid=own_uid,
+            )
+            assert (found["nice"], found["signal"]) == (expected, expected), (own_uid, found)
+        finally:
+            other.kill()
+            other.wait()
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_each_architecture_filter_judges_calls_on_other_processes_as_meant(arch: str) -> None:
+    pid = 4242
+    program = sandbox.build_filter(arch, sandbox.RULES, pid)
+    audit, numbers = sandbox.AUDIT_ARCH[arch], sandbox.SYSCALLS[arch]
+    allow = sandbox.SECCOMP_RET_ALLOW
+    eperm = sandbox.SECCOMP_RET_ERRNO | errno.EPERM
+    enosys = sandbox.SECCOMP_RET_ERRNO | errno.ENOSYS
+
+    def verdict(name: str, *args: int) -> int:
+        return test_sandbox.judge(program, audit, numbers[name], *args)
+
+    for name in ("sched_setaffinity", "sched_setscheduler", "prlimit64", "move_pages"):
+        assert verdict(name, 0) == verdict(name, pid) == allow  # the caller, its process
+        assert verdict(name, pid + 1) == verdict(name, (1 << 32) | pid + 1) == eperm
+    assert verdict("sched_getaffinity", pid + 1) == enosys
+    prio_process, prio_user = 0, 2
+    assert verdict("setpriority", prio_process, 0) == verdict("setpriority", 0, pid) == allow
+    assert verdict("setpriority", prio_process, pid + 1) == eperm
+    assert verdict("setpriority", prio_user, 0) == eperm  # every process of a user
+    assert verdict("ioprio_set", 1, 0) == allow and verdict("ioprio_set", 2, 0) == eperm
+    f_getfl, fionread = 3, 0x541B
+    for command in (sandbox.F_SETOWN, sandbox.F_SETSIG, sandbox.F_SETOWN_EX):
+        assert verdict("fcntl", 3, command) == eperm
+    assert verdict("fcntl", 3, f_getfl) == allow
+    assert verdict("ioctl", 3, sandbox.FIOSETOWN) == verdict("ioctl", 3, sandbox.SIOCSPGRP) == eperm
+    assert verdict("ioctl", 3, fionread) == allow
+    for name in ("shmget", "semget", "msgget", "mq_open", "add_key", "keyctl", "perf_event_open"):
+        assert verdict(name) == eperm
