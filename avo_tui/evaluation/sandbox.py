@@ -5,8 +5,8 @@ library's constructors, so the runner confines itself first. The worker freezes 
 SIGSTOP between launches and times it from outside; that is sound only if nothing the candidate
 does can outlive or escape the freeze, or reach the worker. And the commit gate keeps two
 runners alive at once, the candidate's and the best version's, frozen in turn: neither may
-reach the other, or a candidate could slow the best down and win (docs/kernels.md, "What a
-kernel can reach"). So:
+reach the other, or a candidate could slow the best down and win (docs/architecture.md, "What
+a kernel can reach"). So:
 
 - no new processes (a child would go on running while its parent is stopped), no exec;
 - no ptrace or cross-process memory access, no signals to any process but its own, by any route
