@@ -82,7 +82,7 @@ class Evaluation(Measure, Build):
             if not is_device_fault(error):
                 raise
             self.pipeline.poisoned = True
-            result.failure = Failure("cuda_error", _first_line(error), self._current_config())
+            result.failure = Failure("cuda_error", _first_line(error), self.at, self.phase)
         finally:
             if result.failure is not None:
                 for config in result.configs:
@@ -131,9 +131,6 @@ class Evaluation(Measure, Build):
             return Failure("incumbent_failed", f"the best version, timed beside the candidate, "
                            f"failed: {failed.kind}: {failed}", **where)
         return Failure(failed.kind, str(failed), **where)
-
-    def _current_config(self) -> str | None:
-        return self.result.configs[-1].name if self.result.configs else None
 
 
 def _first_line(error: BaseException) -> str:
