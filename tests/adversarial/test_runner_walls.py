@@ -234,5 +234,6 @@ def test_each_runner_failure_is_blamed_on_its_own_side() -> None:
 def test_a_runner_killed_while_frozen_is_interference(runner: tuple[RunnerKernel, int]) -> None:
     kernel, pid = runner
     os.kill(pid, signal.SIGKILL)  # what the O_ASYNC route delivered before issue 52
-    with pytest.raises(KernelInterfered, match="died with SIGKILL while it was stopped"):
+    # found dead, or still on its way out (SIGKILL wakes a stopped process to end it)
+    with pytest.raises(KernelInterfered, match=r"died with SIGKILL|woken|ran while"):
         kernel.fire()
