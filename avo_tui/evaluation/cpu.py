@@ -111,23 +111,36 @@ class ThreadState(NamedTuple):
 
 def thread_states(pid: int) -> dict[int, ThreadState]:
     """Each thread of ``pid``: its state letter, nice value, scheduling policy and real-time
-    priority (/proc/<pid>/task/<tid>/stat), CPU affinity, and CPU time."""
+    priority (/proc/<pid>/task/<tid>/stat), CPU affinity, and CPU time. Read twice around
+    every launch of a C kernel, so plain os calls rather than pathlib (a third of the cost)."""
     states = {}
-    task = Path(f"/proc/{pid}/task")
+    task = f"/proc/{pid}/task"
     try:
         tids = [int(name) for name in os.listdir(task)]
     except OSError:
         return {}
     for tid in tids:
         try:
-            fields = (task / str(tid) / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _read(f"{task}/{tid}/stat").rsplit(b")", 1)[1].split()
             affinity = frozenset(os.sched_getaffinity(tid))
         except (OSError, IndexError):
             continue  # the thread ended
+        try:  # the scheduler's nanosecond count where the kernel keeps one, else clock ticks
+            cpu_s = int(_read(f"{task}/{tid}/schedstat").split()[0]) * 1e-9
+        except (OSError, IndexError, ValueError):
+            cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         # fields[0] is stat's third field: nice is its 19th, rt_priority 40th, policy 41st
-        states[tid] = ThreadState(fields[0], int(fields[16]), int(fields[38]), int(fields[37]),
-                                  affinity, _thread_cpu_seconds(task / str(tid)))
+        states[tid] = ThreadState(fields[0].decode(), int(fields[16]), int(fields[38]),
+                                  int(fields[37]), affinity, cpu_s)
     return states
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def interference(before: dict[int, ThreadState], now: dict[int, ThreadState]) -> str | None:
@@ -485,24 +498,7 @@ def idle_problem(probe: Callable[[], float | None]) -> str | None:
 
 def _cpu_seconds(pid: int) -> float:
     """CPU time of every thread of ``pid``."""
-    try:
-        threads = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return 0.0
-    return sum(_thread_cpu_seconds(thread) for thread in threads)
-
-
-def _thread_cpu_seconds(thread: Path) -> float:
-    """CPU time of the thread whose /proc directory is ``thread``: the scheduler's nanosecond
-    count where the kernel keeps one, else clock ticks; 0 for a thread that has ended."""
-    try:
-        return int((thread / "schedstat").read_text().split()[0]) * 1e-9
-    except (OSError, ValueError, IndexError):
-        try:
-            fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return 0.0
+    return sum(state.cpu_s for state in thread_states(pid).values())
 
 
 class CpuDevice:
