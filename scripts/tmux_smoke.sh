@@ -64,6 +64,8 @@ $T send-keys -t smoke r
 wait_for " -> v0" 30 "the rollback reached the engine"
 
 $T send-keys -t smoke q
+wait_for "Detach: the run goes on" 10 "quit asked: detach or stop"
+$T send-keys -t smoke s
 wait_for "AVO-EXIT=0" 120 "quit stopped the run and the app exited cleanly"
 screen | grep -qF "run ended: quit from the app." || fail "the exit line names the quit"
 $T kill-session -t smoke

@@ -18,7 +18,7 @@ from engine_helpers import TARGET
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
-from tui_helpers import branched_session, opened, settled, until
+from tui_helpers import branched_session, opened, settled, stop_and_leave, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
@@ -85,7 +85,7 @@ async def running_app(session: Session, worker: Worker, operator: Operator | Non
         while len(app.screen_stack) > 1:  # a dialog left open would take the q as text
             app.pop_screen()
         if engine.stop_reason is None and app.is_running and engine_alive(app):
-            await pilot.press("q", "q")  # stop, and cut the evaluation in flight short
+            await stop_and_leave(pilot, app)  # stop, and cut the evaluation in flight short
             await until(pilot, lambda: not engine_alive(app))
 
 
@@ -247,7 +247,7 @@ async def test_an_unchanged_edit_sends_nothing(session: Session, worker: Worker,
 async def test_quit_says_which_evaluation_it_waits_for(session: Session, worker: Worker) -> None:
     async with running_app(session, worker) as (app, pilot):
         await until(pilot, lambda: app.state.in_flight is not None)  # as the app last read it
-        await pilot.press("q")
+        await pilot.press("q", "s")  # leave, stopping the run
         assert notified(app, "stopping at the next safe point, after the evaluation in flight "
                              "(a candidate on v")
         assert any(" s so far" in n.message for n in app._notifications)
@@ -258,10 +258,25 @@ async def test_quit_stops_the_in_process_run_at_a_safe_point(session: Session,
                                                              worker: Worker) -> None:
     async with running_app(session, worker) as (app, pilot):
         await until(pilot, lambda: session.state.get("status") == "running")
-        await pilot.press("q")
+        await pilot.press("q", "s")  # leave, stopping the run (detach is the other answer)
         await until(pilot, lambda: not app.is_running, timeout=120)
     assert session.state["status"] == "stopped"
     assert session.state["reason"] == "quit from the app"
+
+
+async def test_quit_can_detach_the_run_which_stops_to_be_handed_on(session: Session,
+                                                                    worker: Worker) -> None:
+    # The app leaves once the run has stopped at its safe point; `avo run` then starts the
+    # run's successor (tests/test_app_handoff.py follows a hand-over through to it).
+    async with running_app(session, worker) as (app, pilot):
+        await until(pilot, lambda: session.state.get("status") == "running")
+        await pilot.press("q")
+        assert isinstance(app.screen, ChoiceDialog)
+        assert "Detach: the run goes on in a process of its own" in str(app.screen.question)
+        await pilot.press("d")
+        await until(pilot, lambda: not app.is_running, timeout=120)
+    assert app.handing_off
+    assert session.state["reason"] == "handed to a process of its own (detached from the app)"
 
 
 class Broken:

@@ -20,7 +20,7 @@ from test_app import engine_alive, notified, output_text, status_text, text_of
 from test_app_layout import content, screen_lines, shown_in
 from test_lanes import Scripted
 from textual.pilot import Pilot
-from tui_helpers import kernel, opened, settled, until
+from tui_helpers import kernel, opened, settled, stop_and_leave, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
@@ -62,7 +62,7 @@ async def two_lanes(session: Session, worker: Worker, size: tuple[int, int] = WI
         while len(app.screen_stack) > 1:
             app.pop_screen()
         if engine.stop_reason is None and app.is_running and engine_alive(app):
-            await pilot.press("q", "q")
+            await stop_and_leave(pilot, app)
             await until(pilot, lambda: not engine_alive(app), timeout=120)
 
 

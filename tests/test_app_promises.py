@@ -43,7 +43,7 @@ import pytest
 from engine_helpers import TARGET
 from rich.console import Console
 from textual.pilot import Pilot
-from tui_helpers import opened, until
+from tui_helpers import opened, stop_and_leave, until
 
 from avo_tui.commands.run import headless_restart
 from avo_tui.engine import Budgets, Engine, Evaluator, SetBudgets
@@ -192,7 +192,7 @@ async def in_state(state: str, directory: Path, worker: Worker) -> AsyncIterator
             yield Case(app, pilot, directory, session, operator, session.last_seq)
             operator.held.clear()
             if client.live():
-                await pilot.press("q", "q")
+                await stop_and_leave(pilot, app)
             await until(pilot, lambda: not client.live())
 
 

@@ -251,7 +251,7 @@ async def test_the_app_shows_a_held_suspect_and_approves_it(flagged: Path, worke
                 f"suspect  {first.attempt} approved by the operator -> {version.id}" in line
                 for line in app.query_one(OutputPane).lines))
             await until(pilot, lambda: first.attempt not in plain(banner) or not banner.display)
-            await pilot.press("q")
+            await pilot.press("q", "s")
             await until(pilot, lambda: not app.client.live(), timeout=120)
 
 

@@ -108,3 +108,17 @@ async def settled(pilot: Pilot[None], app: App[None]) -> None:
     """Wait for the reads under way, then for the app to handle what they posted."""
     await until(pilot, lambda: all(worker.is_finished for worker in app.workers))
     await pilot.pause()
+
+
+async def stop_and_leave(pilot: Pilot[None], app: App[None], cut_short: bool = True) -> None:
+    """``q`` on an app running its engine: answer "Stop the run" where it asks detach or stop
+    (a live run that is not already stopping), then ``q`` again to cut the evaluation in
+    flight short, unless not ``cut_short``."""
+    from avo_tui.tui.screens.dialogs import ChoiceDialog
+
+    await pilot.press("q")
+    await pilot.pause()
+    if isinstance(app.screen, ChoiceDialog):
+        await pilot.press("s")
+    if cut_short:
+        await pilot.press("q")

@@ -135,7 +135,9 @@ def _ended(prepared: PreparedRun, reason: str, console: Console) -> int:
 
 def _run_in_app(args: argparse.Namespace, console: Console) -> int:
     """The app opens at once; the session is opened, or created with its seed scored, on a
-    thread while the app shows how far it has got (prepare_run's lines)."""
+    thread while the app shows how far it has got (prepare_run's lines). Where the user
+    detached, or the terminal went away, the run goes on in a process of its own once this
+    one has stopped at its safe point and let go of the session (hand_off)."""
     from ..tui import make_preparing_app  # Textual loads only for the app
 
     started: list[PreparedRun] = []
@@ -147,7 +149,33 @@ def _run_in_app(args: argparse.Namespace, console: Console) -> int:
         if not started:
             console.print("left before the session was ready")
             return 0
-        return _ended(started[0], reason, console)
+        if not app.handing_off:
+            return _ended(started[0], reason, console)
+        argv = handoff_options(args, started[0])
+    successor = headless_restart(started[0].session.directory.parent, args.session, argv)()
+    console.print(f"the run goes on without this screen: {successor.line}; come back with "
+                  f"avo attach {args.session}, or stop it with avo send {args.session} stop")
+    return 0
+
+
+def handoff_options(args: argparse.Namespace, prepared: PreparedRun) -> list[str]:
+    """The options of ``avo run`` that its successor needs to go on as this run would have:
+    the steps left of this run's --max-steps, and the limits and agent settings given for
+    it. What the session keeps (operator, lanes, GPUs, workers, knowledge) it reads itself."""
+    options: list[str] = []
+    budgets = prepared.budgets
+    if budgets.run_steps is not None:
+        done = int(prepared.session.run_state.usage_figure("steps")) - budgets.run_from
+        options += ["--max-steps", str(max(1, budgets.run_steps - done))]
+    given = {"--hours": args.hours, "--max-cost": args.max_cost,
+             "--token-budget": args.token_budget, "--model": args.model,
+             "--provider": args.provider, "--max-output-tokens": args.max_output_tokens,
+             "--thinking": args.thinking, "--effort": args.effort, "--timeout": args.timeout,
+             "--rng-seed": args.rng_seed, "--ray": args.ray}
+    for flag, value in given.items():
+        if value is not None:
+            options += [flag, str(value)]
+    return options
 
 
 def app_preparation(args: argparse.Namespace, held: ExitStack,
@@ -178,16 +206,17 @@ def app_preparation(args: argparse.Namespace, held: ExitStack,
     return prepare
 
 
-def headless_restart(sessions_dir: Path, name: str) -> Restart:
-    """How a view attached to session ``name`` starts its run again: ``avo run --session NAME
-    --headless`` in a process of its own, detached from the app's terminal (its own process
-    session: neither the app's leaving nor a hang-up ends it), its console output in a
-    temporary file."""
+def headless_restart(sessions_dir: Path, name: str, options: list[str] | None = None
+                     ) -> Restart:
+    """How a view attached to session ``name`` starts its run again (and how an app's run is
+    handed on): ``avo run --session NAME --headless [options]`` in a process of its own,
+    detached from the app's terminal (its own process session: neither the app's leaving nor a
+    hang-up ends it), its console output in a temporary file."""
 
     def restart() -> Restarted:
         handle, path = tempfile.mkstemp(prefix=f"avo-{name}-", suffix=".out")
         argv = [sys.executable, "-m", "avo_tui", "--sessions-dir", str(sessions_dir), "run",
-                "--session", name, "--headless"]
+                "--session", name, "--headless", *(options or [])]
         with os.fdopen(handle, "wb") as output:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output,
                                        stderr=subprocess.STDOUT, start_new_session=True)
@@ -209,6 +238,8 @@ def show_app(app: AvoApp) -> str:
     try:
         app.run()
     finally:
+        if app.hung_up:
+            _leave_terminal()
         if app.client is not None:
             app.client.close()
     client = app.client
@@ -216,9 +247,27 @@ def show_app(app: AvoApp) -> str:
         return "left before the session was ready"
     if client.engine is None:
         return "detached"
+    if app.handing_off:  # the run stops at its next safe point: an evaluation, an API turn
+        client.wait_engine(timeout_s=HANDOFF_WAIT_S)
     if not client.wait_engine(timeout_s=0.5):
         return "left at once; the evaluation in flight is recorded as interrupted next time"
     return client.engine.stop_reason or "stopped"
+
+
+# How long a hand-over waits for the run's next safe point: an evaluation or an API turn ends
+# within minutes; a bound only so that nothing waits forever on a run that cannot stop.
+HANDOFF_WAIT_S = 6 * 3600.0
+
+
+def _leave_terminal() -> None:
+    """The terminal is gone: standard input and output become /dev/null, so that nothing this
+    process still does (its run's last safe point, the hand-over) writes into a dead terminal
+    and fails, and a second hang-up is ignored."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def require_terminal() -> None:

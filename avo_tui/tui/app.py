@@ -14,10 +14,12 @@ when, what they show has changed. A new session can open the app before it exist
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
 import io
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -131,7 +133,7 @@ class AvoApp(Controls):
                 "figures"),
         Binding("o", "full_log", "log", tooltip="the session's whole output log"),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
-        Binding("q", "quit", "quit", tooltip="quit (a headless run you attached to can go on)"),
+        Binding("q", "quit", "quit", tooltip="leave: detach (the run goes on) or stop the run"),
     ]
 
     def __init__(self, client: RunClient | None = None, *, prepare: Preparation | None = None,
@@ -167,6 +169,8 @@ class AvoApp(Controls):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.on_hang_up)
         self.title = f"avo · {self.session_name}"
         self.query_one(LineageTree).focus()
         self._apply_size(self.size.width, self.size.height)
@@ -186,6 +190,9 @@ class AvoApp(Controls):
         self.title = f"avo · {self.session_name}"
         if client.engine is not None:
             self.run_engine(client)
+            self.notify(f"this run goes on without this screen: q detaches it (or stops it), and "
+                        f"so does a dropped connection; come back with avo attach "
+                        f"{self.session_name}", timeout=12)
         self.poll()
         self.set_interval(POLL_S, self.poll)
 

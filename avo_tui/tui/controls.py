@@ -63,8 +63,16 @@ NEXT_RUN = "so it applies when the session runs again"
 T = TypeVar("T")
 
 
+# The reason a run handed to a process of its own stops with, in this process.
+HANDED_OFF = "handed to a process of its own"
+
+
 class Controls(ViewState):
     quitting = 0  # quit presses while the in-process engine winds down
+    # The in-process run goes on in a process of its own once it has stopped at its next safe
+    # point (avo run --headless, started by the command that showed the app: commands/run.py)
+    handing_off = False
+    hung_up = False  # the terminal went away (SIGHUP): nothing may be drawn or printed now
 
     def send(self, command: Command, what: str, effect: str = "") -> None:
         """Deliver ``command`` and say what became of it: ``what`` sent (and its ``effect``)
@@ -405,6 +413,23 @@ class Controls(ViewState):
                 "Leave this view. The run is headless: detach and let it go on, or stop it?",
                 {"detach": "Detach", "stop": "Stop the run"}), answer)
             return
+        if not self.quitting and client.live() and not client.stopping:
+            def leave(choice: str | None) -> None:
+                if choice == "detach":
+                    self.hand_off("detached from the app")
+                elif choice == "stop":
+                    self._quit_in_stages(client)
+
+            self.push_screen(ChoiceDialog(
+                "Leave this view. Detach: the run goes on in a process of its own, from its next "
+                f"safe point (come back with avo attach {self.session_name}). Or stop it?",
+                {"detach": "Detach", "stop": "Stop the run"}), leave)
+            return
+        self._quit_in_stages(client)
+
+    def _quit_in_stages(self, client: RunClient) -> None:
+        """A stop at the next safe point; pressed again, the evaluation cut short; a third
+        time, leave at once (what is cut short is recorded as interrupted next time)."""
         self.quitting += 1
         if not client.live():
             self.exit()
@@ -417,6 +442,29 @@ class Controls(ViewState):
             self.notify("cutting the evaluation short; q again to leave at once", timeout=30)
         else:
             self.exit()
+
+    def hand_off(self, why: str) -> None:
+        """Let the in-process run go on in a process of its own: it stops at its next safe
+        point (the app leaves then), and the command that showed the app starts ``avo run
+        --headless`` on the session, which resumes exactly where it stopped."""
+        client = self.client
+        if client is None or client.engine is None or not client.live() or self.handing_off:
+            return
+        self.handing_off = True
+        self.quitting += 1  # the app leaves once the run has ended (on_run_ended)
+        client.send(Stop(f"{HANDED_OFF} ({why})"))
+        if not self.hung_up:
+            self.notify(f"handing the run over at its next safe point{self._waiting_on()}; it "
+                        f"goes on without this screen (avo attach {self.session_name})",
+                        timeout=30)
+
+    def on_hang_up(self) -> None:
+        """SIGHUP: the terminal went away (a dropped SSH connection, a closed tmux). A run in
+        this process is handed to a process of its own; the app leaves at once, drawing
+        nothing more (the command waits for the run's safe point, then starts its successor)."""
+        self.hung_up = True
+        self.hand_off("the terminal went away")
+        self.exit()
 
     def _waiting_on(self) -> str:
         """What a stop waits for: the evaluation in flight, its candidate's base and how long
