@@ -479,6 +479,18 @@ async def test_unreadable_events_show_as_generic_lines(tmp_path: Path) -> None:
         assert app.is_running and app.query_one(LineageTree).selected_version == "v7"
 
 
+async def test_the_bell_rings_on_news_from_afar_not_on_the_backlog(tmp_path: Path) -> None:
+    branched_session(tmp_path / "news").close()  # its backlog holds commits and a best
+    async with browsing(tmp_path / "news") as (app, pilot):
+        rung: list[str] = []
+        app.bell = lambda: rung.append("bell")  # type: ignore[method-assign]
+        await settled(pilot, app)
+        assert rung == []  # what happened before it opened is no news
+        with Session.open(tmp_path / "news") as writer:
+            writer.append_event("error", message="the API is down")
+        await until(pilot, lambda: rung == ["bell"])
+
+
 async def test_a_damaged_run_state_does_not_stop_the_app(tmp_path: Path) -> None:
     with branched_session(tmp_path / "hurt") as session:
         wrong: dict[str, Any] = {  # every field of the wrong type, past set_state's types

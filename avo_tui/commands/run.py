@@ -17,8 +17,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.text import Text
 
 from ..engine import Engine, Stop
+from ..engine.alerts import AlertCommand
 from ..engine.client import Restart, Restarted, RunClient
 from ..engine.lanes import lane_lines, lane_operators_for_run
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
@@ -113,8 +115,25 @@ def _start(prepared: PreparedRun, args: argparse.Namespace) -> tuple[Engine, Out
     engine = Engine(prepared.session, operators, prepared.evaluator, budgets=prepared.budgets)
     output_log = OutputLog(prepared.session.directory, prepared.target.unit)
     engine.subscribe(output_log)
+    if alerts := _alert_command(prepared):
+        engine.subscribe(alerts)
     engine.on_progress(output_log.progress)
     return engine, output_log
+
+
+def _alert_command(prepared: PreparedRun) -> AlertCommand | None:
+    """The settings file's [alerts] command on this run's events (engine/alerts.py)."""
+    session, unit = prepared.session, prepared.target.unit
+
+    def best() -> str | None:
+        version = session.best()
+        return version.id if version else None
+
+    def line(event: Event) -> str:
+        markup = event_line(event, unit)
+        return Text.from_markup(markup).plain if markup else event.kind
+
+    return AlertCommand.from_settings(session.name, best, line)
 
 
 def _ended(prepared: PreparedRun, reason: str, console: Console) -> int:

@@ -295,6 +295,8 @@ class AvoApp(Controls):
         for message in polled.errors:
             self.notify(message, severity="error", timeout=8)
         self.query_one(OutputPane).write_lines(polled.lines)
+        if polled.alerts:  # a new best, a held result, a stop, a stall, an error
+            self.bell()
         if polled.lineage is not None:
             self.lineage = polled.lineage
         for version in polled.versions:

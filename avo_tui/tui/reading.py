@@ -19,6 +19,7 @@ from itertools import islice
 
 from textual.message import Message
 
+from ..engine.alerts import alert_of
 from ..engine.budget import Spending, VersionCosts
 from ..engine.client import POLL_BATCH, RunClient
 from ..operators.agent.settings import with_provider
@@ -76,6 +77,7 @@ class Polled(Message):
     more: bool = False  # the batch was full: poll again at once
     plan_lane: int | None = None  # the lane the latest plan came from, in a run of several
     lanes: tuple[LaneFacts, ...] = ()  # one per lane of a run of several; none with one
+    alerts: int = 0  # events worth a look from afar (engine/alerts.py), past the first poll
 
 
 @dataclass
@@ -135,7 +137,11 @@ class SessionReader:
         errors: list[str] = []
         tools: dict[int | None, str] = {}
         moved = lineage_copy is not None
+        alerts = 0
+        best_now = best.id if best else None
         for event in events:
+            if lineage_copy is None and alert_of(event, lambda: best_now):
+                alerts += 1  # the backlog of the first poll is no news
             payload = payload_of(event)
             line = payload_line(payload, unit)
             if line:
@@ -178,7 +184,7 @@ class SessionReader:
             points=points, baselines=baselines, ratios=ratios,
             candidate=self._candidate(state, lane) if want_candidate else None,
             more=len(events) >= POLL_BATCH, plan_lane=self._plan_lane,
-            lanes=self.lanes.facts(state, client.lane_count(state), live),
+            lanes=self.lanes.facts(state, client.lane_count(state), live), alerts=alerts,
         )
 
     def _ratio_column(self, state: RunState, best: Version | None) -> RatioColumn | None:
