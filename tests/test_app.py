@@ -36,6 +36,7 @@ from avo_tui.tui.widgets.diff import DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.output import OutputPane
 from avo_tui.tui.widgets.status import StatusBar
+from avo_tui.tui.widgets.status import status_text as widget_status_text
 
 SIZE = (120, 36)
 pytestmark = pytest.mark.anyio
@@ -53,6 +54,10 @@ def text_of(app: AvoApp, selector: str, main: bool = False) -> str:
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(screen.query_one(selector, Static).content)
     return console.export_text()
+
+
+def full_status(app: AvoApp) -> str:
+    return widget_status_text(app.status).plain if app.status else ""
 
 
 def output_text(app: AvoApp) -> str:
@@ -262,6 +267,14 @@ async def test_quit_stops_the_in_process_run_at_a_safe_point(session: Session,
         await until(pilot, lambda: not app.is_running, timeout=120)
     assert session.state["status"] == "stopped"
     assert session.state["reason"] == "quit from the app"
+
+
+async def test_a_live_run_shows_its_budget_and_when_it_ends(session: Session,
+                                                            worker: Worker) -> None:
+    async with running_app(session, worker) as (app, pilot):  # a budget of 500 steps
+        # every fact, as a bar wide enough shows it (a short bar drops these first)
+        await until(pilot, lambda: "ends in ~" in full_status(app), timeout=120)
+        assert "step " in full_status(app) and "/500" in full_status(app)
 
 
 async def test_quit_can_detach_the_run_which_stops_to_be_handed_on(session: Session,

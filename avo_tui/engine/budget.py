@@ -102,6 +102,33 @@ class Usage:
         return None
 
 
+def budget_progress(usage: Usage, budgets: Budgets) -> tuple[str, float | None]:
+    """Each session budget that is set, as used of its limit ("step 12/50 · $3.10/$50"), and
+    the seconds of running left until the first of them is spent at the rate so far (None where
+    none is set, or no rate is known yet): what a glance from afar wants."""
+    parts: list[str] = []
+    left: list[float] = []
+    seconds = usage.seconds
+
+    def at_rate(used: float, limit: float) -> None:
+        if used > 0 and seconds > 0:
+            left.append(max(0.0, limit - used) * seconds / used)
+
+    if budgets.max_steps:
+        parts.append(f"step {usage.steps}/{budgets.max_steps}")
+        at_rate(usage.steps, budgets.max_steps)
+    if budgets.hours:
+        parts.append(f"{seconds / 3600:.1f}/{budgets.hours:g} h")
+        left.append(max(0.0, budgets.hours * 3600 - seconds))
+    if budgets.max_cost_usd:
+        parts.append(f"${usage.cost_usd:.2f}/${budgets.max_cost_usd:g}")
+        at_rate(usage.cost_usd, budgets.max_cost_usd)
+    if budgets.max_tokens:
+        parts.append(f"{usage.tokens / 1e6:.1f}M/{budgets.max_tokens / 1e6:g}M tok")
+        at_rate(usage.tokens, budgets.max_tokens)
+    return " · ".join(parts), (min(left) if left else None)
+
+
 @dataclass
 class VersionCosts:
     """What the committed versions (every one but the root) cost, summed as they come."""

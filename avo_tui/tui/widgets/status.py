@@ -44,6 +44,11 @@ class StatusFacts:
     step_usd: float | None = None  # what the latest step cost
     version_usd: float | None = None  # what a committed version cost, on average
     controls: str = ""  # in a run of several lanes, the lanes the controls act on: all, L2
+    # From afar, while a run is live: each budget used of its limit, the running time left
+    # until the first is spent at the rate so far, and the time since the last commit.
+    budget: str = ""
+    eta_s: float | None = None
+    since_commit_s: float | None = None
 
 
 def duration(seconds: float) -> str:
@@ -67,6 +72,12 @@ def _parts(f: StatusFacts) -> list[Part]:
         parts.append((0, f" · keys→{f.controls}", "bold blue"))
     parts.append((2, f" · {duration(f.seconds)}", ""))
     parts.append((1, f" · best {f.best}", ""))
+    if f.since_commit_s is not None:
+        parts.append((7, f" · last commit {duration(f.since_commit_s)} ago", ""))
+    if f.budget:  # the first to go where the bar is short: the full view's facts say it too
+        parts.append((9, f" · {f.budget}", ""))
+    if f.eta_s is not None:
+        parts.append((8, f" · ends in ~{duration(f.eta_s)}", ""))
     if f.tokens:
         parts.append((3, f" · {f.tokens / 1e6:.2f}M tok ${f.cost_usd:.2f}", ""))
         if f.step_usd is not None:
