@@ -504,6 +504,30 @@ async def test_the_bell_rings_on_news_from_afar_not_on_the_backlog(tmp_path: Pat
         await until(pilot, lambda: rung == ["bell"])
 
 
+async def test_f_forks_a_new_session_from_the_highlighted_version(tmp_path: Path) -> None:
+    branched_session(tmp_path / "old").close()
+    async with browsing(tmp_path / "old") as (app, pilot):
+        tree = app.query_one(LineageTree)
+        tree.reveal("v2")
+        await pilot.pause()
+        await pilot.press("f")
+        assert isinstance(app.screen, InputDialog)
+        await pilot.press("ctrl+a", "ctrl+k", *"young", "enter")
+        await until(pilot, lambda: notified(app, "session young made from old's v2"),
+                    timeout=120)
+    with Session.open(tmp_path / "old", writable=False) as old, \
+            Session.open(tmp_path / "young", writable=False) as young:
+        assert young.read_files("v0") == old.read_files("v2")
+        assert young.meta["target"] == old.meta["target"]
+        assert "forked from old:v2" in young.lineage.get("v0").message
+    async with browsing(tmp_path / "old") as (app, pilot):  # a name taken: one line, no fork
+        app.query_one(LineageTree).reveal("v2")
+        await pilot.pause()
+        await pilot.press("f", "ctrl+a", "ctrl+k", *"young", "enter")
+        await until(pilot, lambda: any("cannot fork v2" in n.message
+                                       for n in app._notifications), timeout=120)
+
+
 async def test_a_damaged_run_state_does_not_stop_the_app(tmp_path: Path) -> None:
     with branched_session(tmp_path / "hurt") as session:
         wrong: dict[str, Any] = {  # every field of the wrong type, past set_state's types

@@ -117,6 +117,9 @@ class AvoApp(Controls):
         Binding("R", "restart", "again", show=False, tooltip="start the run again once it has "
                 "stopped or finished, as avo run resumes it: in this app's process, or, "
                 "attached, in a headless process of its own; after a confirmation"),
+        Binding("f", "fork", "fork", show=False, tooltip="a new session from the highlighted "
+                "version: its files become the new session's seed (avo run --session NAME "
+                "then runs it)"),
         Binding("e", "edit", "edit", tooltip="edit the head in $VISUAL or $EDITOR (vi when "
                 "neither is set); evaluated and committed if correct"),
         Binding("a", "suspects", "review", show=False, tooltip="review the suspects: results "

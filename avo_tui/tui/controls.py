@@ -43,8 +43,16 @@ from ..engine.client import Delivery, RunClient
 from ..engine.commands import Command, too_long
 from ..engine.inbox import describe
 from ..store import StoreError, Version
+from .fork import fork_session
 from .lane_controls import lane_choice, scope
-from .messages import HeadFiles, HeadlessEnded, ProgressReported, RunEnded, RunFailed
+from .messages import (
+    Forked,
+    HeadFiles,
+    HeadlessEnded,
+    ProgressReported,
+    RunEnded,
+    RunFailed,
+)
 from .screens.attempts import AttemptsScreen
 from .screens.detail import CompareScreen, VersionDetail
 from .screens.dialogs import (
@@ -204,6 +212,26 @@ class Controls(ViewState):
         self.push_screen(ChoiceDialog(
             f"Roll the head back from {head} to {version.id}? Nothing is deleted; the next "
             "versions branch from it.", {"rollback": "Roll back"}), answer)
+
+    def action_fork(self) -> None:
+        if self.client_ready() is None or self.reads is None:
+            return
+        version = self._highlighted_version()
+        if version is None:
+            return
+        vid, reads = version.id, self.reads
+
+        def answer(name: str | None) -> None:
+            if name and name.strip():
+                reads.for_view(self, lambda reader: fork_session(reader.session, vid,
+                                                                 name.strip()))
+
+        self.push_screen(InputDialog(f"A new session from {vid} of {self.session_name}: its "
+                                     "name", f"{self.session_name}-{vid}"), answer)
+
+    def on_forked(self, message: Forked) -> None:
+        self.notify(message.line, severity="information" if message.ok else "error",
+                    timeout=15)
 
     def action_edit(self) -> None:
         if self.client_ready() is None or self.reads is None:

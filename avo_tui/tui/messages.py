@@ -61,3 +61,11 @@ class HeadFiles(Message):
 
     head: str
     files: dict[str, str]
+
+
+@dataclass
+class Forked(Message):
+    """A new session made from a version (tui/fork.py), or why it could not be."""
+
+    line: str
+    ok: bool
