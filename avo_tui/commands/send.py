@@ -11,6 +11,7 @@ from ..engine import send
 from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
+from ..operators.hints import declared_knobs, read_knob_request, refusal
 from ..store import RunState, Session, SessionCatalog, StoreError
 from . import Subcommands, add_command, checked_number, positive_int, session_name
 
@@ -118,8 +119,11 @@ def _command(args: argparse.Namespace, session: Session) -> cmd.Command:
         case "hint":
             if not text.strip():
                 raise StoreError("a hint needs text: avo send NAME hint 'BLOCK_Q=64'")
+            _read_by_tuner(text, session)
             return cmd.Hint(text)
         case "guide":
+            if text.strip():
+                _read_by_tuner(text, session)
             return cmd.Guidance(text.strip() or None)
         case "rollback":
             if len(words) != 1:
@@ -139,6 +143,23 @@ def _command(args: argparse.Namespace, session: Session) -> cmd.Command:
                 raise StoreError("edit needs one kernel file or folder: avo send NAME edit PATH")
             target = get_target(session.meta["target"])
             return cmd.OperatorEdit(load_sources(Path(words[0]), target.toolchain), args.message)
+
+
+def _read_by_tuner(text: str, session: Session) -> None:
+    """In a tuner's session whose head declares knobs: say how the tuner reads ``text``, or
+    refuse it in one line naming the forms it reads (the engine refuses it again if the knobs
+    have changed by then). An agent reads the words as written."""
+    if session.meta.get("operator") != "tuner":
+        return
+    knobs = declared_knobs(session.read_files(session.head))
+    if not knobs:
+        return
+    choices = {name: knob.choices for name, knob in knobs.items()}
+    request = read_knob_request(text, choices)
+    if not request.usable:
+        raise StoreError(refusal(request, choices))
+    print(f"the tuner reads {text.strip()!r} as: {request.describe()}"
+          + (" (the other knobs stay as they are)" if request.focus else ""))
 
 
 def _for_lane(command: cmd.Command, lane: int | None, session: Session) -> cmd.Command:

@@ -7,11 +7,12 @@ Each step proposes one knob setting for the head's source and evaluates it:
   (half the time the best individual) is mutated: one knob, sometimes two; two to four after a
   redirect;
 - a source hash already evaluated in this session is never evaluated again;
-- hints and guidance that name knobs pin values or focus the mutation; others are
-  acknowledged as unusable. Focus is a restriction: while guidance says "vary BLOCK_K and
-  UNROLL", every candidate differs from the head in those knobs (and pinned ones) only, a
-  parent's other values included; when that leaves nothing new, the run pauses for the
-  operator to change or clear the guidance.
+- hints and guidance that name knobs pin values, hold knobs as they are, avoid values or
+  focus the mutation (hints.py reads them); what it cannot read for sure is acknowledged as
+  unusable, with the forms it reads, and not followed in part. Focus is a restriction: while
+  guidance says "vary BLOCK_K and UNROLL", every candidate differs from the head in those
+  knobs (and pinned ones) only, a parent's other values included; when what the guidance
+  allows leaves nothing new, the run pauses for the operator to change or clear it.
 A candidate that measures above the commit threshold is handed to the commit gate.
 """
 
@@ -27,7 +28,7 @@ from ..evaluation.contract import ContractError, Knob
 from ..store import Outcome, Version
 from ..store.blobs import blob_hash
 from ..store.view import SessionView
-from .hints import KnobRequest, read_knob_request
+from .hints import KnobRequest, declared_knobs, read_knob_request, refusal
 from .protocol import EvaluationContext, LineageContext, SteeringContext, StepResult
 
 TOURNAMENT = 3
@@ -80,7 +81,7 @@ class Tuner:
         proposal = self._propose(ctx, head, files, knobs, request)
         if proposal is None:
             summary = f"every knob setting the tuner can reach from {head.id} was already evaluated"
-            if self._standing.focus and not self._exhausted(knobs):
+            if self._standing.usable and not self._exhausted(knobs):
                 ctx.pause(f"{summary} within the guidance ({self._standing.describe()}): "
                           "change or clear the guidance, then resume")
             return StepResult(summary, exhausted=self._exhausted(knobs))
@@ -150,17 +151,18 @@ class Tuner:
         guidance = ctx.guidance
         self._standing = KnobRequest()
         if guidance:
-            wanted = self._standing = read_knob_request(guidance, choices)
+            wanted = read_knob_request(guidance, choices)
             if guidance != self._guidance_noted:
                 self._guidance_noted = guidance
                 ctx.acknowledge_hint(guidance, wanted.usable, _note(wanted, choices, standing=True))
-            merged.pins |= wanted.pins
-            merged.focus |= wanted.focus
+            if wanted.usable:  # guidance not read for sure is not followed in part either
+                self._standing = wanted
+                merged.merge(wanted)
         for hint in ctx.take_hints():
             wanted = read_knob_request(hint, choices)
             ctx.acknowledge_hint(hint, wanted.usable, _note(wanted, choices, standing=False))
-            merged.pins |= wanted.pins
-            merged.focus |= wanted.focus
+            if wanted.usable:
+                merged.merge(wanted)
         return merged
 
     def _propose(
@@ -172,9 +174,10 @@ class Tuner:
         request: KnobRequest,
     ) -> tuple[dict[str, str], dict[str, str]] | None:
         current = {name: knob.value for name, knob in knobs.items()}
+        fixed = request.fixed(current)
         for _ in range(TRIES_PER_STEP):
             values = self._child(current, knobs, request)
-            if values == current and not request.pins:
+            if values == current and not fixed:
                 continue
             candidate = apply_knobs(files, values)
             if _source_hash(candidate) in self.seen or not _feasible(candidate, ctx):
@@ -196,20 +199,24 @@ class Tuner:
             parent = dict(max(parents, key=lambda i: i.gmean).knobs)
         else:
             parent = dict(self._tournament(parents))
-        allowed = request.focus | request.pins.keys() if request.focus else knobs.keys()
-        child = {name: parent.get(name, value) if name in allowed else value
+        fixed = request.fixed(current)  # pinned, and held as the head has them
+        free = (request.focus or knobs.keys()) - fixed.keys()
+        child = {name: parent.get(name, value) if name in free else value
                  for name, value in current.items()}
         child = {k: v if v in knobs[k].choices else current[k] for k, v in child.items()}
         if self._wide_steps:
             count = self.rng.randint(2, 4)
         else:
             count = 1 if self.rng.random() < SINGLE_KNOB_RATE else 2
-        names = sorted(request.focus) or sorted(knobs)
+        names = sorted(free)
         for name in self.rng.sample(names, min(len(names), count)):
-            others = [c for c in knobs[name].choices if c != child[name]]
+            others = [c for c in _allowed(knobs[name], request) if c != child[name]]
             if others:
                 child[name] = self.rng.choice(others)
-        return child | request.pins
+        for name, avoided in request.avoid.items():  # a parent's or the head's avoided value
+            if child.get(name) in avoided and name not in fixed:
+                child[name] = self.rng.choice(_allowed(knobs[name], request))
+        return child | fixed
 
     def _tournament(self, individuals: list[Individual]) -> dict[str, str]:
         entrants = self.rng.sample(individuals, min(TOURNAMENT, len(individuals)))
@@ -222,14 +229,11 @@ class Tuner:
         return len(self.seen) >= space
 
 
-def _declared_knobs(files: dict[str, str]) -> dict[str, Knob]:
-    knobs: dict[str, Knob] = {}
-    for text in files.values():
-        try:
-            knobs |= {k.name: k for k in contract.parse(text).knobs}
-        except ContractError:
-            continue
-    return knobs
+_declared_knobs = declared_knobs
+
+
+def _allowed(knob: Knob, request: KnobRequest) -> list[str]:
+    return [c for c in knob.choices if c not in request.avoid.get(knob.name, ())]
 
 
 def _feasible(files: dict[str, str], ctx: LineageContext) -> bool:
@@ -261,11 +265,6 @@ def _describe_knobs(knobs: dict[str, str]) -> str:
 
 def _note(request: KnobRequest, choices: dict[str, tuple[str, ...]], standing: bool) -> str:
     if not request.usable:
-        problems = "; ".join(request.problems)
-        return (problems or "names no knob of this kernel") + (
-            f" (the tuner can only vary: {', '.join(sorted(choices))})"
-        )
+        return refusal(request, choices)
     scope = "every step while it stands" if standing else "the next candidate"
-    return f"{request.describe()} for {scope}" + (
-        f"; ignored: {'; '.join(request.problems)}" if request.problems else ""
-    )
+    return f"{request.describe()} for {scope}"
