@@ -42,6 +42,7 @@ from ..engine import (
 from ..engine.client import Delivery, RunClient
 from ..engine.commands import Command, too_long
 from ..engine.inbox import describe
+from ..operators.hints import declared_knobs
 from ..store import StoreError, Version
 from .fork import fork_session
 from .lane_controls import lane_choice, scope
@@ -158,8 +159,9 @@ class Controls(ViewState):
         when they are read."""
         self.push_screen(dialog, sent)
         if self.reads is not None:
-            self.reads.for_view(dialog, lambda reader: KnobsRead(knobs_line(
-                reader.session.read_files(reader.session.head))))
+            self.reads.for_view(dialog, lambda reader: _knobs_read(
+                reader.session.read_files(reader.session.head),
+                reader.session.meta.get("operator") == "tuner"))
 
     def action_stop(self) -> None:
         lane = self.lane
@@ -521,3 +523,9 @@ class Controls(ViewState):
             await self.run_action(action)
 
         return run
+
+
+def _knobs_read(files: dict[str, str], tuner: bool) -> KnobsRead:
+    """The head's knobs for a dialog: their line, and their values where the tuner reads."""
+    knobs = declared_knobs(files)
+    return KnobsRead(knobs_line(files), {k.name: k.choices for k in knobs.values()}, tuner)

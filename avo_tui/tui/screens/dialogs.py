@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ...evaluation import contract
+from ...operators.hints import KnobRequest, read_knob_request, reading_line
 from ...store import Suspect
 
 
@@ -39,9 +40,13 @@ class Dialog(ModalScreen[str | None]):
 
 @dataclass
 class KnobsRead(Message):
-    """The head's knobs, read off the event loop for a dialog that names them."""
+    """The head's knobs, read off the event loop for a dialog that names them: ``text`` its
+    line (knobs_line), ``choices`` each knob's values, and whether the session's operator
+    reads the text as knob requests (the tuner; an agent reads it as written)."""
 
     text: str
+    choices: dict[str, tuple[str, ...]] | None = None
+    tuner: bool = False
 
 
 def knobs_line(files: dict[str, str]) -> str:
@@ -59,16 +64,22 @@ def knobs_line(files: dict[str, str]) -> str:
 
 
 class TextDialog(Dialog):
-    """Multi-line text; ctrl+s sends it, escape cancels (None). With ``knobs``, a line under
-    the help names the head's knobs once they are read (KnobsRead)."""
+    """Multi-line text, the cursor at its end; ctrl+s sends it, escape cancels (None), the
+    Clear button empties it. With ``knobs``, a line under the help names the head's knobs
+    once they are read (KnobsRead), and in a tuner's session a line under the text says, as
+    it is typed, how the tuner will read it; what it cannot read is not sent."""
 
     BINDINGS = [Binding("ctrl+s", "send", "send"), Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    TextDialog #reading { height: auto; }
+    """
 
     def __init__(self, title: str, help_text: str, initial: str = "",
                  knobs: bool = False) -> None:
         super().__init__()
         self.title_text, self.help_text, self.initial = title, help_text, initial
         self.knobs = knobs
+        self.choices: dict[str, tuple[str, ...]] = {}  # the tuner's knobs, once read
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -77,16 +88,52 @@ class TextDialog(Dialog):
             if self.knobs:
                 yield Static("[dim]the head's knobs: reading ...[/]", id="knobs")
             yield TextArea(self.initial, id="text", soft_wrap=True)
+            yield Static("", id="reading")
+            with Horizontal():
+                yield Button("Clear", id="clear", variant="default")
 
     def on_knobs_read(self, message: KnobsRead) -> None:
         self.query_one("#knobs", Static).update(
             Text(f"the head's knobs (* now): {message.text}" if message.text else
                  "the head declares no knobs", style="cyan"))
+        self.choices = dict(message.choices or {}) if message.tuner else {}
+        self._preview()
 
     def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
+        area = self.query_one(TextArea)
+        area.focus()
+        area.move_cursor(area.document.end)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._preview()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "clear":
+            area = self.query_one(TextArea)
+            area.clear()
+            area.focus()
+
+    def _reading(self) -> KnobRequest | None:
+        """How the tuner reads the text; None where nothing reads it as knob requests."""
+        text = self.query_one(TextArea).text.strip()
+        return read_knob_request(text, self.choices) if self.choices and text else None
+
+    def _preview(self) -> None:
+        request = self._reading()
+        if request is None:
+            text = Text("")
+        elif request.usable:
+            text = Text(reading_line(request, self.choices), style="green")
+        else:
+            text = Text(reading_line(request, self.choices) + " Not sent as it is.",
+                        style="red")
+        self.query_one("#reading", Static).update(text)
 
     def action_send(self) -> None:
+        request = self._reading()
+        if request is not None and not request.usable:
+            self.app.bell()  # the line under the text says why, and the forms it reads
+            return
         self.dismiss(self.query_one(TextArea).text)
 
     def action_cancel(self) -> None:
