@@ -602,9 +602,9 @@ async def test_two_viewers_of_one_run_agree(session: Session, worker: Worker) ->
     second_version(session)
     viewer = make_app(RunClient(session.directory))
     async with running_app(session, worker) as (app, pilot), viewer.run_test(size=SIZE) as other:
-        await other.press("h", *"from the other viewer", "ctrl+s")  # through the inbox
-        await until(pilot, lambda: "from the other viewer" in output_text(app))
-        await until(other, lambda: "from the other viewer" in output_text(viewer))
+        await other.press("h", *"try BLOCK_Q=16", "ctrl+s")  # through the inbox
+        await until(pilot, lambda: "try BLOCK_Q=16" in output_text(app))
+        await until(other, lambda: "try BLOCK_Q=16" in output_text(viewer))
         await pilot.press("p")
         await until(other, lambda: " paused " in status_text(viewer))
         app.query_one(LineageTree).reveal("v0")
