@@ -6,19 +6,22 @@ figure here is given, none measured, so no test depends on this machine's speed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from engine_helpers import TARGET
+from engine_helpers import TARGET, repeat_knob_seed
+from test_gpu_pool import StandIn
 
-from avo_tui.engine import Engine, Evaluator
+from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.gate import NoiseEstimate, Paired, first_reading, judge_beside, unconfirmed
+from avo_tui.engine.launch import seed_files
 from avo_tui.engine.trials import CommitRequest
-from avo_tui.evaluation import ConfigResult, EvalResult, Worker
+from avo_tui.evaluation import ConfigResult, EvalRequest, EvalResult, Worker
 from avo_tui.evaluation.timing import is_unsteady, steadiness
 from avo_tui.operators import Trial, Tuner
-from avo_tui.store import NOT_FAILURES, Event, Score, Session
+from avo_tui.store import NOT_FAILURES, TO_THE_GATE, Event, Score, Session
 from avo_tui.views.events import event_line, plain
 
 BEST = 10.0  # the seed's stored score, GFLOP/s
@@ -71,8 +74,13 @@ def test_a_first_reading_beside_the_best_is_a_gain_with_its_error() -> None:
     small = first_reading(BEST, BEST, "v3", far, Paired(0.0003, 0.0001, 60))
     assert small[0] == "within_noise" and "under the gate's floor of 0.10%" in small[1]
     assert first_reading(BEST, BEST, "v3", far, Paired(-0.004, 0.001, 60))[0] == "slower"
-    # a noisy reading of no gain is still sent on: the gate resolves it
-    assert first_reading(BEST, BEST, "v3", far, Paired(-0.001, 0.01, 8))[0] == "promising"
+    # a noisy reading of no gain is still sent on (the gate resolves it), but not as promising
+    outcome, words = first_reading(BEST, BEST, "v3", far, Paired(-0.001, 0.01, 8))
+    assert outcome == "inconclusive" and outcome in TO_THE_GATE and outcome in NOT_FAILURES
+    assert words == ("-0.10% ± 1.00% on the best (v3) timed beside it: no gain, but too noisy to "
+                     "rule one out (the top of its 99% interval reaches the gate's floor of "
+                     "0.10%): the gate measures it longer")
+    assert first_reading(BEST, BEST, "v3", far, Paired(0.0, 0.01, 8))[0] == "inconclusive"
 
 
 # -- the engine's labels, from given results (the worker is never started) ---------------------
@@ -116,6 +124,27 @@ def test_the_engine_records_an_unconfirmed_candidate_with_both_figures(engine: E
                                      "1.00% on v0")
 
 
+def beside(gmean: float, block_gains: list[float]) -> EvalResult:
+    """A correct evaluation timed beside the best, each configuration's blocks reading
+    ``block_gains`` (log-gains)."""
+    result = scored(gmean)
+    result.configs = [replace(config, block_gains=list(block_gains))
+                      for config in result.configs]
+    return result
+
+
+def test_the_engine_never_calls_a_negative_gain_promising(engine: Engine) -> None:
+    """The issue's case: a first reading with a negative gain, too noisy to rule a gain out,
+    went to the gate labelled ``promising``. It still goes, as ``inconclusive``."""
+    best = engine.session.best()
+    noisy = beside(BEST, [-0.06, 0.05, -0.05, 0.04])  # a mean of -0.5%, a wide interval
+    outcome, detail = engine.trials.classify(noisy, beside=best)
+    assert outcome == "inconclusive", detail
+    assert "-0.50% ± " in detail and "no gain, but too noisy to rule one out" in detail
+    gain = beside(BEST, [0.06, -0.05, 0.05, -0.04])  # +0.5%, as wide
+    assert engine.trials.classify(gain, beside=best)[0] == "promising"
+
+
 def test_a_note_on_machine_load_reaches_the_attempt(engine: Engine) -> None:
     note = "b1-h4kv2-s256-d64-full: machine load suspected: ..."
     outcome, detail = engine.trials.classify(scored(BEST * 0.5, notes=(note,)))
@@ -155,9 +184,41 @@ def test_where_no_launch_can_be_a_first_one_again_the_kernel_is_blamed_as_before
 # -- how the labels read ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("outcome", ["within_noise", "not_confirmed", "interrupted"])
+@pytest.mark.parametrize("outcome", ["within_noise", "not_confirmed", "interrupted",
+                                     "inconclusive"])
 def test_labels_that_are_no_failure_do_not_read_as_one(outcome: str) -> None:
     line = event_line(Event(1, 0.0, "attempt", {"attempt": "a1", "outcome": outcome,
                                                 "detail": "d"}), "GFLOP/s")
     assert line is not None and not line.startswith("[red]")
     assert plain(line).startswith(f"a1       {outcome}")
+
+
+# -- a step ends with its candidate's last outcome ----------------------------------------------
+
+
+class Scripted(StandIn):
+    """A worker that answers at once: a first reading a wide +0.5% beside the best (promising),
+    and at the gate a clear -20% (not confirmed). Nothing is compiled or timed."""
+
+    def evaluate(self, request: EvalRequest, timeout_s: float | None = None,
+                 on_progress: Callable[[str, str], None] | None = None) -> EvalResult:
+        gains = [-0.2] * 8 if request.gate is not None else [0.06, -0.05, 0.05, -0.04]
+        return beside(BEST, gains)
+
+
+def test_a_step_whose_candidate_the_gate_rejected_ends_with_the_gates_outcome(
+    tmp_path: Path
+) -> None:
+    """The issue's ``step 12 done: ...: promising`` for a candidate the gate did not confirm:
+    the step ends with the candidate's last outcome."""
+    files = repeat_knob_seed(seed_files(TARGET))
+    with Session.create(tmp_path / "s", target=TARGET.name, operator="tuner", seed_files=files,
+                        score=Score(BEST, unit=TARGET.unit)) as session:
+        engine = Engine(session, Tuner(1), Evaluator(TARGET, Scripted({}), quick=True),
+                        budgets=Budgets(max_steps=1))
+        engine.run()
+        outcomes = [a.outcome for a in session.recent_attempts(2)]
+        steps = [event_line(e, TARGET.unit) for e in session.events() if e.kind == "step"]
+    assert sorted(outcomes) == ["not_confirmed", "promising"], outcomes
+    [line] = steps
+    assert line is not None and plain(line).endswith(": not_confirmed"), line

@@ -29,8 +29,9 @@ SHOWN = 50
 DIFF_COLOURS = {"+": "green", "-": "red", "@": "cyan"}
 
 EPILOG = """\
-Outcomes: committed (it became a version), promising (above the commit threshold; the gate's
-re-evaluation decides), within_noise (above the best by less than the measured noise),
+Outcomes: committed (it became a version), promising (a gain that may clear the commit
+threshold; the gate's re-evaluation decides), inconclusive (no gain, but too noisy to rule one
+out; the gate decides too), within_noise (above the best by less than the measured noise),
 slower, not_confirmed (the re-evaluation did not bear it out), suspect (held for your
 review), interrupted, checked (quick grid only), and the failures (--failed lists only
 those): a failure's kind (compile, incorrect, crash, hang, timeout and the like), or

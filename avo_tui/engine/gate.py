@@ -15,11 +15,12 @@ is compared with the best's stored score instead:
     confirm.gmean > best.gmean * (1 + noise)
 
 How a first evaluation reads against the best (:func:`first_reading`): timed beside it, as a
-gain with its standard error, ``promising`` when the top of its 99% interval reaches the floor
-(the gate is asked), ``within_noise`` when a positive gain's interval stays under it,
-``slower`` otherwise. Without a paired reading, the stored score and the session's noise decide
-as before. A promising candidate the re-evaluation does not bear out is ``not_confirmed``, its
-detail giving both figures (:func:`unconfirmed`).
+gain with its standard error: where the top of its 99% interval reaches the floor the gate is
+asked, and the reading is ``promising`` for a positive gain, ``inconclusive`` for none (too
+noisy to rule a gain out: a name that promises nothing); ``within_noise`` when a positive
+gain's interval stays under the floor, ``slower`` otherwise. Without a paired reading, the
+stored score and the session's noise decide as before. A candidate the re-evaluation does
+not bear out is ``not_confirmed``, its detail giving both figures (:func:`unconfirmed`).
 
 A result the evaluator flagged as implausible (beyond the hardware peak, beyond the target's
 plausible ratio to the baseline, or a jump over the best beyond the target's limit) is never
@@ -153,16 +154,22 @@ def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstima
     """The outcome of a first evaluation scoring ``gmean`` against the best version ``best``
     (scored ``best_gmean``), and how it compares, in words.
 
-    Timed beside the best (``paired``), a candidate is ``promising`` unless even the upper end
+    Timed beside the best (``paired``), a candidate goes to the gate unless even the upper end
     of its gain's 99% interval is under the gate's floor: a small gain is not thrown away on a
-    short reading; the gate resolves it. Without that (the best no longer builds), it is
+    short reading; the gate resolves it. It reads ``promising`` only for a positive gain, else
+    ``inconclusive``. Without that (the best no longer builds), it is
     compared with the best's stored score, above the session's noise."""
     if paired is not None:
         compared = f"{paired.text} on the best ({best}) timed beside it"
         upper = paired.log_gain + futile_z(paired.dof) * (
             paired.se if paired.se is not None else math.inf)
-        if upper > GAIN_FLOOR:
+        if upper > GAIN_FLOOR and paired.log_gain > 0:
             return Outcome.PROMISING, compared
+        if upper > GAIN_FLOOR:
+            return Outcome.INCONCLUSIVE, (f"{compared}: no gain, but too noisy to rule one out "
+                                          f"(the top of its 99% interval reaches the gate's "
+                                          f"floor of {100 * GAIN_FLOOR:.2f}%): the gate measures "
+                                          "it longer")
         if paired.log_gain > 0:
             return Outcome.WITHIN_NOISE, (f"{compared}: even the top of its 99% interval is under "
                                     f"the gate's floor of {100 * GAIN_FLOOR:.2f}%")

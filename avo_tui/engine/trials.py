@@ -20,6 +20,7 @@ from ..evaluation.paired import GatePlan
 from ..operators.protocol import GateAnswer, Trial
 from ..pool import gpu_index
 from ..store import (
+    TO_THE_GATE,
     Attempt,
     InFlight,
     Outcome,
@@ -237,7 +238,7 @@ class Trials:
         kernel; where the best's side or the worker failed, the decision is re-run at once,
         once, inside this request: the strike makes a second undecided one the kernel's
         rejection."""
-        if trial.outcome != Outcome.PROMISING:
+        if trial.outcome not in TO_THE_GATE:
             return None
         books = self.books
         request = CommitRequest(message, author, transcript, lane)

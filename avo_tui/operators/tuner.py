@@ -25,7 +25,7 @@ from typing import Protocol
 from ..evaluation import contract
 from ..evaluation.candidate import apply_knobs
 from ..evaluation.contract import ContractError, Knob
-from ..store import Outcome, Version
+from ..store import TO_THE_GATE, Outcome, Version
 from ..store.blobs import blob_hash
 from ..store.view import SessionView
 from .hints import KnobRequest, declared_knobs, read_knob_request, refusal
@@ -90,12 +90,14 @@ class Tuner:
         ctx.plan(f"{head.id}: {change}")
         trial = ctx.evaluate(candidate, base=head.id, note=change)
         self._source_knobs[tuple(sorted(trial.attempt.files.items()))] = values  # no re-parse
-        promising = trial.outcome == Outcome.PROMISING
-        committed = ctx.commit(trial, f"tuner: {change}") if promising else None
+        to_gate = trial.outcome in TO_THE_GATE
+        committed = ctx.commit(trial, f"tuner: {change}") if to_gate else None
         if self._wide_steps:
             self._wide_steps -= 1
-        summary = f"{change}: {trial.outcome}" + (f" -> {committed.id}" if committed else "")
-        answer = ctx.gate_answer() if promising else None
+        answer = ctx.gate_answer() if to_gate else None
+        # The step ends with its candidate's last outcome: the gate's, where it was asked.
+        final = answer.attempt.outcome if answer else trial.outcome
+        summary = f"{change}: {final}" + (f" -> {committed.id}" if committed else "")
         held = answer is not None and answer.attempt.outcome == Outcome.SUSPECT  # a person decides
         if not committed and answer and held:
             summary += f" -> held as suspect {answer.attempt.id} for the operator's review"

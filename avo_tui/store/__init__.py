@@ -17,7 +17,17 @@ from .errors import (
     UnknownVersion,
 )
 from .lineage import Lineage
-from .models import NOT_FAILURES, Attempt, Event, EventKind, Outcome, Score, Suspect, Version
+from .models import (
+    NOT_FAILURES,
+    TO_THE_GATE,
+    Attempt,
+    Event,
+    EventKind,
+    Outcome,
+    Score,
+    Suspect,
+    Version,
+)
 from .payloads import (
     PAYLOAD_TYPES,
     AttemptPayload,
@@ -59,6 +69,7 @@ __all__ = [
     "NOT_FAILURES",
     "PAYLOAD_TYPES",
     "SCHEMA_VERSION",
+    "TO_THE_GATE",
     "Attempt",
     "AttemptPayload",
     "BenchmarkPayload",

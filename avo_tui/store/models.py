@@ -40,6 +40,9 @@ class Outcome(StrEnum):
     failure's kind instead (compile, incorrect, timeout ...: evaluation/results.py)."""
 
     PROMISING = "promising"  # correct, and its first reading beats the best by more than the noise
+    # correct, no gain on its first reading (zero or negative), but too noisy to rule one out:
+    # the top of its 99% interval reaches the gate's floor, so the gate measures it longer
+    INCONCLUSIVE = "inconclusive"
     WITHIN_NOISE = "within_noise"  # above the best, but not by more than the measured noise
     SLOWER = "slower"
     CHECKED = "checked"  # correct on the quick grid, which gives no score to commit on
@@ -59,6 +62,8 @@ class Outcome(StrEnum):
 # ends there made no progress, so the supervisor counts it as one. A rejection for undecided
 # decisions is the kernel's failure, as a crash during the gate is.
 NOT_FAILURES = frozenset(Outcome) - {Outcome.UNCHANGED, Outcome.REJECTED_UNDECIDED_TWICE}
+# First readings the commit gate is asked about: a gain, or a reading too noisy to call.
+TO_THE_GATE = frozenset({Outcome.PROMISING, Outcome.INCONCLUSIVE})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from ..store import NOT_FAILURES, Attempt, Outcome, Version, VersionDiff, diff_f
 from .ratios import RatioColumn
 
 OUTCOME_STYLES: dict[str, str] = {
-    Outcome.COMMITTED: "green", Outcome.PROMISING: "cyan", Outcome.SLOWER: "dim",
+    Outcome.COMMITTED: "green", Outcome.PROMISING: "cyan", Outcome.INCONCLUSIVE: "dim",
+    Outcome.SLOWER: "dim",
     Outcome.NOT_CONFIRMED: "dim", Outcome.CHECKED: "dim", Outcome.INTERRUPTED: "yellow",
     Outcome.SUSPECT: "bold yellow", Outcome.WITHIN_NOISE: "dim",
     Outcome.REJECTED_UNDECIDED_TWICE: "red"}  # a failure of the kernel's, as FAILED_STYLE

@@ -16,7 +16,15 @@ from ...evaluation.candidate import apply_knobs
 from ...evaluation.profile import ProfileRequestError, ProfileUnavailable, profile
 from ...evaluation.sanitize import SanitizerUnavailable, sanitize, smallest_config
 from ...knowledge import KnowledgeBase, KnowledgeError
-from ...store import NOT_FAILURES, Attempt, Outcome, StoreError, Version, diff_files
+from ...store import (
+    NOT_FAILURES,
+    TO_THE_GATE,
+    Attempt,
+    Outcome,
+    StoreError,
+    Version,
+    diff_files,
+)
 from ..protocol import StepContext, StepInterrupted, Trial
 from . import bar, disassembly, history, ledger, report
 from .audit import sync_audit
@@ -203,7 +211,7 @@ class Toolbox:
             said = f"{idea} ({trial.attempt.id} {trial.outcome})"
             self.ctx.update_memory(lambda memory: ledger.set_current(memory, lane, said))
         text = report.evaluation(trial.result, files, trial.attempt)
-        if trial.outcome in (Outcome.PROMISING, Outcome.WITHIN_NOISE, Outcome.SLOWER):
+        if trial.outcome in TO_THE_GATE | {Outcome.WITHIN_NOISE, Outcome.SLOWER}:
             text += f"\n{self.ctx.commit_bar()}"
         if close:
             text += ("\nThe closest past attempts at this idea (is this a repeat? say how it "
@@ -361,9 +369,9 @@ class Toolbox:
                                       idea="(evaluated by commit)")
             self.last_trial = trial
             self.log.add("(evaluated by commit)", trial.attempt)
-        if trial.outcome != Outcome.PROMISING:
+        if trial.outcome not in TO_THE_GATE:
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
-                              f"Only a promising first reading goes to the gate; "
+                              f"Only a promising or inconclusive first reading goes to the gate; "
                               f"{self.ctx.commit_bar()}.")
         if trial.key not in self.checked:
             self.checked.add(trial.key)
