@@ -67,6 +67,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         writer = session.lock_holder
         if args.action == "drop":
             return _drop(session, writer is not None)
+        _lane_exists(args.lane, session)  # before the words: a missing lane is the plainer
         command = _for_lane(_command(args, session), args.lane, session)
     send(session.directory, command)
     name, what = session.name, describe(command)
@@ -169,11 +170,15 @@ def _for_lane(command: cmd.Command, lane: int | None, session: Session) -> cmd.C
     if not isinstance(command, cmd.Pause | cmd.Resume | cmd.Hint | cmd.Guidance | cmd.Stop):
         raise StoreError(f"--lane applies to pause, resume, stop, hint and guide; "
                          f"{describe(command).split()[0]} acts on the session as a whole")
+    _lane_exists(lane, session)
+    return replace(command, lane=lane)
+
+
+def _lane_exists(lane: int | None, session: Session) -> None:
     count = lane_count(session)
-    if lane > count:
+    if lane is not None and lane > count:
         raise StoreError(f"session '{session.name}' has no lane {lane}: it runs "
                          f"{count} lane{'s' if count > 1 else ''} (avo run --lanes N)")
-    return replace(command, lane=lane)
 
 
 def lane_count(session: Session) -> int:
