@@ -83,5 +83,6 @@ def tuner_run(target: str, sessions: Path, session: str, cwd: Path, steps: int =
                "--headless", "--operator", "tuner", "--max-steps", str(steps), "--quick",
                "--rng-seed", "1", "--gate-cap", str(SHORT_GATE_CAP_S), cwd=cwd)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"run ended: step budget reached ({steps} of {steps})" in done.stdout, done.stdout
+    ended = f"run ended: limit reached: {steps} of {steps} steps this run (--max-steps)"
+    assert ended in done.stdout, done.stdout
     return done.stdout

@@ -54,7 +54,8 @@ def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, s
         assert "thinking" not in server.requests[0].body
     out = done.stdout
     assert "commit   v1 from v0 by agent" in out
-    assert "step 2 done" in out and "run ended: step budget reached (2 of 2)" in out
+    assert "step 2 done" in out
+    assert "run ended: limit reached: 2 of 2 steps this run (--max-steps)" in out
     with Session.open(tmp_path / "agent-1", writable=False) as session:
         assert session.head.author == "agent"
         stored = session.meta["settings"]["agent"]

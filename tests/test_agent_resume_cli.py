@@ -125,7 +125,7 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
     assert any(IDEA in idea for idea in record["ideas"]), record
     assert state["status"] != "crashed", state
     assert not (directory / "drafts" / "conversation.json").exists()  # dropped with the step
-    assert "run ended: step budget reached (1 of 1)" in resumed_run.stdout
+    assert "run ended: limit reached: 1 of 1 steps this run (--max-steps)" in resumed_run.stdout
 
 
 def test_an_api_that_does_not_answer_stops_a_new_run_before_anything_is_created(

@@ -45,7 +45,7 @@ async def test_the_app_starts_its_ended_run_again_as_avo_run_resumes_it(tmp_path
             first = client.engine
             await until(pilot, lambda: not client.live() and app.state.status == "finished",
                         timeout=180)
-            assert app.state.reason == "step budget reached (1 of 1)"
+            assert app.state.reason == "limit reached: 1 of 1 steps this run (--max-steps)"
 
             await pilot.press("R")
             await pilot.pause()
@@ -58,10 +58,11 @@ async def test_the_app_starts_its_ended_run_again_as_avo_run_resumes_it(tmp_path
                 and "this run stops after 1 step" in n.message for n in app._notifications))
             assert client.engine is not first
             await until(pilot, lambda: not client.live() and app.state.reason
-                        == "step budget reached (1 of 1 in this run; 2 in the session)",
+                        == "limit reached: 1 of 1 steps this run (--max-steps); 2 in the session",
                         timeout=180)
             await pilot.press("q")
     with Session.open(root / "again", writable=False) as session:
         assert session.run_state.step == 2
     log = (root / "again" / OUTPUT_LOG).read_text()
-    assert log.count("step budget reached") == 2, log  # both runs wrote the session's log
+    # both runs wrote the session's log
+    assert log.count("limit reached: 1 of 1 steps this run") == 2, log

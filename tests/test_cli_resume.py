@@ -16,6 +16,7 @@ from engine_helpers import SHORT_GATE_CAP_S, TARGET
 
 from avo_tui.cli import main
 from avo_tui.engine import RunSettings
+from avo_tui.engine.client import RunClient, RunStatus
 from avo_tui.store import OperatorPayload, Score, Session, payload_of
 
 SEED = Path(__file__).resolve().parents[1] / "kernels" / "cpu" / "attention.c"
@@ -52,14 +53,15 @@ def test_max_steps_on_a_resume_counts_the_steps_of_that_run(
     path = quick_session(root, "r")
     code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "1")
     assert code == 0, out + err
-    assert "run ended: step budget reached (1 of 1)." in out
+    assert "run ended: limit reached: 1 of 1 steps this run (--max-steps)." in out
     assert state(path)[0] == 1
 
     code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "2")
     assert code == 0, out + err
     assert re.search(r"resuming 'r' at v\d+ with the tuner: step 1", out), out
     assert "; this run stops after 2 steps" in out
-    assert "run ended: step budget reached (2 of 2 in this run; 3 in the session)." in out
+    assert ("run ended: limit reached: 2 of 2 steps this run (--max-steps); 3 in the session."
+            in out)
     step, doc = state(path)
     assert step == 3
     assert doc["budgets"]["max_steps"] is None  # a run's own limit is not kept
@@ -68,6 +70,10 @@ def test_max_steps_on_a_resume_counts_the_steps_of_that_run(
     code, out, err = avo(root, capsys, "run", "--session", "r", "--headless", "--max-steps", "1")
     assert code == 0, out + err
     assert state(path)[0] == 4
+    # a view says the run's own limit, not a budget, and how to go on
+    assert status_of(path) == RunStatus("limit-reached", "limit reached: 1 of 1 steps this run "
+                                        "(--max-steps); 4 in the session; resume with avo run "
+                                        "--session r")
 
 
 def test_a_session_step_budget_still_counts_the_session(
@@ -80,6 +86,29 @@ def test_a_session_step_budget_still_counts_the_session(
     assert code == 0, out + err
     assert "run ended: step budget reached (1 of 1)." in out
     assert state(root / "b")[0] == 1
+    assert status_of(root / "b") == RunStatus("budget-reached", "step budget reached (1 of 1)")
+
+
+def status_of(path: Path) -> RunStatus:
+    client = RunClient(path)
+    try:
+        return client.run_status()
+    finally:
+        client.close()
+
+
+def test_a_run_killed_reads_as_killed_with_how_to_resume(tmp_path: Path) -> None:
+    """kill -9 leaves the state saying running, with no process holding the session: not a
+    clean stop, which would have said ``stopped``."""
+    path = quick_session(tmp_path, "k")
+    with Session.open(path) as session:
+        session.set_state(announce=False, status="running")
+    assert status_of(path) == RunStatus(
+        "killed", "its process died without ending the run (killed, or the machine went "
+        "down); resume with avo run --session k")
+    with Session.open(path) as session:
+        session.set_state(announce=False, status="stopped", reason="stopped from the app")
+    assert status_of(path).name == "stopped"
 
 
 @pytest.fixture
@@ -117,7 +146,7 @@ def test_operator_switches_on_a_resume_and_the_switch_is_kept(
     assert lines[0] == ("operator switched from agent to tuner (kept for later runs; avo run "
                         "--session a --operator agent switches back)")
     assert lines[1].startswith("resuming 'a' at v0 with the tuner: step 0")
-    assert "run ended: step budget reached (1 of 1)." in out
+    assert "run ended: limit reached: 1 of 1 steps this run (--max-steps)." in out
     with Session.open(path, writable=False) as s:
         switches = [payload_of(e) for e in s.events() if e.kind == "operator"]
         authors = {s.attempt(f"a{n}").author for n in range(1, s.attempt_count + 1)}

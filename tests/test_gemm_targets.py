@@ -102,7 +102,7 @@ def test_a_headless_tuner_run_on_the_cpu_target_records_its_attempts(tmp_path: P
                "--session", "gemm", "--headless", "--operator", "tuner", "--max-steps", "2",
                "--quick", "--rng-seed", "3", "--gate-cap", str(SHORT_GATE_CAP_S), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "run ended: step budget reached (2 of 2)" in done.stdout
+    assert "run ended: limit reached: 2 of 2 steps this run (--max-steps)" in done.stdout
     with Session.open(sessions / "gemm", writable=False) as session:
         assert session.meta["target"] == str(CPU_TARGET)
         assert session.run_state.step == 2

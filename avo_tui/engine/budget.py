@@ -18,6 +18,7 @@ from typing import Any
 from ..store import RunState, StepPayload, Version
 
 SESSION_FIELDS = ("max_steps", "hours", "max_cost_usd", "max_tokens")
+RUN_LIMIT = "limit reached"  # how the reason for ending at this run's own --max-steps begins
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ class Usage:
         """Why the run must finish (steps or hours), or None while both have room."""
         done = self.steps - budgets.run_from
         if budgets.run_steps is not None and done >= budgets.run_steps:
-            where = f" in this run; {self.steps} in the session" if budgets.run_from else ""
-            return f"step budget reached ({done} of {budgets.run_steps}{where})"
+            # this run's own limit, not the session's budget: the next run may go on
+            where = f"; {self.steps} in the session" if budgets.run_from else ""
+            return f"{RUN_LIMIT}: {done} of {budgets.run_steps} steps this run (--max-steps){where}"
         if budgets.max_steps is not None and self.steps >= budgets.max_steps:
             return f"step budget reached ({self.steps} of {budgets.max_steps})"
         if budgets.hours is not None and self.seconds >= budgets.hours * 3600:

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..store import Event, EventKind, RunState, Session, StoreError
 from ..store.lock import LockHolder, SessionLock
 from . import commands as cmd
-from .budget import Budgets, Usage
+from .budget import RUN_LIMIT, Budgets, Usage
 from .engine import Engine
 from .inbox import queued, send
 
@@ -42,7 +42,8 @@ class Delivery(enum.Enum):
 class RunStatus:
     """What the status bar says about the run."""
 
-    name: str  # running, paused, stalled, budget-reached, stopped, finished, crashed
+    # running, paused, stalled, limit-reached, budget-reached, stopped, killed, finished, crashed
+    name: str
     reason: str = ""
 
 
@@ -71,7 +72,8 @@ class RunClient:
         self.launched: Restarted | None = None  # the headless run this view started last
         self.session = Session.open(directory, writable=False)
         self.cursor = 0  # the last event seq handed to the view
-        self.stalled = False  # the supervisor intervened and nothing was committed since
+        # why the supervisor intervened, while nothing was committed since; "" when it did not
+        self.stalled = ""
         self._engine_thread: threading.Thread | None = None
         self._delivery = threading.Lock()  # a send and the end of the engine thread
         self._engine_ended = False
@@ -250,10 +252,10 @@ class RunClient:
         if events:
             self.cursor = events[-1].seq
         for event in events:
-            if event.kind == EventKind.SUPERVISOR:
-                self.stalled = True
+            if event.kind == EventKind.SUPERVISOR and event.data.get("action") == "redirect":
+                self.stalled = str(event.data.get("reason") or "the search stalled")
             elif event.kind == EventKind.COMMIT:
-                self.stalled = False
+                self.stalled = ""
         return events
 
     def skip_to(self, seq: int) -> None:
@@ -287,16 +289,22 @@ class RunClient:
         return dict(host) if isinstance(host, dict) else {}
 
     def run_status(self) -> RunStatus:
+        """The run's status as the views name it, and why: the stored status, told apart
+        where one name would say two things (a run killed is no clean stop; a run's own
+        --max-steps is no session budget; a stall says what the supervisor does)."""
         state = self.run_state()
         status, reason = state.status, state.reason
-        if status == "running" and not self.live():
-            return RunStatus("stopped", "no process is running it")
-        if status == "paused" and "budget" in reason:
-            return RunStatus("budget-reached", reason)
-        if status == "finished":
+        resume = f"resume with avo run --session {self.directory.name}"
+        if status == "running" and not self.live():  # a clean end would have said so
+            return RunStatus("killed", f"its process died without ending the run (killed, or "
+                                       f"the machine went down); {resume}")
+        if status == "finished" and reason.startswith(RUN_LIMIT):
+            return RunStatus("limit-reached", f"{reason}; {resume}")
+        if status in ("paused", "finished") and "budget" in reason:
             return RunStatus("budget-reached", reason)
         if status == "running" and self.stalled:
-            return RunStatus("stalled", "the supervisor is redirecting the operator")
+            return RunStatus("stalled", f"{self.stalled}: the supervisor is redirecting the "
+                                        "search to other directions until a commit")
         return RunStatus(status, reason)
 
     def close(self) -> None:

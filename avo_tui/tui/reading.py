@@ -50,6 +50,8 @@ CHART_POINTS = 500
 # An error event older than this when read (on attaching, say) is shown in the output but not
 # raised as a notification: it is not news.
 FRESH_ERROR_S = 60.0
+# States whose name alone does not say what happened: the status bar gives their reason too.
+EXPLAINED = frozenset({"stalled", "killed", "limit-reached"})
 
 
 Job = Callable[["SessionReader"], Message]
@@ -217,6 +219,7 @@ class SessionReader:
         host = meta.get("host") or {}
         spending = Spending.of(state, self._costs, self._last_step)
         budget, eta, since = "", None, None
+        status = self.client.run_status()
         if self.client.live():
             with contextlib.suppress(TypeError):  # a field of another version: shown without
                 budget, eta = budget_progress(Usage.from_doc(state.usage),
@@ -228,7 +231,8 @@ class SessionReader:
             session=session.name,
             target=str(meta.get("target", "?")),
             operator=with_provider(str(state.operator or meta.get("operator", "?")), meta),
-            state=self.client.run_status().name,
+            state=status.name,
+            note=status.reason if status.name in EXPLAINED else "",
             step=state.step,
             seconds=state.usage_figure("seconds"),
             best=best_text,

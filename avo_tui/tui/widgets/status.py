@@ -20,7 +20,9 @@ STATE_STYLES = {
     "paused": "bold yellow",
     "stalled": "bold dark_orange",
     "budget-reached": "bold red",
+    "limit-reached": "bold yellow",
     "stopped": "bold red",
+    "killed": "bold red",
     "crashed": "bold red",
     "error": "bold red",
     "failed": "bold red",
@@ -49,6 +51,7 @@ class StatusFacts:
     budget: str = ""
     eta_s: float | None = None
     since_commit_s: float | None = None
+    note: str = ""  # what the state means, where its name alone would not say (stalled, killed)
 
 
 def duration(seconds: float) -> str:
@@ -86,6 +89,8 @@ def _parts(f: StatusFacts) -> list[Part]:
             parts.append((6, f" · ${f.version_usd:.2f}/ver", ""))
     if f.device:
         parts.append((5, f" · {f.device}", "dim"))
+    if f.note:  # after the state's facts, as the lanes' bar gives an ended lane's reason
+        parts.append((10, f" · {f.note}", STATE_STYLES.get(f.state, "")))
     return parts
 
 
