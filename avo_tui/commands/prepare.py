@@ -89,8 +89,7 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
         was = session.run_state.operator or settings.operator
         settings = replace(settings, operator=args.operator or was,
                            lanes=resumed_lanes(session, settings.lanes, args.lanes))
-        agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator,
-                               console=console)
+        agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator)
         knowledge = configured_folders(_resumed_knowledge(session, settings, args.knowledge))
         if settings.operator != was:
             _switch_operator(session, was, settings.operator, console)
@@ -137,13 +136,12 @@ def _session_target(session: Session, asked: str | None) -> TargetSpec:
 
 
 def _resumed_agent(
-    name: str, settings: RunSettings, flags: dict[str, Any], asked: str | None,
-    console: Console | None = None,
+    name: str, settings: RunSettings, flags: dict[str, Any], asked: str | None
 ) -> AgentSettings | None:
     """The agent's settings for a resumed session (None for another operator). When the agent
     cannot run, the error says how to go on with the tuner: the command, not just a flag."""
     try:
-        return _agent_settings(settings.operator, settings.agent, flags, console)
+        return _agent_settings(settings.operator, settings.agent, flags)
     except OperatorUnavailable as error:
         if asked:
             raise
@@ -222,7 +220,7 @@ def create(
     target = _new_target(catalog, args)
     budgets = _run_budgets(args, Budgets(), 0)
     operator = args.operator or default_operator(args.provider)
-    agent = _agent_settings(operator, None, _agent_flags(args), console)  # before any work
+    agent = _agent_settings(operator, None, _agent_flags(args))  # fails before any work
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
     folders = configured_folders(knowledge_flags)
     if not args.operator:
@@ -326,8 +324,7 @@ def default_operator(provider: str | None = None) -> str:
 
 
 def _agent_settings(
-    operator: str, stored: dict[str, Any] | None, flags: dict[str, Any],
-    console: Console | None = None,
+    operator: str, stored: dict[str, Any] | None, flags: dict[str, Any]
 ) -> AgentSettings | None:
     """The agent's settings: the session's (or the settings file's for a new session), with
     the flags given; checks that the API answers, takes the key and accepts the settings
@@ -343,7 +340,7 @@ def _agent_settings(
         settings = load_settings().override(**flags)
     from ..operators.agent.preflight import check_api  # loads anthropic: only when it runs
 
-    check_api(settings, say=(lambda line: console.print(escape(line))) if console else None)
+    check_api(settings)
     if settings.price() is None:
         print(f"note: no price is known for {settings.model}, so its cost is not counted; add "
               f'[agent.pricing."{settings.model}"] to the settings file', file=sys.stderr)
