@@ -18,6 +18,7 @@ from avo_tui.cli import main
 from avo_tui.commands.run import _EventPrinter
 from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.evaluation import Worker
+from avo_tui.operators import Operator
 from avo_tui.operators.protocol import StepContext, StepResult
 from avo_tui.store import EventKind, Session
 from avo_tui.views.output_log import OutputLog
@@ -44,22 +45,30 @@ class WrongKeys:
         pass
 
 
-def test_the_headless_console_and_output_log_show_unreadable_events(
-    tmp_path: Path, worker: Worker
-) -> None:
-    session = make_session(tmp_path / "s")
-    engine = Engine(session, WrongKeys(session), Evaluator(TARGET, worker, quick=True),
+def headless_step(session: Session, operator: Operator, worker: Worker,
+                  width: int = 200) -> tuple[str, str]:
+    """One step of ``operator`` on a live engine, wired as ``avo run --headless`` wires it
+    (commands/run.py): what the console printer printed and what output.log holds."""
+    engine = Engine(session, operator, Evaluator(TARGET, worker, quick=True),
                     budgets=Budgets(max_steps=1))
     output_log = OutputLog(session.directory, "GFLOP/s")
-    console = Console(file=io.StringIO(), width=200, highlight=False, soft_wrap=True)
+    console = Console(file=io.StringIO(), width=width, highlight=False, soft_wrap=True)
     engine.subscribe(output_log)
     engine.subscribe(_EventPrinter(console, "GFLOP/s"))
     with session:
         assert "step budget" in engine.run()
         output_log.close()
-        errors = [e.data for e in session.events() if e.kind == EventKind.ERROR]
     printed = console.file.getvalue()  # type: ignore[attr-defined]
-    logged = (session.directory / "output.log").read_text()
+    return printed, (session.directory / "output.log").read_text()
+
+
+def test_the_headless_console_and_output_log_show_unreadable_events(
+    tmp_path: Path, worker: Worker
+) -> None:
+    session = make_session(tmp_path / "s")
+    printed, logged = headless_step(session, WrongKeys(session), worker)
+    with Session.open(session.directory, writable=False) as reader:
+        errors = [e.data for e in reader.events() if e.kind == EventKind.ERROR]
     for shown in (printed, logged):
         assert "plan     (unreadable event: PlanPayload: no 'text')" in shown
         assert "error    (unreadable event: ErrorPayload: no 'message')" in shown

@@ -23,6 +23,7 @@ from tinydb.table import Document
 
 from .atomic import fsync_dir
 from .blobs import BLOBS, BlobStore
+from .clip import EVENT_TEXT_CHARS, clip
 from .diff import diff_files
 from .drafts import Drafts
 from .errors import (
@@ -278,6 +279,8 @@ class Session(SessionReading):
         self.lineage.add(version)
 
     def _insert_event(self, kind: str, data: dict[str, Any]) -> Event:
+        data = {key: clip(value, EVENT_TEXT_CHARS) if isinstance(value, str) else value
+                for key, value in data.items()}  # whole, bar a runaway (clip.py says why)
         event = Event(self._last_seq + 1, time.time(), str(kind), data)
         table, doc_id = self._locate(EVENTS, event.seq)
         self._db.table(table).insert(Document(event.to_doc(), doc_id=doc_id))
@@ -373,7 +376,7 @@ class Session(SessionReading):
         self._set_state(**(state or {}), head=version.id)
         self._insert_payload(
             CommitPayload(version.id, parent.id, author, score.gmean if score else None,
-                          message[:200], lane=lane),
+                          message, lane=lane),
         )
         return version
 
@@ -425,7 +428,7 @@ class Session(SessionReading):
         self._db.table(table).insert(Document(attempt.to_doc(), doc_id=doc_id))
         self._attempt_count = attempt.number
         self._insert_payload(AttemptPayload(attempt.id, attempt.outcome, attempt.base,
-                                            attempt.detail[:200], lane=attempt.lane))
+                                            attempt.detail, lane=attempt.lane))
         return attempt
 
     # -- suspects: flagged results held for the operator -------------------------------------

@@ -33,6 +33,7 @@ from ..store import (
     UnreadablePayload,
     payload_of,
 )
+from ..store.clip import clip
 from .attempts import outcome_style
 
 ENDED = ("finished", "stopped", "interrupted", "crashed")
@@ -62,7 +63,7 @@ def payload_line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
 def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
     match payload:
         case UnreadablePayload(kind=kind, problem=problem):
-            return f"[dim]{escape(kind):<8} (unreadable event: {escape(problem[:120])})[/]"
+            return f"[dim]{escape(kind):<8} (unreadable event: {escape(clip(problem, 120))})[/]"
         case SessionPayload(action="created", seed=str(seed)):
             return f"[dim]session  created: {escape(seed)}[/]"
         case PlanPayload(text=text):
@@ -85,9 +86,9 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
             return f"[yellow]resumed[/]  {escape(message)}"
         case ToolCallPayload():
             style = "red" if payload.error else "dim"
-            result = payload.result.splitlines()
-            return (f"[{style}]tool     {escape(payload.tool)} {escape(payload.input)[:100]} -> "
-                    f"{escape(result[0][:100]) if result else ''}[/]")
+            result = payload.result.splitlines()  # one line: the whole is in the transcript
+            return (f"[{style}]tool     {escape(payload.tool)} {escape(clip(payload.input, 100))}"
+                    f" -> {escape(clip(result[0], 160)) if result else ''}[/]")
         case HintPayload():
             return _told("hint", payload.action, payload.text, payload.note)
         case GuidancePayload():

@@ -34,6 +34,7 @@ from ...store import (
     ToolCallPayload,
     Version,
 )
+from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
 from . import brief, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
@@ -313,7 +314,7 @@ class _Step:
             if reason == "tool_use":
                 committed = self._run_tools(turn)
                 if committed:
-                    return f"committed {committed.id}: {committed.message[:200]}", committed
+                    return f"committed {committed.id}: {_clip(committed.message, 200)}", committed
                 self._save()
             elif reason == "pause_turn":
                 self._save()
@@ -494,8 +495,7 @@ def _cached_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _clip(text: str, limit: int = SUMMARY_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text.strip(), limit)
 
 
 def _clip_output(text: str, limit: int) -> str:
