@@ -62,13 +62,15 @@ def add_command(
 
 
 def checked_number(text: str, kind: type[int] | type[float] = float, *,
-                   zero: bool = False) -> float:
+                   zero: bool = False, most: float | None = None) -> float:
     """The one rule for every number an operator types, as an option or in ``avo send``: a
-    finite number of ``kind``, not negative, and not zero unless ``zero`` (where it means
-    something). ValueError says what is wrong, in words for the operator."""
+    finite number of ``kind``, not negative, not zero unless ``zero`` (where it means
+    something), and not above ``most`` (every count has a ceiling: a typo of a few zeros is
+    refused before anything is written). ValueError says what is wrong, in words for the
+    operator."""
     try:
         value = kind(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         article = "an integer" if kind is int else "a number"
         raise ValueError(f"must be {article}, got {text!r}") from None
     if not math.isfinite(value):
@@ -76,26 +78,54 @@ def checked_number(text: str, kind: type[int] | type[float] = float, *,
     if value < 0 or (value == 0 and not zero):
         bound = "0 or more" if zero else "a positive number"
         raise ValueError(f"must be {bound}, got {text!r}")
+    if most is not None and value > most:
+        shown = f"{int(most):,}" if float(most).is_integer() else f"{most:,g}"
+        raise ValueError(f"must be at most {shown}, got {text!r}")
     return value
 
 
 class NumberOption:
     """An argparse type for a numeric option, by checked_number's rule; every numeric option
-    of every command uses one (a test walks the parser to hold them all to it)."""
+    of every command uses one, each with its ceiling (a test walks the parser to hold them
+    all to it)."""
 
-    def __init__(self, kind: type[int] | type[float], zero: bool = False) -> None:
-        self.kind, self.zero = kind, zero
+    def __init__(self, kind: type[int] | type[float], most: float, zero: bool = False) -> None:
+        self.kind, self.zero, self.most = kind, zero, most
         self.__name__ = kind.__name__  # argparse names the type in some of its messages
 
     def __call__(self, text: str) -> float:
         try:
-            return checked_number(text, self.kind, zero=self.zero)
+            return checked_number(text, self.kind, zero=self.zero, most=self.most)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
 
-positive_int, positive_float = NumberOption(int), NumberOption(float)
-count = NumberOption(int, zero=True)  # 0 or more: input seeds, counts that may be none
+# The ceilings (docs/app.md, "Bounds"): each far above any sensible value, so that only a typo
+# meets one. Lanes are bounded again against the machine when a run starts (engine/lanes.py).
+MOST_STEPS = 10_000_000  # years of steps at a step a second
+MOST_HOURS = 24 * 366.0  # a year
+MOST_COST_USD = 1_000_000.0
+MOST_TOKENS = 10**12
+MOST_OUTPUT_TOKENS = 1_000_000  # max_tokens of one response; the model's own limit is lower
+MOST_SECONDS = 24 * 3600.0  # a timeout or a gate cap: a day
+MOST_PERCENT = 100.0
+MOST_SEED = 2**32 - 1  # a seed the random generators of Python, numpy and torch all take
+MOST_SHOWN = 1_000_000  # rows or sections a listing shows
+MOST_WORKERS = 1024  # Ray actors; CPU workers are bounded by the cores too (pool/)
+
+positive_int, positive_float = NumberOption(int, MOST_STEPS), NumberOption(float, MOST_HOURS)
+
+
+def bounded_int(most: float) -> NumberOption:
+    return NumberOption(int, most)
+
+
+def bounded_float(most: float) -> NumberOption:
+    return NumberOption(float, most)
+
+
+seed_number = NumberOption(int, MOST_SEED, zero=True)  # 0 or more: a random seed
+count = seed_number
 
 
 def session_name(text: str) -> str:

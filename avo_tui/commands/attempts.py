@@ -22,7 +22,7 @@ from ..views.attempts import (
     select_attempts,
 )
 from ..views.ratios import RatioColumn, session_column
-from . import Subcommands, add_command, positive_int, session_name
+from . import MOST_SHOWN, Subcommands, add_command, bounded_int, session_name
 from .tables import FittedTable, listing_console
 
 SHOWN = 50
@@ -157,7 +157,7 @@ def register(sessions: Subcommands) -> None:
                    help="only the attempts that failed (did not compile, incorrect, timed out, "
                    "crashed ...)")
     p.add_argument("--all", action="store_true", help=f"list every one, not the latest {SHOWN}")
-    p.add_argument("--limit", type=positive_int, default=SHOWN, metavar="N",
+    p.add_argument("--limit", type=bounded_int(MOST_SHOWN), default=SHOWN, metavar="N",
                    help=f"list the latest N (default {SHOWN})")
     p.add_argument("--log", action="store_true",
                    help="with ID: print the evaluation's log as the evaluator wrote it (JSON)")

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..engine.launch import choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.candidate import CandidateError, apply_knobs, infer_target
-from . import Subcommands, add_command, count, positive_float
+from . import MOST_SECONDS, Subcommands, add_command, bounded_float, seed_number
 from .tables import figure, listing_console, times
 
 EXIT_REJECTED = 3
@@ -155,7 +155,8 @@ def register(commands: Subcommands) -> None:
         help="time the target's short grid (every edge shape is still checked)",
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    p.add_argument("--seed", type=count, help="input seed, to reproduce an earlier evaluation")
+    p.add_argument("--seed", type=seed_number,
+                   help="input seed, to reproduce an earlier evaluation")
     p.add_argument(
         "--knob",
         action="append",
@@ -164,7 +165,7 @@ def register(commands: Subcommands) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=positive_float,
+        type=bounded_float(MOST_SECONDS),
         metavar="S",
         help="seconds without progress before the kernel is presumed hung (default: the target's)",
     )

@@ -12,7 +12,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from ..knowledge import KnowledgeBase, configured_folders
-from . import Subcommands, add_command, positive_int
+from . import MOST_SHOWN, Subcommands, add_command, bounded_int
 
 EPILOG = """\
 The knowledge base is the notes installed with avo-tui (knowledge/ of the checkout when avo
@@ -46,8 +46,8 @@ def register(commands: Subcommands) -> None:
                     "FILE#heading with its score and a snippet (feed the reference to "
                     "avo kb show).", EPILOG)
     p.add_argument("query", nargs="+", help="a question or keywords (quote it or not)")
-    p.add_argument("--limit", type=positive_int, default=5, metavar="N", help="at most N sections "
-                   "(default 5)")
+    p.add_argument("--limit", type=bounded_int(MOST_SHOWN), default=5, metavar="N",
+                   help="at most N sections (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     _knowledge_option(p)
 

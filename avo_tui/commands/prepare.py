@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..engine import Budgets, Evaluator, RunSettings, SupervisorLimits, create_session, seed_files
-from ..engine.lanes import describe_lanes, resumed_lanes
+from ..engine.lanes import check_lanes, describe_lanes, resumed_lanes
 from ..engine.launch import (
     choose_seed,
     gpu_arch,
@@ -33,7 +33,7 @@ from ..knowledge import configured_folders, flag_folders
 from ..operators import OperatorUnavailable, operator_names
 from ..operators.agent import AgentSettings, load_settings
 from ..operators.agent.settings import agent_default
-from ..pool import WorkerPool, check_flags, evaluation_pool
+from ..pool import WorkerPool, check_flags, evaluation_pool, visible_gpus
 from ..store import OperatorPayload, Session, SessionCatalog, StoreError
 from ..views.events import counted
 
@@ -87,14 +87,22 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
             console.print(f"note: {escape(changed)}")
         budgets = _resumed_budgets(session, settings, args)
         was = session.run_state.operator or settings.operator
-        settings = replace(settings, operator=args.operator or was,
-                           lanes=resumed_lanes(session, settings.lanes, args.lanes))
+        # every check before anything is written: a refused value leaves the session as it was
+        placement = _placement(args, session, settings, target)
+        lanes = resumed_lanes(session, settings.lanes, args.lanes,
+                              worker_count(target, ray=args.ray, **placement))
+        settings = replace(settings, operator=args.operator or was, lanes=lanes.count)
         agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator)
+        if lanes.note:
+            print(lanes.note, file=sys.stderr)
+        if lanes.keep is not None:
+            session.set_state(lane_count=lanes.keep, announce=False)
+        if args.gpus is not None or args.workers is not None:
+            session.set_state(announce=False, **placement)
         knowledge = configured_folders(_resumed_knowledge(session, settings, args.knowledge))
         if settings.operator != was:
             _switch_operator(session, was, settings.operator, console)
-        pool = evaluation_pool(target, **_placement(args, session, settings, target),
-                               ray=args.ray, name=session.name)
+        pool = evaluation_pool(target, **placement, ray=args.ray, name=session.name)
     except BaseException:
         session.close()
         raise
@@ -178,8 +186,8 @@ def _resumed_knowledge(
 def _placement(
     args: argparse.Namespace, session: Session, settings: RunSettings, target: TargetSpec
 ) -> dict[str, Any]:
-    """Where a resumed run evaluates: --gpus and --workers as given now (checked, and kept in
-    the state for later runs), else as the session last had them."""
+    """Where a resumed run evaluates: --gpus and --workers as given now (checked; the caller
+    keeps them in the state for later runs), else as the session last had them."""
     kept = session.run_state
     placement: dict[str, Any] = {
         "gpus": kept.gpus if kept.gpus is not None else settings.gpus,
@@ -188,8 +196,19 @@ def _placement(
     if given:
         check_flags(target, args.gpus, args.workers, args.ray)
         placement |= given
-        session.set_state(announce=False, **placement)
     return placement
+
+
+def worker_count(target: TargetSpec, *, gpus: str | None, workers: int | None,
+                 ray: str | None) -> int | None:
+    """How many evaluation workers a run has: one per GPU named, else --workers on the CPU
+    target or under Ray, else one. None under Ray without --workers (one per GPU of the
+    cluster, known once it is joined)."""
+    if ray:
+        return workers
+    if gpus is not None:
+        return len(visible_gpus()) if gpus == "all" else len(gpus.split(","))
+    return (workers or 1) if target.device == "cpu" else 1
 
 
 def _resume_line(session: Session, budgets: Budgets, operator: str) -> str:
@@ -220,6 +239,8 @@ def create(
     target = _new_target(catalog, args)
     budgets = _run_budgets(args, Budgets(), 0)
     operator = args.operator or default_operator(args.provider)
+    check_lanes(args.lanes or len(operator_names(operator)),
+                worker_count(target, gpus=args.gpus, workers=args.workers, ray=args.ray))
     agent = _agent_settings(operator, None, _agent_flags(args))  # fails before any work
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
     folders = configured_folders(knowledge_flags)

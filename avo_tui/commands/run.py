@@ -22,22 +22,30 @@ from rich.text import Text
 from ..engine import Engine, Stop
 from ..engine.alerts import AlertCommand
 from ..engine.client import Restart, Restarted, RunClient
-from ..engine.lanes import lane_lines, lane_operators_for_run
+from ..engine.lanes import LANES_PER_WORKER, lane_lines, lane_operators_for_run
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL
 from ..operators.agent.models import EFFORT_LEVELS
 from ..operators.agent.settings import DEFAULT_EFFORT, PROVIDERS
 from ..pool import parse_gpus
-from ..store import Event, Session, SessionCatalog, StoreError
+from ..store import MOST_LANES, Event, Session, SessionCatalog, StoreError
 from ..views.events import event_line
 from ..views.output_log import OutputLog
 from ..views.ratios import session_column
 from . import (
+    MOST_COST_USD,
+    MOST_HOURS,
+    MOST_OUTPUT_TOKENS,
+    MOST_PERCENT,
+    MOST_SECONDS,
+    MOST_STEPS,
+    MOST_TOKENS,
+    MOST_WORKERS,
     Subcommands,
     add_command,
-    count,
-    positive_float,
-    positive_int,
+    bounded_float,
+    bounded_int,
+    seed_number,
     session_name,
     session_ref,
 )
@@ -387,10 +395,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "else tuner); on a resume, switch the session to it (kept for later runs). "
                    "Several, comma-separated, take the lanes in turn: --lanes 4 --operator "
                    "agent,tuner runs agent, tuner, agent, tuner")
-    p.add_argument("--lanes", type=positive_int, metavar="N",
+    p.add_argument("--lanes", type=bounded_int(MOST_LANES), metavar="N",
                    help="run N operators on the session at once, each with its own workspace, "
                    "conversation and plan, all committing through the one gate (default: one "
-                   "per operator named, else the session's, else 1); kept for later runs")
+                   "per operator named, else the session's, else 1); kept for later runs. At "
+                   f"most {LANES_PER_WORKER} per evaluation worker (a GPU, or a CPU worker): "
+                   "each lane waits for a free worker for every evaluation, so more would only "
+                   f"queue; and never more than {MOST_LANES}, whatever the machine"),
     p.add_argument("--seed", type=Path, metavar="PATH",
                    help="seed kernel file or folder (default: the target's seed in kernels/)")
     p.add_argument("--from", dest="origin", type=session_ref, metavar="SESSION[:VERSION]",
@@ -398,13 +409,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "best), e.g. move an MHA kernel to --target gqa")
     p.add_argument("--headless", action="store_true",
                    help="no app: print one line per event (watch it later with avo attach)")
-    p.add_argument("--max-steps", type=positive_int, metavar="N",
+    p.add_argument("--max-steps", type=bounded_int(MOST_STEPS), metavar="N",
                    help="stop after N steps of this run (a resume does N more)")
-    p.add_argument("--hours", type=positive_float, metavar="H",
-                   help="stop once the session has run H hours, every run of it counted")
-    p.add_argument("--max-cost", type=positive_float, metavar="USD",
+    p.add_argument("--hours", type=bounded_float(MOST_HOURS), metavar="H",
+                   help="stop once the session has run H hours, every run of it counted "
+                   "(a year at most)")
+    p.add_argument("--max-cost", type=bounded_float(MOST_COST_USD), metavar="USD",
                    help="pause once the agent has spent this much in the session")
-    p.add_argument("--token-budget", type=positive_int, metavar="N",
+    p.add_argument("--token-budget", type=bounded_int(MOST_TOKENS), metavar="N",
                    help="pause once the agent has used N tokens in the session")
     agent = p.add_argument_group(
         "agent", "override the settings file ([agent] in $AVO_SETTINGS or "
@@ -415,7 +427,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                        help="where Claude is served (default: settings file, else anthropic); "
                        "bedrock and vertex need pip install 'avo-tui[bedrock]' or "
                        "'avo-tui[vertex]', a gateway its base_url (docs/agent.md)")
-    agent.add_argument("--max-output-tokens", type=positive_int, metavar="N",
+    agent.add_argument("--max-output-tokens", type=bounded_int(MOST_OUTPUT_TOKENS), metavar="N",
                        help="max_tokens of each response")
     agent.add_argument("--thinking", metavar="MODE",
                        help="'adaptive' (default), 'off', or a thinking budget in tokens")
@@ -428,11 +440,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                        "besides knowledge/ (repeat for several; kept with the session)")
     p.add_argument("--quick", action="store_true",
                    help="score on the target's quick grid (new sessions only)")
-    p.add_argument("--noise-floor", type=positive_float, default=0.5, metavar="PCT",
+    p.add_argument("--noise-floor", type=bounded_float(MOST_PERCENT), default=0.5,
+                   metavar="PCT",
                    help="where the best cannot be timed beside a candidate (it no longer "
                    "builds): the least gain over its stored score, in percent (default 0.5; "
                    "the measured noise is used when larger)")
-    p.add_argument("--gate-cap", type=positive_float, metavar="SECONDS",
+    p.add_argument("--gate-cap", type=bounded_float(MOST_SECONDS), metavar="SECONDS",
                    help="longest the commit gate measures one close decision (default: 60 on a "
                    "GPU target, 10 on the CPU); clear cases end in seconds (new sessions only)")
     p.add_argument("--gpus", type=gpus_flag, metavar="all|0,1,3",
@@ -440,15 +453,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "evaluation at a time: 'all', or numbers as CUDA counts them (default: one "
                    "GPU). Evaluations run side by side when several are asked for at once; "
                    "kept for later runs of the session")
-    p.add_argument("--workers", type=positive_int, metavar="N",
+    p.add_argument("--workers", type=bounded_int(MOST_WORKERS), metavar="N",
                    help="evaluation workers where no GPU is named: worker processes on the CPU "
-                   "target (they share its cores, so timings slow each other), or Ray actors "
-                   "with --ray (default: 1 on the CPU, one per GPU of a Ray cluster); kept for "
-                   "later runs")
+                   "target (they share its cores, so timings slow each other: at most one per "
+                   "core), or Ray actors with --ray (default: 1 on the CPU, one per GPU of a "
+                   "Ray cluster); kept for later runs")
     p.add_argument("--ray", metavar="auto|ADDRESS",
                    help="evaluate in Ray actors, one whole GPU each (auto: the cluster this "
                    "machine joined with ray start); the session stays here. Needs "
                    "pip install 'avo-tui[ray]'")
-    p.add_argument("--timeout", type=positive_float, metavar="S",
+    p.add_argument("--timeout", type=bounded_float(MOST_SECONDS), metavar="S",
                    help="kill an evaluation silent this long (default: the target's)")
-    p.add_argument("--rng-seed", type=count, metavar="N", help="seed the tuner's random choices")
+    p.add_argument("--rng-seed", type=seed_number, metavar="N",
+                   help="seed the tuner's random choices")

@@ -12,8 +12,18 @@ from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.candidate import load_sources
 from ..operators.hints import declared_knobs, read_knob_request, refusal
-from ..store import RunState, Session, SessionCatalog, StoreError
-from . import Subcommands, add_command, checked_number, positive_int, session_name
+from ..store import MOST_LANES, RunState, Session, SessionCatalog, StoreError
+from . import (
+    MOST_COST_USD,
+    MOST_HOURS,
+    MOST_STEPS,
+    MOST_TOKENS,
+    Subcommands,
+    add_command,
+    bounded_int,
+    checked_number,
+    session_name,
+)
 
 ACTIONS = ("pause", "resume", "stop", "hint", "guide", "rollback", "edit", "budget", "approve",
            "reject", "drop")
@@ -23,6 +33,8 @@ BUDGET_KEYS = {"cost": "max_cost_usd", "tokens": "max_tokens", "steps": "max_ste
 USED = {"max_cost_usd": "cost_usd", "max_tokens": "tokens", "max_steps": "steps",
         "hours": "seconds"}  # Budgets field -> the Usage figure it limits
 WHOLE = ("max_tokens", "max_steps")
+MOST = {"max_cost_usd": MOST_COST_USD, "max_tokens": MOST_TOKENS, "max_steps": MOST_STEPS,
+        "hours": MOST_HOURS}  # as avo run's --max-cost, --token-budget, --max-steps, --hours
 SHOW_USED = {"max_cost_usd": "${:.2f}", "max_tokens": "{:,.0f} tokens",
              "max_steps": "{:.0f} steps", "hours": "{:.2f} h of running"}
 
@@ -200,7 +212,7 @@ def _budget_limits(words: list[str], state: RunState) -> dict[str, float]:
                 f"cost=40; got {word!r}"
             )
         try:
-            number = checked_number(value)
+            number = checked_number(value, most=MOST[field])
         except ValueError as error:
             raise StoreError(f"budget {key}: {error}") from None
         if field in WHOLE and not number.is_integer():
@@ -228,6 +240,6 @@ def register(commands: Subcommands) -> None:
     p.add_argument("text", nargs="*", help="hint or guidance text, a version, a kernel path, "
                    "or a suspect's attempt id (approve, reject)")
     p.add_argument("-m", "--message", default="edited by hand", help="message of an edit")
-    p.add_argument("--lane", type=positive_int, metavar="K",
+    p.add_argument("--lane", type=bounded_int(MOST_LANES), metavar="K",
                    help="pause, resume, stop, hint or guide lane K alone, in a run of several "
                    "lanes (default: every lane)")

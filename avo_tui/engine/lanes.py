@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..operators import GateAnswer, Operator, operator_names
-from ..store import InFlight, RunState, Session, Version
+from ..store import MOST_LANES, InFlight, RunState, Session, StoreError, Version
 from ..store.run_state import LaneState
 
 CONVERSATION = "conversation"  # the draft holding the agent's step in flight (lane 1's)
@@ -166,14 +166,65 @@ def _number(key: str) -> int:
     return int(key) if key.isdigit() else 0
 
 
-def resumed_lanes(session: Session, stored: int, asked: int | None) -> int:
-    """How many lanes a resumed run has: ``--lanes`` as given now (kept in the state for later
-    runs), else what the session last had."""
-    kept = session.run_state.lane_count or stored
-    if asked and asked != kept:
-        session.set_state(lane_count=asked, announce=False)
-        return asked
-    return kept
+# How many lanes one evaluation worker serves (docs/engine.md, Lanes): a lane waits for a free
+# worker for each evaluation, so past a few per worker, lanes add only a queue (and agent lanes,
+# which spend most of a step thinking, a few keep a worker busy). MOST_LANES bounds them all.
+LANES_PER_WORKER = 4
+
+
+def most_lanes(workers: int | None) -> int:
+    """The most lanes a run evaluating on ``workers`` workers may have; None: not known before
+    the run (a Ray cluster's), and only MOST_LANES bounds them."""
+    if workers is None:
+        return MOST_LANES
+    return max(1, min(MOST_LANES, LANES_PER_WORKER * workers))
+
+
+def check_lanes(count: int, workers: int | None) -> None:
+    """Refuse, in one line, a lane count that this run's evaluation workers cannot serve."""
+    bound = most_lanes(workers)
+    if count <= bound:
+        return
+    if workers is None or bound == MOST_LANES:
+        raise StoreError(f"--lanes {count:,}: a run has at most {MOST_LANES} lanes")
+    raise StoreError(
+        f"--lanes {count:,}: at most {bound} here, {LANES_PER_WORKER} per evaluation worker and "
+        f"this run has {workers} (more lanes only queue; --gpus or --workers gives more workers)")
+
+
+@dataclass(frozen=True)
+class LaneCount:
+    """The lanes of a resumed run: how many, what to keep for later runs (None: as kept), and
+    a note when the kept count cannot run here."""
+
+    count: int
+    keep: int | None = None
+    note: str = ""
+
+
+def resumed_lanes(session: Session, stored: object, asked: int | None,
+                  workers: int | None) -> LaneCount:
+    """How many lanes a resumed run has: ``--lanes`` as given now (checked against the
+    ``workers`` that evaluate; kept for later runs), else what the session last had
+    (``stored``: its settings' count, under the state's). A kept count that is more than this
+    run can serve runs as the most it can, with a note; one above MOST_LANES, which no run can
+    have, is replaced by this run's count from now on. Nothing is written here: the caller
+    keeps it once every check has passed."""
+    raw = session.state.get("lane_count") or stored
+    kept = raw if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1 else 1
+    if asked:
+        check_lanes(asked, workers)
+        return LaneCount(asked, asked if asked != kept else None)
+    bound = most_lanes(workers)
+    if kept <= bound:
+        return LaneCount(kept)
+    count = bound
+    keep = count if kept > MOST_LANES else None
+    why = (f"more than any run can have ({MOST_LANES})" if keep else
+           f"more than {workers} evaluation worker{'s' if workers != 1 else ''} serve "
+           f"({LANES_PER_WORKER} each)")
+    return LaneCount(count, keep, f"note: the session keeps {kept:,} lanes, {why}; this run "
+                     f"has {count} (--lanes N sets the count kept)")
 
 
 def lane_operators_for_run(

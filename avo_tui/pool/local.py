@@ -99,6 +99,10 @@ def check_flags(target: TargetSpec, gpus: str | None, workers: int | None, ray: 
     if workers is not None and target.device != "cpu" and not ray:
         raise GpuSpecError(f"--workers applies to the CPU target and to --ray; {target.name} "
                            "takes --gpus all or --gpus 0,1,... (one worker per GPU)")
+    cores = os.cpu_count() or 1
+    if workers is not None and not ray and workers > cores:
+        raise GpuSpecError(f"--workers {workers:,}: at most {cores} here, one per CPU core (each "
+                           "worker times kernels on the cores the others use)")
 
 
 def gpu_index(host: Mapping[str, object]) -> str | None:

@@ -62,10 +62,11 @@ from .payloads import (
     payload_of,
 )
 from .repair import RepairPlan, apply_repair, plan_repair
-from .run_state import InFlight, RunState
+from .run_state import MOST_LANES, InFlight, RunState
 from .session import SCHEMA_VERSION, Session
 
 __all__ = [
+    "MOST_LANES",
     "NOT_FAILURES",
     "PAYLOAD_TYPES",
     "SCHEMA_VERSION",

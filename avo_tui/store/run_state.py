@@ -21,6 +21,9 @@ from .models import Score, Suspect
 EngineDoc = dict[str, Any]  # a document the engine owns and types itself
 VERSION_KEY = "_v"  # the state document's shape; none: version 1
 VERSION = 2
+# The most lanes a run can have, on any machine (docs/engine.md, Lanes): each is a thread of
+# the one writer and a record in this state. `avo run` bounds them by the machine too.
+MOST_LANES = 64
 RESCORED = "rescored"  # the state's field of rescored versions' scores
 T = TypeVar("T")
 
@@ -136,7 +139,11 @@ class RunState:
         values, problems = read_fields(cls, plain)
         damaged = list(problems)
         suspects = _suspects(doc.get("suspects"), damaged)
-        lanes = _entries(LaneState, "lanes", doc.get("lanes"), damaged)
+        lanes = _entries(LaneState, "lanes", _runnable_lanes(doc.get("lanes"), damaged),
+                         damaged)
+        if isinstance(count := values.get("lane_count"), int) and count > MOST_LANES:
+            values["lane_count"] = MOST_LANES
+            damaged.append(f"lane_count ({count:,}, above {MOST_LANES})")
         rescored = rescored_of(doc.get(RESCORED), damaged)
         return cls(**values, suspects=suspects, lanes=lanes, rescored=rescored,
                    damaged=tuple(sorted(damaged)))
@@ -233,6 +240,23 @@ def rescored_of(doc: object, damaged: list[str] | None = None) -> dict[str, Resc
 
 def _suspects(doc: object, damaged: list[str]) -> dict[str, Suspect]:
     return _entries(Suspect, "suspects", doc, damaged)
+
+
+def _runnable_lanes(doc: object, damaged: list[str]) -> object:
+    """The lanes a run can have, of the state's ``lanes``: those numbered above MOST_LANES
+    (no run can take them up) are left unread, and named once in ``damaged``. A state written
+    with an absurd lane count then reads as fast as any (issue 53: 100,000 lanes took 4 s to
+    read), and the next save of the lanes drops them."""
+    if not isinstance(doc, Mapping):
+        return doc
+    kept = {k: v for k, v in doc.items() if not _above_most(str(k))}
+    if len(kept) < len(doc):
+        damaged.append(f"lanes above {MOST_LANES} ({len(doc) - len(kept):,}, left out)")
+    return kept
+
+
+def _above_most(key: str) -> bool:
+    return key.isascii() and key.isdigit() and (len(key) > 3 or int(key) > MOST_LANES)
 
 
 def _entries(cls: type[T], name: str, doc: object, damaged: list[str]) -> dict[str, T]:
