@@ -345,8 +345,8 @@ def test_a_resume_keeps_the_gpus_unless_given_again(
 def test_a_resume_keeps_the_cpu_workers_unless_given_again(tmp_path: Path) -> None:
     stored_session(tmp_path, "c", "cpu-attention", workers=2)
     assert len(opened(tmp_path, "c")) == 2
-    assert len(opened(tmp_path, "c", workers=3)) == 3
-    assert len(opened(tmp_path, "c")) == 3
+    assert len(opened(tmp_path, "c", workers=1)) == 1  # at most one per core: CI has 2
+    assert len(opened(tmp_path, "c")) == 1
     stored_session(tmp_path, "plain", "cpu-attention")  # a session from before pools
     assert len(opened(tmp_path, "plain")) == 1
 
