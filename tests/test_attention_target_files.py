@@ -10,6 +10,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 from target_spec_facts import ATTENTION_TARGETS, FIXTURE, as_json, facts
 
 from avo_tui.cli import main
@@ -48,6 +49,20 @@ def test_targets_check_takes_cpu_attention_by_name_and_only_its_own_baseline(
     out = capsys.readouterr().out
     assert "baseline torch-sdpa-cpu at" in out and "cudnn" not in out and "fa4" not in out
     assert out.splitlines()[-1] == "target ok: avo run --target cpu-attention --session NAME"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine check runs the seed")
+def test_targets_check_passes_a_gpu_target_without_a_gpu(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/targets.md promises that check compiles a CUDA seed where no GPU is: compiled with
+    the harness's defines (the seed refuses to compile without AVO_HEAD_DIM), and each torch
+    baseline said to need a GPU rather than blamed on one."""
+    assert main(["targets", "check", "mha"]) == 0
+    out = capsys.readouterr().out
+    assert "ok  seed attention_wgmma.cu: compiles (not run: no GPU here)" in out
+    assert "baseline cudnn not checked: no GPU here" in out
+    assert out.splitlines()[-1] == "target ok: avo run --target mha --session NAME"
 
 
 @pytest.mark.parametrize("name", ATTENTION_TARGETS)

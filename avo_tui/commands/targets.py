@@ -101,9 +101,10 @@ def _check_seed(target: TargetSpec, device: str) -> str:
     target on a machine without a GPU); what it scored."""
     if target.device == "cuda" and device != "cuda":
         from ..evaluation.toolchains import get_toolchain
+        from ..evaluation.toolchains.base import define_options
 
         choice = choose_seed(target, None)
-        compiled = get_toolchain("cuda").compile(choice.files)
+        compiled = get_toolchain("cuda").compile(choice.files, define_options(target.defines))
         if not compiled.ok:
             raise TargetFileError(f"the seed {choice.path.name} does not compile: "
                                   f"{_line(compiled.summary())}")

@@ -13,7 +13,7 @@ from .judge import Rejected
 from .results import kernel_identity
 from .stage import Stage
 from .toolchains import ArtifactTampered, CompileResult, ToolchainUnavailable, get_toolchain
-from .toolchains.base import read_artifact
+from .toolchains.base import define_options, read_artifact
 
 
 class Build(Stage):
@@ -41,8 +41,8 @@ class Build(Stage):
         self.progress("compile", ", ".join(sources))
         try:
             toolchain = get_toolchain(self.target.toolchain, self.cache, self.device.arch)
-            options = tuple(f"-D{k}={v}" for k, v in self.target.defines.items())
-            return toolchain.compile(sources, options + self.request.options)
+            return toolchain.compile(sources,
+                                     define_options(self.target.defines) + self.request.options)
         except ToolchainUnavailable as error:
             raise Rejected("toolchain", str(error)) from None
 

@@ -219,14 +219,13 @@ def disassemble(toolchain_name: str, sources: Mapping[str, str], defines: Mappin
                 arch: str) -> str:
     """The SASS of ``sources`` compiled as the evaluator compiles them, for ``arch``."""
     from .toolchains import get_toolchain
-    from .toolchains.base import CompileCache, ToolchainUnavailable
+    from .toolchains.base import CompileCache, ToolchainUnavailable, define_options
 
     command = dump_tool()
     with tempfile.TemporaryDirectory(prefix="avo-sass-") as folder:
         try:
             toolchain = get_toolchain(toolchain_name, CompileCache(Path(folder) / "cache"), arch)
-            compiled = toolchain.compile(dict(sources),
-                                         tuple(f"-D{k}={v}" for k, v in defines.items()))
+            compiled = toolchain.compile(dict(sources), define_options(defines))
         except ToolchainUnavailable as error:
             raise SassUnavailable(str(error)) from None
         if not compiled.ok or compiled.artifact is None:

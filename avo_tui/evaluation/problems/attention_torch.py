@@ -234,6 +234,8 @@ def _fa3_missing() -> str | None:
 def _sdpa_missing(name: str, device: str = "cuda") -> str | None:
     """Why torch's own attention ``name`` (cudnn, flash) cannot run on this GPU, found by
     running it once on a small problem: torch has each only on some architectures."""
+    if device == "cuda" and not torch.cuda.is_available():
+        return "no GPU here (torch sees no CUDA device)"
     small = attention_config(1, 1, 1, 128, 128, False, "bfloat16")
     try:
         inputs = make_inputs(small, torch.Generator(device=device).manual_seed(0), device)
@@ -243,9 +245,17 @@ def _sdpa_missing(name: str, device: str = "cuda") -> str | None:
         if device != "cpu":
             torch.cuda.synchronize()
     except Exception as error:  # torch says "no available kernel", or what else went wrong
-        first = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-        return f"torch cannot run it on this GPU ({type(error).__name__}: {first})"
+        return f"torch cannot run it on this GPU ({type(error).__name__}: {_first_sentence(error)})"
     return None
+
+
+def _first_sentence(error: Exception, limit: int = 200) -> str:
+    """The error's first sentence, cut at a word when it is long (never inside a word)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    sentence = text.split(". ")[0]
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 BASELINES: dict[str, Callable[[Config], BaselineCall]] = {

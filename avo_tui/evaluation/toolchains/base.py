@@ -115,6 +115,11 @@ def read_artifact(result: CompileResult) -> bytes:
     return data
 
 
+def define_options(defines: Mapping[str, object]) -> tuple[str, ...]:
+    """The harness's defines as compiler options, the way every build of a kernel passes them."""
+    return tuple(f"-D{name}={value}" for name, value in defines.items())
+
+
 class Toolchain(Protocol):
     name: str
     source_suffixes: tuple[str, ...]
