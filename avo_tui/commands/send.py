@@ -67,6 +67,13 @@ examples:
   avo send cpu-1 reject a12        drop suspect a12; it is never committed
   avo send cpu-1 drop              remove the commands queued for the next run
 
+In a tuner's session, a hint or guidance is read as knob requests, for any declared knob:
+  a value       keep UNROLL at 8, hold BLOCK_N at 128, BLOCK_Q=64, BLOCK_Q 64
+  as it is      never touch THREADS, don't change STAGES, keep UNROLL
+  only these    only vary BLOCK_K, vary BLOCK_K and UNROLL
+  never a value avoid UNROLL 1, BLOCK_Q != 16
+What it cannot read for sure is refused in one line, before it is sent (docs/engine.md).
+
 A suspect is a result the evaluator flagged as implausible (beyond the hardware peak, beyond the
 target's plausible ratio to the baseline, or a jump over the best beyond the target's limit)
 that the commit gate would otherwise have committed: it is held until you approve or reject it.
