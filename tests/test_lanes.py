@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import FAST, KERNEL, SLOW, TARGET, LiveRun, new_session, slow_seed, start
+from engine_helpers import (
+    FAST,
+    KERNEL,
+    SLOW,
+    TARGET,
+    LiveRun,
+    new_session,
+    repeated,
+    slow_seed,
+    start,
+)
 from test_gpu_pool import GUARD_S, StandIn, h200
 from test_run_cli import STOPPING, avo, wait_until
 
@@ -358,7 +368,10 @@ def test_the_supervisor_redirects_the_stalled_lane_and_the_others_go_on(
 
 
 def evaluate_once(ctx: StepContext) -> StepResult:
-    trial = ctx.evaluate(ctx.session.read_files(ctx.head()), base=ctx.head().id)
+    """A kernel of its lane's own, new to the session: one the session knows is not evaluated
+    again (engine/twins.py)."""
+    files = repeated(ctx.session.read_files(ctx.head()), 2 + (ctx.lane or 0))
+    trial = ctx.evaluate(files, base=ctx.head().id)
     return StepResult(trial.outcome, exhausted=True)
 
 

@@ -111,6 +111,7 @@ class Evaluator:
         incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
         gate: GatePlan | None = None,  # the gate's sequential plan, beside ``incumbent``
         on_lease: Leased | None = None,
+        known: frozenset[str] = frozenset(),  # kernels judged before: built, not timed
     ) -> EvalResult:
         """One evaluation on one leased worker (blocks until one is free). A try lost with its
         worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``.
@@ -123,6 +124,7 @@ class Evaluator:
             previous_best=previous_best,
             incumbent=dict(incumbent) if incumbent is not None else None,
             gate=gate,
+            known_kernels=known,
         )
         lost: list[str] = []
         while len(lost) < MAX_LOST:
@@ -159,6 +161,20 @@ class Evaluator:
         if where:
             result.notes.append(f"on {where}")
         return result
+
+    def unmeasured(self, kernel: str | None, quick: bool) -> EvalResult:
+        """The result of a candidate known before it is built (engine/twins.py): nothing
+        compiled, checked or timed; ``kernel`` is what its twin compiled to, if known."""
+        return EvalResult(
+            target=self.target.name,
+            toolchain=self.target.toolchain,
+            device=self.target.device,
+            unit=self.target.unit,
+            seed=-1,
+            quick=quick or self.quick,
+            kernel_id=kernel,
+            known_kernel=True,
+        )
 
     def _lost(self, request: EvalRequest, lost: list[str]) -> EvalResult:
         """No try came back: no verdict on the candidate, so ``interrupted``."""

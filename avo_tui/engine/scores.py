@@ -28,8 +28,9 @@ from ..store import Score, Version
 
 
 def score_of(result: EvalResult) -> Score | None:
-    """The result's score as it measured it; None for a result that is not correct."""
-    if not result.correct:
+    """The result's score as it measured it; None for a result that is not correct, or one
+    that timed nothing (the best's kernel, or a twin: EvalResult.untimed)."""
+    if not result.correct or result.untimed:
         return None
     return Score(
         gmean=result.geomean,

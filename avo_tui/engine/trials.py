@@ -43,6 +43,7 @@ from .gate import (
 )
 from .lanes import Lane, label_of, moved_note, starting_version
 from .scores import lineage_score, score_of, score_words
+from .twins import Readings, Twin, Twins
 
 
 class Trials:
@@ -50,6 +51,8 @@ class Trials:
 
     def __init__(self, books: RunBooks) -> None:
         self.books = books
+        self.twins = Twins(books.session)
+        self.readings = Readings()
 
     # -- evaluation -------------------------------------------------------------------------------
 
@@ -65,11 +68,20 @@ class Trials:
         carries its lane's label, unless ``labelled`` is false (a hand edit: no lane's)."""
         books = self.books
         quick = quick and not books.evaluator.quick
-        result, beside = self._measure(files, base, author, quick=quick, lane=lane,
-                                       beside_best=True)
         with books.locked():
+            twin = self.twins.of_files(books.session.store_files(files), quick=quick)
+        if twin is not None:  # the very files of a version or attempt: nothing to build
+            result, beside = books.evaluator.unmeasured(twin.kernel, quick), None
+        else:
+            result, beside = self._measure(files, base, author, quick=quick, lane=lane,
+                                           beside_best=True)
+        with books.locked():
+            if beside is not None:
+                self.twins.learn(beside, result.incumbent_kernel_id)
+            if result.known_kernel and twin is None:
+                twin = self.twins.of_kernel(result.kernel_id)
             score = lineage_score(result, beside)
-            outcome, detail = self.classify(result, quick, score, beside)
+            outcome, detail = self.classify(result, quick, score, beside, twin)
             attempt = books.session.record_attempt(
                 files,
                 lane=lane.label if labelled else None,
@@ -80,24 +92,35 @@ class Trials:
                 score=score,
                 log=_result_log(result),
                 idea=idea,
+                kernel=result.kernel_id,
             )
             self._after_evaluation(lane, result)
             # Sources that compile to the same kernel are one candidate to the supervisor too.
-            trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files))
+            trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files),
+                          reading=self.readings.of(twin))
+            if attempt.outcome in TO_THE_GATE:
+                self.readings.keep(trial)
             self.observe(attempt, trial.key, lane)
             books.save()
             books.publish()
         return trial
 
     def classify(self, result: EvalResult, quick: bool = False, score: Score | None = None,
-                 beside: Version | None = None) -> tuple[str, str]:
+                 beside: Version | None = None, twin: Twin | None = None) -> tuple[str, str]:
         """The outcome of a first reading, and why. ``score`` is the one stored for it
         (scores.lineage_score: chained from ``beside``, the version timed beside it, if any);
-        a paired reading is told against ``beside``, whatever the best is by now."""
+        a paired reading is told against ``beside``, whatever the best is by now. A ``twin``
+        (twins.py) is named, and nothing was timed."""
         if result.failure is not None:
             return result.failure.kind, failure_words(result.failure)
+        if twin is not None:
+            stands = self.readings.of(twin)
+            return Outcome.UNCHANGED, twin.words() + (
+                ": nothing new to measure; its first reading stands, and commit asks the gate "
+                "about it" if stands is not None and stands.outcome in TO_THE_GATE
+                else ": nothing new to measure")
         best = self.books.session.best()
-        if result.same_as_incumbent:
+        if result.untimed:
             return Outcome.UNCHANGED, (f"compiles to the same kernel as the best, "
                                        f"{best.id if best else '?'}: nothing new to measure")
         stored = score or score_of(result)
@@ -144,6 +167,9 @@ class Trials:
             if beside_best and not quick and best is not None and best.files != hashes:
                 incumbent = best
             beside = books.session.read_files(incumbent) if incumbent else None
+            # A first reading stops at a kernel judged before; the gate measures what it is
+            # asked about.
+            known = self.twins.kernels() if beside_best else frozenset()
         return books.evaluator.evaluate(
             files,
             previous_best=previous,
@@ -155,6 +181,7 @@ class Trials:
             incumbent=beside,
             gate=gate,
             on_lease=lambda host: self._leased(lane, host),
+            known=known,
         ), incumbent
 
     def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
@@ -238,9 +265,10 @@ class Trials:
         kernel; where the best's side or the worker failed, the decision is re-run at once,
         once, inside this request: the strike makes a second undecided one the kernel's
         rejection."""
-        if trial.outcome not in TO_THE_GATE:
+        gated = trial.for_the_gate()
+        if gated is None:
             return None
-        books = self.books
+        trial, books = gated, self.books
         request = CommitRequest(message, author, transcript, lane)
         with books.gate.lock:
             with books.locked():

@@ -195,6 +195,9 @@ class EvalResult:
     incumbent_kernel_id: str | None = None  # the same for the incumbent, when one was built
     # The candidate is the incumbent's very kernel: nothing was timed, nothing is new.
     same_as_incumbent: bool = False
+    # The candidate is a kernel the session has already judged (EvalRequest.known_kernels):
+    # nothing was checked or timed, its earlier record stands.
+    known_kernel: bool = False
     # What the operator should know about how it was measured (machine load suspected ...).
     notes: list[str] = field(default_factory=list)
     # Beside the best (pipeline.time_beside): sweeps, seconds, the sequential rule's decision
@@ -241,6 +244,12 @@ class EvalResult:
     @property
     def timed(self) -> list[ConfigResult]:
         return [c for c in self.configs if not c.edge]
+
+    @property
+    def untimed(self) -> bool:
+        """Built and recognised (the best's kernel or one judged already), so neither checked
+        nor timed: it has no score of its own."""
+        return self.same_as_incumbent or self.known_kernel
 
     @property
     def geomean(self) -> float:
@@ -321,6 +330,7 @@ class EvalResult:
             "kernel_id": self.kernel_id,
             "incumbent_kernel_id": self.incumbent_kernel_id,
             "same_as_incumbent": self.same_as_incumbent,
+            "known_kernel": self.known_kernel,
             "incumbent_gain": self.incumbent_gain,
             "incumbent_gain_se": self.incumbent_gain_se,
             "incumbent_gain_dof": self.incumbent_gain_dof,
@@ -352,3 +362,6 @@ class EvalRequest:
     # How long the worker's parent waits on a silent worker (Worker.evaluate sets it): a C
     # kernel's launch is ended as a hang well before, so the hang is pinned on its kernel.
     silence_s: float | None = None
+    # Kernel identities the session has judged already (engine/twins.py): a candidate that
+    # builds to one of them is neither checked nor timed (EvalResult.known_kernel).
+    known_kernels: frozenset[str] = frozenset()

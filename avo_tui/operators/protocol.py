@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..evaluation import EvalResult, TargetSpec
-from ..store import Attempt, Payload, Score, Version
+from ..store import TO_THE_GATE, Attempt, Payload, Score, Version
 from ..store.view import SessionView
 
 
@@ -38,10 +38,22 @@ class Trial:
     result: EvalResult
     files: dict[str, str]
     key: str  # hash of the whole source
+    # For a twin of a kernel read earlier in this run (engine/twins.py), not timed again:
+    # that first reading, which the gate is asked about in its place.
+    reading: Trial | None = None
 
     @property
     def outcome(self) -> str:
         return self.attempt.outcome
+
+    def for_the_gate(self) -> Trial | None:
+        """What a commit request takes to the gate: this trial's first reading, or its twin's,
+        where it is one the gate is asked about (a gain, or too noisy to call); else None."""
+        if self.outcome in TO_THE_GATE:
+            return self
+        if self.reading is not None and self.reading.outcome in TO_THE_GATE:
+            return Trial(self.reading.attempt, self.reading.result, self.files, self.key)
+        return None
 
     @property
     def score(self) -> Score | None:

@@ -25,7 +25,7 @@ from typing import Protocol
 from ..evaluation import contract
 from ..evaluation.candidate import apply_knobs
 from ..evaluation.contract import ContractError, Knob
-from ..store import TO_THE_GATE, Outcome, Version
+from ..store import Outcome, Version
 from ..store.blobs import blob_hash
 from ..store.view import SessionView
 from .hints import KnobRequest, declared_knobs, read_knob_request, refusal
@@ -90,7 +90,7 @@ class Tuner:
         ctx.plan(f"{head.id}: {change}")
         trial = ctx.evaluate(candidate, base=head.id, note=change)
         self._source_knobs[tuple(sorted(trial.attempt.files.items()))] = values  # no re-parse
-        to_gate = trial.outcome in TO_THE_GATE
+        to_gate = trial.for_the_gate() is not None
         committed = ctx.commit(trial, f"tuner: {change}") if to_gate else None
         if self._wide_steps:
             self._wide_steps -= 1

@@ -145,6 +145,9 @@ class Attempt:
     version: str | None = None  # set when the attempt became a version
     idea: str | None = None  # what the operator tried, in its own words (the agent's evaluate)
     lane: int | None = None  # the lane that evaluated it, in a run of several (docs/engine.md)
+    # What it compiled to (evaluation.results.kernel_identity), once it was built: a later
+    # candidate of the same kernel is named as its twin before it is timed (engine/twins.py)
+    kernel: str | None = None
 
     @property
     def number(self) -> int:

@@ -394,11 +394,14 @@ class Session(SessionReading):
         version: str | None = None,
         idea: str | None = None,
         lane: int | None = None,
+        kernel: str | None = None,
     ) -> Attempt:
         """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts;
-        ``lane``: the lane that evaluated it, in a run of several."""
+        ``lane``: the lane that evaluated it, in a run of several; ``kernel``: what it compiled
+        to (its kernel identity), if it was built."""
         attempt = replace(self._new_attempt(files, base, author, outcome, detail, score, log,
-                                            transcript, version), idea=idea, lane=lane)
+                                            transcript, version), idea=idea, lane=lane,
+                          kernel=kernel)
         return self._writing(lambda: self._insert_attempt(attempt))
 
     def _new_attempt(

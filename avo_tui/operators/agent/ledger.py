@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ...store import NOT_FAILURES, Attempt, Outcome
+from ...store import Attempt, Outcome
 from . import report
 
 Status = Literal["pending", "tried", "worked", "failed"]
@@ -39,9 +39,12 @@ STOP = frozenset(re.findall(r"\w+", """
     a an and the of to in on for with by from at as is it its this that be or not no again
     measured same try retry keep use using more less than then"""))
 _WORD = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
-# Outcomes that say the idea gave nothing: slower, within the noise, refused by the gate.
-NO_GAIN = frozenset({Outcome.SLOWER, Outcome.WITHIN_NOISE, Outcome.NOT_CONFIRMED,
-                     Outcome.UNCHANGED})
+# Measured outcomes that say the idea gave nothing: slower, within the noise, refused by the
+# gate's measurement.
+NO_GAIN = frozenset({Outcome.SLOWER, Outcome.WITHIN_NOISE, Outcome.NOT_CONFIRMED})
+# Measured outcomes that leave the idea open: a gain not committed yet, a reading too noisy to
+# call, a quick check, a result held for the operator.
+OPEN = frozenset({Outcome.PROMISING, Outcome.INCONCLUSIVE, Outcome.CHECKED, Outcome.SUSPECT})
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,17 @@ def _reason(attempt: Attempt) -> str:
 
 
 def _status(old: Status | None, attempt: Attempt, committed: bool) -> Status:
+    """A direction's state follows what was measured of it: worked once committed; failed
+    when its latest measurement gave nothing; tried when it left the idea open. An attempt
+    that measured nothing (a twin of a known kernel, a compile error, a wrong result) leaves
+    the state as it was: it says nothing of the idea's speed."""
     if committed or attempt.outcome == Outcome.COMMITTED or old == "worked":
         return "worked"
-    failed = attempt.outcome not in NOT_FAILURES or attempt.outcome in NO_GAIN
-    if failed and old in (None, "pending", "failed"):
+    if attempt.outcome in NO_GAIN:
         return "failed"
-    return "tried"
+    if attempt.outcome in OPEN or old is None or old == "pending":
+        return "tried"
+    return old
 
 
 def record_step(

@@ -66,8 +66,10 @@ class StepLog:
         self.tried.append((idea, attempt))
 
     def best(self) -> Attempt | None:
-        """The fastest correct candidate of the full grid, if any."""
-        scored = [a for _, a in self.tried if a.score is not None and a.outcome != Outcome.CHECKED]
+        """The fastest candidate timed on the full grid, if any (one that was not timed, such
+        as a twin of a kernel judged before, has no speed to compare)."""
+        scored = [a for _, a in self.tried if a.score is not None and a.score.gmean > 0
+                  and a.outcome not in (Outcome.CHECKED, Outcome.UNCHANGED)]
         return max(scored, key=lambda a: a.score.gmean if a.score else 0.0, default=None)
 
     def ideas(self) -> tuple[str, ...]:

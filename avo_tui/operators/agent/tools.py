@@ -18,7 +18,6 @@ from ...evaluation.sanitize import SanitizerUnavailable, sanitize, smallest_conf
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import (
     NOT_FAILURES,
-    TO_THE_GATE,
     Attempt,
     Outcome,
     StoreError,
@@ -211,7 +210,7 @@ class Toolbox:
             said = f"{idea} ({trial.attempt.id} {trial.outcome})"
             self.ctx.update_memory(lambda memory: ledger.set_current(memory, lane, said))
         text = report.evaluation(trial.result, files, trial.attempt)
-        if trial.outcome in TO_THE_GATE | {Outcome.WITHIN_NOISE, Outcome.SLOWER}:
+        if trial.for_the_gate() or trial.outcome in {Outcome.WITHIN_NOISE, Outcome.SLOWER}:
             text += f"\n{self.ctx.commit_bar()}"
         if close:
             text += ("\nThe closest past attempts at this idea (is this a repeat? say how it "
@@ -369,10 +368,12 @@ class Toolbox:
                                       idea="(evaluated by commit)")
             self.last_trial = trial
             self.log.add("(evaluated by commit)", trial.attempt)
-        if trial.outcome not in TO_THE_GATE:
+        gated = trial.for_the_gate()
+        if gated is None:
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
                               f"Only a promising or inconclusive first reading goes to the gate; "
                               f"{self.ctx.commit_bar()}.")
+        trial = gated
         if trial.key not in self.checked:
             self.checked.add(trial.key)
             text = checklist(self.ctx, trial)
