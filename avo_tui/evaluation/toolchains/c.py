@@ -18,6 +18,11 @@ FLAGS = ("-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-std=c11")
 LIBRARY = "kernel.so"
 
 
+def build_arguments(options: tuple[str, ...], units: list[str]) -> list[str]:
+    """The compiler's arguments, after its name: what ``avo export --torch`` writes down too."""
+    return [*FLAGS, *options, "-o", LIBRARY, *units, "-lm"]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -61,7 +66,7 @@ class CToolchain:
             units = [name for name in sources if name.endswith(".c")]
             if not units:
                 return CompileResult(False, None, "no .c file among the sources")
-            command = [*self.compiler, *FLAGS, *options, "-o", LIBRARY, *units, "-lm"]
+            command = [*self.compiler, *build_arguments(options, units)]
             start = time.perf_counter()
             try:
                 done = subprocess.run(

@@ -24,6 +24,7 @@ from .base import (
 
 CUBIN = "kernel.cubin"
 DEFAULT_ARCH = "sm_90a"
+STD = "c++17"
 # file(line): error: message            (NVRTC; the source line and a caret follow)
 NVRTC_DIAGNOSTIC = re.compile(
     r"^(?P<file>[^\s(][^(\n]*)\((?P<line>\d+)\): (?P<sev>catastrophic error|error|warning|remark)"
@@ -122,10 +123,10 @@ class CudaToolchain:
             program_options = ProgramOptions(
                 name=units[0],
                 arch=self.arch,
-                std="c++17",
+                std=STD,
                 include_path=includes,
                 use_bundled_headers=None if cudart else True,
-                define_macro=_defines(options) or None,
+                define_macro=defines_of(options) or None,
                 ptxas_options=["-v"],
             )
             log = io.StringIO()
@@ -153,7 +154,7 @@ class CudaToolchain:
             return self.cache.store(key, result)
 
 
-def _defines(options: tuple[str, ...]) -> list[tuple[str, str] | str]:
+def defines_of(options: tuple[str, ...]) -> list[tuple[str, str] | str]:
     defines: list[tuple[str, str] | str] = []
     for option in options:
         if not option.startswith("-D"):

@@ -1,0 +1,272 @@
+"""``avo export --check DIR``'s work, in a fresh process (``python -m
+avo_tui.commands.check_package DIR``) that imports the exported package from DIR as a user
+would: the op checked against the target's float64 reference on its grid, edge shapes, drawn
+shapes and hostile input cases (the evaluator's inputs and judge); through
+torch.compile(fullgraph=True) and, on a GPU, a CUDA graph capture; its fallback on a head dim
+(the inputs' last dimension) it was not verified on; and its speed through torch beside the
+evaluator's own reading of the same kernel, configuration by configuration.
+
+Timing through torch: each call between CUDA events after the harness's L2 flush (a buffer
+twice the L2 zeroed), or on the CPU the wall clock around the call; the median over calls
+rotating through three input sets, for at least the target's time budget per configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import random
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ..evaluation import EvalRequest, Worker, get_target
+from ..evaluation.judge import Rejected, judge_output
+from ..evaluation.problem import Config, InputSet
+from ..evaluation.results import ConfigResult, geometric_mean
+from ..evaluation.targets import TargetSpec, draw_edge_configs
+from ..evaluation.tensors import make_inputs, refill
+
+MIN_CALLS = 10
+INPUT_SETS = 3
+
+
+def package_of(folder: Path) -> tuple[str, dict[str, Any]]:
+    found = sorted(folder.glob("*/spec.json"))
+    if len(found) != 1:
+        raise SystemExit(f"avo: error: {folder} holds no exported package (a folder with "
+                         "spec.json)")
+    return found[0].parent.name, json.loads(found[0].read_text())
+
+
+class Check:
+    def __init__(self, module: ModuleType, spec: dict[str, Any], target: TargetSpec) -> None:
+        self.module, self.spec, self.target = module, spec, target
+        self.device = "cuda" if spec["device"] == "cuda" else "cpu"
+        self.generator = (torch.Generator(device=self.device).manual_seed(20261125))
+        self._device: Any = None
+        self.report: dict[str, Any] = {"target": target.name, "package": spec["name"],
+                                       "version": spec.get("version"), "failures": []}
+
+    def fail(self, what: str) -> None:
+        self.report["failures"].append(what)
+        print(f"FAILED {what}", flush=True)
+
+    def tensors(self, inputs: InputSet) -> tuple[torch.Tensor, ...]:
+        return tuple(inputs[entry["name"]] for entry in self.spec["inputs"])
+
+    def options(self, config: Config) -> dict[str, object]:
+        return {o["name"]: bool(config[o["name"]]) for o in self.spec["options"]
+                if o["type"] == "bool"}
+
+    def call(self, config: Config, inputs: InputSet) -> torch.Tensor:
+        out: torch.Tensor = self.module.fwd(*self.tensors(inputs), **self.options(config))
+        return out
+
+    def correctness(self, quick: bool) -> None:
+        cases: list[tuple[Config, str]] = [(c, "normal") for c in self.target.grid(quick)]
+        cases += [(c, "normal") for c in self.target.edge_configs]
+        cases += draw_edge_configs(self.target, random.Random(20261125))
+        first = (self.target.quick_configs or self.target.configs)[0]
+        cases += [(first, case) for case in self.target.problem.input_cases if case != "normal"]
+        rows: list[dict[str, Any]] = []
+        for config, case in cases:
+            inputs = make_inputs(config, self.generator, self.device, case)
+            verdict = self.module.supported(*self.tensors(inputs), **self.options(config))
+            entry = ConfigResult(config, case=case)
+            if not verdict:
+                self.fail(f"{config.name} {case}: the op falls back ({verdict.reason})")
+                continue
+            try:
+                judge_output(self.target.tolerance, inputs, self.call(config, inputs), entry)
+            except Rejected as rejected:
+                self.fail(f"{config.name} {case}: {rejected.failure}")
+            rows.append({"config": config.name, "case": case, "passed": bool(entry.passed),
+                         "max_abs": entry.max_abs_err, "rel_l2": entry.rel_l2_err})
+        self.report["correctness"] = rows
+        passed = sum(r["passed"] for r in rows)
+        print(f"correct on {passed} of {len(cases)} configurations and cases (grid, edges, "
+              "drawn, hostile)", flush=True)
+
+    def small(self) -> tuple[Config, InputSet]:
+        """The least edge configuration that crosses a tile, and inputs for it."""
+        crossing = [c for c in self.target.edge_configs if self.target.problem.crosses_tiles(c)]
+        config = min(crossing or self.target.edge_configs,
+                     key=lambda c: c.work.of(self.target.score_by))
+        return config, make_inputs(config, self.generator, self.device)
+
+    def compiled(self) -> None:
+        config, inputs = self.small()
+        options = self.options(config)
+        compiled = torch.compile(lambda *t: self.module.fwd(*t, **options), fullgraph=True)
+        same = torch.equal(compiled(*self.tensors(inputs)), self.call(config, inputs))
+        self.report["torch_compile_fullgraph"] = same
+        print(f"torch.compile(fullgraph=True) on {config.name}: "
+              f"{'same output as eager' if same else 'DIFFERS'}", flush=True)
+        if not same:
+            self.fail("torch.compile's output differs from eager")
+
+    def graph(self) -> None:
+        if self.device != "cuda":
+            self.report["cuda_graph"] = None
+            return
+        config, inputs = self.small()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.call(config, inputs)  # builds, loads and grants before the capture
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            captured = self.call(config, inputs)
+        fresh = make_inputs(config, self.generator, self.device)
+        for name, tensor in fresh.named.items():
+            inputs[name].copy_(tensor)
+        graph.replay()
+        torch.cuda.synchronize()
+        same = torch.equal(captured, self.call(config, fresh))
+        self.report["cuda_graph"] = same
+        print(f"CUDA graph capture and replay on new inputs, {config.name}: "
+              f"{'same output as eager' if same else 'DIFFERS'}", flush=True)
+        if not same:
+            self.fail("the CUDA graph's output differs from eager")
+
+    def fallback(self) -> None:
+        axis = self.spec["inputs"][0]["axes"][-1]
+        low, high = self.spec["dims"][axis]
+        value = low // 2 if low // 2 >= 1 else high + 1
+        config = self.small()[0].with_dims(**{axis: value})
+        inputs = make_inputs(config, self.generator, self.device)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            out = self.call(config, inputs)
+        words = [str(w.message) for w in said if issubclass(w.category, RuntimeWarning)]
+        entry = ConfigResult(config)
+        try:
+            judge_output(self.target.tolerance, inputs, out, entry)
+        except Rejected as rejected:
+            self.fail(f"the fallback on {axis} {value}: {rejected.failure}")
+        self.report["fallback"] = {"config": config.name, "warning": words[0] if words else None,
+                                   "correct": bool(entry.passed)}
+        print(f"{axis} {value} ({config.name}): {words[0] if words else 'NO WARNING'}",
+              flush=True)
+        if not words:
+            self.fail(f"no warning on {axis} {value}")
+
+    def timing(self, quick: bool, rounds: int) -> None:
+        """Each configuration's median throughput through torch and the evaluator's reading,
+        over ``rounds`` rounds that alternate which goes first; the ratio of the medians."""
+        folder = Path(str(self.module.__file__)).parent / "kernel"
+        sources = {name: (folder / name).read_text()
+                   for name in self.spec["sources"]}
+        request = EvalRequest(self.target.ref, sources, quick=quick, measure_baselines=False)
+        grid = self.target.grid(quick)
+        op: dict[str, list[float]] = {c.name: [] for c in grid}
+        evaluator: dict[str, list[float]] = {c.name: [] for c in grid}
+        with Worker(self.device) as worker:
+            for index in range(rounds):
+                for turn in ((0, 1) if index % 2 == 0 else (1, 0)):
+                    if turn == 0:
+                        result = worker.evaluate(request)
+                        if not result.correct:
+                            self.fail(f"the evaluator rejected the kernel: {result.failure}")
+                        for c in result.timed:
+                            evaluator[c.name].append(c.throughput)
+                    else:
+                        for config in grid:
+                            op[config.name].append(self.target.throughput(
+                                config, self.median_seconds(config)))
+        rows: list[dict[str, Any]] = []
+        for config in grid:
+            ours = statistics.median(op[config.name])
+            theirs = statistics.median(evaluator[config.name]) if evaluator[config.name] else 0
+            rows.append({"config": config.name, "op": ours, "evaluator": theirs,
+                         "ratio": ours / theirs if theirs else None,
+                         "op_rounds": op[config.name], "evaluator_rounds": evaluator[config.name]})
+        ratios = [r["ratio"] for r in rows if r["ratio"]]
+        self.report["timing"] = {"unit": self.target.unit, "rounds": rounds, "configs": rows,
+                                 "geomean_ratio": geometric_mean(ratios) if ratios else None}
+        print(f"\n{'configuration':<34}{'op via torch':>14}{'evaluator':>12}{'ratio':>8}"
+              f"   ({self.target.unit})")
+        for r in rows:
+            ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
+            print(f"{r['config']:<34}{r['op']:>14.2f}{r['evaluator'] or 0:>12.2f}{ratio:>8}")
+        if ratios:
+            print(f"{'geomean ratio':<60}{geometric_mean(ratios):>8.3f}   (medians of {rounds} "
+                  "round(s), alternating which goes first)", flush=True)
+
+    def median_seconds(self, config: Config) -> float:
+        """The median time of a call through torch, each on input values never seen before,
+        written just before it, after the harness's cache flush (the L2 on a GPU; nothing on
+        the CPU, where the harness flushes nothing either), as the evaluator times a launch."""
+        sets = [make_inputs(config, self.generator, self.device) for _ in range(INPUT_SETS)]
+        for inputs in sets:
+            self.call(config, inputs)
+        device = self.evaluation_device()
+        times: list[float] = []
+        started = time.perf_counter()
+        while len(times) < MIN_CALLS or time.perf_counter() - started < self.target.time_budget_s:
+            inputs = sets[len(times) % INPUT_SETS]
+            refill(inputs, self.generator)
+            device.flush_cache()
+            times.append(device.clock(functools.partial(self.call, config, inputs)))
+        return statistics.median(times)
+
+    def evaluation_device(self) -> Any:
+        """The evaluator's own device (its flush, its clock), made once."""
+        if self._device is None:
+            if self.device == "cuda":
+                from ..evaluation.gpu import CudaDevice
+
+                self._device = CudaDevice(torch.cuda.current_device())
+            else:
+                self._device = WallClock()
+        return self._device
+
+
+class WallClock:
+    """The CPU's timing as the evaluator's: the wall clock around the call, no flush."""
+
+    @staticmethod
+    def flush_cache() -> None:
+        """Nothing, as the evaluator's CPU device (cpu.CpuDevice.flush_cache)."""
+
+    @staticmethod
+    def clock(run: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[0]).resolve()
+    quick = "--quick" in argv
+    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 1
+    name, spec = package_of(folder)
+    sys.path.insert(0, str(folder))
+    module = importlib.import_module(name)
+    check = Check(module, spec, get_target(spec["target"]))
+    print(f"checking {name} ({module.__file__}), target {spec['target']}, "
+          f"{spec.get('version') or 'seed'}", flush=True)
+    check.correctness(quick)
+    check.compiled()
+    check.graph()
+    check.fallback()
+    check.timing(quick, rounds)
+    if "--json" in argv:
+        Path(argv[argv.index("--json") + 1]).write_text(json.dumps(check.report, indent=1))
+    failures = check.report["failures"]
+    print("check passed" if not failures else f"check FAILED: {len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,189 @@
+"""A CUDA kernel compiled with NVRTC through cuda.core, for this GPU's architecture, at first
+use, and launched as the evaluator launches it: the geometry its ``avo:launch`` declares
+(read by the evaluator's own expressions, _expressions), dynamic shared memory past 48 KiB
+granted through the function attribute, one TMA descriptor per ``avo:tensormap`` after the
+fixed parameters, on torch's current stream.
+
+The cubin is cached on disk per architecture, NVRTC and driver version (and the sources and
+options), written whole under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._expressions import Environment
+from ._host import cache_root
+
+DEFAULT_DYNAMIC_SMEM = 48 * 1024
+MAX_MAPS = 256  # tensor maps kept, by the tensors' addresses; past it the oldest go
+TMA_TYPES = {torch.bfloat16: (torch.uint16, "BFLOAT16"), torch.float16: (torch.float16, "FLOAT16"),
+             torch.float32: (torch.float32, "FLOAT32")}
+SWIZZLE_NAMES = {"none": "NONE", "32B": "SWIZZLE_32B", "64B": "SWIZZLE_64B", "128B": "SWIZZLE_128B"}
+L2_NAMES = {"none": "NONE", "64B": "L2_64B", "128B": "L2_128B", "256B": "L2_256B"}
+OOB_NAMES = {"zero": "NONE", "nan": "NAN_REQUEST_ZERO_FMA"}
+
+
+def arch_of(device: torch.device) -> str:
+    """The architecture as the evaluator compiles for it: sm_90a on Hopper (wgmma, TMA
+    multicast and setmaxnreg need the ``a``), likewise on sm_100 and sm_120."""
+    major, minor = torch.cuda.get_device_capability(device)
+    return f"sm_{major}{minor}" + ("a" if major in (9, 10, 12) else "")
+
+
+def _cudart_include() -> str | None:
+    try:
+        from cuda.pathfinder import find_nvidia_header_directory
+
+        found: str | None = find_nvidia_header_directory("cudart")
+    except Exception:  # any failure: NVRTC's bundled headers
+        found = None
+    return found or None
+
+
+def compile_cubin(spec: Mapping[str, Any], kernel_dir: Path, arch: str) -> bytes:
+    """The cubin for ``arch``, from the on-disk cache or compiled now."""
+    from cuda.bindings import driver, nvrtc
+    from cuda.core import Program, ProgramOptions
+
+    sources = {name: (kernel_dir / name).read_text() for name in spec["sources"]}
+    _, major, minor = nvrtc.nvrtcVersion()
+    _, driver_version = driver.cuDriverGetVersion()
+    build = spec["build"]
+    key = hashlib.sha256(json.dumps([build, sorted(sources.items()), arch, major, minor,
+                                     driver_version]).encode()).hexdigest()
+    entry = cache_root(spec["name"]) / f"{arch}-{key[:32]}.cubin"
+    if entry.is_file():
+        return entry.read_bytes()
+    unit = build["unit"]
+    with tempfile.TemporaryDirectory(prefix=f"{spec['name']}-nvrtc-") as folder:
+        for name, text in sources.items():
+            (Path(folder) / name).write_text(text)
+        cudart = _cudart_include()
+        options = ProgramOptions(
+            name=unit, arch=arch, std=build["std"],
+            include_path=[folder, *([cudart] if cudart else [])],
+            use_bundled_headers=None if cudart else True,
+            define_macro=[(name, value) for name, value in build["defines"]] or None)
+        cubin: bytes = Program(sources[unit], "c++", options).compile("cubin",
+                                                                      logs=io.StringIO()).code
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".cubin-", dir=entry.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(cubin)
+    os.replace(temporary, entry)
+    return cubin
+
+
+class DeviceKernel:
+    def __init__(self, spec: Mapping[str, Any], kernel_dir: Path, device: torch.device) -> None:
+        from cuda.bindings import driver
+        from cuda.core import Device, ObjectCode
+
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        torch.zeros(1, device=f"cuda:{index}")  # torch's (primary) context first
+        Device(index).set_current()
+        self.spec = spec
+        self.kernel = ObjectCode.from_cubin(
+            compile_cubin(spec, kernel_dir, arch_of(device))).get_kernel(spec["entry"])
+        self.num_sms = torch.cuda.get_device_properties(index).multi_processor_count
+        self.cu_device = driver.cuDeviceGet(index)[1]
+        static = int(self.kernel.attributes.shared_size_bytes)
+        self.smem_granted = DEFAULT_DYNAMIC_SMEM - static
+        self.maps: dict[tuple[object, ...], object] = {}
+        self.geometries: dict[tuple[tuple[str, int], ...], tuple[Any, ...]] = {}
+
+    def geometry(self, dims: Mapping[str, int]) -> tuple[Any, ...]:
+        """(grid in blocks or clusters, block, dynamic shared memory, cluster) for ``dims``."""
+        key = tuple(sorted(dims.items()))
+        if key not in self.geometries:
+            # as the evaluator has them: the problem's, NUM_SMS, then the target's defines
+            variables: dict[str, object] = {
+                variable: dims[dim] for variable, dim in self.spec["launch_variables"].items()}
+            variables |= {"NUM_SMS": self.num_sms, **self.spec["variables"]}
+            env = Environment(self.spec["declared_defines"], variables)
+            launch = self.spec["launch"]
+            grid, block = _dims(env.evaluate(launch["grid"])), _dims(env.evaluate(launch["block"]))
+            smem = _int(env.evaluate(launch["smem"])) if "smem" in launch else 0
+            cluster = _dims(env.evaluate(launch["cluster"])) if "cluster" in launch else None
+            if cluster is not None:
+                grid3, cluster3 = _three(grid), _three(cluster)
+                grid = tuple(g // c for g, c in zip(grid3, cluster3, strict=True))
+            if len(self.geometries) > MAX_MAPS:
+                self.geometries.clear()
+            self.geometries[key] = (grid, block, smem, cluster)
+        return self.geometries[key]
+
+    def grant(self, smem: int) -> None:
+        if smem <= self.smem_granted:
+            return
+        from cuda.bindings import driver
+
+        attribute = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        handle = self.kernel.handle
+        if isinstance(handle, driver.CUkernel):
+            (err,) = driver.cuKernelSetAttribute(attribute, smem, handle, self.cu_device)
+        else:
+            (err,) = driver.cuFuncSetAttribute(handle, attribute, smem)
+        if err != driver.CUresult.CUDA_SUCCESS:
+            raise RuntimeError(f"this GPU refuses {smem} bytes of dynamic shared memory "
+                               f"({err.name})")
+        self.smem_granted = smem
+
+    def tensor_map(self, spec: Mapping[str, Any], tensor: torch.Tensor) -> object:
+        key = (spec["name"], tensor.data_ptr(), tuple(tensor.shape), tensor.dtype)
+        if key not in self.maps:
+            from cuda.core import _tensor_map as tma
+            from cuda.core.utils import StridedMemoryView
+
+            if len(self.maps) >= MAX_MAPS:
+                self.maps.pop(next(iter(self.maps)))
+            view_dtype, data_type = TMA_TYPES[tensor.dtype]
+            view = StridedMemoryView.from_dlpack(tensor.view(view_dtype), stream_ptr=-1)
+            self.maps[key] = view.as_tensor_map(
+                tuple(spec["box"]), data_type=getattr(tma.TensorMapDataType, data_type),
+                swizzle=getattr(tma.TensorMapSwizzle, SWIZZLE_NAMES[spec["swizzle"]]),
+                l2_promotion=getattr(tma.TensorMapL2Promotion, L2_NAMES[spec["l2"]]),
+                oob_fill=getattr(tma.TensorMapOOBFill, OOB_NAMES[spec["oob"]]))
+        return self.maps[key]
+
+    def launch(self, named: Mapping[str, torch.Tensor], dims: Mapping[str, int],
+               values: Sequence[tuple[str, Any]]) -> None:
+        from cuda.core import LaunchConfig, Stream, launch
+
+        grid, block, smem, cluster = self.geometry(dims)
+        self.grant(smem)
+        arguments: list[object] = [
+            np.intp(value) if kind in ("input", "output")
+            else np.int32(value) if kind == "int" else np.float32(value)
+            for kind, value in values]
+        arguments += [self.tensor_map(m, named[m["tensor"]]) for m in self.spec["tensormaps"]]
+        config = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
+        stream = Stream.from_handle(torch.cuda.current_stream().cuda_stream)
+        launch(stream, config, self.kernel, *arguments)
+
+
+def _dims(value: object) -> tuple[int, ...]:
+    dims = value if isinstance(value, tuple) else (value,)
+    return tuple(_int(d) for d in dims)
+
+
+def _int(value: object) -> int:
+    if type(value) is not int or value < 0:
+        raise RuntimeError(f"avo:launch gives {value!r} where a count is needed")
+    return value
+
+
+def _three(dims: tuple[int, ...]) -> tuple[int, ...]:
+    return dims + (1,) * (3 - len(dims))
+
