@@ -80,13 +80,17 @@ async def test_at_80x24_every_pane_shows_its_essentials(browsed: Path) -> None:
         assert "- /* tile of BLOCK rows, unrolled UNROLL times */" in diff
         assert "+ /* tile of BLOCK rows, unrolled UNROLL times */ // hand-tuned prefetch" in diff
         output = app.query_one(OutputPane)
+        assert output.one_line  # a short terminal: one line per event, cut at a word
+        assert "commit v7 from v4 by operator: 53.2 …" in shown_in(app, content(output))
+        await pilot.press("w")
+        await settled(pilot, app)
         shown = shown_in(app, content(output))
         # the last lines whole, wrapped rather than cut at the pane's edge
         assert ("commit v7 from v4 by operator: 53.2 GFLOP/s edited by hand on top of v4"
                 in shown)
         assert "plan 1. try BLOCK 128 with UNROLL 4 2. prefetch the next K tile" in shown
         plan = app.query_one("#plan")
-        assert "step 10" in str(plan.border_subtitle)
+        assert "step 9" in str(plan.border_subtitle)  # the status bar's number
 
 
 async def test_at_80x24_a_dialog_shows_its_whole_question(browsed: Path) -> None:

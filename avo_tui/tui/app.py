@@ -65,6 +65,10 @@ W = TypeVar("W", bound=Widget)
 POLL_S = 0.25
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
 SHORT = 36  # rows below which the plan is kept short and the output gets the most room
+ONE_LINE = 30  # rows below which the output pane starts with one line per event (key w)
+FOCUS_HINTS = {"lineage": "↑↓ versions · tab: diff",
+               "diff": "↑↓ scroll the diff · esc: lineage",
+               "output": "↑↓ scroll the output · esc: lineage"}
 PREPARING_DIFF = DiffContent("diff", empty="no session yet: it is being prepared (see the "
                              "output)")
 
@@ -120,8 +124,8 @@ class AvoApp(Controls):
         Binding("f", "fork", "fork", show=False, tooltip="a new session from the highlighted "
                 "version: its files become the new session's seed (avo run --session NAME "
                 "then runs it)"),
-        Binding("e", "edit", "edit", tooltip="edit the head in $VISUAL or $EDITOR (vi when "
-                "neither is set); evaluated and committed if correct"),
+        Binding("e", "edit", "edit", show=False, tooltip="edit the head in $VISUAL or $EDITOR "
+                "(vi when neither is set); evaluated and committed if correct"),
         Binding("a", "suspects", "review", show=False, tooltip="review the suspects: results "
                 "flagged as implausible, held until you approve or reject them"),
         Binding("d", "detail", "info", show=False, tooltip="the highlighted version (or enter): "
@@ -135,6 +139,10 @@ class AvoApp(Controls):
         Binding("s", "scores", "chart", tooltip="the score chart and per-configuration "
                 "figures"),
         Binding("o", "full_log", "log", tooltip="the session's whole output log"),
+        Binding("w", "one_line", "wrap", tooltip="the output pane: one line per event (cut at "
+                "a word), or each event wrapped whole"),
+        Binding("escape", "to_lineage", "lineage", show=False, tooltip="back to the lineage: "
+                "up and down move through the versions again"),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="leave: detach (the run goes on) or stop the run"),
     ]
@@ -150,6 +158,7 @@ class AvoApp(Controls):
         self._poll_again = False
         self._started = time.monotonic()
         self._preparing_clock: Timer | None = None
+        self._one_line_chosen = False  # the user pressed w: the terminal's size no longer says
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -163,7 +172,8 @@ class AvoApp(Controls):
                 yield titled(PlanPane(id="plan"), "plan").data_bind(view=AvoApp.plan)
                 yield titled(DiffPane(id="diff"), "diff").data_bind(
                     content=AvoApp.diff, mode=AvoApp.diff_mode)
-                yield titled(OutputPane(id="output"), "output")
+                yield titled(OutputPane(id="output"), "output").data_bind(
+                    one_line=AvoApp.one_line)
         yield LanesStrip(id="lanes").data_bind(
             lanes=AvoApp.lanes, selected=AvoApp.lane, activity=AvoApp.lane_activity,
             max_rows=AvoApp.lane_rows)
@@ -207,6 +217,8 @@ class AvoApp(Controls):
 
     def _apply_size(self, width: int, height: int) -> None:
         self.narrow, self.short = width < NARROW, height < SHORT
+        if not self._one_line_chosen:
+            self.one_line = height < ONE_LINE
         self.set_class(self.narrow, "narrow")
         self.set_class(self.short, "short")
 
@@ -364,6 +376,35 @@ class AvoApp(Controls):
             self.engine_error = text
             self.notify(text, severity="error", timeout=30)
             self.query_one(OutputPane).write_line(f"error    {text}")
+
+    # -- focus and the output's form --------------------------------------------------------
+
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def _focus_moved(self) -> None:
+        """The focused pane says what its keys do, in its bottom border (and its border is
+        heavy, app.tcss): after tab, up and down scroll that pane, not the lineage."""
+        if not self.screen_stack:  # the app is closing: self.focused would raise
+            return
+        focused = self.focused
+        for pane, hint in FOCUS_HINTS.items():
+            with contextlib.suppress(NoMatches):
+                widget = self.query_one(f"#{pane}")
+                widget.border_subtitle = hint if widget is focused else ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The main screen's own keys are left out of other screens (and their footers)."""
+        stack = self.screen_stack  # empty while the app closes: self.screen would raise
+        if action in ("one_line", "to_lineage") and (not stack or stack[-1] is not stack[0]):
+            return False
+        return super().check_action(action, parameters)
+
+    def action_to_lineage(self) -> None:
+        self.query_one(LineageTree).focus()
+
+    def action_one_line(self) -> None:
+        self._one_line_chosen = True
+        self.one_line = not self.one_line
 
     # -- the diff pane ------------------------------------------------------------------------
 

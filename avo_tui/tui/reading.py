@@ -42,7 +42,7 @@ from ..views.ratios import RatioColumn, primary, session_ratio_column
 from .lane_facts import LaneFacts, LaneTracker, lane_of
 from .scores import score_sheet
 from .widgets.diff import candidate_diff, version_diff
-from .widgets.status import StatusFacts
+from .widgets.status import StatusFacts, shown_step
 
 BACKLOG_EVENTS = 400  # events shown in the output pane when a session opens
 PLAN_LOOKBACK = 5000  # how far back the opening view looks for the current plan
@@ -220,7 +220,8 @@ class SessionReader:
         spending = Spending.of(state, self._costs, self._last_step)
         budget, eta, since = "", None, None
         status = self.client.run_status()
-        if self.client.live():
+        live = self.client.live()
+        if live:
             with contextlib.suppress(TypeError):  # a field of another version: shown without
                 budget, eta = budget_progress(Usage.from_doc(state.usage),
                                               Budgets.from_doc(state.budgets))
@@ -233,7 +234,7 @@ class SessionReader:
             operator=with_provider(str(state.operator or meta.get("operator", "?")), meta),
             state=status.name,
             note=status.reason if status.name in EXPLAINED else "",
-            step=state.step,
+            step=shown_step(state.step, live),
             seconds=state.usage_figure("seconds"),
             best=best_text,
             tokens=spending.tokens,

@@ -43,6 +43,7 @@ class ViewState(App[None]):
     diff_mode: var[str] = var(MODES[0])
     narrow: var[bool] = var(False)
     short: var[bool] = var(False)
+    one_line: var[bool] = var(False)  # the output pane: one row per event (key w)
     prepared: var[bool] = var(False)  # the session is open (else the app prepares it)
     # computed from the above (compute_*): what the bound panes show
     status: var[StatusFacts | None] = var(None)
@@ -78,8 +79,9 @@ class ViewState(App[None]):
         guidance = (facts.guidance if facts is not None else None) or self.state.guidance
         if not self.prepared:  # the activity is the preparation's latest line
             return PlanView(activity=self.activity.get(None, ""))
+        step = self.facts.step if self.facts is not None else -1  # the status bar's number
         return PlanView(facts.plan if facts is not None else self.latest_plan[1], guidance,
-                        self.state.step, self.activity.get(lane, ""), lane)
+                        step, self.activity.get(lane, ""), lane)
 
     def compute_lane_activity(self) -> dict[int, str]:
         return {lane: text for lane, text in self.activity.items() if lane is not None}

@@ -7,6 +7,10 @@ scrolls back, and picks it up again when they return to the end. Following is a 
 user's scrolling sets, not a test of the scroll position when lines arrive: the pane's height
 changes under it (a longer plan, a notification), and the old test then read as "the user
 scrolled away" and the pane stopped following for good.
+
+On a short terminal an event wrapped whole takes most of the pane (5-8 of its 9 rows at 80x24),
+so there the pane starts in its one-line mode (``one_line``, key w): one event, one row, cut at
+a word and never inside a number; the whole is in output.log (key o).
 """
 
 from __future__ import annotations
@@ -20,20 +24,26 @@ from rich.cells import cell_len, chop_cells
 from rich.segment import Segment
 from textual import events
 from textual.geometry import Size
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from ...store.clip import clip
 
 LIVE_LINES = 2000
 KIND_COLUMN = 9  # event lines start with their kind in a column this wide ("commit   ...")
 _CONTROL = {n: "�" for n in range(0x20) if n not in (0x09, 0x0A)}  # tabs expand, \n breaks
 _LANE = re.compile(r"L\d+ ")  # a line from one lane of several opens with it: "L2 commit  ..."
+_BREAK = re.compile(r"\s*\n\s*")
 
 
-def wrap(line: str, width: int) -> list[str]:
+def wrap(line: str, width: int, column: int | None = None) -> list[str]:
     """``line`` as rows at most ``width`` cells wide, broken at a space where one is near the
-    end of the row; continuation rows are indented under the message, past the kind column."""
-    lane = _LANE.match(line)
-    column = KIND_COLUMN + (lane.end() if lane else 0)
+    end of the row; continuation rows are indented under the message, past the kind column
+    (or ``column``)."""
+    if column is None:
+        lane = _LANE.match(line)
+        column = KIND_COLUMN + (lane.end() if lane else 0)
     indent = " " * (column if width > 3 * column else 2)
     rows: list[str] = []
     for number, part in enumerate(line.expandtabs().translate(_CONTROL).split("\n")):
@@ -54,10 +64,20 @@ def wrap(line: str, width: int) -> list[str]:
     return rows
 
 
+def one_row(line: str, width: int) -> list[str]:
+    """``line`` as one row at most ``width`` cells wide: its lines joined, cut at a word with
+    " …" and never inside a number (the whole stays in output.log, key o)."""
+    text = _BREAK.sub(" ", line.expandtabs().translate(_CONTROL).strip("\n"))
+    row = clip(text, width)
+    return [row if cell_len(row) <= width else chop_cells(row, width)[0]]
+
+
 class OutputPane(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     OutputPane { overflow-x: hidden; overflow-y: scroll; }
     """
+
+    one_line: var[bool] = var(False)  # one row per event, cut at a word; else wrapped whole
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -86,7 +106,7 @@ class OutputPane(ScrollView, can_focus=True):
         self._lines.extend(added)
         if self._width:
             for line in added:
-                rows = wrap(line, self._width)
+                rows = self._rows_of(line)
                 self._rows.extend(rows)
                 self._row_counts.append(len(rows))
         self._prune()
@@ -121,10 +141,18 @@ class OutputPane(ScrollView, can_focus=True):
         self._width = width
         self._rows, self._row_counts = [], deque()
         for line in self._lines:
-            rows = wrap(line, width)
+            rows = self._rows_of(line)
             self._rows.extend(rows)
             self._row_counts.append(len(rows))
         self._laid_out()
+
+    def _rows_of(self, line: str) -> list[str]:
+        return one_row(line, self._width) if self.one_line else wrap(line, self._width)
+
+    def watch_one_line(self, one_line: bool) -> None:
+        self.border_title = "output · one line each" if one_line else "output"
+        if self._width:
+            self._rewrap(self._width)
 
     def on_resize(self, event: events.Resize) -> None:
         width = self.scrollable_content_region.width

@@ -14,8 +14,9 @@ from textual.widgets import Static
 @dataclass(frozen=True)
 class PlanView:
     """What the pane shows: the plan under the standing guidance while one holds (the
-    operator's, which every step follows until it is changed), the step (from 0; -1 while the
-    session is being prepared), the latest activity, and the lane it is about ("" with one)."""
+    operator's, which every step follows until it is changed), the step as the status bar shows
+    it (-1 while the session is being prepared), the latest activity, and the lane it is
+    about ("" with one)."""
 
     plan: str = ""
     guidance: str | None = None
@@ -41,7 +42,7 @@ class PlanPane(Static):
             if new.guidance:
                 shown = Text.assemble(("guidance ", "bold magenta"), new.guidance, "\n", shown)
             self.update(shown)
-        where = f"step {new.step + 1}" if new.step >= 0 else "preparing"
+        where = f"step {new.step}" if new.step >= 0 else "preparing"
         subtitle = f"{where} · {new.activity}" if new.activity else where
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle

@@ -36,7 +36,7 @@ class StatusFacts:
     target: str
     operator: str
     state: str
-    step: int
+    step: int  # as shown: shown_step()
     seconds: float
     best: str  # "v12 412.3 TFLOP/s 1.02x" or "-"
     tokens: int
@@ -52,6 +52,13 @@ class StatusFacts:
     eta_s: float | None = None
     since_commit_s: float | None = None
     note: str = ""  # what the state means, where its name alone would not say (stalled, killed)
+
+
+def shown_step(done: int, live: bool) -> int:
+    """The one step number the app shows (the status bar and the plan pane read it from the
+    same facts): while a run is live, the step in hand, as the engine numbers it (its line
+    ends "step N done"); else the last step done."""
+    return done + 1 if live else done
 
 
 def duration(seconds: float) -> str:
