@@ -1,38 +1,20 @@
 """The ``avo`` command: its parser, whose subcommands live in commands/ (one module each),
-and the dispatch that turns every error a user can cause into one line."""
+and the dispatch that turns every error a user can cause into one line.
+
+A command's module is imported only when the command line names it (or asks for the whole
+help): the modules import the engine, the evaluator, the operators and Textual, which take
+longer to import than ``avo sessions list`` takes to answer."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .commands import (
-    ArgumentParser,
-    HelpFormatter,
-    evaluate,
-    export,
-    kb,
-    rescore,
-    run,
-    send,
-    sessions,
-    targets,
-)
-from .commands import app as app_command
-from .evaluation import (
-    CandidateError,
-    ContractError,
-    TargetFileError,
-    ToolchainUnavailable,
-    UnknownTarget,
-    WorkerError,
-)
-from .knowledge import KnowledgeError
-from .operators import OperatorUnavailable
-from .settings_file import SettingsFileError
+from .commands import ArgumentParser, HelpFormatter, open_app, sessions
 from .store import StoreError, resolve_sessions_dir
 
 DESCRIPTION = """\
@@ -66,18 +48,31 @@ examples:
 """
 
 
-USER_ERRORS = (
-    StoreError,
-    OperatorUnavailable,
-    CandidateError,
-    ContractError,
-    TargetFileError,
-    UnknownTarget,
-    ToolchainUnavailable,
-    WorkerError,
-    KnowledgeError,
-    SettingsFileError,
-)
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user can cause, each told in one line. Their packages are imported once
+    an error is to be told: an error of theirs was raised from inside them, so they are
+    loaded by then, and a command that raised none need not load them."""
+    from .evaluation import (
+        CandidateError,
+        ContractError,
+        TargetFileError,
+        ToolchainUnavailable,
+        UnknownTarget,
+        WorkerError,
+    )
+    from .knowledge import KnowledgeError
+    from .operators import OperatorUnavailable
+    from .settings_file import SettingsFileError
+
+    return (StoreError, OperatorUnavailable, CandidateError, ContractError, TargetFileError,
+            UnknownTarget, ToolchainUnavailable, WorkerError, KnowledgeError, SettingsFileError)
+
+
+# Each command's word, and its module in commands/ (which registers it), in the help's order.
+COMMANDS = {"sessions": "sessions", "export": "export", "run": "run", "attach": "app",
+            "send": "send", "rescore": "rescore", "eval": "evaluate", "kb": "kb",
+            "targets": "targets"}
 
 # -- parser -----------------------------------------------------------------------------------
 
@@ -97,7 +92,21 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named_command(argv: Sequence[str]) -> list[str] | None:
+    """The words of the command ``argv`` names (``["sessions", "list", ...]``), where its
+    parser alone reads it; None where the whole parser is needed: no known command, or an
+    option before it other than --sessions-dir (the top level's help, its version, an
+    abbreviation)."""
+    args = list(argv)
+    while args and args[0].startswith("--sessions-dir"):
+        del args[:1 if "=" in args[0] else 2]
+    if not args or args[0] not in COMMANDS:
+        return None
+    return [arg for arg in args if not arg.startswith("-")]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or, given the command line, of the command it names."""
     parser: argparse.ArgumentParser = ArgumentParser(
         prog="avo",
         description=DESCRIPTION,
@@ -112,37 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder holding the session folders (default: see below)",
     )
-    parser.set_defaults(func=app_command.cmd_default)
+    parser.set_defaults(func=open_app)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    sessions.register(commands)
-    export.register(commands)
-    run.register(commands)
-    app_command.register(commands)
-    send.register(commands)
-    rescore.register(commands)
-    evaluate.register(commands)
-    kb.register(commands)
-    targets.register(commands)
+    words = None if argv is None else _named_command(argv)
+    if words is not None and words[0] == "sessions" and words[1:2] in ([], ["list"]) \
+            and not {"-h", "--help"} & set(argv or ()):
+        sessions.register(commands, listing_only=True)
+        return parser
+    for word, module in COMMANDS.items():
+        if words is None or words[0] == word:
+            importlib.import_module(f".commands.{module}", __package__).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         # inside the try: a session name is checked as the arguments are read
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args = build_parser(argv).parse_args(argv)
         args.sessions_dir = resolve_sessions_dir(args.sessions_dir)
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
     except OSError as exc:
         print(f"avo: error: {os_error_text(exc)}", file=sys.stderr)
         return 1
-    except USER_ERRORS as exc:
-        print(f"avo: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("avo: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        print(f"avo: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def os_error_text(exc: OSError) -> str:

@@ -77,7 +77,7 @@ def test_sessions_list_json(sessions_dir: Path, capsys: pytest.CaptureFixture[st
     assert gemm["last_activity"] > 0
 
 
-def test_sessions_list_status_names_a_live_writer_or_an_interrupted_run(
+def test_sessions_list_status_names_a_live_writer_or_a_killed_run(
     sessions_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with Session.open(sessions_dir / "attn") as s:
@@ -91,11 +91,11 @@ def test_sessions_list_status_names_a_live_writer_or_an_interrupted_run(
         writer.close()
     assert live["gemm-fp16"].startswith("running (pid ")
     assert f"pid {os.getpid()} " in live["gemm-fp16"]
-    assert live["attn"] == "interrupted"  # says running, but nobody holds the lock
+    assert live["attn"] == "killed"  # says running, but nobody holds the lock: as the app says
 
     assert avo(sessions_dir, "sessions", "list", "--json") == 0
     after = {s["name"]: s["status"] for s in json.loads(capsys.readouterr().out)}
-    assert after == {"gemm-fp16": "interrupted", "attn": "interrupted"}
+    assert after == {"gemm-fp16": "killed", "attn": "killed"}
 
 
 def test_sessions_list_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

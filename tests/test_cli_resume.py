@@ -16,7 +16,8 @@ from engine_helpers import SHORT_GATE_CAP_S, TARGET
 
 from avo_tui.cli import main
 from avo_tui.engine import RunSettings
-from avo_tui.engine.client import RunClient, RunStatus
+from avo_tui.engine.client import RunClient
+from avo_tui.engine.run_status import RunStatus
 from avo_tui.store import OperatorPayload, Score, Session, payload_of
 
 SEED = Path(__file__).resolve().parents[1] / "kernels" / "cpu" / "attention.c"

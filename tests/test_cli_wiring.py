@@ -22,5 +22,5 @@ def test_every_handler_lives_in_commands() -> None:
     assert {"avo", "avo sessions show", "avo export", "avo run"} <= set(handlers)
     elsewhere = [f"{prog}: {func.__module__}.{func.__qualname__}"
                  for prog, func in handlers.items()
-                 if not func.__module__.startswith("avo_tui.commands.")]
+                 if not f"{func.__module__}.".startswith("avo_tui.commands.")]
     assert not elsewhere, "handlers outside avo_tui/commands/: " + "; ".join(elsewhere)

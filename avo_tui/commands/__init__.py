@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Callable
 from typing import NoReturn, TypeAlias
 
-from ..store.session import check_session_name
+from ..store.names import check_session_name
 
 Handler = Callable[[argparse.Namespace], int]
 # argparse exposes no public name for it, and the class is not subscriptable at run time.
@@ -45,6 +45,13 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"avo: error: {message} (see {self.prog} --help)\n")
+
+
+def open_app(args: argparse.Namespace) -> int:
+    """``avo`` with no command: the app (app.py), imported only then: it brings Textual."""
+    from .app import cmd_default
+
+    return cmd_default(args)
 
 
 def add_command(

@@ -1,6 +1,10 @@
 """``avo sessions``: the folder of sessions: list them, create one from seed files, repair,
 rename or delete one. Showing one (show.py) and its attempts (attempts.py) have modules of
-their own; this one builds the group's parser with them."""
+their own; this one builds the group's parser with them.
+
+The listing is read from each session's summary (store/summary.py), and this module imports
+only what the listing needs: what creating a session needs (the targets, the engine) is
+imported when one is created, so that ``avo sessions list`` answers at once."""
 
 from __future__ import annotations
 
@@ -9,54 +13,87 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
-from ..engine.inbox import age
-from ..engine.launch import target_file_meta
-from ..evaluation import get_target
-from ..evaluation.targets import is_target_file, shipped_file
-from ..store import SessionCatalog, StoreError, apply_repair, plan_repair
-from ..store.session import Session
-from . import Subcommands, add_command, attempts, session_name, show
+from ..engine.budget import from_afar
+from ..engine.elapsed import age
+from ..engine.run_status import name_run_status, status_text
+from ..store import SessionCatalog, SessionSummary, StoreError, apply_repair, plan_repair
+from . import Subcommands, add_command, session_name
 from .tables import FittedTable, figure, listing_console
 
 
 def cmd_sessions_list(args: argparse.Namespace) -> int:
     catalog = SessionCatalog(args.sessions_dir)
-    summaries = [catalog.summary(name) for name in catalog.names()]
+    now = time.time()
+    listed = [_listed(catalog.summary(name), now) for name in catalog.names()]
     if getattr(args, "json", False):
-        print(json.dumps([s.__dict__ for s in summaries], indent=2))
+        print(json.dumps(listed, indent=2))
         return 0
-    if not summaries:
+    if not listed:
         print(f"no sessions in {catalog.root}")
         return 0
     print(f"sessions in {catalog.root}", file=sys.stderr)  # stdout stays the table alone
     # str(): a damaged session's summary may hold anything where text belongs
-    rows = [[s.name, str(s.target), str(s.operator), str(s.versions),
-             figure(s.best, s.best_unit), str(s.status), _ago(s.last_activity)]
-            for s in summaries]
+    rows = [[s["name"], str(s["target"]), str(s["operator"]), str(s["versions"]),
+             figure(s["best"], s["best_unit"]), str(s["status"]), s["budget"] or "-",
+             f"~{age(s['eta_s'])}" if s["eta_s"] is not None else "-",
+             _ago(s["last_commit"], now), _ago(s["last_activity"], now)]
+            for s in listed]
     console = listing_console()
-    header = ("session", "target", "operator", "versions", "best", "status", "last activity")
+    header = ("session", "target", "operator", "versions", "best", "status", "budget",
+              "ends in", "last commit", "last activity")
     fitted = FittedTable(console, header, rows, "status", right=("versions", "best"),
-                         droppable=("last activity", "operator", "versions"), least=26)
+                         droppable=("last activity", "operator", "versions", "budget",
+                                    "ends in", "last commit"), least=26)
     for row in rows:
         fitted.add_row(*(escape(cell) for cell in row))
     console.print(fitted.table)
-    if any(s.error for s in summaries):
+    if any(s["status"] == "killed" for s in listed):
+        console.print("[dim]killed: its process died without ending the run; avo run "
+                      "--session NAME resumes it[/]")
+    if any(s["error"] for s in listed):
         console.print("[dim]damaged: avo sessions repair NAME recovers what it can; --json "
                       "has the error[/]")
     return 0
 
 
-def _ago(ts: float) -> str:
+def _listed(summary: SessionSummary, now: float) -> dict[str, Any]:
+    """One session as the listing shows it (and --json prints it): the run's status named as
+    the app names it (killed, limit-reached ...), and what a glance from afar wants: each
+    budget used of its limit, the running time left (while a process runs it) and when the
+    last version was committed."""
+    name, facts, writer = summary.name, summary.facts, summary.writer
+    if facts is None:
+        return {"name": name, "target": "?", "operator": "?", "versions": 0, "best": None,
+                "best_unit": "", "status": f"damaged: {summary.damaged}", "reason": "",
+                "budget": "", "eta_s": None, "last_commit": None,
+                "last_activity": summary.last_activity, "error": summary.error}
+    afar = from_afar(facts.usage, facts.budgets, facts.last_commit, now)
+    named = name_run_status(facts.status, facts.reason, session=name, live=writer is not None)
+    return {"name": name, "target": facts.target, "operator": facts.operator,
+            "versions": facts.versions, "best": facts.best, "best_unit": facts.best_unit,
+            "status": status_text(facts.status, facts.reason, session=name, writer=writer),
+            "reason": named.reason, "budget": afar.budget,
+            "eta_s": afar.eta_s if writer else None, "last_commit": facts.last_commit,
+            "last_activity": summary.last_activity, "error": None}
+
+
+def _ago(ts: float | None, now: float) -> str:
     if not ts:
         return "-"
-    seconds = time.time() - ts
+    seconds = now - ts
     return f"{age(seconds)} ago" if seconds >= 60 else "just now"
 
 
 def cmd_sessions_new(args: argparse.Namespace) -> int:
+    from ..engine.launch import target_file_meta
+    from ..evaluation import get_target
+    from ..evaluation.targets import is_target_file, shipped_file
+    from ..store.session import Session
+
     catalog = SessionCatalog(args.sessions_dir)
     seeds: dict[str, str] = {}
     for path in args.seed:
@@ -138,9 +175,9 @@ def cmd_sessions_rename(args: argparse.Namespace) -> int:
 
 def cmd_sessions_delete(args: argparse.Namespace) -> int:
     catalog = SessionCatalog(args.sessions_dir)
-    summary = catalog.summary(args.name)
-    what = (f"session '{args.name}': {summary.versions} versions, target {summary.target}, "
-            f"{catalog.path(args.name)}")
+    facts = catalog.summary(args.name).facts
+    known = f"{facts.versions} versions, target {facts.target}, " if facts else ""
+    what = f"session '{args.name}': {known}{catalog.path(args.name)}"
     if not args.yes and not confirmed(f"delete {what}, every file of it? [y/N] ",
                                       f"{what}\nre-run with --yes to delete it"):
         return 1
@@ -149,7 +186,9 @@ def cmd_sessions_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: Subcommands) -> None:
+def register(commands: Subcommands, *, listing_only: bool = False) -> None:
+    """The group's parser; ``listing_only``: with ``list`` alone, for a command line that
+    lists (cli.py), so that the other commands' modules are not imported."""
     sessions = add_command(
         commands, "sessions", cmd_sessions_list,
         "list, inspect, create, repair, rename and delete sessions",
@@ -161,9 +200,14 @@ def register(commands: Subcommands) -> None:
     p = add_command(
         sub, "list", cmd_sessions_list, "one line per session",
         "One line per session: target, operator, versions, best score, run status (with the "
-        "writing process, if one is live) and last activity.",
+        "writing process, if one is live; killed: a run whose process died without ending "
+        "it), each budget used of its limit, the running time left until the first is spent "
+        "(while a process runs it), the last commit and the last activity.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    if listing_only:
+        return
+    from . import attempts, show
 
     show.register(sub)
     attempts.register(sub)

@@ -14,6 +14,7 @@ from rich.table import Table
 from ..engine.budget import Spending, VersionCosts
 from ..engine.inbox import describe, queued
 from ..engine.lanes import lane_lines
+from ..engine.run_status import status_text
 from ..operators.agent.settings import with_provider
 from ..store import (
     RunState,
@@ -24,7 +25,6 @@ from ..store import (
     Version,
     payload_of,
 )
-from ..store.catalog import run_status
 from ..store.session import Session
 from ..views.attempts import stamp
 from ..views.events import counted, event_line
@@ -62,7 +62,9 @@ def _print_session(
 ) -> None:
     console = listing_console()
     meta, state = session.meta, RunState.from_doc(session.state)
-    status = run_status(state.status, session.lock_holder)
+    holder = session.lock_holder
+    status = status_text(state.status, state.reason, session=session.name,
+                         writer=holder.where() if holder else None)
     operator = str(meta.get("operator"))
     if state.operator and state.operator != operator:
         operator = f"{state.operator} (switched from {operator})"

@@ -12,10 +12,12 @@ which is never stored, since the next run sets its own.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store import RunState, StepPayload, Version
+if TYPE_CHECKING:
+    from ..store import RunState, StepPayload, Version
 
 SESSION_FIELDS = ("max_steps", "hours", "max_cost_usd", "max_tokens")
 RUN_LIMIT = "limit reached"  # how the reason for ending at this run's own --max-steps begins
@@ -129,6 +131,28 @@ def budget_progress(usage: Usage, budgets: Budgets) -> tuple[str, float | None]:
         parts.append(f"{usage.tokens / 1e6:.1f}M/{budgets.max_tokens / 1e6:g}M tok")
         at_rate(usage.tokens, budgets.max_tokens)
     return " · ".join(parts), (min(left) if left else None)
+
+
+@dataclass(frozen=True)
+class FromAfar:
+    """What a glance from afar reads (the status bar, ``avo sessions list``): each budget used
+    of its limit, the running time left until the first is spent, and the time since the
+    last commit."""
+
+    budget: str = ""
+    eta_s: float | None = None
+    since_commit_s: float | None = None
+
+
+def from_afar(usage: dict[str, Any] | None, budgets: dict[str, Any] | None,
+              last_commit: float | None, now: float) -> FromAfar:
+    """From the state's usage and budgets documents (fields of another version: no budget
+    shown) and when the last version was committed (``Lineage.last_commit``)."""
+    budget, eta = "", None
+    with suppress(TypeError, ValueError):
+        budget, eta = budget_progress(Usage.from_doc(usage), Budgets.from_doc(budgets))
+    since = None if last_commit is None else max(0.0, now - last_commit)
+    return FromAfar(budget, eta, since)
 
 
 @dataclass

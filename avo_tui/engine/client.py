@@ -20,9 +20,10 @@ from pathlib import Path
 from ..store import Event, EventKind, RunState, Session, StoreError
 from ..store.lock import LockHolder, SessionLock
 from . import commands as cmd
-from .budget import RUN_LIMIT, Budgets, Usage
+from .budget import Budgets, Usage
 from .engine import Engine
 from .inbox import queued, send
+from .run_status import RunStatus, name_run_status
 
 POLL_BATCH = 2000  # events taken per poll, so a view catching up stays responsive
 
@@ -36,15 +37,6 @@ class Delivery(enum.Enum):
     STOPPING = "stopping"  # this process's run is stopping: it is kept for the session's next run
     QUEUED = "queued"  # no run is live: it waits in the inbox for the session's next run
     NOT_SENT = "not sent"  # a stop with no run live to stop (a queued one would end the next)
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """What the status bar says about the run."""
-
-    # running, paused, stalled, limit-reached, budget-reached, stopped, killed, finished, crashed
-    name: str
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -289,23 +281,10 @@ class RunClient:
         return dict(host) if isinstance(host, dict) else {}
 
     def run_status(self) -> RunStatus:
-        """The run's status as the views name it, and why: the stored status, told apart
-        where one name would say two things (a run killed is no clean stop; a run's own
-        --max-steps is no session budget; a stall says what the supervisor does)."""
+        """The run's status as the views name it, and why (run_status.py)."""
         state = self.run_state()
-        status, reason = state.status, state.reason
-        resume = f"resume with avo run --session {self.directory.name}"
-        if status == "running" and not self.live():  # a clean end would have said so
-            return RunStatus("killed", f"its process died without ending the run (killed, or "
-                                       f"the machine went down); {resume}")
-        if status == "finished" and reason.startswith(RUN_LIMIT):
-            return RunStatus("limit-reached", f"{reason}; {resume}")
-        if status in ("paused", "finished") and "budget" in reason:
-            return RunStatus("budget-reached", reason)
-        if status == "running" and self.stalled:
-            return RunStatus("stalled", f"{self.stalled}: the supervisor is redirecting the "
-                                        "search to other directions until a commit")
-        return RunStatus(status, reason)
+        return name_run_status(state.status, state.reason, session=self.directory.name,
+                               live=self.live(), stalled=self.stalled)
 
     def close(self) -> None:
         self.session.close()

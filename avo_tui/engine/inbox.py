@@ -21,6 +21,7 @@ from ..store import QueuedPayload
 from ..store.atomic import atomic_write
 from . import commands as cmd
 from .commands import BadCommand, Command, from_doc, to_doc
+from .elapsed import age
 
 INBOX = "inbox"
 
@@ -84,14 +85,6 @@ def queued_payload(session_dir: Path, now: float | None = None) -> QueuedPayload
     now = time.time() if now is None else now
     return QueuedPayload(tuple(f"{describe(q.command)}, sent {age(now - q.sent)} ago"
                                for q in waiting))
-
-
-def age(seconds: float) -> str:
-    """How long ago, roughly: 40 s, 12 min, 3 h, 2 d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{max(0.0, seconds):.0f} s"
 
 
 def send(session_dir: Path, command: Command) -> Path:

@@ -16,14 +16,16 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, backup: Path | None = None) -> None:
+def atomic_write(path: Path, data: bytes, *, backup: Path | None = None,
+                 sync: bool = True) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file.
 
     Writes a temp file beside it, fsyncs it, renames it over ``path`` and fsyncs the directory.
     With ``backup``, the file being replaced is first copied to that name, so the previous
     generation survives next to the new one. A copy, not a hard link: a crash between the two
     renames would otherwise leave one file under both names, and damage to it would take the
-    backup along.
+    backup along. ``sync=False`` skips the fsyncs (a store opened without them, for speed):
+    the rename is still atomic, but a power cut may leave the file old or empty.
     """
     if backup is not None and path.exists():
         atomic_write(backup, path.read_bytes())
@@ -32,6 +34,8 @@ def atomic_write(path: Path, data: bytes, *, backup: Path | None = None) -> None
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)

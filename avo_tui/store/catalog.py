@@ -6,14 +6,19 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from .atomic import fsync_dir
 from .errors import DamagedSession, SessionExists, StoreError, UnknownSession
 from .journal_storage import BASE, JOURNAL
-from .lock import LockHolder, SessionLock
-from .session import Session, check_session_name
+from .lock import SessionLock
+from .names import check_session_name
+from .summary import SessionFacts, read_summary, remember, stamp
+
+if TYPE_CHECKING:
+    from .session import Session
 
 ENV_SESSIONS_DIR = "AVO_SESSIONS_DIR"
 
@@ -36,24 +41,17 @@ def resolve_sessions_dir(option: str | os.PathLike[str] | None = None) -> Path:
     return default_sessions_dir()
 
 
-def run_status(stored: str, writer: LockHolder | None) -> str:
-    """The status to show: a run marked running that no live process writes was interrupted."""
-    if writer:
-        return f"{stored} (pid {writer.pid} on {writer.host})"
-    return "interrupted" if stored == "running" else stored
-
-
 @dataclass(frozen=True)
 class SessionSummary:
+    """A session as a listing shows it: its facts (summary.py), the process that writes it
+    now, if any, and when its files were last written."""
+
     name: str
-    target: str
-    operator: str
-    versions: int
-    best: float | None
-    best_unit: str
-    status: str
+    facts: SessionFacts | None  # None: the session does not read
+    writer: str | None  # "pid N on HOST" of the live process that writes it
     last_activity: float
-    error: str | None = None  # why the session does not read (status is then "damaged: ...")
+    damaged: str = ""  # the gist of why the session does not read
+    error: str | None = None  # and the whole of it
 
 
 class SessionCatalog:
@@ -97,6 +95,8 @@ class SessionCatalog:
     def open(self, name: str, *, writable: bool = True) -> Session:
         """Open a session by name; a file that reads as something other than a session's
         (a shape no version of avo wrote) is a DamagedSession, not a crash."""
+        from .session import Session  # not for a listing that reads summaries only
+
         path = self.path(name)
         try:
             return Session.open(path, writable=writable)
@@ -137,30 +137,27 @@ class SessionCatalog:
         shutil.rmtree(doomed)
 
     def summary(self, name: str) -> SessionSummary:
+        """What a listing shows of a session: from its summary where that can be trusted,
+        else read from the session (and the summary kept for the next listing)."""
         path = self.path(name)
         last = max(
             (p.stat().st_mtime for p in (path / BASE, path / JOURNAL) if p.exists()), default=0.0
         )
-        try:
-            with self.open(name, writable=False) as session:
-                meta, state, best = session.meta, session.run_state, session.best()
-                versions = len(session.lineage)
-        # one damaged session is one line of a listing, whatever broke in it
-        except (StoreError, OSError, ValueError, TypeError, KeyError) as exc:
-            reason = exc.reason if isinstance(exc, DamagedSession) else str(exc)
-            return SessionSummary(name, "?", "?", 0, None, "", f"damaged: {_short(reason)}",
-                                  last, error=str(exc))
-        status = run_status(state.status, SessionLock(path).holder())
-        return SessionSummary(
-            name,
-            meta.get("target", "?"),
-            state.operator or meta.get("operator", "?"),
-            versions,
-            best.score.gmean if best and best.score else None,
-            best.score.unit if best and best.score else "",
-            status,
-            last,
-        )
+        holder = SessionLock(path).holder()
+        writer = holder.where() if holder else None
+        facts = read_summary(path)
+        if facts is None:
+            try:
+                before = stamp(path)
+                with self.open(name, writable=False) as session:
+                    facts = SessionFacts.of(session)
+            # one damaged session is one line of a listing, whatever broke in it
+            except (StoreError, OSError, ValueError, TypeError, KeyError) as exc:
+                reason = exc.reason if isinstance(exc, DamagedSession) else str(exc)
+                return SessionSummary(name, None, writer, last, _short(reason), str(exc))
+            if holder is None:  # a live writer keeps the summary itself
+                remember(path, facts, before)
+        return SessionSummary(name, facts, writer, last)
 
 
 def _short(reason: str) -> str:

@@ -139,6 +139,19 @@ def decode_record(line: bytes, reader: strict_json.Reader | None = None) -> dict
     return record
 
 
+# An operation that does more than add records to an event or attempt segment, as
+# encode_record writes it. Inside a JSON string every quote is escaped, so no text a record
+# holds reads as one; a record's own data may (a list that starts with "set"), which only
+# costs a reader the slow path.
+_SETS_A_TABLE = re.compile(rb'\["(?:set|drop|reset)"|\["add","(?!(?:events|attempts)\.)')
+
+
+def adds_only_events(line: bytes) -> bool:
+    """Whether a journal line's record only adds events or attempts (read from its bytes, not
+    decoded): such records change no session fact but those two logs (summary.py)."""
+    return _SETS_A_TABLE.search(line) is None
+
+
 @dataclass
 class JournalScan:
     """The readable records of a journal file, and where its damage (if any) starts."""
@@ -241,6 +254,9 @@ class JournalStorage(Storage):
         self.sync = sync
         self.failed: str | None = None
         self.compaction_error: str | None = None
+        # A record did more than add events or attempts, or a compaction replaced the files,
+        # since the session's summary was last written (summary.py); its writer clears it.
+        self.facts_changed = False
         self._pending: list[Op] = []
         self._txn_depth = 0
         self._journal_file: Any = None
@@ -446,6 +462,7 @@ class JournalStorage(Storage):
         self.seq += 1
         self._pending = []
         self._journal_bytes += len(line)
+        self.facts_changed |= not adds_only_events(line)
         if self._journal_bytes >= self._compact_at:
             self.compact()
 
@@ -477,6 +494,7 @@ class JournalStorage(Storage):
             self._compact_at = self._journal_bytes + self.compact_bytes
             return
         self.compaction_error = None
+        self.facts_changed = True
         try:
             self._journal_file.close()
             self._journal_file = None

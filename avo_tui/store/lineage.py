@@ -65,6 +65,12 @@ class Lineage:
     def last(self) -> Version | None:
         return next(reversed(self._versions.values()), None)
 
+    @property
+    def last_commit(self) -> float | None:
+        """When the newest version was committed; None while the seed is the only one."""
+        last = self.last
+        return last.created if last is not None and last.parent is not None else None
+
     def get(self, vid: str) -> Version:
         try:
             return self._versions[vid]

@@ -32,6 +32,9 @@ class LockHolder:
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
 
+    def where(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
     @classmethod
     def parse(cls, raw: bytes) -> LockHolder | None:
         try:

@@ -59,6 +59,7 @@ from .session_reading import (
     VERSIONS,
     SessionReading,
 )
+from .summary import keep_summary
 
 SEGMENT_CAPACITY = {EVENTS: 1024, VERSIONS: 256, ATTEMPTS: 256}
 
@@ -197,6 +198,7 @@ class Session(SessionReading):
                     {"head": "v0", "status": "new", STATE_VERSION_KEY: STATE_VERSION}, doc_id=1))
                 session._insert_version(seed)
                 session._insert_payload(SessionPayload("created", target=target, seed=seed_note))
+            session._keep_facts(force=True)
             return session
         except BaseException:
             lock.release()
@@ -223,6 +225,8 @@ class Session(SessionReading):
         if lock and lock.taken_over:
             session.append(SessionPayload("lock_taken_over",
                                           previous=lock.taken_over.describe()))
+        if writable:  # a session of an older avo has none yet
+            session._keep_facts(force=True)
         return session
 
     def _moved_to(self, directory: Path) -> None:
@@ -270,8 +274,19 @@ class Session(SessionReading):
                 with suppress(StoreError):
                     self._load_indices()
                 raise
+            self._keep_facts()
             self._appended.notify_all()
             return result
+
+    def _keep_facts(self, force: bool = False) -> None:
+        """Rewrite the session's summary (summary.py) after a write that changed one of its
+        facts. The write itself is durable already: a summary that could not be written is
+        only not used, and the next write tries again."""
+        storage = self._storage
+        if force or storage.facts_changed:
+            with suppress(OSError):
+                keep_summary(self, sync=storage.sync)
+                storage.facts_changed = False
 
     def _insert_version(self, version: Version) -> None:
         table, doc_id = self._locate(VERSIONS, version.number + 1)
@@ -534,6 +549,7 @@ class Session(SessionReading):
 
         self._writing(write)
         self._take_rescores()
+        self._keep_facts(force=True)  # the best may be another version now
 
     def upgrade_state(self) -> None:
         """Rewrite the state document in this version's shape if it is older (run_state.py,

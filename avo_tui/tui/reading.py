@@ -10,7 +10,6 @@ lineage, which the poll hands over once and then extends with the versions added
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import threading
 import time
@@ -21,7 +20,7 @@ from itertools import islice
 from textual.message import Message
 
 from ..engine.alerts import alert_of
-from ..engine.budget import Budgets, Spending, Usage, VersionCosts, budget_progress
+from ..engine.budget import FromAfar, Spending, VersionCosts, from_afar
 from ..engine.client import POLL_BATCH, RunClient
 from ..operators.agent.settings import with_provider
 from ..store import (
@@ -218,16 +217,12 @@ class SessionReader:
         meta = session.meta
         host = meta.get("host") or {}
         spending = Spending.of(state, self._costs, self._last_step)
-        budget, eta, since = "", None, None
         status = self.client.run_status()
         live = self.client.live()
+        afar = FromAfar()  # while a run is live (avo sessions list reads the same facts)
         if live:
-            with contextlib.suppress(TypeError):  # a field of another version: shown without
-                budget, eta = budget_progress(Usage.from_doc(state.usage),
-                                              Budgets.from_doc(state.budgets))
-            newest = session.lineage.last
-            if newest is not None and newest.parent is not None:
-                since = max(0.0, time.time() - newest.created)
+            afar = from_afar(state.usage, state.budgets, session.lineage.last_commit,
+                             time.time())
         return StatusFacts(
             session=session.name,
             target=str(meta.get("target", "?")),
@@ -243,7 +238,7 @@ class SessionReader:
             version_usd=spending.per_version_usd,
             device=str(host.get("gpu") or host.get("cpu") or host.get("device") or "?"),
             attached=self.client.attached,
-            budget=budget, eta_s=eta, since_commit_s=since,
+            budget=afar.budget, eta_s=afar.eta_s, since_commit_s=afar.since_commit_s,
         )
 
     def _candidate(self, state: RunState, lane: int | None,
