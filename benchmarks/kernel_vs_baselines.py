@@ -53,7 +53,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from avo_tui.evaluation.targets import get_target, known_names  # noqa: E402  (no torch)
+from avo_tui.evaluation.target_file import get_target  # noqa: E402  (no torch)
+from avo_tui.evaluation.targets import known_names  # noqa: E402
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
 SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs)

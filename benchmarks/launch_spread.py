@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from avo_tui.engine.launch import seed_files
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
     from avo_tui.evaluation.results import EvalRequest
-    from avo_tui.evaluation.targets import get_target
+    from avo_tui.evaluation.target_file import get_target
 
     target = get_target(args.target)
     if target.device != "cuda":

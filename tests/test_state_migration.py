@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from avo_tui.engine import Engine, Evaluator
-from avo_tui.evaluation import Worker
-from avo_tui.evaluation.targets import get_target
+from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators.protocol import StepContext, StepResult
 from avo_tui.store import Outcome, Session
 from avo_tui.store.run_state import VERSION, VERSION_KEY

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from target_example import SEED_FILE, TARGET_FILE, avo, example_folder, tuner_run, write_example
 
-from avo_tui.evaluation import EvalRequest, EvalResult
+from avo_tui.evaluation import EvalRequest, EvalResult, get_target
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.problem import Work
-from avo_tui.evaluation.targets import TargetFileUnusable, get_target
+from avo_tui.evaluation.targets import TargetFileUnusable
 from avo_tui.store import Session
 
 

@@ -21,8 +21,8 @@ from .target_api import (
     Target,
     TargetFileError,
 )
-from .target_file import declared_target
-from .targets import TargetFileUnusable, TargetSpec, UnknownTarget, get_target, known_names
+from .target_file import declared_target, get_target
+from .targets import TargetFileUnusable, TargetSpec, UnknownTarget, known_names
 from .toolchains import ToolchainUnavailable
 from .worker import Worker, WorkerError
 

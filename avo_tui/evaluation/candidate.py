@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import contract
-from .targets import TargetSpec, get_target, known_names
+from .target_file import get_target
+from .targets import TargetSpec, known_names
 
 SUFFIXES = {"c": (".c", ".h"), "cuda": (".cu", ".cuh", ".h")}
 MAX_SOURCE_BYTES = 1 << 20

@@ -5,7 +5,6 @@ numerics' methods alone (the parent never calls them)."""
 
 from __future__ import annotations
 
-import importlib
 import math
 import pickle
 import random
@@ -80,8 +79,12 @@ class DeclaredProblem:
     shipped target's name, a user's file's path): a configuration that crosses the worker's
     pipe is rebuilt by loading the same file there (target_file.py)."""
 
-    def __init__(self, target: Target, source: TargetSource | None = None) -> None:
+    def __init__(self, target: Target, source: TargetSource | None = None,
+                 reload: Callable[[str], DeclaredProblem] | None = None) -> None:
         self.target = target
+        # How another process loads this problem again from its ref: target_file.problem_of,
+        # handed in by target_file.py (which imports this module, so it cannot be imported here).
+        self.reload = reload
         self.source = source
         self.name = target.name
         self.parameters = tuple(_param(target, p) for p in target.parameters)
@@ -92,13 +95,11 @@ class DeclaredProblem:
         self._out = out.name
 
     def __reduce__(self) -> tuple[Any, ...]:
-        if self.source is None:
+        if self.source is None or self.reload is None:
             raise pickle.PicklingError(f"target {self.name} was made in memory, not loaded "
                                        "from a file: it cannot cross to another process")
-        # By name: target_file.py loads files into this module's problems.
-        loader = importlib.import_module(".target_file", __package__)
         ref = self.name if self.source.shipped else self.source.path
-        return (loader.problem_of, (ref,))
+        return (self.reload, (ref,))
 
     def __repr__(self) -> str:
         return self.name
@@ -283,11 +284,12 @@ def tolerance_of(target: Target) -> Tolerance:
                      declared=declared.why)
 
 
-def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: str = ""
-            ) -> TargetSpec:
+def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: str = "",
+            reload: Callable[[str], DeclaredProblem] | None = None) -> TargetSpec:
     """The TargetSpec of ``target``, loaded from ``source`` with its seed at ``seed_path``;
-    ``about`` is what the file says of itself (its docstring), which the agent is shown."""
-    problem = DeclaredProblem(target, source)
+    ``about`` is what the file says of itself (its docstring), which the agent is shown;
+    ``reload`` loads its problem again by ref in another process (DeclaredProblem)."""
+    problem = DeclaredProblem(target, source, reload)
     defaults = KIND_DEFAULTS[target.kind]
     score_by = target.score_by or "flops"  # validate saw to it that it is set
 

@@ -511,7 +511,7 @@ def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> 
     from .judge import Rejected
     from .pipeline import Evaluation, Pipeline
     from .results import EvalRequest
-    from .targets import get_target
+    from .target_file import get_target
     from .tensors import empty_output, make_inputs
 
     target = get_target(target_name)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .profile import LAUNCHED, ProfileRequestError, find_tool, launch_command, run_bounded
-from .targets import TargetSpec, get_target
+from .target_file import get_target
+from .targets import TargetSpec
 
 SANITIZER_TOOLS = ("racecheck", "synccheck", "memcheck", "initcheck")
 DEFAULT_TOOLS = ("racecheck", "synccheck", "memcheck")

@@ -14,7 +14,7 @@ import torch
 from .device import Device, Kernel
 from .problem import Config
 from .results import EvalRequest, EvalResult, Timing
-from .targets import get_target
+from .target_file import get_target
 from .toolchains import CompileCache
 
 Progress = Callable[[str, str], None]  # (phase, detail)

@@ -1,5 +1,5 @@
 """Loading a target file (target_api.py): a user's target, named by its path wherever a shipped
-target is named by its name (targets.get_target), in the parent and in the worker alike; and a
+target is named by its name (get_target, here), in the parent and in the worker alike; and a
 shipped target file, found and named by its target's name (targets.shipped_file).
 
 A file declares ``target = Target(...)`` (a problem of its own, in Python functions), or
@@ -24,7 +24,15 @@ from pathlib import Path
 
 from .declared import DeclaredProblem, check_work, spec_of
 from .target_api import Target, TargetFileError
-from .targets import TargetFileUnusable, TargetSource, TargetSpec, get_target
+from .targets import (
+    IN_PROCESS,
+    TargetFileUnusable,
+    TargetSource,
+    TargetSpec,
+    UnknownTarget,
+    is_target_file,
+    shipped_file,
+)
 
 # By ref (a shipped target's name, a user's file's absolute path), for the bytes hashed in its
 # source: a process loads a file again only when they change.
@@ -59,7 +67,7 @@ def load(ref: str, shipped: str | None = None) -> TargetSpec:
     seed = (Path(path).parent / target.seed).resolve()
     if not seed.is_file():
         raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
-    spec = spec_of(target, source, str(seed), about)
+    spec = spec_of(target, source, str(seed), about, reload=problem_of)
     try:
         check_work(spec, target)
     except TargetFileError as error:
@@ -139,3 +147,15 @@ def _line_in(path: str, error: BaseException) -> str:
     """``line N: `` of the last frame of ``error`` in the file at ``path``; "" if none."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
     return f"line {frames[-1].lineno}: " if frames else ""
+
+
+def get_target(ref: str) -> TargetSpec:
+    """The shipped target named ``ref``, or the target file at path ``ref`` (or a target made
+    in this process, targets.IN_PROCESS); a file is loaded once per process while its bytes
+    stay the same."""
+    if ref in IN_PROCESS:
+        return IN_PROCESS[ref]
+    shipped = None if is_target_file(ref) else shipped_file(ref)
+    if shipped is None and not is_target_file(ref):
+        raise UnknownTarget(ref)
+    return load(str(shipped or ref), shipped=ref if shipped else None)

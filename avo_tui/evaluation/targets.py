@@ -2,7 +2,7 @@
 
 A target is data (configurations, tolerances, baselines, seeds) plus the problem it computes
 (problem.py: the entry point's parameters, inputs, references). Every target is a file, found
-by what names it (get_target):
+by what names it (target_file.get_target):
 
 - a **shipped target file**, by its name: every ``*.py`` of the repository's ``targets/``
   folder (``avo_tui/_data/targets`` in an installed package) is one, and its file name is the
@@ -17,7 +17,6 @@ This module imports nothing heavy, so the TUI can list targets without torch.
 from __future__ import annotations
 
 import difflib
-import importlib
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -296,18 +295,3 @@ class TargetFileUnusable(UnknownTarget):
 def is_target_file(ref: str) -> bool:
     """Whether ``ref`` names a target file (a path ending in .py) rather than a built-in."""
     return ref.endswith(".py")
-
-
-def get_target(ref: str) -> TargetSpec:
-    """The shipped target named ``ref``, or the target file at path ``ref`` (or a target made
-    in this process, IN_PROCESS); a file is loaded once per process while its bytes stay the
-    same."""
-    if ref in IN_PROCESS:
-        return IN_PROCESS[ref]
-    shipped = None if is_target_file(ref) else shipped_file(ref)
-    if shipped is None and not is_target_file(ref):
-        raise UnknownTarget(ref)
-    # By name: target_file.py builds targets on this module's TargetSpec.
-    loader = importlib.import_module(".target_file", __package__)
-    spec: TargetSpec = loader.load(str(shipped or ref), shipped=ref if shipped else None)
-    return spec

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .results import EvalRequest, EvalResult, Failure
 from .sandbox import make_undumpable
-from .targets import get_target
+from .target_file import get_target
 
 ProgressCallback = Callable[[str, str], None]
 STARTUP_TIMEOUT_S = 180.0

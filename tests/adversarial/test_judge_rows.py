@@ -21,7 +21,8 @@ from avo_tui.evaluation.problem import Config, InputSet, RowSample
 from avo_tui.evaluation.problems.attention import INPUT_CASES, Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.targets import BF16_TOLERANCE, TINY_ROW, get_target
+from avo_tui.evaluation.target_file import get_target
+from avo_tui.evaluation.targets import BF16_TOLERANCE, TINY_ROW
 from avo_tui.evaluation.tensors import make_inputs
 
 TOLERANCE = get_target("mha").tolerance
