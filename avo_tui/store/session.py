@@ -225,8 +225,6 @@ class Session(SessionReading):
         if lock and lock.taken_over:
             session.append(SessionPayload("lock_taken_over",
                                           previous=lock.taken_over.describe()))
-        if writable:  # a session of an older avo has none yet
-            session._keep_facts(force=True)
         return session
 
     def _moved_to(self, directory: Path) -> None:

@@ -3,15 +3,17 @@
 replaying its journal.
 
 It is a cache, never the record, and nothing but a listing reads it. The writer rewrites it
-(atomically) after every write that changes one of its facts. A reader trusts it only while
-the session's files are as it names them (the base file's identity, the journal's identity
-and length), or differ from that only by journal records that add events or attempts, which
-change none of its facts. Anything else sends the reader to the session itself: no summary
-(a session of an older avo), another format, a base rewritten by a compaction or a repair, a
-record that sets a table, a journal cut shorter. A crash between a write and its summary's
-leaves a summary that no longer matches, so it is never wrong, only not used. A listing that
-read a session the slow way, while no process writes it, leaves its summary behind for the
-next listing: an older session costs the slow path once.
+(atomically) after every write that changes one of its facts, and only then: opening a session
+writes none, so a command refused after it opened the session leaves every file as it was.
+A reader trusts it only while the session's files are as it names them (the base file's
+identity, the journal's identity and length), or differ from that only by journal records
+that add events or attempts, which change none of its facts. Anything else sends the reader
+to the session itself: no summary (a session of an older avo), another format, a base
+rewritten by a compaction or a repair, a record that sets a table, a journal cut shorter. A
+crash between a write and its summary's leaves a summary that no longer matches, so it is
+never wrong, only not used. A listing that read a session the slow way, while no process
+writes it, leaves its summary behind for the next listing: an older session costs the slow
+path once.
 """
 
 from __future__ import annotations
