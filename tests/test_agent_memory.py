@@ -20,7 +20,7 @@ from agent_context import StandIn
 
 from avo_tui.evaluation import get_target
 from avo_tui.knowledge import KnowledgeBase
-from avo_tui.operators.agent import brief, ledger, research
+from avo_tui.operators.agent import brief, history, ledger, research
 from avo_tui.operators.agent.notes import kept_notes, stored_notes
 from avo_tui.operators.agent.outline import outline
 from avo_tui.operators.agent.tools import Toolbox
@@ -31,6 +31,8 @@ from avo_tui.store.view import SessionView
 
 ROOT = Path(__file__).parents[1]
 STEPS = 200
+# The steps issue 54 sampled (search found 7 of them before the journal was its source).
+SAMPLED = (1, 2, 3, 5, 10, 20, 30, 40, 50, 75, 100, 125, 150, 169, 170, 180, 190, 198, 199)
 TECHNIQUES = ("BLOCK_N", "BLOCK_M", "stages", "swizzle", "ping-pong", "setmaxnreg", "TMA",
               "multicast", "exp2", "FFMA", "rescale", "persistent", "LPT", "causal", "tail",
               "epilogue", "registers", "warpgroup", "barrier", "mbarrier", "cluster",
@@ -85,6 +87,8 @@ def test_two_hundred_steps_keep_every_lesson_and_direction_within_the_budget(
     budget = brief.budget_chars(200_000)
     ideas: list[str] = []  # every distinct idea tried, in order
     used: set[frozenset[str]] = set()
+    lessons: dict[int, str] = {}
+    first_idea: dict[int, str] = {}
     for step in range(1, STEPS + 1):
         ctx.step_number = step
         tried = []
@@ -111,8 +115,12 @@ def test_two_hundred_steps_keep_every_lesson_and_direction_within_the_budget(
             f"<next>{idea_of(f'p{step}', draws, used)}</next>")
         record = research.record(log, step=step, outcome="no commit", files=FILES,
                                  base_files=FILES, base_score=None, final="stopped",
-                                 lesson=debrief.lesson)
+                                 lesson=debrief.lesson, summary=debrief.summary or "",
+                                 notes=(f"note {step}: " + "n" * 300,))
+        session.append(record)  # the journal: the agent announces its record so
         keep(ctx, record, tried, step, debrief, None)
+        lessons[step] = lesson
+        first_idea[step] = tried[0][0]
         ctx.kept["notes"] = kept_notes([*stored_notes(ctx.kept), f"note {step}: " + "n" * 300])
 
         ctx.step_number = step + 1
@@ -133,6 +141,24 @@ def test_two_hundred_steps_keep_every_lesson_and_direction_within_the_budget(
     assert repeated, "a repeated idea joins its direction"
     # The brief names the older records in a line each, beyond the newest three whole.
     assert f"step {STEPS - 5} from v0: no commit; Lesson of step {STEPS - 5}" in text
+
+    # At step 200 search_history finds every earlier lesson, from the journal, whole, with its
+    # step, the version it started from and its measured effect; each within the turn's budget.
+    kb = KnowledgeBase([])
+    toolbox = Toolbox(cast(StepContext, ctx), Workspace(session.directory / "ws", kb, 1_000),
+                      kb, base="v0", transcript=lambda: "{}")
+    for step in SAMPLED:
+        found = toolbox.call("search_history", {"query": first_idea[step]}).text
+        assert len(found) <= history.MAX_RESULT_CHARS
+        assert f"step {step} from v0: no commit\n  lesson: {lessons[step]}\n  measured: " \
+            in found, (step, found)
+    # A direction keeps every lesson learned under it: an idea tried again shows both.
+    for direction in repeated:
+        found = toolbox.call("search_history", {"query": direction.idea, "limit": 3}).text
+        assert len(direction.learned) >= 2
+        assert all(lessons[step] in found for step in direction.learned), (direction, found)
+    # Notes and summaries of any step are found too, not only the newest kept in memory.
+    assert "step 3 note: note 3: " in toolbox.call("search_history", {"query": "note 3"}).text
 
 
 def test_unused_space_is_lent_and_the_outline_is_served_first() -> None:
@@ -215,3 +241,4 @@ def test_lanes_see_what_the_others_are_trying(session: Session) -> None:
     assert toolbox._closest("swizzle the V tile differently") == [
         "- lane 2 is trying it now: swizzle the V tile (a9 slower)"]
     assert toolbox._closest("persistent LPT scheduler") == []
+

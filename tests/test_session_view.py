@@ -101,6 +101,26 @@ def test_the_view_reads_what_operators_read(session: Session) -> None:
     assert [v.id for v in lineage.ranked()] == ["v1", "v0"] and lineage.best() == view.best()
 
 
+def test_the_view_reads_the_journal_one_kind_of_payload_at_a_time(session: Session) -> None:
+    """search_history's source: the journal read onwards, a kind's payloads only (frozen);
+    one that does not parse is left out, and the seq read so far says where to go on."""
+    from avo_tui.store import ResearchPayload
+
+    view = SessionView(session)
+    start = session.last_seq
+    session.append_event("tool_call", tool="note", input="{}")
+    session.append(ResearchPayload("record", 1, "v0", "no commit", lesson="L1",
+                                   notes=("a note",), summary="S1"))
+    session.append_event("research", action="record", step="not a number")
+    session.append(ResearchPayload("record", 2, "v1", "no commit", lesson="L2"))
+    found, seq = view.payloads_of(ResearchPayload, start, 3)
+    assert [(r.lesson, r.notes, r.summary) for r in found] == [("L1", ("a note",), "S1")]
+    assert seq == start + 3
+    found, seq = view.payloads_of(ResearchPayload, seq, 100)
+    assert [r.lesson for r in found] == ["L2"] and seq == session.last_seq
+    assert view.payloads_of(ResearchPayload, seq, 100) == ([], seq)
+
+
 def test_the_view_follows_the_session(session: Session) -> None:
     """The engine keeps committing under an operator's view; the view sees it at once."""
     view = SessionView(session)

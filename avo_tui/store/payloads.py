@@ -312,7 +312,9 @@ class ResearchPayload(Payload):
 
     A record names the ideas the step evaluated (``a12 slower: swap the loops``), the size of
     its final change against its ``base``, the change per shape of its best candidate, the
-    outcome, the agent's last words (``final``) and what it says it learned (``lesson``)."""
+    outcome, the agent's last words (``final``) and what it says it learned (``lesson``), and,
+    so the journal holds the agent's whole memory (search_history reads it), the running
+    ``summary`` its debrief wrote and the ``notes`` it kept during the step."""
 
     KIND = EventKind.RESEARCH
     action: Literal["record", "review"]
@@ -326,6 +328,8 @@ class ResearchPayload(Payload):
     final: str = ""
     lesson: str = ""
     lane: int | None = None  # the lane it came from, in a run of several lanes
+    summary: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,18 @@ mangling) or open the files under ``directory`` itself.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .blobs import BlobStore
 from .diff import VersionDiff
 from .lineage import Lineage
 from .models import Attempt, Suspect, Version
+from .payloads import Payload, PayloadError
 from .session import Session
+
+P = TypeVar("P", bound=Payload)
 
 
 class LineageView:
@@ -160,6 +164,19 @@ class SessionView:
     def suspects(self) -> list[Suspect]:
         """The suspects pending the operator's review, oldest first."""
         return self.__session.suspects()
+
+    def payloads_of(self, kind: type[P], after: int, limit: int) -> tuple[list[P], int]:
+        """The journal read onwards: of the next ``limit`` events after seq ``after``, the
+        payloads of ``kind`` (frozen: nothing writes back; one that does not parse is left
+        out), oldest first, and the seq of the last event read (``after`` when none is
+        left)."""
+        events = self.__session.events(after, limit)
+        found = []
+        for event in events:
+            if event.kind == kind.KIND:
+                with suppress(PayloadError):
+                    found.append(kind.from_doc(event.data))
+        return found, events[-1].seq if events else after
 
 
 __all__ = ["BlobReader", "LineageView", "SessionView"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import traceback
+from contextlib import suppress
 from typing import Any
 
 from ...knowledge import KnowledgeBase, default_folders
@@ -30,13 +31,14 @@ from ...store import (
     ErrorPayload,
     ResearchPayload,
     StepResumedPayload,
+    StoreError,
     SupervisorPayload,
     ToolCallPayload,
     Version,
 )
 from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief, ledger, research
+from . import brief, history, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -67,8 +69,13 @@ class Agent:
         self.settings = settings
         self.api = api or MessagesApi(settings)
         self.knowledge = knowledge or KnowledgeBase(default_folders())
+        self.history = history.HistoryIndex()  # search_history's, read on from step to step
 
     def step(self, ctx: StepContext) -> StepResult:
+        # search_history's index reads what the journal added since the last step (the whole
+        # journal once per process), here rather than in the middle of a turn.
+        with suppress(StoreError):
+            self.history.refresh(ctx.session)
         return _Step(self, ctx).run()
 
     def redirect(self, ctx: StepContext, reason: str) -> None:
@@ -122,7 +129,7 @@ class _Step:
                              transcript=self.transcript,
                              reviewer=self._review,
                              review_every_commit=self.settings.review_commits,
-                             meter=self._meter)
+                             meter=self._meter, history=agent.history)
         self.system = brief.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
@@ -161,7 +168,8 @@ class _Step:
             record = research.record(
                 self.tools.log, step=self.ctx.step_number, outcome=outcome,
                 files=self.workspace.files(), base_files=self.ctx.session.read_files(self.head),
-                base_score=self.head.score, final=summary, lesson=debrief.lesson)
+                base_score=self.head.score, final=summary, lesson=debrief.lesson,
+                summary=debrief.summary or "", notes=tuple(self.tools.noted))
             self.ctx.announce(record)
 
             tried = list(self.tools.log.tried)
@@ -271,6 +279,7 @@ class _Step:
             "guidance": self.guidance,
             "files": self.workspace.files(),
             "tried": self.tools.log.to_doc(),
+            "noted": self.tools.noted,
         })
 
     def _resume(self) -> bool:
@@ -295,6 +304,7 @@ class _Step:
         self.workspace.reset({str(k): str(v) for k, v in (saved.get("files") or {}).items()})
         self.tools.log = research.StepLog.from_doc(self.head.id, saved.get("tried"),
                                                    self.ctx.session)
+        self.tools.noted = [n for n in saved.get("noted") or [] if isinstance(n, str)]
         done = len(self.turns)
         self.ctx.announce(StepResumedPayload(done, (
             f"resumed the interrupted step at turn {done + 1} (its {done} completed turns "

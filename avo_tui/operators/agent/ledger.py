@@ -57,6 +57,9 @@ class Direction:
     attempts: tuple[str, ...] = ()
     why: str = ""  # the latest outcome and reason, then the step's lesson
     lane: int | None = None
+    # Every step that learned a lesson under it: the lessons are the journal's (its research
+    # records), which search_history shows with the direction, all of them.
+    learned: tuple[int, ...] = ()
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,7 +76,8 @@ class Direction:
                        int(doc["last_step"]), int(doc.get("tries", 0)),
                        tuple(str(a) for a in doc.get("attempts") or ())[-MAX_IDS:],
                        str(doc.get("why", ""))[:MAX_WHY_CHARS],
-                       lane if isinstance(lane, int) else None)
+                       lane if isinstance(lane, int) else None,
+                       tuple(int(s) for s in doc.get("learned") or ()))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -87,8 +91,13 @@ class Direction:
         return f"[{self.status}{tries}, {steps}] {self.idea}{ids}{why}"
 
 
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` that say what a candidate computes, in order, repeats kept."""
+    return [w for w in _WORD.findall(text.lower()) if w not in STOP]
+
+
 def words(text: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(text.lower()) if w not in STOP)
+    return frozenset(tokens(text))
 
 
 def likeness(a: str, b: str) -> float:
@@ -145,13 +154,16 @@ def record_step(
         worked = committed is not None and attempt.id == committed
         why = report.clip(_reason(attempt) + (f"; lesson: {lesson}" if lesson else ""),
                           MAX_WHY_CHARS)
+        learned = old.learned if old else ()
+        if lesson and step not in learned:
+            learned = (*learned, step)
         new = Direction(
             old.idea if old else report.clip(idea, MAX_IDEA_CHARS),
             _status(old.status if old else None, attempt, worked),
             old.first_step if old and old.status != "pending" else step, step,
             (old.tries if old else 0) + 1,
             ((*old.attempts, attempt.id) if old else (attempt.id,))[-MAX_IDS:], why,
-            lane if old is None else old.lane)
+            lane if old is None else old.lane, learned)
         if found is not None:
             del ledger[found]
         ledger.append(new)  # the newest last
@@ -178,7 +190,7 @@ def supervised(ledger: list[Direction], exhausted: Iterable[str], to_try: Iterab
         else:
             old = ledger[found]
             ledger[found] = Direction(old.idea, "failed", old.first_step, old.last_step,
-                                      old.tries, old.attempts, reason, old.lane)
+                                      old.tries, old.attempts, reason, old.lane, old.learned)
     return record_step(ledger, (), step=step, lesson="", pending=to_try)
 
 

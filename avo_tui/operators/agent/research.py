@@ -184,7 +184,8 @@ def verdict_of(review: str) -> str:
 
 def record(
     log: StepLog, *, step: int, outcome: str, files: dict[str, str], base_files: dict[str, str],
-    base_score: Score | None, final: str, lesson: str,
+    base_score: Score | None, final: str, lesson: str, summary: str = "",
+    notes: tuple[str, ...] = (),
 ) -> ResearchPayload:
     added, removed = lines_changed(base_files, files)
     best = log.best()
@@ -195,7 +196,7 @@ def record(
     return ResearchPayload(
         "record", step, log.base, outcome, ideas=log.ideas(), lines_added=added,
         lines_removed=removed, change=change, final=report.clip(final, MAX_FINAL_CHARS),
-        lesson=lesson,
+        lesson=lesson, summary=summary, notes=notes,
     )
 
 

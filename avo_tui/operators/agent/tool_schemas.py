@@ -131,10 +131,12 @@ SCHEMAS: list[dict[str, Any]] = [
           f"when together they pass {MAX_NOTES_CHARS:,} characters; each brief shows the "
           "newest that fit, and search_history searches them all.",
           {"text": _str(MAX_NOTE_CHARS)}, ("text",)),
-    _tool("search_history", "Search the whole history of the search: the ledger of directions "
-          "(every idea tried, whether it worked or failed and why, and those pending), the "
-          "evaluated attempts (idea, outcome, reason), the research records of past steps and "
-          "the notes. Use it before trying an idea, to learn whether it was tried and how it "
+    _tool("search_history", "Search the whole history of the search since the session "
+          "began: every step's research record (its lesson, shown whole with the step, the "
+          "version it started from and the measured effect; the ideas it evaluated), every "
+          "running summary and note, every evaluated attempt (idea, outcome, reason) and the "
+          "ledger of directions (each with every lesson learned under it). Best matches "
+          "first. Use it before trying an idea, to learn whether it was tried and how it "
           "ended.", {"query": _str(MAX_QUERY_CHARS),
                      "limit": _int(1, MAX_HITS, "default 10")}, ("query",)),
     _tool("commit", "Ask to commit the workspace kernel. The first call for a kernel submits "

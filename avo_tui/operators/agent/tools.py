@@ -28,6 +28,7 @@ from ..protocol import StepContext, StepInterrupted, Trial
 from . import bar, disassembly, history, ledger, report
 from .audit import sync_audit
 from .checklist import checklist
+from .history import HistoryIndex
 from .notes import MAX_NOTES_CHARS, kept_notes, stored_notes
 from .research import StepLog
 from .tool_inputs import knob_settings, nonempty, required, validated
@@ -67,6 +68,7 @@ class Toolbox:
         reviewer: Callable[[str], str] | None = None,
         review_every_commit: bool = True,
         meter: Callable[[], str] | None = None,
+        history: HistoryIndex | None = None,
     ) -> None:
         self.ctx = ctx
         self.workspace = workspace
@@ -78,10 +80,12 @@ class Toolbox:
         self.reviewer = reviewer
         self.review_every_commit = review_every_commit
         self.meter = meter  # the step's turn and spending against its bounds, in words
+        self.history = history or HistoryIndex()  # the operator's: it outlives the step
         self.last_trial: Trial | None = None
         self.evaluations = 0
         self.log = StepLog(base)
         self.checked: set[str] = set()  # kernels whose checklist the agent has seen
+        self.noted: list[str] = []  # this step's notes, whole, for its research record
         self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
 
@@ -267,8 +271,8 @@ class Toolbox:
         return found
 
     def _search_history(self, query: str, limit: int = 10) -> str:
-        hits = history.search(self.ctx.session, self.ctx.memory(), query, limit)
-        return "\n".join(hits) or f"nothing in the history matches {query!r}"
+        hits = self.history.search(self.ctx.session, self.ctx.memory(), query, limit)
+        return history.answer(hits, query)
 
     def _profile(self, config: str | None = None, sections: list[str] | None = None,
                  metrics: list[str] | None = None) -> str:
@@ -346,6 +350,7 @@ class Toolbox:
 
     def _note(self, text: str) -> str:
         text = nonempty(text, "text")
+        self.noted.append(text)
         kept: list[str] = []
 
         def add(memory: dict[str, Any]) -> dict[str, Any]:
