@@ -95,7 +95,11 @@ def test_the_table_names_a_killed_run_and_how_to_resume_it(
                                     "activity"]
     row = next(line for line in lines if line.startswith("budgeted"))
     assert " killed " in row and "step 4/10 · $0.50/$2" in row and "interrupted" not in row
-    assert "killed: its process died without ending the run" in lines[-1]
+    assert lines[-1] == "killed: its process died mid-run; avo run --session NAME resumes it"
+    monkeypatch.setenv("COLUMNS", "80")  # over SSH: the columns from afar leave first
+    assert main(["--sessions-dir", str(root), "sessions", "list"]) == 0
+    narrow = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in narrow) and " killed " in narrow[1]
 
 
 def test_the_summary_follows_every_write_and_matches_the_session_read_whole(

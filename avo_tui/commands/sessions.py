@@ -52,8 +52,8 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
         fitted.add_row(*(escape(cell) for cell in row))
     console.print(fitted.table)
     if any(s["status"] == "killed" for s in listed):
-        console.print("[dim]killed: its process died without ending the run; avo run "
-                      "--session NAME resumes it[/]")
+        console.print("[dim]killed: its process died mid-run; avo run --session NAME "
+                      "resumes it[/]")
     if any(s["error"] for s in listed):
         console.print("[dim]damaged: avo sessions repair NAME recovers what it can; --json "
                       "has the error[/]")
