@@ -21,6 +21,7 @@ import argparse
 import json
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,15 @@ def row(report: dict[str, Any]) -> str:
     rows = report.get("correctness") or []
     correct = f"{sum(r['passed'] for r in rows)}/{len(rows)}"
     ratio = timing.get("geomean_ratio")
+    queued = timing.get("geomean_ratio_queued")
     fallback = (report.get("fallback") or {}).get("warning") is not None
     graph = report.get("cuda_graph")
     return (f"{report['target']:<14}{report.get('version') or '-':<7}{correct:>9}"
             f"{'yes' if report.get('torch_compile_fullgraph') else 'NO':>9}"
             f"{'-' if graph is None else 'yes' if graph else 'NO':>7}"
             f"{'yes' if fallback else 'NO':>10}"
-            f"{(f'{ratio:.3f}' if ratio else '-'):>8}   {len(report['failures'])} failure(s)")
+            f"{(f'{ratio:.3f}' if ratio else '-'):>8}{(f'{queued:.3f}' if queued else '-'):>9}"
+            f"   {len(report['failures'])} failure(s), {report.get('seconds')} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,15 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every report here too")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    reports = [export_and_check(t, args.out, args.rounds, args.quick) for t in args.targets]
+    facts = software()
+    reports = []
+    for target in args.targets:  # the figures kept after each target: a cut run keeps them
+        started = time.perf_counter()
+        reports.append(export_and_check(target, args.out, args.rounds, args.quick))
+        reports[-1]["seconds"] = round(time.perf_counter() - started, 1)
+        print(f"# {target}: {reports[-1]['seconds']} s", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps({"software": facts, "reports": reports}, indent=1))
     print(f"\n{'target':<14}{'kernel':<7}{'correct':>9}{'compile':>9}{'graph':>7}"
-          f"{'fallback':>10}{'x eval':>8}")
+          f"{'fallback':>10}{'x eval':>8}{'queued':>9}")
     for report in reports:
         print(row(report))
-    facts = software()
     print("\n" + ", ".join(f"{k} {v}" for k, v in facts.items()))
-    if args.json:
-        args.json.write_text(json.dumps({"software": facts, "reports": reports}, indent=1))
     return 1 if any(r["failures"] for r in reports) else 0
 
 

@@ -50,6 +50,10 @@ compiled = torch.compile(lambda a, b, c: op.fwd(a, b, c, causal=True), fullgraph
                          backend="aot_eager")
 assert torch.equal(compiled(q, k, v), op.fwd(q, k, v, causal=True))
 print("compiled fullgraph")
+from torch._subclasses.fake_tensor import FakeTensorMode
+with FakeTensorMode():  # fake tensors go through torch.ops to the fake implementation
+    fake = op.fwd(torch.empty(1, 4, 16, 64), torch.empty(1, 2, 16, 64), torch.empty(1, 2, 16, 64))
+assert tuple(fake.shape) == (1, 4, 16, 64)
 small = [torch.randn(1, 4, 50, 32), torch.randn(1, 2, 50, 32), torch.randn(1, 2, 50, 32)]
 verdict = op.supported(*small)
 assert not verdict and "head_dim is 32" in verdict.reason, verdict
@@ -130,7 +134,7 @@ def test_the_spec_states_what_the_kernel_was_verified_on(tmp_path: Path) -> None
     assert main(["export", "--target", "cpu-attention", "--torch", str(tmp_path / "e")]) == 0
     spec = json.loads((tmp_path / "e" / "avo_cpu_attention" / "spec.json").read_text())
     assert spec["dims"]["head_dim"] == [64, 64]
-    assert spec["relations"] == ["heads_q % heads_kv == 0"]
+    assert spec["relations"] == [["heads_q", "%", "heads_kv"]]
     assert [o["name"] for o in spec["options"]] == ["causal", "scale"]
     assert spec["options"][1]["rule"] == "rsqrt:head_dim"
     assert spec["version"] == "seed" and spec["session"] is None
@@ -161,3 +165,37 @@ def test_a_sessions_version_exports_with_its_files_and_score(tmp_path: Path) -> 
     assert (spec["session"], spec["version"], spec["scored"]["gmean"]) == ("s", "v0", 2.5)
     assert (out / "my_attention" / "kernel" / "attention.c").read_text().endswith("// v0\n")
     assert 'name = "my-attention"' in (out / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize("target", ["mha", "gqa", "mha-d64"])
+def test_a_gpu_export_launches_as_the_evaluator_reads_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str,
+) -> None:
+    """No GPU needed: the package's launch geometry on every configuration is the evaluator's
+    (gpu.CudaKernel.geometry's reading of the same avo:launch), and its kernel compiles with
+    NVRTC for sm_90a into the package's own cache."""
+    from avo_tui.evaluation import contract, get_target
+    from avo_tui.evaluation.gpu import _dims, launch_variables
+
+    package = "avo_" + target.replace("-", "_")
+    out = tmp_path / "e"
+    assert main(["export", "--target", target, "--torch", str(out)]) == 0
+    monkeypatch.syspath_prepend(str(out))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = json.loads((out / package / "spec.json").read_text())
+    device = __import__(f"{package}._device", fromlist=["geometry"])
+    spec_target = get_target(target)
+    source = (out / package / "kernel" / spec["sources"][0]).read_text()
+    declared = contract.parse(source)
+    for config in spec_target.configs + spec_target.edge_configs:
+        env = declared.environment(launch_variables(config, 132) | spec_target.defines)
+        expected = (_dims(env.evaluate(declared.launch["grid"]), "grid"),
+                    _dims(env.evaluate(declared.launch["block"]), "block"),
+                    env.evaluate(declared.launch["smem"]), None)
+        dims = {name: int(value) for name, value in config.dims}
+        assert device.geometry(spec, dims, 132) == expected, config.name
+    assert all(m["box"][:2] == [1, 1] for m in spec["tensormaps"])
+    if target == "mha-d64":  # one compile is enough: NVRTC takes a while on two cores
+        cubin = device.compile_cubin(spec, out / package / "kernel", "sm_90a")
+        assert cubin[:4] == b"\x7fELF"
+        assert len(list((tmp_path / "cache" / package).glob("sm_90a-*.cubin"))) == 1

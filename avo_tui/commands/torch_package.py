@@ -155,25 +155,26 @@ def _float_option(target: TargetSpec, name: str, scalars: list[dict[str, int | f
                         "in a way the export cannot state")
 
 
-def _envelope(target: TargetSpec) -> tuple[dict[str, list[int]], list[str]]:
+def _envelope(target: TargetSpec) -> tuple[dict[str, list[int]], list[list[str]]]:
     """Each integer dimension's verified range, and the relations every configuration had:
-    a dimension equal to another, or one the problem requires to divide another."""
+    a dimension equal to another ([a, "==", b]), or one the problem requires to divide
+    another ([a, "%", b]: b divides a)."""
     configs = _verified(target)
     probe, values = _probe(target)
     ints = list(values)
     ranges = {n: [min(int(c[n]) for c in configs), max(int(c[n]) for c in configs)]
               for n in ints}
-    relations = []
+    relations: list[list[str]] = []
     for a in ints:
         for b in ints:
             if a == b:
                 continue
             if all(c[a] == c[b] for c in configs):
                 if ints.index(a) < ints.index(b):
-                    relations.append(f"{a} == {b}")
+                    relations.append([a, "==", b])
             elif (all(int(c[a]) % int(c[b]) == 0 for c in configs)
                   and _required(probe, a, b)):
-                relations.append(f"{a} % {b} == 0")
+                relations.append([a, "%", b])
     return ranges, relations
 
 

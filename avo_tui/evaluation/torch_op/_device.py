@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,15 +54,14 @@ def _cudart_include() -> str | None:
 
 def compile_cubin(spec: Mapping[str, Any], kernel_dir: Path, arch: str) -> bytes:
     """The cubin for ``arch``, from the on-disk cache or compiled now."""
-    from cuda.bindings import driver, nvrtc
+    from cuda.bindings import nvrtc
     from cuda.core import Program, ProgramOptions
 
     sources = {name: (kernel_dir / name).read_text() for name in spec["sources"]}
     _, major, minor = nvrtc.nvrtcVersion()
-    _, driver_version = driver.cuDriverGetVersion()
     build = spec["build"]
     key = hashlib.sha256(json.dumps([build, sorted(sources.items()), arch, major, minor,
-                                     driver_version]).encode()).hexdigest()
+                                     driver_version()]).encode()).hexdigest()
     entry = cache_root(spec["name"]) / f"{arch}-{key[:32]}.cubin"
     if entry.is_file():
         return entry.read_bytes()
@@ -85,6 +85,34 @@ def compile_cubin(spec: Mapping[str, Any], kernel_dir: Path, arch: str) -> bytes
     return cubin
 
 
+def geometry(spec: Mapping[str, Any], dims: Mapping[str, int], num_sms: int
+             ) -> tuple[tuple[int, ...], tuple[int, ...], int, tuple[int, ...] | None]:
+    """(grid in blocks, or in clusters where one is declared; block; dynamic shared memory;
+    cluster) on a call of ``dims``, as the evaluator reads the kernel's avo:launch."""
+    # the variables as the evaluator has them: the problem's, NUM_SMS, the target's defines
+    variables: dict[str, object] = {
+        variable: dims[dim] for variable, dim in spec["launch_variables"].items()}
+    variables |= {"NUM_SMS": num_sms, **spec["variables"]}
+    env = Environment(spec["declared_defines"], variables)
+    launch = spec["launch"]
+    grid, block = _dims(env.evaluate(launch["grid"])), _dims(env.evaluate(launch["block"]))
+    smem = _int(env.evaluate(launch["smem"])) if "smem" in launch else 0
+    cluster = _dims(env.evaluate(launch["cluster"])) if "cluster" in launch else None
+    if cluster is not None:
+        grid = tuple(g // c for g, c in zip(_three(grid), _three(cluster), strict=True))
+    return grid, block, smem, cluster
+
+
+def driver_version() -> int:
+    """The CUDA driver's version (0 where none answers: NVRTC still compiles)."""
+    try:
+        from cuda.bindings import driver
+
+        return int(driver.cuDriverGetVersion()[1])
+    except Exception:  # no driver on this machine
+        return 0
+
+
 class DeviceKernel:
     def __init__(self, spec: Mapping[str, Any], kernel_dir: Path, device: torch.device) -> None:
         from cuda.bindings import driver
@@ -92,7 +120,9 @@ class DeviceKernel:
 
         index = device.index if device.index is not None else torch.cuda.current_device()
         torch.zeros(1, device=f"cuda:{index}")  # torch's (primary) context first
-        Device(index).set_current()
+        self.device = Device(index)
+        self.device.set_current()
+        self.current = threading.local()  # whether this thread made the context current
         self.spec = spec
         self.kernel = ObjectCode.from_cubin(
             compile_cubin(spec, kernel_dir, arch_of(device))).get_kernel(spec["entry"])
@@ -102,27 +132,30 @@ class DeviceKernel:
         self.smem_granted = DEFAULT_DYNAMIC_SMEM - static
         self.maps: dict[tuple[object, ...], object] = {}
         self.geometries: dict[tuple[tuple[str, int], ...], tuple[Any, ...]] = {}
+        self.streams: dict[int, object] = {}  # torch's stream handle -> cuda.core's view of it
 
-    def geometry(self, dims: Mapping[str, int]) -> tuple[Any, ...]:
-        """(grid in blocks or clusters, block, dynamic shared memory, cluster) for ``dims``."""
-        key = tuple(sorted(dims.items()))
+    def launch_config(self, dims: Mapping[str, int]) -> tuple[Any, ...]:
+        """(cuda.core's LaunchConfig, the dynamic shared memory) for ``dims``, made once."""
+        key = tuple(dims.items())
         if key not in self.geometries:
-            # as the evaluator has them: the problem's, NUM_SMS, then the target's defines
-            variables: dict[str, object] = {
-                variable: dims[dim] for variable, dim in self.spec["launch_variables"].items()}
-            variables |= {"NUM_SMS": self.num_sms, **self.spec["variables"]}
-            env = Environment(self.spec["declared_defines"], variables)
-            launch = self.spec["launch"]
-            grid, block = _dims(env.evaluate(launch["grid"])), _dims(env.evaluate(launch["block"]))
-            smem = _int(env.evaluate(launch["smem"])) if "smem" in launch else 0
-            cluster = _dims(env.evaluate(launch["cluster"])) if "cluster" in launch else None
-            if cluster is not None:
-                grid3, cluster3 = _three(grid), _three(cluster)
-                grid = tuple(g // c for g, c in zip(grid3, cluster3, strict=True))
+            from cuda.core import LaunchConfig
+
             if len(self.geometries) > MAX_MAPS:
                 self.geometries.clear()
-            self.geometries[key] = (grid, block, smem, cluster)
+            grid, block, smem, cluster = geometry(self.spec, dims, self.num_sms)
+            config = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
+            self.geometries[key] = (config, smem)
         return self.geometries[key]
+
+    def stream(self) -> object:
+        handle = torch.cuda.current_stream().cuda_stream
+        if handle not in self.streams:
+            from cuda.core import Stream
+
+            if len(self.streams) >= MAX_MAPS:
+                self.streams.clear()
+            self.streams[handle] = Stream.from_handle(handle)
+        return self.streams[handle]
 
     def grant(self, smem: int) -> None:
         if smem <= self.smem_granted:
@@ -159,18 +192,19 @@ class DeviceKernel:
 
     def launch(self, named: Mapping[str, torch.Tensor], dims: Mapping[str, int],
                values: Sequence[tuple[str, Any]]) -> None:
-        from cuda.core import LaunchConfig, Stream, launch
+        from cuda.core import launch
 
-        grid, block, smem, cluster = self.geometry(dims)
+        if not getattr(self.current, "set", False):  # a thread's first launch of this kernel
+            self.device.set_current()
+            self.current.set = True
+        config, smem = self.launch_config(dims)
         self.grant(smem)
         arguments: list[object] = [
             np.intp(value) if kind in ("input", "output")
             else np.int32(value) if kind == "int" else np.float32(value)
             for kind, value in values]
         arguments += [self.tensor_map(m, named[m["tensor"]]) for m in self.spec["tensormaps"]]
-        config = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
-        stream = Stream.from_handle(torch.cuda.current_stream().cuda_stream)
-        launch(stream, config, self.kernel, *arguments)
+        launch(self.stream(), config, self.kernel, *arguments)
 
 
 def _dims(value: object) -> tuple[int, ...]:

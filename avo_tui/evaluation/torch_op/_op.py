@@ -71,27 +71,57 @@ def _split(args: Sequence[Any]) -> tuple[tuple[torch.Tensor, ...], dict[str, obj
                                                                 strict=True)}
 
 
+class Plan:
+    """What a call's checks and its scalars come to, the same for every call whose tensors
+    have the same shapes, strides, dtypes, devices and alignment and whose options are the
+    same: worked out once (a GPU waits while the host checks)."""
+
+    def __init__(self, tensors: tuple[torch.Tensor, ...], options: Mapping[str, object]) -> None:
+        self.verdict = check(SPEC, tensors, options)
+        if not self.verdict:
+            return
+        dims = bind_dims(SPEC, tensors)
+        resolved = {o["name"]: option_value(o, options[o["name"]], dims) for o in SPEC["options"]}
+        dims |= {name: int(bool(value)) for name, value in resolved.items()
+                 if isinstance(value, bool)}
+        self.dims = dims
+        output = SPEC["output"]
+        self.out_shape = [dims[a] if isinstance(a, str) else a for a in output["axes"]]
+        self.out_dtype = DTYPES[output["dtype"]]
+        self.scalars = {p["name"]: dims[p["dim"]] if p["kind"] == "int" else resolved[p["option"]]
+                        for p in SPEC["params"] if p["kind"] in ("int", "float")}
+
+
+_plans: dict[tuple[object, ...], Plan] = {}
+
+
+def plan_for(tensors: tuple[torch.Tensor, ...], options: Mapping[str, object]) -> Plan:
+    alignment = SPEC["alignment"]
+    try:
+        key = (*((t.shape, t.stride(), t.dtype, t.device, t.data_ptr() % alignment)
+                 for t in tensors), *options.items())
+        found = _plans.get(key)
+    except (AttributeError, TypeError):  # not tensors, or an option that is not hashable
+        return Plan(tensors, options)
+    if found is None:
+        if len(_plans) >= MAX_REASONS:
+            _plans.clear()
+        found = _plans[key] = Plan(tensors, options)
+    return found
+
+
 def _run(*args: Any) -> torch.Tensor:
     tensors, options = _split(args)
-    verdict = check(SPEC, tensors, options)
-    if not verdict:
-        return fallback(tensors, options, verdict.reason)
-    dims = bind_dims(SPEC, tensors)
-    resolved = {o["name"]: option_value(o, options[o["name"]], dims) for o in SPEC["options"]}
-    dims |= {name: int(bool(value)) for name, value in resolved.items()
-             if isinstance(value, bool)}
-    output = SPEC["output"]
-    out = torch.empty([dims[a] if isinstance(a, str) else a for a in output["axes"]],
-                      dtype=DTYPES[output["dtype"]], device=tensors[0].device)
+    plan = plan_for(tensors, options)
+    if not plan.verdict:
+        return fallback(tensors, options, plan.verdict.reason)
+    out = torch.empty(plan.out_shape, dtype=plan.out_dtype, device=tensors[0].device)
     named = {entry["name"]: t for entry, t in zip(SPEC["inputs"], tensors, strict=True)}
-    named[output["name"]] = out
-    values: list[tuple[str, Any]] = []
-    for param in SPEC["params"]:
-        kind = param["kind"]
-        value: object = (named[param["name"]].data_ptr() if kind in ("input", "output")
-                         else dims[param["dim"]] if kind == "int" else resolved[param["option"]])
-        values.append((kind, value))
-    kernel_for(tensors[0].device).launch(named, dims, values)
+    named[SPEC["output"]["name"]] = out
+    values: list[tuple[str, Any]] = [
+        (p["kind"], named[p["name"]].data_ptr() if p["kind"] in ("input", "output")
+         else plan.scalars[p["name"]]) for p in SPEC["params"]]
+    kernel_for(tensors[0].device).launch(named, plan.dims, values)
     return out
 
 
@@ -115,11 +145,18 @@ OP.register_fake(_fake)
 
 def call(tensors: tuple[torch.Tensor, ...], options: Mapping[str, object]) -> torch.Tensor:
     """The operator on ``tensors`` with ``options``; where autograd would need a backward
-    pass (none is exported yet), the baseline, said once."""
+    pass (none is exported yet), the baseline, said once. Called eagerly on plain tensors it
+    runs the operator's implementation without the dispatcher's round trip (the autograd
+    layer and the compiler's guard around a custom op's kernel cost tens of microseconds a
+    call, during which a GPU waits); traced, or on tensor subclasses (fake, functional ...),
+    it goes through torch.ops."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return fallback(tensors, options, "an input requires grad, and the exported kernel "
                                           "has no backward pass")
-    out: torch.Tensor = OP(*tensors, *(options[o["name"]] for o in SPEC["options"]))
+    args = (*tensors, *(options[o["name"]] for o in SPEC["options"]))
+    if not torch.compiler.is_compiling() and all(type(t) is torch.Tensor for t in tensors):
+        return _run(*args)
+    out: torch.Tensor = OP(*args)
     return out
 
 
