@@ -109,3 +109,34 @@ def test_an_untimed_attempt_neither_fails_a_direction_nor_reads_as_a_timing() ->
     kept = record(log, step=1, outcome="no commit", files={}, base_files={},
                   base_score=Score(10.0, {"c": 10.0}), final="", lesson="")
     assert kept.change.startswith("a2 against v0: geomean -10.0%"), kept.change
+
+
+def test_a_twin_of_a_reading_still_undecided_takes_that_reading_to_the_gate(
+    session: Session, worker: Worker
+) -> None:
+    """The agent reads a kernel as a gain, edits on, comes back to it under other comments and
+    commits: the kernel is not timed again at evaluate, and the gate decides on it with the
+    first reading it had (it is the gate that times it, beside the best)."""
+    from avo_tui.engine.scores import score_of
+
+    evaluator = Evaluator(TARGET, worker, quick=True)
+    engine = Engine(session, Tuner(1), evaluator)
+    slow = repeated(session.read_files("v0"), 2)
+    # As if noise had flattered this kernel's first reading into a gain.
+    result = evaluator.evaluate(slow)
+    flattered = session.record_attempt(slow, base="v0", author="tuner", outcome="promising",
+                                       score=score_of(result), kernel=result.kernel_id)
+    engine.trials.readings.keep(Trial(flattered, result, slow, result.kernel_id or ""))
+
+    counted = evaluator.count
+    dressed = engine.evaluate({KERNEL: "// back to it\n" + slow[KERNEL]}, base="v0",
+                              author="tuner")
+    assert evaluator.count == counted + 1 and untimed(dressed)
+    assert dressed.attempt.detail.startswith(f"identical to {flattered.id} (promising): "
+                                             "nothing new to measure; its first reading stands")
+    gated = dressed.for_the_gate()
+    assert gated is not None and gated.attempt.id == flattered.id
+    engine.commit(dressed, "back to it", "tuner")
+    decision = session.recent_attempts(1)[0]
+    assert evaluator.count >= counted + 2  # the gate measured it
+    assert flattered.id in decision.detail and decision.id != dressed.attempt.id
