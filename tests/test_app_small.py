@@ -132,6 +132,11 @@ async def test_the_full_log_hides_the_check_lines_until_c_and_wraps_long_lines(
         await pilot.press("c")
         await until(pilot, lambda: "check b1" not in "\n".join(screen_lines(app)))
         assert "#99 a99" in "\n".join(screen_lines(app))
+        await pilot.press("home")  # scrolled back: it stops following, and shows from the top
+        await until(pilot, lambda: "#0 tool" in screen_lines(app)[1])
+        assert not log.following and log.scroll_offset.y == 0
+        await pilot.press("end")
+        assert log.following
 
 
 async def test_a_notification_stands_above_the_status_bar(browsed: Path) -> None:

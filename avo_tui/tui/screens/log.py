@@ -42,11 +42,12 @@ CHECK = re.compile(rb"^\d\d-\d\d \d\d:\d\d:\d\d +(L\d+ )?check .*\(\d+/\d+\)\r?\
 
 @dataclass
 class LogRead(Message):
-    """New lines found past byte ``scanned`` (their start offsets, and which of them are
-    check lines), and the text of the lines asked for."""
+    """New lines found past byte ``scanned`` (their start offsets, and the numbers of those
+    that are not check lines), and the text of the lines asked for."""
 
     starts: array[int]
-    checks: array[int]
+    kept: array[int]
+    checks: int
     scanned: int
     lines: dict[int, str] = field(default_factory=dict)
     missing: bool = False
@@ -56,13 +57,16 @@ def read_log(path: Path, scanned: int, count: int, wanted: list[tuple[int, int, 
     """Index the whole lines appended past byte ``scanned`` (line ``count`` onwards), and
     read the lines ``wanted`` (number, start, end)."""
     starts: array[int] = array("Q")
-    checks: array[int] = array("Q")
+    kept: array[int] = array("Q")
+    checks = 0
     try:
         with open(path, "rb") as f:
             f.seek(scanned)
             while (line := f.readline()).endswith(b"\n"):  # a line still being written waits
                 if CHECK.match(line):
-                    checks.append(count)
+                    checks += 1
+                else:
+                    kept.append(count)
                 scanned += len(line)
                 count += 1
                 starts.append(scanned)
@@ -71,8 +75,8 @@ def read_log(path: Path, scanned: int, count: int, wanted: list[tuple[int, int, 
                 f.seek(begin)
                 lines[number] = f.read(end - begin).decode("utf-8", "replace").rstrip("\r\n")
     except FileNotFoundError:
-        return LogRead(starts, checks, scanned, missing=True)
-    return LogRead(starts, checks, scanned, lines)
+        return LogRead(starts, kept, checks, scanned, missing=True)
+    return LogRead(starts, kept, checks, scanned, lines)
 
 
 class FileLog(ScrollView, can_focus=True):
@@ -132,11 +136,9 @@ class FileLog(ScrollView, can_focus=True):
         self.reads += 1
         self.missing = message.missing
         if message.starts and message.starts[0] > self.starts[-1]:  # else an older read
-            first = self.line_count
             self.starts.extend(message.starts)
-            self.checks += len(message.checks)
-            checks = set(message.checks)
-            self.kept.extend(n for n in range(first, self.line_count) if n not in checks)
+            self.kept.extend(message.kept)
+            self.checks += message.checks
             self.scanned = message.scanned
         if len(self.cache) > CACHED_LINES:
             self.cache.clear()
@@ -176,7 +178,7 @@ class FileLog(ScrollView, can_focus=True):
 
     def rows(self) -> list[str]:
         """The rows on screen: the lines from the top one on, wrapped; at the end, the last
-        lines, bottom first. None of a line not read yet (it shows blank for a frame)."""
+        lines, bottom first. A line not read yet is one blank row (for a frame)."""
         width, height = self.scrollable_content_region.width, self.size.height
         top, at_end = self.scroll_offset.y, self.following
         key = (top, width, height, at_end, self.show_checks, self.reads)
@@ -235,7 +237,9 @@ class LogScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(FileLog).focus()
         self._titled()
-        self.set_interval(1.0, self._titled)
+
+    def on_log_read(self, message: LogRead) -> None:
+        self._titled()  # the read bubbles up from the log, which has taken it in
 
     def action_checks(self) -> None:
         log = self.query_one(FileLog)
