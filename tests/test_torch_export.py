@@ -20,7 +20,8 @@ import pytest
 
 from avo_tui.cli import main
 
-SITE = sysconfig.get_paths()["purelib"]  # this environment's: torch, numpy, setuptools, pip
+# this environment's libraries: torch, numpy, setuptools, pip
+SITES = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
 
 ATTENTION_USE = """
 import sys, warnings
@@ -98,7 +99,7 @@ def scratch_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python = venv / "bin" / "python"
     site = run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                venv).strip()
-    Path(site, "parent_site.pth").write_text(SITE + "\n")
+    Path(site, "parent_site.pth").write_text("".join(f"{path}\n" for path in SITES))
     return python
 
 
@@ -177,9 +178,9 @@ def test_a_gpu_export_launches_as_the_evaluator_reads_the_kernel(
     from avo_tui.evaluation import contract, get_target
     from avo_tui.evaluation.gpu import _dims, launch_variables
 
-    package = "avo_" + target.replace("-", "_")
+    package = "geometry_" + target.replace("-", "_")  # not avo_mha: tests/gpu imports that one
     out = tmp_path / "e"
-    assert main(["export", "--target", target, "--torch", str(out)]) == 0
+    assert main(["export", "--target", target, "--torch", str(out), "--name", package]) == 0
     monkeypatch.syspath_prepend(str(out))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     spec = json.loads((out / package / "spec.json").read_text())
