@@ -76,8 +76,13 @@ def check(spec: Mapping[str, Any], tensors: Sequence[torch.Tensor],
         if tensor.numel() > spec["max_elements"]:
             return Verdict(False, f"{name} has {tensor.numel()} elements, past the "
                                   f"{spec['max_elements']} the kernel indexes")
-    if tensors[0].device.type == "cuda" and any(t.device != tensors[0].device for t in tensors):
-        return Verdict(False, "the tensors are on different GPUs")
+    if tensors[0].device.type == "cuda":
+        if any(t.device != tensors[0].device for t in tensors):
+            return Verdict(False, "the tensors are on different GPUs")
+        index, current = tensors[0].device.index, torch.cuda.current_device()
+        if index != current:  # the launch goes on the current device's stream and context
+            return Verdict(False, f"the tensors are on cuda:{index}, torch's current device is "
+                                  f"cuda:{current}: call it under torch.cuda.device({index})")
     dims = bind_dims(spec, tensors)
     for tensor, entry in zip(tensors, inputs, strict=True):
         for index, (size, axis) in enumerate(zip(tensor.shape, entry["axes"], strict=True)):

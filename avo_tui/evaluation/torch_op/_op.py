@@ -99,7 +99,8 @@ def plan_for(tensors: tuple[torch.Tensor, ...], options: Mapping[str, object]) -
     alignment = SPEC["alignment"]
     try:
         key = (*((t.shape, t.stride(), t.dtype, t.device, t.data_ptr() % alignment)
-                 for t in tensors), *options.items())
+                 for t in tensors), *options.items(),
+               torch.cuda.current_device() if SPEC["device"] == "cuda" else None)
         found = _plans.get(key)
     except (AttributeError, TypeError):  # not tensors, or an option that is not hashable
         return Plan(tensors, options)
