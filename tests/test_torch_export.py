@@ -200,3 +200,11 @@ def test_a_gpu_export_launches_as_the_evaluator_reads_the_kernel(
         cubin = device.compile_cubin(spec, out / package / "kernel", "sm_90a")
         assert cubin[:4] == b"\x7fELF"
         assert len(list((tmp_path / "cache" / package).glob("sm_90a-*.cubin"))) == 1
+
+
+def test_check_on_a_folder_without_a_package_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["export", "--check", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (f"avo: error: --check {tmp_path}: no exported package "
+                                       "there (avo export --torch writes one)\n")
