@@ -157,5 +157,6 @@ def test_a_declared_tolerance_judges_and_every_result_says_so(folder: Path,
         "out[i] = ", "out[i] = 1.00001f * ")
     result = evaluate(path, off)
     assert result.failure is not None and result.failure.kind == "incorrect", result.failure
-    assert result.failure.message.endswith("(tolerance 1e-06); 1024 of 1024 rows outside their "
-                                           "tolerance"), result.failure
+    assert result.failure.message.endswith("(tolerance 1e-06: declared by the target); 1024 of "
+                                           "1024 rows outside their tolerance on normal inputs"
+                                           ), result.failure

@@ -50,15 +50,17 @@ def test_a_baseline_that_disagrees_with_the_reference_is_refused(
     path = broken(tmp_path, [("torch.add(x, r, alpha=alpha)", "torch.add(x, r)")])
     line = check(path, capsys)
     assert line.startswith("avo: error: baseline torch-add disagrees with the reference on "
-                           "rows1-cols1 (normal inputs): row 0 of out: relative error "), line
-    assert line.endswith("(tolerance 0.0002); 1 of 1 rows outside their tolerance"), line
+                           "rows1-cols1: row 0 of out: relative error "), line
+    # the rule that failed, and the input case
+    assert line.endswith("(tolerance 0.0002: the floor for a row); 1 of 1 rows outside their "
+                         "tolerance on normal inputs"), line
 
 
 @pytest.mark.parametrize(("edits", "line"), [
     # It overflows float32 on the hostile case: no tolerance can be built on it there.
     ([("honest=scaled_add,", "honest=lambda x, r, alpha, **_: (x + alpha * r) * 1e10,")],
-     "the honest computation is outside its own tolerance on rows1-cols1 (huge inputs): 1 of 1 "
-     "output values are NaN or Inf"),
+     "the honest computation is outside its own tolerance on rows1-cols1: 1 of 1 "
+     "output values are NaN or Inf on huge inputs"),
     ([("reference=scaled_add,", "reference=lambda x, r, alpha, **_: (x + alpha * r)[:1],")],
      "the reference returned (1, 37) on rows3-cols37, not a tensor of (3, 37)"),
     ([('inputs["r"][::2]', 'inputs["y"][::2]')],

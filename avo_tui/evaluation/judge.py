@@ -81,15 +81,17 @@ def judge_output(
     rows = row_errors(out, expected, honest_out)
     for reference in (expected, honest_out):
         reference.zero_()  # no reference stays readable in the device's memory
+    when = f" on {entry.case} inputs"
     if not errors.finite:
         entry.passed = False
         count = int((~torch.isfinite(out)).sum())
         raise Rejected(
-            "nonfinite", f"{count} of {out.numel()} output values are NaN or Inf", config.name
+            "nonfinite", f"{count} of {out.numel()} output values are NaN or Inf{when}",
+            config.name
         )
     shape = tuple(out.shape[:-1]) if out.dim() > 1 else tuple(out.shape)
-    _judge_rows(tolerance, rows, lambda index: unravel(index, shape), entry, "incorrect", "")
-    _judge(errors, bounds, entry, "incorrect", "")
+    _judge_rows(tolerance, rows, lambda index: unravel(index, shape), entry, "incorrect", when)
+    _judge(tolerance, errors, honest, bounds, entry, "incorrect", when)
     entry.passed = True
 
 
@@ -115,7 +117,7 @@ def judge_sample(
     when = " in a timed launch"
     rows = row_errors(gathered, exact, honest_rows)
     _judge_rows(tolerance, rows, sample.row, entry, "stale_output", when)
-    _judge(compare(gathered, exact), bounds, entry, "stale_output", when)
+    _judge(tolerance, compare(gathered, exact), honest, bounds, entry, "stale_output", when)
 
 
 def _bounds(
@@ -128,8 +130,20 @@ def _bounds(
     return tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
 
 
+def _rule(tolerance: Tolerance, bound: float, honest: float, floor: str) -> str:
+    """Which rule set ``bound``: the margin over the honest computation's error ``honest``, the
+    ``floor`` under it, or the target's declaration."""
+    if tolerance.declared:
+        return "declared by the target"
+    if tolerance.margin * honest >= bound:
+        return f"{tolerance.margin:g}x the honest computation's {honest:.3g}"
+    return floor
+
+
 def _judge(
+    tolerance: Tolerance,
     errors: Errors,
+    honest: Errors,
     bounds: tuple[float, float],
     entry: ConfigResult,
     kind: str,
@@ -138,10 +152,13 @@ def _judge(
     rel_tol, abs_tol = bounds
     if not errors.finite or errors.rel_l2 > rel_tol or errors.max_abs > abs_tol:
         entry.passed = False
+        rel_rule = _rule(tolerance, rel_tol, honest.rel_l2, "the floor")
+        abs_rule = _rule(tolerance, abs_tol, honest.max_abs,
+                         f"{tolerance.max_abs_ulps:g} ulps at the output's scale")
         raise Rejected(
             kind,
-            f"relative L2 error {errors.rel_l2:.3g} (tolerance {rel_tol:.3g}), "
-            f"max abs error {errors.max_abs:.3g} (tolerance {abs_tol:.3g}){when}",
+            f"relative L2 error {errors.rel_l2:.3g} (tolerance {rel_tol:.3g}: {rel_rule}), "
+            f"max abs error {errors.max_abs:.3g} (tolerance {abs_tol:.3g}: {abs_rule}){when}",
             entry.config.name,
         )
 
@@ -169,11 +186,13 @@ def _judge_rows(
         return
     worst = int(ratio.argmax())
     norm = float(rows.norm[worst]) or 1.0
+    rule = _rule(tolerance, float(bound[worst]) / norm, float(rows.honest[worst]) / norm,
+                 "the floor for a row")
     entry.passed = False
     raise Rejected(
         kind,
         f"{entry.config.problem.row_label(where(worst))}: relative error "
-        f"{float(rows.error[worst]) / norm:.3g} (tolerance {float(bound[worst]) / norm:.3g}); "
-        f"{count} of {ratio.numel()} rows outside their tolerance{when}",
+        f"{float(rows.error[worst]) / norm:.3g} (tolerance {float(bound[worst]) / norm:.3g}: "
+        f"{rule}); {count} of {ratio.numel()} rows outside their tolerance{when}",
         entry.config.name,
     )

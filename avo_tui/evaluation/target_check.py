@@ -105,7 +105,7 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
     if not bool(torch.isfinite(exact).all()):
         raise TargetFileError(f"the reference is not finite on {where}")
     if not spec.tolerance.declared:
-        _judge(spec, "the honest computation", honest, inputs, config, where, agreement,
+        _judge(spec, "the honest computation", honest, inputs, config, case, agreement,
                "is outside its own tolerance")
     for name in _baselines(spec):
         if name in agreement.missing:
@@ -115,7 +115,7 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
             call = make(config)
             call.stage(inputs)
             out = call.run()
-        _judge(spec, f"baseline {name}", out, inputs, config, where, agreement,
+        _judge(spec, f"baseline {name}", out, inputs, config, case, agreement,
                "disagrees with the reference")
 
 
@@ -126,17 +126,18 @@ def _baselines(spec: TargetSpec) -> list[str]:
 
 
 def _judge(spec: TargetSpec, what: str, out: object, inputs: InputSet, config: Config,
-           where: str, agreement: Agreement, verdict: str) -> None:
+           case: str, agreement: Agreement, verdict: str) -> None:
     """``out`` judged as a kernel's output on ``config`` would be; its worst ratio kept."""
     shape = output_param(config.problem).shape_on(config)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise TargetFileError(f"{what} returned {got} on {where}, not a tensor of {shape}")
-    entry = ConfigResult(config)
+        raise TargetFileError(f"{what} returned {got} on {config.name} ({case} inputs), not a "
+                              f"tensor of {shape}")
+    entry = ConfigResult(config, case=case)
     try:
         judge_output(spec.tolerance, inputs, out.to(output_dtype(config)), entry)
-    except Rejected as rejected:
-        raise TargetFileError(f"{what} {verdict} on {where}: "
+    except Rejected as rejected:  # its message names the case and the rule
+        raise TargetFileError(f"{what} {verdict} on {config.name}: "
                               f"{rejected.failure.message}") from None
     ratio = max(_whole_ratio(entry), entry.row_error_ratio or 0.0)
     agreement.worst[what] = max(agreement.worst.get(what, 0.0), ratio)

@@ -173,3 +173,17 @@ def test_a_row_whose_exact_value_is_zero_is_judged_against_the_rows_typical_norm
     assert float(bound[0]) == pytest.approx(typical * TINY_ROW * BF16_TOLERANCE.row_rel_floor)
     assert 1e-17 < float(bound[0]) < 1e-4
     assert float(bound[1]) == pytest.approx(5.0 * BF16_TOLERANCE.row_rel_floor)
+
+
+def test_a_rejection_names_the_input_case_and_the_rule_that_failed() -> None:
+    """A kernel five times as far from the exact output as an honest bf16 one, on every row:
+    past mha's margin of 3x torch's own error, which is above the floors here, so the message
+    says that rule and the case the inputs were drawn under."""
+    config, inputs = make(257, "dominant", causal=False)
+    exact, honest = config.problem.numerics().references(config, inputs, torch.bfloat16)
+    five_times = (exact + 5 * (honest.to(exact.dtype) - exact)).to(torch.bfloat16)
+    with pytest.raises(Rejected) as rejected:
+        judge_output(TOLERANCE, inputs, five_times, ConfigResult(config, case="dominant"))
+    message = str(rejected.value)
+    assert "3x the honest computation's" in message, message
+    assert message.endswith("on dominant inputs"), message
