@@ -32,6 +32,22 @@ def test_targets_check_passes_the_docs_example_in_a_folder_of_its_own(tmp_path: 
                         "--session NAME"
 
 
+NO_KNOB = "the seed declares no knob"
+
+
+def test_a_seed_without_knobs_passes_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The tuner turns knobs alone: a seed that declares none leaves it nothing to try."""
+    with_knob = write_example(tmp_path / "knob")
+    assert main(["targets", "check", str(with_knob)]) == 0
+    assert NO_KNOB not in capsys.readouterr().out
+    without = write_example(tmp_path / "none", seed=[("  // avo:knob 1 2 4 8", "")])
+    assert main(["targets", "check", str(without)]) == 0
+    out = capsys.readouterr().out
+    assert f"  --  {NO_KNOB}" in out and "the tuner has nothing to try" in out
+
+
 def check(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """The one line ``avo targets check`` ends with on ``path``, which it refuses."""
     assert main(["targets", "check", str(path)]) == 1

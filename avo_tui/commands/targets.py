@@ -17,6 +17,7 @@ from ..evaluation import (
 )
 from ..evaluation.target_file import resolve
 from ..evaluation.targets import known_names, shipped_file
+from ..operators.hints import declared_knobs
 from . import Subcommands, add_command
 
 LIST_EPILOG = """\
@@ -91,14 +92,18 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
         print(f"  --  baseline {name} not checked: {why}")
     if target.tolerance.declared:
         print(f"  --  {target.tolerance.note()}")
-    print(f"  ok  seed {_check_seed(target, device)}")
+    checked, files = _check_seed(target, device)
+    print(f"  ok  seed {checked}")
+    if not declared_knobs(files):
+        print("  --  the seed declares no knob (a '#define NAME V  // avo:knob V1 V2 ...' line): "
+              "the tuner has nothing to try; the agent edits the kernel all the same")
     print(f"target ok: avo run --target {target.ref} --session NAME")
     return 0
 
 
-def _check_seed(target: TargetSpec, device: str) -> str:
+def _check_seed(target: TargetSpec, device: str) -> tuple[str, dict[str, str]]:
     """The seed scored on the quick grid through the real worker (compiled alone for a CUDA
-    target on a machine without a GPU); what it scored."""
+    target on a machine without a GPU): what it scored, and its files."""
     if target.device == "cuda" and device != "cuda":
         from ..evaluation.toolchains import get_toolchain
         from ..evaluation.toolchains.base import define_options
@@ -108,13 +113,13 @@ def _check_seed(target: TargetSpec, device: str) -> str:
         if not compiled.ok:
             raise TargetFileError(f"the seed {choice.path.name} does not compile: "
                                   f"{_line(compiled.summary())}")
-        return f"{choice.path.name}: compiles (not run: no GPU here)"
+        return f"{choice.path.name}: compiles (not run: no GPU here)", choice.files
     with Worker(target.device) as worker:
         choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
         result = worker.evaluate(EvalRequest(target.ref, choice.files, quick=True))
     if not result.correct:
         raise TargetFileError(f"the seed {choice.path.name} fails: {_line(str(result.failure))}")
-    return f"{choice.path.name}: {result.summary()} (quick grid)"
+    return f"{choice.path.name}: {result.summary()} (quick grid)", choice.files
 
 
 def _line(text: str) -> str:
