@@ -7,6 +7,7 @@ a malformed file, a missing one; each variant is the docs' example with one thin
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from target_example import SEED_FILE, TARGET_FILE, Edits, avo, example, write_ex
 
 from avo_tui.cli import main
 from avo_tui.evaluation import get_target
+from avo_tui.evaluation.target_api import REQUIRED, Target
 from avo_tui.evaluation.targets import known_names
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
@@ -46,6 +48,21 @@ def test_a_seed_without_knobs_passes_with_a_warning(
     assert main(["targets", "check", str(without)]) == 0
     out = capsys.readouterr().out
     assert f"  --  {NO_KNOB}" in out and "the tuner has nothing to try" in out
+
+
+def test_a_target_without_a_seed_is_told_what_seed_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = broken(tmp_path, [('    seed="scaled_residual.c",\n', "")])
+    line = check(path, capsys)
+    assert "Target(...) lacks seed=, the seed kernel's file, beside the target file" in line
+    assert "TypeError" not in line
+
+
+def test_every_required_field_of_a_target_is_explained() -> None:
+    required = {f.name for f in dataclasses.fields(Target)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    assert required == set(REQUIRED)
 
 
 def check(path: Path, capsys: pytest.CaptureFixture[str]) -> str:

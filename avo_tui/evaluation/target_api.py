@@ -156,6 +156,36 @@ class Target:
         return tensor.dtype or self.dtype
 
 
+# What each field a Target cannot do without is, for the line that says one is missing.
+REQUIRED: dict[str, str] = {
+    "name": "the target's name, as avo run --target takes it",
+    "description": "one line on what it computes",
+    "kind": "'cpu' (a C kernel) or 'cuda' (a CUDA kernel)",
+    "entry": "the symbol the kernel exports",
+    "dims": "the names of a configuration's dimensions",
+    "parameters": "the entry point's parameters, in order (Input, Output, Int, Float)",
+    "configs": "the timed configurations",
+    "edge_configs": "the checked, never timed, configurations",
+    "reference": "the exact computation, called on float64 inputs",
+    "baselines": "the torch calls the kernel is timed beside",
+    "seed": "the seed kernel's file, beside the target file (a run starts from it; a plain "
+            "loop nest will do)",
+}
+
+
+def missing_fields(error: TypeError) -> str | None:
+    """The one line for a ``Target(...)`` call that left out required fields, or None where
+    ``error`` is not that."""
+    text = str(error)
+    if not text.startswith("Target.__init__() missing"):
+        return None
+    names = [name for name in REQUIRED if f"'{name}'" in text]
+    if not names:
+        return None
+    return "Target(...) lacks " + "; ".join(f"{name}=, {REQUIRED[name]}" for name in names) + \
+        " (docs/targets.md)"
+
+
 def validate(target: Target) -> None:
     """Raise TargetFileError, in one line, at the first thing wrong with ``target``'s
     declarations. What needs torch (the reference against the baselines, the seed) is

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .declared import DeclaredProblem, check_work, spec_of
-from .target_api import Target, TargetFileError
+from .target_api import Target, TargetFileError, missing_fields
 from .targets import (
     IN_PROCESS,
     TargetFileUnusable,
@@ -131,8 +131,9 @@ def _run(path: str, data: bytes, sha256: str) -> tuple[Target | TargetSpec, str]
     except TargetFileError as error:
         raise TargetFileUnusable(path, str(error)) from None
     except Exception as error:  # the user's code: where it failed, in one line
-        raise TargetFileUnusable(path, f"{_line_in(path, error)}{type(error).__name__}: "
-                                       f"{error}") from None
+        lacking = missing_fields(error) if isinstance(error, TypeError) else None
+        raise TargetFileUnusable(path, _line_in(path, error) + (
+            lacking or f"{type(error).__name__}: {error}")) from None
     target = module.__dict__.get("target")
     if target is None:
         raise TargetFileUnusable(path, "defines no target (target = Target(...), from "
