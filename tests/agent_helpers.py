@@ -3,6 +3,7 @@ fake of the Messages API that plays a scripted conversation."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fake_anthropic import FakeAnthropic, Recorded, Step, reply, tool_use
 from avo_tui.knowledge import KnowledgeBase
 from avo_tui.operators.agent import AgentSettings
 from avo_tui.operators.agent.agent import Agent
+from avo_tui.operators.agent.preflight import MAX_LINE_CHARS
 
 EDITOR = "str_replace_based_edit_tool"
 KERNEL = "attention.c"
@@ -62,6 +64,22 @@ def commit_calls(message: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def edit(old: str, new: str) -> tuple[str, dict[str, object]]:
     return EDITOR, {"command": "str_replace", "path": KERNEL, "old_str": old, "new_str": new}
+
+
+def settings_file(tmp_path: Path, **values: object) -> Path:
+    """An [agent] settings file for a fast run on the fake, with ``values`` added."""
+    path = tmp_path / "settings.toml"
+    lines = ['model = "claude-sonnet-4-6"', 'thinking = "off"', "outage_wait_s = 0.05",
+             "debrief = false", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
+    path.write_text("[agent]\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message, checked to be one short line without a traceback."""
+    line = str(error)
+    assert "\n" not in line and "Traceback" not in line and len(line) <= MAX_LINE_CHARS, line
+    return line
 
 
 def use_fake(monkeypatch: pytest.MonkeyPatch, server: FakeAnthropic) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_helpers import UNROLL_2, UNROLL_LINE, edit
+from agent_helpers import UNROLL_2, UNROLL_LINE, edit, one_line, settings_file
 from fake_anthropic import (
     ApiError,
     FakeAnthropic,
@@ -39,7 +39,7 @@ from avo_tui.operators.agent.models import (
     provider_model_id,
     regional_premium,
 )
-from avo_tui.operators.agent.preflight import MAX_LINE_CHARS, ApiCheckFailed, check_api
+from avo_tui.operators.agent.preflight import ApiCheckFailed, check_api
 from avo_tui.operators.agent.providers import PROVIDERS, ApiKeyMissing, ProviderUnavailable
 from avo_tui.operators.agent.settings import Price, SettingsError, agent_default, with_provider
 from avo_tui.store import Session
@@ -107,14 +107,6 @@ def gcp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeAnthrop
         yield server
 
 
-def settings_file(tmp_path: Path, **values: str) -> Path:
-    path = tmp_path / "settings.toml"
-    lines = ['model = "claude-sonnet-4-6"', 'thinking = "off"', "outage_wait_s = 0.05",
-             "debrief = false", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
-    path.write_text("[agent]\n" + "\n".join(lines) + "\n")
-    return path
-
-
 def avo_run(tmp_path: Path, name: str, *extra: str) -> int:
     """A new session on the target's own seed, run for one step: these tests need a step's
     turns and an evaluation, not a gain (scoring the seed of seven times the work that the
@@ -122,12 +114,6 @@ def avo_run(tmp_path: Path, name: str, *extra: str) -> int:
     return main(["--sessions-dir", str(tmp_path / "sessions"), "run", "--session", name,
                  "--target", "cpu-attention", "--headless", "--max-steps", "1", "--quick",
                  *extra])
-
-
-def one_line(error: BaseException) -> str:
-    line = str(error)
-    assert "\n" not in line and "Traceback" not in line and len(line) <= MAX_LINE_CHARS, line
-    return line
 
 
 IDEA = "UNROLL 2"

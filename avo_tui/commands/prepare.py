@@ -92,7 +92,8 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
         lanes = resumed_lanes(session, settings.lanes, args.lanes,
                               worker_count(target, ray=args.ray, **placement))
         settings = replace(settings, operator=args.operator or was, lanes=lanes.count)
-        agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator)
+        agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator,
+                               console=console)
         if lanes.note:
             print(lanes.note, file=sys.stderr)
         if lanes.keep is not None:
@@ -144,12 +145,13 @@ def _session_target(session: Session, asked: str | None) -> TargetSpec:
 
 
 def _resumed_agent(
-    name: str, settings: RunSettings, flags: dict[str, Any], asked: str | None
+    name: str, settings: RunSettings, flags: dict[str, Any], asked: str | None,
+    console: Console | None = None,
 ) -> AgentSettings | None:
     """The agent's settings for a resumed session (None for another operator). When the agent
     cannot run, the error says how to go on with the tuner: the command, not just a flag."""
     try:
-        return _agent_settings(settings.operator, settings.agent, flags)
+        return _agent_settings(settings.operator, settings.agent, flags, console)
     except OperatorUnavailable as error:
         if asked:
             raise
@@ -241,7 +243,7 @@ def create(
     operator = args.operator or default_operator(args.provider)
     check_lanes(args.lanes or len(operator_names(operator)),
                 worker_count(target, gpus=args.gpus, workers=args.workers, ray=args.ray))
-    agent = _agent_settings(operator, None, _agent_flags(args))  # fails before any work
+    agent = _agent_settings(operator, None, _agent_flags(args), console)  # fails before any work
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
     folders = configured_folders(knowledge_flags)
     if not args.operator:
@@ -345,7 +347,8 @@ def default_operator(provider: str | None = None) -> str:
 
 
 def _agent_settings(
-    operator: str, stored: dict[str, Any] | None, flags: dict[str, Any]
+    operator: str, stored: dict[str, Any] | None, flags: dict[str, Any],
+    console: Console | None = None,
 ) -> AgentSettings | None:
     """The agent's settings: the session's (or the settings file's for a new session), with
     the flags given; checks that the API answers, takes the key and accepts the settings
@@ -361,7 +364,7 @@ def _agent_settings(
         settings = load_settings().override(**flags)
     from ..operators.agent.preflight import check_api  # loads anthropic: only when it runs
 
-    check_api(settings)
+    check_api(settings, say=(lambda line: console.print(escape(line))) if console else None)
     if settings.price() is None:
         print(f"note: no price is known for {settings.model}, so its cost is not counted; add "
               f'[agent.pricing."{settings.model}"] to the settings file', file=sys.stderr)

@@ -183,11 +183,12 @@ class Stall:
 
 @dataclass
 class RawBody:
-    """A 200 answer of exactly these bytes with this content type (a stream asked for and
-    JSON sent, an empty body, HTML from a proxy ...)."""
+    """An answer (200 unless ``status`` says) of exactly these bytes with this content type (a
+    stream asked for and JSON sent, an empty body, HTML from a proxy, its 404 page ...)."""
 
     body: bytes
     content_type: str = "application/json"
+    status: int = 200
 
 
 Step: TypeAlias = (
@@ -363,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_event(event)
             self._end_stream()
         elif isinstance(step, RawBody):
-            self._start(200, step.content_type, len(step.body))
+            self._start(step.status, step.content_type, len(step.body))
             self.end_headers()
             self.wfile.write(step.body)
             self.wfile.flush()

@@ -39,8 +39,8 @@ import httpx2
 from anthropic.types import RawMessageStreamEvent
 
 from .models import provider_model_id
-from .providers import PROVIDERS, ApiKeyMissing, api_key, make_client
-from .settings import AgentSettings, TokenUsage
+from .providers import PROVIDERS, ApiKeyMissing, api_key, in_avo_words, make_client
+from .settings import AgentSettings, TokenUsage, redact_url
 
 INVALID_INPUT = "__invalid_json__"  # the key under which unparseable tool input is kept
 # What a count_tokens request that is not served answers: the route is unknown (404), the
@@ -55,14 +55,22 @@ class ApiUnavailable(RuntimeError):
     """Overloaded, rate-limited, down or unreachable: wait and try again. ``retry_after`` is
     the wait the server asked for, in seconds, if it named one."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, *,
+                 timed_out: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.timed_out = timed_out  # no answer within the request's timeout
 
 
 class StreamBroken(ApiUnavailable):
     """A streamed turn that did not arrive whole: cut, stalled, malformed or unterminated.
     The turn is dropped and asked for again."""
+
+
+class NotAnApi(StreamBroken):
+    """An answer that is not the Messages API's at all (a login page, a proxy's text): no
+    event came, and the content type and status say what came instead. Mid-run it is a broken
+    turn like any other; at the first contact it names a wrong base_url."""
 
 
 class ApiRejected(RuntimeError):
@@ -71,6 +79,16 @@ class ApiRejected(RuntimeError):
 
 class ApiRequestError(RuntimeError):
     """The API refused this request (too long, malformed): the step ends, the run goes on."""
+
+
+class ApiNotFound(ApiRequestError):
+    """HTTP 404: nothing at the URL tried (``url``, redacted), or no such model (``detail``
+    says which)."""
+
+    def __init__(self, message: str, url: str, detail: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.detail = detail
 
 
 class CountNotServed(RuntimeError):
@@ -95,15 +113,17 @@ class Turn:
 
 
 class MessagesApi:
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(self, settings: AgentSettings, timeout_s: float | None = None) -> None:
+        """``timeout_s`` replaces the settings' ``request_timeout_s`` (the first contact's)."""
         self.settings = settings
         self.provider = PROVIDERS[settings.provider]
         self.model = provider_model_id(settings.model, settings.provider, settings.region)
-        self._client = make_client(settings)  # its retries are off: retry.py retries
+        self._client = make_client(settings, timeout_s)  # its retries are off: retry.py retries
 
     @property
     def base_url(self) -> str:
-        return str(self._client.base_url)
+        """Where requests go, as it may be shown (its credentials hidden)."""
+        return redact_url(str(self._client.base_url))
 
     def stream(
         self,
@@ -135,6 +155,8 @@ class MessagesApi:
                     text = reply.add(event.model_dump(mode="json", exclude_none=True))
                     if text and on_text:
                         on_text(text)
+                if not reply.started:
+                    _not_an_event_stream(events.response)
                 headers = events.response.headers
                 return reply.turn(headers.get("request-id") or headers.get("x-amzn-requestid"))
 
@@ -223,6 +245,35 @@ def encodable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: encodable(v) for k, v in value.items()}
     return value
+
+
+_EVENT_STREAMS = ("text/event-stream", "application/vnd.amazon.eventstream")
+
+
+def _not_an_event_stream(response: httpx2.Response) -> None:
+    """Raise :class:`NotAnApi` when a streamed request's answer, which sent no event, was not
+    an event stream at all: what it was (content type and status) says more than "truncated"."""
+    kind = _content_type(response)
+    if kind.startswith(_EVENT_STREAMS):
+        return
+    answer = (f"the API answered with {kind} (HTTP {response.status_code}) at "
+              f"{_where(response)}, not an event stream")
+    if kind.endswith("json"):  # the API's shape, perhaps: a gateway that does not stream
+        raise StreamBroken(answer)
+    raise NotAnApi(answer)
+
+
+def _content_type(response: httpx2.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+
+
+def _where(response: httpx2.Response) -> str:
+    """The request's method and URL, its credentials hidden."""
+    try:
+        request = response.request
+    except RuntimeError:  # a response built without its request
+        return "?"
+    return f"{request.method} {redact_url(str(request.url))}"
 
 
 def _shape(answer: object) -> str:
@@ -386,6 +437,9 @@ class _translated_errors:
             return False
         if isinstance(exc, anthropic.AnthropicError):
             raise _classify(exc) from exc
+        if isinstance(exc, httpx2.TimeoutException):
+            raise StreamBroken(f"the answer stalled mid-response: {_describe(exc)}",
+                               timed_out=True) from exc
         if isinstance(exc, httpx2.HTTPError | OSError):
             raise StreamBroken(f"the connection failed mid-response: {_describe(exc)}") from exc
         if _is_event_stream_error(exc):  # Bedrock's framing, broken or not there at all
@@ -409,10 +463,16 @@ def _describe(error: BaseException) -> str:
 
 
 def _classify(error: anthropic.AnthropicError) -> Exception:
-    if isinstance(error, anthropic.APIConnectionError):  # includes timeouts
-        return ApiUnavailable(f"cannot reach the API: {error}")
+    if isinstance(error, anthropic.APITimeoutError):
+        return ApiUnavailable(f"no answer from the API: {error}", timed_out=True)
+    if isinstance(error, anthropic.APIConnectionError):
+        return ApiUnavailable(f"cannot reach the API: {in_avo_words(str(error))}")
     if isinstance(error, anthropic.APIStatusError):
         status, detail = error.status_code, _message(error)
+        if status == 404:
+            url = _where(error.response)
+            return ApiNotFound(f"the API has nothing at {url} (HTTP 404): {detail}", url,
+                               detail)
         if isinstance(error, anthropic.AuthenticationError | anthropic.PermissionDeniedError) or (
             status == 402
         ):
@@ -421,7 +481,7 @@ def _classify(error: anthropic.AnthropicError) -> Exception:
             return ApiRequestError(f"the API rejected the request (HTTP {status}): {detail}")
         return ApiUnavailable(f"the API is unavailable (HTTP {status}): {detail}",
                               retry_after(error.response.headers))
-    return ApiUnavailable(f"API error: {error}")
+    return ApiUnavailable(f"API error: {in_avo_words(str(error))}")
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -456,4 +516,12 @@ def _message(error: anthropic.APIStatusError) -> str:
     body = error.body
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return str(body["error"].get("message", error.message))
+    kind = _content_type(error.response)
+    if not kind.endswith("json"):  # a proxy's page: what it is, not its markup
+        title = _TITLE.search(error.response.text or "")
+        heading = f": {' '.join(title.group(1).split())[:120]!r}" if title else ""
+        return f"an answer of {kind}, not the API's{heading}"
     return error.message
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)

@@ -72,6 +72,32 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 
+# The SDK's names for what avo's settings set, as its errors say them ("Set the `aws_region`
+# argument"): a user can set only avo's.
+SDK_WORDS = {
+    "the `aws_region` argument": "region in [agent]",
+    "`aws_region`": "region in [agent]",
+    "the `region` argument": "region in [agent]",
+    "`region`": "region in [agent]",
+    "the `project_id` argument": "project in [agent]",
+    "`project_id`": "project in [agent]",
+    "the `base_url` argument": "base_url in [agent]",
+    "`base_url`": "base_url in [agent]",
+    "the `api_key` argument": KEY_ENV,
+    "`api_key`": KEY_ENV,
+    "the `auth_token` argument": TOKEN_ENV,
+    "`auth_token`": TOKEN_ENV,
+}
+
+
+def in_avo_words(message: str) -> str:
+    """An SDK error's ``message`` with its argument names replaced by the avo settings (or
+    environment variables) that set them."""
+    for sdk, avo in SDK_WORDS.items():
+        message = message.replace(sdk, avo)
+    return message
+
+
 def api_key() -> str:
     """Anthropic's API key, from the environment."""
     key = os.environ.get(KEY_ENV, "").strip()
@@ -93,8 +119,9 @@ def gateway_key() -> str:
                         "environment only, never stored)")
 
 
-def make_client(settings: AgentSettings) -> Client:
-    """The SDK's client for the settings' provider, its own retries off (retry.py retries)."""
+def make_client(settings: AgentSettings, timeout_s: float | None = None) -> Client:
+    """The SDK's client for the settings' provider, its own retries off (retry.py retries);
+    each request's timeout is ``timeout_s``, else the settings' ``request_timeout_s``."""
     info = PROVIDERS[settings.provider]
     missing = [m for m in info.modules if importlib.util.find_spec(m.split(".")[0]) is None
                or importlib.util.find_spec(m) is None]
@@ -102,7 +129,7 @@ def make_client(settings: AgentSettings) -> Client:
         raise ProviderUnavailable(
             f"{info.title} needs the anthropic SDK's {info.extra} extra ({', '.join(missing)} "
             f"not installed): pip install 'avo-tui[{info.extra}]'")
-    timeout = settings.request_timeout_s
+    timeout = timeout_s or settings.request_timeout_s
     base_url = settings.base_url or None
     try:
         if settings.provider == "bedrock":
@@ -117,7 +144,7 @@ def make_client(settings: AgentSettings) -> Client:
                 project_id=settings.project or anthropic.NOT_GIVEN,
                 base_url=base_url, max_retries=0, timeout=timeout)
     except ValueError as error:  # the SDK's word on a missing region, project or key
-        raise ProviderUnavailable(f"{info.title}: {error}") from None
+        raise ProviderUnavailable(f"{info.title}: {in_avo_words(str(error))}") from None
     if settings.provider == "gateway":
         key = gateway_key()
         if settings.gateway_auth == "x-api-key":

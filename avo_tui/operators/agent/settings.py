@@ -11,7 +11,9 @@ known model would refuse never reach a request.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import urllib.parse
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,8 @@ GATEWAY_AUTH = ("bearer", "x-api-key")  # the header a gateway takes its key in
 # records where it ran (and its prices, which differ by endpoint). The SDK reads the same ones.
 REGION_ENV = {"bedrock": ("AWS_REGION", "AWS_DEFAULT_REGION"), "vertex": ("CLOUD_ML_REGION",)}
 PROJECT_ENV = ("ANTHROPIC_VERTEX_PROJECT_ID",)
+BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+HIDDEN = "***"  # what stands for a URL's user, password or query wherever it is stored or shown
 
 # Published list prices per model family (per MTok) as of late 2026; a [agent.pricing."model"]
 # table in the settings file overrides them, matched by the longest prefix of the model name
@@ -105,6 +109,9 @@ class AgentSettings:
     wrap_up_at: float = 0.6  # fraction of the window: ask the agent to finish the step
     end_at: float = 0.8  # fraction of the window: end the step
     request_timeout_s: float = 600.0
+    # The first contact's (preflight.py): a hanging endpoint is named in seconds, not after
+    # three times request_timeout_s; a turn, which may think for minutes, gets the long one.
+    first_contact_timeout_s: float = 20.0
     sdk_retries: int = 2  # the SDK's own quick retries (429, 5xx, connection)
     outage_wait_s: float = 30.0  # then our waits: 30 s, 60 s ... up to outage_wait_max_s
     outage_wait_max_s: float = 900.0
@@ -125,8 +132,24 @@ class AgentSettings:
         if self.provider == "vertex" and not self.project:
             object.__setattr__(self, "project", _from_env(PROJECT_ENV))
         if self.provider == "gateway" and not self.base_url:
-            object.__setattr__(self, "base_url", _from_env(("ANTHROPIC_BASE_URL",)))
+            object.__setattr__(self, "base_url", _from_env((BASE_URL_ENV,)))
         problems = []
+        if HIDDEN in urllib.parse.urlsplit(self.base_url).netloc:
+            restored = _with_credentials(self.base_url)
+            if restored:
+                object.__setattr__(self, "base_url", restored)
+            else:
+                problems.append(
+                    f"base_url {self.base_url}: its user and password are never stored with the "
+                    f"session; give the whole URL again in {BASE_URL_ENV} or base_url in [agent]")
+        url = self.base_url or (_from_env((BASE_URL_ENV,)) if self.provider == "anthropic"
+                                else "")
+        if urllib.parse.urlsplit(url).query or "#" in url:
+            problems.append(
+                f"base_url must not carry a query string ({redact_url(url)}): it would be "
+                f"stored with the session and mangled into the path; give the key in "
+                f"{KEY_ENV} (or ANTHROPIC_AUTH_TOKEN for a gateway, with gateway_auth = "
+                f"'x-api-key' or 'bearer' naming the header it goes in)")
         if self.provider == "gateway" and not self.base_url:
             problems.append("a gateway needs its URL: base_url in [agent], or ANTHROPIC_BASE_URL")
         if self.provider not in PROVIDERS:
@@ -136,7 +159,10 @@ class AgentSettings:
             problems.append(f"gateway_auth must be one of {', '.join(GATEWAY_AUTH)}; got "
                             f"{self.gateway_auth!r}")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            problems.append(f"base_url must be an http:// or https:// URL; got {self.base_url!r}")
+            problems.append("base_url must be an http:// or https:// URL; got "
+                            f"{redact_url(self.base_url)!r}")
+        if not self.first_contact_timeout_s > 0:
+            problems.append("first_contact_timeout_s must be positive")
         if self.max_tokens < 1:
             problems.append("max_tokens must be positive")
         if self.thinking not in ("adaptive", "off") and not (
@@ -203,6 +229,7 @@ class AgentSettings:
 
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)
+        doc["base_url"] = redact_url(self.base_url)  # a URL's credentials are never stored
         doc["pricing"] = {model: asdict(price) for model, price in self.pricing.items()}
         return doc
 
@@ -229,6 +256,32 @@ class AgentSettings:
 
 def _from_env(names: tuple[str, ...]) -> str:
     return next((value for name in names if (value := os.environ.get(name, "").strip())), "")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user, password and query string (where gateways' keys hide) replaced
+    by ``***``: how a URL is stored and shown."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return HIDDEN
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{HIDDEN}@{netloc.rpartition('@')[2]}"
+    query = HIDDEN if parts.query else ""
+    fragment = HIDDEN if parts.fragment else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _with_credentials(stored: str) -> str:
+    """The whole URL whose redaction a session stored (``https://***@host/``), from where it
+    came the first time: ``ANTHROPIC_BASE_URL`` or the settings file's base_url; "" if neither
+    is that URL."""
+    candidates = [_from_env((BASE_URL_ENV,))]
+    with contextlib.suppress(SettingsFileError):  # the session's own stored URL says why
+        candidates.append(str(read_table("agent").get("base_url", "")))
+    return next((url for url in candidates if url and HIDDEN not in url
+                 and redact_url(url) == stored), "")
 
 
 def _longest_prefix(prices: dict[str, Price], names: tuple[str, ...]) -> Price | None:
@@ -261,7 +314,9 @@ def provider_label(meta: object) -> str:
         return ""
     provider = str(doc.get("provider"))
     place = doc.get("base_url") if provider == "gateway" else doc.get("region")
-    return f"{provider} {place}".strip() if isinstance(place, str) else provider
+    if not isinstance(place, str):
+        return provider
+    return f"{provider} {redact_url(place) if provider == 'gateway' else place}".strip()
 
 
 def with_provider(operator: str, meta: object) -> str:
