@@ -54,6 +54,7 @@ class StandIn:
     bars: dict[str, dict[str, float]] = field(default_factory=dict)
     spent: Spending = field(default_factory=Spending)
     lane: int | None = None
+    quick: bool = False
 
     def baselines(self) -> dict[str, dict[str, float]]:
         return self.bars

@@ -28,6 +28,7 @@ class RunContext:
         self._steering = steering
         self.session = SessionView(books.session)  # only the gate commits
         self.target = books.evaluator.target
+        self.quick = books.evaluator.quick
 
     @property
     def lane(self) -> int | None:

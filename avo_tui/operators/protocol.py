@@ -132,6 +132,10 @@ class LineageContext(Protocol):
     def baselines(self) -> dict[str, dict[str, float]]:
         """{configuration: {baseline: throughput}} measured on this host, where known."""
         ...
+    @property
+    def quick(self) -> bool:
+        """Whether the run scores on the target's quick grid (--quick)."""
+        ...
 
 
 class SteeringContext(Protocol):

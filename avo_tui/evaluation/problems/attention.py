@@ -36,6 +36,12 @@ SHORT_LENGTHS = ((1, 16), (17, 63))
 # and masks a partial tile, so a race between iterations or on the tail can show.
 MIN_SEQ_LEN = 129
 
+# The GPUs (major compute capability) each FlashAttention build runs on: FlashAttention-4's
+# kernels on Hopper and data-centre Blackwell, the fa3-fwd wheel on sm_90a alone.
+FA4_MAJORS = (9, 10)
+FA3_MAJORS = (9,)
+FA_MAJORS = {"fa4": FA4_MAJORS, "fa3": FA3_MAJORS}
+
 
 @dataclass(frozen=True)
 class Shape:

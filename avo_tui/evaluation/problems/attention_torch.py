@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..problem import BaselineCall, Config, InputSet, RowSample, on_inputs
 from ..tensors import make_inputs
-from .attention import INPUT_CASES, Shape
+from .attention import FA3_MAJORS, FA4_MAJORS, INPUT_CASES, Shape
 from .attention import config as attention_config
 
 REFERENCE_CHUNK_ELEMENTS = 1 << 26  # bounds the score matrix the reference holds at once
@@ -203,10 +203,6 @@ def fa3_baseline(config: Config) -> BaselineCall:
     from fa3_fwd_interface import flash_attn_func
 
     return _in_native_layout(config, flash_attn_func)
-
-
-FA4_MAJORS = (9, 10)  # FlashAttention-4's kernels: Hopper and data-centre Blackwell
-FA3_MAJORS = (9,)  # the fa3-fwd wheel is built for sm_90a alone
 
 
 def _package_missing(module: str, majors: tuple[int, ...], elsewhere: str) -> str | None:

@@ -84,7 +84,7 @@ class Agent:
         try:
             turn = with_retries(
                 ctx, self.settings,
-                lambda: self.api.ask(system=brief.REVIEW_SYSTEM,
+                lambda: self.api.ask(system=brief.review_system(ctx.target),
                                      prompt=brief.review_prompt(
                                          ctx, reason,
                                          context_window=self.settings.context_window),

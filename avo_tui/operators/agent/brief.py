@@ -20,7 +20,7 @@ from ...evaluation import TargetSpec
 from ...evaluation.paired import GAIN_FLOOR
 from ...knowledge import KnowledgeBase, applies_to
 from ..protocol import Spending, StepContext
-from . import bar, ledger, report, research
+from . import bar, ledger, report, research, stronger
 from .notes import NOTES_KEPT, stored_notes
 from .outline import outline
 from .settings import AgentSettings
@@ -121,8 +121,7 @@ inputs, and never needs to be closer than {row_floor:g} of the row's norm. One f
 the whole kernel zero.
 - Speed: the median of many launches, inputs rotated, caches flushed; throughput in {unit} \
 ({work}); the geometric mean over the grid, and its \
-ratio to each baseline timed in the same run. Your bar is the strongest baseline of each \
-configuration (the brief and evaluate name it), not {baseline}.
+ratio to each baseline timed in the same run. {bar}
 - Commit: every evaluation times your kernel beside the best, launch by launch, and reads \
 its gain with a standard error (e.g. +0.42% ± 0.09%). The gate then measures again until a \
 one-sided 99% test decides (clear cases in seconds, close ones up to a minute) and commits \
@@ -186,8 +185,9 @@ def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
         rows=contract.rows,
         work=contract.work,
         unit=target.unit,
-        baseline=target.baselines[0] if target.baselines else "no baseline",
-        grid=", ".join(c.name for c in target.configs),
+        bar=bar_rule(target.baselines),
+        grid=", ".join(c.name for c in target.grid(ctx.quick))
+        + (" (the quick grid: this run is --quick)" if ctx.quick else ""),
         edges=", ".join(c.name for c in target.edge_configs) or "none",
         margin=target.tolerance.margin,
         row_floor=target.tolerance.row_rel_floor,
@@ -199,6 +199,19 @@ def system_prompt(ctx: StepContext, knowledge: KnowledgeBase) -> str:
                         if arch else ""),
         knowledge=knowledge_list(knowledge, arch, only_applying=target.device != "cuda"),
     )
+
+
+def bar_rule(baselines: tuple[str, ...]) -> str:
+    """The bar in the system prompt: the same words whichever baselines a run measures (the
+    brief and evaluate name the one that is strongest, bar.py)."""
+    if not baselines:
+        return "This target times no baseline: your bar is the best version."
+    if len(baselines) == 1:
+        return (f"Your bar is its one baseline, {baselines[0]}, as measured in this run "
+                "(the brief and evaluate name it).")
+    return ("Your bar is the strongest baseline measured in this run, per configuration, of "
+            f"{', '.join(baselines)} (each where installed; the brief and evaluate name it, "
+            "and the brief names a stronger one known but not installed).")
 
 
 def rules(target: TargetSpec) -> str:
@@ -441,6 +454,22 @@ def _ledger(memory: dict[str, Any], limit: int) -> str:
 
 
 def _best(ctx: StepContext) -> str:
+    """The best version and what it is measured against, then what the project measured of
+    a stronger baseline this run has not installed (stronger.py)."""
+    return "\n".join(p for p in (_best_score(ctx), _not_installed(ctx)) if p)
+
+
+def _not_installed(ctx: StepContext) -> str:
+    measured = {name for timings in ctx.baselines().values() for name, value in timings.items()
+                if value > 0}
+    known = stronger.missing(ctx.target.name, ctx.target.baselines, measured, ctx.hardware())
+    if not known:
+        return ""
+    return ("Not installed here, though this GPU runs them, so the bar above is not the "
+            "strongest known: " + "; ".join(k.sentence() for k in known) + ".")
+
+
+def _best_score(ctx: StepContext) -> str:
     """The best version, its ratio to the strongest baseline of each configuration (the bar,
     bar.py) and to the target's first baseline, and what a commit needs."""
     best, unit = ctx.best(), ctx.target.unit
@@ -500,9 +529,9 @@ def hint_message(hints: list[str], *, context_window: int = AgentSettings.contex
 
 
 REVIEW_SYSTEM = """\
-You review a stalled evolutionary search over GPU kernels. Read the running summary, the \
-research log, the lineage, the failed attempts, the best kernel's code and its latest profile; \
-name the directions that are exhausted and why, and propose two to four new, concrete \
+You review a stalled evolutionary search over {kind} kernels. Read the running summary, the \
+research log, the lineage, the failed attempts, the best kernel's code{profile}; name \
+the directions that are exhausted and why, and propose two to four new, concrete \
 directions, most promising first, each in one or two sentences with the reason and the \
 measurement that would confirm it. Every direction must keep the kernel exact on every shape \
 (no special cases for the tested sizes) and respect the operator's guidance. Be brief, and \
@@ -516,6 +545,14 @@ A new direction, the reason, the measurement that would confirm it (one line eac
 promising first)
 </try>
 <back_off>A version to continue from instead of the best (e.g. v7), and why; or none</back_off>"""
+
+
+def review_system(target: TargetSpec) -> str:
+    """The supervisor's instructions, in the words of ``target``'s device (a CPU target has
+    no profile tool)."""
+    gpu = target.device == "cuda"
+    return REVIEW_SYSTEM.format(kind=DEVICE_WORDS["cuda" if gpu else "cpu"]["kind"],
+                                profile=" and its latest profile" if gpu else "")
 
 
 def commit_review_system(target: TargetSpec) -> str:

@@ -154,9 +154,24 @@ TOOL_NAMES = [s["name"] for s in SCHEMAS]
 GPU_ONLY = frozenset({"profile", "sanitize", "disassemble"})
 
 
+# What a description says of a GPU alone, and what it says on a CPU target instead.
+GPU_WORDS = {"Hopper/Blackwell kernels": "kernels", ", registers and spills": ""}
+
+
 def schemas_for(device: str) -> list[dict[str, Any]]:
-    """The tools offered on a target of ``device`` ("cuda" or "cpu")."""
-    return [s for s in SCHEMAS if device == "cuda" or s["name"] not in GPU_ONLY]
+    """The tools offered on a target of ``device`` ("cuda" or "cpu"), in its words."""
+    if device == "cuda":
+        return SCHEMAS
+    return [_in_cpu_words(s) for s in SCHEMAS if s["name"] not in GPU_ONLY]
+
+
+def _in_cpu_words(schema: dict[str, Any]) -> dict[str, Any]:
+    description = schema.get("description")
+    if not isinstance(description, str):
+        return schema
+    for gpu, cpu in GPU_WORDS.items():
+        description = description.replace(gpu, cpu)
+    return {**schema, "description": description}
 
 
 def editor_schema(max_text: int) -> dict[str, Any]:
