@@ -56,7 +56,7 @@ TECHNIQUES = ("block_n", "block_m", "stages", "swizzle", "pingpong", "setmaxnreg
 
 class Ideas:
     """Each step's idea and the direction its debrief proposes: a mark and three techniques no
-    other one names together, so no two are one direction (ledger.SAME)."""
+    other one names together, so no two are one direction (repeats.py)."""
 
     def __init__(self) -> None:
         self.draws = random.Random(39)

@@ -10,8 +10,9 @@ try lists), in the operator's memory, shared by every lane:
 - **failed**: every attempt failed or measured no gain, with the latest reason and lesson;
 - **pending**: proposed (by the agent's debrief or the supervisor), not tried yet.
 
-An idea joins the direction it resembles (most of its words shared), so "BLOCK_N 176" and
-"BLOCK_N 176, measured again" are one direction tried twice. Every direction tried stays: the
+An idea joins the direction that is the same experiment (repeats.py: by meaning, and never
+across two values of one knob), so "BLOCK_N 176" and "BLOCK_N 176, measured again" are one
+direction tried twice, and "BLOCK_N 192" another. Every direction tried stays: the
 ledger drops none below LEDGER_KEPT (far more than a week of steps tries), and each entry is
 bounded, so it costs at most about LEDGER_KEPT * 700 characters of state.
 """
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ...store import Attempt, Outcome
-from . import report
+from . import repeats, report
 
 Status = Literal["pending", "tried", "worked", "failed"]
 STATUSES: tuple[Status, ...] = ("worked", "pending", "tried", "failed")  # as the brief lists
@@ -32,7 +33,6 @@ LEDGER_KEPT = 2_000
 MAX_IDEA_CHARS = 160
 MAX_WHY_CHARS = 300
 MAX_IDS = 6  # attempt ids kept per direction, the newest
-SAME = 0.6  # the share of words two ideas must share to be one direction
 CLOSE = 0.3  # the share an idea check reports as close
 # Words that say nothing of what a candidate computes.
 STOP = frozenset(re.findall(r"\w+", """
@@ -115,9 +115,17 @@ def stored(memory: dict[str, Any]) -> list[Direction]:
 
 
 def _match(ledger: list[Direction], idea: str) -> int | None:
-    scored = [(likeness(d.idea, idea), i) for i, d in enumerate(ledger)]
+    scored = [(repeats.likeness(d.idea, idea), i) for i, d in enumerate(ledger)]
     best = max(scored, default=(0.0, -1))
-    return best[1] if best[0] >= SAME else None
+    return best[1] if best[0] >= repeats.SAME else None
+
+
+def repeated(ledger: list[Direction], idea: str) -> list[Direction]:
+    """The failed directions (no gain measured, or called exhausted by the supervisor) that
+    ``idea`` repeats, most alike first."""
+    scored = sorted(((repeats.likeness(d.idea, idea), -i, d) for i, d in enumerate(ledger)
+                     if d.status == "failed"), key=lambda t: (t[0], t[1]), reverse=True)
+    return [d for score, _, d in scored if score >= repeats.SAME]
 
 
 def _reason(attempt: Attempt) -> str:
@@ -194,9 +202,14 @@ def supervised(ledger: list[Direction], exhausted: Iterable[str], to_try: Iterab
     return record_step(ledger, (), step=step, lesson="", pending=to_try)
 
 
+def near(a: str, b: str) -> float:
+    """How close two ideas are, by shared words or by meaning (repeats.py), 0 to 1."""
+    return max(likeness(a, b), repeats.likeness(a, b))
+
+
 def closest(ledger: list[Direction], idea: str, count: int = 3) -> list[Direction]:
     """The directions most like ``idea``, most alike first (none under CLOSE)."""
-    scored = sorted(((likeness(d.idea, idea), -i, d) for i, d in enumerate(ledger)),
+    scored = sorted(((near(d.idea, idea), -i, d) for i, d in enumerate(ledger)),
                     key=lambda t: (t[0], t[1]), reverse=True)
     return [d for score, _, d in scored[:count] if score >= CLOSE]
 

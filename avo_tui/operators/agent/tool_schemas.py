@@ -91,11 +91,18 @@ SCHEMAS: list[dict[str, Any]] = [
           "throughput per configuration against its strongest baseline, registers and spills, "
           "the closest past attempts at the idea, and the budget. `idea` says in a few words "
           "what this candidate tries; it is kept with the attempt, and later steps read it. "
+          "Before any compile, the idea is compared with every direction tried: a repeat of "
+          "a failed one is answered with that direction and its lessons, and not evaluated "
+          "until you call again with `differs` saying what differs. Two values of one knob "
+          "are two experiments. "
           f"`variants` scores up to {MAX_VARIANTS} knob settings of the workspace kernel in one "
           "call (each an attempt of its own), one line each, the best one in full; the "
           "workspace is left as it is.",
           {"idea": _str(MAX_IDEA_CHARS, "what this candidate tries, e.g. 'BLOCK_N 176 to cut "
                         "the causal tail'"), "quick": _BOOL,
+           "differs": _str(MAX_IDEA_CHARS, "only for an idea evaluate named a repeat of a "
+                           "failed direction: what differs from it, and why it may end "
+                           "otherwise"),
            "variants": {"type": "array", "minItems": 1, "maxItems": MAX_VARIANTS,
                         "items": _str(MAX_VARIANT_CHARS, "knob settings, e.g. "
                                       "'BLOCK_N=176,STAGES=3'")}}, ("idea",)),

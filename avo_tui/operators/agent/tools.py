@@ -35,6 +35,8 @@ from .tool_inputs import knob_settings, nonempty, required, validated
 from .tool_schemas import EDITOR, EDITOR_COMMANDS, SCHEMAS, TOOL_NAMES, editor_schema
 from .workspace import ToolError, Workspace
 
+MAX_REPEATS_SHOWN = 3  # failed directions an idea repeats, named in evaluate's answer
+MAX_REPEAT_LESSONS_CHARS = 8_000  # of a repeated direction's lessons, in evaluate's answer
 MAX_PROFILE_KEPT = 4_000  # of the latest profile, kept for the supervisor's review
 UNEXPECTED_DETAIL_CHARS = 300  # of an unexpected exception's message, in its is_error result
 # A kernel rejected for undecided gate decisions (engine/gate.py): what the agent must take
@@ -199,11 +201,21 @@ class Toolbox:
 
     # -- evaluation, plan, notes, commit ------------------------------------------------------
 
-    def _evaluate(self, idea: str, quick: bool = False, variants: list[str] | None = None) -> str:
+    def _evaluate(self, idea: str, quick: bool = False, variants: list[str] | None = None,
+                  differs: str | None = None) -> str:
+        idea = nonempty(idea, "idea")
+        # Before any compile: a repeat of a failed direction is answered, not evaluated,
+        # until the agent says what differs.
+        asked = [f"{idea} [{v.strip()}]" for v in variants] if variants else [idea]
+        if differs is None or not differs.strip():
+            found = [d for one in asked for d in ledger.repeated(self._directions(), one)]
+            if found:
+                return self._repeat_answer(list(dict.fromkeys(found))[:MAX_REPEATS_SHOWN])
+        else:
+            idea = f"{idea} (differs: {differs.strip()})"
         if variants:
             return self._evaluate_variants(idea, quick, variants)
         files = self._kernel_files()
-        idea = nonempty(idea, "idea")
         trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
         self.evaluations += 1
         self.last_trial = trial
@@ -225,7 +237,7 @@ class Toolbox:
 
     def _evaluate_variants(self, idea: str, quick: bool, variants: list[str]) -> str:
         """Score each knob setting of the workspace kernel; a line each, the best in full."""
-        files, idea = self._kernel_files(), nonempty(idea, "idea")
+        files = self._kernel_files()
         settings = [(v.strip(), knob_settings(v)) for v in variants]
         sources = []
         for label, overrides in settings:
@@ -257,17 +269,40 @@ class Toolbox:
             lines.append(f"Budget: {self.meter()}")
         return "\n".join(lines)
 
+    def _directions(self) -> list[ledger.Direction]:
+        return ledger.stored(self.ctx.memory())
+
+    def _repeat_answer(self, found: list[ledger.Direction]) -> str:
+        """What evaluate answers for an idea that repeats failed directions: each with every
+        lesson learned under it (the journal's, newest first, as many as fit)."""
+        self.history.refresh(self.ctx.session)
+        lines = ["Not evaluated: nothing was compiled or timed. This idea repeats a direction "
+                 "that failed:"]
+        for direction in found:
+            lines.append(f"- {direction.line()}")
+            lessons = [lesson for step in reversed(direction.learned)
+                       for lesson in self.history.lessons.get(step, ())]
+            shown = report.fitting([(f"  lesson at {lesson}",) for lesson in lessons],
+                                   MAX_REPEAT_LESSONS_CHARS // len(found),
+                                   "  ({} older lessons left out for space; search_history "
+                                   "finds them)")
+            lines += shown
+        lines.append("If this candidate differs, call evaluate again with the same idea and "
+                     "`differs`: what differs from the direction above and why it may end "
+                     "otherwise. Otherwise change direction.")
+        return "\n".join(lines)
+
     def _closest(self, idea: str) -> list[str]:
         """The past directions (the ledger) and this step's earlier ideas most like ``idea``."""
         found = [f"- {d.line()}" for d in ledger.closest(ledger.stored(self.ctx.memory()), idea)]
-        here = sorted(((ledger.likeness(i, idea), a) for i, a in self.log.tried),
+        here = sorted(((ledger.near(i, idea), a) for i, a in self.log.tried),
                       key=lambda t: t[0], reverse=True)
         found += [f"- this step, {a.id} {a.outcome}: {report.clip(a.idea or '', 120)} "
                   f"({report.clip(a.detail, 120)})" for score, a in here[:2]
                   if score >= ledger.CLOSE]
         found += [f"- lane {lane} is trying it now: {what}"
                   for lane, what in ledger.current(self.ctx.memory()).items()
-                  if lane != self.ctx.lane and ledger.likeness(what, idea) >= ledger.CLOSE]
+                  if lane != self.ctx.lane and ledger.near(what, idea) >= ledger.CLOSE]
         return found
 
     def _search_history(self, query: str, limit: int = 10) -> str:

@@ -1,0 +1,211 @@
+"""Is an idea a repeat of one tried before? A deterministic check by meaning, costing no call.
+
+Shared words alone miss a repeat in other words ("skip the accumulator rescale when the row
+max is unchanged" and "lazy rescaling: only correct O when the running maximum grows" share
+one word) and merge two experiments that differ by one number ("BLOCK_N 176" and "BLOCK_N
+192"). So each idea is read as the *concepts* of kernel optimisation it names: the domain's
+phrases and synonyms map to one term each (skip, defer and lazy; the row max and the running
+maximum; O and the accumulator), and its *settings*, each knob or parameter with its value, are
+read apart. Two ideas are one experiment when their concepts mostly agree (Dice's coefficient,
+SAME or more) and nothing tells them apart: a knob set to two values, two different numbers,
+or two sides of one choice (inner or outer, K or V, load or store). The agent, which reads
+the direction and its lessons, is the judge of what the check flags (docs/agent.md says why no
+model is asked); the pair set in tests/fixtures/repeat_pairs.json measures it
+(benchmarks/repeat_detection.py).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+CONTAINED = 0.8  # the likeness of an idea all of whose (two or more) concepts another names
+SAME = 0.6  # Dice's coefficient of two ideas' concepts from which they are one experiment
+
+# Phrases first (longest meaning wins), then single words; each maps to its concept.
+_PHRASES: tuple[tuple[str, str], ...] = (
+    (r"running (?:row )?max(?:imum)?|row[- ]?max(?:imum)?|max(?:imum)? of the row|m_i", "rowmax"),
+    (r"row[- ]?sums?|running sum", "rowsum"),
+    (r"ping[- ]?pong(?:ing)?|alternat\w*(?= (?:the )?(?:2 )?(?:consumer )?warp ?groups?)",
+     "pingpong"),
+    (r"warp[- ]speciali[sz]\w*", "warpspec"),
+    (r"overlap (?:the )?loads? of the next|load the next \w+ (?:tile )?early", "prefetch"),
+    (r"mean square", "rms"),
+    (r"p ?@ ?v|p ?v\b", "pv"),
+    (r"q ?@ ?k(?:\^?t)?|qk\^?t", "qk"),
+    (r"tensor memory accelerator|cp\.async\.bulk(?:\.tensor)?|bulk (?:async )?cop(?:y|ies)",
+     "tma"),
+    (r"longest[- ]processing[- ]time|heaviest (?:tiles? )?first|largest (?:tiles? )?first|"
+     r"longest (?:tiles? )?first", "lpt"),
+    (r"split[- ]?k\b|split[- ]?kv|flash[- ]decod\w*|split the (?:kv|k)(?: reduction)?", "splitk"),
+    (r"1 cta per sm|grid[- ]stride over (?:the )?tiles|persistent", "persistent"),
+    (r"mufu\.ex2|expf|ex2\.approx|exp2f?|base[- ]2 exp\w*|log2e?", "exp2"),
+    (r"(?:1|one)[- ]pass (?:mean and )?variance|single[- ]pass (?:mean and )?variance|welford",
+     "welford"),
+    (r"128[- ]bit (?:loads?|stores?|accesses)|float4|ldg\.128|vectori[sz]\w*|wide (?:loads?|"
+     r"accesses)", "vector"),
+    (r"bank conflicts?|xor (?:swizzle|layout)|swizzl\w*", "swizzle"),
+    (r"(?:double|2)[- ]buffer\w*|multi[- ]stage|software pipelin\w*|pipelin\w*|stages?|num_stages",
+     "stages"),
+    (r"register (?:pressure|budget|count)|setmaxnreg|maxnreg|launch_bounds|spills?", "registers"),
+    (r"shared memory|smem", "smem"),
+    (r"tensor cores?|wgmma|mma\.sync|mma", "mma"),
+    (r"fus(?:e|ed|es|ing|ion)|single kernel|1 kernel|(?:1|one)[- ]pass|single pass", "fuse"),
+    (r"(?:the )?o accumulator|output accumulator|acc\b|accumulators?|\bo\b", "acc"),
+)
+_WORDS: dict[str, str] = {
+    "lazy": "lazy", "lazily": "lazy", "skip": "lazy", "skipping": "lazy", "defer": "lazy",
+    "deferred": "lazy", "deferring": "lazy", "only": "lazy", "elide": "lazy", "avoid": "lazy",
+    "conditional": "lazy", "conditionally": "lazy", "unless": "lazy", "threshold": "lazy",
+    "rescale": "rescale", "rescaling": "rescale", "rescaled": "rescale", "correct": "rescale",
+    "correction": "rescale", "renormalise": "rescale", "renormalize": "rescale",
+    "unchanged": "change", "grows": "change", "increases": "change", "changes": "change",
+    "moves": "change", "rises": "change",
+    "tile": "tile", "tiles": "tile", "block": "tile", "blocks": "tile",
+    "causal": "causal", "masked": "causal", "mask": "causal", "triangular": "causal",
+    "diagonal": "causal",
+    "order": "order", "ordering": "order", "schedule": "order", "scheduler": "order",
+    "scheduling": "order", "sort": "order", "sorted": "order",
+    "unroll": "unroll", "unrolled": "unroll", "unrolling": "unroll",
+    "prefetch": "prefetch", "prefetching": "prefetch", "preload": "prefetch",
+    "polynomial": "poly", "poly": "poly", "cubic": "poly", "emulate": "poly", "emulated": "poly",
+    "emulation": "poly", "ffma": "fma", "fma": "fma", "producer": "warpspec",
+    "multiply": "muldiv", "multiplying": "muldiv", "divide": "muldiv", "dividing": "muldiv",
+    "division": "muldiv", "num_warps": "warp", "num_stages": "stages", "cta": "cta",
+    "ctas": "cta",
+    "softmax": "softmax", "exponent": "exp", "exponential": "exp", "exp": "exp",
+    "epilogue": "epilogue", "writeback": "store", "store": "store", "stores": "store",
+    "write": "store", "writes": "store",
+    "load": "load", "loads": "load", "read": "load", "reads": "load", "fetch": "load",
+    "reduction": "reduce", "reduce": "reduce", "reductions": "reduce", "sum": "sum",
+    "shuffle": "shuffle", "shfl": "shuffle", "shuffles": "shuffle",
+    "warp": "warp", "warps": "warp", "warpgroup": "warpgroup", "warpgroups": "warpgroup",
+    "cluster": "cluster", "clusters": "cluster", "multicast": "multicast",
+    "transpose": "transpose", "transposed": "transpose", "layout": "layout",
+    "barrier": "barrier", "barriers": "barrier", "syncthreads": "barrier",
+    "mbarrier": "mbarrier", "fence": "fence", "fences": "fence",
+    "overlap": "overlap", "overlapping": "overlap", "overlaps": "overlap", "hide": "overlap",
+    "hiding": "overlap", "concurrently": "overlap",
+    "fp8": "fp8", "e4m3": "fp8", "fp16": "fp16", "half": "fp16", "bf16": "bf16",
+    "fp32": "fp32", "float": "fp32", "tf32": "tf32",
+    "variance": "variance", "mean": "mean", "rms": "rms", "rmsnorm": "rms", "layernorm": "ln",
+    "gamma": "weight", "weight": "weight", "weights": "weight",
+    "rsqrt": "rsqrt", "sqrt": "rsqrt", "reciprocal": "muldiv",
+    "gemm": "gemm", "matmul": "gemm", "qk": "qk", "pv": "pv",
+    "l2": "l2", "cache": "cache", "caching": "cache", "cached": "cache",
+    "atomic": "atomic", "atomics": "atomic", "atomicadd": "atomic",
+    "inner": "inner", "outer": "outer", "row": "row", "rows": "row", "column": "column",
+    "columns": "column", "head": "head", "heads": "head",
+    "q": "q", "k": "k", "v": "v", "tail": "tail", "remainder": "tail",
+}
+# Words that say nothing of what a candidate computes.
+_STOP = frozenset(re.findall(r"\w+", """
+    a an and the of to in on for with by from at as is it its this that be or not no again
+    measured same try retry keep use using more less than then instead when so into per each
+    all one two every via over under up down out we our instead rather just both
+    kernel loop step idea full shapes shape path version new old cost time faster speed
+    compute computing switch run runs does do issue issues set once other while next across
+    units unit dedicated make"""))
+# Two sides of one choice: ideas that name different members are different experiments.
+_SIDES: tuple[frozenset[str], ...] = (
+    frozenset({"inner", "outer"}), frozenset({"row", "column"}), frozenset({"load", "store"}),
+    frozenset({"q", "k", "v"}), frozenset({"fp8", "fp16", "bf16", "fp32", "tf32"}),
+    frozenset({"qk", "pv"}), frozenset({"warp", "warpgroup", "cluster"}),
+    frozenset({"block_m", "block_n", "block_k", "block_d"}),
+    frozenset({"poly", "mufu"}), frozenset({"rms", "ln"}), frozenset({"rowsum", "rowmax"}),
+    frozenset({"smem", "l2", "registers"}),
+)
+_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                 "eight": "8", "sixteen": "16", "double": "2", "twice": "2", "triple": "3"}
+_KNOB = re.compile(r"\b([a-z][a-z0-9_]*_[a-z0-9_]+|[a-z]+)\s*(?:=|:|\bto\b|\bof\b)?\s*"
+                   r"(\d+(?:\.\d+)?(?:x\d+)*)\b")
+_VALUE_FIRST = re.compile(r"\b(\d+(?:\.\d+)?)[- ]?(?:[a-z]+[- ])?(stages?|warps?|warpgroups?|ctas?|"
+                          r"threads?|registers?|regs|buffers?|splits?|way)\b")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:x\d+)*\b")
+_TOKEN = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
+_PHRASE_RES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), c) for p, c in _PHRASES)
+
+
+def _plain(text: str) -> str:
+    text = text.lower().replace("×", "x")
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in text.split())
+
+
+@lru_cache(maxsize=8_192)
+def concepts(text: str) -> frozenset[str]:
+    """What ``text`` names: the domain's concepts, its other words, its knob names."""
+    text = _plain(text)
+    found: set[str] = set()
+    for pattern, concept in _PHRASE_RES:
+        if pattern.search(text):
+            found.add(concept)
+            text = pattern.sub(" ", text)
+    for word in _TOKEN.findall(text):
+        if word in _STOP or _NUMBER.fullmatch(word):
+            continue
+        word = _WORDS.get(word, word)
+        found.add(_stem(word))
+    return frozenset(found)
+
+
+def _stem(word: str) -> str:
+    for end in ("ing", "ed", "s"):
+        if (len(word) > len(end) + 3 and word.endswith(end) and not word.endswith("ss")
+                and "_" not in word):
+            return word[:-len(end)]
+    return word
+
+
+@lru_cache(maxsize=8_192)
+def settings(text: str) -> dict[str, str]:
+    """Each knob or parameter ``text`` sets, with its value: 'BLOCK_N=176', 'BLOCK_N 176',
+    '3 stages' and 'stages to 3' all read {'block_n': '176'} or {'stage': '3'}."""
+    text = _plain(text)
+    found = {_knob(name): value for value, name in _VALUE_FIRST.findall(text)}
+    for name, value in _KNOB.findall(text):
+        if name not in _STOP:
+            found.setdefault(_knob(name), value)
+    return found
+
+
+def _knob(name: str) -> str:
+    name = _WORDS.get(name, name)
+    return name[:-1] if name.endswith("s") and len(name) > 3 else name
+
+
+def numbers(text: str) -> frozenset[str]:
+    return frozenset(_NUMBER.findall(_plain(text)))
+
+
+def apart(a: str, b: str) -> str | None:
+    """Why two ideas are two experiments whatever their words share (a knob at two values,
+    two different numbers, two sides of one choice); None if nothing tells them apart."""
+    sa, sb = settings(a), settings(b)
+    for knob in sa.keys() & sb.keys():
+        if sa[knob] != sb[knob]:
+            return f"{knob} {sa[knob]} is not {knob} {sb[knob]}"
+    na, nb = numbers(a), numbers(b)
+    if na and nb and not (na <= nb or nb <= na):
+        return f"{', '.join(sorted(na))} is not {', '.join(sorted(nb))}"
+    ca, cb = concepts(a), concepts(b)
+    for side in _SIDES:
+        ha, hb = ca & side, cb & side
+        if ha and hb and not (ha & hb):
+            return f"{'/'.join(sorted(ha))} is not {'/'.join(sorted(hb))}"
+    return None
+
+
+def likeness(a: str, b: str) -> float:
+    """Dice's coefficient of the two ideas' concepts, 0 to 1 (0 when they are apart)."""
+    ca, cb = concepts(a), concepts(b)
+    if not ca or not cb or apart(a, b):
+        return 0.0
+    dice = 2 * len(ca & cb) / (len(ca) + len(cb))
+    # One idea that names every concept of a shorter one, and more (how it works): the same.
+    small = min(len(ca), len(cb))
+    return max(dice, CONTAINED * len(ca & cb) / small if small >= 2 else 0.0)
+
+
+def same(a: str, b: str) -> bool:
+    """Are ``a`` and ``b`` one experiment?"""
+    return likeness(a, b) >= SAME
