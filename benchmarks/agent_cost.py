@@ -10,9 +10,10 @@ Messages API, the size of every request measured, and the tokens and dollars est
 
 ``--modelled`` prices a realistic step on ``mha`` without playing one (``modelled``): the
 system prompt, tools and step brief are rendered for ``mha`` from the shipped seed and
-measured, and the step's 30 turns are modelled from stated assumptions (StepModel: thinking a
-turn, what each tool result adds, the cache read back each turn, generation speed, evaluation
-time). That is what a user should expect; the played steps below are shorter than real ones.
+measured, and the step's turns (every one of the default max_turns) are modelled from stated
+assumptions (StepModel: thinking a turn, what each tool result adds, the cache read back each
+turn, generation speed, evaluation time). That is what a user should expect; the played steps
+below are shorter than real ones.
 
 Why: the agent is the only part of a run that costs money, and what it costs per step depends
 on how big its requests get: the system prompt and the tools, the brief, the kernel it views,
@@ -76,6 +77,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Messages API and the session helpers
+
+from avo_tui.operators.agent.settings import AgentSettings  # noqa: E402
 
 API_KEY = "cost-bench-key"
 CHARS_PER_TOKEN = 3.5
@@ -459,7 +462,9 @@ def table(doc: dict[str, Any]) -> str:
 class StepModel:
     """A realistic agent step on ``mha``, by stated assumptions (each a flag)."""
 
-    turns: int = 30  # a GPU step: plan, profile, read, edit, evaluate, repair, commit
+    # A GPU step that uses every turn the agent's settings give it (max_turns): plan,
+    # profile, read, edit, evaluate, repair, commit; fewer turns are the --turns rows.
+    turns: int = AgentSettings.max_turns
     thinking_tokens: int = 1_500  # a turn, at the default effort
     visible_tokens: int = 250  # a turn's text and tool inputs (an edit, an idea, a plan)
     result_tokens: int = 1_200  # a tool result (a view of ~120 lines, an evaluate report)
@@ -575,8 +580,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --modelled: tokens a tool result adds")
     args = parser.parse_args(argv)
     if args.modelled:
-        from avo_tui.operators.agent import AgentSettings
-
         settings = AgentSettings().override(model=args.model)
         price = settings.price()
         if price is None:

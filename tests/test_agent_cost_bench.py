@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,8 @@ import pytest
 from avo_tui.evaluation import Worker
 from avo_tui.operators.agent.settings import DEFAULT_MODEL, AgentSettings
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "agent_cost.py"
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT / "benchmarks" / "agent_cost.py"
 FIGURES = ("prompt", "input", "cache_write", "cache_read", "output")
 
 
@@ -70,28 +72,35 @@ def test_one_short_step_adds_up(bench: ModuleType, tmp_path: Path, worker: Worke
 
 
 def test_the_modelled_mha_step_states_its_assumptions_and_adds_up(bench: ModuleType) -> None:
-    """Issue 39: the realistic step (mha-sized prompts, 30 turns, 1.5k thinking tokens a turn,
-    the conversation read back from the cache each turn), not the short played one."""
+    """Issue 39: the realistic step (mha-sized prompts, every turn of the default max_turns,
+    1.5k thinking tokens a turn, the conversation read back from the cache each turn), not the
+    short played one (issue 54: the default turns, 60, not 30)."""
     prefix, opening = bench.mha_prompt_tokens(3.5)
     assert prefix > 3_000 and opening > 1_000  # measured from the real mha texts
     model = bench.StepModel()
-    assert (model.turns, model.thinking_tokens) == (30, 1_500)
+    turns_by_default = AgentSettings().max_turns
+    assert (model.turns, model.thinking_tokens) == (turns_by_default, 1_500)
     price = AgentSettings().price()
     assert price is not None
     prices = {"input": price.input, "output": price.output, "cache_write": price.cache_write,
               "cache_read": price.cache_read}
     doc = bench.modelled(model, prefix, opening, prices, DEFAULT_MODEL)
     turns = doc["turns"]
-    assert len(turns) == 30 and turns[0]["cache_read"] == 0
+    assert len(turns) == turns_by_default and turns[0]["cache_read"] == 0
     assert turns[0]["cache_write"] == prefix + opening
     for before, turn in itertools.pairwise(turns):
         assert turn["cache_read"] == before["prompt"]
         assert turn["cache_write"] == turn["prompt"] - before["prompt"]
     assert all(t["output"] == 1_750 for t in turns)
     assert doc["usd_per_step"] == pytest.approx(sum(t["usd"] for t in turns), abs=1e-3)
-    assert 2.0 < doc["usd_per_step"] < 3.5  # the issue's reading: about $2.7 a step
+    assert 5.5 < doc["usd_per_step"] < 7.5  # issue 54's reading: $6.45 a step at 60 turns
     low, high = doc["minutes_per_step"]
-    assert 15 <= low < high <= 25  # 52.5k tokens out at 50-70 tokens/s, and the evaluations
+    assert 25 <= low < high <= 45  # 105k tokens out at 50-70 tokens/s, and the evaluations
     assert doc["usd_per_day"][0] == pytest.approx(doc["usd_per_step"]
                                                   * doc["steps_per_day"][0], rel=0.01)
-    assert "30 turns; 1500 thinking" in bench.modelled_table(doc)
+    assert f"{turns_by_default} turns; 1500 thinking" in bench.modelled_table(doc)
+    # The docs state this step's figure, at the default settings.
+    for doc_file in ("README.md", "docs/agent.md"):
+        said = re.findall(r"about \**\$(\d+\.\d) a step\**", (ROOT / doc_file).read_text())
+        assert said == [f"{doc['usd_per_step']:.1f}"], doc_file
+        assert f"{turns_by_default} turns" in (ROOT / doc_file).read_text(), doc_file

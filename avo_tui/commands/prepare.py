@@ -59,7 +59,8 @@ def _agent_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The agent's options as given (None where not), as AgentSettings fields: a new agent
     option of ``avo run`` (add_run_options) joins them here."""
     return dict(model=args.model, max_tokens=args.max_output_tokens, thinking=args.thinking,
-                effort="" if args.effort == "none" else args.effort, provider=args.provider)
+                effort="" if args.effort == "none" else args.effort, provider=args.provider,
+                max_step_cost_usd=args.max_step_cost)
 
 
 def _run_budgets(args: argparse.Namespace, kept: Budgets, steps_used: int) -> Budgets:

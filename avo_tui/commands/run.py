@@ -198,6 +198,7 @@ def handoff_options(args: argparse.Namespace, prepared: PreparedRun) -> list[str
              "--token-budget": args.token_budget, "--model": args.model,
              "--provider": args.provider, "--max-output-tokens": args.max_output_tokens,
              "--thinking": args.thinking, "--effort": args.effort, "--timeout": args.timeout,
+             "--max-step-cost": args.max_step_cost,
              "--rng-seed": args.rng_seed, "--ray": args.ray}
     for flag, value in given.items():
         if value is not None:
@@ -435,6 +436,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                        help="how much each response may spend, thinking included (default: "
                        f"settings file, else {DEFAULT_EFFORT}); 'none' sends none, for a model "
                        "without effort")
+    agent.add_argument("--max-step-cost", type=bounded_float(MOST_COST_USD), metavar="USD",
+                       help="end an agent step once it has spent this much (its attempts and "
+                       "research record kept; default: settings file max_step_cost_usd, else "
+                       "no limit)")
     agent.add_argument("--knowledge", type=Path, action="append", metavar="DIR",
                        help="a folder of your own markdown notes for the agent to consult "
                        "besides knowledge/ (repeat for several; kept with the session)")

@@ -67,6 +67,7 @@ class Usage:
     # spent since, so the versions' costs and the spending since the last add up to the total.
     committed_cost_usd: float = 0.0
     committed_tokens: int = 0
+    last_step_cost_usd: float = 0.0  # what the latest step to end cost (of any lane)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

@@ -50,7 +50,7 @@ class RunContext:
     def spending(self) -> Spending:
         usage, budgets = self._books.usage, self._books.budgets
         return Spending(usage.cost_usd, budgets.max_cost_usd, usage.tokens, budgets.max_tokens,
-                        usage.steps, budgets.max_steps)
+                        usage.steps, budgets.max_steps, usage.last_step_cost_usd)
 
     def announce(self, payload: Payload) -> None:
         self._books.event(payload, self._lane.label)

@@ -308,6 +308,7 @@ class Engine:
         with books.locked():
             self._running_steps -= 1
             books.usage.steps += 1
+            books.usage.last_step_cost_usd = round(lane.cost_usd - spent[0], 6)
             lane.steps += 1
             books.tick()
             lane.failed_steps = lane.failed_steps + 1 if result.failed else 0
@@ -316,7 +317,7 @@ class Engine:
                 step=number,
                 summary=result.summary,
                 version=result.committed.id if result.committed else None,
-                cost_usd=round(lane.cost_usd - spent[0], 6),
+                cost_usd=books.usage.last_step_cost_usd,
                 tokens=lane.tokens - spent[1],
                 transcript=(books.session.blobs.put(result.transcript) if result.transcript
                             else None),

@@ -98,6 +98,7 @@ class Spending:
     max_tokens: int | None = None
     steps: int = 0  # steps done
     max_steps: int | None = None
+    last_step_cost_usd: float = 0.0  # what the latest step to end cost
 
 
 class LineageContext(Protocol):

@@ -52,6 +52,8 @@ CONVERSATION_FORMAT = 1  # of the saved conversation (save_conversation)
 CONTEXT_FULL = "step ended: the context window is full"
 REFUSED = "the model refused to continue this step"
 UNANSWERABLE = frozenset({CONTEXT_FULL, REFUSED})  # no debrief can follow these ends
+OVER_COST = "step ended: over its cost limit"  # --max-step-cost; no debrief spends past it
+COST_WARNING_AT = 0.8  # of --max-step-cost: ask the agent to finish the step
 # A string of a refused tool input longer than this leaves the conversation (the stand-in).
 MAX_REFUSED_CHARS = 1_000
 
@@ -119,6 +121,7 @@ class _Step:
         self.usage = TokenUsage()
         self.pending: list[str] = []  # texts for the next user message
         self.warned = False
+        self.cost_warned = False
         self.ended: str | None = None
         self.head = ctx.head()
         self.workspace = Workspace(
@@ -141,7 +144,7 @@ class _Step:
                 self.workspace.reset(self.ctx.session.read_files(self.head))
                 self._open()
             summary, committed = self._converse()
-            finished = summary not in UNANSWERABLE
+            finished = summary not in UNANSWERABLE and not summary.startswith(OVER_COST)
         except StepInterrupted as interrupted:
             summary = f"step ended early: {interrupted}"
         except ApiRequestError as error:
@@ -339,7 +342,7 @@ class _Step:
                 return CONTEXT_FULL, None
             else:  # end_turn, stop_sequence
                 return _clip(turn.text) or "the agent ended the step without a commit", None
-            ended = self._bound_context(turn.usage)
+            ended = self._bound_context(turn.usage) or self._bound_cost()
             if ended:
                 return ended, None
             if reason != "tool_use":
@@ -405,6 +408,22 @@ class _Step:
             self.warned = True
             self.pending.append(f"The conversation fills {100 * usage.total / window:.0f}% of "
                                 "the context window: wrap up now. Commit your best candidate if "
+                                "it is promising, note what you learned, and stop.")
+        return None
+
+    def _bound_cost(self) -> str | None:
+        """The step's end once its dollars pass --max-step-cost, and a warning before."""
+        limit = self.settings.max_step_cost_usd
+        if not limit:
+            return None
+        spent = self.settings.cost(self.usage)
+        if spent >= limit:
+            return (f"{OVER_COST} (${spent:.2f} of ${limit:.2f}, --max-step-cost); its attempts "
+                    "and record are kept")
+        if spent >= COST_WARNING_AT * limit and not self.cost_warned:
+            self.cost_warned = True
+            self.pending.append(f"This step has spent ${spent:.2f} of its ${limit:.2f} limit "
+                                "(--max-step-cost): wrap up now. Commit your best candidate if "
                                 "it is promising, note what you learned, and stop.")
         return None
 

@@ -399,7 +399,21 @@ def budget_line(spent: Spending, *, turn: int | None, max_turns: int,
     tokens = (f"; {spent.tokens:,} of {spent.max_tokens:,} tokens" if spent.max_tokens
               else "")
     return f"{turns}{step}; the session has spent ${spent.cost_usd:,.2f}{of}{left}" \
-           f"{tokens}{steps}."
+           f"{tokens}{steps}.{step_rate(spent)}"
+
+
+def step_rate(spent: Spending) -> str:
+    """What a step costs: the last one, the average, and how many more the cost budget holds
+    at that average ('' before a step has ended)."""
+    if not spent.steps or spent.cost_usd <= 0:
+        return ""
+    average = spent.cost_usd / spent.steps
+    text = (f" The last step cost ${spent.last_step_cost_usd:,.2f}; a step costs "
+            f"${average:,.2f} on average over {spent.steps}")
+    if spent.max_cost_usd:
+        more = int(max(0.0, spent.max_cost_usd - spent.cost_usd) // average)
+        text += f"; at that rate the budget holds {more} more step{'s' * (more != 1)}"
+    return text + "."
 
 
 def _lane_opening(ctx: StepContext, start: str, lane: tuple[int, int]) -> str:

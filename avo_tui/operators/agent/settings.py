@@ -105,6 +105,9 @@ class AgentSettings:
     thinking: str = "adaptive"  # "adaptive", "off", or a budget in tokens ("16000")
     effort: str = DEFAULT_EFFORT  # low, medium, high, xhigh, max; "" sends none
     max_turns: int = 60  # API calls in one step
+    # --max-step-cost: a step whose dollars pass this ends after the turn that passed it (its
+    # attempts and record kept, no debrief); None: steps are bounded by turns and tokens alone.
+    max_step_cost_usd: float | None = None
     context_window: int = 200_000
     wrap_up_at: float = 0.6  # fraction of the window: ask the agent to finish the step
     end_at: float = 0.8  # fraction of the window: end the step
@@ -165,6 +168,10 @@ class AgentSettings:
             problems.append("first_contact_timeout_s must be positive")
         if self.max_tokens < 1:
             problems.append("max_tokens must be positive")
+        if self.max_step_cost_usd is not None and not (
+                isinstance(self.max_step_cost_usd, int | float) and self.max_step_cost_usd > 0):
+            problems.append(f"max_step_cost_usd must be a positive number of dollars; got "
+                            f"{self.max_step_cost_usd!r}")
         if self.thinking not in ("adaptive", "off") and not (
             self.thinking.isdigit() and 1024 <= int(self.thinking) < self.max_tokens
         ):
