@@ -46,11 +46,13 @@ def spend(session: Session, step: int, cost_usd: float, tokens: int,
                                tokens=tokens, failed=step == 1))
 
 
-def costly_session(directory: Path) -> Session:
+def costly_session(directory: Path, agent: dict[str, object] | None = None) -> Session:
     """Four steps, $4.40 in all: a failed one ($1.25) and one ($2.00) that led to v1 ($3.25),
-    one ($0.75) that committed v2 ($0.75), and one ($0.40) that committed nothing."""
+    one ($0.75) that committed v2 ($0.75), and one ($0.40) that committed nothing. ``agent``:
+    the agent's settings as the session stores them."""
     session = Session.create(directory, target="cpu-attention", operator="agent",
-                             seed_files=SEED, score=Score(1.0))
+                             seed_files=SEED, score=Score(1.0),
+                             settings={"agent": agent} if agent else None)
     spend(session, 1, 1.25, 120_000)
     spend(session, 2, 2.00, 200_000, {"kernel.c": "// v1\nint tile = 32;\n"})
     spend(session, 3, 0.75, 75_000, {"kernel.c": "// v2\nint tile = 64;\n"})
@@ -71,6 +73,17 @@ async def test_the_status_bar_shows_the_last_steps_cost_and_a_versions_mean(
             spend(session, 5, 1.10, 110_000, {"kernel.c": "// v3\nint tile = 128;\n"})
             await until(pilot, lambda: "$1.10/step" in shown_status(app))
             assert "0.55M tok $5.50 · $1.10/step · $1.83/ver" in shown_status(app)
+
+
+async def test_the_status_bar_shows_the_last_steps_cost_against_max_step_cost(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "capped"
+    with costly_session(path, {"max_step_cost_usd": 2.0}):
+        app = make_app(RunClient(path))
+        async with app.run_test(size=(200, 48)) as pilot:
+            await opened(pilot, app)
+            assert "$0.40/step of $2.00 max" in shown_status(app)
 
 
 def test_the_cost_figures_leave_the_status_bar_first_on_a_narrow_terminal() -> None:

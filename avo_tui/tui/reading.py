@@ -22,7 +22,7 @@ from textual.message import Message
 from ..engine.alerts import alert_of
 from ..engine.budget import FromAfar, Spending, VersionCosts, from_afar
 from ..engine.client import POLL_BATCH, RunClient
-from ..operators.agent.settings import with_provider
+from ..operators.agent.settings import step_cost_limit, with_provider
 from ..store import (
     ErrorPayload,
     EventKind,
@@ -235,6 +235,7 @@ class SessionReader:
             tokens=spending.tokens,
             cost_usd=spending.cost_usd,
             step_usd=spending.last_step.cost_usd if spending.last_step else None,
+            step_limit_usd=step_cost_limit(meta),
             version_usd=spending.per_version_usd,
             device=str(host.get("gpu") or host.get("cpu") or host.get("device") or "?"),
             attached=self.client.attached,

@@ -326,6 +326,15 @@ def provider_label(meta: object) -> str:
     return f"{provider} {redact_url(place) if provider == 'gateway' else place}".strip()
 
 
+def step_cost_limit(meta: object) -> float | None:
+    """A session's --max-step-cost as its stored settings give it (``meta.settings.agent``),
+    for the status bar; None where none is set or it does not read."""
+    settings = meta.get("settings") if isinstance(meta, dict) else None
+    doc = settings.get("agent") if isinstance(settings, dict) else None
+    limit = doc.get("max_step_cost_usd") if isinstance(doc, dict) else None
+    return float(limit) if isinstance(limit, int | float) and limit > 0 else None
+
+
 def with_provider(operator: str, meta: object) -> str:
     """``operator`` (as shown: ``agent``, ``agent,tuner``), followed by where the agent runs
     when that is not Anthropic's API: ``agent via bedrock us-east-1``."""

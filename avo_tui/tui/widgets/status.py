@@ -44,6 +44,7 @@ class StatusFacts:
     device: str
     attached: bool
     step_usd: float | None = None  # what the latest step cost
+    step_limit_usd: float | None = None  # --max-step-cost, where set
     version_usd: float | None = None  # what a committed version cost, on average
     controls: str = ""  # in a run of several lanes, the lanes the controls act on: all, L2
     # From afar, while a run is live: each budget used of its limit, the running time left
@@ -91,7 +92,8 @@ def _parts(f: StatusFacts) -> list[Part]:
     if f.tokens:
         parts.append((3, f" · {f.tokens / 1e6:.2f}M tok ${f.cost_usd:.2f}", ""))
         if f.step_usd is not None:
-            parts.append((7, f" · ${f.step_usd:.2f}/step", ""))
+            limit = f" of ${f.step_limit_usd:.2f} max" if f.step_limit_usd else ""
+            parts.append((7, f" · ${f.step_usd:.2f}/step{limit}", ""))
         if f.version_usd is not None:
             parts.append((6, f" · ${f.version_usd:.2f}/ver", ""))
     if f.device:
