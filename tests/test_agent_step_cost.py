@@ -65,6 +65,8 @@ def test_a_step_past_max_step_cost_ends_after_a_warning_and_keeps_its_work(
     live = start(session, worker, operator=agent, max_steps=1)
     live.finish(120)
     assert len(requests) == 3  # $0.225, $0.45 (past 80%: warned), $0.675 (ended)
+    assert "a step may take 60 turns and $0.50;" in requests[0][-1]  # the brief
+    assert re.search(r"this step so far \$0\.2\d of its \$0\.50 limit", requests[1][-1])
     assert not any("wrap up now" in t for t in requests[1])
     assert any("This step has spent $0.45 of its $0.50 limit (--max-step-cost): wrap up now"
                in t for t in requests[2])

@@ -252,7 +252,8 @@ class _Step:
         """Where the step stands against its bounds, for each evaluate result."""
         return brief.budget_line(self.ctx.spending(), turn=len(self.turns),
                                  max_turns=self.settings.max_turns,
-                                 step_cost=self.settings.cost(self.usage))
+                                 step_cost=self.settings.cost(self.usage),
+                                 max_step_cost=self.settings.max_step_cost_usd)
 
     def _open(self) -> None:
         ctx = self.ctx
@@ -263,7 +264,8 @@ class _Step:
         text = brief.step_brief(ctx, hints=hints, directions=directions,
                                 context_window=self.settings.context_window,
                                 lane=(ctx.lane, ctx.lanes) if ctx.lane else None,
-                                max_turns=self.settings.max_turns)
+                                max_turns=self.settings.max_turns,
+                                max_step_cost=self.settings.max_step_cost_usd)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
         self._save()
 

@@ -338,10 +338,11 @@ def step_brief(
     context_window: int = AgentSettings.context_window,
     lane: tuple[int, int] | None = None,
     max_turns: int = AgentSettings.max_turns,
+    max_step_cost: float | None = None,
 ) -> str:
     """Where the search stands, for the first message of a step, within the budget of
     ``context_window`` whatever the session holds. ``lane``: (this lane, how many) in a run
-    of several lanes."""
+    of several lanes; ``max_step_cost``: --max-step-cost, where set."""
     budget = budget_chars(context_window)
     session = ctx.session
     head, unit = ctx.head(), ctx.target.unit
@@ -354,7 +355,8 @@ def step_brief(
             f"{ctx.guidance}", n) if ctx.guidance else "",
         "best": lambda n: report.clip(_best(ctx), n),
         "budget": lambda n: report.clip(
-            "## Budget\n" + budget_line(ctx.spending(), turn=None, max_turns=max_turns), n),
+            "## Budget\n" + budget_line(ctx.spending(), turn=None, max_turns=max_turns,
+                                        max_step_cost=max_step_cost), n),
         "files": lambda n: report.clip(_files(files), n),
         "summary": lambda n: _summary(memory, n, "## Running summary of the search"),
         "research": lambda n: _research(memory, n, "## Research log (newest last)"),
@@ -384,12 +386,14 @@ def step_brief(
 
 
 def budget_line(spent: Spending, *, turn: int | None, max_turns: int,
-                step_cost: float = 0.0) -> str:
-    """The agent's spending in view: turn k of N, this step's cost, the session's against its
-    budget."""
+                step_cost: float = 0.0, max_step_cost: float | None = None) -> str:
+    """The agent's spending in view: turn k of N, this step's cost (against --max-step-cost),
+    the session's against its budget."""
+    cap = f"${max_step_cost:,.2f}" if max_step_cost else ""
     turns = (f"turn {turn} of {max_turns} in this step" if turn is not None
-             else f"a step may take {max_turns} turns")
-    step = f"; this step so far ${step_cost:.2f}" if turn is not None else ""
+             else f"a step may take {max_turns} turns" + (f" and {cap}" if cap else ""))
+    step = (f"; this step so far ${step_cost:.2f}" + (f" of its {cap} limit" if cap else "")
+            if turn is not None else "")
     of = f" of its ${spent.max_cost_usd:,.2f} budget" if spent.max_cost_usd else " (no budget)"
     left = ""
     if spent.max_cost_usd:
