@@ -168,7 +168,7 @@ GPU_WORDS = {"Hopper/Blackwell kernels": "kernels", ", registers and spills": ""
 def schemas_for(device: str) -> list[dict[str, Any]]:
     """The tools offered on a target of ``device`` ("cuda" or "cpu"), in its words."""
     if device == "cuda":
-        return SCHEMAS
+        return list(SCHEMAS)
     return [_in_cpu_words(s) for s in SCHEMAS if s["name"] not in GPU_ONLY]
 
 
