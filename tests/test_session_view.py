@@ -141,7 +141,7 @@ def test_the_engine_hands_operators_the_view(session: Session) -> None:
     from avo_tui.engine.engine import Engine
 
     engine = Engine(session, Tuner(seed=1), cast(Evaluator, SimpleNamespace(
-        target=SimpleNamespace(gate_cap_s=60.0), baselines={})))
+        target=SimpleNamespace(gate_cap_s=60.0), baselines={}, quick=False)))
     ctx = engine.context(engine.lanes[0])
     assert isinstance(ctx.session, SessionView)
     ctx.remember(notes=["kept"])  # the context still writes the operator's memory itself

@@ -104,12 +104,14 @@ def anyio_backend() -> str:
 
 @pytest.mark.anyio
 async def test_the_output_pane_wraps_the_verdict_to_its_last_number(tmp_path: Path) -> None:
-    """At 80x24 the pane is narrow: the verdict takes several rows, and the last one ends
-    with the bar."""
+    """At 80x24 the pane is narrow: with events wrapped whole (w; one line each is the
+    default below 30 rows) the verdict takes several rows, and the last one ends with the
+    bar."""
     branched_session(tmp_path / "b").close()
     app = make_app(RunClient(tmp_path / "b"))
     async with app.run_test(size=SMALL) as pilot:
         await opened(pilot, app)
+        await pilot.press("w")
         output = app.query_one(OutputPane)
         with Session.open(tmp_path / "b") as writer:
             writer.record_attempt(writer.read_files("v0"), base="v0", author="tuner",

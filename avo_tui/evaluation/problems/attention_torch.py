@@ -241,17 +241,16 @@ def _sdpa_missing(name: str, device: str = "cuda") -> str | None:
         if device != "cpu":
             torch.cuda.synchronize()
     except Exception as error:  # torch says "no available kernel", or what else went wrong
-        return f"torch cannot run it on this GPU ({type(error).__name__}: {_first_sentence(error)})"
+        return f"torch cannot run it on this GPU ({type(error).__name__}: {_first_line(error)})"
     return None
 
 
-def _first_sentence(error: Exception, limit: int = 200) -> str:
-    """The error's first sentence, cut at a word when it is long (never inside a word)."""
+def _first_line(error: Exception, limit: int = 200) -> str:
+    """The error's first line, cut at a word when it is long (never inside a word)."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    sentence = text.split(". ")[0]
-    if len(sentence) <= limit:
-        return sentence
-    return sentence[:limit].rsplit(" ", 1)[0] + " ..."
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 BASELINES: dict[str, Callable[[Config], BaselineCall]] = {
