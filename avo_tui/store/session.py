@@ -12,18 +12,16 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from contextlib import suppress
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, Unpack
 
 from tinydb import TinyDB
 from tinydb.table import Document
 
 from .atomic import fsync_dir
 from .blobs import BLOBS, BlobStore
-from .clip import EVENT_TEXT_CHARS, clip
 from .diff import diff_files
 from .drafts import Drafts
 from .errors import (
@@ -57,17 +55,16 @@ from .session_reading import (
     STATE,
     SUSPECTS,
     VERSIONS,
-    SessionReading,
 )
-from .summary import keep_summary
+from .session_writing import SessionWriting
 
 SEGMENT_CAPACITY = {EVENTS: 1024, VERSIONS: 256, ATTEMPTS: 256}
 
-T = TypeVar("T")
 
-
-class Session(SessionReading):
-    """The session, read and written (a reader opens it with ``writable=False``)."""
+class Session(SessionWriting):
+    """The session, read and written (a reader opens it with ``writable=False``); its reading
+    is :class:`SessionReading` (session_reading.py), the primitives its writes are made of
+    :class:`SessionWriting` (session_writing.py)."""
 
     def __init__(
         self,
@@ -256,59 +253,6 @@ class Session(SessionReading):
         return SessionLock(self.directory).holder()
 
     # -- writing ------------------------------------------------------------------------------
-
-    def _write(self) -> Any:
-        if self._closed:
-            raise StoreError(f"session '{self.name}' is closed")
-        return self._storage.transaction()
-
-    def _writing(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` as one durable transaction; on failure the indices are read back from disk."""
-        with self._mutex:
-            try:
-                with self._write():
-                    result = fn()
-            except BaseException:
-                with suppress(StoreError):
-                    self._load_indices()
-                raise
-            self._keep_facts()
-            self._appended.notify_all()
-            return result
-
-    def _keep_facts(self, force: bool = False) -> None:
-        """Rewrite the session's summary (summary.py) after a write that changed one of its
-        facts. The write itself is durable already: a summary that could not be written is
-        only not used, and the next write tries again."""
-        storage = self._storage
-        if force or storage.facts_changed:
-            with suppress(OSError):
-                keep_summary(self, sync=storage.sync)
-                storage.facts_changed = False
-
-    def _insert_version(self, version: Version) -> None:
-        table, doc_id = self._locate(VERSIONS, version.number + 1)
-        self._db.table(table).insert(Document(version.to_doc(), doc_id=doc_id))
-        self.lineage.add(version)
-
-    def _insert_event(self, kind: str, data: dict[str, Any]) -> Event:
-        data = {key: clip(value, EVENT_TEXT_CHARS) if isinstance(value, str) else value
-                for key, value in data.items()}  # whole, bar a runaway (clip.py says why)
-        event = Event(self._last_seq + 1, time.time(), str(kind), data)
-        table, doc_id = self._locate(EVENTS, event.seq)
-        self._db.table(table).insert(Document(event.to_doc(), doc_id=doc_id))
-        self._last_seq = event.seq
-        return event
-
-    def _insert_payload(self, payload: Payload) -> Event:
-        return self._insert_event(payload.KIND, payload.to_doc())
-
-    def _set_state(self, **fields: Any) -> None:
-        self._db.table(STATE).update(fields, doc_ids=[1])
-
-    def _check_writable(self) -> None:
-        if not self.writable:
-            raise StoreError(f"session '{self.name}' is open read-only")
 
     def append_event(self, kind: str, **data: Any) -> Event:
         """Append to the event log; returns once it is durable. Writers use :meth:`append`,
