@@ -483,7 +483,7 @@ def mha_prompt_tokens(chars_per_token: float) -> tuple[int, int]:
     from avo_tui.engine.launch import seed_files
     from avo_tui.evaluation import get_target
     from avo_tui.knowledge import KnowledgeBase, default_folders
-    from avo_tui.operators.agent import brief
+    from avo_tui.operators.agent import brief, instructions
     from avo_tui.operators.agent.tool_schemas import schemas_for
     from avo_tui.store import Session
     from avo_tui.store.view import SessionView
@@ -493,7 +493,7 @@ def mha_prompt_tokens(chars_per_token: float) -> tuple[int, int]:
             Path(folder) / "mha", target="mha", operator="agent",
             seed_files=seed_files(target), sync=False) as session:
         ctx: Any = StandIn(SessionView(session), target=target)
-        system = brief.system_prompt(ctx, KnowledgeBase(default_folders()))
+        system = instructions.system_prompt(ctx, KnowledgeBase(default_folders()))
         opening = brief.step_brief(ctx, hints=[], directions=None)
     tools = sum(len(json.dumps(t)) for t in schemas_for("cuda"))
     return tokens(len(system) + tools, chars_per_token), tokens(len(opening), chars_per_token)

@@ -54,7 +54,7 @@ def _seed_for(spec: Any, arch: str | None) -> Any:
 def facts(spec: Any) -> dict[str, Any]:
     """The spec's every field and answer, as JSON values."""
     from avo_tui.evaluation.targets import draw_edge_configs
-    from avo_tui.operators.agent import brief
+    from avo_tui.operators.agent import instructions
 
     problem = spec.problem
     jump = spec.max_plausible_jump
@@ -96,8 +96,8 @@ def facts(spec: Any) -> dict[str, Any]:
         "seed_for": {str(arch): _seed_for(spec, arch) for arch in ARCHS},
         "defines": spec.defines,
         "notes": list(spec.notes),
-        "rules": brief.rules(spec),
-        "commit_review_system": brief.commit_review_system(spec),
+        "rules": instructions.rules(spec),
+        "commit_review_system": instructions.commit_review_system(spec),
     }
 
 

@@ -16,7 +16,7 @@ from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import TargetSpec, get_target
 from avo_tui.evaluation.targets import shipped_names
 from avo_tui.knowledge import KnowledgeBase, default_folders
-from avo_tui.operators.agent import brief, stronger
+from avo_tui.operators.agent import brief, instructions, stronger
 from avo_tui.operators.agent.tool_schemas import schemas_for
 from avo_tui.operators.protocol import StepContext
 from avo_tui.store import Score, Session
@@ -54,7 +54,7 @@ def rendered(tmp_path: Path, name: str, which: str, quick: bool,
                                     if target.device == "cuda" else {})
         ctx = cast(StepContext, StandIn(SessionView(session), target=target, bars=bars,
                                         facts=facts, quick=quick))
-        return (brief.system_prompt(ctx, KNOWLEDGE),
+        return (instructions.system_prompt(ctx, KNOWLEDGE),
                 brief.step_brief(ctx, hints=[], directions=None), bars)
 
 
@@ -96,7 +96,7 @@ def test_every_target_is_told_one_bar_and_the_grid_it_is_timed_on(
         if target.device == "cpu":
             # What the target file says of itself ("runs without a GPU") is its own.
             said = (system.replace(" ".join(target.notes), "") + text
-                    + brief.review_system(target) + json.dumps(schemas_for("cpu")))
+                    + instructions.review_system(target) + json.dumps(schemas_for("cpu")))
             for word in GPU_WORDS:
                 assert word not in said, (where, word)
 
@@ -109,8 +109,8 @@ def test_a_gpu_that_cannot_run_fa3_or_fa4_is_not_told_of_them(tmp_path: Path) ->
 
 
 def test_the_supervisor_is_told_of_gpus_and_profiles_on_a_gpu_target() -> None:
-    assert "GPU kernels" in brief.review_system(get_target("mha"))
-    assert "latest profile" in brief.review_system(get_target("mha"))
+    assert "GPU kernels" in instructions.review_system(get_target("mha"))
+    assert "latest profile" in instructions.review_system(get_target("mha"))
     assert "Hopper/Blackwell" in json.dumps(schemas_for("cuda"))
 
 

@@ -18,7 +18,7 @@ from avo_tui.evaluation.problem import Config
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.knowledge import KnowledgeBase, default_folders
-from avo_tui.operators.agent import brief, report, tool_schemas
+from avo_tui.operators.agent import brief, instructions, report, tool_schemas
 from avo_tui.operators.agent.agent import _cached_tools
 from avo_tui.operators.agent.notes import NOTES_KEPT
 from avo_tui.operators.agent.tools import Toolbox
@@ -179,7 +179,7 @@ def test_evaluate_lists_the_timed_grid_and_failures_but_counts_passing_random_sh
 def test_the_approximation_rule_is_the_tolerance_as_the_seed_uses_ex2_approx() -> None:
     seed = next(iter(seed_files(MHA).values()))
     assert ("ex2.approx" in seed and "EXP2_POLY" in seed) or "poly_exp2" in seed
-    rules = brief.rules(MHA)
+    rules = instructions.rules(MHA)
     assert "no approximation the reference does not make" not in rules
     assert "ex2.approx" in rules and "the tolerance the evaluator judges by" in rules
     assert "is the rule" in rules
@@ -187,14 +187,14 @@ def test_the_approximation_rule_is_the_tolerance_as_the_seed_uses_ex2_approx() -
 
 def test_being_near_the_peak_is_not_called_a_bug() -> None:
     """The mha seed runs at about 88% of the measured matrix peak."""
-    rules = brief.rules(MHA)
+    rules = instructions.rules(MHA)
     assert "near the hardware peak" not in rules
     assert "beyond the measured peak" in rules
 
 
 def system_prompt_for(session: Session, target_name: str) -> str:
     ctx = StandIn(SessionView(session), target=get_target(target_name))
-    return brief.system_prompt(cast(StepContext, ctx), KnowledgeBase(default_folders()))
+    return instructions.system_prompt(cast(StepContext, ctx), KnowledgeBase(default_folders()))
 
 
 def test_cpu_attention_is_not_told_of_gpu_tools_kernels_or_notes(tmp_path: Path) -> None:
@@ -210,8 +210,8 @@ def test_cpu_attention_is_not_told_of_gpu_tools_kernels_or_notes(tmp_path: Path)
 
 
 def test_the_commit_reviewer_is_given_the_rules_and_the_precision() -> None:
-    system = brief.commit_review_system(MHA)
-    assert brief.rules(MHA) in system
+    system = instructions.commit_review_system(MHA)
+    assert instructions.rules(MHA) in system
     assert "bf16 inputs and output, fp32 accumulation" in system
 
 

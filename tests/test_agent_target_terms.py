@@ -14,7 +14,7 @@ from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import Input, Int, Output, Target, get_target
 from avo_tui.evaluation.target_words import contract_of
 from avo_tui.knowledge import KnowledgeBase, default_folders
-from avo_tui.operators.agent import brief
+from avo_tui.operators.agent import instructions
 from avo_tui.operators.protocol import StepContext
 from avo_tui.store import Session
 from avo_tui.store.view import SessionView
@@ -30,7 +30,7 @@ def system_prompt(tmp_path: Path, ref: str) -> str:
     with Session.create(tmp_path / "s", target=target.ref, operator="agent",
                         seed_files=seed_files(target), sync=False) as session:
         ctx = StandIn(SessionView(session), target=target)
-        return brief.system_prompt(cast(StepContext, ctx), KnowledgeBase(default_folders()))
+        return instructions.system_prompt(cast(StepContext, ctx), KnowledgeBase(default_folders()))
 
 
 def test_an_agent_on_a_target_file_is_told_its_terms_not_attentions(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_attention_is_still_told_in_attentions_terms(tmp_path: Path) -> None:
 
 
 def test_the_commit_reviewer_gets_the_targets_rules() -> None:
-    rules = brief.rules(get_target(GEMM_CPU))
+    rules = instructions.rules(get_target(GEMM_CPU))
     assert "float32 inputs, output and accumulation. Every element of out" in rules
     assert "softmax" not in rules
 

@@ -132,7 +132,7 @@ def test_the_agent_is_told_which_tensors_differ_from_the_targets_dtype() -> None
 
 
 def test_the_rules_name_each_tensors_precision_on_a_mixed_target() -> None:
-    from avo_tui.operators.agent.brief import rules
+    from avo_tui.operators.agent.instructions import rules
 
     assert "x bfloat16, weight float32, out float32; fp32 accumulation; the output held to " \
         "float32 precision" in rules(get_target(str(MIXED)))

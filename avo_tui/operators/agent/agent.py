@@ -38,7 +38,7 @@ from ...store import (
 )
 from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief, history, ledger, research
+from . import brief, history, instructions, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -86,7 +86,7 @@ class Agent:
         try:
             turn = with_retries(
                 ctx, self.settings,
-                lambda: self.api.ask(system=brief.review_system(ctx.target),
+                lambda: self.api.ask(system=instructions.review_system(ctx.target),
                                      prompt=brief.review_prompt(
                                          ctx, reason,
                                          context_window=self.settings.context_window),
@@ -133,7 +133,7 @@ class _Step:
                              reviewer=self._review,
                              review_every_commit=self.settings.review_commits,
                              meter=self._meter, history=agent.history)
-        self.system = brief.system_prompt(ctx, agent.knowledge)
+        self.system = instructions.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
     def run(self) -> StepResult:
@@ -237,7 +237,7 @@ class _Step:
         ctx = self.ctx
         try:
             turn = with_retries(ctx, self.settings, lambda: self.agent.api.ask(
-                system=brief.commit_review_system(ctx.target), prompt=checklist,
+                system=instructions.commit_review_system(ctx.target), prompt=checklist,
                 max_tokens=self.settings.max_tokens, thinking=True))
         except ApiRequestError as error:
             return f"(the review failed: {error}; verify the checklist yourself)"
