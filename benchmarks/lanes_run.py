@@ -681,6 +681,7 @@ class Benchmark:
         flight, then kill -9 the run (its workers, in sessions of their own, are left to end by
         themselves, as they do when their parent dies)."""
         committed: list[str] = []
+        before: dict[int, dict[str, Any]] = {}
         while True:
             if proc.poll() is not None:
                 raise Failed(f"run 1 ended (exit {proc.returncode}) before a commit met two "
@@ -692,8 +693,12 @@ class Benchmark:
                 if now.agent_versions != committed:
                     committed = now.agent_versions
                     progress(f"run 1: committed {', '.join(committed)}")
-                if committed and now.running(self.target.device) >= 2:
+                # The same two candidates at two polls: a lane repeating a kernel already
+                # judged is answered at once (its twin) and may be gone before the kill lands.
+                lasting = {lane: f for lane, f in now.flying.items() if before.get(lane) == f}
+                if committed and now.running(self.target.device) >= 2 and len(lasting) >= 2:
                     break
+                before = now.flying
                 self.approve_jumps(now)
             time.sleep(POLL_S)
         workers = descendants(proc.pid)
