@@ -208,3 +208,23 @@ def test_check_on_a_folder_without_a_package_is_one_line(
     assert main(["export", "--check", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (f"avo: error: --check {tmp_path}: no exported package "
                                        "there (avo export --torch writes one)\n")
+
+
+def test_check_times_the_op_in_the_evaluators_loop_beside_the_evaluator(tmp_path: Path) -> None:
+    """``--check`` on a CPU package: correct everywhere, and each configuration's throughput
+    through torch, timed round by round in the evaluator's own loop (timing.sequence_wall on
+    the CPU), beside the evaluator's reading of the same kernel; no waited-for second reading
+    on the CPU, where the two are one."""
+    out, figures = tmp_path / "export", tmp_path / "check.json"
+    assert main(["export", "--target", "rmsnorm-cpu", "--torch", str(out)]) == 0
+    assert main(["export", "--check", str(out), "--quick", "--rounds", "2",
+                 "--json", str(figures)]) == 0
+    report = json.loads(figures.read_text())
+    assert report["failures"] == []
+    assert all(row["passed"] for row in report["correctness"])
+    timing = report["timing"]
+    assert timing["rounds"] == 2 and timing["geomean_ratio"] > 0
+    assert timing["geomean_ratio_alone"] is None
+    for row in timing["configs"]:
+        assert len(row["op_rounds"]) == len(row["evaluator_rounds"]) == 2
+        assert row["op_alone_rounds"] == [] and row["ratio"] == row["op"] / row["evaluator"]

@@ -6,15 +6,17 @@ torch.compile(fullgraph=True) and, on a GPU, a CUDA graph capture; its fallback 
 (the inputs' last dimension) it was not verified on; and its speed through torch beside the
 evaluator's own reading of the same kernel, configuration by configuration.
 
-Timing through torch: each call between CUDA events after the harness's L2 flush (a buffer
-twice the L2 zeroed), or on the CPU the wall clock around the call; the median over calls
-rotating through three input sets, for at least the target's time budget per configuration.
+Timing through torch: the evaluator's own loop (timing.sequence_events on a GPU, sequence_wall
+on the CPU) around calls of the op, each after fresh input values and the harness's L2 flush (a
+buffer twice the L2 zeroed; nothing on the CPU); the median over calls rotating through three
+input sets, for at least the target's time budget per configuration. On a GPU, a second reading
+waits for each call before making the next, so the host's work for a call shows too.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
+import itertools
 import json
 import random
 import statistics
@@ -34,10 +36,11 @@ from ..evaluation.problem import Config, InputSet
 from ..evaluation.results import ConfigResult, geometric_mean
 from ..evaluation.targets import TargetSpec, draw_edge_configs
 from ..evaluation.tensors import make_inputs, refill
+from ..evaluation.timing import Subject, sequence_wall
 
 MIN_CALLS = 10
 INPUT_SETS = 3
-QUEUE_CYCLES = 2_000_000  # about a millisecond of a GPU's clock: longer than a call's host work
+BATCH_CALLS = 16  # calls per time_sequence; it queues them timing.GPU_BATCH at a time
 
 
 def package_of(folder: Path) -> tuple[str, dict[str, Any]]:
@@ -164,15 +167,22 @@ class Check:
 
     def timing(self, quick: bool, rounds: int) -> None:
         """Each configuration's median throughput through torch and the evaluator's reading,
-        over ``rounds`` rounds that alternate which goes first; the ratio of the medians."""
+        over ``rounds`` rounds that alternate which goes first; the ratio of the medians.
+
+        Two readings of the op: ``batched`` times its calls in the evaluator's own loop
+        (timing.sequence_events on a GPU: launches queued GPU_BATCH at a time, so the host's
+        work for a call overlaps the GPU's work on the one before, as in a model's queue);
+        ``alone`` waits for each call before making the next, so the host's work before the
+        launch (the checks, the output's allocation, the launch itself) is in the figure. On
+        the CPU the two are one reading (the wall clock around the call)."""
         folder = Path(str(self.module.__file__)).parent / "kernel"
         sources = {name: (folder / name).read_text()
                    for name in self.spec["sources"]}
         request = EvalRequest(self.target.ref, sources, quick=quick, measure_baselines=False)
         grid = self.target.grid(quick)
-        op: dict[str, list[float]] = {c.name: [] for c in grid}
+        batched: dict[str, list[float]] = {c.name: [] for c in grid}
+        alone: dict[str, list[float]] = {c.name: [] for c in grid}
         evaluator: dict[str, list[float]] = {c.name: [] for c in grid}
-        queued: dict[str, list[float]] = {c.name: [] for c in grid}
         with Worker(self.device) as worker:
             for index in range(rounds):
                 for turn in ((0, 1) if index % 2 == 0 else (1, 0)):
@@ -182,61 +192,64 @@ class Check:
                             self.fail(f"the evaluator rejected the kernel: {result.failure}")
                         for c in result.timed:
                             evaluator[c.name].append(c.throughput)
-                    else:
-                        for config in grid:
-                            op[config.name].append(self.target.throughput(
-                                config, self.median_seconds(config)))
-                            if self.device == "cuda":
-                                queued[config.name].append(self.target.throughput(
-                                    config, self.median_seconds(config, queued=True)))
-        rows: list[dict[str, Any]] = []
-        for config in grid:
-            ours = statistics.median(op[config.name])
-            theirs = statistics.median(evaluator[config.name]) if evaluator[config.name] else 0
-            hidden = statistics.median(queued[config.name]) if queued[config.name] else None
-            rows.append({"config": config.name, "op": ours, "evaluator": theirs,
-                         "ratio": ours / theirs if theirs else None, "op_queued": hidden,
-                         "ratio_queued": hidden / theirs if hidden and theirs else None,
-                         "op_rounds": op[config.name], "evaluator_rounds": evaluator[config.name]})
-        ratios: list[float] = [r["ratio"] for r in rows if r["ratio"]]
-        queued_ratios: list[float] = [r["ratio_queued"] for r in rows if r["ratio_queued"]]
+                        continue
+                    for config in grid:
+                        batched[config.name].append(self.target.throughput(
+                            config, self.median_seconds(config, batched=True)))
+                        if self.device == "cuda":
+                            alone[config.name].append(self.target.throughput(
+                                config, self.median_seconds(config, batched=False)))
+        rows = [timing_row(config.name, batched[config.name], alone[config.name],
+                           evaluator[config.name]) for config in grid]
+        ratios = [r["ratio"] for r in rows if r["ratio"]]
+        alone_ratios = [r["ratio_alone"] for r in rows if r["ratio_alone"]]
         self.report["timing"] = {"unit": self.target.unit, "rounds": rounds, "configs": rows,
                                  "geomean_ratio": geometric_mean(ratios) if ratios else None,
-                                 "geomean_ratio_queued": geometric_mean(queued_ratios)
-                                 if queued_ratios else None}
+                                 "geomean_ratio_alone": geometric_mean(alone_ratios)
+                                 if alone_ratios else None}
         print(f"\n{'configuration':<34}{'op via torch':>14}{'evaluator':>12}{'ratio':>8}"
-              f"{'op queued':>11}{'ratio':>8}   ({self.target.unit})")
+              f"{'op alone':>11}{'ratio':>8}   ({self.target.unit})")
         for r in rows:
             ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
-            figure = f"{r['op_queued']:.2f}" if r["op_queued"] else "-"
-            queued_ratio = f"{r['ratio_queued']:.3f}" if r["ratio_queued"] else "-"
+            figure = f"{r['op_alone']:.2f}" if r["op_alone"] else "-"
+            alone_ratio = f"{r['ratio_alone']:.3f}" if r["ratio_alone"] else "-"
             print(f"{r['config']:<34}{r['op']:>14.2f}{r['evaluator'] or 0:>12.2f}{ratio:>8}"
-                  f"{figure:>11}{queued_ratio:>8}")
+                  f"{figure:>11}{alone_ratio:>8}")
         if ratios:
-            overall = f"{geometric_mean(queued_ratios):.3f}" if queued_ratios else "-"
+            overall = f"{geometric_mean(alone_ratios):.3f}" if alone_ratios else "-"
             print(f"{'geomean ratio':<60}{geometric_mean(ratios):>8.3f}{'':>11}{overall:>8}   "
                   f"(medians of {rounds} round(s), alternating which goes first)", flush=True)
 
-    def median_seconds(self, config: Config, queued: bool = False) -> float:
+    def median_seconds(self, config: Config, batched: bool) -> float:
         """The median time of a call through torch, each on input values never seen before,
         written just before it, after the harness's cache flush (the L2 on a GPU; nothing on
-        the CPU, where the harness flushes nothing either), as the evaluator times a launch.
-        ``queued``: the GPU kept busy (QUEUE_CYCLES of torch.cuda._sleep) while the host makes
-        the call, so the events time the kernel as launched by the op and not the host's work
-        before it (the checks and torch's dispatch), which a model's queue usually hides."""
+        the CPU, where the harness flushes nothing either), as the evaluator times a launch:
+        ``batched``, in the evaluator's own loop (its device's time_sequence); else each call
+        waited for before the next is made."""
         sets = [make_inputs(config, self.generator, self.device) for _ in range(INPUT_SETS)]
         for inputs in sets:
             self.call(config, inputs)
         device = self.evaluation_device()
+        rotation = itertools.cycle(sets)
+        current = [sets[0]]
+
+        def prepare() -> None:
+            current[0] = next(rotation)
+            refill(current[0], self.generator)
+            device.flush_cache()
+
+        def run() -> None:
+            self.call(config, current[0])
+
         times: list[float] = []
         started = time.perf_counter()
         while len(times) < MIN_CALLS or time.perf_counter() - started < self.target.time_budget_s:
-            inputs = sets[len(times) % INPUT_SETS]
-            refill(inputs, self.generator)
-            device.flush_cache()
-            if queued:
-                torch.cuda._sleep(QUEUE_CYCLES)
-            times.append(device.clock(functools.partial(self.call, config, inputs)))
+            if batched:
+                subject = Subject("op", prepare, run)
+                times += device.time_sequence([], [(subject, False)] * BATCH_CALLS)
+            else:
+                prepare()
+                times.append(device.clock(run))
         return statistics.median(times)
 
     def evaluation_device(self) -> Any:
@@ -251,12 +264,26 @@ class Check:
         return self._device
 
 
+def timing_row(name: str, batched: list[float], alone: list[float], evaluator: list[float]
+               ) -> dict[str, Any]:
+    """One configuration's medians over the rounds, and their ratios to the evaluator's."""
+    ours = statistics.median(batched)
+    theirs = statistics.median(evaluator) if evaluator else 0.0
+    waited = statistics.median(alone) if alone else None
+    return {"config": name, "op": ours, "evaluator": theirs,
+            "ratio": ours / theirs if theirs else None, "op_alone": waited,
+            "ratio_alone": waited / theirs if waited and theirs else None,
+            "op_rounds": batched, "op_alone_rounds": alone, "evaluator_rounds": evaluator}
+
+
 class WallClock:
     """The CPU's timing as the evaluator's: the wall clock around the call, no flush."""
 
     @staticmethod
     def flush_cache() -> None:
         """Nothing, as the evaluator's CPU device (cpu.CpuDevice.flush_cache)."""
+
+    time_sequence = staticmethod(sequence_wall)
 
     @staticmethod
     def clock(run: Callable[[], object]) -> float:
