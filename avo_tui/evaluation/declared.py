@@ -284,11 +284,11 @@ def tolerance_of(target: Target) -> Tolerance:
                      declared=declared.why)
 
 
-def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: str = "",
+def spec_of(target: Target, source: TargetSource | None, seed_path: str | None, about: str = "",
             reload: Callable[[str], DeclaredProblem] | None = None) -> TargetSpec:
-    """The TargetSpec of ``target``, loaded from ``source`` with its seed at ``seed_path``;
-    ``about`` is what the file says of itself (its docstring), which the agent is shown;
-    ``reload`` loads its problem again by ref in another process (DeclaredProblem)."""
+    """The TargetSpec of ``target``, loaded from ``source`` with its seed at ``seed_path`` (None:
+    it has none); ``about`` is what the file says of itself (its docstring), which the agent is
+    shown; ``reload`` loads its problem again by ref in another process (DeclaredProblem)."""
     problem = DeclaredProblem(target, source, reload)
     defaults = KIND_DEFAULTS[target.kind]
     score_by = target.score_by or "flops"  # validate saw to it that it is set
@@ -313,7 +313,7 @@ def spec_of(target: Target, source: TargetSource | None, seed_path: str, about: 
         timeout_s=defaults.timeout_s,
         gate_cap_s=defaults.gate_cap_s,
         max_plausible_ratio=defaults.max_plausible_ratio[score_by],
-        seeds=(Seed(seed_path, "the seed the target file names"),),
+        seeds=() if seed_path is None else (Seed(seed_path, "the seed the target file names"),),
         notes=(about.strip(),) if about.strip() else (),
         source=source,
     )

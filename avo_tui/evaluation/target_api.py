@@ -115,7 +115,9 @@ class Target:
     reference: Callable[..., Any]  # called on float64 inputs: the exact output
     # the first is the one ratios are taken against; a Baseline where some machines lack it
     baselines: Mapping[str, Callable[..., Any] | Baseline]
-    seed: str  # the seed kernel, relative to the target file
+    # The seed kernel, relative to the target file. None: the target has none yet, and a run
+    # with the agent writes version 0 against the reference at its first step.
+    seed: str | None = None
     # The work of one launch, one or both: its FLOPs (the score in GFLOP/s on the CPU, TFLOP/s
     # on a GPU) or the bytes it must move at least, its inputs read once and its output
     # written once (the score in GB/s, and the device's measured bandwidth bounds it).
@@ -168,8 +170,6 @@ REQUIRED: dict[str, str] = {
     "edge_configs": "the checked, never timed, configurations",
     "reference": "the exact computation, called on float64 inputs",
     "baselines": "the torch calls the kernel is timed beside",
-    "seed": "the seed kernel's file, beside the target file (a run starts from it; a plain "
-            "loop nest will do)",
 }
 
 
@@ -229,7 +229,7 @@ def validate(target: Target) -> None:
     if target.draw is not None:
         _callable("draw", target.draw)
     suffix = SEED_SUFFIXES[target.kind]
-    if not target.seed.endswith(suffix):
+    if target.seed is not None and not target.seed.endswith(suffix):
         raise TargetFileError(f"seed {target.seed!r} is not a {suffix} file, as a "
                               f"{target.kind} target's kernel is")
 

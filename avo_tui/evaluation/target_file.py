@@ -64,10 +64,11 @@ def load(ref: str, shipped: str | None = None) -> TargetSpec:
     if isinstance(target, TargetSpec):  # on a built-in problem: as the file states it
         _loaded[key] = replace(target, source=source)
         return _loaded[key]
-    seed = (Path(path).parent / target.seed).resolve()
-    if not seed.is_file():
+    seed = None if target.seed is None else (Path(path).parent / target.seed).resolve()
+    if seed is not None and not seed.is_file():
         raise TargetFileUnusable(path, f"its seed kernel {target.seed} is not at {seed}")
-    spec = spec_of(target, source, str(seed), about, reload=problem_of)
+    spec = spec_of(target, source, None if seed is None else str(seed), about,
+                   reload=problem_of)
     try:
         check_work(spec, target)
     except TargetFileError as error:
