@@ -705,7 +705,7 @@ def test_the_seeds_detail_shows_the_baselines_it_was_scored_against(
 ) -> None:
     """v0 is scored before the session has attempts, so no evaluation log holds its
     baselines: the detail view takes them from the timings the session stores."""
-    from avo_tui.tui.scores import score_sheet
+    from avo_tui.views.scores import score_sheet
 
     sheet = score_sheet(session, session.version("v0"))
     assert sheet is not None and sheet.configs

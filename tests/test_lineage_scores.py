@@ -24,7 +24,7 @@ from avo_tui.evaluation.results import Failure
 from avo_tui.evaluation.timing import summarize
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import Score, Session
-from avo_tui.tui.scores import score_sheet
+from avo_tui.views.scores import score_sheet
 
 CONFIGS = list(TARGET.grid(True))
 NAMES = [c.name for c in CONFIGS]

@@ -38,8 +38,8 @@ from ..store import (
 )
 from ..views.events import payload_line, plain
 from ..views.ratios import RatioColumn, primary, session_ratio_column
+from ..views.scores import score_sheet
 from .lane_facts import LaneFacts, LaneTracker, lane_of
-from .scores import score_sheet
 from .widgets.diff import candidate_diff, version_diff
 from .widgets.status import StatusFacts, shown_step
 

@@ -20,9 +20,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ...store import Session, Version
+from ...views.scores import ScoreSheet, score_sheet, transcript_of
 from ..reading import SessionReader
 from ..reads import Reads
-from ..scores import ScoreSheet, score_sheet, transcript_of
 
 TRANSCRIPT_CLIP = 1500  # characters of each tool result shown
 

@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ...store import Version
+from ...views.scores import ScoreSheet, score_sheet
 from ..reads import Reads
-from ..scores import ScoreSheet, score_sheet
 from ..widgets.chart import ChartData, ScoreChart
 from .detail import Sheet, scores_table
 
