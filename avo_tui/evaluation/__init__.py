@@ -24,6 +24,7 @@ from .target_api import (
 from .target_file import declared_target, get_target
 from .targets import TargetFileUnusable, TargetSpec, UnknownTarget, known_names
 from .toolchains import ToolchainUnavailable
+from .values import FromFile, Integers, Normal, Positive, Uniform
 from .worker import Worker, WorkerError
 
 # profile() and sanitize() stay in their modules: a package attribute named profile would hide
@@ -42,9 +43,13 @@ __all__ = [
     "EvalResult",
     "Failure",
     "Float",
+    "FromFile",
     "Input",
     "Int",
+    "Integers",
+    "Normal",
     "Output",
+    "Positive",
     "ProfileRequestError",
     "ProfileUnavailable",
     "SanitizerUnavailable",
@@ -54,6 +59,7 @@ __all__ = [
     "TargetSpec",
     "Timing",
     "ToolchainUnavailable",
+    "Uniform",
     "UnknownTarget",
     "Worker",
     "WorkerError",

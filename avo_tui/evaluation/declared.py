@@ -6,6 +6,7 @@ numerics' methods alone (the parent never calls them)."""
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import random
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from .target_api import (
 )
 from .target_words import contract_of
 from .targets import BF16_TOLERANCE, FP32_TOLERANCE, Seed, TargetSource, TargetSpec, Tolerance
+from .values import FromFile
 
 if TYPE_CHECKING:
     import torch
@@ -87,7 +89,8 @@ class DeclaredProblem:
         self.reload = reload
         self.source = source
         self.name = target.name
-        self.parameters = tuple(_param(target, p) for p in target.parameters)
+        folder = None if source is None else os.path.dirname(source.path)
+        self.parameters = tuple(_param(target, p, folder) for p in target.parameters)
         self.input_cases = ("normal", *target.cases)
         self._numerics: DeclaredNumerics | None = None
         out = next(p for p in target.parameters if isinstance(p, Output))
@@ -171,15 +174,20 @@ class DeclaredProblem:
         return self._numerics
 
 
-def _param(target: Target, p: Input | Output | Int | Float) -> Param:
+def _param(target: Target, p: Input | Output | Int | Float, folder: str | None) -> Param:
+    """``p`` as the seam's Param; a given tensor's file found beside the target file
+    (``folder``; None: a target made in memory, whose paths are taken as they are)."""
     if isinstance(p, Input | Output):
         tensor = p
 
         def shape(config: Config) -> tuple[int, ...]:
             return shape_of(tensor, dict(config.dims), config.name)
 
+        values = p.values if isinstance(p, Input) else None
+        if isinstance(values, FromFile) and folder is not None:
+            values = FromFile(os.path.join(folder, values.path))
         return Param(p.name, "input" if isinstance(p, Input) else "output", shape,
-                     target.dtype_of(p))
+                     target.dtype_of(p), values)
     return Param(p.name, "int" if isinstance(p, Int) else "float")
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from .values import ValueRule
+
 if TYPE_CHECKING:
     import torch
 
@@ -42,12 +44,15 @@ class Param:
     kind: ParamKind
     shape: Callable[[Config], tuple[int, ...]] | None = None  # tensors only
     dtype: str | None = None  # a tensor's own dtype; None: the configuration's
+    values: ValueRule | None = None  # how an input's values are drawn; None: standard normal
 
     def __post_init__(self) -> None:
         if self.is_tensor != (self.shape is not None):
             raise ValueError(f"parameter {self.name}: a tensor has a shape, a scalar none")
         if self.dtype is not None and not self.is_tensor:
             raise ValueError(f"parameter {self.name}: a scalar has no dtype of its own")
+        if self.values is not None and self.kind != "input":
+            raise ValueError(f"parameter {self.name}: only an input's values are drawn")
 
     @property
     def is_tensor(self) -> bool:
@@ -205,7 +210,7 @@ class Numerics(Protocol):
 
     def shape_case(self, config: Config, inputs: InputSet, generator: torch.Generator,
                    case: str) -> None:
-        """Reshape fresh standard-normal ``inputs`` in place into the hostile ``case``."""
+        """Reshape fresh ``inputs`` (drawn by their rules) in place into the hostile ``case``."""
         ...
 
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
@@ -235,10 +240,13 @@ def output_param(problem: Problem) -> Param:
 
 
 class InputSet:
-    """A launch's input tensors by parameter name, in the entry point's order."""
+    """A launch's input tensors by parameter name, in the entry point's order, and the rule
+    each one's values are drawn by (none named: standard normal)."""
 
-    def __init__(self, tensors: Mapping[str, torch.Tensor]) -> None:
+    def __init__(self, tensors: Mapping[str, torch.Tensor],
+                 rules: Mapping[str, ValueRule] | None = None) -> None:
         self.named = dict(tensors)
+        self.rules = dict(rules or {})
 
     def __getitem__(self, name: str) -> torch.Tensor:
         return self.named[name]
@@ -248,7 +256,7 @@ class InputSet:
         return tuple(self.named.values())
 
     def clone(self) -> InputSet:
-        return InputSet({name: t.clone() for name, t in self.named.items()})
+        return InputSet({name: t.clone() for name, t in self.named.items()}, self.rules)
 
     def equal(self, other: InputSet) -> bool:
         return all(a.equal(b) for a, b in zip(self.tensors, other.tensors, strict=True))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .problem import WorkKind
+from .values import FromFile, ValueRule
 
 Dims = dict[str, int | bool]  # a configuration, as the file's functions receive it
 KINDS = ("cpu", "cuda")
@@ -38,11 +39,14 @@ class TargetFileError(ValueError):
 @dataclass(frozen=True)
 class Input:
     """A tensor the kernel reads: contiguous, ``shape(c)`` on c, in ``dtype`` (None: the
-    target's), e.g. float32 weights beside bfloat16 activations."""
+    target's), e.g. float32 weights beside bfloat16 activations. ``values`` is how the harness
+    draws its contents afresh for every launch (values.py: Normal, Uniform, Positive,
+    Integers, FromFile); None: standard normal."""
 
     name: str
     shape: Callable[[Dims], Sequence[int]]
     dtype: str | None = None
+    values: ValueRule | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,8 @@ class Target:
     # More configurations for each evaluation's correctness pass, drawn from a random.Random
     # the evaluation seeds; each gets an input case, every case at least once.
     draw: Callable[[Any], Sequence[Mapping[str, int | bool]]] | None = None
-    # Hostile input cases: name -> a function that changes the fresh standard-normal inputs
-    # (a dict of tensors) in place, given a torch.Generator.
+    # Hostile input cases: name -> a function that changes the fresh inputs (a dict of
+    # tensors, drawn by each Input's values) in place, given a torch.Generator.
     cases: Mapping[str, Callable[[dict[str, Any], Any], None]] = field(default_factory=dict)
     dtype: str = "float32"  # of every tensor that names none (the C toolchain takes float32)
 
@@ -259,8 +263,14 @@ def _check_parameters(target: Target) -> None:
     outputs = [p for p in target.parameters if isinstance(p, Output)]
     if len(outputs) != 1:
         raise TargetFileError(f"the entry point has exactly one Output, not {len(outputs)}")
-    if not any(isinstance(p, Input) for p in target.parameters):
+    inputs = [p for p in target.parameters if isinstance(p, Input)]
+    if not inputs:
         raise TargetFileError("the entry point has no Input")
+    for tensor in inputs:
+        _check_values(tensor)
+    if all(isinstance(tensor.values, FromFile) for tensor in inputs):
+        raise TargetFileError("every Input is given (FromFile): at least one must be drawn "
+                              "afresh for each launch, or a kernel could return a stored answer")
     for p in target.parameters:
         if isinstance(p, Input | Output):
             _callable(f"the shape of {p.name}", p.shape)
@@ -269,6 +279,13 @@ def _check_parameters(target: Target) -> None:
             raise TargetFileError(f"Int {p.name!r} has no value and names no dimension")
         elif not isinstance(p, Int | Float):
             raise TargetFileError(f"parameter {p!r} is not an Input, Output, Int or Float")
+
+
+def _check_values(tensor: Input) -> None:
+    """A rule is checked as it is made (values.py); here, that it is one."""
+    if tensor.values is not None and not isinstance(tensor.values, ValueRule):
+        raise TargetFileError(f"the values of {tensor.name} are {tensor.values!r}, not one of "
+                              "Normal, Uniform, Positive, Integers or FromFile")
 
 
 def _check_dtype(target: Target, what: str, dtype: object) -> None:

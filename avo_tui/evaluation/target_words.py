@@ -129,7 +129,8 @@ def entry_words(target: Target) -> str:
     for p in target.parameters:
         own = f" {p.dtype}" if isinstance(p, Input | Output) and _differs(target, p) else ""
         if isinstance(p, Input):
-            words.append(f"{p.name} {shape_words(p, target)}{own} (input, read only)")
+            drawn = f"; {p.values.words()}" if p.values is not None else ""
+            words.append(f"{p.name} {shape_words(p, target)}{own} (input, read only{drawn})")
         elif isinstance(p, Output):
             words.append(f"{p.name} {shape_words(p, target)}{own} (the output; NaN when the "
                          "kernel starts)")
