@@ -43,6 +43,7 @@ examples:
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
   avo rescore my-run v7                           a score found impossible
+  avo report my-run                               the session as one HTML page, offline
   avo kb search "give the consumer warpgroups more registers"
   avo targets check ./my_target.py               a target of your own
 """
@@ -72,7 +73,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 # Each command's word, and its module in commands/ (which registers it), in the help's order.
 COMMANDS = {"sessions": "sessions", "export": "export", "run": "run", "attach": "app",
             "send": "send", "rescore": "rescore", "eval": "evaluate", "kb": "kb",
-            "targets": "targets"}
+            "targets": "targets", "report": "report"}
 
 # -- parser -----------------------------------------------------------------------------------
 

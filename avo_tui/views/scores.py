@@ -96,6 +96,12 @@ def gate_attempt(session: Session, version: Version) -> Attempt | None:
         return None
 
 
+def gate_log(session: Session, version: Version) -> dict[str, Any] | None:
+    """The evaluation log (EvalResult.as_dict) of the gate attempt that made ``version``: its
+    gain over the version timed beside it and that gain's standard error, among the rest."""
+    return _gate_json(session, version, "log")
+
+
 def transcript_of(session: Session, version: Version) -> dict[str, Any] | None:
     """The agent conversation of the step that made ``version``, if one was kept."""
     return _gate_json(session, version, "transcript")
