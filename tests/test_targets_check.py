@@ -50,13 +50,19 @@ def test_a_seed_without_knobs_passes_with_a_warning(
     assert f"  --  {NO_KNOB}" in out and "the tuner has nothing to try" in out
 
 
-def test_a_target_without_a_seed_is_told_what_seed_is(
+def test_a_target_without_a_seed_passes_and_says_the_agent_writes_version_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = broken(tmp_path, [('    seed="scaled_residual.c",\n', "")])
-    line = check(path, capsys)
-    assert "Target(...) lacks seed=, the seed kernel's file, beside the target file" in line
-    assert "TypeError" not in line
+    """Everything that needs no kernel is checked; the missing seed is one line, not a
+    refusal: a run with the agent writes v0 at its first step."""
+    path = write_example(tmp_path, [('    seed="scaled_residual.c",\n', "")]).resolve()
+    assert main(["targets", "check", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in out[1:4]] == ["declarations:", "draws:", "numerics"]
+    assert out[4:] == [
+        "  --  no seed: a run with the agent (--operator agent) writes version 0 at its first "
+        "step; the tuner needs a seed (the target file's seed=)",
+        f"target ok: avo run --target {path} --session NAME --operator agent"]
 
 
 def test_every_required_field_of_a_target_is_explained() -> None:

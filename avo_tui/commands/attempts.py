@@ -11,7 +11,7 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from ..store import Attempt, Session, SessionCatalog, StoreError
+from ..store import Attempt, Session, SessionCatalog, StoreError, base_label
 from ..views.attempts import (
     COLUMNS,
     attempt_cells,
@@ -114,7 +114,7 @@ def _show(session: Session, attempt: Attempt, args: argparse.Namespace) -> int:
         return 0
     console = Console(highlight=False, soft_wrap=True)
     _print_record(console, attempt, session_column(session))
-    console.print(f"\n[bold]diff against {escape(attempt.base)}[/] "
+    console.print(f"\n[bold]diff against {escape(base_label(attempt.base))}[/] "
                   f"(+{diff.added}/-{diff.removed})")
     for line in diff.text.splitlines() or ["(the same files as its base)"]:
         colour = "bold" if line.startswith(("+++", "---")) else DIFF_COLOURS.get(line[:1])

@@ -18,10 +18,12 @@ from rich.markup import escape
 from ..engine import Budgets, Evaluator, RunSettings, SupervisorLimits, create_session, seed_files
 from ..engine.lanes import check_lanes, describe_lanes, resumed_lanes
 from ..engine.launch import (
+    NO_SEED_NOTE,
     choose_seed,
     gpu_arch,
     in_kernels_dir,
     kernels_dir,
+    needs_a_seed,
     session_target,
     shipped_target_changed,
 )
@@ -34,7 +36,7 @@ from ..operators import OperatorUnavailable, operator_names
 from ..operators.agent import AgentSettings, load_settings
 from ..operators.agent.settings import agent_default
 from ..pool import WorkerPool, check_flags, evaluation_pool, visible_gpus
-from ..store import OperatorPayload, Session, SessionCatalog, StoreError
+from ..store import NO_VERSION_YET, OperatorPayload, Session, SessionCatalog, StoreError
 from ..views.events import counted
 
 
@@ -93,6 +95,8 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
         lanes = resumed_lanes(session, settings.lanes, args.lanes,
                               worker_count(target, ray=args.ray, **placement))
         settings = replace(settings, operator=args.operator or was, lanes=lanes.count)
+        if session.head is None:  # no version yet: only the agent can write v0
+            _refuse_without_seed(target, settings.operator, defaulted=False)
         agent = _resumed_agent(session.name, settings, _agent_flags(args), asked=args.operator,
                                console=console)
         if lanes.note:
@@ -216,8 +220,9 @@ def worker_count(target: TargetSpec, *, gpus: str | None, workers: int | None,
 
 def _resume_line(session: Session, budgets: Budgets, operator: str) -> str:
     state = session.run_state
+    at = f"at {state.head}" if state.head else f"with {NO_VERSION_YET}"
     return (
-        f"resuming '{session.name}' at {state.head} with the {operator}: step {state.step}, "
+        f"resuming '{session.name}' {at} with the {operator}: step {state.step}, "
         f"{_duration(state.usage_figure('seconds'))} of running used, "
         f"{counted(len(state.pending_hints), 'pending hint')}"
         + (f", guidance: {state.guidance!r}" if state.guidance else "")
@@ -242,6 +247,9 @@ def create(
     target = _new_target(catalog, args)
     budgets = _run_budgets(args, Budgets(), 0)
     operator = args.operator or default_operator(args.provider)
+    seedless = not (target.seeds or args.seed or args.origin)  # the agent writes v0
+    if seedless:
+        _refuse_without_seed(target, operator, defaulted=not args.operator)
     check_lanes(args.lanes or len(operator_names(operator)),
                 worker_count(target, gpus=args.gpus, workers=args.workers, ray=args.ray))
     agent = _agent_settings(operator, None, _agent_flags(args), console)  # fails before any work
@@ -254,20 +262,36 @@ def create(
                            name=args.session)
     evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout)
     try:
-        seed = _seed(catalog, target, args, evaluator.host)
-        console.print(seed.note)
-        settings = _new_settings(args, operator, budgets, agent, seed.origin, knowledge_flags)
-        console.print(f"scoring the seed ({', '.join(seed.files)}) on {target.name} twice ...")
-        session = create_session(
-            path, target, settings, seed.files, evaluator,
-            on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
-            seed_note=seed.note,
-        )
+        if seedless:
+            console.print(NO_SEED_NOTE)
+            settings = _new_settings(args, operator, budgets, agent, None, knowledge_flags)
+            session = create_session(path, target, settings, None, evaluator)
+        else:
+            seed = _seed(catalog, target, args, evaluator.host)
+            console.print(seed.note)
+            settings = _new_settings(args, operator, budgets, agent, seed.origin,
+                                     knowledge_flags)
+            console.print(f"scoring the seed ({', '.join(seed.files)}) on {target.name} "
+                          "twice ...")
+            session = create_session(
+                path, target, settings, seed.files, evaluator,
+                on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
+                seed_note=seed.note,
+            )
     except BaseException:
         pool.stop()
         raise
     console.print(f"created session '{session.name}' in {session.directory}")
     return PreparedRun(session, target, settings, budgets, pool, evaluator, agent, folders)
+
+
+def _refuse_without_seed(target: TargetSpec, operator: str, *, defaulted: bool) -> None:
+    """Refuse, in one line and before anything is written, a run whose operators cannot start
+    from no version (launch.needs_a_seed); ``defaulted``: the operator was not asked for."""
+    refusal = needs_a_seed(target, operator_names(operator))
+    if refusal:
+        raise StoreError(refusal + (" (the tuner is the default where no API key is set)"
+                                    if defaulted else ""))
 
 
 def _new_target(catalog: SessionCatalog, args: argparse.Namespace) -> TargetSpec:
@@ -325,7 +349,7 @@ def _seed(catalog: SessionCatalog, target: TargetSpec, args: argparse.Namespace,
         return _Seed(choice.files, choice.note)
     name, _, ref = args.origin.partition(":")
     with catalog.open(name, writable=False) as source:
-        version = source.version(ref) if ref else source.best() or source.head
+        version = source.version(ref) if ref else source.best() or source.version("head")
         files = source.read_files(version)
         source_target = source.meta.get("target")
         evolved_on = host_arch(source.meta.get("host", {}))

@@ -169,9 +169,10 @@ def _read_by_tuner(text: str, session: Session) -> None:
     """In a tuner's session whose head declares knobs: say how the tuner reads ``text``, or
     refuse it in one line naming the forms it reads (the engine refuses it again if the knobs
     have changed by then). An agent reads the words as written."""
-    if session.meta.get("operator") != "tuner":
+    head = session.head
+    if session.meta.get("operator") != "tuner" or head is None:
         return
-    knobs = declared_knobs(session.read_files(session.head))
+    knobs = declared_knobs(session.read_files(head))
     if not knobs:
         return
     choices = {name: knob.choices for name, knob in knobs.items()}

@@ -17,6 +17,7 @@ from ..engine.lanes import lane_lines
 from ..engine.run_status import status_text
 from ..operators.agent.settings import with_provider
 from ..store import (
+    NO_VERSION_YET,
     RunState,
     Score,
     SessionCatalog,
@@ -73,11 +74,11 @@ def _print_session(
         f"[bold]{escape(session.name)}[/]  target {escape(str(meta.get('target')))}  "
         f"operator {escape(operator)}  status {escape(status)}"
     )
-    head = state.head if state.head in session.lineage else "?"
+    head = state.head if state.head in session.lineage else "-" if state.head is None else "?"
     best_text = (f"{best.id} ({figure(best.score.gmean, best.score.unit)})"
                  if best and best.score else "-")
     console.print(
-        f"head {escape(head)}   best {best_text}   {len(versions)} versions   "
+        f"head {escape(str(head))}   best {best_text}   {len(versions)} versions   "
         f"{session.attempt_count} attempts   {session.last_seq} events"
     )
     if session.attempt_count:
@@ -86,8 +87,13 @@ def _print_session(
     _print_run(console, state)
     costs = VersionCosts()
     costs.add(versions)
-    _print_cost(console, Spending.of(state, costs, _last_step(session)), versions[-1].id)
+    _print_cost(console, Spending.of(state, costs, _last_step(session)),
+                versions[-1].id if versions else "the start")
     _print_queued(console, session)
+    if not versions:  # a target with no seed, before the agent's first commit
+        console.print(NO_VERSION_YET)
+        _print_suspects(console, session, session_column(session))
+        return
     limit = len(versions) if show_all else 50
     shown = versions[-limit:]
     if len(shown) < len(versions):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..engine.launch import choose_seed, gpu_arch
+from ..engine.launch import NO_SEED_NOTE, choose_seed, gpu_arch
 from ..evaluation import (
     EvalRequest,
     TargetFileError,
@@ -92,6 +92,10 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
         print(f"  --  baseline {name} not checked: {why}")
     if target.tolerance.declared:
         print(f"  --  {target.tolerance.note()}")
+    if not target.seeds:  # nothing to compile or score: the agent's first step writes v0
+        print(f"  --  {NO_SEED_NOTE}")
+        print(f"target ok: avo run --target {target.ref} --session NAME --operator agent")
+        return 0
     checked, files = _check_seed(target, device)
     print(f"  ok  seed {checked}")
     if not declared_knobs(files):

@@ -64,9 +64,9 @@ class RunContext:
     def update_memory(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         self._steering.update_memory(self._lane, change)
 
-    def head(self) -> Version:
+    def head(self) -> Version | None:
         """The version this step builds on: the lane's starting version (the head may move
-        under it as other lanes commit)."""
+        under it as other lanes commit); None while there is none yet (it writes v0)."""
         base = self._lane.base
         return self.session.version(base) if base else self.session.head
 
@@ -112,7 +112,7 @@ class RunContext:
         return self._books.evaluator.baseline_throughputs()
 
     def evaluate(
-        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False,
+        self, files: dict[str, str], *, base: str | None, note: str = "", quick: bool = False,
         idea: str | None = None,
     ) -> Trial:
         self._control.safe_point(self._lane)

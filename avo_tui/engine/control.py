@@ -205,7 +205,9 @@ class Control:
         books = self.books
         with books.locked():
             head = books.session.head
-        trial = self.trials.evaluate(files, base=head.id, author="operator", note="hand edit",
+        # With no version yet (a target with no seed), a correct hand edit becomes v0.
+        trial = self.trials.evaluate(files, base=head.id if head else None, author="operator",
+                                     note="hand edit",
                                      lane=by, labelled=False)
         with books.locked():
             if not trial.result.correct:

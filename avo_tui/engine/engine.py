@@ -166,7 +166,7 @@ class Engine:
 
     # -- evaluation and commits, as a lane asks for them --------------------------------------
 
-    def evaluate(self, files: dict[str, str], *, base: str, author: str, note: str = "",
+    def evaluate(self, files: dict[str, str], *, base: str | None, author: str, note: str = "",
                  quick: bool = False, idea: str | None = None, lane: int = 1) -> Trial:
         """Evaluate a candidate for lane number ``lane`` (Trials.evaluate)."""
         return self.trials.evaluate(files, base=base, author=author, note=note, quick=quick,

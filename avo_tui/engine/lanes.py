@@ -53,9 +53,9 @@ def lane_operators(spec: str, count: int) -> list[str]:
     return [names[k % len(names)] for k in range(count)]
 
 
-def starting_version(session: Session, number: int) -> Version:
+def starting_version(session: Session, number: int) -> Version | None:
     """The version lane ``number`` starts a step from: the head for lane 1, the k-th best
-    (counted round) for lane k."""
+    (counted round) for lane k; None while there is no version yet (the step writes v0)."""
     ranked = list(session.lineage.ranked()) if number > 1 else []
     if not ranked:
         return session.head

@@ -1,13 +1,16 @@
 """Starting a run: settings, the seed kernel, and a new session whose seed is already scored.
 
 The seed is evaluated twice before the session exists: a seed that fails leaves nothing
-behind, and the two scores give the commit gate its first noise measurement.
+behind, and the two scores give the commit gate its first noise measurement. A target with no
+seed (a target file that leaves ``seed`` out) starts a session with no version: the agent's
+first step writes v0 (docs/engine.md, "A run without a seed"); the tuner, which varies a
+version's knobs, is refused (:func:`needs_a_seed`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,17 +211,20 @@ def create_session(
     directory: Path,
     target: TargetSpec,
     settings: RunSettings,
-    files: dict[str, str],
+    files: dict[str, str] | None,
     evaluator: Evaluator,
     on_seed_result: Callable[[EvalResult], None] | None = None,
     seed_note: str | None = None,
 ) -> Session:
     """Score the seed twice, then create the session with that score and the noise seen;
-    ``seed_note`` (which seed and why) goes into its first event."""
+    ``seed_note`` (which seed and why) goes into its first event. ``files`` None: a target
+    with no seed, whose session starts with no version and nothing scored (the agent's first
+    step writes v0; its evaluations measure the hardware and the baselines)."""
     if directory.exists():
         raise StoreError(f"session '{directory.name}' already exists in {directory.parent}")
     results = []
-    for _ in range(2):
+    for _ in range(2 if files is not None else 0):
+        assert files is not None
         result = evaluator.evaluate(files)
         if on_seed_result:
             on_seed_result(result)
@@ -226,25 +232,40 @@ def create_session(
             raise SeedRejected(f"the seed kernel fails on {target.name}: {result.failure}")
         results.append(result)
     noise = NoiseEstimate(settings.noise_floor_pct)
-    noise.add(results[0].geomean, results[1].geomean)
+    if results:
+        noise.add(results[0].geomean, results[1].geomean)
     session = Session.create(
         directory,
         target=target.ref,
         operator=settings.operator,
         seed_files=files,
-        message=f"seed kernel ({', '.join(sorted(files))})",
-        score=score_of(results[1]),
+        message=f"seed kernel ({', '.join(sorted(files or ()))})",
+        score=score_of(results[1]) if results else None,
         host=evaluator.host(),
         settings=settings.to_doc(),
-        seed_note=seed_note,
+        seed_note=seed_note if files is not None else NO_SEED_NOTE,
         target_file=target_file_meta(target),
     )
-    session.set_state(
-        announce=False,
-        usage=Usage().to_doc(),
-        noise=noise.to_doc(),
-        baselines=evaluator.baselines,
-        hardware=dict(results[1].hardware),
-    )
+    session.set_state(announce=False, usage=Usage().to_doc(), noise=noise.to_doc(),
+                      baselines=evaluator.baselines)
+    if results:  # with no seed, the first evaluation measures the hardware
+        session.set_state(announce=False, hardware=dict(results[1].hardware))
     evaluator.baselines_changed = False
     return session
+
+
+# What `avo targets check`, a new session's first event and its first screen say of a target
+# with no seed.
+NO_SEED_NOTE = ("no seed: a run with the agent (--operator agent) writes version 0 at its "
+                "first step; the tuner needs a seed (the target file's seed=)")
+
+
+def needs_a_seed(target: TargetSpec, operators: Sequence[str]) -> str | None:
+    """Why a run of ``operators`` cannot start a session of ``target`` that has no version (a
+    target with no seed, or a session of one before the agent's first commit), in one line;
+    None where it can: the tuner varies the knobs of a version, and only the agent writes v0."""
+    if "tuner" not in operators:
+        return None
+    return (f"target {target.name} has no seed, and the tuner varies the knobs of a version: "
+            "write a seed kernel (the target file's seed=) or run the agent (--operator "
+            "agent), which writes version 0 at its first step")

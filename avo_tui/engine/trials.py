@@ -57,7 +57,7 @@ class Trials:
     # -- evaluation -------------------------------------------------------------------------------
 
     def evaluate(
-        self, files: dict[str, str], *, base: str, author: str, lane: Lane, note: str = "",
+        self, files: dict[str, str], *, base: str | None, author: str, lane: Lane, note: str = "",
         quick: bool = False, idea: str | None = None, labelled: bool = True,
     ) -> Trial:
         """Evaluate a candidate and record it as an attempt (the supervisor watches).
@@ -128,6 +128,10 @@ class Trials:
         text = f"{score_words(stored)}{result.ratio_words()}"
         if quick:
             return Outcome.CHECKED, _with_notes(f"quick grid: {text}", result)
+        if best is None and not len(self.books.session.lineage):  # a first reading alone
+            return Outcome.PROMISING, _with_notes(
+                f"{text}; no version yet, nothing to compare it with: a commit makes it v0",
+                result)
         if best is None or best.score is None or not best.score.gmean:
             return Outcome.PROMISING, _with_notes(text, result)
         compared_with = beside if beside is not None and paired_of(result) else best
@@ -148,7 +152,8 @@ class Trials:
             lane.redirect = reason
 
     def _measure(
-        self, files: dict[str, str], base: str, author: str, *, lane: Lane, quick: bool = False,
+        self, files: dict[str, str], base: str | None, author: str, *, lane: Lane,
+        quick: bool = False,
         incumbent: Version | None = None, gate: GatePlan | None = None,
         beside_best: bool = False,
     ) -> tuple[EvalResult, Version | None]:
@@ -247,7 +252,8 @@ class Trials:
         lane.answer = None
         resumed = lane.base and lane.base in session.lineage and session.draft(lane.draft)
         if not resumed:
-            lane.base = starting_version(session, lane.number).id
+            start = starting_version(session, lane.number)
+            lane.base = start.id if start else None  # None: no version yet, the step writes v0
         self.books.save()
 
     def commit(self, trial: Trial, message: str, author: str, lane: Lane,
@@ -275,7 +281,9 @@ class Trials:
                 best = books.session.best()
                 moved = lane.best_at_start if best and best.id != lane.best_at_start else None
                 hashes = books.session.store_files(trial.files)
-                identical = [v.id for v in (books.session.version(trial.attempt.base), best)
+                base = trial.attempt.base
+                built_on = books.session.version(base) if base else None
+                identical = [v.id for v in (built_on, best)
                              if v and v.files == hashes] or self._held_suspects_with(hashes)
                 refused = books.gate.refusal(trial, best, moved, identical)
                 if refused:

@@ -110,8 +110,9 @@ class LineageContext(Protocol):
     def session(self) -> SessionView:
         """The lineage, attempts and files, read-only: only ``commit`` (the gate) writes."""
         ...
-    def head(self) -> Version:
-        """The version this step builds on."""
+    def head(self) -> Version | None:
+        """The version this step builds on; None while the session has no version yet (a
+        target with no seed: this step writes v0)."""
         ...
     def best(self) -> Version | None: ...
     @property
@@ -185,11 +186,12 @@ class EvaluationContext(Protocol):
     """Scoring candidates, asking the gate to commit them, and paying for the step."""
 
     def evaluate(
-        self, files: dict[str, str], *, base: str, note: str = "", quick: bool = False,
+        self, files: dict[str, str], *, base: str | None, note: str = "", quick: bool = False,
         idea: str | None = None,
     ) -> Trial:
-        """Score a candidate (``quick``: on the quick grid, outcome ``checked`` at best);
-        ``idea`` says what the candidate tries."""
+        """Score a candidate built on version ``base`` (None: on none, a first version);
+        ``quick``: on the quick grid, outcome ``checked`` at best; ``idea`` says what the
+        candidate tries."""
         ...
     def commit(self, trial: Trial, message: str, transcript: str | None = None) -> Version | None:
         """Re-evaluate ``trial`` independently; commit it if the gate accepts. None if not."""

@@ -25,7 +25,7 @@ from typing import Protocol
 from ..evaluation import contract
 from ..evaluation.candidate import apply_knobs
 from ..evaluation.contract import ContractError, Knob
-from ..store import Outcome, Version
+from ..store import NO_VERSION_YET, Outcome, Version
 from ..store.blobs import blob_hash
 from ..store.view import SessionView
 from .hints import KnobRequest, declared_knobs, read_knob_request, refusal
@@ -70,6 +70,9 @@ class Tuner:
     def step(self, ctx: TunerContext) -> StepResult:
         self._catch_up(ctx)
         head = ctx.head()
+        if head is None:  # `avo run` refuses the tuner before this; a lane of a mixed run ends
+            return StepResult(f"{NO_VERSION_YET}; the tuner varies the knobs of a version, so "
+                              "it has nothing to start from", exhausted=True)
         files = ctx.session.read_files(head)
         knobs = _declared_knobs(files)
         if not knobs:

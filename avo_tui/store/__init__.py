@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     )
     from .lineage import Lineage
     from .models import (
+        NO_VERSION_YET,
         NOT_FAILURES,
         TO_THE_GATE,
         Attempt,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
         Score,
         Suspect,
         Version,
+        base_label,
     )
     from .payloads import (
         PAYLOAD_TYPES,
@@ -86,8 +88,8 @@ _WHERE = {
     ), "errors"),
     "Lineage": "lineage",
     **dict.fromkeys((
-        "NOT_FAILURES", "TO_THE_GATE", "Attempt", "Event", "EventKind", "Outcome", "Score",
-        "Suspect", "Version",
+        "NO_VERSION_YET", "NOT_FAILURES", "TO_THE_GATE", "Attempt", "Event", "EventKind",
+        "Outcome", "Score", "Suspect", "Version", "base_label",
     ), "models"),
     **dict.fromkeys((
         "PAYLOAD_TYPES", "AttemptPayload", "BenchmarkPayload", "CommitPayload", "CompilePayload",
@@ -115,6 +117,7 @@ if not TYPE_CHECKING:  # mypy reads the imports above, and so still checks every
 __all__ = [
     "MOST_LANES",
     "NOT_FAILURES",
+    "NO_VERSION_YET",
     "PAYLOAD_TYPES",
     "SCHEMA_VERSION",
     "TO_THE_GATE",
@@ -173,6 +176,7 @@ __all__ = [
     "VersionDiff",
     "append_payload",
     "apply_repair",
+    "base_label",
     "diff_files",
     "payload_of",
     "plan_repair",

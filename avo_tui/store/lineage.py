@@ -67,9 +67,11 @@ class Lineage:
 
     @property
     def last_commit(self) -> float | None:
-        """When the newest version was committed; None while the seed is the only one."""
+        """When the newest version was committed; None while the seed is the only one (or
+        there is none: a target with no seed, before the agent's v0)."""
         last = self.last
-        return last.created if last is not None and last.parent is not None else None
+        return last.created if last is not None and (
+            last.parent is not None or last.author != "seed") else None
 
     def get(self, vid: str) -> Version:
         try:
@@ -77,8 +79,9 @@ class Lineage:
         except KeyError:
             raise UnknownVersion(vid, self._versions) from None
 
-    def root(self) -> Version:
-        return next(iter(self._versions.values()))
+    def root(self) -> Version | None:
+        """v0; None while there is no version yet (a target with no seed)."""
+        return next(iter(self._versions.values()), None)
 
     def children(self, vid: str) -> list[Version]:
         self.get(vid)

@@ -7,6 +7,15 @@ from enum import StrEnum
 from typing import Any
 
 AUTHORS = ("seed", "agent", "tuner", "operator")
+# What every view says of a session whose target has no seed, before the agent's first commit
+# (its head is None): docs/engine.md, "A run without a seed".
+NO_VERSION_YET = "no version yet: the agent writes v0"
+
+
+def base_label(base: str | None) -> str:
+    """How a view names the version a record was built on: ``-`` for none (a candidate for
+    v0, before the session had a version), as the lineage's parent column names v0's."""
+    return "-" if base is None else base
 
 
 class EventKind(StrEnum):
@@ -133,7 +142,7 @@ class Attempt:
     """A candidate that an operator evaluated, committed or not. Failed directions stay here."""
 
     id: str
-    base: str  # the version it started from
+    base: str | None  # the version it started from; None: none yet (it would be v0)
     author: str
     files: dict[str, str]
     outcome: str  # an Outcome, or the kind of the failure (compile, incorrect, timeout ...)
@@ -173,7 +182,7 @@ class Suspect:
     version) or rejects it. Pending suspects live in the run state under ``suspects``."""
 
     attempt: str  # the re-evaluation's attempt id; its files, score and log are the suspect's
-    base: str
+    base: str | None  # the version it was built on; None: none yet (it would be v0)
     author: str
     message: str  # the commit message the operator (agent or tuner) asked for
     flags: tuple[str, ...]

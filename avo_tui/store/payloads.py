@@ -134,7 +134,7 @@ class AttemptPayload(Payload):
     KIND = EventKind.ATTEMPT
     attempt: str
     outcome: str
-    base: str = ""
+    base: str | None = ""  # None: built on no version (there was none yet)
     detail: str = ""
     lane: int | None = None  # the lane it came from, in a run of several lanes
 
@@ -145,7 +145,7 @@ class CommitPayload(Payload):
 
     KIND = EventKind.COMMIT
     version: str
-    parent: str
+    parent: str | None  # None: v0 of a target with no seed, written by the agent
     author: str
     gmean: float | None
     message: str = ""
@@ -319,7 +319,7 @@ class ResearchPayload(Payload):
     KIND = EventKind.RESEARCH
     action: Literal["record", "review"]
     step: int
-    base: str
+    base: str | None  # None: the step began with no version yet (and wrote v0, or tried)
     outcome: str
     ideas: tuple[str, ...] = ()
     lines_added: int = 0

@@ -33,7 +33,7 @@ class InFlight:
     """The candidate being evaluated: saved before the evaluation starts, cleared after, so
     a run that died during it can record it as an ``interrupted`` attempt."""
 
-    base: str
+    base: str | None  # the version it was built on; None: none yet (the first version)
     author: str
     files: Mapping[str, str]  # file name -> blob hash
     started: float
@@ -94,7 +94,9 @@ class RunState:
     """The session's ``state`` document. Read it with :meth:`from_doc` (``session.state``);
     the engine writes it field by field with ``Session.set_state``."""
 
-    head: str = "v0"
+    # The version the next commit builds on; None: no version yet (a target with no seed,
+    # whose first version the agent writes: docs/engine.md, "A run without a seed").
+    head: str | None = "v0"
     status: str = "unknown"  # new, running, paused, stopped, finished, interrupted, crashed
     reason: str = ""  # why the run has that status
     step: int = 0  # steps done

@@ -99,7 +99,7 @@ class Session(SessionWriting):
         *,
         target: str,
         operator: str,
-        seed_files: Mapping[str, str],
+        seed_files: Mapping[str, str] | None,
         message: str = "seed kernel",
         score: Score | None = None,
         host: Mapping[str, Any] | None = None,
@@ -110,7 +110,10 @@ class Session(SessionWriting):
         **storage_options: Any,
     ) -> Session:
         """Create a session whose lineage starts at ``v0`` made of ``seed_files``;
-        ``seed_note`` says in its first event which seed that is and why. ``target_file``
+        ``seed_note`` says in its first event which seed that is and why. ``seed_files`` None:
+        a target with no seed, whose session starts with no version (its head None) until
+        the agent's first commit writes ``v0`` (docs/engine.md, "A run without a seed").
+        ``target_file``
         ({path, sha256}) is kept for a target that is a user's file, so a resume can tell it
         changed.
 
@@ -118,8 +121,8 @@ class Session(SessionWriting):
         renamed into place.
         """
         check_session_name(directory.name)
-        if not seed_files:
-            raise StoreError("a session needs at least one seed file")
+        if seed_files is not None and not seed_files:
+            raise StoreError("a session needs at least one seed file, or none at all (None)")
         if directory.exists():
             raise SessionExists(f"session '{directory.name}' already exists in {directory.parent}")
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +161,7 @@ class Session(SessionWriting):
         staging: Path,
         target: str,
         operator: str,
-        seed_files: Mapping[str, str],
+        seed_files: Mapping[str, str] | None,
         message: str,
         score: Score | None,
         host: Mapping[str, Any] | None,
@@ -187,13 +190,15 @@ class Session(SessionWriting):
             }
             if target_file is not None:
                 meta["target_file"] = dict(target_file)
-            files = session.store_files(seed_files)
-            seed = Version("v0", None, "seed", message, files, score, now)
+            seed = None if seed_files is None else Version(
+                "v0", None, "seed", message, session.store_files(seed_files), score, now)
             with session._write():
                 session._db.table(META).insert(Document(meta, doc_id=1))
                 session._db.table(STATE).insert(Document(
-                    {"head": "v0", "status": "new", STATE_VERSION_KEY: STATE_VERSION}, doc_id=1))
-                session._insert_version(seed)
+                    {"head": seed.id if seed else None, "status": "new",
+                     STATE_VERSION_KEY: STATE_VERSION}, doc_id=1))
+                if seed is not None:
+                    session._insert_version(seed)
                 session._insert_payload(SessionPayload("created", target=target, seed=seed_note))
             session._keep_facts(force=True)
             return session
@@ -284,9 +289,10 @@ class Session(SessionWriting):
         parent: str | None = None,
         lane: int | None = None,
     ) -> Version:
-        """Add the next version as a child of ``parent`` (default: the head) and move the head
-        to it. ``state``: run-state fields written in the same transaction (the engine's usage,
-        which says what the version's cost covered, so that no crash can count a cost twice).
+        """Add the next version as a child of ``parent`` (default: the head; with no version
+        yet, ``v0``, the root) and move the head to it. ``state``: run-state fields written in
+        the same transaction (the engine's usage, which says what the version's cost covered,
+        so that no crash can count a cost twice).
         ``lane``: the lane that proposed it, in a run of several, whose ``parent`` is the
         version it built on, which another lane's commit may have left behind the head."""
         self._check_writable()
@@ -299,7 +305,7 @@ class Session(SessionWriting):
 
     def _insert_commit(
         self,
-        parent: Version,
+        parent: Version | None,
         files: Mapping[str, str],
         hashes: dict[str, str],
         author: str,
@@ -313,10 +319,11 @@ class Session(SessionWriting):
     ) -> Version:
         last = self.lineage.last
         number = last.number + 1 if last else 0
-        stat = diff_files(self.read_files(parent), files, parent.id, version_id(number))
+        before = self.read_files(parent) if parent else {}
+        stat = diff_files(before, files, parent.id if parent else "", version_id(number))
         version = Version(
             version_id(number),
-            parent.id,
+            parent.id if parent else None,
             author,
             message,
             hashes,
@@ -332,7 +339,7 @@ class Session(SessionWriting):
         self._insert_version(version)
         self._set_state(**(state or {}), head=version.id)
         self._insert_payload(
-            CommitPayload(version.id, parent.id, author, score.gmean if score else None,
+            CommitPayload(version.id, version.parent, author, score.gmean if score else None,
                           message, lane=lane),
         )
         return version
@@ -341,7 +348,7 @@ class Session(SessionWriting):
         self,
         files: Mapping[str, str],
         *,
-        base: str,
+        base: str | None,
         author: str,
         outcome: str,
         detail: str = "",
@@ -353,7 +360,8 @@ class Session(SessionWriting):
         lane: int | None = None,
         kernel: str | None = None,
     ) -> Attempt:
-        """Record an evaluated candidate, whatever its outcome. ``log``/``transcript`` are texts;
+        """Record an evaluated candidate, whatever its outcome; ``base`` is the version it was
+        built on (None: none yet, the first version). ``log``/``transcript`` are texts;
         ``lane``: the lane that evaluated it, in a run of several; ``kernel``: what it compiled
         to (its kernel identity), if it was built."""
         attempt = replace(self._new_attempt(files, base, author, outcome, detail, score, log,
@@ -364,7 +372,7 @@ class Session(SessionWriting):
     def _new_attempt(
         self,
         files: Mapping[str, str],
-        base: str,
+        base: str | None,
         author: str,
         outcome: str,
         detail: str,
@@ -375,7 +383,8 @@ class Session(SessionWriting):
     ) -> Attempt:
         """The attempt to insert, its blobs stored; its id is given when it is inserted."""
         self._check_writable()
-        self.lineage.get(base)
+        if base is not None:
+            self.lineage.get(base)
         hashes = self.store_files(files)
         log_hash = self.blobs.put(log) if log is not None else None
         transcript_hash = self.blobs.put(transcript) if transcript is not None else None
@@ -397,7 +406,7 @@ class Session(SessionWriting):
         self,
         files: Mapping[str, str],
         *,
-        base: str,
+        base: str | None,
         author: str,
         message: str,
         flags: Sequence[str],
@@ -440,7 +449,8 @@ class Session(SessionWriting):
         files = {name: self.blobs.get_text(h) for name, h in attempt.files.items()}
 
         def write() -> Version:
-            version = self._insert_commit(self.version(attempt.base), files, attempt.files,
+            parent = self.version(attempt.base) if attempt.base else None
+            version = self._insert_commit(parent, files, attempt.files,
                                           attempt.author, message, attempt.score, attempt.id,
                                           cost_usd, tokens, state, attempt.lane)
             self._resolve(SuspectPayload("approved", attempt_id, version=version.id))
@@ -467,9 +477,10 @@ class Session(SessionWriting):
 
         def write() -> Version:
             target = self.version(ref)
-            previous = self.head.id
+            previous = self.head
+            assert previous is not None, "a version to roll back to is a lineage with a head"
             self._set_state(head=target.id)
-            self._insert_payload(RollbackPayload(previous, target.id))
+            self._insert_payload(RollbackPayload(previous.id, target.id))
             return target
 
         return self._writing(write)

@@ -20,7 +20,7 @@ from .diff import VersionDiff, diff_files
 from .errors import DamagedSession, NewerSchema, StoreError, UnknownVersion
 from .journal_storage import JournalStorage, parse_segment_name, segment_name
 from .lineage import Lineage
-from .models import Attempt, Event, Suspect, Version
+from .models import NO_VERSION_YET, Attempt, Event, Suspect, Version
 from .run_state import RESCORED, Rescored, RunState, rescored_of
 
 SCHEMA_VERSION = 1
@@ -90,7 +90,9 @@ class SessionReading:
                     rescored = self._rescored.get(version.id)
                     self.lineage.add(replace(version, score=rescored.score) if rescored
                                      else version)
-        if len(self.lineage) == 0:
+        if len(self.lineage) == 0 and self.state.get("head", "v0") is not None:
+            # A head of None is a session with no version yet (a target with no seed), which
+            # the agent's first commit gives its v0; any other session has its seed's.
             raise DamagedSession(self._storage.base_path, "it holds no versions")
 
     def _take_rescores(self) -> None:
@@ -141,8 +143,11 @@ class SessionReading:
         return RunState.from_doc(self.state)
 
     @property
-    def head(self) -> Version:
-        return self.lineage.get(self.state["head"])
+    def head(self) -> Version | None:
+        """The version the next commit builds on; None while the session has no version yet
+        (a target with no seed: the agent writes v0, NO_VERSION_YET)."""
+        head = self.state.get("head")
+        return None if head is None else self.lineage.get(head)
 
     def best(self) -> Version | None:
         return self.lineage.best()
@@ -151,7 +156,10 @@ class SessionReading:
         """A version by id, or ``head``, or ``best`` (the best scored one)."""
         with self._mutex:
             if ref == "head":
-                return self.head
+                head = self.head
+                if head is None:
+                    raise UnknownVersion("head", (), NO_VERSION_YET)
+                return head
             if ref == "best":
                 best = self.lineage.best()
                 if best is None:
@@ -159,7 +167,7 @@ class SessionReading:
                         "best",
                         (),
                         "no version has a score yet, so there is no 'best'; "
-                        "name a version id or 'head'",
+                        "name a version id or 'head'" if len(self.lineage) else NO_VERSION_YET,
                     )
                 return best
             return self.lineage.get(ref)

@@ -58,7 +58,7 @@ class LineageView:
     def get(self, vid: str) -> Version:
         return self.__lineage.get(vid)
 
-    def root(self) -> Version:
+    def root(self) -> Version | None:
         return self.__lineage.root()
 
     def children(self, vid: str) -> list[Version]:
@@ -130,7 +130,8 @@ class SessionView:
         return LineageView(self.__session.lineage)
 
     @property
-    def head(self) -> Version:
+    def head(self) -> Version | None:
+        """None while the session has no version yet (the agent writes v0)."""
         return self.__session.head
 
     def best(self) -> Version | None:

@@ -43,7 +43,7 @@ from ..engine.client import Delivery, RunClient
 from ..engine.commands import Command, too_long
 from ..engine.inbox import describe
 from ..operators.hints import declared_knobs
-from ..store import StoreError, Version
+from ..store import NO_VERSION_YET, StoreError, Version
 from .fork import fork_session
 from .lane_controls import lane_choice, scope
 from .messages import (
@@ -160,7 +160,7 @@ class Controls(ViewState):
         self.push_screen(dialog, sent)
         if self.reads is not None:
             self.reads.for_view(dialog, lambda reader: _knobs_read(
-                reader.session.read_files(reader.session.head),
+                reader.session.read_files(head) if (head := reader.session.head) else {},
                 reader.session.meta.get("operator") == "tuner"))
 
     def action_stop(self) -> None:
@@ -238,8 +238,12 @@ class Controls(ViewState):
     def action_edit(self) -> None:
         if self.client_ready() is None or self.reads is None:
             return
+        if self.state.head is None:
+            self.notify(f"{NO_VERSION_YET}: there is no kernel to edit (avo send "
+                        f"{self.session_name} edit PATH sends one of yours)")
+            return
         self.reads.for_view(self, lambda reader: HeadFiles(
-            reader.session.head.id, reader.session.read_files(reader.session.head)))
+            reader.session.version("head").id, reader.session.read_files("head")))
 
     def on_head_files(self, message: HeadFiles) -> None:
         head, files = message.head, message.files
@@ -399,7 +403,11 @@ class Controls(ViewState):
         """A version of the view's lineage by id, ``head`` or ``best``."""
         if ref == "best" and (best := self.lineage.best()) is not None:
             return best
-        return self.lineage.get(self.state.head if ref == "head" else ref)
+        if ref == "head":
+            if self.state.head is None:
+                raise StoreError(NO_VERSION_YET)
+            ref = self.state.head
+        return self.lineage.get(ref)
 
     def action_attempts(self) -> None:
         if self.client_ready() is not None and self.reads is not None:

@@ -101,7 +101,7 @@ class SessionReader:
         self.lock = threading.Lock()
         self._handed = 0  # versions the view has been given
         self._best: str | None = None
-        self._head = ""
+        self._head: str | None = ""
         self._in_flight: str | None = None
         self._plan_lane: int | None = None
         self.lanes = LaneTracker(client.result_host)

@@ -11,7 +11,15 @@ from typing import Any, NamedTuple, Protocol
 
 from rich.markup import escape
 
-from ..store import NOT_FAILURES, Attempt, Outcome, Version, VersionDiff, diff_files
+from ..store import (
+    NOT_FAILURES,
+    Attempt,
+    Outcome,
+    Version,
+    VersionDiff,
+    base_label,
+    diff_files,
+)
 from .ratios import RatioColumn
 
 OUTCOME_STYLES: dict[str, str] = {
@@ -84,7 +92,7 @@ def attempt_cells(attempt: Attempt, ratios: RatioColumn | None = None) -> Attemp
     lines = attempt.detail.splitlines()
     return AttemptCells(
         attempt.id,
-        attempt.base,
+        base_label(attempt.base),
         attempt.author,
         attempt.outcome,
         f"{score.gmean:.4g} {score.unit}" if score and score.gmean else "-",
@@ -127,10 +135,11 @@ def select_attempts(
 
 
 def attempt_diff(source: AttemptSource, attempt: Attempt) -> VersionDiff:
-    """The attempt's files against those of the version it was built on."""
-    base = source.read_files(attempt.base)
+    """The attempt's files against those of the version it was built on (against nothing,
+    for a candidate built on none: before v0)."""
+    base = source.read_files(attempt.base) if attempt.base else {}
     files = {name: source.blobs.get_text(digest) for name, digest in attempt.files.items()}
-    return diff_files(base, files, attempt.base, attempt.id)
+    return diff_files(base, files, base_label(attempt.base), attempt.id)
 
 
 def attempt_log(source: AttemptSource, attempt: Attempt) -> str | None:

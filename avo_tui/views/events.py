@@ -31,6 +31,7 @@ from ..store import (
     SuspectPayload,
     ToolCallPayload,
     UnreadablePayload,
+    base_label,
     payload_of,
 )
 from ..store.clip import clip
@@ -75,7 +76,7 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
         case CommitPayload():
             gmean = f"{payload.gmean:.4g} {unit}" if payload.gmean else "-"
             return (f"[bold green]commit   {escape(payload.version)}[/] from "
-                    f"{escape(payload.parent)} by {escape(payload.author)}: {gmean}  "
+                    f"{escape(base_label(payload.parent))} by {escape(payload.author)}: {gmean}  "
                     f"{escape(payload.message)}")
         case StepPayload():
             cost = (f" (${payload.cost_usd:.3f}, {payload.tokens:,} tokens)"
@@ -117,7 +118,7 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
             lesson = f": {escape(payload.lesson)}" if payload.lesson else ""
             return f"[cyan]learned[/]  step {payload.step} ({escape(payload.outcome)}){lesson}"
         case ResearchPayload():
-            return (f"[cyan]review[/]   of the kernel built on {escape(payload.base)}: "
+            return (f"[cyan]review[/]   of the kernel built on {escape(base_label(payload.base))}: "
                     f"{escape(payload.outcome)}: {escape(payload.final)}")
         case RescorePayload():
             return _rescore_line(payload, unit)

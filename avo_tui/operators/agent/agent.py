@@ -38,7 +38,7 @@ from ...store import (
 )
 from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief, history, instructions, ledger, research
+from . import brief, first_version, history, instructions, ledger, research
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -123,12 +123,13 @@ class _Step:
         self.warned = False
         self.cost_warned = False
         self.ended: str | None = None
-        self.head = ctx.head()
+        self.head = ctx.head()  # None: no version yet, this step writes v0 (first_version.py)
+        self.base = self.head.id if self.head else None
         self.workspace = Workspace(
             ctx.session.directory / workspace_folder(ctx.lane), agent.knowledge,
             self.settings.max_write_bytes,
         )
-        self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.head.id,
+        self.tools = Toolbox(ctx, self.workspace, agent.knowledge, base=self.base,
                              transcript=self.transcript,
                              reviewer=self._review,
                              review_every_commit=self.settings.review_commits,
@@ -141,7 +142,8 @@ class _Step:
         failed = finished = False
         try:
             if not self._resume():
-                self.workspace.reset(self.ctx.session.read_files(self.head))
+                self.workspace.reset(self._base_files() if self.head
+                                     else first_version.skeleton(self.ctx.target))
                 self._open()
             summary, committed = self._converse()
             finished = summary not in UNANSWERABLE and not summary.startswith(OVER_COST)
@@ -170,8 +172,9 @@ class _Step:
         try:
             record = research.record(
                 self.tools.log, step=self.ctx.step_number, outcome=outcome,
-                files=self.workspace.files(), base_files=self.ctx.session.read_files(self.head),
-                base_score=self.head.score, final=summary, lesson=debrief.lesson,
+                files=self.workspace.files(), base_files=self._base_files(),
+                base_score=self.head.score if self.head else None, final=summary,
+                lesson=debrief.lesson,
                 summary=debrief.summary or "", notes=tuple(self.tools.noted))
             self.ctx.announce(record)
 
@@ -201,6 +204,10 @@ class _Step:
         except Exception as error:  # the record is worth less than the step it describes
             self.ctx.announce(ErrorPayload(f"the step's research record was not kept: {error!r}",
                                            _clip(traceback.format_exc(), 4000)))
+
+    def _base_files(self) -> dict[str, str]:
+        """The files of the version the step built on; none before v0."""
+        return self.ctx.session.read_files(self.head) if self.head else {}
 
     def _outcome(self, summary: str, committed: Version | None) -> str:
         if committed is not None:
@@ -243,7 +250,7 @@ class _Step:
             return f"(the review failed: {error}; verify the checklist yourself)"
         ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
         verdict = turn.text or "(the reviewer said nothing)"
-        ctx.announce(ResearchPayload("review", ctx.step_number, self.head.id,
+        ctx.announce(ResearchPayload("review", ctx.step_number, self.base,
                                      research.verdict_of(verdict),
                                      final=_clip(verdict, research.MAX_FINAL_CHARS)))
         return verdict
@@ -275,7 +282,7 @@ class _Step:
         """Keep the conversation as it stands after a completed turn (see the module doc)."""
         self.ctx.save_conversation({
             "format": CONVERSATION_FORMAT,
-            "head": self.head.id,
+            "head": self.base,
             "messages": self.messages,
             "turns": self.turns,
             "usage": self.usage.to_doc(),
@@ -293,7 +300,7 @@ class _Step:
         saved = self.ctx.saved_conversation()
         if not saved:
             return False
-        usable = (saved.get("format") == CONVERSATION_FORMAT and saved.get("head") == self.head.id
+        usable = (saved.get("format") == CONVERSATION_FORMAT and saved.get("head") == self.base
                   and _is_conversation(saved.get("messages")))
         if not usable:
             self.ctx.announce(ErrorPayload("the saved conversation of an interrupted step "
@@ -307,7 +314,7 @@ class _Step:
         self.warned = bool(saved.get("warned"))
         self.guidance = saved.get("guidance")
         self.workspace.reset({str(k): str(v) for k, v in (saved.get("files") or {}).items()})
-        self.tools.log = research.StepLog.from_doc(self.head.id, saved.get("tried"),
+        self.tools.log = research.StepLog.from_doc(self.base, saved.get("tried"),
                                                    self.ctx.session)
         self.tools.noted = [n for n in saved.get("noted") or [] if isinstance(n, str)]
         done = len(self.turns)

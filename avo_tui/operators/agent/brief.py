@@ -17,8 +17,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ...store import NO_VERSION_YET
 from ..protocol import Spending, StepContext
-from . import bar, ledger, report, research, stronger
+from . import bar, first_version, ledger, report, research, stronger
 from .notes import NOTES_KEPT, stored_notes
 from .outline import outline
 from .settings import AgentSettings
@@ -119,17 +120,19 @@ def step_brief(
     session = ctx.session
     head, unit = ctx.head(), ctx.target.unit
     memory = ctx.memory()
-    files = session.read_files(head)
+    files = session.read_files(head) if head else {}
     sections: dict[str, Section] = {
         # The guidance comes first: it holds for every step.
         "guidance": lambda n: report.clip(
             "## Standing guidance from the operator (holds until cleared)\n"
             f"{ctx.guidance}", n) if ctx.guidance else "",
-        "best": lambda n: report.clip(_best(ctx), n),
+        "best": lambda n: report.clip(_best(ctx), n) if head else first_version.section(
+            ctx.target, ctx.commit_bar(), n),
         "budget": lambda n: report.clip(
             "## Budget\n" + budget_line(ctx.spending(), turn=None, max_turns=max_turns,
                                         max_step_cost=max_step_cost), n),
-        "files": lambda n: report.clip(_files(files), n),
+        "files": lambda n: report.clip(_files(files), n) if head else first_version.reference(
+            ctx.target, n),
         "summary": lambda n: _summary(memory, n, "## Running summary of the search"),
         "research": lambda n: _research(memory, n, "## Research log (newest last)"),
         "ledger": lambda n: _ledger(memory, n),
@@ -137,7 +140,8 @@ def step_brief(
         "lineage": lambda n: report.clip(
             f"## Lineage ({len(session.lineage)} versions, latest "
             f"{min(RECENT_VERSIONS, len(session.lineage))})\n"
-            + report.versions_table(session, unit, RECENT_VERSIONS, ctx.baselines()), n),
+            + report.versions_table(session, unit, RECENT_VERSIONS, ctx.baselines()), n)
+        if len(session.lineage) else "",
         "attempts": lambda n: report.clip(
             "## Recent attempts\n" + report.attempts_table(
                 session.recent_attempts(RECENT_ATTEMPTS), report.pending(session)), n),
@@ -149,8 +153,10 @@ def step_brief(
         "hints": lambda n: report.clip(HINTS_HEADING + _bullets(hints, n - len(HINTS_HEADING)),
                                        n) if hints else "",
     }
-    parts = [f"# Step brief (step {ctx.step_number})\nThe workspace holds {head.id} (the "
-             "head), your starting point." if lane is None else _lane_opening(ctx, head.id, lane),
+    start = (f"The workspace holds {head.id} (the head), your starting point." if head
+             else first_version.opening(ctx.target))
+    parts = [f"# Step brief (step {ctx.step_number})\n{start}" if lane is None
+             else _lane_opening(ctx, start, lane),
              *lay_out(sections, SHARES, budget),
              "Plan (update_plan), then work. Stop when you have committed or when nothing "
              "more is worth trying in this step."]
@@ -193,14 +199,15 @@ def step_rate(spent: Spending) -> str:
 
 
 def _lane_opening(ctx: StepContext, start: str, lane: tuple[int, int]) -> str:
+    """``start``: where this lane starts, said as a lane of one would say it."""
     number, count = lane
-    where = "the head" if number == 1 else "one of the best versions"
+    if number > 1 and ctx.head() is not None:
+        start = start.replace("(the head)", "(one of the best versions)")
     return (f"# Step brief (step {ctx.step_number}, lane {number} of {count})\n"
             f"You are lane {number} of {count}: {count} operators work on this lineage at the "
-            "same time, each from its own starting version. The workspace holds "
-            f"{start} ({where}), your starting point. Another lane may commit while you work: "
-            "the gate always judges your kernel against the best at that moment, and tells you "
-            "when the best moved.")
+            f"same time, each from its own starting version. {start} Another lane may commit "
+            "while you work: the gate always judges your kernel against the best at that "
+            "moment, and tells you when the best moved.")
 
 
 def _files(files: dict[str, str]) -> str:
@@ -354,6 +361,8 @@ def _best_code(ctx: StepContext) -> str:
     """The best kernel's outline and the change that made it the best."""
     session = ctx.session
     best = ctx.best() or ctx.head()
+    if best is None:
+        return f"No kernel yet ({NO_VERSION_YET}): every candidate so far is in the attempts."
     text = "The best kernel, " + best.id + ":\n" + "\n".join(
         outline(name, source) for name, source in session.read_files(best).items())
     if best.parent:

@@ -22,16 +22,18 @@ REGRESSION = 0.01  # a shape slower by more than this is listed
 def checklist(ctx: StepContext, trial: Trial) -> str:
     session = ctx.session
     head = ctx.head()  # the version the step built on (another lane may have moved the head)
-    diff = diff_files(session.read_files(head), trial.files, head.id, "workspace")
+    before = session.read_files(head) if head else {}  # none: the kernel would be v0
+    diff = diff_files(before, trial.files, head.id if head else "nothing", "workspace")
+    change = (f"1. The change against the head {head.id} (+{diff.added}/-{diff.removed} lines):"
+              if head else f"1. The kernel, written from nothing: it would be v0 (+{diff.added} "
+              "lines):")
     parts = [
         "Nothing was submitted yet. Verify this kernel, then call commit again to submit it "
         "(or fix what you find and evaluate again).",
-        f"1. The change against the head {head.id} (+{diff.added}/-{diff.removed} lines):\n"
-        + (report.clip(diff.text, MAX_DIFF_CHARS) or "(no change)"),
+        f"{change}\n" + (report.clip(diff.text, MAX_DIFF_CHARS) or "(no change)"),
         "2. Per shape:\n" + _per_shape(ctx, trial.score),
         "3. Synchronisation the change adds or removes (a barrier, fence or wait dropped is "
-        "a race the check may miss):\n" + ("\n".join(sync_audit(session.read_files(head),
-                                                                trial.files))
+        "a race the check may miss):\n" + ("\n".join(sync_audit(before, trial.files))
                                            or "none"),
         "4. The rules in your instructions: the same math on every shape (nothing keyed to "
         "the tested sizes), every key the mask admits, within the tolerance on every input, "
@@ -49,7 +51,8 @@ def _per_shape(ctx: StepContext, score: Score | None) -> str:
     lines = []
     head, best = ctx.head(), ctx.best()
     for role, other in (("the head", head), ("the best", best)):
-        if other is None or other.score is None or (role == "the best" and other.id == head.id):
+        if other is None or other.score is None or (
+                role == "the best" and head is not None and other.id == head.id):
             continue
         slower = report.regressions(score, other.score, REGRESSION)
         lines.append(f"against {other.id} ({role}): {report.shape_change(score, other.score)}")

@@ -15,17 +15,20 @@ from .workspace import ToolError
 def report(ctx: LineageContext, files: dict[str, str], against: str | None,
            score: Score | None) -> str:
     """The mix of ``files``' main loop beside ``against``'s (default: the best, else the
-    head), and ``score`` (default: the head's) as a percent of the measured bf16 peak."""
-    other = ctx.session.version(against) if against else (ctx.best() or ctx.head())
+    head), and ``score`` (default: the head's) as a percent of the measured bf16 peak. With no
+    version yet (the step writes v0), the kernel's own mix alone."""
+    head = ctx.head()
+    other = ctx.session.version(against) if against else (ctx.best() or head)
     mine = loop_mix(ctx, files)
     if mine is None:
         raise ToolError("the kernel's SASS has no loop to count")
     try:
-        theirs = loop_mix(ctx, ctx.session.read_files(other))
+        theirs = loop_mix(ctx, ctx.session.read_files(other)) if other else None
     except ToolError:
         theirs = None  # the comparison is worth less than the kernel's own mix
-    text = sass.describe(mine, theirs, other.id)
-    return "\n".join(p for p in (text, of_peak(ctx, score or ctx.head().score)) if p)
+    text = sass.describe(mine, theirs, other.id if other else "")
+    return "\n".join(p for p in (text, of_peak(ctx, score or (head.score if head else None)))
+                     if p)
 
 
 def loop_mix(ctx: LineageContext, files: dict[str, str]) -> sass.Mix | None:

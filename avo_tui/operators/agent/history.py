@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...store import ResearchPayload, StoreError
+from ...store import ResearchPayload, StoreError, base_label
 from ...store.view import SessionView
 from . import ledger, report
 from .notes import stored_notes
@@ -90,7 +90,7 @@ class HistoryIndex:
                 attempt = session.attempt(f"a{number}")
             except StoreError:  # a damaged record hides nothing else
                 continue
-            text = (f"{attempt.id} from {attempt.base} {attempt.outcome}: "
+            text = (f"{attempt.id} from {base_label(attempt.base)} {attempt.outcome}: "
                     + (f"idea: {attempt.idea} | " if attempt.idea else "") + attempt.detail)
             self._add(Entry(report.clip(text, ATTEMPT_CHARS), attempt=attempt.id), text)
         self._attempts = count
@@ -101,12 +101,13 @@ class HistoryIndex:
         step, lane = record.step, f" (lane {record.lane})" if record.lane else ""
         for idea in record.ideas:  # "a12 slower: the idea"
             self.step_of.setdefault(idea.split(" ", 1)[0], step)
-        head = f"step {step}{lane} from {record.base}: {record.outcome}"
+        base = base_label(record.base)
+        head = f"step {step}{lane} from {base}: {record.outcome}"
         measured = record.change or "nothing timed against its base"
         lines = [head]
         if record.lesson:
             lines.append(f"  lesson: {record.lesson}")
-            self.lessons[step].append(f"step {step} from {record.base}: {record.lesson} "
+            self.lessons[step].append(f"step {step} from {base}: {record.lesson} "
                                       f"(measured: {measured})")
         elif record.final:
             lines.append(f"  last words: {record.final}")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ...evaluation import EvalResult
 from ...evaluation.toolchains import Diagnostic
-from ...store import Attempt, Score, Version
+from ...store import Attempt, Score, Version, base_label
 from ...store.view import SessionView
 from . import bar
 
@@ -132,7 +132,7 @@ def _percent(new: float, old: float) -> str:
     return f"{100 * (new / old - 1):+.1f}%" if old else "-"
 
 
-def version_line(version: Version, head: str, best: str | None,
+def version_line(version: Version, head: str | None, best: str | None,
                  parent: Version | None = None, column: bar.RatioColumn | None = None) -> str:
     """The version in one row of versions_table; its ratio is ``column``'s (to the strongest
     baseline, bar.py), else its score's own."""
@@ -207,7 +207,8 @@ def attempt_detail(session: SessionView, attempt: Attempt,
                    baselines: dict[str, dict[str, float]]) -> str:
     """One attempt: what it tried, its outcome, its score per shape against the version it
     was built on and the best, and its files."""
-    lines = [f"{attempt.id} from {attempt.base} by {attempt.author}: {attempt.outcome}"
+    lines = [f"{attempt.id} from {base_label(attempt.base)} by {attempt.author}: "
+             f"{attempt.outcome}"
              + (f" (became {attempt.version})" if attempt.version else "")]
     if attempt.idea:
         lines.append(f"idea: {attempt.idea}")
@@ -250,7 +251,7 @@ def attempts_table(attempts: list[Attempt], pending: frozenset[str] = frozenset(
     if not attempts:
         return "no attempts yet"
     return "\n".join(
-        f"{a.id:<6} from {a.base:<5} {a.author:<8} {a.outcome:<14} "
+        f"{a.id:<6} from {base_label(a.base):<5} {a.author:<8} {a.outcome:<14} "
         + ("[held: pending the operator's review] " if a.id in pending else "")
         + (f"idea: {a.idea[:100]} | " if a.idea else "")
         + a.detail[:160]
@@ -283,6 +284,6 @@ def held_suspect(session: SessionView, attempt: Attempt) -> str:
     )
 
 
-def _marks(session: SessionView) -> tuple[str, str | None]:
-    best = session.best()
-    return session.head.id, best.id if best else None
+def _marks(session: SessionView) -> tuple[str | None, str | None]:
+    head, best = session.head, session.best()
+    return head.id if head else None, best.id if best else None

@@ -21,7 +21,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...store import Attempt, Outcome, PayloadError, ResearchPayload, Score, StoreError, diff_files
+from ...store import (
+    Attempt,
+    Outcome,
+    PayloadError,
+    ResearchPayload,
+    Score,
+    StoreError,
+    base_label,
+    diff_files,
+)
 from ...store.view import SessionView
 from . import report
 
@@ -59,7 +68,7 @@ class StepLog:
     """What the harness sees of a step as it goes: every evaluation and its idea. It is saved
     with the conversation (``to_doc``), so a step resumed after a crash keeps what it tried."""
 
-    base: str
+    base: str | None  # None: the step began with no version (it writes v0)
     tried: list[tuple[str, Attempt]] = field(default_factory=list)  # (idea, attempt)
 
     def add(self, idea: str, attempt: Attempt) -> None:
@@ -83,7 +92,7 @@ class StepLog:
         return [[idea, attempt.id] for idea, attempt in self.tried]
 
     @classmethod
-    def from_doc(cls, base: str, doc: object, session: SessionView) -> StepLog:
+    def from_doc(cls, base: str | None, doc: object, session: SessionView) -> StepLog:
         """The log a saved conversation kept; an entry that does not read is left out."""
         log = cls(base)
         for entry in doc if isinstance(doc, list) else []:
@@ -191,7 +200,7 @@ def record(
     best = log.best()
     change = ""
     if best is not None and best.score is not None and base_score is not None:
-        change = f"{best.id} against {log.base}: " + report.shape_change(
+        change = f"{best.id} against {base_label(log.base)}: " + report.shape_change(
             best.score, base_score)
     return ResearchPayload(
         "record", step, log.base, outcome, ideas=log.ideas(), lines_added=added,
@@ -231,7 +240,7 @@ def stored_summary(memory: dict[str, Any]) -> str:
 def record_whole(entry: ResearchPayload) -> str:
     """One record whole, its lesson first: if the brief must cut it, the lesson survives."""
     size = f"+{entry.lines_added}/-{entry.lines_removed} lines"
-    lines = [f"step {entry.step} from {entry.base}: {entry.outcome} ({size})"]
+    lines = [f"step {entry.step} from {base_label(entry.base)}: {entry.outcome} ({size})"]
     if entry.lesson:
         lines.append(f"  lesson: {entry.lesson}")
     lines += [f"  tried {idea}" for idea in entry.ideas]
@@ -245,7 +254,7 @@ def record_whole(entry: ResearchPayload) -> str:
 def record_line(entry: ResearchPayload) -> str:
     """One record in a line: the step, its outcome and its lesson (or last words)."""
     said = entry.lesson or entry.final
-    return report.clip(f"step {entry.step} from {entry.base}: {entry.outcome}"
+    return report.clip(f"step {entry.step} from {base_label(entry.base)}: {entry.outcome}"
                        + (f"; {said}" if said else ""), LINE_CHARS)
 
 

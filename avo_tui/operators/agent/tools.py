@@ -65,7 +65,7 @@ class Toolbox:
         workspace: Workspace,
         knowledge: KnowledgeBase,
         *,
-        base: str,
+        base: str | None,
         transcript: Callable[[], str],
         reviewer: Callable[[str], str] | None = None,
         review_every_commit: bool = True,
@@ -75,7 +75,7 @@ class Toolbox:
         self.ctx = ctx
         self.workspace = workspace
         self.knowledge = knowledge
-        self.base = base  # the version this step's edits start from
+        self.base = base  # the version this step's edits start from; None: none (v0 is written)
         self.transcript = transcript
         # A second opinion on a kernel before its commit: on every commit, or (by default
         # off) only where the synchronisation audit finds a barrier, fence or wait changed.
@@ -171,8 +171,10 @@ class Toolbox:
     def _diff_attempt(self, attempt: str, against: str | None = None) -> str:
         session = self.ctx.session
         found = session.attempt(attempt.strip())
-        ref = (against or found.base).strip()
-        if ref.startswith("a") and ref[1:].isdigit():
+        ref = (against or found.base or "").strip()
+        if not ref:  # built on no version: the whole kernel is its change
+            old, label = {}, "nothing"
+        elif ref.startswith("a") and ref[1:].isdigit():
             other = session.attempt(ref)
             old, label = self._attempt_files(other), other.id
         else:
@@ -370,7 +372,8 @@ class Toolbox:
         target = self.ctx.target
         trial = self.last_trial
         score = trial.score if trial and trial.score and trial.outcome != Outcome.CHECKED else None
-        score = score or self.ctx.head().score
+        head = self.ctx.head()
+        score = score or (head.score if head else None)
         bars = bar.strongest(self.ctx.baselines())
 
         def ratio(name: str) -> float:
@@ -417,7 +420,8 @@ class Toolbox:
         if trial.key not in self.checked:
             self.checked.add(trial.key)
             text = checklist(self.ctx, trial)
-            touches_sync = bool(sync_audit(self.ctx.session.read_files(self.ctx.head()),
+            head = self.ctx.head()
+            touches_sync = bool(sync_audit(self.ctx.session.read_files(head) if head else {},
                                            trial.files))
             if self.reviewer and (self.review_every_commit or touches_sync):
                 why = "" if self.review_every_commit else (
@@ -435,8 +439,9 @@ class Toolbox:
                                   f"{answer.attempt.detail}.\n{UNDECIDED_LESSON}{moved}")
             why = answer.attempt.detail if answer else "the re-evaluation did not confirm the gain"
             return ToolResult(f"the commit gate refused it: {why}{moved}")
-        return ToolResult(f"committed {version.id} (parent {version.parent}); the step ends here"
-                          f"{moved}", committed=version)
+        parent = f"parent {version.parent}" if version.parent else "the first version"
+        return ToolResult(f"committed {version.id} ({parent}); the step ends here{moved}",
+                          committed=version)
 
     def _kernel_files(self) -> dict[str, str]:
         files = self.workspace.files()

@@ -44,11 +44,13 @@ def version_diff(session: Session, vid: str, against: str) -> tuple[str, str]:
 
 
 def candidate_diff(session: Session, pending: InFlight) -> tuple[str, str]:
-    """The candidate being evaluated now against the version it started from."""
-    base = session.version(pending.base)
+    """The candidate being evaluated now against the version it started from (against
+    nothing, for a candidate for v0)."""
+    base = session.version(pending.base) if pending.base else None
     files = {n: session.blobs.get_text(h) for n, h in pending.files.items()}
-    diff = diff_files(session.read_files(base), files, base.id, "candidate")
-    return (f"candidate by {pending.author} against {base.id}: +{diff.added}/-{diff.removed}",
+    name = base.id if base else "no version"
+    diff = diff_files(session.read_files(base) if base else {}, files, name, "candidate")
+    return (f"candidate by {pending.author} against {name}: +{diff.added}/-{diff.removed}",
             diff.text)
 
 

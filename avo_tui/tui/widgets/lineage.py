@@ -36,7 +36,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class Marks:
-    head: str
+    head: str | None  # None: no version yet (a target with no seed)
     best: str | None
 
 
@@ -141,11 +141,12 @@ class LineageTree(Tree[Entry]):
         selected = self.selected_version
         self.lineage, self.marks = lineage, marks
         self.clear()
-        if len(lineage) == 0:
+        root = lineage.root()
+        if root is None:  # no version yet: the agent writes v0
             return
-        self._add_run(self.root, lineage.line(lineage.root().id))
+        self._add_run(self.root, lineage.line(root.id))
         self.root.expand()
-        self.reveal(reveal or selected or marks.head)
+        self.reveal(reveal or selected or marks.head or root.id)
 
     @property
     def selected_version(self) -> str | None:

@@ -1,0 +1,94 @@
+"""Version 0, written by the agent (docs/agent.md, "Version 0 written by the agent").
+
+A target file may have no seed (docs/targets.md): its session starts with no version, and the
+first step of the agent writes v0. That step is told so in its brief: there is no kernel yet,
+the workspace holds one file named after the target in its kind's language (``.c`` for a CPU
+target, ``.cu`` for a CUDA one) with the entry point's signature and an empty body, and the
+kernel is to be written from the contract (the entry point, its shapes and precision, in the
+system prompt) and the reference (the target file itself, shown in the brief: it is what the
+kernel is checked against). The gate commits the first correct kernel as v0 (there is no best
+to beat; correctness and the plausibility flags still hold). From v1 on a step is as usual.
+
+An empty body compiles and fails its check (the output arrives NaN): the skeleton is a
+starting point, never a seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...evaluation import TargetSpec
+from ...evaluation.target_api import SEED_SUFFIXES
+from . import report
+
+# A tensor's element type in a CUDA kernel, by dtype (knowledge/kernel-contract.md); a C kernel
+# takes float32 alone.
+CUDA_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half"}
+CUDA_HEADERS = {"bfloat16": "cuda_bf16.h", "float16": "cuda_fp16.h"}
+SCALAR_TYPES = {"int": "int", "float": "float"}
+
+
+def kernel_file(target: TargetSpec) -> str:
+    """The name of v0's file: the target's name in its kind's language (``scaled_residual.c``)."""
+    return target.name.replace("-", "_") + SEED_SUFFIXES[target.device]
+
+
+def skeleton(target: TargetSpec) -> dict[str, str]:
+    """The workspace a step that writes v0 starts from: the entry point with an empty body."""
+    cuda = target.device == "cuda"
+    dtype = target.grid()[0].dtype
+    params = []
+    for p in target.problem.parameters:
+        if p.is_tensor:
+            element = CUDA_TYPES.get(p.dtype or dtype, "float") if cuda else "float"
+            params.append(f"{'' if p.kind == 'output' else 'const '}{element} *{p.name}")
+        else:
+            params.append(f"{SCALAR_TYPES[p.kind]} {p.name}")
+    dtypes = {p.dtype or dtype for p in target.problem.parameters if p.is_tensor}
+    headers = "".join(f"#include <{CUDA_HEADERS[d]}>\n" for d in sorted(dtypes)
+                      if cuda and d in CUDA_HEADERS)
+    launch = ("   A CUDA kernel declares its launch: // avo:launch grid=(...) block=(...)\n"
+              "   (read_knowledge kernel-contract.md).\n" if cuda else "")
+    text = (f"/* Version 0 of {target.name}: {target.description}.\n"
+            "   No kernel yet: write it from the contract (the entry point, its shapes and\n"
+            "   precision, in your instructions) and the reference (the target file, in the\n"
+            "   brief). The output arrives filled with NaN.\n"
+            f"{launch}*/\n{headers}\n"
+            + ('extern "C" __global__ ' if cuda else "")
+            + f"void {target.entry}({', '.join(params)}) {{\n}}\n")
+    return {kernel_file(target): text}
+
+
+def opening(target: TargetSpec) -> str:
+    """What the brief says first, in place of the version the workspace holds."""
+    return (f"There is no kernel yet: {target.name} has no seed, so this step writes version 0. "
+            f"The workspace holds {kernel_file(target)}, the entry point's signature with an "
+            "empty body.")
+
+
+def section(target: TargetSpec, commit_bar: str, limit: int) -> str:
+    """The brief's section in place of the best version's: what to write and how it is
+    judged, within ``limit`` characters."""
+    return report.clip(
+        "## Version 0: write the kernel\n"
+        "Write a correct kernel from the contract (the entry point in your instructions: each "
+        "parameter's shape, the precision, what no work skipped means) and the reference (the "
+        "target file below: the kernel's output is checked against its reference on every "
+        "configuration, the edge and drawn shapes and the hostile inputs). Start simple and "
+        "correct: evaluate (quick first), repair, then commit. Later steps make it fast.\n"
+        f"{commit_bar[:1].upper()}{commit_bar[1:]}: the gate still re-checks it and holds a "
+        "result too fast to believe for the operator; the committed kernel becomes v0.",
+        limit)
+
+
+def reference(target: TargetSpec, limit: int) -> str:
+    """The target file, whole where it fits in ``limit`` characters: the reference, the
+    honest computation, the shapes and the input cases, as the harness runs them."""
+    if target.source is None:
+        return ""
+    try:
+        text = Path(target.source.path).read_text()
+    except OSError as error:
+        return f"## The target file\n(it cannot be read: {error})"
+    heading = f"## The target file, {Path(target.source.path).name} (the reference)\n"
+    return heading + report.clip(text, max(0, limit - len(heading)))
