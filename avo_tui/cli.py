@@ -44,6 +44,7 @@ examples:
   avo export my-run --version best --out ./best-kernel
   avo rescore my-run v7                           a score found impossible
   avo report my-run                               the session as one HTML page, offline
+  avo serve my-run                                the app in a browser (token, 127.0.0.1)
   avo kb search "give the consumer warpgroups more registers"
   avo targets check ./my_target.py               a target of your own
 """
@@ -73,7 +74,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 # Each command's word, and its module in commands/ (which registers it), in the help's order.
 COMMANDS = {"sessions": "sessions", "export": "export", "run": "run", "attach": "app",
             "send": "send", "rescore": "rescore", "eval": "evaluate", "kb": "kb",
-            "targets": "targets", "report": "report"}
+            "targets": "targets", "report": "report", "serve": "serve"}
 
 # -- parser -----------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from ..engine.client import RunClient
 from ..store import SessionCatalog
 from ..store.lock import SessionLock
 from . import Subcommands, add_command, session_name
-from .run import cmd_run, headless_restart, require_terminal, run_app, run_args
+from .run import cmd_run, headless_restart, in_browser, require_terminal, run_app, run_args
 
 
 def has_cuda_gpu() -> bool:
@@ -50,11 +50,14 @@ def cmd_default(args: argparse.Namespace) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     require_terminal()
-    return _attach(SessionCatalog(args.sessions_dir), args.name)
+    return _attach(SessionCatalog(args.sessions_dir), args.name, args.read_only)
 
 
-def _attach(catalog: SessionCatalog, name: str) -> int:
-    reason = run_app(RunClient(catalog.path(name), restart=headless_restart(catalog.root, name)))
+def _attach(catalog: SessionCatalog, name: str, read_only: bool = False) -> int:
+    reason = run_app(RunClient(catalog.path(name), restart=headless_restart(catalog.root, name)),
+                     read_only)
+    if in_browser():  # standard output is the page's channel, not a terminal, until the end
+        return 0
     holder = SessionLock(catalog.path(name)).holder()
     print(f"left '{name}'" + (f"; its run goes on in pid {holder.pid}" if holder and
                               reason == "detached" else ""))
@@ -72,3 +75,6 @@ def register(commands: Subcommands) -> None:
         "example:\n  avo run --session long-1 --target mha --headless &\n  avo attach long-1",
     )
     p.add_argument("name", type=session_name, help="session name")
+    p.add_argument("--read-only", action="store_true",
+                   help="watch only: no key that pauses, hints, guides, rolls back, stops, "
+                   "restarts, forks, edits or decides on a suspect; q only leaves")

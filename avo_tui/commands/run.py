@@ -254,12 +254,12 @@ def headless_restart(sessions_dir: Path, name: str, options: list[str] | None = 
     return restart
 
 
-def run_app(client: RunClient) -> str:
+def run_app(client: RunClient, read_only: bool = False) -> str:
     """Show the app until the user quits; the in-process engine (if any) has ended by then,
     unless the user left at once. Returns how the run ended."""
     from ..tui import make_app  # Textual loads only for the app
 
-    return show_app(make_app(client))
+    return show_app(make_app(client, read_only))
 
 
 def show_app(app: AvoApp) -> str:
@@ -298,8 +298,14 @@ def _leave_terminal() -> None:
     os.close(null)
 
 
+def in_browser() -> bool:
+    """The app is drawn in a web page (avo serve runs it through textual-serve, whose driver
+    speaks to the page over standard input and output, which are then no terminal)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+
+
 def require_terminal() -> None:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not in_browser():
         raise StoreError("the app needs a terminal; use avo run --headless for a log instead")
 
 

@@ -22,15 +22,16 @@ import io
 import signal
 import threading
 import time
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 from rich.console import Console
 from textual import events, on
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Tree
@@ -49,8 +50,10 @@ from .messages import (
     RunEnded,
     RunFailed,
 )
+from .read_only import STEERING
 from .reading import DiffRead, Polled, SessionReader
 from .reads import DIFF, POLL, Reads
+from .screens.info import HelpScreen
 from .widgets.chart import ChartData, ScoreChart
 from .widgets.diff import MODES, DiffContent, DiffPane
 from .widgets.lanes import LanesStrip
@@ -148,10 +151,11 @@ class AvoApp(Controls):
     ]
 
     def __init__(self, client: RunClient | None = None, *, prepare: Preparation | None = None,
-                 name: str = "") -> None:
+                 name: str = "", read_only: bool = False) -> None:
         if (client is None) == (prepare is None):
             raise ValueError("give the app a client, or a preparation that makes one")
         super().__init__(client, name)
+        self.read_only = read_only  # no key that steers the run (read_only.py)
         self._prepare = prepare
         self.preparation_error: BaseException | None = None
         self._poll_worker: Worker[None] | None = None  # the poll under way; one at a time
@@ -184,7 +188,7 @@ class AvoApp(Controls):
     def on_mount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals: Windows
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.on_hang_up)
-        self.title = f"avo · {self.session_name}"
+        self.title = self._title()
         self.query_one(LineageTree).focus()
         self._apply_size(self.size.width, self.size.height)
         if self.client is not None:
@@ -200,7 +204,7 @@ class AvoApp(Controls):
         self.reads = Reads(self, SessionReader(client))
         self.prepared = True
         self.session_name = client.session.name
-        self.title = f"avo · {self.session_name}"
+        self.title = self._title()
         if client.engine is not None:
             self.run_engine(client)
             self.notify(f"this run goes on without this screen: q detaches it (or stops it), and "
@@ -208,6 +212,9 @@ class AvoApp(Controls):
                         f"{self.session_name}", timeout=12)
         self.poll()
         self.set_interval(POLL_S, self.poll)
+
+    def _title(self) -> str:
+        return f"avo · {self.session_name}" + (" · read-only" if self.read_only else "")
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # the process goes on: a run's wind-down, other apps in tests
@@ -393,11 +400,36 @@ class AvoApp(Controls):
                 widget.border_subtitle = hint if widget is focused else ""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The main screen's own keys are left out of other screens (and their footers)."""
+        """The main screen's own keys are left out of other screens (and their footers); a
+        read-only view has no key that steers (hidden, and refused if called)."""
+        if self.read_only and action in STEERING:
+            return False
         stack = self.screen_stack  # empty while the app closes: self.screen would raise
         if action in ("one_line", "to_lineage") and (not stack or stack[-1] is not stack[0]):
             return False
         return super().check_action(action, parameters)
+
+    def shown_bindings(self) -> list[BindingType]:
+        """The keys this view has: in a read-only one, none that steers."""
+        return [b for b in self.BINDINGS
+                if not (self.read_only and isinstance(b, Binding) and b.action in STEERING)]
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.shown_bindings()))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette's lines (controls.py), less the steering keys when read-only."""
+        shown = {f"key {b.key_display or b.key}" for b in self.shown_bindings()
+                 if isinstance(b, Binding)}
+        steering = {f"key {b.key_display or b.key}" for b in self.BINDINGS
+                    if isinstance(b, Binding)} - shown
+        return [c for c in super().get_system_commands(screen) if c.help not in steering]
+
+    async def action_quit(self) -> None:
+        if self.read_only:  # it only leaves: stopping the run is a control
+            self.exit()
+            return
+        await super().action_quit()
 
     def action_to_lineage(self) -> None:
         self.query_one(LineageTree).focus()
@@ -458,9 +490,9 @@ def titled(widget: W, title: str) -> W:
     return widget
 
 
-def make_app(client: RunClient) -> AvoApp:
+def make_app(client: RunClient, read_only: bool = False) -> AvoApp:
     """The app over a session: shared by the CLI and the tests."""
-    return AvoApp(client)
+    return AvoApp(client, read_only=read_only)
 
 
 def make_preparing_app(name: str, prepare: Preparation) -> AvoApp:

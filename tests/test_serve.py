@@ -1,0 +1,210 @@
+"""``avo serve``: the real command serving a real session, its page driven in headless
+Chromium (tests/browser.py). The page shows the app (its lineage), a key pressed in the page
+reaches the app (``p`` queues a pause in the session's inbox, as the app does with no run
+live), a request without the token is refused with 403 (page, static files, websocket), the
+token lives nowhere but the address printed once, and --read-only has no key that steers.
+
+What the app draws reaches the page as terminal output over a websocket and is painted on a
+canvas; the page is opened with a small hook on WebSocket (installed before any of the page's
+scripts run) that keeps that output, so the test reads what the page was sent to draw."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from browser import WAIT_S, chromium, wait_for
+from tui_helpers import branched_session
+
+from avo_tui.engine.inbox import queued
+from avo_tui.web import cookie_name
+
+# Keeps the bytes each websocket brings, decoded, for the test to read (window.__avoScreen).
+KEEP_THE_SCREEN = """
+(() => {
+  const Native = window.WebSocket, decoder = new TextDecoder();
+  window.__avoScreen = [];
+  function Kept(url, protocols) {
+    const socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data !== "string")
+        window.__avoScreen.push(decoder.decode(new Uint8Array(event.data), {stream: true}));
+    });
+    return socket;
+  }
+  Kept.prototype = Native.prototype;
+  Object.assign(Kept, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  window.WebSocket = Kept;
+})();
+"""
+ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
+@dataclass
+class Served:
+    url: str  # as printed: with the token
+    base: str
+    token: str
+    session: Path
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+
+def serve(root: Path, *options: str) -> Served:
+    """``avo serve demo --port 0 ...`` in a process of its own, once it has said where."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "avo_tui", "--sessions-dir", str(root), "serve", "demo",
+         "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL, start_new_session=True)
+    lines: list[str] = []
+    printed = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "?token=" in line:
+                printed.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not printed.wait(WAIT_S):
+        stop(process)
+        raise AssertionError(f"avo serve said nothing of where it listens: {lines}")
+    url = next(line.strip() for line in lines if "?token=" in line)
+    base, _, token = url.partition("/?token=")
+    return Served(url, base, token, root / "demo", process, lines)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM to its process group: the server, and the views it started for pages."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A session nobody runs: a p pressed in its view is queued in its inbox."""
+    branched_session(tmp_path / "sessions" / "demo").close()
+    return tmp_path / "sessions"
+
+
+@pytest.fixture
+def served(root: Path) -> Iterator[Served]:
+    server = serve(root)
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture
+def read_only(root: Path) -> Iterator[Served]:
+    server = serve(root, "--read-only")
+    yield server
+    stop(server.process)
+
+
+def status(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    """A request that follows no redirect: its status, headers and body."""
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(Stay)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=60) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def test_a_request_without_the_token_is_refused(served: Served) -> None:
+    websocket = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    for path, headers in (("/", {}), ("/static/js/textual.js", {}), ("/ws", websocket),
+                          ("/?token=not-the-token", {}), ("/ws?token=" + "x" * 43, websocket)):
+        code, _, body = status(served.base + path, headers)
+        assert code == 403 and "needs its token" in body, path
+    wrong = {"Cookie": f"{cookie_name(int(served.base.rsplit(':', 1)[1]))}=not-it"}
+    assert status(served.base + "/", wrong)[0] == 403
+
+
+def test_the_token_lets_a_browser_in_once_and_is_kept_nowhere(served: Served) -> None:
+    code, headers, _ = status(served.url)
+    assert code == 303 and headers["Location"] == "/"  # the token leaves the address bar
+    cookie = headers["Set-Cookie"]
+    assert served.token in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    jar = {"Cookie": cookie.split(";")[0]}
+    code, _, page = status(served.base + "/", jar)
+    assert code == 200 and "textual.js" in page and "http" not in page.split("<body>")[0]
+    assert status(served.base + "/static/js/textual.js", jar)[0] == 200
+    stop(served.process)
+    said = "".join(served.lines)
+    assert said.count(served.token) == 1  # printed once, never logged with a request
+    for path in served.session.parent.rglob("*"):
+        assert not path.is_file() or served.token.encode() not in path.read_bytes(), path
+
+
+def screen(driver: object) -> str:
+    """What the app has sent the page to draw so far, without its escape sequences."""
+    sent = driver.execute_script("return (window.__avoScreen || []).join('')")  # type: ignore[attr-defined]
+    return ESCAPES.sub("", str(sent))
+
+
+def open_page(driver: object, url: str) -> None:
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",  # type: ignore[attr-defined]
+                           {"source": KEEP_THE_SCREEN})
+    driver.get(url)  # type: ignore[attr-defined]
+
+
+def press(driver: object, keys: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    textarea = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")  # type: ignore[attr-defined]
+    textarea.send_keys(keys)
+
+
+def test_the_page_shows_the_lineage_and_a_key_reaches_the_app(served: Served,
+                                                              tmp_path: Path) -> None:
+    with chromium(tmp_path / "profile", width=1400, height=900) as driver:
+        open_page(driver, served.url)
+        wait_for(driver, lambda d: "lineage" in screen(d) and "v7" in screen(d)
+                 and "v5" in screen(d), "the app's lineage")
+        wait_for(driver, lambda d: "hint" in screen(d), "the footer's keys that steer")
+        press(driver, "p")  # no run is live: the app queues the pause for the next run
+        deadline = time.monotonic() + WAIT_S
+        while not queued(served.session) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [q.command.__class__.__name__ for q in queued(served.session)] == ["Pause"]
+        wait_for(driver, lambda d: "pause queued" in screen(d), "the app saying so")
+
+
+def test_a_read_only_page_has_no_key_that_steers(read_only: Served, tmp_path: Path) -> None:
+    with chromium(tmp_path / "profile", width=1400, height=900) as driver:
+        open_page(driver, read_only.url)
+        wait_for(driver, lambda d: "lineage" in screen(d) and "v7" in screen(d),
+                 "the app's lineage")
+        press(driver, "p")
+        press(driver, "r")
+        press(driver, "?")  # the help, after p and r were handled: keys are taken in order
+        wait_for(driver, lambda d: "avo: keys" in screen(d), "the help")
+        shown = screen(driver)
+        assert "the score chart" in shown and "pause the run" not in shown
+        assert "roll the head back" not in shown
+        assert "hint" not in shown and "tries" in shown  # the footer: no key that steers
+        assert queued(read_only.session) == []
