@@ -19,7 +19,7 @@ from avo_tui.engine import Guidance, Hint, Rollback
 from avo_tui.evaluation import Worker
 from avo_tui.report import collect, render
 from avo_tui.report.attempts import group_of
-from avo_tui.store import Session
+from avo_tui.store import HintPayload, Session
 
 HINT, GUIDANCE = "try REPEAT 4", "keep the tiles as they are"
 
@@ -134,3 +134,14 @@ def test_the_report_command_says_what_it_wrote_and_refuses_in_one_line(
     ("compile", "failed otherwise"), ("interrupted", "other")])
 def test_each_outcome_counts_in_its_group(outcome: str, group: str) -> None:
     assert group_of(outcome) == group
+
+
+def test_a_session_with_no_version_yet_is_drawn_with_what_it_has(tmp_path: Path) -> None:
+    """A target with no seed starts with no version until the agent's first commit."""
+    with Session.create(tmp_path / "unseeded", target="cpu-attention", operator="agent",
+                        seed_files=None) as session:
+        session.append(HintPayload("received", "start from a naive loop"))
+        data = collect(session)
+        html = render(data)
+    assert "No version yet" in html and "start from a naive loop" in html
+    assert data.versions == [] and "lineage" not in data.figures

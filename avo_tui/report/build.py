@@ -14,7 +14,7 @@ from ..views.ratios import session_column
 from ..views.scores import score_sheet
 from . import figures
 from .attempts import hourly
-from .journal import read_journal
+from .journal import JournalFacts, read_journal
 from .lineage import branch_points, rows
 from .versions import VersionFacts, version_facts
 
@@ -36,8 +36,7 @@ class ReportData:
                 "marks": self.marks, "head": self.head, "best": self.best}
 
 
-def collect(session: Session, now: float | None = None) -> ReportData:
-    now = time.time() if now is None else now
+def collect(session: Session) -> ReportData:
     lineage = list(session.lineage)
     journal = read_journal(session.events())
     column = session_column(session)
@@ -50,14 +49,11 @@ def collect(session: Session, now: float | None = None) -> ReportData:
     ratio = column.named(best.score) if best and best.score else ""
     data = ReportData(session.name, _facts(session, best, ratio), versions, head=state.head,
                       best=best.id if best else None)
-    end = max([now if state.status == "running" else 0.0, *(m.ts for m in journal.marks),
-               versions[-1].created])
-    data.figures["score-time"] = figures.score_over_time(versions, baselines, journal.marks,
-                                                          end, unit)
-    data.figures["score-versions"] = figures.score_over_versions(versions, baselines, unit)
-    data.figures["lineage"] = figures.lineage(versions, rows(lineage), branch_points(lineage),
-                                              journal.rollbacks, state.head, data.best)
-    _add_ratios(data, session, lineage[0], "seed", "ratios-seed")
+    if versions:
+        _add_lineage(data, journal, lineage, baselines, unit)
+        _add_ratios(data, session, lineage[0], "seed", "ratios-seed")
+    else:  # a target with no seed, before the agent's first commit (docs/engine.md)
+        data.notes.append("No version yet: the session's first commit will be v0.")
     if best is not None and best.id != lineage[0].id:
         _add_ratios(data, session, best, f"best ({best.id})", "ratios-best")
     if attempts.total:
@@ -74,6 +70,18 @@ def collect(session: Session, now: float | None = None) -> ReportData:
         data.notes.append(f"{journal.unreadable} events did not read (written by another avo, "
                           "or damaged) and are left out.")
     return data
+
+
+def _add_lineage(data: ReportData, journal: JournalFacts, lineage: list[Version],
+                 baselines: dict[str, float], unit: str) -> None:
+    """The figures of the versions: the score over time and over versions, the tree."""
+    versions = data.versions
+    end = max(journal.last_ts, versions[-1].created)  # a live run's: its latest event
+    data.figures["score-time"] = figures.score_over_time(versions, baselines, journal.marks,
+                                                          end, unit)
+    data.figures["score-versions"] = figures.score_over_versions(versions, baselines, unit)
+    data.figures["lineage"] = figures.lineage(versions, rows(lineage), branch_points(lineage),
+                                              journal.rollbacks, data.head, data.best)
 
 
 def _attempts(session: Session) -> list[Any]:
