@@ -7,12 +7,16 @@ is written, and a session left with no version shows, lists and resumes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from agent_helpers import EDITOR, commit_calls, settings_file, use_fake
 from engine_helpers import SHORT_GATE_CAP_S
-from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
+from fake_anthropic import FakeAnthropic, Recorded, Stall, Step, reply, text, tool_use
 from target_example import example, write_example
 
 from avo_tui.cli import main
@@ -25,6 +29,8 @@ SIGNATURE = ("void avo_scaled_residual(const float *x, const float *r, float *ou
              "int cols, float alpha) {")
 UNROLL_4 = "#define UNROLL 4  // avo:knob 1 2 4 8"
 NO_VERSION = "no version yet: the agent writes v0"
+WAIT_S = 240.0  # an upper bound on a wait for the first run's turns (a busy machine)
+STALL_S = 600.0  # the turn in flight when the first run is killed; stopping the server ends it
 
 
 @pytest.fixture
@@ -39,12 +45,12 @@ def avo_run(sessions: Path, *args: str) -> int:
 
 
 def write_v0(message: str) -> list[Step]:
-    """The scripted turns of a step that writes v0: view the skeleton, write the docs' seed
-    (a correct kernel) over it and evaluate it, then commit (checklist, then the gate)."""
+    """The scripted turns of a step that writes v0: view the skeleton and write the docs'
+    seed (a correct kernel) over it, evaluate it, then commit (checklist, then the gate)."""
     kernel = example()[1]
     return [reply(tool_use(EDITOR, {"command": "view", "path": KERNEL}),
-                  tool_use(EDITOR, {"command": "create", "path": KERNEL, "file_text": kernel}),
-                  tool_use("evaluate", {"idea": message})),
+                  tool_use(EDITOR, {"command": "create", "path": KERNEL, "file_text": kernel})),
+            reply(tool_use("evaluate", {"idea": message})),
             reply(*commit_calls(message))]
 
 
@@ -91,7 +97,7 @@ def test_the_agent_writes_v0_at_its_first_step_and_the_next_is_judged_against_it
                        "--operator", "agent", "--max-steps", "2") == 0
         requests = [r for r in server.requests if r.body.get("messages")]
     out = capsys.readouterr().out
-    first = brief(requests[0])
+    first, second_brief = [brief(r) for r in requests if len(r.body["messages"]) == 1]
     assert "There is no kernel yet: scaled-residual has no seed, so this step writes version 0" \
         in first
     assert "## The target file, my_target.py (the reference)" in first
@@ -107,29 +113,41 @@ def test_the_agent_writes_v0_at_its_first_step_and_the_next_is_judged_against_it
         assert session.read_files(v0)[KERNEL] == example()[1]
         tried = [session.attempt(f"a{n}") for n in range(1, session.attempt_count + 1)]
     assert tried[0].base is None and "nothing to compare it with" in tried[0].detail
-    assert "The workspace holds v0 (the head)" in brief(requests[2])
+    assert main(["--sessions-dir", str(tmp_path), "sessions", "attempts", "first", "a1"]) == 0
+    assert "diff against -" in capsys.readouterr().out
+    assert "# Step brief (step 2)\nThe workspace holds v0 (the head)" in second_brief
     second = next(a for a in tried if a.idea == "UNROLL 8")
     assert second.base == "v0"
     assert "on the best (v0) timed beside it" in second.detail, second.detail
 
 
-def test_a_session_left_with_no_version_shows_lists_and_resumes_with_the_agent(
+def test_a_run_killed_before_v0_shows_lists_and_resumes_with_the_agent(
     seedless: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A first step that commits nothing (a run ended by its step limit, as a Ctrl-C or a
-    crash ends one) leaves a session with no version: every view says so, the tuner is still
-    refused, and the next run of the agent writes v0."""
+    """A run killed (-9) before v0 exists leaves a session with no version: every view reads
+    it and says so, the tuner is still refused, and the next run of the agent resumes the
+    step from its last completed turn and writes v0."""
+    message = "version 0, written before the kill"
     with FakeAnthropic() as server:
-        server.script(
-            reply(tool_use("evaluate", {"idea": "the skeleton as it is"})),
-            reply(text("The skeleton computes nothing; I stop here.")),
-        )
-        use_fake(monkeypatch, server)
-        monkeypatch.setenv("AVO_SETTINGS", str(settings_file(tmp_path)))
-        assert avo_run(tmp_path, "--target", str(seedless), "--session", "later",
-                       "--operator", "agent", "--max-steps", "1") == 0
-        capsys.readouterr()
+        turns = write_v0(message)
+        server.script(turns[0], Stall(STALL_S))  # the kernel written, evaluate is in flight
+        settings = settings_file(tmp_path)
+        env = {**os.environ, "AVO_SETTINGS": str(settings), "ANTHROPIC_API_KEY": server.api_key,
+               "ANTHROPIC_BASE_URL": server.url}
+        log = (tmp_path / "first.log").open("w")
+        first = subprocess.Popen(
+            [sys.executable, "-m", "avo_tui.cli", "--sessions-dir", str(tmp_path), "run",
+             "--headless", "--quick", "--target", str(seedless), "--session", "later",
+             "--operator", "agent", "--max-steps", "1"],
+            env=env, text=True, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            server.wait_for_requests(2, timeout=WAIT_S)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=60)
+            log.close()
+        assert first.returncode == -signal.SIGKILL, (tmp_path / "first.log").read_text()
 
         sessions = ["--sessions-dir", str(tmp_path), "sessions"]
         assert main([*sessions, "show", "later"]) == 0
@@ -140,15 +158,21 @@ def test_a_session_left_with_no_version_shows_lists_and_resumes_with_the_agent(
         assert main([*sessions, "list", "--json"]) == 0
         listed = json.loads(capsys.readouterr().out)
         assert [(s["name"], s["versions"], s["error"]) for s in listed] == [("later", 0, None)]
-        assert main([*sessions, "attempts", "later", "a1"]) == 0
-        assert "diff against -" in capsys.readouterr().out
 
         assert avo_run(tmp_path, "--session", "later", "--operator", "tuner") == 1
         assert "has no seed, and the tuner" in capsys.readouterr().err
 
-        server.script(*write_v0("version 0, at last"))
+        use_fake(monkeypatch, server)
+        monkeypatch.setenv("AVO_SETTINGS", str(settings))
+        server.script(*turns[1:])
         assert avo_run(tmp_path, "--session", "later", "--max-steps", "1") == 0
-    assert f"resuming 'later' with {NO_VERSION} with the agent" in capsys.readouterr().out
+        resumed = server.requests[-1]
+    out = capsys.readouterr().out
+    assert f"resuming 'later' with {NO_VERSION} with the agent" in out
+    assert "resumed the interrupted step at turn 2" in out, out
+    assert resumed.body["messages"][0]["content"][0]["text"].startswith("# Step brief (step 1)")
+    assert len(resumed.body["messages"]) == 5  # the brief and its first turn, kept
     with Session.open(tmp_path / "later", writable=False) as session:
         head = session.head
-        assert head is not None and (head.id, head.author) == ("v0", "agent")
+        assert head is not None and (head.id, head.author, head.message) == ("v0", "agent",
+                                                                           message)
