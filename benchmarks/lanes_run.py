@@ -489,8 +489,8 @@ def snapshot(directory: Path, lanes: int) -> Snapshot | None:
                 steps={int(k): v.steps for k, v in state.lanes.items() if k.isdigit()},
                 last_seq=s.last_seq,
                 status=state.status,
-                head=s.head.id,
-                best=(s.best() or s.head).id,
+                head=s.version("head").id,
+                best=(s.best() or s.version("head")).id,
             )
     except StoreError:
         return None  # being created, or a write caught half-way: read it again

@@ -74,7 +74,7 @@ def build(directory: Path, line: int, branches: int, progress: bool) -> None:
     with session:
         for n in range(1, line + branches):
             if n == line:
-                tip = session.head.id
+                tip = session.version("head").id
             if n >= line:
                 session.rollback(f"v{rng.randrange(0, line - 1)}")  # the tip stays a leaf
             text = SOURCE + f"// version {n}\n"

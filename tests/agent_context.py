@@ -32,7 +32,7 @@ class StandIn:
     def plan(self, text: str) -> None:
         self.plans.append(text)
 
-    def head(self) -> Version:
+    def head(self) -> Version | None:
         return self.session.head
 
     def best(self) -> Version | None:

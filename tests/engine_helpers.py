@@ -22,7 +22,8 @@ from avo_tui.engine import (
 from avo_tui.engine.commands import Command
 from avo_tui.evaluation import Worker, get_target
 from avo_tui.operators import Operator, Tuner
-from avo_tui.store import Event, Score, Session
+from avo_tui.operators.protocol import LineageContext
+from avo_tui.store import Event, Score, Session, Version
 
 FIXTURE_TARGETS = Path(__file__).parent / "fixtures" / "targets"
 # cpu-attention on a small quick grid: the engine's, the gate's and the app's tests evaluate a
@@ -37,6 +38,14 @@ TARGET = get_target(str(FIXTURE_TARGETS / "cpu_attention_small.py"))
 # what the gate decides of a close call) use sessions capped at this. The gate decides by the
 # same rule at its cap; a clear gain (THREADS 1 -> 2 or more) is still accepted, by its last look.
 SHORT_GATE_CAP_S = 3.0
+
+
+def head_of(ctx: LineageContext) -> Version:
+    """The version a stand-in operator's step builds on: these sessions have a seed, so a
+    step always has one (a target with no seed has none before v0: tests/test_seedless_run)."""
+    head = ctx.head()
+    assert head is not None, "the session has a seed"
+    return head
 
 
 def new_session(directory: Path, worker: Worker, files: dict[str, str] | None = None,

@@ -103,7 +103,7 @@ def test_a_step_edits_evaluates_repairs_a_compile_error_and_commits(
             "type": "ephemeral"}
     assert len(fake.requests) == 4 + retries  # the accepted commit ends the step
 
-    version = session.head
+    version = session.version("head")
     assert (version.id, version.author, version.message) == ("v1", "agent", message)
     assert FAST in session.read_files(version)[KERNEL]
     assert BROKEN not in session.read_files(version)[KERNEL]

@@ -57,7 +57,7 @@ def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, s
     assert "step 2 done" in out
     assert "run ended: limit reached: 2 of 2 steps this run (--max-steps)" in out
     with Session.open(tmp_path / "agent-1", writable=False) as session:
-        assert session.head.author == "agent"
+        assert session.version("head").author == "agent"
         stored = session.meta["settings"]["agent"]
         assert stored["model"] == "claude-sonnet-4-6"
         assert server.api_key not in (tmp_path / "agent-1" / "session.json").read_text()

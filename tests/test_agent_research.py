@@ -76,7 +76,7 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
     live = start(slow, worker, operator=make_agent(knowledge, debrief=True),
                  budgets=Budgets(max_steps=2))
     live.finish(240)
-    assert slow.head.id == "v1", [a.outcome for a in slow.recent_attempts(20)]
+    assert slow.version("head").id == "v1", [a.outcome for a in slow.recent_attempts(20)]
 
     [record] = [p for e in live.kinds("research")
                 if isinstance(p := payload_of(e), ResearchPayload) and p.step == 1]
@@ -94,8 +94,9 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
     assert "step 1 from v0: committed v1 (+1/-1 lines)" in log
     assert IDEA in log and f"lesson: {LESSON}" in log
     assert record.change in log  # the change per shape, as recorded
-    assert slow.head.score is not None
-    for config in slow.head.score.per_config:
+    head_score = slow.version("head").score
+    assert head_score is not None
+    for config in head_score.per_config:
         assert config in record.change
     lineage = second[second.index("## Lineage"):].splitlines()
     [v1] = [line for line in lineage if line.startswith("v1")]
@@ -144,7 +145,7 @@ def test_the_commit_tool_shows_a_checklist_first_and_never_measures_the_kernel_a
     assert {a.outcome for a in attempts} <= {"promising", "slower", "within_noise",
                                             "committed", "not_confirmed"}
     assert all(a.idea and IDEA in a.idea for a in attempts)  # the gate's too
-    assert slow.head.id == "v1"
+    assert slow.version("head").id == "v1"
 
 
 def test_the_system_prompt_states_the_measured_hardware_the_rules_and_the_judging(

@@ -111,7 +111,7 @@ def second_version(session: Session) -> None:
     files = session.read_files("v0")
     name = next(iter(files))
     session.commit({name: files[name] + "// by hand\n"}, author="operator", message="by hand",
-                   score=session.head.score)
+                   score=session.version("head").score)
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ def lane_session(session: Session) -> str:
     the head and the best; scored far above anything a tuner finds, so it stays both."""
     files = session.read_files("v0")
     name = next(iter(files))
-    score = session.head.score
+    score = session.version("head").score
     assert score is not None
     version = session.commit({name: files[name] + "// lane 2's idea\n"}, author="tuner",
                              message="lane 2: a comment", lane=2,
@@ -339,7 +339,7 @@ def evaluating(session: Session, first: str | None, second: str | None) -> None:
     on a worker), as the run state of a run of two lanes says it."""
 
     def flight(gpu: str | None) -> InFlight:
-        return InFlight("v0", "tuner", session.head.files, time.time(), gpu)
+        return InFlight("v0", "tuner", session.version("head").files, time.time(), gpu)
 
     lanes = {str(n): LaneState(operator="tuner", status="running", base="v0",
                                in_flight=flight(second if n == 2 else first)).to_doc()

@@ -111,7 +111,7 @@ def prepared_session(template: Path, directory: Path) -> str:
         files = session.read_files("v0")
         name = next(iter(files))
         session.commit({name: files[name] + "// by hand\n"}, author="operator",
-                       message="by hand", score=session.head.score)
+                       message="by hand", score=session.version("head").score)
         return session.hold_suspect(
             {name: files[name] + "// too fast\n"}, base="v1", author="tuner",
             message="tuner: too fast", flags=["too fast"], score=Score(99.0, ratio=9.0)).attempt

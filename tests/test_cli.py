@@ -396,7 +396,7 @@ def test_sessions_new_creates_v0_from_seed_files(
         assert (v0.author, v0.parent, v0.message) == ("seed", None, "from the paper")
         assert s.meta["target"] == "gemm_fp16"
         assert s.meta["operator"] == "tuner"  # the default
-        assert s.head.id == "v0"
+        assert s.version("head").id == "v0"
         assert s.lock_holder is None  # the command let go of it
 
     assert avo(root, "sessions", "list", "--json") == 0

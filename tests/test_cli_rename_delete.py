@@ -54,7 +54,7 @@ def test_rename_moves_the_whole_session(
     assert "session 'alpha' is now 'beta'" in capsys.readouterr().out
     assert not (sessions / "alpha").exists()
     with Session.open(sessions / "beta", writable=False) as session:
-        assert session.read_files(session.head) == {"k.c": "int x;\n"}
+        assert session.read_files("head") == {"k.c": "int x;\n"}
 
 
 def test_rename_refuses_a_taken_name_or_a_bad_one(

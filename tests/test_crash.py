@@ -75,7 +75,7 @@ def write_until_killed(directory: Path, report: int, seed: int) -> None:
         elif roll < 0.9:
             say("begin", "attempt")
             session.record_attempt(
-                {"kernel.c": f"// attempt {n}\n"}, base=session.head.id, author="tuner",
+                {"kernel.c": f"// attempt {n}\n"}, base=session.version("head").id, author="tuner",
                 outcome="incorrect", detail="max error 3e-2", log="log " * rng.randint(1, 100),
             )
             say("end", "attempt")
@@ -172,7 +172,7 @@ def check(directory: Path, acknowledged: set[str]) -> None:
             assert session.read_files(vid)  # blobs of recent versions are there
         tail = session.events(after=max(0, session.last_seq - 40))
         assert [e.seq for e in tail] == list(range(tail[0].seq, session.last_seq + 1))
-        assert session.head.id in ids
+        assert session.version("head").id in ids
 
 
 @pytest.fixture

@@ -157,7 +157,8 @@ def test_an_operator_edit_commits_when_correct_and_is_refused_when_not(
     ))
     live.wait(lambda: len(session.lineage) == 2)
     v1 = session.version("v1")
-    assert v1.author == "operator" and v1.message == "two threads" and session.head.id == "v1"
+    assert v1.author == "operator" and v1.message == "two threads"
+    assert session.version("head").id == "v1"
     assert session.read_files("v1") == good
     outcomes = [a.outcome for a in session.recent_attempts(10)][::-1]
     assert outcomes == ["compile", "committed"] or outcomes[0] == "compile"
@@ -175,7 +176,7 @@ def test_a_rollback_moves_the_head_and_the_next_candidates_branch_from_there(
         Pause(),
         OperatorEdit(apply_knobs(seed, {"THREADS": "2"}), "two threads"),
     ))
-    live.wait(lambda: session.head.id == "v1")
+    live.wait(lambda: session.version("head").id == "v1")
     live.engine.submit(Rollback("v0"))
     live.engine.submit(Rollback("v99"))
     live.engine.submit(Resume())
@@ -260,6 +261,7 @@ def knobs_of(session: Session, hashes: dict[str, str]) -> dict[str, str]:
 def changed(session: Session, attempt_id: str) -> set[str]:
     """The knobs an attempt changed against the version it was built on."""
     attempt = session.attempt(attempt_id)
+    assert attempt.base is not None, "the session has a seed"
     before = knobs_of(session, session.version(attempt.base).files)
     after = knobs_of(session, attempt.files)
     return {name for name, value in after.items() if before[name] != value}

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine_helpers import KERNEL, start
+from engine_helpers import KERNEL, head_of, start
 
 from avo_tui.engine import Budgets, Progress, Stop, SupervisorLimits
 from avo_tui.engine.client import RunClient
@@ -140,7 +140,7 @@ FIRST_LINE = "    int group = heads_q / heads_kv;"
 
 def hanging(ctx: StepContext) -> StepResult:
     """Evaluates a kernel that never returns: an evaluation is surely in flight until cut."""
-    head = ctx.head()
+    head = head_of(ctx)
     text = ctx.session.read_files(head)[KERNEL]
     assert FIRST_LINE in text
     spin = "    for (volatile int on = 1; on;) {}\n"

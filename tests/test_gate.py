@@ -146,7 +146,7 @@ def test_the_gate_commits_what_is_faster_than_the_best_timed_beside_it(
         assert decision.outcome == "committed" and decision.version == version.id == "v1"
         assert "on v0 timed beside it" in decision.detail
         assert gate_log(session, decision.id)["incumbent_gain"] > 1.3  # 1.75 by construction
-        assert session.read_files(version) == fast and session.head.id == "v1"
+        assert session.read_files(version) == fast and session.version("head").id == "v1"
 
 
 def test_a_kernel_whose_decisions_end_undecided_twice_is_rejected_and_remembered(

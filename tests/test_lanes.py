@@ -22,6 +22,7 @@ from engine_helpers import (
     SLOW,
     TARGET,
     LiveRun,
+    head_of,
     new_session,
     repeated,
     slow_seed,
@@ -163,7 +164,7 @@ def promising(ctx: StepContext, files: dict[str, str]) -> Trial:
     """Evaluate ``files`` until a first reading comes out promising (it is compared with a
     score the seed took at another moment)."""
     for _ in range(COMMIT_TRIES):
-        trial = ctx.evaluate(files, base=ctx.head().id)
+        trial = ctx.evaluate(files, base=head_of(ctx).id)
         if trial.outcome == "promising":
             return trial
     raise AssertionError(f"never promising: {trial.attempt.detail}")
@@ -179,7 +180,7 @@ def test_a_lane_whose_best_moved_is_judged_against_the_new_best_and_told(
     answers: list[Any] = []
 
     def first(ctx: StepContext) -> StepResult:
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(ctx.head()).items()}
+        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
         for _ in range(COMMIT_TRIES):
             version = ctx.commit(promising(ctx, files), "lane 1: four times")
             if version:
@@ -187,7 +188,7 @@ def test_a_lane_whose_best_moved_is_judged_against_the_new_best_and_told(
         return StepResult("no commit", exhausted=True)
 
     def second(ctx: StepContext) -> StepResult:
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(ctx.head()).items()}
+        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
         trial = promising(ctx, files)
         assert committed.wait(300)
         version = ctx.commit(trial, "lane 2: four times")
@@ -338,7 +339,7 @@ def test_the_supervisor_redirects_the_stalled_lane_and_the_others_go_on(
     broken = {KERNEL: "void avo_attention_fwd(void) { oops; }\n"}
 
     def failing(ctx: StepContext) -> StepResult:
-        trial = ctx.evaluate(broken, base=ctx.head().id)
+        trial = ctx.evaluate(broken, base=head_of(ctx).id)
         return StepResult(trial.outcome)
 
     attempted, stopping = threading.Event(), threading.Event()
@@ -370,8 +371,8 @@ def test_the_supervisor_redirects_the_stalled_lane_and_the_others_go_on(
 def evaluate_once(ctx: StepContext) -> StepResult:
     """A kernel of its lane's own, new to the session: one the session knows is not evaluated
     again (engine/twins.py)."""
-    files = repeated(ctx.session.read_files(ctx.head()), 2 + (ctx.lane or 0))
-    trial = ctx.evaluate(files, base=ctx.head().id)
+    files = repeated(ctx.session.read_files(head_of(ctx)), 2 + (ctx.lane or 0))
+    trial = ctx.evaluate(files, base=head_of(ctx).id)
     return StepResult(trial.outcome, exhausted=True)
 
 

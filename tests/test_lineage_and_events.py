@@ -82,7 +82,7 @@ def test_create_makes_seed_version_v0(tmp_path: Path) -> None:
         assert v0.parent is None
         assert v0.message == "the seed"
         assert v0.score == Score(1.5)
-        assert s.head.id == "v0"
+        assert s.version("head").id == "v0"
         assert s.lineage.ids == ["v0"]
         assert s.read_files("v0") == SEED
         assert s.meta["target"] == "gemm_fp16"
@@ -90,7 +90,7 @@ def test_create_makes_seed_version_v0(tmp_path: Path) -> None:
         assert s.writable
     # and it is all on disk
     with Session.open(tmp_path / "run", writable=False) as again:
-        assert again.head.id == "v0"
+        assert again.version("head").id == "v0"
         assert again.read_files("v0") == SEED
 
 
@@ -129,12 +129,12 @@ def test_commit_adds_child_of_head_and_moves_head(session: Session) -> None:
     assert (v1.id, v1.parent, v1.author, v1.message) == ("v1", "v0", "agent", "first")
     assert v1.attempt == "a1"
     assert v1.cost_usd == 0.25
-    assert session.head.id == "v1"
+    assert session.version("head").id == "v1"
     assert session.read_files("v1") == {"kernel.cu": "int a;\n"}
 
     v2 = session.commit({"kernel.cu": "int z;\n"}, author="tuner", message="second", score=None)
     assert (v2.id, v2.parent) == ("v2", "v1")
-    assert session.head == v2
+    assert session.version("head") == v2
     assert session.lineage.ids == ["v0", "v1", "v2"]
     assert session.read_files("v1") == {"kernel.cu": "int a;\n"}  # earlier versions unchanged
 
@@ -143,7 +143,7 @@ def test_commit_rejects_unknown_author(session: Session) -> None:
     with pytest.raises(StoreError, match="unknown author"):
         session.commit({"kernel.cu": "x\n"}, author="robot", message="m", score=None)
     assert session.lineage.ids == ["v0"]
-    assert session.head.id == "v0"
+    assert session.version("head").id == "v0"
 
 
 def test_ids_are_never_reused_across_rollback_and_reopen(tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_ids_are_never_reused_across_rollback_and_reopen(tmp_path: Path) -> None
     s.close()
 
     s = Session.open(tmp_path / "run")
-    assert s.head.id == "v3"
+    assert s.version("head").id == "v3"
     s.rollback("v1")
     assert commit(s, "4\n") == "v4"
     s.close()
@@ -172,7 +172,7 @@ def test_rollback_moves_head_and_next_commit_branches(session: Session) -> None:
     commit(session, "2\n")  # v2 <- v1
     target = session.rollback("v1")
     assert target.id == "v1"
-    assert session.head.id == "v1"
+    assert session.version("head").id == "v1"
     assert commit(session, "3\n") == "v3"  # a sibling of v2
     session.rollback("v0")
     assert commit(session, "4\n") == "v4"
@@ -194,7 +194,7 @@ def test_rollback_to_unknown_version_leaves_head(session: Session) -> None:
     seq = session.last_seq
     with pytest.raises(UnknownVersion):
         session.rollback("v7")
-    assert session.head.id == "v1"
+    assert session.version("head").id == "v1"
     assert session.last_seq == seq
 
 
@@ -205,7 +205,7 @@ def test_lineage_tree_survives_reopen(tmp_path: Path) -> None:
         s.rollback("v1")
         commit(s, "3\n")
     with Session.open(tmp_path / "run", writable=False) as s:
-        assert s.head.id == "v3"
+        assert s.version("head").id == "v3"
         assert [v.id for v in s.lineage.children("v1")] == ["v2", "v3"]
         assert [v.id for v in s.lineage.path_to_root("v3")] == ["v3", "v1", "v0"]
 
@@ -222,7 +222,7 @@ def test_best_and_ranked_order_by_gmean_earliest_wins_ties(tmp_path: Path) -> No
         assert best_id(s) == "v1"
         assert s.version("best").id == "v1"
         assert [v.id for v in s.lineage.ranked()] == ["v1", "v3", "v4", "v0"]
-        assert s.head.id == "v4"
+        assert s.version("head").id == "v4"
         assert s.version("head").id == "v4"
         commit(s, "5\n", 3.5)
         assert best_id(s) == "v5"
@@ -557,7 +557,7 @@ def test_reader_sees_writer_events_after_refresh(tmp_path: Path) -> None:
         assert reader.last_seq == writer.last_seq
         assert reader.events(after=seen) == writer.events(after=seen)
         assert reader.events(after=seen)[0] == hint
-        assert reader.head.id == v1
+        assert reader.version("head").id == v1
         assert best_id(reader) == v1
         assert reader.attempt_count == 1
         assert blob_text(reader, reader.attempt("a1").log) == "L"
@@ -586,7 +586,7 @@ def test_reader_follow_polls_for_writer_events(tmp_path: Path) -> None:
         v1 = commit(writer, "1\n")
         event = received.get(timeout=PROMPT_S)
         assert (event.kind, event.data["version"]) == ("commit", v1)
-        assert reader.head.id == v1  # refresh took in the state too
+        assert reader.version("head").id == v1  # refresh took in the state too
     finally:
         stop.set()
         follower.join(timeout=PROMPT_S)
@@ -666,4 +666,4 @@ def test_diff_splits_lines_only_at_newlines(session: Session) -> None:
 def test_kernel_file_names_must_stay_inside_their_folder(session: Session, name: str) -> None:
     with pytest.raises(StoreError, match="invalid kernel file name"):
         session.commit({name: "x\n"}, author="agent", message="m", score=None)
-    assert session.head.id == "v0"
+    assert session.version("head").id == "v0"

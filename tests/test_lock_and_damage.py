@@ -60,7 +60,7 @@ def test_readers_work_while_a_writer_holds_the_session(
     session_dir: Path, other_writer: subprocess.Popen[str]
 ) -> None:
     with Session.open(session_dir, writable=False) as reader:
-        assert reader.head.id == "v0"
+        assert reader.version("head").id == "v0"
         holder = reader.lock_holder
         assert holder is not None and holder.pid == other_writer.pid
 
@@ -86,7 +86,7 @@ def test_a_closed_session_releases_its_lock(session_dir: Path) -> None:
     with Session.open(session_dir) as session:
         session.commit({"kernel.c": "// v1\n"}, author="operator", message="m", score=None)
     with Session.open(session_dir) as session:
-        assert session.head.id == "v1"
+        assert session.version("head").id == "v1"
 
 
 def build_history(session_dir: Path) -> list[str]:
@@ -141,7 +141,7 @@ def test_repair_recovers_every_version_from_the_backup_generation(
     assert len(kept) == 1 and (kept[0] / BASE).read_bytes() == damaged
     with Session.open(session_dir) as session:
         assert session.lineage.ids == ["v0", *ids]
-        assert session.head.id == ids[-1]
+        assert session.version("head").id == ids[-1]
         assert session.read_files(ids[-1]) == {"kernel.c": f"// version {len(ids)}\n"}
     assert main([*root, "sessions", "repair", "demo"]) == 0
     assert "nothing to repair" in capsys.readouterr().out

@@ -62,7 +62,7 @@ def test_an_operator_holding_the_view_cannot_commit_set_state_or_append_events(
         lambda: view.rollback("v0"),
         lambda: view.store_files(FILES),
         lambda: view.record_attempt(FILES, base="v0", author="agent", outcome="promising"),
-        lambda: view.lineage.add(session.head),
+        lambda: view.lineage.add(session.version("head")),
         lambda: view.blobs.put("text"),
         lambda: view.session,
         lambda: view._session,
@@ -74,7 +74,7 @@ def test_an_operator_holding_the_view_cannot_commit_set_state_or_append_events(
         view.directory = Path("/")  # a read-only property
     with pytest.raises(AttributeError):
         view.extra = session  # no room for new attributes (slots)
-    assert len(session.lineage) == 2 and session.head.id == "v1"
+    assert len(session.lineage) == 2 and session.version("head").id == "v1"
     assert session.attempt_count == 1
 
 
@@ -83,7 +83,7 @@ def test_the_view_reads_what_operators_read(session: Session) -> None:
     assert view.name == "s" and view.directory == session.directory
     assert (view.directory / "workspace").parent == session.directory  # the agent's workspace
     assert view.meta["target"] == "cpu-attention" and view.state["head"] == "v1"
-    assert view.head.id == "v1" and view.best() == session.version("v1")
+    assert view.version("head").id == "v1" and view.best() == session.version("v1")
     assert view.version("best").id == "v1" and view.version("v0").parent is None
     assert view.read_files("v1") == session.read_files("v1")
     assert "+#define TILE 128" in view.diff("v0", "v1").text
@@ -95,7 +95,7 @@ def test_the_view_reads_what_operators_read(session: Session) -> None:
     lineage = view.lineage
     assert len(lineage) == 2 and "v1" in lineage and [v.id for v in lineage] == ["v0", "v1"]
     assert lineage.ids == ["v0", "v1"] and lineage.last is not None and lineage.last.id == "v1"
-    assert lineage.get("v1").parent == "v0" and lineage.root().id == "v0"
+    assert lineage.get("v1").parent == "v0" and lineage.root() == session.version("v0")
     assert [v.id for v in lineage.children("v0")] == ["v1"] and lineage.line("v0") == ["v0", "v1"]
     assert [v.id for v in lineage.path_to_root("v1")] == ["v1", "v0"]
     assert [v.id for v in lineage.ranked()] == ["v1", "v0"] and lineage.best() == view.best()
@@ -125,7 +125,8 @@ def test_the_view_follows_the_session(session: Session) -> None:
     """The engine keeps committing under an operator's view; the view sees it at once."""
     view = SessionView(session)
     session.commit(FILES, author="tuner", message="back to 64", score=Score(3.0))
-    assert view.head.id == "v2" and len(view.lineage) == 3 and view.best() == view.head
+    head = view.version("head")
+    assert head.id == "v2" and len(view.lineage) == 3 and view.best() == head
 
 
 def test_the_tuner_reads_the_session_through_the_view(session: Session) -> None:

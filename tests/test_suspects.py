@@ -117,7 +117,7 @@ def test_a_flagged_result_is_held_then_approved_or_rejected_across_restarts(
         versions = [v for v in session.lineage if v.attempt == approved.attempt]
         assert len(versions) == 1  # approving twice commits once
         version = versions[0]
-        assert session.head.id == version.id and version.parent == approved.base
+        assert session.version("head").id == version.id and version.parent == approved.base
         assert version.author == "tuner" and "approved by the operator" in version.message
         assert version.score == session.attempt(approved.attempt).score
         assert version.score and version.score.gmean == approved.gmean
@@ -188,7 +188,7 @@ def test_avo_send_approves_and_rejects_suspects_of_a_headless_run(
     assert f"suspect  {rejected} rejected by the operator" in out
     with Session.open(flagged, writable=False) as session:
         v1 = session.version("v1")
-        assert v1.attempt == approved and session.head.id == "v1"
+        assert v1.attempt == approved and session.version("head").id == "v1"
         assert v1.score == session.attempt(approved).score
         assert {approved, rejected}.isdisjoint(s.attempt for s in session.suspects())
         assert len(session.lineage) == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import COMMIT_RETRIES
-from engine_helpers import FAST, SLOW, flagged_session, new_session, slow_seed
+from engine_helpers import FAST, SLOW, flagged_session, head_of, new_session, slow_seed
 from engine_helpers import start as start_engine
 from test_engine_faults import Scripted
 
@@ -53,7 +53,7 @@ def test_a_version_approved_or_edited_by_hand_costs_what_was_spent_since_the_las
     engines: list[Engine] = []
 
     def gate(ctx: StepContext) -> StepResult:  # every correct candidate is held as a suspect
-        head = ctx.head()
+        head = head_of(ctx)
         files = ctx.session.read_files(head)
         files = {n: t.replace("#define REPEAT 8", "#define REPEAT 1") for n, t in files.items()}
         trial = ctx.evaluate(files, base=head.id)
@@ -61,7 +61,7 @@ def test_a_version_approved_or_edited_by_hand_costs_what_was_spent_since_the_las
         return StepResult("asked the gate")
 
     def edit_mid_step(ctx: StepContext) -> StepResult:
-        files = ctx.session.read_files(ctx.head())
+        files = ctx.session.read_files(head_of(ctx))
         engines[-1].submit(OperatorEdit(
             {n: t.replace("#define REPEAT 8", "#define REPEAT 2") for n, t in files.items()},
             "by hand"))
@@ -105,7 +105,7 @@ def test_a_version_the_gate_commits_costs_every_step_that_led_to_it(
         """Evaluate the faster kernel and ask the gate, again while a first reading comes out
         no better than the seed's stored score (agent_helpers.COMMIT_RETRIES); each try is
         an API turn that costs $0.01 and 100 tokens."""
-        head = ctx.head()
+        head = head_of(ctx)
         files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head).items()}
         for _ in range(1 + COMMIT_RETRIES):
             ctx.charge(0.01, 100)
@@ -119,7 +119,7 @@ def test_a_version_the_gate_commits_costs_every_step_that_led_to_it(
         live = start_engine(session, worker, max_steps=3, operator=Scripted(
             spends(0.30, 3000, failed=True), spends(0.20, 2000), commit_fast))
         live.finish(300)
-        version = session.head
+        version = session.version("head")
         oldest_first = [(a.outcome, a.detail) for a in session.recent_attempts(20)][::-1]
         assert version.id == "v1", oldest_first
         tries, rest = divmod(version.tokens - 5000, 100)

@@ -39,7 +39,7 @@ def _score(gmean: float) -> Score:
 
 def commit(session: Session, files: dict[str, str], author: str, message: str, gmean: float,
            transcript: str | None = None) -> str:
-    base = session.head.id
+    base = session.version("head").id
     first = session.record_attempt(files, base=base, author=author, outcome="promising",
                                    detail="first look", score=_score(gmean), log=_log(gmean))
     version = session.commit(files, author=author, message=message, score=_score(gmean),

@@ -19,7 +19,7 @@ from textual.reactive import var
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ...store import Lineage, Version
+from ...store import NO_VERSION_YET, Lineage, Version
 from ...views.ratios import RatioColumn
 
 PAGE = 100  # versions per page of a long line
@@ -142,7 +142,10 @@ class LineageTree(Tree[Entry]):
         self.lineage, self.marks = lineage, marks
         self.clear()
         root = lineage.root()
-        if root is None:  # no version yet: the agent writes v0
+        # With no version yet, the tree's root says so (a label, nothing to open).
+        self.show_root, self.root.allow_expand = root is None, root is not None
+        if root is None:
+            self.root.set_label(NO_VERSION_YET)
             return
         self._add_run(self.root, lineage.line(root.id))
         self.root.expand()
