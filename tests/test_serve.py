@@ -192,6 +192,8 @@ def test_the_page_shows_the_lineage_and_a_key_reaches_the_app(served: Served,
             time.sleep(0.1)
         assert [q.command.__class__.__name__ for q in queued(served.session)] == ["Pause"]
         wait_for(driver, lambda d: "pause queued" in screen(d), "the app saying so")
+        if shots := os.environ.get("AVO_SCREENSHOTS"):  # docs/serve.png is made this way
+            driver.save_screenshot(str(Path(shots) / "serve.png"))
 
 
 def test_a_read_only_page_has_no_key_that_steers(read_only: Served, tmp_path: Path) -> None:

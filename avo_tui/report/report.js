@@ -89,6 +89,7 @@
           if (point && typeof point.customdata === "string") showVersion(point.customdata);
         });
       }
+      document.body.dataset.drawnMs = String(Math.round(performance.now()));
       document.body.dataset.drawn = String(drawing.length);
     });
     const pick = document.getElementById("pick");
