@@ -76,8 +76,8 @@ def section(target: TargetSpec, commit_bar: str, limit: int) -> str:
         "target file below: the kernel's output is checked against its reference on every "
         "configuration, the edge and drawn shapes and the hostile inputs). Start simple and "
         "correct: evaluate (quick first), repair, then commit. Later steps make it fast.\n"
-        f"{commit_bar[:1].upper()}{commit_bar[1:]}: the gate still re-checks it and holds a "
-        "result too fast to believe for the operator; the committed kernel becomes v0.",
+        f"{commit_bar[:1].upper()}{commit_bar[1:]}. The gate re-evaluates it all the same, and "
+        "holds a result too fast to believe for the operator; the kernel it commits is v0.",
         limit)
 
 
