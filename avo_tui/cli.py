@@ -43,8 +43,8 @@ examples:
   avo sessions show my-run
   avo export my-run --version best --out ./best-kernel
   avo rescore my-run v7                           a score found impossible
-  avo report my-run                               the session as one HTML page, offline
-  avo serve my-run                                the app in a browser (token, 127.0.0.1)
+  avo report my-run                               one HTML page, offline
+  avo serve my-run                                the app in a browser
   avo kb search "give the consumer warpgroups more registers"
   avo targets check ./my_target.py               a target of your own
 """

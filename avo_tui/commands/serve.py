@@ -86,7 +86,7 @@ def register(commands: Subcommands) -> None:
         "run. Stopping the server never stops the run.",
         "examples:\n  avo serve mha-1                      then open the address it prints\n"
         "  avo serve mha-1 --read-only          for a colleague: watch, no controls\n"
-        "  avo serve mha-1 --host 0.0.0.0 --port 8080   reachable from the network (warned)",
+        "  avo serve mha-1 --host 0.0.0.0      reachable from the network (warned)",
     )
     p.add_argument("name", type=session_name, nargs="?", default=None,
                    help="session name (default: the session written last)")
