@@ -25,9 +25,13 @@ from pathlib import Path
 
 import pytest
 from browser import WAIT_S, chromium, wait_for
+from engine_helpers import start
 from tui_helpers import branched_session
 
+from avo_tui.engine import Stop
 from avo_tui.engine.inbox import queued
+from avo_tui.evaluation import Worker
+from avo_tui.store import Session
 from avo_tui.web import cookie_name
 
 # Keeps the bytes each websocket brings, decoded, for the test to read (window.__avoScreen).
@@ -61,10 +65,10 @@ class Served:
     lines: list[str]
 
 
-def serve(root: Path, *options: str) -> Served:
-    """``avo serve demo --port 0 ...`` in a process of its own, once it has said where."""
+def serve(root: Path, *options: str, name: str = "demo") -> Served:
+    """``avo serve NAME --port 0 ...`` in a process of its own, once it has said where."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "avo_tui", "--sessions-dir", str(root), "serve", "demo",
+        [sys.executable, "-m", "avo_tui", "--sessions-dir", str(root), "serve", name,
          "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         stdin=subprocess.DEVNULL, start_new_session=True)
     lines: list[str] = []
@@ -83,7 +87,7 @@ def serve(root: Path, *options: str) -> Served:
         raise AssertionError(f"avo serve said nothing of where it listens: {lines}")
     url = next(line.strip() for line in lines if "?token=" in line)
     base, _, token = url.partition("/?token=")
-    return Served(url, base, token, root / "demo", process, lines)
+    return Served(url, base, token, root / name, process, lines)
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -210,3 +214,21 @@ def test_a_read_only_page_has_no_key_that_steers(read_only: Served, tmp_path: Pa
         assert "roll the head back" not in shown
         assert "hint" not in shown and "tries" in shown  # the footer: no key that steers
         assert queued(read_only.session) == []
+
+
+def test_the_page_follows_a_run_that_another_process_makes(session: Session, worker: Worker,
+                                                           tmp_path: Path) -> None:
+    """A tuner run live in this process (the session's writer); the page, served from
+    another, shows it running and its attempts as they come, as avo attach does."""
+    live = start(session, worker, max_steps=3)
+    server = serve(session.directory.parent, name=session.name)
+    try:
+        with chromium(tmp_path / "profile", width=1400, height=900) as driver:
+            open_page(driver, server.url)
+            wait_for(driver, lambda d: "running" in screen(d), "the run's status")
+            seen = len(live.kinds("attempt"))
+            wait_for(driver, lambda d: f"a{seen + 1} " in screen(d), "an attempt made since")
+    finally:
+        stop(server.process)
+        live.engine.submit(Stop("the test is done"))
+        live.finish()
