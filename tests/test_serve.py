@@ -28,6 +28,7 @@ from browser import WAIT_S, chromium, wait_for
 from engine_helpers import start
 from tui_helpers import branched_session
 
+from avo_tui.commands.serve import loopback
 from avo_tui.engine import Stop
 from avo_tui.engine.inbox import queued
 from avo_tui.evaluation import Worker
@@ -232,3 +233,32 @@ def test_the_page_follows_a_run_that_another_process_makes(session: Session, wor
         stop(server.process)
         live.engine.submit(Stop("the test is done"))
         live.finish()
+
+
+def test_another_address_is_warned_about_and_a_failed_listen_is_one_line(root: Path) -> None:
+    """192.0.2.1 is a documentation address no machine has: the warning comes before the
+    server tries it, then the failure to listen there is one line (nothing ever listens)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "avo_tui", "--sessions-dir", str(root), "serve", "demo",
+         "--host", "192.0.2.1", "--port", "0"], capture_output=True, text=True, timeout=WAIT_S,
+        stdin=subprocess.DEVNULL)
+    warning, error = done.stderr.strip().splitlines()
+    assert warning.startswith("avo serve: warning: --host 192.0.2.1 listens beyond this machine")
+    assert "token unencrypted" in warning and "ssh -L 8000:127.0.0.1:8000" in warning
+    assert error.startswith("avo: error: cannot listen on 192.0.2.1:0") and done.returncode == 1
+    assert "token=" not in done.stdout  # no address was printed: nothing listened
+
+
+@pytest.mark.parametrize(("host", "alone"), [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.20", False), ("gpu-box", False)])
+def test_only_this_machines_addresses_go_unwarned(host: str, alone: bool) -> None:
+    assert loopback(host) is alone
+
+
+def test_serving_nothing_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from avo_tui.cli import main
+
+    assert main(["--sessions-dir", str(tmp_path), "serve"]) == 1
+    assert capsys.readouterr().err == (f"avo: error: no session in {tmp_path} to serve: start "
+                                       "one with avo run\n")
