@@ -18,7 +18,7 @@ from ..evaluation import (
 from ..evaluation.target_file import resolve
 from ..evaluation.targets import known_names, shipped_file
 from ..operators.hints import declared_knobs
-from . import Subcommands, add_command
+from . import Subcommands, add_command, targets_import
 
 LIST_EPILOG = """\
 A target of your own is one Python file beside its seed kernel (docs/targets.md walks through
@@ -152,3 +152,4 @@ def register(commands: Subcommands) -> None:
     )
     p.add_argument("file", type=Path,
                    help="the target file (a .py), or the name of a shipped one")
+    targets_import.register(sub)

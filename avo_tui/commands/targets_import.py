@@ -1,0 +1,68 @@
+"""``avo targets import PROBLEM.py``: a KernelBench problem made a target file, with a plain
+seed where the importer has a pattern for its forward (avo_tui/kernelbench/; docs/targets.md,
+"Importing a KernelBench problem")."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import evaluation
+from ..evaluation import TargetFileError
+from . import Subcommands, add_command
+
+EPILOG = """\
+It writes PROBLEM_target.py (PROBLEM_cuda_target.py with --kind cuda) and its seed beside the
+problem, then says what to run next. A problem it cannot import (forward returns a tuple or
+indices, no get_inputs()) is refused in one line, with exit status 1.
+
+examples:
+  avo targets import examples/kernelbench/level1_softmax.py
+  avo targets check examples/kernelbench/level1_softmax_target.py
+  avo targets import level2_gemm_add_relu.py --kind cuda
+"""
+
+
+def cmd_targets_import(args: argparse.Namespace) -> int:
+    from ..kernelbench import ImportRefused, import_problem  # brings torch
+
+    path = Path(args.problem)
+    # values= of each Input, once the evaluator draws by rule (evaluation/values.py)
+    rules = hasattr(evaluation, "Uniform")
+    try:
+        imported = import_problem(path, args.kind, args.out, overwrite=args.force,
+                                  values=rules)
+    except ImportRefused as error:
+        raise TargetFileError(f"cannot import {path}: {error}") from None
+    device = "on the CPU (a C kernel)" if args.kind == "cpu" else "on a CUDA GPU"
+    print(f"{path.name}: imported as the target {imported.name}, float32 {device}")
+    print(f"  wrote {imported.target}")
+    if imported.seed is not None:
+        print(f"  wrote {imported.seed}: the importer's {imported.pattern} seed")
+    else:
+        print(f"  --  no seed ({imported.no_seed}): the first step of an agent run writes "
+              "version 0 (--operator agent)")
+    for note in imported.notes:
+        print(f"  --  {note}")
+    print(f"next: avo targets check {imported.target}")
+    return 0
+
+
+def register(targets: Subcommands) -> None:
+    p = add_command(
+        targets, "import", cmd_targets_import, "make a target file of a KernelBench problem",
+        "Read a KernelBench-style problem (class Model, get_inputs(), get_init_inputs(), its "
+        "sizes as module-level globals) and write a target file beside it: the reference is "
+        "the model's forward in float64, the model's parameters and buffers are inputs, the "
+        "timed shape is the problem's own (scaled to a CPU's time on the CPU), with edge "
+        "shapes around it, and a plain seed where the forward is elementwise, a reduction, a "
+        "scan or a norm, or a matrix product.",
+        EPILOG,
+    )
+    p.add_argument("problem", type=Path, help="the KernelBench problem (a .py file)")
+    p.add_argument("--kind", choices=("cpu", "cuda"), default="cpu",
+                   help="a C target on the CPU (the default) or a CUDA one; float32 both")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the target file to write (default: beside the problem)")
+    p.add_argument("--force", action="store_true",
+                   help="write over a target file or seed already there")

@@ -1,0 +1,16 @@
+"""Importing a KernelBench problem as a target file (``avo targets import``, docs/targets.md,
+"Importing a KernelBench problem").
+
+A KernelBench problem is a Python file: ``class Model(nn.Module)``, ``get_inputs()``,
+``get_init_inputs()`` and its sizes as module-level globals. The import reads it on torch's
+meta device (shapes without arithmetic), learns how every tensor follows the size globals,
+chooses configurations, and writes an ordinary target file beside it, with a plain C (or
+CUDA) seed where its forward is elementwise, a reduction, a scan or norm, or a matrix product.
+
+Imports only the standard library and torch: it runs where the evaluator runs.
+"""
+
+from .importer import Imported, import_problem
+from .problem_module import ImportRefused
+
+__all__ = ["ImportRefused", "Imported", "import_problem"]

@@ -1,0 +1,169 @@
+"""The configurations of an imported target: the timed one, the edge ones and the ranges drawn
+from, each checked by building the problem there (on the meta device).
+
+- **Timed**: the problem's own sizes. On the CPU they are scaled (the largest dimension
+  halved, or the first doubled) until a launch of a plain seed takes about 1 to 50 ms, at the
+  rates below: KernelBench's sizes are a GPU's, and a timed launch far past 100 ms makes every
+  evaluation of a run slow, while one under a millisecond varies too much to time.
+- **Edge**: the sizes that break tiled code, small enough for the float64 reference on one
+  core: every varied dimension at its smallest (1, or the least the problem builds at), at
+  small primes (the last one 37), and one past a tile (17, the last one 65).
+- **Drawn**: each varied dimension uniform between its smallest and its one-past-a-tile size.
+
+Only dimensions of 8 or more vary: smaller ones are settings of the problem (a kernel size,
+three colour channels) and keep its values.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .problem_module import KernelBenchProblem, ProbeFailed, Sizes
+from .shapes import Shapes
+from .work import Work
+
+# What a plain seed does per second on one CPU core: FLOPs of a loop-nest product, bytes of
+# a streaming loop with a transcendental per element. Estimates, for scaling only.
+CPU_RATES = {"flops": 2e10, "bytes": 1e9}
+TIMED_S = (0.001, 0.05)
+EDGE_MAX_S = 0.005
+VARIED_FROM = 8
+SMALLEST_TRIED = 64
+PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)
+LAST_PRIME, TILE_PAST, LAST_TILE_PAST = 37, 17, 65
+DRAW_CHECKS = 16
+
+
+@dataclass(frozen=True)
+class Configs:
+    timed: Sizes
+    edges: list[Sizes]
+    draw: dict[str, tuple[int, int]]  # each varied dimension's range; empty: no draw
+    notes: list[str] = field(default_factory=list)  # what the target file should say
+
+
+def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work,
+                   kind: str) -> Configs:
+    if shapes.literal:
+        return Configs(dict(shapes.dims), [], {}, ["the problem names no size as a "
+                       "module-level int, so its one shape is timed and no other is checked"])
+    valid = _Validity(problem, shapes)
+    varied = [d for d in shapes.variable if shapes.dims[d] >= VARIED_FROM]
+    smallest = {d: valid.smallest(d) for d in varied}
+    notes = [f"{dim} is fixed at {problem.sizes[dim]}: {why}" for dim, why in
+             shapes.fixed.items()]
+    kept = [d for d in shapes.variable if d not in varied]
+    if kept:
+        notes.append(f"{', '.join(kept)} kept at the problem's values (settings, under "
+                     f"{VARIED_FROM})")
+
+    def seconds(sizes: Sizes) -> float:
+        return work.at(shapes, sizes) / CPU_RATES[work.kind]
+
+    timed = dict(shapes.dims)
+    if kind == "cpu":
+        timed, note = _scaled(timed, varied, smallest, seconds, valid)
+        if note:
+            notes.append(note)
+    edges = _edges(shapes.dims, varied, smallest, seconds, valid)
+    draw = {d: (smallest[d], max(smallest[d], _past_tile(d, varied))) for d in varied}
+    rng = random.Random(0)
+    corners = [{**shapes.dims, **{d: r[i] for d, r in draw.items()}} for i in (0, 1)]
+    tries = [{**shapes.dims, **{d: rng.randint(*r) for d, r in draw.items()}}
+             for _ in range(DRAW_CHECKS)]
+    if draw and not all(valid(sizes) for sizes in corners + tries):
+        notes.append("no shapes are drawn: some sizes in the drawn ranges do not build")
+        draw = {}
+    return Configs(timed, edges, draw, notes)
+
+
+def _past_tile(dim: str, varied: list[str]) -> int:
+    return LAST_TILE_PAST if dim == varied[-1] else TILE_PAST
+
+
+def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
+            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool]
+            ) -> tuple[Sizes, str]:
+    """``base`` scaled into TIMED_S, and words on what was changed ("" where nothing)."""
+    low, high = TIMED_S
+    sizes = dict(base)
+    while seconds(sizes) > high:
+        for dim in sorted(varied, key=lambda d: -sizes[d]):
+            halved = {**sizes, dim: sizes[dim] // 2}
+            if halved[dim] >= max(smallest[dim], VARIED_FROM) and valid(halved):
+                sizes = halved
+                break
+        else:
+            break
+    while varied and seconds(sizes) < low:
+        doubled = {**sizes, varied[0]: sizes[varied[0]] * 2}
+        if not valid(doubled):
+            break
+        sizes = doubled
+    if sizes == base:
+        return sizes, ""
+    changed = ", ".join(f"{d} {base[d]} -> {sizes[d]}" for d in base if sizes[d] != base[d])
+    direction = "down" if seconds(sizes) < seconds(base) else "up"
+    return sizes, (f"timed at the problem's sizes scaled {direction} ({changed}) so that a "
+                   f"plain seed's launch takes about {1000 * seconds(sizes):.0f} ms on one CPU "
+                   f"core (at the problem's own, about {1000 * seconds(base):.0f} ms)")
+
+
+def _edges(base: Sizes, varied: list[str], smallest: Mapping[str, int],
+           seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool]) -> list[Sizes]:
+    """The smallest sizes, small primes, one past a tile; each that builds, at most
+    EDGE_MAX_S of a plain seed's time (one past a tile halved towards it)."""
+    if not varied:
+        return []
+    primes = {d: LAST_PRIME if d == varied[-1] else PRIMES[i % len(PRIMES)]
+              for i, d in enumerate(varied)}
+    candidates = [{d: smallest[d] for d in varied},
+                  {d: max(primes[d], smallest[d]) for d in varied}]
+    past = {d: _past_tile(d, varied) for d in varied}
+    while True:
+        sizes = {**base, **{d: max(v, smallest[d]) for d, v in past.items()}}
+        if seconds(sizes) <= EDGE_MAX_S or all(v <= 2 for v in past.values()):
+            break
+        past = {d: v // 2 + 1 for d, v in past.items()}
+    candidates.append({d: max(v, smallest[d]) for d, v in past.items()})
+    edges: list[Sizes] = []
+    for moves in candidates:
+        sizes = {**base, **moves}
+        if sizes not in edges and valid(sizes) and seconds(sizes) <= EDGE_MAX_S:
+            edges.append(sizes)
+    return edges
+
+
+class _Validity:
+    """Whether the problem builds at a configuration (every tied global set along)."""
+
+    def __init__(self, problem: KernelBenchProblem, shapes: Shapes) -> None:
+        self.problem = problem
+        self.shapes = shapes
+        self._seen: dict[tuple[tuple[str, int], ...], bool] = {}
+
+    def __call__(self, sizes: Mapping[str, int]) -> bool:
+        key = tuple(sorted(sizes.items()))
+        if key not in self._seen:
+            self._seen[key] = self._builds(sizes)
+        return self._seen[key]
+
+    def _builds(self, sizes: Mapping[str, int]) -> bool:
+        if any(size.value(sizes) <= 0 for shape in self.shapes.all() for size in shape):
+            return False
+        globals_ = {name: sizes[dim] for dim, names in self.shapes.tied.items()
+                    for name in names}
+        try:
+            self.problem.instantiate(globals_)
+        except (ProbeFailed, ValueError):
+            return False
+        return True
+
+    def smallest(self, dim: str) -> int:
+        """The least size of ``dim`` the problem builds at (the others at its own)."""
+        for size in range(1, SMALLEST_TRIED + 1):
+            if self({**self.shapes.dims, dim: size}):
+                return size
+        return self.shapes.dims[dim]

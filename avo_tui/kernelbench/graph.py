@@ -1,0 +1,337 @@
+"""A problem's forward as a small graph of the operations a seed can be written for.
+
+torch.fx traces the model (built on the meta device); each call is lowered to one of a few
+node kinds: a leaf (an input, a weight, a constant), an elementwise operation (elementwise.py),
+a reduction or a scan over some dimensions, or a matrix product. Composite calls are written
+out in those terms, as a kernel computes them: softmax is a max, an exp, a sum and a division;
+LayerNorm a mean, a variance and a scale. Every node knows its shape at the problem's sizes.
+
+A call outside that set (a convolution, a view, a gather) raises Unsupported, naming it: the
+importer then writes no seed, and the first agent step writes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+
+from .elementwise import BINARY, UNARY
+from .problem_module import Instance
+
+Shape = tuple[int, ...]
+REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+
+
+class Unsupported(Exception):
+    """A call of the forward no seed pattern covers; its message names the call."""
+
+
+@dataclass
+class Node:
+    """One operation: ``op`` is input, weight, const, an elementwise name, reduce, scan or
+    matmul; ``args`` the ids of its operands; ``attrs`` what else it needs (a leaf's name or
+    value, a reduction's kind and dims, a product's layout)."""
+
+    id: int
+    op: str
+    args: tuple[int, ...]
+    shape: Shape
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    nodes: list[Node]
+    output: int
+
+    def users(self, node: int) -> list[Node]:
+        return [n for n in self.nodes if node in n.args]
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A traced value: the id of the node that computes it."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """torch.max / torch.min over a dimension: (values, indices), until one is taken."""
+
+    kind: str
+    operand: _Ref
+    dims: tuple[int, ...]
+    keepdim: bool
+
+
+# What each call's positional arguments are, by its normalized name (call_method's self is
+# the first: the input).
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    **{name: ("input", "dim", "keepdim") for name in ("sum", "mean", "amax", "amin", "prod",
+                                                      "max", "min")},
+    **{name: ("input", "other") for name in BINARY},
+    "softmax": ("input", "dim"), "log_softmax": ("input", "dim"),
+    "cumsum": ("input", "dim"), "cumprod": ("input", "dim"),
+    "matmul": ("input", "other"), "mm": ("input", "other"),
+    "linear": ("input", "weight", "bias"),
+    "layer_norm": ("input", "normalized_shape", "weight", "bias", "eps"),
+    "gelu": ("input", "approximate"), "leaky_relu": ("input", "negative_slope"),
+    "elu": ("input", "alpha"), "hardtanh": ("input", "min_val", "max_val"),
+    "softplus": ("input", "beta", "threshold"), "clamp": ("input", "min", "max"),
+    "getitem": ("input", "index"),
+}
+ALIASES = {"truediv": "div", "true_divide": "div", "multiply": "mul", "subtract": "sub",
+           "clip": "clamp"}
+IDENTITIES = ("contiguous", "clone", "float", "identity")
+IGNORED_KWARGS = ("inplace",)
+
+# nn modules and the call each one is
+MODULE_CALLS: dict[type[nn.Module], Callable[[Any], tuple[str, dict[str, Any]]]] = {
+    nn.ReLU: lambda m: ("relu", {}),
+    nn.GELU: lambda m: ("gelu", {"approximate": m.approximate}),
+    nn.Tanh: lambda m: ("tanh", {}),
+    nn.Sigmoid: lambda m: ("sigmoid", {}),
+    nn.SiLU: lambda m: ("silu", {}),
+    nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": m.negative_slope}),
+    nn.ELU: lambda m: ("elu", {"alpha": m.alpha}),
+    nn.SELU: lambda m: ("selu", {}),
+    nn.Hardtanh: lambda m: ("hardtanh", {"min_val": m.min_val, "max_val": m.max_val}),
+    nn.Softplus: lambda m: ("softplus", {"beta": m.beta, "threshold": m.threshold}),
+    nn.Softsign: lambda m: ("softsign", {}),
+    nn.Hardsigmoid: lambda m: ("hardsigmoid", {}),
+    nn.Hardswish: lambda m: ("hardswish", {}),
+    nn.Identity: lambda m: ("identity", {}),
+    nn.Softmax: lambda m: ("softmax", {"dim": m.dim}),
+    nn.LogSoftmax: lambda m: ("log_softmax", {"dim": m.dim}),
+}
+
+
+def trace(instance: Instance, input_names: Sequence[str]) -> Graph:
+    """The forward of ``instance``'s model as a Graph; Unsupported where a call is outside
+    what a seed is written for, or the forward cannot be traced."""
+    try:
+        module = torch.fx.symbolic_trace(instance.model)
+    except Exception as error:
+        raise Unsupported(f"its forward cannot be traced by torch.fx "
+                          f"({type(error).__name__})") from None
+    return _Lowering(instance, input_names).lower(module)
+
+
+class _Lowering:
+    def __init__(self, instance: Instance, input_names: Sequence[str]) -> None:
+        self.instance = instance
+        self.input_names = tuple(input_names)
+        self.nodes: list[Node] = []
+        self.placeholders = 0
+
+    def add(self, op: str, args: Sequence[_Ref], shape: Shape, **attrs: Any) -> _Ref:
+        self.nodes.append(Node(len(self.nodes), op, tuple(a.id for a in args), shape, attrs))
+        return _Ref(len(self.nodes) - 1)
+
+    def shape(self, ref: _Ref) -> Shape:
+        return self.nodes[ref.id].shape
+
+    def lower(self, module: torch.fx.GraphModule) -> Graph:
+        env: dict[torch.fx.Node, Any] = {}
+        for fx_node in module.graph.nodes:
+            def value(arg: Any) -> Any:
+                return torch.fx.node.map_arg(arg, lambda n: env[n])
+            if fx_node.op == "output":
+                result = value(fx_node.args[0])
+                if not isinstance(result, _Ref):
+                    raise Unsupported("its forward returns something other than one tensor")
+                return Graph(self.nodes, result.id)
+            env[fx_node] = self._lower_node(fx_node, value)
+        raise Unsupported("its forward has no output")
+
+    def _lower_node(self, fx_node: torch.fx.Node, value: Callable[[Any], Any]) -> Any:
+        if fx_node.op == "placeholder":
+            index = self.placeholders
+            self.placeholders += 1
+            if index >= len(self.input_names):
+                raise Unsupported("its forward takes more arguments than get_inputs() gives")
+            shape = tuple(self.instance.inputs[index].shape)
+            return self.add("input", (), shape, name=self.input_names[index])
+        if fx_node.op == "get_attr":
+            return self.weight(str(fx_node.target))
+        args, kwargs = value(fx_node.args), value(fx_node.kwargs)
+        if fx_node.op == "call_module":
+            submodule = self.instance.model.get_submodule(str(fx_node.target))
+            return self.module_call(str(fx_node.target), submodule, args)
+        target = fx_node.target
+        name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+        if name.endswith("_") and not name.startswith("_"):  # in place (x.relu_()): the same
+            name = name[:-1]
+        return self.call(name, args, kwargs)
+
+    def weight(self, name: str) -> _Ref:
+        tensor = self.instance.weights.get(name)
+        if tensor is None:
+            raise Unsupported(f"it reads {name}, which is not a floating parameter or buffer")
+        return self.add("weight", (), tuple(tensor.shape), name=name)
+
+    def module_call(self, path: str, submodule: nn.Module, args: Sequence[Any]) -> Any:
+        if isinstance(submodule, nn.Linear):
+            bias = self.weight(f"{path}.bias") if submodule.bias is not None else None
+            return self.linear(args[0], self.weight(f"{path}.weight"), bias)
+        if isinstance(submodule, nn.LayerNorm):
+            weight = self.weight(f"{path}.weight") if submodule.weight is not None else None
+            bias = self.weight(f"{path}.bias") if submodule.bias is not None else None
+            return self.layer_norm(args[0], tuple(submodule.normalized_shape), weight, bias,
+                                   submodule.eps)
+        if isinstance(submodule, nn.Dropout) and (submodule.p == 0 or not submodule.training):
+            return args[0]
+        for kind, describe in MODULE_CALLS.items():
+            if type(submodule) is kind or (kind is nn.Hardtanh and isinstance(submodule, kind)):
+                name, attrs = describe(submodule)
+                return self.call(name, (args[0],), attrs)
+        raise Unsupported(f"its forward uses {type(submodule).__name__}")
+
+    def call(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        name = ALIASES.get(name, name)
+        if name in IDENTITIES:
+            return args[0]
+        bound = _bind(name, args, kwargs)
+        if name == "getitem":
+            return self.getitem(bound["input"], bound["index"])
+        x = bound.get("input")
+        if not isinstance(x, _Ref):
+            raise Unsupported(f"its forward calls {name} on a non-tensor")
+        if name in BINARY or (name in ("max", "min") and isinstance(bound.get("dim"), _Ref)):
+            return self.binary({"max": "maximum", "min": "minimum"}.get(name, name), x,
+                               bound.get("other", bound.get("dim")))
+        if name in REDUCTIONS or name in ("amax", "amin"):
+            return self.reduce(name, x, bound.get("dim"), bool(bound.get("keepdim", False)))
+        if name in ("softmax", "log_softmax"):
+            return self.softmax(x, bound.get("dim"), log=name == "log_softmax")
+        if name in ("cumsum", "cumprod"):
+            dim = _dims(bound.get("dim"), len(self.shape(x)))
+            return self.add("scan", (x,), self.shape(x), kind=name[3:], dims=dim)
+        if name in ("matmul", "mm"):
+            return self.matmul(x, bound.get("other"), "kn")
+        if name == "linear":
+            return self.linear(x, bound["weight"], bound.get("bias"))
+        if name == "layer_norm":
+            return self.layer_norm(x, tuple(bound["normalized_shape"]), bound.get("weight"),
+                                   bound.get("bias"), float(bound.get("eps", 1e-5)))
+        return self.unary(name, x, bound)
+
+    def unary(self, name: str, x: _Ref, bound: Mapping[str, Any]) -> _Ref:
+        attrs = {k: v for k, v in bound.items() if k != "input" and v is not None}
+        if name == "gelu":
+            name = "gelu_tanh" if attrs.pop("approximate", "none") == "tanh" else "gelu"
+        if name == "relu6":
+            name, attrs = "hardtanh", {"min_val": 0.0, "max_val": 6.0}
+        if name == "clamp":
+            for bound_name in ("min", "max"):
+                if bound_name in attrs:
+                    x = self.add(f"clamp_{bound_name}", (x,), self.shape(x),
+                                 **{bound_name: float(attrs[bound_name])})
+            return x
+        if name not in UNARY and name != "identity":
+            raise Unsupported(f"its forward calls {name}")
+        if any(not isinstance(v, int | float) for v in attrs.values()):
+            raise Unsupported(f"its forward calls {name} with a tensor argument")
+        return x if name == "identity" else self.add(name, (x,), self.shape(x), **attrs)
+
+    def binary(self, name: str, a: Any, b: Any) -> _Ref:
+        if name == "pow" and isinstance(a, _Ref) and b in (2, 2.0, 0.5):
+            return self.add("square" if b != 0.5 else "sqrt", (a,), self.shape(a))
+        refs = tuple(self.const(v) if isinstance(v, int | float) else v for v in (a, b))
+        if not all(isinstance(r, _Ref) for r in refs):
+            raise Unsupported(f"its forward calls {name} on a non-tensor")
+        shape = tuple(torch.broadcast_shapes(*(self.shape(r) for r in refs)))
+        return self.add(name, refs, shape)
+
+    def const(self, value: float) -> _Ref:
+        return self.add("const", (), (), value=float(value))
+
+    def reduce(self, name: str, x: _Ref, dim: Any, keepdim: bool) -> Any:
+        """The reduction ``name`` (amax is max's values alone; max over one dim gives the
+        values and the indices, until getitem takes one)."""
+        rank = len(self.shape(x))
+        dims = tuple(range(rank)) if dim is None else _dims(dim, rank)
+        kind = name.removeprefix("a") if name in ("amax", "amin") else name
+        if name in ("max", "min") and dim is not None and not isinstance(dim, tuple | list):
+            return _Pair(kind, x, dims, keepdim)
+        return self._reduction(kind, x, dims, keepdim)
+
+    def _reduction(self, kind: str, x: _Ref, dims: tuple[int, ...], keepdim: bool) -> _Ref:
+        shape = self.shape(x)
+        kept = tuple(1 if i in dims else s for i, s in enumerate(shape))
+        out = kept if keepdim else tuple(s for i, s in enumerate(shape) if i not in dims)
+        return self.add("reduce", (x,), out, kind=kind, dims=dims, keepdim=keepdim)
+
+    def getitem(self, pair: Any, index: Any) -> _Ref:
+        if isinstance(pair, _Pair) and index == 0:
+            return self._reduction(pair.kind, pair.operand, pair.dims, pair.keepdim)
+        raise Unsupported("its forward takes an item of a result (indices, a slice)")
+
+    def softmax(self, x: _Ref, dim: Any, log: bool) -> _Ref:
+        if dim is None:
+            raise Unsupported("its forward calls softmax without a dim")
+        dims = _dims(dim, len(self.shape(x)))
+        shifted = self.binary("sub", x, self._reduction("max", x, dims, True))
+        exps = self.add("exp", (shifted,), self.shape(x))
+        total = self._reduction("sum", exps, dims, True)
+        if log:
+            return self.binary("sub", shifted, self.add("log", (total,), self.shape(total)))
+        return self.binary("div", exps, total)
+
+    def layer_norm(self, x: _Ref, normalized: Shape, weight: Any, bias: Any,
+                   eps: float) -> _Ref:
+        rank = len(self.shape(x))
+        dims = tuple(range(rank - len(normalized), rank))
+        centred = self.binary("sub", x, self._reduction("mean", x, dims, True))
+        variance = self._reduction("mean", self.binary("mul", centred, centred), dims, True)
+        scale = self.add("rsqrt", (self.binary("add", variance, eps),), self.shape(variance))
+        out = self.binary("mul", centred, scale)
+        if isinstance(weight, _Ref):
+            out = self.binary("mul", out, weight)
+        if isinstance(bias, _Ref):
+            out = self.binary("add", out, bias)
+        return out
+
+    def matmul(self, a: _Ref, b: Any, layout: str) -> _Ref:
+        if not isinstance(b, _Ref) or len(self.shape(b)) != 2 or len(self.shape(a)) < 2:
+            raise Unsupported("its forward multiplies tensors other than a matrix by a matrix")
+        if layout == "kn" and len(self.shape(a)) != 2:
+            raise Unsupported("its forward multiplies batches of matrices")
+        columns = self.shape(b)[1] if layout == "kn" else self.shape(b)[0]
+        return self.add("matmul", (a, b), (*self.shape(a)[:-1], columns), layout=layout)
+
+    def linear(self, x: Any, weight: Any, bias: Any) -> _Ref:
+        if not isinstance(x, _Ref):
+            raise Unsupported("its forward calls linear on a non-tensor")
+        product = self.matmul(x, weight, "nk")
+        return self.binary("add", product, bias) if isinstance(bias, _Ref) else product
+
+
+def _bind(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's arguments by name, as SIGNATURES (or a unary call's one input) names them."""
+    names = SIGNATURES.get(name, ("input",))
+    if len(args) > len(names):
+        raise Unsupported(f"its forward calls {name} with more arguments than expected")
+    bound = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        if key in IGNORED_KWARGS or (key == "dtype" and value is None):
+            continue
+        if key not in names and not (name == "gelu" and key == "approximate"):
+            raise Unsupported(f"its forward calls {name} with {key}=")
+        bound[key] = value
+    return bound
+
+
+def _dims(dim: Any, rank: int) -> tuple[int, ...]:
+    """``dim`` (an int or a sequence of them, negative from the end) as sorted dims."""
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not all(isinstance(d, int) for d in dims):
+        raise Unsupported("its forward reduces over a dimension given by a tensor")
+    return tuple(sorted(d % rank for d in dims))
+

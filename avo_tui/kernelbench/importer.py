@@ -1,0 +1,207 @@
+"""``avo targets import``'s work: a KernelBench problem in, a target file and a seed out.
+
+The problem is read (problem_module.py), its shapes fitted to its size globals (shapes.py),
+its work counted (work.py), its configurations chosen (configs.py) and its forward traced for
+a seed pattern (graph.py, plan.py); then the seed (c_seed.py or cuda_seed.py) and the target
+file (target_writer.py) are written beside it, named after it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .c_seed import c_seed
+from .configs import Configs, choose_configs
+from .cuda_seed import cuda_seed
+from .graph import Unsupported, trace
+from .kernel_text import Kernel
+from .plan import Plan, plan_of
+from .problem_module import ImportRefused, KernelBenchProblem, Sizes
+from .shapes import Shapes, fit_shapes
+from .target_writer import TargetFile, Tensor, render
+from .value_rules import value_rules
+from .work import Work, work_of
+
+KINDS = ("cpu", "cuda")
+SUFFIX = {"cpu": ".c", "cuda": ".cu"}
+OUTPUT = "out"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What was written: the target file, its seed (None: the first agent step writes it)
+    and the seed's pattern, or why there is none; notes the target file also states."""
+
+    name: str
+    target: Path
+    seed: Path | None
+    pattern: str | None
+    no_seed: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
+                   overwrite: bool = False, values: bool = True) -> Imported:
+    """Import the KernelBench problem at ``path`` as a ``kind`` target (float32): the target
+    file at ``out`` (default: beside the problem, ``<stem>_target.py``, or
+    ``<stem>_cuda_target.py``) and its seed beside that. ``values``: state how each input is
+    drawn (values=), where the problem's own draws are not standard normal."""
+    if kind not in KINDS:
+        raise ImportRefused(f"--kind is cpu or cuda, not {kind!r}")
+    problem = KernelBenchProblem(path)
+    suffix = "" if kind == "cpu" else "_cuda"
+    target_path = out or path.with_name(f"{path.stem}{suffix}_target.py")
+    seed_path = target_path.with_name(f"{target_path.stem.removesuffix('_target')}_seed"
+                                      f"{SUFFIX[kind]}")
+    shapes = fit_shapes(problem)
+    work = work_of(problem, shapes, _probes(shapes))
+    configs = choose_configs(problem, shapes, work, kind)
+    names = _Names(problem, shapes)
+    entry = "avo_" + _identifier(path.stem).lower()
+    kernel = Kernel(entry, names.kernel_inputs, OUTPUT, tuple(shapes.dims), names.shapes,
+                    names.leaves)
+    plan: Plan | str
+    try:
+        plan = plan_of(trace(problem.base, problem.input_names))
+    except Unsupported as error:
+        plan = str(error)
+    for written in (target_path, seed_path):
+        if written.exists() and not overwrite:
+            raise ImportRefused(f"{written} exists (--force writes over it)")
+    about = [f"{path.name}: {_first_line(problem.module.__doc__) or 'a KernelBench problem'}."]
+    if isinstance(plan, str):
+        seed, pattern, no_seed = None, None, f"{path.name}: {plan}"
+    else:
+        write = c_seed if kind == "cpu" else cuda_seed
+        seed_path.write_text(write(kernel, plan, about))
+        seed, pattern, no_seed = seed_path, plan.kind, ""
+    rules = value_rules(problem, _problem_sizes(shapes, configs.timed)) if values else None
+    text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
+                               names, entry, seed, pattern, no_seed, rules))
+    target_path.write_text(text)
+    return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed, configs.notes)
+
+
+def _probes(shapes: Shapes) -> list[Sizes]:
+    """Two sets of sizes besides the problem's, where a FLOP formula must agree too."""
+    return [{**shapes.dims, **{d: shapes.dims[d] + step for d in shapes.variable}}
+            for step in (1, 2)]
+
+
+def _problem_sizes(shapes: Shapes, config: Sizes) -> Sizes:
+    """The problem's size globals at ``config`` (a dimension sets those tied to it)."""
+    return {name: config[dim] for dim, names in shapes.tied.items() for name in names}
+
+
+class _Names:
+    """Each tensor's name in the target (and the kernel): the forward's argument names, the
+    model's parameter and buffer names with '.' written '_', and ``out``; each distinct from
+    the others and from the dimensions."""
+
+    def __init__(self, problem: KernelBenchProblem, shapes: Shapes) -> None:
+        taken = set(shapes.dims)
+        self.inputs = tuple(_unique(_identifier(n), taken) for n in problem.input_names)
+        self.weights = {_unique(_identifier(n.replace(".", "_")), taken): n
+                        for n in problem.base.weights}
+        self.output = _unique(OUTPUT, taken)
+        self.kernel_inputs = (*self.inputs, *self.weights)
+        self.shapes = {name: shape for name, shape in zip(
+            (*self.kernel_inputs, self.output), shapes.all(), strict=True)}
+        self.leaves = {("input", n): t for n, t in zip(problem.input_names, self.inputs,
+                                                       strict=True)}
+        self.leaves.update({("weight", n): t for t, n in self.weights.items()})
+
+
+def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchProblem,
+                 shapes: Shapes, work: Work, configs: Configs, names: _Names, entry: str,
+                 seed: Path | None, pattern: str | None, no_seed: str,
+                 rules: tuple[tuple[str | None, ...], dict[str, str | None]] | None
+                 ) -> TargetFile:
+    input_rules, weight_rules = rules or ((None,) * len(names.inputs), {})
+    tensors = [Tensor(n, names.shapes[n], f"input {src}", r) for n, src, r in zip(
+        names.inputs, problem.input_names, input_rules, strict=True)]
+    tensors += [Tensor(n, names.shapes[n], f"weight {src}", weight_rules.get(src))
+                for n, src in names.weights.items()]
+    tensors.append(Tensor(names.output, names.shapes[names.output], "output"))
+    device = "on the CPU (a C kernel)" if kind == "cpu" else "on a CUDA GPU"
+    relative = Path(_relative(path, target_path.parent))
+    origins = {dim: tuple(problem.origins[g] for g in globals_)
+               for dim, globals_ in shapes.tied.items()}
+    return TargetFile(
+        problem=str(relative), name=_name(path.stem, kind),
+        description=f"KernelBench {path.name}, float32, {device}",
+        about=_about(path, entry, tensors, shapes, work, configs, seed, pattern, no_seed),
+        kind=kind, dtype="float32", entry=entry, dims=tuple(shapes.dims), globals_=origins,
+        tensors=tuple(tensors), inputs=names.inputs, weights=names.weights,
+        configs=(configs.timed,), edges=tuple(configs.edges), draw=configs.draw, work=work,
+        seed=None if seed is None else seed.name)
+
+
+def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: Work,
+           configs: Configs, seed: Path | None, pattern: str | None, no_seed: str) -> list[str]:
+    def shape(tensor: Tensor) -> str:
+        return "[" + ", ".join(s.render(str) for s in tensor.shape) + "]"
+
+    parameters = ", ".join([t.name for t in tensors] + list(shapes.dims))
+    described = "; ".join(f"{t.name} {shape(t)}" + ("" if t.source == "output" else
+                          f" ({t.source.replace('input ', 'the forward argument ')})")
+                          for t in tensors)
+    paragraphs = [
+        f"Imported from the KernelBench problem {path.name} (beside this file) by `avo "
+        f"targets import` on {datetime.date.today().isoformat()}. The reference is its "
+        "Model's forward in float64; the honest computation and the baseline (torch-eager) "
+        "are the same forward in float32. This is an ordinary target file: edit it as you "
+        "would one of your own (docs/targets.md); the importer never reads it back.",
+        f"Entry point: {entry}({parameters}): {described}. The ints are the "
+        "configuration's dimensions, named after the problem's size globals. The model's "
+        "parameters and buffers are inputs like the forward's own, drawn afresh for every "
+        "launch, and the reference computes with the same tensors.",
+    ]
+    if configs.notes:
+        paragraphs.append("Configurations: " + "; ".join(configs.notes) + ".")
+    paragraphs.append("Work: " + ("FLOPs of the matrix work (2 x each output element x "
+                                  "the length of its sum), scored in GFLOP/s on the CPU"
+                                  if work.kind == "flops" else
+                                  "the bytes every input and the output move once, "
+                                  "scored in GB/s") + (f" ({work.note})" if work.note else "")
+                      + ".")
+    if seed is not None:
+        paragraphs.append(f"Seed: {seed.name}, the importer's plain {pattern} kernel; its "
+                          "knobs (avo:knob) are the tuner's to try.")
+    else:
+        paragraphs.append(f"No seed: {no_seed}, and the importer writes seeds for "
+                          "elementwise, reduction, scan and norm, and matmul forwards only; "
+                          "the first step of an agent run writes version 0.")
+    return paragraphs
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return os.path.relpath(path.resolve(), folder.resolve())
+
+
+def _identifier(text: str) -> str:
+    word = re.sub(r"\W+", "_", text).strip("_") or "problem"
+    return word if not word[0].isdigit() else f"p{word}"
+
+
+def _name(stem: str, kind: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "problem"
+    return name if kind == "cpu" else f"{name}-cuda"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n\n")[0].replace("\n", " ").strip().rstrip(".")

@@ -1,0 +1,146 @@
+"""What the C and the CUDA seeds of an imported problem write alike: the entry point's
+signature, the sizes of its loops, and the statements of a graph's elementwise operations.
+
+A statement computes one node, ``const float t7 = <expression>;``, from names the pattern
+gives (an element of an input, an accumulator) and the statements before it; a node used
+twice is computed once. Its expressions are elementwise.py's, which C and CUDA spell alike.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from .elementwise import expression, literal
+from .graph import Graph, Node
+from .size_expr import SizeExpr, product_of
+
+WIDTH = 92  # of a line of a seed
+# The names the seeds' own loops use (and C's keywords): a parameter of the same name is
+# written with a trailing underscore in the kernel (the harness passes arguments in order).
+C_KEYWORDS = frozenset({
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+    "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+    "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+    "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "bool",
+    "true", "false", "half",
+})
+SEED_LOCALS = frozenset({
+    "lines_outer", "line_len", "lines_inner", "blocks", "task", "o", "i0", "width",
+    "base", "rbase", "j", "b", "idx", "numel", "rows", "cols", "depth", "m", "nn", "k",
+    "n0", "c", "acc", "part", "l", "a_row", "w_row", "b_row", "row", "col", "tile_a",
+    "tile_b", "k0", "kk", "line", "panel", "p0", "p1", "threads", "a", "n1", "tx", "ty",
+})
+TAKEN = C_KEYWORDS | SEED_LOCALS
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The entry point a seed defines: its name, its tensor parameters in order (the inputs,
+    then the output), its int parameters (the dimensions), every tensor's shape, and which
+    parameter each leaf of the graph is (``("input", "x")`` or ``("weight", "gemm.weight")``
+    to the target's name for it)."""
+
+    entry: str
+    inputs: tuple[str, ...]
+    output: str
+    dims: tuple[str, ...]
+    shapes: dict[str, tuple[SizeExpr, ...]]
+    leaves: dict[tuple[str, str], str]
+    const: str = "const float *"  # an input's type, before its name
+    pointer: str = "float *"  # the output's
+
+    def with_pointers(self, const: str, pointer: str) -> Kernel:
+        return replace(self, const=const, pointer=pointer)
+
+    def param(self, node: Node) -> str:
+        """The kernel's name for the tensor a leaf node reads."""
+        return c_name(self.leaves[(node.op, str(node.attrs["name"]))])
+
+    def shape(self, node: Node) -> tuple[SizeExpr, ...]:
+        return self.shapes[self.leaves[(node.op, str(node.attrs["name"]))]]
+
+    def size(self, sizes: tuple[SizeExpr, ...]) -> str:
+        """The product of ``sizes`` in C, in 64-bit arithmetic."""
+        return product_of(sizes, lambda dim: f"(long){c_name(dim)}")
+
+    def launch_size(self, sizes: tuple[SizeExpr, ...]) -> str:
+        """The product of ``sizes`` in an avo:launch expression (dimensions in capitals)."""
+        return product_of(sizes, str.upper)
+
+    def signature(self, prefix: str) -> str:
+        """``prefix`` (the return type and qualifiers), the entry point and its parameters,
+        wrapped to WIDTH."""
+        tensors = [f"{self.const}{c_name(name)}" for name in self.inputs]
+        tensors.append(f"{self.pointer}{c_name(self.output)}")
+        parameters = ", ".join(tensors + [f"int {c_name(dim)}" for dim in self.dims])
+        opening = f"{prefix} {self.entry}("
+        lines = textwrap.wrap(parameters + ")", WIDTH - 4, break_on_hyphens=False)
+        if len(opening) + len(lines[0]) <= WIDTH and len(lines) == 1:
+            return opening + lines[0]
+        return opening + "\n" + "\n".join(f"    {line}" for line in lines)
+
+
+def c_name(name: str) -> str:
+    numbered = name[:1] in "trs" and name[1:].isdigit()  # a statement's or accumulator's
+    return f"{name}_" if name in TAKEN or numbered else name
+
+
+class Statements:
+    """The statements of one scope (a loop body): each node computed once, in order."""
+
+    def __init__(self, graph: Graph, given: Callable[[Node], str | None], indent: str) -> None:
+        self.graph = graph
+        self.given = given
+        self.indent = indent
+        self.lines: list[str] = []
+        self._values: dict[int, str] = {}
+
+    def value(self, node_id: int) -> str:
+        """The name (or literal) holding node ``node_id``'s value, its statements added."""
+        if node_id in self._values:
+            return self._values[node_id]
+        node = self.graph.nodes[node_id]
+        given = self.given(node)
+        if given is not None:
+            text = given
+        elif node.op == "const":
+            text = literal(float(node.attrs["value"]))
+        else:
+            operands = tuple(self.value(arg) for arg in node.args)
+            attrs = {k: float(v) for k, v in node.attrs.items()
+                     if isinstance(v, int | float) and not isinstance(v, bool)}
+            self.add(f"const float t{node_id} = {expression(node.op, operands, attrs)};")
+            text = f"t{node_id}"
+        self._values[node_id] = text
+        return text
+
+    def add(self, line: str) -> None:
+        self.lines.append(self.indent + line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def seed_file(kernel: Kernel, title: str, paragraphs: list[str], preamble: str,
+              prefix: str, body: str) -> str:
+    """A seed's whole text: a comment (the entry point and ``title``, then ``paragraphs``,
+    each wrapped), the ``preamble`` (includes, knobs, a launch declaration), and the entry
+    point (``prefix`` its return type and qualifiers) around ``body``."""
+    wrapped = [part for line in [f"{kernel.entry}: {title}", *paragraphs]
+               for part in [*textwrap.wrap(line, WIDTH - 3, break_on_hyphens=False), ""]]
+    comment = "\n".join(f" * {line}".rstrip() for line in wrapped[:-1])
+    return (f"/*\n{comment}\n */\n{preamble.strip()}\n\n"
+            f"{kernel.signature(prefix)} {{\n{body.rstrip()}\n}}\n")
+
+
+def elementwise_loop_body(kernel: Kernel, graph: Graph, indent: str) -> str:
+    """The statements for element ``idx`` of every tensor, and the output's store."""
+    def given(node: Node) -> str | None:
+        return f"{kernel.param(node)}[idx]" if node.op in ("input", "weight") else None
+
+    step = Statements(graph, given, indent)
+    result = step.value(graph.output)
+    step.add(f"{c_name(kernel.output)}[idx] = {result};")
+    return step.text()

@@ -1,0 +1,206 @@
+"""A KernelBench problem file, loaded and instantiated at any sizes without computing anything.
+
+A problem is a Python file with ``class Model(nn.Module)``, ``get_inputs()`` (the forward's
+input tensors) and ``get_init_inputs()`` (the constructor's arguments); its sizes are
+module-level globals (``batch_size = 16``, ``input_shape = (4000,)``). Setting those globals
+and calling the two functions again gives the problem at other sizes, which is how the
+importer learns how every tensor's shape follows them (shapes.py). Everything is built on
+torch's meta device: shapes and dtypes without memory or arithmetic, so a problem written for
+a GPU's sizes is read in milliseconds on a small CPU.
+
+Every way a problem cannot become a target is an ImportRefused, in one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+Sizes = dict[str, int]  # a size global's value by dimension name (a tuple's entries: name_0 ...)
+Origin = tuple[str, int | None]  # a dimension's global, and its index where that is a tuple
+
+
+class ImportRefused(ValueError):
+    """A problem the importer cannot turn into a target, in one line a user can act on."""
+
+
+class ProbeFailed(Exception):
+    """The problem does not build or run at the sizes tried (a probe off the problem's own)."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """The problem at one set of sizes, on the meta device: its inputs, its model's floating
+    parameters and buffers (by their names in the model) and its forward's output."""
+
+    model: torch.nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    weights: dict[str, torch.Tensor]
+    output: torch.Tensor
+
+
+class KernelBenchProblem:
+    """The problem file at ``path``: its sizes, and the problem built at any of them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.module = _load(path)
+        for name, what in (("Model", "class Model (the nn.Module whose forward is computed)"),
+                           ("get_inputs", "get_inputs() (the forward's input tensors)")):
+            if not hasattr(self.module, name):
+                raise ImportRefused(f"{path.name} defines no {what}: not a KernelBench problem")
+        self.sizes, self.origins = _size_globals(self.module)
+        self.base = self.instantiate(self.sizes, refuse=True)
+        self.input_names = self._input_names()
+
+    def instantiate(self, sizes: Mapping[str, int], refuse: bool = False) -> Instance:
+        """The problem with its size globals set to ``sizes``. ProbeFailed where it does not
+        build or run there (ImportRefused, naming why, at the problem's own sizes)."""
+        try:
+            with self.sizes_set(sizes), torch.device("meta"):
+                init: list[Any] = getattr(self.module, "get_init_inputs", list)()
+                model = self.module.Model(*init)
+                inputs = self.module.get_inputs()
+                output = model(*inputs)
+        except Exception as error:
+            if refuse:
+                raise ImportRefused(f"{self.path.name} does not build on torch's meta device "
+                                    f"(shapes only): {type(error).__name__}: "
+                                    f"{_first_line(error)}") from None
+            raise ProbeFailed(str(error)) from None
+        instance = Instance(model, tuple(inputs), _floating_weights(model), output)
+        _check(instance, self.path.name)
+        return instance
+
+    @contextmanager
+    def sizes_set(self, sizes: Mapping[str, int]) -> Iterator[None]:
+        """The module's globals set to ``sizes`` (a tuple global rebuilt from its entries),
+        and put back as they were afterwards."""
+        values = globals_of({**self.sizes, **sizes}, self.origins)
+        saved = {name: getattr(self.module, name) for name in values}
+        try:
+            for name, value in values.items():
+                setattr(self.module, name, value)
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(self.module, name, value)
+
+    def _input_names(self) -> tuple[str, ...]:
+        """The forward's argument names, in order (input0, input1 ... where it takes *args)."""
+        count = len(self.base.inputs)
+        parameters = list(inspect.signature(self.module.Model.forward).parameters.values())[1:]
+        names = [p.name for p in parameters
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:count]
+        if len(names) < count:
+            return tuple(f"input{i}" for i in range(count))
+        return tuple(names)
+
+
+def _load(path: Path) -> Any:
+    """The problem's module, run from its file as a module of its own (not in sys.modules
+    under a name another problem could take)."""
+    if not path.is_file():
+        raise ImportRefused(f"{path}: no such file")
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    name = f"avo_kernelbench_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportRefused(f"{path.name} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise ImportRefused(f"{path.name} raised {type(error).__name__} as it was imported: "
+                            f"{_first_line(error)}") from None
+    return module
+
+
+def _size_globals(module: Any) -> tuple[Sizes, dict[str, Origin]]:
+    """The problem's module-level ints (not bools) and tuples of ints, in the order the file
+    defines them, and where each comes from; a tuple ``input_shape = (4000,)`` gives the
+    dimension ``input_shape_0``."""
+    sizes: Sizes = {}
+    origins: dict[str, Origin] = {}
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            sizes[name], origins[name] = value, (name, None)
+        elif (isinstance(value, tuple) and value
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            for index, entry in enumerate(value):
+                dim = f"{name}_{index}"
+                if dim not in vars(module):  # an int global of that name keeps it
+                    sizes[dim], origins[dim] = entry, (name, index)
+    return sizes, origins
+
+
+def globals_of(sizes: Mapping[str, int], origins: Mapping[str, Origin]) -> dict[str, object]:
+    """The module globals ``sizes`` (every dimension) stand for, each tuple rebuilt from its
+    entries."""
+    values: dict[str, object] = {}
+    for dim, value in sizes.items():
+        name, index = origins[dim]
+        if index is None:
+            values[name] = value
+        else:
+            entries = values.setdefault(name, {})
+            assert isinstance(entries, dict)
+            entries[index] = value
+    for name, entries in list(values.items()):
+        if isinstance(entries, dict):
+            values[name] = tuple(entries[i] for i in sorted(entries))
+    return values
+
+
+def _floating_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's floating parameters and buffers by name (an integer buffer, a batch count,
+    stays the model's own)."""
+    named: dict[str, torch.Tensor] = dict(model.named_parameters())
+    named.update((n, b) for n, b in model.named_buffers() if b.is_floating_point())
+    return named
+
+
+def _check(instance: Instance, file: str) -> None:
+    """Refuse what a target cannot say yet, each in one line."""
+    output = instance.output
+    if isinstance(output, tuple | list):
+        raise ImportRefused(f"{file}: forward returns a {type(output).__name__} of "
+                            f"{len(output)} values; a target has one output (several outputs "
+                            "are not importable yet)")
+    if not isinstance(output, torch.Tensor):
+        raise ImportRefused(f"{file}: forward returns a {type(output).__name__}, not a tensor")
+    if not output.is_floating_point():
+        raise ImportRefused(f"{file}: forward returns {_dtype(output)} values (indices, as "
+                            "argmax gives); a target's output is floating point (integer "
+                            "outputs are not importable yet)")
+    if not instance.inputs:
+        raise ImportRefused(f"{file}: get_inputs() returns no tensor")
+    for position, value in enumerate(instance.inputs):
+        if not isinstance(value, torch.Tensor):
+            raise ImportRefused(f"{file}: get_inputs() returns a {type(value).__name__} at "
+                                f"position {position}; the importer takes tensors only")
+        if not value.is_floating_point():
+            raise ImportRefused(f"{file}: input {position} is {_dtype(value)}; a target's "
+                                "inputs are floating point (integer inputs are not "
+                                "importable yet)")
+
+
+def _dtype(tensor: torch.Tensor) -> str:
+    return str(tensor.dtype).removeprefix("torch.")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else "(no message)"

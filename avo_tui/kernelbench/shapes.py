@@ -1,0 +1,230 @@
+"""How every tensor of a problem follows its size globals: learnt by building the problem at
+sizes around its own (problem_module.py, on the meta device) and fitting each tensor size to
+a SizeExpr that every probe agrees with.
+
+A global whose probes do not build (a size that must divide another), or on which some size
+depends in a form the importer does not write, is fixed: it keeps the problem's value in
+every configuration, and the target file says so. A global no size depends on (a reduction's
+dim, a kernel's stride) is no dimension at all. A problem with no size global left is given
+its first input's sizes as fixed dimensions d0, d1 ... (the target then has one shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .problem_module import Instance, KernelBenchProblem, ProbeFailed, Sizes
+from .size_expr import SizeExpr
+
+PROBE_STEPS = range(1, 9)  # each global moved by 1 .. 8: strides up to 4 seen twice over
+MAX_STRIDE = 4
+JOINT_PROBES = 3  # every global moved at once, by different steps, to check the fits together
+
+Shape = tuple[SizeExpr, ...]
+ShapeSet = tuple[tuple[int, ...], ...]  # every tensor's shape at one set of sizes, in order
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Every tensor's shape as expressions of ``dims`` (the problem's own values, in the
+    order the file defines them); ``variable`` the dims the problem can be rebuilt at (all
+    of them, but for the d0, d1 ... of a problem with no size global), ``fixed`` the globals
+    kept at the problem's values, each with why."""
+
+    dims: Sizes
+    variable: tuple[str, ...]
+    fixed: dict[str, str]
+    # the size globals each dimension sets: itself, and those tied to it (bias_shape_0 set
+    # from out_features, which it equals and must follow for the problem to build)
+    tied: dict[str, tuple[str, ...]]
+    inputs: tuple[Shape, ...]
+    weights: dict[str, Shape]
+    output: Shape
+    literal: bool = field(default=False)
+
+    def all(self) -> tuple[Shape, ...]:
+        return (*self.inputs, *self.weights.values(), self.output)
+
+
+def tensor_shapes(instance: Instance) -> ShapeSet:
+    """Every tensor of ``instance`` in a fixed order: inputs, weights, the output."""
+    tensors = (*instance.inputs, *instance.weights.values(), instance.output)
+    return tuple(tuple(t.shape) for t in tensors)
+
+
+def fit_shapes(problem: KernelBenchProblem) -> Shapes:
+    base = tensor_shapes(problem.base)
+    probe = _Prober(problem, base)
+    fixed: dict[str, str] = {}
+    varying = []
+    for dim in problem.sizes:
+        if any(dim in group for group in probe.ties.values()):
+            continue
+        why = probe.why_not_varied(dim)
+        if why and probe.tie(dim):
+            why = probe.why_not_varied(dim)
+        if why == "":
+            varying.append(dim)
+        elif why is not None:
+            fixed[dim] = why
+    while True:
+        fits, unfit = probe.fit_all(varying)
+        if not unfit:
+            break
+        for dim in unfit:
+            fixed[dim] = ("a tensor size depends on it in a form the importer does not write "
+                          "(an affine size floored by a stride, or a product of sizes)")
+        varying = [dim for dim in varying if dim not in unfit]
+    used = {dim for shape in fits for size in shape for dim in size.dims}
+    dims = {dim: problem.sizes[dim] for dim in problem.sizes if dim in used}
+    shapes = _grouped(fits, problem.base)
+    if dims:
+        tied = {dim: probe.ties.get(dim, (dim,)) for dim in dims}
+        return Shapes(dims, tuple(dims), fixed, tied, *shapes)
+    return _literal(problem.base, fixed, shapes)
+
+
+def _grouped(fits: list[Shape], base: Instance) -> tuple[tuple[Shape, ...], dict[str, Shape],
+                                                        Shape]:
+    count = len(base.inputs)
+    names = list(base.weights)
+    weights = {name: fits[count + i] for i, name in enumerate(names)}
+    return tuple(fits[:count]), weights, fits[-1]
+
+
+def _literal(base: Instance, fixed: dict[str, str],
+             shapes: tuple[tuple[Shape, ...], dict[str, Shape], Shape]) -> Shapes:
+    """No size global: the first input's sizes named d0, d1 ..., fixed at their values."""
+    first = tuple(base.inputs[0].shape)
+    dims = {f"d{i}": size for i, size in enumerate(first)}
+    inputs = (tuple(SizeExpr.of(dim) for dim in dims), *shapes[0][1:])
+    return Shapes(dims, (), fixed, {}, inputs, shapes[1], shapes[2], literal=True)
+
+
+class _Prober:
+    """The problem's tensor shapes at sizes off its own, each set of sizes built once."""
+
+    def __init__(self, problem: KernelBenchProblem, base: ShapeSet) -> None:
+        self.problem = problem
+        self.base = base
+        self.base_sizes = dict(problem.sizes)
+        self.ties: dict[str, tuple[str, ...]] = {}  # a dimension: the globals it moves
+        self._seen: dict[tuple[tuple[tuple[str, ...], int], ...], ShapeSet | None] = {}
+
+    def moved(self, moves: Mapping[str, int]) -> Sizes:
+        """The problem's sizes with each dimension in ``moves`` (and the globals tied to it)
+        moved by its step."""
+        sizes = dict(self.base_sizes)
+        for dim, step in moves.items():
+            for name in self.ties.get(dim, (dim,)):
+                sizes[name] += step
+        return sizes
+
+    def tie(self, dim: str) -> bool:
+        """Tie ``dim`` to the other globals of its value where they build only together
+        (``bias_shape = (out_features,)``): whether it found such a group."""
+        same = tuple(d for d in self.base_sizes
+                     if d != dim and self.base_sizes[d] == self.base_sizes[dim]
+                     and not any(d in group for group in self.ties.values()))
+        if not same:
+            return False
+        self.ties[dim] = (dim, *same)
+        if all(self.shapes_at({dim: step}) is not None for step in PROBE_STEPS):
+            return True
+        del self.ties[dim]
+        return False
+
+    def shapes_at(self, moves: Mapping[str, int]) -> ShapeSet | None:
+        """Every tensor's shape with the dimensions in ``moves`` moved by their steps, or None
+        where the problem does not build there (or a tensor's rank changes)."""
+        key = tuple(sorted((self.ties.get(d, (d,)), v) for d, v in moves.items()))
+        if key not in self._seen:
+            sizes = self.moved(moves)
+            try:
+                shapes = tensor_shapes(self.problem.instantiate(sizes))
+            except (ProbeFailed, ValueError):
+                shapes = None
+            if shapes is not None and [len(s) for s in shapes] != [len(s) for s in self.base]:
+                shapes = None
+            self._seen[key] = shapes
+        return self._seen[key]
+
+    def why_not_varied(self, dim: str) -> str | None:
+        """"" where ``dim`` can be a varied dimension, None where no tensor size depends on
+        it, else why it stays fixed."""
+        moved = [self.shapes_at({dim: step}) for step in PROBE_STEPS]
+        failed = next((step for step, shapes in zip(PROBE_STEPS, moved, strict=True)
+                       if shapes is None), None)
+        if failed is not None:
+            value = self.base_sizes[dim] + failed
+            return f"the problem does not build with {dim} = {value}"
+        return "" if any(shapes != self.base for shapes in moved) else None
+
+    def joints(self, varying: list[str]) -> list[tuple[Sizes, ShapeSet]]:
+        """The sizes and shapes of JOINT_PROBES sets of moves of every varying global at
+        once (those that build)."""
+        found = []
+        for probe in range(JOINT_PROBES):
+            moves = {dim: (index + probe) % 4 + 1 for index, dim in enumerate(varying)}
+            shapes = self.shapes_at(moves)
+            if shapes is not None:
+                found.append((self.moved(moves), shapes))
+        return found
+
+    def fit_all(self, varying: list[str]) -> tuple[list[Shape], set[str]]:
+        """Every tensor size fitted over ``varying``; and the globals of the sizes that no
+        form fits (to be fixed, and the fit tried again without them)."""
+        joints = self.joints(varying)
+        fits: list[Shape] = []
+        unfit: set[str] = set()
+        for t, shape in enumerate(self.base):
+            sizes: list[SizeExpr] = []
+            for axis, size in enumerate(shape):
+                def at(moves: Mapping[str, int], t: int = t, axis: int = axis) -> int | None:
+                    shapes = self.shapes_at(moves)
+                    return None if shapes is None else shapes[t][axis]
+                involved = [d for d in varying if any(at({d: s}) != size for s in PROBE_STEPS)]
+                fit = _fit(size, involved, self.base_sizes, at,
+                           [(sizes_, shapes[t][axis]) for sizes_, shapes in joints])
+                if fit is None:
+                    unfit.update(involved)
+                    fit = SizeExpr.constant(size)
+                sizes.append(fit)
+            fits.append(tuple(sizes))
+        return fits, unfit
+
+
+def _fit(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[str, int]],
+         int | None], joints: list[tuple[Sizes, int]]) -> SizeExpr | None:
+    """The first form of ``size`` over the ``involved`` globals that every single move and
+    every joint probe agrees with: an affine map floored by a stride, then a product."""
+    if not involved:
+        return SizeExpr.constant(size)
+    observed = [({**base, dim: base[dim] + step}, at({dim: step}))
+                for dim in involved for step in PROBE_STEPS] + list(joints)
+
+    def agrees(expr: SizeExpr) -> bool:
+        return expr.value(base) == size and all(
+            value is not None and expr.value(sizes) == value for sizes, value in observed)
+
+    for divisor in range(1, MAX_STRIDE + 1):
+        steps = [at({dim: divisor}) for dim in involved]
+        if any(step is None for step in steps):
+            continue
+        terms = tuple((dim, (step or 0) - size) for dim, step in zip(involved, steps,
+                                                                         strict=True))
+        low = divisor * size - sum(c * base[d] for d, c in terms)
+        for offset in range(low, low + divisor):
+            expr = SizeExpr(terms, offset, divisor)
+            if agrees(expr):
+                return expr
+    unit = 1
+    for dim in involved:
+        unit *= base[dim]
+    if unit and size % unit == 0:
+        expr = SizeExpr(tuple((dim, 1) for dim in involved), size // unit, product=True)
+        if agrees(expr):
+            return expr
+    return None
+

@@ -1,0 +1,286 @@
+"""The text of an imported target file: ordinary target-file code (docs/targets.md), to be read
+and edited by hand like any other.
+
+The file loads the problem by its path relative to itself, builds ``Model(*get_init_inputs())``
+with the problem's size globals set to the configuration (under a fixed torch seed, once per
+configuration and dtype), and computes the forward with torch.func.functional_call on the
+kernel's own inputs, the model's parameters and buffers among them, so the kernel, the
+reference (float64) and the honest computation (the problem's dtype, also the baseline) all
+see the same weights. torch is imported inside the functions: the parent process reads a
+target file without torch. Shapes and work are plain functions of the configuration.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from .size_expr import SizeExpr
+from .work import Work
+
+Origin = tuple[str, int | None]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor parameter: its name in the target, its shape, where it comes from (the
+    forward's argument, or the model's parameter or buffer), and its value rule."""
+
+    name: str
+    shape: tuple[SizeExpr, ...]
+    source: str  # "input x", "weight gemm.weight", "output"
+    values: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetFile:
+    problem: str  # the problem file, relative to the target file
+    name: str
+    description: str
+    about: list[str]  # the docstring's paragraphs after its first line
+    kind: str
+    dtype: str
+    entry: str
+    dims: tuple[str, ...]
+    globals_: dict[str, tuple[Origin, ...]]  # the problem globals each dimension sets
+    tensors: tuple[Tensor, ...]  # inputs, then the output
+    inputs: tuple[str, ...]  # the forward's arguments, by their names in the target
+    weights: dict[str, str]  # target name -> the model's name of a parameter or buffer
+    configs: tuple[dict[str, int], ...]
+    edges: tuple[dict[str, int], ...]
+    draw: dict[str, tuple[int, int]]
+    work: Work
+    seed: str | None
+
+
+WIDTH = 92
+
+
+def render(target: TargetFile) -> str:
+    parts = [_imports(target), _model_part(target), _shapes(target), _work(target),
+             _draw(target), _target(target)]
+    code = "\n\n\n".join(part.strip("\n") for part in parts if part.strip())
+    return f"{_docstring(target)}\n\n{code}\n"
+
+
+def _docstring(target: TargetFile) -> str:
+    paragraphs = "\n\n".join(textwrap.fill(p, WIDTH, break_on_hyphens=False)
+                             for p in target.about)
+    return f'"""{target.description}.\n\n{paragraphs}\n"""'
+
+
+def _imports(target: TargetFile) -> str:
+    names = ["Input", "Int", "Output", "Target"]
+    rules = sorted({t.values.split("(")[0] for t in target.tensors if t.values})
+    return f"""from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+from typing import Any
+
+from avo_tui.evaluation import {", ".join(sorted(names + rules))}
+
+PROBLEM = Path(__file__).parent / {target.problem!r}
+# Each dimension of a configuration, and the problem's globals it sets (an entry of a tuple
+# global by its index): the model is rebuilt at every configuration's sizes.
+GLOBALS: dict[str, tuple[tuple[str, int | None], ...]] = {_dict_text(target.globals_)}
+DIMS = {tuple(target.dims)!r}
+INPUTS = {tuple(target.inputs)!r}  # the forward's arguments, in order
+# The kernel's inputs that are the model's parameters and buffers: their names in the model.
+WEIGHTS = {target.weights!r}
+MODELS_KEPT = 8  # models kept per process: one per configuration and dtype
+_cache: dict[Any, Any] = {{}}
+"""
+
+
+def _dict_text(mapping: dict[str, tuple[Origin, ...]]) -> str:
+    if not mapping:
+        return "{}"
+    lines = ",\n".join(f"    {k!r}: {v!r}" for k, v in mapping.items())
+    return "{\n" + lines + ",\n}"
+
+
+def _model_part(target: TargetFile) -> str:
+    dtype = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}[target.dtype]
+    return f'''
+
+def problem() -> Any:
+    """The KernelBench problem's module, loaded once per process (it imports torch)."""
+    if "module" not in _cache:
+        spec = importlib.util.spec_from_file_location("kernelbench_problem", PROBLEM)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _cache["module"] = module
+    return _cache["module"]
+
+
+def model(c: dict[str, Any], dtype: Any) -> Any:
+    """Model(*get_init_inputs()) with the problem's size globals set to configuration c, built
+    under a fixed torch seed (its weights are then replaced by the kernel's inputs)."""
+    import torch
+
+    key = (tuple(sorted(c.items())), dtype)
+    if key not in _cache:
+        module = problem()
+        values: dict[str, Any] = {{}}
+        for dim, names in GLOBALS.items():
+            for name, index in names:
+                if index is None:
+                    values[name] = c[dim]
+                else:
+                    values.setdefault(name, list(getattr(module, name)))[index] = c[dim]
+        saved = {{name: getattr(module, name) for name in values}}
+        try:
+            for name, value in values.items():
+                setattr(module, name, tuple(value) if isinstance(value, list) else value)
+            torch.manual_seed(0)
+            built = module.Model(*module.get_init_inputs()).to(dtype)
+        finally:
+            for name, value in saved.items():
+                setattr(module, name, value)
+        if len(_cache) > MODELS_KEPT:
+            _cache.pop(next(k for k in _cache if k != "module"))
+        _cache[key] = built
+    return _cache[key]
+
+
+def forward(dtype: Any, tensors: dict[str, Any]) -> Any:
+    """Model.forward on the kernel's inputs, its weights among them, shaped as the output."""
+    import torch
+
+    c = {{dim: tensors[dim] for dim in DIMS}}
+    weights = {{name: tensors[kernel_name] for kernel_name, name in WEIGHTS.items()}}
+    args = tuple(tensors[name] for name in INPUTS)
+    out = torch.func.functional_call(model(c, dtype), weights, args)
+    return out.reshape({_output(target).name}_shape(c))
+
+
+def reference(**tensors: Any) -> Any:
+    """The forward in float64 (the harness hands every input over in float64)."""
+    import torch
+
+    return forward(torch.float64, tensors)
+
+
+def honest(**tensors: Any) -> Any:
+    """The forward in {target.dtype}, as eager torch computes it: the honest computation the
+    tolerance is derived from, and the baseline."""
+    import torch
+
+    return forward(torch.{dtype}, tensors)
+'''
+
+
+def _output(target: TargetFile) -> Tensor:
+    return next(t for t in target.tensors if t.source == "output")
+
+
+def _python(size: SizeExpr) -> str:
+    return size.render(lambda dim: f'c["{dim}"]')
+
+
+def _shapes(target: TargetFile) -> str:
+    functions = []
+    for tensor in target.tensors:
+        sizes = ", ".join(_python(s) for s in tensor.shape)
+        comma = "," if len(tensor.shape) == 1 else ""
+        functions.append(f'''
+def {tensor.name}_shape(c: dict[str, Any]) -> tuple[int, ...]:
+    """{_role(tensor)}"""
+    return ({sizes}{comma})
+''')
+    return "\n\n\n".join(f.strip("\n") for f in functions)
+
+
+def _role(tensor: Tensor) -> str:
+    kind, _, name = tensor.source.partition(" ")
+    return {"input": f"The forward's argument {name}.",
+            "weight": f"The model's {name}.",
+            "output": "What the forward returns."}[kind]
+
+
+def _work(target: TargetFile) -> str:
+    work = target.work
+    output = _output(target).name
+    inputs = [t.name for t in target.tensors if t.source != "output"]
+    if work.kind == "flops":
+        return f'''
+
+def work(c: dict[str, Any]) -> float:
+    """FLOPs: 2 x each output element x the length of the sum behind it (the epilogue not
+    counted)."""
+    return 2.0 * math.prod({output}_shape(c)) * math.prod(
+        {inputs[work.tensor]}_shape(c)[{work.start}:])
+'''
+    every = "\n        + ".join(f"math.prod({name}_shape(c))" for name in [*inputs, output])
+    return f'''
+
+def work(c: dict[str, Any]) -> float:
+    """Bytes: every input read once and the output written once, {work.element_bytes} bytes
+    each."""
+    return {work.element_bytes}.0 * (
+        {every}
+    )
+'''
+
+
+def _draw(target: TargetFile) -> str:
+    if not target.draw:
+        return ""
+    entries = [f'"{dim}": rng.randint({low}, {high})' if dim in target.draw
+               else f'"{dim}": {target.configs[0][dim]}'
+               for dim, (low, high) in ((d, target.draw.get(d, (0, 0))) for d in target.dims)]
+    every = "".join(f"\n        {entry}," for entry in entries)
+    return f'''
+def draw(rng: Any) -> list[dict[str, int]]:
+    """Two more shapes for each evaluation's checks, each varied size drawn up to one past a
+    tile."""
+    return [{{{every}
+    }} for _ in range(2)]
+'''
+
+
+def _configs(configs: tuple[dict[str, int], ...], dims: tuple[str, ...]) -> str:
+    if not configs:
+        return "()"
+    return "(\n" + "".join(f"        {{{_config(c, dims)}}},\n" for c in configs) + "    )"
+
+
+def _config(config: dict[str, int], dims: tuple[str, ...]) -> str:
+    return ", ".join(f'"{d}": {config[d]}' for d in dims)
+
+
+def _target(target: TargetFile) -> str:
+    parameters = []
+    for tensor in target.tensors:
+        kind = "Output" if tensor.source == "output" else "Input"
+        values = f", values={tensor.values}" if tensor.values else ""
+        parameters.append(f'        {kind}("{tensor.name}", {tensor.name}_shape{values}),')
+    parameters += [f'        Int("{dim}"),' for dim in target.dims]
+    work = "flops" if target.work.kind == "flops" else "bytes"
+    seed = "None" if target.seed is None else repr(target.seed)
+    draw = "    draw=draw,\n" if target.draw else ""
+    return f'''
+
+target = Target(
+    name={target.name!r},
+    description={target.description!r},
+    kind={target.kind!r},
+    dtype={target.dtype!r},
+    entry={target.entry!r},
+    dims={tuple(target.dims)!r},
+    parameters=(
+{chr(10).join(parameters)}
+    ),
+    configs={_configs(target.configs, target.dims)},
+    edge_configs={_configs(target.edges, target.dims)},
+{draw}    reference=reference,
+    honest=honest,
+    {work}=work,
+    baselines={{"torch-eager": honest}},
+    seed={seed},
+)
+'''
+
