@@ -38,10 +38,10 @@ def when(ts: float) -> str:
 
 
 def layout(title: str, **more: Any) -> dict[str, Any]:
-    return {"title": {"text": title, "x": 0.01}, "font": FONT, "hovermode": "closest",
-            "margin": {"l": 60, "r": 20, "t": 40, "b": 45}, "plot_bgcolor": "#fafafa",
-            "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0,
-                       "yanchor": "bottom"}, **more}
+    return {"title": {"text": title, "x": 0.01, "y": 0.99, "yanchor": "top"}, "font": FONT,
+            "hovermode": "closest", "margin": {"l": 60, "r": 60, "t": 80, "b": 45},
+            "plot_bgcolor": "#fafafa",
+            "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}, **more}
 
 
 def _hover(v: VersionFacts) -> str:
@@ -130,9 +130,9 @@ def score_over_time(versions: Sequence[VersionFacts], baselines: dict[str, float
         "Best score over time, and what the operator did",
         xaxis={"title": {"text": UNIT_TIME}, "type": "date", "anchor": "y2"},
         yaxis={"title": {"text": unit}, "domain": [0.3, 1.0], "rangemode": "tozero"},
-        yaxis2={"domain": [0.0, 0.2], "type": "category", "title": {"text": "operator"},
-                "categoryorder": "array", "categoryarray": list(MARK_SYMBOLS)},
-        height=520)}
+        yaxis2={"domain": [0.0, 0.2], "type": "category", "categoryorder": "array",
+                "categoryarray": list(MARK_SYMBOLS)},
+        margin={"l": 80, "r": 60, "t": 80, "b": 45}, height=520)}
 
 
 def score_over_versions(versions: Sequence[VersionFacts], baselines: dict[str, float],
@@ -192,7 +192,7 @@ def lineage(versions: Sequence[VersionFacts], rows: dict[str, int], forks: set[s
     notes = [{"x": where[vid][0], "y": where[vid][1], "text": label, "showarrow": True,
               "arrowhead": 0, "ax": 0, "ay": -22, "font": {"size": 11}}
              for vid, label in ((best, "★ best"), (head, "◀ head")) if vid in where]
-    height = min(900, 160 + 28 * (1 + max(rows.values(), default=0)))
+    height = min(900, 260 + 28 * max(rows.values(), default=0))
     return {"data": data, "layout": layout(
         "Lineage: click a version for its diff and notes", height=height, annotations=notes,
         xaxis={"title": {"text": "version"}, "zeroline": False, **version_ticks(versions)},
