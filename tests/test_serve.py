@@ -262,3 +262,17 @@ def test_serving_nothing_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["--sessions-dir", str(tmp_path), "serve"]) == 1
     assert capsys.readouterr().err == (f"avo: error: no session in {tmp_path} to serve: start "
                                        "one with avo run\n")
+
+
+def test_without_the_serve_extra_it_says_what_to_install(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from avo_tui.cli import main
+
+    for name in [n for n in sys.modules if n.startswith("avo_tui.web")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "textual_serve.server", None)  # as if not installed
+    assert main(["--sessions-dir", str(root), "serve", "demo"]) == 1
+    assert capsys.readouterr().err == ("avo: error: avo serve needs textual-serve, which is "
+                                       "not installed: pip install 'avo-tui[serve]' "
+                                       "(scripts/setup installs it)\n")

@@ -26,9 +26,9 @@ INSTALL = "pip install 'avo-tui[serve]' (scripts/setup installs it)"
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from ..web import GuardedServer, new_token
-    except ImportError as error:
-        raise StoreError(f"avo serve needs textual-serve, which is not installed "
-                         f"({error.name}): {INSTALL}") from None
+    except ImportError:
+        raise StoreError(f"avo serve needs textual-serve, which is not installed: {INSTALL}"
+                         ) from None
     catalog = SessionCatalog(args.sessions_dir)
     name = args.name or catalog.latest()
     if name is None:
