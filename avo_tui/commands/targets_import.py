@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import evaluation
 from ..evaluation import TargetFileError
 from . import Subcommands, add_command
 
@@ -27,11 +26,8 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     from ..kernelbench import ImportRefused, import_problem  # brings torch
 
     path = Path(args.problem)
-    # values= of each Input, once the evaluator draws by rule (evaluation/values.py)
-    rules = hasattr(evaluation, "Uniform")
     try:
-        imported = import_problem(path, args.kind, args.out, overwrite=args.force,
-                                  values=rules)
+        imported = import_problem(path, args.kind, args.out, overwrite=args.force)
     except ImportRefused as error:
         raise TargetFileError(f"cannot import {path}: {error}") from None
     device = "on the CPU (a C kernel)" if args.kind == "cpu" else "on a CUDA GPU"

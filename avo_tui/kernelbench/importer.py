@@ -45,11 +45,10 @@ class Imported:
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
-                   overwrite: bool = False, values: bool = True) -> Imported:
+                   overwrite: bool = False) -> Imported:
     """Import the KernelBench problem at ``path`` as a ``kind`` target (float32): the target
     file at ``out`` (default: beside the problem, ``<stem>_target.py``, or
-    ``<stem>_cuda_target.py``) and its seed beside that. ``values``: state how each input is
-    drawn (values=), where the problem's own draws are not standard normal."""
+    ``<stem>_cuda_target.py``) and its seed beside that."""
     if kind not in KINDS:
         raise ImportRefused(f"--kind is cpu or cuda, not {kind!r}")
     problem = KernelBenchProblem(path)
@@ -79,7 +78,7 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         write = c_seed if kind == "cpu" else cuda_seed
         seed_path.write_text(write(kernel, plan, about))
         seed, pattern, no_seed = seed_path, plan.kind, ""
-    rules = value_rules(problem, _problem_sizes(shapes, configs.timed)) if values else None
+    rules = value_rules(problem, _problem_sizes(shapes, configs.timed))
     text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
                                names, entry, seed, pattern, no_seed, rules))
     target_path.write_text(text)
@@ -119,9 +118,8 @@ class _Names:
 def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchProblem,
                  shapes: Shapes, work: Work, configs: Configs, names: _Names, entry: str,
                  seed: Path | None, pattern: str | None, no_seed: str,
-                 rules: tuple[tuple[str | None, ...], dict[str, str | None]] | None
-                 ) -> TargetFile:
-    input_rules, weight_rules = rules or ((None,) * len(names.inputs), {})
+                 rules: tuple[tuple[str | None, ...], dict[str, str | None]]) -> TargetFile:
+    input_rules, weight_rules = rules
     tensors = [Tensor(n, names.shapes[n], f"input {src}", r) for n, src, r in zip(
         names.inputs, problem.input_names, input_rules, strict=True)]
     tensors += [Tensor(n, names.shapes[n], f"weight {src}", weight_rules.get(src))

@@ -176,9 +176,9 @@ def _check(instance: Instance, file: str) -> None:
     """Refuse what a target cannot say yet, each in one line."""
     output = instance.output
     if isinstance(output, tuple | list):
-        raise ImportRefused(f"{file}: forward returns a {type(output).__name__} of "
-                            f"{len(output)} values; a target has one output (several outputs "
-                            "are not importable yet)")
+        raise ImportRefused(f"{file}: forward returns {len(output)} values (a "
+                            f"{type(output).__name__}); a target has one output (several "
+                            "outputs are not importable yet)")
     if not isinstance(output, torch.Tensor):
         raise ImportRefused(f"{file}: forward returns a {type(output).__name__}, not a tensor")
     if not output.is_floating_point():

@@ -1,0 +1,137 @@
+"""The KernelBench-style problems of examples/kernelbench/ as the tests use them: copied into a
+folder of the test's own (the importer writes beside the problem), with their module-level
+sizes made small where a test needs quick evaluations, and a few problems written here that
+the importer must refuse or that exercise one more shape rule."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+EXAMPLES = Path(__file__).parents[1] / "examples" / "kernelbench"
+
+# Each example and what importing it gives: the seed's pattern (None: no seed, the first
+# agent step writes one), or the start of its one-line refusal.
+EXPECTED: dict[str, str | None] = {
+    "level1_argmax": "refused: level1_argmax.py: forward returns int64 values",
+    "level1_conv2d": None,
+    "level1_cumsum": "line",
+    "level1_gelu": "elementwise",
+    "level1_layernorm": "line",
+    "level1_mean_reduction": "line",
+    "level1_relu": "elementwise",
+    "level1_rmsnorm": "line",
+    "level1_softmax": "line",
+    "level1_square_matmul": "matmul",
+    "level1_sum_reduction": "line",
+    "level1_tanh": "elementwise",
+    "level2_conv2d_relu_biasadd": None,
+    "level2_gemm_add_relu": "matmul",
+    "level2_gemm_sigmoid_scaling_residual": "matmul",
+}
+
+
+def copy_problem(name: str, folder: Path, **sizes: int) -> Path:
+    """examples/kernelbench/NAME.py in ``folder``, each module-level size in ``sizes`` set
+    to its value there (``batch_size=4``)."""
+    text = (EXAMPLES / f"{name}.py").read_text()
+    for size, value in sizes.items():
+        text, count = re.subn(rf"^{size} = \d+$", f"{size} = {value}", text, flags=re.M)
+        assert count == 1, f"{name}.py defines no size {size}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    return path
+
+
+PROBLEM_HEAD = """import torch
+import torch.nn as nn
+
+batch_size = 4
+dim = 64
+
+
+"""
+
+# Problems the importer must refuse, each with the words its one line must hold.
+REFUSED = {
+    "tuple_output": (PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.max(x, dim=1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+""", "forward returns 2 values (a max)"),
+    "integer_output": (PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.argmin(x, dim=1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+""", "forward returns int64 values"),
+    "no_get_inputs": (PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.relu(x)
+
+
+def get_init_inputs():
+    return []
+""", "defines no get_inputs()"),
+    "integer_input": (PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x, targets):
+        return x * targets
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim), torch.randint(0, 10, (batch_size, dim))]
+""", "input 1 is int64"),
+}
+
+# A strided, padded convolution: its output height is (height + 2 - kernel_size) // 2 + 1.
+STRIDED_CONV = """import torch
+import torch.nn as nn
+
+batch_size = 2
+in_channels = 3
+out_channels = 8
+kernel_size = 3
+height = 20
+width = 13
+
+
+class Model(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, in_channels, height, width)]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels, kernel_size]
+"""
+
+# torch.rand inputs (KernelBench's uniform on [0, 1)), through a log that needs them positive.
+UNIFORM_LOG = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.log(x + 1.0) * 2.0
+
+
+def get_inputs():
+    return [torch.rand(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+"""
