@@ -95,13 +95,14 @@ def test_a_float32_output_keeps_the_room_float32_is_given(
 
 @pytest.mark.parametrize(("edits", "reason"), [
     ((('Input("weight", lambda c: (c["cols"],), dtype="float32")',
-       'Input("weight", lambda c: (c["cols"],), dtype="int8")'),),
-     "weight's dtype must be one of float32, bfloat16, float16, not 'int8'"),
+       'Input("weight", lambda c: (c["cols"],), dtype="int4")'),),
+     "weight's dtype must be one of float32, bfloat16, float16, int8, int32, int64, uint8, "
+     "bool, not 'int4'"),
     ((('kind="cuda"', 'kind="cpu"'), ('seed="mixed_scale.cu"', 'seed="mixed_scale.c"'),
       ('dtype="bfloat16",\n)', 'dtype="float32",\n)'),
       ('Input("x", rows_cols)', 'Input("x", rows_cols, dtype="bfloat16")')),
-     "a cpu target's tensors are float32 (the C toolchain passes float32 arrays), not bfloat16 "
-     "(x's dtype)"),
+     "a cpu target's float tensors are float32 (C has no portable bfloat16 type), not "
+     "bfloat16 (x's dtype)"),
 ], ids=["unknown", "cpu"])
 def test_a_tensor_dtype_the_harness_cannot_make_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],

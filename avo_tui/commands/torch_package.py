@@ -33,7 +33,8 @@ from ..store import StoreError
 
 SPEC_FORMAT = 1
 MAX_ELEMENTS = 2**31 - 1  # a tensor's elements: kernels index with 32-bit ints
-ELEMENT_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+ELEMENT_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "int8": 1, "int32": 4, "int64": 8,
+                 "uint8": 1, "bool": 1}
 CUDA_ALIGNMENT = 16  # bytes: TMA's and vector loads' need
 # The fallback each problem has, and how its warning names it.
 BASELINES = {"attention_fwd": ("sdpa", "torch.nn.functional.scaled_dot_product_attention"),

@@ -51,7 +51,7 @@ RUNNER = Path(__file__).with_name("runner.py")
 LETTERS = {"input": "p", "output": "p", "int": "i", "float": "f"}
 STRUCT_CODES = {"p": "Q", "i": "i", "f": "f"}
 READY, MISSING, DONE = b"R", b"M", b"D"
-FLOAT_BYTES = 4
+TENSOR_ALIGN = 64  # bytes: each tensor in the arena starts on a cache line
 MIN_ARENA_BYTES = 64 << 20  # sparse: only the pages a launch touches are ever allocated
 STARTUP_TIMEOUT_S = 60.0
 # A launch's limit where the parent gave the worker no silence limit (a runner used directly).
@@ -233,12 +233,12 @@ class RunnerKernel:
         self._status: int | None = None  # the runner's wait status once it has ended
         self._conn: socket.socket | None = None
         self._arena_fd = -1
-        # float32 view over the shared memory; numpy copies on one thread, where torch's
+        # a byte view over the shared memory; numpy copies on one thread, where torch's
         # parallel copies stall for a scheduler tick whenever another process holds a core
         self._arena: np.ndarray | None = None
         self._arena_bytes = 0
         self._message = b""
-        # (parameter name, offset, element count) of each tensor of the staged launch
+        # (parameter name, byte offset, byte count) of each tensor of the staged launch
         self._layout: list[tuple[str, int, int]] = []
         self.confinement: dict[str, object] = {}
         self._output: RunnerOutput | None = None
@@ -253,7 +253,7 @@ class RunnerKernel:
         os.ftruncate(self._arena_fd, arena_bytes)
         self._arena_bytes = arena_bytes
         mapping = mmap.mmap(self._arena_fd, arena_bytes)
-        self._arena = np.frombuffer(mapping, dtype=np.float32)
+        self._arena = np.frombuffer(mapping, dtype=np.uint8)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if k in RUNNER_ENVIRONMENT}
         env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle OpenMP threads sleep rather than spin
@@ -382,15 +382,14 @@ class RunnerKernel:
     # -- launches ---------------------------------------------------------------------------
 
     def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        """Copy the inputs into the arena and poison its output, while the runner is frozen;
-        the message holds every parameter in the entry point's order (runner.py)."""
+        """Copy the inputs and the poisoned output into the arena, while the runner is frozen,
+        each tensor's bytes at an offset aligned to TENSOR_ALIGN; the message holds every
+        parameter in the entry point's order (runner.py)."""
         parameters = self._problem.parameters
         tensors = {**inputs.named, **{p.name: out for p in parameters if p.kind == "output"}}
-        if any(t.dtype != torch.float32 for t in tensors.values()):
-            raise ValueError("a C kernel takes float32 tensors only")
-        total = sum(t.numel() for t in tensors.values())
-        if total * FLOAT_BYTES > self._arena_bytes:
-            self._spawn(max(2 * self._arena_bytes, total * FLOAT_BYTES))
+        total = sum(_aligned(t.numel() * t.element_size()) for t in tensors.values())
+        if total > self._arena_bytes:
+            self._spawn(max(2 * self._arena_bytes, total))
         assert self._arena is not None
         scalars = self._problem.scalars(config)
         self._layout = []
@@ -400,15 +399,11 @@ class RunnerKernel:
             if not parameter.is_tensor:
                 values.append(scalars[parameter.name])
                 continue
-            tensor = tensors[parameter.name]
-            count = tensor.numel()
-            if parameter.kind == "output":
-                self._arena[start : start + count] = np.nan
-            else:
-                self._arena[start : start + count] = tensor.reshape(-1).numpy()
-            self._layout.append((parameter.name, start, count))
-            values.append(start * FLOAT_BYTES)
-            start += count
+            raw = _bytes(tensors[parameter.name])
+            self._arena[start : start + raw.size] = raw
+            self._layout.append((parameter.name, start, raw.size))
+            values.append(start)
+            start += _aligned(raw.size)
         self._message = self._launch.pack(*values)
 
     def fire(self) -> float:
@@ -438,7 +433,7 @@ class RunnerKernel:
         assert self._arena is not None
         for name, offset, count in self._layout:
             tensor = inputs.named.get(name, out)
-            np.copyto(tensor.view(-1).numpy(), self._arena[offset : offset + count])
+            np.copyto(_bytes(tensor), self._arena[offset : offset + count])
 
     def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
         self.stage(config, inputs, out)
@@ -579,3 +574,12 @@ class CpuDevice:
             "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(),
         }
+
+
+def _aligned(size: int) -> int:
+    return -(-size // TENSOR_ALIGN) * TENSOR_ALIGN
+
+
+def _bytes(tensor: torch.Tensor) -> np.ndarray:
+    """A contiguous CPU tensor's memory as numpy bytes (any dtype, bool included)."""
+    return tensor.reshape(-1).view(torch.uint8).numpy()

@@ -24,6 +24,7 @@ from .problem import (
     on_inputs,
 )
 from .target_api import (
+    FLOAT_DTYPES,
     WORK_KINDS,
     Baseline,
     Dims,
@@ -141,13 +142,18 @@ class DeclaredProblem:
 
     def draw_configs(self, edges: tuple[Config, ...], size: int, rng: random.Random
                      ) -> list[tuple[Config, str]]:
-        """The file's drawn configurations (its ``draw``), or else the edge ones, each with an
-        input case, every case at least once, in an order drawn too."""
-        if self.target.draw is not None:
-            drawn = [configure(self, check_config(self.target, dims, "a drawn configuration"))
-                     for dims in self.target.draw(rng)]
-        else:
-            drawn = list(edges)
+        """The file's drawn configurations (its ``draw``), each with an input case, every case
+        at least once, in an order drawn too; or else every edge configuration under every
+        hostile case (the correctness pass checked them on normal inputs already): a case
+        made for one shape (a largest value in a row's last column) proves nothing on another
+        (a row of one column)."""
+        if self.target.draw is None:
+            hostile = [case for case in self.input_cases if case != "normal"] or ["normal"]
+            pairs = [(config, case) for config in edges for case in hostile]
+            rng.shuffle(pairs)
+            return pairs
+        drawn = [configure(self, check_config(self.target, dims, "a drawn configuration"))
+                 for dims in self.target.draw(rng)]
         if not drawn:
             return []
         cases = list(self.input_cases) * -(-len(drawn) // len(self.input_cases))
@@ -227,7 +233,8 @@ class DeclaredNumerics:
         import torch
 
         return self._output("the reference", self.problem.target.reference, config,
-                            {n: t.to(torch.float64) for n, t in inputs.named.items()},
+                            {n: t.to(torch.float64) if t.is_floating_point() else t
+                             for n, t in inputs.named.items()},
                             self.problem.scalars(config))
 
     def _honest(self, config: Config, inputs: InputSet) -> torch.Tensor:
@@ -249,10 +256,22 @@ class DeclaredNumerics:
         out = function(**tensors, **scalars)
         expected = next(p for p in self.problem.parameters if p.kind == "output")
         shape = expected.shape_on(config)
+        if isinstance(out, tuple | list):
+            raise TargetFileError(f"{what} returned {len(out)} values on {config.name}, and the "
+                                  f"entry point has one Output: declare an Output for each, "
+                                  "each checked on its own, rather than packing them in one")
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise TargetFileError(f"{what} returned {got} on {config.name}, not a tensor of "
                                   f"{shape}")
+        declared = expected.dtype_on(config)
+        if not (out.is_floating_point() or out.is_complex()) and declared in FLOAT_DTYPES:
+            kind = str(out.dtype).removeprefix("torch.")
+            raise TargetFileError(f"{what} returned {kind} values on {config.name}, but "
+                                  f"{expected.name} is declared {declared}: declare "
+                                  f"Output({expected.name!r}, ..., dtype=\"int32\") (or the "
+                                  "integer dtype it is), and it is compared exactly, not "
+                                  "within a float tolerance")
         return out.to(torch.float64)
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,

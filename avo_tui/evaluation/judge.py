@@ -13,7 +13,7 @@ import torch
 from .problem import Config, InputSet, RowSample, unravel
 from .results import ConfigResult, Failure
 from .targets import Tolerance
-from .tensors import output_dtype
+from .tensors import is_integral, output_dtype
 
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
 
@@ -73,6 +73,14 @@ def judge_output(
     config = entry.config
     expected, honest_out = config.problem.numerics().references(config, inputs,
                                                                  output_dtype(config))
+    if is_integral(out.dtype):
+        honest_out.zero_()
+        try:
+            _judge_exact(out, expected, entry, "incorrect", f" on {entry.case} inputs")
+        finally:
+            expected.zero_()  # no reference stays readable in the device's memory
+        entry.passed = True
+        return
     errors = compare(out, expected)
     entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
     honest = compare(honest_out, expected)
@@ -100,6 +108,13 @@ def judge_sample(
 ) -> None:
     """A timed launch drawn for checking: no NaN left anywhere, and the sample's rows correct;
     raises Rejected("stale_output") otherwise."""
+    if is_integral(out.dtype):
+        exact = config.problem.numerics().reference_rows(config, inputs, sample)
+        entry = ConfigResult(config)
+        _unwritten(out, "stale_output", " after a timed launch", entry)
+        _judge_exact(sample.gather(out), exact, entry, "stale_output", " in a timed launch",
+                     sample.row)
+        return
     if not bool(torch.isfinite(out).all()):
         count = int((~torch.isfinite(out)).sum())
         raise Rejected(
@@ -118,6 +133,46 @@ def judge_sample(
     rows = row_errors(gathered, exact, honest_rows)
     _judge_rows(tolerance, rows, sample.row, entry, "stale_output", when)
     _judge(tolerance, compare(gathered, exact), honest, bounds, entry, "stale_output", when)
+
+
+def _unwritten(out: torch.Tensor, kind: str, when: str, entry: ConfigResult) -> None:
+    """A bool output's values that are neither true nor false: left as poisoned (an integer
+    has no such value; its poison is drawn afresh, and the comparison finds it)."""
+    if out.dtype != torch.bool:
+        return
+    left = int((out.view(torch.uint8) > 1).sum())
+    if left:
+        entry.passed = False
+        raise Rejected(kind, f"{left} of {out.numel()} output values were never written "
+                             f"(neither true nor false){when}", entry.config.name)
+
+
+def _judge_exact(out: torch.Tensor, expected: torch.Tensor, entry: ConfigResult, kind: str,
+                 when: str, where: Callable[[int], tuple[int, ...]] | None = None) -> None:
+    """An integer or bool output (``out``, or rows of it gathered) equal to the exact one
+    (float64, whole numbers) everywhere; ``where`` gives a gathered row's position (None: the
+    output is whole)."""
+    _unwritten(out, kind, when, entry)
+    got = out.to(torch.float64)
+    wrong = got != expected
+    count = int(wrong.sum())
+    entry.max_abs_err = float((got - expected).abs().max()) if out.numel() else 0.0
+    entry.rel_l2_err = None  # no relative error: the values are equal, or they are not
+    if not count:
+        return
+    entry.passed = False
+    flat = int(wrong.reshape(-1).to(torch.uint8).argmax())
+    value, right = float(got.reshape(-1)[flat]), float(expected.reshape(-1)[flat])
+    width = expected.shape[-1] if expected.dim() > 1 else 1
+    row = flat // width
+    if where is not None:
+        position = where(row)
+    else:
+        shape = tuple(out.shape[:-1]) if out.dim() > 1 else tuple(out.shape)
+        position = unravel(row, shape)
+    raise Rejected(kind, f"{entry.config.problem.row_label(position)}: {value:g} where the "
+                         f"reference has {right:g}; {count} of {out.numel()} values differ "
+                         f"(an integer output is compared exactly){when}", entry.config.name)
 
 
 def _bounds(

@@ -9,7 +9,6 @@ the reference right after they ran, on rows of every (batch, head) pair.
 
 from __future__ import annotations
 
-import math
 import random
 import statistics
 import time
@@ -33,7 +32,7 @@ from .paired import (
 from .problem import Config, InputSet
 from .results import ConfigResult, Timing
 from .stage import BESIDE_BEST, TIMING
-from .tensors import empty_output, make_inputs, refill
+from .tensors import empty_output, make_inputs, poison, refill
 from .timing import (
     MAX_REPS,
     MIN_REPS,
@@ -429,7 +428,7 @@ class Measure(Checks):
         def prepare() -> None:
             inputs = pool.advance()
             out = current[0] = next_out() if next_out is not None else own
-            out.fill_(math.nan)
+            poison(out)
             kernel.stage(config, inputs, out)
             self.device.flush_cache()
 

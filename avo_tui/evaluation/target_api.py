@@ -24,11 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .problem import WorkKind
-from .values import FromFile, ValueRule
+from .values import FromFile, Integers, ValueRule
 
 Dims = dict[str, int | bool]  # a configuration, as the file's functions receive it
 KINDS = ("cpu", "cuda")
-DTYPES = ("float32", "bfloat16", "float16")
+FLOAT_DTYPES = ("float32", "bfloat16", "float16")
+# Integer and bool tensors: drawn as integers (values.Integers), and an output of one of these
+# is compared with the reference exactly.
+INTEGER_DTYPES = ("int8", "int32", "int64", "uint8", "bool")
+DTYPES = FLOAT_DTYPES + INTEGER_DTYPES
 SEED_SUFFIXES = {"cpu": ".c", "cuda": ".cu"}
 
 
@@ -267,7 +271,7 @@ def _check_parameters(target: Target) -> None:
     if not inputs:
         raise TargetFileError("the entry point has no Input")
     for tensor in inputs:
-        _check_values(tensor)
+        _check_values(target, tensor)
     if all(isinstance(tensor.values, FromFile) for tensor in inputs):
         raise TargetFileError("every Input is given (FromFile): at least one must be drawn "
                               "afresh for each launch, or a kernel could return a stored answer")
@@ -281,19 +285,25 @@ def _check_parameters(target: Target) -> None:
             raise TargetFileError(f"parameter {p!r} is not an Input, Output, Int or Float")
 
 
-def _check_values(tensor: Input) -> None:
-    """A rule is checked as it is made (values.py); here, that it is one."""
-    if tensor.values is not None and not isinstance(tensor.values, ValueRule):
-        raise TargetFileError(f"the values of {tensor.name} are {tensor.values!r}, not one of "
+def _check_values(target: Target, tensor: Input) -> None:
+    """A rule is checked as it is made (values.py); here, that it is one, and one an integer
+    tensor can hold."""
+    rule = tensor.values
+    if rule is not None and not isinstance(rule, ValueRule):
+        raise TargetFileError(f"the values of {tensor.name} are {rule!r}, not one of "
                               "Normal, Uniform, Positive, Integers or FromFile")
+    dtype = target.dtype_of(tensor)
+    if dtype in INTEGER_DTYPES and not isinstance(rule, Integers | FromFile | None):
+        raise TargetFileError(f"{tensor.name} is {dtype}: its values are Integers(low, high) "
+                              f"or FromFile, not {type(rule).__name__}")
 
 
 def _check_dtype(target: Target, what: str, dtype: object) -> None:
     if dtype not in DTYPES:
         raise TargetFileError(f"{what} must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    if target.kind == "cpu" and dtype != "float32":
-        raise TargetFileError(f"a cpu target's tensors are float32 (the C toolchain passes "
-                              f"float32 arrays), not {dtype} ({what})")
+    if target.kind == "cpu" and dtype in FLOAT_DTYPES and dtype != "float32":
+        raise TargetFileError(f"a cpu target's float tensors are float32 (C has no portable "
+                              f"{dtype} type), not {dtype} ({what})")
 
 
 def check_config(target: Target, config: Mapping[str, int | bool], where: str) -> Dims:

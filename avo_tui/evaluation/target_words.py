@@ -14,13 +14,23 @@ from collections.abc import Callable
 from typing import Any
 
 from .problem import Contract
-from .target_api import Float, Input, Int, Output, Target
+from .target_api import INTEGER_DTYPES, Float, Input, Int, Output, Target
 
 PRECISION = {
     "bfloat16": "bf16 inputs and output, fp32 accumulation",
     "float16": "fp16 inputs and output, fp32 accumulation",
     "float32": "float32 inputs, output and accumulation",
+    **{dtype: f"{dtype} inputs and output; the output must equal the reference exactly"
+       for dtype in INTEGER_DTYPES},
 }
+# What an output of each non-float dtype holds when the kernel starts (tensors.poison).
+POISON_WORDS = {"bool": "bytes that are neither 0 nor 1",
+                **{d: "an unpredictable value" for d in INTEGER_DTYPES if d != "bool"}}
+# The C type a kernel takes each tensor dtype as (a CUDA kernel too; bf16 and fp16 are the
+# CUDA headers' __nv_bfloat16 and __half).
+C_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half",
+           "int8": "int8_t", "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t",
+           "bool": "bool (one byte, 0 or 1)"}
 
 
 class Symbol(str):
@@ -132,15 +142,19 @@ def entry_words(target: Target) -> str:
             drawn = f"; {p.values.words()}" if p.values is not None else ""
             words.append(f"{p.name} {shape_words(p, target)}{own} (input, read only{drawn})")
         elif isinstance(p, Output):
-            words.append(f"{p.name} {shape_words(p, target)}{own} (the output; NaN when the "
-                         "kernel starts)")
+            words.append(f"{p.name} {shape_words(p, target)}{own} (the output; "
+                         f"{POISON_WORDS.get(target.dtype_of(p), 'NaN')} when the kernel "
+                         "starts)")
         elif isinstance(p, Int):
             words.append(f"int {p.name}" + (" (the dimension)" if p.value is None else ""))
         elif isinstance(p, Float):
             words.append(f"float {p.name}")
+    integral = sorted({target.dtype_of(t) for t in target.tensors} & set(INTEGER_DTYPES))
+    types = (f" In C: {'; '.join(f'{d} is {C_TYPES[d]}' for d in integral)}." if integral
+             else "")
     return (f"{target.entry}({', '.join(p.name for p in target.parameters)}): "
             + "; ".join(words) + f". Tensors are contiguous {target.dtype}"
-            + (" unless named otherwise." if _mixed(target) else "."))
+            + (" unless named otherwise." if _mixed(target) else ".") + types)
 
 
 def _differs(target: Target, tensor: Input | Output) -> bool:
@@ -175,8 +189,9 @@ def precision_words(target: Target) -> dict[str, str]:
         return PRECISION
     out = next(t for t in target.tensors if isinstance(t, Output))
     tensors = ", ".join(f"{t.name} {target.dtype_of(t)}" for t in target.tensors)
-    return {target.dtype: f"{tensors}; fp32 accumulation; the output held to "
-                          f"{target.dtype_of(out)} precision"}
+    held = ("compared with the reference exactly" if target.dtype_of(out) in INTEGER_DTYPES
+            else f"held to {target.dtype_of(out)} precision")
+    return {target.dtype: f"{tensors}; fp32 accumulation; the output {held}"}
 
 
 def _named(dims: dict[str, int | bool]) -> str:

@@ -6,6 +6,8 @@ poison. Problems allocate nothing themselves."""
 from __future__ import annotations
 
 import functools
+import math
+import secrets
 
 import torch
 
@@ -13,7 +15,17 @@ from .problem import Config, InputSet, output_param
 from .target_api import TargetFileError
 from .values import POSITIVE_FLOOR, FromFile, Integers, Normal, Positive, Uniform, ValueRule
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+          "int8": torch.int8, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8,
+          "bool": torch.bool}
+# What an integer or bool input holds where its Input gives no rule: [low, high), the whole
+# range of the narrow types, values small enough for sums of a few thousand in the wide ones.
+DEFAULT_INTEGERS = {torch.bool: Integers(0, 2), torch.uint8: Integers(0, 256),
+                    torch.int8: Integers(-128, 128), torch.int32: Integers(-1000, 1000),
+                    torch.int64: Integers(-1000, 1000)}
+# A bool output's poison: a byte that is neither false (0) nor true (1), so every value a
+# kernel leaves unwritten is seen as such.
+BOOL_POISON = 0xA5
 
 
 def make_inputs(
@@ -42,6 +54,8 @@ def refill(inputs: InputSet, generator: torch.Generator) -> None:
 
 def fill(tensor: torch.Tensor, rule: ValueRule | None, generator: torch.Generator) -> None:
     """``tensor``'s values drawn by ``rule`` (None: standard normal) from ``generator``."""
+    if rule is None and not tensor.is_floating_point():
+        rule = DEFAULT_INTEGERS[tensor.dtype]
     if rule is None or isinstance(rule, Normal):
         mean, std = (0.0, 1.0) if rule is None else (rule.mean, rule.std)
         tensor.normal_(mean, std, generator=generator)
@@ -80,8 +94,31 @@ def given(path: str, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def empty_output(config: Config, device: str) -> torch.Tensor:
+    """The output of ``config``, poisoned (poison)."""
     shape = output_param(config.problem).shape_on(config)
-    return torch.empty(shape, dtype=output_dtype(config), device=device)
+    out = torch.empty(shape, dtype=output_dtype(config), device=device)
+    poison(out)
+    return out
+
+
+def poison(out: torch.Tensor) -> None:
+    """What ``out`` holds before a launch, so that a value the kernel leaves unwritten shows:
+    NaN in a float; in a bool a byte that is neither 0 nor 1 (BOOL_POISON); in an integer a
+    value drawn from the operating system's entropy each time, which no kernel can predict
+    (an integer has no value that means "unwritten", and a fixed one could be read once and
+    then left in place wherever the answer happens to equal it)."""
+    if out.is_floating_point():
+        out.fill_(math.nan)
+    elif out.dtype == torch.bool:
+        out.view(torch.uint8).fill_(BOOL_POISON)
+    else:
+        info = torch.iinfo(out.dtype)
+        out.fill_(info.min + secrets.randbelow(info.max - info.min + 1))
+
+
+def is_integral(dtype: torch.dtype) -> bool:
+    """An integer or bool dtype: its outputs are compared exactly."""
+    return not dtype.is_floating_point and not dtype.is_complex
 
 
 def output_dtype(config: Config) -> torch.dtype:

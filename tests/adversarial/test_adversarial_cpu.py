@@ -67,8 +67,9 @@ def assert_recovers(worker: Worker) -> EvalResult:
 
 
 def assert_rejected(result: EvalResult, kind: str, edge_only: bool | None = None) -> None:
+    """Rejected as ``kind`` (``a|b``: either, where the inputs drawn decide which shows first)."""
     assert result.failure is not None, f"accepted: {result.summary()}"
-    assert result.failure.kind == kind, result.failure
+    assert result.failure.kind in kind.split("|"), result.failure
     assert result.geomean == 0 and all(c.throughput == 0 for c in result.configs)
     if edge_only is not None:
         failed = next(c for c in result.configs if c.name == result.failure.config)
@@ -144,7 +145,9 @@ def test_the_caching_cheats_can_tell_the_timed_problems() -> None:
         ("hog_thread.c", "background_work", False),
         # class 5: inputs that are not N(0, 1), lengths nobody fixed in advance, a tolerance
         # derived from the honest computation's own error
-        ("no_running_max.c", "nonfinite", True),
+        # overflows to NaN on large logits; on a row of two keys they may stay finite and
+        # merely wrong (seen once in 12 runs): either is its rejection, on large inputs
+        ("no_running_max.c", "nonfinite|incorrect", True),
         ("tail_residue.c", "incorrect", True),
         ("low_precision_weights.c", "incorrect", None),
     ],

@@ -11,7 +11,9 @@ from typing import Any
 
 import torch
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+          "int8": torch.int8, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8,
+          "bool": torch.bool}
 RELATIVE_SLACK = 1e-6  # a float option equals a verified value within this
 
 
