@@ -4,6 +4,9 @@ fake of the Messages API that plays a scripted conversation."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +100,24 @@ def make_agent(knowledge: Path, **settings: object) -> Agent:
     )
     values.update(settings)
     return Agent(AgentSettings(**values), knowledge=KnowledgeBase([knowledge]))  # type: ignore[arg-type]
+
+
+KILL_WAIT_S = 240.0  # an upper bound on waiting for the run's requests (a busy machine)
+
+
+def killed_after(args: list[str], env: dict[str, str], server: FakeAnthropic, requests: int,
+                 log: Path) -> str:
+    """``avo ARGS`` run in a process of its own (output to ``log``) until the fake API has
+    received ``requests`` requests, then killed with -9, as a crash or a reboot ends a run;
+    its output, once it is checked to have died of the kill."""
+    with log.open("w") as out:
+        run = subprocess.Popen([sys.executable, "-m", "avo_tui.cli", *args], env=env,
+                               text=True, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            server.wait_for_requests(requests, timeout=KILL_WAIT_S)
+        finally:
+            run.send_signal(signal.SIGKILL)
+            run.wait(timeout=60)
+    output = log.read_text()
+    assert run.returncode == -signal.SIGKILL, output
+    return output

@@ -5,20 +5,18 @@ fake of the Messages API, a real session on disk. No mocks."""
 from __future__ import annotations
 
 import copy
-import signal
 import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit
+from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit, killed_after
 from engine_helpers import TARGET
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
-from test_agent_cli import AVO, env, run_avo  # noqa: F401  (env: the settings-file fixture)
+from test_agent_cli import env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
 from avo_tui.store import Session
 
-WAIT_S = 240.0  # an upper bound on waiting for a condition (a seed scored on a busy machine)
 STALL_S = 600.0  # the turn in flight when the run is killed; stopping the server ends it
 IDEA = "UNROLL 2, evaluated before the kill"
 
@@ -72,19 +70,8 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
                   tool_use("evaluate", {"idea": IDEA, "quick": True})),
             Stall(STALL_S),  # turn 4: in flight when the run is killed
         )
-        log = (tmp_path / "first.log").open("w")
-        first = subprocess.Popen(
-            [*AVO, "--sessions-dir", str(tmp_path), *new_session_args("resume-1")],
-            env=env, text=True, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            server.wait_for_requests(4, timeout=WAIT_S)
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=60)
-            log.close()
-        output = (tmp_path / "first.log").read_text()
-        assert first.returncode == -signal.SIGKILL, output
+        killed_after(["--sessions-dir", str(tmp_path), *new_session_args("resume-1")], env,
+                     server, 4, tmp_path / "first.log")
         in_flight = server.requests[3]
         assert server.remaining == 0
         edited = in_flight.tool_results()

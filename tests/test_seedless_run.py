@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from agent_helpers import EDITOR, commit_calls, settings_file, use_fake
+from agent_helpers import EDITOR, commit_calls, killed_after, settings_file, use_fake
 from engine_helpers import SHORT_GATE_CAP_S
 from fake_anthropic import FakeAnthropic, Recorded, Stall, Step, reply, text, tool_use
 from target_example import example, write_example
@@ -29,7 +26,6 @@ SIGNATURE = ("void avo_scaled_residual(const float *x, const float *r, float *ou
              "int cols, float alpha) {")
 UNROLL_4 = "#define UNROLL 4  // avo:knob 1 2 4 8"
 NO_VERSION = "no version yet: the agent writes v0"
-WAIT_S = 240.0  # an upper bound on a wait for the first run's turns (a busy machine)
 STALL_S = 600.0  # the turn in flight when the first run is killed; stopping the server ends it
 
 
@@ -135,19 +131,9 @@ def test_a_run_killed_before_v0_shows_lists_and_resumes_with_the_agent(
         settings = settings_file(tmp_path)
         env = {**os.environ, "AVO_SETTINGS": str(settings), "ANTHROPIC_API_KEY": server.api_key,
                "ANTHROPIC_BASE_URL": server.url}
-        log = (tmp_path / "first.log").open("w")
-        first = subprocess.Popen(
-            [sys.executable, "-m", "avo_tui.cli", "--sessions-dir", str(tmp_path), "run",
-             "--headless", "--quick", "--target", str(seedless), "--session", "later",
-             "--operator", "agent", "--max-steps", "1"],
-            env=env, text=True, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            server.wait_for_requests(2, timeout=WAIT_S)
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=60)
-            log.close()
-        assert first.returncode == -signal.SIGKILL, (tmp_path / "first.log").read_text()
+        killed_after(["--sessions-dir", str(tmp_path), "run", "--headless", "--quick",
+                      "--target", str(seedless), "--session", "later", "--operator", "agent",
+                      "--max-steps", "1"], env, server, 2, tmp_path / "first.log")
 
         sessions = ["--sessions-dir", str(tmp_path), "sessions"]
         assert main([*sessions, "show", "later"]) == 0

@@ -9,7 +9,7 @@ system prompt) and the reference (the target file itself, shown in the brief: it
 kernel is checked against). The gate commits the first correct kernel as v0 (there is no best
 to beat; correctness and the plausibility flags still hold). From v1 on a step is as usual.
 
-An empty body compiles and fails its check (the output arrives NaN): the skeleton is a
+An empty body compiles and fails its check (the output arrives poisoned): the skeleton is a
 starting point, never a seed.
 """
 
@@ -19,12 +19,17 @@ from pathlib import Path
 
 from ...evaluation import TargetSpec
 from ...evaluation.target_api import SEED_SUFFIXES
+from ...evaluation.target_words import C_TYPES
 from . import report
 
-# A tensor's element type in a CUDA kernel, by dtype (knowledge/kernel-contract.md); a C kernel
-# takes float32 alone.
-CUDA_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half"}
-CUDA_HEADERS = {"bfloat16": "cuda_bf16.h", "float16": "cuda_fp16.h"}
+# In a CUDA kernel, the integer tensors as the built-in types of their width: NVRTC knows them
+# without a header (it may have no <stdint.h>). Every other element type is the contract's
+# (target_words.C_TYPES: int32_t and its kin in C, with <stdint.h>).
+CUDA_INTEGERS = {"int8": "signed char", "uint8": "unsigned char", "int32": "int",
+                 "int64": "long long", "bool": "bool"}
+HEADERS = {"cuda": {"bfloat16": "cuda_bf16.h", "float16": "cuda_fp16.h"},
+           "cpu": {**dict.fromkeys(("int8", "uint8", "int32", "int64"), "stdint.h"),
+                   "bool": "stdbool.h"}}
 SCALAR_TYPES = {"int": "int", "float": "float"}
 
 
@@ -40,23 +45,32 @@ def skeleton(target: TargetSpec) -> dict[str, str]:
     params = []
     for p in target.problem.parameters:
         if p.is_tensor:
-            element = CUDA_TYPES.get(p.dtype or dtype, "float") if cuda else "float"
+            element = _element(p.dtype or dtype, cuda)
             params.append(f"{'' if p.kind == 'output' else 'const '}{element} *{p.name}")
         else:
             params.append(f"{SCALAR_TYPES[p.kind]} {p.name}")
     dtypes = {p.dtype or dtype for p in target.problem.parameters if p.is_tensor}
-    headers = "".join(f"#include <{CUDA_HEADERS[d]}>\n" for d in sorted(dtypes)
-                      if cuda and d in CUDA_HEADERS)
+    needed = HEADERS[target.device]
+    headers = "".join(f"#include <{h}>\n" for h in sorted({needed[d] for d in dtypes
+                                                            if d in needed}))
     launch = ("   A CUDA kernel declares its launch: // avo:launch grid=(...) block=(...)\n"
               "   (read_knowledge kernel-contract.md).\n" if cuda else "")
     text = (f"/* Version 0 of {target.name}: {target.description}.\n"
             "   No kernel yet: write it from the contract (the entry point, its shapes and\n"
             "   precision, in your instructions) and the reference (the target file, in the\n"
-            "   brief). The output arrives filled with NaN.\n"
+            "   brief). The output arrives poisoned (NaN, for a float one): write every\n"
+            "   element.\n"
             f"{launch}*/\n{headers}\n"
             + ('extern "C" __global__ ' if cuda else "")
             + f"void {target.entry}({', '.join(params)}) {{\n}}\n")
     return {kernel_file(target): text}
+
+
+def _element(dtype: str, cuda: bool) -> str:
+    """A tensor's element type in the kernel's language, by its dtype."""
+    if cuda and dtype in CUDA_INTEGERS:
+        return CUDA_INTEGERS[dtype]
+    return C_TYPES[dtype].split()[0]  # "bool (one byte, 0 or 1)": the type is its first word
 
 
 def opening(target: TargetSpec) -> str:
