@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import EDITOR, commit_calls, killed_after, settings_file, use_fake
-from engine_helpers import SHORT_GATE_CAP_S
+from engine_helpers import SHORT_GATE_CAP_S, TARGET, slow_seed, start, submitting
 from fake_anthropic import FakeAnthropic, Recorded, Stall, Step, reply, text, tool_use
 from target_example import example, write_example
 
 from avo_tui.cli import main
+from avo_tui.engine import OperatorEdit, Pause, Stop
+from avo_tui.evaluation import Worker
 from avo_tui.store import Session
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
@@ -162,3 +164,26 @@ def test_a_run_killed_before_v0_shows_lists_and_resumes_with_the_agent(
         head = session.head
         assert head is not None and (head.id, head.author, head.message) == ("v0", "agent",
                                                                            message)
+
+
+def test_a_correct_hand_edit_becomes_v0_of_a_session_with_no_version(
+    tmp_path: Path, worker: Worker,
+) -> None:
+    """`avo send NAME edit PATH` before the agent has written v0: the operator's kernel, once
+    it is correct, is v0 (a broken one is refused, as ever), and the head moves to it."""
+    seed = slow_seed()
+    broken = {name: text.replace("float sum = 0.0f;", "float sum = ;")
+              for name, text in seed.items()}
+    with Session.create(tmp_path / "by-hand", target=TARGET.ref, operator="agent",
+                        seed_files=None) as session:
+        live = start(session, worker, max_steps=None, before=submitting(
+            Pause(), OperatorEdit(broken, "a typo"), OperatorEdit(seed, "written by hand")))
+        live.wait(lambda: len(session.lineage) == 1)
+        live.engine.submit(Stop())
+        live.finish()
+        v0 = session.version("head")
+        assert (v0.id, v0.author, v0.parent, v0.message) == ("v0", "operator", None,
+                                                             "written by hand")
+        assert session.read_files(v0) == seed
+        first = session.attempt("a1")
+        assert first.base is None and first.outcome == "compile"

@@ -279,7 +279,9 @@ class Trials:
         with books.gate.lock:
             with books.locked():
                 best = books.session.best()
-                moved = lane.best_at_start if best and best.id != lane.best_at_start else None
+                # A step begun with no version yet (a target with no seed) is told so too.
+                moved = (lane.best_at_start or "no version") if best and (
+                    best.id != lane.best_at_start) else None
                 hashes = books.session.store_files(trial.files)
                 base = trial.attempt.base
                 built_on = books.session.version(base) if base else None
