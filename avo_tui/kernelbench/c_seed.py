@@ -2,6 +2,11 @@
 correct on every shape first, with a knob or two (avo:knob) for the tuner to try and the
 agent to start from. Reductions accumulate in double, so the seed is never the one that
 misses the tolerance; making them fast in float is the evolution's work.
+
+Each knob starts at a value that does well on a common x86 core (8-float vectors), not at
+its slowest: a first move worth more than 1.5x would be held as a suspect by the commit gate
+(targets.py, max_plausible_jump) rather than committed. Its other values (more or fewer
+partial sums, wider blocks, more threads) are the tuner's to try on the machine at hand.
 """
 
 from __future__ import annotations
@@ -39,14 +44,21 @@ def _elementwise(kernel: Kernel, plan: ElementwisePlan, about: list[str]) -> str
 
 def _line(kernel: Kernel, plan: LinePlan, about: list[str]) -> str:
     sizes = "\n".join(f"    {line}" for line in line_body.sizes(kernel, plan))
+    if line_body.contiguous(kernel, plan):
+        knobs = "#define LANES 4  // avo:knob 1 2 4 8 16\n#define BLOCK_INNER 1"
+        walk = ("Each line is contiguous: a reduction's pass keeps LANES partial results, "
+                "independent chains the processor overlaps, combined at the line's end.")
+    else:
+        knobs = "#define BLOCK_INNER 16  // avo:knob 1 4 16 64"
+        walk = ("BLOCK_INNER neighbouring lines are walked together, so each pass reads whole "
+                "cache lines where lines_inner > 1.")
     return seed_file(kernel, "the importer's line seed.", [
         *about, f"The input {plan.source} is seen as [lines_outer, line_len, lines_inner]: the "
         f"forward works along {_dims(plan)} (line_len elements, lines_inner apart), "
         "independently for each of the lines_outer x lines_inner lines. Each reduction is "
         "one pass over a line, accumulated in double; the last pass writes the output. "
-        "BLOCK_INNER neighbouring lines are walked together, so each pass reads whole cache "
-        "lines where lines_inner > 1; OpenMP threads (THREADS) share the blocks.",
-    ], f"{INCLUDES}\n#define BLOCK_INNER 16  // avo:knob 1 4 16 64\n{THREADS}", "void", f"""\
+        f"{walk} OpenMP threads (THREADS) share the lines.",
+    ], f"{INCLUDES}\n{knobs}\n{THREADS}", "void", f"""\
 {sizes}
     const long blocks = (lines_inner + BLOCK_INNER - 1) / BLOCK_INNER;
 {PARALLEL}
@@ -96,7 +108,7 @@ def _matmul(kernel: Kernel, plan: MatmulPlan, about: list[str]) -> str:
             *about, f"For each row m of {a}, BLOCK_N outputs at a time accumulate {a}[m, k] "
             f"times row k of {b} (a contiguous run the compiler vectorises), then the epilogue "
             "writes them; OpenMP threads (THREADS) share the rows.",
-        ], f"{INCLUDES}\n#define BLOCK_N 64  // avo:knob 16 32 64 128 256\n{THREADS}", "void",
+        ], f"{INCLUDES}\n#define BLOCK_N 64  // avo:knob 16 64 256\n{THREADS}", "void",
             f"""\
 {matmul_sizes(kernel, plan)}
 {PARALLEL}
@@ -121,7 +133,7 @@ def _matmul(kernel: Kernel, plan: MatmulPlan, about: list[str]) -> str:
         f"register; the columns go in panels of PANEL_N, so those rows of {b} stay in cache "
         f"while every row of {a} passes over them. The epilogue runs on each value before its "
         "one store; OpenMP threads (THREADS) share the rows.",
-    ], f"{INCLUDES}\n#define LANES 8     // avo:knob 1 4 8 16\n"
+    ], f"{INCLUDES}\n#define LANES 8     // avo:knob 4 8 16\n"
        f"#define PANEL_N 64  // avo:knob 16 64 256\n{THREADS}", "void", f"""\
 {matmul_sizes(kernel, plan)}
     for (long n0 = 0; n0 < cols; n0 += PANEL_N) {{

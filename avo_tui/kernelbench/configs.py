@@ -2,7 +2,7 @@
 from, each checked by building the problem there (on the meta device).
 
 - **Timed**: the problem's own sizes. On the CPU they are scaled (the largest dimension
-  halved, or the first doubled) until a launch of a plain seed takes about 1 to 50 ms, at the
+  halved, or the first doubled) until a launch of the seed takes about 1 to 50 ms, at the
   rates below: KernelBench's sizes are a GPU's, and a timed launch far past 100 ms makes every
   evaluation of a run slow, while one under a millisecond varies too much to time.
 - **Edge**: the sizes that break tiled code, small enough for the float64 reference on one
@@ -24,9 +24,13 @@ from .problem_module import KernelBenchProblem, ProbeFailed, Sizes
 from .shapes import Shapes
 from .work import Work
 
-# What a plain seed does per second on one CPU core: FLOPs of a loop-nest product, bytes of
-# a streaming loop with a transcendental per element. Estimates, for scaling only.
+# What the importer's seed does per second on one CPU core (measured on this project's 2-core
+# machine, 2026-11-25: 20-36 GFLOP/s for its products, 0.3-8 GB/s for its streaming loops, a
+# transcendental per element the slowest). Estimates, for scaling only.
 CPU_RATES = {"flops": 2e10, "bytes": 1e9}
+# Where the importer writes no seed, the first kernel is the agent's first draft: a plain
+# loop nest's FLOPs, ten times fewer.
+FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 1e9}
 TIMED_S = (0.001, 0.05)
 EDGE_MAX_S = 0.005
 VARIED_FROM = 8
@@ -44,8 +48,10 @@ class Configs:
     notes: list[str] = field(default_factory=list)  # what the target file should say
 
 
-def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work,
-                   kind: str) -> Configs:
+def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind: str,
+                   seeded: bool = True) -> Configs:
+    """The configurations of a ``kind`` target; ``seeded``: the importer writes its seed (the
+    rates its time is estimated at)."""
     if shapes.literal:
         return Configs(dict(shapes.dims), [], {}, ["the problem names no size as a "
                        "module-level int, so its one shape is timed and no other is checked"])
@@ -59,12 +65,15 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work,
         notes.append(f"{', '.join(kept)} kept at the problem's values (settings, under "
                      f"{VARIED_FROM})")
 
+    rates = CPU_RATES if seeded else FIRST_DRAFT_RATES
+
     def seconds(sizes: Sizes) -> float:
-        return work.at(shapes, sizes) / CPU_RATES[work.kind]
+        return work.at(shapes, sizes) / rates[work.kind]
 
     timed = dict(shapes.dims)
     if kind == "cpu":
-        timed, note = _scaled(timed, varied, smallest, seconds, valid)
+        kernel = "the importer's seed" if seeded else "a first plain kernel"
+        timed, note = _scaled(timed, varied, smallest, seconds, valid, kernel)
         if note:
             notes.append(note)
     edges = _edges(shapes.dims, varied, smallest, seconds, valid)
@@ -84,9 +93,10 @@ def _past_tile(dim: str, varied: list[str]) -> int:
 
 
 def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
-            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool]
+            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool], kernel: str
             ) -> tuple[Sizes, str]:
-    """``base`` scaled into TIMED_S, and words on what was changed ("" where nothing)."""
+    """``base`` scaled into TIMED_S, and words on what was changed ("" where nothing), a
+    launch of ``kernel`` taking ``seconds``."""
     low, high = TIMED_S
     sizes = dict(base)
     while seconds(sizes) > high:
@@ -107,14 +117,14 @@ def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
     changed = ", ".join(f"{d} {base[d]} -> {sizes[d]}" for d in base if sizes[d] != base[d])
     direction = "down" if seconds(sizes) < seconds(base) else "up"
     return sizes, (f"timed at the problem's sizes scaled {direction} ({changed}) so that a "
-                   f"plain seed's launch takes about {1000 * seconds(sizes):.0f} ms on one CPU "
+                   f"launch of {kernel} takes about {1000 * seconds(sizes):.0f} ms on one CPU "
                    f"core (at the problem's own, about {1000 * seconds(base):.0f} ms)")
 
 
 def _edges(base: Sizes, varied: list[str], smallest: Mapping[str, int],
            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool]) -> list[Sizes]:
     """The smallest sizes, small primes, one past a tile; each that builds, at most
-    EDGE_MAX_S of a plain seed's time (one past a tile halved towards it)."""
+    EDGE_MAX_S of the seed's time (one past a tile halved towards it)."""
     if not varied:
         return []
     primes = {d: LAST_PRIME if d == varied[-1] else PRIMES[i % len(PRIMES)]

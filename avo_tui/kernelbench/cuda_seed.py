@@ -47,6 +47,7 @@ def _line(kernel: Kernel, plan: LinePlan, about: list[str]) -> str:
     ], f"""\
 #define BLOCK 128  // avo:knob 64 128 256
 #define BLOCK_INNER 1
+#define LANES 4
 // avo:launch grid=(ceil_div({lines}, BLOCK),) block=(BLOCK,)""", PREFIX, f"""\
 {sizes}
     const long line = (long)blockIdx.x * BLOCK + threadIdx.x;

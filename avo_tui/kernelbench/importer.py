@@ -58,16 +58,16 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
                                       f"{SUFFIX[kind]}")
     shapes = fit_shapes(problem)
     work = work_of(problem, shapes, _probes(shapes))
-    configs = choose_configs(problem, shapes, work, kind)
-    names = _Names(problem, shapes)
-    entry = "avo_" + _identifier(path.stem).lower()
-    kernel = Kernel(entry, names.kernel_inputs, OUTPUT, tuple(shapes.dims), names.shapes,
-                    names.leaves)
     plan: Plan | str
     try:
         plan = plan_of(trace(problem.base, problem.input_names))
     except Unsupported as error:
         plan = str(error)
+    configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str))
+    names = _Names(problem, shapes)
+    entry = "avo_" + _identifier(path.stem).lower()
+    kernel = Kernel(entry, names.kernel_inputs, OUTPUT, tuple(shapes.dims), names.shapes,
+                    names.leaves)
     for written in (target_path, seed_path):
         if written.exists() and not overwrite:
             raise ImportRefused(f"{written} exists (--force writes over it)")

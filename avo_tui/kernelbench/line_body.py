@@ -30,6 +30,41 @@ def sizes(kernel: Kernel, plan: LinePlan) -> list[str]:
                                   strict=True)]
 
 
+def contiguous(kernel: Kernel, plan: LinePlan) -> bool:
+    """Whether each line is contiguous (lines_inner is 1 on every shape): a reduction then
+    runs in LANES partial results, independent chains, rather than across BLOCK_INNER
+    neighbouring lines."""
+    shape = kernel.shapes[kernel.leaves[("input", plan.source)]]
+    return all(not size.terms and size.offset == 1 for size in shape[plan.stop:])
+
+
+def _lines_pass(step: Statements, node: Node) -> list[str]:
+    """One pass of a reduction over the width lines of a block, element by element."""
+    value = step.value(node.args[0])
+    step.add(UPDATE[str(node.attrs["kind"])].format(acc=f"r{node.id}[b]", v=value))
+    return ["for (long j = 0; j < line_len; ++j)",
+            "    for (int b = 0; b < width; ++b) {", step.text(), "    }"]
+
+
+def _lanes_pass(step: Statements, node: Node) -> list[str]:
+    """One pass of a reduction over a contiguous line, in LANES partial results combined at
+    its end (element j goes to lane j % LANES)."""
+    update = UPDATE[str(node.attrs["kind"])]
+    step.add(update.format(acc="lane[l]", v=step.value(node.args[0])))
+    return ["{",
+            "    double lane[LANES];",
+            f"    for (int l = 0; l < LANES; ++l) lane[l] = {INITIAL[str(node.attrs['kind'])]};",
+            "    for (long j0 = 0; j0 < line_len; j0 += LANES)",
+            "        for (int l = 0; l < LANES && j0 + l < line_len; ++l) {",
+            "            const long j = j0 + l;",
+            "            const int b = 0;",
+            _indented(step.text(), "    "),
+            "        }",
+            "    for (int l = 0; l < LANES; ++l)",
+            "        " + update.format(acc=f"r{node.id}[0]", v="lane[l]"),
+            "}"]
+
+
 def body(kernel: Kernel, plan: LinePlan, indent: str) -> str:
     graph = plan.graph
     reductions = [n for n in graph.nodes if n.op == "reduce"]
@@ -59,11 +94,8 @@ def body(kernel: Kernel, plan: LinePlan, indent: str) -> str:
                      f"{INITIAL[kind]};")
     for node in reductions:
         kind = str(node.attrs["kind"])
-        step = Statements(graph, given, "        ")
-        value = step.value(node.args[0])
-        step.add(UPDATE[kind].format(acc=f"r{node.id}[b]", v=value))
-        lines += ["for (long j = 0; j < line_len; ++j)",
-                  "    for (int b = 0; b < width; ++b) {", step.text(), "    }"]
+        lines += (_lanes_pass if contiguous(kernel, plan) else _lines_pass)(
+            Statements(graph, given, "        "), node)
         if kind == "mean":
             lines.append(f"for (int b = 0; b < width; ++b) r{node.id}[b] /= (double)line_len;")
     if plan.reduced_output:
