@@ -91,6 +91,22 @@ def get_init_inputs():
 def get_inputs():
     return [torch.randn(batch_size, dim), torch.randint(0, 10, (batch_size, dim))]
 """, "input 1 is int64"),
+    "batchnorm_in_training": (PROBLEM_HEAD + """class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(dim)
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+""", "forward changes the model's buffer bn.running_mean"),
 }
 
 # A strided, padded convolution: its output height is (height + 2 - kernel_size) // 2 + 1.

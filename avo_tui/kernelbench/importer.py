@@ -64,6 +64,7 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
     except Unsupported as error:
         plan = str(error)
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str))
+    problem.check_buffers_kept(_problem_sizes(shapes, (configs.edges or [configs.timed])[0]))
     names = _Names(problem, shapes)
     entry = "avo_" + _identifier(path.stem).lower()
     kernel = Kernel(entry, names.kernel_inputs, OUTPUT, tuple(shapes.dims), names.shapes,

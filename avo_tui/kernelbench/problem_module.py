@@ -81,6 +81,26 @@ class KernelBenchProblem:
         _check(instance, self.path.name)
         return instance
 
+    def check_buffers_kept(self, sizes: Mapping[str, int]) -> None:
+        """Refuse a forward that writes its model's buffers (BatchNorm in training mode
+        updating its running statistics): the buffers are the kernel's inputs, which are
+        read-only, and the reference would change them under the harness. Run for real, on
+        the CPU, at ``sizes`` (small ones)."""
+        with self.sizes_set(sizes):
+            torch.manual_seed(0)
+            model = self.module.Model(*getattr(self.module, "get_init_inputs", list)())
+            inputs = self.module.get_inputs()
+            before = {name: buffer.clone() for name, buffer in model.named_buffers()}
+            with torch.no_grad():
+                model(*inputs)
+        changed = [name for name, buffer in model.named_buffers()
+                   if name in before and not torch.equal(before[name], buffer)]
+        if changed:
+            raise ImportRefused(f"{self.path.name}: forward changes the model's buffer "
+                                f"{changed[0]} (a BatchNorm in training mode?), and a target's "
+                                "inputs are read-only: put the model in eval mode in the "
+                                "problem, or edit the target file by hand")
+
     @contextmanager
     def sizes_set(self, sizes: Mapping[str, int]) -> Iterator[None]:
         """The module's globals set to ``sizes`` (a tuple global rebuilt from its entries),

@@ -4,8 +4,10 @@ torch.randn (standard normal, the harness's default) or torch.rand (uniform on [
 model initialises a Linear or convolution weight uniform on [-b, b], b = 1/sqrt(fan_in).
 
 A rule is written as the value-rule call the target file makes (``Uniform(0.0, 1.0)``), or
-None for standard normal. A weight initialised to a constant (LayerNorm's scale of ones) is
-drawn standard normal: a kernel that ignored a weight of ones would pass its checks.
+None for standard normal. A weight initialised to a constant is drawn around it, never
+constant (a kernel that ignored a weight of ones would pass its checks): a positive one
+(LayerNorm's scale, BatchNorm's running variance, which a square root takes) positive, of
+that scale; zero or a negative one (a bias of zeros) standard normal.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ def _weight_rule(tensor: torch.Tensor) -> str | None:
     if tensor.numel() < LEAST_VALUES:
         return None
     bound = float(tensor.abs().max())
-    if bound == 0 or float(tensor.min()) == float(tensor.max()):
-        return None
+    if float(tensor.min()) == float(tensor.max()):
+        value = float(tensor.flatten()[0])
+        return f"Positive({value!r})" if value > 0 else None
     std = float(tensor.double().std())
     if abs(std / bound - UNIFORM_STD) > STD_SLACK * UNIFORM_STD or \
             abs(float(tensor.double().mean())) > 0.1 * bound:
