@@ -26,6 +26,8 @@ one from nothing to a first run):
   avo targets check ./my_target.py
   avo eval --target ./my_target.py
   avo run --target ./my_target.py --session mine
+or is written from a KernelBench problem (class Model, get_inputs, get_init_inputs):
+  avo targets import level1_softmax.py
 """
 
 CHECK_EPILOG = """\
@@ -133,8 +135,10 @@ def _line(text: str) -> str:
 
 def register(commands: Subcommands) -> None:
     targets = add_command(
-        commands, "targets", cmd_targets_list, "list the built-in targets; check a target file",
-        "List the built-in targets, or check a target file of your own.", LIST_EPILOG,
+        commands, "targets", cmd_targets_list,
+        "list the built-in targets; check a target file, or import one",
+        "List the built-in targets, check a target file of your own, or make one of a "
+        "KernelBench problem (avo targets import).", LIST_EPILOG,
     )
     sub = targets.add_subparsers(title="commands", metavar="COMMAND")
     add_command(sub, "list", cmd_targets_list, "the built-in targets, one line each",
