@@ -80,7 +80,7 @@ class VectorAdd:
     def crosses_tiles(self, config: Config) -> bool:
         return int(config["n"]) > TILE
 
-    def row_label(self, position: tuple[int, ...]) -> str:
+    def row_label(self, position: tuple[int, ...], output: str | None = None) -> str:
         return f"element {position[0]}"
 
     def numerics(self) -> Numerics:
@@ -104,13 +104,14 @@ class VectorAddNumerics:
         assert case == "huge", case
         inputs["a"].mul_(1e30)
 
-    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
+                   output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = inputs["a"], inputs["b"]
         return a.double() + b.double(), (a.to(emulate) + b.to(emulate)).double()
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None) -> torch.Tensor:
+                       emulate: torch.dtype | None = None, output: str | None = None
+                       ) -> torch.Tensor:
         exact, honest = self.references(config, inputs, emulate or torch.float64)
         return sample.gather(honest if emulate is not None else exact)
 

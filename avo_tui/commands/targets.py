@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine.launch import NO_SEED_NOTE, choose_seed, gpu_arch
 from ..evaluation import (
@@ -19,6 +20,9 @@ from ..evaluation.target_file import resolve
 from ..evaluation.targets import known_names, shipped_file
 from ..operators.hints import declared_knobs
 from . import Subcommands, add_command, targets_import
+
+if TYPE_CHECKING:  # torch comes with it: imported where the numerics run
+    from ..evaluation.target_check import Margin
 
 LIST_EPILOG = """\
 A target of your own is one Python file beside its seed kernel (docs/targets.md walks through
@@ -98,8 +102,10 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
         print(f"  --  {NO_SEED_NOTE}")
         print(f"target ok: avo run --target {target.ref} --session NAME --operator agent")
         return 0
-    checked, files = _check_seed(target, device)
+    checked, files, margin = _check_seed(target, device)
     print(f"  ok  seed {checked}")
+    if margin is not None and margin.warning():
+        print(f"  --  {margin.warning()}")
     if not declared_knobs(files):
         print("  --  the seed declares no knob (a '#define NAME V  // avo:knob V1 V2 ...' line): "
               "the tuner has nothing to try; the agent edits the kernel all the same")
@@ -107,9 +113,14 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_seed(target: TargetSpec, device: str) -> tuple[str, dict[str, str]]:
+def _check_seed(target: TargetSpec, device: str
+                ) -> tuple[str, dict[str, str], Margin | None]:
     """The seed scored on the quick grid through the real worker (compiled alone for a CUDA
-    target on a machine without a GPU): what it scored, and its files."""
+    target on a machine without a GPU): what it scored, its files, and its closest approach
+    to the tolerance over MARGIN_DRAWS evaluations (the first one scored, the others checked
+    on inputs and shapes drawn afresh); None where it did not run."""
+    from ..evaluation.target_check import MARGIN_DRAWS, Margin
+
     if target.device == "cuda" and device != "cuda":
         from ..evaluation.toolchains import get_toolchain
         from ..evaluation.toolchains.base import define_options
@@ -119,13 +130,20 @@ def _check_seed(target: TargetSpec, device: str) -> tuple[str, dict[str, str]]:
         if not compiled.ok:
             raise TargetFileError(f"the seed {choice.path.name} does not compile: "
                                   f"{_line(compiled.summary())}")
-        return f"{choice.path.name}: compiles (not run: no GPU here)", choice.files
+        return f"{choice.path.name}: compiles (not run: no GPU here)", choice.files, None
+    margin, summary = Margin(), ""
     with Worker(target.device) as worker:
         choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
-        result = worker.evaluate(EvalRequest(target.ref, choice.files, quick=True))
-    if not result.correct:
-        raise TargetFileError(f"the seed {choice.path.name} fails: {_line(str(result.failure))}")
-    return f"{choice.path.name}: {result.summary()} (quick grid)", choice.files
+        for draw in range(MARGIN_DRAWS):
+            result = worker.evaluate(EvalRequest(target.ref, choice.files, quick=True,
+                                                 measure_baselines=draw == 0))
+            if not result.correct:
+                raise TargetFileError(f"the seed {choice.path.name} fails: "
+                                      f"{_line(str(result.failure))}")
+            for entry in result.configs:
+                margin.take(entry)
+            summary = summary or result.summary()
+    return f"{choice.path.name}: {summary} (quick grid)", choice.files, margin
 
 
 def _line(text: str) -> str:

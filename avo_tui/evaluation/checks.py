@@ -16,16 +16,14 @@ from __future__ import annotations
 import statistics
 import time
 
-import torch
-
 from . import contract
 from .device import Kernel
-from .judge import Rejected, judge_output, judge_sample
-from .problem import Config, InputSet, RowSample
+from .judge import Rejected, draw_samples, judge_output, judge_sample
+from .problem import Config, InputSet, OutputSet
 from .results import ConfigResult, Timing
 from .stage import CHECKING, IDLE_CHECK, Stage
 from .targets import draw_edge_configs
-from .tensors import empty_output, make_inputs
+from .tensors import empty_outputs, make_inputs
 from .timing import is_unsteady, steadiness
 
 AGAIN_STREAM = 1 << 20  # the inputs of a first launch measured again (check_steady)
@@ -56,10 +54,10 @@ class Checks(Stage):
             self.result.configs.append(entry)
             inputs = make_inputs(config, self.generator(index), self.device.name, case)
             pristine = inputs.clone()
-            out = empty_output(config, self.device.name)
+            outs = empty_outputs(config, self.device.name)
             start = time.perf_counter()
             try:
-                kernel.launch(config, inputs, out)
+                kernel.launch(config, inputs, outs)
             except contract.ContractError as error:  # geometry or a tensor map, per config
                 raise Rejected("contract", str(error), config.name) from None
             self.device.synchronize()
@@ -69,14 +67,14 @@ class Checks(Stage):
                 entry.passed = False
                 raise Rejected("inputs_modified", f"{inputs.described()} changed during the launch",
                                config.name)
-            self.check_output(pristine, out, entry)
+            self.check_output(pristine, outs, entry)
 
-    def check_output(self, inputs: InputSet, out: torch.Tensor, entry: ConfigResult) -> None:
-        judge_output(self.target.tolerance, inputs, out, entry)
+    def check_output(self, inputs: InputSet, outs: OutputSet, entry: ConfigResult) -> None:
+        judge_output(self.target.tolerance_for, inputs, outs, entry)
 
-    def check_rows(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        sample = RowSample.draw(tuple(out.shape), self.draws)
-        judge_sample(self.target.tolerance, config, inputs, out, sample)
+    def check_rows(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        judge_sample(self.target.tolerance_for, config, inputs, outs,
+                     draw_samples(outs, self.draws))
 
     def check_idle(self, kernel: Kernel, incumbent: Kernel | None, config: str) -> None:
         timing, self.phase, self.at = self.phase, IDLE_CHECK, config
@@ -138,9 +136,9 @@ class Checks(Stage):
             return None
         kernel.renew()
         inputs = make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
-        out = empty_output(config, self.device.name)
+        outs = empty_outputs(config, self.device.name)
         self.at = config.name
         start = time.perf_counter()
-        kernel.launch(config, inputs, out)
+        kernel.launch(config, inputs, outs)
         self.device.synchronize()
         return time.perf_counter() - start

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from .contract import MissingEntry
-from .problem import Config, InputSet, Problem
+from .problem import Config, InputSet, OutputSet, Problem
 from .timing import sequence_wall
 from .toolchains.c import cpu_model
 
@@ -381,12 +381,12 @@ class RunnerKernel:
 
     # -- launches ---------------------------------------------------------------------------
 
-    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+    def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
         """Copy the inputs and the poisoned output into the arena, while the runner is frozen,
         each tensor's bytes at an offset aligned to TENSOR_ALIGN; the message holds every
         parameter in the entry point's order (runner.py)."""
         parameters = self._problem.parameters
-        tensors = {**inputs.named, **{p.name: out for p in parameters if p.kind == "output"}}
+        tensors = inputs.named | outs.named
         total = sum(_aligned(t.numel() * t.element_size()) for t in tensors.values())
         if total > self._arena_bytes:
             self._spawn(max(2 * self._arena_bytes, total))
@@ -428,17 +428,17 @@ class RunnerKernel:
         self._freeze()
         return elapsed
 
-    def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
-        """Copy the output, and the inputs as the kernel left them, back from the arena."""
+    def settle(self, inputs: InputSet, outs: OutputSet) -> None:
+        """Copy the outputs, and the inputs as the kernel left them, back from the arena."""
         assert self._arena is not None
+        tensors = inputs.named | outs.named
         for name, offset, count in self._layout:
-            tensor = inputs.named.get(name, out)
-            np.copyto(_bytes(tensor), self._arena[offset : offset + count])
+            np.copyto(_bytes(tensors[name]), self._arena[offset : offset + count])
 
-    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        self.stage(config, inputs, out)
+    def launch(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        self.stage(config, inputs, outs)
         self.fire()
-        self.settle(inputs, out)
+        self.settle(inputs, outs)
 
     def renew(self) -> None:
         """A new runner process, the library loaded afresh. Seen on the CPU target: one process

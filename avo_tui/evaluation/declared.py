@@ -22,6 +22,7 @@ from .problem import (
     RowSample,
     Work,
     on_inputs,
+    output_params,
 )
 from .target_api import (
     FLOAT_DTYPES,
@@ -94,9 +95,11 @@ class DeclaredProblem:
         self.parameters = tuple(_param(target, p, folder) for p in target.parameters)
         self.input_cases = ("normal", *target.cases)
         self._numerics: DeclaredNumerics | None = None
-        out = next(p for p in target.parameters if isinstance(p, Output))
-        self._vector = len(shape_of(out, dict(target.configs[0]), "configs[0]")) == 1
-        self._out = out.name
+        outs = [p for p in target.parameters if isinstance(p, Output)]
+        first = dict(target.configs[0])
+        # an output of one dimension is read as elements, not rows (row_label)
+        self._vectors = {out.name: len(shape_of(out, first, "configs[0]")) == 1 for out in outs}
+        self.output_names = tuple(out.name for out in outs)
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.source is None or self.reload is None:
@@ -164,11 +167,12 @@ class DeclaredProblem:
     def crosses_tiles(self, config: Config) -> bool:
         return True  # a target file says nothing of tiles: the sanitizers take the smallest
 
-    def row_label(self, position: tuple[int, ...]) -> str:
-        if self._vector:
-            return f"element {position[0]} of {self._out}"
+    def row_label(self, position: tuple[int, ...], output: str | None = None) -> str:
+        name = output or self.output_names[0]
+        if self._vectors[name]:
+            return f"element {position[0]} of {name}"
         *leading, row = position
-        where = f"{self._out}[{', '.join(map(str, leading))}]" if leading else self._out
+        where = f"{name}[{', '.join(map(str, leading))}]" if leading else name
         return f"row {row} of {where}"
 
     def contract(self) -> Contract:
@@ -220,68 +224,55 @@ class DeclaredNumerics:
                    case: str) -> None:
         self.problem.target.cases[case](inputs.named, generator)
 
-    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The reference on the inputs in float64, and the honest computation on them in each
-        one's own dtype (``emulate``, the output's, is the precision it keeps)."""
-        exact = self._exact(config, inputs)
+    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
+                   output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reference of ``output`` (None: the only one) on the inputs in float64, and the
+        honest computation's on them in each one's own dtype (``emulate``, the output's, is
+        the precision it keeps)."""
+        exact = self._exact(config, inputs)[self._name(output)]
         if self.problem.target.honest is None:  # a declared tolerance: its floors alone
             return exact, exact.clone()
-        return exact, self._honest(config, inputs)
+        return exact, self._honest(config, inputs)[self._name(output)]
 
-    def _exact(self, config: Config, inputs: InputSet) -> torch.Tensor:
+    def _name(self, output: str | None) -> str:
+        return output or self.problem.output_names[0]
+
+    def _exact(self, config: Config, inputs: InputSet) -> dict[str, torch.Tensor]:
         import torch
 
-        return self._output("the reference", self.problem.target.reference, config,
-                            {n: t.to(torch.float64) if t.is_floating_point() else t
-                             for n, t in inputs.named.items()},
-                            self.problem.scalars(config))
+        return self._outputs("the reference", self.problem.target.reference, config,
+                             {n: t.to(torch.float64) if t.is_floating_point() else t
+                              for n, t in inputs.named.items()},
+                             self.problem.scalars(config))
 
-    def _honest(self, config: Config, inputs: InputSet) -> torch.Tensor:
+    def _honest(self, config: Config, inputs: InputSet) -> dict[str, torch.Tensor]:
         from .tensors import DTYPES
 
         honest = self.problem.target.honest
         assert honest is not None
         own = {p.name: DTYPES[p.dtype_on(config)] for p in self.problem.parameters
                if p.kind == "input"}
-        return self._output("the honest computation", honest, config,
-                            {n: t.to(own[n]) for n, t in inputs.named.items()},
-                            self.problem.scalars(config))
+        return self._outputs("the honest computation", honest, config,
+                             {n: t.to(own[n]) for n, t in inputs.named.items()},
+                             self.problem.scalars(config))
 
-    def _output(self, what: str, function: Callable[..., Any], config: Config,
-                tensors: dict[str, torch.Tensor], scalars: dict[str, int | float]
-                ) -> torch.Tensor:
-        import torch
-
-        out = function(**tensors, **scalars)
-        expected = next(p for p in self.problem.parameters if p.kind == "output")
-        shape = expected.shape_on(config)
-        if isinstance(out, tuple | list):
-            raise TargetFileError(f"{what} returned {len(out)} values on {config.name}, and the "
-                                  f"entry point has one Output: declare an Output for each, "
-                                  "each checked on its own, rather than packing them in one")
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise TargetFileError(f"{what} returned {got} on {config.name}, not a tensor of "
-                                  f"{shape}")
-        declared = expected.dtype_on(config)
-        if not (out.is_floating_point() or out.is_complex()) and declared in FLOAT_DTYPES:
-            kind = str(out.dtype).removeprefix("torch.")
-            raise TargetFileError(f"{what} returned {kind} values on {config.name}, but "
-                                  f"{expected.name} is declared {declared}: declare "
-                                  f"Output({expected.name!r}, ..., dtype=\"int32\") (or the "
-                                  "integer dtype it is), and it is compared exactly, not "
-                                  "within a float tolerance")
-        return out.to(torch.float64)
+    def _outputs(self, what: str, function: Callable[..., Any], config: Config,
+                 tensors: dict[str, torch.Tensor], scalars: dict[str, int | float]
+                 ) -> dict[str, torch.Tensor]:
+        """What ``function`` returns, by output name, each checked and in float64: one
+        tensor for one output; for several, one each in order, or a dict by name."""
+        return outputs_of(what, function(**tensors, **scalars), output_params(self.problem),
+                          config)
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None) -> torch.Tensor:
-        """The sample's rows of the exact output (``emulate`` None) or else of the honest
+                       emulate: torch.dtype | None = None, output: str | None = None
+                       ) -> torch.Tensor:
+        """The sample's rows of the exact ``output`` (``emulate`` None) or else of the honest
         one, computed whole (a target file computes whole outputs), and only the one asked
         for: a checked launch asks for each once."""
         if emulate is None or self.problem.target.honest is None:
-            return sample.gather(self._exact(config, inputs))
-        return sample.gather(self._honest(config, inputs))
+            return sample.gather(self._exact(config, inputs)[self._name(output)])
+        return sample.gather(self._honest(config, inputs)[self._name(output)])
 
     def baseline_missing(self, name: str) -> str | None:
         """Why the file's Baseline ``name`` cannot run in this process, asked once; a plain
@@ -299,12 +290,65 @@ class DeclaredNumerics:
         return self._missing[name]
 
 
-def tolerance_of(target: Target) -> Tolerance:
-    """The built-in tolerance for the output's dtype, derived from the honest computation; or
-    the declared one, whose floors are the bounds (no honest error to scale)."""
-    declared = target.tolerance
+def outputs_of(what: str, returned: object, outputs: tuple[Param, ...], config: Config
+               ) -> dict[str, torch.Tensor]:
+    """``returned`` (a target function's value) by output name, each a tensor of its output's
+    shape, in float64; one line naming what is wrong otherwise."""
+
+    names = [p.name for p in outputs]
+    if isinstance(returned, dict):
+        if sorted(returned) != sorted(names):
+            raise TargetFileError(f"{what} returned a dict of {', '.join(map(str, returned))} "
+                                  f"on {config.name}, not of the outputs {', '.join(names)}")
+        values = [returned[name] for name in names]
+    elif isinstance(returned, tuple | list):
+        if len(outputs) == 1:
+            raise TargetFileError(f"{what} returned {len(returned)} values on {config.name}, "
+                                  "and the entry point has one Output: declare an Output for "
+                                  "each, each checked on its own, rather than packing them "
+                                  "in one")
+        values = list(returned)
+        if len(values) != len(outputs):
+            raise TargetFileError(f"{what} returned {len(values)} values on {config.name}, "
+                                  f"not one for each of the outputs {', '.join(names)}")
+    elif len(outputs) > 1:
+        raise TargetFileError(f"{what} returned one value on {config.name}, not one for each "
+                              f"of the outputs {', '.join(names)} (a tuple in order, or a dict)")
+    else:
+        values = [returned]
+    return {param.name: _checked_output(what, value, param, config, len(outputs) > 1)
+            for param, value in zip(outputs, values, strict=True)}
+
+
+def _checked_output(what: str, out: object, expected: Param, config: Config, named: bool
+                    ) -> torch.Tensor:
+    import torch
+
+    shape = expected.shape_on(config)
+    about = f" for {expected.name}" if named else ""
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise TargetFileError(f"{what} returned {got}{about} on {config.name}, not a tensor "
+                              f"of {shape}")
+    declared = expected.dtype_on(config)
+    if not (out.is_floating_point() or out.is_complex()) and declared in FLOAT_DTYPES:
+        kind = str(out.dtype).removeprefix("torch.")
+        raise TargetFileError(f"{what} returned {kind} values on {config.name}, but "
+                              f"{expected.name} is declared {declared}: declare "
+                              f"Output({expected.name!r}, ..., dtype=\"int32\") (or the "
+                              "integer dtype it is), and it is compared exactly, not "
+                              "within a float tolerance")
+    return out.to(torch.float64)
+
+
+def tolerance_of(target: Target, out: Output | None = None) -> Tolerance:
+    """The tolerance ``out`` (None: the first output) is held to: its own declared one, else
+    the target's, else the built-in one for its dtype, derived from the honest computation.
+    A declared tolerance's floors are the bounds (no honest error to scale). An integer
+    output is compared exactly (judge.py), whatever this says."""
+    out = out or next(p for p in target.parameters if isinstance(p, Output))
+    declared = out.tolerance or target.tolerance
     if declared is None:
-        out = next(p for p in target.parameters if isinstance(p, Output))
         return FP32_TOLERANCE if target.dtype_of(out) == "float32" else BF16_TOLERANCE
     return Tolerance(margin=1.0, rel_l2_floor=declared.rel_l2,
                      max_abs_ulps=declared.max_abs_ulps, row_rel_floor=declared.rel_l2,
@@ -334,6 +378,8 @@ def spec_of(target: Target, source: TargetSource | None, seed_path: str | None, 
         edge_configs=configs(tuple(dict(c) for c in target.edge_configs)),
         quick_configs=configs(tuple(dict(c) for c in target.quick_configs)),
         tolerance=tolerance_of(target),
+        output_tolerances={out.name: tolerance_of(target, out) for out in target.parameters
+                           if isinstance(out, Output)},
         baselines=tuple(target.baselines),
         unit=defaults.units[score_by],
         time_budget_s=defaults.time_budget_s,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .contract import ContractError, Declarations, MissingEntry, TensorMap
-from .problem import Config, InputSet, Problem
+from .problem import Config, InputSet, OutputSet, Problem
 from .timing import sequence_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
@@ -214,15 +214,14 @@ class CudaKernel:
             )
         self._smem_granted = smem
 
-    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
+    def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
         """Everything but the launch itself: geometry, shared memory, tensor maps, arguments."""
         from cuda.core import LaunchConfig
 
         grid, block, smem, cluster = self.geometry(config)
         self._grant_smem(smem)
         options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
-        tensors = inputs.named | {p.name: out for p in self.problem.parameters
-                                  if p.kind == "output"}
+        tensors = inputs.named | outs.named
         maps = self._tensor_maps(config, tensors)
         self._staged = (options, (*arguments(self.problem, config, tensors), *maps))
 
@@ -233,11 +232,11 @@ class CudaKernel:
         options, arguments = self._staged
         launch(self.device.stream(), options, self.kernel, *arguments)
 
-    def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
+    def settle(self, inputs: InputSet, outs: OutputSet) -> None:
         """Nothing to copy back: the kernel wrote the caller's own tensors."""
 
-    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        self.stage(config, inputs, out)
+    def launch(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        self.stage(config, inputs, outs)
         self.fire()
 
     def renew(self) -> None:

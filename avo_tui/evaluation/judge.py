@@ -5,13 +5,14 @@ inputs, over the whole output and over each row (along its last dimension) on it
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from .problem import Config, InputSet, RowSample, unravel
-from .results import ConfigResult, Failure
+from .problem import Config, InputSet, OutputSet, RowSample, output_param, unravel
+from .results import ConfigResult, Failure, OutputErrors
 from .targets import Tolerance
 from .tensors import is_integral, output_dtype
 
@@ -65,77 +66,143 @@ def row_errors(output: torch.Tensor, expected: torch.Tensor, honest: torch.Tenso
     )
 
 
-def judge_output(
-    tolerance: Tolerance, inputs: InputSet, out: torch.Tensor, entry: ConfigResult
-) -> None:
-    """The whole output of a checked launch, recorded on ``entry``; raises Rejected
-    ("nonfinite" or "incorrect") unless it is correct."""
+# A tolerance for every output, or one that holds for each (TargetSpec.tolerance_for is the
+# first kind: an output of another dtype, or one that declares its own, is held to its own).
+Tolerances = Tolerance | Callable[[str | None], Tolerance]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output being judged: its name (None where the problem has one), tolerance and
+    dtype, and how a message names it."""
+
+    name: str | None
+    tolerance: Tolerance
+    dtype: torch.dtype
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}: " if self.name else ""
+
+
+def _outputs(tolerances: Tolerances, config: Config, out: torch.Tensor | OutputSet
+             ) -> list[tuple[Output, torch.Tensor]]:
+    """Each output of a launch with what it is judged by; a bare tensor is the only one."""
+    if isinstance(out, torch.Tensor):
+        out = OutputSet({output_param(config.problem).name: out})
+    several = len(out.named) > 1
+    judged = []
+    for name, tensor in out.named.items():
+        tolerance = (tolerances if isinstance(tolerances, Tolerance)
+                     else tolerances(name if several else None))
+        judged.append((Output(name if several else None, tolerance,
+                              output_dtype(config, name)), tensor))
+    return judged
+
+
+def judge_output(tolerances: Tolerances, inputs: InputSet, out: torch.Tensor | OutputSet,
+                 entry: ConfigResult) -> None:
+    """Every output of a checked launch, whole, each on its own, recorded on ``entry``;
+    raises Rejected ("nonfinite" or "incorrect") unless each is correct."""
+    judged = _outputs(tolerances, entry.config, out)
+    for output, tensor in judged:
+        _judge_whole(output, inputs, tensor, entry)
+        if output.name:
+            entry.outputs[output.name] = OutputErrors(entry.max_abs_err, entry.rel_l2_err,
+                                                      entry.tolerance, entry.row_error_ratio)
+    if entry.outputs:  # the first output's figures, as the entry's own
+        first = next(iter(entry.outputs.values()))
+        entry.max_abs_err, entry.rel_l2_err = first.max_abs_err, first.rel_l2_err
+        entry.tolerance, entry.row_error_ratio = first.tolerance, first.row_error_ratio
+    entry.passed = True
+
+
+def _judge_whole(output: Output, inputs: InputSet, out: torch.Tensor, entry: ConfigResult
+                 ) -> None:
     config = entry.config
-    expected, honest_out = config.problem.numerics().references(config, inputs,
-                                                                 output_dtype(config))
+    expected, honest_out = config.problem.numerics().references(config, inputs, output.dtype,
+                                                                 output=output.name)
+    when = f" on {entry.case} inputs"
     if is_integral(out.dtype):
         honest_out.zero_()
         try:
-            _judge_exact(out, expected, entry, "incorrect", f" on {entry.case} inputs")
+            _judge_exact(output, out, expected, entry, "incorrect", when)
         finally:
             expected.zero_()  # no reference stays readable in the device's memory
-        entry.passed = True
+        entry.tolerance = entry.row_error_ratio = None
         return
     errors = compare(out, expected)
     entry.max_abs_err, entry.rel_l2_err = errors.max_abs, errors.rel_l2
     honest = compare(honest_out, expected)
-    bounds = _bounds(tolerance, config, honest, float(expected.abs().max()))
+    bounds = _bounds(output, honest, float(expected.abs().max()))
     entry.tolerance, entry.honest_rel_l2 = bounds, honest.rel_l2
     rows = row_errors(out, expected, honest_out)
     for reference in (expected, honest_out):
         reference.zero_()  # no reference stays readable in the device's memory
-    when = f" on {entry.case} inputs"
     if not errors.finite:
         entry.passed = False
         count = int((~torch.isfinite(out)).sum())
         raise Rejected(
-            "nonfinite", f"{count} of {out.numel()} output values are NaN or Inf{when}",
+            "nonfinite",
+            f"{output.prefix}{count} of {out.numel()} output values are NaN or Inf{when}",
             config.name
         )
     shape = tuple(out.shape[:-1]) if out.dim() > 1 else tuple(out.shape)
-    _judge_rows(tolerance, rows, lambda index: unravel(index, shape), entry, "incorrect", when)
-    _judge(tolerance, errors, honest, bounds, entry, "incorrect", when)
-    entry.passed = True
+    _judge_rows(output, rows, lambda index: unravel(index, shape), entry, "incorrect", when)
+    _judge(output, errors, honest, bounds, entry, "incorrect", when)
 
 
-def judge_sample(
-    tolerance: Tolerance, config: Config, inputs: InputSet, out: torch.Tensor, sample: RowSample
-) -> None:
-    """A timed launch drawn for checking: no NaN left anywhere, and the sample's rows correct;
-    raises Rejected("stale_output") otherwise."""
+def draw_samples(out: torch.Tensor | OutputSet, rng: random.Random
+                 ) -> dict[str, RowSample] | RowSample:
+    """The rows a checked timed launch is judged on: of its output, or of each output."""
+    if isinstance(out, torch.Tensor):
+        return RowSample.draw(tuple(out.shape), rng)
+    return {name: RowSample.draw(tuple(t.shape), rng) for name, t in out.named.items()}
+
+
+def judge_sample(tolerances: Tolerances, config: Config, inputs: InputSet,
+                 out: torch.Tensor | OutputSet, sample: RowSample | dict[str, RowSample]
+                 ) -> None:
+    """A timed launch drawn for checking: no NaN left anywhere in any output, and the
+    sample's rows of each correct; raises Rejected("stale_output") otherwise."""
+    for output, tensor in _outputs(tolerances, config, out):
+        rows = sample if isinstance(sample, RowSample) else sample[output.name or
+                                                                    next(iter(sample))]
+        _judge_rows_sampled(output, config, inputs, tensor, rows)
+
+
+def _judge_rows_sampled(output: Output, config: Config, inputs: InputSet, out: torch.Tensor,
+                        sample: RowSample) -> None:
+    numerics = config.problem.numerics()
+    entry = ConfigResult(config)
     if is_integral(out.dtype):
-        exact = config.problem.numerics().reference_rows(config, inputs, sample)
-        entry = ConfigResult(config)
-        _unwritten(out, "stale_output", " after a timed launch", entry)
-        _judge_exact(sample.gather(out), exact, entry, "stale_output", " in a timed launch",
-                     sample.row)
+        exact = numerics.reference_rows(config, inputs, sample, output=output.name)
+        _unwritten(output, out, "stale_output", " after a timed launch", entry)
+        _judge_exact(output, sample.gather(out), exact, entry, "stale_output",
+                     " in a timed launch", sample.row)
         return
     if not bool(torch.isfinite(out).all()):
         count = int((~torch.isfinite(out)).sum())
         raise Rejected(
             "stale_output",
-            f"{count} of {out.numel()} output values are NaN or Inf after a timed launch",
+            f"{output.prefix}{count} of {out.numel()} output values are NaN or Inf after a "
+            "timed launch",
             config.name,
         )
-    numerics = config.problem.numerics()
-    exact = numerics.reference_rows(config, inputs, sample)
-    honest_rows = numerics.reference_rows(config, inputs, sample, emulate=output_dtype(config))
+    exact = numerics.reference_rows(config, inputs, sample, output=output.name)
+    honest_rows = numerics.reference_rows(config, inputs, sample, emulate=output.dtype,
+                                          output=output.name)
     honest = compare(honest_rows, exact)
-    bounds = _bounds(tolerance, config, honest, float(exact.abs().max()))
+    bounds = _bounds(output, honest, float(exact.abs().max()))
     gathered = sample.gather(out)
-    entry = ConfigResult(config)
     when = " in a timed launch"
     rows = row_errors(gathered, exact, honest_rows)
-    _judge_rows(tolerance, rows, sample.row, entry, "stale_output", when)
-    _judge(tolerance, compare(gathered, exact), honest, bounds, entry, "stale_output", when)
+    _judge_rows(output, rows, sample.row, entry, "stale_output", when)
+    _judge(output, compare(gathered, exact), honest, bounds, entry, "stale_output", when)
 
 
-def _unwritten(out: torch.Tensor, kind: str, when: str, entry: ConfigResult) -> None:
+def _unwritten(output: Output, out: torch.Tensor, kind: str, when: str, entry: ConfigResult
+               ) -> None:
     """A bool output's values that are neither true nor false: left as poisoned (an integer
     has no such value; its poison is drawn afresh, and the comparison finds it)."""
     if out.dtype != torch.bool:
@@ -143,16 +210,17 @@ def _unwritten(out: torch.Tensor, kind: str, when: str, entry: ConfigResult) -> 
     left = int((out.view(torch.uint8) > 1).sum())
     if left:
         entry.passed = False
-        raise Rejected(kind, f"{left} of {out.numel()} output values were never written "
-                             f"(neither true nor false){when}", entry.config.name)
+        raise Rejected(kind, f"{output.prefix}{left} of {out.numel()} output values were never "
+                             f"written (neither true nor false){when}", entry.config.name)
 
 
-def _judge_exact(out: torch.Tensor, expected: torch.Tensor, entry: ConfigResult, kind: str,
-                 when: str, where: Callable[[int], tuple[int, ...]] | None = None) -> None:
+def _judge_exact(output: Output, out: torch.Tensor, expected: torch.Tensor, entry: ConfigResult,
+                 kind: str, when: str, where: Callable[[int], tuple[int, ...]] | None = None
+                 ) -> None:
     """An integer or bool output (``out``, or rows of it gathered) equal to the exact one
     (float64, whole numbers) everywhere; ``where`` gives a gathered row's position (None: the
     output is whole)."""
-    _unwritten(out, kind, when, entry)
+    _unwritten(output, out, kind, when, entry)
     got = out.to(torch.float64)
     wrong = got != expected
     count = int(wrong.sum())
@@ -170,19 +238,18 @@ def _judge_exact(out: torch.Tensor, expected: torch.Tensor, entry: ConfigResult,
     else:
         shape = tuple(out.shape[:-1]) if out.dim() > 1 else tuple(out.shape)
         position = unravel(row, shape)
-    raise Rejected(kind, f"{entry.config.problem.row_label(position)}: {value:g} where the "
+    label = entry.config.problem.row_label(position, output.name)
+    raise Rejected(kind, f"{label}: {value:g} where the "
                          f"reference has {right:g}; {count} of {out.numel()} values differ "
                          f"(an integer output is compared exactly){when}", entry.config.name)
 
 
-def _bounds(
-    tolerance: Tolerance, config: Config, honest: Errors, scale: float
-) -> tuple[float, float]:
-    """The whole output's (relative L2, max abs) bounds on these inputs; ``scale`` is the
-    largest exact value, for the floor in ulps of the output's dtype."""
-    bits = MANTISSA_BITS[output_dtype(config)]
+def _bounds(output: Output, honest: Errors, scale: float) -> tuple[float, float]:
+    """An output's (relative L2, max abs) bounds on these inputs; ``scale`` is its largest
+    exact value, for the floor in ulps of its dtype."""
+    bits = MANTISSA_BITS[output.dtype]
     ulp = 2.0 ** (math.floor(math.log2(scale)) - bits) if scale > 0 else 0.0
-    return tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
+    return output.tolerance.bounds(honest.rel_l2, honest.max_abs, ulp)
 
 
 def _rule(tolerance: Tolerance, bound: float, honest: float, floor: str) -> str:
@@ -196,7 +263,7 @@ def _rule(tolerance: Tolerance, bound: float, honest: float, floor: str) -> str:
 
 
 def _judge(
-    tolerance: Tolerance,
+    output: Output,
     errors: Errors,
     honest: Errors,
     bounds: tuple[float, float],
@@ -205,6 +272,7 @@ def _judge(
     when: str,
 ) -> None:
     rel_tol, abs_tol = bounds
+    tolerance = output.tolerance
     if not errors.finite or errors.rel_l2 > rel_tol or errors.max_abs > abs_tol:
         entry.passed = False
         rel_rule = _rule(tolerance, rel_tol, honest.rel_l2, "the floor")
@@ -212,14 +280,15 @@ def _judge(
                          f"{tolerance.max_abs_ulps:g} ulps at the output's scale")
         raise Rejected(
             kind,
-            f"relative L2 error {errors.rel_l2:.3g} (tolerance {rel_tol:.3g}: {rel_rule}), "
+            f"{output.prefix}relative L2 error {errors.rel_l2:.3g} (tolerance {rel_tol:.3g}: "
+            f"{rel_rule}), "
             f"max abs error {errors.max_abs:.3g} (tolerance {abs_tol:.3g}: {abs_rule}){when}",
             entry.config.name,
         )
 
 
 def _judge_rows(
-    tolerance: Tolerance,
+    output: Output,
     rows: RowErrors,
     where: Callable[[int], tuple[int, ...]],
     entry: ConfigResult,
@@ -230,6 +299,7 @@ def _judge_rows(
     output's bounds are set by its largest values and its many rows: a kernel wrong on a few
     rows of small values (a dropped tail of keys, a mask off at a tile's edge) stays inside
     them, and not inside its rows' own."""
+    tolerance = output.tolerance
     bound = tolerance.row_bounds(rows.honest, rows.norm)
     outside = rows.error > bound
     ratio = torch.where(
@@ -246,7 +316,7 @@ def _judge_rows(
     entry.passed = False
     raise Rejected(
         kind,
-        f"{entry.config.problem.row_label(where(worst))}: relative error "
+        f"{entry.config.problem.row_label(where(worst), output.name)}: relative error "
         f"{float(rows.error[worst]) / norm:.3g} (tolerance {float(bound[worst]) / norm:.3g}: "
         f"{rule}); {count} of {ratio.numel()} rows outside their tolerance{when}",
         entry.config.name,

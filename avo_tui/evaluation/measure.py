@@ -14,8 +14,6 @@ import statistics
 import time
 from collections.abc import Callable
 
-import torch
-
 from .checks import Checks
 from .device import Device, Kernel
 from .judge import Rejected
@@ -29,10 +27,10 @@ from .paired import (
     describe,
     is_look,
 )
-from .problem import Config, InputSet
+from .problem import Config, InputSet, OutputSet
 from .results import ConfigResult, Timing
 from .stage import BESIDE_BEST, TIMING
-from .tensors import empty_output, make_inputs, poison, refill
+from .tensors import empty_outputs, make_inputs, poison_all, refill
 from .timing import (
     MAX_REPS,
     MIN_REPS,
@@ -391,10 +389,10 @@ class Measure(Checks):
         shared, each launch taking the next of either, so that in an A B B A order each kernel
         gets each buffer equally often."""
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
-        outs = [empty_output(config, self.device.name) for _ in range(INPUT_SLOTS)]
+        outs = [empty_outputs(config, self.device.name) for _ in range(INPUT_SLOTS)]
         turn = [0]
 
-        def next_out() -> torch.Tensor:
+        def next_out() -> OutputSet:
             turn[0] += 1
             return outs[turn[0] % len(outs)]
 
@@ -420,28 +418,28 @@ class Measure(Checks):
 
     def _kernel_subject(
         self, name: str, kernel: Kernel, config: Config, pool: InputPool,
-        next_out: Callable[[], torch.Tensor] | None = None,
+        next_out: Callable[[], OutputSet] | None = None,
     ) -> Subject:
-        own = empty_output(config, self.device.name)
+        own = empty_outputs(config, self.device.name)
         current = [own]
 
         def prepare() -> None:
             inputs = pool.advance()
-            out = current[0] = next_out() if next_out is not None else own
-            poison(out)
-            kernel.stage(config, inputs, out)
+            outs = current[0] = next_out() if next_out is not None else own
+            poison_all(outs)
+            kernel.stage(config, inputs, outs)
             self.device.flush_cache()
 
         def check() -> None:
-            inputs, out = pool.current, current[0]
-            kernel.settle(inputs, out)
+            inputs, outs = pool.current, current[0]
+            kernel.settle(inputs, outs)
             pristine = pool.regenerate()
             try:
                 if not inputs.equal(pristine):
                     raise Rejected("inputs_modified",
                                    f"{inputs.described()} changed during a timed launch",
                                    config.name)
-                self.check_rows(config, pristine, out)
+                self.check_rows(config, pristine, outs)
             except Rejected as rejected:
                 if name == INCUMBENT:  # not the candidate's fault, and the operator must know
                     raise Rejected(

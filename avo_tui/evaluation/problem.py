@@ -192,8 +192,9 @@ class Problem(Protocol):
         sanitizers run on the smallest such configuration)."""
         ...
 
-    def row_label(self, position: tuple[int, ...]) -> str:
-        """A row of the output, by its index along every dimension but the last, in words."""
+    def row_label(self, position: tuple[int, ...], output: str | None = None) -> str:
+        """A row of ``output`` (None: the only one), by its index along every dimension but
+        the last, in words."""
         ...
 
     def numerics(self) -> Numerics:
@@ -213,17 +214,19 @@ class Numerics(Protocol):
         """Reshape fresh ``inputs`` (drawn by their rules) in place into the hostile ``case``."""
         ...
 
-    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The exact output in float64, and the output as an honest kernel computes it at the
-        precision ``emulate`` (in float64 too): its distance to the exact one is the error the
-        tolerance is built on."""
+    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
+                   output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The exact ``output`` (None: the only one) in float64, and that output as an honest
+        kernel computes it at the precision ``emulate`` (in float64 too): its distance to the
+        exact one is the error the tolerance is built on."""
         ...
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None) -> torch.Tensor:
-        """The sample's rows of the exact output (float64), or with ``emulate`` of the honest
-        one, [rows, width] in the order RowSample.gather takes them."""
+                       emulate: torch.dtype | None = None, output: str | None = None
+                       ) -> torch.Tensor:
+        """The sample's rows of the exact ``output`` (float64; None: the only one), or with
+        ``emulate`` of the honest one, [rows, width] in the order RowSample.gather takes
+        them."""
         ...
 
     @property
@@ -234,9 +237,35 @@ class Numerics(Protocol):
         ...
 
 
+def output_params(problem: Problem) -> tuple[Param, ...]:
+    """The outputs of ``problem``'s entry point, in order: one or more."""
+    return tuple(p for p in problem.parameters if p.kind == "output")
+
+
 def output_param(problem: Problem) -> Param:
-    (out,) = (p for p in problem.parameters if p.kind == "output")
+    """The output of a problem that has exactly one (attention, an exported operator)."""
+    (out,) = output_params(problem)
     return out
+
+
+class OutputSet:
+    """A launch's output tensors by parameter name, in the entry point's order."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        self.named = dict(tensors)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.named[name]
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(self.named.values())
+
+    @property
+    def only(self) -> torch.Tensor:
+        """The output, where there is one."""
+        (tensor,) = self.named.values()
+        return tensor
 
 
 class InputSet:

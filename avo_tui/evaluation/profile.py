@@ -512,7 +512,7 @@ def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> 
     from .pipeline import Evaluation, Pipeline
     from .results import EvalRequest
     from .target_file import get_target
-    from .tensors import empty_output, make_inputs
+    from .tensors import empty_outputs, make_inputs
 
     target = get_target(target_name)
     configs = {c.name: c for c in (*target.configs, *target.quick_configs, *target.edge_configs)}
@@ -528,8 +528,7 @@ def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> 
     except Rejected as rejected:
         raise SystemExit(f"the candidate does not build: {rejected.failure}") from None
     inputs = make_inputs(config, evaluation.generator(0), pipeline.device.name)
-    out = empty_output(config, pipeline.device.name)
-    kernel.launch(config, inputs, out)
+    kernel.launch(config, inputs, empty_outputs(config, pipeline.device.name))
     pipeline.device.synchronize()
     kernel.close()
     print(LAUNCHED, flush=True)

@@ -88,6 +88,17 @@ class Timing:
 
 
 @dataclass
+class OutputErrors:
+    """One output's distance to the reference and the bounds it was judged by, where an
+    entry point writes several (ConfigResult.outputs)."""
+
+    max_abs_err: float | None
+    rel_l2_err: float | None
+    tolerance: tuple[float, float] | None
+    row_error_ratio: float | None
+
+
+@dataclass
 class ConfigResult:
     config: Config
     edge: bool = False
@@ -110,6 +121,10 @@ class ConfigResult:
     checked_s: list[float] = field(default_factory=list)  # the checked launches' own times
     # each checked launch over the median of the candidate's launches next to it
     checked_ratios: list[float] = field(default_factory=list)
+    # Where the entry point writes several outputs: each one's errors and bounds by name
+    # (max_abs_err, rel_l2_err, tolerance, row_error_ratio), judged on its own; the fields
+    # above then hold the first output's.
+    outputs: dict[str, OutputErrors] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -158,6 +173,10 @@ class ConfigResult:
             "baseline_timings": {k: t.as_dict() for k, t in self.baseline_timings.items()},
             "incumbent_timing": self.incumbent_timing.as_dict() if self.incumbent_timing else None,
             "block_gains": [round(g, 6) for g in self.block_gains],
+            **({"outputs": {name: vars(errors) | {"tolerance": list(errors.tolerance)
+                                                  if errors.tolerance else None}
+                            for name, errors in self.outputs.items()}}
+               if self.outputs else {}),
         }
 
 

@@ -55,12 +55,15 @@ class Input:
 
 @dataclass(frozen=True)
 class Output:
-    """The tensor the kernel writes (exactly one), as an Input is laid out. The harness fills
-    it with NaN before every launch; its dtype sets the precision its checks hold it to."""
+    """A tensor the kernel writes, as an Input is laid out (one or more; the reference and
+    the honest computation then return one tensor each, in order, or a dict by name). The
+    harness poisons it before every launch (NaN in a float); each output is checked on its
+    own, held to its dtype's precision, or to ``tolerance`` where it declares one."""
 
     name: str
     shape: Callable[[Dims], Sequence[int]]
     dtype: str | None = None
+    tolerance: DeclaredTolerance | None = None
 
 
 @dataclass(frozen=True)
@@ -265,8 +268,12 @@ def _check_parameters(target: Target) -> None:
         _identifier("parameter", name)
     _unique("parameter", names)
     outputs = [p for p in target.parameters if isinstance(p, Output)]
-    if len(outputs) != 1:
-        raise TargetFileError(f"the entry point has exactly one Output, not {len(outputs)}")
+    if not outputs:
+        raise TargetFileError("the entry point has no Output")
+    for out in outputs:
+        if out.tolerance is not None and not isinstance(out.tolerance, DeclaredTolerance):
+            raise TargetFileError(f"the tolerance of {out.name} is {out.tolerance!r}, not a "
+                                  "DeclaredTolerance")
     inputs = [p for p in target.parameters if isinstance(p, Input)]
     if not inputs:
         raise TargetFileError("the entry point has no Input")

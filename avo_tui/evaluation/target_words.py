@@ -26,11 +26,14 @@ PRECISION = {
 # What an output of each non-float dtype holds when the kernel starts (tensors.poison).
 POISON_WORDS = {"bool": "bytes that are neither 0 nor 1",
                 **{d: "an unpredictable value" for d in INTEGER_DTYPES if d != "bool"}}
-# The C type a kernel takes each tensor dtype as (a CUDA kernel too; bf16 and fp16 are the
-# CUDA headers' __nv_bfloat16 and __half).
-C_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half",
-           "int8": "int8_t", "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t",
-           "bool": "bool (one byte, 0 or 1)"}
+# The element type a kernel takes each tensor dtype as: a C kernel (the integer types from
+# <stdint.h>, bool from <stdbool.h>), and a CUDA kernel (the built-in types of each width:
+# NVRTC may have no <stdint.h>; bf16 and fp16 are the CUDA headers' types).
+C_TYPES = {"float32": "float", "int8": "int8_t", "int32": "int32_t", "int64": "int64_t",
+           "uint8": "uint8_t", "bool": "bool"}
+CUDA_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half",
+              "int8": "signed char", "int32": "int", "int64": "long long",
+              "uint8": "unsigned char", "bool": "bool"}
 
 
 class Symbol(str):
@@ -142,7 +145,7 @@ def entry_words(target: Target) -> str:
             drawn = f"; {p.values.words()}" if p.values is not None else ""
             words.append(f"{p.name} {shape_words(p, target)}{own} (input, read only{drawn})")
         elif isinstance(p, Output):
-            words.append(f"{p.name} {shape_words(p, target)}{own} (the output; "
+            words.append(f"{p.name} {shape_words(p, target)}{own} ({_the_output(target)}; "
                          f"{POISON_WORDS.get(target.dtype_of(p), 'NaN')} when the kernel "
                          "starts)")
         elif isinstance(p, Int):
@@ -150,11 +153,13 @@ def entry_words(target: Target) -> str:
         elif isinstance(p, Float):
             words.append(f"float {p.name}")
     integral = sorted({target.dtype_of(t) for t in target.tensors} & set(INTEGER_DTYPES))
-    types = (f" In C: {'; '.join(f'{d} is {C_TYPES[d]}' for d in integral)}." if integral
-             else "")
+    language, types = ("CUDA", CUDA_TYPES) if target.kind == "cuda" else ("C", C_TYPES)
+    named = "; ".join(f"{d} is {types[d]}" + (" (one byte, 0 or 1)" if d == "bool" else "")
+                      for d in integral)
+    types_words = f" In {language}: {named}." if integral else ""
     return (f"{target.entry}({', '.join(p.name for p in target.parameters)}): "
             + "; ".join(words) + f". Tensors are contiguous {target.dtype}"
-            + (" unless named otherwise." if _mixed(target) else ".") + types)
+            + (" unless named otherwise." if _mixed(target) else ".") + types_words)
 
 
 def _differs(target: Target, tensor: Input | Output) -> bool:
@@ -166,16 +171,18 @@ def _mixed(target: Target) -> bool:
 
 
 def contract_of(target: Target) -> Contract:
-    out = next(p for p in target.parameters if isinstance(p, Output))
+    outs = _listed([p.name for p in target.parameters if isinstance(p, Output)], "and")
     cases = ("normal", *target.cases)
-    cases_words = cases[0] if len(cases) == 1 else f"{', '.join(cases[:-1])} or {cases[-1]}"
+    cases_words = _listed(list(cases), "or")
     drawn = ("shapes the target draws afresh each time" if target.draw is not None
              else "the edge shapes again")
+    several = sum(isinstance(p, Output) for p in target.parameters) > 1
     return Contract(
         entry=entry_words(target),
-        exact=(f"Every element of {out.name} is computed from the inputs as the target "
-               "defines it: no row, column or term skipped."),
-        rows=f"Each row of {out.name} (along its last dimension)",
+        exact=(f"Every element of {outs} is computed from the inputs as the target "
+               "defines it: no row, column or term skipped."
+               + (" Each output is checked on its own." if several else "")),
+        rows=f"Each row of {outs} (along its last dimension)",
         drawn=f"{drawn}, inputs {cases_words}",
         work=work_words(target),
         precision=precision_words(target),
@@ -187,11 +194,24 @@ def precision_words(target: Target) -> dict[str, str]:
     names each one's, and the output's, whose precision the checks hold it to."""
     if not _mixed(target):
         return PRECISION
-    out = next(t for t in target.tensors if isinstance(t, Output))
     tensors = ", ".join(f"{t.name} {target.dtype_of(t)}" for t in target.tensors)
-    held = ("compared with the reference exactly" if target.dtype_of(out) in INTEGER_DTYPES
-            else f"held to {target.dtype_of(out)} precision")
-    return {target.dtype: f"{tensors}; fp32 accumulation; the output {held}"}
+    outs = [t for t in target.tensors if isinstance(t, Output)]
+    held = "; ".join(
+        (f"{out.name} " if len(outs) > 1 else "the output ")
+        + ("compared with the reference exactly" if target.dtype_of(out) in INTEGER_DTYPES
+           else f"held to {target.dtype_of(out)} precision")
+        for out in outs)
+    return {target.dtype: f"{tensors}; fp32 accumulation; {held}"}
+
+
+def _the_output(target: Target) -> str:
+    several = sum(isinstance(p, Output) for p in target.parameters) > 1
+    return "an output" if several else "the output"
+
+
+def _listed(names: list[str], joined: str) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {joined} {names[-1]}"
 
 
 def _named(dims: dict[str, int | bool]) -> str:

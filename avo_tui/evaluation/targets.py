@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,6 +158,13 @@ class TargetSpec:
     defines: dict[str, object] = field(default_factory=dict)  # macros the harness compiles with
     notes: tuple[str, ...] = field(default_factory=tuple)
     source: TargetSource | None = None  # the file it was loaded from; None: made in memory
+    # Where a target has several outputs, each one's tolerance by name (its own dtype's, or
+    # its own declared one); an output not named here is held to ``tolerance``.
+    output_tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+
+    def tolerance_for(self, output: str | None) -> Tolerance:
+        """The tolerance ``output`` (None: the only one) is held to."""
+        return self.output_tolerances.get(output or "", self.tolerance)
 
     @property
     def ref(self) -> str:

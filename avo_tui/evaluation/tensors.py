@@ -11,7 +11,7 @@ import secrets
 
 import torch
 
-from .problem import Config, InputSet, output_param
+from .problem import Config, InputSet, OutputSet, output_param, output_params
 from .target_api import TargetFileError
 from .values import POSITIVE_FLOOR, FromFile, Integers, Normal, Positive, Uniform, ValueRule
 
@@ -93,12 +93,24 @@ def given(path: str, shape: tuple[int, ...]) -> torch.Tensor:
     return loaded
 
 
+def empty_outputs(config: Config, device: str) -> OutputSet:
+    """Every output of ``config``'s problem, in the entry point's order, poisoned (poison)."""
+    outs = OutputSet({
+        p.name: torch.empty(p.shape_on(config), dtype=DTYPES[p.dtype_on(config)], device=device)
+        for p in output_params(config.problem)
+    })
+    poison_all(outs)
+    return outs
+
+
 def empty_output(config: Config, device: str) -> torch.Tensor:
-    """The output of ``config``, poisoned (poison)."""
-    shape = output_param(config.problem).shape_on(config)
-    out = torch.empty(shape, dtype=output_dtype(config), device=device)
-    poison(out)
-    return out
+    """The output of ``config``, where its problem has one, poisoned."""
+    return empty_outputs(config, device).only
+
+
+def poison_all(outs: OutputSet) -> None:
+    for out in outs.tensors:
+        poison(out)
 
 
 def poison(out: torch.Tensor) -> None:
@@ -121,6 +133,8 @@ def is_integral(dtype: torch.dtype) -> bool:
     return not dtype.is_floating_point and not dtype.is_complex
 
 
-def output_dtype(config: Config) -> torch.dtype:
-    """The output's dtype on ``config``: the precision its checks hold it to."""
-    return DTYPES[output_param(config.problem).dtype_on(config)]
+def output_dtype(config: Config, output: str | None = None) -> torch.dtype:
+    """The dtype of ``output`` (None: the only one) on ``config``: the precision its checks
+    hold it to."""
+    param = next((p for p in output_params(config.problem) if p.name == output), None)
+    return DTYPES[(param or output_param(config.problem)).dtype_on(config)]

@@ -29,14 +29,13 @@ from collections.abc import Iterator
 
 import pytest
 import test_targets_problem
-import torch
 from attack_verdicts import registered, skip_without_c_compiler
 from test_targets_problem import HONEST, vector
 
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.paired import PAIRS_PER_BLOCK, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.problem import Config, InputSet
+from avo_tui.evaluation.problem import Config, InputSet, OutputSet
 
 HONEST_S = 0.8e-3  # a modelled launch that does the work
 SKIPPED_S = 1e-5  # one that returns at once
@@ -59,34 +58,34 @@ class ModelKernel:
         self.noise = random.Random(seed)
         self.calls = 0
         self.first_checked = False
-        self.staged: tuple[InputSet, torch.Tensor] | None = None
+        self.staged: tuple[InputSet, OutputSet] | None = None
         self.timed = False
 
     def renew(self) -> None:
         self.calls = 0  # a fresh process: the warm-up is call 1, a block's launches 2 to 7
         self.first_checked = False
 
-    def stage(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        self.staged = (inputs, out)
+    def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        self.staged = (inputs, outs)
         self.timed = config in SPEC.quick_configs
 
     def fire(self) -> float:
         assert self.staged is not None
-        inputs, out = self.staged
+        inputs, outs = self.staged
         self.calls += 1
         if self.watches and self.timed and self.first_checked and self.calls <= 1 + PAIRS_PER_BLOCK:
             return SKIPPED_S
-        out.copy_(inputs["a"] + inputs["b"])
+        outs.only.copy_(inputs["a"] + inputs["b"])
         return HONEST_S * math.exp(self.noise.gauss(0.0, 0.02))
 
-    def settle(self, inputs: InputSet, out: torch.Tensor) -> None:
+    def settle(self, inputs: InputSet, outs: OutputSet) -> None:
         # Only a check asks for a launch's output: the pause a real cheat sees on its clock.
         self.first_checked = self.calls == 2
 
-    def launch(self, config: Config, inputs: InputSet, out: torch.Tensor) -> None:
-        self.stage(config, inputs, out)
+    def launch(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        self.stage(config, inputs, outs)
         self.fire()
-        self.settle(inputs, out)
+        self.settle(inputs, outs)
 
     def signature(self, config: Config) -> None:
         return None

@@ -26,7 +26,7 @@ from avo_tui.evaluation.cpu import KernelFailed, KernelHung, KernelInterfered, R
 from avo_tui.evaluation.landlock import landlock_abi
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.tensors import empty_output, make_inputs
+from avo_tui.evaluation.tensors import empty_outputs, make_inputs
 
 KERNELS = Path(__file__).parent / "kernels"
 TARGET = "cpu-attention"
@@ -169,8 +169,7 @@ def runner(tmp_path: Path) -> Iterator[tuple[RunnerKernel, int]]:
     config = target.grid(True)[0]
     kernel = RunnerKernel(library.read_bytes(), target.entry, target.problem)
     inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
-    out = empty_output(config, "cpu")
-    kernel.stage(config, inputs, out)
+    kernel.stage(config, inputs, empty_outputs(config, "cpu"))
     kernel.fire()
     try:
         yield kernel, kernel._proc.pid  # type: ignore[union-attr]

@@ -334,7 +334,7 @@ def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch
     from avo_tui.evaluation.problems.attention import ATTENTION
     from avo_tui.evaluation.problems.attention import config as attention_config
     from avo_tui.evaluation.problems.attention_torch import reference
-    from avo_tui.evaluation.tensors import empty_output, make_inputs
+    from avo_tui.evaluation.tensors import empty_outputs, make_inputs
     from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
     from avo_tui.evaluation.toolchains.base import read_artifact
 
@@ -358,10 +358,11 @@ def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch
     config = attention_config(2, 4, 2, 300, 128, True, "bfloat16")
     generator = device.generator(7)
     sets = [make_inputs(config, generator, device.name) for _ in range(3)]
-    out = empty_output(config, device.name)
+    outs = empty_outputs(config, device.name)
+    out = outs.only
     for _ in range(5):
         for inputs in sets:
-            kernel.launch(config, inputs, out)
+            kernel.launch(config, inputs, outs)
     device.synchronize()
     assert sorted(encoded) == sorted(["tma_q", "tma_k", "tma_v"] * len(sets) + ["tma_o"])
     errors = compare(out, reference(config, sets[-1]))

@@ -209,8 +209,8 @@ class Attention:
     def crosses_tiles(self, config: Config) -> bool:
         return Shape.of(config).seq_len >= MIN_SEQ_LEN
 
-    def row_label(self, position: tuple[int, ...]) -> str:
-        batch, head, row = position
+    def row_label(self, position: tuple[int, ...], output: str | None = None) -> str:
+        batch, head, row = position  # one output: ``output`` names it or is None
         return f"query row {row} of head {head}, batch {batch}"
 
     def contract(self) -> Contract:

@@ -286,14 +286,19 @@ class AttentionNumerics:
 
     baselines = BASELINES
     shape_case = staticmethod(shape_case)
-    reference_rows = staticmethod(reference_rows)
     baseline_missing = staticmethod(baseline_missing)
 
-    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
+                   output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention has one output, which ``output`` names or leaves out."""
         exact, honest = references(config, inputs, emulate=emulate)
         assert honest is not None
         return exact, honest
+
+    def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
+                       emulate: torch.dtype | None = None, output: str | None = None
+                       ) -> torch.Tensor:
+        return reference_rows(config, inputs, sample, emulate)
 
 
 NUMERICS = AttentionNumerics()

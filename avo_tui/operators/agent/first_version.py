@@ -19,14 +19,9 @@ from pathlib import Path
 
 from ...evaluation import TargetSpec
 from ...evaluation.target_api import SEED_SUFFIXES
-from ...evaluation.target_words import C_TYPES
+from ...evaluation.target_words import C_TYPES, CUDA_TYPES
 from . import report
 
-# In a CUDA kernel, the integer tensors as the built-in types of their width: NVRTC knows them
-# without a header (it may have no <stdint.h>). Every other element type is the contract's
-# (target_words.C_TYPES: int32_t and its kin in C, with <stdint.h>).
-CUDA_INTEGERS = {"int8": "signed char", "uint8": "unsigned char", "int32": "int",
-                 "int64": "long long", "bool": "bool"}
 HEADERS = {"cuda": {"bfloat16": "cuda_bf16.h", "float16": "cuda_fp16.h"},
            "cpu": {**dict.fromkeys(("int8", "uint8", "int32", "int64"), "stdint.h"),
                    "bool": "stdbool.h"}}
@@ -67,10 +62,8 @@ def skeleton(target: TargetSpec) -> dict[str, str]:
 
 
 def _element(dtype: str, cuda: bool) -> str:
-    """A tensor's element type in the kernel's language, by its dtype."""
-    if cuda and dtype in CUDA_INTEGERS:
-        return CUDA_INTEGERS[dtype]
-    return C_TYPES[dtype].split()[0]  # "bool (one byte, 0 or 1)": the type is its first word
+    """A tensor's element type in the kernel's language, by its dtype (target_words)."""
+    return (CUDA_TYPES if cuda else C_TYPES)[dtype]
 
 
 def opening(target: TargetSpec) -> str:
