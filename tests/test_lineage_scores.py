@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from engine_helpers import TARGET
 
-from avo_tui.engine import Engine, Evaluator
+from avo_tui.engine import Engine, Evaluator, RunSettings, create_session, seed_files
+from avo_tui.engine.launch import anchor_reading
 from avo_tui.engine.gate import NoiseEstimate, Paired, judge_beside
 from avo_tui.engine.scores import lineage_score, score_of, score_words
 from avo_tui.engine.trials import CommitRequest
@@ -191,3 +192,20 @@ def test_a_first_reading_beside_the_best_is_stored_on_the_lineages_scale(
             assert score.per_config[entry.name] == pytest.approx(
                 v0.score.per_config[entry.name] * gain)
         assert "v0's score times the gain beside it" in (trial.attempt.detail or "")
+
+
+def test_the_seed_is_scored_by_the_faster_of_its_two_readings(tmp_path: Path) -> None:
+    """v0's score sets the lineage's scale, and a load that comes and goes only slows a
+    reading: the slower of the two never anchors it (issue 56: one slow first reading halved
+    every score of a LayerNorm lineage)."""
+    assert anchor_reading([measured(7.4), measured(15.0)]).geomean == 15.0
+    assert anchor_reading([measured(15.0), measured(7.4)]).geomean == 15.0
+    readings: list[EvalResult] = []
+    with Worker("cpu") as worker:
+        session = create_session(tmp_path / "s", TARGET, RunSettings(quick=True),
+                                 seed_files(TARGET), Evaluator(TARGET, worker, quick=True),
+                                 on_seed_result=readings.append)
+    with session:
+        seed = session.version("v0")
+    assert len(readings) == 2 and seed.score is not None
+    assert seed.score.gmean == max(r.geomean for r in readings)
