@@ -2,7 +2,7 @@
 from, each checked by building the problem there (on the meta device).
 
 - **Timed**: the problem's own sizes. On the CPU they are scaled (the largest dimension
-  halved, or the first doubled) until a launch of the seed takes about 1 to 50 ms, at the
+  halved, or the first doubled) until a launch of the seed takes about 5 to 50 ms, at the
   rates below: KernelBench's sizes are a GPU's, and a timed launch far past 100 ms makes every
   evaluation of a run slow, while one under a millisecond varies too much to time.
 - **Edge**: the sizes that break tiled code, small enough for the float64 reference on one
@@ -16,6 +16,7 @@ three colour channels) and keep its values.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,13 +26,15 @@ from .shapes import Shapes
 from .work import Work
 
 # What the importer's seed does per second on one CPU core (measured on this project's 2-core
-# machine, 2026-11-25: 20-36 GFLOP/s for its products, 0.3-8 GB/s for its streaming loops, a
-# transcendental per element the slowest). Estimates, for scaling only.
-CPU_RATES = {"flops": 2e10, "bytes": 1e9}
+# machine, 2026-11-25: 20-36 GFLOP/s for its products, about 8 GB/s for a streaming loop of
+# cheap operations), and the time of one transcendental function (expf, tanhf, erff: 8-30 ns
+# an element there). Estimates, for scaling only.
+CPU_RATES = {"flops": 2e10, "bytes": 8e9}
+TRANSCENDENTAL_S = 1e-8
 # Where the importer writes no seed, the first kernel is the agent's first draft: a plain
 # loop nest's FLOPs, ten times fewer.
-FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 1e9}
-TIMED_S = (0.001, 0.05)
+FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 8e9}
+TIMED_S = (0.005, 0.05)
 EDGE_MAX_S = 0.005
 VARIED_FROM = 8
 SMALLEST_TRIED = 64
@@ -49,17 +52,20 @@ class Configs:
 
 
 def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind: str,
-                   seeded: bool = True) -> Configs:
+                   seeded: bool = True, transcendentals: int = 0) -> Configs:
     """The configurations of a ``kind`` target; ``seeded``: the importer writes its seed (the
-    rates its time is estimated at)."""
+    rates its time is estimated at); ``transcendentals``: the transcendental functions the
+    forward computes on each element (an exp, a tanh), each costing TRANSCENDENTAL_S."""
     if shapes.literal:
         return Configs(dict(shapes.dims), [], {}, ["the problem names no size as a "
                        "module-level int, so its one shape is timed and no other is checked"])
     valid = _Validity(problem, shapes)
     varied = [d for d in shapes.variable if shapes.dims[d] >= VARIED_FROM]
     smallest = {d: valid.smallest(d) for d in varied}
+    # a fixed global under VARIED_FROM would not vary anyway (a reduction's dim, the ones of
+    # a bias_shape (C, 1, 1)): only a size the configurations could have moved is told
     notes = [f"{dim} is fixed at {problem.sizes[dim]}: {why}" for dim, why in
-             shapes.fixed.items()]
+             shapes.fixed.items() if problem.sizes[dim] >= VARIED_FROM]
     kept = [d for d in shapes.variable if d not in varied]
     if kept:
         notes.append(f"{', '.join(kept)} kept at the problem's values (settings, under "
@@ -68,7 +74,9 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
     rates = CPU_RATES if seeded else FIRST_DRAFT_RATES
 
     def seconds(sizes: Sizes) -> float:
-        return work.at(shapes, sizes) / rates[work.kind]
+        elements = max(math.prod(size.value(sizes) for size in shape) for shape in shapes.all())
+        return (work.at(shapes, sizes) / rates[work.kind]
+                + transcendentals * elements * TRANSCENDENTAL_S)
 
     timed = dict(shapes.dims)
     if kind == "cpu":
@@ -117,8 +125,13 @@ def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
     changed = ", ".join(f"{d} {base[d]} -> {sizes[d]}" for d in base if sizes[d] != base[d])
     direction = "down" if seconds(sizes) < seconds(base) else "up"
     return sizes, (f"timed at the problem's sizes scaled {direction} ({changed}) so that a "
-                   f"launch of {kernel} takes about {1000 * seconds(sizes):.0f} ms on one CPU "
-                   f"core (at the problem's own, about {1000 * seconds(base):.0f} ms)")
+                   f"launch of {kernel} takes about {_ms(seconds(sizes))} on one CPU core (at "
+                   f"the problem's own, about {_ms(seconds(base))})")
+
+
+def _ms(seconds: float) -> str:
+    milliseconds = 1000 * seconds
+    return f"{milliseconds:.2g} ms" if milliseconds < 10 else f"{milliseconds:,.0f} ms"
 
 
 def _edges(base: Sizes, varied: list[str], smallest: Mapping[str, int],

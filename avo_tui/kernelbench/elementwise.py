@@ -73,5 +73,11 @@ def expression(op: str, operands: tuple[str, ...], attrs: Mapping[str, float]) -
     return template.format(a=operands[0], **values)
 
 
+# The operations that call a transcendental function of libm: each costs far more than the
+# bytes it moves (configs.py estimates a launch's time by them).
+TRANSCENDENTAL = frozenset({"gelu", "gelu_tanh", "tanh", "sigmoid", "silu", "exp", "log", "elu",
+                            "selu", "softplus", "pow"})
+
+
 def is_elementwise(op: str) -> bool:
     return op in UNARY or op in BINARY

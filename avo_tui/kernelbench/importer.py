@@ -17,6 +17,7 @@ from pathlib import Path
 from .c_seed import c_seed
 from .configs import Configs, choose_configs
 from .cuda_seed import cuda_seed
+from .elementwise import TRANSCENDENTAL
 from .graph import Unsupported, trace
 from .kernel_text import Kernel
 from .plan import Plan, plan_of
@@ -63,7 +64,10 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         plan = plan_of(trace(problem.base, problem.input_names))
     except Unsupported as error:
         plan = str(error)
-    configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str))
+    transcendentals = 0 if isinstance(plan, str) else sum(
+        1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
+    configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
+                             transcendentals=transcendentals)
     problem.check_buffers_kept(_problem_sizes(shapes, (configs.edges or [configs.timed])[0]))
     names = _Names(problem, shapes)
     entry = "avo_" + _identifier(path.stem).lower()
