@@ -151,3 +151,32 @@ def get_inputs():
 def get_init_inputs():
     return []
 """
+
+# Forwards written as KernelBench writes them, each lowered to a seed pattern: name -> the
+# forward's body (of x, [batch_size, dim]) and the pattern.
+FORMS = {
+    "swish": ("return x * torch.sigmoid(x)", "elementwise"),
+    "clamped_leaky": ("return torch.clamp(F.leaky_relu(x, 0.2), min=-0.5, max=2.0)",
+                      "elementwise"),
+    "l2_normalised": ("return x / torch.norm(x, p=2, dim=1, keepdim=True)", "line"),
+    "max_values": ("return torch.max(x, dim=1)[0]", "line"),
+    "log_softmax_last": ("return torch.log_softmax(x, dim=-1)", "line"),
+}
+
+
+def form_problem(body: str) -> str:
+    """A problem whose forward is ``body``, on x of [batch_size, dim]."""
+    return PROBLEM_HEAD.replace("import torch.nn as nn\n",
+                                "import torch.nn as nn\nimport torch.nn.functional as F\n") + \
+        f"""class Model(nn.Module):
+    def forward(self, x):
+        {body}
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+"""

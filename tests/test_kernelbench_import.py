@@ -17,10 +17,12 @@ import torch
 from kernelbench_problems import (
     EXAMPLES,
     EXPECTED,
+    FORMS,
     REFUSED,
     STRIDED_CONV,
     UNIFORM_LOG,
     copy_problem,
+    form_problem,
 )
 from target_example import avo
 
@@ -112,6 +114,21 @@ def test_each_seed_pattern_passes_the_real_evaluator(c_compiler: None, name: str
     assert result.geomean > 0
     edges = [c for c in result.configs if c.edge]
     assert edges and all(c.passed for c in edges)
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_each_form_of_forward_gets_a_seed_that_passes(c_compiler: None, name: str,
+                                                      tmp_path: Path) -> None:
+    """A forward that uses a value twice (swish), calls with keywords, takes a norm, the
+    values of torch.max or a log-softmax: each lowered to its pattern, its seed correct."""
+    body, pattern = FORMS[name]
+    path = tmp_path / f"{name}.py"
+    path.write_text(form_problem(body))
+    imported = import_problem(path)
+    assert imported.pattern == pattern, imported.no_seed
+    assert imported.seed is not None
+    result = evaluate(imported.target, imported.seed)
+    assert result.correct, result.failure
 
 
 def test_the_weights_are_inputs_the_reference_computes_with(c_compiler: None,

@@ -85,6 +85,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "elu": ("input", "alpha"), "hardtanh": ("input", "min_val", "max_val"),
     "softplus": ("input", "beta", "threshold"), "clamp": ("input", "min", "max"),
     "getitem": ("input", "index"),
+    "norm": ("input", "p", "dim", "keepdim"),
 }
 ALIASES = {"truediv": "div", "true_divide": "div", "multiply": "mul", "subtract": "sub",
            "clip": "clamp"}
@@ -208,6 +209,9 @@ class _Lowering:
                                bound.get("other", bound.get("dim")))
         if name in REDUCTIONS or name in ("amax", "amin"):
             return self.reduce(name, x, bound.get("dim"), bool(bound.get("keepdim", False)))
+        if name == "norm":
+            return self.norm(x, bound.get("p", "fro"), bound.get("dim"),
+                             bool(bound.get("keepdim", False)))
         if name in ("softmax", "log_softmax"):
             return self.softmax(x, bound.get("dim"), log=name == "log_softmax")
         if name in ("cumsum", "cumprod"):
@@ -273,6 +277,15 @@ class _Lowering:
             return self._reduction(pair.kind, pair.operand, pair.dims, pair.keepdim)
         raise Unsupported("its forward takes an item of a result (indices, a slice)")
 
+    def norm(self, x: _Ref, p: Any, dim: Any, keepdim: bool) -> _Ref:
+        """The 2-norm (or Frobenius) as a kernel computes it: the square root of a sum of
+        squares."""
+        if p not in (2, 2.0, "fro"):
+            raise Unsupported(f"its forward takes a {p}-norm")
+        squares = self.add("square", (x,), self.shape(x))
+        total = self.reduce("sum", squares, dim, keepdim)
+        return self.add("sqrt", (total,), self.shape(total))
+
     def softmax(self, x: _Ref, dim: Any, log: bool) -> _Ref:
         if dim is None:
             raise Unsupported("its forward calls softmax without a dim")
@@ -320,8 +333,8 @@ def _bind(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str
         raise Unsupported(f"its forward calls {name} with more arguments than expected")
     bound = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
-        if key in IGNORED_KWARGS or (key == "dtype" and value is None):
-            continue
+        if key in IGNORED_KWARGS or (value is None and key not in names):
+            continue  # a keyword left at its default (dtype=None, out=None)
         if key not in names and not (name == "gelu" and key == "approximate"):
             raise Unsupported(f"its forward calls {name} with {key}=")
         bound[key] = value
