@@ -68,7 +68,8 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
                              transcendentals=transcendentals)
-    problem.check_buffers_kept(_problem_sizes(shapes, (configs.edges or [configs.timed])[0]))
+    small = _problem_sizes(shapes, (configs.edges or [configs.timed])[-1])
+    problem.check_buffers_kept(small)
     names = _Names(problem, shapes)
     entry = "avo_" + _identifier(path.stem).lower()
     kernel = Kernel(entry, names.kernel_inputs, OUTPUT, tuple(shapes.dims), names.shapes,
@@ -83,7 +84,7 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         write = c_seed if kind == "cpu" else cuda_seed
         seed_path.write_text(write(kernel, plan, about))
         seed, pattern, no_seed = seed_path, plan.kind, ""
-    rules = value_rules(problem, _problem_sizes(shapes, configs.timed))
+    rules = value_rules(problem, small, _problem_sizes(shapes, configs.timed))
     text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
                                names, entry, seed, pattern, no_seed, rules))
     target_path.write_text(text)

@@ -24,14 +24,17 @@ STD_SLACK = 0.2  # how far from it a sample's may be and still read as uniform
 LEAST_VALUES = 64  # fewer values say too little of their distribution
 
 
-def value_rules(problem: KernelBenchProblem, sizes: Mapping[str, int]) -> tuple[
-        tuple[str | None, ...], dict[str, str | None]]:
-    """The rule of each input (in order) and of each weight (by its name in the model), from
-    the problem built at ``sizes`` (every size global)."""
+def value_rules(problem: KernelBenchProblem, small: Mapping[str, int],
+                timed: Mapping[str, int]) -> tuple[tuple[str | None, ...],
+                                                   dict[str, str | None]]:
+    """The rule of each input (in order), read off the problem's inputs at the ``small``
+    sizes (a GPU problem's own could fill a CPU's memory), and of each weight (by its name in
+    the model), read off the model at the ``timed`` ones (its bound follows the fan-in)."""
     module = problem.module
-    with problem.sizes_set(sizes):
+    with problem.sizes_set(small):
         torch.manual_seed(0)
         inputs = module.get_inputs()
+    with problem.sizes_set(timed):
         torch.manual_seed(0)
         model = module.Model(*getattr(module, "get_init_inputs", list)())
     weights = dict(model.named_parameters())
