@@ -16,8 +16,8 @@ import pytest
 from engine_helpers import TARGET
 
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session, seed_files
-from avo_tui.engine.launch import anchor_reading
 from avo_tui.engine.gate import NoiseEstimate, Paired, judge_beside
+from avo_tui.engine.launch import anchor_reading
 from avo_tui.engine.scores import lineage_score, score_of, score_words
 from avo_tui.engine.trials import CommitRequest
 from avo_tui.evaluation import ConfigResult, EvalResult, Worker

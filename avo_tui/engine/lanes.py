@@ -78,7 +78,8 @@ class Lane:
     failed_steps: int = 0
     in_flight: InFlight | None = None
     base: str | None = None  # the version its step builds on
-    best_at_start: str | None = None  # the best when its step began
+    best_at_start: str | None = None  # the best when its step began (None: no version yet)
+    in_step: bool = False  # a step was begun (a commit asked outside one is judged as it is)
     step_number: int = 0  # of the step in hand
     plan: str = ""
     memory: dict[str, Any] = field(default_factory=dict)

@@ -249,6 +249,7 @@ class Trials:
         session = self.books.session
         best = session.best()
         lane.best_at_start = best.id if best else None
+        lane.in_step = True
         lane.answer = None
         resumed = lane.base and lane.base in session.lineage and session.draft(lane.draft)
         if not resumed:
@@ -280,7 +281,7 @@ class Trials:
             with books.locked():
                 best = books.session.best()
                 # A step begun with no version yet (a target with no seed) is told so too.
-                moved = (lane.best_at_start or "no version") if best and (
+                moved = (lane.best_at_start or "no version") if best and lane.in_step and (
                     best.id != lane.best_at_start) else None
                 hashes = books.session.store_files(trial.files)
                 base = trial.attempt.base
