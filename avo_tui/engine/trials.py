@@ -281,7 +281,8 @@ class Trials:
             with books.locked():
                 best = books.session.best()
                 # A step begun with no version yet (a target with no seed) is told so too.
-                moved = (lane.best_at_start or "no version") if best and lane.in_step and (
+                began = lane.best_at_start is not None or lane.in_step
+                moved = (lane.best_at_start or "no version") if best and began and (
                     best.id != lane.best_at_start) else None
                 hashes = books.session.store_files(trial.files)
                 base = trial.attempt.base
