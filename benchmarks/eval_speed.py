@@ -198,7 +198,7 @@ def main() -> int:
     os.environ["AVO_CACHE_DIR"] = tempfile.mkdtemp(prefix="avo-bench-cache-")
     from avo_tui.engine.launch import seed_path
     from avo_tui.evaluation import EvalRequest, Worker, get_target
-    from avo_tui.evaluation.candidate import load_sources
+    from avo_tui.evaluation.declarations.candidate import load_sources
 
     target = get_target(args.target)
     kernel = args.kernel or seed_path(target)

@@ -42,7 +42,7 @@ def software() -> dict[str, object]:
         facts |= {"gpu": torch.cuda.get_device_name(), "cuda": torch.version.cuda,
                   "cudnn": torch.backends.cudnn.version(),
                   "driver_cuda": f"{version // 1000}.{version % 1000 // 10}"}
-        from avo_tui.evaluation.gpu import _nvidia_driver
+        from avo_tui.evaluation.devices.gpu import _nvidia_driver
 
         facts["driver"] = _nvidia_driver()
     return facts

@@ -4,12 +4,12 @@
     python benchmarks/judge_margin.py --target mha --draws 4
     python benchmarks/judge_margin.py --target cpu-attention --json
 
-The judge (evaluation/judge.py) holds each output, and each query row of it, to a tolerance
-derived from an honest computation's error. A tolerance that honest kernels come near rejects
-good candidates by chance; this measures the room. For each of the target's baselines (cuDNN
-and flash on a GPU, torch's SDPA on the CPU) and the target's seed kernel (through the real
-worker), over the timed grid, the fixed edges and the shapes and input cases drawn for
-``--draws`` evaluation seeds, it prints the largest ratio of an error to its bound:
+The judge (evaluation/measurement/judge.py) holds each output, and each query row of it, to a
+tolerance derived from an honest computation's error. A tolerance that honest kernels come near
+rejects good candidates by chance; this measures the room. For each of the target's baselines
+(cuDNN and flash on a GPU, torch's SDPA on the CPU) and the target's seed kernel (through the real
+worker), over the timed grid, the fixed edges and the shapes and input cases drawn for ``--draws``
+evaluation seeds, it prints the largest ratio of an error to its bound:
 
     row        the worst query row's error over its own bound
     rel_l2     the whole output's relative L2 error over its bound
@@ -35,12 +35,12 @@ import torch  # noqa: E402
 
 from avo_tui.engine.launch import seed_path  # noqa: E402
 from avo_tui.evaluation import EvalRequest, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.candidate import load_sources  # noqa: E402
-from avo_tui.evaluation.judge import Rejected, judge_output  # noqa: E402
-from avo_tui.evaluation.problem import Config  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.measurement.judge import Rejected, judge_output  # noqa: E402
+from avo_tui.evaluation.measurement.tensors import make_inputs  # noqa: E402
 from avo_tui.evaluation.results import ConfigResult  # noqa: E402
-from avo_tui.evaluation.targets import TargetSpec, draw_edge_configs  # noqa: E402
-from avo_tui.evaluation.tensors import make_inputs  # noqa: E402
+from avo_tui.evaluation.targets.problem import Config  # noqa: E402
+from avo_tui.evaluation.targets.spec import TargetSpec, draw_edge_configs  # noqa: E402
 
 RATIOS = ("row", "rel_l2", "max_abs")
 

@@ -53,8 +53,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from avo_tui.evaluation.target_file import get_target  # noqa: E402  (no torch)
-from avo_tui.evaluation.targets import known_names  # noqa: E402
+from avo_tui.evaluation.targets.file import get_target  # noqa: E402  (no torch)
+from avo_tui.evaluation.targets.spec import known_names  # noqa: E402
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
 SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs)
@@ -139,7 +139,7 @@ class Kernel:
         return str(self.path) == SEED
 
     def sources(self, target: Any) -> dict[str, str]:
-        from avo_tui.evaluation.candidate import apply_knobs, load_sources
+        from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
 
         path = ROOT / "kernels" / target.seed.kernel if self.is_seed else self.path
         sources = load_sources(path, target.toolchain)
@@ -311,7 +311,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in args.targets:
         if name not in gpu:
             parser.error(f"unknown GPU target {name!r} (known: {', '.join(gpu)})")
-    from avo_tui.evaluation.candidate import CandidateError
+    from avo_tui.evaluation.declarations.candidate import CandidateError
 
     kernels = []
     for text in args.kernels or list(DEFAULT_KERNELS):
@@ -329,7 +329,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from avo_tui.evaluation.worker import WorkerError
+    from avo_tui.evaluation.isolation.worker import WorkerError
 
     args = parse_args(argv)
     try:

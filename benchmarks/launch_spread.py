@@ -39,7 +39,7 @@ def measure(kernel: Any, config: Any, device: Any, protocol: str, launches: int,
             generator: Any) -> list[float]:
     import torch
 
-    from avo_tui.evaluation.tensors import empty_output, make_inputs, refill
+    from avo_tui.evaluation.measurement.tensors import empty_output, make_inputs, refill
 
     slots = [make_inputs(config, generator, "cuda") for _ in range(2)]
     out = empty_output(config, "cuda")
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from avo_tui.engine.launch import seed_files
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
     from avo_tui.evaluation.results import EvalRequest
-    from avo_tui.evaluation.target_file import get_target
+    from avo_tui.evaluation.targets.file import get_target
 
     target = get_target(args.target)
     if target.device != "cuda":

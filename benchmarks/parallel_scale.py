@@ -54,10 +54,10 @@ from avo_tui.evaluation import (  # noqa: E402
     EvalResult,
     TargetSpec,
     Worker,
-    contract,
     get_target,
 )
-from avo_tui.evaluation.candidate import apply_knobs  # noqa: E402
+from avo_tui.evaluation.declarations import contract  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import apply_knobs  # noqa: E402
 from avo_tui.pool import GpuSpecError, WorkerPool, resolve_gpus  # noqa: E402
 
 T = TypeVar("T")

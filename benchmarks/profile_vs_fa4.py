@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from avo_tui.evaluation.profile import PROFILE_SECTIONS  # noqa: E402
+from avo_tui.evaluation.diagnostics.profile import PROFILE_SECTIONS  # noqa: E402
 
 FA4_KERNEL = "(?i)flash"  # the CuTe DSL names its kernel after FlashAttentionForwardSm90
 # Launches FA4 twice on one configuration: the first compiles it; ncu profiles the first
@@ -33,7 +33,7 @@ FA4_CHILD = """
 import json, sys, torch
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.problems.attention_torch import fa4_baseline
-from avo_tui.evaluation.tensors import make_inputs
+from avo_tui.evaluation.measurement.tensors import make_inputs
 doc = json.loads(sys.argv[1])
 target = get_target(doc["target"])
 config = {c.name: c for c in (*target.configs, *target.quick_configs)}[doc["config"]]
@@ -47,8 +47,8 @@ torch.cuda.synchronize()
 
 
 def fa4_report(target: str, config: str, sections: list[str]) -> str:
+    from avo_tui.evaluation.diagnostics.profile import profile_child
     from avo_tui.evaluation.problems.attention_torch import baseline_missing
-    from avo_tui.evaluation.profile import profile_child
 
     missing = baseline_missing("fa4")
     if missing:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     from kernel_vs_baselines import Kernel
 
     from avo_tui.evaluation import get_target
-    from avo_tui.evaluation.profile import ProfileUnavailable, profile
+    from avo_tui.evaluation.diagnostics.profile import ProfileUnavailable, profile
 
     target = get_target(args.target)
     reports = []

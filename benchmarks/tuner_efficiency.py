@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from avo_tui.engine import Budgets, Engine, Evaluator, RunSettings, Stop, create_session  # noqa: E402
 from avo_tui.engine.launch import seed_files  # noqa: E402
-from avo_tui.evaluation import TargetSpec, Worker, contract, get_target  # noqa: E402
-from avo_tui.evaluation.candidate import apply_knobs  # noqa: E402
+from avo_tui.evaluation import TargetSpec, Worker, get_target  # noqa: E402
+from avo_tui.evaluation.declarations import contract  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import apply_knobs  # noqa: E402
 from avo_tui.operators import Tuner  # noqa: E402
 
 

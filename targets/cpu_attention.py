@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from avo_tui.evaluation.problems.attention import ATTENTION, config, grid
-from avo_tui.evaluation.targets import FP32_TOLERANCE, Seed, TargetSpec
+from avo_tui.evaluation.targets.spec import FP32_TOLERANCE, Seed, TargetSpec
 
 HEAD_DIM = 64
 

@@ -14,7 +14,7 @@ shipped kernels folder. gqa.py, gqa_4.py and mha_d64.py build on it (TargetSpec.
 from __future__ import annotations
 
 from avo_tui.evaluation.problems.attention import ATTENTION, config, grid
-from avo_tui.evaluation.targets import BF16_TOLERANCE, Seed, TargetSpec
+from avo_tui.evaluation.targets.spec import BF16_TOLERANCE, Seed, TargetSpec
 
 HEADS = 16
 HEAD_DIM = 128

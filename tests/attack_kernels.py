@@ -18,8 +18,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from avo_tui.evaluation.problem import Config, Param, output_param
-from avo_tui.evaluation.targets import TargetSpec
+from avo_tui.evaluation.targets.problem import Config, Param, output_param
+from avo_tui.evaluation.targets.spec import TargetSpec
 
 GENERIC = Path(__file__).parent / "adversarial" / "generic"
 # The cheats, in avo_attack.h's (and avo_attack.cuh's) numbering; "honest" is the control: the

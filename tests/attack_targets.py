@@ -18,9 +18,9 @@ from attack_kernels import c_sources, cuda_sources
 from target_example import SEED_FILE, write_example
 
 from avo_tui.engine.launch import choose_seed
-from avo_tui.evaluation.candidate import load_sources
-from avo_tui.evaluation.target_file import get_target
-from avo_tui.evaluation.targets import TargetFileUnusable, TargetSpec, known_names
+from avo_tui.evaluation.declarations.candidate import load_sources
+from avo_tui.evaluation.targets.file import get_target
+from avo_tui.evaluation.targets.spec import TargetFileUnusable, TargetSpec, known_names
 
 REPO = Path(__file__).parents[1]
 SHIPPED = REPO / "targets"

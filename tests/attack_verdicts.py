@@ -13,10 +13,10 @@ import pytest
 from attack_targets import AttackTarget
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker
-from avo_tui.evaluation.measure import TIMING_ROUNDS
+from avo_tui.evaluation.measurement.measure import TIMING_ROUNDS
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.targets import IN_PROCESS, TargetSpec
+from avo_tui.evaluation.targets.spec import IN_PROCESS, TargetSpec
 from avo_tui.evaluation.toolchains.c import CToolchain
 
 # A cheat that cannot tell checked launches from others is neutralised when it runs at most this

@@ -2,7 +2,7 @@
 
 import-linter's acyclic_siblings contract sees ``import`` statements only. A module can still
 import another that imports it back by name, through ``importlib.import_module`` (issue 56 found
-evaluation/targets.py -> target_file.py that way). This reads every module's imports, in
+evaluation/targets/spec.py -> target_file.py that way). This reads every module's imports, in
 functions too, plus each ``import_module`` whose target is written in the call, and names
 every pair of modules that reach each other. A package's ``__init__`` is left out: it
 re-exports its children, and a child importing its own package is not a circle of two jobs.

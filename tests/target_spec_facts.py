@@ -53,7 +53,7 @@ def _seed_for(spec: Any, arch: str | None) -> Any:
 
 def facts(spec: Any) -> dict[str, Any]:
     """The spec's every field and answer, as JSON values."""
-    from avo_tui.evaluation.targets import draw_edge_configs
+    from avo_tui.evaluation.targets.spec import draw_edge_configs
     from avo_tui.operators.agent import instructions
 
     problem = spec.problem

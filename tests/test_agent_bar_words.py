@@ -14,7 +14,7 @@ from agent_context import StandIn
 
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import TargetSpec, get_target
-from avo_tui.evaluation.targets import shipped_names
+from avo_tui.evaluation.targets.spec import shipped_names
 from avo_tui.knowledge import KnowledgeBase, default_folders
 from avo_tui.operators.agent import brief, instructions, stronger
 from avo_tui.operators.agent.tool_schemas import schemas_for

@@ -14,9 +14,9 @@ from agent_context import StandIn
 
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import EvalResult, get_target
-from avo_tui.evaluation.problem import Config
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
+from avo_tui.evaluation.targets.problem import Config
 from avo_tui.knowledge import KnowledgeBase, default_folders
 from avo_tui.operators.agent import brief, instructions, report, tool_schemas
 from avo_tui.operators.agent.agent import _cached_tools

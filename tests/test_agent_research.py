@@ -244,7 +244,7 @@ def test_profile_defaults_to_the_configuration_furthest_behind_its_baseline_and_
     from agent_context import StandIn
 
     from avo_tui.evaluation import get_target
-    from avo_tui.evaluation.sanitize import smallest_config
+    from avo_tui.evaluation.diagnostics.sanitize import smallest_config
     from avo_tui.knowledge import KnowledgeBase
     from avo_tui.operators.agent import tools
     from avo_tui.operators.agent.workspace import Workspace

@@ -12,7 +12,7 @@ from agent_context import StandIn
 
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import Input, Int, Output, Target, get_target
-from avo_tui.evaluation.target_words import contract_of
+from avo_tui.evaluation.targets.words import contract_of
 from avo_tui.knowledge import KnowledgeBase, default_folders
 from avo_tui.operators.agent import instructions
 from avo_tui.operators.protocol import StepContext

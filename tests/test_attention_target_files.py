@@ -15,7 +15,8 @@ from target_spec_facts import ATTENTION_TARGETS, FIXTURE, as_json, facts
 
 from avo_tui.cli import main
 from avo_tui.engine.launch import session_target, shipped_target_changed, target_file_meta
-from avo_tui.evaluation import get_target, known_names, targets
+from avo_tui.evaluation import get_target, known_names
+from avo_tui.evaluation.targets import spec as targets
 
 
 @pytest.mark.parametrize("name", ATTENTION_TARGETS)

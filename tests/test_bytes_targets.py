@@ -24,11 +24,11 @@ from target_example import (
 from avo_tui.cli import main
 from avo_tui.engine.evaluator import host_key, stored_throughputs
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
+from avo_tui.evaluation.measurement.score import Peaks, plausibility_flags
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.problem import Work
 from avo_tui.evaluation.results import ConfigResult, Timing
-from avo_tui.evaluation.score import Peaks, plausibility_flags
-from avo_tui.evaluation.targets import TargetFileUnusable
+from avo_tui.evaluation.targets.problem import Work
+from avo_tui.evaluation.targets.spec import TargetFileUnusable
 from avo_tui.store import Session
 
 FLOPS = 'flops=lambda c: 2 * c["rows"] * c["cols"],'

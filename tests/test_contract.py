@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.evaluation import contract
-from avo_tui.evaluation.candidate import CandidateError, apply_knobs
-from avo_tui.evaluation.contract import ContractError
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.candidate import CandidateError, apply_knobs
+from avo_tui.evaluation.declarations.contract import ContractError
 
 SEED = (Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c").read_text()
 
@@ -213,7 +213,7 @@ def test_an_unknown_tensor_fails_a_cuda_evaluation_as_contract() -> None:
 
 
 def test_a_cluster_launch_counts_the_declared_grid_in_clusters() -> None:
-    from avo_tui.evaluation.gpu import clusters_in
+    from avo_tui.evaluation.devices.gpu import clusters_in
 
     assert clusters_in((8, 16, 2), (2, 1, 1)) == (4, 16, 2)
     assert clusters_in((8,), (4,)) == (2, 1, 1)
@@ -224,7 +224,7 @@ def test_a_cluster_launch_counts_the_declared_grid_in_clusters() -> None:
 
 
 def test_a_persistent_grid_is_one_block_per_multiprocessor() -> None:
-    from avo_tui.evaluation.gpu import launch_variables
+    from avo_tui.evaluation.devices.gpu import launch_variables
     from avo_tui.evaluation.problems.attention import config as attention_config
 
     declared = contract.parse("// avo:launch grid=(NUM_SMS,) block=(128,)\n")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import TargetSpec, get_target
-from avo_tui.evaluation.archs import COMPILE_CHECKED
-from avo_tui.evaluation.candidate import apply_knobs, load_sources
-from avo_tui.evaluation.targets import known_names
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
+from avo_tui.evaluation.targets.archs import COMPILE_CHECKED
+from avo_tui.evaluation.targets.spec import known_names
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
 

@@ -30,13 +30,14 @@ from avo_tui.engine import (
     SupervisorLimits,
     send,
 )
-from avo_tui.evaluation import Worker, contract
-from avo_tui.evaluation.candidate import apply_knobs
+from avo_tui.evaluation import Worker
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.candidate import apply_knobs
 from avo_tui.store import Score, Session
 
 
 def knob(session: Session, files: dict[str, str], name: str) -> str:
-    from avo_tui.evaluation import contract
+    from avo_tui.evaluation.declarations import contract
 
     return next(k.value for k in contract.parse(files["attention.c"]).knobs if k.name == name)
 

@@ -167,7 +167,7 @@ def test_a_gpu_target_without_a_gpu_says_so(capsys: pytest.CaptureFixture[str]) 
 
 def test_a_warm_worker_reuses_baseline_timings_unless_told_not_to() -> None:
     from avo_tui.evaluation import EvalRequest, Worker
-    from avo_tui.evaluation.candidate import load_sources
+    from avo_tui.evaluation.declarations.candidate import load_sources
 
     request = EvalRequest("cpu-attention", load_sources(SEED, "c"), quick=True)
     with Worker() as worker:

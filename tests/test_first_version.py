@@ -12,7 +12,7 @@ import pytest
 from target_example import write_example
 
 from avo_tui.evaluation import TargetSpec, get_target
-from avo_tui.evaluation.targets import known_names
+from avo_tui.evaluation.targets.spec import known_names
 from avo_tui.evaluation.toolchains import CompileCache, get_toolchain
 from avo_tui.evaluation.toolchains.base import define_options
 from avo_tui.operators.agent.first_version import skeleton

@@ -15,11 +15,12 @@ from engine_helpers import SHORT_GATE_CAP_S
 from gemm_knobs import OTHER_SHAPES
 from target_example import avo
 
-from avo_tui.evaluation import EvalRequest, EvalResult, contract, get_target
-from avo_tui.evaluation.archs import COMPILE_CHECKED
-from avo_tui.evaluation.candidate import apply_knobs, load_sources
+from avo_tui.evaluation import EvalRequest, EvalResult, get_target
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.targets import draw_edge_configs
+from avo_tui.evaluation.targets.archs import COMPILE_CHECKED
+from avo_tui.evaluation.targets.spec import draw_edge_configs
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 from avo_tui.store import Session
 

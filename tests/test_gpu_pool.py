@@ -239,7 +239,7 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, str]]]:
     real = subprocess.Popen
 
     def recording(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        if "avo_tui.evaluation.worker" in args[0]:
+        if "avo_tui.evaluation.isolation.worker" in args[0]:
             seen.append(dict(kwargs["env"]))
         return real(*args, **kwargs)
 

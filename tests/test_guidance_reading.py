@@ -15,7 +15,8 @@ from engine_helpers import KERNEL, SHORT_GATE_CAP_S, TARGET, new_session, start
 from avo_tui.cli import main
 from avo_tui.engine import seed_files
 from avo_tui.engine.inbox import queued
-from avo_tui.evaluation import Worker, contract
+from avo_tui.evaluation import Worker
+from avo_tui.evaluation.declarations import contract
 from avo_tui.operators.hints import FORMS, read_knob_request, reading_line
 from avo_tui.store import Session
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avo_tui.evaluation import EvalRequest
-from avo_tui.evaluation.candidate import load_sources
-from avo_tui.evaluation.cpu import CpuDevice
+from avo_tui.evaluation.declarations.candidate import load_sources
+from avo_tui.evaluation.devices.cpu import CpuDevice
 
 if TYPE_CHECKING:
     from avo_tui.evaluation import Worker

@@ -1,11 +1,11 @@
-"""The CPU evaluator's idle probe (evaluation/cpu.py, ``idle_problem``): a runner that keeps
+"""The CPU evaluator's idle probe (evaluation/devices/cpu.py, ``idle_problem``): a runner that keeps
 working after its launch returned is caught, and an honest one charged a few milliseconds it
 did not use (a loaded virtual machine's stolen time, seen once in CI) is not. The real attacks
 (a hog thread) run in tests/adversarial/test_adversarial_cpu.py."""
 
 from __future__ import annotations
 
-from avo_tui.evaluation.cpu import IDLE_CPU_LIMIT_S, IDLE_CPU_SURE_S, idle_problem
+from avo_tui.evaluation.devices.cpu import IDLE_CPU_LIMIT_S, IDLE_CPU_SURE_S, idle_problem
 
 
 def probes(*windows: float | None) -> tuple[list[int], object]:

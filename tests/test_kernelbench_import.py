@@ -27,8 +27,8 @@ from kernelbench_problems import (
 from target_example import avo
 
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
-from avo_tui.evaluation.declared import DeclaredProblem
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 from avo_tui.kernelbench import ImportRefused, import_problem
 

@@ -19,7 +19,7 @@ from avo_tui.engine.gate import NoiseEstimate, Paired, first_reading, judge_besi
 from avo_tui.engine.launch import seed_files
 from avo_tui.engine.trials import CommitRequest
 from avo_tui.evaluation import ConfigResult, EvalRequest, EvalResult, Worker
-from avo_tui.evaluation.timing import is_unsteady, steadiness
+from avo_tui.evaluation.devices.timing import is_unsteady, steadiness
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import NOT_FAILURES, TO_THE_GATE, Event, Score, Session
 from avo_tui.views.events import event_line, plain

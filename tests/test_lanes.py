@@ -45,7 +45,8 @@ from avo_tui.engine import (
     SupervisorLimits,
 )
 from avo_tui.engine.inbox import queued
-from avo_tui.evaluation import EvalResult, Worker, contract
+from avo_tui.evaluation import EvalResult, Worker
+from avo_tui.evaluation.declarations import contract
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.operators import Operator, StepContext, StepResult, Trial, Tuner
 from avo_tui.pool import EvalWorker, WorkerPool

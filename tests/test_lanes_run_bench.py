@@ -20,9 +20,10 @@ from fake_anthropic import Recorded, Reply
 from test_eval_speed_bench import needs_nvrtc
 
 from avo_tui.engine.launch import seed_files
-from avo_tui.evaluation import contract, get_target
-from avo_tui.evaluation.candidate import apply_knobs
-from avo_tui.evaluation.gpu import launch_variables
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.candidate import apply_knobs
+from avo_tui.evaluation.devices.gpu import launch_variables
 from avo_tui.pool import visible_gpus
 
 ROOT = Path(__file__).parents[1]

@@ -54,6 +54,9 @@ VIOLATIONS = [
     ("layers", "store/_probe.py", "from ..knowledge import index\n", "avo_tui.knowledge"),
     ("layers", "_probe_package/__init__.py", "", "_probe_package"),  # every package has a layer
     ("bare-gpu-machine", "evaluation/_probe.py", "def f():\n    import tinydb\n", "tinydb"),
+    ("evaluation-rooms", "evaluation/targets/_probe.py", "from ..measurement import judge\n",
+     "avo_tui.evaluation.measurement"),
+    ("evaluation-rooms", "evaluation/_probe.py", "", "avo_tui.evaluation._probe"),  # a room each
     ("bare-gpu-machine", "evaluation/_probe.py", "from .. import settings_file\n", "settings"),
 ]
 

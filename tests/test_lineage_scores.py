@@ -21,8 +21,8 @@ from avo_tui.engine.launch import anchor_reading
 from avo_tui.engine.scores import lineage_score, score_of, score_words
 from avo_tui.engine.trials import CommitRequest
 from avo_tui.evaluation import ConfigResult, EvalResult, Worker
+from avo_tui.evaluation.devices.timing import summarize
 from avo_tui.evaluation.results import Failure
-from avo_tui.evaluation.timing import summarize
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import Score, Session
 from avo_tui.views.scores import score_sheet

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, get_target
-from avo_tui.evaluation.candidate import load_sources
+from avo_tui.evaluation.declarations.candidate import load_sources
+from avo_tui.evaluation.devices.timing import summarize
 from avo_tui.evaluation.pipeline import Pipeline
 from avo_tui.evaluation.problems import attention_torch as attention
 from avo_tui.evaluation.results import ConfigResult, EvalResult
-from avo_tui.evaluation.timing import summarize
 
 SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
 
@@ -126,8 +126,8 @@ def test_each_baseline_is_ratioed_by_its_launches_beside_the_candidate(
 ) -> None:
     """Every baseline's timing is the one timing.beside_timing makes of its launches and their
     beside_logs against the candidate, which the ratio then follows."""
-    from avo_tui.evaluation import measure
-    from avo_tui.evaluation.timing import beside_timing
+    from avo_tui.evaluation.devices.timing import beside_timing
+    from avo_tui.evaluation.measurement import measure
 
     made: list[tuple[object, list[float] | None]] = []
 

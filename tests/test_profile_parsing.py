@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
-from avo_tui.evaluation import profile as profiling
-from avo_tui.evaluation.profile import (
+from avo_tui.evaluation.diagnostics import profile as profiling
+from avo_tui.evaluation.diagnostics.profile import (
     CHILD,
     METRICS,
     check_request,

@@ -17,10 +17,15 @@ from target_example import avo, tuner_run
 
 from avo_tui.engine.launch import seed_path
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
-from avo_tui.evaluation.candidate import CandidateError, apply_knobs, infer_target, load_sources
-from avo_tui.evaluation.contract import parse
+from avo_tui.evaluation.declarations.candidate import (
+    CandidateError,
+    apply_knobs,
+    infer_target,
+    load_sources,
+)
+from avo_tui.evaluation.declarations.contract import parse
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.problem import Work
+from avo_tui.evaluation.targets.problem import Work
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 from avo_tui.evaluation.toolchains.c import CToolchain
 from avo_tui.store import Session

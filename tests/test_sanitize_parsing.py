@@ -20,11 +20,16 @@ from avo_tui.evaluation import (
     get_target,
     smallest_config,
 )
-from avo_tui.evaluation import sanitize as sanitizing
+from avo_tui.evaluation.diagnostics import sanitize as sanitizing
+from avo_tui.evaluation.diagnostics.profile import CHILD, LAUNCHED, run_bounded
+from avo_tui.evaluation.diagnostics.sanitize import (
+    check_tools,
+    format_reports,
+    parse_report,
+    sanitize,
+)
 from avo_tui.evaluation.problems.attention import Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
-from avo_tui.evaluation.profile import CHILD, LAUNCHED, run_bounded
-from avo_tui.evaluation.sanitize import check_tools, format_reports, parse_report, sanitize
 
 CONFIG = "b1-h16-s129-d128-full"
 K = "avo_attention_fwd"

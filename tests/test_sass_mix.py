@@ -12,7 +12,8 @@ from typing import cast
 import pytest
 from agent_context import StandIn
 
-from avo_tui.evaluation import get_target, sass
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.diagnostics import sass
 from avo_tui.knowledge import KnowledgeBase
 from avo_tui.operators.agent import tool_schemas
 from avo_tui.operators.agent.tools import Toolbox

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from avo_tui.engine.launch import seed_files, seed_path
-from avo_tui.evaluation import contract, get_target, known_names
+from avo_tui.evaluation import get_target, known_names
+from avo_tui.evaluation.declarations import contract
 
 
 def knob(files: dict[str, str], name: str) -> str:

@@ -13,8 +13,8 @@ from engine_helpers import SHORT_GATE_CAP_S
 from avo_tui.cli import main
 from avo_tui.engine.launch import ARCH_ENV, choose_seed
 from avo_tui.evaluation import get_target
-from avo_tui.evaluation.archs import COMPILE_CHECKED, UnknownArch, arch_of, host_arch
-from avo_tui.evaluation.targets import UnsupportedGpu
+from avo_tui.evaluation.targets.archs import COMPILE_CHECKED, UnknownArch, arch_of, host_arch
+from avo_tui.evaluation.targets.spec import UnsupportedGpu
 from avo_tui.store import Session
 from avo_tui.views.events import event_line
 

@@ -1,9 +1,9 @@
-"""Shipped target files (the registry, evaluation/targets.py): every ``*.py`` of ``targets/`` is
-a built-in target found by its name, its file the name with ``_`` for ``-``, and it must declare
-that name. Requests, sessions and the worker's pipe name it by its name, never by the path
-of one machine's install. Here the registry is pointed at a folder of its own holding the
-docs' example (docs/targets.md) renamed, its seed in a kernels folder beside, as a wheel lays
-them out, and the attention targets' files (which are listed first)."""
+"""Shipped target files (the registry, evaluation/targets/spec.py): every ``*.py`` of ``targets/``
+is a built-in target found by its name, its file the name with ``_`` for ``-``, and it must declare
+that name. Requests, sessions and the worker's pipe name it by its name, never by the path of one
+machine's install. Here the registry is pointed at a folder of its own holding the docs' example
+(docs/targets.md) renamed, its seed in a kernels folder beside, as a wheel lays them out, and the
+attention targets' files (which are listed first)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from target_example import Edits, example
 from avo_tui.cli import main
 from avo_tui.engine.launch import session_target, shipped_target_changed, target_file_meta
 from avo_tui.evaluation import UnknownTarget, get_target
-from avo_tui.evaluation import targets as registry
-from avo_tui.evaluation.targets import LISTED_FIRST, TargetFileUnusable, known_names
+from avo_tui.evaluation.targets import spec as registry
+from avo_tui.evaluation.targets.spec import LISTED_FIRST, TargetFileUnusable, known_names
 from avo_tui.store import Session
 
 REPO = Path(__file__).resolve().parents[1]

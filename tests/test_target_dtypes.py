@@ -18,10 +18,10 @@ from engine_helpers import FIXTURE_TARGETS
 
 from avo_tui.cli import main
 from avo_tui.evaluation import Input, Output, Target, TargetFileError, get_target
-from avo_tui.evaluation.declared import DeclaredProblem, configure
-from avo_tui.evaluation.problem import RowSample
-from avo_tui.evaluation.target_words import PRECISION, entry_words, precision_words
-from avo_tui.evaluation.tensors import empty_output, make_inputs
+from avo_tui.evaluation.measurement.tensors import empty_output, make_inputs
+from avo_tui.evaluation.targets.declared import DeclaredProblem, configure
+from avo_tui.evaluation.targets.problem import RowSample
+from avo_tui.evaluation.targets.words import PRECISION, entry_words, precision_words
 
 MIXED = FIXTURE_TARGETS / "mixed_scale.py"
 
@@ -141,7 +141,7 @@ def test_the_rules_name_each_tensors_precision_on_a_mixed_target() -> None:
 
 
 def test_a_scalar_declares_no_dtype() -> None:
-    from avo_tui.evaluation.problem import Param
+    from avo_tui.evaluation.targets.problem import Param
 
     with pytest.raises(ValueError, match="a scalar has no dtype of its own"):
         Param("n", "int", dtype="float32")

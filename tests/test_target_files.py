@@ -17,8 +17,8 @@ from target_example import SEED_FILE, TARGET_FILE, avo, example_folder, tuner_ru
 
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.problem import Work
-from avo_tui.evaluation.targets import TargetFileUnusable
+from avo_tui.evaluation.targets.problem import Work
+from avo_tui.evaluation.targets.spec import TargetFileUnusable
 from avo_tui.store import Session
 
 

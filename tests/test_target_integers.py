@@ -14,7 +14,7 @@ import torch
 from target_example import avo
 
 from avo_tui.evaluation import get_target
-from avo_tui.evaluation.tensors import BOOL_POISON, empty_output, make_inputs
+from avo_tui.evaluation.measurement.tensors import BOOL_POISON, empty_output, make_inputs
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
 
@@ -236,7 +236,7 @@ def test_every_dtype_is_poisoned_so_an_unwritten_value_shows() -> None:
     floats = empty_output(config, "cpu")
     assert bool(floats.isnan().all())
     flags = torch.empty(64, dtype=torch.bool)
-    from avo_tui.evaluation.tensors import poison
+    from avo_tui.evaluation.measurement.tensors import poison
 
     poison(flags)
     assert bool((flags.view(torch.uint8) == BOOL_POISON).all())

@@ -13,9 +13,9 @@ import torch
 from target_example import avo
 
 from avo_tui.evaluation import get_target
-from avo_tui.evaluation.target_api import TargetFileError
-from avo_tui.evaluation.tensors import make_inputs, refill
-from avo_tui.evaluation.values import POSITIVE_FLOOR
+from avo_tui.evaluation.measurement.tensors import make_inputs, refill
+from avo_tui.evaluation.targets.api import TargetFileError
+from avo_tui.evaluation.targets.values import POSITIVE_FLOOR
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
 

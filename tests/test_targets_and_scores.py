@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from avo_tui.evaluation import EvalResult, UnknownTarget, get_target
-from avo_tui.evaluation.problem import Config
+from avo_tui.evaluation.devices.timing import Subject, sequence_wall, summarize
+from avo_tui.evaluation.measurement.score import Peaks, plausibility_flags
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult, Timing, geometric_mean
-from avo_tui.evaluation.score import Peaks, plausibility_flags
-from avo_tui.evaluation.timing import Subject, sequence_wall, summarize
+from avo_tui.evaluation.targets.problem import Config
 
 
 def test_flops_follow_the_flash_attention_convention() -> None:
@@ -138,9 +138,9 @@ def test_checked_launches_slower_than_their_neighbours_are_rejected_as_inconsist
     # those, skipped work on the rest. No kernel is known to tell them apart; this rule is the
     # backstop if one ever does.
     from avo_tui.evaluation import EvalRequest
-    from avo_tui.evaluation.judge import Rejected
+    from avo_tui.evaluation.devices.timing import neighbour_ratios
+    from avo_tui.evaluation.measurement.judge import Rejected
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-    from avo_tui.evaluation.timing import neighbour_ratios
 
     evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
     config = get_target("cpu-attention").quick_configs[0]
@@ -159,8 +159,8 @@ def test_a_load_that_comes_and_goes_is_not_blamed_on_the_kernel() -> None:
     Against the median of all launches they are 2.5x (rejected before); against the launches
     next to them they are ordinary."""
     from avo_tui.evaluation import EvalRequest
+    from avo_tui.evaluation.devices.timing import neighbour_ratios
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-    from avo_tui.evaluation.timing import neighbour_ratios
 
     evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
     config = get_target("cpu-attention").quick_configs[0]
@@ -189,7 +189,7 @@ def test_a_baseline_is_ratioed_against_the_launches_beside_it_while_the_clock_dr
     """The clock under sustained load drifts (here by half over the run) and baselines launch
     only in the first sweeps, as beside the best: a ratio of the two medians takes the drift
     in, the launches side by side do not."""
-    from avo_tui.evaluation.timing import beside_logs
+    from avo_tui.evaluation.devices.timing import beside_logs
 
     sequence: list[tuple[str, float]] = []
     for step in range(300):
@@ -209,7 +209,7 @@ def test_a_baseline_is_ratioed_against_the_launches_beside_it_while_the_clock_dr
 
 
 def test_a_baseline_timed_beside_the_candidate_takes_its_median_from_the_pairs() -> None:
-    from avo_tui.evaluation.timing import beside_timing
+    from avo_tui.evaluation.devices.timing import beside_timing
 
     reference = summarize([2e-3] * 5)
     own = [1e-3, 1.1e-3, 5e-3]
@@ -226,7 +226,7 @@ def test_baselines_short_of_launches_are_timed_beside_the_candidate_until_they_h
     each launch between two of the candidate's, one of those checked surely and each on a
     chance of its own, within the target's time for a baseline."""
     from avo_tui.evaluation import EvalRequest
-    from avo_tui.evaluation.measure import BASELINE_LAUNCHES
+    from avo_tui.evaluation.measurement.measure import BASELINE_LAUNCHES
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 
     evaluation = Evaluation(Pipeline("cpu"), EvalRequest("cpu-attention", {}), lambda *_: None)
@@ -263,7 +263,7 @@ def test_a_gpu_times_its_baselines_afresh_on_every_evaluation() -> None:
     """On a GPU a ratio to a baseline timed in another evaluation moved by percents: only a
     device that says so reuses one (the CPU, where both move alike with the machine's load)."""
     from avo_tui.evaluation import EvalRequest
-    from avo_tui.evaluation.cpu import CpuDevice
+    from avo_tui.evaluation.devices.cpu import CpuDevice
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 
     config = get_target("cpu-attention").quick_configs[0]
@@ -286,7 +286,7 @@ def _seed_request() -> Any:
     from pathlib import Path
 
     from avo_tui.evaluation import EvalRequest
-    from avo_tui.evaluation.candidate import load_sources
+    from avo_tui.evaluation.declarations.candidate import load_sources
 
     target = get_target("cpu-attention")
     assert target.seed is not None
@@ -297,8 +297,8 @@ def _seed_request() -> Any:
 
 def _inconsistent_at_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """The first look's verdict as a load that came and went gives it: rejected."""
-    from avo_tui.evaluation.checks import Checks
-    from avo_tui.evaluation.judge import Rejected
+    from avo_tui.evaluation.measurement.checks import Checks
+    from avo_tui.evaluation.measurement.judge import Rejected
 
     def first_look(self: Any, timed: list[ConfigResult]) -> None:
         raise Rejected("inconsistent_timing", "the 6 timed launches checked against the "
@@ -328,7 +328,7 @@ def test_a_second_look_that_is_inconsistent_too_rejects_the_kernel(
     """No launch passes a rule that wants checked launches at half their neighbours' time:
     the second look, real launches, fails as the first did, and the kernel is rejected with
     both looks named."""
-    from avo_tui.evaluation.cpu import CpuDevice
+    from avo_tui.evaluation.devices.cpu import CpuDevice
     from avo_tui.evaluation.pipeline import Pipeline
 
     _inconsistent_at_first(monkeypatch)

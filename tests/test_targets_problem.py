@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult
-from avo_tui.evaluation.measure import CHECK_CHANCE, candidate_check_chance
+from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, candidate_check_chance
 from avo_tui.evaluation.paired import MIN_CHECKED, MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.problem import (
+from avo_tui.evaluation.targets.problem import (
     BaselineCall,
     Config,
     Contract,
@@ -31,7 +31,7 @@ from avo_tui.evaluation.problem import (
     Work,
     on_inputs,
 )
-from avo_tui.evaluation.targets import FP32_TOLERANCE, IN_PROCESS, TargetSpec
+from avo_tui.evaluation.targets.spec import FP32_TOLERANCE, IN_PROCESS, TargetSpec
 from avo_tui.evaluation.toolchains.c import CToolchain
 
 TILE = 64  # the kernels below work 64 elements at a time

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, Worker
-from avo_tui.evaluation.candidate import load_sources
+from avo_tui.evaluation.declarations.candidate import load_sources
 
 SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
 

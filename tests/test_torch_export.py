@@ -175,8 +175,9 @@ def test_a_gpu_export_launches_as_the_evaluator_reads_the_kernel(
     """No GPU needed: the package's launch geometry on every configuration is the evaluator's
     (gpu.CudaKernel.geometry's reading of the same avo:launch), and its kernel compiles with
     NVRTC for sm_90a into the package's own cache."""
-    from avo_tui.evaluation import contract, get_target
-    from avo_tui.evaluation.gpu import _dims, launch_variables
+    from avo_tui.evaluation import get_target
+    from avo_tui.evaluation.declarations import contract
+    from avo_tui.evaluation.devices.gpu import _dims, launch_variables
 
     package = "geometry_" + target.replace("-", "_")  # not avo_mha: tests/gpu imports that one
     out = tmp_path / "e"

@@ -31,12 +31,12 @@ from typing import Any
 import torch
 
 from ..evaluation import EvalRequest, Worker, get_target
-from ..evaluation.judge import Rejected, judge_output
-from ..evaluation.problem import Config, InputSet
+from ..evaluation.devices.timing import Subject, sequence_wall
+from ..evaluation.measurement.judge import Rejected, judge_output
+from ..evaluation.measurement.tensors import make_inputs, refill
 from ..evaluation.results import ConfigResult, geometric_mean
-from ..evaluation.targets import TargetSpec, draw_edge_configs
-from ..evaluation.tensors import make_inputs, refill
-from ..evaluation.timing import Subject, sequence_wall
+from ..evaluation.targets.problem import Config, InputSet
+from ..evaluation.targets.spec import TargetSpec, draw_edge_configs
 
 MIN_CALLS = 10
 INPUT_SETS = 3
@@ -256,7 +256,7 @@ class Check:
         """The evaluator's own device (its flush, its clock), made once."""
         if self._device is None:
             if self.device == "cuda":
-                from ..evaluation.gpu import CudaDevice
+                from ..evaluation.devices.gpu import CudaDevice
 
                 self._device = CudaDevice(torch.cuda.current_device())
             else:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..engine.launch import choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
-from ..evaluation.candidate import CandidateError, apply_knobs, infer_target
+from ..evaluation.declarations.candidate import CandidateError, apply_knobs, infer_target
 from . import MOST_SECONDS, Subcommands, add_command, bounded_float, seed_number
 from .tables import figure, listing_console, times
 

@@ -28,9 +28,9 @@ from ..engine.launch import (
     shipped_target_changed,
 )
 from ..evaluation import TargetSpec, get_target
-from ..evaluation.archs import host_arch
-from ..evaluation.target_file import resolve
-from ..evaluation.targets import is_target_file
+from ..evaluation.targets.archs import host_arch
+from ..evaluation.targets.file import resolve
+from ..evaluation.targets.spec import is_target_file
 from ..knowledge import configured_folders, flag_folders
 from ..operators import OperatorUnavailable, operator_names
 from ..operators.agent import AgentSettings, load_settings

@@ -10,7 +10,7 @@ from ..engine import commands as cmd
 from ..engine import send
 from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
-from ..evaluation.candidate import load_sources
+from ..evaluation.declarations.candidate import load_sources
 from ..operators.hints import declared_knobs, read_knob_request, refusal
 from ..store import MOST_LANES, RunState, Session, SessionCatalog, StoreError
 from . import (

@@ -91,7 +91,7 @@ def _ago(ts: float | None, now: float) -> str:
 def cmd_sessions_new(args: argparse.Namespace) -> int:
     from ..engine.launch import target_file_meta
     from ..evaluation import get_target
-    from ..evaluation.targets import is_target_file, shipped_file
+    from ..evaluation.targets.spec import is_target_file, shipped_file
     from ..store.session import Session
 
     catalog = SessionCatalog(args.sessions_dir)

@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..evaluation import contract, torch_op
-from ..evaluation import expressions as evaluator_expressions
-from ..evaluation.problem import Config
-from ..evaluation.targets import TargetSpec, draw_edge_configs
+from ..evaluation import torch_op
+from ..evaluation.declarations import contract
+from ..evaluation.declarations import expressions as evaluator_expressions
+from ..evaluation.targets.problem import Config
+from ..evaluation.targets.spec import TargetSpec, draw_edge_configs
 from ..store import StoreError
 
 SPEC_FORMAT = 1
@@ -228,7 +229,7 @@ def _build(target: TargetSpec, sources: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _launch(target: TargetSpec, declared: contract.Declarations) -> dict[str, Any]:
-    from ..evaluation.gpu import TMA_ELEMENT_BYTES
+    from ..evaluation.devices.gpu import TMA_ELEMENT_BYTES
 
     if "grid" not in declared.launch or "block" not in declared.launch:
         raise ExportRefused("a CUDA kernel declares // avo:launch grid=(...) block=(...)")

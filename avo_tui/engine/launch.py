@@ -17,10 +17,10 @@ from typing import Any
 
 from .._data import KERNELS, data_folder, missing
 from ..evaluation import EvalResult, TargetSpec, get_target
-from ..evaluation.archs import UnknownArch, capability_of, family, host_arch
-from ..evaluation.candidate import apply_knobs, load_sources
-from ..evaluation.target_file import sha256_of
-from ..evaluation.targets import Seed, TargetFileUnusable, UnsupportedGpu
+from ..evaluation.declarations.candidate import apply_knobs, load_sources
+from ..evaluation.targets.archs import UnknownArch, capability_of, family, host_arch
+from ..evaluation.targets.file import sha256_of
+from ..evaluation.targets.spec import Seed, TargetFileUnusable, UnsupportedGpu
 from ..store import Session, StoreError
 from .budget import Budgets, Usage
 from .evaluator import Evaluator

@@ -5,13 +5,13 @@ machine. This package's top level stays free of torch: the parent process (CLI, 
 only talks to the worker, and torch is imported in the worker.
 """
 
-from .candidate import CandidateError
-from .contract import ContractError
-from .problem import Config
-from .profile import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
+from .declarations.candidate import CandidateError
+from .declarations.contract import ContractError
+from .diagnostics.profile import PROFILE_SECTIONS, ProfileRequestError, ProfileUnavailable
+from .diagnostics.sanitize import SANITIZER_TOOLS, SanitizerUnavailable, smallest_config
+from .isolation.worker import Worker, WorkerError
 from .results import FAILURE_KINDS, ConfigResult, EvalRequest, EvalResult, Failure, Timing
-from .sanitize import SANITIZER_TOOLS, SanitizerUnavailable, smallest_config
-from .target_api import (
+from .targets.api import (
     Baseline,
     DeclaredTolerance,
     Float,
@@ -21,14 +21,14 @@ from .target_api import (
     Target,
     TargetFileError,
 )
-from .target_file import declared_target, get_target
-from .targets import TargetFileUnusable, TargetSpec, UnknownTarget, known_names
+from .targets.file import declared_target, get_target
+from .targets.problem import Config
+from .targets.spec import TargetFileUnusable, TargetSpec, UnknownTarget, known_names
+from .targets.values import FromFile, Integers, Normal, Positive, Uniform
 from .toolchains import ToolchainUnavailable
-from .values import FromFile, Integers, Normal, Positive, Uniform
-from .worker import Worker, WorkerError
 
 # profile() and sanitize() stay in their modules: a package attribute named profile would hide
-# the module avo_tui.evaluation.profile.
+# the module avo_tui.evaluation.diagnostics.profile.
 __all__ = [
     "FAILURE_KINDS",
     "PROFILE_SECTIONS",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import contract
-from .contract import Declarations, MissingEntry
-from .cpu import KernelFailed
-from .device import Kernel
-from .judge import Rejected
+from .declarations import contract
+from .declarations.contract import Declarations, MissingEntry
+from .devices.cpu import KernelFailed
+from .devices.device import Kernel
+from .measurement.judge import Rejected
+from .measurement.stage import Stage
 from .results import kernel_identity
-from .stage import Stage
 from .toolchains import ArtifactTampered, CompileResult, ToolchainUnavailable, get_toolchain
 from .toolchains.base import define_options, read_artifact
 

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .build import Build
-from .cpu import LAUNCH_TIMEOUT_S, KernelFailed, KernelInterfered
-from .device import Kernel, open_device
-from .gpu import is_device_fault
-from .judge import Rejected
-from .measure import Measure
-from .problem import Config
+from .devices.cpu import LAUNCH_TIMEOUT_S, KernelFailed, KernelInterfered
+from .devices.device import Kernel, open_device
+from .devices.gpu import is_device_fault
+from .measurement.judge import Rejected
+from .measurement.measure import Measure
+from .measurement.score import Peaks, plausibility_flags
+from .measurement.stage import Progress
 from .results import EvalRequest, EvalResult, Failure, Timing
-from .score import Peaks, plausibility_flags
-from .stage import Progress
+from .targets.problem import Config
 from .toolchains import CompileCache
 
 # A C kernel's launch is a hang past this share of the parent's silence limit: the worker then

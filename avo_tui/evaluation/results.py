@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from .paired import GatePlan, PairedGain
-from .problem import Config
+from .targets.problem import Config
 from .toolchains.base import CompileResult
 
 # Why a candidate failed; each kind has one meaning everywhere (CLI, engine, agent tools).

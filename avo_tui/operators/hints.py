@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..evaluation import contract
-from ..evaluation.contract import ContractError, Knob
+from ..evaluation.declarations import contract
+from ..evaluation.declarations.contract import ContractError, Knob
 
 FORMS = ("keep|hold|pin|fix KNOB at V, KNOB=V, KNOB must stay V, only vary KNOB, "
          "never touch KNOB, don't change KNOB, avoid KNOB V")

@@ -22,9 +22,9 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..evaluation import contract
-from ..evaluation.candidate import apply_knobs
-from ..evaluation.contract import ContractError, Knob
+from ..evaluation.declarations import contract
+from ..evaluation.declarations.candidate import apply_knobs
+from ..evaluation.declarations.contract import ContractError, Knob
 from ..store import NO_VERSION_YET, Outcome, Version
 from ..store.blobs import blob_hash
 from ..store.view import SessionView

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..evaluation import EvalRequest, EvalResult, TargetSpec, Worker, WorkerError
 from ..evaluation.results import Failure
-from ..evaluation.target_file import get_target
+from ..evaluation.targets.file import get_target
 from .protocol import ProgressCallback, WorkerLost, WorkerPool
 
 try:

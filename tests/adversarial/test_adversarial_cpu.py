@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation.measure import TIMING_ROUNDS
+from avo_tui.evaluation.measurement.measure import TIMING_ROUNDS
 from avo_tui.evaluation.paired import MIN_SWEEPS
 
 KERNELS = Path(__file__).parent / "kernels"

@@ -27,13 +27,13 @@ from attack_verdicts import Attacks, assert_rejected, assert_verdict, skip_witho
 from target_example import write_example
 
 from avo_tui.evaluation import Worker
-from avo_tui.evaluation.measure import (
+from avo_tui.evaluation.devices.timing import MAX_REPS, Launch, Subject
+from avo_tui.evaluation.measurement.measure import (
     ROUND_LAUNCHES_AT_LEAST,
     TIMING_ROUNDS,
     VERIFIED_PER_ROUND,
     Measure,
 )
-from avo_tui.evaluation.timing import MAX_REPS, Launch, Subject
 
 TARGETS = target_names("cpu")
 

@@ -35,7 +35,7 @@ from test_targets_problem import HONEST, vector
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.paired import PAIRS_PER_BLOCK, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.problem import Config, InputSet, OutputSet
+from avo_tui.evaluation.targets.problem import Config, InputSet, OutputSet
 
 HONEST_S = 0.8e-3  # a modelled launch that does the work
 SKIPPED_S = 1e-5  # one that returns at once

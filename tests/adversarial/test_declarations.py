@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.evaluation import contract
-from avo_tui.evaluation.contract import MAX_EXPRESSION_CHARS, ContractError, Environment
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.contract import (
+    MAX_EXPRESSION_CHARS,
+    ContractError,
+    Environment,
+)
 
 ROOT = Path(__file__).parents[2]
 SEEDS = ROOT / "kernels"
@@ -31,7 +35,7 @@ CHILD_EXTRA_MEMORY = 1 << 30  # address space a child may add to what its import
 # imports, so it bounds only what the attack itself allocates.
 CHILD = """
 import json, resource, sys, types
-from avo_tui.evaluation import contract
+from avo_tui.evaluation.declarations import contract
 from avo_tui.operators import tuner
 
 attack = json.load(sys.stdin)

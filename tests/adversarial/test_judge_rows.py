@@ -16,14 +16,14 @@ import math
 import pytest
 import torch
 
-from avo_tui.evaluation.judge import Rejected, judge_output, judge_sample
-from avo_tui.evaluation.problem import Config, InputSet, RowSample
+from avo_tui.evaluation.measurement.judge import Rejected, judge_output, judge_sample
+from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.problems.attention import INPUT_CASES, Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.target_file import get_target
-from avo_tui.evaluation.targets import BF16_TOLERANCE, TINY_ROW
-from avo_tui.evaluation.tensors import make_inputs
+from avo_tui.evaluation.targets.file import get_target
+from avo_tui.evaluation.targets.problem import Config, InputSet, RowSample
+from avo_tui.evaluation.targets.spec import BF16_TOLERANCE, TINY_ROW
 
 TOLERANCE = get_target("mha").tolerance
 TILE = 64

@@ -22,11 +22,11 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation.cpu import KernelFailed, KernelHung, KernelInterfered, RunnerKernel
-from avo_tui.evaluation.landlock import landlock_abi
+from avo_tui.evaluation.devices.cpu import KernelFailed, KernelHung, KernelInterfered, RunnerKernel
+from avo_tui.evaluation.isolation.landlock import landlock_abi
+from avo_tui.evaluation.measurement.tensors import empty_outputs, make_inputs
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.evaluation.tensors import empty_outputs, make_inputs
 
 KERNELS = Path(__file__).parent / "kernels"
 TARGET = "cpu-attention"

@@ -1,4 +1,5 @@
-"""The runner's confinement (evaluation/sandbox.py), tried the way a candidate would try it.
+"""The runner's confinement (evaluation/isolation/sandbox.py), tried the way a candidate would try
+it.
 
 Each test runs a fresh Python that confines itself and then attempts a real escape. Every refusal
 is tried again with its rule group left out, where the same escape must work: a refusal that came
@@ -31,7 +32,7 @@ from typing import Any
 
 import pytest
 
-SANDBOX = Path(__file__).parents[2] / "avo_tui" / "evaluation" / "sandbox.py"
+SANDBOX = Path(__file__).parents[2] / "avo_tui" / "evaluation" / "isolation" / "sandbox.py"
 CHILD_TIMEOUT_S = 60
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="prctl and seccomp are Linux's")

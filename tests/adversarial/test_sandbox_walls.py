@@ -23,7 +23,7 @@ import pytest
 import test_sandbox
 from test_sandbox import needs_filter, run, sandbox
 
-from avo_tui.evaluation.landlock import landlock_abi
+from avo_tui.evaluation.isolation.landlock import landlock_abi
 
 CHILD_TIMEOUT_S = 60
 public_dir = test_sandbox.public_dir  # the fixture: a directory a runner that was root may read

@@ -19,9 +19,9 @@ from avo_tui.evaluation import (  # noqa: E402
     get_target,
     smallest_config,
 )
-from avo_tui.evaluation.candidate import load_sources  # noqa: E402
-from avo_tui.evaluation.profile import NCU_PLACES, find_tool, profile  # noqa: E402
-from avo_tui.evaluation.sanitize import SANITIZER_PLACES, sanitize  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.diagnostics.profile import NCU_PLACES, find_tool, profile  # noqa: E402
+from avo_tui.evaluation.diagnostics.sanitize import SANITIZER_PLACES, sanitize  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,
@@ -89,7 +89,7 @@ def test_racecheck_reports_a_shared_memory_race_between_warps() -> None:
 
 
 def test_the_gpu_states_its_limits_and_a_measured_peak() -> None:
-    from avo_tui.evaluation.gpu import CudaDevice
+    from avo_tui.evaluation.devices.gpu import CudaDevice
 
     facts = CudaDevice(0).facts()
     print(facts)

@@ -15,9 +15,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import Config, EvalRequest, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.candidate import load_sources  # noqa: E402
-from avo_tui.evaluation.judge import compare  # noqa: E402
-from avo_tui.evaluation.problem import BaselineCall  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.measurement.judge import compare  # noqa: E402
+from avo_tui.evaluation.measurement.tensors import make_inputs  # noqa: E402
 from avo_tui.evaluation.problems.attention import Shape  # noqa: E402
 from avo_tui.evaluation.problems.attention import config as attention_config  # noqa: E402
 from avo_tui.evaluation.problems.attention_torch import (  # noqa: E402
@@ -26,7 +26,7 @@ from avo_tui.evaluation.problems.attention_torch import (  # noqa: E402
     fa4_baseline,
     reference,
 )
-from avo_tui.evaluation.tensors import make_inputs  # noqa: E402
+from avo_tui.evaluation.targets.problem import BaselineCall  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

@@ -24,9 +24,9 @@ from avo_tui.evaluation import (  # noqa: E402
     Worker,
     get_target,
 )
-from avo_tui.evaluation.candidate import apply_knobs, load_sources  # noqa: E402
-from avo_tui.evaluation.profile import find_tool  # noqa: E402
-from avo_tui.evaluation.sanitize import SANITIZER_PLACES, sanitize  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources  # noqa: E402
+from avo_tui.evaluation.diagnostics.profile import find_tool  # noqa: E402
+from avo_tui.evaluation.diagnostics.sanitize import SANITIZER_PLACES, sanitize  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

@@ -26,7 +26,7 @@ from attack_targets import attack_target, target_names  # noqa: E402
 from attack_verdicts import Attacks, assert_rejected, assert_verdict  # noqa: E402
 
 from avo_tui.evaluation import Worker  # noqa: E402
-from avo_tui.evaluation.measure import TIMING_ROUNDS  # noqa: E402
+from avo_tui.evaluation.measurement.measure import TIMING_ROUNDS  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.candidate import apply_knobs, load_sources  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,
@@ -329,12 +329,13 @@ def test_a_launch_geometry_that_fails_for_one_configuration_is_a_contract_failur
 
 def test_tensor_maps_are_encoded_once_per_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
     """Timing rotates input sets; each set's maps are built once, not on every launch."""
-    from avo_tui.evaluation import contract, gpu
-    from avo_tui.evaluation.judge import compare
+    from avo_tui.evaluation.declarations import contract
+    from avo_tui.evaluation.devices import gpu
+    from avo_tui.evaluation.measurement.judge import compare
+    from avo_tui.evaluation.measurement.tensors import empty_outputs, make_inputs
     from avo_tui.evaluation.problems.attention import ATTENTION
     from avo_tui.evaluation.problems.attention import config as attention_config
     from avo_tui.evaluation.problems.attention_torch import reference
-    from avo_tui.evaluation.tensors import empty_outputs, make_inputs
     from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
     from avo_tui.evaluation.toolchains.base import read_artifact
 

@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import get_target  # noqa: E402
+from avo_tui.evaluation.measurement.tensors import make_inputs  # noqa: E402
 from avo_tui.evaluation.problems.attention_torch import shape_case  # noqa: E402
-from avo_tui.evaluation.tensors import make_inputs  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

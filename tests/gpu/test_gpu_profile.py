@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from avo_tui.evaluation import get_target  # noqa: E402
-from avo_tui.evaluation.candidate import load_sources  # noqa: E402
-from avo_tui.evaluation.profile import ProfileUnavailable, profile  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import load_sources  # noqa: E402
+from avo_tui.evaluation.diagnostics.profile import ProfileUnavailable, profile  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

@@ -29,9 +29,9 @@ torch = pytest.importorskip("torch")
 from attack_kernels import entry_body, row  # noqa: E402
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.candidate import apply_knobs, load_sources  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources  # noqa: E402
 from avo_tui.evaluation.paired import MIN_SWEEPS, PAIRS_PER_BLOCK, GatePlan  # noqa: E402
-from avo_tui.evaluation.targets import TargetSpec  # noqa: E402
+from avo_tui.evaluation.targets.spec import TargetSpec  # noqa: E402
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain  # noqa: E402
 
 ROOT = Path(__file__).parents[2]

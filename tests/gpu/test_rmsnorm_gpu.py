@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from target_example import avo  # noqa: E402
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker  # noqa: E402
-from avo_tui.evaluation.candidate import apply_knobs, load_sources  # noqa: E402
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

@@ -16,10 +16,10 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..problem import Config, Contract, Param, Work
+from ..targets.problem import Config, Contract, Param, Work
 
 if TYPE_CHECKING:
-    from ..problem import Numerics
+    from ..targets.problem import Numerics
 
 DIMENSIONS = ("batch", "heads_q", "heads_kv", "seq_len", "head_dim", "causal")
 # Inputs of the correctness pass besides standard normal ones (attention_torch.shape_case):

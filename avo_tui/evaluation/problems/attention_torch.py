@@ -10,8 +10,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..problem import BaselineCall, Config, InputSet, RowSample, on_inputs
-from ..tensors import make_inputs
+from ..measurement.tensors import make_inputs
+from ..targets.problem import BaselineCall, Config, InputSet, RowSample, on_inputs
 from .attention import FA3_MAJORS, FA4_MAJORS, INPUT_CASES, Shape
 from .attention import config as attention_config
 

@@ -1,11 +1,11 @@
 """The agent's ``disassemble`` tool: the main loop's instruction mix of the workspace kernel
-beside the best version's (evaluation/sass.py), and the latest score as a percent of the
+beside the best version's (evaluation/diagnostics/sass.py), and the latest score as a percent of the
 measured peak. Apart from tools.py so that it runs where the API's client is not installed
 (the GPU machine's tests)."""
 
 from __future__ import annotations
 
-from ...evaluation import sass
+from ...evaluation.diagnostics import sass
 from ...evaluation.toolchains.cuda import DEFAULT_ARCH
 from ...store import Score
 from ..protocol import LineageContext

@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...evaluation import TargetSpec
-from ...evaluation.target_api import SEED_SUFFIXES
-from ...evaluation.target_words import C_TYPES, CUDA_TYPES
+from ...evaluation.targets.api import SEED_SUFFIXES
+from ...evaluation.targets.words import C_TYPES, CUDA_TYPES
 from . import report
 
 HEADERS = {"cuda": {"bfloat16": "cuda_bf16.h", "float16": "cuda_fp16.h"},

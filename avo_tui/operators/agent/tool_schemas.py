@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...evaluation.profile import MAX_METRIC_CHARS, MAX_METRICS, PROFILE_SECTIONS
-from ...evaluation.sanitize import SANITIZER_TOOLS
+from ...evaluation.diagnostics.profile import MAX_METRIC_CHARS, MAX_METRICS, PROFILE_SECTIONS
+from ...evaluation.diagnostics.sanitize import SANITIZER_TOOLS
 from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT
 from .workspace import MAX_PATH_CHARS
 

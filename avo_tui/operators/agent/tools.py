@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...evaluation.candidate import apply_knobs
-from ...evaluation.profile import ProfileRequestError, ProfileUnavailable, profile
-from ...evaluation.sanitize import SanitizerUnavailable, sanitize, smallest_config
+from ...evaluation.declarations.candidate import apply_knobs
+from ...evaluation.diagnostics.profile import ProfileRequestError, ProfileUnavailable, profile
+from ...evaluation.diagnostics.sanitize import SanitizerUnavailable, sanitize, smallest_config
 from ...knowledge import KnowledgeBase, KnowledgeError
 from ...store import (
     NOT_FAILURES,

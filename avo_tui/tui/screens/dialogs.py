@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from ...evaluation import contract
+from ...evaluation.declarations import contract
 from ...operators.hints import KnobRequest, read_knob_request, reading_line
 from ...store import Suspect
 

@@ -22,9 +22,9 @@ import types
 from dataclasses import replace
 from pathlib import Path
 
+from .api import Target, TargetFileError, missing_fields
 from .declared import DeclaredProblem, check_work, spec_of
-from .target_api import Target, TargetFileError, missing_fields
-from .targets import (
+from .spec import (
     IN_PROCESS,
     TargetFileUnusable,
     TargetSource,

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..targets.file import get_target
+from ..targets.spec import TargetSpec, known_names
 from . import contract
-from .target_file import get_target
-from .targets import TargetSpec, known_names
 
 SUFFIXES = {"c": (".c", ".h"), "cuda": (".cu", ".cuh", ".h")}
 MAX_SOURCE_BYTES = 1 << 20

@@ -8,11 +8,11 @@ from typing import Protocol
 
 import torch
 
-from .contract import Declarations
+from ..declarations.contract import Declarations
+from ..targets.problem import Config, InputSet, OutputSet, Problem
+from ..toolchains import ToolchainUnavailable
 from .cpu import CpuDevice
-from .problem import Config, InputSet, OutputSet, Problem
 from .timing import Launch, Subject
-from .toolchains import ToolchainUnavailable
 
 
 class Kernel(Protocol):

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._data import TARGETS as SHIPPED_FOLDER
-from .._data import data_folder
+from ..._data import TARGETS as SHIPPED_FOLDER
+from ..._data import data_folder
 from .archs import MIN_CAPABILITY, capability_of, family
 from .problem import Config, Dim, Problem, WorkKind
 

@@ -25,9 +25,9 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .results import EvalRequest, EvalResult, Failure
+from ..results import EvalRequest, EvalResult, Failure
+from ..targets.file import get_target
 from .sandbox import make_undumpable
-from .target_file import get_target
 
 ProgressCallback = Callable[[str, str], None]
 STARTUP_TIMEOUT_S = 180.0
@@ -106,7 +106,7 @@ class Worker:
             [
                 sys.executable,
                 "-m",
-                "avo_tui.evaluation.worker",
+                "avo_tui.evaluation.isolation.worker",
                 "--fd",
                 str(child_sock.fileno()),
                 "--device",
@@ -330,7 +330,7 @@ def _last_lines(text: str, count: int) -> str:
 
 def serve(conn: Connection, device: str) -> None:
     try:
-        from .pipeline import Pipeline
+        from ..pipeline import Pipeline
 
         pipeline = Pipeline(device)
         info = pipeline.host_info()

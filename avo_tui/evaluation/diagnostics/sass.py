@@ -218,8 +218,8 @@ def dump_tool() -> list[str]:
 def disassemble(toolchain_name: str, sources: Mapping[str, str], defines: Mapping[str, object],
                 arch: str) -> str:
     """The SASS of ``sources`` compiled as the evaluator compiles them, for ``arch``."""
-    from .toolchains import get_toolchain
-    from .toolchains.base import CompileCache, ToolchainUnavailable, define_options
+    from ..toolchains import get_toolchain
+    from ..toolchains.base import CompileCache, ToolchainUnavailable, define_options
 
     command = dump_tool()
     with tempfile.TemporaryDirectory(prefix="avo-sass-") as folder:

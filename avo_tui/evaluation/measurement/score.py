@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .problem import WorkKind
-from .results import ConfigResult, EvalResult
-from .targets import TargetSpec
+from ..results import ConfigResult, EvalResult
+from ..targets.problem import WorkKind
+from ..targets.spec import TargetSpec
 
 # A correct kernel cannot run faster than the machine multiplies matrices, nor move memory
 # faster than a large copy does; allow some measurement slack before calling it impossible.

@@ -40,12 +40,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .contract import MissingEntry
-from .problem import Config, InputSet, OutputSet, Problem
+from ..declarations.contract import MissingEntry
+from ..targets.problem import Config, InputSet, OutputSet, Problem
+from ..toolchains.c import cpu_model
 from .timing import sequence_wall
-from .toolchains.c import cpu_model
 
-RUNNER = Path(__file__).with_name("runner.py")
+RUNNER = Path(__file__).parents[1] / "isolation" / "runner.py"
 # A parameter's kind -> its letter in the runner's signature, and how a message holds it
 # (runner.FIELDS): a pointer as its byte offset in the arena, a 32-bit int, a 32-bit float.
 LETTERS = {"input": "p", "output": "p", "int": "i", "float": "f"}

@@ -14,24 +14,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from .checks import Checks
-from .device import Device, Kernel
-from .judge import Rejected
-from .paired import (
-    MIN_SWEEPS,
-    PAIRS_PER_BLOCK,
-    GatePlan,
-    PairedGain,
-    block_value,
-    decide,
-    describe,
-    is_look,
-)
-from .problem import Config, InputSet, OutputSet
-from .results import ConfigResult, Timing
-from .stage import BESIDE_BEST, TIMING
-from .tensors import empty_outputs, make_inputs, poison_all, refill
-from .timing import (
+from ..devices.device import Device, Kernel
+from ..devices.timing import (
     MAX_REPS,
     MIN_REPS,
     Launch,
@@ -43,6 +27,22 @@ from .timing import (
     neighbour_ratios,
     summarize,
 )
+from ..paired import (
+    MIN_SWEEPS,
+    PAIRS_PER_BLOCK,
+    GatePlan,
+    PairedGain,
+    block_value,
+    decide,
+    describe,
+    is_look,
+)
+from ..results import ConfigResult, Timing
+from ..targets.problem import Config, InputSet, OutputSet
+from .checks import Checks
+from .judge import Rejected
+from .stage import BESIDE_BEST, TIMING
+from .tensors import empty_outputs, make_inputs, poison_all, refill
 
 TIMING_ROUNDS = 3
 VERIFIED_PER_ROUND = 2  # candidate launches checked in each round, on average; at least one

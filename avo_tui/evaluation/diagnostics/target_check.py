@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .judge import Rejected, judge_output
-from .problem import Config, InputSet, OutputSet, output_params
-from .results import ConfigResult, OutputErrors
-from .target_api import TargetFileError
-from .targets import TargetSpec, draw_edge_configs
-from .tensors import make_inputs, output_dtype
+from ..measurement.judge import Rejected, judge_output
+from ..measurement.tensors import make_inputs, output_dtype
+from ..results import ConfigResult, OutputErrors
+from ..targets.api import TargetFileError
+from ..targets.problem import Config, InputSet, OutputSet, output_params
+from ..targets.spec import TargetSpec, draw_edge_configs
 
 DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
 # Where the CPU stands in for a GPU target's device, what it computes in float64 in seconds:

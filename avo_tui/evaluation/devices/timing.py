@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .results import Timing
+from ..results import Timing
 
 MIN_REPS = 3
 MAX_REPS = 10_000

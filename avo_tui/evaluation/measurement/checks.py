@@ -16,15 +16,15 @@ from __future__ import annotations
 import statistics
 import time
 
-from . import contract
-from .device import Kernel
+from ..declarations import contract
+from ..devices.device import Kernel
+from ..devices.timing import is_unsteady, steadiness
+from ..results import ConfigResult, Timing
+from ..targets.problem import Config, InputSet, OutputSet
+from ..targets.spec import draw_edge_configs
 from .judge import Rejected, draw_samples, judge_output, judge_sample
-from .problem import Config, InputSet, OutputSet
-from .results import ConfigResult, Timing
 from .stage import CHECKING, IDLE_CHECK, Stage
-from .targets import draw_edge_configs
 from .tensors import empty_outputs, make_inputs
-from .timing import is_unsteady, steadiness
 
 AGAIN_STREAM = 1 << 20  # the inputs of a first launch measured again (check_steady)
 AGAIN_LOOKS = 3  # fresh first launches that must all be slow before the machine is blamed

@@ -11,11 +11,11 @@ from typing import Protocol
 
 import torch
 
-from .device import Device, Kernel
-from .problem import Config
-from .results import EvalRequest, EvalResult, Timing
-from .target_file import get_target
-from .toolchains import CompileCache
+from ..devices.device import Device, Kernel
+from ..results import EvalRequest, EvalResult, Timing
+from ..targets.file import get_target
+from ..targets.problem import Config
+from ..toolchains import CompileCache
 
 Progress = Callable[[str, str], None]  # (phase, detail)
 

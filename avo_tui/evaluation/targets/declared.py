@@ -13,18 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .problem import (
-    BaselineCall,
-    Config,
-    Contract,
-    InputSet,
-    Param,
-    RowSample,
-    Work,
-    on_inputs,
-    output_params,
-)
-from .target_api import (
+from .api import (
     FLOAT_DTYPES,
     WORK_KINDS,
     Baseline,
@@ -38,9 +27,20 @@ from .target_api import (
     check_config,
     shape_of,
 )
-from .target_words import contract_of
-from .targets import BF16_TOLERANCE, FP32_TOLERANCE, Seed, TargetSource, TargetSpec, Tolerance
+from .problem import (
+    BaselineCall,
+    Config,
+    Contract,
+    InputSet,
+    Param,
+    RowSample,
+    Work,
+    on_inputs,
+    output_params,
+)
+from .spec import BF16_TOLERANCE, FP32_TOLERANCE, Seed, TargetSource, TargetSpec, Tolerance
 from .values import FromFile
+from .words import contract_of
 
 if TYPE_CHECKING:
     import torch
@@ -246,7 +246,7 @@ class DeclaredNumerics:
                              self.problem.scalars(config))
 
     def _honest(self, config: Config, inputs: InputSet) -> dict[str, torch.Tensor]:
-        from .tensors import DTYPES
+        from .torch_dtypes import DTYPES
 
         honest = self.problem.target.honest
         assert honest is not None

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .worker import worker_environment
+from ..isolation.worker import worker_environment
 
 PROFILE_SECTIONS = ("summary", "warp_state", "pipes", "memory", "source")
 DEFAULT_SECTIONS = ("summary", "warp_state")
@@ -109,7 +109,7 @@ MAX_METRIC_CHARS = 120
 TIMEOUT_S = 300.0
 IMPORT_TIMEOUT_S = 60.0
 LAUNCHED = "avo-launch: done"  # the child's last line once the kernel ran and synchronized
-CHILD = "from avo_tui.evaluation.profile import main; main()"
+CHILD = "from avo_tui.evaluation.diagnostics.profile import main; main()"
 NCU_PLACES = ("/usr/local/cuda*/bin/ncu", "/opt/nvidia/nsight-compute/*/ncu")
 
 
@@ -208,8 +208,8 @@ def launch_command(folder: Path, target_name: str, sources: dict[str, str],
     """The child that launches the candidate once on ``config`` (launch_once, below)."""
     request = folder / "request.json"
     request.write_text(json.dumps({"target": target_name, "sources": sources, "config": config}))
-    # Not "-m avo_tui.evaluation.profile": the package imports this module first, and runpy
-    # would run a second copy of it (and warn so on stderr).
+    # Not "-m avo_tui.evaluation.diagnostics.profile": the package imports this module
+    # first, and runpy would run a second copy of it (and warn so on stderr).
     return [sys.executable, "-c", CHILD, str(request)]
 
 
@@ -508,11 +508,11 @@ def _sass(sass: Sequence[SassLine]) -> list[str]:
 
 def launch_once(target_name: str, sources: dict[str, str], config_name: str) -> None:
     """Compile as the worker does and launch once on one configuration (the tools' subject)."""
-    from .judge import Rejected
-    from .pipeline import Evaluation, Pipeline
-    from .results import EvalRequest
-    from .target_file import get_target
-    from .tensors import empty_outputs, make_inputs
+    from ..measurement.judge import Rejected
+    from ..measurement.tensors import empty_outputs, make_inputs
+    from ..pipeline import Evaluation, Pipeline
+    from ..results import EvalRequest
+    from ..targets.file import get_target
 
     target = get_target(target_name)
     configs = {c.name: c for c in (*target.configs, *target.quick_configs, *target.edge_configs)}

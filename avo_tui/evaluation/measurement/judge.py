@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .problem import Config, InputSet, OutputSet, RowSample, output_param, unravel
-from .results import ConfigResult, Failure, OutputErrors
-from .targets import Tolerance
+from ..results import ConfigResult, Failure, OutputErrors
+from ..targets.problem import Config, InputSet, OutputSet, RowSample, output_param, unravel
+from ..targets.spec import Tolerance
 from .tensors import is_integral, output_dtype
 
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}

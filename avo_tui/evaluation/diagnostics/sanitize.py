@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..targets.file import get_target
+from ..targets.spec import TargetSpec
 from .profile import LAUNCHED, ProfileRequestError, find_tool, launch_command, run_bounded
-from .target_file import get_target
-from .targets import TargetSpec
 
 SANITIZER_TOOLS = ("racecheck", "synccheck", "memcheck", "initcheck")
 DEFAULT_TOOLS = ("racecheck", "synccheck", "memcheck")

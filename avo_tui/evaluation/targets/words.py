@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .api import INTEGER_DTYPES, Float, Input, Int, Output, Target
 from .problem import Contract
-from .target_api import INTEGER_DTYPES, Float, Input, Int, Output, Target
 
 PRECISION = {
     "bfloat16": "bf16 inputs and output, fp32 accumulation",

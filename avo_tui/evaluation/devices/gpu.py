@@ -16,8 +16,8 @@ import platform
 import numpy as np
 import torch
 
-from .contract import ContractError, Declarations, MissingEntry, TensorMap
-from .problem import Config, InputSet, OutputSet, Problem
+from ..declarations.contract import ContractError, Declarations, MissingEntry, TensorMap
+from ..targets.problem import Config, InputSet, OutputSet, Problem
 from .timing import sequence_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024

@@ -11,13 +11,19 @@ import secrets
 
 import torch
 
-from .problem import Config, InputSet, OutputSet, output_param, output_params
-from .target_api import TargetFileError
-from .values import POSITIVE_FLOOR, FromFile, Integers, Normal, Positive, Uniform, ValueRule
+from ..targets.api import TargetFileError
+from ..targets.problem import Config, InputSet, OutputSet, output_param, output_params
+from ..targets.torch_dtypes import DTYPES
+from ..targets.values import (
+    POSITIVE_FLOOR,
+    FromFile,
+    Integers,
+    Normal,
+    Positive,
+    Uniform,
+    ValueRule,
+)
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-          "int8": torch.int8, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8,
-          "bool": torch.bool}
 # What an integer or bool input holds where its Input gives no rule: [low, high), the whole
 # range of the narrow types, values small enough for sums of a few thousand in the wide ones.
 DEFAULT_INTEGERS = {torch.bool: Integers(0, 2), torch.uint8: Integers(0, 256),
