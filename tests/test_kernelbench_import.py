@@ -172,9 +172,10 @@ def test_the_command_refuses_in_one_line(tmp_path: Path) -> None:
     done = avo("targets", "import", "level1_argmax.py", cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == ("avo: error: cannot import level1_argmax.py: level1_argmax.py: "
-                           "forward returns int64 values (indices, as argmax gives); a "
-                           "target's output is floating point (integer outputs are not "
-                           "importable yet)\n")
+                           "forward returns int64 values (indices, as argmax gives); the "
+                           "importer writes floating outputs yet: declare the Output's integer "
+                           "dtype in the target file by hand (docs/targets.md, integer and "
+                           "bool tensors)\n")
 
 
 def test_a_problem_without_a_seed_passes_check_for_the_agent(tmp_path: Path) -> None:

@@ -197,14 +197,16 @@ def _check(instance: Instance, file: str) -> None:
     output = instance.output
     if isinstance(output, tuple | list):
         raise ImportRefused(f"{file}: forward returns {len(output)} values (a "
-                            f"{type(output).__name__}); a target has one output (several "
-                            "outputs are not importable yet)")
+                            f"{type(output).__name__}); the importer writes one output yet: "
+                            "declare an Output for each in the target file by hand "
+                            "(docs/targets.md, several outputs)")
     if not isinstance(output, torch.Tensor):
         raise ImportRefused(f"{file}: forward returns a {type(output).__name__}, not a tensor")
     if not output.is_floating_point():
         raise ImportRefused(f"{file}: forward returns {_dtype(output)} values (indices, as "
-                            "argmax gives); a target's output is floating point (integer "
-                            "outputs are not importable yet)")
+                            "argmax gives); the importer writes floating outputs yet: declare "
+                            "the Output's integer dtype in the target file by hand "
+                            "(docs/targets.md, integer and bool tensors)")
     if not instance.inputs:
         raise ImportRefused(f"{file}: get_inputs() returns no tensor")
     for position, value in enumerate(instance.inputs):
@@ -212,9 +214,10 @@ def _check(instance: Instance, file: str) -> None:
             raise ImportRefused(f"{file}: get_inputs() returns a {type(value).__name__} at "
                                 f"position {position}; the importer takes tensors only")
         if not value.is_floating_point():
-            raise ImportRefused(f"{file}: input {position} is {_dtype(value)}; a target's "
-                                "inputs are floating point (integer inputs are not "
-                                "importable yet)")
+            raise ImportRefused(f"{file}: input {position} is {_dtype(value)}; the importer "
+                                "writes floating inputs yet: declare its integer dtype in the "
+                                "target file by hand (docs/targets.md, integer and bool "
+                                "tensors)")
 
 
 def _dtype(tensor: torch.Tensor) -> str:
