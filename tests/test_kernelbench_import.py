@@ -61,6 +61,8 @@ def test_each_example_imports_as_the_table_says(name: str, tmp_path: Path) -> No
     target = get_target(str(imported.target))  # it loads as any target file does
     assert target.name == name.replace("_", "-") and target.device == "cpu"
     assert (target.seeds == ()) == (expected is None)
+    # a C seed's THREADS knob makes honest first moves of up to 4x: held beyond 6x, not 1.5x
+    assert target.max_plausible_jump == (1.5 if expected is None else 6.0)
     if expected is None:
         assert "its forward uses Conv2d" in imported.no_seed
 

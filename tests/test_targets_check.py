@@ -180,6 +180,9 @@ def line_of(text: str) -> int:
     ([('seed="scaled_residual.c"', 'seed="missing.c"')], "its seed kernel missing.c is not at "),
     ([('flops=lambda c: 2 * c["rows"] * c["cols"]', "flops=lambda c: 0")],
      "flops on rows1024-cols1024 is 0.0, not a positive number"),
+    ([('seed="scaled_residual.c",', 'seed="scaled_residual.c", max_plausible_jump=0.9,')],
+     "max_plausible_jump is 0.9, not a number above 1 (and at most 1000): how many times the "
+     "best a result may be before it is held for review"),
 ])
 def test_a_malformed_file_is_refused_with_the_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], edits: Edits, reason: str,
@@ -226,3 +229,25 @@ def test_a_cpu_standing_in_for_a_gpu_leaves_the_largest_edge_shapes_for_the_gpu(
     assert small_configs(mha, "cuda") == (mha.edge_configs, ())
     cpu_target = get_target("cpu-attention")
     assert small_configs(cpu_target, "cpu") == (cpu_target.edge_configs, ())
+
+
+def test_a_target_file_sets_how_far_a_result_may_jump_before_it_is_held(tmp_path: Path) -> None:
+    """A CPU target whose knobs turn threads on makes honest first moves of 2x and more: its
+    file may say so; a result beyond the limit it sets is still held for review."""
+    from avo_tui.evaluation import ConfigResult, EvalResult
+    from avo_tui.evaluation.measurement.score import Peaks, plausibility_flags
+
+    default = get_target(str(write_example(tmp_path / "default")))
+    threads = get_target(str(write_example(tmp_path / "threads", [(
+        'seed="scaled_residual.c",', 'seed="scaled_residual.c", max_plausible_jump=4.0,')])))
+    assert (default.max_plausible_jump, threads.max_plausible_jump) == (1.5, 4.0)
+
+    def flags(target: object, times_the_best: float) -> list[str]:
+        assert isinstance(target, type(default))
+        result = EvalResult(target.name, target.toolchain, "cpu", target.unit, seed=1,
+                            quick=True)
+        result.configs = [ConfigResult(c, throughput=times_the_best) for c in target.configs]
+        return plausibility_flags(result, target, Peaks(flops=1e18), previous_best=1.0)
+
+    assert flags(default, 2.5) and not flags(threads, 2.5)
+    assert flags(threads, 5.0) == [f"geomean {5.0:.4g} is 5.00x the best committed score 1"]

@@ -148,6 +148,10 @@ class Target:
     # tensors, drawn by each Input's values) in place, given a torch.Generator.
     cases: Mapping[str, Callable[[dict[str, Any], Any], None]] = field(default_factory=dict)
     dtype: str = "float32"  # of every tensor that names none (the C toolchain takes float32)
+    # A result more than this many times the best is held for the operator's review rather
+    # than committed (a suspect): 1.5 unless the target says otherwise. A CPU target whose
+    # knobs turn threads on makes first moves of 2x and more in honest work.
+    max_plausible_jump: float = 1.5
 
     def __post_init__(self) -> None:
         given = [kind for kind in WORK_KINDS if getattr(self, kind) is not None]
@@ -239,6 +243,11 @@ def validate(target: Target) -> None:
         _callable(f"case {name!r}", case)
     if target.draw is not None:
         _callable("draw", target.draw)
+    jump = target.max_plausible_jump
+    if isinstance(jump, bool) or not isinstance(jump, int | float) or not 1.0 < jump <= 1000.0:
+        raise TargetFileError(f"max_plausible_jump is {jump!r}, not a number above 1 (and at "
+                              "most 1000): how many times the best a result may be before it "
+                              "is held for review")
     suffix = SEED_SUFFIXES[target.kind]
     if target.seed is not None and not target.seed.endswith(suffix):
         raise TargetFileError(f"seed {target.seed!r} is not a {suffix} file, as a "
