@@ -72,7 +72,7 @@ Tolerances = Tolerance | Callable[[str | None], Tolerance]
 
 
 @dataclass(frozen=True)
-class Output:
+class Judged:
     """One output being judged: its name (None where the problem has one), tolerance and
     dtype, and how a message names it."""
 
@@ -86,7 +86,7 @@ class Output:
 
 
 def _outputs(tolerances: Tolerances, config: Config, out: torch.Tensor | OutputSet
-             ) -> list[tuple[Output, torch.Tensor]]:
+             ) -> list[tuple[Judged, torch.Tensor]]:
     """Each output of a launch with what it is judged by; a bare tensor is the only one."""
     if isinstance(out, torch.Tensor):
         out = OutputSet({output_param(config.problem).name: out})
@@ -95,7 +95,7 @@ def _outputs(tolerances: Tolerances, config: Config, out: torch.Tensor | OutputS
     for name, tensor in out.named.items():
         tolerance = (tolerances if isinstance(tolerances, Tolerance)
                      else tolerances(name if several else None))
-        judged.append((Output(name if several else None, tolerance,
+        judged.append((Judged(name if several else None, tolerance,
                               output_dtype(config, name)), tensor))
     return judged
 
@@ -117,7 +117,7 @@ def judge_output(tolerances: Tolerances, inputs: InputSet, out: torch.Tensor | O
     entry.passed = True
 
 
-def _judge_whole(output: Output, inputs: InputSet, out: torch.Tensor, entry: ConfigResult
+def _judge_whole(output: Judged, inputs: InputSet, out: torch.Tensor, entry: ConfigResult
                  ) -> None:
     config = entry.config
     expected, honest_out = config.problem.numerics().references(config, inputs, output.dtype,
@@ -171,7 +171,7 @@ def judge_sample(tolerances: Tolerances, config: Config, inputs: InputSet,
         _judge_rows_sampled(output, config, inputs, tensor, rows)
 
 
-def _judge_rows_sampled(output: Output, config: Config, inputs: InputSet, out: torch.Tensor,
+def _judge_rows_sampled(output: Judged, config: Config, inputs: InputSet, out: torch.Tensor,
                         sample: RowSample) -> None:
     numerics = config.problem.numerics()
     entry = ConfigResult(config)
@@ -201,7 +201,7 @@ def _judge_rows_sampled(output: Output, config: Config, inputs: InputSet, out: t
     _judge(output, compare(gathered, exact), honest, bounds, entry, "stale_output", when)
 
 
-def _unwritten(output: Output, out: torch.Tensor, kind: str, when: str, entry: ConfigResult
+def _unwritten(output: Judged, out: torch.Tensor, kind: str, when: str, entry: ConfigResult
                ) -> None:
     """A bool output's values that are neither true nor false: left as poisoned (an integer
     has no such value; its poison is drawn afresh, and the comparison finds it)."""
@@ -214,7 +214,7 @@ def _unwritten(output: Output, out: torch.Tensor, kind: str, when: str, entry: C
                              f"written (neither true nor false){when}", entry.config.name)
 
 
-def _judge_exact(output: Output, out: torch.Tensor, expected: torch.Tensor, entry: ConfigResult,
+def _judge_exact(output: Judged, out: torch.Tensor, expected: torch.Tensor, entry: ConfigResult,
                  kind: str, when: str, where: Callable[[int], tuple[int, ...]] | None = None
                  ) -> None:
     """An integer or bool output (``out``, or rows of it gathered) equal to the exact one
@@ -244,7 +244,7 @@ def _judge_exact(output: Output, out: torch.Tensor, expected: torch.Tensor, entr
                          f"(an integer output is compared exactly){when}", entry.config.name)
 
 
-def _bounds(output: Output, honest: Errors, scale: float) -> tuple[float, float]:
+def _bounds(output: Judged, honest: Errors, scale: float) -> tuple[float, float]:
     """An output's (relative L2, max abs) bounds on these inputs; ``scale`` is its largest
     exact value, for the floor in ulps of its dtype."""
     bits = MANTISSA_BITS[output.dtype]
@@ -263,7 +263,7 @@ def _rule(tolerance: Tolerance, bound: float, honest: float, floor: str) -> str:
 
 
 def _judge(
-    output: Output,
+    output: Judged,
     errors: Errors,
     honest: Errors,
     bounds: tuple[float, float],
@@ -288,7 +288,7 @@ def _judge(
 
 
 def _judge_rows(
-    output: Output,
+    output: Judged,
     rows: RowErrors,
     where: Callable[[int], tuple[int, ...]],
     entry: ConfigResult,
