@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).parents[1] / "examples" / "kernelbench"
 # Each example and what importing it gives: the seed's pattern (None: no seed, the first
 # agent step writes one), or the start of its one-line refusal.
 EXPECTED: dict[str, str | None] = {
-    "level1_argmax": "refused: level1_argmax.py: forward returns int64 values",
+    "level1_argmax": "line",
     "level1_conv2d": None,
     "level1_cumsum": "line",
     "level1_gelu": "elementwise",
@@ -22,6 +22,7 @@ EXPECTED: dict[str, str | None] = {
     "level1_relu": "elementwise",
     "level1_rmsnorm": "line",
     "level1_softmax": "line",
+    "level1_softmax_logsumexp": "line",
     "level1_square_matmul": "matmul",
     "level1_sum_reduction": "line",
     "level1_tanh": "elementwise",
@@ -55,26 +56,22 @@ dim = 64
 
 # Problems the importer must refuse, each with the words its one line must hold.
 REFUSED = {
-    "tuple_output": (PROBLEM_HEAD + """class Model(nn.Module):
+    "int16_output": (PROBLEM_HEAD + """class Model(nn.Module):
     def forward(self, x):
-        return torch.max(x, dim=1)
+        return (x * 100).to(torch.int16)
 
 
 def get_inputs():
     return [torch.randn(batch_size, dim)]
-
-
-def get_init_inputs():
-    return []
-""", "forward returns 2 values (a max)"),
-    "integer_output": (PROBLEM_HEAD + """class Model(nn.Module):
+""", "forward returns int16 values, a dtype a target file has no type for"),
+    "tuple_with_a_number": (PROBLEM_HEAD + """class Model(nn.Module):
     def forward(self, x):
-        return torch.argmin(x, dim=1)
+        return x.relu(), x.shape[1]
 
 
 def get_inputs():
     return [torch.randn(batch_size, dim)]
-""", "forward returns int64 values"),
+""", "forward returns 2 values, and the one at position 1 is an int, not a tensor"),
     "no_get_inputs": (PROBLEM_HEAD + """class Model(nn.Module):
     def forward(self, x):
         return torch.relu(x)
@@ -109,6 +106,16 @@ def get_init_inputs():
 """, "forward changes the model's buffer bn.running_mean"),
 }
 
+# argmin, with no get_init_inputs (the target file builds Model() with no arguments then).
+ARGMIN = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.argmin(x, dim=1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+"""
+
 # A strided, padded convolution: its output height is (height + 2 - kernel_size) // 2 + 1.
 STRIDED_CONV = """import torch
 import torch.nn as nn
@@ -138,6 +145,11 @@ def get_init_inputs():
     return [in_channels, out_channels, kernel_size]
 """
 
+# Two outputs the seed patterns cannot write (a convolution, unstrided here), the second a bool
+# mask: a target with no seed, each output declared with its dtype.
+CONV_AND_MASK = STRIDED_CONV.replace(", stride=2, padding=1", "").replace(
+    "        return self.conv(x)\n", "        y = self.conv(x)\n        return y, y > 0\n")
+
 # torch.rand inputs (KernelBench's uniform on [0, 1)), through a log that needs them positive.
 UNIFORM_LOG = PROBLEM_HEAD + """class Model(nn.Module):
     def forward(self, x):
@@ -161,6 +173,9 @@ FORMS = {
     "l2_normalised": ("return x / torch.norm(x, p=2, dim=1, keepdim=True)", "line"),
     "max_values": ("return torch.max(x, dim=1)[0]", "line"),
     "log_softmax_last": ("return torch.log_softmax(x, dim=-1)", "line"),
+    "argmax_last": ("return torch.argmax(x, dim=-1)", "line"),
+    "max_indices": ("return torch.max(x, 1).indices", "line"),
+    "logsumexp_kept": ("return torch.logsumexp(x, dim=1, keepdim=True)", "line"),
 }
 
 

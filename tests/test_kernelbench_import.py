@@ -8,6 +8,7 @@ the refused ones and a strided convolution are tests/kernelbench_problems.py's."
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 from kernelbench_problems import (
+    ARGMIN,
+    CONV_AND_MASK,
     EXAMPLES,
     EXPECTED,
     FORMS,
@@ -170,14 +173,131 @@ def test_a_problem_it_cannot_import_is_refused_in_one_line(name: str, tmp_path: 
 
 
 def test_the_command_refuses_in_one_line(tmp_path: Path) -> None:
-    copy_problem("level1_argmax", tmp_path)
-    done = avo("targets", "import", "level1_argmax.py", cwd=tmp_path)
+    (tmp_path / "labels.py").write_text(REFUSED["integer_input"][0])
+    done = avo("targets", "import", "labels.py", cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == ("avo: error: cannot import level1_argmax.py: level1_argmax.py: "
-                           "forward returns int64 values (indices, as argmax gives); the "
-                           "importer writes floating outputs yet: declare the Output's integer "
-                           "dtype in the target file by hand (docs/targets.md, integer and "
-                           "bool tensors)\n")
+    assert done.stderr == ("avo: error: cannot import labels.py: labels.py: input 1 is int64; "
+                           "the importer writes floating inputs yet: declare its integer dtype "
+                           "in the target file by hand (docs/targets.md, integer and bool "
+                           "tensors)\n")
+
+
+def outputs_of(target: Path) -> list[tuple[str, str | None]]:
+    """Each Output of the target file as the evaluator loads it: its name and dtype."""
+    problem = get_target(str(target)).problem
+    assert isinstance(problem, DeclaredProblem)
+    return [(p.name, p.dtype) for p in problem.parameters if p.kind == "output"]
+
+
+def checked(target: Path) -> str:
+    """``avo targets check`` on the target file (its seed compiled and run): its output."""
+    done = avo("targets", "check", target.name, cwd=target.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_an_argmax_is_written_as_exact_int64_indices_with_a_line_seed(
+        c_compiler: None, tmp_path: Path) -> None:
+    """level1_argmax returns int64 indices (along its middle dimension): the target declares
+    them int64, compared exactly, and the line seed writes them as int64_t; it passes `avo
+    targets check` and the evaluator, and the same seed with each index one off is rejected."""
+    problem = copy_problem("level1_argmax", tmp_path, batch_size=4, dim1=64, dim2=32)
+    done = avo("targets", "import", problem.name, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  wrote level1_argmax_seed.c: the importer's line seed" in done.stdout
+    assert "  outputs: out (int64, compared exactly)" in done.stdout
+    target, seed = tmp_path / "level1_argmax_target.py", tmp_path / "level1_argmax_seed.c"
+    assert outputs_of(target) == [("out", "int64")]
+    assert 'Output("out", out_shape, dtype=\'int64\'),  # compared exactly' in target.read_text()
+    source = seed.read_text()
+    assert "int64_t *out" in source and "#include <stdint.h>" in source
+    assert "  ok  seed level1_argmax_seed.c: PASS " in checked(target)
+    result = evaluate(target, seed)
+    assert result.correct, result.failure
+    assert all(c.passed for c in result.configs if c.edge)
+    off_by_one, count = re.subn(r"(r\d+)\[b\] = j;", r"\1[b] = j + 1;", source)
+    assert count == 1
+    wrong = evaluate(target, seed, off_by_one)
+    assert not wrong.correct and wrong.failure is not None
+    assert wrong.failure.kind == "incorrect", wrong.failure
+    assert "compared exactly" in str(wrong.failure)
+
+
+def test_an_argmin_without_init_inputs_gets_its_seed(c_compiler: None, tmp_path: Path) -> None:
+    """argmin over the last dimension (contiguous lines, walked in order), in a problem with
+    no get_init_inputs(): the target file builds Model() with no arguments."""
+    path = tmp_path / "argmin.py"
+    path.write_text(ARGMIN)
+    imported = import_problem(path)
+    assert imported.pattern == "line" and imported.seed is not None
+    assert imported.outputs == (("out", "int64"),)
+    assert " < v" in imported.seed.read_text()  # the least value wins
+    result = evaluate(imported.target, imported.seed)
+    assert result.correct, result.failure
+
+
+def test_two_outputs_softmax_and_log_sum_exp_each_checked_on_its_own(
+        c_compiler: None, tmp_path: Path) -> None:
+    """examples' softmax with its log-sum-exp returns (probs, lse): one Output each, named as
+    its return names them; one line seed writes both (the max and the sum computed once), it
+    passes check and the evaluator, and a seed whose log-sum-exp leaves out the max is
+    rejected, the failure naming lse."""
+    imported = import_problem(copy_problem("level1_softmax_logsumexp", tmp_path,
+                                           batch_size=8, dim=2048))
+    assert imported.pattern == "line" and imported.seed is not None
+    assert imported.outputs == (("probs", "float32"), ("lse", "float32"))
+    assert outputs_of(imported.target) == [("probs", "float32"), ("lse", "float32")]
+    source = imported.seed.read_text()
+    assert "float *probs, float *lse, int batch_size, int dim" in source
+    assert source.count("lane[l] = fmax(") == 1 and source.count("lane[l] += ") == 1
+    assert "  ok  seed level1_softmax_logsumexp_seed.c: PASS " in checked(imported.target)
+    result = evaluate(imported.target, imported.seed)
+    assert result.correct, result.failure
+    lse = re.search(r"const float (t\d+) = (t\d+) \+ (r\d+)\[b\];\n\s+lse\[rbase \+ b\] = \1;",
+                    source)
+    assert lse is not None
+    wrong = evaluate(imported.target, imported.seed,
+                     source.replace(lse.group(0), lse.group(0).replace(
+                         f" + {lse.group(3)}[b];", ";")))
+    assert not wrong.correct and wrong.failure is not None
+    assert wrong.failure.kind == "incorrect" and " of lse: " in str(wrong.failure)
+
+
+def test_torch_max_over_a_dim_is_its_values_and_its_indices(c_compiler: None,
+                                                            tmp_path: Path) -> None:
+    """A forward returning torch.max(x, dim=1) whole: two outputs named after its fields,
+    values (float32) and indices (int64, exact); the line seed writes both, and a seed whose
+    indices are one off is rejected on indices alone."""
+    path = tmp_path / "max_and_where.py"
+    path.write_text(form_problem("return torch.max(x, dim=1)"))
+    imported = import_problem(path)
+    assert imported.pattern == "line" and imported.seed is not None
+    assert outputs_of(imported.target) == [("values", "float32"), ("indices", "int64")]
+    assert "  ok  seed max_and_where_seed.c: PASS " in checked(imported.target)
+    source = imported.seed.read_text()
+    result = evaluate(imported.target, imported.seed)
+    assert result.correct, result.failure
+    off_by_one, count = re.subn(r"(r\d+)\[b\] = j;", r"\1[b] = j + 1;", source)
+    assert count == 1
+    wrong = evaluate(imported.target, imported.seed, off_by_one)
+    assert not wrong.correct and wrong.failure is not None
+    assert " of indices: " in str(wrong.failure) and "compared exactly" in str(wrong.failure)
+
+
+def test_several_outputs_no_seed_fits_each_declared_for_the_agent(tmp_path: Path) -> None:
+    """A convolution returning its result and a bool mask of it: no seed (Conv2d), an Output
+    for each (out0 float32, out1 bool, compared exactly), and the target passes check; the
+    mask, computed from floats, carries the note that rounding can flip it."""
+    path = tmp_path / "conv_and_mask.py"
+    path.write_text(CONV_AND_MASK)
+    imported = import_problem(path)
+    assert imported.seed is None and "its forward uses Conv2d" in imported.no_seed
+    assert outputs_of(imported.target) == [("out0", "float32"), ("out1", "bool")]
+    assert any(note.startswith("out1 is bool computed from floating arithmetic")
+               for note in imported.notes)
+    assert "Outputs: out1 is bool computed" in imported.target.read_text()
+    assert checked(imported.target).splitlines()[-1].endswith(
+        "--session NAME --operator agent")
 
 
 def test_a_problem_without_a_seed_passes_check_for_the_agent(tmp_path: Path) -> None:

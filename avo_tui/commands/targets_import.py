@@ -12,8 +12,10 @@ from . import Subcommands, add_command
 
 EPILOG = """\
 It writes PROBLEM_target.py (PROBLEM_cuda_target.py with --kind cuda) and its seed beside the
-problem, then says what to run next. A problem it cannot import (forward returns a tuple or
-indices, no get_inputs()) is refused in one line, with exit status 1.
+problem, then says what to run next. A forward that returns several tensors gets an Output for
+each; an integer one (argmax's int64 indices) is declared with its dtype and compared exactly.
+A problem it cannot import (an integer input, no get_inputs()) is refused in one line, with
+exit status 1.
 
 examples:
   avo targets import examples/kernelbench/level1_softmax.py
@@ -38,6 +40,10 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     else:
         print(f"  --  no seed ({imported.no_seed}): the first step of an agent run writes "
               "version 0 (--operator agent)")
+    if len(imported.outputs) > 1 or any(d != "float32" for _, d in imported.outputs):
+        print("  outputs: " + ", ".join(
+            f"{name} ({dtype}{'' if dtype == 'float32' else ', compared exactly'})"
+            for name, dtype in imported.outputs))
     for note in imported.notes:
         print(f"  --  {note}")
     print(f"next: avo targets check {imported.target}")

@@ -12,7 +12,7 @@ partial sums, wider blocks, more threads) are the tuner's to try on the machine 
 from __future__ import annotations
 
 from . import line_body
-from .graph import Node
+from .graph import Node, is_index
 from .kernel_text import Kernel, Statements, c_name, elementwise_loop_body, seed_file
 from .plan import ElementwisePlan, Layout, LinePlan, MatmulPlan, Plan, by_pattern
 
@@ -29,12 +29,21 @@ def c_seed(kernel: Kernel, plan: Plan, about: list[str]) -> str:
                       lambda p: _line(kernel, p, about), lambda p: _matmul(kernel, p, about))
 
 
+def _includes(kernel: Kernel) -> str:
+    """INCLUDES, and the headers of the outputs' integer types (int64_t, bool)."""
+    extra = "".join(header for header, needed in (
+        ("#include <stdbool.h>\n", "bool" in kernel.output_dtypes),
+        ("#include <stdint.h>\n", any(d not in ("float32", "bool")
+                                      for d in kernel.output_dtypes))) if needed)
+    return INCLUDES + extra
+
+
 def _elementwise(kernel: Kernel, plan: ElementwisePlan, about: list[str]) -> str:
     numel = kernel.size(kernel.shapes[kernel.output])
     return seed_file(kernel, "the importer's elementwise seed.", [
         *about, "One loop over every element of the output (every tensor has its shape), the "
         "operations of the forward in float, in order; OpenMP threads (THREADS) share it.",
-    ], f"{INCLUDES}\n{THREADS}", "void", f"""\
+    ], f"{_includes(kernel)}\n{THREADS}", "void", f"""\
     const long numel = {numel};
 {PARALLEL}
     for (long idx = 0; idx < numel; ++idx) {{
@@ -44,10 +53,13 @@ def _elementwise(kernel: Kernel, plan: ElementwisePlan, about: list[str]) -> str
 
 def _line(kernel: Kernel, plan: LinePlan, about: list[str]) -> str:
     sizes = "\n".join(f"    {line}" for line in line_body.sizes(kernel, plan))
-    if line_body.contiguous(kernel, plan):
+    if line_body.lanes(kernel, plan):
         knobs = "#define LANES 4  // avo:knob 1 2 4 8 16\n#define BLOCK_INNER 1"
         walk = ("Each line is contiguous: a reduction's pass keeps LANES partial results, "
                 "independent chains the processor overlaps, combined at the line's end.")
+    elif line_body.contiguous(kernel, plan):
+        knobs = "#define BLOCK_INNER 1"
+        walk = "Each line is contiguous, and walked in order."
     else:
         knobs = "#define BLOCK_INNER 16  // avo:knob 1 4 16 64"
         walk = ("BLOCK_INNER neighbouring lines are walked together, so each pass reads whole "
@@ -56,9 +68,10 @@ def _line(kernel: Kernel, plan: LinePlan, about: list[str]) -> str:
         *about, f"The input {plan.source} is seen as [lines_outer, line_len, lines_inner]: the "
         f"forward works along {_dims(plan)} (line_len elements, lines_inner apart), "
         "independently for each of the lines_outer x lines_inner lines. Each reduction is "
-        "one pass over a line, accumulated in double; the last pass writes the output. "
-        f"{walk} OpenMP threads (THREADS) share the lines.",
-    ], f"{INCLUDES}\n{knobs}\n{THREADS}", "void", f"""\
+        f"one pass over a line, accumulated in double{_indices(plan)}; the last pass writes "
+        f"the output{'s' if len(kernel.outputs) > 1 else ''}. {walk} OpenMP threads "
+        "(THREADS) share the lines.",
+    ], f"{_includes(kernel)}\n{knobs}\n{THREADS}", "void", f"""\
 {sizes}
     const long blocks = (lines_inner + BLOCK_INNER - 1) / BLOCK_INNER;
 {PARALLEL}
@@ -67,6 +80,13 @@ def _line(kernel: Kernel, plan: LinePlan, about: list[str]) -> str:
         const int width = lines_inner - i0 < BLOCK_INNER ? (int)(lines_inner - i0) : BLOCK_INNER;
 {line_body.body(kernel, plan, "        ")}
     }}""")
+
+
+def _indices(plan: LinePlan) -> str:
+    if not any(is_index(n) for n in plan.graph.nodes):
+        return ""
+    return (" (an argmax or argmin keeps the best value and the index of its first "
+            "occurrence, a NaN before any number, as torch does)")
 
 
 def _dims(plan: LinePlan) -> str:
@@ -96,7 +116,7 @@ def epilogue(kernel: Kernel, plan: MatmulPlan, acc: str, indent: str) -> str:
         return None
 
     step = Statements(plan.graph, given, indent)
-    result = step.value(plan.graph.output)
+    result = step.value(plan.graph.outputs[0])
     step.add(f"{c_name(kernel.output)}[m * cols + nn] = {result};")
     return step.text()
 

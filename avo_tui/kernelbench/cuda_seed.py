@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from . import line_body
 from .c_seed import epilogue, matmul_sizes
-from .kernel_text import Kernel, elementwise_loop_body, seed_file
+from .kernel_text import CUDA_TYPES, Kernel, elementwise_loop_body, seed_file
 from .plan import ElementwisePlan, LinePlan, MatmulPlan, Plan, by_pattern
 
 PREFIX = 'extern "C" __global__ void'
 
 
 def cuda_seed(kernel: Kernel, plan: Plan, about: list[str]) -> str:
-    kernel = kernel.with_pointers("const float *__restrict__ ", "float *__restrict__ ")
+    kernel = kernel.with_pointers("const float *__restrict__ ", "{} *__restrict__ ",
+                                  dict(CUDA_TYPES))
     return by_pattern(plan, lambda p: _elementwise(kernel, p, about),
                       lambda p: _line(kernel, p, about), lambda p: _matmul(kernel, p, about))
 

@@ -2,9 +2,13 @@
 
 torch.fx traces the model (built on the meta device); each call is lowered to one of a few
 node kinds: a leaf (an input, a weight, a constant), an elementwise operation (elementwise.py),
-a reduction or a scan over some dimensions, or a matrix product. Composite calls are written
-out in those terms, as a kernel computes them: softmax is a max, an exp, a sum and a division;
-LayerNorm a mean, a variance and a scale. Every node knows its shape at the problem's sizes.
+a reduction (argmax and argmin among them: an index per line) or a scan over some dimensions,
+or a matrix product. Composite calls are written out in those terms, as a kernel computes
+them: softmax is a max, an exp, a sum and a division; log-sum-exp a max, a sum of exponentials,
+a log and an add; LayerNorm a mean, a variance and a scale. A node computed twice (the max of
+a softmax and of its log-sum-exp) is one node. Every node knows its shape at the problem's
+sizes. The graph's outputs are the forward's, in order (torch.max over a dim: its values, then
+its indices).
 
 A call outside that set (a convolution, a view, a gather) raises Unsupported, naming it: the
 importer then writes no seed, and the first agent step writes one.
@@ -25,6 +29,7 @@ from .problem_module import Instance
 
 Shape = tuple[int, ...]
 REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+ARG_REDUCTIONS = ("argmax", "argmin")  # an index per line (int64), not a value
 
 
 class Unsupported(Exception):
@@ -33,9 +38,10 @@ class Unsupported(Exception):
 
 @dataclass
 class Node:
-    """One operation: ``op`` is input, weight, const, an elementwise name, reduce, scan or
-    matmul; ``args`` the ids of its operands; ``attrs`` what else it needs (a leaf's name or
-    value, a reduction's kind and dims, a product's layout)."""
+    """One operation: ``op`` is input, weight, const, an elementwise name, reduce, scan,
+    squeeze (one value per line, its reduced dimensions dropped) or matmul; ``args`` the ids
+    of its operands; ``attrs`` what else it needs (a leaf's name or value, a reduction's kind
+    and dims, a product's layout)."""
 
     id: int
     op: str
@@ -47,10 +53,15 @@ class Node:
 @dataclass
 class Graph:
     nodes: list[Node]
-    output: int
+    outputs: tuple[int, ...]  # the node of each tensor the forward returns, in order
 
     def users(self, node: int) -> list[Node]:
         return [n for n in self.nodes if node in n.args]
+
+
+def is_index(node: Node) -> bool:
+    """An argmax's or argmin's node: its value is an index (int64), not a float."""
+    return node.op == "reduce" and node.attrs["kind"] in ARG_REDUCTIONS
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,8 @@ class _Pair:
 # the first: the input).
 SIGNATURES: dict[str, tuple[str, ...]] = {
     **{name: ("input", "dim", "keepdim") for name in ("sum", "mean", "amax", "amin", "prod",
-                                                      "max", "min")},
+                                                      "max", "min", "argmax", "argmin",
+                                                      "logsumexp")},
     **{name: ("input", "other") for name in BINARY},
     "softmax": ("input", "dim"), "log_softmax": ("input", "dim"),
     "cumsum": ("input", "dim"), "cumprod": ("input", "dim"),
@@ -84,7 +96,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "gelu": ("input", "approximate"), "leaky_relu": ("input", "negative_slope"),
     "elu": ("input", "alpha"), "hardtanh": ("input", "min_val", "max_val"),
     "softplus": ("input", "beta", "threshold"), "clamp": ("input", "min", "max"),
-    "getitem": ("input", "index"),
+    "getitem": ("input", "index"), "getattr": ("input", "name"),
     "norm": ("input", "p", "dim", "keepdim"),
 }
 ALIASES = {"truediv": "div", "true_divide": "div", "multiply": "mul", "subtract": "sub",
@@ -132,7 +144,13 @@ class _Lowering:
         self.placeholders = 0
 
     def add(self, op: str, args: Sequence[_Ref], shape: Shape, **attrs: Any) -> _Ref:
-        self.nodes.append(Node(len(self.nodes), op, tuple(a.id for a in args), shape, attrs))
+        """The node of ``op`` on ``args``: the one already there where it is computed already
+        (nodes are pure), else a new one."""
+        ids = tuple(a.id for a in args)
+        for node in self.nodes:
+            if (node.op, node.args, node.shape, node.attrs) == (op, ids, shape, attrs):
+                return _Ref(node.id)
+        self.nodes.append(Node(len(self.nodes), op, ids, shape, attrs))
         return _Ref(len(self.nodes) - 1)
 
     def shape(self, ref: _Ref) -> Shape:
@@ -144,10 +162,7 @@ class _Lowering:
             def value(arg: Any) -> Any:
                 return torch.fx.node.map_arg(arg, lambda n: env[n])
             if fx_node.op == "output":
-                result = value(fx_node.args[0])
-                if not isinstance(result, _Ref):
-                    raise Unsupported("its forward returns something other than one tensor")
-                return Graph(self.nodes, result.id)
+                return Graph(self.nodes, self.outputs(value(fx_node.args[0])))
             env[fx_node] = self._lower_node(fx_node, value)
         raise Unsupported("its forward has no output")
 
@@ -170,6 +185,31 @@ class _Lowering:
         if name.endswith("_") and not name.startswith("_"):  # in place (x.relu_()): the same
             name = name[:-1]
         return self.call(name, args, kwargs)
+
+    def outputs(self, result: Any) -> tuple[int, ...]:
+        """The node of each tensor the forward returns (torch.max's pair: its values and its
+        indices), each an index exactly where the problem's output is an integer tensor."""
+        items = result if isinstance(result, tuple | list) else (result,)
+        refs: list[_Ref] = []
+        for item in items:
+            if isinstance(item, _Pair):
+                refs += [self.getitem(item, 0), self.getitem(item, 1)]
+            elif isinstance(item, _Ref):
+                refs.append(item)
+            else:
+                raise Unsupported("its forward returns something other than tensors")
+        outputs = self.instance.outputs
+        if len(refs) != len(outputs):
+            raise Unsupported(f"its forward returns {len(outputs)} tensors, and its trace "
+                              f"{len(refs)}")
+        for position, (ref, tensor) in enumerate(zip(refs, outputs, strict=True)):
+            node = self.nodes[ref.id]
+            if is_index(node) != (not tensor.is_floating_point()):
+                which = "its output" if len(refs) == 1 else f"its output {position}"
+                raise Unsupported(f"{which} is {str(tensor.dtype).removeprefix('torch.')}, "
+                                  f"computed by {node.op} in a way the seed patterns do not "
+                                  "write (they write an argmax's or argmin's indices as int64)")
+        return tuple(ref.id for ref in refs)
 
     def weight(self, name: str) -> _Ref:
         tensor = self.instance.weights.get(name)
@@ -201,6 +241,11 @@ class _Lowering:
         bound = _bind(name, args, kwargs)
         if name == "getitem":
             return self.getitem(bound["input"], bound["index"])
+        if name == "getattr":  # torch.max(x, dim).values, .indices
+            field = {"values": 0, "indices": 1}.get(bound["name"])
+            if not isinstance(bound["input"], _Pair) or field is None:
+                raise Unsupported(f"its forward reads .{bound['name']} of a value")
+            return self.getitem(bound["input"], field)
         x = bound.get("input")
         if not isinstance(x, _Ref):
             raise Unsupported(f"its forward calls {name} on a non-tensor")
@@ -209,6 +254,13 @@ class _Lowering:
                                bound.get("other", bound.get("dim")))
         if name in REDUCTIONS or name in ("amax", "amin"):
             return self.reduce(name, x, bound.get("dim"), bool(bound.get("keepdim", False)))
+        if name in ARG_REDUCTIONS:
+            rank = len(self.shape(x))
+            dim = bound.get("dim")
+            return self._reduction(name, x, tuple(range(rank)) if dim is None else
+                                   _dims(dim, rank), bool(bound.get("keepdim", False)))
+        if name == "logsumexp":
+            return self.logsumexp(x, bound.get("dim"), bool(bound.get("keepdim", False)))
         if name == "norm":
             return self.norm(x, bound.get("p", "fro"), bound.get("dim"),
                              bool(bound.get("keepdim", False)))
@@ -273,9 +325,11 @@ class _Lowering:
         return self.add("reduce", (x,), out, kind=kind, dims=dims, keepdim=keepdim)
 
     def getitem(self, pair: Any, index: Any) -> _Ref:
-        if isinstance(pair, _Pair) and index == 0:
-            return self._reduction(pair.kind, pair.operand, pair.dims, pair.keepdim)
-        raise Unsupported("its forward takes an item of a result (indices, a slice)")
+        """torch.max's or torch.min's values (item 0) or indices (item 1)."""
+        if isinstance(pair, _Pair) and index in (0, 1):
+            kind = pair.kind if index == 0 else f"arg{pair.kind}"
+            return self._reduction(kind, pair.operand, pair.dims, pair.keepdim)
+        raise Unsupported("its forward takes an item of a result (a slice, an element)")
 
     def norm(self, x: _Ref, p: Any, dim: Any, keepdim: bool) -> _Ref:
         """The 2-norm (or Frobenius) as a kernel computes it: the square root of a sum of
@@ -296,6 +350,21 @@ class _Lowering:
         if log:
             return self.binary("sub", shifted, self.add("log", (total,), self.shape(total)))
         return self.binary("div", exps, total)
+
+    def logsumexp(self, x: _Ref, dim: Any, keepdim: bool) -> _Ref:
+        """log(sum(exp(x - max))) + max, as torch computes it (the max and the sum of
+        exponentials a softmax beside it computes too)."""
+        if dim is None:
+            raise Unsupported("its forward calls logsumexp without a dim")
+        dims = _dims(dim, len(self.shape(x)))
+        peak = self._reduction("max", x, dims, True)
+        exps = self.add("exp", (self.binary("sub", x, peak),), self.shape(x))
+        total = self._reduction("sum", exps, dims, True)
+        kept = self.binary("add", self.add("log", (total,), self.shape(total)), peak)
+        if keepdim:
+            return kept
+        shape = tuple(s for i, s in enumerate(self.shape(x)) if i not in dims)
+        return self.add("squeeze", (kept,), shape, dims=dims)
 
     def layer_norm(self, x: _Ref, normalized: Shape, weight: Any, bias: Any,
                    eps: float) -> _Ref:

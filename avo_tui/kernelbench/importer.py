@@ -18,24 +18,25 @@ from .c_seed import c_seed
 from .configs import Configs, choose_configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
-from .graph import Unsupported, trace
+from .graph import Graph, Unsupported, is_index, trace
 from .kernel_text import Kernel
 from .plan import Plan, plan_of
-from .problem_module import ImportRefused, KernelBenchProblem, Sizes
+from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem, Sizes
 from .shapes import Shapes, fit_shapes
 from .target_writer import TargetFile, Tensor, render
 from .value_rules import value_rules
 from .work import Work, work_of
 
 KINDS = ("cpu", "cuda")
+ORDINALS = {"0": "first", "1": "second", "2": "third", "3": "fourth"}  # of several outputs
 SUFFIX = {"cpu": ".c", "cuda": ".cu"}
-OUTPUT = "out"
 
 
 @dataclass(frozen=True)
 class Imported:
     """What was written: the target file, its seed (None: the first agent step writes it)
-    and the seed's pattern, or why there is none; notes the target file also states."""
+    and the seed's pattern, or why there is none; notes the target file also states; each
+    output's name and dtype, in order."""
 
     name: str
     target: Path
@@ -43,6 +44,7 @@ class Imported:
     pattern: str | None
     no_seed: str = ""
     notes: list[str] = field(default_factory=list)
+    outputs: tuple[tuple[str, str], ...] = (("out", "float32"),)
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
@@ -60,10 +62,13 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
     shapes = fit_shapes(problem)
     work = work_of(problem, shapes, _probes(shapes))
     plan: Plan | str
+    graph: Graph | None = None
     try:
-        plan = plan_of(trace(problem.base, problem.input_names))
+        graph = trace(problem.base, problem.input_names)
     except Unsupported as error:
         plan = str(error)
+    else:
+        plan = plan_of(graph)
     transcendentals = 0 if isinstance(plan, str) else sum(
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
@@ -71,9 +76,10 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
     small = _problem_sizes(shapes, (configs.edges or [configs.timed])[-1])
     problem.check_buffers_kept(small)
     names = _Names(problem, shapes)
+    exactness = _exactness(graph, names)
     entry = "avo_" + _identifier(path.stem).lower()
-    kernel = Kernel(entry, names.kernel_inputs, OUTPUT, tuple(shapes.dims), names.shapes,
-                    names.leaves)
+    kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
+                    tuple(shapes.dims), names.shapes, names.leaves)
     for written in (target_path, seed_path):
         if written.exists() and not overwrite:
             raise ImportRefused(f"{written} exists (--force writes over it)")
@@ -86,9 +92,31 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         seed, pattern, no_seed = seed_path, plan.kind, ""
     rules = value_rules(problem, small, _problem_sizes(shapes, configs.timed))
     text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
-                               names, entry, seed, pattern, no_seed, rules))
+                               names, entry, seed, pattern, no_seed, rules, exactness))
     target_path.write_text(text)
-    return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed, configs.notes)
+    return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
+                    configs.notes + exactness,
+                    tuple(zip(names.outputs, names.output_dtypes, strict=True)))
+
+
+def _exactness(graph: Graph | None, names: _Names) -> list[str]:
+    """A line for each integer output the forward computes from floating arithmetic (all but
+    an argmax or argmin of an input itself, as the trace shows): compared exactly, it can
+    differ from the float64 reference wherever float32 rounds a value across a tie or a
+    threshold (a comparison with 0 of a value within rounding of it)."""
+    notes = []
+    for position, (name, dtype) in enumerate(zip(names.outputs, names.output_dtypes,
+                                                 strict=True)):
+        node = None if graph is None else graph.nodes[graph.outputs[position]]
+        if dtype == "float32" or (graph is not None and node is not None and is_index(node)
+                                  and graph.nodes[node.args[0]].op in ("input", "weight")):
+            continue
+        notes.append(f"{name} is {dtype} computed from floating arithmetic and compared "
+                     "exactly: where float32 rounds a value across a tie or a threshold that "
+                     "float64 does not, an honest kernel fails; `avo targets check` shows "
+                     "whether the honest computation passes, and a hand edit can make it a "
+                     "float output")
+    return notes
 
 
 def _probes(shapes: Shapes) -> list[Sizes]:
@@ -104,18 +132,25 @@ def _problem_sizes(shapes: Shapes, config: Sizes) -> Sizes:
 
 class _Names:
     """Each tensor's name in the target (and the kernel): the forward's argument names, the
-    model's parameter and buffer names with '.' written '_', and ``out``; each distinct from
-    the others and from the dimensions."""
+    model's parameter and buffer names with '.' written '_', and the outputs' (``out``, or for
+    several the forward's names for them: problem_module.py), each distinct from the others
+    and from the dimensions; and each output's dtype in the target (float32, or the integer
+    dtype the forward returns, int64 for an argmax)."""
 
     def __init__(self, problem: KernelBenchProblem, shapes: Shapes) -> None:
         taken = set(shapes.dims)
         self.inputs = tuple(_unique(_identifier(n), taken) for n in problem.input_names)
         self.weights = {_unique(_identifier(n.replace(".", "_")), taken): n
                         for n in problem.base.weights}
-        self.output = _unique(OUTPUT, taken)
+        names = problem.output_names
+        self.outputs = (_unique(names[0], taken),) if len(names) == 1 else tuple(
+            _unique(_identifier(n) if n not in taken else f"out{i}", taken)
+            for i, n in enumerate(names))
+        self.output_dtypes = tuple(INTEGER_DTYPES.get(t.dtype, "float32")
+                                   for t in problem.base.outputs)
         self.kernel_inputs = (*self.inputs, *self.weights)
         self.shapes = {name: shape for name, shape in zip(
-            (*self.kernel_inputs, self.output), shapes.all(), strict=True)}
+            (*self.kernel_inputs, *self.outputs), shapes.all(), strict=True)}
         self.leaves = {("input", n): t for n, t in zip(problem.input_names, self.inputs,
                                                        strict=True)}
         self.leaves.update({("weight", n): t for t, n in self.weights.items()})
@@ -124,13 +159,18 @@ class _Names:
 def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchProblem,
                  shapes: Shapes, work: Work, configs: Configs, names: _Names, entry: str,
                  seed: Path | None, pattern: str | None, no_seed: str,
-                 rules: tuple[tuple[str | None, ...], dict[str, str | None]]) -> TargetFile:
+                 rules: tuple[tuple[str | None, ...], dict[str, str | None]],
+                 exactness: list[str]) -> TargetFile:
     input_rules, weight_rules = rules
     tensors = [Tensor(n, names.shapes[n], f"input {src}", r) for n, src, r in zip(
         names.inputs, problem.input_names, input_rules, strict=True)]
     tensors += [Tensor(n, names.shapes[n], f"weight {src}", weight_rules.get(src))
                 for n, src in names.weights.items()]
-    tensors.append(Tensor(names.output, names.shapes[names.output], "output"))
+    several = len(names.outputs) > 1
+    tensors += [Tensor(n, names.shapes[n], f"output {i}" if several else "output",
+                       dtype=None if dtype == "float32" else dtype)
+                for i, (n, dtype) in enumerate(zip(names.outputs, names.output_dtypes,
+                                                   strict=True))]
     device = "on the CPU (a C kernel)" if kind == "cpu" else "on a CUDA GPU"
     relative = Path(_relative(path, target_path.parent))
     origins = {dim: tuple(problem.origins[g] for g in globals_)
@@ -138,7 +178,8 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
     return TargetFile(
         problem=str(relative), name=_name(path.stem, kind),
         description=f"KernelBench {path.name}, float32, {device}",
-        about=_about(path, entry, tensors, shapes, work, configs, seed, pattern, no_seed),
+        about=_about(path, entry, tensors, shapes, work, configs, seed, pattern, no_seed,
+                     exactness),
         kind=kind, dtype="float32", entry=entry, dims=tuple(shapes.dims), globals_=origins,
         tensors=tuple(tensors), inputs=names.inputs, weights=names.weights,
         configs=(configs.timed,), edges=tuple(configs.edges), draw=configs.draw, work=work,
@@ -146,14 +187,21 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
 
 
 def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: Work,
-           configs: Configs, seed: Path | None, pattern: str | None, no_seed: str) -> list[str]:
+           configs: Configs, seed: Path | None, pattern: str | None, no_seed: str,
+           exactness: list[str]) -> list[str]:
     def shape(tensor: Tensor) -> str:
         return "[" + ", ".join(s.render(str) for s in tensor.shape) + "]"
 
+    def source(tensor: Tensor) -> str:
+        kind, _, which = tensor.source.partition(" ")
+        if kind != "output":
+            return f" ({tensor.source.replace('input ', 'the forward argument ')})"
+        value = f"returned {ORDINALS.get(which, 'at position ' + which)}" if which else ""
+        dtype = f"{tensor.dtype}, compared exactly" if tensor.dtype else ""
+        return f" ({', '.join(w for w in (value, dtype) if w)})" if value or dtype else ""
+
     parameters = ", ".join([t.name for t in tensors] + list(shapes.dims))
-    described = "; ".join(f"{t.name} {shape(t)}" + ("" if t.source == "output" else
-                          f" ({t.source.replace('input ', 'the forward argument ')})")
-                          for t in tensors)
+    described = "; ".join(f"{t.name} {shape(t)}{source(t)}" for t in tensors)
     paragraphs = [
         f"Imported from the KernelBench problem {path.name} (beside this file) by `avo "
         f"targets import` on {datetime.date.today().isoformat()}. The reference is its "
@@ -167,10 +215,12 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
     ]
     if configs.notes:
         paragraphs.append("Configurations: " + "; ".join(configs.notes) + ".")
+    if exactness:
+        paragraphs.append("Outputs: " + "; ".join(exactness) + ".")
     paragraphs.append("Work: " + ("FLOPs of the matrix work (2 x each output element x "
                                   "the length of its sum), scored in GFLOP/s on the CPU"
                                   if work.kind == "flops" else
-                                  "the bytes every input and the output move once, "
+                                  "the bytes every input and output move once, "
                                   "scored in GB/s") + (f" ({work.note})" if work.note else "")
                       + ".")
     if seed is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .elementwise import expression, literal
 from .graph import Graph, Node
@@ -31,28 +31,42 @@ SEED_LOCALS = frozenset({
     "base", "rbase", "j", "b", "idx", "numel", "rows", "cols", "depth", "m", "nn", "k",
     "n0", "c", "acc", "part", "l", "a_row", "w_row", "b_row", "row", "col", "tile_a",
     "tile_b", "k0", "kk", "line", "panel", "p0", "p1", "threads", "a", "n1", "tx", "ty",
+    "val",
 })
 TAKEN = C_KEYWORDS | SEED_LOCALS
+# An output's element type in a C kernel and a CUDA one, by its dtype (docs/targets.md,
+# integer and bool tensors: NVRTC may have no <stdint.h>).
+C_TYPES = {"float32": "float", "int64": "int64_t", "int32": "int32_t", "int8": "int8_t",
+           "uint8": "uint8_t", "bool": "bool"}
+CUDA_TYPES = {"float32": "float", "int64": "long long", "int32": "int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool"}
 
 
 @dataclass(frozen=True)
 class Kernel:
     """The entry point a seed defines: its name, its tensor parameters in order (the inputs,
-    then the output), its int parameters (the dimensions), every tensor's shape, and which
-    parameter each leaf of the graph is (``("input", "x")`` or ``("weight", "gemm.weight")``
-    to the target's name for it)."""
+    then the outputs, each with its dtype), its int parameters (the dimensions), every
+    tensor's shape, and which parameter each leaf of the graph is (``("input", "x")`` or
+    ``("weight", "gemm.weight")`` to the target's name for it)."""
 
     entry: str
     inputs: tuple[str, ...]
-    output: str
+    outputs: tuple[str, ...]
+    output_dtypes: tuple[str, ...]  # float32, int64 ...
     dims: tuple[str, ...]
     shapes: dict[str, tuple[SizeExpr, ...]]
     leaves: dict[tuple[str, str], str]
     const: str = "const float *"  # an input's type, before its name
-    pointer: str = "float *"  # the output's
+    pointer: str = "{} *"  # an output's, {} its element type
+    types: dict[str, str] = field(default_factory=lambda: dict(C_TYPES))
 
-    def with_pointers(self, const: str, pointer: str) -> Kernel:
-        return replace(self, const=const, pointer=pointer)
+    def with_pointers(self, const: str, pointer: str, types: dict[str, str]) -> Kernel:
+        return replace(self, const=const, pointer=pointer, types=types)
+
+    @property
+    def output(self) -> str:
+        """The first output (the one of a single-output kernel)."""
+        return self.outputs[0]
 
     def param(self, node: Node) -> str:
         """The kernel's name for the tensor a leaf node reads."""
@@ -73,7 +87,8 @@ class Kernel:
         """``prefix`` (the return type and qualifiers), the entry point and its parameters,
         wrapped to WIDTH."""
         tensors = [f"{self.const}{c_name(name)}" for name in self.inputs]
-        tensors.append(f"{self.pointer}{c_name(self.output)}")
+        tensors += [f"{self.pointer.format(self.types[dtype])}{c_name(name)}"
+                    for name, dtype in zip(self.outputs, self.output_dtypes, strict=True)]
         parameters = ", ".join(tensors + [f"int {c_name(dim)}" for dim in self.dims])
         opening = f"{prefix} {self.entry}("
         lines = textwrap.wrap(parameters + ")", WIDTH - 4, break_on_hyphens=False)
@@ -83,7 +98,7 @@ class Kernel:
 
 
 def c_name(name: str) -> str:
-    numbered = name[:1] in "trs" and name[1:].isdigit()  # a statement's or accumulator's
+    numbered = name[:1] in "trsv" and name[1:].isdigit()  # a statement's or accumulator's
     return f"{name}_" if name in TAKEN or numbered else name
 
 
@@ -107,6 +122,8 @@ class Statements:
             text = given
         elif node.op == "const":
             text = literal(float(node.attrs["value"]))
+        elif node.op == "squeeze":  # one value per line, its dimensions dropped: the same
+            text = self.value(node.args[0])
         else:
             operands = tuple(self.value(arg) for arg in node.args)
             attrs = {k: float(v) for k, v in node.attrs.items()
@@ -136,11 +153,12 @@ def seed_file(kernel: Kernel, title: str, paragraphs: list[str], preamble: str,
 
 
 def elementwise_loop_body(kernel: Kernel, graph: Graph, indent: str) -> str:
-    """The statements for element ``idx`` of every tensor, and the output's store."""
+    """The statements for element ``idx`` of every tensor, and each output's store."""
     def given(node: Node) -> str | None:
         return f"{kernel.param(node)}[idx]" if node.op in ("input", "weight") else None
 
     step = Statements(graph, given, indent)
-    result = step.value(graph.output)
-    step.add(f"{c_name(kernel.output)}[idx] = {result};")
+    for name, node in zip(kernel.outputs, graph.outputs, strict=True):
+        result = step.value(node)
+        step.add(f"{c_name(name)}[idx] = {result};")
     return step.text()

@@ -1,15 +1,16 @@
 """Which plain seed a problem's graph (graph.py) can have, if any: three patterns.
 
 - **elementwise**: every operation is elementwise on tensors of the output's shape (and
-  constants): one loop over the elements.
+  constants): one loop over the elements, writing each output (all of that shape).
 - **line**: reductions and scans over one contiguous range of dimensions of an input (a
-  softmax, a norm, a sum, a cumulative sum): the input seen as [outer, n, inner], each of its
-  outer x inner lines of n elements read by passes (one per reduction, then one that writes),
-  with elementwise operations before and after, and weights laid along the line (LayerNorm's
-  scale). The output is the input's shape, or one value per line.
+  softmax, a norm, a sum, an argmax, a cumulative sum): the input seen as [outer, n, inner],
+  each of its outer x inner lines of n elements read by passes (one per reduction, then one
+  that writes), with elementwise operations before and after, and weights laid along the
+  line (LayerNorm's scale). Each output is the input's shape, or one value per line (an
+  argmax's index among them, written as it is: nothing computes on an index).
 - **matmul**: one matrix product of two leaves, [M, K] by [K, N] (torch.matmul) or by [N, K]
   (a Linear layer's weight), then elementwise operations on its result with column vectors
-  (a bias), tensors of the output's shape (a residual) and constants.
+  (a bias), tensors of the output's shape (a residual) and constants; one output.
 
 Anything else gets no seed, and the reason says what was met.
 """
@@ -22,7 +23,7 @@ from enum import Enum
 from typing import TypeVar
 
 from .elementwise import is_elementwise
-from .graph import Graph, Node
+from .graph import Graph, Node, is_index
 
 LEAVES = ("input", "weight")
 
@@ -55,9 +56,10 @@ class LinePlan:
     layouts: dict[int, Layout]
     kind: str = "line"
 
-    @property
-    def reduced_output(self) -> bool:
-        return self.layouts[self.graph.output] in (Layout.KEPT, Layout.SQUEEZED)
+    def reduced(self, output: int) -> bool:
+        """Whether the output node ``output`` is one value per line (else it is the input's
+        shape)."""
+        return self.layouts[output] in (Layout.KEPT, Layout.SQUEEZED)
 
 
 @dataclass(frozen=True)
@@ -97,19 +99,24 @@ def by_pattern(plan: Plan, elementwise: Callable[[ElementwisePlan], T],
 def plan_of(graph: Graph) -> Plan | str:
     """The plan for ``graph``, or why none fits (to finish "no seed: ...")."""
     ops = {n.op for n in graph.nodes} - {"input", "weight", "const"}
+    if any(is_index(n) and graph.users(n.id) for n in graph.nodes):
+        return "its forward computes with the indices an argmax or argmin gives (the seed " \
+               "writes them as they are)"
     if "matmul" in ops:
         return _matmul(graph)
     if ops & {"reduce", "scan"}:
         return _line(graph)
-    out = graph.nodes[graph.output]
-    if out.op in LEAVES or not out.shape:
+    outs = [graph.nodes[o] for o in graph.outputs]
+    if any(out.op in LEAVES or not out.shape for out in outs):
         return "its forward computes nothing elementwise (it returns an input, or a scalar)"
-    if all(n.shape == out.shape or n.op == "const" for n in graph.nodes):
+    if all(n.shape == outs[0].shape or n.op == "const" for n in graph.nodes):
         return ElementwisePlan(graph)
     return "its elementwise operations broadcast tensors of different shapes"
 
 
 def _matmul(graph: Graph) -> MatmulPlan | str:
+    if len(graph.outputs) != 1:
+        return "its forward returns several tensors, and the matmul seed writes one"
     products = [n for n in graph.nodes if n.op == "matmul"]
     if len(products) != 1:
         return "its forward has more than one matrix product"
@@ -128,7 +135,7 @@ def _matmul(graph: Graph) -> MatmulPlan | str:
         return None
 
     def combine(node: Node, layouts: list[Layout]) -> Layout | None:
-        if node.op in ("reduce", "scan"):
+        if node.op in ("reduce", "scan", "squeeze"):
             return None
         layout = Layout.FULL if Layout.FULL in layouts else (
             Layout.COLUMN if Layout.COLUMN in layouts else Layout.SCALAR)
@@ -138,7 +145,7 @@ def _matmul(graph: Graph) -> MatmulPlan | str:
         i: Layout.FULL for i in product.args})
     if isinstance(layouts, str):
         return layouts
-    if graph.nodes[graph.output].shape != product.shape:
+    if graph.nodes[graph.outputs[0]].shape != product.shape:
         return "its output is not the matrix product's shape"
     return MatmulPlan(graph, product, layouts)
 
@@ -169,6 +176,9 @@ def _line(graph: Graph) -> LinePlan | str:
             return Layout.KEPT if node.attrs["keepdim"] else Layout.SQUEEZED
         if node.op == "scan":
             return Layout.FULL if layouts == [Layout.FULL] else None
+        if node.op == "squeeze":
+            return Layout.SQUEEZED if layouts == [Layout.KEPT] and node.shape == squeezed \
+                else None
         kinds = set(layouts) - {Layout.SCALAR}
         if Layout.SQUEEZED in kinds:
             layout = Layout.SQUEEZED if kinds == {Layout.SQUEEZED} else None
@@ -184,13 +194,14 @@ def _line(graph: Graph) -> LinePlan | str:
     layouts = _layouts(graph, leaf, combine, {})
     if isinstance(layouts, str):
         return layouts
-    if layouts[graph.output] not in (Layout.FULL, Layout.KEPT, Layout.SQUEEZED):
+    if any(layouts[o] not in (Layout.FULL, Layout.KEPT, Layout.SQUEEZED)
+           for o in graph.outputs):
         return "its output is not laid out as its input or one value per line"
     sources = [n for n in graph.nodes if n.op == "input" and layouts[n.id] == Layout.FULL]
     if not sources:
         return "no input has the shape its reductions run over"
     scans = {n.id for n in axis_nodes if n.op == "scan"}
-    if scans and (layouts[graph.output] != Layout.FULL or any(
+    if scans and (any(layouts[o] != Layout.FULL for o in graph.outputs) or any(
             _depends(graph, n.args[0], scans) for n in axis_nodes if n.op == "reduce")):
         return "a reduction depends on a scan (the seed's scan runs in its last pass)"
     return LinePlan(graph, str(sources[0].attrs["name"]), start, stop, layouts)
@@ -211,7 +222,7 @@ def _layouts(graph: Graph, leaf: Callable[[Node], Layout | None],
             if layout is None:
                 return f"its {node.attrs['name']} {list(node.shape)} is laid out in a way the " \
                        "seed patterns do not index"
-        elif is_elementwise(node.op) or node.op in ("reduce", "scan"):
+        elif is_elementwise(node.op) or node.op in ("reduce", "scan", "squeeze"):
             layout = combine(node, [layouts[i] for i in node.args])
         else:
             return f"its forward computes {node.op}, which the seed patterns do not"

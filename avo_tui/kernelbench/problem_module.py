@@ -13,10 +13,12 @@ Every way a problem cannot become a target is an ImportRefused, in one line.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
 import sys
+import textwrap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,10 @@ import torch
 
 Sizes = dict[str, int]  # a size global's value by dimension name (a tuple's entries: name_0 ...)
 Origin = tuple[str, int | None]  # a dimension's global, and its index where that is a tuple
+# The integer and bool dtypes a target file declares (an output of one is compared exactly),
+# by their names there; a floating output is the target's float32.
+INTEGER_DTYPES = {torch.int8: "int8", torch.int32: "int32", torch.int64: "int64",
+                  torch.uint8: "uint8", torch.bool: "bool"}
 
 
 class ImportRefused(ValueError):
@@ -40,12 +46,14 @@ class ProbeFailed(Exception):
 @dataclass(frozen=True)
 class Instance:
     """The problem at one set of sizes, on the meta device: its inputs, its model's floating
-    parameters and buffers (by their names in the model) and its forward's output."""
+    parameters and buffers (by their names in the model) and its forward's outputs (one
+    tensor, or each of the tuple it returns, in order)."""
 
     model: torch.nn.Module
     inputs: tuple[torch.Tensor, ...]
     weights: dict[str, torch.Tensor]
-    output: torch.Tensor
+    outputs: tuple[torch.Tensor, ...]
+    fields: tuple[str, ...] = ()  # the outputs' names where the forward returns a named tuple
 
 
 class KernelBenchProblem:
@@ -61,6 +69,7 @@ class KernelBenchProblem:
         self.sizes, self.origins = _size_globals(self.module)
         self.base = self.instantiate(self.sizes, refuse=True)
         self.input_names = self._input_names()
+        self.output_names = self._output_names()
 
     def instantiate(self, sizes: Mapping[str, int], refuse: bool = False) -> Instance:
         """The problem with its size globals set to ``sizes``. ProbeFailed where it does not
@@ -77,7 +86,11 @@ class KernelBenchProblem:
                                     f"(shapes only): {type(error).__name__}: "
                                     f"{_first_line(error)}") from None
             raise ProbeFailed(str(error)) from None
-        instance = Instance(model, tuple(inputs), _floating_weights(model), output)
+        # torch.max's (values, indices), a namedtuple's fields
+        fields = getattr(type(output), "__match_args__", None) or getattr(
+            type(output), "_fields", None) or ()
+        instance = Instance(model, tuple(inputs), _floating_weights(model),
+                            _outputs(output, self.path.name), tuple(fields))
         _check(instance, self.path.name)
         return instance
 
@@ -124,6 +137,19 @@ class KernelBenchProblem:
         if len(names) < count:
             return tuple(f"input{i}" for i in range(count))
         return tuple(names)
+
+    def _output_names(self) -> tuple[str, ...]:
+        """Each output's name: ``out`` for one; for several, the fields of the named tuple the
+        forward returns (torch.max's values and indices), or the names its one ``return a, b``
+        gives them, else out0, out1 ..."""
+        count = len(self.base.outputs)
+        if count == 1:
+            return ("out",)
+        for names in (self.base.fields, _returned_names(self.module.Model.forward)):
+            if names and len(names) == count and len(set(names)) == count and all(
+                    isinstance(n, str) and n.isidentifier() for n in names):
+                return tuple(names)
+        return tuple(f"out{i}" for i in range(count))
 
 
 def _load(path: Path) -> Any:
@@ -184,6 +210,36 @@ def globals_of(sizes: Mapping[str, int], origins: Mapping[str, Origin]) -> dict[
     return values
 
 
+def _outputs(output: Any, file: str) -> tuple[torch.Tensor, ...]:
+    """The forward's result as its tensors, in order (a tuple or list of them, or one)."""
+    if isinstance(output, torch.Tensor):
+        return (output,)
+    if not isinstance(output, tuple | list):
+        raise ImportRefused(f"{file}: forward returns a {type(output).__name__}, not a tensor")
+    if not output:
+        raise ImportRefused(f"{file}: forward returns an empty {type(output).__name__}")
+    for position, value in enumerate(output):
+        if not isinstance(value, torch.Tensor):
+            kind = type(value).__name__
+            raise ImportRefused(f"{file}: forward returns {len(output)} values, and the one at "
+                                f"position {position} is {'an' if kind[0] in 'aeiou' else 'a'} "
+                                f"{kind}, not a tensor: a target's outputs are tensors")
+    return tuple(output)
+
+
+def _returned_names(forward: Any) -> tuple[str, ...] | None:
+    """The names of ``return a, b`` where it is the forward's one return statement."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(forward)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    returns = [node for node in ast.walk(tree) if isinstance(node, ast.Return)]
+    if len(returns) != 1 or not isinstance(returns[0].value, ast.Tuple):
+        return None
+    names = [e.id for e in returns[0].value.elts if isinstance(e, ast.Name)]
+    return tuple(names) if len(names) == len(returns[0].value.elts) else None
+
+
 def _floating_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The model's floating parameters and buffers by name (an integer buffer, a batch count,
     stays the model's own)."""
@@ -194,19 +250,13 @@ def _floating_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _check(instance: Instance, file: str) -> None:
     """Refuse what a target cannot say yet, each in one line."""
-    output = instance.output
-    if isinstance(output, tuple | list):
-        raise ImportRefused(f"{file}: forward returns {len(output)} values (a "
-                            f"{type(output).__name__}); the importer writes one output yet: "
-                            "declare an Output for each in the target file by hand "
-                            "(docs/targets.md, several outputs)")
-    if not isinstance(output, torch.Tensor):
-        raise ImportRefused(f"{file}: forward returns a {type(output).__name__}, not a tensor")
-    if not output.is_floating_point():
-        raise ImportRefused(f"{file}: forward returns {_dtype(output)} values (indices, as "
-                            "argmax gives); the importer writes floating outputs yet: declare "
-                            "the Output's integer dtype in the target file by hand "
-                            "(docs/targets.md, integer and bool tensors)")
+    for position, output in enumerate(instance.outputs):
+        if not output.is_floating_point() and output.dtype not in INTEGER_DTYPES:
+            which = "" if len(instance.outputs) == 1 else f" (output {position})"
+            raise ImportRefused(f"{file}: forward returns {_dtype(output)} values{which}, a "
+                                "dtype a target file has no type for: its outputs are float32, "
+                                f"or {', '.join(INTEGER_DTYPES.values())} (docs/targets.md, "
+                                "integer and bool tensors)")
     if not instance.inputs:
         raise ImportRefused(f"{file}: get_inputs() returns no tensor")
     for position, value in enumerate(instance.inputs):

@@ -40,16 +40,16 @@ class Shapes:
     tied: dict[str, tuple[str, ...]]
     inputs: tuple[Shape, ...]
     weights: dict[str, Shape]
-    output: Shape
+    outputs: tuple[Shape, ...]  # one per tensor the forward returns, in order
     literal: bool = field(default=False)
 
     def all(self) -> tuple[Shape, ...]:
-        return (*self.inputs, *self.weights.values(), self.output)
+        return (*self.inputs, *self.weights.values(), *self.outputs)
 
 
 def tensor_shapes(instance: Instance) -> ShapeSet:
-    """Every tensor of ``instance`` in a fixed order: inputs, weights, the output."""
-    tensors = (*instance.inputs, *instance.weights.values(), instance.output)
+    """Every tensor of ``instance`` in a fixed order: inputs, weights, the outputs."""
+    tensors = (*instance.inputs, *instance.weights.values(), *instance.outputs)
     return tuple(tuple(t.shape) for t in tensors)
 
 
@@ -86,15 +86,15 @@ def fit_shapes(problem: KernelBenchProblem) -> Shapes:
 
 
 def _grouped(fits: list[Shape], base: Instance) -> tuple[tuple[Shape, ...], dict[str, Shape],
-                                                        Shape]:
+                                                        tuple[Shape, ...]]:
     count = len(base.inputs)
     names = list(base.weights)
     weights = {name: fits[count + i] for i, name in enumerate(names)}
-    return tuple(fits[:count]), weights, fits[-1]
+    return tuple(fits[:count]), weights, tuple(fits[count + len(names):])
 
 
 def _literal(base: Instance, fixed: dict[str, str],
-             shapes: tuple[tuple[Shape, ...], dict[str, Shape], Shape]) -> Shapes:
+             shapes: tuple[tuple[Shape, ...], dict[str, Shape], tuple[Shape, ...]]) -> Shapes:
     """No size global: the first input's sizes named d0, d1 ..., fixed at their values."""
     first = tuple(base.inputs[0].shape)
     dims = {f"d{i}": size for i, size in enumerate(first)}

@@ -28,8 +28,9 @@ class Tensor:
 
     name: str
     shape: tuple[SizeExpr, ...]
-    source: str  # "input x", "weight gemm.weight", "output"
+    source: str  # "input x", "weight gemm.weight", "output" (of several: "output 0" ...)
     values: str | None = None
+    dtype: str | None = None  # an output's own (int64 for an argmax's indices); None: float32
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class TargetFile:
     entry: str
     dims: tuple[str, ...]
     globals_: dict[str, tuple[Origin, ...]]  # the problem globals each dimension sets
-    tensors: tuple[Tensor, ...]  # inputs, then the output
+    tensors: tuple[Tensor, ...]  # inputs, then the outputs
     inputs: tuple[str, ...]  # the forward's arguments, by their names in the target
     weights: dict[str, str]  # target name -> the model's name of a parameter or buffer
     configs: tuple[dict[str, int], ...]
@@ -107,6 +108,7 @@ def _dict_text(mapping: dict[str, tuple[Origin, ...]]) -> str:
 
 def _model_part(target: TargetFile) -> str:
     dtype = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}[target.dtype]
+    what = "output." if len(_outputs(target)) == 1 else "outputs."
     return f'''
 
 def problem() -> Any:
@@ -140,7 +142,7 @@ def model(c: dict[str, Any], dtype: Any) -> Any:
             for name, value in values.items():
                 setattr(module, name, tuple(value) if isinstance(value, list) else value)
             torch.manual_seed(0)
-            built = module.Model(*module.get_init_inputs()).to(dtype)
+            built = module.Model(*getattr(module, "get_init_inputs", list)()).to(dtype)
         finally:
             for name, value in saved.items():
                 setattr(module, name, value)
@@ -151,14 +153,14 @@ def model(c: dict[str, Any], dtype: Any) -> Any:
 
 
 def forward(dtype: Any, tensors: dict[str, Any]) -> Any:
-    """Model.forward on the kernel's inputs, its weights among them, shaped as the output."""
+    """Model.forward on the kernel's inputs, its weights among them, shaped as the {what}"""
     import torch
 
     c = {{dim: tensors[dim] for dim in DIMS}}
     weights = {{name: tensors[kernel_name] for kernel_name, name in WEIGHTS.items()}}
     args = tuple(tensors[name] for name in INPUTS)
     out = torch.func.functional_call(model(c, dtype), weights, args)
-    return out.reshape({_output(target).name}_shape(c))
+{_reshaped(target)}
 
 
 def reference(**tensors: Any) -> Any:
@@ -177,8 +179,17 @@ def honest(**tensors: Any) -> Any:
 '''
 
 
-def _output(target: TargetFile) -> Tensor:
-    return next(t for t in target.tensors if t.source == "output")
+def _outputs(target: TargetFile) -> list[Tensor]:
+    return [t for t in target.tensors if t.source.startswith("output")]
+
+
+def _reshaped(target: TargetFile) -> str:
+    outputs = _outputs(target)
+    if len(outputs) == 1:
+        return f"    return out.reshape({outputs[0].name}_shape(c))"
+    shapes = ", ".join(f"{t.name}_shape" for t in outputs)
+    return (f"    return tuple(value.reshape(shape(c)) for value, shape in zip(\n"
+            f"        out, ({shapes}), strict=True))")
 
 
 def _python(size: SizeExpr) -> str:
@@ -202,13 +213,15 @@ def _role(tensor: Tensor) -> str:
     kind, _, name = tensor.source.partition(" ")
     return {"input": f"The forward's argument {name}.",
             "weight": f"The model's {name}.",
-            "output": "What the forward returns."}[kind]
+            "output": f"What the forward returns (its value {name})." if name else
+                      "What the forward returns."}[kind]
 
 
 def _work(target: TargetFile) -> str:
     work = target.work
-    output = _output(target).name
-    inputs = [t.name for t in target.tensors if t.source != "output"]
+    outputs = _outputs(target)
+    output = outputs[work.output].name
+    inputs = [t.name for t in target.tensors if t not in outputs]
     if work.kind == "flops":
         return f'''
 
@@ -218,16 +231,44 @@ def work(c: dict[str, Any]) -> float:
     return 2.0 * math.prod({output}_shape(c)) * math.prod(
         {inputs[work.tensor]}_shape(c)[{work.start}:])
 '''
-    every = "\n        + ".join(f"math.prod({name}_shape(c))" for name in [*inputs, output])
-    return f'''
+    every = "\n        + ".join(f"math.prod({name}_shape(c))" for name in inputs)
+    if all(size == work.element_bytes for size in work.output_bytes):
+        every += "".join(f"\n        + math.prod({t.name}_shape(c))" for t in outputs)
+        return f'''
 
 def work(c: dict[str, Any]) -> float:
-    """Bytes: every input read once and the output written once, {work.element_bytes} bytes
-    each."""
+    """{_doc(f"Bytes: every input read once and {_each(outputs)} written once, "
+             f"{work.element_bytes} bytes each.")}"""
     return {work.element_bytes}.0 * (
         {every}
     )
 '''
+    written = "".join(f"\n        {'+ ' if i else ''}{size}.0 * math.prod({t.name}_shape(c))"
+                      f"  # {t.dtype or 'float32'}"
+                      for i, (size, t) in enumerate(zip(work.output_bytes, outputs,
+                                                        strict=True)))
+    return f'''
+
+def work(c: dict[str, Any]) -> float:
+    """{_doc(f"Bytes: every input read once, {work.element_bytes} bytes each, and "
+             f"{_each(outputs)} written once, at its dtype's width (8 bytes an int64).")}"""
+    read = {work.element_bytes}.0 * (
+        {every}
+    )
+    written = ({written}
+    )
+    return read + written
+'''
+
+
+def _doc(text: str) -> str:
+    """``text`` wrapped as a function's docstring (its first line after the quotes)."""
+    return textwrap.fill(text, WIDTH - 4, initial_indent="   ", subsequent_indent="    ",
+                         break_on_hyphens=False).removeprefix("   ")
+
+
+def _each(outputs: list[Tensor]) -> str:
+    return "the output" if len(outputs) == 1 else "every output"
 
 
 def _draw(target: TargetFile) -> str:
@@ -259,9 +300,12 @@ def _config(config: dict[str, int], dims: tuple[str, ...]) -> str:
 def _target(target: TargetFile) -> str:
     parameters = []
     for tensor in target.tensors:
-        kind = "Output" if tensor.source == "output" else "Input"
+        kind = "Output" if tensor.source.startswith("output") else "Input"
         values = f", values={tensor.values}" if tensor.values else ""
-        parameters.append(f'        {kind}("{tensor.name}", {tensor.name}_shape{values}),')
+        dtype = f", dtype={tensor.dtype!r}" if tensor.dtype else ""
+        exact = "  # compared exactly" if tensor.dtype and kind == "Output" else ""
+        parameters.append(f'        {kind}("{tensor.name}", {tensor.name}_shape{dtype}'
+                          f'{values}),{exact}')
     parameters += [f'        Int("{dim}"),' for dim in target.dims]
     work = "flops" if target.work.kind == "flops" else "bytes"
     seed = "None" if target.seed is None else repr(target.seed)

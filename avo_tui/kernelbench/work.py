@@ -6,8 +6,9 @@ product, a convolution). Where it does, the FLOPs are written as 2 x the output'
 the trailing sizes of one of its tensors (a product's K, a convolution weight's
 in_channels x kernel), the first such formula the counter agrees with at the problem's sizes
 and two others; the score is then GFLOP/s (TFLOP/s on a GPU) and the epilogue is not
-counted. Otherwise the problem is memory-bound: the bytes of every input read once and the
-output written once, scored in GB/s.
+counted. Otherwise the problem is memory-bound: the bytes of every input read once and every
+output written once (an integer output at its own width: an int64 index is 8 bytes), scored
+in GB/s.
 """
 
 from __future__ import annotations
@@ -27,41 +28,50 @@ FLOAT32_BYTES = 4
 
 @dataclass(frozen=True)
 class Work:
-    """``flops``: 2 * numel(output) * prod(shape of ``tensor`` from axis ``start`` on);
-    ``bytes``: every input's and the output's elements, ``element_bytes`` each. ``tensor``
-    is an index into Shapes.inputs + Shapes.weights; ``note`` says why where FLOPs were
-    counted but no formula fitted."""
+    """``flops``: 2 * numel(outputs[``output``]) * prod(shape of ``tensor`` from axis
+    ``start`` on); ``bytes``: every input's elements, ``element_bytes`` each, and every
+    output's, ``output_bytes`` each (an int64 index 8, a bool 1). ``tensor`` is an index
+    into Shapes.inputs + Shapes.weights; ``note`` says why where FLOPs were counted but no
+    formula fitted."""
 
     kind: str  # "flops" or "bytes"
     tensor: int = -1
     start: int = 0
     element_bytes: int = FLOAT32_BYTES
     note: str = ""
+    output: int = 0
+    output_bytes: tuple[int, ...] = (FLOAT32_BYTES,)
 
     def at(self, shapes: Shapes, sizes: Mapping[str, int]) -> float:
         """The work at ``sizes`` (every dimension)."""
-        output = _numel(shapes.output, sizes)
         tensors = (*shapes.inputs, *shapes.weights.values())
         if self.kind == "flops":
-            return 2.0 * output * _numel(tensors[self.tensor][self.start:], sizes)
-        return float(self.element_bytes * (sum(_numel(t, sizes) for t in tensors) + output))
+            return 2.0 * _numel(shapes.outputs[self.output], sizes) * _numel(
+                tensors[self.tensor][self.start:], sizes)
+        return float(self.element_bytes * sum(_numel(t, sizes) for t in tensors) + sum(
+            size * _numel(t, sizes) for size, t in zip(self.output_bytes, shapes.outputs,
+                                                       strict=True)))
 
 
 def work_of(problem: KernelBenchProblem, shapes: Shapes, probes: Sequence[Mapping[str, int]],
             element_bytes: int = FLOAT32_BYTES) -> Work:
     """The problem's work formula; ``probes`` are sizes besides its own (every dimension)
     where a FLOP formula must agree with the counter too."""
+    outputs = tuple(element_bytes if t.is_floating_point() else t.element_size()
+                    for t in problem.base.outputs)
     counted = [(sizes, _flops_at(problem, sizes)) for sizes in (shapes.dims, *probes)]
     if not counted[0][1]:
-        return Work("bytes", element_bytes=element_bytes)
+        return Work("bytes", element_bytes=element_bytes, output_bytes=outputs)
     tensors = (*shapes.inputs, *shapes.weights.values())
-    for index, tensor in enumerate(tensors):
-        for start in range(len(tensor)):
-            work = Work("flops", index, start, element_bytes)
-            if all(flops is None or work.at(shapes, sizes) == flops
-                   for sizes, flops in counted):
-                return work
-    return Work("bytes", element_bytes=element_bytes,
+    for output in range(len(shapes.outputs)):
+        for index, tensor in enumerate(tensors):
+            for start in range(len(tensor)):
+                work = Work("flops", index, start, element_bytes, output=output,
+                            output_bytes=outputs)
+                if all(flops is None or work.at(shapes, sizes) == flops
+                       for sizes, flops in counted):
+                    return work
+    return Work("bytes", element_bytes=element_bytes, output_bytes=outputs,
                 note=f"torch counts {counted[0][1]:.3g} FLOPs a launch, in no form the importer "
                      "writes (2 x the output's elements x a tensor's trailing sizes): scored "
                      "by the bytes it moves")
