@@ -9,11 +9,12 @@ as `avo export --check DIR --rounds N` checks it, in a fresh process that import
 from DIR: correct against the float64 reference on the grid, the edge shapes, drawn shapes and
 hostile input cases; the same output through torch.compile(fullgraph=True) and (on a GPU) a
 CUDA graph replayed on new inputs; a warning and a correct fallback on a head dim it was not
-verified on; and per configuration the throughput through torch (the evaluator's own timing
-loop around calls of the op: CUDA events after an L2 flush, or the wall clock on the CPU)
-beside the evaluator's own reading of the same kernel, the medians of N rounds that alternate
-which is timed first. `x eval` is the geomean ratio op / evaluator (1.0 is the evaluator's
-speed); `alone` (GPU) waits for each call before the next, so the host's work shows in it.
+verified on; and per configuration the throughput through torch beside the evaluator's own
+kernel, launched one by one in the same sequence of the evaluator's loop (CUDA events after an
+L2 flush, or the wall clock on the CPU), and beside the evaluator's score of the kernel from
+its worker, the medians of N rounds. `x kernel` is the geomean ratio op / the evaluator's
+kernel side by side (1.0: the op costs nothing over the evaluator's launch); `x score` the
+ratio to the evaluator's score, timed apart (a GPU at its power limit reads that one high).
 """
 
 from __future__ import annotations
@@ -67,14 +68,14 @@ def row(report: dict[str, Any]) -> str:
     rows = report.get("correctness") or []
     correct = f"{sum(r['passed'] for r in rows)}/{len(rows)}"
     ratio = timing.get("geomean_ratio")
-    alone = timing.get("geomean_ratio_alone")
+    score = timing.get("geomean_ratio_score")
     fallback = (report.get("fallback") or {}).get("warning") is not None
     graph = report.get("cuda_graph")
     return (f"{report['target']:<14}{report.get('version') or '-':<7}{correct:>9}"
             f"{'yes' if report.get('torch_compile_fullgraph') else 'NO':>9}"
             f"{'-' if graph is None else 'yes' if graph else 'NO':>7}"
             f"{'yes' if fallback else 'NO':>10}"
-            f"{(f'{ratio:.3f}' if ratio else '-'):>8}{(f'{alone:.3f}' if alone else '-'):>9}"
+            f"{(f'{ratio:.3f}' if ratio else '-'):>10}{(f'{score:.3f}' if score else '-'):>9}"
             f"   {len(report['failures'])} failure(s), {report.get('seconds')} s")
 
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps({"software": facts, "reports": reports}, indent=1))
     print(f"\n{'target':<14}{'kernel':<7}{'correct':>9}{'compile':>9}{'graph':>7}"
-          f"{'fallback':>10}{'x eval':>8}{'alone':>9}")
+          f"{'fallback':>10}{'x kernel':>10}{'x score':>9}")
     for report in reports:
         print(row(report))
     print("\n" + ", ".join(f"{k} {v}" for k, v in facts.items()))

@@ -6,11 +6,12 @@ torch.compile(fullgraph=True) and, on a GPU, a CUDA graph capture; its fallback 
 (the inputs' last dimension) it was not verified on; and its speed through torch beside the
 evaluator's own reading of the same kernel, configuration by configuration.
 
-Timing through torch: the evaluator's own loop (timing.sequence_events on a GPU, sequence_wall
-on the CPU) around calls of the op, each after fresh input values and the harness's L2 flush (a
-buffer twice the L2 zeroed; nothing on the CPU); the median over calls rotating through three
-input sets, for at least the target's time budget per configuration. On a GPU, a second reading
-waits for each call before making the next, so the host's work for a call shows too.
+Timing through torch: calls of the op and launches of the evaluator's own kernel, one by one
+in one sequence, in the evaluator's own loop (timing.sequence_events on a GPU, sequence_wall on
+the CPU), each after fresh input values and the harness's L2 flush (a buffer twice the L2
+zeroed; nothing on the CPU); the medians over calls rotating through three input sets, for at
+least the target's time budget per configuration; beside them, the evaluator's own score of the
+kernel from its worker.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,9 +31,11 @@ from typing import Any
 import torch
 
 from ..evaluation import EvalRequest, Worker, get_target
-from ..evaluation.devices.timing import Subject, sequence_wall
+from ..evaluation.devices.device import Kernel
+from ..evaluation.devices.timing import Launch, Subject
 from ..evaluation.measurement.judge import Rejected, judge_output
-from ..evaluation.measurement.tensors import make_inputs, refill
+from ..evaluation.measurement.tensors import empty_outputs, make_inputs, poison_all, refill
+from ..evaluation.pipeline import Pipeline, build_kernel
 from ..evaluation.results import ConfigResult, geometric_mean
 from ..evaluation.targets.problem import Config, InputSet
 from ..evaluation.targets.spec import TargetSpec, draw_edge_configs
@@ -56,7 +58,7 @@ class Check:
         self.module, self.spec, self.target = module, spec, target
         self.device = "cuda" if spec["device"] == "cuda" else "cpu"
         self.generator = (torch.Generator(device=self.device).manual_seed(20261125))
-        self._device: Any = None
+        self._pipeline: Pipeline | None = None
         self.report: dict[str, Any] = {"target": target.name, "package": spec["name"],
                                        "version": spec.get("version"), "failures": []}
 
@@ -166,130 +168,128 @@ class Check:
             self.fail(f"no warning on {axis} {value}")
 
     def timing(self, quick: bool, rounds: int) -> None:
-        """Each configuration's median throughput through torch and the evaluator's reading,
-        over ``rounds`` rounds that alternate which goes first; the ratio of the medians.
+        """Each configuration's throughput through torch beside the evaluator's, over
+        ``rounds`` rounds that alternate which of the two readings goes first.
 
-        Two readings of the op: ``batched`` times its calls in the evaluator's own loop
-        (timing.sequence_events on a GPU: launches queued GPU_BATCH at a time, so the host's
-        work for a call overlaps the GPU's work on the one before, as in a model's queue);
-        ``alone`` waits for each call before making the next, so the host's work before the
-        launch (the checks, the output's allocation, the launch itself) is in the figure. On
-        the CPU the two are one reading (the wall clock around the call)."""
+        ``beside``: the op and the evaluator's own kernel (the package's sources built as an
+        evaluation builds them, pipeline.build_kernel, in this process) launched one by one in
+        one sequence, A B B A, in the evaluator's own loop, on the same input sets and flush.
+        Side by side they run at one clock, so the ratio is what the op costs over the
+        evaluator's launch and nothing else. ``score``: the evaluator's own score of the kernel
+        from its worker, as `avo eval` reports it. A GPU held at its power limit clocks down
+        under a long unbroken sequence of launches more than under the evaluator's, which
+        pauses to check outputs: that reading sits a few percent above any caller's that keeps
+        the GPU busy, the evaluator's kernel itself included (RESULTS.md, issue 55)."""
         folder = Path(str(self.module.__file__)).parent / "kernel"
         sources = {name: (folder / name).read_text()
                    for name in self.spec["sources"]}
         request = EvalRequest(self.target.ref, sources, quick=quick, measure_baselines=False)
         grid = self.target.grid(quick)
-        batched: dict[str, list[float]] = {c.name: [] for c in grid}
-        alone: dict[str, list[float]] = {c.name: [] for c in grid}
-        evaluator: dict[str, list[float]] = {c.name: [] for c in grid}
-        with Worker(self.device) as worker:
-            for index in range(rounds):
-                for turn in ((0, 1) if index % 2 == 0 else (1, 0)):
-                    if turn == 0:
-                        result = worker.evaluate(request)
-                        if not result.correct:
-                            self.fail(f"the evaluator rejected the kernel: {result.failure}")
-                        for c in result.timed:
-                            evaluator[c.name].append(c.throughput)
-                        continue
-                    for config in grid:
-                        batched[config.name].append(self.target.throughput(
-                            config, self.median_seconds(config, batched=True)))
-                        if self.device == "cuda":
-                            alone[config.name].append(self.target.throughput(
-                                config, self.median_seconds(config, batched=False)))
-        rows = [timing_row(config.name, batched[config.name], alone[config.name],
-                           evaluator[config.name]) for config in grid]
+        readings: dict[str, dict[str, list[float]]] = {
+            c.name: {"op": [], "beside": [], "score": []} for c in grid}
+        kernel = build_kernel(self.pipeline(), request)
+        try:
+            with Worker(self.device) as worker:
+                for index in range(rounds):
+                    for turn in ((0, 1) if index % 2 == 0 else (1, 0)):
+                        if turn == 0:
+                            result = worker.evaluate(request)
+                            if not result.correct:
+                                self.fail(f"the evaluator rejected the kernel: {result.failure}")
+                            for c in result.timed:
+                                readings[c.name]["score"].append(c.throughput)
+                            continue
+                        for config in grid:
+                            ours, theirs = self.beside_seconds(config, kernel)
+                            readings[config.name]["op"].append(
+                                self.target.throughput(config, ours))
+                            readings[config.name]["beside"].append(
+                                self.target.throughput(config, theirs))
+        finally:
+            kernel.close()
+        rows = [timing_row(config.name, readings[config.name]) for config in grid]
         ratios = [r["ratio"] for r in rows if r["ratio"]]
-        alone_ratios = [r["ratio_alone"] for r in rows if r["ratio_alone"]]
-        self.report["timing"] = {"unit": self.target.unit, "rounds": rounds, "configs": rows,
-                                 "geomean_ratio": geometric_mean(ratios) if ratios else None,
-                                 "geomean_ratio_alone": geometric_mean(alone_ratios)
-                                 if alone_ratios else None}
-        print(f"\n{'configuration':<34}{'op via torch':>14}{'evaluator':>12}{'ratio':>8}"
-              f"{'op alone':>11}{'ratio':>8}   ({self.target.unit})")
+        score_ratios = [r["ratio_score"] for r in rows if r["ratio_score"]]
+        self.report["timing"] = {
+            "unit": self.target.unit, "rounds": rounds, "configs": rows,
+            "geomean_ratio": geometric_mean(ratios) if ratios else None,
+            "geomean_ratio_score": geometric_mean(score_ratios) if score_ratios else None}
+        print(f"\n{'configuration':<34}{'op via torch':>14}{'kernel beside':>15}{'ratio':>8}"
+              f"{'eval score':>12}{'ratio':>8}   ({self.target.unit})")
         for r in rows:
             ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
-            figure = f"{r['op_alone']:.2f}" if r["op_alone"] else "-"
-            alone_ratio = f"{r['ratio_alone']:.3f}" if r["ratio_alone"] else "-"
-            print(f"{r['config']:<34}{r['op']:>14.2f}{r['evaluator'] or 0:>12.2f}{ratio:>8}"
-                  f"{figure:>11}{alone_ratio:>8}")
+            score_ratio = f"{r['ratio_score']:.3f}" if r["ratio_score"] else "-"
+            print(f"{r['config']:<34}{r['op']:>14.2f}{r['beside']:>15.2f}{ratio:>8}"
+                  f"{r['score'] or 0:>12.2f}{score_ratio:>8}")
         if ratios:
-            overall = f"{geometric_mean(alone_ratios):.3f}" if alone_ratios else "-"
-            print(f"{'geomean ratio':<60}{geometric_mean(ratios):>8.3f}{'':>11}{overall:>8}   "
-                  f"(medians of {rounds} round(s), alternating which goes first)", flush=True)
+            overall = f"{geometric_mean(score_ratios):.3f}" if score_ratios else "-"
+            print(f"{'geomean ratio':<63}{geometric_mean(ratios):>8.3f}{'':>12}{overall:>8}   "
+                  f"(medians of {rounds} round(s))", flush=True)
 
-    def median_seconds(self, config: Config, batched: bool) -> float:
-        """The median time of a call through torch, each on input values never seen before,
+    def beside_seconds(self, config: Config, kernel: Kernel) -> tuple[float, float]:
+        """The median seconds of a call of the op through torch and of a launch of the
+        evaluator's ``kernel``, timed one by one in one sequence (A B B A ...) in the
+        evaluator's loop (its device's time_sequence), each on input values never seen before,
         written just before it, after the harness's cache flush (the L2 on a GPU; nothing on
-        the CPU, where the harness flushes nothing either), as the evaluator times a launch:
-        ``batched``, in the evaluator's own loop (its device's time_sequence); else each call
-        waited for before the next is made."""
+        the CPU, where the harness flushes nothing either); both rotate through the same
+        input sets, for at least the target's time budget."""
         sets = [make_inputs(config, self.generator, self.device) for _ in range(INPUT_SETS)]
+        outs = empty_outputs(config, self.device)
         for inputs in sets:
             self.call(config, inputs)
-        device = self.evaluation_device()
+        device = self.pipeline().device
         rotation = itertools.cycle(sets)
         current = [sets[0]]
 
-        def prepare() -> None:
+        def fresh() -> InputSet:
             current[0] = next(rotation)
             refill(current[0], self.generator)
+            return current[0]
+
+        def prepare_op() -> None:
+            fresh()
             device.flush_cache()
 
-        def run() -> None:
+        def prepare_kernel() -> None:
+            inputs = fresh()
+            poison_all(outs)
+            kernel.stage(config, inputs, outs)
+            device.flush_cache()
+
+        def run_op() -> None:  # a run that returns a number has timed itself (sequence_wall)
             self.call(config, current[0])
 
-        times: list[float] = []
+        op = Subject("op", prepare_op, run_op)
+        theirs = Subject("kernel", prepare_kernel, kernel.fire)
+        launches: list[Launch] = [(s, False) for _ in range(BATCH_CALLS // 4)
+                                  for s in (op, theirs, theirs, op)]
+        times: dict[str, list[float]] = {"op": [], "kernel": []}
+        device.time_sequence([op, theirs], [])
         started = time.perf_counter()
-        while len(times) < MIN_CALLS or time.perf_counter() - started < self.target.time_budget_s:
-            if batched:
-                subject = Subject("op", prepare, run)
-                times += device.time_sequence([], [(subject, False)] * BATCH_CALLS)
-            else:
-                prepare()
-                times.append(device.clock(run))
-        return statistics.median(times)
+        while (min(len(t) for t in times.values()) < MIN_CALLS
+               or time.perf_counter() - started < self.target.time_budget_s):
+            for (subject, _), seconds in zip(launches, device.time_sequence([], launches),
+                                             strict=True):
+                times[subject.name].append(seconds)
+        return statistics.median(times["op"]), statistics.median(times["kernel"])
 
-    def evaluation_device(self) -> Any:
-        """The evaluator's own device (its flush, its clock), made once."""
-        if self._device is None:
-            if self.device == "cuda":
-                from ..evaluation.devices.gpu import CudaDevice
-
-                self._device = CudaDevice(torch.cuda.current_device())
-            else:
-                self._device = WallClock()
-        return self._device
+    def pipeline(self) -> Pipeline:
+        """The evaluator's pipeline in this process (its device: flush, loop, loader), made
+        once."""
+        if self._pipeline is None:
+            self._pipeline = Pipeline(self.device)
+        return self._pipeline
 
 
-def timing_row(name: str, batched: list[float], alone: list[float], evaluator: list[float]
-               ) -> dict[str, Any]:
-    """One configuration's medians over the rounds, and their ratios to the evaluator's."""
-    ours = statistics.median(batched)
-    theirs = statistics.median(evaluator) if evaluator else 0.0
-    waited = statistics.median(alone) if alone else None
-    return {"config": name, "op": ours, "evaluator": theirs,
-            "ratio": ours / theirs if theirs else None, "op_alone": waited,
-            "ratio_alone": waited / theirs if waited and theirs else None,
-            "op_rounds": batched, "op_alone_rounds": alone, "evaluator_rounds": evaluator}
-
-
-class WallClock:
-    """The CPU's timing as the evaluator's: the wall clock around the call, no flush."""
-
-    @staticmethod
-    def flush_cache() -> None:
-        """Nothing, as the evaluator's CPU device (cpu.CpuDevice.flush_cache)."""
-
-    time_sequence = staticmethod(sequence_wall)
-
-    @staticmethod
-    def clock(run: Callable[[], object]) -> float:
-        start = time.perf_counter()
-        run()
-        return time.perf_counter() - start
+def timing_row(name: str, readings: dict[str, list[float]]) -> dict[str, Any]:
+    """One configuration's medians over the rounds: the op's, the evaluator's kernel's beside
+    it and the evaluator's score; the op's ratios to the other two."""
+    ours, beside = statistics.median(readings["op"]), statistics.median(readings["beside"])
+    score = statistics.median(readings["score"]) if readings["score"] else 0.0
+    return {"config": name, "op": ours, "beside": beside, "score": score,
+            "ratio": ours / beside if beside else None,
+            "ratio_score": ours / score if score else None,
+            "rounds": readings}
 
 
 def main(argv: list[str]) -> int:

@@ -134,6 +134,16 @@ class Evaluation(Measure, Build):
         return Failure(failed.kind, str(failed), **where)
 
 
+def build_kernel(pipeline: Pipeline, request: EvalRequest) -> Kernel:
+    """``request``'s kernel built as an evaluation builds it (its declarations read, its sources
+    compiled, the artifact loaded on the pipeline's device), for a caller that times it itself:
+    avo export --check launches it one by one beside the exported operator. Rejected where an
+    evaluation would reject it before checking it; the caller closes it."""
+    evaluation = Evaluation(pipeline, request, lambda phase, detail: None)
+    declared = evaluation.declarations(request.sources)
+    return evaluation.load(evaluation.compile(request.sources), declared, [])
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
