@@ -147,7 +147,7 @@ class Target:
     # Hostile input cases: name -> a function that changes the fresh inputs (a dict of
     # tensors, drawn by each Input's values) in place, given a torch.Generator.
     cases: Mapping[str, Callable[[dict[str, Any], Any], None]] = field(default_factory=dict)
-    dtype: str = "float32"  # of every tensor that names none (the C toolchain takes float32)
+    dtype: str = "float32"  # of every tensor that names none
     # A result more than this many times the best is held for the operator's review rather
     # than committed (a suspect): 1.5 unless the target says otherwise. A CPU target whose
     # knobs turn threads on makes first moves of 2x and more in honest work.
@@ -317,9 +317,6 @@ def _check_values(target: Target, tensor: Input) -> None:
 def _check_dtype(target: Target, what: str, dtype: object) -> None:
     if dtype not in DTYPES:
         raise TargetFileError(f"{what} must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    if target.kind == "cpu" and dtype in FLOAT_DTYPES and dtype != "float32":
-        raise TargetFileError(f"a cpu target's float tensors are float32 (C has no portable "
-                              f"{dtype} type), not {dtype} ({what})")
 
 
 def check_config(target: Target, config: Mapping[str, int | bool], where: str) -> Dims:

@@ -29,8 +29,18 @@ POISON_WORDS = {"bool": "bytes that are neither 0 nor 1",
 # The element type a kernel takes each tensor dtype as: a C kernel (the integer types from
 # <stdint.h>, bool from <stdbool.h>), and a CUDA kernel (the built-in types of each width:
 # NVRTC may have no <stdint.h>; bf16 and fp16 are the CUDA headers' types).
-C_TYPES = {"float32": "float", "int8": "int8_t", "int32": "int32_t", "int64": "int64_t",
-           "uint8": "uint8_t", "bool": "bool"}
+# C has no portable bfloat16 (GCC 13 and Clang 17 have __bf16, GCC 12 does not), so a C kernel
+# takes one as its bits, and float16 as _Float16 (GCC 12, Clang 15 and later, on x86-64 and Arm).
+C_TYPES = {"float32": "float", "bfloat16": "uint16_t", "float16": "_Float16", "int8": "int8_t",
+           "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "bool": "bool"}
+# What a kernel needs told about a dtype's element type beyond its name, by language.
+TYPE_NOTES = {"C": {"bool": "one byte, 0 or 1",
+                    "bfloat16": "its bits, the upper half of a float32's: widen by shifting "
+                                "them 16 left into a float32's bits; narrow by rounding the "
+                                "low half to nearest even (NaN stays NaN)"},
+              "CUDA": {"bool": "one byte, 0 or 1"}}
+# Dtypes whose element type the contract names: CUDA's float types are its headers' own.
+NAMED_TYPES = {"C": (*INTEGER_DTYPES, "bfloat16", "float16"), "CUDA": INTEGER_DTYPES}
 CUDA_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half",
               "int8": "signed char", "int32": "int", "int64": "long long",
               "uint8": "unsigned char", "bool": "bool"}
@@ -152,11 +162,12 @@ def entry_words(target: Target) -> str:
             words.append(f"int {p.name}" + (" (the dimension)" if p.value is None else ""))
         elif isinstance(p, Float):
             words.append(f"float {p.name}")
-    integral = sorted({target.dtype_of(t) for t in target.tensors} & set(INTEGER_DTYPES))
     language, types = ("CUDA", CUDA_TYPES) if target.kind == "cuda" else ("C", C_TYPES)
-    named = "; ".join(f"{d} is {types[d]}" + (" (one byte, 0 or 1)" if d == "bool" else "")
-                      for d in integral)
-    types_words = f" In {language}: {named}." if integral else ""
+    notes = TYPE_NOTES[language]
+    named_dtypes = sorted({target.dtype_of(t) for t in target.tensors} & set(NAMED_TYPES[language]))
+    named = "; ".join(f"{d} is {types[d]}" + (f" ({notes[d]})" if d in notes else "")
+                      for d in named_dtypes)
+    types_words = f" In {language}: {named}." if named_dtypes else ""
     return (f"{target.entry}({', '.join(p.name for p in target.parameters)}): "
             + "; ".join(words) + f". Tensors are contiguous {target.dtype}"
             + (" unless named otherwise." if _mixed(target) else ".") + types_words)

@@ -23,7 +23,7 @@ from ...evaluation.targets.words import C_TYPES, CUDA_TYPES
 from . import report
 
 HEADERS = {"cuda": {"bfloat16": "cuda_bf16.h", "float16": "cuda_fp16.h"},
-           "cpu": {**dict.fromkeys(("int8", "uint8", "int32", "int64"), "stdint.h"),
+           "cpu": {**dict.fromkeys(("int8", "uint8", "int32", "int64", "bfloat16"), "stdint.h"),
                    "bool": "stdbool.h"}}
 SCALAR_TYPES = {"int": "int", "float": "float"}
 
