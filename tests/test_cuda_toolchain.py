@@ -149,6 +149,9 @@ WGMMA_LADDER = {
     "rung4-pingpong-176": {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1", "BLOCK_N": "176"},
     "rung6-causal-order": {"TILE_ORDER": "1"},
     "exp2-polynomial": {"EXP2_POLY": "4"},
+    "rung1-fa3-persistent": {"PERSISTENT": "1"},
+    "rung1-fa3-persistent-pingpong": {"PERSISTENT": "1", "NUM_WG": "2", "OVERLAP": "1",
+                                      "PINGPONG": "1"},
 }
 
 

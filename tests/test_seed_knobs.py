@@ -37,3 +37,24 @@ def test_seed_knob_values_are_allowed_and_meet_the_kernels_requirements(name: st
     declarations = contract.parse(text)
     declarations.check_requirements(dict(target.defines))  # raises on a violated avo:require
     assert Path(target.seeds[0].kernel).suffix == ".cu"
+
+
+@pytest.mark.parametrize("persistent", ["0", "1"])
+def test_a_persistent_grid_is_one_cta_per_sm_at_most(persistent: str) -> None:
+    """PERSISTENT=1 launches min(SMs, tiles) CTAs, each walking its share of the tiles; 0 a
+    CTA per (query block, head, batch). Read from the seed's own avo:launch, as the evaluator
+    and the exported operator read it."""
+    from avo_tui.evaluation.declarations.candidate import apply_knobs
+    from avo_tui.evaluation.declarations.expressions import Environment
+    from avo_tui.evaluation.devices.gpu import launch_variables
+
+    mha = get_target("mha")
+    files = apply_knobs(seed_files(mha), {"PERSISTENT": persistent})
+    declared = contract.parse(next(iter(files.values())))
+    tiles = {"b8-h16-s4096-d128-full": 22 * 16 * 8, "b1-h16-s1-d128-full": 16}
+    configs = [c for c in (*mha.grid(), *mha.edge_configs) if c.name in tiles]
+    assert sorted(c.name for c in configs) == sorted(tiles)
+    for config in configs:
+        env = Environment(declared.defines, launch_variables(config, 132) | mha.defines)
+        expected = min(132, tiles[config.name]) if persistent == "1" else tiles[config.name]
+        assert env.evaluate(declared.launch["grid"]) == (expected,), config.name

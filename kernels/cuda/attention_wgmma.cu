@@ -12,7 +12,10 @@
  *    consumer warpgroup (128 threads) owns 64 of those rows, the M of one wgmma. The grid is
  *    one-dimensional, a CTA per (query block, head, batch); TILE_ORDER picks which CTA takes
  *    which tile (tile_of below): longest causal blocks first within a head (0), or across a
- *    group of heads whose K and V share L2 (1, FA4's causal order).
+ *    group of heads whose K and V share L2 (1, FA4's causal order). PERSISTENT 1: a CTA per
+ *    SM at most, each walking tiles in rounds (a snake over that order); its producer loads the
+ *    next tile's first K and V while the consumers finish the current one, and its Q once every
+ *    consumer warp is done with Q's rows (the q_empty barrier).
  *  - Tiles move by TMA through the harness's tensor maps (avo:tensormap below), in 128B-swizzle
  *    boxes of 64 columns: a tile of R rows is head_dim / 64 boxes of R x 128 bytes, one after
  *    the other, 1024-byte aligned, chunk c of row r at chunk c ^ (r % 8). Rows past seq_len
@@ -53,7 +56,10 @@
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
- * TILE_ORDER (above), EXP2_POLY (poly_exp2 below). Defaults measured on an H200 over the full
+ * TILE_ORDER and PERSISTENT (above), EXP2_POLY (poly_exp2 below). PERSISTENT is 0: its static
+ * walk leaves the SMs' causal work 6-9% apart where the hardware's own assignment of a CTA per
+ * tile keeps it within 1%, and it measured 5% slower on mha's causal configurations (issue 57,
+ * rung 1, docs/kernels.md). Defaults measured on an H200 over the full
  * grid (benchmarks/RESULTS.md, docs/kernels.md): at head_dim 128 a producer and three plain
  * consumers (192 rows, 160 registers each) are as fast as two consumers with OVERLAP and
  * PINGPONG, which need 240 registers that three consumers do not have. At head_dim 64 three
@@ -84,9 +90,12 @@
 #define LAZY_RESCALE 1     // avo:knob 0 1
 #define TILE_ORDER 1       // avo:knob 0 1
 #define EXP2_POLY 0        // avo:knob 0 1 2 4 8
+#define PERSISTENT 0       // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
+// A persistent CTA's producer loads the next tile while its consumers finish the current one.
+// avo:require PERSISTENT == 0 || WARP_SPECIALIZE == 1
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -98,7 +107,7 @@
 #define BLOCK_M (64 * NUM_WG)
 #define NUM_THREADS (128 * (NUM_WG + WARP_SPECIALIZE))
 #define SMEM_BYTES ((BLOCK_M + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
-// avo:launch grid=(ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES
+// avo:launch grid=(min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES
 // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
 // avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
 // avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
@@ -137,7 +146,7 @@ static_assert(SMEM_BYTES <= 227 * 1024, "shared memory beyond the sm_90 limit");
 
 // Full and empty barriers per ring slot, after the tiles.
 struct Barriers {
-    unsigned long long q_full;
+    unsigned long long q_full, q_empty;  // q_empty: every consumer warp is done with Q's rows
     unsigned long long k_full[STAGES], k_empty[STAGES];
     unsigned long long v_full[STAGES], v_empty[STAGES];
 };
@@ -429,8 +438,8 @@ struct Tile {
 // blocks fastest, longest first within a head. TILE_ORDER 1 under causal: longest first across
 // a group of heads whose K and V fit in L2 together, then the group's next-longest blocks, so
 // the last CTAs of the grid are its shortest (FA4's causal order); non-causal as with 0.
-__device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, int seq_len,
-                                        int causal) {
+__device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, int tiles,
+                                        int seq_len, int causal) {
     int m_rev, bh;
     if (TILE_ORDER == 1 && causal) {
         const long long head_bytes = (long long)seq_len * HEAD_DIM * 2 * 2;  // its K and V
@@ -438,7 +447,7 @@ __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, in
         while (group < 64 && (long long)group * 2 * head_bytes <= L2_BYTES) group *= 2;
         const int group_tiles = group * m_blocks;
         const int g = index / group_tiles;
-        const int heads = gridDim.x / m_blocks - g * group;  // the last group may be short
+        const int heads = tiles / m_blocks - g * group;  // the last group may be short
         const int in_group = min(group, heads);
         const int i = index - g * group_tiles;
         m_rev = i / in_group;
@@ -452,20 +461,22 @@ __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, in
 
 // ---- the K/V ring -----------------------------------------------------------------------------
 
+// Blocks are numbered by a CTA's running count over all its tiles (`seq`): a persistent CTA's
+// ring goes on from one tile to the next, each slot's phase with it.
 struct Ring {
     Barriers *bars;
     unsigned k_tiles, v_tiles;  // shared addresses of slot 0
     const CUtensorMap *tma_k, *tma_v;
-    int kv_head, b;
 
     static __device__ __forceinline__ int slot(int block) { return block % STAGES; }
     // Parity of the phase that block `block` fills (consumers wait on it).
     static __device__ __forceinline__ unsigned parity(int block) { return (block / STAGES) & 1; }
 
-    // Producer: waits until the consumers are done with the slot's previous tile, then copies.
-    __device__ __forceinline__ void load(int block) const {
-        const int s = slot(block);
-        const unsigned empty_parity = parity(block) ^ 1;  // passes at once on the first lap
+    // Producer: waits until the consumers are done with the slot's previous tile, then copies
+    // the tile's block `block` (the CTA's `seq`-th) of head `kv_head` of batch `b`.
+    __device__ __forceinline__ void load(int seq, int block, int kv_head, int b) const {
+        const int s = slot(seq);
+        const unsigned empty_parity = parity(seq) ^ 1;  // passes at once on the first lap
         mbar_wait(&bars->k_empty[s], empty_parity);
         mbar_expect_tx(&bars->k_full[s], TILE_BYTES);
         tma_load_tile<BLOCK_N>(k_tiles + s * TILE_BYTES, tma_k, &bars->k_full[s], block * BLOCK_N,
@@ -485,16 +496,30 @@ struct Consumer {
     int tid;       // thread index inside the warpgroup
     bool issuer;   // without a producer warpgroup: the thread that also issues the copies
     unsigned long long desc_q, desc_k0, desc_v0;
+    int base = 0;  // the ring's running block count when the current tile began
+
+    __device__ __forceinline__ int slot(int block) const { return Ring::slot(base + block); }
+    __device__ __forceinline__ unsigned parity(int block) const {
+        return Ring::parity(base + block);
+    }
 
     __device__ __forceinline__ void release(unsigned long long *bar) const {
         if (tid % (128 / RELEASES) == 0) mbar_arrive(bar);
     }
 
+    // Hand the slot of the tile's block `block` back: its K, or its V.
+    __device__ __forceinline__ void release_k(int block) const {
+        release(&ring.bars->k_empty[slot(block)]);
+    }
+    __device__ __forceinline__ void release_v(int block) const {
+        release(&ring.bars->v_empty[slot(block)]);
+    }
+
     // Issues S = Q K_block^T once K has landed (committed as one wgmma group).
     __device__ __forceinline__ void issue_qk(float (&s)[S_REGS], int block) const {
-        const int slot = Ring::slot(block);
-        mbar_wait(&ring.bars->k_full[slot], Ring::parity(block));
-        const unsigned long long desc_k = desc_k0 + desc_offset(slot * TILE_BYTES);
+        const int k_slot = slot(block);
+        mbar_wait(&ring.bars->k_full[k_slot], parity(block));
+        const unsigned long long desc_k = desc_k0 + desc_offset(k_slot * TILE_BYTES);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < K_STEPS_QK; ++kk)
@@ -506,9 +531,9 @@ struct Consumer {
     // Issues O += P V_block once V has landed.
     __device__ __forceinline__ void issue_pv(float (&o)[O_REGS], unsigned (&p)[K_STEPS_PV][4],
                                              int block) const {
-        const int slot = Ring::slot(block);
-        mbar_wait(&ring.bars->v_full[slot], Ring::parity(block));
-        const unsigned long long desc_v = desc_v0 + desc_offset(slot * TILE_BYTES);
+        const int v_slot = slot(block);
+        mbar_wait(&ring.bars->v_full[v_slot], parity(block));
+        const unsigned long long desc_v = desc_v0 + desc_offset(v_slot * TILE_BYTES);
         wgmma_fence();
 #pragma unroll
         for (int t = 0; t < K_STEPS_PV; ++t)
@@ -519,12 +544,12 @@ struct Consumer {
     // Hand a block's K or V back unread (its keys are all masked for this warpgroup's rows).
     // Waiting for the data first keeps each slot's arrivals in phase order.
     __device__ __forceinline__ void pass_k(int block) const {
-        mbar_wait(&ring.bars->k_full[Ring::slot(block)], Ring::parity(block));
-        release(&ring.bars->k_empty[Ring::slot(block)]);
+        mbar_wait(&ring.bars->k_full[slot(block)], parity(block));
+        release_k(block);
     }
     __device__ __forceinline__ void pass_v(int block) const {
-        mbar_wait(&ring.bars->v_full[Ring::slot(block)], Ring::parity(block));
-        release(&ring.bars->v_empty[Ring::slot(block)]);
+        mbar_wait(&ring.bars->v_full[slot(block)], parity(block));
+        release_v(block);
     }
 
     // Ping-pong: wait for this warpgroup's turn at the tensor cores / hand the turn over to
@@ -554,22 +579,28 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     // Made warp-uniform, so that ptxas keeps the Q descriptors in uniform registers (FA4's
     // make_warp_uniform): 127 fewer instructions in the d=128 main loop, +3-4% (RESULTS.md).
     const int warpgroup = __shfl_sync(0xffffffffu, tid >> 7, 0);
-    const Tile tile = tile_of(blockIdx.x, (seq_len + BLOCK_M - 1) / BLOCK_M, heads_q, seq_len,
-                              causal);
-    const int m_block = tile.m_block, head = tile.head, b = tile.b;
-    const int q0 = m_block * BLOCK_M;
-    const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
-    const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
+    const int m_blocks = (seq_len + BLOCK_M - 1) / BLOCK_M;
+    const int tiles = m_blocks * heads_q * batch;
+    // PERSISTENT: a CTA per SM at most, its ring and barriers running on from one tile to the
+    // next. In each round every CTA takes one tile of tile_of's order (longest first), forward
+    // on even rounds and backward on odd ones: the CTAs that took a round's longest tiles take
+    // the next round's shortest, and their sums stay level (a plain stride leaves CTA 0 with
+    // ~9% more work than the last on causal b8 s4096). Else a CTA per tile: one round.
+    const int ctas = PERSISTENT ? gridDim.x : tiles;
+    const int rounds = (tiles + ctas - 1) / ctas;
+    auto walk = [&](int round) {
+        return round * ctas + ((round & 1) ? ctas - 1 - (int)blockIdx.x : (int)blockIdx.x);
+    };
 
     // Swizzled tiles need 1024-byte alignment, which the dynamic window does not promise.
     unsigned char *smem = smem_raw + ((1024 - smem_addr(smem_raw) % 1024) % 1024);
     const unsigned s_q = smem_addr(smem);
     Barriers *bars = reinterpret_cast<Barriers *>(smem + Q_BYTES + 2 * STAGES * TILE_BYTES);
-    const Ring ring{bars,    s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v,
-                    head / (heads_q / heads_kv), b};
+    const Ring ring{bars, s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v};
 
     if (tid == 0) {
         mbar_init(&bars->q_full, 1);
+        mbar_init(&bars->q_empty, 4 * NUM_WG);  // one arrival per consumer warp
         for (int s = 0; s < STAGES; ++s) {
             mbar_init(&bars->k_full[s], 1);
             mbar_init(&bars->v_full[s], 1);
@@ -582,7 +613,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
 
     // Thread 0 issues every copy: the producer's first thread, or else the first consumer's.
     const bool copier = tid == 0;
-    auto load_q = [&] {
+    auto load_q = [&](int q0, int head, int b) {
         mbar_expect_tx(&bars->q_full, Q_BYTES);
         tma_load_tile<BLOCK_M>(s_q, &tma_q, &bars->q_full, q0, head, b);
     };
@@ -593,31 +624,62 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 asm volatile("prefetch.tensormap [%0];\n" ::"l"(
                                  reinterpret_cast<unsigned long long>(map))
                              : "memory");
-            load_q();
-            for (int block = 0; block < n_blocks; ++block) ring.load(block);
+            int base = 0;  // the ring's running block count
+            for (int round = 0, done = 0; round < rounds; ++round) {
+                const int index = walk(round);
+                if (index >= tiles) continue;  // the last round is short
+                const Tile t = tile_of(index, m_blocks, heads_q, tiles, seq_len, causal);
+                const int q0 = t.m_block * BLOCK_M;
+                const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
+                const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
+                const int kv_head = t.head / (heads_q / heads_kv);
+                // After the first tile, the next tile's first K and V go in as soon as their
+                // slots free, while the consumers finish this one; its Q once every consumer
+                // warp is done with the rows (their epilogue stages O there).
+                const int early = done == 0 ? 0 : min(STAGES, n_blocks);
+                for (int block = 0; block < early; ++block)
+                    ring.load(base + block, block, kv_head, t.b);
+                if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);
+                load_q(q0, t.head, t.b);
+                for (int block = early; block < n_blocks; ++block)
+                    ring.load(base + block, block, kv_head, t.b);
+                base += n_blocks;
+                ++done;
+            }
         }
         return;
     }
     if (WARP_SPECIALIZE && NUM_WG > 1)
         asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(CONSUMER_REGS));
-    if (!WARP_SPECIALIZE && copier) {
-        load_q();
-        for (int block = 0; block < STAGES - 1 && block < n_blocks; ++block) ring.load(block);
-    }
-    __syncwarp();  // the copier's warp meets again before warp-aligned wgmma instructions
 
     // ---- consumers ----
     const int cwg = warpgroup - WARP_SPECIALIZE;
     const int wtid = tid & 127;
     const int lane = tid & 31;
     const int warp = wtid >> 5;  // 16 of the warpgroup's rows
-    const Consumer c{ring,
-                     cwg,
-                     wtid,
-                     !WARP_SPECIALIZE && copier,
-                     make_desc(s_q + cwg * 64 * 128, 16),
-                     make_desc(ring.k_tiles, 16),
-                     make_desc(ring.v_tiles, BLOCK_N * 128)};
+    Consumer c{ring,
+               cwg,
+               wtid,
+               !WARP_SPECIALIZE && copier,
+               make_desc(s_q + cwg * 64 * 128, 16),
+               make_desc(ring.k_tiles, 16),
+               make_desc(ring.v_tiles, BLOCK_N * 128)};
+
+    for (int round = 0, done = 0; round < rounds; ++round) {
+    const int index = walk(round);
+    if (index >= tiles) continue;  // the last round is short
+    const Tile tile = tile_of(index, m_blocks, heads_q, tiles, seq_len, causal);
+    const int head = tile.head, b = tile.b;
+    const int q0 = tile.m_block * BLOCK_M;
+    const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
+    const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
+    const int kv_head = head / (heads_q / heads_kv);
+    if (!WARP_SPECIALIZE && copier) {
+        load_q(q0, head, b);
+        for (int block = 0; block < STAGES - 1 && block < n_blocks; ++block)
+            ring.load(c.base + block, block, kv_head, b);
+    }
+    __syncwarp();  // the copier's warp meets again before warp-aligned wgmma instructions
 
     float acc[O_REGS];
 #pragma unroll
@@ -642,7 +704,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     const int full_blocks = max(0, min(seq_len / BLOCK_N,
                                        causal ? (wg_row0 + 1) / BLOCK_N : seq_len / BLOCK_N));
 
-    mbar_wait(&bars->q_full, 0);
+    mbar_wait(&bars->q_full, done & 1);
     if (PINGPONG && cwg == NUM_WG - 1) named_arrive(1);  // the first consumer takes the first turn
 
     // This warpgroup's own trip count: causal, the blocks up to its last row's diagonal; rows
@@ -670,7 +732,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         c.turn_end(false);
         wgmma_wait<0>();
         pin(s);
-        c.release(&bars->k_empty[0]);
+        c.release_k(0);
         mask(0);
         softmax_step(s, row_max, row_sum, alpha, scale_log2);  // O is still zero
         pack_p(p, s);
@@ -684,13 +746,13 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             c.turn_end(false);
             wgmma_wait<1>();
             pin(s);
-            c.release(&bars->k_empty[Ring::slot(block)]);
+            c.release_k(block);
             if (masked) mask(block);
             grew = softmax_step(s, row_max, row_sum, alpha, scale_log2);
             wgmma_wait<0>();
             pin(acc);
             pin(p);
-            c.release(&bars->v_empty[Ring::slot(block - 1)]);
+            c.release_v(block - 1);
             pack_p(p, s);
         };
         int block = 1;
@@ -705,7 +767,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         wgmma_wait<0>();
         pin(acc);
         pin(p);
-        c.release(&bars->v_empty[Ring::slot(own_blocks - 1)]);
+        c.release_v(own_blocks - 1);
         // Turn j of the others issues S(j) and P(j-1) V(j-1); this one hands K(j) and V(j-1)
         // back instead. The last turn (j = n_blocks) has only V.
         if (own_blocks < n_blocks) c.pass_k(own_blocks);
@@ -718,7 +780,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     } else {
         // Without a producer, refill the slot every consumer is done with (while S runs).
         auto refill = [&](int block) {
-            if (c.issuer && block + STAGES - 1 < n_blocks) ring.load(block + STAGES - 1);
+            if (c.issuer && block + STAGES - 1 < n_blocks)
+                ring.load(c.base + block + STAGES - 1, block + STAGES - 1, kv_head, b);
             __syncwarp();
         };
         auto step = [&](int block, bool masked) {
@@ -726,7 +789,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             refill(block);
             wgmma_wait<0>();
             pin(s);
-            c.release(&bars->k_empty[Ring::slot(block)]);
+            c.release_k(block);
             if (masked) mask(block);
             if (softmax_step(s, row_max, row_sum, alpha, scale_log2)) rescale(acc, alpha);
             pack_p(p, s);
@@ -736,7 +799,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             wgmma_wait<0>();
             pin(acc);
             pin(p);
-            c.release(&bars->v_empty[Ring::slot(block)]);
+            c.release_v(block);
         };
         int block = 0;
         for (; block < min(full_blocks, wg_blocks); ++block) step(block, false);
@@ -784,4 +847,13 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         if (__float_as_uint(x) == 0x7fc00001u) out[0] = __float2bfloat16(x);
     }
 #endif
+    // Q's rows are free for the next tile once every warp has read its staged O back. The
+    // staging wrote them through the generic proxy and the next Q comes by TMA (the async
+    // proxy): each thread's writes are ordered before that copy by a proxy fence.
+    if (PERSISTENT) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncwarp();
+    if (lane == 0) mbar_arrive(&bars->q_empty);
+    c.base += n_blocks;
+    ++done;
+    }
 }

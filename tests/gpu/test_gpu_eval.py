@@ -80,10 +80,15 @@ def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
 
 # Code paths of the wgmma seed that no target's seed takes: two consumers taking turns with
 # overlap at head dim 128 (under causal each stops at its own diagonal and walks the rest of the
-# ring in its turns), and every exponential from the FMA-pipe polynomial, masked keys included.
+# ring in its turns), every exponential from the FMA-pipe polynomial, masked keys included, and
+# the persistent grid (a CTA per SM walking many tiles, its ring and barriers running on from
+# one to the next; GQA's heads and d=64's turns in it too).
 OTHER_PATHS = {
     "mha-two-consumers-overlap": ("mha", {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"}),
     "mha-d64-polynomial-exp2": ("mha-d64", {"EXP2_POLY": "8"}),
+    "mha-persistent": ("mha", {"PERSISTENT": "1"}),
+    "gqa-4-persistent": ("gqa-4", {"PERSISTENT": "1"}),
+    "mha-d64-persistent": ("mha-d64", {"PERSISTENT": "1"}),
 }
 
 
