@@ -15,7 +15,9 @@ EXAMPLES = Path(__file__).parents[1] / "examples" / "kernelbench"
 EXPECTED: dict[str, str | None] = {
     "level1_argmax": "line",
     "level1_conv2d": None,
+    "level1_cross_entropy": None,
     "level1_cumsum": "line",
+    "level1_embedding": None,
     "level1_gelu": "elementwise",
     "level1_layernorm": "line",
     "level1_mean_reduction": "line",
@@ -80,14 +82,15 @@ def get_inputs():
 def get_init_inputs():
     return []
 """, "defines no get_inputs()"),
-    "integer_input": (PROBLEM_HEAD + """class Model(nn.Module):
+    "int16_input": (PROBLEM_HEAD + """class Model(nn.Module):
     def forward(self, x, targets):
         return x * targets
 
 
 def get_inputs():
-    return [torch.randn(batch_size, dim), torch.randint(0, 10, (batch_size, dim))]
-""", "input 1 is int64"),
+    return [torch.randn(batch_size, dim), torch.randint(0, 10, (batch_size, dim),
+                                                        dtype=torch.int16)]
+""", "input 1 is int16, a dtype a target file has no type for"),
     "batchnorm_in_training": (PROBLEM_HEAD + """class Model(nn.Module):
     def __init__(self):
         super().__init__()
@@ -105,6 +108,25 @@ def get_init_inputs():
     return []
 """, "forward changes the model's buffer bn.running_mean"),
 }
+
+# An integer input in an elementwise forward (x scaled by int64 counts) and a bool one in a
+# reduction (a masked sum): each gets its seed, the integer input declared with its own type.
+INTEGER_SCALE = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x, counts):
+        return x * counts
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim), torch.randint(0, 10, (batch_size, dim))]
+"""
+MASKED_SUM = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x, mask):
+        return torch.sum(x * mask, dim=1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim), torch.rand(batch_size, dim) > 0.5]
+"""
 
 # argmin, with no get_init_inputs (the target file builds Model() with no arguments then).
 ARGMIN = PROBLEM_HEAD + """class Model(nn.Module):
@@ -176,6 +198,7 @@ FORMS = {
     "argmax_last": ("return torch.argmax(x, dim=-1)", "line"),
     "max_indices": ("return torch.max(x, 1).indices", "line"),
     "logsumexp_kept": ("return torch.logsumexp(x, dim=1, keepdim=True)", "line"),
+    "mean_of_squares": ("return torch.mean(x * x)", "line"),  # a scalar: Output of (1,)
 }
 
 

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -21,6 +22,8 @@ from kernelbench_problems import (
     EXAMPLES,
     EXPECTED,
     FORMS,
+    INTEGER_SCALE,
+    MASKED_SUM,
     REFUSED,
     STRIDED_CONV,
     UNIFORM_LOG,
@@ -30,10 +33,12 @@ from kernelbench_problems import (
 from target_example import avo
 
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
+from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 from avo_tui.kernelbench import ImportRefused, import_problem
+from avo_tui.kernelbench import integer_inputs as integer_module
 
 
 def evaluate(target: Path, seed: Path, source: str | None = None) -> EvalResult:
@@ -67,7 +72,14 @@ def test_each_example_imports_as_the_table_says(name: str, tmp_path: Path) -> No
     # a C seed's THREADS knob makes honest first moves of up to 4x: held beyond 6x, not 1.5x
     assert target.max_plausible_jump == (1.5 if expected is None else 6.0)
     if expected is None:
-        assert "its forward uses Conv2d" in imported.no_seed
+        assert NO_SEED[name] in imported.no_seed
+
+
+# Why each example without a seed has none.
+NO_SEED = {"level1_conv2d": "its forward uses Conv2d",
+           "level2_conv2d_relu_biasadd": "its forward uses Conv2d",
+           "level1_cross_entropy": "its forward calls cross_entropy",
+           "level1_embedding": "its forward uses Embedding"}
 
 
 def test_import_check_and_eval_through_the_real_commands(c_compiler: None,
@@ -173,12 +185,12 @@ def test_a_problem_it_cannot_import_is_refused_in_one_line(name: str, tmp_path: 
 
 
 def test_the_command_refuses_in_one_line(tmp_path: Path) -> None:
-    (tmp_path / "labels.py").write_text(REFUSED["integer_input"][0])
+    (tmp_path / "labels.py").write_text(REFUSED["int16_input"][0])
     done = avo("targets", "import", "labels.py", cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == ("avo: error: cannot import labels.py: labels.py: input 1 is int64; "
-                           "the importer writes floating inputs yet: declare its integer dtype "
-                           "in the target file by hand (docs/targets.md, integer and bool "
+    assert done.stderr == ("avo: error: cannot import labels.py: labels.py: input 1 is int16, "
+                           "a dtype a target file has no type for: its inputs are float32, or "
+                           "int8, int32, int64, uint8, bool (docs/targets.md, integer and bool "
                            "tensors)\n")
 
 
@@ -365,4 +377,135 @@ def test_each_cuda_seed_compiles_with_nvrtc(name: str, tmp_path: Path) -> None:
     assert target.device == "cuda" and target.name == name.replace("_", "-") + "-cuda"
     compiled = CudaToolchain(CompileCache(tmp_path / "cache")).compile(
         {imported.seed.name: imported.seed.read_text()})
+    assert compiled.ok, compiled.log
+
+
+# The examples with an integer input, at small sizes: the input, and the size its values must
+# stay below (an index into the logits' classes, the table's rows).
+INTEGER_EXAMPLES = {
+    "level1_cross_entropy": ("labels", "num_classes", {"batch_size": 64, "num_classes": 40}),
+    "level1_embedding": ("token_ids", "vocab_size", {"batch_size": 4, "seq_len": 16,
+                                                     "vocab_size": 50, "embedding_dim": 24}),
+}
+
+
+def every_checked_config(target_path: Path) -> list[Any]:
+    """The target's timed, edge and (three evaluations') drawn configurations."""
+    target = get_target(str(target_path))
+    problem = target.problem
+    assert isinstance(problem, DeclaredProblem)
+    drawn = [config for seed in range(3) for config, _ in
+             problem.draw_configs(target.edge_configs, 2, random.Random(seed))]
+    return [*target.configs, *target.edge_configs, *drawn]
+
+
+def references_on_draws(config: Any, draws: int = 3) -> list[dict[str, torch.Tensor]]:
+    """The float64 reference on ``draws`` sets of inputs the harness draws for ``config`` by
+    the target's own rules, and each set's inputs."""
+    numerics = config.problem.numerics()
+    named = []
+    for seed in range(draws):
+        inputs = make_inputs(config, torch.Generator().manual_seed(seed), "cpu")
+        numerics.references(config, inputs, torch.float32)
+        named.append(inputs.named)
+    return named
+
+
+@pytest.mark.parametrize("name", sorted(INTEGER_EXAMPLES))
+def test_an_integer_input_is_drawn_within_what_the_problem_draws(name: str,
+                                                                tmp_path: Path) -> None:
+    """The real command writes the int64 input with Integers(least, most + 1) of the problem's
+    own draws (a comment saying so), keeps the size the range follows in every checked shape,
+    and the target passes check; on every timed, edge and drawn shape the harness's draws stay
+    below that size and the float64 reference takes them. Without the rule (the harness's
+    default int64 range) or at a smaller size, the reference fails on them."""
+    field, bound, sizes = INTEGER_EXAMPLES[name]
+    problem = copy_problem(name, tmp_path, **sizes)
+    done = avo("targets", "import", problem.name, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    size = sizes[bound]
+    assert f"  inputs: {field} (int64, Integers(0, {size}): the least and the most of 8 " \
+        in done.stdout
+    assert f"  --  {bound} stays at {size} in every checked shape: the values of {field} " \
+        in done.stdout
+    target = tmp_path / f"{name}_target.py"
+    text = target.read_text()
+    rule = f"values=Integers(0, {size})"
+    assert f'        Input("{field}", {field}_shape, dtype=\'int64\', {rule}),\n' in text
+    assert f"        # Integers(0, {size}): the least and the most value of {field} in 8 " \
+        "draws of" in text
+    assert "widen it by hand" in text
+    assert checked(target).splitlines()[-1].endswith("--session NAME --operator agent")
+    configs = every_checked_config(target)
+    assert len({c.name for c in configs}) >= 5 and all(c[bound] == size for c in configs)
+    for config in configs:
+        for named in references_on_draws(config):
+            assert int(named[field].min()) >= 0 and int(named[field].max()) < size
+
+    unruled = tmp_path / "unruled_target.py"
+    unruled.write_text(text.replace(f", {rule}", ""))
+    with pytest.raises((IndexError, RuntimeError)):
+        references_on_draws(get_target(str(unruled)).configs[0], draws=1)
+    smaller = get_target(str(target)).configs[0].with_dims(**{bound: size // 4})
+    with pytest.raises((IndexError, RuntimeError)):
+        references_on_draws(smaller, draws=1)
+
+
+def test_without_holding_the_size_an_edge_shape_rejects_the_labels(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import tries every edge shape with the labels at their least and most: with that
+    search switched off (nothing held), num_classes moves with the edges below the labels'
+    range, and the reference fails there; the importer's own file passes (above)."""
+    monkeypatch.setattr(integer_module, "_held", lambda passes, varied: [])
+    _, bound, sizes = INTEGER_EXAMPLES["level1_cross_entropy"]
+    imported = import_problem(copy_problem("level1_cross_entropy", tmp_path, **sizes))
+    edges = get_target(str(imported.target)).edge_configs
+    assert any(c[bound] < sizes[bound] for c in edges)
+    with pytest.raises((IndexError, RuntimeError)):
+        for config in edges:
+            references_on_draws(config, draws=1)
+
+
+def test_an_integer_input_in_a_seeded_forward_is_read_with_its_own_type(
+        c_compiler: None, tmp_path: Path) -> None:
+    """x * counts (int64) gets its elementwise seed, counts declared const int64_t * and read
+    as a float; it passes the evaluator, and the same seed reading counts as floats is
+    rejected. A bool mask in a masked sum gets its line seed (const bool *), drawn as
+    Integers(0, 2), and passes."""
+    path = tmp_path / "scaled.py"
+    path.write_text(INTEGER_SCALE)
+    imported = import_problem(path)
+    assert imported.pattern == "elementwise" and imported.seed is not None
+    assert imported.integer_inputs == (("counts", "int64", "Integers(0, 10)"),)
+    source = imported.seed.read_text()
+    assert "const int64_t *counts" in source and "((float)counts[idx])" in source
+    result = evaluate(imported.target, imported.seed)
+    assert result.correct, result.failure
+    as_floats = source.replace("const int64_t *counts", "const float *counts").replace(
+        "((float)counts[idx])", "counts[idx]")
+    wrong = evaluate(imported.target, imported.seed, as_floats)
+    assert not wrong.correct and wrong.failure is not None
+    assert wrong.failure.kind == "incorrect", wrong.failure
+
+    path = tmp_path / "masked.py"
+    path.write_text(MASKED_SUM)
+    imported = import_problem(path)
+    assert imported.pattern == "line" and imported.seed is not None
+    assert "Input(\"mask\", mask_shape, dtype='bool', values=Integers(0, 2))," in \
+        imported.target.read_text()
+    source = imported.seed.read_text()
+    assert "const bool *mask" in source and "#include <stdbool.h>" in source
+    result = evaluate(imported.target, imported.seed)
+    assert result.correct, result.failure
+
+
+def test_an_integer_input_seed_compiles_with_nvrtc(tmp_path: Path) -> None:
+    path = tmp_path / "scaled.py"
+    path.write_text(INTEGER_SCALE)
+    imported = import_problem(path, kind="cuda")
+    assert imported.seed is not None
+    source = imported.seed.read_text()
+    assert "const long long *__restrict__ counts" in source
+    compiled = CudaToolchain(CompileCache(tmp_path / "cache")).compile(
+        {imported.seed.name: source})
     assert compiled.ok, compiled.log

@@ -14,8 +14,9 @@ ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "kernelbench_import.py"
 
 
-def run(*args: str, work: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), "--only", "level1_conv2d", "--work",
+def run(*args: str, work: Path, only: tuple[str, ...] = ("level1_conv2d",)
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), "--only", *only, "--work",
                            str(work), *args], cwd=ROOT, text=True, capture_output=True,
                           timeout=300)
 
@@ -32,3 +33,16 @@ def test_a_problem_without_a_seed_is_a_row_that_stops_at_check(tmp_path: Path) -
     table = run(work=tmp_path / "table").stdout.splitlines()
     assert table[0] == "| problem | import | check | seed (`avo eval`) | tuner | best |"
     assert table[2] == "| level1_conv2d.py | no seed | ok | - | - | - |"
+
+
+def test_the_integer_input_examples_are_rows_without_a_seed(tmp_path: Path) -> None:
+    """A cross-entropy's int64 labels and an embedding's token ids import (no seed: a gather)
+    and pass check; each row's notes say which size stays for the indices' range."""
+    done = run("--json", work=tmp_path, only=("level1_cross_entropy", "level1_embedding"))
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["problem"] for r in rows] == ["level1_cross_entropy.py", "level1_embedding.py"]
+    for row, size in zip(rows, ("num_classes stays at 1000", "vocab_size stays at 32000"),
+                         strict=True):
+        assert row["imported"] == "no seed" and row["check"] == "ok", row
+        assert any(note.startswith(size) for note in row["notes"]), row["notes"]

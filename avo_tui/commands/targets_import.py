@@ -14,7 +14,9 @@ EPILOG = """\
 It writes PROBLEM_target.py (PROBLEM_cuda_target.py with --kind cuda) and its seed beside the
 problem, then says what to run next. A forward that returns several tensors gets an Output for
 each; an integer one (argmax's int64 indices) is declared with its dtype and compared exactly.
-A problem it cannot import (an integer input, no get_inputs()) is refused in one line, with
+An integer or bool input (class labels, token ids, a mask) is declared with its dtype and
+drawn as Integers(least, most + 1), the least and the most value of 8 draws of get_inputs().
+A problem it cannot import (an int16 tensor, no get_inputs()) is refused in one line, with
 exit status 1.
 
 examples:
@@ -44,6 +46,10 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
         print("  outputs: " + ", ".join(
             f"{name} ({dtype}{'' if dtype == 'float32' else ', compared exactly'})"
             for name, dtype in imported.outputs))
+    if imported.integer_inputs:
+        print("  inputs: " + ", ".join(f"{name} ({dtype}, {rule}: the least and the most of 8 "
+                                       "draws of get_inputs(); widen it by hand)"
+                                       for name, dtype, rule in imported.integer_inputs))
     for note in imported.notes:
         print(f"  --  {note}")
     print(f"next: avo targets check {imported.target}")

@@ -30,11 +30,11 @@ def c_seed(kernel: Kernel, plan: Plan, about: list[str]) -> str:
 
 
 def _includes(kernel: Kernel) -> str:
-    """INCLUDES, and the headers of the outputs' integer types (int64_t, bool)."""
+    """INCLUDES, and the headers of the inputs' and outputs' integer types (int64_t, bool)."""
     extra = "".join(header for header, needed in (
-        ("#include <stdbool.h>\n", "bool" in kernel.output_dtypes),
+        ("#include <stdbool.h>\n", "bool" in kernel.dtypes),
         ("#include <stdint.h>\n", any(d not in ("float32", "bool")
-                                      for d in kernel.output_dtypes))) if needed)
+                                      for d in kernel.dtypes))) if needed)
     return INCLUDES + extra
 
 
@@ -112,7 +112,7 @@ def epilogue(kernel: Kernel, plan: MatmulPlan, acc: str, indent: str) -> str:
             return acc
         if node.op in ("input", "weight"):
             at = "m * cols + nn" if plan.layouts[node.id] == Layout.FULL else "nn"
-            return f"{kernel.param(node)}[{at}]"
+            return kernel.read(node, at)
         return None
 
     step = Statements(plan.graph, given, indent)
@@ -128,7 +128,7 @@ def _matmul(kernel: Kernel, plan: MatmulPlan, about: list[str]) -> str:
             *about, f"For each row m of {a}, BLOCK_N outputs at a time accumulate {a}[m, k] "
             f"times row k of {b} (a contiguous run the compiler vectorises), then the epilogue "
             "writes them; OpenMP threads (THREADS) share the rows.",
-        ], f"{INCLUDES}\n#define BLOCK_N 64  // avo:knob 16 64 256\n{THREADS}", "void",
+        ], f"{_includes(kernel)}\n#define BLOCK_N 64  // avo:knob 16 64 256\n{THREADS}", "void",
             f"""\
 {matmul_sizes(kernel, plan)}
 {PARALLEL}
@@ -153,7 +153,7 @@ def _matmul(kernel: Kernel, plan: MatmulPlan, about: list[str]) -> str:
         f"register; the columns go in panels of PANEL_N, so those rows of {b} stay in cache "
         f"while every row of {a} passes over them. The epilogue runs on each value before its "
         "one store; OpenMP threads (THREADS) share the rows.",
-    ], f"{INCLUDES}\n#define LANES 8     // avo:knob 4 8 16\n"
+    ], f"{_includes(kernel)}\n#define LANES 8     // avo:knob 4 8 16\n"
        f"#define PANEL_N 64  // avo:knob 16 64 256\n{THREADS}", "void", f"""\
 {matmul_sizes(kernel, plan)}
     for (long n0 = 0; n0 < cols; n0 += PANEL_N) {{

@@ -16,7 +16,7 @@ PREFIX = 'extern "C" __global__ void'
 
 
 def cuda_seed(kernel: Kernel, plan: Plan, about: list[str]) -> str:
-    kernel = kernel.with_pointers("const float *__restrict__ ", "{} *__restrict__ ",
+    kernel = kernel.with_pointers("const {} *__restrict__ ", "{} *__restrict__ ",
                                   dict(CUDA_TYPES))
     return by_pattern(plan, lambda p: _elementwise(kernel, p, about),
                       lambda p: _line(kernel, p, about), lambda p: _matmul(kernel, p, about))

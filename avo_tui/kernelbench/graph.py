@@ -40,8 +40,8 @@ class Unsupported(Exception):
 class Node:
     """One operation: ``op`` is input, weight, const, an elementwise name, reduce, scan,
     squeeze (one value per line, its reduced dimensions dropped) or matmul; ``args`` the ids
-    of its operands; ``attrs`` what else it needs (a leaf's name or value, a reduction's kind
-    and dims, a product's layout)."""
+    of its operands; ``attrs`` what else it needs (a leaf's name or value, ``integer`` on an
+    integer or bool input, a reduction's kind and dims, a product's layout)."""
 
     id: int
     op: str
@@ -172,8 +172,10 @@ class _Lowering:
             self.placeholders += 1
             if index >= len(self.input_names):
                 raise Unsupported("its forward takes more arguments than get_inputs() gives")
-            shape = tuple(self.instance.inputs[index].shape)
-            return self.add("input", (), shape, name=self.input_names[index])
+            tensor = self.instance.inputs[index]
+            integer = {} if tensor.is_floating_point() else {"integer": True}
+            return self.add("input", (), tuple(tensor.shape), name=self.input_names[index],
+                            **integer)
         if fx_node.op == "get_attr":
             return self.weight(str(fx_node.target))
         args, kwargs = value(fx_node.args), value(fx_node.kwargs)
@@ -399,7 +401,9 @@ def _bind(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str
     """The call's arguments by name, as SIGNATURES (or a unary call's one input) names them."""
     names = SIGNATURES.get(name, ("input",))
     if len(args) > len(names):
-        raise Unsupported(f"its forward calls {name} with more arguments than expected")
+        known = name in SIGNATURES or name in UNARY
+        raise Unsupported(f"its forward calls {name}" + (" with more arguments than expected"
+                                                          if known else ""))
     bound = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
         if key in IGNORED_KWARGS or (value is None and key not in names):

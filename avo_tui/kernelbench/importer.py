@@ -19,6 +19,7 @@ from .configs import Configs, choose_configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
 from .graph import Graph, Unsupported, is_index, trace
+from .integer_inputs import IntegerInputs, integer_inputs
 from .kernel_text import Kernel
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem, Sizes
@@ -36,7 +37,7 @@ SUFFIX = {"cpu": ".c", "cuda": ".cu"}
 class Imported:
     """What was written: the target file, its seed (None: the first agent step writes it)
     and the seed's pattern, or why there is none; notes the target file also states; each
-    output's name and dtype, in order."""
+    output's name and dtype, in order; each integer or bool input's name, dtype and rule."""
 
     name: str
     target: Path
@@ -45,6 +46,7 @@ class Imported:
     no_seed: str = ""
     notes: list[str] = field(default_factory=list)
     outputs: tuple[tuple[str, str], ...] = (("out", "float32"),)
+    integer_inputs: tuple[tuple[str, str, str], ...] = ()
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
@@ -73,13 +75,15 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
                              transcendentals=transcendentals)
-    small = _problem_sizes(shapes, (configs.edges or [configs.timed])[-1])
-    problem.check_buffers_kept(small)
     names = _Names(problem, shapes)
+    integers = integer_inputs(problem, shapes, configs, names.inputs)
+    configs = integers.configs
+    small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
+    problem.check_buffers_kept(small)
     exactness = _exactness(graph, names)
     entry = "avo_" + _identifier(path.stem).lower()
     kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
-                    tuple(shapes.dims), names.shapes, names.leaves)
+                    tuple(shapes.dims), names.shapes, names.leaves, names.input_dtypes)
     for written in (target_path, seed_path):
         if written.exists() and not overwrite:
             raise ImportRefused(f"{written} exists (--force writes over it)")
@@ -90,13 +94,16 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         write = c_seed if kind == "cpu" else cuda_seed
         seed_path.write_text(write(kernel, plan, about))
         seed, pattern, no_seed = seed_path, plan.kind, ""
-    rules = value_rules(problem, small, _problem_sizes(shapes, configs.timed))
+    rules = value_rules(problem, small, shapes.problem_sizes(configs.timed), integers.ranges)
     text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
-                               names, entry, seed, pattern, no_seed, rules, exactness))
+                               names, entry, seed, pattern, no_seed, rules, exactness,
+                               integers))
     target_path.write_text(text)
     return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
                     configs.notes + exactness,
-                    tuple(zip(names.outputs, names.output_dtypes, strict=True)))
+                    tuple(zip(names.outputs, names.output_dtypes, strict=True)),
+                    tuple((names.inputs[i], names.input_dtypes[i], str(rules[0][i]))
+                          for i in integers.ranges))
 
 
 def _exactness(graph: Graph | None, names: _Names) -> list[str]:
@@ -125,17 +132,12 @@ def _probes(shapes: Shapes) -> list[Sizes]:
             for step in (1, 2)]
 
 
-def _problem_sizes(shapes: Shapes, config: Sizes) -> Sizes:
-    """The problem's size globals at ``config`` (a dimension sets those tied to it)."""
-    return {name: config[dim] for dim, names in shapes.tied.items() for name in names}
-
-
 class _Names:
     """Each tensor's name in the target (and the kernel): the forward's argument names, the
     model's parameter and buffer names with '.' written '_', and the outputs' (``out``, or for
     several the forward's names for them: problem_module.py), each distinct from the others
-    and from the dimensions; and each output's dtype in the target (float32, or the integer
-    dtype the forward returns, int64 for an argmax)."""
+    and from the dimensions; and each input's and output's dtype in the target (float32, or
+    its integer dtype: int64 labels, an argmax's int64 indices)."""
 
     def __init__(self, problem: KernelBenchProblem, shapes: Shapes) -> None:
         taken = set(shapes.dims)
@@ -148,6 +150,8 @@ class _Names:
             for i, n in enumerate(names))
         self.output_dtypes = tuple(INTEGER_DTYPES.get(t.dtype, "float32")
                                    for t in problem.base.outputs)
+        self.input_dtypes = tuple(INTEGER_DTYPES.get(t.dtype, "float32")
+                                  for t in problem.base.inputs)
         self.kernel_inputs = (*self.inputs, *self.weights)
         self.shapes = {name: shape for name, shape in zip(
             (*self.kernel_inputs, *self.outputs), shapes.all(), strict=True)}
@@ -160,10 +164,14 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
                  shapes: Shapes, work: Work, configs: Configs, names: _Names, entry: str,
                  seed: Path | None, pattern: str | None, no_seed: str,
                  rules: tuple[tuple[str | None, ...], dict[str, str | None]],
-                 exactness: list[str]) -> TargetFile:
+                 exactness: list[str], integers: IntegerInputs) -> TargetFile:
     input_rules, weight_rules = rules
-    tensors = [Tensor(n, names.shapes[n], f"input {src}", r) for n, src, r in zip(
-        names.inputs, problem.input_names, input_rules, strict=True)]
+    tensors = [Tensor(n, names.shapes[n], f"input {src}", r,
+                      dtype=None if dtype == "float32" else dtype,
+                      comment=integers.comment(i, n, configs.timed))
+               for i, (n, src, r, dtype) in enumerate(zip(
+                   names.inputs, problem.input_names, input_rules, names.input_dtypes,
+                   strict=True))]
     tensors += [Tensor(n, names.shapes[n], f"weight {src}", weight_rules.get(src))
                 for n, src in names.weights.items()]
     several = len(names.outputs) > 1
@@ -190,12 +198,13 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
            configs: Configs, seed: Path | None, pattern: str | None, no_seed: str,
            exactness: list[str]) -> list[str]:
     def shape(tensor: Tensor) -> str:
-        return "[" + ", ".join(s.render(str) for s in tensor.shape) + "]"
+        return "[" + (", ".join(s.render(str) for s in tensor.shape) or "1: a scalar") + "]"
 
     def source(tensor: Tensor) -> str:
         kind, _, which = tensor.source.partition(" ")
         if kind != "output":
-            return f" ({tensor.source.replace('input ', 'the forward argument ')})"
+            values = f", {tensor.dtype}, values {tensor.values}" if tensor.dtype else ""
+            return f" ({tensor.source.replace('input ', 'the forward argument ')}{values})"
         value = f"returned {ORDINALS.get(which, 'at position ' + which)}" if which else ""
         dtype = f"{tensor.dtype}, compared exactly" if tensor.dtype else ""
         return f" ({', '.join(w for w in (value, dtype) if w)})" if value or dtype else ""

@@ -47,7 +47,9 @@ class Kernel:
     """The entry point a seed defines: its name, its tensor parameters in order (the inputs,
     then the outputs, each with its dtype), its int parameters (the dimensions), every
     tensor's shape, and which parameter each leaf of the graph is (``("input", "x")`` or
-    ``("weight", "gemm.weight")`` to the target's name for it)."""
+    ``("weight", "gemm.weight")`` to the target's name for it). An integer or bool input
+    (labels, a mask) is declared with its own element type and read as a float, as torch
+    promotes it where it meets a float tensor."""
 
     entry: str
     inputs: tuple[str, ...]
@@ -56,12 +58,23 @@ class Kernel:
     dims: tuple[str, ...]
     shapes: dict[str, tuple[SizeExpr, ...]]
     leaves: dict[tuple[str, str], str]
-    const: str = "const float *"  # an input's type, before its name
-    pointer: str = "{} *"  # an output's, {} its element type
+    input_dtypes: tuple[str, ...] = ()  # each input's (float32, int64 ...); (): all float32
+    const: str = "const {} *"  # an input's type, before its name, {} its element type
+    pointer: str = "{} *"  # an output's
     types: dict[str, str] = field(default_factory=lambda: dict(C_TYPES))
 
     def with_pointers(self, const: str, pointer: str, types: dict[str, str]) -> Kernel:
         return replace(self, const=const, pointer=pointer, types=types)
+
+    def input_dtype(self, name: str) -> str:
+        """The dtype of the input ``name`` (the target's name; a weight is float32)."""
+        dtypes = dict(zip(self.inputs, self.input_dtypes, strict=False))
+        return dtypes.get(name, "float32")
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        """Every tensor parameter's dtype, inputs then outputs (the headers they need)."""
+        return (*(self.input_dtype(name) for name in self.inputs), *self.output_dtypes)
 
     @property
     def output(self) -> str:
@@ -71,6 +84,14 @@ class Kernel:
     def param(self, node: Node) -> str:
         """The kernel's name for the tensor a leaf node reads."""
         return c_name(self.leaves[(node.op, str(node.attrs["name"]))])
+
+    def read(self, node: Node, index: str) -> str:
+        """Element ``index`` of the tensor a leaf node reads, as a float: an integer input's
+        converted (``(float)labels[i]``), so no operation on it is C's integer arithmetic
+        (torch's ``/`` of two integer tensors divides exactly)."""
+        name = self.leaves[(node.op, str(node.attrs["name"]))]
+        element = f"{c_name(name)}[{index}]"
+        return element if self.input_dtype(name) == "float32" else f"((float){element})"
 
     def shape(self, node: Node) -> tuple[SizeExpr, ...]:
         return self.shapes[self.leaves[(node.op, str(node.attrs["name"]))]]
@@ -86,7 +107,8 @@ class Kernel:
     def signature(self, prefix: str) -> str:
         """``prefix`` (the return type and qualifiers), the entry point and its parameters,
         wrapped to WIDTH."""
-        tensors = [f"{self.const}{c_name(name)}" for name in self.inputs]
+        tensors = [f"{self.const.format(self.types[self.input_dtype(name)])}{c_name(name)}"
+                   for name in self.inputs]
         tensors += [f"{self.pointer.format(self.types[dtype])}{c_name(name)}"
                     for name, dtype in zip(self.outputs, self.output_dtypes, strict=True)]
         parameters = ", ".join(tensors + [f"int {c_name(dim)}" for dim in self.dims])
@@ -155,7 +177,7 @@ def seed_file(kernel: Kernel, title: str, paragraphs: list[str], preamble: str,
 def elementwise_loop_body(kernel: Kernel, graph: Graph, indent: str) -> str:
     """The statements for element ``idx`` of every tensor, and each output's store."""
     def given(node: Node) -> str | None:
-        return f"{kernel.param(node)}[idx]" if node.op in ("input", "weight") else None
+        return kernel.read(node, "idx") if node.op in ("input", "weight") else None
 
     step = Statements(graph, given, indent)
     for name, node in zip(kernel.outputs, graph.outputs, strict=True):

@@ -105,7 +105,7 @@ def body(kernel: Kernel, plan: LinePlan, indent: str) -> str:
     def given(node: Node) -> str | None:
         if node.op in ("input", "weight"):
             index = ELEMENT if plan.layouts[node.id] == Layout.FULL else "j"
-            return f"{kernel.param(node)}[{index}]"
+            return kernel.read(node, index)
         if node.op == "reduce":
             return f"r{node.id}[b]"
         if node.op == "scan":

@@ -123,6 +123,8 @@ def _matmul(graph: Graph) -> MatmulPlan | str:
     product = products[0]
     if any(graph.nodes[i].op not in LEAVES for i in product.args):
         return "its matrix product takes a computed tensor (the seed reads two inputs or weights)"
+    if any(graph.nodes[i].attrs.get("integer") for i in product.args):
+        return "its matrix product reads an integer tensor (the seed reads two float ones)"
     if any(len(graph.users(i)) != 1 for i in product.args):
         return "its matrix product's operands are used again"
     columns = product.shape[-1]

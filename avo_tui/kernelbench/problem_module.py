@@ -263,11 +263,11 @@ def _check(instance: Instance, file: str) -> None:
         if not isinstance(value, torch.Tensor):
             raise ImportRefused(f"{file}: get_inputs() returns a {type(value).__name__} at "
                                 f"position {position}; the importer takes tensors only")
-        if not value.is_floating_point():
-            raise ImportRefused(f"{file}: input {position} is {_dtype(value)}; the importer "
-                                "writes floating inputs yet: declare its integer dtype in the "
-                                "target file by hand (docs/targets.md, integer and bool "
-                                "tensors)")
+        if not value.is_floating_point() and value.dtype not in INTEGER_DTYPES:
+            raise ImportRefused(f"{file}: input {position} is {_dtype(value)}, a dtype a "
+                                "target file has no type for: its inputs are float32, or "
+                                f"{', '.join(INTEGER_DTYPES.values())} (docs/targets.md, "
+                                "integer and bool tensors)")
 
 
 def _dtype(tensor: torch.Tensor) -> str:

@@ -46,6 +46,10 @@ class Shapes:
     def all(self) -> tuple[Shape, ...]:
         return (*self.inputs, *self.weights.values(), *self.outputs)
 
+    def problem_sizes(self, config: Mapping[str, int]) -> Sizes:
+        """The problem's size globals at ``config`` (a dimension sets those tied to it)."""
+        return {name: config[dim] for dim, names in self.tied.items() for name in names}
+
 
 def tensor_shapes(instance: Instance) -> ShapeSet:
     """Every tensor of ``instance`` in a fixed order: inputs, weights, the outputs."""

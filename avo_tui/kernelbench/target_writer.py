@@ -30,7 +30,8 @@ class Tensor:
     shape: tuple[SizeExpr, ...]
     source: str  # "input x", "weight gemm.weight", "output" (of several: "output 0" ...)
     values: str | None = None
-    dtype: str | None = None  # an output's own (int64 for an argmax's indices); None: float32
+    dtype: str | None = None  # its own (int64 labels, an argmax's indices); None: float32
+    comment: str = ""  # written above its parameter (where its values come from)
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,8 @@ def _python(size: SizeExpr) -> str:
 def _shapes(target: TargetFile) -> str:
     functions = []
     for tensor in target.tensors:
-        sizes = ", ".join(_python(s) for s in tensor.shape)
-        comma = "," if len(tensor.shape) == 1 else ""
+        sizes = ", ".join(_python(s) for s in tensor.shape) or "1"  # a scalar: one value
+        comma = "," if len(tensor.shape) <= 1 else ""
         functions.append(f'''
 def {tensor.name}_shape(c: dict[str, Any]) -> tuple[int, ...]:
     """{_role(tensor)}"""
@@ -211,10 +212,11 @@ def {tensor.name}_shape(c: dict[str, Any]) -> tuple[int, ...]:
 
 def _role(tensor: Tensor) -> str:
     kind, _, name = tensor.source.partition(" ")
+    scalar = " (a scalar, written as one value)" if not tensor.shape else ""
     return {"input": f"The forward's argument {name}.",
             "weight": f"The model's {name}.",
-            "output": f"What the forward returns (its value {name})." if name else
-                      "What the forward returns."}[kind]
+            "output": f"What the forward returns (its value {name}){scalar}." if name else
+                      f"What the forward returns{scalar}."}[kind]
 
 
 def _work(target: TargetFile) -> str:
@@ -231,6 +233,9 @@ def work(c: dict[str, Any]) -> float:
     return 2.0 * math.prod({output}_shape(c)) * math.prod(
         {inputs[work.tensor]}_shape(c)[{work.start}:])
 '''
+    read = [t for t in target.tensors if t not in outputs]
+    if any(size != work.element_bytes for size in work.read_bytes(len(read))):
+        return _work_by_width(work, read, outputs)
     every = "\n        + ".join(f"math.prod({name}_shape(c))" for name in inputs)
     if all(size == work.element_bytes for size in work.output_bytes):
         every += "".join(f"\n        + math.prod({t.name}_shape(c))" for t in outputs)
@@ -258,6 +263,23 @@ def work(c: dict[str, Any]) -> float:
     written = ({written}
     )
     return read + written
+'''
+
+
+def _work_by_width(work: Work, read: list[Tensor], outputs: list[Tensor]) -> str:
+    """The bytes of a problem whose inputs are not all of one width (int64 labels beside
+    float32 logits): each tensor at its own."""
+    widths = [*work.read_bytes(len(read)), *work.output_bytes]
+    terms = "".join(f"\n        {'+ ' if i else ''}{size}.0 * math.prod({t.name}_shape(c))"
+                    f"  # {t.dtype or 'float32'}"
+                    for i, (size, t) in enumerate(zip(widths, [*read, *outputs], strict=True)))
+    return f'''
+
+def work(c: dict[str, Any]) -> float:
+    """{_doc(f"Bytes: every input read once and {_each(outputs)} written once, each at its "
+             "dtype's width (8 bytes an int64).")}"""
+    return ({terms}
+    )
 '''
 
 
@@ -304,6 +326,8 @@ def _target(target: TargetFile) -> str:
         values = f", values={tensor.values}" if tensor.values else ""
         dtype = f", dtype={tensor.dtype!r}" if tensor.dtype else ""
         exact = "  # compared exactly" if tensor.dtype and kind == "Output" else ""
+        parameters += textwrap.wrap(tensor.comment, WIDTH, initial_indent="        # ",
+                                    subsequent_indent="        # ", break_on_hyphens=False)
         parameters.append(f'        {kind}("{tensor.name}", {tensor.name}_shape{dtype}'
                           f'{values}),{exact}')
     parameters += [f'        Int("{dim}"),' for dim in target.dims]

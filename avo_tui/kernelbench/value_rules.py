@@ -25,11 +25,12 @@ LEAST_VALUES = 64  # fewer values say too little of their distribution
 
 
 def value_rules(problem: KernelBenchProblem, small: Mapping[str, int],
-                timed: Mapping[str, int]) -> tuple[tuple[str | None, ...],
-                                                   dict[str, str | None]]:
+                timed: Mapping[str, int], ranges: Mapping[int, tuple[int, int]]
+                ) -> tuple[tuple[str | None, ...], dict[str, str | None]]:
     """The rule of each input (in order), read off the problem's inputs at the ``small``
-    sizes (a GPU problem's own could fill a CPU's memory), and of each weight (by its name in
-    the model), read off the model at the ``timed`` ones (its bound follows the fan-in)."""
+    sizes (a GPU problem's own could fill a CPU's memory), an integer input's its range in
+    ``ranges`` (integer_inputs.py, by its position); and of each weight (by its name in the
+    model), read off the model at the ``timed`` ones (its bound follows the fan-in)."""
     module = problem.module
     with problem.sizes_set(small):
         torch.manual_seed(0)
@@ -39,7 +40,8 @@ def value_rules(problem: KernelBenchProblem, small: Mapping[str, int],
         model = module.Model(*getattr(module, "get_init_inputs", list)())
     weights = dict(model.named_parameters())
     weights.update((n, b) for n, b in model.named_buffers() if b.is_floating_point())
-    return (tuple(_input_rule(t) for t in inputs),
+    return (tuple(f"Integers{ranges[i]!r}" if i in ranges else _input_rule(t)
+                  for i, t in enumerate(inputs)),
             {name: _weight_rule(t.detach()) for name, t in weights.items()})
 
 
