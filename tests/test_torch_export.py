@@ -231,3 +231,20 @@ def test_check_times_the_op_launch_by_launch_beside_the_evaluators_kernel(tmp_pa
         assert min(row["rounds"]["beside"]) > 0
         assert row["ratio"] == row["op"] / row["beside"]
         assert row["ratio_score"] == row["op"] / row["score"]
+
+
+def test_check_fails_in_one_line_when_the_evaluator_cannot_build_the_packages_kernel(
+    tmp_path: Path,
+) -> None:
+    """A package whose kernel file was edited after the export so that the evaluator's contract
+    refuses it (the op itself still builds and runs it): the side-by-side timing cannot build
+    the evaluator's kernel, and the check fails saying so, with no traceback."""
+    out, figures = tmp_path / "export", tmp_path / "check.json"
+    assert main(["export", "--target", "rmsnorm-cpu", "--torch", str(out)]) == 0
+    (kernel,) = out.glob("*/kernel/*.c")
+    kernel.write_text(kernel.read_text() + "\n// avo:require 1 == 0\n")
+    assert main(["export", "--check", str(out), "--quick", "--json", str(figures)]) == 1
+    failures = json.loads(figures.read_text())["failures"]
+    assert len(failures) == 1, failures
+    assert failures[0].startswith("the evaluator cannot build the package's kernel: contract"), \
+        failures

@@ -187,7 +187,11 @@ class Check:
         grid = self.target.grid(quick)
         readings: dict[str, dict[str, list[float]]] = {
             c.name: {"op": [], "beside": [], "score": []} for c in grid}
-        kernel = build_kernel(self.pipeline(), request)
+        try:
+            kernel = build_kernel(self.pipeline(), request)
+        except Rejected as rejected:  # the op ran it, so this is the package's files changed
+            self.fail(f"the evaluator cannot build the package's kernel: {rejected.failure}")
+            return
         try:
             with Worker(self.device) as worker:
                 for index in range(rounds):
