@@ -176,10 +176,10 @@ class Check:
         one sequence, A B B A, in the evaluator's own loop, on the same input sets and flush.
         Side by side they run at one clock, so the ratio is what the op costs over the
         evaluator's launch and nothing else. ``score``: the evaluator's own score of the kernel
-        from its worker, as `avo eval` reports it. A GPU held at its power limit clocks down
-        under a long unbroken sequence of launches more than under the evaluator's, which
-        pauses to check outputs: that reading sits a few percent above any caller's that keeps
-        the GPU busy, the evaluator's kernel itself included (RESULTS.md, issue 55)."""
+        from its worker, as `avo eval` reports it. It sits a few percent above any caller's
+        that keeps the GPU busy, the evaluator's kernel itself included: a GPU held at its
+        power limit clocks lower under an unbroken sequence of launches than under the
+        evaluator's, which (as we read it) pauses to check outputs (RESULTS.md, issue 55)."""
         folder = Path(str(self.module.__file__)).parent / "kernel"
         sources = {name: (folder / name).read_text()
                    for name in self.spec["sources"]}
@@ -189,7 +189,7 @@ class Check:
             c.name: {"op": [], "beside": [], "score": []} for c in grid}
         try:
             kernel = build_kernel(self.pipeline(), request)
-        except Rejected as rejected:  # the op ran it, so this is the package's files changed
+        except Rejected as rejected:  # the op skips the contract's checks: an edited package
             self.fail(f"the evaluator cannot build the package's kernel: {rejected.failure}")
             return
         try:
