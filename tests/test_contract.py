@@ -132,7 +132,8 @@ def test_tensor_maps_are_read_in_declaration_order() -> None:
         ("tma_k", "k", "none", "256B", "nan"),
     ]
     env = declared.environment({"AVO_HEAD_DIM": 128})
-    assert [m.box_shape(env, 2) for m in declared.tensormaps] == [(1, 1, 64, 64), (1, 1, 64, 128)]
+    assert [m.box_shape(env, 2, 4) for m in declared.tensormaps] == [(1, 1, 64, 64),
+                                                                     (1, 1, 64, 128)]
     # the launch fields are untouched by the maps riding along in Declarations.launch
     assert set(declared.launch) >= {"grid", "block"}
 
@@ -149,10 +150,10 @@ def test_tensor_maps_survive_a_merge_of_several_files() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("tq tensor=x box=(1, 1, 64, 64)", "tensor=x is not one of q k v out"),
-        ("tq tensor=q", r"needs box= \(4 tile sizes"),
-        ("tq box=(1, 1, 64, 64)", "needs tensor= \\(q k v out\\)"),
-        ("tq tensor=q box=(64, 64)", "has 2 sizes; it needs 4"),
+        ("tq tensor=q.k box=(1, 1, 64, 64)", "tensor=q.k is not a name"),
+        ("tq tensor=q", r"needs box= \(a tile size per dimension"),
+        ("tq box=(1, 1, 64, 64)", r"needs tensor= \(one of the entry point's tensors"),
+        ("tq tensor=q box=(1, 1, 1, 1, 64, 64)", "has 6 sizes; a TMA box has 1 to 5"),
         ("tq tensor=q box=(1, 1, S, 64)", "uses S, known only per configuration"),
         ("tq tensor=q box=(1, 1, 64, 64) swizzle=256B", "swizzle=256B is not one of none"),
         ("tq tensor=q box=(1, 1, 64, 64) l2=1K", "l2=1K is not one of"),
@@ -192,7 +193,7 @@ def test_a_box_the_tma_unit_cannot_copy_is_refused(box: str, swizzle: str, messa
     source = f"#define WIDE 64\n// avo:tensormap tq tensor=q box={box} swizzle={swizzle}\n"
     (tensormap,) = contract.parse(source).tensormaps
     with pytest.raises(ContractError, match=f"avo:tensormap tq: .*{message}"):
-        tensormap.box_shape(contract.parse(source).environment(), 2)
+        tensormap.box_shape(contract.parse(source).environment(), 2, 4)
 
 
 def test_an_unknown_tensor_fails_a_cuda_evaluation_as_contract() -> None:
@@ -204,9 +205,8 @@ def test_an_unknown_tensor_fails_a_cuda_evaluation_as_contract() -> None:
     request = EvalRequest("mha", {"k.cu": source}, quick=True, measure_baselines=False)
     result = Pipeline("cpu").run(request, lambda phase, detail: None)
     assert result.failure is not None and result.failure.kind == "contract"
-    assert "k.cu: line 1: avo:tensormap tq: tensor=query is not one of q k v out" in (
-        result.failure.message
-    )
+    assert ("avo:tensormap tq: tensor=query is not one of the entry point's tensors "
+            "(q, k, v, out)") in result.failure.message
 
 
 # -- launch geometry -----------------------------------------------------------------------------

@@ -229,15 +229,14 @@ def _build(target: TargetSpec, sources: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _launch(target: TargetSpec, declared: contract.Declarations) -> dict[str, Any]:
-    from ..evaluation.devices.gpu import TMA_ELEMENT_BYTES
+    from ..evaluation.build import tensormap_boxes
 
     if "grid" not in declared.launch or "block" not in declared.launch:
         raise ExportRefused("a CUDA kernel declares // avo:launch grid=(...) block=(...)")
-    env = declared.environment(target.defines)
     try:
-        maps = [{"name": m.name, "tensor": m.tensor, "box": list(m.box_shape(env,
-                 TMA_ELEMENT_BYTES)), "swizzle": m.swizzle, "l2": m.l2, "oob": m.oob}
-                for m in declared.tensormaps]
+        boxes = tensormap_boxes(declared, target, target.grid()[0])
+        maps = [{"name": m.name, "tensor": m.tensor, "box": list(boxes[m.name]),
+                 "swizzle": m.swizzle, "l2": m.l2, "oob": m.oob} for m in declared.tensormaps]
     except contract.ContractError as error:
         raise ExportRefused(str(error)) from None
     return {"launch": {k: v for k, v in declared.launch.items()

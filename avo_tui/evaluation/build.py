@@ -12,6 +12,9 @@ from .devices.device import Kernel
 from .measurement.judge import Rejected
 from .measurement.stage import Stage
 from .results import kernel_identity
+from .targets.problem import Config
+from .targets.spec import TargetSpec
+from .targets.torch_dtypes import DTYPES
 from .toolchains import ArtifactTampered, CompileResult, ToolchainUnavailable, get_toolchain
 from .toolchains.base import define_options, read_artifact
 
@@ -35,7 +38,17 @@ class Build(Stage):
             requires += declared.requires
             launch |= declared.launch
             defines |= declared.defines
-        return Declarations(tuple(knobs), tuple(requires), launch, defines)
+        merged = Declarations(tuple(knobs), tuple(requires), launch, defines)
+        self.check_tensormaps(merged)
+        return merged
+
+    def check_tensormaps(self, declared: Declarations) -> None:
+        """Every avo:tensormap fits its tensor (tensormap_boxes), refused here, before anything
+        needs a GPU."""
+        try:
+            tensormap_boxes(declared, self.target, self.target.grid(self.request.quick)[0])
+        except contract.ContractError as error:
+            raise Rejected("contract", str(error)) from None
 
     def compile(self, sources: Mapping[str, str]) -> CompileResult:
         self.progress("compile", ", ".join(sources))
@@ -102,3 +115,22 @@ class Build(Stage):
             return None
         self.incumbent = incumbent
         return incumbent
+
+
+def tensormap_boxes(declared: Declarations, target: TargetSpec, config: Config
+                    ) -> dict[str, tuple[int, ...]]:
+    """Each avo:tensormap's box, by the map's name: the map names one of the entry point's
+    tensors, and its box fits that tensor on ``config`` (its rank and element size) and the
+    TMA unit. (The harness checks each box again against each launch's own tensor.)"""
+    tensors = {p.name: p for p in target.problem.parameters if p.is_tensor}
+    env = declared.environment(target.defines)
+    boxes = {}
+    for tensormap in declared.tensormaps:
+        tensor = tensors.get(tensormap.tensor)
+        if tensor is None:
+            raise contract.ContractError(
+                f"avo:tensormap {tensormap.name}: tensor={tensormap.tensor} is not one of the "
+                f"entry point's tensors ({', '.join(tensors)})")
+        boxes[tensormap.name] = tensormap.box_shape(
+            env, DTYPES[tensor.dtype_on(config)].itemsize, len(tensor.shape_on(config)))
+    return boxes

@@ -333,5 +333,5 @@ def test_the_seed_kernels_evaluate_as_before() -> None:
     assert env.evaluate(wgmma.launch["grid"]) == (6 * 16 * 2,)  # one CTA per (block, head, batch)
     assert env.evaluate(wgmma.launch["block"]) == (512,)
     assert env.evaluate(wgmma.launch["smem"]) == (192 + 2 * 2 * 128) * 128 * 2 + 1024 + 256
-    boxes = [m.box_shape(wgmma.environment(defines), 2) for m in wgmma.tensormaps]
+    boxes = [m.box_shape(wgmma.environment(defines), 2, 4) for m in wgmma.tensormaps]
     assert boxes == [(1, 1, 192, 64), (1, 1, 128, 64), (1, 1, 128, 64)]

@@ -1,6 +1,6 @@
 """The ``avo:tensormap`` declaration: a TMA descriptor the harness builds over one of the
-tensors for every launch, read from its fields, its box checked against what the TMA unit
-accepts."""
+entry point's tensors for every launch, read from its fields, its box checked against what the
+TMA unit accepts and against the tensor it maps (its rank, its element size)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ from .expressions import ContractError, Environment, compile_expression
 # Blanks before a ``key=``; the look-behind starts a match only where a run of blanks starts (a
 # match tried inside a long run of blanks, at every position, would be quadratic).
 FIELD_SPLIT = re.compile(r"(?<!\s)\s+(?=\w+=)")
-TENSORS = ("q", "k", "v", "out")  # each [batch, heads, seq_len, head_dim], contiguous
-TENSOR_RANK = 4
+MAX_RANK = 5  # the TMA unit's tensors have 1 to 5 dimensions
 SWIZZLES = {"none": 0, "32B": 32, "64B": 64, "128B": 128}  # name -> swizzle span in bytes
 TENSORMAP_OPTIONS: dict[str, tuple[str, ...]] = {
-    "tensor": TENSORS,
     "swizzle": tuple(SWIZZLES),
     "l2": ("none", "64B", "128B", "256B"),
     "oob": ("zero", "nan"),
@@ -25,6 +23,7 @@ TENSORMAP_OPTIONS: dict[str, tuple[str, ...]] = {
 TENSORMAP_FIELDS = ("tensor", "box", "swizzle", "l2", "oob")
 MAX_BOX = 256  # the TMA unit's limit on each box dimension, in elements
 # Names whose value changes with the configuration: a box is a tile shape, fixed per kernel.
+# (Attention's launch variables; a target file's own are unknown to a box's environment.)
 CONFIG_VARIABLES = frozenset({"B", "HQ", "HKV", "S", "D", "CAUSAL", "NUM_SMS"})
 
 
@@ -33,28 +32,33 @@ class TensorMap:
     """An ``avo:tensormap`` declaration: a TMA descriptor over one tensor, built by the harness."""
 
     name: str
-    tensor: str
-    box: str  # expression: TENSOR_RANK sizes in elements, outermost dimension first
+    tensor: str  # the name of one of the entry point's tensors
+    box: str  # expression: one size per dimension of the tensor, in elements, outermost first
     swizzle: str = "none"
     l2: str = "none"
     oob: str = "zero"
 
-    def box_shape(self, env: Environment, element_bytes: int) -> tuple[int, ...]:
-        """The box evaluated and checked against what the TMA unit accepts."""
+    def box_value(self, env: Environment) -> object:
+        """The box expression's value, unchecked (box_shape checks it against a tensor)."""
         try:
-            value = env.evaluate(self.box)
+            return env.evaluate(self.box)
         except ContractError as error:
             raise ContractError(f"avo:tensormap {self.name}: box: {error}") from None
-        return check_box(self, value, element_bytes)
+
+    def box_shape(self, env: Environment, element_bytes: int, rank: int) -> tuple[int, ...]:
+        """The box evaluated and checked against what the TMA unit accepts, over a tensor of
+        ``rank`` dimensions of ``element_bytes``-byte elements."""
+        return check_box(self, self.box_value(env), element_bytes, rank)
 
 
-def check_box(tensormap: TensorMap, value: object, element_bytes: int) -> tuple[int, ...]:
+def check_box(tensormap: TensorMap, value: object, element_bytes: int,
+              rank: int) -> tuple[int, ...]:
     where = f"avo:tensormap {tensormap.name}: box={value!r}"
     box = value if isinstance(value, tuple) else (value,)
-    if len(box) != TENSOR_RANK or not all(type(n) is int for n in box):
+    if len(box) != rank or not all(type(n) is int for n in box):
         raise ContractError(
-            f"{where} must be {TENSOR_RANK} integers, outermost first, one per dimension of "
-            f"{tensormap.tensor} [batch, heads, seq_len, head_dim]"
+            f"{where} must be {rank} integers, outermost first, one per dimension of "
+            f"{tensormap.tensor} (rank {rank})"
         )
     if not all(1 <= n <= MAX_BOX for n in box):
         raise ContractError(f"{where}: every size must be 1 to {MAX_BOX} elements")
@@ -97,22 +101,25 @@ def read_tensormap(name: str, body: str, line: int = 0) -> TensorMap:
     for required in ("tensor", "box"):
         if required not in fields:
             raise ContractError(f"{prefix} needs {required}= ({_TENSORMAP_HINT[required]})")
+    if not re.fullmatch(r"[A-Za-z_]\w*", fields["tensor"]):
+        raise ContractError(f"{prefix}: tensor={fields['tensor']} is not a name; it names one "
+                            "of the entry point's tensors")
     _check_box_expression(fields["box"], prefix, line)
     return TensorMap(name, **fields)
 
 
 _TENSORMAP_HINT = {
-    "tensor": " ".join(TENSORS),
-    "box": f"{TENSOR_RANK} tile sizes, outermost first, e.g. (1, 1, 64, 64)",
+    "tensor": "one of the entry point's tensors, by name: q, x, out ...",
+    "box": "a tile size per dimension of the tensor, outermost first, e.g. (1, 1, 64, 64)",
 }
 
 
 def _check_box_expression(text: str, prefix: str, line: int) -> None:
     tree = compile_expression(text, line).body
-    if isinstance(tree, ast.Tuple) and len(tree.elts) != TENSOR_RANK:
+    if isinstance(tree, ast.Tuple) and not 1 <= len(tree.elts) <= MAX_RANK:
         raise ContractError(
-            f"{prefix}: box={text} has {len(tree.elts)} sizes; it needs {TENSOR_RANK}, one per "
-            f"dimension of [batch, heads, seq_len, head_dim], outermost first"
+            f"{prefix}: box={text} has {len(tree.elts)} sizes; a TMA box has 1 to {MAX_RANK}, "
+            "one per dimension of the tensor, outermost first"
         )
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} & CONFIG_VARIABLES
     if used:

@@ -17,19 +17,26 @@ import numpy as np
 import torch
 
 from ..declarations.contract import ContractError, Declarations, MissingEntry, TensorMap
+from ..declarations.tensormaps import check_box
 from ..targets.problem import Config, InputSet, OutputSet, Problem
 from .timing import sequence_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 TENSORMAP_BYTES = 128  # sizeof(CUtensorMap)
-TMA_ELEMENT_BYTES = 2  # every CUDA target's tensors are bfloat16
 MAX_CLUSTER_BLOCKS = 8  # the portable cluster size limit
 # torch dtype -> (the dtype cuda.core views it as, the TMA data type); cuda.core reads bf16
 # only with ml_dtypes installed, so bf16 travels as uint16 with the data type given explicitly.
+# The integer types travel as unsigned bytes where the TMA unit has no signed type of their
+# width: it copies bits, and a zero fill is zero either way.
 TMA_TYPES = {
     torch.bfloat16: (torch.uint16, "BFLOAT16"),
     torch.float16: (torch.float16, "FLOAT16"),
     torch.float32: (torch.float32, "FLOAT32"),
+    torch.int8: (torch.uint8, "UINT8"),
+    torch.uint8: (torch.uint8, "UINT8"),
+    torch.bool: (torch.uint8, "UINT8"),
+    torch.int32: (torch.int32, "INT32"),
+    torch.int64: (torch.int64, "INT64"),
 }
 SWIZZLE_NAMES = {"none": "NONE", "32B": "SWIZZLE_32B", "64B": "SWIZZLE_64B", "128B": "SWIZZLE_128B"}
 L2_NAMES = {"none": "NONE", "64B": "L2_64B", "128B": "L2_128B", "256B": "L2_256B"}
@@ -85,6 +92,17 @@ def clusters_in(grid: tuple[int, ...], cluster: tuple[int, ...]) -> tuple[int, .
                 f"dimension {'xyz'[axis]} has {g} blocks"
             )
     return tuple(g // c for g, c in zip(grid3, cluster3, strict=True))
+
+
+def tensor_box(spec: TensorMap, value: object, tensor: torch.Tensor) -> tuple[int, ...]:
+    """``spec``'s box (its expression's ``value``) checked against the launch's own ``tensor``:
+    a size per dimension, within what the TMA unit copies at its element size; a NaN fill only
+    over floats."""
+    if spec.oob == "nan" and not tensor.is_floating_point():
+        raise ContractError(f"avo:tensormap {spec.name}: oob=nan over {spec.tensor}, a "
+                            f"{str(tensor.dtype).removeprefix('torch.')} tensor: the TMA unit "
+                            "fills only floats with NaN; use oob=zero")
+    return check_box(spec, value, tensor.element_size(), tensor.dim())
 
 
 def encode_tensor_map(tensor: torch.Tensor, box: tuple[int, ...], spec: TensorMap) -> object:
@@ -143,7 +161,7 @@ class CudaKernel:
         self._smem_granted = DEFAULT_DYNAMIC_SMEM - self._static_smem()
         self.tensormaps = declarations.tensormaps
         env = declarations.environment(defines)
-        self.boxes = {m.name: m.box_shape(env, TMA_ELEMENT_BYTES) for m in self.tensormaps}
+        self.boxes = {m.name: m.box_value(env) for m in self.tensormaps}  # checked per tensor
         self._check_parameters()
         self._maps: dict[tuple[object, ...], object] = {}  # (name, tensor address...) -> map
         self._maps_config: Config | None = None
@@ -266,7 +284,8 @@ class CudaKernel:
             tensor = tensors[spec.tensor]
             key = (spec.name, tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
             if key not in self._maps:
-                self._maps[key] = encode_tensor_map(tensor, self.boxes[spec.name], spec)
+                box = tensor_box(spec, self.boxes[spec.name], tensor)
+                self._maps[key] = encode_tensor_map(tensor, box, spec)
             maps.append(self._maps[key])
         return maps
 

@@ -28,8 +28,12 @@ from ._host import cache_root
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 MAX_MAPS = 256  # tensor maps kept, by the tensors' addresses; past it the oldest go
+# As the evaluator's (devices/gpu.py): integers travel as unsigned bytes where the TMA unit has
+# no signed type of their width.
 TMA_TYPES = {torch.bfloat16: (torch.uint16, "BFLOAT16"), torch.float16: (torch.float16, "FLOAT16"),
-             torch.float32: (torch.float32, "FLOAT32")}
+             torch.float32: (torch.float32, "FLOAT32"), torch.int8: (torch.uint8, "UINT8"),
+             torch.uint8: (torch.uint8, "UINT8"), torch.bool: (torch.uint8, "UINT8"),
+             torch.int32: (torch.int32, "INT32"), torch.int64: (torch.int64, "INT64")}
 SWIZZLE_NAMES = {"none": "NONE", "32B": "SWIZZLE_32B", "64B": "SWIZZLE_64B", "128B": "SWIZZLE_128B"}
 L2_NAMES = {"none": "NONE", "64B": "L2_64B", "128B": "L2_128B", "256B": "L2_256B"}
 OOB_NAMES = {"zero": "NONE", "nan": "NAN_REQUEST_ZERO_FMA"}
