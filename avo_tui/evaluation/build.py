@@ -45,6 +45,8 @@ class Build(Stage):
     def check_tensormaps(self, declared: Declarations) -> None:
         """Every avo:tensormap fits its tensor (tensormap_boxes), refused here, before anything
         needs a GPU."""
+        if not declared.tensormaps:
+            return
         try:
             tensormap_boxes(declared, self.target, self.target.grid(self.request.quick)[0])
         except contract.ContractError as error:
