@@ -92,3 +92,18 @@ def test_every_target_dtype_has_a_tma_data_type_of_its_width(
     for dtype, (view, name) in table.items():
         assert view.itemsize == dtype.itemsize, dtype
         assert hasattr(tma.TensorMapDataType, name), name
+
+
+def test_a_target_whose_kernel_maps_its_own_tensors_passes_check_without_a_gpu(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """tests/fixtures/targets/tma_sum.py: rank-2 maps over a float32 and an int8 tensor; its
+    seed compiles and its maps fit (tests/gpu/test_tensormaps_any_tensor_gpu.py runs it)."""
+    from avo_tui.cli import main
+
+    assert main(["targets", "check", str(FIXTURE_TARGETS / "tma_sum.py")]) == 0
+    assert "ok  seed tma_sum.cu: compiles" in capsys.readouterr().out
+    declared = contract.parse((FIXTURE_TARGETS / "tma_sum.cu").read_text())
+    spec = get_target(str(FIXTURE_TARGETS / "tma_sum.py"))
+    for config in (*spec.grid(), *spec.edge_configs):
+        assert tensormap_boxes(declared, spec, config) == {"tma_x": (16, 32), "tma_n": (16, 32)}
