@@ -33,6 +33,9 @@ POISON_WORDS = {"bool": "bytes that are neither 0 nor 1",
 # takes one as its bits, and float16 as _Float16 (GCC 12, Clang 15 and later, on x86-64 and Arm).
 C_TYPES = {"float32": "float", "bfloat16": "uint16_t", "float16": "_Float16", "int8": "int8_t",
            "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "bool": "bool"}
+CUDA_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half",
+              "int8": "signed char", "int32": "int", "int64": "long long",
+              "uint8": "unsigned char", "bool": "bool"}
 # What a kernel needs told about a dtype's element type beyond its name, by language.
 TYPE_NOTES = {"C": {"bool": "one byte, 0 or 1",
                     "bfloat16": "its bits, the upper half of a float32's: widen by shifting "
@@ -41,9 +44,6 @@ TYPE_NOTES = {"C": {"bool": "one byte, 0 or 1",
               "CUDA": {"bool": "one byte, 0 or 1"}}
 # Dtypes whose element type the contract names: CUDA's float types are its headers' own.
 NAMED_TYPES = {"C": (*INTEGER_DTYPES, "bfloat16", "float16"), "CUDA": INTEGER_DTYPES}
-CUDA_TYPES = {"float32": "float", "bfloat16": "__nv_bfloat16", "float16": "__half",
-              "int8": "signed char", "int32": "int", "int64": "long long",
-              "uint8": "unsigned char", "bool": "bool"}
 
 
 class Symbol(str):
