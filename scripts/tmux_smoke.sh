@@ -44,7 +44,9 @@ $T new-session -d -s smoke -x 110 -y 32 \
 
 wait_for "scoring the seed" 60 "the app opened at once and shows the seed being scored"
 wait_for "running" 120 "the app opened on a new session and the run started"
-wait_for "commit   v1" 240 "the tuner committed a version (REPEAT 4)"
+# The status bar, not the output pane: once SPARE's settings are spent the tuner's steps
+# come many a second and scroll the commit line out of the pane between two looks.
+wait_for "best v1 " 240 "the tuner committed a version (REPEAT 4)"
 
 $T send-keys -t smoke p
 wait_for " paused " 60 "pause reached the engine"
