@@ -124,9 +124,14 @@ def test_each_agent_lane_resumes_its_own_step_after_a_kill(
     live.finish(120)
     [resumed] = live.kinds("step_resumed")
     assert resumed.data["lane"] == 2
-    briefs = sorted(r.texts()[0] for r in fake.requests)
-    assert briefs[0].startswith("# Step brief") and "You are lane 1 of 2" in briefs[0]
-    assert briefs[1] == saved
+    # The two steps of the budget go to whichever lane asks first: lane 1's fresh step, or,
+    # on a loaded machine, lane 2's next one after its resumed step. Either way the draft is
+    # taken up once, by lane 2, and every other step starts from a fresh brief.
+    briefs = [r.texts()[0] for r in fake.requests]
+    assert briefs.count(saved) == 1, briefs
+    fresh = [b for b in briefs if b != saved]
+    assert len(fresh) == 1 and fresh[0].startswith("# Step brief"), fresh
+    assert "You are lane 1 of 2" in fresh[0] or "You are lane 2 of 2" in fresh[0], fresh
     assert (session.directory / "workspace-2" / KERNEL).read_text() == (
         "// where lane 2 stood\n")
     assert session.run_state.lanes["2"].base == "v1"
