@@ -223,6 +223,38 @@ def test_a_cluster_launch_counts_the_declared_grid_in_clusters() -> None:
         clusters_in((16,), (16,))
 
 
+def test_scratch_is_declared_in_bytes_and_bounded() -> None:
+    """avo:launch scratch= names the bytes the harness zeroes before every launch: a whole
+    number, at most a MiB (a counter's memset is timed with the launch)."""
+    from avo_tui.evaluation.devices.gpu import MAX_SCRATCH_BYTES, scratch_bytes
+
+    declared = contract.parse("#define DYNAMIC 1  // avo:knob 0 1\n"
+                              "// avo:launch grid=(1,) block=(32,) scratch=(4 if DYNAMIC else 0)\n")
+    assert declared.environment().evaluate(declared.launch["scratch"]) == 4
+    off = contract.set_knobs("#define DYNAMIC 1  // avo:knob 0 1\n"
+                             "// avo:launch grid=(1,) block=(32,) scratch=(4 if DYNAMIC else 0)\n",
+                             {"DYNAMIC": 0})
+    assert contract.parse(off).environment().evaluate(contract.parse(off).launch["scratch"]) == 0
+    assert scratch_bytes(0) == 0 and scratch_bytes(MAX_SCRATCH_BYTES) == MAX_SCRATCH_BYTES
+    for wrong in (-4, MAX_SCRATCH_BYTES + 1, 2.5, (4,)):
+        with pytest.raises(ContractError, match="avo:launch scratch must be 0 to 1048576 bytes"):
+            scratch_bytes(wrong)
+    with pytest.raises(ContractError, match="avo:launch takes grid=, block=, smem=, cluster=, "
+                                            "scratch="):
+        contract.parse("// avo:launch grid=(1,) block=(32,) workspace=4\n")
+
+
+def test_a_target_whose_seed_takes_scratch_checks_without_a_gpu(tmp_path: Path) -> None:
+    """tests/fixtures/targets/work_queue.cu declares scratch=4 and takes the pointer last:
+    `avo targets check` reads the declaration and compiles the seed with NVRTC."""
+    from target_example import avo
+
+    target = Path(__file__).parent / "fixtures" / "targets" / "work_queue.py"
+    done = avo("targets", "check", str(target), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "seed work_queue.cu: compiles" in done.stdout
+
+
 def test_a_persistent_grid_is_one_block_per_multiprocessor() -> None:
     from avo_tui.evaluation.devices.gpu import launch_variables
     from avo_tui.evaluation.problems.attention import config as attention_config

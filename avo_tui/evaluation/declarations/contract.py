@@ -7,13 +7,15 @@ kernel (knowledge/kernel-contract.md is the user's reference):
     // avo:require BLOCK_Q * HEAD_DIM <= 8192
     // avo:launch grid=(ceil_div(S, BLOCK_Q), HQ, B) block=(NUM_THREADS,) smem=SMEM_BYTES
     // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_Q, 64) swizzle=128B
+    // avo:launch scratch=16
 
 A knob is a ``#define`` whose allowed values follow ``avo:knob``; the tuner rewrites the value in
 place, so a tuned kernel is still plain source. Expressions are a small, safe subset of Python
 (integers, + - * / // % **, comparisons, and/or/not, ``&&``/``||``, min, max, ceil_div): they
 may name knobs, other simple ``#define``s, and the variables the harness supplies. A tensor map
 is a TMA descriptor the harness builds over one of the tensors for every launch and passes after
-the fixed parameters, in declaration order.
+the fixed parameters, in declaration order. Scratch is device memory the harness zeroes before
+every launch (a work counter a persistent grid draws tiles from) and passes last.
 
 The kernel's author may be hostile, and the tuner evaluates declarations in the engine's own
 process: values, expression sizes, nesting, #define chains and the work of one evaluation are
@@ -68,7 +70,7 @@ DEFINE = re.compile(
 DIRECTIVE = re.compile(
     r"//[ \t]*avo:(?P<kind>require|launch|tensormap)\b(?P<body>[^\n]*)$", re.MULTILINE
 )
-LAUNCH_FIELDS = ("grid", "block", "smem", "cluster")
+LAUNCH_FIELDS = ("grid", "block", "smem", "cluster", "scratch")
 # Tensor maps travel in Declarations.launch, each under this prefix and its name: whoever merges
 # the launch fields of several files then keeps the maps too, in declaration order.
 TENSORMAP_KEY = "tensormap:"

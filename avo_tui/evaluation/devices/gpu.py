@@ -3,7 +3,9 @@
 The kernel's launch geometry comes from its ``avo:launch`` declaration, evaluated for each
 configuration with the variables below; dynamic shared memory above the 48 KB default is
 granted through the function attribute before the launch. Its ``avo:tensormap`` declarations
-become TMA descriptors over the launch's own tensors, passed after the fixed parameters.
+become TMA descriptors over the launch's own tensors, passed after the fixed parameters; its
+``avo:launch scratch=`` bytes are zeroed on the stream before every launch, inside the timed
+span (the exported op pays that memset too), and their address is passed last.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from .timing import sequence_events
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
 TENSORMAP_BYTES = 128  # sizeof(CUtensorMap)
 MAX_CLUSTER_BLOCKS = 8  # the portable cluster size limit
+POINTER_BYTES = 8
+# Scratch is a counter or a few flags; its memset is timed, and a larger one only wastes memory.
+MAX_SCRATCH_BYTES = 1 << 20
 # torch dtype -> (the dtype cuda.core views it as, the TMA data type); cuda.core reads bf16
 # only with ml_dtypes installed, so bf16 travels as uint16 with the data type given explicitly.
 # The integer types travel as unsigned bytes where the TMA unit has no signed type of their
@@ -92,6 +97,15 @@ def clusters_in(grid: tuple[int, ...], cluster: tuple[int, ...]) -> tuple[int, .
                 f"dimension {'xyz'[axis]} has {g} blocks"
             )
     return tuple(g // c for g, c in zip(grid3, cluster3, strict=True))
+
+
+def scratch_bytes(value: object) -> int:
+    """``avo:launch scratch=``'s value checked: a whole number of bytes, at most
+    MAX_SCRATCH_BYTES."""
+    if type(value) is not int or not 0 <= value <= MAX_SCRATCH_BYTES:
+        raise ContractError(f"avo:launch scratch must be 0 to {MAX_SCRATCH_BYTES} bytes (a "
+                            f"counter or a few flags, zeroed before every launch), got {value!r}")
+    return value
 
 
 def tensor_box(spec: TensorMap, value: object, tensor: torch.Tensor) -> tuple[int, ...]:
@@ -166,6 +180,9 @@ class CudaKernel:
         self._maps: dict[tuple[object, ...], object] = {}  # (name, tensor address...) -> map
         self._maps_config: Config | None = None
         self._staged: tuple[object, tuple[object, ...]] = (None, ())
+        self.has_scratch = "scratch" in declarations.launch
+        self._scratch = torch.zeros(0, dtype=torch.uint8, device=device.name)
+        self._scratch_used = 0  # the bytes of it the staged launch zeroes
 
     def _static_smem(self) -> int:
         try:
@@ -174,19 +191,25 @@ class CudaKernel:
             return 0
 
     def _check_parameters(self) -> None:
-        """The kernel takes the fixed parameters, then one CUtensorMap per declared map."""
+        """The kernel takes the fixed parameters, then one CUtensorMap per declared map, then
+        the scratch pointer where it declares scratch."""
         try:
             sizes = [size for _, size in self.kernel.arguments_info]
         except Exception:  # drivers before 12.4 cannot list parameters; the launch then decides
             return
-        expected = self.fixed_parameters + len(self.tensormaps)
+        expected = self.fixed_parameters + len(self.tensormaps) + self.has_scratch
         maps = ", ".join(m.name for m in self.tensormaps) or "none"
         if len(sizes) != expected:
+            scratch = (", then the scratch pointer (declared by avo:launch scratch=)"
+                       if self.has_scratch else "")
             raise ContractError(
                 f"the kernel takes {len(sizes)} parameters; the contract passes {expected}: "
                 f"the {self.fixed_parameters} fixed ones, then one const __grid_constant__ "
-                f"CUtensorMap per avo:tensormap (declared: {maps})"
+                f"CUtensorMap per avo:tensormap (declared: {maps}){scratch}"
             )
+        if self.has_scratch and sizes[-1] != POINTER_BYTES:
+            raise ContractError(f"the last parameter is {sizes[-1]} bytes; avo:launch scratch= "
+                                "passes a pointer there (unsigned int *scratch, say)")
         for spec, size in zip(self.tensormaps, sizes[self.fixed_parameters:], strict=True):
             if size != TENSORMAP_BYTES:
                 raise ContractError(
@@ -211,6 +234,16 @@ class CudaKernel:
         if cluster is not None:
             grid = clusters_in(grid, cluster)
         return grid, block, smem, cluster
+
+    @functools.cache  # noqa: B019 - one kernel object per evaluation
+    def scratch(self, config: Config) -> int:
+        """The bytes of scratch a launch on ``config`` gets zeroed (0 where none is declared)."""
+        if not self.has_scratch:
+            return 0
+        env = self.declarations.environment(
+            launch_variables(config, self.device.num_sms) | self.defines
+        )
+        return scratch_bytes(env.evaluate(self.declarations.launch["scratch"]))
 
     def _grant_smem(self, smem: int) -> None:
         if smem <= self._smem_granted:
@@ -241,13 +274,28 @@ class CudaKernel:
         options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
         tensors = inputs.named | outs.named
         maps = self._tensor_maps(config, tensors)
-        self._staged = (options, (*arguments(self.problem, config, tensors), *maps))
+        scratch = self._scratch_pointer(config)
+        self._staged = (options, (*arguments(self.problem, config, tensors), *maps, *scratch))
+
+    def _scratch_pointer(self, config: Config) -> tuple[object, ...]:
+        """The scratch parameter for ``config``: the address of its zeroed bytes (null for 0
+        bytes), or nothing where no scratch is declared."""
+        if not self.has_scratch:
+            return ()
+        self._scratch_used = self.scratch(config)
+        if self._scratch_used > self._scratch.numel():
+            self._scratch = torch.zeros(self._scratch_used, dtype=torch.uint8,
+                                        device=self.device.name)
+        return (np.intp(self._scratch.data_ptr() if self._scratch_used else 0),)
 
     def fire(self) -> None:
-        """The launch, queued on torch's stream; the caller's CUDA events time it."""
+        """The launch, queued on torch's stream after its scratch is zeroed; the caller's CUDA
+        events time both."""
         from cuda.core import launch
 
         options, arguments = self._staged
+        if self._scratch_used:
+            self._scratch[: self._scratch_used].zero_()
         launch(self.device.stream(), options, self.kernel, *arguments)
 
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
@@ -265,10 +313,12 @@ class CudaKernel:
         return False  # the module stays loaded: a launch is never a first one again
 
     def signature(self, config: Config) -> object:
-        """The launch geometry and every tensor map's box and modes on ``config``."""
+        """The launch geometry, every tensor map's box and modes, and any scratch on
+        ``config``."""
         maps = [(m.name, m.tensor, self.boxes[m.name], m.swizzle, m.l2, m.oob)
                 for m in self.tensormaps]
-        return [self.geometry(config), maps]
+        scratch = [self.scratch(config)] if self.has_scratch else []
+        return [self.geometry(config), maps, *scratch]
 
     def check_idle(self) -> None:
         """A grid ends when its last block does: no work outlives a launch."""
@@ -300,6 +350,7 @@ class CudaKernel:
 
     def close(self) -> None:
         self.geometry.cache_clear()
+        self.scratch.cache_clear()
         self._maps.clear()
         self._staged = (None, ())
 

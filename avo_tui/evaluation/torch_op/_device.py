@@ -2,7 +2,9 @@
 use, and launched as the evaluator launches it: the geometry its ``avo:launch`` declares
 (read by the evaluator's own expressions, _expressions), dynamic shared memory past 48 KiB
 granted through the function attribute, one TMA descriptor per ``avo:tensormap`` after the
-fixed parameters, on torch's current stream.
+fixed parameters, then the address of zeroed scratch bytes where ``avo:launch scratch=`` asks
+for them, on torch's current stream. Scratch is allocated per call, so calls on two streams at
+once never share a counter.
 
 The cubin is cached on disk per architecture, NVRTC and driver version (and the sources and
 options), written whole under a temporary name and renamed into place.
@@ -90,9 +92,10 @@ def compile_cubin(spec: Mapping[str, Any], kernel_dir: Path, arch: str) -> bytes
 
 
 def geometry(spec: Mapping[str, Any], dims: Mapping[str, int], num_sms: int
-             ) -> tuple[tuple[int, ...], tuple[int, ...], int, tuple[int, ...] | None]:
+             ) -> tuple[tuple[int, ...], tuple[int, ...], int, tuple[int, ...] | None, int | None]:
     """(grid in blocks, or in clusters where one is declared; block; dynamic shared memory;
-    cluster) on a call of ``dims``, as the evaluator reads the kernel's avo:launch."""
+    cluster; scratch bytes, None where none is declared) on a call of ``dims``, as the evaluator
+    reads the kernel's avo:launch."""
     # the variables as the evaluator has them: the problem's, NUM_SMS, the target's defines
     variables: dict[str, object] = {
         variable: dims[dim] for variable, dim in spec["launch_variables"].items()}
@@ -102,9 +105,10 @@ def geometry(spec: Mapping[str, Any], dims: Mapping[str, int], num_sms: int
     grid, block = _dims(env.evaluate(launch["grid"])), _dims(env.evaluate(launch["block"]))
     smem = _int(env.evaluate(launch["smem"])) if "smem" in launch else 0
     cluster = _dims(env.evaluate(launch["cluster"])) if "cluster" in launch else None
+    scratch = _int(env.evaluate(launch["scratch"])) if "scratch" in launch else None
     if cluster is not None:
         grid = tuple(g // c for g, c in zip(_three(grid), _three(cluster), strict=True))
-    return grid, block, smem, cluster
+    return grid, block, smem, cluster, scratch
 
 
 def driver_version() -> int:
@@ -131,6 +135,7 @@ class DeviceKernel:
         self.kernel = ObjectCode.from_cubin(
             compile_cubin(spec, kernel_dir, arch_of(device))).get_kernel(spec["entry"])
         self.num_sms = torch.cuda.get_device_properties(index).multi_processor_count
+        self.index = index
         self.cu_device = driver.cuDeviceGet(index)[1]
         static = int(self.kernel.attributes.shared_size_bytes)
         self.smem_granted = DEFAULT_DYNAMIC_SMEM - static
@@ -139,16 +144,17 @@ class DeviceKernel:
         self.streams: dict[int, object] = {}  # torch's stream handle -> cuda.core's view of it
 
     def launch_config(self, dims: Mapping[str, int]) -> tuple[Any, ...]:
-        """(cuda.core's LaunchConfig, the dynamic shared memory) for ``dims``, made once."""
+        """(cuda.core's LaunchConfig, the dynamic shared memory, the scratch bytes or None) for
+        ``dims``, made once."""
         key = tuple(dims.items())
         if key not in self.geometries:
             from cuda.core import LaunchConfig
 
             if len(self.geometries) > MAX_MAPS:
                 self.geometries.clear()
-            grid, block, smem, cluster = geometry(self.spec, dims, self.num_sms)
+            grid, block, smem, cluster, scratch = geometry(self.spec, dims, self.num_sms)
             config = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
-            self.geometries[key] = (config, smem)
+            self.geometries[key] = (config, smem, scratch)
         return self.geometries[key]
 
     def stream(self) -> object:
@@ -201,14 +207,19 @@ class DeviceKernel:
         if not getattr(self.current, "set", False):  # a thread's first launch of this kernel
             self.device.set_current()
             self.current.set = True
-        config, smem = self.launch_config(dims)
+        config, smem, scratch = self.launch_config(dims)
         self.grant(smem)
         arguments: list[object] = [
             np.intp(value) if kind in ("input", "output")
             else np.int32(value) if kind == "int" else np.float32(value)
             for kind, value in values]
         arguments += [self.tensor_map(m, named[m["tensor"]]) for m in self.spec["tensormaps"]]
+        zeroed = None  # held to the launch: torch's allocator reuses it only after this stream
+        if scratch is not None:
+            zeroed = torch.zeros(scratch, dtype=torch.uint8, device=f"cuda:{self.index}")
+            arguments.append(np.intp(zeroed.data_ptr() if scratch else 0))
         launch(self.stream(), config, self.kernel, *arguments)
+        del zeroed
 
 
 def _dims(value: object) -> tuple[int, ...]:
