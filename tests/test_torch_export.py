@@ -193,7 +193,9 @@ def test_a_gpu_export_launches_as_the_evaluator_reads_the_kernel(
         env = declared.environment(launch_variables(config, 132) | spec_target.defines)
         expected = (_dims(env.evaluate(declared.launch["grid"]), "grid"),
                     _dims(env.evaluate(declared.launch["block"]), "block"),
-                    env.evaluate(declared.launch["smem"]), None)
+                    env.evaluate(declared.launch["smem"]), None,
+                    env.evaluate(declared.launch["scratch"]) if "scratch" in declared.launch
+                    else None)
         dims = {name: int(value) for name, value in config.dims}
         assert device.geometry(spec, dims, 132) == expected, config.name
     assert all(m["box"][:2] == [1, 1] for m in spec["tensormaps"])

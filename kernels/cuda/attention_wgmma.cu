@@ -15,7 +15,10 @@
  *    group of heads whose K and V share L2 (1, FA4's causal order). PERSISTENT 1: a CTA per
  *    SM at most, each walking tiles in rounds (a snake over that order); its producer loads the
  *    next tile's first K and V while the consumers finish the current one, and its Q once every
- *    consumer warp is done with Q's rows (the q_empty barrier).
+ *    consumer warp is done with Q's rows (the q_empty barrier). PERSISTENT 2: the same, each
+ *    next tile drawn from a counter in the harness's zeroed scratch (a dynamic scheduler).
+ *    O_BUFFER 1: O is staged in shared rows of its own, so Q's rows are free, and the next Q
+ *    loads, while the epilogue runs.
  *  - Tiles move by TMA through the harness's tensor maps (avo:tensormap below), in 128B-swizzle
  *    boxes of 64 columns: a tile of R rows is head_dim / 64 boxes of R x 128 bytes, one after
  *    the other, 1024-byte aligned, chunk c of row r at chunk c ^ (r % 8). Rows past seq_len
@@ -50,16 +53,17 @@
  *    barriers count on it. Element masks only on blocks crossing a warp's diagonal or the end
  *    of the sequence; the blocks before the first of those run in a loop of their own with no
  *    mask code.
- *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows, 16-byte global stores
- *    guarded by seq_len.
+ *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows (or O_BUFFER's), 16-byte
+ *    global stores guarded by seq_len.
  *
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
- * TILE_ORDER and PERSISTENT (above), EXP2_POLY (poly_exp2 below). PERSISTENT is 0: its static
- * walk leaves the SMs' causal work 6-9% apart where the hardware's own assignment of a CTA per
- * tile keeps it within 1%, and it measured 5% slower on mha's causal configurations (issue 57,
- * rung 1, docs/kernels.md). Defaults measured on an H200 over the full
+ * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below). PERSISTENT is 0:
+ * its static walk (1) leaves the SMs' causal work 6-9% apart where the hardware's own
+ * assignment of a CTA per tile keeps it within 1%, and it measured 5% slower on mha's causal
+ * configurations (issue 57, rung 1, docs/kernels.md); the dynamic scheduler (2) and O_BUFFER
+ * are not measured yet. Defaults measured on an H200 over the full
  * grid (benchmarks/RESULTS.md, docs/kernels.md): at head_dim 128 a producer and three plain
  * consumers (192 rows, 160 registers each) are as fast as two consumers with OVERLAP and
  * PINGPONG, which need 240 registers that three consumers do not have. At head_dim 64 three
@@ -90,24 +94,28 @@
 #define LAZY_RESCALE 1     // avo:knob 0 1
 #define TILE_ORDER 1       // avo:knob 0 1
 #define EXP2_POLY 0        // avo:knob 0 1 2 4 8
-#define PERSISTENT 0       // avo:knob 0 1
+#define PERSISTENT 0       // avo:knob 0 1 2
+#define O_BUFFER 0         // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
 // A persistent CTA's producer loads the next tile while its consumers finish the current one.
 // avo:require PERSISTENT == 0 || WARP_SPECIALIZE == 1
+// O staged apart from Q lets the next tile's Q land under the epilogue: persistent grids only.
+// avo:require O_BUFFER == 0 || PERSISTENT != 0
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
 // avo:require NUM_WG < 3 || WARP_SPECIALIZE == 0 || OVERLAP == 0 || AVO_HEAD_DIM == 64
 // Every exponential by polynomial spills three consumers at head_dim 128 (20 bytes).
 // avo:require EXP2_POLY < 8 || NUM_WG < 3 || AVO_HEAD_DIM == 64
-// avo:require (64 * NUM_WG + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256 <= 232448
+// avo:require (64 * NUM_WG * (1 + O_BUFFER) + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256 <= 232448
 
 #define BLOCK_M (64 * NUM_WG)
 #define NUM_THREADS (128 * (NUM_WG + WARP_SPECIALIZE))
-#define SMEM_BYTES ((BLOCK_M + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
-// avo:launch grid=(min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES
+#define SMEM_BYTES ((BLOCK_M * (1 + O_BUFFER) + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
+// PERSISTENT 2 draws its tiles from a counter in the harness's scratch, zeroed before each launch.
+// avo:launch grid=(min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES scratch=(4 if PERSISTENT == 2 else 0)
 // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
 // avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
 // avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
@@ -149,6 +157,15 @@ struct Barriers {
     unsigned long long q_full, q_empty;  // q_empty: every consumer warp is done with Q's rows
     unsigned long long k_full[STAGES], k_empty[STAGES];
     unsigned long long v_full[STAGES], v_empty[STAGES];
+    // PERSISTENT 2: the tile whose Q q_full announces, -1 once there are no more; two, so the
+    // producer writes the next one as it draws it (the consumers read one at a time, and are
+    // past the one before it once q_empty has passed for it).
+    int tile[2];
+    // PERSISTENT 2: the scratch counter's address, and the copier's last draw from it, both
+    // read back from here (held in registers across the copier's loop, either spilled some of
+    // its 32)
+    unsigned *counter;
+    int drawn;
 };
 static_assert(sizeof(Barriers) <= 256, "barriers outgrow their 256 bytes");
 
@@ -571,7 +588,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                   int heads_q, int heads_kv, int seq_len, int head_dim, int causal, float scale,
                   const __grid_constant__ CUtensorMap tma_q,
                   const __grid_constant__ CUtensorMap tma_k,
-                  const __grid_constant__ CUtensorMap tma_v) {
+                  const __grid_constant__ CUtensorMap tma_v,
+                  unsigned *__restrict__ tile_counter) {
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     (void)q, (void)k, (void)v, (void)batch, (void)head_dim;  // tiles come by TMA; D by contract
 
@@ -582,12 +600,15 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     const int m_blocks = (seq_len + BLOCK_M - 1) / BLOCK_M;
     const int tiles = m_blocks * heads_q * batch;
     // PERSISTENT: a CTA per SM at most, its ring and barriers running on from one tile to the
-    // next. In each round every CTA takes one tile of tile_of's order, forward on even rounds
-    // and backward on odd ones (a snake: the CTAs that took a round's longest tiles take the
-    // next round's shortest). That evens out a sorted order, but TILE_ORDER 1's causal lengths
-    // repeat group by group, and the SMs end 6-9% apart where the hardware's assignment of a
-    // CTA per tile keeps them within 1% (benchmarks/persistent_balance.py): a dynamic
-    // scheduler is the next step. Else a CTA per tile: one round.
+    // next. PERSISTENT 1: in each round every CTA takes one tile of tile_of's order, forward on
+    // even rounds and backward on odd ones (a snake: the CTAs that took a round's longest tiles
+    // take the next round's shortest). That evens out a sorted order, but TILE_ORDER 1's causal
+    // lengths repeat group by group, and the SMs end 6-9% apart where the hardware's assignment
+    // of a CTA per tile keeps them within 1% (benchmarks/persistent_balance.py). PERSISTENT 2:
+    // each CTA's first tile is its own, and every next one the scratch counter's, drawn by the
+    // producer as it starts a tile's loads and handed to the consumers with the tile's Q
+    // (Barriers::tile), so a CTA that finishes early takes the next tile in tile_of's order, as
+    // the hardware hands out CTAs. Else a CTA per tile: one round.
     const int ctas = PERSISTENT ? gridDim.x : tiles;
     const int rounds = (tiles + ctas - 1) / ctas;
     auto walk = [&](int round) {
@@ -597,12 +618,17 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     // Swizzled tiles need 1024-byte alignment, which the dynamic window does not promise.
     unsigned char *smem = smem_raw + ((1024 - smem_addr(smem_raw) % 1024) % 1024);
     const unsigned s_q = smem_addr(smem);
-    Barriers *bars = reinterpret_cast<Barriers *>(smem + Q_BYTES + 2 * STAGES * TILE_BYTES);
+    // O_BUFFER: O is staged in rows of its own after the ring, so Q's are free for the next tile
+    // as soon as the GEMMs are done; else in Q's rows.
+    unsigned char *const o_stage = O_BUFFER ? smem + Q_BYTES + 2 * STAGES * TILE_BYTES : smem;
+    Barriers *bars =
+        reinterpret_cast<Barriers *>(smem + (1 + O_BUFFER) * Q_BYTES + 2 * STAGES * TILE_BYTES);
     const Ring ring{bars, s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v};
 
     if (tid == 0) {
         mbar_init(&bars->q_full, 1);
         mbar_init(&bars->q_empty, 4 * NUM_WG);  // one arrival per consumer warp
+        if (PERSISTENT == 2) bars->counter = tile_counter;
         for (int s = 0; s < STAGES; ++s) {
             mbar_init(&bars->k_full[s], 1);
             mbar_init(&bars->v_full[s], 1);
@@ -627,9 +653,19 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                                  reinterpret_cast<unsigned long long>(map))
                              : "memory");
             int base = 0;  // the ring's running block count
-            for (int round = 0, done = 0; round < rounds; ++round) {
-                const int index = walk(round);
-                if (index >= tiles) continue;  // the last round is short
+            int done = 0;  // tiles loaded
+            int index = blockIdx.x;
+            for (int round = 0;; ++round) {
+                if (PERSISTENT == 2) {
+                    if (done > 0) index = *reinterpret_cast<volatile int *>(&bars->drawn);
+                    if (index >= tiles) break;
+                    // read by the consumers once q_full passes: the arrival releases this store
+                    bars->tile[done & 1] = index;
+                } else {
+                    if (round >= rounds) break;
+                    index = walk(round);
+                    if (index >= tiles) continue;  // the last round is short
+                }
                 const Tile t = tile_of(index, m_blocks, heads_q, tiles, seq_len, causal);
                 const int q0 = t.m_block * BLOCK_M;
                 const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
@@ -647,6 +683,17 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                     ring.load(base + block, block, kv_head, t.b);
                 base += n_blocks;
                 ++done;
+                // Drawn once this tile's loads are all issued: the next tile's first loads wait
+                // for slots this tile still holds, longer than the atomic takes.
+                if (PERSISTENT == 2)
+                    *reinterpret_cast<volatile int *>(&bars->drawn) =
+                        gridDim.x + (int)atomicAdd(*reinterpret_cast<unsigned *volatile *>(
+                                                       &bars->counter), 1u);
+            }
+            if (PERSISTENT == 2) {  // no tile left: said on q_full, after the last one's Q is free
+                if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);
+                bars->tile[done & 1] = -1;
+                mbar_arrive(&bars->q_full);
             }
         }
         return;
@@ -667,9 +714,17 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                make_desc(ring.k_tiles, 16),
                make_desc(ring.v_tiles, BLOCK_N * 128)};
 
-    for (int round = 0, done = 0; round < rounds; ++round) {
-        const int index = walk(round);
-        if (index >= tiles) continue;  // the last round is short
+    for (int round = 0, done = 0;; ++round) {
+        int index;
+        if (PERSISTENT == 2) {  // the producer names the tile with its Q
+            mbar_wait(&bars->q_full, done & 1);
+            index = *reinterpret_cast<volatile int *>(&bars->tile[done & 1]);
+            if (index < 0) break;
+        } else {
+            if (round >= rounds) break;
+            index = walk(round);
+            if (index >= tiles) continue;  // the last round is short
+        }
         const Tile tile = tile_of(index, m_blocks, heads_q, tiles, seq_len, causal);
         const int head = tile.head, b = tile.b;
         const int q0 = tile.m_block * BLOCK_M;
@@ -707,7 +762,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         const int full_blocks = max(0, min(seq_len / BLOCK_N,
                                            causal ? (wg_row0 + 1) / BLOCK_N : seq_len / BLOCK_N));
 
-        mbar_wait(&bars->q_full, done & 1);
+        if (PERSISTENT != 2) mbar_wait(&bars->q_full, done & 1);
         // the first consumer takes the first turn
         if (PINGPONG && cwg == NUM_WG - 1) named_arrive(1);
 
@@ -815,9 +870,11 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             }
         }
 
-        // Epilogue: O / l in bf16, staged in this warp's own 16 Q rows, then 16-byte global stores.
+        // Epilogue: O / l in bf16, staged in this warp's own 16 rows (of Q, or of O_BUFFER), then
+        // 16-byte global stores. With O_BUFFER, this warp's GEMMs are done with Q's rows already.
         const int tile_row0 = cwg * 64 + warp * 16;  // first row of this warp inside the Q tile
         __syncwarp();
+        if (O_BUFFER && lane == 0) mbar_arrive(&bars->q_empty);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             float l = row_sum[h];
@@ -827,7 +884,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             const int row = tile_row0 + (lane >> 2) + h * 8;
 #pragma unroll
             for (int i = 2 * h; i < O_REGS; i += 4)
-                *reinterpret_cast<unsigned *>(smem + chunk_offset<BLOCK_M>(row, i >> 2) +
+                *reinterpret_cast<unsigned *>(o_stage + chunk_offset<BLOCK_M>(row, i >> 2) +
                                               (lane & 3) * 4) =
                     pack_bf16x2(acc[i] * inv, acc[i + 1] * inv);
         }
@@ -843,7 +900,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             if (row < valid_rows)
                 *reinterpret_cast<uint4 *>(out + row * HEAD_DIM + chunk * 8) =
                     *reinterpret_cast<const uint4 *>(
-                        smem + chunk_offset<BLOCK_M>(tile_row0 + row, chunk));
+                        o_stage + chunk_offset<BLOCK_M>(tile_row0 + row, chunk));
         }
 #if AVO_EXTRA_WORK > 0
         if (lane == 0) {
@@ -853,12 +910,15 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             if (__float_as_uint(x) == 0x7fc00001u) out[0] = __float2bfloat16(x);
         }
 #endif
-        // Q's rows are free for the next tile once every warp has read its staged O back. The
-        // staging wrote them through the generic proxy and the next Q comes by TMA (the async
-        // proxy): each thread's writes are ordered before that copy by a proxy fence.
-        if (PERSISTENT) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        __syncwarp();
-        if (lane == 0) mbar_arrive(&bars->q_empty);
+        // Without O_BUFFER, Q's rows are free for the next tile once every warp has read its
+        // staged O back. The staging wrote them through the generic proxy and the next Q comes by
+        // TMA (the async proxy): each thread's writes are ordered before that copy by a proxy
+        // fence.
+        if (!O_BUFFER) {
+            if (PERSISTENT) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0) mbar_arrive(&bars->q_empty);
+        }
         c.base += n_blocks;
         ++done;
     }

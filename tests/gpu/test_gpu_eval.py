@@ -89,6 +89,11 @@ OTHER_PATHS = {
     "mha-persistent": ("mha", {"PERSISTENT": "1"}),
     "gqa-4-persistent": ("gqa-4", {"PERSISTENT": "1"}),
     "mha-d64-persistent": ("mha-d64", {"PERSISTENT": "1"}),
+    # the dynamic scheduler: tiles drawn from the harness's zeroed scratch counter
+    "mha-dynamic": ("mha", {"PERSISTENT": "2"}),
+    "gqa-4-dynamic-o-buffer": ("gqa-4", {"PERSISTENT": "2", "O_BUFFER": "1"}),
+    "mha-d64-dynamic-o-buffer": ("mha-d64", {"PERSISTENT": "2", "O_BUFFER": "1"}),
+    "mha-static-o-buffer": ("mha", {"PERSISTENT": "1", "O_BUFFER": "1"}),
 }
 
 

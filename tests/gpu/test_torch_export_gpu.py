@@ -121,3 +121,53 @@ def test_an_unverified_head_dim_falls_back_with_one_warning(
     assert float((out.double() - reference(q, k, v, False)).abs().max()) < 2e-2
     spec = json.loads(json.dumps(op.SPEC))
     assert spec["tensormaps"] and spec["launch"]["smem"]
+
+
+@pytest.fixture(scope="module")
+def dynamic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """mha's seed with the dynamic scheduler (PERSISTENT 2: tiles drawn from a counter in
+    avo:launch scratch) and O staged apart from Q, exported as a package."""
+    from avo_tui.commands.torch_package import build_spec, write_package
+    from avo_tui.evaluation import get_target
+    from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
+
+    target = get_target("mha")
+    seed = target.seeds[0]
+    root = Path(__file__).resolve().parents[2]
+    sources = apply_knobs(load_sources(root / "kernels" / seed.kernel, "cuda"),
+                          seed.knobs | {"PERSISTENT": "2", "O_BUFFER": "1"})
+    out = tmp_path_factory.mktemp("dynamic")
+    spec = build_spec(target, sources, "avo_mha_dynamic", {"version": "test"})
+    assert spec["launch"]["scratch"]
+    write_package(out, spec, sources, target.description, force=False)
+    sys.path.insert(0, str(out))
+    yield importlib.import_module("avo_mha_dynamic")
+    sys.path.remove(str(out))
+
+
+def test_a_dynamically_scheduled_kernel_gets_fresh_scratch_on_every_call_and_stream(
+    dynamic: ModuleType,
+) -> None:
+    """The counter the kernel draws its tiles from starts at zero on every call: called again
+    and again, and on two streams at once, every output is the reference's (a counter kept from
+    the last call, or shared by two, leaves tiles unwritten)."""
+    calls = [inputs(16, 16, 2000, 128) for _ in range(4)]
+    streams = [torch.cuda.Stream(), torch.cuda.Stream()]
+    for stream in streams:
+        stream.wait_stream(torch.cuda.current_stream())
+    outs = []
+    for index, (q, k, v) in enumerate(calls):
+        with torch.cuda.stream(streams[index % 2]):
+            outs.append(dynamic.fwd(q, k, v, causal=True))
+    torch.cuda.synchronize()
+    for (q, k, v), out in zip(calls, outs, strict=True):
+        expected = reference(q, k, v, True)
+        assert float((out.double() - expected).norm() / expected.norm()) < 1e-2
+    graph = torch.cuda.CUDAGraph()
+    q, k, v = calls[0]
+    with torch.cuda.graph(graph):
+        captured = dynamic.fwd(q, k, v, causal=True)
+    for _ in range(2):  # a replay zeroes the counter too
+        graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(captured, outs[0])
