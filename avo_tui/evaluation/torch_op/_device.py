@@ -215,9 +215,10 @@ class DeviceKernel:
             for kind, value in values]
         arguments += [self.tensor_map(m, named[m["tensor"]]) for m in self.spec["tensormaps"]]
         zeroed = None  # held to the launch: torch's allocator reuses it only after this stream
-        if scratch is not None:
+        if scratch:
             zeroed = torch.zeros(scratch, dtype=torch.uint8, device=f"cuda:{self.index}")
-            arguments.append(np.intp(zeroed.data_ptr() if scratch else 0))
+        if scratch is not None:
+            arguments.append(np.intp(zeroed.data_ptr() if zeroed is not None else 0))
         launch(self.stream(), config, self.kernel, *arguments)
         del zeroed
 
