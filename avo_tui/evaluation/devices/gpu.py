@@ -182,7 +182,7 @@ class CudaKernel:
         self._staged: tuple[object, tuple[object, ...]] = (None, ())
         self.has_scratch = "scratch" in declarations.launch
         self._scratch = torch.zeros(0, dtype=torch.uint8, device=device.name)
-        self._scratch_used = 0  # the bytes of it the staged launch zeroes
+        self._scratch_staged: torch.Tensor | None = None  # what the staged launch zeroes
 
     def _static_smem(self) -> int:
         try:
@@ -280,13 +280,15 @@ class CudaKernel:
     def _scratch_pointer(self, config: Config) -> tuple[object, ...]:
         """The scratch parameter for ``config``: the address of its zeroed bytes (null for 0
         bytes), or nothing where no scratch is declared."""
+        self._scratch_staged = None
         if not self.has_scratch:
             return ()
-        self._scratch_used = self.scratch(config)
-        if self._scratch_used > self._scratch.numel():
-            self._scratch = torch.zeros(self._scratch_used, dtype=torch.uint8,
-                                        device=self.device.name)
-        return (np.intp(self._scratch.data_ptr() if self._scratch_used else 0),)
+        size = self.scratch(config)
+        if size > self._scratch.numel():
+            self._scratch = torch.zeros(size, dtype=torch.uint8, device=self.device.name)
+        if size:
+            self._scratch_staged = self._scratch[:size]
+        return (np.intp(self._scratch.data_ptr() if size else 0),)
 
     def fire(self) -> None:
         """The launch, queued on torch's stream after its scratch is zeroed; the caller's CUDA
@@ -294,8 +296,8 @@ class CudaKernel:
         from cuda.core import launch
 
         options, arguments = self._staged
-        if self._scratch_used:
-            self._scratch[: self._scratch_used].zero_()
+        if self._scratch_staged is not None:
+            self._scratch_staged.zero_()
         launch(self.device.stream(), options, self.kernel, *arguments)
 
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
