@@ -244,6 +244,30 @@ def test_scratch_is_declared_in_bytes_and_bounded() -> None:
         contract.parse("// avo:launch grid=(1,) block=(32,) workspace=4\n")
 
 
+def test_scratch_is_zeroed_before_each_launch_and_grows_with_the_configuration() -> None:
+    """gpu.Scratch on the CPU (the same torch calls the GPU harness makes), seen as a kernel
+    sees it, through the address passed: the bytes read zero before every launch however the
+    last launch left them, a larger configuration gets room for its bytes, and zero bytes pass a
+    null pointer."""
+    import ctypes
+
+    from avo_tui.evaluation.devices.gpu import Scratch
+
+    def kernel_view(address: int, size: int) -> ctypes.Array[ctypes.c_ubyte]:
+        return (ctypes.c_ubyte * size).from_address(address)
+
+    scratch = Scratch("cpu")
+    for size in (8, 4096, 8):
+        address = scratch.stage(size)
+        for _ in range(2):  # two launches on one configuration
+            scratch.zero()
+            seen = kernel_view(address, size)
+            assert bytes(seen) == bytes(size)
+            ctypes.memset(address, 7, size)  # the launch counts
+    assert scratch.stage(0) == 0
+    scratch.zero()  # nothing staged: nothing to zero
+
+
 def test_a_target_whose_seed_takes_scratch_checks_without_a_gpu(tmp_path: Path) -> None:
     """tests/fixtures/targets/work_queue.cu declares scratch=4 and takes the pointer last:
     `avo targets check` reads the declaration and compiles the seed with NVRTC."""

@@ -108,6 +108,27 @@ def scratch_bytes(value: object) -> int:
     return value
 
 
+class Scratch:
+    """A kernel's scratch bytes on one device: staged for a launch's size, zeroed by ``zero`` on
+    torch's current stream right before the launch. One buffer, grown as a configuration needs;
+    the launches of one kernel are sequential on one stream, so none sees another's counts."""
+
+    def __init__(self, device: str) -> None:
+        self._buffer = torch.zeros(0, dtype=torch.uint8, device=device)
+        self._staged: torch.Tensor | None = None
+
+    def stage(self, size: int) -> int:
+        """The address the launch passes for ``size`` bytes: 0 for none."""
+        if size > self._buffer.numel():
+            self._buffer = torch.zeros(size, dtype=torch.uint8, device=self._buffer.device)
+        self._staged = self._buffer[:size] if size else None
+        return self._buffer.data_ptr() if size else 0
+
+    def zero(self) -> None:
+        if self._staged is not None:
+            self._staged.zero_()
+
+
 def tensor_box(spec: TensorMap, value: object, tensor: torch.Tensor) -> tuple[int, ...]:
     """``spec``'s box (its expression's ``value``) checked against the launch's own ``tensor``:
     a size per dimension, within what the TMA unit copies at its element size; a NaN fill only
@@ -181,8 +202,7 @@ class CudaKernel:
         self._maps_config: Config | None = None
         self._staged: tuple[object, tuple[object, ...]] = (None, ())
         self.has_scratch = "scratch" in declarations.launch
-        self._scratch = torch.zeros(0, dtype=torch.uint8, device=device.name)
-        self._scratch_staged: torch.Tensor | None = None  # what the staged launch zeroes
+        self._scratch = Scratch(device.name)
 
     def _static_smem(self) -> int:
         try:
@@ -280,15 +300,9 @@ class CudaKernel:
     def _scratch_pointer(self, config: Config) -> tuple[object, ...]:
         """The scratch parameter for ``config``: the address of its zeroed bytes (null for 0
         bytes), or nothing where no scratch is declared."""
-        self._scratch_staged = None
         if not self.has_scratch:
             return ()
-        size = self.scratch(config)
-        if size > self._scratch.numel():
-            self._scratch = torch.zeros(size, dtype=torch.uint8, device=self.device.name)
-        if size:
-            self._scratch_staged = self._scratch[:size]
-        return (np.intp(self._scratch.data_ptr() if size else 0),)
+        return (np.intp(self._scratch.stage(self.scratch(config))),)
 
     def fire(self) -> None:
         """The launch, queued on torch's stream after its scratch is zeroed; the caller's CUDA
@@ -296,8 +310,7 @@ class CudaKernel:
         from cuda.core import launch
 
         options, arguments = self._staged
-        if self._scratch_staged is not None:
-            self._scratch_staged.zero_()
+        self._scratch.zero()
         launch(self.device.stream(), options, self.kernel, *arguments)
 
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
@@ -375,7 +388,7 @@ class CudaDevice:
         # Zeroed before every timed launch, after its inputs were written: no subject finds its
         # inputs (or anything else) in L2.
         flush_bytes = 2 * int(getattr(props, "L2_cache_size", 50 << 20))
-        self._scratch = torch.empty(flush_bytes, dtype=torch.uint8, device=self.name)
+        self._flush = torch.empty(flush_bytes, dtype=torch.uint8, device=self.name)
         self._peak: float | None = None
         self._bandwidth: float | None = None
         self._facts: dict[str, object] | None = None
@@ -417,7 +430,7 @@ class CudaDevice:
         torch.cuda.synchronize()
 
     def flush_cache(self) -> None:
-        self._scratch.zero_()
+        self._flush.zero_()
 
     def clock(self, launch: object) -> float:
         start = torch.cuda.Event(enable_timing=True)
@@ -448,7 +461,7 @@ class CudaDevice:
         whose inputs come cold from memory (the L2 is flushed before every timed launch)
         cannot move its bytes much faster."""
         if self._bandwidth is None:
-            size = max(1 << 30, 8 * int(self._scratch.numel()))
+            size = max(1 << 30, 8 * int(self._flush.numel()))
             source = torch.empty(size, dtype=torch.uint8, device=self.name)
             copy = torch.empty_like(source)
             for _ in range(3):
