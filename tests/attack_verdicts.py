@@ -148,7 +148,7 @@ def assert_rejected(result: EvalResult, kind: str, timed: bool) -> None:
     assert result.failure is not None, f"accepted: {result.summary()}"
     assert result.failure.kind == kind, result.failure
     assert result.geomean == 0 and all(c.throughput == 0 for c in result.configs)
-    failed = next(c for c in result.configs if c.name == result.failure.config)
+    failed = result.failed_config
     assert failed.edge is not timed, result.failure
     assert not result.worker_restarted
 

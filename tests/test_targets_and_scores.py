@@ -102,6 +102,25 @@ def test_score_is_a_geometric_mean_and_a_ratio() -> None:
     assert geometric_mean([1.0, 0.0]) == 0.0
 
 
+def test_the_failed_configuration_is_the_one_whose_check_failed_not_its_namesake() -> None:
+    """A drawn configuration may have a fixed edge one's shape, and so its name: the failure
+    names the drawn one checked on large inputs, after the edge one passed on normal ones (a
+    test that looked the name up found the edge one, 4 evaluations in 300)."""
+    from avo_tui.evaluation.results import Failure
+
+    shape = attention_config(1, 2, 2, 1, 64, True)
+    result = EvalResult("cpu-attention", "c", "cpu", "GFLOP/s", seed=1, quick=False)
+    result.configs = [ConfigResult(shape, edge=True, case="normal", passed=True),
+                      ConfigResult(shape, edge=True, case="large", passed=False)]
+    result.failure = Failure("nonfinite", "output values are NaN on large inputs", shape.name)
+    assert result.failed_config is result.configs[1]
+    timed = _result([10.0, 20.0], [20.0, 20.0])  # a failure of timing: nothing failed a check
+    timed.failure = Failure("unstable_timing", "slower than its first launch",
+                            timed.configs[1].name)
+    assert timed.failed_config is timed.configs[1]
+    assert _result([10.0], [20.0]).failed_config is None
+
+
 def test_implausible_scores_are_flagged_not_celebrated() -> None:
     target = get_target("cpu-attention")
     honest = _result([10.0, 12.0], [20.0, 20.0])

@@ -265,6 +265,17 @@ class EvalResult:
         return [c for c in self.configs if not c.edge]
 
     @property
+    def failed_config(self) -> ConfigResult | None:
+        """The entry the failure names: the one whose check failed, else (a failure of its
+        timing) the timed one. Not by name alone: a drawn configuration may have the shape,
+        and so the name, of a fixed edge one checked earlier on other inputs."""
+        if self.failure is None or not self.failure.config:
+            return None
+        named = [c for c in self.configs if c.name == self.failure.config]
+        return next((c for c in named if c.passed is False), None) or next(
+            (c for c in named if not c.edge), None)
+
+    @property
     def untimed(self) -> bool:
         """Built and recognised (the best's kernel or one judged already), so neither checked
         nor timed: it has no score of its own."""

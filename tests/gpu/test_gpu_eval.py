@@ -182,7 +182,7 @@ def test_wrong_or_cheating_kernel_is_rejected(
     result = evaluate(worker, kernel)
     assert result.failure is not None and result.failure.kind in kinds, result.failure
     assert result.geomean == 0
-    failed = next(c for c in result.configs if c.name == result.failure.config)
+    failed = result.failed_config
     assert failed.edge == edge_only
     assert_recovers(worker)
 
@@ -203,7 +203,7 @@ def test_a_kernel_wrong_only_on_unfriendly_inputs_is_rejected(
     result = evaluate(worker, kernel)
     assert result.failure is not None and result.failure.kind in kinds, result.failure
     assert result.geomean == 0
-    failed = next(c for c in result.configs if c.name == result.failure.config)
+    failed = result.failed_config
     if case is not None:
         assert failed.case == case
     assert_recovers(worker)
@@ -214,7 +214,7 @@ def test_a_kernel_wrong_on_one_row_per_head_is_rejected_by_the_rows_own_toleranc
 ) -> None:
     result = evaluate(worker, "last_row_diagonal.cu")
     assert result.failure is not None and result.failure.kind == "incorrect", result.failure
-    failed = next(c for c in result.configs if c.name == result.failure.config)
+    failed = result.failed_config
     length = failed.config["seq_len"]
     assert failed.config["causal"] and length >= 512
     assert result.failure.message.startswith(f"query row {length - 1} "), result.failure
