@@ -149,6 +149,7 @@ def assert_rejected(result: EvalResult, kind: str, timed: bool) -> None:
     assert result.failure.kind == kind, result.failure
     assert result.geomean == 0 and all(c.throughput == 0 for c in result.configs)
     failed = result.failed_config
+    assert failed is not None, result.failure
     assert failed.edge is not timed, result.failure
     assert not result.worker_restarted
 

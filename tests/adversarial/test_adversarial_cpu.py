@@ -73,6 +73,7 @@ def assert_rejected(result: EvalResult, kind: str, edge_only: bool | None = None
     assert result.geomean == 0 and all(c.throughput == 0 for c in result.configs)
     if edge_only is not None:
         failed = result.failed_config
+        assert failed is not None, result.failure
         assert failed.edge == edge_only
 
 
@@ -160,14 +161,17 @@ def test_wrong_or_cheating_kernel_is_rejected(
     assert result.failure is not None
     if kind == "incorrect":
         failed = result.failed_config
+        assert failed is not None, result.failure
         assert failed.passed is False and failed.tolerance is not None
         assert failed.rel_l2_err is not None and failed.max_abs_err is not None
         assert failed.rel_l2_err > failed.tolerance[0] or failed.max_abs_err > failed.tolerance[1]
     if kernel == "no_causal_mask.c":
         failed = result.failed_config
+        assert failed is not None, result.failure
         assert failed.config["causal"]
     if kernel == "no_running_max.c":
         failed = result.failed_config
+        assert failed is not None, result.failure
         assert failed.case == "large"
     assert not result.worker_restarted
     assert_recovers(worker)

@@ -183,6 +183,7 @@ def test_wrong_or_cheating_kernel_is_rejected(
     assert result.failure is not None and result.failure.kind in kinds, result.failure
     assert result.geomean == 0
     failed = result.failed_config
+    assert failed is not None, result.failure
     assert failed.edge == edge_only
     assert_recovers(worker)
 
@@ -204,6 +205,7 @@ def test_a_kernel_wrong_only_on_unfriendly_inputs_is_rejected(
     assert result.failure is not None and result.failure.kind in kinds, result.failure
     assert result.geomean == 0
     failed = result.failed_config
+    assert failed is not None, result.failure
     if case is not None:
         assert failed.case == case
     assert_recovers(worker)
@@ -215,6 +217,7 @@ def test_a_kernel_wrong_on_one_row_per_head_is_rejected_by_the_rows_own_toleranc
     result = evaluate(worker, "last_row_diagonal.cu")
     assert result.failure is not None and result.failure.kind == "incorrect", result.failure
     failed = result.failed_config
+    assert failed is not None, result.failure
     length = failed.config["seq_len"]
     assert failed.config["causal"] and length >= 512
     assert result.failure.message.startswith(f"query row {length - 1} "), result.failure
