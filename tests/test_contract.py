@@ -286,3 +286,28 @@ def test_a_persistent_grid_is_one_block_per_multiprocessor() -> None:
     declared = contract.parse("// avo:launch grid=(NUM_SMS,) block=(128,)\n")
     variables = launch_variables(attention_config(1, 16, 16, 4096, 128, True, "bfloat16"), 132)
     assert declared.environment(variables).evaluate(declared.launch["grid"]) == (132,)
+
+
+def test_a_kernel_with_tensor_maps_and_scratch_takes_the_pointer_after_the_maps() -> None:
+    """The Hopper seed's dynamic scheduler as the harness reads its parameters at load: the
+    fixed ones, a CUtensorMap per declared map, then the scratch pointer. Its signature passes;
+    without the pointer, or with a map passed other than by value, the contract says which."""
+    from avo_tui.evaluation.declarations.candidate import load_sources
+    from avo_tui.evaluation.devices.gpu import check_parameters
+    from avo_tui.evaluation.targets.file import get_target
+
+    spec = get_target("mha")
+    kernels = Path(__file__).parents[1] / "kernels"
+    sources = apply_knobs(load_sources(kernels / spec.seeds[0].kernel, "cuda"),
+                          spec.seeds[0].knobs | {"PERSISTENT": "2"})
+    declared = contract.parse("".join(sources.values()))
+    maps = declared.tensormaps
+    assert "scratch" in declared.launch and [m.tensor for m in maps] == ["q", "k", "v"]
+    fixed = [8 if p.kind in ("input", "output") else 4 for p in spec.problem.parameters]
+    check_parameters([*fixed, *[128] * len(maps), 8], len(fixed), maps, True)
+    passed = len(fixed) + len(maps) + 1
+    with pytest.raises(ContractError, match=f"takes {passed - 1} parameters; the contract "
+                                            f"passes {passed}:.*then the scratch pointer"):
+        check_parameters([*fixed, *[128] * len(maps)], len(fixed), maps, True)
+    with pytest.raises(ContractError, match=f"avo:tensormap {maps[1].name} is 8 bytes"):
+        check_parameters([*fixed, 128, 8, 128, 8], len(fixed), maps, True)

@@ -14,6 +14,7 @@ import ctypes
 import functools
 import math
 import platform
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -162,6 +163,32 @@ def encode_tensor_map(tensor: torch.Tensor, box: tuple[int, ...], spec: TensorMa
         ) from None
 
 
+def check_parameters(sizes: list[int], fixed: int, tensormaps: Sequence[TensorMap],
+                     has_scratch: bool) -> None:
+    """A kernel whose parameters are ``sizes`` bytes each takes what the contract passes: the
+    ``fixed`` parameters, then one CUtensorMap per declared map, then the scratch pointer where
+    it declares scratch."""
+    expected = fixed + len(tensormaps) + has_scratch
+    maps = ", ".join(m.name for m in tensormaps) or "none"
+    if len(sizes) != expected:
+        scratch = (", then the scratch pointer (declared by avo:launch scratch=)"
+                   if has_scratch else "")
+        raise ContractError(
+            f"the kernel takes {len(sizes)} parameters; the contract passes {expected}: "
+            f"the {fixed} fixed ones, then one const __grid_constant__ "
+            f"CUtensorMap per avo:tensormap (declared: {maps}){scratch}"
+        )
+    if has_scratch and sizes[-1] != POINTER_BYTES:
+        raise ContractError(f"the last parameter is {sizes[-1]} bytes; avo:launch scratch= "
+                            "passes a pointer there (unsigned int *scratch, say)")
+    for spec, size in zip(tensormaps, sizes[fixed:fixed + len(tensormaps)], strict=True):
+        if size != TENSORMAP_BYTES:
+            raise ContractError(
+                f"the parameter for avo:tensormap {spec.name} is {size} bytes; declare it "
+                f"const __grid_constant__ CUtensorMap ({TENSORMAP_BYTES} bytes, by value)"
+            )
+
+
 class CudaKernel:
     def __init__(
         self,
@@ -197,11 +224,11 @@ class CudaKernel:
         self.tensormaps = declarations.tensormaps
         env = declarations.environment(defines)
         self.boxes = {m.name: m.box_value(env) for m in self.tensormaps}  # checked per tensor
+        self.has_scratch = "scratch" in declarations.launch
         self._check_parameters()
         self._maps: dict[tuple[object, ...], object] = {}  # (name, tensor address...) -> map
         self._maps_config: Config | None = None
         self._staged: tuple[object, tuple[object, ...]] = (None, ())
-        self.has_scratch = "scratch" in declarations.launch
         self._scratch = Scratch(device.name)
 
     def _static_smem(self) -> int:
@@ -211,31 +238,11 @@ class CudaKernel:
             return 0
 
     def _check_parameters(self) -> None:
-        """The kernel takes the fixed parameters, then one CUtensorMap per declared map, then
-        the scratch pointer where it declares scratch."""
         try:
             sizes = [size for _, size in self.kernel.arguments_info]
         except Exception:  # drivers before 12.4 cannot list parameters; the launch then decides
             return
-        expected = self.fixed_parameters + len(self.tensormaps) + self.has_scratch
-        maps = ", ".join(m.name for m in self.tensormaps) or "none"
-        if len(sizes) != expected:
-            scratch = (", then the scratch pointer (declared by avo:launch scratch=)"
-                       if self.has_scratch else "")
-            raise ContractError(
-                f"the kernel takes {len(sizes)} parameters; the contract passes {expected}: "
-                f"the {self.fixed_parameters} fixed ones, then one const __grid_constant__ "
-                f"CUtensorMap per avo:tensormap (declared: {maps}){scratch}"
-            )
-        if self.has_scratch and sizes[-1] != POINTER_BYTES:
-            raise ContractError(f"the last parameter is {sizes[-1]} bytes; avo:launch scratch= "
-                                "passes a pointer there (unsigned int *scratch, say)")
-        for spec, size in zip(self.tensormaps, sizes[self.fixed_parameters:], strict=True):
-            if size != TENSORMAP_BYTES:
-                raise ContractError(
-                    f"the parameter for avo:tensormap {spec.name} is {size} bytes; declare it "
-                    f"const __grid_constant__ CUtensorMap ({TENSORMAP_BYTES} bytes, by value)"
-                )
+        check_parameters(sizes, self.fixed_parameters, self.tensormaps, self.has_scratch)
 
     @functools.cache  # noqa: B019 - one kernel object per evaluation
     def geometry(
