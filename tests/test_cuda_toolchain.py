@@ -139,19 +139,28 @@ def test_device_side_launches_cannot_be_built(nvrtc: CudaToolchain) -> None:
     assert "device-side kernel launch" in result.errors[0].message
 
 
-# The seed's settings and the other rungs of the ladder in benchmarks/RESULTS.md.
+# The seed's settings and the other rungs of the ladder in benchmarks/RESULTS.md. The rungs
+# before issue 57's rung 1b ran on a grid of a CTA per tile, with O staged in Q's rows.
+CTA_PER_TILE = {"PERSISTENT": "0", "O_BUFFER": "0"}
 WGMMA_LADDER = {
     "default": {},
-    "rung2-tma": {"WARP_SPECIALIZE": "0", "NUM_WG": "3", "OVERLAP": "0", "PINGPONG": "0"},
-    "rung3-ws2": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "0", "PINGPONG": "0"},
-    "rung4-overlap": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "0"},
-    "rung4-pingpong": {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"},
-    "rung4-pingpong-176": {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1", "BLOCK_N": "176"},
-    "rung6-causal-order": {"TILE_ORDER": "1"},
-    "exp2-polynomial": {"EXP2_POLY": "4"},
-    "rung1-fa3-persistent": {"PERSISTENT": "1"},
-    "rung1-fa3-persistent-pingpong": {"PERSISTENT": "1", "NUM_WG": "2", "OVERLAP": "1",
+    "rung2-tma": CTA_PER_TILE | {"WARP_SPECIALIZE": "0", "NUM_WG": "3", "OVERLAP": "0",
+                                 "PINGPONG": "0"},
+    "rung3-ws2": CTA_PER_TILE | {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "0",
+                                 "PINGPONG": "0"},
+    "rung4-overlap": CTA_PER_TILE | {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1",
+                                     "PINGPONG": "0"},
+    "rung4-pingpong": CTA_PER_TILE | {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1",
                                       "PINGPONG": "1"},
+    "rung4-pingpong-176": CTA_PER_TILE | {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1",
+                                          "BLOCK_N": "176"},
+    "rung6-causal-order": CTA_PER_TILE | {"TILE_ORDER": "1"},
+    "exp2-polynomial": CTA_PER_TILE | {"EXP2_POLY": "4"},
+    "rung1-fa3-persistent": {"PERSISTENT": "1", "O_BUFFER": "0"},
+    "rung1-fa3-persistent-pingpong": {"PERSISTENT": "1", "O_BUFFER": "0", "NUM_WG": "2",
+                                      "OVERLAP": "1", "PINGPONG": "1"},
+    "rung1b-dynamic": {"PERSISTENT": "2", "O_BUFFER": "0"},
+    "rung1b-dynamic-pingpong": {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"},
 }
 
 

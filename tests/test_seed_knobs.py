@@ -39,9 +39,10 @@ def test_seed_knob_values_are_allowed_and_meet_the_kernels_requirements(name: st
     assert Path(target.seeds[0].kernel).suffix == ".cu"
 
 
-@pytest.mark.parametrize("persistent", ["0", "1"])
+@pytest.mark.parametrize("persistent", ["0", "1", "2"])
 def test_a_persistent_grid_is_one_cta_per_sm_at_most(persistent: str) -> None:
-    """PERSISTENT=1 launches min(SMs, tiles) CTAs, each walking its share of the tiles; 0 a
+    """PERSISTENT=1 (a static walk) and 2 (tiles drawn from a counter, the default) launch
+    min(SMs, tiles) CTAs, each walking its share of the tiles; 0 a
     CTA per (query block, head, batch). Read from the seed's own avo:launch, as the evaluator
     and the exported operator read it."""
     from avo_tui.evaluation.declarations.candidate import apply_knobs
@@ -56,5 +57,5 @@ def test_a_persistent_grid_is_one_cta_per_sm_at_most(persistent: str) -> None:
     assert sorted(c.name for c in configs) == sorted(tiles)
     for config in configs:
         env = Environment(declared.defines, launch_variables(config, 132) | mha.defines)
-        expected = min(132, tiles[config.name]) if persistent == "1" else tiles[config.name]
+        expected = tiles[config.name] if persistent == "0" else min(132, tiles[config.name])
         assert env.evaluate(declared.launch["grid"]) == (expected,), config.name

@@ -59,11 +59,13 @@
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
- * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below). PERSISTENT is 0:
- * its static walk (1) leaves the SMs' causal work 6-9% apart where the hardware's own
- * assignment of a CTA per tile keeps it within 1%, and it measured 5% slower on mha's causal
- * configurations (issue 57, rung 1, docs/kernels.md); the dynamic scheduler (2) and O_BUFFER
- * are not measured yet. Defaults measured on an H200 over the full
+ * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below). PERSISTENT is 2
+ * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
+ * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
+ * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
+ * static walk (1) leaves the SMs' causal work 6-9% apart where a dynamic draw, like the
+ * hardware's own assignment of a CTA per tile, keeps it within 1%, and it measured 5% slower on
+ * mha's causal configurations (rung 1). Other defaults measured on an H200 over the full
  * grid (benchmarks/RESULTS.md, docs/kernels.md): at head_dim 128 a producer and three plain
  * consumers (192 rows, 160 registers each) are as fast as two consumers with OVERLAP and
  * PINGPONG, which need 240 registers that three consumers do not have. At head_dim 64 three
@@ -94,8 +96,8 @@
 #define LAZY_RESCALE 1     // avo:knob 0 1
 #define TILE_ORDER 1       // avo:knob 0 1
 #define EXP2_POLY 0        // avo:knob 0 1 2 4 8
-#define PERSISTENT 0       // avo:knob 0 1 2
-#define O_BUFFER 0         // avo:knob 0 1
+#define PERSISTENT 2       // avo:knob 0 1 2
+#define O_BUFFER 1         // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)

@@ -78,22 +78,27 @@ def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
     assert result.host["gpu"] and result.host["cudnn"]
 
 
-# Code paths of the wgmma seed that no target's seed takes: two consumers taking turns with
-# overlap at head dim 128 (under causal each stops at its own diagonal and walks the rest of the
-# ring in its turns), every exponential from the FMA-pipe polynomial, masked keys included, and
-# the persistent grid (a CTA per SM walking many tiles, its ring and barriers running on from
-# one to the next; GQA's heads and d=64's turns in it too).
+# Code paths of the wgmma seed that no target's seed takes: the grid of a CTA per tile (the
+# seeds draw tiles from a counter on a persistent grid); two consumers taking turns with overlap
+# at head dim 128 (under causal each stops at its own diagonal and walks the rest of the ring in
+# its turns); every exponential from the FMA-pipe polynomial, masked keys included; the static
+# persistent walk (GQA's heads and d=64's turns in it too); and O staged in Q's rows.
 OTHER_PATHS = {
-    "mha-two-consumers-overlap": ("mha", {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"}),
+    # the grid of a CTA per tile, the hardware's own scheduler (the default is PERSISTENT 2)
+    "mha-cta-per-tile": ("mha", {"PERSISTENT": "0", "O_BUFFER": "0"}),
+    "mha-d64-cta-per-tile": ("mha-d64", {"PERSISTENT": "0", "O_BUFFER": "0"}),
+    "mha-two-consumers-overlap": ("mha", {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1",
+                                          "PERSISTENT": "0", "O_BUFFER": "0"}),
+    "mha-two-consumers-overlap-dynamic": ("mha", {"NUM_WG": "2", "OVERLAP": "1",
+                                                  "PINGPONG": "1"}),
     "mha-d64-polynomial-exp2": ("mha-d64", {"EXP2_POLY": "8"}),
-    "mha-persistent": ("mha", {"PERSISTENT": "1"}),
-    "gqa-4-persistent": ("gqa-4", {"PERSISTENT": "1"}),
-    "mha-d64-persistent": ("mha-d64", {"PERSISTENT": "1"}),
-    # the dynamic scheduler: tiles drawn from the harness's zeroed scratch counter
-    "mha-dynamic": ("mha", {"PERSISTENT": "2"}),
-    "gqa-4-dynamic-o-buffer": ("gqa-4", {"PERSISTENT": "2", "O_BUFFER": "1"}),
-    "mha-d64-dynamic-o-buffer": ("mha-d64", {"PERSISTENT": "2", "O_BUFFER": "1"}),
+    # the static walk, with Q's rows holding O until the epilogue is done
+    "mha-persistent": ("mha", {"PERSISTENT": "1", "O_BUFFER": "0"}),
+    "gqa-4-persistent": ("gqa-4", {"PERSISTENT": "1", "O_BUFFER": "0"}),
+    "mha-d64-persistent": ("mha-d64", {"PERSISTENT": "1", "O_BUFFER": "0"}),
     "mha-static-o-buffer": ("mha", {"PERSISTENT": "1", "O_BUFFER": "1"}),
+    # the dynamic scheduler without the O buffer
+    "mha-dynamic": ("mha", {"PERSISTENT": "2", "O_BUFFER": "0"}),
 }
 
 
