@@ -288,22 +288,34 @@ def test_a_persistent_grid_is_one_block_per_multiprocessor() -> None:
     assert declared.environment(variables).evaluate(declared.launch["grid"]) == (132,)
 
 
+def hopper_seed_declarations(knobs: dict[str, str]) -> contract.Declarations:
+    from avo_tui.evaluation.declarations.candidate import load_sources
+    from avo_tui.evaluation.targets.file import get_target
+
+    seed = get_target("mha").seeds[0]
+    kernels = Path(__file__).parents[1] / "kernels"
+    sources = apply_knobs(load_sources(kernels / seed.kernel, "cuda"), seed.knobs | knobs)
+    return contract.parse("".join(sources.values()))
+
+
+def fixed_parameter_sizes(target: str) -> list[int]:
+    """The bytes of each fixed parameter: a pointer per tensor, an int per scalar."""
+    from avo_tui.evaluation.targets.file import get_target
+
+    return [8 if p.kind in ("input", "output") else 4
+            for p in get_target(target).problem.parameters]
+
+
 def test_a_kernel_with_tensor_maps_and_scratch_takes_the_pointer_after_the_maps() -> None:
     """The Hopper seed's dynamic scheduler as the harness reads its parameters at load: the
     fixed ones, a CUtensorMap per declared map, then the scratch pointer. Its signature passes;
     without the pointer, or with a map passed other than by value, the contract says which."""
-    from avo_tui.evaluation.declarations.candidate import load_sources
     from avo_tui.evaluation.devices.gpu import check_parameters
-    from avo_tui.evaluation.targets.file import get_target
 
-    spec = get_target("mha")
-    kernels = Path(__file__).parents[1] / "kernels"
-    sources = apply_knobs(load_sources(kernels / spec.seeds[0].kernel, "cuda"),
-                          spec.seeds[0].knobs | {"PERSISTENT": "2"})
-    declared = contract.parse("".join(sources.values()))
+    declared = hopper_seed_declarations({"PERSISTENT": "2"})
     maps = declared.tensormaps
     assert "scratch" in declared.launch and [m.tensor for m in maps] == ["q", "k", "v"]
-    fixed = [8 if p.kind in ("input", "output") else 4 for p in spec.problem.parameters]
+    fixed = fixed_parameter_sizes("mha")
     check_parameters([*fixed, *[128] * len(maps), 8], len(fixed), maps, True)
     passed = len(fixed) + len(maps) + 1
     with pytest.raises(ContractError, match=f"takes {passed - 1} parameters; the contract "
@@ -311,3 +323,46 @@ def test_a_kernel_with_tensor_maps_and_scratch_takes_the_pointer_after_the_maps(
         check_parameters([*fixed, *[128] * len(maps)], len(fixed), maps, True)
     with pytest.raises(ContractError, match=f"avo:tensormap {maps[1].name} is 8 bytes"):
         check_parameters([*fixed, 128, 8, 128, 8], len(fixed), maps, True)
+
+
+@pytest.mark.parametrize("persistent, scratch_bytes", [("0", 0), ("2", 4)])
+def test_a_cuda_kernel_is_checked_against_its_declarations_when_it_loads(
+    monkeypatch: pytest.MonkeyPatch, persistent: str, scratch_bytes: int
+) -> None:
+    """gpu.CudaKernel's load, on the CPU: cuda.core's module stands in for the driver and lists
+    the parameters of the seed's real signature (it always takes the scratch pointer). The
+    kernel loads and stages the bytes its knobs declare; a pointer short is a contract failure.
+    (The load once read whether scratch was declared before setting it: every CUDA evaluation
+    failed as internal, on a GPU only.)"""
+    import cuda.core
+
+    from avo_tui.evaluation.devices.gpu import CudaKernel
+    from avo_tui.evaluation.targets.file import get_target
+
+    target = get_target("mha")
+    declared = hopper_seed_declarations({"PERSISTENT": persistent})
+    signature = [*fixed_parameter_sizes("mha"), *[128] * len(declared.tensormaps), 8]
+
+    class Module:
+        def __init__(self, sizes: list[int]) -> None:
+            self.arguments_info = [(None, size) for size in sizes]
+            self.attributes = type("Attributes", (), {"shared_size_bytes": 0})()
+
+        def get_kernel(self, entry: str) -> Module:
+            return self
+
+    device = type("Device", (), {"name": "cpu", "num_sms": 132})()
+    for sizes in (signature, signature[:-1]):
+        cubin = type("ObjectCode", (), {"from_cubin": staticmethod(
+            lambda artifact, sizes=sizes: Module(sizes))})
+        monkeypatch.setattr(cuda.core, "ObjectCode", cubin)
+
+        def load() -> CudaKernel:
+            return CudaKernel(b"", "avo_attention_fwd", declared, dict(target.defines), device,
+                              target.problem)
+
+        if sizes is signature:
+            assert load().scratch(target.configs[0]) == scratch_bytes
+        else:
+            with pytest.raises(ContractError, match="then the scratch pointer"):
+                load()
