@@ -248,20 +248,44 @@ def print_tables(report: dict[str, Any]) -> None:
     print("\n" + " ".join(f"{k} {v}" for k, v in report.get("software", {}).items()))
 
 
+NOISY_SPREAD_PCT = 2.0  # a round spread past this: the GPU's speed drifted during the run
+
+
+def per_round_ratios(rounds: list[float], first: list[float]) -> tuple[float, float, float] | None:
+    """A kernel's geomean over the first kernel's, round by round: (median, least, most). Each
+    round times every kernel within minutes, so a drift of the GPU's speed over the run (clocks,
+    heat, a neighbour) cancels here where it does not in a ratio of medians."""
+    if len(rounds) != len(first):
+        return None
+    pairs = sorted(a / b for a, b in zip(rounds, first, strict=True) if a and b)
+    if not pairs:
+        return None
+    return pairs[(len(pairs) - 1) // 2], pairs[0], pairs[-1]
+
+
 def print_rounds(report: dict[str, Any]) -> None:
-    """With --repeat: each kernel's geomean per round, its spread, and its median over the
-    first kernel's median."""
+    """With --repeat: each kernel's geomean per round, its spread, its median over the first
+    kernel's median, and the median of its ratios to the first kernel round by round; a warning
+    where a spread says the GPU drifted."""
     targets = {t: k for t, k in report.items() if t != "software"}
     if not any("rounds" in s for kernels in targets.values() for s in kernels.values()):
         return
-    print("\n== rounds: geomean TFLOP/s per round, spread, median x the first kernel's")
+    print("\n== rounds: geomean TFLOP/s per round, spread, median x the first kernel's, and "
+          "x the first kernel's per round (median, least-most)")
+    spreads = []
     for target, kernels in targets.items():
         first = next(iter(kernels.values()))
         for kernel, s in kernels.items():
             rounds = " ".join(f"{g:.1f}" for g in s.get("rounds", []))
             share = _num(ratio(s["geomean"], first["geomean"]), ".3f")
+            paired = per_round_ratios(s.get("rounds", []), first.get("rounds", []))
+            each = "-" if paired is None else f"{paired[0]:.3f} ({paired[1]:.3f}-{paired[2]:.3f})"
+            spreads.append(s.get("spread_pct", 0))
             print(f"{target:<8} {kernel:<36} {rounds}  spread {s.get('spread_pct', 0):.1f}%  "
-                  f"x first {share}")
+                  f"x first {share}  per round {each}")
+    if max(spreads) > NOISY_SPREAD_PCT:
+        print(f"! rounds spread up to {max(spreads):.1f}%: the GPU's speed drifted during the "
+              "run; trust the per-round ratios over the medians, or run again")
 
 
 def _row(label: str, figures: dict[str, Any]) -> tuple[str, ...]:

@@ -242,3 +242,28 @@ def test_out_writes_the_figures_as_json_beside_the_printed_tables(
     assert bench.main(["--targets", "mha", "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == {"mha": {"seed": summary}, "software": {"torch": "2.x"}}
     assert "== geomean TFLOP/s per target" in capsys.readouterr().out  # the tables, not JSON
+
+
+def test_per_round_ratios_cancel_a_drift_that_the_ratio_of_medians_does_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The shape of a run seen on an H100: every kernel's rounds sped up by 6% over the run,
+    b 1% ahead of a within each round. The medians put b 5% behind; round by round it is 1%
+    ahead, and the table says the run drifted."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import per_round_ratios, print_rounds
+
+    a, b = [647.0, 677.0, 686.0], [653.5, 642.0, 692.9]  # b's round 2 caught the slow phase
+    low, mid, high = sorted(x / y for x, y in zip(b, a, strict=True))
+    assert per_round_ratios(b, a) == (mid, low, high)
+    assert per_round_ratios(b, a)[0] > 1.0 > 653.5 / 677.0  # type: ignore[index]  # medians
+    assert per_round_ratios([0.0, 1.0], [1.0, 1.0]) == (1.0, 1.0, 1.0)  # a failed round skipped
+    report = {"mha": {"a.cu": {"geomean": 677.0, "rounds": a, "spread_pct": 6.0},
+                      "b.cu": {"geomean": 653.5, "rounds": b, "spread_pct": 7.9}}}
+    print_rounds(report)
+    out = capsys.readouterr().out
+    assert f"per round {mid:.3f} ({low:.3f}-{high:.3f})" in out
+    assert "! rounds spread up to 7.9%: the GPU's speed drifted" in out
+    report["mha"]["b.cu"]["spread_pct"] = report["mha"]["a.cu"]["spread_pct"] = 0.5
+    print_rounds(report)
+    assert "drifted" not in capsys.readouterr().out
