@@ -4,11 +4,15 @@ into a few lines per tool. A fake ``compute-sanitizer`` on the PATH stands in en
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import select
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -271,3 +275,54 @@ def test_a_tool_past_its_time_limit_is_killed_with_the_child_it_started() -> Non
     # way out when the pipes close, so this waits for that, not for a time.
     with os.fdopen(handle) as pidfd:
         assert select.select([pidfd], [], [], 60)[0]
+
+
+# A tool (here a stand-in for ncu) that starts a child on the GPU and writes the child's pid to
+# the file its argument names; and a caller that runs it through run_bounded and turns SIGTERM
+# into SystemExit, as benchmarks/profile_vs_fa4.py does.
+TOOL_WITH_PIDFILE = """
+import os, signal, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(child.pid))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+signal.pause()
+"""
+CALLER = """
+import signal, sys
+from avo_tui.evaluation.diagnostics.profile import run_bounded
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+run_bounded([sys.executable, "-c", sys.argv[1], sys.argv[2]], 600)
+"""
+
+
+def test_a_caller_stopped_while_it_waits_takes_the_tool_and_its_child_with_it(
+    tmp_path: Path,
+) -> None:
+    # A profile run stopped by an outer `timeout` (SIGTERM) once left ncu and the kernel it
+    # profiled on the GPU, in their own session, and the next evaluation stalled behind them.
+    pidfile = tmp_path / "child.pid"
+    root = Path(__file__).resolve().parents[1]
+    caller = subprocess.Popen([sys.executable, "-c", CALLER, TOOL_WITH_PIDFILE, str(pidfile)],
+                              cwd=root, env=os.environ | {"PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 120
+        while not pidfile.exists():  # the tool's child is up (a condition, not a time)
+            assert caller.poll() is None, "the caller ended before the tool started its child"
+            assert time.monotonic() < deadline, "the tool never started its child"
+            time.sleep(0.05)
+        grandchild = int(pidfile.read_text())
+        caller.send_signal(signal.SIGTERM)
+        assert caller.wait(timeout=60) == 143
+    finally:
+        caller.kill()
+    try:
+        handle = os.pidfd_open(grandchild)
+    except ProcessLookupError:
+        return  # gone already
+    with os.fdopen(handle) as pidfd:  # readable once the child has exited
+        try:
+            assert select.select([pidfd], [], [], 60)[0], "the tool's child outlived its caller"
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # never leave it behind
+                signal.pidfd_send_signal(pidfd.fileno(), signal.SIGKILL)

@@ -10,6 +10,7 @@ compute-sanitizer on the same child.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
@@ -236,7 +237,9 @@ class Finished:
 
 def run_bounded(command: list[str], timeout_s: float) -> Finished:
     """Run a tool and the child it starts in a session of their own, so that a time limit
-    ends both (killing only the tool would leave the child on the GPU)."""
+    ends both (killing only the tool would leave the child on the GPU). So does anything that
+    stops the caller while it waits (Ctrl-C, or SIGTERM where the caller turns it into
+    SystemExit): an ncu left behind keeps the GPU, and the next evaluation stalls on it."""
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         text=True, errors="replace", env=child_environment(), start_new_session=True,
@@ -244,10 +247,18 @@ def run_bounded(command: list[str], timeout_s: float) -> Finished:
         try:
             out, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_session(proc.pid)
             out, err = proc.communicate()
             return Finished(None, out, err)
+        except BaseException:
+            _kill_session(proc.pid)
+            raise
         return Finished(proc.returncode, out, err)
+
+
+def _kill_session(leader: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader, signal.SIGKILL)
 
 
 # -- profile ----------------------------------------------------------------------------------
