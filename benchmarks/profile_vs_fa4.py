@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
-"""Nsight Compute on our kernels and on FlashAttention-4, one configuration, side by side.
+"""Nsight Compute on our kernels and on FlashAttention-3 and -4, one configuration, side by side.
 
-    python benchmarks/profile_vs_fa4.py                          # the mha seed and FA4
+    python benchmarks/profile_vs_fa4.py                          # the mha seed, FA3 and FA4
     python benchmarks/profile_vs_fa4.py seed seed:NUM_WG=2,OVERLAP=1,PINGPONG=1 \\
         --target mha --config b8-h16-s4096-d128-full --sections summary warp_state pipes
+    python benchmarks/profile_vs_fa4.py seed --baselines fa3     # FA3 alone beside the seed
 
 Each kernel is launched once on the configuration's inputs, as `avo eval --profile` does (our
-kernels through the evaluator's own compile and launch, FA4 through flash_attn.cute in its own
-[B, S, H, D] layout, after a warm-up launch that compiles it), under `ncu --clock-control
-none`; the report per kernel is the agent's `profile` tool's text: duration, throughput, issue
-slots, the top stall reasons (warp_state) and the pipes' load (pipes). Needs a Hopper GPU, ncu,
-and flash-attn-4 for the FA4 column (../shared/tools/fa4/README.md); without it, ours alone.
+kernels through the evaluator's own compile and launch, FA3 and FA4 through their own packages
+in their [B, S, H, D] layout, after a warm-up launch, which compiles FA4), under `ncu
+--clock-control none`; the report per kernel is the agent's `profile` tool's text: duration,
+throughput, issue slots, the top stall reasons (warp_state) and the pipes' load (pipes). Needs a
+Hopper GPU and ncu; FA3 needs the fa3-fwd wheel (scripts/device_wheels) and FA4 flash-attn-4
+(../shared/tools/fa4/README.md). A baseline that is not installed is reported as such.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -26,19 +29,25 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from avo_tui.evaluation.diagnostics.profile import PROFILE_SECTIONS  # noqa: E402
 
-FA4_KERNEL = "(?i)flash"  # the CuTe DSL names its kernel after FlashAttentionForwardSm90
-# Launches FA4 twice on one configuration: the first compiles it; ncu profiles the first
-# launch of a kernel matching FA4_KERNEL (a JIT compile launches none).
-FA4_CHILD = """
+# The baselines: display name, evaluator baseline, and the regular expression of the kernel ncu
+# profiles. FA4's CuTe DSL names its kernel after FlashAttentionForwardSm90; FA3's is
+# flash::FlashAttnFwdSm90 (a name with "fwd", which no copy or scheduler kernel of it has).
+BASELINES = {
+    "fa3": ("FlashAttention-3", "device_kernel"),
+    "fa4": ("FlashAttention-4", "(?i)flash"),
+}
+# Launches a baseline twice on one configuration: the first compiles it (FA4's JIT); ncu
+# profiles the first launch of a kernel matching its expression (a JIT compile launches none).
+BASELINE_CHILD = """
 import json, sys, torch
 from avo_tui.evaluation import get_target
-from avo_tui.evaluation.problems.attention_torch import fa4_baseline
+from avo_tui.evaluation.problems import attention_torch
 from avo_tui.evaluation.measurement.tensors import make_inputs
 doc = json.loads(sys.argv[1])
 target = get_target(doc["target"])
 config = {c.name: c for c in (*target.configs, *target.quick_configs)}[doc["config"]]
 inputs = make_inputs(config, torch.Generator(device="cuda").manual_seed(0), "cuda")
-call = fa4_baseline(config)
+call = getattr(attention_torch, doc["baseline"] + "_baseline")(config)
 call.stage(inputs)
 for _ in range(2):
     call.run()
@@ -46,15 +55,16 @@ torch.cuda.synchronize()
 """
 
 
-def fa4_report(target: str, config: str, sections: list[str]) -> str:
+def baseline_report(baseline: str, target: str, config: str, sections: list[str]) -> str:
     from avo_tui.evaluation.diagnostics.profile import profile_child
     from avo_tui.evaluation.problems.attention_torch import baseline_missing
 
-    missing = baseline_missing("fa4")
+    missing = baseline_missing(baseline)
     if missing:
-        return f"FA4: {missing}"
-    child = [sys.executable, "-c", FA4_CHILD, json.dumps({"target": target, "config": config})]
-    return profile_child(child, FA4_KERNEL, config, sections=sections)
+        return f"{BASELINES[baseline][0]}: {missing}"
+    doc = {"target": target, "config": config, "baseline": baseline}
+    child = [sys.executable, "-c", BASELINE_CHILD, json.dumps(doc)]
+    return profile_child(child, BASELINES[baseline][1], config, sections=sections)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,8 +77,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="a configuration of the target's grid")
     parser.add_argument("--sections", nargs="+", default=["summary", "warp_state", "pipes"],
                         choices=PROFILE_SECTIONS)
-    parser.add_argument("--no-fa4", action="store_true", help="profile our kernels only")
+    parser.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES,
+                        help="which FlashAttention kernels to profile beside ours (default: "
+                             "fa3 fa4; none: ours alone)")
     args = parser.parse_args(argv)
+    # Stopped from outside (an outer `timeout`, a job manager), exit through Python, so that the
+    # ncu session running now is killed with us instead of keeping the GPU (run_bounded).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     from kernel_vs_baselines import Kernel
 
@@ -85,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         except ProfileUnavailable as error:
             report = f"cannot profile: {error}"
         reports.append((kernel.display(), report))
-    if not args.no_fa4:
+    for baseline in args.baselines:
+        name = BASELINES[baseline][0]
         try:
-            reports.append(("FlashAttention-4", fa4_report(target.name, args.config,
-                                                           args.sections)))
+            report = baseline_report(baseline, target.name, args.config, args.sections)
         except ProfileUnavailable as error:
-            reports.append(("FlashAttention-4", f"cannot profile: {error}"))
+            report = f"cannot profile: {error}"
+        reports.append((name, report))
     for name, report in reports:
         print(f"\n=== {name}\n{report}")
     return 0
