@@ -138,16 +138,17 @@ def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
 
     from avo_tui.evaluation import get_target
 
-    def overlap(kernel: Kernel, target: str) -> str:
+    def knob(kernel: Kernel, target: str, name: str) -> str:
         text = "".join(kernel.sources(get_target(target)).values())
-        return text.split("#define OVERLAP ")[1].split()[0]
+        return text.split(f"#define {name} ")[1].split()[0]
 
     seed = Kernel.parse("seed")
     assert seed.display() == "seed"
-    assert get_target("mha-d64").seeds[0].knobs["OVERLAP"] == "1"
-    assert overlap(seed, "mha-d64") == "1" and overlap(seed, "mha") == "0"
+    assert get_target("mha-d64").seeds[0].knobs["NUM_WG"] == "3"
+    assert knob(seed, "mha-d64", "NUM_WG") == "3" and knob(seed, "mha", "NUM_WG") == "2"
     override = Kernel.parse("seed:OVERLAP=0")
-    assert overlap(override, "mha-d64") == "0" and override.display() == "seed:OVERLAP=0"
+    assert knob(override, "mha-d64", "OVERLAP") == "0" and override.display() == "seed:OVERLAP=0"
+    assert knob(override, "mha-d64", "NUM_WG") == "3"  # the override keeps the seed's others
 
 
 PROFILE_SCRIPT = SCRIPT.parent / "profile_vs_fa4.py"

@@ -20,14 +20,15 @@ def knob(files: dict[str, str], name: str) -> str:
 def test_a_session_or_eval_of_the_shipped_seed_gets_the_targets_knob_values() -> None:
     d64, mha = get_target("mha-d64"), get_target("mha")
     assert d64.seeds[0].kernel == mha.seeds[0].kernel  # one file, two sets of values
-    assert [knob(seed_files(d64), k) for k in ("OVERLAP", "PINGPONG", "TILE_ORDER")] == ["1"] * 3
-    assert [knob(seed_files(mha), k)
-            for k in ("OVERLAP", "PINGPONG", "TILE_ORDER")] == ["0", "0", "1"]
+    names = ("NUM_WG", "OVERLAP", "PINGPONG", "TILE_ORDER")
+    # three consumers at head dim 64, where O leaves room for them; two at 128 (the file's)
+    assert [knob(seed_files(d64), k) for k in names] == ["3", "1", "1", "1"]
+    assert [knob(seed_files(mha), k) for k in names] == ["2", "1", "1", "1"]
 
 
 def test_a_seed_given_by_path_is_taken_as_it_is() -> None:
     d64 = get_target("mha-d64")
-    assert knob(seed_files(d64, seed_path(d64)), "OVERLAP") == "0"
+    assert knob(seed_files(d64, seed_path(d64)), "NUM_WG") == "2"  # the file's, not mha-d64's
 
 
 @pytest.mark.parametrize("name", [t for t in known_names() if get_target(t).seeds[0].knobs])
@@ -52,7 +53,7 @@ def test_a_persistent_grid_is_one_cta_per_sm_at_most(persistent: str) -> None:
     mha = get_target("mha")
     files = apply_knobs(seed_files(mha), {"PERSISTENT": persistent})
     declared = contract.parse(next(iter(files.values())))
-    tiles = {"b8-h16-s4096-d128-full": 22 * 16 * 8, "b1-h16-s1-d128-full": 16}
+    tiles = {"b8-h16-s4096-d128-full": 32 * 16 * 8, "b1-h16-s1-d128-full": 16}  # 128-row tiles
     configs = [c for c in (*mha.grid(), *mha.edge_configs) if c.name in tiles]
     assert sorted(c.name for c in configs) == sorted(tiles)
     for config in configs:

@@ -65,14 +65,15 @@
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
  * static walk (1) leaves the SMs' causal work 6-9% apart where a dynamic draw, like the
  * hardware's own assignment of a CTA per tile, keeps it within 1%, and it measured 5% slower on
- * mha's causal configurations (rung 1). Other defaults measured on an H200 over the full
- * grid (benchmarks/RESULTS.md, docs/kernels.md): at head_dim 128 a producer and three plain
- * consumers (192 rows, 160 registers each) are as fast as two consumers with OVERLAP and
- * PINGPONG, which need 240 registers that three consumers do not have. At head_dim 64 three
- * consumers have room for OVERLAP, and the mha-d64 target's seed runs OVERLAP 1, PINGPONG 1 and
- * TILE_ORDER 1 (its seed_knobs; FA4's plan at that head dim), 6% faster than without.
- * TILE_ORDER 1 is the default at head_dim 128 too: +0.9% on mha, from its causal configurations
- * (docs/kernels.md, issue 57's rung 0).
+ * mha's causal configurations (rung 1). On that persistent grid, two consumers with OVERLAP and
+ * PINGPONG (FA3's plan: 128 rows, 240 registers a consumer) beat a producer and three plain
+ * consumers (192 rows, 160 registers each) by 1.0% on mha, 1.9% on gqa and 1.7% on gqa-4
+ * (H100, issue 57's rung 2), where on a CTA per tile they had been 2-2.5% behind: the shorter
+ * tiles' prologue and epilogue are hidden now. So NUM_WG 2, OVERLAP 1, PINGPONG 1 are the
+ * defaults. At head_dim 64 O takes half the registers and three consumers have room for
+ * OVERLAP: the mha-d64 target's seed runs NUM_WG 3 with OVERLAP and PINGPONG (its seed_knobs;
+ * FA4's plan at that head dim), 6% faster than without. TILE_ORDER 1 is the default at both
+ * head dims: +0.9% on mha, from its causal configurations (docs/kernels.md, issue 57's rung 0).
  */
 #include <cuda_bf16.h>
 
@@ -88,11 +89,11 @@
 #endif
 
 #define WARP_SPECIALIZE 1  // avo:knob 0 1
-#define NUM_WG 3           // avo:knob 1 2 3
+#define NUM_WG 2           // avo:knob 1 2 3
 #define BLOCK_N 128        // avo:knob 64 96 128 176 192
 #define STAGES 2           // avo:knob 2 3 4
-#define OVERLAP 0          // avo:knob 0 1
-#define PINGPONG 0         // avo:knob 0 1
+#define OVERLAP 1          // avo:knob 0 1
+#define PINGPONG 1         // avo:knob 0 1
 #define LAZY_RESCALE 1     // avo:knob 0 1
 #define TILE_ORDER 1       // avo:knob 0 1
 #define EXP2_POLY 0        // avo:knob 0 1 2 4 8

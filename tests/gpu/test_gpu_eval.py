@@ -79,18 +79,19 @@ def test_seed_passes_every_configuration(worker: Worker, target: str) -> None:
 
 
 # Code paths of the wgmma seed that no target's seed takes: the grid of a CTA per tile (the
-# seeds draw tiles from a counter on a persistent grid); two consumers taking turns with overlap
-# at head dim 128 (under causal each stops at its own diagonal and walks the rest of the ring in
-# its turns); every exponential from the FMA-pipe polynomial, masked keys included; the static
-# persistent walk (GQA's heads and d=64's turns in it too); and O staged in Q's rows.
+# seeds draw tiles from a counter on a persistent grid); three plain consumers at head dim 128
+# (the default before issue 57's rung 2: two consumers taking turns with overlap, which under
+# causal each stop at their own diagonal and walk the rest of the ring in their turns); every
+# exponential from the FMA-pipe polynomial, masked keys included; the static persistent walk
+# (GQA's heads and d=64's turns in it too); and O staged in Q's rows.
 OTHER_PATHS = {
     # the grid of a CTA per tile, the hardware's own scheduler (the default is PERSISTENT 2)
     "mha-cta-per-tile": ("mha", {"PERSISTENT": "0", "O_BUFFER": "0"}),
     "mha-d64-cta-per-tile": ("mha-d64", {"PERSISTENT": "0", "O_BUFFER": "0"}),
-    "mha-two-consumers-overlap": ("mha", {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1",
-                                          "PERSISTENT": "0", "O_BUFFER": "0"}),
-    "mha-two-consumers-overlap-dynamic": ("mha", {"NUM_WG": "2", "OVERLAP": "1",
-                                                  "PINGPONG": "1"}),
+    "mha-three-plain-consumers": ("mha", {"NUM_WG": "3", "OVERLAP": "0", "PINGPONG": "0"}),
+    "mha-three-plain-consumers-cta-per-tile": ("mha", {"NUM_WG": "3", "OVERLAP": "0",
+                                                       "PINGPONG": "0", "PERSISTENT": "0",
+                                                       "O_BUFFER": "0"}),
     "mha-d64-polynomial-exp2": ("mha-d64", {"EXP2_POLY": "8"}),
     # the static walk, with Q's rows holding O until the epilogue is done
     "mha-persistent": ("mha", {"PERSISTENT": "1", "O_BUFFER": "0"}),
