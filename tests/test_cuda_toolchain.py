@@ -140,27 +140,30 @@ def test_device_side_launches_cannot_be_built(nvrtc: CudaToolchain) -> None:
 
 
 # The seed's settings and the other rungs of the ladder in benchmarks/RESULTS.md. The rungs
-# before issue 57's rung 1b ran on a grid of a CTA per tile, with O staged in Q's rows.
+# before issue 57's rung 1b ran on a grid of a CTA per tile, with O staged in Q's rows; those
+# before its rung 2 with three plain consumers at head dim 128.
 CTA_PER_TILE = {"PERSISTENT": "0", "O_BUFFER": "0"}
+THREE_PLAIN = {"NUM_WG": "3", "OVERLAP": "0", "PINGPONG": "0"}
 WGMMA_LADDER = {
     "default": {},
-    "rung2-tma": CTA_PER_TILE | {"WARP_SPECIALIZE": "0", "NUM_WG": "3", "OVERLAP": "0",
-                                 "PINGPONG": "0"},
+    "rung2-tma": CTA_PER_TILE | THREE_PLAIN | {"WARP_SPECIALIZE": "0"},
     "rung3-ws2": CTA_PER_TILE | {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "0",
                                  "PINGPONG": "0"},
+    "rung3-ws3": CTA_PER_TILE | THREE_PLAIN,
     "rung4-overlap": CTA_PER_TILE | {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1",
                                      "PINGPONG": "0"},
     "rung4-pingpong": CTA_PER_TILE | {"WARP_SPECIALIZE": "1", "NUM_WG": "2", "OVERLAP": "1",
                                       "PINGPONG": "1"},
     "rung4-pingpong-176": CTA_PER_TILE | {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1",
                                           "BLOCK_N": "176"},
-    "rung6-causal-order": CTA_PER_TILE | {"TILE_ORDER": "1"},
-    "exp2-polynomial": CTA_PER_TILE | {"EXP2_POLY": "4"},
-    "rung1-fa3-persistent": {"PERSISTENT": "1", "O_BUFFER": "0"},
-    "rung1-fa3-persistent-pingpong": {"PERSISTENT": "1", "O_BUFFER": "0", "NUM_WG": "2",
-                                      "OVERLAP": "1", "PINGPONG": "1"},
-    "rung1b-dynamic": {"PERSISTENT": "2", "O_BUFFER": "0"},
-    "rung1b-dynamic-pingpong": {"NUM_WG": "2", "OVERLAP": "1", "PINGPONG": "1"},
+    "rung6-causal-order": CTA_PER_TILE | THREE_PLAIN | {"TILE_ORDER": "1"},
+    "exp2-polynomial": CTA_PER_TILE | THREE_PLAIN | {"EXP2_POLY": "4"},
+    "rung1-fa3-persistent": THREE_PLAIN | {"PERSISTENT": "1", "O_BUFFER": "0"},
+    "rung1-fa3-persistent-pingpong": {"PERSISTENT": "1", "O_BUFFER": "0"},
+    "rung1b-dynamic": THREE_PLAIN | {"PERSISTENT": "2", "O_BUFFER": "0"},
+    "rung1b-dynamic-o-buffer": THREE_PLAIN,
+    "rung2-dynamic-pingpong-176": {"O_BUFFER": "0", "BLOCK_N": "176"},
+    "rung2b-l2-hint": {"L2_HINT": "1"},
 }
 
 
@@ -181,3 +184,36 @@ def test_wgmma_kernel_compiles_without_serialization_or_spills(
     assert "C75" not in result.log and "serialized" not in result.log, result.log
     if "spill_stores" in result.resources:  # NVRTC 13.0 may leave the report out
         assert result.resources["spill_stores"] == result.resources["spill_loads"] == 0
+
+
+def _wgmma_ptx(knobs: dict[str, str]) -> str:
+    """The seed's PTX under ``knobs`` at head dim 128, as NVRTC emits it for sm_90a."""
+    from cuda.bindings import nvrtc
+
+    from avo_tui.evaluation.toolchains.cuda import STD, _cudart_include
+
+    sources = apply_knobs(load_sources(ROOT / "kernels" / "cuda" / "attention_wgmma.cu", "cuda"),
+                          knobs)
+    cudart = _cudart_include()
+    options = [b"-arch=compute_90a", f"-std={STD}".encode(), b"-DAVO_HEAD_DIM=128",
+               *([f"-I{cudart}".encode()] if cudart else [])]
+    _, program = nvrtc.nvrtcCreateProgram(next(iter(sources.values())).encode(), b"k.cu", 0,
+                                          [], [])
+    (result,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
+    assert result == nvrtc.nvrtcResult.NVRTC_SUCCESS, result
+    _, size = nvrtc.nvrtcGetPTXSize(program)
+    ptx: bytes = b" " * int(size)
+    nvrtc.nvrtcGetPTX(program, ptx)
+    nvrtc.nvrtcDestroyProgram(program)
+    return ptx.decode()
+
+
+def test_l2_hint_loads_k_and_v_evict_last_and_q_evict_first() -> None:
+    """L2_HINT=1 (issue 57's rung 2b): FA3's L2 cache policies on the seed's TMA loads, where
+    the default loads carry none."""
+    hinted, plain = _wgmma_ptx({"L2_HINT": "1"}), _wgmma_ptx({})
+    loads = [line for line in hinted.splitlines() if "cp.async.bulk.tensor" in line]
+    assert loads and all(".L2::cache_hint" in line for line in loads)
+    assert "createpolicy.fractional.L2::evict_last" in hinted
+    assert "createpolicy.fractional.L2::evict_first" in hinted
+    assert ".L2::cache_hint" not in plain and "createpolicy" not in plain

@@ -59,7 +59,8 @@
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
- * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below). PERSISTENT is 2
+ * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below), L2_HINT (FA3's L2
+ * cache hints on the TMA loads, at tma_load_tile: not measured yet, so 0). PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -99,6 +100,7 @@
 #define EXP2_POLY 0        // avo:knob 0 1 2 4 8
 #define PERSISTENT 2       // avo:knob 0 1 2
 #define O_BUFFER 1         // avo:knob 0 1
+#define L2_HINT 0          // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -208,19 +210,46 @@ __device__ __forceinline__ void mbar_wait(unsigned long long *bar, unsigned pari
         : "memory");
 }
 
-// One tile of ROWS rows starting at `row`: head_dim / 64 boxes, completing on `bar`.
-template <int ROWS>
+// L2_HINT 1 (FA3's cache hints): K and V are loaded evict-last, so that the Q tiles and O rows
+// streaming through L2 do not push out the K and V that the next query blocks of the same
+// heads read again; Q, read once, evict-first. 0: no hint (the tensor map's L2 promotion only).
+enum class L2Priority { evict_first, evict_last };
+
+// The 64-bit L2 cache policy for a TMA load's .L2::cache_hint, made by createpolicy.
+template <L2Priority PRIORITY>
+__device__ __forceinline__ unsigned long long l2_policy() {
+    unsigned long long policy;
+    if (PRIORITY == L2Priority::evict_last)
+        asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(policy));
+    else
+        asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+    return policy;
+}
+
+// One tile of ROWS rows starting at `row`: head_dim / 64 boxes, completing on `bar`; with
+// L2_HINT, under the L2 cache policy PRIORITY.
+template <int ROWS, L2Priority PRIORITY>
 __device__ __forceinline__ void tma_load_tile(unsigned dst, const CUtensorMap *map,
                                               unsigned long long *bar, int row, int head,
                                               int b) {
 #pragma unroll
-    for (int box = 0; box < BOXES; ++box)
-        asm volatile(
-            "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
-            " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst + box * ROWS * 128),
-            "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64), "r"(row), "r"(head),
-            "r"(b), "r"(smem_addr(bar))
-            : "memory");
+    for (int box = 0; box < BOXES; ++box) {
+        if (L2_HINT)
+            asm volatile(
+                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                ".L2::cache_hint [%0], [%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(
+                    dst + box * ROWS * 128),
+                "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64), "r"(row),
+                "r"(head), "r"(b), "r"(smem_addr(bar)), "l"(l2_policy<PRIORITY>())
+                : "memory");
+        else
+            asm volatile(
+                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst + box * ROWS * 128),
+                "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64), "r"(row),
+                "r"(head), "r"(b), "r"(smem_addr(bar))
+                : "memory");
+    }
 }
 
 // ---- named barriers (ping-pong) -------------------------------------------------------------
@@ -499,12 +528,14 @@ struct Ring {
         const unsigned empty_parity = parity(seq) ^ 1;  // passes at once on the first lap
         mbar_wait(&bars->k_empty[s], empty_parity);
         mbar_expect_tx(&bars->k_full[s], TILE_BYTES);
-        tma_load_tile<BLOCK_N>(k_tiles + s * TILE_BYTES, tma_k, &bars->k_full[s], block * BLOCK_N,
-                               kv_head, b);
+        tma_load_tile<BLOCK_N, L2Priority::evict_last>(k_tiles + s * TILE_BYTES, tma_k,
+                                                       &bars->k_full[s], block * BLOCK_N,
+                                                       kv_head, b);
         mbar_wait(&bars->v_empty[s], empty_parity);
         mbar_expect_tx(&bars->v_full[s], TILE_BYTES);
-        tma_load_tile<BLOCK_N>(v_tiles + s * TILE_BYTES, tma_v, &bars->v_full[s], block * BLOCK_N,
-                               kv_head, b);
+        tma_load_tile<BLOCK_N, L2Priority::evict_last>(v_tiles + s * TILE_BYTES, tma_v,
+                                                       &bars->v_full[s], block * BLOCK_N,
+                                                       kv_head, b);
     }
 };
 
@@ -646,7 +677,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     const bool copier = tid == 0;
     auto load_q = [&](int q0, int head, int b) {
         mbar_expect_tx(&bars->q_full, Q_BYTES);
-        tma_load_tile<BLOCK_M>(s_q, &tma_q, &bars->q_full, q0, head, b);
+        tma_load_tile<BLOCK_M, L2Priority::evict_first>(s_q, &tma_q, &bars->q_full, q0, head, b);
     };
     if (WARP_SPECIALIZE && warpgroup == 0) {
         if (NUM_WG > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));

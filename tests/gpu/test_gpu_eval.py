@@ -100,6 +100,8 @@ OTHER_PATHS = {
     "mha-static-o-buffer": ("mha", {"PERSISTENT": "1", "O_BUFFER": "1"}),
     # the dynamic scheduler without the O buffer
     "mha-dynamic": ("mha", {"PERSISTENT": "2", "O_BUFFER": "0"}),
+    # FA3's L2 cache policies on the TMA loads (issue 57's rung 2b)
+    "gqa-4-l2-hint": ("gqa-4", {"L2_HINT": "1"}),
 }
 
 
