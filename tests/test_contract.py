@@ -314,7 +314,7 @@ def test_a_kernel_with_tensor_maps_and_scratch_takes_the_pointer_after_the_maps(
 
     declared = hopper_seed_declarations({"PERSISTENT": "2"})
     maps = declared.tensormaps
-    assert "scratch" in declared.launch and [m.tensor for m in maps] == ["q", "k", "v"]
+    assert "scratch" in declared.launch and [m.tensor for m in maps] == ["q", "k", "v", "out"]
     fixed = fixed_parameter_sizes("mha")
     check_parameters([*fixed, *[128] * len(maps), 8], len(fixed), maps, True)
     passed = len(fixed) + len(maps) + 1
@@ -322,7 +322,7 @@ def test_a_kernel_with_tensor_maps_and_scratch_takes_the_pointer_after_the_maps(
                                             f"passes {passed}:.*then the scratch pointer"):
         check_parameters([*fixed, *[128] * len(maps)], len(fixed), maps, True)
     with pytest.raises(ContractError, match=f"avo:tensormap {maps[1].name} is 8 bytes"):
-        check_parameters([*fixed, 128, 8, 128, 8], len(fixed), maps, True)
+        check_parameters([*fixed, 128, 8, *[128] * (len(maps) - 2), 8], len(fixed), maps, True)
 
 
 @pytest.mark.parametrize("persistent, scratch_bytes", [("0", 0), ("2", 4)])

@@ -164,6 +164,8 @@ WGMMA_LADDER = {
     "rung1b-dynamic-o-buffer": THREE_PLAIN,
     "rung2-dynamic-pingpong-176": {"O_BUFFER": "0", "BLOCK_N": "176"},
     "rung2b-l2-hint": {"L2_HINT": "1"},
+    "rung2c-tma-store": {"O_STORE_TMA": "1"},
+    "rung2c-tma-store-three-plain": THREE_PLAIN | {"O_STORE_TMA": "1"},
 }
 
 

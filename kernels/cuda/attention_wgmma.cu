@@ -54,13 +54,14 @@
  *    of the sequence; the blocks before the first of those run in a loop of their own with no
  *    mask code.
  *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows (or O_BUFFER's), 16-byte
- *    global stores guarded by seq_len.
+ *    global stores guarded by seq_len; with O_STORE_TMA, one TMA store per warp (tma_o).
  *
  * Knobs: WARP_SPECIALIZE (producer warpgroup), NUM_WG consumer warpgroups (BLOCK_M = 64 *
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
  * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below), L2_HINT (FA3's L2
- * cache hints on the TMA loads, at tma_load_tile: not measured yet, so 0). PERSISTENT is 2
+ * cache hints on the TMA loads, at tma_load_tile) and O_STORE_TMA (the epilogue's TMA store, at
+ * tma_store_rows): neither measured yet, so both 0. PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -101,6 +102,7 @@
 #define PERSISTENT 2       // avo:knob 0 1 2
 #define O_BUFFER 1         // avo:knob 0 1
 #define L2_HINT 0          // avo:knob 0 1
+#define O_STORE_TMA 0      // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -108,6 +110,8 @@
 // avo:require PERSISTENT == 0 || WARP_SPECIALIZE == 1
 // O staged apart from Q lets the next tile's Q land under the epilogue: persistent grids only.
 // avo:require O_BUFFER == 0 || PERSISTENT != 0
+// The TMA store reads O from its own rows while the next tile's Q lands in Q's.
+// avo:require O_STORE_TMA == 0 || O_BUFFER == 1
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -124,6 +128,8 @@
 // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
 // avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
 // avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
+// O_STORE_TMA: each consumer warp stores its 16 rows of O (declared, and passed, either way)
+// avo:tensormap tma_o tensor=out box=(1, 1, 16, 64) swizzle=128B
 
 // The driver's 128-byte descriptor; no header NVRTC can include defines it usably.
 struct alignas(64) CUtensorMap {
@@ -250,6 +256,32 @@ __device__ __forceinline__ void tma_load_tile(unsigned dst, const CUtensorMap *m
                 "r"(head), "r"(b), "r"(smem_addr(bar))
                 : "memory");
     }
+}
+
+// O_STORE_TMA: one warp's 16 staged rows of O, head_dim / 64 boxes from `src` (a tile of ROWS
+// rows in the same swizzled layout as the loads, 1024-byte aligned), to rows `row`.. of O. Rows
+// past seq_len are not written: the TMA unit clips the box at the tensor's edge.
+template <int ROWS>
+__device__ __forceinline__ void tma_store_rows(const CUtensorMap *map, unsigned src, int row,
+                                               int head, int b) {
+#pragma unroll
+    for (int box = 0; box < BOXES; ++box)
+        asm volatile(
+            "cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group"
+            " [%0, {%1, %2, %3, %4}], [%5];\n" ::"l"(reinterpret_cast<unsigned long long>(map)),
+            "r"(box * 64), "r"(row), "r"(head), "r"(b), "r"(src + box * ROWS * 128)
+            : "memory");
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+}
+
+// Waits until this thread's committed stores have read their shared memory (READ_ONLY), or
+// have written global memory too.
+template <bool READ_ONLY>
+__device__ __forceinline__ void tma_store_wait() {
+    if (READ_ONLY)
+        asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+    else
+        asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 
 // ---- named barriers (ping-pong) -------------------------------------------------------------
@@ -623,6 +655,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                   const __grid_constant__ CUtensorMap tma_q,
                   const __grid_constant__ CUtensorMap tma_k,
                   const __grid_constant__ CUtensorMap tma_v,
+                  const __grid_constant__ CUtensorMap tma_o,
                   unsigned *__restrict__ tile_counter) {
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     (void)q, (void)k, (void)v, (void)batch, (void)head_dim;  // tiles come by TMA; D by contract
@@ -682,7 +715,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     if (WARP_SPECIALIZE && warpgroup == 0) {
         if (NUM_WG > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
         if (copier) {
-            for (const CUtensorMap *map : {&tma_q, &tma_k, &tma_v})
+            for (const CUtensorMap *map : {&tma_q, &tma_k, &tma_v, &tma_o})
                 asm volatile("prefetch.tensormap [%0];\n" ::"l"(
                                  reinterpret_cast<unsigned long long>(map))
                              : "memory");
@@ -905,10 +938,15 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         }
 
         // Epilogue: O / l in bf16, staged in this warp's own 16 rows (of Q, or of O_BUFFER), then
-        // 16-byte global stores. With O_BUFFER, this warp's GEMMs are done with Q's rows already.
+        // 16-byte global stores (or, with O_STORE_TMA, a TMA store of them). With O_BUFFER, this
+        // warp's GEMMs are done with Q's rows already.
         const int tile_row0 = cwg * 64 + warp * 16;  // first row of this warp inside the Q tile
         __syncwarp();
         if (O_BUFFER && lane == 0) mbar_arrive(&bars->q_empty);
+        if (O_STORE_TMA) {  // the last tile's store has read this warp's rows before they refill
+            if (lane == 0) tma_store_wait<true>();
+            __syncwarp();
+        }
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             float l = row_sum[h];
@@ -922,19 +960,28 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                                               (lane & 3) * 4) =
                     pack_bf16x2(acc[i] * inv, acc[i + 1] * inv);
         }
-        __syncwarp();
         const size_t q_offset = (((size_t)b * heads_q + head) * seq_len + q0) * HEAD_DIM;
         __nv_bfloat16 *out = o + q_offset + (size_t)tile_row0 * HEAD_DIM;
-        const int valid_rows = seq_len - warp_row0;
+        if (O_STORE_TMA) {
+            // each thread's staged writes (generic proxy) before the TMA's reads (async proxy)
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0)
+                tma_store_rows<BLOCK_M>(&tma_o, smem_addr(o_stage) + tile_row0 * 128,
+                                        q0 + tile_row0, head, b);
+        } else {
+            __syncwarp();
+            const int valid_rows = seq_len - warp_row0;
 #pragma unroll
-        for (int i = 0; i < 16 * CHUNKS / 32; ++i) {
-            const int idx = lane + i * 32;
-            const int row = idx / CHUNKS;
-            const int chunk = idx % CHUNKS;
-            if (row < valid_rows)
-                *reinterpret_cast<uint4 *>(out + row * HEAD_DIM + chunk * 8) =
-                    *reinterpret_cast<const uint4 *>(
-                        o_stage + chunk_offset<BLOCK_M>(tile_row0 + row, chunk));
+            for (int i = 0; i < 16 * CHUNKS / 32; ++i) {
+                const int idx = lane + i * 32;
+                const int row = idx / CHUNKS;
+                const int chunk = idx % CHUNKS;
+                if (row < valid_rows)
+                    *reinterpret_cast<uint4 *>(out + row * HEAD_DIM + chunk * 8) =
+                        *reinterpret_cast<const uint4 *>(
+                            o_stage + chunk_offset<BLOCK_M>(tile_row0 + row, chunk));
+            }
         }
 #if AVO_EXTRA_WORK > 0
         if (lane == 0) {
@@ -956,4 +1003,6 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         c.base += n_blocks;
         ++done;
     }
+    // The shared memory of the last stores stays the CTA's until they have read it.
+    if (O_STORE_TMA && lane == 0) tma_store_wait<false>();
 }

@@ -102,6 +102,9 @@ OTHER_PATHS = {
     "mha-dynamic": ("mha", {"PERSISTENT": "2", "O_BUFFER": "0"}),
     # FA3's L2 cache policies on the TMA loads (issue 57's rung 2b)
     "gqa-4-l2-hint": ("gqa-4", {"L2_HINT": "1"}),
+    # O stored by TMA, a warp's 16 rows at a time, clipped at the end of the sequence (rung 2c)
+    "mha-tma-store": ("mha", {"O_STORE_TMA": "1"}),
+    "mha-d64-tma-store": ("mha-d64", {"O_STORE_TMA": "1"}),
 }
 
 
