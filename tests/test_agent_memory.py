@@ -179,14 +179,19 @@ def test_the_mha_brief_at_step_one_shows_the_outline_through_the_entry_point(
 
     target = get_target("mha")
     files = seed_files(target)
+    [(name, source)] = files.items()
+    whole = outline(name, source)
+    # A context window whose files share is four fifths of the outline, so that the files must
+    # borrow from the other sections (at step one most of them are empty).
+    window = int(len(whole) * 0.8 / (brief.SHARES["files"] * brief.budget_chars(1_000_000))
+                 * 1_000_000)
+    assert len(whole) > brief.SHARES["files"] * brief.budget_chars(window)  # it must borrow
     with Session.create(tmp_path / "mha", target="mha", operator="agent", seed_files=files,
                         sync=False) as session:
         ctx = StandIn(SessionView(session), target=target)
-        text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
-    assert len(text) <= brief.budget_chars(200_000)
-    [(name, source)] = files.items()
-    whole = outline(name, source)
-    assert len(whole) > brief.SHARES["files"] * brief.budget_chars(200_000)  # it must borrow
+        text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None,
+                                context_window=window)
+    assert len(text) <= brief.budget_chars(window)
     assert whole in text  # the whole outline, uncut
     entry = whole.splitlines()[-1]
     assert "__global__" in entry and "avo_attention_fwd(" in entry
