@@ -12,7 +12,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -281,11 +280,10 @@ def test_a_tool_past_its_time_limit_is_killed_with_the_child_it_started() -> Non
 # the file its argument names; and a caller that runs it through run_bounded and turns SIGTERM
 # into SystemExit, as benchmarks/profile_vs_fa4.py does.
 TOOL_WITH_PIDFILE = """
-import os, signal, subprocess, sys
+import signal, subprocess, sys
 child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write(str(child.pid))
-os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+with open(sys.argv[1], "w") as fifo:
+    fifo.write(str(child.pid))
 signal.pause()
 """
 CALLER = """
@@ -302,16 +300,17 @@ def test_a_caller_stopped_while_it_waits_takes_the_tool_and_its_child_with_it(
     # A profile run stopped by an outer `timeout` (SIGTERM) once left ncu and the kernel it
     # profiled on the GPU, in their own session, and the next evaluation stalled behind them.
     pidfile = tmp_path / "child.pid"
+    os.mkfifo(pidfile)
     root = Path(__file__).resolve().parents[1]
+    # The read end is open before the tool starts, so its write never blocks; the test wakes
+    # when the pid arrives, however slow the machine.
+    reader = os.open(pidfile, os.O_RDONLY | os.O_NONBLOCK)
     caller = subprocess.Popen([sys.executable, "-c", CALLER, TOOL_WITH_PIDFILE, str(pidfile)],
                               cwd=root, env=os.environ | {"PYTHONPATH": str(root)})
     try:
-        deadline = time.monotonic() + 120
-        while not pidfile.exists():  # the tool's child is up (a condition, not a time)
-            assert caller.poll() is None, "the caller ended before the tool started its child"
-            assert time.monotonic() < deadline, "the tool never started its child"
-            time.sleep(0.05)
-        grandchild = int(pidfile.read_text())
+        with os.fdopen(reader) as fifo:
+            assert select.select([fifo], [], [], 600)[0], "the tool never started its child"
+            grandchild = int(fifo.read())
         caller.send_signal(signal.SIGTERM)
         assert caller.wait(timeout=60) == 143
     finally:
