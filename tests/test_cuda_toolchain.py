@@ -166,6 +166,9 @@ WGMMA_LADDER = {
     "rung2b-l2-hint": {"L2_HINT": "1"},
     "rung2c-tma-store": {"O_STORE_TMA": "1"},
     "rung2c-tma-store-three-plain": THREE_PLAIN | {"O_STORE_TMA": "1"},
+    "rung2d-carry-turns": {"CARRY_TURNS": "1"},
+    "rung2d-q-release": {"Q_RELEASE": "1"},
+    "rung2d-carry-turns-q-release": {"CARRY_TURNS": "1", "Q_RELEASE": "1"},
 }
 
 

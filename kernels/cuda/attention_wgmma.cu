@@ -60,8 +60,11 @@
  * NUM_WG), BLOCK_N keys per block (the N of the S wgmma), STAGES ring slots, OVERLAP and
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
  * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below), L2_HINT (FA3's L2
- * cache hints on the TMA loads, at tma_load_tile) and O_STORE_TMA (the epilogue's TMA store, at
- * tma_store_rows): neither measured yet, so both 0. PERSISTENT is 2
+ * cache hints on the TMA loads, at tma_load_tile), O_STORE_TMA (the epilogue's TMA store, at
+ * tma_store_rows), CARRY_TURNS (Consumer::turn_end) and Q_RELEASE (Q freed after the last
+ * QK^T, and loaded right after the next tile's first K). On an H200 beside the defaults (issue
+ * 57's rungs 2b-2d, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa, O_STORE_TMA
+ * -1.3%, CARRY_TURNS -2.3%, Q_RELEASE +0.1% (+1% on b8 s4096 causal): all 0. PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -103,6 +106,8 @@
 #define O_BUFFER 1         // avo:knob 0 1
 #define L2_HINT 0          // avo:knob 0 1
 #define O_STORE_TMA 0      // avo:knob 0 1
+#define CARRY_TURNS 0      // avo:knob 0 1
+#define Q_RELEASE 0        // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -112,6 +117,11 @@
 // avo:require O_BUFFER == 0 || PERSISTENT != 0
 // The TMA store reads O from its own rows while the next tile's Q lands in Q's.
 // avo:require O_STORE_TMA == 0 || O_BUFFER == 1
+// Ping-pong turns carried from one tile to the next need turns to carry.
+// avo:require CARRY_TURNS == 0 || PINGPONG == 1
+// Q's rows freed after the last QK^T: O must be staged elsewhere, and the overlapped loop has
+// the one place where that GEMM is known to be done.
+// avo:require Q_RELEASE == 0 || (O_BUFFER == 1 && OVERLAP == 1)
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -163,15 +173,23 @@ static_assert(STAGES >= 2, "the ring needs two slots at least");
 static_assert(Q_BYTES % 1024 == 0 && TILE_BYTES % 1024 == 0, "tiles stay 1024-byte aligned");
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory beyond the sm_90 limit");
 
+// A CTA's unit of work: BLOCK_M query rows (query block m_block) of one head of one batch
+// element, and the key/value head they read. m_block < 0: no more work (PERSISTENT 2).
+struct Tile {
+    int m_block, head, b, kv_head;
+};
+
 // Full and empty barriers per ring slot, after the tiles.
 struct Barriers {
     unsigned long long q_full, q_empty;  // q_empty: every consumer warp is done with Q's rows
     unsigned long long k_full[STAGES], k_empty[STAGES];
     unsigned long long v_full[STAGES], v_empty[STAGES];
-    // PERSISTENT 2: the tile whose Q q_full announces, -1 once there are no more; two, so the
-    // producer writes the next one as it draws it (the consumers read one at a time, and are
-    // past the one before it once q_empty has passed for it).
-    int tile[2];
+    // PERSISTENT 2: the tile whose Q q_full announces, decoded once by the producer (its
+    // coordinates take integer divisions by the shapes, a few hundred instructions that the
+    // consumers would each repeat); m_block -1 once there are no more. Two, so the producer
+    // writes the next one as it draws it (the consumers read one at a time, and are past the
+    // one before it once q_empty has passed for it).
+    Tile tile[2];
     // PERSISTENT 2: the scratch counter's address, and the copier's last draw from it, both
     // read back from here (held in registers across the copier's loop, either spilled some of
     // its 32)
@@ -511,16 +529,12 @@ __device__ __forceinline__ void pack_p(unsigned (&p)[K_STEPS_PV][4], const float
 
 // ---- which tile a CTA owns -------------------------------------------------------------------
 
-struct Tile {
-    int m_block, head, b;
-};
-
 // The grid is one-dimensional, one CTA per (query block, head, batch). TILE_ORDER 0: query
 // blocks fastest, longest first within a head. TILE_ORDER 1 under causal: longest first across
 // a group of heads whose K and V fit in L2 together, then the group's next-longest blocks, so
 // the last CTAs of the grid are its shortest (FA4's causal order); non-causal as with 0.
-__device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, int tiles,
-                                        int seq_len, int causal) {
+__device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, int heads_kv,
+                                        int tiles, int seq_len, int causal) {
     int m_rev, bh;
     if (TILE_ORDER == 1 && causal) {
         const long long head_bytes = (long long)seq_len * HEAD_DIM * 2 * 2;  // its K and V
@@ -537,7 +551,8 @@ __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, in
         m_rev = index % m_blocks;
         bh = index / m_blocks;
     }
-    return {m_blocks - 1 - m_rev, bh % heads_q, bh / heads_q};
+    const int head = bh % heads_q;
+    return {m_blocks - 1 - m_rev, head, bh / heads_q, head / (heads_q / heads_kv)};
 }
 
 // ---- the K/V ring -----------------------------------------------------------------------------
@@ -554,20 +569,28 @@ struct Ring {
     static __device__ __forceinline__ unsigned parity(int block) { return (block / STAGES) & 1; }
 
     // Producer: waits until the consumers are done with the slot's previous tile, then copies
-    // the tile's block `block` (the CTA's `seq`-th) of head `kv_head` of batch `b`.
+    // the tile's block `block` (the CTA's `seq`-th) of head `kv_head` of batch `b`: its K, its
+    // V, or both.
+    __device__ __forceinline__ void load_k(int seq, int block, int kv_head, int b) const {
+        copy(bars->k_full, bars->k_empty, k_tiles, tma_k, seq, block, kv_head, b);
+    }
+    __device__ __forceinline__ void load_v(int seq, int block, int kv_head, int b) const {
+        copy(bars->v_full, bars->v_empty, v_tiles, tma_v, seq, block, kv_head, b);
+    }
     __device__ __forceinline__ void load(int seq, int block, int kv_head, int b) const {
+        load_k(seq, block, kv_head, b);
+        load_v(seq, block, kv_head, b);
+    }
+
+  private:
+    __device__ __forceinline__ void copy(unsigned long long *full, unsigned long long *empty,
+                                         unsigned tiles, const CUtensorMap *map, int seq,
+                                         int block, int kv_head, int b) const {
         const int s = slot(seq);
-        const unsigned empty_parity = parity(seq) ^ 1;  // passes at once on the first lap
-        mbar_wait(&bars->k_empty[s], empty_parity);
-        mbar_expect_tx(&bars->k_full[s], TILE_BYTES);
-        tma_load_tile<BLOCK_N, L2Priority::evict_last>(k_tiles + s * TILE_BYTES, tma_k,
-                                                       &bars->k_full[s], block * BLOCK_N,
-                                                       kv_head, b);
-        mbar_wait(&bars->v_empty[s], empty_parity);
-        mbar_expect_tx(&bars->v_full[s], TILE_BYTES);
-        tma_load_tile<BLOCK_N, L2Priority::evict_last>(v_tiles + s * TILE_BYTES, tma_v,
-                                                       &bars->v_full[s], block * BLOCK_N,
-                                                       kv_head, b);
+        mbar_wait(&empty[s], parity(seq) ^ 1);  // passes at once on the first lap
+        mbar_expect_tx(&full[s], TILE_BYTES);
+        tma_load_tile<BLOCK_N, L2Priority::evict_last>(tiles + s * TILE_BYTES, map, &full[s],
+                                                       block * BLOCK_N, kv_head, b);
     }
 };
 
@@ -636,13 +659,19 @@ struct Consumer {
     }
 
     // Ping-pong: wait for this warpgroup's turn at the tensor cores / hand the turn over to
-    // the next consumer, round robin. The last consumer gave the first turn away before the
-    // loop, so it skips its last hand-over and every barrier ends balanced.
+    // the next consumer, round robin. CARRY_TURNS 0: the last consumer gives the first turn
+    // away as each tile begins, so it skips the tile's last hand-over and every barrier ends
+    // the tile balanced; the first consumer's next tile then waits for the last one's epilogue.
+    // CARRY_TURNS 1 (FA3): the first turn is given once per CTA and every consumer takes the
+    // same number of turns a tile, so the round robin runs on across tiles, and the first
+    // consumer starts its next tile under the others' epilogues. The CTA's very last hand-over
+    // is left pending on a barrier no one waits at again (as FA3's).
+    __device__ __forceinline__ void turn_end(bool last) const {
+        if (PINGPONG && (CARRY_TURNS || !(last && cwg == NUM_WG - 1)))
+            named_arrive(1 + (cwg + 1) % NUM_WG);
+    }
     __device__ __forceinline__ void turn_begin() const {
         if (PINGPONG) named_sync(1 + cwg);
-    }
-    __device__ __forceinline__ void turn_end(bool last) const {
-        if (PINGPONG && !(last && cwg == NUM_WG - 1)) named_arrive(1 + (cwg + 1) % NUM_WG);
     }
 };
 
@@ -726,26 +755,33 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 if (PERSISTENT == 2) {
                     if (done > 0) index = *reinterpret_cast<volatile int *>(&bars->drawn);
                     if (index >= tiles) break;
-                    // read by the consumers once q_full passes: the arrival releases this store
-                    bars->tile[done & 1] = index;
                 } else {
                     if (round >= rounds) break;
                     index = walk(round);
                     if (index >= tiles) continue;  // the last round is short
                 }
-                const Tile t = tile_of(index, m_blocks, heads_q, tiles, seq_len, causal);
+                const Tile t = tile_of(index, m_blocks, heads_q, heads_kv, tiles, seq_len, causal);
+                // read by the consumers once q_full passes: the arrival releases this store
+                if (PERSISTENT == 2) bars->tile[done & 1] = t;
                 const int q0 = t.m_block * BLOCK_M;
                 const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
                 const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
-                const int kv_head = t.head / (heads_q / heads_kv);
+                const int kv_head = t.kv_head;
                 // After the first tile, the next tile's first K and V go in as soon as their
                 // slots free, while the consumers finish this one; its Q once every consumer
-                // warp is done with the rows (their epilogue stages O there).
-                const int early = done == 0 ? 0 : min(STAGES, n_blocks);
-                for (int block = 0; block < early; ++block)
-                    ring.load(base + block, block, kv_head, t.b);
+                // warp is done with the rows (their epilogue stages O there). Q_RELEASE 1
+                // (FA3's order): only the first K goes ahead of Q, which then waits for the
+                // current tile's last S rather than for V slots its last P V still holds.
+                const int early = done == 0 ? 0 : Q_RELEASE ? 1 : min(STAGES, n_blocks);
+                if (Q_RELEASE) {
+                    if (early) ring.load_k(base, 0, kv_head, t.b);
+                } else {
+                    for (int block = 0; block < early; ++block)
+                        ring.load(base + block, block, kv_head, t.b);
+                }
                 if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);
                 load_q(q0, t.head, t.b);
+                if (Q_RELEASE && early) ring.load_v(base, 0, kv_head, t.b);
                 for (int block = early; block < n_blocks; ++block)
                     ring.load(base + block, block, kv_head, t.b);
                 base += n_blocks;
@@ -759,7 +795,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             }
             if (PERSISTENT == 2) {  // no tile left: said on q_full, after the last one's Q is free
                 if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);
-                bars->tile[done & 1] = -1;
+                bars->tile[done & 1].m_block = -1;
                 mbar_arrive(&bars->q_full);
             }
         }
@@ -781,23 +817,24 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                make_desc(ring.k_tiles, 16),
                make_desc(ring.v_tiles, BLOCK_N * 128)};
 
+    if (PINGPONG && CARRY_TURNS && cwg == NUM_WG - 1) named_arrive(1);
     for (int round = 0, done = 0;; ++round) {
-        int index;
+        Tile tile;
         if (PERSISTENT == 2) {  // the producer names the tile with its Q
             mbar_wait(&bars->q_full, done & 1);
-            index = *reinterpret_cast<volatile int *>(&bars->tile[done & 1]);
-            if (index < 0) break;
+            const volatile Tile &named = bars->tile[done & 1];
+            tile = {named.m_block, named.head, named.b, named.kv_head};
+            if (tile.m_block < 0) break;
         } else {
             if (round >= rounds) break;
-            index = walk(round);
+            const int index = walk(round);
             if (index >= tiles) continue;  // the last round is short
+            tile = tile_of(index, m_blocks, heads_q, heads_kv, tiles, seq_len, causal);
         }
-        const Tile tile = tile_of(index, m_blocks, heads_q, tiles, seq_len, causal);
-        const int head = tile.head, b = tile.b;
+        const int head = tile.head, b = tile.b, kv_head = tile.kv_head;
         const int q0 = tile.m_block * BLOCK_M;
         const int kv_len = causal ? min(seq_len, q0 + BLOCK_M) : seq_len;
         const int n_blocks = (kv_len + BLOCK_N - 1) / BLOCK_N;
-        const int kv_head = head / (heads_q / heads_kv);
         if (!WARP_SPECIALIZE && copier) {
             load_q(q0, head, b);
             for (int block = 0; block < STAGES - 1 && block < n_blocks; ++block)
@@ -830,8 +867,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                                            causal ? (wg_row0 + 1) / BLOCK_N : seq_len / BLOCK_N));
 
         if (PERSISTENT != 2) mbar_wait(&bars->q_full, done & 1);
-        // the first consumer takes the first turn
-        if (PINGPONG && cwg == NUM_WG - 1) named_arrive(1);
+        // the first consumer takes the tile's first turn (CARRY_TURNS: the CTA's, given above)
+        if (PINGPONG && !CARRY_TURNS && cwg == NUM_WG - 1) named_arrive(1);
 
         // This warpgroup's own trip count: causal, the blocks up to its last row's diagonal; rows
         // all past the end need none. (A warpgroup-uniform branch around the wgmmas would do the
@@ -884,6 +921,13 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             int block = 1;
             for (; block < min(full_blocks, own_blocks); ++block) step(block, false);
             for (; block < own_blocks; ++block) step(block, true);
+            // Q_RELEASE 1 (FA3): the tile's last S is in, so Q's rows are free and the next
+            // tile's Q loads under this tile's last P V and epilogue (the producer issues it
+            // right after the next tile's first K).
+            if (Q_RELEASE) {  // each warp's one arrival
+                __syncwarp();
+                if (lane == 0) mbar_arrive(&bars->q_empty);
+            }
             pin(p);
             pin(acc);
             c.turn_begin();
@@ -942,7 +986,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         // warp's GEMMs are done with Q's rows already.
         const int tile_row0 = cwg * 64 + warp * 16;  // first row of this warp inside the Q tile
         __syncwarp();
-        if (O_BUFFER && lane == 0) mbar_arrive(&bars->q_empty);
+        if (O_BUFFER && !Q_RELEASE && lane == 0) mbar_arrive(&bars->q_empty);
         if (O_STORE_TMA) {  // the last tile's store has read this warp's rows before they refill
             if (lane == 0) tma_store_wait<true>();
             __syncwarp();
@@ -952,7 +996,9 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             float l = row_sum[h];
             l += __shfl_xor_sync(0xffffffffu, l, 1);
             l += __shfl_xor_sync(0xffffffffu, l, 2);
-            const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+            // l >= 1 for a row with any key (its maximum adds 2^0): the fast reciprocal, not
+            // the IEEE division's slow path
+            const float inv = l > 0.0f ? __fdividef(1.0f, l) : 0.0f;
             const int row = tile_row0 + (lane >> 2) + h * 8;
 #pragma unroll
             for (int i = 2 * h; i < O_REGS; i += 4)

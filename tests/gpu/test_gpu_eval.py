@@ -105,6 +105,10 @@ OTHER_PATHS = {
     # O stored by TMA, a warp's 16 rows at a time, clipped at the end of the sequence (rung 2c)
     "mha-tma-store": ("mha", {"O_STORE_TMA": "1"}),
     "mha-d64-tma-store": ("mha-d64", {"O_STORE_TMA": "1"}),
+    # Q freed after the tile's last QK^T and loaded right after the next tile's first K; the
+    # ping-pong turns carried across tiles (rung 2d), three consumers at d=64
+    "gqa-4-q-release": ("gqa-4", {"Q_RELEASE": "1"}),
+    "mha-d64-q-release-carry-turns": ("mha-d64", {"Q_RELEASE": "1", "CARRY_TURNS": "1"}),
 }
 
 
