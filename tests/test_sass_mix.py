@@ -75,7 +75,23 @@ def test_the_pingpong_seeds_main_loop_is_a_kv_loop_not_a_wait_retrys_branch_back
     assert last == 0x107A0
     assert all(end < last for _, end, _, _ in ((mix.start, mix.end, 0, 0), *mix.others))
     # What the GPU test reads (tests/gpu/test_agent_brief_gpu.py): HGMMA among the opcodes.
-    assert "HGMMA 16" in sass.describe(mix).splitlines()[-2]
+    opcodes = next(line for line in sass.describe(mix).splitlines() if "opcodes:" in line)
+    assert "HGMMA 16" in opcodes
+
+
+def test_the_mix_says_after_which_exponential_each_wgmma_wait_lands() -> None:
+    # With overlap, S(j) is waited for before the softmax (wait 1: P V may still run) and P V
+    # before P is rewritten; where ptxas puts the second decides how much softmax runs under
+    # the GEMM, and it moves with edits elsewhere in the kernel (docs/kernels.md, rung 2d).
+    pingpong = sass.loop_mix(PINGPONG_SASS, MHA.entry)
+    assert pingpong is not None
+    assert pingpong.waits == (("gsb0, 0x1", 0), ("gsb0, 0x0", 18))
+    assert "wgmma waits, after how many of the loop's MUFU.EX2 (address order): gsb0, 0x1 " \
+        "after 0 of 66; gsb0, 0x0 after 18 of 66" in sass.describe(pingpong)
+    # Three plain consumers: S waited for before the softmax, P V after all of it.
+    plain = sass.loop_mix(SEED_SASS, MHA.entry)
+    assert plain is not None and plain.waits == (("gsb0, 0x0", 0), ("gsb0, 0x0", 66))
+    assert sass.describe(pingpong, plain, "v1").endswith("after 18 of 66; v1: 0; 66")
 
 
 # A wait before the loop and one in it, each retried out of line after the EXIT and branching

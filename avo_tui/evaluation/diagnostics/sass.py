@@ -102,6 +102,9 @@ class Mix:
     loops: int = 0  # loops in the function
     # the other innermost loops with matrix instructions: (start, end, instructions, MMA)
     others: tuple[tuple[int, int, int, int], ...] = ()
+    # each wait for wgmma groups (WARPGROUP.DEPBAR's operands) in address order, with how many
+    # of the loop's MUFU.EX2 come before it: where ptxas put the wait among the softmax
+    waits: tuple[tuple[str, int], ...] = ()
 
     @property
     def total(self) -> int:
@@ -383,7 +386,18 @@ def loop_mix(text: str, entry: str = "") -> Mix | None:
     opcodes = Counter(i.opcode.split(".", 1)[0] for i in inside)
     return Mix(name, found[main].start, found[main].end,
                {c: classes.get(c, 0) for c in CLASSES}, dict(opcodes.most_common(12)),
-               len(found), others)
+               len(found), others, _waits(inside))
+
+
+def _waits(inside: list[Instruction]) -> tuple[tuple[str, int], ...]:
+    exponentials = 0
+    waits = []
+    for instruction in inside:
+        if instruction.opcode.startswith("MUFU.EX2"):
+            exponentials += 1
+        elif instruction.opcode.startswith("WARPGROUP.DEPBAR"):
+            waits.append((" ".join(instruction.operands.split()), exponentials))
+    return tuple(waits)
 
 
 def describe(mix: Mix, against: Mix | None = None, label: str = "the best") -> str:
@@ -403,6 +417,15 @@ def describe(mix: Mix, against: Mix | None = None, label: str = "the best") -> s
     if mix.others:
         lines.append("  other loops with MMA: " + "; ".join(
             f"0x{a:04x}-0x{b:04x} {n} instructions, {m} MMA" for a, b, n, m in mix.others))
+    exponentials = mix.classes.get("MUFU.EX2", 0)
+    if mix.waits and exponentials:
+        # Where the wait for a GEMM lands decides how much of the softmax overlaps it, and
+        # ptxas moves it with edits elsewhere in the kernel (docs/kernels.md, rung 2d).
+        line = "  wgmma waits, after how many of the loop's MUFU.EX2 (address order): " + \
+            "; ".join(f"{operands} after {n} of {exponentials}" for operands, n in mix.waits)
+        if against is not None and against.waits:
+            line += f"; {label}: " + "; ".join(f"{n}" for _, n in against.waits)
+        lines.append(line)
     return "\n".join(lines)
 
 
