@@ -17,6 +17,7 @@ from avo_tui.evaluation.diagnostics.profile import (
     CHILD,
     METRICS,
     check_request,
+    code_regions,
     collect_command,
     format_profile,
     parse_raw_csv,
@@ -95,13 +96,17 @@ SASS = [  # address, SASS, all samples, stall_long_sb, stall_wait, stall_barrier
 ]
 
 
-def source_page(rows: list[tuple[str, str, int, int, int, int]]) -> str:
+def source_page(rows: list[tuple[str, str, int, int, int, int]],
+                executed: list[int] | None = None) -> str:
+    """ncu's source page for ``rows``, each instruction executed 1,024 times unless
+    ``executed`` says how often."""
     header = ['"Address"', '"Source"', '"Warp Stall Sampling (All Samples)"',
               '"Warp Stall Sampling (Not-issued Samples)"', '"Instructions Executed"',
               '"stall_long_sb"', '"stall_wait"', '"stall_barrier"']
     lines = ['"Kernel Name","avo_attention_fwd"', ",".join(header)]
-    for address, sass, samples, long_sb, wait, barrier in rows:
-        lines.append(f'"{address}","{sass}","{samples:,}","{samples // 2}","1,024",'
+    for n, (address, sass, samples, long_sb, wait, barrier) in enumerate(rows):
+        runs = executed[n] if executed else 1024
+        lines.append(f'"{address}","{sass}","{samples:,}","{samples // 2}","{runs:,}",'
                      f'"{long_sb}","{wait}","{barrier}"')
     return "\n".join(lines) + "\n"
 
@@ -234,13 +239,44 @@ def test_sass_lines_are_ranked_by_stall_samples_with_offsets_and_reasons() -> No
     assert [line.offset for line in lines[:3]] == [0, 0x10, 0x1A0]
     assert lines[2].samples == 950 and lines[2].reasons == {"wait": 10}
     text = format_profile(parse_raw_csv(raw_page(SUMMARY))[0], CONFIG, ["source"], [], lines)
-    shown = text.splitlines()[2:]
+    shown = text[:text.index("code regions")].splitlines()[2:]
     assert "of 2000 samples" in text.splitlines()[1]
     assert shown[0].split()[:3] == ["47.5%", "+0x001a0", "SYNCS.PHASECHK.TRANS64.TRYWAIT"]
     assert shown[1].split()[:3] == ["26.4%", "+0x00400", "BAR.SYNC.DEFER_BLOCKING"]
     assert "(barrier 100%)" in shown[1]
     assert "HGMMA" in shown[2] and "..." in shown[2] and "(wait 95%)" in shown[2]
     assert len(shown) == 5  # the instruction never sampled is left out
+
+
+def test_code_regions_split_where_the_execution_count_changes_and_say_their_share() -> None:
+    # A prologue run once a tile, a loop body 16 times as often (its branch back included),
+    # an epilogue once a tile: where the time goes per region, not per instruction.
+    rows = [(f"{0x7F0000000000 + 16 * i:016x}", sass, samples, 0, wait, barrier)
+            for i, (sass, samples, wait, barrier) in enumerate([
+                ("MOV R1, c[0x0][0x28]", 10, 10, 0),
+                ("HGMMA.64x128x16.F32.BF16 R24, gdesc[UR8], RZ", 90, 90, 0),
+                ("BAR.SYNC.DEFER_BLOCKING 0x1, 0x100", 300, 0, 300),
+                ("HGMMA.64x128x16.F32.BF16 R88, gdesc[UR4], RZ", 500, 400, 0),
+                ("MUFU.EX2 R40, R40", 0, 0, 0),  # never sampled: it stays in its run
+                ("@P0 BRA 0x7f0000000020", 40, 40, 0),
+                ("STG.E.128 desc[UR4][R2.64], R8", 50, 50, 0),
+                ("EXIT", 10, 0, 0)])]
+    executed = [4096, 4096, 65536, 65536, 0, 61440, 4096, 4096]
+    lines = parse_source_csv(source_page(rows, executed))
+    assert [line.executed for line in lines] == executed
+    regions = code_regions(lines)
+    assert [(r.start, r.end, r.instructions, r.passes, r.samples, r.mma) for r in regions] == [
+        (0x00, 0x10, 2, 4096, 100, 1), (0x20, 0x50, 4, 65536, 840, 1),
+        (0x60, 0x70, 2, 4096, 60, 0)]
+    assert regions[1].reasons == {"barrier": 300, "wait": 440}
+    text = format_profile(parse_raw_csv(raw_page(SUMMARY))[0], CONFIG, ["source"], [], lines)
+    shown = text[text.index("code regions"):].splitlines()
+    assert "208,896 warp instructions executed in all" in shown[0]
+    assert shown[1].split()[:7] == ["10.0%", "+0x00000-+0x00010", "2", "instructions", "x",
+                                    "4,096,", "1"]
+    assert "84.0%  +0x00020-+0x00050  4 instructions x 65,536, 1 MMA  (wait 52%, barrier 36%)" \
+        in shown[2]
+    assert len(shown) == 4
 
 
 def test_no_samples_and_no_source_table_say_so() -> None:

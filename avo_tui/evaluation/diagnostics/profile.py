@@ -103,6 +103,8 @@ PIPE_NOTES = {"xu": "MUFU: ex2, rcp, ...", "fma": "FP32 FFMA", "alu": "integer a
 TOP_STALLS = 8
 TOP_PIPES = 10
 TOP_SASS = 15
+TOP_REGIONS = 8
+REGION_SHARE = 0.02  # of the stall samples: a region smaller is not shown
 SASS_CHARS = 64
 METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
 MAX_METRICS = 12
@@ -390,6 +392,21 @@ class SassLine:
     sass: str
     samples: int
     reasons: dict[str, int] = field(default_factory=dict)
+    executed: int = 0  # how often a warp executed it
+
+
+@dataclass(frozen=True)
+class Region:
+    """A run of consecutive instructions executed about as often: a loop's body, a tile's
+    prologue or epilogue, a producer's loop; how much of the time is spent where."""
+
+    start: int  # offsets of its first and last instruction
+    end: int
+    instructions: int
+    passes: int  # executions of its first executed instruction
+    samples: int
+    mma: int
+    reasons: dict[str, int]
 
 
 SAMPLE_COLUMNS = ("Warp Stall Sampling (All Samples)", "Warp Stall Sampling (All Cycles)")
@@ -408,7 +425,8 @@ def parse_source_csv(output: str) -> list[SassLine]:
         return []
     reasons = {i: name[len("stall_"):] for i, name in enumerate(header)
                if re.fullmatch(r"stall_\w+", name)}
-    found: list[tuple[int, str, int, dict[str, int]]] = []
+    executed = header.index("Instructions Executed") if "Instructions Executed" in header else None
+    found: list[tuple[int, str, int, dict[str, int], int]] = []
     for row in table[start + 1:]:
         if len(row) <= column:
             continue
@@ -418,12 +436,42 @@ def parse_source_csv(output: str) -> list[SassLine]:
             continue
         counts = {reason: int(number(row[i]) or 0) for i, reason in reasons.items()
                   if i < len(row)}
-        found.append((address, row[1].strip(), int(number(row[column]) or 0), counts))
+        runs = int(number(row[executed]) or 0) if executed is not None and executed < len(row) \
+            else 0
+        found.append((address, row[1].strip(), int(number(row[column]) or 0), counts, runs))
     if not found:
         return []
     base = min(address for address, *_ in found)
-    return [SassLine(address - base, sass, samples, {k: v for k, v in counts.items() if v})
-            for address, sass, samples, counts in found]
+    return [SassLine(address - base, sass, samples, {k: v for k, v in counts.items() if v}, runs)
+            for address, sass, samples, counts, runs in found]
+
+
+def code_regions(sass: Sequence[SassLine]) -> list[Region]:
+    """The kernel cut where the execution count changes by more than 2x from the current run's
+    (instructions never executed join the run they sit in)."""
+    regions: list[Region] = []
+    run: list[SassLine] = []
+
+    def close() -> None:
+        if run:
+            passes = next((line.executed for line in run if line.executed), 0)
+            reasons: dict[str, int] = {}
+            for line in run:
+                for reason, count in line.reasons.items():
+                    reasons[reason] = reasons.get(reason, 0) + count
+            regions.append(Region(run[0].offset, run[-1].offset, len(run), passes,
+                                  sum(line.samples for line in run),
+                                  sum("GMMA" in line.sass or "HMMA" in line.sass for line in run),
+                                  reasons))
+
+    for line in sass:
+        passes = next((other.executed for other in run if other.executed), 0)
+        if line.executed and passes and not passes / 2 <= line.executed <= passes * 2:
+            close()
+            run = []
+        run.append(line)
+    close()
+    return regions
 
 
 # -- the answer (pure) ------------------------------------------------------------------------
@@ -510,6 +558,24 @@ def _sass(sass: Sequence[SassLine]) -> list[str]:
         why = ", ".join(f"{reason} {100 * count / line.samples:.0f}%" for reason, count in top)
         text = line.sass if len(line.sass) <= SASS_CHARS else line.sass[:SASS_CHARS - 3] + "..."
         lines.append(f"  {100 * line.samples / total:5.1f}%  +0x{line.offset:05x}  {text}"
+                     + (f"  ({why})" if why else ""))
+    return lines + _regions(sass, total)
+
+
+def _regions(sass: Sequence[SassLine], total: int) -> list[str]:
+    """The regions holding REGION_SHARE of the samples or more, the largest TOP_REGIONS."""
+    executed = sum(line.executed for line in sass)
+    if not executed:
+        return []
+    shown = sorted((r for r in code_regions(sass) if r.samples >= REGION_SHARE * total),
+                   key=lambda r: -r.samples)[:TOP_REGIONS]
+    lines = [f"code regions (instructions executed about as often: a loop's body, a prologue, "
+             f"an epilogue; {executed:,} warp instructions executed in all):"]
+    for r in sorted(shown, key=lambda r: r.start):
+        top = sorted(r.reasons.items(), key=lambda item: -item[1])[:2]
+        why = ", ".join(f"{reason} {100 * count / max(1, r.samples):.0f}%" for reason, count in top)
+        lines.append(f"  {100 * r.samples / total:5.1f}%  +0x{r.start:05x}-+0x{r.end:05x}  "
+                     f"{r.instructions} instructions x {r.passes:,}, {r.mma} MMA"
                      + (f"  ({why})" if why else ""))
     return lines
 
