@@ -17,15 +17,14 @@ from avo_tui.evaluation.diagnostics.profile import (
     CHILD,
     METRICS,
     check_request,
-    code_regions,
     collect_command,
     format_profile,
     parse_raw_csv,
-    parse_source_csv,
     pipe_utilization,
     profile,
     stall_reasons,
 )
+from avo_tui.evaluation.diagnostics.source_page import code_regions, parse_source_csv
 
 CONFIG = "b2-h16-s4096-d128-full"
 STALLS = {  # reason -> warp cycles per issued instruction
