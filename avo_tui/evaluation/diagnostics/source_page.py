@@ -92,10 +92,10 @@ def code_regions(sass: Sequence[SassLine]) -> list[Region]:
     (instructions never executed join the run they sit in)."""
     regions: list[Region] = []
     run: list[SassLine] = []
+    passes = 0  # the run's first execution count
 
     def close() -> None:
         if run:
-            passes = next((line.executed for line in run if line.executed), 0)
             reasons: dict[str, int] = {}
             for line in run:
                 for reason, count in line.reasons.items():
@@ -106,11 +106,11 @@ def code_regions(sass: Sequence[SassLine]) -> list[Region]:
                                   reasons))
 
     for line in sass:
-        passes = next((other.executed for other in run if other.executed), 0)
         if line.executed and passes and not passes / 2 <= line.executed <= passes * 2:
             close()
-            run = []
+            run, passes = [], 0
         run.append(line)
+        passes = passes or line.executed
     close()
     return regions
 
