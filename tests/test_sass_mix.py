@@ -139,6 +139,29 @@ def test_a_wait_retried_out_of_line_is_part_of_its_loop_and_its_branch_back_no_l
     assert [loop.start for loop in sass.loops(sass.functions(never)["k"])] == [0x40, 0x130]
 
 
+# DIAGONAL_FIRST's order: the masked copy of the KV loop (the blocks on the diagonal) comes
+# first, and the unmasked loop that runs the rest of the tile after it; both hold the same MMA.
+MASKED_FIRST = """\
+        Function : k
+        /*0000*/                   LDC R1, c[0x0][0x28] ;
+        /*0010*/                   HGMMA.64x64x16.F32.BF16 R24, gdesc[UR4], RZ ;
+        /*0020*/                   FSEL R4, R4, -INF , P2 ;
+        /*0030*/                   FSEL R5, R5, -INF , P3 ;
+        /*0040*/                   MUFU.EX2 R3, R2 ;
+        /*0050*/               @P1 BRA 0x10 ;
+        /*0060*/                   HGMMA.64x64x16.F32.BF16 R24, gdesc[UR4], RZ ;
+        /*0070*/                   MUFU.EX2 R3, R2 ;
+        /*0080*/               @P0 BRA 0x60 ;
+        /*0090*/                   EXIT ;
+"""
+
+
+def test_of_loops_with_as_many_mma_the_main_is_the_shortest_not_the_first() -> None:
+    mix = sass.loop_mix(MASKED_FIRST)
+    assert mix is not None and (mix.start, mix.end, mix.total) == (0x60, 0x80, 3)
+    assert mix.others == ((0x10, 0x50, 5, 1),)
+
+
 NVDISASM = """\
         .text.avo_attention_fwd:
 .L_x_0:

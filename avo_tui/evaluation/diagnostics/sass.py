@@ -18,7 +18,8 @@ padding after the last instruction, a branch to itself that nothing reaches, is 
 
 The **main loop** is, of the loops that hold matrix instructions and no inner loop that does
 (the KV loops of an attention kernel, one per consumer path), the one holding the most, the
-first among equals; the others are listed. Without matrix instructions it is the largest loop.
+shortest among equals (the longer ones are copies carrying the edge blocks' extra work, such as
+a causal mask, whichever comes first); the others are listed. Without matrix instructions it is the largest loop.
 Its instructions are counted by class: MMA (HGMMA, HMMA and Blackwell's UTC*MMA), MUFU.EX2 (and
 the other MUFU functions), FFMA, barriers and waits (BAR, SYNCS mbarrier operations, WARPGROUP,
 DEPBAR ...), and the uniform datapath (U* opcodes).
@@ -376,7 +377,9 @@ def loop_mix(text: str, entry: str = "") -> Mix | None:
     around = {loop.parent for loop, count in zip(found, mma, strict=True) if count}
     leaves = [k for k, loop in enumerate(found) if mma[k] and loop.start not in around]
     if leaves:
-        main = max(leaves, key=lambda k: (mma[k], -found[k].start))
+        # Of loops with as many MMA, the shortest: the others are copies of it that carry extra
+        # work for the edge blocks (a causal mask), and they run a block or two a tile.
+        main = max(leaves, key=lambda k: (mma[k], -len(found[k].members), -found[k].start))
     else:
         main = max(range(len(found)), key=lambda k: (len(found[k].members), -found[k].start))
     others = tuple((found[k].start, found[k].end, len(found[k].members), mma[k])
