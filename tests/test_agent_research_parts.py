@@ -30,6 +30,9 @@ def test_the_audit_names_each_synchronising_line_a_change_removes_or_adds() -> N
 def test_the_audit_ignores_comments_and_changes_that_touch_no_synchronisation() -> None:
     commented = SEED.replace("    __syncthreads();\n", "    // __syncthreads();\n", 1)
     assert sync_audit({"a.cu": SEED}, {"a.cu": SEED.replace("float", "float ")}) == []
+    # reindented, or its spacing changed: the same synchronisation
+    reindented = SEED.replace("    __syncthreads();\n", "        __syncthreads();  \n", 1)
+    assert reindented != SEED and sync_audit({"a.cu": SEED}, {"a.cu": reindented}) == []
     assert "1 synchronising line(s) removed, 0 added" in sync_audit(
         {"a.cu": SEED}, {"a.cu": commented})[0]
     block = "/* __syncthreads(); */ int x = 0;\n"

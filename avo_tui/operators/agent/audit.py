@@ -50,7 +50,10 @@ def _changed_sync_lines(
     name: str, before: list[str], after: list[str], found: list[str]
 ) -> tuple[int, int]:
     removed = added = 0
-    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    # Compared with their spacing collapsed: a reformatted line changes no synchronisation.
+    matcher = difflib.SequenceMatcher(None, [" ".join(line.split()) for line in before],
+                                      [" ".join(line.split()) for line in after],
+                                      autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
