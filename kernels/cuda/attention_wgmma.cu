@@ -52,7 +52,8 @@
  *    hands each slot back, in its turn with OVERLAP: every consumer walks the same blocks, the
  *    barriers count on it. Element masks only on blocks crossing a warp's diagonal or the end
  *    of the sequence; the blocks before the first of those run in a loop of their own with no
- *    mask code.
+ *    mask code. DIAGONAL_FIRST 1 walks a tile's key blocks last first (FA3's order, key_block),
+ *    so the masked ones come first, the first of them in the prologue.
  *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows (or O_BUFFER's), 16-byte
  *    global stores guarded by seq_len; with O_STORE_TMA, one TMA store per warp (tma_o).
  *
@@ -61,10 +62,13 @@
  * PINGPONG (above), LAZY_RESCALE (skip the O rescale when no row maximum of the warp moved),
  * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below), L2_HINT (FA3's L2
  * cache hints on the TMA loads, at tma_load_tile), O_STORE_TMA (the epilogue's TMA store, at
- * tma_store_rows), CARRY_TURNS (Consumer::turn_end) and Q_RELEASE (Q freed after the last
- * QK^T, and loaded right after the next tile's first K). On an H200 beside the defaults (issue
- * 57's rungs 2b-2d, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa, O_STORE_TMA
- * -1.3%, CARRY_TURNS -2.3%, Q_RELEASE +0.1% (+1% on b8 s4096 causal): all 0. PERSISTENT is 2
+ * tma_store_rows), CARRY_TURNS (Consumer::turn_end), Q_RELEASE (Q freed after the last
+ * QK^T, and loaded right after the next tile's first K), DIAGONAL_FIRST (above) and PV_WAIT
+ * (where the overlapped loop waits for P V, in its step). On an H200 beside the defaults
+ * (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa,
+ * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, Q_RELEASE +0.1% (+1% on b8 s4096 causal),
+ * DIAGONAL_FIRST -1.2% (-0.4% with Q_RELEASE, whose b8 s4096 causal gains 1.6%), PV_WAIT 1
+ * -9.5% and 2 -5.0%: all 0. PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -108,6 +112,8 @@
 #define O_STORE_TMA 0      // avo:knob 0 1
 #define CARRY_TURNS 0      // avo:knob 0 1
 #define Q_RELEASE 0        // avo:knob 0 1
+#define DIAGONAL_FIRST 0   // avo:knob 0 1
+#define PV_WAIT 0          // avo:knob 0 1 2
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -195,6 +201,7 @@ struct Barriers {
     // its 32)
     unsigned *counter;
     int drawn;
+    unsigned long long never;  // Consumer::wait_after's arrival, which never comes
 };
 static_assert(sizeof(Barriers) <= 256, "barriers outgrow their 256 bytes");
 
@@ -555,6 +562,14 @@ __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, in
     return {m_blocks - 1 - m_rev, head, bh / heads_q, head / (heads_q / heads_kv)};
 }
 
+// The key block that a tile's i-th block in the ring holds. DIAGONAL_FIRST 1 (FA3's order):
+// last first, so that the blocks crossing the diagonal or the sequence's end, which need the
+// mask, come first, and the first is the prologue's own; the main loop then runs unmasked to
+// the end of the tile, with no masked copy of itself to run.
+__device__ __forceinline__ int key_block(int i, int n_blocks) {
+    return DIAGONAL_FIRST ? n_blocks - 1 - i : i;
+}
+
 // ---- the K/V ring -----------------------------------------------------------------------------
 
 // Blocks are numbered by a CTA's running count over all its tiles (`seq`): a persistent CTA's
@@ -616,6 +631,12 @@ struct Consumer {
     // Hand the slot of the tile's block `block` back: its K, or its V.
     __device__ __forceinline__ void release_k(int block) const {
         release(&ring.bars->k_empty[slot(block)]);
+    }
+    // Keeps the wgmma wait that follows in program order after the computation of `x`: ptxas
+    // does not move a wait above an mbarrier arrival, and this one depends on x. It never
+    // happens (x is a row sum, never negative, and NaN fails the test too).
+    __device__ __forceinline__ void wait_after(float x) const {
+        if (x < 0.0f) mbar_arrive(&ring.bars->never);
     }
     __device__ __forceinline__ void release_v(int block) const {
         release(&ring.bars->v_empty[slot(block)]);
@@ -774,16 +795,16 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 // current tile's last S rather than for V slots its last P V still holds.
                 const int early = done == 0 ? 0 : Q_RELEASE ? 1 : min(STAGES, n_blocks);
                 if (Q_RELEASE) {
-                    if (early) ring.load_k(base, 0, kv_head, t.b);
+                    if (early) ring.load_k(base, key_block(0, n_blocks), kv_head, t.b);
                 } else {
                     for (int block = 0; block < early; ++block)
-                        ring.load(base + block, block, kv_head, t.b);
+                        ring.load(base + block, key_block(block, n_blocks), kv_head, t.b);
                 }
                 if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);
                 load_q(q0, t.head, t.b);
-                if (Q_RELEASE && early) ring.load_v(base, 0, kv_head, t.b);
+                if (Q_RELEASE && early) ring.load_v(base, key_block(0, n_blocks), kv_head, t.b);
                 for (int block = early; block < n_blocks; ++block)
-                    ring.load(base + block, block, kv_head, t.b);
+                    ring.load(base + block, key_block(block, n_blocks), kv_head, t.b);
                 base += n_blocks;
                 ++done;
                 // Drawn once this tile's loads are all issued: the next tile's first loads wait
@@ -838,7 +859,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         if (!WARP_SPECIALIZE && copier) {
             load_q(q0, head, b);
             for (int block = 0; block < STAGES - 1 && block < n_blocks; ++block)
-                ring.load(c.base + block, block, kv_head, b);
+                ring.load(c.base + block, key_block(block, n_blocks), kv_head, b);
         }
         __syncwarp();  // the copier's warp meets again before warp-aligned wgmma instructions
 
@@ -853,12 +874,13 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
 
         const float scale_log2 = scale * 1.4426950408889634f;
         const int warp_row0 = q0 + cwg * 64 + warp * 16;  // first query row of this warp
+        // `block` counts the tile's blocks in ring order; key_block says which keys it holds.
         auto mask = [&](int block) {
-            const int key0 = block * BLOCK_N;
+            const int key0 = key_block(block, n_blocks) * BLOCK_N;
             if (key0 + BLOCK_N > seq_len || (causal && key0 + BLOCK_N - 1 > warp_row0))
                 mask_block(s, warp_row0, key0, seq_len, causal, lane);
         };
-        // Blocks 0 .. full_blocks - 1 need no mask for any row of this warpgroup. The main
+        // Key blocks 0 .. full_blocks - 1 need no mask for any row of this warpgroup. The main
         // loops run those apart from the rest, so that their body has no mask code: ptxas turns
         // the mask's branch into selects executed on every block (~200 of the d=128 loop's 670
         // instructions).
@@ -876,6 +898,15 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         const int wg_blocks = wg_row0 >= seq_len ? 0
                               : causal ? min(n_blocks, (wg_row0 + 64 + BLOCK_N - 1) / BLOCK_N)
                                        : n_blocks;
+        // The warpgroup computes ring blocks first .. end - 1 (key blocks 0 .. own - 1) and
+        // passes the others, which come after those (DIAGONAL_FIRST 0) or before (1). `split`
+        // divides its masked blocks from the rest: the masked ones are last (0) or first (1).
+        auto own_span = [&](int own, int &first, int &end, int &split) {
+            first = DIAGONAL_FIRST ? n_blocks - own : 0;
+            end = first + own;
+            split = DIAGONAL_FIRST ? n_blocks - full_blocks : min(full_blocks, end);
+        };
+        int first, end, split;
 
         if (OVERLAP) {
             // S(0) alone, then per block: S(j) and P(j-1) V(j-1) in flight together, softmax of
@@ -883,20 +914,29 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             // is issued (as FA3 does: +1.2% on mha, benchmarks/RESULTS.md); the last P V alone.
             // (Waiting for K and V before the turn instead of inside it cost 4%: a consumer that
             // takes its turn only with its data in hand lets the two drift apart.)
-            // A warpgroup computes its own blocks (at least block 0, which the prologue needs) and
-            // then walks the rest of the ring in step with the others: the same turns, each slot
+            // A warpgroup computes its own blocks (at least one, which the prologue needs) and
+            // walks the rest of the ring in step with the others: the same turns, each slot
             // handed back where a computing warpgroup would release it. Its turns cost the tensor
             // pipe nothing, so the other consumers' GEMMs run sooner (causal rows below the
             // diagonal, and the rows past the end of the last query block).
-            const int own_blocks = max(1, wg_blocks);
+            own_span(max(1, wg_blocks), first, end, split);
+            // Turn j of the others issues S(j) and P(j-1) V(j-1); this one hands K(j) and V(j-1)
+            // back instead.
+            for (int block = 0; block < first; ++block) {
+                c.turn_begin();
+                c.turn_end(false);
+                c.pass_k(block);
+                if (block > 0) c.pass_v(block - 1);
+            }
             bool grew = false;  // whether O needs `alpha` before the next P V
             c.turn_begin();
-            c.issue_qk(s, 0);
+            c.issue_qk(s, first);
             c.turn_end(false);
             wgmma_wait<0>();
             pin(s);
-            c.release_k(0);
-            mask(0);
+            c.release_k(first);
+            if (first > 0) c.pass_v(first - 1);
+            mask(first);
             softmax_step(s, row_max, row_sum, alpha, scale_log2);  // O is still zero
             pack_p(p, s);
             auto step = [&](int block, bool masked) {
@@ -907,20 +947,35 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 if (grew) rescale(acc, alpha);
                 c.issue_pv(acc, p, block - 1);
                 c.turn_end(false);
-                wgmma_wait<1>();
+                // Where P V is waited for. ptxas puts the wait right after the last arrival
+                // before it, and it interleaves P's packing, which needs the wait, with the
+                // exponentials: with PV_WAIT 0 it lands after 0 to 18 of the 66, as edits
+                // elsewhere move it. 1: before the softmax, V's slot freed at once. 2: after
+                // all of it (ptxas then moves K's arrival there too).
+                if (PV_WAIT == 1)
+                    wgmma_wait<0>();
+                else
+                    wgmma_wait<1>();
                 pin(s);
                 c.release_k(block);
+                auto release_v = [&] {
+                    pin(acc);
+                    pin(p);
+                    c.release_v(block - 1);
+                };
+                if (PV_WAIT == 1) release_v();
                 if (masked) mask(block);
                 grew = softmax_step(s, row_max, row_sum, alpha, scale_log2);
-                wgmma_wait<0>();
-                pin(acc);
-                pin(p);
-                c.release_v(block - 1);
+                if (PV_WAIT == 2) c.wait_after(row_sum[0] + row_sum[1]);
+                if (PV_WAIT != 1) {
+                    wgmma_wait<0>();
+                    release_v();
+                }
                 pack_p(p, s);
             };
-            int block = 1;
-            for (; block < min(full_blocks, own_blocks); ++block) step(block, false);
-            for (; block < own_blocks; ++block) step(block, true);
+            int block = first + 1;
+            for (; block < split; ++block) step(block, DIAGONAL_FIRST);
+            for (; block < end; ++block) step(block, !DIAGONAL_FIRST);
             // Q_RELEASE 1 (FA3): the tile's last S is in, so Q's rows are free and the next
             // tile's Q loads under this tile's last P V and epilogue (the producer issues it
             // right after the next tile's first K).
@@ -932,16 +987,15 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             pin(acc);
             c.turn_begin();
             if (grew) rescale(acc, alpha);
-            c.issue_pv(acc, p, own_blocks - 1);
-            c.turn_end(own_blocks == n_blocks);
+            c.issue_pv(acc, p, end - 1);
+            c.turn_end(end == n_blocks);
             wgmma_wait<0>();
             pin(acc);
             pin(p);
-            c.release_v(own_blocks - 1);
-            // Turn j of the others issues S(j) and P(j-1) V(j-1); this one hands K(j) and V(j-1)
-            // back instead. The last turn (j = n_blocks) has only V.
-            if (own_blocks < n_blocks) c.pass_k(own_blocks);
-            for (block = own_blocks + 1; block <= n_blocks; ++block) {
+            c.release_v(end - 1);
+            // The last turn (j = n_blocks) has only V.
+            if (end < n_blocks) c.pass_k(end);
+            for (block = end + 1; block <= n_blocks; ++block) {
                 c.turn_begin();
                 c.turn_end(block == n_blocks);
                 if (block < n_blocks) c.pass_k(block);
@@ -950,9 +1004,15 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         } else {
             // Without a producer, refill the slot every consumer is done with (while S runs).
             auto refill = [&](int block) {
-                if (c.issuer && block + STAGES - 1 < n_blocks)
-                    ring.load(c.base + block + STAGES - 1, block + STAGES - 1, kv_head, b);
+                const int next = block + STAGES - 1;
+                if (c.issuer && next < n_blocks)
+                    ring.load(c.base + next, key_block(next, n_blocks), kv_head, b);
                 __syncwarp();
+            };
+            auto pass = [&](int block) {
+                refill(block);
+                c.pass_k(block);
+                c.pass_v(block);
             };
             auto step = [&](int block, bool masked) {
                 c.issue_qk(s, block);
@@ -971,14 +1031,12 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 pin(p);
                 c.release_v(block);
             };
+            own_span(wg_blocks, first, end, split);
             int block = 0;
-            for (; block < min(full_blocks, wg_blocks); ++block) step(block, false);
-            for (; block < wg_blocks; ++block) step(block, true);
-            for (; block < n_blocks; ++block) {
-                refill(block);
-                c.pass_k(block);
-                c.pass_v(block);
-            }
+            for (; block < first; ++block) pass(block);
+            for (; block < split; ++block) step(block, DIAGONAL_FIRST);
+            for (; block < end; ++block) step(block, !DIAGONAL_FIRST);
+            for (; block < n_blocks; ++block) pass(block);
         }
 
         // Epilogue: O / l in bf16, staged in this warp's own 16 rows (of Q, or of O_BUFFER), then

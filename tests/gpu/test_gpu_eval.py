@@ -109,6 +109,22 @@ OTHER_PATHS = {
     # ping-pong turns carried across tiles (rung 2d), three consumers at d=64
     "gqa-4-q-release": ("gqa-4", {"Q_RELEASE": "1"}),
     "mha-d64-q-release-carry-turns": ("mha-d64", {"Q_RELEASE": "1", "CARRY_TURNS": "1"}),
+    # the diagonal block first (rung 2e): ping-pong at d=128; three consumers at d=64, where a
+    # warpgroup's rows end before some blocks and it passes them first; with Q_RELEASE; plain
+    # consumers with a producer, and without one (the copier refills backward)
+    "mha-diagonal-first": ("mha", {"DIAGONAL_FIRST": "1"}),
+    "mha-d64-diagonal-first": ("mha-d64", {"DIAGONAL_FIRST": "1"}),
+    "gqa-4-diagonal-first-q-release": ("gqa-4", {"DIAGONAL_FIRST": "1", "Q_RELEASE": "1"}),
+    "mha-diagonal-first-three-plain": ("mha", {"NUM_WG": "3", "OVERLAP": "0", "PINGPONG": "0",
+                                               "DIAGONAL_FIRST": "1"}),
+    "gqa-diagonal-first-unspecialized": ("gqa", {"WARP_SPECIALIZE": "0", "NUM_WG": "3",
+                                                 "OVERLAP": "0", "PINGPONG": "0",
+                                                 "PERSISTENT": "0", "O_BUFFER": "0",
+                                                 "DIAGONAL_FIRST": "1"}),
+    # the wait for P V before the softmax, and after all of it (K's arrival after the row sums)
+    "mha-pv-wait-first": ("mha", {"PV_WAIT": "1"}),
+    "mha-d64-pv-wait-first-diagonal-first": ("mha-d64", {"PV_WAIT": "1", "DIAGONAL_FIRST": "1"}),
+    "mha-pv-wait-last": ("mha", {"PV_WAIT": "2"}),
 }
 
 
