@@ -19,7 +19,8 @@ padding after the last instruction, a branch to itself that nothing reaches, is 
 The **main loop** is, of the loops that hold matrix instructions and no inner loop that does
 (the KV loops of an attention kernel, one per consumer path), the one holding the most, the
 shortest among equals (the longer ones are copies carrying the edge blocks' extra work, such as
-a causal mask, whichever comes first); the others are listed. Without matrix instructions it is the largest loop.
+a causal mask, whichever comes first); the others are listed. Without matrix instructions it is
+the largest loop.
 Its instructions are counted by class: MMA (HGMMA, HMMA and Blackwell's UTC*MMA), MUFU.EX2 (and
 the other MUFU functions), FFMA, barriers and waits (BAR, SYNCS mbarrier operations, WARPGROUP,
 DEPBAR ...), and the uniform datapath (U* opcodes).
