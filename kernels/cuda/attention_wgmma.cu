@@ -53,7 +53,8 @@
  *    barriers count on it. Element masks only on blocks crossing a warp's diagonal or the end
  *    of the sequence; the blocks before the first of those run in a loop of their own with no
  *    mask code. DIAGONAL_FIRST 1 walks a tile's key blocks last first (FA3's order, key_block),
- *    so the masked ones come first, the first of them in the prologue.
+ *    so the masked ones come first, the first of them in the prologue; 2 does so under causal
+ *    only.
  *  - Epilogue: O / l rounded to bf16, staged in the warp's own Q rows (or O_BUFFER's), 16-byte
  *    global stores guarded by seq_len; with O_STORE_TMA, one TMA store per warp (tma_o).
  *
@@ -63,12 +64,14 @@
  * TILE_ORDER, PERSISTENT and O_BUFFER (above), EXP2_POLY (poly_exp2 below), L2_HINT (FA3's L2
  * cache hints on the TMA loads, at tma_load_tile), O_STORE_TMA (the epilogue's TMA store, at
  * tma_store_rows), CARRY_TURNS (Consumer::turn_end), Q_RELEASE (Q freed after the last
- * QK^T, and loaded right after the next tile's first K), DIAGONAL_FIRST (above) and PV_WAIT
+ * QK^T, and loaded right after the next tile's first K; 2: under causal only), DIAGONAL_FIRST
+ * (above) and PV_WAIT
  * (where the overlapped loop waits for P V, in its step). On an H200 beside the defaults
  * (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa,
  * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, Q_RELEASE +0.1% (+1% on b8 s4096 causal),
- * DIAGONAL_FIRST -1.2% (-0.4% with Q_RELEASE, whose b8 s4096 causal gains 1.6%), PV_WAIT 1
- * -9.5% and 2 -5.0%: all 0. PERSISTENT is 2
+ * DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose b8 s4096 causal gains 1.6%), both at 2
+ * -0.2% and -0.5% on gqa-4 (b8 s4096 causal +1.6%, the non-causal configurations, whose code
+ * is the seed's, -0.3 to -0.7%), PV_WAIT 1 -9.5% and 2 -5.0%: all 0. PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -111,8 +114,8 @@
 #define L2_HINT 0          // avo:knob 0 1
 #define O_STORE_TMA 0      // avo:knob 0 1
 #define CARRY_TURNS 0      // avo:knob 0 1
-#define Q_RELEASE 0        // avo:knob 0 1
-#define DIAGONAL_FIRST 0   // avo:knob 0 1
+#define Q_RELEASE 0        // avo:knob 0 1 2
+#define DIAGONAL_FIRST 0   // avo:knob 0 1 2
 #define PV_WAIT 0          // avo:knob 0 1 2
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
@@ -565,9 +568,17 @@ __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, in
 // The key block that a tile's i-th block in the ring holds. DIAGONAL_FIRST 1 (FA3's order):
 // last first, so that the blocks crossing the diagonal or the sequence's end, which need the
 // mask, come first, and the first is the prologue's own; the main loop then runs unmasked to
-// the end of the tile, with no masked copy of itself to run.
-__device__ __forceinline__ int key_block(int i, int n_blocks) {
-    return DIAGONAL_FIRST ? n_blocks - 1 - i : i;
+// the end of the tile, with no masked copy of itself to run. 2: so under causal only.
+// Q_RELEASE 1: Q's rows freed after the tile's last QK^T (the consumers' loop below) and the
+// next Q loaded right after the next tile's first K (the producer's); 2: so under causal only.
+__device__ __forceinline__ bool q_release(int causal) {
+    return Q_RELEASE == 1 || (Q_RELEASE == 2 && causal);
+}
+__device__ __forceinline__ bool diagonal_first(int causal) {
+    return DIAGONAL_FIRST == 1 || (DIAGONAL_FIRST == 2 && causal);
+}
+__device__ __forceinline__ int key_block(int i, int n_blocks, int causal) {
+    return diagonal_first(causal) ? n_blocks - 1 - i : i;
 }
 
 // ---- the K/V ring -----------------------------------------------------------------------------
@@ -793,18 +804,19 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 // warp is done with the rows (their epilogue stages O there). Q_RELEASE 1
                 // (FA3's order): only the first K goes ahead of Q, which then waits for the
                 // current tile's last S rather than for V slots its last P V still holds.
-                const int early = done == 0 ? 0 : Q_RELEASE ? 1 : min(STAGES, n_blocks);
-                if (Q_RELEASE) {
-                    if (early) ring.load_k(base, key_block(0, n_blocks), kv_head, t.b);
+                const int early = done == 0 ? 0 : q_release(causal) ? 1 : min(STAGES, n_blocks);
+                if (q_release(causal)) {
+                    if (early) ring.load_k(base, key_block(0, n_blocks, causal), kv_head, t.b);
                 } else {
                     for (int block = 0; block < early; ++block)
-                        ring.load(base + block, key_block(block, n_blocks), kv_head, t.b);
+                        ring.load(base + block, key_block(block, n_blocks, causal), kv_head, t.b);
                 }
                 if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);
                 load_q(q0, t.head, t.b);
-                if (Q_RELEASE && early) ring.load_v(base, key_block(0, n_blocks), kv_head, t.b);
+                if (q_release(causal) && early)
+                    ring.load_v(base, key_block(0, n_blocks, causal), kv_head, t.b);
                 for (int block = early; block < n_blocks; ++block)
-                    ring.load(base + block, key_block(block, n_blocks), kv_head, t.b);
+                    ring.load(base + block, key_block(block, n_blocks, causal), kv_head, t.b);
                 base += n_blocks;
                 ++done;
                 // Drawn once this tile's loads are all issued: the next tile's first loads wait
@@ -859,7 +871,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         if (!WARP_SPECIALIZE && copier) {
             load_q(q0, head, b);
             for (int block = 0; block < STAGES - 1 && block < n_blocks; ++block)
-                ring.load(c.base + block, key_block(block, n_blocks), kv_head, b);
+                ring.load(c.base + block, key_block(block, n_blocks, causal), kv_head, b);
         }
         __syncwarp();  // the copier's warp meets again before warp-aligned wgmma instructions
 
@@ -876,7 +888,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         const int warp_row0 = q0 + cwg * 64 + warp * 16;  // first query row of this warp
         // `block` counts the tile's blocks in ring order; key_block says which keys it holds.
         auto mask = [&](int block) {
-            const int key0 = key_block(block, n_blocks) * BLOCK_N;
+            const int key0 = key_block(block, n_blocks, causal) * BLOCK_N;
             if (key0 + BLOCK_N > seq_len || (causal && key0 + BLOCK_N - 1 > warp_row0))
                 mask_block(s, warp_row0, key0, seq_len, causal, lane);
         };
@@ -899,12 +911,13 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                               : causal ? min(n_blocks, (wg_row0 + 64 + BLOCK_N - 1) / BLOCK_N)
                                        : n_blocks;
         // The warpgroup computes ring blocks first .. end - 1 (key blocks 0 .. own - 1) and
-        // passes the others, which come after those (DIAGONAL_FIRST 0) or before (1). `split`
-        // divides its masked blocks from the rest: the masked ones are last (0) or first (1).
+        // passes the others, which come after those or, walking the diagonal first, before.
+        // `split` divides its masked blocks from the rest: the masked ones are last or first.
+        const bool reverse = diagonal_first(causal);
         auto own_span = [&](int own, int &first, int &end, int &split) {
-            first = DIAGONAL_FIRST ? n_blocks - own : 0;
+            first = reverse ? n_blocks - own : 0;
             end = first + own;
-            split = DIAGONAL_FIRST ? n_blocks - full_blocks : min(full_blocks, end);
+            split = reverse ? n_blocks - full_blocks : min(full_blocks, end);
         };
         int first, end, split;
 
@@ -974,12 +987,14 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 pack_p(p, s);
             };
             int block = first + 1;
-            for (; block < split; ++block) step(block, DIAGONAL_FIRST);
-            for (; block < end; ++block) step(block, !DIAGONAL_FIRST);
+            if (reverse)
+                for (; block < split; ++block) step(block, true);
+            for (; block < (reverse ? end : split); ++block) step(block, false);
+            for (; block < end; ++block) step(block, true);
             // Q_RELEASE 1 (FA3): the tile's last S is in, so Q's rows are free and the next
             // tile's Q loads under this tile's last P V and epilogue (the producer issues it
             // right after the next tile's first K).
-            if (Q_RELEASE) {  // each warp's one arrival
+            if (q_release(causal)) {  // each warp's one arrival
                 __syncwarp();
                 if (lane == 0) mbar_arrive(&bars->q_empty);
             }
@@ -1006,7 +1021,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             auto refill = [&](int block) {
                 const int next = block + STAGES - 1;
                 if (c.issuer && next < n_blocks)
-                    ring.load(c.base + next, key_block(next, n_blocks), kv_head, b);
+                    ring.load(c.base + next, key_block(next, n_blocks, causal), kv_head, b);
                 __syncwarp();
             };
             auto pass = [&](int block) {
@@ -1034,8 +1049,10 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             own_span(wg_blocks, first, end, split);
             int block = 0;
             for (; block < first; ++block) pass(block);
-            for (; block < split; ++block) step(block, DIAGONAL_FIRST);
-            for (; block < end; ++block) step(block, !DIAGONAL_FIRST);
+            if (reverse)
+                for (; block < split; ++block) step(block, true);
+            for (; block < (reverse ? end : split); ++block) step(block, false);
+            for (; block < end; ++block) step(block, true);
             for (; block < n_blocks; ++block) pass(block);
         }
 
@@ -1044,7 +1061,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         // warp's GEMMs are done with Q's rows already.
         const int tile_row0 = cwg * 64 + warp * 16;  // first row of this warp inside the Q tile
         __syncwarp();
-        if (O_BUFFER && !Q_RELEASE && lane == 0) mbar_arrive(&bars->q_empty);
+        if (O_BUFFER && !q_release(causal) && lane == 0) mbar_arrive(&bars->q_empty);
         if (O_STORE_TMA) {  // the last tile's store has read this warp's rows before they refill
             if (lane == 0) tma_store_wait<true>();
             __syncwarp();
