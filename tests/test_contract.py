@@ -223,6 +223,17 @@ def test_a_cluster_launch_counts_the_declared_grid_in_clusters() -> None:
         clusters_in((16,), (16,))
 
 
+def test_a_cluster_of_one_block_is_a_plain_launch() -> None:
+    """A knob that turns clusters off declares cluster=(1 + KNOB,): launched with no cluster,
+    as if none were declared, where a cluster launch of one block would change the launch."""
+    from avo_tui.evaluation.devices.gpu import cluster_dims
+
+    assert cluster_dims((1,)) is None and cluster_dims((1, 1, 1)) is None
+    assert cluster_dims((2,)) == (2,) and cluster_dims((1, 2)) == (1, 2)
+    with pytest.raises(ContractError, match="cluster must be 1 to 3 positive integers"):
+        cluster_dims((0,))
+
+
 def test_scratch_is_declared_in_bytes_and_bounded() -> None:
     """avo:launch scratch= names the bytes the harness zeroes before every launch: a whole
     number, at most a MiB (a counter's memset is timed with the launch)."""

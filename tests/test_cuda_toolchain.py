@@ -176,6 +176,8 @@ WGMMA_LADDER = {
     "rung2e-diagonal-first-causal-q-release-causal": {"DIAGONAL_FIRST": "2", "Q_RELEASE": "2"},
     "rung2e-diagonal-first-unspecialized": CTA_PER_TILE | THREE_PLAIN | {
         "WARP_SPECIALIZE": "0", "DIAGONAL_FIRST": "2"},
+    "rung3-multicast": {"MULTICAST": "1", "PERSISTENT": "1"},
+    "rung3-multicast-q-release": {"MULTICAST": "1", "PERSISTENT": "1", "Q_RELEASE": "1"},
     "rung2f-pv-wait-first": {"PV_WAIT": "1"},
     "rung2f-pv-wait-last": {"PV_WAIT": "2"},
     "rung2f-pv-wait-first-diagonal-first-q-release": {"PV_WAIT": "1", "DIAGONAL_FIRST": "1",

@@ -65,13 +65,15 @@
  * cache hints on the TMA loads, at tma_load_tile), O_STORE_TMA (the epilogue's TMA store, at
  * tma_store_rows), CARRY_TURNS (Consumer::turn_end), Q_RELEASE (Q freed after the last
  * QK^T, and loaded right after the next tile's first K; 2: under causal only), DIAGONAL_FIRST
- * (above) and PV_WAIT
+ * (above), MULTICAST (2-CTA clusters on a static walk over pairs of tiles, each K and V tile
+ * copied half by each CTA into both where the pair reads the same keys: Ring::copy) and PV_WAIT
  * (where the overlapped loop waits for P V, in its step). On an H200 beside the defaults
  * (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa,
  * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, Q_RELEASE +0.1% (+1% on b8 s4096 causal),
  * DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose b8 s4096 causal gains 1.6%), both at 2
  * -0.2% and -0.5% on gqa-4 (b8 s4096 causal +1.6%, the non-causal configurations, whose code
- * is the seed's, -0.3 to -0.7%), PV_WAIT 1 -9.5% and 2 -5.0%: all 0. PERSISTENT is 2
+ * is the seed's, -0.3 to -0.7%), PV_WAIT 1 -9.5% and 2 -5.0%, MULTICAST -28.7% on gqa-4 (the
+ * static walk alone -3.4%; issue 57's rung 3a): all 0. PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -117,6 +119,7 @@
 #define Q_RELEASE 0        // avo:knob 0 1 2
 #define DIAGONAL_FIRST 0   // avo:knob 0 1 2
 #define PV_WAIT 0          // avo:knob 0 1 2
+#define MULTICAST 0        // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -131,6 +134,11 @@
 // Q's rows freed after the last QK^T: O must be staged elsewhere, and the overlapped loop has
 // the one place where that GEMM is known to be done.
 // avo:require Q_RELEASE == 0 || (O_BUFFER == 1 && OVERLAP == 1)
+// Clusters of two CTAs sharing K and V walk pairs of tiles statically, in TILE_ORDER 1's order.
+// avo:require MULTICAST == 0 || (PERSISTENT == 1 && WARP_SPECIALIZE == 1 && TILE_ORDER == 1)
+// avo:require MULTICAST == 0 || (L2_HINT == 0 && O_STORE_TMA == 0)
+// Its producer's 40 registers leave three consumers too few (and 32 spill).
+// avo:require MULTICAST == 0 || NUM_WG == 2
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -143,10 +151,12 @@
 #define NUM_THREADS (128 * (NUM_WG + WARP_SPECIALIZE))
 #define SMEM_BYTES ((BLOCK_M * (1 + O_BUFFER) + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
 // PERSISTENT 2 draws its tiles from a counter in the harness's scratch, zeroed before each launch.
-// avo:launch grid=(min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES scratch=(4 if PERSISTENT == 2 else 0)
+// MULTICAST: clusters of two CTAs, an even number of them; each CTA copies half of every K and
+// V tile (a box of BLOCK_N / 2 rows) into both.
+// avo:launch grid=(2 * min(NUM_SMS // 2, ceil_div(ceil_div(S, BLOCK_M) * HQ * B, 2)) if MULTICAST else min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES scratch=(4 if PERSISTENT == 2 else 0) cluster=(1 + MULTICAST,)
 // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
-// avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
-// avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N, 64) swizzle=128B l2=256B
+// avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N // (1 + MULTICAST), 64) swizzle=128B l2=256B
+// avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N // (1 + MULTICAST), 64) swizzle=128B l2=256B
 // O_STORE_TMA: each consumer warp stores its 16 rows of O (declared, and passed, either way)
 // avo:tensormap tma_o tensor=out box=(1, 1, 16, 64) swizzle=128B
 
@@ -170,8 +180,9 @@ constexpr int TILE_BYTES = BLOCK_N * HEAD_DIM * 2;  // one K or V tile
 constexpr long long L2_BYTES = 50ll * 1024 * 1024;
 // setmaxnreg: the producer keeps 24 (32 beside three consumers), the consumers share the rest
 // of the 64K-register file (65536 / 384 threads = 168 at entry). One consumer needs no split.
-constexpr int PRODUCER_REGS = NUM_WG == 3 ? 32 : 24;
-constexpr int CONSUMER_REGS = NUM_WG == 3 ? 160 : 240;
+// MULTICAST's producer keeps 40 (24 and 32 spill), its two consumers 232: 128 * 40 + 256 * 232.
+constexpr int PRODUCER_REGS = NUM_WG == 3 ? 32 : MULTICAST ? 40 : 24;
+constexpr int CONSUMER_REGS = NUM_WG == 3 ? 160 : MULTICAST ? 232 : 240;
 // Arrivals per consumer warpgroup on an empty barrier: with overlap one per warp, each after
 // its own wait (as FA4); the plain consumers keep one per warpgroup, as measured.
 constexpr int RELEASES = OVERLAP ? 4 : 1;
@@ -233,6 +244,28 @@ __device__ __forceinline__ void mbar_expect_tx(unsigned long long *bar, unsigned
                  : "memory");
 }
 
+// MULTICAST: an arrival on the barrier at `bar`'s offset in the cluster's CTA of rank `rank`.
+__device__ __forceinline__ void mbar_arrive_in(unsigned long long *bar, unsigned rank) {
+    unsigned remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)),
+                 "r"(rank));
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote)
+                 : "memory");
+}
+
+__device__ __forceinline__ unsigned cluster_rank() {
+    unsigned rank;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(rank));
+    return rank;
+}
+
+// Every thread of both CTAs of the cluster; orders shared memory (a peer's barriers, the
+// tiles it copies into this CTA) across it.
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n"
+                 "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
 // Waits until the phase of the given parity has completed (on a fresh barrier, parity 1 passes).
 __device__ __forceinline__ void mbar_wait(unsigned long long *bar, unsigned parity) {
     // PTX labels are local to their { } block, so every inlined copy may reuse the name.
@@ -282,6 +315,35 @@ __device__ __forceinline__ void tma_load_tile(unsigned dst, const CUtensorMap *m
                 " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst + box * ROWS * 128),
                 "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64), "r"(row),
                 "r"(head), "r"(b), "r"(smem_addr(bar))
+                : "memory");
+    }
+}
+
+// MULTICAST: half `half` of a K or V tile of BLOCK_N rows starting at `row` (its BLOCK_N / 2
+// rows in each of the head_dim / 64 boxes, where the whole tile's layout puts them), into
+// this CTA (mask 0) or at the same offset into every CTA of the cluster in `mask`, each
+// completing on its own barrier at `bar`'s offset. The swizzle follows the shared address, so
+// two half boxes land as one whole box would.
+__device__ __forceinline__ void tma_load_half(unsigned dst, const CUtensorMap *map,
+                                              unsigned long long *bar, int row, int half,
+                                              int head, int b, unsigned short mask) {
+    constexpr int ROWS = BLOCK_N / 2;
+#pragma unroll
+    for (int box = 0; box < BOXES; ++box) {
+        const unsigned to = dst + box * BLOCK_N * 128 + half * ROWS * 128;
+        if (mask)
+            asm volatile(
+                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                ".multicast::cluster [%0], [%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(to),
+                "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64),
+                "r"(row + half * ROWS), "r"(head), "r"(b), "r"(smem_addr(bar)), "h"(mask)
+                : "memory");
+        else
+            asm volatile(
+                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(to),
+                "l"(reinterpret_cast<unsigned long long>(map)), "r"(box * 64),
+                "r"(row + half * ROWS), "r"(head), "r"(b), "r"(smem_addr(bar))
                 : "memory");
     }
 }
@@ -543,13 +605,19 @@ __device__ __forceinline__ void pack_p(unsigned (&p)[K_STEPS_PV][4], const float
 // blocks fastest, longest first within a head. TILE_ORDER 1 under causal: longest first across
 // a group of heads whose K and V fit in L2 together, then the group's next-longest blocks, so
 // the last CTAs of the grid are its shortest (FA4's causal order); non-causal as with 0.
+// TILE_ORDER 1 under causal: how many heads' K and V the order plans to share L2 (a power of 2).
+__device__ __forceinline__ int causal_group(int seq_len) {
+    const long long head_bytes = (long long)seq_len * HEAD_DIM * 2 * 2;  // its K and V
+    int group = 1;
+    while (group < 64 && (long long)group * 2 * head_bytes <= L2_BYTES) group *= 2;
+    return group;
+}
+
 __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, int heads_kv,
                                         int tiles, int seq_len, int causal) {
     int m_rev, bh;
     if (TILE_ORDER == 1 && causal) {
-        const long long head_bytes = (long long)seq_len * HEAD_DIM * 2 * 2;  // its K and V
-        int group = 1;
-        while (group < 64 && (long long)group * 2 * head_bytes <= L2_BYTES) group *= 2;
+        const int group = causal_group(seq_len);
         const int group_tiles = group * m_blocks;
         const int g = index / group_tiles;
         const int heads = tiles / m_blocks - g * group;  // the last group may be short
@@ -589,6 +657,10 @@ struct Ring {
     Barriers *bars;
     unsigned k_tiles, v_tiles;  // shared addresses of slot 0
     const CUtensorMap *tma_k, *tma_v;
+    // MULTICAST: this CTA's rank in its cluster, and whether the two CTAs share every K and V
+    // tile (each copies half of it into both; each consumer hands a slot back to both).
+    unsigned rank = 0;
+    bool shared = false;
 
     static __device__ __forceinline__ int slot(int block) { return block % STAGES; }
     // Parity of the phase that block `block` fills (consumers wait on it).
@@ -615,8 +687,16 @@ struct Ring {
         const int s = slot(seq);
         mbar_wait(&empty[s], parity(seq) ^ 1);  // passes at once on the first lap
         mbar_expect_tx(&full[s], TILE_BYTES);
-        tma_load_tile<BLOCK_N, L2Priority::evict_last>(tiles + s * TILE_BYTES, map, &full[s],
-                                                       block * BLOCK_N, kv_head, b);
+        const unsigned dst = tiles + s * TILE_BYTES;
+        if (!MULTICAST) {
+            tma_load_tile<BLOCK_N, L2Priority::evict_last>(dst, map, &full[s], block * BLOCK_N,
+                                                           kv_head, b);
+        } else if (shared) {
+            tma_load_half(dst, map, &full[s], block * BLOCK_N, rank, kv_head, b, 0b11);
+        } else {
+            tma_load_half(dst, map, &full[s], block * BLOCK_N, 0, kv_head, b, 0);
+            tma_load_half(dst, map, &full[s], block * BLOCK_N, 1, kv_head, b, 0);
+        }
     }
 };
 
@@ -635,8 +715,12 @@ struct Consumer {
         return Ring::parity(base + block);
     }
 
+    // MULTICAST: a slot's empty barrier counts the consumers of both CTAs (this one's twice
+    // where the two do not share tiles), since either CTA's copy fills it in both.
     __device__ __forceinline__ void release(unsigned long long *bar) const {
-        if (tid % (128 / RELEASES) == 0) mbar_arrive(bar);
+        if (tid % (128 / RELEASES) != 0) return;
+        mbar_arrive(bar);
+        if (MULTICAST) mbar_arrive_in(bar, ring.shared ? ring.rank ^ 1 : ring.rank);
     }
 
     // Hand the slot of the tile's block `block` back: its K, or its V.
@@ -737,10 +821,21 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     // producer as it starts a tile's loads and handed to the consumers with the tile's Q
     // (Barriers::tile), so a CTA that finishes early takes the next tile in tile_of's order, as
     // the hardware hands out CTAs. Else a CTA per tile: one round.
-    const int ctas = PERSISTENT ? gridDim.x : tiles;
-    const int rounds = (tiles + ctas - 1) / ctas;
+    // MULTICAST: the walk is over pairs of tiles, a pair to a cluster, rank r taking its tile r.
+    // The two share each K and V tile where both tiles of every pair read the same keys:
+    // without causal, neighbouring query blocks of a head (a head's count of them even); under
+    // causal, one query block of two heads that read one K/V head (TILE_ORDER 1's groups).
+    const unsigned rank = MULTICAST ? cluster_rank() : 0;
+    const bool shared =
+        MULTICAST && (causal ? causal_group(seq_len) >= 2 && (heads_q / heads_kv) % 2 == 0
+                             : m_blocks % 2 == 0);
+    const int units = MULTICAST ? (tiles + 1) / 2 : tiles;
+    const int unit_id = MULTICAST ? (int)blockIdx.x / 2 : (int)blockIdx.x;
+    const int ctas = MULTICAST ? (int)gridDim.x / 2 : PERSISTENT ? (int)gridDim.x : tiles;
+    const int rounds = (units + ctas - 1) / ctas;
     auto walk = [&](int round) {
-        return round * ctas + ((round & 1) ? ctas - 1 - (int)blockIdx.x : (int)blockIdx.x);
+        const int unit = round * ctas + ((round & 1) ? ctas - 1 - unit_id : unit_id);
+        return MULTICAST ? 2 * unit + (int)rank : unit;
     };
 
     // Swizzled tiles need 1024-byte alignment, which the dynamic window does not promise.
@@ -751,7 +846,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     unsigned char *const o_stage = O_BUFFER ? smem + Q_BYTES + 2 * STAGES * TILE_BYTES : smem;
     Barriers *bars =
         reinterpret_cast<Barriers *>(smem + (1 + O_BUFFER) * Q_BYTES + 2 * STAGES * TILE_BYTES);
-    const Ring ring{bars, s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v};
+    const Ring ring{bars, s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v,
+                    rank, shared};
 
     if (tid == 0) {
         mbar_init(&bars->q_full, 1);
@@ -760,12 +856,16 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         for (int s = 0; s < STAGES; ++s) {
             mbar_init(&bars->k_full[s], 1);
             mbar_init(&bars->v_full[s], 1);
-            mbar_init(&bars->k_empty[s], RELEASES * NUM_WG);
-            mbar_init(&bars->v_empty[s], RELEASES * NUM_WG);
+            mbar_init(&bars->k_empty[s], RELEASES * NUM_WG * (1 + MULTICAST));
+            mbar_init(&bars->v_empty[s], RELEASES * NUM_WG * (1 + MULTICAST));
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
-    __syncthreads();
+    // MULTICAST: the peer's barriers are ready before either CTA arrives on them or copies in
+    if (MULTICAST)
+        cluster_sync();
+    else
+        __syncthreads();
 
     // Thread 0 issues every copy: the producer's first thread, or else the first consumer's.
     const bool copier = tid == 0;
@@ -831,6 +931,11 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 bars->tile[done & 1].m_block = -1;
                 mbar_arrive(&bars->q_full);
             }
+        }
+        // MULTICAST: neither CTA leaves while the other may still arrive on its barriers
+        if (MULTICAST) {
+            __syncwarp();
+            cluster_sync();
         }
         return;
     }
@@ -1126,4 +1231,5 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     }
     // The shared memory of the last stores stays the CTA's until they have read it.
     if (O_STORE_TMA && lane == 0) tma_store_wait<false>();
+    if (MULTICAST) cluster_sync();  // as the producer's, above
 }

@@ -125,6 +125,12 @@ OTHER_PATHS = {
                                                  "OVERLAP": "0", "PINGPONG": "0",
                                                  "PERSISTENT": "0", "O_BUFFER": "0",
                                                  "DIAGONAL_FIRST": "2"}),
+    # 2-CTA clusters sharing K and V by multicast (rung 3): neighbouring query blocks without
+    # causal, two query heads of one K/V head under causal (gqa, gqa-4), unshared under mha's
+    # causal and where a head's query blocks are odd in number (edge shapes)
+    "mha-multicast": ("mha", {"MULTICAST": "1", "PERSISTENT": "1"}),
+    "gqa-4-multicast": ("gqa-4", {"MULTICAST": "1", "PERSISTENT": "1"}),
+    "gqa-multicast-q-release": ("gqa", {"MULTICAST": "1", "PERSISTENT": "1", "Q_RELEASE": "1"}),
     # the wait for P V before the softmax, and after all of it (K's arrival after the row sums)
     "mha-pv-wait-first": ("mha", {"PV_WAIT": "1"}),
     "mha-d64-pv-wait-first-diagonal-first": ("mha-d64", {"PV_WAIT": "1", "DIAGONAL_FIRST": "1"}),

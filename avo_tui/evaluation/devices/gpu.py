@@ -82,6 +82,13 @@ def _dims(value: object, field: str) -> tuple[int, ...]:
     return dims
 
 
+def cluster_dims(value: object) -> tuple[int, ...] | None:
+    """``avo:launch cluster=``'s value checked; None for a cluster of one block, which a kernel
+    declares where a knob turns its clusters off: that is a plain launch."""
+    cluster = _dims(value, "cluster")
+    return cluster if math.prod(cluster) > 1 else None
+
+
 def clusters_in(grid: tuple[int, ...], cluster: tuple[int, ...]) -> tuple[int, ...]:
     """The grid in clusters, as cuda.core's LaunchConfig counts it once a cluster is given
     (the declaration's grid counts blocks)."""
@@ -257,7 +264,7 @@ class CudaKernel:
         smem = env.evaluate(launch["smem"]) if "smem" in launch else 0
         if type(smem) is not int or smem < 0:
             raise ContractError(f"avo:launch smem must be a number of bytes, got {smem!r}")
-        cluster = _dims(env.evaluate(launch["cluster"]), "cluster") if "cluster" in launch else None
+        cluster = cluster_dims(env.evaluate(launch["cluster"])) if "cluster" in launch else None
         if cluster is not None:
             grid = clusters_in(grid, cluster)
         return grid, block, smem, cluster

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 import threading
@@ -105,6 +106,8 @@ def geometry(spec: Mapping[str, Any], dims: Mapping[str, int], num_sms: int
     grid, block = _dims(env.evaluate(launch["grid"])), _dims(env.evaluate(launch["block"]))
     smem = _int(env.evaluate(launch["smem"])) if "smem" in launch else 0
     cluster = _dims(env.evaluate(launch["cluster"])) if "cluster" in launch else None
+    if cluster is not None and math.prod(cluster) == 1:
+        cluster = None  # one block a cluster: a plain launch, as the evaluator makes it
     scratch = _int(env.evaluate(launch["scratch"])) if "scratch" in launch else None
     if cluster is not None:
         grid = tuple(g // c for g, c in zip(_three(grid), _three(cluster), strict=True))
