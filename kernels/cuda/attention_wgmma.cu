@@ -1095,7 +1095,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             if (reverse)
                 for (; block < split; ++block) step(block, true);
             for (; block < (reverse ? end : split); ++block) step(block, false);
-            for (; block < end; ++block) step(block, true);
+            if (DIAGONAL_FIRST != 1)  // walking back it never runs, yet ptxas kept its 720
+                for (; block < end; ++block) step(block, true);
             // Q_RELEASE 1 (FA3): the tile's last S is in, so Q's rows are free and the next
             // tile's Q loads under this tile's last P V and epilogue (the producer issues it
             // right after the next tile's first K).
@@ -1157,7 +1158,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             if (reverse)
                 for (; block < split; ++block) step(block, true);
             for (; block < (reverse ? end : split); ++block) step(block, false);
-            for (; block < end; ++block) step(block, true);
+            if (DIAGONAL_FIRST != 1)  // walking back it never runs, yet ptxas kept its 720
+                for (; block < end; ++block) step(block, true);
             for (; block < n_blocks; ++block) pass(block);
         }
 
