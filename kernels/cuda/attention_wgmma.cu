@@ -540,27 +540,30 @@ __device__ __forceinline__ void mask_block(float (&s)[S_REGS], int row0, int key
 // Turns s into p = 2^(s * scale_log2 - m_new), updates the row maxima and sums, and returns in
 // alpha the factor 2^(m_old - m_new) that O still has to be multiplied by; false when every
 // row maximum of the warp stayed (alpha is 1 throughout, so with LAZY_RESCALE O is left alone).
+template <bool MASKED>
 __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max)[2],
                                              float (&row_sum)[2], float (&alpha)[2],
                                              float scale_log2) {
     bool grew = false;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        float mx = neg_inf();
+        float mx;
         if (OVERLAP) {
             // Four independent chains (as FA4): with overlap, this maximum is on the critical
-            // path to the next P V.
-            float chain[4] = {neg_inf(), neg_inf(), neg_inf(), neg_inf()};
+            // path to the next P V. Each starts from S, not from -inf: fmaxf(-inf, x) is not x
+            // for a NaN x, so ptxas keeps such a first step (8 instructions a block).
+            float chain[4] = {s[2 * h], s[2 * h + 1], s[4 + 2 * h], s[4 + 2 * h + 1]};
 #pragma unroll
-            for (int i = 0; i < S_REGS; i += 4) {
+            for (int i = 8; i < S_REGS; i += 4) {
                 const int c = (i >> 2) & 1;
                 chain[2 * c] = fmaxf(chain[2 * c], s[i + 2 * h]);
                 chain[2 * c + 1] = fmaxf(chain[2 * c + 1], s[i + 2 * h + 1]);
             }
             mx = fmaxf(fmaxf(chain[0], chain[1]), fmaxf(chain[2], chain[3]));
         } else {
+            mx = fmaxf(s[2 * h], s[2 * h + 1]);
 #pragma unroll
-            for (int i = 0; i < S_REGS; i += 4)
+            for (int i = 4; i < S_REGS; i += 4)
                 mx = fmaxf(mx, fmaxf(s[i + 2 * h], s[i + 2 * h + 1]));
         }
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -568,17 +571,19 @@ __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max
         const float m_old = row_max[h];
         const float m_new = fmaxf(m_old, mx * scale_log2);
         // A row with every key masked so far keeps m = -inf; subtract 0 to avoid inf - inf.
-        const float m_use = m_new == neg_inf() ? 0.0f : m_new;
+        // Only a masked block can leave a row there (FA3's Check_inf): the others skip the
+        // test, 4 instructions a block.
+        const float m_use = MASKED && m_new == neg_inf() ? 0.0f : m_new;
         alpha[h] = fast_exp2(m_old - m_use);
         row_max[h] = m_new;
-        float sum = 0.0f;
+        float sum;
 #pragma unroll
         for (int i = 0; i < S_REGS; i += 4)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
                 const float p = exp2_of_group(i >> 2, fmaf(s[i + 2 * h + e], scale_log2, -m_use));
                 s[i + 2 * h + e] = p;
-                sum += p;
+                sum = i + e == 0 ? p : sum + p;  // not 0 + p: -0 + 0 is +0, an FADD kept
             }
         row_sum[h] = row_sum[h] * alpha[h] + sum;
         grew |= m_new != m_old;
@@ -1055,7 +1060,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             c.release_k(first);
             if (first > 0) c.pass_v(first - 1);
             mask(first);
-            softmax_step(s, row_max, row_sum, alpha, scale_log2);  // O is still zero
+            softmax_step<true>(s, row_max, row_sum, alpha, scale_log2);  // O is still zero
             pack_p(p, s);
             auto step = [&](int block, bool masked) {
                 pin(p);
@@ -1083,7 +1088,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 };
                 if (PV_WAIT == 1) release_v();
                 if (masked) mask(block);
-                grew = softmax_step(s, row_max, row_sum, alpha, scale_log2);
+                grew = masked ? softmax_step<true>(s, row_max, row_sum, alpha, scale_log2)
+                              : softmax_step<false>(s, row_max, row_sum, alpha, scale_log2);
                 if (PV_WAIT == 2) c.wait_after(row_sum[0] + row_sum[1]);
                 if (PV_WAIT != 1) {
                     wgmma_wait<0>();
@@ -1142,7 +1148,9 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 pin(s);
                 c.release_k(block);
                 if (masked) mask(block);
-                if (softmax_step(s, row_max, row_sum, alpha, scale_log2)) rescale(acc, alpha);
+                const bool grew = masked ? softmax_step<true>(s, row_max, row_sum, alpha, scale_log2)
+                                         : softmax_step<false>(s, row_max, row_sum, alpha, scale_log2);
+                if (grew) rescale(acc, alpha);
                 pack_p(p, s);
                 pin(p);
                 pin(acc);
