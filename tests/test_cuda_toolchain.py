@@ -167,7 +167,7 @@ WGMMA_LADDER = {
     "rung2c-tma-store": {"O_STORE_TMA": "1"},
     "rung2c-tma-store-three-plain": THREE_PLAIN | {"O_STORE_TMA": "1"},
     "rung2d-carry-turns": {"CARRY_TURNS": "1"},
-    "rung2d-q-release": {"Q_RELEASE": "1"},
+    "rung2d-q-in-epilogue": {"Q_RELEASE": "0"},
     "rung2d-carry-turns-q-release": {"CARRY_TURNS": "1", "Q_RELEASE": "1"},
     "rung2e-diagonal-first": {"DIAGONAL_FIRST": "1"},
     "rung2e-diagonal-first-q-release": {"DIAGONAL_FIRST": "1", "Q_RELEASE": "1"},

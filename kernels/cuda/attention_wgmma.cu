@@ -69,11 +69,12 @@
  * copied half by each CTA into both where the pair reads the same keys: Ring::copy) and PV_WAIT
  * (where the overlapped loop waits for P V, in its step). On an H200 beside the defaults
  * (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa,
- * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, Q_RELEASE +0.1% (+1% on b8 s4096 causal),
- * DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose b8 s4096 causal gains 1.6%), both at 2
- * -0.2% and -0.5% on gqa-4 (b8 s4096 causal +1.6%, the non-causal configurations, whose code
- * is the seed's, -0.3 to -0.7%), PV_WAIT 1 -9.5% and 2 -5.0%, MULTICAST -28.7% on gqa-4 (the
- * static walk alone -3.4%; issue 57's rung 3a): all 0. PERSISTENT is 2
+ * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose
+ * b8 s4096 causal gains 1.6%), both at 2 -0.2% and -0.5% on gqa-4 (b8 s4096 causal +1.6%, the
+ * non-causal configurations, whose code is the seed's, -0.3 to -0.7%), PV_WAIT 1 -9.5% and 2
+ * -5.0%, MULTICAST -28.7% on gqa-4 (the static walk alone -3.4%; issue 57's rung 3a): all 0.
+ * Q_RELEASE is 1: +0.1% at first, +0.4% (b8 s4096 causal +2.0%) once the epilogue stored
+ * through stmatrix (issue 57's rung 2g; mha, H200). PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
  * gqa-4 and 1.9% on mha-d64 (H100, issue 57's rung 1b, docs/kernels.md), most on the short
  * causal configurations, whose tiles' prologue and epilogue the next tile's loads now hide. The
@@ -116,7 +117,7 @@
 #define L2_HINT 0          // avo:knob 0 1
 #define O_STORE_TMA 0      // avo:knob 0 1
 #define CARRY_TURNS 0      // avo:knob 0 1
-#define Q_RELEASE 0        // avo:knob 0 1 2
+#define Q_RELEASE 1        // avo:knob 0 1 2
 #define DIAGONAL_FIRST 0   // avo:knob 0 1 2
 #define PV_WAIT 0          // avo:knob 0 1 2
 #define MULTICAST 0        // avo:knob 0 1
@@ -131,9 +132,6 @@
 // avo:require O_STORE_TMA == 0 || O_BUFFER == 1
 // Ping-pong turns carried from one tile to the next need turns to carry.
 // avo:require CARRY_TURNS == 0 || PINGPONG == 1
-// Q's rows freed after the last QK^T: O must be staged elsewhere, and the overlapped loop has
-// the one place where that GEMM is known to be done.
-// avo:require Q_RELEASE == 0 || (O_BUFFER == 1 && OVERLAP == 1)
 // Clusters of two CTAs sharing K and V walk pairs of tiles statically, in TILE_ORDER 1's order.
 // avo:require MULTICAST == 0 || (PERSISTENT == 1 && WARP_SPECIALIZE == 1 && TILE_ORDER == 1)
 // avo:require MULTICAST == 0 || (L2_HINT == 0 && O_STORE_TMA == 0)
@@ -523,6 +521,68 @@ __device__ __forceinline__ unsigned chunk_offset(int row, int chunk) {
     return (chunk >> 3) * (ROWS * 128) + row * 128 + (((chunk ^ row) & 7) << 4);
 }
 
+// ---- the epilogue: O / l through shared memory to global ----------------------------------------
+
+__device__ __forceinline__ void stmatrix_x4(unsigned addr, unsigned r0, unsigned r1, unsigned r2,
+                                            unsigned r3) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr),
+                 "r"(r0), "r"(r1), "r"(r2), "r"(r3)
+                 : "memory");
+}
+
+// The epilogue's addresses in the swizzled tile (chunk_offset): a warp's rows start at a
+// multiple of 8, so a row's swizzle is that of its place among them, and chunk 2j + c (or row
+// r0 + 2i) differs from chunk c (row r0) by a constant XOR of the swizzle.
+
+// A warp's 16 rows of O times inv (per row half), as bf16, into rows tile_row0 .. + 15 of the
+// swizzled tile at `stage`: one stmatrix per 16 columns. Its four 8 x 8 matrices are (rows 0-7,
+// rows 8-15) x (chunk 2j, 2j + 1), each the accumulator layout of one register pair; lane t gives
+// the address of row t % 8 of matrix t / 8.
+template <int REGS>
+__device__ __forceinline__ void stage_rows(const float (&acc)[REGS], const float (&inv)[2],
+                                           unsigned stage, int tile_row0, int lane) {
+    const int row = (lane & 7) + (lane & 8);
+    const int upper = lane >> 4;  // the second chunk of the 16 columns
+    const unsigned row_addr = stage + (tile_row0 + row) * 128;
+    const int swizzle = (upper ^ row) & 7;
+#pragma unroll
+    for (int j = 0; j < REGS / 8; ++j) {
+        const float *a = acc + 8 * j;
+        const unsigned addr =
+            row_addr + (j >> 2) * (BLOCK_M * 128) + ((swizzle ^ (2 * j & 7)) << 4);
+        stmatrix_x4(addr, pack_bf16x2(a[0] * inv[0], a[1] * inv[0]),
+                    pack_bf16x2(a[2] * inv[1], a[3] * inv[1]),
+                    pack_bf16x2(a[4] * inv[0], a[5] * inv[0]),
+                    pack_bf16x2(a[6] * inv[1], a[7] * inv[1]));
+    }
+}
+
+// The warp's 16 staged rows to `out` (row 0 of them), 16 bytes a lane per store, the rows at or
+// past `valid_rows` left out. A warp whose rows are all valid (every one but the sequence's
+// last) stores without a test.
+__device__ __forceinline__ void store_rows(__nv_bfloat16 *out, const unsigned char *stage,
+                                           int tile_row0, int valid_rows, int lane) {
+    constexpr int ROWS_PER_PASS = 32 / CHUNKS;
+    const int chunk = lane % CHUNKS;
+    const int row0 = lane / CHUNKS;  // below ROWS_PER_PASS: pass i's row is row0 | i * it
+    uint4 *dst = reinterpret_cast<uint4 *>(out + row0 * HEAD_DIM + chunk * 8);
+    const unsigned char *src = stage + (chunk >> 3) * (BLOCK_M * 128) + (tile_row0 + row0) * 128;
+    const int swizzle = (chunk ^ row0) & 7;
+    auto pass = [&](int i) {
+        const int rows = i * ROWS_PER_PASS;
+        dst[rows * CHUNKS] =
+            *reinterpret_cast<const uint4 *>(src + rows * 128 + ((swizzle ^ (rows & 7)) << 4));
+    };
+    if (valid_rows >= 16) {
+#pragma unroll
+        for (int i = 0; i < 16 / ROWS_PER_PASS; ++i) pass(i);
+    } else {
+#pragma unroll
+        for (int i = 0; i < 16 / ROWS_PER_PASS; ++i)
+            if (row0 + i * ROWS_PER_PASS < valid_rows) pass(i);
+    }
+}
+
 // ---- softmax on the accumulator fragment -----------------------------------------------------
 // Accumulator register i of a thread: row r + 8 * ((i / 2) % 2), column 8 * (i / 4) + 2 * (lane
 // % 4) + i % 2, with r = 16 * warp + lane / 4 inside the warpgroup's 64 rows.
@@ -644,8 +704,10 @@ __device__ __forceinline__ Tile tile_of(int index, int m_blocks, int heads_q, in
 // the end of the tile, with no masked copy of itself to run. 2: so under causal only.
 // Q_RELEASE 1: Q's rows freed after the tile's last QK^T (the consumers' loop below) and the
 // next Q loaded right after the next tile's first K (the producer's); 2: so under causal only.
+// Only where O is staged in rows of its own and the overlapped loop knows when that GEMM is
+// done; elsewhere Q is freed in the epilogue, whatever the knob says.
 __device__ __forceinline__ bool q_release(int causal) {
-    return Q_RELEASE == 1 || (Q_RELEASE == 2 && causal);
+    return O_BUFFER && OVERLAP && (Q_RELEASE == 1 || (Q_RELEASE == 2 && causal));
 }
 __device__ __forceinline__ bool diagonal_first(int causal) {
     return DIAGONAL_FIRST == 1 || (DIAGONAL_FIRST == 2 && causal);
@@ -1181,6 +1243,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             if (lane == 0) tma_store_wait<true>();
             __syncwarp();
         }
+        float inv[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             float l = row_sum[h];
@@ -1188,14 +1251,9 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             l += __shfl_xor_sync(0xffffffffu, l, 2);
             // l >= 1 for a row with any key (its maximum adds 2^0): the fast reciprocal, not
             // the IEEE division's slow path
-            const float inv = l > 0.0f ? __fdividef(1.0f, l) : 0.0f;
-            const int row = tile_row0 + (lane >> 2) + h * 8;
-#pragma unroll
-            for (int i = 2 * h; i < O_REGS; i += 4)
-                *reinterpret_cast<unsigned *>(o_stage + chunk_offset<BLOCK_M>(row, i >> 2) +
-                                              (lane & 3) * 4) =
-                    pack_bf16x2(acc[i] * inv, acc[i + 1] * inv);
+            inv[h] = l > 0.0f ? __fdividef(1.0f, l) : 0.0f;
         }
+        stage_rows(acc, inv, smem_addr(o_stage), tile_row0, lane);
         const size_t q_offset = (((size_t)b * heads_q + head) * seq_len + q0) * HEAD_DIM;
         __nv_bfloat16 *out = o + q_offset + (size_t)tile_row0 * HEAD_DIM;
         if (O_STORE_TMA) {
@@ -1207,17 +1265,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                                         q0 + tile_row0, head, b);
         } else {
             __syncwarp();
-            const int valid_rows = seq_len - warp_row0;
-#pragma unroll
-            for (int i = 0; i < 16 * CHUNKS / 32; ++i) {
-                const int idx = lane + i * 32;
-                const int row = idx / CHUNKS;
-                const int chunk = idx % CHUNKS;
-                if (row < valid_rows)
-                    *reinterpret_cast<uint4 *>(out + row * HEAD_DIM + chunk * 8) =
-                        *reinterpret_cast<const uint4 *>(
-                            o_stage + chunk_offset<BLOCK_M>(tile_row0 + row, chunk));
-            }
+            store_rows(out, o_stage, tile_row0, seq_len - warp_row0, lane);
         }
 #if AVO_EXTRA_WORK > 0
         if (lane == 0) {

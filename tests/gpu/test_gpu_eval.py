@@ -105,9 +105,9 @@ OTHER_PATHS = {
     # O stored by TMA, a warp's 16 rows at a time, clipped at the end of the sequence (rung 2c)
     "mha-tma-store": ("mha", {"O_STORE_TMA": "1"}),
     "mha-d64-tma-store": ("mha-d64", {"O_STORE_TMA": "1"}),
-    # Q freed after the tile's last QK^T and loaded right after the next tile's first K; the
-    # ping-pong turns carried across tiles (rung 2d), three consumers at d=64
-    "gqa-4-q-release": ("gqa-4", {"Q_RELEASE": "1"}),
+    # Q freed in the epilogue, as before Q_RELEASE 1 (freed after the tile's last QK^T) was the
+    # default; the ping-pong turns carried across tiles (rung 2d), three consumers at d=64
+    "gqa-4-q-in-epilogue": ("gqa-4", {"Q_RELEASE": "0"}),
     "mha-d64-q-release-carry-turns": ("mha-d64", {"Q_RELEASE": "1", "CARRY_TURNS": "1"}),
     # the diagonal block first (rung 2e): ping-pong at d=128; three consumers at d=64, where a
     # warpgroup's rows end before some blocks and it passes them first; with Q_RELEASE; plain
