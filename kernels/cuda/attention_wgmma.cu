@@ -643,7 +643,7 @@ __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max
             for (int e = 0; e < 2; ++e) {
                 const float p = exp2_of_group(i >> 2, fmaf(s[i + 2 * h + e], scale_log2, -m_use));
                 s[i + 2 * h + e] = p;
-                sum = i + e == 0 ? p : sum + p;  // not 0 + p: -0 + 0 is +0, an FADD kept
+                sum = i + e == 0 ? p : sum + p;  // not 0 + p, an FADD kept: 0 + -0 is +0
             }
         row_sum[h] = row_sum[h] * alpha[h] + sum;
         grew |= m_new != m_old;
@@ -1210,8 +1210,9 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 pin(s);
                 c.release_k(block);
                 if (masked) mask(block);
-                const bool grew = masked ? softmax_step<true>(s, row_max, row_sum, alpha, scale_log2)
-                                         : softmax_step<false>(s, row_max, row_sum, alpha, scale_log2);
+                const bool grew =
+                    masked ? softmax_step<true>(s, row_max, row_sum, alpha, scale_log2)
+                           : softmax_step<false>(s, row_max, row_sum, alpha, scale_log2);
                 if (grew) rescale(acc, alpha);
                 pack_p(p, s);
                 pin(p);
