@@ -515,12 +515,6 @@ __device__ __forceinline__ float exp2_of_group(int group, float x) {
     return POLY_EVERY > 0 && group % POLY_EVERY == 0 ? poly_exp2(x) : fast_exp2(x);
 }
 
-// Byte offset of 16-byte chunk `chunk` (0 .. CHUNKS-1) of row `row` in a swizzled tile of ROWS rows.
-template <int ROWS>
-__device__ __forceinline__ unsigned chunk_offset(int row, int chunk) {
-    return (chunk >> 3) * (ROWS * 128) + row * 128 + (((chunk ^ row) & 7) << 4);
-}
-
 // ---- the epilogue: O / l through shared memory to global ----------------------------------------
 
 __device__ __forceinline__ void stmatrix_x4(unsigned addr, unsigned r0, unsigned r1, unsigned r2,
@@ -530,9 +524,11 @@ __device__ __forceinline__ void stmatrix_x4(unsigned addr, unsigned r0, unsigned
                  : "memory");
 }
 
-// The epilogue's addresses in the swizzled tile (chunk_offset): a warp's rows start at a
-// multiple of 8, so a row's swizzle is that of its place among them, and chunk 2j + c (or row
-// r0 + 2i) differs from chunk c (row r0) by a constant XOR of the swizzle.
+// O is staged as Q is loaded: boxes of 64 columns, BLOCK_M rows of 128 bytes each, 128-byte
+// swizzle. 16-byte chunk c (0 .. CHUNKS - 1) of row r lies at byte (c / 8) * BLOCK_M * 128 +
+// r * 128 + ((c ^ r) % 8) * 16. A warp's rows start at a multiple of 8, so a row's swizzle is
+// that of its place among them, and chunk 2j + c (or row r0 + 2i) differs from chunk c (row r0)
+// by a constant XOR of the swizzle.
 
 // A warp's 16 rows of O times inv (per row half), as bf16, into rows tile_row0 .. + 15 of the
 // swizzled tile at `stage`: one stmatrix per 16 columns. Its four 8 x 8 matrices are (rows 0-7,
