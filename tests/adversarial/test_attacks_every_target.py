@@ -239,7 +239,8 @@ def test_a_round_checks_the_launches_it_makes_past_those_it_expected() -> None:
     candidate = Subject("candidate", prepare=lambda: None, run=lambda: None)
     best = Subject("best", prepare=lambda: None, run=lambda: None)
     expected = ROUND_LAUNCHES_AT_LEAST
-    measured = measure.time_cycles([candidate, best], candidate, 3600.0, expected)
+    measured = measure.time_cycles([candidate, best], candidate, 3600.0, expected,
+                                   random.Random(6))
     flags = [checked for (subject, checked), _ in measured if subject is candidate]
     assert len(flags) >= MAX_REPS
     assert not any(checked for (subject, checked), _ in measured if subject is best)

@@ -202,9 +202,13 @@ class Measure(Checks):
                     ) -> None:
         """Time the candidate and the baselines launch by launch in turn, in three rounds
         (new processes for a C kernel each round, who goes first rotating), so that whatever
-        slows the machine slows them alike and their ratios hold."""
+        slows the machine slows them alike and their ratios hold. Within a round each turn
+        has an order of its own: a subject that always followed the same neighbour would run
+        in its wake (a GPU at its power limit starts a launch at the clock the one before
+        left it)."""
         config = entry.config
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
+        turns = random.Random(self.draws.getrandbits(64))
         candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
         cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
         times: dict[str, list[float]] = {s.name: [] for s in cycle}
@@ -218,7 +222,7 @@ class Measure(Checks):
             kernel.renew()
             turn = round_ % len(cycle)
             measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
-                                        max(expected, ROUND_LAUNCHES_AT_LEAST))
+                                        max(expected, ROUND_LAUNCHES_AT_LEAST), turns)
             for (subject, checked), seconds in measured:
                 times[subject.name].append(seconds)
                 if checked:
@@ -237,10 +241,11 @@ class Measure(Checks):
             entry.add_baseline(name, timing, self.target.throughput(config, timing.median_s))
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
-                    expected: int) -> list[tuple[Launch, float]]:
-        """``order`` launched in turn, CYCLES_PER_CALL turns at a time, until ``budget_s`` has
-        passed (and at least MIN_REPS turns, and past the last of the candidate's launches
-        to check, counted among its own launches).
+                    expected: int, turns: random.Random) -> list[tuple[Launch, float]]:
+        """``order``'s subjects launched in turn, each turn in an order that ``turns`` draws
+        (the first after an untimed launch of each in ``order``), CYCLES_PER_CALL turns at a
+        time, until ``budget_s`` has passed (and at least MIN_REPS turns, and past the last of
+        the candidate's launches to check, counted among its own launches).
 
         The candidate's launches are checked as timing.draw_checks draws over the ``expected``
         ones (VERIFIED_PER_ROUND on average, one surely), and each launch past those on the
@@ -259,7 +264,7 @@ class Measure(Checks):
                or (time.perf_counter() < deadline and count < MAX_REPS)):
             launches: list[Launch] = []
             for _ in range(CYCLES_PER_CALL):
-                for subject in order:
+                for subject in turns.sample(order, len(order)):
                     checked = subject is candidate and (
                         count in verified
                         or (count >= expected and self.draws.random() < chance))
