@@ -5,6 +5,7 @@
     python benchmarks/profile_vs_fa4.py seed seed:NUM_WG=2,OVERLAP=1,PINGPONG=1 \\
         --target mha --config b8-h16-s4096-d128-full --sections summary warp_state pipes
     python benchmarks/profile_vs_fa4.py seed --baselines fa3     # FA3 alone beside the seed
+    python benchmarks/profile_vs_fa4.py seed --sections summary --metrics lts__t_sectors.sum
 
 Each kernel is launched once on the configuration's inputs, as `avo eval --profile` does (our
 kernels through the evaluator's own compile and launch, FA3 and FA4 through their own packages
@@ -55,7 +56,8 @@ torch.cuda.synchronize()
 """
 
 
-def baseline_report(baseline: str, target: str, config: str, sections: list[str]) -> str:
+def baseline_report(baseline: str, target: str, config: str, sections: list[str],
+                    metrics: list[str]) -> str:
     from avo_tui.evaluation.diagnostics.profile import profile_child
     from avo_tui.evaluation.problems.attention_torch import baseline_missing
 
@@ -64,7 +66,8 @@ def baseline_report(baseline: str, target: str, config: str, sections: list[str]
         return f"{BASELINES[baseline][0]}: {missing}"
     doc = {"target": target, "config": config, "baseline": baseline}
     child = [sys.executable, "-c", BASELINE_CHILD, json.dumps(doc)]
-    return profile_child(child, BASELINES[baseline][1], config, sections=sections)
+    return profile_child(child, BASELINES[baseline][1], config, sections=sections,
+                         metrics=metrics)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a configuration of the target's grid")
     parser.add_argument("--sections", nargs="+", default=["summary", "warp_state", "pipes"],
                         choices=PROFILE_SECTIONS)
+    parser.add_argument("--metrics", nargs="+", default=[], metavar="METRIC",
+                        help="raw ncu metrics reported beside the sections, by name "
+                             "(e.g. lts__t_sectors_op_read.sum; `ncu --query-metrics` lists them)")
     parser.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES,
                         help="which FlashAttention kernels to profile beside ours (default: "
                              "fa3 fa4; none: ours alone)")
@@ -96,14 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         kernel = Kernel.parse(text)
         try:
             report = profile(target.ref, target.entry, kernel.sources(target), args.config,
-                             sections=args.sections)
+                             sections=args.sections, metrics=args.metrics)
         except ProfileUnavailable as error:
             report = f"cannot profile: {error}"
         reports.append((kernel.display(), report))
     for baseline in args.baselines:
         name = BASELINES[baseline][0]
         try:
-            report = baseline_report(baseline, target.name, args.config, args.sections)
+            report = baseline_report(baseline, target.name, args.config, args.sections,
+                                     args.metrics)
         except ProfileUnavailable as error:
             report = f"cannot profile: {error}"
         reports.append((name, report))
