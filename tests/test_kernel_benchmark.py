@@ -159,6 +159,7 @@ def test_profile_vs_fa4_explains_itself() -> None:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
     assert "FlashAttention-3 and -4" in out.stdout and "--baselines" in out.stdout
+    assert "--metrics" in out.stdout  # raw ncu metrics, for ours and the baselines alike
 
 
 @pytest.mark.skipif(_has_cuda(), reason="checks the message on machines without a GPU")
