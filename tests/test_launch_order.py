@@ -45,7 +45,7 @@ def test_every_turn_launches_each_subject_once() -> None:
 
 def test_no_subject_always_follows_the_same_one() -> None:
     """FA4 was always launched right after FlashAttention-2, whose low power left the H200's
-    clock high, and timed 4-7% faster for it than in any other place (RESULTS.md, 2026-11-26,
+    clock high, and timed 4-12% faster for it than in ours' place (RESULTS.md, 2026-11-26,
     ninth session). Each subject now follows each of the others about equally often."""
     order = launch_order(400, seed=2)
     for name in NAMES:
