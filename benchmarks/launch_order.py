@@ -98,16 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("needs a CUDA GPU", file=sys.stderr)
         return 2
-    from sustained_clock import baseline_runner, our_runner
+    from sustained_clock import baseline_runners, our_runner
 
     run, kernel = our_runner(args.kernel, args.target, args.config)
     runs: dict[str, Callable[[], object]] = {OURS: run}
-    for name in args.baselines:
-        runner = baseline_runner(name, args.target, args.config)
-        if isinstance(runner, str):
-            print(f"{name}: left out: {runner}")
-        else:
-            runs[name] = runner
+    runs |= baseline_runners(args.baselines, args.target, args.config)
     medians = time_orders(runs, args.cycles, args.seed)
     kernel.close()
     baselines = [n for n in runs if n != OURS]

@@ -141,6 +141,19 @@ def baseline_runner(name: str, target_name: str, config_name: str) -> Callable[[
     return run
 
 
+def baseline_runners(names: list[str], target_name: str, config_name: str
+                     ) -> dict[str, Callable[[], object]]:
+    """baseline_runner of each of ``names`` that can run here; each other one named, and why."""
+    runners: dict[str, Callable[[], object]] = {}
+    for name in names:
+        runner = baseline_runner(name, target_name, config_name)
+        if isinstance(runner, str):
+            print(f"{name}: not run: {runner}")
+        else:
+            runners[name] = runner
+    return runners
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,12 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         run, kernel = our_runner(text, args.target, args.config)
         runners[text] = run
         keep.append(kernel)
-    for name in args.baselines:
-        runner = baseline_runner(name, args.target, args.config)
-        if isinstance(runner, str):
-            print(f"{name}: not run: {runner}")
-        else:
-            runners[name] = runner
+    runners |= baseline_runners(args.baselines, args.target, args.config)
     nvml = Nvml()
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
     names = list(runners)

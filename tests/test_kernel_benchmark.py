@@ -269,3 +269,28 @@ def test_per_round_ratios_cancel_a_drift_that_the_ratio_of_medians_does_not(
     report["mha"]["b.cu"]["spread_pct"] = report["mha"]["a.cu"]["spread_pct"] = 0.5
     print_rounds(report)
     assert "drifted" not in capsys.readouterr().out
+
+
+def test_profile_vs_fa4_asks_ncu_for_the_metrics_on_ours_and_the_baselines_alike(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    import profile_vs_fa4
+
+    from avo_tui.evaluation.diagnostics import profile
+    from avo_tui.evaluation.problems import attention_torch
+
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def recorded(child: list[str], kernel: str, label: str, *, sections: object = (),
+                 metrics: tuple[str, ...] = ()) -> str:
+        asked.append((kernel, tuple(metrics)))
+        return f"profiled {kernel}"
+
+    monkeypatch.setattr(profile, "profile_child", recorded)  # no ncu here: what it is asked
+    monkeypatch.setattr(attention_torch, "baseline_missing", lambda name: None)
+    metrics = ["lts__t_sectors_op_read.sum", "sm__inst_executed.sum"]
+    assert profile_vs_fa4.main(["seed", "--target", "gqa", "--metrics", *metrics]) == 0
+    assert [kernel for kernel, _ in asked] == ["avo_attention_fwd", "device_kernel", "(?i)flash"]
+    assert all(got == tuple(metrics) for _, got in asked)
+    assert "=== FlashAttention-4\nprofiled (?i)flash" in capsys.readouterr().out
