@@ -32,10 +32,13 @@ def test_seed_passes_with_every_figure_in_the_json(capsys: pytest.CaptureFixture
     assert doc["geomean"] > 0 and doc["ratio"] > 0
     timed = [c for c in doc["configs"] if not c["edge"]]
     edges = [c for c in doc["configs"] if c["edge"]]
-    # the fixed edge shapes, then lengths drawn for this evaluation: a residue of 128 from
-    # each of 8 strata, causal and not, each with a spread case; two short ones and one more
-    # with any case, every input case among them
-    assert len(timed) == 4 and len(edges) == 5 + 16 + 3
+    # every timed shape under every hostile case; the fixed edge shapes, then lengths drawn
+    # for this evaluation: a residue of 128 from each of 8 strata, causal and not, each with a
+    # spread case; two short ones and one more with any case, every input case among them
+    assert len(timed) == 4 and len(edges) == 4 * 3 + 5 + 16 + 3
+    assert {(c["name"], c["case"]) for c in edges[:12]} == {
+        (t["name"], case) for t in timed for case in ("large", "dominant", "flat")}
+    edges = edges[12:]
     assert {c["case"] for c in edges} == {"normal", "large", "dominant", "flat"}
     strata = edges[5:21]
     assert {(c["config"]["seq_len"] % 128 // 16, c["config"]["causal"]) for c in strata} == {

@@ -94,7 +94,7 @@ def print_result(result: EvalResult, console: Console) -> None:
     for c in result.configs:
         ok = {True: "pass", False: "[red]FAIL[/]", None: "-"}[c.passed]
         table.add_row(
-            c.name + (" (edge)" if c.edge else ""),
+            c.label,
             "-" if c.edge else figure(c.throughput if c.timing else None),
             figure(c.baseline),
             times(c.ratio),

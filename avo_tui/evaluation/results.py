@@ -98,6 +98,14 @@ class OutputErrors:
     row_error_ratio: float | None
 
 
+def config_label(name: str, edge: bool, case: str = "normal") -> str:
+    """A configuration as a result's tables name it: a timed one by its name; one checked
+    only, with the hostile input case it was checked under ("(edge)" where it is none)."""
+    if not edge:
+        return name
+    return f"{name} ({case})" if case != "normal" else f"{name} (edge)"
+
+
 @dataclass
 class ConfigResult:
     config: Config
@@ -129,6 +137,10 @@ class ConfigResult:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def label(self) -> str:
+        return config_label(self.name, self.edge, self.case)
 
     def add_baseline(self, name: str, timing: Timing, throughput: float) -> None:
         """Baseline ``name``'s timing, and its throughput from it (TargetSpec.throughput)."""

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Protocol
 
 from rich.markup import escape
 
+from ..evaluation.results import config_label
 from ..store import (
     NOT_FAILURES,
     Attempt,
@@ -172,8 +173,9 @@ def log_summary(text: str) -> list[str]:
         check = {True: "pass", False: "FAIL", None: "not checked"}.get(c.get("passed"), "?")
         figure = c.get("throughput")
         timed = f"{figure:.4g} {unit}" if isinstance(figure, int | float) and figure else "-"
-        edge = " (edge)" if c.get("edge") else ""
-        lines.append(f"  {c.get('name', '?')}{edge}: {timed}, {check}")
+        label = config_label(str(c.get("name", "?")), bool(c.get("edge")),
+                             str(c.get("case") or "normal"))
+        lines.append(f"  {label}: {timed}, {check}")
     lines += [f"flag: {flag}" for flag in doc.get("flags") or []]
     lines += [f"note: {note}" for note in doc.get("notes") or []]
     return lines

@@ -35,13 +35,18 @@ class Checks(Stage):
     """The stages that check the candidate's outputs and its timed launches."""
 
     def check_all(self, kernel: Kernel) -> None:
-        """Check every configuration, edge shape and drawn case, remembering each timed
-        configuration's first launch time."""
+        """Check every configuration (on drawn inputs and under every hostile case), edge
+        shape and drawn case, remembering each timed configuration's first launch time."""
         target = self.target
         declared = target.tolerance.note()
         if declared:
             self.result.notes.append(declared)
-        todo = [(c, False, "normal") for c in target.grid(self.request.quick)]
+        grid = target.grid(self.request.quick)
+        todo = [(c, False, "normal") for c in grid]
+        # Every timed shape under every hostile case too: a kernel wrong only at the timed
+        # width (a path taken there alone) is never seen at the drawn and edge shapes.
+        hostile = [case for case in target.problem.input_cases if case != "normal"]
+        todo += [(c, True, case) for c in grid for case in hostile]
         todo += [(c, True, "normal") for c in target.edge_configs]
         todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
         self.phase = CHECKING

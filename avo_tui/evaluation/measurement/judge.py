@@ -66,6 +66,23 @@ def row_errors(output: torch.Tensor, expected: torch.Tensor, honest: torch.Tenso
     )
 
 
+def column_errors(output: torch.Tensor, expected: torch.Tensor, honest: torch.Tensor
+                  ) -> RowErrors | None:
+    """The same norms per column (the output's last dimension, over all its rows), or None
+    for an output with one column or one row. An output that packs values of different
+    scales side by side (probabilities and a log-sum-exp column) is otherwise held to the
+    bound its largest columns set: a 1% error in the probabilities passed."""
+    width = expected.shape[-1] if expected.dim() > 1 else 1
+    if width < 2 or expected.numel() == width:
+        return None
+    exact = expected.reshape(-1, width)
+    return RowErrors(
+        torch.linalg.vector_norm(output.reshape(-1, width).to(exact.dtype) - exact, dim=0),
+        torch.linalg.vector_norm(honest.reshape(-1, width).to(exact.dtype) - exact, dim=0),
+        torch.linalg.vector_norm(exact, dim=0),
+    )
+
+
 # A tolerance for every output, or one that holds for each (TargetSpec.tolerance_for is the
 # first kind: an output of another dtype, or one that declares its own, is held to its own).
 Tolerances = Tolerance | Callable[[str | None], Tolerance]
@@ -137,6 +154,7 @@ def _judge_whole(output: Judged, inputs: InputSet, out: torch.Tensor, entry: Con
     bounds = _bounds(output, honest, float(expected.abs().max()))
     entry.tolerance, entry.honest_rel_l2 = bounds, honest.rel_l2
     rows = row_errors(out, expected, honest_out)
+    columns = column_errors(out, expected, honest_out)
     for reference in (expected, honest_out):
         reference.zero_()  # no reference stays readable in the device's memory
     if not errors.finite:
@@ -149,6 +167,8 @@ def _judge_whole(output: Judged, inputs: InputSet, out: torch.Tensor, entry: Con
         )
     shape = tuple(out.shape[:-1]) if out.dim() > 1 else tuple(out.shape)
     _judge_rows(output, rows, lambda index: unravel(index, shape), entry, "incorrect", when)
+    if columns is not None:
+        _judge_columns(output, columns, entry, when)
     _judge(output, errors, honest, bounds, entry, "incorrect", when)
 
 
@@ -285,6 +305,32 @@ def _judge(
             f"max abs error {errors.max_abs:.3g} (tolerance {abs_tol:.3g}: {abs_rule}){when}",
             entry.config.name,
         )
+
+
+def _judge_columns(output: Judged, columns: RowErrors, entry: ConfigResult, when: str) -> None:
+    """Every column within the tolerance on its own, as every row is (_judge_rows)."""
+    tolerance = output.tolerance
+    bound = tolerance.row_bounds(columns.honest, columns.norm)
+    outside = columns.error > bound
+    count = int(outside.sum())
+    if not count:
+        return
+    ratio = torch.where(
+        bound > 0, columns.error / bound, torch.where(outside, math.inf, 0.0).to(bound.dtype)
+    )
+    worst = int(ratio.argmax())
+    norm = float(columns.norm[worst]) or 1.0
+    rule = _rule(tolerance, float(bound[worst]) / norm, float(columns.honest[worst]) / norm,
+                 "the floor for a column")
+    entry.passed = False
+    name = output.name or output_param(entry.config.problem).name
+    raise Rejected(
+        "incorrect",
+        f"column {worst} of {name} (the last dimension, over every row): relative error "
+        f"{float(columns.error[worst]) / norm:.3g} (tolerance {float(bound[worst]) / norm:.3g}: "
+        f"{rule}); {count} of {ratio.numel()} columns outside their tolerance{when}",
+        entry.config.name,
+    )
 
 
 def _judge_rows(

@@ -79,7 +79,7 @@ def _config_rows(result: EvalResult, attempt: Attempt) -> list[str]:
         strongest = bars.get(c.name)
         base = f"{strongest.name} {strongest.value:.4g}" if strongest else "-"
         ratio = f"{c.throughput / strongest.value:.3f}" if strongest and c.throughput else "-"
-        name = c.name + (" (edge)" if c.edge else "")
+        name = c.label
         lines.append(f"{name:<34} {check:<6} {err:>9} {speed:>10} {base:>20} {ratio:>6}")
     if passing:
         worst = max((c.row_error_ratio for c in passing if c.row_error_ratio is not None),
