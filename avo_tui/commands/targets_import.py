@@ -50,6 +50,8 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
         print("  inputs: " + ", ".join(f"{name} ({dtype}, {rule}: the least and the most of 8 "
                                        "draws of get_inputs(); widen it by hand)"
                                        for name, dtype, rule in imported.integer_inputs))
+    for name, about in imported.cases:
+        print(f"  hostile case {name}: {about}")
     for note in imported.notes:
         print(f"  --  {note}")
     print(f"next: avo targets check {imported.target}")

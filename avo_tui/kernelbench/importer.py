@@ -19,12 +19,13 @@ from .configs import Configs, choose_configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
 from .graph import Graph, Unsupported, is_index, trace
+from .hostile import hostile_cases
 from .integer_inputs import IntegerInputs, integer_inputs
 from .kernel_text import Kernel
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem, Sizes
 from .shapes import Shapes, fit_shapes
-from .target_writer import TargetFile, Tensor, render
+from .target_writer import Case, TargetFile, Tensor, render
 from .value_rules import value_rules
 from .work import Work, work_of
 
@@ -47,6 +48,7 @@ class Imported:
     notes: list[str] = field(default_factory=list)
     outputs: tuple[tuple[str, str], ...] = (("out", "float32"),)
     integer_inputs: tuple[tuple[str, str, str], ...] = ()
+    cases: tuple[tuple[str, str], ...] = ()  # each hostile case's name, and what it targets
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
@@ -95,15 +97,18 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         seed_path.write_text(write(kernel, plan, about))
         seed, pattern, no_seed = seed_path, plan.kind, ""
     rules = value_rules(problem, small, shapes.problem_sizes(configs.timed), integers.ranges)
+    hostile = hostile_cases(problem, small, names.leaves_by_name,
+                            {names.inputs[i]: r for i, r in integers.ranges.items()})
     text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
                                names, entry, seed, pattern, no_seed, rules, exactness,
-                               integers))
+                               integers, hostile.cases))
     target_path.write_text(text)
     return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
-                    configs.notes + exactness,
+                    configs.notes + exactness + hostile.notes,
                     tuple(zip(names.outputs, names.output_dtypes, strict=True)),
                     tuple((names.inputs[i], names.input_dtypes[i], str(rules[0][i]))
-                          for i in integers.ranges))
+                          for i in integers.ranges),
+                    tuple((case.name, case.doc) for case in hostile.cases))
 
 
 def _exactness(graph: Graph | None, names: _Names) -> list[str]:
@@ -158,13 +163,18 @@ class _Names:
         self.leaves = {("input", n): t for n, t in zip(problem.input_names, self.inputs,
                                                        strict=True)}
         self.leaves.update({("weight", n): t for t, n in self.weights.items()})
+        # each kernel input's name -> the forward's argument (its position) or model weight
+        self.leaves_by_name: dict[str, tuple[str, str]] = {
+            t: ("input", str(i)) for i, t in enumerate(self.inputs)}
+        self.leaves_by_name.update({t: ("weight", n) for t, n in self.weights.items()})
 
 
 def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchProblem,
                  shapes: Shapes, work: Work, configs: Configs, names: _Names, entry: str,
                  seed: Path | None, pattern: str | None, no_seed: str,
                  rules: tuple[tuple[str | None, ...], dict[str, str | None]],
-                 exactness: list[str], integers: IntegerInputs) -> TargetFile:
+                 exactness: list[str], integers: IntegerInputs,
+                 cases: list[Case]) -> TargetFile:
     input_rules, weight_rules = rules
     tensors = [Tensor(n, names.shapes[n], f"input {src}", r,
                       dtype=None if dtype == "float32" else dtype,
@@ -191,7 +201,7 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
         kind=kind, dtype="float32", entry=entry, dims=tuple(shapes.dims), globals_=origins,
         tensors=tuple(tensors), inputs=names.inputs, weights=names.weights,
         configs=(configs.timed,), edges=tuple(configs.edges), draw=configs.draw, work=work,
-        seed=None if seed is None else seed.name)
+        seed=None if seed is None else seed.name, cases=tuple(cases))
 
 
 def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: Work,

@@ -35,6 +35,17 @@ class Tensor:
 
 
 @dataclass(frozen=True)
+class Case:
+    """A hostile input case as the file writes it (hostile.py finds them): its name, what it
+    targets (the function's docstring) and its body, lines of Python on ``inputs`` (the
+    drawn tensors by name, changed in place) and ``generator``."""
+
+    name: str
+    doc: str
+    body: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TargetFile:
     problem: str  # the problem file, relative to the target file
     name: str
@@ -53,6 +64,7 @@ class TargetFile:
     draw: dict[str, tuple[int, int]]
     work: Work
     seed: str | None
+    cases: tuple[Case, ...] = ()
 
 
 WIDTH = 92
@@ -64,7 +76,7 @@ CPU_SEED_JUMP = 6.0
 
 def render(target: TargetFile) -> str:
     parts = [_imports(target), _model_part(target), _shapes(target), _work(target),
-             _draw(target), _target(target)]
+             _draw(target), _cases(target), _target(target)]
     code = "\n\n\n".join(part.strip("\n") for part in parts if part.strip())
     return f"{_docstring(target)}\n\n{code}\n"
 
@@ -309,6 +321,17 @@ def draw(rng: Any) -> list[dict[str, int]]:
 '''
 
 
+def _cases(target: TargetFile) -> str:
+    functions = []
+    for case in target.cases:
+        doc = textwrap.fill(case.doc, WIDTH - 4, initial_indent="    \"\"\"",
+                            subsequent_indent="    ", break_on_hyphens=False)
+        body = "\n".join(f"    {line}" if line else "" for line in case.body)
+        functions.append(f"def {case.name}(inputs: dict[str, Any], generator: Any) -> None:\n"
+                         f"{doc}\"\"\"\n{body}\n")
+    return "\n\n".join(functions)
+
+
 def _configs(configs: tuple[dict[str, int], ...], dims: tuple[str, ...]) -> str:
     if not configs:
         return "()"
@@ -334,6 +357,9 @@ def _target(target: TargetFile) -> str:
     work = "flops" if target.work.kind == "flops" else "bytes"
     seed = "None" if target.seed is None else repr(target.seed)
     draw = "    draw=draw,\n" if target.draw else ""
+    if target.cases:
+        names = "".join(f"        {c.name!r}: {c.name},\n" for c in target.cases)
+        draw += f"    cases={{\n{names}    }},\n"
     jump = (f"    max_plausible_jump={CPU_SEED_JUMP},  # its THREADS knob: up to 4x of honest "
             "work\n" if target.kind == "cpu" and target.seed is not None else "")
     return f'''

@@ -1,0 +1,449 @@
+"""The hostile input cases an imported target is checked under, found by running the forward.
+
+The forward is run for real, on the CPU, at small sizes, under a dispatch mode that records
+the operations whose plain kernels break on inputs a friendly draw never makes:
+
+- a softmax, log-softmax, log-sum-exp or attention: its logits past float32 exp's range
+  (about 88), by a common offset (``offset_logits``) and by their spread (``large_logits``): a
+  kernel that does not subtract the row's maximum overflows;
+- an argmax, argmin, or max or min with indices: exact ties (``ties``), where torch returns
+  the first index;
+- a LayerNorm, GroupNorm, BatchNorm on batch statistics, a variance or a standard deviation:
+  rows with a large mean against a small spread (``large_mean``), where statistics taken in one
+  float32 pass lose every digit;
+- an integer input: the least and the most value of its range (``extremes``).
+
+Each case is a change to the kernel's inputs (one of the forward's arguments, or one of the
+model's weights), tried on each input in turn at a few strengths. One is kept when it makes
+the operation's own input hostile, measured there (every row's maximum at 100 or more; ties
+in most rows; a mean 50 times the spread), while the float64 reference stays finite and the
+float32 forward (the honest computation) stays within HONEST_LIMIT of it: a case the honest
+computation fails would refuse the target, and one it barely survives would widen the
+tolerance it sets. What cannot be made hostile through the inputs (the logits of a product of
+two computed tensors that an offset on either leaves bounded) gets no case, and the import
+says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from .problem_module import KernelBenchProblem, Sizes
+from .target_writer import Case
+
+# How far the honest (float32) forward may be from the float64 one under a case: a relative L2
+# error over each float output (an integer output must be equal). The tolerance is a multiple
+# of that error; past this, a case would loosen the check it is there to sharpen.
+HONEST_LIMIT = 2e-4
+EXP_OVERFLOW = 100.0  # a logit float32 exp() overflows on (at about 88.7) if nothing subtracts it
+TIES_SHARE = 0.5  # of the rows, where the extreme value must be taken at least twice
+MEAN_OVER_SPREAD = 50.0  # |mean| / standard deviation of a normalised group, at the least
+SECONDS = 20.0  # the probes' budget, all cases together; what it leaves untried gets no case
+
+# The strengths tried, in order (the first that is hostile and honest is kept): the weakest
+# spread that overflows (a larger one costs the honest computation digits), the strongest mean.
+OFFSETS = (150.0, 300.0, 1000.0)
+SCALES = (10.0, 30.0, 100.0, 300.0, 1000.0)
+MEANS = (1000.0, 300.0, 100.0)  # in standard deviations of the input offset
+TIE_LEVELS = 2  # ties are drawn as whole numbers in [-TIE_LEVELS, TIE_LEVELS]
+
+
+@dataclass
+class Found:
+    """The cases found, and a line for each family of operations met that got none."""
+
+    cases: list[Case] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One recorded operation: its family, its name, and its input laid out as groups (one per
+    row a kernel reduces: [groups, elements])."""
+
+    family: str
+    op: str
+    groups: torch.Tensor
+    minimum: bool = False  # an argmin or a min: the extreme is the least value
+
+
+Leaf = tuple[str, str]  # ("input", forward argument index as text) or ("weight", model name)
+
+
+def hostile_cases(problem: KernelBenchProblem, sizes: Sizes, leaves: Mapping[str, Leaf],
+                  integer_ranges: Mapping[str, tuple[int, int]],
+                  progress: Callable[[str], None] | None = None) -> Found:
+    """The hostile cases of the problem at ``sizes`` (small ones): ``leaves`` maps each kernel
+    input's name to what it is in the problem; ``integer_ranges`` each integer input's
+    [low, high) by name."""
+    found = Found()
+    probe = _Probe(problem, sizes, leaves)
+    seen = probe.record(probe.base)
+    families = {s.family for s in seen}
+    deadline = time.monotonic() + SECONDS
+    for family, search in (("exp", _exp_cases), ("ties", _tie_cases),
+                           ("mean", _mean_cases)):
+        if family not in families:
+            continue
+        if progress:
+            progress(f"probing hostile inputs for {_ABOUT[family]}")
+        ops = [s.op for s in seen if s.family == family]
+        cases = search(probe, ops, probe.upstream(seen, family, ops), deadline)
+        found.cases += cases
+        if not cases:
+            found.notes.append(f"no hostile case for {_ABOUT[family]}: no change to one input "
+                               "made it hostile while the float32 forward stayed within "
+                               f"{HONEST_LIMIT:g} of float64; add one by hand (docs/targets.md)")
+    extremes = _extremes(probe, integer_ranges)
+    if extremes is not None:
+        found.cases.append(extremes)
+    return found
+
+
+_ABOUT = {"exp": "the exponentials (softmax, log-sum-exp)", "ties": "the argmax/argmin",
+          "mean": "the normalisation's statistics"}
+
+
+class _Probe:
+    """The problem built for real at ``sizes``: its inputs as float32 leaves (the kernel's
+    inputs, by name), and the forward run on any values of them, in float64 (the reference)
+    or float32 (the honest computation)."""
+
+    def __init__(self, problem: KernelBenchProblem, sizes: Sizes,
+                 leaves: Mapping[str, Leaf]) -> None:
+        module = problem.module
+        with problem.sizes_set(sizes):
+            torch.manual_seed(0)
+            model = module.Model(*getattr(module, "get_init_inputs", list)())
+            args = module.get_inputs()
+        self.leaves = dict(leaves)
+        named = dict(model.named_parameters())
+        named.update(model.named_buffers())
+        base: dict[str, torch.Tensor] = {}
+        for name, (kind, which) in leaves.items():
+            tensor = args[int(which)] if kind == "input" else named[which]
+            tensor = tensor.detach()
+            base[name] = tensor.float() if tensor.is_floating_point() else tensor.clone()
+        self.base = base
+        self.models = {torch.float64: copy.deepcopy(model).double(),
+                       torch.float32: copy.deepcopy(model).float()}
+
+    @property
+    def floats(self) -> list[str]:
+        """The floating inputs, the forward's arguments first."""
+        return [n for n, t in self.base.items() if t.is_floating_point()]
+
+    def upstream(self, seen: list[Seen], family: str, ops: Sequence[str]) -> list[str]:
+        """The floating inputs the recorded operations of ``family`` read through: a
+        change to one of them changes what those operations see. Only these are tried."""
+        before = [s.groups for s in _ops(seen, family, ops)]
+        found = []
+        for name in self.floats:
+            values = dict(self.base)
+            values[name] = values[name] + 0.5
+            try:
+                after = [s.groups for s in _ops(self.record(values), family, ops)]
+            except Exception:  # the problem refuses the change
+                continue
+            if len(after) != len(before) or any(
+                    a.shape != b.shape or not torch.equal(a, b)
+                    for a, b in zip(after, before, strict=True)):
+                found.append(name)
+        return found
+
+    def forward(self, values: Mapping[str, torch.Tensor], dtype: torch.dtype
+                ) -> list[torch.Tensor]:
+        """The forward's outputs on ``values`` (float32 leaves) computed in ``dtype``."""
+        cast = {n: (t.to(dtype) if t.is_floating_point() else t).clone()
+                for n, t in values.items()}
+        args = [cast[n] for n, (kind, _) in sorted(
+            ((n, leaf) for n, leaf in self.leaves.items() if leaf[0] == "input"),
+            key=lambda item: int(item[1][1]))]
+        weights = {self.leaves[n][1]: t for n, t in cast.items() if self.leaves[n][0] == "weight"}
+        with torch.no_grad():
+            out = torch.func.functional_call(self.models[dtype], weights, tuple(args))
+        return list(out) if isinstance(out, tuple | list) else [out]
+
+    def record(self, values: Mapping[str, torch.Tensor]) -> list[Seen]:
+        recorder = _Recorder()
+        with recorder:
+            self.forward(values, torch.float64)
+        return recorder.seen
+
+    def honest(self, values: Mapping[str, torch.Tensor]) -> bool:
+        """Whether the float64 forward on ``values`` is finite and the float32 one within
+        HONEST_LIMIT of it (an integer output equal)."""
+        try:
+            exact = self.forward(values, torch.float64)
+            honest = self.forward(values, torch.float32)
+        except Exception:  # a change the problem cannot take (an index out of range)
+            return False
+        for e, h in zip(exact, honest, strict=True):
+            if not e.is_floating_point():
+                if not torch.equal(e, h):
+                    return False
+                continue
+            if not bool(torch.isfinite(e).all()) or not bool(torch.isfinite(h).all()):
+                return False
+            norm = float(torch.linalg.vector_norm(e))
+            error = float(torch.linalg.vector_norm(h.double() - e))
+            if error > HONEST_LIMIT * norm:
+                return False
+        return True
+
+
+class _Recorder(TorchDispatchMode):
+    """Records the operations of the families above, with their inputs as groups."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.seen: list[Seen] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Sequence[Any] = (),
+                           kwargs: Mapping[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        try:
+            seen = _seen(func.overloadpacket.__name__, str(func), list(args), dict(kwargs))
+        except (IndexError, RuntimeError, TypeError, ValueError):
+            seen = None
+        if seen is not None:
+            self.seen.append(seen)
+        return out
+
+
+def _seen(name: str, full: str, args: list[Any], kwargs: dict[str, Any]) -> Seen | None:
+    x = args[0] if args else None
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.numel() == 0:
+        return None
+    x = x.detach()
+    if name in ("_softmax", "_log_softmax", "_safe_softmax"):
+        return Seen("exp", full, _along(x, [int(args[1])]))
+    if name == "logsumexp":
+        return Seen("exp", full, _along(x, list(args[1])))
+    if name.startswith("_scaled_dot_product") and len(args) >= 2:
+        q, k = x, args[1].detach()
+        scale = kwargs.get("scale") or 1 / math.sqrt(q.shape[-1])
+        if q.shape[-3:-2] != k.shape[-3:-2]:  # grouped heads: each query head its key head
+            k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
+        return Seen("exp", full, _along(q @ k.transpose(-1, -2) * scale, [-1]))
+    if name in ("argmax", "argmin"):
+        dim = args[1] if len(args) > 1 else kwargs.get("dim")
+        groups = x.reshape(1, -1) if dim is None else _along(x, [int(dim)])
+        return Seen("ties", full, groups, minimum=name == "argmin")
+    if name in ("max", "min") and full.endswith(".dim"):
+        return Seen("ties", full, _along(x, [int(args[1])]), minimum=name == "min")
+    if name == "native_layer_norm":
+        return Seen("mean", full, _along(x, list(range(x.dim() - len(args[1]), x.dim()))))
+    if name == "native_group_norm":
+        return Seen("mean", full, x.reshape(int(args[3]) * int(args[6]), -1))
+    if name in ("native_batch_norm", "_native_batch_norm_legit", "_batch_norm_with_update"):
+        training = name == "_batch_norm_with_update" or bool(args[5])
+        if not training:  # running statistics: nothing is reduced
+            return None
+        return Seen("mean", full, _along(x, [d for d in range(x.dim()) if d != 1]))
+    if name in ("var", "std", "var_mean", "std_mean"):
+        dims = args[1] if len(args) > 1 else kwargs.get("dim")
+        groups = x.reshape(1, -1) if dims is None else _along(
+            x, [int(dims)] if isinstance(dims, int) else list(dims))
+        return Seen("mean", full, groups)
+    return None
+
+
+def _along(x: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
+    """``x`` as [groups, elements], the elements of each group along ``dims``."""
+    dims = sorted({d % x.dim() for d in dims}) if x.dim() else []
+    rest = [d for d in range(x.dim()) if d not in dims]
+    moved = x.permute(*rest, *dims) if x.dim() else x.reshape(1)
+    size = math.prod(x.shape[d] for d in dims) if dims else 1
+    return moved.reshape(-1, size)
+
+
+def _ops(seen: list[Seen], family: str, ops: Sequence[str]) -> list[Seen]:
+    return [s for s in seen if s.family == family and s.op in ops]
+
+
+def _exp_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadline: float
+               ) -> list[Case]:
+    def overflow_every_row(seen: list[Seen]) -> bool:
+        return any(bool((_finite_max(s.groups) >= EXP_OVERFLOW).all()) for s in seen)
+
+    def overflow_most_rows(seen: list[Seen]) -> bool:
+        return any(float((_finite_max(s.groups) >= EXP_OVERFLOW).double().mean()) >= 0.5
+                   for s in seen)
+
+    cases = []
+    offset = _search(probe, ops, "exp", deadline, overflow_every_row,
+                     [(n, "add", c) for c in OFFSETS for n in leaves])
+    if offset is not None:
+        name, _, amount = offset
+        cases.append(Case("offset_logits", _doc(ops, f"{name} + {amount:g}: every row's "
+                          "logits past float32 exp's range (about 88), all shifted alike: a "
+                          "kernel that does not subtract the row's maximum overflows"),
+                          (f'inputs["{name}"].add_({amount!r})',)))
+    scaled = _search(probe, ops, "exp", deadline, overflow_most_rows,
+                     [(n, "mul", k) for k in SCALES for n in leaves])
+    if scaled is not None:
+        name, _, amount = scaled
+        cases.append(Case("large_logits", _doc(ops, f"{name} times {amount:g}: logits spread "
+                          "over hundreds, most rows' largest past float32 exp's range: a "
+                          "kernel must subtract the row's maximum, and most terms underflow"),
+                          (f'inputs["{name}"].mul_({amount!r})',)))
+    return cases
+
+
+def _finite_max(groups: torch.Tensor) -> torch.Tensor:
+    """Each group's largest finite value (a masked logit is -inf)."""
+    return groups.masked_fill(~torch.isfinite(groups), -math.inf).amax(dim=1)
+
+
+def _tie_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadline: float
+               ) -> list[Case]:
+    def tied(seen: list[Seen]) -> bool:
+        return any(_tied_share(s) >= TIES_SHARE for s in seen)
+
+    tries: list[tuple[str, str, float]] = [(n, "ties", 0.0) for n in leaves]
+    tries += [("*", "ties", 0.0)] if len(leaves) > 1 else []
+    chosen = _search(probe, ops, "ties", deadline, tied, tries, leaves)
+    if chosen is None:
+        return []
+    names = list(leaves) if chosen[0] == "*" else [chosen[0]]
+    body = ("import torch", "",
+            f"for name in {tuple(names)!r}:",
+            "    tensor = inputs[name]",
+            f"    drawn = torch.randint(-{TIE_LEVELS}, {TIE_LEVELS + 1}, tensor.shape, "
+            "generator=generator,",
+            "                          device=generator.device)",
+            "    tensor.copy_(drawn.to(tensor.dtype))")
+    return [Case("ties", _doc(ops, f"{', '.join(names)} drawn as whole numbers in "
+                 f"[-{TIE_LEVELS}, {TIE_LEVELS}]: the extreme value is taken at several "
+                 "places in most rows, and torch returns the first of them"), body)]
+
+
+def _tied_share(seen: Seen) -> float:
+    groups = seen.groups
+    extreme = groups.amin(dim=1, keepdim=True) if seen.minimum else groups.amax(
+        dim=1, keepdim=True)
+    return float(((groups == extreme).sum(dim=1) >= 2).double().mean())
+
+
+def _mean_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadline: float
+                ) -> list[Case]:
+    def offset_rows(seen: list[Seen]) -> bool:
+        return any(_mean_over_spread(s.groups) >= MEAN_OVER_SPREAD for s in seen)
+
+    tries = []
+    for size in MEANS:
+        for name in leaves:
+            spread = float(probe.base[name].double().std()) if probe.base[name].numel() > 1 \
+                else 1.0
+            tries.append((name, "add", float(f"{size * (spread or 1.0):.3g}")))
+    chosen = _search(probe, ops, "mean", deadline, offset_rows, tries)
+    if chosen is None:
+        return []
+    name, _, amount = chosen
+    return [Case("large_mean", _doc(ops, f"{name} + {amount:g}: the normalised rows' mean "
+                 f"{MEAN_OVER_SPREAD:g} or more times their spread: statistics taken in one "
+                 "float32 pass (the mean of squares less the squared mean) lose every digit"),
+                 (f'inputs["{name}"].add_({amount!r})',))]
+
+
+def _mean_over_spread(groups: torch.Tensor) -> float:
+    if groups.shape[1] < 2:
+        return 0.0
+    mean = groups.mean(dim=1).abs()
+    spread = groups.std(dim=1)
+    usable = spread > 0
+    if not bool(usable.any()):
+        return 0.0
+    return float((mean[usable] / spread[usable]).median())
+
+
+def _search(probe: _Probe, ops: Sequence[str], family: str, deadline: float,
+            hostile: Callable[[list[Seen]], bool], tries: Sequence[tuple[str, str, float]],
+            every: Sequence[str] = ()) -> tuple[str, str, float] | None:
+    """The first change in ``tries`` (an input, how, how much) that makes the recorded
+    operations hostile and keeps the forward honest; None where none does in time. The
+    input "*" is every one of ``every`` at once."""
+    for name, how, amount in tries:
+        if time.monotonic() > deadline:
+            return None
+        values = _changed(probe.base, name, how, amount, every)
+        try:
+            seen = _ops(probe.record(values), family, ops)
+        except Exception:  # the problem refuses the change (a log of a negative)
+            continue
+        if seen and hostile(seen) and probe.honest(values):
+            return name, how, amount
+    return None
+
+
+def _changed(base: Mapping[str, torch.Tensor], name: str, how: str, amount: float,
+             every: Sequence[str]) -> dict[str, torch.Tensor]:
+    """``base`` with input ``name`` (every one of ``every`` for "*") changed: ``amount``
+    added or multiplied in, or drawn as whole numbers for ties."""
+    values = dict(base)
+    generator = torch.Generator().manual_seed(0)
+    for target in (every if name == "*" else [name]):
+        tensor = values[target].clone()
+        if how == "add":
+            tensor.add_(amount)
+        elif how == "mul":
+            tensor.mul_(amount)
+        else:
+            tensor.copy_(torch.randint(-TIE_LEVELS, TIE_LEVELS + 1, tensor.shape,
+                                       generator=generator).to(tensor.dtype))
+        values[target] = tensor
+    return values
+
+
+def _extremes(probe: _Probe, ranges: Mapping[str, tuple[int, int]]) -> Case | None:
+    """Every integer input at the least or the most value of its range, where the forward
+    takes both (a sum in a narrow type overflows; an index at the end of a table)."""
+    usable = {n: r for n, r in ranges.items() if r[1] - r[0] > 2 and n in probe.base}
+    if not usable:
+        return None
+    values = dict(probe.base)
+    for name, (low, high) in usable.items():
+        tensor = values[name].clone()
+        tensor[...] = low
+        tensor[..., ::2] = high - 1
+        values[name] = tensor
+    if not probe.honest(values):
+        return None
+    body = ["import torch", ""]
+    for name, (low, high) in usable.items():
+        body += [f'tensor = inputs["{name}"]',
+                 "# one extreme along each row (each element of a vector): sums at their largest",
+                 "rows = tensor.shape[:-1] + (1,) if tensor.dim() > 1 else tensor.shape",
+                 "pick = torch.rand(rows, generator=generator, device=generator.device) < 0.5",
+                 f"tensor.copy_(torch.where(pick, {high - 1}, {low}).expand(tensor.shape))"]
+    names = ", ".join(usable)
+    return Case("extremes", f"{names}: each row all the least or all the most value of its "
+                "range, at random: sums that overflow a narrow type, indices at both ends of "
+                "a table.", tuple(body))
+
+
+# The recorded operations as the forward's author wrote them.
+_WORDS = {"_softmax": "softmax", "_safe_softmax": "softmax", "_log_softmax": "log_softmax",
+          "native_layer_norm": "layer_norm", "native_group_norm": "group_norm",
+          "native_batch_norm": "batch_norm", "_native_batch_norm_legit": "batch_norm",
+          "_batch_norm_with_update": "batch_norm", "max": "max (with indices)",
+          "min": "min (with indices)"}
+
+
+def _doc(ops: Sequence[str], what: str) -> str:
+    words = set()
+    for op in ops:
+        name = op.split(".")[1] if op.startswith("aten.") else op
+        words.add("attention" if name.startswith("_scaled_dot_product") else
+                  _WORDS.get(name, name))
+    return f"For {', '.join(sorted(words))}: {what}."
