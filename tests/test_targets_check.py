@@ -115,7 +115,7 @@ def test_a_baseline_that_disagrees_with_the_reference_is_refused(
                            "rows1-cols1: row 0 of out: relative error "), line
     # the rule that failed, and the input case
     assert line.endswith("(tolerance 0.0002: the floor for a row); 1 of 1 rows outside their "
-                         "tolerance on normal inputs"), line
+                         "tolerance on drawn inputs"), line
 
 
 @pytest.mark.parametrize(("edits", "line"), [

@@ -17,6 +17,7 @@ from ..evaluation import (
     get_target,
 )
 from ..evaluation.targets.file import resolve
+from ..evaluation.targets.problem import case_word
 from ..evaluation.targets.spec import known_names, shipped_file
 from ..operators.hints import declared_knobs
 from . import Subcommands, add_command, targets_import
@@ -88,7 +89,7 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
     device = numerics_device(target)
     agreement = check_numerics(target, device)
     print(f"  ok  numerics on {device}, {', '.join(agreement.configs)} with "
-          f"{', '.join(agreement.cases)} inputs: "
+          f"{', '.join(map(case_word, agreement.cases))} inputs: "
           + ", ".join(f"{what} at {ratio:.2g} of the tolerance"
                       for what, ratio in agreement.worst.items()))
     if agreement.left_for_gpu:

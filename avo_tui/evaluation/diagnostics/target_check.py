@@ -21,7 +21,7 @@ from ..measurement.judge import Rejected, judge_output
 from ..measurement.tensors import make_inputs, output_dtype
 from ..results import ConfigResult, OutputErrors
 from ..targets.api import TargetFileError
-from ..targets.problem import Config, InputSet, OutputSet, output_params
+from ..targets.problem import Config, InputSet, OutputSet, case_inputs, output_params
 from ..targets.spec import TargetSpec, draw_edge_configs
 
 DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
@@ -97,7 +97,7 @@ def check_numerics(spec: TargetSpec, device: str) -> Agreement:
 def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Generator,
                 device: str, agreement: Agreement) -> None:
     numerics = spec.problem.numerics()
-    where = f"{config.name} ({case} inputs)"
+    where = f"{config.name} ({case_inputs(case)})"
     with _user_code(f"input case {case!r}", where):
         inputs = make_inputs(config, generator, device, case)
     outputs = output_params(config.problem)
@@ -155,7 +155,7 @@ def _as_outputs(what: str, out: object, config: Config, case: str) -> OutputSet:
         values = [out.get(p.name) for p in outputs]
     if len(values) != len(outputs):
         raise TargetFileError(f"{what} returned {len(values)} values on {config.name} "
-                              f"({case} inputs), not one for each of the outputs "
+                              f"({case_inputs(case)}), not one for each of the outputs "
                               f"{', '.join(p.name for p in outputs)}")
     named = {}
     for param, value in zip(outputs, values, strict=True):
@@ -163,8 +163,8 @@ def _as_outputs(what: str, out: object, config: Config, case: str) -> OutputSet:
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             about = f" for {param.name}" if len(outputs) > 1 else ""
-            raise TargetFileError(f"{what} returned {got}{about} on {config.name} ({case} "
-                                  f"inputs), not a tensor of {shape}")
+            raise TargetFileError(f"{what} returned {got}{about} on {config.name} "
+                                  f"({case_inputs(case)}), not a tensor of {shape}")
         named[param.name] = value.to(output_dtype(config, param.name))
     return OutputSet(named)
 
@@ -228,5 +228,5 @@ class Margin:
             return None
         which = f" ({self.output})" if self.output else ""
         return (f"the seed passes by a small margin: its error reached {self.ratio:.2f} of the "
-                f"tolerance on {self.config}{which}, {self.case} inputs, over {MARGIN_DRAWS} "
+                f"tolerance on {self.config}{which}, {case_inputs(self.case)}, over {MARGIN_DRAWS} "
                 "draws; another draw may fail it (docs/targets.md, the tolerance's rules)")

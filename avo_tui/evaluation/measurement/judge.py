@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import torch
 
 from ..results import ConfigResult, Failure, OutputErrors
-from ..targets.problem import Config, InputSet, OutputSet, RowSample, output_param, unravel
+from ..targets.problem import (
+    Config,
+    InputSet,
+    OutputSet,
+    RowSample,
+    case_inputs,
+    output_param,
+    unravel,
+)
 from ..targets.spec import Tolerance
 from .tensors import is_integral, output_dtype
 
@@ -122,7 +130,7 @@ def _judge_whole(output: Judged, inputs: InputSet, out: torch.Tensor, entry: Con
     config = entry.config
     expected, honest_out = config.problem.numerics().references(config, inputs, output.dtype,
                                                                  output=output.name)
-    when = f" on {entry.case} inputs"
+    when = f" on {case_inputs(entry.case)}"
     if is_integral(out.dtype):
         honest_out.zero_()
         try:
