@@ -239,8 +239,8 @@ def validate(target: Target) -> None:
     for name, case in target.cases.items():
         _identifier("input case", name)
         if name == "normal":
-            raise TargetFileError("'normal' is the harness's own case (the inputs as their rules draw "
-                                  "them)")
+            raise TargetFileError("'normal' is the harness's own case (the inputs as their "
+                                  "rules draw them)")
         _callable(f"case {name!r}", case)
     if target.draw is not None:
         _callable("draw", target.draw)
