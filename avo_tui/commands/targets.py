@@ -23,7 +23,7 @@ from ..operators.hints import declared_knobs
 from . import Subcommands, add_command, targets_import
 
 if TYPE_CHECKING:  # torch comes with it: imported where the numerics run
-    from ..evaluation.diagnostics.target_check import Margin
+    from ..evaluation.measurement.target_check import Margin
 
 LIST_EPILOG = """\
 A target of your own is one Python file beside its seed kernel (docs/targets.md walks through
@@ -82,7 +82,7 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
           f"{len(target.configs)} timed, {len(target.edge_configs)} "
           f"edge, {len(target.quick_configs)} quick configuration(s)")
     # torch from here on: the reference, the honest computation and the baselines run here
-    from ..evaluation.diagnostics.target_check import check_draws, check_numerics, numerics_device
+    from ..evaluation.measurement.target_check import check_draws, check_numerics, numerics_device
 
     print(f"  ok  draws: {check_draws(target)} configurations drawn for 3 evaluations, "
           "all valid")
@@ -120,7 +120,7 @@ def _check_seed(target: TargetSpec, device: str
     target on a machine without a GPU): what it scored, its files, and its closest approach
     to the tolerance over MARGIN_DRAWS evaluations (the first one scored, the others checked
     on inputs and shapes drawn afresh); None where it did not run."""
-    from ..evaluation.diagnostics.target_check import MARGIN_DRAWS, Margin
+    from ..evaluation.measurement.target_check import MARGIN_DRAWS, Margin
 
     if target.device == "cuda" and device != "cuda":
         from ..evaluation.toolchains import get_toolchain

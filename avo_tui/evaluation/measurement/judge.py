@@ -22,6 +22,7 @@ from ..targets.problem import (
     unravel,
 )
 from ..targets.spec import Tolerance
+from .finite_reference import not_finite
 from .tensors import is_integral, output_dtype
 
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
@@ -130,6 +131,9 @@ def _judge_whole(output: Judged, inputs: InputSet, out: torch.Tensor, entry: Con
     config = entry.config
     expected, honest_out = config.problem.numerics().references(config, inputs, output.dtype,
                                                                  output=output.name)
+    if not bool(torch.isfinite(expected).all()):  # else every output compares as NaN: a pass
+        expected.zero_()
+        raise not_finite(config, entry.case, expected.device.type, output.name)
     when = f" on {case_inputs(entry.case)}"
     if is_integral(out.dtype):
         honest_out.zero_()
