@@ -11,10 +11,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from .commands import ArgumentParser, HelpFormatter, open_app, sessions
+from .commands import ArgumentParser, HelpFormatter, add_sessions_dir, open_app, sessions
 from .store import StoreError, resolve_sessions_dir
 
 DESCRIPTION = """\
@@ -31,8 +30,9 @@ avo with no command opens the app: on the session written last (attaching to it 
 process runs it), or on a new session (target mha where a CUDA GPU is present, else
 cpu-attention; the agent operator where ANTHROPIC_API_KEY is set, else the tuner).
 
-sessions live in --sessions-dir, else $AVO_SESSIONS_DIR, else sessions/ of the checkout
-(or ~/.local/share/avo-tui/sessions when installed elsewhere).
+sessions live in --sessions-dir (given before the command or after it), else
+$AVO_SESSIONS_DIR, else sessions/ of the checkout (or ~/.local/share/avo-tui/sessions when
+installed elsewhere).
 
 examples:
   avo
@@ -116,13 +116,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
-    parser.add_argument(
-        "--sessions-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder holding the session folders (default: see below)",
-    )
+    add_sessions_dir(parser, None)
     parser.set_defaults(func=open_app)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     words = None if argv is None else _named_command(argv)

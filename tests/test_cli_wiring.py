@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from avo_tui.cli import build_parser
 
 
-def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+def every_parser(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and every parser of its commands, theirs too."""
     yield parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
-                yield from _parsers(sub)
+                yield from every_parser(sub)
 
 
 def test_every_handler_lives_in_commands() -> None:
-    handlers = {parser.prog: parser.get_default("func") for parser in _parsers(build_parser())}
+    handlers = {parser.prog: parser.get_default("func") for parser in every_parser(build_parser())}
     assert {"avo", "avo sessions show", "avo export", "avo run"} <= set(handlers)
     elsewhere = [f"{prog}: {func.__module__}.{func.__qualname__}"
                  for prog, func in handlers.items()

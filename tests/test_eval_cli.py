@@ -103,7 +103,7 @@ def test_a_rejected_kernel_exits_3_with_its_reason(
     assert "rows outside their tolerance" in " ".join(out.split())
     # the rule that set the row's tolerance, and the input case the check drew
     assert "the floor for a row); " in " ".join(out.split())
-    assert "outside their tolerance on normal inputs" in " ".join(out.split())
+    assert "outside their tolerance on drawn inputs" in " ".join(out.split())
     assert main(["eval", str(tmp_path), "--target", "cpu-attention", "--json"]) == 3
     doc = json.loads(capsys.readouterr().out)
     assert doc["correct"] is False and doc["geomean"] == 0

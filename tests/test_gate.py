@@ -306,8 +306,9 @@ def test_the_strike_rule() -> None:
         assert after_reevaluation(result, 0) == RERUN
         assert after_reevaluation(result, 1) == REJECT
         assert after_reevaluation(result, 4) == REJECT
-    assert after_reevaluation(result_failing("toolchain"), 0) == STRIKE  # not back at once
-    assert after_reevaluation(result_failing("toolchain"), 1) == REJECT
+    for kind in ("toolchain", "target"):  # not re-run at once
+        assert after_reevaluation(result_failing(kind), 0) == STRIKE, kind
+        assert after_reevaluation(result_failing(kind), 1) == REJECT, kind
     for strikes in (0, 1, 5):  # the operator stopped it: it says nothing, and costs nothing
         assert after_reevaluation(result_failing("interrupted"), strikes) == FORGET
 

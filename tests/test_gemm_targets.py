@@ -64,7 +64,7 @@ def test_targets_check_passes_the_cpu_target() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("gemm-bias-act-cpu: out = gelu_tanh(a @ w^T + bias)")
-    assert "with normal, unit, huge, zeros inputs" in lines[3]
+    assert "with drawn, unit, huge, zeros inputs" in lines[3]
     assert "baseline torch at " in lines[3]
     assert lines[4].startswith("  ok  seed gemm_bias_act.c: PASS ")
     assert lines[-1] == f"target ok: avo run --target {CPU_TARGET} --session NAME"
@@ -126,7 +126,7 @@ def test_targets_check_passes_the_gpu_target_short_of_a_gpu() -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "ok  numerics on cpu, m1-n4096-k4096, " in out
-    assert "with normal, unit, large_rows, zeros inputs" in out
+    assert "with drawn, unit, large_rows, zeros inputs" in out
     for name in ("cublas", "cublaslt-gelu", "torch-compile"):
         assert f"--  baseline {name} not checked: it runs on a CUDA GPU, and none is visible" in out
     assert "ok  seed gemm_bias_act.cu: compiles (not run: no GPU here)" in out

@@ -71,6 +71,9 @@ class StandIn:
         self.interrupted.append(reason)
         return True
 
+    def check_target(self, ref: str) -> None:
+        pass
+
     def evaluate(self, request: EvalRequest, timeout_s: float | None = None,
                  on_progress: Callable[[str, str], None] | None = None) -> EvalResult:
         with self._lock:

@@ -75,7 +75,7 @@ def test_a_kernel_file_alone_names_its_target_by_its_entry_point() -> None:
 def test_avo_targets_check_passes_the_cpu_target(c_compiler: None, tmp_path: Path) -> None:
     done = avo("targets", "check", "rmsnorm-cpu", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok  numerics on cpu" in done.stdout and "with normal, huge, mixed, zeros" in done.stdout
+    assert "ok  numerics on cpu" in done.stdout and "with drawn, huge, mixed, zeros" in done.stdout
     assert "ok  seed rmsnorm.c: PASS " in done.stdout and " GB/s geomean" in done.stdout
     assert done.stdout.splitlines()[-1] == "target ok: avo run --target rmsnorm-cpu --session NAME"
 

@@ -158,5 +158,5 @@ def test_a_declared_tolerance_judges_and_every_result_says_so(folder: Path,
     result = evaluate(path, off)
     assert result.failure is not None and result.failure.kind == "incorrect", result.failure
     assert result.failure.message.endswith("(tolerance 1e-06: declared by the target); 1024 of "
-                                           "1024 rows outside their tolerance on normal inputs"
+                                           "1024 rows outside their tolerance on drawn inputs"
                                            ), result.failure

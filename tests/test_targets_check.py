@@ -115,7 +115,7 @@ def test_a_baseline_that_disagrees_with_the_reference_is_refused(
                            "rows1-cols1: row 0 of out: relative error "), line
     # the rule that failed, and the input case
     assert line.endswith("(tolerance 0.0002: the floor for a row); 1 of 1 rows outside their "
-                         "tolerance on normal inputs"), line
+                         "tolerance on drawn inputs"), line
 
 
 @pytest.mark.parametrize(("edits", "line"), [
@@ -220,7 +220,7 @@ def test_a_cpu_standing_in_for_a_gpu_leaves_the_largest_edge_shapes_for_the_gpu(
     """`avo targets check mha` without a GPU: attention's float64 reference at 4,097 keys is
     137 GFLOP for every input case and baseline (minutes on a CPU); those edge shapes are
     named as left for a GPU and the others checked. On the GPU every one is checked."""
-    from avo_tui.evaluation.diagnostics.target_check import small_configs
+    from avo_tui.evaluation.measurement.target_check import small_configs
 
     mha = get_target("mha")
     on_cpu, left = small_configs(mha, "cpu")

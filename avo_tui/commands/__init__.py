@@ -6,6 +6,7 @@ import argparse
 import math
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn, TypeAlias
 
 from ..store.names import check_session_name
@@ -54,6 +55,22 @@ def open_app(args: argparse.Namespace) -> int:
     return cmd_default(args)
 
 
+def add_sessions_dir(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--sessions-dir``, the option of ``avo`` itself that every command takes too, before
+    it or after it. A command's parser is given ``default=argparse.SUPPRESS``: its own default
+    would otherwise overwrite a value given before the command (argparse copies every
+    attribute of a subcommand's namespace over the top level's)."""
+    parser.add_argument(
+        "--sessions-dir",
+        type=Path,
+        default=default,
+        metavar="DIR",
+        help="folder holding the session folders, before or after the command (default: "
+        "$AVO_SESSIONS_DIR, else sessions/ of the checkout, else "
+        "~/.local/share/avo-tui/sessions)",
+    )
+
+
 def add_command(
     group: Subcommands, name: str, func: Handler, summary: str, description: str, epilog: str = ""
 ) -> argparse.ArgumentParser:
@@ -65,6 +82,7 @@ def add_command(
         formatter_class=HelpFormatter,
     )
     parser.set_defaults(func=func)
+    add_sessions_dir(parser, argparse.SUPPRESS)
     return parser
 
 

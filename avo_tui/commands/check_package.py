@@ -37,7 +37,7 @@ from ..evaluation.measurement.judge import Rejected, judge_output
 from ..evaluation.measurement.tensors import empty_outputs, make_inputs, poison_all, refill
 from ..evaluation.pipeline import Pipeline, build_kernel
 from ..evaluation.results import ConfigResult, geometric_mean
-from ..evaluation.targets.problem import Config, InputSet
+from ..evaluation.targets.problem import Config, InputSet, case_inputs
 from ..evaluation.targets.spec import TargetSpec, draw_edge_configs
 
 MIN_CALLS = 10
@@ -89,12 +89,13 @@ class Check:
             verdict = self.module.supported(*self.tensors(inputs), **self.options(config))
             entry = ConfigResult(config, case=case)
             if not verdict:
-                self.fail(f"{config.name} {case}: the op falls back ({verdict.reason})")
+                self.fail(f"{config.name} ({case_inputs(case)}): the op falls back "
+                          f"({verdict.reason})")
                 continue
             try:
                 judge_output(self.target.tolerance, inputs, self.call(config, inputs), entry)
             except Rejected as rejected:
-                self.fail(f"{config.name} {case}: {rejected.failure}")
+                self.fail(f"{config.name} ({case_inputs(case)}): {rejected.failure}")
             rows.append({"config": config.name, "case": case, "passed": bool(entry.passed),
                          "max_abs": entry.max_abs_err, "rel_l2": entry.rel_l2_err})
         self.report["correctness"] = rows

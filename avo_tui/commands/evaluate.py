@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..engine.launch import choose_seed, gpu_arch, seed_files
+from ..engine.launch import check_target_file, choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.declarations.candidate import CandidateError, apply_knobs, infer_target
 from . import MOST_SECONDS, Subcommands, add_command, bounded_float, seed_number
@@ -38,6 +38,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     target = get_target(args.target) if args.target else infer_target(args.path)
     progress = StatusLine(enabled=sys.stderr.isatty())
     with Worker(target.device) as worker:
+        progress("check", f"checking the target {target.name}")
+        check_target_file(target, worker)
         if args.path is None:  # the target's seed for this GPU, with its knob values
             choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
             path, sources = choice.path, choice.files
@@ -56,6 +58,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         progress("start", f"evaluating {path} on {target.name}")
         result = worker.evaluate(request, timeout_s=args.timeout, on_progress=progress)
     progress.clear()
+    result.refuse_unusable_target()
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:

@@ -19,6 +19,7 @@ from ..engine import Budgets, Evaluator, RunSettings, SupervisorLimits, create_s
 from ..engine.lanes import check_lanes, describe_lanes, resumed_lanes
 from ..engine.launch import (
     NO_SEED_NOTE,
+    check_target_file,
     choose_seed,
     gpu_arch,
     in_kernels_dir,
@@ -262,6 +263,8 @@ def create(
                            name=args.session)
     evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout)
     try:
+        with pool.lease() as worker:
+            check_target_file(target, worker)
         if seedless:
             console.print(NO_SEED_NOTE)
             settings = _new_settings(args, operator, budgets, agent, None, knowledge_flags)

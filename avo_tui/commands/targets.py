@@ -17,12 +17,13 @@ from ..evaluation import (
     get_target,
 )
 from ..evaluation.targets.file import resolve
+from ..evaluation.targets.problem import case_word
 from ..evaluation.targets.spec import known_names, shipped_file
 from ..operators.hints import declared_knobs
 from . import Subcommands, add_command, targets_import
 
 if TYPE_CHECKING:  # torch comes with it: imported where the numerics run
-    from ..evaluation.diagnostics.target_check import Margin
+    from ..evaluation.measurement.target_check import Margin
 
 LIST_EPILOG = """\
 A target of your own is one Python file beside its seed kernel (docs/targets.md walks through
@@ -81,14 +82,14 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
           f"{len(target.configs)} timed, {len(target.edge_configs)} "
           f"edge, {len(target.quick_configs)} quick configuration(s)")
     # torch from here on: the reference, the honest computation and the baselines run here
-    from ..evaluation.diagnostics.target_check import check_draws, check_numerics, numerics_device
+    from ..evaluation.measurement.target_check import check_draws, check_numerics, numerics_device
 
     print(f"  ok  draws: {check_draws(target)} configurations drawn for 3 evaluations, "
           "all valid")
     device = numerics_device(target)
     agreement = check_numerics(target, device)
     print(f"  ok  numerics on {device}, {', '.join(agreement.configs)} with "
-          f"{', '.join(agreement.cases)} inputs: "
+          f"{', '.join(map(case_word, agreement.cases))} inputs: "
           + ", ".join(f"{what} at {ratio:.2g} of the tolerance"
                       for what, ratio in agreement.worst.items()))
     if agreement.left_for_gpu:
@@ -119,7 +120,7 @@ def _check_seed(target: TargetSpec, device: str
     target on a machine without a GPU): what it scored, its files, and its closest approach
     to the tolerance over MARGIN_DRAWS evaluations (the first one scored, the others checked
     on inputs and shapes drawn afresh); None where it did not run."""
-    from ..evaluation.diagnostics.target_check import MARGIN_DRAWS, Margin
+    from ..evaluation.measurement.target_check import MARGIN_DRAWS, Margin
 
     if target.device == "cuda" and device != "cuda":
         from ..evaluation.toolchains import get_toolchain

@@ -269,7 +269,7 @@ def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:
 # tell from its own clock that it is losing could crash the best's runner or the worker, and be
 # measured again until noise committed it; so each undecided decision is a strike against the
 # kernel, and the second rejects it.
-UNDECIDED = frozenset({"incumbent_failed", "timeout", "internal", "toolchain"})
+UNDECIDED = frozenset({"incumbent_failed", "timeout", "internal", "toolchain", "target"})
 # Of those, the ones a fresh evaluation at once may not meet again (fresh runners; the worker
 # was replaced where it failed): the decision is re-run inside the same request, once.
 RERUN_AT_ONCE = frozenset({"incumbent_failed", "timeout", "internal"})

@@ -20,7 +20,8 @@ from ..evaluation import EvalResult, TargetSpec, get_target
 from ..evaluation.declarations.candidate import apply_knobs, load_sources
 from ..evaluation.targets.archs import UnknownArch, capability_of, family, host_arch
 from ..evaluation.targets.file import sha256_of
-from ..evaluation.targets.spec import Seed, TargetFileUnusable, UnsupportedGpu
+from ..evaluation.targets.spec import Seed, TargetFileUnusable, UnsupportedGpu, is_target_file
+from ..pool.protocol import EvalWorker
 from ..store import Session, StoreError
 from .budget import Budgets, Usage
 from .evaluator import Evaluator
@@ -207,6 +208,15 @@ def seed_path(target: TargetSpec) -> Path:
     return choose_seed(target, None).path
 
 
+def check_target_file(target: TargetSpec, worker: EvalWorker) -> None:
+    """A user's target file checked in ``worker`` as ``avo targets check`` checks it, its seed
+    aside, before anything is scored on it: TargetFileError, in check's one line, where it is
+    unusable. A shipped target is not: it is part of avo-tui, checked by its tests, and its
+    check takes seconds (attention's float64 reference: 12 s on a CPU)."""
+    if is_target_file(target.ref):
+        worker.check_target(target.ref)
+
+
 def create_session(
     directory: Path,
     target: TargetSpec,
@@ -227,6 +237,7 @@ def create_session(
     for _ in range(2 if files is not None else 0):
         assert files is not None
         result = evaluator.evaluate(files)
+        result.refuse_unusable_target()
         if on_seed_result:
             on_seed_result(result)
         if not result.correct:

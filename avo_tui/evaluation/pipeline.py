@@ -23,6 +23,8 @@ from .measurement.measure import Measure
 from .measurement.score import Peaks, plausibility_flags
 from .measurement.stage import Progress
 from .results import EvalRequest, EvalResult, Failure, Timing
+from .targets.api import TargetFileError
+from .targets.file import raised_in_target_file
 from .targets.problem import Config
 from .toolchains import CompileCache
 
@@ -79,11 +81,16 @@ class Evaluation(Measure, Build):
             result.failure = replace(rejected.failure, phase=rejected.failure.phase or self.phase)
         except KernelFailed as failed:
             result.failure = self.blame(failed)
+        except TargetFileError as error:  # its reference not finite, a function's wrong value
+            result.failure = Failure("target", str(error), self.at, self.phase)
         except Exception as error:
-            if not is_device_fault(error):
+            if is_device_fault(error):
+                self.pipeline.poisoned = True
+                result.failure = Failure("cuda_error", _first_line(error), self.at, self.phase)
+            elif (raised := raised_in_target_file(error, self.at)) is not None:
+                result.failure = Failure("target", raised, self.at, self.phase)
+            else:
                 raise
-            self.pipeline.poisoned = True
-            result.failure = Failure("cuda_error", _first_line(error), self.at, self.phase)
         finally:
             if result.failure is not None:
                 for config in result.configs:

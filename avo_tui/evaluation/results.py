@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from .paired import GatePlan, PairedGain
+from .targets.api import TargetFileError
 from .targets.problem import Config
 from .toolchains.base import CompileResult
 
@@ -37,6 +38,8 @@ FAILURE_KINDS = {
     "failed (a check, a crash, a hang, or interference from outside): the decision is not "
     "the candidate's to lose",
     "internal": "the harness itself failed; this is a bug in avo-tui, not in the kernel",
+    "target": "the target file failed (its reference, its inputs, a function it declares): it "
+    "is unusable as it stands, and this says nothing about the kernel",
     "interrupted": "the evaluation was cut short on request; it says nothing about the kernel",
 }
 
@@ -237,6 +240,13 @@ class EvalResult:
     @property
     def correct(self) -> bool:
         return self.failure is None
+
+    def refuse_unusable_target(self) -> None:
+        """Raise TargetFileError, in its one line, where this evaluation failed on the target,
+        not the kernel (failure ``target``): ``avo eval`` and a new session's seed then say so
+        as ``avo targets check`` does."""
+        if self.failure is not None and self.failure.kind == "target":
+            raise TargetFileError(self.failure.message)
 
     @property
     def artifact_sha256(self) -> str | None:

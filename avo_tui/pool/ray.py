@@ -22,7 +22,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..evaluation import EvalRequest, EvalResult, TargetSpec, Worker, WorkerError
+from ..evaluation import (
+    EvalRequest,
+    EvalResult,
+    TargetFileError,
+    TargetSpec,
+    Worker,
+    WorkerError,
+)
 from ..evaluation.results import Failure
 from ..evaluation.targets.file import get_target
 from .protocol import ProgressCallback, WorkerLost, WorkerPool
@@ -80,6 +87,9 @@ class EvalActor:
             yield kind, payload
             if kind == "result":
                 return
+
+    def check_target(self, ref: str) -> None:
+        self.worker.check_target(ref)
 
     def stop(self) -> None:
         self.worker.stop()
@@ -169,6 +179,17 @@ class RayWorker:
             if cut_late:  # killed just after its result came: the next one needs a new actor
                 self._forget()
 
+    def check_target(self, ref: str) -> None:
+        self.wait_ready()
+        try:
+            ray.get(self._actor.check_target.remote(ref))
+        except ray_errors.RayTaskError as error:
+            raise _cause(error) from None
+        except _lost_errors() as error:
+            self._forget()
+            raise WorkerLost(f"its Ray actor was lost while checking the target: "
+                             f"{_why(error)}") from None
+
     def interrupt(self, reason: str) -> bool:
         """Cut the evaluation in flight short: its actor is killed (a new one serves the next
         evaluation), and it returns ``interrupted``."""
@@ -207,11 +228,14 @@ class RayWorker:
 
 
 def _cause(error: BaseException) -> BaseException:
-    """What an actor raised: WorkerError (its worker cannot start there) as one line, without
-    the remote traceback Ray adds; anything else (a bug) as Ray gave it."""
+    """What an actor raised: WorkerError (its worker cannot start there) and TargetFileError
+    (the target is unusable) as one line, without the remote traceback Ray adds; anything else
+    (a bug) as Ray gave it."""
     cause = getattr(error, "cause", None)
     if isinstance(cause, WorkerError):
         return WorkerError(f"on a Ray actor: {cause}")
+    if isinstance(cause, TargetFileError):
+        return TargetFileError(str(cause))
     return error
 
 

@@ -35,7 +35,7 @@ def test_avo_targets_check_passes_on_the_gpu(tmp_path: Path) -> None:
     done = avo("targets", "check", "rmsnorm", cwd=tmp_path, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "ok  numerics on cuda" in out and "with normal, huge, mixed, zeros inputs" in out
+    assert "ok  numerics on cuda" in out and "with drawn, huge, mixed, zeros inputs" in out
     # torch.compile runs on this GPU (Triton ships with torch's CUDA wheels)
     assert "baseline torch-compile at " in out and "not checked" not in out, out
     assert "ok  seed rmsnorm.cu: PASS " in out and " GB/s geomean" in out, out

@@ -26,7 +26,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..results import EvalRequest, EvalResult, Failure
+from ..targets.api import TargetFileError
 from ..targets.file import get_target
+from ..targets.spec import UnknownTarget
 from .sandbox import make_undumpable
 
 ProgressCallback = Callable[[str, str], None]
@@ -230,6 +232,34 @@ class Worker:
                 if killed_late:  # cut just after its result came: the next one starts afresh
                     self._discard_dead()
 
+    def check_target(self, ref: str) -> None:
+        """Check the target ``ref`` names in the worker as ``avo targets check`` does, all but
+        its seed (its draws; its reference, honest computation and baselines on its edge
+        configurations under every input case), before anything is scored on it; raises
+        TargetFileError with check's one line where it is unusable."""
+        limit = get_target(ref).timeout_s
+        with self._lock:
+            conn = self._await_ready()
+            conn.send(("check", ref))
+            try:
+                if not conn.poll(limit):
+                    self._restart()
+                    raise TargetFileError(
+                        f"checking the target went silent for {limit:g} s (its reference, "
+                        "honest computation or baselines, on its edge configurations)")
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
+                assert self._proc is not None
+                code = self._proc.wait()
+                tail = _last_lines(self.log_tail(), 3)
+                self._discard()
+                raise WorkerError(f"the evaluation worker died with {signal_name(code)} while "
+                                  f"checking the target:\n{tail}") from None
+        if kind == "target_error":
+            raise TargetFileError(payload)
+        if kind == "error":
+            raise WorkerError(f"checking the target failed in the worker:\n{payload}")
+
     def interrupt(self, reason: str) -> bool:
         """Cut the evaluation in flight short, from any thread: the worker is killed and that
         evaluation returns the failure ``interrupted`` with ``reason``, not ``crash``: nothing
@@ -345,6 +375,9 @@ def serve(conn: Connection, device: str) -> None:
             return  # the parent went away
         if kind == "stop":
             return
+        if kind == "check":
+            conn.send(_check_target(payload))
+            continue
         if kind != "evaluate":
             continue
         try:
@@ -358,6 +391,21 @@ def serve(conn: Connection, device: str) -> None:
         conn.send(("result", result))
         if pipeline.poisoned:
             return  # the CUDA context is unusable; the parent starts a fresh worker
+
+
+def _check_target(ref: str) -> tuple[str, str | None]:
+    """Worker.check_target's answer: ("checked", None), ("target_error", its one line), or
+    ("error", a traceback) where the check itself failed."""
+    from ..measurement.target_check import check_target, numerics_device  # torch: the worker's
+
+    try:
+        spec = get_target(ref)
+        check_target(spec, numerics_device(spec))
+    except (TargetFileError, UnknownTarget) as error:
+        return ("target_error", str(error))
+    except Exception:  # a harness bug must not take the worker down
+        return ("error", traceback.format_exc())
+    return ("checked", None)
 
 
 def watch_parent(parent: int) -> None:

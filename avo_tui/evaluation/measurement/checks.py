@@ -20,7 +20,7 @@ from ..declarations import contract
 from ..devices.device import Kernel
 from ..devices.timing import is_unsteady, steadiness
 from ..results import ConfigResult, Timing
-from ..targets.problem import Config, InputSet, OutputSet
+from ..targets.problem import Config, InputSet, OutputSet, case_inputs
 from ..targets.spec import draw_edge_configs
 from .judge import Rejected, draw_samples, judge_output, judge_sample
 from .stage import CHECKING, IDLE_CHECK, Stage
@@ -52,7 +52,8 @@ class Checks(Stage):
         self.phase = CHECKING
         for index, (config, edge, case) in enumerate(todo):
             self.at = config.name
-            self.progress("check", f"{config.name} {case} ({index + 1}/{len(todo)})")
+            self.progress("check", f"{config.name}, {case_inputs(case)} "
+                                   f"({index + 1}/{len(todo)})")
             entry = ConfigResult(
                 config, edge=edge, primary_baseline=target.baselines[0], case=case
             )

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 import torch
 
 from ..results import ConfigResult, Failure, OutputErrors
-from ..targets.problem import Config, InputSet, OutputSet, RowSample, output_param, unravel
+from ..targets.problem import (
+    Config,
+    InputSet,
+    OutputSet,
+    RowSample,
+    case_inputs,
+    output_param,
+    unravel,
+)
 from ..targets.spec import Tolerance
+from .finite_reference import not_finite
 from .tensors import is_integral, output_dtype
 
 MANTISSA_BITS = {torch.float32: 23, torch.bfloat16: 7, torch.float16: 10}
@@ -139,7 +148,10 @@ def _judge_whole(output: Judged, inputs: InputSet, out: torch.Tensor, entry: Con
     config = entry.config
     expected, honest_out = config.problem.numerics().references(config, inputs, output.dtype,
                                                                  output=output.name)
-    when = f" on {entry.case} inputs"
+    if not bool(torch.isfinite(expected).all()):  # else every output compares as NaN: a pass
+        expected.zero_()
+        raise not_finite(config, entry.case, expected.device.type, output.name)
+    when = f" on {case_inputs(entry.case)}"
     if is_integral(out.dtype):
         honest_out.zero_()
         try:

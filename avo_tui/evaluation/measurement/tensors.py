@@ -46,9 +46,14 @@ def make_inputs(
         for p in params
     }, {p.name: p.values for p in params if p.values is not None})
     refill(inputs, generator)
+    apply_case(config, inputs, generator, case)
+    return inputs
+
+
+def apply_case(config: Config, inputs: InputSet, generator: torch.Generator, case: str) -> None:
+    """The drawn ``inputs`` made hostile in place by ``case`` ("normal" leaves them be)."""
     if case != "normal":
         config.problem.numerics().shape_case(config, inputs, generator, case)
-    return inputs
 
 
 def refill(inputs: InputSet, generator: torch.Generator) -> None:

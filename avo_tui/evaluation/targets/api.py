@@ -204,7 +204,7 @@ def missing_fields(error: TypeError) -> str | None:
 def validate(target: Target) -> None:
     """Raise TargetFileError, in one line, at the first thing wrong with ``target``'s
     declarations. What needs torch (the reference against the baselines, the seed) is
-    ``avo targets check``'s (evaluation/diagnostics/target_check.py)."""
+    ``avo targets check``'s (evaluation/measurement/target_check.py)."""
     if target.kind not in KINDS:
         raise TargetFileError(f"kind must be one of {', '.join(KINDS)}, not {target.kind!r}")
     _check_dtype(target, "dtype", target.dtype)
@@ -239,7 +239,8 @@ def validate(target: Target) -> None:
     for name, case in target.cases.items():
         _identifier("input case", name)
         if name == "normal":
-            raise TargetFileError("'normal' is the harness's own case (standard normal inputs)")
+            raise TargetFileError("'normal' is the harness's own case (the inputs as their "
+                                  "rules draw them)")
         _callable(f"case {name!r}", case)
     if target.draw is not None:
         _callable("draw", target.draw)

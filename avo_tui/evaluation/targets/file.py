@@ -34,6 +34,7 @@ from .spec import (
     shipped_file,
 )
 
+MODULE_PREFIX = "avo_target_"  # of the module a target file runs as, named by its bytes' hash
 # By ref (a shipped target's name, a user's file's absolute path), for the bytes hashed in its
 # source: a process loads a file again only when they change.
 _loaded: dict[str, TargetSpec] = {}
@@ -123,7 +124,7 @@ def _run(path: str, data: bytes, sha256: str) -> tuple[Target | TargetSpec, str]
         raise TargetFileUnusable(path, f"line {error.lineno}: SyntaxError: {error.msg}") from None
     except ValueError as error:  # null bytes
         raise TargetFileUnusable(path, f"is not Python source ({error})") from None
-    name = f"avo_target_{sha256[:16]}"
+    name = f"{MODULE_PREFIX}{sha256[:16]}"
     module = types.ModuleType(name)
     module.__file__ = path
     sys.modules[name] = module  # dataclasses of the file look their module up there
@@ -149,6 +150,22 @@ def _line_in(path: str, error: BaseException) -> str:
     """``line N: `` of the last frame of ``error`` in the file at ``path``; "" if none."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
     return f"line {frames[-1].lineno}: " if frames else ""
+
+
+def raised_in_target_file(error: BaseException, where: str | None) -> str | None:
+    """Where ``error`` came out of a target file's code (a function the file declares, or what
+    it calls: a KernelBench problem's forward), in one line: the file's function, its line,
+    the configuration it ran on (``where``), the error; None where no target file's code was
+    running (the harness's own failure)."""
+    frames = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
+              if str(frame.f_globals.get("__name__", "")).startswith(MODULE_PREFIX)]
+    if not frames:
+        return None
+    frame, line = frames[-1]
+    text = str(error).strip()
+    return (f"the target file's {frame.f_code.co_name} (line {line} of "
+            f"{frame.f_code.co_filename}) raised {type(error).__name__}"
+            + (f" on {where}" if where else "") + (f": {text.splitlines()[0]}" if text else ""))
 
 
 def get_target(ref: str) -> TargetSpec:

@@ -159,7 +159,8 @@ class Problem(Protocol):
 
     @property
     def input_cases(self) -> tuple[str, ...]:
-        """"normal" (standard normal inputs), then the hostile cases of this problem."""
+        """"normal" (the inputs as their rules draw them), then the hostile cases of this
+        problem."""
         ...
 
     def check(self, config: Config) -> None:
@@ -235,6 +236,18 @@ class Numerics(Protocol):
     def baseline_missing(self, name: str) -> str | None:
         """Why baseline ``name`` cannot be timed in this process (None: it can)."""
         ...
+
+
+def case_word(case: str) -> str:
+    """An input case as a message names it. The case "normal" (its name kept: sessions store
+    it) is the inputs drawn by their rules, which may be uniform or positive, so a message
+    never calls them normal: "drawn"."""
+    return "drawn" if case == "normal" else case
+
+
+def case_inputs(case: str) -> str:
+    """``drawn inputs``, ``huge inputs``: the inputs of an input case, in a message."""
+    return f"{case_word(case)} inputs"
 
 
 def output_params(problem: Problem) -> tuple[Param, ...]:

@@ -1,9 +1,11 @@
 """What ``avo targets check`` asks of a target before anyone evolves a kernel on it (the seed
-aside, which the command scores through the real worker): its draws make valid
-configurations; on small configurations and every input case, the reference is finite, the
-honest computation is within its own tolerance, and every baseline agrees with the reference
-within the tolerance, judged exactly as a kernel's output is (judge.judge_output). A target
-whose reference and baselines disagree would score kernels against the wrong answer.
+aside, which the command scores through the real worker), and what ``avo eval`` and a new
+session ask of a user's target file in the worker before anything is scored (check_target):
+its draws make valid configurations; on small configurations and every input case, the
+reference is finite, the honest computation is within its own tolerance, and every baseline
+agrees with the reference within the tolerance, judged exactly as a kernel's output is
+(judge.judge_output). A target whose reference and baselines disagree would score kernels
+against the wrong answer.
 
 Each check raises target_api.TargetFileError, in one line, at its first failure.
 """
@@ -17,12 +19,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..measurement.judge import Rejected, judge_output
-from ..measurement.tensors import make_inputs, output_dtype
 from ..results import ConfigResult, OutputErrors
 from ..targets.api import TargetFileError
-from ..targets.problem import Config, InputSet, OutputSet, output_params
+from ..targets.problem import Config, InputSet, OutputSet, case_inputs, output_params
 from ..targets.spec import TargetSpec, draw_edge_configs
+from .finite_reference import not_finite
+from .judge import Rejected, judge_output
+from .tensors import make_inputs, output_dtype
 
 DRAW_SEEDS = 3  # evaluations whose drawn configurations are tried
 # Where the CPU stands in for a GPU target's device, what it computes in float64 in seconds:
@@ -55,6 +58,12 @@ def check_draws(spec: TargetSpec) -> int:
         except Exception as error:  # the user's draw
             raise TargetFileError(f"draw raised {type(error).__name__}: {error}") from None
     return drawn
+
+
+def check_target(spec: TargetSpec, device: str) -> None:
+    """The draws, then the numerics on ``device``: all of the check but the seed."""
+    check_draws(spec)
+    check_numerics(spec, device)
 
 
 def small_configs(spec: TargetSpec, device: str) -> tuple[tuple[Config, ...], tuple[Config, ...]]:
@@ -97,7 +106,7 @@ def check_numerics(spec: TargetSpec, device: str) -> Agreement:
 def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Generator,
                 device: str, agreement: Agreement) -> None:
     numerics = spec.problem.numerics()
-    where = f"{config.name} ({case} inputs)"
+    where = f"{config.name} ({case_inputs(case)})"
     with _user_code(f"input case {case!r}", where):
         inputs = make_inputs(config, generator, device, case)
     outputs = output_params(config.problem)
@@ -108,8 +117,7 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
             exact, honest = numerics.references(config, inputs, output_dtype(config, param.name),
                                                 output=param.name if several else None)
         if not bool(torch.isfinite(exact).all()):
-            named = f" ({param.name})" if several else ""
-            raise TargetFileError(f"the reference{named} is not finite on {where}")
+            raise not_finite(config, case, device, param.name if several else None)
         honest_outs[param.name] = honest
     if not spec.tolerance.declared:
         _judge(spec, "the honest computation", honest_outs, inputs, config, case, agreement,
@@ -155,7 +163,7 @@ def _as_outputs(what: str, out: object, config: Config, case: str) -> OutputSet:
         values = [out.get(p.name) for p in outputs]
     if len(values) != len(outputs):
         raise TargetFileError(f"{what} returned {len(values)} values on {config.name} "
-                              f"({case} inputs), not one for each of the outputs "
+                              f"({case_inputs(case)}), not one for each of the outputs "
                               f"{', '.join(p.name for p in outputs)}")
     named = {}
     for param, value in zip(outputs, values, strict=True):
@@ -163,8 +171,8 @@ def _as_outputs(what: str, out: object, config: Config, case: str) -> OutputSet:
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             about = f" for {param.name}" if len(outputs) > 1 else ""
-            raise TargetFileError(f"{what} returned {got}{about} on {config.name} ({case} "
-                                  f"inputs), not a tensor of {shape}")
+            raise TargetFileError(f"{what} returned {got}{about} on {config.name} "
+                                  f"({case_inputs(case)}), not a tensor of {shape}")
         named[param.name] = value.to(output_dtype(config, param.name))
     return OutputSet(named)
 
@@ -228,5 +236,5 @@ class Margin:
             return None
         which = f" ({self.output})" if self.output else ""
         return (f"the seed passes by a small margin: its error reached {self.ratio:.2f} of the "
-                f"tolerance on {self.config}{which}, {self.case} inputs, over {MARGIN_DRAWS} "
+                f"tolerance on {self.config}{which}, {case_inputs(self.case)}, over {MARGIN_DRAWS} "
                 "draws; another draw may fail it (docs/targets.md, the tolerance's rules)")
