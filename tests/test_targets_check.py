@@ -14,6 +14,7 @@ import pytest
 from target_example import SEED_FILE, TARGET_FILE, Edits, avo, example, write_example
 
 from avo_tui.cli import main
+from avo_tui.commands.targets import NO_CASES_NOTE
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.targets.api import REQUIRED, Target
 from avo_tui.evaluation.targets.spec import known_names
@@ -86,6 +87,19 @@ def test_a_target_without_a_seed_passes_and_says_the_agent_writes_version_0(
         "  --  no seed: a run with the agent (--operator agent) writes version 0 at its first "
         "step; the tuner needs a seed (the target file's seed=)",
         f"target ok: avo run --target {path} --session NAME --operator agent"]
+
+
+def test_a_target_without_hostile_cases_is_told_it_is_checked_on_drawn_inputs_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    without = write_example(tmp_path / "bare", [
+        ('    cases={"huge": huge, "mixed": mixed},\n', ""),
+        ('    seed="scaled_residual.c",\n', "")]).resolve()
+    assert main(["targets", "check", str(without)]) == 0
+    assert f"  --  {NO_CASES_NOTE}" in capsys.readouterr().out.splitlines()
+    with_cases = write_example(tmp_path / "cases", [('    seed="scaled_residual.c",\n', "")])
+    assert main(["targets", "check", str(with_cases.resolve())]) == 0
+    assert NO_CASES_NOTE not in capsys.readouterr().out
 
 
 def test_every_required_field_of_a_target_is_explained() -> None:

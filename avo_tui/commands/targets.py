@@ -62,6 +62,11 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_CASES_NOTE = ("no hostile input cases: kernels are checked on drawn inputs only, and one "
+                 "that breaks on large logits, ties or rows with a large mean passes; declare "
+                 "cases= (docs/targets.md, \"Hostile input cases\")")
+
+
 def cmd_targets_check(args: argparse.Namespace) -> int:
     path = str(args.file)
     if not path.endswith(".py") and shipped_file(path) is None:
@@ -97,6 +102,8 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
               "for this CPU's float64 reference; checked where the target's GPU is")
     for name, why in agreement.missing.items():
         print(f"  --  baseline {name} not checked: {why}")
+    if agreement.cases == ("normal",):
+        print(f"  --  {NO_CASES_NOTE}")
     if target.tolerance.declared:
         print(f"  --  {target.tolerance.note()}")
     if not target.seeds:  # nothing to compile or score: the agent's first step writes v0
