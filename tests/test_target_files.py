@@ -52,9 +52,12 @@ def test_avo_eval_scores_the_seed_and_another_kernel_on_the_file(folder: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["target"] == "scaled-residual" and result["failure"] is None
-    names = [c["name"] for c in result["configs"]]
-    assert names[:3] == ["rows1024-cols1024", "rows1-cols1", "rows3-cols37"]
-    assert {c["case"] for c in result["configs"][3:]} == {"normal", "huge", "mixed"}
+    checked = [(c["name"], c["case"]) for c in result["configs"]]
+    # the timed shape on drawn inputs and under each hostile case, then the edge shapes
+    assert checked[:5] == [("rows1024-cols1024", "normal"), ("rows1024-cols1024", "huge"),
+                           ("rows1024-cols1024", "mixed"), ("rows1-cols1", "normal"),
+                           ("rows3-cols37", "normal")]
+    assert {c["case"] for c in result["configs"][5:]} == {"normal", "huge", "mixed"}
     timed = result["configs"][0]
     assert timed["throughput"] > 0 and timed["baselines"]["torch-add"] > 0
 
