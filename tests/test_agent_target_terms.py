@@ -41,7 +41,7 @@ def test_an_agent_on_a_target_file_is_told_its_terms_not_attentions(tmp_path: Pa
     assert "Tensors are contiguous float32." in text
     assert "this target counts 2*m*n*k FLOPs a launch" in text
     assert "Each row of out (along its last dimension), and the whole output" in text
-    assert "inputs normal, unit, huge or zeros" in text
+    assert "inputs drawn, unit, huge or zeros" in text
     assert "Every element of out is computed from the inputs" in text
     # what the file says of itself: its layout and contract
     assert "gelu_tanh(a @ w^T + bias)" in text

@@ -118,10 +118,14 @@ class DeclaredProblem:
             raise ValueError(str(error)) from None
 
     def config_name(self, config: Config) -> str:
-        """``rows1024-cols4096``; a switch by its name when on, ``no`` + its name when off."""
+        """``rows1024-cols4096``; a switch by its name when on, ``no`` + its name when off.
+        Where a dimension's name ends in a digit (``dim1``), every size is written
+        ``name=value`` (``batch_size=16-dim1=1-dim2=256``): ``dim11`` could be dim1 = 1 or
+        dim = 11. Other targets keep the names their sessions already hold."""
+        joint = "=" if any(name[-1].isdigit() for name in self.target.dims) else ""
         return "-".join(
-            (name if value else f"no{name}") if isinstance(value, bool) else f"{name}{value}"
-            for name, value in config.dims)
+            (name if value else f"no{name}") if isinstance(value, bool)
+            else f"{name}{joint}{value}" for name, value in config.dims)
 
     def work(self, config: Config) -> Work:
         target, dims = self.target, dict(config.dims)

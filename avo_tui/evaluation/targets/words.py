@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .api import INTEGER_DTYPES, Float, Input, Int, Output, Target
-from .problem import Contract
+from .problem import Contract, case_word
 
 PRECISION = {
     "bfloat16": "bf16 inputs and output, fp32 accumulation",
@@ -183,8 +183,7 @@ def _mixed(target: Target) -> bool:
 
 def contract_of(target: Target) -> Contract:
     outs = _listed([p.name for p in target.parameters if isinstance(p, Output)], "and")
-    cases = ("normal", *target.cases)
-    cases_words = _listed(list(cases), "or")
+    cases_words = _listed([case_word(case) for case in ("normal", *target.cases)], "or")
     drawn = ("shapes the target draws afresh each time" if target.draw is not None
              else "the edge shapes again")
     several = sum(isinstance(p, Output) for p in target.parameters) > 1
