@@ -91,7 +91,28 @@ def get_inputs():
     return [torch.randn(batch_size, dim), torch.randint(0, 10, (batch_size, dim),
                                                         dtype=torch.int16)]
 """, "input 1 is int16, a dtype a target file has no type for"),
-    "batchnorm_in_training": (PROBLEM_HEAD + """class Model(nn.Module):
+    "buffer_written": (PROBLEM_HEAD + """class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("seen", torch.zeros(dim))
+
+    def forward(self, x):
+        self.seen.add_(x.mean(0))
+        return x - self.seen
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+""", "forward changes the model's buffer seen"),
+}
+
+# BatchNorm in training mode, as KernelBench builds its models: the forward normalises with the
+# batch's statistics and updates the running ones.
+BATCHNORM_TRAINING = PROBLEM_HEAD + """class Model(nn.Module):
     def __init__(self):
         super().__init__()
         self.bn = nn.BatchNorm1d(dim)
@@ -106,8 +127,7 @@ def get_inputs():
 
 def get_init_inputs():
     return []
-""", "forward changes the model's buffer bn.running_mean"),
-}
+"""
 
 # An integer input in an elementwise forward (x scaled by int64 counts) and a bool one in a
 # reduction (a masked sum): each gets its seed, the integer input declared with its own type.

@@ -197,16 +197,17 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
         problem=str(relative), name=_name(path.stem, kind),
         description=f"KernelBench {path.name}, float32, {device}",
         about=_about(path, entry, tensors, shapes, work, configs, seed, pattern, no_seed,
-                     exactness),
+                     exactness, problem.updated),
         kind=kind, dtype="float32", entry=entry, dims=tuple(shapes.dims), globals_=origins,
         tensors=tuple(tensors), inputs=names.inputs, weights=names.weights,
         configs=(configs.timed,), edges=tuple(configs.edges), draw=configs.draw, work=work,
-        seed=None if seed is None else seed.name, cases=tuple(cases))
+        seed=None if seed is None else seed.name, updated=problem.updated,
+        cases=tuple(cases))
 
 
 def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: Work,
            configs: Configs, seed: Path | None, pattern: str | None, no_seed: str,
-           exactness: list[str]) -> list[str]:
+           exactness: list[str], updated: tuple[str, ...]) -> list[str]:
     def shape(tensor: Tensor) -> str:
         return "[" + (", ".join(s.render(str) for s in tensor.shape) or "1: a scalar") + "]"
 
@@ -232,6 +233,14 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
         "parameters and buffers are inputs like the forward's own, drawn afresh for every "
         "launch, and the reference computes with the same tensors.",
     ]
+    if updated:
+        paragraphs.append(
+            f"Training mode: the model's forward updates {', '.join(updated)} (a BatchNorm "
+            "in training mode, as KernelBench builds it, normalises with the batch's mean and "
+            "variance and updates its running ones). The kernel computes the output; the "
+            "update is a side effect outside its contract, and the forward never reads those "
+            "buffers, so they are not among its inputs (UPDATED below: each call gets copies "
+            "of the model's own).")
     if configs.notes:
         paragraphs.append("Configurations: " + "; ".join(configs.notes) + ".")
     if exactness:

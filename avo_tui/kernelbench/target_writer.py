@@ -65,6 +65,7 @@ class TargetFile:
     work: Work
     seed: str | None
     cases: tuple[Case, ...] = ()
+    updated: tuple[str, ...] = ()  # buffers the forward updates: handed copies, no inputs
 
 
 WIDTH = 92
@@ -107,8 +108,27 @@ DIMS = {tuple(target.dims)!r}
 INPUTS = {tuple(target.inputs)!r}  # the forward's arguments, in order
 # The kernel's inputs that are the model's parameters and buffers: their names in the model.
 WEIGHTS = {target.weights!r}
-MODELS_KEPT = 8  # models kept per process: one per configuration and dtype
+{_updated(target)}MODELS_KEPT = 8  # models kept per process: one per configuration and dtype
 _cache: dict[Any, Any] = {{}}
+"""
+
+
+def _updated(target: TargetFile) -> str:
+    if not target.updated:
+        return ""
+    return f"""# The buffers the forward updates (a BatchNorm's running statistics in training
+# mode): the update is a side effect outside the kernel's contract, its outputs, and the
+# forward never reads them (it normalises with the batch's statistics). No inputs: each call
+# is handed copies of the model's own, so every call computes from the same state.
+UPDATED = {target.updated!r}
+"""
+
+
+def _copies(target: TargetFile) -> str:
+    if not target.updated:
+        return ""
+    return """    weights.update((name, buffer.clone()) for name, buffer in
+                   model(c, dtype).named_buffers() if name in UPDATED)
 """
 
 
@@ -172,7 +192,7 @@ def forward(dtype: Any, tensors: dict[str, Any]) -> Any:
     c = {{dim: tensors[dim] for dim in DIMS}}
     weights = {{name: tensors[kernel_name] for kernel_name, name in WEIGHTS.items()}}
     args = tuple(tensors[name] for name in INPUTS)
-    out = torch.func.functional_call(model(c, dtype), weights, args)
+{_copies(target)}    out = torch.func.functional_call(model(c, dtype), weights, args)
 {_reshaped(target)}
 
 
