@@ -238,3 +238,281 @@ def get_inputs():
 def get_init_inputs():
     return []
 """
+
+# Work counted by torch's FLOP counter (issue 68, item 6): forwards whose FLOPs follow no
+# "2 x the output x a tensor's trailing sizes" form, each with its settings as module
+# globals, as KernelBench writes them.
+CONV_TRANSPOSE = """import torch
+import torch.nn as nn
+
+batch_size = 2
+in_channels = 16
+out_channels = 8
+kernel_size = 3
+stride = 2
+padding = 1
+height = 24
+width = 20
+
+
+class Model(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(in_channels, out_channels, kernel_size,
+                                         stride=stride, padding=padding)
+
+    def forward(self, x):
+        return self.deconv(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, in_channels, height, width)]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels, kernel_size, stride, padding]
+"""
+
+CONV_POOL = """import torch
+import torch.nn as nn
+
+batch_size = 2
+in_channels = 3
+out_channels = 16
+kernel_size = 3
+pool_size = 2
+height = 30
+width = 26
+
+
+class Model(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, pool_size):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size)
+        self.pool = nn.MaxPool2d(pool_size)
+
+    def forward(self, x):
+        return self.pool(torch.relu(self.conv(x)))
+
+
+def get_inputs():
+    return [torch.randn(batch_size, in_channels, height, width)]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels, kernel_size, pool_size]
+"""
+
+BMM = """import torch
+import torch.nn as nn
+
+batch_size = 8
+m = 96
+k = 80
+n = 112
+
+
+class Model(nn.Module):
+    def forward(self, A, B):
+        return torch.bmm(A, B)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, m, k), torch.randn(batch_size, k, n)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+# attention written out: two products around a softmax, the scores scaled
+ATTENTION = """import math
+
+import torch
+import torch.nn as nn
+
+batch_size = 2
+heads = 4
+seq_len = 64
+head_dim = 16
+
+
+class Model(nn.Module):
+    def forward(self, q, k, v):
+        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+        return torch.matmul(torch.softmax(scores, dim=-1), v)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, heads, seq_len, head_dim) for _ in range(3)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+MATVEC = """import torch
+import torch.nn as nn
+
+M = 256
+K = 4096
+
+
+class Model(nn.Module):
+    def forward(self, A, B):
+        return torch.matmul(A, B)
+
+
+def get_inputs():
+    return [torch.randn(M, K), torch.randn(K, 1)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+# Settings as module globals, as KernelBench writes them (issue 68, item 4): the spatial sizes
+# still vary. A pooling with every setting, and a strided, dilated 1-D convolution.
+POOL_SETTINGS = """import torch
+import torch.nn as nn
+
+batch_size = 4
+channels = 8
+height = 40
+width = 36
+kernel_size = 3
+stride = 2
+padding = 1
+dilation = 2
+
+
+class Model(nn.Module):
+    def __init__(self, kernel_size, stride, padding, dilation):
+        super().__init__()
+        self.pool = nn.MaxPool2d(kernel_size, stride=stride, padding=padding,
+                                 dilation=dilation)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, channels, height, width)]
+
+
+def get_init_inputs():
+    return [kernel_size, stride, padding, dilation]
+"""
+
+CONV_SETTINGS = """import torch
+import torch.nn as nn
+
+batch_size = 2
+in_channels = 8
+out_channels = 16
+kernel_size = 3
+length = 300
+stride = 3
+dilation = 4
+
+
+class Model(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, dilation):
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride,
+                              dilation=dilation)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, in_channels, length)]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels, kernel_size, stride, dilation]
+"""
+
+# in_features equal to out_features, the bias's shape a global that follows out_features
+SQUARE_GEMM_BIAS = """import torch
+import torch.nn as nn
+
+batch_size = 16
+in_features = 64
+out_features = 64
+bias_shape = (out_features,)
+
+
+class Model(nn.Module):
+    def __init__(self, in_features, out_features, bias_shape):
+        super().__init__()
+        self.gemm = nn.Linear(in_features, out_features, bias=False)
+        self.bias = nn.Parameter(torch.randn(bias_shape))
+
+    def forward(self, x):
+        return torch.relu(self.gemm(x) + self.bias)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, in_features)]
+
+
+def get_init_inputs():
+    return [in_features, out_features, bias_shape]
+"""
+
+# an image of sizes the problem writes as numbers, too large for an edge shape's time
+LITERAL_IMAGE = """import torch
+import torch.nn as nn
+
+batch_size = 16
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 32, kernel_size=7, stride=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, 3, 160, 160)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+# A GRU as KernelBench writes one: its forward dispatches every step's operations one by one,
+# thousands for a build on the meta device.
+GRU = """import torch
+import torch.nn as nn
+
+batch_size = 2
+seq_len = 64
+input_size = 64
+hidden_size = 128
+num_layers = 1
+
+
+class Model(nn.Module):
+    def __init__(self, input_size, hidden_size, num_layers):
+        super().__init__()
+        self.gru = nn.GRU(input_size, hidden_size, num_layers)
+
+    def forward(self, x, h0):
+        output, h_n = self.gru(x, h0)
+        return output
+
+
+def get_inputs():
+    return [torch.rand(seq_len, batch_size, input_size),
+            torch.rand((num_layers, batch_size, hidden_size))]
+
+
+def get_init_inputs():
+    return [input_size, hidden_size, num_layers]
+"""

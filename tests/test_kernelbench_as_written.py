@@ -6,16 +6,26 @@ naming what was slow."""
 
 from __future__ import annotations
 
+import io
+import itertools
+import random
+import re
 from pathlib import Path
+from typing import Any
 
+import pytest
 import torch
-from kernelbench_problems import BATCHNORM_TRAINING, copy_problem
+from kernelbench_problems import BATCHNORM_TRAINING, CONV_TRANSPOSE, GRU, copy_problem
 from target_example import avo
+from test_kernelbench_work import counted, target_module
 
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.declared import DeclaredProblem
-from avo_tui.kernelbench import import_problem
+from avo_tui.kernelbench import ImportRefused, Progress, import_problem
+from avo_tui.kernelbench import shapes as shapes_module
+from avo_tui.kernelbench.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.progress import QUIET_S
 
 
 def checked(target: Path) -> str:
@@ -69,3 +79,92 @@ def test_batchnorm_in_training_mode_imports_and_normalises_with_the_batch(
     assert torch.allclose(first, batch) and torch.equal(first, again)
     assert not torch.allclose(first, x / (1 + 1e-5) ** 0.5 * weight + bias)  # eval mode's
     assert all(torch.equal(drawn[n], t) for n, t in inputs.named.items())
+
+
+class Clock:
+    """Seconds that pass only when read: each reading is ``step`` later than the last."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_long_import_says_what_it_does_and_stops_at_its_limit(tmp_path: Path) -> None:
+    """Time passes by the clock's readings (a second a reading: every build is slow): the
+    import tells each phase and how far it has come, never more than QUIET_S apart, and at
+    its limit stops in one line naming the phase, its builds and their time each."""
+    path = tmp_path / "conv_transpose.py"
+    path.write_text(CONV_TRANSPOSE)
+    told = io.StringIO()
+    progress = Progress(told, limit_s=120, clock=Clock(1.0), name=path.name, beat_s=None)
+    with pytest.raises(ImportRefused) as refused:
+        import_problem(path, progress=progress)
+    message = str(refused.value)
+    assert re.fullmatch(r"conv_transpose\.py: stopped at the limit of 120 s while [a-z' ]+ "
+                        r"\(\d+ builds of the problem in \d+ s, [\d.]+ s each\); --limit "
+                        r"SECONDS allows longer", message), message
+    lines = told.getvalue().splitlines()
+    assert re.fullmatch(r"avo targets import: still fitting the shapes to 8 size globals: \d+ "
+                        r"builds of the problem in \d+ s \[\d+ s\]", lines[0]), lines
+    stamps = [int(re.findall(r"\[(\d+) s\]$", line)[0]) for line in lines]
+    assert stamps[0] <= QUIET_S + 2 and len(lines) >= 5
+    assert all(b - a <= QUIET_S + 2 for a, b in itertools.pairwise(stamps)), lines
+    assert any("fitting the shapes" in line for line in lines)
+    assert not list(tmp_path.glob("*_target.py"))
+
+
+def test_one_long_build_is_told_by_the_heartbeat() -> None:
+    """A build that takes long says nothing itself: the heartbeat says the phase goes on,
+    and past the limit it answers that the import must stop."""
+    clock = Clock(0.0)
+    told = io.StringIO()
+    progress = Progress(told, limit_s=60, clock=clock, name="gru.py")
+    progress.phase("fitting the shapes")
+    progress.tick()
+    clock.now = QUIET_S + 1
+    assert progress.beat() is False
+    assert told.getvalue() == ("avo targets import: still fitting the shapes: build 1 of the "
+                               f"problem under way, {QUIET_S + 1:.0f} s into it "
+                               f"[{QUIET_S + 1:.0f} s]\n")
+    assert progress.beat() is False and told.getvalue().count("\n") == 1  # told just now
+    clock.now = 61
+    assert progress.beat() is True
+    assert progress.refusal() == ("gru.py: stopped at the limit of 60 s while fitting the "
+                                  "shapes (1 builds of the problem in 61 s, 61.0 s each); "
+                                  "--limit SECONDS allows longer")
+
+
+def test_a_recurrent_network_is_probed_at_smaller_sizes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GRU's build dispatches every step's operations: past MAX_PROBE_OPS (lowered here to
+    this small GRU's scale) its sequence is halved until a build is quick, and the problem is
+    built at its own sizes once; the output's shape and the FLOPs the file states still
+    follow every checked size, as the GRU computes them."""
+    monkeypatch.setattr(shapes_module, "MAX_PROBE_OPS", 1000)
+    seen: list[int] = []
+    build = KernelBenchProblem.instantiate
+
+    def instantiate(self: KernelBenchProblem, sizes: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(dict(sizes).get("seq_len", self.sizes["seq_len"]))
+        return build(self, sizes, *args, **kwargs)
+
+    monkeypatch.setattr(KernelBenchProblem, "instantiate", instantiate)
+    path = tmp_path / "gru.py"
+    path.write_text(GRU)
+    imported = import_problem(path)
+    assert seen.count(64) == 1 and seen.count(32) > 20, seen
+    target = get_target(str(imported.target))
+    problem = target.problem
+    assert isinstance(problem, DeclaredProblem)
+    drawn = [config for seed in range(2) for config, _ in
+             problem.draw_configs(target.edge_configs, 2, random.Random(seed))]
+    module = target_module(imported.target)
+    for config in (*target.edge_configs, *drawn):
+        gru = torch.nn.GRU(config["input_size"], config["hidden_size"], 1)
+        x = torch.zeros(config["seq_len"], 2, config["input_size"])
+        (out,) = (p for p in problem.parameters if p.kind == "output")
+        assert out.shape_on(config) == tuple(gru(x)[0].shape), config.name
+        assert config.work.flops == counted(module, config), config.name

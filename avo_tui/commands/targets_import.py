@@ -5,6 +5,7 @@ seed where the importer has a pattern for its forward (avo_tui/kernelbench/; doc
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..evaluation import TargetFileError
@@ -17,7 +18,8 @@ each; an integer one (argmax's int64 indices) is declared with its dtype and com
 An integer or bool input (class labels, token ids, a mask) is declared with its dtype and
 drawn as Integers(least, most + 1), the least and the most value of 8 draws of get_inputs().
 A problem it cannot import (an int16 tensor, no get_inputs()) is refused in one line, with
-exit status 1.
+exit status 1. What it is doing is told on stderr as it goes, a line at least every 10 s (a
+recurrent network builds slowly); past --limit it stops, naming what was slow.
 
 examples:
   avo targets import examples/kernelbench/level1_softmax.py
@@ -27,11 +29,13 @@ examples:
 
 
 def cmd_targets_import(args: argparse.Namespace) -> int:
-    from ..kernelbench import ImportRefused, import_problem  # brings torch
+    from ..kernelbench import ImportRefused, Progress, import_problem  # brings torch
+    from ..kernelbench.progress import LIMIT_S
 
     path = Path(args.problem)
+    progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name)
     try:
-        imported = import_problem(path, args.kind, args.out, overwrite=args.force)
+        imported = import_problem(path, args.kind, args.out, args.force, progress)
     except ImportRefused as error:
         raise TargetFileError(f"cannot import {path}: {error}") from None
     device = "on the CPU (a C kernel)" if args.kind == "cpu" else "on a CUDA GPU"
@@ -76,3 +80,6 @@ def register(targets: Subcommands) -> None:
                    help="the target file to write (default: beside the problem)")
     p.add_argument("--force", action="store_true",
                    help="write over a target file or seed already there")
+    p.add_argument("--limit", type=float, default=None, metavar="SECONDS",
+                   help="stop an import that takes longer, naming what was slow (default "
+                        "300)")

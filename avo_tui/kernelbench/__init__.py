@@ -16,5 +16,6 @@ Imports only the standard library and torch: it runs where the evaluator runs.
 
 from .importer import Imported, import_problem
 from .problem_module import ImportRefused
+from .progress import Progress
 
-__all__ = ["ImportRefused", "Imported", "import_problem"]
+__all__ = ["ImportRefused", "Imported", "Progress", "import_problem"]

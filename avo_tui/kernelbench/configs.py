@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .problem_module import KernelBenchProblem, ProbeFailed, Sizes
-from .shapes import Shapes
+from .shapes import VARIED_FROM, Shapes
 from .work import Work
 
 # What the importer's seed does per second on one CPU core (measured on this project's 2-core
@@ -36,7 +36,6 @@ TRANSCENDENTAL_S = 1e-8
 FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 8e9}
 TIMED_S = (0.005, 0.05)
 EDGE_MAX_S = 0.005
-VARIED_FROM = 8
 SMALLEST_TRIED = 64
 PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)
 LAST_PRIME, TILE_PAST, LAST_TILE_PAST = 37, 17, 65
@@ -60,7 +59,7 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
         return Configs(dict(shapes.dims), [], {}, ["the problem names no size as a "
                        "module-level int, so its one shape is timed and no other is checked"])
     valid = _Validity(problem, shapes)
-    varied = [d for d in shapes.variable if shapes.dims[d] >= VARIED_FROM]
+    varied = list(shapes.varied)
     smallest = {d: valid.smallest(d) for d in varied}
     # a fixed global under VARIED_FROM would not vary anyway (a reduction's dim, the ones of
     # a bias_shape (C, 1, 1)): only a size the configurations could have moved is told
@@ -75,7 +74,8 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
 
     def seconds(sizes: Sizes) -> float:
         elements = max(math.prod(size.value(sizes) for size in shape) for shape in shapes.all())
-        return (work.at(shapes, sizes) / rates[work.kind]
+        return (max(work.flops_at(sizes) / rates["flops"],
+                    work.bytes_at(shapes, sizes) / rates["bytes"])
                 + transcendentals * elements * TRANSCENDENTAL_S)
 
     timed = dict(shapes.dims)
@@ -137,7 +137,8 @@ def _ms(seconds: float) -> str:
 def _edges(base: Sizes, varied: list[str], smallest: Mapping[str, int],
            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool]) -> list[Sizes]:
     """The smallest sizes, small primes, one past a tile; each that builds, at most
-    EDGE_MAX_S of the seed's time (one past a tile halved towards it)."""
+    EDGE_MAX_S of the seed's time (one past a tile halved towards it); the smallest that
+    builds where none is that quick."""
     if not varied:
         return []
     primes = {d: LAST_PRIME if d == varied[-1] else PRIMES[i % len(PRIMES)]
@@ -156,6 +157,9 @@ def _edges(base: Sizes, varied: list[str], smallest: Mapping[str, int],
         sizes = {**base, **moves}
         if sizes not in edges and valid(sizes) and seconds(sizes) <= EDGE_MAX_S:
             edges.append(sizes)
+    if not edges:  # sizes the problem keeps (a 224 x 224 image) leave even the least long
+        least = next((s for s in ({**base, **m} for m in candidates) if valid(s)), None)
+        edges += [least] if least is not None else []
     return edges
 
 
@@ -185,8 +189,10 @@ class _Validity:
         return True
 
     def smallest(self, dim: str) -> int:
-        """The least size of ``dim`` the problem builds at (the others at its own)."""
+        """The least size of ``dim`` the problem builds at (the others where its shapes were
+        probed: its own sizes, or smaller ones where a build of those is long)."""
+        probed = {d: self.shapes.probe_base.get(d, v) for d, v in self.shapes.dims.items()}
         for size in range(1, SMALLEST_TRIED + 1):
-            if self({**self.shapes.dims, dim: size}):
+            if self({**probed, dim: size}):
                 return size
         return self.shapes.dims[dim]

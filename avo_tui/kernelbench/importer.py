@@ -23,7 +23,8 @@ from .hostile import hostile_cases
 from .integer_inputs import IntegerInputs, integer_inputs
 from .kernel_text import Kernel
 from .plan import Plan, plan_of
-from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem, Sizes
+from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
+from .progress import Progress
 from .shapes import Shapes, fit_shapes
 from .target_writer import Case, TargetFile, Tensor, render
 from .value_rules import value_rules
@@ -52,19 +53,32 @@ class Imported:
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
-                   overwrite: bool = False) -> Imported:
+                   overwrite: bool = False, progress: Progress | None = None) -> Imported:
     """Import the KernelBench problem at ``path`` as a ``kind`` target (float32): the target
     file at ``out`` (default: beside the problem, ``<stem>_target.py``, or
-    ``<stem>_cuda_target.py``) and its seed beside that."""
+    ``<stem>_cuda_target.py``) and its seed beside that; ``progress`` tells what it is doing
+    and holds it to its limit (default: told nowhere, progress.LIMIT_S)."""
     if kind not in KINDS:
         raise ImportRefused(f"--kind is cpu or cuda, not {kind!r}")
-    problem = KernelBenchProblem(path)
+    progress = progress or Progress(name=path.name)
+    with progress.watched():
+        return _imported(path, kind, out, overwrite, progress)
+
+
+def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress: Progress
+              ) -> Imported:
     suffix = "" if kind == "cpu" else "_cuda"
     target_path = out or path.with_name(f"{path.stem}{suffix}_target.py")
     seed_path = target_path.with_name(f"{target_path.stem.removesuffix('_target')}_seed"
                                       f"{SUFFIX[kind]}")
+    for written in (target_path, seed_path):
+        if written.exists() and not overwrite:
+            raise ImportRefused(f"{written} exists (--force writes over it)")
+    problem = KernelBenchProblem(path, progress.tick)
+    progress.phase(f"fitting the shapes to {len(problem.sizes)} size globals")
     shapes = fit_shapes(problem)
-    work = work_of(problem, shapes, _probes(shapes))
+    progress.phase("counting the work")
+    work = work_of(problem, shapes)
     plan: Plan | str
     graph: Graph | None = None
     try:
@@ -75,20 +89,20 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         plan = plan_of(graph)
     transcendentals = 0 if isinstance(plan, str) else sum(
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
+    progress.phase("choosing the configurations")
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
                              transcendentals=transcendentals)
     names = _Names(problem, shapes)
+    progress.phase("reading the inputs' values")
     integers = integer_inputs(problem, shapes, configs, names.inputs)
     configs = integers.configs
+    work = work.scored_for(kind, shapes, configs.timed)
     small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
     problem.check_buffers_kept(small)
     exactness = _exactness(graph, names)
     entry = "avo_" + _identifier(path.stem).lower()
     kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
                     tuple(shapes.dims), names.shapes, names.leaves, names.input_dtypes)
-    for written in (target_path, seed_path):
-        if written.exists() and not overwrite:
-            raise ImportRefused(f"{written} exists (--force writes over it)")
     about = [f"{path.name}: {_first_line(problem.module.__doc__) or 'a KernelBench problem'}."]
     if isinstance(plan, str):
         seed, pattern, no_seed = None, None, f"{path.name}: {plan}"
@@ -129,12 +143,6 @@ def _exactness(graph: Graph | None, names: _Names) -> list[str]:
                      "whether the honest computation passes, and a hand edit can make it a "
                      "float output")
     return notes
-
-
-def _probes(shapes: Shapes) -> list[Sizes]:
-    """Two sets of sizes besides the problem's, where a FLOP formula must agree too."""
-    return [{**shapes.dims, **{d: shapes.dims[d] + step for d in shapes.variable}}
-            for step in (1, 2)]
 
 
 class _Names:
@@ -245,12 +253,7 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
         paragraphs.append("Configurations: " + "; ".join(configs.notes) + ".")
     if exactness:
         paragraphs.append("Outputs: " + "; ".join(exactness) + ".")
-    paragraphs.append("Work: " + ("FLOPs of the matrix work (2 x each output element x "
-                                  "the length of its sum), scored in GFLOP/s on the CPU"
-                                  if work.kind == "flops" else
-                                  "the bytes every input and output move once, "
-                                  "scored in GB/s") + (f" ({work.note})" if work.note else "")
-                      + ".")
+    paragraphs.append("Work: " + _work_words(work) + ".")
     if seed is not None:
         paragraphs.append(f"Seed: {seed.name}, the importer's plain {pattern} kernel; its "
                           "knobs (avo:knob) are the tuner's to try.")
@@ -259,6 +262,19 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
                           "elementwise, reduction, scan and norm, and matmul forwards only; "
                           "the first step of an agent run writes version 0.")
     return paragraphs
+
+
+def _work_words(work: Work) -> str:
+    if work.flops is None:
+        counted = "" if not work.note else f"; {work.note}"
+        return f"the bytes every input and output move once, scored in GB/s{counted}"
+    flops = ("the FLOPs of its matrix work as torch's FLOP counter counts them (a formula "
+             "of the sizes, fitted to its counts exactly; an epilogue, a pooling or a norm "
+             "not counted)")
+    if work.kind == "flops":
+        return f"{flops}, scored in FLOP/s; the bytes every input and output move once beside"
+    return (f"{flops}, and the bytes every input and output move once, scored in GB/s "
+            f"({work.note})")
 
 
 def _relative(path: Path, folder: Path) -> str:

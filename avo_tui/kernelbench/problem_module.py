@@ -14,18 +14,20 @@ Every way a problem cannot become a target is an ImportRefused, in one line.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import inspect
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 Sizes = dict[str, int]  # a size global's value by dimension name (a tuple's entries: name_0 ...)
 Origin = tuple[str, int | None]  # a dimension's global, and its index where that is a tuple
@@ -54,32 +56,40 @@ class Instance:
     weights: dict[str, torch.Tensor]
     outputs: tuple[torch.Tensor, ...]
     fields: tuple[str, ...] = ()  # the outputs' names where the forward returns a named tuple
+    ops: int = 0  # the operations the forward dispatched, where they were counted
 
 
 class KernelBenchProblem:
     """The problem file at ``path``: its sizes, and the problem built at any of them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tick: Callable[[], None] = lambda: None) -> None:
         self.path = path
+        # called before every build of the problem or run of its forward (each is in
+        # sizes_set): the import's progress and its limit (progress.py)
+        self.tick = tick
         self.module = _load(path)
         for name, what in (("Model", "class Model (the nn.Module whose forward is computed)"),
                            ("get_inputs", "get_inputs() (the forward's input tensors)")):
             if not hasattr(self.module, name):
                 raise ImportRefused(f"{path.name} defines no {what}: not a KernelBench problem")
         self.sizes, self.origins = _size_globals(self.module)
-        self.base = self.instantiate(self.sizes, refuse=True)
+        self.base = self.instantiate(self.sizes, refuse=True, count=True)
         self.input_names = self._input_names()
         self.output_names = self._output_names()
 
-    def instantiate(self, sizes: Mapping[str, int], refuse: bool = False) -> Instance:
+    def instantiate(self, sizes: Mapping[str, int], refuse: bool = False,
+                    count: bool = False) -> Instance:
         """The problem with its size globals set to ``sizes``. ProbeFailed where it does not
-        build or run there (ImportRefused, naming why, at the problem's own sizes)."""
+        build or run there (ImportRefused, naming why, at the problem's own sizes).
+        ``count``: count the operations its forward dispatches (Instance.ops)."""
+        counter = _Operations() if count else contextlib.nullcontext()
         try:
             with self.sizes_set(sizes), torch.device("meta"):
                 init: list[Any] = getattr(self.module, "get_init_inputs", list)()
                 model = self.module.Model(*init)
                 inputs = self.module.get_inputs()
-                output = model(*inputs)
+                with counter:
+                    output = model(*inputs)
         except Exception as error:
             if refuse:
                 raise ImportRefused(f"{self.path.name} does not build on torch's meta device "
@@ -90,7 +100,8 @@ class KernelBenchProblem:
         fields = getattr(type(output), "__match_args__", None) or getattr(
             type(output), "_fields", None) or ()
         instance = Instance(model, tuple(inputs), _floating_weights(model, _updated(model)),
-                            _outputs(output, self.path.name), tuple(fields))
+                            _outputs(output, self.path.name), tuple(fields),
+                            counter.count if isinstance(counter, _Operations) else 0)
         _check(instance, self.path.name)
         return instance
 
@@ -129,6 +140,7 @@ class KernelBenchProblem:
     def sizes_set(self, sizes: Mapping[str, int]) -> Iterator[None]:
         """The module's globals set to ``sizes`` (a tuple global rebuilt from its entries),
         and put back as they were afterwards."""
+        self.tick()
         values = globals_of({**self.sizes, **sizes}, self.origins)
         saved = {name: getattr(self.module, name) for name in values}
         try:
@@ -161,6 +173,20 @@ class KernelBenchProblem:
                     isinstance(n, str) and n.isidentifier() for n in names):
                 return tuple(names)
         return tuple(f"out{i}" for i in range(count))
+
+
+class _Operations(TorchDispatchMode):
+    """Counts the operations dispatched within it: what a build costs, the same on every
+    machine (a recurrent network's steps are each their own)."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        self.count += 1
+        return func(*args, **(kwargs or {}))
 
 
 def _load(path: Path) -> Any:

@@ -4,13 +4,22 @@ a SizeExpr that every probe agrees with.
 
 A global whose probes do not build (a size that must divide another), or on which some size
 depends in a form the importer does not write, is fixed: it keeps the problem's value in
-every configuration, and the target file says so. A global no size depends on (a reduction's
+every configuration, and the target file says so. Where a size depends on several globals in
+no such form (a convolution's output height on height, kernel_size, stride, padding and
+dilation), the fewest are held that let it fit over the rest, settings first (a stride, a
+padding, a dilation, a kernel's size: SETTINGS names them, then the smallest values), so the
+height still varies.
+
+A problem whose forward dispatches many operations (a recurrent network, a step at a time) is
+probed around smaller sizes, where a build is quick (MAX_PROBE_OPS), and its fits are checked
+at its own sizes. A global no size depends on (a reduction's
 dim, a kernel's stride) is no dimension at all. A problem with no size global left is given
 its first input's sizes as fixed dimensions d0, d1 ... (the target then has one shape).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +28,15 @@ from .size_expr import SizeExpr
 
 PROBE_STEPS = range(1, 9)  # each global moved by 1 .. 8: strides up to 4 seen twice over
 MAX_STRIDE = 4
+VARIED_FROM = 8  # smaller sizes are settings, kept at the problem's values (Shapes.varied)
 JOINT_PROBES = 3  # every global moved at once, by different steps, to check the fits together
+# Words of the globals that set how an operation works rather than how much it does: held
+# first where a size fits only with some global held.
+SETTINGS = ("stride", "padding", "dilation", "kernel", "groups", "pool")
+# A build of more operations than this is probed around smaller sizes: each probe of a
+# 512-step, 6-layer GRU dispatches 46,000 operations (9 s on the meta device).
+MAX_PROBE_OPS = 2000
+SMALLEST_HALVED = 32  # a global is halved towards the smaller probe sizes from this up
 
 Shape = tuple[SizeExpr, ...]
 ShapeSet = tuple[tuple[int, ...], ...]  # every tensor's shape at one set of sizes, in order
@@ -42,6 +59,16 @@ class Shapes:
     weights: dict[str, Shape]
     outputs: tuple[Shape, ...]  # one per tensor the forward returns, in order
     literal: bool = field(default=False)
+    # the problem's size globals the fits were probed around (its own, or smaller where a
+    # build is long): where further probes (the work's, the smallest sizes) are quick
+    probe_base: Sizes = field(default_factory=dict)
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """The dimensions the configurations vary: the variable ones of VARIED_FROM or more;
+        smaller ones are settings of the problem (a kernel size, three colour channels) and
+        keep its values."""
+        return tuple(d for d in self.variable if self.dims[d] >= VARIED_FROM)
 
     def all(self) -> tuple[Shape, ...]:
         return (*self.inputs, *self.weights.values(), *self.outputs)
@@ -58,15 +85,28 @@ def tensor_shapes(instance: Instance) -> ShapeSet:
 
 
 def fit_shapes(problem: KernelBenchProblem) -> Shapes:
-    base = tensor_shapes(problem.base)
-    probe = _Prober(problem, base)
+    smaller = _probe_base(problem)
+    if smaller is not None:
+        shapes = _fit_around(problem, *smaller)
+        own = tensor_shapes(problem.base)
+        if shapes.literal or all(
+                tuple(size.value(shapes.dims) for size in shape) == sizes
+                for shape, sizes in zip(shapes.all(), own, strict=True)):
+            return shapes
+    return _fit_around(problem, dict(problem.sizes), tensor_shapes(problem.base))
+
+
+def _fit_around(problem: KernelBenchProblem, sizes: Sizes, base: ShapeSet) -> Shapes:
+    """The fits of every tensor size, probed around the size globals ``sizes`` (where the
+    problem's tensors are ``base``)."""
+    probe = _Prober(problem, base, sizes)
     fixed: dict[str, str] = {}
-    varying = []
+    varying: list[str] = []
     for dim in problem.sizes:
         if any(dim in group for group in probe.ties.values()):
             continue
         why = probe.why_not_varied(dim)
-        if why and probe.tie(dim):
+        if why and probe.tie(dim, [*varying, *fixed]):
             why = probe.why_not_varied(dim)
         if why == "":
             varying.append(dim)
@@ -85,8 +125,30 @@ def fit_shapes(problem: KernelBenchProblem) -> Shapes:
     shapes = _grouped(fits, problem.base)
     if dims:
         tied = {dim: probe.ties.get(dim, (dim,)) for dim in dims}
-        return Shapes(dims, tuple(dims), fixed, tied, *shapes)
+        return Shapes(dims, tuple(dims), fixed, tied, *shapes, probe_base=sizes)
     return _literal(problem.base, fixed, shapes)
+
+
+def _probe_base(problem: KernelBenchProblem) -> tuple[Sizes, ShapeSet] | None:
+    """Smaller sizes to probe a problem around whose build dispatches more than
+    MAX_PROBE_OPS operations, and its tensors' shapes there; None where its own are quick.
+    Every global of SMALLEST_HALVED or more is halved at once (one at a time, the largest
+    first, where that does not build) until a build is quick or nothing more halves."""
+    sizes, ops, shapes = dict(problem.sizes), problem.base.ops, None
+    while ops > MAX_PROBE_OPS:
+        big = sorted((d for d in sizes if sizes[d] >= SMALLEST_HALVED), key=lambda d: -sizes[d])
+        tries = [{**sizes, **{d: sizes[d] // 2 for d in big}}] if len(big) > 1 else []
+        tries += [{**sizes, d: sizes[d] // 2} for d in big]
+        for smaller in tries:
+            try:
+                built = problem.instantiate(smaller, count=True)
+            except (ProbeFailed, ValueError):
+                continue
+            sizes, ops, shapes = smaller, built.ops, tensor_shapes(built)
+            break
+        else:
+            break
+    return None if shapes is None else (sizes, shapes)
 
 
 def _grouped(fits: list[Shape], base: Instance) -> tuple[tuple[Shape, ...], dict[str, Shape],
@@ -109,10 +171,10 @@ def _literal(base: Instance, fixed: dict[str, str],
 class _Prober:
     """The problem's tensor shapes at sizes off its own, each set of sizes built once."""
 
-    def __init__(self, problem: KernelBenchProblem, base: ShapeSet) -> None:
+    def __init__(self, problem: KernelBenchProblem, base: ShapeSet, sizes: Sizes) -> None:
         self.problem = problem
         self.base = base
-        self.base_sizes = dict(problem.sizes)
+        self.base_sizes = dict(sizes)
         self.ties: dict[str, tuple[str, ...]] = {}  # a dimension: the globals it moves
         self._seen: dict[tuple[tuple[tuple[str, ...], int], ...], ShapeSet | None] = {}
 
@@ -125,18 +187,20 @@ class _Prober:
                 sizes[name] += step
         return sizes
 
-    def tie(self, dim: str) -> bool:
+    def tie(self, dim: str, decided: list[str]) -> bool:
         """Tie ``dim`` to the other globals of its value where they build only together
-        (``bias_shape = (out_features,)``): whether it found such a group."""
-        same = tuple(d for d in self.base_sizes
-                     if d != dim and self.base_sizes[d] == self.base_sizes[dim]
-                     and not any(d in group for group in self.ties.values()))
-        if not same:
-            return False
-        self.ties[dim] = (dim, *same)
-        if all(self.shapes_at({dim: step}) is not None for step in PROBE_STEPS):
-            return True
-        del self.ties[dim]
+        (``bias_shape = (out_features,)``): whether it found such a group. One global at a
+        time first, those not ``decided`` yet before those that are (in_features, varied on
+        its own, stays apart when it equals out_features), then all of them."""
+        same = [d for d in self.base_sizes
+                if d != dim and self.base_sizes[d] == self.base_sizes[dim]
+                and not any(d in group for group in self.ties.values())]
+        singles = sorted(same, key=lambda d: d in decided)
+        for group in [(d,) for d in singles] + ([tuple(same)] if len(same) > 1 else []):
+            self.ties[dim] = (dim, *group)
+            if all(self.shapes_at({dim: step}) is not None for step in PROBE_STEPS):
+                return True
+            del self.ties[dim]
         return False
 
     def shapes_at(self, moves: Mapping[str, int]) -> ShapeSet | None:
@@ -192,11 +256,26 @@ class _Prober:
                 fit = _fit(size, involved, self.base_sizes, at,
                            [(sizes_, shapes[t][axis]) for sizes_, shapes in joints])
                 if fit is None:
-                    unfit.update(involved)
+                    unfit.update(_held(size, involved, self.base_sizes, at))
                     fit = SizeExpr.constant(size)
                 sizes.append(fit)
             fits.append(tuple(sizes))
         return fits, unfit
+
+
+def _held(size: int, involved: list[str], base: Sizes,
+          at: Callable[[Mapping[str, int]], int | None]) -> list[str]:
+    """The fewest of the ``involved`` globals to hold at their values for ``size`` to fit
+    over the others (each moved alone), settings before the rest and smaller values before
+    larger; all of them where no such few exist."""
+    ranked = sorted(involved, key=lambda d: (not any(w in d for w in SETTINGS), base[d]))
+    for count in range(1, len(ranked)):
+        for held in sorted(itertools.combinations(ranked, count),
+                           key=lambda group: sum(ranked.index(d) for d in group)):
+            rest = [d for d in involved if d not in held]
+            if _fit(size, rest, base, at, []) is not None:
+                return list(held)
+    return involved
 
 
 def _fit(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[str, int]],

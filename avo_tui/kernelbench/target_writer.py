@@ -252,28 +252,36 @@ def _role(tensor: Tensor) -> str:
 
 
 def _work(target: TargetFile) -> str:
+    return "\n\n\n".join(part for part in (_flops(target), _moved(target)) if part)
+
+
+def _flops(target: TargetFile) -> str:
+    flops = target.work.flops
+    if flops is None:
+        return ""
+    return f'''
+
+def flops(c: dict[str, Any]) -> float:
+    """FLOPs: the matrix work of the forward as torch's FLOP counter counts it (products,
+    convolutions, attention; an epilogue, a pooling or a norm not counted), a polynomial of
+    the sizes fitted to its counts exactly; the sizes under 8 at the problem's values."""
+    return float({flops.render(lambda dim: f'c["{dim}"]')})
+'''
+
+
+def _moved(target: TargetFile) -> str:
     work = target.work
     outputs = _outputs(target)
-    output = outputs[work.output].name
     inputs = [t.name for t in target.tensors if t not in outputs]
-    if work.kind == "flops":
-        return f'''
-
-def work(c: dict[str, Any]) -> float:
-    """FLOPs: 2 x each output element x the length of the sum behind it (the epilogue not
-    counted)."""
-    return 2.0 * math.prod({output}_shape(c)) * math.prod(
-        {inputs[work.tensor]}_shape(c)[{work.start}:])
-'''
     read = [t for t in target.tensors if t not in outputs]
     if any(size != work.element_bytes for size in work.read_bytes(len(read))):
-        return _work_by_width(work, read, outputs)
+        return _moved_by_width(work, read, outputs)
     every = "\n        + ".join(f"math.prod({name}_shape(c))" for name in inputs)
     if all(size == work.element_bytes for size in work.output_bytes):
         every += "".join(f"\n        + math.prod({t.name}_shape(c))" for t in outputs)
         return f'''
 
-def work(c: dict[str, Any]) -> float:
+def moved(c: dict[str, Any]) -> float:
     """{_doc(f"Bytes: every input read once and {_each(outputs)} written once, "
              f"{work.element_bytes} bytes each.")}"""
     return {work.element_bytes}.0 * (
@@ -286,7 +294,7 @@ def work(c: dict[str, Any]) -> float:
                                                         strict=True)))
     return f'''
 
-def work(c: dict[str, Any]) -> float:
+def moved(c: dict[str, Any]) -> float:
     """{_doc(f"Bytes: every input read once, {work.element_bytes} bytes each, and "
              f"{_each(outputs)} written once, at its dtype's width (8 bytes an int64).")}"""
     read = {work.element_bytes}.0 * (
@@ -298,7 +306,7 @@ def work(c: dict[str, Any]) -> float:
 '''
 
 
-def _work_by_width(work: Work, read: list[Tensor], outputs: list[Tensor]) -> str:
+def _moved_by_width(work: Work, read: list[Tensor], outputs: list[Tensor]) -> str:
     """The bytes of a problem whose inputs are not all of one width (int64 labels beside
     float32 logits): each tensor at its own."""
     widths = [*work.read_bytes(len(read)), *work.output_bytes]
@@ -307,7 +315,7 @@ def _work_by_width(work: Work, read: list[Tensor], outputs: list[Tensor]) -> str
                     for i, (size, t) in enumerate(zip(widths, [*read, *outputs], strict=True)))
     return f'''
 
-def work(c: dict[str, Any]) -> float:
+def moved(c: dict[str, Any]) -> float:
     """{_doc(f"Bytes: every input read once and {_each(outputs)} written once, each at its "
              "dtype's width (8 bytes an int64).")}"""
     return ({terms}
@@ -374,7 +382,8 @@ def _target(target: TargetFile) -> str:
         parameters.append(f'        {kind}("{tensor.name}", {tensor.name}_shape{dtype}'
                           f'{values}),{exact}')
     parameters += [f'        Int("{dim}"),' for dim in target.dims]
-    work = "flops" if target.work.kind == "flops" else "bytes"
+    work = ("    flops=flops,\n    bytes=moved,\n    score_by=" + repr(target.work.kind)
+            if target.work.flops is not None else "    bytes=moved")
     seed = "None" if target.seed is None else repr(target.seed)
     draw = "    draw=draw,\n" if target.draw else ""
     if target.cases:
@@ -398,7 +407,7 @@ target = Target(
     edge_configs={_configs(target.edges, target.dims)},
 {draw}    reference=reference,
     honest=honest,
-    {work}=work,
+{work},
     baselines={{"torch-eager": honest}},
     seed={seed},
 {jump})

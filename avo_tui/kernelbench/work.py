@@ -1,45 +1,55 @@
-"""The work of one launch of an imported problem, as a formula of its tensors' shapes that the
-target file states (the parent process counts it without torch).
+"""The work of one launch of an imported problem, measured rather than guessed: its FLOPs, as
+torch's FLOP counter counts them, and the bytes it must move, each a formula of the
+configuration's dimensions that the target file states (the parent process counts it without
+torch), at any sizes.
 
-torch's FLOP counter, run on the meta device, says whether the forward does matrix work (a
-product, a convolution). Where it does, the FLOPs are written as 2 x the output's elements x
-the trailing sizes of one of its tensors (a product's K, a convolution weight's
-in_channels x kernel), the first such formula the counter agrees with at the problem's sizes
-and two others; the score is then GFLOP/s (TFLOP/s on a GPU) and the epilogue is not
-counted. Otherwise the problem is memory-bound: the bytes of every input read once and every
-output written once (an integer input or output at its own width: an int64 index is 8 bytes),
-scored in GB/s.
+- **FLOPs**: the matrix work the forward dispatches (products, convolutions, attention),
+  fitted exactly as a polynomial of the varied sizes (flop_fit.py); an epilogue, a pooling or
+  a norm is not counted, as torch does not. None where torch counts nothing.
+- **Bytes**: every input read once and every output written once (an integer input or output
+  at its own width: an int64 index is 8 bytes).
+
+Which of the two the score counts follows the work's arithmetic intensity, FLOPs per byte,
+at the timed sizes, beside what the device does per byte it moves (MACHINE_BALANCE): above
+it the kernel is bound by its arithmetic and scored in FLOP/s, below it by its memory and
+scored in GB/s (a matrix-vector product: 2 FLOPs for every 4-byte weight read once).
+The configurations (configs.py) estimate a launch's time from both, at any sizes
+(``flops_at``, ``bytes_at``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from torch.utils.flop_counter import FlopCounterMode
 
+from .flop_fit import Polynomial, Term, fit_flops
 from .problem_module import KernelBenchProblem, ProbeFailed
 from .shapes import Shapes
 from .size_expr import SizeExpr
 
 FLOAT32_BYTES = 4
+# FLOPs a kernel can do per byte it moves, by the target's kind: one x86 core's float32 FMAs
+# (about 100 GFLOP/s with AVX2) over what it streams from memory (about 12 GB/s); an H100's
+# float32 FMAs without tensor cores (67 TFLOP/s) over its HBM (3.35 TB/s).
+MACHINE_BALANCE = {"cpu": 8.0, "cuda": 20.0}
 
 
 @dataclass(frozen=True)
 class Work:
-    """``flops``: 2 * numel(outputs[``output``]) * prod(shape of ``tensor`` from axis
-    ``start`` on); ``bytes``: every input's elements, ``element_bytes`` each (an integer
-    input its ``input_bytes``: int64 labels 8), and every output's, ``output_bytes`` each
-    (an int64 index 8, a bool 1). ``tensor`` is an index into Shapes.inputs +
-    Shapes.weights; ``note`` says why where FLOPs were counted but no formula fitted."""
+    """What the score counts (``kind``: "flops" or "bytes"), the FLOPs (None: torch counts
+    none, or no formula fits, and ``note`` says why), and the bytes: every input's elements,
+    ``element_bytes`` each (an integer input its ``input_bytes``: int64 labels 8), and every
+    output's, ``output_bytes`` each (an int64 index 8, a bool 1)."""
 
-    kind: str  # "flops" or "bytes"
-    tensor: int = -1
-    start: int = 0
+    kind: str
+    flops: Polynomial | None = None
     element_bytes: int = FLOAT32_BYTES
     note: str = ""
-    output: int = 0
     output_bytes: tuple[int, ...] = (FLOAT32_BYTES,)
     input_bytes: tuple[int, ...] = ()  # each of Shapes.inputs'; (): element_bytes each
 
@@ -48,53 +58,90 @@ class Work:
         return tuple(self.input_bytes[i] if i < len(self.input_bytes) else self.element_bytes
                      for i in range(count))
 
-    def at(self, shapes: Shapes, sizes: Mapping[str, int]) -> float:
-        """The work at ``sizes`` (every dimension)."""
+    def flops_at(self, sizes: Mapping[str, int]) -> float:
+        """The FLOPs of a launch at ``sizes`` (every dimension); 0 where none are counted."""
+        return 0.0 if self.flops is None else self.flops.value(sizes)
+
+    def bytes_at(self, shapes: Shapes, sizes: Mapping[str, int]) -> float:
+        """The bytes a launch moves at ``sizes``: its inputs read and outputs written once."""
         tensors = (*shapes.inputs, *shapes.weights.values())
-        if self.kind == "flops":
-            return 2.0 * _numel(shapes.outputs[self.output], sizes) * _numel(
-                tensors[self.tensor][self.start:], sizes)
         return float(sum(size * _numel(t, sizes) for size, t in zip(
             self.read_bytes(len(tensors)), tensors, strict=True)) + sum(
             size * _numel(t, sizes) for size, t in zip(self.output_bytes, shapes.outputs,
                                                        strict=True)))
 
+    def at(self, shapes: Shapes, sizes: Mapping[str, int]) -> float:
+        """The work the score counts, at ``sizes``."""
+        return self.flops_at(sizes) if self.kind == "flops" else self.bytes_at(shapes, sizes)
 
-def work_of(problem: KernelBenchProblem, shapes: Shapes, probes: Sequence[Mapping[str, int]],
-            element_bytes: int = FLOAT32_BYTES) -> Work:
-    """The problem's work formula; ``probes`` are sizes besides its own (every dimension)
-    where a FLOP formula must agree with the counter too."""
+    def scored_for(self, device: str, shapes: Shapes, timed: Mapping[str, int]) -> Work:
+        """This work scored by what bounds a ``device`` ("cpu" or "cuda") kernel at the
+        ``timed`` sizes: its FLOPs where their intensity is above the device's balance, else
+        its bytes (a note says so where torch counts FLOPs)."""
+        if self.flops is None:
+            return self
+        flops, moved = self.flops_at(timed), self.bytes_at(shapes, timed)
+        intensity = flops / moved
+        if intensity >= MACHINE_BALANCE[device]:
+            return dataclasses.replace(self, kind="flops")
+        return dataclasses.replace(self, kind="bytes", note=(
+            f"{intensity:.2g} FLOPs a byte at the timed sizes, under the "
+            f"{MACHINE_BALANCE[device]:g} a {device} kernel does per byte it moves: bound by "
+            "its memory"))
+
+
+def work_of(problem: KernelBenchProblem, shapes: Shapes, element_bytes: int = FLOAT32_BYTES
+            ) -> Work:
+    """The problem's work: its FLOPs fitted to torch's counter around the sizes its shapes
+    were probed at, and its bytes; scored by FLOPs where torch counts any (scored_for
+    decides at the timed sizes)."""
     outputs = tuple(element_bytes if t.is_floating_point() else t.element_size()
                     for t in problem.base.outputs)
     inputs = tuple(element_bytes if t.is_floating_point() else t.element_size()
                    for t in problem.base.inputs)
     if all(width == element_bytes for width in inputs):
         inputs = ()
-    counted = [(sizes, _flops_at(problem, sizes)) for sizes in (shapes.dims, *probes)]
-    if not counted[0][1]:
-        return Work("bytes", element_bytes=element_bytes, output_bytes=outputs,
-                    input_bytes=inputs)
-    tensors = (*shapes.inputs, *shapes.weights.values())
-    for output in range(len(shapes.outputs)):
-        for index, tensor in enumerate(tensors):
-            for start in range(len(tensor)):
-                work = Work("flops", index, start, element_bytes, output=output,
-                            output_bytes=outputs, input_bytes=inputs)
-                if all(flops is None or work.at(shapes, sizes) == flops
-                       for sizes, flops in counted):
-                    return work
-    return Work("bytes", element_bytes=element_bytes, output_bytes=outputs, input_bytes=inputs,
-                note=f"torch counts {counted[0][1]:.3g} FLOPs a launch, in no form the importer "
-                     "writes (2 x the output's elements x a tensor's trailing sizes): scored "
-                     "by the bytes it moves")
+    bytes_only = Work("bytes", element_bytes=element_bytes, output_bytes=outputs,
+                      input_bytes=inputs)
+    if shapes.literal:  # one shape: its count is the formula
+        counted = _flops_at(problem, problem.sizes)
+        return dataclasses.replace(bytes_only, kind="flops", flops=Polynomial(
+            (Term(Fraction(counted), ()),))) if counted else bytes_only
+    counted = _flops_at(problem, shapes.probe_base)
+    if not counted:
+        return bytes_only
+
+    def count(sizes: Mapping[str, int]) -> int | None:
+        return _flops_at(problem, {**shapes.probe_base, **shapes.problem_sizes(sizes)})
+
+    base = {dim: shapes.probe_base.get(dim, size) for dim, size in shapes.dims.items()}
+    fitted = fit_flops(count, base, shapes.varied, _forms(shapes, shapes.varied))
+    if fitted.polynomial is None:
+        return dataclasses.replace(bytes_only, note=(
+            f"torch counts {counted:.3g} FLOPs a launch at the sizes probed, and no formula "
+            f"of the sizes fits them ({fitted.why}): scored by the bytes it moves"))
+    return dataclasses.replace(bytes_only, kind="flops", flops=fitted.polynomial)
+
+
+def _forms(shapes: Shapes, variables: Sequence[str]) -> dict[str, list[SizeExpr]]:
+    """Each variable's tensor sizes that follow it and no other variable (a strided
+    convolution's output length, of the length and the fixed dilation), but itself: the
+    forms its FLOPs may be a polynomial of, their strides the steps along it."""
+    forms: dict[str, list[SizeExpr]] = {v: [] for v in variables}
+    for shape in shapes.all():
+        for size in shape:
+            moving = [d for d in size.dims if d in forms]
+            if len(moving) == 1 and not size.product and size != SizeExpr.of(moving[0]) \
+                    and size not in forms[moving[0]]:
+                forms[moving[0]].append(size)
+    return forms
 
 
 def _flops_at(problem: KernelBenchProblem, sizes: Mapping[str, int]) -> int | None:
-    full = {**problem.sizes, **{d: v for d, v in sizes.items() if d in problem.sizes}}
     counter = FlopCounterMode(display=False)
     try:
         with counter:
-            problem.instantiate(full)
+            problem.instantiate(sizes)
     except (ProbeFailed, ValueError):
         return None
     return int(counter.get_total_flops())

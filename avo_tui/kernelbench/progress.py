@@ -1,0 +1,133 @@
+"""What an import is doing, told on stderr, and the limit on how long it may take.
+
+Most problems import in seconds; a recurrent network builds slowly even on the meta device
+(a GRU of 512 steps and 6 layers: 9 s a build, every step's operations dispatched one by one),
+and an import builds the problem dozens of times. So an import is never silent for long: once it
+has taken QUIET_S seconds, each phase is told as it starts, and a phase that goes on is told
+again at least every QUIET_S seconds, by the builds it has done (``tick``) or, where one
+build is long, by a heartbeat (BEAT_S apart). A quick import tells nothing.
+Past its limit the import stops with one line that names the phase and how long its builds
+took.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from .problem_module import ImportRefused
+
+
+class TimeUp(BaseException):
+    """The import's limit passed: raised at a build, through every ``except Exception`` that
+    a failed build is caught by (a KeyboardInterrupt's way), and refused where the import
+    started (Progress.watched)."""
+
+
+QUIET_S = 8.0  # the longest an import goes without a line on stderr, give or take a beat
+BEAT_S = 1.0
+LIMIT_S = 300.0
+
+
+class Progress:
+    """The import's phases, told on ``stream`` (None: nothing told), and its limit of
+    ``limit_s`` seconds; ``clock`` is the time in seconds (monotonic), ``name`` the
+    problem's file name its refusal starts with."""
+
+    def __init__(self, stream: TextIO | None = None, limit_s: float = LIMIT_S,
+                 clock: Callable[[], float] = time.monotonic, name: str = "",
+                 beat_s: float | None = BEAT_S) -> None:
+        self.stream = stream
+        self.beat_s = beat_s  # None: no heartbeat (the builds' ticks alone)
+        self.limit_s = limit_s
+        self.clock = clock
+        self.name = name
+        self.started = clock()
+        self.phase_name = "reading the problem"
+        self.phase_started = self.started
+        self.builds = 0
+        self.told = self.started
+        self.expired = False
+        self._lock = threading.Lock()
+
+    def phase(self, words: str) -> None:
+        """A new phase begins, told at once where the import has already been long."""
+        with self._lock:
+            self.phase_name, self.phase_started, self.builds = words, self.clock(), 0
+            if self.phase_started - self.started >= QUIET_S:
+                self._say(words)
+
+    def tick(self) -> None:
+        """One build of the problem (or one run of its forward) is about to start: past the
+        limit, stop; after QUIET_S without a line, say how far the phase has come."""
+        now = self.clock()
+        with self._lock:
+            if now - self.started > self.limit_s:
+                self.expired = True
+                raise TimeUp(self.refusal())
+            if now - self.told >= QUIET_S:
+                self._say(f"still {self.phase_name}: {self.builds} builds of the problem in "
+                          f"{now - self.phase_started:.0f} s")
+            self.builds += 1
+
+    def beat(self) -> bool:
+        """The heartbeat's turn: say the phase goes on where nothing was told for QUIET_S
+        (one build taking long), and whether the limit has passed."""
+        now = self.clock()
+        with self._lock:
+            if now - self.told >= QUIET_S:
+                self._say(f"still {self.phase_name}: build {max(self.builds, 1)} of the "
+                          f"problem under way, {now - self.phase_started:.0f} s into it")
+        return now - self.started > self.limit_s
+
+    def refusal(self) -> str:
+        """The one line an import stopped at its limit ends with."""
+        spent = self.clock() - self.phase_started
+        each = f", {spent / self.builds:.1f} s each" if self.builds else ""
+        return (f"{self.name}: stopped at the limit of {self.limit_s:.0f} s while "
+                f"{self.phase_name} ({self.builds} builds of the problem in {spent:.0f} s"
+                f"{each}); --limit SECONDS allows longer")
+
+    def _say(self, words: str) -> None:
+        self.told = self.clock()
+        if self.stream is not None:
+            elapsed = self.told - self.started
+            print(f"avo targets import: {words} [{elapsed:.0f} s]", file=self.stream,
+                  flush=True)
+
+    @contextmanager
+    def watched(self) -> Iterator[None]:
+        """Run the import with a heartbeat beside it: a line at least every QUIET_S while one
+        build is long, and past the limit the import is interrupted (where it runs in the
+        main thread, as the command does) and refused in one line."""
+        stop = threading.Event()
+        main = threading.current_thread() is threading.main_thread()
+        beat_s = self.beat_s
+
+        def heartbeat() -> None:
+            while beat_s is not None and not stop.wait(beat_s):
+                if self.beat() and main:
+                    with self._lock:
+                        if self.expired or stop.is_set():
+                            return
+                        self.expired = True
+                    _thread.interrupt_main()
+                    return
+
+        thread = threading.Thread(target=heartbeat, name="import-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        except TimeUp as up:
+            raise ImportRefused(str(up)) from None
+        except KeyboardInterrupt:
+            if not self.expired:
+                raise
+            raise ImportRefused(self.refusal()) from None
+        finally:
+            stop.set()
+            thread.join()

@@ -1,0 +1,83 @@
+"""How an imported problem's sizes vary (issue 68, item 4): a pooling's or a convolution's
+stride, padding, dilation and kernel size, module globals as KernelBench writes them, are
+held as settings, so its height and width still vary and every output shape is the model's;
+in_features equal to out_features stay apart, the bias's shape following out_features alone;
+and a problem whose sizes leave even its least shape slow still has an edge shape."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from kernelbench_problems import CONV_SETTINGS, LITERAL_IMAGE, POOL_SETTINGS, SQUARE_GEMM_BIAS
+
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.targets.declared import DeclaredProblem
+from avo_tui.evaluation.targets.problem import Config
+from avo_tui.kernelbench import import_problem
+
+
+def checked_configs(target_path: Path) -> list[Config]:
+    """The edge configurations and three evaluations' drawn ones."""
+    target = get_target(str(target_path))
+    problem = target.problem
+    assert isinstance(problem, DeclaredProblem)
+    drawn = [config for seed in range(3) for config, _ in
+             problem.draw_configs(target.edge_configs, 2, random.Random(seed))]
+    return [*target.edge_configs, *drawn]
+
+
+def output_shape(config: Config) -> tuple[int, ...]:
+    (out,) = (p for p in config.problem.parameters if p.kind == "output")
+    return out.shape_on(config)
+
+
+MODELS: dict[str, tuple[str, str, Any]] = {
+    "pool": (POOL_SETTINGS, "height", lambda c: torch.nn.MaxPool2d(3, 2, 1, 2)(
+        torch.zeros(c["batch_size"], c["channels"], c["height"], c["width"]))),
+    "conv": (CONV_SETTINGS, "length", lambda c: torch.nn.Conv1d(
+        c["in_channels"], c["out_channels"], 3, stride=3, dilation=4)(
+        torch.zeros(c["batch_size"], c["in_channels"], c["length"]))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_settings_as_globals_are_held_and_the_spatial_sizes_vary(name: str,
+                                                                 tmp_path: Path) -> None:
+    source, spatial, model = MODELS[name]
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    imported = import_problem(path)
+    assert not any(note.startswith(f"{spatial} is fixed") for note in imported.notes)
+    configs = checked_configs(imported.target)
+    assert len({c[spatial] for c in configs}) >= 4
+    with torch.no_grad():
+        for config in configs:
+            assert output_shape(config) == tuple(model(config).shape), config.name
+
+
+def test_equal_in_and_out_features_vary_apart(tmp_path: Path) -> None:
+    """in_features = out_features = 64 with bias_shape = (out_features,): the bias follows
+    out_features alone, and the checked shapes move each on its own."""
+    path = tmp_path / "square_gemm.py"
+    path.write_text(SQUARE_GEMM_BIAS)
+    imported = import_problem(path)
+    text = imported.target.read_text()
+    assert "'out_features': (('out_features', None), ('bias_shape', 0))," in text
+    assert "'in_features': (('in_features', None),)," in text
+    configs = checked_configs(imported.target)
+    assert any(c["in_features"] != c["out_features"] for c in configs)
+    assert len({c["in_features"] for c in configs}) >= 3
+
+
+def test_a_problem_whose_least_shape_is_slow_still_has_an_edge_shape(tmp_path: Path) -> None:
+    """A 160 x 160 image the problem writes as numbers: even one image takes longer than an
+    edge shape's time, and the least shape that builds (one image) is checked anyway."""
+    path = tmp_path / "literal_image.py"
+    path.write_text(LITERAL_IMAGE)
+    imported = import_problem(path)
+    edges = get_target(str(imported.target)).edge_configs
+    assert [c["batch_size"] for c in edges] == [1]

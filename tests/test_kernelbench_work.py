@@ -1,0 +1,83 @@
+"""The work of an imported problem is measured, not guessed (issue 68, item 6): the FLOPs a
+target file states are torch's FLOP counter's, at sizes other than those they were fitted at,
+for a transposed convolution, a convolution before a pooling, a batched product and attention
+written out; the timed shape is sized by them; and a product bound by its memory (a
+matrix-vector product) is scored in GB/s."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from kernelbench_problems import ATTENTION, BMM, CONV_POOL, CONV_TRANSPOSE, MATVEC
+from torch.utils.flop_counter import FlopCounterMode
+
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.measurement.tensors import make_inputs
+from avo_tui.evaluation.targets.declared import DeclaredProblem
+from avo_tui.evaluation.targets.problem import Config
+from avo_tui.kernelbench import import_problem
+from avo_tui.kernelbench.configs import FIRST_DRAFT_RATES, TIMED_S
+
+PROBLEMS = {"conv_transpose": CONV_TRANSPOSE, "conv_pool": CONV_POOL, "bmm": BMM,
+            "attention": ATTENTION}
+
+
+def target_module(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"target_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def counted(module: Any, config: Config) -> int:
+    """torch's FLOP counter on the target file's own forward at ``config``, on inputs the
+    harness draws."""
+    inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        module.forward(torch.float32, {**inputs.named, **dict(config.dims)})
+    return int(counter.get_total_flops())
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_the_stated_flops_are_torchs_count_at_other_sizes(name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.py"
+    path.write_text(PROBLEMS[name])
+    imported = import_problem(path)
+    target = get_target(str(imported.target))
+    assert target.unit == "GFLOP/s" and target.score_by == "flops"
+    problem = target.problem
+    assert isinstance(problem, DeclaredProblem)
+    drawn = [config for seed in range(3) for config, _ in
+             problem.draw_configs(target.edge_configs, 2, random.Random(seed))]
+    configs = [*target.edge_configs, *drawn]
+    assert len({c.name for c in configs}) >= 5
+    module = target_module(imported.target)
+    for config in configs:
+        assert config.work.flops == counted(module, config), config.name
+    # the timed shape is sized by those FLOPs for the launch time the file states
+    timed = target.configs[0]
+    assert config.work.flops is not None and timed.work.flops is not None
+    seconds = timed.work.flops / FIRST_DRAFT_RATES["flops"]
+    assert TIMED_S[0] / 2 <= seconds <= TIMED_S[1], (timed.name, seconds)
+
+
+def test_a_matrix_vector_product_is_scored_by_the_bytes_it_moves(tmp_path: Path) -> None:
+    """2 FLOPs for each 4-byte element of A read once: bound by memory, so GB/s; its FLOPs
+    are still stated, and its timed shape is sized by the bytes (the slower of the two)."""
+    path = tmp_path / "matvec.py"
+    path.write_text(MATVEC)
+    imported = import_problem(path)
+    target = get_target(str(imported.target))
+    assert target.unit == "GB/s" and target.score_by == "bytes"
+    timed = target.configs[0]
+    m, k = timed["M"], timed["K"]
+    assert timed.work.flops == 2 * m * k
+    assert timed.work.bytes == 4 * (m * k + k + m)
+    assert "bound by its memory" in imported.target.read_text()
