@@ -516,3 +516,143 @@ def get_inputs():
 def get_init_inputs():
     return [input_size, hidden_size, num_layers]
 """
+
+# Values as the problem makes them (issue 68, item 4): a running variance of 32 values the
+# problem sets positive (eval mode), and a small input it draws positive for a log.
+CONV_BN_RELU = """import torch
+import torch.nn as nn
+
+batch_size = 2
+in_channels = 3
+out_channels = 32
+height = 12
+width = 10
+
+
+class Model(nn.Module):
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.bn.running_mean = torch.randn(out_channels) * 0.1
+        self.bn.running_var = 0.5 + torch.rand(out_channels)
+        self.eval()
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+
+
+def get_inputs():
+    return [torch.randn(batch_size, in_channels, height, width)]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels]
+"""
+
+SMALL_LOG = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x, weights):
+        return x * torch.log(weights).unsqueeze(1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim), torch.rand(batch_size) + 0.1]
+
+
+def get_init_inputs():
+    return []
+"""
+
+# the problem's own scale and mean
+SCALED = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.tanh(x) * 2.0
+
+
+def get_inputs():
+    return [4.0 * torch.randn(batch_size, dim) + 2.0]
+
+
+def get_init_inputs():
+    return []
+"""
+
+# a product of two matrices the problem builds with a structure: name -> how A is made
+STRUCTURED = {
+    "symmetric": "A = torch.rand(N, N)\n    A = (A + A.T) / 2",
+    "upper": "A = torch.triu(torch.rand(N, N))",
+    "lower": "A = torch.tril(torch.rand(N, N))",
+    "diagonal": "A = torch.diag(torch.rand(N))",
+}
+
+
+def structured_problem(structure: str) -> str:
+    return f"""import torch
+import torch.nn as nn
+
+N = 64
+
+
+class Model(nn.Module):
+    def forward(self, A, B):
+        return torch.matmul(A, B)
+
+
+def get_inputs():
+    {STRUCTURED[structure]}
+    B = torch.rand(N, N)
+    return [A, B]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+# Operations KernelBench's torch.rand inputs leave idle (issue 68, item 7): a ReLU, an L1
+# norm's abs, a cumulative product of long rows.
+RAND_RELU = PROBLEM_HEAD.replace("dim = 64", "dim = 4096") + """class Model(nn.Module):
+    def forward(self, x):
+        return torch.relu(x)
+
+
+def get_inputs():
+    return [torch.rand(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+RAND_L1 = PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        return x / torch.sum(torch.abs(x), dim=1, keepdim=True)
+
+
+def get_inputs():
+    return [torch.rand(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+RAND_CUMPROD = """import torch
+import torch.nn as nn
+
+batch_size = 16
+length = 8192
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        return torch.cumprod(x, dim=1)
+
+
+def get_inputs():
+    return [torch.rand(batch_size, length)]
+
+
+def get_init_inputs():
+    return []
+"""

@@ -174,7 +174,7 @@ def test_a_target_whose_every_input_is_given_is_refused() -> None:
     ("Uniform(1.0, 0.0)", "low must be below high"),
     ("Positive(scale=-1.0)", "not a positive number"),
     ("Integers(0.5, 3)", "not an int"),
-    ("'positive'", "not one of Normal, Uniform, Positive, Integers or FromFile"),
+    ("'positive'", "not one of Normal, Uniform, Positive, Integers, Structured or FromFile"),
 ])
 def test_a_rule_that_cannot_draw_is_one_line(tmp_path: Path, rule: str, message: str) -> None:
     path = log_target(tmp_path, values=rule)

@@ -24,7 +24,7 @@ from .targets.api import (
 from .targets.file import declared_target, get_target
 from .targets.problem import Config
 from .targets.spec import TargetFileUnusable, TargetSpec, UnknownTarget, known_names
-from .targets.values import FromFile, Integers, Normal, Positive, Uniform
+from .targets.values import FromFile, Integers, Normal, Positive, Structured, Uniform
 from .toolchains import ToolchainUnavailable
 
 # profile() and sanitize() stay in their modules: a package attribute named profile would hide
@@ -53,6 +53,7 @@ __all__ = [
     "ProfileRequestError",
     "ProfileUnavailable",
     "SanitizerUnavailable",
+    "Structured",
     "Target",
     "TargetFileError",
     "TargetFileUnusable",

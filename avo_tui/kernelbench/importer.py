@@ -18,16 +18,18 @@ from .c_seed import c_seed
 from .configs import Configs, choose_configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
+from .exercise import exercised
 from .graph import Graph, Unsupported, is_index, trace
 from .hostile import hostile_cases
 from .integer_inputs import IntegerInputs, integer_inputs
 from .kernel_text import Kernel
+from .own_draw import CASE, own_draw_case
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
 from .progress import Progress
 from .shapes import Shapes, fit_shapes
 from .target_writer import Case, TargetFile, Tensor, render
-from .value_rules import value_rules
+from .value_rules import Rules, value_rules
 from .work import Work, work_of
 
 KINDS = ("cpu", "cuda")
@@ -110,19 +112,30 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
         write = c_seed if kind == "cpu" else cuda_seed
         seed_path.write_text(write(kernel, plan, about))
         seed, pattern, no_seed = seed_path, plan.kind, ""
-    rules = value_rules(problem, small, shapes.problem_sizes(configs.timed), integers.ranges)
+    timed = shapes.problem_sizes(configs.timed)
+    read = value_rules(problem, small, timed, integers.ranges)
+    widened = exercised(problem, small, timed, read.inputs)
+    rules = Rules(widened.rules, read.weights)
     hostile = hostile_cases(problem, small, names.leaves_by_name,
-                            {names.inputs[i]: r for i, r in integers.ranges.items()})
+                            {names.inputs[i]: r for i, r in integers.ranges.items()},
+                            progress.phase)
+    own = own_draw_case(tuple(shapes.dims), {n: names.shapes[n] for n in names.kernel_inputs})
+    kept = (f"the problem's own draw is the input case {CASE}" if own else "the problem's "
+            "own draw is no input case (its sizes cannot be read off its inputs)")
+    drawn = [f"{names.inputs[i]} is drawn {rules.inputs[i].render() or 'standard normal'}, "
+             f"not as the problem draws it ({read.inputs[i].render() or 'standard normal'}): "
+             f"{why}; {kept}" for i, why in widened.why.items()]
+    cases = [*hostile.cases, *([own] if own else [])]
     text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
                                names, entry, seed, pattern, no_seed, rules, exactness,
-                               integers, hostile.cases))
+                               integers, cases, drawn, own))
     target_path.write_text(text)
     return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
-                    configs.notes + exactness + hostile.notes,
+                    configs.notes + exactness + drawn + hostile.notes,
                     tuple(zip(names.outputs, names.output_dtypes, strict=True)),
-                    tuple((names.inputs[i], names.input_dtypes[i], str(rules[0][i]))
-                          for i in integers.ranges),
-                    tuple((case.name, case.doc) for case in hostile.cases))
+                    tuple((names.inputs[i], names.input_dtypes[i],
+                           str(rules.inputs[i].render())) for i in integers.ranges),
+                    tuple((case.name, case.doc) for case in cases))
 
 
 def _exactness(graph: Graph | None, names: _Names) -> list[str]:
@@ -180,17 +193,15 @@ class _Names:
 def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchProblem,
                  shapes: Shapes, work: Work, configs: Configs, names: _Names, entry: str,
                  seed: Path | None, pattern: str | None, no_seed: str,
-                 rules: tuple[tuple[str | None, ...], dict[str, str | None]],
-                 exactness: list[str], integers: IntegerInputs,
-                 cases: list[Case]) -> TargetFile:
-    input_rules, weight_rules = rules
-    tensors = [Tensor(n, names.shapes[n], f"input {src}", r,
+                 rules: Rules, exactness: list[str], integers: IntegerInputs,
+                 cases: list[Case], drawn: list[str], own: Case | None) -> TargetFile:
+    tensors = [Tensor(n, names.shapes[n], f"input {src}", r.render(),
                       dtype=None if dtype == "float32" else dtype,
                       comment=integers.comment(i, n, configs.timed))
                for i, (n, src, r, dtype) in enumerate(zip(
-                   names.inputs, problem.input_names, input_rules, names.input_dtypes,
+                   names.inputs, problem.input_names, rules.inputs, names.input_dtypes,
                    strict=True))]
-    tensors += [Tensor(n, names.shapes[n], f"weight {src}", weight_rules.get(src))
+    tensors += [Tensor(n, names.shapes[n], f"weight {src}", rules.weights[src].render())
                 for n, src in names.weights.items()]
     several = len(names.outputs) > 1
     tensors += [Tensor(n, names.shapes[n], f"output {i}" if several else "output",
@@ -205,7 +216,7 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
         problem=str(relative), name=_name(path.stem, kind),
         description=f"KernelBench {path.name}, float32, {device}",
         about=_about(path, entry, tensors, shapes, work, configs, seed, pattern, no_seed,
-                     exactness, problem.updated),
+                     exactness, problem.updated, drawn, own),
         kind=kind, dtype="float32", entry=entry, dims=tuple(shapes.dims), globals_=origins,
         tensors=tuple(tensors), inputs=names.inputs, weights=names.weights,
         configs=(configs.timed,), edges=tuple(configs.edges), draw=configs.draw, work=work,
@@ -215,7 +226,8 @@ def _target_file(path: Path, target_path: Path, kind: str, problem: KernelBenchP
 
 def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: Work,
            configs: Configs, seed: Path | None, pattern: str | None, no_seed: str,
-           exactness: list[str], updated: tuple[str, ...]) -> list[str]:
+           exactness: list[str], updated: tuple[str, ...], drawn: list[str],
+           own: Case | None) -> list[str]:
     def shape(tensor: Tensor) -> str:
         return "[" + (", ".join(s.render(str) for s in tensor.shape) or "1: a scalar") + "]"
 
@@ -249,6 +261,12 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
             "update is a side effect outside its contract, and the forward never reads those "
             "buffers, so they are not among its inputs (UPDATED below: each call gets copies "
             "of the model's own).")
+    case = ("" if own is None else f"; the input case {own.name} draws them exactly as the "
+            "problem does (its get_inputs() and its model's initialisation)")
+    paragraphs.append(
+        "Inputs: each is drawn by the rule its Input names, read off the problem's own draws "
+        "(its range, scale, sign and matrix structure)" + case
+        + "".join(f"; {line}" for line in drawn) + ".")
     if configs.notes:
         paragraphs.append("Configurations: " + "; ".join(configs.notes) + ".")
     if exactness:

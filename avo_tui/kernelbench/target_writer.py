@@ -12,6 +12,7 @@ target file without torch. Shapes and work are plain functions of the configurat
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -90,11 +91,14 @@ def _docstring(target: TargetFile) -> str:
 
 def _imports(target: TargetFile) -> str:
     names = ["Input", "Int", "Output", "Target"]
-    rules = sorted({t.values.split("(")[0] for t in target.tensors if t.values})
+    rules = sorted({rule for t in target.tensors if t.values
+                    for rule in re.findall(r"\b([A-Z]\w*)\(", t.values)})
     return f"""from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +159,30 @@ def problem() -> Any:
     return _cache["module"]
 
 
+@contextlib.contextmanager
+def sized(c: dict[str, Any]) -> Iterator[Any]:
+    """The problem's module with its size globals set to configuration c (each dimension
+    that c names), put back afterwards."""
+    module = problem()
+    values: dict[str, Any] = {{}}
+    for dim, names in GLOBALS.items():
+        for name, index in names:
+            if dim not in c:
+                continue
+            if index is None:
+                values[name] = c[dim]
+            else:
+                values.setdefault(name, list(getattr(module, name)))[index] = c[dim]
+    saved = {{name: getattr(module, name) for name in values}}
+    try:
+        for name, value in values.items():
+            setattr(module, name, tuple(value) if isinstance(value, list) else value)
+        yield module
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
 def model(c: dict[str, Any], dtype: Any) -> Any:
     """Model(*get_init_inputs()) with the problem's size globals set to configuration c, built
     under a fixed torch seed (its weights are then replaced by the kernel's inputs)."""
@@ -162,23 +190,9 @@ def model(c: dict[str, Any], dtype: Any) -> Any:
 
     key = (tuple(sorted(c.items())), dtype)
     if key not in _cache:
-        module = problem()
-        values: dict[str, Any] = {{}}
-        for dim, names in GLOBALS.items():
-            for name, index in names:
-                if index is None:
-                    values[name] = c[dim]
-                else:
-                    values.setdefault(name, list(getattr(module, name)))[index] = c[dim]
-        saved = {{name: getattr(module, name) for name in values}}
-        try:
-            for name, value in values.items():
-                setattr(module, name, tuple(value) if isinstance(value, list) else value)
+        with sized(c) as module:
             torch.manual_seed(0)
             built = module.Model(*getattr(module, "get_init_inputs", list)()).to(dtype)
-        finally:
-            for name, value in saved.items():
-                setattr(module, name, value)
         if len(_cache) > MODELS_KEPT:
             _cache.pop(next(k for k in _cache if k != "module"))
         _cache[key] = built

@@ -20,6 +20,7 @@ from ..targets.values import (
     Integers,
     Normal,
     Positive,
+    Structured,
     Uniform,
     ValueRule,
 )
@@ -65,6 +66,10 @@ def refill(inputs: InputSet, generator: torch.Generator) -> None:
 
 def fill(tensor: torch.Tensor, rule: ValueRule | None, generator: torch.Generator) -> None:
     """``tensor``'s values drawn by ``rule`` (None: standard normal) from ``generator``."""
+    if isinstance(rule, Structured):
+        fill(tensor, rule.of, generator)
+        structure(tensor, rule)
+        return
     if rule is None and not tensor.is_floating_point():
         rule = DEFAULT_INTEGERS[tensor.dtype]
     if rule is None or isinstance(rule, Normal):
@@ -79,6 +84,22 @@ def fill(tensor: torch.Tensor, rule: ValueRule | None, generator: torch.Generato
         tensor.random_(rule.low, rule.high, generator=generator)
     elif isinstance(rule, FromFile):
         tensor.copy_(given(rule.path, tuple(tensor.shape)))
+
+
+def structure(tensor: torch.Tensor, rule: Structured) -> None:
+    """Each matrix of ``tensor``'s last two dimensions made as ``rule`` says, in place."""
+    shape = tuple(tensor.shape)
+    if len(shape) < 2 or (rule.square and shape[-1] != shape[-2]):
+        raise TargetFileError(f"a {rule.structure} input is a matrix (or a batch of them)"
+                              f"{', square' if rule.square else ''}, not shaped {shape}")
+    if rule.structure == "symmetric":
+        tensor.copy_((tensor + tensor.mT) / 2)
+    elif rule.structure == "upper":
+        tensor.triu_()
+    elif rule.structure == "lower":
+        tensor.tril_()
+    else:
+        tensor.copy_(torch.diag_embed(torch.diagonal(tensor, dim1=-2, dim2=-1)))
 
 
 class GivenTensorError(TargetFileError):

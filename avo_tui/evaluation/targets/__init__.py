@@ -3,7 +3,8 @@ but for torch_dtypes.py).
 
 - problem.py: the seam: a Problem's parameters and configurations, its Numerics, the input
   and output sets a launch gets, the row sample of a checked launch.
-- values.py: how an input's values are drawn (Normal, Uniform, Positive, Integers, FromFile).
+- values.py: how an input's values are drawn (Normal, Uniform, Positive, Integers, Structured,
+  FromFile).
 - api.py: what a target file declares (Target, Input, Output, Int, Float, ...), checked.
 - declared.py: a target file's declarations behind the seam.
 - file.py: finding and loading a target file (get_target).

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .problem import WorkKind
-from .values import FromFile, Integers, ValueRule
+from .values import FromFile, Integers, Structured, ValueRule
 
 Dims = dict[str, int | bool]  # a configuration, as the file's functions receive it
 KINDS = ("cpu", "cuda")
@@ -45,7 +45,7 @@ class Input:
     """A tensor the kernel reads: contiguous, ``shape(c)`` on c, in ``dtype`` (None: the
     target's), e.g. float32 weights beside bfloat16 activations. ``values`` is how the harness
     draws its contents afresh for every launch (values.py: Normal, Uniform, Positive,
-    Integers, FromFile); None: standard normal."""
+    Integers, Structured, FromFile); None: standard normal."""
 
     name: str
     shape: Callable[[Dims], Sequence[int]]
@@ -308,7 +308,7 @@ def _check_values(target: Target, tensor: Input) -> None:
     rule = tensor.values
     if rule is not None and not isinstance(rule, ValueRule):
         raise TargetFileError(f"the values of {tensor.name} are {rule!r}, not one of "
-                              "Normal, Uniform, Positive, Integers or FromFile")
+                              "Normal, Uniform, Positive, Integers, Structured or FromFile")
     dtype = target.dtype_of(tensor)
     if dtype in INTEGER_DTYPES and not isinstance(rule, Integers | FromFile | None):
         raise TargetFileError(f"{tensor.name} is {dtype}: its values are Integers(low, high) "
@@ -332,7 +332,13 @@ def check_config(target: Target, config: Mapping[str, int | bool], where: str) -
                                   "(or a bool)")
     dims = dict(config)
     for tensor in target.tensors:
-        shape_of(tensor, dims, where)
+        shape = shape_of(tensor, dims, where)
+        rule = tensor.values if isinstance(tensor, Input) else None
+        if isinstance(rule, Structured) and (len(shape) < 2 or (
+                rule.square and shape[-1] != shape[-2])):
+            raise TargetFileError(f"{where}: {tensor.name} is {rule.structure}, a matrix (or "
+                                  f"a batch of them){', square' if rule.square else ''}, "
+                                  f"but shaped {shape}")
     return dims
 
 

@@ -2,7 +2,8 @@
 (``values=``), standard normal where it gives none.
 
 A problem whose inputs must be positive (a log, a square root), lie in a range (KernelBench's
-``torch.rand``), be integers (indices, token ids) or be given (a lookup table) says so here;
+``torch.rand``), be integers (indices, token ids), be structured matrices (symmetric,
+triangular) or be given (a lookup table) says so here;
 every launch still gets values never seen before, drawn by the harness from its own generator
 (a given tensor is the one exception: it is the same on every launch, so a target needs at
 least one drawn input). Hostile input cases (Target.cases) change the drawn values after the
@@ -112,7 +113,43 @@ class FromFile:
         return f"given, from {self.path}"
 
 
-ValueRule = Normal | Uniform | Positive | Integers | FromFile
+# What Structured makes of each matrix (the last two dimensions) of its values.
+STRUCTURES = {
+    "symmetric": "averaged with its transpose",
+    "upper": "upper triangular (zero below the diagonal)",
+    "lower": "lower triangular (zero above the diagonal)",
+    "diagonal": "diagonal (zero off it)",
+}
+
+
+@dataclass(frozen=True)
+class Structured:
+    """Values drawn by ``of`` (None: standard normal), then each matrix of the last two
+    dimensions made ``structure`` (STRUCTURES): symmetric, upper or lower triangular, or
+    diagonal, as a problem promises of its inputs (a product of symmetric matrices) and a
+    kernel may rely on. A symmetric or diagonal one is square."""
+
+    structure: str
+    of: Normal | Uniform | Positive | None = None
+
+    def __post_init__(self) -> None:
+        if self.structure not in STRUCTURES:
+            raise ValueRuleError(f"Structured's structure is {self.structure!r}, not one of "
+                                 f"{', '.join(STRUCTURES)}")
+        if self.of is not None and not isinstance(self.of, Normal | Uniform | Positive):
+            raise ValueRuleError(f"Structured draws its values by Normal, Uniform or "
+                                 f"Positive, not {self.of!r}")
+
+    @property
+    def square(self) -> bool:
+        return self.structure in ("symmetric", "diagonal")
+
+    def words(self) -> str:
+        of = "standard normal" if self.of is None else self.of.words()
+        return f"{of}, each matrix {STRUCTURES[self.structure]}"
+
+
+ValueRule = Normal | Uniform | Positive | Integers | FromFile | Structured
 
 
 def _finite(what: str, value: object) -> bool:
