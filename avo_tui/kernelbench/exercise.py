@@ -84,8 +84,10 @@ def exercised(problem: KernelBenchProblem, small: Mapping[str, int],
     sizes on inputs drawn by them, leaves an operation idle; products sized by their lines at
     the ``timed`` sizes."""
     run = _Runs(problem, small)
-    lines = {e.op: e.line for e in _meta_events(problem, timed) if e.op in PRODUCTS}
-    idle = [e for e in run(rules) if not e.acted or (
+    events = run(rules)
+    lines = {e.op: e.line for e in _meta_events(problem, timed) if e.op in PRODUCTS} if any(
+        e.op in PRODUCTS for e in events) else {}
+    idle = [e for e in events if not e.acted or (
         e.op in PRODUCTS and e.reach(lines.get(e.op, e.line)) > LOG_REACH)]
     if not idle:
         return Exercised(tuple(rules), {})
