@@ -158,3 +158,15 @@ def test_the_problems_own_draw_is_an_input_case(tmp_path: Path) -> None:
     assert torch.equal(inputs["bn_weight"], torch.ones_like(inputs["bn_weight"]))
     assert float(inputs["bn_running_var"].min()) >= 0.5
     assert float(inputs["bn_running_var"].max()) < 1.5
+
+
+def test_no_own_draw_case_where_the_sizes_cannot_be_read_off_the_inputs(
+        tmp_path: Path) -> None:
+    """x of [batch_size, dim1 * dim2]: a case given x cannot tell dim1 from dim2, so the
+    target has none, and says so where it changed a rule."""
+    source = RAND_RELU.replace("dim = 4096", "dim1 = 16\ndim2 = 32").replace(
+        "torch.rand(batch_size, dim)", "torch.rand(batch_size, dim1 * dim2)")
+    path, target = imported_target(tmp_path, "flat", source)
+    assert target.problem.input_cases == ("normal",)
+    assert "the problem's own draw is no input case (its sizes cannot be read off its " \
+        "inputs)" in " ".join(path.read_text().split())
