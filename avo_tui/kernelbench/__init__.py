@@ -9,7 +9,11 @@ CUDA) seed where its forward is elementwise, a reduction (an argmax among them),
 norm, or a matrix product. Each tensor the forward returns is an Output of its own, an
 integer one (argmax's int64 indices) declared with its dtype and compared exactly; an integer
 or bool input (class labels, token ids) is drawn from the range the problem's own draws show
-(integer_inputs.py).
+(integer_inputs.py), a float one by the range, scale, sign and structure they show
+(value_rules.py), widened where they leave an operation idle (exercise.py), the problem's own
+draw kept as an input case (own_draw.py). The work is torch's FLOP count, fitted as a
+polynomial of the sizes (flop_fit.py, work.py); a long import says what it does and stops at
+its limit (progress.py).
 
 Imports only the standard library and torch: it runs where the evaluator runs.
 """

@@ -1,9 +1,12 @@
 """``avo targets import``'s work: a KernelBench problem in, a target file and a seed out.
 
 The problem is read (problem_module.py), its shapes fitted to its size globals (shapes.py),
-its work counted (work.py), its configurations chosen (configs.py) and its forward traced for
-a seed pattern (graph.py, plan.py); then the seed (c_seed.py or cuda_seed.py) and the target
-file (target_writer.py) are written beside it, named after it.
+its work counted (work.py, flop_fit.py), its configurations chosen (configs.py) and its
+forward traced for a seed pattern (graph.py, plan.py); its inputs' rules are read
+(value_rules.py, integer_inputs.py) and widened where an operation is idle (exercise.py), and
+its own draw made an input case (own_draw.py); then the seed (c_seed.py or cuda_seed.py) and
+the target file (target_writer.py) are written beside it, named after it. progress.py tells
+what a long import is doing and stops it at its limit.
 """
 
 from __future__ import annotations
