@@ -101,8 +101,8 @@ def test_relu_inputs_see_negative_values_and_a_copy_fails(c_compiler: None,
     imported = import_problem(path)
     assert 'Input("x", x_shape, values=Uniform(-1.0, 1.0)),' in imported.target.read_text()
     assert any(note.startswith("x is drawn Uniform(-1.0, 1.0), not as the problem draws it "
-                               "(Uniform(0.0, 1.0)): its relu never acts") for note in
-               imported.notes)
+                               "(Uniform(0.0, 1.0)): its relu sees values on one side of its "
+                               "threshold only") for note in imported.notes)
     assert imported.seed is not None
     seed = imported.seed.read_text()
     assert evaluate(imported.target, imported.seed).correct

@@ -112,8 +112,9 @@ def exercised(problem: KernelBenchProblem, small: Mapping[str, int],
                 changed = trial
                 wider = "" if factor == 1 else f", {factor:g} times as wide"
                 for i in sources:
-                    why[i] = (f"its {event.op} never acts on the problem's own draw (a kernel "
-                              f"that left it out would pass): both signs{wider}")
+                    why[i] = (f"its {event.op} sees values on one side of its threshold only "
+                              "on the problem's own draw (a kernel wrong on the other, or "
+                              f"leaving it out, would pass): both signs{wider}")
                 break
     for i in list(why):  # a change that makes the forward not finite is undone
         if not run.finite(changed):
