@@ -266,7 +266,8 @@ def _role(tensor: Tensor) -> str:
 
 
 def _work(target: TargetFile) -> str:
-    return "\n\n\n".join(part for part in (_flops(target), _moved(target)) if part)
+    return "\n\n\n".join(part.strip("\n") for part in (_flops(target), _moved(target))
+                         if part)
 
 
 def _flops(target: TargetFile) -> str:
