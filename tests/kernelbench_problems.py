@@ -404,6 +404,34 @@ def get_init_inputs():
     return [kernel_size, stride, padding, dilation]
 """
 
+# a pooling whose stride, its kernel's, is past what probes of one to eight show
+WIDE_POOL = """import torch
+import torch.nn as nn
+
+batch_size = 2
+channels = 4
+height = 200
+width = 120
+kernel_size = 11
+
+
+class Model(nn.Module):
+    def __init__(self, kernel_size):
+        super().__init__()
+        self.pool = nn.AvgPool2d(kernel_size)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, channels, height, width)]
+
+
+def get_init_inputs():
+    return [kernel_size]
+"""
+
 CONV_SETTINGS = """import torch
 import torch.nn as nn
 

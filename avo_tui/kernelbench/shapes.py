@@ -28,6 +28,14 @@ from .size_expr import SizeExpr
 
 PROBE_STEPS = range(1, 9)  # each global moved by 1 .. 8: strides up to 4 seen twice over
 MAX_STRIDE = 4
+# Moves far enough to see a size that a wider stride floors (an average pooling of 11, whose
+# stride is its kernel's): seen there, it is fitted by moves of one up to WIDE_STRIDE.
+FAR_STEPS = (16, 37)
+WIDE_STRIDE = 16
+UNFIT = ("a tensor size depends on it in a form the importer does not write (an affine size "
+         "floored by a stride, or a product of sizes)")
+HELD = ("a setting: the sizes it shapes follow the others in a form the importer writes only "
+        "with it held")
 VARIED_FROM = 8  # smaller sizes are settings, kept at the problem's values (Shapes.varied)
 JOINT_PROBES = 3  # every global moved at once, by different steps, to check the fits together
 # Words of the globals that set how an operation works rather than how much it does: held
@@ -116,9 +124,7 @@ def _fit_around(problem: KernelBenchProblem, sizes: Sizes, base: ShapeSet) -> Sh
         fits, unfit = probe.fit_all(varying)
         if not unfit:
             break
-        for dim in unfit:
-            fixed[dim] = ("a tensor size depends on it in a form the importer does not write "
-                          "(an affine size floored by a stride, or a product of sizes)")
+        fixed.update(unfit)
         varying = [dim for dim in varying if dim not in unfit]
     used = {dim for shape in fits for size in shape for dim in size.dims}
     dims = {dim: problem.sizes[dim] for dim in problem.sizes if dim in used}
@@ -240,23 +246,27 @@ class _Prober:
                 found.append((self.moved(moves), shapes))
         return found
 
-    def fit_all(self, varying: list[str]) -> tuple[list[Shape], set[str]]:
-        """Every tensor size fitted over ``varying``; and the globals of the sizes that no
-        form fits (to be fixed, and the fit tried again without them)."""
+    def fit_all(self, varying: list[str]) -> tuple[list[Shape], dict[str, str]]:
+        """Every tensor size fitted over ``varying``; and the globals to hold where a size
+        fits no form over them all (to be fixed, and the fit tried again without them), each
+        with why."""
         joints = self.joints(varying)
         fits: list[Shape] = []
-        unfit: set[str] = set()
+        unfit: dict[str, str] = {}
         for t, shape in enumerate(self.base):
             sizes: list[SizeExpr] = []
             for axis, size in enumerate(shape):
                 def at(moves: Mapping[str, int], t: int = t, axis: int = axis) -> int | None:
                     shapes = self.shapes_at(moves)
                     return None if shapes is None else shapes[t][axis]
-                involved = [d for d in varying if any(at({d: s}) != size for s in PROBE_STEPS)]
+                involved = [d for d in varying if any(
+                    at({d: s}) not in (None, size) for s in (*PROBE_STEPS, *FAR_STEPS))]
                 fit = _fit(size, involved, self.base_sizes, at,
                            [(sizes_, shapes[t][axis]) for sizes_, shapes in joints])
                 if fit is None:
-                    unfit.update(_held(size, involved, self.base_sizes, at))
+                    held = _held(size, involved, self.base_sizes, at)
+                    unfit.update({d: HELD if len(held) < len(involved) else UNFIT
+                                  for d in held})
                     fit = SizeExpr.constant(size)
                 sizes.append(fit)
             fits.append(tuple(sizes))
@@ -280,18 +290,28 @@ def _held(size: int, involved: list[str], base: Sizes,
 
 def _fit(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[str, int]],
          int | None], joints: list[tuple[Sizes, int]]) -> SizeExpr | None:
-    """The first form of ``size`` over the ``involved`` globals that every single move and
-    every joint probe agrees with: an affine map floored by a stride, then a product."""
+    """The first form of ``size`` over the ``involved`` globals that every single move (the
+    far ones where the problem builds there) and every joint probe agrees with: an affine map
+    floored by a stride, then a product. A stride past MAX_STRIDE, of a size that follows one
+    global, is seen over every move up to twice WIDE_STRIDE."""
     if not involved:
         return SizeExpr.constant(size)
     observed = [({**base, dim: base[dim] + step}, at({dim: step}))
                 for dim in involved for step in PROBE_STEPS] + list(joints)
+    observed += [(sizes, value) for sizes, value in (
+        ({**base, dim: base[dim] + step}, at({dim: step}))
+        for dim in involved for step in FAR_STEPS) if value is not None]
 
     def agrees(expr: SizeExpr) -> bool:
         return expr.value(base) == size and all(
             value is not None and expr.value(sizes) == value for sizes, value in observed)
 
-    for divisor in range(1, MAX_STRIDE + 1):
+    wide = range(MAX_STRIDE + 1, WIDE_STRIDE + 1) if len(involved) == 1 else range(0)
+    for divisor in (*range(1, MAX_STRIDE + 1), *wide):
+        if divisor == MAX_STRIDE + 1:  # every move over two of the widest strides
+            dim = involved[0]
+            observed += [({**base, dim: base[dim] + step}, at({dim: step}))
+                         for step in range(PROBE_STEPS.stop, 2 * WIDE_STRIDE + 1)]
         steps = [at({dim: divisor}) for dim in involved]
         if any(step is None for step in steps):
             continue

@@ -61,7 +61,7 @@ class SizeExpr:
             text = "-" + text[2:]
         if self.divisor == 1:
             return text
-        return f"({text}) // {self.divisor}"
+        return f"({text}) // {self.divisor}" if " " in text else f"{text} // {self.divisor}"
 
 
 def product_of(sizes: tuple[SizeExpr, ...], name: Callable[[str], str]) -> str:
