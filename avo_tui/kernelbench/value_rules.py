@@ -8,7 +8,8 @@ torch.randn`` is Normal(4.0)), their sign (a tensor whose every value is positiv
 positive, whatever its size: a running variance under a square root, ``torch.rand + 0.1``
 under a log), and the structure of a matrix (symmetric, upper or lower triangular,
 diagonal: Structured). A tensor of few values (a BatchNorm's 32 running variances) is read
-over several draws (the model built under other seeds), up to DRAWS. A constant (LayerNorm's
+over several draws (the model built under other seeds, each at the timed sizes, so only
+until LEAST_VALUES of a varying tensor are seen), up to DRAWS. A constant (LayerNorm's
 scale of ones) is drawn around it, never constant (a kernel that ignored a weight of ones
 would pass): a positive one positive, of that scale; zero or a negative one standard normal.
 
@@ -30,7 +31,7 @@ import torch
 from .problem_module import KernelBenchProblem
 
 DRAWS = 32  # draws of a tensor at most, until ENOUGH values are seen
-ENOUGH = 4096  # values that tell a scale within a few percent
+ENOUGH = 4096  # values that tell a scale within a few percent (an input's, drawn small)
 LEAST_VALUES = 64  # fewer values say too little of their distribution's shape
 REDRAWN_VALUES = 10_000_000  # draws stop past this many values (a large model's weights)
 FLAT_SLACK = 0.1  # how far a sample's spread and centre may be from a uniform's and read flat
@@ -145,19 +146,20 @@ def value_rules(problem: KernelBenchProblem, small: Mapping[str, int],
         named.update((n, b) for n, b in model.named_buffers() if b.is_floating_point())
         return {name: tensor.detach() for name, tensor in named.items()}
 
-    drawn = _draws(inputs, lambda values: list(enumerate(values)))
-    built = _draws(weights, lambda values: list(values.items()))
+    drawn = _draws(inputs, lambda values: list(enumerate(values)), ENOUGH)
+    built = _draws(weights, lambda values: list(values.items()), LEAST_VALUES)
     return Rules(
         tuple(Drawn("integers", *ranges[i]) if i in ranges else _rule(drawn[i])
               for i in range(len(drawn))),
         {name: _rule(samples, structured=False) for name, samples in built.items()})
 
 
-def _draws(draw: Callable[[int], T], items: Callable[[T], list[tuple[K, torch.Tensor]]]
-           ) -> dict[K, list[torch.Tensor]]:
+def _draws(draw: Callable[[int], T], items: Callable[[T], list[tuple[K, torch.Tensor]]],
+           enough: int) -> dict[K, list[torch.Tensor]]:
     """Each tensor's draws, by key: the first, and more (DRAWS at most) while a floating one
-    has fewer than ENOUGH values seen free (a diagonal's), until REDRAWN_VALUES values are
-    drawn in all."""
+    that varies has fewer than ``enough`` values seen free (a diagonal's), until
+    REDRAWN_VALUES values are drawn in all. A constant (a running variance of ones) is told
+    by one draw."""
     seen: dict[K, list[torch.Tensor]] = {}
     free: dict[K, int] = {}
     total = 0
@@ -165,10 +167,11 @@ def _draws(draw: Callable[[int], T], items: Callable[[T], list[tuple[K, torch.Te
         drawn = items(draw(seed))
         for key, tensor in drawn:
             seen.setdefault(key, []).append(tensor)
-            if tensor.is_floating_point():
+            if tensor.is_floating_point() and tensor.numel() and bool(
+                    (tensor != tensor.flatten()[0]).any()):
                 free[key] = free.get(key, 0) + _free(tensor, _structure([tensor])).numel()
         total += sum(t.numel() for _, t in drawn)
-        if total > REDRAWN_VALUES or all(count >= ENOUGH for count in free.values()):
+        if total > REDRAWN_VALUES or all(count >= enough for count in free.values()):
             break
     return seen
 
