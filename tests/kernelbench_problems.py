@@ -684,3 +684,32 @@ def get_inputs():
 def get_init_inputs():
     return []
 """
+
+# stages of a network: a convolution, a pooling, another convolution, its FLOPs floored by
+# the pooling between them, which no tensor of the problem shows
+STAGES = """import torch
+import torch.nn as nn
+
+batch_size = 2
+height = 64
+width = 48
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(3, 16, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.second = nn.Conv2d(16, 32, 3, padding=1)
+
+    def forward(self, x):
+        return self.second(self.pool(torch.relu(self.first(x)))).mean(dim=(2, 3))
+
+
+def get_inputs():
+    return [torch.randn(batch_size, 3, height, width)]
+
+
+def get_init_inputs():
+    return []
+"""

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from kernelbench_problems import ATTENTION, BMM, CONV_POOL, CONV_TRANSPOSE, MATVEC
+from kernelbench_problems import ATTENTION, BMM, CONV_POOL, CONV_TRANSPOSE, MATVEC, STAGES
 from torch.utils.flop_counter import FlopCounterMode
 
 from avo_tui.evaluation import get_target
@@ -81,3 +81,23 @@ def test_a_matrix_vector_product_is_scored_by_the_bytes_it_moves(tmp_path: Path)
     assert timed.work.flops == 2 * m * k
     assert timed.work.bytes == 4 * (m * k + k + m)
     assert "bound by its memory" in imported.target.read_text()
+
+
+def test_stages_a_stride_floors_inside_are_counted_near_and_said_so(tmp_path: Path) -> None:
+    """conv, pool, conv: the second convolution's FLOPs follow height // 2, which no tensor
+    shows; the polynomial is fitted along steps of the pooling's stride, exact on them and
+    within a tenth elsewhere at the sizes a launch is timed at (a shape of 3 rows, checked
+    and never timed, is a third off), and the file says how near."""
+    path = tmp_path / "stages.py"
+    path.write_text(STAGES)
+    imported = import_problem(path)
+    target = get_target(str(imported.target))
+    assert target.score_by == "flops"
+    timed = target.configs[0]
+    module = target_module(imported.target)
+    for moves in ((0, 0), (1, 0), (0, 1), (1, 3), (5, 2), (-3, -7)):
+        config = timed.with_dims(height=timed["height"] + moves[0],
+                                 width=timed["width"] + moves[1])
+        flops, count = config.work.flops, counted(module, config)
+        assert flops is not None and abs(flops - count) <= 0.1 * count, config.name
+    assert "within" in " ".join(imported.target.read_text().split()).split("def flops")[1][:400]

@@ -14,8 +14,10 @@ coefficients are solved exactly (rationals) on the grid of those degrees; then t
 polynomial is checked off the grid, every size moved at once, against the counter again.
 
 Steps along a size are multiples of every stride its tensor sizes divide by, so along them a
-floored size is affine. A count that stays no polynomial even so (strides inside the forward
-that no tensor shows, a network of pooled stages) gets no formula, and the caller says so.
+floored size is affine. Where the count is still no polynomial (strides inside the forward
+that no tensor shows, a network of pooled stages), wider steps are tried (WIDENINGS): on
+their grid the polynomial is exact, off it within NEAR of the count, and its error is told;
+a count no step makes a polynomial of gets no formula, and the caller says so.
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ Count = Callable[[Mapping[str, int]], int | None]  # the counter's FLOPs at size
 
 MAX_DEGREE = 4  # in one size: a square matmul's N is 3, attention's sequence 2
 # Steps tried along a size, as multiples of the strides its tensors show: a stride inside the
-# forward that no tensor shows (a pooling between two convolutions) needs a wider one.
-WIDENINGS = (1, 2, 3, 4, 6, 8, 12, 16, 32)
+# forward that no tensor shows (a pooling between two convolutions) needs a wider one, and a
+# network's stages of them (five halvings: 32; a third among them: 96) the widest.
+WIDENINGS = (1, 2, 4, 32, 96)
+# Off its grid, a polynomial fitted along a wide step misses the count by its floors: within
+# this share it stands, and the file says how near it is.
+NEAR = 0.1
 MAX_POINTS = 512  # builds of the problem the exact solve may take
 CHECKS = ((1, 2, 3), (3, 1, 2), (2, 3, 1))  # off-grid moves, every size at once
 
@@ -90,10 +96,12 @@ class Polynomial:
 
 @dataclass(frozen=True)
 class Fitted:
-    """The polynomial, or None and why not (to finish "no FLOP formula: ...")."""
+    """The polynomial, or None and why not (to finish "no FLOP formula: ..."); ``error``: its
+    largest relative miss off the grid (0: exact there too)."""
 
     polynomial: Polynomial | None
     why: str = ""
+    error: float = 0.0
 
 
 def fit_flops(count: Count, base: Sizes, variables: Sequence[str],
@@ -124,13 +132,17 @@ def fit_flops(count: Count, base: Sizes, variables: Sequence[str],
         counts[point] = value
     chosen = _forms(count, base, variables, forms, grid, counts)
     polynomial = _solve(variables, chosen, grid, counts, base)
+    error = 0.0
     for moves in _checks(variables):
         sizes = {**base, **{v: base[v] + m for v, m in zip(variables, moves, strict=True)}}
         counted = count(sizes)
-        if counted is not None and polynomial.value(sizes) != counted:
-            return Fitted(None, f"the polynomial fitted on a grid of sizes misses torch's "
-                                f"count at {_named(sizes, variables)} ({counted:.4g} FLOPs)")
-    return Fitted(polynomial)
+        if counted:
+            error = max(error, abs(polynomial.value(sizes) - counted) / counted)
+            if error > NEAR:
+                return Fitted(None, f"the polynomial fitted on a grid of sizes misses torch's "
+                                    f"count at {_named(sizes, variables)} ({counted:.4g} "
+                                    "FLOPs)")
+    return Fitted(polynomial, error=error)
 
 
 def _stride(variable: str, forms: Mapping[str, Sequence[SizeExpr]]) -> int:

@@ -289,8 +289,10 @@ def _work_words(work: Work) -> str:
     if work.flops is None:
         counted = "" if not work.note else f"; {work.note}"
         return f"the bytes every input and output move once, scored in GB/s{counted}"
+    fitted = "exactly" if not work.flops_error else (
+        f"exactly on a grid of sizes and within {work.flops_error:.1%} elsewhere")
     flops = ("the FLOPs of its matrix work as torch's FLOP counter counts them (a formula "
-             "of the sizes, fitted to its counts exactly; an epilogue, a pooling or a norm "
+             f"of the sizes, fitted to its counts {fitted}; an epilogue, a pooling or a norm "
              "not counted)")
     if work.kind == "flops":
         return f"{flops}, scored in FLOP/s; the bytes every input and output move once beside"

@@ -26,12 +26,9 @@ from .size_expr import SizeExpr
 from .target_writer import Case
 
 CASE = "problem_draw"
-DOC = ("The problem's own draw: the forward's arguments as its get_inputs() draws them, at these "
-       "inputs' sizes, under a seed from the generator, and the weights as "
-       "Model(*get_init_inputs()) initialises them (the model the reference is built from): "
-       "KernelBench's own distributions and structure, where the other cases draw each input "
-       "by its rule. Each dimension is read off an input it sets alone: (input, axis, "
-       "coefficient, offset), the dimension being (size - offset) // coefficient.")
+DOC = ("The problem's own draw, for a kernel that passes on inputs drawn by their rules only: "
+       "its get_inputs() at these inputs' sizes, under a seed from the generator, and its "
+       "model's weights as Model(*get_init_inputs()) initialises them.")
 
 
 def own_draw_case(dims: Sequence[str], shapes: Mapping[str, Sequence[SizeExpr]]
@@ -48,6 +45,8 @@ def own_draw_case(dims: Sequence[str], shapes: Mapping[str, Sequence[SizeExpr]]
     return Case(CASE, DOC, (
         "import torch",
         "",
+        "# each dimension read off an input it sets alone: (input, axis, coefficient,",
+        "# offset), the dimension being (size - offset) // coefficient",
         "sizes = {",
         *table,
         "}",

@@ -274,12 +274,17 @@ def _flops(target: TargetFile) -> str:
     flops = target.work.flops
     if flops is None:
         return ""
+    error = target.work.flops_error
+    fitted = "exactly" if not error else (
+        f"(exact on a grid of sizes, within {error:.1%} of it elsewhere: strides inside the "
+        "forward floor its sizes)")
     return f'''
 
 def flops(c: dict[str, Any]) -> float:
-    """FLOPs: the matrix work of the forward as torch's FLOP counter counts it (products,
-    convolutions, attention; an epilogue, a pooling or a norm not counted), a polynomial of
-    the sizes fitted to its counts exactly; the sizes under 8 at the problem's values."""
+    """{_doc("FLOPs: the matrix work of the forward as torch's FLOP counter counts it "
+             "(products, convolutions, attention; an epilogue, a pooling or a norm not "
+             "counted), a polynomial of the sizes fitted to its counts " + fitted + "; the "
+             "sizes under 8 at the problem's values.")}"""
     return float({flops.render(lambda dim: f'c["{dim}"]')})
 '''
 

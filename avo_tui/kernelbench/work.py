@@ -50,6 +50,7 @@ class Work:
     flops: Polynomial | None = None
     element_bytes: int = FLOAT32_BYTES
     note: str = ""
+    flops_error: float = 0.0  # the FLOP formula's largest relative miss off its grid
     output_bytes: tuple[int, ...] = (FLOAT32_BYTES,)
     input_bytes: tuple[int, ...] = ()  # each of Shapes.inputs'; (): element_bytes each
 
@@ -120,7 +121,8 @@ def work_of(problem: KernelBenchProblem, shapes: Shapes, element_bytes: int = FL
         return dataclasses.replace(bytes_only, note=(
             f"torch counts {counted:.3g} FLOPs a launch at the sizes probed, and no formula "
             f"of the sizes fits them ({fitted.why}): scored by the bytes it moves"))
-    return dataclasses.replace(bytes_only, kind="flops", flops=fitted.polynomial)
+    return dataclasses.replace(bytes_only, kind="flops", flops=fitted.polynomial,
+                               flops_error=fitted.error)
 
 
 def _forms(shapes: Shapes, variables: Sequence[str]) -> dict[str, list[SizeExpr]]:
