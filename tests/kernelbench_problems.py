@@ -713,3 +713,32 @@ def get_inputs():
 def get_init_inputs():
     return []
 """
+
+# a ReLU of linear(x) - 2, as KernelBench writes it: on its own [0, 1) draw never positive,
+# and a draw barely wide enough leaves a thin band above zero
+SHIFTED_RELU = """import torch
+import torch.nn as nn
+
+batch_size = 32
+in_features = 64
+out_features = 64
+subtract_value = 2.0
+
+
+class Model(nn.Module):
+    def __init__(self, in_features, out_features, subtract_value):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.subtract_value = subtract_value
+
+    def forward(self, x):
+        return torch.relu((self.linear(x) - self.subtract_value) * 1.5)
+
+
+def get_inputs():
+    return [torch.rand(batch_size, in_features)]
+
+
+def get_init_inputs():
+    return [in_features, out_features, subtract_value]
+"""
