@@ -742,3 +742,40 @@ def get_inputs():
 def get_init_inputs():
     return [in_features, out_features, subtract_value]
 """
+
+# forwards whose output is random: a dropout in training mode, a state drawn inside
+RANDOM_FORWARDS = {
+    "dropout": (PROBLEM_HEAD + """class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dropout = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return torch.softmax(self.dropout(x), dim=1)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+""", "forward gives another output on the same inputs at every call (a Dropout (dropout, "
+     "p = 0.2) in training mode): no kernel matches a random reference; set its p to 0 in "
+     "the problem"),
+    "drawn_state": (PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x):
+        h0 = torch.randn(x.shape[0], dim)
+        return x + h0
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+""", "forward gives another output on the same inputs at every call (it draws random "
+     "values): no kernel matches a random reference; make what it draws one of "
+     "get_inputs()'s tensors"),
+}

@@ -1,8 +1,9 @@
 """KernelBench as it is written (issue 68, item 7): a configuration's name says which size is
 which where the problem's sizes end in a digit; BatchNorm in training mode, as KernelBench
 builds its models, imports, and its target computes with batch statistics on read-only
-inputs; an import that takes long says what it is doing on stderr and stops at a limit,
-naming what was slow."""
+inputs; a forward whose output is random (a Dropout in training mode) is refused in one line;
+an import that takes long says what it is doing on stderr and stops at a limit, naming what
+was slow."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from typing import Any
 
 import pytest
 import torch
-from kernelbench_problems import BATCHNORM_TRAINING, CONV_TRANSPOSE, GRU, copy_problem
+from kernelbench_problems import (
+    BATCHNORM_TRAINING,
+    CONV_TRANSPOSE,
+    GRU,
+    RANDOM_FORWARDS,
+    copy_problem,
+)
 from target_example import avo
 from test_kernelbench_work import counted, target_module
 
@@ -168,3 +175,16 @@ def test_a_recurrent_network_is_probed_at_smaller_sizes(
         (out,) = (p for p in problem.parameters if p.kind == "output")
         assert out.shape_on(config) == tuple(gru(x)[0].shape), config.name
         assert config.work.flops == counted(module, config), config.name
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_FORWARDS))
+def test_a_random_forward_is_refused_in_one_line(name: str, tmp_path: Path) -> None:
+    """A Dropout in training mode, or a state the forward draws itself: its reference is
+    another on every call, and the tolerance taken from two of them would pass anything."""
+    source, words = RANDOM_FORWARDS[name]
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    with pytest.raises(ImportRefused) as refused:
+        import_problem(path)
+    assert str(refused.value) == f"{name}.py: {words}"
+    assert not list(tmp_path.glob("*_target.py"))

@@ -103,7 +103,7 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
     configs = integers.configs
     work = work.scored_for(kind, shapes, configs.timed)
     small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
-    problem.check_buffers_kept(small)
+    problem.check_forward(small)
     exactness = _exactness(graph, names)
     entry = "avo_" + _identifier(path.stem).lower()
     kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,

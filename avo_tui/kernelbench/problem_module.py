@@ -114,20 +114,29 @@ class KernelBenchProblem:
         the target file hands each call copies of the model's own values."""
         return _updated(self.base.model)
 
-    def check_buffers_kept(self, sizes: Mapping[str, int]) -> None:
-        """Refuse a forward that writes a buffer of its model other than the running
-        statistics ``updated`` names (those it is handed copies of): the buffers are the
-        kernel's inputs, which are read-only, and the reference would change them under the
-        harness. Run for real, on the CPU, at ``sizes`` (small ones)."""
+    def check_forward(self, sizes: Mapping[str, int]) -> None:
+        """Refuse a forward a target cannot hold, run twice for real on the CPU at ``sizes``
+        (small ones), on the same inputs and weights, torch seeded differently each time:
+
+        - one that writes a buffer of its model other than the running statistics
+          ``updated`` names (those it is handed copies of): the buffers are the kernel's
+          inputs, which are read-only, and the reference would change them under the harness;
+        - one whose output changes from run to run (a Dropout in training mode, a
+          torch.randn inside the forward): no kernel matches a random reference, and the
+          tolerance taken from two of its draws would pass anything."""
         with self.sizes_set(sizes):
             torch.manual_seed(0)
             model = self.module.Model(*getattr(self.module, "get_init_inputs", list)())
             inputs = self.module.get_inputs()
-            copies = {name: buffer.clone() for name, buffer in model.named_buffers()
-                      if name in self.updated}
             before = {name: buffer.clone() for name, buffer in model.named_buffers()}
-            with torch.no_grad():
-                torch.func.functional_call(model, copies, tuple(inputs))
+            outputs = []
+            for seed in (1, 2):
+                copies = {name: buffer.clone() for name, buffer in model.named_buffers()
+                          if name in self.updated}
+                torch.manual_seed(seed)
+                with torch.no_grad():
+                    outputs.append(_outputs(torch.func.functional_call(
+                        model, copies, tuple(inputs)), self.path.name))
         changed = [name for name, buffer in model.named_buffers()
                    if name in before and not torch.equal(before[name], buffer)]
         if changed:
@@ -135,6 +144,17 @@ class KernelBenchProblem:
                                 f"{changed[0]}, and a target's inputs are read-only (the "
                                 "importer hands a forward copies of a BatchNorm's running "
                                 "statistics only): edit the target file by hand")
+        if not all(torch.equal(a, b) for a, b in zip(*outputs, strict=True)):
+            dropout = next((name for name, m in model.named_modules()
+                            if isinstance(m, torch.nn.modules.dropout._DropoutNd)
+                            and m.training and m.p > 0), None)
+            why = (f"a Dropout ({dropout}, p = {model.get_submodule(dropout).p}) in "
+                   "training mode" if dropout is not None else "it draws random values")
+            fix = ("set its p to 0 in the problem" if dropout is not None else "make what "
+                   "it draws one of get_inputs()'s tensors")
+            raise ImportRefused(f"{self.path.name}: forward gives another output on the same "
+                                f"inputs at every call ({why}): no kernel matches a random "
+                                f"reference; {fix}")
 
     @contextmanager
     def sizes_set(self, sizes: Mapping[str, int]) -> Iterator[None]:
