@@ -779,3 +779,34 @@ def get_init_inputs():
      "values): no kernel matches a random reference; make what it draws one of "
      "get_inputs()'s tensors"),
 }
+
+# sizes in a list global, as KernelBench's MLPs write their hidden layers, and used as a list
+LIST_MLP = """import torch
+import torch.nn as nn
+
+batch_size = 8
+input_size = 64
+hidden_layer_sizes = [128, 96]
+output_size = 32
+
+
+class Model(nn.Module):
+    def __init__(self, input_size, hidden_layer_sizes, output_size):
+        super().__init__()
+        sizes = [input_size] + hidden_layer_sizes + [output_size]
+        layers = []
+        for size_in, size_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(size_in, size_out), nn.ReLU()]
+        self.network = nn.Sequential(*layers[:-1])
+
+    def forward(self, x):
+        return self.network(x)
+
+
+def get_inputs():
+    return [torch.randn(batch_size, input_size)]
+
+
+def get_init_inputs():
+    return [input_size, hidden_layer_sizes, output_size]
+"""

@@ -3,6 +3,7 @@ stride, padding, dilation and kernel size, module globals as KernelBench writes 
 held as settings, so its height and width still vary and every output shape is the model's
 (a pooling of 11, its stride past what moves of one to eight show, too);
 in_features equal to out_features stay apart, the bias's shape following out_features alone;
+sizes in a list global vary, and the problem gets its list back;
 and a problem whose sizes leave even its least shape slow still has an edge shape."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 import torch
 from kernelbench_problems import (
     CONV_SETTINGS,
+    LIST_MLP,
     LITERAL_IMAGE,
     POOL_SETTINGS,
     SQUARE_GEMM_BIAS,
@@ -22,6 +24,7 @@ from kernelbench_problems import (
 )
 
 from avo_tui.evaluation import get_target
+from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
@@ -90,3 +93,20 @@ def test_a_problem_whose_least_shape_is_slow_still_has_an_edge_shape(tmp_path: P
     imported = import_problem(path)
     edges = get_target(str(imported.target)).edge_configs
     assert [c["batch_size"] for c in edges] == [1]
+
+
+def test_sizes_in_a_list_global_vary_and_stay_a_list(tmp_path: Path) -> None:
+    """hidden_layer_sizes = [128, 96]: each entry is a dimension of its own, moved by the
+    checked shapes, and the problem gets a list back (it adds lists), so its reference runs
+    at every one."""
+    path = tmp_path / "list_mlp.py"
+    path.write_text(LIST_MLP)
+    imported = import_problem(path)
+    target = get_target(str(imported.target))
+    assert "hidden_layer_sizes_1" in dict(target.configs[0].dims)
+    configs = checked_configs(imported.target)
+    assert len({c["hidden_layer_sizes_0"] for c in configs}) >= 3
+    for config in configs:
+        inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
+        exact, _ = config.problem.numerics().references(config, inputs, torch.float32)
+        assert exact.shape == (config["batch_size"], config["output_size"])

@@ -164,8 +164,9 @@ class KernelBenchProblem:
         values = globals_of({**self.sizes, **sizes}, self.origins)
         saved = {name: getattr(self.module, name) for name in values}
         try:
-            for name, value in values.items():
-                setattr(self.module, name, value)
+            for name, value in values.items():  # a list global stays a list
+                setattr(self.module, name, type(saved[name])(value) if isinstance(
+                    value, tuple) else value)
             yield
         finally:
             for name, value in saved.items():
@@ -230,9 +231,10 @@ def _load(path: Path) -> Any:
 
 
 def _size_globals(module: Any) -> tuple[Sizes, dict[str, Origin]]:
-    """The problem's module-level ints (not bools) and tuples of ints, in the order the file
-    defines them, and where each comes from; a tuple ``input_shape = (4000,)`` gives the
-    dimension ``input_shape_0``."""
+    """The problem's module-level ints (not bools) and tuples and lists of ints, in the order
+    the file defines them, and where each comes from; a tuple ``input_shape = (4000,)`` gives
+    the dimension ``input_shape_0``, a list ``hidden_layer_sizes = [32768, 32768]``
+    ``hidden_layer_sizes_0`` and ``hidden_layer_sizes_1``."""
     sizes: Sizes = {}
     origins: dict[str, Origin] = {}
     for name, value in vars(module).items():
@@ -240,7 +242,7 @@ def _size_globals(module: Any) -> tuple[Sizes, dict[str, Origin]]:
             continue
         if isinstance(value, int) and not isinstance(value, bool):
             sizes[name], origins[name] = value, (name, None)
-        elif (isinstance(value, tuple) and value
+        elif (isinstance(value, tuple | list) and value
               and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
             for index, entry in enumerate(value):
                 dim = f"{name}_{index}"

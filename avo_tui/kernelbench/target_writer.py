@@ -176,7 +176,8 @@ def sized(c: dict[str, Any]) -> Iterator[Any]:
     saved = {{name: getattr(module, name) for name in values}}
     try:
         for name, value in values.items():
-            setattr(module, name, tuple(value) if isinstance(value, list) else value)
+            setattr(module, name, type(saved[name])(value) if isinstance(value, list)
+                    else value)
         yield module
     finally:
         for name, value in saved.items():
