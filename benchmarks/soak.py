@@ -452,6 +452,9 @@ class InstantWorker:
     def wait_ready(self) -> dict[str, object]:
         return self.info
 
+    def check_target(self, ref: str) -> None:
+        pass  # the shipped target: nothing to check
+
     def interrupt(self, reason: str) -> bool:
         return False  # an answer is never in flight long enough to cut short
 
