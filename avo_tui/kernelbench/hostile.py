@@ -281,22 +281,17 @@ def _exp_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadlin
                    for s in seen)
 
     cases = []
-    offset = _search(probe, ops, "exp", deadline, overflow_every_row,
-                     [(n, "add", c) for c in OFFSETS for n in leaves])
-    if offset is not None:
-        name, _, amount = offset
-        cases.append(Case("offset_logits", _doc(ops, f"{name} + {amount:g}: every row's "
-                          "logits past float32 exp's range (about 88), all shifted alike: a "
-                          "kernel that does not subtract the row's maximum overflows"),
-                          (f'inputs["{name}"].add_({amount!r})',)))
-    scaled = _search(probe, ops, "exp", deadline, overflow_most_rows,
-                     [(n, "mul", k) for k in SCALES for n in leaves])
-    if scaled is not None:
-        name, _, amount = scaled
-        cases.append(Case("large_logits", _doc(ops, f"{name} times {amount:g}: logits spread "
-                          "over hundreds, most rows' largest past float32 exp's range: a "
-                          "kernel must subtract the row's maximum, and most terms underflow"),
-                          (f'inputs["{name}"].mul_({amount!r})',)))
+    for name, how, amounts, hostile, what in (
+            ("offset_logits", "add", OFFSETS, overflow_every_row,
+             "every row's logits past float32 exp's range (about 88), all shifted alike: a "
+             "kernel that does not subtract the row's maximum overflows"),
+            ("large_logits", "mul", SCALES, overflow_most_rows,
+             "logits spread over hundreds, most rows' largest past float32 exp's range: a "
+             "kernel must subtract the row's maximum, and most terms underflow")):
+        found = _search(probe, ops, "exp", deadline, hostile,
+                        [(n, how, amount) for amount in amounts for n in leaves])
+        if found is not None:
+            cases.append(_change_case(name, ops, *found, what))
     return cases
 
 
@@ -349,11 +344,19 @@ def _mean_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadli
     chosen = _search(probe, ops, "mean", deadline, offset_rows, tries)
     if chosen is None:
         return []
-    name, _, amount = chosen
-    return [Case("large_mean", _doc(ops, f"{name} + {amount:g}: the normalised rows' mean "
-                 f"{MEAN_OVER_SPREAD:g} or more times their spread: statistics taken in one "
-                 "float32 pass (the mean of squares less the squared mean) lose every digit"),
-                 (f'inputs["{name}"].add_({amount!r})',))]
+    return [_change_case("large_mean", ops, *chosen,
+                         f"the normalised rows' mean {MEAN_OVER_SPREAD:g} or more times their "
+                         "spread: statistics taken in one float32 pass (the mean of squares "
+                         "less the squared mean) lose every digit")]
+
+
+def _change_case(name: str, ops: Sequence[str], leaf: str, how: str, amount: float, what: str
+                 ) -> Case:
+    """The case ``name``: ``amount`` added to (``how`` "add") or multiplied into input
+    ``leaf``, doing ``what``."""
+    word = "+" if how == "add" else "times"
+    return Case(name, _doc(ops, f"{leaf} {word} {amount:g}: {what}"),
+                (f'inputs["{leaf}"].{how}_({amount!r})',))
 
 
 def _mean_over_spread(groups: torch.Tensor) -> float:
