@@ -195,6 +195,8 @@ FORMS = {
     "l2_normalised": ("return x / torch.norm(x, p=2, dim=1, keepdim=True)", "line"),
     "max_values": ("return torch.max(x, dim=1)[0]", "line"),
     "log_softmax_last": ("return torch.log_softmax(x, dim=-1)", "line"),
+    # F.softmax passes its own _stacklevel=, which is no argument of the computation
+    "functional_softmax": ("return F.softmax(x, dim=1)", "line"),
     "argmax_last": ("return torch.argmax(x, dim=-1)", "line"),
     "max_indices": ("return torch.max(x, 1).indices", "line"),
     "logsumexp_kept": ("return torch.logsumexp(x, dim=1, keepdim=True)", "line"),
