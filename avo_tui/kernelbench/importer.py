@@ -12,10 +12,11 @@ import datetime
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .c_seed import c_seed
-from .configs import Configs, choose_configs
+from .configs import STAGE_RATES, Configs, choose_configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
 from .graph import Graph, Unsupported, is_index, trace
@@ -25,6 +26,8 @@ from .kernel_text import Kernel
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem, Sizes
 from .shapes import Shapes, fit_shapes
+from .stage_plan import StagePlan, stage_plan
+from .stage_seed import c_stage_seed, cuda_stage_seed
 from .target_writer import Case, TargetFile, Tensor, render
 from .value_rules import value_rules
 from .work import Work, work_of
@@ -49,13 +52,15 @@ class Imported:
     outputs: tuple[tuple[str, str], ...] = (("out", "float32"),)
     integer_inputs: tuple[tuple[str, str, str], ...] = ()
     cases: tuple[tuple[str, str], ...] = ()  # each hostile case's name, and what it targets
+    launch_s: float | None = None  # the seed's estimated launch at the timed shape (CPU)
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
-                   overwrite: bool = False) -> Imported:
+                   overwrite: bool = False, seeded: bool = True) -> Imported:
     """Import the KernelBench problem at ``path`` as a ``kind`` target (float32): the target
     file at ``out`` (default: beside the problem, ``<stem>_target.py``, or
-    ``<stem>_cuda_target.py``) and its seed beside that."""
+    ``<stem>_cuda_target.py``) and its seed beside that (none where not ``seeded``: the
+    agent's first step writes version 0)."""
     if kind not in KINDS:
         raise ImportRefused(f"--kind is cpu or cuda, not {kind!r}")
     problem = KernelBenchProblem(path)
@@ -65,7 +70,11 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
                                       f"{SUFFIX[kind]}")
     shapes = fit_shapes(problem)
     work = work_of(problem, shapes, _probes(shapes))
-    plan: Plan | str
+    names = _Names(problem, shapes)
+    entry = "avo_" + _identifier(path.stem).lower()
+    kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
+                    tuple(shapes.dims), names.shapes, names.leaves, names.input_dtypes)
+    plan: Plan | StagePlan | str
     graph: Graph | None = None
     try:
         graph = trace(problem.base, problem.input_names)
@@ -73,19 +82,21 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
         plan = str(error)
     else:
         plan = plan_of(graph)
-    transcendentals = 0 if isinstance(plan, str) else sum(
+    if not seeded:
+        plan = "the import was asked for none (--no-seed)"
+    elif isinstance(plan, str):
+        plan = _stages(problem, shapes, kernel, kind)
+    transcendentals = 0 if not isinstance(plan, Plan) else sum(
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
+    estimate = (partial(plan.seconds, rates=STAGE_RATES) if isinstance(plan, StagePlan)
+                else None)
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
-                             transcendentals=transcendentals)
-    names = _Names(problem, shapes)
+                             transcendentals=transcendentals, estimate=estimate)
     integers = integer_inputs(problem, shapes, configs, names.inputs)
     configs = integers.configs
     small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
     problem.check_buffers_kept(small)
     exactness = _exactness(graph, names)
-    entry = "avo_" + _identifier(path.stem).lower()
-    kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
-                    tuple(shapes.dims), names.shapes, names.leaves, names.input_dtypes)
     for written in (target_path, seed_path):
         if written.exists() and not overwrite:
             raise ImportRefused(f"{written} exists (--force writes over it)")
@@ -93,8 +104,7 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
     if isinstance(plan, str):
         seed, pattern, no_seed = None, None, f"{path.name}: {plan}"
     else:
-        write = c_seed if kind == "cpu" else cuda_seed
-        seed_path.write_text(write(kernel, plan, about))
+        seed_path.write_text(_seed_text(kernel, plan, about, kind))
         seed, pattern, no_seed = seed_path, plan.kind, ""
     rules = value_rules(problem, small, shapes.problem_sizes(configs.timed), integers.ranges)
     hostile = hostile_cases(problem, small, names.leaves_by_name,
@@ -103,12 +113,35 @@ def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
                                names, entry, seed, pattern, no_seed, rules, exactness,
                                integers, hostile.cases))
     target_path.write_text(text)
+    launch_s = configs.seconds(configs.timed) if seed and configs.seconds else None
     return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
                     configs.notes + exactness + hostile.notes,
                     tuple(zip(names.outputs, names.output_dtypes, strict=True)),
                     tuple((names.inputs[i], names.input_dtypes[i], str(rules[0][i]))
                           for i in integers.ranges),
-                    tuple((case.name, case.doc) for case in hostile.cases))
+                    tuple((case.name, case.doc) for case in hostile.cases),
+                    launch_s if kind == "cpu" else None)
+
+
+def _stages(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,
+            kind: str) -> StagePlan | str:
+    """The stage seed's plan, for a forward no fused pattern fits, or why there is none (a
+    CUDA seed is written for one stage only)."""
+    try:
+        plan = stage_plan(problem, shapes, kernel, problem.input_names)
+        if kind == "cuda":
+            cuda_stage_seed(kernel, plan, [])
+    except Unsupported as error:
+        return str(error)
+    except Exception as error:  # a bug of the stage seed's costs the seed, not the import
+        return f"the stage seed could not be written ({type(error).__name__}: {error})"
+    return plan
+
+
+def _seed_text(kernel: Kernel, plan: Plan | StagePlan, about: list[str], kind: str) -> str:
+    if isinstance(plan, StagePlan):
+        return (c_stage_seed if kind == "cpu" else cuda_stage_seed)(kernel, plan, about)
+    return (c_seed if kind == "cpu" else cuda_seed)(kernel, plan, about)
 
 
 def _exactness(graph: Graph | None, names: _Names) -> list[str]:
@@ -243,12 +276,13 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
                                   "scored in GB/s") + (f" ({work.note})" if work.note else "")
                       + ".")
     if seed is not None:
-        paragraphs.append(f"Seed: {seed.name}, the importer's plain {pattern} kernel; its "
+        kernel = ("kernel, a loop nest per stage of the forward's aten operations"
+                  if pattern == "stage" else "kernel")
+        paragraphs.append(f"Seed: {seed.name}, the importer's plain {pattern} {kernel}; its "
                           "knobs (avo:knob) are the tuner's to try.")
     else:
-        paragraphs.append(f"No seed: {no_seed}, and the importer writes seeds for "
-                          "elementwise, reduction, scan and norm, and matmul forwards only; "
-                          "the first step of an agent run writes version 0.")
+        paragraphs.append(f"No seed: {no_seed}; the first step of an agent run writes "
+                          "version 0.")
     return paragraphs
 
 

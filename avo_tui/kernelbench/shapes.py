@@ -189,8 +189,8 @@ class _Prober:
                     shapes = self.shapes_at(moves)
                     return None if shapes is None else shapes[t][axis]
                 involved = [d for d in varying if any(at({d: s}) != size for s in PROBE_STEPS)]
-                fit = _fit(size, involved, self.base_sizes, at,
-                           [(sizes_, shapes[t][axis]) for sizes_, shapes in joints])
+                fit = fit_size(size, involved, self.base_sizes, at,
+                               [(sizes_, shapes[t][axis]) for sizes_, shapes in joints])
                 if fit is None:
                     unfit.update(involved)
                     fit = SizeExpr.constant(size)
@@ -199,8 +199,9 @@ class _Prober:
         return fits, unfit
 
 
-def _fit(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[str, int]],
-         int | None], joints: list[tuple[Sizes, int]]) -> SizeExpr | None:
+def fit_size(size: int, involved: list[str], base: Sizes,
+             at: Callable[[Mapping[str, int]], int | None],
+             joints: list[tuple[Sizes, int]]) -> SizeExpr | None:
     """The first form of ``size`` over the ``involved`` globals that every single move and
     every joint probe agrees with: an affine map floored by a stride, then a product."""
     if not involved:

@@ -1,0 +1,325 @@
+"""The stage seed's plan: a problem's forward, recorded at the aten level with every size in
+terms of its dimensions (stage_shapes.py), lowered call by call to definitions (stage_ir.py;
+the lowering of each call is in stage_ops.py, stage_window.py and stage_layout.py), and the
+definitions sorted into stages.
+
+Which definitions get a buffer: every reduction and scan, every output, and every map whose
+elements would otherwise be computed more than once (a map read through a broadcast or by a
+window is computed once into a buffer; one read once, by one reader, is computed where it is
+read). A map that only moves elements (a view, a permutation, a slice) is always read
+through, as an index. A buffer that is not an output is the kernel's own scratch memory,
+allocated before its stage and freed after the last stage that reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .aten_trace import Call, Ref, Trace
+from .graph import Unsupported
+from .kernel_text import Kernel, c_name
+from .problem_module import KernelBenchProblem
+from .shapes import Shapes
+from .size_expr import SizeExpr
+from .stage_ir import Def, Index, Scope, Sizes
+from .stage_shapes import UNFIT, SymbolicTrace, Unfit, symbolic_trace
+
+Handler = Callable[["Lowering", Call, dict[str, Any]], Sequence["Def | None"]]
+HANDLERS: dict[str, Handler] = {}
+MANY = 1 << 30  # a map's elements read "many times" (through a broadcast or a window)
+
+
+def handles(*names: str) -> Callable[[Handler], Handler]:
+    """Register a lowering for the aten calls ``names`` (packet names: ``add``, ``mm``)."""
+    def register(handler: Handler) -> Handler:
+        for name in names:
+            HANDLERS[name] = handler
+        return handler
+    return register
+
+
+def lowered(op: torch._ops.OpOverload) -> bool:
+    """Whether the stage seed lowers ``op`` itself (else torch's decomposition of it is
+    recorded, where it has one)."""
+    return str(op._schema.name).split("::")[-1] in HANDLERS
+
+
+@dataclass
+class Stage:
+    """A definition computed into ``buffer`` (an output's parameter or scratch ``v<n>``);
+    ``frees`` the scratch buffers no later stage reads."""
+
+    definition: Def
+    buffer: str
+    scratch: bool
+    frees: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StagePlan:
+    stages: list[Stage]
+    sizes: Sizes
+    buffers: dict[int, str]  # id(Def) -> its buffer
+    calls: int  # the aten calls lowered
+    kind: str = "stage"
+
+    def seconds(self, dims: Mapping[str, int], rates: Mapping[str, float]) -> float:
+        """A launch's time at ``dims``: each stage's products at rates["flops"] (FLOPs a
+        second), the bytes it reads and writes at rates["bytes"], and its transcendental
+        functions at rates["transcendental"] seconds each."""
+        return sum(stage_seconds(stage.definition, dims, rates) for stage in self.stages)
+
+
+def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, float]
+                  ) -> float:
+    elements = _numel(definition.shape, dims)
+    reduction = definition.reduction
+    steps = elements * (reduction.volume(dims) if reduction is not None else 1)
+    if reduction is not None and reduction.products:
+        return 2.0 * steps / rates["flops"]
+    moved = 4.0 * (elements + steps * max(1, len(definition.operands)))
+    return moved / rates["bytes"] + steps * definition.costly * rates["transcendental"]
+
+
+def _numel(shape: Sequence[SizeExpr], dims: Mapping[str, int]) -> float:
+    return float(math.prod(size.value(dims) for size in shape))
+
+
+def stage_plan(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,
+               input_names: Sequence[str]) -> StagePlan:
+    """Unsupported, naming what, where the forward has a call no stage is written for."""
+    # the handlers register themselves as their modules are imported
+    from . import stage_layout, stage_ops, stage_window  # noqa: F401
+
+    symbolic = symbolic_trace(problem, shapes, lowered)
+    lowering = Lowering(symbolic, kernel, input_names)
+    outputs = lowering.lower()
+    return _Planner(outputs, lowering).plan()
+
+
+class Lowering:
+    """The definitions of a recorded forward, call by call; what each call's lowering uses."""
+
+    def __init__(self, symbolic: SymbolicTrace, kernel: Kernel,
+                 input_names: Sequence[str]) -> None:
+        self.symbolic = symbolic
+        self.trace: Trace = symbolic.trace
+        self.sizes = Sizes()
+        self.kernel = kernel
+        self.defs: dict[int, Def | None] = {}
+        self.unavailable: dict[int, str] = {}
+        for value in self.trace.values:
+            kind, name = value.source
+            if kind in ("weight", "input"):
+                key = name if kind == "weight" else input_names[name]
+                param = c_name(kernel.leaves[(kind, key)])
+                self.defs[value.id] = Def(f"{kind} {param}", self.shape(value.id),
+                                          dtype=value.dtype, leaf=param)
+
+    def lower(self) -> list[Def]:
+        """The definition of each output, lowering the calls that compute them."""
+        for call in self.trace.calls:
+            if not self._live(call):
+                continue
+            handler = HANDLERS.get(call.name)
+            if handler is None:
+                raise Unsupported(f"its forward calls aten.{call.name}, which the stage seed "
+                                  "does not write")
+            made = handler(self, call, self.symbolic.args[call.index])
+            for out, definition in zip(call.outs, made, strict=False):
+                self.defs[out] = definition
+        return [self.tensor(Ref(out)) for out in self.trace.outputs]
+
+    def _live(self, call: Call) -> bool:
+        if not hasattr(self, "_needed"):
+            self._needed = _needed(self.trace)
+        return any(out in self._needed for out in call.outs)
+
+    def tensor(self, arg: Any) -> Def:
+        """The definition of a tensor argument."""
+        if not isinstance(arg, Ref):
+            raise Unsupported("its forward passes a non-tensor where a tensor is expected")
+        definition = self.defs.get(arg.id)
+        if definition is None:
+            value = self.trace.values[arg.id]
+            if value.source[0] == "foreign":
+                raise Unsupported("its forward computes with a tensor it makes from Python "
+                                  "data (torch.tensor(...)), whose values the importer does "
+                                  "not read")
+            raise Unsupported(self.unavailable.get(arg.id, "its forward uses a value the "
+                                                   "stage seed does not compute"))
+        return definition
+
+    def out_shape(self, call: Call, position: int = 0) -> tuple[SizeExpr, ...]:
+        return self.shape(call.outs[position])
+
+    def shape(self, value: int) -> tuple[SizeExpr, ...]:
+        return tuple(fitted(size) for size in self.symbolic.shapes[value])
+
+    def dtype(self, call: Call, position: int = 0) -> str:
+        return self.trace.values[call.outs[position]].dtype
+
+    def c(self, size: SizeExpr) -> str:
+        return self.sizes(fitted(size))
+
+    def constant(self, arg: Any, what: str) -> int:
+        """An int argument that must be the same at every size (a stride, a dim)."""
+        if isinstance(arg, int) and not isinstance(arg, bool):
+            return arg
+        arg = fitted(arg)
+        if isinstance(arg, SizeExpr) and not arg.dims:
+            return arg.offset // arg.divisor if not arg.product else arg.offset
+        raise Unsupported(f"its forward's {what} follows the problem's sizes")
+
+
+def fitted(size: Any) -> Any:
+    """``size`` where it is not an Unfit int, which no stage can be written with."""
+    if isinstance(size, Unfit):
+        raise Unsupported(UNFIT)
+    return size
+
+
+def _needed(trace: Trace) -> set[int]:
+    """The values the outputs are computed from."""
+    producer = {out: call for call in trace.calls for out in call.outs}
+    needed: set[int] = set()
+    todo = list(trace.outputs)
+    while todo:
+        value = todo.pop()
+        if value in needed:
+            continue
+        needed.add(value)
+        call = producer.get(value)
+        if call is not None:
+            todo += [ref.id for ref in _refs(list(call.args.values()))]
+    return needed
+
+
+def _refs(args: Sequence[Any]) -> list[Ref]:
+    found: list[Ref] = []
+    for arg in args:
+        if isinstance(arg, Ref):
+            found.append(arg)
+        elif isinstance(arg, list | tuple):
+            found += _refs(arg)
+    return found
+
+
+class _Planner:
+    def __init__(self, outputs: list[Def], lowering: Lowering) -> None:
+        self.outputs = outputs
+        self.lowering = lowering
+        self.kernel = lowering.kernel
+
+    def plan(self) -> StagePlan:
+        outputs = self._output_defs()
+        order = self._live(list(outputs))
+        inline = self._inlined(order, set(outputs))
+        buffers: dict[int, str] = {}
+        stages: list[Stage] = []
+        for definition in order:
+            if definition.leaf is not None:
+                buffers[id(definition)] = definition.leaf
+            elif id(definition) in outputs_by_id(outputs):
+                name = outputs_by_id(outputs)[id(definition)]
+                buffers[id(definition)] = name
+                stages.append(Stage(definition, name, scratch=False))
+            elif id(definition) not in inline:
+                name = f"v{len(stages)}"
+                buffers[id(definition)] = name
+                stages.append(Stage(definition, name, scratch=True))
+        self._frees(stages, buffers, inline)
+        return StagePlan(stages, self.lowering.sizes, buffers, len(self.lowering.trace.calls))
+
+    def _output_defs(self) -> dict[Def, str]:
+        """Each output's definition and the parameter it is written to: a copy where the
+        forward returns an input, or one tensor twice."""
+        found: dict[Def, str] = {}
+        for definition, name in zip(self.outputs, self.kernel.outputs, strict=True):
+            if definition.leaf is not None or definition in found:
+                definition = _copy(definition)
+            found[definition] = name
+        return found
+
+    def _live(self, roots: list[Def]) -> list[Def]:
+        """Every definition the roots need, each after those it reads."""
+        order: list[Def] = []
+        seen: set[int] = set()
+        stack: list[tuple[Def, bool]] = [(root, False) for root in reversed(roots)]
+        while stack:
+            definition, done = stack.pop()
+            if done:
+                order.append(definition)
+                continue
+            if id(definition) in seen:
+                continue
+            seen.add(id(definition))
+            stack.append((definition, True))
+            for operand in reversed(definition.operands):
+                if id(operand) not in seen:
+                    stack.append((operand, False))
+        return order
+
+    def _inlined(self, order: list[Def], outputs: set[Def]) -> set[int]:
+        """The maps computed where they are read: those that only move elements, and those
+        whose every element is computed at most once there."""
+        readers: dict[int, list[tuple[Def, bool]]] = {}
+        for definition in order:
+            for operand, once in zip(definition.operands, definition.once, strict=True):
+                readers.setdefault(id(operand), []).append((definition, once))
+        inline: set[int] = set()
+        effective: dict[int, int] = {}
+        for definition in reversed(order):
+            if definition.kind != "map" or definition in outputs:
+                continue
+            count = 0
+            for reader, once in readers.get(id(definition), []):
+                times = effective.get(id(reader), 1) if id(reader) in inline else 1
+                count += times if once else MANY
+            if definition.moves_only or count <= 1:
+                inline.add(id(definition))
+                effective[id(definition)] = count
+        return inline
+
+    def _frees(self, stages: list[Stage], buffers: dict[int, str], inline: set[int]) -> None:
+        """Each scratch buffer freed after the last stage that reads it."""
+        last: dict[str, int] = {}
+        for position, stage in enumerate(stages):
+            for name in _reads(stage.definition, buffers, inline):
+                last[name] = position
+        for stage in stages:
+            if stage.scratch and stage.buffer not in last:
+                last[stage.buffer] = stages.index(stage)
+        for name, position in last.items():
+            if name.startswith("v") and name[1:].isdigit():
+                stages[position].frees.append(name)
+
+
+def _copy(source: Def) -> Def:
+    """A map that reads ``source`` element by element (an output that is an input)."""
+    def element(scope: Scope, index: Index) -> str:
+        return scope.read(source, index)
+    return Def(f"a copy of {source.what}", source.shape, dtype=source.dtype, element=element,
+               operands=[source], once=[True], moves_only=True)
+
+
+def outputs_by_id(outputs: dict[Def, str]) -> dict[int, str]:
+    return {id(d): name for d, name in outputs.items()}
+
+
+def _reads(definition: Def, buffers: dict[int, str], inline: set[int]) -> set[str]:
+    """The buffers a stage computing ``definition`` reads (through what it inlines)."""
+    found: set[str] = set()
+    todo = list(definition.operands)
+    while todo:
+        operand = todo.pop()
+        if id(operand) in buffers:
+            found.add(buffers[id(operand)])
+        if id(operand) in inline or id(operand) not in buffers:
+            todo += operand.operands
+    return found
