@@ -97,9 +97,15 @@ PROBLEMS: dict[str, str] = {
         CONV_SIZES, "self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)\n        "
         "self.norm = nn.GroupNorm(4, out_channels)",
         "return self.norm(self.conv(x))", IMAGE),
-    "instancenorm_softmax": problem(
-        CONV_SIZES, "self.norm = nn.InstanceNorm2d(in_channels)",
-        "return torch.softmax(self.norm(x), dim=1)", IMAGE),
+    # batch and channels both varied: the norm's view [1, batch * channels, h, w] and back,
+    # computed where the output reads it
+    "instancenorm_divide": problem(
+        "batch_size = 8\nchannels = 8\nheight = 6\nwidth = 5\n",
+        "self.norm = nn.InstanceNorm2d(channels)", "return self.norm(x) / 2.0",
+        "x = torch.randn(batch_size, channels, height, width)"),
+    "conv_softmax_channels": problem(
+        CONV_SIZES, "self.conv = nn.Conv2d(in_channels, out_channels, 3)",
+        "return torch.softmax(self.conv(x), dim=1)", IMAGE),
     "cumsum_exclusive": problem(
         "batch_size = 4\nlength = 30\n", "pass",
         "shifted = torch.cat((torch.zeros_like(x[:, :1]), x), dim=1)[:, :-1]\n        "

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch.func import functional_call, functionalize
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .graph import Unsupported
@@ -48,9 +49,10 @@ class Ref:
 class Value:
     """A recorded tensor: its shape at the recorded sizes, its dtype (``float32``,
     ``int64``, ``bool`` ...), and where it comes from: ``("weight", name)``,
-    ``("input", position)``, ``("call", index)`` (an output of that call), or
-    ``("foreign", "")`` (a tensor the forward made from Python data, whose values the
-    meta device does not keep)."""
+    ``("input", position)``, ``("call", index)`` (an output of that call),
+    ``("constant", number)`` (``torch.tensor(0.5)`` in the forward), or ``("foreign", "")``
+    (any other tensor the forward made from Python data, whose values the meta device does
+    not keep)."""
 
     id: int
     shape: tuple[int, ...]
@@ -117,7 +119,7 @@ def record(instance: Instance, keep: Callable[[torch._ops.OpOverload], bool]) ->
     for position, tensor in enumerate(instance.inputs):
         recorder.leaf(tensor, ("input", position))
     try:
-        with torch.no_grad(), recorder:
+        with _Numbers(recorder), torch.device("meta"), torch.no_grad(), recorder:
             result = functionalize(forward, remove="mutations_and_views")(*weights,
                                                                           *instance.inputs)
     except Unsupported:
@@ -138,6 +140,7 @@ class _Recorder(TorchDispatchMode):
         self.calls: list[Call] = []
         self._ids: dict[int, int] = {}
         self._alive: list[torch.Tensor] = []  # so that no id() is reused while recording
+        self.numbers: dict[int, float] = {}  # torch.tensor(number)'s tensors, by id()
 
     def leaf(self, tensor: torch.Tensor, source: tuple[str, Any]) -> Ref:
         self._alive.append(tensor)
@@ -148,7 +151,10 @@ class _Recorder(TorchDispatchMode):
 
     def ref(self, tensor: torch.Tensor) -> Ref:
         number = self._ids.get(id(tensor))
-        return Ref(number) if number is not None else self.leaf(tensor, ("foreign", ""))
+        if number is not None:
+            return Ref(number)
+        value = self.numbers.get(id(tensor))
+        return self.leaf(tensor, ("foreign", "") if value is None else ("constant", value))
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Sequence[Any] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
@@ -185,6 +191,23 @@ class _Recorder(TorchDispatchMode):
         if isinstance(value, list | tuple):
             return type(value)(self._arg(v) for v in value)
         return value
+
+
+class _Numbers(TorchFunctionMode):
+    """Notes the number of each ``torch.tensor(number)`` the forward makes (on the meta
+    device its value would be lost)."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func: Any, types: Any, args: Sequence[Any] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if func is torch.tensor and args and isinstance(args[0], int | float | bool):
+            self.recorder.numbers[id(out)] = float(args[0])
+            self.recorder._alive.append(out)
+        return out
 
 
 def _bind(func: Any, args: Sequence[Any], kwargs: dict[str, Any],

@@ -7,6 +7,7 @@ an index computation where it is read, never a buffer of its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -41,31 +42,58 @@ def _view(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
 
 def reshaped(low: Lowering, x: Def, shape: tuple[SizeExpr, ...], what: str) -> Def:
     """x's elements, in order, laid out as ``shape``: x itself where the shape is the same;
-    else read where x is, through one index (squeeze, unsqueeze) or through the offset."""
+    else read where x is: each run of dims of ``shape`` that holds as many elements as a run
+    of x's (a flatten, a split, a squeeze) mapped through its own offset."""
     if shape == x.shape:
         return x
-    sizes = [s for s in shape if not is_one(s)]
-    if sizes == [s for s in x.shape if not is_one(s)]:
-        def remap(index: Index) -> Index:
-            kept = iter(c for c, s in zip(index, shape, strict=True) if not is_one(s))
-            return tuple("0" if is_one(s) else next(kept) for s in x.shape)
-    else:
-        def remap(index: Index) -> Index:
-            offset = linear(index, [low.c(s) for s in shape], shape)
-            coordinates, stride = [], "1"
-            for size in reversed(x.shape):
-                if is_one(size):
-                    coordinates.append("0")
-                    continue
-                quotient = offset if stride == "1" else f"({offset}) / {stride}"
-                coordinates.append(f"({quotient}) % {low.c(size)}")
-                stride = mul(stride, low.c(size))
-            return tuple(reversed(coordinates))
+    runs = _runs(shape, x.shape)
+
+    def remap(index: Index) -> Index:
+        source = ["0"] * len(x.shape)
+        for ours, theirs in runs:
+            offset = linear(tuple(index[a] for a in ours), [low.c(shape[a]) for a in ours],
+                            tuple(shape[a] for a in ours))
+            stride = "1"
+            for axis in reversed(theirs):
+                quotient = offset if stride == "1" else f"{_paren(offset)} / {_paren(stride)}"
+                last = axis == theirs[0]
+                source[axis] = quotient if last else f"{_paren(quotient)} % " \
+                                                     f"{low.c(x.shape[axis])}"
+                stride = mul(stride, low.c(x.shape[axis]))
+        return tuple(source)
 
     def element(scope: Scope, index: Index) -> str:
         return scope.read(x, remap(index))
     return Def(what, shape, dtype=x.dtype, element=element, operands=[x], once=[True],
                moves_only=True, alias=x)
+
+
+def _runs(ours: tuple[SizeExpr, ...], theirs: tuple[SizeExpr, ...]
+          ) -> list[tuple[list[int], list[int]]]:
+    """The dims of two shapes of as many elements, in runs of equal products (their dims of
+    size 1 left out), as sizes are equal at every size the dims take (tried at three)."""
+    names = sorted({d for s in (*ours, *theirs) for d in s.dims})
+    points = [{d: 101 + 17 * k + j for k, d in enumerate(names)} for j in range(3)]
+
+    def product(sizes: list[SizeExpr]) -> tuple[int, ...]:
+        return tuple(math.prod(s.value(p) for s in sizes) for p in points)
+
+    a = [i for i, s in enumerate(ours) if not is_one(s)]
+    b = [i for i, s in enumerate(theirs) if not is_one(s)]
+    runs: list[tuple[list[int], list[int]]] = []
+    while a or b:
+        left, right = [a.pop(0)] if a else [], [b.pop(0)] if b else []
+        while product([ours[i] for i in left]) != product([theirs[i] for i in right]):
+            smaller = product([ours[i] for i in left]) < product([theirs[i] for i in right])
+            if smaller and a:
+                left.append(a.pop(0))
+            elif not smaller and b:
+                right.append(b.pop(0))
+            else:
+                raise Unsupported("its forward reshapes a tensor in a way the stage seed does "
+                                  "not follow")
+        runs.append((left, right))
+    return runs
 
 
 @handles("_to_copy", "to")

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from .aten_trace import Call, Ref, Trace
+from .elementwise import literal
 from .graph import Unsupported
 from .kernel_text import Kernel, c_name
 from .problem_module import KernelBenchProblem
@@ -120,6 +121,8 @@ class Lowering:
                 param = c_name(kernel.leaves[(kind, key)])
                 self.defs[value.id] = Def(f"{kind} {param}", self.shape(value.id),
                                           dtype=value.dtype, leaf=param)
+            elif kind == "constant":
+                self.defs[value.id] = _number(float(name), self.shape(value.id), value.dtype)
 
     def lower(self) -> list[Def]:
         """The definition of each output, lowering the calls that compute them."""
@@ -175,6 +178,13 @@ class Lowering:
         if isinstance(arg, SizeExpr) and not arg.dims:
             return arg.offset // arg.divisor if not arg.product else arg.offset
         raise Unsupported(f"its forward's {what} follows the problem's sizes")
+
+
+def _number(value: float, shape: tuple[SizeExpr, ...], dtype: str) -> Def:
+    """``torch.tensor(value)``: the same number at every element."""
+    text = literal(value)
+    return Def(f"the number {value!r}", shape, dtype=dtype,
+               element=lambda scope, index: text, moves_only=True)
 
 
 def fitted(size: Any) -> Any:
