@@ -51,8 +51,8 @@ def test_a_convolution_without_its_padding_is_rejected(c_compiler: None,
 
 
 def test_the_launch_estimate_is_the_stages_own(tmp_path: Path) -> None:
-    """A convolution's launch is estimated at 2 x its multiply-adds at the stage rate, at the
-    timed sizes the importer chose."""
+    """A convolution's launch is estimated at its multiply-adds, each a step of its fold at
+    the stage rate, at the timed sizes the importer chose."""
     done = imported("conv2d_strided", tmp_path)
     timed = get_target(str(done.target)).configs[0]
     sizes = {k: v for k, v in timed.as_dict().items() if isinstance(v, int)}
@@ -61,7 +61,7 @@ def test_the_launch_estimate_is_the_stages_own(tmp_path: Path) -> None:
     products = sizes["batch_size"] * sizes["out_channels"] * rows * columns * \
         sizes["in_channels"] * 9
     assert done.launch_s is not None
-    assert done.launch_s == pytest.approx(2 * products / STAGE_RATES["flops"])
+    assert done.launch_s == pytest.approx(products * STAGE_RATES["step"])
     assert 0.005 <= done.launch_s <= 0.05  # the timed shape was scaled to it
 
 

@@ -70,21 +70,25 @@ class StagePlan:
     kind: str = "stage"
 
     def seconds(self, dims: Mapping[str, int], rates: Mapping[str, float]) -> float:
-        """A launch's time at ``dims``: each stage's products at rates["flops"] (FLOPs a
-        second), the bytes it reads and writes at rates["bytes"], and its transcendental
-        functions at rates["transcendental"] seconds each."""
+        """A launch's time at ``dims``, the sum of its stages' (stage_seconds)."""
         return sum(stage_seconds(stage.definition, dims, rates) for stage in self.stages)
 
 
 def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, float]
                   ) -> float:
+    """A stage's time at ``dims``: each step of a reduction's or a scan's fold at
+    rates["step"] seconds (one add into a double accumulator after another: its latency,
+    not the bytes, bounds it), a map's bytes at rates["bytes"] (each element written, and
+    read from each operand read element for element), and every transcendental function
+    at rates["transcendental"] seconds."""
     elements = _numel(definition.shape, dims)
     reduction = definition.reduction
     steps = elements * (reduction.volume(dims) if reduction is not None else 1)
-    if reduction is not None and reduction.products:
-        return 2.0 * steps / rates["flops"]
-    moved = 4.0 * (elements + steps * max(1, len(definition.operands)))
-    return moved / rates["bytes"] + steps * definition.costly * rates["transcendental"]
+    functions = steps * definition.costly * rates["transcendental"]
+    if reduction is not None or definition.scan is not None:
+        return steps * rates["step"] + functions
+    streamed = sum(definition.once) + 1
+    return 4.0 * elements * streamed / rates["bytes"] + functions
 
 
 def _numel(shape: Sequence[SizeExpr], dims: Mapping[str, int]) -> float:
@@ -118,6 +122,10 @@ class Lowering:
             kind, name = value.source
             if kind in ("weight", "input"):
                 key = name if kind == "weight" else input_names[name]
+                if (kind, key) not in kernel.leaves:  # state kept outside the kernel
+                    self.unavailable[value.id] = f"its forward reads {key}, which is not " \
+                                                 "one of the kernel's inputs"
+                    continue
                 param = c_name(kernel.leaves[(kind, key)])
                 self.defs[value.id] = Def(f"{kind} {param}", self.shape(value.id),
                                           dtype=value.dtype, leaf=param)
