@@ -72,6 +72,11 @@ PROBLEMS: dict[str, str] = {
     "bmm": problem(
         "batch_size = 3\nm = 12\nk = 20\nn = 9\n", "pass", "return torch.bmm(a, b)",
         "a = torch.randn(batch_size, m, k); b = torch.randn(batch_size, k, n)"),
+    # b read transposed (attention's q k^T): a dot product along the depth
+    "bmm_transposed_b": problem(
+        "batch_size = 3\nm = 12\nk = 20\nn = 9\n", "pass",
+        "return torch.bmm(a, b.transpose(1, 2))",
+        "a = torch.randn(batch_size, m, k); b = torch.randn(batch_size, n, k)"),
     "conv_batchnorm_relu": problem(
         CONV_SIZES, "self.conv = nn.Conv2d(in_channels, out_channels, 3)\n        "
         "self.bn = nn.BatchNorm2d(out_channels)\n        self.bn.eval()",

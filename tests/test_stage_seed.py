@@ -37,6 +37,18 @@ def test_each_problem_gets_a_stage_seed_that_passes(c_compiler: None, name: str,
     assert edges and all(c.passed for c in edges)
 
 
+def test_products_are_folded_in_vectors(tmp_path: Path) -> None:
+    """A batched product folds BLOCK_N outputs along its last dim at once; a Linear's dot
+    products, its weight read along the depth, LANES partial sums: each a knob."""
+    bmm = imported("bmm", tmp_path).seed
+    mlp = imported("mlp", tmp_path).seed
+    assert bmm is not None and mlp is not None
+    assert "#define BLOCK_N 64  // avo:knob 16 64 256" in bmm.read_text()
+    assert "acc[c] += " in bmm.read_text() and "LANES" not in bmm.read_text()
+    assert "#define LANES 8  // avo:knob 4 8 16" in mlp.read_text()
+    assert "part[l] += " in mlp.read_text()
+
+
 def test_a_convolution_without_its_padding_is_rejected(c_compiler: None,
                                                        tmp_path: Path) -> None:
     """The check bites: the strided convolution's seed with its window not shifted by the
@@ -65,8 +77,9 @@ def test_the_launch_estimate_is_the_stages_own(tmp_path: Path) -> None:
     assert 0.005 <= done.launch_s <= 0.05  # the timed shape was scaled to it
 
 
-def test_a_one_stage_cuda_seed_compiles_with_nvrtc(tmp_path: Path) -> None:
-    done = imported("conv_transpose2d_grouped", tmp_path, kind="cuda")
+@pytest.mark.parametrize("name", ["conv_transpose2d_grouped", "bmm_transposed_b"])
+def test_a_one_stage_cuda_seed_compiles_with_nvrtc(name: str, tmp_path: Path) -> None:
+    done = imported(name, tmp_path, kind="cuda")
     assert done.pattern == "stage" and done.seed is not None and done.seed.suffix == ".cu"
     source = done.seed.read_text()
     assert "// avo:launch grid=(ceil_div(" in source

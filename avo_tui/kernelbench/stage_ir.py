@@ -179,6 +179,10 @@ class Reduction:
     condition: Callable[[Scope, Index, Index], str] | None = None
     finish: Callable[[Scope, Index, str], str] = lambda scope, index, acc: acc
     products: bool = False  # the term is a product of two reads (a convolution's, a GEMM's)
+    # how a product's loop is written: "plain"; "blocked" (BLOCK_N elements along the last
+    # dim at once: the second operand is read in order along it); "dot" (LANES partial sums
+    # along its one loop: both operands are read in order along it, a Linear's weight)
+    form: str = "plain"
 
     def volume(self, dims: Mapping[str, int]) -> int:
         """The steps of one element's loop at ``dims``."""

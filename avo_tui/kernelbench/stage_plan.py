@@ -78,13 +78,16 @@ def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, 
                   ) -> float:
     """A stage's time at ``dims``: each step of a reduction's or a scan's fold at
     rates["step"] seconds (one add into a double accumulator after another: its latency,
-    not the bytes, bounds it), a map's bytes at rates["bytes"] (each element written, and
-    read from each operand read element for element), and every transcendental function
-    at rates["transcendental"] seconds."""
+    not the bytes, bounds it) or, for a product folded in vectors (BLOCK_N outputs or LANES
+    partial sums at once), rates["vector_step"]; a map's bytes at rates["bytes"] (each
+    element written, and read from each operand read element for element); and every
+    transcendental function at rates["transcendental"] seconds."""
     elements = _numel(definition.shape, dims)
     reduction = definition.reduction
     steps = elements * (reduction.volume(dims) if reduction is not None else 1)
     functions = steps * definition.costly * rates["transcendental"]
+    if reduction is not None and reduction.form != "plain":
+        return steps * rates["vector_step"] + functions
     if reduction is not None or definition.scan is not None:
         return steps * rates["step"] + functions
     streamed = sum(definition.once) + 1

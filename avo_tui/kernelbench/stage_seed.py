@@ -17,7 +17,7 @@ from .c_seed import INCLUDES, PARALLEL, THREADS
 from .graph import Unsupported
 from .kernel_text import C_TYPES, CUDA_TYPES, Kernel, seed_file
 from .size_expr import SizeExpr
-from .stage_ir import Def, Index, Scope, is_one, linear
+from .stage_ir import Def, Index, Reduction, Scope, is_one, linear
 from .stage_plan import Stage, StagePlan
 
 TYPES = {**C_TYPES, "float64": "double"}
@@ -26,6 +26,8 @@ INITIAL = {"sum": "0.0", "prod": "1.0", "max": "-(1.0 / 0.0)", "min": "(1.0 / 0.
 # a term beats the best so far where it is further in its direction, or a NaN where the best is
 # none: the first NaN is kept (torch's max, min, argmax and argmin)
 BEATS = {"max": ">", "min": "<", "argmax": ">", "argmin": "<"}
+BLOCK_N = "#define BLOCK_N 64  // avo:knob 16 64 256"
+LANES = "#define LANES 8  // avo:knob 4 8 16"
 
 
 def c_stage_seed(kernel: Kernel, plan: StagePlan, about: list[str]) -> str:
@@ -41,6 +43,9 @@ def c_stage_seed(kernel: Kernel, plan: StagePlan, about: list[str]) -> str:
              "#include <stdint.h>\n": any(d not in ("float32", "float64", "bool")
                                           for d in _dtypes(kernel, plan))}
     includes = INCLUDES + "".join(header for header, needed in needs.items() if needed)
+    knobs = "\n".join(line for line, used in (
+        (BLOCK_N, any(blocked(stage.definition) for stage in plan.stages)),
+        (LANES, any(dot(stage.definition) for stage in plan.stages)), (THREADS, True)) if used)
     return seed_file(kernel, "the importer's stage seed.", [
         *about, f"The forward in {count} stage{'s' if count > 1 else ''}, as torch runs it: "
         "each a loop nest over the elements of what it computes, written into an output or "
@@ -48,7 +53,7 @@ def c_stage_seed(kernel: Kernel, plan: StagePlan, about: list[str]) -> str:
         "reads it). Elementwise operations are computed where they are read; reductions, "
         "convolutions, pooling and products accumulate in double. OpenMP threads (THREADS) "
         "share each stage's outer loop.",
-    ], f"{includes}\n{THREADS}", "void", "\n".join(body))
+    ], f"{includes}\n{knobs}", "void", "\n".join(body))
 
 
 def _dtypes(kernel: Kernel, plan: StagePlan) -> set[str]:
@@ -111,6 +116,8 @@ def _body(stage: Stage, plan: StagePlan, inner: list[int]) -> list[str]:
     definition = stage.definition
     shape = definition.shape
     index = tuple(f"i{a}" if not is_one(size) else "0" for a, size in enumerate(shape))
+    if blocked(definition) and inner:
+        return _blocked_body(stage, plan, inner[0], index)
     lines = []
     if definition.scan is not None:
         lines.append(f"double acc = {'0.0' if definition.scan[0] == 'sum' else '1.0'};")
@@ -129,6 +136,49 @@ def _body(stage: Stage, plan: StagePlan, inner: list[int]) -> list[str]:
     return lines + scope.lines + ["}" for _ in inner]
 
 
+def blocked(definition: Def) -> bool:
+    """Whether a stage folds its products for BLOCK_N elements along its last dimension at
+    once: a product with no window to test (a GEMM's, a batched one's), whose loop over
+    those elements the compiler vectorises."""
+    reduction = definition.reduction
+    return reduction is not None and reduction.form == "blocked"
+
+
+def dot(definition: Def) -> bool:
+    """Whether a stage's element sums its one loop in LANES partial sums (a Linear's dot
+    products, both operands read in order along it)."""
+    reduction = definition.reduction
+    return reduction is not None and reduction.form == "dot"
+
+
+def _blocked_body(stage: Stage, plan: StagePlan, axis: int, index: Index) -> list[str]:
+    definition = stage.definition
+    reduction = definition.reduction
+    assert reduction is not None
+    size = plan.sizes(definition.shape[axis])
+    loops = tuple(f"r{k}" for k in range(len(reduction.domain)))
+    lines = [f"for (long n0 = 0; n0 < {size}; n0 += BLOCK_N) {{",
+             f"    const long width = {size} - n0 < BLOCK_N ? {size} - n0 : BLOCK_N;",
+             "    double acc[BLOCK_N];",
+             "    for (long c = 0; c < width; ++c) acc[c] = 0.0;"]
+    for level, (variable, extent) in enumerate(zip(loops, reduction.domain, strict=True)):
+        lines.append("    " * (level + 1) + f"for (long {variable} = 0; {variable} < "
+                     f"{plan.sizes(extent)}; ++{variable}) {{")
+    depth = "    " * (len(loops) + 1)
+    step = Scope(_reader(plan), depth + "    ")
+    step.add(f"const long i{axis} = n0 + c;")
+    term = step.let(f"(double)({reduction.term(step, index, loops)})", "double")
+    step.add(f"acc[c] += {term};")
+    lines += [f"{depth}for (long c = 0; c < width; ++c) {{", *step.lines, f"{depth}}}"]
+    lines += ["    " * (k + 1) + "}" for k in reversed(range(len(loops)))]
+    store = Scope(_reader(plan), "        ")
+    store.add(f"const long i{axis} = n0 + c;")
+    result = reduction.finish(store, index, "acc[c]")
+    target = linear(index, [plan.sizes(s) for s in definition.shape], definition.shape)
+    store.add(f"{stage.buffer}[{target}] = ({TYPES[definition.dtype]})({result});")
+    return [*lines, "    for (long c = 0; c < width; ++c) {", *store.lines, "    }", "}"]
+
+
 def _element(scope: Scope, definition: Def, index: Index, plan: StagePlan) -> str:
     reduction = definition.reduction
     if reduction is None:
@@ -136,6 +186,8 @@ def _element(scope: Scope, definition: Def, index: Index, plan: StagePlan) -> st
             raise Unsupported(f"no element is written for {definition.what}")
         return definition.element(scope, index)
     kind = reduction.kind
+    if dot(definition):
+        return _dot(scope, reduction, index, plan)
     scope.add(f"double acc = {INITIAL[kind]};")
     if kind in ("argmax", "argmin"):
         scope.add("long best = 0;")
@@ -164,6 +216,31 @@ def _element(scope: Scope, definition: Def, index: Index, plan: StagePlan) -> st
     scope.lines += [scope.indent + "    " * (len(loops) - 1 - k) + "}"
                     for k in range(len(loops))]
     return reduction.finish(scope, index, "best" if kind in ("argmax", "argmin") else "acc")
+
+
+def _dot(scope: Scope, reduction: Reduction, index: Index, plan: StagePlan) -> str:
+    """A sum over one loop in LANES partial sums, independent chains the compiler keeps in
+    a vector register, then the rest of the loop, then its finish."""
+    extent = plan.sizes(reduction.domain[0])
+    scope.add("double part[LANES];")
+    scope.add("for (int l = 0; l < LANES; ++l) part[l] = 0.0;")
+    scope.add("long r0 = 0;")
+    for opening, variable, into in (
+            ([f"for (; r0 + LANES <= {extent}; r0 += LANES)",
+              "    for (int l = 0; l < LANES; ++l) {"], "r1", "part[l]"),
+            ([f"for (; r0 < {extent}; ++r0) {{"], "r0", "part[0]")):
+        for line in opening:
+            scope.add(line)
+        step = scope.child("    " * len(opening))
+        if variable == "r1":
+            step.add("const long r1 = r0 + l;")
+        term = step.let(f"(double)({reduction.term(step, index, (variable,))})", "double")
+        step.add(f"{into} += {term};")
+        scope.lines += step.lines
+        scope.add("    " * (len(opening) - 1) + "}")
+    scope.add("double acc = 0.0;")
+    scope.add("for (int l = 0; l < LANES; ++l) acc += part[l];")
+    return reduction.finish(scope, index, "acc")
 
 
 def _reader(plan: StagePlan) -> Callable[[Scope, Def, Index], str]:
@@ -203,7 +280,7 @@ def cuda_stage_seed(kernel: Kernel, plan: StagePlan, about: list[str]) -> str:
         *about, f"One stage ({definition.what}): "
         + ("a thread per line of the scan, in order along it." if scan is not None else
            "a thread per output element, its reduction (if any) accumulated in double."),
-    ], f"#define BLOCK 256  // avo:knob 128 256 512\n"
+    ], f"#define BLOCK 256  // avo:knob 128 256 512\n{LANES + chr(10) if dot(definition) else ''}"
        f"// avo:launch grid=(ceil_div({launch}, BLOCK),) block=(BLOCK,)",
         'extern "C" __global__ void', "\n".join(body))
 

@@ -46,9 +46,11 @@ def product(low: Lowering, call: Call, a: Def, b: Def, a_at: Any, b_at: Any,
             value = f"{value} + {added}" if beta == 1 else f"{value} + {literal(beta)} * {added}"
         return value
 
+    # b read through a transpose (a Linear's weight, k^T) runs along the depth: the dot form
+    form = "dot" if b.moves_only and b.alias is None else "blocked"
     operands = [a, b, *([bias] if bias is not None else [])]
     return Def(what, shape, reduction=Reduction("sum", (depth,), term, finish=finish,
-                                                products=True),
+                                                products=True, form=form),
                operands=operands, once=[False, False, *([False] if bias is not None else [])])
 
 
