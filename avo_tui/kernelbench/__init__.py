@@ -5,11 +5,12 @@ A KernelBench problem is a Python file: ``class Model(nn.Module)``, ``get_inputs
 ``get_init_inputs()`` and its sizes as module-level globals. The import reads it on torch's
 meta device (shapes without arithmetic), learns how every tensor follows the size globals,
 chooses configurations, and writes an ordinary target file beside it, with a plain C (or
-CUDA) seed where its forward is elementwise, a reduction (an argmax among them), a scan or
-norm, or a matrix product. Each tensor the forward returns is an Output of its own, an
-integer one (argmax's int64 indices) declared with its dtype and compared exactly; an integer
-or bool input (class labels, token ids) is drawn from the range the problem's own draws show
-(integer_inputs.py).
+CUDA) seed: a fused one where its forward is elementwise, a reduction (an argmax among
+them), a scan or norm, or a matrix product (graph.py, plan.py), else a loop nest per stage
+of its aten operations (stage_plan.py: convolutions, pooling, norms, chains of them). Each
+tensor the forward returns is an Output of its own, an integer one (argmax's int64 indices)
+declared with its dtype and compared exactly; an integer or bool input (class labels, token
+ids) is drawn from the range the problem's own draws show (integer_inputs.py).
 
 Imports only the standard library and torch: it runs where the evaluator runs.
 """

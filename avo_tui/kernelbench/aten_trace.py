@@ -33,8 +33,6 @@ MAX_CALLS = 1500  # past this (an RNN unrolled over its sequence) no stage seed 
 RANDOM = frozenset({"bernoulli", "rand", "randn", "rand_like", "randn_like", "randint",
                     "normal", "uniform", "native_dropout", "randperm", "multinomial",
                     "exponential", "geometric", "cauchy", "log_normal", "random"})
-# Calls that only describe memory or bookkeeping of a buffer the forward does not return
-# (a BatchNorm's count of batches): recorded, never computed unless read.
 Arg = Any  # a Ref, a Python value, or a list or tuple of them
 
 

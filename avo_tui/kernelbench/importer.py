@@ -2,8 +2,9 @@
 
 The problem is read (problem_module.py), its shapes fitted to its size globals (shapes.py),
 its work counted (work.py), its configurations chosen (configs.py) and its forward traced for
-a seed pattern (graph.py, plan.py); then the seed (c_seed.py or cuda_seed.py) and the target
-file (target_writer.py) are written beside it, named after it.
+a seed pattern (graph.py, plan.py), else lowered to stages (stage_plan.py); then the seed
+(c_seed.py or cuda_seed.py, stage_seed.py) and the target file (target_writer.py) are
+written beside it, named after it.
 """
 
 from __future__ import annotations

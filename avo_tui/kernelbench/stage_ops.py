@@ -511,6 +511,10 @@ def _cast(low: Lowering, call: Call, position: int, source: Def,
                operands=[source], once=[True])
 
 
+def _unchanged(index: Index) -> Index:
+    return index
+
+
 def _optional(low: Lowering, value: Any) -> Def | None:
     return None if value is None else low.tensor(value)
 
@@ -521,13 +525,12 @@ def _layer_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     rank, width = len(x.shape), len(args["normalized_shape"])
     dims = tuple(range(rank - width, rank))
     mean, variance = mean_and_variance(low, x, dims, kept_shape(x.shape, dims), "layer norm")
-    same: Callable[[Index], Index] = lambda index: index  # noqa: E731
     out = _normalized(low, call, x, mean, variance, float(args["eps"]),
                       lambda index: zeroed(index, dims), _optional(low, args["weight"]),
                       _optional(low, args["bias"]), lambda index: index[rank - width:],
                       "layer norm")
-    return [out, _cast(low, call, 1, mean, same),
-            _inverse_std(low, call, 2, variance, float(args["eps"]), same)]
+    return [out, _cast(low, call, 1, mean, _unchanged),
+            _inverse_std(low, call, 2, variance, float(args["eps"]), _unchanged)]
 
 
 @handles("native_group_norm")
@@ -539,7 +542,6 @@ def _group_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     per_group = divided(x.shape[1], groups)
     size = low.c(per_group)
     shape = low.out_shape(call, 1)  # [N, groups]
-    rank = len(x.shape)
     # the statistics' domain: a group's channels, then every spatial position
     domain = (per_group, *x.shape[2:])
     lines = _double_product([low.c(s) for s in domain])
@@ -568,10 +570,8 @@ def _group_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     out = _normalized(low, call, x, mean, variance, eps, group_of,
                       _optional(low, args["weight"]), _optional(low, args["bias"]),
                       lambda index: (index[1],), "group norm")
-    del rank
-    same: Callable[[Index], Index] = lambda index: index  # noqa: E731
-    return [out, _cast(low, call, 1, mean, same),
-            _inverse_std(low, call, 2, variance, eps, same)]
+    return [out, _cast(low, call, 1, mean, _unchanged),
+            _inverse_std(low, call, 2, variance, eps, _unchanged)]
 
 
 @handles("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_functional",
@@ -605,10 +605,8 @@ def _batch_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def | N
     if training:
         made += [_cast(low, call, 1, mean, saved), _inverse_std(low, call, 2, variance, eps,
                                                                 saved)]
-    for _ in call.outs[len(made):]:
-        made.append(None)  # the running statistics' update, or eval's empty saved ones
-        low.unavailable[call.outs[len(made) - 1]] = (
-            "its forward reads a BatchNorm's updated running statistics")
+    for out_id in call.outs[len(made):]:  # the running statistics' update; eval's saved ones
+        low.unavailable[out_id] = "its forward reads a BatchNorm's saved or updated statistics"
     return made
 
 
