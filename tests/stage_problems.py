@@ -5,7 +5,9 @@ at sizes small enough for the float64 reference and a quick evaluation on one lo
 
 from __future__ import annotations
 
-HEAD = """import torch
+HEAD = """import math
+
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -77,6 +79,14 @@ PROBLEMS: dict[str, str] = {
         "batch_size = 3\nm = 12\nk = 20\nn = 9\n", "pass",
         "return torch.bmm(a, b.transpose(1, 2))",
         "a = torch.randn(batch_size, m, k); b = torch.randn(batch_size, n, k)"),
+    # a scale that follows a size: 1 / sqrt(head_dim), head_dim varied
+    "attention_scaled": problem(
+        "batch_size = 2\nseq_len = 10\nhead_dim = 16\n", "pass",
+        "att = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(k.size(-1)))\n        "
+        "return torch.softmax(att, dim=-1) @ v",
+        "q = torch.randn(batch_size, seq_len, head_dim); "
+        "k = torch.randn(batch_size, seq_len, head_dim); "
+        "v = torch.randn(batch_size, seq_len, head_dim)"),
     "conv_batchnorm_relu": problem(
         CONV_SIZES, "self.conv = nn.Conv2d(in_channels, out_channels, 3)\n        "
         "self.bn = nn.BatchNorm2d(out_channels)\n        self.bn.eval()",

@@ -90,12 +90,17 @@ class Trace:
         the same list's length where it runs the same calls."""
         found = [size for value in self.values for size in value.shape]
         for call in self.calls:
-            found += _ints(list(call.args.values()))
+            found += _numbers(list(call.args.values()), int)
         return found
+
+    def floats(self) -> list[float]:
+        """Every float argument of the calls in a fixed order (a scale 1 / sqrt(d) follows a
+        size)."""
+        return [x for call in self.calls for x in _numbers(list(call.args.values()), float)]
 
     def signature(self) -> list[Any]:
         """What must not change between sizes: each call's op and every argument that is not
-        an int, and the kind of each value."""
+        a number, and the kind of each value."""
         return [(str(c.op), [_skeleton(a) for a in c.args.values()], c.outs)
                 for c in self.calls] + [(v.dtype, len(v.shape), v.source)
                                         for v in self.values]
@@ -229,21 +234,22 @@ def _dtype(tensor: torch.Tensor) -> str:
     return str(tensor.dtype).removeprefix("torch.")
 
 
-def _ints(args: Sequence[Any]) -> list[int]:
-    found: list[int] = []
+def _numbers(args: Sequence[Any], kind: type) -> list[Any]:
+    """The ints (or the floats) among ``args``, lists and tuples walked, in order."""
+    found: list[Any] = []
     for arg in args:
         if isinstance(arg, bool):
             continue
-        if isinstance(arg, int):
+        if type(arg) is kind:
             found.append(arg)
         elif isinstance(arg, list | tuple):
-            found += _ints(arg)
+            found += _numbers(arg, kind)
     return found
 
 
 def _skeleton(arg: Any) -> Any:
-    if isinstance(arg, bool) or not isinstance(arg, int | list | tuple):
-        return arg if not isinstance(arg, float) else round(arg, 12)
-    if isinstance(arg, int):
-        return "int"
+    if isinstance(arg, bool) or not isinstance(arg, int | float | list | tuple):
+        return arg
+    if isinstance(arg, int | float):
+        return type(arg).__name__
     return [_skeleton(a) for a in arg]

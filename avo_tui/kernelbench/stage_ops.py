@@ -22,7 +22,7 @@ from .graph import Unsupported
 from .size_expr import SizeExpr
 from .stage_ir import FLOAT32, FLOAT64, INT64, Def, Index, Reduction, Scope, divided, is_one
 from .stage_plan import Lowering, fitted, handles
-from .stage_shapes import Unfit
+from .stage_shapes import Scale, Unfit
 
 ONE = SizeExpr.constant(1)
 FLOATS = ("float32", "float64")
@@ -49,7 +49,7 @@ COSTLY_BINARY = {"atan2", "xlogy", "pow"}
 # a max or min keeps a NaN, as torch's maximum and minimum do (fmaxf would drop it)
 NAN_KEEPING = {"maximum": "({a} != {a} || {a} > {b} ? {a} : {b})",
                "minimum": "({a} != {a} || {a} < {b} ? {a} : {b})"}
-Operand = Def | float | SizeExpr | Unfit
+Operand = Def | float | SizeExpr | Unfit | Scale
 
 
 def pointwise(low: Lowering, call: Call, operands: Sequence[Any],
@@ -100,11 +100,16 @@ def _scalar(low: Lowering, value: Any) -> str:
         return literal(float(value.offset)) if not value.dims else f"((float){low.c(value)})"
     if isinstance(value, bool | int | float):
         return literal(float(value))
+    if isinstance(value, Scale):  # computed in double from the size, as Python computed it
+        size = f"(double){low.c(value.size)}"
+        power = {-1.0: f"1.0 / {size}", -0.5: f"1.0 / sqrt({size})", 0.5: f"sqrt({size})",
+                 1.0: size}.get(value.power, f"pow({size}, {value.power!r})")
+        return f"((float)({value.coefficient!r} * {power}))"
     raise Unsupported(f"its forward passes {type(value).__name__} where a number is expected")
 
 
 def _operand(low: Lowering, value: Any) -> Operand:
-    if isinstance(value, bool | int | float | SizeExpr | Unfit):
+    if isinstance(value, bool | int | float | SizeExpr | Unfit | Scale):
         return value
     return low.tensor(value)
 
@@ -120,9 +125,10 @@ def _unary(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
 
 def _number(value: Any) -> float:
     value = fitted(value)
+    if isinstance(value, SizeExpr | Scale) and (isinstance(value, Scale) or value.dims):
+        raise Unsupported("its forward passes a setting (a slope, a bound, an epsilon) a "
+                          "number that follows its sizes")
     if isinstance(value, SizeExpr):
-        if value.dims:
-            raise Unsupported("its forward passes an activation a number that follows its sizes")
         return float(value.offset)
     return float(value)
 
@@ -525,12 +531,12 @@ def _layer_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     rank, width = len(x.shape), len(args["normalized_shape"])
     dims = tuple(range(rank - width, rank))
     mean, variance = mean_and_variance(low, x, dims, kept_shape(x.shape, dims), "layer norm")
-    out = _normalized(low, call, x, mean, variance, float(args["eps"]),
+    out = _normalized(low, call, x, mean, variance, _number(args["eps"]),
                       lambda index: zeroed(index, dims), _optional(low, args["weight"]),
                       _optional(low, args["bias"]), lambda index: index[rank - width:],
                       "layer norm")
     return [out, _cast(low, call, 1, mean, _unchanged),
-            _inverse_std(low, call, 2, variance, float(args["eps"]), _unchanged)]
+            _inverse_std(low, call, 2, variance, _number(args["eps"]), _unchanged)]
 
 
 @handles("native_group_norm")
@@ -566,7 +572,7 @@ def _group_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
         return f"{centred} * {centred}"
 
     variance = fold(square, "group norm: the variance", [mean])
-    eps = float(args["eps"])
+    eps = _number(args["eps"])
     out = _normalized(low, call, x, mean, variance, eps, group_of,
                       _optional(low, args["weight"]), _optional(low, args["bias"]),
                       lambda index: (index[1],), "group norm")
@@ -581,7 +587,7 @@ def _batch_norm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def | N
     if len(x.shape) < 2:
         raise Unsupported("its forward batch-normalises a tensor of fewer than 2 dims")
     training = bool(args.get("training", False)) or args.get("running_mean") is None
-    eps = float(args["eps"])
+    eps = _number(args["eps"])
     dims = tuple(d for d in range(len(x.shape)) if d != 1)
     rest = tuple("0" for _ in x.shape[2:])
 

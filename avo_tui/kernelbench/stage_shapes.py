@@ -7,6 +7,7 @@ is fitted to the form every recording agrees with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,19 @@ class SymbolicTrace:
 
     trace: Trace
     shapes: tuple[tuple[SizeExpr | Unfit, ...], ...]  # by value id
-    args: tuple[dict[str, Any], ...]  # by call index: the arguments, each int a SizeExpr
+    # by call index: the arguments, each int a SizeExpr, each float that follows the sizes a
+    # Scale
+    args: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A float argument that follows the sizes: ``coefficient * size ** power`` (a softmax
+    scale 1 / sqrt(head_dim), a size one of the forward's tensors has)."""
+
+    coefficient: float
+    size: SizeExpr
+    power: float
 
 
 def symbolic_trace(problem: KernelBenchProblem, shapes: Shapes,
@@ -62,17 +75,49 @@ def symbolic_trace(problem: KernelBenchProblem, shapes: Shapes,
         fit = fit_size(value, involved, base_sizes, at,
                        [(sizes, ints[position]) for sizes, ints in joints])
         fitted.append(Unfit(value) if fit is None else fit)
-    return _placed(base, fitted)
+    sizes = sorted({s for s in fitted if isinstance(s, SizeExpr) and s.dims}, key=str)
+    points = [(base_sizes, base.floats())] + [
+        ({**base_sizes, d: base_sizes[d] + s}, probes.floats({d: s}))
+        for d in varied for s in PROBE_STEPS] + [(sizes_, probes.floats(moves))
+                                                 for sizes_, moves in probes.joint_moves]
+    scales = [_scale(position, value, sizes, points)
+              for position, value in enumerate(base.floats())]
+    return _placed(base, fitted, scales)
 
 
-def _placed(trace: Trace, fitted: list[SizeExpr | Unfit]) -> SymbolicTrace:
-    """The fitted ints put back where Trace.ints() found them."""
+POWERS = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0)
+
+
+def _scale(position: int, value: float, sizes: list[SizeExpr],
+           points: list[tuple[dict[str, int], list[float]]]) -> float | Scale | Unfit:
+    """The float at ``position``: itself where no move changes it, else the first Scale of
+    a size of the forward every recording agrees with."""
+    if all(floats[position] == value for _, floats in points):
+        return value
+    for size in sizes:
+        for power in POWERS:
+            base = size.value(points[0][0]) ** power
+            if not base:
+                continue
+            coefficient = value / base
+            if all(math.isclose(coefficient * size.value(dims) ** power, floats[position],
+                                rel_tol=1e-12) for dims, floats in points):
+                return Scale(coefficient, size, power)
+    return Unfit(0)
+
+
+def _placed(trace: Trace, fitted: list[SizeExpr | Unfit],
+            scales: list[float | Scale | Unfit]) -> SymbolicTrace:
+    """The fitted ints and floats put back where Trace.ints() and floats() found them."""
     found = iter(fitted)
     value_shapes = tuple(tuple(next(found) for _ in value.shape) for value in trace.values)
+    found_scales = iter(scales)
 
     def replace(arg: Any) -> Any:
-        if isinstance(arg, bool) or not isinstance(arg, int | list | tuple):
+        if isinstance(arg, bool) or not isinstance(arg, int | float | list | tuple):
             return arg
+        if isinstance(arg, float):
+            return next(found_scales)
         if isinstance(arg, int):
             return next(found)
         return type(arg)(replace(a) for a in arg)
@@ -92,7 +137,8 @@ class _Probes:
         self.shapes = shapes
         self.keep = keep
         self.signature = base.signature()
-        self._seen: dict[tuple[tuple[str, int], ...], list[int] | None] = {}
+        self._seen: dict[tuple[tuple[str, int], ...], tuple[list[int], list[float]] | None] = {}
+        self.joint_moves: list[tuple[dict[str, int], dict[str, int]]] = []
 
     def sizes(self, moves: Mapping[str, int]) -> dict[str, int]:
         """The problem's size globals with each dimension in ``moves`` moved."""
@@ -103,14 +149,21 @@ class _Probes:
         return sizes
 
     def ints(self, moves: Mapping[str, int]) -> list[int]:
+        return self._numbers(moves)[0]
+
+    def floats(self, moves: Mapping[str, int]) -> list[float]:
+        return self._numbers(moves)[1]
+
+    def _numbers(self, moves: Mapping[str, int]) -> tuple[list[int], list[float]]:
         found = self.built(moves)
         if found is None:
             raise Unsupported("its forward does not build at sizes its dimensions take "
                               "(the importer records it at several)")
         return found
 
-    def built(self, moves: Mapping[str, int]) -> list[int] | None:
-        """The recording's ints with ``moves``, or None where the problem does not build."""
+    def built(self, moves: Mapping[str, int]) -> tuple[list[int], list[float]] | None:
+        """The recording's ints and floats with ``moves``, or None where the problem does
+        not build."""
         key = tuple(sorted(moves.items()))
         if key not in self._seen:
             try:
@@ -120,7 +173,7 @@ class _Probes:
                 return None
             if trace.signature() != self.signature:
                 raise Unsupported("its forward runs other operations at other sizes")
-            self._seen[key] = trace.ints()
+            self._seen[key] = (trace.ints(), trace.floats())
         return self._seen[key]
 
     def joints(self, varied: list[str]) -> list[tuple[dict[str, int], list[int]]]:
@@ -131,7 +184,8 @@ class _Probes:
             moves = {dim: (index + probe) % 4 + 1 for index, dim in enumerate(varied)}
             sizes = {**self.shapes.dims, **{d: self.shapes.dims[d] + m
                                              for d, m in moves.items()}}
-            ints = self.built(moves)
-            if ints is not None:
-                found.append((sizes, ints))
+            numbers = self.built(moves)
+            if numbers is not None:
+                found.append((sizes, numbers[0]))
+                self.joint_moves.append((sizes, moves))
         return found
