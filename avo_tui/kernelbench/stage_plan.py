@@ -246,8 +246,8 @@ class _Planner:
         for definition in order:
             if definition.leaf is not None:
                 buffers[id(definition)] = definition.leaf
-            elif id(definition) in outputs_by_id(outputs):
-                name = outputs_by_id(outputs)[id(definition)]
+            elif definition in outputs:
+                name = outputs[definition]
                 buffers[id(definition)] = name
                 stages.append(Stage(definition, name, scratch=False))
             elif id(definition) not in inline:
@@ -264,7 +264,7 @@ class _Planner:
         for definition, name in zip(self.outputs, self.kernel.outputs, strict=True):
             if definition.leaf is not None or definition in found:
                 definition = _copy(definition)
-            found[definition] = name
+            found[definition] = c_name(name)
         return found
 
     def _live(self, roots: list[Def]) -> list[Def]:
@@ -327,10 +327,6 @@ def _copy(source: Def) -> Def:
         return scope.read(source, index)
     return Def(f"a copy of {source.what}", source.shape, dtype=source.dtype, element=element,
                operands=[source], once=[True], moves_only=True)
-
-
-def outputs_by_id(outputs: dict[Def, str]) -> dict[int, str]:
-    return {id(d): name for d, name in outputs.items()}
 
 
 def _reads(definition: Def, buffers: dict[int, str], inline: set[int]) -> set[str]:
