@@ -46,6 +46,7 @@ BINARY = {"mul": "{a} * {b}", "maximum": "fmaxf({a}, {b})", "minimum": "fminf({a
           "logical_xor": "(float)(({a} != 0.0f) != ({b} != 0.0f))",
           "xlogy": "({b} != {b} ? {b} : {a} == 0.0f ? 0.0f : {a} * logf({b}))"}
 COSTLY_BINARY = {"atan2", "xlogy", "pow"}
+FUNCTIONS = {"mish": 3, "softplus": 2}  # libm calls of each; one for the rest of TRANSCENDENTAL
 # a max or min keeps a NaN, as torch's maximum and minimum do (fmaxf would drop it)
 NAN_KEEPING = {"maximum": "({a} != {a} || {a} > {b} ? {a} : {b})",
                "minimum": "({a} != {a} || {a} < {b} ? {a} : {b})"}
@@ -120,7 +121,7 @@ def _unary(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     values = {k: float(_number(args[a])) for k, a in attrs.items() if args.get(a) is not None}
     return [pointwise(low, call, [low.tensor(args["self"])],
                       lambda v: expression(name, (v[0],), values),
-                      costly=int(name in TRANSCENDENTAL))]
+                      costly=FUNCTIONS.get(name, int(name in TRANSCENDENTAL)))]
 
 
 def _number(value: Any) -> float:

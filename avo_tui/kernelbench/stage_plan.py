@@ -71,11 +71,23 @@ class StagePlan:
 
     def seconds(self, dims: Mapping[str, int], rates: Mapping[str, float]) -> float:
         """A launch's time at ``dims``, the sum of its stages' (stage_seconds)."""
-        return sum(stage_seconds(stage.definition, dims, rates) for stage in self.stages)
+        return sum(stage_seconds(stage.definition, dims, rates, self._functions(stage))
+                   for stage in self.stages)
+
+    def _functions(self, stage: Stage) -> int:
+        """The transcendental functions a stage computes per step: its own, and those of the
+        maps it computes where it reads them."""
+        count, todo = stage.definition.costly, list(stage.definition.operands)
+        while todo:
+            operand = todo.pop()
+            if id(operand) not in self.buffers and operand.leaf is None:
+                count += operand.costly
+                todo += operand.operands
+        return count
 
 
-def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, float]
-                  ) -> float:
+def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, float],
+                  functions_per_step: int) -> float:
     """A stage's time at ``dims``: each step of a reduction's or a scan's fold at
     rates["step"] seconds (one add into a double accumulator after another: its latency,
     not the bytes, bounds it) or, for a product folded in vectors (BLOCK_N outputs or LANES
@@ -85,7 +97,7 @@ def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, 
     elements = _numel(definition.shape, dims)
     reduction = definition.reduction
     steps = elements * (reduction.volume(dims) if reduction is not None else 1)
-    functions = steps * definition.costly * rates["transcendental"]
+    functions = steps * functions_per_step * rates["transcendental"]
     if reduction is not None and reduction.form != "plain":
         return steps * rates["vector_step"] + functions
     if reduction is not None or definition.scan is not None:
