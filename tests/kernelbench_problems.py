@@ -29,6 +29,7 @@ EXPECTED: dict[str, str | None] = {
     "level1_sum_reduction": "line",
     "level1_tanh": "elementwise",
     "level2_conv2d_relu_biasadd": "stage",
+    "level2_convtranspose_groupnorm_maxpool": "stage",
     "level2_gemm_add_relu": "matmul",
     "level2_gemm_sigmoid_scaling_residual": "matmul",
 }
