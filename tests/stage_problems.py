@@ -121,6 +121,22 @@ PROBLEMS: dict[str, str] = {
     "conv_softmax_channels": problem(
         CONV_SIZES, "self.conv = nn.Conv2d(in_channels, out_channels, 3)",
         "return torch.softmax(self.conv(x), dim=1)", IMAGE),
+    # a CNN's head: adaptive average pooling to an uneven grid, flattened into a Linear
+    "adaptive_pool_head": problem(
+        CONV_SIZES, "self.pool = nn.AdaptiveAvgPool2d((3, 4))\n        "
+        "self.fc = nn.Linear(in_channels * 12, 10)",
+        "return self.fc(torch.flatten(self.pool(x), 1))", IMAGE),
+    # biased along the varied features (one feature is a variance of 0), unbiased along the
+    # batch of 6
+    "variance_and_std": problem(
+        "batch_size = 6\nfeatures = 40\n", "pass",
+        "return x.var(dim=1, keepdim=True, correction=0) + x.std(dim=0).sum()",
+        "x = torch.randn(batch_size, features)"),
+    # a padding, a flip and a where: reads outside the input give the padding's value
+    "pad_flip_where": problem(
+        "batch_size = 4\nlength = 30\n", "pass",
+        "y = torch.flip(F.pad(x, (2, 3), value=0.5), dims=[1])\n        "
+        "return torch.where(y > 0, y, y * 0.1)", "x = torch.randn(batch_size, length)"),
     "cumsum_exclusive": problem(
         "batch_size = 4\nlength = 30\n", "pass",
         "shifted = torch.cat((torch.zeros_like(x[:, :1]), x), dim=1)[:, :-1]\n        "
