@@ -64,16 +64,18 @@ def test_a_convolution_without_its_padding_is_rejected(c_compiler: None,
 
 def test_the_launch_estimate_is_the_stages_own(tmp_path: Path) -> None:
     """A convolution's launch is estimated at its multiply-adds, each a step of its fold at
-    the stage rate, at the timed sizes the importer chose."""
+    the stage rate, and its outputs, each a fold's set-up, at the timed sizes the importer
+    chose."""
     done = imported("conv2d_strided", tmp_path)
     timed = get_target(str(done.target)).configs[0]
     sizes = {k: v for k, v in timed.as_dict().items() if isinstance(v, int)}
     rows = (sizes["height"] + 2 - 3) // 2 + 1
     columns = (sizes["width"] + 2 - 3) // 2 + 1
-    products = sizes["batch_size"] * sizes["out_channels"] * rows * columns * \
-        sizes["in_channels"] * 9
+    outputs = sizes["batch_size"] * sizes["out_channels"] * rows * columns
+    products = outputs * sizes["in_channels"] * 9
     assert done.launch_s is not None
-    assert done.launch_s == pytest.approx(products * STAGE_RATES["step"])
+    assert done.launch_s == pytest.approx(products * STAGE_RATES["step"] +
+                                          outputs * STAGE_RATES["element"])
     assert 0.005 <= done.launch_s <= 0.05  # the timed shape was scaled to it
 
 

@@ -71,39 +71,44 @@ class StagePlan:
 
     def seconds(self, dims: Mapping[str, int], rates: Mapping[str, float]) -> float:
         """A launch's time at ``dims``, the sum of its stages' (stage_seconds)."""
-        return sum(stage_seconds(stage.definition, dims, rates, self._functions(stage))
+        return sum(stage_seconds(stage.definition, dims, rates, *self._inlined(stage))
                    for stage in self.stages)
 
-    def _functions(self, stage: Stage) -> int:
-        """The transcendental functions a stage computes per step: its own, and those of the
-        maps it computes where it reads them."""
-        count, todo = stage.definition.costly, list(stage.definition.operands)
+    def _inlined(self, stage: Stage) -> tuple[int, int]:
+        """What a stage computes per step besides its own fold: its transcendental functions
+        (its own, and those of the maps it computes where it reads them), and those maps'
+        other operations."""
+        functions, operations = stage.definition.costly, 0
+        todo = list(stage.definition.operands)
         while todo:
             operand = todo.pop()
             if id(operand) not in self.buffers and operand.leaf is None:
-                count += operand.costly
+                functions += operand.costly
+                operations += not operand.moves_only
                 todo += operand.operands
-        return count
+        return functions, operations
 
 
 def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, float],
-                  functions_per_step: int) -> float:
+                  functions: int = 0, operations: int = 0) -> float:
     """A stage's time at ``dims``: each step of a reduction's or a scan's fold at
     rates["step"] seconds (one add into a double accumulator after another: its latency,
     not the bytes, bounds it) or, for a product folded in vectors (BLOCK_N outputs or LANES
-    partial sums at once), rates["vector_step"]; a map's bytes at rates["bytes"] (each
-    element written, and read from each operand read element for element); and every
-    transcendental function at rates["transcendental"] seconds."""
+    partial sums at once), rates["vector_step"], and each element of a fold's at
+    rates["element"] (its loops' set-up, its store); a map's bytes at rates["bytes"] (each
+    element written, and read from each operand read element for element); every
+    transcendental function at rates["transcendental"] seconds, and every other operation
+    of a map computed where it is read at rates["operation"]."""
     elements = _numel(definition.shape, dims)
     reduction = definition.reduction
     steps = elements * (reduction.volume(dims) if reduction is not None else 1)
-    functions = steps * functions_per_step * rates["transcendental"]
+    extra = steps * (functions * rates["transcendental"] + operations * rates["operation"])
     if reduction is not None and reduction.form != "plain":
-        return steps * rates["vector_step"] + functions
+        return steps * rates["vector_step"] + elements * rates["element"] + extra
     if reduction is not None or definition.scan is not None:
-        return steps * rates["step"] + functions
+        return steps * rates["step"] + elements * rates["element"] + extra
     streamed = sum(definition.once) + 1
-    return 4.0 * elements * streamed / rates["bytes"] + functions
+    return 4.0 * elements * streamed / rates["bytes"] + extra
 
 
 def _numel(shape: Sequence[SizeExpr], dims: Mapping[str, int]) -> float:
