@@ -16,7 +16,7 @@ from .elementwise import literal
 from .graph import Unsupported
 from .size_expr import SizeExpr
 from .stage_ir import Def, Index, Scope, add, is_one, linear, mul
-from .stage_ops import _as_float, _number, broadcast
+from .stage_ops import as_float, broadcast, number
 from .stage_plan import Lowering, fitted, handles
 
 Remap = Callable[[Index], Index]
@@ -110,7 +110,7 @@ def _convert(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
         formula = "{}"
 
     def element(scope: Scope, index: Index) -> str:
-        return scope.let(formula.format(_as_float(scope.read(x, index), x.dtype)))
+        return scope.let(formula.format(as_float(scope.read(x, index), x.dtype)))
     return [Def(f"conversion to {dtype}", low.out_shape(call), dtype=dtype, element=element,
                 operands=[x], once=[True])]
 
@@ -231,7 +231,7 @@ def _cat(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
                 else:
                     at = (*index[:dim], add(index[dim], f"-{_paren(starts[k])}")
                           if starts[k] != "0" else index[dim], *index[dim + 1:])
-                return _as_float(inner.read(pieces[k], at), pieces[k].dtype)
+                return as_float(inner.read(pieces[k], at), pieces[k].dtype)
             return make
 
         def chain(k: int) -> Callable[[Scope], str]:
@@ -252,7 +252,7 @@ def _paren(text: str) -> str:
 def _pad(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     x = low.tensor(args["self"])
     pads = [low.constant(p, "padding") for p in args["pad"]]
-    value = literal(_number(args.get("value", 0) or 0))
+    value = literal(number(args.get("value", 0) or 0))
     rank = len(x.shape)
     before = {rank - 1 - k // 2: pads[k] for k in range(0, len(pads), 2)}
 
@@ -261,7 +261,7 @@ def _pad(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
                        for a, c in enumerate(index))
         inside = " && ".join(f"{source[a]} >= 0 && {source[a]} < {low.c(x.shape[a])}"
                              for a in before) or "1"
-        return scope.branch(inside, lambda inner: _as_float(inner.read(x, source), x.dtype),
+        return scope.branch(inside, lambda inner: as_float(inner.read(x, source), x.dtype),
                             lambda inner: value)
     return [Def("pad", low.out_shape(call), element=element, operands=[x], once=[True],
                 moves_only=True)]
@@ -358,7 +358,7 @@ def _constant(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     value = FILLS.get(call.name)
     if value is None:
         given = next(args[k] for k in ("fill_value", "value", "s") if k in args)
-        value = _number(given)
+        value = number(given)
     text = literal(value)
     return [Def(f"the constant {value}", low.out_shape(call), dtype=low.dtype(call),
                 element=lambda scope, index: text, moves_only=True)]
@@ -366,8 +366,8 @@ def _constant(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
 
 @handles("arange")
 def _arange(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
-    start = _number(args.get("start") or 0)
-    step = _number(args.get("step") or 1)
+    start = number(args.get("start") or 0)
+    step = number(args.get("step") or 1)
     return [Def("arange", low.out_shape(call), dtype=low.dtype(call), element=lambda scope,
                 index: f"({literal(start)} + {literal(step)} * (float){index[0]})",
                 moves_only=True)]

@@ -1,7 +1,8 @@
 """The stage seed's plan: a problem's forward, recorded at the aten level with every size in
 terms of its dimensions (stage_shapes.py), lowered call by call to definitions (stage_ir.py;
-the lowering of each call is in stage_ops.py, stage_window.py and stage_layout.py), and the
-definitions sorted into stages.
+each call's lowering is in stage_ops.py (elementwise), stage_reduce.py (reductions, softmax,
+scans), stage_norms.py, stage_window.py (products, convolutions, pooling) and
+stage_layout.py (views and copies)), and the definitions sorted into stages.
 
 Which definitions get a buffer: every reduction and scan, every output, and every map whose
 elements would otherwise be computed more than once (a map read through a broadcast or by a
@@ -119,7 +120,7 @@ def stage_plan(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,
                input_names: Sequence[str]) -> StagePlan:
     """Unsupported, naming what, where the forward has a call no stage is written for."""
     # the handlers register themselves as their modules are imported
-    from . import stage_layout, stage_ops, stage_window  # noqa: F401
+    from . import stage_layout, stage_norms, stage_ops, stage_reduce, stage_window  # noqa: F401
 
     symbolic = symbolic_trace(problem, shapes, lowered)
     lowering = Lowering(symbolic, kernel, input_names)

@@ -19,7 +19,7 @@ from .elementwise import literal
 from .graph import Unsupported
 from .size_expr import SizeExpr
 from .stage_ir import Def, Index, Reduction, Scope, add, divided, mul
-from .stage_ops import _as_float, _number, broadcast
+from .stage_ops import as_float, broadcast, number
 from .stage_plan import Lowering, handles
 
 
@@ -60,8 +60,8 @@ def _mm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     a, b = low.tensor(args[key]), low.tensor(args["mat2"])
     bias = low.tensor(args["self"]) if call.name == "addmm" else None
     return [product(low, call, a, b, lambda i, k: (i[0], k), lambda i, k: (k, i[1]),
-                    a.shape[1], call.name, bias, _number(args.get("beta", 1)),
-                    _number(args.get("alpha", 1)))]
+                    a.shape[1], call.name, bias, number(args.get("beta", 1)),
+                    number(args.get("alpha", 1)))]
 
 
 @handles("bmm", "baddbmm")
@@ -70,8 +70,8 @@ def _bmm(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     a, b = low.tensor(args[key[0]]), low.tensor(args[key[1]])
     bias = low.tensor(args["self"]) if call.name == "baddbmm" else None
     return [product(low, call, a, b, lambda i, k: (i[0], i[1], k), lambda i, k: (i[0], k, i[2]),
-                    a.shape[2], call.name, bias, _number(args.get("beta", 1)),
-                    _number(args.get("alpha", 1)))]
+                    a.shape[2], call.name, bias, number(args.get("beta", 1)),
+                    number(args.get("alpha", 1)))]
 
 
 @handles("mv")
@@ -218,7 +218,7 @@ def _pool(low: Lowering, x: Def, call: Call, kind: str, kernel: list[int], strid
 
     def term(scope: Scope, index: Index, loop: Index) -> str:
         found = _window(low, x, index, loop, scope, stride, padding, dilation)[0]
-        return _as_float(scope.read(x, (*index[:lead], *found)), x.dtype)
+        return as_float(scope.read(x, (*index[:lead], *found)), x.dtype)
 
     reduction = Reduction(kind, tuple(SizeExpr.constant(k) for k in kernel), term, condition,
                           finish or (lambda scope, index, acc: acc))
@@ -289,7 +289,7 @@ def _adaptive(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def | Non
                            for r, (s, e) in zip(loop, window(scope, index), strict=True))
 
     def term(scope: Scope, index: Index, loop: Index) -> str:
-        return _as_float(scope.read(x, (*index[:lead], *loop)), x.dtype)
+        return as_float(scope.read(x, (*index[:lead], *loop)), x.dtype)
 
     maximum = "max" in call.name
 
