@@ -79,6 +79,10 @@ PROBLEMS: dict[str, str] = {
         "batch_size = 3\nm = 12\nk = 20\nn = 9\n", "pass",
         "return torch.bmm(a, b.transpose(1, 2))",
         "a = torch.randn(batch_size, m, k); b = torch.randn(batch_size, n, k)"),
+    # A and B both read transposed: A^T is copied in order, B^T read along the depth
+    "matmul_transposed_both": problem(
+        "m = 12\nk = 20\nn = 9\n", "pass", "return torch.matmul(a.T, b.T)",
+        "a = torch.randn(k, m); b = torch.randn(n, k)"),
     # a scale that follows a size: 1 / sqrt(head_dim), head_dim varied
     "attention_scaled": problem(
         "batch_size = 2\nseq_len = 10\nhead_dim = 16\n", "pass",

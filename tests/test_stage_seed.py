@@ -47,6 +47,8 @@ def test_products_are_folded_in_vectors(tmp_path: Path) -> None:
     assert "acc[c] += " in bmm.read_text() and "LANES" not in bmm.read_text()
     assert "#define LANES 8  // avo:knob 4 8 16" in mlp.read_text()
     assert "part[l] += " in mlp.read_text()
+    both = imported("matmul_transposed_both", tmp_path).seed
+    assert both is not None and "permute, laid out in order -> v0" in both.read_text()
 
 
 def test_a_convolution_without_its_padding_is_rejected(c_compiler: None,

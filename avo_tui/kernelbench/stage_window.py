@@ -34,6 +34,7 @@ def product(low: Lowering, call: Call, a: Def, b: Def, a_at: Any, b_at: Any,
     """sum over k of a[a_at(index, k)] * b[b_at(index, k)], then beta * bias + alpha * it."""
     _float_only(a, b)
     shape = low.out_shape(call)
+    a = _in_order(a)
 
     def term(scope: Scope, index: Index, loop: Index) -> str:
         return f"(double){scope.read(a, a_at(index, loop[0]))} * " \
@@ -52,6 +53,18 @@ def product(low: Lowering, call: Call, a: Def, b: Def, a_at: Any, b_at: Any,
     return Def(what, shape, reduction=Reduction("sum", (depth,), term, finish=finish,
                                                 products=True, form=form),
                operands=operands, once=[False, False, *([False] if bias is not None else [])])
+
+
+def _in_order(a: Def) -> Def:
+    """``a`` copied into a buffer of its own where it is read through a transpose (A^T of a
+    product): read in place, each step of the depth would fetch another cache line."""
+    if not a.moves_only or a.alias is not None:
+        return a
+
+    def element(scope: Scope, index: Index) -> str:
+        return scope.read(a, index)
+    return Def(f"{a.what}, laid out in order", a.shape, dtype=a.dtype, element=element,
+               operands=[a], once=[True])
 
 
 @handles("mm", "addmm")
