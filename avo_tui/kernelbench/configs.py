@@ -34,15 +34,14 @@ TRANSCENDENTAL_S = 1e-8
 # Where the importer writes no seed, the first kernel is the agent's first draft: a plain
 # loop nest's FLOPs, ten times fewer.
 FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 8e9}
-# The stage seed's rates (stage_plan.py's estimate of each stage): a fold (a convolution's,
-# a sum's, a scan's) adds into one double after another at about 1.4 ns a step, a product
-# folded in vectors (a GEMM's BLOCK_N outputs, a Linear's LANES partial sums) at 0.45 ns,
-# each element of a fold costs its loops' set-up and its store, about 8 ns, and each
-# operation of a map computed inside a fold about 0.5 ns a step (measured on the 2-core
-# machine, 2026-11-26: 0.9-2 ns a step for convolutions, norms and scans, 0.3-0.5 ns for
-# batched and Linear products; 3-4 ns for pooling's short windows and for losses that fold
-# a chain of operations).
-STAGE_RATES = {"step": 1.4e-9, "vector_step": 4.5e-10, "element": 8e-9, "operation": 5e-10,
+# The stage seed's rates (stage_plan.py's estimate of each stage), fitted to 49 stage seeds
+# of real KernelBench problems timed on the 2-core machine, shared, 2026-11-26 (40 of them
+# within 2x of the launch measured): a fold (a convolution's, a sum's, a scan's) adds into
+# one double after another at about 1 ns a step, a product folded in vectors (a GEMM's
+# BLOCK_N outputs, a Linear's LANES partial sums) at 0.3 ns; each element of a fold costs
+# its loops' set-up and its store, about 3 ns, and each operation of a map computed inside a
+# fold 1 ns a step (a map's own operations vectorise: its bytes bound it).
+STAGE_RATES = {"step": 1e-9, "vector_step": 3e-10, "element": 3e-9, "operation": 1e-9,
                "bytes": 8e9, "transcendental": TRANSCENDENTAL_S}
 TIMED_S = (0.005, 0.05)
 EDGE_MAX_S = 0.005

@@ -96,20 +96,21 @@ def stage_seconds(definition: Def, dims: Mapping[str, int], rates: Mapping[str, 
     rates["step"] seconds (one add into a double accumulator after another: its latency,
     not the bytes, bounds it) or, for a product folded in vectors (BLOCK_N outputs or LANES
     partial sums at once), rates["vector_step"], and each element of a fold's at
-    rates["element"] (its loops' set-up, its store); a map's bytes at rates["bytes"] (each
-    element written, and read from each operand read element for element); every
-    transcendental function at rates["transcendental"] seconds, and every other operation
-    of a map computed where it is read at rates["operation"]."""
+    rates["element"] (its loops' set-up, its store), and every operation of a map it
+    computes where it reads it at rates["operation"] a step; a map's bytes at
+    rates["bytes"] (each element written, and read from each operand read element for
+    element); every transcendental function at rates["transcendental"] seconds."""
     elements = _numel(definition.shape, dims)
     reduction = definition.reduction
     steps = elements * (reduction.volume(dims) if reduction is not None else 1)
-    extra = steps * (functions * rates["transcendental"] + operations * rates["operation"])
-    if reduction is not None and reduction.form != "plain":
-        return steps * rates["vector_step"] + elements * rates["element"] + extra
-    if reduction is not None or definition.scan is not None:
-        return steps * rates["step"] + elements * rates["element"] + extra
-    streamed = sum(definition.once) + 1
-    return 4.0 * elements * streamed / rates["bytes"] + extra
+    functions_s = steps * functions * rates["transcendental"]
+    if reduction is None and definition.scan is None:
+        streamed = sum(definition.once) + 1
+        return 4.0 * elements * streamed / rates["bytes"] + functions_s
+    step = rates["vector_step"] if reduction is not None and reduction.form != "plain" \
+        else rates["step"]
+    return (steps * (step + operations * rates["operation"]) + elements * rates["element"]
+            + functions_s)
 
 
 def _numel(shape: Sequence[SizeExpr], dims: Mapping[str, int]) -> float:
