@@ -16,8 +16,8 @@ from .elementwise import literal
 from .graph import Unsupported
 from .size_expr import SizeExpr
 from .stage_ir import Def, Index, Scope, add, is_one, linear, mul
+from .stage_lowering import Lowering, fitted, handles
 from .stage_ops import as_float, broadcast, number
-from .stage_plan import Lowering, fitted, handles
 
 Remap = Callable[[Index], Index]
 

@@ -13,8 +13,8 @@ from typing import Any
 from .aten_trace import Call
 from .graph import Unsupported
 from .stage_ir import FLOAT64, Def, Index, Reduction, Scope, divided
+from .stage_lowering import Lowering, handles
 from .stage_ops import as_float, number
-from .stage_plan import Lowering, handles
 from .stage_reduce import ONE, double_product, kept_shape, mean_and_variance, zeroed
 
 

@@ -15,7 +15,7 @@ from .elementwise import TRANSCENDENTAL, expression, literal
 from .graph import Unsupported
 from .size_expr import SizeExpr
 from .stage_ir import Def, Index, Scope, is_one
-from .stage_plan import Lowering, fitted, handles
+from .stage_lowering import Lowering, fitted, handles
 from .stage_shapes import Scale, Unfit
 
 ONE = SizeExpr.constant(1)

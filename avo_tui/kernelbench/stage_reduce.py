@@ -15,8 +15,8 @@ from typing import Any
 from .aten_trace import Call
 from .size_expr import SizeExpr
 from .stage_ir import FLOAT32, FLOAT64, INT64, Def, Index, Reduction, Scope
+from .stage_lowering import Lowering, handles
 from .stage_ops import NAN_KEEPING, as_float, number, operand, pointwise
-from .stage_plan import Lowering, handles
 
 ONE = SizeExpr.constant(1)
 

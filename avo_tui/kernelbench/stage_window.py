@@ -19,8 +19,8 @@ from .elementwise import literal
 from .graph import Unsupported
 from .size_expr import SizeExpr
 from .stage_ir import Def, Index, Reduction, Scope, add, divided, mul
+from .stage_lowering import Lowering, handles
 from .stage_ops import as_float, broadcast, number
-from .stage_plan import Lowering, handles
 
 
 def _float_only(*tensors: Def) -> None:
