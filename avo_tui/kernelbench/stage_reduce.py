@@ -94,7 +94,8 @@ def _reduce(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def]:
     kind = {"amax": "max", "amin": "min", "mean": "sum"}.get(call.name, call.name)
     lines = count(low, x, dims)
     finish = (lambda scope, index, acc: f"{acc} / {lines}") if call.name == "mean" else None
-    return [reduce_over(x, dims, keepdim, kind, low.out_shape(call), call.name, finish=finish)]
+    return [reduce_over(x, dims, keepdim, kind, low.out_shape(call), call.name, finish=finish,
+                        dtype=low.dtype(call))]
 
 
 @handles("max", "min")
@@ -105,7 +106,8 @@ def _max(low: Lowering, call: Call, args: dict[str, Any]) -> list[Def | None]:
     dim = args.get("dim")
     dims = reduced_dims(low, dim, len(x.shape))
     keepdim = bool(args.get("keepdim", False))
-    values = reduce_over(x, dims, keepdim, call.name, low.out_shape(call), call.name)
+    values = reduce_over(x, dims, keepdim, call.name, low.out_shape(call), call.name,
+                         dtype=low.dtype(call))
     if dim is None:
         return [values]
     indices = reduce_over(x, dims, keepdim, f"arg{call.name}", low.out_shape(call, 1),
