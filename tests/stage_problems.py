@@ -141,6 +141,10 @@ PROBLEMS: dict[str, str] = {
         "batch_size = 4\nlength = 30\n", "pass",
         "y = torch.flip(F.pad(x, (2, 3), value=0.5), dims=[1])\n        "
         "return torch.where(y > 0, y, y * 0.1)", "x = torch.randn(batch_size, length)"),
+    # an int64 sum of values past float32's 24 bits, compared exactly
+    "wide_integer_sum": problem(
+        "batch_size = 4\nlength = 30\n", "pass", "return torch.sum(x, dim=1)",
+        "x = torch.randint(0, 1 << 30, (batch_size, length))"),
     "cumsum_exclusive": problem(
         "batch_size = 4\nlength = 30\n", "pass",
         "shifted = torch.cat((torch.zeros_like(x[:, :1]), x), dim=1)[:, :-1]\n        "

@@ -67,7 +67,9 @@ def reduce_over(x: Def, dims: Sequence[int], keepdim: bool, kind: str, shape: tu
         coordinates = source_index(index, loop, dims, rank, keepdim)
         if term is not None:
             return term(scope, coordinates)
-        return as_float(scope.read(x, coordinates), x.dtype)
+        value = scope.read(x, coordinates)
+        # an integer folded exactly: a double holds every int32 and int64 sums up to 2^53
+        return value if x.dtype in ("float32", "float64") else f"(double){value}"
 
     reduction = Reduction(kind, tuple(x.shape[d] for d in dims), element_term,
                           finish=finish or (lambda scope, index, acc: acc))
