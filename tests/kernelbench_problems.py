@@ -10,14 +10,14 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "kernelbench"
 
-# Each example and what importing it gives: the seed's pattern (None: no seed, the first
-# agent step writes one), or the start of its one-line refusal.
+# Each example and what importing it gives: the seed's pattern (a fused one, or "stage": a
+# loop nest per stage of its aten operations), or the start of its one-line refusal.
 EXPECTED: dict[str, str | None] = {
     "level1_argmax": "line",
-    "level1_conv2d": None,
-    "level1_cross_entropy": None,
+    "level1_conv2d": "stage",
+    "level1_cross_entropy": "stage",
     "level1_cumsum": "line",
-    "level1_embedding": None,
+    "level1_embedding": "stage",
     "level1_gelu": "elementwise",
     "level1_layernorm": "line",
     "level1_mean_reduction": "line",
@@ -28,7 +28,8 @@ EXPECTED: dict[str, str | None] = {
     "level1_square_matmul": "matmul",
     "level1_sum_reduction": "line",
     "level1_tanh": "elementwise",
-    "level2_conv2d_relu_biasadd": None,
+    "level2_conv2d_relu_biasadd": "stage",
+    "level2_convtranspose_groupnorm_maxpool": "stage",
     "level2_gemm_add_relu": "matmul",
     "level2_gemm_sigmoid_scaling_residual": "matmul",
 }
@@ -187,8 +188,8 @@ def get_init_inputs():
     return [in_channels, out_channels, kernel_size]
 """
 
-# Two outputs the seed patterns cannot write (a convolution, unstrided here), the second a bool
-# mask: a target with no seed, each output declared with its dtype.
+# Two outputs of a convolution (unstrided here), the second a bool mask: each output declared
+# with its dtype.
 CONV_AND_MASK = STRIDED_CONV.replace(", stride=2, padding=1", "").replace(
     "        return self.conv(x)\n", "        y = self.conv(x)\n        return y, y > 0\n")
 
@@ -215,6 +216,8 @@ FORMS = {
     "l2_normalised": ("return x / torch.norm(x, p=2, dim=1, keepdim=True)", "line"),
     "max_values": ("return torch.max(x, dim=1)[0]", "line"),
     "log_softmax_last": ("return torch.log_softmax(x, dim=-1)", "line"),
+    # F.softmax passes its own _stacklevel=, which is no argument of the computation
+    "functional_softmax": ("return F.softmax(x, dim=1)", "line"),
     "argmax_last": ("return torch.argmax(x, dim=-1)", "line"),
     "max_indices": ("return torch.max(x, 1).indices", "line"),
     "logsumexp_kept": ("return torch.logsumexp(x, dim=1, keepdim=True)", "line"),

@@ -1,6 +1,6 @@
 """``avo targets import PROBLEM.py``: a KernelBench problem made a target file, with a plain
-seed where the importer has a pattern for its forward (avo_tui/kernelbench/; docs/targets.md,
-"Importing a KernelBench problem")."""
+seed: a fused pattern where one fits its forward, else a loop nest per stage of its aten
+operations (avo_tui/kernelbench/; docs/targets.md, "Importing a KernelBench problem")."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     path = Path(args.problem)
     progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name)
     try:
-        imported = import_problem(path, args.kind, args.out, args.force, progress)
+        imported = import_problem(path, args.kind, args.out, args.force, progress,
+                                  seeded=not args.no_seed)
     except ImportRefused as error:
         raise TargetFileError(f"cannot import {path}: {error}") from None
     device = "on the CPU (a C kernel)" if args.kind == "cpu" else "on a CUDA GPU"
@@ -69,8 +70,9 @@ def register(targets: Subcommands) -> None:
         "sizes as module-level globals) and write a target file beside it: the reference is "
         "the model's forward in float64, the model's parameters and buffers are inputs, the "
         "timed shape is the problem's own (scaled to a CPU's time on the CPU), with edge "
-        "shapes around it, and a plain seed where the forward is elementwise, a reduction, a "
-        "scan or a norm, or a matrix product.",
+        "shapes around it, and a plain seed: a fused loop nest where the forward is "
+        "elementwise, a reduction, a scan or a norm, or a matrix product, else a loop nest "
+        "per stage of its aten operations (convolutions, pooling, norms, products ...).",
         EPILOG,
     )
     p.add_argument("problem", type=Path, help="the KernelBench problem (a .py file)")
@@ -83,3 +85,6 @@ def register(targets: Subcommands) -> None:
     p.add_argument("--limit", type=float, default=None, metavar="SECONDS",
                    help="stop an import that takes longer, naming what was slow (default "
                         "300)")
+    p.add_argument("--no-seed", action="store_true",
+                   help="write no seed (seed=None): the first step of an agent run writes "
+                        "version 0")

@@ -34,6 +34,15 @@ TRANSCENDENTAL_S = 1e-8
 # Where the importer writes no seed, the first kernel is the agent's first draft: a plain
 # loop nest's FLOPs, ten times fewer.
 FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 8e9}
+# The stage seed's rates (stage_plan.py's estimate of each stage), fitted to 49 stage seeds
+# of real KernelBench problems timed on the 2-core machine, shared, 2026-11-26 (40 of them
+# within 2x of the launch measured): a fold (a convolution's, a sum's, a scan's) adds into
+# one double after another at about 1 ns a step, a product folded in vectors (a GEMM's
+# BLOCK_N outputs, a Linear's LANES partial sums) at 0.3 ns; each element of a fold costs
+# its loops' set-up and its store, about 3 ns, and each operation of a map computed inside a
+# fold 1 ns a step (a map's own operations vectorise: its bytes bound it).
+STAGE_RATES = {"step": 1e-9, "vector_step": 3e-10, "element": 3e-9, "operation": 1e-9,
+               "bytes": 8e9, "transcendental": TRANSCENDENTAL_S}
 TIMED_S = (0.005, 0.05)
 EDGE_MAX_S = 0.005
 SMALLEST_TRIED = 64
@@ -48,16 +57,21 @@ class Configs:
     edges: list[Sizes]
     draw: dict[str, tuple[int, int]]  # each varied dimension's range; empty: no draw
     notes: list[str] = field(default_factory=list)  # what the target file should say
+    seconds: Callable[[Sizes], float] | None = None  # the seed's estimated launch, at sizes
 
 
 def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind: str,
-                   seeded: bool = True, transcendentals: int = 0) -> Configs:
+                   seeded: bool = True, transcendentals: int = 0,
+                   estimate: Callable[[Sizes], float] | None = None) -> Configs:
     """The configurations of a ``kind`` target; ``seeded``: the importer writes its seed (the
     rates its time is estimated at); ``transcendentals``: the transcendental functions the
-    forward computes on each element (an exp, a tanh), each costing TRANSCENDENTAL_S."""
+    forward computes on each element (an exp, a tanh), each costing TRANSCENDENTAL_S;
+    ``estimate``: the seed's own estimate of a launch's seconds at some sizes (the stage
+    seed's, stage by stage), used instead of the rates."""
     if shapes.literal:
         return Configs(dict(shapes.dims), [], {}, ["the problem names no size as a "
-                       "module-level int, so its one shape is timed and no other is checked"])
+                       "module-level int, so its one shape is timed and no other is checked"],
+                       estimate)
     valid = _Validity(problem, shapes)
     varied = list(shapes.varied)
     smallest = {d: valid.smallest(d) for d in varied}
@@ -73,6 +87,8 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
     rates = CPU_RATES if seeded else FIRST_DRAFT_RATES
 
     def seconds(sizes: Sizes) -> float:
+        if estimate is not None:
+            return estimate(sizes)
         elements = max(math.prod(size.value(sizes) for size in shape) for shape in shapes.all())
         return (max(work.flops_at(sizes) / rates["flops"],
                     work.bytes_at(shapes, sizes) / rates["bytes"])
@@ -93,7 +109,7 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
     if draw and not all(valid(sizes) for sizes in corners + tries):
         notes.append("no shapes are drawn: some sizes in the drawn ranges do not build")
         draw = {}
-    return Configs(timed, edges, draw, notes)
+    return Configs(timed, edges, draw, notes, seconds)
 
 
 def _past_tile(dim: str, varied: list[str]) -> int:
@@ -121,7 +137,8 @@ def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
             break
         sizes = doubled
     if sizes == base:
-        return sizes, ""
+        return sizes, (f"timed at the problem's sizes, where a launch of {kernel} takes about "
+                       f"{_ms(seconds(sizes))} on one CPU core")
     changed = ", ".join(f"{d} {base[d]} -> {sizes[d]}" for d in base if sizes[d] != base[d])
     direction = "down" if seconds(sizes) < seconds(base) else "up"
     return sizes, (f"timed at the problem's sizes scaled {direction} ({changed}) so that a "

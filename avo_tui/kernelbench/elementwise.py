@@ -39,6 +39,17 @@ UNARY: dict[str, tuple[str, dict[str, float]]] = {
                  {"beta": 1.0, "threshold": 20.0}),
     "clamp_min": ("fmaxf({a}, {min})", {}),
     "clamp_max": ("fminf({a}, {max})", {}),
+    "erf": ("erff({a})", {}),
+    "log1p": ("log1pf({a})", {}),
+    "expm1": ("expm1f({a})", {}),
+    "sin": ("sinf({a})", {}),
+    "cos": ("cosf({a})", {}),
+    "floor": ("floorf({a})", {}),
+    "ceil": ("ceilf({a})", {}),
+    "round": ("rintf({a})", {}),
+    "trunc": ("truncf({a})", {}),
+    "sign": ("(float)(({a} > 0.0f) - ({a} < 0.0f))", {}),
+    "mish": ("{a} * tanhf({a} > 20.0f ? {a} : log1pf(expf({a})))", {}),
 }
 
 BINARY: dict[str, str] = {
@@ -76,7 +87,8 @@ def expression(op: str, operands: tuple[str, ...], attrs: Mapping[str, float]) -
 # The operations that call a transcendental function of libm: each costs far more than the
 # bytes it moves (configs.py estimates a launch's time by them).
 TRANSCENDENTAL = frozenset({"gelu", "gelu_tanh", "tanh", "sigmoid", "silu", "exp", "log", "elu",
-                            "selu", "softplus", "pow"})
+                            "selu", "softplus", "pow", "erf", "log1p", "expm1", "sin", "cos",
+                            "mish"})
 
 
 def is_elementwise(op: str) -> bool:

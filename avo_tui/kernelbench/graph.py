@@ -102,7 +102,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 ALIASES = {"truediv": "div", "true_divide": "div", "multiply": "mul", "subtract": "sub",
            "clip": "clamp"}
 IDENTITIES = ("contiguous", "clone", "float", "identity")
-IGNORED_KWARGS = ("inplace",)
+IGNORED_KWARGS = ("inplace", "_stacklevel")  # F.softmax passes its own _stacklevel
 
 # nn modules and the call each one is
 MODULE_CALLS: dict[type[nn.Module], Callable[[Any], tuple[str, dict[str, Any]]]] = {

@@ -2,11 +2,12 @@
 
 The problem is read (problem_module.py), its shapes fitted to its size globals (shapes.py),
 its work counted (work.py, flop_fit.py), its configurations chosen (configs.py) and its
-forward traced for a seed pattern (graph.py, plan.py); its inputs' rules are read
-(value_rules.py, integer_inputs.py) and widened where an operation is idle (exercise.py), and
-its own draw made an input case (own_draw.py); then the seed (c_seed.py or cuda_seed.py) and
-the target file (target_writer.py) are written beside it, named after it. progress.py tells
-what a long import is doing and stops it at its limit.
+forward traced for a seed pattern (graph.py, plan.py), else lowered to stages (stage_plan.py);
+its inputs' rules are read (value_rules.py, integer_inputs.py) and widened where an operation
+is idle (exercise.py), its own draw made an input case (own_draw.py) and its hostile cases
+found (hostile.py); then the seed (c_seed.py or cuda_seed.py, stage_seed.py) and the target
+file (target_writer.py) are written beside it, named after it. progress.py tells what a long
+import is doing and stops it at its limit.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import datetime
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .c_seed import c_seed
-from .configs import Configs, choose_configs
+from .configs import STAGE_RATES, Configs, choose_configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
 from .exercise import exercised
@@ -31,6 +33,8 @@ from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
 from .progress import Progress
 from .shapes import Shapes, fit_shapes
+from .stage_plan import StagePlan, stage_plan
+from .stage_seed import c_stage_seed, cuda_stage_seed
 from .target_writer import Case, TargetFile, Tensor, render
 from .value_rules import Rules, value_rules
 from .work import Work, work_of
@@ -55,23 +59,26 @@ class Imported:
     outputs: tuple[tuple[str, str], ...] = (("out", "float32"),)
     integer_inputs: tuple[tuple[str, str, str], ...] = ()
     cases: tuple[tuple[str, str], ...] = ()  # each hostile case's name, and what it targets
+    launch_s: float | None = None  # the seed's estimated launch at the timed shape (CPU)
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
-                   overwrite: bool = False, progress: Progress | None = None) -> Imported:
+                   overwrite: bool = False, progress: Progress | None = None,
+                   seeded: bool = True) -> Imported:
     """Import the KernelBench problem at ``path`` as a ``kind`` target (float32): the target
     file at ``out`` (default: beside the problem, ``<stem>_target.py``, or
-    ``<stem>_cuda_target.py``) and its seed beside that; ``progress`` tells what it is doing
-    and holds it to its limit (default: told nowhere, progress.LIMIT_S)."""
+    ``<stem>_cuda_target.py``) and its seed beside that (none where not ``seeded``: the
+    agent's first step writes version 0); ``progress`` tells what it is doing and holds it to
+    its limit (default: told nowhere, progress.LIMIT_S)."""
     if kind not in KINDS:
         raise ImportRefused(f"--kind is cpu or cuda, not {kind!r}")
     progress = progress or Progress(name=path.name)
     with progress.watched():
-        return _imported(path, kind, out, overwrite, progress)
+        return _imported(path, kind, out, overwrite, progress, seeded)
 
 
-def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress: Progress
-              ) -> Imported:
+def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress: Progress,
+              seeded: bool) -> Imported:
     suffix = "" if kind == "cpu" else "_cuda"
     target_path = out or path.with_name(f"{path.stem}{suffix}_target.py")
     seed_path = target_path.with_name(f"{target_path.stem.removesuffix('_target')}_seed"
@@ -84,7 +91,11 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
     shapes = fit_shapes(problem)
     progress.phase("counting the work")
     work = work_of(problem, shapes)
-    plan: Plan | str
+    names = _Names(problem, shapes)
+    entry = "avo_" + _identifier(path.stem).lower()
+    kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
+                    tuple(shapes.dims), names.shapes, names.leaves, names.input_dtypes)
+    plan: Plan | StagePlan | str
     graph: Graph | None = None
     try:
         graph = trace(problem.base, problem.input_names)
@@ -92,12 +103,18 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
         plan = str(error)
     else:
         plan = plan_of(graph)
-    transcendentals = 0 if isinstance(plan, str) else sum(
+    if not seeded:
+        plan = "the import was asked for none (--no-seed)"
+    elif isinstance(plan, str):
+        progress.phase("lowering the forward to stages")
+        plan = _stages(problem, shapes, kernel, kind)
+    transcendentals = 0 if not isinstance(plan, Plan) else sum(
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
     progress.phase("choosing the configurations")
+    estimate = (partial(plan.seconds, rates=STAGE_RATES) if isinstance(plan, StagePlan)
+                else None)
     configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
-                             transcendentals=transcendentals)
-    names = _Names(problem, shapes)
+                             transcendentals=transcendentals, estimate=estimate)
     progress.phase("reading the inputs' values")
     integers = integer_inputs(problem, shapes, configs, names.inputs)
     configs = integers.configs
@@ -105,15 +122,11 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
     small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
     problem.check_forward(small)
     exactness = _exactness(graph, names)
-    entry = "avo_" + _identifier(path.stem).lower()
-    kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
-                    tuple(shapes.dims), names.shapes, names.leaves, names.input_dtypes)
     about = [f"{path.name}: {_first_line(problem.module.__doc__) or 'a KernelBench problem'}."]
     if isinstance(plan, str):
         seed, pattern, no_seed = None, None, f"{path.name}: {plan}"
     else:
-        write = c_seed if kind == "cpu" else cuda_seed
-        seed_path.write_text(write(kernel, plan, about))
+        seed_path.write_text(_seed_text(kernel, plan, about, kind))
         seed, pattern, no_seed = seed_path, plan.kind, ""
     timed = shapes.problem_sizes(configs.timed)
     read = value_rules(problem, small, timed, integers.ranges)
@@ -133,12 +146,35 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
                                names, entry, seed, pattern, no_seed, rules, exactness,
                                integers, cases, drawn, own))
     target_path.write_text(text)
+    launch_s = configs.seconds(configs.timed) if seed and configs.seconds else None
     return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
                     configs.notes + exactness + drawn + hostile.notes,
                     tuple(zip(names.outputs, names.output_dtypes, strict=True)),
                     tuple((names.inputs[i], names.input_dtypes[i],
                            str(rules.inputs[i].render())) for i in integers.ranges),
-                    tuple((case.name, case.doc) for case in cases))
+                    tuple((case.name, case.doc) for case in cases),
+                    launch_s if kind == "cpu" else None)
+
+
+def _stages(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,
+            kind: str) -> StagePlan | str:
+    """The stage seed's plan, for a forward no fused pattern fits, or why there is none (a
+    CUDA seed is written for one stage only)."""
+    try:
+        plan = stage_plan(problem, shapes, kernel, problem.input_names)
+        if kind == "cuda":
+            cuda_stage_seed(kernel, plan, [])
+    except Unsupported as error:
+        return str(error)
+    except Exception as error:  # a bug of the stage seed's costs the seed, not the import
+        return f"the stage seed could not be written ({type(error).__name__}: {error})"
+    return plan
+
+
+def _seed_text(kernel: Kernel, plan: Plan | StagePlan, about: list[str], kind: str) -> str:
+    if isinstance(plan, StagePlan):
+        return (c_stage_seed if kind == "cpu" else cuda_stage_seed)(kernel, plan, about)
+    return (c_seed if kind == "cpu" else cuda_seed)(kernel, plan, about)
 
 
 def _exactness(graph: Graph | None, names: _Names) -> list[str]:
@@ -276,12 +312,13 @@ def _about(path: Path, entry: str, tensors: list[Tensor], shapes: Shapes, work: 
         paragraphs.append("Outputs: " + "; ".join(exactness) + ".")
     paragraphs.append("Work: " + _work_words(work) + ".")
     if seed is not None:
-        paragraphs.append(f"Seed: {seed.name}, the importer's plain {pattern} kernel; its "
+        kernel = ("kernel, a loop nest per stage of the forward's aten operations"
+                  if pattern == "stage" else "kernel")
+        paragraphs.append(f"Seed: {seed.name}, the importer's plain {pattern} {kernel}; its "
                           "knobs (avo:knob) are the tuner's to try.")
     else:
-        paragraphs.append(f"No seed: {no_seed}, and the importer writes seeds for "
-                          "elementwise, reduction, scan and norm, and matmul forwards only; "
-                          "the first step of an agent run writes version 0.")
+        paragraphs.append(f"No seed: {no_seed}; the first step of an agent run writes "
+                          "version 0.")
     return paragraphs
 
 

@@ -31,7 +31,7 @@ SEED_LOCALS = frozenset({
     "base", "rbase", "j", "b", "idx", "numel", "rows", "cols", "depth", "m", "nn", "k",
     "n0", "c", "acc", "part", "l", "a_row", "w_row", "b_row", "row", "col", "tile_a",
     "tile_b", "k0", "kk", "line", "panel", "p0", "p1", "threads", "a", "n1", "tx", "ty",
-    "val",
+    "val", "best", "size_t", "malloc", "free", "abort",
 })
 TAKEN = C_KEYWORDS | SEED_LOCALS
 # An output's element type in a C kernel and a CUDA one, by its dtype (docs/targets.md,
@@ -120,7 +120,8 @@ class Kernel:
 
 
 def c_name(name: str) -> str:
-    numbered = name[:1] in "trsv" and name[1:].isdigit()  # a statement's or accumulator's
+    # a statement's, an accumulator's, a size's, a coordinate's, a value's
+    numbered = name[:1] in "trsvi" and name[1:].isdigit()
     return f"{name}_" if name in TAKEN or numbered else name
 
 

@@ -261,7 +261,7 @@ class _Prober:
                     return None if shapes is None else shapes[t][axis]
                 involved = [d for d in varying if any(
                     at({d: s}) not in (None, size) for s in (*PROBE_STEPS, *FAR_STEPS))]
-                fit = _fit(size, involved, self.base_sizes, at,
+                fit = fit_size(size, involved, self.base_sizes, at,
                            [(sizes_, shapes[t][axis]) for sizes_, shapes in joints])
                 if fit is None:
                     held = _held(size, involved, self.base_sizes, at)
@@ -283,12 +283,12 @@ def _held(size: int, involved: list[str], base: Sizes,
         for held in sorted(itertools.combinations(ranked, count),
                            key=lambda group: sum(ranked.index(d) for d in group)):
             rest = [d for d in involved if d not in held]
-            if _fit(size, rest, base, at, []) is not None:
+            if fit_size(size, rest, base, at, []) is not None:
                 return list(held)
     return involved
 
 
-def _fit(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[str, int]],
+def fit_size(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[str, int]],
          int | None], joints: list[tuple[Sizes, int]]) -> SizeExpr | None:
     """The first form of ``size`` over the ``involved`` globals that every single move (the
     far ones where the problem builds there) and every joint probe agrees with: an affine map
