@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult
+from avo_tui.evaluation.measurement.checks import never_twice_in_a_row
 from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, candidate_check_chance
 from avo_tui.evaluation.paired import MIN_CHECKED, MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
@@ -190,12 +191,25 @@ def test_the_problem_names_and_counts_its_configurations() -> None:
         vector(0)
 
 
+def test_the_correctness_pass_never_launches_one_shape_twice_in_a_row() -> None:
+    """One timed shape under three hostile cases, two edges between: each case's launch of the
+    timed shape has an edge before it, where one is left; only the last can follow itself."""
+    timed, edges = vector(1000), [vector(1), vector(37)]
+    todo = [(timed, False, "normal")] + [(timed, True, case) for case in ("a", "b", "c")]
+    todo += [(edge, True, "normal") for edge in edges]
+    order = [(config.as_dict()["n"], case) for config, _, case in never_twice_in_a_row(todo)]
+    assert order == [(1000, "normal"), (1, "normal"), (1000, "a"), (37, "normal"), (1000, "b"),
+                     (1000, "c")]
+
+
 def test_an_honest_kernel_is_checked_and_timed_beside_the_baseline(pipeline: Pipeline) -> None:
     result = evaluate(pipeline, HONEST, quick=False)
     assert result.correct, result.failure
-    names = [c.name for c in result.configs]
-    assert names[:5] == ["n1000000", "n2000000", "n1", "n37", "n65"]
-    assert {c.case for c in result.configs[5:]} == {"normal", "huge"}  # drawn, one per case
+    checked = [(c.name, c.case) for c in result.configs]
+    assert checked[:7] == [("n1000000", "normal"), ("n2000000", "normal"),
+                           ("n1000000", "huge"), ("n2000000", "huge"),  # timed, hostile
+                           ("n1", "normal"), ("n37", "normal"), ("n65", "normal")]
+    assert {c.case for c in result.configs[7:]} == {"normal", "huge"}  # drawn, one per case
     assert all(c.passed for c in result.configs)
     for entry in result.timed:
         assert entry.throughput > 0 and entry.verified > 0

@@ -31,6 +31,22 @@ AGAIN_LOOKS = 3  # fresh first launches that must all be slow before the machine
 CONSISTENCY_SAMPLES = 5  # checked launches over the grid before their times are judged
 
 
+def never_twice_in_a_row(
+    todo: list[tuple[Config, bool, str]],
+) -> list[tuple[Config, bool, str]]:
+    """``todo`` in its order, except that a configuration is never launched twice in a row
+    where another can come between. Timing launches one configuration back to back; were the
+    correctness pass to do the same (a timed shape under each hostile case), a kernel that
+    tells the timing from a repeat would be caught here by accident, and the timing's own
+    defences against it (stale outputs, checked launches) would go untested."""
+    left, ordered = list(todo), list[tuple[Config, bool, str]]()
+    while left:
+        last = ordered[-1][0] if ordered else None
+        index = next((i for i, entry in enumerate(left) if entry[0] != last), 0)
+        ordered.append(left.pop(index))
+    return ordered
+
+
 class Checks(Stage):
     """The stages that check the candidate's outputs and its timed launches."""
 
@@ -49,6 +65,7 @@ class Checks(Stage):
         todo += [(c, True, case) for c in grid for case in hostile]
         todo += [(c, True, "normal") for c in target.edge_configs]
         todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
+        todo = never_twice_in_a_row(todo)
         self.phase = CHECKING
         for index, (config, edge, case) in enumerate(todo):
             self.at = config.name

@@ -10,8 +10,10 @@
  * configuration: those are checked, never timed, and a cheat there is caught at once.
  *
  * "Repeated" is the attacker's test for a timed launch: the same scalars as the two calls
- * before it in this process. The correctness pass never calls one configuration twice in a row;
- * timing calls it again and again (after one untimed warm-up in each fresh process).
+ * before it in this process. The correctness pass never calls one configuration twice in a row
+ * (checks.never_twice_in_a_row), though it calls each timed one several times (once under each
+ * hostile case); timing calls it again and again (after one untimed warm-up in each fresh
+ * process).
  */
 #include <math.h>
 #include <stdint.h>
@@ -138,7 +140,11 @@ static AvoPlan avo_before(const float *const *in, float *out, const int *ints,
 #endif
                 return plan;
             }
-        plan.store = 1;
+        /* Stores only a launch that repeats the one before it: timing's. The correctness
+         * pass launches each timed configuration once on drawn inputs and once under each
+         * hostile case, on buffers the allocator may hand back at the same addresses, where
+         * a replay would be caught at once as plainly wrong. */
+        plan.store = repeat >= 1;
     }
 #elif AVO_ATTACK == AVO_LEAVES_LAST_SLICE
     if (plan.cheat && plan.timed->shorten >= 0) {
