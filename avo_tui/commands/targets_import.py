@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..evaluation import TargetFileError
-from . import Subcommands, add_command
+from . import MOST_SECONDS, Subcommands, add_command, bounded_float
 
 EPILOG = """\
 It writes PROBLEM_target.py (PROBLEM_cuda_target.py with --kind cuda) and its seed beside the
@@ -82,7 +82,7 @@ def register(targets: Subcommands) -> None:
                    help="the target file to write (default: beside the problem)")
     p.add_argument("--force", action="store_true",
                    help="write over a target file or seed already there")
-    p.add_argument("--limit", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--limit", type=bounded_float(MOST_SECONDS), default=None, metavar="SECONDS",
                    help="stop an import that takes longer, naming what was slow (default "
                         "300)")
     p.add_argument("--no-seed", action="store_true",
