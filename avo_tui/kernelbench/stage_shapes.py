@@ -70,7 +70,8 @@ def symbolic_trace(problem: KernelBenchProblem, shapes: Shapes,
     fitted: list[SizeExpr | Unfit] = []
     for position, value in enumerate(base_ints):
         def at(moves: Mapping[str, int], position: int = position) -> int | None:
-            return probes.ints(moves)[position]
+            found = probes.built(moves)  # None past where it builds (fit_size's far moves)
+            return None if found is None else found[0][position]
         involved = [d for d in varied if any(at({d: s}) != value for s in PROBE_STEPS)]
         fit = fit_size(value, involved, base_sizes, at,
                        [(sizes, ints[position]) for sizes, ints in joints])
@@ -148,18 +149,12 @@ class _Probes:
                 sizes[name] += step
         return sizes
 
-    def ints(self, moves: Mapping[str, int]) -> list[int]:
-        return self._numbers(moves)[0]
-
     def floats(self, moves: Mapping[str, int]) -> list[float]:
-        return self._numbers(moves)[1]
-
-    def _numbers(self, moves: Mapping[str, int]) -> tuple[list[int], list[float]]:
         found = self.built(moves)
         if found is None:
             raise Unsupported("its forward does not build at sizes its dimensions take "
                               "(the importer records it at several)")
-        return found
+        return found[1]
 
     def built(self, moves: Mapping[str, int]) -> tuple[list[int], list[float]] | None:
         """The recording's ints and floats with ``moves``, or None where the problem does
