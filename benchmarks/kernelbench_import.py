@@ -8,6 +8,7 @@ seed's score and its ratio to eager torch, and what the tuner committed.
     python benchmarks/kernelbench_import.py                    # every example, 4 tuner steps
     python benchmarks/kernelbench_import.py --steps 6 --only level1_relu level1_softmax
     python benchmarks/kernelbench_import.py --json
+    python benchmarks/kernelbench_import.py --no-seed          # import and check only
 
 Each problem is copied into a scratch folder (--work, else a temporary one), so nothing is
 written beside the examples; the sessions go there too, and each tuner run's output
@@ -43,12 +44,13 @@ def last_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[-1] if lines else ""
 
 
-def one(problem: Path, work: Path, steps: int) -> dict[str, Any]:
+def one(problem: Path, work: Path, steps: int, seeded: bool = True) -> dict[str, Any]:
     folder = work / problem.stem
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(problem, folder / problem.name)
     row: dict[str, Any] = {"problem": problem.name}
-    imported = avo("targets", "import", problem.name, "--force", cwd=folder)
+    imported = avo("targets", "import", problem.name, "--force",
+                   *(() if seeded else ("--no-seed",)), cwd=folder)
     if imported.returncode != 0:
         row.update(imported="refused", why=last_line(imported).removeprefix("avo: error: "))
         return row
@@ -107,6 +109,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="problems by stem")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder")
     parser.add_argument("--json", action="store_true", help="rows as JSON")
+    parser.add_argument("--no-seed", action="store_true",
+                        help="import with no seed: each row stops at check")
     args = parser.parse_args()
     problems = sorted(EXAMPLES.glob("level*.py"))
     if args.only:
@@ -114,7 +118,7 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="kernelbench-"))
     rows = []
     for problem in problems:
-        rows.append(one(problem, work, args.steps))
+        rows.append(one(problem, work, args.steps, seeded=not args.no_seed))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print(json.dumps(rows, indent=2) if args.json else table(rows))
     return 0

@@ -74,7 +74,7 @@ def test_batchnorm_in_training_mode_imports_and_normalises_with_the_batch(
     assert isinstance(problem, DeclaredProblem)
     assert [p.name for p in problem.parameters if p.kind == "input"] == ["x", "bn_weight",
                                                                          "bn_bias"]
-    assert checked(imported.target).splitlines()[-1].endswith("--operator agent")
+    assert checked(imported.target).splitlines()[-1].startswith("target ok: ")
     config = target.edge_configs[-1]
     numerics = problem.numerics()
     inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from stage_problems import DROPOUT_IN_TRAINING, PROBLEMS
+from stage_problems import PROBLEMS, RESEEDED_DROPOUT
 from test_kernelbench_import import evaluate
 
 from avo_tui.evaluation import get_target
@@ -98,8 +98,9 @@ def test_a_chain_of_stages_gets_no_cuda_seed_and_says_why(tmp_path: Path) -> Non
     assert "cannot allocate the scratch memory between them" in done.no_seed
 
 
-def test_a_forward_that_draws_random_numbers_gets_no_seed(tmp_path: Path) -> None:
-    done = imported("dropout", tmp_path, DROPOUT_IN_TRAINING)
+def test_a_forward_that_draws_the_same_random_numbers_each_call_gets_no_seed(
+        tmp_path: Path) -> None:
+    done = imported("dropout", tmp_path, RESEEDED_DROPOUT)
     assert done.seed is None and "draws random numbers" in done.no_seed
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from target_example import SEED_FILE, Edits, avo, write_example
+from target_example import SEED_FILE, Edits, write_example
 
 from avo_tui.cli import main
-from avo_tui.evaluation import get_target
 
 pytestmark = pytest.mark.usefixtures("c_compiler")
 
@@ -67,52 +66,6 @@ def test_a_reference_not_finite_names_the_input_and_the_rule_to_give_it(
         "so, drawn standard normal; drawn positive (|standard normal| + 0.001) instead, the "
         f"reference is finite: {POSITIVE}")
 
-
-def test_a_kernelbench_batchnorm_with_its_running_variance_drawn_normal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The importer draws a buffer of fewer than 64 values standard normal (value_rules.py),
-    so a conv + batchnorm's running variance can be negative under its square root."""
-    (tmp_path / "conv_bn.py").write_text(CONV_BN)
-    done = avo("targets", "import", "conv_bn.py", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    path = tmp_path / "conv_bn_target.py"
-    line = refusal(capsys, "eval", "--target", str(path))
-    edges = {config.name for config in get_target(str(path)).edge_configs}
-    where, _, why = line.removeprefix("avo: error: the reference is not finite on ").partition(
-        " (drawn inputs): ")
-    assert where in edges, line
-    assert why == ("bn_running_var makes it so, drawn standard normal; drawn positive "
-                   "(|standard normal| + 0.001) instead, the reference is finite: give "
-                   "Input(\"bn_running_var\", ..., values=Positive())"), line
-    assert check_line(capsys, path) == line
-
-
-CONV_BN = '''import torch
-import torch.nn as nn
-
-batch_size, in_channels, out_channels, size, kernel_size = 4, 3, 32, 8, 3
-
-
-class Model(nn.Module):
-    def __init__(self, in_channels, out_channels, kernel_size):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size)
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.bn.running_var = 0.5 + torch.rand(out_channels)
-        self.eval()
-
-    def forward(self, x):
-        return self.bn(self.conv(x))
-
-
-def get_inputs():
-    return [torch.randn(batch_size, in_channels, size, size)]
-
-
-def get_init_inputs():
-    return [in_channels, out_channels, kernel_size]
-'''
 
 # Fine on the edge configurations (which the check runs) and wrong on the timed ones: only the
 # evaluation reaches it, in the worker.
