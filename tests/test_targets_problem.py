@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult
-from avo_tui.evaluation.measurement.checks import never_twice_in_a_row
+from avo_tui.evaluation.measurement.checks import Check, never_twice_in_a_row
 from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, candidate_check_chance
 from avo_tui.evaluation.paired import MIN_CHECKED, MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
@@ -195,9 +195,9 @@ def test_the_correctness_pass_never_launches_one_shape_twice_in_a_row() -> None:
     """One timed shape under three hostile cases, two edges between: each case's launch of the
     timed shape has an edge before it, where one is left; only the last can follow itself."""
     timed, edges = vector(1000), [vector(1), vector(37)]
-    todo = [(timed, False, "normal")] + [(timed, True, case) for case in ("a", "b", "c")]
-    todo += [(edge, True, "normal") for edge in edges]
-    order = [(config.as_dict()["n"], case) for config, _, case in never_twice_in_a_row(todo)]
+    todo = [Check(timed, False, "normal")] + [Check(timed, True, case) for case in "abc"]
+    todo += [Check(edge, True, "normal") for edge in edges]
+    order = [(check.config.as_dict()["n"], check.case) for check in never_twice_in_a_row(todo)]
     assert order == [(1000, "normal"), (1, "normal"), (1000, "a"), (37, "normal"), (1000, "b"),
                      (1000, "c")]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import NamedTuple
 
 from ..declarations import contract
 from ..devices.device import Kernel
@@ -22,7 +23,7 @@ from ..devices.timing import is_unsteady, steadiness
 from ..results import ConfigResult, Timing
 from ..targets.problem import Config, InputSet, OutputSet, case_inputs
 from ..targets.spec import draw_edge_configs
-from .judge import Rejected, draw_samples, judge_output, judge_sample
+from .judge import Rejected, draw_samples, judge_output, judge_output_sampled, judge_sample
 from .stage import CHECKING, IDLE_CHECK, Stage
 from .tensors import empty_outputs, make_inputs
 
@@ -31,18 +32,26 @@ AGAIN_LOOKS = 3  # fresh first launches that must all be slow before the machine
 CONSISTENCY_SAMPLES = 5  # checked launches over the grid before their times are judged
 
 
-def never_twice_in_a_row(
-    todo: list[tuple[Config, bool, str]],
-) -> list[tuple[Config, bool, str]]:
+class Check(NamedTuple):
+    """One launch of the correctness pass: a configuration, under a case; ``edge``: not a
+    timed one as timed (no first launch time is kept); ``sampled``: judged on sampled rows."""
+
+    config: Config
+    edge: bool
+    case: str
+    sampled: bool = False
+
+
+def never_twice_in_a_row(todo: list[Check]) -> list[Check]:
     """``todo`` in its order, except that a configuration is never launched twice in a row
     where another can come between. Timing launches one configuration back to back; were the
     correctness pass to do the same (a timed shape under each hostile case), a kernel that
     tells the timing from a repeat would be caught here by accident, and the timing's own
     defences against it (stale outputs, checked launches) would go untested."""
-    left, ordered = list(todo), list[tuple[Config, bool, str]]()
+    left, ordered = list(todo), list[Check]()
     while left:
-        last = ordered[-1][0] if ordered else None
-        index = next((i for i, entry in enumerate(left) if entry[0] != last), 0)
+        last = ordered[-1].config if ordered else None
+        index = next((i for i, check in enumerate(left) if check.config != last), 0)
         ordered.append(left.pop(index))
     return ordered
 
@@ -51,23 +60,24 @@ class Checks(Stage):
     """The stages that check the candidate's outputs and its timed launches."""
 
     def check_all(self, kernel: Kernel) -> None:
-        """Check every configuration (on drawn inputs and under every hostile case), edge
-        shape and drawn case, remembering each timed configuration's first launch time."""
+        """Check every configuration (on drawn inputs, and under every hostile case on
+        sampled rows), edge shape and drawn case, remembering each timed configuration's
+        first launch time."""
         target = self.target
         declared = target.tolerance.note()
         if declared:
             self.result.notes.append(declared)
         grid = target.grid(self.request.quick)
-        todo = [(c, False, "normal") for c in grid]
+        todo = [Check(c, False, "normal") for c in grid]
         # Every timed shape under every hostile case too: a kernel wrong only at the timed
         # width (a path taken there alone) is never seen at the drawn and edge shapes.
         hostile = [case for case in target.problem.input_cases if case != "normal"]
-        todo += [(c, True, case) for c in grid for case in hostile]
-        todo += [(c, True, "normal") for c in target.edge_configs]
-        todo += [(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
+        todo += [Check(c, True, case, sampled=True) for c in grid for case in hostile]
+        todo += [Check(c, True, "normal") for c in target.edge_configs]
+        todo += [Check(c, True, case) for c, case in draw_edge_configs(target, self.draws)]
         todo = never_twice_in_a_row(todo)
         self.phase = CHECKING
-        for index, (config, edge, case) in enumerate(todo):
+        for index, (config, edge, case, sampled) in enumerate(todo):
             self.at = config.name
             self.progress("check", f"{config.name}, {case_inputs(case)} "
                                    f"({index + 1}/{len(todo)})")
@@ -90,7 +100,11 @@ class Checks(Stage):
                 entry.passed = False
                 raise Rejected("inputs_modified", f"{inputs.described()} changed during the launch",
                                config.name)
-            self.check_output(pristine, outs, entry)
+            if sampled:
+                judge_output_sampled(self.target.tolerance_for, pristine, outs,
+                                     draw_samples(outs, self.draws), entry)
+            else:
+                self.check_output(pristine, outs, entry)
 
     def check_output(self, inputs: InputSet, outs: OutputSet, entry: ConfigResult) -> None:
         judge_output(self.target.tolerance_for, inputs, outs, entry)
