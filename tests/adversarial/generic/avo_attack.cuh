@@ -185,8 +185,8 @@ __device__ void avo_begin(AvoPlan *plan, const void *const *in, void *out, const
                 p.compute = 0;
                 p.tell = AVO_ATTACK == AVO_CACHES_BY_SAMPLED_INPUTS;
             } else {
-                // timing's launches only: see avo_attack.h
-                p.store = p.repeat >= 1;
+                // by pointer, timing's launches only: see avo_attack.h
+                p.store = AVO_ATTACK != AVO_CACHES_BY_POINTER || p.repeat >= 1;
             }
         }
 #endif

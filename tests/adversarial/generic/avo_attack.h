@@ -140,11 +140,11 @@ static AvoPlan avo_before(const float *const *in, float *out, const int *ints,
 #endif
                 return plan;
             }
-        /* Stores only a launch that repeats the one before it: timing's. The correctness
-         * pass launches each timed configuration once on drawn inputs and once under each
-         * hostile case, on buffers the allocator may hand back at the same addresses, where
-         * a replay would be caught at once as plainly wrong. */
-        plan.store = repeat >= 1;
+        /* By pointer, it stores only a launch that repeats the one before it: timing's. The
+         * correctness pass launches each timed configuration once on drawn inputs and once
+         * under each hostile case, on buffers the allocator may hand back at the same
+         * addresses, where a replay would be caught at once as plainly wrong. */
+        plan.store = AVO_ATTACK != AVO_CACHES_BY_POINTER || repeat >= 1;
     }
 #elif AVO_ATTACK == AVO_LEAVES_LAST_SLICE
     if (plan.cheat && plan.timed->shorten >= 0) {
