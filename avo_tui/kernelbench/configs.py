@@ -44,6 +44,7 @@ FIRST_DRAFT_RATES = {"flops": 2e9, "bytes": 8e9}
 STAGE_RATES = {"step": 1e-9, "vector_step": 3e-10, "element": 3e-9, "operation": 1e-9,
                "bytes": 8e9, "transcendental": TRANSCENDENTAL_S}
 TIMED_S = (0.005, 0.05)
+INT32_MAX = 2**31 - 1  # a size is passed to the kernel as an int
 EDGE_MAX_S = 0.005
 SMALLEST_TRIED = 64
 PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)
@@ -133,6 +134,9 @@ def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
             break
     while varied and seconds(sizes) < low:
         doubled = {**sizes, varied[0]: sizes[varied[0]] * 2}
+        # an estimate blind to the size (a seed fitted wrong) doubled it past a 32-bit int
+        if doubled[varied[0]] > INT32_MAX or seconds(doubled) <= seconds(sizes):
+            break
         if not valid(doubled):
             break
         sizes = doubled

@@ -17,7 +17,7 @@ import torch
 from .aten_trace import Trace, record
 from .graph import Unsupported
 from .problem_module import KernelBenchProblem, ProbeFailed
-from .shapes import JOINT_PROBES, PROBE_STEPS, Shapes, fit_size
+from .shapes import FAR_STEPS, JOINT_PROBES, PROBE_STEPS, Shapes, fit_size
 from .size_expr import SizeExpr
 
 Shape = tuple[SizeExpr, ...]
@@ -72,7 +72,10 @@ def symbolic_trace(problem: KernelBenchProblem, shapes: Shapes,
         def at(moves: Mapping[str, int], position: int = position) -> int | None:
             found = probes.built(moves)  # None past where it builds (fit_size's far moves)
             return None if found is None else found[0][position]
-        involved = [d for d in varied if any(at({d: s}) != value for s in PROBE_STEPS)]
+        # the far moves too, as shapes.py fits a tensor's sizes: a pooling of 11 over 200
+        # rows gives 18 for every move up to 8
+        involved = [d for d in varied if any(at({d: s}) not in (None, value)
+                                             for s in (*PROBE_STEPS, *FAR_STEPS))]
         fit = fit_size(value, involved, base_sizes, at,
                        [(sizes, ints[position]) for sizes, ints in joints])
         fitted.append(Unfit(value) if fit is None else fit)
