@@ -60,10 +60,12 @@ class ModelKernel:
         self.first_checked = False
         self.staged: tuple[InputSet, OutputSet] | None = None
         self.timed = False
+        self.renewed = False  # the correctness pass, before timing's first fresh process
 
     def renew(self) -> None:
         self.calls = 0  # a fresh process: the warm-up is call 1, a block's launches 2 to 7
         self.first_checked = False
+        self.renewed = True
 
     def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
         self.staged = (inputs, outs)
@@ -73,7 +75,9 @@ class ModelKernel:
         assert self.staged is not None
         inputs, outs = self.staged
         self.calls += 1
-        if self.watches and self.timed and self.first_checked and self.calls <= 1 + PAIRS_PER_BLOCK:
+        # honest in the correctness pass, which launches the timed shape under each case
+        if (self.watches and self.renewed and self.timed and self.first_checked
+                and self.calls <= 1 + PAIRS_PER_BLOCK):
             return SKIPPED_S
         outs.only.copy_(inputs["a"] + inputs["b"])
         return HONEST_S * math.exp(self.noise.gauss(0.0, 0.02))
