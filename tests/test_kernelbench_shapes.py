@@ -8,7 +8,6 @@ and a problem whose sizes leave even its least shape slow still has an edge shap
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +21,12 @@ from kernelbench_problems import (
     SQUARE_GEMM_BIAS,
     WIDE_POOL,
 )
+from test_kernelbench_import import every_checked_config
 
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
-from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
-
-
-def checked_configs(target_path: Path) -> list[Config]:
-    """The edge configurations and three evaluations' drawn ones."""
-    target = get_target(str(target_path))
-    problem = target.problem
-    assert isinstance(problem, DeclaredProblem)
-    drawn = [config for seed in range(3) for config, _ in
-             problem.draw_configs(target.edge_configs, 2, random.Random(seed))]
-    return [*target.edge_configs, *drawn]
 
 
 def output_shape(config: Config) -> tuple[int, ...]:
@@ -64,7 +53,7 @@ def test_settings_as_globals_are_held_and_the_spatial_sizes_vary(name: str,
     path.write_text(source)
     imported = import_problem(path)
     assert not any(note.startswith(f"{spatial} is fixed") for note in imported.notes)
-    configs = checked_configs(imported.target)
+    configs = every_checked_config(imported.target)
     assert len({c[spatial] for c in configs}) >= 3
     with torch.no_grad():
         for config in configs:
@@ -80,7 +69,7 @@ def test_equal_in_and_out_features_vary_apart(tmp_path: Path) -> None:
     text = imported.target.read_text()
     assert "'out_features': (('out_features', None), ('bias_shape', 0))," in text
     assert "'in_features': (('in_features', None),)," in text
-    configs = checked_configs(imported.target)
+    configs = every_checked_config(imported.target)
     assert any(c["in_features"] != c["out_features"] for c in configs)
     assert len({c["in_features"] for c in configs}) >= 3
 
@@ -104,7 +93,7 @@ def test_sizes_in_a_list_global_vary_and_stay_a_list(tmp_path: Path) -> None:
     imported = import_problem(path)
     target = get_target(str(imported.target))
     assert "hidden_layer_sizes_1" in dict(target.configs[0].dims)
-    configs = checked_configs(imported.target)
+    configs = every_checked_config(imported.target)
     assert len({c["hidden_layer_sizes_0"] for c in configs}) >= 3
     for config in configs:
         inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
