@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from kernelbench_problems import CONV_SETTINGS, POOL_SETTINGS
 from stage_problems import PROBLEMS, RESEEDED_DROPOUT
 from test_kernelbench_import import evaluate
 
@@ -35,6 +36,21 @@ def test_each_problem_gets_a_stage_seed_that_passes(c_compiler: None, name: str,
     assert result.correct, result.failure
     edges = [c for c in result.configs if c.edge]
     assert edges and all(c.passed for c in edges)
+
+
+@pytest.mark.parametrize("text", [CONV_SETTINGS, POOL_SETTINGS], ids=["conv", "pool"])
+def test_settings_as_module_globals_keep_their_values_in_the_seed(
+        c_compiler: None, text: str, tmp_path: Path) -> None:
+    """A stride, padding or dilation under 8 is a setting the configurations keep (as
+    KernelBench writes them, module globals): the seed takes it as a constant, where it was
+    refused as "its forward's dilation follows the problem's sizes" (4 of 40 real problems)."""
+    path = tmp_path / "settings.py"
+    path.write_text(text)
+    done = import_problem(path)
+    assert done.pattern == "stage", done.no_seed
+    assert done.seed is not None
+    result = evaluate(done.target, done.seed)
+    assert result.correct, result.failure
 
 
 def test_products_are_folded_in_vectors(tmp_path: Path) -> None:

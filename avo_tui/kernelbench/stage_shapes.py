@@ -64,7 +64,7 @@ def symbolic_trace(problem: KernelBenchProblem, shapes: Shapes,
     base = record(problem.base, keep)
     base_ints = base.ints()
     probes = _Probes(problem, shapes, keep, base)
-    varied = [] if shapes.literal else list(shapes.variable)
+    varied = [] if shapes.literal else list(shapes.varied)  # settings keep their values
     joints = probes.joints(varied)
     base_sizes = dict(shapes.dims)
     fitted: list[SizeExpr | Unfit] = []
