@@ -79,73 +79,21 @@ CLONE_THREAD = 0x00010000
 # O_TMPFILE needs O_WRONLY or O_RDWR, so it is covered too.
 WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000
 
-# The numbers of the system calls the rules name. aarch64 has only the *at variants of the
-# path calls (no open, creat, rename, unlink, link, symlink, mkdir, mknod, rmdir, chmod, chown)
-# and no fork or vfork: glibc makes those with clone there, as it does on x86_64.
-SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {
-        "open": 2, "creat": 85, "openat": 257, "openat2": 437, "open_by_handle_at": 304,
-        "fork": 57, "vfork": 58, "clone": 56, "clone3": 435,
-        "execve": 59, "execveat": 322,
-        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-        "process_madvise": 440, "pidfd_getfd": 438,
-        "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
-        "rt_tgsigqueueinfo": 297, "pidfd_open": 434, "pidfd_send_signal": 424,
-        "rename": 82, "renameat": 264, "renameat2": 316, "unlink": 87, "unlinkat": 263,
-        "link": 86, "linkat": 265, "symlink": 88, "symlinkat": 266, "mkdir": 83,
-        "mkdirat": 258, "mknod": 133, "mknodat": 259, "rmdir": 84, "truncate": 76,
-        "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
-        "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
-        "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
-        "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
-        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "socket": 41, "socketpair": 53,
-        "seccomp": 317,
-        "sched_setparam": 142, "sched_getparam": 143, "sched_setscheduler": 144,
-        "sched_getscheduler": 145, "sched_setaffinity": 203, "sched_getaffinity": 204,
-        "sched_setattr": 314, "sched_getattr": 315, "sched_rr_get_interval": 148,
-        "setpriority": 141, "getpriority": 140, "prlimit64": 302,
-        "ioprio_set": 251, "ioprio_get": 252, "migrate_pages": 256, "move_pages": 279,
-        "get_robust_list": 274, "kcmp": 312, "perf_event_open": 298, "process_mrelease": 448,
-        "fcntl": 72, "ioctl": 16,
-        "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67,
-        "semget": 64, "semop": 65, "semctl": 66, "semtimedop": 220,
-        "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
-        "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243,
-        "mq_notify": 244, "mq_getsetattr": 245,
-        "add_key": 248, "request_key": 249, "keyctl": 250,
-    },
-    "aarch64": {
-        "openat": 56, "openat2": 437, "open_by_handle_at": 265,
-        "clone": 220, "clone3": 435,
-        "execve": 221, "execveat": 281,
-        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-        "process_madvise": 440, "pidfd_getfd": 438,
-        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
-        "rt_tgsigqueueinfo": 240, "pidfd_open": 434, "pidfd_send_signal": 424,
-        "renameat": 38, "renameat2": 276, "unlinkat": 35, "linkat": 37, "symlinkat": 36,
-        "mkdirat": 34, "mknodat": 33, "truncate": 45,
-        "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54,
-        "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "setxattrat": 463,
-        "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16, "removexattrat": 466,
-        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "socket": 198, "socketpair": 199,
-        "seccomp": 277,
-        "sched_setparam": 118, "sched_setscheduler": 119, "sched_getscheduler": 120,
-        "sched_getparam": 121, "sched_setaffinity": 122, "sched_getaffinity": 123,
-        "sched_setattr": 274, "sched_getattr": 275, "sched_rr_get_interval": 127,
-        "setpriority": 140, "getpriority": 141, "prlimit64": 261,
-        "ioprio_set": 30, "ioprio_get": 31, "migrate_pages": 238, "move_pages": 239,
-        "get_robust_list": 100, "kcmp": 272, "perf_event_open": 241, "process_mrelease": 448,
-        "fcntl": 25, "ioctl": 29,
-        "shmget": 194, "shmat": 196, "shmctl": 195, "shmdt": 197,
-        "semget": 190, "semop": 193, "semctl": 191, "semtimedop": 192,
-        "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187,
-        "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
-        "mq_notify": 184, "mq_getsetattr": 185,
-        "add_key": 217, "request_key": 218, "keyctl": 219,
-    },
-}  # fmt: skip
+
+def _sibling(name: str) -> types.ModuleType:
+    """``name``.py beside this file, loaded as this file is (the runner loads files, not the
+    package), when this file is: before the runner drops root, which may lose it the right to
+    read them."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"avo_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+landlock = _sibling("landlock")
+SYSCALLS: dict[str, dict[str, int]] = _sibling("syscalls").SYSCALLS  # per architecture
 
 # When a rule refuses its calls.
 ALWAYS = "always"
@@ -277,34 +225,38 @@ def _argument(index: int) -> Instruction:
 
 
 def _verdict(rule: Rule, pid: int) -> list[Instruction]:
-    """What runs once the call number matched; every path ends in a return."""
+    """What runs once the call number matched: a return where the rule refuses the call, else
+    its last instruction, which puts the call's number back for the rules after it (a call may
+    be named by several: fcntl's signal owners, locks and watches)."""
     refuse = _statement(BPF_RET_K, SECCOMP_RET_ERRNO | (rule.error & 0xFFFF))
-    allow = _statement(BPF_RET_K, SECCOMP_RET_ALLOW)
+    pass_on = _statement(BPF_LD_W_ABS, NR_OFFSET)
     if rule.when == ALWAYS:
         return [refuse]
     if rule.when == IF_ANY_BIT:
-        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), refuse, allow]
+        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), refuse, pass_on]
     if rule.when == UNLESS_BIT:
-        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), allow, refuse]
+        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 1, 0), refuse, pass_on]
     if rule.when == UNLESS_SELF:
-        return [_argument(rule.arg), _jump(BPF_JEQ_K, pid, 0, 1), allow, refuse]
+        return [_argument(rule.arg), _jump(BPF_JEQ_K, pid, 1, 0), refuse, pass_on]
     if rule.when == UNLESS_OWN:
         own = [_argument(rule.arg), _jump(BPF_JEQ_K, 0, 2, 0), _jump(BPF_JEQ_K, pid, 1, 0),
-               refuse, allow]
+               refuse, pass_on]
         if rule.which is None:
             return own
         # args[which] != value: on to the refusal, past the three tests of ``own``
         return [_argument(rule.which), _jump(BPF_JEQ_K, rule.value, 0, 3), *own]
     if rule.when == IF_ONE_OF:
-        count = len(rule.values)
-        tests = [_jump(BPF_JEQ_K, value, count - index, 0)
+        last = len(rule.values) - 1
+        # each value found jumps to the refusal; the last value not found, past it
+        tests = [_jump(BPF_JEQ_K, value, last - index, int(index == last))
                  for index, value in enumerate(rule.values)]
-        return [_argument(rule.arg), *tests, allow, refuse]
+        return [_argument(rule.arg), *tests, refuse, pass_on]
     raise ValueError(f"unknown condition {rule.when!r}")
 
 
 def build_filter(arch: str, rules: Iterable[Rule], pid: int) -> list[Instruction]:
-    """The BPF program for ``arch``: calls of another ABI kill the process, then each rule."""
+    """The BPF program for ``arch``: calls of another ABI kill the process, then each rule in
+    turn; a call none of them refuses is allowed."""
     numbers = SYSCALLS[arch]
     kill = _statement(BPF_RET_K, SECCOMP_RET_KILL_PROCESS)
     program = [
@@ -317,13 +269,9 @@ def build_filter(arch: str, rules: Iterable[Rule], pid: int) -> list[Instruction
     ]
     if arch == "x86_64":
         program += [_jump(BPF_JSET_K, X32_SYSCALL_BIT, 0, 1), kill]
-    seen: set[str] = set()
     for rule in rules:
         verdict = _verdict(rule, pid)
         for name in rule.names:
-            if name in seen:
-                raise ValueError(f"{name} is named by two rules")
-            seen.add(name)
             if name in numbers:
                 program += [_jump(BPF_JEQ_K, numbers[name], 0, len(verdict)), *verdict]
     program.append(_statement(BPF_RET_K, SECCOMP_RET_ALLOW))
@@ -354,20 +302,6 @@ def architecture() -> str | None:
     machine = os.uname().machine
     return machine if machine in SYSCALLS else None
 
-
-def _sibling(name: str) -> types.ModuleType:
-    """``name``.py beside this file, loaded as this file is (the runner loads files, not the
-    package), when this file is: before the runner drops root, which may lose it the right to
-    read them."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"avo_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-landlock = _sibling("landlock")
 
 
 def _libc() -> ctypes.CDLL:
