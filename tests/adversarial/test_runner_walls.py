@@ -52,10 +52,13 @@ def worker() -> Iterator[Worker]:
 
 
 def beside_the_best(worker: Worker, name: str, defines: str = "",
-                    timeout_s: float | None = None) -> EvalResult:
-    """``name`` as the commit gate measures it, the honest kernel as the best version."""
+                    timeout_s: float | None = None,
+                    best: dict[str, str] | None = None) -> EvalResult:
+    """``name`` as the commit gate measures it, ``best`` (the honest kernel unless given) as
+    the best version."""
     request = EvalRequest(TARGET, sources(name, defines), quick=True, measure_baselines=False,
-                          incumbent=sources("honest.c"), gate=GatePlan(cap_s=GATE_CAP_S))
+                          incumbent=best or sources("honest.c"),
+                          gate=GatePlan(cap_s=GATE_CAP_S))
     return worker.evaluate(request, timeout_s=timeout_s)
 
 
@@ -84,6 +87,15 @@ def test_signalling_the_other_runner_is_refused_by_every_route(worker: Worker) -
 def test_the_other_runner_cannot_be_watched_through_proc(worker: Worker) -> None:
     result = beside_the_best(worker, "reads_the_other_runner.c")
     assert_reached_nothing(result)
+
+
+def test_two_versions_of_one_lineage_cannot_signal_each_other_through_locks(worker: Worker
+                                                                          ) -> None:
+    # both runners of the decision try every kind of lock on one file, and look for the other's
+    older = sources("signals_by_lock.c")
+    result = beside_the_best(worker, "signals_by_lock.c", "#define VERSION 2\n", best=older)
+    assert_reached_nothing(result)  # neither spoiled its output: every lock call was refused
+    assert not result.same_as_incumbent and result.incumbent_gain is not None
 
 
 CHANNELS = {1: "System V shared memory", 2: "a System V semaphore",

@@ -155,6 +155,75 @@ def test_keys_cannot_be_kept() -> None:
     assert found["add_key"] == "ok"
 
 
+LOCK_HOLDER = """
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0))
+fcntl.flock(fd, fcntl.LOCK_SH)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+LOCKS = """
+import struct
+F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
+LOCK_SH, LOCK_EX, LOCK_NB = 1, 2, 4
+fd = os.open(ARGS["library"], os.O_RDONLY)  # confine() keeps the library's directory readable
+libc.fcntl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+
+def lock(command, kind):
+    # the outcome of fcntl(fd, command, &flock); for the probes, who holds a lock
+    # struct flock: l_type, l_whence, l_start, l_len (0: to the end), l_pid
+    packed = struct.pack("hhqqi4x", kind, os.SEEK_SET, 0, 0, 0)
+    flock = ctypes.create_string_buffer(packed, len(packed))
+    if libc.fcntl(fd, command, flock) != 0:
+        return errno.errorcode[ctypes.get_errno()]
+    found, _, _, _, pid = struct.unpack("hhqqi4x", flock.raw)
+    probe = command in (sandbox.F_GETLK, sandbox.F_OFD_GETLK)
+    return f"held by {pid}" if probe and found != F_UNLCK else "ok"
+
+def outcome(result):
+    return "ok" if result == 0 else errno.errorcode[ctypes.get_errno()]
+
+out["F_GETLK"] = lock(sandbox.F_GETLK, F_WRLCK)  # who holds what a writer would wait for
+out["F_OFD_GETLK"] = lock(sandbox.F_OFD_GETLK, F_WRLCK)
+out["flock(LOCK_EX)"] = outcome(libc.flock(fd, LOCK_EX | LOCK_NB))  # another holds it shared
+out["F_SETLK"] = lock(sandbox.F_SETLK, F_RDLCK)
+out["F_SETLKW"] = lock(sandbox.F_SETLKW, F_RDLCK)
+out["F_OFD_SETLK"] = lock(sandbox.F_OFD_SETLK, F_RDLCK)
+out["F_OFD_SETLKW"] = lock(sandbox.F_OFD_SETLKW, F_RDLCK)
+out["flock(LOCK_SH)"] = outcome(libc.flock(fd, LOCK_SH | LOCK_NB))
+out["F_SETLEASE"] = outcome(libc.fcntl(fd, sandbox.F_SETLEASE, F_RDLCK))
+"""
+
+
+@needs_filter
+def test_a_lock_on_a_file_both_may_read_is_no_line_between_runners(public_dir: Path) -> None:
+    # Two versions of one lineage, each telling the other "I am alive" through a lock; here the
+    # other is a process of the test's own (another user than a runner that was root), holding
+    # a record lock and a flock on a file the confined runner may read.
+    shared = public_dir / "shared"
+    shared.write_bytes(b"x" * 4096)
+    shared.chmod(0o644)
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(shared)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        found = run(LOCKS, confine="confine", library=str(shared))
+        found.pop("confined")
+        assert set(found.values()) == {"EPERM"}, found
+        found = run(LOCKS, confine="confine", library=str(shared), without=("locks",))
+        # the other process, named by its pid
+        assert found["F_GETLK"] == found["F_OFD_GETLK"] == f"held by {holder.pid}", found
+        assert found["flock(LOCK_EX)"] == "EAGAIN"
+        taken = ("F_SETLK", "F_SETLKW", "F_OFD_SETLK", "F_OFD_SETLKW", "flock(LOCK_SH)")
+        assert {found[name] for name in taken} == {"ok"}, found
+        assert found["F_SETLEASE"] != "EPERM"  # the kernel's own answer: not the file's owner
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 @needs_filter
 def test_another_process_cannot_be_watched_by_counters_or_compared() -> None:
     found = run(
@@ -277,7 +346,10 @@ def test_each_architecture_filter_judges_calls_on_other_processes_as_meant(arch:
     f_getfl, fionread = 3, 0x541B
     for command in (sandbox.F_SETOWN, sandbox.F_SETSIG, sandbox.F_SETOWN_EX):
         assert verdict("fcntl", 3, command) == eperm
-    assert verdict("fcntl", 3, f_getfl) == allow
+    for command in sandbox.LOCK_COMMANDS:  # fcntl's second rule, after the signal owner's
+        assert verdict("fcntl", 3, command) == eperm
+    assert verdict("fcntl", 3, f_getfl) == allow  # past both rules
+    assert verdict("flock", 3, 1) == eperm
     assert verdict("ioctl", 3, sandbox.FIOSETOWN) == verdict("ioctl", 3, sandbox.SIOCSPGRP) == eperm
     assert verdict("ioctl", 3, fionread) == allow
     for name in ("shmget", "semget", "msgget", "mq_open", "add_key", "keyctl", "perf_event_open"):

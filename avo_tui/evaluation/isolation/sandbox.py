@@ -15,6 +15,8 @@ a kernel can reach"). So:
   placement act on the runner's own process only;
 - no System V or POSIX IPC and no keyrings: each would outlive the runner, a counter kept from one
   evaluation to the next, or a channel between two runners;
+- no locks (fcntl's record and open file description locks and leases, flock): a lock on a file
+  both runners may read is a line between them;
 - no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...;
 - no new sockets: no talking to any process or service but the worker, on the socket it gave;
 - where the kernel has Landlock, files are read only from the system's and Python's
@@ -108,6 +110,11 @@ IF_ONE_OF = "if one of"  # args[arg] is one of values
 # fcntl commands and ioctl requests that name a process to signal when a file is ready
 F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
 FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
+# fcntl commands that take, test or lease a lock: record locks (F_GETLK names the holder's
+# pid), open file description locks, and leases
+F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 5, 6, 7, 36, 37, 38
+F_SETLEASE = 1024
+LOCK_COMMANDS = (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE)
 PRIO_PROCESS = 0  # setpriority(which, ...): one process, not a group or a user's processes
 IOPRIO_WHO_PROCESS = 1
 
@@ -195,6 +202,12 @@ RULES: tuple[Rule, ...] = (
     # SIGKILL included (F_SETSIG), a route around the kill rule.
     Rule("signals", ("fcntl",), IF_ONE_OF, arg=1, values=(F_SETOWN, F_SETSIG, F_SETOWN_EX)),
     Rule("signals", ("ioctl",), IF_ONE_OF, arg=1, values=(FIOSETOWN, SIOCSPGRP)),
+    # A lock on a file every runner may read (the system's, Python's) is a line between two
+    # runners: two versions of one lineage tell each other "I am alive" (a lock held, a lock
+    # refused; F_GETLK even names the holder's pid), and the older slows itself beside the
+    # newer. Record locks, open file description locks, flock and leases alike.
+    Rule("locks", ("fcntl",), IF_ONE_OF, arg=1, values=LOCK_COMMANDS),
+    Rule("locks", ("flock",)),
     # Watching another process: comparing its resources, or counting its work.
     Rule("observing", ("kcmp", "perf_event_open", "process_mrelease")),
     # System V and POSIX IPC objects and keys outlive the runner: a counter kept across
