@@ -100,7 +100,8 @@ def test_two_versions_of_one_lineage_cannot_signal_each_other_through_locks(work
 
 CHANNELS = {1: "System V shared memory", 2: "a System V semaphore",
             3: "a System V message queue", 4: "a POSIX message queue", 5: "the user keyring",
-            6: "its stderr read back", 7: "a file in /dev/shm", 8: "a file in /tmp"}
+            6: "its stderr read back", 7: "a file in /dev/shm", 8: "a file in /tmp",
+            9: "the page cache"}
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS), ids=list(CHANNELS.values()))

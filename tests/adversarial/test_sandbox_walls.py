@@ -224,6 +224,55 @@ def test_a_lock_on_a_file_both_may_read_is_no_line_between_runners(public_dir: P
         holder.wait()
 
 
+PAGE_CACHE = """
+import mmap
+fd = os.open(ARGS["file"], os.O_RDONLY)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+
+def resident():
+    # mincore on a mapping of the file's first page: whether the page cache holds it
+    page = libc.mmap(None, mmap.PAGESIZE, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    vector = ctypes.create_string_buffer(1)
+    done = syscall("mincore", page, mmap.PAGESIZE, ctypes.addressof(vector))
+    libc.munmap(ctypes.c_void_p(page), ctypes.c_size_t(mmap.PAGESIZE))
+    return vector.raw[0] & 1 if done == "ok" else done
+
+os.pread(fd, 1, 0)  # the page is in the cache now
+out["resident"] = [resident()]
+out["fadvise64"] = attempt(lambda: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED))
+out["resident"].append(resident())  # evicted: a count one evaluation leaves the next
+out["readahead"] = syscall("readahead", fd, 0, mmap.PAGESIZE)
+span, counts = (ctypes.c_uint64 * 2)(0, mmap.PAGESIZE), (ctypes.c_uint64 * 5)()
+out["cachestat"] = syscall("cachestat", fd, ctypes.addressof(span), ctypes.addressof(counts), 0)
+"""
+
+
+def on_tmpfs(path: Path) -> bool:
+    """Whether ``path`` lies in memory (tmpfs), whose pages no advice evicts."""
+    mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    within = [(len(mount), kind) for mount, kind in mounts
+              if str(path).startswith(mount.rstrip("/") + "/")]
+    return max(within, default=(0, ""))[1] == "tmpfs"
+
+
+@needs_filter
+def test_the_page_cache_cannot_be_evicted_or_probed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.write_bytes(b"x" * 4096)
+    with open(shared, "rb+") as written:  # clean pages: the advice evicts only those
+        os.fsync(written.fileno())
+    found = run(PAGE_CACHE, file=str(shared))
+    assert found["resident"] == ["EPERM", "EPERM"]
+    assert (found["fadvise64"], found["readahead"], found["cachestat"]) == ("EPERM",) * 3
+    found = run(PAGE_CACHE, file=str(shared), without=("page cache",))
+    assert (found["fadvise64"], found["readahead"]) == ("ok", "ok"), found
+    assert found["cachestat"] in ("ok", "ENOSYS"), found  # Linux 6.5 brought cachestat
+    if not on_tmpfs(shared):
+        assert found["resident"] == [1, 0], found  # there, then gone: the counter works
+
+
 @needs_filter
 def test_another_process_cannot_be_watched_by_counters_or_compared() -> None:
     found = run(
@@ -350,6 +399,8 @@ def test_each_architecture_filter_judges_calls_on_other_processes_as_meant(arch:
         assert verdict("fcntl", 3, command) == eperm
     assert verdict("fcntl", 3, f_getfl) == allow  # past both rules
     assert verdict("flock", 3, 1) == eperm
+    for name in ("fadvise64", "readahead", "mincore", "cachestat"):
+        assert verdict(name) == eperm
     assert verdict("ioctl", 3, sandbox.FIOSETOWN) == verdict("ioctl", 3, sandbox.SIOCSPGRP) == eperm
     assert verdict("ioctl", 3, fionread) == allow
     for name in ("shmget", "semget", "msgget", "mq_open", "add_key", "keyctl", "perf_event_open"):

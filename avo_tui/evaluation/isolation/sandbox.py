@@ -17,6 +17,8 @@ a kernel can reach"). So:
   evaluation to the next, or a channel between two runners;
 - no locks (fcntl's record and open file description locks and leases, flock): a lock on a file
   both runners may read is a line between them;
+- no eviction from, filling of or probing of the page cache (fadvise64, readahead, mincore,
+  cachestat): a page evicted by one evaluation and found missing by the next is a counter;
 - no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...;
 - no new sockets: no talking to any process or service but the worker, on the socket it gave;
 - where the kernel has Landlock, files are read only from the system's and Python's
@@ -219,6 +221,14 @@ RULES: tuple[Rule, ...] = (
          "mq_timedreceive", "mq_notify", "mq_getsetattr"),
     ),
     Rule("keyrings", ("add_key", "request_key", "keyctl")),
+    # The page cache outlives the runner and is every process's: a page of a file any runner
+    # may read, evicted (fadvise64's DONTNEED) and then found there or not (mincore,
+    # cachestat), is a count kept across evaluations, or a line between two runners.
+    # readahead fills it without a read. Linux itself answers mincore and cachestat truly only
+    # for a file the caller owns or could write, which a runner as a user's own (not root)
+    # may: its Python's. Timing a read tells the same and cannot be refused; without the
+    # eviction it is no counter (docs/architecture.md: what that leaves a kernel).
+    Rule("page cache", ("fadvise64", "readahead", "mincore", "cachestat")),
 )
 
 Instruction = tuple[int, int, int, int]  # struct sock_filter: code, jt, jf, k
