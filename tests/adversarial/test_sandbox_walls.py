@@ -273,6 +273,28 @@ def test_the_page_cache_cannot_be_evicted_or_probed(tmp_path: Path) -> None:
         assert found["resident"] == [1, 0], found  # there, then gone: the counter works
 
 
+TIMERS = """
+timer = ctypes.c_int()
+# a NULL sigevent: SIGALRM to the process, the kind a runner would arm with SIGKILL or SIGCONT
+out["timer_create"] = syscall("timer_create", 1, 0, ctypes.addressof(timer))  # CLOCK_MONOTONIC
+out["setitimer"] = attempt(lambda: signal.setitimer(signal.ITIMER_REAL, 30))
+if sandbox.architecture() == "x86_64":
+    out["alarm"] = syscall("alarm", 30)
+if out["setitimer"] == "ok":  # no timer outlives the report
+    signal.setitimer(signal.ITIMER_REAL, 0)
+"""
+
+
+@needs_filter
+def test_a_runner_arms_no_timer_to_signal_itself_while_frozen() -> None:
+    found = run(TIMERS)
+    found.pop("confined")
+    assert set(found.values()) == {"EPERM"}, found
+    found = run(TIMERS, without=("timers",))
+    found.pop("confined")
+    assert set(found.values()) == {"ok"}, found
+
+
 @needs_filter
 def test_another_process_cannot_be_watched_by_counters_or_compared() -> None:
     found = run(

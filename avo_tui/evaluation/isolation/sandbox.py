@@ -11,6 +11,8 @@ a kernel can reach"). So:
 - no new processes (a child would go on running while its parent is stopped), no exec;
 - no ptrace or cross-process memory access, no signals to any process but its own, by any route
   (kill and its kin, pidfd, and a file's signal owner: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN);
+- no timers (timer_create, setitimer, alarm): one would signal the runner while it is frozen,
+  to end it or wake it;
 - no scheduling of another process: affinity, priority, policy, I/O priority, limits, memory
   placement act on the runner's own process only;
 - no System V or POSIX IPC and no keyrings: each would outlive the runner, a counter kept from one
@@ -200,6 +202,10 @@ RULES: tuple[Rule, ...] = (
          value=PRIO_PROCESS),
     Rule("scheduling", ("ioprio_set", "ioprio_get"), UNLESS_OWN, arg=1, which=0,
          value=IOPRIO_WHO_PROCESS),
+    # A timer of its own signals the runner while it is frozen: SIGKILL, to die while the
+    # other kernel runs, or SIGCONT, to wake and run beside the other's launch (issue 69).
+    # Nothing a runner needs arms one: neither glibc, libgomp nor the runner's Python.
+    Rule("timers", ("timer_create", "setitimer", "alarm")),
     # A file's signal owner: written to, a pipe set O_ASYNC signals whoever F_SETOWN named,
     # SIGKILL included (F_SETSIG), a route around the kill rule.
     Rule("signals", ("fcntl",), IF_ONE_OF, arg=1, values=(F_SETOWN, F_SETSIG, F_SETOWN_EX)),
