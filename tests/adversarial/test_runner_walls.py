@@ -124,6 +124,27 @@ def test_a_count_kept_by_one_launch_is_invisible_to_the_next(worker: Worker, cha
         assert_reached_nothing(worker.evaluate(request))
 
 
+# -- memory ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("way", [1, 2], ids=["a memfd filled with fallocate", "memfd_secret"])
+def test_memory_no_process_is_charged_for_is_refused(worker: Worker, way: int) -> None:
+    request = EvalRequest(TARGET, sources("takes_memory.c", f"#define MEMORY {way}\n"),
+                          quick=True, measure_baselines=False)
+    assert_reached_nothing(worker.evaluate(request))
+
+
+def test_a_kernel_past_its_memory_limit_is_told_why_it_died(worker: Worker) -> None:
+    request = EvalRequest(TARGET, sources("takes_memory.c", "#define MEMORY 3\n"),
+                          quick=True, measure_baselines=False)
+    result = worker.evaluate(request)
+    assert result.failure is not None and result.failure.kind == "crash", result.failure
+    assert "SIGSEGV" in result.failure.message
+    assert "GiB of address space (RLIMIT_AS): past that an allocation fails" in (
+        result.failure.message)
+    assert not result.worker_restarted  # the runner died, the worker lived on
+
+
 # -- failing on purpose ----------------------------------------------------------------------
 
 

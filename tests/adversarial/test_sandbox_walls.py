@@ -295,6 +295,59 @@ def test_a_runner_arms_no_timer_to_signal_itself_while_frozen() -> None:
     assert set(found.values()) == {"ok"}, found
 
 
+UNCHARGED_MEMORY = """
+made = libc.syscall(ctypes.c_long(sandbox.SYSCALLS[sandbox.architecture()]["memfd_create"]),
+                    b"hoard", ctypes.c_uint(0))
+out["memfd_create"] = "ok" if made >= 0 else errno.errorcode[ctypes.get_errno()]
+fd = made if made >= 0 else os.open(sys.executable, os.O_RDONLY)
+out["fallocate"] = syscall("fallocate", fd, 0, 0, 1 << 20)  # a MiB no process maps
+out["memfd_secret"] = syscall("memfd_secret", 0)
+"""
+
+
+@needs_filter
+def test_memory_no_process_is_charged_for_cannot_be_made() -> None:
+    found = run(UNCHARGED_MEMORY)
+    assert (found["memfd_create"], found["fallocate"], found["memfd_secret"]) == ("EPERM",) * 3
+    found = run(UNCHARGED_MEMORY, without=("memory",))
+    assert (found["memfd_create"], found["fallocate"]) == ("ok", "ok"), found
+    assert found["memfd_secret"] in ("ok", "ENOSYS")  # where the kernel enables secret memory
+
+
+ADDRESS_SPACE = """
+limits = (ctypes.c_uint64 * 2)()
+libc.getrlimit(sandbox.RLIMIT_AS, limits)
+out["limit"] = [limits[0], limits[1]]
+out["oom_score_adj"] = open("/proc/self/oom_score_adj").read().strip()
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+PROT_NONE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE = 0, 0x02, 0x20, 0x4000
+size = sandbox.address_space_limit(0) + (1 << 30)  # address space only: no memory is touched
+reserved = libc.mmap(None, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+out["past the limit"] = "ok" if reserved not in (None, 2**64 - 1) else errno.errorcode[
+    ctypes.get_errno()]
+limits[0] = limits[1] = 2 * limits[1]
+out["raised"] = "ok" if libc.setrlimit(sandbox.RLIMIT_AS, limits) == 0 else errno.errorcode[
+    ctypes.get_errno()]
+"""
+
+
+@needs_filter
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="mmap flags")
+def test_a_runner_maps_no_more_than_its_limit_and_dies_first_when_memory_runs_out() -> None:
+    found = run(ADDRESS_SPACE, confine="confine")
+    limit = sandbox.address_space_limit(0)
+    assert found["confined"]["memory"].startswith("at most"), found["confined"]
+    assert found["limit"] == [limit, limit]
+    assert found["past the limit"] == "ENOMEM"
+    assert found["raised"] == "EPERM"  # its hard limit too, and no longer root to raise it
+    assert found["oom_score_adj"] == "1000"
+    found = run(ADDRESS_SPACE, confine="install_seccomp")  # the filter alone: no limit
+    assert found["past the limit"] == "ok", found
+    assert found["oom_score_adj"] != "1000"
+
+
 @needs_filter
 def test_another_process_cannot_be_watched_by_counters_or_compared() -> None:
     found = run(

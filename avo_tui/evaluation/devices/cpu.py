@@ -72,6 +72,9 @@ IDLE_CPU_SURE_S = IDLE_PROBE_S / 2
 # A thread of a runner killed while frozen passes in microseconds from SIGKILL pending to
 # exiting; a second and third look, a few ms apart, find it on one side or the other.
 DYING_LOOKS, DYING_GAP_S = 3, 0.002
+# How a runner dies when an allocation failed: a fault or an abort after malloc returned NULL,
+# or the OOM killer's SIGKILL.
+MEMORY_DEATHS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGKILL})
 # The runner sees only these: no API keys or other secrets of the user's environment.
 RUNNER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES")
 
@@ -249,8 +252,7 @@ class RunnerKernel:
         _, status = os.waitpid(self._proc.pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             self._ended(status)
-            raise KernelCrashed(f"the kernel's process died with {signal_name(status)}"
-                                f"{self._printed()}", self)
+            raise KernelCrashed(self._death_message("as it was being frozen"), self)
         self._stopped_as = thread_states(self._proc.pid)
 
     def _thaw(self) -> None:
@@ -286,9 +288,9 @@ class RunnerKernel:
 
     def _died_frozen(self, status: int) -> NoReturn:
         self._ended(status)
-        raise KernelCrashed(f"the kernel's process died with {signal_name(status)} while it was "
-                            "frozen between launches: no other kernel can signal it, so this "
-                            f"death is its own{self._printed()}", self)
+        raise KernelCrashed(self._death_message(
+            "while it was frozen between launches: no other kernel can signal it, so this "
+            "death is its own"), self)
 
     def _ended(self, status: int) -> None:
         assert self._proc is not None
@@ -300,8 +302,27 @@ class RunnerKernel:
         if self._status is None:
             _, status = os.waitpid(self._proc.pid, 0)
             self._ended(status)
+        return self._death_message(when)
+
+    def _death_message(self, when: str) -> str:
+        """Its death, ``when`` it came, in words, with what may explain it: its memory limit,
+        and what it printed last."""
         assert self._status is not None
-        return f"the kernel's process died with {signal_name(self._status)} {when}{self._printed()}"
+        return (f"the kernel's process died with {signal_name(self._status)} {when}"
+                f"{self._memory_note()}{self._printed()}")
+
+    def _memory_note(self) -> str:
+        """Its memory limit, where an allocation that failed may explain its death (a fault or
+        an abort after malloc returned NULL, or the OOM killer's SIGKILL)."""
+        assert self._status is not None
+        memory = self.confinement.get("memory")
+        if not (isinstance(memory, str) and memory.startswith("at most")
+                and os.WIFSIGNALED(self._status)
+                and os.WTERMSIG(self._status) in MEMORY_DEATHS):
+            return ""
+        return (f"; its process may map {memory}: past that an allocation fails (malloc "
+                "returns NULL), and where the machine runs out of memory first, the OOM "
+                "killer ends a runner")
 
     def _printed(self) -> str:
         """What the runner printed last, for a message about its death."""

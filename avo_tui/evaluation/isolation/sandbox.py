@@ -26,6 +26,9 @@ a kernel can reach"). So:
 - where the kernel has Landlock, files are read only from the system's and Python's
   directories and the runner's own library: no other process's /proc, no other runner's
   library (restrict_files);
+- no memory outside its address space (memfd_create, memfd_secret, fallocate), an address space
+  limited to its arena twice over and a few GiB (RLIMIT_AS), and the OOM killer's first choice
+  (oom_score_adj 1000): what runs out when a kernel takes too much is that runner;
 - root drops to a user of the runner's own (a uid no other runner has), losing CAP_SYS_PTRACE,
   CAP_SYS_NICE, CAP_KILL and the override of file modes; the runner becomes undumpable;
 - it dies with its parent (PR_SET_PDEATHSIG), so no runner outlives the worker.
@@ -235,6 +238,10 @@ RULES: tuple[Rule, ...] = (
     # may: its Python's. Timing a read tells the same and cannot be refused; without the
     # eviction it is no counter (docs/architecture.md: what that leaves a kernel).
     Rule("page cache", ("fadvise64", "readahead", "mincore", "cachestat")),
+    # Memory no process maps (a memfd's pages, filled with fallocate) is charged to no one:
+    # the OOM killer, when the machine runs out, would end the worker rather than the runner
+    # that took it, and RLIMIT_AS does not count it. memfd_secret's is out of reach besides.
+    Rule("memory", ("memfd_create", "memfd_secret", "fallocate")),
 )
 
 Instruction = tuple[int, int, int, int]  # struct sock_filter: code, jt, jf, k
@@ -373,6 +380,49 @@ def make_undumpable() -> str:
     return "not dumpable" if error == 0 else f"unavailable: {os.strerror(error)}"
 
 
+# A runner's address space (RLIMIT_AS): its arena, mapped from the worker, as much again for a
+# kernel's own buffers, and room for Python, the libraries and the candidate's threads (each
+# reserves 8 MiB of stack and, once it allocates, a 64 MiB glibc malloc arena). An honest CPU
+# kernel maps about 80 MiB besides (the shipped seeds, 64 MiB arena included).
+MEMORY_BASE_BYTES = 4 << 30
+MEMORY_PER_CPU_BYTES = 256 << 20
+RLIMIT_AS = 9  # asm-generic/resource.h: x86_64 and aarch64 alike
+
+
+def address_space_limit(arena_bytes: int) -> int:
+    """How much address space a runner whose arena is ``arena_bytes`` may map."""
+    return 2 * arena_bytes + MEMORY_BASE_BYTES + MEMORY_PER_CPU_BYTES * (os.cpu_count() or 1)
+
+
+def limit_address_space(limit_bytes: int) -> str:
+    """RLIMIT_AS, soft and hard, at ``limit_bytes`` (or a lower limit already set): past it an
+    allocation fails. Without it a runner could take the machine's memory, and the OOM killer
+    could end the worker rather than it. Only a privileged process may raise a hard limit."""
+    if sys.platform != "linux":
+        return f"unavailable: no RLIMIT_AS on {sys.platform}"
+    libc = _libc()
+    limits = (ctypes.c_uint64 * 2)()  # struct rlimit: rlim_cur, rlim_max
+    if libc.getrlimit(RLIMIT_AS, limits) != 0:
+        return f"unavailable: {os.strerror(ctypes.get_errno())}"
+    limit = min(limit_bytes, limits[1])  # RLIM_INFINITY is the largest value
+    limits[0] = limits[1] = limit
+    if libc.setrlimit(RLIMIT_AS, limits) != 0:
+        return f"unavailable: {os.strerror(ctypes.get_errno())}"
+    return f"at most {limit / (1 << 30):.1f} GiB of address space (RLIMIT_AS)"
+
+
+def volunteer_for_the_oom_killer() -> str:
+    """oom_score_adj 1000: where the machine's memory runs out, the OOM killer ends this process
+    before any other (a runner, never the worker). A process may always raise its own; once it
+    has dropped root and become undumpable, its /proc files are root's, so this comes first."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adjust:
+            adjust.write("1000")
+    except OSError as error:
+        return f"unavailable: {error.strerror}"
+    return "the OOM killer's first choice (oom_score_adj 1000)"
+
+
 def _unprivileged_user() -> tuple[int, int, str]:
     try:
         import pwd  # Unix only
@@ -473,25 +523,29 @@ def install_seccomp(rules: Sequence[Rule] = RULES) -> str:
 
 
 def confine(rules: Sequence[Rule] = RULES, library: str | None = None,
-            own_uid: bool = True) -> dict[str, str]:
+            own_uid: bool = True, arena_bytes: int = 0) -> dict[str, str]:
     """Everything the runner does to itself before loading a candidate, in the order that works.
 
-    Privileges drop first (a filter that refused setuid would otherwise have to be loosened for
-    it), then the parent-death signal is set, since the credential change cleared it, then the
-    process becomes undumpable and narrows what it may read (Landlock, ``library``'s directory
-    among what it keeps), and the filter comes last. Returns what each step did, for the worker
-    to record.
+    The OOM killer is told to take it first while its /proc files are still its own. Privileges
+    drop next (a filter that refused setuid would otherwise have to be loosened for it), then
+    the parent-death signal is set, since the credential change cleared it, then the process
+    becomes undumpable, its address space is limited (``arena_bytes``: the arena it maps), and
+    it narrows what it may read (Landlock, ``library``'s directory among what it keeps); the
+    filter comes last. Returns what each step did, for the worker to record.
 
     Import everything the process will need before calling it: once root has become nobody, a
     Python installed under a private home (/root is 0700) can no longer read its own standard
     library, and once the filter is in, nothing can be started to find a library (ldconfig).
     """
     set_parent_death_signal()  # already, in case the parent dies while this runs
+    oom = volunteer_for_the_oom_killer()
     privileges = drop_privileges(own_uid)
     return {
+        "oom": oom,
         "privileges": privileges,
         "parent_death_signal": set_parent_death_signal(),
         "dumpable": make_undumpable(),
+        "memory": limit_address_space(address_space_limit(arena_bytes)),
         "landlock": landlock.restrict_files(landlock.readable_paths(library)),
         "seccomp": install_seccomp(rules),
     }
