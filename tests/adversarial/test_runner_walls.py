@@ -106,6 +106,12 @@ def test_two_versions_of_one_lineage_cannot_signal_each_other_through_locks(work
     assert not result.same_as_incumbent and result.incumbent_gain is not None
 
 
+def test_what_the_machine_shares_is_out_of_reach(worker: Worker) -> None:
+    # namespaces, watches on files, Linux AIO, sync, a session of its own, sysinfo
+    result = beside_the_best(worker, "reaches_the_machine.c")
+    assert_reached_nothing(result)
+
+
 CHANNELS = {1: "System V shared memory", 2: "a System V semaphore",
             3: "a System V message queue", 4: "a POSIX message queue", 5: "the user keyring",
             6: "its stderr read back", 7: "a file in /dev/shm", 8: "a file in /tmp",

@@ -89,28 +89,29 @@ def report(**values):
 """
 
 
-def spawn(
+def child(
     body: str,
     *,
     confine: str | None = "install_seccomp",
     without: tuple[str, ...] = (),
-    env: dict[str, str] | None = None,
     **args: Any,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``body`` in a fresh ``python -I`` after ``sandbox.<confine>(RULES)``; ``args`` reach
-    it as ARGS. It reports with report(...), one JSON object a line."""
+) -> list[str]:
+    """The command of a fresh ``python -I`` that runs ``body`` after
+    ``sandbox.<confine>(RULES)``; ``args`` reach it as ARGS. It reports with report(...), one
+    JSON object a line."""
     # confine() reads, past its own Python and the system's, only the library it is to load
     keeps = ', library=ARGS.get("library")' if confine == "confine" else ""
     step = f"report(confined=sandbox.{confine}(RULES{keeps}))\n" if confine else ""
     code = PRELUDE + step + textwrap.dedent(body) + "\nreport(**out)\n"
     args = {"sandbox": str(SANDBOX), "without": list(without), **args}
-    return subprocess.run(
-        [sys.executable, "-I", "-c", code, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_S,
-        env=env,
-    )
+    return [sys.executable, "-I", "-c", code, json.dumps(args)]
+
+
+def spawn(body: str, *, env: dict[str, str] | None = None, **kwargs: Any
+          ) -> subprocess.CompletedProcess[str]:
+    """Run child(``body``, ...) to its end."""
+    return subprocess.run(child(body, **kwargs), capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT_S, env=env)
 
 
 def run(body: str, **kwargs: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ the filter can refuse it. Landlock and the runner's own uid are tried with confi
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +19,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_sandbox
-from test_sandbox import needs_filter, run, sandbox
+from test_sandbox import child, needs_filter, run, sandbox
 
 from avo_tui.evaluation.isolation.landlock import landlock_abi
 
@@ -348,6 +350,105 @@ def test_a_runner_maps_no_more_than_its_limit_and_dies_first_when_memory_runs_ou
     assert found["oom_score_adj"] != "1000"
 
 
+WATCH = """
+import select
+libc.inotify_init1.argtypes = [ctypes.c_int]
+libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+IN_OPEN, DN_CREATE = 0x20, 0x4
+watcher = libc.inotify_init1(0)
+out["inotify_init1"] = "ok" if watcher >= 0 else errno.errorcode[ctypes.get_errno()]
+if watcher >= 0:
+    libc.inotify_add_watch(watcher, ARGS["file"].encode(), IN_OPEN)
+    print(json.dumps({"watching": True}), flush=True)  # the test opens the file from now on
+    readable, _, _ = select.select([watcher], [], [], 30)
+    out["saw another's open"] = bool(readable)
+out["fanotify_init"] = syscall("fanotify_init", 0, 0)  # FAN_CLASS_NOTIF
+directory = os.open(os.path.dirname(ARGS["file"]), os.O_RDONLY)
+libc.fcntl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long]
+out["F_NOTIFY"] = "ok" if libc.fcntl(directory, sandbox.F_NOTIFY, DN_CREATE) == 0 else (
+    errno.errorcode[ctypes.get_errno()])
+"""
+
+
+def watched(shared: Path, **kwargs: Any) -> dict[str, Any]:
+    """WATCH's report, ``shared`` opened by the test meanwhile, once the child watches it."""
+    proc = subprocess.Popen(child(WATCH, file=str(shared), **kwargs), stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    found: dict[str, Any] = {}
+    for line in proc.stdout:
+        found.update(json.loads(line))
+        if "watching" in json.loads(line):
+            shared.read_text()  # another process's open: the watcher is told
+    assert proc.wait(timeout=CHILD_TIMEOUT_S) == 0
+    return found
+
+
+@needs_filter
+def test_another_process_opening_a_file_cannot_be_watched(public_dir: Path) -> None:
+    # A runner opening a file nobody else reads says "I am alive" to one watching it.
+    shared = public_dir / "shared"
+    shared.write_text("x")
+    found = watched(shared)
+    assert (found["inotify_init1"], found["fanotify_init"], found["F_NOTIFY"]) == ("EPERM",) * 3
+    found = watched(shared, without=("watching",))
+    assert found["inotify_init1"] == "ok" and found["saw another's open"], found
+    assert found["F_NOTIFY"] == "ok"
+    assert found["fanotify_init"] in ("ok", "EPERM")  # EPERM: the kernel's, for want of root
+
+
+NAMESPACES = """
+CLONE_NEWIPC = 0x08000000
+own = os.open("/proc/self/ns/ipc", os.O_RDONLY)
+out["setns"] = syscall("setns", own, CLONE_NEWIPC)  # joining its own: the kernel allows it
+out["unshare"] = syscall("unshare", CLONE_NEWIPC)  # fresh IPC objects, seen by nobody else
+"""
+
+
+@needs_filter
+def test_no_namespace_can_be_made_or_joined() -> None:
+    assert {value for name, value in run(NAMESPACES).items() if name != "confined"} == {"EPERM"}
+    found = run(NAMESPACES, without=("namespaces",))
+    if os.geteuid() == 0:  # CAP_SYS_ADMIN: the kernel itself allows both
+        assert (found["setns"], found["unshare"]) == ("ok", "ok"), found
+
+
+AIO = """
+context = ctypes.c_ulong(0)
+out["io_setup"] = syscall("io_setup", 1, ctypes.addressof(context))
+if out["io_setup"] == "ok":
+    syscall("io_destroy", context.value)
+"""
+
+
+@needs_filter
+def test_no_linux_aio_context_can_be_made() -> None:
+    assert run(AIO)["io_setup"] == "EPERM"
+    assert run(AIO, without=("aio",))["io_setup"] == "ok"
+
+
+MACHINE = """
+info = ctypes.create_string_buffer(256)  # struct sysinfo: uptime, loads, memory, processes
+out["sysinfo"] = syscall("sysinfo", ctypes.addressof(info))
+out["setpgid"] = syscall("setpgid", 0, os.getpgid(0))  # the group it is in: changes nothing
+fd = os.open(ARGS["dir"], os.O_RDONLY)
+out["syncfs"] = syscall("syncfs", fd)
+out["sync"] = syscall("sync")
+out["setsid"] = syscall("setsid")  # last: a session of its own, out of the test's group
+"""
+
+
+@needs_filter
+def test_the_machine_cannot_be_synced_asked_about_or_left_for_a_session(tmp_path: Path
+                                                                         ) -> None:
+    found = run(MACHINE, dir=str(tmp_path))
+    found.pop("confined")
+    assert set(found.values()) == {"EPERM"}, found
+    found = run(MACHINE, dir=str(tmp_path), without=("system",))
+    found.pop("confined")
+    assert set(found.values()) == {"ok"}, found
+
+
 @needs_filter
 def test_another_process_cannot_be_watched_by_counters_or_compared() -> None:
     found = run(
@@ -474,8 +575,11 @@ def test_each_architecture_filter_judges_calls_on_other_processes_as_meant(arch:
         assert verdict("fcntl", 3, command) == eperm
     assert verdict("fcntl", 3, f_getfl) == allow  # past both rules
     assert verdict("flock", 3, 1) == eperm
-    for name in ("fadvise64", "readahead", "mincore", "cachestat"):
-        assert verdict(name) == eperm
+    for name in ("fadvise64", "readahead", "mincore", "cachestat", "timer_create", "setitimer",
+                 "memfd_create", "fallocate", "unshare", "setns", "inotify_init1", "io_setup",
+                 "io_submit", "sync", "syncfs", "setsid", "setpgid", "sysinfo"):
+        assert verdict(name) == eperm, name
+    assert verdict("fcntl", 3, sandbox.F_NOTIFY) == eperm  # fcntl's third rule
     assert verdict("ioctl", 3, sandbox.FIOSETOWN) == verdict("ioctl", 3, sandbox.SIOCSPGRP) == eperm
     assert verdict("ioctl", 3, fionread) == allow
     for name in ("shmget", "semget", "msgget", "mq_open", "add_key", "keyctl", "perf_event_open"):

@@ -26,6 +26,9 @@ a kernel can reach"). So:
 - where the kernel has Landlock, files are read only from the system's and Python's
   directories and the runner's own library: no other process's /proc, no other runner's
   library (restrict_files);
+- no namespaces (unshare, setns), no watching of files (inotify, fanotify, dnotify), no Linux
+  AIO, no sync or syncfs, no leaving the worker's process group (setsid, setpgid), no sysinfo:
+  each a line between runners, or a lever on the whole machine;
 - no memory outside its address space (memfd_create, memfd_secret, fallocate), an address space
   limited to its arena twice over and a few GiB (RLIMIT_AS), and the OOM killer's first choice
   (oom_score_adj 1000): what runs out when a kernel takes too much is that runner;
@@ -121,6 +124,7 @@ FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
 # pid), open file description locks, and leases
 F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 5, 6, 7, 36, 37, 38
 F_SETLEASE = 1024
+F_NOTIFY = 1026  # dnotify: a directory's changes signalled to the caller
 LOCK_COMMANDS = (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE)
 PRIO_PROCESS = 0  # setpriority(which, ...): one process, not a group or a user's processes
 IOPRIO_WHO_PROCESS = 1
@@ -242,6 +246,25 @@ RULES: tuple[Rule, ...] = (
     # the OOM killer, when the machine runs out, would end the worker rather than the runner
     # that took it, and RLIMIT_AS does not count it. memfd_secret's is out of reach besides.
     Rule("memory", ("memfd_create", "memfd_secret", "fallocate")),
+    # A namespace of its own (a user namespace holds every capability within it, an IPC
+    # namespace fresh objects) or another's (setns): nothing a runner needs either.
+    Rule("namespaces", ("unshare", "setns")),
+    # Watching files any runner may read: inotify and fanotify report another process's opens
+    # and reads (a runner that opens a rarely read file says "I am alive" to one watching it),
+    # dnotify (fcntl F_NOTIFY) a directory's changes.
+    Rule("watching", ("inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init",
+                      "fanotify_mark")),
+    Rule("watching", ("fcntl",), IF_ONE_OF, arg=1, values=(F_NOTIFY,)),
+    # Linux AIO: its contexts are counted machine-wide (aio-max-nr: one runner's use shows in
+    # another's io_setup failing), and the kernel does its I/O where no filter sees it.
+    Rule("aio", ("io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents",
+                 "io_pgetevents")),
+    # The machine's, not the runner's: sync and syncfs write every process's dirty pages out (a
+    # stall the other kernel pays for); setsid and setpgid leave the worker's process group,
+    # which it ends as one when its own parent is gone; sysinfo tells the machine's load, free
+    # memory and number of processes, where another runner shows. glibc asks sysinfo only for
+    # sysconf's memory sizes, which no kernel needs.
+    Rule("system", ("sync", "syncfs", "setsid", "setpgid", "sysinfo")),
 )
 
 Instruction = tuple[int, int, int, int]  # struct sock_filter: code, jt, jf, k
