@@ -9,8 +9,9 @@ reach the other, or a candidate could slow the best down and win (docs/architect
 a kernel can reach"). So:
 
 - no new processes (a child would go on running while its parent is stopped), no exec;
-- no ptrace or cross-process memory access, no signals to any process but its own, by any route
-  (kill and its kin, pidfd, and a file's signal owner: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN);
+- no ptrace or cross-process memory access, no counting or comparing another process
+  (perf_event_open, kcmp), no signals to any process but its own, by any route (kill and its
+  kin, pidfd, and a file's signal owner: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN);
 - no timers (timer_create, setitimer, alarm): one would signal the runner while it is frozen,
   to end it or wake it;
 - no scheduling of another process: affinity, priority, policy, I/O priority, limits, memory
@@ -21,7 +22,8 @@ a kernel can reach"). So:
   both runners may read is a line between them;
 - no eviction from, filling of or probing of the page cache (fadvise64, readahead, mincore,
   cachestat): a page evicted by one evaluation and found missing by the next is a counter;
-- no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...;
+- no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...,
+  nor io_uring, which does such work in the kernel where no filter sees it;
 - no new sockets: no talking to any process or service but the worker, on the socket it gave;
 - where the kernel has Landlock, files are read only from the system's and Python's
   directories and the runner's own library: no other process's /proc, no other runner's
