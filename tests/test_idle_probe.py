@@ -5,7 +5,8 @@ did not use (a loaded virtual machine's stolen time, seen once in CI) is not. Th
 
 from __future__ import annotations
 
-from avo_tui.evaluation.devices.cpu import IDLE_CPU_LIMIT_S, IDLE_CPU_SURE_S, idle_problem
+from avo_tui.evaluation.devices.cpu import IDLE_CPU_SURE_S, idle_problem
+from avo_tui.evaluation.devices.frozen import IDLE_CPU_LIMIT_S
 
 
 def probes(*windows: float | None) -> tuple[list[int], object]:

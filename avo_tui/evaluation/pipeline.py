@@ -115,12 +115,12 @@ class Evaluation(Measure, Build):
         return Peaks(self.device.peak_flops(), bandwidth)
 
     def blame(self, failed: KernelFailed) -> Failure:
-        """Whose failure a runner's is. The candidate's own death, hang or change from outside
-        is its failure, whenever it happens. The best version's is not the candidate's to lose
-        (``incumbent_failed``: the gate measures again), unless the best's process was changed
-        while it was frozen: only the candidate's process ran meanwhile, so the candidate did
-        it (``interference``). And a candidate changed while frozen beside the best was
-        changed by the best."""
+        """Whose failure a runner's is. The candidate's own death (while it was frozen too: no
+        other kernel can signal it), hang or change from outside is its failure, whenever it
+        happens. The best version's is not the candidate's to lose (``incumbent_failed``: the
+        gate measures again), unless the best's process was changed while it was frozen: only
+        the candidate's process ran meanwhile, so the candidate did it (``interference``). And
+        a candidate changed while frozen beside the best was changed by the best."""
         where = {"config": self.at, "phase": self.phase}
         theirs = self.incumbent is not None and failed.kernel is self.incumbent
         if isinstance(failed, KernelInterfered):

@@ -18,7 +18,8 @@ FAILURE_KINDS = {
     "contract": "the kernel's declarations are malformed or violated",
     "compile": "the kernel did not compile",
     "entry": "the kernel does not export the entry point the target needs",
-    "crash": "the kernel's process died (a fault, a signal, an abort, an exit)",
+    "crash": "the kernel's process died (a fault, a signal, an abort, an exit), in a launch or "
+    "while it was frozen between launches",
     "hang": "a launch of the kernel ran past its limit; the kernel's process was killed",
     "timeout": "the evaluation went silent past the time limit; the worker was killed",
     "cuda_error": "the kernel caused a CUDA error (illegal address, ...); the worker was replaced",

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,14 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation.devices.cpu import KernelFailed, KernelHung, KernelInterfered, RunnerKernel
+from avo_tui.evaluation.devices.cpu import (
+    KernelCrashed,
+    KernelFailed,
+    KernelHung,
+    KernelInterfered,
+    RunnerKernel,
+)
+from avo_tui.evaluation.devices.frozen import dying
 from avo_tui.evaluation.isolation.landlock import landlock_abi
 from avo_tui.evaluation.measurement.tensors import empty_outputs, make_inputs
 from avo_tui.evaluation.paired import GatePlan
@@ -52,10 +60,13 @@ def worker() -> Iterator[Worker]:
 
 
 def beside_the_best(worker: Worker, name: str, defines: str = "",
-                    timeout_s: float | None = None) -> EvalResult:
-    """``name`` as the commit gate measures it, the honest kernel as the best version."""
+                    timeout_s: float | None = None,
+                    best: dict[str, str] | None = None) -> EvalResult:
+    """``name`` as the commit gate measures it, ``best`` (the honest kernel unless given) as
+    the best version."""
     request = EvalRequest(TARGET, sources(name, defines), quick=True, measure_baselines=False,
-                          incumbent=sources("honest.c"), gate=GatePlan(cap_s=GATE_CAP_S))
+                          incumbent=best or sources("honest.c"),
+                          gate=GatePlan(cap_s=GATE_CAP_S))
     return worker.evaluate(request, timeout_s=timeout_s)
 
 
@@ -86,9 +97,25 @@ def test_the_other_runner_cannot_be_watched_through_proc(worker: Worker) -> None
     assert_reached_nothing(result)
 
 
+def test_two_versions_of_one_lineage_cannot_signal_each_other_through_locks(worker: Worker
+                                                                          ) -> None:
+    # both runners of the decision try every kind of lock on one file, and look for the other's
+    older = sources("signals_by_lock.c")
+    result = beside_the_best(worker, "signals_by_lock.c", "#define VERSION 2\n", best=older)
+    assert_reached_nothing(result)  # neither spoiled its output: every lock call was refused
+    assert not result.same_as_incumbent and result.incumbent_gain is not None
+
+
+def test_what_the_machine_shares_is_out_of_reach(worker: Worker) -> None:
+    # namespaces, watches on files, Linux AIO, sync, a session of its own, sysinfo
+    result = beside_the_best(worker, "reaches_the_machine.c")
+    assert_reached_nothing(result)
+
+
 CHANNELS = {1: "System V shared memory", 2: "a System V semaphore",
             3: "a System V message queue", 4: "a POSIX message queue", 5: "the user keyring",
-            6: "its stderr read back", 7: "a file in /dev/shm", 8: "a file in /tmp"}
+            6: "its stderr read back", 7: "a file in /dev/shm", 8: "a file in /tmp",
+            9: "the page cache"}
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS), ids=list(CHANNELS.values()))
@@ -101,6 +128,27 @@ def test_a_count_kept_by_one_launch_is_invisible_to_the_next(worker: Worker, cha
                           quick=True, measure_baselines=False)
     for _ in range(2):
         assert_reached_nothing(worker.evaluate(request))
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("way", [1, 2], ids=["a memfd filled with fallocate", "memfd_secret"])
+def test_memory_no_process_is_charged_for_is_refused(worker: Worker, way: int) -> None:
+    request = EvalRequest(TARGET, sources("takes_memory.c", f"#define MEMORY {way}\n"),
+                          quick=True, measure_baselines=False)
+    assert_reached_nothing(worker.evaluate(request))
+
+
+def test_a_kernel_past_its_memory_limit_is_told_why_it_died(worker: Worker) -> None:
+    request = EvalRequest(TARGET, sources("takes_memory.c", "#define MEMORY 3\n"),
+                          quick=True, measure_baselines=False)
+    result = worker.evaluate(request)
+    assert result.failure is not None and result.failure.kind == "crash", result.failure
+    assert "SIGSEGV" in result.failure.message
+    assert "GiB of address space (RLIMIT_AS): past that an allocation fails" in (
+        result.failure.message)
+    assert not result.worker_restarted  # the runner died, the worker lived on
 
 
 # -- failing on purpose ----------------------------------------------------------------------
@@ -128,6 +176,19 @@ def test_killing_the_best_when_losing_is_refused(worker: Worker) -> None:
     assert result.incumbent_gain is not None and result.incumbent_gain < 1  # it loses, as it is
 
 
+TIMERS = {1: "timer_create SIGKILL", 2: "timer_create SIGKILL to a thread",
+          3: "setitimer SIGALRM", 4: "alarm", 5: "timer_create SIGCONT"}
+
+
+@pytest.mark.parametrize("timer", sorted(TIMERS), ids=list(TIMERS.values()))
+def test_a_timer_of_its_own_cannot_end_or_wake_a_frozen_candidate(worker: Worker, timer: int
+                                                                   ) -> None:
+    # Armed at the end of a launch beside the best, a timer fired while the candidate was
+    # frozen and the best ran: its death, or its waking, read as the best's doing (issue 69).
+    result = beside_the_best(worker, "dies_while_frozen.c", f"#define TIMER {timer}\n")
+    assert_reached_nothing(result)  # each timer refused: it stayed the honest kernel
+
+
 LAST_WORDS = r"""
 #include <stdio.h>
 #include "naive.h"
@@ -150,15 +211,14 @@ def test_what_a_runner_prints_comes_back_through_its_own_pipe(worker: Worker) ->
     assert "last words" not in worker.log_tail()  # never the worker's log, which it could read
 
 
-# -- a runner changed from outside while it is frozen -------------------------------------------
+# -- a runner changed from outside, or dead, while it is frozen ------------------------------------
 
 
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[tuple[RunnerKernel, int]]:
-    """The honest kernel in a runner of its own, staged on the first timed configuration."""
+def honest_runner(build: Path) -> RunnerKernel:
+    """The honest kernel, built in ``build``, in a runner of its own, staged on the first timed
+    configuration and launched once (so frozen)."""
     from avo_tui.evaluation.toolchains.c import FLAGS
 
-    build = tmp_path / "build"
     build.mkdir()
     for name, text in sources("honest.c").items():
         (build / name).write_text(text)
@@ -171,6 +231,12 @@ def runner(tmp_path: Path) -> Iterator[tuple[RunnerKernel, int]]:
     inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
     kernel.stage(config, inputs, empty_outputs(config, "cpu"))
     kernel.fire()
+    return kernel
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[tuple[RunnerKernel, int]]:
+    kernel = honest_runner(tmp_path / "build")
     try:
         yield kernel, kernel._proc.pid  # type: ignore[union-attr]
     finally:
@@ -222,6 +288,9 @@ def test_each_runner_failure_is_blamed_on_its_own_side() -> None:
     assert kind(KernelFailed("died", candidate)) == "crash"
     assert kind(KernelHung("hung", candidate)) == "hang"
     assert kind(KernelFailed("died", best)) == "incumbent_failed"
+    # a death while frozen: its own, whichever side died
+    assert kind(KernelCrashed("died while it was frozen", candidate)) == "crash"
+    assert kind(KernelCrashed("died while it was frozen", best)) == "incumbent_failed"
     assert kind(KernelHung("hung", best)) == "incumbent_failed"
     # changed while frozen: by whoever ran meanwhile, the other kernel
     assert kind(KernelInterfered("pinned", best)) == "interference"
@@ -230,9 +299,77 @@ def test_each_runner_failure_is_blamed_on_its_own_side() -> None:
     assert kind(KernelInterfered("pinned", candidate)) == "interference"
 
 
-def test_a_runner_killed_while_frozen_is_interference(runner: tuple[RunnerKernel, int]) -> None:
+def test_a_runner_killed_while_frozen_died_by_its_own_hand(runner: tuple[RunnerKernel, int]
+                                                            ) -> None:
     kernel, pid = runner
-    os.kill(pid, signal.SIGKILL)  # what the O_ASYNC route delivered before issue 52
-    # found dead, or still on its way out (SIGKILL wakes a stopped process to end it)
-    with pytest.raises(KernelInterfered, match=r"died with SIGKILL|woken|ran while"):
+    os.kill(pid, signal.SIGKILL)  # standing in for a timer of its own (walled: issue 69)
+    # still on its way out (SIGKILL wakes a stopped process's threads to end them), most likely
+    # at once: its threads' change is no interference
+    with pytest.raises(KernelCrashed, match="died with SIGKILL while it was frozen"):
         kernel.fire()
+
+
+def test_a_runner_found_dead_after_its_freeze_died_by_its_own_hand(
+    runner: tuple[RunnerKernel, int]
+) -> None:
+    kernel, pid = runner
+    os.kill(pid, signal.SIGKILL)
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        time.sleep(0.01)  # until it has ended, left for the kernel to reap
+    with pytest.raises(KernelCrashed, match="died with SIGKILL while it was frozen"):
+        kernel.fire()
+
+
+def test_a_candidate_that_dies_while_frozen_beside_the_best_is_rejected(tmp_path: Path) -> None:
+    # The red team's attack (issue 69): a timer of its own, armed at the end of a launch, ended
+    # the candidate while only the best version's runner ran, and the gate read it as the
+    # best's doing (incumbent_failed: a second look). Timers are walled now; its death, here
+    # dealt from outside while the best is what runs, is the candidate's own.
+    evaluation = Evaluation(Pipeline("cpu"), EvalRequest(TARGET, {}), lambda *_: None)
+    candidate, best = honest_runner(tmp_path / "candidate"), honest_runner(tmp_path / "best")
+    evaluation.incumbent = best
+    evaluation.phase, evaluation.at = "beside the best", "b1"
+    try:
+        os.kill(candidate._proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        best.fire()
+        with pytest.raises(KernelCrashed) as died:
+            candidate.fire()
+        failure = evaluation.blame(died.value)
+        assert failure.kind == "crash", failure
+        assert "while it was frozen" in failure.message
+        best.fire()  # the best lives on, untouched
+    finally:
+        candidate.close()
+        best.close()
+
+
+PTHREAD_EXIT = r"""
+#include <pthread.h>
+#include <unistd.h>
+static void *wait(void *unused) { (void)unused; sleep(60); return 0; }
+int main(void) {
+    pthread_t thread;
+    pthread_create(&thread, 0, wait, 0);
+    pthread_exit(0); /* the main thread ends; the process lives on in the other */
+}
+"""
+
+
+def test_a_thread_that_ended_is_no_death_of_its_process(tmp_path: Path) -> None:
+    # What a death while frozen is told by (dying): a process whose main thread ended, a
+    # zombie beside a live thread, is not on its way out, and no wait for it may begin.
+    (tmp_path / "main.c").write_text(PTHREAD_EXIT)
+    subprocess.run(["cc", "-pthread", "-o", str(tmp_path / "main"), str(tmp_path / "main.c")],
+                   check=True, capture_output=True)
+    proc = subprocess.Popen([str(tmp_path / "main")])
+    try:
+        deadline = time.monotonic() + 30  # a bound, not a sleep the test depends on
+        while "Z" not in Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1][:3]:
+            assert time.monotonic() < deadline, "the main thread did not end"
+            time.sleep(0.01)
+        assert not dying(proc.pid)
+        proc.kill()
+        assert dying(proc.pid) or proc.poll() is not None
+    finally:
+        proc.kill()
+        proc.wait()

@@ -13,7 +13,10 @@ can say whose failure it was: a death (KernelCrashed), a launch past its limit (
 runner killed, the worker kept), or a change made to it from outside while it was frozen
 (KernelInterfered: its threads' CPU affinity, nice value or scheduling policy differ from what
 they were when it stopped, or it ran while stopped). A frozen runner cannot change itself, so
-such a change is another process's doing: in the gate, the other kernel's.
+such a change is another process's doing: in the gate, the other kernel's. A death while frozen
+is the runner's own (KernelCrashed) all the same: no other kernel can signal it, and what else
+could end it then is its own doing, a timer it armed (walled since issue 69) or the memory it
+took (the OOM killer's first choice is a runner).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -43,6 +46,7 @@ import torch
 from ..declarations.contract import MissingEntry
 from ..targets.problem import Config, InputSet, OutputSet, Problem
 from ..toolchains.c import cpu_model
+from .frozen import IDLE_CPU_LIMIT_S, ThreadState, dying, interference, thread_states
 from .timing import sequence_wall
 
 RUNNER = Path(__file__).parents[1] / "isolation" / "runner.py"
@@ -61,11 +65,16 @@ LAUNCH_TIMEOUT_S = 600.0
 ALIVE_EVERY_S = 1.0
 OUTPUT_TAIL_BYTES = 2000  # of what a runner printed, kept to explain its death
 IDLE_PROBE_S = 0.02
-IDLE_CPU_LIMIT_S = 0.002  # CPU an idle runner may use in the probe (signal handling, wake-ups)
 # More than this in one probe is work, whatever the machine's load. Less (but over the limit) is
 # looked at again: on a loaded virtual machine, time the hypervisor steals while the waking
 # runner is the current task is charged to it (7 ms was seen in CI for an honest kernel).
 IDLE_CPU_SURE_S = IDLE_PROBE_S / 2
+# A thread of a runner killed while frozen passes in microseconds from SIGKILL pending to
+# exiting; a second and third look, a few ms apart, find it on one side or the other.
+DYING_LOOKS, DYING_GAP_S = 3, 0.002
+# How a runner dies when an allocation failed: a fault or an abort after malloc returned NULL,
+# or the OOM killer's SIGKILL.
+MEMORY_DEATHS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGKILL})
 # The runner sees only these: no API keys or other secrets of the user's environment.
 RUNNER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES")
 
@@ -95,81 +104,6 @@ class KernelInterfered(KernelFailed):
     """The kernel's process was changed from outside while it was frozen."""
 
     kind = "interference"
-
-
-class ThreadState(NamedTuple):
-    """What a frozen runner's thread cannot change about itself (cpu_s aside, which a stopped
-    thread does not accrue)."""
-
-    state: str
-    nice: int
-    policy: int
-    rt_priority: int
-    affinity: frozenset[int]
-    cpu_s: float
-
-
-def thread_states(pid: int) -> dict[int, ThreadState]:
-    """Each thread of ``pid``: its state letter, nice value, scheduling policy and real-time
-    priority (/proc/<pid>/task/<tid>/stat), CPU affinity, and CPU time. Read twice around
-    every launch of a C kernel, so plain os calls rather than pathlib (a third of the cost)."""
-    states = {}
-    task = f"/proc/{pid}/task"
-    try:
-        tids = [int(name) for name in os.listdir(task)]
-    except OSError:
-        return {}
-    for tid in tids:
-        try:
-            fields = _read(f"{task}/{tid}/stat").rsplit(b")", 1)[1].split()
-            affinity = frozenset(os.sched_getaffinity(tid))
-        except (OSError, IndexError):
-            continue  # the thread ended
-        try:  # the scheduler's nanosecond count where the kernel keeps one, else clock ticks
-            cpu_s = int(_read(f"{task}/{tid}/schedstat").split()[0]) * 1e-9
-        except (OSError, IndexError, ValueError):
-            cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        # fields[0] is stat's third field: nice is its 19th, rt_priority 40th, policy 41st
-        states[tid] = ThreadState(fields[0].decode(), int(fields[16]), int(fields[38]),
-                                  int(fields[37]), affinity, cpu_s)
-    return states
-
-
-def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 4096)
-    finally:
-        os.close(fd)
-
-
-def interference(before: dict[int, ThreadState], now: dict[int, ThreadState]) -> str | None:
-    """What changed in a frozen runner between ``before`` (as it stopped) and ``now``, in
-    words; None when nothing did. CPU time may grow by IDLE_CPU_LIMIT_S: the last thread to
-    stop is still on its way off the CPU when the stop is reported."""
-    if set(before) != set(now):
-        return f"its threads changed while it was stopped ({len(before)} then {len(now)})"
-    for tid, was in before.items():
-        is_ = now[tid]
-        if is_.state not in "Tt":
-            return f"thread {tid} was woken while it was stopped (state {is_.state})"
-        if is_.cpu_s - was.cpu_s > IDLE_CPU_LIMIT_S:
-            return (f"thread {tid} ran while it was stopped "
-                    f"({1e3 * (is_.cpu_s - was.cpu_s):.1f} ms of CPU)")
-        for name in ("affinity", "nice", "policy", "rt_priority"):
-            old, new = getattr(was, name), getattr(is_, name)
-            if old != new:
-                what = {"affinity": "CPU affinity", "nice": "nice value",
-                        "policy": "scheduling policy", "rt_priority": "real-time priority"}[name]
-                return (f"thread {tid}'s {what} changed from {_shown(old)} to {_shown(new)} "
-                        "while it was stopped")
-    return None
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, frozenset):
-        return "{" + ",".join(map(str, sorted(value))) + "}"
-    return str(value)
 
 
 class RunnerOutput:
@@ -318,8 +252,7 @@ class RunnerKernel:
         _, status = os.waitpid(self._proc.pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             self._ended(status)
-            raise KernelCrashed(f"the kernel's process died with {signal_name(status)}"
-                                f"{self._printed()}", self)
+            raise KernelCrashed(self._death_message("as it was being frozen"), self)
         self._stopped_as = thread_states(self._proc.pid)
 
     def _thaw(self) -> None:
@@ -330,17 +263,34 @@ class RunnerKernel:
 
     def check_untouched(self) -> None:
         """Raise KernelInterfered if the frozen runner was changed from outside (interference):
-        a runner that is frozen cannot have changed itself."""
+        a runner that is frozen cannot have changed itself; KernelCrashed if it died, a death
+        that is its own (the module's docstring says why), found dead or on its way out."""
         assert self._proc is not None
         pid, status = os.waitpid(self._proc.pid, os.WNOHANG)
-        if pid:  # a frozen process does not end itself: it was killed
-            self._ended(status)
-            raise KernelInterfered(f"it died with {signal_name(status)} while it was stopped",
-                                   self)
+        if pid:
+            self._died_frozen(status)
         changed = interference(self._stopped_as, thread_states(self._proc.pid))
-        if changed:
-            self._end_runner()
-            raise KernelInterfered(changed, self)
+        if changed is None:
+            return
+        if self._dying():  # its threads change as they exit
+            self._died_frozen(os.waitpid(self._proc.pid, 0)[1])
+        self._end_runner()
+        raise KernelInterfered(changed, self)
+
+    def _dying(self) -> bool:
+        assert self._proc is not None
+        for look in range(DYING_LOOKS):
+            if look:
+                time.sleep(DYING_GAP_S)
+            if dying(self._proc.pid):
+                return True
+        return False
+
+    def _died_frozen(self, status: int) -> NoReturn:
+        self._ended(status)
+        raise KernelCrashed(self._death_message(
+            "while it was frozen between launches: no other kernel can signal it, so this "
+            "death is its own"), self)
 
     def _ended(self, status: int) -> None:
         assert self._proc is not None
@@ -352,8 +302,27 @@ class RunnerKernel:
         if self._status is None:
             _, status = os.waitpid(self._proc.pid, 0)
             self._ended(status)
+        return self._death_message(when)
+
+    def _death_message(self, when: str) -> str:
+        """Its death, ``when`` it came, in words, with what may explain it: its memory limit,
+        and what it printed last."""
         assert self._status is not None
-        return f"the kernel's process died with {signal_name(self._status)} {when}{self._printed()}"
+        return (f"the kernel's process died with {signal_name(self._status)} {when}"
+                f"{self._memory_note()}{self._printed()}")
+
+    def _memory_note(self) -> str:
+        """Its memory limit, where an allocation that failed may explain its death (a fault or
+        an abort after malloc returned NULL, or the OOM killer's SIGKILL)."""
+        assert self._status is not None
+        memory = self.confinement.get("memory")
+        if not (isinstance(memory, str) and memory.startswith("at most")
+                and os.WIFSIGNALED(self._status)
+                and os.WTERMSIG(self._status) in MEMORY_DEATHS):
+            return ""
+        return (f"; its process may map {memory}: past that an allocation fails (malloc "
+                "returns NULL), and where the machine runs out of memory first, the OOM "
+                "killer ends a runner")
 
     def _printed(self) -> str:
         """What the runner printed last, for a message about its death."""

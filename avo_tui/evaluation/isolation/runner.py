@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     arena = mmap.mmap(arena_fd, size)
     os.close(arena_fd)
     base = ctypes.addressof(ctypes.c_char.from_buffer(arena))
-    confinement = sandbox.confine(library=library)
+    confinement = sandbox.confine(library=library, arena_bytes=size)
     sandbox.set_parent_death_signal()  # a change of credentials clears it: set it after
     if os.getppid() != parent:
         return 1  # the worker died before the signal was armed

@@ -9,17 +9,31 @@ reach the other, or a candidate could slow the best down and win (docs/architect
 a kernel can reach"). So:
 
 - no new processes (a child would go on running while its parent is stopped), no exec;
-- no ptrace or cross-process memory access, no signals to any process but its own, by any route
-  (kill and its kin, pidfd, and a file's signal owner: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN);
+- no ptrace or cross-process memory access, no counting or comparing another process
+  (perf_event_open, kcmp), no signals to any process but its own, by any route (kill and its
+  kin, pidfd, and a file's signal owner: fcntl F_SETOWN/F_SETSIG, ioctl FIOSETOWN);
+- no timers (timer_create, setitimer, alarm): one would signal the runner while it is frozen,
+  to end it or wake it;
 - no scheduling of another process: affinity, priority, policy, I/O priority, limits, memory
   placement act on the runner's own process only;
 - no System V or POSIX IPC and no keyrings: each would outlive the runner, a counter kept from one
   evaluation to the next, or a channel between two runners;
-- no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...;
+- no locks (fcntl's record and open file description locks and leases, flock): a lock on a file
+  both runners may read is a line between them;
+- no eviction from, filling of or probing of the page cache (fadvise64, readahead, mincore,
+  cachestat): a page evicted by one evaluation and found missing by the next is a counter;
+- no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...,
+  nor io_uring, which does such work in the kernel where no filter sees it;
 - no new sockets: no talking to any process or service but the worker, on the socket it gave;
 - where the kernel has Landlock, files are read only from the system's and Python's
   directories and the runner's own library: no other process's /proc, no other runner's
   library (restrict_files);
+- no namespaces (unshare, setns), no watching of files (inotify, fanotify, dnotify), no Linux
+  AIO, no sync or syncfs, no leaving the worker's process group (setsid, setpgid), no sysinfo:
+  each a line between runners, or a lever on the whole machine;
+- no memory outside its address space (memfd_create, memfd_secret, fallocate), an address space
+  limited to its arena twice over and a few GiB (RLIMIT_AS), and the OOM killer's first choice
+  (oom_score_adj 1000): what runs out when a kernel takes too much is that runner;
 - root drops to a user of the runner's own (a uid no other runner has), losing CAP_SYS_PTRACE,
   CAP_SYS_NICE, CAP_KILL and the override of file modes; the runner becomes undumpable;
 - it dies with its parent (PR_SET_PDEATHSIG), so no runner outlives the worker.
@@ -79,73 +93,21 @@ CLONE_THREAD = 0x00010000
 # O_TMPFILE needs O_WRONLY or O_RDWR, so it is covered too.
 WRITE_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000
 
-# The numbers of the system calls the rules name. aarch64 has only the *at variants of the
-# path calls (no open, creat, rename, unlink, link, symlink, mkdir, mknod, rmdir, chmod, chown)
-# and no fork or vfork: glibc makes those with clone there, as it does on x86_64.
-SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {
-        "open": 2, "creat": 85, "openat": 257, "openat2": 437, "open_by_handle_at": 304,
-        "fork": 57, "vfork": 58, "clone": 56, "clone3": 435,
-        "execve": 59, "execveat": 322,
-        "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-        "process_madvise": 440, "pidfd_getfd": 438,
-        "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
-        "rt_tgsigqueueinfo": 297, "pidfd_open": 434, "pidfd_send_signal": 424,
-        "rename": 82, "renameat": 264, "renameat2": 316, "unlink": 87, "unlinkat": 263,
-        "link": 86, "linkat": 265, "symlink": 88, "symlinkat": 266, "mkdir": 83,
-        "mkdirat": 258, "mknod": 133, "mknodat": 259, "rmdir": 84, "truncate": 76,
-        "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
-        "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260,
-        "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "setxattrat": 463,
-        "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199, "removexattrat": 466,
-        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "socket": 41, "socketpair": 53,
-        "seccomp": 317,
-        "sched_setparam": 142, "sched_getparam": 143, "sched_setscheduler": 144,
-        "sched_getscheduler": 145, "sched_setaffinity": 203, "sched_getaffinity": 204,
-        "sched_setattr": 314, "sched_getattr": 315, "sched_rr_get_interval": 148,
-        "setpriority": 141, "getpriority": 140, "prlimit64": 302,
-        "ioprio_set": 251, "ioprio_get": 252, "migrate_pages": 256, "move_pages": 279,
-        "get_robust_list": 274, "kcmp": 312, "perf_event_open": 298, "process_mrelease": 448,
-        "fcntl": 72, "ioctl": 16,
-        "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67,
-        "semget": 64, "semop": 65, "semctl": 66, "semtimedop": 220,
-        "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
-        "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243,
-        "mq_notify": 244, "mq_getsetattr": 245,
-        "add_key": 248, "request_key": 249, "keyctl": 250,
-    },
-    "aarch64": {
-        "openat": 56, "openat2": 437, "open_by_handle_at": 265,
-        "clone": 220, "clone3": 435,
-        "execve": 221, "execveat": 281,
-        "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-        "process_madvise": 440, "pidfd_getfd": 438,
-        "kill": 129, "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138,
-        "rt_tgsigqueueinfo": 240, "pidfd_open": 434, "pidfd_send_signal": 424,
-        "renameat": 38, "renameat2": 276, "unlinkat": 35, "linkat": 37, "symlinkat": 36,
-        "mkdirat": 34, "mknodat": 33, "truncate": 45,
-        "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54,
-        "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "setxattrat": 463,
-        "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16, "removexattrat": 466,
-        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-        "socket": 198, "socketpair": 199,
-        "seccomp": 277,
-        "sched_setparam": 118, "sched_setscheduler": 119, "sched_getscheduler": 120,
-        "sched_getparam": 121, "sched_setaffinity": 122, "sched_getaffinity": 123,
-        "sched_setattr": 274, "sched_getattr": 275, "sched_rr_get_interval": 127,
-        "setpriority": 140, "getpriority": 141, "prlimit64": 261,
-        "ioprio_set": 30, "ioprio_get": 31, "migrate_pages": 238, "move_pages": 239,
-        "get_robust_list": 100, "kcmp": 272, "perf_event_open": 241, "process_mrelease": 448,
-        "fcntl": 25, "ioctl": 29,
-        "shmget": 194, "shmat": 196, "shmctl": 195, "shmdt": 197,
-        "semget": 190, "semop": 193, "semctl": 191, "semtimedop": 192,
-        "msgget": 186, "msgsnd": 189, "msgrcv": 188, "msgctl": 187,
-        "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
-        "mq_notify": 184, "mq_getsetattr": 185,
-        "add_key": 217, "request_key": 218, "keyctl": 219,
-    },
-}  # fmt: skip
+
+def _sibling(name: str) -> types.ModuleType:
+    """``name``.py beside this file, loaded as this file is (the runner loads files, not the
+    package), when this file is: before the runner drops root, which may lose it the right to
+    read them."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"avo_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+landlock = _sibling("landlock")
+SYSCALLS: dict[str, dict[str, int]] = _sibling("syscalls").SYSCALLS  # per architecture
 
 # When a rule refuses its calls.
 ALWAYS = "always"
@@ -160,6 +122,12 @@ IF_ONE_OF = "if one of"  # args[arg] is one of values
 # fcntl commands and ioctl requests that name a process to signal when a file is ready
 F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
 FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
+# fcntl commands that take, test or lease a lock: record locks (F_GETLK names the holder's
+# pid), open file description locks, and leases
+F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 5, 6, 7, 36, 37, 38
+F_SETLEASE = 1024
+F_NOTIFY = 1026  # dnotify: a directory's changes signalled to the caller
+LOCK_COMMANDS = (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE)
 PRIO_PROCESS = 0  # setpriority(which, ...): one process, not a group or a user's processes
 IOPRIO_WHO_PROCESS = 1
 
@@ -243,10 +211,20 @@ RULES: tuple[Rule, ...] = (
          value=PRIO_PROCESS),
     Rule("scheduling", ("ioprio_set", "ioprio_get"), UNLESS_OWN, arg=1, which=0,
          value=IOPRIO_WHO_PROCESS),
+    # A timer of its own signals the runner while it is frozen: SIGKILL, to die while the
+    # other kernel runs, or SIGCONT, to wake and run beside the other's launch (issue 69).
+    # Nothing a runner needs arms one: neither glibc, libgomp nor the runner's Python.
+    Rule("timers", ("timer_create", "setitimer", "alarm")),
     # A file's signal owner: written to, a pipe set O_ASYNC signals whoever F_SETOWN named,
     # SIGKILL included (F_SETSIG), a route around the kill rule.
     Rule("signals", ("fcntl",), IF_ONE_OF, arg=1, values=(F_SETOWN, F_SETSIG, F_SETOWN_EX)),
     Rule("signals", ("ioctl",), IF_ONE_OF, arg=1, values=(FIOSETOWN, SIOCSPGRP)),
+    # A lock on a file every runner may read (the system's, Python's) is a line between two
+    # runners: two versions of one lineage tell each other "I am alive" (a lock held, a lock
+    # refused; F_GETLK even names the holder's pid), and the older slows itself beside the
+    # newer. Record locks, open file description locks, flock and leases alike.
+    Rule("locks", ("fcntl",), IF_ONE_OF, arg=1, values=LOCK_COMMANDS),
+    Rule("locks", ("flock",)),
     # Watching another process: comparing its resources, or counting its work.
     Rule("observing", ("kcmp", "perf_event_open", "process_mrelease")),
     # System V and POSIX IPC objects and keys outlive the runner: a counter kept across
@@ -258,6 +236,37 @@ RULES: tuple[Rule, ...] = (
          "mq_timedreceive", "mq_notify", "mq_getsetattr"),
     ),
     Rule("keyrings", ("add_key", "request_key", "keyctl")),
+    # The page cache outlives the runner and is every process's: a page of a file any runner
+    # may read, evicted (fadvise64's DONTNEED) and then found there or not (mincore,
+    # cachestat), is a count kept across evaluations, or a line between two runners.
+    # readahead fills it without a read. Linux itself answers mincore and cachestat truly only
+    # for a file the caller owns or could write, which a runner as a user's own (not root)
+    # may: its Python's. Timing a read tells the same and cannot be refused; without the
+    # eviction it is no counter (docs/architecture.md: what that leaves a kernel).
+    Rule("page cache", ("fadvise64", "readahead", "mincore", "cachestat")),
+    # Memory no process maps (a memfd's pages, filled with fallocate) is charged to no one:
+    # the OOM killer, when the machine runs out, would end the worker rather than the runner
+    # that took it, and RLIMIT_AS does not count it. memfd_secret's is out of reach besides.
+    Rule("memory", ("memfd_create", "memfd_secret", "fallocate")),
+    # A namespace of its own (a user namespace holds every capability within it, an IPC
+    # namespace fresh objects) or another's (setns): nothing a runner needs either.
+    Rule("namespaces", ("unshare", "setns")),
+    # Watching files any runner may read: inotify and fanotify report another process's opens
+    # and reads (a runner that opens a rarely read file says "I am alive" to one watching it),
+    # dnotify (fcntl F_NOTIFY) a directory's changes.
+    Rule("watching", ("inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init",
+                      "fanotify_mark")),
+    Rule("watching", ("fcntl",), IF_ONE_OF, arg=1, values=(F_NOTIFY,)),
+    # Linux AIO: its contexts are counted machine-wide (aio-max-nr: one runner's use shows in
+    # another's io_setup failing), and the kernel does its I/O where no filter sees it.
+    Rule("aio", ("io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents",
+                 "io_pgetevents")),
+    # The machine's, not the runner's: sync and syncfs write every process's dirty pages out (a
+    # stall the other kernel pays for); setsid and setpgid leave the worker's process group,
+    # which it ends as one when its own parent is gone; sysinfo tells the machine's load, free
+    # memory and number of processes, where another runner shows. glibc asks sysinfo only for
+    # sysconf's memory sizes, which no kernel needs.
+    Rule("system", ("sync", "syncfs", "setsid", "setpgid", "sysinfo")),
 )
 
 Instruction = tuple[int, int, int, int]  # struct sock_filter: code, jt, jf, k
@@ -277,34 +286,38 @@ def _argument(index: int) -> Instruction:
 
 
 def _verdict(rule: Rule, pid: int) -> list[Instruction]:
-    """What runs once the call number matched; every path ends in a return."""
+    """What runs once the call number matched: a return where the rule refuses the call, else
+    its last instruction, which puts the call's number back for the rules after it (a call may
+    be named by several: fcntl's signal owners, locks and watches)."""
     refuse = _statement(BPF_RET_K, SECCOMP_RET_ERRNO | (rule.error & 0xFFFF))
-    allow = _statement(BPF_RET_K, SECCOMP_RET_ALLOW)
+    pass_on = _statement(BPF_LD_W_ABS, NR_OFFSET)
     if rule.when == ALWAYS:
         return [refuse]
     if rule.when == IF_ANY_BIT:
-        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), refuse, allow]
+        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), refuse, pass_on]
     if rule.when == UNLESS_BIT:
-        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 0, 1), allow, refuse]
+        return [_argument(rule.arg), _jump(BPF_JSET_K, rule.value, 1, 0), refuse, pass_on]
     if rule.when == UNLESS_SELF:
-        return [_argument(rule.arg), _jump(BPF_JEQ_K, pid, 0, 1), allow, refuse]
+        return [_argument(rule.arg), _jump(BPF_JEQ_K, pid, 1, 0), refuse, pass_on]
     if rule.when == UNLESS_OWN:
         own = [_argument(rule.arg), _jump(BPF_JEQ_K, 0, 2, 0), _jump(BPF_JEQ_K, pid, 1, 0),
-               refuse, allow]
+               refuse, pass_on]
         if rule.which is None:
             return own
         # args[which] != value: on to the refusal, past the three tests of ``own``
         return [_argument(rule.which), _jump(BPF_JEQ_K, rule.value, 0, 3), *own]
     if rule.when == IF_ONE_OF:
-        count = len(rule.values)
-        tests = [_jump(BPF_JEQ_K, value, count - index, 0)
+        last = len(rule.values) - 1
+        # each value found jumps to the refusal; the last value not found, past it
+        tests = [_jump(BPF_JEQ_K, value, last - index, int(index == last))
                  for index, value in enumerate(rule.values)]
-        return [_argument(rule.arg), *tests, allow, refuse]
+        return [_argument(rule.arg), *tests, refuse, pass_on]
     raise ValueError(f"unknown condition {rule.when!r}")
 
 
 def build_filter(arch: str, rules: Iterable[Rule], pid: int) -> list[Instruction]:
-    """The BPF program for ``arch``: calls of another ABI kill the process, then each rule."""
+    """The BPF program for ``arch``: calls of another ABI kill the process, then each rule in
+    turn; a call none of them refuses is allowed."""
     numbers = SYSCALLS[arch]
     kill = _statement(BPF_RET_K, SECCOMP_RET_KILL_PROCESS)
     program = [
@@ -317,13 +330,9 @@ def build_filter(arch: str, rules: Iterable[Rule], pid: int) -> list[Instruction
     ]
     if arch == "x86_64":
         program += [_jump(BPF_JSET_K, X32_SYSCALL_BIT, 0, 1), kill]
-    seen: set[str] = set()
     for rule in rules:
         verdict = _verdict(rule, pid)
         for name in rule.names:
-            if name in seen:
-                raise ValueError(f"{name} is named by two rules")
-            seen.add(name)
             if name in numbers:
                 program += [_jump(BPF_JEQ_K, numbers[name], 0, len(verdict)), *verdict]
     program.append(_statement(BPF_RET_K, SECCOMP_RET_ALLOW))
@@ -354,20 +363,6 @@ def architecture() -> str | None:
     machine = os.uname().machine
     return machine if machine in SYSCALLS else None
 
-
-def _sibling(name: str) -> types.ModuleType:
-    """``name``.py beside this file, loaded as this file is (the runner loads files, not the
-    package), when this file is: before the runner drops root, which may lose it the right to
-    read them."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"avo_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-landlock = _sibling("landlock")
 
 
 def _libc() -> ctypes.CDLL:
@@ -408,6 +403,49 @@ def make_undumpable() -> str:
     why a runner started by root drops its privileges."""
     error = _prctl(PR_SET_DUMPABLE, 0)
     return "not dumpable" if error == 0 else f"unavailable: {os.strerror(error)}"
+
+
+# A runner's address space (RLIMIT_AS): its arena, mapped from the worker, as much again for a
+# kernel's own buffers, and room for Python, the libraries and the candidate's threads (each
+# reserves 8 MiB of stack and, once it allocates, a 64 MiB glibc malloc arena). An honest CPU
+# kernel maps about 80 MiB besides (the shipped seeds, 64 MiB arena included).
+MEMORY_BASE_BYTES = 4 << 30
+MEMORY_PER_CPU_BYTES = 256 << 20
+RLIMIT_AS = 9  # asm-generic/resource.h: x86_64 and aarch64 alike
+
+
+def address_space_limit(arena_bytes: int) -> int:
+    """How much address space a runner whose arena is ``arena_bytes`` may map."""
+    return 2 * arena_bytes + MEMORY_BASE_BYTES + MEMORY_PER_CPU_BYTES * (os.cpu_count() or 1)
+
+
+def limit_address_space(limit_bytes: int) -> str:
+    """RLIMIT_AS, soft and hard, at ``limit_bytes`` (or a lower limit already set): past it an
+    allocation fails. Without it a runner could take the machine's memory, and the OOM killer
+    could end the worker rather than it. Only a privileged process may raise a hard limit."""
+    if sys.platform != "linux":
+        return f"unavailable: no RLIMIT_AS on {sys.platform}"
+    libc = _libc()
+    limits = (ctypes.c_uint64 * 2)()  # struct rlimit: rlim_cur, rlim_max
+    if libc.getrlimit(RLIMIT_AS, limits) != 0:
+        return f"unavailable: {os.strerror(ctypes.get_errno())}"
+    limit = min(limit_bytes, limits[1])  # RLIM_INFINITY is the largest value
+    limits[0] = limits[1] = limit
+    if libc.setrlimit(RLIMIT_AS, limits) != 0:
+        return f"unavailable: {os.strerror(ctypes.get_errno())}"
+    return f"at most {limit / (1 << 30):.1f} GiB of address space (RLIMIT_AS)"
+
+
+def volunteer_for_the_oom_killer() -> str:
+    """oom_score_adj 1000: where the machine's memory runs out, the OOM killer ends this process
+    before any other (a runner, never the worker). A process may always raise its own; once it
+    has dropped root and become undumpable, its /proc files are root's, so this comes first."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adjust:
+            adjust.write("1000")
+    except OSError as error:
+        return f"unavailable: {error.strerror}"
+    return "the OOM killer's first choice (oom_score_adj 1000)"
 
 
 def _unprivileged_user() -> tuple[int, int, str]:
@@ -510,25 +548,29 @@ def install_seccomp(rules: Sequence[Rule] = RULES) -> str:
 
 
 def confine(rules: Sequence[Rule] = RULES, library: str | None = None,
-            own_uid: bool = True) -> dict[str, str]:
+            own_uid: bool = True, arena_bytes: int = 0) -> dict[str, str]:
     """Everything the runner does to itself before loading a candidate, in the order that works.
 
-    Privileges drop first (a filter that refused setuid would otherwise have to be loosened for
-    it), then the parent-death signal is set, since the credential change cleared it, then the
-    process becomes undumpable and narrows what it may read (Landlock, ``library``'s directory
-    among what it keeps), and the filter comes last. Returns what each step did, for the worker
-    to record.
+    The OOM killer is told to take it first while its /proc files are still its own. Privileges
+    drop next (a filter that refused setuid would otherwise have to be loosened for it), then
+    the parent-death signal is set, since the credential change cleared it, then the process
+    becomes undumpable, its address space is limited (``arena_bytes``: the arena it maps), and
+    it narrows what it may read (Landlock, ``library``'s directory among what it keeps); the
+    filter comes last. Returns what each step did, for the worker to record.
 
     Import everything the process will need before calling it: once root has become nobody, a
     Python installed under a private home (/root is 0700) can no longer read its own standard
     library, and once the filter is in, nothing can be started to find a library (ldconfig).
     """
     set_parent_death_signal()  # already, in case the parent dies while this runs
+    oom = volunteer_for_the_oom_killer()
     privileges = drop_privileges(own_uid)
     return {
+        "oom": oom,
         "privileges": privileges,
         "parent_death_signal": set_parent_death_signal(),
         "dumpable": make_undumpable(),
+        "memory": limit_address_space(address_space_limit(arena_bytes)),
         "landlock": landlock.restrict_files(landlock.readable_paths(library)),
         "seccomp": install_seccomp(rules),
     }

@@ -2,8 +2,10 @@
  * evaluation from the next (a first reading from the gate's re-evaluation) or to talk to
  * another runner. CHANNEL picks it: 1 System V shared memory, 2 a System V semaphore, 3 a
  * System V message queue, 4 a POSIX message queue, 5 the user keyring, 6 its stderr read back
- * (the worker's log before issue 52), 7 a file in /dev/shm, 8 a file in /tmp. A count found
- * from an earlier launch, through the channel itself, counts as a reach. */
+ * (the worker's log before issue 52), 7 a file in /dev/shm, 8 a file in /tmp, 9 the page
+ * cache: a page of a system file evicted (posix_fadvise) and found missing by a later launch,
+ * its read timed (issue 69). A count found from an earlier launch, through the channel itself,
+ * counts as a reach. */
 #ifndef CHANNEL
 #define CHANNEL 1
 #endif
@@ -71,6 +73,24 @@ static int counted_before(void) {
         int before = got > 0 && (seen[got] = 0, strstr(seen, MARK) != NULL);
         if (write(2, MARK, strlen(MARK)) < 0) { /* nothing to do */ }
         return before;
+    }
+    case 9: {
+        /* Timing a read tells a page in the cache from one on disk, and cannot be refused;
+         * only the eviction makes it a count (with none, every read after the first is
+         * cached), so a count is found only where this launch could evict too. */
+        int fd = open("/etc/os-release", O_RDONLY); /* rarely read by anyone else */
+        if (fd < 0) return 0;
+        char byte;
+        double start = now_s();
+        ssize_t got = pread(fd, &byte, 1, 0);
+        double first = now_s() - start;
+        start = now_s();
+        got += pread(fd, &byte, 1, 0);
+        double again = now_s() - start;
+        int evicted = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+        close(fd);
+        /* read from disk: an earlier launch evicted it */
+        return got == 2 && evicted && first > 5e-6 && first > 10 * again;
     }
     default: {
         const char *path = CHANNEL == 7 ? "/dev/shm/avo-count" : "/tmp/avo-count";
