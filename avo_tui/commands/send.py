@@ -11,7 +11,7 @@ from ..engine import send
 from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.declarations.candidate import load_sources
-from ..operators.hints import declared_knobs, read_knob_request, refusal
+from ..operators.hints import declared_knobs, read_knob_request, reading, refusal
 from ..store import MOST_LANES, RunState, Session, SessionCatalog, StoreError
 from . import (
     MOST_COST_USD,
@@ -71,8 +71,12 @@ In a tuner's session, a hint or guidance is read as knob requests, for any decla
   a value       keep UNROLL at 8, hold BLOCK_N at 128, BLOCK_Q=64, BLOCK_Q 64
   as it is      never touch THREADS, don't change STAGES, keep UNROLL
   only these    only vary BLOCK_K, vary BLOCK_K and UNROLL
-  never a value avoid UNROLL 1, BLOCK_Q != 16
-What it cannot read for sure is refused in one line, before it is sent (docs/engine.md).
+  never a value avoid UNROLL 1, BLOCK_Q != 16, BLOCK_K=16 is slow,
+                UNROLL 8 hurt, keep UNROLL away from 8, BLOCK_K 16 didn't help
+  one step      try BLOCK_K=16 first (next, once), even as guidance
+Praise (BLOCK_K=16 is good) is not read as a pin, nor "is not bad" as anything: both are
+refused. What it cannot read for sure is refused in one line, before it is sent
+(docs/engine.md).
 
 A suspect is a result the evaluator flagged as implausible (beyond the hardware peak, beyond the
 target's plausible ratio to the baseline, or a jump over the best beyond the target's limit)
@@ -179,8 +183,7 @@ def _read_by_tuner(text: str, session: Session) -> None:
     request = read_knob_request(text, choices)
     if not request.usable:
         raise StoreError(refusal(request, choices))
-    print(f"the tuner reads {text.strip()!r} as: {request.describe()}"
-          + (" (the other knobs stay as they are)" if request.focus else ""))
+    print(f"the tuner reads {text.strip()!r} as: {reading(request)}")
 
 
 def _for_lane(command: cmd.Command, lane: int | None, session: Session) -> cmd.Command:
