@@ -221,9 +221,10 @@ async def test_rollback_after_confirmation_moves_the_head(session: Session,
 async def test_an_edit_in_the_editor_is_evaluated_and_committed(
     session: Session, worker: Worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A new kernel: a comment alone compiles to the head's, which is no new version.
     editor = tmp_path / "editor.sh"
-    editor.write_text(
-        "#!/bin/sh\nfor f in \"$@\"; do echo '// tuned by a person' >> \"$f\"; done\n")
+    editor.write_text("#!/bin/sh\nfor f in \"$@\"; do sed -i 's/^#define THREADS 1 /#define "
+                      "THREADS 2 /' \"$f\"; echo '// tuned by a person' >> \"$f\"; done\n")
     editor.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
@@ -234,7 +235,9 @@ async def test_an_edit_in_the_editor_is_evaluated_and_committed(
         await until(pilot, lambda: any(v.author == "operator" for v in session.lineage),
                     timeout=120)
         version = next(v for v in session.lineage if v.author == "operator")
-        assert "// tuned by a person" in next(iter(session.read_files(version).values()))
+        source = next(iter(session.read_files(version).values()))
+        assert "// tuned by a person" in source and "#define THREADS 2 " in source
+        assert version.score is not None  # a version always has one (issue 71)
         await until(pilot, lambda: f"commit   {version.id}" in output_text(app))
         tree = app.query_one(LineageTree)
         await until(pilot, lambda: version.id in str(tree.cursor_node.label))  # type: ignore[union-attr]
