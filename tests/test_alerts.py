@@ -12,6 +12,7 @@ from engine_helpers import FIXTURE_TARGETS, KERNEL, slow_seed
 
 from avo_tui.cli import main
 from avo_tui.engine.alerts import ERROR, HELD, NEW_BEST, STALLED, STOPPED, alert_of
+from avo_tui.engine.commands import hand_off
 from avo_tui.store import Event, EventKind
 
 BOUND_S = 60.0  # the alert command runs in the background: a backstop for its writing
@@ -34,6 +35,17 @@ def test_the_events_worth_a_look_from_afar() -> None:
     assert alert_of(event(EventKind.SUPERVISOR, action="redirect", reason="r"), best) == STALLED
     assert alert_of(event(EventKind.ERROR, message="boom"), best) == ERROR
     assert alert_of(event(EventKind.PLAN, text="x"), best) is None
+
+
+def test_a_run_handed_to_a_process_of_its_own_is_no_stop() -> None:
+    """Issue 71: a plain Detach (the app's q, Detach) sent a ``stopped`` alert while the run
+    went on in a process of its own."""
+    best = lambda: None  # noqa: E731
+    for why in ("detached from the app", "the terminal went away"):
+        handed = event(EventKind.STATUS, status="stopped", reason=hand_off(why).reason)
+        assert alert_of(handed, best) is None
+    stopped = event(EventKind.STATUS, status="stopped", reason="stopped from the app")
+    assert alert_of(stopped, best) == STOPPED
 
 
 def test_an_alert_command_hears_of_a_new_best_from_a_real_run(

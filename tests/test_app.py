@@ -21,12 +21,13 @@ from textual.widgets import Static
 from tui_helpers import branched_session, opened, settled, stop_and_leave, until
 
 from avo_tui.engine import Budgets, Engine, Evaluator
+from avo_tui.engine.alerts import STOPPED, alert_of
 from avo_tui.engine.client import RunClient
 from avo_tui.engine.inbox import INBOX
 from avo_tui.evaluation import Worker
 from avo_tui.operators import Operator, Tuner
 from avo_tui.operators.protocol import StepContext, StepResult
-from avo_tui.store import Session
+from avo_tui.store import Event, EventKind, Session
 from avo_tui.tui import AvoApp, make_app
 from avo_tui.tui.screens.detail import CompareScreen, VersionDetail
 from avo_tui.tui.screens.dialogs import ChoiceDialog, InputDialog, TextDialog
@@ -220,9 +221,10 @@ async def test_rollback_after_confirmation_moves_the_head(session: Session,
 async def test_an_edit_in_the_editor_is_evaluated_and_committed(
     session: Session, worker: Worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A new kernel: a comment alone compiles to the head's, which is no new version.
     editor = tmp_path / "editor.sh"
-    editor.write_text(
-        "#!/bin/sh\nfor f in \"$@\"; do echo '// tuned by a person' >> \"$f\"; done\n")
+    editor.write_text("#!/bin/sh\nfor f in \"$@\"; do sed -i 's/^#define THREADS 1 /#define "
+                      "THREADS 2 /' \"$f\"; echo '// tuned by a person' >> \"$f\"; done\n")
     editor.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
@@ -233,7 +235,9 @@ async def test_an_edit_in_the_editor_is_evaluated_and_committed(
         await until(pilot, lambda: any(v.author == "operator" for v in session.lineage),
                     timeout=120)
         version = next(v for v in session.lineage if v.author == "operator")
-        assert "// tuned by a person" in next(iter(session.read_files(version).values()))
+        source = next(iter(session.read_files(version).values()))
+        assert "// tuned by a person" in source and "#define THREADS 2 " in source
+        assert version.score is not None  # a version always has one (issue 71)
         await until(pilot, lambda: f"commit   {version.id}" in output_text(app))
         tree = app.query_one(LineageTree)
         await until(pilot, lambda: version.id in str(tree.cursor_node.label))  # type: ignore[union-attr]
@@ -267,6 +271,11 @@ async def test_quit_stops_the_in_process_run_at_a_safe_point(session: Session,
         await until(pilot, lambda: not app.is_running, timeout=120)
     assert session.state["status"] == "stopped"
     assert session.state["reason"] == "quit from the app"
+    assert alert_of(last_status(session), lambda: None) == STOPPED
+
+
+def last_status(session: Session) -> Event:
+    return [e for e in session.events() if e.kind == EventKind.STATUS][-1]
 
 
 async def test_a_live_run_shows_its_budget_and_when_it_ends(session: Session,
@@ -277,10 +286,12 @@ async def test_a_live_run_shows_its_budget_and_when_it_ends(session: Session,
         assert "step " in full_status(app) and "/500" in full_status(app)
 
 
-async def test_quit_can_detach_the_run_which_stops_to_be_handed_on(session: Session,
-                                                                    worker: Worker) -> None:
+async def test_quit_can_detach_the_run_which_stops_to_be_handed_on_with_no_alert(
+    session: Session, worker: Worker
+) -> None:
     # The app leaves once the run has stopped at its safe point; `avo run` then starts the
-    # run's successor (tests/test_app_handoff.py follows a hand-over through to it).
+    # run's successor (tests/test_app_handoff.py follows a hand-over through to it). The run
+    # goes on there, so its stop here is no `stopped` alert (issue 71: Detach sent one).
     async with running_app(session, worker) as (app, pilot):
         await until(pilot, lambda: session.state.get("status") == "running")
         await pilot.press("q")
@@ -290,6 +301,8 @@ async def test_quit_can_detach_the_run_which_stops_to_be_handed_on(session: Sess
         await until(pilot, lambda: not app.is_running, timeout=120)
     assert app.handing_off
     assert session.state["reason"] == "handed to a process of its own (detached from the app)"
+    handed = last_status(session)
+    assert handed.data["status"] == "stopped" and alert_of(handed, lambda: None) is None
 
 
 class Broken:
@@ -555,7 +568,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from avo_tui.store import Session
+    from avo_tui.store import Event, EventKind, Session
     session = Session.open(Path(sys.argv[1]))
     session.set_state(status="running")
     print("holding", flush=True)

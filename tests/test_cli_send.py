@@ -5,6 +5,7 @@ It once queued ``rollback v99`` for a stopped session without a word, and a left
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from avo_tui.cli import main
 from avo_tui.engine import RunSettings
+from avo_tui.engine.commands import Command, Pause, Stop
 from avo_tui.engine.inbox import queued
 from avo_tui.store import QueuedPayload, Score, Session, payload_of
 
@@ -84,7 +86,7 @@ def test_a_command_for_a_session_no_run_holds_is_said_to_be_queued(
     assert code == 0
     assert out == ("queued rollback v0 for 'demo': no run is live, so it waits for the next one "
                    "(avo run --session demo), which announces it and applies it first\n")
-    code, out, _ = send(sessions, capsys, "pause")
+    code, out, _ = send(sessions, capsys, "pause", "--queue")
     lines = out.splitlines()
     assert lines[0].startswith("queued pause for 'demo': no run is live")
     assert lines[1] == ("2 commands wait, in this order: rollback v0; pause "
@@ -100,6 +102,41 @@ def test_a_command_for_a_session_no_run_holds_is_said_to_be_queued(
     assert (code, out) == (0, "dropped from 'demo': rollback v0; pause\n")
     assert queued(sessions / "demo") == []
     assert send(sessions, capsys, "drop")[1] == "dropped from 'demo': nothing was queued\n"
+
+
+@pytest.mark.parametrize(("words", "why", "command"), [
+    (["stop"], "a stop queued now would end the next run as it starts",
+     Stop("stopped by avo send")),
+    (["stop", "done", "for", "today"], "a stop queued now would end the next run",
+     Stop("done for today")),
+    (["pause"], "a pause queued now would hold the next run paused from its start", Pause()),
+    (["--lane", "1", "pause"], "a pause queued now would hold", Pause(lane=1)),
+])
+def test_a_stop_or_pause_with_no_run_live_is_refused_unless_queued_on_purpose(
+    sessions: Path, capsys: pytest.CaptureFixture[str], words: list[str], why: str,
+    command: Command,
+) -> None:
+    """Issue 71: ``avo send NAME stop`` with no run live queued a stop, and the next ``avo run
+    --session NAME`` was stopped 2 s after it started (the app's x refuses this case)."""
+    code, out, err = send(sessions, capsys, *words)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("avo: error: no run of 'demo' is live, and ") and why in err, err
+    again = shlex.join(["avo", "send", "demo", *words, "--queue"])
+    assert err.endswith(f"to queue it for the next run on purpose, add --queue: {again}\n"), err
+    assert queued(sessions / "demo") == []
+
+    code, out, _ = send(sessions, capsys, *words, "--queue")
+    assert code == 0 and out.startswith("queued "), out
+    assert [q.command for q in queued(sessions / "demo")] == [command]
+
+
+def test_a_stop_to_a_live_run_needs_no_queue(
+    sessions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Session.open(sessions / "demo"):  # this process holds the lock, as a run would
+        code, out, _ = send(sessions, capsys, "stop")
+    assert code == 0 and out.startswith("sent stop (stopped by avo send) to 'demo' (run by pid")
+    assert [q.command for q in queued(sessions / "demo")] == [Stop("stopped by avo send")]
 
 
 def test_best_and_head_are_sent_as_the_version_they_name_now(
@@ -142,7 +179,7 @@ def test_the_next_run_announces_the_queued_commands_and_a_leftover_pause_shows(
     Session.create(root / "demo", target="cpu-attention", operator="tuner",
                    seed_files={"attention.c": SEED.read_text()}, score=Score(1e-9),
                    settings=settings).close()
-    for words in (["hint", "try UNROLL=2"], ["pause"]):
+    for words in (["hint", "try UNROLL=2"], ["pause", "--queue"]):
         assert main(["--sessions-dir", str(root), "send", "demo", *words]) == 0
     capsys.readouterr()
 

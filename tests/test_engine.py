@@ -169,6 +169,40 @@ def test_an_operator_edit_commits_when_correct_and_is_refused_when_not(
     live.finish()
 
 
+def test_a_hand_edit_twin_of_an_attempt_is_measured_and_one_of_a_version_is_not_committed(
+    session: Session, worker: Worker
+) -> None:
+    """Issue 71: a hand edit identical to an earlier attempt was committed as v2 with no score
+    (``-``), and was missing from the report's charts. A version always has a score: the twin
+    of an attempt is measured for one; the twin of a version is the lineage's already."""
+    seed = session.read_files("v0")
+    tried = apply_knobs(seed, {"THREADS": "2"})
+    session.record_attempt(tried, base="v0", author="tuner", outcome="slower",
+                           score=Score(HIGH_SCORE, unit="GFLOP/s"))  # no reading could match
+    live = start(session, worker, max_steps=None, before=submitting(
+        Pause(),
+        OperatorEdit(tried, "the tuner's, by hand"),  # the attempt's twin: measured, v1
+        OperatorEdit(tried, "again"),  # now v1's twin
+        OperatorEdit(seed, "the seed"),  # v0's twin
+        OperatorEdit({n: t + "// a note\n" for n, t in seed.items()}, "noted"),  # v0's kernel
+    ))
+    # each edit ends as a version or an error
+    live.wait(lambda: len(session.lineage) - 1 + len(live.kinds("error")) >= 4)
+    live.engine.submit(Stop())
+    live.finish()
+    assert [v.id for v in session.lineage] == ["v0", "v1"]
+    v1 = session.version("v1")
+    assert v1.author == "operator" and v1.score is not None
+    assert 0 < v1.score.gmean < HIGH_SCORE  # measured now, not the attempt's score taken
+    assert all(v.score is not None for v in session.lineage)
+    errors = [e.data["message"] for e in live.kinds("error")]
+    assert [m.split(": nothing new")[0] for m in errors] == [
+        "the hand edit was not committed: hand edit: identical to v1",
+        "the hand edit was not committed: hand edit: identical to v0",
+        "the hand edit was not committed: hand edit: identical to v0"], errors
+    assert all(m.endswith("roll back to that version to build on it again") for m in errors)
+
+
 def test_a_rollback_moves_the_head_and_the_next_candidates_branch_from_there(
     session: Session, worker: Worker
 ) -> None:

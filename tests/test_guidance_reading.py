@@ -134,6 +134,11 @@ STEPS = 3
      lambda base, after: after["THREADS"] == base["THREADS"] and after != base),
     ("don't change STAGES", "STAGES as it is",
      lambda base, after: after["STAGES"] == base["STAGES"] and after != base),
+    # issue 71: read as "BLOCK_K=16" and "UNROLL as it is" (the seed has BLOCK_K 64, UNROLL 4)
+    ("BLOCK_K=16 is bad", "BLOCK_K never 16",
+     lambda base, after: after["BLOCK_K"] != "16"),
+    ("keep UNROLL away from 4", "UNROLL never 4",
+     lambda base, after: after["UNROLL"] != "4"),
 ])
 def test_guidance_sent_with_avo_send_is_read_as_meant_and_the_tuner_keeps_to_it(
     sessions: Path, worker: Worker, capsys: pytest.CaptureFixture[str], text: str,

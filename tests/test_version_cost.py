@@ -61,10 +61,10 @@ def test_a_version_approved_or_edited_by_hand_costs_what_was_spent_since_the_las
         return StepResult("asked the gate")
 
     def edit_mid_step(ctx: StepContext) -> StepResult:
-        files = ctx.session.read_files(head_of(ctx))
-        engines[-1].submit(OperatorEdit(
-            {n: t.replace("#define REPEAT 8", "#define REPEAT 2") for n, t in files.items()},
-            "by hand"))
+        files = ctx.session.read_files(head_of(ctx))  # v1, approved: REPEAT 1
+        edited = {n: t.replace("#define REPEAT 1", "#define REPEAT 2") for n, t in files.items()}
+        assert edited != files  # a twin of v1 would not be committed (issue 71)
+        engines[-1].submit(OperatorEdit(edited, "by hand"))
         ctx.safe_point()  # the edit is committed here, and the step ends
         raise AssertionError("the hand edit did not end the step")
 

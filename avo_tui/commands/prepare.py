@@ -308,7 +308,7 @@ def _new_target(catalog: SessionCatalog, args: argparse.Namespace) -> TargetSpec
         raise StoreError("give --from or --seed, not both")
     if not args.origin and not args.seed and any(map(in_kernels_dir, target.seeds)):
         kernels_dir()  # the shipped seeds are there, before anything starts (chosen below)
-    catalog.root.mkdir(parents=True, exist_ok=True)  # a folder that cannot be, before the seed
+    catalog.check_writable()  # a folder that cannot be, or be written, before the seed
     return target
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ..engine import send
 from ..engine.inbox import INBOX, describe, queued
 from ..evaluation import get_target
 from ..evaluation.declarations.candidate import load_sources
-from ..operators.hints import declared_knobs, read_knob_request, refusal
+from ..operators.hints import declared_knobs, read_knob_request, reading, refusal
 from ..store import MOST_LANES, RunState, Session, SessionCatalog, StoreError
 from . import (
     MOST_COST_USD,
@@ -44,8 +45,10 @@ an evaluation already running finishes first. What can be checked now is checked
 anything is sent: the version of a rollback, a budget's figures, a suspect's id, an edit's files.
 
 No run live? The command is queued in the session's inbox/ folder, and the next run (avo run
---session NAME) announces it and applies it first; a queued pause makes that run start
-paused. 'avo sessions show NAME' lists what is queued; 'avo send NAME drop' removes it.
+--session NAME) announces it and applies it first. A stop or a pause would act on that run's
+start (end it, or hold it paused), so with no run live they are refused unless --queue says
+to queue them on purpose. 'avo sessions show NAME' lists what is queued; 'avo send NAME drop'
+removes it.
 
 In a run of several lanes (avo run --lanes N), pause, resume, stop, hint and guide act on
 every lane, or with --lane K on lane K alone (the others go on); rollback, edit, budget,
@@ -66,13 +69,18 @@ examples:
   avo send cpu-1 approve a12       commit suspect a12 as a version
   avo send cpu-1 reject a12        drop suspect a12; it is never committed
   avo send cpu-1 drop              remove the commands queued for the next run
+  avo send cpu-1 pause --queue     with no run live: the next run starts paused
 
 In a tuner's session, a hint or guidance is read as knob requests, for any declared knob:
   a value       keep UNROLL at 8, hold BLOCK_N at 128, BLOCK_Q=64, BLOCK_Q 64
   as it is      never touch THREADS, don't change STAGES, keep UNROLL
   only these    only vary BLOCK_K, vary BLOCK_K and UNROLL
-  never a value avoid UNROLL 1, BLOCK_Q != 16
-What it cannot read for sure is refused in one line, before it is sent (docs/engine.md).
+  never a value avoid UNROLL 1, BLOCK_Q != 16, BLOCK_K=16 is slow,
+                UNROLL 8 hurt, keep UNROLL away from 8, BLOCK_K 16 didn't help
+  one step      try BLOCK_K=16 first (next, once), even as guidance
+Praise (BLOCK_K=16 is good) is not read as a pin, nor "is not bad" as anything: both are
+refused. What it cannot read for sure is refused in one line, before it is sent
+(docs/engine.md).
 
 A suspect is a result the evaluator flagged as implausible (beyond the hardware peak, beyond the
 target's plausible ratio to the baseline, or a jump over the best beyond the target's limit)
@@ -88,6 +96,10 @@ def cmd_send(args: argparse.Namespace) -> int:
             return _drop(session, writer is not None)
         _lane_exists(args.lane, session)  # before the words: a missing lane is the plainer
         command = _for_lane(_command(args, session), args.lane, session)
+        if writer is None and not args.queue and (why := _acts_on_start(command)):
+            raise StoreError(f"no run of '{session.name}' is live, and {why}; to queue it "
+                             f"for the next run on purpose, add --queue: "
+                             f"{_queued_on_purpose(args)}")
     send(session.directory, command)
     name, what = session.name, describe(command)
     if writer:
@@ -105,6 +117,22 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"note: with a pause queued, the next run starts paused; avo send {name} resume "
               "(or p in the app) lets it go on")
     return 0
+
+
+def _acts_on_start(command: cmd.Command) -> str | None:
+    """What ``command``, queued, would do to the next run as it starts (None: nothing a person
+    must mean): a stop sent while no run was live once ended the next run 2 s after it began."""
+    if isinstance(command, cmd.Stop):
+        return "a stop queued now would end the next run as it starts"
+    if isinstance(command, cmd.Pause):
+        return "a pause queued now would hold the next run paused from its start"
+    return None
+
+
+def _queued_on_purpose(args: argparse.Namespace) -> str:
+    """The command line that sends the same command with --queue."""
+    lane = ["--lane", str(args.lane)] if args.lane is not None else []
+    return shlex.join(["avo", "send", args.name, *lane, args.action, *args.text, "--queue"])
 
 
 def _drop(session: Session, live: bool) -> int:
@@ -179,8 +207,7 @@ def _read_by_tuner(text: str, session: Session) -> None:
     request = read_knob_request(text, choices)
     if not request.usable:
         raise StoreError(refusal(request, choices))
-    print(f"the tuner reads {text.strip()!r} as: {request.describe()}"
-          + (" (the other knobs stay as they are)" if request.focus else ""))
+    print(f"the tuner reads {text.strip()!r} as: {reading(request)}")
 
 
 def _for_lane(command: cmd.Command, lane: int | None, session: Session) -> cmd.Command:
@@ -248,6 +275,9 @@ def register(commands: Subcommands) -> None:
     p.add_argument("text", nargs="*", help="hint or guidance text, a version, a kernel path, "
                    "or a suspect's attempt id (approve, reject)")
     p.add_argument("-m", "--message", default="edited by hand", help="message of an edit")
+    p.add_argument("--queue", action="store_true",
+                   help="with no run live, queue a stop or pause for the next run, which it "
+                   "then ends or holds paused as it starts (without --queue they are refused)")
     p.add_argument("--lane", type=bounded_int(MOST_LANES), metavar="K",
                    help="pause, resume, stop, hint or guide lane K alone, in a run of several "
                    "lanes (default: every lane)")

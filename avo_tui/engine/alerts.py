@@ -1,8 +1,9 @@
 """Alerts: the events worth a look from afar, and a command of the user's that hears of them.
 
 A week-long run is watched now and then. The events that want a person are few: a new best,
-a result held for review, a run that stopped (or paused, or finished), the supervisor finding the
-search stalled, and an error. The settings file names a command for them::
+a result held for review, a run that stopped (or paused, or finished; not one the app handed to
+a process of its own, which goes on there), the supervisor finding the search stalled, and an
+error. The settings file names a command for them::
 
     [alerts]
     command = "notify-send avo \\"$(jq -r .line)\\""   # or curl a webhook with -d @-
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from ..settings_file import SettingsFileError, read_table
 from ..store import Event, EventKind
+from .commands import handed_off
 
 NEW_BEST, HELD, STOPPED, STALLED, ERROR = "new_best", "held", "stopped", "stalled", "error"
 ALERTS = (NEW_BEST, HELD, STOPPED, STALLED, ERROR)
@@ -46,8 +48,8 @@ def alert_of(event: Event, best: Callable[[], str | None]) -> str | None:
     if event.kind == EventKind.SUSPECT and data.get("action") == "held":
         return HELD
     if event.kind == EventKind.STATUS and data.get("lane") is None and (
-            data.get("status") in ENDED):
-        return STOPPED
+            data.get("status") in ENDED) and not handed_off(str(data.get("reason", ""))):
+        return STOPPED  # a run handed to a process of its own goes on there: no stop
     if event.kind == EventKind.SUPERVISOR and data.get("action") == "redirect":
         return STALLED
     if event.kind == EventKind.ERROR:

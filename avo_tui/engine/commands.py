@@ -93,6 +93,21 @@ class Stop:
     lane: int | None = None  # that lane ends at its next safe point; the others go on
 
 
+# A run that the app hands to a process of its own (Detach, a hang-up) stops in the app's
+# process with this reason and goes on in the other: no stop to alert anyone of (alerts.py).
+HANDED_OFF = "handed to a process of its own"
+
+
+def hand_off(why: str) -> Stop:
+    """The stop that hands a run in the app's process to a process of its own."""
+    return Stop(f"{HANDED_OFF} ({why})")
+
+
+def handed_off(reason: str) -> bool:
+    """Whether a run that ended with ``reason`` goes on in a process of its own."""
+    return reason.startswith(HANDED_OFF)
+
+
 Command = (
     Pause | Resume | Hint | Guidance | Rollback | OperatorEdit | SetBudgets | Approve | Reject
     | Stop

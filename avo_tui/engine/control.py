@@ -205,13 +205,19 @@ class Control:
         books = self.books
         with books.locked():
             head = books.session.head
-        # With no version yet (a target with no seed), a correct hand edit becomes v0.
+        # With no version yet (a target with no seed), a correct hand edit becomes v0. A twin
+        # of an attempt is measured, for its score; one of a version is in the lineage already
+        # (issue 71: an edit identical to an attempt was committed again, with no score).
         trial = self.trials.evaluate(files, base=head.id if head else None, author="operator",
-                                     note="hand edit",
-                                     lane=by, labelled=False)
+                                     note="hand edit", lane=by, labelled=False,
+                                     twins_of_versions_only=True)
         with books.locked():
             if not trial.result.correct:
                 books.error(f"the hand edit was not committed: {trial.result.failure}")
+                return
+            if trial.score is None:  # a version's twin: nothing was measured
+                books.error(f"the hand edit was not committed: {trial.attempt.detail}; "
+                            "roll back to that version to build on it again")
                 return
             version = self.trials.paid_commit(lambda **paid: books.session.commit(
                 files, author="operator", message=message, score=trial.score,

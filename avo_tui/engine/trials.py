@@ -59,22 +59,28 @@ class Trials:
     def evaluate(
         self, files: dict[str, str], *, base: str | None, author: str, lane: Lane, note: str = "",
         quick: bool = False, idea: str | None = None, labelled: bool = True,
+        twins_of_versions_only: bool = False,
     ) -> Trial:
         """Evaluate a candidate and record it as an attempt (the supervisor watches).
 
         ``quick`` scores on the target's quick grid; unless the session itself is quick, such a
         score is not comparable with the versions', so the attempt is only ``checked``.
         ``idea`` is what the operator says it tried, kept with the attempt. The attempt
-        carries its lane's label, unless ``labelled`` is false (a hand edit: no lane's)."""
+        carries its lane's label, unless ``labelled`` is false (a hand edit: no lane's).
+        ``twins_of_versions_only``: a twin of an attempt is measured all the same, and only
+        one of a version answered unmeasured (a hand edit: a version needs a score)."""
         books = self.books
         quick = quick and not books.evaluator.quick
         with books.locked():
             twin = self.twins.of_files(books.session.store_files(files), quick=quick)
+            if twins_of_versions_only and twin is not None and not twin.is_version:
+                twin = None
+            known = self.twins.kernels(versions_only=twins_of_versions_only)
         if twin is not None:  # the very files of a version or attempt: nothing to build
             result, beside = books.evaluator.unmeasured(twin.kernel, quick), None
         else:
             result, beside = self._measure(files, base, author, quick=quick, lane=lane,
-                                           beside_best=True)
+                                           beside_best=True, known=known)
         with books.locked():
             if beside is not None:
                 self.twins.learn(beside, result.incumbent_kernel_id)
@@ -155,13 +161,15 @@ class Trials:
         self, files: dict[str, str], base: str | None, author: str, *, lane: Lane,
         quick: bool = False,
         incumbent: Version | None = None, gate: GatePlan | None = None,
-        beside_best: bool = False,
+        beside_best: bool = False, known: frozenset[str] = frozenset(),
     ) -> tuple[EvalResult, Version | None]:
         """Evaluate ``files`` (outside the lock: other lanes go on meanwhile); with
         ``incumbent``, time that version beside them, for the gate's ``gate`` plan. With
         ``beside_best`` (a first reading on the session's grid), the best is timed beside
-        them for a short while, unless they are its very files. Returns the result and the
-        version timed beside them, if any."""
+        them for a short while, unless they are its very files. A kernel in ``known`` is
+        stopped before its checks and timing: a first reading stops at a kernel judged
+        before; the gate measures what it is asked about. Returns the result and the version
+        timed beside them, if any."""
         books = self.books
         with books.locked():
             hashes = books.session.store_files(files)
@@ -172,9 +180,6 @@ class Trials:
             if beside_best and not quick and best is not None and best.files != hashes:
                 incumbent = best
             beside = books.session.read_files(incumbent) if incumbent else None
-            # A first reading stops at a kernel judged before; the gate measures what it is
-            # asked about.
-            known = self.twins.kernels() if beside_best else frozenset()
         return books.evaluator.evaluate(
             files,
             previous_best=previous,

@@ -38,9 +38,13 @@ class Twin:
     attempt: Attempt | None = None  # the attempt that judged it; None for a version alone
     kernel: str | None = None  # its kernel identity, where it was built
 
+    @property
+    def is_version(self) -> bool:
+        return self.label.startswith("v")
+
     def words(self) -> str:
         """'identical to v3', 'identical to a17 (slower)'."""
-        if self.label.startswith("v") or self.attempt is None:
+        if self.is_version or self.attempt is None:
             return f"identical to {self.label}"
         return f"identical to {self.label} ({self.attempt.outcome})"
 
@@ -114,10 +118,12 @@ class Twins:
         self.refresh()
         return self._by_kernel.get(kernel) if kernel else None
 
-    def kernels(self) -> frozenset[str]:
-        """Every judged kernel's identity, for the worker to stop at (known_kernels)."""
+    def kernels(self, *, versions_only: bool = False) -> frozenset[str]:
+        """Every judged kernel's identity (or only the versions'), for the worker to stop at
+        (known_kernels)."""
         self.refresh()
-        return frozenset(self._by_kernel)
+        return frozenset(kernel for kernel, twin in self._by_kernel.items()
+                         if twin.is_version or not versions_only)
 
 
 def _checked(attempt: Attempt | None) -> bool:
@@ -125,7 +131,7 @@ def _checked(attempt: Attempt | None) -> bool:
 
 
 def _is_version(twin: Twin | None) -> bool:
-    return twin is not None and twin.label.startswith("v")
+    return twin is not None and twin.is_version
 
 
 def _replaces(old: Twin | None, attempt: Attempt) -> bool:

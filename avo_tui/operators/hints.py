@@ -10,13 +10,20 @@ what the knob names after it (up to the end of the sentence, or the next verb) a
 - vary only these: ``only vary KNOB``, ``vary only KNOB``, ``vary KNOB and KNOB``, ``focus on
   KNOB``, or the bare names ``KNOB KNOB``;
 - avoid values: ``avoid KNOB V``, ``never KNOB V``, ``no KNOB=V``, ``KNOB != V``,
-  ``don't use KNOB V``.
+  ``don't use KNOB V``, and a judgement of values as bad: ``KNOB=V is bad|slow|worse``,
+  ``KNOB V hurt|regressed|made it worse|didn't help|was a dead end``, ``no gain from KNOB V``,
+  ``keep KNOB away from V``.
+
+``first``, ``next``, ``once``, ``this step`` ask it of one step only, guidance included.
 
 What it cannot read for sure is a problem, never a guess: a knob with an undeclared value, a
-knob named beside words that set nothing (``increase UNROLL``), a negation with no known verb
-(``don't keep UNROLL``), two requests that contradict each other. A request with a problem
-is not usable as a whole, so nothing is ever read backwards (issue 53: "keep UNROLL at 8" was
-read as "vary UNROLL").
+knob named beside words that set nothing (``increase UNROLL``), a word it does not read, a
+negation with no known verb (``don't keep UNROLL``), two requests that contradict each other.
+A judgement that is not plainly bad is one too: praise (``KNOB=V is good``) is no request to
+keep V, and ``KNOB=V is not bad`` asks nothing. A request with a problem is not usable as a
+whole, so nothing is ever read backwards (issue 53: "keep UNROLL at 8" was read as "vary
+UNROLL"; issue 71: "BLOCK_K=16 is bad" was read as "BLOCK_K=16", "keep UNROLL away from 8"
+as "UNROLL as it is").
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from ..evaluation.declarations import contract
 from ..evaluation.declarations.contract import ContractError, Knob
 
 FORMS = ("keep|hold|pin|fix KNOB at V, KNOB=V, KNOB must stay V, only vary KNOB, "
-         "never touch KNOB, don't change KNOB, avoid KNOB V")
+         "never touch KNOB, don't change KNOB, avoid KNOB V, KNOB=V is slow|bad|hurt (avoid V), "
+         "try KNOB=V first|next|once (one step)")
 
 _TOKEN = re.compile(
     r"(?P<num>[-+]?\d+(?:\.\d+)?)(?![A-Za-z_])"
@@ -39,6 +47,8 @@ _TOKEN = re.compile(
     r"|(?P<stop>[;.!?\n]+)"
     r"|(?P<comma>[,/&])"
 )
+
+_APART = re.compile(r"[\s-]+")  # between the words of a phrase: "dead end", "dead-end"
 
 
 class Mode(Enum):
@@ -76,10 +86,42 @@ _NOT_OPS = {"!=", "≠"}
 _FILLER = {"the", "a", "an", "please", "knob", "knobs", "value", "values", "and", "or", "for",
            "now", "it", "its", "of", "on", "at", "to", "as", "is", "with", "all", "others",
            "other", "rest", "let", "lets", "let's", "us", "we", "you", "i", "ever", "also",
-           "do", "does", "in", "from", "here", "there", "setting", "settings", "first", "again",
-           "same", "time", "be"}
+           "do", "does", "in", "from", "here", "there", "setting", "settings", "again",
+           "same", "time", "be", "more"}
+# One step only, even in standing guidance: "try BLOCK_K=16 first" is no pin (issue 71).
+_ONCE = {"first", "next", "once", "this step", "one step", "next step", "this time"}
+# Words read together, as one ("keep UNROLL away from 8", "a dead end", "for one step").
+_PHRASES = (("away", "from"), ("dead", "end"), ("this", "step"), ("one", "step"),
+            ("next", "step"), ("this", "time"))
 _KNOWN = (_NEGATIONS | _KEEP | _USE | _VARY | _ONLY | _AVOID | _CLAUSE | _MODAL | _STAY | _CHANGED
-          | _FILLER)
+          | _FILLER | _ONCE)
+
+# Judgements of values (issue 71: "BLOCK_K=16 is bad" was read as "BLOCK_K=16"). A bad one, or
+# a good one negated ("didn't help", "no gain"), is read as avoiding the values it names; a good
+# one and a negated bad one ("is not bad") are refused.
+_BAD = {"bad", "worse", "worst", "slow", "slower", "slowest", "slowed", "hurt", "hurts",
+        "hurting", "regressed", "regresses", "regression", "poor", "poorly", "useless",
+        "pointless", "harmful", "terrible", "awful", "failed", "fails", "broken", "lost",
+        "loses", "counterproductive", "away from", "dead end"}
+_GOOD = {"good", "better", "best", "fast", "faster", "fastest", "quick", "quicker", "great",
+         "help", "helps", "helped", "helpful", "work", "works", "worked", "win", "wins", "won",
+         "improved", "improves", "improvement", "gain", "gains", "promising", "speedup",
+         "excellent", "nice", "fine"}
+# Negations of a statement, read only as they bind a judgement ("wasn't slow", "didn't help").
+_STATEMENT_NEGATIONS = {"isn't", "wasn't", "aren't", "weren't", "didn't", "hasn't", "haven't",
+                        "hadn't", "wouldn't", "couldn't", "isnt", "wasnt", "didnt"}
+# Words a judgement is said with, which ask nothing.
+_JUDGING = {"was", "were", "been", "seem", "seems", "seemed", "look", "looks", "looked",
+            "really", "very", "much", "quite", "too", "clearly", "definitely", "made", "makes",
+            "gave", "gives", "give", "got", "far", "way", "lot", "real", "any", "that", "this",
+            "things", "performance", "perf", "speed", "throughput", "score", "results", "did",
+            "had", "both"}
+# Between a negation and the judgement it binds: "is not a dead end", "did not really help".
+_BETWEEN = _JUDGING | {"is", "are", "be", "it", "a", "an", "the", "at", "all", "of", "do",
+                       "does", "has", "have"}
+# Beside a bad judgement, the avoiding verbs agree with it ("avoid UNROLL 8, it was slow"), and
+# these too where they keep a knob "away from" a value.
+_KEEPING_AWAY = {"keep", "keeps", "stay", "stays", "steer", "move"}
 
 
 @dataclass
@@ -89,6 +131,7 @@ class KnobRequest:
     held: set[str] = field(default_factory=set)  # knobs kept as the version built on has them
     avoid: dict[str, set[str]] = field(default_factory=dict)  # knob -> values never to use
     problems: list[str] = field(default_factory=list)  # what could not be read for sure
+    once: bool = False  # for one step only ("first", "next", "once"), even as guidance
 
     @property
     def usable(self) -> bool:
@@ -130,7 +173,9 @@ class _Token:
 
     @property
     def low(self) -> str:
-        return self.text.lower()
+        if self.kind != "word":
+            return self.text.lower()
+        return " ".join(_APART.split(self.text.lower()))  # a phrase's words one space apart
 
 
 def declared_knobs(files: Mapping[str, str]) -> dict[str, Knob]:
@@ -149,12 +194,16 @@ def read_knob_request(text: str, knobs: Mapping[str, Sequence[str]]) -> KnobRequ
     return _Reader(text, knobs).read()
 
 
+def reading(request: KnobRequest) -> str:
+    """How the tuner reads a usable request, in words."""
+    once = " for one step" if request.once else ""
+    rest = " (the other knobs stay as they are)" if request.focus else ""
+    return f"{request.describe()}{once}{rest}"
+
+
 def reading_line(request: KnobRequest, knobs: Mapping[str, Sequence[str]]) -> str:
     """One line: how the tuner reads a request, or why it cannot and the forms it takes."""
-    if request.usable:
-        rest = " (the other knobs stay as they are)" if request.focus else ""
-        return f"read as: {request.describe()}{rest}"
-    return refusal(request, knobs)
+    return f"read as: {reading(request)}" if request.usable else refusal(request, knobs)
 
 
 def refusal(request: KnobRequest, knobs: Mapping[str, Sequence[str]]) -> str:
@@ -168,13 +217,17 @@ class _Reader:
         self.text = text.replace("’", "'").replace("‘", "'")
         self.knobs = knobs
         self.by_lower = {name.lower(): name for name in knobs}
-        self.tokens = [_Token(m.lastgroup or "", m.group(), m.start())
-                       for m in _TOKEN.finditer(self.text)]
+        self.tokens = _joined([_Token(m.lastgroup or "", m.group(), m.start())
+                               for m in _TOKEN.finditer(self.text)], self.text)
         self.request = KnobRequest()
         self.named = False
 
     def knob(self, token: _Token) -> str | None:
         return self.by_lower.get(token.low) if token.kind == "word" else None
+
+    def known(self, token: _Token) -> bool:
+        return (token.low in _KNOWN or self.knob(token) is not None
+                or any(token.text in choices for choices in self.knobs.values()))
 
     def read(self) -> KnobRequest:
         clause: list[_Token] = []
@@ -187,20 +240,40 @@ class _Reader:
         self.clause(clause)
         if not self.named:
             self.request.problems.insert(0, "it names no knob of this kernel")
+        self.request.once = any(t.low in _ONCE for t in self.tokens)
+        if self.request.once and any(t.low == "then" for t in self.tokens):
+            self.request.problems.append("it reads one step's request, not a sequence "
+                                         "(first ..., then ...): send the next one after it")
         self.check()
         return self.request
 
     def clause(self, tokens: list[_Token]) -> None:
-        if not any(self.knob(t) for t in tokens):
+        if not tokens:
             return
+        words = self.text[tokens[0].start:tokens[-1].start + len(tokens[-1].text)]
+        if judgements := _judgements(tokens):
+            self.judged(tokens, judgements, words)
+            return
+        unknown = [t.text for t in tokens if t.kind == "word" and not self.known(t)]
+        problems = self.request.problems
+        if not any(self.knob(t) for t in tokens):
+            if unknown:  # "UNROLL=8. Thanks, as ever" is not half read
+                problems.append(f"cannot tell what {words!r} asks")
+            return
+        before = len(problems)
+        self.instructed(tokens, words)
+        if unknown and len(problems) == before:  # "UNROLL=8 since v3" is not half read
+            problems.append(f"cannot tell what {words!r} asks: it does not read "
+                            f"{', '.join(map(repr, unknown))}")
+
+    def instructed(self, tokens: list[_Token], words: str) -> None:
+        """Read a clause that asks something of the knobs it names (no judgement)."""
         mode: Mode | None = None
         negated = False
         # A bare knob name is one to vary only among words that set nothing: never beside a
         # word that keeps, avoids or negates ("UNROLL, keep it"), nor one not known at all.
-        bare_ok = all(self.knob(t) or t.low in _FILLER | _VARY | _ONLY
+        bare_ok = all(self.knob(t) or t.low in _FILLER | _VARY | _ONLY | _ONCE
                       for t in tokens if t.kind == "word")
-        end = tokens[-1].start + len(tokens[-1].text)
-        words = self.text[tokens[0].start:end]
         i = 0
         while i < len(tokens):
             token = tokens[i]
@@ -316,6 +389,68 @@ class _Reader:
             j += 1
         return None, i
 
+    def judged(self, tokens: list[_Token], judgements: list[_Judgement], words: str) -> None:
+        """Read a clause that judges values: as avoiding them where it says they are bad,
+        else refused (praise is no request to keep a value, "not bad" asks nothing)."""
+        verdicts = {j.verdict for j in judgements}
+        name, value = self.example(tokens)
+        if not any(self.knob(t) for t in tokens):  # "BLOCK_K=16. It was slow."
+            self.request.problems.append(f"{words!r} judges no knob it names: say it of the "
+                                         "values, 'UNROLL=8 is slow'")
+            return
+        self.named = True
+        if Verdict.GOOD in verdicts:
+            self.request.problems.append(
+                f"{words!r} praises, and praise is not read as a request: say 'keep {name} at "
+                f"{value}' for every step, or 'try {name}={value} next' for one")
+        elif Verdict.NOT_BAD in verdicts:
+            self.request.problems.append(
+                f"{words!r} says what is not bad, which asks nothing for sure: say 'avoid "
+                f"{name} {value}' or 'keep {name} at {value}'")
+        else:
+            self.avoid_judged(tokens, set().union(*(j.indices for j in judgements)), words)
+
+    def avoid_judged(self, tokens: list[_Token], judging: set[int], words: str) -> None:
+        """Avoid the values a bad judgement names, each after its knob; refused whole where
+        a word asks more than the judgement, or a knob is judged with no value."""
+        away = any(tokens[i].low == "away from" for i in judging)
+        agreeing = _FILLER | _MODAL | _JUDGING | _AVOID | (_KEEPING_AWAY if away else set())
+        judged: dict[str, list[str]] = {}
+        knob: str | None = None
+        for i, token in enumerate(tokens):
+            if i in judging or token.kind == "comma" or token.text in {"=", ":", "=="}:
+                continue
+            if (name := self.knob(token)) is not None:
+                judged.setdefault(name, [])
+                knob = name
+                continue
+            if knob is not None and token.text in self.knobs[knob]:
+                judged[knob].append(token.text)
+            elif knob is not None and token.kind == "num":
+                self.request.problems.append(f"{knob}={token.text} is not a declared value "
+                                             f"({' '.join(self.knobs[knob])})")
+                return
+            elif token.kind != "word" or token.low not in agreeing:
+                self.request.problems.append(
+                    f"cannot tell what {words!r} asks: beside the judgement it says "
+                    f"{token.text!r} (a judgement alone reads as avoiding: 'UNROLL=8 is slow')")
+                return
+        if unvalued := [name for name, values in judged.items() if not values]:
+            self.request.problems.append(
+                f"{words!r} judges {', '.join(unvalued)} but names no value to avoid "
+                f"(say '{unvalued[0]}=V is slow')")
+            return
+        for name, values in judged.items():
+            self.request.avoid.setdefault(name, set()).update(values)
+
+    def example(self, tokens: list[_Token]) -> tuple[str, str]:
+        """The first knob a clause names and the value after it, for a refusal's example."""
+        for i, token in enumerate(tokens):
+            if (name := self.knob(token)) is not None:
+                values = [t.text for t in tokens[i + 1:] if t.text in self.knobs[name]]
+                return name, values[0] if values else "V"
+        return "KNOB", "V"
+
     def check(self) -> None:
         request = self.request
         for name, values in request.avoid.items():
@@ -327,6 +462,61 @@ class _Reader:
                                         f"leaves {name} no value")
         for name in sorted(request.focus & (request.held | request.pins.keys())):
             request.problems.append(f"{name} is asked to vary and to stay")
+
+
+class Verdict(Enum):
+    BAD = "bad"  # "is slow", "hurt", "didn't help", "no gain"
+    GOOD = "good"  # "is good", "was fast"
+    NOT_BAD = "not bad"  # "is not bad", "didn't hurt"
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    verdict: Verdict
+    indices: frozenset[int]  # its judging word, and the negation that binds it
+
+
+def _judgements(tokens: list[_Token]) -> list[_Judgement]:
+    """The judgements of a clause, each with its verdict."""
+    found = []
+    for i, token in enumerate(tokens):
+        if token.low not in _BAD | _GOOD or (i and tokens[i - 1].text in {"=", "=="}):
+            continue  # "UNROLL=fast" sets a value (one not declared), it judges none
+        negation = _bound_negation(tokens, i)
+        bad = token.low in _BAD
+        if negation is None:
+            found.append(_Judgement(Verdict.BAD if bad else Verdict.GOOD, frozenset({i})))
+        else:
+            found.append(_Judgement(Verdict.NOT_BAD if bad else Verdict.BAD,
+                                    frozenset({i, negation})))
+    return found
+
+
+def _bound_negation(tokens: list[_Token], i: int) -> int | None:
+    """The index of the negation of the judgement at ``tokens[i]`` ("was not slow"), if any."""
+    j = i - 1
+    while j >= 0 and tokens[j].low in _BETWEEN:
+        j -= 1
+    return j if j >= 0 and tokens[j].low in _NEGATIONS | _STATEMENT_NEGATIONS else None
+
+
+def _joined(tokens: list[_Token], text: str) -> list[_Token]:
+    """``tokens`` (of ``text``) with each phrase (_PHRASES) made one word token."""
+    out: list[_Token] = []
+    i = 0
+    while i < len(tokens):
+        phrase = next((p for p in _PHRASES
+                       if tuple(t.low for t in tokens[i:i + len(p)]) == p
+                       and all(t.kind == "word" for t in tokens[i:i + len(p)])), None)
+        if phrase is None:
+            out.append(tokens[i])
+            i += 1
+            continue
+        parts = tokens[i:i + len(phrase)]
+        end = parts[-1].start + len(parts[-1].text)
+        out.append(_Token("word", text[parts[0].start:end], parts[0].start))
+        i += len(phrase)
+    return out
 
 
 def _is_value(tokens: list[_Token], j: int) -> bool:

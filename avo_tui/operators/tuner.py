@@ -8,7 +8,8 @@ Each step proposes one knob setting for the head's source and evaluates it:
   redirect;
 - a source hash already evaluated in this session is never evaluated again;
 - hints and guidance that name knobs pin values, hold knobs as they are, avoid values or
-  focus the mutation (hints.py reads them); what it cannot read for sure is acknowledged as
+  focus the mutation (hints.py reads them); guidance that says "first", "next" or "once" is
+  followed for one step only, like a hint; what it cannot read for sure is acknowledged as
   unusable, with the forms it reads, and not followed in part. Focus is a restriction: while
   guidance says "vary BLOCK_K and UNROLL", every candidate differs from the head in those
   knobs (and pinned ones) only, a parent's other values included; when what the guidance
@@ -157,11 +158,16 @@ class Tuner:
         self._standing = KnobRequest()
         if guidance:
             wanted = read_knob_request(guidance, choices)
-            if guidance != self._guidance_noted:
+            fresh = guidance != self._guidance_noted
+            if fresh:
                 self._guidance_noted = guidance
                 ctx.acknowledge_hint(guidance, wanted.usable, _note(wanted, choices, standing=True))
-            if wanted.usable:  # guidance not read for sure is not followed in part either
+            # guidance not read for sure is not followed in part either; guidance that says
+            # "first" or "next" is followed by the one step after it arrives, and is no pin
+            if wanted.usable and not wanted.once:
                 self._standing = wanted
+                merged.merge(wanted)
+            elif wanted.usable and fresh:
                 merged.merge(wanted)
         for hint in ctx.take_hints():
             wanted = read_knob_request(hint, choices)
@@ -271,5 +277,8 @@ def _describe_knobs(knobs: dict[str, str]) -> str:
 def _note(request: KnobRequest, choices: dict[str, tuple[str, ...]], standing: bool) -> str:
     if not request.usable:
         return refusal(request, choices)
+    if standing and request.once:
+        return (f"{request.describe()} for the next candidate only: guidance that says first, "
+                "next or once holds for one step, not every step")
     scope = "every step while it stands" if standing else "the next candidate"
     return f"{request.describe()} for {scope}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,6 +87,22 @@ class SessionCatalog:
         check_session_name(name)
         self._check_root()
         return self.root / name
+
+    def check_writable(self) -> None:
+        """Make the sessions folder if it is missing, and write a file in it, or say in one
+        line why not: before a new session's seed is scored, not after (issue 71: a read-only
+        folder was found only after about 30 s of scoring)."""
+        self._check_root()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(dir=self.root, prefix=".avo-writable-")
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            raise StoreError(f"the sessions folder {self.root} is not writable "
+                             f"({error.strerror or error}): a new session is made there; give "
+                             f"--sessions-dir or {ENV_SESSIONS_DIR} a folder you can write"
+                             ) from None
 
     def _check_root(self) -> None:
         if self.root.exists() and not self.root.is_dir():

@@ -40,7 +40,7 @@ from ..engine import (
     Stop,
 )
 from ..engine.client import Delivery, RunClient
-from ..engine.commands import Command, too_long
+from ..engine.commands import Command, hand_off, too_long
 from ..engine.inbox import describe
 from ..operators.hints import declared_knobs
 from ..store import NO_VERSION_YET, StoreError, Version
@@ -71,9 +71,6 @@ from .view_state import ViewState
 NEXT_RUN = "so it applies when the session runs again"
 T = TypeVar("T")
 
-
-# The reason a run handed to a process of its own stops with, in this process.
-HANDED_OFF = "handed to a process of its own"
 
 
 class Controls(ViewState):
@@ -490,7 +487,7 @@ class Controls(ViewState):
             return
         self.handing_off = True
         self.quitting += 1  # the app leaves once the run has ended (on_run_ended)
-        client.send(Stop(f"{HANDED_OFF} ({why})"))
+        client.send(hand_off(why))
         if not self.hung_up:
             self.notify(f"handing the run over at its next safe point{self._waiting_on()}; it "
                         f"goes on without this screen (avo attach {self.session_name})",
