@@ -13,7 +13,7 @@ import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.kernelbench import import_problem
+from avo_tui.kernelbench import hostile, import_problem
 
 HEAD = """import torch
 import torch.nn as nn
@@ -166,6 +166,26 @@ def test_the_cases_are_found_by_the_operation_they_break(tmp_path: Path) -> None
                      "argmax": {"normal", "ties"},
                      "layernorm": {"normal", "large_mean"},
                      "int8_sum": {"normal", "extremes"}}
+
+
+def test_the_probes_stop_at_their_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    """Each probe runs the forward once; past the probes' budget none is started, not even
+    the ones that find which inputs to change (a ResNet-101's hundreds of weights, one run
+    each, took its import past its limit), and the import says the time ran out."""
+    runs = []
+    record = hostile._Probe.record
+    monkeypatch.setattr(hostile, "SECONDS", 0.0)
+    monkeypatch.setattr(hostile._Probe, "record",
+                        lambda probe, values: runs.append(1) or record(probe, values))
+    (tmp_path / "layernorm").mkdir()
+    problem = tmp_path / "layernorm" / "layernorm.py"
+    dim, init, body, draw = PROBLEMS["layernorm"]
+    problem.write_text(HEAD.format(dim=dim, init=init, body=body, draw=draw))
+    done = import_problem(problem)
+    assert len(runs) == 1  # the forward as drawn, which says which operations it runs
+    assert "large_mean" not in get_target(str(done.target)).problem.input_cases
+    assert any("the probes' 0 s ran out" in note for note in done.notes), done.notes
 
 
 # exp() of the raw logits at the timed width alone, a stable softmax everywhere else
