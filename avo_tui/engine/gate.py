@@ -35,11 +35,11 @@ may not meet it again, the second rejects the kernel, remembered as its decision
 (:func:`after_reevaluation`, :class:`GateStrikes`). Otherwise a kernel that can tell it is
 losing could cancel the decision and be measured again until noise committed it.
 
-The re-evaluation's score is the one committed, chained from the best it was timed beside
-(engine/scores.py). The first measurement is biased upward (a candidate is submitted because it
-measured well), the second is not. The noise of the stored rule is the median relative
-difference between repeated evaluations of one source in this session, measured on the seed at
-the start and on every re-evaluation since, and never below a floor.
+The re-evaluation's score is the one committed: its rate over the anchor's, timed beside it
+in the gate's sweeps (engine/scores.py). The first measurement is biased upward (a candidate
+is submitted because it measured well), the second is not. The noise of the stored rule is
+the median relative difference between repeated evaluations of one source in this session,
+measured on the seed at the start and on every re-evaluation since, and never below a floor.
 """
 
 from __future__ import annotations
@@ -407,8 +407,8 @@ class Gate:
         decided on this kernel against this best. None: the gate measures."""
         if identical:  # noise can flatter a source twice; it is still not a new version
             return Outcome.UNCHANGED, f"identical to {identical[0]}: nothing new to commit"
-        # The first reading's stored score: chained from the older best where it was timed
-        # beside it (engine/scores.py), so on the same scale as the new best's.
+        # The first reading's stored score: its rate over the anchor's on the lineage's scale
+        # (engine/scores.py), as the new best's is.
         first = trial.score.gmean if trial.score else trial.result.geomean
         if moved and best is not None and best.score is not None and best.score.gmean and (
                 clearly_slower(first, best.score.gmean, self.noise)):

@@ -42,7 +42,7 @@ from .gate import (
     unconfirmed,
 )
 from .lanes import Lane, label_of, moved_note, starting_version
-from .scores import lineage_score, score_of, score_words
+from .scores import anchored_score, score_of, score_words
 from .twins import Readings, Twin, Twins
 
 
@@ -80,7 +80,7 @@ class Trials:
                 self.twins.learn(beside, result.incumbent_kernel_id)
             if result.known_kernel and twin is None:
                 twin = self.twins.of_kernel(result.kernel_id)
-            score = lineage_score(result, beside)
+            score = anchored_score(result, self.scale())
             outcome, detail = self.classify(result, quick, score, beside, twin)
             attempt = books.session.record_attempt(
                 files,
@@ -108,9 +108,9 @@ class Trials:
     def classify(self, result: EvalResult, quick: bool = False, score: Score | None = None,
                  beside: Version | None = None, twin: Twin | None = None) -> tuple[str, str]:
         """The outcome of a first reading, and why. ``score`` is the one stored for it
-        (scores.lineage_score: chained from ``beside``, the version timed beside it, if any);
-        a paired reading is told against ``beside``, whatever the best is by now. A ``twin``
-        (twins.py) is named, and nothing was timed."""
+        (scores.anchored_score); a paired reading is told against ``beside``, the version
+        timed beside it, whatever the best is by now. A ``twin`` (twins.py) is named, and
+        nothing was timed."""
         if result.failure is not None:
             return result.failure.kind, failure_words(result.failure)
         if twin is not None:
@@ -175,6 +175,7 @@ class Trials:
             # A first reading stops at a kernel judged before; the gate measures what it is
             # asked about.
             known = self.twins.kernels() if beside_best else frozenset()
+            anchor = self.anchor_files()
         return books.evaluator.evaluate(
             files,
             previous_best=previous,
@@ -187,7 +188,22 @@ class Trials:
             gate=gate,
             on_lease=lambda host: self._leased(lane, host),
             known=known,
+            anchor=anchor,
         ), incumbent
+
+    def scale(self) -> Score | None:
+        """The score of the lineage's first version, whose anchor rates every score is put
+        on (scores.anchored_score); None while there is no version."""
+        root = self.books.session.lineage.root()
+        return root.score if root is not None else None
+
+    def anchor_files(self) -> dict[str, str] | None:
+        """The seed as the user supplied it (v0, where the seed wrote it), timed as the anchor
+        where the target's baseline cannot be (evaluation/measurement/anchor.py)."""
+        root = self.books.session.lineage.root()
+        if root is None or root.author != "seed":
+            return None
+        return self.books.session.read_files(root)
 
     def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
         """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
@@ -331,9 +347,9 @@ class Trials:
         else:
             verdict = books.gate.verdict(trial, confirm, best)
             if verdict.held:
-                attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
+                attempt = self._hold_as_suspect(trial, confirm, verdict, request, note)
             else:
-                attempt = self.record_decision(trial, confirm, verdict, request, note, best)
+                attempt = self.record_decision(trial, confirm, verdict, request, note)
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
         lane.answer = GateAnswer(attempt, best.id if best else None, moved)
@@ -343,12 +359,11 @@ class Trials:
         return books.session.version(attempt.version) if attempt.version else None
 
     def record_decision(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                        request: CommitRequest, note: str = "",
-                        beside: Version | None = None) -> Attempt:
-        """The gate's decision on ``trial``, re-evaluated as ``confirm`` beside ``beside`` (the
-        best of the decision): an attempt, and the version where ``verdict`` accepts."""
+                        request: CommitRequest, note: str = "") -> Attempt:
+        """The gate's decision on ``trial``, re-evaluated as ``confirm``: an attempt, and the
+        version where ``verdict`` accepts."""
         books, lane = self.books, request.lane
-        score = lineage_score(confirm, beside)
+        score = anchored_score(confirm, self.scale())
         version = None
         if verdict.accepted:
             # With several lanes, on the version the lane built on (the head may have moved
@@ -443,12 +458,12 @@ class Trials:
         books.publish()
 
     def _hold_as_suspect(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                         request: CommitRequest, note: str, beside: Version | None) -> Attempt:
+                         request: CommitRequest, note: str) -> Attempt:
         """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
         not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
         log, pending in the state until the operator approves or rejects it."""
         session = self.books.session
-        score = lineage_score(confirm, beside)
+        score = anchored_score(confirm, self.scale())
         assert score is not None, "only a correct re-evaluation is held"
         suspect = session.hold_suspect(
             trial.files,
