@@ -53,7 +53,7 @@ class ModelledVectorAdd(VectorAdd):
 SPEC = dataclasses.replace(
     test_targets_problem.SPEC, name="vector-add-modelled", problem=ModelledVectorAdd(),
     configs=(vector(4096),), quick_configs=(vector(4096),), edge_configs=(vector(37),),
-    time_budget_s=0.02, gate_cap_s=20.0, max_plausible_ratio=1e6)
+    time_budget_s=0.02, gate_cap_s=20.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
 MODEL = re.compile(r"// model: (honest|colluding) ([0-9.e-]+)")
 
 
@@ -106,6 +106,7 @@ class ModelledEvaluation(Evaluation):
     """The real evaluation, each kernel it builds replaced by the model its source names."""
 
     compiling: Mapping[str, str] = {}
+    slowdown = 1.0  # the machine's: every kernel, the anchor's too, takes this times longer
 
     def compile(self, sources: Mapping[str, str]) -> CompileResult:
         self.compiling = sources
@@ -120,7 +121,7 @@ class ModelledEvaluation(Evaluation):
         beside_a_successor = self.compiling is self.request.incumbent
         if kind == "colluding" and beside_a_successor:
             seconds *= COLLUDING_SLOWDOWN
-        model = ModelKernel(seconds, seed=self.draws.getrandbits(32))
+        model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32))
         loaded.append(model)
         return model
 
@@ -131,6 +132,7 @@ class ModelWorker:
     def __init__(self) -> None:
         self.pipeline = Pipeline("cpu")
         self.info: dict[str, object] = {}
+        self.slowdown = 1.0  # ModelledEvaluation.slowdown, for the evaluations from now on
 
     def start(self) -> None:
         return None
@@ -145,7 +147,9 @@ class ModelWorker:
             if on_progress is not None:
                 on_progress(phase, detail)
 
-        return ModelledEvaluation(self.pipeline, request, progress).run()
+        evaluation = ModelledEvaluation(self.pipeline, request, progress)
+        evaluation.slowdown = self.slowdown
+        return evaluation.run()
 
     def check_target(self, ref: str) -> None:
         return None

@@ -1,6 +1,7 @@
-"""``avo rescore``: put a score right. The named versions (default: the best) are re-evaluated
-on their own beside the anchor, and so is every version whose score, from before anchors, is
-chained through one of them (engine/rescore.py; docs/engine.md "Rescores")."""
+"""``avo rescore``: put a score right. The named versions (default: the flagged versions and
+those built on them, else the best) are re-evaluated on their own beside the anchor, and so
+is every version whose score, from before anchors, is chained through one of them
+(engine/rescore.py; docs/engine.md "Rescores")."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..engine.rescore import (
     Rescorer,
     RescoreReport,
     change_factor,
+    flagged_lineage,
     named_versions,
     with_chained,
 )
@@ -54,7 +56,7 @@ printed, and its score stands), or on any other error (the session is being run,
 session or version).
 
 examples:
-  avo rescore cpu-1                the best
+  avo rescore cpu-1                the flagged versions and those built on them, else the best
   avo rescore cpu-1 v7 --why "v7 read at 1/2 its score beside a candidate"
   avo rescore cpu-1 v7 v12 --dry-run    what would change; nothing is written
 """
@@ -62,11 +64,13 @@ examples:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     with _open(SessionCatalog(args.sessions_dir), args.name) as session:
-        named = with_chained(session, named_versions(session, args.versions or ["best"]))
+        flagged = [] if args.versions else flagged_lineage(session)
+        named = with_chained(session, named_versions(session, args.versions)
+                             if args.versions else flagged or named_versions(session, ["best"]))
         target = session_target(session.name, session.meta)
         unit = target.unit
         if not args.versions:
-            print(_default_note(named[0], unit))
+            print(_default_note(named, unit, bool(flagged)))
         settings = RunSettings.from_doc(session.meta.get("settings", {}))
         status = StatusLine(enabled=sys.stderr.isatty())
 
@@ -105,9 +109,12 @@ def _open(catalog: SessionCatalog, name: str) -> Session:
                          "that runs it), then rescore") from None
 
 
-def _default_note(best: Version, unit: str) -> str:
-    score = best.score
-    return (f"no version named: rescoring the best, {best.id} "
+def _default_note(named: list[Version], unit: str, flagged: bool) -> str:
+    if flagged:
+        return ("no version named: rescoring the flagged versions and those built on them, "
+                + ", ".join(v.id for v in named))
+    score = named[0].score
+    return (f"no version named: rescoring the best, {named[0].id} "
             f"({figure(score.gmean if score else None, unit)})")
 
 
@@ -168,7 +175,8 @@ def register(commands: Subcommands) -> None:
     )
     p.add_argument("name", type=session_name, help="session name")
     p.add_argument("versions", nargs="*", metavar="VERSION",
-                   help="versions to re-evaluate: ids, or best, head (default: the best)")
+                   help="versions to re-evaluate: ids, or best, head (default: the flagged "
+                        "versions and those built on them, else the best)")
     p.add_argument("--why", default="", metavar="TEXT",
                    help="why, in your words: kept with each rescore event")
     p.add_argument("--dry-run", action="store_true",

@@ -236,7 +236,7 @@ def create_session(
     results = []
     for _ in range(2 if files is not None else 0):
         assert files is not None
-        result = evaluator.evaluate(files)
+        result = evaluator.evaluate(files, anchor=files)  # the seed as supplied: its own anchor
         result.refuse_unusable_target()
         if on_seed_result:
             on_seed_result(result)

@@ -1,11 +1,12 @@
 """Putting a score right (``avo rescore``, docs/engine.md "Rescores").
 
 A version's stored score is its rate against the anchor (scores.py), measured in the sweeps
-of the decision that committed it. A rescore measures it again, on its own beside the anchor:
-no other version is alive beside it, so there is nothing for a version that behaves
-differently beside another to see, and its new score is ``anchored_score`` of that result, on
-the lineage's scale as it stands (the first version's, before this rescore: rescoring v0 moves
-no other score).
+of the decision that committed it. A rescore measures it again (by default the versions
+flagged as suspects and the versions built on them: :func:`flagged_lineage`), on its own
+beside the anchor: no other version is alive beside it, so there is nothing for a version
+that behaves differently beside another to see, and its new score is ``anchored_score`` of
+that result, on the lineage's scale as it stands (the first version's, before this rescore:
+rescoring v0 moves no other score).
 
 A score no longer depends on another version's, so nothing is derived from a rescored score.
 Scores from before anchors were chained (the score of the version timed beside, times the
@@ -53,6 +54,16 @@ def named_versions(session: Session, refs: Sequence[str]) -> list[Version]:
     committed; UnknownVersion for one the session does not have."""
     found = {v.id: v for v in (session.version(ref) for ref in refs)}
     return sorted(found.values(), key=lambda v: v.number)
+
+
+def flagged_lineage(session: Session) -> list[Version]:
+    """The versions flagged as suspects (anchor_check.py) and every version built on one of
+    them, whose decisions were taken beside it, in the order they were committed."""
+    wanted = {vid for vid in session.run_state.flagged if vid in session.lineage}
+    for version in session.lineage:  # a parent is committed before its children
+        if version.parent in wanted:
+            wanted.add(version.id)
+    return [v for v in session.lineage if v.id in wanted]
 
 
 def with_chained(session: Session, named: Sequence[Version]) -> list[Version]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -22,6 +23,7 @@ from ..pool import gpu_index
 from ..store import (
     TO_THE_GATE,
     Attempt,
+    FlaggedPayload,
     InFlight,
     Outcome,
     Score,
@@ -29,6 +31,7 @@ from ..store import (
     SupervisorPayload,
     Version,
 )
+from .anchor_check import IncumbentCheck
 from .books import RunBooks
 from .evaluator import sources_key
 from .gate import (
@@ -81,7 +84,8 @@ class Trials:
             if result.known_kernel and twin is None:
                 twin = self.twins.of_kernel(result.kernel_id)
             score = anchored_score(result, self.scale())
-            outcome, detail = self.classify(result, quick, score, beside, twin)
+            check = books.gate.check(result, beside)
+            outcome, detail = self.classify(result, quick, score, beside, twin, check)
             attempt = books.session.record_attempt(
                 files,
                 lane=lane.label if labelled else None,
@@ -94,6 +98,7 @@ class Trials:
                 idea=idea,
                 kernel=result.kernel_id,
             )
+            self._flag(check, attempt)
             self._after_evaluation(lane, result)
             # Sources that compile to the same kernel are one candidate to the supervisor too.
             trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files),
@@ -106,11 +111,13 @@ class Trials:
         return trial
 
     def classify(self, result: EvalResult, quick: bool = False, score: Score | None = None,
-                 beside: Version | None = None, twin: Twin | None = None) -> tuple[str, str]:
+                 beside: Version | None = None, twin: Twin | None = None,
+                 check: IncumbentCheck | None = None) -> tuple[str, str]:
         """The outcome of a first reading, and why. ``score`` is the one stored for it
         (scores.anchored_score); a paired reading is told against ``beside``, the version
-        timed beside it, whatever the best is by now. A ``twin`` (twins.py) is named, and
-        nothing was timed."""
+        timed beside it, whatever the best is by now, or against its record where ``check``
+        found it slower beside the candidate. A ``twin`` (twins.py) is named, and nothing was
+        timed."""
         if result.failure is not None:
             return result.failure.kind, failure_words(result.failure)
         if twin is not None:
@@ -134,12 +141,24 @@ class Trials:
                 result)
         if best is None or best.score is None or not best.score.gmean:
             return Outcome.PROMISING, _with_notes(text, result)
-        compared_with = beside if beside is not None and paired_of(result) else best
-        outcome, compared = self.books.gate.reading(result, compared_with)
+        timed_beside = beside is not None and paired_of(result) is not None
+        compared_with = beside if beside is not None and timed_beside else best
+        outcome, compared = self.books.gate.reading(result, compared_with,
+                                                    check if timed_beside else None)
         text += f"; {compared}"
         if result.flags:
             text += "; flagged: " + "; ".join(result.flags)
         return outcome, _with_notes(text, result)
+
+    def _flag(self, check: IncumbentCheck | None, attempt: Attempt) -> None:
+        """Flag the best ``check`` found slower beside the candidate of ``attempt`` than it was
+        recorded (anchor_check.py): the suspect, for the operator and ``avo rescore``."""
+        if check is None or not check.slower:
+            return
+        self.books.session.flag(FlaggedPayload(
+            check.version, check.anchor, recorded=math.exp(check.recorded),
+            measured=math.exp(check.measured), allowed_pct=round(check.allowed_pct, 3),
+            attempt=attempt.id))
 
     def observe(self, attempt: Attempt, key: str, lane: Lane) -> None:
         """Show the supervisor an attempt, the gate's included; a stall redirects the lane
@@ -345,11 +364,13 @@ class Trials:
         if move in (STRIKE, REJECT):
             attempt = self._record_undecided(trial, confirm, move, request, note)
         else:
-            verdict = books.gate.verdict(trial, confirm, best)
+            check = books.gate.check(confirm, best)
+            verdict = books.gate.verdict(trial, confirm, best, check)
             if verdict.held:
                 attempt = self._hold_as_suspect(trial, confirm, verdict, request, note)
             else:
                 attempt = self.record_decision(trial, confirm, verdict, request, note)
+            self._flag(check, attempt)
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
         lane.answer = GateAnswer(attempt, best.id if best else None, moved)

@@ -42,6 +42,8 @@ class EventKind(StrEnum):
     QUEUED = "queued"  # a run starts with commands sent while no run was live
     RESEARCH = "research"  # the research record of an agent step, or a pre-commit review
     RESCORE = "rescore"  # the operator re-scored a version (avo rescore), or its score followed
+    # a version read slower against the anchor beside a candidate than it was recorded
+    FLAGGED = "flagged"
 
 
 class Outcome(StrEnum):
