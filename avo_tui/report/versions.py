@@ -5,8 +5,8 @@ lesson of the step that made it) and its diff against its parent.
 The gain and its error come from the gate's own evaluation log (``incumbent_gain`` and
 ``incumbent_gain_se``: the version against the best it was timed beside). A version with no
 such log (the seed, a session of an older avo, a log that does not read) shows the ratio of
-its score to the score it is chained from, where it has one, and no error bar: nothing is
-invented."""
+its score to the score it is chained from (a score from before anchors), where it has one,
+and no error bar: nothing is invented."""
 
 from __future__ import annotations
 
