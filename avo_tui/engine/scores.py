@@ -55,12 +55,16 @@ def score_of(result: EvalResult) -> Score | None:
     )
 
 
-def anchored_score(result: EvalResult, root: Score | None) -> Score | None:
+def anchored_score(result: EvalResult, root: Score | None, beside: str | None = None
+                   ) -> Score | None:
     """The score to store for ``result``: its rate over the anchor's, on each configuration,
     times the anchor's rate in ``root``'s evaluation (the lineage's first version: its
     scale). Where the result has no anchor ratios, or the root none on the same anchor and
-    configurations (the root itself, a quick-grid check), the result's own (score_of)."""
+    configurations (the root itself, a quick-grid check), the result's own (score_of).
+    ``beside`` names the version timed beside it, if one was (Score.beside)."""
     score = score_of(result)
+    if score is not None and beside is not None and result.paired is not None:
+        score = replace(score, beside=beside)
     scale = anchor_rates(root) if root is not None else None
     if score is None or score.anchor is None or scale is None:
         return score

@@ -83,7 +83,7 @@ class Trials:
                 self.twins.learn(beside, result.incumbent_kernel_id)
             if result.known_kernel and twin is None:
                 twin = self.twins.of_kernel(result.kernel_id)
-            score = anchored_score(result, self.scale())
+            score = anchored_score(result, self.scale(), beside.id if beside else None)
             check = books.gate.check(result, beside)
             outcome, detail = self.classify(result, quick, score, beside, twin, check)
             attempt = books.session.record_attempt(
@@ -367,9 +367,9 @@ class Trials:
             check = books.gate.check(confirm, best)
             verdict = books.gate.verdict(trial, confirm, best, check)
             if verdict.held:
-                attempt = self._hold_as_suspect(trial, confirm, verdict, request, note)
+                attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
             else:
-                attempt = self.record_decision(trial, confirm, verdict, request, note)
+                attempt = self.record_decision(trial, confirm, verdict, request, note, best)
             self._flag(check, attempt)
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
@@ -380,11 +380,12 @@ class Trials:
         return books.session.version(attempt.version) if attempt.version else None
 
     def record_decision(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                        request: CommitRequest, note: str = "") -> Attempt:
-        """The gate's decision on ``trial``, re-evaluated as ``confirm``: an attempt, and the
-        version where ``verdict`` accepts."""
+                        request: CommitRequest, note: str = "",
+                        best: Version | None = None) -> Attempt:
+        """The gate's decision on ``trial``, re-evaluated as ``confirm`` beside ``best``: an
+        attempt, and the version where ``verdict`` accepts."""
         books, lane = self.books, request.lane
-        score = anchored_score(confirm, self.scale())
+        score = anchored_score(confirm, self.scale(), best.id if best else None)
         version = None
         if verdict.accepted:
             # With several lanes, on the version the lane built on (the head may have moved
@@ -408,10 +409,10 @@ class Trials:
         )
         detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
         if outcome == Outcome.NOT_CONFIRMED:
-            best = books.session.best()
+            now = books.session.best()
             detail = unconfirmed(trial.attempt.id, trial.result.geomean,
-                                 best.score.gmean if best and best.score else None,
-                                 best.id if best else None, verdict.reason,
+                                 now.score.gmean if now and now.score else None,
+                                 now.id if now else None, verdict.reason,
                                  paired_of(trial.result))
         attempt = books.session.record_attempt(
             trial.files,
@@ -479,12 +480,12 @@ class Trials:
         books.publish()
 
     def _hold_as_suspect(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                         request: CommitRequest, note: str) -> Attempt:
+                         request: CommitRequest, note: str, best: Version | None) -> Attempt:
         """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
         not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
         log, pending in the state until the operator approves or rejects it."""
         session = self.books.session
-        score = anchored_score(confirm, self.scale())
+        score = anchored_score(confirm, self.scale(), best.id if best else None)
         assert score is not None, "only a correct re-evaluation is held"
         suspect = session.hold_suspect(
             trial.files,

@@ -104,6 +104,9 @@ class Score:
     anchor: str | None = None
     anchor_ratios: dict[str, float] = field(default_factory=dict)
     anchor_se: float | None = None
+    # The version timed beside it in the evaluation that scored it, if any: what its gain was
+    # measured over (no part of its score)
+    beside: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

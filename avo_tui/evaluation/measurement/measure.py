@@ -234,9 +234,10 @@ class Measure(Checks):
         turns = random.Random(self.draws.getrandbits(64))
         candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
         cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
-        anchor = self.anchor_subject(config, pool)
-        if anchor is not None and anchor.name not in baselines:  # the seed, or one reused
-            cycle.append(anchor)
+        anchor = self.anchor.name if self.anchor is not None else None
+        apart = None if anchor in (None, *baselines) else self.anchor_subject(config, pool)
+        if apart is not None:  # the seed as the anchor, or a baseline whose timing is reused
+            cycle.append(apart)
         times: dict[str, list[float]] = {s.name: [] for s in cycle}
         logs: dict[str, list[float]] = {}
         budget = self.target.time_budget_s * len(cycle) / TIMING_ROUNDS
@@ -255,7 +256,7 @@ class Measure(Checks):
                     entry.checked_s.append(seconds)
             round_logs = beside_logs([(s.name, t) for (s, _), t in measured], CANDIDATE)
             _extend(logs, round_logs)
-            value = versus_anchor(round_logs, anchor.name) if anchor is not None else None
+            value = versus_anchor(round_logs, anchor) if anchor is not None else None
             if value is not None:
                 entry.anchor_blocks.append(value)
             mine = [(seconds, checked) for (subject, checked), seconds in measured
