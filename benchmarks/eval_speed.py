@@ -26,8 +26,8 @@ compile is cold. Prints one JSON object (--json) or a table:
     nvcc_compare       (CUDA targets) "ok", or "failed: <first error line>" when either
                        compiler is missing or refuses the kernel (then no ratio)
     lineage_spread_pct (--beside) the same for the score the lineage would store for each run:
-                       the first evaluation's score times the gain timed beside the twin
-                       (engine/scores.py), as a version's stored score is chained
+                       its rate over the anchor's, timed beside it, on the first evaluation's
+                       scale (engine/scores.py), as a version's stored score is
     per_run            (JSON only) each noise run's geomean and ratio, in order, and on a GPU
                        its SM clock, temperature and power draw read just after it: a drift
                        from run to run shows as a trend there
@@ -100,12 +100,11 @@ def gpu_state() -> dict[str, str] | None:
 
 
 def lineage_gmeans(first: EvalResult, runs: list[EvalResult]) -> list[float]:
-    """Each run's score as the lineage would store it, chained from ``first``'s score."""
-    from avo_tui.engine.scores import lineage_score, score_of
-    from avo_tui.store import Version
+    """Each run's score as the lineage would store it: its rate over the anchor's, on the
+    scale of ``first`` (as the lineage's first version)."""
+    from avo_tui.engine.scores import anchored_score, score_of
 
-    reference = Version("v0", None, "seed", "eval_speed", {}, score_of(first), 0.0)
-    scores = [lineage_score(run, reference) for run in runs]
+    scores = [anchored_score(run, score_of(first)) for run in runs]
     return [score.gmean for score in scores if score is not None]
 
 

@@ -38,6 +38,8 @@ EVENTS = [
                                "reason": AWKWARD}),
     Event(24, 0.0, "rescore", {"version": "v2", "how": "followed", "was": 1190.0,
                                "now": 103.1, "beside": AWKWARD}),
+    Event(25, 0.0, "flagged", {"version": "v3", "anchor": AWKWARD, "recorded": 1.1,
+                               "measured": 0.55, "allowed_pct": 2.5, "attempt": "a12"}),
     # what does not read: a generic line, whatever the kind and the data hold
     Event(19, 0.0, "plan", {"txt": AWKWARD}),
     Event(20, 0.0, "commit", {"version": AWKWARD, "gmean": AWKWARD}),

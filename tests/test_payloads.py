@@ -21,6 +21,7 @@ from avo_tui.store import (
     ErrorPayload,
     Event,
     EventKind,
+    FlaggedPayload,
     GuidancePayload,
     HintPayload,
     InFlight,
@@ -97,6 +98,8 @@ SAMPLES: list[Payload] = [
                    reason="pinned the other runner"),
     RescorePayload("v0", "measured", 100.0, 101.0, "GFLOP/s"),
     RescorePayload("v4", "followed", 1190.0, 103.1, "GFLOP/s", beside="v3"),
+    FlaggedPayload("v3", "cudnn", recorded=1.104, measured=0.552, allowed_pct=2.5,
+                   attempt="a12"),
 ]
 
 

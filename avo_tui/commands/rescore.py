@@ -1,6 +1,7 @@
-"""``avo rescore``: put a captured score right. The named versions (default: the best) are
-re-evaluated beside the versions their scores are chained from, and every score chained
-through them follows (engine/rescore.py; docs/engine.md "Rescores")."""
+"""``avo rescore``: put a score right. The named versions (default: the flagged versions and
+those built on them, else the best) are re-evaluated on their own beside the anchor, and so
+is every version whose score, from before anchors, is chained through one of them
+(engine/rescore.py; docs/engine.md "Rescores")."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from rich.table import Table
 
 from ..engine import Evaluator, RunSettings
 from ..engine.launch import session_target
-from ..engine.rescore import Change, Rescorer, RescoreReport, change_factor, named_versions
-from ..evaluation.paired import GatePlan
+from ..engine.rescore import (
+    Change,
+    Rescorer,
+    RescoreReport,
+    change_factor,
+    flagged_lineage,
+    named_versions,
+    with_chained,
+)
 from ..pool import evaluation_pool
 from ..store import Score, Session, SessionCatalog, SessionLocked, StoreError, Version
 from ..store.lock import SessionLock
@@ -22,21 +30,18 @@ from .evaluate import StatusLine
 from .tables import figure, listing_console
 
 DESCRIPTION = """\
-Re-evaluate versions of a session with the evaluator a run uses, each timed beside the
-version its score is chained from for the session's whole gate cap (as the commit gate times
-a candidate beside the best; the seed, or a score chained from nothing, on its own), and
-store the score that gives. Every
-version whose score is chained through a rescored one follows: its gain over the version it
-is chained from is kept, on that version's new score. Measured rates and ratios to the
-baselines stay as they were.
+Re-evaluate versions of a session with the evaluator a run uses, each on its own beside the
+anchor (the target's primary baseline, else the seed as supplied: a kernel no agent wrote),
+and store the score that gives: its rate over the anchor's, on the lineage's scale. No other
+version runs beside it, so a version that behaves differently beside another has nothing to
+see. Measured rates and ratios to the baselines are the new evaluation's.
 
-A version's stored score is the score of the version it was timed beside times the gain
-measured there, so one inflated link (a kernel that captured the gate, for instance by
-slowing the kernel timed beside it) is carried into every later score, and the best is wrong
-from then on. Use this when a score is found impossible: the same kernel re-read far below
-its stored score, or a gain no change could explain. Name the version that took the
-inflated gain: rescoring a version re-times its own link only, so a best chained from a
-captured version keeps the capture until that version is named.
+A version's score is measured against the anchor in the sweeps of the decision that committed
+it, and no other version's reading is part of it. Scores stored before anchors were chained
+(the score of the version timed beside, times the gain measured there), so one inflated link
+was carried into every later score: every version whose score is chained through a named one
+is re-evaluated too. Use this when a score is found impossible, or when a version is flagged:
+it read slower against the anchor, beside a candidate, than it was recorded.
 
 The versions' records never change: the new scores are kept in the session's run state and
 read wherever a version's score is read (the best, the lineage, avo sessions show, the app),
@@ -47,27 +52,26 @@ be run meanwhile: stop its run first.
 
 EPILOG = """\
 exit status: 0 when every named version was rescored; 1 when one could not be (its failure is
-printed, and its score and those chained from it stand), or on any other error (the session
-is being run, an unknown session or version).
+printed, and its score stands), or on any other error (the session is being run, an unknown
+session or version).
 
 examples:
-  avo rescore cpu-1                the best, and the scores chained from it
-  avo rescore cpu-1 v7 --why "v7 pinned the runner beside it: re-read at 1/10"
+  avo rescore cpu-1                the flagged versions and those built on them, else the best
+  avo rescore cpu-1 v7 --why "v7 read at 1/2 its score beside a candidate"
   avo rescore cpu-1 v7 v12 --dry-run    what would change; nothing is written
 """
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     with _open(SessionCatalog(args.sessions_dir), args.name) as session:
-        named = named_versions(session, args.versions or ["best"])
+        flagged = [] if args.versions else flagged_lineage(session)
+        named = with_chained(session, named_versions(session, args.versions)
+                             if args.versions else flagged or named_versions(session, ["best"]))
         target = session_target(session.name, session.meta)
         unit = target.unit
         if not args.versions:
-            print(_default_note(named[0], unit))
+            print(_default_note(named, unit, bool(flagged)))
         settings = RunSettings.from_doc(session.meta.get("settings", {}))
-        # The gate's time, all of it: an estimate stopped at the look that decided leans
-        # toward that decision, and this one is kept for good.
-        plan = GatePlan(cap_s=float(settings.gate_cap_s or target.gate_cap_s), early=False)
         status = StatusLine(enabled=sys.stderr.isatty())
 
         def say(line: str) -> None:
@@ -78,7 +82,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
             with evaluation_pool(target) as pool:
                 evaluator = Evaluator(target, pool, quick=settings.quick,
                                       timeout_s=settings.timeout_s)
-                report = Rescorer(session, evaluator, plan, reason=args.why, say=say,
+                report = Rescorer(session, evaluator, reason=args.why, say=say,
                                   progress=status).run(named)
         except KeyboardInterrupt:
             status.clear()
@@ -105,13 +109,13 @@ def _open(catalog: SessionCatalog, name: str) -> Session:
                          "that runs it), then rescore") from None
 
 
-def _default_note(best: Version, unit: str) -> str:
-    score = best.score
-    chained = (f", chained from {score.chained_from}"
-               if score is not None and score.chained_from else "")
-    return (f"no version named: rescoring the best, {best.id} "
-            f"({figure(score.gmean if score else None, unit)}{chained}). A score inflated "
-            "further up its chain stays until that version is named.")
+def _default_note(named: list[Version], unit: str, flagged: bool) -> str:
+    if flagged:
+        return ("no version named: rescoring the flagged versions and those built on them, "
+                + ", ".join(v.id for v in named))
+    score = named[0].score
+    return (f"no version named: rescoring the best, {named[0].id} "
+            f"({figure(score.gmean if score else None, unit)})")
 
 
 def _best(session: Session, scores: dict[str, Score]) -> tuple[str, float] | None:
@@ -151,10 +155,7 @@ def _print_report(report: RescoreReport, unit: str, before: tuple[str, float] | 
 
 
 def _how(change: Change) -> str:
-    beside = escape(change.payload.beside or "")
-    if change.payload.how == "followed":
-        return f"follows {beside}"
-    return f"measured beside {beside}" if beside else "measured on its own"
+    return escape(change.payload.gain or "measured on its own")
 
 
 def _change_text(change: Change) -> str:
@@ -169,12 +170,13 @@ def _named(best: tuple[str, float] | None, unit: str) -> str:
 def register(commands: Subcommands) -> None:
     p = add_command(
         commands, "rescore", cmd_rescore,
-        "re-evaluate versions whose scores are wrong; the scores chained from them follow",
+        "re-evaluate versions against the anchor, on their own, and store what they score",
         DESCRIPTION, EPILOG,
     )
     p.add_argument("name", type=session_name, help="session name")
     p.add_argument("versions", nargs="*", metavar="VERSION",
-                   help="versions to re-evaluate: ids, or best, head (default: the best)")
+                   help="versions to re-evaluate: ids, or best, head (default: the flagged "
+                        "versions and those built on them, else the best)")
     p.add_argument("--why", default="", metavar="TEXT",
                    help="why, in your words: kept with each rescore event")
     p.add_argument("--dry-run", action="store_true",

@@ -125,6 +125,7 @@ def _print_session(
     console.print(table)
     console.print("[dim]H = head, * = best[/]")
     _print_rescored(console, session, state)
+    _print_flagged(console, session, state)
     _print_suspects(console, session, ratios)
 
 
@@ -193,6 +194,23 @@ def _print_rescored(console: Console, session: Session, state: RunState) -> None
         line = event_line(events[0], rescored.score.unit) if events else None
         console.print(f"  {line}" if line else f"  rescore  {escape(vid)} -> "
                       f"{figure(rescored.score.gmean, rescored.score.unit)}")
+
+
+def _print_flagged(console: Console, session: Session, state: RunState) -> None:
+    """Versions that read slower against the anchor beside a candidate than they were
+    recorded, each by the event that flagged it (both figures): the suspects among the
+    versions, until avo rescore measures them again."""
+    if not state.flagged:
+        return
+    console.print(f"[bold red]⚠ {counted(len(state.flagged), 'version')} flagged[/]: slower "
+                  f"against the anchor beside a candidate than recorded (avo rescore "
+                  f"{escape(session.name)} measures them again):")
+    for vid, flagged in sorted(state.flagged.items(), key=lambda item: _number(item[0])):
+        events = session.events(after=flagged.event - 1, limit=1)
+        line = event_line(events[0], "") if events else None
+        console.print(f"  {line}" if line else f"  flagged  {escape(vid)}: read "
+                      f"{flagged.measured:.4g}x {escape(flagged.anchor)}, recorded at "
+                      f"{flagged.recorded:.4g}x")
 
 
 def _number(vid: str) -> int:

@@ -112,6 +112,7 @@ class Evaluator:
         gate: GatePlan | None = None,  # the gate's sequential plan, beside ``incumbent``
         on_lease: Leased | None = None,
         known: frozenset[str] = frozenset(),  # kernels judged before: built, not timed
+        anchor: Mapping[str, str] | None = None,  # the seed as supplied (EvalRequest.anchor)
     ) -> EvalResult:
         """One evaluation on one leased worker (blocks until one is free). A try lost with its
         worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``.
@@ -125,6 +126,7 @@ class Evaluator:
             incumbent=dict(incumbent) if incumbent is not None else None,
             gate=gate,
             known_kernels=known,
+            anchor=dict(anchor) if anchor is not None else None,
         )
         lost: list[str] = []
         while len(lost) < MAX_LOST:

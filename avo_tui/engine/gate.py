@@ -14,6 +14,11 @@ is compared with the best's stored score instead:
 
     confirm.gmean > best.gmean * (1 + noise)
 
+The best is checked, not trusted (anchor_check.py): where it reads slower against the anchor
+beside the candidate than it was recorded, past the readings' errors and the noise, its slowed
+reading decides nothing. The gain is then the candidate's rate over the anchor's against the
+best's recorded one (:func:`against_record`), by the same rule, and the best is flagged.
+
 How a first evaluation reads against the best (:func:`first_reading`): timed beside it, as a
 gain with its standard error: where the top of its 99% interval reaches the floor the gate is
 asked, and the reading is ``promising`` for a positive gain, ``inconclusive`` for none (too
@@ -35,11 +40,11 @@ may not meet it again, the second rejects the kernel, remembered as its decision
 (:func:`after_reevaluation`, :class:`GateStrikes`). Otherwise a kernel that can tell it is
 losing could cancel the decision and be measured again until noise committed it.
 
-The re-evaluation's score is the one committed, chained from the best it was timed beside
-(engine/scores.py). The first measurement is biased upward (a candidate is submitted because it
-measured well), the second is not. The noise of the stored rule is the median relative
-difference between repeated evaluations of one source in this session, measured on the seed at
-the start and on every re-evaluation since, and never below a floor.
+The re-evaluation's score is the one committed: its rate over the anchor's, timed beside it
+in the gate's sweeps (engine/scores.py). The first measurement is biased upward (a candidate
+is submitted because it measured well), the second is not. The noise of the stored rule is
+the median relative difference between repeated evaluations of one source in this session,
+measured on the seed at the start and on every re-evaluation since, and never below a floor.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from ..evaluation.paired import (
 )
 from ..operators.protocol import Trial
 from ..store import Outcome, Version
+from .anchor_check import IncumbentCheck, against_the_record, check_incumbent
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -138,15 +144,35 @@ def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
 @dataclass(frozen=True)
 class Paired:
     """A candidate's gain over the best timed beside it: log-gain, standard error, degrees
-    of freedom (EvalResult.incumbent_gain and its companions)."""
+    of freedom (EvalResult.incumbent_gain and its companions). ``over``, where given, says
+    what else it is a gain over, in words: the best's recorded rate against the anchor, where
+    the best was the suspect (:func:`against_record`)."""
 
     log_gain: float
     se: float | None
     dof: int | None
+    over: str | None = None
 
     @property
     def text(self) -> str:
         return describe(self.log_gain, self.se)
+
+    def compared(self, best: str) -> str:
+        """'+0.42% ± 0.09% on v3 timed beside it', or the gain and what it is over."""
+        return f"{self.text} {self.over or f'on {best} timed beside it'}"
+
+
+def against_record(check: IncumbentCheck, result: EvalResult) -> Paired | None:
+    """The candidate in ``result`` against ``check``'s best as it was recorded, both against
+    the anchor (anchor_check.against_the_record), for a best that read slower than its record:
+    its slowed reading decides nothing."""
+    gain = against_the_record(check, result)
+    if gain is None:
+        return None
+    log_gain, se, dof = gain
+    return Paired(log_gain, se, dof, over=(
+        f"over {check.version}'s recorded rate, both against {check.anchor}, the anchor; "
+        f"{check.version} is the suspect: {check.words()}"))
 
 
 def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstimate,
@@ -160,7 +186,7 @@ def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstima
     ``inconclusive``. Without that (the best no longer builds), it is
     compared with the best's stored score, above the session's noise."""
     if paired is not None:
-        compared = f"{paired.text} on the best ({best}) timed beside it"
+        compared = paired.compared(f"the best ({best})")
         upper = paired.log_gain + futile_z(paired.dof) * (
             paired.se if paired.se is not None else math.inf)
         if upper > GAIN_FLOOR and paired.log_gain > 0:
@@ -237,8 +263,7 @@ def judge_beside(paired: Paired, best: str, confirm_gmean: float, unit: str,
     how = ""
     if beside and beside.get("sweeps"):
         how = f" ({beside['sweeps']} sweeps, {float(beside.get('seconds', 0)):.0f} s)"  # type: ignore[arg-type]
-    measured = (f"re-evaluated at {confirm_gmean:.4g} {unit}, {paired.text} on {best} timed "
-                f"beside it{how}")
+    measured = f"re-evaluated at {confirm_gmean:.4g} {unit}, {paired.compared(best)}{how}"
     limit = 100 * math.expm1(bar(paired.se, paired.dof))
     if decide(paired.log_gain, paired.se, paired.dof, final=True) != "accept":
         return Verdict(False, f"{measured}: not above the bar of {limit:+.2f}% (the floor of "
@@ -392,12 +417,21 @@ class Gate:
         return {"noise": self.noise.to_doc(), "gate_decisions": self.decisions.to_doc(),
                 "gate_strikes": self.strikes.to_doc()}
 
-    def reading(self, result: EvalResult, best: Version) -> tuple[str, str]:
+    def check(self, result: EvalResult, best: Version | None) -> IncumbentCheck | None:
+        """``best``, timed beside the candidate in ``result``, read against the anchor beside
+        its record (anchor_check.py); None where there is nothing to check."""
+        if best is None or not result.correct:
+            return None
+        return check_incumbent(best, result, self.noise.pct)
+
+    def reading(self, result: EvalResult, best: Version, check: IncumbentCheck | None = None
+                ) -> tuple[str, str]:
         """A correct first evaluation on the session's grid against ``best`` (scored):
-        its outcome and how it compares (first_reading)."""
+        its outcome and how it compares (first_reading); against the best's record where
+        ``check`` says it read slower beside the candidate."""
         assert best.score is not None
         return first_reading(result.geomean, best.score.gmean, best.id, self.noise,
-                             paired_of(result))
+                             decided_on(result, check))
 
     def refusal(self, trial: Trial, best: Version | None, moved: str | None,
                 identical: list[str]) -> tuple[str, str] | None:
@@ -407,8 +441,8 @@ class Gate:
         decided on this kernel against this best. None: the gate measures."""
         if identical:  # noise can flatter a source twice; it is still not a new version
             return Outcome.UNCHANGED, f"identical to {identical[0]}: nothing new to commit"
-        # The first reading's stored score: chained from the older best where it was timed
-        # beside it (engine/scores.py), so on the same scale as the new best's.
+        # The first reading's stored score: its rate over the anchor's on the lineage's scale
+        # (engine/scores.py), as the new best's is.
         first = trial.score.gmean if trial.score else trial.result.geomean
         if moved and best is not None and best.score is not None and best.score.gmean and (
                 clearly_slower(first, best.score.gmean, self.noise)):
@@ -430,13 +464,15 @@ class Gate:
                                  "per kernel; change what it computes or how, not how it reads")
         return None
 
-    def verdict(self, trial: Trial, confirm: EvalResult, best: Version | None) -> Verdict:
+    def verdict(self, trial: Trial, confirm: EvalResult, best: Version | None,
+                check: IncumbentCheck | None = None) -> Verdict:
         """The decision on a re-evaluation: the side-by-side rule where the best was timed
-        beside it, else the stored-score rule; held where either evaluation was flagged. The
-        pair of evaluations joins the noise estimate."""
+        beside it (against the best's record, both against the anchor, where ``check`` says
+        it read slower beside the candidate), else the stored-score rule; held where either
+        evaluation was flagged. The pair of evaluations joins the noise estimate."""
         if confirm.correct and trial.result.correct:
             self.noise.add(trial.result.geomean, confirm.geomean)
-        paired = paired_of(confirm)
+        paired = decided_on(confirm, check)
         if best is not None and confirm.correct and paired is not None:
             verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
                                    confirm.beside)
@@ -497,6 +533,15 @@ def struck_key(trial: Trial, confirm: EvalResult | None = None) -> str:
     reading's (a re-evaluation that failed early may not have built one), else the sources'
     (an evaluator that names no kernel), so that every strike is counted."""
     return (confirm.kernel_id if confirm else None) or trial.result.kernel_id or trial.key
+
+
+def decided_on(result: EvalResult, check: IncumbentCheck | None) -> Paired | None:
+    """What a reading or a decision is judged by: the candidate against the best's record
+    where ``check`` found the best slower beside it than recorded, else its gain over the best
+    timed beside it."""
+    if check is not None and check.slower:
+        return against_record(check, result)
+    return paired_of(result)
 
 
 def paired_of(result: EvalResult) -> Paired | None:

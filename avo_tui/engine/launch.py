@@ -236,7 +236,7 @@ def create_session(
     results = []
     for _ in range(2 if files is not None else 0):
         assert files is not None
-        result = evaluator.evaluate(files)
+        result = evaluator.evaluate(files, anchor=files)  # the seed as supplied: its own anchor
         result.refuse_unusable_target()
         if on_seed_result:
             on_seed_result(result)
@@ -267,8 +267,9 @@ def create_session(
 
 
 def anchor_reading(results: list[EvalResult]) -> EvalResult:
-    """The reading of the seed v0 is scored by: the faster. Every later score is chained from
-    v0's (engine/scores.py), so v0's sets the lineage's scale, and a load that comes and goes
+    """The reading of the seed v0 is scored by: the faster. Every later score is its ratio to
+    the anchor times the anchor's rate in v0's (engine/scores.py), so v0's sets the lineage's
+    scale, and a load that comes and goes
     only ever slows a reading: on a busy two-core machine one slow first reading of a LayerNorm
     seed halved every score of its lineage (7.4 GB/s stored for a kernel `avo eval` read at 15;
     issue 56). On a GPU the second reading is usually the faster, the first warming up."""

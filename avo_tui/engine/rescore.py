@@ -1,13 +1,17 @@
-"""Putting a captured score right (``avo rescore``, docs/engine.md "Rescores").
+"""Putting a score right (``avo rescore``, docs/engine.md "Rescores").
 
-A version's stored score is chained (scores.py): the score of the version it was timed beside,
-times the gain measured there. One inflated link (a kernel that captured the gate) is carried
-into every score chained through it, and the best stays wrong. A rescore re-evaluates the named
-versions, each beside the version its score is chained from (the seed, or a score chained from
-nothing, on its own), exactly as the gate measures, and takes ``lineage_score`` of the result.
-Every version whose chain runs through a changed score then follows: its gain over the version
-it is chained from is kept, on that version's new score (``followed_score``). The walk goes in
-the order the versions were committed, so a chain of chains follows link by link.
+A version's stored score is its rate against the anchor (scores.py), measured in the sweeps
+of the decision that committed it. A rescore measures it again (by default the versions
+flagged as suspects and the versions built on them: :func:`flagged_lineage`), on its own
+beside the anchor: no other version is alive beside it, so there is nothing for a version
+that behaves differently beside another to see, and its new score is ``anchored_score`` of
+that result, on the lineage's scale as it stands (the first version's, before this rescore:
+rescoring v0 moves no other score).
+
+A score no longer depends on another version's, so nothing is derived from a rescored score.
+Scores from before anchors were chained (the score of the version timed beside, times the
+gain measured there): every version whose chain runs through a named one is measured again
+too (:func:`with_chained`), in the order the versions were committed.
 
 Nothing is written here: :meth:`Rescorer.run` returns the new scores with their events, and
 ``Session.rescore`` writes them all at once, or nothing (an interrupted rescore changes no
@@ -18,13 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..evaluation import EvalResult
-from ..evaluation.paired import GatePlan, describe
 from ..store import RescorePayload, Score, Session, Version
 from .evaluator import Evaluator, Progress
-from .scores import followed_score, lineage_score
+from .scores import anchored_score
 
 Say = Callable[[str], None]  # one line for the operator, per version
 
@@ -53,61 +56,58 @@ def named_versions(session: Session, refs: Sequence[str]) -> list[Version]:
     return sorted(found.values(), key=lambda v: v.number)
 
 
-class Rescorer:
-    """Re-evaluates versions of ``session`` on ``evaluator`` beside the versions their scores
-    are chained from, for as long as the gate's ``plan`` allows, and derives their followers'."""
+def flagged_lineage(session: Session) -> list[Version]:
+    """The versions flagged as suspects (anchor_check.py) and every version built on one of
+    them, whose decisions were taken beside it, in the order they were committed."""
+    wanted = {vid for vid in session.run_state.flagged if vid in session.lineage}
+    for version in session.lineage:  # a parent is committed before its children
+        if version.parent in wanted:
+            wanted.add(version.id)
+    return [v for v in session.lineage if v.id in wanted]
 
-    def __init__(self, session: Session, evaluator: Evaluator, plan: GatePlan, *,
-                 reason: str = "", say: Say = print, progress: Progress | None = None) -> None:
-        self.session, self.evaluator, self.plan = session, evaluator, plan
+
+def with_chained(session: Session, named: Sequence[Version]) -> list[Version]:
+    """``named``, and every version whose score (from before anchors) is chained through one
+    of them, in the order they were committed."""
+    wanted = {v.id for v in named}
+    for version in session.lineage:  # a chain runs from older versions to newer ones
+        base = version.score.chained_from if version.score else None
+        if base in wanted:
+            wanted.add(version.id)
+    return [v for v in session.lineage if v.id in wanted]
+
+
+class Rescorer:
+    """Re-evaluates versions of ``session`` on ``evaluator``, each on its own beside the
+    anchor, as the run's evaluator scores a candidate with no best to time beside."""
+
+    def __init__(self, session: Session, evaluator: Evaluator, *, reason: str = "",
+                 say: Say = print, progress: Progress | None = None) -> None:
+        self.session, self.evaluator = session, evaluator
         self.reason, self.say, self.progress = reason, say, progress
         self.unit = evaluator.target.unit
+        root = session.lineage.root()
+        self.scale = root.score if root is not None else None
+        self.anchor = (session.read_files(root) if root is not None and root.author == "seed"
+                       else None)
 
     def run(self, named: Sequence[Version]) -> RescoreReport:
         report = RescoreReport()
-        wanted = {v.id for v in named}
-        now: dict[str, Score] = {}  # the new scores, by version
-        for version in self.session.lineage:  # in the order they were committed
-            base = version.score.chained_from if version.score else None
-            if version.id in wanted:
-                change = self._measure(version, now, report)
-            elif version.score is not None and base is not None and base in now:
-                change = self._follow(version, version.score, base, now[base])
-            else:
-                continue
+        for version in named:
+            change = self._measure(version, report)
             if change is not None:
-                now[version.id] = change.now
                 report.changes.append(change)
         return report
 
-    def _beside(self, version: Version, now: dict[str, Score]) -> Version | None:
-        """The version ``version``'s score is chained from, with its new score if it has one;
-        None for a score chained from nothing (or from a version the session lacks)."""
-        base = version.score.chained_from if version.score else None
-        if base is None or base not in self.session.lineage:
-            return None
-        beside = self.session.version(base)
-        return replace(beside, score=now[base]) if base in now else beside
-
-    def _measure(self, version: Version, now: dict[str, Score],
-                 report: RescoreReport) -> Change | None:
-        beside = self._beside(version, now)
-        where = (f"beside {beside.id}, the version its score is chained from" if beside
-                 else "on its own (its score is chained from no version)")
-        self.say(f"{version.id}: re-evaluating {where} ...")
+    def _measure(self, version: Version, report: RescoreReport) -> Change | None:
+        self.say(f"{version.id}: re-evaluating on its own, beside the anchor ...")
         result = self.evaluator.evaluate(
             self.session.read_files(version),
-            incumbent=self.session.read_files(beside) if beside else None,
-            gate=self.plan if beside else None,
             fresh_baselines=True,  # its ratios from the same minutes as its rate
             on_progress=self.progress,
+            anchor=self.anchor,
         )
-        if beside is not None and beside.score is not None and result.same_as_incumbent:
-            score: Score | None = replace(beside.score, chained_from=beside.id, measured=None)
-            gain: str | None = f"compiles to the same kernel as {beside.id}: its score"
-        else:
-            score = lineage_score(result, beside)
-            gain = _gain_words(result, beside)
+        score = anchored_score(result, self.scale)
         if score is None:
             why = str(result.failure) if result.failure else "no score"
             report.failed[version.id] = why
@@ -115,37 +115,26 @@ class Rescorer:
             return None
         for flag in result.flags:
             self.say(f"{version.id}: flagged: {flag}")
+        against = _anchor_words(result)
         payload = RescorePayload(version.id, "measured", _gmean(version.score), score.gmean,
-                                 self.unit, beside=score.chained_from, gain=gain,
-                                 reason=self.reason)
+                                 self.unit, gain=against, reason=self.reason)
         self.say(f"{version.id}: {_from_to(version.score, score, self.unit)}"
-                 + (f": {gain}" if gain else ""))
+                 + (f": {against}" if against else ""))
         return Change(version.id, version.score, score, payload)
-
-    def _follow(self, version: Version, score: Score, base: str, base_now: Score) -> Change:
-        was = self.session.version(base).score
-        assert was is not None, "a version in ``now`` was scored before"
-        new = followed_score(score, was, base_now)
-        payload = RescorePayload(version.id, "followed", score.gmean, new.gmean, self.unit,
-                                 beside=base, reason=self.reason)
-        self.say(f"{version.id}: follows {base}: {_from_to(score, new, self.unit)}")
-        return Change(version.id, score, new, payload)
 
 
 def _gmean(score: Score | None) -> float | None:
     return score.gmean if score else None
 
 
-def _gain_words(result: EvalResult, beside: Version | None) -> str | None:
-    """'+0.12% ± 0.05% on v0 timed beside it (12 sweeps, 9 s)'; None when it was not timed
-    beside a version."""
-    paired = result.paired
-    if beside is None or paired is None:
+def _anchor_words(result: EvalResult) -> str | None:
+    """'1.072x seed ± 0.41%, the anchor, timed beside it'; None where no anchor was timed."""
+    anchored = result.versus_anchor
+    if anchored is None:
         return None
-    sweeps, seconds = result.beside.get("sweeps"), result.beside.get("seconds")
-    how = (f" ({sweeps} sweeps, {float(seconds):.0f} s)"
-           if isinstance(sweeps, int) and isinstance(seconds, int | float) else "")
-    return f"{describe(paired.log_gain, paired.se)} on {beside.id} timed beside it{how}"
+    spread = f" ± {100 * anchored.se:.2f}%" if anchored.se is not None else ""
+    return (f"{math.exp(anchored.log_gain):.4g}x {result.anchor}{spread}, the anchor, timed "
+            "beside it")
 
 
 def _from_to(was: Score | None, now: Score, unit: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -22,6 +23,7 @@ from ..pool import gpu_index
 from ..store import (
     TO_THE_GATE,
     Attempt,
+    FlaggedPayload,
     InFlight,
     Outcome,
     Score,
@@ -29,6 +31,7 @@ from ..store import (
     SupervisorPayload,
     Version,
 )
+from .anchor_check import IncumbentCheck
 from .books import RunBooks
 from .evaluator import sources_key
 from .gate import (
@@ -42,7 +45,7 @@ from .gate import (
     unconfirmed,
 )
 from .lanes import Lane, label_of, moved_note, starting_version
-from .scores import lineage_score, score_of, score_words
+from .scores import anchored_score, score_of, score_words
 from .twins import Readings, Twin, Twins
 
 
@@ -86,8 +89,9 @@ class Trials:
                 self.twins.learn(beside, result.incumbent_kernel_id)
             if result.known_kernel and twin is None:
                 twin = self.twins.of_kernel(result.kernel_id)
-            score = lineage_score(result, beside)
-            outcome, detail = self.classify(result, quick, score, beside, twin)
+            score = anchored_score(result, self.scale(), beside.id if beside else None)
+            check = books.gate.check(result, beside)
+            outcome, detail = self.classify(result, quick, score, beside, twin, check)
             attempt = books.session.record_attempt(
                 files,
                 lane=lane.label if labelled else None,
@@ -100,6 +104,7 @@ class Trials:
                 idea=idea,
                 kernel=result.kernel_id,
             )
+            self._flag(check, attempt)
             self._after_evaluation(lane, result)
             # Sources that compile to the same kernel are one candidate to the supervisor too.
             trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files),
@@ -112,11 +117,13 @@ class Trials:
         return trial
 
     def classify(self, result: EvalResult, quick: bool = False, score: Score | None = None,
-                 beside: Version | None = None, twin: Twin | None = None) -> tuple[str, str]:
+                 beside: Version | None = None, twin: Twin | None = None,
+                 check: IncumbentCheck | None = None) -> tuple[str, str]:
         """The outcome of a first reading, and why. ``score`` is the one stored for it
-        (scores.lineage_score: chained from ``beside``, the version timed beside it, if any);
-        a paired reading is told against ``beside``, whatever the best is by now. A ``twin``
-        (twins.py) is named, and nothing was timed."""
+        (scores.anchored_score); a paired reading is told against ``beside``, the version
+        timed beside it, whatever the best is by now, or against its record where ``check``
+        found it slower beside the candidate. A ``twin`` (twins.py) is named, and nothing was
+        timed."""
         if result.failure is not None:
             return result.failure.kind, failure_words(result.failure)
         if twin is not None:
@@ -140,12 +147,24 @@ class Trials:
                 result)
         if best is None or best.score is None or not best.score.gmean:
             return Outcome.PROMISING, _with_notes(text, result)
-        compared_with = beside if beside is not None and paired_of(result) else best
-        outcome, compared = self.books.gate.reading(result, compared_with)
+        timed_beside = beside is not None and paired_of(result) is not None
+        compared_with = beside if beside is not None and timed_beside else best
+        outcome, compared = self.books.gate.reading(result, compared_with,
+                                                    check if timed_beside else None)
         text += f"; {compared}"
         if result.flags:
             text += "; flagged: " + "; ".join(result.flags)
         return outcome, _with_notes(text, result)
+
+    def _flag(self, check: IncumbentCheck | None, attempt: Attempt) -> None:
+        """Flag the best ``check`` found slower beside the candidate of ``attempt`` than it was
+        recorded (anchor_check.py): the suspect, for the operator and ``avo rescore``."""
+        if check is None or not check.slower:
+            return
+        self.books.session.flag(FlaggedPayload(
+            check.version, check.anchor, recorded=math.exp(check.recorded),
+            measured=math.exp(check.measured), allowed_pct=round(check.allowed_pct, 3),
+            attempt=attempt.id))
 
     def observe(self, attempt: Attempt, key: str, lane: Lane) -> None:
         """Show the supervisor an attempt, the gate's included; a stall redirects the lane
@@ -180,6 +199,7 @@ class Trials:
             if beside_best and not quick and best is not None and best.files != hashes:
                 incumbent = best
             beside = books.session.read_files(incumbent) if incumbent else None
+            anchor = self.anchor_files()
         return books.evaluator.evaluate(
             files,
             previous_best=previous,
@@ -192,7 +212,22 @@ class Trials:
             gate=gate,
             on_lease=lambda host: self._leased(lane, host),
             known=known,
+            anchor=anchor,
         ), incumbent
+
+    def scale(self) -> Score | None:
+        """The score of the lineage's first version, whose anchor rates every score is put
+        on (scores.anchored_score); None while there is no version."""
+        root = self.books.session.lineage.root()
+        return root.score if root is not None else None
+
+    def anchor_files(self) -> dict[str, str] | None:
+        """The seed as the user supplied it (v0, where the seed wrote it), timed as the anchor
+        where the target's baseline cannot be (evaluation/measurement/anchor.py)."""
+        root = self.books.session.lineage.root()
+        if root is None or root.author != "seed":
+            return None
+        return self.books.session.read_files(root)
 
     def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
         """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
@@ -334,11 +369,13 @@ class Trials:
         if move in (STRIKE, REJECT):
             attempt = self._record_undecided(trial, confirm, move, request, note)
         else:
-            verdict = books.gate.verdict(trial, confirm, best)
+            check = books.gate.check(confirm, best)
+            verdict = books.gate.verdict(trial, confirm, best, check)
             if verdict.held:
                 attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
             else:
                 attempt = self.record_decision(trial, confirm, verdict, request, note, best)
+            self._flag(check, attempt)
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
         lane.answer = GateAnswer(attempt, best.id if best else None, moved)
@@ -349,11 +386,11 @@ class Trials:
 
     def record_decision(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
                         request: CommitRequest, note: str = "",
-                        beside: Version | None = None) -> Attempt:
-        """The gate's decision on ``trial``, re-evaluated as ``confirm`` beside ``beside`` (the
-        best of the decision): an attempt, and the version where ``verdict`` accepts."""
+                        best: Version | None = None) -> Attempt:
+        """The gate's decision on ``trial``, re-evaluated as ``confirm`` beside ``best``: an
+        attempt, and the version where ``verdict`` accepts."""
         books, lane = self.books, request.lane
-        score = lineage_score(confirm, beside)
+        score = anchored_score(confirm, self.scale(), best.id if best else None)
         version = None
         if verdict.accepted:
             # With several lanes, on the version the lane built on (the head may have moved
@@ -377,10 +414,10 @@ class Trials:
         )
         detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
         if outcome == Outcome.NOT_CONFIRMED:
-            best = books.session.best()
+            now = books.session.best()
             detail = unconfirmed(trial.attempt.id, trial.result.geomean,
-                                 best.score.gmean if best and best.score else None,
-                                 best.id if best else None, verdict.reason,
+                                 now.score.gmean if now and now.score else None,
+                                 now.id if now else None, verdict.reason,
                                  paired_of(trial.result))
         attempt = books.session.record_attempt(
             trial.files,
@@ -448,12 +485,12 @@ class Trials:
         books.publish()
 
     def _hold_as_suspect(self, trial: Trial, confirm: EvalResult, verdict: Verdict,
-                         request: CommitRequest, note: str, beside: Version | None) -> Attempt:
+                         request: CommitRequest, note: str, best: Version | None) -> Attempt:
         """The suspect rule (gate.hold_if_flagged): a flagged result the gate would accept is
         not committed but recorded as a ``suspect`` attempt, with the re-evaluation's score and
         log, pending in the state until the operator approves or rejects it."""
         session = self.books.session
-        score = lineage_score(confirm, beside)
+        score = anchored_score(confirm, self.scale(), best.id if best else None)
         assert score is not None, "only a correct re-evaluation is held"
         suspect = session.hold_suspect(
             trial.files,

@@ -18,6 +18,7 @@ from .build import Build
 from .devices.cpu import LAUNCH_TIMEOUT_S, KernelFailed, KernelInterfered
 from .devices.device import Kernel, open_device
 from .devices.gpu import is_device_fault
+from .measurement.anchor import SEED, Anchor
 from .measurement.judge import Rejected
 from .measurement.measure import Measure
 from .measurement.score import Peaks, plausibility_flags
@@ -73,6 +74,7 @@ class Evaluation(Measure, Build):
             result.known_kernel = result.kernel_id in self.request.known_kernels
             incumbent = None if result.known_kernel else self.build_incumbent(kernels)
             if not (result.same_as_incumbent or result.known_kernel):
+                self.anchor = self.choose_anchor(kernels)
                 self.check_all(kernel)
                 self.time_all(kernel, incumbent)
                 result.flags = plausibility_flags(result, target, self.peaks(),
@@ -101,6 +103,23 @@ class Evaluation(Measure, Build):
             result.hardware = self.device.facts()
         result.seconds = time.perf_counter() - started
         return result
+
+    def choose_anchor(self, loaded: list[Kernel]) -> Anchor | None:
+        """The anchor (measurement/anchor.py): the target's primary baseline where this worker
+        times it; else the seed as the user supplied it (EvalRequest.anchor), built here; None
+        where there is neither, or the seed no longer builds here."""
+        baselines, _ = self.measured_baselines()
+        if baselines and baselines[0] == self.target.baselines[0]:
+            return Anchor(baselines[0])
+        sources = self.request.anchor
+        if sources is None:
+            return None
+        try:
+            kernel = self.load(self.compile(sources), self.declarations(sources), loaded)
+        except Rejected as rejected:
+            self.progress("anchor", f"the seed is not timed as the anchor: {rejected.failure}")
+            return None
+        return Anchor(SEED, kernel)
 
     def peaks(self) -> Peaks:
         """The device's measured peaks; its bandwidth only for a target that counts bytes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .paired import GatePlan, PairedGain
@@ -130,6 +131,11 @@ class ConfigResult:
     incumbent_timing: Timing | None = None  # the best version, timed beside the candidate
     # Beside the best: each block's log-gain (paired.block_value), in the order measured
     block_gains: list[float] = field(default_factory=list)
+    # Beside the anchor (EvalResult.anchor): each block's log of the candidate's rate over
+    # the anchor's (each round's, where no best was timed beside it), and the same of the
+    # best's, in the blocks beside the best: measure.anchor_block
+    anchor_blocks: list[float] = field(default_factory=list)
+    incumbent_anchor_blocks: list[float] = field(default_factory=list)
     checked_s: list[float] = field(default_factory=list)  # the checked launches' own times
     # each checked launch over the median of the candidate's launches next to it
     checked_ratios: list[float] = field(default_factory=list)
@@ -189,6 +195,8 @@ class ConfigResult:
             "baseline_timings": {k: t.as_dict() for k, t in self.baseline_timings.items()},
             "incumbent_timing": self.incumbent_timing.as_dict() if self.incumbent_timing else None,
             "block_gains": [round(g, 6) for g in self.block_gains],
+            "anchor_blocks": [round(g, 6) for g in self.anchor_blocks],
+            "incumbent_anchor_blocks": [round(g, 6) for g in self.incumbent_anchor_blocks],
             **({"outputs": {name: vars(errors) | {"tolerance": list(errors.tolerance)
                                                   if errors.tolerance else None}
                             for name, errors in self.outputs.items()}}
@@ -237,6 +245,9 @@ class EvalResult:
     notes: list[str] = field(default_factory=list)
     # Beside the best (pipeline.time_beside): sweeps, seconds, the sequential rule's decision
     beside: dict[str, object] = field(default_factory=dict)
+    # The kernel no agent wrote that was timed beside the candidate in the same sweeps (the
+    # target's primary baseline, else "seed": the seed as the user supplied it); None: none
+    anchor: str | None = None
 
     @property
     def correct(self) -> bool:
@@ -263,6 +274,24 @@ class EvalResult:
         if not self.correct or not timed or not all(c.block_gains for c in timed):
             return None
         return PairedGain({c.name: list(c.block_gains) for c in timed})
+
+    @property
+    def versus_anchor(self) -> PairedGain | None:
+        """The candidate's rate over the anchor's, block by block (log), where the anchor was
+        timed beside it on every configuration."""
+        return self._blocks(lambda c: c.anchor_blocks)
+
+    @property
+    def incumbent_versus_anchor(self) -> PairedGain | None:
+        """The best's rate over the anchor's, block by block (log), where both were timed
+        beside the candidate on every configuration."""
+        return self._blocks(lambda c: c.incumbent_anchor_blocks)
+
+    def _blocks(self, of: Callable[[ConfigResult], list[float]]) -> PairedGain | None:
+        timed = self.timed
+        if self.anchor is None or not self.correct or not timed or not all(of(c) for c in timed):
+            return None
+        return PairedGain({c.name: list(of(c)) for c in timed})
 
     @property
     def incumbent_gain(self) -> float | None:
@@ -388,7 +417,18 @@ class EvalResult:
             "incumbent_gain_se": self.incumbent_gain_se,
             "incumbent_gain_dof": self.incumbent_gain_dof,
             "beside": dict(self.beside),
+            "anchor": self.anchor,
+            **_anchor_figures("anchor", self.versus_anchor),
+            **_anchor_figures("incumbent_anchor", self.incumbent_versus_anchor),
         }
+
+
+def _anchor_figures(name: str, blocks: PairedGain | None) -> dict[str, object]:
+    """'anchor_ratio' (a rate over the anchor's, the geometric mean over configurations) and
+    its standard error (of the log), where measured."""
+    if blocks is None:
+        return {}
+    return {f"{name}_ratio": math.exp(blocks.log_gain), f"{name}_ratio_se": blocks.se}
 
 
 @dataclass
@@ -415,6 +455,9 @@ class EvalRequest:
     # How long the worker's parent waits on a silent worker (Worker.evaluate sets it): a C
     # kernel's launch is ended as a hang well before, so the hang is pinned on its kernel.
     silence_s: float | None = None
+    # The seed as the user supplied it: the anchor, timed beside every candidate, where the
+    # target has no baseline this worker can time (measure.Measure.anchor_subject)
+    anchor: dict[str, str] | None = None
     # Kernel identities the session has judged already (engine/twins.py): a candidate that
     # builds to one of them is neither checked nor timed (EvalResult.known_kernel).
     known_kernels: frozenset[str] = frozenset()

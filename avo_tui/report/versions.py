@@ -5,8 +5,8 @@ lesson of the step that made it) and its diff against its parent.
 The gain and its error come from the gate's own evaluation log (``incumbent_gain`` and
 ``incumbent_gain_se``: the version against the best it was timed beside). A version with no
 such log (the seed, a session of an older avo, a log that does not read) shows the ratio of
-its score to the score it is chained from, where it has one, and no error bar: nothing is
-invented."""
+its score to the score it is chained from (a score from before anchors), where it has one,
+and no error bar: nothing is invented."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class VersionFacts:
     ratio: float | None  # to the strongest baseline (the app's lineage column)
     gain: float | None  # how many times the version it was timed beside, at the gate
     gain_se: float | None  # standard error of log(gain)
-    beside: str | None  # the version it was timed beside (its score is chained from it)
+    beside: str | None  # the version it was timed beside at the gate
     message: str
     gate: str  # the gate's words on it, from its attempt's detail
     lesson: str  # what the agent step that made it says it learned
@@ -55,7 +55,7 @@ def version_facts(session: Session, version: Version, column: RatioColumn,
         id=version.id, number=version.number, parent=version.parent, author=version.author,
         lane=version.lane, created=version.created, gmean=score.gmean if score else None,
         unit=score.unit if score else "", ratio=column.ratio(score) if score else None,
-        gain=gain, gain_se=se, beside=score.chained_from if score else None,
+        gain=gain, gain_se=se, beside=(score.beside or score.chained_from) if score else None,
         message=version.message, gate=attempt.detail if attempt else "",
         lesson=lessons.get(version.id, ""), cost_usd=version.cost_usd, tokens=version.tokens,
         added=version.lines_added, removed=version.lines_removed, diff=_diff(session, version),

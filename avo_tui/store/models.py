@@ -42,6 +42,8 @@ class EventKind(StrEnum):
     QUEUED = "queued"  # a run starts with commands sent while no run was live
     RESEARCH = "research"  # the research record of an agent step, or a pre-commit review
     RESCORE = "rescore"  # the operator re-scored a version (avo rescore), or its score followed
+    # a version read slower against the anchor beside a candidate than it was recorded
+    FLAGGED = "flagged"
 
 
 class Outcome(StrEnum):
@@ -80,9 +82,11 @@ class Score:
     """Throughput of one evaluation. Higher is better; ``ratio`` is against the baseline
     measured in the same evaluation, and ``ratios`` against every baseline it timed, per
     configuration ({config: {baseline: ours over theirs}}; empty in scores stored before).
-    ``gmean`` and ``per_config`` are on the lineage's scale: where ``chained_from`` names a
-    version, they are its score times the gain timed beside it, and ``measured`` is the rate
-    this evaluation read on its own clock."""
+    ``anchor_ratios`` are its rates over the anchor's, timed beside it in the same sweeps
+    (engine/scores.py). ``gmean`` and ``per_config`` are on the lineage's scale: those ratios
+    times the anchor's rates when the lineage's first version was scored (before anchors:
+    where ``chained_from`` names a version, its score times the gain timed beside it), and
+    ``measured`` is the rate this evaluation read on its own clock."""
 
     gmean: float
     per_config: dict[str, float] = field(default_factory=dict)
@@ -94,6 +98,15 @@ class Score:
     # score times the gain measured beside it, and the geometric mean measured on its own.
     chained_from: str | None = None
     measured: float | None = None
+    # The kernel no agent wrote timed beside it (a baseline's name, or "seed"), its rate over
+    # the anchor's per configuration, and the standard error of the log of their geometric
+    # mean; none in scores stored before anchors, or where no anchor was timed.
+    anchor: str | None = None
+    anchor_ratios: dict[str, float] = field(default_factory=dict)
+    anchor_se: float | None = None
+    # The version timed beside it in the evaluation that scored it, if any: what its gain was
+    # measured over (no part of its score)
+    beside: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

@@ -351,6 +351,23 @@ class RescorePayload(Payload):
     reason: str = ""  # the operator's words (avo rescore --why)
 
 
+@dataclass(frozen=True)
+class FlaggedPayload(Payload):
+    """A version, timed beside a candidate as the best, read slower against the anchor than
+    it was recorded, past what the measurements' errors and the noise allow (docs/engine.md,
+    "The incumbent is checked"): it is the suspect, and ``avo rescore`` measures it again.
+    ``recorded`` and ``measured`` are its rate over the anchor's, the geometric mean over the
+    configurations timed; ``allowed_pct`` how far below its record it could have read."""
+
+    KIND = EventKind.FLAGGED
+    version: str
+    anchor: str
+    recorded: float
+    measured: float
+    allowed_pct: float
+    attempt: str  # the attempt whose evaluation read it
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.KIND.value: cls
     for cls in (
@@ -358,7 +375,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         BenchmarkPayload, AttemptPayload, CommitPayload, HintPayload, GuidancePayload,
         PausePayload, ResumePayload, RollbackPayload, SupervisorPayload, SuspectPayload,
         StepPayload, StepResumedPayload, StatusPayload, ErrorPayload, OperatorPayload,
-        QueuedPayload, ResearchPayload, RescorePayload,
+        QueuedPayload, ResearchPayload, RescorePayload, FlaggedPayload,
     )
 }
 

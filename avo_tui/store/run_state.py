@@ -25,6 +25,7 @@ VERSION = 2
 # the one writer and a record in this state. `avo run` bounds them by the machine too.
 MOST_LANES = 64
 RESCORED = "rescored"  # the state's field of rescored versions' scores
+FLAGGED = "flagged"  # the state's field of versions that read slower than recorded
 T = TypeVar("T")
 
 
@@ -57,6 +58,23 @@ class Rescored:
     the ``rescore`` event that set it, which says from what, how and why."""
 
     score: Score
+    event: int
+
+    def to_doc(self) -> dict[str, Any]:
+        return write_fields(self)
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A version that read slower against the anchor, timed beside a candidate, than it was
+    recorded (docs/engine.md, "The incumbent is checked"): the first such reading, until
+    ``avo rescore`` measures the version again. ``event`` is the seq of the ``flagged`` event
+    that says so; the figures are its rate over the anchor's, recorded and as read."""
+
+    anchor: str
+    recorded: float
+    measured: float
+    attempt: str
     event: int
 
     def to_doc(self) -> dict[str, Any]:
@@ -120,6 +138,8 @@ class RunState:
     workers: int | None = None  # set on a resume with --workers; None: the settings' count
     # version id -> its score as avo rescore set it; written only by Session.rescore
     rescored: Mapping[str, Rescored] = field(default_factory=dict)
+    # version id -> the reading that flagged it; written by Session.flag, cleared by a rescore
+    flagged: Mapping[str, Flagged] = field(default_factory=dict)
     # Not stored: the fields of the document that did not read (their defaults stand in).
     damaged: tuple[str, ...] = field(default=(), compare=False)
 
@@ -137,7 +157,7 @@ class RunState:
             return cls(damaged=("state",))
         doc = normalise(doc)
         plain = {k: v for k, v in doc.items()
-                 if k not in ("suspects", "lanes", RESCORED, "damaged", VERSION_KEY)}
+                 if k not in ("suspects", "lanes", RESCORED, FLAGGED, "damaged", VERSION_KEY)}
         values, problems = read_fields(cls, plain)
         damaged = list(problems)
         suspects = _suspects(doc.get("suspects"), damaged)
@@ -147,8 +167,9 @@ class RunState:
             values["lane_count"] = MOST_LANES
             damaged.append(f"lane_count ({count:,}, above {MOST_LANES})")
         rescored = rescored_of(doc.get(RESCORED), damaged)
+        flagged = _entries(Flagged, FLAGGED, doc.get(FLAGGED), damaged)
         return cls(**values, suspects=suspects, lanes=lanes, rescored=rescored,
-                   damaged=tuple(sorted(damaged)))
+                   flagged=flagged, damaged=tuple(sorted(damaged)))
 
     def lane(self, number: int) -> LaneState:
         """What the session keeps of lane ``number`` (an empty record if nothing yet)."""

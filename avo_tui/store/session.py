@@ -36,6 +36,7 @@ from .names import check_file_name, check_session_name
 from .payloads import (
     AttemptPayload,
     CommitPayload,
+    FlaggedPayload,
     Payload,
     RescorePayload,
     RollbackPayload,
@@ -43,7 +44,7 @@ from .payloads import (
     SuspectPayload,
     append_payload,
 )
-from .run_state import RESCORED, Rescored, StateUpdate
+from .run_state import FLAGGED, RESCORED, Flagged, Rescored, StateUpdate
 from .run_state import VERSION as STATE_VERSION
 from .run_state import VERSION_KEY as STATE_VERSION_KEY
 from .run_state import normalise as normalise_state
@@ -488,21 +489,48 @@ class Session(SessionWriting):
     def rescore(self, scores: Sequence[tuple[Score, RescorePayload]]) -> None:
         """Give versions the scores ``avo rescore`` found (docs/engine.md, "Rescores"): for
         each, its ``rescore`` event and its entry in the state's ``rescored``, all in one
-        write. The versions' records never change; the lineage reads the new scores."""
+        write; a flag on a rescored version is lifted (it was measured again). The versions'
+        records never change; the lineage reads the new scores."""
         self._check_writable()
 
         def write() -> None:
             kept = self.state.get(RESCORED)
             entries = dict(kept) if isinstance(kept, Mapping) else {}
+            flags = self.state.get(FLAGGED)
+            flagged = dict(flags) if isinstance(flags, Mapping) else {}
             for score, payload in scores:
                 self.lineage.get(payload.version)  # UnknownVersion before anything is written
                 event = self._insert_payload(payload)
                 entries[payload.version] = Rescored(score, event.seq).to_doc()
-            self._set_state(**{RESCORED: entries})
+                flagged.pop(payload.version, None)
+            lifted = {FLAGGED: flagged} if flags is not None else {}
+            self._set_state(**{RESCORED: entries, **lifted})
 
         self._writing(write)
         self._take_rescores()
         self._keep_facts(force=True)  # the best may be another version now
+
+    def flag(self, payload: FlaggedPayload) -> bool:
+        """Flag a version that read slower against the anchor than it was recorded
+        (docs/engine.md, "The incumbent is checked"): its ``flagged`` event and its entry in
+        the state's ``flagged``, in one write. A version flagged already keeps its first
+        reading, and nothing is written: False."""
+        self._check_writable()
+        self.lineage.get(payload.version)
+
+        def write() -> bool:
+            kept = self.state.get(FLAGGED)
+            flagged = dict(kept) if isinstance(kept, Mapping) else {}
+            if payload.version in flagged:
+                return False
+            event = self._insert_payload(payload)
+            flagged[payload.version] = Flagged(payload.anchor, payload.recorded,
+                                               payload.measured, payload.attempt,
+                                               event.seq).to_doc()
+            self._set_state(**{FLAGGED: flagged})
+            return True
+
+        return self._writing(write)
 
     def upgrade_state(self) -> None:
         """Rewrite the state document in this version's shape if it is older (run_state.py,

@@ -12,6 +12,7 @@ from ..store import (
     CommitPayload,
     ErrorPayload,
     Event,
+    FlaggedPayload,
     GuidancePayload,
     HintPayload,
     OperatorPayload,
@@ -122,6 +123,8 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
                     f"{escape(payload.outcome)}: {escape(payload.final)}")
         case RescorePayload():
             return _rescore_line(payload, unit)
+        case FlaggedPayload():
+            return _flagged_line(payload)
         case ErrorPayload(message=message):
             return f"[red]error[/]    {escape(message)}"
         case StatusPayload(lane=int()):
@@ -147,6 +150,16 @@ def _suspect_line(p: SuspectPayload, unit: str) -> str:
         return (f"[bold green]suspect  {attempt} approved[/] by the operator -> "
                 f"{escape(p.version or '?')}")
     return f"[yellow]suspect  {attempt} {p.action}[/] by the operator"
+
+
+def _flagged_line(p: FlaggedPayload) -> str:
+    """'⚠ flagged v3 read 0.502x seed beside a12's candidate, recorded at 1.003x (-49.9%, past
+    the -4.1% allowed): the suspect; avo rescore measures it again against the anchor'."""
+    change = 100 * (p.measured / p.recorded - 1) if p.recorded else 0.0
+    return (f"[bold red]⚠ flagged {escape(p.version)}[/] read {p.measured:.4g}x "
+            f"{escape(p.anchor)} beside {escape(p.attempt)}'s candidate, recorded at "
+            f"{p.recorded:.4g}x ({change:+.1f}%, past the -{p.allowed_pct:.1f}% allowed): the "
+            "suspect; avo rescore measures it again against the anchor")
 
 
 def _rescore_line(p: RescorePayload, unit: str) -> str:

@@ -1,8 +1,9 @@
 """The figures behind the score chart: a version's per-configuration throughput and the
 baselines (cuDNN, FlashAttention, or the CPU reference) measured in the same evaluation, on
-the lineage's scale (engine/scores.py): for a version whose score is chained from the one
-timed beside it, each configuration's figures are its stored throughput, and the baselines
-measured beside it scaled by as much, so the ratios stay the ones measured."""
+the lineage's scale (engine/scores.py): for a version whose stored score is not the rate it
+measured (measured against the anchor, or chained from the version timed beside it before
+anchors), each configuration's figures are its stored throughput, and the baselines measured
+beside it scaled by as much, so the ratios stay the ones measured."""
 
 from __future__ import annotations
 
@@ -55,13 +56,13 @@ def score_sheet(session: Session, version: Version) -> ScoreSheet | None:
         ConfigFigures(c["name"], c.get("throughput") or 0.0, dict(c.get("baselines") or {}))
         for c in log.get("configs", []) if not c.get("edge")
     ]
-    if version.score.chained_from is not None:
+    if version.score.measured is not None:
         configs = [_on_scale(c, version.score.per_config.get(c.name)) for c in configs]
     return ScoreSheet(version.id, str(log.get("unit", version.score.unit)), configs)
 
 
 def _on_scale(measured: ConfigFigures, stored: float | None) -> ConfigFigures:
-    """A configuration's figures as measured, moved to its stored (chained) throughput."""
+    """A configuration's figures as measured, moved to its stored throughput."""
     if not stored or not measured.throughput:
         return measured
     scale = stored / measured.throughput

@@ -2,9 +2,11 @@
 
 The baselines, in three rounds (time_config); or the incumbent, the best version, in paired
 blocks until the sequential rule of paired.py decides (time_beside), the baselines in the
-first sweeps' blocks where they are timed afresh. Every launch runs on input values never
-seen before, a poisoned output and a cold cache; launches drawn at random are checked against
-the reference right after they ran, on rows of every (batch, head) pair.
+first sweeps' blocks where they are timed afresh. The anchor (anchor.py) is timed afresh in
+every round and every block, so that the candidate's rate against it, and the best's, come
+from the same minutes as everything else. Every launch runs on input values never seen
+before, a poisoned output and a cold cache; launches drawn at random are checked against the
+reference right after they ran, on rows of every (batch, head) pair.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ..paired import (
 )
 from ..results import ConfigResult, Timing
 from ..targets.problem import Config, InputSet, OutputSet
+from .anchor import versus_anchor
 from .checks import AGAIN_LOOKS, Checks
 from .judge import Rejected
 from .stage import BESIDE_BEST, TIMING
@@ -117,6 +120,8 @@ class Measure(Checks):
         if incumbent is not None:
             self.phase = BESIDE_BEST
             self.time_beside(kernel, incumbent, fresh)
+        if self.anchor is not None:
+            self.result.anchor = self.anchor.name
         for entry in timed:
             for name in fresh[entry.name]:
                 known[name, entry.config] = entry.baseline_timings[name]
@@ -187,7 +192,9 @@ class Measure(Checks):
 
     def known_baselines(self, config: Config, baselines: tuple[str, ...]) -> dict[str, Timing]:
         """Baseline timings to reuse: this worker's own first, then the request's; none where
-        the request or the device says to time them afresh."""
+        the request or the device says to time them afresh. (A reused timing is what the
+        ratio to that baseline is shown by; the anchor, a baseline or not, is timed afresh in
+        every evaluation all the same.)"""
         if not (self.request.reuse_baselines and self.device.reuses_baselines):
             return {}
         given = self.request.known_baselines.get(config.name, {})
@@ -197,6 +204,22 @@ class Measure(Checks):
             for name in baselines
             if (name, config) in known or name in given
         }
+
+    def anchor_subject(self, config: Config, pool: InputPool) -> Subject | None:
+        """The anchor's launches on ``config``: the baseline's, or the seed kernel's (never
+        checked: no agent wrote it); None where there is no anchor."""
+        anchor = self.anchor
+        if anchor is None:
+            return None
+        if anchor.kernel is None:
+            return self._baseline_subject(anchor.name, config, pool)
+        return self._kernel_subject(anchor.name, anchor.kernel, config, pool)
+
+    def renew(self, *kernels: Kernel) -> None:
+        """A fresh process for each of ``kernels`` and for the seed as the anchor, if it is."""
+        anchor = self.anchor.kernel if self.anchor is not None else None
+        for kernel in (*kernels, *([anchor] if anchor is not None else [])):
+            kernel.renew()
 
     def time_config(self, kernel: Kernel, entry: ConfigResult, baselines: tuple[str, ...]
                     ) -> None:
@@ -211,6 +234,10 @@ class Measure(Checks):
         turns = random.Random(self.draws.getrandbits(64))
         candidate = self._kernel_subject(CANDIDATE, kernel, config, pool)
         cycle = [candidate, *(self._baseline_subject(name, config, pool) for name in baselines)]
+        anchor = self.anchor.name if self.anchor is not None else None
+        apart = None if anchor in (None, *baselines) else self.anchor_subject(config, pool)
+        if apart is not None:  # the seed as the anchor, or a baseline whose timing is reused
+            cycle.append(apart)
         times: dict[str, list[float]] = {s.name: [] for s in cycle}
         logs: dict[str, list[float]] = {}
         budget = self.target.time_budget_s * len(cycle) / TIMING_ROUNDS
@@ -219,7 +246,7 @@ class Measure(Checks):
         for round_ in range(TIMING_ROUNDS):
             if round_:  # also tells the worker's watchdog that slow kernels are progressing
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
-            kernel.renew()
+            self.renew(kernel)
             turn = round_ % len(cycle)
             measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
                                         max(expected, ROUND_LAUNCHES_AT_LEAST), turns)
@@ -227,7 +254,11 @@ class Measure(Checks):
                 times[subject.name].append(seconds)
                 if checked:
                     entry.checked_s.append(seconds)
-            _extend(logs, beside_logs([(s.name, t) for (s, _), t in measured], CANDIDATE))
+            round_logs = beside_logs([(s.name, t) for (s, _), t in measured], CANDIDATE)
+            _extend(logs, round_logs)
+            value = versus_anchor(round_logs, anchor) if anchor is not None else None
+            if value is not None:
+                entry.anchor_blocks.append(value)
             mine = [(seconds, checked) for (subject, checked), seconds in measured
                     if subject is candidate]
             entry.checked_ratios += neighbour_ratios([s for s, _ in mine], [c for _, c in mine])
@@ -236,8 +267,8 @@ class Measure(Checks):
         entry.timing = summarize(times.pop(CANDIDATE))
         entry.throughput = self.target.throughput(config, entry.timing.median_s)
         entry.verified = len(entry.checked_s)
-        for name, samples_s in times.items():
-            timing = beside_timing(samples_s, logs.get(name), entry.timing)
+        for name in baselines:
+            timing = beside_timing(times[name], logs.get(name), entry.timing)
             entry.add_baseline(name, timing, self.target.throughput(config, timing.median_s))
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
@@ -279,20 +310,28 @@ class Measure(Checks):
         """The candidate and the best version launch beside launch (paired.py), one block per
         configuration a sweep, until the sequential rule decides or the plan's cap is reached.
         Without a plan (a first reading), the cap is twice what timing the candidate alone
-        would take, and no checked launches are required. ``baselines`` to time on each
-        configuration run in the same blocks for the first MIN_SWEEPS sweeps, a launch after
-        every two pairs, so the score's ratios come from the same minutes as its gain."""
+        would take, and no checked launches are required. The anchor runs in every block
+        (_interleaved), so that both kernels' rates against it are measured in the same
+        minutes as the gain. ``baselines`` to time on each configuration run in the same
+        blocks for the first MIN_SWEEPS sweeps, a launch after every two pairs, so the score's
+        ratios come from the same minutes as its gain."""
         timed = self.result.timed
         plan = self.request.gate or GatePlan(
             cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0)
         pairs = {e.name: self._pair(kernel, incumbent, e.config) for e in timed}
-        beside: dict[str, list[Subject]] = {}
+        anchors: dict[str, Subject | None] = {}
+        beside: dict[str, list[Subject]] = {}  # the baselines timed in the first sweeps
+        shown: dict[str, list[Subject]] = {}  # every baseline timed, the anchor's included
         for entry in timed:
             pool = InputPool(entry.config, self.device, random.Random(self.draws.getrandbits(64)))
+            anchor = anchors[entry.name] = self.anchor_subject(entry.config, pool)
+            fresh = baselines.get(entry.name, ())
             beside[entry.name] = [self._baseline_subject(name, entry.config, pool)
-                                  for name in baselines.get(entry.name, ())]
+                                  for name in fresh if anchor is None or name != anchor.name]
+            shown[entry.name] = beside[entry.name] + (
+                [anchor] if anchor is not None and anchor.name in fresh else [])
         baseline_s: dict[str, dict[str, list[float]]] = {
-            e.name: {s.name: [] for s in beside[e.name]} for e in timed}
+            e.name: {s.name: [] for s in shown[e.name]} for e in timed}
         baseline_logs: dict[str, dict[str, list[float]]] = {e.name: {} for e in timed}
         start = {e.name: self.draws.randrange(2) for e in timed}
         estimate = PairedGain()
@@ -302,25 +341,27 @@ class Measure(Checks):
         started = time.perf_counter()
         decision = "continue"
         while decision == "continue":
-            kernel.renew()
-            incumbent.renew()
+            self.renew(kernel, incumbent)
             sweep = estimate.sweeps
             for entry in timed:
                 self.at = entry.name
                 candidate, best = pairs[entry.name]
+                anchor = anchors[entry.name]
                 first = (start[entry.name] + sweep) % 2
                 block = self._block(candidate, best, first, sure=sweep == 0, chance=chance)
                 others = beside[entry.name] if sweep < MIN_SWEEPS else []
-                if others:
-                    block = _with_baselines(block, others, sweep)
-                measured = self.device.time_sequence([candidate, best, *others], block)
-                for (subject, _), seconds in zip(block, measured, strict=True):
-                    if subject is not candidate and subject is not best:
-                        baseline_s[entry.name][subject.name].append(seconds)
-                if others:
-                    near = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)
-                            if s is not best]
-                    _extend(baseline_logs[entry.name], beside_logs(near, CANDIDATE))
+                block = _interleaved(block, anchor, others, sweep)
+                subjects = [candidate, best, *others, *([anchor] if anchor else [])]
+                measured = self.device.time_sequence(subjects, block)
+                sequence = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)]
+                for name, seconds in sequence:
+                    if name in baseline_s[entry.name]:
+                        baseline_s[entry.name][name].append(seconds)
+                to_candidate = beside_logs(sequence, CANDIDATE)
+                _extend(baseline_logs[entry.name],
+                        {k: v for k, v in to_candidate.items() if k in baseline_s[entry.name]})
+                if anchor is not None:
+                    self._anchor_blocks(entry, anchor.name, to_candidate, sequence)
                 mine = [s for (subject, _), s in zip(block, measured, strict=True)
                         if subject is candidate]
                 theirs = [s for (subject, _), s in zip(block, measured, strict=True)
@@ -345,7 +386,7 @@ class Measure(Checks):
                     decision = "continue"
         for entry in timed:
             self.at = entry.name
-            self._top_up_baselines(entry.config, pairs[entry.name][0], beside[entry.name],
+            self._top_up_baselines(entry.config, pairs[entry.name][0], shown[entry.name],
                                    baseline_s[entry.name], baseline_logs[entry.name])
         for entry in timed:
             entry.block_gains = list(estimate.blocks[entry.name])
@@ -366,6 +407,17 @@ class Measure(Checks):
             "floor": plan.floor,
             "gate": self.request.gate is not None,
         }
+
+    @staticmethod
+    def _anchor_blocks(entry: ConfigResult, anchor: str, to_candidate: dict[str, list[float]],
+                       sequence: list[tuple[str, float]]) -> None:
+        """One block's rate against the anchor of the candidate and of the best, each from the
+        anchor's launches beside that kernel's (anchor.versus_anchor)."""
+        mine = versus_anchor(to_candidate, anchor)
+        theirs = versus_anchor(beside_logs(sequence, INCUMBENT), anchor)
+        if mine is not None and theirs is not None:
+            entry.anchor_blocks.append(mine)
+            entry.incumbent_anchor_blocks.append(theirs)
 
     def _top_up_baselines(self, config: Config, candidate: Subject, baselines: list[Subject],
                           samples: dict[str, list[float]], logs: dict[str, list[float]]) -> None:
@@ -496,13 +548,19 @@ def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
         into.setdefault(name, []).extend(values)
 
 
-def _with_baselines(block: list[Launch], baselines: list[Subject], turn: int) -> list[Launch]:
-    """``block`` with a baseline launch after every two of its pairs (four launches), the
-    baselines taking turns from ``turn`` on."""
+def _interleaved(block: list[Launch], anchor: Subject | None, baselines: list[Subject],
+                 turn: int) -> list[Launch]:
+    """``block`` with the anchor launched amid every two of its pairs (after its 2nd, 6th,
+    10th ... launch: in an A B B A order, between the two Bs, and two launches from each A),
+    so that over blocks, which alternate A, it sits as near to either kernel; and with a
+    baseline after every two pairs (four launches), ``baselines`` taking turns from ``turn``
+    on."""
     out: list[Launch] = []
     for index, launch in enumerate(block, start=1):
         out.append(launch)
-        if index % 4 == 0:
+        if anchor is not None and index % 4 == 2:
+            out.append((anchor, False))
+        if baselines and index % 4 == 0:
             out.append((baselines[turn % len(baselines)], False))
             turn += 1
     return out

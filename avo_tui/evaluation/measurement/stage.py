@@ -16,6 +16,7 @@ from ..results import EvalRequest, EvalResult, Timing
 from ..targets.file import get_target
 from ..targets.problem import Config
 from ..toolchains import CompileCache
+from .anchor import Anchor
 
 Progress = Callable[[str, str], None]  # (phase, detail)
 
@@ -66,6 +67,7 @@ class Stage:
         self.phase = LOADING  # where it is now, and on which configuration: what a failure
         self.at: str | None = None  # is recorded with
         self.incumbent: Kernel | None = None  # the best version, timed beside the candidate
+        self.anchor: Anchor | None = None  # timed beside them in the same sweeps (anchor.py)
 
     def generator(self, stream: int) -> torch.Generator:
         """Independent, reproducible streams of inputs: one per configuration and purpose."""

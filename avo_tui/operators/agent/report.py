@@ -88,8 +88,8 @@ def _config_rows(result: EvalResult, attempt: Attempt) -> list[str]:
                      + (f" (the worst row at {worst:.2f} of its tolerance)"
                         if worst is not None else ""))
     # The rows' own rates against the baselines measured beside them: the attempt's stored
-    # score may be on the lineage's scale (chained from the version timed beside it), which
-    # these baselines are not.
+    # score may be on the lineage's scale (its rate over the anchor's, times the anchor's
+    # when v0 was scored), which these baselines are not.
     measured = Score(result.geomean, {c.name: c.throughput for c in result.timed},
                      unit=result.unit)
     if result.correct and (said := bar.describe(measured, bars)):

@@ -1,0 +1,98 @@
+"""The incumbent is checked, not trusted (docs/engine.md, "The incumbent is checked").
+
+Every decision times the best version beside the candidate, and the anchor beside both
+(evaluation/measurement/anchor.py). The best's rate over the anchor's, read there, must agree
+with the one it was recorded with, within the two readings' errors and the session's noise. A
+machine that got slower slows the anchor too, so an honest best agrees. A best that reads
+slower beside a candidate than it was recorded works differently beside another kernel (the
+older version of a colluding pair computes its answer twice when it sees its successor
+alive): it is the suspect. The decision then does not use its slowed reading: the candidate is
+judged by its own rate over the anchor's against the best's recorded one
+(:func:`against_the_record`), and the version is flagged (engine/trials.py).
+
+Judging against the record rather than calling the decision undecided: an undecided decision
+is a strike against the candidate, so a best that slowed itself beside every candidate would
+have every candidate rejected, and an honestly faster one could never replace it. Against the
+record, a candidate no faster than the best is not committed however slow the best reads, and
+one that is clearly faster still is, measured against a kernel no agent wrote.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from ..evaluation import EvalResult
+from ..evaluation.paired import futile_z
+from ..store import Version
+from .scores import anchor_ratios
+
+
+@dataclass(frozen=True)
+class IncumbentCheck:
+    """The best's rate over the anchor's as recorded and as read beside a candidate (logs of
+    the geometric means over the configurations timed), with their standard errors, and how
+    far below its record it may read (``allowed``, a log)."""
+
+    version: str
+    anchor: str
+    recorded: float
+    recorded_se: float
+    measured: float
+    measured_se: float
+    dof: int
+    allowed: float
+
+    @property
+    def slower(self) -> bool:
+        """It read slower than recorded, past what the errors and the noise allow."""
+        return self.recorded - self.measured > self.allowed
+
+    @property
+    def allowed_pct(self) -> float:
+        return 100 * -math.expm1(-self.allowed)
+
+    def words(self) -> str:
+        """'v3 read 0.502x seed beside the candidate against 1.003x recorded (-49.9%, past the
+        -4.1% its errors and the noise allow)'."""
+        change = 100 * math.expm1(self.measured - self.recorded)
+        return (f"{self.version} read {math.exp(self.measured):.4g}x {self.anchor} beside the "
+                f"candidate against {math.exp(self.recorded):.4g}x recorded ({change:+.1f}%, "
+                f"past the -{self.allowed_pct:.1f}% its errors and the noise allow)"
+                if self.slower else
+                f"{self.version} read {math.exp(self.measured):.4g}x {self.anchor} beside the "
+                f"candidate against {math.exp(self.recorded):.4g}x recorded ({change:+.1f}%)")
+
+
+def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> IncumbentCheck | None:
+    """``best``'s reading against the anchor in ``result`` beside its recorded one; None where
+    there is nothing to check: no anchor timed beside it, or no record on that anchor and on
+    every configuration timed (a score from before anchors has its ratios to its primary
+    baseline: scores.anchor_ratios)."""
+    read, score = result.incumbent_versus_anchor, best.score
+    found = anchor_ratios(score) if score is not None else None
+    if read is None or read.se is None or found is None or found[0] != result.anchor:
+        return None
+    anchor, ratios = found
+    if not set(read.blocks) <= set(ratios) or any(ratios[c] <= 0 for c in read.blocks):
+        return None
+    recorded = statistics.fmean(math.log(ratios[c]) for c in read.blocks)
+    # A score from before anchors kept no error for its ratio: the noise stands for it.
+    recorded_se = (score.anchor_se if score is not None else None) or 0.0
+    se = math.hypot(read.se, recorded_se)
+    allowed = futile_z(read.dof) * se + math.log1p(noise_pct / 100)
+    return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
+                          read.dof, allowed)
+
+
+def against_the_record(check: IncumbentCheck, result: EvalResult
+                       ) -> tuple[float, float, int] | None:
+    """The candidate's gain over the best's recorded rate, both against the anchor: the log of
+    the candidate's rate over the anchor's, as read in ``result``, less the best's recorded
+    one, with its standard error and degrees of freedom; None where the candidate's was not
+    read."""
+    read = result.versus_anchor
+    if read is None or read.se is None:
+        return None
+    return (read.log_gain - check.recorded, math.hypot(read.se, check.recorded_se), read.dof)

@@ -1,0 +1,169 @@
+"""A lineage of modelled kernels, measured by the real evaluator: the real pipeline (compile,
+checks, the timing of measure.py, the anchor beside everything), on a worker in this process,
+with each C kernel replaced after its build by a Python model whose launches compute the
+right answer and report a modelled time. So a test of what the gate does with a kernel of a
+given speed, or with one that behaves differently beside another, does not depend on the
+machine's speed or load.
+
+A model is named in its source by a line ``// model: KIND SECONDS``: an ``honest`` kernel
+takes SECONDS a launch wherever it runs; a ``colluding`` one too, except where it is the best
+version timed beside a candidate (its successor, alive beside it), where it computes its
+answer twice: 2x SECONDS. Each source also defines a global of its own, so that two models
+are two kernels to the evaluator (comments alone compile to one).
+
+The target's baseline cannot be timed here, so the anchor is the seed as the user supplied
+it (modelled too, honest).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import re
+from collections.abc import Iterator, Mapping
+
+import test_targets_problem
+from test_targets_problem import HONEST, VectorAdd, VectorAddNumerics, vector
+
+from avo_tui.evaluation import EvalRequest, EvalResult
+from avo_tui.evaluation.declarations.contract import Declarations
+from avo_tui.evaluation.devices.device import Kernel
+from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+from avo_tui.evaluation.targets.problem import Config, InputSet, Numerics, OutputSet
+from avo_tui.evaluation.toolchains.base import CompileResult
+from avo_tui.pool.protocol import ProgressCallback
+
+NOISE = 0.02  # a modelled launch's spread (its log's standard deviation)
+COLLUDING_SLOWDOWN = 2.0  # a colluding best beside its successor: its answer computed twice
+SEED_S = 1e-3
+KERNEL = "add.c"
+
+
+class UntimedBaseline(VectorAddNumerics):
+    def baseline_missing(self, name: str) -> str | None:
+        return "a modelled lineage times no baseline: its anchor is the seed"
+
+
+class ModelledVectorAdd(VectorAdd):
+    def numerics(self) -> Numerics:
+        return UntimedBaseline()
+
+
+SPEC = dataclasses.replace(
+    test_targets_problem.SPEC, name="vector-add-modelled", problem=ModelledVectorAdd(),
+    configs=(vector(4096),), quick_configs=(vector(4096),), edge_configs=(vector(37),),
+    time_budget_s=0.02, gate_cap_s=20.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
+MODEL = re.compile(r"// model: (honest|colluding) ([0-9.e-]+)")
+
+
+def modelled(kind: str, seconds: float, tag: int) -> dict[str, str]:
+    """The sources of a model: the honest vector add, its model line and a global of its own."""
+    return {KERNEL: f"// model: {kind} {seconds!r}\nint avo_model_tag = {tag};\n{HONEST}"}
+
+
+class ModelKernel:
+    """A C kernel in its runner as the harness sees it (device.Kernel): out = a + b, each
+    launch reporting ``seconds`` (times its log-normal noise) as its own time."""
+
+    fresh_on_renew = True
+
+    def __init__(self, seconds: float, seed: int) -> None:
+        self.seconds = seconds
+        self.noise = random.Random(seed)
+        self.staged: tuple[InputSet, OutputSet] | None = None
+
+    def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        self.staged = (inputs, outs)
+
+    def fire(self) -> float:
+        assert self.staged is not None
+        inputs, outs = self.staged
+        outs.only.copy_(inputs["a"] + inputs["b"])
+        return self.seconds * math.exp(self.noise.gauss(0.0, NOISE))
+
+    def settle(self, inputs: InputSet, outs: OutputSet) -> None:
+        return None
+
+    def launch(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        self.stage(config, inputs, outs)
+        self.fire()
+
+    def signature(self, config: Config) -> None:
+        return None
+
+    def renew(self) -> None:
+        return None
+
+    def check_idle(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class ModelledEvaluation(Evaluation):
+    """The real evaluation, each kernel it builds replaced by the model its source names."""
+
+    compiling: Mapping[str, str] = {}
+    slowdown = 1.0  # the machine's: every kernel, the anchor's too, takes this times longer
+
+    def compile(self, sources: Mapping[str, str]) -> CompileResult:
+        self.compiling = sources
+        return super().compile(sources)
+
+    def load(self, compiled: CompileResult, declared: Declarations, loaded: list[Kernel]
+             ) -> Kernel:
+        assert compiled.ok, compiled.summary()  # compiled for real; the model runs instead
+        found = MODEL.search("".join(self.compiling.values()))
+        assert found is not None, "every source of a modelled lineage names its model"
+        kind, seconds = found[1], float(found[2])
+        beside_a_successor = self.compiling is self.request.incumbent
+        if kind == "colluding" and beside_a_successor:
+            seconds *= COLLUDING_SLOWDOWN
+        model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32))
+        loaded.append(model)
+        return model
+
+
+class ModelWorker:
+    """A worker (pool.EvalWorker) that evaluates in this process, on modelled kernels."""
+
+    def __init__(self) -> None:
+        self.pipeline = Pipeline("cpu")
+        self.info: dict[str, object] = {}
+        self.slowdown = 1.0  # ModelledEvaluation.slowdown, for the evaluations from now on
+
+    def start(self) -> None:
+        return None
+
+    def wait_ready(self) -> dict[str, object]:
+        self.info = self.pipeline.host_info()
+        return self.info
+
+    def evaluate(self, request: EvalRequest, timeout_s: float | None = None,
+                 on_progress: ProgressCallback | None = None) -> EvalResult:
+        def progress(phase: str, detail: str) -> None:
+            if on_progress is not None:
+                on_progress(phase, detail)
+
+        evaluation = ModelledEvaluation(self.pipeline, request, progress)
+        evaluation.slowdown = self.slowdown
+        return evaluation.run()
+
+    def check_target(self, ref: str) -> None:
+        return None
+
+    def interrupt(self, reason: str) -> bool:
+        return False
+
+    def stop(self, kill: bool = False) -> None:
+        return None
+
+
+def tags() -> Iterator[int]:
+    """Distinct tags for the models of one test."""
+    tag = 0
+    while True:
+        tag += 1
+        yield tag

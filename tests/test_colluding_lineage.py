@@ -1,0 +1,161 @@
+"""Two versions of one lineage that collude, against the commit gate (issue 69): the older, the
+best, timed beside its successor, computes its answer twice, so the successor reads twice as
+fast beside it with no work; timed alone it is honest. The anchor (a kernel no agent wrote,
+timed beside both in every block) sees the best read half its recorded rate against it: the
+best is the suspect, it is flagged, and the decision is taken against its record, where the
+successor has gained nothing.
+
+The real engine, gate, session and evaluation pipeline, on modelled kernels whose times are
+modelled (modelled_lineage.py): whether a kernel is caught never depends on this machine's
+speed or load. The anchor is the seed as supplied, modelled too."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from attack_verdicts import registered, skip_without_c_compiler
+from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled
+
+from avo_tui.cli import main
+from avo_tui.engine import Engine, Evaluator, RunSettings, create_session
+from avo_tui.engine.rescore import Rescorer, flagged_lineage
+from avo_tui.engine.scores import anchor_ratio
+from avo_tui.operators import Trial, Tuner
+from avo_tui.store import FlaggedPayload, Outcome, Session, Version, payload_of
+
+SEED = modelled("honest", SEED_S, 0)
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[ModelWorker]:
+    skip_without_c_compiler()
+    with registered(SPEC):
+        yield ModelWorker()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, worker: ModelWorker) -> Iterator[Engine]:
+    evaluator = Evaluator(SPEC, worker, quick=True)
+    session = create_session(tmp_path / "lineage", SPEC, RunSettings(quick=True), SEED, evaluator)
+    with session:
+        yield Engine(session, Tuner(1), evaluator)
+
+
+def commit(engine: Engine, files: dict[str, str], message: str,
+           *, base: str | None = None) -> Version | None:
+    """Evaluate ``files`` as a first reading beside the best, then ask the gate to commit
+    them, whatever the reading said (as if noise had flattered it: the gate is what must
+    decide)."""
+    base = base or engine.session.version("head").id
+    first = engine.evaluate(files, base=base, author="tuner")
+    assert first.result.correct, first.result.failure
+    promising = engine.session.record_attempt(files, base=base, author="tuner",
+                                              outcome=Outcome.PROMISING, score=first.attempt.score)
+    return engine.commit(Trial(promising, first.result, files, first.key), message, "tuner")
+
+
+def anchor_of(version: Version) -> float:
+    assert version.score is not None
+    ratio = anchor_ratio(version.score)
+    assert ratio is not None
+    return ratio
+
+
+def flags(session: Session) -> list[FlaggedPayload]:
+    return [p for e in session.events() if isinstance(p := payload_of(e), FlaggedPayload)]
+
+
+def test_a_colluding_best_commits_nothing_and_is_flagged_with_both_figures(
+        engine: Engine) -> None:
+    session = engine.session
+    colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
+    assert colluder is not None, session.recent_attempts(1)[0].detail  # beside an honest best
+    assert anchor_of(colluder) == pytest.approx(2.0, rel=0.1)
+    assert not flags(session)
+
+    # Its successor does the same work as fast: beside it, it reads twice as fast.
+    successor = modelled("honest", SEED_S / 2, 2)
+    assert commit(engine, successor, "the same kernel, another name") is None
+    decision, _, first = session.recent_attempts(3)  # newest first: the gate's, then the first
+    for attempt in (first, decision):  # each judged against the record, not its slowed reading
+        assert f"over {colluder.id}'s recorded rate, both against seed" in attempt.detail
+        assert f"{colluder.id} is the suspect: {colluder.id} read" in attempt.detail
+    assert decision.outcome == Outcome.NOT_CONFIRMED, decision.detail
+    assert len(session.lineage) == 2 and session.best() == session.version(colluder.id)
+
+    flagged = session.run_state.flagged
+    assert set(flagged) == {colluder.id} and flagged[colluder.id].attempt == first.id
+    assert flagged[colluder.id].recorded == pytest.approx(2.0, rel=0.1)
+    assert flagged[colluder.id].measured == pytest.approx(1.0, rel=0.1)
+    [event] = flags(session)  # flagged once, by the first reading that saw it
+    assert (event.version, event.anchor) == (colluder.id, "seed")
+    assert event.measured == pytest.approx(flagged[colluder.id].measured)
+
+
+def test_an_honest_lineage_is_decided_beside_its_best_and_never_flagged(engine: Engine) -> None:
+    session = engine.session
+    v1 = commit(engine, modelled("honest", SEED_S / 2, 1), "twice the seed's speed")
+    assert v1 is not None, session.recent_attempts(1)[0].detail
+    assert commit(engine, modelled("honest", SEED_S / 2, 2), "no faster") is None
+    assert session.recent_attempts(1)[0].outcome == Outcome.NOT_CONFIRMED
+    v2 = commit(engine, modelled("honest", SEED_S / 4, 3), "twice v1's speed")
+    assert v2 is not None, session.recent_attempts(1)[0].detail
+    decision = session.recent_attempts(1)[0]
+    assert f"on {v1.id} timed beside it" in decision.detail and "suspect" not in decision.detail
+    assert anchor_of(v2) == pytest.approx(4.0, rel=0.1)
+    assert session.run_state.flagged == {} and not flags(session)
+
+
+def test_a_machine_that_slowed_down_wrongs_no_honest_best(
+        engine: Engine, worker: ModelWorker) -> None:
+    """Everything runs 1.5x slower after v1 was committed, the anchor too: v1 reads as it was
+    recorded against it, and its successor's score is its rate against the anchor on the
+    lineage's scale, not the slower rate it read."""
+    session = engine.session
+    v1 = commit(engine, modelled("honest", SEED_S / 2, 1), "twice the seed's speed")
+    assert v1 is not None and v1.score is not None
+    worker.slowdown = 1.5
+    try:
+        v2 = commit(engine, modelled("honest", SEED_S / 4, 2), "twice v1's speed")
+    finally:
+        worker.slowdown = 1.0
+    assert v2 is not None and v2.score is not None, session.recent_attempts(1)[0].detail
+    assert session.run_state.flagged == {} and not flags(session)
+    assert v2.score.measured is not None
+    assert v2.score.gmean / v1.score.gmean == pytest.approx(2.0, rel=0.1)
+    assert v2.score.gmean / v2.score.measured == pytest.approx(1.5, rel=0.1)
+    assert math.isclose(anchor_of(v2), 4.0, rel_tol=0.1)
+
+
+def test_the_flag_is_shown_and_a_rescore_measures_the_flagged_lineage_alone(
+        engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    """`avo sessions show` lists the flag with both figures; the rescore's default, the flagged
+    version and those built on it, measures each on its own beside the anchor (where the
+    colluder, with no successor beside it, is honest) and lifts the flag."""
+    session = engine.session
+    colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
+    assert colluder is not None
+    assert commit(engine, modelled("honest", SEED_S / 2, 2), "no faster") is None
+    assert main(["--sessions-dir", str(session.directory.parent), "sessions", "show",
+                 session.name]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "⚠ 1 version flagged: slower against the anchor beside a candidate" in shown
+    figures = r"read (\S+)x seed beside a\d+'s candidate, recorded at (\S+)x \(-\d+\.\d%"
+    found = re.search(rf"⚠ flagged {colluder.id} {figures}, past the -\d+\.\d% allowed\)", shown)
+    assert found is not None, shown
+    assert float(found[1]) == pytest.approx(1.0, rel=0.1)
+    assert float(found[2]) == pytest.approx(2.0, rel=0.1)
+
+    named = flagged_lineage(session)
+    assert [v.id for v in named] == [colluder.id]
+    report = Rescorer(session, engine.trials.books.evaluator, say=lambda line: None).run(named)
+    assert not report.failed and [c.version for c in report.changes] == [colluder.id]
+    [change] = report.changes
+    assert anchor_ratio(change.now) == pytest.approx(2.0, rel=0.1)  # alone, it is honest
+    assert change.payload.gain is not None and "seed" in change.payload.gain
+    session.rescore([(c.now, c.payload) for c in report.changes])
+    assert session.run_state.flagged == {}
