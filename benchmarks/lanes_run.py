@@ -738,19 +738,25 @@ class Benchmark:
                 for lane in range(1, self.lanes + 1):
                     if (lane not in stopped and share_of(lane, self.shares) in now.out(now.head)
                             and now.steps.get(lane, 0) > at_kill.steps.get(lane, 0)):
-                        self.send("--lane", str(lane), "stop")
+                        if not self.send("--lane", str(lane), "stop", run_ended=proc):
+                            break  # the run ended on its own meanwhile: nothing to stop
                         stopped.append(lane)
             time.sleep(POLL_S)
         return proc.returncode
 
-    def send(self, *command: str) -> None:
-        """``avo send`` a command to the run, as its operator."""
+    def send(self, *command: str, run_ended: subprocess.Popen[bytes] | None = None) -> bool:
+        """``avo send`` a command to the run, as its operator; False where it was refused
+        because the run (``run_ended``) ended between the look and the send."""
         done = subprocess.run([*self.avo, "send", NAME, *command], env=self.env, cwd=ROOT,
                               capture_output=True, text=True)
         if done.returncode != 0:
+            if run_ended is not None and _ended(run_ended, POLL_S * 10):
+                progress(f"not sent {' '.join(command)}: the run had ended")
+                return False
             raise Failed(f"avo send {NAME} {' '.join(command)} failed: "
                          f"{(done.stderr or done.stdout).strip()}")
         progress(f"sent {' '.join(command)}")
+        return True
 
     def approve_jumps(self, now: Snapshot) -> None:
         """As the operator: approve the suspect approvable() picks."""
@@ -1031,6 +1037,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _ended(proc: subprocess.Popen[bytes], within_s: float) -> bool:
+    """Whether ``proc`` has ended, or ends within ``within_s`` seconds."""
+    try:
+        proc.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 if __name__ == "__main__":

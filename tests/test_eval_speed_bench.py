@@ -134,22 +134,24 @@ def test_the_table_prints_a_failed_comparison(bench: ModuleType) -> None:
     assert "nvrtc_vs_nvcc" not in text and "b1" in text
 
 
-def test_the_lineage_spread_chains_each_run_from_the_first_evaluation(bench: ModuleType) -> None:
-    """Runs that read 3% apart on their own clock but measured the same gain beside the twin
-    store the same score: the lineage's spread is the gain's, not the clock's."""
+def test_the_lineage_spread_is_the_spread_over_the_anchor(bench: ModuleType) -> None:
+    """Runs that read 3% apart on their own clock but the same rate over the anchor timed in
+    their sweeps store scores that far apart: the lineage's spread is the anchor ratio's,
+    not the clock's."""
     from avo_tui.evaluation import ConfigResult, EvalResult, get_target
 
     target = get_target("cpu-attention")
     configs = list(target.grid(True))
 
-    def result(rate: float, gain: float | None) -> EvalResult:
+    def result(rate: float, over_anchor: float) -> EvalResult:
         made = EvalResult(target.name, target.toolchain, "cpu", target.unit, seed=1, quick=True)
+        made.anchor = "torch-sdpa-cpu"
         made.configs = [ConfigResult(c, throughput=rate,
-                                     block_gains=[] if gain is None else [math.log(gain)])
+                                     anchor_blocks=[math.log(over_anchor)] * 3)
                         for c in configs]
         return made
 
-    first = result(10.0, None)
+    first = result(10.0, 1.0)
     gmeans = bench.lineage_gmeans(first, [result(9.7, 1.001), result(10.0, 1.001),
                                           result(9.9, 1.002)])
     assert gmeans == pytest.approx([10.01, 10.01, 10.02])

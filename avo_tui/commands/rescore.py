@@ -56,7 +56,7 @@ printed, and its score stands), or on any other error (the session is being run,
 session or version).
 
 examples:
-  avo rescore cpu-1                the flagged versions and those built on them, else the best
+  avo rescore cpu-1                flagged versions and their heirs, else best
   avo rescore cpu-1 v7 --why "v7 read at 1/2 its score beside a candidate"
   avo rescore cpu-1 v7 v12 --dry-run    what would change; nothing is written
 """
