@@ -24,10 +24,17 @@ import statistics
 from dataclasses import dataclass
 
 from ..evaluation import EvalResult
-from ..evaluation.paired import futile_z
+from ..evaluation.paired import t_quantile
 from ..store import Version
 from .scores import anchor_ratios
 
+# The normal distribution's one-sided 0.1% quantile. The check runs in every decision of a
+# run that takes thousands, and each false flag sends the operator to rescore a version that
+# did nothing; a best that halves its speed beside its successor still reads far past it.
+SUSPECT_Z = 3.090
+# The median of |N(0, 1)|: the session's noise is the median relative difference between two
+# readings of one kernel, so over this it is the standard deviation of such a difference.
+MEDIAN_ABS_NORMAL = 0.6745
 
 @dataclass(frozen=True)
 class IncumbentCheck:
@@ -81,7 +88,12 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
     # A score from before anchors kept no error for its ratio: the noise stands for it.
     recorded_se = (score.anchor_se if score is not None else None) or 0.0
     se = math.hypot(read.se, recorded_se)
-    allowed = futile_z(read.dof) * se + math.log1p(noise_pct / 100)
+    # Two evaluations of one kernel differ by more than either's error says (each process has
+    # biases of its own): with both errors under 0.1%, an honest best read 0.8% below its
+    # record. That difference is a third error, independent of the two, so it is added in
+    # quadrature; its bound takes the normal quantile, as it is not estimated from the reading.
+    between = math.log1p(noise_pct / 100) / MEDIAN_ABS_NORMAL
+    allowed = math.hypot(t_quantile(read.dof, SUSPECT_Z) * se, SUSPECT_Z * between)
     return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
                           read.dof, allowed)
 
