@@ -813,3 +813,31 @@ def get_inputs():
 def get_init_inputs():
     return [input_size, hidden_layer_sizes, output_size]
 """
+
+# A model whose constructor reads a value, as Swin's does (`[x.item() for x in
+# torch.linspace(...)]`, its stochastic depth), which the meta device has none of; and whose
+# first plain kernel takes longer than a timed launch's time even at a batch of 8.
+READS_AT_BUILD = """import torch
+import torch.nn as nn
+
+batch_size = 10
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        rates = [x.item() for x in torch.linspace(0, 0.5, 3)]
+        self.scale = 1.0 + rates[-1]
+        self.fc = nn.Linear(4096, 2048)
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def get_inputs():
+    return [torch.randn(batch_size, 4096)]
+
+
+def get_init_inputs():
+    return []
+"""

@@ -4,7 +4,9 @@ held as settings, so its height and width still vary and every output shape is t
 (a pooling of 11, its stride past what moves of one to eight show, too);
 in_features equal to out_features stay apart, the bias's shape following out_features alone;
 sizes in a list global vary, and the problem gets its list back;
-and a problem whose sizes leave even its least shape slow still has an edge shape."""
+a problem whose sizes leave even its least shape slow still has an edge shape; and a model
+that reads a value while it is built is built on the CPU, its timed batch below 8 and its
+drawn batches no slower than a timed launch where a batch of 8 is slow."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from kernelbench_problems import (
     LIST_MLP,
     LITERAL_IMAGE,
     POOL_SETTINGS,
+    READS_AT_BUILD,
     SQUARE_GEMM_BIAS,
     WIDE_POOL,
 )
@@ -27,6 +30,7 @@ from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
+from avo_tui.kernelbench.configs import FIRST_DRAFT_RATES, TIMED_S
 
 
 def output_shape(config: Config) -> tuple[int, ...]:
@@ -99,3 +103,30 @@ def test_sizes_in_a_list_global_vary_and_stay_a_list(tmp_path: Path) -> None:
         inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
         exact, _ = config.problem.numerics().references(config, inputs, torch.float32)
         assert exact.shape == (config["batch_size"], config["output_size"])
+
+
+def test_a_model_that_reads_a_value_while_built_imports_timed_and_drawn_small(
+        tmp_path: Path) -> None:
+    """Its constructor calls .item() (no value on the meta device): built on the CPU and
+    moved there, its reference keeps what the constructor read (the output scaled by 1.5).
+    A first plain kernel takes 67 ms at a batch of 8 (16.8 MFLOP a row at 2 GFLOP/s), past
+    the 50 ms of a timed launch: the timed batch goes from 10 to 5, below 8 (which had stopped
+the halving), and the drawn batches, which
+    went up to 65 (half a second), stop where a launch is as quick."""
+    row_s = 2 * 4096 * 2048 / FIRST_DRAFT_RATES["flops"]
+    assert 8 * row_s > TIMED_S[1] > 5 * row_s > 4 * row_s  # what the sizes below follow from
+    path = tmp_path / "reads_at_build.py"
+    path.write_text(READS_AT_BUILD)
+    imported = import_problem(path, seeded=False)
+    target = get_target(str(imported.target))
+    assert [c["batch_size"] for c in target.configs] == [5]
+    assert "rng.randint(1, 4)" in imported.target.read_text()
+    checked = every_checked_config(imported.target)[len(target.configs):]  # edges, draws
+    assert max(c["batch_size"] for c in checked) <= 4
+
+    config = target.configs[0]
+    inputs = make_inputs(config, torch.Generator().manual_seed(0), "cpu")
+    exact, _ = config.problem.numerics().references(config, inputs, torch.float32)
+    weight, bias = inputs["fc_weight"].double(), inputs["fc_bias"].double()
+    expected = (inputs["x"].double() @ weight.T + bias) * 1.5
+    torch.testing.assert_close(exact.double(), expected)

@@ -2,13 +2,15 @@
 from, each checked by building the problem there (on the meta device).
 
 - **Timed**: the problem's own sizes. On the CPU they are scaled (the largest dimension
-  halved, or the first doubled) until a launch of the seed takes about 5 to 50 ms, at the
+  halved, down to 8 and then, where still slow, to the least it builds at; or the first
+  doubled) until a launch of the seed takes about 5 to 50 ms, at the
   rates below: KernelBench's sizes are a GPU's, and a timed launch far past 100 ms makes every
   evaluation of a run slow, while one under a millisecond varies too much to time.
 - **Edge**: the sizes that break tiled code, small enough for the float64 reference on one
   core: every varied dimension at its smallest (1, or the least the problem builds at), at
   small primes (the last one 37), and one past a tile (17, the last one 65).
-- **Drawn**: each varied dimension uniform between its smallest and its one-past-a-tile size.
+- **Drawn**: each varied dimension uniform between its smallest and its one-past-a-tile size,
+  the tops lowered until a launch at all of them takes at most DRAW_MAX_S.
 
 Only dimensions of 8 or more vary: smaller ones are settings of the problem (a kernel size,
 three colour channels) and keep its values.
@@ -46,6 +48,7 @@ STAGE_RATES = {"step": 1e-9, "vector_step": 3e-10, "element": 3e-9, "operation":
 TIMED_S = (0.005, 0.05)
 INT32_MAX = 2**31 - 1  # a size is passed to the kernel as an int
 EDGE_MAX_S = 0.005
+DRAW_MAX_S = TIMED_S[1]
 SMALLEST_TRIED = 64
 PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31)
 LAST_PRIME, TILE_PAST, LAST_TILE_PAST = 37, 17, 65
@@ -102,7 +105,7 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
         if note:
             notes.append(note)
     edges = _edges(shapes.dims, varied, smallest, seconds, valid)
-    draw = {d: (smallest[d], max(smallest[d], _past_tile(d, varied))) for d in varied}
+    draw = _draw_ranges(shapes.dims, varied, smallest, seconds)
     rng = random.Random(0)
     corners = [{**shapes.dims, **{d: r[i] for d, r in draw.items()}} for i in (0, 1)]
     tries = [{**shapes.dims, **{d: rng.randint(*r) for d, r in draw.items()}}
@@ -111,6 +114,18 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
         notes.append("no shapes are drawn: some sizes in the drawn ranges do not build")
         draw = {}
     return Configs(timed, edges, draw, notes, seconds)
+
+
+def _draw_ranges(base: Sizes, varied: list[str], smallest: Mapping[str, int],
+                 seconds: Callable[[Sizes], float]) -> dict[str, tuple[int, int]]:
+    """Each varied dimension from its smallest to one past a tile, the tops halved towards
+    the smallest until a launch at all of them takes at most DRAW_MAX_S: a Swin network's
+    batch drawn up to 65 took a minute a launch, past the evaluation's limit."""
+    tops = {d: max(smallest[d], _past_tile(d, varied)) for d in varied}
+    while (seconds({**base, **tops}) > DRAW_MAX_S
+           and any(tops[d] > smallest[d] for d in varied)):
+        tops = {d: max(smallest[d], tops[d] // 2) for d in varied}
+    return {d: (smallest[d], tops[d]) for d in varied}
 
 
 def _past_tile(dim: str, varied: list[str]) -> int:
@@ -124,14 +139,17 @@ def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
     launch of ``kernel`` taking ``seconds``."""
     low, high = TIMED_S
     sizes = dict(base)
-    while seconds(sizes) > high:
-        for dim in sorted(varied, key=lambda d: -sizes[d]):
-            halved = {**sizes, dim: sizes[dim] // 2}
-            if halved[dim] >= max(smallest[dim], VARIED_FROM) and valid(halved):
-                sizes = halved
+    # Sizes are kept at VARIED_FROM or more where that is quick enough; a network whose
+    # launch takes seconds at a batch of 8 goes down to the least it builds at.
+    for floor in (VARIED_FROM, 1):
+        while seconds(sizes) > high:
+            for dim in sorted(varied, key=lambda d: -sizes[d]):
+                halved = {**sizes, dim: sizes[dim] // 2}
+                if halved[dim] >= max(smallest[dim], floor) and valid(halved):
+                    sizes = halved
+                    break
+            else:
                 break
-        else:
-            break
     while varied and seconds(sizes) < low:
         doubled = {**sizes, varied[0]: sizes[varied[0]] * 2}
         # an estimate blind to the size (a seed fitted wrong) doubled it past a 32-bit int

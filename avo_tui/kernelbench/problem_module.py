@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -67,6 +67,7 @@ class KernelBenchProblem:
         # called before every build of the problem or run of its forward (each is in
         # sizes_set): the import's progress and its limit (progress.py)
         self.tick = tick
+        self._built_on_cpu = False
         self.module = _load(path)
         for name, what in (("Model", "class Model (the nn.Module whose forward is computed)"),
                            ("get_inputs", "get_inputs() (the forward's input tensors)")):
@@ -85,8 +86,7 @@ class KernelBenchProblem:
         counter = _Operations() if count else contextlib.nullcontext()
         try:
             with self.sizes_set(sizes), torch.device("meta"):
-                init: list[Any] = getattr(self.module, "get_init_inputs", list)()
-                model = self.module.Model(*init)
+                model = self._model()
                 inputs = self.module.get_inputs()
                 with counter:
                     output = model(*inputs)
@@ -104,6 +104,21 @@ class KernelBenchProblem:
                             counter.count if isinstance(counter, _Operations) else 0)
         _check(instance, self.path.name)
         return instance
+
+    def _model(self) -> torch.nn.Module:
+        """The model, built on the meta device; where its constructor reads a value (Swin's
+        ``[x.item() for x in torch.linspace(...)]``, which the meta device has none of), built
+        on the CPU and moved there, as every later build is then (`_built_on_cpu`)."""
+        init: list[Any] = getattr(self.module, "get_init_inputs", list)()
+        if not self._built_on_cpu:
+            try:
+                return cast(torch.nn.Module, self.module.Model(*init))
+            except Exception as error:  # only a value read on the meta device is retried
+                if "meta" not in str(error):
+                    raise
+                self._built_on_cpu = True
+        with torch.device("cpu"):
+            return cast(torch.nn.Module, self.module.Model(*init)).to("meta")
 
     @property
     def updated(self) -> tuple[str, ...]:
