@@ -11,6 +11,8 @@ import io
 import itertools
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,43 @@ def test_one_long_build_is_told_by_the_heartbeat() -> None:
     assert progress.refusal() == ("gru.py: stopped at the limit of 60 s while fitting the "
                                   "shapes (1 builds of the problem in 61 s, 61.0 s each); "
                                   "--limit SECONDS allows longer")
+
+
+BLOCKED_AT_THE_LIMIT = """
+import os, sys
+from avo_tui.kernelbench import ImportRefused, Progress
+progress = Progress(sys.stderr, limit_s=1, name="blocked.py", beat_s=0.05)
+progress.phase("building the seed")
+read_end, _ = os.pipe()
+try:
+    with progress.watched():
+        os.read(read_end, 1)  # a wait in the kernel no data ever ends: a compiler's, a child's
+except ImportRefused as refused:
+    print(refused)
+"""
+
+
+def test_the_limit_ends_a_call_blocked_in_the_kernel() -> None:
+    """Past the limit the heartbeat signals the main thread for real: a blocking read ends
+    (EINTR) and the import is refused in one line, where a flag for the interpreter would
+    have waited on the read for ever; while it waits it tells the user it is stopping."""
+    done = subprocess.run([sys.executable, "-c", BLOCKED_AT_THE_LIMIT], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("blocked.py: stopped at the limit of 1 s while building "
+                                  "the seed"), done.stdout
+
+
+def test_the_quiet_is_counted_from_the_commands_start() -> None:
+    """The command passes its own start (before its torch import): the first line is due
+    QUIET_S after that, not after the import's first phase."""
+    clock = Clock(0.0)
+    told = io.StringIO()
+    clock.now = 4.0  # torch took 4 s to import
+    progress = Progress(told, limit_s=60, clock=clock, name="slow.py", started=0.0)
+    clock.now = QUIET_S
+    progress.beat()
+    assert told.getvalue().startswith("avo targets import: still reading the problem")
 
 
 def test_a_recurrent_network_is_probed_at_smaller_sizes(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from ..evaluation import TargetFileError
@@ -29,11 +30,12 @@ examples:
 
 
 def cmd_targets_import(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     from ..kernelbench import ImportRefused, Progress, import_problem  # brings torch
     from ..kernelbench.progress import LIMIT_S
 
     path = Path(args.problem)
-    progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name)
+    progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name, started=started)
     try:
         imported = import_problem(path, args.kind, args.out, args.force, progress,
                                   seeded=not args.no_seed)

@@ -2,7 +2,8 @@
 
 Most problems import in seconds; a recurrent network builds slowly even on the meta device
 (a GRU of 512 steps and 6 layers: 9 s a build, every step's operations dispatched one by one),
-and an import builds the problem dozens of times. So an import is never silent for long: once it
+and an import builds the problem dozens of times. The quiet is counted from the command's
+own start, so its torch import is part of it. So an import is never silent for long: once it
 has taken QUIET_S seconds, each phase is told as it starts, and a phase that goes on is told
 again at least every QUIET_S seconds, by the builds it has done (``tick``) or, where one
 build is long, by a heartbeat (BEAT_S apart). A quick import tells nothing.
@@ -12,7 +13,7 @@ took.
 
 from __future__ import annotations
 
-import _thread
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,9 @@ class TimeUp(BaseException):
     started (Progress.watched)."""
 
 
-QUIET_S = 8.0  # the longest an import goes without a line on stderr, give or take a beat
+# The longest an import goes without a line on stderr, give or take a beat: under 10 s with
+# the command's own start (its torch import) before the first phase.
+QUIET_S = 6.0
 BEAT_S = 1.0
 LIMIT_S = 300.0
 
@@ -40,13 +43,15 @@ class Progress:
 
     def __init__(self, stream: TextIO | None = None, limit_s: float = LIMIT_S,
                  clock: Callable[[], float] = time.monotonic, name: str = "",
-                 beat_s: float | None = BEAT_S) -> None:
+                 beat_s: float | None = BEAT_S, started: float | None = None) -> None:
         self.stream = stream
         self.beat_s = beat_s  # None: no heartbeat (the builds' ticks alone)
         self.limit_s = limit_s
         self.clock = clock
         self.name = name
-        self.started = clock()
+        # the command's own start where it gives one (before it imported torch): the user
+        # has waited since then
+        self.started = clock() if started is None else started
         self.phase_name = "reading the problem"
         self.phase_started = self.started
         self.builds = 0
@@ -80,7 +85,9 @@ class Progress:
         now = self.clock()
         with self._lock:
             if now - self.told >= QUIET_S:
-                self._say(f"still {self.phase_name}: build {max(self.builds, 1)} of the "
+                self._say(f"stopping at the limit: waiting for the call under way to return "
+                          f"({self.phase_name})" if self.expired else
+                          f"still {self.phase_name}: build {max(self.builds, 1)} of the "
                           f"problem under way, {now - self.phase_started:.0f} s into it")
         return now - self.started > self.limit_s
 
@@ -113,10 +120,12 @@ class Progress:
                 if self.beat() and main:
                     with self._lock:
                         if self.expired or stop.is_set():
-                            return
+                            continue  # told on, while the main thread finishes its call
                         self.expired = True
-                    _thread.interrupt_main()
-                    return
+                    # a real signal, not _thread.interrupt_main(): that waits for the
+                    # interpreter, so a blocking wait (a compiler's, a child's) ran on
+                    # for 85 s past the limit; a signal ends such a wait with EINTR
+                    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
         thread = threading.Thread(target=heartbeat, name="import-heartbeat", daemon=True)
         thread.start()
