@@ -88,14 +88,15 @@ def baseline_runner(name: str, target_name: str, config_name: str) -> Callable[[
     return run
 
 
-def baseline_runners(names: list[str], target_name: str, config_name: str
-                     ) -> dict[str, Callable[[], object]]:
-    """baseline_runner of each of ``names`` that can run here; each other one named, and why."""
+def baseline_runners(names: list[str], target_name: str, config_name: str,
+                     say: Callable[[str], object] = print) -> dict[str, Callable[[], object]]:
+    """baseline_runner of each of ``names`` that can run here; each other one named to ``say``,
+    and why."""
     runners: dict[str, Callable[[], object]] = {}
     for name in names:
         runner = baseline_runner(name, target_name, config_name)
         if isinstance(runner, str):
-            print(f"{name}: not run: {runner}")
+            say(f"{name}: not run: {runner}")
         else:
             runners[name] = runner
     return runners

@@ -110,7 +110,8 @@ def reading(kernels: Sequence[Kernel], target_name: str, *, quick: bool,
             rounds: int, rng: random.Random,
             report: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Our ``kernels`` and ``baselines`` on every configuration of the target's grid, each back
-    to back (sustained.measure); ``summarize``'s figures, the rounds' orders and the settings."""
+    to back (sustained.measure); ``summarize``'s figures, the rounds' orders and the settings.
+    Progress, and each baseline that cannot run here, go to ``report``."""
     from sustained_clock import baseline_runners, our_runner
 
     from avo_tui.evaluation import get_target
@@ -124,7 +125,7 @@ def reading(kernels: Sequence[Kernel], target_name: str, *, quick: bool,
     for config in target.grid(quick):
         built = [our_runner(kernel, target_name, config.name) for kernel in kernels]
         subjects = {name: run for name, (run, _) in zip(ours, built, strict=True)}
-        subjects |= baseline_runners(list(baselines), target_name, config.name)
+        subjects |= baseline_runners(list(baselines), target_name, config.name, report)
         measured = measure(subjects, partial(target.throughput, config),
                            seconds=seconds, warmup=warmup, rounds=rounds, rng=rng,
                            clock=CudaClock(), power=lambda: sampling(nvml))
