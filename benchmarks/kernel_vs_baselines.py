@@ -39,6 +39,16 @@ and a table gives every round's geomean, the spread, and the ratio of medians to
 kernel listed:
 
     python benchmarks/kernel_vs_baselines.py NEW.cu OLD.cu --targets mha --repeat 3
+
+That is the interleaved reading: each launch beside the baselines'. Users run attention back to
+back with the GPU at its power limit, where a kernel that spends more energy per FLOP runs at a
+lower clock (issue 70). --sustained adds that reading, after the evaluation (a kernel that
+failed it is not timed): on every configuration each correct kernel and each baseline alone,
+back to back for --seconds after --warmup, --rounds rounds each in a fresh random order (--seed
+reproduces them), medians of rounds; TFLOP/s, the mean SM clock and board power (NVML), TFLOP/kJ,
+the ratios as above, and the two readings side by side (benchmarks/sustained_reading.py):
+
+    python benchmarks/kernel_vs_baselines.py seed --targets mha --sustained
 """
 
 from __future__ import annotations
@@ -61,6 +71,8 @@ SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs
 DEFAULT_KERNELS = (SEED,)
 BASELINES = ("cudnn", "flash", "fa4", "fa3")
 STRONGEST = ("fa4", "fa3")  # x_best_fa: against the faster of these, per configuration
+EXTRA = ("software", "sustained")  # the report's keys that are not targets
+SUSTAINED = {"seconds": 0.5, "warmup": 0.5, "rounds": 3}  # issue 70's settings
 
 
 def ratio(kernel: float, baseline: float | None) -> float | None:
@@ -220,7 +232,7 @@ def _num(value: float | None, fmt: str) -> str:
 def print_tables(report: dict[str, Any]) -> None:
     header = ("config", "kernel", *BASELINES, *(f"x_{name}" for name in BASELINES), "x_best_fa")
     for target, kernels in report.items():
-        if target == "software":
+        if target in EXTRA:
             continue
         for kernel, s in kernels.items():
             status = "correct" if s["correct"] else f"FAILED: {s['failure']}"
@@ -234,7 +246,7 @@ def print_tables(report: dict[str, Any]) -> None:
     print("\n== geomean TFLOP/s per target (kernel, " + ", ".join(f"x_{n}" for n in BASELINES)
           + ", x_best_fa; x_cudnn by mask)")
     for target, kernels in report.items():
-        if target == "software":
+        if target in EXTRA:
             continue
         for kernel, s in kernels.items():
             ratios = " ".join(f"{_num(s.get(f'x_{name}'), '.3f')}x" for name in BASELINES)
@@ -267,7 +279,7 @@ def print_rounds(report: dict[str, Any]) -> None:
     """With --repeat: each kernel's geomean per round, its spread, its median over the first
     kernel's median, and the median of its ratios to the first kernel round by round; a warning
     where a spread says the GPU drifted."""
-    targets = {t: k for t, k in report.items() if t != "software"}
+    targets = {t: k for t, k in report.items() if t not in EXTRA}
     if not any("rounds" in s for kernels in targets.values() for s in kernels.values()):
         return
     print("\n== rounds: geomean TFLOP/s per round, spread, median x the first kernel's, and "
@@ -293,6 +305,50 @@ def _row(label: str, figures: dict[str, Any]) -> tuple[str, ...]:
             *(_num(figures.get(name), ".1f") for name in BASELINES),
             *(_num(figures.get(f"x_{name}"), ".3f") for name in BASELINES),
             _num(figures.get("x_best_fa"), ".3f"))
+
+
+def sustained(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The back-to-back reading of each target, of the kernels correct on it."""
+    import random
+
+    from sustained_reading import reading
+
+    rng = random.Random(args.seed)
+    out = {}
+    for target in args.targets:
+        correct = [k for k in args.kernels if report[target][k.display()]["correct"]]
+        if correct:
+            out[target] = reading(correct, target, quick=args.quick, baselines=BASELINES,
+                                  strongest=STRONGEST, seconds=args.seconds,
+                                  warmup=args.warmup, rounds=args.rounds, rng=rng,
+                                  report=lambda line: print(line, file=sys.stderr, flush=True))
+    return out
+
+
+def two_readings(report: dict[str, Any]) -> list[str]:
+    """Each kernel's ratios interleaved (the evaluation) and back to back, side by side."""
+    lines = []
+    for target, reading in report.get("sustained", {}).items():
+        for kernel, back in reading["ratios"].items():
+            inter = report[target][kernel]
+            said = [f"{key} {inter[key]:.3f} / {back[key]:.3f}"
+                    for key in (*(f"x_{n}" for n in BASELINES), "x_best_fa")
+                    if inter.get(key) and key in back]
+            lines.append(f"{target:<8} {kernel:<36} " + ", ".join(said))
+    return lines
+
+
+def print_sustained(report: dict[str, Any]) -> None:
+    from sustained_reading import table
+
+    readings = report.get("sustained", {})
+    for target, reading in readings.items():
+        print(f"\n{table(target, reading, reading['unit'])}")
+        print(f"({reading['seconds']:g} s a subject after {reading['warmup']:g} s, medians of "
+              f"{reading['rounds']} rounds in random orders)")
+    if readings:
+        print("\n== interleaved / back to back")
+        print("\n".join(two_readings(report)))
 
 
 def software() -> dict[str, str]:
@@ -328,9 +384,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="evaluate every kernel N times in rotated orders and keep each "
                              "one's median round (default: 1)")
+    parser.add_argument("--sustained", action="store_true",
+                        help="also time each kernel and baseline alone, back to back at the "
+                             "power limit (see above)")
+    parser.add_argument("--seconds", type=float, metavar="S",
+                        help="with --sustained: timed seconds per subject, configuration and "
+                             f"round (default: {SUSTAINED['seconds']:g})")
+    parser.add_argument("--warmup", type=float, metavar="S",
+                        help="with --sustained: seconds back to back before each timing "
+                             f"(default: {SUSTAINED['warmup']:g})")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help=f"with --sustained: rounds (default: {SUSTAINED['rounds']})")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    for name, default in SUSTAINED.items():
+        value = getattr(args, name)
+        if value is not None and not args.sustained:
+            parser.error(f"--{name} is a setting of --sustained")
+        if value is not None and (value <= 0 if name != "warmup" else value < 0):
+            parser.error(f"--{name} must be {'positive' if name != 'warmup' else 'at least 0'}")
+        setattr(args, name, default if value is None else value)
+    args.rounds = int(args.rounds)
     gpu = [t for t in known_names() if get_target(t).device == "cuda"]
     for name in args.targets:
         if name not in gpu:
@@ -361,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerError as error:
         print(f"kernel_vs_baselines: {error}", file=sys.stderr)
         return 2
+    if args.sustained:
+        report["sustained"] = sustained(report, args)
     report["software"] = software()
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -368,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print_tables(report)
-    kernels = [s for t, k in report.items() if t != "software" for s in k.values()]
+        print_sustained(report)
+    kernels = [s for t, k in report.items() if t not in EXTRA for s in k.values()]
     return 0 if all(s["correct"] for s in kernels) else 3
 
 

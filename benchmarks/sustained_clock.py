@@ -16,16 +16,15 @@ NVML every 20 ms:
     TFLOP/kJ    work per energy: at a power limit, what decides the sustained rate
 
 Kernels run in turn, rotated each round (--rounds). Needs a CUDA GPU and libnvidia-ml; a
-baseline that is not installed is reported as such.
+baseline that is not installed is reported as such. The loop and the sampling are
+avo_tui/evaluation/measurement/sustained.py's; `kernel_vs_baselines.py --sustained` runs them
+over a target's whole grid, in random orders.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,72 +35,19 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 if TYPE_CHECKING:
+    from kernel_vs_baselines import Kernel as SourceKernel
+
     from avo_tui.evaluation.devices.device import Kernel
 
 SETTLE_S = 1.0  # left out of each run: the power limit's controller reacts within it
-SAMPLE_S = 0.02
 
 
-class Nvml:
-    """The SM clock (MHz) and board power (W) of GPU 0, through libnvidia-ml."""
-
-    def __init__(self) -> None:
-        self.lib = ctypes.CDLL("libnvidia-ml.so.1")
-        self.lib.nvmlInit_v2()
-        self.handle = ctypes.c_void_p()
-        self.lib.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(self.handle))
-
-    def sample(self) -> tuple[float, float]:
-        clock, milliwatts = ctypes.c_uint(), ctypes.c_uint()
-        self.lib.nvmlDeviceGetClockInfo(self.handle, 1, ctypes.byref(clock))  # NVML_CLOCK_SM
-        self.lib.nvmlDeviceGetPowerUsage(self.handle, ctypes.byref(milliwatts))
-        return float(clock.value), milliwatts.value / 1000.0
-
-
-def sustained(nvml: Nvml, run: Callable[[], object], seconds: float,
-              throughput: Callable[[float], float]) -> dict[str, float]:
-    """``run`` launched back to back for ``seconds`` (after SETTLE_S of the same), sampled;
-    ``throughput`` turns the seconds of a launch into the target's figure."""
-    import torch
-
-    samples: list[tuple[float, float]] = []
-    stop = threading.Event()
-
-    def sampler() -> None:
-        while not stop.wait(SAMPLE_S):
-            samples.append(nvml.sample())
-
-    settle_until = time.perf_counter() + SETTLE_S
-    while time.perf_counter() < settle_until:
-        run()
-        torch.cuda.synchronize()
-    thread = threading.Thread(target=sampler, daemon=True)
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    thread.start()
-    start.record()
-    launches, until = 0, time.perf_counter() + seconds
-    while time.perf_counter() < until:
-        for _ in range(4):
-            run()
-        launches += 4
-        torch.cuda.synchronize()  # keeps the host within a few launches of the GPU
-    end.record()
-    torch.cuda.synchronize()
-    stop.set()
-    thread.join()
-    seconds_each = start.elapsed_time(end) / 1000.0 / launches
-    mhz = statistics.fmean(s[0] for s in samples) if samples else 0.0
-    watts = statistics.fmean(s[1] for s in samples) if samples else 0.0
-    tflops = throughput(seconds_each)
-    return {"tflops": tflops, "mhz": mhz, "watts": watts,
-            "tflop_per_kj": tflops / watts * 1000.0 if watts else 0.0}
-
-
-def our_runner(text: str, target_name: str, config_name: str
+def our_runner(kernel: str | SourceKernel, target_name: str, config_name: str
                ) -> tuple[Callable[[], object], Kernel]:
-    """A kernel of ours built as an evaluation builds it, staged once on fixed inputs."""
+    """A kernel of ours (kernel_vs_baselines.py's KERNEL, or a parsed one) built as an
+    evaluation builds it, staged once on fixed inputs."""
     import torch
-    from kernel_vs_baselines import Kernel
+    from kernel_vs_baselines import Kernel as SourceKernel
 
     from avo_tui.evaluation import EvalRequest, get_target
     from avo_tui.evaluation.measurement.tensors import empty_outputs, make_inputs
@@ -109,12 +55,13 @@ def our_runner(text: str, target_name: str, config_name: str
 
     target = get_target(target_name)
     config = {c.name: c for c in (*target.configs, *target.quick_configs)}[config_name]
-    request = EvalRequest(target.ref, Kernel.parse(text).sources(target), measure_baselines=False)
-    kernel = build_kernel(Pipeline("cuda"), request)
+    source = SourceKernel.parse(kernel) if isinstance(kernel, str) else kernel
+    request = EvalRequest(target.ref, source.sources(target), measure_baselines=False)
+    built = build_kernel(Pipeline("cuda"), request)
     inputs = make_inputs(config, torch.Generator(device="cuda").manual_seed(0), "cuda")
     outs = empty_outputs(config, "cuda")
-    kernel.stage(config, inputs, outs)
-    return kernel.fire, kernel
+    built.stage(config, inputs, outs)
+    return built.fire, built
 
 
 def baseline_runner(name: str, target_name: str, config_name: str) -> Callable[[], object] | str:
@@ -141,14 +88,15 @@ def baseline_runner(name: str, target_name: str, config_name: str) -> Callable[[
     return run
 
 
-def baseline_runners(names: list[str], target_name: str, config_name: str
-                     ) -> dict[str, Callable[[], object]]:
-    """baseline_runner of each of ``names`` that can run here; each other one named, and why."""
+def baseline_runners(names: list[str], target_name: str, config_name: str,
+                     say: Callable[[str], object] = print) -> dict[str, Callable[[], object]]:
+    """baseline_runner of each of ``names`` that can run here; each other one named to ``say``,
+    and why."""
     runners: dict[str, Callable[[], object]] = {}
     for name in names:
         runner = baseline_runner(name, target_name, config_name)
         if isinstance(runner, str):
-            print(f"{name}: not run: {runner}")
+            say(f"{name}: not run: {runner}")
         else:
             runners[name] = runner
     return runners
@@ -171,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from avo_tui.evaluation import get_target
+    from avo_tui.evaluation.measurement.sustained import (
+        CudaClock,
+        Figures,
+        Nvml,
+        back_to_back,
+        figures,
+        median,
+        sampling,
+    )
 
     if not torch.cuda.is_available():
         print("needs a CUDA GPU", file=sys.stderr)
@@ -185,23 +142,24 @@ def main(argv: list[str] | None = None) -> int:
         keep.append(kernel)
     runners |= baseline_runners(args.baselines, args.target, args.config)
     nvml = Nvml()
-    rows: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
+    clock = CudaClock()
+    rows: dict[str, list[Figures]] = {name: [] for name in runners}
     names = list(runners)
     for round_ in range(args.rounds):
         for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            rows[name].append(sustained(nvml, runners[name], args.seconds,
-                                        lambda t: target.throughput(config, t)))
+            timed = back_to_back(runners[name], args.seconds, SETTLE_S, clock,
+                                 lambda: sampling(nvml))
+            rows[name].append(figures(timed, lambda t: target.throughput(config, t)))
             time.sleep(2.0)  # the GPU cools a little between kernels, alike for each
-            figures = rows[name][-1]
-            print(f"round {round_ + 1} {name}: {figures['tflops']:.1f} TFLOP/s, "
-                  f"{figures['mhz']:.0f} MHz, {figures['watts']:.0f} W", flush=True)
+            last = rows[name][-1]
+            print(f"round {round_ + 1} {name}: {last.rate:.1f} TFLOP/s, "
+                  f"{last.mhz:.0f} MHz, {last.watts:.0f} W", flush=True)
     print(f"\n{args.target} {args.config}, {args.seconds:g} s a run after {SETTLE_S:g} s, "
           f"medians of {args.rounds} rounds")
     print(f"{'kernel':<40}{'TFLOP/s':>10}{'MHz':>8}{'W':>8}{'TFLOP/kJ':>10}")
     for name, runs in rows.items():
-        med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        print(f"{name:<40}{med['tflops']:>10.1f}{med['mhz']:>8.0f}{med['watts']:>8.0f}"
-              f"{med['tflop_per_kj']:>10.2f}")
+        med = median(runs)
+        print(f"{name:<40}{med.rate:>10.1f}{med.mhz:>8.0f}{med.watts:>8.0f}{med.per_kj:>10.2f}")
     for kernel in keep:
         kernel.close()
     return 0

@@ -12,7 +12,7 @@ from avo_tui.operators.agent import stronger
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = (REPO / "benchmarks" / "RESULTS.md").read_text()
 CITED = re.compile(r'benchmarks/RESULTS\.md, "([^"]+)"')
-FIGURE = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])")  # a measured figure: it has decimals
+FIGURE = re.compile(r"(?<![\w.])\d+\.\d+(?![\d.])")  # a measured figure: decimals ("1.015x" too)
 
 
 def section(heading: str) -> str:

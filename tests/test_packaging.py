@@ -125,7 +125,8 @@ def test_the_wheel_and_the_sdist_carry_the_seeds_the_knowledge_base_and_the_targ
     in_wheel = set(zipfile.ZipFile(installed.wheel).namelist())
     missing = [f for f in data if f"avo_tui/_data/{f}" not in in_wheel]
     assert not missing, f"left out of the wheel: {missing}"
-    assert {"avo_tui/py.typed", "avo_tui/tui/app.tcss", "avo_tui/__main__.py"} <= in_wheel
+    assert {"avo_tui/py.typed", "avo_tui/tui/app.tcss", "avo_tui/__main__.py",
+            "avo_tui/operators/agent/standing.toml"} <= in_wheel
 
     with tarfile.open(installed.sdist) as sdist:
         in_sdist = {name.partition("/")[2] for name in sdist.getnames()}

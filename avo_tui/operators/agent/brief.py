@@ -252,18 +252,22 @@ def _ledger(memory: dict[str, Any], limit: int) -> str:
 
 def _best(ctx: StepContext) -> str:
     """The best version and what it is measured against, then what the project measured of
-    a stronger baseline this run has not installed (stronger.py)."""
-    return "\n".join(p for p in (_best_score(ctx), _not_installed(ctx)) if p)
+    the baselines back to back and of a stronger one this run has not installed
+    (stronger.py)."""
+    return "\n".join(p for p in (_best_score(ctx), _stronger(ctx)) if p)
 
 
-def _not_installed(ctx: StepContext) -> str:
+def _stronger(ctx: StepContext) -> str:
     measured = {name for timings in ctx.baselines().values() for name, value in timings.items()
                 if value > 0}
-    known = stronger.missing(ctx.target.name, ctx.target.baselines, measured, ctx.hardware())
-    if not known:
-        return ""
-    return ("Not installed here, though this GPU runs them, so the bar above is not the "
+    hardware = ctx.hardware()
+    known = stronger.missing(ctx.target.name, ctx.target.baselines, measured, hardware)
+    said = stronger.back_to_back(ctx.target.name, ctx.target.baselines, measured, hardware)
+    if known:
+        said += ("\n" if said else "") + (
+            "Not installed here, though this GPU runs them, so the bar above is not the "
             "strongest known: " + "; ".join(k.sentence() for k in known) + ".")
+    return said
 
 
 def _best_score(ctx: StepContext) -> str:

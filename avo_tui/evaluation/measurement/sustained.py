@@ -1,0 +1,198 @@
+"""The sustained reading: each subject alone, back to back at the power limit, as users run it.
+
+The evaluator's timing interleaves the candidate with the baselines launch by launch, so each
+launch starts at the clock its neighbour left, and a kernel that draws more power per FLOP
+does not pay for it there. In training and inference attention runs back to back with the GPU
+at its power limit, where the clock falls until the board's power is at the limit: there the
+work per joule decides the rate (issue 70). So each subject here runs back to back for a set
+time after a warm-up long enough for the power controller to settle, the SM clock and board
+power sampled meanwhile, every subject once per round, each round in a fresh random order (no
+subject always follows the same one), and each subject's figures are its medians over the
+rounds.
+
+Everything device-specific is passed in (the launches, a device clock, a power source), so a
+GPU run and a test on the CPU go through the same code. Imports only the standard library;
+``CudaClock`` takes torch and ``Nvml`` libnvidia-ml when they are made.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+SAMPLE_S = 0.02  # NVML's power reading is refreshed about this often on Hopper
+BATCH = 4  # launches queued between synchronisations: the host stays a few launches ahead
+
+Sample = tuple[float, float]  # (SM clock in MHz, board power in W)
+
+
+class PowerSource(Protocol):
+    def sample(self) -> Sample: ...
+
+
+class DeviceClock(Protocol):
+    """Times a stretch of launches on the device and waits for them."""
+
+    def start(self) -> None: ...
+    def stop(self) -> float:
+        """Seconds on the device since ``start``, once every launch queued has finished."""
+        ...
+    def synchronize(self) -> None: ...
+
+
+class Nvml:
+    """The SM clock (MHz) and board power (W) of one GPU, through libnvidia-ml."""
+
+    def __init__(self, index: int = 0) -> None:
+        self.lib = ctypes.CDLL("libnvidia-ml.so.1")
+        self.lib.nvmlInit_v2()
+        self.handle = ctypes.c_void_p()
+        self.lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(self.handle))
+
+    def sample(self) -> Sample:
+        clock, milliwatts = ctypes.c_uint(), ctypes.c_uint()
+        self.lib.nvmlDeviceGetClockInfo(self.handle, 1, ctypes.byref(clock))  # NVML_CLOCK_SM
+        self.lib.nvmlDeviceGetPowerUsage(self.handle, ctypes.byref(milliwatts))
+        return float(clock.value), milliwatts.value / 1000.0
+
+
+class CudaClock:
+    """CUDA events around the stretch, on the current device and stream."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.cuda = torch.cuda
+        self.begin = self.cuda.Event(enable_timing=True)
+        self.end = self.cuda.Event(enable_timing=True)
+
+    def start(self) -> None:
+        self.begin.record()
+
+    def stop(self) -> float:
+        self.end.record()
+        self.cuda.synchronize()
+        return float(self.begin.elapsed_time(self.end)) / 1000.0
+
+    def synchronize(self) -> None:
+        self.cuda.synchronize()
+
+
+@contextmanager
+def sampling(source: PowerSource, period: float = SAMPLE_S) -> Iterator[list[Sample]]:
+    """Samples of ``source`` every ``period`` seconds, from a thread, while the block runs."""
+    samples: list[Sample] = []
+    stop = threading.Event()
+
+    def sampler() -> None:
+        while not stop.wait(period):
+            samples.append(source.sample())
+
+    thread = threading.Thread(target=sampler, name="power-sampler", daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One subject back to back once: the mean device time of a launch, and the power samples
+    taken while it ran (the warm-up left out)."""
+
+    seconds_each: float
+    launches: int
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A subject's sustained figures: its rate (the target's unit, TFLOP/s for attention), the
+    mean SM clock and board power, and its work per energy (TFLOP/kJ for attention)."""
+
+    rate: float
+    mhz: float
+    watts: float
+    per_kj: float
+
+
+def figures(run: Run, throughput: Callable[[float], float]) -> Figures:
+    """``run``'s figures; ``throughput`` turns the seconds of one launch into the rate. With no
+    power sample, clock, power and work per energy read 0 (unknown)."""
+    rate = throughput(run.seconds_each)
+    mhz = statistics.fmean(s[0] for s in run.samples) if run.samples else 0.0
+    watts = statistics.fmean(s[1] for s in run.samples) if run.samples else 0.0
+    # rate per second over joules per second: work per joule; x1000 for per kJ
+    return Figures(rate, mhz, watts, rate / watts * 1000.0 if watts else 0.0)
+
+
+def back_to_back(launch: Callable[[], object], seconds: float, warmup: float,
+                 clock: DeviceClock, power: Callable[[], AbstractContextManager[list[Sample]]],
+                 now: Callable[[], float] = time.perf_counter) -> Run:
+    """``launch`` back to back for ``warmup`` seconds, then for ``seconds`` timed and sampled."""
+    until = now() + warmup
+    while now() < until:
+        for _ in range(BATCH):
+            launch()
+        clock.synchronize()
+    with power() as samples:
+        clock.start()
+        launches, until = 0, now() + seconds
+        while launches == 0 or now() < until:
+            for _ in range(BATCH):
+                launch()
+            launches += BATCH
+            clock.synchronize()
+        elapsed = clock.stop()
+        taken = tuple(samples)
+    return Run(elapsed / launches, launches, taken)
+
+
+def round_orders(names: Sequence[str], rounds: int, rng: random.Random) -> list[list[str]]:
+    """The order of each round: a fresh random permutation of ``names`` per round."""
+    orders = []
+    for _ in range(rounds):
+        order = list(names)
+        rng.shuffle(order)
+        orders.append(order)
+    return orders
+
+
+def median(rounds: Sequence[Figures]) -> Figures:
+    """Each figure's median over the rounds."""
+    return Figures(*(statistics.median(getattr(r, field) for r in rounds)
+                     for field in ("rate", "mhz", "watts", "per_kj")))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Every subject's figures per round, and the orders the rounds ran in."""
+
+    orders: list[list[str]]
+    rounds: dict[str, list[Figures]]
+
+    def medians(self) -> dict[str, Figures]:
+        return {name: median(runs) for name, runs in self.rounds.items()}
+
+
+def measure(subjects: Mapping[str, Callable[[], object]], throughput: Callable[[float], float],
+            *, seconds: float, warmup: float, rounds: int, rng: random.Random,
+            clock: DeviceClock, power: Callable[[], AbstractContextManager[list[Sample]]],
+            now: Callable[[], float] = time.perf_counter) -> Measured:
+    """Each of ``subjects`` (name: one launch) back to back, ``rounds`` times in random orders."""
+    orders = round_orders(list(subjects), rounds, rng)
+    runs: dict[str, list[Figures]] = {name: [] for name in subjects}
+    for order in orders:
+        for name in order:
+            run = back_to_back(subjects[name], seconds, warmup, clock, power, now)
+            runs[name].append(figures(run, throughput))
+    return Measured(orders, runs)

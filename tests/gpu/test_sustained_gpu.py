@@ -1,0 +1,54 @@
+"""The sustained reading on a real GPU (issue 70): the seed and cuDNN back to back on mha's quick
+grid, briefly, through the function `kernel_vs_baselines.py --sustained` calls, and the command
+itself. Marked ``gpu``; skipped without CUDA. Checks the reading is whole and consistent, not
+how fast anything is."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from kernel_vs_baselines import Kernel  # noqa: E402
+from sustained_reading import reading  # noqa: E402
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+def test_the_seed_and_cudnn_back_to_back_on_every_configuration() -> None:
+    got = reading([Kernel.parse("seed")], "mha", quick=True, baselines=("cudnn",),
+                  strongest=("fa3", "fa4"), seconds=0.2, warmup=0.2, rounds=2,
+                  rng=random.Random(0))
+    assert got["unit"] == "TFLOP/s" and got["configs"]
+    for config, subjects in got["configs"].items():
+        assert set(subjects) == {"seed", "cudnn"}, config
+        for name, figures in subjects.items():
+            # NVML answered, the clock ran, and the work per energy follows from both
+            assert figures["rate"] > 0 and figures["mhz"] > 0 and figures["watts"] > 0, name
+            assert figures["per_kj"] == pytest.approx(
+                figures["rate"] / figures["watts"] * 1000.0, rel=0.2), name
+        assert all(sorted(order) == ["cudnn", "seed"] for order in got["orders"][config])
+    assert got["ratios"]["seed"]["x_cudnn"] > 0
+    assert got["config_ratios"]["seed"].keys() == got["configs"].keys()
+
+
+def test_kernel_vs_baselines_prints_both_readings() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "kernel_vs_baselines.py"), "seed", "--targets", "mha",
+         "--quick", "--sustained", "--seconds", "0.2", "--warmup", "0.2", "--rounds", "2",
+         "--seed", "1"], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "== mha, back to back at the power limit" in out.stdout
+    assert "== interleaved / back to back" in out.stdout
+    assert "x_cudnn" in out.stdout.split("== interleaved / back to back")[1]
