@@ -2,17 +2,23 @@
 """Do evaluations scale with GPUs, and does every GPU score a kernel alike?
 
     python benchmarks/parallel_scale.py                          # mha, every GPU here
-    python benchmarks/parallel_scale.py --gpus 0,1,2,3 --evals 32 --repeats 5 --json
+    python benchmarks/parallel_scale.py --gpus 0,1,2,3 --evals 16 --batches 3 --json
     python benchmarks/parallel_scale.py --target cpu-attention --workers 2 --evals 4 --quick
 
 For pools of 1, 2, 4 ... workers (up to every GPU of --gpus; on the CPU target, --workers CPU
-worker processes), the same batch of --evals candidates (the seed and its one-knob variants,
-each new to a fresh compile cache, as a tuner's are) is scored through the evaluator's pool,
-as many at once as the pool has workers (pool/). Each worker first scores the
-seed once (started, warm, baselines measured), which is not counted. Prints per pool size:
+worker processes), batches of --evals candidates (the seed and its one-knob variants, each
+made new by a comment naming its batch, so that every one is compiled, as a tuner's are) are
+scored through the evaluator's pool, as many at once as the pool has workers (pool/). The
+cold start is measured apart and not counted: the pool started, then every worker's first
+evaluation (the seed, its worker spawned, its GPU's baselines measured). Then --batches warm
+batches, each timed on its own. Prints per pool size:
 
-    evals_per_hour     the batch's evaluations over its wall time, per hour
-    speedup            that over the one-worker figure (ideal: the pool's size)
+    cold_s             the cold start, in seconds
+    evals_per_hour     the median over the warm batches of a batch's evaluations over its wall
+                       time, per hour
+    min, max           the slowest and the fastest batch, in evaluations per hour
+    spread_pct         (max - min) / median of the batches
+    speedup            the median over the one-worker median (ideal: the pool's size)
 
 and per GPU of the largest pool, the seed scored --repeats times there, the baselines measured
 anew each time, as a new session on that GPU would; --spread says whether every GPU does so at
@@ -64,13 +70,18 @@ T = TypeVar("T")
 
 
 class ScaleRow(TypedDict):
-    """One pool size: the batch through the evaluator on that many workers."""
+    """One pool size: warm batches through the evaluator on that many workers."""
 
     workers: int
-    evals: int
-    failed: int
-    seconds: float
-    evals_per_hour: float
+    cold_s: float  # the pool started and every worker's first evaluation: not counted
+    evals: int  # in each batch
+    failed: int  # in all the warm batches
+    seconds: float  # the warm batches', in all
+    batches: list[float]  # each warm batch's evaluations per hour
+    evals_per_hour: float  # their median
+    min: float
+    max: float
+    spread_pct: float  # (max - min) / median
     speedup: NotRequired[float]  # over the one-worker row, once every row is in
 
 
@@ -137,26 +148,54 @@ def on_each(workers: Sequence[Worker], work: Callable[[Worker], T]) -> list[T]:
         return list(threads.map(work, workers))
 
 
+def tagged(candidates: list[dict[str, str]], tag: str) -> list[dict[str, str]]:
+    """The candidates, each made a new source by a comment naming ``tag`` and its place (at
+    the end of its first file): compiled anew, as a tuner's candidates are, whatever was
+    compiled before."""
+    out = []
+    for place, files in enumerate(candidates):
+        first = min(files)
+        out.append(files | {first: f"{files[first].rstrip()}\n// parallel_scale: {tag}, "
+                            f"candidate {place + 1}\n"})
+    return out
+
+
 def scale(target: TargetSpec, slots: list[str | None], candidates: list[dict[str, str]],
-          quick: bool) -> ScaleRow:
-    """The batch through an evaluator on a pool of ``slots``, as many at once as workers."""
-    seed = candidates[0]
-    pool, workers = new_pool(target, slots)
+          quick: bool, batches: int) -> ScaleRow:
+    """``batches`` warm batches of ``candidates`` through an evaluator on a pool of ``slots``,
+    as many at once as workers, after a cold start that is timed apart: the pool started and
+    the seed scored on every worker at once (each its first evaluation, baselines measured)."""
+    started = now()
+    pool, _ = new_pool(target, slots)
     try:
-        on_each(workers, lambda w: w.evaluate(EvalRequest(target.ref, seed, quick=quick)))
         evaluator = Evaluator(target, pool, quick=quick)
-        started = time.perf_counter()
         with ThreadPoolExecutor(len(slots)) as threads:
-            results = list(threads.map(evaluator.evaluate, candidates))
-        seconds = time.perf_counter() - started
+            list(threads.map(evaluator.evaluate, [candidates[0]] * len(slots)))
+            cold = now() - started
+            rates, failed, seconds = [], 0, 0.0
+            for number in range(1, batches + 1):
+                progress(f"scale: {len(slots)} workers, batch {number}/{batches}")
+                begun = now()
+                results = list(threads.map(evaluator.evaluate,
+                                           tagged(candidates, f"batch {number}")))
+                took = now() - begun
+                seconds += took
+                failed += sum(not r.correct for r in results)
+                rates.append(round(len(results) / took * 3600, 1))
     finally:
         pool.stop()
+    median = statistics.median(rates)
     return {
         "workers": len(slots),
-        "evals": len(results),
-        "failed": sum(not r.correct for r in results),
+        "cold_s": round(cold, 2),
+        "evals": len(candidates),
+        "failed": failed,
         "seconds": round(seconds, 2),
-        "evals_per_hour": round(len(results) / seconds * 3600, 1),
+        "batches": rates,
+        "evals_per_hour": round(median, 1),
+        "min": min(rates),
+        "max": max(rates),
+        "spread_pct": round((max(rates) - min(rates)) / median * 100, 2),
     }
 
 
@@ -200,6 +239,10 @@ def spread(target: TargetSpec, slots: list[str | None], seed: dict[str, str], re
         pool.stop()
 
 
+def now() -> float:
+    return time.perf_counter()
+
+
 def spread_pct(values: list[float]) -> float:
     mean = statistics.fmean(values) if values else 0.0
     return (max(values) - min(values)) / mean * 100 if mean else 0.0
@@ -210,10 +253,14 @@ def across(per_gpu: list[GpuSpread], key: Literal["score_mean", "ratio_mean"]) -
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"{'workers':>7} {'evals':>6} {'seconds':>9} {'evals/hour':>11} {'speedup':>8}"]
+    lines = [f"warm batches of {report['scale'][0]['evals']} evaluations, "
+             f"{len(report['scale'][0]['batches'])} per pool size; the cold start apart:",
+             f"{'workers':>7} {'cold s':>7} {'evals/hour':>11} {'min':>9} {'max':>9} "
+             f"{'spread %':>9} {'speedup':>8}"]
     for row in report["scale"]:
-        lines.append(f"{row['workers']:>7} {row['evals']:>6} {row['seconds']:>9.1f} "
-                     f"{row['evals_per_hour']:>11.1f} {row['speedup']:>8.2f}")
+        lines.append(f"{row['workers']:>7} {row['cold_s']:>7.1f} {row['evals_per_hour']:>11.1f} "
+                     f"{row['min']:>9.1f} {row['max']:>9.1f} {row['spread_pct']:>9.2f} "
+                     f"{row['speedup']:>8.2f}")
     unit = report["unit"]
     where = "workers" if report["target_device"] == "cpu" else "GPUs"
     for how, per_gpu in report["per_gpu"].items():
@@ -243,8 +290,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2,
                         help="the CPU target: the largest pool of CPU workers (default 2)")
     parser.add_argument("--evals", type=int, default=0,
-                        help="candidates in the batch (default: 4 per worker of the largest "
+                        help="candidates in a batch (default: 4 per worker of the largest "
                         "pool)")
+    parser.add_argument("--batches", type=int, default=3,
+                        help="warm batches per pool size, each timed on its own (default 3)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="times each GPU scores the seed for the spread (default 3)")
     parser.add_argument("--spread", choices=("both", "together", "alone"), default="both",
@@ -270,7 +319,7 @@ def main() -> int:
     rows: list[ScaleRow] = []
     for size in pool_sizes(len(slots)):
         progress(f"scale: {size} workers")
-        rows.append(scale(target, slots[:size], candidates, args.quick))
+        rows.append(scale(target, slots[:size], candidates, args.quick, max(1, args.batches)))
     for row in rows:
         row["speedup"] = round(row["evals_per_hour"] / rows[0]["evals_per_hour"], 3)
     per_gpu = {how: spread(target, slots, seed, max(1, args.repeats), args.quick,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from avo_tui.engine import Evaluator, RunSettings
 from avo_tui.engine.evaluator import MAX_LOST, host_key
 from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
+from avo_tui.evaluation.paired import GatePlan
 from avo_tui.pool import (
     GpuSpecError,
     WorkerLost,
@@ -222,6 +224,32 @@ def test_a_try_lost_with_its_worker_is_asked_again() -> None:
     assert result.notes == ["a try was lost (its Ray actor was lost while timing: "
                             "ActorDiedError) and evaluated again"]
     assert progress[0][0] == "retrying"
+
+
+def test_the_gates_pair_never_spans_two_gpus() -> None:
+    """Eight lanes ask the gate at once on four GPUs, one GPU's first try lost (a Ray actor
+    killed): every request reaches one worker whole, the candidate and the best it is timed
+    beside together (two GPUs' clocks differ), and each result is that one GPU's; the lost
+    pair is asked again whole, on one GPU, once."""
+    workers = [StandIn(h200(n, f"{n}" * 8), lose=int(n == 2)) for n in range(4)]
+    evaluator = Evaluator(MHA, WorkerPool(workers))
+    best = {"attention.c": "// the best\n"}
+    plan = GatePlan(cap_s=10.0)
+    threads, results, _ = in_threads(8, lambda: evaluator.evaluate(FILES, incumbent=best,
+                                                                   gate=plan))
+    for thread in threads:
+        thread.join(GUARD_S)
+    assert len(results) == 8 and all(r.correct for r in results)
+    requests = [(w, r) for w in workers for r in w.requests]
+    assert len(requests) == 9  # eight pairs, one of them asked again after its loss
+    assert all(r.sources == FILES and r.incumbent == best and r.gate == plan
+               for _, r in requests)
+    served = Counter(str(r.host["uuid"]) for r in results)
+    assert sum(served.values()) == 8 and all(w.most_at_once == 1 for w in workers)
+    lost = [r for r in results if any(n.startswith("a try was lost") for n in r.notes)]
+    assert len(lost) == 1 and lost[0].host["uuid"] != "GPU-22222222"
+    for result in results:  # the GPU the result names is the one that served it, whole
+        assert f"GPU-{str(result.host['gpu_index']) * 8}" == result.host["uuid"]
 
 
 def test_a_request_lost_every_time_is_interrupted_not_failed() -> None:

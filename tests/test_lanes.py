@@ -24,6 +24,7 @@ from engine_helpers import (
     LiveRun,
     head_of,
     new_session,
+    repeat_line,
     repeated,
     slow_seed,
     start,
@@ -208,6 +209,58 @@ def test_a_lane_whose_best_moved_is_judged_against_the_new_best_and_told(
         assert "the best moved from v0 to v1 during this step" in answer.attempt.detail
         assert answer.attempt.lane == 2
         assert "The best moved from v0 to v1" in answer.moved()
+        check_lineage(session, {1, 2})
+
+
+def test_a_lane_overtaken_is_rebased_onto_the_new_best_and_goes_on(
+    tmp_path: Path, worker: Worker
+) -> None:
+    """Lane 2's step begins on v0; lane 1 commits the 1.75x kernel as v1 meanwhile, and lane
+    2's request for that same kernel is refused. Its step is then rebased onto v1: it builds
+    on v1 from now on, so its next request in the same step, a kernel twice as fast again,
+    built on v1, is judged as a step begun on v1 (the best did not move under it) and commits
+    v2 with v1 for parent."""
+    committed = threading.Event()
+    seen: list[Any] = []
+    twice = repeat_line(2, f"2 {FAST.split('knob ')[1]}")
+
+    def first(ctx: StepContext) -> StepResult:
+        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
+        for _ in range(COMMIT_TRIES):
+            version = ctx.commit(promising(ctx, files), "lane 1: four times")
+            if version:
+                return StepResult("committed", committed=version, exhausted=True)
+        return StepResult("no commit", exhausted=True)
+
+    def second(ctx: StepContext) -> StepResult:
+        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
+        trial = promising(ctx, files)
+        assert committed.wait(300)
+        seen.append((ctx.commit(trial, "lane 2: four times"), ctx.gate_answer()))
+        base = head_of(ctx)
+        seen.append(base.id)
+        faster = {n: t.replace(FAST, twice) for n, t in ctx.session.read_files(base).items()}
+        for _ in range(COMMIT_TRIES):
+            version = ctx.commit(promising(ctx, faster), "lane 2: twice, on v1")
+            if version:
+                seen.append(ctx.gate_answer())
+                return StepResult("committed", committed=version, exhausted=True)
+        return StepResult("no commit", exhausted=True)
+
+    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+        live = start_lanes(session, worker, [Scripted(first), Scripted(second)], before=lambda e:
+                           e.subscribe(lambda ev: committed.set() if ev.kind == "commit" else None))
+        live.finish(300)
+        (refused, answer), rebased_on, last = seen
+        assert refused is None and "identical to v1" in answer.attempt.detail
+        assert (answer.moved_from, answer.rebased_onto) == ("v0", "v1")
+        assert "this step now builds on v1" in answer.moved()
+        assert rebased_on == "v1"
+        assert session.lineage.ids == ["v0", "v1", "v2"]
+        v2 = session.version("v2")
+        assert (v2.lane, v2.parent) == (2, "v1") and "REPEAT 2" in session.read_files(v2)[KERNEL]
+        assert last.moved_from is None and "moved" not in last.attempt.detail
+        assert len(lane_events(live, "step", 2)) == 1  # all in the step that was overtaken
         check_lineage(session, {1, 2})
 
 

@@ -82,6 +82,7 @@ def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_t
         answer = str(requests[2][-1].tool_results()[-1]["content"])
         assert answer.startswith("the commit gate refused it: identical to v1"), answer
         assert "The best moved from v0 to v1" in answer
+        assert "this step now builds on v1" in answer and "Your workspace now holds v1" in answer
         gate = [a for a in session.recent_attempts(20) if a.lane == 2 and a.outcome == "unchanged"]
         assert gate and "the best moved from v0 to v1" in gate[0].detail
 

@@ -50,16 +50,18 @@ def test_the_batch_is_the_seed_and_its_one_knob_variants(bench: ModuleType) -> N
     assert len({json.dumps(c, sort_keys=True) for c in candidates}) == 5
 
 
-def test_two_cpu_workers_score_a_batch_and_the_seed_together_and_alone() -> None:
+def test_two_cpu_workers_score_warm_batches_and_the_seed_together_and_alone() -> None:
     """The script's plumbing, on a CPU that other tests load: the evaluator may refuse a
     timing there (background work seen, a noisy measurement), and the report must then say
     which and why; what it scored must be a score."""
-    out = script("--target", TARGET.ref, "--workers", "2", "--evals", "2",
+    out = script("--target", TARGET.ref, "--workers", "2", "--evals", "2", "--batches", "2",
                  "--repeats", "1", "--quick", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert [row["workers"] for row in report["scale"]] == [1, 2]
-    assert all(row["evals"] == 2 for row in report["scale"])
+    for row in report["scale"]:
+        assert row["evals"] == 2 and len(row["batches"]) == 2 and row["cold_s"] > 0, row
+        assert row["min"] <= row["evals_per_hour"] <= row["max"], row
     assert report["scale"][0]["speedup"] == 1.0 and report["scale"][1]["evals_per_hour"] > 0
     assert set(report["per_gpu"]) == {"together", "alone"}
     for per_gpu in report["per_gpu"].values():
@@ -70,6 +72,40 @@ def test_two_cpu_workers_score_a_batch_and_the_seed_together_and_alone() -> None
             if not g["failed"]:
                 assert g["score_mean"] > 0 and g["ratio_mean"] > 0, g
     assert set(report["across_score_spread_pct"]) == {"together", "alone"}
+
+
+def test_the_cold_start_is_timed_apart_and_each_warm_batch_on_its_own(
+        bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock that a fake evaluation moves: a worker's first evaluation costs 50 (its
+    start, its baselines), a warm one 1 in the first batch and 2 in the second. The cold start
+    is reported apart, each batch has its own rate, and every warm candidate is a source new
+    to the pool (compiled, as a tuner's are)."""
+    clock, seen = [0.0], []
+
+    class Evaluator:
+        def __init__(self, target: object, pool: object, quick: bool) -> None:
+            pass
+
+        def evaluate(self, files: dict[str, str]) -> SimpleNamespace:
+            seen.append(json.dumps(files, sort_keys=True))
+            text = "".join(files.values())
+            clock[0] += 50 if "parallel_scale" not in text else 1 if "batch 1," in text else 2
+            return SimpleNamespace(correct=True)
+
+    class Pool:
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(bench, "Evaluator", Evaluator)
+    monkeypatch.setattr(bench, "new_pool", lambda target, slots: (Pool(), []))
+    monkeypatch.setattr(bench, "now", lambda: clock[0])
+    target = get_target("cpu-attention")
+    candidates = bench.batch(target, seed_files(target), 3)
+    row = bench.scale(target, [None], candidates, True, 2)
+    assert row["cold_s"] == 50 and row["seconds"] == 9
+    assert row["batches"] == [3600.0, 1800.0] and row["evals_per_hour"] == 2700.0
+    assert row["spread_pct"] == round(1800 / 2700 * 100, 2)
+    assert len(seen) == 7 and len(set(seen[1:])) == 6  # the seed warm, then six new sources
 
 
 def test_spread_alone_scores_one_worker_at_a_time(bench: ModuleType,

@@ -5,6 +5,7 @@ skipped where Ray is not installed); the CPU target's actors take one CPU and no
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -28,9 +29,10 @@ RAY_START_S = 300  # a busy two-core machine starts Ray, an actor and its worker
 HANG = "        for (volatile int spin = 1; spin; ) {}\n"
 
 
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
+def run_python(code: str, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, **(env or {})})
 
 
 def test_importing_avo_does_not_import_ray() -> None:
@@ -65,6 +67,22 @@ def test_a_ray_address_that_does_not_answer_is_one_line(
     assert code == 1
     assert capsys.readouterr().err == (f"avo: error: cannot join the Ray cluster at "
                                        f"127.0.0.1:{port}: connection refused\n")
+    assert not (tmp_path / "r").exists()
+
+
+def test_avo_run_ray_auto_without_a_cluster_says_how_to_start_one(tmp_path: Path) -> None:
+    """In a process of its own, with a Ray folder of its own: no cluster of another test (the
+    module's, below) may be the one found."""
+    pytest.importorskip("ray")
+    code = ("import sys\nfrom avo_tui.cli import main\n"
+            f"sys.exit(main(['--sessions-dir', {str(tmp_path)!r}, 'run', '--session', 'r', "
+            "'--target', 'cpu-attention', '--headless', '--operator', 'tuner', "
+            "'--ray', 'auto']))")
+    out = run_python(code, env={"RAY_ADDRESS": "", "RAY_TMPDIR": str(tmp_path / "ray")})
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == ("avo: error: cannot join the Ray cluster at auto: no Ray cluster runs "
+                          "on this machine (start one with `ray start --head`, or give --ray "
+                          "the head node's HOST:PORT)\n")
     assert not (tmp_path / "r").exists()
 
 

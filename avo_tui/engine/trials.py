@@ -378,7 +378,7 @@ class Trials:
             self._flag(check, attempt)
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
-        lane.answer = GateAnswer(attempt, best.id if best else None, moved)
+        self._answer(lane, attempt, best, moved)
         self.observe(attempt, trial.key, lane)
         books.save()
         books.publish()
@@ -470,6 +470,18 @@ class Trials:
         books.usage = paid
         return version
 
+    @staticmethod
+    def _answer(lane: Lane, attempt: Attempt, best: Version | None, moved: str | None) -> None:
+        """Give ``lane`` the gate's answer. A lane whose step began on a best that another
+        lane's commit has since overtaken, and which committed nothing, is rebased: its step
+        builds on the best from now on, so that what it asks next is judged as a step begun
+        there (not refused against a stored score for a reading taken beside an older best),
+        and a version it commits has the best for its parent."""
+        rebased = None
+        if moved and best is not None and attempt.version is None:
+            lane.base = lane.best_at_start = rebased = best.id
+        lane.answer = GateAnswer(attempt, best.id if best else None, moved, rebased)
+
     def _unchanged(self, trial: Trial, author: str, detail: str, lane: Lane,
                    best: Version | None = None, moved: str | None = None,
                    outcome: str = Outcome.UNCHANGED) -> None:
@@ -479,7 +491,7 @@ class Trials:
             trial.files, lane=lane.label, base=trial.attempt.base, author=author,
             outcome=outcome, detail=detail + moved_note(moved, best),
         )
-        lane.answer = GateAnswer(attempt, best.id if best else None, moved)
+        self._answer(lane, attempt, best, moved)
         self.observe(attempt, trial.key, lane)
         books.save()
         books.publish()

@@ -74,18 +74,23 @@ class GateAnswer:
     """The gate's answer to a lane's latest commit request: the attempt it recorded (its
     outcome: committed, suspect, not_confirmed, unchanged or a failure's kind, and why in its
     detail), the best version it judged against, and where the best was when the step began
-    if another lane's commit has moved it since (``moved_from``)."""
+    if another lane's commit has moved it since (``moved_from``). A lane so overtaken that
+    committed nothing is rebased: its step now builds on the best (``rebased_onto``)."""
 
     attempt: Attempt
     best: str | None = None
     moved_from: str | None = None
+    rebased_onto: str | None = None
 
     def moved(self) -> str:
         """A sentence for the operator when the best moved under its step, else ''."""
         if not self.moved_from or not self.best:
             return ""
+        rebased = (f", and this step now builds on {self.rebased_onto}"
+                   if self.rebased_onto else "")
         return (f"The best moved from {self.moved_from} to {self.best} while this step ran "
-                f"(another lane committed): the gate judged the kernel against {self.best}.")
+                f"(another lane committed): the gate judged the kernel against "
+                f"{self.best}{rebased}.")
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,10 @@ def _why(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+NO_LOCAL_CLUSTER = ("no Ray cluster runs on this machine (start one with `ray start --head`, "
+                    "or give --ray the head node's HOST:PORT)")
+
+
 def connect(address: str) -> bool:
     """Join the Ray cluster at ``address`` (``auto``: the one this machine is part of); True
     when this call connected (and so its pool disconnects when it stops)."""
@@ -257,6 +261,8 @@ def connect(address: str) -> bool:
                  logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if address == "auto" and isinstance(error, ConnectionError):
+            first = NO_LOCAL_CLUSTER  # Ray's own words name its flags, not avo's
         raise WorkerError(f"cannot join the Ray cluster at {address}: {first}") from None
     return True
 

@@ -133,7 +133,8 @@ class _Step:
                              transcript=self.transcript,
                              reviewer=self._review,
                              review_every_commit=self.settings.review_commits,
-                             meter=self._meter, history=agent.history)
+                             meter=self._meter, history=agent.history,
+                             on_rebase=self._rebased)
         self.system = instructions.system_prompt(ctx, agent.knowledge)
         self.guidance = ctx.guidance
 
@@ -204,6 +205,11 @@ class _Step:
         except Exception as error:  # the record is worth less than the step it describes
             self.ctx.announce(ErrorPayload(f"the step's research record was not kept: {error!r}",
                                            _clip(traceback.format_exc(), 4000)))
+
+    def _rebased(self, onto: Version) -> None:
+        """Another lane's commit overtook this step's base, and the engine moved the step onto
+        ``onto`` (the best): its draft and research record name that base from now on."""
+        self.head, self.base = onto, onto.id
 
     def _base_files(self) -> dict[str, str]:
         """The files of the version the step built on; none before v0."""

@@ -24,7 +24,8 @@ from ...store import (
     Version,
     diff_files,
 )
-from ..protocol import StepContext, StepInterrupted, Trial
+from ...store.merge import merge_files
+from ..protocol import GateAnswer, StepContext, StepInterrupted, Trial
 from . import bar, disassembly, history, ledger, report
 from .audit import sync_audit
 from .checklist import checklist
@@ -71,6 +72,7 @@ class Toolbox:
         review_every_commit: bool = True,
         meter: Callable[[], str] | None = None,
         history: HistoryIndex | None = None,
+        on_rebase: Callable[[Version], None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.workspace = workspace
@@ -83,6 +85,7 @@ class Toolbox:
         self.review_every_commit = review_every_commit
         self.meter = meter  # the step's turn and spending against its bounds, in words
         self.history = history or HistoryIndex()  # the operator's: it outlives the step
+        self.on_rebase = on_rebase  # told the version the step builds on after a rebase
         self.last_trial: Trial | None = None
         self.evaluations = 0
         self.log = StepLog(base)
@@ -431,6 +434,8 @@ class Toolbox:
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
         answer = self.ctx.gate_answer()
         moved = f"\n{answer.moved()}" if answer and answer.moved() else ""
+        if version is None and answer and answer.rebased_onto:
+            moved += f" {self._rebase(answer)}"
         if version is None:
             if answer and answer.attempt.outcome == Outcome.SUSPECT:
                 return ToolResult(report.held_suspect(self.ctx.session, answer.attempt) + moved)
@@ -442,6 +447,25 @@ class Toolbox:
         parent = f"parent {version.parent}" if version.parent else "the first version"
         return ToolResult(f"committed {version.id} ({parent}); the step ends here{moved}",
                           committed=version)
+
+    def _rebase(self, answer: GateAnswer) -> str:
+        """The engine rebased this step onto the best that overtook it: carry the workspace's
+        change from the old base onto the new one (store/merge.py), and say what came of it."""
+        assert answer.rebased_onto is not None
+        session = self.ctx.session
+        onto = session.version(answer.rebased_onto)
+        old = session.read_files(self.base) if self.base else {}
+        merged = merge_files(old, self.workspace.files(), session.read_files(onto))
+        self.workspace.reset(merged.files)
+        was, self.base = self.base or "no version", onto.id
+        if self.on_rebase is not None:
+            self.on_rebase(onto)
+        if not merged.conflicts:
+            return (f"Your workspace now holds {onto.id} with your change from {was} carried "
+                    f"onto it (a three-way merge): evaluate it before you commit.")
+        return (f"Your workspace now holds {onto.id}, with your change from {was} carried onto "
+                f"it except in {', '.join(merged.conflicts)}, where {onto.id} changed the same "
+                f"lines: those files are {onto.id}'s; make your change there again.")
 
     def _kernel_files(self) -> dict[str, str]:
         files = self.workspace.files()
