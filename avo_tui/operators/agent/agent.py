@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import traceback
+from collections import Counter
 from contextlib import suppress
 from typing import Any
 
@@ -215,8 +216,13 @@ class _Step:
         best = self.tools.log.best()
         if best is not None:
             return f"no commit; best candidate {best.id} {best.outcome}"
-        if self.tools.log.tried:
-            return f"no commit; {len(self.tools.log.tried)} candidate(s), none correct"
+        twins = self.tools.log.twins_of()
+        if twins:
+            return f"no commit; every candidate was a twin of {' or '.join(twins)}"
+        tried = [a.outcome for _, a in self.tools.log.tried]
+        if tried:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in Counter(tried).most_common())
+            return f"no commit; {len(tried)} candidate(s), none timed on the full grid: {kinds}"
         return _clip(summary, 120) if summary.startswith("step ") else "no candidate evaluated"
 
     def _debrief(self, outcome: str, *, directions: bool) -> research.Debrief:

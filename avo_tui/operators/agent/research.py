@@ -81,6 +81,14 @@ class StepLog:
                   and a.outcome not in (Outcome.CHECKED, Outcome.UNCHANGED)]
         return max(scored, key=lambda a: a.score.gmean if a.score else 0.0, default=None)
 
+    def twins_of(self) -> tuple[str, ...]:
+        """What every candidate of the step was a twin of (engine/twins.py: a version or an
+        earlier attempt, named and never timed), in order; () unless all of them were."""
+        named = [_twin_label(a) for _, a in self.tried]
+        if not named or None in named:
+            return ()
+        return tuple(dict.fromkeys(n for n in named if n))
+
     def ideas(self) -> tuple[str, ...]:
         lines = [f"{a.id} {a.outcome}: {report.clip(idea, MAX_IDEA_CHARS)}"
                  for idea, a in self.tried]
@@ -103,6 +111,19 @@ class StepLog:
                 except StoreError:
                     continue
         return log
+
+
+# How the engine words a twin's record (engine/twins.py Twin.words, engine/trials.py): the
+# store keeps no field for it, so the words are the record. tests/test_twins.py reads them.
+_TWIN = re.compile(r"(?:identical to|compiles to the same kernel as the best,) (v\d+|a\d+)\b")
+
+
+def _twin_label(attempt: Attempt) -> str | None:
+    """The version or attempt an untimed twin ``attempt`` repeats; None for any other."""
+    if attempt.outcome != Outcome.UNCHANGED:
+        return None
+    found = _TWIN.match(attempt.detail)
+    return found.group(1) if found else None
 
 
 @dataclass(frozen=True)
