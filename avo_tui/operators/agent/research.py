@@ -230,6 +230,22 @@ def record(
     )
 
 
+HARNESS_LESSON_ATTEMPTS = 3  # the newest attempts a lesson written by the harness names
+
+
+def harness_lesson(log: StepLog, outcome: str, why: str) -> str:
+    """A short lesson written from the step's record, without a request, for a step that
+    could not ask for one (``why``: its cost limit ended it, or left no room for the debrief)."""
+    newest = log.tried[-HARNESS_LESSON_ATTEMPTS:]
+    said = "; ".join(f"{a.id} {a.outcome} ({report.clip(idea, 80)}): "
+                     f"{report.clip(a.detail, 120)}" for idea, a in newest)
+    earlier = len(log.tried) - len(newest)
+    if earlier:
+        said = f"{earlier} earlier attempt(s), then {said}"
+    text = f"[from the record, {why}] {outcome}" + (f". Tried {said}" if said else "")
+    return report.clip(text, MAX_LESSON_CHARS)
+
+
 def lines_changed(old: dict[str, str], new: dict[str, str]) -> tuple[int, int]:
     diff = diff_files(old, new, "base", "step")
     return diff.added, diff.removed

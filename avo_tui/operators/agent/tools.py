@@ -87,6 +87,10 @@ class Toolbox:
         self.evaluations = 0
         self.log = StepLog(base)
         self.checked: set[str] = set()  # kernels whose checklist the agent has seen
+        # Promising first readings the gate has not judged, by kernel: the step's end takes
+        # the best of them to the gate (gate_left_over). An inconclusive one is left to the
+        # agent: a close call takes the gate up to its cap, for a gain nothing showed yet.
+        self.unjudged: dict[str, Trial] = {}
         self.noted: list[str] = []  # this step's notes, whole, for its research record
         self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
@@ -221,6 +225,7 @@ class Toolbox:
         trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
         self.evaluations += 1
         self.last_trial = trial
+        self._keep_for_the_gate(trial)
         close = self._closest(idea)
         self.log.add(idea, trial.attempt)
         lane = self.ctx.lane
@@ -254,6 +259,7 @@ class Toolbox:
                                       idea=f"{idea} [{label}]")
             self.evaluations += 1
             self.log.add(f"{idea} [{label}]", trial.attempt)
+            self._keep_for_the_gate(trial)
             scored.append((label, trial))
         lines = [f"{len(scored)} variants of the workspace kernel (left as it is):"]
         lines += [f"- {label}: {t.attempt.id} {t.outcome} - {report.clip(t.attempt.detail, 160)}"
@@ -411,6 +417,7 @@ class Toolbox:
                                       idea="(evaluated by commit)")
             self.last_trial = trial
             self.log.add("(evaluated by commit)", trial.attempt)
+            self._keep_for_the_gate(trial)
         gated = trial.for_the_gate()
         if gated is None:
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
@@ -428,6 +435,7 @@ class Toolbox:
                     " (asked because the change touches synchronisation)")
                 text += f"\n\nThe reviewer's verdict{why}:\n" + self.reviewer(text)
             return ToolResult(text)
+        self.unjudged.pop(trial.key, None)
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
         answer = self.ctx.gate_answer()
         moved = f"\n{answer.moved()}" if answer and answer.moved() else ""
@@ -442,6 +450,27 @@ class Toolbox:
         parent = f"parent {version.parent}" if version.parent else "the first version"
         return ToolResult(f"committed {version.id} ({parent}); the step ends here{moved}",
                           committed=version)
+
+    def _keep_for_the_gate(self, trial: Trial) -> None:
+        gated = trial.for_the_gate()
+        if gated is not None and gated.outcome == Outcome.PROMISING:
+            self.unjudged.setdefault(gated.key, gated)
+
+    def gate_left_over(self, ended: str) -> tuple[Version | None, str] | None:
+        """At the step's end (``ended`` says how), the best reading the gate was never asked
+        about, taken to it: nothing promising is dropped because a bound ended the step first.
+        The version it made (None: refused) and what the gate said; None when there was none."""
+        left = [t for t in self.unjudged.values() if t.score is not None]
+        if not left:
+            return None
+        trial = max(left, key=lambda t: t.score.gmean if t.score else 0.0)
+        self.unjudged.clear()
+        idea = trial.attempt.idea or "the step's best candidate"
+        version = self.ctx.commit(trial, f"{idea} (taken to the gate when the step ended: "
+                                         f"{report.clip(ended, 120)})", self.transcript())
+        answer = self.ctx.gate_answer()
+        said = answer.attempt.detail if answer else ""
+        return version, f"{trial.attempt.id} {trial.outcome}: {report.clip(said, 200)}"
 
     def _kernel_files(self) -> dict[str, str]:
         files = self.workspace.files()
