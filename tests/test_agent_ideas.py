@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from avo_tui.operators.agent import repeats
+from avo_tui.operators.agent import changes, repeats
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "repeat_detection.py"
@@ -56,3 +56,79 @@ def test_the_issue_s_false_merges_are_two_experiments(a: str, b: str) -> None:
 ])
 def test_the_issue_s_missed_rewordings_are_one_experiment(a: str, b: str) -> None:
     assert repeats.same(a, b) and repeats.same(b, a)
+
+
+# (technique, place, direction, value), each stated twice in other words and other cases.
+# One per line: technique | place | direction | value ("-": none).
+STATED = [tuple("" if part == "-" else part for part in line.split(" | ")) for line in """\
+tile size | key tile | increase | 128
+tile size | query tile | decrease | 64
+pipeline stages | KV loads | increase | 3
+pipeline stages | KV loads | decrease | 2
+unrolling | inner loop | increase | 4
+unrolling | inner loop | increase | 8
+unrolling | outer loop | increase | 4
+swizzle | K tile | enable | 128B
+swizzle | output tile | enable | 128B
+swizzle | K tile | enable | 64B
+tma | Q load | enable | -
+tma | O store | enable | -
+warp specialisation | producer warpgroup | enable | 1
+warp specialisation | producer warpgroup | enable | 2
+ping-pong | consumer warpgroups | enable | -
+ping-pong | consumer warpgroups | disable | -
+persistent scheduling | causal shapes | enable | -
+persistent scheduling | full shapes | enable | -
+exp2 | softmax | replace | exp2f
+exp2 | softmax | replace | polynomial
+fusion | GEMM epilogue | enable | bias
+fusion | GEMM epilogue | enable | gelu
+registers | consumer warps | increase | 240
+registers | consumer warps | decrease | 232
+split-k | K reduction | set | 4
+split-k | K reduction | set | 8
+lazy rescale | O accumulator | enable | 8
+prefetch | next V tile | enable | -
+prefetch | next K tile | enable | -
+tile order | causal tiles | set | LPT
+cluster | CTA pair | set | 2
+precision | PV accumulator | replace | fp16
+""".splitlines()]
+WORDINGS = ("first try at it", "the same, measured again on a quieter machine")
+
+
+def _idea(words: str, change: tuple[str, ...], upper: bool = False) -> str:
+    technique, place, direction, value = change
+    if upper:
+        place, value = f"the {place.upper()}", f"{value.upper()}x" if value.isdigit() else value
+    return changes.tagged(words, [changes.Change.of(technique, place, direction, value)])
+
+
+@pytest.mark.parametrize("change", STATED, ids=lambda c: "-".join(c))
+def test_a_stated_change_repeats_exactly_when_all_four_fields_agree(
+    change: tuple[str, ...]
+) -> None:
+    """Over 32 pairs: the same change in other words (and cases, articles, "4x" for 4) is
+    caught every time; any other stated change is never merged with it, however alike the
+    words."""
+    first, again = _idea(WORDINGS[0], change), _idea(WORDINGS[1], change, upper=True)
+    assert repeats.same(first, again) and repeats.same(again, first)
+    for other in STATED:
+        if other != change:
+            assert not repeats.same(first, _idea(WORDINGS[0], other)), (change, other)
+
+
+def test_knob_changes_are_read_from_the_diff_exactly() -> None:
+    seed = "\n".join(["#define BLOCK_N 64       // avo:knob 64 128 176",
+                      "#define STAGES 2        // avo:knob 2 3 4", "int x;"])
+    wider = seed.replace("BLOCK_N 64 ", "BLOCK_N 128")
+    assert changes.from_diff({"k.cu": seed}, {"k.cu": wider}) == [
+        changes.Change("knob", "block_n", "increase", "128")]
+    narrower = seed.replace("STAGES 2 ", "STAGES 3 ").replace("BLOCK_N 64 ", "BLOCK_N 128")
+    read = changes.from_diff({"k.cu": seed}, {"k.cu": narrower})
+    assert sorted(read) == [changes.Change("knob", "block_n", "increase", "128"),
+                            changes.Change("knob", "stages", "increase", "3")]
+    # Tagged from the diff, whatever the words: one knob's two values are two experiments.
+    a = changes.tagged("try wider tiles", changes.from_diff({"k.cu": seed}, {"k.cu": wider}))
+    b = changes.tagged("try wider tiles", read)
+    assert repeats.same(a, a.replace("try wider tiles", "BLOCK_N up")) and not repeats.same(a, b)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import changes
+
 CONTAINED = 0.8  # the likeness of an idea all of whose (two or more) concepts another names
 SAME = 0.6  # Dice's coefficient of two ideas' concepts from which they are one experiment
 
@@ -255,7 +257,12 @@ def apart(a: str, b: str) -> str | None:
 
 
 def likeness(a: str, b: str) -> float:
-    """Dice's coefficient of the two ideas' concepts, 0 to 1 (0 when they are apart)."""
+    """1 or 0 for two ideas that both say what they change (changes.py: their changes agree
+    or not); else Dice's coefficient of their concepts, 0 to 1 (0 when they are apart)."""
+    structured = changes.same(a, b)
+    if structured is not None:
+        return 1.0 if structured else 0.0
+    a, b = changes.untagged(a), changes.untagged(b)
     ca, cb = concepts(a), concepts(b)
     if not ca or not cb or apart(a, b):
         return 0.0

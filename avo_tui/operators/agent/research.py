@@ -32,7 +32,7 @@ from ...store import (
     diff_files,
 )
 from ...store.view import SessionView
-from . import report
+from . import changes, report
 
 RECORDS_KEPT = 30
 MAX_SUMMARY_CHARS = 6_000
@@ -90,7 +90,7 @@ class StepLog:
         return tuple(dict.fromkeys(n for n in named if n))
 
     def ideas(self) -> tuple[str, ...]:
-        lines = [f"{a.id} {a.outcome}: {report.clip(idea, MAX_IDEA_CHARS)}"
+        lines = [f"{a.id} {a.outcome}: {report.clip(changes.untagged(idea), MAX_IDEA_CHARS)}"
                  for idea, a in self.tried]
         if len(lines) > MAX_IDEAS:
             lines = [*lines[:MAX_IDEAS - 1], f"... and {len(lines) - MAX_IDEAS + 1} more"]
@@ -237,12 +237,13 @@ def harness_lesson(log: StepLog, outcome: str, why: str) -> str:
     """A short lesson written from the step's record, without a request, for a step that
     could not ask for one (``why``: its cost limit ended it, or left no room for the debrief)."""
     newest = log.tried[-HARNESS_LESSON_ATTEMPTS:]
-    said = "; ".join(f"{a.id} {a.outcome} ({report.clip(idea, 80)}): "
+    said = "; ".join(f"{a.id} {a.outcome} ({report.clip(changes.untagged(idea), 80)}): "
                      f"{report.clip(a.detail, 120)}" for idea, a in newest)
     earlier = len(log.tried) - len(newest)
     if earlier:
         said = f"{earlier} earlier attempt(s), then {said}"
-    text = f"[from the record, {why}] {outcome}" + (f". Tried {said}" if said else "")
+    text = f"[from the record, {why}] {report.clip(outcome, 160)}" + (
+        f". Tried {said}" if said else "")
     return report.clip(text, MAX_LESSON_CHARS)
 
 

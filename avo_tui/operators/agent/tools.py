@@ -25,7 +25,7 @@ from ...store import (
     diff_files,
 )
 from ..protocol import StepContext, StepInterrupted, Trial
-from . import bar, disassembly, history, ledger, report
+from . import bar, changes, disassembly, history, ledger, report
 from .audit import sync_audit
 from .checklist import checklist
 from .history import HistoryIndex
@@ -208,11 +208,20 @@ class Toolbox:
     # -- evaluation, plan, notes, commit ------------------------------------------------------
 
     def _evaluate(self, idea: str, quick: bool = False, variants: list[str] | None = None,
-                  differs: str | None = None) -> str:
+                  differs: str | None = None, technique: str | None = None,
+                  place: str = "", direction: str = "set", value: str = "") -> str:
         idea = nonempty(idea, "idea")
+        stated = [changes.Change.of(technique, place, direction, value)] if technique else []
         # Before any compile: a repeat of a failed direction is answered, not evaluated,
-        # until the agent says what differs.
-        asked = [f"{idea} [{v.strip()}]" for v in variants] if variants else [idea]
+        # until the agent says what differs. Each candidate's changes are the ones stated
+        # and the knobs its diff sets (changes.py).
+        if variants:
+            asked = [changes.tagged(f"{idea} [{v.strip()}]",
+                                    [*stated, *self._knob_changes(self._variant(v))])
+                     for v in variants]
+        else:
+            idea = changes.tagged(idea, [*stated, *self._knob_changes(self._kernel_files())])
+            asked = [idea]
         if differs is None or not differs.strip():
             found = [d for one in asked for d in ledger.repeated(self._directions(), one)]
             if found:
@@ -220,9 +229,10 @@ class Toolbox:
         else:
             idea = f"{idea} (differs: {differs.strip()})"
         if variants:
-            return self._evaluate_variants(idea, quick, variants)
+            return self._evaluate_variants(idea, quick, variants, stated)
         files = self._kernel_files()
-        trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
+        trial = self.ctx.evaluate(files, base=self.base, quick=quick,
+                                  idea=changes.untagged(idea))
         self.evaluations += 1
         self.last_trial = trial
         self._keep_for_the_gate(trial)
@@ -242,23 +252,31 @@ class Toolbox:
             text += f"\nBudget: {self.meter()}"
         return text
 
-    def _evaluate_variants(self, idea: str, quick: bool, variants: list[str]) -> str:
+    def _variant(self, setting: str) -> dict[str, str]:
+        """The workspace kernel with one variant's knob settings."""
+        try:
+            return apply_knobs(self._kernel_files(), knob_settings(setting))
+        except ValueError as error:  # an unknown knob, a value the knob refuses
+            raise ToolError(f"variant {setting.strip()!r}: {error}") from None
+
+    def _knob_changes(self, files: dict[str, str]) -> list[changes.Change]:
+        """The knobs ``files`` set otherwise than the version the step builds on."""
+        base = self.ctx.session.read_files(self.ctx.session.version(self.base)) \
+            if self.base else {}
+        return changes.from_diff(base, files)
+
+    def _evaluate_variants(self, idea: str, quick: bool, variants: list[str],
+                           stated: list[changes.Change]) -> str:
         """Score each knob setting of the workspace kernel; a line each, the best in full."""
-        files = self._kernel_files()
-        settings = [(v.strip(), knob_settings(v)) for v in variants]
-        sources = []
-        for label, overrides in settings:
-            try:
-                sources.append((label, apply_knobs(files, overrides)))
-            except ValueError as error:  # an unknown knob, a value the knob refuses
-                raise ToolError(f"variant {label!r}: {error}") from None
+        sources = [(v.strip(), self._variant(v)) for v in variants]
         close = self._closest(idea)
         scored: list[tuple[str, Trial]] = []
         for label, variant in sources:
+            said = changes.tagged(f"{idea} [{label}]", [*stated, *self._knob_changes(variant)])
             trial = self.ctx.evaluate(variant, base=self.base, quick=quick,
-                                      idea=f"{idea} [{label}]")
+                                      idea=changes.untagged(said))
             self.evaluations += 1
-            self.log.add(f"{idea} [{label}]", trial.attempt)
+            self.log.add(said, trial.attempt)
             self._keep_for_the_gate(trial)
             scored.append((label, trial))
         lines = [f"{len(scored)} variants of the workspace kernel (left as it is):"]
