@@ -177,6 +177,19 @@ def test_a_refused_key_pauses_the_run_with_a_clear_message(
     assert live.kinds("step")[-1].data["transcript"]  # the step's record is kept
 
 
+def test_a_refusal_whose_message_ends_a_sentence_reads_with_one_full_stop(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    fake.script(ApiError(403, message="Your API key is invalid."))
+    live = start(session, worker, max_steps=1, operator=make_agent(knowledge))
+    live.wait(lambda: bool(live.kinds("pause")))
+    reason = live.kinds("pause")[0].data["reason"]
+    assert "refused the key (HTTP 403): Your API key is invalid. To go on: " in reason, reason
+    assert ".." not in reason
+    live.engine.submit(Stop("operator"))
+    live.finish(30)
+
+
 def test_malformed_input_and_escapes_are_tool_errors(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path, tmp_path: Path
 ) -> None:

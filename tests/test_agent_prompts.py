@@ -18,7 +18,7 @@ from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.knowledge import KnowledgeBase, default_folders
-from avo_tui.operators.agent import brief, instructions, report, tool_schemas
+from avo_tui.operators.agent import brief, changes, instructions, report, tool_schemas
 from avo_tui.operators.agent.agent import _cached_tools
 from avo_tui.operators.agent.notes import NOTES_KEPT
 from avo_tui.operators.agent.tools import Toolbox
@@ -306,7 +306,10 @@ def test_evaluate_scores_a_few_knob_variants_in_one_call(tmp_path: Path) -> None
         assert "- THREADS=8: a2 slower - THREADS 8" in text
         assert "The best, THREADS=8, in full" in text
         assert workspace.files() == kernel  # left as it was
-        assert [idea for idea, _ in toolbox.log.tried] == [i for i, _ in ctx.asked]
+        # The step's log keeps each variant's knob change, read from its diff (changes.py).
+        assert [changes.untagged(idea) for idea, _ in toolbox.log.tried] == [
+            i for i, _ in ctx.asked]
+        assert toolbox.log.tried[0][0].startswith("[change: knob | threads | increase | 2] ")
         refused = toolbox.call("evaluate", {"idea": "x", "variants": ["NOPE=3"]})
         assert refused.is_error and "no knob NOPE" in refused.text
         assert toolbox.call("evaluate", {"idea": "x", "variants": ["THREADS"]}).is_error

@@ -38,6 +38,7 @@ from ..operators.agent import AgentSettings, load_settings
 from ..operators.agent.settings import agent_default
 from ..pool import WorkerPool, check_flags, evaluation_pool, visible_gpus
 from ..store import NO_VERSION_YET, OperatorPayload, Session, SessionCatalog, StoreError
+from ..store.clip import sentence
 from ..views.events import counted
 
 
@@ -161,8 +162,9 @@ def _resumed_agent(
     except OperatorUnavailable as error:
         if asked:
             raise
-        raise OperatorUnavailable(f"{error}. To go on with the tuner: avo run --session {name} "
-                                  "--operator tuner (the switch is kept for later runs)") from None
+        raise OperatorUnavailable(f"{sentence(str(error))} To go on with the tuner: avo run "
+                                  f"--session {name} --operator tuner (the switch is kept for "
+                                  "later runs)") from None
 
 
 def _switch_operator(session: Session, was: str, now: str, console: Console) -> None:

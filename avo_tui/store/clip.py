@@ -35,3 +35,9 @@ def clip(text: str, limit: int) -> str:
     while end > 0 and text[end - 1] in _NUMBER and text[end] in _NUMBER:
         end -= 1
     return (text[:end] or text[:room]).rstrip() + ELLIPSIS
+
+
+def sentence(text: str) -> str:
+    """``text`` ended by one full stop, for a message that goes on after it: a server's own
+    message often ends with one already ("API key is invalid." + ". To go on" read "invalid..")."""
+    return text.rstrip().rstrip(".").rstrip() + "."

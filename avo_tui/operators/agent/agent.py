@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import traceback
+from collections import Counter
 from contextlib import suppress
 from typing import Any
 
@@ -38,7 +39,7 @@ from ...store import (
 )
 from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief, first_version, history, instructions, ledger, research
+from . import brief, first_version, history, instructions, ledger, research, step_cap
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -118,11 +119,13 @@ class _Step:
         self.settings = agent.settings
         self.messages: list[dict[str, Any]] = []
         self.turns: list[dict[str, Any]] = []
-        self.usage = TokenUsage()
+        self.usage = TokenUsage()  # the conversation's turns
+        self.side_usage = TokenUsage()  # the step's other requests (reviews before a commit)
         self.pending: list[str] = []  # texts for the next user message
         self.warned = False
         self.cost_warned = False
         self.ended: str | None = None
+        self.agent_ended = False  # the agent ended its turn: no bound or fault ended the step
         self.head = ctx.head()  # None: no version yet, this step writes v0 (first_version.py)
         self.base = self.head.id if self.head else None
         self.workspace = Workspace(
@@ -140,7 +143,7 @@ class _Step:
 
     def run(self) -> StepResult:
         committed: Version | None = None
-        failed = finished = False
+        failed = finished = interrupted = False
         try:
             if not self._resume():
                 self.workspace.reset(self._base_files() if self.head
@@ -148,28 +151,66 @@ class _Step:
                 self._open()
             summary, committed = self._converse()
             finished = summary not in UNANSWERABLE and not summary.startswith(OVER_COST)
-        except StepInterrupted as interrupted:
-            summary = f"step ended early: {interrupted}"
+        except StepInterrupted as stopped:
+            summary, interrupted = f"step ended early: {stopped}", True
         except ApiRequestError as error:
             summary, failed = f"step failed: {error}", True
             self.ctx.announce(ErrorPayload(summary))
         except Exception as error:  # a bug here must not end the run, nor lose the record
             summary, failed = f"step failed on an internal error: {error!r}", True
             self.ctx.announce(ErrorPayload(summary, _clip(traceback.format_exc(), 4000)))
-        self.ended = summary
-        self._keep_research(summary, committed, ask=finished)
-        return StepResult(summary, committed, transcript=self.transcript(), failed=failed)
+        gated = ""
+        # A bound or a fault ended the step; a stop or a rollback is the operator's decision,
+        # and an end of turn the agent's, who saw its candidate's reading.
+        if committed is None and not interrupted and not self.agent_ended:
+            gated, committed = self._gate_left_over(summary)
+        self.ended = f"{summary}; {gated}" if gated else summary
+        self._keep_research(summary, committed, ask=finished, gated=gated)
+        return StepResult(self.ended, committed, transcript=self.transcript(), failed=failed)
+
+    def _gate_left_over(self, summary: str) -> tuple[str, Version | None]:
+        """A promising reading the agent never committed goes to the gate before a step that
+        a bound or a fault ended (the cost limit, the turns, the context, a failed request)
+        ends; the gate judges it as it would a commit. What the gate did, in words ('' when
+        there was none), and the version it made. Nothing here may fail the step."""
+        try:
+            gated = self.tools.gate_left_over(summary)
+        except StepInterrupted:
+            return "", None
+        except Exception as error:
+            self.ctx.announce(ErrorPayload(f"the step's promising candidate did not reach the "
+                                           f"gate: {error!r}", _clip(traceback.format_exc(),
+                                                                     4000)))
+            return "", None
+        if gated is None:
+            return "", None
+        version, said = gated
+        if version is None:
+            return f"at the step's end the gate refused {said}", None
+        return f"at the step's end the gate committed {version.id} from {said}", version
 
     # -- the research log (research.py) --------------------------------------------------------
 
-    def _keep_research(self, summary: str, committed: Version | None, *, ask: bool) -> None:
+    def _keep_research(self, summary: str, committed: Version | None, *, ask: bool,
+                       gated: str = "") -> None:
         """Record what the step tried and learned; a step that ended normally is first asked
-        for its lesson and the running summary (the debrief). Nothing here may fail the step."""
+        for its lesson and the running summary (the debrief). ``gated``: what the gate did
+        with a promising candidate left at the step's end. Nothing here may fail the step."""
         outcome = self._outcome(summary, committed)
+        if gated:
+            outcome = f"{outcome}; {_clip(gated, 200)}"
         debrief = research.Debrief("", None, False)
+        unasked = OVER_COST if summary.startswith(OVER_COST) else None
         if ask and self.settings.debrief:
             directions = self.ctx.memory().get("directions")
-            debrief = self._debrief(outcome, directions=bool(directions))
+            question = research.debrief_prompt(outcome, directions=bool(directions))
+            if self._fits(question):
+                debrief = self._debrief(question)
+            else:
+                unasked = "no debrief: it would not fit under the step's cost limit"
+        if unasked:
+            debrief = research.Debrief(research.harness_lesson(self.tools.log, outcome, unasked),
+                                       None, False)
         try:
             record = research.record(
                 self.tools.log, step=self.ctx.step_number, outcome=outcome,
@@ -221,15 +262,19 @@ class _Step:
         best = self.tools.log.best()
         if best is not None:
             return f"no commit; best candidate {best.id} {best.outcome}"
-        if self.tools.log.tried:
-            return f"no commit; {len(self.tools.log.tried)} candidate(s), none correct"
+        twins = self.tools.log.twins_of()
+        if twins:
+            return f"no commit; every candidate was a twin of {' or '.join(twins)}"
+        tried = [a.outcome for _, a in self.tools.log.tried]
+        if tried:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in Counter(tried).most_common())
+            return f"no commit; {len(tried)} candidate(s), none timed on the full grid: {kinds}"
         return _clip(summary, 120) if summary.startswith("step ") else "no candidate evaluated"
 
-    def _debrief(self, outcome: str, *, directions: bool) -> research.Debrief:
+    def _debrief(self, prompt: str) -> research.Debrief:
         """One more turn in the same conversation (its prefix is cached): the lesson and the
         rewritten running summary. A failure here costs the lesson, never the step."""
-        question = {"type": "text", "text": research.debrief_prompt(outcome,
-                                                                    directions=directions)}
+        question = {"type": "text", "text": prompt}
         if self.messages[-1]["role"] == "user":
             self.messages[-1]["content"].append(question)
         else:
@@ -248,12 +293,19 @@ class _Step:
         """A second opinion on a kernel before its commit, from a separate call with thinking
         (KernelAgent's adversarial review); its verdict is recorded and shown to the agent."""
         ctx = self.ctx
+        system = instructions.commit_review_system(ctx.target)
+        bound = step_cap.request_bound(self.settings, step_cap.request_chars(system, checklist))
+        if not step_cap.fits(self.settings, self._spent(), bound):
+            return (f"(no review: at up to ${bound:.2f} it would take the step past its "
+                    f"${self.settings.max_step_cost_usd:.2f} limit; verify the checklist "
+                    "yourself)")
         try:
             turn = with_retries(ctx, self.settings, lambda: self.agent.api.ask(
-                system=instructions.commit_review_system(ctx.target), prompt=checklist,
-                max_tokens=self.settings.max_tokens, thinking=True))
+                system=system, prompt=checklist, max_tokens=self.settings.max_tokens,
+                thinking=True))
         except ApiRequestError as error:
             return f"(the review failed: {error}; verify the checklist yourself)"
+        self.side_usage = self.side_usage + turn.usage
         ctx.charge(self.settings.cost(turn.usage), turn.usage.total)
         verdict = turn.text or "(the reviewer said nothing)"
         ctx.announce(ResearchPayload("review", ctx.step_number, self.base,
@@ -265,7 +317,7 @@ class _Step:
         """Where the step stands against its bounds, for each evaluate result."""
         return brief.budget_line(self.ctx.spending(), turn=len(self.turns),
                                  max_turns=self.settings.max_turns,
-                                 step_cost=self.settings.cost(self.usage),
+                                 step_cost=self._spent(),
                                  max_step_cost=self.settings.max_step_cost_usd)
 
     def _open(self) -> None:
@@ -292,6 +344,7 @@ class _Step:
             "messages": self.messages,
             "turns": self.turns,
             "usage": self.usage.to_doc(),
+            "side_usage": self.side_usage.to_doc(),
             "pending": self.pending,
             "warned": self.warned,
             "guidance": self.guidance,
@@ -314,8 +367,8 @@ class _Step:
             return False
         self.messages = saved["messages"]
         self.turns = list(saved.get("turns") or [])
-        self.usage = TokenUsage(**{k: int(v) for k, v in (saved.get("usage") or {}).items()
-                                   if k in TokenUsage.__dataclass_fields__})
+        self.usage = _usage(saved.get("usage"))
+        self.side_usage = _usage(saved.get("side_usage"))
         self.pending = [str(t) for t in saved.get("pending") or []]
         self.warned = bool(saved.get("warned"))
         self.guidance = saved.get("guidance")
@@ -332,6 +385,9 @@ class _Step:
     def _converse(self) -> tuple[str, Version | None]:
         settings = self.settings
         for number in range(len(self.turns) + 1, settings.max_turns + 1):
+            over = self._bound_cost()  # before each request: the cap is a cap (step_cap.py)
+            if over:
+                return over, None
             if number == settings.max_turns - 2:
                 self.pending.append("Three turns are left in this step: evaluate and commit your "
                                     "best candidate if it is promising, note what you learned, "
@@ -356,8 +412,9 @@ class _Step:
             elif reason == "model_context_window_exceeded":
                 return CONTEXT_FULL, None
             else:  # end_turn, stop_sequence
+                self.agent_ended = True
                 return _clip(turn.text) or "the agent ended the step without a commit", None
-            ended = self._bound_context(turn.usage) or self._bound_cost()
+            ended = self._bound_context(turn.usage)
             if ended:
                 return ended, None
             if reason != "tool_use":
@@ -426,13 +483,26 @@ class _Step:
                                 "it is promising, note what you learned, and stop.")
         return None
 
+    def _spent(self) -> float:
+        """What the step has spent, in US$: its turns and its other requests."""
+        return self.settings.cost(self.usage + self.side_usage)
+
+    def _fits(self, question: str) -> bool:
+        """Whether one more turn asking ``question``, a request the step can do without,
+        fits whole under --max-step-cost."""
+        chars = step_cap.request_chars(self.system, _cached_tools(self.ctx.target.device),
+                                       self.messages, question)
+        return step_cap.fits(self.settings, self._spent(),
+                             step_cap.request_bound(self.settings, chars))
+
     def _bound_cost(self) -> str | None:
-        """The step's end once its dollars pass --max-step-cost, and a warning before."""
+        """The step's end once its dollars reach --max-step-cost, and a warning before; asked
+        before each turn, so no turn is sent past the limit (step_cap.py)."""
         limit = self.settings.max_step_cost_usd
         if not limit:
             return None
-        spent = self.settings.cost(self.usage)
-        if spent >= limit:
+        spent = self._spent()
+        if not step_cap.may_send_turn(self.settings, spent):
             return (f"{OVER_COST} (${spent:.2f} of ${limit:.2f}, --max-step-cost); its attempts "
                     "and record are kept")
         if spent >= COST_WARNING_AT * limit and not self.cost_warned:
@@ -489,9 +559,15 @@ class _Step:
             "messages": self.messages,
             "turns": self.turns,
             "usage": self.usage.to_doc(),
-            "cost_usd": round(self.settings.cost(self.usage), 6),
+            "cost_usd": round(self._spent(), 6),
             "ended": self.ended,
         }, indent=1)
+
+
+def _usage(doc: object) -> TokenUsage:
+    """The usage a saved conversation kept; nothing where it kept none."""
+    items = doc.items() if isinstance(doc, dict) else ()
+    return TokenUsage(**{k: int(v) for k, v in items if k in TokenUsage.__dataclass_fields__})
 
 
 def _is_conversation(messages: object) -> bool:

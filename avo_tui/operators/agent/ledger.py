@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ...store import Attempt, Outcome
-from . import repeats, report
+from . import changes, repeats, report
 
 Status = Literal["pending", "tried", "worked", "failed"]
 STATUSES: tuple[Status, ...] = ("worked", "pending", "tried", "failed")  # as the brief lists
@@ -60,6 +60,11 @@ class Direction:
     # Every step that learned a lesson under it: the lessons are the journal's (its research
     # records), which search_history shows with the direction, all of them.
     learned: tuple[int, ...] = ()
+    change: str = ""  # what it changes, as changes.py tags it; '' for an idea without
+
+    def compared(self) -> str:
+        """The direction as the repeat check reads it: its change tags, then its idea."""
+        return f"{self.change} {self.idea}".strip()
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,12 +77,13 @@ class Direction:
         try:
             status: Status = next((s for s in STATUSES if s == doc["status"]), "tried")
             lane = doc.get("lane")
-            return cls(str(doc["idea"])[:MAX_IDEA_CHARS], status, int(doc["first_step"]),
-                       int(doc["last_step"]), int(doc.get("tries", 0)),
+            return cls(report.clip(str(doc["idea"]), MAX_IDEA_CHARS), status,
+                       int(doc["first_step"]), int(doc["last_step"]), int(doc.get("tries", 0)),
                        tuple(str(a) for a in doc.get("attempts") or ())[-MAX_IDS:],
                        str(doc.get("why", ""))[:MAX_WHY_CHARS],
                        lane if isinstance(lane, int) else None,
-                       tuple(int(s) for s in doc.get("learned") or ()))
+                       tuple(int(s) for s in doc.get("learned") or ()),
+                       changes.tags(str(doc.get("change") or "")))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -88,7 +94,7 @@ class Direction:
         tries = f" x{self.tries}" if self.tries > 1 else ""
         ids = f" ({', '.join(self.attempts[-2:])})" if self.attempts else ""
         why = f": {self.why}" if self.why else ""
-        return f"[{self.status}{tries}, {steps}] {self.idea}{ids}{why}"
+        return f"[{self.status}{tries}, {steps}] {self.compared()}{ids}{why}"
 
 
 def tokens(text: str) -> list[str]:
@@ -115,7 +121,7 @@ def stored(memory: dict[str, Any]) -> list[Direction]:
 
 
 def _match(ledger: list[Direction], idea: str) -> int | None:
-    scored = [(repeats.likeness(d.idea, idea), i) for i, d in enumerate(ledger)]
+    scored = [(repeats.likeness(d.compared(), idea), i) for i, d in enumerate(ledger)]
     best = max(scored, default=(0.0, -1))
     return best[1] if best[0] >= repeats.SAME else None
 
@@ -123,7 +129,7 @@ def _match(ledger: list[Direction], idea: str) -> int | None:
 def repeated(ledger: list[Direction], idea: str) -> list[Direction]:
     """The failed directions (no gain measured, or called exhausted by the supervisor) that
     ``idea`` repeats, most alike first."""
-    scored = sorted(((repeats.likeness(d.idea, idea), -i, d) for i, d in enumerate(ledger)
+    scored = sorted(((repeats.likeness(d.compared(), idea), -i, d) for i, d in enumerate(ledger)
                      if d.status == "failed"), key=lambda t: (t[0], t[1]), reverse=True)
     return [d for score, _, d in scored if score >= repeats.SAME]
 
@@ -166,12 +172,13 @@ def record_step(
         if lesson and step not in learned:
             learned = (*learned, step)
         new = Direction(
-            old.idea if old else report.clip(idea, MAX_IDEA_CHARS),
+            old.idea if old else report.clip(changes.untagged(idea), MAX_IDEA_CHARS),
             _status(old.status if old else None, attempt, worked),
             old.first_step if old and old.status != "pending" else step, step,
             (old.tries if old else 0) + 1,
             ((*old.attempts, attempt.id) if old else (attempt.id,))[-MAX_IDS:], why,
-            lane if old is None else old.lane, learned)
+            lane if old is None else old.lane, learned,
+            old.change if old else changes.tags(idea))
         if found is not None:
             del ledger[found]
         ledger.append(new)  # the newest last
@@ -198,7 +205,8 @@ def supervised(ledger: list[Direction], exhausted: Iterable[str], to_try: Iterab
         else:
             old = ledger[found]
             ledger[found] = Direction(old.idea, "failed", old.first_step, old.last_step,
-                                      old.tries, old.attempts, reason, old.lane, old.learned)
+                                      old.tries, old.attempts, reason, old.lane, old.learned,
+                                      old.change)
     return record_step(ledger, (), step=step, lesson="", pending=to_try)
 
 
@@ -209,7 +217,7 @@ def near(a: str, b: str) -> float:
 
 def closest(ledger: list[Direction], idea: str, count: int = 3) -> list[Direction]:
     """The directions most like ``idea``, most alike first (none under CLOSE)."""
-    scored = sorted(((near(d.idea, idea), -i, d) for i, d in enumerate(ledger)),
+    scored = sorted(((near(d.compared(), idea), -i, d) for i, d in enumerate(ledger)),
                     key=lambda t: (t[0], t[1]), reverse=True)
     return [d for score, _, d in scored[:count] if score >= CLOSE]
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import changes
+
 CONTAINED = 0.8  # the likeness of an idea all of whose (two or more) concepts another names
 SAME = 0.6  # Dice's coefficient of two ideas' concepts from which they are one experiment
 
@@ -35,8 +37,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"q ?@ ?k(?:\^?t)?|qk\^?t", "qk"),
     (r"tensor memory accelerator|cp\.async\.bulk(?:\.tensor)?|bulk (?:async )?cop(?:y|ies)",
      "tma"),
-    (r"longest[- ]processing[- ]time|heaviest (?:tiles? )?first|largest (?:tiles? )?first|"
-     r"longest (?:tiles? )?first", "lpt"),
+    (r"longest[- ]processing[- ]time|(?:heaviest|largest|longest) (?:\w+ )?(?:tiles? )?first",
+     "lpt"),
     (r"split[- ]?k\b|split[- ]?kv|flash[- ]decod\w*|split the (?:kv|k)(?: reduction)?", "splitk"),
     (r"1 cta per sm|grid[- ]stride over (?:the )?tiles|persistent", "persistent"),
     (r"mufu\.ex2|expf|ex2\.approx|exp2f?|base[- ]2 exp\w*|log2e?", "exp2"),
@@ -48,8 +50,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"(?:double|2)[- ]buffer\w*|multi[- ]stage|software pipelin\w*|pipelin\w*|stages?|num_stages",
      "stages"),
     (r"register (?:pressure|budget|count)|setmaxnreg|maxnreg|launch_bounds|spills?", "registers"),
-    (r"shared memory|smem", "smem"),
-    (r"tensor cores?|wgmma|mma\.sync|mma", "mma"),
+    (r"shared[- ]memory|smem", "smem"),
+    (r"tensor[- ]cores?|wgmma|mma\.sync|mma", "mma"),
     (r"fus(?:e|ed|es|ing|ion)|single kernel|1 kernel|(?:1|one)[- ]pass|single pass", "fuse"),
     (r"(?:the )?o accumulator|output accumulator|acc\b|accumulators?|\bo\b", "acc"),
 )
@@ -97,38 +99,81 @@ _WORDS: dict[str, str] = {
     "inner": "inner", "outer": "outer", "row": "row", "rows": "row", "column": "column",
     "columns": "column", "head": "head", "heads": "head",
     "q": "q", "k": "k", "v": "v", "tail": "tail", "remainder": "tail",
+    "o": "acc", "output": "acc", "accumulation": "acc", "accumulate": "acc", "update": "acc",
+    "buffer": "stages", "buffering": "stages", "buffered": "stages", "split": "splitk",
+    "splits": "splitk", "padding": "pad", "padded": "pad", "fold": "fold", "folded": "fold",
+    "multiplied": "fold", "premultiplied": "fold", "premultiply": "fold", "lightest": "spt",
+    "shortest": "spt", "spilling": "registers", "spill": "registers",
 }
 # Words that say nothing of what a candidate computes.
 _STOP = frozenset(re.findall(r"\w+", """
     a an and the of to in on for with by from at as is it its this that be or not no again
     measured same try retry keep use using more less than then instead when so into per each
     all one two every via over under up down out we our instead rather just both
-    kernel loop step idea full shapes shape path version new old cost time faster speed
+    kernel loop step idea shapes shape path version new old cost time faster speed
     compute computing switch run runs does do issue issues set once other while next across
-    units unit dedicated make"""))
+    units unit dedicated make tile tiles grid cta ctas apply inside separate based during
+    early current factor product precision pre ways way stop stops replace number instead
+    so rather s"""))
+# Which way an idea moves what it changes: two ideas that move it opposite ways are two
+# experiments, however alike their words ("increase" and "reduce the pipeline stages").
+_DIRECTIONS: dict[str, str] = {
+    **dict.fromkeys(re.findall(r"\w+", """increase increasing raise raising more higher
+        larger bigger grow widen wider deeper add adding enable enabling lengthen extend"""),
+        "up"),
+    **dict.fromkeys(re.findall(r"\w+", """reduce reducing decrease decreasing lower lowering
+        fewer less smaller shrink narrow narrower shallower remove removing drop dropping
+        disable disabling cut shorten"""), "down"),
+}
 # Two sides of one choice: ideas that name different members are different experiments.
 _SIDES: tuple[frozenset[str], ...] = (
     frozenset({"inner", "outer"}), frozenset({"row", "column"}), frozenset({"load", "store"}),
-    frozenset({"q", "k", "v"}), frozenset({"fp8", "fp16", "bf16", "fp32", "tf32"}),
+    frozenset({"fp8", "fp16", "bf16", "fp32", "tf32"}),
     frozenset({"qk", "pv"}), frozenset({"warp", "warpgroup", "cluster"}),
     frozenset({"block_m", "block_n", "block_k", "block_d"}),
     frozenset({"poly", "mufu"}), frozenset({"rms", "ln"}), frozenset({"rowsum", "rowmax"}),
-    frozenset({"smem", "l2", "registers"}),
+    frozenset({"smem", "l2", "registers"}), frozenset({"causal", "full"}),
+    frozenset({"q", "k", "v", "acc", "rowsum"}), frozenset({"rowmax", "rowsum"}),
+    frozenset({"lpt", "spt"}),
+    frozenset({"bias", "gelu", "relu", "silu", "residual", "ln", "rms", "dropout", "softmax"}),
 )
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "eight": "8", "sixteen": "16", "double": "2", "twice": "2", "triple": "3"}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
 _KNOB = re.compile(r"\b([a-z][a-z0-9_]*_[a-z0-9_]+|[a-z]+)\s*(?:=|:|\bto\b|\bof\b)?\s*"
                    r"(\d+(?:\.\d+)?(?:x\d+)*)\b")
 _VALUE_FIRST = re.compile(r"\b(\d+(?:\.\d+)?)[- ]?(?:[a-z]+[- ])?(stages?|warps?|warpgroups?|ctas?|"
                           r"threads?|registers?|regs|buffers?|splits?|way)\b")
+_COUNTED = frozenset({"stage", "warp", "warpgroup", "cta", "thread", "register", "reg",
+                      "buffer", "split"})
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:x\d+)*\b")
 _TOKEN = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _PHRASE_RES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), c) for p, c in _PHRASES)
 
 
+# Rewordings of one setting or operand, read as their plain form before anything else: a
+# key tile's width is BLOCK_N, a query tile's height BLOCK_M; "4x", "64B" and "4-way" are
+# numbers; P.V is PV.
+_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+    (r"\b(\d+)[- ]wide (?:key|kv) tiles?\b", r"block_n \1"),
+    (r"\b(?:key|kv) tiles?(?: width)?\b", "block_n"),
+    (r"\b(\d+)[- ](?:row|tall) (?:query|q) tiles?\b", r"block_m \1"),
+    (r"\b(?:query|q) tiles?(?: height)?\b|\btile height\b|\brows per tile\b", "block_m"),
+    (r"\b(\d+)(?:x|b|[- ]?ways?|[- ]?fold)(?![\w.])", r"\1"),
+    (r"\bp ?[.·@*] ?v\b", "pv"),
+    (r"\bq ?[.·@*] ?k(?:\^?t)?\b", "qk"),
+    (r"\blog2 ?\( ?e ?\)", "log2e"),
+    (r"\b_+([a-z][a-z0-9_]*?)_+(?=\W|$)", r"\1"),  # __launch_bounds__: launch_bounds
+    (r"fused multiply[- ]add|fma[- ]contract\w*", "fma"),
+))
+
+
 def _plain(text: str) -> str:
-    text = text.lower().replace("×", "x")
-    return " ".join(_NUMBER_WORDS.get(w, w) for w in text.split())
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)],
+                            " ".join(text.lower().replace("×", "x").split()))
+    for pattern, plain in _REWRITES:
+        text = pattern.sub(plain, text)
+    return text
 
 
 @lru_cache(maxsize=8_192)
@@ -141,7 +186,8 @@ def concepts(text: str) -> frozenset[str]:
             found.add(concept)
             text = pattern.sub(" ", text)
     for word in _TOKEN.findall(text):
-        if word in _STOP or _NUMBER.fullmatch(word):
+        if word in _STOP or (word in _DIRECTIONS and word not in _WORDS) or _NUMBER.fullmatch(
+                word):
             continue
         word = _WORDS.get(word, word)
         found.add(_stem(word))
@@ -173,6 +219,18 @@ def _knob(name: str) -> str:
     return name[:-1] if name.endswith("s") and len(name) > 3 else name
 
 
+@lru_cache(maxsize=8_192)
+def directions(text: str) -> frozenset[str]:
+    """Which way ``text`` moves what it changes: {'up'}, {'down'}, both, or neither."""
+    return frozenset(_DIRECTIONS[w] for w in _TOKEN.findall(_plain(text)) if w in _DIRECTIONS)
+
+
+def _is_knob(name: str) -> bool:
+    """A setting named as a knob (BLOCK_N) or a count of a kind (stages, warps), not a word
+    glued to a digit (exp2)."""
+    return "_" in name or name in _COUNTED
+
+
 def numbers(text: str) -> frozenset[str]:
     return frozenset(_NUMBER.findall(_plain(text)))
 
@@ -187,6 +245,9 @@ def apart(a: str, b: str) -> str | None:
     na, nb = numbers(a), numbers(b)
     if na and nb and not (na <= nb or nb <= na):
         return f"{', '.join(sorted(na))} is not {', '.join(sorted(nb))}"
+    da, db = directions(a), directions(b)
+    if da and db and not (da & db):
+        return f"{'/'.join(sorted(da))} is not {'/'.join(sorted(db))}"
     ca, cb = concepts(a), concepts(b)
     for side in _SIDES:
         ha, hb = ca & side, cb & side
@@ -196,14 +257,23 @@ def apart(a: str, b: str) -> str | None:
 
 
 def likeness(a: str, b: str) -> float:
-    """Dice's coefficient of the two ideas' concepts, 0 to 1 (0 when they are apart)."""
+    """1 or 0 for two ideas that both say what they change (changes.py: their changes agree
+    or not); else Dice's coefficient of their concepts, 0 to 1 (0 when they are apart)."""
+    structured = changes.same(a, b)
+    if structured is not None:
+        return 1.0 if structured else 0.0
+    a, b = changes.untagged(a), changes.untagged(b)
     ca, cb = concepts(a), concepts(b)
     if not ca or not cb or apart(a, b):
         return 0.0
     dice = 2 * len(ca & cb) / (len(ca) + len(cb))
     # One idea that names every concept of a shorter one, and more (how it works): the same.
     small = min(len(ca), len(cb))
-    return max(dice, CONTAINED * len(ca & cb) / small if small >= 2 else 0.0)
+    contained = CONTAINED * len(ca & cb) / small if small >= 2 else 0.0
+    # One knob set to one value in both, nothing apart: the same setting in other words.
+    sa, sb = settings(a), settings(b)
+    shared = SAME if any(sa[k] == sb[k] for k in sa.keys() & sb.keys() if _is_knob(k)) else 0.0
+    return max(dice, contained, shared)
 
 
 def same(a: str, b: str) -> bool:

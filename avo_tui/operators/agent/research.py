@@ -32,7 +32,7 @@ from ...store import (
     diff_files,
 )
 from ...store.view import SessionView
-from . import report
+from . import changes, report
 
 RECORDS_KEPT = 30
 MAX_SUMMARY_CHARS = 6_000
@@ -81,8 +81,16 @@ class StepLog:
                   and a.outcome not in (Outcome.CHECKED, Outcome.UNCHANGED)]
         return max(scored, key=lambda a: a.score.gmean if a.score else 0.0, default=None)
 
+    def twins_of(self) -> tuple[str, ...]:
+        """What every candidate of the step was a twin of (engine/twins.py: a version or an
+        earlier attempt, named and never timed), in order; () unless all of them were."""
+        named = [_twin_label(a) for _, a in self.tried]
+        if not named or None in named:
+            return ()
+        return tuple(dict.fromkeys(n for n in named if n))
+
     def ideas(self) -> tuple[str, ...]:
-        lines = [f"{a.id} {a.outcome}: {report.clip(idea, MAX_IDEA_CHARS)}"
+        lines = [f"{a.id} {a.outcome}: {report.clip(changes.untagged(idea), MAX_IDEA_CHARS)}"
                  for idea, a in self.tried]
         if len(lines) > MAX_IDEAS:
             lines = [*lines[:MAX_IDEAS - 1], f"... and {len(lines) - MAX_IDEAS + 1} more"]
@@ -103,6 +111,19 @@ class StepLog:
                 except StoreError:
                     continue
         return log
+
+
+# How the engine words a twin's record (engine/twins.py Twin.words, engine/trials.py): the
+# store keeps no field for it, so the words are the record. tests/test_twins.py reads them.
+_TWIN = re.compile(r"(?:identical to|compiles to the same kernel as the best,) (v\d+|a\d+)\b")
+
+
+def _twin_label(attempt: Attempt) -> str | None:
+    """The version or attempt an untimed twin ``attempt`` repeats; None for any other."""
+    if attempt.outcome != Outcome.UNCHANGED:
+        return None
+    found = _TWIN.match(attempt.detail)
+    return found.group(1) if found else None
 
 
 @dataclass(frozen=True)
@@ -207,6 +228,23 @@ def record(
         lines_removed=removed, change=change, final=report.clip(final, MAX_FINAL_CHARS),
         lesson=lesson, summary=summary, notes=notes,
     )
+
+
+HARNESS_LESSON_ATTEMPTS = 3  # the newest attempts a lesson written by the harness names
+
+
+def harness_lesson(log: StepLog, outcome: str, why: str) -> str:
+    """A short lesson written from the step's record, without a request, for a step that
+    could not ask for one (``why``: its cost limit ended it, or left no room for the debrief)."""
+    newest = log.tried[-HARNESS_LESSON_ATTEMPTS:]
+    said = "; ".join(f"{a.id} {a.outcome} ({report.clip(changes.untagged(idea), 80)}): "
+                     f"{report.clip(a.detail, 120)}" for idea, a in newest)
+    earlier = len(log.tried) - len(newest)
+    if earlier:
+        said = f"{earlier} earlier attempt(s), then {said}"
+    text = f"[from the record, {why}] {report.clip(outcome, 160)}" + (
+        f". Tried {said}" if said else "")
+    return report.clip(text, MAX_LESSON_CHARS)
 
 
 def lines_changed(old: dict[str, str], new: dict[str, str]) -> tuple[int, int]:

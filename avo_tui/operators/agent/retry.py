@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from ...store import ErrorPayload
+from ...store.clip import sentence
 from ..protocol import StepContext
 from .api import ApiRejected, ApiUnavailable, StreamBroken
 from .providers import PROVIDERS
@@ -66,8 +67,9 @@ def with_retries(ctx: StepContext, settings: AgentSettings, call: Callable[[], T
             delay = min(delay * 2, settings.outage_wait_max_s)
             quick = 0  # each announced try gets its quick retries again
         except ApiRejected as error:
-            ctx.pause(f"{error}. To go on: {PROVIDERS[settings.provider].credentials}, then "
-                      "restart the run, or resume to try again")
+            ctx.pause(f"{sentence(str(error))} To go on: "
+                      f"{PROVIDERS[settings.provider].credentials}, then restart the run, or "
+                      "resume to try again")
             ctx.safe_point()
 
 

@@ -105,8 +105,8 @@ class AgentSettings:
     thinking: str = "adaptive"  # "adaptive", "off", or a budget in tokens ("16000")
     effort: str = DEFAULT_EFFORT  # low, medium, high, xhigh, max; "" sends none
     max_turns: int = 60  # API calls in one step
-    # --max-step-cost: a step whose dollars pass this ends after the turn that passed it (its
-    # attempts and record kept, no debrief); None: steps are bounded by turns and tokens alone.
+    # --max-step-cost: a cap on a step's dollars, passed by one request's bound at most
+    # (step_cap.py); None: steps are bounded by turns and tokens alone.
     max_step_cost_usd: float | None = None
     context_window: int = 200_000
     wrap_up_at: float = 0.6  # fraction of the window: ask the agent to finish the step

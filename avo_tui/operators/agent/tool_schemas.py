@@ -10,6 +10,7 @@ from typing import Any
 
 from ...evaluation.diagnostics.profile import MAX_METRIC_CHARS, MAX_METRICS, PROFILE_SECTIONS
 from ...evaluation.diagnostics.sanitize import SANITIZER_TOOLS
+from .changes import DIRECTIONS, TECHNIQUES
 from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT
 from .workspace import MAX_PATH_CHARS
 
@@ -27,6 +28,7 @@ MAX_MESSAGE_CHARS = 2_000  # a commit message
 MAX_IDEA_CHARS = 300  # what an evaluated candidate tries
 MAX_VARIANTS = 4  # knob settings scored by one evaluate call
 MAX_VARIANT_CHARS = 200
+MAX_PLACE_CHARS = 60  # of a change's place and value (changes.py)
 MAX_LISTED = 100  # versions or attempts in one listing
 MAX_HITS = 20  # knowledge search results
 MAX_LINE = 10_000_000  # a line number in the editor
@@ -103,6 +105,15 @@ SCHEMAS: list[dict[str, Any]] = [
            "differs": _str(MAX_IDEA_CHARS, "only for an idea evaluate named a repeat of a "
                            "failed direction: what differs from it, and why it may end "
                            "otherwise"),
+           "technique": _str(32, "what the candidate changes, from the knowledge base's "
+                             "vocabulary; with place, direction and value, two attempts "
+                             "repeat exactly when all four agree (knob changes are read from "
+                             "the diff)") | {"enum": list(TECHNIQUES)},
+           "place": _str(MAX_PLACE_CHARS, "where: which loop, tile or operand, e.g. 'K tile', "
+                         "'inner KV loop', 'GEMM epilogue'"),
+           "direction": _str(16) | {"enum": list(DIRECTIONS)},
+           "value": _str(MAX_PLACE_CHARS, "the new value, e.g. '128', '3', 'exp2', '' if "
+                         "none"),
            "variants": {"type": "array", "minItems": 1, "maxItems": MAX_VARIANTS,
                         "items": _str(MAX_VARIANT_CHARS, "knob settings, e.g. "
                                       "'BLOCK_N=176,STAGES=3'")}}, ("idea",)),

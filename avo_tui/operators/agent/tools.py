@@ -26,7 +26,7 @@ from ...store import (
 )
 from ...store.merge import merge_files
 from ..protocol import GateAnswer, StepContext, StepInterrupted, Trial
-from . import bar, disassembly, history, ledger, report
+from . import bar, changes, disassembly, history, ledger, report
 from .audit import sync_audit
 from .checklist import checklist
 from .history import HistoryIndex
@@ -90,6 +90,10 @@ class Toolbox:
         self.evaluations = 0
         self.log = StepLog(base)
         self.checked: set[str] = set()  # kernels whose checklist the agent has seen
+        # Promising first readings the gate has not judged, by kernel: the step's end takes
+        # the best of them to the gate (gate_left_over). An inconclusive one is left to the
+        # agent: a close call takes the gate up to its cap, for a gain nothing showed yet.
+        self.unjudged: dict[str, Trial] = {}
         self.noted: list[str] = []  # this step's notes, whole, for its research record
         self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
@@ -207,11 +211,20 @@ class Toolbox:
     # -- evaluation, plan, notes, commit ------------------------------------------------------
 
     def _evaluate(self, idea: str, quick: bool = False, variants: list[str] | None = None,
-                  differs: str | None = None) -> str:
+                  differs: str | None = None, technique: str | None = None,
+                  place: str = "", direction: str = "set", value: str = "") -> str:
         idea = nonempty(idea, "idea")
+        stated = [changes.Change.of(technique, place, direction, value)] if technique else []
         # Before any compile: a repeat of a failed direction is answered, not evaluated,
-        # until the agent says what differs.
-        asked = [f"{idea} [{v.strip()}]" for v in variants] if variants else [idea]
+        # until the agent says what differs. Each candidate's changes are the ones stated
+        # and the knobs its diff sets (changes.py).
+        if variants:
+            asked = [changes.tagged(f"{idea} [{v.strip()}]",
+                                    [*stated, *self._knob_changes(self._variant(v))])
+                     for v in variants]
+        else:
+            idea = changes.tagged(idea, [*stated, *self._knob_changes(self._kernel_files())])
+            asked = [idea]
         if differs is None or not differs.strip():
             found = [d for one in asked for d in ledger.repeated(self._directions(), one)]
             if found:
@@ -219,11 +232,13 @@ class Toolbox:
         else:
             idea = f"{idea} (differs: {differs.strip()})"
         if variants:
-            return self._evaluate_variants(idea, quick, variants)
+            return self._evaluate_variants(idea, quick, variants, stated)
         files = self._kernel_files()
-        trial = self.ctx.evaluate(files, base=self.base, quick=quick, idea=idea)
+        trial = self.ctx.evaluate(files, base=self.base, quick=quick,
+                                  idea=changes.untagged(idea))
         self.evaluations += 1
         self.last_trial = trial
+        self._keep_for_the_gate(trial)
         close = self._closest(idea)
         self.log.add(idea, trial.attempt)
         lane = self.ctx.lane
@@ -240,23 +255,32 @@ class Toolbox:
             text += f"\nBudget: {self.meter()}"
         return text
 
-    def _evaluate_variants(self, idea: str, quick: bool, variants: list[str]) -> str:
+    def _variant(self, setting: str) -> dict[str, str]:
+        """The workspace kernel with one variant's knob settings."""
+        try:
+            return apply_knobs(self._kernel_files(), knob_settings(setting))
+        except ValueError as error:  # an unknown knob, a value the knob refuses
+            raise ToolError(f"variant {setting.strip()!r}: {error}") from None
+
+    def _knob_changes(self, files: dict[str, str]) -> list[changes.Change]:
+        """The knobs ``files`` set otherwise than the version the step builds on."""
+        base = self.ctx.session.read_files(self.ctx.session.version(self.base)) \
+            if self.base else {}
+        return changes.from_diff(base, files)
+
+    def _evaluate_variants(self, idea: str, quick: bool, variants: list[str],
+                           stated: list[changes.Change]) -> str:
         """Score each knob setting of the workspace kernel; a line each, the best in full."""
-        files = self._kernel_files()
-        settings = [(v.strip(), knob_settings(v)) for v in variants]
-        sources = []
-        for label, overrides in settings:
-            try:
-                sources.append((label, apply_knobs(files, overrides)))
-            except ValueError as error:  # an unknown knob, a value the knob refuses
-                raise ToolError(f"variant {label!r}: {error}") from None
+        sources = [(v.strip(), self._variant(v)) for v in variants]
         close = self._closest(idea)
         scored: list[tuple[str, Trial]] = []
         for label, variant in sources:
+            said = changes.tagged(f"{idea} [{label}]", [*stated, *self._knob_changes(variant)])
             trial = self.ctx.evaluate(variant, base=self.base, quick=quick,
-                                      idea=f"{idea} [{label}]")
+                                      idea=changes.untagged(said))
             self.evaluations += 1
-            self.log.add(f"{idea} [{label}]", trial.attempt)
+            self.log.add(said, trial.attempt)
+            self._keep_for_the_gate(trial)
             scored.append((label, trial))
         lines = [f"{len(scored)} variants of the workspace kernel (left as it is):"]
         lines += [f"- {label}: {t.attempt.id} {t.outcome} - {report.clip(t.attempt.detail, 160)}"
@@ -414,6 +438,7 @@ class Toolbox:
                                       idea="(evaluated by commit)")
             self.last_trial = trial
             self.log.add("(evaluated by commit)", trial.attempt)
+            self._keep_for_the_gate(trial)
         gated = trial.for_the_gate()
         if gated is None:
             return ToolResult(f"not committed: {trial.outcome} - {trial.attempt.detail}. "
@@ -431,6 +456,7 @@ class Toolbox:
                     " (asked because the change touches synchronisation)")
                 text += f"\n\nThe reviewer's verdict{why}:\n" + self.reviewer(text)
             return ToolResult(text)
+        self.unjudged.pop(trial.key, None)
         version = self.ctx.commit(trial, message.strip() or "agent version", self.transcript())
         answer = self.ctx.gate_answer()
         moved = f"\n{answer.moved()}" if answer and answer.moved() else ""
@@ -466,6 +492,27 @@ class Toolbox:
         return (f"Your workspace now holds {onto.id}, with your change from {was} carried onto "
                 f"it except in {', '.join(merged.conflicts)}, where {onto.id} changed the same "
                 f"lines: those files are {onto.id}'s; make your change there again.")
+
+    def _keep_for_the_gate(self, trial: Trial) -> None:
+        gated = trial.for_the_gate()
+        if gated is not None and gated.outcome == Outcome.PROMISING:
+            self.unjudged.setdefault(gated.key, gated)
+
+    def gate_left_over(self, ended: str) -> tuple[Version | None, str] | None:
+        """At the step's end (``ended`` says how), the best reading the gate was never asked
+        about, taken to it: nothing promising is dropped because a bound ended the step first.
+        The version it made (None: refused) and what the gate said; None when there was none."""
+        left = [t for t in self.unjudged.values() if t.score is not None]
+        if not left:
+            return None
+        trial = max(left, key=lambda t: t.score.gmean if t.score else 0.0)
+        self.unjudged.clear()
+        idea = trial.attempt.idea or "the step's best candidate"
+        version = self.ctx.commit(trial, f"{idea} (taken to the gate when the step ended: "
+                                         f"{report.clip(ended, 120)})", self.transcript())
+        answer = self.ctx.gate_answer()
+        said = answer.attempt.detail if answer else ""
+        return version, f"{trial.attempt.id} {trial.outcome}: {report.clip(said, 200)}"
 
     def _kernel_files(self) -> dict[str, str]:
         files = self.workspace.files()

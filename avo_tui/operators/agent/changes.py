@@ -1,0 +1,114 @@
+"""What a candidate changes, as a structure: a technique, where, which way, to what value.
+
+Free text says one experiment in many ways and two experiments in nearly the same words, so
+`evaluate` takes, beside its idea, the change in four fields: a technique from the knowledge
+base's vocabulary (TECHNIQUES), the place (which loop, tile or operand), a direction
+(DIRECTIONS) and a value. Knob changes are read from the diff itself, exactly: each `#define`
+or knob whose value differs from the base is one change (technique `knob`, the knob's name,
+up or down, its new value). The changes ride with the idea as tags at its front
+(`[change: tile size | k tile | increase | 128]`), so the attempt, the step's log and the
+ledger keep them with no field of their own; two ideas that both carry tags are one
+experiment exactly when their sets of changes agree (repeats.likeness), and the free-text
+check is the fallback for ideas without them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ...evaluation.declarations import contract
+
+TECHNIQUES = (
+    "tile size", "pipeline stages", "unrolling", "swizzle", "tma", "warp specialisation",
+    "ping-pong", "persistent scheduling", "tile order", "exp2", "fusion", "registers",
+    "vectorised access", "split-k", "lazy rescale", "prefetch", "layout", "synchronisation",
+    "precision", "masking", "cluster", "multicast", "reduction", "knob", "other",
+)
+DIRECTIONS = ("increase", "decrease", "enable", "disable", "replace", "set")
+MAX_TAGS = 6  # changes kept with one idea (the agent's and the diff's knobs)
+_TAG = re.compile(r"\[change: ([^\]|]*)\|([^\]|]*)\|([^\]|]*)\|([^\]|]*)\]\s*")
+
+
+@dataclass(frozen=True, order=True)
+class Change:
+    technique: str
+    place: str
+    direction: str
+    value: str
+
+    @classmethod
+    def of(cls, technique: str, place: str, direction: str, value: str) -> Change:
+        """A change in its normal form: lower case, single spaces, no article, no brackets or
+        bars (they delimit the tag), a number's "x" or unit dropped ("4x" is 4)."""
+        return cls(*(_normal(part) for part in (technique, place, direction, value)))
+
+    def tag(self) -> str:
+        return f"[change: {self.technique} | {self.place} | {self.direction} | {self.value}]"
+
+
+def _normal(text: str) -> str:
+    text = re.sub(r"[\[\]|]", " ", text.lower())
+    text = re.sub(r"\b(\d+(?:\.\d+)?)\s*(?:x|b|bytes?|-?way)\b", r"\1", text)
+    words = [w for w in text.split() if w not in ("the", "a", "an")]
+    return " ".join(words)
+
+
+def tagged(idea: str, changes: Iterable[Change]) -> str:
+    """``idea`` with ``changes`` as tags at its front (sorted: the order says nothing); the
+    idea as it is when there are none."""
+    found = sorted(set(changes))[:MAX_TAGS]
+    return " ".join([*(c.tag() for c in found), idea]) if found else idea
+
+
+def read(idea: str) -> frozenset[Change] | None:
+    """The changes ``idea`` is tagged with; None when it carries none."""
+    found = frozenset(Change.of(*m.groups()) for m in _TAG.finditer(idea))
+    return found or None
+
+
+def untagged(idea: str) -> str:
+    """The free text of ``idea``, its tags taken out."""
+    return _TAG.sub("", idea).strip()
+
+
+def tags(idea: str) -> str:
+    return " ".join(m.group(0).strip() for m in _TAG.finditer(idea))
+
+
+def same(a: str, b: str) -> bool | None:
+    """Whether two tagged ideas are one experiment (their changes agree, each of technique,
+    place, direction and value); None unless both carry tags."""
+    ca, cb = read(a), read(b)
+    if ca is None or cb is None:
+        return None
+    return ca == cb
+
+
+def from_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[Change]:
+    """Each knob or simple ``#define`` whose value differs between the base's files and the
+    candidate's, as a change: exact, whatever the idea says."""
+    found = []
+    for name, text in new.items():
+        before, after = _settings(old.get(name, "")), _settings(text)
+        for knob, value in after.items():
+            was = before.get(knob)
+            if was is not None and was != value:
+                found.append(Change.of("knob", knob, _direction(was, value), value))
+    return found
+
+
+def _settings(source: str) -> dict[str, str]:
+    try:
+        parsed = contract.parse(source)
+    except Exception:  # a file the contract cannot read declares no knobs to compare
+        return {}
+    return {**parsed.defines, **{k.name: k.value for k in parsed.knobs}}
+
+
+def _direction(was: str, now: str) -> str:
+    try:
+        return "increase" if float(now) > float(was) else "decrease"
+    except ValueError:
+        return "set"
