@@ -71,10 +71,13 @@ def test_a_ray_address_that_does_not_answer_is_one_line(
 
 
 def test_avo_run_ray_auto_without_a_cluster_says_how_to_start_one(tmp_path: Path) -> None:
-    """In a process of its own, with a Ray folder of its own: no cluster of another test (the
-    module's, below) may be the one found."""
+    """In a process of its own, with a Ray folder of its own, and Ray's scan of this
+    machine's processes for a cluster emptied: another test's cluster (the module's, below,
+    or one in another pytest worker) would be the one found."""
     pytest.importorskip("ray")
-    code = ("import sys\nfrom avo_tui.cli import main\n"
+    code = ("import sys\nimport ray._private.services as services\n"
+            "import functools\nservices.find_gcs_addresses = functools.cache(lambda: [])\n"
+            "from avo_tui.cli import main\n"
             f"sys.exit(main(['--sessions-dir', {str(tmp_path)!r}, 'run', '--session', 'r', "
             "'--target', 'cpu-attention', '--headless', '--operator', 'tuner', "
             "'--ray', 'auto']))")
