@@ -5,8 +5,12 @@ operations (avo_tui/kernelbench/; docs/targets.md, "Importing a KernelBench prob
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..evaluation import TargetFileError
@@ -29,10 +33,34 @@ examples:
 """
 
 
+# torch's own import takes 3-4 s, past 8 s on a loaded machine: said, where it is that long,
+# as the import's phases are (kernelbench/progress.py), which cannot be loaded before it
+LOADING_TOLD_S = 5.0
+
+
+@contextmanager
+def _told_if_slow(words: str, started: float) -> Iterator[None]:
+    done = threading.Event()
+
+    def tell() -> None:
+        if not done.wait(LOADING_TOLD_S):
+            print(f"avo targets import: {words} [{time.monotonic() - started:.0f} s]",
+                  file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=tell, name="import-loading", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def cmd_targets_import(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    from ..kernelbench import ImportRefused, Progress, import_problem  # brings torch
-    from ..kernelbench.progress import LIMIT_S
+    with _told_if_slow("loading torch", started):
+        from ..kernelbench import ImportRefused, Progress, import_problem
+        from ..kernelbench.progress import LIMIT_S
 
     path = Path(args.problem)
     progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name, started=started)
@@ -62,6 +90,10 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"  --  {note}")
     print(f"next: avo targets check {imported.target}")
+    # The import leaves hundreds of thousands of objects (every build of the problem's model,
+    # on the meta device) to the interpreter's last collections: 2-4 s of a silent exit
+    # after the last line. Frozen, they are skipped; nothing of them needs finalizing.
+    gc.freeze()
     return 0
 
 
