@@ -26,6 +26,8 @@ TECHNIQUES = (
     "vectorised access", "split-k", "lazy rescale", "prefetch", "layout", "synchronisation",
     "precision", "masking", "cluster", "multicast", "reduction", "knob", "other",
 )
+# Offered on a GPU target only: a CPU target's agent is told in a CPU's words
+GPU_TECHNIQUES = frozenset({"tma", "warp specialisation", "ping-pong", "cluster", "multicast"})
 DIRECTIONS = ("increase", "decrease", "enable", "disable", "replace", "set")
 MAX_TAGS = 6  # changes kept with one idea (the agent's and the diff's knobs)
 _TAG = re.compile(r"\[change: ([^\]|]*)\|([^\]|]*)\|([^\]|]*)\|([^\]|]*)\]\s*")

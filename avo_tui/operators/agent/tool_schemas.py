@@ -10,7 +10,7 @@ from typing import Any
 
 from ...evaluation.diagnostics.profile import MAX_METRIC_CHARS, MAX_METRICS, PROFILE_SECTIONS
 from ...evaluation.diagnostics.sanitize import SANITIZER_TOOLS
-from .changes import DIRECTIONS, TECHNIQUES
+from .changes import DIRECTIONS, GPU_TECHNIQUES, TECHNIQUES
 from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT
 from .workspace import MAX_PATH_CHARS
 
@@ -189,6 +189,13 @@ def _in_cpu_words(schema: dict[str, Any]) -> dict[str, Any]:
         return schema
     for gpu, cpu in GPU_WORDS.items():
         description = description.replace(gpu, cpu)
+    properties = schema["input_schema"]["properties"]
+    if "technique" in properties:
+        cpu_techniques = [t for t in TECHNIQUES if t not in GPU_TECHNIQUES]
+        properties = {**properties, "technique": properties["technique"] | {
+            "enum": cpu_techniques}}
+        schema = {**schema, "input_schema": {**schema["input_schema"],
+                                             "properties": properties}}
     return {**schema, "description": description}
 
 
