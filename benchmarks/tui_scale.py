@@ -21,6 +21,13 @@ off random versions of it), then drives the real app headless with Pilot:
     rss_mb_after_1e5_lines   the process's resident memory after 100,000 events streamed
                              through the output pane (the pane keeps a bounded tail)
     rss_mb_before_stream     the same, before the stream
+    writer_events_per_s      how fast that stream was written (as fast as the store goes)
+    reader_events_per_s      how fast the app read it: from the stream's start until the app's
+                             reader had read its last event
+    reader_lag_s             how long after the writer's last event the reader had read it
+
+Every wait is bounded (WAIT_S): where the app does not answer in time, the figures so far are
+printed with ``unfinished`` saying what it was waiting for, and the exit status is 1.
 
 The writer is a thread of the same process with its session opened before the app, as the
 engine is when `avo run` runs it.
@@ -55,6 +62,21 @@ from avo_tui.tui import AvoApp, make_app
 from avo_tui.tui.widgets.diff import DiffKey, DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.output import OutputPane
+
+WAIT_S = 120.0  # the longest wait for any one answer of the app, on a loaded 2-core machine
+
+
+class Unfinished(Exception):
+    """The app did not answer within WAIT_S: the reason the benchmark ends without a figure."""
+
+
+async def until(holds: Callable[[], bool], what: str, poll_s: float = 0.0005) -> None:
+    deadline = time.perf_counter() + WAIT_S
+    while not holds():
+        if time.perf_counter() > deadline:
+            raise Unfinished(f"no {what} within {WAIT_S:.0f} s")
+        await asyncio.sleep(poll_s)
+
 
 SOURCE = "".join(f"    acc[{i}] = fmaf(q[{i}], k[{i}], acc[{i}]);\n" for i in range(80))
 
@@ -154,12 +176,14 @@ def record_frames(app: AvoApp) -> None:
 async def first_frame(after: int, shows: Callable[[Frame], bool]) -> float:
     """When the first frame from ``FRAMES[after]`` on that ``shows`` what is awaited was
     written (waiting for it if need be)."""
-    while True:
+    deadline = time.perf_counter() + WAIT_S
+    while time.perf_counter() < deadline:
         for frame in FRAMES[after:]:
             if shows(frame):
                 return frame.at
         after = len(FRAMES)
         await asyncio.sleep(0.0005)
+    raise Unfinished(f"no frame showing a key's answer within {WAIT_S:.0f} s")
 
 
 async def key_to_render(app: AvoApp, key: str) -> tuple[float, float]:
@@ -170,8 +194,7 @@ async def key_to_render(app: AvoApp, key: str) -> tuple[float, float]:
     seen = len(FRAMES)
     start = time.perf_counter()
     app.simulate_key(key)
-    while (tree.cursor_line, app.diff_mode) == before:
-        await asyncio.sleep(0.0005)
+    await until(lambda: (tree.cursor_line, app.diff_mode) != before, f"answer to key {key}")
     cursor, mode = tree.cursor_line, app.diff_mode
     wanted = (None if mode == "candidate" else tree.selected_version, mode)
     rendered = await first_frame(seen, lambda f: (f.cursor, f.mode) == (cursor, mode))
@@ -180,21 +203,22 @@ async def key_to_render(app: AvoApp, key: str) -> tuple[float, float]:
     return (rendered - start) * 1e3, (diffed - start) * 1e3
 
 
-async def measure(directory: Path, keys: int, lines: int) -> dict[str, float]:
+async def measure(directory: Path, keys: int, lines: int,
+                  figures: dict[str, Any]) -> None:
+    """Adds the figures to ``figures`` as they come (they stand if a later wait fails)."""
     # the engine's session is open before the app, as in `avo run`
     with Session.open(directory, sync=False) as writer:
-        return await measure_with(writer, keys, lines)
+        await measure_with(writer, keys, lines, figures)
 
 
-async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, float]:
-    figures: dict[str, float] = {}
+async def measure_with(writer: Session, keys: int, lines: int,
+                       figures: dict[str, Any]) -> None:
     start = time.perf_counter()
     client = RunClient(writer.directory)
     app = make_app(client)
     async with app.run_test(size=(160, 48)) as pilot:
         record_frames(app)
-        while not app.opened:  # the first poll, read on a worker, is shown
-            await asyncio.sleep(0.001)
+        await until(lambda: app.opened, "first poll shown", 0.001)  # read on a worker
         figures["open_s"] = time.perf_counter() - start
         tree = app.query_one(LineageTree)
         assert tree.selected_version == app.state.head
@@ -210,9 +234,11 @@ async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, floa
         streamer = threading.Thread(target=stream, args=(writer, 1000, 10**9, stop))
         streamer.start()
         await asyncio.sleep(1.0)
-        timed = [await key_to_render(app, KEYS[n % len(KEYS)]) for n in range(keys)]
-        stop.set()
-        streamer.join()
+        try:
+            timed = [await key_to_render(app, KEYS[n % len(KEYS)]) for n in range(keys)]
+        finally:
+            stop.set()
+            streamer.join()
         for name, latencies in (("render", sorted(t[0] for t in timed)),
                                 ("diff", sorted(t[1] for t in timed))):
             figures[f"key_to_{name}_p50_ms"] = statistics.median(latencies)
@@ -224,14 +250,31 @@ async def measure_with(writer: Session, keys: int, lines: int) -> dict[str, floa
         target = client.cursor + lines
         stop = threading.Event()
         streamer = threading.Thread(target=stream, args=(writer, 0, lines, stop))
+        began = time.perf_counter()
         streamer.start()
-        while client.cursor < target:
-            await asyncio.sleep(0.1)
-        streamer.join()
+        written = 0.0
+
+        def read_all() -> bool:
+            nonlocal written
+            if not written and not streamer.is_alive():
+                written = time.perf_counter()
+            return client.cursor >= target
+
+        try:  # the reader catches up with the writer within WAIT_S of its last event
+            while not written:
+                await until(read_all, "end of the stream, written and read", 0.01)
+                read_all()
+            figures["writer_events_per_s"] = lines / (written - began)
+            await until(read_all, "stream read to its end by the app", 0.01)
+        finally:
+            stop.set()
+            streamer.join()
+        read = time.perf_counter()
+        figures["reader_events_per_s"] = lines / (read - began)
+        figures["reader_lag_s"] = read - written
         await asyncio.sleep(0.5)
         figures["rss_mb_after_1e5_lines" if lines == 10**5 else "rss_mb_after_lines"] = rss_mb()
         figures["output_pane_lines"] = app.query_one(OutputPane).line_count
-    return figures
 
 
 def main() -> int:
@@ -246,8 +289,12 @@ def main() -> int:
         start = time.perf_counter()
         build(directory, line, branches, progress=not args.json)
         built = time.perf_counter() - start
-        figures = {"versions": line + branches, "line": line, "branches": branches,
-                   "build_s": built, **asyncio.run(measure(directory, args.keys, lines))}
+        figures: dict[str, Any] = {"versions": line + branches, "line": line,
+                                   "branches": branches, "build_s": built}
+        try:
+            asyncio.run(measure(directory, args.keys, lines, figures))
+        except Unfinished as reason:
+            figures["unfinished"] = str(reason)
     if args.json:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
                           for k, v in figures.items()}))
@@ -255,7 +302,7 @@ def main() -> int:
         for key, value in figures.items():
             print(f"{key:<28} {value:>10.3f}" if isinstance(value, float)
                   else f"{key:<28} {value:>10}")
-    return 0
+    return 1 if "unfinished" in figures else 0
 
 
 if __name__ == "__main__":

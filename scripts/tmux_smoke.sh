@@ -38,12 +38,30 @@ sed -e 's|[ \t]*// avo:knob.*$||' \
 grep -qF "rep < REPEAT; ++rep) attend_block(" "$SEED" && [ "$(grep -c 'avo:knob' "$SEED")" = 2 ] \
     || { echo "tmux_smoke: FAIL: no repeat seed could be made of kernels/cpu/attention.c"; exit 1; }
 
-$T new-session -d -s smoke -x 110 -y 32 \
+$T new-session -d -s smoke -x 80 -y 24 \
     "env AVO_SESSIONS_DIR='$WORK/sessions' ANTHROPIC_API_KEY= '$AVO' run --session smoke \
      --target cpu-attention --quick --seed '$SEED' --rng-seed 7; echo AVO-EXIT=\$?; sleep 600"
 
 wait_for "scoring the seed" 60 "the app opened at once and shows the seed being scored"
 wait_for "running" 120 "the app opened on a new session and the run started"
+
+# At 80x24, live: the clock moves within a step (the engine stores its running time only when
+# a step ends; the first step, timed and then re-evaluated at the gate, takes many seconds),
+# and an attempt's line shows its outcome and gain before the detail that is cut to fit.
+first="" deadline=$((SECONDS + 120))
+until [ -n "$first" ] && [ "${now% ·*}" = "${first% ·*}" ] && [ "$now" != "$first" ]; do
+    [ $SECONDS -lt $deadline ] || fail "the clock never moved within a step"
+    now=$(screen | grep -oE '(running|stalled) +step [0-9]+ · [0-9]+m[0-9]{2}s' | head -1 || true)
+    [ "${now% ·*}" = "${first% ·*}" ] || first=$now
+    sleep 0.3
+done
+echo "tmux_smoke: ok: at 80x24 the clock moves within a step ($first, then $now)"
+deadline=$((SECONDS + 240))
+until screen | grep -qE 'a[0-9]+ +promising +[+-][0-9.]+% ± [0-9.]+% · '; do
+    [ $SECONDS -lt $deadline ] || fail "no attempt line with its outcome and gain"
+    sleep 0.3
+done
+echo "tmux_smoke: ok: at 80x24 an attempt's line shows its outcome and gain"
 # The status bar, not the output pane: once SPARE's settings are spent the tuner's steps
 # come many a second and scroll the commit line out of the pane between two looks.
 wait_for "best v1 " 240 "the tuner committed a version (REPEAT 4)"

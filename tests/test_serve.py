@@ -3,6 +3,9 @@ Chromium (tests/browser.py). The page shows the app (its lineage), a key pressed
 reaches the app (``p`` queues a pause in the session's inbox, as the app does with no run
 live), a request without the token is refused with 403 (page, static files, websocket), the
 token lives nowhere but the address printed once, and --read-only has no key that steers.
+Every process it starts ends with its page or with the server: a page left or closed, a
+SIGTERM to the server alone (with a view that answers nothing), and a server killed outright
+each leave no process of it behind.
 
 What the app draws reaches the page as terminal output over a websocket and is painted on a
 canvas; the page is opened with a small hook on WebSocket (installed before any of the page's
@@ -233,6 +236,122 @@ def test_the_page_follows_a_run_that_another_process_makes(session: Session, wor
         stop(server.process)
         live.engine.submit(Stop("the test is done"))
         live.finish()
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    started: int  # clock ticks after boot: with the pid, names this process and no later one
+
+    def alive(self) -> bool:
+        """Alive, and not a zombie left for its parent to reap."""
+        stat = proc_stat(self.pid)
+        return stat is not None and int(stat[19]) == self.started and stat[0] != "Z"
+
+    def command(self) -> str:
+        try:
+            return Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            return ""
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (state first), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def descendants(pid: int) -> set[Proc]:
+    """Every process under ``pid`` now, found through /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := proc_stat(int(entry.name))) is not None:
+            children.setdefault(int(stat[1]), []).append(int(entry.name))
+    found: set[Proc] = set()
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        if (stat := proc_stat(child)) is not None:
+            found.add(Proc(child, int(stat[19])))
+            todo.extend(children.get(child, []))
+    return found
+
+
+def view_of(server: Served, before: set[Proc] = frozenset()) -> set[Proc]:  # type: ignore[assignment]
+    """The processes of the view a page just opened: new under the server, an avo attach."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        new = descendants(server.process.pid) - before
+        if any(" attach " in p.command() for p in new):
+            return new
+        time.sleep(0.1)
+    raise AssertionError(f"no avo attach started for the page: {server.lines}")
+
+
+def gone(processes: set[Proc], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while (left := [p for p in processes if p.alive()]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"{what}: still running: {[p.command() for p in left]}"
+
+
+def test_a_page_left_or_closed_ends_its_view_and_sigterm_ends_the_server_and_the_rest(
+        root: Path, tmp_path: Path) -> None:
+    """One page left for another address (the browser keeps it in its back-forward cache,
+    its websocket open, unless the page closes it), one closed, and one open, whose view
+    answers nothing (stopped, as a hung app would be), when the server alone is sent
+    SIGTERM: each view is its own process group, and none outlives its page or the
+    server."""
+    server = serve(root)
+    try:
+        with chromium(tmp_path / "profile", width=1000, height=700) as driver:
+            open_page(driver, server.url)
+            wait_for(driver, lambda d: "lineage" in screen(d), "the app's lineage")
+            left = view_of(server)
+            driver.get("about:blank")
+            gone(left, "the view of a page left for another address")
+
+            open_page(driver, server.url)
+            wait_for(driver, lambda d: "lineage" in screen(d), "the app's lineage")
+            closed = view_of(server)
+            driver.switch_to.new_window("tab")
+            kept = driver.current_window_handle
+            driver.switch_to.window(driver.window_handles[0])
+            driver.close()
+            driver.switch_to.window(kept)
+            gone(closed, "the view of a closed page")
+
+            open_page(driver, server.url)
+            wait_for(driver, lambda d: "lineage" in screen(d), "the app's lineage")
+            hung = view_of(server)
+            assert all(os.getpgid(p.pid) == p.pid != os.getpgid(server.process.pid)
+                       for p in hung if " attach " in p.command())  # a group of its own
+            for process in hung:
+                os.kill(process.pid, signal.SIGSTOP)
+            rest = descendants(server.process.pid)
+            server.process.send_signal(signal.SIGTERM)  # the server alone, not its group
+            assert server.process.wait(WAIT_S) == 0
+            gone(rest | hung, "after the server's SIGTERM")
+    finally:
+        stop(server.process)
+
+
+def test_a_view_whose_server_was_killed_leaves_by_itself(root: Path, tmp_path: Path) -> None:
+    """SIGKILL gives the server no chance to end its views: each sees its input close."""
+    server = serve(root)
+    try:
+        with chromium(tmp_path / "profile", width=1000, height=700) as driver:
+            open_page(driver, server.url)
+            wait_for(driver, lambda d: "lineage" in screen(d), "the app's lineage")
+            view = view_of(server)
+            server.process.kill()
+            server.process.wait(WAIT_S)
+            gone(view, "after the server was killed")
+    finally:
+        stop(server.process)
 
 
 def test_another_address_is_warned_about_and_a_failed_listen_is_one_line(root: Path) -> None:

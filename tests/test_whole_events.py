@@ -94,7 +94,8 @@ def test_output_log_and_the_headless_console_show_the_whole_verdict(
     printed, logged = headless_step(session, Rejected(session), worker, width=80)
     for shown in (printed, logged):
         line = next(line for line in shown.splitlines() if "a1 " in line)
-        assert line.endswith(f"not_confirmed {VERDICT}")  # one line, whole: the terminal wraps it
+        # one line, whole (the terminal wraps it), the deciding gain first
+        assert line.endswith(f"not_confirmed +0.61% ± 0.20% · {VERDICT}")
 
 
 @pytest.fixture

@@ -300,8 +300,9 @@ def _leave_terminal() -> None:
 
 def in_browser() -> bool:
     """The app is drawn in a web page (avo serve runs it through textual-serve, whose driver
-    speaks to the page over standard input and output, which are then no terminal)."""
-    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    speaks to the page over standard input and output, which are then no terminal: Textual's
+    WebDriver, or avo's own, tui/served.py)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith("WebDriver")
 
 
 def require_terminal() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
 import io
@@ -53,6 +54,7 @@ from .messages import (
 from .read_only import STEERING
 from .reading import DiffRead, Polled, SessionReader
 from .reads import DIFF, POLL, Reads
+from .run_clock import TICKING, RunClock
 from .screens.info import HelpScreen
 from .widgets.chart import ChartData, ScoreChart
 from .widgets.diff import MODES, DiffContent, DiffPane
@@ -66,6 +68,7 @@ from .widgets.suspects import SuspectBanner
 P = ParamSpec("P")
 W = TypeVar("W", bound=Widget)
 POLL_S = 0.25
+CLOCK_S = 1.0  # the status bar's running time moves this often while a run is live
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
 SHORT = 36  # rows below which the plan is kept short and the output gets the most room
 ONE_LINE = 30  # rows below which the output pane starts with one line per event (key w)
@@ -163,6 +166,8 @@ class AvoApp(Controls):
         self._started = time.monotonic()
         self._preparing_clock: Timer | None = None
         self._one_line_chosen = False  # the user pressed w: the terminal's size no longer says
+        self._read_facts: StatusFacts | None = None  # as the last poll read them
+        self._run_clock = RunClock()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -212,6 +217,7 @@ class AvoApp(Controls):
                         f"{self.session_name}", timeout=12)
         self.poll()
         self.set_interval(POLL_S, self.poll)
+        self.set_interval(CLOCK_S, self._show_facts)
 
     def _title(self) -> str:
         return f"avo · {self.session_name}" + (" · read-only" if self.read_only else "")
@@ -339,7 +345,8 @@ class AvoApp(Controls):
                 self.lineage, Marks(self.state.head, best.id if best else None),
                 view.revision + 1 if view else 0,
                 polled.ratios or (view.ratios if view else RatioColumn()))
-        self.facts = polled.facts
+        self._read_facts = polled.facts
+        self._show_facts()
         if polled.candidate is not None and self.diff_mode == "candidate":
             self.diff = DiffContent(*polled.candidate, (self.lane, "candidate"))
         if not self.opened:
@@ -347,6 +354,14 @@ class AvoApp(Controls):
             self.show_diff()
             self._freeze_what_is_loaded()
         self._poll_again = polled.more
+
+    def _show_facts(self) -> None:
+        """The facts last read, with the running time counted on while the run is live."""
+        read = self._read_facts
+        if read is not None:
+            ticking = self.live and read.state in TICKING
+            seconds = self._run_clock.seconds(read.seconds, ticking, time.monotonic())
+            self.facts = dataclasses.replace(read, seconds=seconds)
 
     def _freeze_what_is_loaded(self) -> None:
         # The session, its lineage and the widgets now live as long as the view. Kept in the

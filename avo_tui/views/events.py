@@ -39,6 +39,8 @@ from ..store.clip import clip
 from .attempts import outcome_style
 
 ENDED = ("finished", "stopped", "interrupted", "crashed")
+# A gain with its spread, as evaluation/paired.py's describe() writes it: "+0.61% ± 0.20%".
+GAIN = re.compile(r"[+-]\d+(?:\.\d+)?% ± \d+(?:\.\d+)?%")
 
 
 def counted(count: int, noun: str) -> str:
@@ -72,8 +74,9 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
             return f"[cyan]plan[/]     {escape(text)}"
         case AttemptPayload():
             style = outcome_style(payload.outcome)
+            gain = deciding_gain(payload.detail)
             return (f"[{style}]{escape(payload.attempt):<8} {escape(payload.outcome):<13}[/] "
-                    f"{escape(payload.detail)}")
+                    f"{f'[bold]{gain}[/] · ' if gain else ''}{escape(payload.detail)}")
         case CommitPayload():
             gmean = f"{payload.gmean:.4g} {unit}" if payload.gmean else "-"
             return (f"[bold green]commit   {escape(payload.version)}[/] from "
@@ -137,6 +140,14 @@ def _line(payload: Payload | UnreadablePayload, unit: str) -> str | None:
 def _told(kind: str, action: str, text: str, note: str | None) -> str:
     shown = f" ({escape(note)})" if note else ""
     return f"[magenta]{kind:<8} {action}[/] {escape(text)}{shown}"
+
+
+def deciding_gain(detail: str) -> str:
+    """The gain that decided an attempt, shown before its detail, so that a line cut to fit
+    a narrow pane still says it: the last one the detail names (a re-evaluation names the
+    first reading's, then the gate's)."""
+    gains = GAIN.findall(detail)
+    return gains[-1] if gains else ""
 
 
 def _suspect_line(p: SuspectPayload, unit: str) -> str:
