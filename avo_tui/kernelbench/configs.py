@@ -10,7 +10,7 @@ from, each checked by building the problem there (on the meta device).
   core: every varied dimension at its smallest (1, or the least the problem builds at), at
   small primes (the last one 37), and one past a tile (17, the last one 65).
 - **Drawn**: each varied dimension uniform between its smallest and its one-past-a-tile size,
-  the tops lowered until a launch at all of them takes at most DRAW_MAX_S.
+  the tops lowered, on the CPU, until a launch at all of them takes at most DRAW_MAX_S.
 
 Only dimensions of 8 or more vary: smaller ones are settings of the problem (a kernel size,
 three colour channels) and keep its values.
@@ -105,7 +105,8 @@ def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind
         if note:
             notes.append(note)
     edges = _edges(shapes.dims, varied, smallest, seconds, valid)
-    draw = _draw_ranges(shapes.dims, varied, smallest, seconds)
+    draw = _draw_ranges(shapes.dims, varied, smallest,
+                        seconds if kind == "cpu" else lambda sizes: 0.0)
     rng = random.Random(0)
     corners = [{**shapes.dims, **{d: r[i] for d, r in draw.items()}} for i in (0, 1)]
     tries = [{**shapes.dims, **{d: rng.randint(*r) for d, r in draw.items()}}
