@@ -129,3 +129,13 @@ def test_max_step_cost_is_a_cap_every_step_keeps_a_lesson_and_a_promising_candid
     assert evaluated.outcome == Outcome.PROMISING and evaluated.idea == IDEA, evaluated
     assert gated and gated[0].outcome != Outcome.UNCHANGED, slow.recent_attempts(10)
     assert "at the step's end the gate" in ended[0].data["summary"], ended[0].data["summary"]
+
+
+def test_a_request_of_text_past_ascii_is_priced_at_a_token_a_character_or_more() -> None:
+    """A hint or a kernel comment in Chinese, or a tool's output of emoji: each character may
+    be a token of its own, and the request's bound (the cap's) must not price it at a third
+    of that."""
+    from avo_tui.operators.agent.step_cap import CHARS_PER_TOKEN, request_chars
+
+    wide = "内核优化🚀" * 300
+    assert request_chars({"role": "user", "content": wide}) >= CHARS_PER_TOKEN * len(wide)

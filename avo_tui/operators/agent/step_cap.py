@@ -23,8 +23,11 @@ CHARS_PER_TOKEN = 3
 
 
 def request_chars(*parts: Any) -> int:
-    """The characters of a request's system prompt, tools and messages, as they are sent."""
-    return len(json.dumps(parts, default=str, ensure_ascii=False))
+    """The characters of a request's system prompt, tools and messages, as they are sent,
+    each character past ASCII counted as its six-character escape: a CJK character or an
+    emoji may be a token of its own, where three characters a token would price it at a
+    third (a kernel's comments, a hint, a tool's output can hold any text)."""
+    return len(json.dumps(parts, default=str, ensure_ascii=True))
 
 
 def request_bound(settings: AgentSettings, chars: int, max_tokens: int | None = None) -> float:
