@@ -132,3 +132,25 @@ def test_knob_changes_are_read_from_the_diff_exactly() -> None:
     a = changes.tagged("try wider tiles", changes.from_diff({"k.cu": seed}, {"k.cu": wider}))
     b = changes.tagged("try wider tiles", read)
     assert repeats.same(a, a.replace("try wider tiles", "BLOCK_N up")) and not repeats.same(a, b)
+
+
+def test_the_diffs_knob_tags_alone_repeat_only_where_the_rest_of_the_diff_is_the_same() -> None:
+    """Neither idea states a change: the knob tags come from the diff, and the rest of the
+    diff rides along (changes.rest_of_diff), so two candidates that set BLOCK_N 128 and
+    differ elsewhere are two experiments; the same edit in other words is still one."""
+    seed = "\n".join(["#define BLOCK_N 64       // avo:knob 64 128 176",
+                      "float scale = 1.0f;", "int x;"])
+    wider = {"k.cu": seed.replace("BLOCK_N 64 ", "BLOCK_N 128")}
+    wider_and_exp2 = {"k.cu": wider["k.cu"].replace("1.0f;", "1.4427f; // exp2")}
+
+    def idea(words: str, files: dict[str, str]) -> str:
+        knobs = changes.from_diff({"k.cu": seed}, files)
+        return changes.tagged(words, [*knobs, changes.rest_of_diff({"k.cu": seed}, files,
+                                                                   knobs)])
+
+    alone, elsewhere = idea("wider tiles", wider), idea("wider tiles", wider_and_exp2)
+    assert "[change: knob | block_n | increase | 128]" in alone
+    assert "[change: other code | outside the knobs | set | none]" in alone
+    assert not repeats.same(alone, elsewhere) and not repeats.same(elsewhere, alone)
+    assert repeats.same(alone, idea("BLOCK_N up to 128", wider))
+    assert repeats.same(elsewhere, idea("BLOCK_N 128 and exp2 scale", wider_and_exp2))

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit, killed_after
-from engine_helpers import TARGET
+from engine_helpers import FAST, SLOW, TARGET, slow_seed
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
 from test_agent_cli import env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
-from avo_tui.store import Session
+from avo_tui.store import Outcome, Session
 
 STALL_S = 600.0  # the turn in flight when the run is killed; stopping the server ends it
 IDEA = "UNROLL 2, evaluated before the kill"
@@ -104,7 +104,8 @@ def test_a_run_killed_mid_step_resumes_the_step_at_its_last_completed_turn(
     resumed_events = [data for _, kind, data in events if kind == "step_resumed"]
     assert len(resumed_events) == 1 and resumed_events[0]["turn"] == 3, resumed_events
     steps = [data for _, kind, data in events if kind == "step"]
-    assert len(steps) == 1 and steps[0]["summary"] == "done", steps
+    # Where the reading came out promising (noise), the step leaves it to the next one.
+    assert len(steps) == 1 and steps[0]["summary"].split("; ")[0] == "done", steps
     assert not steps[0]["failed"]
     assert kinds.index("step_resumed") < kinds.index("step")
     # What the step tried before the kill is in its research record.
@@ -181,3 +182,45 @@ def test_an_api_that_does_not_answer_stops_a_resume_and_leaves_the_session_as_it
     assert "did not answer" in line and url in line, line
     assert "resuming" not in done.stdout
     assert session_record(directory) == before  # no new step, event or state
+
+
+def test_a_resumed_step_still_takes_its_promising_candidate_to_the_gate(
+    tmp_path: Path, env: dict[str, str]  # noqa: F811
+) -> None:
+    """The candidates waiting for the gate are rebuilt from the stored attempts when a step
+    resumes after a kill: the turns bound ends the resumed step, and the promising candidate
+    evaluated before the kill goes to the gate."""
+    directory = tmp_path / "resume-gate"
+    settings = Path(env["AVO_SETTINGS"])
+    settings.write_text(settings.read_text() + "max_turns = 3\n")
+    seed = tmp_path / "seed" / KERNEL
+    seed.parent.mkdir()
+    seed.write_text(slow_seed()[KERNEL])
+    idea = "REPEAT 4, evaluated before the kill"
+    with FakeAnthropic() as server:
+        env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
+        server.script(
+            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": idea})),
+            Stall(STALL_S),  # turn 2: in flight when the run is killed
+        )
+        killed_after(["--sessions-dir", str(tmp_path), *new_session_args(
+            "resume-gate", "--seed", str(seed))], env, server, 2, tmp_path / "first.log")
+        with Session.open(directory, writable=False) as session:
+            [evaluated] = [a for a in session.recent_attempts(5) if a.idea == idea]
+            assert evaluated.outcome == Outcome.PROMISING, evaluated
+            assert len(session.lineage) == 1
+
+        server.script(reply(tool_use("list_versions", {})), reply(tool_use("list_versions", {})))
+        resumed_run = run_avo(tmp_path, env, "run", "--session", "resume-gate", "--headless",
+                              "--max-steps", "1")
+        assert resumed_run.returncode == 0, resumed_run.stdout + resumed_run.stderr
+        assert server.remaining == 0
+
+    _, events = session_record(directory)
+    assert [data["turn"] for _, kind, data in events if kind == "step_resumed"] == [1]
+    [step] = [data for _, kind, data in events if kind == "step"]
+    assert step["summary"].startswith("step ended: 3 turns without a commit"), step
+    assert f"at the step's end the gate committed v1 from {evaluated.id} promising" in \
+        step["summary"], step
+    with Session.open(directory, writable=False) as session:
+        assert FAST in session.read_files("v1")[KERNEL]

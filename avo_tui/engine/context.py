@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..operators.protocol import GateAnswer, Spending, Trial
-from ..store import HintPayload, Payload, Version
+from ..store import Attempt, HintPayload, Payload, StoreError, Version
 from ..store.view import SessionView
 from .books import RunBooks
 from .control import Control
@@ -73,6 +73,15 @@ class RunContext:
     def best(self) -> Version | None:
         return self.session.best()
 
+    def carried(self) -> Attempt | None:
+        carry = self._lane.carry
+        if carry is None:
+            return None
+        try:
+            return self.session.attempt(carry)
+        except StoreError:
+            return None
+
     def commit_bar(self) -> str:
         return self._trials.commit_bar()
 
@@ -126,3 +135,11 @@ class RunContext:
 
     def gate_answer(self) -> GateAnswer | None:
         return self._lane.answer
+
+    def reading(self, attempt: str) -> Trial | None:
+        try:
+            found = self.session.attempt(attempt)
+        except StoreError:
+            return None
+        with self._books.locked():
+            return self._trials.reading(found)

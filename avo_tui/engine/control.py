@@ -196,10 +196,13 @@ class Control:
 
     def _interrupt_lanes(self, reason: str) -> None:
         """The lineage moved under every lane: each step ends, and each lane's next one starts
-        from its starting version again (not from a conversation on the old ground)."""
+        from its starting version again (not from a conversation on the old ground, nor from
+        a candidate a step left it)."""
         for lane in self.books.lanes:
             lane.interrupt = reason
             lane.base = None
+            # The operator's choice wins over a candidate a step left for the next one.
+            lane.carry, lane.lineage_moved = None, True
 
     def _apply_edit(self, files: dict[str, str], message: str, by: Lane) -> None:
         books = self.books

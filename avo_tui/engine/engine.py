@@ -312,10 +312,14 @@ class Engine:
             lane.steps += 1
             books.tick()
             lane.failed_steps = lane.failed_steps + 1 if result.failed else 0
+            lane.carry = None if lane.lineage_moved else result.carry
+            summary = result.summary
+            if result.carry and lane.lineage_moved:  # the operator's choice wins
+                summary += f"; {result.carry} dropped: the operator moved the lineage"
             books.save()
             books.session.append(StepPayload(
                 step=number,
-                summary=result.summary,
+                summary=summary,
                 version=result.committed.id if result.committed else None,
                 cost_usd=books.usage.last_step_cost_usd,
                 tokens=lane.tokens - spent[1],

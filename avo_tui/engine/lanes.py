@@ -83,6 +83,8 @@ class Lane:
     step_number: int = 0  # of the step in hand
     plan: str = ""
     memory: dict[str, Any] = field(default_factory=dict)
+    carry: str | None = None  # the attempt its last step left to its next (StepResult.carry)
+    lineage_moved: bool = False  # by the operator, since its step in hand began: no carry
     steps: int = 0
     commits: int = 0
     cost_usd: float = 0.0
@@ -107,6 +109,7 @@ class Lane:
         self.failed_steps = state.failed_steps
         self.base, self.plan, self.guidance = state.base, state.plan, state.guidance
         self.memory = dict(state.memory or {})
+        self.carry = state.carry
         self.steps, self.commits = state.steps, state.commits
         self.cost_usd, self.tokens = state.cost_usd, state.tokens
 
@@ -126,6 +129,7 @@ class Lane:
             pending_hints=tuple(self.pending_hints),
             guidance=self.guidance,
             memory=dict(self.memory) or None,
+            carry=self.carry,
         )
 
     def own_memory(self, shared: dict[str, Any]) -> dict[str, Any]:

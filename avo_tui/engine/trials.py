@@ -46,6 +46,7 @@ from .gate import (
 )
 from .lanes import Lane, label_of, moved_note, starting_version
 from .scores import anchored_score, score_of, score_words
+from .stored_reading import stored_trial
 from .twins import Readings, Twin, Twins
 
 
@@ -108,13 +109,25 @@ class Trials:
             self._after_evaluation(lane, result)
             # Sources that compile to the same kernel are one candidate to the supervisor too.
             trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files),
-                          reading=self.readings.of(twin))
+                          reading=self.reading(twin.attempt if twin else None))
             if attempt.outcome in TO_THE_GATE:
                 self.readings.keep(trial)
             self.observe(attempt, trial.key, lane)
             books.save()
             books.publish()
         return trial
+
+    def reading(self, attempt: Attempt | None) -> Trial | None:
+        """``attempt``'s first reading where the gate may be asked about it: kept from this
+        run, else read back from the store (stored_reading.py: after a crash or a stop)."""
+        if attempt is None:
+            return None
+        kept = self.readings.get(attempt.id)
+        if kept is None:
+            kept = stored_trial(self.books.session, self.books.evaluator.target, attempt)
+            if kept is not None:
+                self.readings.keep(kept)
+        return kept
 
     def classify(self, result: EvalResult, quick: bool = False, score: Score | None = None,
                  beside: Version | None = None, twin: Twin | None = None,
@@ -127,7 +140,7 @@ class Trials:
         if result.failure is not None:
             return result.failure.kind, failure_words(result.failure)
         if twin is not None:
-            stands = self.readings.of(twin)
+            stands = self.reading(twin.attempt)
             return Outcome.UNCHANGED, twin.words() + (
                 ": nothing new to measure; its first reading stands, and commit asks the gate "
                 "about it" if stands is not None and stands.outcome in TO_THE_GATE
@@ -291,6 +304,7 @@ class Trials:
         lane.best_at_start = best.id if best else None
         lane.in_step = True
         lane.answer = None
+        lane.lineage_moved = False
         resumed = lane.base and lane.base in session.lineage and session.draft(lane.draft)
         if not resumed:
             start = starting_version(session, lane.number)

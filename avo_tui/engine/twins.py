@@ -155,6 +155,6 @@ class Readings:
         while len(self._kept) > READINGS_KEPT:
             del self._kept[next(iter(self._kept))]
 
-    def of(self, twin: Twin | None) -> Trial | None:
-        """The reading kept of ``twin``'s attempt, if any."""
-        return self._kept.get(twin.attempt.id) if twin and twin.attempt else None
+    def get(self, attempt: str) -> Trial | None:
+        """The reading kept of attempt ``attempt``, if any."""
+        return self._kept.get(attempt)

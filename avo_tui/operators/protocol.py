@@ -67,6 +67,10 @@ class StepResult:
     exhausted: bool = False  # the operator has nothing new left to try
     transcript: str | None = None  # the agent's whole conversation, kept as a blob
     failed: bool = False  # a fault ended the step (a bug, a request the API refused)
+    # An attempt whose promising reading the step left ungated, for the lane's next step to
+    # start from (LineageContext.carried); the engine drops it if the operator moved the
+    # lineage (a rollback, a hand edit, an approval) during or after the step.
+    carry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,11 @@ class LineageContext(Protocol):
         target with no seed: this step writes v0)."""
         ...
     def best(self) -> Version | None: ...
+    def carried(self) -> Attempt | None:
+        """The candidate this lane's last step left promising and ungated for this one to
+        start from (StepResult.carry); None when it left none, or the operator has since
+        moved the lineage (a rollback, a hand edit, an approval)."""
+        ...
     @property
     def lane(self) -> int | None:
         """This step's lane in a run of several (1, 2 ...); None when the run has one."""
@@ -206,6 +215,11 @@ class EvaluationContext(Protocol):
         ...
     def gate_answer(self) -> GateAnswer | None:
         """What the gate answered to this lane's latest ``commit`` (None before any)."""
+        ...
+    def reading(self, attempt: str) -> Trial | None:
+        """Attempt ``attempt``'s first reading as a Trial, where it is one the gate may be
+        asked about (promising or inconclusive), this run's or read back from the store;
+        else None."""
         ...
     def charge(self, cost_usd: float, tokens: int) -> None:
         """Count spending against the session's budgets."""

@@ -102,6 +102,9 @@ class LaneState:
     pending_hints: tuple[str, ...] = ()  # received, not yet taken by its operator
     guidance: str | None = None  # its own standing guidance, over the session's
     memory: EngineDoc | None = None  # its own part of the operator's memory (directions)
+    # The attempt its last step left promising and never gated, its next step's starting
+    # point (StepResult.carry); a rollback, hand edit or approval drops it.
+    carry: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return write_fields(self)

@@ -39,7 +39,7 @@ from ...store import (
 )
 from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
-from . import brief, first_version, history, instructions, ledger, research, step_cap
+from . import brief, carry, first_version, history, instructions, ledger, research, step_cap
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
@@ -146,9 +146,11 @@ class _Step:
         failed = finished = interrupted = False
         try:
             if not self._resume():
-                self.workspace.reset(self._base_files() if self.head
-                                     else first_version.skeleton(self.ctx.target))
-                self._open()
+                carried = carry.carried_start(self.ctx, self.head) if self.head else None
+                self.workspace.reset(carried.files if carried else self._base_files()
+                                     if self.head else first_version.skeleton(self.ctx.target))
+                self._open(carried)
+            self._take_carried()
             summary, committed = self._converse()
             finished = summary not in UNANSWERABLE and not summary.startswith(OVER_COST)
         except StepInterrupted as stopped:
@@ -159,14 +161,28 @@ class _Step:
         except Exception as error:  # a bug here must not end the run, nor lose the record
             summary, failed = f"step failed on an internal error: {error!r}", True
             self.ctx.announce(ErrorPayload(summary, _clip(traceback.format_exc(), 4000)))
-        gated = ""
-        # A bound or a fault ended the step; a stop or a rollback is the operator's decision,
-        # and an end of turn the agent's, who saw its candidate's reading.
+        gated, left = "", None
+        # A bound or a fault ended the step: its promising reading goes to the gate. A stop is
+        # the operator's decision and an end of turn the agent's, who saw the reading: it is
+        # carried to the next step instead (carry.py); the engine drops it after a rollback.
         if committed is None and not interrupted and not self.agent_ended:
             gated, committed = self._gate_left_over(summary)
+        elif committed is None and self.head is not None:
+            left = self.tools.left_over(new_only=not interrupted)
+        if left is not None:
+            gated = (f"{left.attempt.id} {left.outcome}, never gated, is left to the next step "
+                     "as its starting point")
         self.ended = f"{summary}; {gated}" if gated else summary
         self._keep_research(summary, committed, ask=finished, gated=gated)
-        return StepResult(self.ended, committed, transcript=self.transcript(), failed=failed)
+        return StepResult(self.ended, committed, transcript=self.transcript(), failed=failed,
+                          carry=left.attempt.id if left else None)
+
+    def _take_carried(self) -> None:
+        """The promising reading the lane's last step left waits for the gate in this one."""
+        attempt = self.ctx.carried() if self.head else None
+        trial = self.ctx.reading(attempt.id) if attempt else None
+        if trial is not None:
+            self.tools.carry_in(trial)
 
     def _gate_left_over(self, summary: str) -> tuple[str, Version | None]:
         """A promising reading the agent never committed goes to the gate before a step that
@@ -320,7 +336,7 @@ class _Step:
                                  step_cost=self._spent(),
                                  max_step_cost=self.settings.max_step_cost_usd)
 
-    def _open(self) -> None:
+    def _open(self, carried: carry.Carried | None = None) -> None:
         ctx = self.ctx
         hints = ctx.take_hints()
         for hint in hints:
@@ -330,7 +346,8 @@ class _Step:
                                 context_window=self.settings.context_window,
                                 lane=(ctx.lane, ctx.lanes) if ctx.lane else None,
                                 max_turns=self.settings.max_turns,
-                                max_step_cost=self.settings.max_step_cost_usd)
+                                max_step_cost=self.settings.max_step_cost_usd,
+                                carried=carried)
         self.messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
         self._save()
 
@@ -376,6 +393,7 @@ class _Step:
         self.tools.log = research.StepLog.from_doc(self.base, saved.get("tried"),
                                                    self.ctx.session)
         self.tools.noted = [n for n in saved.get("noted") or [] if isinstance(n, str)]
+        self.tools.resume_unjudged()
         done = len(self.turns)
         self.ctx.announce(StepResumedPayload(done, (
             f"resumed the interrupted step at turn {done + 1} (its {done} completed turns "

@@ -20,6 +20,7 @@ from typing import Any
 from ...store import NO_VERSION_YET
 from ..protocol import Spending, StepContext
 from . import bar, first_version, ledger, report, research, stronger
+from .carry import Carried, opening
 from .notes import NOTES_KEPT, stored_notes
 from .outline import outline
 from .settings import AgentSettings
@@ -112,10 +113,12 @@ def step_brief(
     lane: tuple[int, int] | None = None,
     max_turns: int = AgentSettings.max_turns,
     max_step_cost: float | None = None,
+    carried: Carried | None = None,
 ) -> str:
     """Where the search stands, for the first message of a step, within the budget of
     ``context_window`` whatever the session holds. ``lane``: (this lane, how many) in a run
-    of several lanes; ``max_step_cost``: --max-step-cost, where set."""
+    of several lanes; ``max_step_cost``: --max-step-cost, where set; ``carried``: the
+    candidate the lane's last step left, which the workspace holds (carry.py)."""
     budget = budget_chars(context_window)
     session = ctx.session
     head, unit = ctx.head(), ctx.target.unit
@@ -153,8 +156,9 @@ def step_brief(
         "hints": lambda n: report.clip(HINTS_HEADING + _bullets(hints, n - len(HINTS_HEADING)),
                                        n) if hints else "",
     }
-    start = (f"The workspace holds {head.id} (the head), your starting point." if head
-             else first_version.opening(ctx.target))
+    start = first_version.opening(ctx.target) if head is None else (
+        opening(carried, head) if carried else
+        f"The workspace holds {head.id} (the head), your starting point.")
     parts = [f"# Step brief (step {ctx.step_number})\n{start}" if lane is None
              else _lane_opening(ctx, start, lane),
              *lay_out(sections, SHARES, budget),

@@ -10,10 +10,18 @@ up or down, its new value). The changes ride with the idea as tags at its front
 ledger keep them with no field of their own; two ideas that both carry tags are one
 experiment exactly when their sets of changes agree (repeats.likeness), and the free-text
 check is the fallback for ideas without them.
+
+Knob tags read from the diff see only the knobs: two candidates that set BLOCK_N 128 and
+differ everywhere else would be one experiment. So where the agent states no change, the
+rest of the diff (every changed line but the knobs' own) rides along as one more change
+(``other code | outside the knobs | set | <its hash>``): the diff's knob tags make a repeat
+only where the rest of the diff is the same too.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +107,31 @@ def from_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[Change]:
             if was is not None and was != value:
                 found.append(Change.of("knob", knob, _direction(was, value), value))
     return found
+
+
+def rest_of_diff(old: Mapping[str, str], new: Mapping[str, str],
+                 knobs: Iterable[Change]) -> Change:
+    """Every line the candidate changes from the base's files outside the lines that set
+    ``knobs`` (from_diff's), as one change named by their hash ('none': nothing else)."""
+    names = {c.place for c in knobs}
+    changed = []
+    for name in sorted({*old, *new}):
+        diff = difflib.unified_diff(old.get(name, "").splitlines(),
+                                    new.get(name, "").splitlines(), lineterm="", n=0)
+        changed += [f"{name}:{line}" for line in diff
+                    if line[:1] in "+-" and not line.startswith(("+++", "---"))
+                    and _set_knob(line[1:]) not in names]
+    digest = hashlib.sha256("\n".join(changed).encode()).hexdigest()[:10] if changed else "none"
+    return Change("other code", "outside the knobs", "set", digest)
+
+
+_DEFINE = re.compile(r"\s*#\s*define\s+(\w+)\s")
+
+
+def _set_knob(line: str) -> str | None:
+    """The knob or ``#define`` a source line sets, in a change's normal form; None: none."""
+    found = _DEFINE.match(line + " ")
+    return _normal(found.group(1)) if found else None
 
 
 def _settings(source: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from ...store import (
 )
 from ...store.merge import merge_files
 from ..protocol import GateAnswer, StepContext, StepInterrupted, Trial
-from . import bar, changes, disassembly, history, ledger, report
+from . import bar, carry, changes, disassembly, history, ledger, report
 from .audit import sync_audit
 from .checklist import checklist
 from .history import HistoryIndex
@@ -94,6 +94,7 @@ class Toolbox:
         # the best of them to the gate (gate_left_over). An inconclusive one is left to the
         # agent: a close call takes the gate up to its cap, for a gain nothing showed yet.
         self.unjudged: dict[str, Trial] = {}
+        self.carried_in: str | None = None  # the attempt the lane's last step left (carry.py)
         self.noted: list[str] = []  # this step's notes, whole, for its research record
         self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
@@ -220,10 +221,10 @@ class Toolbox:
         # and the knobs its diff sets (changes.py).
         if variants:
             asked = [changes.tagged(f"{idea} [{v.strip()}]",
-                                    [*stated, *self._knob_changes(self._variant(v))])
+                                    self._changes(stated, self._variant(v)))
                      for v in variants]
         else:
-            idea = changes.tagged(idea, [*stated, *self._knob_changes(self._kernel_files())])
+            idea = changes.tagged(idea, self._changes(stated, self._kernel_files()))
             asked = [idea]
         if differs is None or not differs.strip():
             found = [d for one in asked for d in ledger.repeated(self._directions(), one)]
@@ -262,11 +263,17 @@ class Toolbox:
         except ValueError as error:  # an unknown knob, a value the knob refuses
             raise ToolError(f"variant {setting.strip()!r}: {error}") from None
 
-    def _knob_changes(self, files: dict[str, str]) -> list[changes.Change]:
-        """The knobs ``files`` set otherwise than the version the step builds on."""
+    def _changes(self, stated: list[changes.Change],
+                 files: dict[str, str]) -> list[changes.Change]:
+        """What ``files`` change from the version the step builds on: the change the agent
+        stated and the knobs they set; with none stated, the rest of their diff too, so that
+        knobs alone never make two candidates one (changes.rest_of_diff)."""
         base = self.ctx.session.read_files(self.ctx.session.version(self.base)) \
             if self.base else {}
-        return changes.from_diff(base, files)
+        knobs = changes.from_diff(base, files)
+        if stated or not knobs:
+            return [*stated, *knobs]
+        return [*knobs, changes.rest_of_diff(base, files, knobs)]
 
     def _evaluate_variants(self, idea: str, quick: bool, variants: list[str],
                            stated: list[changes.Change]) -> str:
@@ -275,7 +282,7 @@ class Toolbox:
         close = self._closest(idea)
         scored: list[tuple[str, Trial]] = []
         for label, variant in sources:
-            said = changes.tagged(f"{idea} [{label}]", [*stated, *self._knob_changes(variant)])
+            said = changes.tagged(f"{idea} [{label}]", self._changes(stated, variant))
             trial = self.ctx.evaluate(variant, base=self.base, quick=quick,
                                       idea=changes.untagged(said))
             self.evaluations += 1
@@ -498,14 +505,39 @@ class Toolbox:
         if gated is not None and gated.outcome == Outcome.PROMISING:
             self.unjudged.setdefault(gated.key, gated)
 
+    def carry_in(self, trial: Trial) -> None:
+        """The promising reading the lane's last step left ungated (carry.py): the gate has
+        not judged it, and a bound that ends this step takes it there with the step's own."""
+        if trial.outcome == Outcome.PROMISING:
+            self.carried_in = trial.attempt.id
+            self.unjudged.setdefault(trial.key, trial)
+
+    def resume_unjudged(self) -> None:
+        """After a crash: the promising readings of the step's log that the gate has not
+        judged, read back from the store, wait for the gate again."""
+        tried = [a for _, a in self.log.tried if a.outcome == Outcome.PROMISING]
+        if not tried:
+            return
+        judged = carry.judged_since(self.ctx.session, min(a.number for a in tried))
+        for attempt in tried:
+            trial = None if attempt.id in judged else self.ctx.reading(attempt.id)
+            if trial is not None:
+                self._keep_for_the_gate(trial)
+
+    def left_over(self, *, new_only: bool = False) -> Trial | None:
+        """The best promising reading the gate was never asked about; ``new_only``: not the
+        one carried in (a twin of it evaluated again included): it is carried once."""
+        left = [t for t in self.unjudged.values() if t.score is not None
+                and not (new_only and t.attempt.id == self.carried_in)]
+        return max(left, key=lambda t: t.score.gmean if t.score else 0.0, default=None)
+
     def gate_left_over(self, ended: str) -> tuple[Version | None, str] | None:
         """At the step's end (``ended`` says how), the best reading the gate was never asked
         about, taken to it: nothing promising is dropped because a bound ended the step first.
         The version it made (None: refused) and what the gate said; None when there was none."""
-        left = [t for t in self.unjudged.values() if t.score is not None]
-        if not left:
+        trial = self.left_over()
+        if trial is None:
             return None
-        trial = max(left, key=lambda t: t.score.gmean if t.score else 0.0)
         self.unjudged.clear()
         idea = trial.attempt.idea or "the step's best candidate"
         version = self.ctx.commit(trial, f"{idea} (taken to the gate when the step ended: "
