@@ -33,7 +33,7 @@ LEVELS = ("level1", "level2", "level3")
 IMPORT_LIMIT_S = 600.0
 SILENCE_BAR_S = 10.0  # the issue's: no import is silent longer than this
 LAUNCH_BAR = 2.0  # the issue's: every timed launch within 2x of what the import states
-STATED = re.compile(r"takes about ([\d.]+) (ms|s)\b")
+STATED = re.compile(r"takes about ([\d.,]+) (ms|s)\b")  # "1,098 ms"
 
 
 def environment() -> dict[str, str]:
@@ -89,7 +89,8 @@ def one(problem: Path, level: str, work: Path) -> dict[str, Any]:
     row["cases"] = re.findall(r"^  hostile case (\w+):", out, re.MULTILINE)
     stated = STATED.search(out)
     if stated:
-        row["stated_s"] = float(stated.group(1)) / (1000 if stated.group(2) == "ms" else 1)
+        row["stated_s"] = (float(stated.group(1).replace(",", ""))
+                           / (1000 if stated.group(2) == "ms" else 1))
     target = f"{problem.stem}_target.py"
     checked = avo("targets", "check", target, cwd=folder)
     row["check"] = "ok" if checked.returncode == 0 else last_line(checked.stderr or
