@@ -19,7 +19,7 @@ from avo_tui.evaluation.results import ConfigResult
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.knowledge import KnowledgeBase, default_folders
 from avo_tui.operators.agent import brief, changes, instructions, report, tool_schemas
-from avo_tui.operators.agent.agent import _cached_tools
+from avo_tui.operators.agent.conversation_wire import cached_tools
 from avo_tui.operators.agent.notes import NOTES_KEPT
 from avo_tui.operators.agent.tools import Toolbox
 from avo_tui.operators.agent.workspace import Workspace
@@ -204,9 +204,9 @@ def test_cpu_attention_is_not_told_of_gpu_tools_kernels_or_notes(tmp_path: Path)
     for gpu in ("profile", "sanitize", "tensor map", "GPU", "SASS", "MUFU", "not for cpu"):
         assert gpu not in text, gpu
     assert "files about other hardware left out" in text
-    names = [t["name"] for t in _cached_tools("cpu")]
+    names = [t["name"] for t in cached_tools("cpu")]
     assert "profile" not in names and "sanitize" not in names and "evaluate" in names
-    assert {"profile", "sanitize"} <= {t["name"] for t in _cached_tools("cuda")}
+    assert {"profile", "sanitize"} <= {t["name"] for t in cached_tools("cuda")}
 
 
 def test_the_commit_reviewer_is_given_the_rules_and_the_precision() -> None:

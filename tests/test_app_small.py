@@ -64,11 +64,12 @@ async def test_at_80x24_each_event_is_one_row_cut_at_a_word_and_w_wraps_it(
         assert output.one_line and output.border_title == "output · one line each"
         assert output.virtual_size.height == output.line_count  # one row per event
         rows = shown_in(app, content(output))
-        assert "a99 rejected BLOCK_K 64->32" in rows and "not above" not in rows
+        # the outcome and its gain first, then the detail, the only part cut
+        assert "a99 rejected +16.85% ± 4.96% ·" in rows and "not above" not in rows
         row = next(r for r in screen_lines(app) if "a99" in r)
         cut = row[content(output).x:content(output).right].rstrip()
-        assert cut.endswith(" …")
-        kept = " ".join(cut.removesuffix(" …").split()[2:])  # after the attempt and outcome
+        assert cut.endswith("…")
+        kept = " ".join(cut.removesuffix("…").split(" · ", 1)[1].split())
         words = VERDICT.split()
         assert kept == " ".join(words[:len(kept.split())])  # whole words: no number cut
         footer = screen_lines(app)[-1]

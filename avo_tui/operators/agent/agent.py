@@ -20,7 +20,6 @@ step too long for the API, and fail the step, and the next ones.
 
 from __future__ import annotations
 
-import copy
 import json
 import traceback
 from collections import Counter
@@ -40,14 +39,14 @@ from ...store import (
 from ...store.clip import clip
 from ..protocol import StepContext, StepInterrupted, StepResult
 from . import brief, carry, first_version, history, instructions, ledger, research, step_cap
+from . import conversation_wire as wire
 from .api import ApiRequestError, MessagesApi, Turn
 from .retry import with_retries
 from .settings import AgentSettings, TokenUsage
-from .tool_schemas import TOOL_NAMES, schemas_for
+from .tool_schemas import TOOL_NAMES
 from .tools import Toolbox
 from .workspace import Workspace, workspace_folder
 
-CACHE = {"type": "ephemeral"}
 SUMMARY_CHARS = 300
 CONVERSATION_FORMAT = 1  # of the saved conversation (save_conversation)
 CONTEXT_FULL = "step ended: the context window is full"
@@ -55,8 +54,6 @@ REFUSED = "the model refused to continue this step"
 UNANSWERABLE = frozenset({CONTEXT_FULL, REFUSED})  # no debrief can follow these ends
 OVER_COST = "step ended: over its cost limit"  # --max-step-cost; no debrief spends past it
 COST_WARNING_AT = 0.8  # of --max-step-cost: ask the agent to finish the step
-# A string of a refused tool input longer than this leaves the conversation (the stand-in).
-MAX_REFUSED_CHARS = 1_000
 
 
 class Agent:
@@ -377,15 +374,15 @@ class _Step:
         if not saved:
             return False
         usable = (saved.get("format") == CONVERSATION_FORMAT and saved.get("head") == self.base
-                  and _is_conversation(saved.get("messages")))
+                  and wire.is_conversation(saved.get("messages")))
         if not usable:
             self.ctx.announce(ErrorPayload("the saved conversation of an interrupted step "
                                            "could not be used; the step starts afresh"))
             return False
         self.messages = saved["messages"]
         self.turns = list(saved.get("turns") or [])
-        self.usage = _usage(saved.get("usage"))
-        self.side_usage = _usage(saved.get("side_usage"))
+        self.usage = wire.usage(saved.get("usage"))
+        self.side_usage = wire.usage(saved.get("side_usage"))
         self.pending = [str(t) for t in saved.get("pending") or []]
         self.warned = bool(saved.get("warned"))
         self.guidance = saved.get("guidance")
@@ -451,9 +448,9 @@ class _Step:
     def _stream(self) -> Turn:
         """The next turn of the conversation as it stands, with its cache breakpoints."""
         return self.agent.api.stream(
-            system=[{"type": "text", "text": self.system, "cache_control": CACHE}],
-            tools=_cached_tools(self.ctx.target.device),
-            messages=_cached_messages(self.messages),
+            system=[{"type": "text", "text": self.system, "cache_control": wire.CACHE}],
+            tools=wire.cached_tools(self.ctx.target.device),
+            messages=wire.cached_messages(self.messages),
         )
 
     def _turn_boundary(self) -> None:
@@ -508,7 +505,7 @@ class _Step:
     def _fits(self, question: str) -> bool:
         """Whether one more turn asking ``question``, a request the step can do without,
         fits whole under --max-step-cost."""
-        chars = step_cap.request_chars(self.system, _cached_tools(self.ctx.target.device),
+        chars = step_cap.request_chars(self.system, wire.cached_tools(self.ctx.target.device),
                                        self.messages, question)
         return step_cap.fits(self.settings, self._spent(),
                              step_cap.request_bound(self.settings, chars))
@@ -543,7 +540,7 @@ class _Step:
                 committed = outcome.committed
                 if outcome.is_error:
                     self._leave_out_refused(call)
-                text, is_error = _clip_output(outcome.text, self.settings.max_tool_output), \
+                text, is_error = wire.clip_output(outcome.text, self.settings.max_tool_output), \
                     outcome.is_error
             else:
                 text, is_error = "not run: the step ended with the commit", True
@@ -558,7 +555,7 @@ class _Step:
         """Replace the long strings of a refused input, in the turn kept in the conversation
         (the one before the tool results), by a stand-in."""
         given = call.get("input")
-        trimmed = _stand_in(given, call["name"])
+        trimmed = wire.stand_in(given, call["name"])
         if trimmed is given:
             return
         call = {**call, "input": trimmed}
@@ -582,64 +579,5 @@ class _Step:
         }, indent=1)
 
 
-def _usage(doc: object) -> TokenUsage:
-    """The usage a saved conversation kept; nothing where it kept none."""
-    items = doc.items() if isinstance(doc, dict) else ()
-    return TokenUsage(**{k: int(v) for k, v in items if k in TokenUsage.__dataclass_fields__})
-
-
-def _is_conversation(messages: object) -> bool:
-    """Whether ``messages`` can be sent on: turns that alternate, the user's first."""
-    if not isinstance(messages, list) or not messages:
-        return False
-    return all(
-        isinstance(m, dict) and isinstance(m.get("content"), list)
-        and m.get("role") == ("user" if i % 2 == 0 else "assistant")
-        for i, m in enumerate(messages)
-    )
-
-
-def _stand_in(value: Any, tool: str) -> Any:
-    """``value`` (a tool input) with every string longer than MAX_REFUSED_CHARS replaced by
-    a line that says what it was; ``value`` itself when there is none."""
-    if isinstance(value, str) and len(value) > MAX_REFUSED_CHARS:
-        return (f"[{len(value):,} characters, refused by {tool} and left out of the "
-                "conversation; the tool result says why]")
-    if isinstance(value, dict):
-        kept = {_stand_in(k, tool): _stand_in(v, tool) for k, v in value.items()}
-        same = len(kept) == len(value) and all(kept.get(k) is v for k, v in value.items())
-        return value if same else kept
-    if isinstance(value, list):
-        items = [_stand_in(v, tool) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    return value
-
-
-def _cached_tools(device: str) -> list[dict[str, Any]]:
-    tools = copy.deepcopy(schemas_for(device))
-    tools[-1]["cache_control"] = CACHE
-    return tools
-
-
-def _cached_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The conversation with a cache breakpoint on its last block, so the next turn reads the
-    whole prefix from the cache."""
-    marked = copy.deepcopy(messages)
-    for block in reversed(marked[-1]["content"]):
-        if block.get("type") not in ("thinking", "redacted_thinking"):
-            block["cache_control"] = CACHE
-            break
-    return marked
-
-
 def _clip(text: str, limit: int = SUMMARY_CHARS) -> str:
     return clip(text.strip(), limit)
-
-
-def _clip_output(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    head = text[: limit // 2]
-    tail = text[-limit // 2:]
-    return (f"{head}\n... [{len(text) - limit:,} characters cut: view a file by line ranges "
-            f"(view_range), as the brief outlines it] ...\n{tail}")
