@@ -359,7 +359,7 @@ class AvoApp(Controls):
         """The facts last read, with the running time counted on while the run is live."""
         read = self._read_facts
         if read is not None:
-            ticking = self.live and read.state in TICKING
+            ticking = bool(self.live) and read.state in TICKING
             seconds = self._run_clock.seconds(read.seconds, ticking, time.monotonic())
             self.facts = dataclasses.replace(read, seconds=seconds)
 
