@@ -11,7 +11,6 @@ import pytest
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 from tui_helpers import _score, branched_session, kernel, opened, settled, until
 
@@ -113,10 +112,17 @@ async def test_the_guidance_dialog_fits_80x24_with_a_refusal_under_the_text(
             dialog = await opened_dialog(pilot, app, key)
             assert isinstance(dialog, TextDialog)
             reading = dialog.query_one("#reading", Static)
-            await until(pilot, lambda d=dialog: d.choices)  # the tuner's knobs are read
+
+            def knobs_read(dialog: TextDialog = dialog) -> bool:
+                return bool(dialog.choices)
+
+            def refused(reading: Static = reading) -> bool:
+                return "Not sent as it is" in str(reading.render())
+
+            await until(pilot, knobs_read)  # the tuner's knobs are read
             await pilot.press(*("make it faster please, " * 6), "enter",
                               *"and then some more", "enter", *"and more", "ctrl+s")
-            await until(pilot, lambda r=reading: "Not sent as it is" in str(r.render()))
+            await until(pilot, refused)
             await pilot.pause()
             assert app.screen is dialog  # refused: the dialog stays, with the refusal
             assert reading.region.height >= 2  # the refusal, whole, under the text
