@@ -42,6 +42,7 @@ from ..engine.client import RunClient
 from ..store import StoreError
 from ..views.ratios import RatioColumn
 from .controls import Controls
+from .diff_cache import DiffCache
 from .lane_controls import next_lane, scope
 from .messages import (
     PreparationFailed,
@@ -57,7 +58,7 @@ from .reads import DIFF, POLL, Reads
 from .run_clock import TICKING, RunClock
 from .screens.info import HelpScreen
 from .widgets.chart import ChartData, ScoreChart
-from .widgets.diff import MODES, DiffContent, DiffPane
+from .widgets.diff import MODES, DiffContent, DiffPane, compared_with
 from .widgets.lanes import LanesStrip
 from .widgets.lineage import Entry, LineageTree, LineageView, Marks
 from .widgets.output import OutputPane
@@ -168,6 +169,7 @@ class AvoApp(Controls):
         self._one_line_chosen = False  # the user pressed w: the terminal's size no longer says
         self._read_facts: StatusFacts | None = None  # as the last poll read them
         self._run_clock = RunClock()
+        self._diffs = DiffCache()  # the diffs shown, by version, mode and what against
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -359,7 +361,7 @@ class AvoApp(Controls):
         """The facts last read, with the running time counted on while the run is live."""
         read = self._read_facts
         if read is not None:
-            ticking = self.live and read.state in TICKING
+            ticking = bool(self.live) and read.state in TICKING
             seconds = self._run_clock.seconds(read.seconds, ticking, time.monotonic())
             self.facts = dataclasses.replace(read, seconds=seconds)
 
@@ -472,8 +474,17 @@ class AvoApp(Controls):
     def show_diff(self) -> None:
         if self.reads is None:
             return
-        vid = None if self.diff_mode == "candidate" else self.selected_version()
-        self.reads.diff(vid, self.diff_mode, self.lane)
+        mode = self.diff_mode
+        vid = None if mode == "candidate" else self.selected_version()
+        if vid is not None and vid in self.lineage:  # shown before: at once (diff_cache.py)
+            best = self.lineage.best()
+            against = compared_with(self.lineage.get(vid), mode, self.state.head,
+                                    best.id if best else None)
+            if (shown := self._diffs.get(vid, mode, against)) is not None:
+                self.reads.cancel_diff()  # a read under way for the last key is stale
+                self.diff = shown
+                return
+        self.reads.diff(vid, mode, self.lane)
 
     @while_shown
     def on_diff_read(self, message: DiffRead) -> None:
@@ -481,6 +492,7 @@ class AvoApp(Controls):
         wanted = (self.lane if self.diff_mode == "candidate" else vid, self.diff_mode)
         if message.key == wanted:  # else the cursor has moved on: a newer read is coming
             self.diff = DiffContent(message.title, message.text, message.key)
+            self._diffs.keep(message, self.diff)
 
     def action_diff_mode(self) -> None:
         modes = [*MODES, "candidate"]

@@ -85,11 +85,13 @@ class Polled(Message):
 @dataclass
 class DiffRead(Message):
     """The diff pane's content for ``key``: (version, or for the candidate the lane (None:
-    lane 1's), mode)."""
+    lane 1's), mode); for a version, the version it is against (``against``: None for the
+    seed's), which with ``key`` names a diff that never changes."""
 
     key: tuple[str | int | None, str]
     title: str
     text: str
+    against: str | None = None
 
 
 class SessionReader:
@@ -267,7 +269,7 @@ class SessionReader:
         if vid is None:
             return DiffRead((vid, mode), "highlight a version to see its diff", "")
         try:
-            title, text = version_diff(self.session, vid, mode)
+            title, text, against = version_diff(self.session, vid, mode)
         except StoreError as error:
-            title, text = f"cannot diff: {error}", ""
-        return DiffRead((vid, mode), title, text)
+            return DiffRead((vid, mode), f"cannot diff: {error}", "")
+        return DiffRead((vid, mode), title, text, against)

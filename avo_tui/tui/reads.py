@@ -55,6 +55,10 @@ class Reads:
         self._start(DIFF, lambda: self._run(lambda reader: reader.diff(vid, mode, lane),
                                             self.app))
 
+    def cancel_diff(self) -> None:
+        """Drop the diff pane's read under way: the pane has what it asks for already."""
+        self.app.workers.cancel_group(self.app, DIFF)
+
     def for_view(self, to: MessagePump, job: Job) -> None:
         """A screen's read (a version's detail, the attempts, a dialog's knobs ...)."""
         self._start(VIEW, lambda: self._run(job, to))

@@ -45,6 +45,9 @@ class ViewState(App[None]):
     short: var[bool] = var(False)
     one_line: var[bool] = var(False)  # the output pane: one row per event (key w)
     prepared: var[bool] = var(False)  # the session is open (else the app prepares it)
+    # a process runs the session now, as the last poll found (its lock: store/lock.py); None
+    # until the first poll has said
+    live: var[bool | None] = var(None)
     # computed from the above (compute_*): what the bound panes show
     status: var[StatusFacts | None] = var(None)
     plan: var[PlanView] = var(PlanView)
@@ -58,7 +61,6 @@ class ViewState(App[None]):
         self.session_name = client.session.name if client else name
         self.opened = False  # the first poll has been shown
         self.lineage = Lineage()  # the view's own copy (reading.py)
-        self.live = False  # a run is live, as the last poll found
 
     # -- what the bound panes show ---------------------------------------------------------------
 
@@ -81,7 +83,14 @@ class ViewState(App[None]):
             return PlanView(activity=self.activity.get(None, ""))
         step = self.facts.step if self.facts is not None else -1  # the status bar's number
         return PlanView(facts.plan if facts is not None else self.latest_plan[1], guidance,
-                        step, self.activity.get(lane, ""), lane)
+                        step, self.activity.get(lane, ""), lane, self._nobody_runs())
+
+    def _nobody_runs(self) -> str:
+        """How to resume a session no process runs, for the plan pane, which then shows the
+        last plan, not what is being done; "" while a run is live, or before the first poll."""
+        if self.live is not False:
+            return ""
+        return f"avo run --session {self.session_name} resumes it"
 
     def compute_lane_activity(self) -> dict[int, str]:
         return {lane: text for lane, text in self.activity.items() if lane is not None}

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static, TextArea
@@ -70,8 +70,14 @@ class TextDialog(Dialog):
     it is typed, how the tuner will read it; what it cannot read is not sent."""
 
     BINDINGS = [Binding("ctrl+s", "send", "send"), Binding("escape", "cancel", "cancel")]
+    SCOPED_CSS = False  # .short is the app's class (app.py)
+    # On a short terminal (80x24) the dialog takes the height it may and the text field what
+    # the rest leaves, so a refusal under it never pushes the buttons off the screen; a
+    # refusal longer than its box scrolls, its end (what is not sent) in view.
     DEFAULT_CSS = """
-    TextDialog #reading { height: auto; }
+    TextDialog #reading-box { height: auto; max-height: 8; }
+    .short TextDialog > Vertical { height: 90%; }
+    .short TextDialog TextArea { height: 1fr; min-height: 3; }
     """
 
     def __init__(self, title: str, help_text: str, initial: str = "",
@@ -88,7 +94,8 @@ class TextDialog(Dialog):
             if self.knobs:
                 yield Static("[dim]the head's knobs: reading ...[/]", id="knobs")
             yield TextArea(self.initial, id="text", soft_wrap=True)
-            yield Static("", id="reading")
+            with VerticalScroll(id="reading-box", can_focus=False):
+                yield Static("", id="reading")
             with Horizontal():
                 yield Button("Clear", id="clear", variant="default")
 
@@ -128,6 +135,7 @@ class TextDialog(Dialog):
             text = Text(reading_line(request, self.choices) + " Not sent as it is.",
                         style="red")
         self.query_one("#reading", Static).update(text)
+        self.query_one("#reading-box").scroll_end(animate=False)
 
     def action_send(self) -> None:
         request = self._reading()
@@ -209,9 +217,14 @@ class SuspectsDialog(Dialog):
     BINDINGS = [Binding("a", "decide('approve')", "approve"),
                 Binding("r", "decide('reject')", "reject"),
                 Binding("escape", "cancel", "cancel")]
+    SCOPED_CSS = False  # .short is the app's class (app.py)
+    # what to press is said above the list, so a long detail cut at the bottom of a short
+    # terminal never hides it, nor the buttons
     DEFAULT_CSS = """
     SuspectsDialog OptionList { height: auto; max-height: 6; }
     SuspectsDialog #suspect-detail { height: auto; max-height: 8; }
+    .short SuspectsDialog OptionList { max-height: 5; }
+    .short SuspectsDialog #suspect-detail { max-height: 6; }
     """
 
     def __init__(self, suspects: list[Suspect]) -> None:
@@ -221,7 +234,9 @@ class SuspectsDialog(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("[b]Suspects held for your review[/]\n[dim]Flagged as implausible by the "
-                        "evaluator; the gate would have committed them.[/]")
+                         "evaluator; the gate would have committed them.[/]\n[b]a[/] approve: "
+                         "commit the highlighted one as a version · [b]r[/] reject · escape "
+                         "close")
             yield OptionList(*(Option(_suspect_line(s), id=s.attempt) for s in self.suspects))
             yield Static("", id="suspect-detail")
             with Horizontal():
@@ -249,9 +264,7 @@ class SuspectsDialog(Dialog):
             detail.update("")
             return
         flags = "\n".join(f"[yellow]⚠[/] {escape(f)}" for f in suspect.flags) or "-"
-        detail.update(f"{flags}\n[dim]{escape(suspect.message)}[/]\n"
-                      f"[b]a[/] approve: commit {suspect.attempt} as a version · "
-                      f"[b]r[/] reject · escape close")
+        detail.update(f"{flags}\n[dim]{escape(suspect.message)}[/]")
 
     def action_decide(self, action: str) -> None:
         suspect = self._selected()

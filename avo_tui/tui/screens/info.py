@@ -32,6 +32,32 @@ ABOUT = "\n".join((
     "Every key is also in the command palette (ctrl+p).",
 ))
 
+# The keys that move around rather than act: Textual's own, for the lineage tree, the
+# scrolling panes and sheets, the dialogs and the screen; each said in the app's words. A
+# key of these widgets that is not here fails tests/test_app_keys.py.
+MOVING = (
+    ("up down", "the previous or next version in the lineage; elsewhere, scroll or move the "
+     "highlight"),
+    ("left right", "scroll sideways; in a version's detail, the previous or next tab"),
+    ("pageup pagedown", "a page up or down"),
+    ("ctrl+pageup ctrl+pagedown", "a page left or right"),
+    ("home end", "the first or the last line; end in the output: follow the run again"),
+    ("enter", "the highlighted version's detail (a run of earlier versions: open it); in a "
+     "list, open the highlighted line; on a button, press it"),
+    ("space", "open or close the highlighted node of the lineage: a version's side branches "
+     "(⑂N) or a run of earlier versions"),
+    ("shift+space", "open or close the highlighted node and every node under it"),
+    ("shift+left", "the node the highlighted one hangs from (a side branch's branch point)"),
+    ("shift+right", "the node after the one the highlighted one hangs from"),
+    ("shift+up shift+down", "the previous or next node that hangs from the same one"),
+    ("tab shift+tab", "the next or previous pane (a dialog: the next field or button)"),
+    ("ctrl+s", "in a hint or the guidance: send it (escape cancels; the text field has the "
+     "usual editing keys)"),
+    ("ctrl+p", "the command palette: every key by what it does"),
+    ("ctrl+q", "leave, as q"),
+    ("ctrl+c super+c", "copy the text selected with the mouse"),
+)
+
 
 class HelpScreen(Sheet):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
@@ -42,10 +68,14 @@ class HelpScreen(Sheet):
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column(style="bold cyan")
+        table.add_column(style="bold cyan", max_width=13)  # two keys of a row wrap, one a line
         table.add_column()
         for b in self.keys:
             table.add_row(b.key_display or b.key, b.tooltip or b.description)
+        table.add_row("", "")
+        table.add_row(Text("moving around", style="bold"), "")
+        for keys, what in MOVING:
+            table.add_row(keys, what)
         with VerticalScroll():
             yield Static(Group(Text("avo: keys", style="bold"), Text(ABOUT + "\n"), table))
 

@@ -8,6 +8,7 @@ are), so the rows it has show the change rather than its headers and context.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,28 +20,33 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...store import InFlight, RunState, Session
+from ...store import InFlight, RunState, Session, Version
 from ...store.diff import diff_files
 
 MODES = ("parent", "best", "head")
 SHORT_ROWS = 12  # a pane with fewer rows than this shows the tightened diff
+LAID_KEPT = 32  # diffs whose rows are kept
 
 
-def version_diff(session: Session, vid: str, against: str) -> tuple[str, str]:
-    """(title, unified diff) of ``vid`` against its parent, the best or the head."""
+def compared_with(version: Version, against: str, head: str | None,
+                  best: str | None) -> str | None:
+    """The version ``version`` is diffed against: its parent, the ``best`` or the ``head``."""
+    return version.parent if against == "parent" else head if against == "head" else best
+
+
+def version_diff(session: Session, vid: str, against: str) -> tuple[str, str, str | None]:
+    """(title, unified diff, the version it is against) of ``vid`` against its parent, the
+    best or the head."""
     version = session.version(vid)
-    if against == "parent":
-        other = version.parent
-    else:
-        best = session.best()
-        head = RunState.from_doc(session.state).head
-        other = head if against == "head" else best.id if best else None
+    best = session.best()
+    other = compared_with(version, against, RunState.from_doc(session.state).head,
+                          best.id if best else None)
     if other is None:
-        return f"{vid}: the seed, no parent", ""
+        return f"{vid}: the seed, no parent", "", None
     if other == vid:
-        return f"{vid} is the {against}", ""
+        return f"{vid} is the {against}", "", other
     diff = session.diff(other, vid)
-    return f"{vid} against {against} {other}: +{diff.added}/-{diff.removed}", diff.text
+    return f"{vid} against {against} {other}: +{diff.added}/-{diff.removed}", diff.text, other
 
 
 def candidate_diff(session: Session, pending: InFlight) -> tuple[str, str]:
@@ -97,6 +103,9 @@ class DiffPane(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self._rows: list[Strip] = []
         self._laid_for: tuple[int, bool] | None = None  # (width, short) the rows are for
+        # the rows of the diffs shown last: a version the cursor comes back to is not
+        # coloured and wrapped again on the event loop
+        self._laid: OrderedDict[tuple[DiffContent, int, bool], list[Strip]] = OrderedDict()
 
     @property
     def title(self) -> str:
@@ -129,22 +138,31 @@ class DiffPane(ScrollView, can_focus=True):
         if width <= 0 or (width, short) == self._laid_for:
             return
         self._laid_for = (width, short)
-        text = tighten(self.content.text) if short else self.content.text
+        laid = (self.content, width, short)
+        rows = self._laid.get(laid)
+        if rows is None:
+            rows = self._laid[laid] = self._rows_of(self.content, width, short)
+            if len(self._laid) > LAID_KEPT:
+                self._laid.popitem(last=False)
+        self._laid.move_to_end(laid)
+        self._rows = rows
+        size = Size(width, len(self._rows))
+        self.set_reactive(DiffPane.virtual_size, size)  # no layout: see the class docstring
+        self.vertical_scrollbar.window_virtual_size = size.height
+        self.vertical_scrollbar.refresh()
+        self.refresh()
+
+    def _rows_of(self, content: DiffContent, width: int, short: bool) -> list[Strip]:
+        text = tighten(content.text) if short else content.text
         console = self.app.console
         if text:
             body = Syntax(text, "diff", theme="ansi_dark", background_color="default")
             highlighted = body.highlight(text)
             highlighted.rstrip()
         else:
-            highlighted = Text(self.content.empty, style="dim")
-        self._rows = [Strip(line.render(console), line.cell_len)
-                      for line in highlighted.wrap(console, width, overflow="fold",
-                                                   no_wrap=False)]
-        size = Size(width, len(self._rows))
-        self.set_reactive(DiffPane.virtual_size, size)  # no layout: see the class docstring
-        self.vertical_scrollbar.window_virtual_size = size.height
-        self.vertical_scrollbar.refresh()
-        self.refresh()
+            highlighted = Text(content.empty, style="dim")
+        return [Strip(line.render(console), line.cell_len)
+                for line in highlighted.wrap(console, width, overflow="fold", no_wrap=False)]
 
     def render_line(self, y: int) -> Strip:
         number = self.scroll_offset.y + y

@@ -15,14 +15,16 @@ from textual.widgets import Static
 class PlanView:
     """What the pane shows: the plan under the standing guidance while one holds (the
     operator's, which every step follows until it is changed), the step as the status bar shows
-    it (-1 while the session is being prepared), the latest activity, and the lane it is
-    about ("" with one)."""
+    it (-1 while the session is being prepared), the latest activity, the lane it is
+    about ("" with one), and, when no process runs the session, how to resume it (the plan
+    is then the last one, not what is being done)."""
 
     plan: str = ""
     guidance: str | None = None
     step: int = -1
     activity: str = ""
     lane: int | None = None
+    nobody_runs: str = ""
 
 
 class PlanPane(Static):
@@ -37,16 +39,23 @@ class PlanPane(Static):
         super().__init__(Text("no plan yet", style="dim"), **kwargs)
 
     def watch_view(self, old: PlanView, new: PlanView) -> None:
-        if (new.plan, new.guidance) != (old.plan, old.guidance):
-            shown = Text(new.plan) if new.plan else Text("no plan yet", style="dim")
+        if (new.plan, new.guidance, new.nobody_runs) != (old.plan, old.guidance,
+                                                         old.nobody_runs):
+            # nobody runs it: what was planned, not what is being done
+            shown = (Text(new.plan, style="dim" if new.nobody_runs else "") if new.plan
+                     else Text("no plan yet", style="dim"))
             if new.guidance:
                 shown = Text.assemble(("guidance ", "bold magenta"), new.guidance, "\n", shown)
             self.update(shown)
         where = f"step {new.step}" if new.step >= 0 else "preparing"
-        subtitle = f"{where} · {new.activity}" if new.activity else where
+        # in the borders, so that a short terminal gives the plan no row less
+        doing = new.nobody_runs or new.activity
+        subtitle = f"{where} · {doing}" if doing else where
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
         title = f"plan · L{new.lane}" if new.lane else "plan"
+        if new.nobody_runs:
+            title = f"last {title} · nobody runs this session"
         if title != self.border_title:
             self.border_title = title
 
