@@ -432,7 +432,7 @@ class AvoApp(Controls):
                 if not (self.read_only and isinstance(b, Binding) and b.action in STEERING)]
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.shown_bindings()))
+        self.push_screen(HelpScreen(self.shown_bindings(), steers=not self.read_only))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette's lines (controls.py), less the steering keys when read-only."""

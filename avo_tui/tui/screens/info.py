@@ -62,9 +62,11 @@ MOVING = (
 class HelpScreen(Sheet):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
-    def __init__(self, bindings: list[BindingType]) -> None:
+    def __init__(self, bindings: list[BindingType], steers: bool = True) -> None:
         super().__init__()
         self.keys = [b for b in bindings if isinstance(b, Binding) and b.description]
+        # a read-only app opens no hint or guidance: their key is not its to tell
+        self.moving = MOVING if steers else tuple(m for m in MOVING if m[0] != "ctrl+s")
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -74,7 +76,7 @@ class HelpScreen(Sheet):
             table.add_row(b.key_display or b.key, b.tooltip or b.description)
         table.add_row("", "")
         table.add_row(Text("moving around", style="bold"), "")
-        for keys, what in MOVING:
+        for keys, what in self.moving:
             table.add_row(keys, what)
         with VerticalScroll():
             yield Static(Group(Text("avo: keys", style="bold"), Text(ABOUT + "\n"), table))
