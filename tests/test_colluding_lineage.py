@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import modelled_lineage
 import pytest
 from attack_verdicts import registered, skip_without_c_compiler
 from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled
@@ -159,3 +160,17 @@ def test_the_flag_is_shown_and_a_rescore_measures_the_flagged_lineage_alone(
     assert change.payload.gain is not None and "seed" in change.payload.gain
     session.rescore([(c.now, c.payload) for c in report.changes])
     assert session.run_state.flagged == {}
+
+
+def test_a_best_that_slows_itself_by_5_percent_passes_at_most_one_successor(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subtler colluder: v1 takes 5% longer beside its successor. Four successors of the
+    same speed ask the gate; the decision, judged against v1's record once v1 reads slower
+    than it, commits at most one of them (at the 0.1% quantile for the readings' errors too,
+    as the flag takes it, all four were committed)."""
+    monkeypatch.setattr(modelled_lineage, "COLLUDING_SLOWDOWN", 1.05)
+    colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
+    assert colluder is not None
+    committed = [commit(engine, modelled("honest", SEED_S / 2, 10 + i), "no faster")
+                 for i in range(4)]
+    assert sum(v is not None for v in committed) <= 1, [v and v.id for v in committed]

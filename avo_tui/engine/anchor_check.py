@@ -24,13 +24,17 @@ import statistics
 from dataclasses import dataclass
 
 from ..evaluation import EvalResult
-from ..evaluation.paired import t_quantile
+from ..evaluation.paired import futile_z, t_quantile
 from ..store import Version
 from .scores import anchor_ratios
 
-# The normal distribution's one-sided 0.1% quantile. The check runs in every decision of a
-# run that takes thousands, and each false flag sends the operator to rescore a version that
-# did nothing; a best that halves its speed beside its successor still reads far past it.
+# The normal distribution's one-sided 0.1% quantile. The spread between two evaluations
+# (below) is bounded at it in every check. The readings' own errors are bounded at the
+# gate's t99 for the decision, which is then taken against the record: at the first look's
+# 2 degrees of freedom t at 0.1% is 22, and a best that slowed itself by 5% beside its
+# successor let every one of four same-speed successors be committed (t99: one of four).
+# A flag tells the operator, once per version, and sends them to rescore it: it takes the
+# 0.1% quantile for both, as at t99 an honest best was flagged in 2 of 104 decisions.
 SUSPECT_Z = 3.090
 # The median of |N(0, 1)|: the session's noise is the median relative difference between two
 # readings of one kernel, so over this it is the standard deviation of such a difference.
@@ -50,15 +54,27 @@ class IncumbentCheck:
     measured_se: float
     dof: int
     allowed: float
+    # how far below its record it may read before the operator is told (a flag): wider
+    flag_allowed: float = math.inf
 
     @property
     def slower(self) -> bool:
-        """It read slower than recorded, past what the errors and the noise allow."""
+        """It read slower than recorded, past what the errors and the noise allow: the
+        decision is taken against its record."""
         return self.recorded - self.measured > self.allowed
+
+    @property
+    def flagged(self) -> bool:
+        """It read slower past the flag's wider bound: the operator is told."""
+        return self.recorded - self.measured > self.flag_allowed
 
     @property
     def allowed_pct(self) -> float:
         return 100 * -math.expm1(-self.allowed)
+
+    @property
+    def flag_allowed_pct(self) -> float:
+        return 100 * -math.expm1(-self.flag_allowed)
 
     def words(self) -> str:
         """'v3 read 0.502x seed beside the candidate against 1.003x recorded (-49.9%, past the
@@ -93,9 +109,10 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
     # record. That difference is a third error, independent of the two, so it is added in
     # quadrature; its bound takes the normal quantile, as it is not estimated from the reading.
     between = math.log1p(noise_pct / 100) / MEDIAN_ABS_NORMAL
-    allowed = math.hypot(t_quantile(read.dof, SUSPECT_Z) * se, SUSPECT_Z * between)
+    allowed = math.hypot(futile_z(read.dof) * se, SUSPECT_Z * between)
+    flag_allowed = math.hypot(t_quantile(read.dof, SUSPECT_Z) * se, SUSPECT_Z * between)
     return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
-                          read.dof, allowed)
+                          read.dof, allowed, max(allowed, flag_allowed))
 
 
 def against_the_record(check: IncumbentCheck, result: EvalResult

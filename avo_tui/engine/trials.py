@@ -172,11 +172,11 @@ class Trials:
     def _flag(self, check: IncumbentCheck | None, attempt: Attempt) -> None:
         """Flag the best ``check`` found slower beside the candidate of ``attempt`` than it was
         recorded (anchor_check.py): the suspect, for the operator and ``avo rescore``."""
-        if check is None or not check.slower:
+        if check is None or not check.flagged:
             return
         self.books.session.flag(FlaggedPayload(
             check.version, check.anchor, recorded=math.exp(check.recorded),
-            measured=math.exp(check.measured), allowed_pct=round(check.allowed_pct, 3),
+            measured=math.exp(check.measured), allowed_pct=round(check.flag_allowed_pct, 3),
             attempt=attempt.id))
 
     def observe(self, attempt: Attempt, key: str, lane: Lane) -> None:
