@@ -25,6 +25,7 @@ from avo_tui.cli import main
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session
 from avo_tui.engine.rescore import Rescorer, flagged_lineage
 from avo_tui.engine.scores import anchor_ratio
+from avo_tui.evaluation.paired import RECORD_SE
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import FlaggedPayload, Outcome, Session, Version, payload_of
 
@@ -166,11 +167,14 @@ def test_a_best_that_slows_itself_by_5_percent_passes_at_most_one_successor(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """A subtler colluder: v1 takes 5% longer beside its successor. Four successors of the
     same speed ask the gate; the decision, judged against v1's record once v1 reads slower
-    than it, commits at most one of them (at the 0.1% quantile for the readings' errors too,
-    as the flag takes it, all four were committed)."""
+    than it, commits at most one of them (none in 100 tries). Two things make it so: the
+    readings' errors bounded at t99, not the 0.1% quantile (there all four were committed),
+    and v1's record measured to RECORD_SE, though its gain of 2x was decided in three sweeps
+    (at 0.6-1.3%, one try in ten let two or more through)."""
     monkeypatch.setattr(modelled_lineage, "COLLUDING_SLOWDOWN", 1.05)
     colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
-    assert colluder is not None
+    assert colluder is not None and colluder.score is not None
+    assert colluder.score.anchor_se is not None and colluder.score.anchor_se <= RECORD_SE
     committed = [commit(engine, modelled("honest", SEED_S / 2, 10 + i), "no faster")
                  for i in range(4)]
     assert sum(v is not None for v in committed) <= 1, [v and v.id for v in committed]

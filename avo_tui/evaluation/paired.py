@@ -60,6 +60,12 @@ MAX_LOOKS = 8
 # z-statistic > 2.96) = 1% (simulated, 400,000 paths; 6 looks: 2.875, 4 looks: 2.738).
 SEQUENTIAL_Z = 2.96
 MIN_CHECKED = 8  # candidate launches checked against the reference before a gain is accepted
+# The standard error (log) to which a decision measures both kernels' rates over the anchor
+# before it accepts. A commit's rate becomes its record, which every later decision checks
+# the best against (engine/anchor_check.py); a gain decided in three sweeps left records
+# known to 0.6-1.3%, so a best 5% slower beside its successor was within its errors about
+# half the time (issue 69).
+RECORD_SE = 0.0025
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class GatePlan:
     floor: float = GAIN_FLOOR  # log-gain
     min_checked: int = MIN_CHECKED
     early: bool = True  # stop at a look that decides; False: measure to the cap (calibration)
+    record_se: float = RECORD_SE  # an accept waits for the rates over the anchor to reach it
 
 
 @dataclass

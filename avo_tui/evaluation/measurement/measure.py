@@ -11,6 +11,7 @@ reference right after they ran, on rows of every (batch, head) pair.
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 import time
@@ -317,7 +318,7 @@ class Measure(Checks):
         ratios come from the same minutes as its gain."""
         timed = self.result.timed
         plan = self.request.gate or GatePlan(
-            cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0)
+            cap_s=2 * self.target.time_budget_s * len(timed), min_checked=0, record_se=math.inf)
         pairs = {e.name: self._pair(kernel, incumbent, e.config) for e in timed}
         anchors: dict[str, Subject | None] = {}
         beside: dict[str, list[Subject]] = {}  # the baselines timed in the first sweeps
@@ -382,7 +383,8 @@ class Measure(Checks):
                 decision = decide(estimate.log_gain, estimate.se, estimate.dof, plan.floor,
                                   final)
                 checked = sum(len(e.checked_s) for e in timed)
-                if decision == "accept" and checked < plan.min_checked and not final:
+                if decision == "accept" and not final and (
+                        checked < plan.min_checked or rougher_than(timed, plan.record_se)):
                     decision = "continue"
         for entry in timed:
             self.at = entry.name
@@ -541,6 +543,19 @@ def candidate_check_chance(min_checked: int, configs: int) -> float:
     sure = configs  # a configuration's first block checks one launch surely
     wanted = (min_checked + CHECKS_AHEAD - sure) / (MIN_SWEEPS * configs)
     return min(float(PAIRS_PER_BLOCK), max(CHECK_CHANCE, wanted))
+
+
+def rougher_than(timed: list[ConfigResult], record_se: float) -> bool:
+    """Whether the candidate's or the best's rate over the anchor, as far as it has been timed,
+    is known less precisely than ``record_se`` (no anchor timed: there is nothing to know)."""
+    for of in (lambda c: c.anchor_blocks, lambda c: c.incumbent_anchor_blocks):
+        blocks = {c.name: list(of(c)) for c in timed}
+        if not all(blocks.values()):
+            return False
+        se = PairedGain(blocks).se
+        if se is None or se > record_se:
+            return True
+    return False
 
 
 def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
