@@ -4,6 +4,7 @@
     python3 benchmarks/lanes_run.py --target mha --gpus all            # the GPU machine
     python3 benchmarks/lanes_run.py --target cpu-attention --workers 2  # no GPU (CI)
     python3 benchmarks/lanes_run.py --target mha --gpus 0,1 --json --keep
+    ray start --head && python3 benchmarks/lanes_run.py --target mha --ray auto  # Ray actors
 
 What it runs: the real ``avo run --lanes 4 --operator agent --headless --quick`` as a process
 of its own, its agents talking through the real anthropic SDK to the loopback fake of the
@@ -629,7 +630,8 @@ class Benchmark:
         self.env = dict(os.environ, AVO_SETTINGS=str(settings), ANTHROPIC_API_KEY=API_KEY,
                         PYTHONPATH=os.pathsep.join(
                             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-        placement = (["--gpus", args.gpus] if target.device == "cuda"
+        placement = (["--ray", args.ray] if args.ray
+                     else ["--gpus", args.gpus] if target.device == "cuda"
                      else ["--workers", str(args.workers)])
         self.avo = [sys.executable, "-m", "avo_tui", "--sessions-dir", str(self.directory.parent)]
         self.command = [*self.avo, "run", "--session", NAME, "--target", target.ref, "--lanes",
@@ -954,6 +956,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "all; at least two)")
     parser.add_argument("--workers", type=int, default=2,
                         help="cpu-attention: CPU worker processes (default 2; at least two)")
+    parser.add_argument("--ray", metavar="auto|ADDRESS",
+                        help="evaluate in the actors of this Ray cluster, one per GPU (auto: the "
+                        "one this machine joined with `ray start --head`), instead of --gpus")
     parser.add_argument("--max-steps", type=int, metavar="N",
                         help="each run's step budget, every lane's steps counted (default: 3 "
                         "per lane)")
@@ -986,6 +991,8 @@ def check_placement(args: argparse.Namespace) -> TargetSpec:
         args.shares = args.shares or min(args.lanes, CPU_SHARES)
         return target
     args.shares = args.shares or min(args.lanes, MAX_SHARES)
+    if args.ray:  # the cluster's GPUs, counted by the run itself
+        return target
     try:
         gpus = resolve_gpus(args.gpus)
     except GpuSpecError as error:

@@ -548,8 +548,8 @@ def candidate_check_chance(min_checked: int, configs: int) -> float:
 def rougher_than(timed: list[ConfigResult], record_se: float) -> bool:
     """Whether the candidate's or the best's rate over the anchor, as far as it has been timed,
     is known less precisely than ``record_se`` (no anchor timed: there is nothing to know)."""
-    for of in (lambda c: c.anchor_blocks, lambda c: c.incumbent_anchor_blocks):
-        blocks = {c.name: list(of(c)) for c in timed}
+    for blocks in ({c.name: list(c.anchor_blocks) for c in timed},
+                   {c.name: list(c.incumbent_anchor_blocks) for c in timed}):
         if not all(blocks.values()):
             return False
         se = PairedGain(blocks).se
