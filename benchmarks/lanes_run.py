@@ -43,6 +43,9 @@ only flags are jumps and which is the head with one more share out is approved (
 should need none; the report counts them). In the resumed run, a lane that has taken a step
 and whose share is out of the head is stopped (--lane K stop): it has nothing left to do, and
 the run ends when the last lane does (or at its step budget, --max-steps, default 3 per lane).
+A lane that finds its share out holds its reply until that stop is sent (in the first run,
+until the kill), as an agent that thinks takes its time: answered at once, one lane took eight
+steps while the others evaluated once on four GPUs, and spent the budget the lanes share.
 
 The kill: the run is polled through its session, read-only, as ``avo attach`` reads it. Once a
 version is committed and at least two evaluations are in flight (two candidates saved in
@@ -106,7 +109,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from engine_helpers import CALL, repeated  # noqa: E402
-from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use  # noqa: E402
+from fake_anthropic import (  # noqa: E402
+    FakeAnthropic,
+    Recorded,
+    Reply,
+    Step,
+    reply,
+    text,
+    tool_use,
+)
 from report import print_figures  # noqa: E402
 
 from avo_tui.engine.lanes import draft_name  # noqa: E402
@@ -144,6 +155,7 @@ outage_wait_max_s = 0.5
 request_timeout_s = 300
 debrief = true
 """
+DONE = "my part is done"  # a scripted lane with nothing left to do ends its step saying so
 CHECKLIST = "Nothing was submitted yet."  # how the commit tool's checklist opens
 DEBRIEF = research.DEBRIEF.split("{", 1)[0]  # how the agent's end-of-step question opens
 
@@ -340,8 +352,8 @@ class Script:
         if share not in head or head.keys() != mine.keys():
             return reply(text(f"Lane {lane}: the knobs are not where I expected; I stop here."))
         if head[share] == 0:
-            return reply(text(f"Lane {lane}: {KNOB.format(share)} is 0 in the head already: my "
-                              "part is done."))
+            return reply(text(f"Lane {lane}: {KNOB.format(share)} is 0 in the head already: "
+                              f"{DONE}."))
         if evaluations >= MAX_EVALUATIONS:
             return reply(text(f"Lane {lane}: {evaluations} evaluations this step; next step."))
         wanted = head | {share: 0}
@@ -395,6 +407,8 @@ class FakeApi:
         self.lock = threading.Lock()
         self.acknowledged: list[tuple[int, str]] = []  # (lane, version), as the agents saw them
         self.requests: Counter[int] = Counter()  # per lane (0: a review)
+        self.released: dict[int, threading.Event] = {}  # per lane holding (hold)
+        self.hold_s = DEFAULT_TIMEOUT_S
 
     def __call__(self, request: Recorded) -> Step:
         self.server.script(self)  # the next request finds this step again
@@ -406,7 +420,31 @@ class FakeApi:
                 found = re.match(r"committed (v\d+)", str(result.get("content", "")))
                 if found and (lane, found.group(1)) not in self.acknowledged:
                     self.acknowledged.append((lane, found.group(1)))
-        return self.script.answer(request)
+        step = self.script.answer(request)
+        if lane and DONE in json.dumps(step.content if isinstance(step, Reply) else []):
+            self.hold(lane)
+        return step
+
+    def hold(self, lane: int) -> None:
+        """A lane with nothing left to do waits for its operator's stop before its step ends,
+        as an agent that thinks does. Answered at once, it took step after step (eight while
+        the other lanes evaluated once, on four GPUs) and spent the run's step budget, shared
+        by every lane, before the last share was out."""
+        with self.lock:
+            released = self.released.setdefault(lane, threading.Event())
+        released.wait(self.hold_s)
+
+    def holding(self) -> set[int]:
+        with self.lock:
+            return {lane for lane, released in self.released.items() if not released.is_set()}
+
+    def release(self, lanes: list[int] | None = None) -> None:
+        """Let ``lanes`` (None: every one) end their steps; a lane held later waits anew."""
+        with self.lock:
+            for lane in list(self.released) if lanes is None else lanes:
+                released = self.released.pop(lane, None)
+                if released is not None:
+                    released.set()
 
     @contextmanager
     def serving(self) -> Iterator[str]:
@@ -644,6 +682,7 @@ class Benchmark:
             f"1); the seed does {work_factor(self.shares, target.toolchain):.2f}x the shipped "
             "seed's work")
         self.deadline = time.monotonic() + args.timeout
+        self.api.hold_s = args.timeout
 
     def run(self) -> Outcome:
         seconds, began = self.outcome.seconds, time.monotonic()
@@ -690,6 +729,9 @@ class Benchmark:
                              f"evaluations in flight:\n{run.tail()}")
             if time.monotonic() > self.deadline:
                 raise Failed("--timeout passed before a commit met two evaluations in flight")
+            if len(self.api.holding()) == self.lanes:
+                raise Failed("every lane had its share out before a commit met two "
+                             f"evaluations in flight:\n{run.tail()}")
             now = snapshot(self.directory, self.lanes)
             if now is not None:
                 if now.agent_versions != committed:
@@ -706,6 +748,7 @@ class Benchmark:
         workers = descendants(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        self.api.release()  # the killed run's held requests: nobody waits for them now
         told, _ = self.api.seen()
         at_kill = snapshot(self.directory, self.lanes)
         if at_kill is None:
@@ -737,12 +780,15 @@ class Benchmark:
             now = snapshot(self.directory, self.lanes)
             if now is not None:
                 self.approve_jumps(now)
+                holding = self.api.holding()
                 for lane in range(1, self.lanes + 1):
                     if (lane not in stopped and share_of(lane, self.shares) in now.out(now.head)
-                            and now.steps.get(lane, 0) > at_kill.steps.get(lane, 0)):
+                            and (lane in holding
+                                 or now.steps.get(lane, 0) > at_kill.steps.get(lane, 0))):
                         if not self.send("--lane", str(lane), "stop", run_ended=proc):
                             break  # the run ended on its own meanwhile: nothing to stop
                         stopped.append(lane)
+                        self.api.release([lane])
             time.sleep(POLL_S)
         return proc.returncode
 

@@ -11,6 +11,8 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -115,37 +117,69 @@ def tools_of(answer: object) -> list[tuple[str, dict[str, Any]]]:
     return [(b["name"], b["input"]) for b in answer.content if b["type"] == "tool_use"]
 
 
+BRIEF = user({"type": "text", "text": "# Step brief\nYou are lane 2 of 4: 4 operators..."})
+
+
+def after_looking(lanes: Any, source: str, best: str) -> Recorded:
+    """Lane 2's request once it has read ``best`` (the head's source) and its workspace
+    (``source``)."""
+    opening = tools_of(lanes.answer(request(BRIEF)))
+    asked = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": f"t{n}", "name": tool, "input": given}
+        for n, (tool, given) in enumerate(opening)]}
+    view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
+    results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
+                     for n, content in enumerate(["plan updated", best, view])))
+    return request(BRIEF, asked, results)
+
+
 def test_a_lane_s_reply_comes_from_its_request_alone(bench: ModuleType) -> None:
     """Lane 2 reads the best and its workspace, then moves its workspace to the best's knobs
     with its own share at 0 and evaluates; the same request gets the same reply every time (a
     lane resumed from its draft asks again), and a best with lane 2's share out ends its step."""
     [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
     lanes = bench.Script(name, SHARES)
-    brief = user({"type": "text", "text": "# Step brief\nYou are lane 2 of 4: 4 operators..."})
-    opening = tools_of(lanes.answer(request(brief)))
+    opening = tools_of(lanes.answer(request(BRIEF)))
     assert [tool for tool, _ in opening] == ["update_plan", "show_version",
                                             "str_replace_based_edit_tool"]
 
-    def after_looking(best: str) -> Reply:
-        asked = {"role": "assistant", "content": [
-            {"type": "tool_use", "id": f"t{n}", "name": tool, "input": given}
-            for n, (tool, given) in enumerate(opening)]}
-        view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
-        results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
-                         for n, content in enumerate(["plan updated", best, view])))
-        answer = lanes.answer(request(brief, asked, results))
-        assert isinstance(answer, Reply)
-        return answer
-
     lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))  # the head
-    merged = tools_of(after_looking(lane_1_out))
-    assert merged == tools_of(after_looking(lane_1_out))
+    merged = tools_of(lanes.answer(after_looking(lanes, source, lane_1_out)))
+    assert merged == tools_of(lanes.answer(after_looking(lanes, source, lane_1_out)))
     edits = [(given["old_str"], given["new_str"]) for tool, given in merged[:-1]]
     assert edits == [(bench.knob_line(1, 1), bench.knob_line(1, 0)),
                      (bench.knob_line(2, 1), bench.knob_line(2, 0))]
     assert merged[-1][0] == "evaluate"
-    done = after_looking(lane_1_out.replace(bench.knob_line(2, 1), bench.knob_line(2, 0)))
+    both_out = lane_1_out.replace(bench.knob_line(2, 1), bench.knob_line(2, 0))
+    done = lanes.answer(after_looking(lanes, source, both_out))
+    assert isinstance(done, Reply)
     assert tools_of(done) == [] and "my part is done" in done.content[0]["text"]
+
+
+def test_a_lane_with_its_share_out_waits_for_its_stop(bench: ModuleType) -> None:
+    """The fake API holds the reply that ends a finished lane's step until the operator's
+    stop is sent (release): answered at once, such a lane took step after step and spent the
+    run's step budget before the other lanes were done. A lane with work left is answered at
+    once."""
+    [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    api = bench.FakeApi(bench.Script(name, SHARES))
+    lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))
+    assert tools_of(api(after_looking(api.script, source, lane_1_out)))[-1][0] == "evaluate"
+    assert api.holding() == set()
+
+    both_out = lane_1_out.replace(bench.knob_line(2, 1), bench.knob_line(2, 0))
+    answered: list[object] = []
+    held = threading.Thread(
+        target=lambda: answered.append(api(after_looking(api.script, source, both_out))))
+    held.start()
+    deadline = time.monotonic() + 60
+    while api.holding() != {2} and time.monotonic() < deadline:
+        held.join(0.01)
+    assert api.holding() == {2} and not answered
+    api.release([2])
+    held.join(60)
+    assert api.holding() == set() and len(answered) == 1
+    assert isinstance(answered[0], Reply) and "my part is done" in answered[0].content[0]["text"]
 
 
 JUMP = "geomean 1.155 is 3.24x the best committed score 0.356"
