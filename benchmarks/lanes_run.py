@@ -155,6 +155,9 @@ outage_wait_max_s = 0.5
 request_timeout_s = 300
 debrief = true
 """
+# A candidate evaluated again after the kill, identical to its promising reading from before
+# it: "commit asks the gate about it" (read as a failure, a lane evaluated it 59 times over).
+TWIN = re.compile(r"identical to a\d+ \(promising\)")
 DONE = "my part is done"  # a scripted lane with nothing left to do ends its step saying so
 CHECKLIST = "Nothing was submitted yet."  # how the commit tool's checklist opens
 DEBRIEF = research.DEBRIEF.split("{", 1)[0]  # how the agent's end-of-step question opens
@@ -329,7 +332,7 @@ class Script:
         if "show_version" in said:
             return self.merge(lane, said["show_version"], said.get(EDITOR, ""), evaluations)
         if "evaluate" in said:
-            if outcome_of(said["evaluate"]) == "promising":
+            if outcome_of(said["evaluate"]) == "promising" or TWIN.search(said["evaluate"]):
                 return self.commit(lane)
             return self.again(lane, evaluations, "the first reading was not above the bar")
         answer = said.get("commit", "")

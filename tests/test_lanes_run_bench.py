@@ -156,6 +156,20 @@ def test_a_lane_s_reply_comes_from_its_request_alone(bench: ModuleType) -> None:
     assert tools_of(done) == [] and "my part is done" in done.content[0]["text"]
 
 
+def test_a_candidate_identical_to_its_promising_reading_is_committed(bench: ModuleType) -> None:
+    """Evaluated again after the kill, a candidate is its own promising reading from before it
+    ("commit asks the gate about it"): the lane commits it (read as a failure, a lane on four
+    GPUs evaluated it 59 times over and never committed)."""
+    [(name, _)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    asked = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "e1", "name": "evaluate", "input": {"idea": "lane 2"}}]}
+    twin = ("attempt a14: unchanged - identical to a9 (promising): nothing new to measure; its "
+            "first reading stands, and commit asks the gate about it")
+    answered = bench.Script(name, SHARES).answer(request(BRIEF, asked, user(
+        {"type": "tool_result", "tool_use_id": "e1", "content": twin})))
+    assert [tool for tool, _ in tools_of(answered)] == ["commit"]
+
+
 def test_a_lane_with_its_share_out_waits_for_its_stop(bench: ModuleType) -> None:
     """The fake API holds the reply that ends a finished lane's step until the operator's
     stop is sent (release): answered at once, such a lane took step after step and spent the
