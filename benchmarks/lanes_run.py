@@ -139,6 +139,7 @@ LANE = re.compile(r"You are lane (\d+) of (\d+)")
 # plausibility_flags: over the best timed beside it, or its stored score where not timed beside
 JUMP = re.compile(r"^geomean \S+ is \S+x the best (timed beside it|committed score)")
 MAX_EVALUATIONS = 12  # a lane's evaluations in one step before it gives the step up
+PAIR_S = 30.0  # how long a lane's evaluation waits for another's before the kill (pair)
 # How often the session is read while the runs go on. An evaluation lasts seconds; a read costs
 # ~35 ms of CPU, which on two cores a busier watch would take from the evaluations it watches.
 POLL_S = 0.5
@@ -412,6 +413,8 @@ class FakeApi:
         self.requests: Counter[int] = Counter()  # per lane (0: a review)
         self.released: dict[int, threading.Event] = {}  # per lane holding (hold)
         self.hold_s = DEFAULT_TIMEOUT_S
+        self.pairing = True  # until the kill (pair)
+        self.partner: threading.Event | None = None  # a lane's evaluation waiting for another
 
     def __call__(self, request: Recorded) -> Step:
         self.server.script(self)  # the next request finds this step again
@@ -424,9 +427,37 @@ class FakeApi:
                 if found and (lane, found.group(1)) not in self.acknowledged:
                     self.acknowledged.append((lane, found.group(1)))
         step = self.script.answer(request)
-        if lane and DONE in json.dumps(step.content if isinstance(step, Reply) else []):
+        said = json.dumps(step.content if isinstance(step, Reply) else [])
+        if lane and DONE in said:
             self.hold(lane)
+        elif lane and '"name": "evaluate"' in said:
+            self.pair()
         return step
+
+    def pair(self) -> None:
+        """Before the kill, once a lane was told of a commit, a lane's evaluation waits (at
+        most PAIR_S) for another lane's, so that the two start together and the kill finds
+        two in flight. Unpaired on four GPUs, one run in three had every share out before two
+        evaluations met a commit: the gate, one decision at a time, spaced them out."""
+        with self.lock:
+            if not self.pairing or not self.acknowledged:
+                return
+            waiting, self.partner = self.partner, None
+            if waiting is None:
+                waiting = self.partner = threading.Event()
+            else:
+                waiting.set()
+                return
+        waiting.wait(PAIR_S)
+        with self.lock:
+            if self.partner is waiting:
+                self.partner = None
+
+    def unpair(self) -> None:
+        with self.lock:
+            self.pairing = False
+            if self.partner is not None:
+                self.partner.set()
 
     def hold(self, lane: int) -> None:
         """A lane with nothing left to do waits for its operator's stop before its step ends,
@@ -752,6 +783,7 @@ class Benchmark:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         self.api.release()  # the killed run's held requests: nobody waits for them now
+        self.api.unpair()
         told, _ = self.api.seen()
         at_kill = snapshot(self.directory, self.lanes)
         if at_kill is None:

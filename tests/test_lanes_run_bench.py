@@ -196,6 +196,28 @@ def test_a_lane_with_its_share_out_waits_for_its_stop(bench: ModuleType) -> None
     assert isinstance(answered[0], Reply) and "my part is done" in answered[0].content[0]["text"]
 
 
+def test_before_the_kill_two_lanes_evaluations_start_together(bench: ModuleType) -> None:
+    """Once a lane was told of a commit, a lane's evaluation waits for another lane's, so the
+    kill finds two in flight; after the kill (unpair) nothing waits."""
+    [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    api = bench.FakeApi(bench.Script(name, SHARES))
+    evaluating = after_looking(api.script, source, source)
+    assert tools_of(api(evaluating))[-1][0] == "evaluate"  # no commit yet: at once
+    api.acknowledged.append((1, "v1"))
+    answered: list[object] = []
+    first = threading.Thread(target=lambda: answered.append(api(evaluating)))
+    first.start()
+    deadline = time.monotonic() + 60
+    while api.partner is None and time.monotonic() < deadline:
+        first.join(0.01)
+    assert api.partner is not None and not answered
+    assert tools_of(api(evaluating))[-1][0] == "evaluate"  # the second: at once, and frees it
+    first.join(60)
+    assert len(answered) == 1 and api.partner is None
+    api.unpair()
+    assert tools_of(api(evaluating))[-1][0] == "evaluate" and api.partner is None
+
+
 JUMP = "geomean 1.155 is 3.24x the best committed score 0.356"
 
 
