@@ -92,6 +92,19 @@ def test_same_seed_same_inputs(seeded: list[dict[str, Any]]) -> None:
     assert errors[0] == errors[1] and errors[0] != errors[2]
 
 
+def test_the_seed_a_result_prints_reproduces_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """An evaluation's own seed is 62 bits; ``--seed`` takes it back as printed (it took at
+    most 2**32 - 1, so the seed a failure printed could not reproduce it)."""
+    argv = ["eval", str(SEED), "--quick", "--no-baseline", "--json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--seed", str(first["seed"])]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["seed"] == first["seed"]
+    assert [c["max_abs_err"] for c in again["configs"]] == [
+        c["max_abs_err"] for c in first["configs"]]
+
+
 def test_a_rejected_kernel_exits_3_with_its_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -150,6 +150,9 @@ def bounded_float(most: float) -> NumberOption:
 
 
 seed_number = NumberOption(int, MOST_SEED, zero=True)  # 0 or more: a random seed
+# An evaluation's own seed, as its result prints it: 62 bits (measurement/stage.py), which
+# the evaluator's generators take through Python's random and its (seed, stream) mix.
+input_seed = NumberOption(int, 2**63 - 1, zero=True)
 count = seed_number
 
 

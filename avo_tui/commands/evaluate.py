@@ -14,7 +14,7 @@ from rich.table import Table
 from ..engine.launch import check_target_file, choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.declarations.candidate import CandidateError, apply_knobs, infer_target
-from . import MOST_SECONDS, Subcommands, add_command, bounded_float, seed_number
+from . import MOST_SECONDS, Subcommands, add_command, bounded_float, input_seed
 from .tables import figure, listing_console, times
 
 EXIT_REJECTED = 3
@@ -158,7 +158,7 @@ def register(commands: Subcommands) -> None:
         help="time the target's short grid (every edge shape is still checked)",
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    p.add_argument("--seed", type=seed_number,
+    p.add_argument("--seed", type=input_seed,
                    help="input seed, to reproduce an earlier evaluation")
     p.add_argument(
         "--knob",

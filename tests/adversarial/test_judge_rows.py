@@ -175,6 +175,25 @@ def test_a_row_whose_exact_value_is_zero_is_judged_against_the_rows_typical_norm
     assert float(bound[1]) == pytest.approx(5.0 * BF16_TOLERANCE.row_rel_floor)
 
 
+def test_a_row_that_cancels_to_nothing_is_held_to_its_neighbours_rounding() -> None:
+    """The mean of a GroupNorm's output is zero by construction: 1e-18 in float64, and the
+    honest float32 computation's rounding, 1e-9 to 1e-8, except on a row where it landed on
+    an exact zero (4e-18 off). That row is held to the rows' median rounding; a row of
+    ordinary size beside rows of larger ones keeps its own bound."""
+    norm = torch.tensor([4.9e-19, 3.9e-18, 5.8e-18, 3.9e-18], dtype=torch.float64)
+    honest = torch.tensor([1.0e-9, 1.0e-8, 2.1e-9, 3.9e-18], dtype=torch.float64)
+    bound = TOLERANCE.row_bounds(honest, norm)
+    median = float(honest.median())
+    assert float(bound[3]) == pytest.approx(TOLERANCE.margin * median)
+    assert float(bound[3]) > 1.6e-9  # the importer's seed's error there
+    assert float(bound[1]) == pytest.approx(TOLERANCE.margin * 1.0e-8)
+
+    small = TOLERANCE.row_bounds(torch.tensor([1e-7, 1e-4, 1e-4, 1e-4], dtype=torch.float64),
+                                 torch.tensor([1.0, 1e3, 1e3, 1e3], dtype=torch.float64))
+    assert float(small[0]) == pytest.approx(max(TOLERANCE.margin * 1e-7,
+                                                TOLERANCE.row_rel_floor))
+
+
 def test_a_rejection_names_the_input_case_and_the_rule_that_failed() -> None:
     """A kernel five times as far from the exact output as an honest bf16 one, on every row:
     past mha's margin of 3x torch's own error, which is above the floors here, so the message

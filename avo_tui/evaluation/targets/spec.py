@@ -58,6 +58,20 @@ class Seed:
 TINY_ROW = 1e-3  # of the rows' typical norm: the least norm a row is judged relative to
 
 
+def noise_floored(honest_error: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+    """Each row's honest error, raised to the rows' median one where the row's exact value is
+    below it. Such a row is all rounding: its exact value cancels to nothing (the mean of a
+    GroupNorm's output is zero by construction, 1e-18 in float64), and the honest float32
+    computation's error there is one draw of that rounding, which can land on an exact zero
+    (4e-18 off) where its neighbours are 1e-9 off; eight times that draw rejected the
+    importer's own seed, 1e-9 off, in 2 of 12 evaluations of KernelBench level2/23. A row of
+    ordinary size, however small beside the others, keeps its own error."""
+    if not honest_error.numel():
+        return honest_error
+    typical = honest_error.median()
+    return honest_error.maximum(typical).where(norm <= typical, honest_error)
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """How far from the float64 reference a correct output may be, derived per configuration
@@ -94,7 +108,7 @@ class Tolerance:
         was called incorrect (gemm-bias-act on an H200). A row that small carries no work a
         kernel could skip."""
         typical = norm.square().mean().sqrt() if norm.numel() else norm.new_zeros(())
-        return (honest_error * self.margin).maximum(
+        return (noise_floored(honest_error, norm) * self.margin).maximum(
             norm.maximum(typical * TINY_ROW) * self.row_rel_floor)
 
     def note(self) -> str | None:
