@@ -167,10 +167,10 @@ def test_a_best_that_slows_itself_by_5_percent_passes_at_most_one_successor(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """A subtler colluder: v1 takes 5% longer beside its successor. Four successors of the
     same speed ask the gate; the decision, judged against v1's record once v1 reads slower
-    than it, commits at most one of them (none in 100 tries). Two things make it so: the
+    than it, commits at most one of them (1 of 100 in 25 tries). Two things make it so: the
     readings' errors bounded at t99, not the 0.1% quantile (there all four were committed),
     and v1's record measured to RECORD_SE, though its gain of 2x was decided in three sweeps
-    (at 0.6-1.3%, one try in ten let two or more through)."""
+    (at 0.6-1.3%, 3 tries in 22 let two or more through)."""
     monkeypatch.setattr(modelled_lineage, "COLLUDING_SLOWDOWN", 1.05)
     colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
     assert colluder is not None and colluder.score is not None
