@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import modelled_lineage
 import pytest
@@ -25,6 +26,7 @@ from avo_tui.cli import main
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session
 from avo_tui.engine.rescore import Rescorer, flagged_lineage
 from avo_tui.engine.scores import anchor_ratio
+from avo_tui.evaluation import EvalResult
 from avo_tui.evaluation.paired import RECORD_SE
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import FlaggedPayload, Outcome, Session, Version, payload_of
@@ -134,10 +136,12 @@ def test_a_machine_that_slowed_down_wrongs_no_honest_best(
 
 
 def test_the_flag_is_shown_and_a_rescore_measures_the_flagged_lineage_alone(
-        engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+        engine: Engine, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """`avo sessions show` lists the flag with both figures; the rescore's default, the flagged
-    version and those built on it, measures each on its own beside the anchor (where the
-    colluder, with no successor beside it, is honest) and lifts the flag."""
+    version and those built on it, measures each beside the anchor and the seed, by the gate's
+    rule, as a record is read (where the colluder, with no successor beside it, is honest),
+    and lifts the flag."""
     session = engine.session
     colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
     assert colluder is not None
@@ -154,7 +158,19 @@ def test_the_flag_is_shown_and_a_rescore_measures_the_flagged_lineage_alone(
 
     named = flagged_lineage(session)
     assert [v.id for v in named] == [colluder.id]
-    report = Rescorer(session, engine.trials.books.evaluator, say=lambda line: None).run(named)
+    evaluator = engine.trials.books.evaluator
+    asked: list[dict[str, object]] = []
+    evaluate = evaluator.evaluate
+
+    def recorded(files: dict[str, str], **given: Any) -> EvalResult:
+        asked.append(given)
+        return evaluate(files, **given)
+
+    monkeypatch.setattr(evaluator, "evaluate", recorded)
+    report = Rescorer(session, evaluator, say=lambda line: None).run(named)
+    [given] = asked
+    assert given["incumbent"] == given["anchor"] == session.read_files(session.version("v0"))
+    assert given["gate"] is not None
     assert not report.failed and [c.version for c in report.changes] == [colluder.id]
     [change] = report.changes
     assert anchor_ratio(change.now) == pytest.approx(2.0, rel=0.1)  # alone, it is honest
@@ -178,3 +194,13 @@ def test_a_best_that_slows_itself_by_5_percent_passes_at_most_one_successor(
     committed = [commit(engine, modelled("honest", SEED_S / 2, 10 + i), "no faster")
                  for i in range(4)]
     assert sum(v is not None for v in committed) <= 1, [v and v.id for v in committed]
+
+
+def test_the_seed_itself_is_rescored_alone_beside_the_anchor(engine: Engine) -> None:
+    """v0 is the seed: beside itself there is nothing to time, so it is measured alone, as
+    before (beside the seed it had no score, and its rescore failed)."""
+    session = engine.session
+    report = Rescorer(session, engine.trials.books.evaluator, say=lambda line: None).run(
+        [session.version("v0")])
+    assert not report.failed and [c.version for c in report.changes] == ["v0"]
+    assert anchor_ratio(report.changes[0].now) == pytest.approx(1.0, rel=0.1)

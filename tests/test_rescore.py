@@ -90,7 +90,7 @@ def test_an_inflated_score_is_measured_again_and_so_is_every_score_chained_throu
     assert avo(sessions, "rescore", "inflated", "v1", "--why", "re-read at a tenth") == 0
     out = capsys.readouterr().out
     for vid in ("v1", "v2", "v3"):
-        assert f"{vid}: re-evaluating on its own, beside the anchor" in out
+        assert f"{vid}: re-evaluating on its own, beside the seed and the anchor" in out
     assert "v4:" not in out
     with Session.open(sessions / "inflated", writable=False) as session:
         new = gmeans(session)
@@ -124,7 +124,7 @@ def test_the_default_is_the_best_and_a_dry_run_writes_nothing(
     assert avo(sessions, "rescore", "inflated", "--dry-run") == 0
     out = capsys.readouterr().out
     assert out.startswith("no version named: rescoring the best, v3 (")
-    assert "v3: re-evaluating on its own, beside the anchor" in out
+    assert "v3: re-evaluating on its own, beside the seed and the anchor" in out
     assert "v2:" not in out and "dry run: nothing was written" in out
     assert (sessions / "inflated" / "session.journal").read_bytes() == before
     with Session.open(sessions / "inflated", writable=False) as session:

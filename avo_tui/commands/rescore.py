@@ -1,5 +1,5 @@
 """``avo rescore``: put a score right. The named versions (default: the flagged versions and
-those built on them, else the best) are re-evaluated on their own beside the anchor, and so
+those built on them, else the best) are re-evaluated beside the anchor and the seed, and so
 is every version whose score, from before anchors, is chained through one of them
 (engine/rescore.py; docs/engine.md "Rescores")."""
 
@@ -30,11 +30,13 @@ from .evaluate import StatusLine
 from .tables import figure, listing_console
 
 DESCRIPTION = """\
-Re-evaluate versions of a session with the evaluator a run uses, each on its own beside the
-anchor (the target's primary baseline, else the seed as supplied: a kernel no agent wrote),
-and store the score that gives: its rate over the anchor's, on the lineage's scale. No other
-version runs beside it, so a version that behaves differently beside another has nothing to
-see. Measured rates and ratios to the baselines are the new evaluation's.
+Re-evaluate versions of a session with the evaluator a run uses, each beside the anchor (the
+target's primary baseline, else the seed as supplied: a kernel no agent wrote), and store the
+score that gives: its rate over the anchor's, on the lineage's scale. Where the seed is the
+user's, each is timed beside it as the commit gate times a candidate beside its best, so that
+it is read as its record was. No version an agent wrote runs beside it, so a version that
+behaves differently beside another has nothing to see. Measured rates and ratios to the
+baselines are the new evaluation's.
 
 A version's score is measured against the anchor in the sweeps of the decision that committed
 it, and no other version's reading is part of it. Scores stored before anchors were chained
@@ -83,7 +85,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                 evaluator = Evaluator(target, pool, quick=settings.quick,
                                       timeout_s=settings.timeout_s)
                 report = Rescorer(session, evaluator, reason=args.why, say=say,
-                                  progress=status).run(named)
+                                  progress=status, gate_cap_s=settings.gate_cap_s).run(named)
         except KeyboardInterrupt:
             status.clear()
             print("avo: interrupted: nothing was written, every score stands", file=sys.stderr)

@@ -2,11 +2,17 @@
 
 A version's stored score is its rate against the anchor (scores.py), measured in the sweeps
 of the decision that committed it. A rescore measures it again (by default the versions
-flagged as suspects and the versions built on them: :func:`flagged_lineage`), on its own
-beside the anchor: no other version is alive beside it, so there is nothing for a version
-that behaves differently beside another to see, and its new score is ``anchored_score`` of
-that result, on the lineage's scale as it stands (the first version's, before this rescore:
-rescoring v0 moves no other score).
+flagged as suspects and the versions built on them: :func:`flagged_lineage`), beside the
+anchor and no version an agent wrote: no other version is alive beside it, so there is
+nothing for a version that behaves differently beside another to see, and its new score is
+``anchored_score`` of that result, on the lineage's scale as it stands (the first version's,
+before this rescore: rescoring v0 moves no other score).
+
+Where the seed is the user's, it is read as a record is: beside the seed, as the gate times a
+candidate beside its best, by the gate's rule (paired.GatePlan). On the CPU a reading alone
+read 5-19% below the same version's record, taken beside another kernel, and a lineage half
+rescored disagreed with itself by that much (benchmarks/anchor_lineage.py). The seed, which no
+agent wrote, cannot behave differently beside another version.
 
 A score no longer depends on another version's, so nothing is derived from a rescored score.
 Scores from before anchors were chained (the score of the version timed beside, times the
@@ -25,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..evaluation import EvalResult
+from ..evaluation.paired import GatePlan
 from ..store import RescorePayload, Score, Session, Version
 from .evaluator import Evaluator, Progress
 from .scores import anchored_score
@@ -82,7 +89,8 @@ class Rescorer:
     anchor, as the run's evaluator scores a candidate with no best to time beside."""
 
     def __init__(self, session: Session, evaluator: Evaluator, *, reason: str = "",
-                 say: Say = print, progress: Progress | None = None) -> None:
+                 say: Say = print, progress: Progress | None = None,
+                 gate_cap_s: float | None = None) -> None:
         self.session, self.evaluator = session, evaluator
         self.reason, self.say, self.progress = reason, say, progress
         self.unit = evaluator.target.unit
@@ -90,6 +98,7 @@ class Rescorer:
         self.scale = root.score if root is not None else None
         self.anchor = (session.read_files(root) if root is not None and root.author == "seed"
                        else None)
+        self.plan = GatePlan(cap_s=gate_cap_s or evaluator.target.gate_cap_s)
 
     def run(self, named: Sequence[Version]) -> RescoreReport:
         report = RescoreReport()
@@ -100,13 +109,12 @@ class Rescorer:
         return report
 
     def _measure(self, version: Version, report: RescoreReport) -> Change | None:
-        self.say(f"{version.id}: re-evaluating on its own, beside the anchor ...")
-        result = self.evaluator.evaluate(
-            self.session.read_files(version),
-            fresh_baselines=True,  # its ratios from the same minutes as its rate
-            on_progress=self.progress,
-            anchor=self.anchor,
-        )
+        beside = "the seed and the anchor" if self.anchor is not None else "the anchor"
+        self.say(f"{version.id}: re-evaluating on its own, beside {beside} ...")
+        files = self.session.read_files(version)
+        result = self._evaluate(files, beside_seed=self.anchor is not None)
+        if result.same_as_incumbent:  # the seed itself (v0): nothing to time it beside
+            result = self._evaluate(files, beside_seed=False)
         score = anchored_score(result, self.scale)
         if score is None:
             why = str(result.failure) if result.failure else "no score"
@@ -121,6 +129,16 @@ class Rescorer:
         self.say(f"{version.id}: {_from_to(version.score, score, self.unit)}"
                  + (f": {against}" if against else ""))
         return Change(version.id, version.score, score, payload)
+
+    def _evaluate(self, files: dict[str, str], *, beside_seed: bool) -> EvalResult:
+        return self.evaluator.evaluate(
+            files,
+            fresh_baselines=True,  # its ratios from the same minutes as its rate
+            on_progress=self.progress,
+            anchor=self.anchor,
+            incumbent=self.anchor if beside_seed else None,
+            gate=self.plan if beside_seed else None,
+        )
 
 
 def _gmean(score: Score | None) -> float | None:
