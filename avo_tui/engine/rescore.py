@@ -85,8 +85,9 @@ def with_chained(session: Session, named: Sequence[Version]) -> list[Version]:
 
 
 class Rescorer:
-    """Re-evaluates versions of ``session`` on ``evaluator``, each on its own beside the
-    anchor, as the run's evaluator scores a candidate with no best to time beside."""
+    """Re-evaluates versions of ``session`` on ``evaluator``, each beside the anchor and, where
+    the seed is the user's, beside the seed by the gate's rule (capped at ``gate_cap_s``, else
+    the target's cap): as a record was read, with no version an agent wrote beside it."""
 
     def __init__(self, session: Session, evaluator: Evaluator, *, reason: str = "",
                  say: Say = print, progress: Progress | None = None,
