@@ -180,6 +180,14 @@ def state_of(path: Path) -> dict[str, Any]:
         return session.state
 
 
+def actors_of(session: str) -> list[str]:
+    """The named Ray actors a run of ``session`` holds."""
+    import ray
+
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["name"].startswith(f"avo-{session}-")]
+
+
 def retried(path: Path) -> bool:
     if not (path / "session.json").exists():
         return False
@@ -201,8 +209,7 @@ def test_a_run_on_ray_loses_no_step_when_its_actor_dies(cluster: str, tmp_path: 
     )
     try:
         wait_until(lambda: bool(RunState.from_doc(state_of(path)).in_flight), proc, RAY_START_S * 2)
-        actors = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-                  if a["name"].startswith("avo-onray-")]
+        actors = actors_of("onray")
         assert len(actors) == 1, actors
         ray.kill(ray.get_actor(actors[0], namespace="avo"), no_restart=True)
         wait_until(lambda: retried(path), proc, RAY_START_S * 2)
@@ -219,6 +226,4 @@ def test_a_run_on_ray_loses_no_step_when_its_actor_dies(cluster: str, tmp_path: 
         assert state.lane(1).failed_steps == 0 and state.step >= 1
         assert not [a for a in attempts if a.outcome in ("interrupted", "crash", "internal")]
         assert sum("a try was lost" in a.detail for a in attempts) == 1
-    actors_left = [a for a in ray.util.list_named_actors(all_namespaces=True)
-                   if a["name"].startswith("avo-onray-")]
-    assert actors_left == []  # the run stopped its actors
+    assert actors_of("onray") == []  # the run stopped its actors

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ray_pool import retried, state_of
+from test_ray_pool import actors_of, retried, state_of
 from test_run_cli import wait_until
 
 from avo_tui.cli import main
@@ -70,8 +69,7 @@ def test_a_lane_per_gpu_on_ray_uses_every_gpu_and_survives_a_killed_actor(
             return len(seen) == gpus
 
         wait_until(every_gpu_seen, proc, START_S)
-        actors = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-                  if a["name"].startswith("avo-gpuray-")]
+        actors = actors_of("gpuray")
         assert len(actors) == gpus, actors  # one per GPU, placed by Ray
         wait_until(lambda: bool(gpus_in_flight(path)), proc, START_S)
         ray.kill(ray.get_actor(actors[0], namespace="avo"), no_restart=True)
@@ -90,9 +88,4 @@ def test_a_lane_per_gpu_on_ray_uses_every_gpu_and_survives_a_killed_actor(
         assert sum(lane.failed_steps for lane in state.lanes.values()) == 0, out
         assert not [a.id for a in attempts if a.outcome in ("crash", "internal")], out
         assert sum("a try was lost" in a.detail for a in attempts) == 1
-    deadline = time.monotonic() + 60
-    while [a for a in ray.util.list_named_actors(all_namespaces=True)
-           if a["name"].startswith("avo-gpuray-")] and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not [a for a in ray.util.list_named_actors(all_namespaces=True)
-                if a["name"].startswith("avo-gpuray-")]  # the run stopped its actors
+    assert actors_of("gpuray") == []  # the run stopped its actors
