@@ -49,7 +49,9 @@ steps while the others evaluated once on four GPUs, and spent the budget the lan
 
 The kill: the run is polled through its session, read-only, as ``avo attach`` reads it. Once a
 version is committed and at least two evaluations are in flight (two candidates saved in
-flight; on a GPU target two that hold a GPU), the run process is killed with SIGKILL. Its
+flight; on a GPU target two that hold a GPU), the run process is killed with SIGKILL. To
+make that moment certain, the other lanes' requests wait until lane 1 is told of its commit,
+then go on together, so their evaluations start at once. Its
 evaluation workers end by themselves when their parent dies (worker.watch_parent), and this
 checks that they did. Then the same command runs again: a resume.
 
@@ -139,7 +141,6 @@ LANE = re.compile(r"You are lane (\d+) of (\d+)")
 # plausibility_flags: over the best timed beside it, or its stored score where not timed beside
 JUMP = re.compile(r"^geomean \S+ is \S+x the best (timed beside it|committed score)")
 MAX_EVALUATIONS = 12  # a lane's evaluations in one step before it gives the step up
-PAIR_S = 30.0  # how long a lane's evaluation waits for another's before the kill (pair)
 # How often the session is read while the runs go on. An evaluation lasts seconds; a read costs
 # ~35 ms of CPU, which on two cores a busier watch would take from the evaluations it watches.
 POLL_S = 0.5
@@ -413,8 +414,8 @@ class FakeApi:
         self.requests: Counter[int] = Counter()  # per lane (0: a review)
         self.released: dict[int, threading.Event] = {}  # per lane holding (hold)
         self.hold_s = DEFAULT_TIMEOUT_S
-        self.pairing = True  # until the kill (pair)
-        self.partner: threading.Event | None = None  # a lane's evaluation waiting for another
+        # Before the kill, lanes after the first wait for its commit (wait_for_the_first).
+        self.first_committed = threading.Event()
 
     def __call__(self, request: Recorded) -> Step:
         self.server.script(self)  # the next request finds this step again
@@ -426,38 +427,26 @@ class FakeApi:
                 found = re.match(r"committed (v\d+)", str(result.get("content", "")))
                 if found and (lane, found.group(1)) not in self.acknowledged:
                     self.acknowledged.append((lane, found.group(1)))
+                    self.first_committed.set()
+        if lane > 1:
+            self.wait_for_the_first()
         step = self.script.answer(request)
         said = json.dumps(step.content if isinstance(step, Reply) else [])
         if lane and DONE in said:
             self.hold(lane)
-        elif lane and '"name": "evaluate"' in said:
-            self.pair()
         return step
 
-    def pair(self) -> None:
-        """Before the kill, once a lane was told of a commit, a lane's evaluation waits (at
-        most PAIR_S) for another lane's, so that the two start together and the kill finds
-        two in flight. Unpaired on four GPUs, one run in three had every share out before two
-        evaluations met a commit: the gate, one decision at a time, spaced them out."""
-        with self.lock:
-            if not self.pairing or not self.acknowledged:
-                return
-            waiting, self.partner = self.partner, None
-            if waiting is None:
-                waiting = self.partner = threading.Event()
-            else:
-                waiting.set()
-                return
-        waiting.wait(PAIR_S)
-        with self.lock:
-            if self.partner is waiting:
-                self.partner = None
+    def wait_for_the_first(self) -> None:
+        """Before the kill, the lanes after the first start once it was told of a commit, and
+        then together: each reads that version and evaluates its own share at the same moment,
+        so the kill finds their evaluations in flight. Left to run as they came, on four GPUs
+        the gate (one decision at a time) spaced the lanes out, and in 4 runs of 6 every share
+        was out before two evaluations met a commit, or one of two ended as the kill came."""
+        self.first_committed.wait(self.hold_s)
 
-    def unpair(self) -> None:
-        with self.lock:
-            self.pairing = False
-            if self.partner is not None:
-                self.partner.set()
+    def open_every_lane(self) -> None:
+        """After the kill nothing waits for a first commit."""
+        self.first_committed.set()
 
     def hold(self, lane: int) -> None:
         """A lane with nothing left to do waits for its operator's stop before its step ends,
@@ -783,7 +772,7 @@ class Benchmark:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         self.api.release()  # the killed run's held requests: nobody waits for them now
-        self.api.unpair()
+        self.api.open_every_lane()
         told, _ = self.api.seen()
         at_kill = snapshot(self.directory, self.lanes)
         if at_kill is None:

@@ -117,7 +117,24 @@ def tools_of(answer: object) -> list[tuple[str, dict[str, Any]]]:
     return [(b["name"], b["input"]) for b in answer.content if b["type"] == "tool_use"]
 
 
-BRIEF = user({"type": "text", "text": "# Step brief\nYou are lane 2 of 4: 4 operators..."})
+def brief(lane: int) -> dict[str, Any]:
+    return user({"type": "text", "text": f"# Step brief\nYou are lane {lane} of 4: 4 operators..."})
+
+
+BRIEF = brief(2)
+
+
+def started(lane: int) -> Recorded:
+    """A lane's first request of a step."""
+    return request(brief(lane))
+
+
+def told_of_a_commit(lane: int) -> Recorded:
+    asked = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "c1", "name": "commit", "input": {"message": "share out"}}]}
+    return request(brief(lane), asked, user(
+        {"type": "tool_result", "tool_use_id": "c1",
+         "content": "committed v1 (parent v0); the step ends here"}))
 
 
 def after_looking(lanes: Any, source: str, best: str) -> Recorded:
@@ -177,6 +194,7 @@ def test_a_lane_with_its_share_out_waits_for_its_stop(bench: ModuleType) -> None
     once."""
     [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
     api = bench.FakeApi(bench.Script(name, SHARES))
+    api.open_every_lane()  # lane 2 would otherwise wait for lane 1's commit first
     lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))
     assert tools_of(api(after_looking(api.script, source, lane_1_out)))[-1][0] == "evaluate"
     assert api.holding() == set()
@@ -196,26 +214,29 @@ def test_a_lane_with_its_share_out_waits_for_its_stop(bench: ModuleType) -> None
     assert isinstance(answered[0], Reply) and "my part is done" in answered[0].content[0]["text"]
 
 
-def test_before_the_kill_two_lanes_evaluations_start_together(bench: ModuleType) -> None:
-    """Once a lane was told of a commit, a lane's evaluation waits for another lane's, so the
-    kill finds two in flight; after the kill (unpair) nothing waits."""
-    [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
+def test_before_the_kill_the_other_lanes_wait_for_the_first_lanes_commit(
+        bench: ModuleType) -> None:
+    """Lane 1 is answered at once; the others wait until it is told of a commit, then go on
+    (so their evaluations start together and the kill finds them in flight); after the kill
+    nothing waits."""
+    [(name, _)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
     api = bench.FakeApi(bench.Script(name, SHARES))
-    evaluating = after_looking(api.script, source, source)
-    assert tools_of(api(evaluating))[-1][0] == "evaluate"  # no commit yet: at once
-    api.acknowledged.append((1, "v1"))
+    assert tools_of(api(started(1)))  # at once
     answered: list[object] = []
-    first = threading.Thread(target=lambda: answered.append(api(evaluating)))
-    first.start()
+    lane_2 = threading.Thread(target=lambda: answered.append(api(started(2))))
+    lane_2.start()
     deadline = time.monotonic() + 60
-    while api.partner is None and time.monotonic() < deadline:
-        first.join(0.01)
-    assert api.partner is not None and not answered
-    assert tools_of(api(evaluating))[-1][0] == "evaluate"  # the second: at once, and frees it
-    first.join(60)
-    assert len(answered) == 1 and api.partner is None
-    api.unpair()
-    assert tools_of(api(evaluating))[-1][0] == "evaluate" and api.partner is None
+    while api.seen()[1].get(2) != 1 and time.monotonic() < deadline:  # its request came in
+        lane_2.join(0.01)
+    lane_2.join(0.5)
+    assert lane_2.is_alive() and not answered
+    api(told_of_a_commit(1))
+    lane_2.join(60)
+    assert not lane_2.is_alive() and len(answered) == 1
+    assert api.acknowledged == [(1, "v1")]
+    fresh = bench.FakeApi(bench.Script(name, SHARES))
+    fresh.open_every_lane()  # the kill
+    assert tools_of(fresh(started(2)))  # answered at once, no commit told
 
 
 JUMP = "geomean 1.155 is 3.24x the best committed score 0.356"
