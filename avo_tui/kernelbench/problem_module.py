@@ -29,6 +29,8 @@ from typing import Any, cast
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .meta_memo import MetaMemo
+
 Sizes = dict[str, int]  # a size global's value by dimension name (a tuple's entries: name_0 ...)
 Origin = tuple[str, int | None]  # a dimension's global, and its index where that is a tuple
 # The integer and bool dtypes a target file declares (an output of one is compared exactly),
@@ -68,6 +70,7 @@ class KernelBenchProblem:
         # sizes_set): the import's progress and its limit (progress.py)
         self.tick = tick
         self._built_on_cpu = False
+        self._memo = MetaMemo()  # every build's forward on the meta device (meta_memo.py)
         self.module = _load(path)
         for name, what in (("Model", "class Model (the nn.Module whose forward is computed)"),
                            ("get_inputs", "get_inputs() (the forward's input tensors)")):
@@ -79,16 +82,19 @@ class KernelBenchProblem:
         self.output_names = self._output_names()
 
     def instantiate(self, sizes: Mapping[str, int], refuse: bool = False,
-                    count: bool = False) -> Instance:
+                    count: bool = False,
+                    watch: contextlib.AbstractContextManager[Any] | None = None) -> Instance:
         """The problem with its size globals set to ``sizes``. ProbeFailed where it does not
         build or run there (ImportRefused, naming why, at the problem's own sizes).
-        ``count``: count the operations its forward dispatches (Instance.ops)."""
+        ``count``: count the operations its forward dispatches (Instance.ops); ``watch``: a
+        dispatch mode that sees every operation of the forward (a FLOP counter): entered
+        above the memo, which would hide a remembered call from it."""
         counter = _Operations() if count else contextlib.nullcontext()
         try:
             with self.sizes_set(sizes), torch.device("meta"):
                 model = self._model()
                 inputs = self.module.get_inputs()
-                with counter:
+                with self._memo, watch or contextlib.nullcontext(), counter:
                     output = model(*inputs)
         except Exception as error:
             if refuse:
