@@ -778,9 +778,27 @@ def get_inputs():
 
 def get_init_inputs():
     return []
-""", "forward gives another output on the same inputs at every call (it draws random "
-     "values): no kernel matches a random reference; make what it draws one of "
-     "get_inputs()'s tensors"),
+""", "forward gives another output on the same inputs at every call (line 10 draws random "
+     "values (randn): h0 = torch.randn(x.shape[0], dim)): no kernel matches a random "
+     "reference; make what it draws one of get_inputs()'s tensors"),
+    # KernelBench's LSTM (level3/35): its state drawn where get_inputs() leaves it out
+    "optional_state": (PROBLEM_HEAD + """class Model(nn.Module):
+    def forward(self, x, h0=None, c0=None):
+        if h0 is None:
+            h0 = torch.randn(x.shape[0], dim)
+        return x + h0
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+""", "forward gives another output on the same inputs at every call (line 11 draws random "
+     "values (randn): h0 = torch.randn(x.shape[0], dim)): no kernel matches a random "
+     "reference; make what it draws one of get_inputs()'s tensors (the forward's h0 and c0, "
+     "which get_inputs() leaves out)"),
 }
 
 # sizes in a list global, as KernelBench's MLPs write their hidden layers, and used as a list

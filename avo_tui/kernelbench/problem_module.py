@@ -29,6 +29,9 @@ from typing import Any, cast
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .draws import Draws
+from .meta_memo import MetaMemo
+
 Sizes = dict[str, int]  # a size global's value by dimension name (a tuple's entries: name_0 ...)
 Origin = tuple[str, int | None]  # a dimension's global, and its index where that is a tuple
 # The integer and bool dtypes a target file declares (an output of one is compared exactly),
@@ -68,6 +71,7 @@ class KernelBenchProblem:
         # sizes_set): the import's progress and its limit (progress.py)
         self.tick = tick
         self._built_on_cpu = False
+        self._memo = MetaMemo()  # every build's forward on the meta device (meta_memo.py)
         self.module = _load(path)
         for name, what in (("Model", "class Model (the nn.Module whose forward is computed)"),
                            ("get_inputs", "get_inputs() (the forward's input tensors)")):
@@ -79,16 +83,19 @@ class KernelBenchProblem:
         self.output_names = self._output_names()
 
     def instantiate(self, sizes: Mapping[str, int], refuse: bool = False,
-                    count: bool = False) -> Instance:
+                    count: bool = False,
+                    watch: contextlib.AbstractContextManager[Any] | None = None) -> Instance:
         """The problem with its size globals set to ``sizes``. ProbeFailed where it does not
         build or run there (ImportRefused, naming why, at the problem's own sizes).
-        ``count``: count the operations its forward dispatches (Instance.ops)."""
+        ``count``: count the operations its forward dispatches (Instance.ops); ``watch``: a
+        dispatch mode that sees every operation of the forward (a FLOP counter): entered
+        above the memo, which would hide a remembered call from it."""
         counter = _Operations() if count else contextlib.nullcontext()
         try:
             with self.sizes_set(sizes), torch.device("meta"):
                 model = self._model()
                 inputs = self.module.get_inputs()
-                with counter:
+                with self._memo, watch or contextlib.nullcontext(), counter:
                     output = model(*inputs)
         except Exception as error:
             if refuse:
@@ -144,14 +151,21 @@ class KernelBenchProblem:
             model = self.module.Model(*getattr(self.module, "get_init_inputs", list)())
             inputs = self.module.get_inputs()
             before = {name: buffer.clone() for name, buffer in model.named_buffers()}
-            outputs = []
-            for seed in (1, 2):
+            draws = Draws(self.module.__file__)
+
+            def run(seed: int, watch: contextlib.AbstractContextManager[Any]
+                    ) -> tuple[torch.Tensor, ...]:
                 copies = {name: buffer.clone() for name, buffer in model.named_buffers()
                           if name in self.updated}
                 torch.manual_seed(seed)
-                with torch.no_grad():
-                    outputs.append(_outputs(torch.func.functional_call(
-                        model, copies, tuple(inputs)), self.path.name))
+                with torch.no_grad(), watch:
+                    return _outputs(torch.func.functional_call(
+                        model, copies, tuple(inputs)), self.path.name)
+
+            outputs = [run(seed, contextlib.nullcontext()) for seed in (1, 2)]
+            random = not all(torch.equal(a, b) for a, b in zip(*outputs, strict=True))
+            if random:
+                run(3, draws)  # only a refused forward is watched: where it draws
         changed = [name for name, buffer in model.named_buffers()
                    if name in before and not torch.equal(before[name], buffer)]
         if changed:
@@ -159,14 +173,18 @@ class KernelBenchProblem:
                                 f"{changed[0]}, and a target's inputs are read-only (the "
                                 "importer hands a forward copies of a BatchNorm's running "
                                 "statistics only): edit the target file by hand")
-        if not all(torch.equal(a, b) for a, b in zip(*outputs, strict=True)):
+        if random:
             dropout = next((name for name, m in model.named_modules()
                             if isinstance(m, torch.nn.modules.dropout._DropoutNd)
                             and m.training and m.p > 0), None)
             why = (f"a Dropout ({dropout}, p = {model.get_submodule(dropout).p}) in "
-                   "training mode" if dropout is not None else "it draws random values")
+                   "training mode" if dropout is not None
+                   else draws.first or "it draws random values")
+            left_out = self._left_out(len(inputs))
             fix = ("set its p to 0 in the problem" if dropout is not None else "make what "
-                   "it draws one of get_inputs()'s tensors")
+                   "it draws one of get_inputs()'s tensors" + (
+                       f" (the forward's {' and '.join(left_out)}, which get_inputs() leaves "
+                       "out)" if left_out else ""))
             raise ImportRefused(f"{self.path.name}: forward gives another output on the same "
                                 f"inputs at every call ({why}): no kernel matches a random "
                                 f"reference; {fix}")
@@ -196,6 +214,14 @@ class KernelBenchProblem:
         if len(names) < count:
             return tuple(f"input{i}" for i in range(count))
         return tuple(names)
+
+    def _left_out(self, given: int) -> list[str]:
+        """The forward's arguments after the ``given`` tensors get_inputs() passes, each with
+        a default (an LSTM's ``h0=None``, drawn when left out)."""
+        parameters = list(inspect.signature(self.module.Model.forward).parameters.values())
+        return [p.name for p in parameters[1 + given:]
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is not p.empty]
 
     def _output_names(self) -> tuple[str, ...]:
         """Each output's name: ``out`` for one; for several, the fields of the named tuple the

@@ -142,8 +142,7 @@ def _forms(shapes: Shapes, variables: Sequence[str]) -> dict[str, list[SizeExpr]
 def _flops_at(problem: KernelBenchProblem, sizes: Mapping[str, int]) -> int | None:
     counter = FlopCounterMode(display=False)
     try:
-        with counter:
-            problem.instantiate(sizes)
+        problem.instantiate(sizes, watch=counter)
     except (ProbeFailed, ValueError):
         return None
     return int(counter.get_total_flops())
