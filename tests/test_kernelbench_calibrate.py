@@ -9,6 +9,7 @@ built are checked for what they say, never for a time."""
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ from avo_tui.kernelbench import import_problem
 from avo_tui.kernelbench.calibrate import CORRECTIONS, OFF_BY
 from avo_tui.kernelbench.configs import Chooser
 from avo_tui.kernelbench.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.progress import QUIET_S, Progress
 from avo_tui.kernelbench.shapes import fit_shapes
 from avo_tui.kernelbench.work import work_of
 
@@ -167,3 +169,15 @@ def test_the_command_states_a_reading_or_why_there_is_none(
     assert failed.returncode == 0, failed.stdout + failed.stderr
     assert "on one CPU core, as estimated (" in failed.stdout
     assert "; the seed could not be timed at import: compile: " in failed.stdout
+
+
+def test_a_long_reading_is_told_as_timing_not_as_builds() -> None:
+    """The heartbeat tells a timing phase by its time alone: it builds nothing."""
+    now = [0.0]
+    told = io.StringIO()
+    progress = Progress(told, clock=lambda: now[0], name="relu.py")
+    progress.phase("timing the seed at batch_size 512, dim 16384", counted=False)
+    now[0] = QUIET_S + 1
+    progress.beat()
+    assert told.getvalue() == ("avo targets import: still timing the seed at batch_size 512, "
+                               f"dim 16384, {QUIET_S + 1:.0f} s into it [{QUIET_S + 1:.0f} s]\n")

@@ -27,6 +27,9 @@ problem, then says what to run next. A forward that returns several tensors gets
 each; an integer one (argmax's int64 indices) is declared with its dtype and compared exactly.
 An integer or bool input (class labels, token ids, a mask) is declared with its dtype and
 drawn as Integers(least, most + 1), the least and the most value of 8 draws of get_inputs().
+On the CPU the seed is compiled and timed at the timed shape, and the shape scaled again
+where the importer's estimate was off; the launch time it states is that reading (the
+estimate, and why, where the seed cannot be built or run).
 A problem it cannot import (an int16 tensor, no get_inputs()) is refused in one line, with
 exit status 1. What it is doing is told on stderr as it goes, a line at least every 10 s (a
 recurrent network builds slowly); past --limit it stops, naming what was slow.
