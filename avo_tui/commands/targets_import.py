@@ -12,9 +12,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..evaluation import TargetFileError
+from ..engine.launch import SeedRejected, seed_files
+from ..evaluation import EvalRequest, TargetFileError, Timing, get_target
 from . import MOST_SECONDS, Subcommands, add_command, bounded_float
+
+if TYPE_CHECKING:  # torch comes with it: imported where a seed is timed
+    from ..evaluation.pipeline import Pipeline
 
 EPILOG = """\
 It writes PROBLEM_target.py (PROBLEM_cuda_target.py with --kind cuda) and its seed beside the
@@ -22,6 +27,9 @@ problem, then says what to run next. A forward that returns several tensors gets
 each; an integer one (argmax's int64 indices) is declared with its dtype and compared exactly.
 An integer or bool input (class labels, token ids, a mask) is declared with its dtype and
 drawn as Integers(least, most + 1), the least and the most value of 8 draws of get_inputs().
+On the CPU the seed is compiled and timed at the timed shape, and the shape scaled again
+where the importer's estimate was off; the launch time it states is that reading (the
+estimate, and why, where the seed cannot be built or run).
 A problem it cannot import (an int16 tensor, no get_inputs()) is refused in one line, with
 exit status 1. What it is doing is told on stderr as it goes, a line at least every 10 s (a
 recurrent network builds slowly); past --limit it stops, naming what was slow.
@@ -36,6 +44,10 @@ examples:
 # torch's own import takes 3-4 s, past 8 s on a loaded machine: said, where it is that long,
 # as the import's phases are (kernelbench/progress.py), which cannot be loaded before it
 LOADING_TOLD_S = 5.0
+# A reading of the seed at the timed shape (kernelbench/calibrate.py): launches for about
+# this long, and a launch past the limit is a hang that leaves the estimate standing.
+READING_S = 1.0
+READING_LAUNCH_LIMIT_S = 30.0
 
 
 @contextmanager
@@ -66,7 +78,7 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name, started=started)
     try:
         imported = import_problem(path, args.kind, args.out, args.force, progress,
-                                  seeded=not args.no_seed)
+                                  seeded=not args.no_seed, measure=SeedTimer())
     except ImportRefused as error:
         raise TargetFileError(f"cannot import {path}: {error}") from None
     device = "on the CPU (a C kernel)" if args.kind == "cpu" else "on a CUDA GPU"
@@ -95,6 +107,27 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     # after the last line. Frozen, they are skipped; nothing of them needs finalizing.
     gc.freeze()
     return 0
+
+
+class SeedTimer:
+    """The seed of the target file at a path, timed at its timed shape as `avo eval` builds
+    and times it (evaluation/pipeline.py's time_alone, in this process: the kernel runs in its
+    confined runner all the same): a launch's median seconds, or why it could not be timed."""
+
+    def __init__(self) -> None:
+        self._pipeline: Pipeline | None = None  # made at the first reading: the compilers' cache
+
+    def __call__(self, target: Path) -> float | str:
+        try:
+            spec = get_target(str(target))
+            request = EvalRequest(spec.ref, seed_files(spec), measure_baselines=False)
+        except (TargetFileError, SeedRejected) as error:
+            return str(error)
+        from ..evaluation.pipeline import Pipeline, time_alone
+
+        self._pipeline = self._pipeline or Pipeline(spec.device)
+        reading = time_alone(self._pipeline, request, READING_S, READING_LAUNCH_LIMIT_S)
+        return reading.median_s if isinstance(reading, Timing) else str(reading)
 
 
 def register(targets: Subcommands) -> None:

@@ -165,9 +165,41 @@ def build_kernel(pipeline: Pipeline, request: EvalRequest) -> Kernel:
     compiled, the artifact loaded on the pipeline's device), for a caller that times it itself:
     avo export --check launches it one by one beside the exported operator. Rejected where an
     evaluation would reject it before checking it; the caller closes it."""
-    evaluation = Evaluation(pipeline, request, lambda phase, detail: None)
-    declared = evaluation.declarations(request.sources)
-    return evaluation.load(evaluation.compile(request.sources), declared, [])
+    return _built(Evaluation(pipeline, request, _quiet), [])
+
+
+def time_alone(pipeline: Pipeline, request: EvalRequest, budget_s: float,
+               launch_limit_s: float) -> Timing | Failure:
+    """``request``'s kernel built as an evaluation builds it and timed alone on the first
+    configuration of its grid (Measure.time_alone), in this process: its timing, or what
+    stopped it (a compile's failure, no toolchain, a crash, a launch past
+    ``launch_limit_s``). Nothing is checked: a reading, never a score."""
+    evaluation = Evaluation(pipeline, request, _quiet)
+    pipeline.device.watch_launches(launch_limit_s, None)
+    kernels: list[Kernel] = []
+    try:
+        kernel = _built(evaluation, kernels)
+        return evaluation.time_alone(kernel, evaluation.target.grid(request.quick)[0],
+                                     budget_s)
+    except Rejected as rejected:
+        return rejected.failure
+    except KernelFailed as failed:
+        return Failure(failed.kind, str(failed))
+    except TargetFileError as error:
+        return Failure("target", str(error))
+    finally:
+        for loaded in kernels:
+            loaded.close()
+
+
+def _built(evaluation: Evaluation, loaded: list[Kernel]) -> Kernel:
+    sources = evaluation.request.sources
+    declared = evaluation.declarations(sources)
+    return evaluation.load(evaluation.compile(sources), declared, loaded)
+
+
+def _quiet(phase: str, detail: str) -> None:
+    pass
 
 
 def _first_line(error: BaseException) -> str:

@@ -3,14 +3,16 @@ from, each checked by building the problem there (on the meta device).
 
 - **Timed**: the problem's own sizes. On the CPU they are scaled (the largest dimension
   halved, down to 8 and then, where still slow, to the least it builds at; or the first
-  doubled) until a launch of the seed takes about 5 to 50 ms, at the
-  rates below: KernelBench's sizes are a GPU's, and a timed launch far past 100 ms makes every
-  evaluation of a run slow, while one under a millisecond varies too much to time.
+  doubled) until a launch of the seed takes about 5 to 50 ms, at the rates below, then
+  at the rate its launches are measured at once it is written (calibrate.py): KernelBench's
+  sizes are a GPU's, and a timed launch far past 100 ms makes every evaluation of a run
+  slow, while one under a millisecond varies too much to time.
 - **Edge**: the sizes that break tiled code, small enough for the float64 reference on one
   core: every varied dimension at its smallest (1, or the least the problem builds at), at
   small primes (the last one 37), and one past a tile (17, the last one 65).
 - **Drawn**: each varied dimension uniform between its smallest and its one-past-a-tile size,
-  the tops lowered, on the CPU, until a launch at all of them takes at most DRAW_MAX_S.
+  the tops lowered, on the CPU, until a launch at all of them takes at most DRAW_MAX_S (at
+  the measured rate too).
 
 Only dimensions of 8 or more vary: smaller ones are settings of the problem (a kernel size,
 three colour channels) and keep its values.
@@ -56,65 +58,98 @@ DRAW_CHECKS = 16
 
 
 @dataclass(frozen=True)
+class Launch:
+    """What the import states of a launch at the timed sizes: ``measured`` seconds (None:
+    the estimate stands), or ``unmeasured``, why the seed was not timed."""
+
+    measured: float | None = None
+    unmeasured: str = ""
+
+
+@dataclass(frozen=True)
 class Configs:
     timed: Sizes
     edges: list[Sizes]
     draw: dict[str, tuple[int, int]]  # each varied dimension's range; empty: no draw
+    # the seed's launch at sizes: the estimate, times the rate measured where one was
+    seconds: Callable[[Sizes], float]
     notes: list[str] = field(default_factory=list)  # what the target file should say
-    seconds: Callable[[Sizes], float] | None = None  # the seed's estimated launch, at sizes
+    launch: Launch = Launch()  # what the note on the timed sizes states of its launch
 
 
-def choose_configs(problem: KernelBenchProblem, shapes: Shapes, work: Work, kind: str,
-                   seeded: bool = True, transcendentals: int = 0,
-                   estimate: Callable[[Sizes], float] | None = None) -> Configs:
-    """The configurations of a ``kind`` target; ``seeded``: the importer writes its seed (the
-    rates its time is estimated at); ``transcendentals``: the transcendental functions the
-    forward computes on each element (an exp, a tanh), each costing TRANSCENDENTAL_S;
-    ``estimate``: the seed's own estimate of a launch's seconds at some sizes (the stage
-    seed's, stage by stage), used instead of the rates."""
-    if shapes.literal:
-        return Configs(dict(shapes.dims), [], {}, ["the problem names no size as a "
-                       "module-level int, so its one shape is timed and no other is checked"],
-                       estimate)
-    valid = _Validity(problem, shapes)
-    varied = list(shapes.varied)
-    smallest = {d: valid.smallest(d) for d in varied}
-    # a fixed global under VARIED_FROM would not vary anyway (a reduction's dim, the ones of
-    # a bias_shape (C, 1, 1)): only a size the configurations could have moved is told
-    notes = [f"{dim} is fixed at {problem.sizes[dim]}: {why}" for dim, why in
-             shapes.fixed.items() if problem.sizes[dim] >= VARIED_FROM]
-    kept = [d for d in shapes.variable if d not in varied]
-    if kept:
-        notes.append(f"{', '.join(kept)} kept at the problem's values (settings, under "
-                     f"{VARIED_FROM})")
+class Chooser:
+    """The configurations of a ``kind`` target, chosen as often as asked (each size's build
+    tried once): ``seeded``: the importer writes its seed (the rates its time is estimated
+    at); ``transcendentals``: the transcendental functions the forward computes on each
+    element (an exp, a tanh), each costing TRANSCENDENTAL_S; ``estimate``: the seed's own
+    estimate of a launch's seconds at some sizes (the stage seed's, stage by stage), used
+    instead of the rates."""
 
-    rates = CPU_RATES if seeded else FIRST_DRAFT_RATES
+    def __init__(self, problem: KernelBenchProblem, shapes: Shapes, work: Work, kind: str,
+                 seeded: bool = True, transcendentals: int = 0,
+                 estimate: Callable[[Sizes], float] | None = None) -> None:
+        self.problem, self.shapes, self.work, self.kind = problem, shapes, work, kind
+        self.transcendentals, self.estimate = transcendentals, estimate
+        self.rates = CPU_RATES if seeded else FIRST_DRAFT_RATES
+        self.kernel = "the importer's seed" if seeded else "a first plain kernel"
+        self.valid = _Validity(problem, shapes)
+        self.varied = [] if shapes.literal else list(shapes.varied)
+        self.smallest = {d: self.valid.smallest(d) for d in self.varied}
+        # a fixed global under VARIED_FROM would not vary anyway (a reduction's dim, the ones
+        # of a bias_shape (C, 1, 1)): only a size the configurations could have moved is told
+        self.notes = [f"{dim} is fixed at {problem.sizes[dim]}: {why}" for dim, why in
+                      shapes.fixed.items() if problem.sizes[dim] >= VARIED_FROM]
+        kept = [d for d in shapes.variable if d not in self.varied]
+        if kept:
+            self.notes.append(f"{', '.join(kept)} kept at the problem's values (settings, "
+                              f"under {VARIED_FROM})")
 
-    def seconds(sizes: Sizes) -> float:
-        if estimate is not None:
-            return estimate(sizes)
+    def seconds(self, sizes: Sizes) -> float:
+        """The seed's launch at ``sizes``, as estimated."""
+        if self.estimate is not None:
+            return self.estimate(sizes)
+        shapes, work, rates = self.shapes, self.work, self.rates
         elements = max(math.prod(size.value(sizes) for size in shape) for shape in shapes.all())
         return (max(work.flops_at(sizes) / rates["flops"],
                     work.bytes_at(shapes, sizes) / rates["bytes"])
-                + transcendentals * elements * TRANSCENDENTAL_S)
+                + self.transcendentals * elements * TRANSCENDENTAL_S)
 
-    timed = dict(shapes.dims)
-    if kind == "cpu":
-        kernel = "the importer's seed" if seeded else "a first plain kernel"
-        timed, note = _scaled(timed, varied, smallest, seconds, valid, kernel)
-        if note:
-            notes.append(note)
-    edges = _edges(shapes.dims, varied, smallest, seconds, valid)
-    draw = _draw_ranges(shapes.dims, varied, smallest,
-                        seconds if kind == "cpu" else lambda sizes: 0.0)
-    rng = random.Random(0)
-    corners = [{**shapes.dims, **{d: r[i] for d, r in draw.items()}} for i in (0, 1)]
-    tries = [{**shapes.dims, **{d: rng.randint(*r) for d, r in draw.items()}}
-             for _ in range(DRAW_CHECKS)]
-    if draw and not all(valid(sizes) for sizes in corners + tries):
-        notes.append("no shapes are drawn: some sizes in the drawn ranges do not build")
-        draw = {}
-    return Configs(timed, edges, draw, notes, seconds)
+    def configs(self, rate: float = 1.0, timed: Sizes | None = None,
+                launch: Launch = Launch()) -> Configs:
+        """The configurations where a launch takes ``rate`` times the estimate (calibrate.py
+        measures it): the timed sizes scaled to TIMED_S on the CPU (``timed``: those sizes,
+        as they are), the drawn ranges' tops lowered to DRAW_MAX_S; the edges at the
+        estimate as it stands, so they stay what the float64 reference is quick at. The
+        timed shape's note states ``launch``."""
+        shapes, varied, base = self.shapes, self.varied, dict(self.shapes.dims)
+
+        def seconds(sizes: Sizes) -> float:
+            return rate * self.seconds(sizes)
+
+        notes = list(self.notes)
+        sizes = base
+        if self.kind == "cpu" and timed is not None:
+            sizes = timed
+        elif self.kind == "cpu":
+            sizes = _scaled(base, varied, self.smallest, seconds, self.valid)
+        said = [_timed_note(base, sizes, self.kernel, seconds, rate, launch)
+                ] if self.kind == "cpu" else []
+        if shapes.literal:
+            return Configs(base, [], {}, seconds, ["the problem names no size as a "
+                           "module-level int, so its one shape is timed and no other is "
+                           "checked", *said], launch)
+        notes += said
+        edges = _edges(base, varied, self.smallest, self.seconds, self.valid)
+        draw = _draw_ranges(base, varied, self.smallest,
+                            seconds if self.kind == "cpu" else lambda sizes: 0.0)
+        rng = random.Random(0)
+        corners = [{**base, **{d: r[i] for d, r in draw.items()}} for i in (0, 1)]
+        tries = [{**base, **{d: rng.randint(*r) for d, r in draw.items()}}
+                 for _ in range(DRAW_CHECKS)]
+        if draw and not all(self.valid(sizes) for sizes in corners + tries):
+            notes.append("no shapes are drawn: some sizes in the drawn ranges do not build")
+            draw = {}
+        return Configs(sizes, edges, draw, seconds, notes, launch)
 
 
 def _draw_ranges(base: Sizes, varied: list[str], smallest: Mapping[str, int],
@@ -134,10 +169,8 @@ def _past_tile(dim: str, varied: list[str]) -> int:
 
 
 def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
-            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool], kernel: str
-            ) -> tuple[Sizes, str]:
-    """``base`` scaled into TIMED_S, and words on what was changed ("" where nothing), a
-    launch of ``kernel`` taking ``seconds``."""
+            seconds: Callable[[Sizes], float], valid: Callable[[Sizes], bool]) -> Sizes:
+    """``base`` scaled into TIMED_S, a launch taking ``seconds``."""
     low, high = TIMED_S
     sizes = dict(base)
     # Sizes are kept at VARIED_FROM or more where that is quick enough; a network whose
@@ -159,14 +192,28 @@ def _scaled(base: Sizes, varied: list[str], smallest: Mapping[str, int],
         if not valid(doubled):
             break
         sizes = doubled
+    return sizes
+
+
+def _timed_note(base: Sizes, sizes: Sizes, kernel: str, seconds: Callable[[Sizes], float],
+                rate: float, launch: Launch) -> str:
+    """What was changed of the problem's sizes ``base`` (now ``sizes``) and what a launch of
+    ``kernel`` takes there: measured (``launch``), else as estimated (``seconds``)."""
+    own = "" if sizes == base else f"at the problem's own sizes, about {_ms(seconds(base))}"
+    if launch.measured is not None:
+        how = f"{_ms(launch.measured)} on one CPU core, measured at import"
+        why = [f"the importer's rates estimated {_ms(seconds(sizes) / rate)}",
+               *([f"{own} at the rate measured"] if own else [])]
+    else:
+        how = f"{_ms(seconds(sizes))} on one CPU core, as estimated"
+        why = [w for w in (own, launch.unmeasured) if w]
+    said = f"{how} ({'; '.join(why)})" if why else how
     if sizes == base:
-        return sizes, (f"timed at the problem's sizes, where a launch of {kernel} takes about "
-                       f"{_ms(seconds(sizes))} on one CPU core")
+        return f"timed at the problem's sizes, where a launch of {kernel} takes about {said}"
     changed = ", ".join(f"{d} {base[d]} -> {sizes[d]}" for d in base if sizes[d] != base[d])
     direction = "down" if seconds(sizes) < seconds(base) else "up"
-    return sizes, (f"timed at the problem's sizes scaled {direction} ({changed}) so that a "
-                   f"launch of {kernel} takes about {_ms(seconds(sizes))} on one CPU core (at "
-                   f"the problem's own, about {_ms(seconds(base))})")
+    return (f"timed at the problem's sizes scaled {direction} ({changed}) so that a launch of "
+            f"{kernel} takes about {said}")
 
 
 def _ms(seconds: float) -> str:

@@ -12,15 +12,18 @@ import is doing and stops it at its limit.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from .c_seed import c_seed
-from .configs import STAGE_RATES, Configs, choose_configs
+from .calibrate import Measure, calibrated
+from .configs import STAGE_RATES, Chooser, Configs
 from .cuda_seed import cuda_seed
 from .elementwise import TRANSCENDENTAL
 from .exercise import exercised
@@ -59,26 +62,30 @@ class Imported:
     outputs: tuple[tuple[str, str], ...] = (("out", "float32"),)
     integer_inputs: tuple[tuple[str, str, str], ...] = ()
     cases: tuple[tuple[str, str], ...] = ()  # each hostile case's name, and what it targets
-    launch_s: float | None = None  # the seed's estimated launch at the timed shape (CPU)
+    # the seed's launch at the timed shape (CPU): measured at import where launch_measured,
+    # else estimated
+    launch_s: float | None = None
+    launch_measured: bool = False
 
 
 def import_problem(path: Path, kind: str = "cpu", out: Path | None = None,
                    overwrite: bool = False, progress: Progress | None = None,
-                   seeded: bool = True) -> Imported:
+                   seeded: bool = True, measure: Measure | None = None) -> Imported:
     """Import the KernelBench problem at ``path`` as a ``kind`` target (float32): the target
     file at ``out`` (default: beside the problem, ``<stem>_target.py``, or
     ``<stem>_cuda_target.py``) and its seed beside that (none where not ``seeded``: the
     agent's first step writes version 0); ``progress`` tells what it is doing and holds it to
-    its limit (default: told nowhere, progress.LIMIT_S)."""
+    its limit (default: told nowhere, progress.LIMIT_S); ``measure`` times the C seed at the
+    timed shape (calibrate.py; None: its launch is estimated alone)."""
     if kind not in KINDS:
         raise ImportRefused(f"--kind is cpu or cuda, not {kind!r}")
     progress = progress or Progress(name=path.name)
     with progress.watched():
-        return _imported(path, kind, out, overwrite, progress, seeded)
+        return _imported(path, kind, out, overwrite, progress, seeded, measure)
 
 
 def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress: Progress,
-              seeded: bool) -> Imported:
+              seeded: bool, measure: Measure | None) -> Imported:
     suffix = "" if kind == "cpu" else "_cuda"
     target_path = out or path.with_name(f"{path.stem}{suffix}_target.py")
     seed_path = target_path.with_name(f"{target_path.stem.removesuffix('_target')}_seed"
@@ -113,47 +120,83 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
     progress.phase("choosing the configurations")
     estimate = (partial(plan.seconds, rates=STAGE_RATES) if isinstance(plan, StagePlan)
                 else None)
-    configs = choose_configs(problem, shapes, work, kind, seeded=not isinstance(plan, str),
-                             transcendentals=transcendentals, estimate=estimate)
-    progress.phase("reading the inputs' values")
-    integers = integer_inputs(problem, shapes, configs, names.inputs)
-    configs = integers.configs
-    work = work.scored_for(kind, shapes, configs.timed)
-    small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
-    problem.check_forward(small)
-    exactness = _exactness(graph, names)
+    chooser = Chooser(problem, shapes, work, kind, seeded=not isinstance(plan, str),
+                      transcendentals=transcendentals, estimate=estimate)
     about = [f"{path.name}: {_first_line(problem.module.__doc__) or 'a KernelBench problem'}."]
+    seed_text: Callable[[], str] = str
     if isinstance(plan, str):
         seed, pattern, no_seed = None, None, f"{path.name}: {plan}"
     else:
-        seed_path.write_text(_seed_text(kernel, plan, about, kind))
         seed, pattern, no_seed = seed_path, plan.kind, ""
-    timed = shapes.problem_sizes(configs.timed)
-    read = value_rules(problem, small, timed, integers.ranges)
-    widened = exercised(problem, small, timed, read.inputs)
-    rules = Rules(widened.rules, read.weights)
-    hostile = hostile_cases(problem, small, names.leaves_by_name,
-                            {names.inputs[i]: r for i, r in integers.ranges.items()},
-                            progress.phase)
-    own = own_draw_case(tuple(shapes.dims), {n: names.shapes[n] for n in names.kernel_inputs})
-    kept = (f"the problem's own draw is the input case {CASE}" if own else "the problem's "
-            "own draw is no input case (its sizes cannot be read off its inputs)")
-    drawn = [f"{names.inputs[i]} is drawn {rules.inputs[i].render() or 'standard normal'}, "
-             f"not as the problem draws it ({read.inputs[i].render() or 'standard normal'}): "
-             f"{why}; {kept}" for i, why in widened.why.items()]
-    cases = [*hostile.cases, *([own] if own else [])]
-    text = render(_target_file(path, target_path, kind, problem, shapes, work, configs,
-                               names, entry, seed, pattern, no_seed, rules, exactness,
-                               integers, cases, drawn, own))
-    target_path.write_text(text)
-    launch_s = configs.seconds(configs.timed) if seed and configs.seconds else None
-    return Imported(_name(path.stem, kind), target_path, seed, pattern, no_seed,
-                    configs.notes + exactness + drawn + hostile.notes,
-                    tuple(zip(names.outputs, names.output_dtypes, strict=True)),
-                    tuple((names.inputs[i], names.input_dtypes[i],
-                           str(rules.inputs[i].render())) for i in integers.ranges),
-                    tuple((case.name, case.doc) for case in cases),
-                    launch_s if kind == "cpu" else None)
+        seed_text = partial(_seed_text, kernel, plan, about, kind)
+    write = _Written(path, target_path, kind, problem, shapes, work, names, entry, graph,
+                     seed, pattern, no_seed, seed_text, progress)
+    if measure is not None and seed is not None and kind == "cpu":
+        configs = calibrated(chooser, lambda c: write(c).target, measure,
+                             partial(progress.phase, counted=False))
+    else:
+        configs = chooser.configs()
+    done = write(configs)
+    if seed is None or kind != "cpu":
+        return done
+    measured = configs.launch.measured
+    return dataclasses.replace(done, launch_measured=measured is not None, launch_s=(
+        configs.seconds(configs.timed) if measured is None else measured))
+
+
+class _Written:
+    """The target file and its seed (``seed_text()`` at ``seed``, where there is one) written
+    for some configurations: the inputs' rules and hostile cases read for them, the file
+    rendered; what was written. Nothing is written where the import is refused."""
+
+    def __init__(self, path: Path, target_path: Path, kind: str, problem: KernelBenchProblem,
+                 shapes: Shapes, work: Work, names: _Names, entry: str, graph: Graph | None,
+                 seed: Path | None, pattern: str | None, no_seed: str,
+                 seed_text: Callable[[], str],
+                 progress: Progress) -> None:
+        self.path, self.target_path, self.kind = path, target_path, kind
+        self.problem, self.shapes, self.work, self.names = problem, shapes, work, names
+        self.entry, self.graph, self.progress = entry, graph, progress
+        self.seed, self.pattern, self.no_seed = seed, pattern, no_seed
+        self.seed_text = seed_text
+
+    def __call__(self, configs: Configs) -> Imported:
+        path, kind, problem, shapes, names = (self.path, self.kind, self.problem, self.shapes,
+                                              self.names)
+        self.progress.phase("reading the inputs' values")
+        integers = integer_inputs(problem, shapes, configs, names.inputs)
+        configs = integers.configs
+        work = self.work.scored_for(kind, shapes, configs.timed)
+        small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
+        problem.check_forward(small)
+        exactness = _exactness(self.graph, names)
+        if self.seed is not None:
+            self.seed.write_text(self.seed_text())
+        timed = shapes.problem_sizes(configs.timed)
+        read = value_rules(problem, small, timed, integers.ranges)
+        widened = exercised(problem, small, timed, read.inputs)
+        rules = Rules(widened.rules, read.weights)
+        hostile = hostile_cases(problem, small, names.leaves_by_name,
+                                {names.inputs[i]: r for i, r in integers.ranges.items()},
+                                self.progress.phase)
+        own = own_draw_case(tuple(shapes.dims),
+                            {n: names.shapes[n] for n in names.kernel_inputs})
+        kept = (f"the problem's own draw is the input case {CASE}" if own else "the "
+                "problem's own draw is no input case (its sizes cannot be read off its inputs)")
+        drawn = [f"{names.inputs[i]} is drawn {rules.inputs[i].render() or 'standard normal'}, "
+                 f"not as the problem draws it ({read.inputs[i].render() or 'standard normal'})"
+                 f": {why}; {kept}" for i, why in widened.why.items()]
+        cases = [*hostile.cases, *([own] if own else [])]
+        text = render(_target_file(path, self.target_path, kind, problem, shapes, work,
+                                   configs, names, self.entry, self.seed, self.pattern,
+                                   self.no_seed, rules, exactness, integers, cases, drawn, own))
+        self.target_path.write_text(text)
+        return Imported(_name(path.stem, kind), self.target_path, self.seed, self.pattern,
+                        self.no_seed, configs.notes + exactness + drawn + hostile.notes,
+                        tuple(zip(names.outputs, names.output_dtypes, strict=True)),
+                        tuple((names.inputs[i], names.input_dtypes[i],
+                               str(rules.inputs[i].render())) for i in integers.ranges),
+                        tuple((case.name, case.doc) for case in cases))
 
 
 def _stages(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,

@@ -55,14 +55,18 @@ class Progress:
         self.phase_name = "reading the problem"
         self.phase_started = self.started
         self.builds = 0
+        self.counted = True  # the phase's work is builds of the problem
         self.told = self.started
         self.expired = False
         self._lock = threading.Lock()
 
-    def phase(self, words: str) -> None:
-        """A new phase begins, told at once where the import has already been long."""
+    def phase(self, words: str, counted: bool = True) -> None:
+        """A new phase begins, told at once where the import has already been long;
+        ``counted``: its work is builds of the problem (ticks), not something else (the seed
+        timed)."""
         with self._lock:
             self.phase_name, self.phase_started, self.builds = words, self.clock(), 0
+            self.counted = counted
             if self.phase_started - self.started >= QUIET_S:
                 self._say(words)
 
@@ -85,10 +89,12 @@ class Progress:
         now = self.clock()
         with self._lock:
             if now - self.told >= QUIET_S:
+                into = f"{now - self.phase_started:.0f} s into it"
                 self._say(f"stopping at the limit: waiting for the call under way to return "
                           f"({self.phase_name})" if self.expired else
                           f"still {self.phase_name}: build {max(self.builds, 1)} of the "
-                          f"problem under way, {now - self.phase_started:.0f} s into it")
+                          f"problem under way, {into}" if self.counted else
+                          f"still {self.phase_name}, {into}")
         return now - self.started > self.limit_s
 
     def refusal(self) -> str:

@@ -66,6 +66,7 @@ ROUND_LAUNCHES_AT_LEAST = -(-MIN_REPS // CYCLES_PER_CALL) * CYCLES_PER_CALL
 BASELINE_LAUNCHES = 24
 CANDIDATE = "candidate"
 INCUMBENT = "incumbent"
+ALONE_LAUNCHES = 20  # the most launches of a reading alone (time_alone)
 
 
 class InputPool:
@@ -132,6 +133,22 @@ class Measure(Checks):
         fresh_notes = [note for note in missing if note not in self.pipeline.said]
         self.pipeline.said.update(fresh_notes)  # once per worker, not on every attempt
         self.result.notes.extend(fresh_notes)
+
+    def time_alone(self, kernel: Kernel, config: Config, budget_s: float) -> Timing:
+        """``kernel``'s launches on ``config``, alone, after an untimed one: each prepared as
+        a timed launch is (fresh inputs, a poisoned output, the cache flushed), none checked,
+        as many as the first one's time says fit in ``budget_s`` (at least one, at most
+        ALONE_LAUNCHES). A reading for a caller that scores nothing by it: the importer sizes
+        a target's timed shape by it (kernelbench/calibrate.py)."""
+        pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
+        subject = self._kernel_subject(CANDIDATE, kernel, config, pool)
+        deadline = time.perf_counter() + budget_s
+        times = self.device.time_sequence([subject], [(subject, False)])
+        more = min(ALONE_LAUNCHES - 1,
+                   int((deadline - time.perf_counter()) / max(times[0], 1e-6)))
+        if more > 0:
+            times += self.device.time_sequence([], [(subject, False)] * more)
+        return summarize(times)
 
     def judge_consistent(self, kernel: Kernel, timed: list[ConfigResult]) -> None:
         """check_consistent, with further looks before a kernel is blamed: the configuration
