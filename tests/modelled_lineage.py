@@ -8,7 +8,9 @@ machine's speed or load.
 A model is named in its source by a line ``// model: KIND SECONDS``: an ``honest`` kernel
 takes SECONDS a launch wherever it runs; a ``colluding`` one too, except where it is the best
 version timed beside a candidate (its successor, alive beside it), where it computes its
-answer twice: 2x SECONDS. Each source also defines a global of its own, so that two models
+answer twice: 2x SECONDS; a ``noisy`` one takes SECONDS a launch on average, each launch
+spinning a random while more or less (NOISY's spread), so that its rate is known roughly
+however long it is timed. Each source also defines a global of its own, so that two models
 are two kernels to the evaluator (comments alone compile to one).
 
 The target's baseline cannot be timed here, so the anchor is the seed as the user supplied
@@ -35,6 +37,7 @@ from avo_tui.evaluation.toolchains.base import CompileResult
 from avo_tui.pool.protocol import ProgressCallback
 
 NOISE = 0.02  # a modelled launch's spread (its log's standard deviation)
+NOISY = 0.5  # ... a noisy kernel's
 COLLUDING_SLOWDOWN = 2.0  # a colluding best beside its successor: its answer computed twice
 SEED_S = 1e-3
 KERNEL = "add.c"
@@ -54,7 +57,7 @@ SPEC = dataclasses.replace(
     test_targets_problem.SPEC, name="vector-add-modelled", problem=ModelledVectorAdd(),
     configs=(vector(4096),), quick_configs=(vector(4096),), edge_configs=(vector(37),),
     time_budget_s=0.02, gate_cap_s=20.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
-MODEL = re.compile(r"// model: (honest|colluding) ([0-9.e-]+)")
+MODEL = re.compile(r"// model: (honest|colluding|noisy) ([0-9.e-]+)")
 
 
 def modelled(kind: str, seconds: float, tag: int) -> dict[str, str]:
@@ -68,9 +71,10 @@ class ModelKernel:
 
     fresh_on_renew = True
 
-    def __init__(self, seconds: float, seed: int) -> None:
+    def __init__(self, seconds: float, seed: int, spread: float = NOISE) -> None:
         self.seconds = seconds
         self.noise = random.Random(seed)
+        self.spread = spread
         self.staged: tuple[InputSet, OutputSet] | None = None
 
     def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
@@ -80,7 +84,7 @@ class ModelKernel:
         assert self.staged is not None
         inputs, outs = self.staged
         outs.only.copy_(inputs["a"] + inputs["b"])
-        return self.seconds * math.exp(self.noise.gauss(0.0, NOISE))
+        return self.seconds * math.exp(self.noise.gauss(0.0, self.spread))
 
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
         return None
@@ -121,7 +125,8 @@ class ModelledEvaluation(Evaluation):
         beside_a_successor = self.compiling is self.request.incumbent
         if kind == "colluding" and beside_a_successor:
             seconds *= COLLUDING_SLOWDOWN
-        model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32))
+        model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32),
+                            spread=NOISY if kind == "noisy" else NOISE)
         loaded.append(model)
         return model
 

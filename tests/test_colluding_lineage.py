@@ -204,3 +204,33 @@ def test_the_seed_itself_is_rescored_alone_beside_the_anchor(engine: Engine) -> 
         [session.version("v0")])
     assert not report.failed and [c.version for c in report.changes] == ["v0"]
     assert anchor_ratio(report.changes[0].now) == pytest.approx(1.0, rel=0.1)
+
+
+@pytest.fixture
+def short_gate(tmp_path: Path, worker: ModelWorker) -> Iterator[Engine]:
+    """A gate capped at 2 s, which a noisy kernel's record cannot reach RECORD_SE in."""
+    evaluator = Evaluator(SPEC, worker, quick=True)
+    settings = RunSettings(quick=True, gate_cap_s=2.0)
+    session = create_session(tmp_path / "short", SPEC, settings, SEED, evaluator)
+    with session:
+        yield Engine(session, Tuner(1), evaluator)
+
+
+def test_a_kernel_too_noisy_to_record_is_not_committed_however_fast(short_gate: Engine) -> None:
+    """A kernel that spins a random while in each launch reaches the gate's cap with its rate
+    over the anchor known to several percent; once the best, it could slow itself beside its
+    successors by that much unseen. Where the best was recorded to RECORD_SE, it is refused,
+    with why; an honest kernel as fast is committed by the same gate."""
+    seed = short_gate.session.version("v0")
+    assert seed.score is not None and seed.score.anchor_se is not None
+    assert seed.score.anchor_se <= RECORD_SE  # the machine records to it
+
+    assert commit(short_gate, modelled("noisy", SEED_S / 2, 1), "twice as fast, noisy") is None
+    refused = short_gate.session.recent_attempts(1)[0]
+    assert "cannot be checked later as the best" in refused.detail, refused.detail
+    assert re.search(r"stayed known to ±\d+\.\d+%", refused.detail)
+
+    honest = commit(short_gate, modelled("honest", SEED_S / 2, 2), "twice as fast")
+    assert honest is not None, short_gate.session.recent_attempts(1)[0].detail
+    assert honest.score is not None and honest.score.anchor_se is not None
+    assert honest.score.anchor_se <= RECORD_SE

@@ -24,7 +24,7 @@ import statistics
 from dataclasses import dataclass
 
 from ..evaluation import EvalResult
-from ..evaluation.paired import futile_z, t_quantile
+from ..evaluation.paired import RECORD_SE, futile_z, t_quantile
 from ..store import Version
 from .scores import anchor_ratios
 
@@ -125,3 +125,28 @@ def against_the_record(check: IncumbentCheck, result: EvalResult
     if read is None or read.se is None:
         return None
     return (read.log_gain - check.recorded, math.hypot(read.se, check.recorded_se), read.dof)
+
+
+def rough_record(result: EvalResult, best: Version) -> str | None:
+    """Why ``result``, a gate's re-evaluation that its gain would commit, cannot be recorded:
+    its rate over the anchor's is known less precisely than RECORD_SE, on a machine that
+    recorded ``best`` to it. None where it can be (or nothing says: no anchor timed).
+
+    The gate measures until the record reaches RECORD_SE or its cap. A kernel that adds random
+    spins to its own launches reaches the cap with a record of several percent, and once it
+    is the best it can slow itself beside its successors by that much unseen (the check's
+    bound grows with the record's error). On a machine whose records reach RECORD_SE (a GPU),
+    such a record is refused. Where the best's own record is rougher (a loaded CPU, where the
+    anchor's error is 3-40%), every record is rough, the kernel is not the cause, and the rule
+    would refuse every commit; a best's record is the machine's word, as no kernel can change
+    a stored score."""
+    read = result.versus_anchor
+    recorded_se = best.score.anchor_se if best.score is not None else None
+    if read is None or read.se is None or recorded_se is None:
+        return None
+    if read.se <= RECORD_SE or recorded_se > RECORD_SE:
+        return None
+    return (f"its rate over {result.anchor}, the anchor, stayed known to ±{100 * read.se:.2f}% "
+            f"at the gate's cap, where {best.id} was recorded to ±{100 * recorded_se:.2f}% and "
+            f"a record needs ±{100 * RECORD_SE:.2f}%: a kernel whose time varies this much "
+            "cannot be checked later as the best; make its time steady")

@@ -68,7 +68,7 @@ from ..evaluation.paired import (
 )
 from ..operators.protocol import Trial
 from ..store import Outcome, Version
-from .anchor_check import IncumbentCheck, against_the_record, check_incumbent
+from .anchor_check import IncumbentCheck, against_the_record, check_incumbent, rough_record
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -476,6 +476,9 @@ class Gate:
         if best is not None and confirm.correct and paired is not None:
             verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
                                    confirm.beside)
+            rough = rough_record(confirm, best) if verdict.accepted else None
+            if rough is not None:
+                verdict = Verdict(False, f"{verdict.reason}; not committed: {rough}")
         else:
             best_gmean = best.score.gmean if best and best.score else None
             verdict = judge(confirm.geomean, confirm.correct, best_gmean, self.noise,
