@@ -55,6 +55,24 @@ then go on together, so their evaluations start at once. Its
 evaluation workers end by themselves when their parent dies (worker.watch_parent), and this
 checks that they did. Then the same command runs again: a resume.
 
+Agent and tuner lanes, for a set time, over several processes (issue 73's 20-minute run on
+four GPUs, where a device call lasts at most 10 minutes):
+
+    python3 benchmarks/lanes_run.py --target mha --gpus all --operator agent,agent,agent,tuner \
+        --minutes 20 --dir R --phase first                       # call 1: run 1, killed with -9
+    python3 benchmarks/lanes_run.py ... --phase resume --stop-after 540  # call 2: stopped
+    python3 benchmarks/lanes_run.py ... --phase resume                   # call 3: to the end
+
+--operator takes the lanes in turn as avo run's does. With a tuner lane, an agent lane's share
+is a plain macro the tuner does not see (so it cannot take an agent's share out first), and the
+tuner lane's share is a knob it finds by itself; with one tuner lane every lane has a share of
+its own to commit, and the check is that every lane committed. --minutes is avo run --hours:
+the session's time, every run counted; agent lanes are stopped once their share is out, and
+the tuner lane searches on to the end (its versions may then turn other knobs only). --phase
+first saves the session as the kill left it (killed.json in --dir); --phase resume reads it,
+resumes, and either stops the run after --stop-after seconds (avo send stop, as its operator
+would) for another resume, or runs it to its end and makes the checks below.
+
 The checks (exit status 1, and one line saying which failed and why, if any):
 
     kill_during_parallel_evaluations  the session the kill left holds >= 2 candidates in flight
@@ -76,7 +94,8 @@ The checks (exit status 1, and one line saying which failed and why, if any):
                                       step after (a version that moved the lineage under every
                                       lane, an approved suspect, ends their steps: their drafts
                                       are then left, by design, and the steps start afresh)
-    commits_from_several_lanes        >= 2 lanes committed
+    commits_from_several_lanes        >= 2 lanes committed (with tuner lanes and a share per
+                                      lane: commits_from_every_lane)
     every_share_done                  each share was committed once, and the head has none in
     resume_finished                   the resumed run ended cleanly (finished, or its lanes
                                       stopped), nothing left in flight
@@ -176,7 +195,11 @@ def progress(line: str) -> None:
 # -- the slowed seed ----------------------------------------------------------------------------
 
 
-def knob_line(share: int, value: int) -> str:
+def knob_line(share: int, value: int, hidden: frozenset[int] = frozenset()) -> str:
+    """A share's knob line: a declared knob, or (a share in ``hidden``) a plain macro that a
+    tuner does not see, which only its agent lane edits."""
+    if share in hidden:
+        return f"#define {KNOB.format(share)} {value}  // an agent lane's share"
     return f"#define {KNOB.format(share)} {value}  // avo:knob 0 1"
 
 
@@ -189,26 +212,28 @@ def share_of(lane: int, shares: int) -> int:
     return (lane - 1) % shares + 1
 
 
-def head_block(shares: int, toolchain: str) -> list[str]:
+def head_block(shares: int, toolchain: str, hidden: frozenset[int] = frozenset()) -> list[str]:
     """The lines the slowed seed opens with: a knob per share, and the work factor they make."""
     num, den = SHARE[toolchain]
     factors = " * ".join(f"({den} + {num - den} * {KNOB.format(k)})" for k in range(1, shares + 1))
     return [
         "// benchmarks/lanes_run.py: a slowed seed. Each AVO_SLOW_K at 1 makes the kernel do its",
         f"// work {num}/{den} times over; the scripted lanes set them to 0.",
-        *(knob_line(k, 1) for k in range(1, shares + 1)),
+        *(knob_line(k, 1, hidden) for k in range(1, shares + 1)),
         f"#define AVO_WORK_NUM ({factors})",
         f"#define AVO_WORK_DEN ({' * '.join([str(den)] * shares)})",
         "#define AVO_COPIES ((AVO_WORK_NUM + AVO_WORK_DEN - 1) / AVO_WORK_DEN)",
     ]
 
 
-def slowed_seed(target: TargetSpec, shares: int) -> dict[str, str]:
-    """The target's seed (its Seed.knobs applied) with every share of the slowdown in."""
+def slowed_seed(target: TargetSpec, shares: int, hidden: frozenset[int] = frozenset()
+                ) -> dict[str, str]:
+    """The target's seed (its Seed.knobs applied) with every share of the slowdown in (those
+    in ``hidden`` not declared as knobs)."""
     (name, source), *others = seed_files(target).items()
     if others:
         raise Failed(f"the seed of {target.name} has several files; this handles one")
-    head = head_block(shares, target.toolchain)
+    head = head_block(shares, target.toolchain, hidden)
     body = _slow_c(name, source) if target.toolchain == "c" else _slow_cuda(source, target.entry)
     return {name: "\n".join([*head, body])}
 
@@ -300,6 +325,7 @@ class Script:
 
     kernel: str
     shares: int
+    hidden: frozenset[int] = frozenset()  # the shares not declared as knobs (knob_line)
 
     @property
     def head_lines(self) -> int:
@@ -363,8 +389,8 @@ class Script:
             return reply(text(f"Lane {lane}: {evaluations} evaluations this step; next step."))
         wanted = head | {share: 0}
         edits = [tool_use(EDITOR, {"command": "str_replace", "path": self.kernel,
-                                   "old_str": knob_line(k, mine[k]),
-                                   "new_str": knob_line(k, wanted[k])})
+                                   "old_str": knob_line(k, mine[k], self.hidden),
+                                   "new_str": knob_line(k, wanted[k], self.hidden)})
                  for k in sorted(wanted) if mine[k] != wanted[k]]
         return reply(text(f"Lane {lane}: the head's knobs, with {KNOB.format(share)} at 0."),
                      *edits, tool_use("evaluate", {"idea": f"lane {lane}: {KNOB.format(share)} "
@@ -675,18 +701,49 @@ class Killed:
     outlived: list[int]
 
 
+KILLED = "killed.json"  # what the kill left, for a later phase (--phase resume)
+
+
+def save_killed(workdir: Path, killed: Killed, seconds: dict[str, float]) -> None:
+    (workdir / KILLED).write_text(json.dumps({
+        "session": asdict(killed.session), "told": killed.told, "outlived": killed.outlived,
+        "seconds": seconds}))
+
+
+def load_killed(workdir: Path, seconds: dict[str, float]) -> Killed:
+    """What an earlier phase's kill left (save_killed), its seconds added to ``seconds``."""
+    try:
+        saved = json.loads((workdir / KILLED).read_text())
+    except (OSError, ValueError) as error:
+        raise Failed(f"--phase resume: no run killed by an earlier phase in {workdir} "
+                     f"({error}); start with --phase first") from None
+    session = saved["session"]
+    by_lane = ("flying", "steps")  # JSON keeps int keys as strings
+    session.update({k: {int(lane): v for lane, v in session[k].items()} for k in by_lane})
+    session["shares"] = {ref: {int(k): v for k, v in knobs.items()}
+                         for ref, knobs in session["shares"].items()}
+    seconds.update(saved["seconds"])
+    return Killed(Snapshot(**session), saved["told"], saved["outlived"])
+
+
 class Benchmark:
     def __init__(self, args: argparse.Namespace, target: TargetSpec, workdir: Path) -> None:
         self.target, self.workdir = target, workdir
         self.lanes, self.shares = args.lanes, args.shares
+        self.operators: list[str] = args.operator.split(",")
+        self.tuners = [k for k in range(1, self.lanes + 1) if self.operator_of(k) == "tuner"]
+        # With tuner lanes, an agent lane's share is no knob, so a tuner cannot take it out.
+        hidden = frozenset(share_of(k, self.shares) for k in range(1, self.lanes + 1)
+                           if k not in self.tuners) if self.tuners else frozenset()
+        self.phase, self.kill_after, self.stop_after = args.phase, args.kill_after, args.stop_after
         self.directory = workdir / "sessions" / NAME
-        ((name, source),) = slowed_seed(target, self.shares).items()
+        ((name, source),) = slowed_seed(target, self.shares, hidden).items()
         seed = workdir / "seed" / name
-        seed.parent.mkdir(parents=True)
-        seed.write_text(source)
+        seed.parent.mkdir(parents=True, exist_ok=True)
+        seed.write_text(source)  # the same on a later phase's start
         settings = workdir / "settings.toml"
         settings.write_text(SETTINGS)
-        self.api = FakeApi(Script(name, self.shares))
+        self.api = FakeApi(Script(name, self.shares, hidden))
         self.env = dict(os.environ, AVO_SETTINGS=str(settings), ANTHROPIC_API_KEY=API_KEY,
                         PYTHONPATH=os.pathsep.join(
                             [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
@@ -694,9 +751,11 @@ class Benchmark:
                      else ["--gpus", args.gpus] if target.device == "cuda"
                      else ["--workers", str(args.workers)])
         self.avo = [sys.executable, "-m", "avo_tui", "--sessions-dir", str(self.directory.parent)]
+        hours = ["--hours", f"{args.minutes / 60:.6f}"] if args.minutes else []
         self.command = [*self.avo, "run", "--session", NAME, "--target", target.ref, "--lanes",
-                        str(self.lanes), "--operator", "agent", "--headless", "--quick",
-                        "--seed", str(seed), "--max-steps", str(args.max_steps), *placement]
+                        str(self.lanes), "--operator", args.operator, "--headless", "--quick",
+                        "--seed", str(seed), "--max-steps", str(args.max_steps), *hours,
+                        *placement]
         num, den = SHARE[target.toolchain]
         self.outcome = Outcome(
             target.name, self.lanes, " ".join(placement),
@@ -706,26 +765,50 @@ class Benchmark:
         self.deadline = time.monotonic() + args.timeout
         self.api.hold_s = args.timeout
 
-    def run(self) -> Outcome:
+    def operator_of(self, lane: int) -> str:
+        return self.operators[(lane - 1) % len(self.operators)]
+
+    def run(self) -> Outcome | None:
+        """Every phase in this process (``all``), or one of them: None after ``first`` and
+        after a ``resume`` stopped by --stop-after, whose state the next phase reads."""
         seconds, began = self.outcome.seconds, time.monotonic()
         with self.api.serving() as url:
             self.env["ANTHROPIC_BASE_URL"] = url
-            progress(f"run 1: {self.lanes} agent lanes on {self.target.name} "
-                     f"({self.outcome.placement}); the seed is scored twice first")
-            first = Run(self.command, self.env, self.workdir / "run-1.log")
+            if self.phase in ("all", "first"):
+                progress(f"run 1: {self.lanes} lanes ({', '.join(self.operators)}) on "
+                         f"{self.target.name} ({self.outcome.placement}); the seed is scored "
+                         "twice first")
+                first = Run(self.command, self.env, self.workdir / "run-1.log")
+                try:
+                    killed = self.kill_when_parallel(first, first.start())
+                finally:
+                    first.stop()
+                seconds["to_kill"] = round(time.monotonic() - began, 1)
+                if self.phase == "first":
+                    save_killed(self.workdir, killed, seconds)
+                    progress(f"phase first done: the session and what the kill left are in "
+                             f"{self.workdir}; go on with --phase resume --dir {self.workdir}")
+                    return None
+            else:
+                killed = load_killed(self.workdir, seconds)
+                self.api.open_every_lane()
+            runs = len(list(self.workdir.glob("run-*.log")))
+            progress(f"run {runs + 1}: the same command, a resume")
+            resumed = Run(self.command, self.env, self.workdir / f"run-{runs + 1}.log")
+            found = snapshot(self.directory, self.lanes)
+            if found is None:
+                raise Failed("the session cannot be read before the resume")
             try:
-                killed = self.kill_when_parallel(first, first.start())
-            finally:
-                first.stop()
-            seconds["to_kill"] = round(time.monotonic() - began, 1)
-            progress("run 2: the same command, a resume")
-            resumed = Run(self.command, self.env, self.workdir / "run-2.log")
-            try:
-                code = self.watch(resumed, resumed.start(), killed.session)
+                code = self.watch(resumed, resumed.start(), found)
             finally:
                 resumed.stop()
-            seconds["resume"] = round(time.monotonic() - began - seconds["to_kill"], 1)
+            seconds[f"run_{runs + 1}"] = round(time.monotonic() - began, 1)
             _, requests = self.api.seen()
+            if code is None:  # stopped by --stop-after: the next phase goes on
+                save_killed(self.workdir, killed, seconds)
+                progress(f"run {runs + 1} stopped after --stop-after; go on with --phase "
+                         f"resume --dir {self.workdir}")
+                return None
         seconds["total"] = round(time.monotonic() - began, 1)
         after = snapshot(self.directory, self.lanes)
         if after is None:
@@ -745,6 +828,7 @@ class Benchmark:
         themselves, as they do when their parent dies)."""
         committed: list[str] = []
         before: dict[int, dict[str, Any]] = {}
+        started = time.monotonic()
         while True:
             if proc.poll() is not None:
                 raise Failed(f"run 1 ended (exit {proc.returncode}) before a commit met two "
@@ -755,7 +839,7 @@ class Benchmark:
                 raise Failed("every lane had its share out before a commit met two "
                              f"evaluations in flight:\n{run.tail()}")
             now = snapshot(self.directory, self.lanes)
-            if now is not None:
+            if now is not None and time.monotonic() - started >= self.kill_after:
                 if now.agent_versions != committed:
                     committed = now.agent_versions
                     progress(f"run 1: committed {', '.join(committed)}")
@@ -791,29 +875,45 @@ class Benchmark:
             os.kill(pid, signal.SIGKILL)
         return left
 
-    def watch(self, run: Run, proc: subprocess.Popen[bytes], at_kill: Snapshot) -> int:
+    def watch(self, run: Run, proc: subprocess.Popen[bytes], before: Snapshot) -> int | None:
         """Wait for the resumed run to end, approving the suspects it holds (approve_jumps)
-        and stopping each lane once it has taken a step in this run and its share is out of
-        the head (it has nothing left to do; a stop sent before the kill would have waited in
-        the inbox and ended the lane before it resumed)."""
-        stopped = self.outcome.stopped
+        and stopping each agent lane once it has taken a step in this run and its share is out
+        of the head (it has nothing left to do; a stop sent before the kill would have waited
+        in the inbox and ended the lane before it resumed); tuner lanes search on. After
+        --stop-after seconds the whole run is stopped, as its operator would, and None is
+        returned: a later phase resumes it. ``before`` is the session as this run found it
+        (the kill's; after a stop, the stopped run's)."""
+        stopped, began = self.outcome.stopped, time.monotonic()
         while proc.poll() is None:
             if time.monotonic() > self.deadline:
                 raise Failed(f"the resumed run had not ended by --timeout:\n{run.tail()}")
+            if self.stop_after and time.monotonic() - began >= self.stop_after:
+                self.stop_whole(run, proc)
+                return None
             now = snapshot(self.directory, self.lanes)
             if now is not None:
                 self.approve_jumps(now)
                 holding = self.api.holding()
                 for lane in range(1, self.lanes + 1):
-                    if (lane not in stopped and share_of(lane, self.shares) in now.out(now.head)
+                    if (lane not in stopped and lane not in self.tuners
+                            and share_of(lane, self.shares) in now.out(now.head)
                             and (lane in holding
-                                 or now.steps.get(lane, 0) > at_kill.steps.get(lane, 0))):
+                                 or now.steps.get(lane, 0) > before.steps.get(lane, 0))):
                         if not self.send("--lane", str(lane), "stop", run_ended=proc):
                             break  # the run ended on its own meanwhile: nothing to stop
                         stopped.append(lane)
                         self.api.release([lane])
             time.sleep(POLL_S)
         return proc.returncode
+
+    def stop_whole(self, run: Run, proc: subprocess.Popen[bytes]) -> None:
+        """``avo send stop`` to the run, its held agents let go, and its end awaited."""
+        if self.send("stop", run_ended=proc):
+            self.api.release()
+        try:
+            proc.wait(max(1.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise Failed(f"the run had not stopped by --timeout:\n{run.tail()}") from None
 
     def send(self, *command: str, run_ended: subprocess.Popen[bytes] | None = None) -> bool:
         """``avo send`` a command to the run, as its operator; False where it was refused
@@ -903,11 +1003,19 @@ class Benchmark:
                   f"versions {ids}, {len(kernels)} distinct kernels; not decided exactly once "
                   f"in their lane: {strays}")
         apart = [new["id"] for old, new in zip(after.versions, after.versions[1:], strict=False)
-                 if (mine := share_of(new["lane"] or 1, self.shares)) in after.out(old["id"])
-                 or after.out(new["id"]) != after.out(old["id"]) | {mine}]
+                 if not self.builds_on(old["id"], new, after)]
         out.check("versions_build_on_each_other", not apart,
                   f"{apart} are not the version before them with one more share out, that of "
-                  "their lane")
+                  "their lane (or, from a tuner lane, its shares)")
+
+    def builds_on(self, old: str, new: dict[str, Any], after: Snapshot) -> bool:
+        """``new`` is ``old`` with its lane's share out; or, from a tuner lane, ``old``'s
+        shares with other knobs turned (a tuner searches on once its share is out)."""
+        mine, before, now = share_of(new["lane"] or 1, self.shares), after.out(old), \
+            after.out(new["id"])
+        if new["lane"] in self.tuners and now == before:
+            return True
+        return mine not in before and now == before | {mine}
 
     def check_interrupted(self, at_kill: Snapshot, after: Snapshot) -> None:
         written = {a["id"] for a in at_kill.attempts}
@@ -950,9 +1058,15 @@ class Benchmark:
                   f"lanes {stuck} did not resume their step from its draft, or completed no "
                   "step after the resume")
         committing = [r["lane"] for r in out.per_lane if r["commits"]]
-        out.check("commits_from_several_lanes", len(committing) >= 2,
-                  f"only lanes {committing} committed")
-        committed = sorted(share_of(v["lane"] or 1, self.shares) for v in after.versions[1:])
+        if self.tuners and self.shares == self.lanes:  # every lane has a share of its own
+            out.check("commits_from_every_lane", len(committing) == self.lanes,
+                      f"only lanes {committing} committed")
+        else:
+            out.check("commits_from_several_lanes", len(committing) >= 2,
+                      f"only lanes {committing} committed")
+        committed = sorted(share_of(new["lane"] or 1, self.shares) for old, new
+                           in zip(after.versions, after.versions[1:], strict=False)
+                           if after.out(new["id"]) != after.out(old["id"]))
         out.check("every_share_done", committed == list(range(1, self.shares + 1))
                   and after.out(after.head) == set(committed),
                   f"shares committed {committed}, out of the head "
@@ -972,7 +1086,7 @@ def print_report(outcome: Outcome, as_json: bool) -> None:
         return
     kill = outcome.kill
     print_figures({
-        "target": f"{outcome.target}, {outcome.lanes} agent lanes, {outcome.placement}",
+        "target": f"{outcome.target}, {outcome.lanes} lanes, {outcome.placement}",
         "slowdown": outcome.slowdown,
         "wall_s": ", ".join(f"{k} {v}" for k, v in outcome.seconds.items()),
         "kill": f"{len(kill['in_flight'])} candidates in flight (lanes "
@@ -1015,7 +1129,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", default="mha",
                         help="mha (default; needs NVIDIA GPUs), another GPU target, or "
                         "cpu-attention")
-    parser.add_argument("--lanes", type=int, default=4, help="agent lanes (default 4)")
+    parser.add_argument("--lanes", type=int, default=4, help="lanes (default 4)")
+    parser.add_argument("--operator", default="agent", metavar="agent|agent,...,tuner",
+                        help="the lanes' operators, taking the lanes in turn as avo run's "
+                        "--operator does (default agent). With tuner lanes, an agent lane's "
+                        "share is a plain macro no tuner sees, and a tuner lane's a knob it "
+                        "finds by itself: with one tuner lane, every lane has a share to "
+                        "commit (agent,agent,agent,tuner)")
+    parser.add_argument("--minutes", type=float,
+                        help="run the session this long, every run counted (avo run --hours): "
+                        "agent lanes are stopped once their share is out, tuner lanes search "
+                        "on (default: until every lane is done)")
+    parser.add_argument("--phase", choices=("all", "first", "resume"), default="all",
+                        help="split the benchmark over processes, e.g. one device call each "
+                        "(needs --dir, the same each time): first runs until the kill; resume "
+                        "resumes and runs to the end and checks, or with --stop-after stops "
+                        "the run, for another resume (default all: both in this process)")
+    parser.add_argument("--kill-after", type=float, default=0.0, metavar="S",
+                        help="kill the first run no sooner than S seconds after it starts")
+    parser.add_argument("--stop-after", type=float, default=0.0, metavar="S",
+                        help="--phase resume: stop the run after S seconds (avo send stop)")
     parser.add_argument("--shares", type=int, metavar="N",
                         help="slowdown knobs, each a lane's to take out (default: one per lane "
                         f"on a GPU target, {CPU_SHARES} on the CPU target, where the seed does "
@@ -1042,7 +1175,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--lanes must be at least 2")
     if args.shares is not None and not 2 <= args.shares <= min(args.lanes, MAX_SHARES):
         parser.error(f"--shares must be from 2 to {MAX_SHARES}, and at most --lanes")
-    args.max_steps = args.max_steps or 3 * args.lanes
+    operators = args.operator.split(",")
+    if not set(operators) <= {"agent", "tuner"} or "agent" not in operators:
+        parser.error("--operator takes agent and tuner, comma-separated, agent at least once")
+    if args.phase != "all" and args.dir is None:
+        parser.error("--phase first and resume need --dir (the same each time)")
+    if args.stop_after and args.phase != "resume":
+        parser.error("--stop-after is for --phase resume")
+    if args.minutes is not None and args.minutes <= 0:
+        parser.error("--minutes must be positive")
+    # a run of --minutes ends at its time budget, not at a count of steps
+    args.max_steps = args.max_steps or (10**6 if args.minutes else 3 * args.lanes)
     if args.max_steps < args.lanes:
         parser.error("--max-steps must give every lane a step (at least --lanes)")
     return args
@@ -1091,7 +1234,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.dir:
         args.dir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="avo-lanes-run-", dir=args.dir))
+    # phases share one folder, named by --dir; a whole run gets a fresh one in it
+    workdir = (args.dir if args.phase != "all"
+               else Path(tempfile.mkdtemp(prefix="avo-lanes-run-", dir=args.dir)))
     outcome: Outcome | None = None
     try:
         outcome = Benchmark(args, target, workdir).run()
@@ -1100,10 +1245,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return fail("interrupted (Ctrl-C)")
     finally:
-        if args.keep or outcome is None or outcome.failed:
+        if args.phase != "all":
+            pass  # --dir is the caller's, and a later phase reads it
+        elif args.keep or outcome is None or outcome.failed:
             progress(f"the session and the runs' logs are kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    if outcome is None:
+        return 0  # a phase that a later one goes on from
     print_report(outcome, args.json)
     if outcome.failed:
         return fail(outcome.failed)

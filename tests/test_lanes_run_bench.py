@@ -26,7 +26,9 @@ from avo_tui.evaluation import get_target
 from avo_tui.evaluation.declarations import contract
 from avo_tui.evaluation.declarations.candidate import apply_knobs
 from avo_tui.evaluation.devices.gpu import launch_variables
+from avo_tui.operators.hints import declared_knobs
 from avo_tui.pool import visible_gpus
+from avo_tui.store import Session
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "lanes_run.py"
@@ -257,6 +259,60 @@ def test_the_operator_approves_a_held_jump_that_builds_on_the_head(bench: Module
     assert bench.approvable(now, []) is None
 
 
+def test_with_a_tuner_lane_only_its_share_is_a_knob(bench: ModuleType) -> None:
+    """An agent lane's share is a plain macro, which the tuner does not see (so it cannot take
+    an agent's share out first), and the agent edits it as it is written."""
+    target = get_target("cpu-attention")
+    [(name, source)] = bench.slowed_seed(target, 2, frozenset({1})).items()
+    assert set(declared_knobs({name: source})) & {"AVO_SLOW_1", "AVO_SLOW_2"} == {"AVO_SLOW_2"}
+    assert bench.knob_values(source) == {1: 1, 2: 1}
+    lanes = bench.Script(name, 2, frozenset({1}))
+    lane_1 = request(brief(1))
+    opening = tools_of(lanes.answer(lane_1))
+    asked = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": f"t{n}", "name": tool, "input": given}
+        for n, (tool, given) in enumerate(opening)]}
+    view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
+    results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
+                     for n, content in enumerate(["plan updated", source, view])))
+    [(editor, edit), (last, _)] = tools_of(lanes.answer(request(brief(1), asked, results)))
+    assert (editor, last) == ("str_replace_based_edit_tool", "evaluate")
+    assert edit["old_str"] in source and "avo:knob" not in edit["old_str"]
+    assert bench.knob_values(source.replace(edit["old_str"], edit["new_str"])) == {1: 0, 2: 1}
+
+
+def test_what_the_kill_left_is_read_back_by_a_later_phase(bench: ModuleType,
+                                                          tmp_path: Path) -> None:
+    """--phase first saves the session as the kill left it; --phase resume reads it back as
+    it was (lanes as numbers), with the seconds so far."""
+    at_kill = bench.Snapshot(
+        versions=[{"id": "v0"}], attempts=[{"id": "a1"}], flying={2: {"base": "v1"}},
+        suspects={}, drafts=[2], resumable=[2], steps={1: 3, 2: 1}, last_seq=40,
+        status="running", shares={"v0": {1: 1, 2: 1}}, head="v1", best="v1")
+    bench.save_killed(tmp_path, bench.Killed(at_kill, ["v1"], []), {"to_kill": 12.5})
+    seconds: dict[str, float] = {}
+    killed = bench.load_killed(tmp_path, seconds)
+    assert killed.session == at_kill and killed.told == ["v1"] and seconds == {"to_kill": 12.5}
+
+
+def test_a_tuner_lane_s_version_may_turn_other_knobs_only(bench: ModuleType) -> None:
+    """Once its share is out a tuner searches on: its versions may keep the shares of the one
+    before; an agent lane's must take its share out."""
+    args = bench.parse_args(["--target", "cpu-attention", "--lanes", "2", "--operator",
+                             "agent,tuner", "--shares", "2"])
+    benchmark = bench.Benchmark.__new__(bench.Benchmark)
+    benchmark.shares, benchmark.tuners = args.shares, [2]
+    after = bench.Snapshot(
+        versions=[], attempts=[], flying={}, suspects={}, drafts=[], resumable=[], steps={},
+        last_seq=0, status="finished", head="v3", best="v3",
+        shares={"v0": {1: 1, 2: 1}, "v1": {1: 1, 2: 0}, "v2": {1: 1, 2: 0},
+                "v3": {1: 0, 2: 0}})
+    assert benchmark.builds_on("v0", {"id": "v1", "lane": 2}, after)  # its share out
+    assert benchmark.builds_on("v1", {"id": "v2", "lane": 2}, after)  # other knobs
+    assert not benchmark.builds_on("v1", {"id": "v2", "lane": 1}, after)  # an agent's: no
+    assert benchmark.builds_on("v2", {"id": "v3", "lane": 1}, after)
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -319,3 +375,32 @@ def test_help_explains_the_run_and_its_checks() -> None:
     for words in ("kill", "resume", "--gpus", "--workers", "interrupted_once_per_lane",
                   "every_lane_resumed"):
         assert words in out.stdout, words
+
+
+@pytest.mark.slow
+def test_a_timed_run_of_agent_and_tuner_lanes_split_over_three_processes(tmp_path: Path) -> None:
+    """The shape of the 20-minute run on the GPUs, a device call per phase: run 1 killed with
+    -9, a resume stopped by its operator (avo send stop), and a resume to the session's time
+    budget (--minutes: avo run --hours), where the tuner lane searches on after the agent
+    lanes are stopped; the checks read the session as the kill left it, saved by the first
+    phase."""
+    common = ["--target", "cpu-attention", "--workers", "2", "--lanes", "3", "--operator",
+              "agent,agent,tuner", "--shares", "2", "--minutes", "3", "--dir", str(tmp_path),
+              "--timeout", "500", "--json"]
+    first = script(*common, "--phase", "first", timeout=550)
+    assert first.returncode == 0 and first.stdout == "", first.stderr[-3000:]
+    assert "killed run 1 (-9)" in first.stderr
+    stopped = script(*common, "--phase", "resume", "--stop-after", "20", timeout=550)
+    assert stopped.returncode == 0 and stopped.stdout == "", stopped.stderr[-3000:]
+    assert "sent stop" in stopped.stderr and "run 2 stopped" in stopped.stderr
+    last = script(*common, "--phase", "resume", timeout=550)
+    assert last.returncode == 0, f"{last.stdout[-3000:]}\n{last.stderr[-3000:]}"
+    report = json.loads(last.stdout)
+    assert report["failed"] is None and all(report["checks"].values()), report["checks"]
+    assert set(report["seconds"]) >= {"to_kill", "run_2", "run_3"}
+    tuner = report["per_lane"][2]
+    assert tuner["steps_after"] >= 1 and not tuner["stopped"], tuner  # searched to the end
+    assert [row["stopped"] for row in report["per_lane"][:2]] == [True, True]
+    with Session.open(tmp_path / "sessions" / "lanes-run", writable=False) as session:
+        assert session.run_state.status == "finished"
+        assert "time budget reached" in session.run_state.reason
