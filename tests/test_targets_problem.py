@@ -111,8 +111,8 @@ class VectorAddNumerics:
         return a.double() + b.double(), (a.to(emulate) + b.to(emulate)).double()
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None, output: str | None = None
-                       ) -> torch.Tensor:
+                       emulate: torch.dtype | None = None, output: str | None = None,
+                       exact: torch.Tensor | None = None) -> torch.Tensor:
         exact, honest = self.references(config, inputs, emulate or torch.float64)
         return sample.gather(honest if emulate is not None else exact)
 

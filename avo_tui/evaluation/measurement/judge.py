@@ -257,7 +257,7 @@ def _judge_rows_sampled(output: Judged, inputs: InputSet, out: torch.Tensor,
     if not bool(torch.isfinite(exact).all()):  # else every row compares as NaN: a pass
         raise not_finite(config, entry.case, exact.device.type, output.name)
     honest_rows = numerics.reference_rows(config, inputs, sample, emulate=output.dtype,
-                                          output=output.name)
+                                          output=output.name, exact=exact)
     honest = compare(honest_rows, exact)
     bounds = _bounds(output, honest, float(exact.abs().max()))
     gathered = sample.gather(out)

@@ -296,8 +296,8 @@ class AttentionNumerics:
         return exact, honest
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None, output: str | None = None
-                       ) -> torch.Tensor:
+                       emulate: torch.dtype | None = None, output: str | None = None,
+                       exact: torch.Tensor | None = None) -> torch.Tensor:
         return reference_rows(config, inputs, sample, emulate)
 
 

@@ -232,11 +232,16 @@ class DeclaredNumerics:
                    output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference of ``output`` (None: the only one) on the inputs in float64, and the
         honest computation's on them in each one's own dtype (``emulate``, the output's, is
-        the precision it keeps)."""
-        exact = self._exact(config, inputs)[self._name(output)]
+        the precision it keeps), elementwise the farthest of it and of its runs on the
+        inputs moved an ulp (backward.py)."""
+        from .backward import farthest
+
+        name = self._name(output)
+        exact = self._exact(config, inputs)[name]
         if self.problem.target.honest is None:  # a declared tolerance: its floors alone
             return exact, exact.clone()
-        return exact, self._honest(config, inputs)[self._name(output)]
+        given, *moved = self._honest(config, inputs, name)
+        return exact, farthest(exact, given, moved)
 
     def _name(self, output: str | None) -> str:
         return output or self.problem.output_names[0]
@@ -249,16 +254,20 @@ class DeclaredNumerics:
                               for n, t in inputs.named.items()},
                              self.problem.scalars(config))
 
-    def _honest(self, config: Config, inputs: InputSet) -> dict[str, torch.Tensor]:
+    def _honest(self, config: Config, inputs: InputSet, name: str) -> list[torch.Tensor]:
+        """The honest ``name`` output on the inputs as given, then on each copy of them moved
+        an ulp (backward.neighbours; none where no input is float32)."""
+        from .backward import neighbours
         from .torch_dtypes import DTYPES
 
         honest = self.problem.target.honest
         assert honest is not None
         own = {p.name: DTYPES[p.dtype_on(config)] for p in self.problem.parameters
                if p.kind == "input"}
-        return self._outputs("the honest computation", honest, config,
-                             {n: t.to(own[n]) for n, t in inputs.named.items()},
-                             self.problem.scalars(config))
+        given = {n: t.to(own[n]) for n, t in inputs.named.items()}
+        scalars = self.problem.scalars(config)
+        return [self._outputs("the honest computation", honest, config, tensors, scalars)[name]
+                for tensors in (given, *neighbours(given))]
 
     def _outputs(self, what: str, function: Callable[..., Any], config: Config,
                  tensors: dict[str, torch.Tensor], scalars: dict[str, int | float]
@@ -269,14 +278,23 @@ class DeclaredNumerics:
                           config)
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None, output: str | None = None
-                       ) -> torch.Tensor:
+                       emulate: torch.dtype | None = None, output: str | None = None,
+                       exact: torch.Tensor | None = None) -> torch.Tensor:
         """The sample's rows of the exact ``output`` (``emulate`` None) or else of the honest
         one, computed whole (a target file computes whole outputs), and only the one asked
-        for: a checked launch asks for each once."""
+        for: a checked launch asks for each once, and hands the exact rows over to keep the
+        farthest of the honest runs by (computed again where it does not)."""
+        from .backward import farthest
+
+        name = self._name(output)
         if emulate is None or self.problem.target.honest is None:
-            return sample.gather(self._exact(config, inputs)[self._name(output)])
-        return sample.gather(self._honest(config, inputs)[self._name(output)])
+            return sample.gather(self._exact(config, inputs)[name])
+        given, *moved = (sample.gather(run) for run in self._honest(config, inputs, name))
+        if not moved:
+            return given
+        if exact is None:
+            exact = sample.gather(self._exact(config, inputs)[name])
+        return farthest(exact, given, moved)
 
     def baseline_missing(self, name: str) -> str | None:
         """Why the file's Baseline ``name`` cannot run in this process, asked once; a plain

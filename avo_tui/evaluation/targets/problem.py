@@ -223,11 +223,12 @@ class Numerics(Protocol):
         ...
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
-                       emulate: torch.dtype | None = None, output: str | None = None
-                       ) -> torch.Tensor:
+                       emulate: torch.dtype | None = None, output: str | None = None,
+                       exact: torch.Tensor | None = None) -> torch.Tensor:
         """The sample's rows of the exact ``output`` (float64; None: the only one), or with
         ``emulate`` of the honest one, [rows, width] in the order RowSample.gather takes
-        them."""
+        them. ``exact``: the exact rows, where the caller has them, for a problem whose
+        honest rows are the farthest from them of several runs (a target file's)."""
         ...
 
     @property
