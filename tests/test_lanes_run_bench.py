@@ -139,17 +139,17 @@ def told_of_a_commit(lane: int) -> Recorded:
          "content": "committed v1 (parent v0); the step ends here"}))
 
 
-def after_looking(lanes: Any, source: str, best: str) -> Recorded:
-    """Lane 2's request once it has read ``best`` (the head's source) and its workspace
+def after_looking(lanes: Any, source: str, best: str, lane: int = 2) -> Recorded:
+    """A lane's request once it has read ``best`` (the head's source) and its workspace
     (``source``)."""
-    opening = tools_of(lanes.answer(request(BRIEF)))
+    opening = tools_of(lanes.answer(request(brief(lane))))
     asked = {"role": "assistant", "content": [
         {"type": "tool_use", "id": f"t{n}", "name": tool, "input": given}
         for n, (tool, given) in enumerate(opening)]}
     view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
     results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
                      for n, content in enumerate(["plan updated", best, view])))
-    return request(BRIEF, asked, results)
+    return request(brief(lane), asked, results)
 
 
 def test_a_lane_s_reply_comes_from_its_request_alone(bench: ModuleType) -> None:
@@ -267,15 +267,8 @@ def test_with_a_tuner_lane_only_its_share_is_a_knob(bench: ModuleType) -> None:
     assert set(declared_knobs({name: source})) & {"AVO_SLOW_1", "AVO_SLOW_2"} == {"AVO_SLOW_2"}
     assert bench.knob_values(source) == {1: 1, 2: 1}
     lanes = bench.Script(name, 2, frozenset({1}))
-    lane_1 = request(brief(1))
-    opening = tools_of(lanes.answer(lane_1))
-    asked = {"role": "assistant", "content": [
-        {"type": "tool_use", "id": f"t{n}", "name": tool, "input": given}
-        for n, (tool, given) in enumerate(opening)]}
-    view = "\n".join(f"{n}\t{line}" for n, line in enumerate(source.splitlines(), 1))
-    results = user(*({"type": "tool_result", "tool_use_id": f"t{n}", "content": content}
-                     for n, content in enumerate(["plan updated", source, view])))
-    [(editor, edit), (last, _)] = tools_of(lanes.answer(request(brief(1), asked, results)))
+    looked = after_looking(lanes, source, source, lane=1)
+    [(editor, edit), (last, _)] = tools_of(lanes.answer(looked))
     assert (editor, last) == ("str_replace_based_edit_tool", "evaluate")
     assert edit["old_str"] in source and "avo:knob" not in edit["old_str"]
     assert bench.knob_values(source.replace(edit["old_str"], edit["new_str"])) == {1: 0, 2: 1}
