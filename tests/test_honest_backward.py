@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_target_dtypes import counting_problem
 
-from avo_tui.evaluation import Input, Output, Target, get_target
+from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.judge import Rejected, judge_output
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.evaluation.targets.backward import farthest, neighbours
-from avo_tui.evaluation.targets.declared import DeclaredProblem, configure
+from avo_tui.evaluation.targets.declared import configure
 from avo_tui.evaluation.targets.problem import Config, InputSet, RowSample
 
 GROUPNORM_TARGET = '''
@@ -136,21 +137,7 @@ def test_a_checked_launch_runs_the_reference_once_and_the_honest_computation_per
     target's reference runs once per checked launch, its honest computation on the inputs as
     given and on each of the four moved copies (a bf16 one's once: test_target_dtypes.py)."""
     calls: list[str] = []
-
-    def exact(a: torch.Tensor) -> torch.Tensor:
-        calls.append("reference")
-        return a * 3
-
-    def honest(a: torch.Tensor) -> torch.Tensor:
-        calls.append("honest")
-        return a * 3
-
-    target = Target(
-        name="triple", description="d", kind="cpu", entry="k", dims=("n",),
-        parameters=(Input("a", lambda c: (4, c["n"])), Output("out", lambda c: (4, c["n"]))),
-        configs=({"n": 8},), edge_configs=(), reference=exact, honest=honest,
-        flops=lambda c: 1.0, baselines={"x": honest}, seed="k.c")
-    problem = DeclaredProblem(target)
+    problem = counting_problem(3, calls, "cpu", "k.c")
     config = configure(problem, {"n": 8})
     inputs = make_inputs(config, torch.Generator().manual_seed(1), "cpu")
     sample = RowSample.draw((4, 8), random.Random(1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import torch
@@ -149,25 +150,31 @@ def test_a_scalar_declares_no_dtype() -> None:
                seed="k.cu", dtype="float64")
 
 
+def counting_problem(factor: int, calls: list[str], kind: Literal["cpu", "cuda"], seed: str,
+                     dtype: str = "float32") -> DeclaredProblem:
+    """A target computing ``factor * a`` whose reference and honest computation each say in
+    ``calls`` when they run."""
+
+    def exact(a: torch.Tensor) -> torch.Tensor:
+        calls.append("reference")
+        return a * factor
+
+    def honest(a: torch.Tensor) -> torch.Tensor:
+        calls.append("honest")
+        return a * factor
+
+    return DeclaredProblem(Target(
+        name=f"times-{factor}", description="d", kind=kind, entry="k", dims=("n",),
+        parameters=(Input("a", lambda c: (4, c["n"])), Output("out", lambda c: (4, c["n"]))),
+        configs=({"n": 8},), edge_configs=(), reference=exact, honest=honest,
+        flops=lambda c: 1.0, baselines={"x": honest}, seed=seed, dtype=dtype))
+
+
 def test_a_checked_launch_computes_each_reference_once() -> None:
     """judge_sample asks for the exact rows, then the honest ones: a target file computes
     whole outputs, so each question runs its own function once, not both."""
     calls: list[str] = []
-
-    def exact(a: torch.Tensor) -> torch.Tensor:
-        calls.append("reference")
-        return a * 2
-
-    def honest(a: torch.Tensor) -> torch.Tensor:
-        calls.append("honest")
-        return a * 2
-
-    target = Target(
-        name="double", description="d", kind="cuda", entry="k", dims=("n",),
-        parameters=(Input("a", lambda c: (4, c["n"])), Output("out", lambda c: (4, c["n"]))),
-        configs=({"n": 8},), edge_configs=(), reference=exact, honest=honest,
-        flops=lambda c: 1.0, baselines={"x": honest}, seed="k.cu", dtype="bfloat16")
-    problem = DeclaredProblem(target)
+    problem = counting_problem(2, calls, "cuda", "k.cu", "bfloat16")
     config = configure(problem, {"n": 8})
     inputs = make_inputs(config, torch.Generator().manual_seed(1), "cpu")
     sample = RowSample.draw((4, 8), random.Random(1))
