@@ -151,3 +151,21 @@ def test_a_checked_launch_runs_the_reference_once_and_the_honest_computation_per
     rounded = exact_rows.float().abs()
     ulp = (torch.nextafter(rounded, torch.full_like(rounded, torch.inf)) - rounded).double()
     assert bool(((honest_rows - exact_rows).abs() >= 0.25 * ulp).all())
+
+
+@pytest.mark.parametrize("case", ["large_mean", "normal"])
+def test_a_result_1_percent_off_is_rejected_where_the_bound_widened_most(tmp_path: Path,
+                                                                         case: str
+                                                                         ) -> None:
+    """The moves widen the bound by the target's float32 sensitivity, no more: a GroupNorm
+    1% off everywhere, as a kernel that skips 1% of a sum's terms would be, is rejected on
+    the large_mean inputs (where the sensitivity is a hundredfold) and on the problem's own."""
+    path = tmp_path / "matmul_groupnorm.py"
+    path.write_text(GROUPNORM_TARGET)
+    target = get_target(str(path))
+    config: Config = target.edge_configs[0]
+    for draw in range(3):
+        inputs = make_inputs(config, torch.Generator().manual_seed(draw), "cpu", case)
+        entry = ConfigResult(config, case=case)
+        with pytest.raises(Rejected):
+            judge_output(target.tolerance_for, inputs, 0.99 * groupnorm(inputs, False), entry)
