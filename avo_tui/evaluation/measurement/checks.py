@@ -112,6 +112,10 @@ class Checks(Stage):
     def check_rows(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
         judge_sample(self.target.tolerance_for, config, inputs, outs,
                      draw_samples(outs, self.draws))
+        if self.alive is not None:
+            # a launch checked is progress: the silence limit is for a kernel that hangs, and
+            # checking a timed launch of a wide CPU target takes seconds of the worker's own
+            self.alive()
 
     def check_idle(self, kernel: Kernel, incumbent: Kernel | None, config: str) -> None:
         timing, self.phase, self.at = self.phase, IDLE_CHECK, config

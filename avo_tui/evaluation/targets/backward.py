@@ -32,13 +32,15 @@ def neighbours(inputs: Mapping[str, torch.Tensor]) -> list[dict[str, torch.Tenso
     drawn sign: PATTERNS patterns of signs, each once as drawn and once reversed; none where
     no input is float32. Other tensors are shared, not copied."""
     copies: list[dict[str, torch.Tensor]] = []
-    if not any(tensor.dtype == torch.float32 for tensor in inputs.values()):
+    moving = {name: tensor for name, tensor in inputs.items() if tensor.dtype == torch.float32}
+    if not moving:
         return copies
+    kept = {name: (tensor == 0) | ~torch.isfinite(tensor) for name, tensor in moving.items()}
     for pattern in range(PATTERNS):
-        ups = {name: _signs(tensor, pattern) for name, tensor in inputs.items()
-               if tensor.dtype == torch.float32}
+        ups = {name: _signs(tensor, pattern) for name, tensor in moving.items()}
         for way in (True, False):
-            copies.append({name: _moved(tensor, ups[name] == way) if name in ups else tensor
+            copies.append({name: _moved(tensor, ups[name] if way else ~ups[name], kept[name])
+                           if name in moving else tensor
                            for name, tensor in inputs.items()})
     return copies
 
@@ -49,10 +51,9 @@ def _signs(tensor: torch.Tensor, pattern: int) -> torch.Tensor:
                          device=tensor.device).bool()
 
 
-def _moved(tensor: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+def _moved(tensor: torch.Tensor, up: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
     inf = torch.tensor(torch.inf, dtype=tensor.dtype, device=tensor.device)
-    moved = torch.nextafter(tensor, torch.where(up, inf, -inf))
-    return torch.where((tensor == 0) | ~torch.isfinite(tensor), tensor, moved)
+    return torch.where(kept, tensor, torch.nextafter(tensor, torch.where(up, inf, -inf)))
 
 
 def farthest(exact: torch.Tensor, given: torch.Tensor, moved: Sequence[torch.Tensor]
@@ -61,10 +62,10 @@ def farthest(exact: torch.Tensor, given: torch.Tensor, moved: Sequence[torch.Ten
     ``given``, else one on ``moved`` inputs where it is finite (a move that overflows a value
     says nothing of the rounding of a finite one)."""
     worst = given.clone()
-    gap = (given - exact).abs()
+    gap = (given - exact).abs().nan_to_num_(torch.inf)  # a NaN given is never replaced
     for other in moved:
-        other_gap = (other - exact).abs()
-        further = torch.isfinite(other_gap) & (other_gap > gap.nan_to_num(torch.inf))
+        other_gap = (other - exact).abs_()
+        further = (other_gap > gap) & (other_gap < torch.inf)  # a NaN compares false
         worst = torch.where(further, other, worst)
         gap = torch.where(further, other_gap, gap)
     return worst
