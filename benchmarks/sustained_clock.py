@@ -119,15 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from avo_tui.evaluation import get_target
-    from avo_tui.evaluation.measurement.sustained import (
-        CudaClock,
-        Figures,
-        Nvml,
-        back_to_back,
-        figures,
-        median,
-        sampling,
-    )
+    from avo_tui.evaluation.devices.power import CudaClock, Nvml, sampling
+    from avo_tui.evaluation.measurement.sustained import Figures, back_to_back, figures, median
 
     if not torch.cuda.is_available():
         print("needs a CUDA GPU", file=sys.stderr)

@@ -115,7 +115,8 @@ def reading(kernels: Sequence[Kernel], target_name: str, *, quick: bool,
     from sustained_clock import baseline_runners, our_runner
 
     from avo_tui.evaluation import get_target
-    from avo_tui.evaluation.measurement.sustained import CudaClock, Nvml, measure, sampling
+    from avo_tui.evaluation.devices.power import CudaClock, Nvml, sampling
+    from avo_tui.evaluation.measurement.sustained import measure
 
     target = get_target(target_name)
     nvml = Nvml()

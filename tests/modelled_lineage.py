@@ -70,6 +70,7 @@ class ModelKernel:
     launch reporting ``seconds`` (times its log-normal noise) as its own time."""
 
     fresh_on_renew = True
+    writes_in_place = True
 
     def __init__(self, seconds: float, seed: int, spread: float = NOISE) -> None:
         self.seconds = seconds

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from avo_tui.evaluation.devices.power import Sample
 from avo_tui.evaluation.measurement.sustained import (
     Figures,
     Run,
-    Sample,
     back_to_back,
     figures,
     measure,

@@ -14,6 +14,7 @@ from rich.table import Table
 from ..engine.launch import check_target_file, choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.declarations.candidate import CandidateError, apply_knobs, infer_target
+from ..evaluation.measurement.back_to_back import SUSTAINED_ROUNDS, SUSTAINED_S
 from . import MOST_SECONDS, Subcommands, add_command, bounded_float, input_seed
 from .tables import figure, listing_console, times
 
@@ -28,6 +29,7 @@ examples:
   avo eval kernels/cpu/attention.c --target cpu-attention
   avo eval kernels/cpu/attention.c --quick --knob BLOCK_Q=64 --knob THREADS=2
   avo eval my_kernel/ --target cpu-attention --json > result.json
+  avo eval --target mha --quick --sustained    # also back to back, at the power limit
 """
 
 
@@ -54,6 +56,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             quick=args.quick,
             seed=args.seed,
             measure_baselines=not args.no_baseline,
+            sustained_s=args.sustained or 0.0,
         )
         progress("start", f"evaluating {path} on {target.name}")
         result = worker.evaluate(request, timeout_s=args.timeout, on_progress=progress)
@@ -120,6 +123,7 @@ def print_result(result: EvalResult, console: Console) -> None:
             f"{resources['registers']} registers, {spills} bytes spilled, "
             f"{resources.get('stack_bytes', 0)} bytes stack"
         )
+    print_sustained(result, console)
     for flag in result.flags:
         console.print(f"[yellow]flag:[/] {escape(flag)}")
     for note in result.notes:
@@ -134,6 +138,36 @@ def print_result(result: EvalResult, console: Console) -> None:
         assert result.failure is not None
         console.print(f"[bold red]FAIL[/] {escape(str(result.failure))}")
         console.print(f"[dim]({tail})[/]")
+
+
+def print_sustained(result: EvalResult, console: Console) -> None:
+    """The back-to-back reading, where it was asked for: per timed configuration the kernel's
+    rate and the primary baseline's, their ratio, and the kernel's clock, power and work per
+    energy where the device reports power (not the CPU)."""
+    read = [c for c in result.timed if c.sustained]
+    if not read:
+        return
+    work = result.unit.split("/")[0]
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True,
+                  title="back to back, each alone (medians of "
+                        f"{SUSTAINED_ROUNDS} rounds)", title_justify="left")
+    powered = any(c.sustained["candidate"]["watts"] for c in read)
+    columns = ("config", result.unit, "baseline", "ratio",
+               *(("MHz", "W", f"{work}/kJ") if powered else ()))
+    for column in columns:
+        table.add_column(column, justify="left" if column == "config" else "right", no_wrap=True)
+    for c in read:
+        ours = c.sustained["candidate"]
+        base = c.sustained.get(c.primary_baseline or "", {}).get("rate")
+        power = (figure(ours["mhz"] or None, digits=".0f"),
+                 figure(ours["watts"] or None, digits=".0f"), figure(ours["per_kj"] or None))
+        table.add_row(c.label, figure(ours["rate"]), figure(base),
+                      times(ours["rate"] / base if base else None), *(power if powered else ()))
+    console.print(table)
+    if result.sustained_ratios:
+        console.print("back to back, geomean " + ", ".join(
+            f"{ratio:.3f}x {name}" for name, ratio in result.sustained_ratios.items())
+            + (f" (interleaved {result.ratio:.3f}x)" if result.ratio else ""))
 
 
 def register(commands: Subcommands) -> None:
@@ -173,3 +207,14 @@ def register(commands: Subcommands) -> None:
         help="seconds without progress before the kernel is presumed hung (default: the target's)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip timing the baselines")
+    p.add_argument(
+        "--sustained",
+        type=bounded_float(MOST_SECONDS),
+        nargs="?",
+        const=SUSTAINED_S,
+        metavar="S",
+        help="also read the kernel and each baseline back to back, each alone for S seconds "
+        f"after S of warm-up, in {SUSTAINED_ROUNDS} rounds of random order (default "
+        f"{SUSTAINED_S:g}): the rate users see at the power limit, with the SM clock, the "
+        "power and the work per kJ on a GPU. The score stays the interleaved reading",
+    )

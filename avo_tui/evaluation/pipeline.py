@@ -19,8 +19,8 @@ from .devices.cpu import LAUNCH_TIMEOUT_S, KernelFailed, KernelInterfered
 from .devices.device import Kernel, open_device
 from .devices.gpu import is_device_fault
 from .measurement.anchor import SEED, Anchor
+from .measurement.back_to_back import BackToBack
 from .measurement.judge import Rejected
-from .measurement.measure import Measure
 from .measurement.score import Peaks, plausibility_flags
 from .measurement.stage import Progress
 from .results import EvalRequest, EvalResult, Failure, Timing
@@ -55,7 +55,7 @@ class Pipeline:
         return Evaluation(self, request, progress, alive).run()
 
 
-class Evaluation(Measure, Build):
+class Evaluation(BackToBack, Build):
     """One evaluation: its stages, in order, on the state they share (stage.py)."""
 
     def run(self) -> EvalResult:
@@ -79,6 +79,7 @@ class Evaluation(Measure, Build):
                 self.time_all(kernel, incumbent)
                 result.flags = plausibility_flags(result, target, self.peaks(),
                                                   self.request.previous_best)
+                self.time_back_to_back(kernel)
         except Rejected as rejected:
             result.failure = replace(rejected.failure, phase=rejected.failure.phase or self.phase)
         except KernelFailed as failed:

@@ -143,6 +143,10 @@ class ConfigResult:
     # (max_abs_err, rel_l2_err, tolerance, row_error_ratio), judged on its own; the fields
     # above then hold the first output's.
     outputs: dict[str, OutputErrors] = field(default_factory=dict)
+    # Back to back at the power limit (measurement/back_to_back.py), where it was asked for:
+    # per subject ("candidate" and each baseline), its rate, SM clock (MHz), power (W) and work
+    # per energy (per kJ), medians over the rounds; clock and power 0 where nothing reports them
+    sustained: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -197,6 +201,8 @@ class ConfigResult:
             "block_gains": [round(g, 6) for g in self.block_gains],
             "anchor_blocks": [round(g, 6) for g in self.anchor_blocks],
             "incumbent_anchor_blocks": [round(g, 6) for g in self.incumbent_anchor_blocks],
+            **({"sustained": {name: dict(figures) for name, figures in self.sustained.items()}}
+               if self.sustained else {}),
             **({"outputs": {name: vars(errors) | {"tolerance": list(errors.tolerance)
                                                   if errors.tolerance else None}
                             for name, errors in self.outputs.items()}}
@@ -368,6 +374,20 @@ class EvalResult:
             if all(c.baselines[name] for c in self.timed)
         }
 
+    @property
+    def sustained_ratios(self) -> dict[str, float]:
+        """Back to back at the power limit, as ``ratios`` interleaved: the candidate's rate
+        over each baseline's, as geometric means over the timed configurations, for every
+        baseline read back to back on all of them."""
+        read = [c.sustained for c in self.timed]
+        if not self.correct or not read or not all(read):
+            return {}
+        names = set.intersection(*(set(r) for r in read)) - {"candidate"}
+        return {
+            name: geometric_mean([r["candidate"]["rate"] / r[name]["rate"] for r in read])
+            for name in sorted(names) if all(r[name]["rate"] for r in read)
+        }
+
     def _resource_summary(self) -> dict[str, int]:
         """regs and spills at the top level, where an operator looks first (CUDA only)."""
         resources = self.compile.resources if self.compile else {}
@@ -397,6 +417,7 @@ class EvalResult:
             "baseline_geomean": self.baseline_geomean,
             "ratio": self.ratio,
             "ratios": self.ratios,
+            **({"sustained_ratios": self.sustained_ratios} if self.sustained_ratios else {}),
             "failure": self.failure.as_dict() if self.failure else None,
             "flags": list(self.flags),
             "notes": list(self.notes),
@@ -461,3 +482,6 @@ class EvalRequest:
     # Kernel identities the session has judged already (engine/twins.py): a candidate that
     # builds to one of them is neither checked nor timed (EvalResult.known_kernel).
     known_kernels: frozenset[str] = frozenset()
+    # Seconds each subject runs back to back per round, after a warm-up as long, for the
+    # reading at the power limit (measurement/back_to_back.py); 0: none.
+    sustained_s: float = 0.0

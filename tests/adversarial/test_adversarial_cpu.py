@@ -250,3 +250,33 @@ def test_an_incumbent_that_fails_its_checks_is_named_not_the_candidate(
     assert result.failure is not None
     assert "the best version" in result.failure.message and why in result.failure.message
     assert_recovers(worker)
+
+
+def test_the_honest_kernel_is_read_back_to_back_beside_interleaved(worker: Worker) -> None:
+    """issue 70: asked for, each timed configuration gets the kernel's reading back to back
+    (medians of rounds; no power on the CPU), in its result as the JSON gives it."""
+    result = evaluate(worker, "honest.c", sustained_s=0.05)
+    assert result.correct, result.failure
+    assert not result.flags
+    for config in result.timed:
+        ours = config.sustained["candidate"]
+        assert ours["rate"] > 0 and ours["watts"] == 0 and ours["mhz"] == 0
+    assert all("sustained" in config.as_dict() for config in result.timed)
+
+
+def test_a_cache_keyed_on_inputs_is_withheld_back_to_back(worker: Worker) -> None:
+    """A kernel that returns the kept output of inputs it saw before does the honest work
+    interleaved (every launch's inputs are new) and passes; back to back, where a stretch's
+    inputs come round again, it copies where it should compute, many times faster: its
+    back-to-back reading is withheld, with a flag that says why."""
+    result = evaluate(worker, "caches_by_sampled_inputs.c", sustained_s=0.05)
+    assert result.correct, result.failure
+    withheld = [flag for flag in result.flags if "back to back the kernel read" in flag]
+    assert len(withheld) == len(result.timed)
+    assert all(not config.sustained for config in result.timed)
+    assert not result.sustained_ratios
+
+
+def test_no_back_to_back_reading_unless_asked(worker: Worker) -> None:
+    result = evaluate(worker, "honest.c")
+    assert result.correct and all(not config.sustained for config in result.timed)

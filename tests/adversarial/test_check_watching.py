@@ -52,6 +52,7 @@ class ModelKernel:
     the harness left it."""
 
     fresh_on_renew = True
+    writes_in_place = True
 
     def __init__(self, watches: bool, seed: int) -> None:
         self.watches = watches

@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import NoReturn
 
@@ -47,6 +48,7 @@ from ..declarations.contract import MissingEntry
 from ..targets.problem import Config, InputSet, OutputSet, Problem
 from ..toolchains.c import cpu_model
 from .frozen import IDLE_CPU_LIMIT_S, ThreadState, dying, interference, thread_states
+from .power import Sample, WallClock, no_samples
 from .timing import sequence_wall
 
 RUNNER = Path(__file__).parents[1] / "isolation" / "runner.py"
@@ -416,6 +418,10 @@ class RunnerKernel:
         self._spawn(self._arena_bytes)
 
     @property
+    def writes_in_place(self) -> bool:
+        return False  # settle copies the last launch's outputs back from the arena
+
+    @property
     def fresh_on_renew(self) -> bool:
         return True
 
@@ -498,6 +504,12 @@ class CpuDevice:
 
     def synchronize(self) -> None:
         pass
+
+    def stretch_clock(self) -> WallClock:
+        return WallClock()
+
+    def power_samples(self) -> AbstractContextManager[list[Sample]]:
+        return no_samples()
 
     def flush_cache(self) -> None:
         """Nothing: the CPU target's inputs are small and every subject sees them written

@@ -4,6 +4,7 @@ loaded on it, and opening a device by name."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import torch
@@ -12,6 +13,7 @@ from ..declarations.contract import Declarations
 from ..targets.problem import Config, InputSet, OutputSet, Problem
 from ..toolchains import ToolchainUnavailable
 from .cpu import CpuDevice
+from .power import DeviceClock, Sample
 from .timing import Launch, Subject
 
 
@@ -34,6 +36,11 @@ class Kernel(Protocol):
     @property
     def fresh_on_renew(self) -> bool:
         """Whether renew gives a fresh process, where the next launch is a first one again."""
+        ...
+    @property
+    def writes_in_place(self) -> bool:
+        """Whether a launch writes the caller's own output tensors (a GPU), so that every
+        launch's outputs stay there to check; else ``settle`` copies back the last one's."""
         ...
     def check_idle(self) -> str | None: ...
     def close(self) -> None: ...
@@ -65,6 +72,13 @@ class Device(Protocol):
         hang ends the worker)."""
         ...
     def synchronize(self) -> None: ...
+    def stretch_clock(self) -> DeviceClock:
+        """A clock for a stretch of launches back to back (measurement/sustained.py)."""
+        ...
+    def power_samples(self) -> AbstractContextManager[list[Sample]]:
+        """The SM clock and board power, sampled while a block runs; none where nothing
+        reports them (the CPU)."""
+        ...
     def flush_cache(self) -> None: ...
     def time_sequence(self, warm: list[Subject], launches: list[Launch]) -> list[float]: ...
     def generator(self, seed: int) -> torch.Generator: ...

@@ -15,6 +15,7 @@ import functools
 import math
 import platform
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ import torch
 from ..declarations.contract import ContractError, Declarations, MissingEntry, TensorMap
 from ..declarations.tensormaps import check_box
 from ..targets.problem import Config, InputSet, OutputSet, Problem
+from .power import CudaClock, Nvml, Sample, no_samples, sampling
 from .timing import sequence_events
 
 DEFAULT_DYNAMIC_SMEM = 48 * 1024
@@ -338,6 +340,10 @@ class CudaKernel:
         """Nothing: a CUDA kernel runs in the worker's own context."""
 
     @property
+    def writes_in_place(self) -> bool:
+        return True  # the launch writes the caller's tensors
+
+    @property
     def fresh_on_renew(self) -> bool:
         return False  # the module stays loaded: a launch is never a first one again
 
@@ -406,6 +412,7 @@ class CudaDevice:
         self._peak: float | None = None
         self._bandwidth: float | None = None
         self._facts: dict[str, object] | None = None
+        self._nvml: Nvml | bool | None = None  # opened at the first back-to-back reading
         from cuda.bindings import driver
 
         _, self.cu_device = driver.cuDeviceGet(index)
@@ -442,6 +449,18 @@ class CudaDevice:
 
     def synchronize(self) -> None:
         torch.cuda.synchronize()
+
+    def stretch_clock(self) -> CudaClock:
+        return CudaClock()
+
+    def power_samples(self) -> AbstractContextManager[list[Sample]]:
+        """NVML's samples of this GPU; none where NVML cannot be had (said once, as 0 MHz)."""
+        if self._nvml is None:
+            try:
+                self._nvml = Nvml.of_cuda_device(self.index)
+            except OSError:
+                self._nvml = False
+        return sampling(self._nvml) if isinstance(self._nvml, Nvml) else no_samples()
 
     def flush_cache(self) -> None:
         self._flush.zero_()

@@ -21,8 +21,8 @@ from .anchor import Anchor
 Progress = Callable[[str, str], None]  # (phase, detail)
 
 # Where in an evaluation a failure happened (Failure.phase)
-LOADING, CHECKING, TIMING, BESIDE_BEST, IDLE_CHECK = (
-    "load", "check", "time", "beside the best", "idle check")
+LOADING, CHECKING, TIMING, BESIDE_BEST, IDLE_CHECK, BACK_TO_BACK = (
+    "load", "check", "time", "beside the best", "idle check", "back to back")
 
 
 class PipelineState(Protocol):

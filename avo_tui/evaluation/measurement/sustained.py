@@ -10,98 +10,23 @@ power sampled meanwhile, every subject once per round, each round in a fresh ran
 subject always follows the same one), and each subject's figures are its medians over the
 rounds.
 
-Everything device-specific is passed in (the launches, a device clock, a power source), so a
-GPU run and a test on the CPU go through the same code. Imports only the standard library;
-``CudaClock`` takes torch and ``Nvml`` libnvidia-ml when they are made.
+Everything device-specific is passed in (the launches, a device clock, a power source:
+devices/power.py), so a GPU run and a test on the CPU go through the same code. Imports only
+the standard library.
 """
 
 from __future__ import annotations
 
-import ctypes
 import random
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
 
-SAMPLE_S = 0.02  # NVML's power reading is refreshed about this often on Hopper
+from ..devices.power import DeviceClock, Sample
+
 BATCH = 4  # launches queued between synchronisations: the host stays a few launches ahead
-
-Sample = tuple[float, float]  # (SM clock in MHz, board power in W)
-
-
-class PowerSource(Protocol):
-    def sample(self) -> Sample: ...
-
-
-class DeviceClock(Protocol):
-    """Times a stretch of launches on the device and waits for them."""
-
-    def start(self) -> None: ...
-    def stop(self) -> float:
-        """Seconds on the device since ``start``, once every launch queued has finished."""
-        ...
-    def synchronize(self) -> None: ...
-
-
-class Nvml:
-    """The SM clock (MHz) and board power (W) of one GPU, through libnvidia-ml."""
-
-    def __init__(self, index: int = 0) -> None:
-        self.lib = ctypes.CDLL("libnvidia-ml.so.1")
-        self.lib.nvmlInit_v2()
-        self.handle = ctypes.c_void_p()
-        self.lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(self.handle))
-
-    def sample(self) -> Sample:
-        clock, milliwatts = ctypes.c_uint(), ctypes.c_uint()
-        self.lib.nvmlDeviceGetClockInfo(self.handle, 1, ctypes.byref(clock))  # NVML_CLOCK_SM
-        self.lib.nvmlDeviceGetPowerUsage(self.handle, ctypes.byref(milliwatts))
-        return float(clock.value), milliwatts.value / 1000.0
-
-
-class CudaClock:
-    """CUDA events around the stretch, on the current device and stream."""
-
-    def __init__(self) -> None:
-        import torch
-
-        self.cuda = torch.cuda
-        self.begin = self.cuda.Event(enable_timing=True)
-        self.end = self.cuda.Event(enable_timing=True)
-
-    def start(self) -> None:
-        self.begin.record()
-
-    def stop(self) -> float:
-        self.end.record()
-        self.cuda.synchronize()
-        return float(self.begin.elapsed_time(self.end)) / 1000.0
-
-    def synchronize(self) -> None:
-        self.cuda.synchronize()
-
-
-@contextmanager
-def sampling(source: PowerSource, period: float = SAMPLE_S) -> Iterator[list[Sample]]:
-    """Samples of ``source`` every ``period`` seconds, from a thread, while the block runs."""
-    samples: list[Sample] = []
-    stop = threading.Event()
-
-    def sampler() -> None:
-        while not stop.wait(period):
-            samples.append(source.sample())
-
-    thread = threading.Thread(target=sampler, name="power-sampler", daemon=True)
-    thread.start()
-    try:
-        yield samples
-    finally:
-        stop.set()
-        thread.join()
 
 
 @dataclass(frozen=True)
@@ -191,12 +116,17 @@ class Measured:
 def measure(subjects: Mapping[str, Callable[[], object]], throughput: Callable[[float], float],
             *, seconds: float, warmup: float, rounds: int, rng: random.Random,
             clock: DeviceClock, power: Callable[[], AbstractContextManager[list[Sample]]],
-            now: Callable[[], float] = time.perf_counter) -> Measured:
-    """Each of ``subjects`` (name: one launch) back to back, ``rounds`` times in random orders."""
+            now: Callable[[], float] = time.perf_counter,
+            before: Callable[[str], None] = lambda name: None,
+            after: Callable[[str], None] = lambda name: None) -> Measured:
+    """Each of ``subjects`` (name: one launch) back to back, ``rounds`` times in random orders;
+    ``before`` and ``after`` each stretch (a subject's name), outside its time."""
     orders = round_orders(list(subjects), rounds, rng)
     runs: dict[str, list[Figures]] = {name: [] for name in subjects}
     for order in orders:
         for name in order:
+            before(name)
             run = back_to_back(subjects[name], seconds, warmup, clock, power, now)
+            after(name)
             runs[name].append(figures(run, throughput))
     return Measured(orders, runs)

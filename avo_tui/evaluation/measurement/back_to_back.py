@@ -1,0 +1,130 @@
+"""The back-to-back reading inside an evaluation (issue 70): on every timed configuration, the
+candidate and the baselines this worker times, each alone and back to back for a set time
+after a warm-up as long, in rounds of fresh random orders (sustained.py), with the SM clock,
+board power and work per joule where the device reports them. It is what users see running
+the kernel at the power limit; the score stays the interleaved reading, which the gate
+decides by, so this reading is asked for (EvalRequest.sustained_s), not made by default.
+
+Each stretch of the candidate takes SLOTS sets of inputs in turn, drawn afresh for it, their
+outputs poisoned; after it, the inputs are compared with the values drawn and the outputs are
+checked as a timed launch's are, so a kernel wrong when run back to back (or one that skips a
+launch that follows another closely) is rejected. What a stretch
+cannot show is a kernel that keeps the outputs of the inputs it saw and writes them again
+when they come back, as the slots' do: its reading is withheld, with a flag, where it exceeds
+its interleaved rate by more than warm caches explain (PAST_INTERLEAVED). The reading decides
+nothing; the interleaved one, on new inputs for every launch, does."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import partial
+
+from ..devices.device import Kernel
+from ..targets.problem import Config, InputSet, OutputSet
+from .judge import Rejected
+from .measure import CANDIDATE, Measure
+from .stage import BACK_TO_BACK
+from .sustained import measure
+from .tensors import empty_outputs, make_inputs
+
+SUSTAINED_ROUNDS = 3
+SLOTS = 2  # input sets the candidate's launches take in turn within a stretch
+# The most a kernel's rate back to back may exceed its interleaved one before its reading is
+# withheld. Honest gains: the interleaved timing flushes the L2 before every launch, where back
+# to back a small configuration's inputs stay in it (up to about 2x for a small, memory-bound
+# shape), and a loaded CPU swings a reading by tens of percents; a kernel that copies the kept
+# output of inputs it saw before, where it should compute, reads far more (cpu-attention's
+# cache of sampled inputs: tens of times).
+PAST_INTERLEAVED = 3.0
+SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
+
+
+class BackToBack(Measure):
+    """The stage that reads each subject back to back, after the timing."""
+
+    def time_back_to_back(self, kernel: Kernel) -> None:
+        seconds = self.request.sustained_s
+        if seconds <= 0 or self.result.failure is not None:
+            return
+        self.phase = BACK_TO_BACK
+        baselines, _ = self.measured_baselines()
+        orders = random.Random(self.draws.getrandbits(64))
+        timed = self.result.timed
+        for index, entry in enumerate(timed):
+            self.at = entry.name
+            self.progress("back to back", f"{entry.name} ({index + 1}/{len(timed)})")
+            stretch = CandidateStretch(self, kernel, entry.config)
+            subjects: dict[str, Callable[[], object]] = {CANDIDATE: stretch.launch}
+            inputs = make_inputs(entry.config, self.device.generator(self.draws.getrandbits(62)),
+                                 self.device.name)
+            for name in baselines:
+                baseline = entry.config.problem.numerics().baselines[name](entry.config)
+                baseline.stage(inputs)
+                subjects[name] = baseline.run
+            measured = measure(
+                subjects, partial(self.target.throughput, entry.config), seconds=seconds,
+                warmup=seconds, rounds=SUSTAINED_ROUNDS, rng=orders,
+                clock=self.device.stretch_clock(), power=self.device.power_samples,
+                before=stretch.before, after=stretch.after)
+            medians = measured.medians()
+            ratio = medians[CANDIDATE].rate / entry.throughput if entry.throughput else 0.0
+            if ratio > PAST_INTERLEAVED:
+                self.result.flags.append(
+                    f"back to back the kernel read {ratio:.2f}x its interleaved rate on "
+                    f"{entry.name}, more than warm caches explain (a kernel that knows the "
+                    "inputs of a launch before): its back-to-back reading is withheld")
+                continue
+            entry.sustained = {name: asdict(figures) for name, figures in medians.items()}
+
+
+class CandidateStretch:
+    """The candidate's side of one configuration's reading: each stretch launches it on SLOTS
+    sets of inputs in turn, drawn afresh for the stretch, their outputs poisoned before it,
+    each launch staged outside the device's time but inside the host's (on the CPU a launch's
+    staging copies its inputs into the runner: there the reading counts it). After the
+    stretch, every slot's output is checked where the kernel writes the caller's own tensors
+    (a GPU), the last launch's where its outputs are copied back (the CPU). A kernel that
+    skips launches that follow another closely leaves a slot poisoned."""
+
+    def __init__(self, stage: BackToBack, kernel: Kernel, config: Config) -> None:
+        self.stage, self.kernel, self.config = stage, kernel, config
+        self.slots: list[tuple[int, InputSet, OutputSet]] = []
+        self.turn = 0
+
+    def _drawn(self, seed: int) -> InputSet:
+        generator = self.stage.device.generator(seed)
+        return make_inputs(self.config, generator, self.stage.device.name)
+
+    def launch(self) -> None:
+        _, inputs, outs = self.slots[self.turn % len(self.slots)]
+        self.turn += 1
+        self.kernel.stage(self.config, inputs, outs)
+        self.kernel.fire()
+
+    def before(self, name: str) -> None:
+        if name != CANDIDATE:
+            return
+        seeds = [self.stage.draws.getrandbits(62) for _ in range(SLOTS)]
+        self.slots = [(seed, self._drawn(seed), empty_outputs(self.config,
+                                                               self.stage.device.name))
+                      for seed in seeds]
+        self.turn = 0
+        self.stage.device.synchronize()
+
+    def after(self, name: str) -> None:
+        if name != CANDIDATE:
+            return
+        last = (self.turn - 1) % len(self.slots)
+        checked = (range(len(self.slots)) if self.kernel.writes_in_place else [last])
+        for index in checked:
+            seed, inputs, outs = self.slots[index]
+            self.kernel.settle(inputs, outs)
+            drawn = self._drawn(seed)
+            if not inputs.equal(drawn):
+                raise Rejected("inputs_modified",
+                               f"{inputs.described()} changed during launches back to back",
+                               self.config.name)
+            self.stage.check_rows(self.config, drawn, outs)
+        self.slots = []

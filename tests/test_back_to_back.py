@@ -1,0 +1,51 @@
+"""avo eval --sustained (issue 70, item 1): the kernel and each baseline read back to back,
+each alone, beside the interleaved reading; on the CPU without clock or power. The real CLI on
+cpu-attention's seed and torch's SDPA; only that the reading is whole and shown is checked,
+not which of the two is faster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def avo_eval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "avo_tui.cli", "eval", "--target",
+                           "cpu-attention", "--quick", "--seed", "5", *args],
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def test_the_json_holds_every_subjects_reading_and_the_ratios(tmp_path: Path) -> None:
+    done = avo_eval("--sustained", "0.05", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    timed = [c for c in result["configs"] if not c["edge"] and c["throughput"]]
+    assert timed
+    for config in timed:
+        read = config["sustained"]
+        assert set(read) == {"candidate", "torch-sdpa-cpu"}
+        for figures in read.values():
+            assert figures["rate"] > 0 and figures["watts"] == 0
+    ratio = result["sustained_ratios"]["torch-sdpa-cpu"]
+    per_config = [c["sustained"]["candidate"]["rate"] / c["sustained"]["torch-sdpa-cpu"]["rate"]
+                  for c in timed]
+    assert min(per_config) <= ratio <= max(per_config)
+
+
+def test_the_table_shows_both_readings(tmp_path: Path) -> None:
+    done = avo_eval("--sustained", "0.05", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "back to back, each alone (medians of 3 rounds)" in done.stdout
+    line = next(li for li in done.stdout.splitlines() if li.startswith("back to back, geomean"))
+    assert "x torch-sdpa-cpu (interleaved " in line
+    assert "MHz" not in done.stdout  # the CPU reports no clock or power
+
+
+def test_help_says_what_the_reading_is() -> None:
+    done = subprocess.run([sys.executable, "-m", "avo_tui.cli", "eval", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    text = " ".join(done.stdout.split())
+    assert "--sustained [S]" in text and "back to back" in text
+    assert "The score stays the interleaved reading" in text
