@@ -314,3 +314,20 @@ def test_evaluate_scores_a_few_knob_variants_in_one_call(tmp_path: Path) -> None
         assert refused.is_error and "no knob NOPE" in refused.text
         assert toolbox.call("evaluate", {"idea": "x", "variants": ["THREADS"]}).is_error
         assert toolbox.call("evaluate", {"idea": "x", "variants": ["THREADS=1"] * 5}).is_error
+
+
+def test_the_brief_gives_the_best_back_to_back_where_the_run_read_it(tmp_path: Path) -> None:
+    """avo run --sustained: the best's ratios at the power limit under its scores, and why
+    they matter; a score without them says nothing of it."""
+    read = Score(560.0, {FULL: 588.0, CAUSAL: 396.0}, ratio=1.13, baseline="cudnn",
+                 sustained={"cudnn": 1.021, "fa3": 0.987})
+    for score, said in ((read, True), (SCORE, False)):
+        with Session.create(tmp_path / str(said), target="mha", operator="agent",
+                            seed_files=seed_files(MHA), sync=False) as session:
+            session.commit(session.read_files("v0"), author="agent", message="m", score=score)
+            text = brief.step_brief(cast(StepContext, context(session)), hints=[],
+                                    directions=None)
+        best = text[text.index("## Best so far"):].split("\n\n")[0]
+        line = ("Back to back at the power limit (each kernel alone, as users run it): "
+                "1.021x cudnn, 0.987x fa3.")
+        assert (line in best) is said, best

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -414,6 +415,24 @@ async def test_detail_shows_message_scores_diff_and_transcript(browsed: Path) ->
         assert "Doubling BLOCK should halve" in transcript and "→ evaluate" in transcript
         await pilot.press("escape")
         assert not isinstance(app.screen, VersionDetail)
+
+
+async def test_detail_shows_a_version_read_back_to_back(tmp_path: Path) -> None:
+    """avo run --sustained: a version whose score holds its ratios back to back at the power
+    limit shows them in its detail, beside the interleaved geomean."""
+    with branched_session(tmp_path / "read") as session:
+        head = session.version("head")
+        assert head.score is not None
+        session.commit(session.read_files(head.id), author="tuner", message="read at power",
+                       score=replace(head.score, sustained={"reference": 0.987}))
+    async with browsing(tmp_path / "read") as (app, pilot):
+        assert app.query_one(LineageTree).selected_version == "v8"
+        await pilot.press("enter")
+        assert isinstance(app.screen, VersionDetail)
+        await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
+        summary = text_of(app, "#tab-summary Static")
+        assert "back to back at the power limit: 0.987x reference" in summary
+        assert "geomean 53.2 GFLOP/s" in summary
 
 
 async def test_compare_two_versions(browsed: Path) -> None:

@@ -10,6 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine_helpers import TARGET, slow_seed
+from target_example import avo
+
+from avo_tui.store import Session
+
 
 def avo_eval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "avo_tui.cli", "eval", "--target",
@@ -49,3 +54,28 @@ def test_help_says_what_the_reading_is() -> None:
     text = " ".join(done.stdout.split())
     assert "--sustained [S]" in text and "back to back" in text
     assert "The score stays the interleaved reading" in text
+
+
+def test_a_run_reads_what_it_commits_back_to_back(tmp_path: Path) -> None:
+    """avo run --sustained: the seed and each version the gate accepts get their ratios back
+    to back in their score; first readings and refused candidates are not read (a run's
+    other candidates cost nothing). The tuner's one candidate on the slow seed is 1.75x
+    faster (engine_helpers.slow_seed): it is committed."""
+    seed = tmp_path / "seed" / "attention.c"
+    seed.parent.mkdir()
+    seed.write_text(slow_seed()["attention.c"])
+    done = avo("--sessions-dir", str(tmp_path), "run", "--target", TARGET.ref, "--seed",
+               str(seed), "--session", "power", "--headless", "--operator", "tuner",
+               "--max-steps", "1", "--quick", "--rng-seed", "1", "--sustained", "0.05",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "commit   v1 from v0 by tuner" in done.stdout, done.stdout
+    with Session.open(tmp_path / "power", writable=False) as session:
+        assert session.meta["settings"]["sustained_s"] == 0.05
+        for ref in ("v0", "v1"):
+            score = session.version(ref).score
+            assert score is not None and score.sustained, ref
+            assert all(ratio > 0 for ratio in score.sustained.values())
+        first_looks = [a for a in session.recent_attempts() if a.outcome == "promising"]
+        assert first_looks and all(a.score is None or not a.score.sustained
+                                   for a in first_looks)

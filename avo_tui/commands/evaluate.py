@@ -29,7 +29,7 @@ examples:
   avo eval kernels/cpu/attention.c --target cpu-attention
   avo eval kernels/cpu/attention.c --quick --knob BLOCK_Q=64 --knob THREADS=2
   avo eval my_kernel/ --target cpu-attention --json > result.json
-  avo eval --target mha --quick --sustained    # also back to back, at the power limit
+  avo eval --target mha --quick --sustained    # and back to back, at power
 """
 
 

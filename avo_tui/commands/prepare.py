@@ -114,7 +114,8 @@ def resume(catalog: SessionCatalog, args: argparse.Namespace, console: Console) 
     except BaseException:
         session.close()
         raise
-    evaluator = Evaluator(target, pool, quick=settings.quick, timeout_s=settings.timeout_s)
+    evaluator = Evaluator(target, pool, quick=settings.quick, timeout_s=settings.timeout_s,
+                          sustained_s=settings.sustained_s)
     console.print(_resume_line(session, budgets,
                                describe_lanes(settings.operator, settings.lanes)))
     return PreparedRun(session, target, settings, budgets, pool, evaluator, agent, knowledge)
@@ -263,7 +264,8 @@ def create(
             agent_default(args.provider) or "no ANTHROPIC_API_KEY; set it for the agent") + ")")
     pool = evaluation_pool(target, gpus=args.gpus, workers=args.workers, ray=args.ray,
                            name=args.session)
-    evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout)
+    evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout,
+                          sustained_s=args.sustained or 0.0)
     try:
         with pool.lease() as worker:
             check_target_file(target, worker)
@@ -333,6 +335,7 @@ def _new_settings(
         lanes=args.lanes or len(operator_names(operator)),
         gpus=args.gpus,
         workers=args.workers,
+        sustained_s=args.sustained or 0.0,
     )
 
 

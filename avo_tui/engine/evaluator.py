@@ -76,8 +76,10 @@ class Evaluator:
         quick: bool = False,
         baselines: dict[str, Any] | None = None,
         timeout_s: float | None = None,
+        sustained_s: float = 0.0,
     ) -> None:
         self.target = target
+        self.sustained_s = sustained_s  # EvalRequest.sustained_s, where evaluate is asked to
         self.pool = worker if isinstance(worker, WorkerPool) else WorkerPool([worker])
         self.quick = quick
         self.timeout_s = timeout_s
@@ -113,6 +115,7 @@ class Evaluator:
         on_lease: Leased | None = None,
         known: frozenset[str] = frozenset(),  # kernels judged before: built, not timed
         anchor: Mapping[str, str] | None = None,  # the seed as supplied (EvalRequest.anchor)
+        sustained: bool = False,  # read back to back too, where the session asks (--sustained)
     ) -> EvalResult:
         """One evaluation on one leased worker (blocks until one is free). A try lost with its
         worker is asked again, noted in the result; after MAX_LOST it is ``interrupted``.
@@ -127,6 +130,7 @@ class Evaluator:
             gate=gate,
             known_kernels=known,
             anchor=dict(anchor) if anchor is not None else None,
+            sustained_s=self.sustained_s if sustained else 0.0,
         )
         lost: list[str] = []
         while len(lost) < MAX_LOST:

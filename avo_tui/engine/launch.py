@@ -52,6 +52,9 @@ class RunSettings:
     lanes: int = 1  # --lanes: operator instances at work on the session at once (lanes.py)
     gpus: str | None = None  # --gpus: "all" or "0,1,3"; None: one GPU (pool/)
     workers: int | None = None  # --workers: CPU worker processes, or Ray actors with --ray
+    # --sustained: seconds of each back-to-back stretch read for a candidate the gate accepts
+    # (evaluation/measurement/back_to_back.py); 0: none
+    sustained_s: float = 0.0
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -68,6 +71,7 @@ class RunSettings:
             "lanes": self.lanes,
             "gpus": self.gpus,
             "workers": self.workers,
+            "sustained_s": self.sustained_s,
         }
 
     @classmethod
@@ -236,7 +240,8 @@ def create_session(
     results = []
     for _ in range(2 if files is not None else 0):
         assert files is not None
-        result = evaluator.evaluate(files, anchor=files)  # the seed as supplied: its own anchor
+        # the seed as supplied: its own anchor
+        result = evaluator.evaluate(files, anchor=files, sustained=True)
         result.refuse_unusable_target()
         if on_seed_result:
             on_seed_result(result)

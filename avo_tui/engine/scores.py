@@ -52,6 +52,7 @@ def score_of(result: EvalResult) -> Score | None:
         anchor_ratios=({name: math.exp(statistics.fmean(blocks))
                         for name, blocks in anchored.blocks.items()} if anchored else {}),
         anchor_se=anchored.se if anchored is not None else None,
+        sustained=result.sustained_ratios,
     )
 
 

@@ -226,6 +226,7 @@ class Trials:
             on_lease=lambda host: self._leased(lane, host),
             known=known,
             anchor=anchor,
+            sustained=gate is not None,  # read where the gate accepts, not at first readings
         ), incumbent
 
     def scale(self) -> Score | None:

@@ -107,6 +107,9 @@ class Score:
     # The version timed beside it in the evaluation that scored it, if any: what its gain was
     # measured over (no part of its score)
     beside: str | None = None
+    # Back to back at the power limit, where the run read it (avo run --sustained): the
+    # kernel's rate over each baseline's, geometric means over the grid (no part of its score)
+    sustained: dict[str, float] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

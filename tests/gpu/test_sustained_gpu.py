@@ -52,3 +52,26 @@ def test_kernel_vs_baselines_prints_both_readings() -> None:
     assert "== mha, back to back at the power limit" in out.stdout
     assert "== interleaved / back to back" in out.stdout
     assert "x_cudnn" in out.stdout.split("== interleaved / back to back")[1]
+
+
+def test_avo_eval_reads_the_seed_and_its_baselines_back_to_back_with_power() -> None:
+    """The evaluator's own reading (avo eval --sustained): every timed configuration of mha's
+    quick grid has the seed's and cuDNN's figures, with NVML's clock and power for the GPU the
+    worker runs on, and the table shows them."""
+    import json
+
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "avo_tui.cli", "eval", "--target", "mha", "--quick", "--seed",
+         "1", "--sustained", "0.2", "--json"], capture_output=True, text=True, timeout=900,
+        cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    timed = [c for c in result["configs"] if not c["edge"] and c["throughput"]]
+    assert timed and not [f for f in result["flags"] if "back to back" in f]
+    for config in timed:
+        read = config["sustained"]
+        assert {"candidate", "cudnn"} <= set(read), config["name"]
+        for figures in read.values():
+            assert figures["rate"] > 0 and figures["mhz"] > 0 and figures["watts"] > 0
+    assert result["sustained_ratios"]["cudnn"] > 0

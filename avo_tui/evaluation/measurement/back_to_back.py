@@ -48,6 +48,8 @@ class BackToBack(Measure):
         seconds = self.request.sustained_s
         if seconds <= 0 or self.result.failure is not None:
             return
+        if self.request.gate is not None and self.result.beside.get("decision") != "accept":
+            return  # read only what the gate would commit: a run's other candidates cost none
         self.phase = BACK_TO_BACK
         baselines, _ = self.measured_baselines()
         orders = random.Random(self.draws.getrandbits(64))

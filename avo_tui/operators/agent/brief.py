@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ...store import NO_VERSION_YET
+from ...store import NO_VERSION_YET, Score
 from ..protocol import Spending, StepContext
 from . import bar, first_version, ledger, report, research, stronger
 from .carry import Carried, opening
@@ -293,7 +293,18 @@ def _best_score(ctx: StepContext) -> str:
                         + (f", {ratios[name][0]:.3f}x {ratios[name][1]}" if name in ratios
                            else "")
                         for name, value in score.per_config.items())
+            + _back_to_back(score)
             + f"\n{needs[:1].upper()}{needs[1:]}.")
+
+
+def _back_to_back(score: Score) -> str:
+    """Where the run reads commits back to back (avo run --sustained), the best's ratios
+    there: what users see at the power limit, which the interleaved score does not show."""
+    if not score.sustained:
+        return ""
+    return ("\nBack to back at the power limit (each kernel alone, as users run it): "
+            + ", ".join(f"{ratio:.3f}x {name}" for name, ratio in score.sustained.items())
+            + ". A change that wins interleaved but loses here spends energy per FLOP.")
 
 
 def _notes(ctx: StepContext, count: int, limit: int, heading: str) -> str:

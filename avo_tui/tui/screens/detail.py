@@ -123,7 +123,10 @@ def summary_view(session: Session, v: Version) -> RenderableType:
         return Group(head, Text("not scored", style="dim"))
     gmean = f"\ngeomean {v.score.gmean:.4g} {v.score.unit}" if v.score else ""
     ratio = f", {v.score.ratio:.3f}x {v.score.baseline}" if v.score and v.score.ratio else ""
-    return Group(head, scores_table([sheet]), Text(gmean + ratio, style="bold"))
+    sustained = ("\nback to back at the power limit: " + ", ".join(
+        f"{value:.3f}x {name}" for name, value in v.score.sustained.items())
+        if v.score and v.score.sustained else "")
+    return Group(head, scores_table([sheet]), Text(gmean + ratio + sustained, style="bold"))
 
 
 def read_detail(reader: SessionReader, v: Version) -> DetailRead:
