@@ -23,7 +23,7 @@ from ..engine import Engine, Stop
 from ..engine.alerts import AlertCommand
 from ..engine.client import Restart, Restarted, RunClient
 from ..engine.lanes import LANES_PER_WORKER, lane_lines, lane_operators_for_run
-from ..evaluation.measurement.back_to_back import SUSTAINED_S
+from ..evaluation.measurement.back_to_back import MOST_SUSTAINED_S, SUSTAINED_S
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL
 from ..operators.agent.models import EFFORT_LEVELS
@@ -458,7 +458,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="where the best cannot be timed beside a candidate (it no longer "
                    "builds): the least gain over its stored score, in percent (default 0.5; "
                    "the measured noise is used when larger)")
-    p.add_argument("--sustained", type=bounded_float(MOST_SECONDS), nargs="?",
+    p.add_argument("--sustained", type=bounded_float(MOST_SUSTAINED_S), nargs="?",
                    const=SUSTAINED_S, metavar="S",
                    help="read each candidate the gate accepts back to back at the power limit "
                    f"too (S seconds a stretch, default {SUSTAINED_S:g}): the kernel and each "

@@ -39,6 +39,7 @@ SLOTS = 2  # input sets the candidate's launches take in turn within a stretch
 # cache of sampled inputs: tens of times).
 PAST_INTERLEAVED = 3.0
 SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
+MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
 
 class BackToBack(Measure):
@@ -56,8 +57,14 @@ class BackToBack(Measure):
         timed = self.result.timed
         for index, entry in enumerate(timed):
             self.at = entry.name
-            self.progress("back to back", f"{entry.name} ({index + 1}/{len(timed)})")
+            where = f"{entry.name} ({index + 1}/{len(timed)})"
             stretch = CandidateStretch(self, kernel, entry.config)
+
+            def before(name: str, where: str = where, stretch: CandidateStretch = stretch
+                       ) -> None:
+                self.progress("back to back", f"{where}: {name}")  # each stretch: no silence
+                stretch.before(name)
+
             subjects: dict[str, Callable[[], object]] = {CANDIDATE: stretch.launch}
             inputs = make_inputs(entry.config, self.device.generator(self.draws.getrandbits(62)),
                                  self.device.name)
@@ -69,7 +76,7 @@ class BackToBack(Measure):
                 subjects, partial(self.target.throughput, entry.config), seconds=seconds,
                 warmup=seconds, rounds=SUSTAINED_ROUNDS, rng=orders,
                 clock=self.device.stretch_clock(), power=self.device.power_samples,
-                before=stretch.before, after=stretch.after)
+                before=before, after=stretch.after)
             medians = measured.medians()
             ratio = medians[CANDIDATE].rate / entry.throughput if entry.throughput else 0.0
             if ratio > PAST_INTERLEAVED:
