@@ -859,3 +859,31 @@ def get_inputs():
 def get_init_inputs():
     return []
 """
+
+# Five stride-2 convolutions, as ResNet's and MobileNet's stems and stages: the output's
+# height is ceil(height / 32), a stride past any move of up to 37 (shapes.WIDE_STRIDE)
+FIVE_STRIDES = """import torch
+import torch.nn as nn
+
+batch_size = 2
+height = 64
+width = 40
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(*[nn.Conv2d(3 if i == 0 else 4, 4, 3, 2, 1)
+                                      for i in range(5)])
+
+    def forward(self, x):
+        return torch.relu(self.layers(x))
+
+
+def get_inputs():
+    return [torch.randn(batch_size, 3, height, width)]
+
+
+def get_init_inputs():
+    return []
+"""

@@ -32,6 +32,10 @@ MAX_STRIDE = 4
 # stride is its kernel's): seen there, it is fitted by moves of one up to WIDE_STRIDE.
 FAR_STEPS = (16, 37)
 WIDE_STRIDE = 16
+# Past that, a size of one global is fitted by where it steps: five stride-2 convolutions
+# give ceil(height / 32) (ResNet, MobileNet), which no move of up to 37 pins down. The next
+# step is looked for up to this many sizes on.
+WIDEST_STRIDE = 512
 UNFIT = ("a tensor size depends on it in a form the importer does not write (an affine size "
          "floored by a stride, or a product of sizes)")
 HELD = ("a setting: the sizes it shapes follow the others in a form the importer writes only "
@@ -322,6 +326,10 @@ def fit_size(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[
             expr = SizeExpr(terms, offset, divisor)
             if agrees(expr):
                 return expr
+    if len(involved) == 1:
+        stepped = _past_wide_stride(size, involved[0], base, at)
+        if stepped is not None and agrees(stepped):
+            return stepped
     unit = 1
     for dim in involved:
         unit *= base[dim]
@@ -330,4 +338,51 @@ def fit_size(size: int, involved: list[str], base: Sizes, at: Callable[[Mapping[
         if agrees(expr):
             return expr
     return None
+
+
+def _past_wide_stride(size: int, dim: str, base: Sizes,
+                      at: Callable[[Mapping[str, int]], int | None]) -> SizeExpr | None:
+    """``(coefficient * dim + offset) // stride`` read off two steps of ``size`` as ``dim``
+    grows (the sizes where it changes, each found by doubling the move, then halving the
+    interval): the stride is their distance, the coefficient the change at the second. Found
+    with some dozen probes, each a build of the problem; None where a probe does not build
+    or ``size`` does not step within WIDEST_STRIDE."""
+
+    def value(step: int) -> int | None:
+        return size if step == 0 else at({dim: step})
+
+    def next_step(after: int) -> int | None:
+        """The least move past ``after`` where the size differs from its value there."""
+        start = value(after)
+        low, high = after, after + 1
+        while True:
+            found = value(high)
+            if found is None:
+                return None
+            if found != start:
+                break
+            if high - after > 2 * WIDEST_STRIDE:
+                return None
+            low, high = high, after + 2 * (high - after)
+        while high - low > 1:  # value(low) == start, value(high) != start
+            middle = (low + high) // 2
+            found = value(middle)
+            if found is None:
+                return None
+            low, high = (middle, high) if found == start else (low, middle)
+        return high
+
+    first = next_step(0)
+    second = None if first is None else next_step(first)
+    if first is None or second is None:
+        return None
+    before, at_first, at_second = value(first - 1), value(first), value(second)
+    if before is None or at_first is None or at_second is None:
+        return None
+    stride, coefficient = second - first, at_second - at_first
+    if coefficient <= 0 or at_first - before != coefficient:
+        return None
+    # at the first step, coefficient * (base + first) + offset lands on a multiple of stride
+    offset = at_first * stride - coefficient * (base[dim] + first)
+    return SizeExpr(((dim, coefficient),), offset, stride)
 
