@@ -23,7 +23,7 @@ import dataclasses
 import math
 import random
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import test_targets_problem
 from test_targets_problem import HONEST, VectorAdd, VectorAddNumerics, vector
@@ -93,6 +93,10 @@ class ModelKernel:
     def launch(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
         self.stage(config, inputs, outs)
         self.fire()
+
+    def launcher(self, config: Config, inputs: InputSet, outs: OutputSet
+                 ) -> Callable[[], None]:
+        return lambda: self.launch(config, inputs, outs)
 
     def signature(self, config: Config) -> None:
         return None

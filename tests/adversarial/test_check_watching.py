@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import test_targets_problem
@@ -91,6 +91,10 @@ class ModelKernel:
         self.stage(config, inputs, outs)
         self.fire()
         self.settle(inputs, outs)
+
+    def launcher(self, config: Config, inputs: InputSet, outs: OutputSet
+                 ) -> Callable[[], None]:
+        return lambda: self.launch(config, inputs, outs)
 
     def signature(self, config: Config) -> None:
         return None

@@ -399,6 +399,15 @@ class RunnerKernel:
         self._freeze()
         return elapsed
 
+    def launcher(self, config: Config, inputs: InputSet, outs: OutputSet
+                 ) -> Callable[[], None]:
+        """A launch on these tensors: each call stages them into the arena, which holds one
+        launch's tensors at a time, then fires."""
+        def again() -> None:
+            self.stage(config, inputs, outs)
+            self.fire()
+        return again
+
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
         """Copy the outputs, and the inputs as the kernel left them, back from the arena."""
         assert self._arena is not None

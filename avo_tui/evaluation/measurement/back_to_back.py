@@ -91,8 +91,8 @@ class BackToBack(Measure):
 class CandidateStretch:
     """The candidate's side of one configuration's reading: each stretch launches it on SLOTS
     sets of inputs in turn, drawn afresh for the stretch, their outputs poisoned before it,
-    each launch staged outside the device's time but inside the host's (on the CPU a launch's
-    staging copies its inputs into the runner: there the reading counts it). After the
+    each slot staged once on a GPU (Kernel.launcher; on the CPU a launch's staging copies its
+    inputs into the runner, and the reading counts it). After the
     stretch, every slot's output is checked where the kernel writes the caller's own tensors
     (a GPU), the last launch's where its outputs are copied back (the CPU). A kernel that
     skips launches that follow another closely leaves a slot poisoned."""
@@ -100,6 +100,7 @@ class CandidateStretch:
     def __init__(self, stage: BackToBack, kernel: Kernel, config: Config) -> None:
         self.stage, self.kernel, self.config = stage, kernel, config
         self.slots: list[tuple[int, InputSet, OutputSet]] = []
+        self.launches: list[Callable[[], None]] = []
         self.turn = 0
 
     def _drawn(self, seed: int) -> InputSet:
@@ -107,10 +108,9 @@ class CandidateStretch:
         return make_inputs(self.config, generator, self.stage.device.name)
 
     def launch(self) -> None:
-        _, inputs, outs = self.slots[self.turn % len(self.slots)]
+        launch = self.launches[self.turn % len(self.launches)]
         self.turn += 1
-        self.kernel.stage(self.config, inputs, outs)
-        self.kernel.fire()
+        launch()
 
     def before(self, name: str) -> None:
         if name != CANDIDATE:
@@ -119,6 +119,8 @@ class CandidateStretch:
         self.slots = [(seed, self._drawn(seed), empty_outputs(self.config,
                                                                self.stage.device.name))
                       for seed in seeds]
+        self.launches = [self.kernel.launcher(self.config, inputs, outs)
+                         for _, inputs, outs in self.slots]
         self.turn = 0
         self.stage.device.synchronize()
 
@@ -136,4 +138,4 @@ class CandidateStretch:
                                f"{inputs.described()} changed during launches back to back",
                                self.config.name)
             self.stage.check_rows(self.config, drawn, outs)
-        self.slots = []
+        self.slots, self.launches = [], []
