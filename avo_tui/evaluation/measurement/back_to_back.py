@@ -8,11 +8,12 @@ decides by, so this reading is asked for (EvalRequest.sustained_s), not made by 
 Each stretch of the candidate takes SLOTS sets of inputs in turn, drawn afresh for it, their
 outputs poisoned; after it, the inputs are compared with the values drawn and the outputs are
 checked as a timed launch's are, so a kernel wrong when run back to back (or one that skips a
-launch that follows another closely) is rejected. What a stretch
-cannot show is a kernel that keeps the outputs of the inputs it saw and writes them again
-when they come back, as the slots' do: its reading is withheld, with a flag, where it exceeds
-its interleaved rate by more than warm caches explain (PAST_INTERLEAVED). The reading decides
-nothing; the interleaved one, on new inputs for every launch, does."""
+launch that follows another closely) is rejected. What a stretch cannot show is a kernel that
+keeps the outputs of the inputs it saw and writes them again when they come back, as the
+slots' do: its reading is withheld, with a flag, where it exceeds its interleaved rate by more
+than warm caches explain (PAST_INTERLEAVED); in a run, a flag holds the commit for the
+operator's review, as every plausibility flag does. The reading decides nothing else; the
+interleaved one, on new inputs for every launch, does."""
 
 from __future__ import annotations
 
@@ -92,10 +93,10 @@ class CandidateStretch:
     """The candidate's side of one configuration's reading: each stretch launches it on SLOTS
     sets of inputs in turn, drawn afresh for the stretch, their outputs poisoned before it,
     each slot staged once on a GPU (Kernel.launcher; on the CPU a launch's staging copies its
-    inputs into the runner, and the reading counts it). After the
-    stretch, every slot's output is checked where the kernel writes the caller's own tensors
-    (a GPU), the last launch's where its outputs are copied back (the CPU). A kernel that
-    skips launches that follow another closely leaves a slot poisoned."""
+    inputs into the runner, and the reading counts it). After the stretch, every slot's output
+    is checked where the kernel writes the caller's own tensors (a GPU), the last launch's
+    where its outputs are copied back (the CPU). A kernel that skips launches that follow
+    another closely leaves a slot poisoned."""
 
     def __init__(self, stage: BackToBack, kernel: Kernel, config: Config) -> None:
         self.stage, self.kernel, self.config = stage, kernel, config
