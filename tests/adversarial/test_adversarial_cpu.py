@@ -23,10 +23,8 @@ from pathlib import Path
 import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
-from avo_tui.evaluation.devices.device import Kernel
 from avo_tui.evaluation.measurement.measure import TIMING_ROUNDS
 from avo_tui.evaluation.paired import MIN_SWEEPS
-from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 
 KERNELS = Path(__file__).parent / "kernels"
 TARGET = "cpu-attention"
@@ -282,24 +280,3 @@ def test_a_cache_keyed_on_inputs_is_withheld_back_to_back(worker: Worker) -> Non
 def test_no_back_to_back_reading_unless_asked(worker: Worker) -> None:
     result = evaluate(worker, "honest.c")
     assert result.correct and all(not config.sustained for config in result.timed)
-
-
-class SpikedFirstLaunch(Evaluation):
-    """An evaluation on a machine whose load spiked during the correctness pass's first
-    launch of each timed configuration: that launch read 5x its time."""
-
-    def check_all(self, kernel: Kernel) -> None:
-        super().check_all(kernel)
-        for config in self.first_launch_s:
-            self.first_launch_s[config] *= 5
-
-
-def test_a_load_spike_on_the_first_launch_does_not_hide_a_kernel_slower_after_it() -> None:
-    """slower_after_first.c is 10x slower after its first call. A spike of 2.5x on the one
-    first launch the correctness pass timed made its timed launches look steady, and it
-    passed (1 clean suite run in 2 on two busy cores): a first launch in a fresh process is
-    timed again before a configuration is called steady."""
-    request = EvalRequest(TARGET, sources("slower_after_first.c"), quick=True, seed=11,
-                          measure_baselines=False)
-    result = SpikedFirstLaunch(Pipeline("cpu"), request, lambda phase, detail: None).run()
-    assert_rejected(result, "unstable_timing")

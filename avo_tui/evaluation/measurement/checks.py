@@ -160,16 +160,8 @@ class Checks(Stage):
         fresh first launch of a kernel that works less on its first launch slow too, and the
         kernel passed (1 clean-clone suite run in 4)."""
         first_s = self.first_launch_s[config]
-        if timing is None:
+        if timing is None or not is_unsteady(first_s, timing.median_s):
             return
-        if not is_unsteady(first_s, timing.median_s):
-            # The one first launch check_all timed can itself be caught by a load spike: 2.5x
-            # on it hid a kernel 10x slower after its first call (1 clean suite run in 2 on
-            # two busy cores). One more, in a fresh process, before it is called steady.
-            again = self.first_launch_again(kernel, config)
-            if again is None or not is_unsteady(again, timing.median_s):
-                return
-            first_s = again
         for _ in range(AGAIN_LOOKS):
             again = self.first_launch_again(kernel, config)
             verdict = steadiness(first_s, timing.median_s, again)
