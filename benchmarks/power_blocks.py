@@ -71,6 +71,15 @@ def settled_mean(times: Sequence[float], leave_s: float) -> float:
     return statistics.fmean(kept)
 
 
+def block_lengths(asked: str | None, settle_s: float) -> list[float]:
+    """The block lengths to time: those asked for, else 2 and 4 times the settling (on an H200
+    at 700 W, cuDNN after our seed took 0.40 s to settle, longer than the fixed default of
+    0.05-0.4 s this replaced, which so timed nothing)."""
+    if asked:
+        return [float(x) for x in asked.split(",")]
+    return [round(settle_s * factor, 3) for factor in (2, 4)]
+
+
 def block_gain(a1: float, b1: float, b2: float, a2: float) -> float:
     """One A B B A set's gain of A over B, from each block's mean time per launch: drifts
     linear over the set cancel."""
@@ -184,9 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("b", nargs="?", default="cudnn", help="a baseline (default: cudnn)")
     parser.add_argument("--target", default="mha")
     parser.add_argument("--config", default="b8-h16-s4096-d128-full")
-    parser.add_argument("--blocks", default="0.05,0.1,0.2,0.4",
-                        help="block lengths in seconds, comma-separated")
-    parser.add_argument("--seconds", type=float, default=16.0, help="per block length")
+    parser.add_argument("--blocks", default=None,
+                        help="block lengths in seconds, comma-separated (default: 2 and 4 times "
+                        "the slower switch's settling, measured first)")
+    parser.add_argument("--seconds", type=float, default=40.0,
+                        help="per block length and pair (A/B, A/A)")
     parser.add_argument("--probe", type=float, default=0.5, help="seconds timed after a switch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -214,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     leave = max([s["settle_ms"] or 0.0 for s in switches.values()] + [1000 * SETTLE_S]) / 1000
     report["left_out_s"] = leave
     rows = []
-    for block_s in (float(x) for x in args.blocks.split(",")):
+    for block_s in block_lengths(args.blocks, leave):
         if block_s <= leave:
+            print(f"# blocks of {block_s:g} s left out: no longer than a switch's settling "
+                  f"({leave:.3f} s)", file=sys.stderr, flush=True)
             continue
         for pair, (x, y, ex) in {"A/B": (a, b, each), "A/A": (a, copy, (each[0], each[0]))
                                  }.items():

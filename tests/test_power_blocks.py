@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from power_blocks import WINDOW, block_gain, settle_index, settled_mean, summary
+from power_blocks import WINDOW, block_gain, block_lengths, settle_index, settled_mean, summary
 
 
 def test_a_switch_settles_where_the_time_per_launch_stops_moving() -> None:
@@ -52,3 +52,8 @@ def test_the_summary_scales_the_error_to_a_second() -> None:
     assert found.se == pytest.approx(0.00408248, rel=1e-5)
     assert found.se_per_root_s == pytest.approx(2 * found.se)
     assert summary(0.1, [0.01], 1.0).se == math.inf
+
+
+def test_blocks_not_asked_for_are_longer_than_the_settling_they_leave_out() -> None:
+    assert block_lengths(None, 0.4036) == [0.807, 1.614]
+    assert block_lengths("0.05,0.2", 0.4036) == [0.05, 0.2]
