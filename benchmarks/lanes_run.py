@@ -827,7 +827,6 @@ class Benchmark:
         flight, then kill -9 the run (its workers, in sessions of their own, are left to end by
         themselves, as they do when their parent dies)."""
         committed: list[str] = []
-        before: dict[int, dict[str, Any]] = {}
         started = time.monotonic()
         while True:
             if proc.poll() is not None:
@@ -843,12 +842,8 @@ class Benchmark:
                 if now.agent_versions != committed:
                     committed = now.agent_versions
                     progress(f"run 1: committed {', '.join(committed)}")
-                # The same two candidates at two polls: a lane repeating a kernel already
-                # judged is answered at once (its twin) and may be gone before the kill lands.
-                lasting = {lane: f for lane, f in now.flying.items() if before.get(lane) == f}
-                if committed and now.running() >= 2 and len(lasting) >= 2:
+                if committed and now.running() >= 2 and self.still_parallel(proc):
                     break
-                before = now.flying
                 self.approve_jumps(now)
             time.sleep(POLL_S)
         workers = descendants(proc.pid)
@@ -864,6 +859,23 @@ class Benchmark:
                  f"{', '.join(map(str, at_kill.flying)) or 'none'}) and "
                  f"{', '.join(at_kill.agent_versions)} committed")
         return Killed(at_kill, [version for _, version in told], self.outlived(workers))
+
+    def still_parallel(self, proc: subprocess.Popen[bytes]) -> bool:
+        """Stop the run (SIGSTOP) and read its session again: True, the run left stopped, where
+        a commit and >= 2 evaluations are still in flight, so the kill that follows finds them
+        as read; else the run goes on. On four H200s an evaluation can end within a poll: the
+        watch, killing on what it had read, left 1 in flight in 1 run of 5, and waiting for
+        the same two at two polls found none in 3 runs of 10."""
+        os.kill(proc.pid, signal.SIGSTOP)
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)  # stopped once it returns, not when sent
+        if not os.WIFSTOPPED(status):  # it ended first: the watch's next poll says so
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return False
+        now = snapshot(self.directory, self.lanes)
+        if now is not None and now.agent_versions and now.running() >= 2:
+            return True
+        os.kill(proc.pid, signal.SIGCONT)
+        return False
 
     def outlived(self, workers: list[int]) -> list[int]:
         """The killed run's processes still alive after WORKERS_EXIT_S (then ended here)."""

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -286,6 +286,35 @@ def test_what_the_kill_left_is_read_back_by_a_later_phase(bench: ModuleType,
     seconds: dict[str, float] = {}
     killed = bench.load_killed(tmp_path, seconds)
     assert killed.session == at_kill and killed.told == ["v1"] and seconds == {"to_kill": 12.5}
+
+
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("flying, kill", [({2: {}, 3: {}}, True), ({3: {}}, False)])
+def test_the_kill_waits_on_a_stopped_run_read_again(
+        bench: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        flying: dict[int, dict[str, Any]], kill: bool) -> None:
+    """Two evaluations in flight at a poll may be one by the kill: the run is stopped and read
+    again, and left stopped for the kill only where two are still in flight."""
+    reads: list[str] = []
+
+    def read_while(directory: Path, lanes: int) -> Any:
+        reads.append(process_state(run.pid))
+        return SimpleNamespace(agent_versions=["v1"], running=lambda: len(flying))
+
+    monkeypatch.setattr(bench, "snapshot", read_while)
+    watch = object.__new__(bench.Benchmark)
+    watch.directory, watch.lanes = tmp_path, 4
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert watch.still_parallel(run) is kill
+        assert reads == ["T"]  # read while stopped
+        assert (process_state(run.pid) == "T") is kill
+    finally:
+        run.kill()
+        run.wait()
 
 
 def test_a_tuner_lane_s_version_may_turn_other_knobs_only(bench: ModuleType) -> None:
