@@ -6,6 +6,8 @@ detail loses only its end."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Collection, Sequence
 from typing import Literal
 
@@ -13,10 +15,16 @@ from rich.console import Console
 from rich.table import Table
 
 
+PIPED_WIDTH = 240  # a listing written to a file or a pipe: no terminal's width to fit
+
+
 def listing_console() -> Console:
     """The console a listing prints on: no guessed highlighting, and a row that is wider than
-    the terminal is cut by its table rather than wrapped."""
-    return Console(highlight=False, soft_wrap=False)
+    the terminal is cut by its table rather than wrapped. Written to a file or a pipe (and no
+    COLUMNS set), a listing is not cut at 80 columns: ``avo eval ... > log`` kept
+    ``2.02e-…`` and ``pa…`` where the figures and the verdict were."""
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(highlight=False, soft_wrap=False, width=PIPED_WIDTH if piped else None)
 
 
 def figure(value: float | None, unit: str | None = None, digits: str = ".4g") -> str:
