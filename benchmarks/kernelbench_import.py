@@ -68,6 +68,8 @@ def one(problem: Path, work: Path, steps: int, seeded: bool = True) -> dict[str,
     result = json.loads(scored.stdout)
     row.update(seed=result["geomean"], unit=result["unit"], seed_ratio=result["ratio"],
                correct=result["correct"])
+    if steps == 0:
+        return row
     run = avo("--sessions-dir", str(work / "sessions"), "run", "--target", target,
               "--session", problem.stem.replace("_", "-"), "--headless", "--operator",
               "tuner", "--max-steps", str(steps), "--rng-seed", "1", cwd=folder)
@@ -105,7 +107,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=4, help="tuner steps per problem")
+    parser.add_argument("--steps", type=int, default=4,
+                        help="tuner steps per problem (0: no tuner run)")
     parser.add_argument("--only", nargs="*", default=None, help="problems by stem")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder")
     parser.add_argument("--json", action="store_true", help="rows as JSON")
