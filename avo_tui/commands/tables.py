@@ -14,7 +14,6 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-
 PIPED_WIDTH = 240  # a listing written to a file or a pipe: no terminal's width to fit
 
 

@@ -25,7 +25,7 @@ import pytest
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
 from avo_tui.evaluation.devices.device import Kernel
 from avo_tui.evaluation.measurement.measure import TIMING_ROUNDS
-from avo_tui.evaluation.paired import MIN_SWEEPS
+from avo_tui.evaluation.paired import MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 
 KERNELS = Path(__file__).parent / "kernels"
@@ -282,6 +282,35 @@ def test_a_cache_keyed_on_inputs_is_withheld_back_to_back(worker: Worker) -> Non
 def test_no_back_to_back_reading_unless_asked(worker: Worker) -> None:
     result = evaluate(worker, "honest.c")
     assert result.correct and all(not config.sustained for config in result.timed)
+
+
+HONEST_TWICE = ('#include "naive.h"\n\nvoid avo_attention_fwd(NAIVE_ARGS) {\n'
+                "    naive_attention(seq_len, seq_len);\n"
+                "    naive_attention(seq_len, seq_len);\n}\n")
+
+
+def beside_a_slower_best(worker: Worker, name: str) -> EvalResult:
+    """The gate's evaluation of ``name`` beside a best version that does the honest work twice,
+    read back to back once the gate accepts."""
+    return evaluate(worker, name, sustained_s=0.2, incumbent=sources("honest.c", HONEST_TWICE),
+                    gate=GatePlan(cap_s=get_target(TARGET).gate_cap_s))
+
+
+def test_a_kernel_slower_back_to_back_than_the_best_it_beats_is_flagged(worker: Worker) -> None:
+    """issue 70: the gate accepts the kernel, 2x faster than the best launch by launch; back to
+    back, as a kernel hungrier for power is at the limit, it is 2x slower. The flag holds its
+    commit for the operator."""
+    result = beside_a_slower_best(worker, "throttles_when_busy.c")
+    assert result.correct and result.beside.get("decision") == "accept", result.summary()
+    assert result.sustained_ratios["incumbent"] < 0.75
+    assert any(flag.startswith("slower back to back") for flag in result.flags), result.flags
+
+
+def test_a_kernel_faster_back_to_back_too_is_not_flagged(worker: Worker) -> None:
+    result = beside_a_slower_best(worker, "honest.c")
+    assert result.correct and result.beside.get("decision") == "accept", result.summary()
+    assert "incumbent" in result.sustained_ratios
+    assert not any(flag.startswith("slower back to back") for flag in result.flags)
 
 
 class SpikedFirstLaunch(Evaluation):

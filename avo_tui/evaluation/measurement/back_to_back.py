@@ -25,7 +25,7 @@ from functools import partial
 from ..devices.device import Kernel
 from ..targets.problem import Config, InputSet, OutputSet
 from .judge import Rejected
-from .measure import CANDIDATE, Measure
+from .measure import CANDIDATE, INCUMBENT, Measure
 from .stage import BACK_TO_BACK
 from .sustained import measure
 from .tensors import empty_outputs, make_inputs
@@ -39,6 +39,12 @@ SLOTS = 2  # input sets the candidate's launches take in turn within a stretch
 # output of inputs it saw before, where it should compute, reads far more (cpu-attention's
 # cache of sampled inputs: tens of times).
 PAST_INTERLEAVED = 3.0
+# How much slower than the best back to back an accepted candidate may read before it is
+# flagged: above the reading's noise on each device. Provisional on a GPU (its A/A rate is not
+# measured yet; power blocks of 1.1 s on an H200 read A/A within 0.05%); on the CPU, where no
+# power limit binds and a loaded machine swings a half-second stretch by tens of percents,
+# only gross cases.
+SLOWER_BACK_TO_BACK = {"cuda": 0.01, "cpu": 0.25}
 SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
 MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
@@ -69,6 +75,9 @@ class BackToBack(Measure):
             subjects: dict[str, Callable[[], object]] = {CANDIDATE: stretch.launch}
             inputs = make_inputs(entry.config, self.device.generator(self.draws.getrandbits(62)),
                                  self.device.name)
+            if self.incumbent is not None:  # the gate's: the best, on inputs of its own
+                subjects[INCUMBENT] = self.incumbent.launcher(
+                    entry.config, inputs, empty_outputs(entry.config, self.device.name))
             for name in baselines:
                 baseline = entry.config.problem.numerics().baselines[name](entry.config)
                 baseline.stage(inputs)
@@ -87,6 +96,20 @@ class BackToBack(Measure):
                     "inputs of a launch before): its back-to-back reading is withheld")
                 continue
             entry.sustained = {name: asdict(figures) for name, figures in medians.items()}
+        self.flag_slower_than_the_best()
+
+    def flag_slower_than_the_best(self) -> None:
+        """A candidate the gate accepts, interleaved, that reads slower than the best back to
+        back by more than the reading's noise (SLOWER_BACK_TO_BACK) is flagged, which holds
+        its commit for the operator: at the power limit a kernel that spends more energy per
+        FLOP runs at a lower clock, and its users would see it slower (issue 70)."""
+        ratio = self.result.sustained_ratios.get(INCUMBENT)
+        floor = 1.0 - SLOWER_BACK_TO_BACK[self.device.name]
+        if ratio is not None and ratio < floor:
+            self.result.flags.append(
+                f"slower back to back: the kernel read {ratio:.4f}x the best there, which it "
+                f"beats interleaved; at the power limit, where users run it, it would be "
+                f"{1 - ratio:.2%} slower (more energy per FLOP, or more heat)")
 
 
 class CandidateStretch:
