@@ -75,3 +75,28 @@ def test_avo_eval_reads_the_seed_and_its_baselines_back_to_back_with_power() -> 
         for figures in read.values():
             assert figures["rate"] > 0 and figures["mhz"] > 0 and figures["watts"] > 0
     assert result["sustained_ratios"]["cudnn"] > 0
+
+
+def test_the_gate_reads_the_best_back_to_back_beside_what_it_accepts() -> None:
+    """The gate's evaluation of the seed beside a best version doing 2.44x its work
+    (lanes_run's slowed seed, its four shares at 1): accepted, and read back to back beside
+    that best on the GPU too, the best's launches staged as the candidate's are."""
+    from lanes_run import slowed_seed
+
+    from avo_tui.evaluation import EvalRequest, Worker, get_target
+    from avo_tui.evaluation.declarations.candidate import apply_knobs
+    from avo_tui.evaluation.paired import GatePlan
+
+    target = get_target("mha")
+    slow = slowed_seed(target, 4)
+    fast = apply_knobs(slow, {f"AVO_SLOW_{k}": "0" for k in range(1, 5)})
+    request = EvalRequest("mha", fast, quick=True, seed=3, measure_baselines=False,
+                          incumbent=slow, gate=GatePlan(cap_s=target.gate_cap_s),
+                          sustained_s=0.2)
+    with Worker() as worker:
+        result = worker.evaluate(request, timeout_s=900)
+    assert result.correct and result.beside.get("decision") == "accept", result.summary()
+    assert result.sustained_ratios["incumbent"] > 1.0  # 2.44x the work, by construction
+    assert not [flag for flag in result.flags if flag.startswith("slower back to back")]
+    for config in result.timed:
+        assert config.sustained["incumbent"]["watts"] > 0, config.name
