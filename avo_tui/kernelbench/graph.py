@@ -16,7 +16,8 @@ importer then writes no seed, and the first agent step writes one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,11 +130,28 @@ def trace(instance: Instance, input_names: Sequence[str]) -> Graph:
     """The forward of ``instance``'s model as a Graph; Unsupported where a call is outside
     what a seed is written for, or the forward cannot be traced."""
     try:
-        module = torch.fx.symbolic_trace(instance.model)
+        with _attributes_kept(instance.model):
+            module = torch.fx.symbolic_trace(instance.model)
     except Exception as error:
         raise Unsupported(f"its forward cannot be traced by torch.fx "
                           f"({type(error).__name__})") from None
     return _Lowering(instance, input_names).lower(module)
+
+
+@contextmanager
+def _attributes_kept(model: nn.Module) -> Iterator[None]:
+    """Every module's plain attributes as they were before, once the block ends: tracing runs
+    the forward with proxies, and a forward that keeps state on its module (KernelBench's
+    VanillaRNN sets ``self.hidden``) left a proxy there, on which every later run of the
+    model failed (the stage seed's recording, as a TraceError). Its output, not a copy of the
+    model: a tensor the forward computed with autograd cannot be deep-copied."""
+    kept = [(module, dict(vars(module))) for module in model.modules()]
+    try:
+        yield
+    finally:
+        for module, attributes in kept:
+            vars(module).clear()
+            vars(module).update(attributes)
 
 
 class _Lowering:
