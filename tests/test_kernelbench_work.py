@@ -22,6 +22,8 @@ from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
 from avo_tui.kernelbench.configs import FIRST_DRAFT_RATES, TIMED_S
+from avo_tui.kernelbench.flop_fit import Polynomial
+from avo_tui.kernelbench.size_expr import SizeExpr
 
 PROBLEMS = {"conv_transpose": CONV_TRANSPOSE, "conv_pool": CONV_POOL, "bmm": BMM,
             "attention": ATTENTION}
@@ -104,3 +106,18 @@ def test_stages_a_stride_floors_inside_are_counted_near_and_said_so(tmp_path: Pa
         flops, count = config.work.flops, counted(module, config)
         assert flops is not None and abs(flops - count) <= 0.1 * count, config.name
     assert "within" in " ".join(imported.target.read_text().split()).split("def flops")[1][:400]
+
+
+def test_sums_of_products_of_sizes_collect_like_terms() -> None:
+    """torch's formulas multiply and add a call's sizes; like terms are one, so two sums of
+    the same sizes are equal (bmm's formula checks its operands' K agree) and a constant
+    size is its number."""
+    height, half = SizeExpr.of("height"), SizeExpr((("height", 1),), 1, 2)
+    summed = Polynomial.of(height) * Polynomial.of(half) * 2 + 3 * Polynomial.of(half) \
+        * Polynomial.of(height)
+    assert summed == 5 * Polynomial.of(height) * Polynomial.of(half)
+    assert summed.value({"height": 7}) == 5 * 7 * 4
+    assert summed.render(str) == "5 * height * ((height + 1) // 2)"
+    assert (Polynomial.of(SizeExpr.constant(4)) * Polynomial.of(height)).render(str) == \
+        "4 * height"
+    assert summed + (-5) * Polynomial.of(half) * Polynomial.of(height) == Polynomial(())
