@@ -862,6 +862,43 @@ def get_init_inputs():
 
 # Five stride-2 convolutions, as ResNet's and MobileNet's stems and stages: the output's
 # height is ceil(height / 32), a stride past any move of up to 37 (shapes.WIDE_STRIDE)
+# A ResNet in little: a strided stem, a pooling, three halving convolutions whose channels
+# grow as the image shrinks (so the last stages weigh as much as the first), and a linear
+# head; its FLOPs are a sum of terms floored by 2, 8, 16 and 32, which no one polynomial of
+# height and width fits within a tenth. Its sizes are large enough for the FLOPs to bound it,
+# not its weights' bytes.
+HALVING_STAGES = """import torch
+import torch.nn as nn
+
+batch_size = 2
+height = 128
+width = 96
+num_classes = 10
+
+
+class Model(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 7, 2, 3)
+        self.pool = nn.MaxPool2d(3, 2, 1)
+        self.stages = nn.Sequential(nn.Conv2d(4, 16, 3, 2, 1), nn.ReLU(),
+                                    nn.Conv2d(16, 64, 3, 2, 1), nn.ReLU(),
+                                    nn.Conv2d(64, 256, 3, 2, 1))
+        self.head = nn.Linear(256, num_classes)
+
+    def forward(self, x):
+        x = self.stages(self.pool(torch.relu(self.stem(x))))
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def get_inputs():
+    return [torch.randn(batch_size, 3, height, width)]
+
+
+def get_init_inputs():
+    return [num_classes]
+"""
+
 FIVE_STRIDES = """import torch
 import torch.nn as nn
 

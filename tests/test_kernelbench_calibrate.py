@@ -27,6 +27,7 @@ from avo_tui.kernelbench.configs import Chooser
 from avo_tui.kernelbench.problem_module import KernelBenchProblem
 from avo_tui.kernelbench.progress import QUIET_S, Progress
 from avo_tui.kernelbench.shapes import fit_shapes
+from avo_tui.kernelbench.stage_plan import recorded
 from avo_tui.kernelbench.work import work_of
 
 
@@ -129,7 +130,8 @@ def test_the_drawn_tops_follow_the_rate(tmp_path: Path) -> None:
     path = copy_problem("level1_square_matmul", tmp_path)
     problem = KernelBenchProblem(path, lambda: None)
     shapes = fit_shapes(problem)
-    chooser = Chooser(problem, shapes, work_of(problem, shapes), "cpu")
+    work = work_of(problem, shapes, recorded(problem, shapes))
+    chooser = Chooser(problem, shapes, work, "cpu")
     tops = [max(high for _, high in chooser.configs(rate).draw.values())
             for rate in (1.0, 1e3, 1e6)]
     assert tops == sorted(tops, reverse=True) and tops[-1] < tops[0]

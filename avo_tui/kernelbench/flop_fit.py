@@ -55,7 +55,30 @@ class Term:
 
 @dataclass(frozen=True)
 class Polynomial:
+    """A sum of terms, each a product of sizes: fitted (fit_flops), or built by arithmetic
+    on sizes (``Polynomial.of(size) * 2 + ...``), as torch's FLOP formulas do to a call's
+    shapes (flop_trace.py); like terms are collected, so two sums of the same sizes are
+    equal."""
+
     terms: tuple[Term, ...]
+
+    @classmethod
+    def of(cls, size: SizeExpr) -> Polynomial:
+        """``size`` alone; a constant one, its number."""
+        if not size.dims:
+            return _collected([Term(Fraction(size.value({})), ())])
+        return cls((Term(Fraction(1), ((size, 1),)),))
+
+    def __add__(self, other: Polynomial | int) -> Polynomial:
+        return _collected([*self.terms, *_polynomial(other).terms])
+
+    __radd__ = __add__
+
+    def __mul__(self, other: Polynomial | int) -> Polynomial:
+        return _collected([Term(a.coefficient * b.coefficient, a.powers + b.powers)
+                           for a in self.terms for b in _polynomial(other).terms])
+
+    __rmul__ = __mul__
 
     def value(self, sizes: Mapping[str, int]) -> float:
         return float(sum(term.coefficient * math.prod(
@@ -212,9 +235,33 @@ def _solve(variables: Sequence[str], chosen: Mapping[str, SizeExpr],
     terms = [Term(coefficient, tuple((chosen[v], p) for v, p in zip(variables, powers,
                                                                         strict=True) if p))
              for powers, coefficient in table.items() if coefficient]
-    terms.sort(key=lambda t: (-sum(p for _, p in t.powers), [f.render(str) for f, _ in
-                                                               t.powers]))
-    return Polynomial(tuple(terms))
+    return Polynomial(_ordered(terms))
+
+
+def _ordered(terms: list[Term]) -> tuple[Term, ...]:
+    """The highest degree first, then by the sizes' strides (a network's stages in order)
+    and names."""
+    return tuple(sorted(terms, key=lambda t: (-sum(p for _, p in t.powers),
+                                              [(f.divisor, f.render(str)) for f, _ in t.powers])))
+
+
+def _polynomial(value: Polynomial | int) -> Polynomial:
+    return value if isinstance(value, Polynomial) else _collected([Term(Fraction(value), ())])
+
+
+def _collected(terms: list[Term]) -> Polynomial:
+    """``terms`` with each one's equal sizes made one power and like terms summed (a term
+    of no size its number), none of them zero."""
+    summed: dict[tuple[tuple[SizeExpr, int], ...], Fraction] = {}
+    for term in terms:
+        powers: dict[SizeExpr, int] = {}
+        for form, power in term.powers:
+            powers[form] = powers.get(form, 0) + power
+        key = tuple(sorted(powers.items(), key=lambda item: (item[0].divisor,
+                                                             item[0].render(str))))
+        summed[key] = summed.get(key, Fraction(0)) + term.coefficient
+    return Polynomial(_ordered([Term(coefficient, powers)
+                                for powers, coefficient in summed.items() if coefficient]))
 
 
 def _inverse_vandermonde(xs: list[Fraction]) -> list[list[Fraction]]:

@@ -16,7 +16,7 @@ import dataclasses
 import datetime
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -36,8 +36,9 @@ from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
 from .progress import Progress
 from .shapes import Shapes, fit_shapes
-from .stage_plan import StagePlan, stage_plan
+from .stage_plan import StagePlan, recorded, stage_plan
 from .stage_seed import c_stage_seed, cuda_stage_seed
+from .stage_shapes import SymbolicTrace
 from .target_writer import Case, TargetFile, Tensor, render
 from .value_rules import Rules, value_rules
 from .work import Work, work_of
@@ -97,7 +98,8 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
     progress.phase(f"fitting the shapes to {len(problem.sizes)} size globals")
     shapes = fit_shapes(problem)
     progress.phase("counting the work")
-    work = work_of(problem, shapes)
+    recording = recorded(problem, shapes)
+    work = work_of(problem, shapes, recording)
     names = _Names(problem, shapes)
     entry = "avo_" + _identifier(path.stem).lower()
     kernel = Kernel(entry, names.kernel_inputs, names.outputs, names.output_dtypes,
@@ -114,7 +116,7 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
         plan = "the import was asked for none (--no-seed)"
     elif isinstance(plan, str):
         progress.phase("lowering the forward to stages")
-        plan = _stages(problem, shapes, kernel, kind)
+        plan = _stages(recording, problem.input_names, kernel, kind)
     transcendentals = 0 if not isinstance(plan, Plan) else sum(
         1 for node in plan.graph.nodes if node.op in TRANSCENDENTAL)
     progress.phase("choosing the configurations")
@@ -199,12 +201,12 @@ class _Written:
                         tuple((case.name, case.doc) for case in cases))
 
 
-def _stages(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,
-            kind: str) -> StagePlan | str:
+def _stages(recording: Callable[[], SymbolicTrace], input_names: Sequence[str],
+            kernel: Kernel, kind: str) -> StagePlan | str:
     """The stage seed's plan, for a forward no fused pattern fits, or why there is none (a
     CUDA seed is written for one stage only)."""
     try:
-        plan = stage_plan(problem, shapes, kernel, problem.input_names)
+        plan = stage_plan(recording(), kernel, input_names)
         if kind == "cuda":
             cuda_stage_seed(kernel, plan, [])
     except Unsupported as error:
@@ -371,9 +373,10 @@ def _work_words(work: Work) -> str:
         return f"the bytes every input and output move once, scored in GB/s{counted}"
     fitted = "exactly" if not work.flops_error else (
         f"exactly on a grid of sizes and within {work.flops_error:.1%} elsewhere")
-    flops = ("the FLOPs of its matrix work as torch's FLOP counter counts them (a formula "
-             f"of the sizes, fitted to its counts {fitted}; an epilogue, a pooling or a norm "
-             "not counted)")
+    formula = ("torch's formulas of each counted call's sizes, summed" if work.by_call else
+               f"a formula of the sizes, fitted to its counts {fitted}")
+    flops = ("the FLOPs of its matrix work as torch's FLOP counter counts them ("
+             f"{formula}; an epilogue, a pooling or a norm not counted)")
     if work.kind == "flops":
         return f"{flops}, scored in FLOP/s; the bytes every input and output move once beside"
     return (f"{flops}, and the bytes every input and output move once, scored in GB/s "

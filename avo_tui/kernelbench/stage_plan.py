@@ -16,8 +16,9 @@ allocated before its stage and freed after the last stage that reads it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache, partial
 
 # each lowering module registers its calls' lowerings with stage_lowering as it is imported
 from . import stage_layout, stage_norms, stage_ops, stage_reduce, stage_window  # noqa: F401
@@ -27,7 +28,7 @@ from .shapes import Shapes
 from .size_expr import SizeExpr
 from .stage_ir import Def, Index, Scope, Sizes
 from .stage_lowering import Lowering, lowered
-from .stage_shapes import symbolic_trace
+from .stage_shapes import SymbolicTrace, symbolic_trace
 
 MANY = 1 << 30  # a map's elements read "many times" (through a broadcast or a window)
 
@@ -98,10 +99,16 @@ def _numel(shape: Sequence[SizeExpr], dims: Mapping[str, int]) -> float:
     return float(math.prod(size.value(dims) for size in shape))
 
 
-def stage_plan(problem: KernelBenchProblem, shapes: Shapes, kernel: Kernel,
+def recorded(problem: KernelBenchProblem, shapes: Shapes) -> Callable[[], SymbolicTrace]:
+    """The forward recorded as the stage seed lowers it (symbolic_trace), once however often
+    it is asked for: the work's FLOPs may read it first (work.py)."""
+    return cache(partial(symbolic_trace, problem, shapes, lowered))
+
+
+def stage_plan(symbolic: SymbolicTrace, kernel: Kernel,
                input_names: Sequence[str]) -> StagePlan:
-    """Unsupported, naming what, where the forward has a call no stage is written for."""
-    symbolic = symbolic_trace(problem, shapes, lowered)
+    """The plan of the forward ``symbolic`` (recorded()); Unsupported, naming what, where
+    the forward has a call no stage is written for."""
     lowering = Lowering(symbolic, kernel, input_names)
     outputs = lowering.lower()
     return _Planner(outputs, lowering).plan()

@@ -279,13 +279,16 @@ def _flops(target: TargetFile) -> str:
     fitted = "exactly" if not error else (
         f"(exact on a grid of sizes, within {error:.1%} of it elsewhere: strides inside the "
         "forward floor its sizes)")
+    formula = ("torch's formula for each call it counts, of that call's sizes (floored where "
+               "strides inside the forward halve them), summed, and checked against its "
+               "counts" if target.work.by_call else
+               "a polynomial of the sizes fitted to its counts " + fitted)
     return f'''
 
 def flops(c: dict[str, Any]) -> float:
     """{_doc("FLOPs: the matrix work of the forward as torch's FLOP counter counts it "
              "(products, convolutions, attention; an epilogue, a pooling or a norm not "
-             "counted), a polynomial of the sizes fitted to its counts " + fitted + "; the "
-             "sizes under 8 at the problem's values.")}"""
+             "counted), " + formula + "; the sizes under 8 at the problem's values.")}"""
     return float({flops.render(lambda dim: f'c["{dim}"]')})
 '''
 

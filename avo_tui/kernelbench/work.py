@@ -4,8 +4,10 @@ configuration's dimensions that the target file states (the parent process count
 torch), at any sizes.
 
 - **FLOPs**: the matrix work the forward dispatches (products, convolutions, attention),
-  fitted exactly as a polynomial of the varied sizes (flop_fit.py); an epilogue, a pooling or
-  a norm is not counted, as torch does not. None where torch counts nothing.
+  fitted exactly as a polynomial of the varied sizes (flop_fit.py); where none fits exactly
+  (strided stages floor the sizes inside), torch's own formula for each call it counts,
+  of the recorded forward's sizes, summed (flop_trace.py); an epilogue, a pooling or a norm
+  is not counted, as torch does not. None where torch counts nothing.
 - **Bytes**: every input read once and every output written once (an integer input or output
   at its own width: an int64 index is 8 bytes).
 
@@ -21,16 +23,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from torch.utils.flop_counter import FlopCounterMode
 
-from .flop_fit import Polynomial, Term, fit_flops
+from .flop_fit import Fitted, Polynomial, Term, fit_flops
+from .flop_trace import traced_flops
+from .graph import Unsupported
 from .problem_module import KernelBenchProblem, ProbeFailed
 from .shapes import Shapes
 from .size_expr import SizeExpr
+from .stage_shapes import SymbolicTrace
 
 FLOAT32_BYTES = 4
 # FLOPs a kernel can do per byte it moves, by the target's kind: one x86 core's float32 FMAs
@@ -53,6 +58,7 @@ class Work:
     flops_error: float = 0.0  # the FLOP formula's largest relative miss off its grid
     output_bytes: tuple[int, ...] = (FLOAT32_BYTES,)
     input_bytes: tuple[int, ...] = ()  # each of Shapes.inputs'; (): element_bytes each
+    by_call: bool = False  # the FLOP formula is torch's call by call (flop_trace.py), no fit
 
     def read_bytes(self, count: int) -> tuple[int, ...]:
         """The width of each of the ``count`` tensors read: the inputs, then the weights."""
@@ -91,11 +97,13 @@ class Work:
             "its memory"))
 
 
-def work_of(problem: KernelBenchProblem, shapes: Shapes, element_bytes: int = FLOAT32_BYTES
+def work_of(problem: KernelBenchProblem, shapes: Shapes,
+            recorded: Callable[[], SymbolicTrace], element_bytes: int = FLOAT32_BYTES
             ) -> Work:
     """The problem's work: its FLOPs fitted to torch's counter around the sizes its shapes
-    were probed at, and its bytes; scored by FLOPs where torch counts any (scored_for
-    decides at the timed sizes)."""
+    were probed at (else, where no polynomial fits exactly, torch's formulas of the sizes
+    of the forward ``recorded``, summed), and its bytes; scored by FLOPs where torch counts
+    any (scored_for decides at the timed sizes)."""
     outputs = tuple(element_bytes if t.is_floating_point() else t.element_size()
                     for t in problem.base.outputs)
     inputs = tuple(element_bytes if t.is_floating_point() else t.element_size()
@@ -117,10 +125,20 @@ def work_of(problem: KernelBenchProblem, shapes: Shapes, element_bytes: int = FL
 
     base = {dim: shapes.probe_base.get(dim, size) for dim, size in shapes.dims.items()}
     fitted = fit_flops(count, base, shapes.varied, _forms(shapes, shapes.varied))
+    if fitted.polynomial is not None and not fitted.error:
+        return dataclasses.replace(bytes_only, kind="flops", flops=fitted.polynomial)
+    try:
+        by_call = traced_flops(recorded(), count, base, shapes.varied)
+    except Unsupported as error:
+        by_call = Fitted(None, str(error))
+    if by_call.polynomial is not None:
+        return dataclasses.replace(bytes_only, kind="flops", flops=by_call.polynomial,
+                                   by_call=True)
     if fitted.polynomial is None:
         return dataclasses.replace(bytes_only, note=(
             f"torch counts {counted:.3g} FLOPs a launch at the sizes probed, and no formula "
-            f"of the sizes fits them ({fitted.why}): scored by the bytes it moves"))
+            f"of the sizes fits them ({fitted.why}; nor do its formulas call by call: "
+            f"{by_call.why}): scored by the bytes it moves"))
     return dataclasses.replace(bytes_only, kind="flops", flops=fitted.polynomial,
                                flops_error=fitted.error)
 
