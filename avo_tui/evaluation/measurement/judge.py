@@ -21,7 +21,7 @@ from ..targets.problem import (
     output_param,
     unravel,
 )
-from ..targets.spec import Tolerance
+from ..targets.spec import TINY_COLUMN, Tolerance
 from .finite_reference import not_finite
 from .tensors import is_integral, output_dtype
 
@@ -379,7 +379,7 @@ def _judge_columns(output: Judged, columns: RowErrors, entry: ConfigResult, when
     """Every column within the tolerance on its own, as every row is (_judge_rows), over
     ``over``."""
     tolerance = output.tolerance
-    bound = tolerance.row_bounds(columns.honest, columns.norm)
+    bound = tolerance.row_bounds(columns.honest, columns.norm, TINY_COLUMN)
     outside = columns.error > bound
     count = int(outside.sum())
     if not count:
