@@ -1,8 +1,9 @@
 """A column's floor is taken at no less than TINY_COLUMN of the columns' typical norm: on flat
-attention logits every row's output is the mean of the values, a column can cancel to 1% of
-the others, and an honest float32 kernel's rounding there (4.5e-4 of that column) was called
-incorrect against the floor of its own tiny norm (the seed of cpu-attention-small, in 2 clean
-suite runs in 3). A column 1% wrong is still outside its bound."""
+attention logits every row's output is the mean of the values, a column can cancel to a
+thousandth of the others, and an honest float32 kernel's rounding there (4.5e-4 of that
+column) was called incorrect against the floor of its own tiny norm (the seed of
+cpu-attention-small, in 2 clean suite runs in 3). A column 1% wrong is still outside its
+bound."""
 
 from __future__ import annotations
 

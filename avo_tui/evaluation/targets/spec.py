@@ -57,10 +57,10 @@ class Seed:
 
 TINY_ROW = 1e-3  # of the rows' typical norm: the least norm a row is judged relative to
 # ... and a column's, of the columns'. Larger: a column is a sum over every row, and on flat
-# attention logits each row's output is the mean of the values, so a column can cancel to 1%
-# of the others while its rounding stays theirs; an honest seed 4.5e-4 off there was rejected
-# against a floor of 2.2e-4 (2 clean suite runs in 3). A float32 column 1% wrong anywhere above
-# 0.2% of the typical norm is still outside it.
+# attention logits each row's output is the mean of the values, so a column can cancel to a
+# thousandth of the others while its rounding stays theirs; an honest seed 4.5e-4 off there
+# was rejected against a floor of 2.2e-4 (2 clean suite runs in 3). A float32 column 1% wrong
+# anywhere above 0.2% of the typical norm is still outside it.
 TINY_COLUMN = 0.1
 
 
