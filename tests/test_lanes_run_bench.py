@@ -307,7 +307,8 @@ def test_the_kill_waits_on_a_stopped_run_read_again(
     monkeypatch.setattr(bench, "snapshot", read_while)
     watch = object.__new__(bench.Benchmark)
     watch.directory, watch.lanes = tmp_path, 4
-    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    run = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                           stdin=subprocess.PIPE)  # alive until its input closes
     try:
         assert watch.still_parallel(run) is kill
         assert reads == ["T"]  # read while stopped
