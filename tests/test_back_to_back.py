@@ -79,3 +79,15 @@ def test_a_run_reads_what_it_commits_back_to_back(tmp_path: Path) -> None:
         first_looks = [a for a in session.recent_attempts() if a.outcome == "promising"]
         assert first_looks and all(a.score is None or not a.score.sustained
                                    for a in first_looks)
+
+
+def test_the_slower_flag_knows_a_gpu_by_the_name_the_worker_gives_it() -> None:
+    """The worker names a GPU "cuda:0"; its flag's floor is the GPU's, not the CPU's, and no
+    name fails the evaluation (a KeyError on "cuda:0" failed every gate run with --sustained)."""
+    from avo_tui.evaluation.measurement.back_to_back import (
+        SLOWER_BACK_TO_BACK,
+        slower_back_to_back,
+    )
+
+    assert slower_back_to_back("cuda:0") == slower_back_to_back("cuda:3") == \
+        SLOWER_BACK_TO_BACK["cuda"] < SLOWER_BACK_TO_BACK["cpu"] == slower_back_to_back("cpu")

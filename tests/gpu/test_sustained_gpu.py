@@ -65,8 +65,9 @@ def test_avo_eval_reads_the_seed_and_its_baselines_back_to_back_with_power() -> 
         [sys.executable, "-m", "avo_tui.cli", "eval", "--target", "mha", "--quick", "--seed",
          "1", "--sustained", "0.2", "--json"], capture_output=True, text=True, timeout=900,
         cwd=root)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout, done.stderr[-3000:]
     result = json.loads(done.stdout)
+    assert done.returncode == 0, (result["failure"], result["flags"], done.stderr[-3000:])
     timed = [c for c in result["configs"] if not c["edge"] and c["throughput"]]
     assert timed and not [f for f in result["flags"] if "back to back" in f]
     for config in timed:
@@ -93,7 +94,7 @@ def test_the_gate_reads_the_best_back_to_back_beside_what_it_accepts() -> None:
     request = EvalRequest("mha", fast, quick=True, seed=3, measure_baselines=False,
                           incumbent=slow, gate=GatePlan(cap_s=target.gate_cap_s),
                           sustained_s=0.2)
-    with Worker() as worker:
+    with Worker("cuda") as worker:
         result = worker.evaluate(request, timeout_s=900)
     assert result.correct and result.beside.get("decision") == "accept", result.summary()
     assert result.sustained_ratios["incumbent"] > 1.0  # 2.44x the work, by construction

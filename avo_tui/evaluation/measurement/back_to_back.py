@@ -45,6 +45,12 @@ PAST_INTERLEAVED = 3.0
 # power limit binds and a loaded machine swings a half-second stretch by tens of percents,
 # only gross cases.
 SLOWER_BACK_TO_BACK = {"cuda": 0.01, "cpu": 0.25}
+
+
+def slower_back_to_back(device_name: str) -> float:
+    """SLOWER_BACK_TO_BACK for a device named as the worker names it ("cpu", "cuda:0")."""
+    return SLOWER_BACK_TO_BACK[device_name.partition(":")[0]]
+
 SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
 MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
@@ -104,7 +110,7 @@ class BackToBack(Measure):
         its commit for the operator: at the power limit a kernel that spends more energy per
         FLOP runs at a lower clock, and its users would see it slower (issue 70)."""
         ratio = self.result.sustained_ratios.get(INCUMBENT)
-        floor = 1.0 - SLOWER_BACK_TO_BACK[self.device.name]
+        floor = 1.0 - slower_back_to_back(self.device.name)
         if ratio is not None and ratio < floor:
             self.result.flags.append(
                 f"slower back to back: the kernel read {ratio:.4f}x the best there, which it "
