@@ -18,6 +18,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
 from avo_tui.evaluation.targets.problem import Config, Param, output_param
 from avo_tui.evaluation.targets.spec import TargetSpec
 
@@ -37,6 +39,8 @@ ATTACKS = (
     "leaves_last_slice",
 )
 SLICE_SHARE = 8  # an output without leading dimensions loses its last eighth of rows
+HOPPER = "sm_90a"  # the GPU the GPU tests run on
+KERNELS = Path(__file__).parents[1] / "kernels"
 C_SEED, C_KERNEL, C_CHEATS = "avo_attack_seed.h", "avo_attack.c", "avo_attack.h"
 CUDA_TARGET, CUDA_CHEATS = "avo_attack_target.cuh", "avo_attack.cuh"
 DTYPE_CODES = {"float32": 0, "bfloat16": 1, "float16": 2}
@@ -54,6 +58,25 @@ class Row:
     keep: int  # output elements before its last slice
     shorten: int  # which int a C seed is called with shortened to leave that slice undone; -1
     shortened: int
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A target and its seed for Hopper, its knobs applied: the honest kernel."""
+
+    spec: TargetSpec
+    seed: dict[str, str]  # the seed's files
+    main: str  # the one among them that defines the entry point
+
+
+def seeded(name: str) -> Seeded:
+    """The evaluator's own choice of seed (not tests/attack_targets.py's, which imports the
+    engine, and so the session store's packages, which a bare GPU machine may lack)."""
+    spec = get_target(name)
+    seed = spec.seed_for(HOPPER)
+    assert seed is not None, f"{name} has no seed for {HOPPER}"
+    path = Path(seed.kernel) if Path(seed.kernel).is_absolute() else KERNELS / seed.kernel
+    return Seeded(spec, apply_knobs(load_sources(path, "cuda"), seed.knobs), path.name)
 
 
 def timed_configs(spec: TargetSpec) -> tuple[Config, ...]:

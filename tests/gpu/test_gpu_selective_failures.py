@@ -19,26 +19,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from attack_kernels import entry_body, row  # noqa: E402
+from attack_kernels import HOPPER, Seeded, entry_body, row, seeded  # noqa: E402
 
-from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources  # noqa: E402
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker  # noqa: E402
 from avo_tui.evaluation.paired import MIN_SWEEPS, PAIRS_PER_BLOCK, GatePlan  # noqa: E402
-from avo_tui.evaluation.targets.spec import TargetSpec  # noqa: E402
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain  # noqa: E402
 
-ROOT = Path(__file__).parents[2]
 KERNELS = Path(__file__).parent / "kernels"
 WATCH_HEADER = "selective_failure.cuh"
 TARGET = "rmsnorm"  # the smallest CUDA target: one quick configuration, a launch in about 0.3 ms
-HOPPER = "sm_90a"  # the GPU the GPU tests run on
 MODES = ("crash", "hang")
 HANG_TIMEOUT_S = 20.0  # as tests/gpu/test_gpu_eval.py: well past any silence of an honest one
 # The kinds that say nothing about the candidate: a decision that ends in one is undecided.
@@ -75,25 +70,6 @@ WATCH_AFTER = CHECK_LAUNCHES + (TRAP_SWEEP - 1) * SWEEP_LAUNCHES
 SWEEP = re.compile(r"\bsweep (\d+)\b")
 
 
-@dataclass(frozen=True)
-class Seeded:
-    """A target and its seed for Hopper, its knobs applied: the honest kernel."""
-
-    spec: TargetSpec
-    seed: dict[str, str]  # the seed's files
-    main: str  # the one among them that defines the entry point
-
-
-def seeded(name: str = TARGET) -> Seeded:
-    """The evaluator's own choice of seed (not tests/attack_targets.py's, which imports the
-    engine, and so the session store's packages, which a bare GPU machine may lack)."""
-    spec = get_target(name)
-    seed = spec.seed_for(HOPPER)
-    assert seed is not None, f"{name} has no seed for {HOPPER}"
-    path = Path(seed.kernel) if Path(seed.kernel).is_absolute() else ROOT / "kernels" / seed.kernel
-    return Seeded(spec, apply_knobs(load_sources(path, "cuda"), seed.knobs), path.name)
-
-
 def watching_sources(target: Seeded, mode: str, after: int = WATCH_AFTER) -> dict[str, str]:
     """The target's seed with its entry point's body run after avo_watch, which fails (``mode``
     "crash": a trap; "hang": a loop that never ends) past ``after`` launches of the quick grid's
@@ -126,7 +102,7 @@ def watching_sources(target: Seeded, mode: str, after: int = WATCH_AFTER) -> dic
 @pytest.mark.parametrize("mode", MODES)
 def test_the_selective_kernels_build_for_hopper(tmp_path: Path, mode: str) -> None:
     """No GPU needed: both kernels compile with NVRTC for sm_90a, around the seed."""
-    target = seeded()
+    target = seeded(TARGET)
     nvrtc = CudaToolchain(CompileCache(tmp_path), HOPPER)
     options = tuple(f"-D{name}={value}" for name, value in target.spec.defines.items())
     result = nvrtc.compile(watching_sources(target, mode), options)
@@ -203,7 +179,7 @@ def test_a_crash_once_the_gate_runs_long_is_the_candidates_failure(worker: Worke
     failure (``cuda_error``: the worker is replaced), which rejects it, not one that leaves the
     decision undecided for the gate to measure again; it scores zero, and the worker's
     successor evaluates the next kernel."""
-    target = seeded()
+    target = seeded(TARGET)
     restarts = worker.restarts
     result, sweeps = failed_gate(worker, target, "crash")
     assert result.failure is not None
@@ -225,7 +201,7 @@ def test_a_hang_once_the_gate_runs_long_times_out_and_the_worker_recovers(
     killed after the silence limit. The evaluation ends as a failure, never as a result, and
     the worker's successor evaluates the next kernel. (A GPU hang is ``timeout`` today: the
     kernel runs in the worker's own context; ``hang`` if it gets a process of its own.)"""
-    target = seeded()
+    target = seeded(TARGET)
     result, sweeps = failed_gate(worker, target, "hang", timeout_s=HANG_TIMEOUT_S)
     assert result.failure is not None and result.failure.kind in ("timeout", "hang"), (
         result.failure)
