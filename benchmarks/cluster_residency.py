@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from avo_tui.engine.launch import seed_files
-    from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel
     from avo_tui.evaluation.declarations.candidate import apply_knobs
+    from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
     from avo_tui.evaluation.results import EvalRequest
     from avo_tui.evaluation.targets.file import get_target
