@@ -91,3 +91,16 @@ def test_the_slower_flag_knows_a_gpu_by_the_name_the_worker_gives_it() -> None:
 
     assert slower_back_to_back("cuda:0") == slower_back_to_back("cuda:3") == \
         SLOWER_BACK_TO_BACK["cuda"] < SLOWER_BACK_TO_BACK["cpu"] == slower_back_to_back("cpu")
+
+
+def test_a_baseline_back_to_back_takes_its_input_sets_in_turn() -> None:
+    """Each baseline is staged on SLOTS sets of inputs and its launches take them in turn, as
+    the candidate's and the best's do: none of the three finds its inputs in caches the others
+    do not."""
+    from avo_tui.evaluation.measurement.back_to_back import SLOTS, in_turn
+
+    launched: list[int] = []
+    run = in_turn([lambda slot=slot: launched.append(slot) for slot in range(SLOTS)])
+    for _ in range(2 * SLOTS + 1):
+        run()
+    assert launched == [*range(SLOTS), *range(SLOTS), 0]

@@ -17,6 +17,7 @@ interleaved one, on new inputs for every launch, does."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ from .sustained import Figures, measure
 from .tensors import empty_outputs, make_inputs
 
 SUSTAINED_ROUNDS = 3
-SLOTS = 2  # input sets the candidate's launches take in turn within a stretch
+SLOTS = 2  # input sets each subject's launches take in turn within a stretch
 # The most a kernel's rate back to back may exceed its interleaved one before its reading is
 # withheld. Honest gains: the interleaved timing flushes the L2 before every launch, where back
 # to back a small configuration's inputs stay in it (up to about 2x for a small, memory-bound
@@ -109,12 +110,16 @@ class BackToBack(Measure):
 
         subjects: dict[str, Callable[[], object]] = {
             name: stretch.launch for name, stretch in stretches.items()}
-        inputs = make_inputs(entry.config, self.device.generator(self.draws.getrandbits(62)),
-                             self.device.name)
+        # The baselines too take SLOTS sets of inputs in turn, shared among them.
+        slots = [make_inputs(entry.config, self.device.generator(self.draws.getrandbits(62)),
+                             self.device.name) for _ in range(SLOTS)]
         for name in baselines:
-            baseline = entry.config.problem.numerics().baselines[name](entry.config)
-            baseline.stage(inputs)
-            subjects[name] = baseline.run
+            runs = []
+            for inputs in slots:
+                baseline = entry.config.problem.numerics().baselines[name](entry.config)
+                baseline.stage(inputs)
+                runs.append(baseline.run)
+            subjects[name] = in_turn(runs)
         seconds = self.request.sustained_s
         measured = measure(
             subjects, partial(self.target.throughput, entry.config), seconds=seconds,
@@ -149,6 +154,12 @@ class BackToBack(Measure):
                 f"slower back to back: the kernel read {both:.4f}x the best there (two "
                 f"readings), which it beats interleaved; at the power limit, where users run "
                 f"it, it would be {1 - both:.2%} slower (more energy per FLOP, or more heat)")
+
+
+def in_turn(runs: Sequence[Callable[[], object]]) -> Callable[[], object]:
+    """One call that makes the next of ``runs``, round and round."""
+    turns = itertools.cycle(runs)
+    return lambda: next(turns)()
 
 
 class Stretch:
