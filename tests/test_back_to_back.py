@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from engine_helpers import TARGET, slow_seed
@@ -100,7 +101,7 @@ def test_a_baseline_back_to_back_takes_its_input_sets_in_turn() -> None:
     from avo_tui.evaluation.measurement.back_to_back import SLOTS, in_turn
 
     launched: list[int] = []
-    run = in_turn([lambda slot=slot: launched.append(slot) for slot in range(SLOTS)])
+    run = in_turn([partial(launched.append, slot) for slot in range(SLOTS)])
     for _ in range(2 * SLOTS + 1):
         run()
     assert launched == [*range(SLOTS), *range(SLOTS), 0]
