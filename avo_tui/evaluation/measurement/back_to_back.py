@@ -51,14 +51,13 @@ PAST_INTERLEAVED = 3.0
 # and both together flag about 1 in 700. On the CPU, where no power limit binds and a loaded
 # machine swings a half-second stretch by tens of percents, only gross cases.
 SLOWER_BACK_TO_BACK = {"cuda": 0.015, "cpu": 0.25}
+SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
+MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
 
 def slower_back_to_back(device_name: str) -> float:
     """SLOWER_BACK_TO_BACK for a device named as the worker names it ("cpu", "cuda:0")."""
     return SLOWER_BACK_TO_BACK[device_name.partition(":")[0]]
-
-SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
-MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
 
 class BackToBack(Measure):
