@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from avo_tui.engine.launch import seed_files
     from avo_tui.evaluation.declarations.candidate import apply_knobs
     from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel
+    from avo_tui.evaluation.devices.residency import residency
     from avo_tui.evaluation.pipeline import Evaluation, Pipeline
     from avo_tui.evaluation.results import EvalRequest
     from avo_tui.evaluation.targets.file import get_target
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{target.name} {args.knobs or '(the seed)'} on {pipeline.device.num_sms} SMs")
     print(f"{'config':<34} {'blocks':>7} {'per SM':>6} {'clusters':>8} {'resident':>8}")
     for config in target.configs:
-        fits = kernel.residency(config)
+        fits = residency(kernel, config)
         print(f"{config.name:<34} {fits['blocks']:>7} {fits['blocks_per_sm']:>6} "
               f"{fits.get('clusters', '-'):>8} {fits.get('clusters_resident', '-'):>8}")
     kernel.close()

@@ -1,6 +1,6 @@
-"""How much of a launch fits on the GPU at once (CudaKernel.residency, issue 70, item 3): the
-question rung 3a's 2-CTA clusters raised, answered by the driver. Marked ``gpu``; skipped
-without CUDA. Run with ``python -m pytest tests/gpu/test_residency_gpu.py``."""
+"""How much of a launch fits on the GPU at once (evaluation/devices/residency.py, issue 70,
+item 3): the question rung 3a's 2-CTA clusters raised, answered by the driver. Marked ``gpu``;
+skipped without CUDA. Run with ``python -m pytest tests/gpu/test_residency_gpu.py``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from avo_tui.engine.launch import seed_files  # noqa: E402
 from avo_tui.evaluation.declarations.candidate import apply_knobs  # noqa: E402
 from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel  # noqa: E402
+from avo_tui.evaluation.devices.residency import residency  # noqa: E402
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline  # noqa: E402
 from avo_tui.evaluation.results import EvalRequest  # noqa: E402
 from avo_tui.evaluation.targets.file import get_target  # noqa: E402
@@ -37,7 +38,7 @@ def test_a_launch_in_clusters_says_how_many_are_resident_beside_its_grids() -> N
     SM: one block fits per SM (its shared memory), and at most half the SMs' clusters."""
     kernel, device = loaded("mha", {"MULTICAST": "1", "PERSISTENT": "1"})
     try:
-        fits = kernel.residency(get_target("mha").configs[0])
+        fits = residency(kernel, get_target("mha").configs[0])
     finally:
         kernel.close()
     assert fits["blocks_per_sm"] == 1
@@ -48,7 +49,7 @@ def test_a_launch_in_clusters_says_how_many_are_resident_beside_its_grids() -> N
 def test_a_plain_launch_has_no_clusters() -> None:
     kernel, _ = loaded("mha", {})
     try:
-        fits = kernel.residency(get_target("mha").configs[0])
+        fits = residency(kernel, get_target("mha").configs[0])
     finally:
         kernel.close()
     assert fits["blocks_per_sm"] >= 1 and fits["blocks"] >= 1

@@ -281,7 +281,9 @@ class CudaKernel:
         )
         return scratch_bytes(env.evaluate(self.declarations.launch["scratch"]))
 
-    def _grant_smem(self, smem: int) -> None:
+    def grant_smem(self, smem: int) -> None:
+        """Opt the kernel in to ``smem`` bytes of dynamic shared memory where it needs more than
+        the default."""
         if smem <= self._smem_granted:
             return
         from cuda.bindings import driver
@@ -306,7 +308,7 @@ class CudaKernel:
         from cuda.core import LaunchConfig
 
         grid, block, smem, cluster = self.geometry(config)
-        self._grant_smem(smem)
+        self.grant_smem(smem)
         options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
         tensors = inputs.named | outs.named
         maps = self._tensor_maps(config, tensors)
@@ -385,26 +387,6 @@ class CudaKernel:
                 self._maps[key] = encode_tensor_map(tensor, box, spec)
             maps.append(self._maps[key])
         return maps
-
-    def residency(self, config: Config) -> dict[str, int]:
-        """How much of a launch on ``config`` fits on the GPU at once: its blocks per SM
-        and, for a launch in clusters, the clusters resident at once beside the clusters of
-        its grid. A persistent grid of more clusters than fit runs a second wave that waits
-        for a whole share of the first (cudaOccupancyMaxActiveClusters)."""
-        from cuda.core import LaunchConfig
-
-        grid, block, smem, cluster = self.geometry(config)  # grid in clusters, with clusters
-        self._grant_smem(smem)
-        occupancy = self.kernel.occupancy
-        per_cluster = math.prod(cluster) if cluster is not None else 1
-        fits = {"blocks_per_sm": occupancy.max_active_blocks_per_multiprocessor(
-            math.prod(block), smem), "blocks": math.prod(grid) * per_cluster}
-        if cluster is not None:
-            options = LaunchConfig(grid=grid, block=block, shmem_size=smem, cluster=cluster)
-            fits["clusters_resident"] = occupancy.max_active_clusters(
-                options, stream=self.device.stream())
-            fits["clusters"] = math.prod(grid)
-        return fits
 
     def resources(self) -> dict[str, int]:
         """What the loaded function uses, for when NVRTC's log carries no ptxas report."""
