@@ -860,8 +860,6 @@ def get_init_inputs():
     return []
 """
 
-# Five stride-2 convolutions, as ResNet's and MobileNet's stems and stages: the output's
-# height is ceil(height / 32), a stride past any move of up to 37 (shapes.WIDE_STRIDE)
 # A ResNet in little: a strided stem, a pooling, three halving convolutions whose channels
 # grow as the image shrinks (so the last stages weigh as much as the first), and a linear
 # head; its FLOPs are a sum of terms floored by 2, 8, 16 and 32, which no one polynomial of
@@ -899,6 +897,8 @@ def get_init_inputs():
     return [num_classes]
 """
 
+# Five stride-2 convolutions, as ResNet's and MobileNet's stems and stages: the output's
+# height is ceil(height / 32), a stride past any move of up to 37 (shapes.WIDE_STRIDE)
 FIVE_STRIDES = """import torch
 import torch.nn as nn
 
