@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.readings < 2:
         parser.error("--readings must be 2 or more")
 
+    import torch
+
+    if not torch.cuda.is_available():
+        parser.error("back_to_back_aa.py needs a CUDA GPU; torch sees none here")
     from lanes_run import slowed_seed
 
     from avo_tui.engine.launch import seed_files

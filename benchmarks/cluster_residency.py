@@ -15,9 +15,33 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel
+
+
+def loaded_seed(target_name: str, knobs: dict[str, str]) -> tuple[CudaKernel, CudaDevice]:
+    """The target's seed, ``knobs`` applied, compiled and loaded on this machine's GPU as the
+    evaluator loads a candidate; and that GPU."""
+    from avo_tui.engine.launch import seed_files
+    from avo_tui.evaluation.declarations.candidate import apply_knobs
+    from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+    from avo_tui.evaluation.results import EvalRequest
+    from avo_tui.evaluation.targets.file import get_target
+
+    target = get_target(target_name)
+    sources = apply_knobs(seed_files(target), knobs)
+    pipeline = Pipeline(target.device)
+    evaluation = Evaluation(pipeline, EvalRequest(target.ref, sources, seed=0),
+                            lambda phase, detail: None)
+    kernel = evaluation.load(evaluation.compile(sources), evaluation.declarations(sources), [])
+    assert isinstance(kernel, CudaKernel) and isinstance(pipeline.device, CudaDevice)
+    return kernel, pipeline.device
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,25 +51,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="NAME=VALUE,... applied to the target's seed")
     args = parser.parse_args(argv)
 
-    from avo_tui.engine.launch import seed_files
-    from avo_tui.evaluation.declarations.candidate import apply_knobs
-    from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel
     from avo_tui.evaluation.devices.residency import residency
-    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-    from avo_tui.evaluation.results import EvalRequest
     from avo_tui.evaluation.targets.file import get_target
 
     target = get_target(args.target)
     if target.device != "cuda":
         parser.error("cluster_residency.py reads a GPU target")
+    import torch
+
+    if not torch.cuda.is_available():
+        parser.error("cluster_residency.py needs a CUDA GPU; torch sees none here")
     knobs = dict(item.split("=", 1) for item in args.knobs.split(",") if item)
-    sources = apply_knobs(seed_files(target), knobs)
-    pipeline = Pipeline(target.device)
-    evaluation = Evaluation(pipeline, EvalRequest(target.ref, sources, seed=0),
-                            lambda phase, detail: None)
-    kernel = evaluation.load(evaluation.compile(sources), evaluation.declarations(sources), [])
-    assert isinstance(kernel, CudaKernel) and isinstance(pipeline.device, CudaDevice)
-    print(f"{target.name} {args.knobs or '(the seed)'} on {pipeline.device.num_sms} SMs")
+    kernel, device = loaded_seed(target.name, knobs)
+    print(f"{target.name} {args.knobs or '(the seed)'} on {device.num_sms} SMs")
     print(f"{'config':<34} {'blocks':>7} {'per SM':>6} {'clusters':>8} {'resident':>8}")
     for config in target.configs:
         fits = residency(kernel, config)

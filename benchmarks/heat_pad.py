@@ -48,6 +48,10 @@ def main() -> int:
     parser.add_argument("--ffma", action="store_true", help="FMAs instead of MMAs")
     parser.add_argument("--seconds", type=float, default=0.5, help="each back-to-back stretch")
     args = parser.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        parser.error("heat_pad.py needs a CUDA GPU; torch sees none here")
     target = seeded(TARGET)
     best = padded(target, PAD_CYCLES, 0, args.ffma)
     print(f"{'warps':>5} {'gate':>7} {'alone':>8} {'back to back':>13} {'MHz':>5} {'W':>4}")

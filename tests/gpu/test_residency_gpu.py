@@ -4,16 +4,18 @@ skipped without CUDA. Run with ``python -m pytest tests/gpu/test_residency_gpu.p
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from avo_tui.engine.launch import seed_files  # noqa: E402
-from avo_tui.evaluation.declarations.candidate import apply_knobs  # noqa: E402
-from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+
+from cluster_residency import loaded_seed  # noqa: E402
+
 from avo_tui.evaluation.devices.residency import residency  # noqa: E402
-from avo_tui.evaluation.pipeline import Evaluation, Pipeline  # noqa: E402
-from avo_tui.evaluation.results import EvalRequest  # noqa: E402
 from avo_tui.evaluation.targets.file import get_target  # noqa: E402
 
 pytestmark = [
@@ -22,21 +24,10 @@ pytestmark = [
 ]
 
 
-def loaded(target_name: str, knobs: dict[str, str]) -> tuple[CudaKernel, CudaDevice]:
-    target = get_target(target_name)
-    sources = apply_knobs(seed_files(target), knobs)
-    pipeline = Pipeline(target.device)
-    evaluation = Evaluation(pipeline, EvalRequest(target.ref, sources, seed=0),
-                            lambda phase, detail: None)
-    kernel = evaluation.load(evaluation.compile(sources), evaluation.declarations(sources), [])
-    assert isinstance(kernel, CudaKernel) and isinstance(pipeline.device, CudaDevice)
-    return kernel, pipeline.device
-
-
 def test_a_launch_in_clusters_says_how_many_are_resident_beside_its_grids() -> None:
     """The seed of mha in 2-CTA clusters (MULTICAST) on its persistent grid of one block per
     SM: one block fits per SM (its shared memory), and at most half the SMs' clusters."""
-    kernel, device = loaded("mha", {"MULTICAST": "1", "PERSISTENT": "1"})
+    kernel, device = loaded_seed("mha", {"MULTICAST": "1", "PERSISTENT": "1"})
     try:
         fits = residency(kernel, get_target("mha").configs[0])
     finally:
@@ -47,7 +38,7 @@ def test_a_launch_in_clusters_says_how_many_are_resident_beside_its_grids() -> N
 
 
 def test_a_plain_launch_has_no_clusters() -> None:
-    kernel, _ = loaded("mha", {})
+    kernel, _ = loaded_seed("mha", {})
     try:
         fits = residency(kernel, get_target("mha").configs[0])
     finally:
