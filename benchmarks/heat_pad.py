@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from attack_kernels import Seeded, entry_body, seeded  # noqa: E402
+from attack_kernels import Seeded, around_entry, seeded  # noqa: E402
 
 from avo_tui.evaluation import EvalRequest, Worker  # noqa: E402
 from avo_tui.evaluation.paired import GatePlan  # noqa: E402
@@ -32,13 +32,8 @@ SHARE = 0.9  # the variant's cycles, of the best's
 
 
 def padded(target: Seeded, cycles: int, warps: int, ffma: bool) -> dict[str, str]:
-    text = target.seed[target.main]
-    start, end, _ = entry_body(text, target.spec.entry)
-    header = (f"#define AVO_PAD_CYCLES {cycles}\n#define AVO_PAD_HOT {warps}\n"
-              f"#define AVO_PAD_FFMA {int(ffma)}\n#include \"{HEADER}\"\n")
-    wrapped = f"{{\n    [&]() {text[start:end]}();\n    avo_pad();\n}}"
-    return target.seed | {target.main: header + text[:start] + wrapped + text[end:],
-                          HEADER: (HERE / HEADER).read_text()}
+    return around_entry(target, HERE / HEADER, {"AVO_PAD_CYCLES": cycles, "AVO_PAD_HOT": warps,
+                        "AVO_PAD_FFMA": int(ffma)}, "", "avo_pad();")
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from avo_tui.evaluation import get_target
 from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
 from avo_tui.evaluation.targets.problem import Config, Param, output_param
 from avo_tui.evaluation.targets.spec import TargetSpec
+from avo_tui.evaluation.toolchains import CompileCache, CompileResult, CudaToolchain
 
 GENERIC = Path(__file__).parent / "adversarial" / "generic"
 # The cheats, in avo_attack.h's (and avo_attack.cuh's) numbering; "honest" is the control: the
@@ -77,6 +78,27 @@ def seeded(name: str) -> Seeded:
     assert seed is not None, f"{name} has no seed for {HOPPER}"
     path = Path(seed.kernel) if Path(seed.kernel).is_absolute() else KERNELS / seed.kernel
     return Seeded(spec, apply_knobs(load_sources(path, "cuda"), seed.knobs), path.name)
+
+
+def around_entry(target: Seeded, header: Path, defines: dict[str, object], before: str,
+                 after: str) -> dict[str, str]:
+    """The target's seed with its entry point's body run as a lambda between ``before`` and
+    ``after`` (CUDA statements), ``header`` included first under ``defines``; the header's file
+    joins the sources."""
+    text = target.seed[target.main]
+    start, end, _ = entry_body(text, target.spec.entry)
+    lines = [f"#define {name} {value}" for name, value in defines.items()]
+    prologue = "\n".join([*lines, f'#include "{header.name}"', ""])
+    body = f"{{\n    {before}\n    [&]() {text[start:end]}();\n    {after}\n}}"
+    return target.seed | {target.main: prologue + text[:start] + body + text[end:],
+                          header.name: header.read_text()}
+
+
+def builds_for_hopper(target: Seeded, sources: dict[str, str], cache: Path) -> CompileResult:
+    """``sources`` compiled by NVRTC for Hopper under the target's defines (no GPU needed)."""
+    nvrtc = CudaToolchain(CompileCache(cache), HOPPER)
+    options = tuple(f"-D{name}={value}" for name, value in target.spec.defines.items())
+    return nvrtc.compile(sources, options)
 
 
 def timed_configs(spec: TargetSpec) -> tuple[Config, ...]:

@@ -25,11 +25,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from attack_kernels import HOPPER, Seeded, entry_body, row, seeded  # noqa: E402
+from attack_kernels import (  # noqa: E402
+    Seeded,
+    around_entry,
+    builds_for_hopper,
+    entry_body,
+    row,
+    seeded,
+)
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker  # noqa: E402
 from avo_tui.evaluation.paired import MIN_SWEEPS, PAIRS_PER_BLOCK, GatePlan  # noqa: E402
-from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain  # noqa: E402
 
 KERNELS = Path(__file__).parent / "kernels"
 WATCH_HEADER = "selective_failure.cuh"
@@ -75,37 +81,24 @@ def watching_sources(target: Seeded, mode: str, after: int = WATCH_AFTER) -> dic
     "crash": a trap; "hang": a loop that never ends) past ``after`` launches of the quick grid's
     first configuration."""
     spec = target.spec
-    text = target.seed[target.main]
-    start, end, names = entry_body(text, spec.entry)
+    _, _, names = entry_body(target.seed[target.main], spec.entry)
     params = spec.problem.parameters
     named = dict(zip((p.name for p in params), names, strict=False))
     ints = [named[p.name] for p in params if p.kind == "int"]
     watched = row(spec.quick_configs[0]).ints
     assert ints and len(ints) == len(watched), "the watch tells configurations by int scalars"
-    header = "\n".join((
-        f"// the selective {mode} in the seed of {spec.name} (tests/gpu/{Path(__file__).name})",
-        f"#define AVO_WATCH_INTS {len(ints)}",
-        f"#define AVO_WATCH_CONFIG {{{', '.join(map(str, watched))}}}",
-        f"#define AVO_WATCH_AFTER {after}",
-        f"#define AVO_WATCH_HANG {int(mode == 'hang')}",
-        f'#include "{WATCH_HEADER}"',
-        "",
-    ))
-    body = text[start:end]
-    wrapped = (f"{{\n    const int avo_ints[] = {{{', '.join(ints)}}};\n"
-               f"    avo_watch(avo_ints);\n    [&]() {body}();\n}}")
-    kernel = header + text[:start] + wrapped + text[end:]
-    return target.seed | {target.main: kernel,
-                          WATCH_HEADER: (KERNELS / WATCH_HEADER).read_text()}
+    defines = {"AVO_WATCH_INTS": len(ints),
+               "AVO_WATCH_CONFIG": f"{{{', '.join(map(str, watched))}}}",
+               "AVO_WATCH_AFTER": after, "AVO_WATCH_HANG": int(mode == "hang")}
+    return around_entry(target, KERNELS / WATCH_HEADER, defines,
+                        f"const int avo_ints[] = {{{', '.join(ints)}}}; avo_watch(avo_ints);", "")
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_selective_kernels_build_for_hopper(tmp_path: Path, mode: str) -> None:
     """No GPU needed: both kernels compile with NVRTC for sm_90a, around the seed."""
     target = seeded(TARGET)
-    nvrtc = CudaToolchain(CompileCache(tmp_path), HOPPER)
-    options = tuple(f"-D{name}={value}" for name, value in target.spec.defines.items())
-    result = nvrtc.compile(watching_sources(target, mode), options)
+    result = builds_for_hopper(target, watching_sources(target, mode), tmp_path)
     assert result.ok, result.log
 
 

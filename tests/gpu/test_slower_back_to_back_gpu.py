@@ -28,12 +28,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from attack_kernels import HOPPER, Seeded, entry_body, seeded  # noqa: E402
+from attack_kernels import Seeded, around_entry, builds_for_hopper, seeded  # noqa: E402
 
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker  # noqa: E402
 from avo_tui.evaluation.measurement.back_to_back import slower_back_to_back  # noqa: E402
 from avo_tui.evaluation.paired import GatePlan  # noqa: E402
-from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain  # noqa: E402
 
 KERNELS = Path(__file__).parent / "kernels"
 HEADER = "throttles_when_busy.cuh"
@@ -50,20 +49,10 @@ SUSTAINED_S = 0.5
 def padded(target: Seeded, cycles: int, slower_when_busy: float) -> dict[str, str]:
     """The target's seed with every block held ``cycles`` SM cycles after its body, or that
     times ``slower_when_busy`` once the kernel runs most of the time."""
-    text = target.seed[target.main]
-    start, end, _ = entry_body(text, target.spec.entry)
-    header = "\n".join((
-        f"// the seed of {target.spec.name}, padded (tests/gpu/{Path(__file__).name})",
-        f"#define AVO_PAD_CYCLES {cycles}",
-        f"#define AVO_BUSY_ABOVE {BUSY_ABOVE}f",
-        f"#define AVO_BUSY_SLOWER {slower_when_busy}",
-        f'#include "{HEADER}"',
-        "",
-    ))
-    wrapped = (f"{{\n    avo_launch_begins();\n    [&]() {text[start:end]}();\n"
-               f"    avo_pad();\n    avo_launch_ends();\n}}")
-    return target.seed | {target.main: header + text[:start] + wrapped + text[end:],
-                          HEADER: (KERNELS / HEADER).read_text()}
+    defines = {"AVO_PAD_CYCLES": cycles, "AVO_BUSY_ABOVE": f"{BUSY_ABOVE}f",
+               "AVO_BUSY_SLOWER": slower_when_busy}
+    return around_entry(target, KERNELS / HEADER, defines, "avo_launch_begins();",
+                        "avo_pad(); avo_launch_ends();")
 
 
 def best(target: Seeded) -> dict[str, str]:
@@ -76,10 +65,7 @@ def candidate(target: Seeded, throttles: bool) -> dict[str, str]:
 
 @pytest.mark.parametrize("throttles", [False, True])
 def test_the_kernels_build_for_hopper(tmp_path: Path, throttles: bool) -> None:
-    target = seeded(TARGET)
-    nvrtc = CudaToolchain(CompileCache(tmp_path), HOPPER)
-    options = tuple(f"-D{name}={value}" for name, value in target.spec.defines.items())
-    result = nvrtc.compile(candidate(target, throttles), options)
+    result = builds_for_hopper(seeded(TARGET), candidate(seeded(TARGET), throttles), tmp_path)
     assert result.ok, result.log
 
 
