@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
+from typing import Any
 
+import pytest
 from engine_helpers import TARGET, slow_seed
 from target_example import avo
 
@@ -94,14 +95,59 @@ def test_the_slower_flag_knows_a_gpu_by_the_name_the_worker_gives_it() -> None:
         SLOWER_BACK_TO_BACK["cuda"] < SLOWER_BACK_TO_BACK["cpu"] == slower_back_to_back("cpu")
 
 
-def test_a_baseline_back_to_back_takes_its_input_sets_in_turn() -> None:
-    """Each baseline is staged on SLOTS sets of inputs and its launches take them in turn, as
-    the candidate's and the best's do: none of the three finds its inputs in caches the others
-    do not."""
-    from avo_tui.evaluation.measurement.back_to_back import SLOTS, in_turn
+def test_a_baseline_back_to_back_takes_its_input_sets_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each baseline is staged once on each of SLOTS sets of inputs, and its launches back to
+    back take them in turn, as the candidate's and the best's do: none finds its inputs in
+    caches the others do not. torch's SDPA, its calls recorded, in a real evaluation of
+    cpu-attention's seed."""
+    import torch
 
-    launched: list[int] = []
-    run = in_turn([partial(launched.append, slot) for slot in range(SLOTS)])
-    for _ in range(2 * SLOTS + 1):
-        run()
-    assert launched == [*range(SLOTS), *range(SLOTS), 0]
+    from avo_tui.engine.launch import seed_files
+    from avo_tui.evaluation import EvalRequest, get_target
+    from avo_tui.evaluation.measurement.back_to_back import SLOTS
+    from avo_tui.evaluation.measurement.sustained import Figures
+    from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+    from avo_tui.evaluation.problems import attention_torch
+    from avo_tui.evaluation.targets.problem import BaselineCall, Config, InputSet
+
+    name = "torch-sdpa-cpu"
+    real = attention_torch.BASELINES[name]
+    staged: dict[int, list[int]] = {}  # each baseline made: the inputs it was staged on
+    readings: list[list[int]] = []  # per configuration's reading: the baseline each call ran
+
+    class Recording(Evaluation):
+        """Records the baselines made by the back-to-back reading alone."""
+
+        def read_back_to_back(self, *args: Any, **kwargs: Any) -> dict[str, Figures]:
+            monkeypatch.setitem(attention_torch.BASELINES, name, recorded)
+            readings.append([])
+            try:
+                return super().read_back_to_back(*args, **kwargs)
+            finally:
+                monkeypatch.setitem(attention_torch.BASELINES, name, real)
+
+    def recorded(config: Config) -> BaselineCall:
+        baseline, made = real(config), len(staged)
+        staged[made] = []
+
+        def stage(inputs: InputSet) -> None:
+            staged[made].append(id(inputs))
+            baseline.stage(inputs)
+
+        def run() -> torch.Tensor:
+            readings[-1].append(made)
+            return baseline.run()
+
+        return BaselineCall(stage, run)
+
+    target = get_target("cpu-attention")
+    request = EvalRequest(target.ref, seed_files(target), quick=True, seed=5, sustained_s=0.05)
+    result = Recording(Pipeline("cpu"), request, lambda phase, detail: None).run()
+    assert result.correct and result.sustained_ratios[name] > 0, result.summary()
+    assert staged and all(len(inputs) == 1 for inputs in staged.values()), staged
+    for runs in readings:  # in every reading, SLOTS calls in a row on SLOTS sets of inputs
+        inputs = [staged[made][0] for made in runs]
+        assert any(len(set(inputs[i:i + SLOTS])) == SLOTS
+                   for i in range(len(runs) - SLOTS + 1)), (staged, runs)
