@@ -15,8 +15,10 @@ one lane puts no lane number on its records and events.
 **Diversity.** Lanes that start every step from the same version, with the same operator,
 mostly propose the same few changes. As in an island model, each lane starts from its own
 version: lane 1 from the head (the newest commit, or where a rollback put it), lane k from the
-k-th best version of the lineage (counted round when it has fewer). The gate still commits only
-a gain over the best, so every lane stays near the frontier, but from a different place on it.
+k-th best version near the frontier (counted round when there are fewer): a version scoring at
+least FRONTIER of the best's score. The gate still commits only a gain over the best, so a lane
+that started from a version far behind it spent every step on refusals (issue 73: a tuner lane
+on the seed, half the best's speed, 637 steps and no commit).
 Tuner lanes also draw from different random streams (``--rng-seed`` plus the lane's number),
 and the supervisor redirects (and the agent's review gives directions to) the lane whose
 attempts stalled, not the others.
@@ -35,6 +37,9 @@ from ..store.run_state import LaneState
 CONVERSATION = "conversation"  # the draft holding the agent's step in flight (lane 1's)
 LANE_MEMORY = frozenset({"directions"})  # the operator's memory that is each lane's own
 PLAN_KEPT = 300  # characters of a lane's latest plan in the run state
+# A lane starts from a runner-up only this close to the best: a step's gain is rarely more than
+# a few percent, so from further behind every candidate is refused beside the best.
+FRONTIER = 0.9
 
 
 def draft_name(number: int) -> str:
@@ -54,12 +59,14 @@ def lane_operators(spec: str, count: int) -> list[str]:
 
 
 def starting_version(session: Session, number: int) -> Version | None:
-    """The version lane ``number`` starts a step from: the head for lane 1, the k-th best
-    (counted round) for lane k; None while there is no version yet (the step writes v0)."""
-    ranked = list(session.lineage.ranked()) if number > 1 else []
+    """The version lane ``number`` starts a step from: the head for lane 1, the k-th best near
+    the frontier (counted round) for lane k; None while there is no version yet (the step
+    writes v0)."""
+    ranked = [(v, v.score.gmean) for v in session.lineage.ranked() if v.score] if number > 1 else []
     if not ranked:
         return session.head
-    return ranked[(number - 1) % len(ranked)]
+    near = [version for version, gmean in ranked if gmean >= FRONTIER * ranked[0][1]]
+    return near[(number - 1) % len(near)]
 
 
 @dataclass

@@ -1,0 +1,99 @@
+"""Where a lane starts its step (engine/lanes.py, Diversity): lane 1 from the head, lane K from
+the K-th best version near the frontier. On four H200s a tuner lane started every step from the
+seed, the fourth best and half the best's speed, and took 637 steps with no commit: from there
+every candidate was refused beside the best (issue 73)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from engine_helpers import TARGET, head_of
+
+from avo_tui.engine import Budgets, Engine, Evaluator
+from avo_tui.engine.lanes import FRONTIER, starting_version
+from avo_tui.evaluation import Worker
+from avo_tui.operators import StepContext, StepResult
+from avo_tui.store import Score, Session
+
+
+def lineage(directory: Path, gmeans: list[float]) -> Session:
+    """A session on disk whose versions v0, v1, ... score ``gmeans``, each the head's child."""
+    session = Session.create(directory / "lanes", target="cpu-attention", operator="tuner",
+                             seed_files={"k.c": "// v0\n"}, score=Score(gmeans[0]))
+    for number, gmean in enumerate(gmeans[1:], 1):
+        session.commit({"k.c": f"// v{number}\n"}, author="tuner", message=f"v{number}",
+                       score=Score(gmean))
+    return session
+
+
+def starts(session: Session, lanes: int = 4) -> list[str | None]:
+    return [version.id if (version := starting_version(session, k)) else None
+            for k in range(1, lanes + 1)]
+
+
+def test_no_lane_starts_from_a_version_far_behind_the_best(tmp_path: Path) -> None:
+    """A chain of 1.25x gains (a share out at each commit, as in lanes_run): the runners-up are
+    0.8x the best and less, so every lane starts from the best, the head."""
+    session = lineage(tmp_path, [100.0, 125.0, 156.25, 195.3])
+    assert starts(session) == ["v3", "v3", "v3", "v3"]
+
+
+def test_lanes_start_from_the_runners_up_near_the_frontier_in_turn(tmp_path: Path) -> None:
+    """v1 is 0.95x the best and v2 just inside the frontier: lanes 2 and 3 take the second and
+    third best, lanes 4 and 5 count round to the best and v1. v0, half the best, is never a
+    start."""
+    session = lineage(tmp_path, [50.0, 95.0, FRONTIER * 100.0, 100.0])
+    assert starts(session, lanes=5) == ["v3", "v1", "v2", "v3", "v1"]
+
+
+def test_lane_one_keeps_the_head_where_a_rollback_put_it(tmp_path: Path) -> None:
+    """The head is the operator's choice (a rollback): lane 1 starts there even far behind."""
+    session = lineage(tmp_path, [100.0, 200.0])
+    session.rollback("v0")
+    assert starts(session, lanes=2) == ["v0", "v1"]
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_a_session_with_no_scored_version_starts_from_its_head(tmp_path: Path,
+                                                               lanes: int) -> None:
+    session = Session.create(tmp_path / "unscored", target="cpu-attention", operator="tuner",
+                             seed_files={"k.c": "// v0\n"})
+    assert starts(session, lanes) == ["v0"] * lanes
+
+
+class Looks:
+    """An operator that only notes the version each of its steps starts from."""
+
+    name = "tuner"
+
+    def __init__(self, starts: list[tuple[int, str]], lane: int) -> None:
+        self.starts, self.lane = starts, lane
+
+    def step(self, ctx: StepContext) -> StepResult:
+        self.starts.append((self.lane, head_of(ctx).id))
+        return StepResult("looked")
+
+    def redirect(self, ctx: StepContext, reason: str) -> None:
+        pass
+
+
+def test_a_run_s_second_lane_starts_from_the_best_not_a_seed_twice_as_slow(
+        session: Session, worker: Worker) -> None:
+    """The engine's own step start (trials.begin_step), on a scored cpu-attention session: a
+    version twice the seed's score is committed, and the second lane of a run, whose second
+    best is the seed, starts from that version."""
+    seed = session.version("v0")
+    assert seed.score is not None
+    session.commit(session.read_files("v0"), author="tuner", message="twice as fast",
+                   score=Score(2 * seed.score.gmean))
+    starts: list[tuple[int, str]] = []
+    engine = Engine(session, [Looks(starts, 1), Looks(starts, 2)],
+                    Evaluator(TARGET, worker, quick=True), budgets=Budgets(max_steps=4))
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive()
+    assert {lane for lane, _ in starts} == {1, 2}
+    assert {version for _, version in starts} == {"v1"}, starts
