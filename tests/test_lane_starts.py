@@ -1,6 +1,6 @@
 """Where a lane starts its step (engine/lanes.py, Diversity): lane 1 from the head, lane K from
 the K-th best version near the frontier. On four H200s a tuner lane started every step from the
-seed, the fourth best and half the best's speed, and took 637 steps with no commit: from there
+seed, the fourth best at 0.86x the best, and took 637 steps with no commit: from there
 every candidate was refused beside the best (issue 73)."""
 
 from __future__ import annotations
@@ -34,10 +34,17 @@ def starts(session: Session, lanes: int = 4) -> list[str | None]:
 
 
 def test_no_lane_starts_from_a_version_far_behind_the_best(tmp_path: Path) -> None:
-    """A chain of 1.25x gains (a share out at each commit, as in lanes_run): the runners-up are
-    0.8x the best and less, so every lane starts from the best, the head."""
+    """A chain of 1.25x gains: the runners-up are 0.8x the best and less, so every lane starts
+    from the best, the head."""
     session = lineage(tmp_path, [100.0, 125.0, 156.25, 195.3])
     assert starts(session) == ["v3", "v3", "v3", "v3"]
+
+
+def test_the_fourth_lane_of_the_run_on_four_gpus_starts_from_the_best(tmp_path: Path) -> None:
+    """The lineage of that run: v1 +13.35% on the seed, v2 +1.22% on v1, v3 +1.06% on v2. The
+    seed is 0.86x the best: lane 4 counts round to the best instead."""
+    session = lineage(tmp_path, [100.0, 113.35, 113.35 * 1.0122, 113.35 * 1.0122 * 1.0106])
+    assert starts(session) == ["v3", "v2", "v1", "v3"]
 
 
 def test_lanes_start_from_the_runners_up_near_the_frontier_in_turn(tmp_path: Path) -> None:

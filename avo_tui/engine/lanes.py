@@ -18,7 +18,7 @@ version: lane 1 from the head (the newest commit, or where a rollback put it), l
 k-th best version near the frontier (counted round when there are fewer): a version scoring at
 least FRONTIER of the best's score. The gate still commits only a gain over the best, so a lane
 that started from a version far behind it spent every step on refusals (issue 73: a tuner lane
-on the seed, half the best's speed, 637 steps and no commit).
+on the seed, 0.86x the best, 637 steps and no commit).
 Tuner lanes also draw from different random streams (``--rng-seed`` plus the lane's number),
 and the supervisor redirects (and the agent's review gives directions to) the lane whose
 attempts stalled, not the others.
