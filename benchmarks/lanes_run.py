@@ -15,13 +15,16 @@ kernels/cuda/attention_wgmma.cu) with slowdown knobs AVO_SLOW_1, AVO_SLOW_2 ... 
 declared at the file's top, all at 1. Each at 1 makes the kernel do its work 5/4 times over on
 a GPU target, 5/2 times on the CPU target (its CTAs, or its tasks, computed again: real work,
 the same output); at 0 it does nothing. Taking any one share out is then a 1.25x (CPU: 2.5x)
-gain whatever the others are. A GPU target has one share per lane: the seed does
-(5/4)^4 = 2.4x the shipped seed's work, and each gain is far above the gate's noise (about 1%)
-and under the evaluator's implausible-jump rule (1.5x the best's stored score). The CPU target
-has two ((5/2)^2 = 6.25x; --shares), lanes 1 and 3 owning the first, 2 and 4 the second: on a
-2-core machine that other processes load, timings swing by 2x within seconds, the gate's bar
-(timed beside the best) reached +98%, and a 1.75x gain (tests/engine_helpers.py) was refused
-there; so the CPU target has few gate decisions, each a large gain.
+gain whatever the others are. A GPU target has one share per lane: the seed launches
+(5/4)^4 = 2.4x the shipped seed's CTAs, each gain under the evaluator's implausible-jump rule
+(1.5x the best's stored score). But mha's seed is persistent, its CTAs drawing tiles from one
+counter (PERSISTENT 2): a copy redoes only its first tile, so the shares are far smaller and
+unequal there. On four H200s they read +13.35%, +1.22% and +1.06%, each over the gate's bar
+(0.42-0.60%), not far above it. The CPU target has two ((5/2)^2 = 6.25x; --shares), lanes 1
+and 3 owning the first, 2 and 4 the second: on a 2-core machine that other processes load,
+timings swing by 2x within seconds, the gate's bar (timed beside the best) reached +98%, and a
+1.75x gain (tests/engine_helpers.py) was refused there; so the CPU target has few gate
+decisions, each a large gain.
 
 What each lane's scripted agent does (lane K owns share ((K - 1) mod shares) + 1). Its replies
 are derived from each request alone (the lane's number from its brief, where it stands from
