@@ -71,7 +71,8 @@ def test_a_session_with_no_scored_version_starts_from_its_head(tmp_path: Path,
 
 
 class Looks:
-    """An operator that only notes the version each of its steps starts from."""
+    """An operator that notes the version its step starts from, and has nothing more to try
+    (its lane ends): every lane takes one step, however the lanes race."""
 
     name = "tuner"
 
@@ -80,7 +81,7 @@ class Looks:
 
     def step(self, ctx: StepContext) -> StepResult:
         self.starts.append((self.lane, head_of(ctx).id))
-        return StepResult("looked")
+        return StepResult("looked", exhausted=True)
 
     def redirect(self, ctx: StepContext, reason: str) -> None:
         pass
@@ -97,10 +98,9 @@ def test_a_run_s_second_lane_starts_from_the_best_not_a_seed_twice_as_slow(
                    score=Score(2 * seed.score.gmean))
     starts: list[tuple[int, str]] = []
     engine = Engine(session, [Looks(starts, 1), Looks(starts, 2)],
-                    Evaluator(TARGET, worker, quick=True), budgets=Budgets(max_steps=4))
+                    Evaluator(TARGET, worker, quick=True), budgets=Budgets(max_steps=10))
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
-    thread.join(120)
+    thread.join(300)
     assert not thread.is_alive()
-    assert {lane for lane, _ in starts} == {1, 2}
-    assert {version for _, version in starts} == {"v1"}, starts
+    assert sorted(starts) == [(1, "v1"), (2, "v1")]
