@@ -189,7 +189,9 @@ async def test_hint_guidance_and_stop_for_one_lane_reach_that_lane_alone(
 async def test_at_80x24_the_lanes_view_fits(session: Session, worker: Worker) -> None:
     head = lane_session(session)
     async with two_lanes(session, worker, SMALL) as (app, pilot, _):
-        await until(pilot, lambda: all(" running " in lane_line(app, n) for n in (1, 2)))
+        # running, and on its base: a lane runs a moment before its first step takes one
+        await until(pilot, lambda: all(" running " in lane_line(app, n) and " on v" in
+                                       lane_line(app, n) for n in (1, 2)))
         await select(pilot, app, 2)
         await settled(pilot, app)
         strip = app.query_one(LanesStrip)
