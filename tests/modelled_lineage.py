@@ -116,6 +116,7 @@ class ModelledEvaluation(Evaluation):
 
     compiling: Mapping[str, str] = {}
     slowdown = 1.0  # the machine's: every kernel, the anchor's too, takes this times longer
+    spread = NOISE  # the machine's: no kernel, the anchor included, is steadier than this
 
     def compile(self, sources: Mapping[str, str]) -> CompileResult:
         self.compiling = sources
@@ -131,7 +132,7 @@ class ModelledEvaluation(Evaluation):
         if kind == "colluding" and beside_a_successor:
             seconds *= COLLUDING_SLOWDOWN
         model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32),
-                            spread=NOISY if kind == "noisy" else NOISE)
+                            spread=max(self.spread, NOISY if kind == "noisy" else NOISE))
         loaded.append(model)
         return model
 
@@ -143,6 +144,7 @@ class ModelWorker:
         self.pipeline = Pipeline("cpu")
         self.info: dict[str, object] = {}
         self.slowdown = 1.0  # ModelledEvaluation.slowdown, for the evaluations from now on
+        self.spread = NOISE  # ModelledEvaluation.spread, likewise
 
     def start(self) -> None:
         return None
@@ -158,7 +160,7 @@ class ModelWorker:
                 on_progress(phase, detail)
 
         evaluation = ModelledEvaluation(self.pipeline, request, progress)
-        evaluation.slowdown = self.slowdown
+        evaluation.slowdown, evaluation.spread = self.slowdown, self.spread
         return evaluation.run()
 
     def check_target(self, ref: str) -> None:

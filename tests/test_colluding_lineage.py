@@ -234,3 +234,39 @@ def test_a_kernel_too_noisy_to_record_is_not_committed_however_fast(short_gate: 
     assert honest is not None, short_gate.session.recent_attempts(1)[0].detail
     assert honest.score is not None and honest.score.anchor_se is not None
     assert honest.score.anchor_se <= RECORD_SE
+
+
+def test_an_honest_kernel_on_a_machine_loaded_since_the_best_s_record_is_committed(
+        short_gate: Engine, worker: ModelWorker) -> None:
+    """The seed is recorded to RECORD_SE on a quiet machine; then every kernel, the anchor
+    and the best too, times ten times less steadily (a loaded CPU). An honest kernel twice as
+    fast reaches the cap with a record rougher than RECORD_SE, as the best reads beside it:
+    the machine's noise, not the kernel's, so it is committed (a loaded CPU refused an honest
+    1.7x gain so)."""
+    honest = on_a_loaded_machine(short_gate, worker, 10 * modelled_lineage.NOISE)
+    assert honest is not None, short_gate.session.recent_attempts(1)[0].detail
+    assert honest.score is not None and honest.score.anchor_se is not None
+    assert honest.score.anchor_se > RECORD_SE  # the rule was asked, and let it through
+
+
+def test_no_load_excuses_a_record_rougher_than_two_percent(short_gate: Engine,
+                                                           worker: ModelWorker) -> None:
+    """Every kernel twice as rough as the noisy model: the best too, as a colluding best can
+    make itself beside its successor. The successor's record, about 4% at the cap, would bound
+    what it could hide as the best: refused, however rough the best read."""
+    assert on_a_loaded_machine(short_gate, worker, 2 * modelled_lineage.NOISY) is None
+    refused = short_gate.session.recent_attempts(1)[0]
+    assert "cannot be checked later as the best" in refused.detail, refused.detail
+
+
+def on_a_loaded_machine(engine: Engine, worker: ModelWorker, spread: float) -> Version | None:
+    """The seed recorded to RECORD_SE, then an honest kernel twice as fast asked of the gate
+    with every kernel's launches spread by ``spread``."""
+    seed = engine.session.version("v0")
+    assert seed.score is not None and seed.score.anchor_se is not None
+    assert seed.score.anchor_se <= RECORD_SE
+    worker.spread = spread
+    try:
+        return commit(engine, modelled("honest", SEED_S / 2, 1), "twice as fast")
+    finally:
+        worker.spread = modelled_lineage.NOISE

@@ -39,6 +39,13 @@ SUSPECT_Z = 3.090
 # The median of |N(0, 1)|: the session's noise is the median relative difference between two
 # readings of one kernel, so over this it is the standard deviation of such a difference.
 MEDIAN_ABS_NORMAL = 0.6745
+# A record rougher than RECORD_SE is the kernel's doing only where it is rougher than this
+# times the best's, read in the same sweeps: a kernel that spins a random while is far rougher
+# than the best beside it; on a machine loaded at the gate, both read alike. Never past
+# ROUGHEST_EXCUSED: a best can make itself rough beside its successor (both written by the
+# agent), and the successor's record bounds what it can later hide as the best.
+MACHINE_ROUGHNESS = 2.0
+ROUGHEST_EXCUSED = 4 * RECORD_SE
 
 @dataclass(frozen=True)
 class IncumbentCheck:
@@ -127,10 +134,13 @@ def against_the_record(check: IncumbentCheck, result: EvalResult
     return (read.log_gain - check.recorded, math.hypot(read.se, check.recorded_se), read.dof)
 
 
-def rough_record(result: EvalResult, best: Version) -> str | None:
+def rough_record(result: EvalResult, best: Version, check: IncumbentCheck | None = None
+                 ) -> str | None:
     """Why ``result``, a gate's re-evaluation that its gain would commit, cannot be recorded:
     its rate over the anchor's is known less precisely than RECORD_SE, on a machine that
-    recorded ``best`` to it. None where it can be (or nothing says: no anchor timed).
+    recorded ``best`` to it, and more than MACHINE_ROUGHNESS times less precisely than the
+    best's in the same sweeps (``check``) or than ROUGHEST_EXCUSED. None where it can be (or
+    nothing says: no anchor timed).
 
     The gate measures until the record reaches RECORD_SE or its cap. A kernel that adds random
     spins to its own launches reaches the cap with a record of several percent, and once it
@@ -139,12 +149,18 @@ def rough_record(result: EvalResult, best: Version) -> str | None:
     such a record is refused. Where the best's own record is rougher (a loaded CPU, where the
     anchor's error is 3-40%), every record is rough, the kernel is not the cause, and the rule
     would refuse every commit; a best's record is the machine's word, as no kernel can change
-    a stored score."""
+    a stored score. A machine can be quiet when the best is recorded and loaded at the gate:
+    then the best reads as roughly beside the candidate, and an honest 1.7x gain on a loaded
+    CPU (±0.71% at a 3 s cap, the seed recorded to ±0.5%) was refused; so the roughness is
+    the kernel's only where the best's, read in the same sweeps, is well below it."""
     read = result.versus_anchor
     recorded_se = best.score.anchor_se if best.score is not None else None
     if read is None or read.se is None or recorded_se is None:
         return None
     if read.se <= RECORD_SE or recorded_se > RECORD_SE:
+        return None
+    if check is not None and read.se <= min(MACHINE_ROUGHNESS * check.measured_se,
+                                            ROUGHEST_EXCUSED):
         return None
     return (f"its rate over {result.anchor}, the anchor, stayed known to ±{100 * read.se:.2f}% "
             f"at the gate's cap, where {best.id} was recorded to ±{100 * recorded_se:.2f}% and "
