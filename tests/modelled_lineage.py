@@ -10,8 +10,10 @@ takes SECONDS a launch wherever it runs; a ``colluding`` one too, except where i
 version timed beside a candidate (its successor, alive beside it), where it computes its
 answer twice: 2x SECONDS; a ``noisy`` one takes SECONDS a launch on average, each launch
 spinning a random while more or less (NOISY's spread), so that its rate is known roughly
-however long it is timed. Each source also defines a global of its own, so that two models
-are two kernels to the evaluator (comments alone compile to one).
+however long it is timed; a ``masking`` one is honest, except where it is the best version
+timed beside a candidate, where it spreads its launches as a noisy one does (so that its
+successor's roughness would look like the machine's). Each source also defines a global of
+its own, so that two models are two kernels to the evaluator (comments alone compile to one).
 
 The target's baseline cannot be timed here, so the anchor is the seed as the user supplied
 it (modelled too, honest).
@@ -57,7 +59,7 @@ SPEC = dataclasses.replace(
     test_targets_problem.SPEC, name="vector-add-modelled", problem=ModelledVectorAdd(),
     configs=(vector(4096),), quick_configs=(vector(4096),), edge_configs=(vector(37),),
     time_budget_s=0.02, gate_cap_s=20.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
-MODEL = re.compile(r"// model: (honest|colluding|noisy) ([0-9.e-]+)")
+MODEL = re.compile(r"// model: (honest|colluding|noisy|masking) ([0-9.e-]+)")
 
 
 def modelled(kind: str, seconds: float, tag: int) -> dict[str, str]:
@@ -131,8 +133,9 @@ class ModelledEvaluation(Evaluation):
         beside_a_successor = self.compiling is self.request.incumbent
         if kind == "colluding" and beside_a_successor:
             seconds *= COLLUDING_SLOWDOWN
+        rough = kind == "noisy" or (kind == "masking" and beside_a_successor)
         model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32),
-                            spread=max(self.spread, NOISY if kind == "noisy" else NOISE))
+                            spread=max(self.spread, NOISY if rough else NOISE))
         loaded.append(model)
         return model
 

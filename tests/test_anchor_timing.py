@@ -7,6 +7,7 @@ only what is timed is."""
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from test_targets_problem import SPEC as VECTOR_ADD
 
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.measurement.measure import TIMING_ROUNDS
-from avo_tui.evaluation.paired import GatePlan
+from avo_tui.evaluation.paired import GatePlan, PairedGain, jitter_se
 from avo_tui.evaluation.pipeline import Evaluation
 from avo_tui.evaluation.results import Timing
 
@@ -53,9 +54,29 @@ def test_the_seed_is_the_anchor_beside_the_best_in_every_block(models: ModelWork
         assert len(entry.anchor_blocks) == len(entry.incumbent_anchor_blocks) == sweeps
         assert ratio(entry.anchor_blocks) == pytest.approx(4.0, rel=0.05)
         assert ratio(entry.incumbent_anchor_blocks) == pytest.approx(2.0, rel=0.05)
+        assert len(entry.anchor_alone_blocks) == sweeps  # the anchor's own time: the seed's
+        assert ratio(entry.anchor_alone_blocks) == pytest.approx(1e-3, rel=0.05)
     anchored = result.versus_anchor
     assert anchored is not None and anchored.se is not None
     assert math.exp(anchored.log_gain) == pytest.approx(4.0, rel=0.05)
+    # the modelled launches spread by NOISE (0.02) each; the seed's own jitter, a block's median
+    # over its launches, leaves a rate over it known about as well as the rate itself is
+    jitter = result.anchor_jitter_se
+    assert jitter is not None and 0.3 * anchored.se < jitter < 3 * anchored.se
+
+
+def test_the_anchor_s_jitter_counts_a_drift_for_nothing() -> None:
+    """The machine's part of a rate's error (paired.jitter_se): blocks that jitter by s read
+    about as PairedGain.se says; a steady drift, as of a clock that slowly falls, reads as
+    next to none, as a rate over the anchor divides it out."""
+    draws = random.Random(1)
+    jitter = [draws.gauss(0.0, 0.01) for _ in range(400)]
+    jittered = jitter_se({"c": jitter})
+    assert jittered is not None and jittered == pytest.approx(0.01 / 20, rel=0.15)
+    drift = [0.001 * i for i in range(400)]
+    drifted, spread = jitter_se({"c": drift}), PairedGain({"c": drift}).se
+    assert drifted is not None and spread is not None and drifted < 0.1 * spread
+    assert jitter_se({"c": [0.0], "d": [1.0, 2.0]}) is None  # one block says nothing
 
 
 def test_a_candidate_timed_alone_is_timed_beside_the_anchor_in_each_round(

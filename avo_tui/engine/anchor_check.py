@@ -40,12 +40,11 @@ SUSPECT_Z = 3.090
 # readings of one kernel, so over this it is the standard deviation of such a difference.
 MEDIAN_ABS_NORMAL = 0.6745
 # A record rougher than RECORD_SE is the kernel's doing only where it is rougher than this
-# times the best's, read in the same sweeps: a kernel that spins a random while is far rougher
-# than the best beside it; on a machine loaded at the gate, both read alike. Never past
-# ROUGHEST_EXCUSED: a best can make itself rough beside its successor (both written by the
-# agent), and the successor's record bounds what it can later hide as the best.
+# times the error the anchor's own jitter, in the same sweeps, gives a rate over it: a kernel
+# that spins a random while is far rougher than the anchor beside it; on a loaded machine the
+# anchor jitters too. The anchor is no agent's, and it runs while every runner is frozen, so a
+# best that makes itself rough beside its successor (both the agent's) excuses nothing.
 MACHINE_ROUGHNESS = 2.0
-ROUGHEST_EXCUSED = 4 * RECORD_SE
 
 @dataclass(frozen=True)
 class IncumbentCheck:
@@ -134,13 +133,12 @@ def against_the_record(check: IncumbentCheck, result: EvalResult
     return (read.log_gain - check.recorded, math.hypot(read.se, check.recorded_se), read.dof)
 
 
-def rough_record(result: EvalResult, best: Version, check: IncumbentCheck | None = None
-                 ) -> str | None:
+def rough_record(result: EvalResult, best: Version) -> str | None:
     """Why ``result``, a gate's re-evaluation that its gain would commit, cannot be recorded:
     its rate over the anchor's is known less precisely than RECORD_SE, on a machine that
     recorded ``best`` to it, and more than MACHINE_ROUGHNESS times less precisely than the
-    best's in the same sweeps (``check``) or than ROUGHEST_EXCUSED. None where it can be (or
-    nothing says: no anchor timed).
+    anchor's own jitter in the same sweeps allows (EvalResult.anchor_jitter_se). None where it
+    can be (or nothing says: no anchor timed).
 
     The gate measures until the record reaches RECORD_SE or its cap. A kernel that adds random
     spins to its own launches reaches the cap with a record of several percent, and once it
@@ -150,19 +148,22 @@ def rough_record(result: EvalResult, best: Version, check: IncumbentCheck | None
     anchor's error is 3-40%), every record is rough, the kernel is not the cause, and the rule
     would refuse every commit; a best's record is the machine's word, as no kernel can change
     a stored score. A machine can be quiet when the best is recorded and loaded at the gate:
-    then the best reads as roughly beside the candidate, and an honest 1.7x gain on a loaded
-    CPU (±0.71% at a 3 s cap, the seed recorded to ±0.5%) was refused; so the roughness is
-    the kernel's only where the best's, read in the same sweeps, is well below it."""
+    an honest 1.7x gain on a CPU loaded so was refused (±3.66% at a 10 s cap, the seed
+    recorded to ±0.48%), as the anchor itself jittered. So the roughness is the kernel's only
+    where the anchor, timed in the same sweeps, was well steadier. The best's reading is no
+    witness: a colluding best can make itself as rough as its successor, beside it only."""
     read = result.versus_anchor
     recorded_se = best.score.anchor_se if best.score is not None else None
     if read is None or read.se is None or recorded_se is None:
         return None
     if read.se <= RECORD_SE or recorded_se > RECORD_SE:
         return None
-    if check is not None and read.se <= min(MACHINE_ROUGHNESS * check.measured_se,
-                                            ROUGHEST_EXCUSED):
+    machine_se = result.anchor_jitter_se
+    if machine_se is not None and read.se <= MACHINE_ROUGHNESS * machine_se:
         return None
+    machine = (f" and the anchor alone jittered as for ±{100 * machine_se:.2f}%"
+               if machine_se is not None else "")
     return (f"its rate over {result.anchor}, the anchor, stayed known to ±{100 * read.se:.2f}% "
-            f"at the gate's cap, where {best.id} was recorded to ±{100 * recorded_se:.2f}% and "
-            f"a record needs ±{100 * RECORD_SE:.2f}%: a kernel whose time varies this much "
-            "cannot be checked later as the best; make its time steady")
+            f"at the gate's cap, where {best.id} was recorded to ±{100 * recorded_se:.2f}%"
+            f"{machine}; a record needs ±{100 * RECORD_SE:.2f}%: a kernel whose time varies "
+            "this much cannot be checked later as the best; make its time steady")

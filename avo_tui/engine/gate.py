@@ -476,7 +476,7 @@ class Gate:
         if best is not None and confirm.correct and paired is not None:
             verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
                                    confirm.beside)
-            rough = rough_record(confirm, best, check) if verdict.accepted else None
+            rough = rough_record(confirm, best) if verdict.accepted else None
             if rough is not None:
                 verdict = Verdict(False, f"{verdict.reason}; not committed: {rough}")
         else:

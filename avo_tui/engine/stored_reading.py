@@ -54,6 +54,7 @@ def _result(doc: dict[str, Any], known: dict[str, Config]) -> EvalResult | None:
             block_gains=[float(g) for g in c.get("block_gains") or ()],
             anchor_blocks=[float(g) for g in c.get("anchor_blocks") or ()],
             incumbent_anchor_blocks=[float(g) for g in c.get("incumbent_anchor_blocks") or ()],
+            anchor_alone_blocks=[float(g) for g in c.get("anchor_alone_blocks") or ()],
         ) for c in timed],
         flags=[str(f) for f in doc.get("flags") or ()],
         notes=[str(n) for n in doc.get("notes") or ()],

@@ -27,6 +27,7 @@ statistics); stopping for futility only ever lowers that chance.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -111,6 +112,19 @@ class PairedGain:
         variance = squares / self.dof
         count = len(self.blocks)
         return math.sqrt(sum(variance / len(v) for v in self.blocks.values())) / count
+
+
+def jitter_se(blocks: dict[str, list[float]]) -> float | None:
+    """The standard error, as PairedGain.se gives it, that blocks of the same spread would
+    have about a steady mean: the variance estimated from successive differences (half the
+    mean square of block i+1 less block i), pooled over configurations, so that a slow drift
+    in the blocks counts for nothing and only their jitter does. None with fewer than two
+    blocks in some configuration."""
+    if not blocks or any(len(v) < 2 for v in blocks.values()):
+        return None
+    squares = sum((b - a) ** 2 for v in blocks.values() for a, b in itertools.pairwise(v))
+    variance = squares / (2 * sum(len(v) - 1 for v in blocks.values()))
+    return math.sqrt(sum(variance / len(v) for v in blocks.values())) / len(blocks)
 
 
 def block_value(best_s: list[float], candidate_s: list[float]) -> float:

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .paired import GatePlan, PairedGain
+from .paired import GatePlan, PairedGain, jitter_se
 from .targets.api import TargetFileError
 from .targets.problem import Config
 from .toolchains.base import CompileResult
@@ -136,6 +136,9 @@ class ConfigResult:
     # best's, in the blocks beside the best: measure.anchor_block
     anchor_blocks: list[float] = field(default_factory=list)
     incumbent_anchor_blocks: list[float] = field(default_factory=list)
+    # In the blocks beside the best: each block's log of the anchor's own time (the median
+    # over its launches), how steadily the machine runs a kernel no agent wrote
+    anchor_alone_blocks: list[float] = field(default_factory=list)
     checked_s: list[float] = field(default_factory=list)  # the checked launches' own times
     # each checked launch over the median of the candidate's launches next to it
     checked_ratios: list[float] = field(default_factory=list)
@@ -201,6 +204,7 @@ class ConfigResult:
             "block_gains": [round(g, 6) for g in self.block_gains],
             "anchor_blocks": [round(g, 6) for g in self.anchor_blocks],
             "incumbent_anchor_blocks": [round(g, 6) for g in self.incumbent_anchor_blocks],
+            "anchor_alone_blocks": [round(g, 6) for g in self.anchor_alone_blocks],
             **({"sustained": {name: dict(figures) for name, figures in self.sustained.items()}}
                if self.sustained else {}),
             **({"outputs": {name: vars(errors) | {"tolerance": list(errors.tolerance)
@@ -292,6 +296,16 @@ class EvalResult:
         """The best's rate over the anchor's, block by block (log), where both were timed
         beside the candidate on every configuration."""
         return self._blocks(lambda c: c.incumbent_anchor_blocks)
+
+    @property
+    def anchor_jitter_se(self) -> float | None:
+        """The standard error a rate over the anchor would have if only the anchor's own time
+        jittered as it did beside the best (paired.jitter_se): the machine's part of any such
+        rate's error, as no agent's kernel runs while the anchor does. None where not timed."""
+        timed = self.timed
+        if self.anchor is None or not timed or not all(c.anchor_alone_blocks for c in timed):
+            return None
+        return jitter_se({c.name: list(c.anchor_alone_blocks) for c in timed})
 
     def _blocks(self, of: Callable[[ConfigResult], list[float]]) -> PairedGain | None:
         timed = self.timed

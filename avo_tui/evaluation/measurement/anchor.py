@@ -15,6 +15,7 @@ is none, and no score is anchored.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -36,4 +37,13 @@ def versus_anchor(logs: dict[str, list[float]], anchor: str) -> float | None:
     is the same). The median over the anchor's launches: a launch slowed by something else
     moves one of them, not the block. None where the anchor did not launch."""
     mine = logs.get(anchor)
+    return statistics.median(mine) if mine else None
+
+
+def anchor_alone(sequence: list[tuple[str, float]], anchor: str) -> float | None:
+    """One block's log of the anchor's own time, the median over its launches in
+    ``sequence`` (name, seconds): how steadily the machine runs a kernel no agent wrote, to
+    tell its roughness from a kernel's (engine/anchor_check.rough_record). None where the
+    anchor did not launch."""
+    mine = [math.log(seconds) for name, seconds in sequence if name == anchor and seconds > 0]
     return statistics.median(mine) if mine else None

@@ -42,7 +42,7 @@ from ..paired import (
 )
 from ..results import ConfigResult, Timing
 from ..targets.problem import Config, InputSet, OutputSet
-from .anchor import versus_anchor
+from .anchor import anchor_alone, versus_anchor
 from .checks import AGAIN_LOOKS, Checks
 from .judge import Rejected
 from .stage import BESIDE_BEST, TIMING
@@ -430,13 +430,15 @@ class Measure(Checks):
     @staticmethod
     def _anchor_blocks(entry: ConfigResult, anchor: str, to_candidate: dict[str, list[float]],
                        sequence: list[tuple[str, float]]) -> None:
-        """One block's rate against the anchor of the candidate and of the best, each from the
-        anchor's launches beside that kernel's (anchor.versus_anchor)."""
+        """One block's rate over the anchor of the candidate and of the best, each from the
+        anchor's launches beside its own (versus_anchor), and the anchor's time (anchor_alone)."""
         mine = versus_anchor(to_candidate, anchor)
         theirs = versus_anchor(beside_logs(sequence, INCUMBENT), anchor)
-        if mine is not None and theirs is not None:
+        alone = anchor_alone(sequence, anchor)
+        if mine is not None and theirs is not None and alone is not None:
             entry.anchor_blocks.append(mine)
             entry.incumbent_anchor_blocks.append(theirs)
+            entry.anchor_alone_blocks.append(alone)
 
     def _top_up_baselines(self, config: Config, candidate: Subject, baselines: list[Subject],
                           samples: dict[str, list[float]], logs: dict[str, list[float]]) -> None:
