@@ -236,15 +236,15 @@ def test_a_kernel_too_noisy_to_record_is_not_committed_however_fast(short_gate: 
     assert honest.score.anchor_se <= RECORD_SE
 
 
-@pytest.mark.parametrize("rougher", [10, 25])
+@pytest.mark.parametrize("rougher", [10, 50])
 def test_an_honest_kernel_on_a_machine_loaded_since_the_best_s_record_is_committed(
         short_gate: Engine, worker: ModelWorker, rougher: int) -> None:
     """The seed is recorded to RECORD_SE on a quiet machine; then every kernel, the anchor
-    and the best too, times ten (or 25) times less steadily (a loaded CPU). An honest
-    kernel twice as fast reaches the cap with a record rougher than RECORD_SE, and the anchor
-    alone jitters as much: the machine's noise, not the kernel's, so it is committed (a loaded
-    CPU refused an honest 1.7x gain so, at ±3.66%). At 25 times, the record is about 5%, past
-    the 2% that the best's own roughness could once excuse."""
+    and the best too, times ten (or fifty) times less steadily (a loaded CPU). An honest
+    kernel four times as fast reaches the cap with a record rougher than RECORD_SE, and the
+    anchor alone jitters as much: the machine's noise, not the kernel's, so it is committed (a
+    loaded CPU refused an honest 1.7x gain so, at ±3.66%). At fifty times the record is about
+    4%, past the 2% that the best's own roughness could once excuse."""
     honest = on_a_loaded_machine(short_gate, worker, rougher * modelled_lineage.NOISE)
     assert honest is not None, short_gate.session.recent_attempts(1)[0].detail
     assert honest.score is not None and honest.score.anchor_se is not None
@@ -252,13 +252,13 @@ def test_an_honest_kernel_on_a_machine_loaded_since_the_best_s_record_is_committ
 
 
 def test_a_best_rough_only_beside_its_successor_excuses_no_rough_record(
-        short_gate: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        short_gate: Engine) -> None:
     """A colluding pair against the rough-record rule: v1, honest alone, spreads its launches
     beside its successor as much as the successor spreads its own, so that the successor's
     roughness looks like the machine's. The anchor, which no agent wrote, stays steady: the
     successor is refused. (Where the best's reading beside it was the witness, up to 2%, this
-    successor was committed with a record of about 1.5%.)"""
-    monkeypatch.setattr(modelled_lineage, "NOISY", 0.2)
+    successor was committed with a record of about 1.2%, the best reading as rough beside it,
+    at the 400-odd sweeps a 2 s cap takes on a quiet machine.)"""
     masking = commit(short_gate, modelled("masking", SEED_S / 2, 1), "twice the seed's speed")
     assert masking is not None and masking.score is not None
     assert masking.score.anchor_se is not None and masking.score.anchor_se <= RECORD_SE
@@ -270,13 +270,14 @@ def test_a_best_rough_only_beside_its_successor_excuses_no_rough_record(
 
 
 def on_a_loaded_machine(engine: Engine, worker: ModelWorker, spread: float) -> Version | None:
-    """The seed recorded to RECORD_SE, then an honest kernel twice as fast asked of the gate
-    with every kernel's launches spread by ``spread``."""
+    """The seed recorded to RECORD_SE, then an honest kernel four times as fast asked of the
+    gate with every kernel's launches spread by ``spread``."""
     seed = engine.session.version("v0")
     assert seed.score is not None and seed.score.anchor_se is not None
     assert seed.score.anchor_se <= RECORD_SE
     worker.spread = spread
     try:
-        return commit(engine, modelled("honest", SEED_S / 2, 1), "twice as fast")
+        return commit(engine, modelled("honest", SEED_S / 4, 1), "four times as fast")
     finally:
         worker.spread = modelled_lineage.NOISE
+
