@@ -171,6 +171,39 @@ def test_the_limit_ends_a_call_blocked_in_the_kernel() -> None:
                                   "the seed"), done.stdout
 
 
+MISSED_SIGNALS = """
+import signal, sys, threading
+from avo_tui.kernelbench import ImportRefused, Progress
+sent = threading.Semaphore(0)
+count = [0]
+def kill(ident, signum):  # each signal the heartbeat sends ends nothing: it lands before a wait
+    assert ident == threading.main_thread().ident and signum == signal.SIGINT
+    count[0] += 1
+    sent.release()
+signal.pthread_kill = kill
+progress = Progress(None, limit_s=0, name="missed.py", beat_s=0.01)
+try:
+    with progress.watched():
+        for _ in range(3):
+            assert sent.acquire(timeout=100), "the heartbeat gave up after one signal"
+        signal.raise_signal(signal.SIGINT)  # the next one ends the wait
+except ImportRefused as refused:
+    taken = count[0]
+    print(refused, taken >= 3)
+"""
+
+
+def test_a_signal_that_ends_no_wait_is_sent_again_until_one_does() -> None:
+    """A signal that lands just before a blocking call begins ends nothing, and the call then
+    waits for ever (a read in the test above waited out its 120 s so, in a loaded suite): the
+    heartbeat sends it every beat until the main thread takes one, then refuses the import."""
+    done = subprocess.run([sys.executable, "-c", MISSED_SIGNALS], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("missed.py: stopped at the limit of 0 s"), done.stdout
+    assert done.stdout.strip().endswith("True"), done.stdout
+
+
 def test_the_quiet_is_counted_from_the_commands_start() -> None:
     """The command passes its own start (before its torch import): the first line is due
     QUIET_S after that, not after the import's first phase."""

@@ -58,6 +58,7 @@ class Progress:
         self.counted = True  # the phase's work is builds of the problem
         self.told = self.started
         self.expired = False
+        self._refused = threading.Event()  # the main thread has its TimeUp: no more signals
         self._lock = threading.Lock()
 
     def phase(self, words: str, counted: bool = True) -> None:
@@ -77,6 +78,7 @@ class Progress:
         with self._lock:
             if now - self.started > self.limit_s:
                 self.expired = True
+                self._refused.set()
                 raise TimeUp(self.refusal())
             if now - self.told >= QUIET_S:
                 self._say(f"still {self.phase_name}: {self.builds} builds of the problem in "
@@ -117,7 +119,7 @@ class Progress:
         """Run the import with a heartbeat beside it: a line at least every QUIET_S while one
         build is long, and past the limit the import is interrupted (where it runs in the
         main thread, as the command does) and refused in one line."""
-        stop = threading.Event()
+        stop, refused = threading.Event(), self._refused
         main = threading.current_thread() is threading.main_thread()
         beat_s = self.beat_s
 
@@ -125,24 +127,33 @@ class Progress:
             while beat_s is not None and not stop.wait(beat_s):
                 if self.beat() and main:
                     with self._lock:
-                        if self.expired or stop.is_set():
+                        if refused.is_set() or stop.is_set():
                             continue  # told on, while the main thread finishes its call
                         self.expired = True
-                    # a real signal, not _thread.interrupt_main(): that waits for the
-                    # interpreter, so a blocking wait (a compiler's, a child's) ran on
-                    # for 85 s past the limit; a signal ends such a wait with EINTR
+                    # A real signal, not _thread.interrupt_main(): that waits for the
+                    # interpreter, so a blocking wait (a compiler's, a child's) ran on for 85 s
+                    # past the limit; a signal ends such a wait with EINTR. Sent every beat
+                    # until it is taken: one that lands just before the wait begins ends
+                    # nothing (a read blocked for 120 s so, in a loaded suite).
                     signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
+        def interrupted(signum: int, frame: object) -> None:
+            if not self.expired:
+                raise KeyboardInterrupt  # the user's Ctrl-C
+            if not refused.is_set():
+                refused.set()
+                raise TimeUp(self.refusal())
+            # a repeat that came before the heartbeat saw the first taken: already refused
+
+        previous = signal.signal(signal.SIGINT, interrupted) if main else None
         thread = threading.Thread(target=heartbeat, name="import-heartbeat", daemon=True)
         thread.start()
         try:
             yield
         except TimeUp as up:
             raise ImportRefused(str(up)) from None
-        except KeyboardInterrupt:
-            if not self.expired:
-                raise
-            raise ImportRefused(self.refusal()) from None
         finally:
             stop.set()
             thread.join()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
