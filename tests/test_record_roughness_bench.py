@@ -1,0 +1,52 @@
+"""benchmarks/record_roughness.py on the CPU: each gate measurement reports the four errors,
+the anchor's own jitter among them, and the busy processes it starts die with it. Which
+errors it reads depends on the machine; its plumbing does not."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "record_roughness.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("record_roughness_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def busy_processes(bench: ModuleType) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if bench.BUSY.encode() in cmdline.read_bytes():
+                found.append(cmdline.parent.name)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_loaded_measurement_reports_the_anchor_s_own_jitter_beside_the_record(
+        bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    code = bench.main(["--target", "cpu-attention", "--quick", "--decisions", "1",
+                       "--cap-s", "1", "--load", "1", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(rows) == 1
+    row = rows[0]
+    for error in ("pair_se", "record_se", "best_se", "anchor_alone_se"):
+        assert math.isfinite(row[error]) and row[error] > 0, (error, row)
+    assert row["record_over_anchor_alone"] == pytest.approx(
+        row["record_se"] / row["anchor_alone_se"])
+    assert row["sweeps"] >= 3
+    assert not busy_processes(bench)  # the load it made is gone
