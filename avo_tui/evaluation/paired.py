@@ -109,9 +109,7 @@ class PairedGain:
         if self.dof <= 0:
             return None
         squares = sum((x - statistics.fmean(v)) ** 2 for v in self.blocks.values() for x in v)
-        variance = squares / self.dof
-        count = len(self.blocks)
-        return math.sqrt(sum(variance / len(v) for v in self.blocks.values())) / count
+        return _mean_se(squares / self.dof, self.blocks)
 
 
 def jitter_se(blocks: dict[str, list[float]]) -> float | None:
@@ -123,7 +121,12 @@ def jitter_se(blocks: dict[str, list[float]]) -> float | None:
     if not blocks or any(len(v) < 2 for v in blocks.values()):
         return None
     squares = sum((b - a) ** 2 for v in blocks.values() for a, b in itertools.pairwise(v))
-    variance = squares / (2 * sum(len(v) - 1 for v in blocks.values()))
+    return _mean_se(squares / (2 * sum(len(v) - 1 for v in blocks.values())), blocks)
+
+
+def _mean_se(variance: float, blocks: dict[str, list[float]]) -> float:
+    """The standard error of the mean over configurations of each one's mean block, the
+    blocks' variance pooled at ``variance``."""
     return math.sqrt(sum(variance / len(v) for v in blocks.values())) / len(blocks)
 
 
