@@ -33,29 +33,19 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+for path in (ROOT, ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.append(str(path))
+
+# the extra-work copies and the per-trial identities are gate_power's
+from gate_power import CALIBRATION_UNITS, Copies, marked  # noqa: E402
 
 from avo_tui.engine import seed_files  # noqa: E402
 from avo_tui.engine.anchor_check import MACHINE_ROUGHNESS  # noqa: E402
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
 from avo_tui.evaluation.paired import RECORD_SE, GatePlan, PairedGain  # noqa: E402
 
-EXTRA_UNITS = {"c": 3000, "cuda": 128}  # about 5% on cpu-attention, 2% on mha (gate_power.py)
-MARK = {"c": "int avo_record_roughness_{n} = {n};\n",
-        "cuda": "__device__ int avo_record_roughness_{n} = {n};\n"}
 BUSY = "while True: pass"
-
-
-def with_extra(files: dict[str, str], units: int) -> dict[str, str]:
-    main_file = next(iter(files))
-    return {**files, main_file: f"#define AVO_EXTRA_WORK {units}\n" + files[main_file]}
-
-
-def marked(files: dict[str, str], toolchain: str, n: int) -> dict[str, str]:
-    """The same kernel under an identity of its own (an unused global), one per decision."""
-    main_file = next(iter(files))
-    return {**files, main_file: files[main_file] + "\n" + MARK[toolchain].format(n=n)}
 
 
 def errors(result: EvalResult) -> dict[str, Any]:
@@ -114,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--decisions must be 1 or more, --load 0 or more, --cap-s above 0")
     target = get_target(args.target)
     seed = seed_files(target)
-    best = with_extra(seed, args.extra or EXTRA_UNITS[target.toolchain])
+    best = Copies(seed).with_extra(args.extra or CALIBRATION_UNITS[target.toolchain])
     hogs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(args.load)]
     rows: list[dict[str, Any]] = []
     try:
