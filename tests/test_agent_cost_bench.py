@@ -6,15 +6,14 @@ charged what the report says (the fake answered with the estimated usage)."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from bench_scripts import load_benchmark
 
 from avo_tui.evaluation import Worker
 from avo_tui.operators.agent.settings import DEFAULT_MODEL, AgentSettings
@@ -26,12 +25,7 @@ FIGURES = ("prompt", "input", "cache_write", "cache_read", "output")
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("agent_cost_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "agent_cost_bench")
 
 
 def test_one_short_step_adds_up(bench: ModuleType, tmp_path: Path, worker: Worker) -> None:

@@ -5,12 +5,11 @@ different places, and catches rewordings; measured with benchmarks/repeat_detect
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_scripts import load_benchmark
 
 from avo_tui.operators.agent import changes, repeats
 
@@ -21,12 +20,7 @@ PAIRS = ROOT / "tests" / "fixtures" / "idea_pairs.json"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("repeat_detection_ideas", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "repeat_detection_ideas")
 
 
 def test_free_text_alone_meets_the_issue_s_bar_on_fresh_pairs(bench: ModuleType) -> None:

@@ -5,13 +5,12 @@ Messages API before anything is compiled."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from agent_helpers import make_agent
+from bench_scripts import load_benchmark
 from engine_helpers import start
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 
@@ -31,12 +30,7 @@ LESSONS = {3: "Lesson of step 3: the branch on the row max cost more than the re
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("repeat_detection_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "repeat_detection_bench")
 
 
 def test_the_detector_meets_its_thresholds_on_the_pair_set(bench: ModuleType) -> None:

@@ -4,12 +4,12 @@ exactly where the two anchor ratios lie within what their errors and the noise a
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_scripts import load_benchmark
 from conftest import make_session
 
 from avo_tui.store import RescorePayload, Score
@@ -19,11 +19,7 @@ SCRIPT = Path(__file__).parents[1] / "benchmarks" / "anchor_lineage.py"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("anchor_lineage_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "anchor_lineage_bench")
 
 
 def test_each_version_is_another_kernel_with_its_steps_of_extra_work(bench: ModuleType) -> None:

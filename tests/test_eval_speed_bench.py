@@ -7,7 +7,6 @@ a reported field, never a crash of the benchmark.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_scripts import load_benchmark
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "eval_speed.py"
@@ -26,11 +26,7 @@ ARCH = "sm_90a"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_speed_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "eval_speed_bench")
 
 
 @pytest.fixture(scope="module")

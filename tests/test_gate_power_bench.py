@@ -4,13 +4,12 @@ Which gate decisions it reports depends on the machine; its plumbing does not.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_scripts import load_benchmark
 from engine_helpers import TARGET as SMALL
 
 from avo_tui.engine import seed_files
@@ -27,12 +26,7 @@ SLOW_UNITS = 200_000
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gate_power_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "gate_power_bench")
 
 
 def test_extra_work_is_a_slower_correct_kernel(bench: ModuleType, worker: Worker) -> None:

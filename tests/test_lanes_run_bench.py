@@ -7,7 +7,6 @@ Nothing here times anything: the run's own timeout is only a bound on a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from bench_scripts import load_benchmark
 from fake_anthropic import Recorded, Reply
 from test_eval_speed_bench import needs_nvrtc
 
@@ -38,12 +38,7 @@ SHARES = 2  # the CPU target's default: lanes 1 and 3 take out the first, 2 and 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lanes_run_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "lanes_run_bench")
 
 
 def script(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@ figures need a GPU machine; without one a GPU target is refused in one line)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from bench_scripts import load_benchmark
 from engine_helpers import TARGET
 
 from avo_tui.engine.launch import seed_files
@@ -24,11 +24,7 @@ SCRIPT = ROOT / "benchmarks" / "parallel_scale.py"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("parallel_scale_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "parallel_scale_bench")
 
 
 def script(*args: str) -> subprocess.CompletedProcess[str]:

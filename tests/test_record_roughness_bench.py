@@ -4,26 +4,20 @@ errors it reads depends on the machine; its plumbing does not."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_scripts import load_benchmark
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "record_roughness.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("record_roughness_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(SCRIPT, "record_roughness_bench")
 
 
 def busy_processes(bench: ModuleType) -> list[str]:
