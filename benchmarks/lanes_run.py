@@ -12,18 +12,19 @@ Messages API (tests/fake_anthropic), served here.
 
 The slowed seed. The session starts from the target's seed (on mha the real wgmma kernel,
 kernels/cuda/attention_wgmma.cu) with slowdown knobs AVO_SLOW_1, AVO_SLOW_2 ... (shares)
-declared at the file's top, all at 1. Each at 1 makes the kernel do its work 5/4 times over on
-a GPU target, 5/2 times on the CPU target (its CTAs, or its tasks, computed again: real work,
-the same output); at 0 it does nothing. Taking any one share out is then a 1.25x (CPU: 2.5x)
-gain whatever the others are. A GPU target has one share per lane: the seed launches
-(5/4)^4 = 2.4x the shipped seed's CTAs, each gain under the evaluator's implausible-jump rule
-(1.5x the best's stored score). But mha's seed is persistent, its CTAs drawing tiles from one
-counter (PERSISTENT 2): a copy redoes only its first tile, so the shares are far smaller and
-unequal there. On four H200s they read +13.35%, +1.22% and +1.06%, each over the gate's bar
-(0.42-0.60%), not far above it. The CPU target has two ((5/2)^2 = 6.25x; --shares), lanes 1
-and 3 owning the first, 2 and 4 the second: on a 2-core machine that other processes load,
-timings swing by 2x within seconds, the gate's bar (timed beside the best) reached +98%, and a
-1.75x gain (tests/engine_helpers.py) was refused there; so the CPU target has few gate
+declared at the file's top, all at 1. Each at 1 makes the kernel do its work 5/4 times over on a
+GPU target, 5/2 times on the CPU target (its CTAs, or its tasks, computed again: real work, the
+same output); at 0 it does nothing. Taking any one share out is then a 1.25x (CPU: 2.5x) gain
+whatever the others are. A GPU target has one share per lane: the seed launches (5/4)^4 = 2.4x
+the shipped seed's CTAs, each gain under the evaluator's implausible-jump rule (1.5x the best's
+stored score). That holds for a grid of a CTA per tile, so a seed's knobs that make its grid
+persistent are fixed off in the slowed seed (ONE_CTA_PER_TILE): on mha's seed as shipped
+(PERSISTENT 2, its CTAs drawing tiles from one counter) a copy redid only its first tile, and on
+four H200s the shares read +13.35%, +1.22% and +1.06%; with a CTA per tile, on one H200, 1.23x,
+1.28x, then 1.25x each for the last two. The CPU target has two ((5/2)^2 = 6.25x; --shares),
+lanes 1 and 3 owning the first, 2 and 4 the second: on a 2-core machine that other processes
+load, timings swing by 2x within seconds, the gate's bar (timed beside the best) reached +98%,
+and a 1.75x gain (tests/engine_helpers.py) was refused there; so the CPU target has few gate
 decisions, each a large gain.
 
 What each lane's scripted agent does (lane K owns share ((K - 1) mod shares) + 1). Its replies
@@ -157,6 +158,13 @@ API_KEY = "lanes-run-key"
 SHARE = {"c": (5, 2), "cuda": (5, 4)}  # one share's work factor, num / den (see the doc)
 CPU_SHARES = 2  # the CPU target's shares (default); a GPU target has one per lane
 MAX_SHARES = 8  # a GPU seed does (5/4)^8 = 6x its work at 8 (a CPU one (5/2)^N)
+# Knobs fixed in a slowed CUDA seed where it declares them, as plain macros no tuner sees: a
+# persistent grid's copy of a CTA redoes its first tile only (PERSISTENT 2) or adds a second
+# wave of whole tile walks (PERSISTENT 1), so a share is no 1.25x. On mha the shares of +1.2%
+# and +1.1% were smaller than what the tuner's other knobs gained, and than how far two records
+# of one kernel, minutes apart, differed: the tuner committed versions with two shares still
+# in, and the best stayed on v1 (benchmarks/RESULTS.md, the nineteenth session).
+ONE_CTA_PER_TILE = {"PERSISTENT": "0", "O_BUFFER": "0", "MULTICAST": "0"}
 KNOB = "AVO_SLOW_{}"
 KNOB_LINE = re.compile(r"#define AVO_SLOW_(\d+) ([01])\b")
 LANE = re.compile(r"You are lane (\d+) of (\d+)")
@@ -237,8 +245,18 @@ def slowed_seed(target: TargetSpec, shares: int, hidden: frozenset[int] = frozen
     if others:
         raise Failed(f"the seed of {target.name} has several files; this handles one")
     head = head_block(shares, target.toolchain, hidden)
-    body = _slow_c(name, source) if target.toolchain == "c" else _slow_cuda(source, target.entry)
+    body = (_slow_c(name, source) if target.toolchain == "c"
+            else _slow_cuda(one_cta_per_tile(source), target.entry))
     return {name: "\n".join([*head, body])}
+
+
+def one_cta_per_tile(source: str) -> str:
+    """``source`` with each knob of ONE_CTA_PER_TILE it declares set, and no longer a knob."""
+    for name, value in ONE_CTA_PER_TILE.items():
+        knob = rf"^([ \t]*#[ \t]*define[ \t]+{name}[ \t]+)[^\s/]+[^\n]*?//[ \t]*avo:knob\b.*$"
+        source = re.sub(knob, rf"\g<1>{value}  // fixed by benchmarks/lanes_run.py: a CTA per tile",
+                        source, flags=re.MULTILINE)
+    return source
 
 
 def _slow_c(name: str, source: str) -> str:

@@ -79,9 +79,14 @@ def test_the_gpu_seed_runs_its_grid_as_often_as_the_knobs_say(bench: ModuleType)
         return value
 
     fast = apply_knobs({name: slow}, {f"AVO_SLOW_{k}": "0" for k in range(1, LANES + 1)})
-    [tiles] = grid(plain)
+    # A CTA per tile, whatever the seed ships with: a persistent grid's copies would not redo
+    # their tiles, and no tuner may make it persistent again.
+    [tiles] = grid(apply_knobs({name: plain}, {"PERSISTENT": "0", "O_BUFFER": "0"})[name])
+    assert grid(plain) != (tiles,)  # mha's seed is persistent as shipped
     assert grid(slow) == (3 * tiles,)  # (5/4)^4 = 2.44 copies: three grids, the rest idle
     assert grid(fast[name]) == (tiles,)
+    knobs = {knob.name for knob in contract.parse(slow).knobs}
+    assert not knobs & {"PERSISTENT", "O_BUFFER", "MULTICAST"} and "TILE_ORDER" in knobs
     assert "if (avo_spare_copy()) return;" in slow and "#define blockIdx avo_block_idx()" in slow
 
 
