@@ -1,18 +1,21 @@
-"""Where a lane starts its step (engine/lanes.py, Diversity): lane 1 from the head, lane K from
-the K-th best version near the frontier. On four H200s a tuner lane started every step from the
-seed, the fourth best at 0.86x the best, and took 637 steps with no commit: from there
-every candidate was refused beside the best (issue 73)."""
+"""Where a lane starts its step (engine/lanes.py, Diversity): the first lane still running from
+the head, the K-th from the K-th best version near the frontier. On four H200s a tuner lane
+started every step from the seed, the fourth best at 0.86x the best, and took 637 steps with no
+commit: from there every candidate was refused beside the best (issue 73). In the next run, once
+the three agent lanes had stopped, it took the fourth best (0.92x) for 355 steps alone."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from engine_helpers import TARGET, head_of
 
 from avo_tui.engine import Budgets, Engine, Evaluator
-from avo_tui.engine.lanes import FRONTIER, starting_version
+from avo_tui.engine.lanes import FRONTIER, Lane, place_among_running, starting_version
 from avo_tui.evaluation import Worker
 from avo_tui.operators import StepContext, StepResult
 from avo_tui.store import Score, Session
@@ -104,3 +107,70 @@ def test_a_run_s_second_lane_starts_from_the_best_not_a_seed_twice_as_slow(
     thread.join(300)
     assert not thread.is_alive()
     assert sorted(starts) == [(1, "v1"), (2, "v1")]
+
+
+def test_a_lane_counts_its_place_among_the_lanes_still_running() -> None:
+    lanes = [Lane(number, operator=Looks([], number), label=number) for number in range(1, 5)]
+    assert [place_among_running(lanes, lane) for lane in lanes] == [1, 2, 3, 4]
+    lanes[0].ended = ("stopped", "its share is out")
+    lanes[2].ended = ("finished", "nothing left")
+    assert [place_among_running(lanes, lanes[k]) for k in (1, 3)] == [1, 2]
+    for lane in lanes[:3]:
+        lane.ended = ("stopped", "")
+    assert place_among_running(lanes, lanes[3]) == 1
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 240  # a bound on a hang, not a timing
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+class Waits(Looks):
+    """Lanes 1-3: they end only once lane 4 has begun its first step, so that it begins it
+    while four lanes run."""
+
+    def step(self, ctx: StepContext) -> StepResult:
+        result = super().step(ctx)
+        wait_for(lambda: any(lane == 4 for lane, _ in self.starts), "lane 4 never began")
+        return result
+
+
+class Outlives(Looks):
+    """Lane 4's operator: its first step waits until the other lanes' loops are over, its
+    second has nothing more to try."""
+
+    def __init__(self, starts: list[tuple[int, str]], engine: list[Engine]) -> None:
+        super().__init__(starts, 4)
+        self.engine = engine
+
+    def step(self, ctx: StepContext) -> StepResult:
+        self.starts.append((self.lane, head_of(ctx).id))
+        if len(self.starts) > 4:
+            return StepResult("looked again", exhausted=True)
+        wait_for(lambda: all(lane.ended for lane in self.engine[0].lanes[:3]),
+                 "the other lanes never ended")
+        return StepResult("looked")
+
+
+def test_the_last_lane_running_starts_from_the_head_not_its_number_s_runner_up(
+        session: Session, worker: Worker) -> None:
+    """v1 1.05x the seed: both near the frontier. While four lanes run, lane 4 counts round to
+    the second best, the seed; once lanes 1-3 have ended, it is the first lane still running
+    and starts from the head."""
+    seed = session.version("v0")
+    assert seed.score is not None
+    session.commit(session.read_files("v0"), author="tuner", message="a little faster",
+                   score=Score(1.05 * seed.score.gmean))
+    starts: list[tuple[int, str]] = []
+    engine: list[Engine] = []
+    operators = [Waits(starts, 1), Waits(starts, 2), Waits(starts, 3), Outlives(starts, engine)]
+    engine.append(Engine(session, operators, Evaluator(TARGET, worker, quick=True),
+                         budgets=Budgets(max_steps=10)))
+    thread = threading.Thread(target=engine[0].run, daemon=True)
+    thread.start()
+    thread.join(300)
+    assert not thread.is_alive()
+    assert sorted(starts[:4]) == [(1, "v1"), (2, "v0"), (3, "v1"), (4, "v0")]
+    assert starts[4:] == [(4, "v1")]

@@ -14,11 +14,13 @@ one lane puts no lane number on its records and events.
 
 **Diversity.** Lanes that start every step from the same version, with the same operator,
 mostly propose the same few changes. As in an island model, each lane starts from its own
-version: lane 1 from the head (the newest commit, or where a rollback put it), lane k from the
-k-th best version near the frontier (counted round when there are fewer): a version scoring at
-least FRONTIER of the best's score. The gate still commits only a gain over the best, so a lane
-that started from a version far behind it spent every step on refusals (issue 73: a tuner lane
-on the seed, 0.86x the best, 637 steps and no commit).
+version: the first lane still running from the head (the newest commit, or where a rollback put
+it), the k-th still running from the k-th best version near the frontier (counted round when
+there are fewer): a version scoring at least FRONTIER of the best's score. The gate still
+commits only a gain over the best, so a lane that started from a version far behind it spent
+every step on refusals (issue 73: a tuner lane on the seed, 0.86x the best, 637 steps and no
+commit). Lanes are counted as they run, not by number: once lanes 1-3 had stopped, lane 4 alone
+still took the fourth best, 0.92x the best, for 355 steps without a commit.
 Tuner lanes also draw from different random streams (``--rng-seed`` plus the lane's number),
 and the supervisor redirects (and the agent's review gives directions to) the lane whose
 attempts stalled, not the others.
@@ -58,15 +60,21 @@ def lane_operators(spec: str, count: int) -> list[str]:
     return [names[k % len(names)] for k in range(count)]
 
 
-def starting_version(session: Session, number: int) -> Version | None:
-    """The version lane ``number`` starts a step from: the head for lane 1, the k-th best near
-    the frontier (counted round) for lane k; None while there is no version yet (the step
-    writes v0)."""
-    ranked = [(v, v.score.gmean) for v in session.lineage.ranked() if v.score] if number > 1 else []
+def starting_version(session: Session, place: int) -> Version | None:
+    """The version the ``place``-th lane still running starts a step from: the head for the
+    first, the k-th best near the frontier (counted round) for the k-th; None while there is no
+    version yet (the step writes v0)."""
+    ranked = [(v, v.score.gmean) for v in session.lineage.ranked() if v.score] if place > 1 else []
     if not ranked:
         return session.head
     near = [version for version, gmean in ranked if gmean >= FRONTIER * ranked[0][1]]
-    return near[(number - 1) % len(near)]
+    return near[(place - 1) % len(near)]
+
+
+def place_among_running(lanes: list[Lane], lane: Lane) -> int:
+    """``lane``'s place (from 1) among the lanes whose loops are not over, in number order."""
+    return [other.number for other in lanes if other.ended is None or other is lane
+            ].index(lane.number) + 1
 
 
 @dataclass

@@ -44,8 +44,8 @@ from .gate import (
     paired_of,
     unconfirmed,
 )
-from .lanes import Lane, label_of, moved_note, starting_version
-from .scores import anchored_score, score_of, score_words
+from .lanes import Lane, label_of, moved_note, place_among_running, starting_version
+from .scores import anchored_score, below_the_best_it_beat, score_of, score_words
 from .stored_reading import stored_trial
 from .twins import Readings, Twin, Twins
 
@@ -296,10 +296,10 @@ class Trials:
     # -- the commit gate --------------------------------------------------------------------------
 
     def begin_step(self, lane: Lane) -> None:
-        """Where the lane's step starts: its starting version (lanes.py: the head for lane 1,
-        the k-th best for lane k), or, for a step a dead run left a conversation of, the
-        version it was built on; and the best it starts with, to tell it if another lane moves
-        it. Under the lock."""
+        """Where the lane's step starts: its starting version (lanes.py: the head for the first
+        lane still running, the k-th best for the k-th), or, for a step a dead run left a
+        conversation of, the version it was built on; and the best it starts with, to tell it
+        if another lane moves it. Under the lock."""
         session = self.books.session
         best = session.best()
         lane.best_at_start = best.id if best else None
@@ -308,7 +308,7 @@ class Trials:
         lane.lineage_moved = False
         resumed = lane.base and lane.base in session.lineage and session.draft(lane.draft)
         if not resumed:
-            start = starting_version(session, lane.number)
+            start = starting_version(session, place_among_running(self.books.lanes, lane))
             lane.base = start.id if start else None  # None: no version yet, the step writes v0
         self.books.save()
 
@@ -428,6 +428,8 @@ class Trials:
             else confirm.failure.kind  # type: ignore[union-attr]
         )
         detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
+        if version is not None:
+            detail += below_the_best_it_beat(score, best)
         if outcome == Outcome.NOT_CONFIRMED:
             now = books.session.best()
             detail = unconfirmed(trial.attempt.id, trial.result.geomean,
