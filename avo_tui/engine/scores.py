@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from ..evaluation import EvalResult
 from ..evaluation.results import geometric_mean
-from ..store import Score
+from ..store import Score, Version
 
 AnchorRatios = tuple[str, dict[str, float]]  # the anchor's name, and {config: ratio}
 
@@ -121,3 +121,17 @@ def score_words(score: Score) -> str:
     ratio = anchor_ratio(score)
     against = f"{ratio:.4g}x {score.anchor}, the anchor, timed beside it; " if ratio else ""
     return f"{words} ({against}{score.measured:.4g} as timed)"
+
+
+def below_the_best_it_beat(score: Score | None, best: Version | None) -> str:
+    """Where a version the gate commits beside ``best`` stores ``score`` below the best's, why
+    the best does not move, and what puts it right; '' where it stores at or above it. Two
+    evaluations read a rate over the anchor further apart than their errors say (on four
+    H200s, a record 1.2-2.3% above what four later gates read it at), so a gain smaller
+    than that can store below the best it beat."""
+    if score is None or best is None or best.score is None or score.gmean >= best.score.gmean:
+        return ""
+    return (f"; stored at {score.gmean:.4g} {score.unit}, below {best.id}'s "
+            f"{best.score.gmean:.4g}: {best.id} stays the best, as records over the anchor "
+            f"from two evaluations differ by more than this gain (avo rescore SESSION "
+            f"{best.id} reads it again beside the anchor alone)")
