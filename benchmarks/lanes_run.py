@@ -88,9 +88,11 @@ The checks (exit status 1, and one line saying which failed and why, if any):
     lineage_whole                     v0..vN without a gap or repeat, no two versions with the
                                       same kernel, each version decided once in its lane (the
                                       gate's committed attempt, or an approved suspect)
-    versions_build_on_each_other      each version is the one before it with one more share out,
-                                      that of the lane that committed it (or whose suspect was
-                                      approved)
+    versions_build_on_each_other      each version is the one it builds on with one more share
+                                      out, that of the lane that committed it (or whose suspect
+                                      was approved): an agent lane's builds on the version
+                                      before it, a tuner lane's on its parent (its island of
+                                      the frontier), its share out or, once out, other knobs
     interrupted_once_per_lane         each candidate in flight at the kill is recorded once as an
                                       interrupted attempt of its lane, with its files and base
     every_lane_resumed                a lane whose conversation draft at the kill was still its
@@ -100,7 +102,9 @@ The checks (exit status 1, and one line saying which failed and why, if any):
                                       are then left, by design, and the steps start afresh)
     commits_from_several_lanes        >= 2 lanes committed (with tuner lanes and a share per
                                       lane: commits_from_every_lane)
-    every_share_done                  each share was committed once, and the head has none in
+    every_share_done                  each share was committed (twice only on two lines of the
+                                      lineage, a tuner's island and the newest's), and the
+                                      head has none in
     resume_finished                   the resumed run ended cleanly (finished, or its lanes
                                       stopped), nothing left in flight
     no_orphaned_workers               no evaluation worker of the killed run outlived it
@@ -1036,10 +1040,18 @@ class Benchmark:
                   f"versions {ids}, {len(kernels)} distinct kernels; not decided exactly once "
                   f"in their lane: {strays}")
         apart = [new["id"] for old, new in zip(after.versions, after.versions[1:], strict=False)
-                 if not self.builds_on(old["id"], new, after)]
+                 if not self.builds_on(self.built_on(old, new), new, after)]
         out.check("versions_build_on_each_other", not apart,
-                  f"{apart} are not the version before them with one more share out, that of "
-                  "their lane (or, from a tuner lane, its shares)")
+                  f"{apart} are not the version they build on with one more share out, that of "
+                  "their lane (the version before them; from a tuner lane, its parent, with its "
+                  "share out or not)")
+
+    def built_on(self, before: dict[str, Any], new: dict[str, Any]) -> str:
+        """The version ``new`` builds on: the one before it for an agent lane's (the scripted
+        agents merge their share onto the newest version, whatever their step started from);
+        its parent for a tuner lane's, which starts from its island of the frontier
+        (engine/lanes.py) and merges nothing."""
+        return str(new["parent"] if new["lane"] in self.tuners and new["parent"] else before["id"])
 
     def builds_on(self, old: str, new: dict[str, Any], after: Snapshot) -> bool:
         """``new`` is ``old`` with its lane's share out; or, from a tuner lane, ``old``'s
@@ -1099,8 +1111,10 @@ class Benchmark:
                       f"only lanes {committing} committed")
         committed = sorted(share_of(new["lane"] or 1, self.shares) for old, new
                            in zip(after.versions, after.versions[1:], strict=False)
-                           if after.out(new["id"]) != after.out(old["id"]))
-        out.check("every_share_done", committed == list(range(1, self.shares + 1))
+                           if after.out(new["id"]) != after.out(self.built_on(old, new)))
+        # A share taken out twice was taken out on two lines of the lineage (a tuner's island
+        # and the newest's): versions_build_on_each_other holds each to what it built on.
+        out.check("every_share_done", sorted(set(committed)) == list(range(1, self.shares + 1))
                   and after.out(after.head) == set(committed),
                   f"shares committed {committed}, out of the head "
                   f"{sorted(after.out(after.head))}, of {self.shares}")

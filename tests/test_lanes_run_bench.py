@@ -336,6 +336,50 @@ def test_a_tuner_lane_s_version_may_turn_other_knobs_only(bench: ModuleType) -> 
     assert benchmark.builds_on("v2", {"id": "v3", "lane": 1}, after)
 
 
+def lineage_checks(bench: ModuleType, lineage: list[tuple[str | None, int | None, set[int]]]
+                   ) -> dict[str, bool]:
+    """versions_build_on_each_other and every_share_done on a lineage of four lanes (the last
+    a tuner's, a share each), given as (parent, lane, shares out) of v0, v1, ..."""
+    args = bench.parse_args(["--target", "cpu-attention", "--lanes", "4", "--operator",
+                             "agent,agent,agent,tuner", "--shares", "4"])
+    benchmark = bench.Benchmark.__new__(bench.Benchmark)
+    benchmark.shares, benchmark.tuners, benchmark.lanes = args.shares, [4], 4
+    benchmark.outcome = bench.Outcome("cpu-attention", 4, "--workers 2", "4 shares")
+    versions = [{"id": f"v{n}", "parent": parent, "lane": lane, "files": {"k": f"{n}"}}
+                for n, (parent, lane, _) in enumerate(lineage)]
+    after = bench.Snapshot(
+        versions=versions, attempts=[{"id": f"a{n}", "outcome": "committed", "version": v["id"],
+                                      "lane": v["lane"]} for n, v in enumerate(versions)],
+        flying={}, suspects={}, drafts=[], resumable=[], steps={}, last_seq=0,
+        status="finished", head=versions[-1]["id"], best=versions[-1]["id"],
+        shares={f"v{n}": {k: int(k not in out) for k in range(1, 5)}
+                for n, (_, _, out) in enumerate(lineage)})
+    benchmark.check_lineage(after, {})
+    benchmark.check_lanes(after, after, [])
+    return {name: benchmark.outcome.checks[name]
+            for name in ("versions_build_on_each_other", "every_share_done")}
+
+
+def test_a_tuner_lane_builds_on_its_island_of_the_frontier(bench: ModuleType) -> None:
+    """The lineage of the 20-minute run on four H200s (RESULTS.md, the nineteenth session):
+    the tuner lane (4) committed v4 from v1, its third best near the frontier, then v6 from v3,
+    its share out on both. Each builds on its parent, so both checks hold."""
+    run = [(None, None, set()), ("v0", 1, {1}), ("v0", 3, {1, 3}), ("v2", 2, {1, 2, 3}),
+           ("v1", 4, {1, 4}), ("v4", 4, {1, 4}), ("v3", 4, {1, 2, 3, 4})]
+    assert lineage_checks(bench, run) == {"versions_build_on_each_other": True,
+                                          "every_share_done": True}
+    # An agent lane's version builds on the one before it: lane 2's share out, on v1's shares
+    # rather than v4's, loses share 4.
+    lost = [*run[:5], ("v2", 2, {1, 2})]
+    assert not lineage_checks(bench, lost)["versions_build_on_each_other"]
+    # A tuner's version with two shares more than its parent took an agent's share out.
+    taken = [*run[:4], ("v1", 4, {1, 3, 4})]
+    assert not lineage_checks(bench, taken)["versions_build_on_each_other"]
+    # Share 4 never out of the head.
+    short = run[:4]
+    assert not lineage_checks(bench, short)["every_share_done"]
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
