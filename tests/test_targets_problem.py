@@ -18,7 +18,7 @@ import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.measurement.checks import Check, never_twice_in_a_row
-from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, candidate_check_chance
+from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, check_chance
 from avo_tui.evaluation.paired import MIN_CHECKED, MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.targets.problem import (
@@ -231,7 +231,7 @@ def test_a_gate_on_one_configuration_has_its_checks_by_its_first_look(
     """A gate that accepts at any gain (a floor of -100 in log) decides at its first look, three
     sweeps, when the candidate's checked launches reach MIN_CHECKED by then. On one timed
     configuration the candidate's launches are checked more often to see to that
-    (measure.candidate_check_chance): at the usual half a check a block it would have 2.5
+    (measure.check_chance): at the usual half a check a block it would have 2.5
     checks by then, and waited until 12 sweeps."""
     plan = GatePlan(cap_s=60.0, floor=-100.0)
     result = evaluate(pipeline, HONEST, quick=True, measure_baselines=False,
@@ -243,10 +243,10 @@ def test_a_gate_on_one_configuration_has_its_checks_by_its_first_look(
     assert checked >= MIN_CHECKED
 
 
-def test_the_candidate_is_checked_more_often_only_where_configurations_are_few() -> None:
-    assert candidate_check_chance(MIN_CHECKED, 1) > 3 * CHECK_CHANCE
-    assert candidate_check_chance(MIN_CHECKED, 8) == CHECK_CHANCE  # mha: 8 by the first look
-    assert candidate_check_chance(0, 1) == CHECK_CHANCE  # a first reading requires none
+def test_the_kernels_are_checked_more_often_only_where_configurations_are_few() -> None:
+    assert check_chance(MIN_CHECKED, 1) > 3 * CHECK_CHANCE
+    assert check_chance(MIN_CHECKED, 8) == CHECK_CHANCE  # mha: 8 by the first look
+    assert check_chance(0, 1) == CHECK_CHANCE  # a first reading requires none
 
 
 def test_a_kernel_that_drops_the_last_element_is_rejected_with_its_position(

@@ -353,7 +353,7 @@ class Measure(Checks):
         baseline_logs: dict[str, dict[str, list[float]]] = {e.name: {} for e in timed}
         start = {e.name: self.draws.randrange(2) for e in timed}
         estimate = PairedGain()
-        chance = candidate_check_chance(plan.min_checked, len(timed))
+        chance = check_chance(plan.min_checked, len(timed))
         times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
                                                     for e in timed}
         started = time.perf_counter()
@@ -487,19 +487,19 @@ class Measure(Checks):
 
     def _block(self, candidate: Subject, best: Subject, first: int, sure: bool = False,
                chance: float = CHECK_CHANCE) -> list[Launch]:
-        """PAIRS_PER_BLOCK pairs in an A B B A ... order (A the candidate when ``first`` is 0);
-        each launch of each kernel checked on its own chance, ``chance`` checked launches of
-        the candidate a block on average and CHECK_CHANCE of the best (timing.draw_checks),
-        and one more of each surely where ``sure`` (a configuration's first block): a gate
-        that decides in three sweeps would otherwise leave a best unchecked on a quick grid
-        1.6% of the time, and a best that replays stale output would then go unnamed."""
+        """PAIRS_PER_BLOCK pairs in an A B B A ... order (A the candidate when ``first`` is 0),
+        each launch checked on its own chance: ``chance`` a block on average for both kernels,
+        as a check idles the GPU and moves the next launch's time (docs/engine.md, step 2),
+        and one more of each surely where ``sure`` (a configuration's first block): a gate that
+        decides in three sweeps left a best unchecked on a quick grid 1.6% of the time, and a
+        best that replays stale output then went unnamed."""
         a, b = (candidate, best) if first == 0 else (best, candidate)
         order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]
         subjects = [s for pair in order for s in pair]
         checked: set[int] = set()
-        for subject, average in ((candidate, chance), (best, CHECK_CHANCE)):
+        for subject in (candidate, best):
             mine = [i for i, s in enumerate(subjects) if s is subject]
-            checked.update(mine[i] for i in draw_checks(self.draws, len(mine), average, sure))
+            checked.update(mine[i] for i in draw_checks(self.draws, len(mine), chance, sure))
         return [(s, i in checked) for i, s in enumerate(subjects)]
 
     def _kernel_subject(
@@ -551,8 +551,8 @@ class Measure(Checks):
         return Subject(name, prepare, run)
 
 
-def candidate_check_chance(min_checked: int, configs: int) -> float:
-    """Checked launches of the candidate a block beside the best, on average: CHECK_CHANCE, or
+def check_chance(min_checked: int, configs: int) -> float:
+    """Checked launches of each kernel a block beside the other, on average: CHECK_CHANCE, or
     more where a grid of few configurations would otherwise reach the plan's ``min_checked``
     only sweeps after the statistics decide (one configuration: 12 to 24 sweeps for a gain
     decided at 3). Every launch keeps its own chance (timing.draw_checks): more checks, never
