@@ -43,4 +43,7 @@ def test_a_loaded_measurement_reports_the_anchor_s_own_jitter_beside_the_record(
     assert row["record_over_anchor_alone"] == pytest.approx(
         row["record_se"] / row["anchor_alone_se"])
     assert row["sweeps"] >= 3
+    # the two rates over the anchor against the gain between them: a signed log, printed
+    assert math.isfinite(row["gap"]) and abs(row["gap"]) < 1, row
+    assert f"{100 * row['gap']:+.2f}" in bench.table(rows, 1).splitlines()[-1]
     assert not busy_processes(bench)  # the load it made is gone
