@@ -152,6 +152,7 @@ from report import print_figures  # noqa: E402
 from avo_tui.engine.lanes import draft_name  # noqa: E402
 from avo_tui.engine.launch import seed_files  # noqa: E402
 from avo_tui.evaluation import TargetSpec, UnknownTarget, get_target  # noqa: E402
+from avo_tui.evaluation.declarations import contract  # noqa: E402
 from avo_tui.operators.agent import research  # noqa: E402
 from avo_tui.operators.agent.tool_schemas import EDITOR  # noqa: E402
 from avo_tui.pool import GpuSpecError, resolve_gpus  # noqa: E402
@@ -256,11 +257,12 @@ def slowed_seed(target: TargetSpec, shares: int, hidden: frozenset[int] = frozen
 
 def one_cta_per_tile(source: str) -> str:
     """``source`` with each knob of ONE_CTA_PER_TILE it declares set, and no longer a knob."""
-    for name, value in ONE_CTA_PER_TILE.items():
-        knob = rf"^([ \t]*#[ \t]*define[ \t]+{name}[ \t]+)[^\s/]+[^\n]*?//[ \t]*avo:knob\b.*$"
-        source = re.sub(knob, rf"\g<1>{value}  // fixed by benchmarks/lanes_run.py: a CTA per tile",
-                        source, flags=re.MULTILINE)
-    return source
+    def fixed(knob: re.Match[str]) -> str:
+        value = ONE_CTA_PER_TILE.get(knob["name"])
+        if value is None:
+            return knob[0]
+        return f"{knob['head']}{value}  // fixed by benchmarks/lanes_run.py: a CTA per tile"
+    return contract.KNOB.sub(fixed, source)
 
 
 def _slow_c(name: str, source: str) -> str:
