@@ -178,6 +178,7 @@ WGMMA_LADDER = {
         "WARP_SPECIALIZE": "0", "DIAGONAL_FIRST": "2"},
     "rung3-multicast": {"MULTICAST": "1", "PERSISTENT": "1"},
     "rung3-multicast-q-release": {"MULTICAST": "1", "PERSISTENT": "1", "Q_RELEASE": "1"},
+    "rung3-multicast-dynamic": {"MULTICAST": "1", "PERSISTENT": "2"},
     "rung2f-pv-wait-first": {"PV_WAIT": "1"},
     "rung2f-pv-wait-last": {"PV_WAIT": "2"},
     "rung2f-pv-wait-first-diagonal-first-q-release": {"PV_WAIT": "1", "DIAGONAL_FIRST": "1",
@@ -235,3 +236,23 @@ def test_l2_hint_loads_k_and_v_evict_last_and_q_evict_first() -> None:
     assert "createpolicy.fractional.L2::evict_last" in hinted
     assert "createpolicy.fractional.L2::evict_first" in hinted
     assert ".L2::cache_hint" not in plain and "createpolicy" not in plain
+
+
+def test_multicast_hands_k_and_v_slots_back_at_the_ctas_scope() -> None:
+    """Rung 3a: a consumer's arrival on the peer CTA's empty barrier, once per K and V block,
+    releases at the CTA's scope; at the cluster's, ptxas puts MEMBAR.ALL.CTA and MEMBAR.ALL.GPU
+    before each one, and the kernel ran 29% slower. The static walk hands nothing else across,
+    so none of its arrivals is at the cluster's scope; the dynamic draw's mailbox (a tile index
+    handed from rank 0 to rank 1, once a tile) is, and its wait acquires at that scope."""
+    def remote_arrivals(ptx: str) -> list[str]:
+        return [line.strip() for line in ptx.splitlines()
+                if "mbarrier.arrive" in line and ".shared::cluster" in line]
+
+    static = remote_arrivals(_wgmma_ptx({"MULTICAST": "1", "PERSISTENT": "1"}))
+    assert static and not [line for line in static if ".release.cluster" in line], static
+    dynamic_ptx = _wgmma_ptx({"MULTICAST": "1", "PERSISTENT": "2"})
+    dynamic = remote_arrivals(dynamic_ptx)
+    assert [line for line in dynamic if ".release.cluster" not in line], dynamic
+    assert [line for line in dynamic if ".release.cluster" in line], dynamic
+    assert "mbarrier.try_wait.parity.acquire.cluster" in dynamic_ptx
+    assert "st.shared::cluster.u32" in dynamic_ptx

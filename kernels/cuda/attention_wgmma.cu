@@ -65,14 +65,17 @@
  * cache hints on the TMA loads, at tma_load_tile), O_STORE_TMA (the epilogue's TMA store, at
  * tma_store_rows), CARRY_TURNS (Consumer::turn_end), Q_RELEASE (Q freed after the last
  * QK^T, and loaded right after the next tile's first K; 2: under causal only), DIAGONAL_FIRST
- * (above), MULTICAST (2-CTA clusters on a static walk over pairs of tiles, each K and V tile
- * copied half by each CTA into both where the pair reads the same keys: Ring::copy) and PV_WAIT
- * (where the overlapped loop waits for P V, in its step). On an H200 beside the defaults
- * (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1% on gqa,
+ * (above), MULTICAST (2-CTA clusters taking pairs of tiles by PERSISTENT's walk or draw, each
+ * K and V tile copied half by each CTA into both where the pair reads the same keys:
+ * Ring::copy) and PV_WAIT (where the overlapped loop waits for P V, in its step). On an H200
+ * beside the defaults (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1%
+ * on gqa,
  * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose
  * b8 s4096 causal gains 1.6%), both at 2 -0.2% and -0.5% on gqa-4 (b8 s4096 causal +1.6%, the
  * non-causal configurations, whose code is the seed's, -0.3 to -0.7%), PV_WAIT 1 -9.5% and 2
- * -5.0%, MULTICAST -28.7% on gqa-4 (the static walk alone -3.4%; issue 57's rung 3a): all 0.
+ * -5.0%, MULTICAST with PERSISTENT 2 -5.7% on gqa-4 and -5.2% on mha, though +0.9% and -1.3% back
+ * to back at the power limit (issue 70's rung 3b; -28.7% while its arrivals released at the
+ * cluster's scope, rung 3a): all 0.
  * Q_RELEASE is 1: +0.1% at first, +0.4% (b8 s4096 causal +2.0%) once the epilogue stored
  * through stmatrix (issue 57's rung 2g; mha, H200). PERSISTENT is 2
  * and O_BUFFER 1: beside a CTA per tile (0) they gained 1.3% on mha, 1.5% on gqa, 1.7% on
@@ -132,8 +135,8 @@
 // avo:require O_STORE_TMA == 0 || O_BUFFER == 1
 // Ping-pong turns carried from one tile to the next need turns to carry.
 // avo:require CARRY_TURNS == 0 || PINGPONG == 1
-// Clusters of two CTAs sharing K and V walk pairs of tiles statically, in TILE_ORDER 1's order.
-// avo:require MULTICAST == 0 || (PERSISTENT == 1 && WARP_SPECIALIZE == 1 && TILE_ORDER == 1)
+// Clusters of two CTAs sharing K and V take pairs of tiles, in TILE_ORDER 1's order.
+// avo:require MULTICAST == 0 || (PERSISTENT != 0 && WARP_SPECIALIZE == 1 && TILE_ORDER == 1)
 // avo:require MULTICAST == 0 || (L2_HINT == 0 && O_STORE_TMA == 0)
 // Its producer's 40 registers leave three consumers too few (and 32 spill).
 // avo:require MULTICAST == 0 || NUM_WG == 2
@@ -214,6 +217,11 @@ struct Barriers {
     unsigned *counter;
     int drawn;
     unsigned long long never;  // Consumer::wait_after's arrival, which never comes
+    // MULTICAST with PERSISTENT 2: rank 0's copier draws each next pair of tiles and hands its
+    // first tile to rank 1's in `pair_tile` (written into rank 1's), announced on rank 1's
+    // pair_full; rank 1's copier hands the mailbox back on rank 0's pair_free.
+    unsigned long long pair_full, pair_free;
+    int pair_tile;
 };
 static_assert(sizeof(Barriers) <= 256, "barriers outgrow their 256 bytes");
 
@@ -242,13 +250,45 @@ __device__ __forceinline__ void mbar_expect_tx(unsigned long long *bar, unsigned
                  : "memory");
 }
 
-// MULTICAST: an arrival on the barrier at `bar`'s offset in the cluster's CTA of rank `rank`.
+// MULTICAST: an arrival on the barrier at `bar`'s offset in the cluster's CTA of rank `rank`,
+// at the CTA's scope (CUTLASS's ClusterBarrier::arrive(cta_id) likewise): it says that this
+// CTA's consumers have read a K or V slot (their wgmma waits have returned), which the peer's
+// multicast then overwrites; no data of theirs crosses the cluster.
 __device__ __forceinline__ void mbar_arrive_in(unsigned long long *bar, unsigned rank) {
+    unsigned remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)),
+                 "r"(rank));
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+}
+
+// MULTICAST: the pair's mailbox (Barriers::pair_tile), where ordinary data crosses the cluster,
+// so its arrivals release and its waits acquire at the cluster's scope. Once a tile, by one
+// thread: the K/V ring's arrivals, many a block, stay at the CTA's scope (mbar_arrive_in), as
+// a release at the cluster's costs two MEMBARs, one of them .GPU (rung 3a's 29%).
+__device__ __forceinline__ void mbar_arrive_cluster_release(unsigned long long *bar,
+                                                            unsigned rank) {
     unsigned remote;
     asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)),
                  "r"(rank));
     asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote)
                  : "memory");
+}
+
+__device__ __forceinline__ void mbar_wait_cluster_acquire(unsigned long long *bar,
+                                                          unsigned parity) {
+    asm volatile(
+        "{\n.reg .pred done;\nLAB_WAIT:\n"
+        "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra LAB_WAIT;\n}\n" ::"r"(smem_addr(bar)),
+        "r"(parity)
+        : "memory");
+}
+
+__device__ __forceinline__ void st_peer(int *local, unsigned rank, int value) {
+    unsigned remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(local)),
+                 "r"(rank));
+    asm volatile("st.shared::cluster.u32 [%0], %1;\n" ::"r"(remote), "r"(value) : "memory");
 }
 
 __device__ __forceinline__ unsigned cluster_rank() {
@@ -884,7 +924,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     // producer as it starts a tile's loads and handed to the consumers with the tile's Q
     // (Barriers::tile), so a CTA that finishes early takes the next tile in tile_of's order, as
     // the hardware hands out CTAs. Else a CTA per tile: one round.
-    // MULTICAST: the walk is over pairs of tiles, a pair to a cluster, rank r taking its tile r.
+    // MULTICAST: the walk (or the draw) is over pairs of tiles, a pair to a cluster, rank r
+    // taking its tile r.
     // The two share each K and V tile where both tiles of every pair read the same keys:
     // without causal, neighbouring query blocks of a head (a head's count of them even); under
     // causal, one query block of two heads that read one K/V head (TILE_ORDER 1's groups).
@@ -922,6 +963,10 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             mbar_init(&bars->k_empty[s], RELEASES * NUM_WG * (1 + MULTICAST));
             mbar_init(&bars->v_empty[s], RELEASES * NUM_WG * (1 + MULTICAST));
         }
+        if (MULTICAST && PERSISTENT == 2) {
+            mbar_init(&bars->pair_full, 1);
+            mbar_init(&bars->pair_free, 1);
+        }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     // MULTICAST: the peer's barriers are ready before either CTA arrives on them or copies in
@@ -945,11 +990,37 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                              : "memory");
             int base = 0;  // the ring's running block count
             int done = 0;  // tiles loaded
-            int index = blockIdx.x;
+            int index = blockIdx.x;  // MULTICAST: a cluster's CTAs are neighbours in x
+            // PERSISTENT 2: the next tile, from the scratch counter. MULTICAST: rank 0 draws
+            // the cluster's next pair and hands it to rank 1 (each takes its own of the two).
+            auto draw = [&](int round) {
+                volatile int *drawn = reinterpret_cast<volatile int *>(&bars->drawn);
+                unsigned *counter = *reinterpret_cast<unsigned *volatile *>(&bars->counter);
+                if (!MULTICAST) {
+                    *drawn = gridDim.x + (int)atomicAdd(counter, 1u);
+                } else if (rank == 0) {
+                    const int first = 2 * ((int)gridDim.x / 2 + (int)atomicAdd(counter, 1u));
+                    *drawn = first;
+                    if (round > 0) mbar_wait_cluster_acquire(&bars->pair_free, (round - 1) & 1);
+                    st_peer(&bars->pair_tile, 1, first);
+                    mbar_arrive_cluster_release(&bars->pair_full, 1);
+                } else {
+                    mbar_wait_cluster_acquire(&bars->pair_full, round & 1);
+                    *drawn = *reinterpret_cast<volatile int *>(&bars->pair_tile) + 1;
+                    mbar_arrive_cluster_release(&bars->pair_free, 0);
+                }
+            };
             for (int round = 0;; ++round) {
-                if (PERSISTENT == 2) {
+                if (PERSISTENT == 2 && !MULTICAST) {
                     if (done > 0) index = *reinterpret_cast<volatile int *>(&bars->drawn);
                     if (index >= tiles) break;
+                } else if (PERSISTENT == 2) {
+                    if (round > 0) index = *reinterpret_cast<volatile int *>(&bars->drawn);
+                    if (index - (int)rank >= tiles) break;  // rank 1 leaves with rank 0
+                    if (index >= tiles) {  // rank 1 of an odd count's last pair: no tile
+                        draw(round);
+                        continue;
+                    }
                 } else {
                     if (round >= rounds) break;
                     index = walk(round);
@@ -984,10 +1055,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 ++done;
                 // Drawn once this tile's loads are all issued: the next tile's first loads wait
                 // for slots this tile still holds, longer than the atomic takes.
-                if (PERSISTENT == 2)
-                    *reinterpret_cast<volatile int *>(&bars->drawn) =
-                        gridDim.x + (int)atomicAdd(*reinterpret_cast<unsigned *volatile *>(
-                                                       &bars->counter), 1u);
+                if (PERSISTENT == 2) draw(round);
             }
             if (PERSISTENT == 2) {  // no tile left: said on q_full, after the last one's Q is free
                 if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);

@@ -131,6 +131,11 @@ OTHER_PATHS = {
     "mha-multicast": ("mha", {"MULTICAST": "1", "PERSISTENT": "1"}),
     "gqa-4-multicast": ("gqa-4", {"MULTICAST": "1", "PERSISTENT": "1"}),
     "gqa-multicast-q-release": ("gqa", {"MULTICAST": "1", "PERSISTENT": "1", "Q_RELEASE": "1"}),
+    # the same pairs drawn from the counter, rank 0 handing each to rank 1 (rung 3b)
+    "mha-multicast-dynamic": ("mha", {"MULTICAST": "1", "PERSISTENT": "2"}),
+    "gqa-4-multicast-dynamic": ("gqa-4", {"MULTICAST": "1", "PERSISTENT": "2"}),
+    "gqa-multicast-dynamic-q-release-causal": ("gqa", {"MULTICAST": "1", "PERSISTENT": "2",
+                                                       "Q_RELEASE": "2"}),
     # the wait for P V before the softmax, and after all of it (K's arrival after the row sums)
     "mha-pv-wait-first": ("mha", {"PV_WAIT": "1"}),
     "mha-d64-pv-wait-first-diagonal-first": ("mha-d64", {"PV_WAIT": "1", "DIAGONAL_FIRST": "1"}),
