@@ -74,6 +74,18 @@ def evaluating(state: Callable[[], dict[str, Any]], min_step: int = 0) -> Callab
     return lambda: bool(RunState.from_doc(state()).in_flight) and state().get("step", 0) >= min_step
 
 
+def freeze_while(predicate: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
+    """Stop ``proc`` (SIGSTOP) at a moment ``predicate`` holds. A state seen before the stop
+    may be gone by the time it lands, so it is checked again with ``proc`` frozen: what the
+    test reads next is then what the process held when it stopped."""
+    while True:
+        wait_until(predicate, proc)
+        proc.send_signal(signal.SIGSTOP)
+        if predicate():
+            return
+        proc.send_signal(signal.SIGCONT)
+
+
 def test_kill_9_mid_evaluation_then_resume_loses_nothing(
     capped_template: Path, tmp_path: Path
 ) -> None:
@@ -83,7 +95,7 @@ def test_kill_9_mid_evaluation_then_resume_loses_nothing(
     proc = avo(sessions, "run", "--session", "crashy", "--headless", "--max-steps", "40",
                "--rng-seed", "3")
     state = reader(path)
-    wait_until(evaluating(state, min_step=3), proc)
+    freeze_while(evaluating(state, min_step=3), proc)  # else the evaluation may end first
     with Session.open(path, writable=False) as s:
         versions_before = [v.to_doc() for v in s.lineage]
         attempts_before = s.attempt_count
