@@ -128,12 +128,14 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 class Waits(Looks):
-    """Lanes 1-3: they end only once lane 4 has begun its first step, so that it begins it
-    while four lanes run."""
+    """Lanes 1-3: they end only once all four lanes have begun their first step, so that each
+    begins it while four lanes run. (Waiting for lane 4 alone let a lane whose thread came late
+    begin after lane 1 had ended, and count itself first.)"""
 
     def step(self, ctx: StepContext) -> StepResult:
         result = super().step(ctx)
-        wait_for(lambda: any(lane == 4 for lane, _ in self.starts), "lane 4 never began")
+        wait_for(lambda: {lane for lane, _ in self.starts} == {1, 2, 3, 4},
+                 "not every lane began")
         return result
 
 
