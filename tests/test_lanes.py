@@ -30,7 +30,7 @@ from engine_helpers import (
     start,
 )
 from test_gpu_pool import GUARD_S, StandIn, h200
-from test_run_cli import STOPPING, avo, wait_until
+from test_run_cli import STOPPING, avo, freeze_while, wait_until
 
 from avo_tui.cli import main
 from avo_tui.engine import (
@@ -505,12 +505,13 @@ def both_in_flight(path: Path) -> Acknowledged | None:
 
 
 def two_lanes_evaluating(
-    template: Path, sessions: Path, name: str
+    template: Path, sessions: Path, name: str, *, frozen: bool = False
 ) -> tuple[subprocess.Popen[str], Acknowledged]:
     """``avo run --lanes 2 --operator tuner`` headless on a copy of ``template``, a seeded
     cpu-attention session (engine_fixtures.capped_template: its seed scored once for the test
     run), caught while both lanes have a candidate in flight: the process, and what it had
-    written then."""
+    written then. ``frozen`` leaves the process stopped (SIGSTOP) at that moment, so that
+    neither evaluation can end before a kill lands."""
     shutil.copytree(template, sessions / name)
     proc = avo(sessions, "run", "--session", name, "--headless", "--lanes", "2",
                "--operator", "tuner", "--max-steps", "40", "--rng-seed", "3")
@@ -522,8 +523,8 @@ def two_lanes_evaluating(
             caught.append(now)
         return now is not None
 
-    wait_until(both_caught, proc)
-    return proc, caught[0]
+    (freeze_while if frozen else wait_until)(both_caught, proc)
+    return proc, caught[-1]
 
 
 def kept(s: Session, before: Acknowledged) -> list[Attempt]:
@@ -558,7 +559,7 @@ def test_kill_9_of_a_two_lane_run_then_resume_loses_nothing(
     capped_template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sessions = tmp_path / "sessions"
-    proc, before = two_lanes_evaluating(capped_template, sessions, "lanes")
+    proc, before = two_lanes_evaluating(capped_template, sessions, "lanes", frozen=True)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
