@@ -3,6 +3,7 @@ signals, a real session on disk."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -74,16 +75,27 @@ def evaluating(state: Callable[[], dict[str, Any]], min_step: int = 0) -> Callab
     return lambda: bool(RunState.from_doc(state()).in_flight) and state().get("step", 0) >= min_step
 
 
-def freeze_while(predicate: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
-    """Stop ``proc`` (SIGSTOP) at a moment ``predicate`` holds. A state seen before the stop
-    may be gone by the time it lands, so it is checked again with ``proc`` frozen: what the
-    test reads next is then what the process held when it stopped."""
+def freeze_while(
+    predicate: Callable[[], bool], proc: subprocess.Popen[str], pid: int | None = None
+) -> None:
+    """Stop ``proc``, or its child ``pid`` (SIGSTOP), at a moment ``predicate`` holds. A state
+    seen before the stop may be gone by the time it lands, so it is checked again with the
+    process frozen: what the test reads next is then what it held when it stopped."""
+    frozen = proc.pid if pid is None else pid
     while True:
         wait_until(predicate, proc)
-        proc.send_signal(signal.SIGSTOP)
+        os.kill(frozen, signal.SIGSTOP)
         if predicate():
             return
-        proc.send_signal(signal.SIGCONT)
+        os.kill(frozen, signal.SIGCONT)
+
+
+def evaluation_worker(proc: subprocess.Popen[str]) -> int:
+    """The pid of the evaluation worker a run of ``avo`` has started (its one such child)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    [worker] = [int(pid) for pid in children if b"avo_tui.evaluation.isolation.worker"
+                in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return worker
 
 
 def test_kill_9_mid_evaluation_then_resume_loses_nothing(
@@ -141,11 +153,19 @@ def test_ctrl_c_stops_at_a_safe_point_and_twice_stops_at_once(
     assert state()["status"] == "stopped" and RunState.from_doc(state()).in_flight is None
 
     proc = avo(sessions, "run", "--session", "sigint", "--headless")
-    wait_until(evaluating(state, min_step=state()["step"]), proc)
-    proc.send_signal(signal.SIGINT)
-    first = read_until(proc, STOPPING)  # the first Ctrl-C was handled: now the second
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    in_flight = evaluating(state, min_step=state()["step"])
+    wait_until(in_flight, proc)
+    worker = evaluation_worker(proc)
+    # The run handles both Ctrl-Cs while its evaluation, frozen, cannot end between them.
+    freeze_while(in_flight, proc, worker)
+    try:
+        proc.send_signal(signal.SIGINT)
+        first = read_until(proc, STOPPING)  # the first Ctrl-C was handled: now the second
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
     out = first + out
     assert STOPPING in first and proc.returncode == 130, out
     assert "recorded as interrupted" in out
