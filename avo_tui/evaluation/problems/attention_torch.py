@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..measurement.tensors import make_inputs
+from ..targets.backward import farthest, neighbours
 from ..targets.problem import BaselineCall, Config, InputSet, RowSample, on_inputs
 from .attention import FA3_MAJORS, FA4_MAJORS, INPUT_CASES, Shape
 from .attention import config as attention_config
@@ -59,7 +60,7 @@ def shape_case(config: Config, inputs: InputSet, generator: torch.Generator, cas
 
 def reference(config: Config, inputs: InputSet, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Exact attention in ``dtype``, computed a block of queries at a time to bound memory."""
-    return references(config, inputs, dtype)[0]
+    return _blocks(config, inputs, dtype, None)
 
 
 def references(
@@ -69,35 +70,62 @@ def references(
     emulate: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Exact attention in ``dtype`` and, with ``emulate``, attention as an honest kernel at that
-    precision computes it (see reference_rows), a block of queries at a time."""
+    precision computes it on the inputs as given (see reference_rows), a block of queries at a
+    time."""
+    exact = _blocks(config, inputs, dtype, None)
+    return exact, _blocks(config, inputs, dtype, emulate) if emulate is not None else None
+
+
+def _blocks(config: Config, inputs: InputSet, dtype: torch.dtype, emulate: torch.dtype | None
+            ) -> torch.Tensor:
+    """Exact attention in ``dtype`` (``emulate`` None), or the honest computation at
+    ``emulate``'s precision held in ``dtype``: float32 logits (honest_logits), the weights and
+    the output rounded to ``emulate``. A block of queries at a time."""
     shape = Shape.of(config)
     group = shape.heads_q // shape.heads_kv
-    q = inputs["q"].to(dtype)
-    k = inputs["k"].to(dtype).repeat_interleave(group, dim=1)
+    q = inputs["q"].to(dtype) if emulate is None else inputs["q"]
+    k = (inputs["k"].to(dtype) if emulate is None else inputs["k"]).repeat_interleave(group, 1)
     v = inputs["v"].to(dtype).repeat_interleave(group, dim=1)
-    out = torch.empty_like(q)
-    honest = torch.empty_like(q) if emulate is not None else None
-    k32 = inputs["k"].float().repeat_interleave(group, dim=1) if emulate is not None else None
+    out = torch.empty(q.shape, dtype=dtype, device=q.device)
     rows = max(1, REFERENCE_CHUNK_ELEMENTS // (shape.batch * shape.heads_q * shape.seq_len))
     keys = torch.arange(shape.seq_len, device=q.device)
     scale = shape.softmax_scale
     for start in range(0, shape.seq_len, rows):
         stop = min(shape.seq_len, start + rows)
-        scores = q[:, :, start:stop] @ k.transpose(-1, -2) * scale
-        masked = keys[None, :] > torch.arange(start, stop, device=q.device)[:, None]
+        block = q[:, :, start:stop]
+        scores = (block @ k.transpose(-1, -2) if emulate is None
+                  else honest_logits(block, k)) * scale
+        scores = scores.to(dtype)
         if shape.causal:
+            masked = keys[None, :] > torch.arange(start, stop, device=q.device)[:, None]
             scores.masked_fill_(masked, float("-inf"))
-        out[:, :, start:stop] = torch.softmax(scores, dim=-1) @ v
-        if honest is not None and k32 is not None and emulate is not None:
-            logits = (inputs["q"][:, :, start:stop].float() @ k32.transpose(-1, -2) * scale
-                      ).to(dtype)
-            if shape.causal:
-                logits.masked_fill_(masked, float("-inf"))
-            weights = torch.exp(logits - logits.amax(-1, keepdim=True))
-            total = weights.sum(-1, keepdim=True)
-            rounded = weights.to(emulate).to(dtype)
-            honest[:, :, start:stop] = (rounded @ v / total).to(emulate).to(dtype)
-    return out, honest
+        if emulate is None:
+            out[:, :, start:stop] = torch.softmax(scores, dim=-1) @ v
+            continue
+        weights = torch.exp(scores - scores.amax(-1, keepdim=True))
+        total = weights.sum(-1, keepdim=True)
+        rounded = weights.to(emulate).to(dtype)
+        out[:, :, start:stop] = (rounded @ v / total).to(emulate).to(dtype)
+    return out
+
+
+def honest_logits(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """q kᵀ in float32 as an honest kernel sums it. From float32 inputs: one product at a
+    time, in the head dimension's order, each product and each partial sum rounded, as a
+    plain loop does (ISO C contracts nothing into an FMA). That is the least accurate order a
+    correct kernel takes, and its error grows with the partial sums (about sqrt(D) times a
+    one-ulp move of the inputs'); a blocked sum or a matmul rounds less. From bf16 or float16
+    inputs: a matmul, as their products are exact in float32 and the output's ulp, 2^13
+    times float32's or more, hides the order of the sum."""
+    if q.dtype != torch.float32 or k.dtype != torch.float32:
+        return q.float() @ k.float().transpose(-1, -2)
+    total = q.new_zeros((*q.shape[:-1], k.shape[-2]))
+    product = torch.empty_like(total)
+    q_by_d, k_by_d = q.transpose(-1, -2).contiguous(), k.transpose(-1, -2).contiguous()
+    for d in range(q.shape[-1]):
+        torch.mul(q_by_d[..., d, :, None], k_by_d[..., d, None, :], out=product)
+        total += product
+    return total
 
 
 PAIRS_PER_CHUNK = 32  # gathered keys in float64 per chunk: 32 x S x D, 1 GiB at S=32k, D=128
@@ -107,8 +135,9 @@ def reference_rows(
     config: Config, inputs: InputSet, sample: RowSample, emulate: torch.dtype | None = None
 ) -> torch.Tensor:
     """The sample's rows of exact attention in float64; with ``emulate``, as an honest kernel
-    at that precision computes them instead: float32 logits, the weights and the output rounded
-    to ``emulate``. Its distance to the exact rows is the error the tolerance is built on.
+    at that precision computes them instead: float32 logits (honest_logits), the weights and
+    the output rounded to ``emulate``. Its distance to the exact rows is the error the
+    tolerance is built on.
     Every pick (one (batch, head) pair) has the same number of rows, so picks are computed
     PAIRS_PER_CHUNK at a time."""
     shape = Shape.of(config)
@@ -127,7 +156,7 @@ def reference_rows(
         if emulate is None:
             scores = (q.double() @ k.double().transpose(-1, -2)) * scale
         else:
-            scores = ((q.float() @ k.float().transpose(-1, -2)) * scale).double()
+            scores = (honest_logits(q, k) * scale).double()
         if shape.causal:
             keys = torch.arange(shape.seq_len, device=device)
             scores.masked_fill_(keys[None, None, :] > rows[:, :, None], float("-inf"))
@@ -290,15 +319,30 @@ class AttentionNumerics:
 
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
                    output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention has one output, which ``output`` names or leaves out."""
-        exact, honest = references(config, inputs, emulate=emulate)
-        assert honest is not None
-        return exact, honest
+        """Attention has one output, which ``output`` names or leaves out. Its honest
+        computation is, elementwise, the farthest from the exact output of its runs on the
+        inputs as given and moved an ulp (targets/backward.py): on large logits a row whose
+        two best keys nearly tie carries the logits' rounding into the output, and one run's
+        draw of it landed 24x under a correct kernel's, which was rejected."""
+        exact, given = references(config, inputs, emulate=emulate)
+        assert given is not None
+        moved = [_blocks(config, InputSet(tensors), torch.float64, emulate)
+                 for tensors in neighbours(inputs.named)]
+        return exact, farthest(exact, given, moved)
 
     def reference_rows(self, config: Config, inputs: InputSet, sample: RowSample,
                        emulate: torch.dtype | None = None, output: str | None = None,
                        exact: torch.Tensor | None = None) -> torch.Tensor:
-        return reference_rows(config, inputs, sample, emulate)
+        """The sample's rows: exact, or with ``emulate`` the farthest of the honest runs, as
+        references gives them."""
+        given = reference_rows(config, inputs, sample, emulate)
+        moved = [reference_rows(config, InputSet(tensors), sample, emulate)
+                 for tensors in neighbours(inputs.named)] if emulate is not None else []
+        if not moved:
+            return given
+        if exact is None:
+            exact = reference_rows(config, inputs, sample)
+        return farthest(exact, given, moved)
 
 
 NUMERICS = AttentionNumerics()
