@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..measurement.tensors import make_inputs
-from ..targets.backward import farthest, neighbours
+from ..targets.backward import farthest, farthest_rows, neighbours
 from ..targets.problem import BaselineCall, Config, InputSet, RowSample, on_inputs
 from .attention import FA3_MAJORS, FA4_MAJORS, INPUT_CASES, Shape
 from .attention import config as attention_config
@@ -338,11 +338,7 @@ class AttentionNumerics:
         given = reference_rows(config, inputs, sample, emulate)
         moved = [reference_rows(config, InputSet(tensors), sample, emulate)
                  for tensors in neighbours(inputs.named)] if emulate is not None else []
-        if not moved:
-            return given
-        if exact is None:
-            exact = reference_rows(config, inputs, sample)
-        return farthest(exact, given, moved)
+        return farthest_rows(given, moved, exact, lambda: reference_rows(config, inputs, sample))
 
 
 NUMERICS = AttentionNumerics()

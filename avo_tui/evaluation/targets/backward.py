@@ -15,7 +15,7 @@ zero stays zero (a relative perturbation; a mask or a padding of zeros keeps its
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -69,3 +69,12 @@ def farthest(exact: torch.Tensor, given: torch.Tensor, moved: Sequence[torch.Ten
         worst = torch.where(further, other, worst)
         gap = torch.where(further, other_gap, gap)
     return worst
+
+
+def farthest_rows(given: torch.Tensor, moved: Sequence[torch.Tensor], exact: torch.Tensor | None,
+                  exact_rows: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``farthest`` for a sample's rows: ``given`` alone where no input moved; the exact rows
+    computed (``exact_rows``) only where the caller did not hand them over."""
+    if not moved:
+        return given
+    return farthest(exact if exact is not None else exact_rows(), given, moved)

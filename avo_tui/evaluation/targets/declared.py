@@ -293,17 +293,14 @@ class DeclaredNumerics:
         one, computed whole (a target file computes whole outputs), and only the one asked
         for: a checked launch asks for each once, and hands the exact rows over to keep the
         farthest of the honest runs by (computed again where it does not)."""
-        from .backward import farthest
+        from .backward import farthest_rows
 
         name = self._name(output)
         if emulate is None or self.problem.target.honest is None:
             return sample.gather(self._exact(config, inputs)[name])
         given, *moved = (sample.gather(run) for run in self._honest(config, inputs, name))
-        if not moved:
-            return given
-        if exact is None:
-            exact = sample.gather(self._exact(config, inputs)[name])
-        return farthest(exact, given, moved)
+        return farthest_rows(given, moved, exact,
+                             lambda: sample.gather(self._exact(config, inputs)[name]))
 
     def baseline_missing(self, name: str) -> str | None:
         """Why the file's Baseline ``name`` cannot run in this process, asked once; a plain
