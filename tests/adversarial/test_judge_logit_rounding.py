@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from avo_tui.evaluation.measurement.judge import judge_output, judge_output_sampled
+from avo_tui.evaluation.measurement.judge import Rejected, judge_output, judge_output_sampled
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.problems.attention import Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
@@ -78,3 +79,17 @@ def test_the_tied_row_sampled_from_a_timed_launch_passes_too() -> None:
     judge_output_sampled(TOLERANCE, inputs, out, sample, entry)
     assert entry.passed and entry.tolerance is not None and entry.max_abs_err is not None
     assert entry.max_abs_err < entry.tolerance[1] / 4
+
+
+def tf32(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` with its mantissa cut to TF32's 10 bits, as a tensor core reads float32."""
+    return (tensor.view(torch.int32) & ~((1 << 13) - 1)).view(torch.float32)
+
+
+def test_logits_from_tf32_inputs_are_rejected_where_the_bound_widened() -> None:
+    """The cheat a float32 target invites on a GPU: its products on TF32 tensor cores, 8x
+    faster. The bound now widened on large logits must still refuse it there."""
+    config, inputs, _ = tied()
+    cheap = InputSet({"q": tf32(inputs["q"]), "k": tf32(inputs["k"]), "v": inputs["v"]})
+    with pytest.raises(Rejected, match="large inputs"):
+        judge_output(TOLERANCE, inputs, in_order(config, cheap), ConfigResult(config, case="large"))
