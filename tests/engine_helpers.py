@@ -20,7 +20,7 @@ from avo_tui.engine import (
     seed_files,
 )
 from avo_tui.engine.commands import Command
-from avo_tui.evaluation import Worker, get_target
+from avo_tui.evaluation import TargetSpec, Worker, get_target
 from avo_tui.operators import Operator, Tuner
 from avo_tui.operators.protocol import LineageContext
 from avo_tui.store import Event, Score, Session, Version
@@ -49,13 +49,13 @@ def head_of(ctx: LineageContext) -> Version:
 
 
 def new_session(directory: Path, worker: Worker, files: dict[str, str] | None = None,
-                gate_cap_s: float | None = None) -> Session:
-    """A session on the cpu-attention quick grid, its seed (the target's, unless ``files``)
-    scored twice, as ``avo run`` does; its gate capped at ``gate_cap_s`` (None: the target's,
-    as ``avo run`` without --gate-cap)."""
-    evaluator = Evaluator(TARGET, worker, quick=True)
-    return create_session(directory, TARGET, RunSettings(quick=True, gate_cap_s=gate_cap_s),
-                          files or seed_files(TARGET), evaluator)
+                gate_cap_s: float | None = None, target: TargetSpec = TARGET) -> Session:
+    """A session on ``target``'s quick grid (the small cpu-attention's unless given), its seed
+    (the target's, unless ``files``) scored twice, as ``avo run`` does; its gate capped at
+    ``gate_cap_s`` (None: the target's, as ``avo run`` without --gate-cap)."""
+    evaluator = Evaluator(target, worker, quick=True)
+    return create_session(directory, target, RunSettings(quick=True, gate_cap_s=gate_cap_s),
+                          files or seed_files(target), evaluator)
 
 
 # cpu-attention whose implausible-jump limit is 1.01x: a candidate more than 1% faster than the
@@ -119,13 +119,23 @@ def slow_seed() -> dict[str, str]:
 # can hide (docs/testing.md); smaller ones may end undecided on a loaded CPU, which is safe.
 TENFOLD_TIMES = 12
 TENFOLD_TARGET = FIXTURE_TARGETS / "cpu_attention_tenfold.py"
+TENFOLD_CPU_ATTENTION = get_target(str(TENFOLD_TARGET))
+# The tenfold seed's knob line, and its one candidate's (the edit an agent test makes).
+TENFOLD = repeat_line(TENFOLD_TIMES, f"1 {TENFOLD_TIMES}")
+ONCE = repeat_line(1, f"1 {TENFOLD_TIMES}")
 
 
 def tenfold_seed() -> dict[str, str]:
     """The target's seed doing all its work TENFOLD_TIMES times, with one knob, REPEAT, whose
     only other choice is 1: the tuner's one candidate is TENFOLD_TIMES faster. Run it on
     TENFOLD_TARGET, whose jump limit lets such a gain be committed."""
-    return repeat_knob_seed(seed_files(TARGET), repeat_line(TENFOLD_TIMES, f"1 {TENFOLD_TIMES}"))
+    return repeat_knob_seed(seed_files(TARGET), TENFOLD)
+
+
+def tenfold_session(directory: Path, worker: Worker) -> Session:
+    """A session (as new_session) on TENFOLD_TARGET whose seed is tenfold_seed: its one
+    candidate, REPEAT 1, is a gain a test on the real CPU may assert committed."""
+    return new_session(directory, worker, tenfold_seed(), target=TENFOLD_CPU_ATTENTION)
 
 
 def flagged_session(directory: Path, template: Path) -> Session:

@@ -11,21 +11,23 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import EDITOR, KERNEL, commit_calls, edit, make_agent
-from engine_helpers import FAST, SLOW, LiveRun, new_session, slow_seed, start
+from engine_helpers import ONCE, TENFOLD, LiveRun, start, tenfold_session
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 
 from avo_tui.engine.commands import Rollback
 from avo_tui.evaluation import Worker
 from avo_tui.store import Outcome, Session
 
-IDEA = "REPEAT 4: do the work four times, not seven"
+IDEA = "REPEAT 1: do the work once, not twelve times"
 STEP = re.compile(r"# Step brief \(step (\d+)\)")
 VIEW = tool_use(EDITOR, {"command": "view", "path": KERNEL})
 
 
 @pytest.fixture
-def slow(tmp_path: Path, worker: Worker) -> Iterator[Session]:
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+def tenfold(tmp_path: Path, worker: Worker) -> Iterator[Session]:
+    """Its seed's one edit, REPEAT 1, is 12x faster: a commit a test may assert
+    (docs/testing.md)."""
+    with tenfold_session(tmp_path / "tenfold", worker) as session:
         yield session
 
 
@@ -45,7 +47,7 @@ def leave_a_promising_candidate(request: Recorded) -> Step | None:
     if step_of(request) != 1:
         return None
     if len(request.body["messages"]) == 1:
-        return reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": IDEA}))
+        return reply(tool_use(*edit(TENFOLD, ONCE)), tool_use("evaluate", {"idea": IDEA}))
     return reply(text("A gain, but I will look at it again next step."))
 
 
@@ -60,7 +62,7 @@ def viewed(request: Recorded) -> str:
 
 
 def test_an_uncommitted_promising_candidate_starts_the_next_step_across_a_restart(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    tenfold: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     requests: list[Recorded] = []
 
@@ -74,24 +76,24 @@ def test_an_uncommitted_promising_candidate_starts_the_next_step_across_a_restar
             return reply(VIEW)
         if turns == 2:
             return reply(tool_use("evaluate", {"idea": "the carried candidate"}),
-                         *commit_calls("REPEAT 4, carried from step 1"))
+                         *commit_calls("REPEAT 1, carried from step 1"))
         if turns == 3:  # the checklist: submit
-            return reply(tool_use("commit", {"message": "REPEAT 4, carried from step 1"}))
+            return reply(tool_use("commit", {"message": "REPEAT 1, carried from step 1"}))
         return reply(text("done"))
 
     fake.script(*[turn] * 8)
-    live = start(slow, worker, operator=make_agent(knowledge), max_steps=1)
+    live = start(tenfold, worker, operator=make_agent(knowledge), max_steps=1)
     live.finish(240)
-    carried = promising_of(slow)
+    carried = promising_of(tenfold)
     [ended] = live.kinds("step")
     assert f"{carried} promising, never gated, is left to the next step" in \
         ended.data["summary"], ended.data["summary"]
-    assert slow.run_state.lane(1).carry == carried  # kept for the next run
+    assert tenfold.run_state.lane(1).carry == carried  # kept for the next run
     assert not any(a.detail.startswith(f"re-evaluation of {carried}")
-                   for a in slow.recent_attempts(10))  # it never went to the gate
+                   for a in tenfold.recent_attempts(10))  # it never went to the gate
 
     # The run starts again (a new engine and agent): step 2 starts from the candidate.
-    live = start(slow, worker, operator=make_agent(knowledge), max_steps=2)
+    live = start(tenfold, worker, operator=make_agent(knowledge), max_steps=2)
     live.finish(240)
     opened = requests[2]
     assert step_of(opened) == 2
@@ -100,17 +102,17 @@ def test_an_uncommitted_promising_candidate_starts_the_next_step_across_a_restar
     assert "Its first reading was promising" in said and "The gate never judged it." in said
     assert "commit it if it holds" in said and "or drop it" in said
     shown = viewed(requests[3])
-    assert FAST in shown and SLOW not in shown  # the workspace holds it, not v0
+    assert ONCE in shown and TENFOLD not in shown  # the workspace holds it, not v0
     # Its reading, read back from the store by a run that never made it, went to the gate.
-    version = slow.head
+    version = tenfold.head
     assert version is not None and version.id == "v1", [
-        f"{a.id} {a.outcome} {a.detail[:120]}" for a in slow.recent_attempts(6)]
-    assert FAST in slow.read_files(version)[KERNEL]
-    assert slow.run_state.lane(1).carry is None
+        f"{a.id} {a.outcome} {a.detail[:120]}" for a in tenfold.recent_attempts(6)]
+    assert ONCE in tenfold.read_files(version)[KERNEL]
+    assert tenfold.run_state.lane(1).carry is None
 
 
 def test_a_rollback_drops_the_candidate_a_step_left(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    tenfold: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     requests: list[Recorded] = []
     live: list[LiveRun] = []
@@ -127,9 +129,9 @@ def test_a_rollback_drops_the_candidate_a_step_left(
         return reply(text("done"))
 
     fake.script(*[turn] * 4)
-    live.append(start(slow, worker, operator=make_agent(knowledge), max_steps=2))
+    live.append(start(tenfold, worker, operator=make_agent(knowledge), max_steps=2))
     live[0].finish(240)
-    carried = promising_of(slow)
+    carried = promising_of(tenfold)
     assert live[0].kinds("rollback")
     opened = requests[2]
     assert step_of(opened) == 2
@@ -137,5 +139,5 @@ def test_a_rollback_drops_the_candidate_a_step_left(
     assert "The workspace holds v0 (the head), your starting point." in said
     assert carried not in said.split("## ")[0]
     shown = viewed(requests[3])
-    assert SLOW in shown and FAST not in shown
-    assert slow.run_state.lane(1).carry is None
+    assert TENFOLD in shown and ONCE not in shown
+    assert tenfold.run_state.lane(1).carry is None

@@ -12,25 +12,27 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import CHECKLIST, UNROLL_2, UNROLL_LINE, commit_calls, edit, make_agent
-from engine_helpers import FAST, SLOW, new_session, slow_seed, start
+from engine_helpers import ONCE, TENFOLD, start, tenfold_session
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 
 from avo_tui.engine import Budgets, SupervisorLimits
 from avo_tui.evaluation import Worker
 from avo_tui.store import ResearchPayload, Session, payload_of
 
-MESSAGE = "four times, not seven"
-IDEA = "REPEAT 4: do the work four times, not seven"
+MESSAGE = "once, not twelve times"
+IDEA = "REPEAT 1: do the work once, not twelve times"
 UNROLL_IDEA = "UNROLL 2: a shorter inner loop"  # on the seeded session: a kernel, no gain
-LESSON = "The work was repeated seven times; four is enough and 1.7x faster."
-SUMMARY = "Worked: REPEAT 4 (1.7x). Untried: THREADS."
+LESSON = "The work was repeated twelve times; once is enough and 12x faster."
+SUMMARY = "Worked: REPEAT 1 (12x). Untried: THREADS."
 DEBRIEF = f"<lesson>{LESSON}</lesson>\n<summary>{SUMMARY}</summary>"
 STEP = re.compile(r"# Step brief \(step (\d+)\)")
 
 
 @pytest.fixture
-def slow(tmp_path: Path, worker: Worker) -> Iterator[Session]:
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+def tenfold(tmp_path: Path, worker: Worker) -> Iterator[Session]:
+    """Its seed's one edit, REPEAT 1, is 12x faster: a commit a test may assert
+    (docs/testing.md)."""
+    with tenfold_session(tmp_path / "tenfold", worker) as session:
         yield session
 
 
@@ -41,7 +43,7 @@ def last_user_texts(request: Recorded) -> list[str]:
 
 
 def researcher(briefs: list[str], *, later: Step | None = None) -> Callable[[Recorded], Step]:
-    """An agent that, in step 1, makes the seed do its work four times and commits it (asking
+    """An agent that, in step 1, makes the seed do its work once and commits it (asking
     again if a first reading under load came out unpromising), answers the debrief, and in
     every later step reads its brief and stops (or does ``later``)."""
 
@@ -53,7 +55,7 @@ def researcher(briefs: list[str], *, later: Step | None = None) -> Callable[[Rec
         if step:
             briefs.append(next(t for t in texts if STEP.search(t)))
             if step.group(1) == "1":
-                return reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": IDEA}),
+                return reply(tool_use(*edit(TENFOLD, ONCE)), tool_use("evaluate", {"idea": IDEA}),
                              *commit_calls(MESSAGE))
             return later or reply(text("Nothing more to try."))
         results = request.tool_results()
@@ -69,14 +71,14 @@ def researcher(briefs: list[str], *, later: Step | None = None) -> Callable[[Rec
 
 
 def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the_summary(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    tenfold: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     briefs: list[str] = []
     fake.script(*[researcher(briefs)] * 20)
-    live = start(slow, worker, operator=make_agent(knowledge, debrief=True),
+    live = start(tenfold, worker, operator=make_agent(knowledge, debrief=True),
                  budgets=Budgets(max_steps=2))
     live.finish(240)
-    assert slow.version("head").id == "v1", [a.outcome for a in slow.recent_attempts(20)]
+    assert tenfold.version("head").id == "v1", [a.outcome for a in tenfold.recent_attempts(20)]
 
     [record] = [p for e in live.kinds("research")
                 if isinstance(p := payload_of(e), ResearchPayload) and p.step == 1]
@@ -84,7 +86,7 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
     assert record.lesson == LESSON and record.lines_added == record.lines_removed == 1
     assert any(IDEA in idea for idea in record.ideas)
     assert record.change.startswith("a") and " against v0: geomean +" in record.change
-    assert slow.state["operator_memory"]["summary"] == SUMMARY
+    assert tenfold.state["operator_memory"]["summary"] == SUMMARY
 
     second = briefs[-1]
     step = STEP.search(second)
@@ -94,7 +96,7 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
     assert "step 1 from v0: committed v1 (+1/-1 lines)" in log
     assert IDEA in log and f"lesson: {LESSON}" in log
     assert record.change in log  # the change per shape, as recorded
-    head_score = slow.version("head").score
+    head_score = tenfold.version("head").score
     assert head_score is not None
     for config in head_score.per_config:
         assert config in record.change
@@ -122,30 +124,30 @@ def test_without_a_debrief_reply_the_record_is_still_kept_and_the_summary_stands
 
 
 def test_the_commit_tool_shows_a_checklist_first_and_never_measures_the_kernel_again(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    tenfold: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     briefs: list[str] = []
     fake.script(*[researcher(briefs)] * 12)
-    live = start(slow, worker, max_steps=1, operator=make_agent(knowledge))
+    live = start(tenfold, worker, max_steps=1, operator=make_agent(knowledge))
     live.finish(240)
     step = live.kinds("step")[-1]
-    messages = json.loads(slow.blobs.get_text(step.data["transcript"]))["messages"]
+    messages = json.loads(tenfold.blobs.get_text(step.data["transcript"]))["messages"]
     checklists = [b["content"] for m in messages if m["role"] == "user"
                   for b in m["content"] if b.get("type") == "tool_result"
                   and str(b["content"]).startswith(CHECKLIST)]
     assert len(checklists) == 1  # one per kernel
     shown = checklists[0]
     assert "1. The change against the head v0 (+1/-1 lines)" in shown
-    assert f"-{SLOW}" in shown and f"+{FAST}" in shown
+    assert f"-{TENFOLD}" in shown and f"+{ONCE}" in shown
     assert "2. Per shape:\nagainst v0 (the head): geomean +" in shown
     assert "regressions over 1%:" in shown
     assert "3. Synchronisation the change adds or removes" in shown and "\nnone" in shown
     # Every evaluation was the agent's own or the gate's: neither commit call measured again.
-    attempts = slow.recent_attempts(50)
+    attempts = tenfold.recent_attempts(50)
     assert {a.outcome for a in attempts} <= {"promising", "slower", "within_noise",
                                             "committed", "not_confirmed"}
     assert all(a.idea and IDEA in a.idea for a in attempts)  # the gate's too
-    assert slow.version("head").id == "v1"
+    assert tenfold.version("head").id == "v1"
 
 
 def test_the_system_prompt_states_the_measured_hardware_the_rules_and_the_judging(
@@ -291,7 +293,7 @@ def test_profile_defaults_to_the_configuration_furthest_behind_its_baseline_and_
 
 
 def test_a_review_before_the_commit_is_asked_with_thinking_recorded_and_shown(
-    slow: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+    tenfold: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
     verdict = "REJECT\nline 3 of the diff drops the last tile."
     briefs: list[str] = []
@@ -301,7 +303,7 @@ def test_a_review_before_the_commit_is_asked_with_thinking_recorded_and_shown(
         return reply(text(verdict)) if not request.stream else agent(request)
 
     fake.script(*[turn] * 12)
-    live = start(slow, worker, max_steps=1,
+    live = start(tenfold, worker, max_steps=1,
                  operator=make_agent(knowledge, review_commits=True))
     live.finish(240)
     [review] = [r for r in fake.requests if not r.stream]
@@ -312,7 +314,7 @@ def test_a_review_before_the_commit_is_asked_with_thinking_recorded_and_shown(
     recorded = payload_of(event)
     assert isinstance(recorded, ResearchPayload)
     assert recorded.outcome == "reject" and "drops the last tile" in recorded.final
-    messages = json.loads(slow.blobs.get_text(live.kinds("step")[-1].data["transcript"]))
+    messages = json.loads(tenfold.blobs.get_text(live.kinds("step")[-1].data["transcript"]))
     shown = [b["content"] for m in messages["messages"] if m["role"] == "user"
              for b in m["content"] if b.get("type") == "tool_result"
              and str(b["content"]).startswith(CHECKLIST)]

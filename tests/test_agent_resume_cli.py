@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit, killed_after
-from engine_helpers import FAST, SLOW, TARGET, slow_seed
+from engine_helpers import ONCE, TARGET, TENFOLD, TENFOLD_TARGET, tenfold_seed
 from fake_anthropic import ApiError, FakeAnthropic, Stall, reply, text, tool_use
 from test_agent_cli import env, run_avo  # noqa: F401  (env: the settings-file fixture)
 
@@ -29,8 +29,8 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def new_session_args(name: str, *extra: str) -> list[str]:
-    return ["run", "--session", name, "--target", TARGET.ref, "--operator", "agent",
+def new_session_args(name: str, *extra: str, target: str = TARGET.ref) -> list[str]:
+    return ["run", "--session", name, "--target", target, "--operator", "agent",
             "--headless", "--max-steps", "1", "--quick", *extra]
 
 
@@ -195,16 +195,17 @@ def test_a_resumed_step_still_takes_its_promising_candidate_to_the_gate(
     settings.write_text(settings.read_text() + "max_turns = 3\n")
     seed = tmp_path / "seed" / KERNEL
     seed.parent.mkdir()
-    seed.write_text(slow_seed()[KERNEL])
-    idea = "REPEAT 4, evaluated before the kill"
+    seed.write_text(tenfold_seed()[KERNEL])
+    idea = "REPEAT 1, evaluated before the kill"
     with FakeAnthropic() as server:
         env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
         server.script(
-            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": idea})),
+            reply(tool_use(*edit(TENFOLD, ONCE)), tool_use("evaluate", {"idea": idea})),
             Stall(STALL_S),  # turn 2: in flight when the run is killed
         )
-        killed_after(["--sessions-dir", str(tmp_path), *new_session_args(
-            "resume-gate", "--seed", str(seed))], env, server, 2, tmp_path / "first.log")
+        args = new_session_args("resume-gate", "--seed", str(seed), target=str(TENFOLD_TARGET))
+        killed_after(["--sessions-dir", str(tmp_path), *args], env, server, 2,
+                     tmp_path / "first.log")
         with Session.open(directory, writable=False) as session:
             [evaluated] = [a for a in session.recent_attempts(5) if a.idea == idea]
             assert evaluated.outcome == Outcome.PROMISING, evaluated
@@ -223,4 +224,4 @@ def test_a_resumed_step_still_takes_its_promising_candidate_to_the_gate(
     assert f"at the step's end the gate committed v1 from {evaluated.id} promising" in \
         step["summary"], step
     with Session.open(directory, writable=False) as session:
-        assert FAST in session.read_files("v1")[KERNEL]
+        assert ONCE in session.read_files("v1")[KERNEL]

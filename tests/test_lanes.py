@@ -17,17 +17,20 @@ from typing import Any
 
 import pytest
 from engine_helpers import (
-    FAST,
     KERNEL,
-    SLOW,
+    ONCE,
     TARGET,
+    TENFOLD,
+    TENFOLD_CPU_ATTENTION,
+    TENFOLD_TIMES,
     LiveRun,
     head_of,
     new_session,
+    repeat_knob_seed,
     repeat_line,
     repeated,
-    slow_seed,
     start,
+    tenfold_session,
 )
 from test_gpu_pool import GUARD_S, StandIn, h200
 from test_run_cli import STOPPING, avo, freeze_while, wait_until
@@ -44,9 +47,10 @@ from avo_tui.engine import (
     Resume,
     Stop,
     SupervisorLimits,
+    seed_files,
 )
 from avo_tui.engine.inbox import queued
-from avo_tui.evaluation import EvalResult, Worker
+from avo_tui.evaluation import EvalResult, Worker, get_target
 from avo_tui.evaluation.declarations import contract
 from avo_tui.evaluation.results import ConfigResult
 from avo_tui.operators import Operator, StepContext, StepResult, Trial, Tuner
@@ -62,7 +66,8 @@ def start_lanes(
     limits: SupervisorLimits | None = None,
 ) -> LiveRun:
     """Run an engine with one lane per operator in a thread, as engine_helpers.start does."""
-    engine = Engine(session, list(operators), Evaluator(TARGET, worker, quick=True),
+    target = get_target(session.meta["target"])
+    engine = Engine(session, list(operators), Evaluator(target, worker, quick=True),
                     budgets=Budgets(max_steps=max_steps), limits=limits)
     thread = threading.Thread(target=lambda: live.result.append(engine.run()), daemon=True)
     live = LiveRun(engine, thread)
@@ -125,18 +130,18 @@ def check_lineage(session: Session, lanes: set[int]) -> None:
 def test_lanes_asking_the_gate_for_one_kernel_make_one_version(
     tmp_path: Path, worker: Worker
 ) -> None:
-    """The seed declares one knob whose only other value is 1.75 times as fast
-    (engine_helpers.slow_seed): every tuner lane has that one candidate. However the lanes
+    """The seed declares one knob whose only other value is 12 times as fast
+    (engine_helpers.tenfold_seed): every tuner lane has that one candidate. However the lanes
     interleave, it becomes one version, v1, and any other lane's request for it is answered
     without a second version."""
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+    with tenfold_session(tmp_path / "tenfold", worker) as session:
         live = start_lanes(session, worker, [Tuner(1), Tuner(2), Tuner(3)], max_steps=12)
         reason = live.finish(300)
         assert reason.startswith("every knob setting") or reason.startswith("step budget"), reason
         assert session.lineage.ids == ["v0", "v1"], [
             (a.id, a.lane, a.outcome, a.detail) for a in session.recent_attempts(30)]
         check_lineage(session, {1, 2, 3})
-        assert FAST in session.read_files("v1")[KERNEL]
+        assert ONCE in session.read_files("v1")[KERNEL]
         steps = live.kinds("step")
         assert sorted(e.data["step"] for e in steps) == list(range(1, len(steps) + 1))
         assert {e.data["lane"] for e in steps} <= {1, 2, 3}
@@ -182,22 +187,24 @@ def test_a_lane_whose_best_moved_is_judged_against_the_new_best_and_told(
     answers: list[Any] = []
 
     def first(ctx: StepContext) -> StepResult:
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
+        head = ctx.session.read_files(head_of(ctx))
+        files = {n: t.replace(TENFOLD, ONCE) for n, t in head.items()}
         for _ in range(COMMIT_TRIES):
-            version = ctx.commit(promising(ctx, files), "lane 1: four times")
+            version = ctx.commit(promising(ctx, files), "lane 1: once")
             if version:
                 return StepResult("committed", committed=version, exhausted=True)
         return StepResult("no commit", exhausted=True)
 
     def second(ctx: StepContext) -> StepResult:
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
+        head = ctx.session.read_files(head_of(ctx))
+        files = {n: t.replace(TENFOLD, ONCE) for n, t in head.items()}
         trial = promising(ctx, files)
         assert committed.wait(300)
-        version = ctx.commit(trial, "lane 2: four times")
+        version = ctx.commit(trial, "lane 2: once")
         answers.append((version, ctx.gate_answer()))
         return StepResult("asked", exhausted=True)
 
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+    with tenfold_session(tmp_path / "tenfold", worker) as session:
         live = start_lanes(session, worker, [Scripted(first), Scripted(second)], before=lambda e:
                            e.subscribe(lambda ev: committed.set() if ev.kind == "commit" else None))
         live.finish(300)
@@ -215,39 +222,44 @@ def test_a_lane_whose_best_moved_is_judged_against_the_new_best_and_told(
 def test_a_lane_overtaken_is_rebased_onto_the_new_best_and_goes_on(
     tmp_path: Path, worker: Worker
 ) -> None:
-    """Lane 2's step begins on v0; lane 1 commits the 1.75x kernel as v1 meanwhile, and lane
-    2's request for that same kernel is refused. Its step is then rebased onto v1: it builds
-    on v1 from now on, so its next request in the same step, a kernel twice as fast again,
-    built on v1, is judged as a step begun on v1 (the best did not move under it) and commits
-    v2 with v1 for parent."""
+    """Lane 2's step begins on v0; lane 1 commits a 12x faster kernel as v1 meanwhile, and
+    lane 2's request for that same kernel is refused. Its step is then rebased onto v1: it
+    builds on v1 from now on, so its next request in the same step, a kernel 12x as fast
+    again, built on v1, is judged as a step begun on v1 (the best did not move under it) and
+    commits v2 with v1 for parent. Each gain is one no load can hide (docs/testing.md)."""
     committed = threading.Event()
     seen: list[Any] = []
-    twice = repeat_line(2, f"2 {FAST.split('knob ')[1]}")
+    times = (TENFOLD_TIMES**2, TENFOLD_TIMES, 1)
+    seed, tenfold, once = (repeat_line(n, " ".join(map(str, times))) for n in times)
 
     def first(ctx: StepContext) -> StepResult:
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
+        head = ctx.session.read_files(head_of(ctx))
+        files = {n: t.replace(seed, tenfold) for n, t in head.items()}
         for _ in range(COMMIT_TRIES):
-            version = ctx.commit(promising(ctx, files), "lane 1: four times")
+            version = ctx.commit(promising(ctx, files), "lane 1: 12 times")
             if version:
                 return StepResult("committed", committed=version, exhausted=True)
         return StepResult("no commit", exhausted=True)
 
     def second(ctx: StepContext) -> StepResult:
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head_of(ctx)).items()}
+        head = ctx.session.read_files(head_of(ctx))
+        files = {n: t.replace(seed, tenfold) for n, t in head.items()}
         trial = promising(ctx, files)
         assert committed.wait(300)
-        seen.append((ctx.commit(trial, "lane 2: four times"), ctx.gate_answer()))
+        seen.append((ctx.commit(trial, "lane 2: 12 times"), ctx.gate_answer()))
         base = head_of(ctx)
         seen.append(base.id)
-        faster = {n: t.replace(FAST, twice) for n, t in ctx.session.read_files(base).items()}
+        faster = {n: t.replace(tenfold, once) for n, t in ctx.session.read_files(base).items()}
         for _ in range(COMMIT_TRIES):
-            version = ctx.commit(promising(ctx, faster), "lane 2: twice, on v1")
+            version = ctx.commit(promising(ctx, faster), "lane 2: once, on v1")
             if version:
                 seen.append(ctx.gate_answer())
                 return StepResult("committed", committed=version, exhausted=True)
         return StepResult("no commit", exhausted=True)
 
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+    files = repeat_knob_seed(seed_files(TARGET), seed)
+    with new_session(tmp_path / "overtaken", worker, files,
+                     target=TENFOLD_CPU_ATTENTION) as session:
         live = start_lanes(session, worker, [Scripted(first), Scripted(second)], before=lambda e:
                            e.subscribe(lambda ev: committed.set() if ev.kind == "commit" else None))
         live.finish(300)
@@ -258,7 +270,7 @@ def test_a_lane_overtaken_is_rebased_onto_the_new_best_and_goes_on(
         assert rebased_on == "v1"
         assert session.lineage.ids == ["v0", "v1", "v2"]
         v2 = session.version("v2")
-        assert (v2.lane, v2.parent) == (2, "v1") and "REPEAT 2" in session.read_files(v2)[KERNEL]
+        assert (v2.lane, v2.parent) == (2, "v1") and once in session.read_files(v2)[KERNEL]
         assert last.moved_from is None and "moved" not in last.attempt.detail
         assert len(lane_events(live, "step", 2)) == 1  # all in the step that was overtaken
         check_lineage(session, {1, 2})

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from agent_helpers import CHECKLIST, edit, make_agent
-from engine_helpers import FAST, KERNEL, SLOW, new_session, slow_seed
+from engine_helpers import KERNEL, ONCE, TENFOLD, tenfold_session
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 from test_lanes import check_lineage, lane_events, start_lanes
 
@@ -28,7 +28,7 @@ def lane_of(request: Recorded) -> int:
 def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_the_gate(
     tmp_path: Path, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
-    """Both lanes make the seed do its work four times, not seven, each in its own workspace
+    """Both lanes make the seed do its work once, not twelve times, each in its own workspace
     (in a shared one, the second str_replace would find nothing to replace). Lane 1 commits
     it as v1 once lane 2 has its checklist; lane 2 then asks the gate for the same kernel, on
     v0, and is told it is identical to v1 and that the best moved under it."""
@@ -41,9 +41,9 @@ def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_t
         requests[lane].append(request)
         results = request.tool_results()
         last = str(results[-1]["content"]) if results else ""
-        message = f"lane {lane}: four times, not seven"
+        message = f"lane {lane}: once, not twelve times"
         if not results:  # the brief
-            return reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": "REPEAT 4"}))
+            return reply(tool_use(*edit(TENFOLD, ONCE)), tool_use("evaluate", {"idea": "REPEAT 1"}))
         if last.startswith(CHECKLIST):
             if lane == 1:
                 ready.wait(WAIT_S)
@@ -62,7 +62,7 @@ def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_t
 
     fake.script(*[turn] * 40)
     agents = [make_agent(knowledge, request_timeout_s=WAIT_S + 60) for _ in range(2)]
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+    with tenfold_session(tmp_path / "tenfold", worker) as session:
         live = start_lanes(session, worker, agents, max_steps=2, before=lambda engine:
                            engine.subscribe(lambda e: committed.set() if e.kind == "commit"
                                             else None))
@@ -70,7 +70,7 @@ def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_t
         assert session.lineage.ids == ["v0", "v1"]
         v1 = session.version("v1")
         assert (v1.author, v1.lane, v1.parent) == ("agent", 1, "v0")
-        assert FAST in session.read_files(v1)[KERNEL]
+        assert ONCE in session.read_files(v1)[KERNEL]
         check_lineage(session, {1, 2})
 
         # Each lane's own conversation: its brief, its turns, nothing of the other's.
@@ -88,7 +88,7 @@ def test_two_agent_lanes_keep_their_own_conversations_and_workspaces_and_share_t
 
         # Each lane's own workspace and draft (the drafts are dropped once the steps end).
         for folder in ("workspace", "workspace-2"):
-            assert FAST in (session.directory / folder / KERNEL).read_text()
+            assert ONCE in (session.directory / folder / KERNEL).read_text()
         assert drafts == [{"conversation.json", "conversation-2.json"}]
         assert not list((session.directory / "drafts").glob("*.json"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import COMMIT_RETRIES
-from engine_helpers import FAST, SLOW, flagged_session, head_of, new_session, slow_seed
+from engine_helpers import ONCE, TENFOLD, flagged_session, head_of, tenfold_session
 from engine_helpers import start as start_engine
 from test_engine_faults import Scripted
 
@@ -106,16 +106,16 @@ def test_a_version_the_gate_commits_costs_every_step_that_led_to_it(
         no better than the seed's stored score (agent_helpers.COMMIT_RETRIES); each try is
         an API turn that costs $0.01 and 100 tokens."""
         head = head_of(ctx)
-        files = {n: t.replace(SLOW, FAST) for n, t in ctx.session.read_files(head).items()}
+        files = {n: t.replace(TENFOLD, ONCE) for n, t in ctx.session.read_files(head).items()}
         for _ in range(1 + COMMIT_RETRIES):
             ctx.charge(0.01, 100)
             trial = ctx.evaluate(files, base=head.id)
-            version = ctx.commit(trial, "four times, not seven")
+            version = ctx.commit(trial, "once, not twelve times")
             if version is not None:
                 return StepResult("committed", committed=version)
         return StepResult("not committed")
 
-    with new_session(tmp_path / "slow", worker, slow_seed()) as session:
+    with tenfold_session(tmp_path / "tenfold", worker) as session:
         live = start_engine(session, worker, max_steps=3, operator=Scripted(
             spends(0.30, 3000, failed=True), spends(0.20, 2000), commit_fast))
         live.finish(300)
