@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent_helpers import edit, make_agent
+from agent_helpers import UNROLL_2, UNROLL_LINE, edit, make_agent
 from engine_helpers import CALL, start
 from fake_anthropic import FakeAnthropic, Recorded, Step, reply, text, tool_use
 
@@ -68,3 +68,38 @@ def test_a_stated_change_that_failed_is_refused_in_other_words_until_the_agent_s
     # Another value of the same technique at the same place is another experiment.
     assert not four.startswith(REFUSED), four
     assert len(ideas) == 3, ideas
+
+
+# The same diff twice: one knob moved (UNROLL 4 to 2) beside the slower edit.
+KNOB_EDIT = tool_use(*edit(UNROLL_LINE, UNROLL_2))
+
+
+def test_the_same_knob_change_with_fields_and_without_is_a_repeat(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    """Issue 86: the knobs read from the diff always count. Step 1 states its change in the
+    four fields and reads slower; step 2 makes the same edit, states no field and words it
+    otherwise: refused before any compile, as the same experiment."""
+    results: list[str] = []
+    first = evaluate("halve the unrolling of the block loop", "unrolling", "block loop", "2")
+    again = tool_use("evaluate", {"idea": "a shorter unroll, to free registers"})
+
+    def turn(request: Recorded) -> Step:
+        results.extend(str(r["content"]) for r in request.tool_results())
+        step_two = "(step 2)" in request.texts()[0]
+        turns = (len(request.body["messages"]) + 1) // 2
+        if turns == 1:
+            return reply(SLOWER, KNOB_EDIT, again if step_two else first)
+        return reply(text("done"))
+
+    fake.script(*[turn] * 4)
+    live = start(session, worker, operator=make_agent(knowledge), max_steps=2)
+    live.finish(240)
+
+    evaluated, refused = results[2], results[5]
+    assert not evaluated.startswith(REFUSED), evaluated
+    [failed] = [a for a in session.recent_attempts(10) if a.idea and "halve" in a.idea]
+    assert failed.outcome == "slower", failed
+    assert refused.startswith(REFUSED), refused
+    assert f"{failed.id} slower" in refused, refused
+    assert len(session.recent_attempts(10)) == 1

@@ -11,11 +11,13 @@ ledger keep them with no field of their own; two ideas that both carry tags are 
 experiment exactly when their sets of changes agree (repeats.likeness), and the free-text
 check is the fallback for ideas without them.
 
-Knob tags read from the diff see only the knobs: two candidates that set BLOCK_N 128 and
-differ everywhere else would be one experiment. So where the agent states no change, the
-rest of the diff (every changed line but the knobs' own) rides along as one more change
-(``other code | outside the knobs | set | <its hash>``): the diff's knob tags make a repeat
-only where the rest of the diff is the same too.
+The diff counts first, whatever the fields or words say: two candidates whose diffs set the
+same knobs to the same values are one experiment, stated fields or not (same). Knob tags
+alone would hide every other edit (two candidates that set BLOCK_N 128 and differ
+everywhere else would be one experiment), so beside the knobs the rest of the diff (every
+changed line but the knobs' own) rides along as one more change (``other code | outside the
+knobs | set | <its hash>``): the diff's knob tags make a repeat only where the rest of the
+diff is the same too.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ TECHNIQUES = (
 # Offered on a GPU target only: a CPU target's agent is told in a CPU's words
 GPU_TECHNIQUES = frozenset({"tma", "warp specialisation", "ping-pong", "cluster", "multicast"})
 DIRECTIONS = ("increase", "decrease", "enable", "disable", "replace", "set")
-MAX_TAGS = 6  # changes kept with one idea (the agent's and the diff's knobs)
+MAX_TAGS = 8  # changes kept with one idea (the agent's, the diff's knobs and the rest of it)
 _TAG = re.compile(r"\[change: ([^\]|]*)\|([^\]|]*)\|([^\]|]*)\|([^\]|]*)\]\s*")
 
 
@@ -68,7 +70,9 @@ def _normal(text: str) -> str:
 def tagged(idea: str, changes: Iterable[Change]) -> str:
     """``idea`` with ``changes`` as tags at its front (sorted: the order says nothing); the
     idea as it is when there are none."""
-    found = sorted(set(changes))[:MAX_TAGS]
+    # Past MAX_TAGS the last knobs go, never the stated change or the rest of the diff.
+    kept = sorted(set(changes), key=lambda c: (c.technique == "knob", c))[:MAX_TAGS]
+    found = sorted(kept)
     return " ".join([*(c.tag() for c in found), idea]) if found else idea
 
 
@@ -87,13 +91,41 @@ def tags(idea: str) -> str:
     return " ".join(m.group(0).strip() for m in _TAG.finditer(idea))
 
 
+DIFF_TECHNIQUES = frozenset({"knob", "other code"})  # read from the diff, never stated
+
+
 def same(a: str, b: str) -> bool | None:
-    """Whether two tagged ideas are one experiment (their changes agree, each of technique,
-    place, direction and value); None unless both carry tags."""
+    """Whether two tagged ideas are one experiment; None unless both carry tags.
+
+    What the diffs say comes first, whatever the fields or the words: two candidates whose
+    diffs set the same knobs to the same values and change nothing else alike are one
+    experiment; one knob at two values is two. Then the stated fields: one experiment
+    exactly when each of technique, place, direction and value agrees. Two diffs that differ
+    (other knobs, or other lines beside them), with nothing stated on both sides to link
+    them, are two experiments; an idea without tags on one side is left to the words."""
     ca, cb = read(a), read(b)
     if ca is None or cb is None:
         return None
-    return ca == cb
+    (ka, ra, sa), (kb, rb, sb) = _parts(ca), _parts(cb)
+    if ka and kb:
+        if any(ka[knob] != kb[knob] for knob in ka.keys() & kb.keys()):
+            return False
+        if ka == kb and ra == rb:
+            return True
+    if sa and sb:
+        return sa == sb
+    if (ka or ra) and (kb or rb):
+        return False
+    return None
+
+
+def _parts(found: frozenset[Change]) -> tuple[dict[str, str], frozenset[Change],
+                                              frozenset[Change]]:
+    """A tag set's knobs read from the diff ({name: value}: the value is the experiment, not
+    the base it moved from), the rest of its diff, and the changes stated."""
+    knobs = {c.place: c.value for c in found if c.technique == "knob"}
+    rest = frozenset(c for c in found if c.technique == "other code")
+    return knobs, rest, frozenset(c for c in found if c.technique not in DIFF_TECHNIQUES)
 
 
 def from_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[Change]:

@@ -266,14 +266,15 @@ class Toolbox:
     def _changes(self, stated: list[changes.Change],
                  files: dict[str, str]) -> list[changes.Change]:
         """What ``files`` change from the version the step builds on: the change the agent
-        stated and the knobs they set; with none stated, the rest of their diff too, so that
-        knobs alone never make two candidates one (changes.rest_of_diff)."""
+        stated, the knobs they set and, beside knobs, the rest of their diff, so that knobs
+        alone never make two candidates one (changes.rest_of_diff). The diff's part is read
+        the same with fields or without, so the same knob change is a repeat either way."""
         base = self.ctx.session.read_files(self.ctx.session.version(self.base)) \
             if self.base else {}
         knobs = changes.from_diff(base, files)
-        if stated or not knobs:
-            return [*stated, *knobs]
-        return [*knobs, changes.rest_of_diff(base, files, knobs)]
+        if not knobs:
+            return stated
+        return [*stated, *knobs, changes.rest_of_diff(base, files, knobs)]
 
     def _evaluate_variants(self, idea: str, quick: bool, variants: list[str],
                            stated: list[changes.Change]) -> str:
