@@ -177,6 +177,22 @@ store_rows: 128-bit global stores (uint4) of the staged O rows || vectorization 
 diff:
 move the row_sum reduction out of the KV loop || code motion | row_sum reduction | move out | -
 move the row_sum reduction into the KV loop || code motion | row_sum reduction | move in | -
+
+same:
+fence.proxy.async before the TMA store of O || synchronisation | epilogue | add | fence.proxy.async
+add a proxy fence (fence.proxy.async.shared::cta) between stage_rows and the TMA store || fence | O store | add | fence.proxy.async.shared::cta
+
+diff:
+BLOCK_N 128 with 2 stages || tile size | key tile | set | 128
+BLOCK_N 128 with 3 stages || tile size | key tile | set | 128, 3 stages
+
+same:
+skip the GEMMs of key blocks above the diagonal || masking | KV loop | enable | causal skip
+causal block skipping: blocks wholly above the CTA's diagonal are neither loaded nor computed || causal masking | n_blocks / kv_len | on | -
+
+diff:
+1 consumer warpgroup per CTA || warps | CTA | decrease | 1
+2 consumer warpgroups per CTA || warps | CTA | decrease | 2
 """)
 
 HELD_OUT = _pairs("""
@@ -283,6 +299,30 @@ two-slot ring (STAGES 2) to free 32 KB of smem || double buffering | Ring | lowe
 diff:
 issue the next QK^T before the softmax of this block || overlap | KV loop | enable | next QK^T first
 issue the next QK^T after the softmax of this block || overlap | KV loop | disable | next QK^T first
+
+same:
+evict_first for Q loads || cache hints | Q load | set | evict_first
+load_q: tma_load_tile<BLOCK_M, L2Priority::evict_first> for Q || L2 eviction hint | load_q | set | evict-first
+
+diff:
+one mbarrier arrival per consumer warp on the empty slot || synchronisation | release | set | per warp
+one mbarrier arrival per consumer warpgroup on the empty slot || synchronisation | release | set | per warpgroup
+
+same:
+raise BLOCK_N from 128 to 192 || tile size | key tile | increase | 192
+m64n192k16 wgmma for S: BLOCK_N=192 || tiling | QK^T tile | raise | 192.0
+
+diff:
+vectorise the O stores to 8 bytes || vectorised access | store_rows | set | 8 B
+vectorise the O stores to 16 bytes || vectorised access | store_rows | set | 16 B
+
+same:
+mask with -inf only on the last key block || masking | mask_block | set | last block
+mask_block applied to the final key block only (rows past seq_len) || masking | mask_block() | set | last block only
+
+diff:
+wait for the wgmma with wgmma.wait_group 0 || synchronisation | issue_pv | set | 0
+keep one wgmma group in flight with wgmma.wait_group 1 || synchronisation | issue_pv | set | 1
 """)
 
 PAIRS = TUNED + HELD_OUT
