@@ -103,3 +103,45 @@ def test_the_same_knob_change_with_fields_and_without_is_a_repeat(
     assert refused.startswith(REFUSED), refused
     assert f"{failed.id} slower" in refused, refused
     assert len(session.recent_attempts(10)) == 1
+
+
+def test_the_fields_are_read_into_the_shared_vocabulary_and_the_brief_shows_its_words(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    """Issue 86, end to end: step 1 states its change in its own words (a synonym, a place by
+    an identifier, "raise", "8.0") and reads slower; step 2's brief lists the kernel's regions
+    and the ledger's tag, and the same change in other words (another synonym, the region's
+    name, "increase", "8") is refused as its repeat; a technique outside the list is refused
+    with the list."""
+    results: list[str] = []
+    briefs: list[str] = []
+    first = tool_use("evaluate", {"idea": "more partial sums in dot", "technique":
+                                  "loop unrolling", "place": "partial[u] in dot()",
+                                  "direction": "raise", "value": "8.0"})
+    again = tool_use("evaluate", {"idea": "wider unroll of the dot product", "technique":
+                                  "unroll", "place": "dot", "direction": "increase",
+                                  "value": "8"})
+    unknown = tool_use("evaluate", {"idea": "something else", "technique": "magic sauce"})
+
+    def turn(request: Recorded) -> Step:
+        results.extend(str(r["content"]) for r in request.tool_results())
+        step_two = "(step 2)" in request.texts()[0]
+        turns = (len(request.body["messages"]) + 1) // 2
+        if turns == 1:
+            briefs.append(request.texts()[0])
+            return reply(SLOWER, again, unknown) if step_two else reply(SLOWER, first)
+        return reply(text("done"))
+
+    fake.script(*[turn] * 4)
+    live = start(session, worker, operator=make_agent(knowledge), max_steps=2)
+    live.finish(240)
+
+    [failed] = session.recent_attempts(10)
+    assert failed.outcome == "slower", failed
+    tag = "[change: unrolling | @dot | increase | 8]"
+    assert "- dot (attention.c lines" in briefs[1], briefs[1]
+    assert tag in briefs[1].split("The changes stated so far")[1], briefs[1]
+    refused, listed = results[3], results[4]
+    assert refused.startswith(REFUSED) and tag in refused, refused
+    assert "technique must be one of tile size, pipeline stages, unrolling" in listed, listed
+    assert "got 'magic sauce'" in listed

@@ -1,23 +1,24 @@
 """What a candidate changes, as a structure: a technique, where, which way, to what value.
 
 Free text says one experiment in many ways and two experiments in nearly the same words, so
-`evaluate` takes, beside its idea, the change in four fields: a technique from the knowledge
-base's vocabulary (TECHNIQUES), the place (which loop, tile or operand), a direction
-(DIRECTIONS) and a value. Knob changes are read from the diff itself, exactly: each `#define`
-or knob whose value differs from the base is one change (technique `knob`, the knob's name,
-up or down, its new value). The changes ride with the idea as tags at its front
-(`[change: tile size | k tile | increase | 128]`), so the attempt, the step's log and the
+`evaluate` takes, beside its idea, the change in four fields, read into the shared
+vocabulary (vocabulary.py, regions.py): a technique from the knowledge base's closed list,
+the place as a region of the kernel, a direction from a fixed set and a value in its normal
+form (stated). Knob changes are read from the diff itself, exactly: each `#define` or knob
+whose value differs from the base is one change (technique `knob`, the knob's name, up or
+down, its new value). The changes ride with the idea as tags at its front
+(`[change: tile size | @kv_ring k | increase | 128]`), so the attempt, the step's log and the
 ledger keep them with no field of their own; two ideas that both carry tags are one
-experiment exactly when their sets of changes agree (repeats.likeness), and the free-text
-check is the fallback for ideas without them.
+experiment when their changes agree (same), and the free-text check (repeats.py) is the
+fallback for ideas without them.
 
 The diff counts first, whatever the fields or words say: two candidates whose diffs set the
-same knobs to the same values are one experiment, stated fields or not (same). Knob tags
-alone would hide every other edit (two candidates that set BLOCK_N 128 and differ
-everywhere else would be one experiment), so beside the knobs the rest of the diff (every
-changed line but the knobs' own) rides along as one more change (``other code | outside the
-knobs | set | <its hash>``): the diff's knob tags make a repeat only where the rest of the
-diff is the same too.
+same knobs to the same values are one experiment, stated fields or not. Knob tags alone
+would hide every other edit (two candidates that set BLOCK_N 128 and differ everywhere else
+would be one experiment), so beside the knobs the rest of the diff (every changed line but
+the knobs' own) rides along as one more change (``other code | outside the knobs | set |
+<its hash>``): the diff's knob tags make a repeat only where the rest of the diff is the
+same too.
 """
 
 from __future__ import annotations
@@ -29,16 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ...evaluation.declarations import contract
+from . import regions, vocabulary
 
-TECHNIQUES = (
-    "tile size", "pipeline stages", "unrolling", "swizzle", "tma", "warp specialisation",
-    "ping-pong", "persistent scheduling", "tile order", "exp2", "fusion", "registers",
-    "vectorised access", "split-k", "lazy rescale", "prefetch", "layout", "synchronisation",
-    "precision", "masking", "cluster", "multicast", "reduction", "knob", "other",
-)
-# Offered on a GPU target only: a CPU target's agent is told in a CPU's words
-GPU_TECHNIQUES = frozenset({"tma", "warp specialisation", "ping-pong", "cluster", "multicast"})
-DIRECTIONS = ("increase", "decrease", "enable", "disable", "replace", "set")
 MAX_TAGS = 8  # changes kept with one idea (the agent's, the diff's knobs and the rest of it)
 _TAG = re.compile(r"\[change: ([^\]|]*)\|([^\]|]*)\|([^\]|]*)\|([^\]|]*)\]\s*")
 
@@ -58,6 +51,25 @@ class Change:
 
     def tag(self) -> str:
         return f"[change: {self.technique} | {self.place} | {self.direction} | {self.value}]"
+
+
+def stated(technique: str, place: str, direction: str, value: str,
+           found: list[regions.Region]) -> Change:
+    """The change an agent states, in the shared vocabulary: the technique and direction as
+    the vocabulary names them (VocabularyError for a name it cannot read), the place as the
+    kernel region ``found`` matches it to, the value in its normal form."""
+    way = vocabulary.direction(direction or "set")
+    return Change(vocabulary.technique(technique), _normal(regions.place(place, found)), way,
+                  _normal(vocabulary.value(value, way)))
+
+
+def agree(a: Change, b: Change) -> bool:
+    """Two stated changes that are one: the same technique and direction, one place (one
+    region, operands that agree), one value (8.0 and 8, a PTX instruction with or without
+    its qualifiers)."""
+    return (a.technique == b.technique and vocabulary.same_direction(a.direction, b.direction,
+                                                                     a.value and b.value)
+            and regions.same_place(a.place, b.place) and vocabulary.same_value(a.value, b.value))
 
 
 def _normal(text: str) -> str:
@@ -113,7 +125,8 @@ def same(a: str, b: str) -> bool | None:
         if ka == kb and ra == rb:
             return True
     if sa and sb:
-        return sa == sb
+        return all(any(agree(x, y) for y in sb) for x in sa) and all(
+            any(agree(x, y) for y in sa) for x in sb)
     if (ka or ra) and (kb or rb):
         return False
     return None

@@ -26,7 +26,7 @@ from ...store import (
 )
 from ...store.merge import merge_files
 from ..protocol import GateAnswer, StepContext, StepInterrupted, Trial
-from . import bar, carry, changes, disassembly, history, ledger, report
+from . import bar, carry, changes, disassembly, history, ledger, regions, report, vocabulary
 from .audit import sync_audit
 from .checklist import checklist
 from .history import HistoryIndex
@@ -113,6 +113,7 @@ class Toolbox:
             return ToolResult(f"unknown tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}",
                               is_error=True)
         try:
+            arguments = vocabulary.mapped(arguments) if name == "evaluate" else arguments
             result = handler(**validated(name, arguments, self.schemas[name]))
         except StepInterrupted:
             raise
@@ -215,7 +216,7 @@ class Toolbox:
                   differs: str | None = None, technique: str | None = None,
                   place: str = "", direction: str = "set", value: str = "") -> str:
         idea = nonempty(idea, "idea")
-        stated = [changes.Change.of(technique, place, direction, value)] if technique else []
+        stated = [self._stated(technique, place, direction, value)] if technique else []
         # Before any compile: a repeat of a failed direction is answered, not evaluated,
         # until the agent says what differs. Each candidate's changes are the ones stated
         # and the knobs its diff sets (changes.py).
@@ -255,6 +256,15 @@ class Toolbox:
         if self.meter is not None:
             text += f"\nBudget: {self.meter()}"
         return text
+
+    def _stated(self, technique: str, place: str, direction: str, value: str) -> changes.Change:
+        """The change the agent states, in the shared vocabulary; its place matched to a
+        region of the workspace kernel."""
+        try:
+            return changes.stated(technique, place, direction, value,
+                                  regions.regions(self._kernel_files()))
+        except vocabulary.VocabularyError as error:
+            raise ToolError(str(error)) from None
 
     def _variant(self, setting: str) -> dict[str, str]:
         """The workspace kernel with one variant's knob settings."""
