@@ -2,7 +2,9 @@
 Messages API on a real session and CPU worker, an evaluate that states technique, place,
 direction and value and reads slower is a failed direction; the same four fields in other words are
 refused as its repeat (the earlier attempt and its outcome shown) until the agent says what
-differs, which is recorded; another value is not refused."""
+differs, which is recorded; another value is not refused. Issue 86: the fields are read into
+the shared vocabulary, the brief shows the kernel's regions and the ledger's tags, and the
+knobs read from the diff count whatever the fields say."""
 
 from __future__ import annotations
 
