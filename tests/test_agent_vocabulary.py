@@ -204,3 +204,13 @@ def test_two_operands_of_one_region_are_two_places() -> None:
     # No region named: the words decide, and inner is not outer.
     assert not regions.same_place(regions.place("inner loop", []),
                                   regions.place("outer loop", []))
+
+
+@pytest.mark.parametrize("seed", [*sorted((ROOT / "kernels" / "cpu").glob("*.c")), WGMMA_SEED],
+                         ids=lambda p: p.name)
+def test_every_region_a_seed_declares_is_closed(seed: Path) -> None:
+    found = regions.regions({seed.name: seed.read_text()})
+    assert len(found) >= 3
+    for region in found:
+        assert f"avo:end {region.name}" in region.text.splitlines()[-1], region.name
+        assert region.about, region.name
