@@ -127,6 +127,9 @@ def test_the_fields_are_read_into_the_shared_vocabulary_and_the_brief_shows_its_
                                   "unroll", "place": "dot", "direction": "increase",
                                   "value": "8"})
     unknown = tool_use("evaluate", {"idea": "something else", "technique": "magic sauce"})
+    # A GPU technique on this CPU target: not read as it, refused with the CPU's list.
+    gpu_only = tool_use("evaluate", {"idea": "a producer warp", "technique":
+                                     "warp specialisation"})
 
     def turn(request: Recorded) -> Step:
         results.extend(str(r["content"]) for r in request.tool_results())
@@ -134,7 +137,7 @@ def test_the_fields_are_read_into_the_shared_vocabulary_and_the_brief_shows_its_
         turns = (len(request.body["messages"]) + 1) // 2
         if turns == 1:
             briefs.append(request.texts()[0])
-            return reply(SLOWER, again, unknown) if step_two else reply(SLOWER, first)
+            return reply(SLOWER, again, unknown, gpu_only) if step_two else reply(SLOWER, first)
         return reply(text("done"))
 
     fake.script(*[turn] * 4)
@@ -146,7 +149,10 @@ def test_the_fields_are_read_into_the_shared_vocabulary_and_the_brief_shows_its_
     tag = "[change: unrolling | @dot | increase | 8]"
     assert "- dot (attention.c lines" in briefs[1], briefs[1]
     assert tag in briefs[1].split("The changes stated so far")[1], briefs[1]
-    refused, listed = results[3], results[4]
+    refused, listed, not_here = results[3], results[4], results[5]
     assert refused.startswith(REFUSED) and tag in refused, refused
     assert "technique must be one of tile size, pipeline stages, unrolling" in listed, listed
     assert "got 'magic sauce'" in listed
+    assert "got 'warp specialisation'" in not_here and "threads" in not_here, not_here
+    for said in (listed, not_here.split("got")[0]):
+        assert not any(word in said for word in ("warp", "tma", "occupancy")), said

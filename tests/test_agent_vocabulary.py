@@ -12,6 +12,8 @@ import pytest
 from bench_scripts import load_benchmark
 from idea_corpus import HELD_OUT, TUNED, Idea, Pair
 
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.targets.spec import shipped_names
 from avo_tui.operators.agent import changes, regions, repeats, vocabulary
 from avo_tui.operators.agent.tool_schemas import schemas_for
 
@@ -165,8 +167,44 @@ def test_the_schema_offers_the_vocabulary_as_enums() -> None:
         [evaluate] = [s for s in schemas_for(device) if s["name"] == "evaluate"]
         properties = evaluate["input_schema"]["properties"]
         assert properties["direction"]["enum"] == list(vocabulary.DIRECTIONS)
-        assert properties["technique"]["enum"] == list(vocabulary.offered(gpu=device == "cuda"))
-    assert "tma" not in vocabulary.offered(gpu=False)
+        assert properties["technique"]["enum"] == list(vocabulary.offered(device))
+
+
+def test_every_target_is_offered_the_techniques_of_its_device_alone() -> None:
+    """A CPU target is never told of a GPU technique (tma, warps, occupancy), nor a GPU
+    target of a CPU one (OpenMP threads); each is told its own, and those of any device."""
+    only = {device: {t.name for t in vocabulary.techniques() if t.device == device}
+            for device in ("cuda", "cpu")}
+    assert {"tma", "warp count", "occupancy", "persistent scheduling"} <= only["cuda"]
+    assert {"threads", "loop scheduling"} <= only["cpu"]
+    devices = set()
+    for name in shipped_names():
+        device = get_target(name).device
+        devices.add(device)
+        [evaluate] = [s for s in schemas_for(device) if s["name"] == "evaluate"]
+        told = set(evaluate["input_schema"]["properties"]["technique"]["enum"])
+        other = "cpu" if device == "cuda" else "cuda"
+        assert only[device] <= told and not told & only[other], name
+        assert {"tile size", "unrolling", "fusion"} <= told, name
+    assert devices == {"cuda", "cpu"}
+
+
+def test_a_name_is_read_among_its_target_s_techniques() -> None:
+    """On a CPU target, a GPU name is not read as its GPU entry: it is read as the CPU's
+    own (threads per CTA: threads) or refused with the CPU's list, which names no GPU one."""
+    assert vocabulary.technique("threads per cta", "cuda") == "warp count"
+    assert vocabulary.technique("threads per cta", "cpu") == "threads"
+    assert vocabulary.technique("dynamic scheduler", "cuda") == "persistent scheduling"
+    assert vocabulary.technique("schedule(dynamic)", "cpu") == "loop scheduling"
+    assert vocabulary.technique("SIMD", "cpu") == "vectorised access"
+    for gpu_name in ("warps", "tma", "occupancy", "persistent kernel"):
+        with pytest.raises(vocabulary.VocabularyError) as refused:
+            vocabulary.technique(gpu_name, "cpu")
+        listed = str(refused.value).split("use one of: ")[1]
+        assert "threads" in listed and not any(
+            word in listed for word in ("warp", "tma", "occupancy", "persistent")), listed
+    with pytest.raises(vocabulary.VocabularyError):
+        vocabulary.technique("num_threads", "cuda")
 
 
 def test_the_seeds_declare_regions_that_nest_and_close() -> None:

@@ -54,12 +54,14 @@ class Change:
 
 
 def stated(technique: str, place: str, direction: str, value: str,
-           found: list[regions.Region]) -> Change:
-    """The change an agent states, in the shared vocabulary: the technique and direction as
-    the vocabulary names them (VocabularyError for a name it cannot read), the place as the
-    kernel region ``found`` matches it to, the value in its normal form."""
+           found: list[regions.Region], device: str | None = None) -> Change:
+    """The change an agent states on a target of ``device``, in the shared vocabulary: the
+    technique (among that device's) and direction as the vocabulary names them
+    (VocabularyError for a name it cannot read), the place as the kernel region ``found``
+    matches it to, the value in its normal form."""
     way = vocabulary.direction(direction or "set")
-    return Change(vocabulary.technique(technique), _normal(regions.place(place, found)), way,
+    return Change(vocabulary.technique(technique, device),
+                  _normal(regions.place(place, found)), way,
                   _normal(vocabulary.value(value, way)))
 
 

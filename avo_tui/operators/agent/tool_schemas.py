@@ -109,7 +109,7 @@ SCHEMAS: list[dict[str, Any]] = [
                              "list (knowledge/techniques.md; a synonym is read as its "
                              "entry); with place, direction and value, two attempts repeat "
                              "when all four agree (knob changes are read from the diff)")
-           | {"enum": list(offered())},
+           | {"enum": list(offered("cuda"))},
            "place": _str(MAX_PLACE_CHARS, "where: a region of the kernel (the brief lists "
                          "them, e.g. 'kv_loop'), or the identifiers there it changes, e.g. "
                          "'softmax_step', 'issue_pv'; matched to a region by the kernel's "
@@ -195,7 +195,7 @@ def _in_cpu_words(schema: dict[str, Any]) -> dict[str, Any]:
     properties = schema["input_schema"]["properties"]
     if "technique" in properties:
         properties = {**properties, "technique": properties["technique"] | {
-            "enum": list(offered(gpu=False))}}
+            "enum": list(offered("cpu"))}}
         schema = {**schema, "input_schema": {**schema["input_schema"],
                                              "properties": properties}}
     return {**schema, "description": description}

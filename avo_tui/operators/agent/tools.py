@@ -33,7 +33,7 @@ from .history import HistoryIndex
 from .notes import MAX_NOTES_CHARS, kept_notes, stored_notes
 from .research import StepLog
 from .tool_inputs import knob_settings, nonempty, required, validated
-from .tool_schemas import EDITOR, EDITOR_COMMANDS, SCHEMAS, TOOL_NAMES, editor_schema
+from .tool_schemas import EDITOR, EDITOR_COMMANDS, SCHEMAS, TOOL_NAMES, editor_schema, schemas_for
 from .workspace import ToolError, Workspace
 
 MAX_REPEATS_SHOWN = 3  # failed directions an idea repeats, named in evaluate's answer
@@ -96,7 +96,11 @@ class Toolbox:
         self.unjudged: dict[str, Trial] = {}
         self.carried_in: str | None = None  # the attempt the lane's last step left (carry.py)
         self.noted: list[str] = []  # this step's notes, whole, for its research record
-        self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
+        # Every tool's input, each in the target's words where it has them (on a CPU target,
+        # evaluate's techniques are the CPU's); the GPU-only tools keep theirs, to refuse.
+        self.schemas = {s["name"]: s["input_schema"]
+                        for s in (*SCHEMAS, *schemas_for(ctx.target.device))
+                        if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
 
     def call(self, name: str, arguments: object) -> ToolResult:
@@ -113,7 +117,8 @@ class Toolbox:
             return ToolResult(f"unknown tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}",
                               is_error=True)
         try:
-            arguments = vocabulary.mapped(arguments) if name == "evaluate" else arguments
+            arguments = (vocabulary.mapped(arguments, self.ctx.target.device)
+                         if name == "evaluate" else arguments)
             result = handler(**validated(name, arguments, self.schemas[name]))
         except StepInterrupted:
             raise
@@ -262,7 +267,7 @@ class Toolbox:
         region of the workspace kernel."""
         try:
             return changes.stated(technique, place, direction, value,
-                                  regions.regions(self._kernel_files()))
+                                  regions.regions(self._kernel_files()), self.ctx.target.device)
         except vocabulary.VocabularyError as error:
             raise ToolError(str(error)) from None
 

@@ -6,8 +6,9 @@ strings, the same experiment was never caught (issue 86: 0 of 57 pairs). So each
 into one form before it is kept:
 
 - *technique*: a closed list kept in the knowledge base (knowledge/techniques.md), each entry
-  with its synonyms; a name neither an entry nor a synonym is read as the closest in spelling,
-  or refused with the list (VocabularyError).
+  with its synonyms, some for one kind of device only; a name neither an entry nor a synonym
+  is read as the closest in spelling, or refused with the list (VocabularyError). On a
+  target, only the entries for its device are offered, read or listed.
 - *direction*: a fixed set (DIRECTIONS), each with the words that say it.
 - *value*: numbers with their units in one form (bytes counted as bytes, counts as numbers),
   named constants as their value, words without case, articles or hyphens.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,19 +36,27 @@ class VocabularyError(ValueError):
     """A name the vocabulary cannot read; its message lists what it can."""
 
 
+# The devices a technique can be for, as the file marks them and as a target names them.
+DEVICES = {"GPU": "cuda", "CPU": "cpu"}
+
+
 @dataclass(frozen=True)
 class Technique:
     name: str
     synonyms: tuple[str, ...]
-    gpu_only: bool
+    device: str | None  # the one device it is for ("cuda", "cpu"), or None for any
+
+    def applies(self, device: str | None) -> bool:
+        """Whether it is offered on a target of ``device`` (None: every entry, any target)."""
+        return device is None or self.device is None or self.device == device
 
 
-_ENTRY = re.compile(r"^- \*\*(?P<name>[^*]+)\*\*(?P<gpu> \(GPU\))?: (?P<synonyms>.*)$")
+_ENTRY = re.compile(r"^- \*\*(?P<name>[^*]+)\*\*(?: \((?P<only>GPU|CPU)\))?: (?P<synonyms>.*)$")
 
 
 def parse(text: str) -> tuple[Technique, ...]:
     """The entries of a techniques file, in its first section whose heading names the list:
-    ``- **name** (GPU): synonym, synonym``."""
+    ``- **name**: synonym, synonym``, or ``- **name** (GPU): ...`` for one device only."""
     found: list[Technique] = []
     listing = False
     for line in text.splitlines():
@@ -57,7 +67,8 @@ def parse(text: str) -> tuple[Technique, ...]:
         entry = _ENTRY.match(line.strip()) if listing else None
         if entry:
             synonyms = tuple(s.strip() for s in entry["synonyms"].split(",") if s.strip())
-            found.append(Technique(entry["name"].strip(), synonyms, bool(entry["gpu"])))
+            only = DEVICES[entry["only"]] if entry["only"] else None
+            found.append(Technique(entry["name"].strip(), synonyms, only))
     return tuple(found)
 
 
@@ -71,17 +82,14 @@ def techniques() -> tuple[Technique, ...]:
     return parse(Path(path).read_text())
 
 
-def names(*, gpu: bool = True) -> tuple[str, ...]:
-    """The techniques offered: every entry, or on a CPU target those that are not GPU-only."""
-    return tuple(t.name for t in techniques() if gpu or not t.gpu_only)
-
-
 HARNESS_ONLY = frozenset({"knob"})  # read from the diff by the harness, never stated
 
 
-def offered(*, gpu: bool = True) -> tuple[str, ...]:
-    """The techniques an agent may state: the list but the harness's own."""
-    return tuple(n for n in names(gpu=gpu) if n not in HARNESS_ONLY)
+def offered(device: str | None = None) -> tuple[str, ...]:
+    """The techniques an agent on a target of ``device`` may state: the entries for that
+    device (every entry for None) but the harness's own."""
+    return tuple(t.name for t in techniques()
+                 if t.applies(device) and t.name not in HARNESS_ONLY)
 
 
 def _key(text: str) -> str:
@@ -93,20 +101,23 @@ def _key(text: str) -> str:
                     for w in words)
 
 
-@lru_cache(maxsize=1)
-def _by_key() -> dict[str, str]:
+@lru_cache(maxsize=4)
+def _by_key(device: str | None) -> dict[str, str]:
+    """The names an agent on ``device`` may say, by key, and the entry each names."""
     found: dict[str, str] = {}
     for entry in techniques():
-        for name in (entry.name, *entry.synonyms):
-            found.setdefault(_key(name), entry.name)
+        if entry.applies(device) and entry.name not in HARNESS_ONLY:
+            for name in (entry.name, *entry.synonyms):
+                found.setdefault(_key(name), entry.name)
     return found
 
 
-def technique(name: str) -> str:
-    """The list's entry ``name`` says: itself, a synonym's entry, or the closest in spelling;
-    VocabularyError (with the list) for a name close to none."""
+def technique(name: str, device: str | None = None) -> str:
+    """The entry for ``device`` (None: any) that ``name`` says: itself, a synonym's entry, or
+    the closest in spelling; VocabularyError (with the list for that device) for a name close
+    to none. On a CPU target a GPU technique's name is read among the CPU's, or refused."""
     key = _key(name)
-    known = {k: n for k, n in _by_key().items() if n not in HARNESS_ONLY}
+    known = _by_key(device)
     if key in known:
         return known[key]
     # A name that holds an entry or synonym as a phrase ("ping pong scheduling"): the longest.
@@ -117,7 +128,8 @@ def technique(name: str) -> str:
     if close:
         return known[close[0]]
     raise VocabularyError(f"technique {name.strip()[:40]!r} is not in the knowledge base's list "
-                          f"(knowledge/{VOCABULARY_FILE}); use one of: {', '.join(offered())}")
+                          f"(knowledge/{VOCABULARY_FILE}); use one of: "
+                          f"{', '.join(offered(device))}")
 
 
 DIRECTIONS = ("increase", "decrease", "enable", "disable", "add", "remove", "move in",
@@ -248,14 +260,17 @@ def same_value(a: str, b: str) -> bool:
     return all(part in _QUALIFIERS for part in re.split(r"[.:]+", long[len(short):]) if part)
 
 
-def mapped(arguments: object) -> object:
-    """An evaluate call's input with its technique and direction as the vocabulary names
-    them, where it can read them ("loop unrolling" is unrolling, "raise" is increase); a name
-    it cannot read is left for the schema's check to refuse with the list."""
+def mapped(arguments: object, device: str | None = None) -> object:
+    """An evaluate call's input on a target of ``device`` with its technique and direction
+    as the vocabulary names them, where it can read them ("loop unrolling" is unrolling,
+    "raise" is increase); a name it cannot read is left for the schema's check to refuse
+    with the list."""
     if not isinstance(arguments, dict):
         return arguments
     found = dict(arguments)
-    for key, read in (("technique", technique), ("direction", direction)):
+    readers: tuple[tuple[str, Callable[[str], str]], ...] = (
+        ("technique", lambda said: technique(said, device)), ("direction", direction))
+    for key, read in readers:
         said = found.get(key)
         if isinstance(said, str) and said.strip():
             with contextlib.suppress(VocabularyError):
