@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_helpers import EDITOR, KERNEL, make_agent
+from agent_helpers import EDITOR, KERNEL, UNROLL_2, UNROLL_LINE, edit, make_agent
 from engine_helpers import start
 from fake_anthropic import (
     ApiError,
@@ -28,7 +28,8 @@ from fake_anthropic import (
 from avo_tui.cli import main
 from avo_tui.engine import Budgets, Stop
 from avo_tui.evaluation import Worker
-from avo_tui.store import Session, Version
+from avo_tui.operators.agent import ledger
+from avo_tui.store import ResearchPayload, Session, Version, payload_of
 
 TOOL_TURN = reply(tool_use("list_versions", {}))
 # The SSE events of TOOL_TURN (fake_anthropic._sse_events): message_start, ping,
@@ -224,3 +225,27 @@ def test_a_bug_in_the_agent_fails_the_step_keeps_its_transcript_and_the_run_goes
     error = live.kinds("error")[0].data
     assert "ZeroDivisionError" in error["message"] and "_run_tools" in error["traceback"]
     assert second.data["summary"] == "second step" and not second.data["failed"]
+
+
+def test_a_step_an_api_fault_ends_still_leaves_a_lesson(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
+) -> None:
+    """Issue 86: a step that ends on a request the API refuses (HTTP 400) after evaluating a
+    candidate keeps a lesson written from its record (no request: the API refuses), in its
+    research record and in the ledger's direction, even with the debrief on."""
+    refused = "messages: the request is malformed"
+    fake.script(reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)),
+                      tool_use("evaluate", {"idea": "UNROLL 2 for fewer registers"})),
+                ApiError(400, message=refused))
+    live = start(session, worker, max_steps=1, operator=make_agent(knowledge, debrief=True))
+    live.finish(120)
+    [step] = live.kinds("step")
+    assert step.data["failed"] and refused in step.data["summary"]
+    [event] = live.kinds("research")
+    record = payload_of(event)
+    assert isinstance(record, ResearchPayload)
+    assert record.lesson.startswith("[from the record, no debrief: step failed: "), record
+    assert refused in record.lesson and "UNROLL 2 for fewer registers" in record.lesson
+    assert len(fake.requests) == 2  # no debrief was sent after the refusal
+    [direction] = ledger.stored(session.state["operator_memory"])
+    assert direction.learned == (1,)  # the journal's lesson of step 1 is shown with it

@@ -148,3 +148,25 @@ def test_the_diffs_knob_tags_alone_repeat_only_where_the_rest_of_the_diff_is_the
     assert not repeats.same(alone, elsewhere) and not repeats.same(elsewhere, alone)
     assert repeats.same(alone, idea("BLOCK_N up to 128", wider))
     assert repeats.same(elsewhere, idea("BLOCK_N 128 and exp2 scale", wider_and_exp2))
+
+
+def test_the_diffs_knobs_count_whatever_the_fields_say() -> None:
+    """Issue 86: one diff (BLOCK_N 64 to 128, nothing else), tagged once with a stated change
+    and once without, in other words: one experiment, both ways round. Another stated change
+    over the same diff is still the same experiment; another value of the knob never is."""
+    seed = "\n".join(["#define BLOCK_N 64       // avo:knob 64 128 176", "int x;"])
+    base = {"k.cu": seed}
+
+    def idea(words: str, value: str, stated: list[changes.Change]) -> str:
+        files = {"k.cu": seed.replace("BLOCK_N 64 ", f"BLOCK_N {value} ")}
+        knobs = changes.from_diff(base, files)
+        return changes.tagged(words, [*stated, *knobs,
+                                      changes.rest_of_diff(base, files, knobs)])
+
+    fields = [changes.Change.of("tile size", "key tile", "increase", "128")]
+    with_fields = idea("wider key tiles", "128", fields)
+    without = idea("BLOCK_N up, to halve the loop trips", "128", [])
+    other_fields = idea("longer wgmma", "128", [changes.Change.of("registers", "", "set", "")])
+    assert repeats.same(with_fields, without) and repeats.same(without, with_fields)
+    assert repeats.same(with_fields, other_fields)
+    assert not repeats.same(with_fields, idea("wider key tiles", "176", fields))

@@ -108,7 +108,8 @@ def test_the_next_brief_carries_the_research_record_its_change_per_shape_and_the
 def test_without_a_debrief_reply_the_record_is_still_kept_and_the_summary_stands(
     session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path
 ) -> None:
-    """A debrief the API refuses costs the lesson, never the step or its record."""
+    """A debrief the API refuses costs the model's lesson, never the step or its record: the
+    lesson is written from the record instead (issue 86: a lesson for every step)."""
     fake.script(reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)),
                       tool_use("evaluate", {"idea": UNROLL_IDEA})),
                 reply(text("stopping here")))  # then the script is empty: the debrief gets a 400
@@ -117,7 +118,8 @@ def test_without_a_debrief_reply_the_record_is_still_kept_and_the_summary_stands
     assert len(fake.requests) == 3 and "The step has ended" in fake.requests[2].texts()[-1]
     [event] = live.kinds("research")
     record = payload_of(event)
-    assert isinstance(record, ResearchPayload) and record.lesson == ""
+    assert isinstance(record, ResearchPayload)
+    assert record.lesson.startswith("[from the record, the debrief failed: "), record.lesson
     assert record.final == "stopping here" and record.outcome.startswith("no commit; best")
     assert "summary" not in session.state["operator_memory"]
     assert not live.kinds("step")[-1].data["failed"]

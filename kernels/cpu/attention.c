@@ -28,6 +28,7 @@
 #define AVO_EXTRA_WORK 0
 #endif
 
+// avo:region dot: the dot product of a query and a key row, UNROLL partial sums
 static inline float dot(const float *a, const float *b, int n) {
     float partial[UNROLL] = {0};
     int d = 0;
@@ -41,6 +42,7 @@ static inline float dot(const float *a, const float *b, int n) {
         sum += partial[u];
     return sum;
 }
+// avo:end dot
 
 static void attend_block(const float *q, const float *k, const float *v, float *o, int seq_len,
                          int head_dim, int q_start, int causal, float scale) {
@@ -53,18 +55,22 @@ static void attend_block(const float *q, const float *k, const float *v, float *
         memset(acc[i], 0, sizeof(float) * head_dim);
     }
     int k_end = causal ? q_start + rows : seq_len;
+    // avo:region kv_loop: the loop over key blocks of BLOCK_K keys, for each query row of the block
     for (int k_start = 0; k_start < k_end; k_start += BLOCK_K) {
         int cols = k_end - k_start < BLOCK_K ? k_end - k_start : BLOCK_K;
         for (int i = 0; i < rows; ++i) {
             const float *qi = q + (size_t)(q_start + i) * head_dim;
             int limit = causal ? q_start + i - k_start + 1 : cols;  /* keys this query may see */
             if (limit > cols) limit = cols;
+            // avo:region scores: the scores s = q.k * scale of a key block, the causal mask, the block max
             float block_max = -INFINITY;
             for (int j = 0; j < cols; ++j) {
                 s[i][j] = j < limit ? dot(qi, k + (size_t)(k_start + j) * head_dim, head_dim) * scale
                                     : -INFINITY;
                 if (s[i][j] > block_max) block_max = s[i][j];
             }
+            // avo:end scores
+            // avo:region softmax: the online softmax: the running max m, the correction of l and acc, p = exp, acc += p v
             if (block_max == -INFINITY) continue;  /* every key in this block is masked */
             float m_new = m[i] > block_max ? m[i] : block_max;
             float correction = expf(m[i] - m_new);
@@ -77,24 +83,29 @@ static void attend_block(const float *q, const float *k, const float *v, float *
                 for (int d = 0; d < head_dim; ++d) acc[i][d] += p * vj[d];
             }
             m[i] = m_new;
+            // avo:end softmax
         }
     }
+    // avo:end kv_loop
 #if AVO_EXTRA_WORK > 0
     float x = l[0];
     for (long i = 0; i < (long)AVO_EXTRA_WORK * ((k_end + BLOCK_K - 1) / BLOCK_K); ++i)
         x = fmaf(x, 0.999f, 1e-3f);
     if (x != x) o[0] = x;  /* never: l[0] is finite and no FMA of finite values makes a NaN */
 #endif
+    // avo:region epilogue: o = acc / l, written back
     for (int i = 0; i < rows; ++i) {
         float inv = 1.0f / l[i];
         float *oi = o + (size_t)(q_start + i) * head_dim;
         for (int d = 0; d < head_dim; ++d) oi[d] = acc[i][d] * inv;
     }
+    // avo:end epilogue
 }
 
 void avo_attention_fwd(const float *q, const float *k, const float *v, float *o, int batch,
                        int heads_q, int heads_kv, int seq_len, int head_dim, int causal,
                        float scale) {
+    // avo:region schedule: the OpenMP task loop over (batch, head, query block), causal blocks longest first
     int group = heads_q / heads_kv;
     int q_blocks = (seq_len + BLOCK_Q - 1) / BLOCK_Q;
     long tasks = (long)batch * heads_q * q_blocks;
@@ -111,4 +122,5 @@ void avo_attention_fwd(const float *q, const float *k, const float *v, float *o,
         attend_block(q + qo, k + kv, v + kv, o + qo, seq_len, head_dim, block * BLOCK_Q, causal,
                      scale);
     }
+    // avo:end schedule
 }

@@ -21,6 +21,7 @@
 #define PANEL_N 64   // avo:knob 16 32 64 128 256
 // avo:require MR * NR * LANES <= 128 && PANEL_N % NR == 0
 
+// avo:region lanes: the LANES-wide vector type and its unaligned load
 typedef float lanes_t __attribute__((vector_size(LANES * sizeof(float))));
 
 static inline lanes_t load_lanes(const float *p) {
@@ -28,7 +29,9 @@ static inline lanes_t load_lanes(const float *p) {
     memcpy(&v, p, sizeof v);  // unaligned: rows of k floats start anywhere
     return v;
 }
+// avo:end lanes
 
+// avo:region gelu: gelu_tanh: the activation, as x / (1 + exp(-2u))
 /* 0.5 x (1 + tanh(u)) written as x / (1 + exp(-2u)): the same value, without tanh's
  * cancellation near -1, and exp() overflowing to infinity for very negative x gives x / inf,
  * a zero, never a NaN. */
@@ -36,12 +39,14 @@ static inline float gelu_tanh(float x) {
     const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
     return x / (1.0f + expf(-2.0f * u));
 }
+// avo:end gelu
 
 static inline int clamp_row(int row, int rows) { return row < rows ? row : rows - 1; }
 
 /* out[i .. i+MR, j .. j+NR] (the part inside m x n). */
 static void register_block(const float *a, const float *w, const float *bias, float *out,
                            int m, int n, int k, int i, int j) {
+    // avo:region dot_products: the MR x NR register block of dot products over k, LANES at a time
     const float *ar[MR];
     const float *wr[NR];
     for (int r = 0; r < MR; ++r) ar[r] = a + (long)clamp_row(i + r, m) * k;
@@ -60,19 +65,24 @@ static void register_block(const float *a, const float *w, const float *bias, fl
     for (; p < k; ++p)
         for (int r = 0; r < MR; ++r)
             for (int c = 0; c < NR; ++c) acc[r][c][0] += ar[r][p] * wr[c][p];
+    // avo:end dot_products
+    // avo:region epilogue: the lanes summed, bias added, gelu, one store per output
     for (int r = 0; r < MR && i + r < m; ++r)
         for (int c = 0; c < NR && j + c < n; ++c) {
             float sum = 0.0f;
             for (int l = 0; l < LANES; ++l) sum += acc[r][c][l];
             out[(long)(i + r) * n + j + c] = gelu_tanh(sum + bias[j + c]);
         }
+    // avo:end epilogue
 }
 
 void avo_gemm_bias_act(const float *a, const float *w, const float *bias, float *out, int m,
                        int n, int k) {
+    // avo:region panels: the loop over column panels of PANEL_N and register blocks
     for (int j0 = 0; j0 < n; j0 += PANEL_N) {
         const int j1 = j0 + PANEL_N < n ? j0 + PANEL_N : n;
         for (int i = 0; i < m; i += MR)
             for (int j = j0; j < j1; j += NR) register_block(a, w, bias, out, m, n, k, i, j);
     }
+    // avo:end panels
 }

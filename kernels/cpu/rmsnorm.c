@@ -20,6 +20,7 @@
 
 static void norm_row(const float *x, const float *r, const float *w, float *o, int hidden,
                      float eps) {
+    // avo:region sum_of_squares: the sum of squares of x + residual, LANES partial sums, then the tail
     float partial[LANES] = {0};
     int i = 0;
     for (; i + LANES <= hidden; i += LANES)
@@ -34,17 +35,22 @@ static void norm_row(const float *x, const float *r, const float *w, float *o, i
     }
     for (int l = 0; l < LANES; ++l)
         sum += partial[l];
+    // avo:end sum_of_squares
+    // avo:region scale: the inverse root mean square and the output: (x + r) * inv * weight
     float inv = 1.0f / sqrtf(sum / (float)hidden + eps);
     for (int j = 0; j < hidden; ++j)
         o[j] = (x[j] + r[j]) * inv * w[j];
+    // avo:end scale
 }
 
 void avo_rmsnorm(const float *x, const float *residual, const float *weight, float *out,
                  int rows, int hidden, float eps) {
+    // avo:region rows: the OpenMP loop over rows, THREADS threads
     int threads = THREADS > 0 ? THREADS : omp_get_max_threads();
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int row = 0; row < rows; ++row) {
         long start = (long)row * hidden;
         norm_row(x + start, residual + start, weight, out + start, hidden, eps);
     }
+    // avo:end rows
 }

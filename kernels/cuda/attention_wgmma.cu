@@ -231,6 +231,7 @@ __device__ __forceinline__ unsigned smem_addr(const void *p) {
     return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
 
+// avo:region tma_barriers: mbarrier init, arrivals and waits; TMA copies (cp.async.bulk.tensor) with their L2 hints; cluster sync
 // ---- mbarrier and TMA -----------------------------------------------------------------------
 
 __device__ __forceinline__ void mbar_init(unsigned long long *bar, unsigned arrivals) {
@@ -412,6 +413,8 @@ __device__ __forceinline__ void tma_store_wait() {
         asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 
+// avo:end tma_barriers
+// avo:region named_barriers: named barriers (bar.sync, bar.arrive) for the ping-pong turns
 // ---- named barriers (ping-pong) -------------------------------------------------------------
 
 __device__ __forceinline__ void named_sync(int id) {
@@ -421,6 +424,8 @@ __device__ __forceinline__ void named_arrive(int id) {
     asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory");
 }
 
+// avo:end named_barriers
+// avo:region wgmma: wgmma fence, commit and wait_group; shared-memory descriptors; the SS and RS forms
 // ---- wgmma ------------------------------------------------------------------------------
 
 __device__ __forceinline__ void wgmma_fence() {
@@ -517,10 +522,12 @@ WGMMA_SS(176, 88, 88, 89, 90)
 WGMMA_SS(192, 96, 96, 97, 98)
 WGMMA_RS(64, 32, 32, 33, 34, 35, 36)
 WGMMA_RS(128, 64, 64, 65, 66, 67, 68)
+// avo:end wgmma
 }  // namespace wg
 
 namespace {
 
+// avo:region exp2: bf16 packing; 2^x by ex2.approx (MUFU) or by a polynomial on the FMA pipe
 __device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<unsigned *>(&v);
@@ -555,6 +562,8 @@ __device__ __forceinline__ float exp2_of_group(int group, float x) {
     return POLY_EVERY > 0 && group % POLY_EVERY == 0 ? poly_exp2(x) : fast_exp2(x);
 }
 
+// avo:end exp2
+// avo:region epilogue: the helpers: O / l to bf16, stmatrix into shared rows, 16-byte global stores of the staged rows
 // ---- the epilogue: O / l through shared memory to global ----------------------------------------
 
 __device__ __forceinline__ void stmatrix_x4(unsigned addr, unsigned r0, unsigned r1, unsigned r2,
@@ -619,6 +628,8 @@ __device__ __forceinline__ void store_rows(__nv_bfloat16 *out, const unsigned ch
     }
 }
 
+// avo:end epilogue
+// avo:region softmax: element masks, the online softmax step (row max, exp2, row sums, shuffles), the rescale of the O accumulator, P packed for the PV product
 // ---- softmax on the accumulator fragment -----------------------------------------------------
 // Accumulator register i of a thread: row r + 8 * ((i / 2) % 2), column 8 * (i / 4) + 2 * (lane
 // % 4) + i % 2, with r = 16 * warp + lane / 4 inside the warpgroup's 64 rows.
@@ -700,6 +711,8 @@ __device__ __forceinline__ void pack_p(unsigned (&p)[K_STEPS_PV][4], const float
         for (int r = 0; r < 4; ++r) p[t][r] = pack_bf16x2(s[8 * t + 2 * r], s[8 * t + 2 * r + 1]);
 }
 
+// avo:end softmax
+// avo:region tile_schedule: which tile a CTA owns (tile_of): the causal tile order (LPT, head groups sharing L2), the key-block order (diagonal first)
 // ---- which tile a CTA owns -------------------------------------------------------------------
 
 // The grid is one-dimensional, one CTA per (query block, head, batch). TILE_ORDER 0: query
@@ -752,6 +765,8 @@ __device__ __forceinline__ int key_block(int i, int n_blocks, int causal) {
     return diagonal_first(causal) ? n_blocks - 1 - i : i;
 }
 
+// avo:end tile_schedule
+// avo:region kv_ring: the K/V ring of STAGES slots: the producer copies K and V tiles into a slot (TMA, multicast) after its empty barrier, the full barrier counts the bytes
 // ---- the K/V ring -----------------------------------------------------------------------------
 
 // Blocks are numbered by a CTA's running count over all its tiles (`seq`): a persistent CTA's
@@ -803,6 +818,8 @@ struct Ring {
     }
 };
 
+// avo:end kv_ring
+// avo:region consumer_gemms: one consumer warpgroup: S = Q K^T (issue_qk) and O += P V (issue_pv) by wgmma, slot releases, ping-pong turns
 // ---- one consumer warpgroup ---------------------------------------------------------------------
 
 struct Consumer {
@@ -894,8 +911,10 @@ struct Consumer {
     }
 };
 
+// avo:end consumer_gemms
 }  // namespace
 
+// avo:region setup: the kernel entry: the persistent walk, the shared-memory carve-up, barrier init
 extern "C" __global__ void __launch_bounds__(NUM_THREADS, 1)
 avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                   const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ o, int batch,
@@ -981,6 +1000,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         mbar_expect_tx(&bars->q_full, Q_BYTES);
         tma_load_tile<BLOCK_M, L2Priority::evict_first>(s_q, &tma_q, &bars->q_full, q0, head, b);
     };
+// avo:end setup
+    // avo:region producer: the producer warpgroup: setmaxnreg.dec, tensormap prefetch, the tile draw (dynamic scheduler), Q, K and V loads per tile
     if (WARP_SPECIALIZE && warpgroup == 0) {
         if (NUM_WG > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
         if (copier) {
@@ -1070,9 +1091,11 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
         }
         return;
     }
+    // avo:end producer
     if (WARP_SPECIALIZE && NUM_WG > 1)
         asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(CONSUMER_REGS));
 
+    // avo:region kv_loop: the consumers: setmaxnreg.inc, per tile: Q wait, O, row max and row sum init, the loop over key blocks (masked and unmasked, OVERLAP, PINGPONG), causal skipping
     // ---- consumers ----
     const int cwg = warpgroup - WARP_SPECIALIZE;
     const int wtid = tid & 127;
@@ -1298,6 +1321,8 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             for (; block < n_blocks; ++block) pass(block);
         }
 
+    // avo:end kv_loop
+        // avo:region epilogue: per tile: O / l, stage_rows, the global or TMA store of O, Q released for the next tile
         // Epilogue: O / l in bf16, staged in this warp's own 16 rows (of Q, or of O_BUFFER), then
         // 16-byte global stores (or, with O_STORE_TMA, a TMA store of them). With O_BUFFER, this
         // warp's GEMMs are done with Q's rows already.
@@ -1350,6 +1375,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
             if (lane == 0) mbar_arrive(&bars->q_empty);
         }
         c.base += n_blocks;
+        // avo:end epilogue
         ++done;
     }
     // The shared memory of the last stores stays the CTA's until they have read it.

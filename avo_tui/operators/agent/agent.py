@@ -24,6 +24,7 @@ import json
 import traceback
 from collections import Counter
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from ...knowledge import KnowledgeBase, default_folders
@@ -218,12 +219,17 @@ class _Step:
             directions = self.ctx.memory().get("directions")
             question = research.debrief_prompt(outcome, directions=bool(directions))
             if self._fits(question):
-                debrief = self._debrief(question)
+                debrief, unasked = self._debrief(question)
             else:
                 unasked = "no debrief: it would not fit under the step's cost limit"
-        if unasked:
-            debrief = research.Debrief(research.harness_lesson(self.tools.log, outcome, unasked),
-                                       None, False)
+        if not debrief.lesson:
+            # A lesson for every step, whatever ended it: where none was asked for or none
+            # came back (a fault, a stop, a cap, a debrief refused), the record gives one.
+            why = unasked or (f"no debrief: {_clip(summary, 120)}" if not ask
+                              else "no debrief: debrief = false" if not self.settings.debrief
+                              else "the debrief gave no lesson")
+            debrief = replace(debrief, lesson=research.harness_lesson(self.tools.log, outcome,
+                                                                      why))
         try:
             record = research.record(
                 self.tools.log, step=self.ctx.step_number, outcome=outcome,
@@ -284,9 +290,10 @@ class _Step:
             return f"no commit; {len(tried)} candidate(s), none timed on the full grid: {kinds}"
         return _clip(summary, 120) if summary.startswith("step ") else "no candidate evaluated"
 
-    def _debrief(self, prompt: str) -> research.Debrief:
+    def _debrief(self, prompt: str) -> tuple[research.Debrief, str | None]:
         """One more turn in the same conversation (its prefix is cached): the lesson and the
-        rewritten running summary. A failure here costs the lesson, never the step."""
+        rewritten running summary, and why there is none where the turn failed. A failure
+        here costs the model's lesson (the record then gives one), never the step."""
         question = {"type": "text", "text": prompt}
         if self.messages[-1]["role"] == "user":
             self.messages[-1]["content"].append(question)
@@ -295,12 +302,12 @@ class _Step:
         try:
             turn = with_retries(self.ctx, self.settings, self._stream)
         except StepInterrupted:
-            return research.Debrief("", None, False)
+            return research.Debrief("", None, False), "the step was stopped during its debrief"
         except Exception as error:
             self.ctx.announce(ErrorPayload(f"the step's debrief failed: {error}"))
-            return research.Debrief("", None, False)
+            return research.Debrief("", None, False), f"the debrief failed: {_clip(str(error), 99)}"
         self._record(turn)
-        return research.parse_debrief(turn.text)
+        return research.parse_debrief(turn.text), None
 
     def _review(self, checklist: str) -> str:
         """A second opinion on a kernel before its commit, from a separate call with thinking

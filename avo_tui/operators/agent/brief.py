@@ -19,7 +19,7 @@ from typing import Any
 
 from ...store import NO_VERSION_YET, Score
 from ..protocol import Spending, StepContext
-from . import bar, first_version, ledger, report, research, stronger
+from . import bar, first_version, ledger, regions, report, research, stronger
 from .carry import Carried, opening
 from .notes import NOTES_KEPT, stored_notes
 from .outline import outline
@@ -215,9 +215,15 @@ def _lane_opening(ctx: StepContext, start: str, lane: tuple[int, int]) -> str:
 
 
 def _files(files: dict[str, str]) -> str:
-    """The head's files, outlined with line ranges, so the agent views the part it needs."""
-    return "## The kernel's files\n" + "\n".join(outline(name, text)
+    """The head's files, outlined with line ranges, so the agent views the part it needs;
+    then the regions the kernel names, the places evaluate's `place` is matched to."""
+    text = "## The kernel's files\n" + "\n".join(outline(name, text)
                                                    for name, text in files.items())
+    found = regions.regions(files)
+    if found:
+        text += ("\nIts regions (`// avo:region`), the places of evaluate's `place`:\n"
+                 + regions.listing(found))
+    return text
 
 
 def _summary(memory: dict[str, Any], limit: int, heading: str) -> str:
@@ -250,8 +256,12 @@ def _ledger(memory: dict[str, Any], limit: int) -> str:
         return ""
     heading = (f"## Ledger of directions ({ledger.counts(directions)}; kept by the harness: "
                "do not repeat a failed one unless you know why it failed and how this differs)")
-    return report.clip(f"{heading}\n" + ledger.lines(directions, limit - len(heading) - 1),
-                       limit)
+    tags = ledger.stated_tags(directions)
+    said = ("\nThe changes stated so far, as the ledger keeps them (reuse these words in "
+            "evaluate's technique, place, direction and value):\n" + "\n".join(tags)
+            if tags else "")
+    shown = ledger.lines(directions, limit - len(heading) - len(said) - 1)
+    return report.clip(f"{heading}\n{shown}{said}", limit)
 
 
 def _best(ctx: StepContext) -> str:

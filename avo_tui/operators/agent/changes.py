@@ -1,21 +1,24 @@
 """What a candidate changes, as a structure: a technique, where, which way, to what value.
 
 Free text says one experiment in many ways and two experiments in nearly the same words, so
-`evaluate` takes, beside its idea, the change in four fields: a technique from the knowledge
-base's vocabulary (TECHNIQUES), the place (which loop, tile or operand), a direction
-(DIRECTIONS) and a value. Knob changes are read from the diff itself, exactly: each `#define`
-or knob whose value differs from the base is one change (technique `knob`, the knob's name,
-up or down, its new value). The changes ride with the idea as tags at its front
-(`[change: tile size | k tile | increase | 128]`), so the attempt, the step's log and the
+`evaluate` takes, beside its idea, the change in four fields, read into the shared
+vocabulary (vocabulary.py, regions.py): a technique from the knowledge base's closed list,
+the place as a region of the kernel, a direction from a fixed set and a value in its normal
+form (stated). Knob changes are read from the diff itself, exactly: each `#define` or knob
+whose value differs from the base is one change (technique `knob`, the knob's name, up or
+down, its new value). The changes ride with the idea as tags at its front
+(`[change: tile size | @kv_ring k | increase | 128]`), so the attempt, the step's log and the
 ledger keep them with no field of their own; two ideas that both carry tags are one
-experiment exactly when their sets of changes agree (repeats.likeness), and the free-text
-check is the fallback for ideas without them.
+experiment when their changes agree (same), and the free-text check (repeats.py) is the
+fallback for ideas without them.
 
-Knob tags read from the diff see only the knobs: two candidates that set BLOCK_N 128 and
-differ everywhere else would be one experiment. So where the agent states no change, the
-rest of the diff (every changed line but the knobs' own) rides along as one more change
-(``other code | outside the knobs | set | <its hash>``): the diff's knob tags make a repeat
-only where the rest of the diff is the same too.
+The diff counts first, whatever the fields or words say: two candidates whose diffs set the
+same knobs to the same values are one experiment, stated fields or not. Knob tags alone
+would hide every other edit (two candidates that set BLOCK_N 128 and differ everywhere else
+would be one experiment), so beside the knobs the rest of the diff (every changed line but
+the knobs' own) rides along as one more change (``other code | outside the knobs | set |
+<its hash>``): the diff's knob tags make a repeat only where the rest of the diff is the
+same too.
 """
 
 from __future__ import annotations
@@ -27,17 +30,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ...evaluation.declarations import contract
+from . import regions, vocabulary
 
-TECHNIQUES = (
-    "tile size", "pipeline stages", "unrolling", "swizzle", "tma", "warp specialisation",
-    "ping-pong", "persistent scheduling", "tile order", "exp2", "fusion", "registers",
-    "vectorised access", "split-k", "lazy rescale", "prefetch", "layout", "synchronisation",
-    "precision", "masking", "cluster", "multicast", "reduction", "knob", "other",
-)
-# Offered on a GPU target only: a CPU target's agent is told in a CPU's words
-GPU_TECHNIQUES = frozenset({"tma", "warp specialisation", "ping-pong", "cluster", "multicast"})
-DIRECTIONS = ("increase", "decrease", "enable", "disable", "replace", "set")
-MAX_TAGS = 6  # changes kept with one idea (the agent's and the diff's knobs)
+MAX_TAGS = 8  # changes kept with one idea (the agent's, the diff's knobs and the rest of it)
 _TAG = re.compile(r"\[change: ([^\]|]*)\|([^\]|]*)\|([^\]|]*)\|([^\]|]*)\]\s*")
 
 
@@ -58,6 +53,27 @@ class Change:
         return f"[change: {self.technique} | {self.place} | {self.direction} | {self.value}]"
 
 
+def stated(technique: str, place: str, direction: str, value: str,
+           found: list[regions.Region], device: str | None = None) -> Change:
+    """The change an agent states on a target of ``device``, in the shared vocabulary: the
+    technique (among that device's) and direction as the vocabulary names them
+    (VocabularyError for a name it cannot read), the place as the kernel region ``found``
+    matches it to, the value in its normal form."""
+    way = vocabulary.direction(direction or "set")
+    return Change(vocabulary.technique(technique, device),
+                  _normal(regions.place(place, found)), way,
+                  _normal(vocabulary.value(value, way)))
+
+
+def agree(a: Change, b: Change) -> bool:
+    """Two stated changes that are one: the same technique and direction, one place (one
+    region, operands that agree), one value (8.0 and 8, a PTX instruction with or without
+    its qualifiers)."""
+    return (a.technique == b.technique and vocabulary.same_direction(a.direction, b.direction,
+                                                                     a.value and b.value)
+            and regions.same_place(a.place, b.place) and vocabulary.same_value(a.value, b.value))
+
+
 def _normal(text: str) -> str:
     text = re.sub(r"[\[\]|]", " ", text.lower())
     text = re.sub(r"\b(\d+(?:\.\d+)?)\s*(?:x|b|bytes?|-?way)\b", r"\1", text)
@@ -68,7 +84,9 @@ def _normal(text: str) -> str:
 def tagged(idea: str, changes: Iterable[Change]) -> str:
     """``idea`` with ``changes`` as tags at its front (sorted: the order says nothing); the
     idea as it is when there are none."""
-    found = sorted(set(changes))[:MAX_TAGS]
+    # Past MAX_TAGS the last knobs go, never the stated change or the rest of the diff.
+    kept = sorted(set(changes), key=lambda c: (c.technique == "knob", c))[:MAX_TAGS]
+    found = sorted(kept)
     return " ".join([*(c.tag() for c in found), idea]) if found else idea
 
 
@@ -87,13 +105,42 @@ def tags(idea: str) -> str:
     return " ".join(m.group(0).strip() for m in _TAG.finditer(idea))
 
 
+DIFF_TECHNIQUES = frozenset({"knob", "other code"})  # read from the diff, never stated
+
+
 def same(a: str, b: str) -> bool | None:
-    """Whether two tagged ideas are one experiment (their changes agree, each of technique,
-    place, direction and value); None unless both carry tags."""
+    """Whether two tagged ideas are one experiment; None unless both carry tags.
+
+    What the diffs say comes first, whatever the fields or the words: two candidates whose
+    diffs set the same knobs to the same values and change nothing else alike are one
+    experiment; one knob at two values is two. Then the stated fields: one experiment
+    exactly when each of technique, place, direction and value agrees. Two diffs that differ
+    (other knobs, or other lines beside them), with nothing stated on both sides to link
+    them, are two experiments; an idea without tags on one side is left to the words."""
     ca, cb = read(a), read(b)
     if ca is None or cb is None:
         return None
-    return ca == cb
+    (ka, ra, sa), (kb, rb, sb) = _parts(ca), _parts(cb)
+    if ka and kb:
+        if any(ka[knob] != kb[knob] for knob in ka.keys() & kb.keys()):
+            return False
+        if ka == kb and ra == rb:
+            return True
+    if sa and sb:
+        return all(any(agree(x, y) for y in sb) for x in sa) and all(
+            any(agree(x, y) for y in sa) for x in sb)
+    if (ka or ra) and (kb or rb):
+        return False
+    return None
+
+
+def _parts(found: frozenset[Change]) -> tuple[dict[str, str], frozenset[Change],
+                                              frozenset[Change]]:
+    """A tag set's knobs read from the diff ({name: value}: the value is the experiment, not
+    the base it moved from), the rest of its diff, and the changes stated."""
+    knobs = {c.place: c.value for c in found if c.technique == "knob"}
+    rest = frozenset(c for c in found if c.technique == "other code")
+    return knobs, rest, frozenset(c for c in found if c.technique not in DIFF_TECHNIQUES)
 
 
 def from_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[Change]:

@@ -240,6 +240,21 @@ def set_current(memory: dict[str, Any], lane: int, idea: str) -> dict[str, Any]:
                         str(lane): report.clip(idea, MAX_CURRENT_CHARS)}}
 
 
+TAGS_SHOWN = 12  # stated changes the brief shows, the newest
+
+
+def stated_tags(ledger: list[Direction]) -> list[str]:
+    """The changes the agent stated in the ledger's directions (not the diff's knobs), each
+    once, the newest first: the words the brief asks it to reuse."""
+    found: list[str] = []
+    for direction in reversed(ledger):
+        for change in sorted(changes.read(direction.change) or ()):
+            tag = change.tag()
+            if change.technique not in changes.DIFF_TECHNIQUES and tag not in found:
+                found.append(tag)
+    return found[:TAGS_SHOWN]
+
+
 def counts(ledger: list[Direction]) -> str:
     found = {s: sum(d.status == s for d in ledger) for s in STATUSES}
     return ", ".join(f"{n} {s}" for s, n in found.items() if n) or "empty"

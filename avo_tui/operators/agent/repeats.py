@@ -17,17 +17,19 @@ model is asked); the pair set in tests/fixtures/repeat_pairs.json measures it
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
-from . import changes
+from . import changes, vocabulary
 
 CONTAINED = 0.8  # the likeness of an idea all of whose (two or more) concepts another names
 SAME = 0.6  # Dice's coefficient of two ideas' concepts from which they are one experiment
 
 # Phrases first (longest meaning wins), then single words; each maps to its concept.
 _PHRASES: tuple[tuple[str, str], ...] = (
-    (r"running (?:row )?max(?:imum)?|row[- ]?max(?:imum)?|max(?:imum)? of the row|m_i", "rowmax"),
-    (r"row[- ]?sums?|running sum", "rowsum"),
+    (r"running (?:row )?max(?:imum)?|row[-_ ]?max(?:imum)?|max(?:imum)? of the row|m_i",
+     "rowmax"),
+    (r"row[-_ ]?sums?|running sum", "rowsum"),
     (r"ping[- ]?pong(?:ing)?|alternat\w*(?= (?:the )?(?:2 )?(?:consumer )?warp ?groups?)",
      "pingpong"),
     (r"warp[- ]speciali[sz]\w*", "warpspec"),
@@ -44,7 +46,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"mufu\.ex2|expf|ex2\.approx|exp2f?|base[- ]2 exp\w*|log2e?", "exp2"),
     (r"(?:1|one)[- ]pass (?:mean and )?variance|single[- ]pass (?:mean and )?variance|welford",
      "welford"),
-    (r"128[- ]bit (?:loads?|stores?|accesses)|float4|ldg\.128|vectori[sz]\w*|wide (?:loads?|"
+    (r"128[- ]bit (?:loads?|stores?|accesses)|u?int4|float4|ldg\.128|vectori[sz]\w*|wide (?:loads?|"
      r"accesses)", "vector"),
     (r"bank conflicts?|xor (?:swizzle|layout)|swizzl\w*", "swizzle"),
     (r"(?:double|2)[- ]buffer\w*|multi[- ]stage|software pipelin\w*|pipelin\w*|stages?|num_stages",
@@ -73,9 +75,11 @@ _WORDS: dict[str, str] = {
     "polynomial": "poly", "poly": "poly", "cubic": "poly", "emulate": "poly", "emulated": "poly",
     "emulation": "poly", "ffma": "fma", "fma": "fma", "producer": "warpspec",
     "multiply": "muldiv", "multiplying": "muldiv", "divide": "muldiv", "dividing": "muldiv",
-    "division": "muldiv", "num_warps": "warp", "num_stages": "stages", "cta": "cta",
-    "ctas": "cta",
-    "softmax": "softmax", "exponent": "exp", "exponential": "exp", "exp": "exp",
+    "division": "muldiv", "num_warps": "warp", "num_wg": "warpgroup", "num_stages": "stages",
+    "cta": "cta", "ctas": "cta",
+    "dynamic": "dynamic", "dynamically": "dynamic", "static": "static",
+    "statically": "static", "ex2": "exp2", "softmax": "softmax", "exponent": "exp",
+    "exponential": "exp", "exp": "exp",
     "epilogue": "epilogue", "writeback": "store", "store": "store", "stores": "store",
     "write": "store", "writes": "store",
     "load": "load", "loads": "load", "read": "load", "reads": "load", "fetch": "load",
@@ -114,17 +118,35 @@ _STOP = frozenset(re.findall(r"\w+", """
     compute computing switch run runs does do issue issues set once other while next across
     units unit dedicated make tile tiles grid cta ctas apply inside separate based during
     early current factor product precision pre ways way stop stops replace number instead
-    so rather s"""))
-# Which way an idea moves what it changes: two ideas that move it opposite ways are two
-# experiments, however alike their words ("increase" and "reduce the pipeline stages").
+    so rather s are was were been being ones neither nor wholly fully entirely completely
+    whose which where there here their them they such also between"""))
+# Which way an idea moves what it changes, on each of four axes: two ideas that move it
+# opposite ways on one axis are two experiments, however alike their words ("increase" and
+# "reduce the pipeline stages"; a check moved into a loop or out of it; a barrier added or
+# removed; every block or only some).
 _DIRECTIONS: dict[str, str] = {
     **dict.fromkeys(re.findall(r"\w+", """increase increasing raise raising more higher
-        larger bigger grow widen wider deeper add adding enable enabling lengthen extend"""),
-        "up"),
+        larger bigger grow widen wider deeper lengthen extend"""), "up"),
     **dict.fromkeys(re.findall(r"\w+", """reduce reducing decrease decreasing lower lowering
-        fewer less smaller shrink narrow narrower shallower remove removing drop dropping
-        disable disabling cut shorten"""), "down"),
+        fewer less smaller shrink narrow narrower shallower cut shorten"""), "down"),
+    **dict.fromkeys(re.findall(r"\w+", """into inside sink sinking sunk"""), "in"),
+    **dict.fromkeys(re.findall(r"\w+", """out outside hoist hoisting hoisted"""), "out"),
+    **dict.fromkeys(re.findall(r"\w+", """add adding added enable enabling enabled insert
+        inserting introduce"""), "on"),
+    **dict.fromkeys(re.findall(r"\w+", """remove removing removed disable disabling disabled
+        off without delete deleting eliminate eliminating omit omitting"""), "off"),
+    # Said in passing ("drop the wait"): opposite to "on", yet no default for the other.
+    **dict.fromkeys(re.findall(r"\w+", """drop dropping dropped avoid avoiding"""), "off~"),
+    **dict.fromkeys(re.findall(r"\w+", """every all always each"""), "all"),
+    **dict.fromkeys(re.findall(r"\w+", """only solely just"""), "some"),
 }
+_AXES: tuple[frozenset[str], ...] = (frozenset({"up", "down"}), frozenset({"in", "out"}),
+                                      frozenset({"on", "off", "off~"}),
+                                      frozenset({"all", "some"}))
+# On these axes an idea that says nothing takes the first side: "ping-pong the consumer
+# warpgroups" turns it on, as against "turn off ping-pong"; "a barrier before the PV wgmma"
+# adds one, as against "without the barrier".
+_UNSAID = {frozenset({"on", "off", "off~"}): "on"}
 # Two sides of one choice: ideas that name different members are different experiments.
 _SIDES: tuple[frozenset[str], ...] = (
     frozenset({"inner", "outer"}), frozenset({"row", "column"}), frozenset({"load", "store"}),
@@ -134,7 +156,8 @@ _SIDES: tuple[frozenset[str], ...] = (
     frozenset({"poly", "mufu"}), frozenset({"rms", "ln"}), frozenset({"rowsum", "rowmax"}),
     frozenset({"smem", "l2", "registers"}), frozenset({"causal", "full"}),
     frozenset({"q", "k", "v", "acc", "rowsum"}), frozenset({"rowmax", "rowsum"}),
-    frozenset({"lpt", "spt"}),
+    frozenset({"lpt", "spt"}), frozenset({"before", "after"}),
+    frozenset({"dynamic", "static"}),
     frozenset({"bias", "gelu", "relu", "silu", "residual", "ln", "rms", "dropout", "softmax"}),
 )
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -154,7 +177,8 @@ _PHRASE_RES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), c) for p, c in _
 # Rewordings of one setting or operand, read as their plain form before anything else: a
 # key tile's width is BLOCK_N, a query tile's height BLOCK_M; "4x", "64B" and "4-way" are
 # numbers; P.V is PV.
-_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for p, r in (
+_Rewrite = str | Callable[[re.Match[str]], str]
+_REWRITES: tuple[tuple[re.Pattern[str], _Rewrite], ...] = tuple((re.compile(p), r) for p, r in (
     (r"\b(\d+)[- ]wide (?:key|kv) tiles?\b", r"block_n \1"),
     (r"\b(?:key|kv) tiles?(?: width)?\b", "block_n"),
     (r"\b(\d+)[- ](?:row|tall) (?:query|q) tiles?\b", r"block_m \1"),
@@ -165,12 +189,24 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) fo
     (r"\blog2 ?\( ?e ?\)", "log2e"),
     (r"\b_+([a-z][a-z0-9_]*?)_+(?=\W|$)", r"\1"),  # __launch_bounds__: launch_bounds
     (r"fused multiply[- ]add|fma[- ]contract\w*", "fma"),
+    # PTX: an instruction with or without its state-space qualifiers is one instruction.
+    (r"((?:\w+\.)+\w+)\.shared(?:::(?:cta|cluster))?\b", r"\1"),
+    (r"\bmufu\.ex2\b|\bex2\.approx(?:\.f32)?\b", "mufu exp2"),
+    (r"\b_*shfl\w*", "shuffle"),
+    (r"\b(\d+)\.0+\b", r"\1"),  # 8.0 is 8
+    # The value left behind is not the experiment: "4 warpgroups instead of 3" sets 4.
+    (r"\binstead of \d+\b|\bfrom \d+(?= to\b)", ""),
+    # Units: 128 bits are 16 bytes, 16 KB are 16384.
+    (r"\b(\d+)[- ]?bits?\b", lambda m: str(int(m.group(1)) // 8)),
+    (r"\b(\d+) ?ki?b\b", lambda m: str(int(m.group(1)) * 1024)),
+    (r"\b(\d+) bytes?\b", r"\1"),
 ))
 
 
 def _plain(text: str) -> str:
     text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)],
                             " ".join(text.lower().replace("×", "x").split()))
+    text = vocabulary.constants(text)  # a constant by its name or by its value: one value
     for pattern, plain in _REWRITES:
         text = pattern.sub(plain, text)
     return text
@@ -191,7 +227,11 @@ def concepts(text: str) -> frozenset[str]:
             continue
         word = _WORDS.get(word, word)
         found.add(_stem(word))
-    return frozenset(found)
+        if "_" in word or "." in word:  # O_STORE_TMA names the store and TMA too
+            found |= {_stem(_WORDS.get(part, part)) for part in re.split(r"[_.]", word)
+                      if (len(part) > 1 or part in "qkvo") and part not in _STOP
+                      and not part.isdigit()}
+    return frozenset(w for w in found if w not in _STOP)
 
 
 def _stem(word: str) -> str:
@@ -239,20 +279,59 @@ def apart(a: str, b: str) -> str | None:
     """Why two ideas are two experiments whatever their words share (a knob at two values,
     two different numbers, two sides of one choice); None if nothing tells them apart."""
     sa, sb = settings(a), settings(b)
-    for knob in sa.keys() & sb.keys():
-        if sa[knob] != sb[knob]:
-            return f"{knob} {sa[knob]} is not {knob} {sb[knob]}"
     na, nb = numbers(a), numbers(b)
-    if na and nb and not (na <= nb or nb <= na):
+    renumbered = _renumbered(na, nb)
+    for knob in sa.keys() & sb.keys():
+        if sa[knob] != sb[knob] and not renumbered:
+            return f"{knob} {sa[knob]} is not {knob} {sb[knob]}"
+    if na and nb and not (na <= nb or nb <= na) and not renumbered:
         return f"{', '.join(sorted(na))} is not {', '.join(sorted(nb))}"
-    da, db = directions(a), directions(b)
-    if da and db and not (da & db):
-        return f"{'/'.join(sorted(da))} is not {'/'.join(sorted(db))}"
+    opposite = _opposite(directions(a), directions(b)) or _renamed(concepts(a), concepts(b))
+    if opposite:
+        return opposite
     ca, cb = concepts(a), concepts(b)
     for side in _SIDES:
         ha, hb = ca & side, cb & side
         if ha and hb and not (ha & hb):
             return f"{'/'.join(sorted(ha))} is not {'/'.join(sorted(hb))}"
+    return None
+
+
+def _opposite(da: frozenset[str], db: frozenset[str]) -> str | None:
+    """Why two ideas move what they change opposite ways on one axis; None if they do not
+    (an axis with a default gives it to the idea that says nothing, _UNSAID)."""
+    for axis in _AXES:
+        ha: set[str] = set(da & axis)
+        hb: set[str] = set(db & axis)
+        if axis in _UNSAID and (ha | hb) - {"off~"}:
+            ha, hb = ha or {_UNSAID[axis]}, hb or {_UNSAID[axis]}
+        ha, hb = {d.rstrip("~") for d in ha}, {d.rstrip("~") for d in hb}
+        if ha and hb and not (ha & hb):
+            return f"{'/'.join(sorted(ha))} is not {'/'.join(sorted(hb))}"
+    return None
+
+
+def _renumbered(na: frozenset[str], nb: frozenset[str]) -> bool:
+    """Small indices counted from 0 in one idea and from 1 in the other (warpgroups 0 and 1,
+    warpgroups 1 and 2): not two experiments for that alone. One number moved by one is
+    another value (THREADS 2, THREADS 3), never a renumbering."""
+    try:
+        ia, ib = ({int(n) for n in na}, {int(n) for n in nb})
+    except ValueError:
+        return False
+    return (len(ia) >= 2 and max(ia | ib) <= 8
+            and ({n + 1 for n in ia} == ib or {n + 1 for n in ib} == ia))
+
+
+def _renamed(ca: frozenset[str], cb: frozenset[str]) -> str | None:
+    """Two identifiers that differ in one part (evict_first and evict_last, k_full and
+    v_full), each named by one idea alone: two settings, two experiments."""
+    only_a = [c.split("_") for c in ca - cb if "_" in c]
+    only_b = [c.split("_") for c in cb - ca if "_" in c]
+    for x in only_a:
+        for y in only_b:
+            if len(x) == len(y) and sum(p != q for p, q in zip(x, y, strict=True)) == 1:
+                return f"{'_'.join(x)} is not {'_'.join(y)}"
     return None
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from ...evaluation.diagnostics.profile import MAX_METRIC_CHARS, MAX_METRICS, PROFILE_SECTIONS
 from ...evaluation.diagnostics.sanitize import SANITIZER_TOOLS
-from .changes import DIRECTIONS, GPU_TECHNIQUES, TECHNIQUES
 from .notes import MAX_NOTE_CHARS, MAX_NOTES_CHARS, NOTES_KEPT
+from .vocabulary import DIRECTIONS, offered
 from .workspace import MAX_PATH_CHARS
 
 EDITOR = "str_replace_based_edit_tool"
@@ -106,14 +106,17 @@ SCHEMAS: list[dict[str, Any]] = [
                            "failed direction: what differs from it, and why it may end "
                            "otherwise"),
            "technique": _str(32, "what the candidate changes, from the knowledge base's "
-                             "vocabulary; with place, direction and value, two attempts "
-                             "repeat exactly when all four agree (knob changes are read from "
-                             "the diff)") | {"enum": list(TECHNIQUES)},
-           "place": _str(MAX_PLACE_CHARS, "where: which loop, tile or operand, e.g. 'K tile', "
-                         "'inner KV loop', 'GEMM epilogue'"),
+                             "list (knowledge/techniques.md; a synonym is read as its "
+                             "entry); with place, direction and value, two attempts repeat "
+                             "when all four agree (knob changes are read from the diff)")
+           | {"enum": list(offered("cuda"))},
+           "place": _str(MAX_PLACE_CHARS, "where: a region of the kernel (the brief lists "
+                         "them, e.g. 'kv_loop'), or the identifiers there it changes, e.g. "
+                         "'softmax_step', 'issue_pv'; matched to a region by the kernel's "
+                         "text"),
            "direction": _str(16) | {"enum": list(DIRECTIONS)},
-           "value": _str(MAX_PLACE_CHARS, "the new value, e.g. '128', '3', 'exp2', '' if "
-                         "none"),
+           "value": _str(MAX_PLACE_CHARS, "the new value, e.g. '128', '3', '16 KB', "
+                         "'exp2', '' if none"),
            "variants": {"type": "array", "minItems": 1, "maxItems": MAX_VARIANTS,
                         "items": _str(MAX_VARIANT_CHARS, "knob settings, e.g. "
                                       "'BLOCK_N=176,STAGES=3'")}}, ("idea",)),
@@ -191,9 +194,8 @@ def _in_cpu_words(schema: dict[str, Any]) -> dict[str, Any]:
         description = description.replace(gpu, cpu)
     properties = schema["input_schema"]["properties"]
     if "technique" in properties:
-        cpu_techniques = [t for t in TECHNIQUES if t not in GPU_TECHNIQUES]
         properties = {**properties, "technique": properties["technique"] | {
-            "enum": cpu_techniques}}
+            "enum": list(offered("cpu"))}}
         schema = {**schema, "input_schema": {**schema["input_schema"],
                                              "properties": properties}}
     return {**schema, "description": description}

@@ -26,14 +26,14 @@ from ...store import (
 )
 from ...store.merge import merge_files
 from ..protocol import GateAnswer, StepContext, StepInterrupted, Trial
-from . import bar, carry, changes, disassembly, history, ledger, report
+from . import bar, carry, changes, disassembly, history, ledger, regions, report, vocabulary
 from .audit import sync_audit
 from .checklist import checklist
 from .history import HistoryIndex
 from .notes import MAX_NOTES_CHARS, kept_notes, stored_notes
 from .research import StepLog
 from .tool_inputs import knob_settings, nonempty, required, validated
-from .tool_schemas import EDITOR, EDITOR_COMMANDS, SCHEMAS, TOOL_NAMES, editor_schema
+from .tool_schemas import EDITOR, EDITOR_COMMANDS, SCHEMAS, TOOL_NAMES, editor_schema, schemas_for
 from .workspace import ToolError, Workspace
 
 MAX_REPEATS_SHOWN = 3  # failed directions an idea repeats, named in evaluate's answer
@@ -96,7 +96,11 @@ class Toolbox:
         self.unjudged: dict[str, Trial] = {}
         self.carried_in: str | None = None  # the attempt the lane's last step left (carry.py)
         self.noted: list[str] = []  # this step's notes, whole, for its research record
-        self.schemas = {s["name"]: s["input_schema"] for s in SCHEMAS if "input_schema" in s}
+        # Every tool's input, each in the target's words where it has them (on a CPU target,
+        # evaluate's techniques are the CPU's); the GPU-only tools keep theirs, to refuse.
+        self.schemas = {s["name"]: s["input_schema"]
+                        for s in (*SCHEMAS, *schemas_for(ctx.target.device))
+                        if "input_schema" in s}
         self.schemas[EDITOR] = editor_schema(workspace.max_write_bytes)
 
     def call(self, name: str, arguments: object) -> ToolResult:
@@ -113,6 +117,8 @@ class Toolbox:
             return ToolResult(f"unknown tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}",
                               is_error=True)
         try:
+            arguments = (vocabulary.mapped(arguments, self.ctx.target.device)
+                         if name == "evaluate" else arguments)
             result = handler(**validated(name, arguments, self.schemas[name]))
         except StepInterrupted:
             raise
@@ -215,7 +221,7 @@ class Toolbox:
                   differs: str | None = None, technique: str | None = None,
                   place: str = "", direction: str = "set", value: str = "") -> str:
         idea = nonempty(idea, "idea")
-        stated = [changes.Change.of(technique, place, direction, value)] if technique else []
+        stated = [self._stated(technique, place, direction, value)] if technique else []
         # Before any compile: a repeat of a failed direction is answered, not evaluated,
         # until the agent says what differs. Each candidate's changes are the ones stated
         # and the knobs its diff sets (changes.py).
@@ -256,6 +262,15 @@ class Toolbox:
             text += f"\nBudget: {self.meter()}"
         return text
 
+    def _stated(self, technique: str, place: str, direction: str, value: str) -> changes.Change:
+        """The change the agent states, in the shared vocabulary; its place matched to a
+        region of the workspace kernel."""
+        try:
+            return changes.stated(technique, place, direction, value,
+                                  regions.regions(self._kernel_files()), self.ctx.target.device)
+        except vocabulary.VocabularyError as error:
+            raise ToolError(str(error)) from None
+
     def _variant(self, setting: str) -> dict[str, str]:
         """The workspace kernel with one variant's knob settings."""
         try:
@@ -266,14 +281,15 @@ class Toolbox:
     def _changes(self, stated: list[changes.Change],
                  files: dict[str, str]) -> list[changes.Change]:
         """What ``files`` change from the version the step builds on: the change the agent
-        stated and the knobs they set; with none stated, the rest of their diff too, so that
-        knobs alone never make two candidates one (changes.rest_of_diff)."""
+        stated, the knobs they set and, beside knobs, the rest of their diff, so that knobs
+        alone never make two candidates one (changes.rest_of_diff). The diff's part is read
+        the same with fields or without, so the same knob change is a repeat either way."""
         base = self.ctx.session.read_files(self.ctx.session.version(self.base)) \
             if self.base else {}
         knobs = changes.from_diff(base, files)
-        if stated or not knobs:
-            return [*stated, *knobs]
-        return [*knobs, changes.rest_of_diff(base, files, knobs)]
+        if not knobs:
+            return stated
+        return [*stated, *knobs, changes.rest_of_diff(base, files, knobs)]
 
     def _evaluate_variants(self, idea: str, quick: bool, variants: list[str],
                            stated: list[changes.Change]) -> str:

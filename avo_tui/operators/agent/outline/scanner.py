@@ -43,6 +43,7 @@ TOKEN = re.compile(  # the structural characters first: the cheapest to find in 
 )
 DIVIDER = re.compile(r"^\s*(?://|/\*)\s*[-=#*~]{3,}")
 AVO_COMMENT = re.compile(r"^//\s*avo:(\w+)")
+REGION_MARKS = frozenset({"region", "end"})
 DEFINE = re.compile(r"#\s*define\s+(\w+)(\()?")
 DIRECTIVE_WORDS = re.compile(r"#\s*(\w+)[ \t]*([^\s/]*)")
 MACRO_LINES = 3  # a #define this long is listed by itself
@@ -195,6 +196,8 @@ class Scanner:
             return  # inside a declaration
         text, start, end = token.text, token.line, token.end_line
         avo = AVO_COMMENT.match(text)
+        if avo and avo.group(1) in REGION_MARKS:
+            return  # the brief lists the kernel's regions apart (regions.py)
         if avo:
             self.add(Piece(self.lead(start), end, "avo", names=[avo.group(1)]))
         elif DIVIDER.match(text):

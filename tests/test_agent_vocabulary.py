@@ -1,0 +1,254 @@
+"""The shared vocabulary of an idea's fields (issue 86): the technique from the knowledge base's
+closed list, the direction from a fixed set, the value with its unit in one form, the place as
+a region of the kernel matched by the kernel's text; measured on tests/idea_corpus.py (fields
+filled as an agent fills them, through the mapping; free text alone), both halves apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench_scripts import load_benchmark
+from idea_corpus import HELD_OUT, TUNED, Idea, Pair
+
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.targets.spec import shipped_names
+from avo_tui.operators.agent import changes, regions, repeats, vocabulary
+from avo_tui.operators.agent.tool_schemas import schemas_for
+
+ROOT = Path(__file__).parents[1]
+WGMMA_SEED = ROOT / "kernels" / "cuda" / "attention_wgmma.cu"
+CPU_SEED = ROOT / "kernels" / "cpu" / "attention.c"
+SEED_REGIONS = regions.regions({"attention_wgmma.cu": WGMMA_SEED.read_text()})
+
+
+# The benchmark's counts and their precision and recall (benchmarks/repeat_detection.py).
+Measured = load_benchmark(ROOT / "benchmarks" / "repeat_detection.py",
+                          "repeat_detection_vocabulary").Measured
+
+
+def _fields(idea: Idea) -> str:
+    """The idea as evaluate keeps it when the agent fills the four fields from its words."""
+    change = changes.stated(idea.technique, idea.place, idea.direction, idea.value,
+                            SEED_REGIONS)
+    return changes.tagged(idea.text, [change])
+
+
+def measure(pairs: list[Pair], *, fields: bool) -> Any:
+    """Each pair judged both ways round: the check must not depend on which came first."""
+    tp = fp = fn = tn = 0
+    misses = []
+    for pair in pairs:
+        a, b = (_fields(pair.a), _fields(pair.b)) if fields else (pair.a.text, pair.b.text)
+        flagged = repeats.same(a, b)
+        assert flagged == repeats.same(b, a), (a, b)
+        tp += flagged and pair.same
+        fp += flagged and not pair.same
+        fn += pair.same and not flagged
+        tn += not (flagged or pair.same)
+        if flagged != pair.same:
+            kind = "same" if pair.same else "different"
+            misses.append((kind, a, b, repeats.likeness(a, b)))
+    return Measured(tp, fn, fp, tn, tuple(misses))
+
+
+def test_the_corpus_has_both_halves_and_both_labels() -> None:
+    assert len(TUNED) + len(HELD_OUT) >= 60
+    for half in (TUNED, HELD_OUT):
+        same = sum(p.same for p in half)
+        assert same >= 12 and len(half) - same >= 12
+        # Both styles: short ideas, and notes with identifiers, PTX terms and units.
+        assert any("_" in p.a.text + p.b.text for p in half)
+        assert any(len(p.b.text) > 70 for p in half)
+
+
+@pytest.mark.parametrize("half", [TUNED, HELD_OUT], ids=["tuned", "held_out"])
+def test_fields_filled_from_each_idea_s_own_words_meet_the_bar(half: list[Pair]) -> None:
+    found = measure(half, fields=True)
+    assert found.precision >= 0.95, found.misses
+    assert found.recall >= 0.8, found.misses
+
+
+@pytest.mark.parametrize("half", [TUNED, HELD_OUT], ids=["tuned", "held_out"])
+def test_free_text_alone_refuses_only_when_sure(half: list[Pair]) -> None:
+    found = measure(half, fields=False)
+    assert found.precision >= 0.9, found.misses
+
+
+def test_free_text_alone_catches_rewordings_on_the_tuned_half() -> None:
+    found = measure(TUNED, fields=False)
+    assert found.recall >= 0.6, found.misses
+
+
+@pytest.mark.xfail(strict=True, reason="free text alone catches 8 of the 16 held-out "
+                   "rewordings (recall 0.50, under the issue's 0.6); the held-out half is "
+                   "never tuned against")
+def test_free_text_alone_catches_rewordings_on_the_held_out_half() -> None:
+    found = measure(HELD_OUT, fields=False)
+    assert found.recall >= 0.6, found.misses
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("move the causal mask check into the KV loop", "move the causal mask check out of it"),
+    ("persistent grid, tiles scheduled dynamically", "persistent grid, tiles scheduled "
+     "statically"),
+    ("a named barrier before the PV wgmma", "remove the named barrier before the PV wgmma"),
+    ("ping-pong the consumer warpgroups", "turn off ping-pong of the consumer warpgroups"),
+    ("evict_last hint on the K loads", "evict_first hint on the K loads"),
+    ("mask only the diagonal blocks", "mask every block"),
+])
+def test_opposite_places_and_choices_are_two_experiments(a: str, b: str) -> None:
+    """The issue's false merges: the same words with the opposite place or choice, where only
+    one side may say which way."""
+    assert repeats.apart(a, b) and repeats.apart(b, a)
+    assert not repeats.same(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("fold scale * log2(e) into the exp2 FFMA", "fold scale * 1.4426950408889634 into the "
+     "exp2 FFMA"),
+    ("give warpgroups 0 and 1 the consumer role", "give warpgroups 1 and 2 the consumer role"),
+    ("lazy rescale with threshold 8.0", "lazy rescale with threshold 8"),
+    ("vectorise the O stores to 16 bytes", "vectorise the O stores as 128-bit uint4"),
+])
+def test_a_constant_by_name_or_value_and_numbering_from_0_or_1_do_not_set_ideas_apart(
+    a: str, b: str
+) -> None:
+    assert repeats.apart(a, b) is None
+    assert repeats.same(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("8.0", "8"), ("128 B", "128B"), ("16 KB", "16384"), ("16KB", "16384 bytes"),
+    ("128 bits", "16 B"), ("4x", "4-way"), ("four", "4"), ("24 registers", "24 regs"),
+    ("log2(e)", "1.4426950408889634"), ("scale*log2e", "scale * 1.4426950408889634f"),
+    ("evict_first", "evict-first"), ("the last block only", "last block"),
+])
+def test_one_value_in_two_writings_is_one(a: str, b: str) -> None:
+    assert vocabulary.value(a) == vocabulary.value(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("8", "16"), ("16 KB", "16"), ("128B", "64B"),
+                                      ("fp16", "bf16"), ("evict_first", "evict_last")])
+def test_two_values_stay_two(a: str, b: str) -> None:
+    assert not vocabulary.same_value(vocabulary.value(a), vocabulary.value(b))
+
+
+def test_a_technique_is_an_entry_of_the_list_a_synonym_the_closest_or_refused() -> None:
+    assert "tile size" in vocabulary.offered() and "knob" not in vocabulary.offered()
+    assert vocabulary.technique("Loop Unrolling") == "unrolling"  # a synonym
+    assert vocabulary.technique("warp specialization") == "warp specialisation"
+    assert vocabulary.technique("ping pong scheduling") == "ping-pong"  # holds an entry
+    assert vocabulary.technique("unroling") == "unrolling"  # the closest in spelling
+    with pytest.raises(vocabulary.VocabularyError) as refused:
+        vocabulary.technique("magic sauce")
+    assert "use one of: tile size, pipeline stages" in str(refused.value)
+    # The harness's own technique is never the agent's: stated changes are not diff facts.
+    with pytest.raises(vocabulary.VocabularyError):
+        vocabulary.technique("knob")
+
+
+def test_directions_are_a_fixed_set_with_their_words() -> None:
+    said = {"raise": "increase", "fewer": "decrease", "on": "enable", "turn off": "disable",
+            "insert": "add", "drop": "remove", "into": "move in", "hoist": "move out"}
+    assert {word: vocabulary.direction(word) for word in said} == said
+    with pytest.raises(vocabulary.VocabularyError, match="move in, move out"):
+        vocabulary.direction("sideways")
+    # Opposite sides of a choice never agree; "raise to 4" and "set to 4" are one.
+    assert not vocabulary.same_direction("move in", "move out", "x")
+    assert not vocabulary.same_direction("add", "remove", "x")
+    assert vocabulary.same_direction("increase", "set", "4")
+    assert not vocabulary.same_direction("increase", "decrease", "")
+
+
+def test_the_schema_offers_the_vocabulary_as_enums() -> None:
+    for device in ("cuda", "cpu"):
+        [evaluate] = [s for s in schemas_for(device) if s["name"] == "evaluate"]
+        properties = evaluate["input_schema"]["properties"]
+        assert properties["direction"]["enum"] == list(vocabulary.DIRECTIONS)
+        assert properties["technique"]["enum"] == list(vocabulary.offered(device))
+
+
+def test_every_target_is_offered_the_techniques_of_its_device_alone() -> None:
+    """A CPU target is never told of a GPU technique (tma, warps, occupancy), nor a GPU
+    target of a CPU one (OpenMP threads); each is told its own, and those of any device."""
+    only = {device: {t.name for t in vocabulary.techniques() if t.device == device}
+            for device in ("cuda", "cpu")}
+    assert {"tma", "warp count", "occupancy", "persistent scheduling"} <= only["cuda"]
+    assert {"threads", "loop scheduling"} <= only["cpu"]
+    devices = set()
+    for name in shipped_names():
+        device = get_target(name).device
+        devices.add(device)
+        [evaluate] = [s for s in schemas_for(device) if s["name"] == "evaluate"]
+        told = set(evaluate["input_schema"]["properties"]["technique"]["enum"])
+        other = "cpu" if device == "cuda" else "cuda"
+        assert only[device] <= told and not told & only[other], name
+        assert {"tile size", "unrolling", "fusion"} <= told, name
+    assert devices == {"cuda", "cpu"}
+
+
+def test_a_name_is_read_among_its_target_s_techniques() -> None:
+    """On a CPU target, a GPU name is not read as its GPU entry: it is read as the CPU's
+    own (threads per CTA: threads) or refused with the CPU's list, which names no GPU one."""
+    assert vocabulary.technique("threads per cta", "cuda") == "warp count"
+    assert vocabulary.technique("threads per cta", "cpu") == "threads"
+    assert vocabulary.technique("dynamic scheduler", "cuda") == "persistent scheduling"
+    assert vocabulary.technique("schedule(dynamic)", "cpu") == "loop scheduling"
+    assert vocabulary.technique("SIMD", "cpu") == "vectorised access"
+    for gpu_name in ("warps", "tma", "occupancy", "persistent kernel"):
+        with pytest.raises(vocabulary.VocabularyError) as refused:
+            vocabulary.technique(gpu_name, "cpu")
+        listed = str(refused.value).split("use one of: ")[1]
+        assert "threads" in listed and not any(
+            word in listed for word in ("warp", "tma", "occupancy", "persistent")), listed
+    with pytest.raises(vocabulary.VocabularyError):
+        vocabulary.technique("num_threads", "cuda")
+
+
+def test_the_seeds_declare_regions_that_nest_and_close() -> None:
+    cpu = regions.regions({"attention.c": CPU_SEED.read_text()})
+    assert [r.name for r in cpu] == ["dot", "kv_loop", "scores", "softmax", "epilogue",
+                                     "schedule"]
+    softmax = next(r for r in cpu if r.name == "softmax")
+    assert "m_new" in softmax.text and "avo:end softmax" in softmax.text.splitlines()[-1]
+    names = {r.name for r in SEED_REGIONS}
+    assert {"softmax", "kv_ring", "kv_loop", "producer", "epilogue", "tile_schedule"} <= names
+    # One name in two pieces is one region: the epilogue's helpers and its call site.
+    [epilogue] = [r for r in SEED_REGIONS if r.name == "epilogue"]
+    assert len(epilogue.spans) == 2 and "store_rows" in epilogue.defined
+
+
+@pytest.mark.parametrize(("place", "region"), [
+    ("rescale() of the O accumulator", "softmax"),  # the region that defines rescale
+    ("softmax_step", "softmax"),
+    ("issue_pv", "consumer_gemms"),
+    ("tile_of", "tile_schedule"),
+    ("the KV loop", "kv_loop"),  # by the region's name
+    ("Ring::copy", "kv_ring"),
+])
+def test_a_place_is_matched_to_a_region_by_the_kernel_s_text(place: str, region: str) -> None:
+    found = regions.match(place, SEED_REGIONS)
+    assert found is not None and found.name == region
+
+
+def test_two_operands_of_one_region_are_two_places() -> None:
+    k_tile = regions.place("the next K tile", SEED_REGIONS)
+    v_tile = regions.place("the next V tile", SEED_REGIONS)
+    assert not regions.same_place(k_tile, v_tile)
+    assert regions.same_place(regions.place("k_tiles in shared memory", SEED_REGIONS),
+                              regions.place("the K smem tile", SEED_REGIONS))
+    # No region named: the words decide, and inner is not outer.
+    assert not regions.same_place(regions.place("inner loop", []),
+                                  regions.place("outer loop", []))
+
+
+@pytest.mark.parametrize("seed", [*sorted((ROOT / "kernels" / "cpu").glob("*.c")), WGMMA_SEED],
+                         ids=lambda p: p.name)
+def test_every_region_a_seed_declares_is_closed(seed: Path) -> None:
+    found = regions.regions({seed.name: seed.read_text()})
+    assert len(found) >= 3
+    for region in found:
+        assert f"avo:end {region.name}" in region.text.splitlines()[-1], region.name
+        assert region.about, region.name
