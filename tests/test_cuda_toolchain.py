@@ -179,6 +179,13 @@ WGMMA_LADDER = {
     "rung3-multicast": {"MULTICAST": "1", "PERSISTENT": "1"},
     "rung3-multicast-q-release": {"MULTICAST": "1", "PERSISTENT": "1", "Q_RELEASE": "1"},
     "rung3-multicast-dynamic": {"MULTICAST": "1", "PERSISTENT": "2"},
+    "rung3-cluster-only": {"CLUSTER_ONLY": "1"},
+    "rung3-multicast-peer-offset": {"MULTICAST": "1", "PERSISTENT": "2", "PEER_ARRIVE": "1"},
+    "rung3-multicast-one-arrival-a-lane": {"MULTICAST": "1", "PERSISTENT": "2",
+                                           "PEER_ARRIVE": "2"},
+    "rung3-multicast-peer-offset-pv-hold": {"MULTICAST": "1", "PERSISTENT": "2",
+                                            "PEER_ARRIVE": "1", "PV_WAIT": "3"},
+    "rung2f-pv-hold": {"PV_WAIT": "3"},
     "rung2f-pv-wait-first": {"PV_WAIT": "1"},
     "rung2f-pv-wait-last": {"PV_WAIT": "2"},
     "rung2f-pv-wait-first-diagonal-first-q-release": {"PV_WAIT": "1", "DIAGONAL_FIRST": "1",
@@ -256,3 +263,22 @@ def test_multicast_hands_k_and_v_slots_back_at_the_ctas_scope() -> None:
     assert [line for line in dynamic if ".release.cluster" in line], dynamic
     assert "mbarrier.try_wait.parity.acquire.cluster" in dynamic_ptx
     assert "st.shared::cluster.u32" in dynamic_ptx
+
+
+def test_peer_arrivals_map_the_peer_once_or_arrive_one_a_lane() -> None:
+    """Issue 88: PEER_ARRIVE 1 keeps the peer's offset from one mapa at the start, where rung 3b
+    maps every release's barrier again (a PRMT a release in its main loop); PEER_ARRIVE 2 has
+    lanes 0 and 1 arrive, one on this CTA's barrier and one on the peer's, by one instruction,
+    so no release arrives on this CTA alone."""
+    def count(ptx: str, text: str) -> int:
+        return sum(text in line for line in ptx.splitlines())
+
+    each = _wgmma_ptx({"MULTICAST": "1", "PERSISTENT": "1"})
+    once = _wgmma_ptx({"MULTICAST": "1", "PERSISTENT": "1", "PEER_ARRIVE": "1"})
+    lanes = _wgmma_ptx({"MULTICAST": "1", "PERSISTENT": "1", "PEER_ARRIVE": "2"})
+    remote = "mbarrier.arrive.shared::cluster"
+    assert count(each, "mapa.shared::cluster") == count(each, remote) > 1
+    assert count(once, "mapa.shared::cluster") == count(lanes, "mapa.shared::cluster") == 1
+    assert count(once, remote) == count(lanes, remote) == count(each, remote)
+    local = "mbarrier.arrive.shared::cta"
+    assert count(lanes, local) == count(once, local) - count(once, remote)

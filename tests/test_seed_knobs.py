@@ -60,3 +60,49 @@ def test_a_persistent_grid_is_one_cta_per_sm_at_most(persistent: str) -> None:
         env = Environment(declared.defines, launch_variables(config, 132) | mha.defines)
         expected = tiles[config.name] if persistent == "0" else min(132, tiles[config.name])
         assert env.evaluate(declared.launch["grid"]) == (expected,), config.name
+
+
+def _launch(knobs: dict[str, str]) -> contract.Declarations:
+    from avo_tui.evaluation.declarations.candidate import apply_knobs
+
+    return contract.parse(next(iter(apply_knobs(seed_files(get_target("mha")), knobs).values())))
+
+
+@pytest.mark.parametrize("knobs", [{"CLUSTER_ONLY": "1"}, {"MULTICAST": "1", "PERSISTENT": "2"}],
+                         ids=["cluster-only", "multicast"])
+def test_a_cluster_build_launches_an_even_grid_of_two_block_clusters(
+    knobs: dict[str, str],
+) -> None:
+    """CLUSTER_ONLY (issue 88: the seed's own code launched in 2-CTA clusters) and MULTICAST
+    launch clusters of two CTAs, an even grid of at most one CTA per SM, also where the tiles
+    are odd; the seed launches no cluster."""
+    from avo_tui.evaluation.devices.gpu import cluster_dims, clusters_in
+
+    declared = _launch(knobs)
+    declared.check_requirements({"AVO_HEAD_DIM": 128})
+    seed = _launch({})
+    for batch, heads, seq_len in ((8, 16, 4096), (1, 16, 1), (1, 3, 1), (1, 1, 1000)):
+        tiles = -(-seq_len // 128) * heads * batch
+        variables = {"B": batch, "HQ": heads, "HKV": heads, "S": seq_len, "D": 128, "CAUSAL": 0,
+                     "NUM_SMS": 132, "AVO_HEAD_DIM": 128}
+        env = declared.environment(variables)
+        grid = env.evaluate(declared.launch["grid"])
+        assert grid == (2 * min(66, -(-tiles // 2)),), (tiles, grid)
+        cluster = cluster_dims(env.evaluate(declared.launch["cluster"]))
+        assert cluster == (2,) and clusters_in(grid, cluster) == (grid[0] // 2, 1, 1)
+        plain = seed.environment(variables)
+        assert plain.evaluate(seed.launch["grid"]) == (min(132, tiles),)
+        assert cluster_dims(plain.evaluate(seed.launch["cluster"])) is None
+
+
+@pytest.mark.parametrize("knobs", [
+    # a CTA per tile (O staged in Q's rows, as that grid needs): its grid may be odd
+    {"CLUSTER_ONLY": "1", "PERSISTENT": "0", "O_BUFFER": "0"},
+    {"CLUSTER_ONLY": "1", "MULTICAST": "1"},
+    {"PEER_ARRIVE": "1"},  # no peer without MULTICAST
+    {"PEER_ARRIVE": "2"},
+], ids=["cluster-only-per-tile", "cluster-only-multicast", "peer-offset-alone",
+        "one-arrival-a-lane-alone"])
+def test_a_cluster_knob_outside_its_build_is_refused(knobs: dict[str, str]) -> None:
+    with pytest.raises(contract.ContractError, match="requirement not met"):
+        _launch(knobs).check_requirements({"AVO_HEAD_DIM": 128})

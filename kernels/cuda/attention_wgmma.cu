@@ -67,7 +67,10 @@
  * QK^T, and loaded right after the next tile's first K; 2: under causal only), DIAGONAL_FIRST
  * (above), MULTICAST (2-CTA clusters taking pairs of tiles by PERSISTENT's walk or draw, each
  * K and V tile copied half by each CTA into both where the pair reads the same keys:
- * Ring::copy) and PV_WAIT (where the overlapped loop waits for P V, in its step). On an H200
+ * Ring::copy), PEER_ARRIVE (how a multicast build's release reaches the peer's barrier:
+ * Consumer::release), CLUSTER_ONLY (the seed's own code launched in 2-CTA clusters, sharing
+ * nothing: what a cluster costs alone) and PV_WAIT (where the overlapped loop waits for P V,
+ * in its step). On an H200
  * beside the defaults (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1%
  * on gqa,
  * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose
@@ -122,8 +125,10 @@
 #define CARRY_TURNS 0      // avo:knob 0 1
 #define Q_RELEASE 1        // avo:knob 0 1 2
 #define DIAGONAL_FIRST 0   // avo:knob 0 1 2
-#define PV_WAIT 0          // avo:knob 0 1 2
+#define PV_WAIT 0          // avo:knob 0 1 2 3
 #define MULTICAST 0        // avo:knob 0 1
+#define PEER_ARRIVE 0      // avo:knob 0 1 2
+#define CLUSTER_ONLY 0     // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -140,6 +145,10 @@
 // avo:require MULTICAST == 0 || (L2_HINT == 0 && O_STORE_TMA == 0)
 // Its producer's 40 registers leave three consumers too few (and 32 spill).
 // avo:require MULTICAST == 0 || NUM_WG == 2
+// How a consumer's release reaches the peer's barrier is a setting of the multicast build.
+// avo:require PEER_ARRIVE == 0 || MULTICAST == 1
+// The seed's own code launched in 2-CTA clusters, on an even persistent grid.
+// avo:require CLUSTER_ONLY == 0 || (MULTICAST == 0 && PERSISTENT != 0)
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -153,8 +162,9 @@
 #define SMEM_BYTES ((BLOCK_M * (1 + O_BUFFER) + 2 * STAGES * BLOCK_N) * AVO_HEAD_DIM * 2 + 1024 + 256)
 // PERSISTENT 2 draws its tiles from a counter in the harness's scratch, zeroed before each launch.
 // MULTICAST: clusters of two CTAs, an even number of them; each CTA copies half of every K and
-// V tile (a box of BLOCK_N / 2 rows) into both.
-// avo:launch grid=(2 * min(NUM_SMS // 2, ceil_div(ceil_div(S, BLOCK_M) * HQ * B, 2)) if MULTICAST else min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES scratch=(4 if PERSISTENT == 2 else 0) cluster=(1 + MULTICAST,)
+// V tile (a box of BLOCK_N / 2 rows) into both. CLUSTER_ONLY: the same clusters and grid, each
+// CTA running the seed's code alone (a CTA past the last tile takes none).
+// avo:launch grid=(2 * min(NUM_SMS // 2, ceil_div(ceil_div(S, BLOCK_M) * HQ * B, 2)) if MULTICAST or CLUSTER_ONLY else min(NUM_SMS, ceil_div(S, BLOCK_M) * HQ * B) if PERSISTENT else ceil_div(S, BLOCK_M) * HQ * B,) block=(NUM_THREADS,) smem=SMEM_BYTES scratch=(4 if PERSISTENT == 2 else 0) cluster=(1 + max(MULTICAST, CLUSTER_ONLY),)
 // avo:tensormap tma_q tensor=q box=(1, 1, BLOCK_M, 64) swizzle=128B
 // avo:tensormap tma_k tensor=k box=(1, 1, BLOCK_N // (1 + MULTICAST), 64) swizzle=128B l2=256B
 // avo:tensormap tma_v tensor=v box=(1, 1, BLOCK_N // (1 + MULTICAST), 64) swizzle=128B l2=256B
@@ -251,15 +261,25 @@ __device__ __forceinline__ void mbar_expect_tx(unsigned long long *bar, unsigned
                  : "memory");
 }
 
-// MULTICAST: an arrival on the barrier at `bar`'s offset in the cluster's CTA of rank `rank`,
-// at the CTA's scope (CUTLASS's ClusterBarrier::arrive(cta_id) likewise): it says that this
-// CTA's consumers have read a K or V slot (their wgmma waits have returned), which the peer's
-// multicast then overwrites; no data of theirs crosses the cluster.
-__device__ __forceinline__ void mbar_arrive_in(unsigned long long *bar, unsigned rank) {
+// The address, in the cluster's shared window, of the byte at shared address `local` of the
+// cluster's CTA of rank `rank`. On sm_90 ptxas makes it one PRMT: the rank in the top byte.
+__device__ __forceinline__ unsigned mapa(unsigned local, unsigned rank) {
     unsigned remote;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)),
-                 "r"(rank));
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(local), "r"(rank));
+    return remote;
+}
+
+// MULTICAST: an arrival on the barrier at cluster address `remote`, at the CTA's scope
+// (CUTLASS's ClusterBarrier::arrive(cta_id) likewise): it says that this CTA's consumers have
+// read a K or V slot (their wgmma waits have returned), which the peer's multicast then
+// overwrites; no data of theirs crosses the cluster. A shared address of this CTA's is one
+// of the cluster's too, naming this CTA's byte.
+__device__ __forceinline__ void mbar_arrive_at(unsigned remote) {
     asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+}
+// The same on the barrier at `bar`'s offset in the cluster's CTA of rank `rank`.
+__device__ __forceinline__ void mbar_arrive_in(unsigned long long *bar, unsigned rank) {
+    mbar_arrive_at(mapa(smem_addr(bar), rank));
 }
 
 // MULTICAST: the pair's mailbox (Barriers::pair_tile), where ordinary data crosses the cluster,
@@ -268,10 +288,8 @@ __device__ __forceinline__ void mbar_arrive_in(unsigned long long *bar, unsigned
 // a release at the cluster's costs two MEMBARs, one of them .GPU (rung 3a's 29%).
 __device__ __forceinline__ void mbar_arrive_cluster_release(unsigned long long *bar,
                                                             unsigned rank) {
-    unsigned remote;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)),
-                 "r"(rank));
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote)
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(
+                     mapa(smem_addr(bar), rank))
                  : "memory");
 }
 
@@ -286,10 +304,9 @@ __device__ __forceinline__ void mbar_wait_cluster_acquire(unsigned long long *ba
 }
 
 __device__ __forceinline__ void st_peer(int *local, unsigned rank, int value) {
-    unsigned remote;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(local)),
-                 "r"(rank));
-    asm volatile("st.shared::cluster.u32 [%0], %1;\n" ::"r"(remote), "r"(value) : "memory");
+    asm volatile("st.shared::cluster.u32 [%0], %1;\n" ::"r"(mapa(smem_addr(local), rank)),
+                 "r"(value)
+                 : "memory");
 }
 
 __device__ __forceinline__ unsigned cluster_rank() {
@@ -647,10 +664,14 @@ __device__ __forceinline__ void mask_block(float (&s)[S_REGS], int row0, int key
 // Turns s into p = 2^(s * scale_log2 - m_new), updates the row maxima and sums, and returns in
 // alpha the factor 2^(m_old - m_new) that O still has to be multiplied by; false when every
 // row maximum of the warp stayed (alpha is 1 throughout, so with LAZY_RESCALE O is left alone).
+// `held` (PV_WAIT 3): the sum of the first row's first PV_HOLD terms, PV_HOLD the exponentials
+// of that row the wait for P V is to follow (rung 2g: near ten of the 66 is the place at d=128,
+// neither end; with 6 the multicast builds wait after 11 and 12, the seed's place).
 template <bool MASKED>
 __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max)[2],
                                              float (&row_sum)[2], float (&alpha)[2],
-                                             float scale_log2) {
+                                             float scale_log2, float *held = nullptr) {
+    constexpr int PV_HOLD = 6;
     bool grew = false;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -691,6 +712,7 @@ __device__ __forceinline__ bool softmax_step(float (&s)[S_REGS], float (&row_max
                 const float p = exp2_of_group(i >> 2, fmaf(s[i + 2 * h + e], scale_log2, -m_use));
                 s[i + 2 * h + e] = p;
                 sum = i + e == 0 ? p : sum + p;  // not 0 + p, an FADD kept: 0 + -0 is +0
+                if (PV_WAIT == 3 && held && h == 0 && i / 2 + e + 1 == PV_HOLD) *held = sum;
             }
         row_sum[h] = row_sum[h] * alpha[h] + sum;
         grew |= m_new != m_old;
@@ -779,6 +801,10 @@ struct Ring {
     // tile (each copies half of it into both; each consumer hands a slot back to both).
     unsigned rank = 0;
     bool shared = false;
+    // PEER_ARRIVE 1 and 2: what a release adds to its barrier's shared address to name the
+    // second barrier it arrives on (the peer's where the two share, else this CTA's own), from
+    // one mapa at the start instead of one a release (rung 3b's loop: 467 instructions, not 469).
+    unsigned peer = 0;
 
     static __device__ __forceinline__ int slot(int block) { return block % STAGES; }
     // Parity of the phase that block `block` fills (consumers wait on it).
@@ -836,11 +862,22 @@ struct Consumer {
     }
 
     // MULTICAST: a slot's empty barrier counts the consumers of both CTAs (this one's twice
-    // where the two do not share tiles), since either CTA's copy fills it in both.
+    // where the two do not share tiles), since either CTA's copy fills it in both. PEER_ARRIVE
+    // 0: the releasing lane arrives on both, the second through a mapa each time; 1: the second
+    // at the offset kept in the ring; 2 (FA3's cubin): one arrival a lane, lane 0 on this
+    // CTA's barrier and lane 1 on the second, the same instruction.
     __device__ __forceinline__ void release(unsigned long long *bar) const {
-        if (tid % (128 / RELEASES) != 0) return;
+        const int releaser = tid % (128 / RELEASES);
+        if (MULTICAST && PEER_ARRIVE == 2) {
+            if (releaser < 2) mbar_arrive_at(smem_addr(bar) + (releaser ? ring.peer : 0u));
+            return;
+        }
+        if (releaser != 0) return;
         mbar_arrive(bar);
-        if (MULTICAST) mbar_arrive_in(bar, ring.shared ? ring.rank ^ 1 : ring.rank);
+        if (MULTICAST && PEER_ARRIVE == 1)
+            mbar_arrive_at(smem_addr(bar) + ring.peer);
+        else if (MULTICAST)
+            mbar_arrive_in(bar, ring.shared ? ring.rank ^ 1 : ring.rank);
     }
 
     // Hand the slot of the tile's block `block` back: its K, or its V.
@@ -969,8 +1006,12 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     unsigned char *const o_stage = O_BUFFER ? smem + Q_BYTES + 2 * STAGES * TILE_BYTES : smem;
     Barriers *bars =
         reinterpret_cast<Barriers *>(smem + (1 + O_BUFFER) * Q_BYTES + 2 * STAGES * TILE_BYTES);
+    // where a release's second arrival goes (Ring::peer)
+    const unsigned second = shared ? rank ^ 1 : rank;
+    const unsigned peer =
+        MULTICAST && PEER_ARRIVE ? mapa(smem_addr(bars), second) - smem_addr(bars) : 0u;
     const Ring ring{bars, s_q + Q_BYTES, s_q + Q_BYTES + STAGES * TILE_BYTES, &tma_k, &tma_v,
-                    rank, shared};
+                    rank, shared, peer};
 
     if (tid == 0) {
         mbar_init(&bars->q_full, 1);
@@ -1223,7 +1264,7 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 // before it, and it interleaves P's packing, which needs the wait, with the
                 // exponentials: with PV_WAIT 0 it lands after 0 to 18 of the 66, as edits
                 // elsewhere move it. 1: before the softmax, V's slot freed at once. 2: after
-                // all of it (ptxas then moves K's arrival there too).
+                // all of it (ptxas then moves K's arrival there too). 3: below.
                 if (PV_WAIT == 1)
                     wgmma_wait<0>();
                 else
@@ -1237,9 +1278,13 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 };
                 if (PV_WAIT == 1) release_v();
                 if (masked) mask(block);
-                grew = masked ? softmax_step<true>(s, row_max, row_sum, alpha, scale_log2)
-                              : softmax_step<false>(s, row_max, row_sum, alpha, scale_log2);
+                float held = 0.0f;
+                grew = masked ? softmax_step<true>(s, row_max, row_sum, alpha, scale_log2, &held)
+                              : softmax_step<false>(s, row_max, row_sum, alpha, scale_log2, &held);
                 if (PV_WAIT == 2) c.wait_after(row_sum[0] + row_sum[1]);
+                // 3: after PV_HOLD exponentials at least (ptxas puts it no higher than an
+                // arrival that needs them; it moved to 4 and 7 of 66 in the multicast builds)
+                if (PV_WAIT == 3) c.wait_after(held);
                 if (PV_WAIT != 1) {
                     wgmma_wait<0>();
                     release_v();
