@@ -2,9 +2,10 @@
 
 The evaluator times every baseline it can (cuDNN and FA2 through torch SDPA; FA3 and FA4 where
 installed), and a score's stored ``ratio`` is against the target's first (cuDNN). That is the
-weakest serious one on Hopper: the seed is 1.13x cuDNN but only 1.00-1.03x FA4. So what the
-agent reads (the brief's best so far, evaluate's table, profile's default configuration) is
-measured against the fastest baseline of each configuration, and names it.
+weakest serious one on Hopper (the seed's standing against the others, measured and dated, is
+standing.toml's). So what the agent reads (the brief's best so far, evaluate's table,
+profile's default configuration) is measured against the fastest baseline of each
+configuration, and names it.
 
 Where versions are listed (the agent's lineage table, ``avo sessions show``, the attempts, the
 app's lineage and status bar; views/ratios.py reads the run's stored baselines) each score's
