@@ -10,6 +10,8 @@ the filter can refuse it. Landlock and the runner's own uid are tried with confi
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import json
 import os
@@ -473,8 +475,21 @@ out["process list"] = attempt(lambda: os.listdir("/proc"))
 out["another library"] = attempt(lambda: read(ARGS["other"]))
 out["own stat"] = attempt(lambda: read("/proc/self/stat"))
 out["own library"] = attempt(lambda: read(ARGS["library"]))
-out["system file"] = attempt(lambda: read("/etc/passwd"))
+out["system file"] = attempt(lambda: read("/etc/os-release"))  # any runner's slate
+out["system library"] = attempt(lambda: read(ARGS["system library"]))  # what dlopen reads
 """
+
+
+def loaded_from(name: str) -> str:
+    """The file the dynamic linker loads for library ``name``, as it finds it."""
+    found = ctypes.util.find_library(name)
+    if found is None:
+        pytest.skip(f"no lib{name} here")
+    ctypes.CDLL(found)
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        if line.endswith("/" + found) or f"/lib{name}.so" in line:
+            return line.split()[-1]
+    raise AssertionError(f"{found} loaded, but not mapped")
 
 
 @needs_filter
@@ -487,12 +502,14 @@ def test_another_runner_cannot_be_read_through_proc_or_its_library(
         (public_dir / name / "kernel.so").write_bytes(b"\x7fELF")
         (public_dir / name / "kernel.so").chmod(0o644)
     paths = {"library": str(public_dir / "mine" / "kernel.so"),
-             "other": str(public_dir / "theirs" / "kernel.so")}
+             "other": str(public_dir / "theirs" / "kernel.so"),
+             "system library": loaded_from("gomp")}  # what -fopenmp links a kernel to
     found = run(READS, confine="confine", target=target, **paths)
     assert found["confined"]["landlock"].startswith("installed"), found["confined"]
-    walled = ("other's stat", "other's schedstat", "process list", "another library")
+    walled = ("other's stat", "other's schedstat", "process list", "another library",
+              "system file")
     assert {found[name] for name in walled} == {"EACCES"}, found
-    assert found["own stat"] == found["own library"] == found["system file"] == "ok"
+    assert found["own stat"] == found["own library"] == found["system library"] == "ok"
     found = run(READS, confine="install_seccomp", target=target, **paths)  # no Landlock
     assert {found[name] for name in walled} == {"ok"}, found
 
