@@ -24,7 +24,7 @@ import statistics
 from dataclasses import dataclass
 
 from ..evaluation import EvalResult
-from ..evaluation.paired import RECORD_SE, futile_z, t_quantile
+from ..evaluation.paired import RECORD_SE, PairedGain, futile_z, t_quantile
 from ..store import Version
 from .scores import anchor_ratios
 
@@ -99,16 +99,11 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
     there is nothing to check: no anchor timed beside it, or no record on that anchor and on
     every configuration timed (a score from before anchors has its ratios to its primary
     baseline: scores.anchor_ratios)."""
-    read, score = result.incumbent_versus_anchor, best.score
-    found = anchor_ratios(score) if score is not None else None
-    if read is None or read.se is None or found is None or found[0] != result.anchor:
+    read = result.incumbent_versus_anchor
+    record = recorded_rate(best, result, read)
+    if read is None or read.se is None or record is None:
         return None
-    anchor, ratios = found
-    if not set(read.blocks) <= set(ratios) or any(ratios[c] <= 0 for c in read.blocks):
-        return None
-    recorded = statistics.fmean(math.log(ratios[c]) for c in read.blocks)
-    # A score from before anchors kept no error for its ratio: the noise stands for it.
-    recorded_se = (score.anchor_se if score is not None else None) or 0.0
+    anchor, recorded, recorded_se = record
     se = math.hypot(read.se, recorded_se)
     # Two evaluations of one kernel differ by more than either's error says (each process has
     # biases of its own): with both errors under 0.1%, an honest best read 0.8% below its
@@ -119,6 +114,36 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
     flag_allowed = math.hypot(t_quantile(read.dof, SUSPECT_Z) * se, SUSPECT_Z * between)
     return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
                           read.dof, allowed, max(allowed, flag_allowed))
+
+
+def recorded_rate(best: Version, result: EvalResult, read: PairedGain | None
+                  ) -> tuple[str, float, float] | None:
+    """``best``'s recorded rate over the anchor's (a log) on the configurations ``read`` has,
+    as (anchor, rate, its standard error); None where it has no record on ``result``'s anchor
+    and every one of them (a score from before anchors: scores.anchor_ratios)."""
+    score = best.score
+    found = anchor_ratios(score) if score is not None else None
+    if read is None or found is None or found[0] != result.anchor:
+        return None
+    anchor, ratios = found
+    if not set(read.blocks) <= set(ratios) or any(ratios[c] <= 0 for c in read.blocks):
+        return None
+    recorded = statistics.fmean(math.log(ratios[c]) for c in read.blocks)
+    # A score from before anchors kept no error for its ratio: the noise stands for it.
+    return anchor, recorded, (score.anchor_se if score is not None else None) or 0.0
+
+
+def against_its_record(best: Version, result: EvalResult
+                       ) -> tuple[float, float, int, str] | None:
+    """The candidate in ``result``, measured without ``best`` beside it, against the best's
+    recorded rate, both over the anchor: as :func:`against_the_record`, and the anchor's name;
+    None where either is missing."""
+    read = result.versus_anchor
+    record = recorded_rate(best, result, read)
+    if read is None or read.se is None or record is None:
+        return None
+    anchor, recorded, recorded_se = record
+    return read.log_gain - recorded, math.hypot(read.se, recorded_se), read.dof, anchor
 
 
 def against_the_record(check: IncumbentCheck, result: EvalResult

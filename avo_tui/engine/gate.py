@@ -68,7 +68,14 @@ from ..evaluation.paired import (
 )
 from ..operators.protocol import Trial
 from ..store import Outcome, Version
-from .anchor_check import IncumbentCheck, against_the_record, check_incumbent, rough_record
+from .anchor_check import (
+    IncumbentCheck,
+    against_its_record,
+    against_the_record,
+    check_incumbent,
+    rough_record,
+)
+from .failing_best import best_key, failed_words
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -173,6 +180,18 @@ def against_record(check: IncumbentCheck, result: EvalResult) -> Paired | None:
     return Paired(log_gain, se, dof, over=(
         f"over {check.version}'s recorded rate, both against {check.anchor}, the anchor; "
         f"{check.version} is the suspect: {check.words()}"))
+
+
+def against_the_recorded(best: Version, result: EvalResult) -> Paired | None:
+    """The candidate in ``result``, timed without ``best`` beside it, against the best's
+    recorded rate, both against the anchor (anchor_check.against_its_record)."""
+    gain = against_its_record(best, result)
+    if gain is None:
+        return None
+    log_gain, se, dof, anchor = gain
+    return Paired(log_gain, se, dof, over=(
+        f"over {best.id}'s recorded rate, both against {anchor}, the anchor, timed without "
+        f"{best.id}: the suspect, failed beside its successors"))
 
 
 def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstimate,
@@ -309,6 +328,7 @@ FORGET = "forget"  # cut short by the operator: no decision, no strike, measured
 RERUN = "rerun"  # undecided, a strike: the decision is re-run at once
 STRIKE = "strike"  # undecided, a strike, not worth a re-run now: measured again if asked
 REJECT = "reject"  # undecided for the second time: rejected, and remembered as a decision
+BEST_FAILED = "best failed"  # the best's runner failed: its failure, no strike; run again
 
 PHASE_WORDS = {
     "beside the best": "while timed beside the best",
@@ -465,14 +485,17 @@ class Gate:
         return None
 
     def verdict(self, trial: Trial, confirm: EvalResult, best: Version | None,
-                check: IncumbentCheck | None = None) -> Verdict:
+                check: IncumbentCheck | None = None, alone: bool = False) -> Verdict:
         """The decision on a re-evaluation: the side-by-side rule where the best was timed
         beside it (against the best's record, both against the anchor, where ``check`` says
-        it read slower beside the candidate), else the stored-score rule; held where either
-        evaluation was flagged. The pair of evaluations joins the noise estimate."""
+        it read slower beside the candidate, or where the candidate was timed ``alone``
+        beside the anchor, the best being the suspect: failing_best.py), else the
+        stored-score rule; held where either evaluation was flagged. The pair of evaluations
+        joins the noise estimate."""
         if confirm.correct and trial.result.correct:
             self.noise.add(trial.result.geomean, confirm.geomean)
-        paired = decided_on(confirm, check)
+        paired = (against_the_recorded(best, confirm) if alone and best is not None
+                  else decided_on(confirm, check))
         if best is not None and confirm.correct and paired is not None:
             verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
                                    confirm.beside)
@@ -485,10 +508,29 @@ class Gate:
                             confirm.unit)
         return hold_if_flagged(verdict, [*trial.result.flags, *confirm.flags])
 
-    def next_move(self, trial: Trial, confirm: EvalResult) -> str:
-        """What to do with ``confirm``, the re-evaluation of ``trial``, by the strike rule
-        (:func:`after_reevaluation`) and the kernel's strikes so far."""
+    def next_move(self, trial: Trial, confirm: EvalResult, beside: Version | None = None
+                  ) -> str:
+        """What to do with ``confirm``, the re-evaluation of ``trial``: BEST_FAILED where
+        ``beside``, the best timed beside it, failed (failing_best.py); else by the strike
+        rule (:func:`after_reevaluation`) and the kernel's strikes so far."""
+        if beside is not None and confirm.failure is not None and (
+                confirm.failure.kind == "incumbent_failed"):
+            return BEST_FAILED
         return after_reevaluation(confirm, len(self.strikes.of(struck_key(trial, confirm))))
+
+    def failures_of(self, best: Version | None) -> int:
+        """How many times ``best`` failed beside its successors (failing_best.py)."""
+        return len(self.strikes.of(best_key(best.id))) if best is not None else 0
+
+    def best_failure_words(self, best: Version, result: EvalResult) -> str:
+        """What ``result``, where ``best`` failed beside a candidate, means, in words."""
+        assert result.failure is not None
+        return failed_words(best.id, self.failures_of(best) + 1, failure_words(result.failure))
+
+    def best_failed(self, best: Version, result: EvalResult, attempt: str) -> None:
+        """Count ``result``, recorded as ``attempt``, against ``best``, not the candidate."""
+        assert result.failure is not None
+        self.strikes.add(best_key(best.id), attempt, result.failure)
 
     def strike(self, trial: Trial, confirm: EvalResult, attempt: str) -> None:
         """Count ``confirm``, an undecided re-evaluation recorded as ``attempt``, against its
