@@ -51,7 +51,8 @@ from .budget import Budgets, Usage
 from .context import RunContext
 from .control import Control
 from .evaluator import Evaluator
-from .gate import Gate, GateDecisions, GateStrikes, NoiseEstimate
+from .gate import Gate, NoiseEstimate
+from .gate_memory import GateDecisions, GateStrikes
 from .in_flight import recover_in_flight
 from .inbox import Inbox, queued_payload
 from .lanes import CONVERSATION, Lane, label_of

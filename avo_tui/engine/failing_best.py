@@ -17,7 +17,10 @@ from __future__ import annotations
 import math
 import statistics
 
+from ..evaluation import EvalResult
+from ..evaluation.measurement.score import BESIDE_THE_BEST
 from ..store import FlaggedPayload, Version
+from .anchor_check import against_its_record
 from .scores import anchor_ratios
 
 BEST_FAILURES_TO_SUSPECT = 2
@@ -46,3 +49,15 @@ def failing_flag(best: Version, attempt: str, failures: int) -> FlaggedPayload:
     recorded = math.exp(statistics.fmean(map(math.log, ratios.values()))) if ratios else 0.0
     return FlaggedPayload(best.id, anchor, recorded=recorded, measured=0.0, allowed_pct=0.0,
                           attempt=attempt, failures=failures)
+
+
+def flags_beside_the_seed(result: EvalResult, best: Version, max_jump: float) -> list[str]:
+    """``result``'s flags, the candidate timed beside the seed for a suspect ``best``: its
+    jump is told against the best's record, not against the seed timed beside it, which every
+    version since has left behind."""
+    kept = [flag for flag in result.flags if not flag.endswith(BESIDE_THE_BEST)]
+    gain = against_its_record(best, result)
+    if gain is not None and math.exp(gain[0]) > max_jump:
+        kept.append(f"geomean {result.geomean:.4g} is {math.exp(gain[0]):.2f}x {best.id}'s "
+                    "recorded rate, both against the anchor")
+    return kept

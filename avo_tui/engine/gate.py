@@ -56,7 +56,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evaluation import EvalResult, Failure
+from ..evaluation import EvalResult
 from ..evaluation.paired import (
     GAIN_FLOOR,
     GatePlan,
@@ -76,6 +76,7 @@ from .anchor_check import (
     rough_record,
 )
 from .failing_best import best_key, failed_words
+from .gate_memory import GateDecisions, GateStrikes, failure_words, times
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -102,45 +103,6 @@ class NoiseEstimate:
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> NoiseEstimate:
         return cls(**(doc or {}))
-
-
-DECISIONS_KEPT = 128  # the newest; an older kernel asked again is simply measured again
-KERNEL_KEY_CHARS = 24  # of the kernel identity's hex digest: 96 bits, no collisions to fear
-
-
-@dataclass
-class GateDecisions:
-    """Which kernels the gate has decided on, against which best: one decision each. Keyed by
-    the evaluator's kernel identity (compiled code and launch), so a new comment, a renamed
-    local or an unused macro does not buy another try."""
-
-    entries: dict[str, list[str]] = field(default_factory=dict)  # kernel -> [best, attempt]
-
-    def get(self, kernel: str | None, best: Version | None) -> str | None:
-        """The attempt that holds the decision on ``kernel`` against ``best``, if any."""
-        entry = self.entries.get((kernel or "")[:KERNEL_KEY_CHARS])
-        if entry is None or entry[0] != (best.id if best else ""):
-            return None
-        return entry[1]
-
-    def add(self, kernel: str | None, best: Version | None, attempt: str) -> None:
-        if not kernel:
-            return
-        key = kernel[:KERNEL_KEY_CHARS]
-        self.entries.pop(key, None)
-        self.entries[key] = [best.id if best else "", attempt]
-        for old in list(self.entries)[:-DECISIONS_KEPT]:
-            del self.entries[old]
-
-    def to_doc(self) -> dict[str, list[str]]:
-        return dict(self.entries)
-
-    @classmethod
-    def from_doc(cls, doc: object) -> GateDecisions:
-        if not isinstance(doc, dict):
-            return cls()
-        return cls({str(k): [str(x) for x in v] for k, v in doc.items()
-                    if isinstance(v, list) and len(v) == 2})
 
 
 def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
@@ -254,6 +216,9 @@ class Verdict:
     reason: str
     held: bool = False  # it would be accepted, but a flag holds it for the operator (a suspect)
     flags: tuple[str, ...] = ()
+    # not accepted, as the machine was too rough to tell (anchor_check.ANCHOR_BOUND_LIMIT):
+    # no decision is remembered, and asking again measures again
+    undecided: bool = False
 
 
 def judge(confirm_gmean: float, correct: bool, best_gmean: float | None, noise: NoiseEstimate,
@@ -291,6 +256,30 @@ def judge_beside(paired: Paired, best: str, confirm_gmean: float, unit: str,
     return Verdict(True, f"{measured} (bar {limit:+.2f}%)")
 
 
+def beyond_the_check(check: IncumbentCheck, result: EvalResult, beside: Verdict) -> Verdict:
+    """Safety before liveness: ``beside``, a verdict that accepts the candidate's gain over the
+    best timed beside it, where ``check`` was too rough to tell whether the best slowed itself
+    there (IncumbentCheck.too_rough). The candidate is committed only if its rate over the
+    anchor also beats the best's recorded one by the bar, which no behaviour of the best beside
+    it moves; not confirmed where that is clearly no gain; else undecided, saying why."""
+    record = against_record(check, result)
+    if record is None:
+        return Verdict(False, f"{beside.reason}; undecided: {check.roughness_words()}",
+                       undecided=True)
+    if decide(record.log_gain, record.se, record.dof, final=True) == "accept":
+        limit = 100 * math.expm1(bar(record.se, record.dof))
+        return Verdict(True, f"{beside.reason}; and {record.compared(check.version)} (bar "
+                             f"{limit:+.2f}%), as the machine was too rough to check "
+                             f"{check.version} beside it")
+    upper = record.log_gain + futile_z(record.dof) * (record.se or math.inf)
+    if upper < GAIN_FLOOR:
+        return Verdict(False, f"{beside.reason}; but {record.compared(check.version)}: no gain "
+                              "over its record")
+    return Verdict(False, f"{beside.reason}; undecided: {check.roughness_words()}, and "
+                          f"{record.compared(check.version)} is too rough to decide alone",
+                   undecided=True)
+
+
 def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:
     """The suspect rule: an accepted verdict on a flagged result (the first evaluation's flags
     or the re-evaluation's) becomes ``held``, not accepted. Anything else is left as it is."""
@@ -319,8 +308,6 @@ UNDECIDED = frozenset({"incumbent_failed", "timeout", "internal", "toolchain", "
 RERUN_AT_ONCE = frozenset({"incumbent_failed", "timeout", "internal"})
 CUT_SHORT = "interrupted"  # the operator stopped it: no decision, and no strike
 STRIKES_TO_REJECT = 2
-STRIKES_KEPT = 512  # kernels, the newest; more than the decisions: a strike outlives a new best
-STRIKE_CHARS = 300  # of a failure's message kept with a strike (the attempt's log has it all)
 
 # The moves after a re-evaluation (:func:`after_reevaluation`).
 DECIDE = "decide"  # its verdict stands, and is remembered (one decision per kernel)
@@ -329,15 +316,6 @@ RERUN = "rerun"  # undecided, a strike: the decision is re-run at once
 STRIKE = "strike"  # undecided, a strike, not worth a re-run now: measured again if asked
 REJECT = "reject"  # undecided for the second time: rejected, and remembered as a decision
 BEST_FAILED = "best failed"  # the best's runner failed: its failure, no strike; run again
-
-PHASE_WORDS = {
-    "beside the best": "while timed beside the best",
-    "time": "while timed beside the baselines",
-    "check": "during the correctness check",
-    "idle check": "during the idle check",
-    "load": "while loading",
-}
-
 
 def is_undecided(result: EvalResult) -> bool:
     """The re-evaluation decided nothing about the candidate: the best's side failed, or a
@@ -364,58 +342,6 @@ def after_reevaluation(result: EvalResult, strikes: int) -> str:
         return REJECT
     assert failure is not None  # a crash here is the worker's (is_undecided)
     return RERUN if failure.kind in RERUN_AT_ONCE or failure.kind == "crash" else STRIKE
-
-
-def failure_words(failure: Failure) -> str:
-    """A failure in an attempt's detail: its kind, where in the evaluation it happened (its
-    phase, where the evaluator says), the configuration and the message."""
-    phase = (f" {PHASE_WORDS.get(failure.phase, f'during {failure.phase}')}"
-             if failure.phase else "")
-    where = f" [{failure.config}]" if failure.config else ""
-    return f"{failure.kind}{phase}{where}: {failure.message}"
-
-
-def times(count: int) -> str:
-    return {1: "once", 2: "twice"}.get(count, f"{count} times")
-
-
-@dataclass
-class GateStrikes:
-    """Each kernel's undecided gate decisions, whichever best they were against: what each
-    failure was, in the order met. Keyed as GateDecisions keys, by the kernel's identity; a
-    new best does not clear them (a lesson is the kernel's, not the decision's)."""
-
-    entries: dict[str, list[str]] = field(default_factory=dict)  # kernel -> failures
-
-    def of(self, kernel: str | None) -> list[str]:
-        return list(self.entries.get((kernel or "")[:KERNEL_KEY_CHARS], []))
-
-    def attempts(self, kernel: str | None) -> set[str]:
-        """The attempts that recorded this kernel's strikes (the last one a rejection's)."""
-        return {struck.split(":", 1)[0] for struck in self.of(kernel)}
-
-    def add(self, kernel: str | None, attempt: str, failure: Failure) -> None:
-        if not kernel:
-            return
-        key = kernel[:KERNEL_KEY_CHARS]
-        words = " ".join(failure_words(failure).split())
-        if len(words) > STRIKE_CHARS:
-            words = words[:STRIKE_CHARS - 3] + "..."
-        struck = [*self.entries.pop(key, []), f"{attempt}: {words}"]
-        self.entries[key] = struck
-        for old in list(self.entries)[:-STRIKES_KEPT]:
-            del self.entries[old]
-
-    def to_doc(self) -> dict[str, list[str]]:
-        return {key: list(struck) for key, struck in self.entries.items()}
-
-    @classmethod
-    def from_doc(cls, doc: object) -> GateStrikes:
-        """Also a session written before strikes were kept (None: none), or a damaged one."""
-        if not isinstance(doc, dict):
-            return cls()
-        return cls({str(k): [str(x) for x in v] for k, v in doc.items()
-                    if isinstance(v, list)})
 
 
 class Gate:
@@ -499,6 +425,8 @@ class Gate:
         if best is not None and confirm.correct and paired is not None:
             verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
                                    confirm.beside)
+            if verdict.accepted and check is not None and check.too_rough and not check.slower:
+                verdict = beyond_the_check(check, confirm, verdict)
             rough = rough_record(confirm, best) if verdict.accepted else None
             if rough is not None:
                 verdict = Verdict(False, f"{verdict.reason}; not committed: {rough}")

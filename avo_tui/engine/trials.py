@@ -34,18 +34,19 @@ from ..store import (
 from .anchor_check import IncumbentCheck
 from .books import RunBooks
 from .evaluator import sources_key
-from .failing_best import BEST_FAILURES_TO_SUSPECT, failing_flag
+from .failing_best import BEST_FAILURES_TO_SUSPECT, failing_flag, flags_beside_the_seed
 from .gate import (
     BEST_FAILED,
     DECIDE,
+    FORGET,
     REJECT,
     RERUN,
     STRIKE,
     Verdict,
-    failure_words,
     paired_of,
     unconfirmed,
 )
+from .gate_memory import failure_words
 from .lanes import Lane, moved_note, place_among_running, starting_version
 from .scores import anchored_score, below_the_best_it_beat, score_of, score_words
 from .stored_reading import stored_trial
@@ -244,10 +245,8 @@ class Trials:
     def anchor_files(self) -> dict[str, str] | None:
         """The seed as the user supplied it (v0, where the seed wrote it), timed as the anchor
         where the target's baseline cannot be (evaluation/measurement/anchor.py)."""
-        root = self.books.session.lineage.root()
-        if root is None or root.author != "seed":
-            return None
-        return self.books.session.read_files(root)
+        root = self.anchor_version()
+        return self.books.session.read_files(root) if root is not None else None
 
     def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
         """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
@@ -331,6 +330,9 @@ class Trials:
                 alone = self.best_is_suspect(best)
                 confirm = self._reevaluate(trial, self.anchor_version() if alone else best,
                                            request)
+                if alone and best is not None:
+                    jump = books.evaluator.target.max_plausible_jump
+                    confirm.flags = flags_beside_the_seed(confirm, best, jump)
                 with books.locked():
                     # the best's failure is the best's where the anchor can stand in for it
                     spared = best if not alone and self.anchor_stands_in(best) else None
@@ -350,14 +352,14 @@ class Trials:
         return confirm
 
     def best_is_suspect(self, best: Version | None) -> bool:
-        """Whether ``best`` failed beside its successors often enough that the gate measures
-        candidates beside the anchor alone, against its record (failing_best.py)."""
+        """Whether the gate measures candidates beside the anchor alone, against ``best``'s
+        record, as it failed beside its successors too often (failing_best.py)."""
         return self.anchor_stands_in(best) and (
             self.books.gate.failures_of(best) >= BEST_FAILURES_TO_SUSPECT)
 
     def anchor_stands_in(self, best: Version | None) -> bool:
-        """Whether a candidate can be measured beside the anchor instead of ``best``: the
-        anchor is a version of the lineage's own (the user's seed), and not the best."""
+        """Whether the anchor, a version of the lineage's own (the user's seed), can stand in
+        for ``best`` beside a candidate: it is not the best."""
         anchor = self.anchor_version()
         return anchor is not None and best is not None and anchor.id != best.id
 
@@ -389,6 +391,8 @@ class Trials:
             else:
                 attempt = self.record_decision(trial, confirm, verdict, request, note, best)
             self._flag(check, attempt)
+            if verdict.undecided:
+                move = FORGET
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
         self._answer(lane, attempt, best, moved)
@@ -421,10 +425,9 @@ class Trials:
             ))
             lane.commits += 1
             books.supervisor.observe_commit(books.running_seconds())
-        outcome = Outcome.COMMITTED if verdict.accepted else (
-            Outcome.NOT_CONFIRMED if confirm.correct
-            else confirm.failure.kind  # type: ignore[union-attr]
-        )
+        outcome = (Outcome.COMMITTED if verdict.accepted else Outcome.UNDECIDED
+                   if verdict.undecided else Outcome.NOT_CONFIRMED if confirm.correct
+                   else confirm.failure.kind)  # type: ignore[union-attr]
         detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
         if version is not None:
             detail += below_the_best_it_beat(score, best)
