@@ -21,6 +21,7 @@ from avo_tui.evaluation import EvalResult, Failure, Worker
 from avo_tui.evaluation.paired import GatePlan
 from avo_tui.operators import Trial, Tuner
 from avo_tui.store import Session
+from avo_tui.views.events import event_line
 
 BEST_DIED = Failure("incumbent_failed", "the best version's process died (SIGSEGV)",
                     phase="beside the best")
@@ -120,6 +121,8 @@ def test_a_best_that_fails_beside_its_successors_is_flagged_and_they_judged_on_i
     assert session.run_state.flagged["v1"].measured == 0.0  # flagged for failing, not slowing
     flag = [e for e in session.events() if e.kind == "flagged"][-1]
     assert flag.data["failures"] == BEST_FAILURES_TO_SUSPECT and flag.data["version"] == "v1"
+    shown = event_line(flag, "")  # the app's output and avo sessions show
+    assert shown is not None and "failed beside its successors 2 times" in shown
 
 
 def test_a_successor_no_faster_than_a_failing_best_is_still_refused(session: Session,
