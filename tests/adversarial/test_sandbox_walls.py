@@ -10,8 +10,6 @@ the filter can refuse it. Landlock and the runner's own uid are tried with confi
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import json
 import os
@@ -480,16 +478,31 @@ out["system library"] = attempt(lambda: read(ARGS["system library"]))  # what dl
 """
 
 
-def loaded_from(name: str) -> str:
-    """The file the dynamic linker loads for library ``name``, as it finds it."""
-    found = ctypes.util.find_library(name)
-    if found is None:
-        pytest.skip(f"no lib{name} here")
+LOADED_FROM = """
+import ctypes, ctypes.util, sys
+found = ctypes.util.find_library(sys.argv[1])
+if found is not None:
     ctypes.CDLL(found)
-    for line in Path("/proc/self/maps").read_text().splitlines():
-        if line.endswith("/" + found) or f"/lib{name}.so" in line:
-            return line.split()[-1]
-    raise AssertionError(f"{found} loaded, but not mapped")
+    for line in open("/proc/self/maps"):
+        path = line.split()[-1]
+        if path.endswith("/" + found) or f"/lib{sys.argv[1]}.so" in path:
+            print(path)
+            break
+    else:
+        print("unmapped " + found)
+"""
+
+
+def loaded_from(name: str) -> str:
+    """The file the dynamic linker loads for library ``name`` in a fresh Python, as in a
+    runner. Not this process's: one that imported torch has torch's own libgomp loaded
+    already, a file under the virtual environment that no runner maps."""
+    found = subprocess.run([sys.executable, "-I", "-S", "-c", LOADED_FROM, name],
+                           capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    if not found:
+        pytest.skip(f"no lib{name} here")
+    assert not found.startswith("unmapped"), found
+    return found
 
 
 @needs_filter
