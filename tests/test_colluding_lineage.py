@@ -24,6 +24,7 @@ from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled
 
 from avo_tui.cli import main
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session
+from avo_tui.engine.anchor_check import ANCHOR_BOUND_LIMIT, anchor_bound
 from avo_tui.engine.rescore import Rescorer, flagged_lineage
 from avo_tui.engine.scores import anchor_ratio
 from avo_tui.evaluation import EvalResult
@@ -281,3 +282,50 @@ def on_a_loaded_machine(engine: Engine, worker: ModelWorker, spread: float) -> V
     finally:
         worker.spread = modelled_lineage.NOISE
 
+
+
+@pytest.mark.parametrize("noise_pct", [5.0, 20.0])
+def test_on_a_machine_too_rough_to_check_the_best_a_zero_gain_successor_is_undecided(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch, noise_pct: float) -> None:
+    """Safety before liveness (issue 84): v1 takes 15% longer beside its successors, and the
+    session's readings disagree by ``noise_pct`` (a loaded CPU's). The anchor check's bound
+    would grow with that noise past the 15% unseen, and each zero-gain successor, reading +15%
+    beside v1, was committed. The bound stops at its limit: past it, the successor must beat
+    v1's record too, and against the record it has no gain to show: undecided, saying how
+    rough the machine was and what would settle it. Three successors, none committed."""
+    monkeypatch.setattr(modelled_lineage, "COLLUDING_SLOWDOWN", 1.15)
+    colluder = commit(engine, modelled("colluding", SEED_S / 2, 1), "twice the seed's speed")
+    assert colluder is not None, engine.session.recent_attempts(1)[0].detail
+    for tag in range(10, 13):
+        engine.gate.noise.pairs_pct[:] = [noise_pct] * 5  # the session as a loaded CPU left it
+        assert commit(engine, modelled("honest", SEED_S / 2, tag), "no faster") is None
+        decision = engine.session.recent_attempts(1)[0]
+        assert decision.outcome == Outcome.UNDECIDED, decision.detail
+        assert "too rough to check v1" in decision.detail and "--gate-cap" in decision.detail
+        assert re.search(r"read to ±\d+\.\d+%", decision.detail), decision.detail
+    assert len(engine.session.lineage) == 2
+    # no decision is remembered: on a quieter machine the kernel is measured again
+    assert engine.gate.decisions.get(decision.kernel, engine.session.best()) is None
+
+
+def test_on_a_machine_too_rough_to_check_the_best_an_honest_2x_gain_is_still_committed(
+        engine: Engine) -> None:
+    """The same rough session: an honest kernel twice v1's speed beats v1's record as well as
+    v1 timed beside it, so the limit costs it nothing."""
+    v1 = commit(engine, modelled("honest", SEED_S / 2, 1), "twice the seed's speed")
+    assert v1 is not None, engine.session.recent_attempts(1)[0].detail
+    engine.gate.noise.pairs_pct[:] = [20.0] * 5
+    v2 = commit(engine, modelled("honest", SEED_S / 4, 2), "twice v1's speed")
+    decision = engine.session.recent_attempts(1)[0]
+    assert v2 is not None, decision.detail
+    assert f"over {v1.id}'s recorded rate" in decision.detail  # the record was asked too
+
+
+def test_the_check_s_bound_stays_under_its_limit_on_a_gpu() -> None:
+    """GPU records are within ±0.3% at the gate's cap, and its session noise stays near the
+    floor: the limit never bites there (it would cost GPU users decisions for nothing)."""
+    record_se = reading_se = 0.003
+    for noise_pct in (0.5, 1.0):
+        for dof in (4, 10, 40):
+            bound = anchor_bound(math.hypot(record_se, reading_se), dof, noise_pct)
+            assert bound < ANCHOR_BOUND_LIMIT, (noise_pct, dof, bound)

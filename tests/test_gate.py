@@ -26,18 +26,20 @@ from engine_helpers import (
 from avo_tui.engine import Engine, Evaluator
 from avo_tui.engine.gate import (
     DECIDE,
-    DECISIONS_KEPT,
     FORGET,
     REJECT,
     RERUN,
     STRIKE,
+    Paired,
+    after_reevaluation,
+    judge_beside,
+)
+from avo_tui.engine.gate_memory import (
+    DECISIONS_KEPT,
     STRIKE_CHARS,
     STRIKES_KEPT,
     GateDecisions,
     GateStrikes,
-    Paired,
-    after_reevaluation,
-    judge_beside,
 )
 from avo_tui.engine.scores import score_of
 from avo_tui.evaluation import EvalResult, Failure, Worker, get_target

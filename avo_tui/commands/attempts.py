@@ -32,7 +32,8 @@ EPILOG = """\
 Outcomes: committed (it became a version), promising (a gain that may clear the commit
 threshold; the gate's re-evaluation decides), inconclusive (no gain, but too noisy to rule one
 out; the gate decides too), within_noise (above the best by less than the measured noise),
-slower, not_confirmed (the re-evaluation did not bear it out), suspect (held for your
+slower, not_confirmed (the re-evaluation did not bear it out), undecided (the machine was
+too rough for the gate to tell; asked again, it is measured again), suspect (held for your
 review), interrupted, checked (quick grid only), and the failures (--failed lists only
 those): a failure's kind (compile, incorrect, crash, hang, timeout and the like), or
 rejected_undecided_twice (the gate's decisions on the kernel ended undecided twice).

@@ -203,8 +203,9 @@ def _print_flagged(console: Console, session: Session, state: RunState) -> None:
     if not state.flagged:
         return
     console.print(f"[bold red]⚠ {counted(len(state.flagged), 'version')} flagged[/]: slower "
-                  f"against the anchor beside a candidate than recorded (avo rescore "
-                  f"{escape(session.name)} measures them again):")
+                  f"against the anchor beside a candidate than recorded, or failing beside "
+                  f"their successors (avo rescore {escape(session.name)} measures them "
+                  "again):")
     for vid, flagged in sorted(state.flagged.items(), key=lambda item: _number(item[0])):
         events = session.events(after=flagged.event - 1, limit=1)
         line = event_line(events[0], "") if events else None

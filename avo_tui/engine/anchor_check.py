@@ -24,7 +24,7 @@ import statistics
 from dataclasses import dataclass
 
 from ..evaluation import EvalResult
-from ..evaluation.paired import RECORD_SE, futile_z, t_quantile
+from ..evaluation.paired import RECORD_SE, PairedGain, futile_z, t_quantile
 from ..store import Version
 from .scores import anchor_ratios
 
@@ -45,6 +45,11 @@ MEDIAN_ABS_NORMAL = 0.6745
 # anchor jitters too. The anchor is no agent's, and it runs while every runner is frozen, so a
 # best that makes itself rough beside its successor (both the agent's) excuses nothing.
 MACHINE_ROUGHNESS = 2.0
+# The widest the check's bound may grow with the readings' errors and the session's noise (a
+# log: 5%). Past it the check cannot tell a best that slowed itself beside its successor from
+# a rough machine, and a decision that leans on the best's reading beside the candidate is
+# undecided (gate.py). On a GPU every record is within ±0.3% and the bound stays near 2-3%.
+ANCHOR_BOUND_LIMIT = -math.log(1 - 0.05)
 
 @dataclass(frozen=True)
 class IncumbentCheck:
@@ -68,6 +73,23 @@ class IncumbentCheck:
         """It read slower than recorded, past what the errors and the noise allow: the
         decision is taken against its record."""
         return self.recorded - self.measured > self.allowed
+
+    @property
+    def too_rough(self) -> bool:
+        """Its bound grew past ANCHOR_BOUND_LIMIT: a best that read as recorded may still
+        have slowed itself by up to ``allowed`` beside the candidate, unseen."""
+        return self.allowed > ANCHOR_BOUND_LIMIT
+
+    def roughness_words(self) -> str:
+        """What the check could not tell, how rough the machine measured, and what would
+        settle it."""
+        limit = 100 * -math.expm1(-ANCHOR_BOUND_LIMIT)
+        return (f"the machine is too rough to check {self.version} beside the candidate: it "
+                f"could have read up to -{self.allowed_pct:.1f}% below its record unseen (its "
+                f"rate over {self.anchor} read to ±{100 * self.measured_se:.2f}%, recorded to "
+                f"±{100 * self.recorded_se:.2f}%, and the session's noise), past the "
+                f"-{limit:.1f}% the gate allows; a quieter machine, or more time (--gate-cap) "
+                "would settle it")
 
     @property
     def flagged(self) -> bool:
@@ -99,26 +121,59 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
     there is nothing to check: no anchor timed beside it, or no record on that anchor and on
     every configuration timed (a score from before anchors has its ratios to its primary
     baseline: scores.anchor_ratios)."""
-    read, score = result.incumbent_versus_anchor, best.score
+    read = result.incumbent_versus_anchor
+    record = recorded_rate(best, result, read)
+    if read is None or read.se is None or record is None:
+        return None
+    anchor, recorded, recorded_se = record
+    se = math.hypot(read.se, recorded_se)
+    allowed = anchor_bound(se, read.dof, noise_pct)
+    flag_allowed = anchor_bound(se, read.dof, noise_pct, t_quantile(read.dof, SUSPECT_Z))
+    return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
+                          read.dof, allowed, max(allowed, flag_allowed))
+
+
+def anchor_bound(se: float, dof: int, noise_pct: float, z: float | None = None) -> float:
+    """How far below its record (a log) a best may read, its reading and record known to
+    ``se`` together over ``dof`` degrees of freedom, in a session whose noise is ``noise_pct``:
+    the readings' errors at ``z`` (the gate's t99 unless given) and the spread between two
+    evaluations at SUSPECT_Z. Two evaluations of one kernel differ by more than either's error
+    says (each process has biases of its own): with both errors under 0.1%, an honest best read
+    0.8% below its record. That difference is a third error, independent of the two, so it is
+    added in quadrature; its bound takes the normal quantile, as it is not estimated from the
+    reading."""
+    between = math.log1p(noise_pct / 100) / MEDIAN_ABS_NORMAL
+    return math.hypot((futile_z(dof) if z is None else z) * se, SUSPECT_Z * between)
+
+
+def recorded_rate(best: Version, result: EvalResult, read: PairedGain | None
+                  ) -> tuple[str, float, float] | None:
+    """``best``'s recorded rate over the anchor's (a log) on the configurations ``read`` has,
+    as (anchor, rate, its standard error); None where it has no record on ``result``'s anchor
+    and every one of them (a score from before anchors: scores.anchor_ratios)."""
+    score = best.score
     found = anchor_ratios(score) if score is not None else None
-    if read is None or read.se is None or found is None or found[0] != result.anchor:
+    if read is None or found is None or found[0] != result.anchor:
         return None
     anchor, ratios = found
     if not set(read.blocks) <= set(ratios) or any(ratios[c] <= 0 for c in read.blocks):
         return None
     recorded = statistics.fmean(math.log(ratios[c]) for c in read.blocks)
     # A score from before anchors kept no error for its ratio: the noise stands for it.
-    recorded_se = (score.anchor_se if score is not None else None) or 0.0
-    se = math.hypot(read.se, recorded_se)
-    # Two evaluations of one kernel differ by more than either's error says (each process has
-    # biases of its own): with both errors under 0.1%, an honest best read 0.8% below its
-    # record. That difference is a third error, independent of the two, so it is added in
-    # quadrature; its bound takes the normal quantile, as it is not estimated from the reading.
-    between = math.log1p(noise_pct / 100) / MEDIAN_ABS_NORMAL
-    allowed = math.hypot(futile_z(read.dof) * se, SUSPECT_Z * between)
-    flag_allowed = math.hypot(t_quantile(read.dof, SUSPECT_Z) * se, SUSPECT_Z * between)
-    return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
-                          read.dof, allowed, max(allowed, flag_allowed))
+    return anchor, recorded, (score.anchor_se if score is not None else None) or 0.0
+
+
+def against_its_record(best: Version, result: EvalResult
+                       ) -> tuple[float, float, int, str] | None:
+    """The candidate in ``result``, measured without ``best`` beside it, against the best's
+    recorded rate, both over the anchor: as :func:`against_the_record`, and the anchor's name;
+    None where either is missing."""
+    read = result.versus_anchor
+    record = recorded_rate(best, result, read)
+    if read is None or read.se is None or record is None:
+        return None
+    anchor, recorded, recorded_se = record
+    return read.log_gain - recorded, math.hypot(read.se, recorded_se), read.dof, anchor
 
 
 def against_the_record(check: IncumbentCheck, result: EvalResult

@@ -51,7 +51,9 @@ from .budget import Budgets, Usage
 from .context import RunContext
 from .control import Control
 from .evaluator import Evaluator
-from .gate import Gate, GateDecisions, GateStrikes, NoiseEstimate
+from .gate import Gate, NoiseEstimate
+from .gate_memory import GateDecisions, GateStrikes
+from .in_flight import recover_in_flight
 from .inbox import Inbox, queued_payload
 from .lanes import CONVERSATION, Lane, label_of
 from .progress import ProgressListener
@@ -184,7 +186,8 @@ class Engine:
         books = self.books
         with books.locked():
             books.session.upgrade_state()
-            self.trials.recover_in_flight("the run ended (crash or kill) during this evaluation")
+            recover_in_flight(self.trials.books,
+                              "the run ended (crash or kill) during this evaluation")
             if announcement := queued_payload(books.session.directory):
                 books.session.append(announcement)  # published with the status, before they apply
             books.supervisor.start(books.running_seconds())
@@ -353,4 +356,4 @@ class Engine:
         self.books.abandon()
         if why:
             with self.books.locked():
-                self.trials.recover_in_flight(why)
+                recover_in_flight(self.trials.books, why)

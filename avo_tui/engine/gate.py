@@ -56,7 +56,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..evaluation import EvalResult, Failure
+from ..evaluation import EvalResult
 from ..evaluation.paired import (
     GAIN_FLOOR,
     GatePlan,
@@ -68,7 +68,15 @@ from ..evaluation.paired import (
 )
 from ..operators.protocol import Trial
 from ..store import Outcome, Version
-from .anchor_check import IncumbentCheck, against_the_record, check_incumbent, rough_record
+from .anchor_check import (
+    IncumbentCheck,
+    against_its_record,
+    against_the_record,
+    check_incumbent,
+    rough_record,
+)
+from .failing_best import best_key, failed_words
+from .gate_memory import GateDecisions, GateStrikes, failure_words, times
 
 NOISE_WINDOW = 20  # recent pairs; the machine's noise drifts over a multi-day run
 DEFAULT_NOISE_FLOOR_PCT = 0.5
@@ -95,45 +103,6 @@ class NoiseEstimate:
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> NoiseEstimate:
         return cls(**(doc or {}))
-
-
-DECISIONS_KEPT = 128  # the newest; an older kernel asked again is simply measured again
-KERNEL_KEY_CHARS = 24  # of the kernel identity's hex digest: 96 bits, no collisions to fear
-
-
-@dataclass
-class GateDecisions:
-    """Which kernels the gate has decided on, against which best: one decision each. Keyed by
-    the evaluator's kernel identity (compiled code and launch), so a new comment, a renamed
-    local or an unused macro does not buy another try."""
-
-    entries: dict[str, list[str]] = field(default_factory=dict)  # kernel -> [best, attempt]
-
-    def get(self, kernel: str | None, best: Version | None) -> str | None:
-        """The attempt that holds the decision on ``kernel`` against ``best``, if any."""
-        entry = self.entries.get((kernel or "")[:KERNEL_KEY_CHARS])
-        if entry is None or entry[0] != (best.id if best else ""):
-            return None
-        return entry[1]
-
-    def add(self, kernel: str | None, best: Version | None, attempt: str) -> None:
-        if not kernel:
-            return
-        key = kernel[:KERNEL_KEY_CHARS]
-        self.entries.pop(key, None)
-        self.entries[key] = [best.id if best else "", attempt]
-        for old in list(self.entries)[:-DECISIONS_KEPT]:
-            del self.entries[old]
-
-    def to_doc(self) -> dict[str, list[str]]:
-        return dict(self.entries)
-
-    @classmethod
-    def from_doc(cls, doc: object) -> GateDecisions:
-        if not isinstance(doc, dict):
-            return cls()
-        return cls({str(k): [str(x) for x in v] for k, v in doc.items()
-                    if isinstance(v, list) and len(v) == 2})
 
 
 def threshold(best_gmean: float | None, noise: NoiseEstimate) -> float:
@@ -173,6 +142,18 @@ def against_record(check: IncumbentCheck, result: EvalResult) -> Paired | None:
     return Paired(log_gain, se, dof, over=(
         f"over {check.version}'s recorded rate, both against {check.anchor}, the anchor; "
         f"{check.version} is the suspect: {check.words()}"))
+
+
+def against_the_recorded(best: Version, result: EvalResult) -> Paired | None:
+    """The candidate in ``result``, timed without ``best`` beside it, against the best's
+    recorded rate, both against the anchor (anchor_check.against_its_record)."""
+    gain = against_its_record(best, result)
+    if gain is None:
+        return None
+    log_gain, se, dof, anchor = gain
+    return Paired(log_gain, se, dof, over=(
+        f"over {best.id}'s recorded rate, both against {anchor}, the anchor, timed without "
+        f"{best.id}: the suspect, failed beside its successors"))
 
 
 def first_reading(gmean: float, best_gmean: float, best: str, noise: NoiseEstimate,
@@ -235,6 +216,9 @@ class Verdict:
     reason: str
     held: bool = False  # it would be accepted, but a flag holds it for the operator (a suspect)
     flags: tuple[str, ...] = ()
+    # not accepted, as the machine was too rough to tell (anchor_check.ANCHOR_BOUND_LIMIT):
+    # no decision is remembered, and asking again measures again
+    undecided: bool = False
 
 
 def judge(confirm_gmean: float, correct: bool, best_gmean: float | None, noise: NoiseEstimate,
@@ -272,6 +256,30 @@ def judge_beside(paired: Paired, best: str, confirm_gmean: float, unit: str,
     return Verdict(True, f"{measured} (bar {limit:+.2f}%)")
 
 
+def beyond_the_check(check: IncumbentCheck, result: EvalResult, beside: Verdict) -> Verdict:
+    """Safety before liveness: ``beside``, a verdict that accepts the candidate's gain over the
+    best timed beside it, where ``check`` was too rough to tell whether the best slowed itself
+    there (IncumbentCheck.too_rough). The candidate is committed only if its rate over the
+    anchor also beats the best's recorded one by the bar, which no behaviour of the best beside
+    it moves; not confirmed where that is clearly no gain; else undecided, saying why."""
+    record = against_record(check, result)
+    if record is None:
+        return Verdict(False, f"{beside.reason}; undecided: {check.roughness_words()}",
+                       undecided=True)
+    if decide(record.log_gain, record.se, record.dof, final=True) == "accept":
+        limit = 100 * math.expm1(bar(record.se, record.dof))
+        return Verdict(True, f"{beside.reason}; and {record.compared(check.version)} (bar "
+                             f"{limit:+.2f}%), as the machine was too rough to check "
+                             f"{check.version} beside it")
+    upper = record.log_gain + futile_z(record.dof) * (record.se or math.inf)
+    if upper < GAIN_FLOOR:
+        return Verdict(False, f"{beside.reason}; but {record.compared(check.version)}: no gain "
+                              "over its record")
+    return Verdict(False, f"{beside.reason}; undecided: {check.roughness_words()}, and "
+                          f"{record.compared(check.version)} is too rough to decide alone",
+                   undecided=True)
+
+
 def hold_if_flagged(verdict: Verdict, flags: Iterable[str]) -> Verdict:
     """The suspect rule: an accepted verdict on a flagged result (the first evaluation's flags
     or the re-evaluation's) becomes ``held``, not accepted. Anything else is left as it is."""
@@ -300,8 +308,6 @@ UNDECIDED = frozenset({"incumbent_failed", "timeout", "internal", "toolchain", "
 RERUN_AT_ONCE = frozenset({"incumbent_failed", "timeout", "internal"})
 CUT_SHORT = "interrupted"  # the operator stopped it: no decision, and no strike
 STRIKES_TO_REJECT = 2
-STRIKES_KEPT = 512  # kernels, the newest; more than the decisions: a strike outlives a new best
-STRIKE_CHARS = 300  # of a failure's message kept with a strike (the attempt's log has it all)
 
 # The moves after a re-evaluation (:func:`after_reevaluation`).
 DECIDE = "decide"  # its verdict stands, and is remembered (one decision per kernel)
@@ -309,15 +315,7 @@ FORGET = "forget"  # cut short by the operator: no decision, no strike, measured
 RERUN = "rerun"  # undecided, a strike: the decision is re-run at once
 STRIKE = "strike"  # undecided, a strike, not worth a re-run now: measured again if asked
 REJECT = "reject"  # undecided for the second time: rejected, and remembered as a decision
-
-PHASE_WORDS = {
-    "beside the best": "while timed beside the best",
-    "time": "while timed beside the baselines",
-    "check": "during the correctness check",
-    "idle check": "during the idle check",
-    "load": "while loading",
-}
-
+BEST_FAILED = "best failed"  # the best's runner failed: its failure, no strike; run again
 
 def is_undecided(result: EvalResult) -> bool:
     """The re-evaluation decided nothing about the candidate: the best's side failed, or a
@@ -344,58 +342,6 @@ def after_reevaluation(result: EvalResult, strikes: int) -> str:
         return REJECT
     assert failure is not None  # a crash here is the worker's (is_undecided)
     return RERUN if failure.kind in RERUN_AT_ONCE or failure.kind == "crash" else STRIKE
-
-
-def failure_words(failure: Failure) -> str:
-    """A failure in an attempt's detail: its kind, where in the evaluation it happened (its
-    phase, where the evaluator says), the configuration and the message."""
-    phase = (f" {PHASE_WORDS.get(failure.phase, f'during {failure.phase}')}"
-             if failure.phase else "")
-    where = f" [{failure.config}]" if failure.config else ""
-    return f"{failure.kind}{phase}{where}: {failure.message}"
-
-
-def times(count: int) -> str:
-    return {1: "once", 2: "twice"}.get(count, f"{count} times")
-
-
-@dataclass
-class GateStrikes:
-    """Each kernel's undecided gate decisions, whichever best they were against: what each
-    failure was, in the order met. Keyed as GateDecisions keys, by the kernel's identity; a
-    new best does not clear them (a lesson is the kernel's, not the decision's)."""
-
-    entries: dict[str, list[str]] = field(default_factory=dict)  # kernel -> failures
-
-    def of(self, kernel: str | None) -> list[str]:
-        return list(self.entries.get((kernel or "")[:KERNEL_KEY_CHARS], []))
-
-    def attempts(self, kernel: str | None) -> set[str]:
-        """The attempts that recorded this kernel's strikes (the last one a rejection's)."""
-        return {struck.split(":", 1)[0] for struck in self.of(kernel)}
-
-    def add(self, kernel: str | None, attempt: str, failure: Failure) -> None:
-        if not kernel:
-            return
-        key = kernel[:KERNEL_KEY_CHARS]
-        words = " ".join(failure_words(failure).split())
-        if len(words) > STRIKE_CHARS:
-            words = words[:STRIKE_CHARS - 3] + "..."
-        struck = [*self.entries.pop(key, []), f"{attempt}: {words}"]
-        self.entries[key] = struck
-        for old in list(self.entries)[:-STRIKES_KEPT]:
-            del self.entries[old]
-
-    def to_doc(self) -> dict[str, list[str]]:
-        return {key: list(struck) for key, struck in self.entries.items()}
-
-    @classmethod
-    def from_doc(cls, doc: object) -> GateStrikes:
-        """Also a session written before strikes were kept (None: none), or a damaged one."""
-        if not isinstance(doc, dict):
-            return cls()
-        return cls({str(k): [str(x) for x in v] for k, v in doc.items()
-                    if isinstance(v, list)})
 
 
 class Gate:
@@ -465,17 +411,22 @@ class Gate:
         return None
 
     def verdict(self, trial: Trial, confirm: EvalResult, best: Version | None,
-                check: IncumbentCheck | None = None) -> Verdict:
+                check: IncumbentCheck | None = None, alone: bool = False) -> Verdict:
         """The decision on a re-evaluation: the side-by-side rule where the best was timed
         beside it (against the best's record, both against the anchor, where ``check`` says
-        it read slower beside the candidate), else the stored-score rule; held where either
-        evaluation was flagged. The pair of evaluations joins the noise estimate."""
+        it read slower beside the candidate, or where the candidate was timed ``alone``
+        beside the anchor, the best being the suspect: failing_best.py), else the
+        stored-score rule; held where either evaluation was flagged. The pair of evaluations
+        joins the noise estimate."""
         if confirm.correct and trial.result.correct:
             self.noise.add(trial.result.geomean, confirm.geomean)
-        paired = decided_on(confirm, check)
+        paired = (against_the_recorded(best, confirm) if alone and best is not None
+                  else decided_on(confirm, check))
         if best is not None and confirm.correct and paired is not None:
             verdict = judge_beside(paired, best.id, confirm.geomean, confirm.unit,
                                    confirm.beside)
+            if verdict.accepted and check is not None and check.too_rough and not check.slower:
+                verdict = beyond_the_check(check, confirm, verdict)
             rough = rough_record(confirm, best) if verdict.accepted else None
             if rough is not None:
                 verdict = Verdict(False, f"{verdict.reason}; not committed: {rough}")
@@ -485,10 +436,29 @@ class Gate:
                             confirm.unit)
         return hold_if_flagged(verdict, [*trial.result.flags, *confirm.flags])
 
-    def next_move(self, trial: Trial, confirm: EvalResult) -> str:
-        """What to do with ``confirm``, the re-evaluation of ``trial``, by the strike rule
-        (:func:`after_reevaluation`) and the kernel's strikes so far."""
+    def next_move(self, trial: Trial, confirm: EvalResult, beside: Version | None = None
+                  ) -> str:
+        """What to do with ``confirm``, the re-evaluation of ``trial``: BEST_FAILED where
+        ``beside``, the best timed beside it, failed (failing_best.py); else by the strike
+        rule (:func:`after_reevaluation`) and the kernel's strikes so far."""
+        if beside is not None and confirm.failure is not None and (
+                confirm.failure.kind == "incumbent_failed"):
+            return BEST_FAILED
         return after_reevaluation(confirm, len(self.strikes.of(struck_key(trial, confirm))))
+
+    def failures_of(self, best: Version | None) -> int:
+        """How many times ``best`` failed beside its successors (failing_best.py)."""
+        return len(self.strikes.of(best_key(best.id))) if best is not None else 0
+
+    def best_failure_words(self, best: Version, result: EvalResult) -> str:
+        """What ``result``, where ``best`` failed beside a candidate, means, in words."""
+        assert result.failure is not None
+        return failed_words(best.id, self.failures_of(best) + 1, failure_words(result.failure))
+
+    def best_failed(self, best: Version, result: EvalResult, attempt: str) -> None:
+        """Count ``result``, recorded as ``attempt``, against ``best``, not the candidate."""
+        assert result.failure is not None
+        self.strikes.add(best_key(best.id), attempt, result.failure)
 
     def strike(self, trial: Trial, confirm: EvalResult, attempt: str) -> None:
         """Count ``confirm``, an undecided re-evaluation recorded as ``attempt``, against its

@@ -3,7 +3,7 @@ shown to the supervisor, and, when it asks, judged by the commit gate (gate.py).
 
 Before an evaluation starts, the candidate is saved as its lane's ``in_flight``; if the process
 dies during the evaluation, the next run records it as an ``interrupted`` attempt
-(:meth:`Trials.recover_in_flight`).
+(in_flight.py).
 """
 
 from __future__ import annotations
@@ -34,17 +34,20 @@ from ..store import (
 from .anchor_check import IncumbentCheck
 from .books import RunBooks
 from .evaluator import sources_key
+from .failing_best import BEST_FAILURES_TO_SUSPECT, failing_flag, flags_beside_the_seed
 from .gate import (
+    BEST_FAILED,
     DECIDE,
+    FORGET,
     REJECT,
     RERUN,
     STRIKE,
     Verdict,
-    failure_words,
     paired_of,
     unconfirmed,
 )
-from .lanes import Lane, label_of, moved_note, place_among_running, starting_version
+from .gate_memory import failure_words
+from .lanes import Lane, moved_note, place_among_running, starting_version
 from .scores import anchored_score, below_the_best_it_beat, score_of, score_words
 from .stored_reading import stored_trial
 from .twins import Readings, Twin, Twins
@@ -106,6 +109,9 @@ class Trials:
                 kernel=result.kernel_id,
             )
             self._flag(check, attempt)
+            if beside is not None and result.failure is not None and (
+                    result.failure.kind == "incumbent_failed"):
+                self._count_best_failure(beside, result, attempt)
             self._after_evaluation(lane, result)
             # Sources that compile to the same kernel are one candidate to the supervisor too.
             trial = Trial(attempt, result, dict(files), result.kernel_id or sources_key(files),
@@ -209,7 +215,8 @@ class Trials:
             books.save_lanes()
             best = books.session.best()
             previous = None if quick else best.score.gmean if best and best.score else None
-            if beside_best and not quick and best is not None and best.files != hashes:
+            if beside_best and not quick and best is not None and best.files != hashes and (
+                    not self.best_is_suspect(best)):  # measured against its record instead
                 incumbent = best
             beside = books.session.read_files(incumbent) if incumbent else None
             anchor = self.anchor_files()
@@ -238,10 +245,8 @@ class Trials:
     def anchor_files(self) -> dict[str, str] | None:
         """The seed as the user supplied it (v0, where the seed wrote it), timed as the anchor
         where the target's baseline cannot be (evaluation/measurement/anchor.py)."""
-        root = self.books.session.lineage.root()
-        if root is None or root.author != "seed":
-            return None
-        return self.books.session.read_files(root)
+        root = self.anchor_version()
+        return self.books.session.read_files(root) if root is not None else None
 
     def _leased(self, lane: Lane, host: Mapping[str, object]) -> None:
         """The lane's evaluation got its worker: the GPU it holds is saved with the candidate
@@ -264,34 +269,6 @@ class Trials:
         if (baselines := books.evaluator.take_new_baselines()) is not None:
             fields["baselines"] = baselines
         books.session.set_state(announce=False, **fields)
-
-    def recover_in_flight(self, why: str) -> None:
-        """Record what a dead or interrupted run left unfinished, once: every lane's candidate
-        in flight, this run's lanes' and those of lanes it does not run."""
-        books = self.books
-        state = books.session.run_state
-        pending = sorted((int(k), entry.in_flight) for k, entry in state.lanes.items()
-                         if k.isdigit() and entry.in_flight)
-        if not pending:
-            return
-        several = books.several or any(number > 1 for number in map(int, state.lanes))
-        recent = books.session.recent_attempts(2 * len(pending))
-        for number, flight in pending:
-            assert flight is not None
-            label = label_of(number, several)
-            files = {name: books.session.blobs.get_text(h) for name, h in flight.files.items()}
-            already = any(a.files == dict(flight.files) and a.created >= flight.started
-                          and a.lane == label for a in recent)
-            if not already:
-                books.session.record_attempt(files, lane=label, base=flight.base,
-                                             author=flight.author, outcome=Outcome.INTERRUPTED,
-                                             detail=why)
-        for lane in books.lanes:
-            lane.in_flight = None
-        books.idle_lanes = {k: dataclasses.replace(v, in_flight=None)
-                            for k, v in books.idle_lanes.items()}
-        books.save_lanes()
-        books.publish()
 
     # -- the commit gate --------------------------------------------------------------------------
 
@@ -349,18 +326,23 @@ class Trials:
                     self._unchanged(trial, author, refused[1], lane, best, moved,
                                     outcome=refused[0])
                     return None
-            confirm = self._reevaluate(trial, best, request)
-            with books.locked():
-                move = books.gate.next_move(trial, confirm)
-                if move == RERUN:
+            while True:  # fresh runners each time; where the worker failed, it was replaced
+                alone = self.best_is_suspect(best)
+                confirm = self._reevaluate(trial, self.anchor_version() if alone else best,
+                                           request)
+                if alone and best is not None:
+                    jump = books.evaluator.target.max_plausible_jump
+                    confirm.flags = flags_beside_the_seed(confirm, best, jump)
+                with books.locked():
+                    # the best's failure is the best's where the anchor can stand in for it
+                    spared = best if not alone and self.anchor_stands_in(best) else None
+                    move = books.gate.next_move(trial, confirm, spared)
+                    if move not in (RERUN, BEST_FAILED):
+                        return self._decide(trial, confirm, best, moved, request, alone)
                     self._record_undecided(trial, confirm, move, request,
-                                           moved_note(moved, best))
+                                           moved_note(moved, best), best)
                     books.save()  # the strike, before anything else can happen
                     books.publish()
-            if move == RERUN:  # fresh runners; where the worker failed, it was replaced
-                confirm = self._reevaluate(trial, best, request)
-            with books.locked():
-                return self._decide(trial, confirm, best, moved, request)
 
     def _reevaluate(self, trial: Trial, best: Version | None,
                     request: CommitRequest) -> EvalResult:
@@ -369,8 +351,26 @@ class Trials:
                                    incumbent=best, lane=request.lane, gate=self.books.gate.plan)
         return confirm
 
+    def best_is_suspect(self, best: Version | None) -> bool:
+        """Whether the gate measures candidates beside the anchor alone, against ``best``'s
+        record, as it failed beside its successors too often (failing_best.py)."""
+        return self.anchor_stands_in(best) and (
+            self.books.gate.failures_of(best) >= BEST_FAILURES_TO_SUSPECT)
+
+    def anchor_stands_in(self, best: Version | None) -> bool:
+        """Whether the anchor, a version of the lineage's own (the user's seed), can stand in
+        for ``best`` beside a candidate: it is not the best."""
+        anchor = self.anchor_version()
+        return anchor is not None and best is not None and anchor.id != best.id
+
+    def anchor_version(self) -> Version | None:
+        """The seed as the user supplied it, the anchor (anchor_files), as a version."""
+        root = self.books.session.lineage.root()
+        return root if root is not None and root.author == "seed" else None
+
     def _decide(self, trial: Trial, confirm: EvalResult, best: Version | None,
-                moved: str | None, request: CommitRequest) -> Version | None:
+                moved: str | None, request: CommitRequest, alone: bool = False
+                ) -> Version | None:
         books, lane = self.books, request.lane
         if confirm.same_as_incumbent:
             self._after_evaluation(lane)
@@ -384,13 +384,15 @@ class Trials:
         if move in (STRIKE, REJECT):
             attempt = self._record_undecided(trial, confirm, move, request, note)
         else:
-            check = books.gate.check(confirm, best)
-            verdict = books.gate.verdict(trial, confirm, best, check)
+            check = None if alone else books.gate.check(confirm, best)  # the seed beside it
+            verdict = books.gate.verdict(trial, confirm, best, check, alone)
             if verdict.held:
                 attempt = self._hold_as_suspect(trial, confirm, verdict, request, note, best)
             else:
                 attempt = self.record_decision(trial, confirm, verdict, request, note, best)
             self._flag(check, attempt)
+            if verdict.undecided:
+                move = FORGET
         if move in (DECIDE, REJECT):
             books.gate.decided(trial, confirm, best, attempt.id)
         self._answer(lane, attempt, best, moved)
@@ -423,10 +425,9 @@ class Trials:
             ))
             lane.commits += 1
             books.supervisor.observe_commit(books.running_seconds())
-        outcome = Outcome.COMMITTED if verdict.accepted else (
-            Outcome.NOT_CONFIRMED if confirm.correct
-            else confirm.failure.kind  # type: ignore[union-attr]
-        )
+        outcome = (Outcome.COMMITTED if verdict.accepted else Outcome.UNDECIDED
+                   if verdict.undecided else Outcome.NOT_CONFIRMED if confirm.correct
+                   else confirm.failure.kind)  # type: ignore[union-attr]
         detail = f"re-evaluation of {trial.attempt.id}: {verdict.reason}"
         if version is not None:
             detail += below_the_best_it_beat(score, best)
@@ -454,12 +455,16 @@ class Trials:
         return attempt
 
     def _record_undecided(self, trial: Trial, confirm: EvalResult, move: str,
-                          request: CommitRequest, note: str) -> Attempt:
+                          request: CommitRequest, note: str, best: Version | None = None
+                          ) -> Attempt:
         """An undecided re-evaluation (gate.after_reevaluation): an attempt under its failure's
         kind, saying what comes next, or, where it is the kernel's second, its rejection
-        (``rejected_undecided_twice``, every failure in the detail); then the strike."""
+        (``rejected_undecided_twice``, every failure in the detail); then the strike, or,
+        where ``best`` failed beside it (BEST_FAILED), the best's (:meth:`_best_failed`)."""
         books = self.books
         assert confirm.failure is not None
+        if move == BEST_FAILED and best is not None:
+            return self._best_failed(trial, confirm, request, note, best)
         detail = books.gate.struck(trial, confirm, move)
         attempt = books.session.record_attempt(
             trial.files,
@@ -475,6 +480,30 @@ class Trials:
         books.gate.strike(trial, confirm, attempt.id)
         self._after_evaluation(request.lane)
         return attempt
+
+    def _best_failed(self, trial: Trial, confirm: EvalResult, request: CommitRequest,
+                     note: str, best: Version) -> Attempt:
+        """A decision ``best`` failed: an attempt under the failure's kind, no strike against
+        the candidate, the best's failure counted, and the best flagged at the count."""
+        gate = self.books.gate
+        assert confirm.failure is not None
+        attempt = self.books.session.record_attempt(
+            trial.files, lane=request.lane.label, base=trial.attempt.base,
+            author=request.author, outcome=confirm.failure.kind,
+            detail=_with_notes(f"re-evaluation of {trial.attempt.id}: "
+                               f"{gate.best_failure_words(best, confirm)}{note}", confirm),
+            log=_result_log(confirm), transcript=request.transcript, idea=trial.attempt.idea)
+        self._count_best_failure(best, confirm, attempt)
+        self._after_evaluation(request.lane)
+        return attempt
+
+    def _count_best_failure(self, best: Version, result: EvalResult, attempt: Attempt) -> None:
+        """``best`` failed beside the candidate of ``attempt``: counted against it, and it is
+        flagged at the count (failing_best.py)."""
+        gate = self.books.gate
+        gate.best_failed(best, result, attempt.id)
+        if gate.failures_of(best) >= BEST_FAILURES_TO_SUSPECT:
+            self.books.session.flag(failing_flag(best, attempt.id, gate.failures_of(best)))
 
     def paid_commit(self, commit: Callable[..., Version]) -> Version:
         """Call ``commit`` (the session's commit or approve_suspect) with the version's cost:

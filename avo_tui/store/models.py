@@ -59,6 +59,9 @@ class Outcome(StrEnum):
     CHECKED = "checked"  # correct on the quick grid, which gives no score to commit on
     COMMITTED = "committed"
     NOT_CONFIRMED = "not_confirmed"  # the gate's independent re-evaluation did not confirm it
+    # the gate could not tell: the machine too rough for its checks (engine/anchor_check.py);
+    # no decision, no strike, measured again if asked
+    UNDECIDED = "undecided"
     # correct and above the commit threshold, but flagged as implausible by the evaluator, so
     # held for the operator's approval instead of committed
     SUSPECT = "suspect"

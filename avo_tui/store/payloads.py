@@ -366,6 +366,8 @@ class FlaggedPayload(Payload):
     measured: float
     allowed_pct: float
     attempt: str  # the attempt whose evaluation read it
+    # how many times it failed beside its successors, where that flagged it (measured is 0)
+    failures: int | None = None
 
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {

@@ -27,7 +27,7 @@ OUTCOME_STYLES: dict[str, str] = {
     Outcome.COMMITTED: "green", Outcome.PROMISING: "cyan", Outcome.INCONCLUSIVE: "dim",
     Outcome.SLOWER: "dim",
     Outcome.NOT_CONFIRMED: "dim", Outcome.CHECKED: "dim", Outcome.INTERRUPTED: "yellow",
-    Outcome.SUSPECT: "bold yellow", Outcome.WITHIN_NOISE: "dim",
+    Outcome.SUSPECT: "bold yellow", Outcome.WITHIN_NOISE: "dim", Outcome.UNDECIDED: "yellow",
     Outcome.REJECTED_UNDECIDED_TWICE: "red"}  # a failure of the kernel's, as FAILED_STYLE
 FAILED_STYLE = "red"
 SCORE_CELLS = 16  # the score's column in an attempt's line

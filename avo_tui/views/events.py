@@ -166,6 +166,11 @@ def _suspect_line(p: SuspectPayload, unit: str) -> str:
 def _flagged_line(p: FlaggedPayload) -> str:
     """'⚠ flagged v3 read 0.502x seed beside a12's candidate, recorded at 1.003x (-49.9%, past
     the -4.1% allowed): the suspect; avo rescore measures it again against the anchor'."""
+    if p.failures:
+        return (f"[bold red]⚠ flagged {escape(p.version)}[/] failed beside its successors "
+                f"{p.failures} times (the last beside {escape(p.attempt)}'s candidate): the "
+                f"suspect; its successors are measured beside the anchor alone, against its "
+                f"recorded {p.recorded:.4g}x {escape(p.anchor)}; avo rescore measures it again")
     change = 100 * (p.measured / p.recorded - 1) if p.recorded else 0.0
     return (f"[bold red]⚠ flagged {escape(p.version)}[/] read {p.measured:.4g}x "
             f"{escape(p.anchor)} beside {escape(p.attempt)}'s candidate, recorded at "

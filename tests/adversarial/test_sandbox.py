@@ -556,9 +556,8 @@ def test_a_library_cannot_fork_from_its_constructor_nor_run_a_shell(public_dir: 
     found = run(LOAD_ESCAPING_LIBRARY, confine="confine", library=library, without=("processes",))
     assert found["fork"] > 0
     assert found["system"] == 127 << 8  # the shell was started, but could not be executed
-    found = run(
-        LOAD_ESCAPING_LIBRARY, confine="confine", library=library, without=("processes", "exec")
-    )
+    # Landlock left out too: it lets a runner execute no shell either (/bin is not its to read)
+    found = run(LOAD_ESCAPING_LIBRARY, library=library, without=("processes", "exec"))
     assert found["system"] == 3 << 8
 
 

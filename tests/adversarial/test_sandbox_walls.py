@@ -473,8 +473,36 @@ out["process list"] = attempt(lambda: os.listdir("/proc"))
 out["another library"] = attempt(lambda: read(ARGS["other"]))
 out["own stat"] = attempt(lambda: read("/proc/self/stat"))
 out["own library"] = attempt(lambda: read(ARGS["library"]))
-out["system file"] = attempt(lambda: read("/etc/passwd"))
+out["system file"] = attempt(lambda: read("/etc/os-release"))  # any runner's slate
+out["system library"] = attempt(lambda: read(ARGS["system library"]))  # what dlopen reads
 """
+
+
+LOADED_FROM = """
+import ctypes, ctypes.util, sys
+found = ctypes.util.find_library(sys.argv[1])
+if found is not None:
+    ctypes.CDLL(found)
+    for line in open("/proc/self/maps"):
+        path = line.split()[-1]
+        if path.endswith("/" + found) or f"/lib{sys.argv[1]}.so" in path:
+            print(path)
+            break
+    else:
+        print("unmapped " + found)
+"""
+
+
+def loaded_from(name: str) -> str:
+    """The file the dynamic linker loads for library ``name`` in a fresh Python, as in a
+    runner. Not this process's: one that imported torch has torch's own libgomp loaded
+    already, a file under the virtual environment that no runner maps."""
+    found = subprocess.run([sys.executable, "-I", "-S", "-c", LOADED_FROM, name],
+                           capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    if not found:
+        pytest.skip(f"no lib{name} here")
+    assert not found.startswith("unmapped"), found
+    return found
 
 
 @needs_filter
@@ -487,12 +515,14 @@ def test_another_runner_cannot_be_read_through_proc_or_its_library(
         (public_dir / name / "kernel.so").write_bytes(b"\x7fELF")
         (public_dir / name / "kernel.so").chmod(0o644)
     paths = {"library": str(public_dir / "mine" / "kernel.so"),
-             "other": str(public_dir / "theirs" / "kernel.so")}
+             "other": str(public_dir / "theirs" / "kernel.so"),
+             "system library": loaded_from("gomp")}  # what -fopenmp links a kernel to
     found = run(READS, confine="confine", target=target, **paths)
     assert found["confined"]["landlock"].startswith("installed"), found["confined"]
-    walled = ("other's stat", "other's schedstat", "process list", "another library")
+    walled = ("other's stat", "other's schedstat", "process list", "another library",
+              "system file")
     assert {found[name] for name in walled} == {"EACCES"}, found
-    assert found["own stat"] == found["own library"] == found["system file"] == "ok"
+    assert found["own stat"] == found["own library"] == found["system library"] == "ok"
     found = run(READS, confine="install_seccomp", target=target, **paths)  # no Landlock
     assert {found[name] for name in walled} == {"ok"}, found
 

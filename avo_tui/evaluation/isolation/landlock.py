@@ -35,10 +35,15 @@ LANDLOCK_NET_RIGHTS = 0b11  # bind and connect TCP (ABI 4): sockets are refused 
 # ABI 6: no abstract unix sockets and no signals to processes outside the runner's own
 # domain, signals through a file's owner (SIGIO) included: a second wall beside the filter.
 LANDLOCK_SCOPES = 0b11
-# The system's own directories, read and mapped by the dynamic linker and by libraries.
-SYSTEM_DIRECTORIES = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc",
-                      "/opt", "/nix", "/gnu", "/sys/devices/system")
-SYSTEM_FILES = ("/proc/cpuinfo", "/proc/meminfo", "/dev/null", "/dev/zero", "/dev/urandom",
+# What the dynamic linker reads to find the libraries a candidate names (libgomp, libm): its
+# cache, its preload list, and the multiarch and lib64 directories it searches.
+LINKER_FILES = ("/etc/ld.so.cache", "/etc/ld.so.preload")
+LINKER_DIRECTORIES = ("/lib64", "/usr/lib64", "/lib/{triplet}", "/usr/lib/{triplet}")
+# The CPUs glibc's sysconf and libgomp count, and the devices a library may open. Not the rest
+# of /sys/devices/system (each CPU's frequency and idle time, each node's meminfo) nor
+# /proc/meminfo and /proc/cpuinfo: each tells how busy another process keeps the machine.
+SYSTEM_FILES = ("/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible",
+                "/sys/devices/system/cpu/present", "/dev/null", "/dev/zero", "/dev/urandom",
                 "/dev/random")
 
 
@@ -67,17 +72,19 @@ def _mapped_directories() -> set[str]:
 
 
 def readable_paths(library: str | None = None) -> list[str]:
-    """What a confined runner may read: the system's directories, Python's, those of every
-    library already loaded, its own /proc entry and a few devices and facts, and ``library``'s
-    directory. Not /tmp, /var/tmp or /dev/shm (another runner's library), not another
-    process's /proc (its CPU time, its state, its command line), not the home directories."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    paths = [*SYSTEM_DIRECTORIES, *sorted(prefixes), *sorted(_mapped_directories()),
+    """What a confined runner may read: Python's standard library, the directories of every
+    library already loaded, those the dynamic linker searches, its own /proc entry, the count
+    of CPUs and a few devices, and ``library``'s directory. Nothing else is a file both
+    runners may read, to leave a mark in (a lock, a page found cached): not /etc, /usr, /opt,
+    the virtual environment's packages, /tmp, /var/tmp or /dev/shm (another runner's library),
+    another process's /proc (its CPU time, its state, its command line), the home directories."""
+    triplet = getattr(sys.implementation, "_multiarch", "") or f"{os.uname().machine}-linux-gnu"
+    paths = [os.path.dirname(os.__file__), *sorted(_mapped_directories()),
+             *(path.format(triplet=triplet) for path in LINKER_DIRECTORIES), *LINKER_FILES,
              f"/proc/{os.getpid()}", *SYSTEM_FILES]
     if library:
         paths.append(os.path.dirname(os.path.abspath(library)))
-    # A Python whose prefix is the root would grant everything: the system's directories
-    # already hold what it needs.
+    # A library loaded from the root, or a standard library there, would grant everything.
     return [path for path in dict.fromkeys(paths)
             if os.path.exists(path) and os.path.realpath(path) not in ("/", "/proc", "/tmp")]
 

@@ -21,7 +21,8 @@ a kernel can reach"). So:
 - no locks (fcntl's record and open file description locks and leases, flock): a lock on a file
   both runners may read is a line between them;
 - no eviction from, filling of or probing of the page cache (fadvise64, readahead, mincore,
-  cachestat): a page evicted by one evaluation and found missing by the next is a counter;
+  cachestat, preadv2's flags, madvise past the runtime's advice): a page evicted by one
+  evaluation and found missing by the next is a counter, one found cached a sign of another;
 - no writes to files: no opening for writing, renaming, unlinking, linking, chmod, chown...,
   nor io_uring, which does such work in the kernel where no filter sees it;
 - no new sockets: no talking to any process or service but the worker, on the socket it gave;
@@ -118,6 +119,7 @@ UNLESS_SELF = "unless self"  # args[arg] != this process's pid
 # scheduling calls, whose pid 0 means the calling thread
 UNLESS_OWN = "unless own"
 IF_ONE_OF = "if one of"  # args[arg] is one of values
+UNLESS_ONE_OF = "unless one of"  # args[arg] is none of values
 
 # fcntl commands and ioctl requests that name a process to signal when a file is ready
 F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
@@ -130,6 +132,17 @@ F_NOTIFY = 1026  # dnotify: a directory's changes signalled to the caller
 LOCK_COMMANDS = (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE)
 PRIO_PROCESS = 0  # setpriority(which, ...): one process, not a group or a user's processes
 IOPRIO_WHO_PROCESS = 1
+# preadv2's and pwritev2's flags (linux/fs.h), their sixth argument (after pos_h) on x86_64 and
+# aarch64 alike; rwf_t is an int, so the filter's 32 bits are all of it
+RWF_NOWAIT, RWF_DONTCACHE, EVERY_FLAG, PREADV2_FLAGS_ARG = 0x8, 0x80, 0xFFFFFFFF, 5
+# The madvise advice (asm-generic/mman-common.h) a runner's runtime gives: glibc's malloc and
+# thread stacks (DONTNEED; FREE, HUGEPAGE, NOHUGEPAGE, guard pages 102 and 103 in other
+# versions), fork and dump marks (10, 11, 16-19). Not WILLNEED or POPULATE_READ (a file's pages
+# read in without a read), COLD or PAGEOUT (pushed out: a count), SEQUENTIAL or RANDOM (what a
+# fault reads in), MERGEABLE (KSM: a page shared with another process's equal one).
+MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE = 4, 8, 14, 15
+RUNTIME_ADVICE = (0, MADV_DONTNEED, MADV_FREE, 10, 11, MADV_HUGEPAGE, MADV_NOHUGEPAGE, 16, 17,
+                  18, 19, 102, 103)
 
 
 class Rule(NamedTuple):
@@ -244,6 +257,13 @@ RULES: tuple[Rule, ...] = (
     # may: its Python's. Timing a read tells the same and cannot be refused; without the
     # eviction it is no counter (docs/architecture.md: what that leaves a kernel).
     Rule("page cache", ("fadvise64", "readahead", "mincore", "cachestat")),
+    # A read that asks whether its page is cached (RWF_NOWAIT: a successor's slot of a shared
+    # file found cached says "a successor exists", issue 84) or leaves it uncached
+    # (RWF_DONTCACHE). A runner needs no flag, so a later kernel's is refused unknown. Advice
+    # that reads pages in, pushes them out or merges them: readahead and eviction renamed.
+    Rule("page cache", ("preadv2", "pwritev2"), IF_ANY_BIT, arg=PREADV2_FLAGS_ARG,
+         value=EVERY_FLAG),
+    Rule("page cache", ("madvise",), UNLESS_ONE_OF, arg=2, values=RUNTIME_ADVICE),
     # Memory no process maps (a memfd's pages, filled with fallocate) is charged to no one:
     # the OOM killer, when the machine runs out, would end the worker rather than the runner
     # that took it, and RLIMIT_AS does not count it. memfd_secret's is out of reach besides.
@@ -312,6 +332,12 @@ def _verdict(rule: Rule, pid: int) -> list[Instruction]:
         tests = [_jump(BPF_JEQ_K, value, last - index, int(index == last))
                  for index, value in enumerate(rule.values)]
         return [_argument(rule.arg), *tests, refuse, pass_on]
+    if rule.when == UNLESS_ONE_OF:
+        last = len(rule.values) - 1
+        # each value found jumps past the refusal; the last not found falls into it
+        tests = [_jump(BPF_JEQ_K, value, last - index + 1, 0)
+                 for index, value in enumerate(rule.values)]
+        return [_argument(rule.arg), *tests, refuse, pass_on]
     raise ValueError(f"unknown condition {rule.when!r}")
 
 
@@ -340,12 +366,8 @@ def build_filter(arch: str, rules: Iterable[Rule], pid: int) -> list[Instruction
 
 
 class _SockFilter(ctypes.Structure):
-    _fields_ = (
-        ("code", ctypes.c_ushort),
-        ("jt", ctypes.c_ubyte),
-        ("jf", ctypes.c_ubyte),
-        ("k", ctypes.c_uint32),
-    )
+    _fields_ = (("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint32))
 
 
 class _SockFprog(ctypes.Structure):
@@ -362,7 +384,6 @@ def architecture() -> str | None:
         return None
     machine = os.uname().machine
     return machine if machine in SYSCALLS else None
-
 
 
 def _libc() -> ctypes.CDLL:

@@ -41,6 +41,9 @@ def plausibility_flags(
     return flags
 
 
+BESIDE_THE_BEST = "the best timed beside it"  # what a jump flag is told against, there
+
+
 def _jump(result: EvalResult, previous_best: float | None) -> tuple[float, str] | None:
     """How many times faster than the best the result is, and against what: the best timed
     beside it where it was (the same moment, the same inputs), else the best's stored score.
@@ -48,7 +51,7 @@ def _jump(result: EvalResult, previous_best: float | None) -> tuple[float, str] 
     read 3.24x a best's score stored at a busier moment, and was held (benchmarks/lanes_run.py
     approved such suspects by hand)."""
     if result.incumbent_gain is not None:
-        return result.incumbent_gain, "the best timed beside it"
+        return result.incumbent_gain, BESIDE_THE_BEST
     if previous_best:
         return result.geomean / previous_best, f"the best committed score {previous_best:.4g}"
     return None
