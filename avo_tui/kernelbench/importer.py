@@ -31,6 +31,7 @@ from .graph import Graph, Unsupported, is_index, trace
 from .hostile import hostile_cases
 from .integer_inputs import IntegerInputs, integer_inputs
 from .kernel_text import Kernel
+from .long_rows import long_rows
 from .own_draw import CASE, own_draw_case
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
@@ -132,7 +133,7 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
         seed, pattern, no_seed = seed_path, plan.kind, ""
         seed_text = partial(_seed_text, kernel, plan, about, kind)
     write = _Written(path, target_path, kind, problem, shapes, work, names, entry, graph,
-                     seed, pattern, no_seed, seed_text, progress)
+                     seed, pattern, no_seed, seed_text, progress, chooser)
     if measure is not None and seed is not None and kind == "cpu":
         configs = calibrated(chooser, lambda c: write(c).target, measure,
                              partial(progress.phase, counted=False))
@@ -155,12 +156,13 @@ class _Written:
                  shapes: Shapes, work: Work, names: _Names, entry: str, graph: Graph | None,
                  seed: Path | None, pattern: str | None, no_seed: str,
                  seed_text: Callable[[], str],
-                 progress: Progress) -> None:
+                 progress: Progress, chooser: Chooser) -> None:
         self.path, self.target_path, self.kind = path, target_path, kind
         self.problem, self.shapes, self.work, self.names = problem, shapes, work, names
         self.entry, self.graph, self.progress = entry, graph, progress
         self.seed, self.pattern, self.no_seed = seed, pattern, no_seed
         self.seed_text = seed_text
+        self.chooser = chooser
 
     def __call__(self, configs: Configs) -> Imported:
         path, kind, problem, shapes, names = (self.path, self.kind, self.problem, self.shapes,
@@ -170,6 +172,7 @@ class _Written:
         configs = integers.configs
         work = self.work.scored_for(kind, shapes, configs.timed)
         small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
+        configs = self._with_long_rows(configs)
         problem.check_forward(small)
         exactness = _exactness(self.graph, names)
         if self.seed is not None:
@@ -199,6 +202,18 @@ class _Written:
                         tuple((names.inputs[i], names.input_dtypes[i],
                                str(rules.inputs[i].render())) for i in integers.ranges),
                         tuple((case.name, case.doc) for case in cases))
+
+
+    def _with_long_rows(self, configs: Configs) -> Configs:
+        """``configs`` with the edge shape of the problem's longest rows (long_rows.py)
+        added, where its reductions' rows are longer than every other shape's."""
+        self.progress.phase("finding the longest rows")
+        rows = long_rows(self.problem, self.shapes, self.chooser.varied,
+                         [configs.timed, *configs.edges], self.chooser.smallest)
+        if rows.sizes is None or rows.sizes in configs.edges:
+            return configs
+        return dataclasses.replace(configs, edges=[*configs.edges, rows.sizes],
+                                   notes=[*configs.notes, rows.note])
 
 
 def _stages(recording: Callable[[], SymbolicTrace], input_names: Sequence[str],

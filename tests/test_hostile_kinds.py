@@ -1,0 +1,192 @@
+"""A hostile check for every kind of operation the trace shows (issue 85), not only the ones
+the importer names: an elementwise exponential gets large magnitudes (``large_magnitude``), a
+max pooling negative values at its borders (``negative_borders``), and a scan or a norm the
+forward writes by hand (a mean of squares, a square root) an edge shape with the problem's
+own row, where the timed shape is scaled down for timing. For each, a wrong kernel of the
+kind users write, exact on every other check, is rejected for that reason, passes once the
+check is taken out of the target file (so the check is what catches it), and the same kernel
+with its one mistake fixed passes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from avo_tui.evaluation import EvalRequest, EvalResult, get_target
+from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+from avo_tui.kernelbench import configs, import_problem
+
+PROBLEM = """import torch
+import torch.nn as nn
+
+{sizes}
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+{init}
+    def forward(self, x):
+        return {body}
+
+
+def get_inputs():
+    return [{draw}]
+
+
+def get_init_inputs():
+    return []
+"""
+
+# name -> (its size globals, the forward's module fields, its body, its input)
+PROBLEMS = {
+    "sigmoid": ("batch_size = 8\ndim = 4096", "", "torch.sigmoid(x)",
+                "torch.randn(batch_size, dim)"),
+    "maxpool": ("batch_size = 4\nchannels = 8\nheight = 32\nwidth = 32",
+                "        self.pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)\n",
+                "self.pool(x)", "torch.rand(batch_size, channels, height, width)"),
+    "scan": ("batch_size = 16\nlength = 1 << 20", "", "torch.cumsum(x, dim=1)",
+             "torch.randn(batch_size, length)"),
+    # an RMS norm no module names: a mean of squares and a square root
+    "rms": ("batch_size = 16\nfeatures = 1 << 20", "",
+            "x / torch.sqrt(torch.mean(x * x, dim=1, keepdim=True) + 1e-6)",
+            "torch.randn(batch_size, features)"),
+}
+
+# Each kernel with its mistake (BUG 1) or without it (BUG 0); LIMIT is the longest row any
+# other check reaches, read off the target.
+KERNELS = {
+    # a sigmoid as a ratio of exponentials: inf / inf past x = 88
+    "sigmoid": """#include <math.h>
+void avo_sigmoid(const float *x, float *out, int batch_size, int dim) {
+    for (long i = 0; i < (long)batch_size * dim; ++i) {
+        if (BUG) {
+            float e = expf(x[i]);
+            out[i] = e / (1.0f + e);
+        } else {
+            out[i] = 1.0f / (1.0f + expf(-x[i]));
+        }
+    }
+}
+""",
+    # the padding taken as 0 where torch takes -inf: right while every value is positive
+    "maxpool": """#include <math.h>
+void avo_maxpool(const float *x, float *out, int batch_size, int channels, int height,
+                 int width_) {
+    long oh = (height + 1) / 2, ow = (width_ + 1) / 2;
+    for (long p = 0; p < (long)batch_size * channels; ++p)
+        for (long i = 0; i < oh; ++i)
+            for (long j = 0; j < ow; ++j) {
+                float best = -INFINITY;
+                for (long a = 0; a < 3; ++a)
+                    for (long b = 0; b < 3; ++b) {
+                        long r = 2 * i - 1 + a, c = 2 * j - 1 + b;
+                        int inside = r >= 0 && r < height && c >= 0 && c < width_;
+                        float v = inside ? x[(p * height + r) * width_ + c] : (BUG ? 0.0f
+                                                                              : -INFINITY);
+                        if (v > best) best = v;
+                    }
+                out[(p * oh + i) * ow + j] = best;
+            }
+}
+""",
+    # a scan whose carry is kept for LIMIT elements only: exact on every row up to LIMIT
+    "scan": """void avo_scan(const float *x, float *out, int batch_size, int length) {
+    for (long r = 0; r < batch_size; ++r) {
+        double total = 0;
+        for (long j = 0; j < length; ++j) {
+            if (BUG && j % LIMIT == 0) total = 0;
+            total += x[r * length + j];
+            out[r * length + j] = (float)total;
+        }
+    }
+}
+""",
+    # the mean of squares summed over the first tile (LIMIT elements) of each row only
+    "rms": """#include <math.h>
+void avo_rms(const float *x, float *out, int batch_size, int features) {
+    for (long r = 0; r < batch_size; ++r) {
+        const float *row = x + r * features;
+        long summed = BUG && features > LIMIT ? LIMIT : features;
+        double squares = 0;
+        for (long j = 0; j < summed; ++j) squares += (double)row[j] * row[j];
+        float scale = (float)(1.0 / sqrt(squares / features + 1e-6));
+        for (long j = 0; j < features; ++j) out[r * features + j] = row[j] * scale;
+    }
+}
+""",
+}
+
+CASES = {"sigmoid": "large_magnitude", "maxpool": "negative_borders"}  # input cases
+LONG = ("scan", "rms")  # caught at the long-row edge shape
+
+
+@pytest.fixture
+def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timed launches of 0.5 to 5 ms of the seed's estimate, not 5 to 50: the timed shape
+    is still scaled down from the problem's row, and the evaluations stay short."""
+    monkeypatch.setattr(configs, "TIMED_S", (0.0005, 0.005))
+
+
+def imported(name: str, folder: Path) -> Path:
+    sizes, init, body, draw = PROBLEMS[name]
+    problem = folder / f"{name}.py"
+    problem.write_text(PROBLEM.format(sizes=sizes, init=init or "        pass\n", body=body,
+                                      draw=draw))
+    return import_problem(problem).target
+
+
+def kernel(name: str, bug: bool, limit: int = 0) -> str:
+    return KERNELS[name].replace("BUG", str(int(bug))).replace("LIMIT", str(limit))
+
+
+def evaluate(target: Path, source: str, seed: int) -> EvalResult:
+    request = EvalRequest(str(target), {"kernel.c": source}, quick=True, seed=seed,
+                          measure_baselines=False)
+    return Evaluation(Pipeline("cpu"), request, lambda phase, detail: None).run()
+
+
+def without(target: Path, pattern: str) -> Path:
+    """A copy of the target file with the lines ``pattern`` matches taken out."""
+    text, count = re.subn(pattern, "", target.read_text())
+    assert count == 1
+    bare = target.with_name(target.stem + "_bare.py")
+    bare.write_text(text)
+    return bare
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_wrong_kernel_is_rejected_on_the_case_for_its_kind(
+        c_compiler: None, name: str, tmp_path: Path) -> None:
+    target = imported(name, tmp_path)
+    case = CASES[name]
+    assert case in get_target(str(target)).problem.input_cases
+    wrong = kernel(name, bug=True)
+    for seed in (1, 2):
+        result = evaluate(target, wrong, seed)
+        assert not result.correct and result.failure is not None
+        assert f"on {case} inputs" in result.failure.message, result.failure.message
+    bare = without(target, rf"        '{case}': {case},\n")
+    assert evaluate(bare, wrong, 1).correct
+    assert evaluate(target, kernel(name, bug=False), 1).correct
+
+
+@pytest.mark.parametrize("name", LONG)
+def test_a_kernel_exact_only_up_to_a_length_is_rejected_at_the_problems_own_row(
+        c_compiler: None, quick_timing: None, name: str, tmp_path: Path) -> None:
+    target = imported(name, tmp_path)
+    loaded = get_target(str(target))
+    dim, own = {"scan": "length", "rms": "features"}[name], 1 << 20
+    *others, long = (*loaded.configs, *loaded.edge_configs)
+    assert loaded.configs[0][dim] < own  # the timed row, scaled down for timing
+    assert long[dim] == own and long["batch_size"] == 1  # a few long rows, not the problem
+    assert "checks rows of the problem's own length" in " ".join(target.read_text().split())
+    # exact on every row up to the longest the other shapes check
+    wrong = kernel(name, bug=True, limit=max(c[dim] for c in others))
+    result = evaluate(target, wrong, 1)
+    assert result.failure is not None and result.failure.config == long.name, result.failure
+    line = rf'        \{{"batch_size": 1, "{dim}": {own}\}},\n'
+    assert evaluate(without(target, line), wrong, 1).correct
+    assert evaluate(target, kernel(name, bug=False), 1).correct
