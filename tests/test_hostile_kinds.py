@@ -49,6 +49,8 @@ PROBLEMS = {
                 "self.pool(x)", "torch.rand(batch_size, channels, height, width)"),
     "scan": ("batch_size = 16\nlength = 1 << 20", "", "torch.cumsum(x, dim=1)",
              "torch.randn(batch_size, length)"),
+    # drawn in [0, 1) by the problem: a kernel right only for positive inputs passes there
+    "cube": ("batch_size = 8\ndim = 4096", "", "torch.pow(x, 3)", "torch.rand(batch_size, dim)"),
     # an RMS norm no module names: a mean of squares and a square root
     "rms": ("batch_size = 16\nfeatures = 1 << 20", "",
             "x / torch.sqrt(torch.mean(x * x, dim=1, keepdim=True) + 1e-6)",
@@ -69,6 +71,13 @@ void avo_sigmoid(const float *x, float *out, int batch_size, int dim) {
             out[i] = 1.0f / (1.0f + expf(-x[i]));
         }
     }
+}
+""",
+    # a power taken as exp(p * log(x)), in double: exact for positive x, NaN for negative
+    "cube": """#include <math.h>
+void avo_cube(const float *x, float *out, int batch_size, int dim) {
+    for (long i = 0; i < (long)batch_size * dim; ++i)
+        out[i] = BUG ? (float)exp(3.0 * log((double)x[i])) : x[i] * x[i] * x[i];
 }
 """,
     # the padding taken as 0 where torch takes -inf: right while every value is positive
@@ -119,7 +128,11 @@ void avo_rms(const float *x, float *out, int batch_size, int features) {
 """,
 }
 
-CASES = {"sigmoid": "large_magnitude", "maxpool": "negative_borders"}  # input cases
+# The input case that catches each, and the others that catch it too (the mirror's negated,
+# magnitudes in the hundreds): taken out with it to see that nothing else does.
+CASES = {"sigmoid": ("large_magnitude", ("mirrored",)),
+         "maxpool": ("negative_borders", ("mirrored",)),
+         "cube": ("mirrored", ())}
 LONG = ("scan", "rms")  # caught at the long-row edge shape
 
 
@@ -148,10 +161,10 @@ def evaluate(target: Path, source: str, seed: int) -> EvalResult:
     return Evaluation(Pipeline("cpu"), request, lambda phase, detail: None).run()
 
 
-def without(target: Path, pattern: str) -> Path:
-    """A copy of the target file with the lines ``pattern`` matches taken out."""
+def without(target: Path, pattern: str, lines: int = 1) -> Path:
+    """A copy of the target file with the ``lines`` lines ``pattern`` matches taken out."""
     text, count = re.subn(pattern, "", target.read_text())
-    assert count == 1
+    assert count == lines
     bare = target.with_name(target.stem + "_bare.py")
     bare.write_text(text)
     return bare
@@ -161,14 +174,15 @@ def without(target: Path, pattern: str) -> Path:
 def test_a_wrong_kernel_is_rejected_on_the_case_for_its_kind(
         c_compiler: None, name: str, tmp_path: Path) -> None:
     target = imported(name, tmp_path)
-    case = CASES[name]
+    case, also = CASES[name]
     assert case in get_target(str(target)).problem.input_cases
     wrong = kernel(name, bug=True)
     for seed in (1, 2):
         result = evaluate(target, wrong, seed)
         assert not result.correct and result.failure is not None
         assert f"on {case} inputs" in result.failure.message, result.failure.message
-    bare = without(target, rf"        '{case}': {case},\n")
+    bare = without(target, "|".join(rf"        '{c}': {c},\n" for c in (case, *also)),
+                   1 + len(also))
     assert evaluate(bare, wrong, 1).correct
     assert evaluate(target, kernel(name, bug=False), 1).correct
 

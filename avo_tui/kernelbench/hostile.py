@@ -53,9 +53,10 @@ OFFSETS = (150.0, 300.0, 1000.0)
 SCALES = (10.0, 30.0, 100.0, 300.0, 1000.0)
 MEANS = (1000.0, 300.0, 100.0)  # in standard deviations of the input offset
 LARGE = 30.0  # a magnitude where exp(2x) overflows float32 (a tanh as a ratio, at 44)
-LARGE_SHARE = 0.25  # of an exponential's inputs, at LARGE or more
 NEGATIVE_SHARE = 0.9  # of a pooling's inputs, negative
 BORDER_SHIFTS = (2.0, 20.0)  # times the input's largest magnitude, subtracted
+# The mirror's factors, the first honest one kept: negated and scaled up, else scaled up only.
+MIRRORS = (-100.0, -10.0, -1.0, 100.0, 10.0, 1.0)
 TIE_LEVELS = 2  # ties are drawn as whole numbers in [-TIE_LEVELS, TIE_LEVELS]
 
 
@@ -107,6 +108,7 @@ def hostile_cases(problem: KernelBenchProblem, sizes: Sizes, leaves: Mapping[str
     extremes = _extremes(probe, integer_ranges)
     if extremes is not None:
         found.cases.append(extremes)
+    _mirror(probe, found)
     return found
 
 
@@ -241,20 +243,20 @@ def _exp_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadlin
 def _magnitude_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str],
                      deadline: float) -> list[Case]:
     """The largest magnitude (SCALES, the largest first) that leaves the honest forward
-    honest, where it takes a share of the exponentials' inputs past LARGE."""
+    honest, where it takes the exponentials' inputs past LARGE (a plain exp overflows
+    float32 at 88: its case is what float32 keeps)."""
     def large(seen: list[Seen]) -> bool:
-        return any(float((s.groups.abs() >= LARGE).double().mean()) >= LARGE_SHARE
-                   for s in seen)
+        return any(float(s.groups.abs().max()) >= LARGE for s in seen)
 
     tries = [(n, "mul", amount) for amount in reversed(SCALES) for n in leaves]
     found = _search(probe, ops, "magnitude", deadline, large, tries)
     if found is None:
         return []
     return [_change_case("large_magnitude", ops, *found,
-                         "the exponentials' inputs at magnitudes in the hundreds, as large as "
-                         "the float32 forward stays honest at: a kernel that computes them as a "
-                         "ratio of exponentials (exp(x) / (1 + exp(x)) for a sigmoid) overflows "
-                         "to inf / inf")]
+                         "the exponentials' inputs as large as the float32 forward stays "
+                         "honest at (hundreds, where it saturates): a kernel that computes them "
+                         "as a ratio of exponentials (exp(x) / (1 + exp(x)) for a sigmoid) "
+                         "overflows to inf / inf")]
 
 
 def _border_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str],
@@ -390,6 +392,45 @@ def _changed(base: Mapping[str, torch.Tensor], name: str, how: str, amount: floa
                                        generator=generator).to(tensor.dtype))
         values[target] = tensor
     return values
+
+
+def _mirror(probe: _Probe, found: Found) -> None:
+    """The case ``mirrored``: each floating argument of the forward negated and scaled up
+    (MIRRORS, the largest first) as far as the float64 reference stays finite and the float32
+    forward honest, so that a kernel right only for positive or small inputs fails; an
+    argument whose sign cannot be flipped is only scaled up, and one that cannot be changed
+    at all keeps its range. A line says which range each one keeps, and why."""
+    arguments = [n for n in probe.floats if probe.leaves[n][0] == "input"]
+    chosen: dict[str, float] = {}
+    for name in arguments:
+        factor = next((f for f in MIRRORS if probe.honest(
+            _changed(probe.base, name, "mul", f, ()))), None)
+        if factor is None or factor == 1.0:
+            found.notes.append(f"{name} keeps its own range in every case: the reference is "
+                               "not finite, or the float32 forward not within "
+                               f"{HONEST_LIMIT:g} of it, on it negated or scaled up")
+            continue
+        if factor > 0:
+            found.notes.append(f"{name} keeps its sign in every case (scaled {factor:g} times "
+                               "in the case mirrored): the reference is not finite, or the "
+                               f"float32 forward not within {HONEST_LIMIT:g} of it, on it "
+                               "negated")
+        chosen[name] = factor
+    values = dict(probe.base)
+    for name, factor in list(chosen.items()):
+        trial = {**values, name: values[name] * factor}
+        if probe.honest(trial):
+            values = trial
+        else:  # each alone is honest, not all together: the first ones are kept
+            del chosen[name]
+    if not chosen:
+        return
+    what = ", ".join(f"{name} times {factor:g}" for name, factor in chosen.items())
+    found.cases.append(Case(
+        "mirrored", f"The inputs mirrored and scaled up, as far as the reference stays finite "
+        f"and the float32 forward honest ({what}): a kernel right only for positive or small "
+        "inputs (a power taken as exp(p * log(x)), an approximation good near zero) fails.",
+        tuple(f'inputs["{name}"].mul_({factor!r})' for name, factor in chosen.items())))
 
 
 def _extremes(probe: _Probe, ranges: Mapping[str, tuple[int, int]]) -> Case | None:

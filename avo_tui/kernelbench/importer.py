@@ -194,7 +194,8 @@ class _Written:
         cases = [*hostile.cases, *([own] if own else [])]
         text = render(_target_file(path, self.target_path, kind, problem, shapes, work,
                                    configs, names, self.entry, self.seed, self.pattern,
-                                   self.no_seed, rules, exactness, integers, cases, drawn, own))
+                                   self.no_seed, rules, exactness, integers, cases,
+                                   [*drawn, *hostile.notes], own))
         self.target_path.write_text(text)
         return Imported(_name(path.stem, kind), self.target_path, self.seed, self.pattern,
                         self.no_seed, configs.notes + exactness + drawn + hostile.notes,
