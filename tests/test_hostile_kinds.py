@@ -16,7 +16,7 @@ import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.kernelbench import configs, import_problem
+from avo_tui.kernelbench import configs, import_problem, own_lengths
 
 PROBLEM = """import torch
 import torch.nn as nn
@@ -204,3 +204,36 @@ def test_a_kernel_exact_only_up_to_a_length_is_rejected_at_the_problems_own_row(
     line = rf'        \{{"batch_size": 1, "{dim}": {own}\}},\n'
     assert evaluate(without(target, line), wrong, 1).correct
     assert evaluate(target, kernel(name, bug=False), 1).correct
+
+
+# columns past LIMIT left unwritten (a grid sized for the shapes it was tried on)
+COLUMNS_UP_TO = """#include <math.h>
+void avo_wide(const float *x, float *out, int batch_size, int dim) {
+    for (long r = 0; r < batch_size; ++r)
+        for (long j = 0; j < dim && j < LIMIT; ++j) out[r * dim + j] = fmaxf(x[r * dim + j], 0);
+}
+"""
+
+
+def test_every_dimension_is_checked_at_the_problems_own_length(c_compiler: None,
+                                                               tmp_path: Path) -> None:
+    """The timed shape of a GPU-sized problem is scaled far down; the edge shapes still
+    bring each dimension to its own length, in a shape small enough for the float64
+    reference, and a kernel wrong only past the sizes otherwise checked is rejected there."""
+    problem = tmp_path / "wide.py"
+    own = {"batch_size": 4096, "dim": 393216}
+    problem.write_text(PROBLEM.format(sizes="batch_size = 4096\ndim = 393216",
+                                      init="        pass\n", body="torch.relu(x)",
+                                      draw="torch.randn(batch_size, dim)"))
+    target = import_problem(problem).target
+    loaded = get_target(str(target))
+    timed, edges = loaded.configs[0], loaded.edge_configs
+    assert timed["dim"] < own["dim"]  # scaled down for timing
+    assert {d for c in (timed, *edges) for d in own if c[d] == own[d]} == set(own)
+    full = [e for e in edges if e["dim"] == own["dim"]]
+    assert full and all(e["batch_size"] * e["dim"] <= own_lengths.ROW_ELEMENTS for e in full)
+    assert "at the problem's own lengths" in " ".join(target.read_text().split())
+    limit = max(c["dim"] for c in (timed, *edges) if c not in full)
+    result = evaluate(target, COLUMNS_UP_TO.replace("LIMIT", str(limit)), 1)
+    assert result.failure is not None and result.failure.config in {e.name for e in full}
+    assert evaluate(target, COLUMNS_UP_TO.replace("LIMIT", "dim"), 1).correct

@@ -31,8 +31,8 @@ from .graph import Graph, Unsupported, is_index, trace
 from .hostile import hostile_cases
 from .integer_inputs import IntegerInputs, integer_inputs
 from .kernel_text import Kernel
-from .long_rows import long_rows
 from .own_draw import CASE, own_draw_case
+from .own_lengths import FULL_MAX_S, full_lengths, long_rows
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
 from .progress import Progress
@@ -172,7 +172,7 @@ class _Written:
         configs = integers.configs
         work = self.work.scored_for(kind, shapes, configs.timed)
         small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
-        configs = self._with_long_rows(configs)
+        configs = self._with_own_lengths(configs)
         problem.check_forward(small)
         exactness = _exactness(self.graph, names)
         if self.seed is not None:
@@ -205,16 +205,19 @@ class _Written:
                         tuple((case.name, case.doc) for case in cases))
 
 
-    def _with_long_rows(self, configs: Configs) -> Configs:
-        """``configs`` with the edge shape of the problem's longest rows (long_rows.py)
-        added, where its reductions' rows are longer than every other shape's."""
+    def _with_own_lengths(self, configs: Configs) -> Configs:
+        """``configs`` with the edge shapes that reach the problem's own lengths added
+        (own_lengths.py): its longest rows, and every varied dimension's own size."""
         self.progress.phase("finding the longest rows")
-        rows = long_rows(self.problem, self.shapes, self.chooser.varied,
-                         [configs.timed, *configs.edges], self.chooser.smallest)
-        if rows.sizes is None or rows.sizes in configs.edges:
-            return configs
-        return dataclasses.replace(configs, edges=[*configs.edges, rows.sizes],
-                                   notes=[*configs.notes, rows.note])
+        chooser, checked = self.chooser, [configs.timed, *configs.edges]
+        rows = long_rows(self.problem, self.shapes, chooser.varied, checked, chooser.smallest)
+        self.progress.phase("reaching every dimension's own length")
+        full = full_lengths(self.shapes, chooser.varied, checked, chooser.smallest, rows.sizes,
+                            lambda s: chooser.valid(s) and chooser.seconds(s) <= FULL_MAX_S)
+        added = [s for s in full.sizes if s not in configs.edges]
+        notes = [rows.note] if rows.sizes is not None else []
+        return dataclasses.replace(configs, edges=[*configs.edges, *added],
+                                   notes=[*configs.notes, *notes, *full.notes])
 
 
 def _stages(recording: Callable[[], SymbolicTrace], input_names: Sequence[str],

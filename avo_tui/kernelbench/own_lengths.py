@@ -1,4 +1,5 @@
-"""The edge shape of an imported target with the problem's longest rows.
+"""The edge shapes of an imported target that reach the problem's own lengths: its longest
+rows, and every dimension's full length.
 
 A reduction, a scan or a norm is hostile to a kernel at its longest row: a scan exact up to
 some length, a norm right only for its first tile, pass at every shorter one. The timed shape
@@ -11,11 +12,18 @@ problem's sizes and every other varied dimension at the smallest edge shape's, s
 of a few long rows, not of the whole problem. Where that shape holds more than ROW_ELEMENTS
 values in one tensor (a reduction over a whole tensor), its longest row dimension is halved
 until it fits, and the import says how long a row is checked.
+
+Every other varied dimension is then brought to its own length too (full_lengths): the timed
+shape is scaled for timing and never checks a size the problem gives alone. Dimensions are
+added to one shape while it holds at most ROW_ELEMENTS values in a tensor and a launch of the
+seed there is estimated at FULL_MAX_S or less; one that does not fit beside the others gets a
+shape of its own (the others at their smallest), and one that does not fit alone is checked
+as long as fits, which the import says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .problem_module import KernelBenchProblem, ProbeFailed, Sizes
@@ -23,6 +31,7 @@ from .recorded_ops import ROW_FAMILIES, Recorder
 from .shapes import Shapes
 
 ROW_ELEMENTS = 1 << 22  # values in one tensor at the long-row shape (float64: 32 MiB)
+FULL_MAX_S = 0.25  # the seed's estimated launch at a full-length shape, at the most
 
 
 @dataclass(frozen=True)
@@ -90,3 +99,57 @@ def _largest(shapes: Shapes, sizes: Mapping[str, int]) -> int:
             count *= size.value(sizes)
         largest = max(largest, count)
     return largest
+
+
+@dataclass(frozen=True)
+class FullLengths:
+    """The edge shapes that bring every varied dimension to its own length, and what the
+    import says of them."""
+
+    sizes: list[Sizes]
+    notes: list[str]
+
+
+def full_lengths(shapes: Shapes, varied: Sequence[str], checked: Sequence[Sizes],
+                 smallest: Sizes, start: Sizes | None, fits: Callable[[Sizes], bool]
+                 ) -> FullLengths:
+    """The shapes, from ``start`` (the long-row shape; None: every varied dimension at
+    ``smallest``) on, that reach the own length of each varied dimension the shapes
+    ``checked`` leave short; ``fits``: whether a shape builds and is quick enough."""
+    base = dict(shapes.dims)
+    least = {**base, **{d: smallest[d] for d in varied}}
+    short = [d for d in varied if max((c[d] for c in checked), default=0) < base[d]
+             and (start is None or start[d] < base[d])]
+    found: list[Sizes] = [] if start is None else [dict(start)]
+    notes: list[str] = []
+    for dim in short:
+        widened = {**found[-1], dim: base[dim]} if found else None
+        if widened is not None and _fits(shapes, widened, fits):
+            found[-1] = widened
+            continue
+        alone = {**least, dim: base[dim]}
+        while not _fits(shapes, alone, fits) and alone[dim] > smallest[dim]:
+            alone[dim] = max(smallest[dim], alone[dim] // 2)
+        if not _fits(shapes, alone, fits):
+            notes.append(f"{dim} is checked at most at {max(c[dim] for c in checked)} of its "
+                         f"{base[dim]}: no shape with it longer builds quickly")
+            continue
+        if alone[dim] < base[dim]:
+            notes.append(f"{dim} is checked at most at {alone[dim]} of its {base[dim]}: one "
+                         f"tensor held under {ROW_ELEMENTS:,} values, a launch of the seed "
+                         f"under {FULL_MAX_S:g} s")
+        found.append(alone)
+    if found and (start is None or found[0] != start or len(found) > 1):
+        reached = sorted(d for d in varied if any(f[d] == base[d] for f in found))
+        notes.insert(0, f"the edge shapes {', '.join(_shown(f, varied) for f in found)} "
+                        f"check {', '.join(reached)} at the problem's own lengths (the timed "
+                        "shape is scaled for timing)")
+    return FullLengths(found, notes)
+
+
+def _fits(shapes: Shapes, sizes: Sizes, fits: Callable[[Sizes], bool]) -> bool:
+    return _largest(shapes, sizes) <= ROW_ELEMENTS and fits(sizes)
+
+
+def _shown(sizes: Sizes, varied: Sequence[str]) -> str:
+    return "(" + ", ".join(f"{d} {sizes[d]}" for d in varied) + ")"
