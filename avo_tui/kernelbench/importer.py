@@ -29,7 +29,7 @@ from .elementwise import TRANSCENDENTAL
 from .exercise import exercised
 from .graph import Graph, Unsupported, is_index, trace
 from .hostile import hostile_cases
-from .integer_inputs import IntegerInputs, integer_inputs
+from .integer_inputs import IntegerInputs, integer_inputs, tie_indexed_globals
 from .kernel_text import Kernel
 from .own_draw import CASE, own_draw_case
 from .own_lengths import FULL_MAX_S, full_lengths, long_rows
@@ -97,7 +97,7 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
             raise ImportRefused(f"{written} exists (--force writes over it)")
     problem = KernelBenchProblem(path, progress.tick)
     progress.phase(f"fitting the shapes to {len(problem.sizes)} size globals")
-    shapes = fit_shapes(problem)
+    shapes = tie_indexed_globals(problem, fit_shapes(problem))
     progress.phase("counting the work")
     recording = recorded(problem, shapes)
     work = work_of(problem, shapes, recording)
@@ -172,7 +172,7 @@ class _Written:
         configs = integers.configs
         work = self.work.scored_for(kind, shapes, configs.timed)
         small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
-        configs = self._with_own_lengths(configs)
+        configs = self._with_own_lengths(configs, integers.held)
         problem.check_forward(small)
         exactness = _exactness(self.graph, names)
         if self.seed is not None:
@@ -205,14 +205,16 @@ class _Written:
                         tuple((case.name, case.doc) for case in cases))
 
 
-    def _with_own_lengths(self, configs: Configs) -> Configs:
+    def _with_own_lengths(self, configs: Configs, held: Sequence[str]) -> Configs:
         """``configs`` with the edge shapes that reach the problem's own lengths added
-        (own_lengths.py): its longest rows, and every varied dimension's own size."""
+        (own_lengths.py): its longest rows, and every varied dimension's own size; a size an
+        integer input's range follows (``held``) never below its timed value."""
         self.progress.phase("finding the longest rows")
         chooser, checked = self.chooser, [configs.timed, *configs.edges]
-        rows = long_rows(self.problem, self.shapes, chooser.varied, checked, chooser.smallest)
+        least = {**chooser.smallest, **{d: configs.timed[d] for d in held}}
+        rows = long_rows(self.problem, self.shapes, chooser.varied, checked, least)
         self.progress.phase("reaching every dimension's own length")
-        full = full_lengths(self.shapes, chooser.varied, checked, chooser.smallest, rows.sizes,
+        full = full_lengths(self.shapes, chooser.varied, checked, least, rows.sizes,
                             lambda s: chooser.valid(s) and chooser.seconds(s) <= FULL_MAX_S)
         added = [s for s in full.sizes if s not in configs.edges]
         notes = [rows.note] if rows.sizes is not None else []
