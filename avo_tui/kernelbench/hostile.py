@@ -11,7 +11,17 @@ the operations whose plain kernels break on inputs a friendly draw never makes:
 - a LayerNorm, GroupNorm, BatchNorm on batch statistics, a variance or a standard deviation:
   rows with a large mean against a small spread (``large_mean``), where statistics taken in one
   float32 pass lose every digit;
-- an integer input: the least and the most value of its range (``extremes``).
+- an integer input: the least and the most value of its range (``extremes``);
+- an elementwise exponential or a ratio of them (a sigmoid, a tanh, a softplus): its inputs
+  as large as the float32 forward stays honest at (``large_magnitude``), where a sigmoid
+  written exp(x) / (1 + exp(x)) is inf / inf;
+- a max pooling or a padding: every value it reads negative (``negative_borders``), where one
+  that pads with 0 instead of -inf is wrong at every border;
+- every floating argument of the forward: negated and scaled up as far as the reference
+  stays finite (``mirrored``), where a kernel right only for positive or small inputs fails.
+
+The operations are recorded by recorded_ops.py, by their aten names; reductions, scans and
+norms are checked at the problem's longest row instead (own_lengths.py).
 
 Each case is a change to the kernel's inputs (one of the forward's arguments, or one of the
 model's weights), tried on each input in turn at a few strengths. One is kept when it makes
