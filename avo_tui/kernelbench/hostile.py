@@ -118,6 +118,8 @@ def hostile_cases(problem: KernelBenchProblem, sizes: Sizes, leaves: Mapping[str
     extremes = _extremes(probe, integer_ranges)
     if extremes is not None:
         found.cases.append(extremes)
+    if progress:
+        progress("probing the inputs mirrored and scaled up")
     _mirror(probe, found)
     return found
 
