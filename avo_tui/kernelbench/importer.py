@@ -215,7 +215,7 @@ class _Written:
         rows = long_rows(self.problem, self.shapes, chooser.varied, checked, least)
         self.progress.phase("reaching every dimension's own length")
         full = full_lengths(self.shapes, chooser.varied, checked, least, rows.sizes,
-                            lambda s: chooser.valid(s) and chooser.seconds(s) <= FULL_MAX_S)
+                            lambda s: chooser.seconds(s) <= FULL_MAX_S and chooser.valid(s))
         added = [s for s in full.sizes if s not in configs.edges]
         notes = [rows.note] if rows.sizes is not None else []
         return dataclasses.replace(configs, edges=[*configs.edges, *added],

@@ -62,18 +62,22 @@ def long_rows(problem: KernelBenchProblem, shapes: Shapes, varied: Sequence[str]
         if sizes[longest] <= smallest[longest]:
             return LongRows(None)
         sizes[longest] = max(smallest[longest], sizes[longest] // 2)
+    # a shape already checked with every row dimension as long: no new row (a build of a
+    # network on the meta device takes seconds, so the rows there are not recorded)
+    if any(all(c[d] >= sizes[d] for d in row_dims) for c in checked):
+        return LongRows(None)
     reached = _rows(problem, shapes, sizes)
-    before = max((max(_rows(problem, shapes, c) or [0]) for c in checked), default=0)
-    if not reached or max(reached) <= before:
+    if not reached:
         return LongRows(None)
     whose = ", ".join(f"{d} {sizes[d]}" for d in row_dims)
+    before = ", ".join(f"{d} {max(c[d] for c in checked)}" for d in row_dims)
     full = max(reached) == max(own)
     how = ("the problem's own" if full else
            f"{max(reached):,} of the problem's {max(own):,} (one tensor held under "
            f"{ROW_ELEMENTS:,} values)")
     return LongRows(sizes, f"the edge shape with {whose} checks rows of {how} length, the "
                            f"longest its reductions, scans and norms see (the other shapes "
-                           f"reach {before:,}): a kernel exact only up to some length is "
+                           f"reach {before}): a kernel exact only up to some length is "
                            "caught there")
 
 
@@ -148,6 +152,8 @@ def full_lengths(shapes: Shapes, varied: Sequence[str], checked: Sequence[Sizes]
 
 
 def _fits(shapes: Shapes, sizes: Sizes, fits: Callable[[Sizes], bool]) -> bool:
+    """Whether ``sizes`` keeps every tensor under ROW_ELEMENTS values and ``fits`` (a build:
+    asked last)."""
     return _largest(shapes, sizes) <= ROW_ELEMENTS and fits(sizes)
 
 
