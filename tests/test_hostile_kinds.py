@@ -13,32 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
+from test_hostile_cases import HEAD, evaluate
 
-from avo_tui.evaluation import EvalRequest, EvalResult, get_target
-from avo_tui.evaluation.pipeline import Evaluation, Pipeline
+from avo_tui.evaluation import get_target
 from avo_tui.kernelbench import configs, import_problem, own_lengths
 
-PROBLEM = """import torch
-import torch.nn as nn
-
-{sizes}
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-{init}
-    def forward(self, x):
-        return {body}
-
-
-def get_inputs():
-    return [{draw}]
-
-
-def get_init_inputs():
-    return []
-"""
+# The problem's file, its size globals written in its place
+PROBLEM = HEAD.replace("batch_size = 8\ndim = {dim}", "{sizes}")
 
 # name -> (its size globals, the forward's module fields, its body, its input)
 PROBLEMS = {
@@ -153,12 +134,6 @@ def imported(name: str, folder: Path) -> Path:
 
 def kernel(name: str, bug: bool, limit: int = 0) -> str:
     return KERNELS[name].replace("BUG", str(int(bug))).replace("LIMIT", str(limit))
-
-
-def evaluate(target: Path, source: str, seed: int) -> EvalResult:
-    request = EvalRequest(str(target), {"kernel.c": source}, quick=True, seed=seed,
-                          measure_baselines=False)
-    return Evaluation(Pipeline("cpu"), request, lambda phase, detail: None).run()
 
 
 def without(target: Path, pattern: str, lines: int = 1) -> Path:

@@ -352,8 +352,9 @@ def _change_case(name: str, ops: Sequence[str], leaf: str, how: str, amount: flo
                  ) -> Case:
     """The case ``name``: ``amount`` added to (``how`` "add") or multiplied into input
     ``leaf``, doing ``what``."""
-    word = "+" if how == "add" else "times"
-    return Case(name, _doc(ops, f"{leaf} {word} {amount:g}: {what}"),
+    change = (f"{leaf} times {amount:g}" if how != "add" else
+              f"{leaf} + {amount:g}" if amount >= 0 else f"{leaf} - {-amount:g}")
+    return Case(name, _doc(ops, f"{change}: {what}"),
                 (f'inputs["{leaf}"].{how}_({amount!r})',))
 
 
