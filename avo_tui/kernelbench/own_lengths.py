@@ -5,8 +5,9 @@ A reduction, a scan or a norm is hostile to a kernel at its longest row: a scan 
 some length, a norm right only for its first tile, pass at every shorter one. The timed shape
 is scaled down for timing and the edge shapes are small, so neither reaches the problem's own
 row. The forward is run on the meta device (shapes alone, at no cost) at the problem's own
-sizes and with each varied dimension halved in turn, recording every reduction, scan and norm
-the aten operations show (recorded_ops.py: a norm written by hand is a sum of squares): the
+sizes (or the smaller ones its shapes were probed at: a recurrent network builds slowly) and
+with each varied dimension halved in turn, recording every reduction, scan and norm the aten
+operations show (recorded_ops.py: a norm written by hand is a sum of squares): the
 dimensions whose halving shortens a row are the rows' own. The edge shape keeps them at the
 problem's sizes and every other varied dimension at the smallest edge shape's, so the check is
 of a few long rows, not of the whole problem. Where that shape holds more than ROW_ELEMENTS
@@ -49,11 +50,14 @@ def long_rows(problem: KernelBenchProblem, shapes: Shapes, varied: Sequence[str]
     dimensions the configurations move, beyond the rows of the shapes ``checked`` already;
     every other varied dimension at ``smallest``."""
     base = dict(shapes.dims)
-    own = _rows(problem, shapes, base)
-    if not own or not varied:
+    # the rows' dimensions are found where the shapes were probed: the problem's own sizes,
+    # or smaller ones where a build there is long (a recurrent network's)
+    probed = {d: shapes.probe_base.get(d, v) for d, v in base.items()}
+    own = _rows(problem, shapes, probed) if varied else []
+    if not own:
         return LongRows(None)
-    row_dims = [d for d in varied if base[d] > 1
-                and _rows(problem, shapes, {**base, d: base[d] // 2}) != own]
+    row_dims = [d for d in varied if probed[d] > 1
+                and _rows(problem, shapes, {**probed, d: probed[d] // 2}) != own]
     if not row_dims:
         return LongRows(None)
     sizes = {**base, **{d: smallest[d] for d in varied if d not in row_dims}}
@@ -71,9 +75,8 @@ def long_rows(problem: KernelBenchProblem, shapes: Shapes, varied: Sequence[str]
         return LongRows(None)
     whose = ", ".join(f"{d} {sizes[d]}" for d in row_dims)
     before = ", ".join(f"{d} {max(c[d] for c in checked)}" for d in row_dims)
-    full = max(reached) == max(own)
-    how = ("the problem's own" if full else
-           f"{max(reached):,} of the problem's {max(own):,} (one tensor held under "
+    how = ("the problem's own" if all(sizes[d] == base[d] for d in row_dims) else
+           f"{max(reached):,} values, short of the problem's own (one tensor held under "
            f"{ROW_ELEMENTS:,} values)")
     return LongRows(sizes, f"the edge shape with {whose} checks rows of {how} length, the "
                            f"longest its reductions, scans and norms see (the other shapes "
