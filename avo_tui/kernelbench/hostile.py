@@ -120,7 +120,7 @@ def hostile_cases(problem: KernelBenchProblem, sizes: Sizes, leaves: Mapping[str
         found.cases.append(extremes)
     if progress:
         progress("probing the inputs mirrored and scaled up")
-    _mirror(probe, found)
+    _mirror(probe, found, deadline)
     return found
 
 
@@ -407,7 +407,7 @@ def _changed(base: Mapping[str, torch.Tensor], name: str, how: str, amount: floa
     return values
 
 
-def _mirror(probe: _Probe, found: Found) -> None:
+def _mirror(probe: _Probe, found: Found, deadline: float) -> None:
     """The case ``mirrored``: each floating argument of the forward negated and scaled up
     (MIRRORS, the largest first) as far as the float64 reference stays finite and the float32
     forward honest, so that a kernel right only for positive or small inputs fails; an
@@ -416,6 +416,10 @@ def _mirror(probe: _Probe, found: Found) -> None:
     arguments = [n for n in probe.floats if probe.leaves[n][0] == "input"]
     chosen: dict[str, float] = {}
     for name in arguments:
+        if time.monotonic() > deadline:
+            found.notes.append(f"no case mirrored for {name}: the probes' {SECONDS:g} s ran "
+                               "out first (each runs the forward)")
+            continue
         factor = next((f for f in MIRRORS if probe.honest(
             _changed(probe.base, name, "mul", f, ()))), None)
         if factor is None or factor == 1.0:
