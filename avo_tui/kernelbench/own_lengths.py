@@ -146,8 +146,9 @@ def full_lengths(shapes: Shapes, varied: Sequence[str], checked: Sequence[Sizes]
                          f"tensor held under {ROW_ELEMENTS:,} values, a launch of the seed "
                          f"under {FULL_MAX_S:g} s")
         found.append(alone)
-    if found and (start is None or found[0] != start or len(found) > 1):
-        reached = sorted(d for d in varied if any(f[d] == base[d] for f in found))
+    reached = sorted(d for d in varied if any(f[d] == base[d] for f in found))
+    # a dimension only brought closer to its own length is told of above, not as reached
+    if any(d in reached for d in short):
         notes.insert(0, f"the edge shapes {', '.join(_shown(f, varied) for f in found)} "
                         f"check {', '.join(reached)} at the problem's own lengths (the timed "
                         "shape is scaled for timing)")
