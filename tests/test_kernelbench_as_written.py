@@ -28,6 +28,7 @@ from kernelbench_problems import (
 from target_example import avo
 from test_kernelbench_work import counted, target_module
 
+from avo_tui.commands.targets_import import LOADING_TOLD_S, tell_until
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.declared import DeclaredProblem
@@ -214,6 +215,23 @@ def test_the_quiet_is_counted_from_the_commands_start() -> None:
     clock.now = QUIET_S
     progress.beat()
     assert told.getvalue().startswith("avo targets import: still reading the problem")
+
+
+def test_a_slow_torch_import_is_told_all_along() -> None:
+    """torch takes 17 s to import on a busy machine: the command says it is loading it every
+    LOADING_TOLD_S until it is loaded, never once and then silent for 12 s."""
+    clock = Clock(0.0)
+    told = io.StringIO()
+
+    def loaded(wait_s: float) -> bool:  # an Event's wait, on the clock: set at 17 s
+        clock.now = min(clock.now + wait_s, 17.0)
+        return clock.now >= 17.0
+
+    tell_until(loaded, "loading torch", 0.0, lambda: clock.now, told)
+    stamps = [float(s) for s in re.findall(r"^avo targets import: loading torch \[(\d+) s\]$",
+                                           told.getvalue(), re.MULTILINE)]
+    assert stamps == [LOADING_TOLD_S * n for n in (1, 2, 3)], told.getvalue()
+    assert all(b - a < 10 for a, b in itertools.pairwise([0.0, *stamps, 17.0]))
 
 
 def test_a_recurrent_network_is_probed_at_smaller_sizes(

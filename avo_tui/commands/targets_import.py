@@ -9,10 +9,10 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..engine.launch import SeedRejected, seed_files
 from ..evaluation import EvalRequest, TargetFileError, Timing, get_target
@@ -42,7 +42,8 @@ examples:
 
 
 # torch's own import takes 3-4 s, past 8 s on a loaded machine: said, where it is that long,
-# as the import's phases are (kernelbench/progress.py), which cannot be loaded before it
+# and again every LOADING_TOLD_S while it goes on, as the import's phases are
+# (kernelbench/progress.py), which cannot be loaded before it
 LOADING_TOLD_S = 5.0
 # A reading of the seed at the timed shape (kernelbench/calibrate.py): launches for about
 # this long, and a launch past the limit is a hang that leaves the estimate standing.
@@ -50,16 +51,21 @@ READING_S = 1.0
 READING_LAUNCH_LIMIT_S = 30.0
 
 
+def tell_until(done: Callable[[float], bool], words: str, started: float,
+               clock: Callable[[], float], stream: TextIO) -> None:
+    """``words`` told on ``stream`` each time ``done`` (an Event's wait) waits out
+    LOADING_TOLD_S, until it is done: a load under a busy machine is told all along, never
+    once and then silent for as long again."""
+    while not done(LOADING_TOLD_S):
+        print(f"avo targets import: {words} [{clock() - started:.0f} s]", file=stream,
+              flush=True)
+
+
 @contextmanager
 def _told_if_slow(words: str, started: float) -> Iterator[None]:
     done = threading.Event()
-
-    def tell() -> None:
-        if not done.wait(LOADING_TOLD_S):
-            print(f"avo targets import: {words} [{time.monotonic() - started:.0f} s]",
-                  file=sys.stderr, flush=True)
-
-    thread = threading.Thread(target=tell, name="import-loading", daemon=True)
+    thread = threading.Thread(target=tell_until, name="import-loading", daemon=True,
+                              args=(done.wait, words, started, time.monotonic, sys.stderr))
     thread.start()
     try:
         yield
