@@ -28,8 +28,9 @@ each; an integer one (argmax's int64 indices) is declared with its dtype and com
 An integer or bool input (class labels, token ids, a mask) is declared with its dtype and
 drawn as Integers(least, most + 1), the least and the most value of 8 draws of get_inputs().
 On the CPU the seed is compiled and timed at the timed shape, and the shape scaled again
-where the importer's estimate was off; the launch time it states is that reading (the
-estimate, and why, where the seed cannot be built or run).
+where the importer's estimate was off; the launch time it states is that reading, its
+fastest launch, which a busy machine lengthens least (the estimate, and why, where the seed
+cannot be built or run).
 A problem it cannot import (an int16 tensor, no get_inputs()) is refused in one line, with
 exit status 1. What it is doing is told on stderr as it goes, a line at least every 10 s (a
 recurrent network builds slowly); past --limit it stops, naming what was slow.
@@ -118,7 +119,12 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
 class SeedTimer:
     """The seed of the target file at a path, timed at its timed shape as `avo eval` builds
     and times it (evaluation/pipeline.py's time_alone, in this process: the kernel runs in its
-    confined runner all the same): a launch's median seconds, or why it could not be timed."""
+    confined runner all the same): its fastest launch's seconds, or why it could not be timed.
+
+    The fastest, not the median: the machine's other work lengthens a launch and never
+    shortens one, so the launch least disturbed is the one that says what the seed costs.
+    The median read the import's load into the target (stated several times what a quieter
+    `avo eval` measured, and always slower), which then states it for every later run."""
 
     def __init__(self) -> None:
         self._pipeline: Pipeline | None = None  # made at the first reading: the compilers' cache
@@ -133,7 +139,7 @@ class SeedTimer:
 
         self._pipeline = self._pipeline or Pipeline(spec.device)
         reading = time_alone(self._pipeline, request, READING_S, READING_LAUNCH_LIMIT_S)
-        return reading.median_s if isinstance(reading, Timing) else str(reading)
+        return reading.min_s if isinstance(reading, Timing) else str(reading)
 
 
 def register(targets: Subcommands) -> None:
