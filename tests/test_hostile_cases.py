@@ -159,12 +159,13 @@ def test_each_hostile_case_catches_a_wrong_kernel_that_passes_without_it(
 
 def test_the_cases_are_found_by_the_operation_they_break(tmp_path: Path) -> None:
     """Each problem gets the cases of its own operations and no other (and every one the
-    problem's own draw, problem_draw: test_kernelbench_values.py)."""
+    problem's own draw, problem_draw: test_kernelbench_values.py; every one with a floating
+    input its mirror, mirrored: test_hostile_kinds.py)."""
     found = {name: set(get_target(str(imported(name, tmp_path / name))).problem.input_cases)
              - {"problem_draw"} for name in PROBLEMS}
-    assert found == {"softmax": {"normal", "offset_logits", "large_logits"},
-                     "argmax": {"normal", "ties"},
-                     "layernorm": {"normal", "large_mean"},
+    assert found == {"softmax": {"normal", "offset_logits", "large_logits", "mirrored"},
+                     "argmax": {"normal", "ties", "mirrored"},
+                     "layernorm": {"normal", "large_mean", "mirrored"},
                      "int8_sum": {"normal", "extremes"}}
 
 

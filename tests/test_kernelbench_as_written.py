@@ -28,6 +28,7 @@ from kernelbench_problems import (
 from target_example import avo
 from test_kernelbench_work import counted, target_module
 
+from avo_tui.commands.targets_import import LOADING_TOLD_S, tell_until
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.declared import DeclaredProblem
@@ -216,6 +217,23 @@ def test_the_quiet_is_counted_from_the_commands_start() -> None:
     assert told.getvalue().startswith("avo targets import: still reading the problem")
 
 
+def test_a_slow_torch_import_is_told_all_along() -> None:
+    """torch takes 17 s to import on a busy machine: the command says it is loading it every
+    LOADING_TOLD_S until it is loaded, never once and then silent for 12 s."""
+    clock = Clock(0.0)
+    told = io.StringIO()
+
+    def loaded(wait_s: float) -> bool:  # an Event's wait, on the clock: set at 17 s
+        clock.now = min(clock.now + wait_s, 17.0)
+        return clock.now >= 17.0
+
+    tell_until(loaded, "loading torch", 0.0, lambda: clock.now, told)
+    stamps = [float(s) for s in re.findall(r"^avo targets import: loading torch \[(\d+) s\]$",
+                                           told.getvalue(), re.MULTILINE)]
+    assert stamps == [LOADING_TOLD_S * n for n in (1, 2, 3)], told.getvalue()
+    assert all(b - a < 10 for a, b in itertools.pairwise([0.0, *stamps, 17.0]))
+
+
 def test_a_recurrent_network_is_probed_at_smaller_sizes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A GRU's build dispatches every step's operations: past MAX_PROBE_OPS (lowered here to
@@ -263,3 +281,55 @@ def test_a_random_forward_is_refused_in_one_line(name: str, tmp_path: Path,
         import_problem(Path(f"{name}.py"))
     assert str(refused.value) == f"{name}.py: {words}"
     assert not list(tmp_path.glob("*_target.py"))
+
+
+# KernelBench's CrossEntropyLoss as it is written: its logits' classes a tuple global of their
+# own, read once from num_classes, which its labels are drawn below
+CROSS_ENTROPY = """import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super(Model, self).__init__()
+
+    def forward(self, predictions, targets):
+        return torch.nn.functional.cross_entropy(predictions, targets)
+
+
+batch_size = 4096
+num_classes = 4096
+input_shape = (num_classes,)
+dim = 1
+
+
+def get_inputs():
+    return [torch.rand(batch_size, *input_shape), torch.randint(0, num_classes, (batch_size,))]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_labels_drawn_below_a_global_follow_the_classes_they_index(
+        c_compiler: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scaled for timing, the logits' classes shrink and num_classes did not: the labels
+    were out of range and the import refused ("their ranges depend on each other"). The
+    global the labels are drawn below is tied to the dimension it equals, so the labels'
+    range is read from the classes at every size, and the seed passes `avo targets check`."""
+    from avo_tui.kernelbench import configs
+
+    monkeypatch.setattr(configs, "TIMED_S", (0.0005, 0.005))  # the classes scaled down
+    problem = tmp_path / "cross_entropy.py"
+    problem.write_text(CROSS_ENTROPY)
+    imported = import_problem(problem)
+    text = imported.target.read_text()
+    assert "'input_shape_0': (('input_shape', 0), ('num_classes', None))," in text
+    timed = get_target(str(imported.target)).configs[0]
+    assert timed["input_shape_0"] < 4096
+    (name, dtype, rule), = imported.integer_inputs
+    assert (name, dtype) == ("targets", "int64")
+    low, high = map(int, re.findall(r"-?\d+", rule))
+    assert low == 0 and high <= timed["input_shape_0"]
+    assert "PASS" in checked(imported.target)

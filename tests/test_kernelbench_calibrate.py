@@ -16,11 +16,18 @@ from pathlib import Path
 
 import pytest
 from kernelbench_problems import copy_problem
+from modelled_lineage import ModelKernel, ModelledClock
 from target_example import avo
 
+from avo_tui.commands.targets_import import SeedTimer
 from avo_tui.evaluation import EvalRequest, Failure, Timing, get_target
+from avo_tui.evaluation import pipeline as pipeline_module
+from avo_tui.evaluation.declarations.contract import Declarations
+from avo_tui.evaluation.devices.device import Kernel
 from avo_tui.evaluation.measurement.measure import ALONE_LAUNCHES
 from avo_tui.evaluation.pipeline import Pipeline, time_alone
+from avo_tui.evaluation.targets.problem import Config, InputSet, OutputSet
+from avo_tui.evaluation.toolchains.base import CompileResult
 from avo_tui.kernelbench import import_problem
 from avo_tui.kernelbench.calibrate import CORRECTIONS, OFF_BY
 from avo_tui.kernelbench.configs import Chooser
@@ -171,6 +178,55 @@ def test_the_command_states_a_reading_or_why_there_is_none(
     assert failed.returncode == 0, failed.stdout + failed.stderr
     assert "on one CPU core, as estimated (" in failed.stdout
     assert "; the seed could not be timed at import: compile: " in failed.stdout
+
+
+class BusyMachine(ModelKernel):
+    """The seed on a machine one busy process shares: a launch takes ``per_element`` for
+    each element of its input where it has a core, and three times that in two launches of
+    every three, which wait behind the other process."""
+
+    def __init__(self, per_element: float, clock: ModelledClock) -> None:
+        super().__init__(0.0, seed=0, clock=clock)
+        self.per_element, self.launches = per_element, 0
+        self.elements = 0
+
+    def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
+        super().stage(config, inputs, outs)
+        self.elements = math.prod(v for v in config.as_dict().values() if isinstance(v, int))
+
+    def fire(self) -> float:
+        self.launches += 1
+        waited = 1.0 if self.launches % 3 == 0 else 3.0
+        return self.clock.advance(waited * self.per_element * self.elements)
+
+
+def test_an_import_on_a_busy_machine_states_the_seed_not_the_load(
+        c_compiler: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's own reading (SeedTimer: the seed compiled, built and timed by the real
+    pipeline), each launch modelled on a machine a busy process shares (BusyMachine, as fast
+    as the importer's estimate where a launch has a core): the import states the seed's
+    launch where it has a core and keeps the sizes the estimate chose. Read at the median,
+    it stated three times that, and scaled the timed shape down for a load that passes."""
+    at_estimate, estimate_s = estimated(tmp_path)
+    per_element = estimate_s / at_estimate
+
+    class OnABusyMachine(pipeline_module.Evaluation):
+        clock = ModelledClock()
+
+        def now(self) -> float:
+            return self.clock.seconds
+
+        def load(self, compiled: CompileResult, declared: Declarations,
+                 loaded: list[Kernel]) -> Kernel:
+            assert compiled.ok, compiled.summary()  # compiled for real; the model runs
+            loaded.append(BusyMachine(per_element, self.clock))
+            return loaded[-1]
+
+    monkeypatch.setattr(pipeline_module, "Evaluation", OnABusyMachine)
+    done = import_problem(copy_problem("level1_relu", tmp_path), measure=SeedTimer())
+    assert done.launch_measured
+    assert elements(done.target) == at_estimate
+    assert done.launch_s == pytest.approx(estimate_s)
 
 
 def test_a_long_reading_is_told_as_timing_not_as_builds() -> None:

@@ -31,6 +31,7 @@ from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
 from avo_tui.kernelbench.configs import FIRST_DRAFT_RATES, TIMED_S
+from avo_tui.kernelbench.own_lengths import FULL_MAX_S
 
 
 def output_shape(config: Config) -> tuple[int, ...]:
@@ -80,12 +81,19 @@ def test_equal_in_and_out_features_vary_apart(tmp_path: Path) -> None:
 
 def test_a_problem_whose_least_shape_is_slow_still_has_an_edge_shape(tmp_path: Path) -> None:
     """A 160 x 160 image the problem writes as numbers: even one image takes longer than an
-    edge shape's time, and the least shape that builds (one image) is checked anyway."""
+    edge shape's time, and the least shape that builds (one image) is checked anyway. The
+    full-length shape after it holds as many of the problem's 16 images as a launch of the
+    seed, as estimated, keeps within FULL_MAX_S (all 16 are estimated at nearly twice that):
+    8, which the import says, without claiming the problem's own length reached."""
     path = tmp_path / "literal_image.py"
     path.write_text(LITERAL_IMAGE)
     imported = import_problem(path)
     edges = get_target(str(imported.target)).edge_configs
-    assert [c["batch_size"] for c in edges] == [1]
+    assert [c["batch_size"] for c in edges] == [1, 8]
+    notes = " ".join(imported.notes)
+    assert "batch_size is checked at most at 8 of its 16" in notes
+    assert f"a launch of the seed under {FULL_MAX_S:g} s" in notes
+    assert "at the problem's own lengths" not in notes
 
 
 def test_sizes_in_a_list_global_vary_and_stay_a_list(tmp_path: Path) -> None:

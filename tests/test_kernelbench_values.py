@@ -149,12 +149,12 @@ def test_the_problems_own_draw_is_an_input_case(tmp_path: Path) -> None:
     path, target = imported_target(tmp_path, "relu", RAND_RELU)
     problem = target.problem
     assert isinstance(problem, DeclaredProblem)
-    assert problem.input_cases == ("normal", "problem_draw")
+    assert problem.input_cases == ("normal", "mirrored", "problem_draw")
     for config in target.edge_configs:
         own, rule = drawn(config, case="problem_draw")["x"], drawn(config)["x"]
         assert float(own.min()) >= 0 and float(own.max()) < 1
         assert float(rule.min()) < 0 or own.numel() < 8
-    assert "with drawn, problem_draw inputs" in checks(path)
+    assert "with drawn, mirrored, problem_draw inputs" in checks(path)
     _, target = imported_target(tmp_path, "bn", CONV_BN_RELU)
     inputs = drawn(target.edge_configs[0], case="problem_draw")
     assert torch.equal(inputs["bn_weight"], torch.ones_like(inputs["bn_weight"]))
@@ -169,7 +169,7 @@ def test_no_own_draw_case_where_the_sizes_cannot_be_read_off_the_inputs(
     source = RAND_RELU.replace("dim = 4096", "dim1 = 16\ndim2 = 32").replace(
         "torch.rand(batch_size, dim)", "torch.rand(batch_size, dim1 * dim2)")
     path, target = imported_target(tmp_path, "flat", source)
-    assert target.problem.input_cases == ("normal",)
+    assert target.problem.input_cases == ("normal", "mirrored")
     assert "the problem's own draw is no input case (its sizes cannot be read off its " \
         "inputs)" in " ".join(path.read_text().split())
 

@@ -9,10 +9,10 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..engine.launch import SeedRejected, seed_files
 from ..evaluation import EvalRequest, TargetFileError, Timing, get_target
@@ -28,8 +28,9 @@ each; an integer one (argmax's int64 indices) is declared with its dtype and com
 An integer or bool input (class labels, token ids, a mask) is declared with its dtype and
 drawn as Integers(least, most + 1), the least and the most value of 8 draws of get_inputs().
 On the CPU the seed is compiled and timed at the timed shape, and the shape scaled again
-where the importer's estimate was off; the launch time it states is that reading (the
-estimate, and why, where the seed cannot be built or run).
+where the importer's estimate was off; the launch time it states is that reading, its
+fastest launch, which a busy machine lengthens least (the estimate, and why, where the seed
+cannot be built or run).
 A problem it cannot import (an int16 tensor, no get_inputs()) is refused in one line, with
 exit status 1. What it is doing is told on stderr as it goes, a line at least every 10 s (a
 recurrent network builds slowly); past --limit it stops, naming what was slow.
@@ -42,7 +43,8 @@ examples:
 
 
 # torch's own import takes 3-4 s, past 8 s on a loaded machine: said, where it is that long,
-# as the import's phases are (kernelbench/progress.py), which cannot be loaded before it
+# and again every LOADING_TOLD_S while it goes on, as the import's phases are
+# (kernelbench/progress.py), which cannot be loaded before it
 LOADING_TOLD_S = 5.0
 # A reading of the seed at the timed shape (kernelbench/calibrate.py): launches for about
 # this long, and a launch past the limit is a hang that leaves the estimate standing.
@@ -50,16 +52,21 @@ READING_S = 1.0
 READING_LAUNCH_LIMIT_S = 30.0
 
 
+def tell_until(done: Callable[[float], bool], words: str, started: float,
+               clock: Callable[[], float], stream: TextIO) -> None:
+    """``words`` told on ``stream`` each time ``done`` (an Event's wait) waits out
+    LOADING_TOLD_S, until it is done: a load under a busy machine is told all along, never
+    once and then silent for as long again."""
+    while not done(LOADING_TOLD_S):
+        print(f"avo targets import: {words} [{clock() - started:.0f} s]", file=stream,
+              flush=True)
+
+
 @contextmanager
 def _told_if_slow(words: str, started: float) -> Iterator[None]:
     done = threading.Event()
-
-    def tell() -> None:
-        if not done.wait(LOADING_TOLD_S):
-            print(f"avo targets import: {words} [{time.monotonic() - started:.0f} s]",
-                  file=sys.stderr, flush=True)
-
-    thread = threading.Thread(target=tell, name="import-loading", daemon=True)
+    thread = threading.Thread(target=tell_until, name="import-loading", daemon=True,
+                              args=(done.wait, words, started, time.monotonic, sys.stderr))
     thread.start()
     try:
         yield
@@ -112,7 +119,12 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
 class SeedTimer:
     """The seed of the target file at a path, timed at its timed shape as `avo eval` builds
     and times it (evaluation/pipeline.py's time_alone, in this process: the kernel runs in its
-    confined runner all the same): a launch's median seconds, or why it could not be timed."""
+    confined runner all the same): its fastest launch's seconds, or why it could not be timed.
+
+    The fastest, not the median: the machine's other work lengthens a launch and never
+    shortens one, so the launch least disturbed is the one that says what the seed costs.
+    The median read the import's load into the target (stated several times what a quieter
+    `avo eval` measured, and always slower), which then states it for every later run."""
 
     def __init__(self) -> None:
         self._pipeline: Pipeline | None = None  # made at the first reading: the compilers' cache
@@ -127,7 +139,7 @@ class SeedTimer:
 
         self._pipeline = self._pipeline or Pipeline(spec.device)
         reading = time_alone(self._pipeline, request, READING_S, READING_LAUNCH_LIMIT_S)
-        return reading.median_s if isinstance(reading, Timing) else str(reading)
+        return reading.min_s if isinstance(reading, Timing) else str(reading)
 
 
 def register(targets: Subcommands) -> None:

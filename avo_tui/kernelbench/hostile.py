@@ -11,7 +11,17 @@ the operations whose plain kernels break on inputs a friendly draw never makes:
 - a LayerNorm, GroupNorm, BatchNorm on batch statistics, a variance or a standard deviation:
   rows with a large mean against a small spread (``large_mean``), where statistics taken in one
   float32 pass lose every digit;
-- an integer input: the least and the most value of its range (``extremes``).
+- an integer input: the least and the most value of its range (``extremes``);
+- an elementwise exponential or a ratio of them (a sigmoid, a tanh, a softplus): its inputs
+  as large as the float32 forward stays honest at (``large_magnitude``), where a sigmoid
+  written exp(x) / (1 + exp(x)) is inf / inf;
+- a max pooling or a padding: every value it reads negative (``negative_borders``), where one
+  that pads with 0 instead of -inf is wrong at every border;
+- every floating argument of the forward: negated and scaled up as far as the reference
+  stays finite (``mirrored``), where a kernel right only for positive or small inputs fails.
+
+The operations are recorded by recorded_ops.py, by their aten names; reductions, scans and
+norms are checked at the problem's longest row instead (own_lengths.py).
 
 Each case is a change to the kernel's inputs (one of the forward's arguments, or one of the
 model's weights), tried on each input in turn at a few strengths. One is kept when it makes
@@ -31,12 +41,11 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from .problem_module import KernelBenchProblem, Sizes
+from .recorded_ops import Recorder, Seen
 from .target_writer import Case
 
 # How far the honest (float32) forward may be from the float64 one under a case: a relative L2
@@ -53,6 +62,11 @@ SECONDS = 20.0  # the probes' budget, all cases together; what it leaves untried
 OFFSETS = (150.0, 300.0, 1000.0)
 SCALES = (10.0, 30.0, 100.0, 300.0, 1000.0)
 MEANS = (1000.0, 300.0, 100.0)  # in standard deviations of the input offset
+LARGE = 30.0  # a magnitude where exp(2x) overflows float32 (a tanh as a ratio, at 44)
+NEGATIVE_SHARE = 0.9  # of a pooling's inputs, negative
+BORDER_SHIFTS = (2.0, 20.0)  # times the input's largest magnitude, subtracted
+# The mirror's factors, the first honest one kept: negated and scaled up, else scaled up only.
+MIRRORS = (-100.0, -10.0, -1.0, 100.0, 10.0, 1.0)
 TIE_LEVELS = 2  # ties are drawn as whole numbers in [-TIE_LEVELS, TIE_LEVELS]
 
 
@@ -62,17 +76,6 @@ class Found:
 
     cases: list[Case] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One recorded operation: its family, its name, and its input laid out as groups (one per
-    row a kernel reduces: [groups, elements])."""
-
-    family: str
-    op: str
-    groups: torch.Tensor
-    minimum: bool = False  # an argmin or a min: the extreme is the least value
 
 
 Leaf = tuple[str, str]  # ("input", forward argument index as text) or ("weight", model name)
@@ -95,8 +98,8 @@ def hostile_cases(problem: KernelBenchProblem, sizes: Sizes, leaves: Mapping[str
         return found
     families = {s.family for s in seen}
     deadline = time.monotonic() + SECONDS
-    for family, search in (("exp", _exp_cases), ("ties", _tie_cases),
-                           ("mean", _mean_cases)):
+    for family, search in (("exp", _exp_cases), ("ties", _tie_cases), ("mean", _mean_cases),
+                           ("magnitude", _magnitude_cases), ("pool", _border_cases)):
         if family not in families:
             continue
         if progress:
@@ -115,11 +118,16 @@ def hostile_cases(problem: KernelBenchProblem, sizes: Sizes, leaves: Mapping[str
     extremes = _extremes(probe, integer_ranges)
     if extremes is not None:
         found.cases.append(extremes)
+    if progress:
+        progress("probing the inputs mirrored and scaled up")
+    _mirror(probe, found, deadline)
     return found
 
 
 _ABOUT = {"exp": "the exponentials (softmax, log-sum-exp)", "ties": "the argmax/argmin",
-          "mean": "the normalisation's statistics"}
+          "mean": "the normalisation's statistics",
+          "magnitude": "the elementwise exponentials (sigmoid, tanh, softplus)",
+          "pool": "the pooling's or padding's borders"}
 
 
 class _Probe:
@@ -189,7 +197,7 @@ class _Probe:
         return list(out) if isinstance(out, tuple | list) else [out]
 
     def record(self, values: Mapping[str, torch.Tensor]) -> list[Seen]:
-        recorder = _Recorder()
+        recorder = Recorder()
         with recorder:
             self.forward(values, torch.float64)
         return recorder.seen
@@ -214,73 +222,6 @@ class _Probe:
             if error > HONEST_LIMIT * norm:
                 return False
         return True
-
-
-class _Recorder(TorchDispatchMode):
-    """Records the operations of the families above, with their inputs as groups."""
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.seen: list[Seen] = []
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Sequence[Any] = (),
-                           kwargs: Mapping[str, Any] | None = None) -> Any:
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        try:
-            seen = _seen(func.overloadpacket.__name__, str(func), list(args), dict(kwargs))
-        except (IndexError, RuntimeError, TypeError, ValueError):
-            seen = None
-        if seen is not None:
-            self.seen.append(seen)
-        return out
-
-
-def _seen(name: str, full: str, args: list[Any], kwargs: dict[str, Any]) -> Seen | None:
-    x = args[0] if args else None
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.numel() == 0:
-        return None
-    x = x.detach()
-    if name in ("_softmax", "_log_softmax", "_safe_softmax"):
-        return Seen("exp", full, _along(x, [int(args[1])]))
-    if name == "logsumexp":
-        return Seen("exp", full, _along(x, list(args[1])))
-    if name.startswith("_scaled_dot_product") and len(args) >= 2:
-        q, k = x, args[1].detach()
-        scale = kwargs.get("scale") or 1 / math.sqrt(q.shape[-1])
-        if q.shape[-3:-2] != k.shape[-3:-2]:  # grouped heads: each query head its key head
-            k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
-        return Seen("exp", full, _along(q @ k.transpose(-1, -2) * scale, [-1]))
-    if name in ("argmax", "argmin"):
-        dim = args[1] if len(args) > 1 else kwargs.get("dim")
-        groups = x.reshape(1, -1) if dim is None else _along(x, [int(dim)])
-        return Seen("ties", full, groups, minimum=name == "argmin")
-    if name in ("max", "min") and full.endswith(".dim"):
-        return Seen("ties", full, _along(x, [int(args[1])]), minimum=name == "min")
-    if name == "native_layer_norm":
-        return Seen("mean", full, _along(x, list(range(x.dim() - len(args[1]), x.dim()))))
-    if name == "native_group_norm":
-        return Seen("mean", full, x.reshape(int(args[3]) * int(args[6]), -1))
-    if name in ("native_batch_norm", "_native_batch_norm_legit", "_batch_norm_with_update"):
-        training = name == "_batch_norm_with_update" or bool(args[5])
-        if not training:  # running statistics: nothing is reduced
-            return None
-        return Seen("mean", full, _along(x, [d for d in range(x.dim()) if d != 1]))
-    if name in ("var", "std", "var_mean", "std_mean"):
-        dims = args[1] if len(args) > 1 else kwargs.get("dim")
-        groups = x.reshape(1, -1) if dims is None else _along(
-            x, [int(dims)] if isinstance(dims, int) else list(dims))
-        return Seen("mean", full, groups)
-    return None
-
-
-def _along(x: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
-    """``x`` as [groups, elements], the elements of each group along ``dims``."""
-    dims = sorted({d % x.dim() for d in dims}) if x.dim() else []
-    rest = [d for d in range(x.dim()) if d not in dims]
-    moved = x.permute(*rest, *dims) if x.dim() else x.reshape(1)
-    size = math.prod(x.shape[d] for d in dims) if dims else 1
-    return moved.reshape(-1, size)
 
 
 def _ops(seen: list[Seen], family: str, ops: Sequence[str]) -> list[Seen]:
@@ -309,6 +250,47 @@ def _exp_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str], deadlin
         if found is not None:
             cases.append(_change_case(name, ops, *found, what))
     return cases
+
+
+def _magnitude_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str],
+                     deadline: float) -> list[Case]:
+    """The largest magnitude (SCALES, the largest first) that leaves the honest forward
+    honest, where it takes the exponentials' inputs past LARGE (a plain exp overflows
+    float32 at 88: its case is what float32 keeps)."""
+    def large(seen: list[Seen]) -> bool:
+        return any(float(s.groups.abs().max()) >= LARGE for s in seen)
+
+    tries = [(n, "mul", amount) for amount in reversed(SCALES) for n in leaves]
+    found = _search(probe, ops, "magnitude", deadline, large, tries)
+    if found is None:
+        return []
+    return [_change_case("large_magnitude", ops, *found,
+                         "the exponentials' inputs as large as the float32 forward stays "
+                         "honest at (hundreds, where it saturates): a kernel that computes them "
+                         "as a ratio of exponentials (exp(x) / (1 + exp(x)) for a sigmoid) "
+                         "overflows to inf / inf")]
+
+
+def _border_cases(probe: _Probe, ops: Sequence[str], leaves: Sequence[str],
+                  deadline: float) -> list[Case]:
+    """Every value the pooling or padding reads negative, where a shift of one input down by
+    more than its largest magnitude (or its negation) makes them so."""
+    def negative(seen: list[Seen]) -> bool:
+        return any(float((s.groups < 0).double().mean()) >= NEGATIVE_SHARE for s in seen)
+
+    tries: list[tuple[str, str, float]] = []
+    for name in leaves:
+        top = float(probe.base[name].abs().max()) if probe.base[name].numel() else 1.0
+        tries += [(name, "add", -float(f"{factor * (top or 1.0):.3g}"))
+                  for factor in BORDER_SHIFTS]
+    tries += [(name, "mul", -1.0) for name in leaves]
+    found = _search(probe, ops, "pool", deadline, negative, tries)
+    if found is None:
+        return []
+    return [_change_case("negative_borders", ops, *found,
+                         "the values it pools or pads all negative, at the borders too: a "
+                         "max pooling that pads with 0 where torch pads with -inf, or counts "
+                         "the padding, returns 0 at every border window")]
 
 
 def _finite_max(groups: torch.Tensor) -> torch.Tensor:
@@ -370,8 +352,9 @@ def _change_case(name: str, ops: Sequence[str], leaf: str, how: str, amount: flo
                  ) -> Case:
     """The case ``name``: ``amount`` added to (``how`` "add") or multiplied into input
     ``leaf``, doing ``what``."""
-    word = "+" if how == "add" else "times"
-    return Case(name, _doc(ops, f"{leaf} {word} {amount:g}: {what}"),
+    change = (f"{leaf} times {amount:g}" if how != "add" else
+              f"{leaf} + {amount:g}" if amount >= 0 else f"{leaf} - {-amount:g}")
+    return Case(name, _doc(ops, f"{change}: {what}"),
                 (f'inputs["{leaf}"].{how}_({amount!r})',))
 
 
@@ -424,6 +407,49 @@ def _changed(base: Mapping[str, torch.Tensor], name: str, how: str, amount: floa
     return values
 
 
+def _mirror(probe: _Probe, found: Found, deadline: float) -> None:
+    """The case ``mirrored``: each floating argument of the forward negated and scaled up
+    (MIRRORS, the largest first) as far as the float64 reference stays finite and the float32
+    forward honest, so that a kernel right only for positive or small inputs fails; an
+    argument whose sign cannot be flipped is only scaled up, and one that cannot be changed
+    at all keeps its range. A line says which range each one keeps, and why."""
+    arguments = [n for n in probe.floats if probe.leaves[n][0] == "input"]
+    chosen: dict[str, float] = {}
+    for name in arguments:
+        if time.monotonic() > deadline:
+            found.notes.append(f"no case mirrored for {name}: the probes' {SECONDS:g} s ran "
+                               "out first (each runs the forward)")
+            continue
+        factor = next((f for f in MIRRORS if probe.honest(
+            _changed(probe.base, name, "mul", f, ()))), None)
+        if factor is None or factor == 1.0:
+            found.notes.append(f"{name} keeps its own range in every case: the reference is "
+                               "not finite, or the float32 forward not within "
+                               f"{HONEST_LIMIT:g} of it, on it negated or scaled up")
+            continue
+        if factor > 0:
+            found.notes.append(f"{name} keeps its sign in every case (scaled {factor:g} times "
+                               "in the case mirrored): the reference is not finite, or the "
+                               f"float32 forward not within {HONEST_LIMIT:g} of it, on it "
+                               "negated")
+        chosen[name] = factor
+    values = dict(probe.base)
+    for name, factor in list(chosen.items()):
+        trial = {**values, name: values[name] * factor}
+        if probe.honest(trial):
+            values = trial
+        else:  # each alone is honest, not all together: the first ones are kept
+            del chosen[name]
+    if not chosen:
+        return
+    what = ", ".join(f"{name} times {factor:g}" for name, factor in chosen.items())
+    found.cases.append(Case(
+        "mirrored", f"The inputs mirrored and scaled up, as far as the reference stays finite "
+        f"and the float32 forward honest ({what}): a kernel right only for positive or small "
+        "inputs (a power taken as exp(p * log(x)), an approximation good near zero) fails.",
+        tuple(f'inputs["{name}"].mul_({factor!r})' for name, factor in chosen.items())))
+
+
 def _extremes(probe: _Probe, ranges: Mapping[str, tuple[int, int]]) -> Case | None:
     """Every integer input at the least or the most value of its range, where the forward
     takes both (a sum in a narrow type overflows; an index at the end of a table)."""
@@ -456,6 +482,8 @@ _WORDS = {"_softmax": "softmax", "_safe_softmax": "softmax", "_log_softmax": "lo
           "native_layer_norm": "layer_norm", "native_group_norm": "group_norm",
           "native_batch_norm": "batch_norm", "_native_batch_norm_legit": "batch_norm",
           "_batch_norm_with_update": "batch_norm", "max": "max (with indices)",
+          "max_pool2d_with_indices": "max_pool2d", "max_pool3d_with_indices": "max_pool3d",
+          "log_sigmoid_forward": "logsigmoid",
           "min": "min (with indices)"}
 
 

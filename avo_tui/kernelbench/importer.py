@@ -29,9 +29,10 @@ from .elementwise import TRANSCENDENTAL
 from .exercise import exercised
 from .graph import Graph, Unsupported, is_index, trace
 from .hostile import hostile_cases
-from .integer_inputs import IntegerInputs, integer_inputs
+from .integer_inputs import IntegerInputs, integer_inputs, tie_indexed_globals
 from .kernel_text import Kernel
 from .own_draw import CASE, own_draw_case
+from .own_lengths import FULL_MAX_S, full_lengths, long_rows
 from .plan import Plan, plan_of
 from .problem_module import INTEGER_DTYPES, ImportRefused, KernelBenchProblem
 from .progress import Progress
@@ -96,7 +97,7 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
             raise ImportRefused(f"{written} exists (--force writes over it)")
     problem = KernelBenchProblem(path, progress.tick)
     progress.phase(f"fitting the shapes to {len(problem.sizes)} size globals")
-    shapes = fit_shapes(problem)
+    shapes = tie_indexed_globals(problem, fit_shapes(problem))
     progress.phase("counting the work")
     recording = recorded(problem, shapes)
     work = work_of(problem, shapes, recording)
@@ -132,7 +133,7 @@ def _imported(path: Path, kind: str, out: Path | None, overwrite: bool, progress
         seed, pattern, no_seed = seed_path, plan.kind, ""
         seed_text = partial(_seed_text, kernel, plan, about, kind)
     write = _Written(path, target_path, kind, problem, shapes, work, names, entry, graph,
-                     seed, pattern, no_seed, seed_text, progress)
+                     seed, pattern, no_seed, seed_text, progress, chooser)
     if measure is not None and seed is not None and kind == "cpu":
         configs = calibrated(chooser, lambda c: write(c).target, measure,
                              partial(progress.phase, counted=False))
@@ -155,12 +156,13 @@ class _Written:
                  shapes: Shapes, work: Work, names: _Names, entry: str, graph: Graph | None,
                  seed: Path | None, pattern: str | None, no_seed: str,
                  seed_text: Callable[[], str],
-                 progress: Progress) -> None:
+                 progress: Progress, chooser: Chooser) -> None:
         self.path, self.target_path, self.kind = path, target_path, kind
         self.problem, self.shapes, self.work, self.names = problem, shapes, work, names
         self.entry, self.graph, self.progress = entry, graph, progress
         self.seed, self.pattern, self.no_seed = seed, pattern, no_seed
         self.seed_text = seed_text
+        self.chooser = chooser
 
     def __call__(self, configs: Configs) -> Imported:
         path, kind, problem, shapes, names = (self.path, self.kind, self.problem, self.shapes,
@@ -170,6 +172,7 @@ class _Written:
         configs = integers.configs
         work = self.work.scored_for(kind, shapes, configs.timed)
         small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
+        configs = self._with_own_lengths(configs, integers.held)
         problem.check_forward(small)
         exactness = _exactness(self.graph, names)
         if self.seed is not None:
@@ -191,7 +194,8 @@ class _Written:
         cases = [*hostile.cases, *([own] if own else [])]
         text = render(_target_file(path, self.target_path, kind, problem, shapes, work,
                                    configs, names, self.entry, self.seed, self.pattern,
-                                   self.no_seed, rules, exactness, integers, cases, drawn, own))
+                                   self.no_seed, rules, exactness, integers, cases,
+                                   [*drawn, *hostile.notes], own))
         self.target_path.write_text(text)
         return Imported(_name(path.stem, kind), self.target_path, self.seed, self.pattern,
                         self.no_seed, configs.notes + exactness + drawn + hostile.notes,
@@ -199,6 +203,23 @@ class _Written:
                         tuple((names.inputs[i], names.input_dtypes[i],
                                str(rules.inputs[i].render())) for i in integers.ranges),
                         tuple((case.name, case.doc) for case in cases))
+
+
+    def _with_own_lengths(self, configs: Configs, held: Sequence[str]) -> Configs:
+        """``configs`` with the edge shapes that reach the problem's own lengths added
+        (own_lengths.py): its longest rows, and every varied dimension's own size; a size an
+        integer input's range follows (``held``) never below its timed value."""
+        self.progress.phase("finding the longest rows")
+        chooser, checked = self.chooser, [configs.timed, *configs.edges]
+        least = {**chooser.smallest, **{d: configs.timed[d] for d in held}}
+        rows = long_rows(self.problem, self.shapes, chooser.varied, checked, least)
+        self.progress.phase("reaching every dimension's own length")
+        full = full_lengths(self.shapes, chooser.varied, checked, least, rows.sizes,
+                            lambda s: chooser.seconds(s) <= FULL_MAX_S and chooser.valid(s))
+        added = [s for s in full.sizes if s not in configs.edges]
+        notes = [rows.note] if rows.sizes is not None else []
+        return dataclasses.replace(configs, edges=[*configs.edges, *added],
+                                   notes=[*configs.notes, *notes, *full.notes])
 
 
 def _stages(recording: Callable[[], SymbolicTrace], input_names: Sequence[str],

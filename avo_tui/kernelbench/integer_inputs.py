@@ -25,7 +25,7 @@ import torch
 
 from .configs import Configs
 from .problem_module import ImportRefused, KernelBenchProblem, Sizes
-from .shapes import Shapes
+from .shapes import VARIED_FROM, Shapes
 
 DRAWS = 8  # calls of get_inputs() the range is read from
 
@@ -86,6 +86,32 @@ def integer_inputs(problem: KernelBenchProblem, shapes: Shapes, configs: Configs
     if not held:
         return IntegerInputs(ranges, configs)
     return IntegerInputs(ranges, _holding(configs, held, names, ranges), tuple(held))
+
+
+def tie_indexed_globals(problem: KernelBenchProblem, shapes: Shapes) -> Shapes:
+    """``shapes`` with each size global no shape follows tied to the dimension whose length
+    it is, where the problem has integer inputs: the global an index is drawn below.
+    KernelBench's cross-entropy draws its labels below num_classes while its logits' classes
+    are a tuple global of their own (input_shape = (num_classes,), read once): scaled for
+    timing, the classes shrink and the labels do not, and the forward rejects them. Tied,
+    the labels' range is read from the dimension they index at every size."""
+    if all(t.is_floating_point() for t in problem.base.inputs):
+        return shapes
+    taken = {name for names in shapes.tied.values() for name in names}
+    plain = {size.dims[0] for j, t in enumerate(problem.base.inputs) if t.is_floating_point()
+             for size in shapes.inputs[j] if len(size.dims) == 1 and not size.product
+             and size.divisor == 1 and (dict(size.terms)[size.dims[0]], size.offset) == (1, 0)}
+    # an index does not index the dimensions it is laid along (labels [batch] index classes)
+    plain -= {d for j, t in enumerate(problem.base.inputs) if not t.is_floating_point()
+              for size in shapes.inputs[j] for d in size.dims}
+    tied = dict(shapes.tied)
+    for name, value in problem.sizes.items():
+        if name in taken or value < VARIED_FROM:
+            continue
+        dims = [d for d in shapes.dims if d in plain and shapes.dims[d] == value]
+        if len(dims) == 1:
+            tied[dims[0]] = (*tied.get(dims[0], (dims[0],)), name)
+    return shapes if tied == shapes.tied else dataclasses.replace(shapes, tied=tied)
 
 
 def _observed(problem: KernelBenchProblem, sizes: Sizes, positions: list[int]
