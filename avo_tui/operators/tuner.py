@@ -7,9 +7,11 @@ Each step proposes one knob setting for the head's source and evaluates it:
   (half the time the best individual) is mutated: one knob, sometimes two; two to four after a
   redirect;
 - a source hash already evaluated in this session is never evaluated again;
-- hints and guidance that name knobs pin values, hold knobs as they are, avoid values or
-  focus the mutation (hints.py reads them); guidance that says "first", "next" or "once" is
-  followed for one step only, like a hint; what it cannot read for sure is acknowledged as
+- hints and guidance that name knobs pin values, hold knobs as they are, avoid values, allow
+  only some ("UNROLL > 2": every candidate has UNROLL 4 or 8) or focus the mutation (hints.py
+  reads them); guidance that says "first", "next" or "once" is followed for one step only,
+  like a hint, and is spent once followed (a resume does not follow it again); what it cannot
+  read for sure is acknowledged as
   unusable, with the forms it reads, and not followed in part. Focus is a restriction: while
   guidance says "vary BLOCK_K and UNROLL", every candidate differs from the head in those
   knobs (and pinned ones) only, a parent's other values included; when what the guidance
@@ -169,6 +171,7 @@ class Tuner:
                 merged.merge(wanted)
             elif wanted.usable and fresh:
                 merged.merge(wanted)
+                ctx.spend_guidance(guidance)
         for hint in ctx.take_hints():
             wanted = read_knob_request(hint, choices)
             ctx.acknowledge_hint(hint, wanted.usable, _note(wanted, choices, standing=False))
@@ -224,9 +227,10 @@ class Tuner:
             others = [c for c in _allowed(knobs[name], request) if c != child[name]]
             if others:
                 child[name] = self.rng.choice(others)
-        for name, avoided in request.avoid.items():  # a parent's or the head's avoided value
-            if child.get(name) in avoided and name not in fixed:
-                child[name] = self.rng.choice(_allowed(knobs[name], request))
+        for name in sorted(request.avoid.keys() | request.allowed.keys()):  # a parent's or head's
+            allowed = _allowed(knobs[name], request)  # value ruled out: an allowed one instead
+            if child.get(name) not in allowed and name not in fixed and allowed:
+                child[name] = self.rng.choice(allowed)
         return child | fixed
 
     def _tournament(self, individuals: list[Individual]) -> dict[str, str]:
@@ -244,7 +248,7 @@ _declared_knobs = declared_knobs
 
 
 def _allowed(knob: Knob, request: KnobRequest) -> list[str]:
-    return [c for c in knob.choices if c not in request.avoid.get(knob.name, ())]
+    return request.permitted(knob.name, knob.choices)
 
 
 def _feasible(files: dict[str, str], ctx: LineageContext) -> bool:
