@@ -163,6 +163,7 @@ class Reader:
         """Read a clause that asks something of the knobs it names (no judgement)."""
         mode: Mode | None = None
         negated = False
+        unbound: w.Token | None = None  # a negation no verb or knob has taken yet
         # A bare knob name is one to vary only among words that set nothing: never beside a
         # word that keeps, avoids or negates ("UNROLL, keep it"), nor one not known at all.
         bare_ok = all(self.knob(t) or t.low in w.FILLER | w.VARY | w.ONLY | w.ONCE
@@ -174,7 +175,7 @@ class Reader:
             name = self.knob(token)
             if name is not None:
                 i = self.one_knob(name, tokens, i + 1, (mode, negated), bare_ok, words)
-                negated = False if mode is not None else negated
+                negated, unbound = (False if mode is not None else negated), None
                 continue
             if token.kind == "num" or token.low in w.BEFORE | w.AFTER.keys() | w.RANGE or (
                     token.kind == "op"):
@@ -182,7 +183,9 @@ class Reader:
                                              f"is {token.text!r} for?")
                 return
             if low in w.NEGATIONS:
-                negated = True
+                negated, unbound = True, token
+            elif low in w.KEEP | w.USE and mode == Mode.AVOID and not negated:
+                pass  # "avoid using 8 threads" avoids them
             elif low in w.KEEP:
                 mode, negated = (Mode.UNREAD if negated else Mode.KEEP), False
             elif low in w.USE:
@@ -193,14 +196,19 @@ class Reader:
                 mode, negated = (Mode.UNREAD if negated else Mode.AVOID), False
             elif low in w.ONLY and mode is None:
                 mode = Mode.VARY
+            if low in w.KEEP | w.USE | w.VARY | w.AVOID:
+                unbound = None
             i += 1
+        if unbound is not None:  # "THREADS 8 never": what does it negate?
+            self.request.problems.append(f"cannot tell what {words!r} asks: what does "
+                                         f"{unbound.text!r} negate?")
 
     def one_knob(self, name: str, tokens: list[w.Token], i: int,
                  how: tuple[Mode | None, bool], bare_ok: bool, words: str) -> int:
         """Read what is asked of ``name``, whose mention ends before ``tokens[i]`` (``how``:
         the clause's verb so far, and whether a negation waits); the index after it."""
         mode, negated = how
-        while i < len(tokens) and tokens[i].low in {"knob", "value"}:
+        while i < len(tokens) and tokens[i].low in {"knob", "value", "values"}:
             i += 1
         said = self.said(name, tokens, i, words)
         if not said.anything and not said.problem:
@@ -211,7 +219,12 @@ class Reader:
                 said.end = max(said.end, j)
         if said.problem:
             return said.end
-        if said.against or (negated and mode is None and said.anything):
+        inverted = said.against or (negated and said.anything)
+        if inverted and mode == Mode.AVOID:  # "avoid UNROLL != 8", "avoid no more than 4"
+            self.request.problems.append(f"cannot tell what {words!r} asks of {name}: it "
+                                         "avoids a negation")
+            return said.end
+        if inverted:  # "use no more than 4 threads", "no UNROLL below 4"
             mode = Mode.AVOID
         elif negated and mode is None:
             mode = Mode.HOLD
@@ -255,7 +268,7 @@ class Reader:
         n = len(tokens)
         said = _Said(end=i)
         j = i
-        if j < n and (tokens[j].text in w.NOT_OPS or (
+        if j < n and (tokens[j].low in w.NOT_OPS or (
                 tokens[j].low in w.NEGATIONS and _is_value(tokens, j + 1))):
             said.against, j = True, j + 1
         symbol = False  # "UNROLL=fast": a value meant, but not one the knob declares
@@ -310,8 +323,27 @@ class Reader:
                     and tokens[j + 2].low in {"and", "to"} and _is_value(tokens, j + 3)):
                 return self.spanned(name, said, (tokens[j + 1].text, tokens[j + 3].text), j + 4)
         elif _is_value(tokens, j + 1) and not self.knob(tokens[j + 1]):
-            return self.limited(name, said, w.BEFORE[tokens[j].low], tokens[j + 1].text, j + 2)
+            said = self.limited(name, said, w.BEFORE[tokens[j].low], tokens[j + 1].text, j + 2)
+            return self.also(name, tokens, said)
         return self.problem(said, j + 1, f"cannot tell what {words!r} asks of {name}")
+
+    def also(self, name: str, tokens: list[w.Token], said: _Said) -> _Said:
+        """A comparison joined to the one read: "at least 32 and at most 64"."""
+        j = said.end
+        while (not said.problem and said.allowed is not None and j + 2 < len(tokens)
+               and tokens[j].low in {"and", ","} and tokens[j + 1].low in w.BEFORE
+               and _is_value(tokens, j + 2)):
+            first = said.allowed
+            said = self.limited(name, said, w.BEFORE[tokens[j + 1].low], tokens[j + 2].text,
+                                j + 3)
+            if said.allowed is not None and not said.problem:
+                said.allowed &= first
+                if not said.allowed:
+                    return self.problem(said, said.end, f"{name}: the comparisons together "
+                                        f"allow none of its declared values "
+                                        f"({' '.join(self.knobs[name])})")
+            j = said.end
+        return said
 
     def limited(self, name: str, said: _Said, op: str, bound: str, end: int) -> _Said:
         allowed, problem = compared(name, self.knobs[name], op, bound, said.against)

@@ -28,7 +28,7 @@ KEEP = {"keep", "keeps", "keeping", "kept", "hold", "holds", "holding", "held", 
         "pinned", "fix", "fixes", "fixed", "lock", "locks", "locked", "freeze", "freezes",
         "frozen", "leave", "leaves", "stay", "stays", "remain", "remains", "stick", "retain",
         "preserve", "maintain"}
-USE = {"set", "use", "using", "try", "put", "choose", "pick", "go", "make"}
+USE = {"set", "use", "using", "try", "put", "choose", "pick", "go", "make", "switch"}
 VARY = {"vary", "varies", "varying", "tune", "tuning", "explore", "exploring", "focus",
         "search", "sweep", "mutate", "change", "changing", "adjust", "modify", "alter", "touch",
         "move", "play", "experiment", "optimize", "optimise", "randomize", "randomise"}
@@ -45,7 +45,7 @@ CHANGED = {"change", "changes", "changed", "move", "moves", "moved", "vary", "va
            "touched", "touch", "altered", "modified", "tuned"}
 VALUE_OPS = {"=", ":", "==", "->", "→", "to", "at", "of", "on", "is", "be", "as", "by", "in",
              "from"}
-NOT_OPS = {"!=", "≠"}
+NOT_OPS = {"!=", "≠", "other than"}
 # Before the values of a set: "UNROLL either 4 or 8", "UNROLL one of 2, 4, 8".
 SET_WORDS = {"either", "only", "one of", "any of", "just"}
 # Between a value and the knob it comes before: "8 threads", "128 for BLOCK_K".
@@ -57,7 +57,8 @@ BEFORE = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "=<": "<=", "≥": ">=", "
           "higher than": ">", "larger than": ">", "bigger than": ">", "exceed": ">",
           "exceeds": ">", "exceeding": ">", "below": "<", "under": "<", "less than": "<",
           "fewer than": "<", "lower than": "<", "smaller than": "<", "at most": "<=",
-          "up to": "<=", "at least": ">="}
+          "up to": "<=", "at least": ">=", "max": "<=", "maximum": "<=", "min": ">=",
+          "minimum": ">="}
 AFTER = {"or more": ">=", "or higher": ">=", "or above": ">=", "or greater": ">=",
          "or larger": ">=", "or less": "<=", "or fewer": "<=", "or lower": "<=",
          "or below": "<=", "or smaller": "<="}
@@ -79,9 +80,14 @@ UNSURE = {"maybe", "perhaps", "possibly", "probably", "might"}
 # Words read together, as one ("keep UNROLL away from 8", "a dead end", "for one step").
 PHRASES = (("away", "from"), ("dead", "end"), ("this", "step"), ("one", "step"),
            ("next", "step"), ("this", "time"), ("one", "of"), ("any", "of"), ("do", "you"),
+           ("other", "than"),
            *(tuple(p.split()) for p in (*BEFORE, *AFTER) if " " in p))
 KNOWN = (NEGATIONS | KEEP | USE | VARY | ONLY | AVOID | CLAUSE | MODAL | STAY | CHANGED
-         | FILLER | ONCE | SET_WORDS | set(BEFORE) | set(AFTER) | RANGE)
+         | FILLER | ONCE | SET_WORDS | set(BEFORE) | set(AFTER) | RANGE | NOT_OPS)
+# Numbers said in words ("at most four threads"), read as the number.
+NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+                "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+                "twelve": "12", "sixteen": "16"}
 
 
 @dataclass
@@ -89,6 +95,7 @@ class Token:
     kind: str  # num, word, op, stop, comma, other
     text: str
     start: int
+    size: int | None = None  # in the hint, where it differs from the text's ("four": 4)
 
     @property
     def low(self) -> str:
@@ -98,7 +105,7 @@ class Token:
 
     @property
     def end(self) -> int:
-        return self.start + len(self.text)
+        return self.start + (len(self.text) if self.size is None else self.size)
 
 
 def tokens_of(text: str, phrases: tuple[tuple[str, ...], ...]) -> list[Token]:
@@ -106,7 +113,8 @@ def tokens_of(text: str, phrases: tuple[tuple[str, ...], ...]) -> list[Token]:
     made one word token."""
     found = [Token(m.lastgroup or "", m.group(), m.start()) for m in _TOKEN.finditer(text)
              if m.lastgroup != "skip"]
-    return _joined(found, text, phrases + PHRASES)
+    return [Token("num", NUMBER_WORDS[t.low], t.start, len(t.text)) if t.kind == "word"
+            and t.low in NUMBER_WORDS else t for t in _joined(found, text, phrases + PHRASES)]
 
 
 def _joined(tokens: list[Token], text: str, phrases: tuple[tuple[str, ...], ...]) -> list[Token]:
