@@ -25,7 +25,7 @@ JUDGING = {"was", "were", "been", "seem", "seems", "seemed", "look", "looks", "l
            "really", "very", "much", "quite", "too", "clearly", "definitely", "made", "makes",
            "gave", "gives", "give", "got", "far", "way", "lot", "real", "any", "that", "this",
            "things", "performance", "perf", "speed", "throughput", "score", "results", "did",
-           "had", "both"}
+           "had", "both", "it's", "that's"}
 # Between a negation and the judgement it binds: "is not a dead end", "did not really help".
 BETWEEN = JUDGING | {"is", "are", "be", "it", "a", "an", "the", "at", "all", "of", "do",
                      "does", "has", "have"}

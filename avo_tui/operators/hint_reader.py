@@ -166,8 +166,8 @@ class Reader:
         unbound: w.Token | None = None  # a negation no verb or knob has taken yet
         # A bare knob name is one to vary only among words that set nothing: never beside a
         # word that keeps, avoids or negates ("UNROLL, keep it"), nor one not known at all.
-        bare_ok = all(self.knob(t) or t.low in w.FILLER | w.VARY | w.ONLY | w.ONCE
-                      for t in tokens if t.kind == "word")
+        bare_ok = all(self.knob(t) or t.low in w.FILLER - {"more"} | w.VARY | w.ONLY | w.ONCE
+                      for t in tokens if t.kind == "word")  # "more threads": more than what?
         i = 0
         while i < len(tokens):
             token = tokens[i]

@@ -58,7 +58,8 @@ BEFORE = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "=<": "<=", "≥": ">=", "
           "exceeds": ">", "exceeding": ">", "below": "<", "under": "<", "less than": "<",
           "fewer than": "<", "lower than": "<", "smaller than": "<", "at most": "<=",
           "up to": "<=", "at least": ">=", "max": "<=", "maximum": "<=", "min": ">=",
-          "minimum": ">="}
+          "minimum": ">=", "less than or equal to": "<=", "greater than or equal to": ">=",
+          "at or below": "<=", "at or above": ">="}
 AFTER = {"or more": ">=", "or higher": ">=", "or above": ">=", "or greater": ">=",
          "or larger": ">=", "or less": "<=", "or fewer": "<=", "or lower": "<=",
          "or below": "<=", "or smaller": "<="}
@@ -78,10 +79,11 @@ ASKING = {"should", "shall", "would", "could", "can", "does", "did", "is", "are"
           "what", "which", "how", "why", "whether", "may", "might", "was", "were", "do you"}
 UNSURE = {"maybe", "perhaps", "possibly", "probably", "might"}
 # Words read together, as one ("keep UNROLL away from 8", "a dead end", "for one step").
-PHRASES = (("away", "from"), ("dead", "end"), ("this", "step"), ("one", "step"),
-           ("next", "step"), ("this", "time"), ("one", "of"), ("any", "of"), ("do", "you"),
-           ("other", "than"),
-           *(tuple(p.split()) for p in (*BEFORE, *AFTER) if " " in p))
+PHRASES = tuple(sorted((
+    ("away", "from"), ("dead", "end"), ("this", "step"), ("one", "step"), ("next", "step"),
+    ("this", "time"), ("one", "of"), ("any", "of"), ("do", "you"), ("other", "than"),
+    *(tuple(p.split()) for p in (*BEFORE, *AFTER) if " " in p)), key=len, reverse=True))
+# the longest first: "less than or equal to" is one, not "less than" and three words more
 KNOWN = (NEGATIONS | KEEP | USE | VARY | ONLY | AVOID | CLAUSE | MODAL | STAY | CHANGED
          | FILLER | ONCE | SET_WORDS | set(BEFORE) | set(AFTER) | RANGE | NOT_OPS)
 # Numbers said in words ("at most four threads"), read as the number.
