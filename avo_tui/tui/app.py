@@ -366,7 +366,7 @@ class AvoApp(Controls):
         read = self._read_facts
         if read is not None:
             ticking = bool(self.live) and read.state in TICKING
-            seconds = self._run_clock.seconds(read.seconds, ticking, time.monotonic())
+            seconds = self._run_clock.seconds(read.seconds, read.counted_at, ticking, time.time())
             self.facts = dataclasses.replace(read, seconds=seconds)
 
     def _freeze_what_is_loaded(self) -> None:
