@@ -191,6 +191,12 @@ CORPUS = [
     ("never touch THREADS", "read as: THREADS as it is"),
     ("only vary BLOCK_K", "read as: vary BLOCK_K (the other knobs stay as they are)"),
     ("try BLOCK_K=16 first", f"read as: BLOCK_K=16 {ONE}"),
+    ("UNROLL=8 first, BLOCK_K=32 next", f"{REFUSED}not a sequence (first ..., then ...)"),
+    ("vary THREADS except 8",
+     "read as: THREADS never 8, vary THREADS (the other knobs stay as they are)"),
+    ("never set UNROLL above 4", "read as: UNROLL one of 1 2 4"),
+    ("exclude UNROLL < 4", "read as: UNROLL one of 4 8"),
+    ("UNROLL should not be less than 4", "read as: UNROLL one of 4 8"),
     ("LAYOUT=col", "read as: LAYOUT=col"),
     ("avoid LAYOUT row", "read as: LAYOUT never row"),
     # read only in part: refused whole

@@ -70,8 +70,10 @@ class Reader:
         self.clause(clause, asked=False, end=None)
         if not self.named:
             self.request.problems.insert(0, "it names no knob of this kernel")
-        self.request.once = any(t.low in w.ONCE for t in self.tokens)
-        if self.request.once and any(t.low == "then" for t in self.tokens):
+        once = [t.low for t in self.tokens if t.low in w.ONCE]
+        self.request.once = bool(once)
+        # "UNROLL=8 first, BLOCK_K=32 next" is two steps' requests, not one step's both
+        if once and (len(set(once)) > 1 or any(t.low == "then" for t in self.tokens)):
             self.request.problems.append("it reads one step's request, not a sequence "
                                          "(first ..., then ...): send the next one after it")
         self.request.settle(self.knobs)
@@ -214,6 +216,8 @@ class Reader:
         if not said.anything and not said.problem:
             after, j = self.after(tokens, i)
             if after is not None:
+                if mode == Mode.VARY and after == Mode.AVOID:  # "vary THREADS except 8"
+                    self.request.focus.add(name)
                 mode, negated = after, False
                 said = self.said(name, tokens, j, words)
                 said.end = max(said.end, j)
