@@ -114,6 +114,20 @@ def slow_seed() -> dict[str, str]:
     return repeat_knob_seed(seed_files(TARGET), SLOW)
 
 
+# Where a test on real CPU timing must see a gain committed: the seed does all its work
+# TENFOLD_TIMES times, its one candidate once. Only a gain of 10x or more is one that no load
+# can hide (docs/testing.md); smaller ones may end undecided on a loaded CPU, which is safe.
+TENFOLD_TIMES = 12
+TENFOLD_TARGET = FIXTURE_TARGETS / "cpu_attention_tenfold.py"
+
+
+def tenfold_seed() -> dict[str, str]:
+    """The target's seed doing all its work TENFOLD_TIMES times, with one knob, REPEAT, whose
+    only other choice is 1: the tuner's one candidate is TENFOLD_TIMES faster. Run it on
+    TENFOLD_TARGET, whose jump limit lets such a gain be committed."""
+    return repeat_knob_seed(seed_files(TARGET), repeat_line(TENFOLD_TIMES, f"1 {TENFOLD_TIMES}"))
+
+
 def flagged_session(directory: Path, template: Path) -> Session:
     """The seeded ``template`` session again, on JUMPY_TARGET, with the REPEAT seed
     (repeat_knob_seed) as v0 and its score stored as IMPLAUSIBLY_LOW_SEED: the tuner's two

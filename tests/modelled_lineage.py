@@ -22,6 +22,7 @@ it (modelled too, honest).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import random
 import re
@@ -58,7 +59,7 @@ class ModelledVectorAdd(VectorAdd):
 SPEC = dataclasses.replace(
     test_targets_problem.SPEC, name="vector-add-modelled", problem=ModelledVectorAdd(),
     configs=(vector(4096),), quick_configs=(vector(4096),), edge_configs=(vector(37),),
-    time_budget_s=0.02, gate_cap_s=20.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
+    time_budget_s=0.1, gate_cap_s=5.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
 MODEL = re.compile(r"// model: (honest|colluding|noisy|masking) ([0-9.e-]+)")
 
 
@@ -67,17 +68,31 @@ def modelled(kind: str, seconds: float, tag: int) -> dict[str, str]:
     return {KERNEL: f"// model: {kind} {seconds!r}\nint avo_model_tag = {tag};\n{HONEST}"}
 
 
+class ModelledClock:
+    """Modelled time: the sum of the modelled launches' seconds so far."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def advance(self, seconds: float) -> float:
+        self.seconds += seconds
+        return seconds
+
+
 class ModelKernel:
     """A C kernel in its runner as the harness sees it (device.Kernel): out = a + b, each
-    launch reporting ``seconds`` (times its log-normal noise) as its own time."""
+    launch reporting ``seconds`` (times its log-normal noise) as its own time, and taking that
+    long on ``clock``."""
 
     fresh_on_renew = True
     writes_in_place = True
 
-    def __init__(self, seconds: float, seed: int, spread: float = NOISE) -> None:
+    def __init__(self, seconds: float, seed: int, spread: float = NOISE,
+                 clock: ModelledClock | None = None) -> None:
         self.seconds = seconds
         self.noise = random.Random(seed)
         self.spread = spread
+        self.clock = clock or ModelledClock()
         self.staged: tuple[InputSet, OutputSet] | None = None
 
     def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
@@ -87,7 +102,7 @@ class ModelKernel:
         assert self.staged is not None
         inputs, outs = self.staged
         outs.only.copy_(inputs["a"] + inputs["b"])
-        return self.seconds * math.exp(self.noise.gauss(0.0, self.spread))
+        return self.clock.advance(self.seconds * math.exp(self.noise.gauss(0.0, self.spread)))
 
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
         return None
@@ -120,6 +135,15 @@ class ModelledEvaluation(Evaluation):
     slowdown = 1.0  # the machine's: every kernel, the anchor's too, takes this times longer
     spread = NOISE  # the machine's: no kernel, the anchor included, is steadier than this
 
+    clock = ModelledClock()  # replaced by each evaluation's own (run)
+
+    def run(self) -> EvalResult:
+        self.clock = ModelledClock()
+        return super().run()
+
+    def now(self) -> float:
+        return self.clock.seconds
+
     def compile(self, sources: Mapping[str, str]) -> CompileResult:
         self.compiling = sources
         return super().compile(sources)
@@ -135,9 +159,17 @@ class ModelledEvaluation(Evaluation):
             seconds *= COLLUDING_SLOWDOWN
         rough = kind == "noisy" or (kind == "masking" and beside_a_successor)
         model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32),
-                            spread=max(self.spread, NOISY if rough else NOISE))
+                            spread=max(self.spread, NOISY if rough else NOISE), clock=self.clock)
         loaded.append(model)
         return model
+
+
+def content_seed(request: EvalRequest) -> int:
+    """A seed drawn from what is asked (the kernels, the gate's plan), not from the moment: a
+    modelled evaluation's draws, and so its outcome, are the same on every run."""
+    asked = repr((request.sources, request.incumbent, request.anchor, request.gate,
+                  request.quick))
+    return int.from_bytes(hashlib.sha256(asked.encode()).digest()[:8], "big") >> 2
 
 
 class ModelWorker:
@@ -162,6 +194,8 @@ class ModelWorker:
             if on_progress is not None:
                 on_progress(phase, detail)
 
+        if request.seed is None:
+            request = dataclasses.replace(request, seed=content_seed(request))
         evaluation = ModelledEvaluation(self.pipeline, request, progress)
         evaluation.slowdown, evaluation.spread = self.slowdown, self.spread
         return evaluation.run()

@@ -14,7 +14,6 @@ launches not far slower than the first launch (check_steady).
 from __future__ import annotations
 
 import statistics
-import time
 from typing import NamedTuple
 
 from ..declarations import contract
@@ -88,14 +87,14 @@ class Checks(Stage):
             inputs = make_inputs(config, self.generator(index), self.device.name, case)
             pristine = inputs.clone()
             outs = empty_outputs(config, self.device.name)
-            start = time.perf_counter()
+            start = self.now()
             try:
                 kernel.launch(config, inputs, outs)
             except contract.ContractError as error:  # geometry or a tensor map, per config
                 raise Rejected("contract", str(error), config.name) from None
             self.device.synchronize()
             if not edge:
-                self.first_launch_s[config] = time.perf_counter() - start
+                self.first_launch_s[config] = self.now() - start
             if not inputs.equal(pristine):
                 entry.passed = False
                 raise Rejected("inputs_modified", f"{inputs.described()} changed during the launch",
@@ -187,7 +186,7 @@ class Checks(Stage):
         inputs = make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
         outs = empty_outputs(config, self.device.name)
         self.at = config.name
-        start = time.perf_counter()
+        start = self.now()
         kernel.launch(config, inputs, outs)
         self.device.synchronize()
-        return time.perf_counter() - start
+        return self.now() - start

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import time
 from collections.abc import Callable
 
 from ..devices.device import Device, Kernel
@@ -142,10 +141,10 @@ class Measure(Checks):
         a target's timed shape by it (kernelbench/calibrate.py)."""
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
         subject = self._kernel_subject(CANDIDATE, kernel, config, pool)
-        deadline = time.perf_counter() + budget_s
+        deadline = self.now() + budget_s
         times = self.device.time_sequence([subject], [(subject, False)])
         more = min(ALONE_LAUNCHES - 1,
-                   int((deadline - time.perf_counter()) / max(times[0], 1e-6)))
+                   int((deadline - self.now()) / max(times[0], 1e-6)))
         if more > 0:
             times += self.device.time_sequence([], [(subject, False)] * more)
         return summarize(times)
@@ -305,12 +304,12 @@ class Measure(Checks):
         chance = (VERIFIED_PER_ROUND - 1) / expected
         verified = draw_checks(self.draws, expected, VERIFIED_PER_ROUND - 1, sure=True)
         measured: list[tuple[Launch, float]] = []
-        deadline = time.perf_counter() + budget_s
+        deadline = self.now() + budget_s
         last = max(verified, default=-1)
         count = 0
         warm = list(order)  # once per round: a renewed process's first launch is not timed
         while (count < MIN_REPS or count <= last
-               or (time.perf_counter() < deadline and count < MAX_REPS)):
+               or (self.now() < deadline and count < MAX_REPS)):
             launches: list[Launch] = []
             for _ in range(CYCLES_PER_CALL):
                 for subject in turns.sample(order, len(order)):
@@ -356,7 +355,7 @@ class Measure(Checks):
         chance = check_chance(plan.min_checked, len(timed))
         times: dict[str, dict[str, list[float]]] = {e.name: {CANDIDATE: [], INCUMBENT: []}
                                                     for e in timed}
-        started = time.perf_counter()
+        started = self.now()
         decision = "continue"
         while decision == "continue":
             self.renew(kernel, incumbent)
@@ -391,7 +390,7 @@ class Measure(Checks):
                 entry.checked_s += [s for s, checked in zip(mine, flags, strict=True) if checked]
                 entry.checked_ratios += neighbour_ratios(mine, flags)
             self.check_idle(kernel, incumbent, timed[-1].name)
-            elapsed = time.perf_counter() - started
+            elapsed = self.now() - started
             # never before MIN_SWEEPS: a standard error needs a few blocks per configuration
             final = elapsed >= plan.cap_s and estimate.sweeps >= MIN_SWEEPS
             reading = describe(estimate.log_gain, estimate.se)
@@ -420,7 +419,7 @@ class Measure(Checks):
                                    self.target.throughput(entry.config, timing.median_s))
         self.result.beside = {
             "sweeps": estimate.sweeps,
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": round(self.now() - started, 3),
             "decision": decision,
             "cap_s": plan.cap_s,
             "floor": plan.floor,

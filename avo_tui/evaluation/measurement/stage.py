@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -68,6 +69,12 @@ class Stage:
         self.at: str | None = None  # is recorded with
         self.incumbent: Kernel | None = None  # the best version, timed beside the candidate
         self.anchor: Anchor | None = None  # timed beside them in the same sweeps (anchor.py)
+
+    def now(self) -> float:
+        """The clock of a first launch's time and of what bounds the timing (a round's budget,
+        the gate's cap): the machine's. A modelled evaluation (tests/modelled_lineage.py)
+        counts its kernels' modelled time, so that nothing it decides depends on the load."""
+        return time.perf_counter()
 
     def generator(self, stream: int) -> torch.Generator:
         """Independent, reproducible streams of inputs: one per configuration and purpose."""
