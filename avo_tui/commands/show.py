@@ -143,8 +143,9 @@ def _print_run(console: Console, state: RunState, live: bool) -> None:
     hints = f"   {counted(len(state.pending_hints), 'pending hint')}" if state.pending_hints else ""
     hours = state.usage_figure("seconds") / 3600
     name = name_run_status(state.status, state.reason, session="", live=live).name
-    ran = (f"{name}, {hours:.2f} h of run time so far" if live else
-           f"{name} after {hours:.2f} h of run time" if state.step or hours else name)
+    shown = f"{hours:.2f}"  # no "new after 0.00 h": a time that rounds to nothing is not said
+    ran = (f"{name}, {shown} h of run time so far" if live else
+           f"{name} after {shown} h of run time" if float(shown) else name)
     console.print(f"step {state.step}   {ran}{spent}{hints}")
     if state.guidance:
         console.print(f"guidance: {escape(state.guidance)}")
