@@ -261,7 +261,7 @@ class Tuner:
             return StepResult(f"no new setting of {head.id}'s knobs in {TRIES_PER_STEP} tries "
                               f"nor among the first {unasked.looked} settings: the tuner stops",
                               exhausted=True)
-        return StepResult(f"every setting of {head.id}'s knobs ({unasked.looked}) was already "
+        return StepResult(f"every knob setting of {head.id} ({unasked.looked}) was already "
                           "evaluated or breaks its avo:require lines: the tuner has nothing new "
                           "to try", exhausted=True)
 
