@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the real app in a real terminal: start `avo` on the CPU target inside tmux,
-# press pause, send a hint, roll back, quit, and check the screen after each with capture-pane.
+# check that the first screen says whole what happens, press pause, send a hint, roll back,
+# quit through the leave dialog by its arrows, Tab and Enter, and check the screen after each
+# with capture-pane.
 # Needs tmux and an installed checkout (.venv). Exit 0 when every check passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +48,13 @@ $T new-session -d -s smoke -x 80 -y 24 \
      --target '$TARGET' --quick --seed '$SEED' --rng-seed 7; echo AVO-EXIT=\$?; sleep 600"
 
 wait_for "scoring the seed" 60 "the app opened at once and shows the seed being scored"
+# The first screen at 80x24 (issue 87): each line that tells a newcomer what happens shows to
+# its last words (wrapped, never cut): how to get the agent, why the seed is scored twice, and,
+# once the run starts, how to stop it.
+wait_for "to get the agent)" 30 "at 80x24 the operator's line shows whole"
+wait_for "keeps the faster" 60 "at 80x24 the line on the seed scored twice shows whole"
 wait_for "running" 120 "the app opened on a new session and the run started"
+wait_for "? lists the keys" 30 "at 80x24 the line on how to stop the run shows whole"
 
 # At 80x24, live: the clock moves within a step (the engine stores its running time only when
 # a step ends; the first step, timed and then re-evaluated at the gate, takes many seconds),
@@ -89,8 +97,17 @@ wait_for " -> v0" 30 "the rollback reached the engine"
 
 $T send-keys -t smoke q
 wait_for "Detach: the run goes on" 10 "quit asked: detach or stop"
-$T send-keys -t smoke s
-wait_for "AVO-EXIT=0" 120 "quit stopped the run and the app exited cleanly"
+# The leave dialog from the keyboard (issue 87: Right then Enter once detached a run meant to
+# stop): the marked button (▶) is the one Enter presses; Tab and the arrows move the mark.
+wait_for "▶ Detach" 10 "at 80x24 the leave dialog marks Detach"
+$T send-keys -t smoke Tab
+wait_for "▶ Stop the run" 10 "Tab marks the next button, its label whole"
+$T send-keys -t smoke Left
+wait_for "▶ Detach" 10 "Left marks the previous button"
+$T send-keys -t smoke Right
+wait_for "▶ Stop the run" 10 "Right marks the next button"
+$T send-keys -t smoke Enter
+wait_for "AVO-EXIT=0" 120 "Enter on the marked Stop the run stopped the run and the app exited"
 screen | grep -qF "run ended: quit from the app." || fail "the exit line names the quit"
 $T kill-session -t smoke
 

@@ -5,6 +5,9 @@ presses is marked, and a dialog whose default leaves a run going says so."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from textual.app import App
 from textual.widgets import Button
@@ -38,6 +41,11 @@ def marked(app: Host) -> list[str]:
             if str(b.label).startswith(ChoiceDialog.MARK)]
 
 
+def shown(app: Host) -> str:
+    """The screen's text as drawn (cut where it does not fit)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+
+
 @pytest.mark.parametrize(("keys", "answer"), [
     (("enter",), "detach"),
     (("right", "enter"), "stop"),
@@ -55,9 +63,12 @@ async def test_arrows_and_tab_move_and_enter_does_what_the_marked_button_says(
         await pilot.pause()
         assert marked(app) == ["▶ Detach"]
         await pilot.press(*keys[:-1])
+        await pilot.pause()
         [label] = marked(app)
         focused = app.screen.focused
         assert isinstance(focused, Button) and str(focused.label) == label
+        # shown whole: at 80x24 the marked "Stop the run" was cut to "▶ Stop the"
+        assert label in shown(app), (label, shown(app))
         await pilot.press(keys[-1])
         await pilot.pause()
         assert app.answers == [answer]

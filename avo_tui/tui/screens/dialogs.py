@@ -209,6 +209,8 @@ class ChoiceDialog(Dialog):
         for button in self.query(Button):
             label = str(button.label).removeprefix(self.MARK)
             button.label = self.MARK + label if button is event.widget else label
+            button.refresh(layout=True)  # a label's width is not laid out again by itself:
+            # at 80x24 the marked "Stop the run" showed as "▶ Stop the"
 
     def action_move(self, step: int) -> None:
         buttons = list(self.query(Button))
