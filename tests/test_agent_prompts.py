@@ -331,3 +331,19 @@ def test_the_brief_gives_the_best_back_to_back_where_the_run_read_it(tmp_path: P
         line = ("Back to back at the power limit (each kernel alone, as users run it): "
                 "1.021x cudnn, 0.987x fa3.")
         assert (line in best) is said, best
+
+
+def test_the_brief_states_the_knob_values_the_guidance_allows(tmp_path: Path) -> None:
+    """Issue 87: a comparison in the guidance is a set of values; the agent is told the set,
+    not left to read "UNROLL > 2" as it may."""
+    with Session.create(tmp_path / "cpu", target="cpu-attention", operator="agent",
+                        seed_files=seed_files(CPU), sync=False) as session:
+        ctx = StandIn(SessionView(session), target=CPU, bars={})
+        ctx.guidance = "UNROLL > 2, avoid 128 for BLOCK_K"
+        text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
+        assert ("UNROLL > 2, avoid 128 for BLOCK_K\nOf this kernel's knobs it asks: UNROLL one "
+                "of 4 8, BLOCK_K never 128. A candidate outside this is against the operator's "
+                "guidance.") in text
+        ctx.guidance = "make it faster"  # no knob: the words alone, as written
+        text = brief.step_brief(cast(StepContext, ctx), hints=[], directions=None)
+        assert "make it faster" in text and "Of this kernel's knobs" not in text

@@ -783,3 +783,19 @@ async def test_the_hint_and_guidance_dialogs_name_the_heads_knobs(browsed: Path)
             # v7, the head: BLOCK 64 of 16|32|64|128, UNROLL 4 (tests/tui_helpers.py)
             assert "BLOCK 16|32|64*|128" in shown and "UNROLL 1|2|4*" in shown, shown
             await pilot.press("escape")
+
+
+async def test_quit_right_then_enter_stops_the_run_as_its_marked_button_says(
+    session: Session, worker: Worker
+) -> None:
+    """Issue 87: the leave dialog focused Detach and bound no arrows, so Right then Enter
+    detached a run the newcomer meant to stop. Right marks "Stop the run"; Enter does it."""
+    async with running_app(session, worker) as (app, pilot):
+        await until(pilot, lambda: session.state.get("status") == "running")
+        await pilot.press("q")
+        assert isinstance(app.screen, ChoiceDialog)
+        assert "Detach is marked: Enter leaves the run going." in str(app.screen.question)
+        await pilot.press("right", "enter")
+        await until(pilot, lambda: session.state.get("status") == "stopped", timeout=120)
+        assert not app.handing_off
+        assert session.state["reason"] == "quit from the app"

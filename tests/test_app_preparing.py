@@ -9,12 +9,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from engine_helpers import TARGET
 from rich.console import Console
-from tui_helpers import branched_session, settled, until
+from tui_helpers import branched_session, settled, stop_and_leave, until
 
+from avo_tui.commands.prepare import operator_line, seed_twice_line
+from avo_tui.engine import Budgets, Engine, Evaluator
 from avo_tui.engine.client import RunClient
-from avo_tui.store import StoreError
+from avo_tui.evaluation import Worker
+from avo_tui.operators import Tuner
+from avo_tui.store import Session, StoreError
 from avo_tui.tui import make_preparing_app
+from avo_tui.tui.app import RUN_STARTED
 from avo_tui.tui.widgets.diff import DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 from avo_tui.tui.widgets.output import OutputPane
@@ -77,3 +83,34 @@ async def test_a_seed_that_fails_is_shown_and_raised_after_the_app(tmp_path: Pat
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running)
     assert isinstance(app.preparation_error, StoreError)
+
+
+async def test_the_first_screen_at_80x24_says_whole_who_operates_why_the_seed_twice_and_how_to_stop(
+    session: Session, worker: Worker
+) -> None:
+    """Issue 87, a newcomer at 80x24: the line telling how to get the agent was cut at 80
+    columns, the seed was scored twice with no word of why, and nothing said the run had
+    started or how to stop it. In the pane's one-line mode too, these lines show whole."""
+    said = [operator_line("tuner", None), seed_twice_line(["attention.c"], "cpu-attention")]
+    engine = Engine(session, Tuner(1), Evaluator(TARGET, worker, quick=True),
+                    budgets=Budgets(max_steps=500))
+
+    def prepare(lines: Console) -> RunClient:
+        for line in said:
+            lines.print(line)
+        return RunClient(session.directory, engine)
+
+    app = make_preparing_app(session.name, prepare)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.opened)
+        pane = app.query_one(OutputPane)
+        assert pane.one_line  # the mode that cuts an event's line at the pane's width
+        await until(pilot, lambda: any("x stops it" in row for row in pane.rows))
+        shown = " ".join(" ".join(row.split()) for row in pane.rows)
+        for line in [*said, RUN_STARTED]:
+            assert " ".join(line.split()) in shown, (line, pane.rows)
+        assert "set it, or give --operator agent with a key, to get the agent" in said[0]
+        assert "first measure of this machine's noise" in said[1]
+        assert not [row for row in pane.rows if row.endswith("…")], pane.rows
+        await stop_and_leave(pilot, app)
+        await until(pilot, lambda: not (app.client and app.client.live()), timeout=120)

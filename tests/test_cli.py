@@ -536,3 +536,24 @@ def test_export_writes_files_in_subfolders(tmp_path: Path) -> None:
                    seed_files={"include/tile.h": "#define T 64\n", "k.cu": "x\n"}).close()
     assert avo(root, "export", "nested", "--version", "v0", "--out", str(tmp_path / "out")) == 0
     assert (tmp_path / "out" / "include" / "tile.h").read_text() == "#define T 64\n"
+
+
+def test_sessions_show_says_running_only_for_a_live_run(
+    sessions_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 87: a stopped session showed "0.08 h running"."""
+    with Session.open(sessions_dir / "attn") as s:
+        s.set_state(status="stopped", step=3, usage={"seconds": 288.0})
+    assert avo(sessions_dir, "sessions", "show", "attn") == 0
+    out = capsys.readouterr().out
+    assert "step 3   stopped after 0.08 h of run time" in out and "running" not in out, out
+    writer = Session.open(sessions_dir / "attn")
+    try:
+        writer.set_state(status="running")
+        assert avo(sessions_dir, "sessions", "show", "attn") == 0
+        live = capsys.readouterr().out
+    finally:
+        writer.close()
+    assert "step 3   running, 0.08 h of run time so far" in live, live
+    assert avo(sessions_dir, "sessions", "show", "attn") == 0  # its process gone: no "running"
+    assert "step 3   killed after 0.08 h of run time" in capsys.readouterr().out

@@ -215,3 +215,20 @@ def test_the_next_run_announces_the_queued_commands_and_a_leftover_pause_shows(
     payload = payload_of(events[kinds.index("queued")])
     assert isinstance(payload, QueuedPayload)
     assert [c.split(", sent ")[0] for c in payload.commands] == ["hint 'try UNROLL=2'", "pause"]
+
+
+@pytest.mark.parametrize(("text", "twin"), [("int y;\n", "v1 (the best)"),
+                                            ("int x;\n", "v0 (the seed)")])
+def test_an_edit_identical_to_a_version_is_refused_before_it_is_sent(
+    sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, twin: str
+) -> None:
+    """Issue 87: `avo send NAME edit` said "sent" for the best's own files, which the run
+    refused later."""
+    (tmp_path / "k.c").write_text(text)
+    code, out, err = send(sessions, capsys, "edit", str(tmp_path / "k.c"))
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert f"the edit is identical to {twin}: nothing new to evaluate" in err, err
+    assert queued(sessions / "demo") == []
+    (tmp_path / "k.c").write_text("int z;\n")
+    code, out, _ = send(sessions, capsys, "edit", str(tmp_path / "k.c"))
+    assert code == 0 and out.startswith("queued edit") and len(queued(sessions / "demo")) == 1

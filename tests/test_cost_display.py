@@ -121,7 +121,8 @@ def test_sessions_show_prints_the_cost_per_step_and_per_version(
     costly_session(tmp_path / "costly").close()
     assert main(["--sessions-dir", str(tmp_path), "sessions", "show", "costly"]) == 0
     out = capsys.readouterr().out
-    assert "step 4   0.00 h running   $4.40, 435,000 tokens\n" in out
+    # the session was never run by an engine (its steps are written in): not "running"
+    assert "step 4   new   $4.40, 435,000 tokens\n" in out
     assert "per step $1.10 mean, $0.40 last   per version $2.00   $0.40 since v2\n" in out
     header = next(line for line in out.splitlines() if line.split()[:1] == ["version"])
     assert header.split()[:8] == ["version", "parent", "author", "score", "ratio", "+/-",

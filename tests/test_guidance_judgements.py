@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
+from test_guidance_corpus import read_as_expected
 from test_guidance_reading import KNOBS
 
 from avo_tui.evaluation.declarations.contract import Knob
 from avo_tui.operators import Tuner
-from avo_tui.operators.hints import FORMS, read_knob_request, reading_line
+from avo_tui.operators.hints import read_knob_request
 from avo_tui.operators.tuner import TunerContext
 
 ONE = "for one step"
@@ -91,13 +92,7 @@ CORPUS = [
 
 @pytest.mark.parametrize(("text", "expected"), CORPUS)
 def test_each_phrasing_is_read_as_meant_or_refused_whole(text: str, expected: str) -> None:
-    request = read_knob_request(text, KNOBS)
-    line = reading_line(request, KNOBS)
-    if expected.startswith("read as: "):
-        assert request.usable and line == expected, line
-    else:  # refused whole, in one line that says why and the forms it reads
-        assert not request.usable and expected in line and FORMS in line, line
-        assert "\n" not in line
+    read_as_expected(text, expected, KNOBS)
 
 
 def test_the_corpus_is_wide() -> None:
@@ -125,8 +120,16 @@ class Steering:
     guidance, the hints, and where its acknowledgements go."""
 
     def __init__(self, guidance: str) -> None:
-        self.guidance = guidance
+        self.standing: str | None = guidance
+        self.spent: str | None = None
         self.notes: list[tuple[str, bool, str]] = []
+
+    @property
+    def guidance(self) -> str | None:  # as the engine's: none once one step's guidance is spent
+        return None if self.standing == self.spent else self.standing
+
+    def spend_guidance(self, text: str) -> None:
+        self.spent = text
 
     def take_hints(self) -> list[str]:
         return []
@@ -153,3 +156,18 @@ def test_guidance_without_first_pins_every_step() -> None:
     pins, steering = asked_of_steps("try BLOCK_K=16", 3)
     assert pins == [{"BLOCK_K": "16"}] * 3
     assert steering.notes[0][2] == "BLOCK_K=16 for every step while it stands"
+
+
+def test_the_tuner_draws_only_the_values_a_comparison_allows() -> None:
+    """Issue 87: "UNROLL > 2" was read as UNROLL=2 and a run moved UNROLL onto it. Every
+    candidate has an allowed value, where the head's own (UNROLL 8, BLOCK_K 128 here) is not."""
+    tuner = Tuner(seed=3)
+    request = read_knob_request("UNROLL < 8, BLOCK_K between 16 and 32, avoid 16 for BLOCK_Q",
+                                KNOBS)
+    assert request.usable, request
+    current = {name: knob.value for name, knob in KERNEL_KNOBS.items()}
+    children = [tuner._child(current, KERNEL_KNOBS, request) for _ in range(200)]
+    assert {c["UNROLL"] for c in children} <= {"1", "2", "4"}
+    assert {c["BLOCK_K"] for c in children} <= {"16", "32"}
+    assert all(c["BLOCK_Q"] != "16" for c in children)
+    assert len({c["UNROLL"] for c in children}) > 1  # the allowed values are drawn, not one

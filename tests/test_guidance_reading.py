@@ -139,6 +139,16 @@ STEPS = 3
      lambda base, after: after["BLOCK_K"] != "16"),
     ("keep UNROLL away from 4", "UNROLL never 4",
      lambda base, after: after["UNROLL"] != "4"),
+    # issue 87: read as "BLOCK_K=64", "UNROLL=2", "THREADS as it is" and keeping the head's 1
+    # (the seed has BLOCK_K 64, UNROLL 4, THREADS 1): each moved the run onto what it ruled out
+    ("BLOCK_K < 64", "BLOCK_K one of 16 32",
+     lambda base, after: after["BLOCK_K"] in {"16", "32"}),
+    ("UNROLL > 2", "UNROLL one of 4 8",
+     lambda base, after: after["UNROLL"] in {"4", "8"}),
+    ("avoid 1 thread", "THREADS never 1",
+     lambda base, after: after["THREADS"] != "1"),
+    ("keep 8 threads", "THREADS=8",
+     lambda base, after: after["THREADS"] == "8"),
 ])
 def test_guidance_sent_with_avo_send_is_read_as_meant_and_the_tuner_keeps_to_it(
     sessions: Path, worker: Worker, capsys: pytest.CaptureFixture[str], text: str,
@@ -177,3 +187,34 @@ def test_guidance_the_tuner_cannot_read_is_refused_at_send_in_one_line(
     assert code == 1 and "cannot tell what 'increase UNROLL' asks of UNROLL" in (
         capsys.readouterr().err)
     assert queued(sessions / "knobs") == []
+
+
+def test_guidance_for_one_step_is_spent_once_followed_and_a_resume_does_not_follow_it_again(
+    sessions: Path, worker: Worker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 87: "try BLOCK_K=16 first" was one step's per run, and a resumed run followed it
+    again. It is stored as spent once followed; sent again, it is followed again."""
+    text = "try BLOCK_K=16 first"
+
+    def followed() -> list[str]:
+        with Session.open(sessions / "knobs") as session:
+            return [e.data["action"] for e in session.events()
+                    if e.kind == "hint" and e.data.get("text") == text
+                    and e.data["action"] != "received"]
+
+    def run(steps: int) -> None:  # ``steps``: the session's steps when the run ends
+        with Session.open(sessions / "knobs") as session:
+            start(session, worker, max_steps=steps).finish()
+
+    assert main(["--sessions-dir", str(sessions), "send", "knobs", "guide", text]) == 0
+    capsys.readouterr()
+    run(1)
+    assert followed() == ["used"]
+    with Session.open(sessions / "knobs") as session:
+        assert session.run_state.lane(1).spent_guidance == text
+        assert session.state["guidance"] == text  # it stands, shown, but is spent
+    run(2)  # a resume: the tuner is new, the guidance the same
+    assert followed() == ["used"]
+    assert main(["--sessions-dir", str(sessions), "send", "knobs", "guide", text]) == 0
+    run(3)
+    assert followed() == ["used", "used"]

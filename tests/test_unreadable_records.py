@@ -124,7 +124,8 @@ def test_sessions_show_reports_the_run(tmp_path: Path, capsys: pytest.CaptureFix
                                  "tokens": 120_000})
     assert avo(tmp_path / "sessions", "sessions", "show", "ok") == 0
     out = capsys.readouterr().out
-    assert "step 4   1.50 h running   $1.50, 120,000 tokens   1 pending hint" in out
+    assert ("step 4   paused after 1.50 h of run time   $1.50, 120,000 tokens   1 pending hint"
+            in out)
     assert "guidance: keep UNROLL=2" in out
     assert "did not read" not in out
 

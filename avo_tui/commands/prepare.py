@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -260,8 +260,7 @@ def create(
     knowledge_flags = tuple(str(f) for f in flag_folders(args.knowledge or ()))
     folders = configured_folders(knowledge_flags)
     if not args.operator:
-        console.print(f"operator: {operator} (" + (
-            agent_default(args.provider) or "no ANTHROPIC_API_KEY; set it for the agent") + ")")
+        console.print(operator_line(operator, agent_default(args.provider)))
     pool = evaluation_pool(target, gpus=args.gpus, workers=args.workers, ray=args.ray,
                            name=args.session)
     evaluator = Evaluator(target, pool, quick=args.quick, timeout_s=args.timeout,
@@ -278,8 +277,7 @@ def create(
             console.print(seed.note)
             settings = _new_settings(args, operator, budgets, agent, seed.origin,
                                      knowledge_flags)
-            console.print(f"scoring the seed ({', '.join(seed.files)}) on {target.name} "
-                          "twice ...")
+            console.print(seed_twice_line(seed.files, target.name))
             session = create_session(
                 path, target, settings, seed.files, evaluator,
                 on_seed_result=lambda r: console.print(f"  seed: {escape(r.summary())}"),
@@ -290,6 +288,20 @@ def create(
         raise
     console.print(f"created session '{session.name}' in {session.directory}")
     return PreparedRun(session, target, settings, budgets, pool, evaluator, agent, folders)
+
+
+def operator_line(operator: str, agent: str | None) -> str:
+    """The operator a new session got by default, and how to get the agent (``agent``: why
+    it is the default, where it is)."""
+    return (f"operator: {operator} (" + (agent or "no ANTHROPIC_API_KEY: set it, or give "
+                                         "--operator agent with a key, to get the agent") + ")")
+
+
+def seed_twice_line(files: Iterable[str], target: str) -> str:
+    """Why the seed is scored twice (issue 87: a newcomer saw two scores and no word of why)."""
+    return (f"scoring the seed ({', '.join(files)}) on {target} twice: the two readings are "
+            "the commit gate's first measure of this machine's noise, and v0 keeps the faster "
+            "...")
 
 
 def _refuse_without_seed(target: TargetSpec, operator: str, *, defaulted: bool) -> None:

@@ -14,6 +14,7 @@ from ..evaluation import get_target
 from ..evaluation.declarations.candidate import load_sources
 from ..operators.hints import declared_knobs, read_knob_request, reading, refusal
 from ..store import MOST_LANES, RunState, Session, SessionCatalog, StoreError
+from ..store.blobs import blob_hash
 from . import (
     MOST_COST_USD,
     MOST_HOURS,
@@ -190,7 +191,24 @@ def _command(args: argparse.Namespace, session: Session) -> cmd.Command:
             if len(words) != 1:
                 raise StoreError("edit needs one kernel file or folder: avo send NAME edit PATH")
             target = get_target(session.meta["target"])
-            return cmd.OperatorEdit(load_sources(Path(words[0]), target.toolchain), args.message)
+            files = load_sources(Path(words[0]), target.toolchain)
+            _not_a_version(files, session)
+            return cmd.OperatorEdit(files, args.message)
+
+
+def _not_a_version(files: dict[str, str], session: Session) -> None:
+    """Refuse an edit whose files are a version's own, which the run would refuse after
+    "sent" (issue 87). A copy that differs in layout only compiles to a version's kernel:
+    only the run, which compiles it, can tell."""
+    hashes = {name: blob_hash(text.encode()) for name, text in files.items()}
+    best = session.best()
+    for version in session.lineage:
+        if dict(version.files) == hashes:
+            role = (" (the best)" if best and version.id == best.id else
+                    " (the seed)" if version.author == "seed" else "")
+            raise StoreError(f"the edit is identical to {version.id}{role}: nothing new to "
+                             f"evaluate; change the files, or roll back to it (avo send "
+                             f"{session.name} rollback {version.id}) to build on it")
 
 
 def _read_by_tuner(text: str, session: Session) -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..engine.budget import Spending, VersionCosts
 from ..engine.inbox import describe, queued
 from ..engine.lanes import lane_lines
-from ..engine.run_status import status_text
+from ..engine.run_status import name_run_status, status_text
 from ..operators.agent.settings import with_provider
 from ..store import (
     NO_VERSION_YET,
@@ -84,7 +84,7 @@ def _print_session(
     if session.attempt_count:
         console.print(f"[dim]the attempts, failed ones included: avo sessions attempts "
                       f"{escape(session.name)} [--failed][/]")
-    _print_run(console, state)
+    _print_run(console, state, holder is not None)
     costs = VersionCosts()
     costs.add(versions)
     _print_cost(console, Spending.of(state, costs, _last_step(session)),
@@ -133,14 +133,20 @@ def _cost(version: Version) -> str:
     return f"${version.cost_usd:.2f}" if version.cost_usd else "-"
 
 
-def _print_run(console: Console, state: RunState) -> None:
+def _print_run(console: Console, state: RunState, live: bool) -> None:
     """How far the run has got, what it has spent, and what waits for the operator; and which
-    state fields did not read (a damaged session), so their defaults are not taken as fact."""
+    state fields did not read (a damaged session), so their defaults are not taken as fact.
+    ``live``: a process runs the session now; only then is it "running" (issue 87: a stopped
+    session showed "0.08 h running")."""
     tokens = int(state.usage_figure("tokens"))
     spent = f"   ${state.usage_figure('cost_usd'):.2f}, {tokens:,} tokens" if tokens else ""
     hints = f"   {counted(len(state.pending_hints), 'pending hint')}" if state.pending_hints else ""
-    console.print(f"step {state.step}   {state.usage_figure('seconds') / 3600:.2f} h running"
-                  f"{spent}{hints}")
+    hours = state.usage_figure("seconds") / 3600
+    name = name_run_status(state.status, state.reason, session="", live=live).name
+    shown = f"{hours:.2f}"  # no "new after 0.00 h": a time that rounds to nothing is not said
+    ran = (f"{name}, {shown} h of run time so far" if live else
+           f"{name} after {shown} h of run time" if float(shown) else name)
+    console.print(f"step {state.step}   {ran}{spent}{hints}")
     if state.guidance:
         console.print(f"guidance: {escape(state.guidance)}")
     for line in lane_lines(state):  # a session run in several lanes: each one's share

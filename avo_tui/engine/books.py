@@ -93,10 +93,12 @@ class RunBooks:
         now = time.monotonic()
         self.usage.seconds += now - self._clock
         self._clock = now
+        self.usage.counted_at = time.time()
 
     def restart_clock(self) -> None:
         """Time from now on counts (paused time, and the time before a run, do not)."""
         self._clock = time.monotonic()
+        self.usage.counted_at = time.time()
 
     # -- the state --------------------------------------------------------------------------------
 
@@ -113,7 +115,15 @@ class RunBooks:
                                lanes=self.lanes_doc())
 
     def set_status(self, status: str, *, announce: bool = False, reason: str = "") -> None:
-        self.session.set_state(status=status, reason=reason, announce=announce)
+        """The run's status, stored with its running time up to now: a view's clock stands
+        at that figure while the run is paused or over, and counts on from it once the run
+        runs again (Usage.counted_at)."""
+        if self.session.state.get("status") == "running":
+            self.tick()
+        else:  # the time it was paused, or between runs, does not count
+            self.restart_clock()
+        self.session.set_state(status=status, reason=reason, announce=announce,
+                               usage=self.usage.to_doc())
         self.publish()
 
     def run_status(self, reason: str = "") -> None:

@@ -68,6 +68,11 @@ class Usage:
     committed_cost_usd: float = 0.0
     committed_tokens: int = 0
     last_step_cost_usd: float = 0.0  # what the latest step to end cost (of any lane)
+    # When ``seconds`` was last brought up to date (time.time()) by a run whose time counts:
+    # a view counts on from it while the run runs, so its clock is the run's own, whenever it
+    # attached (issue 87: a view that counted from when it read the figure went back and
+    # jumped at each step's end).
+    counted_at: float | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

@@ -97,6 +97,9 @@ class RunContext:
     def guidance(self) -> str | None:
         return self._steering.guidance_for(self._lane)
 
+    def spend_guidance(self, text: str) -> None:
+        self._steering.spend_guidance(self._lane, text)
+
     def plan(self, text: str) -> None:
         self._steering.plan(self._lane, text)
 

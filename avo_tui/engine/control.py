@@ -145,6 +145,8 @@ class Control:
                 books.save_lanes()
                 session.append(HintPayload("received", text, lane=label))
             case cmd.Guidance(text=text):
+                for lane in books.lanes if label is None else targets:
+                    lane.spent_guidance = None  # sent again: followed again
                 if label is None:
                     self._guide_every_lane(text or None)
                 else:

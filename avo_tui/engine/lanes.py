@@ -90,6 +90,7 @@ class Lane:
     redirect: str | None = None  # the supervisor's reason, taken before the next step
     pending_hints: list[str] = field(default_factory=list)
     guidance: str | None = None  # its own, over the session's
+    spent_guidance: str | None = None  # one step's guidance that had its step (LaneState)
     failed_steps: int = 0
     in_flight: InFlight | None = None
     base: str | None = None  # the version its step builds on
@@ -123,6 +124,7 @@ class Lane:
         self.pending_hints = list(state.pending_hints)
         self.failed_steps = state.failed_steps
         self.base, self.plan, self.guidance = state.base, state.plan, state.guidance
+        self.spent_guidance = state.spent_guidance
         self.memory = dict(state.memory or {})
         self.carry = state.carry
         self.steps, self.commits = state.steps, state.commits
@@ -143,6 +145,7 @@ class Lane:
             in_flight=self.in_flight,
             pending_hints=tuple(self.pending_hints),
             guidance=self.guidance,
+            spent_guidance=self.spent_guidance,
             memory=dict(self.memory) or None,
             carry=self.carry,
         )

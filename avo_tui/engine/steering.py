@@ -25,8 +25,17 @@ class Steering:
             return hints
 
     def guidance_for(self, lane: Lane) -> str | None:
-        """The standing guidance a lane follows: its own, else the session's."""
-        return lane.guidance if lane.guidance is not None else self.books.guidance
+        """The standing guidance a lane follows: its own, else the session's; None once a
+        guidance of one step has had its step (spend_guidance)."""
+        text = lane.guidance if lane.guidance is not None else self.books.guidance
+        return None if text is not None and text == lane.spent_guidance else text
+
+    def spend_guidance(self, lane: Lane, text: str) -> None:
+        """``text``, guidance that asked one step only, has had its step: the lane does not
+        follow it again, after a resume either, until guidance is sent again."""
+        with self.books.locked():
+            lane.spent_guidance = text
+            self.books.save_lanes()
 
     def plan(self, lane: Lane, text: str) -> None:
         with self.books.locked():

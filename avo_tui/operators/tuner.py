@@ -7,18 +7,24 @@ Each step proposes one knob setting for the head's source and evaluates it:
   (half the time the best individual) is mutated: one knob, sometimes two; two to four after a
   redirect;
 - a source hash already evaluated in this session is never evaluated again;
-- hints and guidance that name knobs pin values, hold knobs as they are, avoid values or
-  focus the mutation (hints.py reads them); guidance that says "first", "next" or "once" is
-  followed for one step only, like a hint; what it cannot read for sure is acknowledged as
+- hints and guidance that name knobs pin values, hold knobs as they are, avoid values, allow
+  only some ("UNROLL > 2": every candidate has UNROLL 4 or 8) or focus the mutation (hints.py
+  reads them); guidance that says "first", "next" or "once" is followed for one step only,
+  like a hint, and is spent once followed (a resume does not follow it again); what it cannot
+  read for sure is acknowledged as
   unusable, with the forms it reads, and not followed in part. Focus is a restriction: while
   guidance says "vary BLOCK_K and UNROLL", every candidate differs from the head in those
   knobs (and pinned ones) only, a parent's other values included; when what the guidance
-  allows leaves nothing new, the run pauses for the operator to change or clear it.
+  allows leaves nothing new, the run pauses for the operator to change or clear it; when the
+  knobs have no new setting at all, the tuner's lane ends, saying so.
+Where random tries find nothing new, a step looks through every setting and takes the unseen
+one nearest the best.
 A candidate that measures above the commit threshold is handed to the commit gate.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,6 +44,7 @@ EXPLOIT_RATE = 0.5  # otherwise a tournament: the best so far is the parent half
 SINGLE_KNOB_RATE = 0.7  # a mutation changes one knob, else two (knobs often act separately)
 TRIES_PER_STEP = 200
 WIDEN_STEPS = 10  # steps of wider mutation after a redirect
+SCAN_LIMIT = 4096  # settings looked through when a step's random tries found nothing new
 
 
 class TunerContext(LineageContext, SteeringContext, EvaluationContext, Protocol):
@@ -49,6 +56,13 @@ class TunerContext(LineageContext, SteeringContext, EvaluationContext, Protocol)
 class Individual:
     knobs: dict[str, str]
     gmean: float  # 0 for a failed candidate
+
+
+@dataclass(frozen=True)
+class Scan:
+    nearest: tuple[dict[str, str], dict[str, str]] | None  # (knob values, files)
+    whole: bool  # every setting was looked at (none past SCAN_LIMIT)
+    looked: int
 
 
 class Tuner:
@@ -84,11 +98,7 @@ class Tuner:
         request = self._requests(ctx, knobs)
         proposal = self._propose(ctx, head, files, knobs, request)
         if proposal is None:
-            summary = f"every knob setting the tuner can reach from {head.id} was already evaluated"
-            if self._standing.usable and not self._exhausted(knobs):
-                ctx.pause(f"{summary} within the guidance ({self._standing.describe()}): "
-                          "change or clear the guidance, then resume")
-            return StepResult(summary, exhausted=self._exhausted(knobs))
+            return self._nothing_new(ctx, head, files, knobs, request)
         values, candidate = proposal
         change = _describe_change({k.name: k.value for k in knobs.values()}, values)
         ctx.plan(f"{head.id}: {change}")
@@ -169,6 +179,7 @@ class Tuner:
                 merged.merge(wanted)
             elif wanted.usable and fresh:
                 merged.merge(wanted)
+                ctx.spend_guidance(guidance)
         for hint in ctx.take_hints():
             wanted = read_knob_request(hint, choices)
             ctx.acknowledge_hint(hint, wanted.usable, _note(wanted, choices, standing=False))
@@ -194,7 +205,65 @@ class Tuner:
             if _source_hash(candidate) in self.seen or not _feasible(candidate, ctx):
                 continue
             return values, candidate
-        return None
+        return self._scan(ctx, files, knobs, request, current).nearest
+
+    def _scan(
+        self,
+        ctx: LineageContext,
+        files: dict[str, str],
+        knobs: dict[str, Knob],
+        request: KnobRequest,
+        current: dict[str, str],
+    ) -> Scan:
+        """The unseen, feasible setting the request allows that is nearest the best individual,
+        looked for among every setting (up to SCAN_LIMIT). Random tries can miss what is left:
+        a redirect's wide mutation changes every knob of a two-knob kernel, so from the best
+        it reaches only settings with none of the best's values."""
+        fixed = request.fixed(current)
+        free = sorted((request.focus or knobs.keys()) - fixed.keys())
+        ranges = [_allowed(knobs[name], request) for name in free]
+        settings = list(itertools.islice(itertools.product(*ranges), SCAN_LIMIT + 1))
+        whole = len(settings) <= SCAN_LIMIT
+        unseen = []
+        for picked in settings[:SCAN_LIMIT]:
+            values = current | dict(zip(free, picked, strict=True)) | fixed
+            candidate = apply_knobs(files, values)
+            if _source_hash(candidate) not in self.seen:
+                unseen.append((values, candidate))
+        best = max(self.population, key=lambda i: i.gmean).knobs if self.population else current
+        self.rng.shuffle(unseen)  # among equally near settings, any
+        unseen.sort(key=lambda found: sum(found[0][k] != best.get(k) for k in free))
+        nearest = next(((v, c) for v, c in unseen if _feasible(c, ctx)), None)
+        return Scan(nearest, whole, min(len(settings), SCAN_LIMIT))
+
+    def _nothing_new(
+        self,
+        ctx: TunerContext,
+        head: Version,
+        files: dict[str, str],
+        knobs: dict[str, Knob],
+        request: KnobRequest,
+    ) -> StepResult:
+        """No new setting within what is asked: pause for the operator where the standing
+        guidance is what narrows it, go on where a one-step hint did, else end the lane (steps
+        that try nothing would only spin)."""
+        current = {name: knob.value for name, knob in knobs.items()}
+        unasked = self._scan(ctx, files, knobs, KnobRequest(), current)
+        if unasked.nearest is not None and self._standing.usable:
+            summary = (f"every knob setting within the guidance ({self._standing.describe()}) "
+                       "was already evaluated")
+            ctx.pause(f"{summary}: change or clear the guidance, then resume")
+            return StepResult(summary)
+        if unasked.nearest is not None:  # a hint narrowed this step; the next goes on without it
+            return StepResult(f"every knob setting the hints allow ({request.describe()}) was "
+                              "already evaluated")
+        if not unasked.whole:
+            return StepResult(f"no new setting of {head.id}'s knobs in {TRIES_PER_STEP} tries "
+                              f"nor among the first {unasked.looked} settings: the tuner stops",
+                              exhausted=True)
+        return StepResult(f"every knob setting of {head.id} ({unasked.looked}) was already "
+                          "evaluated or breaks its avo:require lines: the tuner has nothing new "
+                          "to try", exhausted=True)
 
     def _child(
         self, current: dict[str, str], knobs: dict[str, Knob], request: KnobRequest
@@ -224,27 +293,22 @@ class Tuner:
             others = [c for c in _allowed(knobs[name], request) if c != child[name]]
             if others:
                 child[name] = self.rng.choice(others)
-        for name, avoided in request.avoid.items():  # a parent's or the head's avoided value
-            if child.get(name) in avoided and name not in fixed:
-                child[name] = self.rng.choice(_allowed(knobs[name], request))
+        for name in sorted(request.avoid.keys() | request.allowed.keys()):  # a parent's or head's
+            allowed = _allowed(knobs[name], request)  # value ruled out: an allowed one instead
+            if child.get(name) not in allowed and name not in fixed and allowed:
+                child[name] = self.rng.choice(allowed)
         return child | fixed
 
     def _tournament(self, individuals: list[Individual]) -> dict[str, str]:
         entrants = self.rng.sample(individuals, min(TOURNAMENT, len(individuals)))
         return max(entrants, key=lambda i: i.gmean).knobs
 
-    def _exhausted(self, knobs: dict[str, Knob]) -> bool:
-        space = 1
-        for knob in knobs.values():
-            space *= len(knob.choices)
-        return len(self.seen) >= space
-
 
 _declared_knobs = declared_knobs
 
 
 def _allowed(knob: Knob, request: KnobRequest) -> list[str]:
-    return [c for c in knob.choices if c not in request.avoid.get(knob.name, ())]
+    return request.permitted(knob.name, knob.choices)
 
 
 def _feasible(files: dict[str, str], ctx: LineageContext) -> bool:

@@ -101,6 +101,9 @@ class LaneState:
     in_flight: InFlight | None = None
     pending_hints: tuple[str, ...] = ()  # received, not yet taken by its operator
     guidance: str | None = None  # its own standing guidance, over the session's
+    # Guidance that asked one step only ("try BLOCK_K=16 first") and has had its step: not
+    # followed again, a resume included, until guidance is sent again (issue 87).
+    spent_guidance: str | None = None
     memory: EngineDoc | None = None  # its own part of the operator's memory (directions)
     # The attempt its last step left promising and never gated, its next step's starting
     # point (StepResult.carry); a rollback, hand edit or approval drops it.

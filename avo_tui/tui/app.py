@@ -61,7 +61,7 @@ from .widgets.chart import ChartData, ScoreChart
 from .widgets.diff import MODES, DiffContent, DiffPane, compared_with
 from .widgets.lanes import LanesStrip
 from .widgets.lineage import Entry, LineageTree, LineageView, Marks
-from .widgets.output import OutputPane
+from .widgets.output import OutputPane, WholeLine
 from .widgets.plan import PlanPane
 from .widgets.status import StatusBar, StatusFacts
 from .widgets.suspects import SuspectBanner
@@ -73,6 +73,9 @@ CLOCK_S = 1.0  # the status bar's running time moves this often while a run is l
 NARROW = 120  # columns below which the chart leaves the main screen (key s shows it)
 SHORT = 36  # rows below which the plan is kept short and the output gets the most room
 ONE_LINE = 30  # rows below which the output pane starts with one line per event (key w)
+# What the app says as the run it holds starts: it goes on by itself, and how to stop it.
+RUN_STARTED = ("the run goes on step after step until a budget or a stop: x stops it, p pauses "
+               "it, q leaves (asking whether to detach or stop); ? lists the keys")
 FOCUS_HINTS = {"lineage": "↑↓ versions · tab: diff",
                "diff": "↑↓ scroll the diff · esc: lineage",
                "output": "↑↓ scroll the output · esc: lineage"}
@@ -214,6 +217,7 @@ class AvoApp(Controls):
         self.title = self._title()
         if client.engine is not None:
             self.run_engine(client)
+            self.query_one(OutputPane).write_line(WholeLine(RUN_STARTED))
             self.notify(f"this run goes on without this screen: q detaches it (or stops it), and "
                         f"so does a dropped connection; come back with avo attach "
                         f"{self.session_name}", timeout=12)
@@ -253,7 +257,7 @@ class AvoApp(Controls):
 
     @while_shown
     def on_preparing(self, message: Preparing) -> None:
-        self.query_one(OutputPane).write_line(message.line)
+        self.query_one(OutputPane).write_line(WholeLine(message.line))
         self.activity = {None: message.line.strip()}
 
     def _tick_preparing(self) -> None:
@@ -362,7 +366,7 @@ class AvoApp(Controls):
         read = self._read_facts
         if read is not None:
             ticking = bool(self.live) and read.state in TICKING
-            seconds = self._run_clock.seconds(read.seconds, ticking, time.monotonic())
+            seconds = self._run_clock.seconds(read.seconds, read.counted_at, ticking, time.time())
             self.facts = dataclasses.replace(read, seconds=seconds)
 
     def _freeze_what_is_loaded(self) -> None:

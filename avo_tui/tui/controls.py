@@ -445,7 +445,8 @@ class Controls(ViewState):
                     self.exit()
 
             self.push_screen(ChoiceDialog(
-                "Leave this view. The run is headless: detach and let it go on, or stop it?",
+                "Leave this view. The run is headless: detach and let it go on, or stop it? "
+                "Detach is marked: Enter leaves the run going.",
                 {"detach": "Detach", "stop": "Stop the run"}), answer)
             return
         if not self.quitting and client.live() and not client.stopping:
@@ -457,7 +458,8 @@ class Controls(ViewState):
 
             self.push_screen(ChoiceDialog(
                 "Leave this view. Detach: the run goes on in a process of its own, from its next "
-                f"safe point (come back with avo attach {self.session_name}). Or stop it?",
+                f"safe point (come back with avo attach {self.session_name}). Or stop it? "
+                "Detach is marked: Enter leaves the run going.",
                 {"detach": "Detach", "stop": "Stop the run"}), leave)
             return
         self._quit_in_stages(client)

@@ -37,6 +37,7 @@ from ..store import (
     payload_of,
 )
 from ..views.events import payload_line, plain
+from ..views.output_log import ProgressTail
 from ..views.ratios import RatioColumn, primary, session_ratio_column
 from ..views.scores import score_sheet
 from .lane_facts import LaneFacts, LaneTracker, lane_of
@@ -62,8 +63,9 @@ class Polled(Message):
 
     lines: list[str]
     plan: str | None  # the latest plan in the batch
-    tools: dict[int | None, str]  # the latest tool each lane called in the batch (None: the
-    # lane of a run of one)
+    tools: dict[int | None, str]  # the latest tool each lane called in the batch, or the
+    # latest phase of its step, read from output.log for a run another process holds (None:
+    # the lane of a run of one)
     errors: list[str]
     state: RunState
     facts: StatusFacts
@@ -111,6 +113,8 @@ class SessionReader:
         self._costs = VersionCosts()  # of the versions handed to the view
         self._last_step: StepPayload | None = None
         self._ratios: tuple[object, RatioColumn] | None = None  # (what it was read from, it)
+        # a run another process holds tells its phases only in its output.log
+        self._progress = ProgressTail(client.session.directory) if client.engine is None else None
 
     def poll(self, want_candidate: bool, lane: int | None = None) -> Polled:
         """What is new; with ``want_candidate``, the diff of ``lane``'s candidate in flight
@@ -181,6 +185,8 @@ class SessionReader:
             scored = list(session.lineage)[-CHART_POINTS:]
             points = [(v.id, v.score.gmean) for v in scored if v.score]
         live = client.live()
+        if live and self._progress is not None:  # after the events: the latest phase wins
+            tools |= self._progress.read()
         return Polled(
             lines=lines, plan=plan_text, tools=tools, errors=errors, state=state,
             facts=self._facts(state), suspects=session.suspects(), live=live,
@@ -233,6 +239,7 @@ class SessionReader:
             note=status.reason if status.name in EXPLAINED else "",
             step=shown_step(state.step, live),
             seconds=state.usage_figure("seconds"),
+            counted_at=state.usage_figure("counted_at") or None,
             best=best_text,
             tokens=spending.tokens,
             cost_usd=spending.cost_usd,

@@ -393,8 +393,8 @@ class Measure(Checks):
             elapsed = self.now() - started
             # never before MIN_SWEEPS: a standard error needs a few blocks per configuration
             final = elapsed >= plan.cap_s and estimate.sweeps >= MIN_SWEEPS
-            reading = describe(estimate.log_gain, estimate.se)
-            self.progress("time", f"sweep {estimate.sweeps}: {reading}")
+            at = f"sweep {estimate.sweeps}, {elapsed:.0f} s of {plan.cap_s:.0f} s at most"
+            self.progress("time", f"{at}: {describe(estimate.log_gain, estimate.se)}")
             if final or (plan.early and is_look(estimate.sweeps)):
                 decision = decide(estimate.log_gain, estimate.se, estimate.dof, plan.floor,
                                   final)

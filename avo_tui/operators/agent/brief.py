@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...store import NO_VERSION_YET, Score
+from ..hints import declared_knobs, read_knob_request, reading
 from ..protocol import Spending, StepContext
 from . import bar, first_version, ledger, regions, report, research, stronger
 from .carry import Carried, opening
@@ -126,9 +127,8 @@ def step_brief(
     files = session.read_files(head) if head else {}
     sections: dict[str, Section] = {
         # The guidance comes first: it holds for every step.
-        "guidance": lambda n: report.clip(
-            "## Standing guidance from the operator (holds until cleared)\n"
-            f"{ctx.guidance}", n) if ctx.guidance else "",
+        "guidance": lambda n: report.clip(_guidance(ctx.guidance, files), n)
+        if ctx.guidance else "",
         "best": lambda n: report.clip(_best(ctx), n) if head else first_version.section(
             ctx.target, ctx.commit_bar(), n),
         "budget": lambda n: report.clip(
@@ -398,3 +398,13 @@ def _best_code(ctx: StepContext) -> str:
         diff = session.diff(best.parent, best.id).text
         text += f"\nIts change against {best.parent}:\n{diff}"
     return text
+
+
+def _guidance(text: str | None, files: dict[str, str]) -> str:
+    """The standing guidance, and the knob values it allows where it reads for sure as knob
+    requests (hints.py), so that a comparison is followed as the set it means (issue 87)."""
+    knobs = {name: knob.choices for name, knob in declared_knobs(files).items()}
+    request = read_knob_request(text or "", knobs) if knobs else None
+    read = (f"\nOf this kernel's knobs it asks: {reading(request)}. A candidate outside this "
+            "is against the operator's guidance." if request and request.usable else "")
+    return f"## Standing guidance from the operator (holds until cleared)\n{text}{read}"

@@ -173,9 +173,18 @@ class InputDialog(Dialog):
 
 
 class ChoiceDialog(Dialog):
-    """A question and a few answers, each with a key; escape cancels (None)."""
+    """A question and a few answers, each with a key; escape cancels (None). The arrows and
+    Tab move between the buttons, the one Enter presses marked (issue 87: Right then Enter
+    pressed the first button, Detach, and left a run going that was meant to stop)."""
 
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS = [Binding("escape", "cancel", "cancel"),
+                Binding("right,down", "move(1)", "next button", show=False),
+                Binding("left,up", "move(-1)", "previous button", show=False)]
+    DEFAULT_CSS = """
+    ChoiceDialog Button:focus { background: $accent; color: $text; text-style: bold reverse; }
+    ChoiceDialog #keys { color: $text-muted; }
+    """
+    MARK = "▶ "  # before the label of the button Enter presses
 
     def __init__(self, question: str, choices: dict[str, str]) -> None:
         """``choices``: {answer id: button label}; the label's first letter is its key."""
@@ -185,6 +194,9 @@ class ChoiceDialog(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.question), id="question")
+            yield Static(Text(f"←/→ or Tab: move · Enter: the marked ({self.MARK.strip()}) "
+                              "button · its first letter: that answer · Esc: cancel"),
+                         id="keys")
             with Horizontal():
                 for answer, label in self.choices.items():
                     yield Button(label, id=f"choice-{answer}")
@@ -192,6 +204,18 @@ class ChoiceDialog(Dialog):
 
     def on_mount(self) -> None:
         self.query(Button).first().focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        for button in self.query(Button):
+            label = str(button.label).removeprefix(self.MARK)
+            button.label = self.MARK + label if button is event.widget else label
+            button.refresh(layout=True)  # a label's width is not laid out again by itself:
+            # at 80x24 the marked "Stop the run" showed as "▶ Stop the"
+
+    def action_move(self, step: int) -> None:
+        buttons = list(self.query(Button))
+        at = buttons.index(self.focused) if self.focused in buttons else 0
+        buttons[(at + step) % len(buttons)].focus()
 
     def on_key(self, event: events.Key) -> None:
         key = event.character

@@ -37,6 +37,14 @@ _LANE = re.compile(r"L\d+ ")  # a line from one lane of several opens with it: "
 _BREAK = re.compile(r"\s*\n\s*")
 
 
+class WholeLine(str):
+    """A line shown whole, wrapped, in the one-line mode too: what the app says before and as
+    a run starts (the operator and how to get the agent, why the seed is scored twice, how to
+    stop), which a newcomer at 80x24 must read to the end (issue 87)."""
+
+    __slots__ = ()
+
+
 def wrap(line: str, width: int, column: int | None = None) -> list[str]:
     """``line`` as rows at most ``width`` cells wide, broken at a space where one is near the
     end of the row; continuation rows are indented under the message, past the kind column
@@ -93,6 +101,11 @@ class OutputPane(ScrollView, can_focus=True):
         return self._lines
 
     @property
+    def rows(self) -> Sequence[str]:
+        """The lines as the pane shows them: wrapped, or cut in the one-line mode."""
+        return self._rows
+
+    @property
     def line_count(self) -> int:
         return len(self._lines)
 
@@ -147,6 +160,8 @@ class OutputPane(ScrollView, can_focus=True):
         self._laid_out()
 
     def _rows_of(self, line: str) -> list[str]:
+        if isinstance(line, WholeLine):
+            return wrap(line, self._width, column=2)
         return one_row(line, self._width) if self.one_line else wrap(line, self._width)
 
     def watch_one_line(self, one_line: bool) -> None:

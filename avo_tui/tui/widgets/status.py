@@ -53,6 +53,7 @@ class StatusFacts:
     eta_s: float | None = None
     since_commit_s: float | None = None
     note: str = ""  # what the state means, where its name alone would not say (stalled, killed)
+    counted_at: float | None = None  # when the run counted ``seconds`` (Usage.counted_at)
 
 
 def shown_step(done: int, live: bool) -> int:
