@@ -9,6 +9,7 @@ a kernel's outputs; both targets pass ``avo targets check``."""
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 
 import pytest
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 from avo_tui.cli import main
 from avo_tui.evaluation import get_target
-from avo_tui.evaluation.measurement.judge import Rejected, judge_output
+from avo_tui.evaluation.measurement.judge import Rejected, judge_output, judge_output_sampled
 from avo_tui.evaluation.measurement.tensors import make_inputs, refill
 from avo_tui.evaluation.problems.attention import Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
@@ -25,7 +26,7 @@ from avo_tui.evaluation.problems.attention_backward import ATTENTION_BACKWARD
 from avo_tui.evaluation.problems.attention_backward_torch import backward
 from avo_tui.evaluation.problems.attention_torch import forward_with_lse
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.targets.problem import Config, InputSet, OutputSet
+from avo_tui.evaluation.targets.problem import Config, InputSet, OutputSet, RowSample
 
 TARGETS = ("mha-bwd", "gqa-bwd")
 KEY_BLOCK = 64
@@ -199,3 +200,25 @@ def test_the_fp16_overflow_is_the_large_gradients_doing() -> None:
     inputs = make_inputs(config, torch.Generator().manual_seed(11), "cpu", "large_grad")
     products = inputs["dout"].float() @ inputs["v"].float().transpose(-1, -2)
     assert products.abs().max() > torch.finfo(torch.float16).max > math.sqrt(2)
+
+
+def test_a_timed_launchs_sampled_rows_judge_every_output() -> None:
+    """A timed launch is checked on sampled rows of each output (query rows of dq, key rows
+    of dk and dv, each of its own shape): the correct backward passes, the wrong ones not."""
+    config = bwd_config(4, 2, 300, True)
+    tolerance = get_target("gqa-bwd").tolerance_for
+    verdicts = {}
+    for name, d_term, dropped in (("correct", True, False), ("no D", False, False),
+                                  ("dropped block", True, True)):
+        inputs = make_inputs(config, torch.Generator().manual_seed(5), "cpu", "normal")
+        out = kernel(config, inputs, d_term=d_term, dropped_block=dropped)
+        samples = {output: RowSample.draw(tuple(tensor.shape), random.Random(1))
+                   for output, tensor in out.named.items()}
+        try:
+            judge_output_sampled(tolerance, inputs, out, samples,
+                                 ConfigResult(config, case="normal"))
+            verdicts[name] = "passed"
+        except Rejected as rejected:
+            verdicts[name] = rejected.failure.kind
+    assert verdicts == {"correct": "passed", "no D": "incorrect",
+                        "dropped block": "incorrect"}
