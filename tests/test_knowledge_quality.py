@@ -211,6 +211,13 @@ QUESTIONS: list[tuple[str, tuple[str, ...]]] = [
       "per warp",)),
     ("what does torch.compile generate for rmsnorm",
      ("rmsnorm.md#What torch.compile generates for RMSNorm",)),
+    # attention's backward pass (issue 91)
+    ("how is dQ accumulated in the attention backward pass, atomics or a second pass",
+     ("attention-backward.md#Accumulating dQ: atomic adds or a second pass",)),
+    ("what is the D term rowsum(dO * O) in the flash attention backward",
+     ("attention-backward.md#The D = rowsum(dO * O) term and why dS needs it",)),
+    ("where does FlashAttention-3's backward leave time on the table",
+     ("attention-backward.md#Where FlashAttention-3's backward leaves time on the table",)),
     ("my bf16 rmsnorm fails the tolerance, where should it round",
      ("rmsnorm.md#Numerics of a bf16 RMSNorm: float32 accumulation and the rounded residual "
       "sum",)),

@@ -143,7 +143,7 @@ def test_each_rule_draws_its_values_afresh_for_every_launch(tmp_path: Path) -> N
     assert float(plain.min()) < -2.0 < 2.0 < float(plain.max())  # standard normal, as before
     assert torch.equal(g, given)
     before = {name: t.clone() for name, t in inputs.named.items()}
-    refill(inputs, generator)
+    refill(config, inputs, generator)
     assert all(not torch.equal(before[name], inputs[name]) for name in "puinp")
     assert torch.equal(inputs["g"], given)  # a given tensor is the same every launch
     assert float(inputs["p"].min()) > 0 and float(inputs["u"].min()) >= 5.0

@@ -248,7 +248,7 @@ class Check:
 
         def fresh() -> InputSet:
             current[0] = next(rotation)
-            refill(current[0], self.generator)
+            refill(config, current[0], self.generator)
             return current[0]
 
         def prepare_op() -> None:

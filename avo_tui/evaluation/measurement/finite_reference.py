@@ -82,6 +82,7 @@ def _finite(config: Config, case: str, device: str, output: str | None,
             fill(inputs[name], rule, generator(offset))
             inputs.rules[name] = rule
         apply_case(config, inputs, generator(), case)
+        config.problem.numerics().derive(config, inputs)
         exact, _ = config.problem.numerics().references(config, inputs,
                                                         output_dtype(config, output),
                                                         output=output)

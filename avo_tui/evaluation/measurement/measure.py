@@ -91,7 +91,7 @@ class InputPool:
     def advance(self) -> InputSet:
         self.index = (self.index + 1) % len(self.slots)
         self.seed = self.seeds.getrandbits(62)
-        refill(self.current, self.generator.manual_seed(self.seed))
+        refill(self.config, self.current, self.generator.manual_seed(self.seed))
         return self.current
 
     def regenerate(self) -> InputSet:

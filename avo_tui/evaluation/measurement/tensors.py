@@ -46,8 +46,9 @@ def make_inputs(
         p.name: torch.empty(p.shape_on(config), dtype=DTYPES[p.dtype_on(config)], device=device)
         for p in params
     }, {p.name: p.values for p in params if p.values is not None})
-    refill(inputs, generator)
+    _fill_all(inputs, generator)
     apply_case(config, inputs, generator, case)
+    config.problem.numerics().derive(config, inputs)
     return inputs
 
 
@@ -57,9 +58,14 @@ def apply_case(config: Config, inputs: InputSet, generator: torch.Generator, cas
         config.problem.numerics().shape_case(config, inputs, generator, case)
 
 
-def refill(inputs: InputSet, generator: torch.Generator) -> None:
-    """New contents in place, each input by its rule: same addresses, values never seen
-    before (a given tensor's aside)."""
+def refill(config: Config, inputs: InputSet, generator: torch.Generator) -> None:
+    """New contents in place, each input by its rule, then those the problem derives from
+    the others: same addresses, values never seen before (a given tensor's aside)."""
+    _fill_all(inputs, generator)
+    config.problem.numerics().derive(config, inputs)
+
+
+def _fill_all(inputs: InputSet, generator: torch.Generator) -> None:
     for name, tensor in inputs.named.items():
         fill(tensor, inputs.rules.get(name), generator)
 

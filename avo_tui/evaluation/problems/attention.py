@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..targets.problem import Config, Contract, Param, Work
 
 if TYPE_CHECKING:
-    from ..targets.problem import Numerics
+    from ..targets.problem import Numerics, Problem
 
 DIMENSIONS = ("batch", "heads_q", "heads_kv", "seq_len", "head_dim", "causal")
 # Inputs of the correctness pass besides standard normal ones (attention_torch.shape_case):
@@ -70,10 +70,10 @@ class Shape:
         return cls(int(d["batch"]), int(d["heads_q"]), int(d["heads_kv"]), int(d["seq_len"]),
                    int(d["head_dim"]), bool(d["causal"]), config.dtype)
 
-    @property
-    def config(self) -> Config:
+    def config(self, problem: Problem | None = None) -> Config:
+        """This shape as a configuration of ``problem`` (None: attention's forward)."""
         dims = (self.batch, self.heads_q, self.heads_kv, self.seq_len, self.head_dim, self.causal)
-        return Config(ATTENTION, tuple(zip(DIMENSIONS, dims, strict=True)), self.dtype)
+        return Config(problem or ATTENTION, tuple(zip(DIMENSIONS, dims, strict=True)), self.dtype)
 
     @property
     def name(self) -> str:
@@ -97,15 +97,16 @@ class Shape:
 
 
 def config(batch: int, heads_q: int, heads_kv: int, seq_len: int, head_dim: int, causal: bool,
-           dtype: str = "float32") -> Config:
-    """An attention configuration."""
-    return Shape(batch, heads_q, heads_kv, seq_len, head_dim, causal, dtype).config
+           dtype: str = "float32", problem: Problem | None = None) -> Config:
+    """An attention configuration of ``problem`` (None: the forward; the backward is
+    attention_backward.py's)."""
+    return Shape(batch, heads_q, heads_kv, seq_len, head_dim, causal, dtype).config(problem)
 
 
-def grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str
-         ) -> tuple[Config, ...]:
+def grid(shapes: list[tuple[int, int, int, int]], head_dim: int, dtype: str,
+         problem: Problem | None = None) -> tuple[Config, ...]:
     """Each (batch, heads_q, heads_kv, seq_len) shape, non-causal then causal."""
-    return tuple(config(b, hq, hkv, s, head_dim, causal, dtype)
+    return tuple(config(b, hq, hkv, s, head_dim, causal, dtype, problem)
                  for b, hq, hkv, s in shapes for causal in (False, True))
 
 
@@ -132,7 +133,8 @@ class Attention:
         *(Param(name, "int") for name in DIMENSIONS),
         Param("scale", "float"),
     )
-    input_cases = INPUT_CASES
+    input_cases: tuple[str, ...] = INPUT_CASES
+    torch_side = "attention_torch"  # the module of the worker's side (its NUMERICS)
 
     def __reduce__(self) -> str:
         return "ATTENTION"  # pickled by reference: a configuration's problem is this one
@@ -186,7 +188,7 @@ class Attention:
         ]
         extra = [rng.randint(low, high) for low, high in SHORT_LENGTHS]
         extra.append(stratum_length(rng.randrange(RESIDUE_STRATA)))
-        cases = ["large", *rng.sample(INPUT_CASES, len(extra) - 1)]
+        cases = ["large", *rng.sample(self.input_cases, len(extra) - 1)]
         rng.shuffle(cases)
         drawn += [(length, rng.random() < 0.5, case)
                   for length, case in zip(extra, cases, strict=True)]
@@ -200,6 +202,7 @@ class Attention:
                     template.head_dim,
                     causal,
                     template.dtype,
+                    edges[0].problem,
                 ),
                 case,
             )
@@ -210,15 +213,17 @@ class Attention:
         return Shape.of(config).seq_len >= MIN_SEQ_LEN
 
     def row_label(self, position: tuple[int, ...], output: str | None = None) -> str:
-        batch, head, row = position  # one output: ``output`` names it or is None
-        return f"query row {row} of head {head}, batch {batch}"
+        batch, head, row = position
+        if output in (None, "out", "dq"):
+            return f"query row {row} of head {head}, batch {batch}"
+        return f"key row {row} of key/value head {head}, batch {batch}"
 
     def contract(self) -> Contract:
         return CONTRACT
 
     def numerics(self) -> Numerics:
         # By name: this module stays free of torch, and the torch side imports this one.
-        module = importlib.import_module(f"{__package__}.attention_torch")
+        module = importlib.import_module(f"{__package__}.{self.torch_side}")
         numerics: Numerics = module.NUMERICS
         return numerics
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..measurement.tensors import make_inputs
 from ..targets.backward import farthest, farthest_rows, neighbours
-from ..targets.problem import BaselineCall, Config, InputSet, RowSample, on_inputs
+from ..targets.problem import BaselineCall, Config, InputSet, Problem, RowSample, on_inputs
 from .attention import FA3_MAJORS, FA4_MAJORS, INPUT_CASES, Shape
 from .attention import config as attention_config
 
@@ -76,11 +76,20 @@ def references(
     return exact, _blocks(config, inputs, dtype, emulate) if emulate is not None else None
 
 
-def _blocks(config: Config, inputs: InputSet, dtype: torch.dtype, emulate: torch.dtype | None
-            ) -> torch.Tensor:
+def forward_with_lse(config: Config, inputs: InputSet) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact attention and each query row's log-sum-exp of its scaled logits, in float64."""
+    shape = Shape.of(config)
+    lse = torch.empty((shape.batch, shape.heads_q, shape.seq_len), dtype=torch.float64,
+                      device=inputs["q"].device)
+    return _blocks(config, inputs, torch.float64, None, lse), lse
+
+
+def _blocks(config: Config, inputs: InputSet, dtype: torch.dtype, emulate: torch.dtype | None,
+            lse: torch.Tensor | None = None) -> torch.Tensor:
     """Exact attention in ``dtype`` (``emulate`` None), or the honest computation at
     ``emulate``'s precision held in ``dtype``: float32 logits (honest_logits), the weights and
-    the output rounded to ``emulate``. A block of queries at a time."""
+    the output rounded to ``emulate``. A block of queries at a time. With ``lse`` (exact
+    only), each row's log-sum-exp of its scaled logits is written there too."""
     shape = Shape.of(config)
     group = shape.heads_q // shape.heads_kv
     q = inputs["q"].to(dtype) if emulate is None else inputs["q"]
@@ -101,6 +110,8 @@ def _blocks(config: Config, inputs: InputSet, dtype: torch.dtype, emulate: torch
             scores.masked_fill_(masked, float("-inf"))
         if emulate is None:
             out[:, :, start:stop] = torch.softmax(scores, dim=-1) @ v
+            if lse is not None:
+                lse[:, :, start:stop] = torch.logsumexp(scores, dim=-1)
             continue
         weights = torch.exp(scores - scores.amax(-1, keepdim=True))
         total = weights.sum(-1, keepdim=True)
@@ -256,15 +267,16 @@ def _fa3_missing() -> str | None:
                             "FlashAttention-3 (the fa3-fwd build) runs on Hopper (sm_90) alone")
 
 
-def _sdpa_missing(name: str, device: str = "cuda") -> str | None:
+def sdpa_missing(name: str, device: str = "cuda", problem: Problem | None = None) -> str | None:
     """Why torch's own attention ``name`` (cudnn, flash) cannot run on this GPU, found by
-    running it once on a small problem: torch has each only on some architectures."""
+    running it once on a small problem of ``problem`` (None: the forward): torch has each
+    only on some architectures."""
     if device == "cuda" and not torch.cuda.is_available():
         return "no GPU here (torch sees no CUDA device)"
-    small = attention_config(1, 1, 1, 128, 128, False, "bfloat16")
+    small = attention_config(1, 1, 1, 128, 128, False, "bfloat16", problem)
     try:
         inputs = make_inputs(small, torch.Generator(device=device).manual_seed(0), device)
-        call = BASELINES[name](small)
+        call = small.problem.numerics().baselines[name](small)
         call.stage(inputs)
         call.run()
         if device != "cpu":
@@ -295,8 +307,8 @@ BASELINES: dict[str, Callable[[Config], BaselineCall]] = {
 OPTIONAL_BASELINES: dict[str, Callable[[], str | None]] = {
     "fa4": _fa4_missing,
     "fa3": _fa3_missing,
-    "cudnn": lambda: _sdpa_missing("cudnn"),
-    "flash": lambda: _sdpa_missing("flash"),
+    "cudnn": lambda: sdpa_missing("cudnn"),
+    "flash": lambda: sdpa_missing("flash"),
 }
 _missing: dict[str, str | None] = {}
 
@@ -316,6 +328,9 @@ class AttentionNumerics:
     baselines = BASELINES
     shape_case = staticmethod(shape_case)
     baseline_missing = staticmethod(baseline_missing)
+
+    def derive(self, config: Config, inputs: InputSet) -> None:
+        """The forward's inputs are all drawn."""
 
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
                    output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:

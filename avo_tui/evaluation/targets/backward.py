@@ -25,24 +25,38 @@ import torch
 # GroupNorm group whose sixteen inputs all moved alike shifts its mean and nothing else).
 PATTERNS = 2
 SEED = 0x5EED  # fixed: the moves widen a bound, so knowing them gains a kernel nothing
+# Each move: a pattern of signs, applied as drawn (True) or reversed (False).
+MOVES = tuple((pattern, way) for pattern in range(PATTERNS) for way in (True, False))
 
 
 def neighbours(inputs: Mapping[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
     """Copies of ``inputs`` with every nonzero float32 value moved one ulp, up or down by a
     drawn sign: PATTERNS patterns of signs, each once as drawn and once reversed; none where
     no input is float32. Other tensors are shared, not copied."""
-    copies: list[dict[str, torch.Tensor]] = []
-    moving = {name: tensor for name, tensor in inputs.items() if tensor.dtype == torch.float32}
+    moving = {name for name, tensor in inputs.items() if tensor.dtype == torch.float32}
     if not moving:
-        return copies
-    kept = {name: (tensor == 0) | ~torch.isfinite(tensor) for name, tensor in moving.items()}
-    for pattern in range(PATTERNS):
-        ups = {name: _signs(tensor, pattern) for name, tensor in moving.items()}
-        for way in (True, False):
-            copies.append({name: _moved(tensor, ups[name] if way else ~ups[name], kept[name])
-                           if name in moving else tensor
-                           for name, tensor in inputs.items()})
-    return copies
+        return []
+    return [{name: moved(tensor, move) if name in moving else tensor
+             for name, tensor in inputs.items()} for move in MOVES]
+
+
+def moved(tensor: torch.Tensor, move: tuple[int, bool]) -> torch.Tensor:
+    """``tensor`` with every nonzero finite value moved one ulp of its dtype, up or down by
+    the signs of ``move`` (one of MOVES). A computation also moves its own intermediates so
+    (attention's backward: where dP - D cancels, a correct kernel's rounding of dP is
+    another draw than the honest computation's, and no move of the inputs shows it)."""
+    pattern, way = move
+    up = _signs(tensor, pattern)
+    kept = (tensor == 0) | ~torch.isfinite(tensor)
+    return _moved(tensor, up if way else ~up, kept)
+
+
+def shifted(tensor: torch.Tensor, by: torch.Tensor, move: tuple[int, bool]) -> torch.Tensor:
+    """``tensor`` plus or minus ``by``, elementwise, by the signs of ``move``: a difference
+    moved by the rounding its operands carry (a one-ulp move of each can cancel)."""
+    pattern, way = move
+    up = _signs(tensor, pattern)
+    return torch.where(up if way else ~up, tensor + by, tensor - by)
 
 
 def _signs(tensor: torch.Tensor, pattern: int) -> torch.Tensor:

@@ -228,6 +228,9 @@ class DeclaredNumerics:
                    case: str) -> None:
         self.problem.target.cases[case](inputs.named, generator)
 
+    def derive(self, config: Config, inputs: InputSet) -> None:
+        """A target file's inputs are all drawn: none is derived from the others."""
+
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
                    output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference of ``output`` (None: the only one) on the inputs in float64, and the

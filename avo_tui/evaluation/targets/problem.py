@@ -215,6 +215,12 @@ class Numerics(Protocol):
         """Reshape fresh ``inputs`` (drawn by their rules) in place into the hostile ``case``."""
         ...
 
+    def derive(self, config: Config, inputs: InputSet) -> None:
+        """Fill, in place, the inputs computed from the others (attention's backward: the
+        forward's output and log-sum-exp), after every draw and hostile case; most problems
+        have none."""
+        ...
+
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
                    output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The exact ``output`` (None: the only one) in float64, and that output as an honest
