@@ -186,6 +186,9 @@ WGMMA_LADDER = {
                                            "PEER_ARRIVE": "2"},
     "rung3-multicast-peer-offset-pv-hold": {"MULTICAST": "1", "PERSISTENT": "2",
                                             "PEER_ARRIVE": "1", "PV_WAIT": "3"},
+    "rung3-multicast-draw-ahead": {"MULTICAST": "1", "PERSISTENT": "2", "DRAW_AHEAD": "1"},
+    "rung3-multicast-unshared": {"MULTICAST": "1", "PERSISTENT": "2", "UNSHARED": "1"},
+    "rung1b-draw-ahead": {"DRAW_AHEAD": "1"},
     "rung2f-pv-hold": {"PV_WAIT": "3"},
     "rung2f-pv-wait-first": {"PV_WAIT": "1"},
     "rung2f-pv-wait-last": {"PV_WAIT": "2"},
@@ -194,8 +197,14 @@ WGMMA_LADDER = {
 }
 
 
-@pytest.mark.parametrize("head_dim", [64, 128])
-@pytest.mark.parametrize("setting", sorted(WGMMA_LADDER))
+# Settings the kernel refuses at head dim 64 (avo:require): the pairs kept apart (issue 88),
+# whose producer spills there.
+ONLY_AT_128 = {"rung3-multicast-unshared"}
+
+
+@pytest.mark.parametrize(("setting", "head_dim"), [
+    (setting, head_dim) for setting in sorted(WGMMA_LADDER) for head_dim in (64, 128)
+    if head_dim == 128 or setting not in ONLY_AT_128])
 def test_wgmma_kernel_compiles_without_serialization_or_spills(
     nvrtc: CudaToolchain, head_dim: int, setting: str
 ) -> None:

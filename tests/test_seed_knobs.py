@@ -102,8 +102,21 @@ def test_a_cluster_build_launches_an_even_grid_of_two_block_clusters(
     {"CLUSTER_ONLY": "1", "MULTICAST": "1"},
     {"PEER_ARRIVE": "1"},  # no peer without MULTICAST
     {"PEER_ARRIVE": "2"},
+    {"DRAW_AHEAD": "1", "PERSISTENT": "1"},  # the static walk draws nothing
+    {"DRAW_AHEAD": "1", "MULTICAST": "1", "PERSISTENT": "1"},
+    {"UNSHARED": "1"},  # no pair to keep apart without MULTICAST
+    {"UNSHARED": "1", "CLUSTER_ONLY": "1"},
 ], ids=["cluster-only-per-tile", "cluster-only-multicast", "peer-offset-alone",
-        "one-arrival-a-lane-alone"])
+        "one-arrival-a-lane-alone", "draw-ahead-static-walk", "draw-ahead-multicast-static-walk",
+        "unshared-alone", "unshared-cluster-only"])
 def test_a_cluster_knob_outside_its_build_is_refused(knobs: dict[str, str]) -> None:
     with pytest.raises(contract.ContractError, match="requirement not met"):
         _launch(knobs).check_requirements({"AVO_HEAD_DIM": 128})
+
+
+def test_the_pairs_kept_apart_are_refused_at_head_dim_64_only() -> None:
+    """UNSHARED (issue 88) is gqa-4's experiment; at head dim 64 its producer spills."""
+    declared = _launch({"UNSHARED": "1", "MULTICAST": "1", "PERSISTENT": "2"})
+    declared.check_requirements({"AVO_HEAD_DIM": 128})
+    with pytest.raises(contract.ContractError, match="requirement not met"):
+        declared.check_requirements({"AVO_HEAD_DIM": 64})

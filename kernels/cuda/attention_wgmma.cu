@@ -69,8 +69,10 @@
  * K and V tile copied half by each CTA into both where the pair reads the same keys:
  * Ring::copy), PEER_ARRIVE (how a multicast build's release reaches the peer's barrier:
  * Consumer::release), CLUSTER_ONLY (the seed's own code launched in 2-CTA clusters, sharing
- * nothing: what a cluster costs alone) and PV_WAIT (where the overlapped loop waits for P V,
- * in its step). On an H200
+ * nothing: what a cluster costs alone), DRAW_AHEAD (PERSISTENT 2's next tile drawn as a tile
+ * starts, not once its loads are issued), UNSHARED (a multicast build's pairs never share: what
+ * the pair's lockstep through shared slots costs) and PV_WAIT (where the overlapped loop waits
+ * for P V, in its step). On an H200
  * beside the defaults (issue 57's rungs 2b-2f, docs/kernels.md): L2_HINT +0.5% on mha and -0.1%
  * on gqa,
  * O_STORE_TMA -1.3%, CARRY_TURNS -2.3%, DIAGONAL_FIRST 1 -1.2% (-0.4% with Q_RELEASE, whose
@@ -129,6 +131,8 @@
 #define MULTICAST 0        // avo:knob 0 1
 #define PEER_ARRIVE 0      // avo:knob 0 1 2
 #define CLUSTER_ONLY 0     // avo:knob 0 1
+#define DRAW_AHEAD 0       // avo:knob 0 1
+#define UNSHARED 0         // avo:knob 0 1
 // The producer issues in its own stream only; consumers take turns only when they overlap.
 // avo:require OVERLAP == 0 || WARP_SPECIALIZE == 1
 // avo:require PINGPONG == 0 || (OVERLAP == 1 && NUM_WG >= 2)
@@ -149,6 +153,11 @@
 // avo:require PEER_ARRIVE == 0 || MULTICAST == 1
 // The seed's own code launched in 2-CTA clusters, on an even persistent grid.
 // avo:require CLUSTER_ONLY == 0 || (MULTICAST == 0 && PERSISTENT != 0)
+// The draw a tile ahead is the dynamic scheduler's; the pairs kept apart are the multicast's.
+// avo:require DRAW_AHEAD == 0 || PERSISTENT == 2
+// avo:require UNSHARED == 0 || MULTICAST == 1
+// (its producer spills at head dim 64, and the pairs it keeps apart are gqa-4's question)
+// avo:require UNSHARED == 0 || AVO_HEAD_DIM == 128
 // Registers: S (BLOCK_N / 2), P (BLOCK_N / 4) and O (head_dim / 2) per consumer thread must fit
 // 168 (three consumers, no producer), 240 (two, with producer) or 160 (three, with producer).
 // avo:require NUM_WG < 3 || BLOCK_N <= 128 || AVO_HEAD_DIM == 64
@@ -803,7 +812,8 @@ struct Ring {
     bool shared = false;
     // PEER_ARRIVE 1 and 2: what a release adds to its barrier's shared address to name the
     // second barrier it arrives on (the peer's where the two share, else this CTA's own), from
-    // one mapa at the start instead of one a release (rung 3b's loop: 467 instructions, not 469).
+    // one mapa at the start instead of one a release (rung 3b's loop: 484 instructions, not 486,
+    // NVRTC 13.0.88).
     unsigned peer = 0;
 
     static __device__ __forceinline__ int slot(int block) { return block % STAGES; }
@@ -986,8 +996,11 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
     // without causal, neighbouring query blocks of a head (a head's count of them even); under
     // causal, one query block of two heads that read one K/V head (TILE_ORDER 1's groups).
     const unsigned rank = MULTICAST ? cluster_rank() : 0;
+    // UNSHARED: never, each CTA copying both halves for itself (the pair still drawn together),
+    // by a test the compiler cannot fold (heads_kv is never 0), so the code stays rung 3b's
+    // (folded, the producer spills) and only the branch taken differs.
     const bool shared =
-        MULTICAST && (causal ? causal_group(seq_len) >= 2 && (heads_q / heads_kv) % 2 == 0
+        MULTICAST && !(UNSHARED && heads_kv > 0) && (causal ? causal_group(seq_len) >= 2 && (heads_q / heads_kv) % 2 == 0
                              : m_blocks % 2 == 0);
     const int units = MULTICAST ? (tiles + 1) / 2 : tiles;
     const int unit_id = MULTICAST ? (int)blockIdx.x / 2 : (int)blockIdx.x;
@@ -1111,13 +1124,17 @@ avo_attention_fwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                 load_q(q0, t.head, t.b);
                 if (q_release(causal) && early)
                     ring.load_v(base, key_block(0, n_blocks, causal), kv_head, t.b);
+                // DRAW_AHEAD: the next tile drawn now, a whole tile before it is needed, so the
+                // pair's hand-over (an atomic, then a store and an arrival across the cluster)
+                // is hidden even where the slots' slack is not.
+                if (PERSISTENT == 2 && DRAW_AHEAD) draw(round);
                 for (int block = early; block < n_blocks; ++block)
                     ring.load(base + block, key_block(block, n_blocks, causal), kv_head, t.b);
                 base += n_blocks;
                 ++done;
                 // Drawn once this tile's loads are all issued: the next tile's first loads wait
                 // for slots this tile still holds, longer than the atomic takes.
-                if (PERSISTENT == 2) draw(round);
+                if (PERSISTENT == 2 && !DRAW_AHEAD) draw(round);
             }
             if (PERSISTENT == 2) {  // no tile left: said on q_full, after the last one's Q is free
                 if (done > 0) mbar_wait(&bars->q_empty, (done - 1) & 1);

@@ -136,6 +136,12 @@ OTHER_PATHS = {
     "gqa-4-multicast-dynamic": ("gqa-4", {"MULTICAST": "1", "PERSISTENT": "2"}),
     "gqa-multicast-dynamic-q-release-causal": ("gqa", {"MULTICAST": "1", "PERSISTENT": "2",
                                                        "Q_RELEASE": "2"}),
+    # issue 88: the next tile (pair) drawn as a tile starts; the pairs never sharing
+    "mha-draw-ahead": ("mha", {"DRAW_AHEAD": "1"}),
+    "gqa-4-multicast-dynamic-draw-ahead": ("gqa-4", {"MULTICAST": "1", "PERSISTENT": "2",
+                                                     "DRAW_AHEAD": "1"}),
+    "gqa-4-multicast-dynamic-unshared": ("gqa-4", {"MULTICAST": "1", "PERSISTENT": "2",
+                                                   "UNSHARED": "1"}),
     # the wait for P V before the softmax, and after all of it (K's arrival after the row sums)
     "mha-pv-wait-first": ("mha", {"PV_WAIT": "1"}),
     "mha-d64-pv-wait-first-diagonal-first": ("mha-d64", {"PV_WAIT": "1", "DIAGONAL_FIRST": "1"}),
