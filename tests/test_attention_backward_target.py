@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 import torch
@@ -19,14 +20,24 @@ import torch.nn.functional as F
 from avo_tui.cli import main
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.judge import Rejected, judge_output, judge_output_sampled
+from avo_tui.evaluation.measurement.target_check import check_numerics
 from avo_tui.evaluation.measurement.tensors import make_inputs, refill
 from avo_tui.evaluation.problems.attention import Shape
 from avo_tui.evaluation.problems.attention import config as attention_config
 from avo_tui.evaluation.problems.attention_backward import ATTENTION_BACKWARD
+from avo_tui.evaluation.problems.attention_backward_torch import NUMERICS as BACKWARD_NUMERICS
 from avo_tui.evaluation.problems.attention_backward_torch import backward
 from avo_tui.evaluation.problems.attention_torch import forward_with_lse
 from avo_tui.evaluation.results import ConfigResult
-from avo_tui.evaluation.targets.problem import Config, InputSet, OutputSet, RowSample
+from avo_tui.evaluation.targets.api import TargetFileError
+from avo_tui.evaluation.targets.problem import (
+    BaselineCall,
+    BaselineDeclines,
+    Config,
+    InputSet,
+    OutputSet,
+    RowSample,
+)
 
 TARGETS = ("mha-bwd", "gqa-bwd")
 KEY_BLOCK = 64
@@ -222,3 +233,52 @@ def test_a_timed_launchs_sampled_rows_judge_every_output() -> None:
             verdicts[name] = rejected.failure.kind
     assert verdicts == {"correct": "passed", "no D": "incorrect",
                         "dropped block": "incorrect"}
+
+
+def declining_at(seq_len: int) -> Callable[[Config], BaselineCall]:
+    """The exact backward as a baseline, declining (as cuDNN's does on a GPU at one key) the
+    configurations of ``seq_len`` keys."""
+
+    def make(config: Config) -> BaselineCall:
+        if Shape.of(config).seq_len == seq_len:
+            def decline(inputs: InputSet) -> None:
+                raise BaselineDeclines("no kernel at this length")
+            return BaselineCall(decline, lambda: torch.empty(0))
+        staged: list[InputSet] = []
+
+        def run() -> dict[str, torch.Tensor]:  # outputs by name
+            return backward(config, staged[0])
+
+        return BaselineCall(lambda inputs: staged.__setitem__(slice(None), [inputs]),
+                            run)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def math_baseline(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """mha-bwd's cudnn baseline replaced by declining_at(seq_len), and run on this CPU."""
+    def use(seq_len: int) -> None:
+        monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "cudnn", declining_at(seq_len))
+        monkeypatch.setattr(BACKWARD_NUMERICS, "baseline_missing",
+                            lambda name: None if name == "cudnn" else "not this test's")
+    return use
+
+
+def test_a_baseline_without_a_kernel_for_an_edge_shape_is_not_compared_there_and_told(
+        math_baseline: Callable[[int], None]) -> None:
+    one_key, short = bwd_config(2, 2, 1, False), bwd_config(2, 2, 33, True)
+    spec = replace(get_target("mha-bwd"), edge_configs=(one_key, short))
+    math_baseline(1)  # as cuDNN's backward has no kernel for a row of one key
+    agreement = check_numerics(spec, "cpu")
+    assert agreement.declined == {"cudnn": {one_key.name: "no kernel at this length"}}
+    assert "baseline cudnn" in agreement.worst  # compared on the other configuration
+
+
+def test_a_baseline_without_a_kernel_for_a_timed_shape_fails_the_check(
+        math_baseline: Callable[[int], None]) -> None:
+    timed = bwd_config(2, 2, 33, True)
+    spec = replace(get_target("mha-bwd"), edge_configs=(), configs=(timed,))
+    math_baseline(33)  # the evaluator would time it there
+    with pytest.raises(TargetFileError, match=r"has no kernel for .*, a timed configuration"):
+        check_numerics(spec, "cpu")

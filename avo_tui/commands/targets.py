@@ -102,6 +102,10 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
               "for this CPU's float64 reference; checked where the target's GPU is")
     for name, why in agreement.missing.items():
         print(f"  --  baseline {name} not checked: {why}")
+    for name, configs in agreement.declined.items():
+        reasons = "; ".join(f"{config}: {why}" for config, why in configs.items())
+        print(f"  --  baseline {name} has no kernel for some edge configurations, not compared "
+              f"there ({reasons})")
     if agreement.cases == ("normal",):
         print(f"  --  {NO_CASES_NOTE}")
     if target.tolerance.declared:

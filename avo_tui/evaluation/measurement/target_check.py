@@ -21,7 +21,14 @@ import torch
 
 from ..results import ConfigResult, OutputErrors
 from ..targets.api import TargetFileError
-from ..targets.problem import Config, InputSet, OutputSet, case_inputs, output_params
+from ..targets.problem import (
+    BaselineDeclines,
+    Config,
+    InputSet,
+    OutputSet,
+    case_inputs,
+    output_params,
+)
 from ..targets.spec import TargetSpec, draw_edge_configs
 from .finite_reference import not_finite
 from .judge import Rejected, judge_output
@@ -44,6 +51,8 @@ class Agreement:
     cases: tuple[str, ...] = ()
     worst: dict[str, float] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # baselines not run here, and why
+    # Per baseline, the configurations its library has no kernel for (BaselineDeclines), and why.
+    declined: dict[str, dict[str, str]] = field(default_factory=dict)
     left_for_gpu: list[str] = field(default_factory=list)  # configurations too large here
 
 
@@ -126,10 +135,17 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
         if name in agreement.missing:
             continue
         make = numerics.baselines[name]
-        with _user_code(f"baseline {name}", where):
-            call = make(config)
-            call.stage(inputs)
-            out = call.run()
+        try:
+            with _user_code(f"baseline {name}", where):
+                call = make(config)
+                call.stage(inputs)
+                out = call.run()
+        except BaselineDeclines as why:
+            if config not in spec.edge_configs:  # the evaluator times it there: an error
+                raise TargetFileError(f"baseline {name} has no kernel for {config.name}, a "
+                                      f"timed configuration: {why}") from None
+            agreement.declined.setdefault(name, {})[config.name] = str(why)
+            continue
         _judge(spec, f"baseline {name}", out, inputs, config, case, agreement,
                "disagrees with the reference")
 
@@ -195,7 +211,7 @@ def _user_code(what: str, where: str) -> Iterator[None]:
     """The user's code runs inside; its failure comes out in one line."""
     try:
         yield
-    except TargetFileError:
+    except (TargetFileError, BaselineDeclines):
         raise
     except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""

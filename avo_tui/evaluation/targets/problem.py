@@ -395,6 +395,13 @@ def unravel(index: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(position))
 
 
+class BaselineDeclines(Exception):
+    """Raised by a baseline's ``stage`` where its library has no kernel for the configuration
+    (cuDNN's attention backward at one key): ``avo targets check`` does not compare it there
+    and says so. Only edge configurations meet it; the evaluator times baselines on the timed
+    grid alone, where a decline is an error like any other."""
+
+
 @dataclass
 class BaselineCall:
     """A baseline on one configuration: ``stage`` takes the launch's inputs, untimed (a
