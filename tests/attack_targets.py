@@ -70,14 +70,15 @@ def _declares_a_target(path: Path) -> bool:
 
 
 def target_names(kind: str, folder: Path = SHIPPED) -> list[str]:
-    """The targets of ``kind`` ("cpu" or "cuda") by the names the tests take: a shipped
-    target's name (a file of the registry's folder, in the order avo lists them), the path of
-    a file elsewhere (from the repository's root)."""
+    """The targets of ``kind`` ("cpu" or "cuda") that ship a seed (every attack is an edit of
+    it; a target without one, attention's backward, has nothing to attack yet) by the names
+    the tests take: a shipped target's name (a file of the registry's folder, in the order avo
+    lists them), the path of a file elsewhere (from the repository's root)."""
     extra = [DOCS_EXAMPLE, VECTOR_ADD] if kind == "cpu" else []
     named, paths = [], []
     for path in shipped_files(folder):
         spec = get_target(str(path))
-        if spec.device != kind:
+        if spec.device != kind or not spec.seeds:
             continue
         if path.parent == SHIPPED:
             named.append(spec.name)
