@@ -47,7 +47,7 @@ def measure(kernel: Any, config: Any, device: Any, protocol: str, launches: int,
     for index in range(launches + 1):  # the first is a warm-up
         inputs = slots[index % 2]
         if protocol in ("full", "no_flush", "idle_gap"):
-            refill(inputs, generator)
+            refill(config, inputs, generator)
         if protocol != "bare":
             out.fill_(math.nan)
         kernel.stage(config, inputs, out)

@@ -94,10 +94,12 @@ def test_the_parent_process_does_not_import_torch_to_talk_to_the_worker() -> Non
     assert out.stdout.strip() == "False"
 
 
-# A lazy import kept on purpose: the attention problem stays free of torch, and its torch side
-# (loaded in the worker alone) builds on the problem's shapes and configurations.
+# Lazy imports kept on purpose: the attention problems stay free of torch, and their torch
+# sides (loaded in the worker alone) build on the problems' shapes and configurations.
 KNOWN_CIRCLES = {("avo_tui.evaluation.problems.attention",
-                  "avo_tui.evaluation.problems.attention_torch")}
+                  "avo_tui.evaluation.problems.attention_torch"),
+                 ("avo_tui.evaluation.problems.attention_backward",
+                  "avo_tui.evaluation.problems.attention_backward_torch")}
 
 
 def test_no_module_imports_another_that_imports_it_back() -> None:

@@ -177,7 +177,7 @@ def test_a_torch_baseline_this_gpu_lacks_is_named_with_torchs_reason(
         raise RuntimeError("No available kernel. Aborting execution.\nmore detail")
 
     monkeypatch.setitem(attention.BASELINES, "cudnn", refuses)
-    why = attention._sdpa_missing("cudnn", device="cpu")
+    why = attention.sdpa_missing("cudnn", device="cpu")
     assert why == ("torch cannot run it on this GPU (RuntimeError: No available kernel. "
                    "Aborting execution.)")
-    assert attention._sdpa_missing("torch-sdpa-cpu", device="cpu") is None
+    assert attention.sdpa_missing("torch-sdpa-cpu", device="cpu") is None

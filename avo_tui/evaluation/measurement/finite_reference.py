@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..targets.api import TargetFileError
-from ..targets.problem import Config, Param, case_inputs
+from ..targets.problem import Config, Param, case_inputs, derive_inputs
 from ..targets.values import FromFile, Integers, Positive, Uniform, ValueRule
 from .tensors import apply_case, fill, make_inputs, output_dtype
 
@@ -82,7 +82,7 @@ def _finite(config: Config, case: str, device: str, output: str | None,
             fill(inputs[name], rule, generator(offset))
             inputs.rules[name] = rule
         apply_case(config, inputs, generator(), case)
-        config.problem.numerics().derive(config, inputs)
+        derive_inputs(config, inputs)
         exact, _ = config.problem.numerics().references(config, inputs,
                                                         output_dtype(config, output),
                                                         output=output)

@@ -12,7 +12,14 @@ import secrets
 import torch
 
 from ..targets.api import TargetFileError
-from ..targets.problem import Config, InputSet, OutputSet, output_param, output_params
+from ..targets.problem import (
+    Config,
+    InputSet,
+    OutputSet,
+    derive_inputs,
+    output_param,
+    output_params,
+)
 from ..targets.torch_dtypes import DTYPES
 from ..targets.values import (
     POSITIVE_FLOOR,
@@ -48,7 +55,7 @@ def make_inputs(
     }, {p.name: p.values for p in params if p.values is not None})
     _fill_all(inputs, generator)
     apply_case(config, inputs, generator, case)
-    config.problem.numerics().derive(config, inputs)
+    derive_inputs(config, inputs)
     return inputs
 
 
@@ -62,7 +69,7 @@ def refill(config: Config, inputs: InputSet, generator: torch.Generator) -> None
     """New contents in place, each input by its rule, then those the problem derives from
     the others: same addresses, values never seen before (a given tensor's aside)."""
     _fill_all(inputs, generator)
-    config.problem.numerics().derive(config, inputs)
+    derive_inputs(config, inputs)
 
 
 def _fill_all(inputs: InputSet, generator: torch.Generator) -> None:

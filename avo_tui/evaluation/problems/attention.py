@@ -134,7 +134,6 @@ class Attention:
         Param("scale", "float"),
     )
     input_cases: tuple[str, ...] = INPUT_CASES
-    torch_side = "attention_torch"  # the module of the worker's side (its NUMERICS)
 
     def __reduce__(self) -> str:
         return "ATTENTION"  # pickled by reference: a configuration's problem is this one
@@ -223,7 +222,7 @@ class Attention:
 
     def numerics(self) -> Numerics:
         # By name: this module stays free of torch, and the torch side imports this one.
-        module = importlib.import_module(f"{__package__}.{self.torch_side}")
+        module = importlib.import_module(f"{__package__}.attention_torch")
         numerics: Numerics = module.NUMERICS
         return numerics
 

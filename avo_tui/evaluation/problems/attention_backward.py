@@ -9,8 +9,14 @@ dv are summed over the query heads that share a key/value head."""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ..targets.problem import Config, Contract, Param, Work
 from .attention import INPUT_CASES, Attention, Shape, _keys, _queries
+
+if TYPE_CHECKING:
+    from ..targets.problem import Numerics
 
 # The forward's hostile inputs, and an output gradient with large entries: a kernel that
 # accumulates dP, dV or dQ in fp16 overflows (fp16 ends at 65,504), where fp32 does not.
@@ -42,10 +48,15 @@ class AttentionBackward(Attention):
         *Attention.parameters[4:],  # the forward's scalars, after its output
     )
     input_cases = BACKWARD_CASES
-    torch_side = "attention_backward_torch"
 
     def __reduce__(self) -> str:
         return "ATTENTION_BACKWARD"
+
+    def numerics(self) -> Numerics:
+        # By name, as the forward's: this module stays free of torch.
+        module = importlib.import_module(f"{__package__}.attention_backward_torch")
+        numerics: Numerics = module.NUMERICS
+        return numerics
 
     def work(self, config: Config) -> Work:
         return Work(flops=BACKWARD_WORK * Shape.of(config).flops)

@@ -215,11 +215,6 @@ class Numerics(Protocol):
         """Reshape fresh ``inputs`` (drawn by their rules) in place into the hostile ``case``."""
         ...
 
-    def derive(self, config: Config, inputs: InputSet) -> None:
-        """Fill, in place, the inputs computed from the others (attention's backward: the
-        forward's output and log-sum-exp), after every draw and hostile case; most problems
-        have none."""
-        ...
 
     def references(self, config: Config, inputs: InputSet, emulate: torch.dtype,
                    output: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -400,6 +395,15 @@ class BaselineDeclines(Exception):
     (cuDNN's attention backward at one key): ``avo targets check`` does not compare it there
     and says so. Only edge configurations meet it; the evaluator times baselines on the timed
     grid alone, where a decline is an error like any other."""
+
+
+def derive_inputs(config: Config, inputs: InputSet) -> None:
+    """Fill, in place, the inputs computed from the others, after every draw and hostile case:
+    a problem's numerics may declare ``derive(config, inputs)`` (attention's backward: the
+    forward's output and log-sum-exp); most problems have none."""
+    derive = getattr(config.problem.numerics(), "derive", None)
+    if derive is not None:
+        derive(config, inputs)
 
 
 @dataclass
