@@ -58,7 +58,8 @@ wait_for "? lists the keys" 30 "at 80x24 the line on how to stop the run shows w
 
 # At 80x24, live: the clock moves within a step (the engine stores its running time only when
 # a step ends; the first step, timed and then re-evaluated at the gate, takes many seconds),
-# and an attempt's line shows its outcome and gain before the detail that is cut to fit.
+# and an attempt's line shows its outcome and gain before the detail that is cut to fit. (Only
+# those: a 12x gain read on a loaded CPU, "+1093.27% ± 120.55% · ", leaves its ± no room.)
 first="" deadline=$((SECONDS + 120))
 until [ -n "$first" ] && [ "${now% ·*}" = "${first% ·*}" ] && [ "$now" != "$first" ]; do
     [ $SECONDS -lt $deadline ] || fail "the clock never moved within a step"
@@ -68,7 +69,7 @@ until [ -n "$first" ] && [ "${now% ·*}" = "${first% ·*}" ] && [ "$now" != "$fi
 done
 echo "tmux_smoke: ok: at 80x24 the clock moves within a step ($first, then $now)"
 deadline=$((SECONDS + 240))
-until screen | grep -qE 'a[0-9]+ +promising +[+-][0-9.]+% ± [0-9.]+% · '; do
+until screen | grep -qE 'a[0-9]+ +promising +[+-][0-9.]+%'; do
     [ $SECONDS -lt $deadline ] || fail "no attempt line with its outcome and gain"
     sleep 0.3
 done

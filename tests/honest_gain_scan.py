@@ -2,9 +2,9 @@
 gain under 10x, timed on the real CPU, is committed. On a loaded CPU the gate may rightly answer
 ``undecided`` for such a gain, so a test asserting its commit fails for no defect.
 
-A test function is caught where it uses a gain built on the real CPU that is under 10x
-(SMALL_GAINS: the name of the helper or constant that builds it) and asserts a commit (an
-``assert`` whose text names one of COMMIT_WORDS)."""
+A test function, or a fixture, is caught where it uses a gain built on the real CPU that is
+under 10x (SMALL_GAINS: the name of the helper or constant that builds it) and asserts a commit
+(an ``assert`` whose text names one of COMMIT_WORDS)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 # slow seed and its REPEAT 7 -> 4 edit, 1.75x, and the counts that build it).
 SMALL_GAINS = frozenset({"slow_seed", "SLOW", "FAST", "SLOW_TIMES", "FAST_TIMES"})
 # What an assertion of a commit names.
-COMMIT_WORDS = ("NEW_BEST", '"v1"', "'v1'", "COMMITTED", '"committed"', '"accept"')
+COMMIT_WORDS = ("NEW_BEST", '"v1"', "'v1'", "COMMITTED", '"committed"', '"accept"', '"commit   v')
 
 
 def names_in(node: ast.AST) -> set[str]:
@@ -33,12 +33,17 @@ def asserts_a_commit(function: ast.AST, source: str) -> bool:
     return False
 
 
+def is_fixture(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any("fixture" in names_in(decorator) for decorator in function.decorator_list)
+
+
 def caught(source: str) -> Iterator[str]:
-    """The test functions of ``source`` that assert the commit of a small gain on the CPU."""
+    """The test functions and fixtures of ``source`` that assert the commit of a small gain on
+    the CPU."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                and node.name.startswith("test_")
+                and (node.name.startswith("test_") or is_fixture(node))
                 and names_in(node) & SMALL_GAINS and asserts_a_commit(node, source)):
             yield node.name
 

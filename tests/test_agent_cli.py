@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import COMMIT_RETRIES, commit_again_if_refused, commit_calls, edit
-from engine_helpers import FAST, SHORT_GATE_CAP_S, SLOW, TARGET, slow_seed
+from engine_helpers import (
+    ONCE,
+    SHORT_GATE_CAP_S,
+    TARGET,
+    TENFOLD,
+    TENFOLD_CPU_ATTENTION,
+    tenfold_seed,
+)
 from fake_anthropic import FakeAnthropic, reply, text, tool_use
 
 from avo_tui.cli import main
@@ -34,9 +41,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, str]) -> None:
     with FakeAnthropic() as server:
-        message = "four times, not seven"
+        message = "once, not twelve times"  # a gain no load hides (engine_helpers.TENFOLD)
         server.script(
-            reply(tool_use(*edit(SLOW, FAST)), tool_use("evaluate", {"idea": "REPEAT 4"})),
+            reply(tool_use(*edit(TENFOLD, ONCE)), tool_use("evaluate", {"idea": "REPEAT 1"})),
             reply(*commit_calls(message)),
             *[commit_again_if_refused(message, reply(text("Nothing else worth trying now.")))
               ] * COMMIT_RETRIES,
@@ -44,9 +51,9 @@ def test_a_headless_agent_run_commits_a_version(tmp_path: Path, env: dict[str, s
         env |= {"ANTHROPIC_API_KEY": server.api_key, "ANTHROPIC_BASE_URL": server.url}
         seed = tmp_path / "seed" / "attention.c"
         seed.parent.mkdir()
-        seed.write_text(slow_seed()["attention.c"])
+        seed.write_text(tenfold_seed()["attention.c"])
         done = run_avo(tmp_path, env, "run", "--session", "agent-1", "--target",
-                       TARGET.ref, "--seed", str(seed), "--operator", "agent",
+                       TENFOLD_CPU_ATTENTION.ref, "--seed", str(seed), "--operator", "agent",
                        "--headless", "--max-steps", "2", "--quick", "--max-output-tokens", "8000")
         assert done.returncode == 0, done.stdout + done.stderr
         assert server.requests[0].body["model"] == "claude-sonnet-4-6"  # the settings file

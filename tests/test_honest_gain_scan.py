@@ -30,5 +30,11 @@ def test_the_scan_catches_a_planted_assertion_of_a_small_gain_committed() -> Non
     # The counts that build the 1.75x gain are caught as the seed is.
     counts = PLANTED.replace("slow_seed()[KERNEL]", "repeated(seed, SLOW_TIMES)")
     assert list(caught(counts)) == ["test_an_alert_command_hears_of_a_new_best"]
-    # Nor is a helper that is no test.
+    # Nor is a helper that is no test; a fixture is (test_report's built its session so).
     assert list(caught(PLANTED.replace("def test_", "def helper_"))) == []
+    fixture = "@pytest.fixture(scope='module')\n" + PLANTED.strip().replace("def test_", "def ")
+    assert list(caught(fixture)) == ["an_alert_command_hears_of_a_new_best"]
+    # The run's own output line of a commit is an assertion of it (test_back_to_back's).
+    line = PLANTED.replace("{a[\"alert\"] for a in alerts()} == {NEW_BEST, STOPPED}",
+                           "\"commit   v1 from v0 by tuner\" in done.stdout")
+    assert line != PLANTED and list(caught(line)) == ["test_an_alert_command_hears_of_a_new_best"]

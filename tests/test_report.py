@@ -12,7 +12,14 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 from browser import chromium, wait_for
-from engine_helpers import KERNEL, new_session, slow_seed, start, submitting
+from engine_helpers import (
+    KERNEL,
+    TENFOLD_CPU_ATTENTION,
+    new_session,
+    start,
+    submitting,
+    tenfold_seed,
+)
 
 from avo_tui.cli import main
 from avo_tui.engine import Guidance, Hint, Rollback
@@ -21,16 +28,17 @@ from avo_tui.report import collect, render
 from avo_tui.report.attempts import group_of
 from avo_tui.store import HintPayload, Session
 
-HINT, GUIDANCE = "try REPEAT 4", "keep the tiles as they are"
+HINT, GUIDANCE = "try REPEAT 1", "keep the tiles as they are"
 
 
 @pytest.fixture(scope="module")
 def operated(tmp_path_factory: pytest.TempPathFactory, worker: Worker) -> Path:
-    """``sessions/week``: the slow seed (the tuner's one candidate is 1.75x faster, so it is
-    committed as v1 on any machine), a hint and guidance before the first step, then a second
-    run that begins with a rollback to v0."""
+    """``sessions/week``: the tenfold seed (the tuner's one candidate is 12x faster, a gain no
+    load hides, so it is committed as v1 on any machine), a hint and guidance before the first
+    step, then a second run that begins with a rollback to v0."""
     root = tmp_path_factory.mktemp("report") / "sessions"
-    with new_session(root / "week", worker, files=slow_seed(), gate_cap_s=3.0) as session:
+    with new_session(root / "week", worker, files=tenfold_seed(),
+                     target=TENFOLD_CPU_ATTENTION) as session:
         first = start(session, worker, max_steps=2,
                       before=submitting(Hint(HINT), Guidance(GUIDANCE)))
         first.finish()
@@ -53,7 +61,7 @@ def test_the_report_reads_the_operators_hand_and_the_gates_gain(operated: Path) 
     assert HINT in kinds["hint"] and GUIDANCE in kinds["guidance"]
     assert kinds["rollback"] == "rollback from v1 to v0"
     v1 = next(v for v in data.versions if v.id == "v1")
-    # The gate's own reading: REPEAT 7 -> 4 is 1.75x less work, measured with its error
+    # The gate's own reading: REPEAT 12 -> 1 is 12x less work, measured with its error
     assert v1.gain is not None and v1.gain > 1.2 and v1.gain_se is not None
     assert v1.beside == "v0" and "REPEAT" in v1.diff and v1.author == "tuner"
     assert {"score-time", "score-versions", "lineage", "attempts"} <= set(data.figures)
@@ -108,7 +116,7 @@ def test_the_page_draws_offline_and_a_click_shows_a_versions_diff(page: Path,
         wait_for(driver, lambda d: d.find_element(By.ID, "version").get_attribute(
             "data-version") == "v0", "v0's diff after a click on it")
         panel = driver.find_element(By.ID, "version").text
-        assert "v0 by seed" in panel and KERNEL in panel and "#define REPEAT 7" in panel
+        assert "v0 by seed" in panel and KERNEL in panel and "#define REPEAT 12" in panel
 
 
 def test_the_report_command_says_what_it_wrote_and_refuses_in_one_line(
