@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .commands import ArgumentParser, HelpFormatter, add_sessions_dir, open_app, sessions
+from .settings_file import settings_moved
 from .store import StoreError, resolve_sessions_dir
 
 DESCRIPTION = """\
@@ -136,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser(argv).parse_args(argv)
         args.sessions_dir = resolve_sessions_dir(args.sessions_dir)
+        if moved := settings_moved():
+            print(moved, file=sys.stderr)
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
     except OSError as exc:

@@ -17,7 +17,7 @@ from . import MOST_SHOWN, Subcommands, add_command, bounded_int
 EPILOG = """\
 The knowledge base is the notes installed with avo-tui (knowledge/ of the checkout when avo
 runs from one), or $AVO_KNOWLEDGE_DIR instead; then the folders listed in the settings file
-([knowledge] folders = ["~/notes"] in $AVO_SETTINGS or ~/.config/avo/settings.toml), then any
+([knowledge] folders = ["~/notes"] in $AVO_SETTINGS or ~/.config/avo-tui/settings.toml), then any
 --knowledge DIR. Every markdown file is split at its headings; a search ranks those sections
 with BM25, a heading match counting more than the text. Files of your own folders are named
 FOLDER/FILE.md.

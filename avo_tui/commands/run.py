@@ -429,7 +429,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="pause once the agent has used N tokens in the session")
     agent = p.add_argument_group(
         "agent", "override the settings file ([agent] in $AVO_SETTINGS or "
-        "~/.config/avo/settings.toml); keys and credentials come from the environment only")
+        "~/.config/avo-tui/settings.toml); keys and credentials come from the environment only")
     agent.add_argument("--model", help="Claude model (default: settings file, else "
                        f"{DEFAULT_MODEL}); Anthropic's name or the provider's own ID")
     agent.add_argument("--provider", choices=PROVIDERS,

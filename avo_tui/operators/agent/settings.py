@@ -1,6 +1,6 @@
 """The agent's settings: model, output, thinking and effort, step bounds, retry pacing, prices.
 
-They come from the settings file (``$AVO_SETTINGS``, else ``~/.config/avo/settings.toml``,
+They come from the settings file (``$AVO_SETTINGS``, else ``~/.config/avo-tui/settings.toml``,
 table ``[agent]``), then from ``avo run`` flags, and are stored with the session so a resumed
 run keeps them. No key or credential is ever among them: they come from the environment only
 (providers.py says which variables each provider reads).
