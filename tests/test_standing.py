@@ -8,12 +8,11 @@ date; the brief's figures are the file's."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from results_tables import REPO, section, tables
 
 from avo_tui.operators.agent import standing, stronger
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = (REPO / standing.RESULTS).read_text()
 OPEN, CLOSE = "<!-- standing -->", "<!-- /standing -->"
 # Each file the story must be told in, and the places a passage may be.
 REQUIRED = ("README.md", "docs/kernels.md", "knowledge/known-numbers.md")
@@ -25,24 +24,6 @@ TARGET = re.compile(r"\b(mha-d64|gqa-4|gqa|mha)\b(?!-\w)")
 # RESULTS.md's column headers, and a passage's table headers, for standing.toml's figures.
 COLUMNS = {"tflops": "TFLOP/s", "x_fa3": "x FA3", "x_fa4": "x FA4", "x_best": "x max(FA3, FA4)"}
 ABSENT = "–"
-
-
-def section(heading: str) -> str:
-    """The text of RESULTS.md's section whose heading starts with ``heading``."""
-    found = re.search(rf"^## {re.escape(heading)}.*?(?=^## \d{{4}}-|\Z)", RESULTS, re.M | re.S)
-    assert found, f"no section {heading!r} in {standing.RESULTS}"
-    return found.group(0)
-
-
-def tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
-    """Every markdown table of ``text``: its header cells and its rows' cells, bold undone."""
-    out: list[tuple[list[str], list[list[str]]]] = []
-    for block in re.findall(r"(?:^[ \t]*\|.*\n?)+", text, re.M):
-        rows = [[cell.strip().strip("*").strip() for cell in line.strip().strip("|").split("|")]
-                for line in block.strip().splitlines()]
-        if len(rows) > 2:
-            out.append((rows[0], rows[2:]))
-    return out
 
 
 def first_figure(cell: str) -> str:
