@@ -282,3 +282,50 @@ def test_a_baseline_without_a_kernel_for_a_timed_shape_fails_the_check(
     math_baseline(33)  # the evaluator would time it there
     with pytest.raises(TargetFileError, match=r"has no kernel for .*, a timed configuration"):
         check_numerics(spec, "cpu")
+
+
+def own_forward_library(config: Config) -> BaselineCall:
+    """A library's backward through its own forward, as cuDNN's SDPA is: its forward rounds
+    P to bf16 before P V, as flash kernels do, and its backward's D reads that forward's
+    output, not the given o. Its gradients are otherwise exact."""
+    shape = Shape.of(config)
+    staged: list[InputSet] = []
+
+    def stage(inputs: InputSet) -> None:
+        group = shape.heads_q // shape.heads_kv
+        q, k, v = (inputs[n].float() for n in ("q", "k", "v"))
+        k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
+        logits = q @ k.transpose(-1, -2) * shape.softmax_scale
+        if shape.causal:
+            logits.masked_fill_(torch.ones_like(logits, dtype=torch.bool).triu(1), -math.inf)
+        weights = torch.softmax(logits, -1).to(torch.bfloat16).float()
+        own = inputs.clone()
+        own["o"].copy_(weights @ v)
+        staged[:] = [own]
+
+    def run() -> dict[str, torch.Tensor]:  # outputs by name
+        return backward(config, staged[0])
+
+    return BaselineCall(stage, run, lambda: {"o": staged[0]["o"]})  # type: ignore[arg-type]
+
+
+def test_a_baseline_through_its_own_forward_is_judged_on_the_o_it_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """cuDNN's backward disagreed on an H200 with mha-bwd's reference on a few rows of two
+    keys (b2-h16-s37 causal, 5 of 1,184 rows, 9% off): there dS's dP - D cancels, and its D
+    reads its own forward's output, rounded otherwise than the given o. Judged against the
+    reference of the o it answers for, such a library agrees; judged against the given o's,
+    it does not, which no tolerance a kernel of the given o needs would admit."""
+    short = bwd_config(16, 16, 4, True)  # rows of one to four keys, as the H200's
+    spec = replace(get_target("mha-bwd"), edge_configs=(short,), configs=(),
+                   quick_configs=())
+    monkeypatch.setattr(ATTENTION_BACKWARD, "input_cases", ("normal",))  # the H200's case
+    monkeypatch.setattr(BACKWARD_NUMERICS, "baseline_missing",
+                        lambda name: None if name == "cudnn" else "not this test's")
+    monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "cudnn", own_forward_library)
+    agreement = check_numerics(spec, "cpu")
+    assert short.name in agreement.configs and "baseline cudnn" in agreement.worst
+    monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "cudnn",
+                        lambda config: replace(own_forward_library(config), answers=None))
+    with pytest.raises(TargetFileError, match="baseline cudnn disagrees with the reference"):
+        check_numerics(spec, "cpu")

@@ -22,6 +22,7 @@ import torch
 from ..results import ConfigResult, OutputErrors
 from ..targets.api import TargetFileError
 from ..targets.problem import (
+    BaselineCall,
     BaselineDeclines,
     Config,
     InputSet,
@@ -146,8 +147,19 @@ def _check_case(spec: TargetSpec, config: Config, case: str, generator: torch.Ge
                                       f"timed configuration: {why}") from None
             agreement.declined.setdefault(name, {})[config.name] = str(why)
             continue
-        _judge(spec, f"baseline {name}", out, inputs, config, case, agreement,
-               "disagrees with the reference")
+        _judge(spec, f"baseline {name}", out, _answered(inputs, call), config, case,
+               agreement, "disagrees with the reference")
+
+
+def _answered(inputs: InputSet, call: BaselineCall) -> InputSet:
+    """The inputs ``call``'s result answers: ``inputs``, with what it computed for itself
+    (BaselineCall.answers) in place of what it was given."""
+    if call.answers is None:
+        return inputs
+    answered = inputs.clone()
+    for name, value in call.answers().items():
+        answered[name].copy_(value)
+    return answered
 
 
 def _baselines(spec: TargetSpec) -> list[str]:

@@ -409,10 +409,17 @@ def derive_inputs(config: Config, inputs: InputSet) -> None:
 @dataclass
 class BaselineCall:
     """A baseline on one configuration: ``stage`` takes the launch's inputs, untimed (a
-    baseline whose own layout differs copies them there), ``run`` is the timed call."""
+    baseline whose own layout differs copies them there), ``run`` is the timed call.
+
+    ``answers``, where given, names the inputs the baseline computed for itself rather than
+    took (a backward through its own forward answers for that forward's output, not the
+    given ``o``): ``avo targets check`` judges its result against the reference of the inputs
+    with those put in. Where a row's gradient is a difference that cancels, a forward rounded
+    otherwise moves it past any tolerance a correct kernel of the given inputs needs."""
 
     stage: Callable[[InputSet], None]
     run: Callable[[], torch.Tensor]
+    answers: Callable[[], Mapping[str, torch.Tensor]] | None = None
 
 
 def on_inputs(function: Callable[[InputSet], torch.Tensor]) -> BaselineCall:
