@@ -120,9 +120,78 @@ def test_a_constant_by_name_or_value_and_numbering_from_0_or_1_do_not_set_ideas_
 
 
 @pytest.mark.parametrize(("a", "b"), [
+    # A leading "drop" is the idea's verb: the fence removed, against the fence (added).
+    ("a __syncwarp() after the shuffle", "drop the __syncwarp() after the shuffle"),
+    # "in the loop" is a place inside it, against "out of" it.
+    ("compute the row offsets in the persistent loop",
+     "hoist the row offsets out of the persistent loop"),
+    ("every lane writes its partial sum", "one elected lane writes the partial sums"),
+    # "registers" and "regs" are one concept, a side against shared memory.
+    ("keep the scores in registers", "keep the scores in shared memory"),
+    # A Q tile keeps its operand beside BLOCK_M.
+    ("TMA-load the Q tile early", "TMA-load the V tile early"),
+    # Leading "without" is the idea's choice.
+    ("a named barrier between the two GEMMs",
+     "without the named barrier between the two GEMMs"),
+    # Guard: the layout phrases keep row-major and column-major two sides.
+    ("row-major smem layout for the O staging tile",
+     "column-major smem layout for the O staging tile"),
+])
+def test_the_same_words_with_the_other_place_or_choice_are_two_experiments(a: str,
+                                                                           b: str) -> None:
+    assert repeats.apart(a, b) and repeats.apart(b, a)
+    assert not repeats.same(a, b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("scale by log2(e) before exp2f", "scale by 1.4427f before exp2f"),  # rounded, a literal
+    # Indices from 0 or from 1, whatever larger number one idea adds as detail.
+    ("warpgroups 1 and 2 wait on named barriers 1 and 2",
+     "warpgroups 0 and 1 wait on named barriers 0 and 1 (128 threads each)"),
+    ("lay V out transposed in smem", "a column-major smem layout for V"),  # one layout
+    ("STAGES=3", "a three-deep ring of K/V buffers"),  # a knob said as its concept and value
+    # An identifier one idea alone names counts by its parts, not once more whole.
+    ("vectorise the epilogue stores to 16 bytes",
+     "store_rows: 128-bit stores of the epilogue rows"),
+    # "without" in passing says how, not that something is removed.
+    ("pad the K smem rows by 16 bytes",
+     "pad each K smem row by 16 bytes so ldmatrix reads without bank conflicts"),
+    # Guard: "drop" under a condition says when, not that the idea removes it.
+    ("drop the kv_empty wait when STAGES is 1", "skip the kv_empty wait with STAGES 1"),
+])
+def test_rewordings_of_one_experiment_are_one(a: str, b: str) -> None:
+    assert repeats.apart(a, b) is None
+    assert repeats.same(a, b) and repeats.same(b, a)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("scale 0.125f", "scale 0.125"),  # a C float literal's suffix
+])
+def test_a_number_in_two_writings_is_one(a: str, b: str) -> None:
+    assert repeats.numbers(a) == repeats.numbers(b) == {"0.125"}
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("ld.global.nc.f32 for the bias loads", "ld.global.nc for the bias loads"),  # PTX type
+    ("the exponential of the scores", "exp2 of the scores"),  # exponent, exp2: one
+    # An index (tile i) or a variable (x) is not what an idea changes.
+    ("prefetch tile i+1 while computing tile i",
+     "prefetch the next tile while computing this one"),
+])
+def test_noise_and_synonyms_read_as_one_concept(a: str, b: str) -> None:
+    assert repeats.concepts(a) == repeats.concepts(b)
+
+
+def test_a_ring_s_depth_is_its_stages() -> None:
+    assert "stages" in repeats.concepts("a three-deep ring")
+
+
+@pytest.mark.parametrize(("a", "b"), [
     ("8.0", "8"), ("128 B", "128B"), ("16 KB", "16384"), ("16KB", "16384 bytes"),
     ("128 bits", "16 B"), ("4x", "4-way"), ("four", "4"), ("24 registers", "24 regs"),
     ("log2(e)", "1.4426950408889634"), ("scale*log2e", "scale * 1.4426950408889634f"),
+    ("1.4427f", "log2(e)"), ("0.6931", "ln(2)"), ("float4", "16 B"), ("uint2", "8 bytes"),
+    ("K-major", "transposed"), ("column major", "transposed"),
     ("evict_first", "evict-first"), ("the last block only", "last block"),
 ])
 def test_one_value_in_two_writings_is_one(a: str, b: str) -> None:
@@ -130,7 +199,8 @@ def test_one_value_in_two_writings_is_one(a: str, b: str) -> None:
 
 
 @pytest.mark.parametrize(("a", "b"), [("8", "16"), ("16 KB", "16"), ("128B", "64B"),
-                                      ("fp16", "bf16"), ("evict_first", "evict_last")])
+                                      ("fp16", "bf16"), ("evict_first", "evict_last"),
+                                      ("row-major", "column-major"), ("int4", "16 B")])
 def test_two_values_stay_two(a: str, b: str) -> None:
     assert not vocabulary.same_value(vocabulary.value(a), vocabulary.value(b))
 
