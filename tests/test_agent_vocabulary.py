@@ -177,6 +177,12 @@ def test_noise_and_synonyms_read_as_one_concept(a: str, b: str) -> None:
     assert repeats.concepts(a) == repeats.concepts(b)
 
 
+def test_an_identifier_with_no_part_of_its_own_counts_whole() -> None:
+    """tile_of's parts are stop words: it is not dropped for its parts, leaving nothing."""
+    assert repeats.likeness("tile_of()", "n_blocks") == 0.0
+    assert repeats.same("hoist tile_of()", "hoist tile_of() again")
+
+
 def test_a_ring_s_depth_is_its_stages() -> None:
     assert "stages" in repeats.concepts("a three-deep ring")
 

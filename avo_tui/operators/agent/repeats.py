@@ -244,11 +244,16 @@ def concepts(text: str) -> frozenset[str]:
         if len(word) == 1 and word not in _OPERANDS:
             continue  # an index (tile i, S(j)) or a variable (x), not what is changed
         found.add(_concept(word))
-        if "_" in word or "." in word:  # O_STORE_TMA names the store and TMA too
-            found |= {_concept(part) for part in re.split(r"[_.]", word)
-                      if (len(part) > 1 or part in "qkvo") and part not in _STOP
-                      and not part.isdigit()}
+        found |= _parts(word)  # O_STORE_TMA names the store and TMA too
     return frozenset(w for w in found if w not in _STOP)
+
+
+def _parts(word: str) -> set[str]:
+    """The concepts an identifier's parts name (store_rows: store, row); none for a word."""
+    if "_" not in word and "." not in word:
+        return set()
+    return {_concept(part) for part in re.split(r"[_.]", word)
+            if (len(part) > 1 or part in "qkvo") and part not in _STOP and not part.isdigit()}
 
 
 def _concept(word: str) -> str:
@@ -393,7 +398,9 @@ def likeness(a: str, b: str) -> float:
 
 
 def _unshared_wholes_out(found: frozenset[str], other: frozenset[str]) -> frozenset[str]:
-    return frozenset(c for c in found if c in other or not ("_" in c or "." in c))
+    """``found`` without the identifiers ``other`` does not name whose parts ``found`` names
+    beside them (an identifier with no such part, BLOCK_N, still counts whole)."""
+    return frozenset(c for c in found if c in other or not (_parts(c) - {c}) & found)
 
 
 def _set_as_said(knobs: dict[str, str], named: frozenset[str], said: frozenset[str]) -> bool:
