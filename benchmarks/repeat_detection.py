@@ -1,11 +1,14 @@
 """Repeat detection (issue 54): precision and recall of the local check (repeats.py) on the
 pair set in tests/fixtures/repeat_pairs.json, one experiment in other words ('same') and two
-experiments ('different'), kernel-optimisation ideas as an agent words them.
+experiments ('different'), kernel-optimisation ideas as an agent words them; and (issue 86) on
+the idea corpus of tests/idea_corpus.py, each half with the four fields filled from each idea's
+own words and with free text alone, all pairs and by style (short: both ideas under
+SHORT characters; notes: the rest, an agent's notes with identifiers, PTX and units).
 
     .venv/bin/python benchmarks/repeat_detection.py [--show]
 
 The pair set's 'held_out' pairs were written after the check was tuned on the others, and are
-reported apart.
+reported apart; so is the corpus's HELD_OUT half.
 
 No model is asked: the check is deterministic and local (docs/agent.md says why).
 """
@@ -18,9 +21,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from avo_tui.operators.agent import repeats
+from avo_tui.operators.agent import changes, regions, repeats
 
-PAIRS = Path(__file__).parents[1] / "tests" / "fixtures" / "repeat_pairs.json"
+ROOT = Path(__file__).parents[1]
+PAIRS = ROOT / "tests" / "fixtures" / "repeat_pairs.json"
+SEED = ROOT / "kernels" / "cuda" / "attention_wgmma.cu"  # the corpus's notes name its code
+SHORT = 60
+sys.path.insert(0, str(ROOT / "tests"))  # the idea corpus and its reader
+import idea_corpus  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,24 @@ def measure(pairs: dict[str, list[tuple[str, str]]]) -> Measured:
     return Measured(counts["tp"], counts["fn"], counts["fp"], counts["tn"], tuple(misses))
 
 
+def _with_fields(idea: idea_corpus.Idea, found: list[regions.Region]) -> str:
+    """The idea as evaluate keeps it when the agent fills the four fields from its words."""
+    change = changes.stated(idea.technique, idea.place, idea.direction, idea.value, found)
+    return changes.tagged(idea.text, [change])
+
+
+def measure_corpus(pairs: list[idea_corpus.Pair], *, fields: bool) -> Measured:
+    """Each pair of the idea corpus judged both ways round, with its fields or by its words."""
+    found = regions.regions({SEED.name: SEED.read_text()}) if fields else []
+    return measure({kind: [(_with_fields(p.a, found), _with_fields(p.b, found)) if fields
+                           else (p.a.text, p.b.text) for p in pairs if p.same == (kind == "same")]
+                    for kind in ("same", "different")})
+
+
+def short(pair: idea_corpus.Pair) -> bool:
+    return max(len(pair.a.text), len(pair.b.text)) < SHORT
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--show", action="store_true", help="list the pairs judged wrong")
@@ -78,6 +104,16 @@ def main() -> int:
         if args.show:
             for kind, a, b, score in found.misses:
                 print(f"  {kind} ({score:.2f}): {a!r} / {b!r}")
+    print("idea corpus (tests/idea_corpus.py):")
+    for half, listed in (("tuned", idea_corpus.TUNED), ("held out", idea_corpus.HELD_OUT)):
+        for style, chosen in (("all", listed), ("short", [p for p in listed if short(p)]),
+                              ("notes", [p for p in listed if not short(p)])):
+            for fields in (True, False):
+                got = measure_corpus(chosen, fields=fields)
+                print(f"  {half}, {style} ({got.true_pos + got.false_neg} same, "
+                      f"{got.false_pos + got.true_neg} different), "
+                      f"{'fields' if fields else 'free text'}: precision "
+                      f"{got.precision:.3f}, recall {got.recall:.3f}")
     return 0
 
 

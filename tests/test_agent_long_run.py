@@ -51,7 +51,8 @@ DIFFERS = "the setting step 50 tried, asked again"
 # The steps issue 54 sampled (search found 7 of them when it searched the newest memory only).
 SAMPLED = (1, 2, 3, 5, 10, 20, 30, 40, 50, 75, 100, 125, 150, 169, 170, 180, 190, 198, 199)
 RESEARCH = "## Research log (newest last)\n"
-TECHNIQUES = ("block_n", "block_m", "stages", "swizzle", "pingpong", "setmaxnreg", "tma",
+# Each a concept of its own to repeats.py (setmaxnreg is registers: never both).
+TECHNIQUES = ("block_n", "block_m", "stages", "swizzle", "pingpong", "occupancy", "tma",
               "multicast", "exp2", "ffma", "rescale", "persistent", "lpt", "causal", "tail",
               "epilogue", "registers", "warpgroup", "barrier", "mbarrier", "cluster",
               "prefetch", "unroll", "layout", "transpose", "split", "fence", "overlap")

@@ -53,6 +53,9 @@ _PHRASES: tuple[tuple[str, str], ...] = (
      "stages"),
     (r"register (?:pressure|budget|count)|setmaxnreg|maxnreg|launch_bounds|spills?", "registers"),
     (r"shared[- ]memory|smem", "smem"),
+    # One layout named by either of its properties: V transposed is V K-major (column-major).
+    (r"(?:k|column|col)[- ]major|trans(?:posed?)?(?: bit)?", "transpose"),
+    (r"(?:row|mn)[- ]major", "rowmajor"),
     (r"tensor[- ]cores?|wgmma|mma\.sync|mma", "mma"),
     (r"fus(?:e|ed|es|ing|ion)|single kernel|1 kernel|(?:1|one)[- ]pass|single pass", "fuse"),
     (r"(?:the )?o accumulator|output accumulator|acc\b|accumulators?|\bo\b", "acc"),
@@ -78,8 +81,8 @@ _WORDS: dict[str, str] = {
     "division": "muldiv", "num_warps": "warp", "num_wg": "warpgroup", "num_stages": "stages",
     "cta": "cta", "ctas": "cta",
     "dynamic": "dynamic", "dynamically": "dynamic", "static": "static",
-    "statically": "static", "ex2": "exp2", "softmax": "softmax", "exponent": "exp",
-    "exponential": "exp", "exp": "exp",
+    "statically": "static", "ex2": "exp2", "softmax": "softmax", "exponent": "exp2",
+    "exponential": "exp2", "exp": "exp2",
     "epilogue": "epilogue", "writeback": "store", "store": "store", "stores": "store",
     "write": "store", "writes": "store",
     "load": "load", "loads": "load", "read": "load", "reads": "load", "fetch": "load",
@@ -104,10 +107,12 @@ _WORDS: dict[str, str] = {
     "columns": "column", "head": "head", "heads": "head",
     "q": "q", "k": "k", "v": "v", "tail": "tail", "remainder": "tail",
     "o": "acc", "output": "acc", "accumulation": "acc", "accumulate": "acc", "update": "acc",
-    "buffer": "stages", "buffering": "stages", "buffered": "stages", "split": "splitk",
+    "buffer": "stages", "buffering": "stages", "buffered": "stages", "ring": "stages",
+    "depth": "stages", "deep": "stages", "split": "splitk",
     "splits": "splitk", "padding": "pad", "padded": "pad", "fold": "fold", "folded": "fold",
     "multiplied": "fold", "premultiplied": "fold", "premultiply": "fold", "lightest": "spt",
-    "shortest": "spt", "spilling": "registers", "spill": "registers",
+    "shortest": "spt", "spilling": "registers", "spill": "registers", "register": "registers",
+    "registers": "registers", "regs": "registers", "reg": "registers",
 }
 # Words that say nothing of what a candidate computes.
 _STOP = frozenset(re.findall(r"\w+", """
@@ -134,12 +139,14 @@ _DIRECTIONS: dict[str, str] = {
     **dict.fromkeys(re.findall(r"\w+", """add adding added enable enabling enabled insert
         inserting introduce"""), "on"),
     **dict.fromkeys(re.findall(r"\w+", """remove removing removed disable disabling disabled
-        off without delete deleting eliminate eliminating omit omitting"""), "off"),
+        off delete deleting eliminate eliminating omit omitting"""), "off"),
     # Said in passing ("drop the wait"): opposite to "on", yet no default for the other.
-    **dict.fromkeys(re.findall(r"\w+", """drop dropping dropped avoid avoiding"""), "off~"),
+    **dict.fromkeys(re.findall(r"\w+", """drop dropping dropped avoid avoiding without"""),
+                    "off~"),
     **dict.fromkeys(re.findall(r"\w+", """every all always each"""), "all"),
-    **dict.fromkeys(re.findall(r"\w+", """only solely just"""), "some"),
+    **dict.fromkeys(re.findall(r"\w+", """only solely just elected single"""), "some"),
 }
+_CONDITIONS = frozenset({"when", "whenever", "unless", "if", "while", "once"})
 _AXES: tuple[frozenset[str], ...] = (frozenset({"up", "down"}), frozenset({"in", "out"}),
                                       frozenset({"on", "off", "off~"}),
                                       frozenset({"all", "some"}))
@@ -157,7 +164,7 @@ _SIDES: tuple[frozenset[str], ...] = (
     frozenset({"smem", "l2", "registers"}), frozenset({"causal", "full"}),
     frozenset({"q", "k", "v", "acc", "rowsum"}), frozenset({"rowmax", "rowsum"}),
     frozenset({"lpt", "spt"}), frozenset({"before", "after"}),
-    frozenset({"dynamic", "static"}),
+    frozenset({"dynamic", "static"}), frozenset({"transpose", "rowmajor"}),
     frozenset({"bias", "gelu", "relu", "silu", "residual", "ln", "rms", "dropout", "softmax"}),
 )
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -170,6 +177,8 @@ _VALUE_FIRST = re.compile(r"\b(\d+(?:\.\d+)?)[- ]?(?:[a-z]+[- ])?(stages?|warps?
 _COUNTED = frozenset({"stage", "warp", "warpgroup", "cta", "thread", "register", "reg",
                       "buffer", "split"})
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:x\d+)*\b")
+_OPERANDS = frozenset("qkvops")  # the matrices a one-letter word names
+_INDEX = 8  # the largest number read as an item's index (warpgroup 2, barrier 1)
 _TOKEN = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _PHRASE_RES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), c) for p, c in _PHRASES)
 
@@ -180,9 +189,12 @@ _PHRASE_RES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), c) for p, c in _
 _Rewrite = str | Callable[[re.Match[str]], str]
 _REWRITES: tuple[tuple[re.Pattern[str], _Rewrite], ...] = tuple((re.compile(p), r) for p, r in (
     (r"\b(\d+)[- ]wide (?:key|kv) tiles?\b", r"block_n \1"),
-    (r"\b(?:key|kv) tiles?(?: width)?\b", "block_n"),
+    # The operand stays beside the knob: the Q tile is not the V tile.
+    (r"\bkey tiles?(?: width)?\b", "block_n k"),
+    (r"\bkv tiles?(?: width)?\b", "block_n"),
     (r"\b(\d+)[- ](?:row|tall) (?:query|q) tiles?\b", r"block_m \1"),
-    (r"\b(?:query|q) tiles?(?: height)?\b|\btile height\b|\brows per tile\b", "block_m"),
+    (r"\b(?:query|q) tiles?(?: height)?\b", "block_m q"),
+    (r"\btile height\b|\brows per tile\b", "block_m"),
     (r"\b(\d+)(?:x|b|[- ]?ways?|[- ]?fold)(?![\w.])", r"\1"),
     (r"\bp ?[.·@*] ?v\b", "pv"),
     (r"\bq ?[.·@*] ?k(?:\^?t)?\b", "qk"),
@@ -191,9 +203,13 @@ _REWRITES: tuple[tuple[re.Pattern[str], _Rewrite], ...] = tuple((re.compile(p), 
     (r"fused multiply[- ]add|fma[- ]contract\w*", "fma"),
     # PTX: an instruction with or without its state-space qualifiers is one instruction.
     (r"((?:\w+\.)+\w+)\.shared(?:::(?:cta|cluster))?\b", r"\1"),
+    (r"(?<=\w)\.(?:[bsuf](?:8|16|32|64)|f16x2|bf16x2)\b", ""),  # a PTX type: .b64, .f32
     (r"\bmufu\.ex2\b|\bex2\.approx(?:\.f32)?\b", "mufu exp2"),
     (r"\b_*shfl\w*", "shuffle"),
+    (r"\b(\d+(?:\.\d+)?)f\b", r"\1"),  # a C float literal: 8.0f is 8.0
     (r"\b(\d+)\.0+\b", r"\1"),  # 8.0 is 8
+    # Where in a loop: "in the persistent loop" is inside it, as against "out of" it.
+    (r"\b(?:in|within) (?:the |each |every )?(?:\w+ )?loop\b", "inside loop"),
     # The value left behind is not the experiment: "4 warpgroups instead of 3" sets 4.
     (r"\binstead of \d+\b|\bfrom \d+(?= to\b)", ""),
     # Units: 128 bits are 16 bytes, 16 KB are 16384.
@@ -225,13 +241,25 @@ def concepts(text: str) -> frozenset[str]:
         if word in _STOP or (word in _DIRECTIONS and word not in _WORDS) or _NUMBER.fullmatch(
                 word):
             continue
-        word = _WORDS.get(word, word)
-        found.add(_stem(word))
-        if "_" in word or "." in word:  # O_STORE_TMA names the store and TMA too
-            found |= {_stem(_WORDS.get(part, part)) for part in re.split(r"[_.]", word)
-                      if (len(part) > 1 or part in "qkvo") and part not in _STOP
-                      and not part.isdigit()}
+        if len(word) == 1 and word not in _OPERANDS:
+            continue  # an index (tile i, S(j)) or a variable (x), not what is changed
+        found.add(_concept(word))
+        found |= _parts(word)  # O_STORE_TMA names the store and TMA too
     return frozenset(w for w in found if w not in _STOP)
+
+
+def _parts(word: str) -> set[str]:
+    """The concepts an identifier's parts name (store_rows: store, row); none for a word."""
+    if "_" not in word and "." not in word:
+        return set()
+    return {_concept(part) for part in re.split(r"[_.]", word)
+            if (len(part) > 1 or part in "qkvo") and part not in _STOP and not part.isdigit()}
+
+
+def _concept(word: str) -> str:
+    """A word's concept as the tables name it (never stemmed: "regs" and "registers" are one),
+    else the word stemmed."""
+    return _WORDS.get(word) or _WORDS.get(_stem(word)) or _stem(word)
 
 
 def _stem(word: str) -> str:
@@ -261,8 +289,15 @@ def _knob(name: str) -> str:
 
 @lru_cache(maxsize=8_192)
 def directions(text: str) -> frozenset[str]:
-    """Which way ``text`` moves what it changes: {'up'}, {'down'}, both, or neither."""
-    return frozenset(_DIRECTIONS[w] for w in _TOKEN.findall(_plain(text)) if w in _DIRECTIONS)
+    """Which way ``text`` moves what it changes: {'up'}, {'down'}, both, or neither. A word
+    said in passing ("drop", 'off~') that leads the idea, with no condition after it, is its
+    verb: "drop the fence after stage_rows" removes it, as against "a fence after stage_rows";
+    "drop the wait when O_BUFFER is on" only says when."""
+    words = _TOKEN.findall(_plain(text))
+    found = {_DIRECTIONS[w] for w in words if w in _DIRECTIONS}
+    if words and _DIRECTIONS.get(words[0]) == "off~" and not _CONDITIONS & set(words):
+        found = (found - {"off~"}) | {"off"}
+    return frozenset(found)
 
 
 def _is_knob(name: str) -> bool:
@@ -313,13 +348,13 @@ def _opposite(da: frozenset[str], db: frozenset[str]) -> str | None:
 
 def _renumbered(na: frozenset[str], nb: frozenset[str]) -> bool:
     """Small indices counted from 0 in one idea and from 1 in the other (warpgroups 0 and 1,
-    warpgroups 1 and 2): not two experiments for that alone. One number moved by one is
-    another value (THREADS 2, THREADS 3), never a renumbering."""
-    try:
-        ia, ib = ({int(n) for n in na}, {int(n) for n in nb})
-    except ValueError:
-        return False
-    return (len(ia) >= 2 and max(ia | ib) <= 8
+    warpgroups 1 and 2): not two experiments for that alone, whatever larger numbers one idea
+    adds as detail (256 threads). One number moved by one is another value (THREADS 2,
+    THREADS 3), never a renumbering."""
+    ia, ib = ({int(n) for n in na if n.isdigit() and int(n) <= _INDEX},
+              {int(n) for n in nb if n.isdigit() and int(n) <= _INDEX})
+    rest_a, rest_b = na - {str(n) for n in ia}, nb - {str(n) for n in ib}
+    return (len(ia) >= 2 and (rest_a <= rest_b or rest_b <= rest_a)
             and ({n + 1 for n in ia} == ib or {n + 1 for n in ib} == ia))
 
 
@@ -345,6 +380,9 @@ def likeness(a: str, b: str) -> float:
     ca, cb = concepts(a), concepts(b)
     if not ca or not cb or apart(a, b):
         return 0.0
+    # An identifier one idea alone names counts by its parts, which it adds beside it
+    # (store_rows: store, row), not once more whole.
+    ca, cb = _unshared_wholes_out(ca, cb), _unshared_wholes_out(cb, ca)
     dice = 2 * len(ca & cb) / (len(ca) + len(cb))
     # One idea that names every concept of a shorter one, and more (how it works): the same.
     small = min(len(ca), len(cb))
@@ -352,7 +390,23 @@ def likeness(a: str, b: str) -> float:
     # One knob set to one value in both, nothing apart: the same setting in other words.
     sa, sb = settings(a), settings(b)
     shared = SAME if any(sa[k] == sb[k] for k in sa.keys() & sb.keys() if _is_knob(k)) else 0.0
+    # A knob at a value, and the other idea naming that knob's concept with that number
+    # ("raise STAGES to 4", "a four-deep ring keeps 4 tiles in flight"): the same setting.
+    if _set_as_said(sa, cb, numbers(b)) or _set_as_said(sb, ca, numbers(a)):
+        shared = SAME
     return max(dice, contained, shared)
+
+
+def _unshared_wholes_out(found: frozenset[str], other: frozenset[str]) -> frozenset[str]:
+    """``found`` without the identifiers ``other`` does not name whose parts ``found`` names
+    beside them (an identifier with no such part, BLOCK_N, still counts whole)."""
+    return frozenset(c for c in found if c in other or not (_parts(c) - {c}) & found)
+
+
+def _set_as_said(knobs: dict[str, str], named: frozenset[str], said: frozenset[str]) -> bool:
+    """Whether an idea names, with its value, a counted knob that another idea sets."""
+    return any(_is_knob(k) and v in said and k in {_knob(c) for c in named}
+               for k, v in knobs.items())
 
 
 def same(a: str, b: str) -> bool:

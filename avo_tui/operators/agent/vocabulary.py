@@ -183,8 +183,9 @@ def direction(word: str) -> str:
 
 # Named constants, by their value: a constant written by name or by value is one value.
 _CONSTANTS: tuple[tuple[str, str], ...] = (
-    (r"m_log2e|log2 ?\( ?e ?\)|log2e|1 ?/ ?ln ?\(? ?2 ?\)?|1\.44269\d*f?", "1.4427"),
-    (r"m_ln2|ln ?\( ?2 ?\)|ln2|0\.69314\d*f?", "0.69315"),
+    # By name, or by value to four or more digits, rounded or cut (1.4427f, 1.442695).
+    (r"m_log2e|log2 ?\( ?e ?\)|log2e|1 ?/ ?ln ?\(? ?2 ?\)?|1\.44(?:27|269\d*)f?", "1.4427"),
+    (r"m_ln2|ln ?\( ?2 ?\)|ln2|0\.693(?:1|15|14\d*)f?", "0.69315"),
     (r"-?inf(?:inity)?|-?infinity", "inf"),
     (r"longest[- ]processing[- ]time(?: first)?|longest first|heaviest first", "lpt"),
 )
@@ -198,6 +199,14 @@ def constants(text: str) -> str:
 
 _NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                  "six": "6", "eight": "8", "sixteen": "16", "none": "", "n/a": "", "-": ""}
+# Values named by what they are: a vector type by its width, a layout by either property.
+_NAMED_VALUES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), v) for p, v in (
+    # (not int4 alone: a 4-bit integer is a precision, not a width)
+    (r"uint4|float4", "16 b"),
+    (r"uint2|float2", "8 b"),
+    (r"(?:k|column|col) major|transposed?", "transposed"),
+    (r"(?:row|mn) major", "row major"),
+))
 _BYTES = {"b": 1, "byte": 1, "bytes": 1, "kb": 1024, "kib": 1024, "k": 1024, "mb": 1 << 20,
           "mib": 1 << 20}
 _BITS = ("bit", "bits")
@@ -235,6 +244,8 @@ def value(text: str, direction_said: str = "") -> str:
     text = constants(" ".join(text.lower().replace("×", "x").split()))
     text = re.sub(r"\(\)", "", text).strip(" .;()")
     text = re.sub(r"(?<=[a-z])[-_](?=[a-z])", " ", text)
+    for pattern, plain in _NAMED_VALUES:
+        text = pattern.sub(plain, text)
     words = [_NUMBER_WORDS.get(w, w) for w in text.split()]
     text = " ".join(w for w in words if w and w not in _FILLER)
     text = _QUANTITY.sub(_quantity, text)
