@@ -65,7 +65,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -75,13 +74,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the fake Messages API and the session helpers
+from common import ROOT
 
-from avo_tui.operators.agent.settings import AgentSettings  # noqa: E402
+from agent_cost_parts.modelled import StepModel, mha_prompt_tokens, modelled, modelled_table
+from agent_cost_parts.pricing import (
+    CHARS_PER_TOKEN,
+    Turn,
+    block_chars,
+    cached,
+    price_of,
+    request_chars,
+    tokens,
+)
+
+from avo_tui.operators.agent.settings import AgentSettings
 
 API_KEY = "cost-bench-key"
-CHARS_PER_TOKEN = 3.5
 THINKING_TOKENS = 400
 EDIT_CHARS = 1_200
 STEPS = 3
@@ -102,21 +110,6 @@ DEBRIEF = ("<lesson>Skipping the rescale when the running max holds saved the ex
 
 
 @dataclass
-class Turn:
-    """One request and what it costs, as estimated here."""
-
-    step: int
-    turn: int  # within the step's conversation (0: a one-shot question such as a review)
-    request_bytes: int
-    prompt: int  # tokens of the whole request
-    input: int  # uncached
-    cache_write: int
-    cache_read: int
-    output: int
-    usd: float = 0.0
-
-
-@dataclass
 class Assumptions:
     model: str
     chars_per_token: float
@@ -126,53 +119,6 @@ class Assumptions:
     steps_per_day: int
     prices_per_mtok: dict[str, float] = field(default_factory=dict)
     rounds: int = 0  # extra view-range, edit, quick-evaluate rounds a step (a longer step)
-
-
-def tokens(chars: int, per_token: float) -> int:
-    return math.ceil(chars / per_token) if chars else 0
-
-
-def block_chars(block: Any) -> int:
-    """Characters of one content block (or a tool result's content): its text, its thinking,
-    its tool input as JSON; framing and ids are not counted."""
-    if isinstance(block, str):
-        return len(block)
-    if isinstance(block, list):
-        return sum(block_chars(b) for b in block)
-    if not isinstance(block, dict):
-        return 0
-    kind = block.get("type")
-    if kind == "text":
-        return len(block.get("text", ""))
-    if kind == "thinking":
-        return len(block.get("thinking", ""))
-    if kind == "tool_use":
-        return len(block.get("name", "")) + len(json.dumps(block.get("input", {})))
-    if kind == "tool_result":
-        return block_chars(block.get("content", ""))
-    return 0
-
-
-def request_chars(body: dict[str, Any]) -> tuple[int, int]:
-    """(characters of the system prompt and the tools, characters of the messages)."""
-    system = body.get("system", "")
-    tools = [{k: v for k, v in tool.items() if k != "cache_control"}
-             for tool in body.get("tools", [])]
-    prefix = block_chars(system) + sum(len(json.dumps(tool)) for tool in tools)
-    messages = sum(block_chars(m.get("content")) for m in body.get("messages", []))
-    return prefix, messages
-
-
-def cached(body: dict[str, Any]) -> bool:
-    messages = body.get("messages") or [{}]
-    last = messages[-1].get("content")
-    return isinstance(last, list) and any(
-        isinstance(b, dict) and "cache_control" in b for b in last)
-
-
-def price_of(turn: Turn, prices: dict[str, float]) -> float:
-    return (turn.input * prices["input"] + turn.cache_write * prices["cache_write"]
-            + turn.cache_read * prices["cache_read"] + turn.output * prices["output"]) / 1e6
 
 
 def padded(files: dict[str, str], like: Path | None) -> dict[str, str]:
@@ -456,102 +402,6 @@ def table(doc: dict[str, Any]) -> str:
         f"{a['rounds']} extra rounds a step",
     ]
     return "\n".join(lines)
-
-
-@dataclass
-class StepModel:
-    """A realistic agent step on ``mha``, by stated assumptions (each a flag)."""
-
-    # A GPU step that uses every turn the agent's settings give it (max_turns): plan,
-    # profile, read, edit, evaluate, repair, commit; fewer turns are the --turns rows.
-    turns: int = AgentSettings.max_turns
-    thinking_tokens: int = 1_500  # a turn, at the default effort
-    visible_tokens: int = 250  # a turn's text and tool inputs (an edit, an idea, a plan)
-    result_tokens: int = 1_200  # a tool result (a view of ~120 lines, an evaluate report)
-    thinking_kept: bool = True  # a turn's thinking is sent back with the tool results
-    tokens_per_s: tuple[float, float] = (50.0, 70.0)  # the model's generation speed
-    evaluations: int = 4  # full evaluations a step, the gate's included
-    evaluation_s: float = 75.0  # one full mha evaluation on an H200
-    chars_per_token: float = CHARS_PER_TOKEN
-
-
-def mha_prompt_tokens(chars_per_token: float) -> tuple[int, int]:
-    """(tokens of the system prompt and the tools, tokens of the step-1 brief), measured from
-    the real texts for ``mha``, rendered from the shipped seed with the shipped knowledge."""
-    from agent_context import StandIn
-
-    from avo_tui.engine.launch import seed_files
-    from avo_tui.evaluation import get_target
-    from avo_tui.knowledge import KnowledgeBase, default_folders
-    from avo_tui.operators.agent import brief, instructions
-    from avo_tui.operators.agent.tool_schemas import schemas_for
-    from avo_tui.store import Session
-    from avo_tui.store.view import SessionView
-
-    target = get_target("mha")
-    with tempfile.TemporaryDirectory() as folder, Session.create(
-            Path(folder) / "mha", target="mha", operator="agent",
-            seed_files=seed_files(target), sync=False) as session:
-        ctx: Any = StandIn(SessionView(session), target=target)
-        system = instructions.system_prompt(ctx, KnowledgeBase(default_folders()))
-        opening = brief.step_brief(ctx, hints=[], directions=None)
-    tools = sum(len(json.dumps(t)) for t in schemas_for("cuda"))
-    return tokens(len(system) + tools, chars_per_token), tokens(len(opening), chars_per_token)
-
-
-def modelled(model: StepModel, prefix: int, opening: int, prices: dict[str, float],
-             price_model: str) -> dict[str, Any]:
-    """The step turn by turn: turn 1 writes the system prompt, tools and brief to the cache
-    (a previous step's prefix is assumed expired); each later turn reads back the whole
-    conversation so far and writes what the last turn added (its reply and the tool result)."""
-    output = model.thinking_tokens + model.visible_tokens
-    added = model.visible_tokens + model.result_tokens + (
-        model.thinking_tokens if model.thinking_kept else 0)
-    rows, prompt = [], 0
-    for number in range(1, model.turns + 1):
-        before, prompt = prompt, prefix + opening + added * (number - 1)
-        turn = Turn(0, number, 0, prompt, 0, prompt - before, before, output)
-        turn.usd = price_of(turn, prices)
-        rows.append(turn)
-    usd = sum(t.usd for t in rows)
-    out = sum(t.output for t in rows)
-    fast, slow = (out / speed + model.evaluations * model.evaluation_s
-                  for speed in sorted(model.tokens_per_s, reverse=True))
-    per_day = (86_400 / slow, 86_400 / fast)
-    return {
-        "assumptions": {**asdict(model), "prefix_tokens": prefix, "brief_tokens": opening,
-                        "model": price_model, "prices_per_mtok": prices},
-        "turns": [asdict(t) for t in rows],
-        "usd_per_step": round(usd, 4),
-        **{k: sum(getattr(t, k) for t in rows) for k in ("cache_write", "cache_read", "output")},
-        "usd_by_kind": {k: round(sum(getattr(t, k) for t in rows) * prices[k] / 1e6, 4)
-                        for k in ("cache_write", "cache_read", "output")},
-        "minutes_per_step": (round(fast / 60, 1), round(slow / 60, 1)),
-        "steps_per_day": (round(per_day[0]), round(per_day[1])),
-        "usd_per_day": (round(usd * per_day[0]), round(usd * per_day[1])),
-    }
-
-
-def modelled_table(doc: dict[str, Any]) -> str:
-    a, p = doc["assumptions"], doc["assumptions"]["prices_per_mtok"]
-    low, high = doc["minutes_per_step"]
-    return "\n".join([
-        f"per step    ${doc['usd_per_step']:.2f} (output ${doc['usd_by_kind']['output']:.2f}, "
-        f"cache writes ${doc['usd_by_kind']['cache_write']:.2f}, cache reads "
-        f"${doc['usd_by_kind']['cache_read']:.2f}); {low:g}-{high:g} minutes",
-        f"tokens      {doc['output']:,} output, {doc['cache_write']:,} cache write, "
-        f"{doc['cache_read']:,} cache read",
-        f"per day     {doc['steps_per_day'][0]}-{doc['steps_per_day'][1]} steps, "
-        f"${doc['usd_per_day'][0]}-{doc['usd_per_day'][1]} (one lane)",
-        f"model       {a['model']}: ${p['input']}/${p['cache_write']}/${p['cache_read']}/"
-        f"${p['output']} per MTok (input/cache write/cache read/output)",
-        f"assumed     {a['turns']} turns; {a['thinking_tokens']} thinking + "
-        f"{a['visible_tokens']} visible tokens out a turn; {a['result_tokens']} tokens of tool "
-        f"result a turn; thinking sent back: {a['thinking_kept']}; system prompt and tools "
-        f"{a['prefix_tokens']:,} tokens and brief {a['brief_tokens']:,} (measured, mha); "
-        f"{a['tokens_per_s'][0]:g}-{a['tokens_per_s'][1]:g} tokens/s; {a['evaluations']} "
-        f"evaluations of {a['evaluation_s']:g} s",
-    ])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,18 +36,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
-from avo_tui.engine import Evaluator, RunSettings, create_session, seed_files  # noqa: E402
-from avo_tui.engine.gate import NoiseEstimate  # noqa: E402
-from avo_tui.engine.rescore import Rescorer  # noqa: E402
-from avo_tui.engine.scores import anchor_ratio, anchored_score  # noqa: E402
-from avo_tui.evaluation import get_target  # noqa: E402
-from avo_tui.evaluation.paired import GatePlan, futile_z  # noqa: E402
-from avo_tui.pool import evaluation_pool  # noqa: E402
-from avo_tui.store import Score, Session  # noqa: E402
+from avo_tui.engine import Evaluator, RunSettings, create_session, seed_files
+from avo_tui.engine.gate import NoiseEstimate
+from avo_tui.engine.rescore import Rescorer
+from avo_tui.engine.scores import anchor_ratio, anchored_score
+from avo_tui.evaluation import get_target
+from avo_tui.evaluation.paired import GatePlan, futile_z
+from avo_tui.pool import evaluation_pool
+from avo_tui.store import Score, Session
 
 # A step of extra work, in the seeds' AVO_EXTRA_WORK units (benchmarks/gate_power.py's
 # calibration copy: about 5% on cpu-attention, 2% on the mha grid of an H200).

@@ -26,11 +26,9 @@ import sys
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))  # after PYTHONPATH: another checkout given there comes first
+from common import ROOT
 
-from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
 
 ATTACKS = ROOT / "tests" / "adversarial"
 FOLDERS = {"c": ATTACKS / "kernels", "cuda": ATTACKS / "cuda"}

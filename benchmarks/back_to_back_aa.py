@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not torch.cuda.is_available():
         parser.error("back_to_back_aa.py needs a CUDA GPU; torch sees none here")
-    from lanes_run import slowed_seed
+    from common.slowed_seed import slowed_seed
 
     from avo_tui.engine.launch import seed_files
     from avo_tui.evaluation import EvalRequest, Worker, get_target

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
 if TYPE_CHECKING:
     from avo_tui.evaluation.devices.gpu import CudaDevice, CudaKernel

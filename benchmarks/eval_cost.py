@@ -16,17 +16,15 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # engine_helpers: the slow seed and its fast edit
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
+from common.figures import print_figures
 
-from engine_helpers import FAST, SLOW, TARGET, slow_seed  # noqa: E402
-from report import print_figures  # noqa: E402
+from engine_helpers import FAST, SLOW, TARGET, slow_seed
 
-from avo_tui.engine import Evaluator  # noqa: E402
-from avo_tui.evaluation import Worker, get_target  # noqa: E402
-from avo_tui.evaluation.paired import GatePlan  # noqa: E402
+from avo_tui.engine import Evaluator
+from avo_tui.evaluation import Worker, get_target
+from avo_tui.evaluation.paired import GatePlan
 
 KINDS = ("alone", "first reading", "gate")
 

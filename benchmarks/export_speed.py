@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
 
 def software() -> dict[str, object]:

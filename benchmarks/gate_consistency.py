@@ -32,11 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+from common.tables import fixed
 
-from avo_tui.store import Attempt, Session, StoreError  # noqa: E402
+from avo_tui.store import Attempt, Session, StoreError
 
 REEVALUATION = re.compile(r"re-evaluation of (a\d+)")
 
@@ -120,19 +118,20 @@ def pct(value: float | None) -> str:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = ["gap: log(cand/anchor) - log(best/anchor) - log(gain)",
-             f"{'readings':>9} {'n':>5} {'mean':>8} {'median':>8} {'sd':>7} {'above 0':>8}"]
-    for kind, row in result["gap"].items():
-        sd = f"{row['sd_pct']:.2f}%" if row["sd_pct"] is not None else "-"
-        lines.append(f"{kind:>9} {row['n']:>5} {pct(row['mean_pct']):>8} "
-                     f"{pct(row['median_pct']):>8} {sd:>7} {row['above_zero']:>8}")
-    lines += ["", "drift: a gate's gain less its first reading's, beside the same best",
-              f"{'gate':>6} {'first':>6} {'first':>8} {'gate':>8} {'drift':>8} {'sweeps':>6}"]
-    for row in result["drift"]:
-        lines.append(f"{row['gate']:>6} {row['first']:>6} {pct(row['first_pct']):>8} "
-                     f"{pct(row['gate_pct']):>8} {pct(row['drift_pct']):>8} "
-                     f"{row['gate_sweeps'] if row['gate_sweeps'] is not None else '-':>6}")
-    return "\n".join(lines)
+    gaps = [(kind, row["n"], pct(row["mean_pct"]), pct(row["median_pct"]),
+             f"{row['sd_pct']:.2f}%" if row["sd_pct"] is not None else "-",
+             row["above_zero"])
+            for kind, row in result["gap"].items()]
+    drifts = [(row["gate"], row["first"], pct(row["first_pct"]), pct(row["gate_pct"]),
+               pct(row["drift_pct"]),
+               "-" if row["gate_sweeps"] is None else row["gate_sweeps"])
+              for row in result["drift"]]
+    return "\n".join([
+        "gap: log(cand/anchor) - log(best/anchor) - log(gain)",
+        *fixed((9, 5, 8, 8, 7, 8), [("readings", "n", "mean", "median", "sd", "above 0"), *gaps]),
+        "", "drift: a gate's gain less its first reading's, beside the same best",
+        *fixed((6, 6, 8, 8, 8, 6), [("gate", "first", "first", "gate", "drift", "sweeps"),
+                                    *drifts])])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,50 +37,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common.gate_copies import CALIBRATION_UNITS, Copies, marked
+from common.tables import fixed
 
-from avo_tui.engine import Engine, Evaluator, RunSettings, create_session, seed_files  # noqa: E402
-from avo_tui.evaluation import EvalRequest, TargetSpec, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.paired import GatePlan  # noqa: E402
-from avo_tui.operators import Tuner  # noqa: E402
-from avo_tui.store import Session  # noqa: E402
-
-# Units of extra work for the calibration copy: about 2% on the mha grid of the H200 (a unit is
-# one FMA per 8 key blocks, about 4 of a CTA's 30,000 cycles), about 5% on cpu-attention.
-CALIBRATION_UNITS = {"cuda": 128, "c": 3000}
-MARKER = {
-    "c": "int avo_gate_power_trial_{n} = {n};\n",
-    "cuda": "__device__ int avo_gate_power_trial_{n} = {n};\n",
-}
-
-
-@dataclass(frozen=True)
-class Copies:
-    """The seed with ``base`` units of extra work in every copy, so that what the chain costs
-    by being there at all (its loop and the register it keeps) is in both kernels of a pair and
-    only its length differs: a level's gain is then as small as one unit."""
-
-    seed: dict[str, str]
-    base: int = 0
-
-    def with_extra(self, units: int) -> dict[str, str]:
-        """The copy doing ``units`` FMAs more per key block (the seeds' AVO_EXTRA_WORK)."""
-        total = self.base + units
-        if total <= 0:
-            return dict(self.seed)
-        main_file = next(iter(self.seed))
-        return {**self.seed, main_file: f"#define AVO_EXTRA_WORK {total}\n" + self.seed[main_file]}
-
-
-def marked(files: dict[str, str], toolchain: str, n: int) -> dict[str, str]:
-    """The same work under another kernel identity: an unused global named for trial ``n``."""
-    main_file = next(iter(files))
-    return {**files, main_file: files[main_file] + "\n" + MARKER[toolchain].format(n=n)}
+from avo_tui.engine import Engine, Evaluator, RunSettings, create_session, seed_files
+from avo_tui.evaluation import EvalRequest, TargetSpec, Worker, get_target
+from avo_tui.evaluation.paired import GatePlan
+from avo_tui.operators import Tuner
+from avo_tui.store import Session
 
 
 def calibrate(worker: Worker, target: TargetSpec, copies: Copies, units: int,
@@ -190,21 +157,18 @@ def write(path: Path | None, report: dict[str, Any]) -> None:
 
 def table(report: dict[str, Any]) -> str:
     cal = report["calibration"]
-    lines = [
+    head = ("asked", "units", "measured", "trials", "to gate", "committed", "rate", "median s",
+            "max s", "best")
+    body = [(f"{level['true_gain_pct']:+.2f}%", level["units"],
+             f"{level.get('measured_gain_pct', float('nan')):+.3f}%", level["trials"],
+             level["asked_gate"], level["committed"], f"{level['commit_rate']:.2f}",
+             level["median_decision_s"], level["max_decision_s"], level.get("became_best", 0))
+            for level in report["levels"]]
+    return "\n".join([
         f"target {report['target']} ({'quick' if report['quick'] else 'full'} grid); "
         f"calibration: {cal['units']} units = {cal['gain_pct']:+.3f}% +- {cal['se_pct']:.3f}% "
         f"over {cal['evals']} paired evaluations",
-        f"{'asked':>10} {'units':>6} {'measured':>10} {'trials':>6} {'to gate':>7} "
-        f"{'committed':>9} {'rate':>6} {'median s':>9} {'max s':>7} {'best':>5}",
-    ]
-    for level in report["levels"]:
-        lines.append(
-            f"{level['true_gain_pct']:>+9.2f}% {level['units']:>6} "
-            f"{level.get('measured_gain_pct', float('nan')):>+9.3f}% {level['trials']:>6} "
-            f"{level['asked_gate']:>7} {level['committed']:>9} {level['commit_rate']:>6.2f} "
-            f"{level['median_decision_s']:>9} {level['max_decision_s']:>7} "
-            f"{level.get('became_best', 0):>5}")
-    return "\n".join(lines)
+        *fixed((10, 6, 10, 6, 7, 9, 6, 9, 7, 5), [head, *body])])
 
 
 def main(argv: list[str] | None = None) -> int:

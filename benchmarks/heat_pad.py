@@ -15,24 +15,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+import common
 
-from attack_kernels import Seeded, around_entry, seeded  # noqa: E402
+from attack_kernels import Seeded, around_entry, seeded
 
-from avo_tui.evaluation import EvalRequest, Worker  # noqa: E402
-from avo_tui.evaluation.paired import GatePlan  # noqa: E402
+from avo_tui.evaluation import EvalRequest, Worker
+from avo_tui.evaluation.paired import GatePlan
 
-HEADER = "heat_pad.cuh"
+HEADER = common.ROOT / "benchmarks" / "heat_pad.cuh"
 TARGET = "rmsnorm"
 PAD_CYCLES = 262_144  # about 2 ms a launch of rmsnorm's quick configuration at 2 GHz
 SHARE = 0.9  # the variant's cycles, of the best's
 
 
 def padded(target: Seeded, cycles: int, warps: int, ffma: bool) -> dict[str, str]:
-    return around_entry(target, HERE / HEADER, {"AVO_PAD_CYCLES": cycles, "AVO_PAD_HOT": warps,
+    return around_entry(target, HEADER, {"AVO_PAD_CYCLES": cycles, "AVO_PAD_HOT": warps,
                         "AVO_PAD_FFMA": int(ffma)}, "", "avo_pad();")
 
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import print_figures
+from common.figures import print_figures
 
 from avo_tui.operators.agent import history, ledger, research
 from avo_tui.store import Outcome, Session

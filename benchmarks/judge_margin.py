@@ -25,22 +25,19 @@ import json
 import random
 import sys
 import warnings
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
-import torch  # noqa: E402
+import torch
 
-from avo_tui.engine.launch import seed_path  # noqa: E402
-from avo_tui.evaluation import EvalRequest, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.declarations.candidate import load_sources  # noqa: E402
-from avo_tui.evaluation.measurement.judge import Rejected, judge_output  # noqa: E402
-from avo_tui.evaluation.measurement.tensors import make_inputs  # noqa: E402
-from avo_tui.evaluation.results import ConfigResult  # noqa: E402
-from avo_tui.evaluation.targets.problem import Config  # noqa: E402
-from avo_tui.evaluation.targets.spec import TargetSpec, draw_edge_configs  # noqa: E402
+from avo_tui.engine.launch import seed_path
+from avo_tui.evaluation import EvalRequest, Worker, get_target
+from avo_tui.evaluation.declarations.candidate import load_sources
+from avo_tui.evaluation.measurement.judge import Rejected, judge_output
+from avo_tui.evaluation.measurement.tensors import make_inputs
+from avo_tui.evaluation.results import ConfigResult
+from avo_tui.evaluation.targets.problem import Config
+from avo_tui.evaluation.targets.spec import TargetSpec, draw_edge_configs
 
 RATIOS = ("row", "rel_l2", "max_abs")
 

@@ -46,7 +46,7 @@ lower clock (issue 70). --sustained adds that reading, after the evaluation (a k
 failed it is not timed): on every configuration each correct kernel and each baseline alone,
 back to back for --seconds after --warmup, --rounds rounds each in a fresh random order (--seed
 reproduces them), medians of rounds; TFLOP/s, the mean SM clock and board power (NVML), TFLOP/kJ,
-the ratios as above, and the two readings side by side (benchmarks/sustained_reading.py):
+the ratios as above, and the two readings side by side (benchmarks/common/sustained.py):
 
     python benchmarks/kernel_vs_baselines.py seed --targets mha --sustained
 """
@@ -56,18 +56,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common.kernels import SEED, Kernel
+from common.sustained import reading as sustained_reading
+from common.sustained import table as sustained_table
+from common.tables import aligned, cell
 
-from avo_tui.evaluation.targets.file import get_target  # noqa: E402  (no torch)
-from avo_tui.evaluation.targets.spec import known_names  # noqa: E402
+from avo_tui.evaluation.targets.file import get_target  # no torch
+from avo_tui.evaluation.targets.spec import known_names
 
 DEFAULT_TARGETS = ("mha", "gqa", "gqa-4", "mha-d64")
-SEED = "seed"  # each target's shipped seed with its own knob values (Seed.knobs)
 DEFAULT_KERNELS = (SEED,)
 BASELINES = ("cudnn", "flash", "fa4", "fa3")
 STRONGEST = ("fa4", "fa3")  # x_best_fa: against the faster of these, per configuration
@@ -128,48 +128,11 @@ def ratios_by_mask(configs: list[dict[str, Any]], baseline: str = "cudnn") -> di
     return result
 
 
-@dataclass(frozen=True)
-class Kernel:
-    """A kernel file, and knob values to evaluate it under (FILE or FILE:NAME=VALUE,...);
-    ``seed`` is each target's own seed, its knob values included."""
-
-    path: Path
-    knobs: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def parse(cls, text: str) -> Kernel:
-        head, sep, tail = text.rpartition(":")
-        if not sep or "=" not in tail:
-            return cls(Path(text))
-        pairs = [item.partition("=") for item in tail.split(",") if item]
-        if any(not name or not eq or not value for name, eq, value in pairs):
-            raise ValueError(f"{text!r}: knobs are FILE:NAME=VALUE[,NAME=VALUE...]")
-        return cls(Path(head), tuple((name, value) for name, _, value in pairs))
-
-    @property
-    def is_seed(self) -> bool:
-        return str(self.path) == SEED
-
-    def sources(self, target: Any) -> dict[str, str]:
-        from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources
-
-        path = ROOT / "kernels" / target.seed.kernel if self.is_seed else self.path
-        sources = load_sources(path, target.toolchain)
-        knobs = (target.seed.knobs if self.is_seed else {}) | dict(self.knobs)
-        return apply_knobs(sources, knobs) if knobs else sources
-
-    def display(self) -> str:
-        path = self.path.resolve()
-        name = SEED if self.is_seed else (
-            str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
-        return name + (":" + ",".join(f"{k}={v}" for k, v in self.knobs) if self.knobs else "")
-
-
 def progress(summary: dict[str, Any]) -> str:
     """One line per evaluation, so a long run shows its figures as they come."""
     if not summary["correct"]:
         return f"FAILED: {summary['failure']}"
-    return (f"{summary['geomean']:.1f} TFLOP/s, {_num(summary['x_cudnn'], '.3f')}x cuDNN, "
+    return (f"{summary['geomean']:.1f} TFLOP/s, {cell(summary['x_cudnn'], '.3f')}x cuDNN, "
             f"regs {summary['regs']} spills {summary['spills']}")
 
 
@@ -225,10 +188,6 @@ def evaluate(worker: Any, target_name: str, kernel: Kernel, quick: bool, seed: i
     return summary
 
 
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
 def print_tables(report: dict[str, Any]) -> None:
     header = ("config", "kernel", *BASELINES, *(f"x_{name}" for name in BASELINES), "x_best_fa")
     for target, kernels in report.items():
@@ -239,21 +198,18 @@ def print_tables(report: dict[str, Any]) -> None:
             print(f"\n== {target}  {kernel}  (regs {s['regs']}, spills {s['spills']}, {status})")
             rows = [_row(c["config"], c) for c in s["configs"]]
             rows.append(_row("geomean", {**s, "kernel": s["geomean"]}))
-            widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-            for r in (header, *rows):
-                print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                                for i, (cell, w) in enumerate(zip(r, widths, strict=True))))
+            print("\n".join(aligned([header, *rows])))
     print("\n== geomean TFLOP/s per target (kernel, " + ", ".join(f"x_{n}" for n in BASELINES)
           + ", x_best_fa; x_cudnn by mask)")
     for target, kernels in report.items():
         if target in EXTRA:
             continue
         for kernel, s in kernels.items():
-            ratios = " ".join(f"{_num(s.get(f'x_{name}'), '.3f')}x" for name in BASELINES)
-            ratios += f" {_num(s.get('x_best_fa'), '.3f')}x"
+            ratios = " ".join(f"{cell(s.get(f'x_{name}'), '.3f')}x" for name in BASELINES)
+            ratios += f" {cell(s.get('x_best_fa'), '.3f')}x"
             masks = " ".join(f"{k} {v:.3f}x" for k, v in s["x_cudnn_by_mask"].items())
-            bases = " ".join(f"{name} {_num(s.get(name), '.1f')}" for name in BASELINES)
-            print(f"{target:<8} {kernel:<36} {_num(s['geomean'], '7.1f')} {ratios} ({masks})   "
+            bases = " ".join(f"{name} {cell(s.get(name), '.1f')}" for name in BASELINES)
+            print(f"{target:<8} {kernel:<36} {cell(s['geomean'], '7.1f')} {ratios} ({masks})   "
                   f"{bases}   regs {s['regs']} spills {s['spills']} "
                   f"{'correct' if s['correct'] else 'FAILED'}")
     print_rounds(report)
@@ -289,7 +245,7 @@ def print_rounds(report: dict[str, Any]) -> None:
         first = next(iter(kernels.values()))
         for kernel, s in kernels.items():
             rounds = " ".join(f"{g:.1f}" for g in s.get("rounds", []))
-            share = _num(ratio(s["geomean"], first["geomean"]), ".3f")
+            share = cell(ratio(s["geomean"], first["geomean"]), ".3f")
             paired = per_round_ratios(s.get("rounds", []), first.get("rounds", []))
             each = "-" if paired is None else f"{paired[0]:.3f} ({paired[1]:.3f}-{paired[2]:.3f})"
             spreads.append(s.get("spread_pct", 0))
@@ -301,24 +257,22 @@ def print_rounds(report: dict[str, Any]) -> None:
 
 
 def _row(label: str, figures: dict[str, Any]) -> tuple[str, ...]:
-    return (label, _num(figures["kernel"], ".1f"),
-            *(_num(figures.get(name), ".1f") for name in BASELINES),
-            *(_num(figures.get(f"x_{name}"), ".3f") for name in BASELINES),
-            _num(figures.get("x_best_fa"), ".3f"))
+    return (label, cell(figures["kernel"], ".1f"),
+            *(cell(figures.get(name), ".1f") for name in BASELINES),
+            *(cell(figures.get(f"x_{name}"), ".3f") for name in BASELINES),
+            cell(figures.get("x_best_fa"), ".3f"))
 
 
 def sustained(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The back-to-back reading of each target, of the kernels correct on it."""
     import random
 
-    from sustained_reading import reading
-
     rng = random.Random(args.seed)
     out = {}
     for target in args.targets:
         correct = [k for k in args.kernels if report[target][k.display()]["correct"]]
         if correct:
-            out[target] = reading(correct, target, quick=args.quick, baselines=BASELINES,
+            out[target] = sustained_reading(correct, target, quick=args.quick, baselines=BASELINES,
                                   strongest=STRONGEST, seconds=args.seconds,
                                   warmup=args.warmup, rounds=args.rounds, rng=rng,
                                   report=lambda line: print(line, file=sys.stderr, flush=True))
@@ -339,11 +293,9 @@ def two_readings(report: dict[str, Any]) -> list[str]:
 
 
 def print_sustained(report: dict[str, Any]) -> None:
-    from sustained_reading import table
-
     readings = report.get("sustained", {})
     for target, reading in readings.items():
-        print(f"\n{table(target, reading, reading['unit'])}")
+        print(f"\n{sustained_table(target, reading, reading['unit'])}")
         print(f"({reading['seconds']:g} s a subject after {reading['warmup']:g} s, medians of "
               f"{reading['rounds']} rounds in random orders)")
     if readings:

@@ -22,11 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from report import print_figures
+from common import ROOT
+from common.figures import print_figures
 
 from avo_tui.knowledge import KnowledgeBase, configured_folders
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def questions() -> list[tuple[str, tuple[str, ...]]]:

@@ -27,11 +27,8 @@ import random
 import statistics
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
 OURS = "ours"
 FLUSH_BYTES = 512 * 2**20  # more than the L2 of any GPU we time on, as the evaluator's flush
@@ -98,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("needs a CUDA GPU", file=sys.stderr)
         return 2
-    from sustained_clock import baseline_runners, our_runner
+    from common.runners import baseline_runners, our_runner
 
     run, kernel = our_runner(args.kernel, args.target, args.config)
     runs: dict[str, Callable[[], object]] = {OURS: run}

@@ -29,8 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
 PROTOCOLS = ("full", "no_refill", "no_flush", "bare", "idle_gap")
 

@@ -47,24 +47,22 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
-from avo_tui.engine import Evaluator  # noqa: E402
-from avo_tui.engine.launch import seed_files  # noqa: E402
-from avo_tui.evaluation import (  # noqa: E402
+from avo_tui.engine import Evaluator
+from avo_tui.engine.launch import seed_files
+from avo_tui.evaluation import (
     EvalRequest,
     EvalResult,
     TargetSpec,
     Worker,
     get_target,
 )
-from avo_tui.evaluation.declarations import contract  # noqa: E402
-from avo_tui.evaluation.declarations.candidate import apply_knobs  # noqa: E402
-from avo_tui.pool import GpuSpecError, WorkerPool, resolve_gpus  # noqa: E402
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.candidate import apply_knobs
+from avo_tui.pool import GpuSpecError, WorkerPool, resolve_gpus
 
 T = TypeVar("T")
 

@@ -29,12 +29,9 @@ import statistics
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
 WARM_S = 2.0  # A alone before the switch: the board at its limit, the clock where A holds it
 TOLERANCE = 0.005  # settled: a launch's time within 0.5% of the median of the last ones
@@ -207,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("needs a CUDA GPU", file=sys.stderr)
         return 2
-    from sustained_clock import baseline_runner, our_runner
+    from common.runners import baseline_runner, our_runner
 
     a, _kept = our_runner(args.a, args.target, args.config)
     copy, _also = our_runner(args.a, args.target, args.config)  # A against itself: gain 0

@@ -22,13 +22,10 @@ import argparse
 import json
 import signal
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
-from avo_tui.evaluation.diagnostics.profile import PROFILE_SECTIONS  # noqa: E402
+from avo_tui.evaluation.diagnostics.profile import PROFILE_SECTIONS
 
 # The baselines: display name, evaluator baseline, and the regular expression of the kernel ncu
 # profiles. FA4's CuTe DSL names its kernel after FlashAttentionForwardSm90; FA3's is
@@ -91,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     # ncu session running now is killed with us instead of keeping the GPU (run_bounded).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
-    from kernel_vs_baselines import Kernel
+    from common.kernels import Kernel
 
     from avo_tui.evaluation import get_target
     from avo_tui.evaluation.diagnostics.profile import ProfileUnavailable, profile

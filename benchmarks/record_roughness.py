@@ -32,21 +32,15 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "benchmarks"):
-    if str(path) not in sys.path:
-        sys.path.append(str(path))
+from common.gate_copies import CALIBRATION_UNITS, Copies, marked
+from common.tables import cell, fixed
 
-# the extra-work copies and the per-trial identities are gate_power's
-from gate_power import CALIBRATION_UNITS, Copies, marked  # noqa: E402
-
-from avo_tui.engine import seed_files  # noqa: E402
-from avo_tui.engine.anchor_check import MACHINE_ROUGHNESS  # noqa: E402
-from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.paired import RECORD_SE, GatePlan, PairedGain  # noqa: E402
+from avo_tui.engine import seed_files
+from avo_tui.engine.anchor_check import MACHINE_ROUGHNESS
+from avo_tui.evaluation import EvalRequest, EvalResult, Worker, get_target
+from avo_tui.evaluation.paired import RECORD_SE, GatePlan, PairedGain
 
 BUSY = "while True: pass"
 
@@ -75,19 +69,16 @@ def pct(value: float | None) -> str:
 
 
 def table(rows: list[dict[str, Any]], load: int) -> str:
-    lines = [f"load: {load} busy processes; errors in percent (standard error of the log)",
-             f"{'decision':>8} {'sweeps':>6} {'s':>5} {'pair':>6} {'cand/anc':>8} "
-             f"{'best/anc':>8} {'anc alone':>9} {'x anc':>6} {'gap':>6} {'recordable':>10}"]
-    for n, row in enumerate(rows, start=1):
-        times, gap = row["record_over_anchor_alone"], row["gap"]
-        lines.append(
-            f"{n:>8} {row['sweeps']:>6} {row['seconds']:>5.1f} {pct(row['pair_se']):>6} "
-            f"{pct(row['record_se']):>8} {pct(row['best_se']):>8} "
-            f"{pct(row['anchor_alone_se']):>9} "
-            f"{(f'{times:.2f}' if times is not None else '-'):>6} "
-            f"{(f'{100 * gap:+.2f}' if gap is not None else '-'):>6} "
-            f"{'yes' if row['recordable'] else 'no':>10}")
-    return "\n".join(lines)
+    head = ("decision", "sweeps", "s", "pair", "cand/anc", "best/anc", "anc alone", "x anc",
+            "gap", "recordable")
+    body = [(n, row["sweeps"], f"{row['seconds']:.1f}", pct(row["pair_se"]),
+             pct(row["record_se"]), pct(row["best_se"]), pct(row["anchor_alone_se"]),
+             cell(row["record_over_anchor_alone"], ".2f"),
+             cell(None if row["gap"] is None else 100 * row["gap"], "+.2f"),
+             "yes" if row["recordable"] else "no")
+            for n, row in enumerate(rows, start=1)]
+    return "\n".join([f"load: {load} busy processes; errors in percent (standard error of the log)",
+                      *fixed((8, 6, 5, 6, 8, 8, 9, 6, 6, 10), [head, *body])])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,9 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-from report import print_figures
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from common.figures import print_figures
 
 from browser import chromium, chromium_paths
 

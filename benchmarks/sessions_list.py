@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import print_figures
+from common.figures import print_figures
 
 from avo_tui.store import Score, Session, SessionCatalog
 

@@ -30,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import print_figures
+from common.figures import print_figures
+
 from tinydb import TinyDB
 
 from avo_tui.store import BlobStore, Score, Session

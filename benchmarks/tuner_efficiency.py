@@ -31,15 +31,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: F401  (avo_tui and tests/ on sys.path)
 
-from avo_tui.engine import Budgets, Engine, Evaluator, RunSettings, Stop, create_session  # noqa: E402
-from avo_tui.engine.launch import seed_files  # noqa: E402
-from avo_tui.evaluation import TargetSpec, Worker, get_target  # noqa: E402
-from avo_tui.evaluation.declarations import contract  # noqa: E402
-from avo_tui.evaluation.declarations.candidate import apply_knobs  # noqa: E402
-from avo_tui.operators import Tuner  # noqa: E402
+from avo_tui.engine import Budgets, Engine, Evaluator, RunSettings, Stop, create_session
+from avo_tui.engine.launch import seed_files
+from avo_tui.evaluation import TargetSpec, Worker, get_target
+from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.declarations.candidate import apply_knobs
+from avo_tui.operators import Tuner
 
 
 def bounded(files: dict[str, str], keep: set[str]) -> dict[str, str]:

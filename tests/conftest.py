@@ -3,6 +3,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
 
 # worker, template, session: a live engine's parts; knowledge, fake: the agent's
 pytest_plugins = ["engine_fixtures", "agent_fixtures"]
+
+# benchmarks/ on sys.path, as Python puts it there for a script of it that it runs: the tests
+# import its shared code (benchmarks/common, the scripts' parts) and load its scripts, which import
+# that code, by the names the scripts use.
+BENCHMARKS = str(Path(__file__).parents[1] / "benchmarks")
+if BENCHMARKS not in sys.path:
+    sys.path.insert(0, BENCHMARKS)
 
 # The whole suite runs on this many pytest-xdist workers unless told otherwise (-n N, -n 0, or
 # -p no:xdist), each given whole files so that a module's fixtures are built once. Three on two

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+def module_name(path: Path, import_root: Path) -> str:
+    parts = list(path.relative_to(import_root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -65,10 +65,13 @@ def imports_of(path: Path, module: str) -> set[str]:
     return found
 
 
-def circles(root: Path) -> Iterator[tuple[str, str]]:
+def circles(root: Path, import_root: Path | None = None) -> Iterator[tuple[str, str]]:
     """Each pair (a, b), a < b, of non-package modules under ``root`` where a imports b and b
-    reaches a back."""
-    paths = {module_name(path, root): path for path in root.rglob("*.py")}
+    reaches a back. Modules are named from ``import_root``, the folder on sys.path they are
+    imported from: by default the one above ``root`` (a package); for scripts, their own folder,
+    which Python puts on sys.path when it runs one."""
+    base = root.parent if import_root is None else import_root
+    paths = {module_name(path, base): path for path in root.rglob("*.py")}
     packages = {name for name, path in paths.items() if path.name == "__init__.py"}
     edges = {name: {other for other in imports_of(path, name)
                     if other in paths and other not in packages and other != name}

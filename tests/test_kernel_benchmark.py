@@ -60,7 +60,7 @@ def test_knob_values_are_checked_against_the_kernel_before_any_gpu_work() -> Non
 
 def test_knob_specs_parse_into_path_and_values() -> None:
     sys.path.insert(0, str(SCRIPT.parent))
-    from kernel_vs_baselines import Kernel
+    from common.kernels import Kernel
 
     kernel = Kernel.parse("kernels/cuda/attention_wgmma.cu:OVERLAP=0,PINGPONG=0")
     assert kernel.path == Path("kernels/cuda/attention_wgmma.cu")
@@ -134,7 +134,7 @@ def test_a_missing_fa4_shows_as_a_dash(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_seed_is_each_targets_own_seed_with_its_knob_values() -> None:
     sys.path.insert(0, str(SCRIPT.parent))
-    from kernel_vs_baselines import Kernel
+    from common.kernels import Kernel
 
     from avo_tui.evaluation import get_target
 
@@ -181,6 +181,8 @@ def test_repeat_rotates_the_order_after_a_discarded_warm_up_and_keeps_each_media
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sys.path.insert(0, str(SCRIPT.parent))
+    from common.kernels import Kernel
+
     import kernel_vs_baselines as bench
 
     import avo_tui.evaluation as evaluation
@@ -204,7 +206,7 @@ def test_repeat_rotates_the_order_after_a_discarded_warm_up_and_keeps_each_media
 
     monkeypatch.setattr(evaluation, "Worker", NoWorker)
     monkeypatch.setattr(bench, "evaluate", fake_evaluate)
-    kernels = [bench.Kernel.parse("a.cu"), bench.Kernel.parse("b.cu")]
+    kernels = [Kernel.parse("a.cu"), Kernel.parse("b.cu")]
     report = bench.run(kernels, ["mha"], quick=False, seed=None, repeat=3)
 
     assert calls[0] == ("a.cu", " (warm-up, discarded)")

@@ -16,6 +16,12 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from common import slowed_seed as slowed
+
+from lanes_run_parts import benchmark as lanes_benchmark
+from lanes_run_parts import script as lanes_script
+from lanes_run_parts import watch
+
 import pytest
 from bench_scripts import load_benchmark
 from fake_anthropic import Recorded, Reply
@@ -53,22 +59,22 @@ def test_the_cpu_seed_declares_one_knob_per_share_each_at_its_slow_value(
     bench: ModuleType,
 ) -> None:
     target = get_target("cpu-attention")
-    [(name, source)] = bench.slowed_seed(target, SHARES).items()
+    [(name, source)] = slowed.slowed_seed(target, SHARES).items()
     knobs = {k.name: k for k in contract.parse(source).knobs}
     for share in range(1, SHARES + 1):
         knob = knobs[f"AVO_SLOW_{share}"]
         assert (knob.value, knob.choices) == ("1", ("0", "1")), knob
-    assert bench.knob_values(source) == dict.fromkeys(range(1, SHARES + 1), 1)
+    assert slowed.knob_values(source) == dict.fromkeys(range(1, SHARES + 1), 1)
     assert "rep < AVO_COPIES_OF(t);" in source
     # Its knob block opens the file, so that the scripted lanes view it by its line numbers.
-    head = source.splitlines()[: bench.Script(name, SHARES).head_lines]
-    assert bench.knob_values("\n".join(head)) == bench.knob_values(source)
+    head = source.splitlines()[: lanes_script.Script(name, SHARES).head_lines]
+    assert slowed.knob_values("\n".join(head)) == slowed.knob_values(source)
     assert source.splitlines()[len(head) + 1] == seed_files(target)[name].splitlines()[0]
 
 
 def test_the_gpu_seed_runs_its_grid_as_often_as_the_knobs_say(bench: ModuleType) -> None:
     target = get_target("mha")
-    [(name, slow)] = bench.slowed_seed(target, LANES).items()
+    [(name, slow)] = slowed.slowed_seed(target, LANES).items()
     plain = seed_files(target)[name]
     variables = launch_variables(target.quick_configs[0], 132) | dict(target.defines)
 
@@ -95,7 +101,7 @@ def test_the_gpu_seed_compiles_slowed_and_fast(bench: ModuleType, tmp_path: Path
     from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 
     nvrtc = CudaToolchain(CompileCache(tmp_path))
-    slow = bench.slowed_seed(get_target("mha"), LANES)
+    slow = slowed.slowed_seed(get_target("mha"), LANES)
     fast = apply_knobs(slow, {f"AVO_SLOW_{k}": "0" for k in range(1, LANES + 1)})
     for files in (slow, fast):
         result = nvrtc.compile(files, ("-DAVO_HEAD_DIM=128",))
@@ -156,20 +162,20 @@ def test_a_lane_s_reply_comes_from_its_request_alone(bench: ModuleType) -> None:
     """Lane 2 reads the best and its workspace, then moves its workspace to the best's knobs
     with its own share at 0 and evaluates; the same request gets the same reply every time (a
     lane resumed from its draft asks again), and a best with lane 2's share out ends its step."""
-    [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
-    lanes = bench.Script(name, SHARES)
+    [(name, source)] = slowed.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    lanes = lanes_script.Script(name, SHARES)
     opening = tools_of(lanes.answer(request(BRIEF)))
     assert [tool for tool, _ in opening] == ["update_plan", "show_version",
                                             "str_replace_based_edit_tool"]
 
-    lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))  # the head
+    lane_1_out = source.replace(slowed.knob_line(1, 1), slowed.knob_line(1, 0))  # the head
     merged = tools_of(lanes.answer(after_looking(lanes, source, lane_1_out)))
     assert merged == tools_of(lanes.answer(after_looking(lanes, source, lane_1_out)))
     edits = [(given["old_str"], given["new_str"]) for tool, given in merged[:-1]]
-    assert edits == [(bench.knob_line(1, 1), bench.knob_line(1, 0)),
-                     (bench.knob_line(2, 1), bench.knob_line(2, 0))]
+    assert edits == [(slowed.knob_line(1, 1), slowed.knob_line(1, 0)),
+                     (slowed.knob_line(2, 1), slowed.knob_line(2, 0))]
     assert merged[-1][0] == "evaluate"
-    both_out = lane_1_out.replace(bench.knob_line(2, 1), bench.knob_line(2, 0))
+    both_out = lane_1_out.replace(slowed.knob_line(2, 1), slowed.knob_line(2, 0))
     done = lanes.answer(after_looking(lanes, source, both_out))
     assert isinstance(done, Reply)
     assert tools_of(done) == [] and "my part is done" in done.content[0]["text"]
@@ -179,12 +185,12 @@ def test_a_candidate_identical_to_its_promising_reading_is_committed(bench: Modu
     """Evaluated again after the kill, a candidate is its own promising reading from before it
     ("commit asks the gate about it"): the lane commits it (read as a failure, a lane on four
     GPUs evaluated it 59 times over and never committed)."""
-    [(name, _)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    [(name, _)] = slowed.slowed_seed(get_target("cpu-attention"), SHARES).items()
     asked = {"role": "assistant", "content": [
         {"type": "tool_use", "id": "e1", "name": "evaluate", "input": {"idea": "lane 2"}}]}
     twin = ("attempt a14: unchanged - identical to a9 (promising): nothing new to measure; its "
             "first reading stands, and commit asks the gate about it")
-    answered = bench.Script(name, SHARES).answer(request(BRIEF, asked, user(
+    answered = lanes_script.Script(name, SHARES).answer(request(BRIEF, asked, user(
         {"type": "tool_result", "tool_use_id": "e1", "content": twin})))
     assert [tool for tool, _ in tools_of(answered)] == ["commit"]
 
@@ -194,14 +200,14 @@ def test_a_lane_with_its_share_out_waits_for_its_stop(bench: ModuleType) -> None
     stop is sent (release): answered at once, such a lane took step after step and spent the
     run's step budget before the other lanes were done. A lane with work left is answered at
     once."""
-    [(name, source)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
-    api = bench.FakeApi(bench.Script(name, SHARES))
+    [(name, source)] = slowed.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    api = lanes_script.FakeApi(lanes_script.Script(name, SHARES))
     api.open_every_lane()  # lane 2 would otherwise wait for lane 1's commit first
-    lane_1_out = source.replace(bench.knob_line(1, 1), bench.knob_line(1, 0))
+    lane_1_out = source.replace(slowed.knob_line(1, 1), slowed.knob_line(1, 0))
     assert tools_of(api(after_looking(api.script, source, lane_1_out)))[-1][0] == "evaluate"
     assert api.holding() == set()
 
-    both_out = lane_1_out.replace(bench.knob_line(2, 1), bench.knob_line(2, 0))
+    both_out = lane_1_out.replace(slowed.knob_line(2, 1), slowed.knob_line(2, 0))
     answered: list[object] = []
     held = threading.Thread(
         target=lambda: answered.append(api(after_looking(api.script, source, both_out))))
@@ -221,8 +227,8 @@ def test_before_the_kill_the_other_lanes_wait_for_the_first_lanes_commit(
     """Lane 1 is answered at once; the others wait until it is told of a commit, then go on
     (so their evaluations start together and the kill finds them in flight); after the kill
     nothing waits."""
-    [(name, _)] = bench.slowed_seed(get_target("cpu-attention"), SHARES).items()
-    api = bench.FakeApi(bench.Script(name, SHARES))
+    [(name, _)] = slowed.slowed_seed(get_target("cpu-attention"), SHARES).items()
+    api = lanes_script.FakeApi(lanes_script.Script(name, SHARES))
     assert tools_of(api(started(1)))  # at once
     answered: list[object] = []
     lane_2 = threading.Thread(target=lambda: answered.append(api(started(2))))
@@ -236,7 +242,7 @@ def test_before_the_kill_the_other_lanes_wait_for_the_first_lanes_commit(
     lane_2.join(60)
     assert not lane_2.is_alive() and len(answered) == 1
     assert api.acknowledged == [(1, "v1")]
-    fresh = bench.FakeApi(bench.Script(name, SHARES))
+    fresh = lanes_script.FakeApi(lanes_script.Script(name, SHARES))
     fresh.open_every_lane()  # the kill
     assert tools_of(fresh(started(2)))  # answered at once, no commit told
 
@@ -247,44 +253,45 @@ JUMP = "geomean 1.155 is 3.24x the best committed score 0.356"
 def test_the_operator_approves_a_held_jump_that_builds_on_the_head(bench: ModuleType) -> None:
     """On a loaded CPU a first reading can be 3x a best's score stored at a busier moment; the
     benchmark approves such a suspect, once, when it is the head with one more share out."""
-    now = bench.Snapshot(
+    now = watch.Snapshot(
         versions=[], attempts=[], flying={}, drafts=[], resumable=[], steps={}, last_seq=0,
         status="running",
         shares={"v0": {1: 1, 2: 1}, "v1": {1: 0, 2: 1},
                 "a7": {1: 1, 2: 0}, "a8": {1: 0, 2: 0}},  # a7 was built on v0, a8 on v1
         suspects={"a7": (JUMP,), "a8": (JUMP,)}, head="v1", best="v0")
-    assert bench.approvable(now, []) == "a8"
-    assert bench.approvable(now, ["a8"]) is None  # approved, not applied yet
+    assert watch.approvable(now, []) == "a8"
+    assert watch.approvable(now, ["a8"]) is None  # approved, not applied yet
     now.suspects = {"a8": (JUMP, "b2-h4-s256: 9.1 GFLOP/s exceeds the measured peak")}
-    assert bench.approvable(now, []) is None
+    assert watch.approvable(now, []) is None
 
 
 def test_with_a_tuner_lane_only_its_share_is_a_knob(bench: ModuleType) -> None:
     """An agent lane's share is a plain macro, which the tuner does not see (so it cannot take
     an agent's share out first), and the agent edits it as it is written."""
     target = get_target("cpu-attention")
-    [(name, source)] = bench.slowed_seed(target, 2, frozenset({1})).items()
+    [(name, source)] = slowed.slowed_seed(target, 2, frozenset({1})).items()
     assert set(declared_knobs({name: source})) & {"AVO_SLOW_1", "AVO_SLOW_2"} == {"AVO_SLOW_2"}
-    assert bench.knob_values(source) == {1: 1, 2: 1}
-    lanes = bench.Script(name, 2, frozenset({1}))
+    assert slowed.knob_values(source) == {1: 1, 2: 1}
+    lanes = lanes_script.Script(name, 2, frozenset({1}))
     looked = after_looking(lanes, source, source, lane=1)
     [(editor, edit), (last, _)] = tools_of(lanes.answer(looked))
     assert (editor, last) == ("str_replace_based_edit_tool", "evaluate")
     assert edit["old_str"] in source and "avo:knob" not in edit["old_str"]
-    assert bench.knob_values(source.replace(edit["old_str"], edit["new_str"])) == {1: 0, 2: 1}
+    assert slowed.knob_values(source.replace(edit["old_str"], edit["new_str"])) == {1: 0, 2: 1}
 
 
 def test_what_the_kill_left_is_read_back_by_a_later_phase(bench: ModuleType,
                                                           tmp_path: Path) -> None:
     """--phase first saves the session as the kill left it; --phase resume reads it back as
     it was (lanes as numbers), with the seconds so far."""
-    at_kill = bench.Snapshot(
+    at_kill = watch.Snapshot(
         versions=[{"id": "v0"}], attempts=[{"id": "a1"}], flying={2: {"base": "v1"}},
         suspects={}, drafts=[2], resumable=[2], steps={1: 3, 2: 1}, last_seq=40,
         status="running", shares={"v0": {1: 1, 2: 1}}, head="v1", best="v1")
-    bench.save_killed(tmp_path, bench.Killed(at_kill, ["v1"], []), {"to_kill": 12.5})
+    killed_then = lanes_benchmark.Killed(at_kill, ["v1"], [])
+    lanes_benchmark.save_killed(tmp_path, killed_then, {"to_kill": 12.5})
     seconds: dict[str, float] = {}
-    killed = bench.load_killed(tmp_path, seconds)
+    killed = lanes_benchmark.load_killed(tmp_path, seconds)
     assert killed.session == at_kill and killed.told == ["v1"] and seconds == {"to_kill": 12.5}
 
 
@@ -304,8 +311,8 @@ def test_the_kill_waits_on_a_stopped_run_read_again(
         reads.append(process_state(run.pid))
         return SimpleNamespace(agent_versions=["v1"], running=lambda: len(flying))
 
-    monkeypatch.setattr(bench, "snapshot", read_while)
-    watch = object.__new__(bench.Benchmark)
+    monkeypatch.setattr(lanes_benchmark, "snapshot", read_while)
+    watch = object.__new__(lanes_benchmark.Benchmark)
     watch.directory, watch.lanes = tmp_path, 4
     run = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                            stdin=subprocess.PIPE)  # alive until its input closes
@@ -323,9 +330,9 @@ def test_a_tuner_lane_s_version_may_turn_other_knobs_only(bench: ModuleType) -> 
     before; an agent lane's must take its share out."""
     args = bench.parse_args(["--target", "cpu-attention", "--lanes", "2", "--operator",
                              "agent,tuner", "--shares", "2"])
-    benchmark = bench.Benchmark.__new__(bench.Benchmark)
+    benchmark = lanes_benchmark.Benchmark.__new__(lanes_benchmark.Benchmark)
     benchmark.shares, benchmark.tuners = args.shares, [2]
-    after = bench.Snapshot(
+    after = watch.Snapshot(
         versions=[], attempts=[], flying={}, suspects={}, drafts=[], resumable=[], steps={},
         last_seq=0, status="finished", head="v3", best="v3",
         shares={"v0": {1: 1, 2: 1}, "v1": {1: 1, 2: 0}, "v2": {1: 1, 2: 0},
@@ -342,12 +349,13 @@ def lineage_checks(bench: ModuleType, lineage: list[tuple[str | None, int | None
     a tuner's, a share each), given as (parent, lane, shares out) of v0, v1, ..."""
     args = bench.parse_args(["--target", "cpu-attention", "--lanes", "4", "--operator",
                              "agent,agent,agent,tuner", "--shares", "4"])
-    benchmark = bench.Benchmark.__new__(bench.Benchmark)
+    benchmark = lanes_benchmark.Benchmark.__new__(lanes_benchmark.Benchmark)
     benchmark.shares, benchmark.tuners, benchmark.lanes = args.shares, [4], 4
-    benchmark.outcome = bench.Outcome("cpu-attention", 4, "--workers 2", "4 shares")
-    versions = [{"id": f"v{n}", "parent": parent, "lane": lane, "files": {"k": f"{n}"}}
-                for n, (parent, lane, _) in enumerate(lineage)]
-    after = bench.Snapshot(
+    benchmark.outcome = lanes_benchmark.Outcome("cpu-attention", 4, "--workers 2", "4 shares")
+    versions: list[dict[str, Any]] = [
+        {"id": f"v{n}", "parent": parent, "lane": lane, "files": {"k": f"{n}"}}
+        for n, (parent, lane, _) in enumerate(lineage)]
+    after = watch.Snapshot(
         versions=versions, attempts=[{"id": f"a{n}", "outcome": "committed", "version": v["id"],
                                       "lane": v["lane"]} for n, v in enumerate(versions)],
         flying={}, suspects={}, drafts=[], resumable=[], steps={}, last_seq=0,

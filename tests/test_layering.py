@@ -120,3 +120,23 @@ def test_a_circle_through_import_module_is_found(tmp_path: Path) -> None:
     assert set(circles(package)) == {("pkg.a", "pkg.b")}
     (package / "a.py").write_text("from . import c\n")
     assert set(circles(package)) == {("pkg.a", "pkg.c")}
+
+
+def test_no_script_of_benchmarks_imports_another_that_imports_it_back() -> None:
+    """benchmarks/ is no package import-linter can read: its scripts import each other, and
+    their shared code, by the names Python finds in the folder of the script it runs."""
+    benchmarks = ROOT / "benchmarks"
+    assert set(circles(benchmarks, import_root=benchmarks)) == set()
+
+
+def test_a_circle_between_scripts_is_found(tmp_path: Path) -> None:
+    """Three scripts in a ring, one link through a shared package and one inside a function,
+    as kernel_vs_baselines.py -> sustained_reading.py -> sustained_clock.py -> back was."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "reading.py").write_text("from clock import runner\n")
+    (tmp_path / "main.py").write_text("from shared.reading import table\n")
+    (tmp_path / "clock.py").write_text("def runner():\n    from main import Kernel\n")
+    (tmp_path / "alone.py").write_text("from shared import reading\n")
+    assert set(circles(tmp_path, import_root=tmp_path)) == {("clock", "main"),
+                                                            ("main", "shared.reading")}

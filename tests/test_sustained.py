@@ -27,8 +27,9 @@ from avo_tui.evaluation.measurement.sustained import (
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
+from common.sustained import summarize, table
+
 import kernel_vs_baselines
-from sustained_reading import summarize, table
 
 
 class StandIn:

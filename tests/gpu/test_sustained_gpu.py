@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from kernel_vs_baselines import Kernel  # noqa: E402
-from sustained_reading import reading  # noqa: E402
+from common.kernels import Kernel  # noqa: E402
+from common.sustained import reading  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,
@@ -82,7 +82,7 @@ def test_the_gate_reads_the_best_back_to_back_beside_what_it_accepts() -> None:
     """The gate's evaluation of the seed beside a best version doing 2.44x its work
     (lanes_run's slowed seed, its four shares at 1): accepted, and read back to back beside
     that best on the GPU too, the best's launches staged as the candidate's are."""
-    from lanes_run import slowed_seed
+    from common.slowed_seed import slowed_seed
 
     from avo_tui.evaluation import EvalRequest, Worker, get_target
     from avo_tui.evaluation.declarations.candidate import apply_knobs

@@ -13,22 +13,17 @@ text, for any figures.
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from common.kernels import Kernel
+from common.runners import baseline_runners, our_runner
+from common.tables import aligned, cell
 
-from avo_tui.evaluation.measurement.sustained import Figures  # noqa: E402
-from avo_tui.evaluation.results import geometric_mean  # noqa: E402
-
-if TYPE_CHECKING:
-    from kernel_vs_baselines import Kernel
+from avo_tui.evaluation.measurement.sustained import Figures
+from avo_tui.evaluation.results import geometric_mean
 
 
 def ratios(ours: Figures, others: dict[str, Figures], strongest: Sequence[str]
@@ -71,17 +66,6 @@ def summarize(per_config: dict[str, dict[str, Figures]], ours: Sequence[str],
             "geomean": geomean, "ratios": overall, "config_ratios": by_config}
 
 
-def _cell(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-            for row in rows]
-
-
 def table(target: str, summary: dict[str, Any], unit: str = "TFLOP/s") -> str:
     """The sustained reading of one target as text: every subject's geomeans with the ratios of
     ours, then the first kernel's ratios configuration by configuration."""
@@ -93,15 +77,15 @@ def table(target: str, summary: dict[str, Any], unit: str = "TFLOP/s") -> str:
     for name, g in summary["geomean"].items():
         mine = summary["ratios"].get(name, {})
         rows.append((name, f"{g['rate']:.1f}", f"{g['mhz']:.0f}", f"{g['watts']:.0f}",
-                     f"{g['per_kj']:.1f}", *(_cell(mine.get(k), ".3f") for k in columns)))
+                     f"{g['per_kj']:.1f}", *(cell(mine.get(k), ".3f") for k in columns)))
     lines = [f"== {target}, back to back at the power limit (geomean over the grid; MHz and W "
-             "as means)", *_aligned(rows)]
+             "as means)", *aligned(rows)]
     if summary["config_ratios"]:
         first, per = next(iter(summary["config_ratios"].items()))
         keys = [k for k in columns if any(k in r for r in per.values())]
         rows = [("configuration", *(f"{first} {k}" for k in keys))]
-        rows += [(config, *(_cell(r.get(k), ".3f") for k in keys)) for config, r in per.items()]
-        lines += ["", *_aligned(rows)]
+        rows += [(config, *(cell(r.get(k), ".3f") for k in keys)) for config, r in per.items()]
+        lines += ["", *aligned(rows)]
     return "\n".join(lines)
 
 
@@ -112,8 +96,6 @@ def reading(kernels: Sequence[Kernel], target_name: str, *, quick: bool,
     """Our ``kernels`` and ``baselines`` on every configuration of the target's grid, each back
     to back (sustained.measure); ``summarize``'s figures, the rounds' orders and the settings.
     Progress, and each baseline that cannot run here, go to ``report``."""
-    from sustained_clock import baseline_runners, our_runner
-
     from avo_tui.evaluation import get_target
     from avo_tui.evaluation.devices.power import CudaClock, Nvml, sampling
     from avo_tui.evaluation.measurement.sustained import measure

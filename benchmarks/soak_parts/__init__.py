@@ -1,0 +1,1 @@
+"""soak.py's parts, each of one job (the script keeps its command line and report)."""
