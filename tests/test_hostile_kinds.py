@@ -119,9 +119,10 @@ LONG = ("scan", "rms")  # caught at the long-row edge shape
 
 @pytest.fixture
 def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Timed launches of 0.5 to 5 ms of the seed's estimate, not 5 to 50: the timed shape
-    is still scaled down from the problem's row, and the evaluations stay short."""
-    monkeypatch.setattr(configs, "TIMED_S", (0.0005, 0.005))
+    """Timed launches of 0.05 to 0.5 ms of the seed's estimate, not 5 to 50: the timed shape
+    is still scaled down from the problem's row (the test asserts it), and its checks and
+    timing, three shapes of it each evaluation, stay short beside the row's own length."""
+    monkeypatch.setattr(configs, "TIMED_S", (0.00005, 0.0005))
 
 
 def imported(name: str, folder: Path) -> Path:
@@ -190,8 +191,8 @@ void avo_wide(const float *x, float *out, int batch_size, int dim) {
 """
 
 
-def test_every_dimension_is_checked_at_the_problems_own_length(c_compiler: None,
-                                                               tmp_path: Path) -> None:
+def test_every_dimension_is_checked_at_the_problems_own_length(
+        c_compiler: None, quick_timing: None, tmp_path: Path) -> None:
     """The timed shape of a GPU-sized problem is scaled far down; the edge shapes still
     bring each dimension to its own length, in a shape small enough for the float64
     reference, and a kernel wrong only past the sizes otherwise checked is rejected there."""
