@@ -134,6 +134,18 @@ def c_compiler() -> None:
         pytest.skip(str(error))
 
 
+@pytest.fixture
+def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The importer's timed shape at 0.05 to 0.5 ms of its seed's estimated launch, not 5 to
+    50 (kernelbench/configs.py): for tests whose subject (a hostile case, an edge shape at the
+    problem's own length) does not hang on the timed shape, which each evaluation checks on
+    several inputs and then times. The shape is still scaled from the problem's, as a CPU
+    target's always is."""
+    from avo_tui.kernelbench import configs
+
+    monkeypatch.setattr(configs, "TIMED_S", (0.00005, 0.0005))
+
+
 def make_session(directory: Path, **options: object) -> Session:
     # Imported here so the GPU machine, which has no tinydb, can still collect tests/gpu.
     from avo_tui.store import Score, Session

@@ -145,7 +145,7 @@ def without_cases(target: Path) -> Path:
 
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_each_hostile_case_catches_a_wrong_kernel_that_passes_without_it(
-        name: str, tmp_path: Path) -> None:
+        quick_timing: None, name: str, tmp_path: Path) -> None:
     target = imported(name, tmp_path)
     case, wrong = WRONG[name]
     assert case in get_target(str(target)).problem.input_cases

@@ -16,7 +16,7 @@ import pytest
 from test_hostile_cases import HEAD, evaluate
 
 from avo_tui.evaluation import get_target
-from avo_tui.kernelbench import configs, import_problem, own_lengths
+from avo_tui.kernelbench import import_problem, own_lengths
 
 # The problem's file, its size globals written in its place
 PROBLEM = HEAD.replace("batch_size = 8\ndim = {dim}", "{sizes}")
@@ -117,13 +117,6 @@ CASES = {"sigmoid": ("large_magnitude", ("mirrored",)),
 LONG = ("scan", "rms")  # caught at the long-row edge shape
 
 
-@pytest.fixture
-def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Timed launches of 0.5 to 5 ms of the seed's estimate, not 5 to 50: the timed shape
-    is still scaled down from the problem's row, and the evaluations stay short."""
-    monkeypatch.setattr(configs, "TIMED_S", (0.0005, 0.005))
-
-
 def imported(name: str, folder: Path) -> Path:
     sizes, init, body, draw = PROBLEMS[name]
     problem = folder / f"{name}.py"
@@ -147,7 +140,7 @@ def without(target: Path, pattern: str, lines: int = 1) -> Path:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_kernel_is_rejected_on_the_case_for_its_kind(
-        c_compiler: None, name: str, tmp_path: Path) -> None:
+        c_compiler: None, quick_timing: None, name: str, tmp_path: Path) -> None:
     target = imported(name, tmp_path)
     case, also = CASES[name]
     assert case in get_target(str(target)).problem.input_cases
@@ -190,8 +183,8 @@ void avo_wide(const float *x, float *out, int batch_size, int dim) {
 """
 
 
-def test_every_dimension_is_checked_at_the_problems_own_length(c_compiler: None,
-                                                               tmp_path: Path) -> None:
+def test_every_dimension_is_checked_at_the_problems_own_length(
+        c_compiler: None, quick_timing: None, tmp_path: Path) -> None:
     """The timed shape of a GPU-sized problem is scaled far down; the edge shapes still
     bring each dimension to its own length, in a shape small enough for the float64
     reference, and a kernel wrong only past the sizes otherwise checked is rejected there."""

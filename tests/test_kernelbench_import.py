@@ -112,6 +112,7 @@ SEEDED = {
 }
 
 
+@pytest.mark.usefixtures("quick_timing")
 @pytest.mark.parametrize("name", sorted(SEEDED))
 def test_each_seed_pattern_passes_the_real_evaluator(c_compiler: None, name: str,
                                                      tmp_path: Path) -> None:
@@ -124,6 +125,7 @@ def test_each_seed_pattern_passes_the_real_evaluator(c_compiler: None, name: str
     assert edges and all(c.passed for c in edges)
 
 
+@pytest.mark.usefixtures("quick_timing")
 @pytest.mark.parametrize("name", sorted(FORMS))
 def test_each_form_of_forward_gets_a_seed_that_passes(c_compiler: None, name: str,
                                                       tmp_path: Path) -> None:
@@ -139,6 +141,7 @@ def test_each_form_of_forward_gets_a_seed_that_passes(c_compiler: None, name: st
     assert result.correct, result.failure
 
 
+@pytest.mark.usefixtures("quick_timing")
 def test_the_weights_are_inputs_the_reference_computes_with(c_compiler: None,
                                                             tmp_path: Path) -> None:
     """The model's bias is an input drawn afresh, and the reference uses the very tensor the
@@ -233,6 +236,7 @@ def test_an_argmax_is_written_as_exact_int64_indices_with_a_line_seed(
     assert "compared exactly" in str(wrong.failure)
 
 
+@pytest.mark.usefixtures("quick_timing")
 def test_an_argmin_without_init_inputs_gets_its_seed(c_compiler: None, tmp_path: Path) -> None:
     """argmin over the last dimension (contiguous lines, walked in order), in a problem with
     no get_init_inputs(): the target file builds Model() with no arguments."""
@@ -246,6 +250,7 @@ def test_an_argmin_without_init_inputs_gets_its_seed(c_compiler: None, tmp_path:
     assert result.correct, result.failure
 
 
+@pytest.mark.usefixtures("quick_timing")
 def test_two_outputs_softmax_and_log_sum_exp_each_checked_on_its_own(
         c_compiler: None, tmp_path: Path) -> None:
     """examples' softmax with its log-sum-exp returns (probs, lse): one Output each, named as
@@ -273,6 +278,7 @@ def test_two_outputs_softmax_and_log_sum_exp_each_checked_on_its_own(
     assert wrong.failure.kind == "incorrect" and " of lse: " in str(wrong.failure)
 
 
+@pytest.mark.usefixtures("quick_timing")
 def test_torch_max_over_a_dim_is_its_values_and_its_indices(c_compiler: None,
                                                             tmp_path: Path) -> None:
     """A forward returning torch.max(x, dim=1) whole: two outputs named after its fields,
@@ -339,6 +345,7 @@ def test_a_strided_padded_output_follows_every_size(tmp_path: Path) -> None:
         assert out.shape_on(config) == tuple(conv(x).shape), config.name
 
 
+@pytest.mark.usefixtures("quick_timing")
 def test_uniform_inputs_are_drawn_as_the_problem_draws_them(c_compiler: None,
                                                            tmp_path: Path) -> None:
     """torch.rand inputs become values=Uniform(0.0, 1.0): the log of x + 1 stays finite, and
@@ -465,6 +472,7 @@ def test_without_holding_the_size_an_edge_shape_rejects_the_labels(
             references_on_draws(config, draws=1)
 
 
+@pytest.mark.usefixtures("quick_timing")
 def test_an_integer_input_in_a_seeded_forward_is_read_with_its_own_type(
         c_compiler: None, tmp_path: Path) -> None:
     """x * counts (int64) gets its elementwise seed, counts declared const int64_t * and read
