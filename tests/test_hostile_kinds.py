@@ -16,9 +16,11 @@ import pytest
 from test_hostile_cases import HEAD, evaluate
 
 from avo_tui.evaluation import get_target
-from avo_tui.kernelbench import configs, import_problem, own_lengths
+from avo_tui.kernelbench import import_problem
 
 # The problem's file, its size globals written in its place
+from avo_tui.kernelbench.target import configs, own_lengths
+
 PROBLEM = HEAD.replace("batch_size = 8\ndim = {dim}", "{sizes}")
 
 # name -> (its size globals, the forward's module fields, its body, its input)
