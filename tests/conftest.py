@@ -137,12 +137,12 @@ def c_compiler() -> None:
 @pytest.fixture
 def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The importer's timed shape at 0.5 to 5 ms of its seed's estimated launch, not 5 to 50
-    (kernelbench/configs.py): for tests whose subject (a hostile case, an edge shape at the
+    (kernelbench/target/configs.py): for tests whose subject (a hostile case, an edge shape at the
     problem's own length) does not hang on the timed shape, which each evaluation checks on
     several inputs and then times. The shape is still scaled from the problem's, as a CPU
     target's always is. Not shorter: a launch of 0.6 ms, shorter than a loaded machine's run
     queue waits, failed the evaluator's consistency looks on a CI run (an honest seed)."""
-    from avo_tui.kernelbench import configs
+    from avo_tui.kernelbench.target import configs
 
     monkeypatch.setattr(configs, "TIMED_S", (0.0005, 0.005))
 

@@ -13,7 +13,8 @@ import pytest
 
 from avo_tui.evaluation import EvalRequest, EvalResult, get_target
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
-from avo_tui.kernelbench import hostile, import_problem
+from avo_tui.kernelbench import import_problem
+from avo_tui.kernelbench.target import hostile
 
 HEAD = """import torch
 import torch.nn as nn

@@ -16,7 +16,8 @@ import pytest
 from test_hostile_cases import HEAD, evaluate
 
 from avo_tui.evaluation import get_target
-from avo_tui.kernelbench import import_problem, own_lengths
+from avo_tui.kernelbench import import_problem
+from avo_tui.kernelbench.target import own_lengths
 
 # The problem's file, its size globals written in its place
 PROBLEM = HEAD.replace("batch_size = 8\ndim = {dim}", "{sizes}")

@@ -33,9 +33,9 @@ from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.kernelbench import ImportRefused, Progress, import_problem
-from avo_tui.kernelbench import shapes as shapes_module
-from avo_tui.kernelbench.problem_module import KernelBenchProblem
-from avo_tui.kernelbench.progress import QUIET_S
+from avo_tui.kernelbench.problem import shapes as shapes_module
+from avo_tui.kernelbench.problem.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.target.progress import QUIET_S
 
 
 def checked(target: Path) -> str:
@@ -318,7 +318,7 @@ def test_labels_drawn_below_a_global_follow_the_classes_they_index(
     were out of range and the import refused ("their ranges depend on each other"). The
     global the labels are drawn below is tied to the dimension it equals, so the labels'
     range is read from the classes at every size, and the seed passes `avo targets check`."""
-    from avo_tui.kernelbench import configs
+    from avo_tui.kernelbench.target import configs
 
     monkeypatch.setattr(configs, "TIMED_S", (0.0005, 0.005))  # the classes scaled down
     problem = tmp_path / "cross_entropy.py"

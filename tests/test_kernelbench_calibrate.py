@@ -29,13 +29,13 @@ from avo_tui.evaluation.pipeline import Pipeline, time_alone
 from avo_tui.evaluation.targets.problem import Config, InputSet, OutputSet
 from avo_tui.evaluation.toolchains.base import CompileResult
 from avo_tui.kernelbench import import_problem
-from avo_tui.kernelbench.calibrate import CORRECTIONS, OFF_BY
-from avo_tui.kernelbench.configs import Chooser
-from avo_tui.kernelbench.problem_module import KernelBenchProblem
-from avo_tui.kernelbench.progress import QUIET_S, Progress
-from avo_tui.kernelbench.shapes import fit_shapes
-from avo_tui.kernelbench.stage_plan import recorded
-from avo_tui.kernelbench.work import work_of
+from avo_tui.kernelbench.problem.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.problem.shapes import fit_shapes
+from avo_tui.kernelbench.problem.work import work_of
+from avo_tui.kernelbench.seeds.stage_plan import recorded
+from avo_tui.kernelbench.target.calibrate import CORRECTIONS, OFF_BY
+from avo_tui.kernelbench.target.configs import Chooser
+from avo_tui.kernelbench.target.progress import QUIET_S, Progress
 
 
 def elements(target: Path) -> int:

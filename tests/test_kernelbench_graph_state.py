@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from avo_tui.kernelbench.graph import Unsupported, trace
-from avo_tui.kernelbench.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.problem.graph import Unsupported, trace
+from avo_tui.kernelbench.problem.problem_module import KernelBenchProblem
 
 STATEFUL = '''
 import torch

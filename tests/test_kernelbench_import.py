@@ -38,7 +38,7 @@ from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 from avo_tui.kernelbench import ImportRefused, import_problem
-from avo_tui.kernelbench import integer_inputs as integer_module
+from avo_tui.kernelbench.target import integer_inputs as integer_module
 
 
 def evaluate(target: Path, seed: Path, source: str | None = None) -> EvalResult:

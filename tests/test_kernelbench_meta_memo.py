@@ -14,8 +14,8 @@ from kernelbench_problems import GRU
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from avo_tui.kernelbench.meta_memo import MetaMemo
-from avo_tui.kernelbench.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.problem.meta_memo import MetaMemo
+from avo_tui.kernelbench.problem.problem_module import KernelBenchProblem
 
 
 class _Arithmetic(TorchDispatchMode):

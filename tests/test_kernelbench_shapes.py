@@ -30,8 +30,8 @@ from avo_tui.evaluation import get_target
 from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
-from avo_tui.kernelbench.configs import FIRST_DRAFT_RATES, TIMED_S
-from avo_tui.kernelbench.own_lengths import FULL_MAX_S
+from avo_tui.kernelbench.target.configs import FIRST_DRAFT_RATES, TIMED_S
+from avo_tui.kernelbench.target.own_lengths import FULL_MAX_S
 
 
 def output_shape(config: Config) -> tuple[int, ...]:

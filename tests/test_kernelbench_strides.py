@@ -13,8 +13,8 @@ from kernelbench_problems import FIVE_STRIDES
 from test_kernelbench_import import evaluate
 
 from avo_tui.kernelbench import import_problem
-from avo_tui.kernelbench.shapes import WIDEST_STRIDE, _past_wide_stride
-from avo_tui.kernelbench.size_expr import SizeExpr
+from avo_tui.kernelbench.problem.shapes import WIDEST_STRIDE, _past_wide_stride
+from avo_tui.kernelbench.problem.size_expr import SizeExpr
 
 Probe = Callable[[Mapping[str, int]], int | None]
 

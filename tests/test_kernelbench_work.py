@@ -29,9 +29,9 @@ from avo_tui.evaluation.measurement.tensors import make_inputs
 from avo_tui.evaluation.targets.declared import DeclaredProblem
 from avo_tui.evaluation.targets.problem import Config
 from avo_tui.kernelbench import import_problem
-from avo_tui.kernelbench.configs import FIRST_DRAFT_RATES, TIMED_S
-from avo_tui.kernelbench.flop_fit import Polynomial
-from avo_tui.kernelbench.size_expr import SizeExpr
+from avo_tui.kernelbench.problem.flop_fit import Polynomial
+from avo_tui.kernelbench.problem.size_expr import SizeExpr
+from avo_tui.kernelbench.target.configs import FIRST_DRAFT_RATES, TIMED_S
 
 PROBLEMS = {"conv_transpose": CONV_TRANSPOSE, "conv_pool": CONV_POOL, "bmm": BMM,
             "attention": ATTENTION}

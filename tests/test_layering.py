@@ -58,6 +58,13 @@ VIOLATIONS = [
      "avo_tui.evaluation.measurement"),
     ("evaluation-rooms", "evaluation/_probe.py", "", "avo_tui.evaluation._probe"),  # a room each
     ("bare-gpu-machine", "evaluation/_probe.py", "from .. import settings_file\n", "settings"),
+    ("kernelbench-rooms", "kernelbench/problem/_probe.py", "from ..seeds import plan\n",
+     "avo_tui.kernelbench.seeds"),
+    ("kernelbench-rooms", "kernelbench/_probe.py", "", "avo_tui.kernelbench._probe"),  # a room each
+    ("kernelbench-target", "kernelbench/target/_probe.py", "", "avo_tui.kernelbench.target._probe"),
+    ("kernelbench-seeds", "kernelbench/seeds/_probe.py", "", "avo_tui.kernelbench.seeds._probe"),
+    ("kernelbench-problem", "kernelbench/problem/_probe.py", "",
+     "avo_tui.kernelbench.problem._probe"),
 ]
 
 

@@ -15,7 +15,7 @@ from test_kernelbench_import import evaluate
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 from avo_tui.kernelbench import Imported, import_problem
-from avo_tui.kernelbench.configs import STAGE_RATES
+from avo_tui.kernelbench.target.configs import STAGE_RATES
 
 
 def imported(name: str, folder: Path, text: str | None = None, kind: str = "cpu") -> Imported:

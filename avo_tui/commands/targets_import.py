@@ -44,9 +44,9 @@ examples:
 
 # torch's own import takes 3-4 s, past 8 s on a loaded machine: said, where it is that long,
 # and again every LOADING_TOLD_S while it goes on, as the import's phases are
-# (kernelbench/progress.py), which cannot be loaded before it
+# (kernelbench/target/progress.py), which cannot be loaded before it
 LOADING_TOLD_S = 5.0
-# A reading of the seed at the timed shape (kernelbench/calibrate.py): launches for about
+# A reading of the seed at the timed shape (kernelbench/target/calibrate.py): launches for about
 # this long, and a launch past the limit is a hang that leaves the estimate standing.
 READING_S = 1.0
 READING_LAUNCH_LIMIT_S = 30.0
@@ -79,7 +79,7 @@ def cmd_targets_import(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with _told_if_slow("loading torch", started):
         from ..kernelbench import ImportRefused, Progress, import_problem
-        from ..kernelbench.progress import LIMIT_S
+        from ..kernelbench.target.progress import LIMIT_S
 
     path = Path(args.problem)
     progress = Progress(sys.stderr, args.limit or LIMIT_S, name=path.name, started=started)

@@ -138,7 +138,7 @@ class Measure(Checks):
         a timed launch is (fresh inputs, a poisoned output, the cache flushed), none checked,
         as many as the first one's time says fit in ``budget_s`` (at least one, at most
         ALONE_LAUNCHES). A reading for a caller that scores nothing by it: the importer sizes
-        a target's timed shape by it (kernelbench/calibrate.py)."""
+        a target's timed shape by it (kernelbench/target/calibrate.py)."""
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
         subject = self._kernel_subject(CANDIDATE, kernel, config, pool)
         deadline = self.now() + budget_s
