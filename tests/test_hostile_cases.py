@@ -1,5 +1,5 @@
 """Hostile input cases (issue 68): the importer finds them by running the forward
-(kernelbench/hostile.py) and writes them into the target file; the harness checks every timed
+(kernelbench/target/hostile.py) and writes them into the target file; the harness checks every timed
 shape under each of them too (measurement/checks.py). For each case, a real wrong kernel of the
 kind users write is rejected with the case named, passes once the file's cases are taken out
 (so the case is what catches it), and the importer's own seed passes under every case."""

@@ -1,4 +1,4 @@
-"""The timed shape's launch measured at import (avo_tui/kernelbench/calibrate.py): the import
+"""The timed shape's launch measured at import (avo_tui/kernelbench/target/calibrate.py): the import
 states a reading, not its rates' guess, and chooses the sizes again where the guess was off.
 
 The logic is driven through import_problem's ``measure`` seam by machines of the test's own
