@@ -33,7 +33,8 @@ ROOT = Path(__file__).parents[1]
 STEPS = 200
 # The steps issue 54 sampled (search found 7 of them before the journal was its source).
 SAMPLED = (1, 2, 3, 5, 10, 20, 30, 40, 50, 75, 100, 125, 150, 169, 170, 180, 190, 198, 199)
-TECHNIQUES = ("BLOCK_N", "BLOCK_M", "stages", "swizzle", "ping-pong", "setmaxnreg", "TMA",
+# Each a concept of its own to repeats.py (setmaxnreg is registers: never both).
+TECHNIQUES = ("BLOCK_N", "BLOCK_M", "stages", "swizzle", "ping-pong", "occupancy", "TMA",
               "multicast", "exp2", "FFMA", "rescale", "persistent", "LPT", "causal", "tail",
               "epilogue", "registers", "warpgroup", "barrier", "mbarrier", "cluster",
               "prefetch", "unroll", "layout", "transpose", "split", "fence", "overlap")
