@@ -349,7 +349,9 @@ def test_a_second_look_that_is_inconsistent_too_rejects_the_kernel(
 ) -> None:
     """No launch passes a rule that wants checked launches at half their neighbours' time:
     the second look, real launches, fails as the first did, and the kernel is rejected with
-    both looks named."""
+    its looks named and the last look's launches shown, the checked ones marked, so that a
+    failure in CI can be read (a kernel slow only when checked, or a load that came and
+    went)."""
     from avo_tui.evaluation.devices.cpu import CpuDevice
     from avo_tui.evaluation.pipeline import Pipeline
 
@@ -358,6 +360,8 @@ def test_a_second_look_that_is_inconsistent_too_rejects_the_kernel(
     result = Pipeline("cpu").run(_seed_request(), lambda *_: None)
     assert result.failure is not None and result.failure.kind == "inconsistent_timing"
     assert "timed again 3 times, 8 checked launches each" in result.failure.message
+    launches = result.failure.message.split("checked ones in brackets: ")[1].split()
+    assert len(launches) == 32 and sum(t.startswith("[") for t in launches) == 8, launches
 
 
 def test_the_kernel_is_not_blamed_while_any_further_look_is_consistent(
@@ -373,9 +377,9 @@ def test_the_kernel_is_not_blamed_while_any_further_look_is_consistent(
     factors = iter([2.5, 2.1, 1.1])
     looks: list[float] = []
 
-    def again(self: Any, kernel: Any, config: Any) -> float:
+    def again(self: Any, kernel: Any, config: Any) -> tuple[float, str]:
         looks.append(next(factors))
-        return looks[-1]
+        return looks[-1], "0.5 [0.6] 0.5"
 
     monkeypatch.setattr(Measure, "consistency_again", again)
     result = Pipeline("cpu").run(_seed_request(), lambda *_: None)

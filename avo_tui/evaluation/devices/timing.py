@@ -126,6 +126,14 @@ def neighbour_ratios(times: list[float], checked: list[bool]) -> list[float]:
     return ratios
 
 
+def launches_text(times: list[float], checked: list[bool]) -> str:
+    """Launch times in ms, checked ones in brackets ('0.61 0.6 [1.9] 0.62'): what a failure
+    of the consistency rule shows, so that a reader can tell a kernel that works differently
+    when checked from a load that came and went."""
+    return " ".join(f"[{t * 1e3:.2g}]" if flag else f"{t * 1e3:.2g}"
+                    for t, flag in zip(times, checked, strict=True))
+
+
 def beside_logs(sequence: list[tuple[str, float]], reference: str) -> dict[str, list[float]]:
     """For each launch of a subject other than ``reference``: the log of its time over the mean
     of the ``reference``'s nearest launches before and after it in ``sequence`` (the one there

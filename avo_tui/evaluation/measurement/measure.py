@@ -26,6 +26,7 @@ from ..devices.timing import (
     beside_timing,
     choose_verified,
     draw_checks,
+    launches_text,
     neighbour_ratios,
     summarize,
 )
@@ -154,10 +155,8 @@ class Measure(Checks):
         it failed on timed again, the candidate alone, with AGAIN_CHECKED launches checked at
         places drawn afresh, up to AGAIN_LOOKS times. A kernel that works differently when it
         is checked does so in every look; a machine whose load came and went does not in one
-        of them, and is named instead. Under a CPU hog an honest candidate was rejected as
-        inconsistent, 2.3x its neighbours, with one look; and with two, the seed failed both
-        (2.5x, then 2.1x) on a clean-clone suite run, its launches shorter than the run queue's
-        waits."""
+        of them, and is named instead. With one look, and then two, honest seeds were
+        rejected on loaded machines; a rejection shows the last look's launches."""
         try:
             self.check_consistent(timed)
         except Rejected as first:
@@ -167,7 +166,8 @@ class Measure(Checks):
             self.at = entry.name
             factors: list[float] = []
             for _ in range(AGAIN_LOOKS):
-                factors.append(self.consistency_again(kernel, entry.config))
+                factor, launches = self.consistency_again(kernel, entry.config)
+                factors.append(factor)
                 if factors[-1] <= self.device.consistency_factor:
                     self.result.notes.append(
                         f"{entry.name}: machine load suspected: {first.failure.message}, but "
@@ -178,11 +178,12 @@ class Measure(Checks):
             looks = ", then ".join(f"{factor:.1f}x" for factor in factors)
             raise Rejected(first.failure.kind, f"{first.failure.message}; timed again "
                            f"{len(factors)} times, {AGAIN_CHECKED} checked launches each, they "
-                           f"took {looks} their neighbours", entry.name) from None
+                           f"took {looks} their neighbours; the last look's launches in ms, "
+                           f"checked ones in brackets: {launches}", entry.name) from None
 
-    def consistency_again(self, kernel: Kernel, config: Config) -> float:
+    def consistency_again(self, kernel: Kernel, config: Config) -> tuple[float, str]:
         """The median, over AGAIN_CHECKED checked launches of ``kernel`` alone on ``config``,
-        of each one's time over its neighbours' (timing.neighbour_ratios)."""
+        of each one's time over its neighbours' (neighbour_ratios), and the launches as text."""
         kernel.renew()
         pool = InputPool(config, self.device, random.Random(self.draws.getrandbits(64)))
         subject = self._kernel_subject(CANDIDATE, kernel, config, pool)
@@ -191,7 +192,7 @@ class Measure(Checks):
         flags = [index in checked for index in range(count)]
         self.progress("time", f"{config.name}: checked launches timed again")
         times = self.device.time_sequence([subject], [(subject, f) for f in flags])
-        return statistics.median(neighbour_ratios(times, flags))
+        return statistics.median(neighbour_ratios(times, flags)), launches_text(times, flags)
 
     def measured_baselines(self) -> tuple[tuple[str, ...], list[str]]:
         """The target's baselines this process can time, and why each other one cannot (FA4
