@@ -155,9 +155,8 @@ class Measure(Checks):
         places drawn afresh, up to AGAIN_LOOKS times. A kernel that works differently when it
         is checked does so in every look; a machine whose load came and went does not in one
         of them, and is named instead. Under a CPU hog an honest candidate was rejected as
-        inconsistent, 2.3x its neighbours, with one look; and with two, the seed failed both
-        (2.5x, then 2.1x) on a clean-clone suite run, its launches shorter than the run queue's
-        waits."""
+        inconsistent, over twice its neighbours, with one look; and with two, the seed failed
+        both on a clean-clone suite run, its launches shorter than the run queue's waits."""
         try:
             self.check_consistent(timed)
         except Rejected as first:
@@ -490,7 +489,7 @@ class Measure(Checks):
         each launch checked on its own chance: ``chance`` a block on average for both kernels,
         as a check idles the GPU and moves the next launch's time (docs/engine.md, step 2),
         and one more of each surely where ``sure`` (a configuration's first block): a gate that
-        decides in three sweeps left a best unchecked on a quick grid 1.6% of the time, and a
+        decides in three sweeps now and then left a best unchecked on a quick grid, and a
         best that replays stale output then went unnamed."""
         a, b = (candidate, best) if first == 0 else (best, candidate)
         order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]
