@@ -122,7 +122,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def _acts_on_start(command: cmd.Command) -> str | None:
     """What ``command``, queued, would do to the next run as it starts (None: nothing a person
-    must mean): a stop sent while no run was live once ended the next run 2 s after it began."""
+    must mean): a stop sent while no run was live once ended the next run as soon as it began."""
     if isinstance(command, cmd.Stop):
         return "a stop queued now would end the next run as it starts"
     if isinstance(command, cmd.Pause):

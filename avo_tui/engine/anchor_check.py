@@ -134,14 +134,14 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
 
 
 def anchor_bound(se: float, dof: int, noise_pct: float, z: float | None = None) -> float:
-    """How far below its record (a log) a best may read, its reading and record known to
-    ``se`` together over ``dof`` degrees of freedom, in a session whose noise is ``noise_pct``:
-    the readings' errors at ``z`` (the gate's t99 unless given) and the spread between two
-    evaluations at SUSPECT_Z. Two evaluations of one kernel differ by more than either's error
-    says (each process has biases of its own): with both errors under 0.1%, an honest best read
-    0.8% below its record. That difference is a third error, independent of the two, so it is
-    added in quadrature; its bound takes the normal quantile, as it is not estimated from the
-    reading."""
+    """How far below its record (a log) a best may read, its reading and record known to ``se``
+    together over ``dof`` degrees of freedom, in a session whose noise is ``noise_pct``: the
+    readings' errors at ``z`` (the gate's t99 unless given) and the spread between two evaluations
+    at SUSPECT_Z. Two evaluations of one kernel differ by more than either's error says (each
+    process has biases of its own): with both errors small, an honest best read below its record by
+    several times either (benchmarks/RESULTS.md). That difference is a third error, independent of
+    the two, so it is added in quadrature; its bound takes the normal quantile, as it is not
+    estimated from the reading."""
     between = math.log1p(noise_pct / 100) / MEDIAN_ABS_NORMAL
     return math.hypot((futile_z(dof) if z is None else z) * se, SUSPECT_Z * between)
 
@@ -195,18 +195,18 @@ def rough_record(result: EvalResult, best: Version) -> str | None:
     anchor's own jitter in the same sweeps allows (EvalResult.anchor_jitter_se). None where it
     can be (or nothing says: no anchor timed).
 
-    The gate measures until the record reaches RECORD_SE or its cap. A kernel that adds random
-    spins to its own launches reaches the cap with a record of several percent, and once it
-    is the best it can slow itself beside its successors by that much unseen (the check's
-    bound grows with the record's error). On a machine whose records reach RECORD_SE (a GPU),
-    such a record is refused. Where the best's own record is rougher (a loaded CPU, where the
-    anchor's error is 3-40%), every record is rough, the kernel is not the cause, and the rule
-    would refuse every commit; a best's record is the machine's word, as no kernel can change
-    a stored score. A machine can be quiet when the best is recorded and loaded at the gate:
-    an honest 1.7x gain on a CPU loaded so was refused (±3.66% at a 10 s cap, the seed
-    recorded to ±0.48%), as the anchor itself jittered. So the roughness is the kernel's only
-    where the anchor, timed in the same sweeps, was well steadier. The best's reading is no
-    witness: a colluding best can make itself as rough as its successor, beside it only."""
+    The gate measures until the record reaches RECORD_SE or its cap. A kernel that adds random spins
+    to its own launches reaches the cap with a record of several percent, and once it is the best it
+    can slow itself beside its successors by that much unseen (the check's bound grows with the
+    record's error). On a machine whose records reach RECORD_SE (a GPU), such a record is refused.
+    Where the best's own record is rougher (a loaded CPU, where the anchor's own error is several
+    percent or more), every record is rough, the kernel is not the cause, and the rule would refuse
+    every commit; a best's record is the machine's word, as no kernel can change a stored score. A
+    machine can be quiet when the best is recorded and loaded at the gate: an honest gain, large and
+    plain, on a CPU loaded so was refused (its record several times rougher at the cap than the
+    seed's), as the anchor itself jittered. So the roughness is the kernel's only where the anchor,
+    timed in the same sweeps, was well steadier. The best's reading is no witness: a colluding best
+    can make itself as rough as its successor, beside it only."""
     read = result.versus_anchor
     recorded_se = best.score.anchor_se if best.score is not None else None
     if read is None or read.se is None or recorded_se is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 def age(seconds: float) -> str:
-    """How long ago, roughly: 40 s, 12 min, 3 h, 2 d."""
+    """How long ago, roughly: '40 s', '12 min', '3 h', '2 d'."""
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{seconds / size:.0f} {unit}"

@@ -18,9 +18,10 @@ version: the first lane still running from the head (the newest commit, or where
 it), the k-th still running from the k-th best version near the frontier (counted round when
 there are fewer): a version scoring at least FRONTIER of the best's score. The gate still
 commits only a gain over the best, so a lane that started from a version far behind it spent
-every step on refusals (issue 73: a tuner lane on the seed, 0.86x the best, 637 steps and no
-commit). Lanes are counted as they run, not by number: once lanes 1-3 had stopped, lane 4 alone
-still took the fourth best, 0.92x the best, for 355 steps without a commit.
+every step on refusals (issue 73: a tuner lane on the seed, well behind the best, hundreds of
+steps and no commit; benchmarks/RESULTS.md). Lanes are counted as they run, not by number: once
+lanes 1-3 had stopped, lane 4 alone still took the fourth best, behind the best, for hundreds
+of steps without a commit.
 Tuner lanes also draw from different random streams (``--rng-seed`` plus the lane's number),
 and the supervisor redirects (and the agent's review gives directions to) the lane whose
 attempts stalled, not the others.

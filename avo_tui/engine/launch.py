@@ -216,7 +216,7 @@ def check_target_file(target: TargetSpec, worker: EvalWorker) -> None:
     """A user's target file checked in ``worker`` as ``avo targets check`` checks it, its seed
     aside, before anything is scored on it: TargetFileError, in check's one line, where it is
     unusable. A shipped target is not: it is part of avo-tui, checked by its tests, and its
-    check takes seconds (attention's float64 reference: 12 s on a CPU)."""
+    check takes seconds (attention's float64 reference on a CPU)."""
     if is_target_file(target.ref):
         worker.check_target(target.ref)
 
@@ -272,12 +272,12 @@ def create_session(
 
 
 def anchor_reading(results: list[EvalResult]) -> EvalResult:
-    """The reading of the seed v0 is scored by: the faster. Every later score is its ratio to
-    the anchor times the anchor's rate in v0's (engine/scores.py), so v0's sets the lineage's
-    scale, and a load that comes and goes
-    only ever slows a reading: on a busy two-core machine one slow first reading of a LayerNorm
-    seed halved every score of its lineage (7.4 GB/s stored for a kernel `avo eval` read at 15;
-    issue 56). On a GPU the second reading is usually the faster, the first warming up."""
+    """The reading of the seed v0 is scored by: the faster. Every later score is its ratio to the
+    anchor times the anchor's rate in v0's (engine/scores.py), so v0's sets the lineage's scale, and
+    a load that comes and goes only ever slows a reading: on a busy two-core machine one slow first
+    reading of a LayerNorm seed halved every score of its lineage (issue 56: the stored rate about
+    half of what `avo eval` read; benchmarks/RESULTS.md). On a GPU the second reading is usually the
+    faster, the first warming up."""
     return max(results, key=lambda result: result.geomean)
 
 

@@ -10,7 +10,7 @@ before this rescore: rescoring v0 moves no other score).
 
 Where the seed is the user's, it is read as a record is: beside the seed, as the gate times a
 candidate beside its best, by the gate's rule (paired.GatePlan). On the CPU a reading alone
-read 5-19% below the same version's record, taken beside another kernel, and a lineage half
+read well below the same version's record, taken beside another kernel, and a lineage half
 rescored disagreed with itself by that much (benchmarks/anchor_lineage.py). The seed, which no
 agent wrote, cannot behave differently beside another version.
 

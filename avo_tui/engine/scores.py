@@ -1,9 +1,9 @@
 """The scores the store keeps: a kernel's rate against the anchor, on the lineage's scale.
 
 On a GPU under sustained load a kernel's absolute rate follows the clock, and the clock
-follows what ran beside the kernel. On an H200 the same candidate read 664 to 687 TFLOP/s in
-nine gate re-evaluations beside a near twin, against about 700 alone (benchmarks/RESULTS.md).
-Stored as measured, a version committed for a +0.3% gain scored below the best it beat.
+follows what ran beside the kernel. On an H200 the same candidate read a few percent less in
+gate re-evaluations beside a near twin than alone (benchmarks/RESULTS.md). Stored as measured,
+a version committed for a gain smaller than that scored below the best it beat.
 
 Scores were then chained: the score of the version timed beside, times the gain measured
 there. That made one version's reading part of every later one's, and two versions of one
@@ -127,8 +127,9 @@ def below_the_best_it_beat(score: Score | None, best: Version | None) -> str:
     """Where a version the gate commits beside ``best`` stores ``score`` below the best's, why
     the best does not move, and what puts it right; '' where it stores at or above it. Two
     evaluations read a rate over the anchor further apart than their errors say (on four
-    H200s, a record 1.2-2.3% above what four later gates read it at), so a gain smaller
-    than that can store below the best it beat."""
+    H200s, a record read higher than four later gates read it, by more than the smallest
+    gains they commit: benchmarks/RESULTS.md), so such a gain can store below the best it
+    beat."""
     if score is None or best is None or best.score is None or score.gmean >= best.score.gmean:
         return ""
     return (f"; stored at {score.gmean:.4g} {score.unit}, below {best.id}'s "

@@ -2,7 +2,8 @@
 before anything is timed.
 
 Timing a kernel the session knows says nothing new and, on a loaded machine, says it falsely:
-the seed evaluated again read +51%, +56%, +24% and -45% in five probes (issue 54). So every
+the seed evaluated again read far faster or far slower than itself in five probes (issue 54,
+benchmarks/RESULTS.md). So every
 version and every attempt whose outcome judged its kernel is indexed twice: by its source files
 (a candidate with the very same files is answered without a compile) and by what it compiled to
 (``Attempt.kernel``; a candidate that differs in comments or layout only is compiled, then

@@ -91,7 +91,7 @@ class SessionCatalog:
     def check_writable(self) -> None:
         """Make the sessions folder if it is missing, and write a file in it, or say in one
         line why not: before a new session's seed is scored, not after (issue 71: a read-only
-        folder was found only after about 30 s of scoring)."""
+        folder was found only after the seed's scoring)."""
         self._check_root()
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -274,8 +274,8 @@ def _suspects(doc: object, damaged: list[str]) -> dict[str, Suspect]:
 def _runnable_lanes(doc: object, damaged: list[str]) -> object:
     """The lanes a run can have, of the state's ``lanes``: those numbered above MOST_LANES
     (no run can take them up) are left unread, and named once in ``damaged``. A state written
-    with an absurd lane count then reads as fast as any (issue 53: 100,000 lanes took 4 s to
-    read), and the next save of the lanes drops them."""
+    with an absurd lane count then reads as fast as any (issue 53: 100,000 lanes took seconds
+    to read), and the next save of the lanes drops them."""
     if not isinstance(doc, Mapping):
         return doc
     kept = {k: v for k, v in doc.items() if not _above_most(str(k))}

@@ -200,5 +200,5 @@ _TAG = re.compile(r"(?<!\\)\[(?:/|[a-z][a-z _]*)\]")
 
 def plain(markup: str) -> str:
     """The text of a line from :func:`event_line`, without parsing it as Rich markup: a view
-    streaming a thousand lines a second cannot afford the parser (10x slower)."""
+    streaming a thousand lines a second cannot afford the parser (many times slower)."""
     return _TAG.sub("", markup).replace("\\[", "[")

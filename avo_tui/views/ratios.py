@@ -2,9 +2,9 @@
 session stores it: the column of operators/agent/bar.py (``x fa4``, ``x best``, or the one
 baseline measured) over the baseline timings the run state keeps for the session's host.
 A version's stored ``ratio`` is to the target's first baseline (cuDNN on the GPU targets), the
-weakest serious one on Hopper: the seed reads 1.13x cuDNN but 1.01x FA4. The app's lineage and
-status bar, its attempts, ``avo sessions show`` and ``attempts`` and the headless run's summary
-all show this column.
+weakest serious one on Hopper (the seed's standing against the others, measured and dated, is
+operators/agent/standing.toml's). The app's lineage and status bar, its attempts,
+``avo sessions show`` and ``attempts`` and the headless run's summary all show this column.
 """
 
 from __future__ import annotations

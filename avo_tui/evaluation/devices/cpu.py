@@ -422,7 +422,7 @@ class RunnerKernel:
 
     def renew(self) -> None:
         """A new runner process, the library loaded afresh. Seen on the CPU target: one process
-        could run the same code 13% slower than another for its whole life (its stack and
+        could run the same code measurably slower than another for its whole life (its stack and
         mappings land elsewhere), which timing rounds within one process cannot average out."""
         self._spawn(self._arena_bytes)
 

@@ -1,7 +1,7 @@
 """Loading and launching CUDA kernels through cuda.core, on the stream torch computes on.
 
 The kernel's launch geometry comes from its ``avo:launch`` declaration, evaluated for each
-configuration with the variables below; dynamic shared memory above the 48 KB default is
+configuration with the variables below; dynamic shared memory above DEFAULT_DYNAMIC_SMEM is
 granted through the function attribute before the launch. Its ``avo:tensormap`` declarations
 become TMA descriptors over the launch's own tensors, passed after the fixed parameters; its
 ``avo:launch scratch=`` bytes are zeroed on the stream before every launch, inside the timed
@@ -468,7 +468,7 @@ class CudaDevice:
         return CudaClock()
 
     def power_samples(self) -> AbstractContextManager[list[Sample]]:
-        """NVML's samples of this GPU; none where NVML cannot be had (said once, as 0 MHz)."""
+        """NVML's samples of this GPU; none where NVML cannot be had (said once, as '0 MHz')."""
         if self._nvml is None:
             try:
                 self._nvml = Nvml.of_cuda_device(self.index)

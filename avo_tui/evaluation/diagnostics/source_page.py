@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 TOP_SASS = 15
 TOP_REGIONS = 8
 REGION_SHARE = 0.02  # of the stall samples: a region smaller is not shown
+RUN_CHANGE = 2  # a change of execution count by more than this factor starts a new region
 SASS_CHARS = 64
 
 
@@ -88,8 +89,8 @@ def parse_source_csv(output: str) -> list[SassLine]:
 
 
 def code_regions(sass: Sequence[SassLine]) -> list[Region]:
-    """The kernel cut where the execution count changes by more than 2x from the current run's
-    (instructions never executed join the run they sit in)."""
+    """The kernel cut where the execution count changes by more than RUN_CHANGE times from the
+    current run's (instructions never executed join the run they sit in)."""
     regions: list[Region] = []
     run: list[SassLine] = []
     passes = 0  # the run's first execution count
@@ -106,7 +107,8 @@ def code_regions(sass: Sequence[SassLine]) -> list[Region]:
                                   reasons))
 
     for line in sass:
-        if line.executed and passes and not passes / 2 <= line.executed <= passes * 2:
+        within = passes / RUN_CHANGE <= line.executed <= passes * RUN_CHANGE
+        if line.executed and passes and not within:
             close()
             run, passes = [], 0
         run.append(line)

@@ -99,7 +99,8 @@ class Worker:
         self._log_path = Path(log_name)
         # PASSIVE: torch's OpenMP threads in the worker sleep once their work is done. Left
         # spinning, they would hold cores while a CPU candidate runs in its own process, and a
-        # kernel's threads would gain nothing (seen: 1.2x instead of 1.8x on two cores).
+        # kernel's threads would gain little (seen on two cores: well under what they gain
+        # beside a sleeping worker).
         env = dict(worker_environment(), PYTHONFAULTHANDLER="1", PYTHONUNBUFFERED="1",
                    OMP_WAIT_POLICY="PASSIVE")
         if self.gpu is not None:

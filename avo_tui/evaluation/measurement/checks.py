@@ -128,14 +128,14 @@ class Checks(Stage):
         self.phase = timing
 
     def check_consistent(self, timed: list[ConfigResult]) -> None:
-        """The checked launches are a random sample of all: each must look like the launches
-        of the same kernel next to it (ConfigResult.checked_ratios), taken together over the
-        whole grid, once there are CONSISTENCY_SAMPLES of them. Compared with the median of
-        all launches of a configuration instead, honest kernels on a busy machine were
-        rejected: a load that came and went made a single checked launch 2.2x the rest; and
-        two checked launches, each 2.4x its neighbours, were seen beside a slow best under a
-        CPU hog. Which launches are checked is drawn after nothing the kernel can see, so a
-        few slow ones are noise; this rule is a backstop, and judges only a sample."""
+        """The checked launches are a random sample of all: each must look like the launches of the
+        same kernel next to it (ConfigResult.checked_ratios), taken together over the whole grid,
+        once there are CONSISTENCY_SAMPLES of them. Compared with the median of all launches of a
+        configuration instead, honest kernels on a busy machine were rejected: a load that came and
+        went made a single checked launch twice the rest or more; and two checked launches, each
+        over twice its neighbours, were seen beside a slow best under a CPU hog. Which launches are
+        checked is drawn after nothing the kernel can see, so a few slow ones are noise; this rule
+        is a backstop, and judges only a sample."""
         ratios = [r for entry in timed for r in entry.checked_ratios]
         if len(ratios) < CONSISTENCY_SAMPLES:
             return

@@ -491,7 +491,7 @@ class Measure(Checks):
         each launch checked on its own chance: ``chance`` a block on average for both kernels,
         as a check idles the GPU and moves the next launch's time (docs/engine.md, step 2),
         and one more of each surely where ``sure`` (a configuration's first block): a gate that
-        decides in three sweeps left a best unchecked on a quick grid 1.6% of the time, and a
+        decides in three sweeps now and then left a best unchecked on a quick grid, and a
         best that replays stale output then went unnamed."""
         a, b = (candidate, best) if first == 0 else (best, candidate)
         order = [(a, b) if pair % 2 == 0 else (b, a) for pair in range(PAIRS_PER_BLOCK)]

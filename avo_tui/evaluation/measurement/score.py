@@ -45,11 +45,11 @@ BESIDE_THE_BEST = "the best timed beside it"  # what a jump flag is told against
 
 
 def _jump(result: EvalResult, previous_best: float | None) -> tuple[float, str] | None:
-    """How many times faster than the best the result is, and against what: the best timed
-    beside it where it was (the same moment, the same inputs), else the best's stored score.
-    A stored score is from another moment: on a CPU whose load changes, an honest candidate
-    read 3.24x a best's score stored at a busier moment, and was held (benchmarks/lanes_run.py
-    approved such suspects by hand)."""
+    """How many times faster than the best the result is, and against what: the best timed beside it
+    where it was (the same moment, the same inputs), else the best's stored score. A stored score is
+    from another moment: on a CPU whose load changes, an honest candidate read several times a
+    best's score stored at a busier moment, and was held (benchmarks/lanes_run.py approved such
+    suspects by hand)."""
     if result.incumbent_gain is not None:
         return result.incumbent_gain, BESIDE_THE_BEST
     if previous_best:

@@ -94,9 +94,9 @@ def round_orders(names: Sequence[str], rounds: int, rng: random.Random) -> list[
 
 def median(rounds: Sequence[Figures]) -> Figures:
     """The rate's, the clock's and the power's medians over the rounds, and the work per
-    energy of those two medians: the median of each round's own differed from it by 20% on an
-    H200 (two rounds of 0.2 s, whose power had not settled), and a table whose columns
-    disagree reads as an error."""
+    energy of those two medians: the median of each round's own differed from it widely on an
+    H200 (two short rounds, whose power had not settled), and a table whose columns disagree
+    reads as an error."""
     rate, mhz, watts = (statistics.median(getattr(r, field) for r in rounds)
                         for field in ("rate", "mhz", "watts"))
     return Figures(rate, mhz, watts, rate / watts * 1000.0 if watts > 0 else 0.0)

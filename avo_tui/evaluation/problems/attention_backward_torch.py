@@ -185,7 +185,8 @@ def sdpa_backward_baseline(config: Config, backend: str) -> BaselineCall:
 
     def answers() -> dict[str, torch.Tensor]:
         # its forward's own output is the o its backward's D reads, rounded as that
-        # library's forward rounds it (cuDNN's, on an H200, moved a flat row's dq 9% off)
+        # library's forward rounds it (cuDNN's, on an H200, moved a flat row's dq far off:
+        # benchmarks/RESULTS.md, issue 91)
         return {"o": staged[0].detach()}
 
     return BaselineCall(stage, run, answers)  # type: ignore[arg-type]

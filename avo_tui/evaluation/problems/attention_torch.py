@@ -338,7 +338,7 @@ class AttentionNumerics:
         computation is, elementwise, the farthest from the exact output of its runs on the
         inputs as given and moved an ulp (targets/backward.py): on large logits a row whose
         two best keys nearly tie carries the logits' rounding into the output, and one run's
-        draw of it landed 24x under a correct kernel's, which was rejected."""
+        draw of it landed far under a correct kernel's, which was rejected."""
         exact, given = references(config, inputs, emulate=emulate)
         assert given is not None
         moved = [_blocks(config, InputSet(tensors), torch.float64, emulate)

@@ -1,10 +1,10 @@
-"""A CUDA kernel compiled with NVRTC through cuda.core, for this GPU's architecture, at first
-use, and launched as the evaluator launches it: the geometry its ``avo:launch`` declares
-(read by the evaluator's own expressions, _expressions), dynamic shared memory past 48 KiB
-granted through the function attribute, one TMA descriptor per ``avo:tensormap`` after the
-fixed parameters, then the address of zeroed scratch bytes where ``avo:launch scratch=`` asks
-for them, on torch's current stream. Scratch is allocated per call, so calls on two streams at
-once never share a counter.
+"""A CUDA kernel compiled with NVRTC through cuda.core, for this GPU's architecture, at first use,
+and launched as the evaluator launches it: the geometry its ``avo:launch`` declares (read by the
+evaluator's own expressions, _expressions), dynamic shared memory past DEFAULT_DYNAMIC_SMEM
+granted through the function attribute, one TMA descriptor per ``avo:tensormap`` after the fixed
+parameters, then the address of zeroed scratch bytes where ``avo:launch scratch=`` asks for them, on
+torch's current stream. Scratch is allocated per call, so calls on two streams at once never share a
+counter.
 
 The cubin is cached on disk per architecture, NVRTC and driver version (and the sources and
 options), written whole under a temporary name and renamed into place.

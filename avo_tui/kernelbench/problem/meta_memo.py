@@ -2,10 +2,10 @@
 shapes, strides and dtypes (and the same other arguments) gets its outputs' shapes without
 running torch's meta function again.
 
-Many of torch's meta functions are Python (addmm, an in-place sigmoid: 100-300 us a call),
-and a recurrent network unrolled over its sequence calls the same few of them on the same
-shapes tens of thousands of times a build: a 512-step, 6-layer LSTM dispatches 61,000
-operations, 7 s a build, and the importer builds a problem at a hundred or more sizes.
+Many of torch's meta functions are Python (addmm, an in-place sigmoid), and a recurrent
+network unrolled over its sequence calls the same few of them on the same shapes tens of
+thousands of times a build: a 512-step, 6-layer LSTM took seconds a build, and the importer
+builds a problem at a hundred or more sizes.
 
 Only what a tensor's metadata decides is remembered: an operation that makes new tensors
 (no output aliases an input), and an in-place pointwise one (``sigmoid_``, ``add_``), which

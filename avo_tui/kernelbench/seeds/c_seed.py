@@ -4,8 +4,8 @@ agent to start from. Reductions accumulate in double, so the seed is never the o
 misses the tolerance; making them fast in float is the evolution's work.
 
 Each knob starts at a value that does well on a common x86 core (8-float vectors), not at
-its slowest: a first move worth more than 1.5x would be held as a suspect by the commit gate
-(targets.py, max_plausible_jump) rather than committed. Its other values (more or fewer
+its slowest: a first move worth more than the target's ``max_plausible_jump`` would be held
+as a suspect by the commit gate rather than committed. Its other values (more or fewer
 partial sums, wider blocks, more threads) are the tuner's to try on the machine at hand.
 """
 

@@ -2,8 +2,8 @@
 sizes once its target file is written, and the sizes chosen again at the rate measured.
 
 The rates configs.py estimates a launch at are fixed, and this project's 2-core machine ran
-the same seeds 2x to 7x apart over one day (RESULTS.md, issue 68's eleventh session): only
-17 of 34 stated launches were within 2x of `avo eval`'s. So the seed is compiled and timed by
+the same seeds several times apart over one day (RESULTS.md, issue 68's eleventh session):
+only half the stated launches were near `avo eval`'s. So the seed is compiled and timed by
 the evaluator's own machinery (``measure``, which the command passes in: kernelbench/ stays
 below evaluation/), and where the reading is off the estimate by more than OFF_BY, the
 configurations are chosen again at the measured rate and timed again, up to CORRECTIONS

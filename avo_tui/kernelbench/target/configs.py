@@ -3,10 +3,10 @@ from, each checked by building the problem there (on the meta device).
 
 - **Timed**: the problem's own sizes. On the CPU they are scaled (the largest dimension
   halved, down to 8 and then, where still slow, to the least it builds at; or the first
-  doubled) until a launch of the seed takes about 5 to 50 ms, at the rates below, then
-  at the rate its launches are measured at once it is written (calibrate.py): KernelBench's
-  sizes are a GPU's, and a timed launch far past 100 ms makes every evaluation of a run
-  slow, while one under a millisecond varies too much to time.
+  doubled) until a launch of the seed takes within TIMED_S, at the rates below, then at the
+  rate its launches are measured at once it is written (calibrate.py): KernelBench's sizes
+  are a GPU's, and a timed launch far past TIMED_S makes every evaluation of a run slow,
+  while one far under it varies too much to time.
 - **Edge**: the sizes that break tiled code, small enough for the float64 reference on one
   core: every varied dimension at its smallest (1, or the least the problem builds at), at
   small primes (the last one 37), and one past a tile (17, the last one 65).

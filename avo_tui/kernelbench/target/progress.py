@@ -1,14 +1,13 @@
 """What an import is doing, told on stderr, and the limit on how long it may take.
 
-Most problems import in seconds; a recurrent network builds slowly even on the meta device
-(a GRU of 512 steps and 6 layers: 9 s a build, every step's operations dispatched one by one),
-and an import builds the problem dozens of times. The quiet is counted from the command's
-own start, so its torch import is part of it. So an import is never silent for long: once it
-has taken QUIET_S seconds, each phase is told as it starts, and a phase that goes on is told
-again at least every QUIET_S seconds, by the builds it has done (``tick``) or, where one
-build is long, by a heartbeat (BEAT_S apart). A quick import tells nothing.
-Past its limit the import stops with one line that names the phase and how long its builds
-took.
+Most problems import in seconds; a recurrent network builds slowly even on the meta device (a GRU of
+512 steps and 6 layers: seconds a build, every step's operations dispatched one by one), and an
+import builds the problem dozens of times. The quiet is counted from the command's own start, so its
+torch import is part of it. So an import is never silent for long: once it has taken QUIET_S
+seconds, each phase is told as it starts, and a phase that goes on is told again at least every
+QUIET_S seconds, by the builds it has done (``tick``) or, where one build is long, by a heartbeat
+(BEAT_S apart). A quick import tells nothing. Past its limit the import stops with one line that
+names the phase and how long its builds took.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ run killed mid-step resumes the step at that turn: the turn in flight is the onl
 
 A tool input the tool refused does not ride along in the conversation: its long strings are
 replaced, in the history, by a short stand-in that says what was refused (the tool result says
-why). One turn carrying a 10 MB file write would otherwise make every later request of the
+why). One turn carrying a file write of megabytes would otherwise make every later request of the
 step too long for the API, and fail the step, and the next ones.
 """
 

@@ -7,7 +7,7 @@ run, and settings the model refuses fail every step the same way; an API that ca
 reached at all would be waited out for ever. Once a run has worked, outages are waited out
 (retry.py); this check is only for the start.
 
-Its requests get ``first_contact_timeout_s`` (20 s), not a turn's ``request_timeout_s`` (600 s):
+Its requests get ``first_contact_timeout_s``, not a turn's far longer ``request_timeout_s``:
 a hanging endpoint is one line within that, naming what to check, and is not tried again. A
 404, an answer that is not the API's (a login page) and a URL's credentials are each named for
 what they are: the URL tried (redacted), the content type and status, never the run's settings.

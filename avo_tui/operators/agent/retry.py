@@ -1,6 +1,6 @@
 """How the agent waits out a failing API: the whole retry policy, in one loop with safe points.
 
-- A few quick, silent retries first (``sdk_retries``; 0.5 s, 1 s, 2 s ..., or the server's
+- A few quick, silent retries first (``sdk_retries``; QUICK_FIRST_S, doubling, or the server's
   ``retry-after`` when it is short), as the SDK would make, for the odd 529 or dropped
   connection.
 - Beyond them, an announced wait that doubles from ``outage_wait_s`` up to

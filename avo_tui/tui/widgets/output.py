@@ -139,9 +139,9 @@ class OutputPane(ScrollView, can_focus=True):
 
     def _laid_out(self) -> None:
         # Not ``self.virtual_size = ...``: that reactive lays the whole screen out again and
-        # repaints all of it (35 ms a frame on a busy 2-core machine), four times a second
-        # while a run streams. The pane's own size never depends on its rows, so only its
-        # scrollbar needs to hear of them.
+        # repaints all of it (tens of milliseconds a frame on a busy 2-core machine), four
+        # times a second while a run streams. The pane's own size never depends on its rows,
+        # so only its scrollbar needs to hear of them.
         size = Size(self._width, len(self._rows))
         self.set_reactive(OutputPane.virtual_size, size)
         self.vertical_scrollbar.window_virtual_size = size.height
