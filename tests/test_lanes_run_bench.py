@@ -283,16 +283,20 @@ def test_with_a_tuner_lane_only_its_share_is_a_knob(bench: ModuleType) -> None:
 def test_what_the_kill_left_is_read_back_by_a_later_phase(bench: ModuleType,
                                                           tmp_path: Path) -> None:
     """--phase first saves the session as the kill left it; --phase resume reads it back as
-    it was (lanes as numbers), with the seconds so far."""
+    it was (lanes as numbers), with the seconds and the lanes stopped so far: a lane stopped
+    by a resume that --stop-after ended is never stopped again, and the last phase's report
+    must still say it was (CI, 2026-11-28: both agent lanes read as never stopped)."""
     at_kill = watch.Snapshot(
         versions=[{"id": "v0"}], attempts=[{"id": "a1"}], flying={2: {"base": "v1"}},
         suspects={}, drafts=[2], resumable=[2], steps={1: 3, 2: 1}, last_seq=40,
         status="running", shares={"v0": {1: 1, 2: 1}}, head="v1", best="v1")
     killed_then = lanes_benchmark.Killed(at_kill, ["v1"], [])
-    lanes_benchmark.save_killed(tmp_path, killed_then, {"to_kill": 12.5})
+    lanes_benchmark.save_killed(tmp_path, killed_then, {"to_kill": 12.5}, [2])
     seconds: dict[str, float] = {}
-    killed = lanes_benchmark.load_killed(tmp_path, seconds)
+    stopped: list[int] = []
+    killed = lanes_benchmark.load_killed(tmp_path, seconds, stopped)
     assert killed.session == at_kill and killed.told == ["v1"] and seconds == {"to_kill": 12.5}
+    assert stopped == [2]
 
 
 def process_state(pid: int) -> str:
@@ -475,7 +479,8 @@ def test_a_timed_run_of_agent_and_tuner_lanes_split_over_three_processes(tmp_pat
     assert set(report["seconds"]) >= {"to_kill", "run_2", "run_3"}
     tuner = report["per_lane"][2]
     assert tuner["steps_after"] >= 1 and not tuner["stopped"], tuner  # searched to the end
-    assert [row["stopped"] for row in report["per_lane"][:2]] == [True, True]
+    assert [row["stopped"] for row in report["per_lane"][:2]] == [True, True], (
+        report["per_lane"], stopped.stderr[-2000:], last.stderr[-2000:])
     with Session.open(tmp_path / "sessions" / "lanes-run", writable=False) as session:
         assert session.run_state.status == "finished"
         assert "time budget reached" in session.run_state.reason

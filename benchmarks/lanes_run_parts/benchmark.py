@@ -82,14 +82,18 @@ class Killed:
 KILLED = "killed.json"  # what the kill left, for a later phase (--phase resume)
 
 
-def save_killed(workdir: Path, killed: Killed, seconds: dict[str, float]) -> None:
+def save_killed(workdir: Path, killed: Killed, seconds: dict[str, float],
+                stopped: list[int]) -> None:
+    """What the kill left, the seconds so far and the lanes stopped so far, for a later
+    phase: its report counts a lane stopped in an earlier phase as stopped."""
     (workdir / KILLED).write_text(json.dumps({
         "session": asdict(killed.session), "told": killed.told, "outlived": killed.outlived,
-        "seconds": seconds}))
+        "seconds": seconds, "stopped": stopped}))
 
 
-def load_killed(workdir: Path, seconds: dict[str, float]) -> Killed:
-    """What an earlier phase's kill left (save_killed), its seconds added to ``seconds``."""
+def load_killed(workdir: Path, seconds: dict[str, float], stopped: list[int]) -> Killed:
+    """What an earlier phase's kill left (save_killed), its seconds added to ``seconds`` and
+    its stopped lanes to ``stopped``."""
     try:
         saved = json.loads((workdir / KILLED).read_text())
     except (OSError, ValueError) as error:
@@ -101,6 +105,7 @@ def load_killed(workdir: Path, seconds: dict[str, float]) -> Killed:
     session["shares"] = {ref: {int(k): v for k, v in knobs.items()}
                          for ref, knobs in session["shares"].items()}
     seconds.update(saved["seconds"])
+    stopped.extend(saved.get("stopped", []))
     return Killed(Snapshot(**session), saved["told"], saved["outlived"])
 
 
@@ -166,12 +171,12 @@ class Benchmark:
                     first.stop()
                 seconds["to_kill"] = round(time.monotonic() - began, 1)
                 if self.phase == "first":
-                    save_killed(self.workdir, killed, seconds)
+                    save_killed(self.workdir, killed, seconds, self.outcome.stopped)
                     progress(f"phase first done: the session and what the kill left are in "
                              f"{self.workdir}; go on with --phase resume --dir {self.workdir}")
                     return None
             else:
-                killed = load_killed(self.workdir, seconds)
+                killed = load_killed(self.workdir, seconds, self.outcome.stopped)
                 self.api.open_every_lane()
             runs = len(list(self.workdir.glob("run-*.log")))
             progress(f"run {runs + 1}: the same command, a resume")
@@ -186,7 +191,7 @@ class Benchmark:
             seconds[f"run_{runs + 1}"] = round(time.monotonic() - began, 1)
             _, requests = self.api.seen()
             if code is None:  # stopped by --stop-after: the next phase goes on
-                save_killed(self.workdir, killed, seconds)
+                save_killed(self.workdir, killed, seconds, self.outcome.stopped)
                 progress(f"run {runs + 1} stopped after --stop-after; go on with --phase "
                          f"resume --dir {self.workdir}")
                 return None
@@ -276,7 +281,10 @@ class Benchmark:
         --stop-after seconds the whole run is stopped, as its operator would, and None is
         returned: a later phase resumes it. ``before`` is the session as this run found it
         (the kill's; after a stop, the stopped run's)."""
-        stopped, began = self.outcome.stopped, time.monotonic()
+        # Stopped here, not in an earlier phase: a stop sent just before the whole run was
+        # stopped may not have been taken, and the lane then steps again in this run.
+        stopped: list[int] = []
+        began = time.monotonic()
         while proc.poll() is None:
             if time.monotonic() > self.deadline:
                 raise Failed(f"the resumed run had not ended by --timeout:\n{run.tail()}")
@@ -295,6 +303,8 @@ class Benchmark:
                         if not self.send("--lane", str(lane), "stop", run_ended=proc):
                             break  # the run ended on its own meanwhile: nothing to stop
                         stopped.append(lane)
+                        if lane not in self.outcome.stopped:
+                            self.outcome.stopped.append(lane)
                         self.api.release([lane])
             time.sleep(POLL_S)
         return proc.returncode
