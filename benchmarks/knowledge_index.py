@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How fast the knowledge base answers, and how well: index build and search latency over
-knowledge/ (plus any folders given), for the questions of tests/test_knowledge_quality.py.
+knowledge/ (plus any folders given), for the questions of tests/unit/test_knowledge_quality.py.
 
     python benchmarks/knowledge_index.py
     python benchmarks/knowledge_index.py --json --repeat 20
@@ -30,7 +30,7 @@ from avo_tui.knowledge import KnowledgeBase, configured_folders
 
 def questions() -> list[tuple[str, tuple[str, ...]]]:
     spec = importlib.util.spec_from_file_location(
-        "quality", ROOT / "tests" / "test_knowledge_quality.py")
+        "quality", ROOT / "tests" / "unit" / "test_knowledge_quality.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -93,7 +93,7 @@ def use_fake(monkeypatch: pytest.MonkeyPatch, server: FakeAnthropic) -> None:
 
 def make_agent(knowledge: Path, **settings: object) -> Agent:
     # No debrief unless a test asks for one: it is one more request at every step's end,
-    # which a script would have to answer (tests/test_agent_research.py covers it).
+    # which a script would have to answer (tests/functional/test_agent_research.py covers it).
     values: dict[str, object] = dict(
         outage_wait_s=0.05, outage_wait_max_s=0.2, request_timeout_s=10.0, sdk_retries=2,
         debrief=False,

@@ -2,7 +2,7 @@
 C ones, tests/gpu/test_gpu_attacks_every_target.py for the CUDA ones), each with its own seed:
 
 - the targets only tests define: the docs' example (tests/target_example.py, a target file
-  taken from docs/targets.md) and the vector add of tests/test_targets_problem.py (a problem
+  taken from docs/targets.md) and the vector add of tests/unit/test_targets_problem.py (a problem
   behind the seam with no file, which only a pipeline in this process can evaluate);
 - every target file shipped in the repository's targets/ folder (the attention targets among
   them), found there, so that a new one joins the tests without an edit here.

@@ -23,6 +23,14 @@ BENCHMARKS = str(Path(__file__).parents[1] / "benchmarks")
 if BENCHMARKS not in sys.path:
     sys.path.insert(0, BENCHMARKS)
 
+# The rooms of tests/ on sys.path, as tests/ itself is (pytest's rootdir-less `prepend` import
+# mode puts each test file's folder there as it collects it): a test imports another room's
+# test module's helpers by its name (tests/gpu's Ray tests, test_ray_pool's), whichever room
+# pytest collects first, or alone.
+for room in ("unit", "functional"):
+    if (folder := str(Path(__file__).parent / room)) not in sys.path:
+        sys.path.insert(0, folder)
+
 # The whole suite runs on this many pytest-xdist workers unless told otherwise (-n N, -n 0, or
 # -p no:xdist), each given whole files so that a module's fixtures are built once. Three on two
 # cores: much of a test's time is spent waiting on a process it started (a CLI run, a worker's
@@ -59,32 +67,32 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 # keeps one core busy for minutes after the other has run out of work; begun first, the short
 # files fill in beside them.
 LONGEST_FIRST = (
-    "tests/test_app_promises.py",
-    "tests/test_app.py",
-    "tests/test_eval_cli.py",
+    "tests/functional/test_app_promises.py",
+    "tests/functional/test_app.py",
+    "tests/functional/test_eval_cli.py",
     "tests/adversarial/test_adversarial_cpu.py",
-    "tests/test_lanes.py",
+    "tests/functional/test_lanes.py",
     "tests/adversarial/test_attacks_every_target.py",
-    "tests/test_ray_pool.py",
-    "tests/test_lanes_run_bench.py",
-    "tests/test_engine.py",
-    "tests/test_tmux_smoke.py",
-    "tests/test_target_files.py",
-    "tests/test_seed_per_arch.py",
-    "tests/test_packaging.py",
-    "tests/test_gemm_targets.py",
+    "tests/functional/test_ray_pool.py",
+    "tests/functional/test_lanes_run_bench.py",
+    "tests/functional/test_engine.py",
+    "tests/functional/test_tmux_smoke.py",
+    "tests/functional/test_target_files.py",
+    "tests/functional/test_seed_per_arch.py",
+    "tests/functional/test_packaging.py",
+    "tests/functional/test_gemm_targets.py",
     "tests/adversarial/test_judge_rows.py",
-    "tests/test_app_lanes.py",
-    "tests/test_cuda_toolchain.py",
-    "tests/test_agent_cli.py",
-    "tests/test_bytes_targets.py",
-    "tests/test_agent_resume_cli.py",
-    "tests/test_agent_providers.py",
-    "tests/test_agent_long_run.py",
-    "tests/test_rmsnorm_target.py",
-    "tests/test_cli_resume.py",
-    "tests/test_gate.py",
-    "tests/test_suspects.py",
+    "tests/functional/test_app_lanes.py",
+    "tests/unit/test_cuda_toolchain.py",
+    "tests/functional/test_agent_cli.py",
+    "tests/functional/test_bytes_targets.py",
+    "tests/functional/test_agent_resume_cli.py",
+    "tests/functional/test_agent_providers.py",
+    "tests/functional/test_agent_long_run.py",
+    "tests/functional/test_rmsnorm_target.py",
+    "tests/functional/test_cli_resume.py",
+    "tests/functional/test_gate.py",
+    "tests/functional/test_suspects.py",
 )
 
 

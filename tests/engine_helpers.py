@@ -42,7 +42,8 @@ SHORT_GATE_CAP_S = 3.0
 
 def head_of(ctx: LineageContext) -> Version:
     """The version a stand-in operator's step builds on: these sessions have a seed, so a
-    step always has one (a target with no seed has none before v0: tests/test_seedless_run)."""
+    step always has one (a target with no seed has none before v0:
+    tests/functional/test_seedless_run)."""
     head = ctx.head()
     assert head is not None, "the session has a seed"
     return head

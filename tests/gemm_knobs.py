@@ -1,6 +1,6 @@
 """Tile shapes of the GEMM seed (kernels/cuda/gemm_bias_act.cu) beside its defaults, each on
-a code path the defaults do not take: compiled here without a GPU (tests/test_gemm_targets.py)
-and run on one (tests/gpu/test_gemm_gpu.py)."""
+a code path the defaults do not take: compiled here without a GPU
+(tests/functional/test_gemm_targets.py) and run on one (tests/gpu/test_gemm_gpu.py)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ own way of writing the value. Nothing here is in the vocabulary's normal form: t
 
 The pairs are in tests/fixtures/idea_corpus.txt, written before the vocabulary and the
 free-text check were tuned. TUNED is the half the tuning looked at; HELD_OUT was written at
-the same time and is never tuned against (only measured, in tests/test_agent_vocabulary.py).
+the same time and is never tuned against (only measured, in tests/unit/test_agent_vocabulary.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""KernelBench-style problems written for the stage seed's tests (tests/test_stage_seed.py):
+"""KernelBench-style problems written for the stage seed's tests (tests/unit/test_stage_seed.py):
 each a forward no fused seed pattern fits (a convolution, pooling, a norm, a chain of them),
 at sizes small enough for the float64 reference and a quick evaluation on one loaded core.
 """

@@ -42,7 +42,7 @@ def t_quantile(dof: int | None, z: float = GAIN_Z) -> float:
     """Student's t quantile for ``dof`` degrees of freedom (None: infinitely many) at the
     probability where the normal quantile is ``z`` (by default the one-sided 99%): exact for 1
     and 2 degrees of freedom, by the Cornish-Fisher expansion around ``z`` from 3 on (close
-    to the exact value at the 99% quantile: tests/test_gate.py)."""
+    to the exact value at the 99% quantile: tests/functional/test_gate.py)."""
     if dof is None:
         return z
     p = 0.5 * (1 + math.erf(z / math.sqrt(2)))

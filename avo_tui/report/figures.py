@@ -1,7 +1,7 @@
 """The report's figures, as plotly figure documents ({"data": [...], "layout": {...}}) that the
 page hands to plotly.js. They are built as plain dicts rather than through plotly's Python
 figure classes: those validate every property of every point, which for a week's session cost
-more than the whole report (tests/test_report.py still loads each one into plotly's
+more than the whole report (tests/functional/test_report.py still loads each one into plotly's
 ``Figure``, so a misspelt property fails a test, not a reader's page).
 
 Times are shown in UTC, the one clock every reader of a shared report agrees on."""

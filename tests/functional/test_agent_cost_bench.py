@@ -18,7 +18,7 @@ from bench_scripts import load_benchmark
 from avo_tui.evaluation import Worker
 from avo_tui.operators.agent.settings import DEFAULT_MODEL, AgentSettings
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "agent_cost.py"
 FIGURES = ("prompt", "input", "cache_write", "cache_read", "output")
 

@@ -19,7 +19,7 @@ from avo_tui.evaluation import Worker
 from avo_tui.operators.agent import ledger, repeats
 from avo_tui.store import Outcome, ResearchPayload, Session
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "repeat_detection.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "repeat_detection.py"
 FAILED = "lazy rescaling: only correct O when the running maximum grows"
 REPEAT = "skip the accumulator rescale when the row max is unchanged"
 KNOB_FAILED = "THREADS 2 to split the rows"

@@ -291,7 +291,8 @@ async def test_quit_can_detach_the_run_which_stops_to_be_handed_on_with_no_alert
     session: Session, worker: Worker
 ) -> None:
     # The app leaves once the run has stopped at its safe point; `avo run` then starts the
-    # run's successor (tests/test_app_handoff.py follows a hand-over through to it). The run
+    # run's successor (tests/functional/test_app_handoff.py follows a hand-over through to
+    # it). The run
     # goes on there, so its stop here is no `stopped` alert (issue 71: Detach sent one).
     async with running_app(session, worker) as (app, pilot):
         await until(pilot, lambda: session.state.get("status") == "running")

@@ -21,7 +21,7 @@ from avo_tui.tui import make_preparing_app
 from avo_tui.tui.screens.dialogs import ChoiceDialog
 
 pytestmark = pytest.mark.anyio
-SEED = Path(__file__).resolve().parents[1] / "kernels" / "cpu" / "attention.c"
+SEED = Path(__file__).resolve().parents[2] / "kernels" / "cpu" / "attention.c"
 
 
 @pytest.fixture

@@ -329,7 +329,7 @@ async def test_restart_in_each_state_starts_the_run_or_says_why_not(
     template: Path, worker: Worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str,
 ) -> None:
     # the headless run is `python -m avo_tui`: this checkout's, wherever pytest runs from
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     directory = tmp_path / "promises"
     prepared_session(template, directory)
     refusals = {

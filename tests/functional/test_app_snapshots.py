@@ -19,7 +19,7 @@ from avo_tui.engine.client import RunClient
 from avo_tui.tui import make_app
 from avo_tui.tui.widgets.lineage import LineageTree
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
+SNAPSHOTS = Path(__file__).parents[1] / "snapshots"
 pytestmark = pytest.mark.anyio
 
 

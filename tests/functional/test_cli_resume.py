@@ -20,7 +20,7 @@ from avo_tui.engine.client import RunClient
 from avo_tui.engine.run_status import RunStatus
 from avo_tui.store import OperatorPayload, Score, Session, payload_of
 
-SEED = Path(__file__).resolve().parents[1] / "kernels" / "cpu" / "attention.c"
+SEED = Path(__file__).resolve().parents[2] / "kernels" / "cpu" / "attention.c"
 
 
 def avo(root: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -21,7 +21,7 @@ from avo_tui.engine.inbox import queued
 from avo_tui.store import QueuedPayload, Score, Session, payload_of
 
 AVO = [sys.executable, "-m", "avo_tui.cli"]
-SEED = Path(__file__).resolve().parents[1] / "kernels" / "cpu" / "attention.c"
+SEED = Path(__file__).resolve().parents[2] / "kernels" / "cpu" / "attention.c"
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def send(root: Path, capsys: pytest.CaptureFixture[str], *words: str) -> tuple[i
     (["approve", "a1"], "a1"),
     (["reject"], "reject needs one suspect's attempt id"),
     (["edit", "missing.c"], "missing.c does not exist"),
-    (["edit", str(Path(__file__).parents[1] / "README.md")],
+    (["edit", str(Path(__file__).parents[2] / "README.md")],
      "README.md is not a kernel source of the c toolchain (a .c/.h file, or a folder of them)"),
 ])
 def test_what_cannot_apply_is_refused_at_once_and_nothing_is_queued(

@@ -15,7 +15,7 @@ import pytest
 
 from avo_tui.cli import main
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SEED = ROOT / "kernels" / "cpu" / "attention.c"
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "kernels"
 

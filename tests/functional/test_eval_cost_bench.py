@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine_helpers import TARGET
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "eval_cost.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "eval_cost.py"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

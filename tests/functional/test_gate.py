@@ -164,7 +164,7 @@ def test_a_kernel_whose_decisions_end_undecided_twice_is_rejected_and_remembered
     candidate: each decision ends ``incumbent_failed``. The first is re-run at once, inside the
     same request; the second rejects the kernel, and the rejection is its decision: asked
     again, after a restart too, it is answered without measuring."""
-    attacks = Path(__file__).parent / "adversarial" / "kernels"
+    attacks = Path(__file__).parents[1] / "adversarial" / "kernels"
     cheat = {name: (attacks / name).read_text() for name in ("cached_output.c", "naive.h")}
     honest = {name: (attacks / name).read_text() for name in ("honest.c", "naive.h")}
     shipped = get_target("cpu-attention")  # the cheat caches the problems of its quick grid

@@ -15,7 +15,7 @@ from bench_scripts import load_benchmark
 
 from avo_tui.store import Session
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "gate_consistency.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "gate_consistency.py"
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from avo_tui.evaluation.targets.spec import draw_edge_configs
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 from avo_tui.store import Session
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 CPU_TARGET = ROOT / "targets" / "gemm_bias_act_cpu.py"
 GPU_TARGET = ROOT / "targets" / "gemm_bias_act.py"
 C_SEED = ROOT / "kernels" / "cpu" / "gemm_bias_act.c"

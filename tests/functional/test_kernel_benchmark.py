@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "kernel_vs_baselines.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "kernel_vs_baselines.py"
 
 
 def _has_cuda() -> bool:

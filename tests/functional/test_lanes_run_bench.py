@@ -36,7 +36,7 @@ from avo_tui.operators.hints import declared_knobs
 from avo_tui.pool import visible_gpus
 from avo_tui.store import Session
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "lanes_run.py"
 LANES = 4
 SHARES = 2  # the CPU target's default: lanes 1 and 3 take out the first, 2 and 4 the second

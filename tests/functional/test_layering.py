@@ -16,7 +16,7 @@ import pytest
 from import_circles import circles
 from test_lint import dev_tool
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 CORE = ("engine", "operators", "evaluation", "store", "knowledge")
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HARNESS = Path(__file__).resolve().parent.parent / "scripts" / "test-under-load"
+HARNESS = Path(__file__).resolve().parents[2] / "scripts" / "test-under-load"
 SUITE = """
 from pathlib import Path
 

@@ -36,7 +36,7 @@ import pytest
 from avo_tui._data import KERNELS, KNOWLEDGE, TARGETS, data_folder
 from avo_tui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 needs_build = pytest.mark.skipif(

@@ -18,7 +18,7 @@ from avo_tui.engine.launch import seed_files
 from avo_tui.evaluation import get_target
 from avo_tui.pool import visible_gpus
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "parallel_scale.py"
 
 

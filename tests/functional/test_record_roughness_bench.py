@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 from bench_scripts import load_benchmark
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "record_roughness.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "record_roughness.py"
 
 
 @pytest.fixture(scope="module")

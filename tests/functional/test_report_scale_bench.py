@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from browser import need_chromium
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "report_scale.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "report_scale.py"
 
 
 @pytest.mark.slow

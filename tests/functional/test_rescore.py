@@ -28,7 +28,7 @@ from avo_tui.cli import main
 from avo_tui.store import RescorePayload, Score, Session, payload_of
 from avo_tui.store.run_state import RESCORED
 
-SAVED = Path(__file__).parent / "fixtures" / "session-state-v1"
+SAVED = Path(__file__).parents[1] / "fixtures" / "session-state-v1"
 CAPTURED = 10.0  # v1's stored score over what it measures (v0's work, v0's speed)
 GAINS = {"v2": ("v1", 1.5), "v3": ("v2", 1.2), "v4": ("v0", 1.1)}  # chained from, stored gain
 

@@ -30,7 +30,7 @@ from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 from avo_tui.evaluation.toolchains.c import CToolchain
 from avo_tui.store import Session
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Each GPU gets the seed its architecture can run (issue 36): `avo run` and `avo eval` choose
 it by the GPU the evaluation worker runs on, name it and say why; AVO_GPU_ARCH stands in for
 the GPU here. That each chosen seed compiles there, without spills, is
-tests/test_cuda_toolchain.py's check over the same architectures."""
+tests/unit/test_cuda_toolchain.py's check over the same architectures."""
 
 from __future__ import annotations
 

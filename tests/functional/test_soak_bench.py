@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "soak.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "soak.py"
 STEPS = 20  # ten checkpoints, about 30 s on an idle 2-core machine
 
 

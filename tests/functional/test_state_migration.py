@@ -17,7 +17,7 @@ from avo_tui.operators.protocol import StepContext, StepResult
 from avo_tui.store import Outcome, Session
 from avo_tui.store.run_state import VERSION, VERSION_KEY
 
-SAVED = Path(__file__).parent / "fixtures" / "session-state-v1"
+SAVED = Path(__file__).parents[1] / "fixtures" / "session-state-v1"
 
 
 @pytest.fixture

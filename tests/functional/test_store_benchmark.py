@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "store_scale.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "store_scale.py"
 KEYS = (
     "open_s",
     "append_event_p50_ms",

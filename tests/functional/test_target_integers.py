@@ -231,7 +231,7 @@ def test_a_bool_output_left_partly_unwritten_is_seen_to_be(tmp_path: Path) -> No
 
 
 def test_every_dtype_is_poisoned_so_an_unwritten_value_shows() -> None:
-    path = Path(__file__).parents[1] / "targets" / "rmsnorm_cpu.py"
+    path = Path(__file__).parents[2] / "targets" / "rmsnorm_cpu.py"
     config = get_target(str(path)).edge_configs[0]
     floats = empty_output(config, "cpu")
     assert bool(floats.isnan().all())

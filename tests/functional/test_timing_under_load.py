@@ -17,7 +17,7 @@ import pytest
 from avo_tui.evaluation import EvalRequest, Worker
 from avo_tui.evaluation.declarations.candidate import load_sources
 
-SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
+SEED = Path(__file__).parents[2] / "kernels" / "cpu" / "attention.c"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "tmux_smoke.sh"
+SCRIPT = Path(__file__).parents[2] / "scripts" / "tmux_smoke.sh"
 
 
 @pytest.mark.slow

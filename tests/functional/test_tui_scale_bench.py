@@ -21,7 +21,7 @@ from avo_tui.tui import make_app
 from avo_tui.tui.widgets.diff import DiffPane
 from avo_tui.tui.widgets.lineage import LineageTree
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 WAIT_S = 30.0  # for a frame no more will come for: the ruler missed the one that came
 pytestmark = pytest.mark.anyio
 

@@ -22,7 +22,7 @@ from avo_tui.operators.protocol import StepContext
 from avo_tui.store import Score, Session
 from avo_tui.store.view import SessionView
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KNOWLEDGE = KnowledgeBase(default_folders())
 FA = ("fa3", "fa4")
 # What a run measured: nothing yet, its first baseline alone, everything but FA3 and FA4 (not

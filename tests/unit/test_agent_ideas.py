@@ -13,7 +13,7 @@ from bench_scripts import load_benchmark
 
 from avo_tui.operators.agent import changes, repeats
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "repeat_detection.py"
 PAIRS = ROOT / "tests" / "fixtures" / "idea_pairs.json"
 

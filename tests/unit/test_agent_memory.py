@@ -29,7 +29,7 @@ from avo_tui.operators.protocol import Spending, StepContext
 from avo_tui.store import Outcome, ResearchPayload, Score, Session
 from avo_tui.store.view import SessionView
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 STEPS = 200
 # The steps issue 54 sampled (search found 7 of them before the journal was its source).
 SAMPLED = (1, 2, 3, 5, 10, 20, 30, 40, 50, 75, 100, 125, 150, 169, 170, 180, 190, 198, 199)

@@ -11,7 +11,7 @@ from avo_tui.operators.agent import report, research
 from avo_tui.operators.agent.audit import sync_audit
 from avo_tui.store import ResearchPayload, Score
 
-SEED = (Path(__file__).parents[1] / "kernels" / "cuda" / "attention_wgmma.cu").read_text()
+SEED = (Path(__file__).parents[2] / "kernels" / "cuda" / "attention_wgmma.cu").read_text()
 
 
 def test_the_audit_names_each_synchronising_line_a_change_removes_or_adds() -> None:

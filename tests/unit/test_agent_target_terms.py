@@ -19,7 +19,7 @@ from avo_tui.operators.protocol import StepContext
 from avo_tui.store import Session
 from avo_tui.store.view import SessionView
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GEMM_CPU = str(REPO / "targets" / "gemm_bias_act_cpu.py")
 ATTENTION_WORDS = ("softmax", "query row", "4*B*Hq", "causal and not", "avo_attention_fwd",
                    "dominant")

@@ -17,7 +17,7 @@ from avo_tui.evaluation.targets.spec import shipped_names
 from avo_tui.operators.agent import regions, repeats, vocabulary
 from avo_tui.operators.agent.tool_schemas import schemas_for
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 WGMMA_SEED = ROOT / "kernels" / "cuda" / "attention_wgmma.cu"
 CPU_SEED = ROOT / "kernels" / "cpu" / "attention.c"
 SEED_REGIONS = regions.regions({"attention_wgmma.cu": WGMMA_SEED.read_text()})

@@ -14,7 +14,7 @@ from conftest import make_session
 
 from avo_tui.store import RescorePayload, Score
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "anchor_lineage.py"
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "anchor_lineage.py"
 
 
 @pytest.fixture(scope="module")

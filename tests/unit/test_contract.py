@@ -10,7 +10,7 @@ from avo_tui.evaluation.declarations import contract
 from avo_tui.evaluation.declarations.candidate import CandidateError, apply_knobs
 from avo_tui.evaluation.declarations.contract import ContractError
 
-SEED = (Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c").read_text()
+SEED = (Path(__file__).parents[2] / "kernels" / "cpu" / "attention.c").read_text()
 
 KERNEL = """\
 #define BLOCK_M 64   // avo:knob 32 64 128
@@ -284,7 +284,7 @@ def test_a_target_whose_seed_takes_scratch_checks_without_a_gpu(tmp_path: Path) 
     `avo targets check` reads the declaration and compiles the seed with NVRTC."""
     from target_example import avo
 
-    target = Path(__file__).parent / "fixtures" / "targets" / "work_queue.py"
+    target = Path(__file__).parents[1] / "fixtures" / "targets" / "work_queue.py"
     done = avo("targets", "check", str(target), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "seed work_queue.cu: compiles" in done.stdout
@@ -304,7 +304,7 @@ def hopper_seed_declarations(knobs: dict[str, str]) -> contract.Declarations:
     from avo_tui.evaluation.targets.file import get_target
 
     seed = get_target("mha").seeds[0]
-    kernels = Path(__file__).parents[1] / "kernels"
+    kernels = Path(__file__).parents[2] / "kernels"
     sources = apply_knobs(load_sources(kernels / seed.kernel, "cuda"), seed.knobs | knobs)
     return contract.parse("".join(sources.values()))
 

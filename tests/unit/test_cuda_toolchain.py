@@ -13,7 +13,7 @@ from avo_tui.evaluation.targets.spec import known_names
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 from avo_tui.evaluation.toolchains.cuda import parse_nvrtc_log, ptxas_resources
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
 CONTRACT_KERNELS = ROOT / "tests" / "gpu" / "kernels"
 # every CUDA target that ships (a shipped target file each)

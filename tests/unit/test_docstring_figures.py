@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "avo_tui"
 
 UNITS = (
@@ -35,7 +35,7 @@ ALLOWED = {
     ("avo_tui/engine/gate.py", "99%"): "the one-sided interval the gate's rule is defined by "
     "(GAIN_Z, SEQUENTIAL_Z)",
     ("avo_tui/engine/gate.py", "1%"): "the false-accept rate SEQUENTIAL_Z is chosen to keep; "
-    "tests/test_gate.py simulates the looks and holds it",
+    "tests/functional/test_gate.py simulates the looks and holds it",
     ("avo_tui/evaluation/paired.py", "99%"): "the one-sided quantile GAIN_Z is (as in gate.py)",
     ("avo_tui/evaluation/paired.py", "1%"): "the false-accept rate, as in gate.py",
 }

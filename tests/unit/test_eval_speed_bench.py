@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 from bench_scripts import load_benchmark
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "eval_speed.py"
 SEED = ROOT / "kernels" / "cuda" / "attention_wgmma.cu"
 DEFINES: dict[str, object] = {"AVO_HEAD_DIM": 128}

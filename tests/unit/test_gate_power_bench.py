@@ -16,7 +16,7 @@ from avo_tui.engine import seed_files
 from avo_tui.evaluation import EvalRequest, Worker, get_target
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "gate_power.py"
 CPU = get_target("cpu-attention")
 # A dependent chain this long per key block takes several times the seed's own work on any

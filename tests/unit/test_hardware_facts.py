@@ -14,7 +14,7 @@ from avo_tui.evaluation.devices.cpu import CpuDevice
 if TYPE_CHECKING:
     from avo_tui.evaluation import Worker
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SEED = ROOT / "kernels" / "cpu" / "attention.c"
 BROKEN = ROOT / "tests" / "adversarial" / "kernels" / "compile_error.c"
 

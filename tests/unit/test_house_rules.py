@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).parents[1] / "avo_tui"
+PACKAGE = Path(__file__).parents[2] / "avo_tui"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 MAX_LINES, MAX_METHODS = 600, 40
 

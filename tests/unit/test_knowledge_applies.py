@@ -10,7 +10,7 @@ import pytest
 from avo_tui.knowledge import TAGS, KnowledgeBase, applies_to, label
 from avo_tui.knowledge.applies import declared_tags, known_tag
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 KNOWLEDGE = ROOT / "knowledge"
 FILES = sorted(KNOWLEDGE.glob("*.md"))
 

@@ -14,7 +14,7 @@ import pytest
 
 from avo_tui.evaluation.toolchains import CompileCache, CudaToolchain, ToolchainUnavailable
 
-KNOWLEDGE = Path(__file__).parents[1] / "knowledge"
+KNOWLEDGE = Path(__file__).parents[2] / "knowledge"
 FENCE = re.compile(r"^```cuda(?:\s+(sm_\w+))?\s*$")
 
 

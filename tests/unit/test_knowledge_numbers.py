@@ -9,7 +9,7 @@ from pathlib import Path
 
 from avo_tui.operators.agent import stronger
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = (REPO / "benchmarks" / "RESULTS.md").read_text()
 CITED = re.compile(r'benchmarks/RESULTS\.md, "([^"]+)"')
 FIGURE = re.compile(r"(?<![\w.])\d+\.\d+(?![\d.])")  # a measured figure: decimals ("1.015x" too)

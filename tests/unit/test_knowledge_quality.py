@@ -17,7 +17,7 @@ import pytest
 from avo_tui.knowledge import KnowledgeBase, KnowledgeError
 from avo_tui.knowledge.index import split_sections
 
-KNOWLEDGE = Path(__file__).parents[1] / "knowledge"
+KNOWLEDGE = Path(__file__).parents[2] / "knowledge"
 WGMMA_DESCRIPTOR = "hopper-wgmma.md#The wgmma shared-memory matrix descriptor: exact 64-bit layout"
 SETMAXNREG = (
     "hopper-execution.md#setmaxnreg: moving registers from the producer to consumer warpgroups",

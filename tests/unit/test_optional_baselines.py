@@ -14,7 +14,7 @@ from avo_tui.evaluation.pipeline import Pipeline
 from avo_tui.evaluation.problems import attention_torch as attention
 from avo_tui.evaluation.results import ConfigResult, EvalResult
 
-SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
+SEED = Path(__file__).parents[2] / "kernels" / "cpu" / "attention.c"
 
 
 def test_every_gpu_target_lists_fa4_and_fa3_beside_cudnn_and_fa2() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from avo_tui.operators.agent.outline import MAX_ENTRIES, outline
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 WGMMA = ROOT / "kernels" / "cuda" / "attention_wgmma.cu"
 CPU = ROOT / "kernels" / "cpu" / "attention.c"
 ROW = re.compile(r"^  (\d+)(?:-(\d+))?\s+(.*)$")

@@ -301,7 +301,7 @@ def test_a_caller_stopped_while_it_waits_takes_the_tool_and_its_child_with_it(
     # profiled on the GPU, in their own session, and the next evaluation stalled behind them.
     pidfile = tmp_path / "child.pid"
     os.mkfifo(pidfile)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     # The read end is open before the tool starts, so its write never blocks; the test wakes
     # when the pid arrives, however slow the machine.
     reader = os.open(pidfile, os.O_RDONLY | os.O_NONBLOCK)

@@ -28,7 +28,7 @@ from avo_tui.operators.protocol import StepContext
 from avo_tui.store import Score, Session
 from avo_tui.store.view import SessionView
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sass"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sass"
 SEED_SASS = gzip.decompress((FIXTURES / "attention_wgmma.sm_90a.sass.gz").read_bytes()).decode()
 PINGPONG_SASS = gzip.decompress(
     (FIXTURES / "attention_wgmma_pingpong.sm_90a.sass.gz").read_bytes()).decode()

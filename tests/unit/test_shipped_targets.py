@@ -22,7 +22,7 @@ from avo_tui.evaluation.targets import spec as registry
 from avo_tui.evaluation.targets.spec import LISTED_FIRST, TargetFileUnusable, known_names
 from avo_tui.store import Session
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NAME = "my-resadd"
 RENAMED: Edits = [('name="scaled-residual"', f'name="{NAME}"'),
                   ('seed="scaled_residual.c"', 'seed="../kernels/cpu/scaled_residual.c"')]

@@ -25,7 +25,7 @@ from avo_tui.evaluation.measurement.sustained import (
     round_orders,
 )
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 
 from common.sustained import summarize, table
 

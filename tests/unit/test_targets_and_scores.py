@@ -312,7 +312,7 @@ def _seed_request() -> Any:
 
     target = get_target("cpu-attention")
     assert target.seed is not None
-    kernel = Path(__file__).resolve().parents[1] / "kernels" / target.seed.kernel
+    kernel = Path(__file__).resolve().parents[2] / "kernels" / target.seed.kernel
     return EvalRequest(target.name, load_sources(kernel, target.toolchain), quick=True,
                        measure_baselines=False)
 

@@ -114,7 +114,8 @@ class StepLog:
 
 
 # How the engine words a twin's record (engine/twins.py Twin.words, engine/trials.py): the
-# store keeps no field for it, so the words are the record. tests/test_twins.py reads them.
+# store keeps no field for it, so the words are the record. tests/functional/test_twins.py
+# reads them.
 _TWIN = re.compile(r"(?:identical to|compiles to the same kernel as the best,) (v\d+|a\d+)\b")
 
 

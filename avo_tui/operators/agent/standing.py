@@ -1,5 +1,5 @@
 """Where the Hopper seed stands against FA3 and FA4, read from standing.toml: the one source of
-those figures for the brief (stronger.py) and for the docs (tests/test_standing.py checks
+those figures for the brief (stronger.py) and for the docs (tests/unit/test_standing.py checks
 them against it, and it against benchmarks/RESULTS.md).
 
 Two readings of the same kernel are kept, because they disagree: the evaluator's interleaved

@@ -6,7 +6,7 @@ well ahead of them while FA3 and FA4 are within a few percent of it on the same 
 some configurations and, back to back at the power limit, FA3 ahead at head dim 128. So where
 such a baseline is not installed on a GPU that could run it, the brief says so, with both
 readings last measured and where (standing.toml, the one source of those figures;
-tests/test_standing.py checks each against benchmarks/RESULTS.md, so none goes stale silently).
+tests/unit/test_standing.py checks each against benchmarks/RESULTS.md, so none goes stale silently).
 """
 
 from __future__ import annotations

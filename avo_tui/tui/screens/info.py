@@ -34,7 +34,7 @@ ABOUT = "\n".join((
 
 # The keys that move around rather than act: Textual's own, for the lineage tree, the
 # scrolling panes and sheets, the dialogs and the screen; each said in the app's words. A
-# key of these widgets that is not here fails tests/test_app_keys.py.
+# key of these widgets that is not here fails tests/functional/test_app_keys.py.
 MOVING = (
     ("up down", "the previous or next version in the lineage; elsewhere, scroll or move the "
      "highlight"),
