@@ -17,7 +17,7 @@ default) in one continuous stream at the power limit, the GPU never idle.
    second of GPU time. The same with A against itself (its copy), where the gain must be 0.
 
 Needs a CUDA GPU. The arithmetic (``settle_index``, ``block_gain``, ``summary``) is plain and
-tested on the CPU (tests/test_power_blocks.py).
+tested on the CPU (tests/unit/test_power_blocks.py).
 """
 
 from __future__ import annotations

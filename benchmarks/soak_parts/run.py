@@ -74,7 +74,7 @@ def rss_mb() -> float:
 
 def probe_open(directory: Path) -> dict[str, float]:
     """In a fresh process: open the session read-only, then the real app until its first
-    screen (as tests/test_app.py and benchmarks/tui_scale.py drive it)."""
+    screen (as tests/functional/test_app.py and benchmarks/tui_scale.py drive it)."""
     from avo_tui.engine.client import RunClient
     from avo_tui.store import Session
     from avo_tui.tui import make_app
