@@ -60,10 +60,9 @@ def test_free_text_alone_catches_rewordings_on_the_tuned_half() -> None:
     assert found.recall >= 0.6, found.misses
 
 
-@pytest.mark.xfail(strict=True, reason="free text alone catches 9 of the 16 held-out "
-                   "rewordings (recall 0.56, under the issue's 0.6); the held-out half is "
-                   "never tuned against")
 def test_free_text_alone_catches_rewordings_on_the_held_out_half() -> None:
+    """The issue's bar on pairs the tuning never looked at (the held-out half is only ever
+    measured here and by the benchmark)."""
     found = measure(HELD_OUT, fields=False)
     assert found.recall >= 0.6, found.misses
 
