@@ -129,8 +129,9 @@ def _check_seed(target: TargetSpec, device: str
                 ) -> tuple[str, dict[str, str], Margin | None]:
     """The seed scored on the quick grid through the real worker (compiled alone for a CUDA
     target on a machine without a GPU): what it scored, its files, and its closest approach
-    to the tolerance over MARGIN_DRAWS evaluations (the first one scored, the others checked
-    on inputs and shapes drawn afresh); None where it did not run."""
+    to the tolerance over MARGIN_DRAWS evaluations (the first one scored, the others only
+    checked, on inputs and shapes drawn afresh: timing them told nothing more); None where it
+    did not run."""
     from ..evaluation.measurement.target_check import MARGIN_DRAWS, Margin
 
     if target.device == "cuda" and device != "cuda":
@@ -148,7 +149,8 @@ def _check_seed(target: TargetSpec, device: str
         choice = choose_seed(target, gpu_arch(target, worker.wait_ready))
         for draw in range(MARGIN_DRAWS):
             result = worker.evaluate(EvalRequest(target.ref, choice.files, quick=True,
-                                                 measure_baselines=draw == 0))
+                                                 measure_baselines=draw == 0,
+                                                 timed=draw == 0))
             if not result.correct:
                 raise TargetFileError(f"the seed {choice.path.name} fails: "
                                       f"{_line(str(result.failure))}")

@@ -76,10 +76,11 @@ class Evaluation(BackToBack, Build):
             if not (result.same_as_incumbent or result.known_kernel):
                 self.anchor = self.choose_anchor(kernels)
                 self.check_all(kernel)
-                self.time_all(kernel, incumbent)
-                result.flags = plausibility_flags(result, target, self.peaks(),
-                                                  self.request.previous_best)
-                self.time_back_to_back(kernel)
+                if self.request.timed:
+                    self.time_all(kernel, incumbent)
+                    result.flags = plausibility_flags(result, target, self.peaks(),
+                                                      self.request.previous_best)
+                    self.time_back_to_back(kernel)
         except Rejected as rejected:
             result.failure = replace(rejected.failure, phase=rejected.failure.phase or self.phase)
         except KernelFailed as failed:

@@ -499,3 +499,7 @@ class EvalRequest:
     # Seconds each subject runs back to back per round, after a warm-up as long, for the
     # reading at the power limit (measurement/back_to_back.py); 0: none.
     sustained_s: float = 0.0
+    # False: the candidate is checked (every configuration, edge shape and input case) and
+    # nothing is timed: `avo targets check`'s further draws of a seed, which look for how
+    # close it comes to the tolerance, not for its speed. Its result has no score.
+    timed: bool = True

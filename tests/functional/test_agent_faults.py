@@ -237,15 +237,48 @@ def test_a_step_an_api_fault_ends_still_leaves_a_lesson(
     fake.script(reply(tool_use(*edit(UNROLL_LINE, UNROLL_2)),
                       tool_use("evaluate", {"idea": "UNROLL 2 for fewer registers"})),
                 ApiError(400, message=refused))
-    live = start(session, worker, max_steps=1, operator=make_agent(knowledge, debrief=True))
-    live.finish(120)
-    [step] = live.kinds("step")
-    assert step.data["failed"] and refused in step.data["summary"]
-    [event] = live.kinds("research")
-    record = payload_of(event)
-    assert isinstance(record, ResearchPayload)
-    assert record.lesson.startswith("[from the record, no debrief: step failed: "), record
-    assert refused in record.lesson and "UNROLL 2 for fewer registers" in record.lesson
+    record = _lesson_of_the_failed_step(session, worker, knowledge, refused)
+    assert "UNROLL 2 for fewer registers" in record.lesson
     assert len(fake.requests) == 2  # no debrief was sent after the refusal
     [direction] = ledger.stored(session.state["operator_memory"])
     assert direction.learned == (1,)  # the journal's lesson of step 1 is shown with it
+
+
+@pytest.mark.parametrize("ending", ["api fault before any candidate", "a bug in the tool loop"])
+def test_a_step_that_ends_before_it_tried_anything_still_leaves_a_lesson(
+    session: Session, worker: Worker, fake: FakeAnthropic, knowledge: Path,
+    monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """Issue 86, a lesson for every step whatever ended it: a step whose first request the API
+    refuses, or whose tool loop meets a bug, tried nothing, and still keeps a lesson written
+    from its record that says what ended it."""
+    from avo_tui.operators.agent import agent as agent_module
+
+    if ending.startswith("api"):
+        cause = "messages: the request is malformed"
+        fake.script(ApiError(400, message=cause))
+    else:
+        cause = "a bug in the tool loop"
+
+        def buggy(self: Any, turn: Any) -> Version | None:
+            raise ZeroDivisionError(cause)
+
+        monkeypatch.setattr(agent_module._Step, "_run_tools", buggy)
+        fake.script(TOOL_TURN)
+    _lesson_of_the_failed_step(session, worker, knowledge, cause)
+
+
+def _lesson_of_the_failed_step(session: Session, worker: Worker, knowledge: Path,
+                               cause: str) -> ResearchPayload:
+    """One step, with the debrief on, that ``cause`` fails: its research record, whose lesson
+    is written from the record and names the cause."""
+    live = start(session, worker, max_steps=1, operator=make_agent(knowledge, debrief=True))
+    live.finish(120)
+    [step] = live.kinds("step")
+    assert step.data["failed"] and cause in step.data["summary"]
+    [event] = live.kinds("research")
+    record = payload_of(event)
+    assert isinstance(record, ResearchPayload)
+    assert record.lesson.startswith("[from the record, no debrief: step failed"), record
+    assert cause in record.lesson, record.lesson
+    return record

@@ -8,6 +8,8 @@ Nothing here times anything: the run's own timeout is only a bound on a failure.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -484,3 +486,31 @@ def test_a_timed_run_of_agent_and_tuner_lanes_split_over_three_processes(tmp_pat
     with Session.open(tmp_path / "sessions" / "lanes-run", writable=False) as session:
         assert session.run_state.status == "finished"
         assert "time budget reached" in session.run_state.reason
+
+
+def test_a_run_ends_when_the_script_that_started_it_is_killed(tmp_path: Path) -> None:
+    """A test's timeout kills the script with -9, and nothing else: the ``avo run`` it started
+    (here a sleeper, started the same way) must end with it, not run on beside later tests."""
+    code = "\n".join([
+        "import sys, time",
+        "from pathlib import Path",
+        f"sys.path[:0] = [{str(ROOT / 'benchmarks')!r}]",
+        "from lanes_run_parts.watch import Run",
+        "command = [sys.executable, '-c', 'import time; time.sleep(600)']",
+        f"run = Run(command, {{}}, Path({str(tmp_path / 'run.log')!r}))",
+        "print(run.start().pid, flush=True)",
+        "time.sleep(600)",
+    ])
+    starter = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert starter.stdout is not None
+    started = int(starter.stdout.readline())
+    assert watch.alive(started)
+    starter.kill()
+    starter.wait()
+    deadline = time.monotonic() + 60  # bounds a hang only: the kernel ends it at once
+    while watch.alive(started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ended = not watch.alive(started)
+    if not ended:
+        os.kill(started, signal.SIGKILL)
+    assert ended, "the run outlived the script that started it"

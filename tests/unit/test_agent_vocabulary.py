@@ -14,7 +14,7 @@ from idea_corpus import HELD_OUT, TUNED, Pair
 
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.targets.spec import shipped_names
-from avo_tui.operators.agent import regions, repeats, vocabulary
+from avo_tui.operators.agent import changes, regions, repeats, vocabulary
 from avo_tui.operators.agent.tool_schemas import schemas_for
 
 ROOT = Path(__file__).parents[2]
@@ -60,10 +60,9 @@ def test_free_text_alone_catches_rewordings_on_the_tuned_half() -> None:
     assert found.recall >= 0.6, found.misses
 
 
-@pytest.mark.xfail(strict=True, reason="free text alone catches 9 of the 16 held-out "
-                   "rewordings (recall 0.56, under the issue's 0.6); the held-out half is "
-                   "never tuned against")
 def test_free_text_alone_catches_rewordings_on_the_held_out_half() -> None:
+    """The issue's bar on pairs the tuning never looked at (the held-out half is only ever
+    measured here and by the benchmark)."""
     found = measure(HELD_OUT, fields=False)
     assert found.recall >= 0.6, found.misses
 
@@ -131,6 +130,16 @@ def test_a_constant_by_name_or_value_and_numbering_from_0_or_1_do_not_set_ideas_
     # Guard: the layout phrases keep row-major and column-major two sides.
     ("row-major smem layout for the O staging tile",
      "column-major smem layout for the O staging tile"),
+    # A leading "never" or "skip" is the idea's verb: the wait left out, against the wait.
+    ("never wait on kv_empty", "wait on kv_empty"),
+    ("skip the masked KV blocks", "mask every KV block"),
+    ("let's skip the fence after stage_rows", "a fence after stage_rows"),
+    # A vector load keeps its width (a guard: .v4 and .v2 are read as vector accesses).
+    ("ld.global.v4 for the bias loads", "ld.global.v2 for the bias loads"),
+    ("st.global.v4 for O", "ld.global.v4 for O"),
+    # A switch off that leads the idea, against the idea on (a guard: a switch reads as on
+    # or off, not as a number).
+    ("LAZY_RESCALE 0: rescale o on every KV tile", "lazy rescale of o, only when the max grows"),
 ])
 def test_the_same_words_with_the_other_place_or_choice_are_two_experiments(a: str,
                                                                            b: str) -> None:
@@ -153,10 +162,66 @@ def test_the_same_words_with_the_other_place_or_choice_are_two_experiments(a: st
      "pad each K smem row by 16 bytes so ldmatrix reads without bank conflicts"),
     # Guard: "drop" under a condition says when, not that the idea removes it.
     ("drop the kv_empty wait when STAGES is 1", "skip the kv_empty wait with STAGES 1"),
+    # A GEMM's synonyms: "bulk tensor copies" are TMA's.
+    ("load K and V with TMA", "bulk tensor copies for the K/V tiles"),
+    # Passive and active: "is reduced" is "reduce".
+    ("the row max is reduced with warp shuffles", "reduce the row max with __shfl_xor_sync"),
+    # Camel case, and the "k" that marks a constant: kStages is STAGES.
+    ("kStages = 3", "try `STAGES=3` (a 3-slot K/V ring)"),
+    # Filler ("let's"), and "reduce" a measure is to lower it, not a reduction.
+    ("let's cut register spills in the consumer warpgroups",
+     "reduce consumer register pressure so nothing spills"),
+    # Not doing it is skipping it; key blocks are the KV loop's blocks.
+    ("skip KV blocks that are fully masked", "don't compute key blocks whose every score is "
+     "masked"),
+    # A switch set to 1 says "on", not a number; "one's" is a pronoun, not 1.
+    ("Experiment: PINGPONG=1, the consumer warpgroups take turns via named_sync / named_arrive "
+     "so one's softmax runs under the other's GEMMs",
+     "let's try ping-pong scheduling of the two consumer warpgroups (bar.sync turns)"),
+    # An identifier counts by the parts the domain knows, not the cu, tensor and map of it;
+    # "128-byte" is 128 bytes.
+    ("128B swizzle for the K tile in smem (CU_TENSOR_MAP_SWIZZLE_128B)",
+     "swizzle K in shared memory with the 128-byte pattern so ldmatrix has no bank conflicts"),
+    # A measured time or rate says how it did, not what it changes.
+    ("BLOCK_N 128 for the causal shapes (was 412 us)",
+     "BLOCK_N=128 for the causal shapes: expect 5% at 2.1 TB/s"),
+    # The GEMMs are the wgmma's.
+    ("overlap softmax with the GEMMs inside a warpgroup",
+     "OVERLAP 1: issue S(j)=QK^T with O+=P(j-1)V so the softmax of S(j) runs under the PV "
+     "wgmma"),
 ])
 def test_rewordings_of_one_experiment_are_one(a: str, b: str) -> None:
     assert repeats.apart(a, b) is None
     assert repeats.same(a, b) and repeats.same(b, a)
+
+
+def test_fields_that_differ_only_in_the_regions_their_words_matched_leave_it_to_the_words(
+) -> None:
+    """One technique and direction, the place matched to two regions of the kernel (the
+    named barriers, the consumers' GEMMs): the fields cannot tell, so the words judge. A
+    place no region matched, another operand, or another value, still tells them apart."""
+    def idea(words: str, technique: str, place: str, direction: str, value: str) -> str:
+        stated = changes.stated(technique, place, direction, value, SEED_REGIONS)
+        return changes.tagged(words, [stated])
+
+    turns = idea("ping-pong the consumer warpgroups on named barriers", "ping-pong",
+                 "named_sync", "enable", "")
+    again = idea("ping-pong turns for the two consumer warpgroups", "pingpong",
+                 "consumer warpgroups", "on", "")
+    assert repeats.same(turns, again) and repeats.same(again, turns)
+    assert not repeats.same(turns, idea("ping-pong the consumer warpgroups on named barriers",
+                                        "ping-pong", "consumer warpgroups", "off", ""))
+    one, two = (idea("ping-pong the consumer warpgroups on named barriers", "ping-pong", place,
+                     "enable", value)
+                for place, value in (("named_sync", "1 barrier"),
+                                     ("consumer warpgroups", "2 barriers")))
+    assert not repeats.same(one, two)
+    assert not repeats.same(idea("unroll the k-loop fully", "unrolling", "issue_qk", "set",
+                                 "full"),
+                            idea("unroll the k-loop fully", "unrolling", "issue_pv", "set",
+                                 "full"))
+    assert not repeats.same(idea("unroll it 4x", "unrolling", "inner loop", "set", "4"),
+                            idea("unroll it 4x", "unrolling", "outer loop", "set", "4"))
 
 
 @pytest.mark.parametrize(("a", "b"), [

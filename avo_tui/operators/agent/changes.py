@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ...evaluation.declarations import contract
@@ -113,10 +113,13 @@ def same(a: str, b: str) -> bool | None:
 
     What the diffs say comes first, whatever the fields or the words: two candidates whose
     diffs set the same knobs to the same values and change nothing else alike are one
-    experiment; one knob at two values is two. Then the stated fields: one experiment
-    exactly when each of technique, place, direction and value agrees. Two diffs that differ
-    (other knobs, or other lines beside them), with nothing stated on both sides to link
-    them, are two experiments; an idea without tags on one side is left to the words."""
+    experiment; one knob at two values is two. Then the stated fields: one experiment when
+    each of technique, place, direction and value agrees; two when any tells them apart
+    (another technique, direction or value, another place in words); the words judge where
+    only the kernel regions their places were matched to, or a value one leaves out, differ.
+    Two diffs that differ (other knobs, or other lines beside them), with nothing stated on
+    both sides to link them, are two experiments; an idea without tags on one side is left
+    to the words."""
     ca, cb = read(a), read(b)
     if ca is None or cb is None:
         return None
@@ -127,11 +130,31 @@ def same(a: str, b: str) -> bool | None:
         if ka == kb and ra == rb:
             return True
     if sa and sb:
-        return all(any(agree(x, y) for y in sb) for x in sa) and all(
-            any(agree(x, y) for y in sa) for x in sb)
+        if _matched(sa, sb, agree):
+            return True
+        if not _matched(sa, sb, _near):
+            return False
+        # One technique, one way, no two values: only the regions each idea's words matched,
+        # or a value one side leaves out, differ. The words judge (repeats.py).
     if (ka or ra) and (kb or rb):
         return False
     return None
+
+
+def _matched(a: frozenset[Change], b: frozenset[Change],
+             alike: Callable[[Change, Change], bool]) -> bool:
+    """Whether each change of ``a`` is ``alike`` one of ``b``, and each of ``b`` one of ``a``."""
+    return all(any(alike(x, y) for y in b) for x in a) and all(
+        any(alike(x, y) for y in a) for x in b)
+
+
+def _near(a: Change, b: Change) -> bool:
+    """Two stated changes that the fields alone do not tell apart: one technique, directions
+    that agree, places that may be one (regions.maybe_same_place) and no two values (where
+    only one gives a value, the value cannot say)."""
+    return (a.technique == b.technique and regions.maybe_same_place(a.place, b.place)
+            and vocabulary.same_direction(a.direction, b.direction, a.value and b.value)
+            and (not a.value or not b.value or vocabulary.same_value(a.value, b.value)))
 
 
 def _parts(found: frozenset[Change]) -> tuple[dict[str, str], frozenset[Change],

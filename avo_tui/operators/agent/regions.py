@@ -122,7 +122,9 @@ def _operands(place: str) -> frozenset[str]:
                      if p in OPERANDS or p in _OPERAND_WORDS)
 
 
-_OPERAND_WORDS = {"key": "k", "keys": "k", "query": "q", "queries": "q", "output": "o"}
+# (and the two GEMMs by their operands: the QK^T loop is not the PV loop)
+_OPERAND_WORDS = {"key": "k", "keys": "k", "query": "q", "queries": "q", "output": "o",
+                  "qk": "qk", "pv": "pv"}
 CLOSE = 0.6  # a region scoring this share of the best is as likely, where words alone match
 
 
@@ -192,6 +194,19 @@ def same_place(a: str, b: str) -> bool:
     (ra, *oa), (rb, *ob) = a.split(), b.split()
     common = set(ra[1:].split(",")) & set(rb[1:].split(","))
     return bool(common) and (not oa or not ob or set(oa) == set(ob))
+
+
+def maybe_same_place(a: str, b: str) -> bool:
+    """Two places in normal form that may be one: the same place, or each matched to regions
+    of the kernel (which its words may have matched otherwise: "the named barriers" and "the
+    consumer warpgroups' turns") with operands that agree. Places no region matched, in other
+    words, are two (the inner loop, the outer loop)."""
+    if same_place(a, b):
+        return True
+    if not (a.startswith(REGION_TAG) and b.startswith(REGION_TAG)):
+        return False
+    oa, ob = a.split()[1:], b.split()[1:]
+    return not oa or not ob or set(oa) == set(ob)
 
 
 def listing(found: list[Region]) -> str:

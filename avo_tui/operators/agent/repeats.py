@@ -34,10 +34,12 @@ _PHRASES: tuple[tuple[str, str], ...] = (
      "pingpong"),
     (r"warp[- ]speciali[sz]\w*", "warpspec"),
     (r"overlap (?:the )?loads? of the next|load the next \w+ (?:tile )?early", "prefetch"),
+    # Only "next" is read: the operand after it stays ("the next K tile early": K).
+    (r"next(?= (?:\w+ )?tiles? (?:early|ahead)\b)", "prefetch"),
     (r"mean square", "rms"),
     (r"p ?@ ?v|p ?v\b", "pv"),
     (r"q ?@ ?k(?:\^?t)?|qk\^?t", "qk"),
-    (r"tensor memory accelerator|cp\.async\.bulk(?:\.tensor)?|bulk (?:async )?cop(?:y|ies)",
+    (r"tensor memory accelerator|cp\.async\.bulk(?:\.tensor)?|bulk (?:async |tensor )*cop(?:y|ies)",
      "tma"),
     (r"longest[- ]processing[- ]time|(?:heaviest|largest|longest) (?:\w+ )?(?:tiles? )?first",
      "lpt"),
@@ -91,7 +93,7 @@ _WORDS: dict[str, str] = {
     "warp": "warp", "warps": "warp", "warpgroup": "warpgroup", "warpgroups": "warpgroup",
     "cluster": "cluster", "clusters": "cluster", "multicast": "multicast",
     "transpose": "transpose", "transposed": "transpose", "layout": "layout",
-    "barrier": "barrier", "barriers": "barrier", "syncthreads": "barrier",
+    "barrier": "barrier", "barriers": "barrier", "syncthreads": "barrier", "sync": "barrier",
     "mbarrier": "mbarrier", "fence": "fence", "fences": "fence",
     "overlap": "overlap", "overlapping": "overlap", "overlaps": "overlap", "hide": "overlap",
     "hiding": "overlap", "concurrently": "overlap",
@@ -100,7 +102,7 @@ _WORDS: dict[str, str] = {
     "variance": "variance", "mean": "mean", "rms": "rms", "rmsnorm": "rms", "layernorm": "ln",
     "gamma": "weight", "weight": "weight", "weights": "weight",
     "rsqrt": "rsqrt", "sqrt": "rsqrt", "reciprocal": "muldiv",
-    "gemm": "gemm", "matmul": "gemm", "qk": "qk", "pv": "pv",
+    "gemm": "mma", "gemms": "mma", "matmul": "mma", "qk": "qk", "pv": "pv",
     "l2": "l2", "cache": "cache", "caching": "cache", "cached": "cache",
     "atomic": "atomic", "atomics": "atomic", "atomicadd": "atomic",
     "inner": "inner", "outer": "outer", "row": "row", "rows": "row", "column": "column",
@@ -113,6 +115,7 @@ _WORDS: dict[str, str] = {
     "multiplied": "fold", "premultiplied": "fold", "premultiply": "fold", "lightest": "spt",
     "shortest": "spt", "spilling": "registers", "spill": "registers", "register": "registers",
     "registers": "registers", "regs": "registers", "reg": "registers",
+    "ld": "load", "ldg": "load", "st": "store", "stg": "store",
 }
 # Words that say nothing of what a candidate computes.
 _STOP = frozenset(re.findall(r"\w+", """
@@ -124,7 +127,10 @@ _STOP = frozenset(re.findall(r"\w+", """
     units unit dedicated make tile tiles grid cta ctas apply inside separate based during
     early current factor product precision pre ways way stop stops replace number instead
     so rather s are was were been being ones neither nor wholly fully entirely completely
-    whose which where there here their them they such also between"""))
+    whose which where there here their them they such also between
+    let lets experiment has have had can may might could should would will nothing
+    slower speedup expect expected expecting hope hoping maybe probably likely because since
+    note us ms ns gb tb tflop tflops gflops percent"""))
 # Which way an idea moves what it changes, on each of four axes: two ideas that move it
 # opposite ways on one axis are two experiments, however alike their words ("increase" and
 # "reduce the pipeline stages"; a check moved into a loop or out of it; a barrier added or
@@ -141,8 +147,8 @@ _DIRECTIONS: dict[str, str] = {
     **dict.fromkeys(re.findall(r"\w+", """remove removing removed disable disabling disabled
         off delete deleting eliminate eliminating omit omitting"""), "off"),
     # Said in passing ("drop the wait"): opposite to "on", yet no default for the other.
-    **dict.fromkeys(re.findall(r"\w+", """drop dropping dropped avoid avoiding without"""),
-                    "off~"),
+    **dict.fromkeys(re.findall(r"\w+", """drop dropping dropped avoid avoiding without skip
+        skipping skipped skips"""), "off~"),
     **dict.fromkeys(re.findall(r"\w+", """every all always each"""), "all"),
     **dict.fromkeys(re.findall(r"\w+", """only solely just elected single"""), "some"),
 }
@@ -169,7 +175,8 @@ _SIDES: tuple[frozenset[str], ...] = (
 )
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "eight": "8", "sixteen": "16", "double": "2", "twice": "2", "triple": "3"}
-_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
+# (not "one" as a pronoun: "one's softmax under the other's GEMMs")
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b(?!'s| another| of the)")
 _KNOB = re.compile(r"\b([a-z][a-z0-9_]*_[a-z0-9_]+|[a-z]+)\s*(?:=|:|\bto\b|\bof\b)?\s*"
                    r"(\d+(?:\.\d+)?(?:x\d+)*)\b")
 _VALUE_FIRST = re.compile(r"\b(\d+(?:\.\d+)?)[- ]?(?:[a-z]+[- ])?(stages?|warps?|warpgroups?|ctas?|"
@@ -180,6 +187,8 @@ _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:x\d+)*\b")
 _OPERANDS = frozenset("qkvops")  # the matrices a one-letter word names
 _INDEX = 8  # the largest number read as an item's index (warpgroup 2, barrier 1)
 _TOKEN = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
+_KNOWN = frozenset(_WORDS.values()) | {c for _, c in _PHRASES}  # the domain's concepts
+_NAMED = _KNOWN.union(*_SIDES)  # the words the tables name as they are (before, after)
 _PHRASE_RES = tuple((re.compile(rf"(?<![\w.])(?:{p})(?![\w])"), c) for p, c in _PHRASES)
 
 
@@ -201,6 +210,12 @@ _REWRITES: tuple[tuple[re.Pattern[str], _Rewrite], ...] = tuple((re.compile(p), 
     (r"\blog2 ?\( ?e ?\)", "log2e"),
     (r"\b_+([a-z][a-z0-9_]*?)_+(?=\W|$)", r"\1"),  # __launch_bounds__: launch_bounds
     (r"fused multiply[- ]add|fma[- ]contract\w*", "fma"),
+    (r"\bwarp[- ]groups?\b", "warpgroup"),
+    (r"\bwarpgroup[- ](?:level )?mma\b", "wgmma"),
+    (r"\bshared mem\b", "smem"),
+    (r"\bregister file\b|\brf\b", "registers"),
+    (r"\bbar(?:rier)?\.(?:sync|arrive|red)\w*", "barrier"),  # PTX's named barriers
+    (r"\b((?:ld|st)(?:\.\w+)*\.v[248])\b", r"\1 vector"),  # ld.global.v4: a vector load
     # PTX: an instruction with or without its state-space qualifiers is one instruction.
     (r"((?:\w+\.)+\w+)\.shared(?:::(?:cta|cluster))?\b", r"\1"),
     (r"(?<=\w)\.(?:[bsuf](?:8|16|32|64)|f16x2|bf16x2)\b", ""),  # a PTX type: .b64, .f32
@@ -214,12 +229,35 @@ _REWRITES: tuple[tuple[re.Pattern[str], _Rewrite], ...] = tuple((re.compile(p), 
     (r"\binstead of \d+\b|\bfrom \d+(?= to\b)", ""),
     # Units: 128 bits are 16 bytes, 16 KB are 16384.
     (r"\b(\d+)[- ]?bits?\b", lambda m: str(int(m.group(1)) // 8)),
-    (r"\b(\d+) ?ki?b\b", lambda m: str(int(m.group(1)) * 1024)),
-    (r"\b(\d+) bytes?\b", r"\1"),
+    (r"\b(\d+)[- ]?ki?b\b", lambda m: str(int(m.group(1)) * 1024)),
+    (r"\b(\d+)[- ]?bytes?\b", r"\1"),
+    # Not doing a thing is skipping it: "don't compute the masked blocks", "never copied".
+    (r"\b(?:don'?t|do not|never|no longer)\b", "skip"),
+    (r"\bkey[- ]blocks?\b", "kv block"),  # the blocks along the keys: the KV loop's blocks
+    # "Reduce" a measure is to lower it (reduce the register pressure), not a reduction.
+    (r"\breduc(?:e|es|ed|ing)\b(?= (?:the |its |their )?(?:\w+ ){0,2}(?:pressure|count|"
+     r"number|size|usage|footprint|traffic|latency|spills?|stages?|occupancy)\b)", "lower"),
 ))
+# An identifier in camel case is one in snake case (numWarps: num_warps), without the "k"
+# that marks a constant (kStages: stages).
+_CAMEL = ((re.compile(r"\bk(?=[A-Z][a-z])"), ""),
+          (re.compile(r"\b([a-z]+(?:[A-Z][a-z0-9]*)+)\b"),
+           lambda m: re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", m.group(1))))
+# A knob in capitals set to 0 or 1 is a switch turned off or on (PINGPONG=1): that says which
+# way, not a number to tell two ideas apart by (its setting still does, settings()).
+_MEASURED = re.compile(r"\b\d+(?:\.\d+)?(?:x\d+)* ?(?:%|percent\b|[uµmn]s\b|(?:[gt]b|[gt]flops?)"
+                       r"(?:/s|ps)\b|[gt]flops\b)")
+_SWITCHED = ("switched_off", "switched_on")
+_SWITCH = re.compile(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*) ?[=:]? ?([01])(?![\w.])")
 
 
-def _plain(text: str) -> str:
+def _plain(text: str, *, switches: bool = False) -> str:
+    """``text`` in one writing: lower case, numbers and units in one form, rewordings of a
+    setting read as it; with ``switches``, a knob set to 0 or 1 read as off or on."""
+    for pattern, written in _CAMEL:
+        text = pattern.sub(written, text)
+    if switches:
+        text = _SWITCH.sub(lambda m: f"{m.group(1)} {_SWITCHED[int(m.group(2))]}", text)
     text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)],
                             " ".join(text.lower().replace("×", "x").split()))
     text = vocabulary.constants(text)  # a constant by its name or by its value: one value
@@ -228,11 +266,20 @@ def _plain(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=8_192)
 def concepts(text: str) -> frozenset[str]:
-    """What ``text`` names: the domain's concepts, its other words, its knob names."""
+    """What ``text`` names: the domain's concepts, its other words, its knob names and the
+    concepts their parts name (O_STORE_TMA names the store and TMA too)."""
+    named, identifiers = _read(text)
+    return named.union(*(parts for _, parts in identifiers))
+
+
+@lru_cache(maxsize=8_192)
+def _read(text: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
+    """What ``text`` names by its phrases and whole words, and each identifier it names with
+    the concepts of its parts."""
     text = _plain(text)
     found: set[str] = set()
+    identifiers: list[tuple[str, frozenset[str]]] = []
     for pattern, concept in _PHRASE_RES:
         if pattern.search(text):
             found.add(concept)
@@ -244,8 +291,10 @@ def concepts(text: str) -> frozenset[str]:
         if len(word) == 1 and word not in _OPERANDS:
             continue  # an index (tile i, S(j)) or a variable (x), not what is changed
         found.add(_concept(word))
-        found |= _parts(word)  # O_STORE_TMA names the store and TMA too
-    return frozenset(w for w in found if w not in _STOP)
+        parts = frozenset(_parts(word) - _STOP)
+        if parts:
+            identifiers.append((_concept(word), parts))
+    return frozenset(found - _STOP), tuple(identifiers)
 
 
 def _parts(word: str) -> set[str]:
@@ -258,15 +307,20 @@ def _parts(word: str) -> set[str]:
 
 def _concept(word: str) -> str:
     """A word's concept as the tables name it (never stemmed: "regs" and "registers" are one),
-    else the word stemmed."""
-    return _WORDS.get(word) or _WORDS.get(_stem(word)) or _stem(word)
+    else as they name its stem or the stem with its "e" ("reduced": reduce), else the stem."""
+    if word in _WORDS or word in _NAMED:
+        return _WORDS.get(word, word)
+    stem = _stem(word)
+    return _WORDS.get(stem) or _WORDS.get(stem + "e") or stem.removesuffix("e")
 
 
 def _stem(word: str) -> str:
-    for end in ("ing", "ed", "s"):
+    """``word`` without its ending: copies and copied are copy, loading is load."""
+    for end, plain in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", "e"),
+                       ("s", "")):
         if (len(word) > len(end) + 3 and word.endswith(end) and not word.endswith("ss")
                 and "_" not in word):
-            return word[:-len(end)]
+            return word[:-len(end)] + plain
     return word
 
 
@@ -293,9 +347,14 @@ def directions(text: str) -> frozenset[str]:
     said in passing ("drop", 'off~') that leads the idea, with no condition after it, is its
     verb: "drop the fence after stage_rows" removes it, as against "a fence after stage_rows";
     "drop the wait when O_BUFFER is on" only says when."""
-    words = _TOKEN.findall(_plain(text))
+    words = _TOKEN.findall(_plain(text, switches=True))
     found = {_DIRECTIONS[w] for w in words if w in _DIRECTIONS}
-    if words and _DIRECTIONS.get(words[0]) == "off~" and not _CONDITIONS & set(words):
+    said = [w for w in words if w not in _STOP]  # after any filler ("let's try")
+    # A switch that leads the idea is its verb ("PINGPONG=1: ..."); elsewhere it says when
+    # ("skip the wait with O_BUFFER 1").
+    if said[1:2] and said[1] in _SWITCHED:
+        found.add(("off", "on")[_SWITCHED.index(said[1])])
+    if said and _DIRECTIONS.get(said[0]) == "off~" and not _CONDITIONS & set(words):
         found = (found - {"off~"}) | {"off"}
     return frozenset(found)
 
@@ -307,7 +366,9 @@ def _is_knob(name: str) -> bool:
 
 
 def numbers(text: str) -> frozenset[str]:
-    return frozenset(_NUMBER.findall(_plain(text)))
+    """The numbers ``text`` gives, but those it measured (412 us, 5%, 2.1 TB/s): a time or a
+    rate says how a candidate did, not what it changes."""
+    return frozenset(_NUMBER.findall(_MEASURED.sub(" ", _plain(text, switches=True))))
 
 
 def apart(a: str, b: str) -> str | None:
@@ -380,9 +441,7 @@ def likeness(a: str, b: str) -> float:
     ca, cb = concepts(a), concepts(b)
     if not ca or not cb or apart(a, b):
         return 0.0
-    # An identifier one idea alone names counts by its parts, which it adds beside it
-    # (store_rows: store, row), not once more whole.
-    ca, cb = _unshared_wholes_out(ca, cb), _unshared_wholes_out(cb, ca)
+    ca, cb = _counted(a, cb), _counted(b, ca)
     dice = 2 * len(ca & cb) / (len(ca) + len(cb))
     # One idea that names every concept of a shorter one, and more (how it works): the same.
     small = min(len(ca), len(cb))
@@ -397,10 +456,21 @@ def likeness(a: str, b: str) -> float:
     return max(dice, contained, shared)
 
 
-def _unshared_wholes_out(found: frozenset[str], other: frozenset[str]) -> frozenset[str]:
-    """``found`` without the identifiers ``other`` does not name whose parts ``found`` names
-    beside them (an identifier with no such part, BLOCK_N, still counts whole)."""
-    return frozenset(c for c in found if c in other or not (_parts(c) - {c}) & found)
+def _counted(text: str, other: frozenset[str]) -> frozenset[str]:
+    """The concepts of ``text`` that count against an idea that names ``other``. An
+    identifier both name counts whole and by its parts; one ``text`` alone names counts by
+    the parts the domain knows or ``other`` names (store_rows: store, row; not the cu, tensor
+    and map of CU_TENSOR_MAP_SWIZZLE_128B), else once, whole (tile_of)."""
+    named, identifiers = _read(text)
+    found = set(named)
+    for whole, parts in identifiers:
+        if whole in other:
+            found |= parts
+            continue
+        counted = {p for p in parts if p in _KNOWN or p in other}
+        if counted:
+            found = (found - {whole}) | counted
+    return frozenset(found)
 
 
 def _set_as_said(knobs: dict[str, str], named: frozenset[str], said: frozenset[str]) -> bool:
