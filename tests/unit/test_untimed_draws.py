@@ -17,8 +17,8 @@ from avo_tui.evaluation.isolation.worker import Worker
 from avo_tui.evaluation.measurement.target_check import MARGIN_DRAWS
 from avo_tui.evaluation.pipeline import Pipeline
 
-SEED = Path(__file__).parents[1] / "kernels" / "cpu" / "attention.c"
-SMALL = Path(__file__).parent / "fixtures" / "targets" / "cpu_attention_small.py"
+SEED = Path(__file__).parents[2] / "kernels" / "cpu" / "attention.c"
+SMALL = Path(__file__).parents[1] / "fixtures" / "targets" / "cpu_attention_small.py"
 NORMALISE = "float inv = 1.0f / l[i];"
 
 
