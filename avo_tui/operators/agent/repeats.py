@@ -366,7 +366,7 @@ def _is_knob(name: str) -> bool:
 
 
 def numbers(text: str) -> frozenset[str]:
-    """The numbers ``text`` gives, but those it measured (412 us, 5%, 2.1 TB/s): a time or a
+    """The numbers ``text`` gives, but those it measured ('412 us', '5%', '2.1 TB/s'): a time or a
     rate says how a candidate did, not what it changes."""
     return frozenset(_NUMBER.findall(_MEASURED.sub(" ", _plain(text, switches=True))))
 
