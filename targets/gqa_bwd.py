@@ -1,6 +1,7 @@
 """Grouped-query attention backward on the GPU, bf16, head dim 128, 32 query heads sharing 8
 key/value heads: mha-bwd's target (targets/mha_bwd.py) with those heads. dk and dv sum over
-the four query heads that share each key/value head."""
+the four query heads that share each key/value head. The seed is mha-bwd's
+(kernels/cuda/attention_bwd.cu), whose dK/dV blocks loop over a key head's whole group."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ the evaluator (avo_tui/evaluation/problems/attention_backward.py: the entry poin
 inputs o and lse derived from each draw by the float64 forward, the hostile inputs with an
 output gradient of large entries, the float64 reference and the honest float32 computation,
 the work, 2.5 times the forward's FLOPs, and the baselines: cuDNN's and FlashAttention-2's
-backward through torch's SDPA). No seed ships yet: the agent's first step writes v0.
-gqa_bwd.py builds on it."""
+backward through torch's SDPA), and the portable seed kernels/cuda/attention_bwd.cu (mma.sync,
+FlashAttention-2's order, dQ by a second pass). gqa_bwd.py builds on it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from avo_tui.evaluation import get_target
 from avo_tui.evaluation.problems.attention_backward import ATTENTION_BACKWARD, backward_of
+from avo_tui.evaluation.targets.spec import Seed
 
 forward = get_target("mha")
 
@@ -29,7 +30,10 @@ target = replace(
     # fa3 is named to be said missing: the fa3-fwd package has no backward
     baselines=("cudnn", "flash", "fa3"),
     timeout_s=120.0,
-    seeds=(),
+    seeds=(
+        Seed("cuda/attention_bwd.cu", "mma.sync and cp.async run on every GPU from sm_80 on; "
+             "no backward seed native to an architecture ships yet"),
+    ),
     notes=("q, k, v, o, dout, dq, dk, dv are contiguous bfloat16 tensors laid out [batch, "
            "heads, seq_len, head_dim]; lse is float32 [batch, heads_q, seq_len]",),
 )

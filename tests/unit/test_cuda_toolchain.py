@@ -17,7 +17,6 @@ ROOT = Path(__file__).parents[2]
 ADVERSARIAL = ROOT / "tests" / "adversarial" / "cuda"
 CONTRACT_KERNELS = ROOT / "tests" / "gpu" / "kernels"
 # every CUDA target that ships (a shipped target file each)
-# the shipped CUDA targets with a seed (mha-bwd and gqa-bwd ship none yet)
 GPU_TARGETS = [t for t in map(get_target, known_names()) if t.toolchain == "cuda" and t.seeds]
 KERNEL = """\
 #include <cuda_bf16.h>
