@@ -4,6 +4,7 @@ reference with the honest computation, and the baselines (torch's SDPA backward)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -24,6 +25,8 @@ from .attention_torch import shape_case as forward_case
 # "large_grad": dO this many times a standard normal one. Its products dP = dO vᵀ reach 10^5,
 # past fp16's largest value, and dv sums thousands of such rows.
 LARGE_GRAD_SCALE = 4096.0
+# Products an mma.sync or wgmma k-step of bf16 operands adds before its accumulator rounds.
+K_STEP = 16
 OUTPUTS = ("dq", "dk", "dv")
 
 
@@ -51,10 +54,11 @@ def backward(config: Config, inputs: InputSet, emulate: torch.dtype | None = Non
     (honest_logits), P recomputed in float32, P and dS rounded to ``emulate`` before the
     products that read them, D in float32, and the outputs rounded to ``emulate``. Where P is
     nearly one-hot (large logits) dS's dP - D cancels, and the float32 rounding of dP and D
-    is most of a correct kernel's error: ``move`` (targets/backward.py MOVES) moves dP - D by
-    an ulp of its operands, as another order of their sums rounds them, and P and dS one ulp
-    of ``emulate``, as a kernel whose float32 values differ rounds them. A block of queries
-    at a time."""
+    is most of a correct kernel's error: ``move`` (targets/backward.py MOVES) moves q kᵀ and
+    dO vᵀ by the rounding a tensor core's order of their sums may leave (_summed), dP - D by
+    an ulp of its operands and by D's own (_centred, _chain_spread), and P and dS one ulp of
+    ``emulate``, as a kernel whose float32 values differ rounds them. A block of queries at a
+    time."""
     shape = Shape.of(config)
     group = shape.heads_q // shape.heads_kv
     scale = shape.softmax_scale
@@ -76,10 +80,11 @@ def backward(config: Config, inputs: InputSet, emulate: torch.dtype | None = Non
                                 - lse[:, :, block, None])
             centred = dout[:, :, block] @ v.transpose(-1, -2) - rowsum[:, :, block, None]
         else:  # both products, the scaling, the exponent and dP - D in float32, as a kernel's
-            logits = honest_logits(inputs["q"][:, :, block], narrow_k) * scale
+            q_block, dout_block = inputs["q"][:, :, block], inputs["dout"][:, :, block]
+            logits = _summed(q_block, narrow_k, move) * scale
             weights = torch.exp(logits - inputs["lse"][:, :, block, None].float())
-            centred = _centred(honest_logits(inputs["dout"][:, :, block], narrow_v),
-                               rowsum[:, :, block, None], move)
+            centred = _centred(_summed(dout_block, narrow_v, move), rowsum[:, :, block, None],
+                               move, _chain_spread(dout_block, inputs["o"][:, :, block], move))
         if shape.causal:
             later = keys[None, :] > torch.arange(block.start, block.stop, device=q.device)[:, None]
             weights.masked_fill_(later, 0.0)
@@ -92,18 +97,49 @@ def backward(config: Config, inputs: InputSet, emulate: torch.dtype | None = Non
     return {name: _rounded(tensor, emulate) for name, tensor in out.items()}
 
 
-def _centred(grad_weights: torch.Tensor, rowsum: torch.Tensor, move: tuple[int, bool] | None
-             ) -> torch.Tensor:
-    """dP - D in float32; with ``move``, moved by one ulp of the larger of the two, up or
-    down by the move's signs. Where P is nearly one-hot D is nearly the dominant key's dP
-    and the difference cancels: the honest computation sums both alike and its draw of their
-    rounding may cancel too, where a kernel summing them otherwise keeps an ulp or two."""
+def _summed(a: torch.Tensor, b: torch.Tensor, move: tuple[int, bool] | None) -> torch.Tensor:
+    """a bᵀ in float32 (honest_logits); with ``move``, moved by the rounding another order of
+    the sum may leave: a tensor core adds K_STEP products at a time to its float32
+    accumulator and truncates, so each of its head_dim / K_STEP steps may lose an ulp of the
+    sum of the terms' magnitudes. Where dS cancels (one key, or P one-hot under large logits)
+    that is most of a correct kernel's error, and one matmul's own rounding shows none of it."""
+    product = honest_logits(a, b)
+    if move is None:
+        return product
+    magnitude = honest_logits(a.abs(), b.abs())
+    steps = math.ceil(a.shape[-1] / K_STEP)
+    return shifted(product, steps * _ulp(magnitude), move)
+
+
+def _chain_spread(dout: torch.Tensor, out: torch.Tensor, move: tuple[int, bool] | None
+                  ) -> torch.Tensor | None:
+    """How far D = rowsum(dO * O), summed in float32 in any order, may lie from the honest
+    computation's sum: sqrt(head_dim) ulps of the sum of the products' magnitudes (a chain of
+    head_dim additions, each rounded by half an ulp, drawn independently). None without a
+    move."""
+    if move is None:
+        return None
+    magnitude = (dout.float() * out.float()).abs().sum(-1, keepdim=True)
+    return math.sqrt(dout.shape[-1]) * _ulp(magnitude)
+
+
+def _ulp(magnitude: torch.Tensor) -> torch.Tensor:
+    return torch.nextafter(magnitude, magnitude.new_tensor(torch.inf)) - magnitude
+
+
+def _centred(grad_weights: torch.Tensor, rowsum: torch.Tensor, move: tuple[int, bool] | None,
+             spread: torch.Tensor | None = None) -> torch.Tensor:
+    """dP - D in float32; with ``move``, moved by one ulp of the larger of the two and by D's
+    ``spread`` (_chain_spread), up or down by the move's signs. Where P is nearly one-hot D
+    is nearly the dominant key's dP and the difference cancels: the honest computation sums
+    both alike and its draw of their rounding may cancel too, where a kernel summing them
+    otherwise keeps a few ulps."""
     centred = grad_weights - rowsum
     if move is None:
         return centred
     larger = torch.maximum(grad_weights.abs(), rowsum.abs())
-    return shifted(centred, torch.nextafter(larger, larger.new_tensor(torch.inf)) - larger,
-                   move)
+    by = _ulp(larger) if spread is None else _ulp(larger) + spread
+    return shifted(centred, by, move)
 
 
 def _rounded(tensor: torch.Tensor, emulate: torch.dtype | None,
