@@ -101,12 +101,15 @@ def _summed(a: torch.Tensor, b: torch.Tensor, move: tuple[int, bool] | None) -> 
     """a bᵀ in float32 (honest_logits); with ``move``, moved by the rounding another order of
     the sum may leave: a tensor core adds K_STEP products at a time to its float32
     accumulator and truncates, so each of its head_dim / K_STEP steps may lose an ulp of the
-    sum of the terms' magnitudes. Where dS cancels (one key, or P one-hot under large logits)
-    that is most of a correct kernel's error, and one matmul's own rounding shows none of it."""
+    sum of the terms' magnitudes, here bounded by the rows' norms' product (Cauchy-Schwarz; a
+    matmul of magnitudes made every move's run a third slower). Where dS cancels (one key, or
+    P one-hot under large logits) that is most of a correct kernel's error, and one matmul's
+    own rounding shows none of it."""
     product = honest_logits(a, b)
     if move is None:
         return product
-    magnitude = honest_logits(a.abs(), b.abs())
+    norms_a, norms_b = (torch.linalg.vector_norm(t.float(), dim=-1) for t in (a, b))
+    magnitude = norms_a[..., :, None] * norms_b[..., None, :]
     steps = math.ceil(a.shape[-1] / K_STEP)
     return shifted(product, steps * _ulp(magnitude), move)
 
