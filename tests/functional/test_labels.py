@@ -175,6 +175,19 @@ def test_a_first_launch_measured_again_as_slow_as_the_timed_ones_means_machine_l
     assert "not the kernel" in verdict.message
 
 
+def test_launches_right_after_a_first_launch_again_as_fast_as_it_mean_machine_load() -> None:
+    """A short honest kernel on a busy machine: a quiet first launch again reads a quarter of
+    the loaded timed median, but the launches right after it in its process are as fast; a
+    kernel slower after its first launch is slower right after it too."""
+    quiet = steadiness(0.0006, 0.004, 0.0006, 0.0007)
+    assert not quiet.kernel
+    assert quiet.message.startswith("machine load suspected: ")
+    assert "and the launches right after it a median of 0.7 ms" in quiet.message
+    slowing = steadiness(0.002, 0.020, 0.0021, 0.021)
+    assert slowing.kernel
+    assert "and the launches right after it a median of 21 ms: a kernel must" in slowing.message
+
+
 def test_where_no_launch_can_be_a_first_one_again_the_kernel_is_blamed_as_before() -> None:
     assert steadiness(0.002, 0.009, None).kernel
     assert not is_unsteady(0.002, 0.0079)  # under four times the first launch

@@ -88,19 +88,26 @@ def is_unsteady(first_s: float, median_s: float,
     return median_s > factor * first_s and median_s - first_s > UNSTABLE_MIN_S
 
 
-def steadiness(first_s: float, median_s: float, again_s: float | None) -> Unsteady:
+def steadiness(first_s: float, median_s: float, again_s: float | None,
+               after_s: float | None = None) -> Unsteady:
     """Whose doing it is that timed launches (median ``median_s``) are far slower than the
     kernel's first launch (``first_s``; see is_unsteady). ``again_s`` is a first launch measured
     again right after the timing, in a fresh process (None where a launch cannot be a first
-    one again: a CUDA module stays loaded). A kernel that does less on its first launch is as
-    fast as before on that one; if it is now as slow as the timed launches, the machine slowed
-    down between the two (other work competing for it), and the kernel is not to blame."""
+    one again: a CUDA module stays loaded), and ``after_s`` the median of the launches right
+    after it in that process. A kernel that does less on its first launch is as fast as before
+    on that one, and as slow as the timed launches right after it; if the first launch is now
+    as slow as the timed launches, or the launches right after it as fast as it, the machine's
+    load came and went between the readings (other work competing for it), and the kernel is
+    not to blame. Without the launches right after, a short honest kernel on a busy two-core
+    machine could read a quiet first launch against a loaded median."""
     slower = (f"the first launch took {first_s * 1e3:.3g} ms but timed launches take a median "
               f"of {median_s * 1e3:.3g} ms ({median_s / first_s:.1f}x slower)")
     if again_s is None:
         return Unsteady(True, f"{slower}; a kernel must do the same work on every launch")
     again = f"a first launch again in a fresh process just now took {again_s * 1e3:.3g} ms"
-    if is_unsteady(again_s, median_s):
+    if after_s is not None:
+        again += f" and the launches right after it a median of {after_s * 1e3:.3g} ms"
+    if is_unsteady(again_s, median_s) and (after_s is None or is_unsteady(again_s, after_s)):
         return Unsteady(True, f"{slower}, and {again}: a kernel must do the same work on every "
                               "launch")
     return Unsteady(False, f"machine load suspected: {slower}, but {again}: the machine slowed "

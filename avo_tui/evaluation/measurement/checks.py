@@ -28,6 +28,7 @@ from .tensors import empty_outputs, make_inputs
 
 AGAIN_STREAM = 1 << 20  # the inputs of a first launch measured again (check_steady)
 AGAIN_LOOKS = 3  # fresh first launches that must all be slow before the machine is blamed
+AGAIN_AFTER = 3  # launches after a first launch again, in its process (first_launch_again)
 CONSISTENCY_SAMPLES = 5  # checked launches over the grid before their times are judged
 
 
@@ -171,7 +172,7 @@ class Checks(Stage):
             again = self.first_launch_again(kernel, config)
             if suspect_only and again is None:
                 return  # no fresh first launch to be had (CUDA): only 4x its first rejects
-            verdict = steadiness(first_s, timing.median_s, again)
+            verdict = steadiness(first_s, timing.median_s, *(again or (None, None)))
             if verdict.kernel:
                 raise Rejected("unstable_timing", verdict.message, config.name)
         if not suspect_only:
@@ -193,9 +194,10 @@ class Checks(Stage):
             else:
                 self.device.time_sequence([subject], [])
 
-    def first_launch_again(self, kernel: Kernel, config: Config) -> float | None:
+    def first_launch_again(self, kernel: Kernel, config: Config) -> tuple[float, float] | None:
         """A first launch of ``kernel`` on ``config`` once more, timed as check_all times it,
-        in a fresh process: none of what the kernel did before is left to it. None where
+        in a fresh process (none of what the kernel did before is left to it), and the median
+        of the AGAIN_AFTER launches right after it in that process, timed alike. None where
         renewing gives no fresh process (a CUDA kernel)."""
         if not kernel.fresh_on_renew:
             return None
@@ -203,7 +205,10 @@ class Checks(Stage):
         inputs = make_inputs(config, self.generator(AGAIN_STREAM), self.device.name)
         outs = empty_outputs(config, self.device.name)
         self.at = config.name
-        start = self.now()
-        kernel.launch(config, inputs, outs)
-        self.device.synchronize()
-        return self.now() - start
+        times = []
+        for _ in range(1 + AGAIN_AFTER):
+            start = self.now()
+            kernel.launch(config, inputs, outs)
+            self.device.synchronize()
+            times.append(self.now() - start)
+        return times[0], statistics.median(times[1:])

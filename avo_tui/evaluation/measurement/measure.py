@@ -265,8 +265,8 @@ class Measure(Checks):
             if round_:  # also tells the worker's watchdog that slow kernels are progressing
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
             self.renew(kernel)
-            turn = round_ % len(cycle)
-            self.warm_up(kernel, order := cycle[turn:] + cycle[:turn], candidate, config)
+            order = cycle[round_ % len(cycle):] + cycle[:round_ % len(cycle)]
+            self.warm_up(kernel, order, candidate, config)
             measured = self.time_cycles(order, candidate, budget,
                                         max(expected, ROUND_LAUNCHES_AT_LEAST), turns)
             for (subject, checked), seconds in measured:
@@ -369,8 +369,7 @@ class Measure(Checks):
                 others = beside[entry.name] if sweep < MIN_SWEEPS else []
                 block = _interleaved(block, anchor, others, sweep)
                 subjects = [candidate, best, *others, *([anchor] if anchor else [])]
-                self.warm_up(kernel, subjects, candidate, entry.config,
-                             fresh=entry is timed[0])  # the first after the renewal
+                self.warm_up(kernel, subjects, candidate, entry.config, fresh=entry is timed[0])
                 measured = self.device.time_sequence([], block)
                 sequence = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)]
                 for name, seconds in sequence:
