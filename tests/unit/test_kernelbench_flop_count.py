@@ -93,6 +93,11 @@ def torchs_count(problem: KernelBenchProblem, sizes: Mapping[str, int]) -> int:
     return int(counter.get_total_flops())
 
 
+def remembered(flops: FlopCount, problem: KernelBenchProblem, sizes: Mapping[str, int]) -> int:
+    """The count of a build at ``sizes``, each call's remembered from earlier builds."""
+    return flops.count(lambda watch: problem.instantiate(sizes, watch=watch))
+
+
 def moved(problem: KernelBenchProblem, moves: Mapping[str, int]) -> dict[str, int]:
     return {**problem.sizes, **{d: problem.sizes[d] + m for d, m in moves.items()}}
 
@@ -105,8 +110,7 @@ def test_the_remembered_count_is_torchs_at_every_size(tmp_path: Path) -> None:
     counted, expected = [], []
     for moves in MOVES:
         sizes = moved(problem, moves)
-        problem.instantiate(sizes, watch=flops.watching())
-        counted.append(flops.total)
+        counted.append(remembered(flops, problem, sizes))
         expected.append(torchs_count(problem, sizes))
     assert counted == expected
     assert len(set(counted)) == len(MOVES) - 1 and min(counted) > 0
@@ -128,17 +132,14 @@ def test_a_call_counted_before_reaches_torchs_counter_no_more(
 
     monkeypatch.setattr(FlopCounterMode, "_count_flops", seen)
     flops = FlopCount()
-    totals = []
-    for _ in range(2):
-        reached.clear()
-        problem.instantiate(problem.sizes, watch=flops.watching())
-        totals.append(flops.total)
-        if not totals[1:]:
-            first = set(reached)
+    first = remembered(flops, problem, problem.sizes)
+    reached_first = set(reached)
+    reached.clear()
+    again = remembered(flops, problem, problem.sizes)
     aten = torch.ops.aten
-    assert {aten.convolution, aten.addmm} <= first
+    assert {aten.convolution, aten.addmm} <= reached_first
     assert set(reached) <= {aten.empty_strided, aten.view, aten.t, aten.detach}, set(reached)
-    assert totals[0] == totals[1] == torchs_count(problem, problem.sizes)
+    assert first == again == torchs_count(problem, problem.sizes)
 
 
 def test_the_work_stated_is_torchs_count_off_its_grid(tmp_path: Path) -> None:

@@ -160,10 +160,9 @@ def _forms(shapes: Shapes, variables: Sequence[str]) -> dict[str, list[SizeExpr]
 def _flops_at(problem: KernelBenchProblem, sizes: Mapping[str, int], flops: FlopCount
               ) -> int | None:
     try:
-        problem.instantiate(sizes, watch=flops.watching())
+        return flops.count(lambda watch: problem.instantiate(sizes, watch=watch))
     except (ProbeFailed, ValueError):
         return None
-    return flops.total
 
 
 def _numel(shape: Sequence[SizeExpr], sizes: Mapping[str, int]) -> int:
