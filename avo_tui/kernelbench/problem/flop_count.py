@@ -3,7 +3,7 @@
 torch's FLOP counter writes out in Python every call its registry has no formula for, down to
 calls it has one for or that cannot be written out further: a batch norm becomes a dozen
 elementwise calls, each through torch's Python meta functions. A ResNet-101 runs a batch norm
-after every convolution, and the work is counted at a hundred sizes or more (flop_fit.py):
+after every convolution, and the work is counted at many sizes (flop_fit.py, flop_trace.py):
 that writing-out, done again at every build, took much of an import's time, though the batch
 norms count no FLOPs.
 
