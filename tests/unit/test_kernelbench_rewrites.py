@@ -1,8 +1,8 @@
 """What an import reads of a problem by running its forward for real is read once for each
 sizes it is read at (issue 85): calibrating, the target file is written again at other timed
 sizes (calibrate.py), and a ResNet-101's import on a busy machine ran every write's real
-forwards and hostile probes again, past its limit. The launch times here
-are a modelled machine's (import_problem's ``measure``)."""
+forwards and hostile probes again, past its limit. The launch times here are a modelled
+machine's (import_problem's ``measure``)."""
 
 from __future__ import annotations
 
