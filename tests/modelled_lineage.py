@@ -12,7 +12,9 @@ answer twice: 2x SECONDS; a ``noisy`` one takes SECONDS a launch on average, eac
 spinning a random while more or less (NOISY's spread), so that its rate is known roughly
 however long it is timed; a ``masking`` one is honest, except where it is the best version
 timed beside a candidate, where it spreads its launches as a noisy one does (so that its
-successor's roughness would look like the machine's). Each source also defines a global of
+successor's roughness would look like the machine's); a ``slowing`` one takes SECONDS on the
+first launch of each process it runs in and SLOWING times that on every later launch, as a
+kernel that does less on its first launch. Each source also defines a global of
 its own, so that two models are two kernels to the evaluator (comments alone compile to one).
 
 The target's baseline cannot be timed here, so the anchor is the seed as the user supplied
@@ -42,6 +44,7 @@ from avo_tui.pool.protocol import ProgressCallback
 NOISE = 0.02  # a modelled launch's spread (its log's standard deviation)
 NOISY = 0.5  # ... a noisy kernel's
 COLLUDING_SLOWDOWN = 2.0  # a colluding best beside its successor: its answer computed twice
+SLOWING = 10.0  # a slowing kernel's later launches over its first
 SEED_S = 1e-3
 KERNEL = "add.c"
 
@@ -60,7 +63,7 @@ SPEC = dataclasses.replace(
     test_targets_problem.SPEC, name="vector-add-modelled", problem=ModelledVectorAdd(),
     configs=(vector(4096),), quick_configs=(vector(4096),), edge_configs=(vector(37),),
     time_budget_s=0.1, gate_cap_s=5.0, max_plausible_ratio=1e6, max_plausible_jump=1e6)
-MODEL = re.compile(r"// model: (honest|colluding|noisy|masking) ([0-9.e-]+)")
+MODEL = re.compile(r"// model: (honest|colluding|noisy|masking|slowing) ([0-9.e-]+)")
 
 
 def modelled(kind: str, seconds: float, tag: int) -> dict[str, str]:
@@ -88,12 +91,16 @@ class ModelKernel:
     writes_in_place = True
 
     def __init__(self, seconds: float, seed: int, spread: float = NOISE,
-                 clock: ModelledClock | None = None) -> None:
+                 clock: ModelledClock | None = None, slowing: bool = False,
+                 first_spike: float = 1.0) -> None:
         self.seconds = seconds
         self.noise = random.Random(seed)
         self.spread = spread
         self.clock = clock or ModelledClock()
         self.staged: tuple[InputSet, OutputSet] | None = None
+        self.slowing = slowing
+        self.spike = first_spike  # on its very first launch only: the machine's load then
+        self.in_process = 0  # launches since its process began
 
     def stage(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
         self.staged = (inputs, outs)
@@ -102,7 +109,11 @@ class ModelKernel:
         assert self.staged is not None
         inputs, outs = self.staged
         outs.only.copy_(inputs["a"] + inputs["b"])
-        return self.clock.advance(self.seconds * math.exp(self.noise.gauss(0.0, self.spread)))
+        seconds = self.seconds * math.exp(self.noise.gauss(0.0, self.spread)) * self.spike
+        if self.slowing and self.in_process:
+            seconds *= SLOWING
+        self.spike, self.in_process = 1.0, self.in_process + 1
+        return self.clock.advance(seconds)
 
     def settle(self, inputs: InputSet, outs: OutputSet) -> None:
         return None
@@ -119,7 +130,7 @@ class ModelKernel:
         return None
 
     def renew(self) -> None:
-        return None
+        self.in_process = 0
 
     def check_idle(self) -> None:
         return None
@@ -134,6 +145,7 @@ class ModelledEvaluation(Evaluation):
     compiling: Mapping[str, str] = {}
     slowdown = 1.0  # the machine's: every kernel, the anchor's too, takes this times longer
     spread = NOISE  # the machine's: no kernel, the anchor included, is steadier than this
+    first_spike = 1.0  # the machine's: each kernel's very first launch takes this times longer
 
     clock = ModelledClock()  # replaced by each evaluation's own (run)
 
@@ -159,7 +171,8 @@ class ModelledEvaluation(Evaluation):
             seconds *= COLLUDING_SLOWDOWN
         rough = kind == "noisy" or (kind == "masking" and beside_a_successor)
         model = ModelKernel(seconds * self.slowdown, seed=self.draws.getrandbits(32),
-                            spread=max(self.spread, NOISY if rough else NOISE), clock=self.clock)
+                            spread=max(self.spread, NOISY if rough else NOISE), clock=self.clock,
+                            slowing=kind == "slowing", first_spike=self.first_spike)
         loaded.append(model)
         return model
 
@@ -180,6 +193,7 @@ class ModelWorker:
         self.info: dict[str, object] = {}
         self.slowdown = 1.0  # ModelledEvaluation.slowdown, for the evaluations from now on
         self.spread = NOISE  # ModelledEvaluation.spread, likewise
+        self.first_spike = 1.0  # ModelledEvaluation.first_spike, likewise
 
     def start(self) -> None:
         return None
@@ -198,6 +212,7 @@ class ModelWorker:
             request = dataclasses.replace(request, seed=content_seed(request))
         evaluation = ModelledEvaluation(self.pipeline, request, progress)
         evaluation.slowdown, evaluation.spread = self.slowdown, self.spread
+        evaluation.first_spike = self.first_spike
         return evaluation.run()
 
     def check_target(self, ref: str) -> None:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ..declarations import contract
 from ..devices.device import Kernel
-from ..devices.timing import SUSPECT_TIMING_FACTOR, is_unsteady, steadiness
+from ..devices.timing import SUSPECT_TIMING_FACTOR, Subject, is_unsteady, steadiness
 from ..results import ConfigResult, Timing
 from ..targets.problem import Config, InputSet, OutputSet, case_inputs
 from ..targets.spec import draw_edge_configs
@@ -152,17 +152,18 @@ class Checks(Stage):
             )
 
     def check_steady(self, kernel: Kernel, config: Config, timing: Timing | None) -> None:
-        """Timed launches far slower than the first launch are the kernel's doing, unless a
-        first launch measured again now is as slow (timing.steadiness), AGAIN_LOOKS times in
-        a row: then the machine's load is named in the result's notes, and the kernel is not
-        rejected. One look was not enough: on a busy two-core machine a load spike made the
-        fresh first launch of a kernel that works less on its first launch slow too, and the
-        kernel passed (1 clean-clone suite run in 4). Timed launches only somewhat slower
-        (SUSPECT_TIMING_FACTOR) are looked at again too, as a spike on the first launch can
-        hide the rest of the gap; they are rejected only if a fresh first launch is
-        UNSTABLE_TIMING_FACTOR faster (any of AGAIN_LOOKS: a loaded machine slows some), and
-        otherwise say nothing."""
-        first_s = self.first_launch_s[config]
+        """Timed launches far slower than a first launch (the fastest of the checks' and, for
+        a kernel in a process of its own, each round's or sweep's: warm_up) are the kernel's doing,
+        unless a first launch measured again now is as slow (timing.steadiness), AGAIN_LOOKS
+        times in a row: then the machine's load is named in the result's notes, and the
+        kernel is not rejected. One look was not enough: on a busy two-core machine a load
+        spike made the fresh first launch of a kernel that works less on its first launch
+        slow too, and the kernel passed (1 clean-clone suite run in 4). Timed launches only
+        somewhat slower (SUSPECT_TIMING_FACTOR) are looked at again too, as a spike on the
+        first launch can hide the rest of the gap; they are rejected only if a fresh first
+        launch is UNSTABLE_TIMING_FACTOR faster (any of AGAIN_LOOKS: a loaded machine slows
+        some), and otherwise say nothing."""
+        first_s = min([self.first_launch_s[config], *self.fresh_first_s.get(config, ())])
         if timing is None or not is_unsteady(first_s, timing.median_s, SUSPECT_TIMING_FACTOR):
             return
         suspect_only = not is_unsteady(first_s, timing.median_s)
@@ -175,6 +176,22 @@ class Checks(Stage):
                 raise Rejected("unstable_timing", verdict.message, config.name)
         if not suspect_only:
             self.result.notes.append(f"{config.name}: {verdict.message}")
+
+    def warm_up(self, kernel: Kernel, order: list[Subject], candidate: Subject,
+                config: Config, fresh: bool = True) -> None:
+        """One untimed launch of each subject in ``order``, in a renewed process: what a
+        subject does only once (loading, paging in) is not timed. Where it is the first launch
+        of a new process (``fresh``, and a C kernel's), the candidate's launch is timed all the
+        same, as a fresh process's first launch: check_steady compares the timed launches
+        with these beside the checks' first launch. A load spike on that one launch hid a
+        kernel ten times slower after its first launch (CI, a busy two-core machine); with a
+        first launch in every round or sweep, every one of them must be slowed so."""
+        for subject in order:
+            if subject is candidate and fresh and kernel.fresh_on_renew:
+                seconds = self.device.time_sequence([], [(subject, False)])[0]
+                self.fresh_first_s.setdefault(config, []).append(seconds)
+            else:
+                self.device.time_sequence([subject], [])
 
     def first_launch_again(self, kernel: Kernel, config: Config) -> float | None:
         """A first launch of ``kernel`` on ``config`` once more, timed as check_all times it,

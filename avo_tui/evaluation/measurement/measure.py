@@ -266,7 +266,8 @@ class Measure(Checks):
                 self.progress("time", f"{entry.name} round {round_ + 1}/{TIMING_ROUNDS}")
             self.renew(kernel)
             turn = round_ % len(cycle)
-            measured = self.time_cycles(cycle[turn:] + cycle[:turn], candidate, budget,
+            self.warm_up(kernel, order := cycle[turn:] + cycle[:turn], candidate, config)
+            measured = self.time_cycles(order, candidate, budget,
                                         max(expected, ROUND_LAUNCHES_AT_LEAST), turns)
             for (subject, checked), seconds in measured:
                 times[subject.name].append(seconds)
@@ -291,10 +292,10 @@ class Measure(Checks):
 
     def time_cycles(self, order: list[Subject], candidate: Subject, budget_s: float,
                     expected: int, turns: random.Random) -> list[tuple[Launch, float]]:
-        """``order``'s subjects launched in turn, each turn in an order that ``turns`` draws
-        (the first after an untimed launch of each in ``order``), CYCLES_PER_CALL turns at a
-        time, until ``budget_s`` has passed (and at least MIN_REPS turns, and past the last of
-        the candidate's launches to check, counted among its own launches).
+        """``order``'s subjects launched in turn (each launched once already: warm_up), each
+        turn in an order that ``turns`` draws, CYCLES_PER_CALL turns at a time, until
+        ``budget_s`` has passed (and at least MIN_REPS turns, and past the last of the
+        candidate's launches to check, counted among its own launches).
 
         The candidate's launches are checked as timing.draw_checks draws over the ``expected``
         ones (VERIFIED_PER_ROUND on average, one surely), and each launch past those on the
@@ -308,7 +309,6 @@ class Measure(Checks):
         deadline = self.now() + budget_s
         last = max(verified, default=-1)
         count = 0
-        warm = list(order)  # once per round: a renewed process's first launch is not timed
         while (count < MIN_REPS or count <= last
                or (self.now() < deadline and count < MAX_REPS)):
             launches: list[Launch] = []
@@ -319,8 +319,7 @@ class Measure(Checks):
                         or (count >= expected and self.draws.random() < chance))
                     count += subject is candidate
                     launches.append((subject, checked))
-            measured += zip(launches, self.device.time_sequence(warm, launches), strict=True)
-            warm = []
+            measured += zip(launches, self.device.time_sequence([], launches), strict=True)
         return measured
 
     def time_beside(self, kernel: Kernel, incumbent: Kernel,
@@ -370,7 +369,9 @@ class Measure(Checks):
                 others = beside[entry.name] if sweep < MIN_SWEEPS else []
                 block = _interleaved(block, anchor, others, sweep)
                 subjects = [candidate, best, *others, *([anchor] if anchor else [])]
-                measured = self.device.time_sequence(subjects, block)
+                self.warm_up(kernel, subjects, candidate, entry.config,
+                             fresh=entry is timed[0])  # the first after the renewal
+                measured = self.device.time_sequence([], block)
                 sequence = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)]
                 for name, seconds in sequence:
                     if name in baseline_s[entry.name]:

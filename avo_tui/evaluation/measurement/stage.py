@@ -65,6 +65,8 @@ class Stage:
             host=pipeline.host_info(),
         )
         self.first_launch_s: dict[Config, float] = {}
+        # the candidate's first launch in each fresh process of the timing (Measure.warm_up)
+        self.fresh_first_s: dict[Config, list[float]] = {}
         self.phase = LOADING  # where it is now, and on which configuration: what a failure
         self.at: str | None = None  # is recorded with
         self.incumbent: Kernel | None = None  # the best version, timed beside the candidate
