@@ -10,18 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kernelbench_problems import GRU
+from kernelbench_problems import CONV_BN_RELU, GRU
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from avo_tui.kernelbench.problem.aten_trace import record
 from avo_tui.kernelbench.problem.meta_memo import MetaMemo
 from avo_tui.kernelbench.problem.problem_module import KernelBenchProblem
+from avo_tui.kernelbench.seeds.stage_lowering import lowered
 
 
 class _Arithmetic(TorchDispatchMode):
-    """Counts the GRU's arithmetic (its products, its pointwise operations: the calls whose
-    meta functions are Python) that reaches it: entered before a build, it sits below the
-    memo."""
+    """Counts the arithmetic (products, pointwise operations: the calls whose meta functions
+    are Python) that reaches it: entered before a build, it sits below the memo."""
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -86,3 +87,37 @@ def test_a_remembered_call_keeps_its_scalars_type_and_its_in_place_self() -> Non
     assert written == [True] * 3
     assert moved == [(3, 3)] * 2
     assert memo.hits >= 4
+
+
+class _Reaching(TorchDispatchMode):
+    """The names of the calls that reach it, entered below the memo."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        self.names.append(func._schema.name.split("::")[-1])
+        return func(*args, **(kwargs or {}))
+
+
+def test_a_recording_above_the_memo_is_the_same_and_reaches_meta_functions_once(
+        tmp_path: Path) -> None:
+    """The forward recorded at the aten level with the problem's memo below the recorder:
+    the same trace as without it, and recorded again, no convolution, batch norm (whose
+    meta function is torch's Python decomposition) or ReLU reaches the meta functions."""
+    path = tmp_path / "conv_bn_relu.py"
+    path.write_text(CONV_BN_RELU)
+    problem = KernelBenchProblem(path)
+    plain = record(problem.base, lowered)
+    reaching = []
+    for _ in range(2):
+        below = _Reaching()
+        with below:
+            traced = record(problem.base, lowered, problem.memo)
+        reaching.append(set(below.names))
+        assert traced == plain
+    assert [call.name for call in plain.calls] == ["convolution", "empty",
+                                                   "native_batch_norm", "relu"]
+    assert not reaching[1] & {"convolution", "native_batch_norm", "relu"}, reaching

@@ -6,5 +6,6 @@ numbers; meta_memo.py: the meta device's answers, remembered); how every tensor 
 its size globals (shapes.py, as a SizeExpr: size_expr.py); its forward traced by torch.fx into
 the operations a seed is written for (graph.py; elementwise.py: their C expressions), and
 recorded at the aten level (aten_trace.py) with every size inside it in terms of its
-dimensions (forward_sizes.py); and its work, FLOPs and bytes (work.py; flop_fit.py: torch's
-count as a polynomial of the sizes; flop_trace.py: stated call by call where none fits)."""
+dimensions (forward_sizes.py); and its work, FLOPs and bytes (work.py; flop_count.py: torch's
+count, each call's remembered; flop_fit.py: that count as a polynomial of the sizes;
+flop_trace.py: stated call by call where none fits)."""

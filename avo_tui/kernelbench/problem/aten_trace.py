@@ -17,6 +17,7 @@ problem's dimensions.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .graph import Unsupported
+from .meta_memo import MetaMemo
 from .problem_module import Instance
 
 MAX_CALLS = 1500  # past this (an RNN unrolled over its sequence) no stage seed is written
@@ -106,9 +108,12 @@ class Trace:
                                         for v in self.values]
 
 
-def record(instance: Instance, keep: Callable[[torch._ops.OpOverload], bool]) -> Trace:
+def record(instance: Instance, keep: Callable[[torch._ops.OpOverload], bool],
+           memo: MetaMemo | None = None) -> Trace:
     """The forward of ``instance`` (built on the meta device) as a Trace; Unsupported where
-    it draws random numbers or runs more than MAX_CALLS calls."""
+    it draws random numbers or runs more than MAX_CALLS calls. ``memo``: the problem's
+    (KernelBenchProblem.memo), below the recorder, which then sees every call: the calls a
+    batch norm is written out into reach torch's Python meta functions once per shape."""
     names = list(instance.weights)
     weights = [instance.weights[n] for n in names]
 
@@ -121,8 +126,9 @@ def record(instance: Instance, keep: Callable[[torch._ops.OpOverload], bool]) ->
         recorder.leaf(tensor, ("weight", name))
     for position, tensor in enumerate(instance.inputs):
         recorder.leaf(tensor, ("input", position))
+    below = memo if memo is not None else contextlib.nullcontext()
     try:
-        with _Numbers(recorder), torch.device("meta"), torch.no_grad(), recorder:
+        with below, _Numbers(recorder), torch.device("meta"), torch.no_grad(), recorder:
             result = functionalize(forward, remove="mutations_and_views")(*weights,
                                                                           *instance.inputs)
     except Unsupported:

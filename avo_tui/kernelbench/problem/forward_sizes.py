@@ -61,7 +61,7 @@ def symbolic_trace(problem: KernelBenchProblem, shapes: Shapes,
                    keep: Callable[[torch._ops.OpOverload], bool]) -> SymbolicTrace:
     """Unsupported where the forward cannot be recorded, runs other calls at other sizes, or
     has a size in no form the importer writes."""
-    base = record(problem.base, keep)
+    base = record(problem.base, keep, problem.memo)
     base_ints = base.ints()
     probes = _Probes(problem, shapes, keep, base)
     varied = [] if shapes.literal else list(shapes.varied)  # settings keep their values
@@ -165,7 +165,8 @@ class _Probes:
         key = tuple(sorted(moves.items()))
         if key not in self._seen:
             try:
-                trace = record(self.problem.instantiate(self.sizes(moves)), self.keep)
+                trace = record(self.problem.instantiate(self.sizes(moves)), self.keep,
+                               self.problem.memo)
             except (ProbeFailed, ValueError):
                 self._seen[key] = None
                 return None

@@ -12,6 +12,13 @@ Only what a tensor's metadata decides is remembered: an operation that makes new
 returns its first argument with its metadata unchanged. Views, copies, resizes and ``out=``
 forms always run. The memo must sit below every other dispatch mode (entered first): a mode
 above it (a FLOP counter, an operation count) sees every call, remembered or not.
+
+A memo may also sit above a counter that adds up what the calls below it do (torch's FLOP
+counter, which writes out in Python every call its registry has no formula for: a ResNet's
+hundred batch norms, each a dozen calls, at every build): given the counter's running total
+(``gauge``), it remembers each call's share of it, and a remembered call adds its share to
+``replayed`` instead of reaching the counter again (only the empty tensors it is answered
+with do).
 """
 
 from __future__ import annotations
@@ -25,16 +32,20 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 Key = tuple[Any, Hashable, Hashable]
 _Make = Callable[[tuple[Any, ...]], Any]  # the outputs again, from the call's arguments
+Gauge = Callable[[], int]  # a counter's running total, which the calls below the memo add to
 
 
 class MetaMemo(TorchDispatchMode):
     """Remembers, across every forward run within it, what each call on the meta device
-    returned; one per problem, so its builds at other sizes share what agrees."""
+    returned (and, with a ``gauge``, what it added to it); one per problem, so its builds at
+    other sizes share what agrees."""
 
-    def __init__(self) -> None:
+    def __init__(self, gauge: Gauge | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._made: dict[Key, _Make] = {}
+        self._made: dict[Key, tuple[_Make, int]] = {}
+        self.gauge = gauge
         self.hits = 0
+        self.replayed = 0  # the gauge's shares of the remembered calls, added up
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
                            kwargs: Any = None) -> Any:
@@ -48,12 +59,16 @@ class MetaMemo(TorchDispatchMode):
         except (TypeError, _NotMeta):  # an unhashable argument, a tensor off the meta device
             return func(*args, **kwargs)
         if made is not None:
+            remake, share = made
             self.hits += 1
-            return made(args)
+            self.replayed += share
+            return remake(args)
+        before = self.gauge() if self.gauge is not None else 0
         output = func(*args, **kwargs)
         remade = _in_place if kind == "in place" else _fresh(output)
         if remade is not None:
-            self._made[key] = remade
+            after = self.gauge() if self.gauge is not None else 0
+            self._made[key] = (remade, after - before)
         return output
 
 

@@ -71,7 +71,9 @@ class KernelBenchProblem:
         # sizes_set): the import's progress and its limit (target/progress.py)
         self.tick = tick
         self._built_on_cpu = False
-        self._memo = MetaMemo()  # every build's forward on the meta device (meta_memo.py)
+        # every build's forward on the meta device (meta_memo.py), and every recording of it
+        # (aten_trace.py)
+        self.memo = MetaMemo()
         self.module = _load(path)
         for name, what in (("Model", "class Model (the nn.Module whose forward is computed)"),
                            ("get_inputs", "get_inputs() (the forward's input tensors)")):
@@ -95,7 +97,7 @@ class KernelBenchProblem:
             with self.sizes_set(sizes), torch.device("meta"):
                 model = self._model()
                 inputs = self.module.get_inputs()
-                with self._memo, watch or contextlib.nullcontext(), counter:
+                with self.memo, watch or contextlib.nullcontext(), counter:
                     output = model(*inputs)
         except Exception as error:
             if refuse:

@@ -27,8 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from torch.utils.flop_counter import FlopCounterMode
-
+from .flop_count import FlopCount
 from .flop_fit import Fitted, Polynomial, Term, fit_flops
 from .flop_trace import traced_flops
 from .forward_sizes import SymbolicTrace
@@ -112,16 +111,17 @@ def work_of(problem: KernelBenchProblem, shapes: Shapes,
         inputs = ()
     bytes_only = Work("bytes", element_bytes=element_bytes, output_bytes=outputs,
                       input_bytes=inputs)
+    flops = FlopCount()
     if shapes.literal:  # one shape: its count is the formula
-        counted = _flops_at(problem, problem.sizes)
+        counted = _flops_at(problem, problem.sizes, flops)
         return dataclasses.replace(bytes_only, kind="flops", flops=Polynomial(
             (Term(Fraction(counted), ()),))) if counted else bytes_only
-    counted = _flops_at(problem, shapes.probe_base)
+    counted = _flops_at(problem, shapes.probe_base, flops)
     if not counted:
         return bytes_only
 
     def count(sizes: Mapping[str, int]) -> int | None:
-        return _flops_at(problem, {**shapes.probe_base, **shapes.problem_sizes(sizes)})
+        return _flops_at(problem, {**shapes.probe_base, **shapes.problem_sizes(sizes)}, flops)
 
     base = {dim: shapes.probe_base.get(dim, size) for dim, size in shapes.dims.items()}
     fitted = fit_flops(count, base, shapes.varied, _forms(shapes, shapes.varied))
@@ -157,13 +157,12 @@ def _forms(shapes: Shapes, variables: Sequence[str]) -> dict[str, list[SizeExpr]
     return forms
 
 
-def _flops_at(problem: KernelBenchProblem, sizes: Mapping[str, int]) -> int | None:
-    counter = FlopCounterMode(display=False)
+def _flops_at(problem: KernelBenchProblem, sizes: Mapping[str, int], flops: FlopCount
+              ) -> int | None:
     try:
-        problem.instantiate(sizes, watch=counter)
+        return flops.count(lambda watch: problem.instantiate(sizes, watch=watch))
     except (ProbeFailed, ValueError):
         return None
-    return int(counter.get_total_flops())
 
 
 def _numel(shape: Sequence[SizeExpr], sizes: Mapping[str, int]) -> int:

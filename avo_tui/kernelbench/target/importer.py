@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from ..problem.elementwise import TRANSCENDENTAL
 from ..problem.forward_sizes import SymbolicTrace
@@ -47,6 +48,7 @@ from .value_rules import Rules, value_rules
 KINDS = ("cpu", "cuda")
 ORDINALS = {"0": "first", "1": "second", "2": "third", "3": "fourth"}  # of several outputs
 SUFFIX = {"cpu": ".c", "cuda": ".cu"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class _Written:
         self.seed, self.pattern, self.no_seed = seed, pattern, no_seed
         self.seed_text = seed_text
         self.chooser = chooser
+        self._read: dict[tuple[Any, ...], Any] = {}  # what _once computed, by its key
 
     def __call__(self, configs: Configs) -> Imported:
         path, kind, problem, shapes, names = (self.path, self.kind, self.problem, self.shapes,
@@ -173,17 +176,20 @@ class _Written:
         work = self.work.scored_for(kind, shapes, configs.timed)
         small = shapes.problem_sizes((configs.edges or [configs.timed])[-1])
         configs = self._with_own_lengths(configs, integers.held)
-        problem.check_forward(small)
+        at = (tuple(small.items()), tuple(integers.ranges.items()))
+        self._once(("forward", *at), lambda: problem.check_forward(small))
         exactness = _exactness(self.graph, names)
         if self.seed is not None:
             self.seed.write_text(self.seed_text())
         timed = shapes.problem_sizes(configs.timed)
-        read = value_rules(problem, small, timed, integers.ranges)
-        widened = exercised(problem, small, timed, read.inputs)
+        read = self._once(("rules", *at, tuple(timed.items())),
+                          lambda: value_rules(problem, small, timed, integers.ranges))
+        widened = self._once(("exercised", *at, tuple(timed.items()), read.inputs),
+                             lambda: exercised(problem, small, timed, read.inputs))
         rules = Rules(widened.rules, read.weights)
-        hostile = hostile_cases(problem, small, names.leaves_by_name,
-                                {names.inputs[i]: r for i, r in integers.ranges.items()},
-                                self.progress.phase)
+        hostile = self._once(("hostile", *at), lambda: hostile_cases(
+            problem, small, names.leaves_by_name,
+            {names.inputs[i]: r for i, r in integers.ranges.items()}, self.progress.phase))
         own = own_draw_case(tuple(shapes.dims),
                             {n: names.shapes[n] for n in names.kernel_inputs})
         kept = (f"the problem's own draw is the input case {CASE}" if own else "the "
@@ -204,6 +210,15 @@ class _Written:
                                str(rules.inputs[i].render())) for i in integers.ranges),
                         tuple((case.name, case.doc) for case in cases))
 
+
+    def _once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, once for each ``key``: calibrating, the file is written again at
+        other timed sizes and back (calibrate.py), and what is read of the problem at sizes
+        it was read at before (its forward run for real, its inputs' rules, its hostile
+        cases: each a run of real forwards) is read again the same."""
+        if key not in self._read:
+            self._read[key] = compute()
+        return cast(T, self._read[key])
 
     def _with_own_lengths(self, configs: Configs, held: Sequence[str]) -> Configs:
         """``configs`` with the edge shapes that reach the problem's own lengths added
