@@ -161,9 +161,10 @@ class Checks(Stage):
         spike made the fresh first launch of a kernel that works less on its first launch
         slow too, and the kernel passed (1 clean-clone suite run in 4). Timed launches only
         somewhat slower (SUSPECT_TIMING_FACTOR) are looked at again too, as a spike on the
-        first launch can hide the rest of the gap; they are rejected only if a fresh first
-        launch is UNSTABLE_TIMING_FACTOR faster (any of AGAIN_LOOKS: a loaded machine slows
-        some), and otherwise say nothing."""
+        first launch can hide the rest of the gap. A look rejects only where its fresh first
+        launch is UNSTABLE_TIMING_FACTOR faster than both the timed median and the launches
+        right after it in its process (any of AGAIN_LOOKS: a loaded machine slows some);
+        suspects no look rejects say nothing."""
         first_s = min([self.first_launch_s[config], *self.fresh_first_s.get(config, ())])
         if timing is None or not is_unsteady(first_s, timing.median_s, SUSPECT_TIMING_FACTOR):
             return
