@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Before anything imports torch: its OpenMP threads sleep once their work is done, as the
+# worker's do (isolation/worker.py). Left spinning, each test process's idle threads hold the
+# cores the other xdist workers and a busy machine's processes need: on two cores beside a
+# spinner, two processes judging the backward target's outputs took 19.8 s each spinning and
+# 5.7-6.6 s passive (docs/testing.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 if TYPE_CHECKING:
     from avo_tui.store import Session
 

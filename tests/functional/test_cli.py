@@ -491,6 +491,19 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("avo-tui ")
 
 
+@pytest.mark.parametrize("given", [None, "ACTIVE"])
+def test_torchs_threads_sleep_when_idle_unless_the_user_said_otherwise(
+        given: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spinning, they took 3.5x as long on a busy 2-core machine (docs/testing.md).
+    if given is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", given)
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert os.environ["OMP_WAIT_POLICY"] == (given or "PASSIVE")
+
+
 def test_usage_error_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         avo(tmp_path, "sessions", "new", "x")  # --target and --seed are required
