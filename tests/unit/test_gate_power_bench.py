@@ -94,8 +94,10 @@ def test_the_benchmark_runs_the_full_path_and_reports_each_level(
     assert faster["became_best"] == row["committed"]
     if row["committed"]:
         assert row["version_score"] > row["v0_score"]
-    [row] = slower["rows"]  # a candidate doing far more work is never committed
-    assert not row["committed"] and row["first_reading"] == "slower"
+    # A candidate doing far more work is never committed. On a loaded machine its first
+    # reading may be too rough to call it slower (seen under a full suite beside a spinner).
+    [row] = slower["rows"]
+    assert not row["committed"] and row["first_reading"] in {"slower", "inconclusive"}
     table = capsys.readouterr().out
     assert "calibration: 200000 units" in table and "+50.00%" in table and "-40.00%" in table
 
