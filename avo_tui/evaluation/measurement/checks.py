@@ -22,6 +22,7 @@ from ..devices.timing import SUSPECT_TIMING_FACTOR, Subject, is_unsteady, steadi
 from ..results import ConfigResult, Timing
 from ..targets.problem import Config, InputSet, OutputSet, case_inputs
 from ..targets.spec import draw_edge_configs
+from .heartbeat import heartbeat
 from .judge import Rejected, draw_samples, judge_output, judge_output_sampled, judge_sample
 from .stage import CHECKING, IDLE_CHECK, Stage
 from .tensors import empty_outputs, make_inputs
@@ -100,18 +101,20 @@ class Checks(Stage):
                 entry.passed = False
                 raise Rejected("inputs_modified", f"{inputs.described()} changed during the launch",
                                config.name)
-            if sampled:
-                judge_output_sampled(self.target.tolerance_for, pristine, outs,
-                                     draw_samples(outs, self.draws), entry)
-            else:
-                self.check_output(pristine, outs, entry)
+            with heartbeat(self.alive, self.request.silence_s):
+                if sampled:
+                    judge_output_sampled(self.target.tolerance_for, pristine, outs,
+                                         draw_samples(outs, self.draws), entry)
+                else:
+                    self.check_output(pristine, outs, entry)
 
     def check_output(self, inputs: InputSet, outs: OutputSet, entry: ConfigResult) -> None:
         judge_output(self.target.tolerance_for, inputs, outs, entry)
 
     def check_rows(self, config: Config, inputs: InputSet, outs: OutputSet) -> None:
-        judge_sample(self.target.tolerance_for, config, inputs, outs,
-                     draw_samples(outs, self.draws))
+        with heartbeat(self.alive, self.request.silence_s):
+            judge_sample(self.target.tolerance_for, config, inputs, outs,
+                         draw_samples(outs, self.draws))
         if self.alive is not None:
             # a launch checked is progress: the silence limit is for a kernel that hangs, and
             # checking a timed launch of a wide CPU target takes seconds of the worker's own
