@@ -86,7 +86,9 @@ def test_a_missing_optional_baseline_is_left_out_and_named_once(
     first = evaluate(pipeline)
     assert first.correct, first.failure
     assert all(not c.baselines for c in first.timed) and first.ratio is None
-    assert first.notes == ["torch-sdpa-cpu not measured: not installed"]
+    # other notes may come too (a loaded machine's "machine load suspected")
+    assert [n for n in first.notes if "torch-sdpa-cpu" in n] == [
+        "torch-sdpa-cpu not measured: not installed"]
     # Later evaluations reuse what was measured; the note is not repeated on each attempt.
     monkeypatch.setitem(attention.OPTIONAL_BASELINES, "torch-sdpa-cpu", lambda: None)
     monkeypatch.setattr(attention, "_missing", {"torch-sdpa-cpu": "not installed"})

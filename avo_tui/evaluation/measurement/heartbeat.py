@@ -3,11 +3,11 @@
 The parent takes a worker silent for the target's silence limit for one whose kernel hangs.
 Judging a launch of a wide output whole (the float64 reference, the honest computation on its
 inputs and on them moved an ulp, the comparisons) is the worker's own work, not the kernel's:
-on a KernelBench embedding of 50M outputs it took 17 s on a quiet machine, and past the 30 s
-limit on a loaded 2-core one, where the seed was then failed for a timeout. No single call
-inside it can tell the parent it is alive (a numerics' references are one call), so a thread
-does, while the judging runs and for a bounded time: a reference that hangs still ends in a
-timeout."""
+on an imported KernelBench embedding with tens of millions of outputs it took longer than the
+limit on a loaded 2-core machine, and the seed was failed for a timeout (docs/testing.md). No
+single call inside it can tell the parent it is alive (a numerics' references are one call),
+so a thread does, while the judging runs and for a bounded time: a reference that hangs still
+ends in a timeout."""
 
 from __future__ import annotations
 
