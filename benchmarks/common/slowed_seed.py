@@ -13,6 +13,7 @@ from avo_tui.evaluation import TargetSpec
 from avo_tui.evaluation.declarations import contract
 
 SHARE = {"c": (5, 2), "cuda": (5, 4)}  # one share's work factor, num / den (see the doc)
+Share = tuple[int, int]  # a share's work factor, num / den, where one is given
 # Knobs fixed in a slowed CUDA seed where it declares them, as plain macros no tuner sees: a
 # persistent grid's copy of a CTA redoes its first tile only (PERSISTENT 2) or adds a second
 # wave of whole tile walks (PERSISTENT 1), so a share is no 1.25x. On mha the shares of +1.2%
@@ -45,9 +46,11 @@ def share_of(lane: int, shares: int) -> int:
     return (lane - 1) % shares + 1
 
 
-def head_block(shares: int, toolchain: str, hidden: frozenset[int] = frozenset()) -> list[str]:
-    """The lines the slowed seed opens with: a knob per share, and the work factor they make."""
-    num, den = SHARE[toolchain]
+def head_block(shares: int, toolchain: str, hidden: frozenset[int] = frozenset(),
+               share: Share | None = None) -> list[str]:
+    """The lines the slowed seed opens with: a knob per share, and the work factor they make
+    (``share`` each, or the toolchain's SHARE)."""
+    num, den = share or SHARE[toolchain]
     factors = " * ".join(f"({den} + {num - den} * {KNOB.format(k)})" for k in range(1, shares + 1))
     return [
         "// benchmarks/lanes_run.py: a slowed seed. Each AVO_SLOW_K at 1 makes the kernel do its",
@@ -59,14 +62,15 @@ def head_block(shares: int, toolchain: str, hidden: frozenset[int] = frozenset()
     ]
 
 
-def slowed_seed(target: TargetSpec, shares: int, hidden: frozenset[int] = frozenset()
-                ) -> dict[str, str]:
+def slowed_seed(target: TargetSpec, shares: int, hidden: frozenset[int] = frozenset(),
+                share: Share | None = None) -> dict[str, str]:
     """The target's seed (its Seed.knobs applied) with every share of the slowdown in (those
-    in ``hidden`` not declared as knobs)."""
+    in ``hidden`` not declared as knobs), each a work factor of ``share`` (default: SHARE's for
+    the target's toolchain)."""
     (name, source), *others = seed_files(target).items()
     if others:
         raise SeedError(f"the seed of {target.name} has several files; this handles one")
-    head = head_block(shares, target.toolchain, hidden)
+    head = head_block(shares, target.toolchain, hidden, share)
     body = (_slow_c(name, source) if target.toolchain == "c"
             else _slow_cuda(one_cta_per_tile(source), target.entry))
     return {name: "\n".join([*head, body])}
@@ -154,6 +158,6 @@ def _closing(text: str, opening: int, *, stop_at_comma: bool = False) -> int:
     raise SeedError("unbalanced parentheses in the seed kernel")
 
 
-def work_factor(shares: int, toolchain: str) -> float:
-    num, den = SHARE[toolchain]
+def work_factor(shares: int, toolchain: str, share: Share | None = None) -> float:
+    num, den = share or SHARE[toolchain]
     return (num / den) ** shares

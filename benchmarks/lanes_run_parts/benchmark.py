@@ -121,7 +121,7 @@ class Benchmark:
         self.phase, self.kill_after, self.stop_after = args.phase, args.kill_after, args.stop_after
         self.directory = workdir / "sessions" / NAME
         try:
-            ((name, source),) = slowed_seed(target, self.shares, hidden).items()
+            ((name, source),) = slowed_seed(target, self.shares, hidden, args.share).items()
         except SeedError as error:
             raise Failed(str(error)) from None
         seed = workdir / "seed" / name
@@ -142,12 +142,12 @@ class Benchmark:
                         str(self.lanes), "--operator", args.operator, "--headless", "--quick",
                         "--seed", str(seed), "--max-steps", str(args.max_steps), *hours,
                         *placement]
-        num, den = SHARE[target.toolchain]
+        num, den = args.share or SHARE[target.toolchain]
+        factor = work_factor(self.shares, target.toolchain, args.share)
         self.outcome = Outcome(
             target.name, self.lanes, " ".join(placement),
             f"{self.shares} shares of {num}/{den} (lane K owns share (K - 1) % {self.shares} + "
-            f"1); the seed does {work_factor(self.shares, target.toolchain):.2f}x the shipped "
-            "seed's work")
+            f"1); the seed does {factor:.2f}x the shipped seed's work")
         self.deadline = time.monotonic() + args.timeout
         self.api.hold_s = args.timeout
 
@@ -219,7 +219,8 @@ class Benchmark:
                 raise Failed(f"run 1 ended (exit {proc.returncode}) before a commit met two "
                              f"evaluations in flight:\n{run.tail()}")
             if time.monotonic() > self.deadline:
-                raise Failed("--timeout passed before a commit met two evaluations in flight")
+                raise Failed("--timeout passed before a commit met two evaluations in flight:"
+                             f"\n{run.tail()}")
             if len(self.api.holding()) == self.lanes:
                 raise Failed("every lane had its share out before a commit met two "
                              f"evaluations in flight:\n{run.tail()}")
