@@ -28,7 +28,7 @@ and a 1.75x gain (tests/engine_helpers.py) was refused there; so the CPU target 
 decisions, each a large gain. Under heavier load a 2.5x share too can stay undecided at every
 gate (safely: the gate does not owe a commit), so the tests run the benchmark with --share 12/1
 on a small CPU target (tests/fixtures/targets/cpu_attention_tenfold.py: a thirtieth of the
-quick grid's work, and a jump limit of 30x), a gain no load hides (docs/testing.md).
+quick grid's work, and a jump limit of 30x) and --gate-cap 30 (docs/testing.md).
 
 What each lane's scripted agent does (lane K owns share ((K - 1) mod shares) + 1). Its replies
 are derived from each request alone (the lane's number from its brief, where it stands from
@@ -241,6 +241,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, metavar="N",
                         help="each run's step budget, every lane's steps counted (default: 3 "
                         "per lane)")
+    parser.add_argument("--gate-cap", type=float, metavar="S",
+                        help="the commit gate's longest measurement of one decision (avo run "
+                        "--gate-cap; default: the target's). On a loaded CPU every decision "
+                        "measures to its cap, and a longer one decides gains a short one "
+                        "leaves undecided")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"give up after S seconds in all (default {DEFAULT_TIMEOUT_S:.0f})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -261,6 +266,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--stop-after is for --phase resume")
     if args.minutes is not None and args.minutes <= 0:
         parser.error("--minutes must be positive")
+    if args.gate_cap is not None and args.gate_cap <= 0:
+        parser.error("--gate-cap must be positive")
     # a run of --minutes ends at its time budget, not at a count of steps
     args.max_steps = args.max_steps or (10**6 if args.minutes else 3 * args.lanes)
     if args.max_steps < args.lanes:

@@ -138,10 +138,11 @@ class Benchmark:
                      else ["--workers", str(args.workers)])
         self.avo = [sys.executable, "-m", "avo_tui", "--sessions-dir", str(self.directory.parent)]
         hours = ["--hours", f"{args.minutes / 60:.6f}"] if args.minutes else []
+        cap = ["--gate-cap", f"{args.gate_cap:g}"] if args.gate_cap else []
         self.command = [*self.avo, "run", "--session", NAME, "--target", target.ref, "--lanes",
                         str(self.lanes), "--operator", args.operator, "--headless", "--quick",
                         "--seed", str(seed), "--max-steps", str(args.max_steps), *hours,
-                        *placement]
+                        *cap, *placement]
         num, den = args.share or SHARE[target.toolchain]
         factor = work_factor(self.shares, target.toolchain, args.share)
         self.outcome = Outcome(
