@@ -152,7 +152,11 @@ def test_the_gate_commits_what_is_faster_than_the_best_timed_beside_it(
         decision = session.recent_attempts(1)[0]
         assert isinstance(version, Version), decision.detail
         assert decision.outcome == "committed" and decision.version == version.id == "v1"
-        assert "on v0 timed beside it" in decision.detail
+        # Decided beside v0; or, where the load made v0 read slower against the anchor than it
+        # was recorded (its record a plain evaluation's, at another moment), against its record
+        # (engine/anchor_check.py): both are the gate's, and v0 was timed beside it either way.
+        assert ("on v0 timed beside it" in decision.detail
+                or "over v0's recorded rate" in decision.detail), decision.detail
         assert gate_log(session, decision.id)["incumbent_gain"] > 5  # 12 by construction
         assert session.read_files(version) == fast and session.version("head").id == "v1"
 
