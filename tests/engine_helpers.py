@@ -126,6 +126,17 @@ TENFOLD = repeat_line(TENFOLD_TIMES, f"1 {TENFOLD_TIMES}")
 ONCE = repeat_line(1, f"1 {TENFOLD_TIMES}")
 
 
+def judged_against(detail: str, best: str = "v0") -> bool:
+    """A reading or a gate's decision (an attempt's ``detail``) taken on ``best``: its gain
+    timed beside it, or, where the best read slower against the anchor than it was recorded
+    (on a loaded CPU an honest best can, its record a reading at another moment:
+    engine/anchor_check.py), its gain over the best's recorded rate. Both are the gate's rule;
+    which one a real CPU's load picks is not a test's to assert."""
+    return any(words in detail for words in (f"on {best} timed beside it",
+                                              f"on the best ({best}) timed beside it",
+                                              f"over {best}'s recorded rate"))
+
+
 def tenfold_seed() -> dict[str, str]:
     """The target's seed doing all its work TENFOLD_TIMES times, with one knob, REPEAT, whose
     only other choice is 1: the tuner's one candidate is TENFOLD_TIMES faster. Run it on

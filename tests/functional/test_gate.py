@@ -20,6 +20,7 @@ from engine_helpers import (
     TARGET,
     TENFOLD_CPU_ATTENTION,
     TENFOLD_TIMES,
+    judged_against,
     repeated,
 )
 
@@ -95,7 +96,7 @@ def test_the_gate_times_the_best_beside_and_decides_once_per_kernel(
     assert evaluator.count == counted + 1
     decision = session.recent_attempts(1)[0]
     assert decision.outcome == "not_confirmed"
-    assert "on v0 timed beside it" in decision.detail and "standard errors" in decision.detail
+    assert judged_against(decision.detail) and "standard errors" in decision.detail
     log = gate_log(session, decision.id)
     assert log["incumbent_gain"] < 0.5  # four times the work, timed in the same rounds
     assert log["kernel_id"] == trial.result.kernel_id != log["incumbent_kernel_id"]
@@ -152,11 +153,7 @@ def test_the_gate_commits_what_is_faster_than_the_best_timed_beside_it(
         decision = session.recent_attempts(1)[0]
         assert isinstance(version, Version), decision.detail
         assert decision.outcome == "committed" and decision.version == version.id == "v1"
-        # Decided beside v0; or, where the load made v0 read slower against the anchor than it
-        # was recorded (its record a plain evaluation's, at another moment), against its record
-        # (engine/anchor_check.py): both are the gate's, and v0 was timed beside it either way.
-        assert ("on v0 timed beside it" in decision.detail
-                or "over v0's recorded rate" in decision.detail), decision.detail
+        assert judged_against(decision.detail), decision.detail
         assert gate_log(session, decision.id)["incumbent_gain"] > 5  # 12 by construction
         assert session.read_files(version) == fast and session.version("head").id == "v1"
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import EDITOR, commit_calls, killed_after, settings_file, use_fake
-from engine_helpers import SHORT_GATE_CAP_S, TARGET, slow_seed, start, submitting
+from engine_helpers import (
+    SHORT_GATE_CAP_S,
+    TARGET,
+    judged_against,
+    slow_seed,
+    start,
+    submitting,
+)
 from fake_anthropic import FakeAnthropic, Recorded, Stall, Step, reply, text, tool_use
 from target_example import example, write_example
 
@@ -116,7 +123,7 @@ def test_the_agent_writes_v0_at_its_first_step_and_the_next_is_judged_against_it
     assert "# Step brief (step 2)\nThe workspace holds v0 (the head)" in second_brief
     second = next(a for a in tried if a.idea == "UNROLL 8")
     assert second.base == "v0"
-    assert "on the best (v0) timed beside it" in second.detail, second.detail
+    assert judged_against(second.detail), second.detail
 
 
 def test_a_run_killed_before_v0_shows_lists_and_resumes_with_the_agent(
