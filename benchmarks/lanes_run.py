@@ -228,8 +228,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         f"(5/2)^N its work); 2 to {MAX_SHARES}, at most --lanes")
     parser.add_argument("--share", type=share_factor, metavar="N/D",
                         help="one share's work factor (default 5/2 on the CPU, 5/4 on a GPU). "
-                        "The tests take 12/1 on a small CPU target, a gain that no load can "
-                        "leave undecided (docs/testing.md)")
+                        "The tests take 12/1 on a small CPU target: on a loaded CPU the gate "
+                        "may leave a 2.5x share undecided at every try (docs/testing.md)")
     parser.add_argument("--gpus", default="all",
                         help="GPU targets: the GPUs to evaluate on, 'all' or e.g. 0,1 (default "
                         "all; at least two)")

@@ -26,7 +26,7 @@ from lanes_run_parts import watch
 
 import pytest
 from bench_scripts import load_benchmark
-from engine_helpers import TENFOLD_TARGET, TENFOLD_TIMES
+from engine_helpers import KERNEL, TENFOLD_TARGET, TENFOLD_TIMES
 from fake_anthropic import Recorded, Reply
 from test_eval_speed_bench import needs_nvrtc
 
@@ -75,12 +75,20 @@ def test_the_cpu_seed_declares_one_knob_per_share_each_at_its_slow_value(
     assert source.splitlines()[len(head) + 1] == seed_files(target)[name].splitlines()[0]
 
 
-def test_a_share_given_sets_the_seeds_work_factor(bench: ModuleType) -> None:
-    """--share 12/1: each share at 1 makes the seed do its work twelve times over."""
-    [(_, source)] = slowed.slowed_seed(get_target("cpu-attention"), SHARES, share=(12, 1)).items()
+def test_a_share_and_a_gate_cap_given_reach_the_seed_and_the_run(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """--share 12/1: each share at 1 makes the seed do its work twelve times over; --gate-cap
+    goes to avo run."""
+    args = bench.parse_args(["--target", "cpu-attention", "--lanes", "2", "--shares", "2",
+                             "--share", "12/1", "--gate-cap", "30", "--dir", str(tmp_path)])
+    benchmark = lanes_benchmark.Benchmark(args, get_target("cpu-attention"), tmp_path)
+    source = (tmp_path / "seed" / KERNEL).read_text()
     assert "#define AVO_WORK_NUM ((1 + 11 * AVO_SLOW_1) * (1 + 11 * AVO_SLOW_2))" in source
     assert "#define AVO_WORK_DEN (1 * 1)" in source
-    assert slowed.work_factor(SHARES, "c", (12, 1)) == 144
+    assert "the seed does 144.00x" in benchmark.outcome.slowdown
+    at = benchmark.command.index("--gate-cap")
+    assert benchmark.command[at + 1] == "30"
     refused = script("--share", "1/2")
     assert refused.returncode == 2 and "a share's factor is over 1" in refused.stderr
 
@@ -420,7 +428,8 @@ RUN_BOUND_S = 1500
 # on the quick grid; on a loaded machine every decision leans on the best's record (its rate
 # over the anchor), and the seed's was once known only to ±48%: a cap of 30 s gives the gate's
 # reading three times the sweeps, and its t quantile fewer standard errors.
-TENFOLD = ["--target", str(TENFOLD_TARGET), "--share", f"{TENFOLD_TIMES}/1", "--gate-cap", "30"]
+TWELVEFOLD_RUN = ["--target", str(TENFOLD_TARGET), "--share", f"{TENFOLD_TIMES}/1",
+                  "--gate-cap", "30"]
 # The timed run's last phase runs this much longer than the session had run by its start: the
 # first phase waits for a commit, which a loaded machine can make take most of a fixed budget
 # (3 minutes left none once: its agent lanes were never stopped, and its tuner never searched).
@@ -435,7 +444,7 @@ def test_four_agent_lanes_killed_mid_evaluations_resume_and_lose_nothing(tmp_pat
     as an interrupted attempt of its lane, a version committed before the kill is kept, and
     every lane resumed (its step from its draft, where the draft is still its step's); each
     share was committed once, by lanes that build on each other's versions."""
-    done = script(*TENFOLD, "--workers", "2", "--lanes", str(LANES), "--json", "--dir",
+    done = script(*TWELVEFOLD_RUN, "--workers", "2", "--lanes", str(LANES), "--json", "--dir",
                   str(tmp_path), "--timeout", "1200", timeout=RUN_BOUND_S)
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-4000:]}"
     report = json.loads(done.stdout)
@@ -497,7 +506,7 @@ def test_a_timed_run_of_agent_and_tuner_lanes_split_over_three_processes(tmp_pat
     budget (--minutes: avo run --hours, raised for it as an operator may on a resume), where
     the tuner lane searches on after the agent lanes are stopped; the checks read the session
     as the kill left it, saved by the first phase."""
-    common = [*TENFOLD, "--workers", "2", "--lanes", "3", "--operator",
+    common = [*TWELVEFOLD_RUN, "--workers", "2", "--lanes", "3", "--operator",
               "agent,agent,tuner", "--shares", "2", "--dir", str(tmp_path), "--timeout", "500",
               "--json"]
     first = script(*common, "--minutes", "3", "--phase", "first", timeout=550)
