@@ -67,6 +67,7 @@ class IncumbentCheck:
     allowed: float
     # how far below its record it may read before the operator is told (a flag): wider
     flag_allowed: float = math.inf
+    noise_pct: float = 0.0  # the session's noise the bound was drawn with
 
     @property
     def slower(self) -> bool:
@@ -88,8 +89,30 @@ class IncumbentCheck:
                 f"could have read up to -{self.allowed_pct:.1f}% below its record unseen (its "
                 f"rate over {self.anchor} read to ±{100 * self.measured_se:.2f}%, recorded to "
                 f"±{100 * self.recorded_se:.2f}%, and the session's noise), past the "
-                f"-{limit:.1f}% the gate allows; a quieter machine, or more time (--gate-cap) "
-                "would settle it")
+                f"-{limit:.1f}% the gate allows; {self.settling_words()}")
+
+    def largest_error(self) -> str:
+        """Which of the bound's three parts is the largest: the best's ``reading`` beside the
+        candidate, its ``record``, or the session's ``noise``."""
+        z = futile_z(self.dof)
+        between = anchor_bound(0.0, self.dof, self.noise_pct)
+        parts = {"reading": z * self.measured_se, "record": z * self.recorded_se,
+                 "noise": between}
+        return max(parts, key=lambda part: parts[part])
+
+    def settling_words(self) -> str:
+        """What would settle the check, for its largest error: more time shrinks only the
+        reading's; the record was taken when the best was committed, and the noise is the
+        spread of the session's recent pairs of readings."""
+        part = self.largest_error()
+        if part == "reading":
+            return "more time (--gate-cap) or a quieter machine would settle it"
+        if part == "record":
+            return (f"most of that is {self.version}'s record, which no time spent here "
+                    f"shrinks: `avo rescore {self.version}` on a quiet machine records it again")
+        return (f"most of that is the session's noise (two readings of one kernel "
+                f"{self.noise_pct:.1f}% apart, the median of its recent pairs), which no time "
+                "spent here shrinks: a quieter machine settles it as new readings come in")
 
     @property
     def flagged(self) -> bool:
@@ -130,7 +153,7 @@ def check_incumbent(best: Version, result: EvalResult, noise_pct: float) -> Incu
     allowed = anchor_bound(se, read.dof, noise_pct)
     flag_allowed = anchor_bound(se, read.dof, noise_pct, t_quantile(read.dof, SUSPECT_Z))
     return IncumbentCheck(best.id, anchor, recorded, recorded_se, read.log_gain, read.se,
-                          read.dof, allowed, max(allowed, flag_allowed))
+                          read.dof, allowed, max(allowed, flag_allowed), noise_pct)
 
 
 def anchor_bound(se: float, dof: int, noise_pct: float, z: float | None = None) -> float:

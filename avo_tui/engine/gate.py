@@ -275,7 +275,7 @@ def beyond_the_check(check: IncumbentCheck, result: EvalResult, beside: Verdict)
     if upper < GAIN_FLOOR:
         return Verdict(False, f"{beside.reason}; but {record.compared(check.version)}: no gain "
                               "over its record")
-    return Verdict(False, f"{beside.reason}; undecided: {check.roughness_words()}, and "
+    return Verdict(False, f"{beside.reason}; undecided: {check.roughness_words()}; and "
                           f"{record.compared(check.version)} is too rough to decide alone",
                    undecided=True)
 
