@@ -102,6 +102,9 @@ def cmd_targets_check(args: argparse.Namespace) -> int:
               "for this CPU's float64 reference; checked where the target's GPU is")
     for name, why in agreement.missing.items():
         print(f"  --  baseline {name} not checked: {why}")
+    for name, why in agreement.imprecise.items():
+        print(f"  --  baseline {name} is less precise than the target asks on a hostile case, "
+              f"still timed as a baseline: {why.removeprefix(f'baseline {name} ')}")
     for name, configs in agreement.declined.items():
         reasons = "; ".join(f"{config}: {why}" for config, why in configs.items())
         print(f"  --  baseline {name} has no kernel for some edge configurations, not compared "

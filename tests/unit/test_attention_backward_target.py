@@ -330,3 +330,72 @@ def test_a_baseline_through_its_own_forward_is_judged_on_the_o_it_answers(
                         lambda config: replace(own_forward_library(config), answers=None))
     with pytest.raises(TargetFileError, match="baseline cudnn disagrees with the reference"):
         check_numerics(spec, "cpu")
+
+
+def zero_query_sign_library(config: Config, flip: bool = True) -> BaselineCall:
+    """The exact backward as a library, with (``flip``) each zero query's dq row negated: as
+    cuDNN's backward gave on an H200, on one flat row of gqa-bwd (a zero query over one
+    repeated key), where FlashAttention-2's agreed (benchmarks/RESULTS.md, issue 91)."""
+    staged: list[InputSet] = []
+
+    def run() -> dict[str, torch.Tensor]:  # outputs by name
+        out = backward(config, staged[0])
+        if flip:
+            zero = (staged[0]["q"] == 0).all(-1)
+            out["dq"][zero] = -out["dq"][zero]
+        return out
+
+    return BaselineCall(lambda inputs: staged.__setitem__(slice(None), [inputs]),
+                        run)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("witness", [True, False])
+def test_a_baseline_off_on_a_hostile_case_where_another_agrees_is_told_not_refused(
+        monkeypatch: pytest.MonkeyPatch, witness: bool) -> None:
+    """A baseline witnesses that the reference is right: where another baseline agrees on the
+    flat inputs, one that disagrees there is told as less precise than the target asks and the
+    check passes; alone, it is refused. On the drawn inputs it is refused either way."""
+    config = bwd_config(4, 2, 37, True)
+    spec = replace(get_target("gqa-bwd"), edge_configs=(config,), configs=(),
+                   quick_configs=())
+    monkeypatch.setattr(ATTENTION_BACKWARD, "input_cases", ("normal", "flat"))
+    present = ("cudnn", "flash") if witness else ("cudnn",)
+    monkeypatch.setattr(BACKWARD_NUMERICS, "baseline_missing",
+                        lambda name: None if name in present else "not this test's")
+    monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "cudnn", zero_query_sign_library)
+    monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "flash",
+                        lambda config: zero_query_sign_library(config, flip=False))
+    if not witness:
+        with pytest.raises(TargetFileError, match=r"baseline cudnn disagrees .* flat inputs"):
+            check_numerics(spec, "cpu")
+        return
+    agreement = check_numerics(spec, "cpu")
+    assert list(agreement.imprecise) == ["cudnn"]
+    assert "on flat inputs (flash agreed there)" in agreement.imprecise["cudnn"]
+    assert "baseline flash" in agreement.worst
+
+
+def test_a_baseline_off_on_the_drawn_inputs_is_refused_though_another_agrees(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query row negated, on the drawn inputs: a witness excuses nothing there."""
+    config = bwd_config(4, 2, 37, True)
+    spec = replace(get_target("gqa-bwd"), edge_configs=(config,), configs=(),
+                   quick_configs=())
+    monkeypatch.setattr(ATTENTION_BACKWARD, "input_cases", ("normal",))
+    monkeypatch.setattr(BACKWARD_NUMERICS, "baseline_missing",
+                        lambda name: None if name in ("cudnn", "flash") else "not this test's")
+
+    def negated(config: Config) -> BaselineCall:
+        staged: list[InputSet] = []
+
+        def run() -> dict[str, torch.Tensor]:  # outputs by name
+            return {name: -value for name, value in backward(config, staged[0]).items()}
+
+        return BaselineCall(lambda inputs: staged.__setitem__(slice(None), [inputs]),
+                            run)  # type: ignore[arg-type]
+
+    monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "cudnn", negated)
+    monkeypatch.setitem(BACKWARD_NUMERICS.baselines, "flash",
+                        lambda config: zero_query_sign_library(config, flip=False))
+    with pytest.raises(TargetFileError, match=r"baseline cudnn disagrees .* drawn inputs"):
+        check_numerics(spec, "cpu")
