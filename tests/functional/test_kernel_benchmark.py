@@ -296,3 +296,21 @@ def test_profile_vs_fa4_asks_ncu_for_the_metrics_on_ours_and_the_baselines_alike
     assert [kernel for kernel, _ in asked] == ["avo_attention_fwd", "device_kernel", "(?i)flash"]
     assert all(got == tuple(metrics) for _, got in asked)
     assert "=== FlashAttention-4\nprofiled (?i)flash" in capsys.readouterr().out
+
+
+def test_an_evaluation_tells_its_progress_at_most_every_ten_seconds() -> None:
+    """A backward's full grid ran past 500 s on an H200 with nothing printed: the first line
+    comes at once, then one per PROGRESS_EVERY_S of the evaluation's own (modelled) clock."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    from kernel_vs_baselines import PROGRESS_EVERY_S, progress_lines
+
+    clock: list[float] = [100.0]
+    lines: list[str] = []
+    on_progress = progress_lines("mha-bwd seed", now=lambda: clock[0], say=lines.append)
+    for step in range(25):  # a stage every 2 s for 48 s
+        on_progress("check", f"configuration {step}")
+        clock[0] += 2.0
+    assert lines[0] == "#   mha-bwd seed, 0 s: check: configuration 0"
+    assert len(lines) == 1 + int(48 // PROGRESS_EVERY_S)
+    assert lines[1].startswith("#   mha-bwd seed, 10 s: check: configuration 5")
+
