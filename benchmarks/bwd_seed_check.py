@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common.progress import progress_lines  # noqa: E402
+
 from avo_tui.evaluation import EvalRequest, EvalResult, Worker  # noqa: E402
 from avo_tui.evaluation.declarations.candidate import apply_knobs, load_sources  # noqa: E402
 
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     with Worker("cuda") as worker:
         for target in args.targets:
             result = worker.evaluate(EvalRequest(target, sources, quick=args.quick,
-                                                 seed=args.seed))
+                                                 seed=args.seed),
+                                     on_progress=progress_lines(target))
             ok = report(result) and ok
     return 0 if ok else 1
 

@@ -56,12 +56,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from common.kernels import SEED, Kernel
+from common.progress import progress_lines
 from common.sustained import reading as sustained_reading
 from common.sustained import table as sustained_table
 from common.tables import aligned, cell
@@ -75,28 +74,6 @@ BASELINES = ("cudnn", "flash", "fa4", "fa3")
 STRONGEST = ("fa4", "fa3")  # x_best_fa: against the faster of these, per configuration
 EXTRA = ("software", "sustained")  # the report's keys that are not targets
 SUSTAINED = {"seconds": 0.5, "warmup": 0.5, "rounds": 3}  # issue 70's settings
-
-
-# The longest an evaluation goes without a line on stderr: a backward's full grid took more
-# than 500 s on an H200 with nothing printed until it ended.
-PROGRESS_EVERY_S = 10.0
-
-
-def progress_lines(what: str, now: Callable[[], float] = time.monotonic,
-                   say: Callable[[str], object] = lambda line: print(line, file=sys.stderr,
-                                                                     flush=True),
-                   ) -> Callable[[str, str], None]:
-    """The worker's progress (stage, detail) of one evaluation of ``what`` as lines, the first
-    at once and then at most one every PROGRESS_EVERY_S, each with the seconds since it
-    began."""
-    start, last = now(), [-PROGRESS_EVERY_S]
-
-    def on_progress(stage: str, detail: str) -> None:
-        elapsed = now() - start
-        if elapsed - last[0] >= PROGRESS_EVERY_S:
-            last[0] = elapsed
-            say(f"#   {what}, {elapsed:.0f} s: {stage}: {detail}")
-    return on_progress
 
 
 def ratio(kernel: float, baseline: float | None) -> float | None:

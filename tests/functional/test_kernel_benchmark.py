@@ -302,7 +302,7 @@ def test_an_evaluation_tells_its_progress_at_most_every_ten_seconds() -> None:
     """A backward's full grid ran past 500 s on an H200 with nothing printed: the first line
     comes at once, then one per PROGRESS_EVERY_S of the evaluation's own (modelled) clock."""
     sys.path.insert(0, str(SCRIPT.parent))
-    from kernel_vs_baselines import PROGRESS_EVERY_S, progress_lines
+    from common.progress import PROGRESS_EVERY_S, progress_lines
 
     clock: list[float] = [100.0]
     lines: list[str] = []
