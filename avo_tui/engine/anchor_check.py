@@ -95,7 +95,7 @@ class IncumbentCheck:
         """Which of the bound's three parts is the largest: the best's ``reading`` beside the
         candidate, its ``record``, or the session's ``noise``."""
         z = futile_z(self.dof)
-        between = anchor_bound(0.0, self.dof, self.noise_pct)
+        between = anchor_bound(0.0, self.dof, self.noise_pct)  # the noise's part alone
         parts = {"reading": z * self.measured_se, "record": z * self.recorded_se,
                  "noise": between}
         return max(parts, key=lambda part: parts[part])

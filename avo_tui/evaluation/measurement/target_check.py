@@ -10,7 +10,7 @@ against the wrong answer.
 A baseline is a witness that the reference is right, not a kernel the target must accept: on
 a hostile input case, a baseline that disagrees where another baseline agrees is told as less
 precise than the target asks, and the check goes on (cuDNN's backward on an H200 gave the
-wrong sign on one gqa-bwd row of 131,104, a zero query over one repeated key, where
+wrong sign on a flat row of gqa-bwd, a zero query over one repeated key, where
 FlashAttention-2's agreed: benchmarks/RESULTS.md, issue 91). On the drawn inputs, or with no
 baseline agreeing, a disagreement is refused as ever.
 
