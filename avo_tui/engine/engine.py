@@ -270,7 +270,8 @@ class Engine:
                 self._redirect_operator(lane, redirect)
             result = self._step(lane)
             if result.exhausted:
-                return self._end_lane(lane, "finished", result.summary)
+                with books.locked():  # its saves write every lane's state, mid-step elsewhere
+                    return self._end_lane(lane, "finished", result.summary)
 
     def _claim_step(self, lane: Lane) -> str | None:
         """Number the lane's next step, unless a step or time budget is spent (counting the
