@@ -5,6 +5,7 @@ evaluator, as `avo eval kernels/cuda/attention_bwd.cu --target T` runs it. Needs
     python benchmarks/bwd_seed_check.py                       # the full grids
     python benchmarks/bwd_seed_check.py --quick               # the short grids
     python benchmarks/bwd_seed_check.py --knob STEP_Q=32 --knob STEP_K=128
+    python benchmarks/bwd_seed_check.py --check-only          # correctness alone
 
 Per target: every checked configuration (edges and input cases included) with pass/fail, its
 worst absolute error, its relative L2 error and the tolerance it was judged by; then, where
@@ -60,6 +61,9 @@ def report(result: EvalResult) -> bool:
     if result.failure is not None:
         print(f"FAILED: {result.failure}")
         return False
+    if not any(c.throughput > 0 for c in result.timed):  # --check-only
+        print("correct on every configuration checked; nothing timed")
+        return True
     print("timed (TFLOP/s):")
     ratios: dict[str, list[float]] = {}
     for c in result.timed:
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a knob of the seed set to another of its values")
     parser.add_argument("--kernel", type=Path, default=SEED, help="another backward kernel")
     parser.add_argument("--seed", type=int, help="input seed, to reproduce a run")
+    parser.add_argument("--check-only", action="store_true",
+                        help="correctness alone: nothing timed, no baseline run")
     args = parser.parse_args(argv)
     knobs = dict(k.split("=", 1) for k in args.knob)
     sources = apply_knobs(load_sources(args.kernel, "cuda"), knobs)
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     with Worker("cuda") as worker:
         for target in args.targets:
             result = worker.evaluate(EvalRequest(target, sources, quick=args.quick,
-                                                 seed=args.seed),
+                                                 seed=args.seed, timed=not args.check_only,
+                                                 measure_baselines=not args.check_only),
                                      on_progress=progress_lines(target))
             ok = report(result) and ok
     return 0 if ok else 1

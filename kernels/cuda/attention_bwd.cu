@@ -33,21 +33,29 @@
  *  - blockIdx.y >= HKV: a dQ CTA. It owns OWN_ROWS queries of one (batch, query head), 16 per
  *    warp, and loops over key blocks of STEP_K keys: S = Q K^T, dP = dO V^T, dS, dQ += dS K.
  *    blockIdx.x is walked backwards so that, under causal masking, the longest blocks start first.
- *  - D and lse * log2(e) of a query block are computed in fp32 straight from global memory
- *    (16 lanes per row, 16-byte loads, a shuffle reduction) by the CTA that needs them, into a
- *    small shared array beside the block's tiles. The dK/dV CTAs recompute them per query block.
+ *  - D and lse * log2(e) of a query block are computed in fp32 (16 lanes per row, a shuffle
+ *    reduction) by the CTA that needs them, into a small shared array. A dQ CTA reads its rows'
+ *    dO and O straight from global memory, once. A dK/dV CTA needs them for every query block
+ *    it visits, so the ring stages each block's O rows and lse beside its Q and dO tiles, by
+ *    cp.async like them, and D is summed from shared memory once the step has landed, behind a
+ *    second barrier: read from global memory inside the loop, one row after another, their
+ *    latency stalled every warp of the step (the ring made the seed 1.26x faster on an H200,
+ *    benchmarks/RESULTS.md, issue 91).
  *  - Every element is masked explicitly (key past seq_len, query past seq_len, key after query
  *    under causal) to P = 0 before it enters any product; rows past seq_len are zero-filled by
  *    cp.async, so no NaN can come from them. A warp whose keys (or queries) lie wholly past the
  *    sequence or wholly on the masked side of the diagonal skips the step's products (its
  *    share is zero) but still takes part in every barrier.
  *  - Tiles stream through a ring of STAGES shared buffers filled by 16-byte cp.async, XOR
- *    swizzled (chunk c of row r at c ^ (r & 7)), one barrier per step: the forward's seed
+ *    swizzled (chunk c of row r at c ^ (r & 7)), one barrier per step (two in a dK/dV CTA,
+ *    whose D is summed between them): the forward's seed
  *    (attention_fwd.cu) and its ldmatrix patterns, whose helpers are copied here.
  *
  * Knobs: NUM_WARPS sets OWN_ROWS (64 or 128 rows per CTA); STEP_Q and STEP_K the queries and
  * keys per step; STAGES the ring depth; MIN_BLOCKS the occupancy the compiler is asked for.
- * Every value keeps the kernel correct on every sequence length.
+ * Every value keeps the kernel correct on every sequence length. The defaults (8 warps, 64
+ * queries a step, one CTA an SM) spill a few bytes at head dim 128, where 4 warps, 16 queries
+ * and two CTAs do not; they measured 1.27x faster on an H200 all the same (targets/mha_bwd.py).
  */
 #include <cuda_bf16.h>
 
@@ -55,16 +63,16 @@
 #error "AVO_HEAD_DIM (64 or 128) must be defined by the harness"
 #endif
 
-#define NUM_WARPS 4     // avo:knob 4 8
-#define STEP_Q 16       // avo:knob 16 32 64
+#define NUM_WARPS 8     // avo:knob 4 8
+#define STEP_Q 64       // avo:knob 16 32 64
 #define STEP_K 64       // avo:knob 32 64 128
 #define STAGES 2        // avo:knob 2 3
-#define MIN_BLOCKS 2    // avo:knob 1 2
+#define MIN_BLOCKS 1    // avo:knob 1 2
 // avo:require NUM_WARPS * MIN_BLOCKS <= 8
 
 #define NUM_THREADS (NUM_WARPS * 32)
 #define OWN_ROWS (16 * NUM_WARPS)
-#define KV_SMEM ((2 * OWN_ROWS + 2 * STAGES * STEP_Q) * AVO_HEAD_DIM * 2 + 2 * STAGES * STEP_Q * 4)
+#define KV_SMEM ((2 * OWN_ROWS + 3 * STAGES * STEP_Q) * AVO_HEAD_DIM * 2 + (STAGES + 2) * STEP_Q * 4)
 #define DQ_SMEM ((2 * OWN_ROWS + 2 * STAGES * STEP_K) * AVO_HEAD_DIM * 2 + 2 * OWN_ROWS * 4)
 // avo:require max(KV_SMEM, DQ_SMEM) <= 232448
 // avo:launch grid=(ceil_div(S, OWN_ROWS), HKV + HQ, B) block=(NUM_THREADS,) smem=max(KV_SMEM, DQ_SMEM)
@@ -97,6 +105,13 @@ __device__ __forceinline__ unsigned smem_addr(const void *p) {
 __device__ __forceinline__ void cp_async_16(unsigned dst, const void *src, bool valid) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                  "r"(valid ? 16 : 0)
+                 : "memory");
+}
+
+// 4 bytes global -> shared, zero-filled when !valid (then src is never read).
+__device__ __forceinline__ void cp_async_4(unsigned dst, const void *src, bool valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(valid ? 4 : 0)
                  : "memory");
 }
 
@@ -171,6 +186,27 @@ __device__ __forceinline__ void load_tile(unsigned dst, const __nv_bfloat16 *src
     }
 }
 
+// sum += the dot product of two 16-byte chunks of 8 bf16 each, in fp32, in element order.
+__device__ __forceinline__ float chunk_dot(const uint4 &a, const uint4 &b, float sum) {
+    const __nv_bfloat162 *a2 = reinterpret_cast<const __nv_bfloat162 *>(&a);
+    const __nv_bfloat162 *b2 = reinterpret_cast<const __nv_bfloat162 *>(&b);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 x = __bfloat1622float2(a2[i]);
+        const float2 y = __bfloat1622float2(b2[i]);
+        sum = fmaf(x.x, y.x, sum);
+        sum = fmaf(x.y, y.y, sum);
+    }
+    return sum;
+}
+
+// The sum of `sum` over the CHUNKS lanes of a row (aligned groups of lanes).
+__device__ __forceinline__ float row_sum(float sum) {
+#pragma unroll
+    for (int off = CHUNKS / 2; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    return sum;
+}
+
 // For ROWS query rows: lse2[r] = lse[r] * log2(e) and d[r] = sum over head_dim of dO * O in
 // fp32, read from global memory (CHUNKS lanes per row, reduced by shuffles). Rows at or beyond
 // valid_rows get 0 (their products are masked anyway). Every thread runs the same trip count.
@@ -187,18 +223,9 @@ __device__ __forceinline__ void row_terms(float *lse2, float *d, const float *ls
         if (r < valid_rows) {
             const uint4 a = *reinterpret_cast<const uint4 *>(do_rows + r * HEAD_DIM + chunk * 8);
             const uint4 b = *reinterpret_cast<const uint4 *>(o_rows + r * HEAD_DIM + chunk * 8);
-            const __nv_bfloat162 *a2 = reinterpret_cast<const __nv_bfloat162 *>(&a);
-            const __nv_bfloat162 *b2 = reinterpret_cast<const __nv_bfloat162 *>(&b);
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const float2 x = __bfloat1622float2(a2[i]);
-                const float2 y = __bfloat1622float2(b2[i]);
-                sum = fmaf(x.x, y.x, sum);
-                sum = fmaf(x.y, y.y, sum);
-            }
+            sum = chunk_dot(a, b, sum);
         }
-#pragma unroll
-        for (int off = CHUNKS / 2; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        sum = row_sum(sum);
         if (chunk == 0) {
             d[r] = sum;
             lse2[r] = r < valid_rows ? lse_rows[r] * LOG2E : 0.0f;
@@ -301,6 +328,29 @@ struct Args {
     float scale;
 };
 
+// For ROWS query rows staged in shared memory: lse2[r] = lse[r] * log2(e) and d[r] = sum over
+// head_dim of dO * O in fp32, from the swizzled dO and O tiles and the staged lse (CHUNKS lanes
+// per row, reduced by shuffles, in row_terms' order, so that D rounds as it does). Rows past the
+// sequence were zero-filled, so their terms are 0.
+template <int ROWS>
+__device__ __forceinline__ void staged_row_terms(float *lse2, float *d, const float *lse_rows,
+                                                 const unsigned char *do_tile,
+                                                 const unsigned char *o_tile, int tid) {
+    constexpr int ROW_STEP = NUM_THREADS / CHUNKS;
+    static_assert(ROWS % ROW_STEP == 0, "every thread takes the same rows");
+    const int chunk = tid % CHUNKS;
+#pragma unroll 1  // dK and dV's accumulators are live here: no registers for more rows
+    for (int r = tid / CHUNKS; r < ROWS; r += ROW_STEP) {
+        const uint4 a = *reinterpret_cast<const uint4 *>(do_tile + chunk_offset(r, chunk));
+        const uint4 b = *reinterpret_cast<const uint4 *>(o_tile + chunk_offset(r, chunk));
+        const float sum = row_sum(chunk_dot(a, b, 0.0f));
+        if (chunk == 0) {
+            d[r] = sum;
+            lse2[r] = lse_rows[r] * LOG2E;
+        }
+    }
+}
+
 // ---- a dK/dV CTA -----------------------------------------------------------------------------
 
 __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, int b,
@@ -314,9 +364,11 @@ __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, 
 
     unsigned char *s_k = smem;
     unsigned char *s_v = s_k + OWN_ROWS * ROW_BYTES;
-    const unsigned ring = smem_addr(s_v + OWN_ROWS * ROW_BYTES);  // per stage: Q tile, dO tile
-    float *s_lse2 = reinterpret_cast<float *>(s_v + OWN_ROWS * ROW_BYTES + STAGES * 2 * TILE_Q);
-    float *s_d = s_lse2 + STAGES * STEP_Q;
+    unsigned char *s_ring = s_v + OWN_ROWS * ROW_BYTES;  // per stage: Q, dO and O tiles
+    const unsigned ring = smem_addr(s_ring);
+    float *s_lse = reinterpret_cast<float *>(s_ring + STAGES * 3 * TILE_Q);  // per stage
+    float *s_lse2 = s_lse + STAGES * STEP_Q;  // the current step's, from its stage
+    float *s_d = s_lse2 + STEP_Q;
 
     const size_t kv_offset = (((size_t)b * a.heads_kv + kv_head) * seq_len + k0) * HEAD_DIM;
     load_tile<OWN_ROWS>(smem_addr(s_k), a.k + kv_offset, seq_len - k0, tid);
@@ -335,17 +387,21 @@ __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, 
         return ((size_t)b * a.heads_q + head) * seq_len + query0(step);
     };
 
-    // Loads step `step` into ring slot step % STAGES, and its rows' lse and D.
+    // Loads step `step` into ring slot step % STAGES: its Q, dO and O rows and their lse, all
+    // by cp.async, so that no thread waits on global memory in the loop (D and lse2 are
+    // computed from the slot once it has landed).
     auto load_step = [&](int step) {
         if (step >= steps) return;
         const int slot = step % STAGES;
         const size_t rows = rows_offset(step);
         const int valid = seq_len - query0(step);
-        const unsigned dst = ring + slot * 2 * TILE_Q;
+        const unsigned dst = ring + slot * 3 * TILE_Q;
         load_tile<STEP_Q>(dst, a.q + rows * HEAD_DIM, valid, tid);
         load_tile<STEP_Q>(dst + TILE_Q, a.dout + rows * HEAD_DIM, valid, tid);
-        row_terms<STEP_Q>(s_lse2 + slot * STEP_Q, s_d + slot * STEP_Q, a.lse + rows,
-                          a.dout + rows * HEAD_DIM, a.o + rows * HEAD_DIM, valid, tid);
+        load_tile<STEP_Q>(dst + 2 * TILE_Q, a.o + rows * HEAD_DIM, valid, tid);
+        if (tid < STEP_Q)
+            cp_async_4(smem_addr(s_lse + slot * STEP_Q + tid), tid < valid ? a.lse + rows + tid
+                                                                        : a.lse, tid < valid);
     };
 #pragma unroll
     for (int st = 0; st < STAGES - 1; ++st) {
@@ -375,15 +431,19 @@ __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, 
         load_step(step + STAGES - 1);
         cp_async_commit();
 
+        const int slot = step % STAGES;
+        const unsigned q_tile = ring + slot * 3 * TILE_Q;
+        const unsigned do_tile = q_tile + TILE_Q;
+        const unsigned char *s_do = s_ring + slot * 3 * TILE_Q + TILE_Q;
+        staged_row_terms<STEP_Q>(s_lse2, s_d, s_lse + slot * STEP_Q, s_do, s_do + TILE_Q, tid);
+        __syncthreads();  // the step's D and lse2, for every warp
+
         const int qs = query0(step);
         // Keys past the sequence, or every key after every query of the step: a zero share.
         if (warp_key0 >= seq_len || (a.causal && warp_key0 > qs + STEP_Q - 1)) continue;
 
-        const int slot = step % STAGES;
-        const unsigned q_tile = ring + slot * 2 * TILE_Q;
-        const unsigned do_tile = q_tile + TILE_Q;
-        const float *lse2 = s_lse2 + slot * STEP_Q;
-        const float *dd = s_d + slot * STEP_Q;
+        const float *lse2 = s_lse2;
+        const float *dd = s_d;
 
         // Row = key (this warp's 16), column = query of the step.
         float p[NT][4], ds[NT][4];

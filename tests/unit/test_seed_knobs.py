@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from avo_tui.engine.launch import seed_files, seed_path
+from avo_tui.engine.launch import choose_seed, seed_files, seed_path
 from avo_tui.evaluation import get_target, known_names
 from avo_tui.evaluation.declarations import contract
+from avo_tui.evaluation.targets.archs import COMPILE_CHECKED
 
 
 def knob(files: dict[str, str], name: str) -> str:
@@ -120,3 +121,23 @@ def test_the_pairs_kept_apart_are_refused_at_head_dim_64_only() -> None:
     declared.check_requirements({"AVO_HEAD_DIM": 128})
     with pytest.raises(contract.ContractError, match="requirement not met"):
         declared.check_requirements({"AVO_HEAD_DIM": 64})
+
+
+# The most shared memory one block may take (CUDA C++ Programming Guide, the compute
+# capabilities' table): 163 KB on sm_80, 99 KB on sm_86, sm_89 and sm_120a, 227 KB on Hopper
+# and data-centre Blackwell.
+BLOCK_SHARED_MEMORY = {"sm_80": 166912, "sm_86": 101376, "sm_89": 101376, "sm_90a": 232448,
+                       "sm_100a": 232448, "sm_120a": 101376}
+
+
+@pytest.mark.parametrize("arch", COMPILE_CHECKED)
+@pytest.mark.parametrize("name", ["mha-bwd", "gqa-bwd"])
+def test_the_backward_seed_chosen_on_a_gpu_fits_its_blocks_shared_memory(name: str,
+                                                                          arch: str) -> None:
+    """The backward seed's fast defaults take 161 KB a block: a GPU with 99 KB gets smaller
+    knobs, or its every launch would fail."""
+    target = get_target(name)
+    [declarations] = [contract.parse(text) for text in choose_seed(target, arch).files.values()]
+    smem = declarations.environment(dict(target.defines)).evaluate(declarations.launch["smem"])
+    assert isinstance(smem, int) and smem <= BLOCK_SHARED_MEMORY[arch]
+    declarations.check_requirements(dict(target.defines))
