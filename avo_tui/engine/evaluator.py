@@ -111,7 +111,8 @@ class Evaluator:
         on_progress: Progress | None = None,
         quick: bool | None = None,  # None: the session's setting
         incumbent: Mapping[str, str] | None = None,  # timed beside, for the commit gate
-        gate: GatePlan | None = None,  # the gate's sequential plan, beside ``incumbent``
+        # the gate's sequential plan beside ``incumbent``; without one, a record's precision
+        gate: GatePlan | None = None,
         on_lease: Leased | None = None,
         known: frozenset[str] = frozenset(),  # kernels judged before: built, not timed
         anchor: Mapping[str, str] | None = None,  # the seed as supplied (EvalRequest.anchor)

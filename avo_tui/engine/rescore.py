@@ -87,7 +87,9 @@ def with_chained(session: Session, named: Sequence[Version]) -> list[Version]:
 class Rescorer:
     """Re-evaluates versions of ``session`` on ``evaluator``, each beside the anchor and, where
     the seed is the user's, beside the seed by the gate's rule (capped at ``gate_cap_s``, else
-    the target's cap): as a record was read, with no version an agent wrote beside it."""
+    the target's cap): as a record was read, with no version an agent wrote beside it. The seed
+    itself, and any version where the anchor is not the seed, is timed beside the anchor alone
+    until its rate over it is known to RECORD_SE or the cap has passed."""
 
     def __init__(self, session: Session, evaluator: Evaluator, *, reason: str = "",
                  say: Say = print, progress: Progress | None = None,
@@ -114,7 +116,7 @@ class Rescorer:
         self.say(f"{version.id}: re-evaluating on its own, beside {beside} ...")
         files = self.session.read_files(version)
         result = self._evaluate(files, beside_seed=self.anchor is not None)
-        if result.same_as_incumbent:  # the seed itself (v0): nothing to time it beside
+        if result.same_as_incumbent:  # the seed itself (v0): its record, beside the anchor
             result = self._evaluate(files, beside_seed=False)
         score = anchored_score(result, self.scale)
         if score is None:
@@ -138,7 +140,10 @@ class Rescorer:
             on_progress=self.progress,
             anchor=self.anchor,
             incumbent=self.anchor if beside_seed else None,
-            gate=self.plan if beside_seed else None,
+            # beside the seed, by the gate's rule; alone, to a record's precision or the cap
+            # (measure.time_record): a plain evaluation left v0's record within ±5-17% on a
+            # loaded CPU, too rough for any later decision to check a best against
+            gate=self.plan,
         )
 
 

@@ -485,7 +485,9 @@ class EvalRequest:
     # (the commit gate), so the decision never rests on a score measured at another time.
     incumbent: dict[str, str] | None = None
     # The commit gate's plan (paired.GatePlan): measure beside the incumbent until the
-    # sequential rule decides or the cap. None: a first reading's fixed short measurement.
+    # sequential rule decides or the cap; with no incumbent, beside the anchor until the
+    # kernel's rate over it is known to the plan's record_se or the cap (a record). None: a
+    # first reading's fixed short measurement.
     gate: GatePlan | None = None
     # How long the worker's parent waits on a silent worker (Worker.evaluate sets it): a C
     # kernel's launch is ended as a hang well before, so the hang is pinned on its kernel.

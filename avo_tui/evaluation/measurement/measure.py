@@ -2,11 +2,13 @@
 
 The baselines, in three rounds (time_config); or the incumbent, the best version, in paired
 blocks until the sequential rule of paired.py decides (time_beside), the baselines in the
-first sweeps' blocks where they are timed afresh. The anchor (anchor.py) is timed afresh in
-every round and every block, so that the candidate's rate against it, and the best's, come
-from the same minutes as everything else. Every launch runs on input values never seen
-before, a poisoned output and a cold cache; launches drawn at random are checked against the
-reference right after they ran, on rows of every (batch, head) pair.
+first sweeps' blocks where they are timed afresh. With a gate's plan and no incumbent, a
+record: after the rounds, blocks beside the anchor until the plan's precision (time_record).
+The anchor (anchor.py) is timed afresh in every round and every block, so that the
+candidate's rate against it, and the best's, come from the same minutes as everything else.
+Every launch runs on input values never seen before, a poisoned output and a cold cache;
+launches drawn at random are checked against the reference right after they ran, on rows of
+every (batch, head) pair.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class Measure(Checks):
         if incumbent is not None:
             self.phase = BESIDE_BEST
             self.time_beside(kernel, incumbent, fresh)
+        elif self.request.gate is not None and self.anchor is not None:
+            self.time_record(kernel, self.request.gate)
         if self.anchor is not None:
             self.result.anchor = self.anchor.name
         for entry in timed:
@@ -426,6 +430,55 @@ class Measure(Checks):
             "floor": plan.floor,
             "gate": self.request.gate is not None,
         }
+
+    def time_record(self, kernel: Kernel, plan: GatePlan) -> None:
+        """A record taken as the gate takes one (issue 84), where no best is timed beside the
+        kernel: after its timing rounds, the kernel and the anchor, one block a configuration
+        a sweep (2 * PAIRS_PER_BLOCK launches of the kernel, the anchor amid them as in a
+        gate's block), until its rate over the anchor, the rounds' blocks included, is known
+        to the plan's record_se or the plan's cap has passed. A rescore of the lineage's first
+        version reads it so (engine/rescore.py), and so does a seedless session's first commit:
+        its record is what every later decision checks the best against."""
+        timed = self.result.timed
+        subjects: dict[str, tuple[Subject, Subject]] = {}
+        for entry in timed:
+            pool = InputPool(entry.config, self.device, random.Random(self.draws.getrandbits(64)))
+            beside = self.anchor_subject(entry.config, pool)
+            assert beside is not None, "a record is read only beside an anchor"
+            subjects[entry.name] = (self._kernel_subject(CANDIDATE, kernel, entry.config, pool),
+                                    beside)
+        started = self.now()
+        sweeps = 0
+        while rougher_than(timed, plan.record_se) and self.now() - started < plan.cap_s:
+            self.renew(kernel)
+            for entry in timed:
+                self.at = entry.name
+                candidate, anchor = subjects[entry.name]
+                flags = draw_checks(self.draws, 2 * PAIRS_PER_BLOCK, CHECK_CHANCE,
+                                    sure=sweeps == 0)
+                block = _interleaved([(candidate, i in flags) for i in range(2 * PAIRS_PER_BLOCK)],
+                                     anchor, [], sweeps)
+                self.warm_up(kernel, [candidate, anchor], candidate, entry.config,
+                             fresh=entry is timed[0])
+                measured = self.device.time_sequence([], block)
+                sequence = [(s.name, t) for (s, _), t in zip(block, measured, strict=True)]
+                value = versus_anchor(beside_logs(sequence, CANDIDATE), anchor.name)
+                alone = anchor_alone(sequence, anchor.name)
+                if value is not None and alone is not None:
+                    entry.anchor_blocks.append(value)
+                    entry.anchor_alone_blocks.append(alone)
+                mine = [(t, checked) for (s, checked), t in zip(block, measured, strict=True)
+                        if s is candidate]
+                entry.checked_s += [t for t, checked in mine if checked]
+                entry.checked_ratios += neighbour_ratios([t for t, _ in mine],
+                                                         [c for _, c in mine])
+            self.check_idle(kernel, None, timed[-1].name)
+            sweeps += 1
+            se = PairedGain({e.name: list(e.anchor_blocks) for e in timed}).se
+            known = f"±{100 * se:.2f}%" if se is not None else "not yet"
+            self.progress("time", f"record sweep {sweeps}, {self.now() - started:.0f} s of "
+                          f"{plan.cap_s:.0f} s at most: its rate over {anchor.name} "
+                          f"known to {known} (a record needs ±{100 * plan.record_se:.2f}%)")
 
     @staticmethod
     def _anchor_blocks(entry: ConfigResult, anchor: str, to_candidate: dict[str, list[float]],
