@@ -381,6 +381,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def save(report: dict[str, Any], out: Path | None) -> None:
+    """``report`` as JSON to ``out`` (none: nothing), whole: written beside it, then moved."""
+    if out is None:
+        return
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(json.dumps(report, indent=2) + "\n")
+    partial.replace(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     from avo_tui.evaluation.isolation.worker import WorkerError
 
@@ -390,15 +399,19 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerError as error:
         print(f"kernel_vs_baselines: {error}", file=sys.stderr)
         return 2
+    report["software"] = software()
+    # The interleaved figures are kept and shown before the back-to-back reading, which can
+    # take minutes: a device call that runs out of time in it still returns them.
+    save(report, args.out)
+    if not args.json:
+        print_tables(report)
+        sys.stdout.flush()
     if args.sustained:
         report["sustained"] = sustained(report, args)
-    report["software"] = software()
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        save(report, args.out)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print_tables(report)
         print_sustained(report)
     kernels = [s for t, k in report.items() if t not in EXTRA for s in k.values()]
     return 0 if all(s["correct"] for s in kernels) else 3

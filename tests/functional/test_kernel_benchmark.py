@@ -248,6 +248,33 @@ def test_out_writes_the_figures_as_json_beside_the_printed_tables(
     assert "== geomean TFLOP/s per target" in capsys.readouterr().out  # the tables, not JSON
 
 
+def test_the_interleaved_figures_are_kept_and_shown_before_the_back_to_back_reading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A device call that runs out of time during --sustained (minutes of back-to-back runs)
+    still returns the evaluation's figures: they are written and printed before it starts."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import kernel_vs_baselines as bench
+
+    summary: dict[str, Any] = {
+        "correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
+        "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
+        "x_fa4": None, "x_cudnn_by_mask": {}, "configs": []}
+    monkeypatch.setattr(bench, "run", lambda *args, **kwargs: {"mha": {"seed": summary}})
+    monkeypatch.setattr(bench, "software", lambda: {"torch": "2.x"})
+    out = tmp_path / "figures.json"
+
+    def cut_off(report: dict[str, Any], args: object) -> dict[str, Any]:
+        raise KeyboardInterrupt  # the call's time runs out during the back-to-back reading
+
+    monkeypatch.setattr(bench, "sustained", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--targets", "mha", "--sustained", "--out", str(out)])
+    assert json.loads(out.read_text()) == {"mha": {"seed": summary}, "software": {"torch": "2.x"}}
+    assert "== geomean TFLOP/s per target" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["figures.json"]
+
+
 def test_per_round_ratios_cancel_a_drift_that_the_ratio_of_medians_does_not(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
