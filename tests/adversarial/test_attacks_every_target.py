@@ -113,7 +113,7 @@ def test_caching_by_pointer_is_stale_output(attacks: Attacks, target: str) -> No
 
     They do come back (the C runner stages every launch's tensors at the same offsets of its
     arena), but the values never do: every timed launch gets inputs drawn from a seed of its
-    own (measure.InputPool.advance). Rejected as stale_output: a replayed output answers other
+    own (blocks.InputPool.advance). Rejected as stale_output: a replayed output answers other
     inputs, and the first checked launch that replayed one fails its sampled rows."""
     assert_verdict(attacks, target, "caches_by_pointer")
 
@@ -161,7 +161,7 @@ def test_writing_an_input_when_timed_is_inputs_modified(attacks: Attacks, target
 
     Rejected as inputs_modified in a timed launch: a checked launch's inputs, as the kernel
     left them, are compared with the same values drawn again from the launch's seed into new
-    memory (measure.InputPool.regenerate), before its output is judged."""
+    memory (blocks.InputPool.regenerate), before its output is judged."""
     assert_verdict(attacks, target, "writes_input_when_repeated")
 
 

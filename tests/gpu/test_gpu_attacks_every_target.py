@@ -111,7 +111,7 @@ def test_writing_an_input_is_inputs_modified(attacks: Attacks, target: str) -> N
 @pytest.mark.parametrize("target", TARGETS)
 def test_writing_an_input_when_timed_is_inputs_modified(attacks: Attacks, target: str) -> None:
     """The same on repeated launches of a timed configuration only. Rejected as
-    inputs_modified in a timed launch (measure.InputPool.regenerate)."""
+    inputs_modified in a timed launch (blocks.InputPool.regenerate)."""
     assert_verdict(attacks, target, "writes_input_when_repeated")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from avo_tui.evaluation import EvalResult, UnknownTarget, get_target
 from avo_tui.evaluation.devices.timing import Subject, sequence_wall, summarize
-from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, check_chance
+from avo_tui.evaluation.measurement.blocks import CHECK_CHANCE, check_chance
 from avo_tui.evaluation.measurement.score import Peaks, plausibility_flags
 from avo_tui.evaluation.paired import MIN_CHECKED, block_value
 from avo_tui.evaluation.problems.attention import config as attention_config

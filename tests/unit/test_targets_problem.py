@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from avo_tui.evaluation import EvalRequest, EvalResult
+from avo_tui.evaluation.measurement.blocks import CHECK_CHANCE, check_chance
 from avo_tui.evaluation.measurement.checks import Check, never_twice_in_a_row
-from avo_tui.evaluation.measurement.measure import CHECK_CHANCE, check_chance
 from avo_tui.evaluation.paired import MIN_CHECKED, MIN_SWEEPS, GatePlan
 from avo_tui.evaluation.pipeline import Evaluation, Pipeline
 from avo_tui.evaluation.targets.problem import (
@@ -231,7 +231,7 @@ def test_a_gate_on_one_configuration_has_its_checks_by_its_first_look(
     """A gate that accepts at any gain (a floor of -100 in log) decides at its first look, three
     sweeps, when the candidate's checked launches reach MIN_CHECKED by then. On one timed
     configuration the candidate's launches are checked more often to see to that
-    (measure.check_chance): at the usual half a check a block it would have 2.5
+    (blocks.check_chance): at the usual half a check a block it would have 2.5
     checks by then, and waited until 12 sweeps."""
     plan = GatePlan(cap_s=60.0, floor=-100.0)
     result = evaluate(pipeline, HONEST, quick=True, measure_baselines=False,

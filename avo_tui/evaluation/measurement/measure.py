@@ -18,7 +18,7 @@ import random
 import statistics
 from collections.abc import Callable
 
-from ..devices.device import Device, Kernel
+from ..devices.device import Kernel
 from ..devices.timing import (
     MAX_REPS,
     MIN_REPS,
@@ -43,22 +43,26 @@ from ..paired import (
     is_look,
 )
 from ..results import ConfigResult, Timing
-from ..targets.problem import Config, InputSet, OutputSet
+from ..targets.problem import Config, OutputSet
 from .anchor import anchor_alone, versus_anchor
+from .blocks import (
+    CHECK_CHANCE,
+    INPUT_SLOTS,
+    InputPool,
+    check_chance,
+    extend,
+    interleaved,
+    rougher_than,
+)
 from .checks import AGAIN_LOOKS, Checks
 from .judge import Rejected
 from .stage import BESIDE_BEST, TIMING
-from .tensors import empty_outputs, make_inputs, poison_all, refill
+from .tensors import empty_outputs, poison_all
 
 TIMING_ROUNDS = 3
 VERIFIED_PER_ROUND = 2  # candidate launches checked in each round, on average; at least one
 AGAIN_CHECKED = 8  # checked launches in each further look before a kernel is called inconsistent
 AGAIN_SPACING = 4  # launches per checked one in that look
-INPUT_SLOTS = 2  # timed launches alternate between buffers: new values at new addresses too
-CHECK_CHANCE = 0.5  # checked launches of each kernel in a block beside the best, on average
-# Checked launches of the candidate expected by the gate's first look past the plan's least
-# (paired.MIN_CHECKED): with 8 expected, a gate found 8 by then half the time.
-CHECKS_AHEAD = 4
 CYCLES_PER_CALL = 4  # turns of the candidate and the baselines timed between host checks
 # The fewest launches of the candidate a round of time_config makes (time_cycles' loop), and so
 # the fewest its checks are drawn over.
@@ -69,37 +73,6 @@ BASELINE_LAUNCHES = 24
 CANDIDATE = "candidate"
 INCUMBENT = "incumbent"
 ALONE_LAUNCHES = 20  # the most launches of a reading alone (time_alone)
-
-
-class InputPool:
-    """The input buffers of one configuration's timing. ``advance`` fills the next buffer with
-    values drawn from a new seed; ``regenerate`` draws the current values again, into new
-    memory, after the launch (a kernel cannot reach what does not exist yet)."""
-
-    def __init__(self, config: Config, device: Device, seeds: random.Random) -> None:
-        self.config = config
-        self.device_name = device.name
-        self.generator = device.generator(0)
-        self.seeds = seeds
-        self.slots = [
-            make_inputs(config, self.generator, device.name) for _ in range(INPUT_SLOTS)
-        ]
-        self.index = 0
-        self.seed = 0
-
-    @property
-    def current(self) -> InputSet:
-        return self.slots[self.index]
-
-    def advance(self) -> InputSet:
-        self.index = (self.index + 1) % len(self.slots)
-        self.seed = self.seeds.getrandbits(62)
-        refill(self.config, self.current, self.generator.manual_seed(self.seed))
-        return self.current
-
-    def regenerate(self) -> InputSet:
-        self.generator.manual_seed(self.seed)
-        return make_inputs(self.config, self.generator, self.device_name)
 
 
 class Measure(Checks):
@@ -278,7 +251,7 @@ class Measure(Checks):
                 if checked:
                     entry.checked_s.append(seconds)
             round_logs = beside_logs([(s.name, t) for (s, _), t in measured], CANDIDATE)
-            _extend(logs, round_logs)
+            extend(logs, round_logs)
             value = versus_anchor(round_logs, anchor) if anchor is not None else None
             if value is not None:
                 entry.anchor_blocks.append(value)
@@ -332,7 +305,7 @@ class Measure(Checks):
         configuration a sweep, until the sequential rule decides or the plan's cap is reached.
         Without a plan (a first reading), the cap is twice what timing the candidate alone
         would take, and no checked launches are required. The anchor runs in every block
-        (_interleaved), so that both kernels' rates against it are measured in the same
+        (blocks.interleaved), so that both kernels' rates against it are measured in the same
         minutes as the gain. ``baselines`` to time on each configuration run in the same
         blocks for the first MIN_SWEEPS sweeps, a launch after every two pairs, so the score's
         ratios come from the same minutes as its gain."""
@@ -371,7 +344,7 @@ class Measure(Checks):
                 first = (start[entry.name] + sweep) % 2
                 block = self._block(candidate, best, first, sure=sweep == 0, chance=chance)
                 others = beside[entry.name] if sweep < MIN_SWEEPS else []
-                block = _interleaved(block, anchor, others, sweep)
+                block = interleaved(block, anchor, others, sweep)
                 subjects = [candidate, best, *others, *([anchor] if anchor else [])]
                 self.warm_up(kernel, subjects, candidate, entry.config, fresh=entry is timed[0])
                 measured = self.device.time_sequence([], block)
@@ -380,7 +353,7 @@ class Measure(Checks):
                     if name in baseline_s[entry.name]:
                         baseline_s[entry.name][name].append(seconds)
                 to_candidate = beside_logs(sequence, CANDIDATE)
-                _extend(baseline_logs[entry.name],
+                extend(baseline_logs[entry.name],
                         {k: v for k, v in to_candidate.items() if k in baseline_s[entry.name]})
                 if anchor is not None:
                     self._anchor_blocks(entry, anchor.name, to_candidate, sequence)
@@ -456,7 +429,7 @@ class Measure(Checks):
                 candidate, anchor = subjects[entry.name]
                 flags = draw_checks(self.draws, 2 * PAIRS_PER_BLOCK, CHECK_CHANCE,
                                     sure=sweeps == 0)
-                block = _interleaved([(candidate, i in flags) for i in range(2 * PAIRS_PER_BLOCK)],
+                block = interleaved([(candidate, i in flags) for i in range(2 * PAIRS_PER_BLOCK)],
                                      anchor, [], sweeps)
                 self.warm_up(kernel, [candidate, anchor], candidate, entry.config,
                              fresh=entry is timed[0])
@@ -520,7 +493,7 @@ class Measure(Checks):
         for (subject, _), seconds in zip(launches, measured, strict=True):
             if subject is not candidate:
                 samples[subject.name].append(seconds)
-        _extend(logs, beside_logs([(s.name, t) for (s, _), t in zip(launches, measured,
+        extend(logs, beside_logs([(s.name, t) for (s, _), t in zip(launches, measured,
                                                                    strict=True)], CANDIDATE))
 
     def _pair(self, kernel: Kernel, incumbent: Kernel, config: Config) -> tuple[Subject, Subject]:
@@ -602,52 +575,3 @@ class Measure(Checks):
             baseline.run()
 
         return Subject(name, prepare, run)
-
-
-def check_chance(min_checked: int, configs: int) -> float:
-    """Checked launches of each kernel a block beside the other, on average: CHECK_CHANCE, or
-    more where a grid of few configurations would otherwise reach the plan's ``min_checked``
-    only sweeps after the statistics decide (one configuration: 12 to 24 sweeps for a gain
-    decided at 3). Every launch keeps its own chance (timing.draw_checks): more checks, never
-    predictable ones."""
-    if min_checked <= 0:
-        return CHECK_CHANCE
-    sure = configs  # a configuration's first block checks one launch surely
-    wanted = (min_checked + CHECKS_AHEAD - sure) / (MIN_SWEEPS * configs)
-    return min(float(PAIRS_PER_BLOCK), max(CHECK_CHANCE, wanted))
-
-
-def rougher_than(timed: list[ConfigResult], record_se: float) -> bool:
-    """Whether the candidate's or the best's rate over the anchor, as far as it has been timed,
-    is known less precisely than ``record_se`` (no anchor timed: there is nothing to know)."""
-    for blocks in ({c.name: list(c.anchor_blocks) for c in timed},
-                   {c.name: list(c.incumbent_anchor_blocks) for c in timed}):
-        if not all(blocks.values()):
-            return False
-        se = PairedGain(blocks).se
-        if se is None or se > record_se:
-            return True
-    return False
-
-
-def _extend(into: dict[str, list[float]], more: dict[str, list[float]]) -> None:
-    for name, values in more.items():
-        into.setdefault(name, []).extend(values)
-
-
-def _interleaved(block: list[Launch], anchor: Subject | None, baselines: list[Subject],
-                 turn: int) -> list[Launch]:
-    """``block`` with the anchor launched amid every two of its pairs (after its 2nd, 6th,
-    10th ... launch: in an A B B A order, between the two Bs, and two launches from each A),
-    so that over blocks, which alternate A, it sits as near to either kernel; and with a
-    baseline after every two pairs (four launches), ``baselines`` taking turns from ``turn``
-    on."""
-    out: list[Launch] = []
-    for index, launch in enumerate(block, start=1):
-        out.append(launch)
-        if anchor is not None and index % 4 == 2:
-            out.append((anchor, False))
-        if baselines and index % 4 == 0:
-            out.append((baselines[turn % len(baselines)], False))
-            turn += 1
-    return out
