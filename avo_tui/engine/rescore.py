@@ -141,8 +141,8 @@ class Rescorer:
             anchor=self.anchor,
             incumbent=self.anchor if beside_seed else None,
             # beside the seed, by the gate's rule; alone, to a record's precision or the cap
-            # (measure.time_record): a plain evaluation left v0's record within ±5-17% on a
-            # loaded CPU, too rough for any later decision to check a best against
+            # (measure.time_record): a plain evaluation leaves a loaded CPU's record too rough
+            # for any later decision to check a best against (issue 84)
             gate=self.plan,
         )
 
