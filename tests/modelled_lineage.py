@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 
 import test_targets_problem
+from attack_verdicts import registered, skip_without_c_compiler
 from test_targets_problem import HONEST, VectorAdd, VectorAddNumerics, vector
 
 from avo_tui.evaluation import EvalRequest, EvalResult
@@ -231,3 +232,12 @@ def tags() -> Iterator[int]:
     while True:
         tag += 1
         yield tag
+
+
+def modelled_worker() -> Iterator[ModelWorker]:
+    """A module's worker on modelled kernels, SPEC registered while it lives (a fixture's
+    body: ``yield from modelled_worker()``); skipped without a C compiler, which builds the
+    kernels the models stand in for."""
+    skip_without_c_compiler()
+    with registered(SPEC):
+        yield ModelWorker()

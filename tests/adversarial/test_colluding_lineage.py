@@ -19,8 +19,7 @@ from typing import Any
 
 import modelled_lineage
 import pytest
-from attack_verdicts import registered, skip_without_c_compiler
-from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled
+from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled, modelled_worker
 
 from avo_tui.cli import main
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session
@@ -37,9 +36,7 @@ SEED = modelled("honest", SEED_S, 0)
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[ModelWorker]:
-    skip_without_c_compiler()
-    with registered(SPEC):
-        yield ModelWorker()
+    yield from modelled_worker()
 
 
 @pytest.fixture

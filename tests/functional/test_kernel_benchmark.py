@@ -229,9 +229,9 @@ def test_repeat_must_be_positive() -> None:
     assert out.returncode == 2 and "--repeat must be at least 1" in out.stderr
 
 
-def test_out_writes_the_figures_as_json_beside_the_printed_tables(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _one_seed_figures(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, Any]]:
+    """The benchmark's module, its evaluation replaced by one correct seed's figures on mha
+    (no GPU here), and those figures."""
     sys.path.insert(0, str(SCRIPT.parent))
     import kernel_vs_baselines as bench
 
@@ -241,6 +241,13 @@ def test_out_writes_the_figures_as_json_beside_the_printed_tables(
         "x_fa4": None, "x_cudnn_by_mask": {}, "configs": []}
     monkeypatch.setattr(bench, "run", lambda *args, **kwargs: {"mha": {"seed": summary}})
     monkeypatch.setattr(bench, "software", lambda: {"torch": "2.x"})
+    return bench, summary
+
+
+def test_out_writes_the_figures_as_json_beside_the_printed_tables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench, summary = _one_seed_figures(monkeypatch)
     out = tmp_path / "figures.json"
 
     assert bench.main(["--targets", "mha", "--out", str(out)]) == 0
@@ -253,15 +260,7 @@ def test_the_interleaved_figures_are_kept_and_shown_before_the_back_to_back_read
 ) -> None:
     """A device call that runs out of time during --sustained (minutes of back-to-back runs)
     still returns the evaluation's figures: they are written and printed before it starts."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    import kernel_vs_baselines as bench
-
-    summary: dict[str, Any] = {
-        "correct": True, "failure": None, "regs": 128, "spills": 0, "geomean": 500.0,
-        "cudnn": 500.0, "flash": 300.0, "fa4": None, "x_cudnn": 1.0, "x_flash": 1.6667,
-        "x_fa4": None, "x_cudnn_by_mask": {}, "configs": []}
-    monkeypatch.setattr(bench, "run", lambda *args, **kwargs: {"mha": {"seed": summary}})
-    monkeypatch.setattr(bench, "software", lambda: {"torch": "2.x"})
+    bench, summary = _one_seed_figures(monkeypatch)
     out = tmp_path / "figures.json"
 
     def cut_off(report: dict[str, Any], args: object) -> dict[str, Any]:

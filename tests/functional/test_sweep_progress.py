@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from attack_verdicts import registered, skip_without_c_compiler
-from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled
+from modelled_lineage import SEED_S, SPEC, ModelWorker, modelled, modelled_worker
 
 from avo_tui.engine import Engine, Evaluator, RunSettings, create_session
 from avo_tui.operators import Trial, Tuner
@@ -23,9 +22,7 @@ SWEEP = re.compile(r"time sweep (\d+), (\d+) s of (\d+) s at most: [+-]")
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[ModelWorker]:
-    skip_without_c_compiler()
-    with registered(SPEC):
-        yield ModelWorker()
+    yield from modelled_worker()
 
 
 def test_each_sweep_says_its_number_and_its_time_against_the_cap(

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from attack_verdicts import registered, skip_without_c_compiler
-from modelled_lineage import NOISE, SEED_S, SPEC, ModelWorker, modelled
+from modelled_lineage import NOISE, SEED_S, SPEC, ModelWorker, modelled, modelled_worker
 
 from avo_tui.engine import Evaluator, RunSettings, create_session
 from avo_tui.engine.rescore import Rescorer
@@ -28,9 +27,7 @@ ROUNDS = 3  # measure.TIMING_ROUNDS: the anchor's blocks of a plain evaluation
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[ModelWorker]:
-    skip_without_c_compiler()
-    with registered(SPEC):
-        yield ModelWorker()
+    yield from modelled_worker()
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from attack_verdicts import registered, skip_without_c_compiler
-from modelled_lineage import SEED_S, SLOWING, SPEC, ModelWorker, modelled
+from modelled_lineage import SEED_S, SLOWING, SPEC, ModelWorker, modelled, modelled_worker
 
 from avo_tui.evaluation import EvalRequest, EvalResult
 from avo_tui.evaluation.paired import GatePlan
@@ -18,9 +17,7 @@ from avo_tui.evaluation.paired import GatePlan
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[ModelWorker]:
-    skip_without_c_compiler()
-    with registered(SPEC):
-        yield ModelWorker()
+    yield from modelled_worker()
 
 
 def evaluate(worker: ModelWorker, sources: dict[str, str], first_spike: float,
