@@ -365,6 +365,7 @@ def _is_knob(name: str) -> bool:
     return "_" in name or name in _COUNTED
 
 
+@lru_cache(maxsize=8_192)
 def numbers(text: str) -> frozenset[str]:
     """The numbers ``text`` gives, but those it measured ('412 us', '5%', '2.1 TB/s'): a time or a
     rate says how a candidate did, not what it changes."""
