@@ -14,7 +14,7 @@ from rich.table import Table
 from ..engine.launch import check_target_file, choose_seed, gpu_arch, seed_files
 from ..evaluation import EvalRequest, EvalResult, Worker, get_target
 from ..evaluation.declarations.candidate import CandidateError, apply_knobs, infer_target
-from ..evaluation.measurement.back_to_back import MOST_SUSTAINED_S, SUSTAINED_ROUNDS, SUSTAINED_S
+from ..evaluation.measurement.sustained import MOST_SUSTAINED_S, SUSTAINED_ROUNDS, SUSTAINED_S
 from . import MOST_SECONDS, Subcommands, add_command, bounded_float, input_seed
 from .tables import figure, listing_console, times
 

@@ -23,7 +23,7 @@ from ..engine import Engine, Stop
 from ..engine.alerts import AlertCommand
 from ..engine.client import Restart, Restarted, RunClient
 from ..engine.lanes import LANES_PER_WORKER, lane_lines, lane_operators_for_run
-from ..evaluation.measurement.back_to_back import MOST_SUSTAINED_S, SUSTAINED_S
+from ..evaluation.measurement.sustained import MOST_SUSTAINED_S, SUSTAINED_S
 from ..operators import OPERATORS, OperatorUnavailable, get_operator, operator_names
 from ..operators.agent import DEFAULT_MODEL
 from ..operators.agent.models import EFFORT_LEVELS

@@ -31,10 +31,9 @@ from ..targets.problem import Config, InputSet, OutputSet
 from .judge import Rejected
 from .measure import CANDIDATE, INCUMBENT, Measure
 from .stage import BACK_TO_BACK
-from .sustained import Figures, measure
+from .sustained import SUSTAINED_ROUNDS, Figures, measure
 from .tensors import empty_outputs, make_inputs
 
-SUSTAINED_ROUNDS = 3
 SLOTS = 2  # input sets each subject's launches take in turn within a stretch
 # The most a kernel's rate back to back may exceed its interleaved one before its reading is
 # withheld. Honest gains: the interleaved timing flushes the L2 before every launch, where back
@@ -51,8 +50,6 @@ PAST_INTERLEAVED = 3.0
 # and both together flag about 1 in 700. On the CPU, where no power limit binds and a loaded
 # machine swings a half-second stretch by tens of percents, only gross cases.
 SLOWER_BACK_TO_BACK = {"cuda": 0.015, "cpu": 0.25}
-SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
-MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
 
 def slower_back_to_back(device_name: str) -> float:

@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from ..devices.power import DeviceClock, Sample
 
 BATCH = 4  # launches queued between synchronisations: the host stays a few launches ahead
+# The defaults of a reading back to back, here (no torch) as the command line's parsers read them
+SUSTAINED_ROUNDS = 3
+SUSTAINED_S = 0.5  # per subject and round, after a warm-up as long: the clock settles in it
+MOST_SUSTAINED_S = 10.0  # a stretch and its warm-up stay well inside a target's silence limit
 
 
 @dataclass(frozen=True)
