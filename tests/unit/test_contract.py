@@ -255,6 +255,24 @@ def test_scratch_is_declared_in_bytes_and_bounded() -> None:
         contract.parse("// avo:launch grid=(1,) block=(32,) workspace=4\n")
 
 
+def test_scratch_past_a_mib_is_a_workspace_of_at_most_twice_the_outputs() -> None:
+    """A backward pass sums dQ in fp32 beside its bf16 dq: scratch may hold that, up to twice
+    the bytes of the launch's outputs, and never less than the counters' MiB; a byte more is
+    refused with the bound in the message."""
+    from avo_tui.evaluation import get_target
+    from avo_tui.evaluation.devices.gpu import MAX_SCRATCH_BYTES, scratch_bytes, scratch_limit
+
+    target = get_target("mha-bwd")
+    [large] = [c for c in target.configs if c.name == "b8-h16-s4096-d128-full"]
+    outputs = 3 * 8 * 16 * 4096 * 128 * 2  # dq, dk, dv in bf16
+    assert scratch_limit(target.problem, large) == 2 * outputs
+    assert scratch_bytes(2 * outputs, 2 * outputs) == 2 * outputs
+    with pytest.raises(ContractError, match=f"must be 0 to {2 * outputs} bytes"):
+        scratch_bytes(2 * outputs + 1, 2 * outputs)
+    [one_key] = [c for c in target.edge_configs if "-s1-" in c.name]
+    assert scratch_limit(target.problem, one_key) == MAX_SCRATCH_BYTES
+
+
 def test_scratch_is_zeroed_before_each_launch_and_grows_with_the_configuration() -> None:
     """gpu.Scratch on the CPU (the same torch calls the GPU harness makes), seen as a kernel
     sees it, through the address passed: the bytes read zero before every launch however the

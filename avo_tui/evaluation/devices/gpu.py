@@ -22,7 +22,7 @@ import torch
 
 from ..declarations.contract import ContractError, Declarations, MissingEntry, TensorMap
 from ..declarations.tensormaps import check_box
-from ..targets.problem import Config, InputSet, OutputSet, Problem
+from ..targets.problem import Config, InputSet, OutputSet, Problem, output_params
 from .power import CudaClock, Nvml, Sample, no_samples, sampling
 from .timing import sequence_events
 
@@ -30,8 +30,10 @@ DEFAULT_DYNAMIC_SMEM = 48 * 1024
 TENSORMAP_BYTES = 128  # sizeof(CUtensorMap)
 MAX_CLUSTER_BLOCKS = 8  # the portable cluster size limit
 POINTER_BYTES = 8
-# Scratch is a counter or a few flags; its memset is timed, and a larger one only wastes memory.
+# Scratch is counters and flags, or a workspace up to twice the outputs' bytes (a backward's fp32
+# dQ sums); its memset is timed with the launch, so a kernel pays for all it asks.
 MAX_SCRATCH_BYTES = 1 << 20
+WORKSPACE_PER_OUTPUT_BYTE = 2
 # torch dtype -> (the dtype cuda.core views it as, the TMA data type); cuda.core reads bf16
 # only with ml_dtypes installed, so bf16 travels as uint16 with the data type given explicitly.
 # The integer types travel as unsigned bytes where the TMA unit has no signed type of their
@@ -109,12 +111,19 @@ def clusters_in(grid: tuple[int, ...], cluster: tuple[int, ...]) -> tuple[int, .
     return tuple(g // c for g, c in zip(grid3, cluster3, strict=True))
 
 
-def scratch_bytes(value: object) -> int:
-    """``avo:launch scratch=``'s value checked: a whole number of bytes, at most
-    MAX_SCRATCH_BYTES."""
-    if type(value) is not int or not 0 <= value <= MAX_SCRATCH_BYTES:
-        raise ContractError(f"avo:launch scratch must be 0 to {MAX_SCRATCH_BYTES} bytes (a "
-                            f"counter or a few flags, zeroed before every launch), got {value!r}")
+def scratch_limit(problem: Problem, config: Config) -> int:
+    """The most scratch a launch on ``config`` may ask: a MiB, or twice its outputs' bytes."""
+    outputs: int = sum(math.prod(p.shape_on(config)) * getattr(torch, p.dtype_on(config)).itemsize
+                       for p in output_params(problem))
+    return max(MAX_SCRATCH_BYTES, WORKSPACE_PER_OUTPUT_BYTE * outputs)
+
+
+def scratch_bytes(value: object, limit: int = MAX_SCRATCH_BYTES) -> int:
+    """``avo:launch scratch=``'s value checked: a whole number of bytes, at most ``limit``."""
+    if type(value) is not int or not 0 <= value <= limit:
+        raise ContractError(f"avo:launch scratch must be 0 to {limit} bytes (counters and "
+                            f"flags, or a workspace up to {WORKSPACE_PER_OUTPUT_BYTE}x the "
+                            f"outputs' bytes, zeroed before every launch), got {value!r}")
     return value
 
 
@@ -279,7 +288,8 @@ class CudaKernel:
         env = self.declarations.environment(
             launch_variables(config, self.device.num_sms) | self.defines
         )
-        return scratch_bytes(env.evaluate(self.declarations.launch["scratch"]))
+        return scratch_bytes(env.evaluate(self.declarations.launch["scratch"]),
+                             scratch_limit(self.problem, config))
 
     def grant_smem(self, smem: int) -> None:
         """Opt the kernel in to ``smem`` bytes of dynamic shared memory where it needs more than
