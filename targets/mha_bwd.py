@@ -5,7 +5,8 @@ inputs o and lse derived from each draw by the float64 forward, the hostile inpu
 output gradient of large entries, the float64 reference and the honest float32 computation,
 the work, 2.5 times the forward's FLOPs, and the baselines: cuDNN's and FlashAttention-2's
 backward through torch's SDPA), and the portable seed kernels/cuda/attention_bwd.cu (mma.sync,
-FlashAttention-2's order, dQ by a second pass). gqa_bwd.py builds on it."""
+FlashAttention-2's order, dQ by a second pass, or on Hopper summed by the dK/dV blocks).
+gqa_bwd.py builds on it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ LARGE_SHARED_MEMORY = ("sm_80", "sm_87", "sm_90a", "sm_100a", "sm_103a")
 SMALL_SHARED_MEMORY_KNOBS = {"NUM_WARPS": "4", "STEP_Q": "16", "MIN_BLOCKS": "2"}
 BACKWARD_SPILLS = ("with 8 warps and 64 queries a step its dK/dV blocks spill a few bytes, and "
                    "measured 1.27x faster on an H200 than 4 warps and 16 queries that do not")
+# dQ summed by the dK/dV blocks (DQ_ATOMIC 1: five products, not seven) by one bulk reduction
+# a step: 1.07x the second pass on mha-bwd and 1.01x on gqa-bwd on an H200 (benchmarks/
+# RESULTS.md, 2026-11-30, thirty-fifth session). Hopper alone: it has run on no other GPU yet.
+HOPPER_KNOBS = {"DQ_ATOMIC": "1"}
+HOPPER_SPILLS = ("with dQ summed in the dK/dV blocks (DQ_ATOMIC 1) they spill 190-270 bytes, "
+                 "and measured 1.07x faster on mha-bwd on an H200 than the second pass")
 
 target = replace(
     forward,
@@ -41,6 +48,9 @@ target = replace(
     baselines=("cudnn", "flash", "fa3"),
     timeout_s=120.0,
     seeds=(
+        Seed("cuda/attention_bwd.cu", "mma.sync and cp.async run on every GPU from sm_80 on; on "
+             "Hopper the dK/dV blocks sum dQ too, by bulk reductions into scratch", ("sm_90a",),
+             knobs=HOPPER_KNOBS, may_spill=HOPPER_SPILLS),
         Seed("cuda/attention_bwd.cu", "mma.sync and cp.async run on every GPU from sm_80 on; "
              "no backward seed native to an architecture ships yet", LARGE_SHARED_MEMORY,
              may_spill=BACKWARD_SPILLS),

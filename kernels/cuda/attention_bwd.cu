@@ -12,16 +12,22 @@
  *   P = exp(scale * Q K^T - lse)   (masked entries 0),   D = rowsum(dO * O)
  *   dV = P^T dO,   dP = dO V^T,   dS = P * (dP - D),   dK = scale * dS^T Q,   dQ = scale * dS K
  *
- * How dQ is accumulated, and why: one launch, two kinds of CTA. FA2 adds each key block's dQ
- * share into an fp32 buffer with atomics and converts it to bf16 in a second kernel. Neither is
- * available here: the launch contract gives no workspace (scratch= is at most 1 MiB, for
- * counters, and dq itself is bf16) and a seed cannot launch a second kernel. So dQ is FA2's
- * alternative, a second pass: CTAs of a second kind own a block of queries and loop over the key
- * blocks, recomputing S, P, dP and dS, and accumulate dQ in registers. No atomics, no
- * cross-CTA ordering, and the result is deterministic; the price is two matrix products
- * recomputed (seven instead of five).
+ * How dQ is accumulated, two ways (DQ_ATOMIC). FA2 adds each key block's dQ share into an fp32
+ * buffer with atomics and converts it to bf16 in a second kernel; a seed has one launch.
+ *  - DQ_ATOMIC 0 (the file's default, correct on every GPU from sm_80 on): FA2's alternative, a
+ *    second pass. CTAs of a second kind own a block of queries and loop over the key blocks,
+ *    recomputing S, P, dP and dS, and accumulate dQ in registers. No atomics, no cross-CTA
+ *    ordering, a deterministic result; the price is two products recomputed (seven, not five).
+ *  - DQ_ATOMIC 1 (the seed on sm_90a, targets/mha_bwd.py): the dK/dV CTAs alone. Each step also
+ *    stages dS^T in shared memory (over the step's O tile, free once D is summed) and computes
+ *    the block's dQ share, dS K, split over the warps; the share is added into fp32 sums in the
+ *    launch's scratch (zeroed before the launch), on sm_90 and later by one bulk reduction
+ *    (cp.reduce.async.bulk) from shared memory a step, before that by atomics. The last CTA of
+ *    a (batch, key/value head) to finish, told by an arrival counter behind fences, converts its
+ *    group's sums to bf16 dq. Five products; the sums' order of addition varies from run to run.
+ *    Under causal masking its CTAs take every head's first key block first (the longest).
  *
- * Grid (ceil_div(S, OWN_ROWS), HKV + HQ, B):
+ * Grid (ceil_div(S, OWN_ROWS), HKV + HQ, B), or (ceil_div(S, OWN_ROWS), HKV, B) with DQ_ATOMIC:
  *  - blockIdx.y < HKV: a dK/dV CTA. It owns OWN_ROWS = 16 * NUM_WARPS keys of one (batch,
  *    key/value head), 16 per warp, and loops over every query head of its group and every query
  *    block of STEP_Q rows that its keys can see (under causal, from the block holding query k0
@@ -52,8 +58,9 @@
  *    (attention_fwd.cu) and its ldmatrix patterns, whose helpers are copied here.
  *
  * Knobs: NUM_WARPS sets OWN_ROWS (64 or 128 rows per CTA); STEP_Q and STEP_K the queries and
- * keys per step; STAGES the ring depth; MIN_BLOCKS the occupancy the compiler is asked for.
- * Every value keeps the kernel correct on every sequence length. The defaults (8 warps, 64
+ * keys per step; STAGES the ring depth; MIN_BLOCKS the occupancy the compiler is asked for;
+ * DQ_ATOMIC how dQ is summed (above; with it OWN_ROWS may not pass the head dim, as dS^T takes
+ * an O tile). Every value keeps the kernel correct on every sequence length. The defaults (8 warps, 64
  * queries a step, one CTA an SM) spill a few bytes at head dim 128, where 4 warps, 16 queries
  * and two CTAs do not; they measured 1.27x faster on an H200 all the same (targets/mha_bwd.py).
  */
@@ -68,14 +75,19 @@
 #define STEP_K 64       // avo:knob 32 64 128
 #define STAGES 2        // avo:knob 2 3
 #define MIN_BLOCKS 1    // avo:knob 1 2
+#define DQ_ATOMIC 0     // avo:knob 0 1
 // avo:require NUM_WARPS * MIN_BLOCKS <= 8
 
 #define NUM_THREADS (NUM_WARPS * 32)
 #define OWN_ROWS (16 * NUM_WARPS)
 #define KV_SMEM ((2 * OWN_ROWS + 3 * STAGES * STEP_Q) * AVO_HEAD_DIM * 2 + (STAGES + 2) * STEP_Q * 4)
 #define DQ_SMEM ((2 * OWN_ROWS + 2 * STAGES * STEP_K) * AVO_HEAD_DIM * 2 + 2 * OWN_ROWS * 4)
+// The fp32 dQ sums, [batch, heads_q, seq_len, head_dim] (each row's columns permuted: see
+// sum_column), then one arrival counter per (batch, key/value head).
+#define DQ_SCRATCH (B * HQ * S * D * 4 + B * HKV * 4)
 // avo:require max(KV_SMEM, DQ_SMEM) <= 232448
-// avo:launch grid=(ceil_div(S, OWN_ROWS), HKV + HQ, B) block=(NUM_THREADS,) smem=max(KV_SMEM, DQ_SMEM)
+// avo:require DQ_ATOMIC * OWN_ROWS <= AVO_HEAD_DIM
+// avo:launch grid=(ceil_div(S, OWN_ROWS), HKV + (0 if DQ_ATOMIC else HQ), B) block=(NUM_THREADS,) smem=(KV_SMEM if DQ_ATOMIC else max(KV_SMEM, DQ_SMEM)) scratch=(DQ_SCRATCH if DQ_ATOMIC else 0)
 
 namespace {
 
@@ -326,6 +338,7 @@ struct Args {
     __nv_bfloat16 *dq, *dk, *dv;
     int heads_q, heads_kv, seq_len, causal;
     float scale;
+    float *dq_sums;  // DQ_ATOMIC: the fp32 dQ sums, then the arrival counters (scratch)
 };
 
 // For ROWS query rows staged in shared memory: lse2[r] = lse[r] * log2(e) and d[r] = sum over
@@ -347,6 +360,208 @@ __device__ __forceinline__ void staged_row_terms(float *lse2, float *d, const fl
         if (chunk == 0) {
             d[r] = sum;
             lse2[r] = lse_rows[r] * LOG2E;
+        }
+    }
+}
+
+// ---- dQ by atomics (DQ_ATOMIC) ----------------------------------------------------------------
+
+// The dS^T tile: a row of STEP_Q bf16 per key of the block, in the step's O tile, which is
+// free once D is summed and until the next step's load (OWN_ROWS <= HEAD_DIM: it fits). Its
+// 16-byte chunks are XOR-swizzled so that ldmatrix's eight rows and a warp's stores each fall
+// in distinct banks.
+constexpr int DS_CHUNKS = STEP_Q / 8;             // 2, 4 or 8 a row
+constexpr int DS_ROWS_PER_PHASE = 8 / DS_CHUNKS;  // consecutive rows that share a swizzle phase
+static_assert(!DQ_ATOMIC || OWN_ROWS <= HEAD_DIM, "dS^T must fit in the step's O tile");
+
+// Byte offset of (key, query) in the dS^T tile.
+__device__ __forceinline__ unsigned ds_offset(int key, int query) {
+    const int chunk = (query >> 3) ^ ((key / DS_ROWS_PER_PHASE) & (DS_CHUNKS - 1));
+    return key * STEP_Q * 2 + (chunk << 4) + (query & 7) * 2;
+}
+
+// The warp's 16 key rows of dS^T into the tile, as bf16, for every warp's dQ product to read;
+// a warp whose keys see none of the step's queries stages zeros (ds == nullptr).
+__device__ __forceinline__ void stage_ds(unsigned char *s_ds, const float (*ds)[4], int warp,
+                                         int lane) {
+#pragma unroll
+    for (int nt = 0; nt < STEP_Q / 8; ++nt)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int key = warp * 16 + (lane >> 2) + h * 8;
+            *reinterpret_cast<unsigned *>(s_ds + ds_offset(key, nt * 8 + (lane & 3) * 2)) =
+                ds == nullptr ? 0u : pack_bf16x2(ds[nt][2 * h], ds[nt][2 * h + 1]);
+        }
+}
+
+// dQ's output tile of a step, STEP_Q queries by HEAD_DIM, in units of 16 x 16: a warp takes
+// DQ_UNITS_PER_WARP of them, side by side in one 16-query group.
+constexpr int DQ_PAIRS = D_TILES / 2;
+constexpr int DQ_UNITS = (STEP_Q / 16) * DQ_PAIRS;
+constexpr int DQ_UNITS_PER_WARP = DQ_UNITS / NUM_WARPS;
+static_assert(!DQ_ATOMIC || (DQ_UNITS % NUM_WARPS == 0 && DQ_PAIRS % DQ_UNITS_PER_WARP == 0),
+              "every warp takes whole units of one query group");
+// Where column c of query row r lies in its row of fp32 sums: its 8-float unit XOR (r & 3). A row
+// stays one contiguous span (a query block's rows are one span a bulk reduction adds, sm_90 on),
+// and a warp's store of a fragment register pair (8 rows, one unit each) falls in distinct banks
+// of shared memory, as it would not with rows 512 bytes apart.
+__device__ __forceinline__ int sum_column(int r, int c) {
+    return (((c >> 3) ^ (r & 3)) << 3) + (c & 7);
+}
+constexpr bool DQ_BULK =
+#if __CUDA_ARCH__ >= 900
+    true;
+#else
+    false;
+#endif
+
+__device__ __forceinline__ void bulk_reduce_add(float *dst, unsigned src, int bytes) {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n"
+                 "cp.async.bulk.commit_group;\n" ::"l"(dst), "r"(src), "r"(bytes)
+                 : "memory");
+#endif
+}
+
+// The shared memory a bulk reduction reads may be written again (its reads are done).
+__device__ __forceinline__ void bulk_wait_read() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+#endif
+}
+
+// Every bulk reduction of this thread has been performed, its writes visible to ordinary loads.
+__device__ __forceinline__ void bulk_wait_done() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.wait_group 0;\nfence.proxy.async.global;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void add(float *sum, float x, float y) {
+#if __CUDA_ARCH__ >= 900
+    atomicAdd(reinterpret_cast<float2 *>(sum), make_float2(x, y));
+#else
+    atomicAdd(sum, x);
+    atomicAdd(sum + 1, y);
+#endif
+}
+
+// This block's share of dQ for the step's queries, dS K over its OWN_ROWS keys (dS read
+// transposed from the dS^T tile, K from the block's own K tile), added into the fp32 sums at
+// `sums` (the step's first query row). With DQ_BULK every warp writes its fragments into
+// `stage` (STEP_Q x HEAD_DIM floats of shared memory that nothing reads until the next step),
+// and thread 0 adds the rows before valid_rows (the sequence's end) by one bulk reduction;
+// without, each warp adds its own by atomics. A group of 16 rows wholly before skip_rows
+// (queries before every key of the block, under causal masking) has no share.
+__device__ __forceinline__ void add_dq_share(float *sums, unsigned ds_tile, unsigned k_tile,
+                                             float *stage, int valid_rows, int skip_rows,
+                                             int tid) {
+    constexpr int NU = DQ_UNITS_PER_WARP;
+    const int lane = tid & 31, warp = tid >> 5;
+    const int unit0 = warp * NU;
+    const int row0 = unit0 / DQ_PAIRS * 16;
+    const int pair0 = unit0 % DQ_PAIRS;
+    const bool none = row0 + 15 < skip_rows;
+    float acc[2 * NU][4];
+#pragma unroll
+    for (int t = 0; t < 2 * NU; ++t)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[t][e] = 0.0f;
+    if (!none) {
+        // A (query rows, key columns) from the [key][query] tile: lane's matrix lane >> 3,
+        // whose query half is bit 0 and key half bit 1.
+        const unsigned a_lane =
+            ds_tile + ds_offset((lane >> 4) * 8 + (lane & 7), row0 + ((lane >> 3) & 1) * 8);
+        // B (key rows, head-dim columns) from the swizzled K tile, read as gemm_pb reads.
+        const unsigned b_lane = k_tile + (lane & 15) * ROW_BYTES;
+        unsigned cols[NU];
+#pragma unroll
+        for (int j = 0; j < NU; ++j) {
+            const int chunk = 2 * (pair0 + j) + (lane >> 4);
+            cols[j] = ((chunk & ~7) << 4) + (((chunk & 7) ^ (lane & 7)) << 4);
+        }
+#pragma unroll
+        for (int kk = 0; kk < OWN_ROWS / 16; ++kk) {
+            unsigned a[4];
+            ldsm_x4_trans(a, a_lane + kk * 16 * STEP_Q * 2);  // 16 rows on: the same phase
+#pragma unroll
+            for (int j = 0; j < NU; ++j) {
+                unsigned b[4];
+                ldsm_x4_trans(b, b_lane + kk * 16 * ROW_BYTES + cols[j]);
+                mma_bf16(acc[2 * j], a, b[0], b[1]);
+                mma_bf16(acc[2 * j + 1], a, b[2], b[3]);
+            }
+        }
+    }
+    if (DQ_BULK) {
+#pragma unroll
+        for (int t = 0; t < 2 * NU; ++t)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int r = row0 + (lane >> 2) + 8 * h;
+                const int c = (2 * pair0 + t) * 8 + (lane & 3) * 2;
+                *reinterpret_cast<float2 *>(stage + r * HEAD_DIM + sum_column(r, c)) =
+                    make_float2(acc[t][2 * h], acc[t][2 * h + 1]);
+            }
+#if __CUDA_ARCH__ >= 900
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+        __syncthreads();
+        if (tid == 0)
+            bulk_reduce_add(sums, smem_addr(stage), min(STEP_Q, valid_rows) * HEAD_DIM * 4);
+    } else if (!none) {
+#pragma unroll
+        for (int t = 0; t < 2 * NU; ++t)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int r = row0 + (lane >> 2) + 8 * h;
+                const int c = (2 * pair0 + t) * 8 + (lane & 3) * 2;
+                if (r < valid_rows)
+                    add(sums + r * HEAD_DIM + sum_column(r, c), acc[t][2 * h], acc[t][2 * h + 1]);
+            }
+    }
+}
+
+// Once every block of this (batch, key/value head) has added its shares, the last one to
+// arrive writes its group's dQ rows as bf16, scaled: each block's adds are fenced before its
+// arrival, and the last block fences after it, so it reads every sum complete (from L2: __ldcg).
+__device__ __forceinline__ void finish_dq(const Args &a, int b, int kv_head, int tid) {
+    __shared__ bool last;
+    const int group = a.heads_q / a.heads_kv;
+    const size_t head_sums = (size_t)a.seq_len * HEAD_DIM;
+    if (DQ_BULK && tid == 0) bulk_wait_done();
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        unsigned *counts =
+            reinterpret_cast<unsigned *>(a.dq_sums + gridDim.z * a.heads_q * head_sums);
+        last = atomicAdd(counts + b * a.heads_kv + kv_head, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const size_t first = ((size_t)b * a.heads_q + kv_head * group) * head_sums;
+    const float4 *src = reinterpret_cast<const float4 *>(a.dq_sums + first);
+    __nv_bfloat16 *dst = a.dq + first;
+    // One block converts the group's sums while the others are done: BATCH loads in flight per
+    // thread, all issued before any store (dq might alias the sums, for all the compiler knows).
+    constexpr int BATCH = 16;
+    constexpr int ROW4 = HEAD_DIM / 4;  // float4s a row
+    const int n = group * a.seq_len * ROW4;
+    for (int i0 = tid; i0 < n; i0 += BATCH * NUM_THREADS) {
+        float4 x[BATCH];
+#pragma unroll
+        for (int j = 0; j < BATCH; ++j)
+            if (i0 + j * NUM_THREADS < n) x[j] = __ldcg(src + i0 + j * NUM_THREADS);
+#pragma unroll
+        for (int j = 0; j < BATCH; ++j) {
+            const int i = i0 + j * NUM_THREADS;
+            if (i >= n) continue;
+            // the group's rows, head after head; sum_column is its own inverse
+            const int row = i / ROW4, c = (i % ROW4) * 4;
+            *reinterpret_cast<uint2 *>(dst + row * HEAD_DIM + sum_column(row % a.seq_len, c)) =
+                make_uint2(pack_bf16x2(x[j].x * a.scale, x[j].y * a.scale),
+                           pack_bf16x2(x[j].z * a.scale, x[j].w * a.scale));
         }
     }
 }
@@ -427,6 +642,7 @@ __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, 
 
     for (int step = 0; step < steps; ++step) {
         cp_async_wait<STAGES - 2>();  // step `step` (and K, V) have landed for this thread ...
+        if (DQ_ATOMIC && DQ_BULK && tid == 0) bulk_wait_read();  // step - 1's dQ share is out
         __syncthreads();              // ... and for all; everyone is done with step - 1's slot
         load_step(step + STAGES - 1);
         cp_async_commit();
@@ -435,12 +651,26 @@ __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, 
         const unsigned q_tile = ring + slot * 3 * TILE_Q;
         const unsigned do_tile = q_tile + TILE_Q;
         const unsigned char *s_do = s_ring + slot * 3 * TILE_Q + TILE_Q;
+        unsigned char *s_ds = s_ring + slot * 3 * TILE_Q + 2 * TILE_Q;  // DQ_ATOMIC: over O
         staged_row_terms<STEP_Q>(s_lse2, s_d, s_lse + slot * STEP_Q, s_do, s_do + TILE_Q, tid);
         __syncthreads();  // the step's D and lse2, for every warp
 
         const int qs = query0(step);
+        // With DQ_ATOMIC, after every warp's dS^T is staged: the block's dQ share of the step.
+        auto share_dq = [&] {
+            __syncthreads();
+            add_dq_share(a.dq_sums + rows_offset(step) * HEAD_DIM, smem_addr(s_ds), smem_addr(s_k),
+                         reinterpret_cast<float *>(s_ring + slot * 3 * TILE_Q), seq_len - qs,
+                         a.causal ? k0 - qs : 0, tid);
+        };
         // Keys past the sequence, or every key after every query of the step: a zero share.
-        if (warp_key0 >= seq_len || (a.causal && warp_key0 > qs + STEP_Q - 1)) continue;
+        if (warp_key0 >= seq_len || (a.causal && warp_key0 > qs + STEP_Q - 1)) {
+            if (DQ_ATOMIC) {
+                stage_ds(s_ds, nullptr, warp, lane);
+                share_dq();
+            }
+            continue;
+        }
 
         const float *lse2 = s_lse2;
         const float *dd = s_d;
@@ -461,14 +691,18 @@ __device__ __forceinline__ void dk_dv_block(const Args &a, unsigned char *smem, 
                 p[nt][e] = pe;
                 ds[nt][e] = pe * (ds[nt][e] - dd[col]);
             }
+        if (DQ_ATOMIC) stage_ds(s_ds, ds, warp, lane);
         gemm_pb(dv, p, do_tile + t_off, swz_a);   // dV += P^T dO
         gemm_pb(dk, ds, q_tile + t_off, swz_a);   // dK += dS^T Q
+        if (DQ_ATOMIC) share_dq();
     }
 
     cp_async_wait<0>();
+    if (DQ_ATOMIC) __syncthreads();  // every warp's last dQ product has read all of K
     const size_t out = kv_offset + (size_t)warp * 16 * HEAD_DIM;
     store_rows(dk, a.scale, s_k + warp * 16 * ROW_BYTES, a.dk + out, seq_len - warp_key0, lane);
     store_rows(dv, 1.0f, s_v + warp * 16 * ROW_BYTES, a.dv + out, seq_len - warp_key0, lane);
+    if (DQ_ATOMIC) finish_dq(a, b, kv_head, tid);
 }
 
 // ---- a dQ CTA --------------------------------------------------------------------------------
@@ -580,13 +814,23 @@ avo_attention_bwd(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__re
                   const __nv_bfloat16 *__restrict__ dout, const float *__restrict__ lse,
                   __nv_bfloat16 *__restrict__ dq, __nv_bfloat16 *__restrict__ dk,
                   __nv_bfloat16 *__restrict__ dv, int batch, int heads_q, int heads_kv,
-                  int seq_len, int head_dim, int causal, float scale) {
+                  int seq_len, int head_dim, int causal, float scale,
+                  float *__restrict__ scratch) {
     extern __shared__ __align__(128) unsigned char smem[];
     (void)batch;
     (void)head_dim;  // == AVO_HEAD_DIM by contract
-    const Args args{q, k, v, o, dout, lse, dq, dk, dv, heads_q, heads_kv, seq_len, causal, scale};
+    const Args args{q,       k,        v,       o,      dout,  lse,    dq,
+                    dk,      dv,       heads_q, heads_kv, seq_len, causal, scale, scratch};
     const int b = blockIdx.z;
-    if ((int)blockIdx.y < heads_kv)
+    if (DQ_ATOMIC && causal) {
+        // Under causal masking a key block's work falls with its index, and a dK/dV block is now
+        // all there is: the first blocks launched take every head's first key block, then every
+        // head's second, so that the longest start first and the grid ends on short ones.
+        const int heads = gridDim.y * gridDim.z;
+        const int rank = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+        const int head = rank % heads;
+        dk_dv_block(args, smem, head / gridDim.y, head % gridDim.y, rank / heads);
+    } else if ((int)blockIdx.y < heads_kv)
         dk_dv_block(args, smem, b, blockIdx.y, blockIdx.x);
     else
         dq_block(args, smem, b, blockIdx.y - heads_kv, gridDim.x - 1 - blockIdx.x);

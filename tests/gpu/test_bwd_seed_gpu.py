@@ -32,7 +32,9 @@ pytestmark = [
 SEED = Path(__file__).parents[2] / "kernels" / "cuda" / "attention_bwd.cu"
 # Each knob's other values, one at a time: every one must stay correct everywhere.
 OTHER_KNOBS = [{"NUM_WARPS": "4"}, {"NUM_WARPS": "4", "MIN_BLOCKS": "2"}, {"STEP_Q": "16"},
-               {"STEP_Q": "32"}, {"STEP_K": "32"}, {"STEP_K": "128"}, {"STAGES": "3"}]
+               {"STEP_Q": "32"}, {"STEP_K": "32"}, {"STEP_K": "128"}, {"STAGES": "3"},
+               {"DQ_ATOMIC": "1"},
+               {"DQ_ATOMIC": "1", "NUM_WARPS": "4", "STEP_Q": "16", "MIN_BLOCKS": "2"}]
 
 
 # The input cases on which the tolerance rejects the trusted libraries too, and the

@@ -141,3 +141,26 @@ def test_the_backward_seed_chosen_on_a_gpu_fits_its_blocks_shared_memory(name: s
     smem = declarations.environment(dict(target.defines)).evaluate(declarations.launch["smem"])
     assert isinstance(smem, int) and smem <= BLOCK_SHARED_MEMORY[arch]
     declarations.check_requirements(dict(target.defines))
+
+
+@pytest.mark.parametrize("name", ["mha-bwd", "gqa-bwd"])
+def test_the_hopper_backward_seed_sums_dq_in_scratch_the_evaluator_grants(name: str) -> None:
+    """On sm_90a the dK/dV blocks sum dQ in fp32 in the launch's scratch (DQ_ATOMIC 1), a
+    workspace past the counters' MiB: on every configuration the seed is checked or timed on,
+    the scratch it declares is as much as its sums and counters take and within the evaluator's
+    bound, or it would be refused before it ran (as it was on a GPU, where a version that padded
+    each head to whole query blocks asked 32 bytes past the bound on one key)."""
+    from avo_tui.evaluation.devices.gpu import scratch_limit
+
+    target = get_target(name)
+    chosen = choose_seed(target, "sm_90a")
+    [declarations] = [contract.parse(text) for text in chosen.files.values()]
+    assert knob(chosen.files, "DQ_ATOMIC") == "1"
+    for config in (*target.configs, *target.edge_configs, *target.quick_configs):
+        dims = target.problem.launch_variables(config)
+        scratch = declarations.environment(dict(target.defines) | dims).evaluate(
+            declarations.launch["scratch"])
+        sums = dims["B"] * dims["HQ"] * dims["S"] * dims["D"] * 4
+        assert scratch == sums + dims["B"] * dims["HKV"] * 4, config.name
+        assert scratch <= scratch_limit(target.problem, config), config.name
+    assert knob(choose_seed(target, "sm_80").files, "DQ_ATOMIC") == "0"  # not run there yet
